@@ -1,0 +1,52 @@
+//! The gofer: a separate, confined process that serves file operations for
+//! the sentry over a unix socket, donating host file descriptors with
+//! `SCM_RIGHTS`.
+//!
+//! * [`proto`] is the wire format: one `SOCK_SEQPACKET` message per request
+//!   and one per reply, little-endian, length-prefixed byte strings.
+//! * [`client`] is what the sentry uses ([`Client`]).
+//! * [`server`] runs in the gofer process: [`confine`] then [`serve`].
+//!
+//! Paths on the wire are absolute (relative to the container root) and never
+//! contain `..`. The server resolves every path with `openat2` beneath the
+//! root with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS`
+//! and performs mutations as `*at()` calls on a parent directory fd plus a
+//! single final name, so no request can reach outside the root, even when a
+//! path component is swapped for a symlink concurrently.
+
+pub mod client;
+pub mod proto;
+pub mod server;
+mod sys;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::Client;
+pub use proto::{DirEntry, FileStat, StatFs, WalkReply};
+pub use server::{confine, serve, ServeOptions};
+
+/// An error from a gofer operation.
+#[derive(Debug, thiserror::Error)]
+pub enum GoferError {
+    /// the host operation failed with this errno (what the application should see)
+    #[error("errno {0}")]
+    Errno(i32),
+    /// the socket to the other side failed or was closed
+    #[error("gofer transport: {0}")]
+    Transport(std::io::Error),
+    /// the other side sent something that does not decode
+    #[error("malformed gofer message: {0}")]
+    Protocol(&'static str),
+}
+
+impl GoferError {
+    /// The errno the application should see: the host errno for
+    /// [`GoferError::Errno`], `EIO` for transport and protocol failures.
+    pub fn errno(&self) -> i32 {
+        match self {
+            GoferError::Errno(e) => *e,
+            GoferError::Transport(_) | GoferError::Protocol(_) => libc::EIO,
+        }
+    }
+}

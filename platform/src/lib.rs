@@ -1,0 +1,109 @@
+//! Trapping the application: the `Platform`, `AddressSpace` and `Context`
+//! abstractions, and the ptrace implementation.
+//!
+//! A platform knows nothing of Linux syscall meaning: it runs application
+//! code with a register set until the code traps, and reports why.
+
+pub mod ptrace;
+mod regs;
+
+pub use regs::{Regs, XSTATE_MAX};
+
+use std::any::Any;
+use std::sync::Arc;
+
+/// Why control came back from the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The application executed `syscall`; the number is in `regs.orig_rax`.
+    Syscall,
+    /// A synchronous fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) raised by
+    /// an instruction of the application.
+    Fault {
+        signo: i32,
+        code: i32,
+        addr: u64,
+    },
+    /// The context was kicked by `Kicker::kick` (or a spurious host signal).
+    Interrupted,
+}
+
+/// Errors of the platform boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// A host system call the platform relies on failed.
+    #[error("{op}: {err}")]
+    Host {
+        op: &'static str,
+        err: std::io::Error,
+    },
+    /// The stub running the application died unexpectedly.
+    #[error("stub process died (status {0:#x})")]
+    StubDied(i32),
+    /// A mapping operation failed in the stub with this errno.
+    #[error("stub syscall {nr} failed with errno {errno}")]
+    StubSyscall { nr: i64, errno: i32 },
+}
+
+impl PlatformError {
+    pub(crate) fn last(op: &'static str) -> Self {
+        PlatformError::Host {
+            op,
+            err: std::io::Error::last_os_error(),
+        }
+    }
+}
+
+/// Memory protection bits, as PROT_* in Linux.
+pub type Prot = i32;
+
+/// The set of mappings of the memory file that make up one application
+/// address space.
+pub trait AddressSpace: Send + Sync + Any {
+    /// Maps `len` bytes of the memory file at `offset` to `addr`, replacing
+    /// whatever was there.
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64);
+    /// Removes any mapping in `[addr, addr+len)`.
+    fn unmap(&self, addr: u64, len: u64);
+    /// Changes the protection of `[addr, addr+len)`.
+    fn protect(&self, addr: u64, len: u64, prot: Prot);
+    /// The highest address (exclusive) the application may use.
+    fn max_addr(&self) -> u64;
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Wakes a context out of `switch` from another thread.
+pub trait Kicker: Send + Sync {
+    fn kick(&self);
+}
+
+/// One thread of execution in the application, bound to the sentry thread
+/// that drives it.
+pub trait Context: Send {
+    /// Runs the application in `space` with `regs` until it traps. Pending
+    /// address-space changes are applied first.
+    fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Regs)
+        -> Result<Event, PlatformError>;
+    /// Applies pending address-space changes now (before memory they
+    /// referred to is reused).
+    fn flush(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError>;
+    /// Loads the extended FPU state of the application into `regs.fp`.
+    fn load_fp(&mut self, regs: &mut Regs) -> Result<(), PlatformError>;
+    /// Prepares a context for a new thread that shares `space` and starts
+    /// with the current FPU state of this context. Must be called while this
+    /// context is bound to `space`.
+    fn new_thread(&mut self, space: &Arc<dyn AddressSpace>)
+        -> Result<Box<dyn Context>, PlatformError>;
+    /// A handle other threads use to interrupt `switch`.
+    fn kicker(&self) -> Arc<dyn Kicker>;
+    /// Leaves the current address space (on exit or exec); the host
+    /// resources behind it are released when no context uses them.
+    fn release(&mut self);
+}
+
+/// A way of running application code.
+pub trait Platform: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn new_address_space(&self) -> Arc<dyn AddressSpace>;
+    fn new_context(&self) -> Box<dyn Context>;
+}

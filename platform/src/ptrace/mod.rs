@@ -1,0 +1,499 @@
+//! The ptrace platform: each application address space is a stub process,
+//! each application thread a stub thread traced (PTRACE_SYSEMU) by the
+//! sentry thread that runs the task. Tracer and tracee are pinned to the
+//! same CPU, since cross-CPU wake-ups cost six times more here.
+
+mod spawn;
+pub mod stub;
+mod sys;
+
+use crate::{AddressSpace, Context, Event, Kicker, Platform, PlatformError, Prot, Regs};
+use parking::Mutex;
+use std::any::Any;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::Arc;
+pub use stub::StubPage;
+
+mod parking {
+    pub use std::sync::Mutex;
+}
+
+/// The ptrace platform over one memory file.
+pub struct PtracePlatform {
+    memfd: RawFd,
+    stub: StubPage,
+    next_cpu: AtomicUsize,
+    ncpu: usize,
+}
+
+impl PtracePlatform {
+    /// `memfd` is the memory file; it must stay open for the platform's life.
+    pub fn new(memfd: RawFd) -> Result<Self, PlatformError> {
+        let stub = StubPage::install()?;
+        let ncpu = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Ok(PtracePlatform {
+            memfd,
+            stub,
+            next_cpu: AtomicUsize::new(0),
+            ncpu,
+        })
+    }
+}
+
+impl Platform for PtracePlatform {
+    fn name(&self) -> &'static str {
+        "ptrace"
+    }
+
+    fn new_address_space(&self) -> Arc<dyn AddressSpace> {
+        Arc::new(PtraceSpace {
+            stub: self.stub,
+            inner: Mutex::new(SpaceInner::default()),
+        })
+    }
+
+    fn new_context(&self) -> Box<dyn Context> {
+        let cpu = self.next_cpu.fetch_add(1, Ordering::Relaxed) % self.ncpu;
+        Box::new(PtraceContext::new(self.stub, self.memfd, cpu))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Map {
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        off: u64,
+    },
+    Unmap {
+        addr: u64,
+        len: u64,
+    },
+    Protect {
+        addr: u64,
+        len: u64,
+        prot: Prot,
+    },
+}
+
+#[derive(Default)]
+struct SpaceInner {
+    /// Stub process id; 0 until the first context binds to the space.
+    pid: i32,
+    ops: Vec<Op>,
+    /// Stub threads currently bound to the space.
+    live: usize,
+    /// The thread-group leader was detached and parked (it left early).
+    leader_parked: bool,
+}
+
+/// An address space realised as a stub process.
+pub struct PtraceSpace {
+    stub: StubPage,
+    inner: Mutex<SpaceInner>,
+}
+
+impl PtraceSpace {
+    fn push(&self, op: Op) {
+        self.inner.lock().unwrap().ops.push(op);
+    }
+}
+
+impl AddressSpace for PtraceSpace {
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) {
+        self.push(Op::Map {
+            addr,
+            len,
+            prot,
+            off: offset,
+        });
+    }
+    fn unmap(&self, addr: u64, len: u64) {
+        self.push(Op::Unmap { addr, len });
+    }
+    fn protect(&self, addr: u64, len: u64, prot: Prot) {
+        self.push(Op::Protect { addr, len, prot });
+    }
+    fn max_addr(&self) -> u64 {
+        self.stub.base
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn space_of(space: &Arc<dyn AddressSpace>) -> &PtraceSpace {
+    space
+        .as_any()
+        .downcast_ref::<PtraceSpace>()
+        .expect("ptrace context used with a foreign address space")
+}
+
+/// Interrupts a running stub thread with a host signal the tracer swallows.
+#[derive(Default)]
+pub struct PtraceKicker {
+    pid: AtomicI32,
+    tid: AtomicI32,
+}
+
+impl Kicker for PtraceKicker {
+    fn kick(&self) {
+        let (pid, tid) = (
+            self.pid.load(Ordering::Acquire),
+            self.tid.load(Ordering::Acquire),
+        );
+        if tid > 0 {
+            // SAFETY: tgkill on our own stub thread; a stale id fails harmlessly
+            // because tgkill checks the thread group.
+            unsafe {
+                libc::syscall(libc::SYS_tgkill, pid, tid, sys::KICK_SIGNAL);
+            }
+        }
+    }
+}
+
+struct Bound {
+    space: *const PtraceSpace,
+    pid: i32,
+    tid: i32,
+}
+
+/// A sentry thread's handle on its stub thread.
+pub struct PtraceContext {
+    stub: StubPage,
+    memfd: RawFd,
+    cpu: usize,
+    pinned_tid: i32,
+    bound: Option<Bound>,
+    /// A stub thread created for us by `new_thread`, not yet seized.
+    pending_attach: Option<(i32, i32)>,
+    kicker: Arc<PtraceKicker>,
+    /// A kick arrived while injecting; report it instead of running.
+    kicked: bool,
+    /// Scratch register set used for injections.
+    scratch: libc::user_regs_struct,
+}
+
+// SAFETY: `Bound::space` only identifies the space (compared, never
+// dereferenced without the Arc that owns it being passed in).
+unsafe impl Send for PtraceContext {}
+
+impl PtraceContext {
+    fn new(stub: StubPage, memfd: RawFd, cpu: usize) -> Self {
+        PtraceContext {
+            stub,
+            memfd,
+            cpu,
+            pinned_tid: 0,
+            bound: None,
+            pending_attach: None,
+            kicker: Arc::new(PtraceKicker::default()),
+            kicked: false,
+            // SAFETY: plain integers.
+            scratch: unsafe { std::mem::zeroed() },
+        }
+    }
+
+    fn pin_self(&mut self) {
+        let me = sys::gettid();
+        if self.pinned_tid != me {
+            sys::pin_to_cpu(0, self.cpu);
+            self.pinned_tid = me;
+        }
+    }
+
+    fn set_bound(&mut self, space: &PtraceSpace, pid: i32, tid: i32) {
+        self.bound = Some(Bound {
+            space: space as *const _,
+            pid,
+            tid,
+        });
+        self.kicker.pid.store(pid, Ordering::Release);
+        self.kicker.tid.store(tid, Ordering::Release);
+    }
+
+    /// Makes sure this context has a stopped stub thread in `space`.
+    fn bind(&mut self, space: &PtraceSpace) -> Result<i32, PlatformError> {
+        if let Some(b) = &self.bound {
+            if std::ptr::eq(b.space, space) {
+                return Ok(b.tid);
+            }
+            self.release();
+        }
+        self.pin_self();
+        if let Some((pid, tid)) = self.pending_attach.take() {
+            sys::seize(tid)?;
+            loop {
+                let status = sys::wait(tid)?;
+                if libc::WIFSTOPPED(status) && (status >> 16) == sys::PTRACE_EVENT_STOP {
+                    break;
+                }
+                if !libc::WIFSTOPPED(status) {
+                    return Err(PlatformError::StubDied(status));
+                }
+                sys::resume(libc::PTRACE_CONT as _, tid, 0)?;
+            }
+            sys::pin_to_cpu(tid, self.cpu);
+            sys::get_regs(tid, &mut self.scratch)?;
+            self.set_bound(space, pid, tid);
+            return Ok(tid);
+        }
+        let mut inner = space.inner.lock().unwrap();
+        if inner.pid != 0 {
+            return Err(PlatformError::Host {
+                op: "bind to a running address space without new_thread",
+                err: std::io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        let pid = spawn::spawn_stub(&self.stub, self.memfd)?;
+        sys::get_regs(pid, &mut self.scratch)?;
+        inner.pid = pid;
+        inner.live = 1;
+        drop(inner);
+        self.set_bound(space, pid, pid);
+        Ok(pid)
+    }
+
+    /// Runs one syscall in the stopped stub thread `tid`.
+    fn inject(&mut self, tid: i32, site: u64, nr: i64, args: [u64; 6]) -> Result<i64, PlatformError> {
+        let r = &mut self.scratch;
+        r.rax = nr as u64;
+        r.orig_rax = u64::MAX;
+        r.rdi = args[0];
+        r.rsi = args[1];
+        r.rdx = args[2];
+        r.r10 = args[3];
+        r.r8 = args[4];
+        r.r9 = args[5];
+        r.rip = site;
+        sys::set_regs(tid, r)?;
+        sys::resume(libc::PTRACE_CONT as _, tid, 0)?;
+        loop {
+            let status = sys::wait(tid)?;
+            if !libc::WIFSTOPPED(status) {
+                return Err(PlatformError::StubDied(status));
+            }
+            let sig = libc::WSTOPSIG(status);
+            if sig == libc::SIGTRAP && (status >> 16) == 0 {
+                break;
+            }
+            // Anything else (a kick, a terminal signal) is swallowed.
+            self.kicked = true;
+            sys::resume(libc::PTRACE_CONT as _, tid, 0)?;
+        }
+        sys::get_regs(tid, &mut self.scratch)?;
+        Ok(self.scratch.rax as i64)
+    }
+
+    fn apply(&mut self, space: &PtraceSpace, tid: i32) -> Result<(), PlatformError> {
+        let ops = std::mem::take(&mut space.inner.lock().unwrap().ops);
+        for op in ops {
+            let (nr, args) = match op {
+                Op::Map {
+                    addr,
+                    len,
+                    prot,
+                    off,
+                } => (
+                    libc::SYS_mmap,
+                    [
+                        addr,
+                        len,
+                        prot as u64,
+                        (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
+                        self.memfd as u64,
+                        off,
+                    ],
+                ),
+                Op::Unmap { addr, len } => (libc::SYS_munmap, [addr, len, 0, 0, 0, 0]),
+                Op::Protect { addr, len, prot } => {
+                    (libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])
+                }
+            };
+            let r = self.inject(tid, self.stub.syscall, nr, args)?;
+            if (-4095..0).contains(&r) {
+                tracing::warn!(?op, errno = -r, "stub mapping operation failed");
+                return Err(PlatformError::StubSyscall {
+                    nr,
+                    errno: -r as i32,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn bound_tid(&self, space: &PtraceSpace) -> Option<i32> {
+        match &self.bound {
+            Some(b) if std::ptr::eq(b.space, space) => Some(b.tid),
+            _ => None,
+        }
+    }
+}
+
+impl Context for PtraceContext {
+    fn switch(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+        regs: &mut Regs,
+    ) -> Result<Event, PlatformError> {
+        let sp = space_of(space);
+        let tid = self.bind(sp)?;
+        self.apply(sp, tid)?;
+        if std::mem::take(&mut self.kicked) {
+            return Ok(Event::Interrupted);
+        }
+        if regs.fp_dirty && regs.fp_len > 0 {
+            sys::set_fp(tid, &regs.fp, regs.fp_len)?;
+            regs.fp_dirty = false;
+        }
+        regs.fp_len = 0;
+        sys::set_regs(tid, &regs.gp)?;
+        sys::resume(sys::PTRACE_SYSEMU, tid, 0)?;
+        let status = sys::wait(tid)?;
+        if !libc::WIFSTOPPED(status) {
+            self.bound = None;
+            return Err(PlatformError::StubDied(status));
+        }
+        sys::get_regs(tid, &mut regs.gp)?;
+        let sig = libc::WSTOPSIG(status);
+        if sig == libc::SIGTRAP | 0x80 {
+            return Ok(Event::Syscall);
+        }
+        if (status >> 16) != 0 {
+            return Ok(Event::Interrupted);
+        }
+        match sig {
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP => {
+                let si = sys::siginfo(tid)?;
+                if si.si_code <= 0 {
+                    // Sent by someone (kill/tgkill), not raised by an instruction.
+                    return Ok(Event::Interrupted);
+                }
+                // SAFETY: for these signals the kernel filled the fault address.
+                let addr = unsafe { si.si_addr() } as u64;
+                Ok(Event::Fault {
+                    signo: sig,
+                    code: si.si_code,
+                    addr,
+                })
+            }
+            _ => Ok(Event::Interrupted),
+        }
+    }
+
+    fn flush(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError> {
+        let sp = space_of(space);
+        match self.bound_tid(sp) {
+            Some(tid) => self.apply(sp, tid),
+            None => Ok(()),
+        }
+    }
+
+    fn load_fp(&mut self, regs: &mut Regs) -> Result<(), PlatformError> {
+        if regs.fp_len > 0 {
+            return Ok(());
+        }
+        let Some(b) = &self.bound else {
+            return Ok(());
+        };
+        regs.fp_len = sys::get_fp(b.tid, &mut regs.fp)?;
+        Ok(())
+    }
+
+    fn new_thread(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+    ) -> Result<Box<dyn Context>, PlatformError> {
+        let sp = space_of(space);
+        let tid = self.bind(sp)?;
+        let pid = self.bound.as_ref().map(|b| b.pid).unwrap_or(tid);
+        let flags = libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM;
+        // The saved rip/rsp are restored by the caller's next switch.
+        let child = self.inject(tid, self.stub.clone, libc::SYS_clone, [flags as u64, 0, 0, 0, 0, 0])?;
+        if child <= 0 {
+            return Err(PlatformError::StubSyscall {
+                nr: libc::SYS_clone,
+                errno: (-child) as i32,
+            });
+        }
+        sp.inner.lock().unwrap().live += 1;
+        let mut ctx = PtraceContext::new(self.stub, self.memfd, self.cpu);
+        ctx.pending_attach = Some((pid, child as i32));
+        Ok(Box::new(ctx))
+    }
+
+    fn kicker(&self) -> Arc<dyn Kicker> {
+        self.kicker.clone()
+    }
+
+    fn release(&mut self) {
+        if let Some((_, tid)) = self.pending_attach.take() {
+            // A thread we never adopted: seize it only to end it.
+            if sys::seize(tid).is_ok() {
+                let _ = sys::wait(tid);
+                let _ = self.inject(tid, self.stub.syscall, libc::SYS_exit, [0; 6]);
+                let _ = sys::wait(tid);
+            }
+        }
+        let Some(b) = self.bound.take() else {
+            return;
+        };
+        self.kicker.tid.store(0, Ordering::Release);
+        // SAFETY: a bound space outlives its contexts: the sentry keeps the
+        // Arc alive for as long as any task runs in it, and releases
+        // contexts before dropping it.
+        let space = unsafe { &*b.space };
+        let mut inner = space.inner.lock().unwrap();
+        inner.live -= 1;
+        if inner.live == 0 {
+            let parked = inner.leader_parked;
+            drop(inner);
+            let _ = self.inject(b.tid, self.stub.syscall, libc::SYS_exit_group, [0; 6]);
+            reap(b.tid);
+            if parked && b.tid != b.pid {
+                reap(b.pid);
+            }
+        } else if b.tid == b.pid {
+            // The leader cannot exit without ending the host thread group's
+            // visibility; park it untraced until the last thread leaves.
+            inner.leader_parked = true;
+            drop(inner);
+            self.scratch.rip = self.stub.park;
+            self.scratch.orig_rax = u64::MAX;
+            let _ = sys::set_regs(b.tid, &self.scratch);
+            let _ = sys::detach(b.tid);
+        } else {
+            drop(inner);
+            let _ = self.inject(b.tid, self.stub.syscall, libc::SYS_exit, [0; 6]);
+            reap(b.tid);
+        }
+    }
+}
+
+/// Waits until `tid` has exited.
+fn reap(tid: i32) {
+    loop {
+        match sys::wait(tid) {
+            Ok(status) if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) => return,
+            Ok(_) => {
+                let _ = sys::resume(libc::PTRACE_CONT as _, tid, 0);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+impl Drop for PtraceContext {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

@@ -1,0 +1,144 @@
+//! The stub: a page of code, mapped at the same fixed address in the sentry
+//! and in every stub process, that is the only host code a stub runs.
+
+use crate::PlatformError;
+
+// Entry points, all position independent:
+// - start: unmaps everything but the stub page (rdi = stub base, rsi = stub
+//   length, rdx = end of user space), then traps to the tracer.
+// - syscall: executes one injected syscall and traps.
+// - clone: executes an injected clone; the parent traps, the child spins
+//   until a tracer seizes it.
+// - park: sleeps forever, for a detached thread-group leader.
+core::arch::global_asm!(
+    r#"
+    .pushsection .text.husk_stub, "ax"
+    .balign 64
+    .globl husk_stub_start
+husk_stub_start:
+    mov r12, rdi
+    mov r13, rsi
+    mov r14, rdx
+    mov eax, 11
+    xor edi, edi
+    mov rsi, r12
+    syscall
+    mov eax, 11
+    lea rdi, [r12 + r13]
+    mov rsi, r14
+    sub rsi, rdi
+    syscall
+    int3
+    ud2
+    .globl husk_stub_syscall
+husk_stub_syscall:
+    syscall
+    int3
+    ud2
+    .globl husk_stub_clone
+husk_stub_clone:
+    syscall
+    test rax, rax
+    jz 2f
+    int3
+    ud2
+2:
+    pause
+    jmp 2b
+    .globl husk_stub_park
+husk_stub_park:
+    mov eax, 34
+    syscall
+    jmp husk_stub_park
+    .globl husk_stub_end
+husk_stub_end:
+    .popsection
+"#
+);
+
+extern "C" {
+    static husk_stub_start: u8;
+    static husk_stub_syscall: u8;
+    static husk_stub_clone: u8;
+    static husk_stub_park: u8;
+    static husk_stub_end: u8;
+}
+
+/// Highest user address plus one on x86-64 with 4-level paging.
+pub const USER_END: u64 = 0x7fff_ffff_f000;
+const PAGE: u64 = 4096;
+
+/// Addresses of the stub page, identical in the sentry and every stub.
+#[derive(Clone, Copy, Debug)]
+pub struct StubPage {
+    pub base: u64,
+    pub start: u64,
+    pub syscall: u64,
+    pub clone: u64,
+    pub park: u64,
+}
+
+fn sym(p: *const u8) -> u64 {
+    p as u64
+}
+
+impl StubPage {
+    /// Maps the stub code at a fixed address in the sentry.
+    pub fn install() -> Result<StubPage, PlatformError> {
+        let (s, sc, cl, pk, e) = (
+            sym(std::ptr::addr_of!(husk_stub_start)),
+            sym(std::ptr::addr_of!(husk_stub_syscall)),
+            sym(std::ptr::addr_of!(husk_stub_clone)),
+            sym(std::ptr::addr_of!(husk_stub_park)),
+            sym(std::ptr::addr_of!(husk_stub_end)),
+        );
+        let len = (e - s) as usize;
+        assert!(len as u64 <= PAGE);
+        // Candidates near the top of user space, away from the usual mmap
+        // and stack areas; the first free one wins.
+        for base in [
+            0x7ff0_0000_0000u64,
+            0x7fe0_0000_0000,
+            0x7f80_0000_0000,
+            0x7f00_0000_0000,
+        ] {
+            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+            let p = unsafe {
+                libc::mmap(
+                    base as *mut libc::c_void,
+                    PAGE as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED || p as u64 != base {
+                continue;
+            }
+            // SAFETY: the destination is the fresh page mapped above, the
+            // source the stub code of `len` bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(s as *const u8, p as *mut u8, len);
+                if libc::mprotect(p, PAGE as usize, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+                    return Err(PlatformError::last("mprotect stub"));
+                }
+            }
+            return Ok(StubPage {
+                base,
+                start: base,
+                syscall: base + (sc - s),
+                clone: base + (cl - s),
+                park: base + (pk - s),
+            });
+        }
+        Err(PlatformError::Host {
+            op: "map stub page",
+            err: std::io::Error::from_raw_os_error(libc::EEXIST),
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        PAGE
+    }
+}

@@ -1,0 +1,66 @@
+//! `husk boot`: the sandbox process. Builds the kernel over the ptrace
+//! platform and runs the application as pid 1.
+
+use anyhow::{Context, Result};
+use platform::ptrace::PtracePlatform;
+use sentry::memfile::MemFile;
+use sentry::{Kernel, KernelConfig};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::sync::Arc;
+
+#[derive(clap::Args, Debug)]
+pub struct BootArgs {
+    /// The gofer socket (inherited fd).
+    #[arg(long)]
+    gofer_fd: i32,
+    #[arg(long)]
+    cwd: String,
+    #[arg(long, default_value = "husk")]
+    hostname: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<std::ffi::OsString>,
+}
+
+fn dup_stdio(fd: i32) -> Result<OwnedFd> {
+    // SAFETY: 0..2 are open for the life of this process.
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    b.try_clone_to_owned().with_context(|| format!("stdio fd {fd}"))
+}
+
+pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
+    // SAFETY: the fd was handed over by `husk do` for this use.
+    let gofer = unsafe { OwnedFd::from_raw_fd(a.gofer_fd) };
+    // SAFETY: PR_SET_PDEATHSIG on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    sentry::fs::proc::snapshot_host();
+    *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
+    let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
+    let platform = Arc::new(PtracePlatform::new(memfile.fd()).context("ptrace platform")?);
+    let stdio = [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?];
+    let cfg = KernelConfig {
+        strace,
+        hostname: a.hostname.clone(),
+        gofer: Arc::new(gofer::Client::new(gofer)),
+        stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
+    };
+    let kernel = Kernel::new(platform, memfile, &cfg).map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
+    let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
+    let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
+    let envp: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.into_vec();
+            e.push(b'=');
+            e.extend(v.into_vec());
+            e
+        })
+        .collect();
+    match kernel.run(argv.clone(), envp, a.cwd.into_bytes(), stdio) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            let name = String::from_utf8_lossy(&argv[0]);
+            eprintln!("husk: {name}: {}", std::io::Error::from_raw_os_error(e.0));
+            Ok(if e.0 == libc::ENOENT { 127 } else { 126 })
+        }
+    }
+}

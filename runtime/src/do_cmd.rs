@@ -1,0 +1,116 @@
+//! `husk do`: start a gofer over the host root and a sandbox running the
+//! command, pass stdio through, and exit with the command's status.
+
+use anyhow::{Context, Result};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static SANDBOX_PID: AtomicI32 = AtomicI32::new(0);
+static GOFER_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    for p in [&SANDBOX_PID, &GOFER_PID] {
+        let pid = p.load(Ordering::Relaxed);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    // SAFETY: restore the default action and re-raise, so our own status
+    // says how we ended.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).context("socketpair");
+    }
+    // SAFETY: both fds were just created and are owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Lets `fd` survive exec in the child.
+fn inherit(cmd: &mut Command, fd: i32) {
+    // SAFETY: fcntl is async-signal-safe; runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fl = libc::fcntl(fd, libc::F_GETFD);
+            libc::fcntl(fd, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+}
+
+fn spawn(cmd: &mut Command, what: &str) -> Result<Child> {
+    cmd.spawn().with_context(|| format!("starting the {what}"))
+}
+
+pub fn run(flags: &[String], cwd: Option<PathBuf>, hostname: String, command: Vec<String>) -> Result<i32> {
+    let exe = std::env::current_exe().context("finding the husk binary")?;
+    let cwd = match cwd {
+        Some(c) => c,
+        None => std::env::current_dir().context("current directory")?,
+    };
+    if !cwd.is_absolute() {
+        anyhow::bail!("--cwd: must be an absolute path, got {}", cwd.display());
+    }
+    let (sentry_end, gofer_end) = socketpair()?;
+    let mut g = Command::new(&exe);
+    g.args(flags)
+        .arg("gofer")
+        .arg("--fd")
+        .arg(gofer_end.as_raw_fd().to_string())
+        .arg("--root")
+        .arg("/")
+        .arg("--read-only")
+        .stdin(std::process::Stdio::null());
+    inherit(&mut g, gofer_end.as_raw_fd());
+    let mut gofer = spawn(&mut g, "gofer")?;
+    GOFER_PID.store(gofer.id() as i32, Ordering::Relaxed);
+    drop(gofer_end);
+
+    let mut s = Command::new(&exe);
+    s.args(flags)
+        .arg("boot")
+        .arg("--gofer-fd")
+        .arg(sentry_end.as_raw_fd().to_string())
+        .arg("--cwd")
+        .arg(&cwd)
+        .arg("--hostname")
+        .arg(&hostname)
+        .arg("--")
+        .args(&command);
+    inherit(&mut s, sentry_end.as_raw_fd());
+    let mut sandbox = match spawn(&mut s, "sandbox") {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = gofer.kill();
+            let _ = gofer.wait();
+            return Err(e);
+        }
+    };
+    SANDBOX_PID.store(sandbox.id() as i32, Ordering::Relaxed);
+    drop(sentry_end);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: installing a handler that only calls async-signal-safe functions.
+        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+    }
+    let status = sandbox.wait().context("waiting for the sandbox")?;
+    let _ = gofer.kill();
+    let _ = gofer.wait();
+    use std::os::unix::process::ExitStatusExt;
+    Ok(match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => 125,
+    })
+}

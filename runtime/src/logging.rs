@@ -1,0 +1,37 @@
+//! Logging setup for all husk processes.
+
+use crate::LogFormat;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("--log {path}: {err}")]
+    Open { path: String, err: std::io::Error },
+}
+
+pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogError> {
+    let level = if debug { "debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUSK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match file {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|err| LogError::Open {
+                    path: p.display().to_string(),
+                    err,
+                })?;
+            Box::new(move || Box::new(f.try_clone().expect("log file")) as Box<dyn std::io::Write>)
+        }
+        None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
+    };
+    let r = match fmt {
+        LogFormat::Json => builder.json().with_writer(writer).try_init(),
+        LogFormat::Text => builder.with_writer(writer).try_init(),
+    };
+    let _ = r;
+    Ok(())
+}

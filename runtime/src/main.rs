@@ -1,0 +1,135 @@
+//! `husk`: the runtime CLI. `husk do` runs a program from the host's root
+//! filesystem inside the sandbox; `boot` and `gofer` are the sandbox and
+//! gofer processes it starts.
+
+mod boot;
+mod do_cmd;
+mod gofer_cmd;
+mod logging;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "husk", version, about = "A userspace kernel sandbox for containers")]
+pub struct Cli {
+    /// Log at debug level.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Log format.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Print every system call of the application, strace-style, on stderr.
+    #[arg(long, global = true)]
+    strace: bool,
+    /// How application system calls are trapped.
+    #[arg(long, global = true, value_enum, default_value_t = PlatformKind::Ptrace)]
+    platform: PlatformKind,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PlatformKind {
+    Ptrace,
+    Systrap,
+    Kvm,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a command in a sandbox whose root is the host's root filesystem
+    /// (served read-only by the gofer).
+    Do {
+        /// Working directory inside the sandbox (default: the current one).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Hostname of the sandbox.
+        #[arg(long, default_value = "husk")]
+        hostname: String,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Print the system call compatibility table.
+    Syscalls {
+        /// As a Markdown table (the README's compatibility table).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Internal: the sandbox process (the sentry).
+    #[command(hide = true)]
+    Boot(boot::BootArgs),
+    /// Internal: the gofer process.
+    #[command(hide = true)]
+    Gofer(gofer_cmd::GoferArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.debug, cli.log.as_deref(), cli.log_format) {
+        eprintln!("husk: {e:#}");
+        std::process::exit(125);
+    }
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("husk: {e:#}");
+            std::process::exit(125);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if cli.platform != PlatformKind::Ptrace {
+        anyhow::bail!("--platform: {:?} is not available yet; use ptrace", cli.platform);
+    }
+    match cli.cmd {
+        Cmd::Do {
+            cwd,
+            hostname,
+            command,
+        } => do_cmd::run(&cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format), cwd, hostname, command),
+        Cmd::Syscalls { markdown } => {
+            if markdown {
+                print!("{}", syscalls::markdown());
+            } else {
+                for e in syscalls::Table::new().entries.iter().filter(|e| !e.name.is_empty()) {
+                    println!("{:>4} {:<24} {:?}", e.nr, e.name, e.support);
+                }
+            }
+            Ok(0)
+        }
+        Cmd::Boot(args) => boot::run(args, cli.strace),
+        Cmd::Gofer(args) => gofer_cmd::run(args),
+    }
+}
+
+/// Global flags repeated for the child processes.
+fn cli_flags(log: &Option<PathBuf>, debug: bool, strace: bool, fmt: LogFormat) -> Vec<String> {
+    let mut v = Vec::new();
+    if debug {
+        v.push("--debug".into());
+    }
+    if strace {
+        v.push("--strace".into());
+    }
+    if let Some(l) = log {
+        v.push("--log".into());
+        v.push(l.display().to_string());
+    }
+    if fmt == LogFormat::Json {
+        v.push("--log-format=json".into());
+    }
+    v
+}

@@ -1,0 +1,212 @@
+//! Open files and the per-process fd table.
+
+use crate::errno::{Errno, KResult};
+use gofer::{DirEntry, FileStat};
+use parking_lot::Mutex;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// What a kind of file can do. Offsets are explicit: `None` means the
+/// file's own position (the implementation decides whether it has one).
+pub trait FileOps: Send + Sync + Any {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        let _ = (f, buf, off);
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        let _ = (f, buf, off);
+        Err(Errno::EINVAL)
+    }
+    /// Reads into host memory pieces (application memory) when the file can
+    /// do so without a bounce buffer; None to use `read`.
+    fn read_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        let _ = (f, iov, off);
+        None
+    }
+    fn write_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        let _ = (f, iov, off);
+        None
+    }
+    fn stat(&self) -> KResult<FileStat>;
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        let _ = (f, off, whence);
+        Err(Errno::ESPIPE)
+    }
+    /// All directory entries (without "." and "..").
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Readiness now, as poll(2) revents for `events`.
+    fn poll(&self, events: i16) -> i16 {
+        events & (libc::POLLIN | libc::POLLOUT)
+    }
+    /// The host fd behind the file, for host-side waiting.
+    fn host_fd(&self) -> Option<RawFd> {
+        None
+    }
+    fn ioctl(&self, f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+        let _ = (f, cmd, arg, mm);
+        Err(Errno::ENOTTY)
+    }
+    fn truncate(&self, len: u64) -> KResult<()> {
+        let _ = len;
+        Err(Errno::EINVAL)
+    }
+    fn sync(&self) -> KResult<()> {
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// An open file description.
+pub struct File {
+    pub ops: Box<dyn FileOps>,
+    /// O_ACCMODE | O_APPEND | O_NONBLOCK | ... as given to open.
+    pub flags: AtomicU32,
+    pub pos: Mutex<u64>,
+    /// Canonical path, for /proc/pid/fd and maps.
+    pub path: Vec<u8>,
+    /// getdents position for directories.
+    pub dir_pos: Mutex<(usize, Option<Vec<DirEntry>>)>,
+}
+
+impl File {
+    pub fn new(ops: Box<dyn FileOps>, flags: i32, path: Vec<u8>) -> Arc<File> {
+        Arc::new(File {
+            ops,
+            flags: AtomicU32::new(flags as u32),
+            pos: Mutex::new(0),
+            path,
+            dir_pos: Mutex::new((0, None)),
+        })
+    }
+
+    pub fn flags(&self) -> i32 {
+        self.flags.load(Ordering::Relaxed) as i32
+    }
+
+    pub fn set_flags(&self, f: i32) {
+        self.flags.store(f as u32, Ordering::Relaxed);
+    }
+
+    pub fn readable(&self) -> bool {
+        let m = self.flags() & libc::O_ACCMODE;
+        (m == libc::O_RDONLY || m == libc::O_RDWR) && self.flags() & libc::O_PATH == 0
+    }
+
+    pub fn writable(&self) -> bool {
+        let m = self.flags() & libc::O_ACCMODE;
+        (m == libc::O_WRONLY || m == libc::O_RDWR) && self.flags() & libc::O_PATH == 0
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & libc::O_NONBLOCK != 0
+    }
+
+    /// pread-style read used by the loader.
+    pub fn read_at(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        self.ops.read(self, buf, Some(off))
+    }
+
+    pub fn downcast<T: 'static>(&self) -> Option<&T> {
+        self.ops.as_any().downcast_ref::<T>()
+    }
+}
+
+impl crate::loader::elf::ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self.ops.read(self, &mut buf[done..], Some(off + done as u64))?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
+    fn read_into(&self, iov: &[libc::iovec], off: u64) -> KResult<usize> {
+        if let Some(r) = self.ops.read_iov(self, iov, Some(off)) {
+            return r;
+        }
+        let mut done = 0u64;
+        for v in iov {
+            // SAFETY: the iovecs describe application memory held stable by
+            // the caller (kernel lock held).
+            let s = unsafe { std::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len) };
+            let n = crate::loader::elf::ReadAt::read_at(self, s, off + done)?;
+            done += n as u64;
+            if n < v.iov_len {
+                break;
+            }
+        }
+        Ok(done as usize)
+    }
+}
+
+#[derive(Clone)]
+pub struct FdEntry {
+    pub file: Arc<File>,
+    pub cloexec: bool,
+}
+
+/// The fd table (shared by CLONE_FILES).
+#[derive(Clone, Default)]
+pub struct FdTable {
+    pub fds: BTreeMap<i32, FdEntry>,
+}
+
+impl FdTable {
+    pub fn with_stdio(stdio: [OwnedFd; 3]) -> FdTable {
+        let mut t = FdTable::default();
+        for (i, fd) in stdio.into_iter().enumerate() {
+            let flags = super::host::fd_flags(&fd);
+            let ops = super::host::HostFile::new(fd);
+            let path = ops.describe();
+            t.fds.insert(
+                i as i32,
+                FdEntry {
+                    file: File::new(Box::new(ops), flags, path),
+                    cloexec: false,
+                },
+            );
+        }
+        t
+    }
+
+    pub fn get(&self, fd: i32) -> KResult<Arc<File>> {
+        self.fds.get(&fd).map(|e| e.file.clone()).ok_or(Errno::EBADF)
+    }
+
+    /// Lowest free fd >= `min`, below `limit`.
+    pub fn alloc(&mut self, file: Arc<File>, cloexec: bool, min: i32, limit: u64) -> KResult<i32> {
+        let mut fd = min;
+        for &k in self.fds.range(min..).map(|(k, _)| k) {
+            if k != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if fd as u64 >= limit {
+            return Err(Errno::EMFILE);
+        }
+        self.fds.insert(fd, FdEntry { file, cloexec });
+        Ok(fd)
+    }
+
+    pub fn install(&mut self, fd: i32, file: Arc<File>, cloexec: bool) -> Option<FdEntry> {
+        self.fds.insert(fd, FdEntry { file, cloexec })
+    }
+
+    pub fn close(&mut self, fd: i32) -> KResult<Arc<File>> {
+        self.fds.remove(&fd).map(|e| e.file).ok_or(Errno::EBADF)
+    }
+
+    pub fn close_on_exec(&mut self) {
+        self.fds.retain(|_, e| !e.cloexec);
+    }
+}

@@ -1,0 +1,272 @@
+//! Files backed by a host fd: the sandbox's stdio and fds the gofer donated.
+
+use super::file::{File, FileOps};
+use crate::errno::{Errno, KResult};
+use gofer::{DirEntry, FileStat};
+use std::any::Any;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+pub struct HostFile {
+    fd: OwnedFd,
+    seekable: bool,
+    is_tty: bool,
+}
+
+pub fn fd_flags(fd: &OwnedFd) -> i32 {
+    // SAFETY: F_GETFL on an fd we own.
+    let f = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if f < 0 {
+        libc::O_RDWR
+    } else {
+        f & !(libc::O_CLOEXEC | 0o100000)
+    }
+}
+
+fn cvt(r: isize) -> KResult<usize> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+impl HostFile {
+    pub fn new(fd: OwnedFd) -> HostFile {
+        // SAFETY: fstat and isatty on an fd we own.
+        let (seekable, is_tty) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            libc::fstat(fd.as_raw_fd(), &mut st);
+            let fmt = st.st_mode & libc::S_IFMT;
+            (
+                fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFBLK,
+                libc::isatty(fd.as_raw_fd()) == 1,
+            )
+        };
+        HostFile {
+            fd,
+            seekable,
+            is_tty,
+        }
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn describe(&self) -> Vec<u8> {
+        let st = self.stat().unwrap_or_default();
+        match st.mode & libc::S_IFMT {
+            libc::S_IFIFO => format!("pipe:[{}]", st.ino).into_bytes(),
+            libc::S_IFSOCK => format!("socket:[{}]", st.ino).into_bytes(),
+            _ if self.is_tty => b"/dev/pts/0".to_vec(),
+            _ => b"/dev/null".to_vec(),
+        }
+    }
+
+    /// Host read without blocking on non-regular files.
+    fn nb_flags(&self) -> i32 {
+        if self.seekable {
+            0
+        } else {
+            libc::RWF_NOWAIT
+        }
+    }
+}
+
+fn iov_of(buf: &[u8]) -> libc::iovec {
+    libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    }
+}
+
+impl HostFile {
+    fn preadv(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
+        let off = off.map(|o| o as i64).unwrap_or(-1);
+        loop {
+            // SAFETY: the iovecs point at memory valid for the call.
+            let r = unsafe {
+                libc::preadv2(self.raw(), iov.as_ptr(), iov.len() as i32, off, self.nb_flags())
+            };
+            if r < 0 && Errno::last() == Errno::EOPNOTSUPP {
+                // RWF_NOWAIT unsupported: poll first so read cannot block.
+                let mut p = libc::pollfd {
+                    fd: self.raw(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one pollfd.
+                if unsafe { libc::poll(&mut p, 1, 0) } == 0 {
+                    return Err(Errno::EAGAIN);
+                }
+                // SAFETY: as above, without flags.
+                let r = unsafe { libc::readv(self.raw(), iov.as_ptr(), iov.len() as i32) };
+                return cvt(r);
+            }
+            if r < 0 && Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return cvt(r);
+        }
+    }
+
+    fn pwritev(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
+        let off = off.map(|o| o as i64).unwrap_or(-1);
+        let mut p = libc::pollfd {
+            fd: self.raw(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        if !self.seekable {
+            // SAFETY: one pollfd.
+            if unsafe { libc::poll(&mut p, 1, 0) } == 0 {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        // SAFETY: the iovecs point at memory valid for the call.
+        let r = unsafe { libc::pwritev2(self.raw(), iov.as_ptr(), iov.len() as i32, off, 0) };
+        cvt(r)
+    }
+}
+
+impl FileOps for HostFile {
+    fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        self.preadv(&[iov_of(buf)], off)
+    }
+    fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        self.pwritev(&[iov_of(buf)], off)
+    }
+    fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        Some(self.preadv(iov, off))
+    }
+    fn write_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        Some(self.pwritev(iov, off))
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        // SAFETY: fstat on an fd we own.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(self.raw(), &mut st) != 0 {
+                return Err(Errno::last());
+            }
+            Ok(FileStat::from_libc(&st))
+        }
+    }
+    fn seek(&self, _f: &File, off: i64, whence: i32) -> KResult<u64> {
+        if !self.seekable {
+            return Err(Errno::ESPIPE);
+        }
+        // SAFETY: lseek on an fd we own.
+        let r = unsafe { libc::lseek(self.raw(), off, whence) };
+        if r < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(r as u64)
+        }
+    }
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        // SAFETY: rewinding our own directory fd.
+        unsafe { libc::lseek(self.raw(), 0, libc::SEEK_SET) };
+        let mut buf = vec![0u8; 32768];
+        loop {
+            // SAFETY: getdents64 into our buffer.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, self.raw(), buf.as_mut_ptr(), buf.len()) };
+            if n < 0 {
+                return Err(Errno::last());
+            }
+            if n == 0 {
+                break;
+            }
+            let mut p = 0usize;
+            while p < n as usize {
+                let ino = u64::from_le_bytes(buf[p..p + 8].try_into().unwrap());
+                let reclen = u16::from_le_bytes([buf[p + 16], buf[p + 17]]) as usize;
+                let kind = buf[p + 18];
+                let name = &buf[p + 19..p + reclen];
+                let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+                if name != b"." && name != b".." {
+                    out.push(DirEntry {
+                        ino,
+                        kind,
+                        name: name.to_vec(),
+                    });
+                }
+                p += reclen.max(1);
+            }
+        }
+        Ok(out)
+    }
+    fn poll(&self, events: i16) -> i16 {
+        let mut p = libc::pollfd {
+            fd: self.raw(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: one pollfd.
+        unsafe { libc::poll(&mut p, 1, 0) };
+        p.revents
+    }
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.raw())
+    }
+    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+        // Terminal ioctls pass through on ttys; the structures are copied
+        // through the sentry, never handed to the host as pointers.
+        let size = match cmd as libc::c_ulong {
+            libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => {
+                std::mem::size_of::<libc::termios>()
+            }
+            libc::TIOCGWINSZ | libc::TIOCSWINSZ => std::mem::size_of::<libc::winsize>(),
+            libc::TIOCGPGRP | libc::TIOCSPGRP | libc::FIONREAD => 4,
+            _ => return Err(Errno::ENOTTY),
+        };
+        if cmd as libc::c_ulong == libc::FIONREAD {
+            let mut n: i32 = 0;
+            // SAFETY: FIONREAD writes an int.
+            if unsafe { libc::ioctl(self.raw(), libc::FIONREAD, &mut n) } < 0 {
+                return Err(Errno::last());
+            }
+            crate::mm::write_obj(mm, arg, &n)?;
+            return Ok(0);
+        }
+        if !self.is_tty {
+            return Err(Errno::ENOTTY);
+        }
+        if matches!(cmd as libc::c_ulong, libc::TIOCGPGRP | libc::TIOCSPGRP) {
+            // The sandbox has its own process groups; report the caller's.
+            return Err(Errno::ENOTTY);
+        }
+        let mut buf = vec![0u8; size];
+        let setter = matches!(
+            cmd as libc::c_ulong,
+            libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TIOCSWINSZ
+        );
+        if setter {
+            mm.read(arg, &mut buf)?;
+        }
+        // SAFETY: buf has the size the ioctl expects.
+        if unsafe { libc::ioctl(self.raw(), cmd as libc::c_ulong, buf.as_mut_ptr()) } < 0 {
+            return Err(Errno::last());
+        }
+        if !setter {
+            mm.write(arg, &buf)?;
+        }
+        Ok(0)
+    }
+    fn truncate(&self, len: u64) -> KResult<()> {
+        // SAFETY: ftruncate on an fd we own.
+        if unsafe { libc::ftruncate(self.raw(), len as i64) } != 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    }
+    fn sync(&self) -> KResult<()> {
+        // SAFETY: fsync on an fd we own.
+        unsafe { libc::fsync(self.raw()) };
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,13 @@
+//! Files and filesystems: the fd table, open files, pipes, the VFS with
+//! its mount table, and the filesystems (gofer-backed host root, proc, dev).
+
+pub mod dev;
+pub mod file;
+pub mod gofer_fs;
+pub mod host;
+pub mod pipe;
+pub mod proc;
+pub mod synth;
+pub mod vfs;
+
+pub use gofer::{DirEntry, FileStat};

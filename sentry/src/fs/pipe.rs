@@ -1,0 +1,167 @@
+//! Pipes: a bounded byte queue with reader and writer ends.
+
+use super::file::{File, FileOps};
+use crate::errno::{Errno, KResult};
+use crate::kernel::wake_all;
+use gofer::FileStat;
+use parking_lot::Mutex;
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub const PIPE_BUF: usize = 4096;
+const DEFAULT_CAP: usize = 65536;
+static NEXT_INO: AtomicU64 = AtomicU64::new(1000);
+
+pub struct Pipe {
+    inner: Mutex<Inner>,
+    ino: u64,
+}
+
+struct Inner {
+    buf: VecDeque<u8>,
+    cap: usize,
+    readers: usize,
+    writers: usize,
+}
+
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    write: bool,
+}
+
+/// Creates a pipe; returns (read end, write end).
+pub fn new_pipe() -> (PipeEnd, PipeEnd) {
+    let pipe = Arc::new(Pipe {
+        inner: Mutex::new(Inner {
+            buf: VecDeque::new(),
+            cap: DEFAULT_CAP,
+            readers: 1,
+            writers: 1,
+        }),
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+    });
+    (
+        PipeEnd {
+            pipe: pipe.clone(),
+            write: false,
+        },
+        PipeEnd { pipe, write: true },
+    )
+}
+
+impl PipeEnd {
+    pub fn name(&self) -> Vec<u8> {
+        format!("pipe:[{}]", self.pipe.ino).into_bytes()
+    }
+
+    pub fn set_capacity(&self, size: usize) -> KResult<usize> {
+        let mut p = self.pipe.inner.lock();
+        let size = size.clamp(PIPE_BUF, 1 << 20).next_power_of_two();
+        if size < p.buf.len() {
+            return Err(Errno::EBUSY);
+        }
+        p.cap = size;
+        Ok(size)
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.pipe.inner.lock().cap
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut p = self.pipe.inner.lock();
+        if self.write {
+            p.writers -= 1;
+        } else {
+            p.readers -= 1;
+        }
+        drop(p);
+        wake_all();
+    }
+}
+
+impl FileOps for PipeEnd {
+    fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut p = self.pipe.inner.lock();
+        if p.buf.is_empty() {
+            return if p.writers == 0 { Ok(0) } else { Err(Errno::EAGAIN) };
+        }
+        let n = buf.len().min(p.buf.len());
+        for (i, b) in p.buf.drain(..n).enumerate() {
+            buf[i] = b;
+        }
+        drop(p);
+        wake_all();
+        Ok(n)
+    }
+
+    fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut p = self.pipe.inner.lock();
+        if p.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        let space = p.cap - p.buf.len();
+        if space == 0 || (buf.len() <= PIPE_BUF && space < buf.len()) {
+            return Err(Errno::EAGAIN);
+        }
+        let n = buf.len().min(space);
+        p.buf.extend(&buf[..n]);
+        drop(p);
+        wake_all();
+        Ok(n)
+    }
+
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(FileStat {
+            dev: 12,
+            ino: self.pipe.ino,
+            mode: libc::S_IFIFO | 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+
+    fn poll(&self, events: i16) -> i16 {
+        let p = self.pipe.inner.lock();
+        let mut r = 0;
+        if self.write {
+            if p.readers == 0 {
+                r |= libc::POLLERR;
+            } else if p.cap - p.buf.len() >= PIPE_BUF.min(p.cap) {
+                r |= libc::POLLOUT;
+            }
+        } else {
+            if !p.buf.is_empty() {
+                r |= libc::POLLIN;
+            }
+            if p.writers == 0 {
+                r |= libc::POLLHUP;
+            }
+        }
+        r & (events | libc::POLLERR | libc::POLLHUP)
+    }
+
+    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+        if cmd as libc::c_ulong == libc::FIONREAD {
+            let n = self.pipe.inner.lock().buf.len() as i32;
+            crate::mm::write_obj(mm, arg, &n)?;
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

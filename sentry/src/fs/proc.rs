@@ -1,0 +1,522 @@
+//! procfs, generated from the kernel's own state at open time.
+
+use super::file::FileOps;
+use super::synth::{stat_of, SynthDir, SynthFile};
+use super::vfs::{Caller, Filesystem};
+use crate::errno::{Errno, KResult};
+use crate::kernel::{KState, Task};
+use crate::mm::VmaName;
+use gofer::{DirEntry, FileStat};
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const DEV: u64 = 4;
+pub const RELEASE: &str = "6.1.0-husk";
+pub const VERSION: &str = "#1 SMP husk";
+
+static HOST_CPUINFO: OnceLock<Vec<u8>> = OnceLock::new();
+static START: OnceLock<Instant> = OnceLock::new();
+/// The sandbox's hostname, as sethostname(2) leaves it.
+pub static HOSTNAME: parking_lot::Mutex<String> = parking_lot::Mutex::new(String::new());
+
+/// Snapshots host facts procfs repeats; called once before the sandbox
+/// loses access to host paths.
+pub fn snapshot_host() {
+    let _ = HOST_CPUINFO.set(std::fs::read("/proc/cpuinfo").unwrap_or_default());
+    let _ = START.set(Instant::now());
+}
+
+pub struct ProcFs;
+
+impl ProcFs {
+    pub fn new() -> ProcFs {
+        let _ = START.set(Instant::now());
+        ProcFs
+    }
+}
+
+impl Default for ProcFs {
+    fn default() -> Self {
+        ProcFs::new()
+    }
+}
+
+enum Node {
+    Dir(Vec<(Vec<u8>, u8)>),
+    File(Vec<u8>),
+    Link(Vec<u8>),
+}
+
+fn ino_of(path: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in path {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h >> 16
+}
+
+fn dir(names: &[&str]) -> Vec<(Vec<u8>, u8)> {
+    names.iter().map(|n| (n.as_bytes().to_vec(), libc::DT_REG)).collect()
+}
+
+const PID_FILES: &[&str] = &[
+    "auxv", "cgroup", "cmdline", "comm", "environ", "limits", "maps", "mountinfo", "mounts",
+    "oom_score", "oom_score_adj", "smaps", "stat", "statm", "status", "loginuid",
+];
+const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
+const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net"];
+
+fn parse_pid(s: &[u8]) -> Option<i32> {
+    std::str::from_utf8(s).ok()?.parse().ok().filter(|&p: &i32| p > 0)
+}
+
+fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
+    let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').filter(|s| !s.is_empty()).collect();
+    let st = c.st;
+    let me = st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?;
+    match comps.as_slice() {
+        [] => {
+            let mut d: Vec<(Vec<u8>, u8)> = dir(&[
+                "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "version", "filesystems",
+                "cmdline",
+            ]);
+            d.push((b"self".to_vec(), libc::DT_LNK));
+            d.push((b"thread-self".to_vec(), libc::DT_LNK));
+            d.push((b"mounts".to_vec(), libc::DT_LNK));
+            d.push((b"sys".to_vec(), libc::DT_DIR));
+            let mut pids: Vec<i32> = st.procs.keys().copied().collect();
+            pids.sort();
+            for p in pids {
+                d.push((p.to_string().into_bytes(), libc::DT_DIR));
+            }
+            Ok(Node::Dir(d))
+        }
+        [b"self"] => Ok(Node::Link(me.tgid.to_string().into_bytes())),
+        [b"thread-self"] => Ok(Node::Link(format!("{}/task/{}", me.tgid, me.tid).into_bytes())),
+        [b"mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
+        [b"cpuinfo"] => Ok(Node::File(HOST_CPUINFO.get().cloned().unwrap_or_default())),
+        [b"meminfo"] => Ok(Node::File(meminfo())),
+        [b"uptime"] => {
+            let up = START.get().map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0);
+            Ok(Node::File(format!("{up:.2} {:.2}\n", up * 0.9).into_bytes()))
+        }
+        [b"loadavg"] => Ok(Node::File(
+            format!("0.00 0.00 0.00 1/{} {}\n", st.tasks.len(), st.next_pid - 1).into_bytes(),
+        )),
+        [b"version"] => Ok(Node::File(
+            format!("Linux version {RELEASE} (husk@husk) (gcc) {VERSION}\n").into_bytes(),
+        )),
+        [b"filesystems"] => Ok(Node::File(
+            b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\t9p\nnodev\toverlay\n".to_vec(),
+        )),
+        [b"cmdline"] => Ok(Node::File(b"BOOT_IMAGE=/husk\n".to_vec())),
+        [b"stat"] => Ok(Node::File(sys_stat(st))),
+        [b"sys", rest @ ..] => sys_node(rest),
+        [pid, rest @ ..] => {
+            let pid = parse_pid(pid).ok_or(Errno::ENOENT)?;
+            let t = st.tasks.get(&pid).ok_or(Errno::ENOENT)?;
+            match rest {
+                [b"task"] => {
+                    let p = &st.procs[&t.tgid];
+                    Ok(Node::Dir(p.threads.iter().map(|t| (t.to_string().into_bytes(), libc::DT_DIR)).collect()))
+                }
+                [b"task", tid, more @ ..] => {
+                    let tid = parse_pid(tid).ok_or(Errno::ENOENT)?;
+                    let tt = st.tasks.get(&tid).filter(|x| x.tgid == t.tgid).ok_or(Errno::ENOENT)?;
+                    pid_node(c, tt, more)
+                }
+                _ => pid_node(c, t, rest),
+            }
+        }
+    }
+}
+
+fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
+    let st = c.st;
+    let p = &st.procs[&t.tgid];
+    match rest {
+        [] => {
+            let mut d = dir(PID_FILES);
+            d.extend(PID_LINKS.iter().map(|n| (n.as_bytes().to_vec(), libc::DT_LNK)));
+            d.extend(PID_DIRS.iter().map(|n| (n.as_bytes().to_vec(), libc::DT_DIR)));
+            Ok(Node::Dir(d))
+        }
+        [b"exe"] => Ok(Node::Link(p.exe.clone())),
+        [b"cwd"] => Ok(Node::Link(t.fs.lock().cwd.clone())),
+        [b"root"] => Ok(Node::Link(t.fs.lock().root.clone())),
+        [b"fd"] | [b"fdinfo"] => {
+            let kind = if rest[0] == b"fd" { libc::DT_LNK } else { libc::DT_REG };
+            Ok(Node::Dir(t.files.lock().fds.keys().map(|f| (f.to_string().into_bytes(), kind)).collect()))
+        }
+        [b"fd", n] => {
+            let fd = std::str::from_utf8(n).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let f = t.files.lock().get(fd).map_err(|_| Errno::ENOENT)?;
+            Ok(Node::Link(f.path.clone()))
+        }
+        [b"fdinfo", n] => {
+            let fd = std::str::from_utf8(n).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let e = t.files.lock().fds.get(&fd).cloned().ok_or(Errno::ENOENT)?;
+            let ino = e.file.ops.stat().map(|s| s.ino).unwrap_or(0);
+            let mut flags = e.file.flags() as u32;
+            if e.cloexec {
+                flags |= libc::O_CLOEXEC as u32;
+            }
+            Ok(Node::File(
+                format!("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", *e.file.pos.lock(), flags, ino).into_bytes(),
+            ))
+        }
+        [b"net"] => Ok(Node::Dir(Vec::new())),
+        [b"comm"] => {
+            let mut v = t.comm.clone();
+            v.push(b'\n');
+            Ok(Node::File(v))
+        }
+        [b"cmdline"] => {
+            let (a, b) = t.mm.state.lock().arg_range;
+            Ok(Node::File(crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default()))
+        }
+        [b"environ"] => {
+            let (a, b) = t.mm.state.lock().env_range;
+            Ok(Node::File(crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default()))
+        }
+        [b"auxv"] => {
+            let aux = t.mm.state.lock().auxv.clone();
+            Ok(Node::File(aux.iter().flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()]).flatten().collect()))
+        }
+        [b"maps"] => Ok(Node::File(maps(t, false))),
+        [b"smaps"] => Ok(Node::File(maps(t, true))),
+        [b"status"] => Ok(Node::File(status(st, t))),
+        [b"stat"] => Ok(Node::File(stat(st, t))),
+        [b"statm"] => {
+            let (vsz, _) = vm_size(t);
+            Ok(Node::File(format!("{} 0 0 0 0 0 0\n", vsz / 4096).into_bytes()))
+        }
+        [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
+        [b"mounts"] | [b"mountinfo"] => Ok(Node::File(mounts(c, rest[0] == b"mountinfo"))),
+        [b"oom_score_adj"] => Ok(Node::File(b"0\n".to_vec())),
+        [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
+        [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
+        [b"cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
+        _ => Err(Errno::ENOENT),
+    }
+}
+
+fn sys_node(rest: &[&[u8]]) -> KResult<Node> {
+    let uts = |f: fn() -> String| Node::File(format!("{}\n", f()).into_bytes());
+    Ok(match rest {
+        [] => Node::Dir(vec![(b"kernel".to_vec(), libc::DT_DIR), (b"fs".to_vec(), libc::DT_DIR), (b"vm".to_vec(), libc::DT_DIR)]),
+        [b"kernel"] => Node::Dir(dir(&["hostname", "domainname", "osrelease", "ostype", "version", "pid_max", "ngroups_max", "cap_last_cap", "random"])),
+        [b"kernel", b"osrelease"] => uts(|| RELEASE.to_string()),
+        [b"kernel", b"ostype"] => uts(|| "Linux".to_string()),
+        [b"kernel", b"version"] => uts(|| VERSION.to_string()),
+        [b"kernel", b"hostname"] => uts(|| HOSTNAME.lock().clone()),
+        [b"kernel", b"domainname"] => uts(|| "(none)".to_string()),
+        [b"kernel", b"pid_max"] => uts(|| "4194304".to_string()),
+        [b"kernel", b"ngroups_max"] => uts(|| "65536".to_string()),
+        [b"kernel", b"cap_last_cap"] => uts(|| "40".to_string()),
+        [b"kernel", b"random"] => Node::Dir(dir(&["boot_id", "uuid"])),
+        [b"kernel", b"random", _] => {
+            let mut b = [0u8; 16];
+            // SAFETY: filling our own buffer.
+            unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
+            let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            Node::File(format!("{}-{}-{}-{}-{}\n", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]).into_bytes())
+        }
+        [b"fs"] => Node::Dir(dir(&["file-max", "nr_open"])),
+        [b"fs", b"file-max"] => uts(|| "9223372036854775807".to_string()),
+        [b"fs", b"nr_open"] => uts(|| "1048576".to_string()),
+        [b"vm"] => Node::Dir(dir(&["overcommit_memory", "max_map_count", "mmap_min_addr"])),
+        [b"vm", b"overcommit_memory"] => uts(|| "0".to_string()),
+        [b"vm", b"max_map_count"] => uts(|| "65530".to_string()),
+        [b"vm", b"mmap_min_addr"] => uts(|| "65536".to_string()),
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+fn unsafe_zeroed<T>() -> T {
+    // SAFETY: only used for plain C structs.
+    unsafe { std::mem::zeroed() }
+}
+
+fn meminfo() -> Vec<u8> {
+    let mut si: libc::sysinfo = unsafe_zeroed();
+    // SAFETY: sysinfo fills a plain struct.
+    unsafe { libc::sysinfo(&mut si) };
+    let u = si.mem_unit as u64;
+    let kb = |x: u64| x * u / 1024;
+    let total = kb(si.totalram);
+    let free = kb(si.freeram);
+    let buffers = kb(si.bufferram);
+    let mut s = String::new();
+    for (k, v) in [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemAvailable", free + buffers),
+        ("Buffers", buffers),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", 0),
+        ("Inactive", 0),
+        ("SwapTotal", kb(si.totalswap)),
+        ("SwapFree", kb(si.freeswap)),
+        ("Dirty", 0),
+        ("Writeback", 0),
+        ("AnonPages", 0),
+        ("Mapped", 0),
+        ("Shmem", kb(si.sharedram)),
+        ("Slab", 0),
+        ("CommitLimit", total),
+        ("Committed_AS", 0),
+        ("VmallocTotal", 34359738367),
+        ("HugePages_Total", 0),
+        ("Hugepagesize", 2048),
+    ] {
+        if k.starts_with("HugePages") {
+            let _ = writeln!(s, "{:<16}{:>8}", format!("{k}:"), v);
+        } else {
+            let _ = writeln!(s, "{:<16}{:>8} kB", format!("{k}:"), v);
+        }
+    }
+    s.into_bytes()
+}
+
+fn sys_stat(st: &KState) -> Vec<u8> {
+    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
+    for i in 0..ncpu {
+        let _ = writeln!(s, "cpu{i} 0 0 0 0 0 0 0 0 0 0");
+    }
+    let btime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        - START.get().map(|s| s.elapsed().as_secs()).unwrap_or(0);
+    let _ = write!(
+        s,
+        "intr 0\nctxt 0\nbtime {btime}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n",
+        st.next_pid - 1
+    );
+    s.into_bytes()
+}
+
+fn vm_size(t: &Task) -> (u64, u64) {
+    let st = t.mm.state.lock();
+    let total: u64 = st.vmas.values().map(|v| v.end - v.start).sum();
+    let stack: u64 = st.vmas.values().filter(|v| v.name == VmaName::Stack).map(|v| v.end - v.start).sum();
+    (total, stack)
+}
+
+fn devno(dev: u64) -> (u64, u64) {
+    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff), (dev & 0xff) | ((dev >> 12) & !0xff))
+}
+
+fn maps(t: &Task, smaps: bool) -> Vec<u8> {
+    let st = t.mm.state.lock();
+    let mut s = String::new();
+    for v in st.vmas.values() {
+        let (off, dev, ino, name) = match &v.name {
+            VmaName::File { path, dev, ino, off } => (*off, *dev, *ino, String::from_utf8_lossy(path).into_owned()),
+            VmaName::Heap => (0, 0, 0, "[heap]".into()),
+            VmaName::Stack => (0, 0, 0, "[stack]".into()),
+            VmaName::Vdso => (0, 0, 0, "[vdso]".into()),
+            VmaName::Vvar => (0, 0, 0, "[vvar]".into()),
+            VmaName::Anon => (0, 0, 0, String::new()),
+        };
+        let (ma, mi) = devno(dev);
+        let mut line = format!(
+            "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+            v.start,
+            v.end,
+            if v.prot & libc::PROT_READ != 0 { 'r' } else { '-' },
+            if v.prot & libc::PROT_WRITE != 0 { 'w' } else { '-' },
+            if v.prot & libc::PROT_EXEC != 0 { 'x' } else { '-' },
+            if v.shared { 's' } else { 'p' },
+            off,
+            ma,
+            mi,
+            ino
+        );
+        if !name.is_empty() {
+            while line.len() < 73 {
+                line.push(' ');
+            }
+            line.push_str(&name);
+        } else {
+            line.pop();
+        }
+        s.push_str(&line);
+        s.push('\n');
+        if smaps {
+            let kb = (v.end - v.start) / 1024;
+            let _ = write!(
+                s,
+                "Size:           {kb:>8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:                   0 kB\nPss:                   0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:         0 kB\nReferenced:            0 kB\nAnonymous:             0 kB\nSwap:                  0 kB\nLocked:                0 kB\nVmFlags: rd\n"
+            );
+        }
+    }
+    s.into_bytes()
+}
+
+fn sigset_hex(s: u64) -> String {
+    format!("{s:016x}")
+}
+
+fn status(st: &KState, t: &Task) -> Vec<u8> {
+    let p = &st.procs[&t.tgid];
+    let (vsz, stack) = vm_size(t);
+    let c = &p.creds;
+    let h = p.sighand.lock();
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (i, a) in h.iter().enumerate() {
+        if a.handler == 1 {
+            ign |= 1 << i;
+        } else if a.handler > 1 {
+            cgt |= 1 << i;
+        }
+    }
+    let state = if p.stopped { "T (stopped)" } else if p.exit.is_some() { "Z (zombie)" } else { "S (sleeping)" };
+    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
+    format!(
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        String::from_utf8_lossy(&t.comm),
+        t.fs.lock().umask,
+        state,
+        t.tgid,
+        t.tid,
+        p.ppid,
+        c.ruid, c.euid, c.suid, c.fsuid,
+        c.rgid, c.egid, c.sgid, c.fsgid,
+        groups.join(" "),
+        t.tgid, t.tid, p.pgid, p.sid,
+        vsz / 1024, vsz / 1024, stack / 1024,
+        p.threads.len(),
+        sigset_hex(t.pending.set),
+        sigset_hex(p.shared_pending.set),
+        sigset_hex(t.sig_mask),
+        sigset_hex(ign),
+        sigset_hex(cgt),
+        u8::from(p.no_new_privs),
+        (1u64 << ncpu) - 1,
+        ncpu - 1,
+    )
+    .into_bytes()
+}
+
+fn stat(st: &KState, t: &Task) -> Vec<u8> {
+    let p = &st.procs[&t.tgid];
+    let (vsz, _) = vm_size(t);
+    let m = t.mm.state.lock();
+    let state = if p.stopped { 'T' } else if p.exit.is_some() { 'Z' } else { 'S' };
+    let start_ticks = START.get().map(|s| t.start.saturating_duration_since(*s).as_millis() / 10).unwrap_or(0);
+    format!(
+        "{} ({}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {} {} 0 18446744073709551615 0 0 {} 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 {} 0 {} {} {} {} 0\n",
+        t.tid,
+        String::from_utf8_lossy(&t.comm),
+        state,
+        p.ppid,
+        p.pgid,
+        p.sid,
+        p.threads.len(),
+        start_ticks,
+        vsz,
+        m.stack_top,
+        m.brk_start,
+        m.arg_range.0,
+        m.arg_range.1,
+        m.env_range.0,
+        m.env_range.1,
+    )
+    .into_bytes()
+}
+
+fn limits(r: &[(u64, u64); 16]) -> Vec<u8> {
+    const NAMES: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let f = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    for (i, (n, u)) in NAMES.iter().enumerate() {
+        let _ = writeln!(s, "{:<25} {:<20} {:<20} {:<10}", n, f(r[i].0), f(r[i].1), u);
+    }
+    s.into_bytes()
+}
+
+fn mounts(c: &Caller, info: bool) -> Vec<u8> {
+    let mut s = String::new();
+    for (i, m) in c.vfs.mounts().iter().enumerate() {
+        let ro = if m.flags & libc::MS_RDONLY != 0 { "ro" } else { "rw" };
+        let point = String::from_utf8_lossy(&m.point);
+        if info {
+            let _ = writeln!(s, "{} {} 0:{} / {} {},relatime - {} {} {}", i + 1, if i == 0 { 0 } else { 1 }, 20 + i, point, ro, m.fs.fstype(), m.source, ro);
+        } else {
+            let _ = writeln!(s, "{} {} {} {},relatime 0 0", m.source, point, m.fs.fstype(), ro);
+        }
+    }
+    s.into_bytes()
+}
+
+impl Filesystem for ProcFs {
+    fn fstype(&self) -> &'static str {
+        "proc"
+    }
+
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+        let ino = ino_of(rel);
+        Ok(match node(c, rel)? {
+            Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
+            Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
+            Node::Link(l) => stat_of(libc::S_IFLNK | 0o777, ino, DEV, l.len() as i64),
+        })
+    }
+
+    fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
+        match node(c, rel)? {
+            Node::Link(l) => Ok(l),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn open(&self, c: &Caller, rel: &[u8], flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+        let ino = ino_of(rel);
+        match node(c, rel)? {
+            Node::Dir(entries) => Ok(Box::new(SynthDir {
+                entries: entries
+                    .into_iter()
+                    .map(|(name, kind)| DirEntry {
+                        ino: ino_of(&[rel, b"/", &name].concat()),
+                        kind,
+                        name,
+                    })
+                    .collect(),
+                stat: stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
+            })),
+            Node::File(data) => {
+                if flags & libc::O_ACCMODE != libc::O_RDONLY {
+                    return Err(Errno::EACCES);
+                }
+                Ok(Box::new(SynthFile {
+                    data,
+                    stat: stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
+                }))
+            }
+            Node::Link(_) => Err(Errno::ELOOP),
+        }
+    }
+}

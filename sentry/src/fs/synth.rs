@@ -1,0 +1,99 @@
+//! Synthetic files and directories for proc and dev.
+
+use super::file::{File, FileOps};
+use crate::errno::{Errno, KResult};
+use gofer::{DirEntry, FileStat};
+use std::any::Any;
+
+/// A read-only file whose contents were generated at open.
+pub struct SynthFile {
+    pub data: Vec<u8>,
+    pub stat: FileStat,
+}
+
+impl FileOps for SynthFile {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        let mut pos = f.pos.lock();
+        let at = off.unwrap_or(*pos) as usize;
+        let n = if at >= self.data.len() {
+            0
+        } else {
+            let n = buf.len().min(self.data.len() - at);
+            buf[..n].copy_from_slice(&self.data[at..at + n]);
+            n
+        };
+        if off.is_none() {
+            *pos += n as u64;
+        }
+        Ok(n)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EACCES)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(self.stat)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        seek_in(f, off, whence, self.data.len() as u64)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn seek_in(f: &File, off: i64, whence: i32, size: u64) -> KResult<u64> {
+    let mut pos = f.pos.lock();
+    let base = match whence {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => *pos as i64,
+        libc::SEEK_END => size as i64,
+        _ => return Err(Errno::EINVAL),
+    };
+    let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    *pos = new as u64;
+    Ok(new as u64)
+}
+
+/// A directory whose entries were listed at open.
+pub struct SynthDir {
+    pub entries: Vec<DirEntry>,
+    pub stat: FileStat,
+}
+
+impl FileOps for SynthDir {
+    fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(self.stat)
+    }
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        Ok(self.entries.clone())
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        if whence != libc::SEEK_SET || off < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut dp = f.dir_pos.lock();
+        dp.0 = off as usize;
+        Ok(off as u64)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn stat_of(mode: u32, ino: u64, dev: u64, size: i64) -> FileStat {
+    FileStat {
+        dev,
+        ino,
+        mode,
+        nlink: if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 },
+        size,
+        blksize: 4096,
+        ..Default::default()
+    }
+}

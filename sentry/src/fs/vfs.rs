@@ -1,0 +1,326 @@
+//! The VFS: a mount table and the path walk. Paths are resolved by the
+//! sentry itself, component by component, so symlinks and `..` resolve
+//! inside the sandbox's root; filesystems only ever see canonical paths.
+
+use super::file::{File, FileOps};
+use crate::errno::{Errno, KResult};
+use crate::kernel::{Ctx, KState};
+use gofer::FileStat;
+use parking_lot::RwLock;
+use std::sync::Arc;
+
+pub const MAX_SYMLINKS: usize = 40;
+pub const NAME_MAX: usize = 255;
+
+/// Who is asking, for filesystems whose contents depend on it (proc).
+pub struct Caller<'a> {
+    pub st: &'a KState,
+    pub tid: i32,
+    pub vfs: &'a Vfs,
+}
+
+/// A filesystem as the VFS sees it. `rel` is the path inside the
+/// filesystem, without a leading slash ("" is its root).
+pub trait Filesystem: Send + Sync {
+    fn fstype(&self) -> &'static str;
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat>;
+    fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
+        let _ = (c, rel);
+        Err(Errno::EINVAL)
+    }
+    fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>>;
+    fn read_only(&self) -> bool {
+        true
+    }
+    fn statfs(&self) -> KResult<gofer::StatFs> {
+        Ok(gofer::StatFs {
+            f_type: 0x0102_1994,
+            bsize: 4096,
+            namelen: 255,
+            frsize: 4096,
+            ..Default::default()
+        })
+    }
+}
+
+pub struct Mount {
+    pub point: Vec<u8>,
+    pub fs: Arc<dyn Filesystem>,
+    pub source: String,
+    pub flags: u64,
+}
+
+pub struct Vfs {
+    mounts: RwLock<Vec<Arc<Mount>>>,
+}
+
+/// The result of a path walk.
+pub struct Resolved {
+    /// Canonical absolute path.
+    pub path: Vec<u8>,
+    /// lstat (or stat, when the last link was followed); None if the last
+    /// component does not exist (its parent does).
+    pub stat: Option<FileStat>,
+    pub mount: Arc<Mount>,
+    pub rel: Vec<u8>,
+}
+
+pub fn join(comps: &[Vec<u8>]) -> Vec<u8> {
+    if comps.is_empty() {
+        return b"/".to_vec();
+    }
+    let mut p = Vec::new();
+    for c in comps {
+        p.push(b'/');
+        p.extend_from_slice(c);
+    }
+    p
+}
+
+pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
+    path.split(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_vec())
+        .collect()
+}
+
+impl Vfs {
+    pub fn new(gofer: Arc<gofer::Client>) -> Vfs {
+        let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
+        Vfs {
+            mounts: RwLock::new(vec![
+                Arc::new(Mount {
+                    point: b"/".to_vec(),
+                    fs: root,
+                    source: "/".into(),
+                    flags: libc::MS_RDONLY,
+                }),
+                Arc::new(Mount {
+                    point: b"/proc".to_vec(),
+                    fs: Arc::new(super::proc::ProcFs::new()),
+                    source: "proc".into(),
+                    flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                }),
+                Arc::new(Mount {
+                    point: b"/dev".to_vec(),
+                    fs: Arc::new(super::dev::DevFs::new()),
+                    source: "none".into(),
+                    flags: libc::MS_NOSUID,
+                }),
+            ]),
+        }
+    }
+
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.mounts.read().clone()
+    }
+
+    /// The mount holding canonical `path`, and the path inside it.
+    pub fn mount_of(&self, path: &[u8]) -> (Arc<Mount>, Vec<u8>) {
+        let mounts = self.mounts.read();
+        let mut best: Option<&Arc<Mount>> = None;
+        for m in mounts.iter() {
+            let p = &m.point;
+            let inside = p == b"/"
+                || path == p.as_slice()
+                || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'));
+            if inside && best.is_none_or(|b| b.point.len() < p.len()) {
+                best = Some(m);
+            }
+        }
+        let m = best.expect("root mount").clone();
+        let rel = if m.point == b"/" {
+            path.get(1..).unwrap_or_default().to_vec()
+        } else {
+            path.get(m.point.len() + 1..).unwrap_or_default().to_vec()
+        };
+        (m, rel)
+    }
+
+    fn lstat(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<FileStat> {
+        let path = join(comps);
+        let (m, rel) = self.mount_of(&path);
+        m.fs.lookup(c, &rel)
+    }
+
+    fn readlink_at(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<Vec<u8>> {
+        let path = join(comps);
+        let (m, rel) = self.mount_of(&path);
+        m.fs.readlink(c, &rel)
+    }
+
+    /// Where a walk starts: the cwd, or the directory behind `dirfd`.
+    fn start(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+        let t = ctx.task_ref();
+        let fs = t.fs.lock();
+        let root = split(&fs.root);
+        if path.first() == Some(&b'/') {
+            return Ok((root.clone(), root));
+        }
+        if dirfd == libc::AT_FDCWD {
+            return Ok((split(&fs.cwd), root));
+        }
+        let f = t.files.lock().get(dirfd)?;
+        let st = f.ops.stat()?;
+        if st.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok((split(&f.path), root))
+    }
+
+    /// Walks `path` from `dirfd`; follows a final symlink when `follow`.
+    pub fn resolve(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8], follow: bool) -> KResult<Resolved> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= 4096 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let c = Caller {
+            st: &ctx.st,
+            tid: ctx.tid,
+            vfs: self,
+        };
+        let (mut comps, root) = self.start(ctx, dirfd, path)?;
+        let must_dir = path.last() == Some(&b'/');
+        let mut pending: std::collections::VecDeque<Vec<u8>> = split(path).into();
+        let mut links = 0;
+        let mut cur_stat: Option<FileStat> = None;
+        if pending.is_empty() {
+            cur_stat = Some(self.lstat(&c, &comps)?);
+        }
+        while let Some(name) = pending.pop_front() {
+            let last = pending.is_empty();
+            if name.len() > NAME_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            if name == b"." || name == b".." {
+                if name == b".." && comps.len() > root.len() {
+                    comps.pop();
+                }
+                cur_stat = Some(self.lstat(&c, &comps)?);
+                continue;
+            }
+            comps.push(name);
+            let st = match self.lstat(&c, &comps) {
+                Ok(s) => s,
+                Err(e) if e == Errno::ENOENT && last => {
+                    let p = join(&comps);
+                    let (mount, rel) = self.mount_of(&p);
+                    return Ok(Resolved {
+                        path: p,
+                        stat: None,
+                        mount,
+                        rel,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            if st.mode & libc::S_IFMT == libc::S_IFLNK && (!last || follow || must_dir) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = self.readlink_at(&c, &comps)?;
+                comps.pop();
+                if target.first() == Some(&b'/') {
+                    comps = root.clone();
+                }
+                for t in split(&target).into_iter().rev() {
+                    pending.push_front(t);
+                }
+                if pending.is_empty() {
+                    cur_stat = Some(self.lstat(&c, &comps)?);
+                }
+                continue;
+            }
+            if !last && st.mode & libc::S_IFMT != libc::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            cur_stat = Some(st);
+        }
+        let stat = cur_stat.ok_or(Errno::ENOENT)?;
+        if must_dir && stat.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let p = join(&comps);
+        let (mount, rel) = self.mount_of(&p);
+        Ok(Resolved {
+            path: p,
+            stat: Some(stat),
+            mount,
+            rel,
+        })
+    }
+
+    pub fn open_resolved(&self, ctx: &Ctx<'_, '_>, r: &Resolved, flags: i32, mode: u32) -> KResult<Arc<File>> {
+        let c = Caller {
+            st: &ctx.st,
+            tid: ctx.tid,
+            vfs: self,
+        };
+        let stat = r.stat.ok_or(Errno::ENOENT)?;
+        let fmt = stat.mode & libc::S_IFMT;
+        if flags & libc::O_DIRECTORY != 0 && fmt != libc::S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let acc = flags & libc::O_ACCMODE;
+        if fmt == libc::S_IFDIR && (acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0) && flags & libc::O_PATH == 0 {
+            return Err(Errno::EISDIR);
+        }
+        if fmt == libc::S_IFLNK && flags & libc::O_PATH == 0 {
+            return Err(Errno::ELOOP);
+        }
+        let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        if writes && r.mount.flags & libc::MS_RDONLY != 0 && fmt != libc::S_IFCHR {
+            return Err(Errno::EROFS);
+        }
+        let ops = if flags & libc::O_PATH != 0 {
+            Box::new(PathFile { stat }) as Box<dyn FileOps>
+        } else {
+            r.mount.fs.open(&c, &r.rel, flags, mode)?
+        };
+        let keep = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
+        Ok(File::new(ops, keep, r.path.clone()))
+    }
+
+    /// open(2) minus fd allocation.
+    pub fn open(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Arc<File>> {
+        let follow = flags & libc::O_NOFOLLOW == 0;
+        let r = self.resolve(ctx, dirfd, path, follow)?;
+        if r.stat.is_none() {
+            if flags & libc::O_CREAT != 0 {
+                return Err(if r.mount.flags & libc::MS_RDONLY != 0 {
+                    Errno::EROFS
+                } else {
+                    Errno::EOPNOTSUPP
+                });
+            }
+            return Err(Errno::ENOENT);
+        }
+        if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
+            return Err(Errno::EEXIST);
+        }
+        self.open_resolved(ctx, &r, flags, mode)
+    }
+}
+
+/// An O_PATH file: identity and metadata only.
+pub struct PathFile {
+    pub stat: FileStat,
+}
+
+impl FileOps for PathFile {
+    fn read(&self, _f: &File, _b: &mut [u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn write(&self, _f: &File, _b: &[u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(self.stat)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

@@ -1,0 +1,35 @@
+//! Credentials of a process.
+
+#[derive(Clone, Debug)]
+pub struct Creds {
+    pub ruid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub rgid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Creds {
+    pub fn root() -> Creds {
+        Creds {
+            ruid: 0,
+            euid: 0,
+            suid: 0,
+            fsuid: 0,
+            rgid: 0,
+            egid: 0,
+            sgid: 0,
+            fsgid: 0,
+            groups: vec![0],
+        }
+    }
+
+    /// CAP_SETUID/CAP_SETGID: effective root has all capabilities here.
+    pub fn privileged(&self) -> bool {
+        self.euid == 0
+    }
+}

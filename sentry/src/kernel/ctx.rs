@@ -1,0 +1,117 @@
+//! The context a system call handler runs in: the kernel lock, the calling
+//! task, its registers and its platform context.
+
+use super::signal;
+use super::task::{Process, Task};
+use super::wait::{self, Deadline};
+use super::{KState, Kernel};
+use crate::errno::{Errno, KResult};
+use crate::mm::Mm;
+use parking_lot::MutexGuard;
+use platform::{Context, Regs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+/// The syscall table the runtime hands to the kernel.
+pub trait SyscallTable: Send + Sync {
+    /// Handles syscall `nr`; returns the value for rax (negative errno
+    /// encoding is done by the caller).
+    fn dispatch(&self, ctx: &mut Ctx<'_, '_>, nr: u64, args: [u64; 6]) -> KResult<u64>;
+}
+
+pub struct Ctx<'k, 'r> {
+    pub k: &'k Arc<Kernel>,
+    pub st: MutexGuard<'k, KState>,
+    pub tid: i32,
+    pub regs: &'r mut Regs,
+    pub pctx: &'r mut Box<dyn Context>,
+    pub mm: Arc<Mm>,
+    /// Registers were replaced wholesale (sigreturn, execve): do not store
+    /// a return value.
+    pub no_return: bool,
+}
+
+impl Ctx<'_, '_> {
+    pub fn task(&mut self) -> &mut Task {
+        self.st.tasks.get_mut(&self.tid).expect("current task")
+    }
+
+    pub fn task_ref(&self) -> &Task {
+        self.st.tasks.get(&self.tid).expect("current task")
+    }
+
+    pub fn tgid(&self) -> i32 {
+        self.task_ref().tgid
+    }
+
+    pub fn proc_(&mut self) -> &mut Process {
+        let tgid = self.tgid();
+        self.st.procs.get_mut(&tgid).expect("current process")
+    }
+
+    pub fn proc_ref(&self) -> &Process {
+        &self.st.procs[&self.tgid()]
+    }
+
+    /// Whether a signal (or a kill) should interrupt a blocking call.
+    pub fn interrupted(&self) -> bool {
+        signal::has_pending(&self.st, self.tid)
+    }
+
+    /// Sleeps until something may have changed, the deadline passes, or a
+    /// signal arrives. Returns Err(ERESTARTSYS) when interrupted, Ok(false)
+    /// on timeout.
+    pub fn block(&mut self, deadline: Deadline) -> KResult<bool> {
+        if self.interrupted() {
+            return Err(Errno::ERESTARTSYS);
+        }
+        let woke = wait::wait(&mut self.st, deadline);
+        if self.interrupted() {
+            return Err(Errno::ERESTARTSYS);
+        }
+        Ok(woke)
+    }
+
+    /// Like `block`, but also returns when one of the host fds is ready.
+    pub fn block_host(&mut self, fds: &[(RawFd, i16)], deadline: Deadline) -> KResult<Vec<i16>> {
+        if self.interrupted() {
+            return Err(Errno::ERESTARTSYS);
+        }
+        let wake = self.wake_fd()?;
+        let r = wait::wait_host(&mut self.st, wake, fds, deadline);
+        if self.interrupted() {
+            return Err(Errno::ERESTARTSYS);
+        }
+        Ok(r)
+    }
+
+    fn wake_fd(&mut self) -> KResult<RawFd> {
+        let t = self.task();
+        if let Some(fd) = &t.wake_fd {
+            return Ok(fd.as_raw_fd());
+        }
+        // SAFETY: eventfd creation, result checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fd was just created and is owned here.
+        t.wake_fd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        Ok(fd)
+    }
+
+    /// Applies pending address-space changes and frees what they released.
+    pub fn flush_mm(&mut self) -> KResult<()> {
+        let space = self.mm.space.clone();
+        if let Err(e) = self.pctx.flush(&space) {
+            tracing::error!("address space update failed: {e}");
+            return Err(Errno::ENOMEM);
+        }
+        self.mm.release_pending();
+        Ok(())
+    }
+
+    pub fn log_once(&self, what: &str) {
+        self.k.log_once(what);
+    }
+}

@@ -1,0 +1,357 @@
+//! execve and the signal-delivery step that runs before every return to
+//! the application.
+
+use super::ctx::Ctx;
+use super::lifecycle::{default_signal, release_vfork};
+use super::signal::{self, default_action, SIG_DFL, SIG_IGN};
+use super::{wait, KState, Kernel};
+use crate::errno::{Errno, KResult};
+use crate::fs::file::File;
+use crate::loader::elf::{self, Elf};
+use crate::loader::{build_stack, StackInfo};
+use crate::memfile::{page_up, PAGE};
+use crate::mm::Mm;
+use parking_lot::MutexGuard;
+use platform::{Context, Regs};
+use std::sync::Arc;
+
+/// Finds `name` along PATH (from `envp`) when it has no slash.
+pub fn search_path(ctx: &mut Ctx<'_, '_>, name: &[u8], envp: &[Vec<u8>]) -> KResult<Vec<u8>> {
+    if name.contains(&b'/') {
+        return Ok(name.to_vec());
+    }
+    let path = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
+    for dir in path.split(|&c| c == b':') {
+        let mut cand = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+        cand.push(b'/');
+        cand.extend_from_slice(name);
+        if let Ok(r) = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &cand, true) {
+            if r.stat.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG) {
+                return Ok(cand);
+            }
+        }
+    }
+    Err(Errno::ENOENT)
+}
+
+struct Image {
+    file: Arc<File>,
+    path: Vec<u8>,
+    ids: (u64, u64),
+}
+
+fn open_exec(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<Image> {
+    let r = ctx.k.vfs.resolve(ctx, dirfd, path, true)?;
+    let stat = r.stat.ok_or(Errno::ENOENT)?;
+    match stat.mode & libc::S_IFMT {
+        libc::S_IFREG => {}
+        libc::S_IFDIR => return Err(Errno::EACCES),
+        _ => return Err(Errno::EACCES),
+    }
+    if stat.mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    let file = ctx.k.vfs.open_resolved(ctx, &r, libc::O_RDONLY, 0)?;
+    Ok(Image {
+        file,
+        path: r.path.clone(),
+        ids: (stat.dev, stat.ino),
+    })
+}
+
+/// execve(2)/execveat(2). On success the calling task runs the new image.
+pub fn do_execve(ctx: &mut Ctx<'_, '_>, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<()> {
+    do_execveat(ctx, libc::AT_FDCWD, path, argv, envp)
+}
+
+pub fn do_execveat(
+    ctx: &mut Ctx<'_, '_>,
+    dirfd: i32,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<()> {
+    let execfn = path.to_vec();
+    let mut img = open_exec(ctx, dirfd, path)?;
+    // Interpreter scripts, up to four levels deep.
+    for depth in 0.. {
+        let mut head = [0u8; 256];
+        let n = img.file.read_at(&mut head, 0)?;
+        if n < 2 || &head[..2] != b"#!" {
+            break;
+        }
+        if depth >= 4 {
+            return Err(Errno::ELOOP);
+        }
+        let line = &head[2..n];
+        let end = line.iter().position(|&c| c == b'\n').unwrap_or(line.len());
+        let line = &line[..end];
+        let mut parts = line
+            .trim_ascii()
+            .splitn(2, |c| *c == b' ' || *c == b'\t');
+        let interp = parts.next().filter(|i| !i.is_empty()).ok_or(Errno::ENOEXEC)?.to_vec();
+        let arg = parts.next().map(|a| a.trim_ascii().to_vec()).filter(|a| !a.is_empty());
+        let mut nargv = vec![interp.clone()];
+        nargv.extend(arg);
+        nargv.push(img.path.clone());
+        nargv.extend(argv.into_iter().skip(1));
+        argv = nargv;
+        img = open_exec(ctx, libc::AT_FDCWD, &interp)?;
+    }
+    let elf = Elf::parse(img.file.as_ref())?;
+    let interp = match elf.interp(img.file.as_ref())? {
+        Some(p) => Some(open_exec(ctx, libc::AT_FDCWD, &p)?),
+        None => None,
+    };
+
+    // Build the new address space before the point of no return.
+    let mm = Mm::new(ctx.k.platform.new_address_space(), ctx.k.memfile.clone());
+    let main = elf::load(&mm, img.file.as_ref(), &elf, Some(0x5555_5555_4000), &img.path, img.ids)?;
+    let (entry, base) = match &interp {
+        Some(i) => {
+            let ie = Elf::parse(i.file.as_ref())?;
+            let l = elf::load(&mm, i.file.as_ref(), &ie, None, &i.path, i.ids)?;
+            (l.entry, l.bias)
+        }
+        None => (main.entry, 0),
+    };
+    {
+        let mut s = mm.state.lock();
+        s.brk_start = page_up(main.end);
+        s.brk = s.brk_start;
+        s.exe = img.path.clone();
+    }
+    ctx.k.vdso.map_into(&mm)?;
+    let creds = ctx.proc_ref().creds.clone();
+    let mut random = [0u8; 16];
+    getrandom(&mut random);
+    // SAFETY: getauxval reads the sentry's own auxiliary vector.
+    let (hwcap, hwcap2, minsig) = unsafe {
+        (
+            libc::getauxval(libc::AT_HWCAP),
+            libc::getauxval(libc::AT_HWCAP2),
+            libc::getauxval(51),
+        )
+    };
+    let vdso_base = mm.state.lock().vdso_base;
+    let mut auxv = vec![
+        (libc::AT_SYSINFO_EHDR, vdso_base),
+        (51, minsig.max(2048)),
+        (libc::AT_HWCAP, hwcap),
+        (libc::AT_PAGESZ, PAGE),
+        (libc::AT_CLKTCK, 100),
+        (libc::AT_PHDR, main.phdr),
+        (libc::AT_PHENT, 56),
+        (libc::AT_PHNUM, main.phnum),
+        (libc::AT_BASE, base),
+        (libc::AT_FLAGS, 0),
+        (libc::AT_ENTRY, main.entry),
+        (libc::AT_UID, creds.ruid as u64),
+        (libc::AT_EUID, creds.euid as u64),
+        (libc::AT_GID, creds.rgid as u64),
+        (libc::AT_EGID, creds.egid as u64),
+        (libc::AT_SECURE, 0),
+    ];
+    auxv.push((libc::AT_HWCAP2, hwcap2));
+    let top = mm.max_addr() - 0x10_0000;
+    let sp = build_stack(
+        &mm,
+        top,
+        StackInfo {
+            argv: &argv,
+            envp: &envp,
+            execfn: &execfn,
+            auxv,
+            random,
+        },
+    )?;
+
+    // Point of no return: other threads go, the task takes the leader's id.
+    de_thread(ctx);
+    let tgid = ctx.tgid();
+    if ctx.tid != tgid {
+        let mut t = ctx.st.tasks.remove(&ctx.tid).unwrap();
+        t.tid = tgid;
+        ctx.st.tasks.insert(tgid, t);
+        let p = ctx.st.procs.get_mut(&tgid).unwrap();
+        p.threads = vec![tgid];
+        ctx.tid = tgid;
+    }
+    ctx.pctx.release();
+    let comm: Vec<u8> = img.path.rsplit(|&c| c == b'/').next().unwrap_or(b"").iter().take(15).copied().collect();
+    {
+        let t = ctx.task();
+        t.mm = mm.clone();
+        t.comm = comm;
+        t.clear_child_tid = 0;
+        t.robust_list = 0;
+        t.alt_stack = (0, 0, signal::SS_DISABLE);
+        let files = t.files.clone();
+        // An fd table shared with another process must be unshared first.
+        let mut ft = files.lock().clone();
+        ft.close_on_exec();
+        t.files = Arc::new(parking_lot::Mutex::new(ft));
+    }
+    release_vfork(&mut ctx.st, ctx.tid);
+    {
+        let p = ctx.proc_();
+        p.exe = img.path.clone();
+        let mut h = p.sighand.lock().to_owned();
+        for a in h.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = Default::default();
+            }
+        }
+        p.sighand = Arc::new(parking_lot::Mutex::new(h));
+    }
+    ctx.mm = mm;
+    let r = &mut ctx.regs.gp;
+    // SAFETY: plain integers.
+    *r = unsafe { std::mem::zeroed() };
+    r.rip = entry;
+    r.rsp = sp;
+    r.cs = 0x33;
+    r.ss = 0x2b;
+    r.eflags = 0x202;
+    r.orig_rax = u64::MAX;
+    ctx.regs.fp_len = 0;
+    ctx.regs.fp_dirty = false;
+    ctx.no_return = true;
+    Ok(())
+}
+
+/// Kills the other threads of the caller's process and waits until they
+/// are gone.
+fn de_thread(ctx: &mut Ctx<'_, '_>) {
+    let me = ctx.tid;
+    let tgid = ctx.tgid();
+    let others: Vec<i32> = ctx.st.procs[&tgid].threads.iter().copied().filter(|&t| t != me).collect();
+    if others.is_empty() {
+        return;
+    }
+    ctx.proc_().execing = Some(me);
+    for t in &others {
+        if let Some(task) = ctx.st.tasks.get_mut(t) {
+            task.killed = true;
+        }
+        signal::kick(&ctx.st, *t);
+    }
+    while ctx.st.procs[&tgid].threads.iter().any(|&t| t != me) {
+        wait::wait(&mut ctx.st, None);
+    }
+    ctx.proc_().execing = None;
+}
+
+fn getrandom(buf: &mut [u8]) {
+    // SAFETY: filling our own buffer.
+    unsafe {
+        libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0);
+    }
+}
+
+const SYS_RESTART: u64 = 219;
+
+fn restart_syscall_regs(regs: &mut Regs, handler_ran: bool, sa_restart: bool) {
+    let g = &mut regs.gp;
+    if g.orig_rax == u64::MAX {
+        return;
+    }
+    let e = -(g.rax as i64);
+    let restart = match e {
+        512 => !handler_ran || sa_restart,
+        513 => true,
+        514 => !handler_ran,
+        516 => {
+            if !handler_ran {
+                g.rax = SYS_RESTART;
+                g.rip -= 2;
+                g.orig_rax = u64::MAX;
+                return;
+            }
+            false
+        }
+        _ => return,
+    };
+    if restart {
+        g.rax = g.orig_rax;
+        g.rip -= 2;
+    } else {
+        g.rax = (-libc::EINTR as i64) as u64;
+    }
+    g.orig_rax = u64::MAX;
+}
+
+/// Before returning to the application: handles group exit, stops and
+/// pending signals. Returns false when the task must exit.
+pub fn signals_and_exit(
+    k: &Arc<Kernel>,
+    st: &mut MutexGuard<'_, KState>,
+    tid: i32,
+    regs: &mut Regs,
+    pctx: &mut Box<dyn Context>,
+) -> bool {
+    let _ = k;
+    loop {
+        let Some(t) = st.tasks.get(&tid) else { return false };
+        let tgid = t.tgid;
+        if t.killed || st.procs[&tgid].group_exit.is_some() {
+            return false;
+        }
+        if st.procs[&tgid].stopped {
+            wait::wait(st, None);
+            continue;
+        }
+        let mask = t.sig_mask;
+        let t = st.tasks.get_mut(&tid).unwrap();
+        let info = match t.pending.take(mask) {
+            Some(i) => Some(i),
+            None => st.procs.get_mut(&tgid).unwrap().shared_pending.take(mask),
+        };
+        let Some(info) = info else {
+            restart_syscall_regs(regs, false, false);
+            let t = st.tasks.get_mut(&tid).unwrap();
+            if let Some(m) = t.saved_mask.take() {
+                t.sig_mask = m;
+            }
+            return true;
+        };
+        let sig = info.signo;
+        let sighand = st.procs[&tgid].sighand.clone();
+        let act = sighand.lock()[sig as usize - 1];
+        if act.handler == SIG_IGN {
+            continue;
+        }
+        if act.handler == SIG_DFL {
+            let d = default_action(sig);
+            if !default_signal(st, tid, sig, d) {
+                return false;
+            }
+            continue;
+        }
+        restart_syscall_regs(regs, true, act.flags & signal::SA_RESTART != 0);
+        if pctx.load_fp(regs).is_err() {
+            return false;
+        }
+        let t = st.tasks.get_mut(&tid).unwrap();
+        let old_mask = t.saved_mask.take().unwrap_or(t.sig_mask);
+        let mm = t.mm.clone();
+        if signal::setup_frame(&mm, regs, &act, &info, old_mask, t.alt_stack).is_err() {
+            // The frame could not be written: a SIGSEGV the task cannot catch.
+            super::lifecycle::group_exit(st, tgid, signal::fatal_info(libc::SIGSEGV));
+            return false;
+        }
+        let t = st.tasks.get_mut(&tid).unwrap();
+        t.sig_mask |= act.mask;
+        if act.flags & signal::SA_NODEFER == 0 {
+            t.sig_mask |= signal::bit(sig);
+        }
+        t.sig_mask &= !signal::UNBLOCKABLE;
+        if act.flags & signal::SA_RESETHAND != 0 {
+            sighand.lock()[sig as usize - 1] = Default::default();
+        }
+        return true;
+    }
+}

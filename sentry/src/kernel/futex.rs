@@ -1,0 +1,211 @@
+//! Futexes: wait queues keyed by address (private) or by memory-file
+//! offset (shared), and robust-list cleanup on thread death.
+
+use super::ctx::Ctx;
+use super::wait::Deadline;
+use super::{wake_all, KState};
+use crate::errno::{Errno, KResult};
+use crate::mm::{read_obj, write_obj, Mm};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Copy, Hash, PartialEq, Eq, Debug)]
+pub struct Key {
+    space: u64,
+    addr: u64,
+}
+
+#[derive(Default)]
+pub struct Table {
+    queues: HashMap<Key, Vec<(i32, u32)>>,
+    woken: HashSet<i32>,
+}
+
+pub fn key(mm: &Mm, addr: u64, private: bool) -> KResult<Key> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !private {
+        // Shared keys differ from private ones only for MAP_SHARED memory,
+        // as on Linux, so a shared wake reaches private waiters.
+        let v = mm.vma_at(addr).ok_or(Errno::EFAULT)?;
+        if v.shared {
+            let off = mm.shared_key(addr).ok_or(Errno::EFAULT)?;
+            return Ok(Key {
+                space: u64::MAX,
+                addr: off,
+            });
+        }
+    }
+    Ok(Key { space: mm.id, addr })
+}
+
+/// FUTEX_WAIT(_BITSET): sleeps while `*addr == val`.
+pub fn wait(ctx: &mut Ctx<'_, '_>, addr: u64, val: u32, bitset: u32, deadline: Deadline, private: bool) -> KResult<()> {
+    if bitset == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let k = key(&ctx.mm, addr, private)?;
+    let cur: u32 = read_obj(&ctx.mm, addr)?;
+    if cur != val {
+        return Err(Errno::EAGAIN);
+    }
+    let tid = ctx.tid;
+    ctx.st.futexes.queues.entry(k).or_default().push((tid, bitset));
+    loop {
+        if ctx.st.futexes.woken.remove(&tid) {
+            return Ok(());
+        }
+        let r = ctx.block(deadline);
+        if ctx.st.futexes.woken.remove(&tid) {
+            return Ok(());
+        }
+        let timed_out = matches!(r, Ok(false));
+        if r.is_err() || timed_out {
+            for q in ctx.st.futexes.queues.values_mut() {
+                q.retain(|&(t, _)| t != tid);
+            }
+            ctx.st.futexes.queues.retain(|_, q| !q.is_empty());
+            return match r {
+                Err(e) => Err(e),
+                _ => Err(Errno::ETIMEDOUT),
+            };
+        }
+    }
+}
+
+fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
+    let mut woke = 0;
+    if let Some(q) = st.futexes.queues.get_mut(&k) {
+        let mut i = 0;
+        while i < q.len() && woke < n {
+            if q[i].1 & bitset != 0 {
+                let (tid, _) = q.remove(i);
+                st.futexes.woken.insert(tid);
+                woke += 1;
+            } else {
+                i += 1;
+            }
+        }
+        if q.is_empty() {
+            st.futexes.queues.remove(&k);
+        }
+    }
+    if woke > 0 {
+        wake_all();
+    }
+    woke
+}
+
+pub fn wake(st: &mut KState, mm: &Mm, addr: u64, n: u32, bitset: u32, private: bool) -> KResult<u32> {
+    if bitset == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let k = key(mm, addr, private)?;
+    Ok(wake_key(st, k, n, bitset))
+}
+
+/// FUTEX_(CMP_)REQUEUE.
+pub fn requeue(
+    ctx: &mut Ctx<'_, '_>,
+    a1: u64,
+    a2: u64,
+    nwake: u32,
+    nreq: u32,
+    cmp: Option<u32>,
+    private: bool,
+) -> KResult<u32> {
+    let k1 = key(&ctx.mm, a1, private)?;
+    let k2 = key(&ctx.mm, a2, private)?;
+    if let Some(v) = cmp {
+        let cur: u32 = read_obj(&ctx.mm, a1)?;
+        if cur != v {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    let woke = wake_key(&mut ctx.st, k1, nwake, u32::MAX);
+    let mut moved = 0;
+    if let Some(mut q) = ctx.st.futexes.queues.remove(&k1) {
+        let take = (nreq as usize).min(q.len());
+        let rest = q.split_off(take);
+        moved = q.len() as u32;
+        ctx.st.futexes.queues.entry(k2).or_default().extend(q);
+        if !rest.is_empty() {
+            ctx.st.futexes.queues.insert(k1, rest);
+        }
+    }
+    Ok(woke + moved)
+}
+
+/// FUTEX_WAKE_OP.
+pub fn wake_op(ctx: &mut Ctx<'_, '_>, a1: u64, a2: u64, n1: u32, n2: u32, op: u32, private: bool) -> KResult<u32> {
+    let k1 = key(&ctx.mm, a1, private)?;
+    let k2 = key(&ctx.mm, a2, private)?;
+    let (kind, cmp) = ((op >> 28) & 0xf, (op >> 24) & 0xf);
+    let mut oparg = (op >> 12) & 0xfff;
+    let cmparg = op & 0xfff;
+    if kind & 8 != 0 {
+        oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+    }
+    let old: u32 = read_obj(&ctx.mm, a2)?;
+    let new = match kind & 7 {
+        0 => oparg,
+        1 => old.wrapping_add(oparg),
+        2 => old | oparg,
+        3 => old & !oparg,
+        4 => old ^ oparg,
+        _ => return Err(Errno::ENOSYS),
+    };
+    write_obj(&ctx.mm, a2, &new)?;
+    let (o, c) = (old as i32, cmparg as i32);
+    let hit = match cmp {
+        0 => o == c,
+        1 => o != c,
+        2 => o < c,
+        3 => o <= c,
+        4 => o > c,
+        5 => o >= c,
+        _ => return Err(Errno::ENOSYS),
+    };
+    let mut woke = wake_key(&mut ctx.st, k1, n1, u32::MAX);
+    if hit {
+        woke += wake_key(&mut ctx.st, k2, n2, u32::MAX);
+    }
+    Ok(woke)
+}
+
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// Marks futexes held by a dying thread as owner-died and wakes a waiter.
+pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
+    if head == 0 {
+        return;
+    }
+    let Ok(h) = read_obj::<[u64; 3]>(mm, head) else { return };
+    let (mut entry, offset, pending) = (h[0], h[1] as i64, h[2]);
+    let mut handle = |e: u64| {
+        let addr = (e as i64 + offset) as u64;
+        let Ok(v) = read_obj::<u32>(mm, addr) else { return };
+        if v & FUTEX_TID_MASK == tid as u32 {
+            let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+            if write_obj(mm, addr, &nv).is_ok() && v & FUTEX_WAITERS != 0 {
+                let _ = wake(st, mm, addr, 1, u32::MAX, true);
+                let _ = wake(st, mm, addr, 1, u32::MAX, false);
+            }
+        }
+    };
+    for _ in 0..2048 {
+        if entry == head || entry == 0 {
+            break;
+        }
+        let next = read_obj::<u64>(mm, entry).unwrap_or(0);
+        if entry != pending {
+            handle(entry & !1);
+        }
+        entry = next;
+    }
+    if pending != 0 {
+        handle(pending & !1);
+    }
+}

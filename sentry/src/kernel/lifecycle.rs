@@ -1,0 +1,623 @@
+//! Task life: the run loop on each task's sentry thread, clone, exit and
+//! wait.
+
+use super::ctx::Ctx;
+use super::signal::{self, bit, Default_, SigInfo, SIGCHLD, SIGKILL, SIG_DFL, SIG_IGN};
+use super::task::{default_rlimits, ExitInfo, FsContext, Process, Task};
+use super::{wait, wake_all, Creds, KState, Kernel};
+use crate::errno::{Errno, KResult};
+use crate::fs::file::FdTable;
+use crate::mm::{write_obj, Mm};
+use parking_lot::{Mutex, MutexGuard};
+use platform::{Context, Event, Regs};
+use std::sync::Arc;
+
+pub fn alloc_pid(st: &mut KState) -> i32 {
+    loop {
+        let pid = st.next_pid;
+        st.next_pid = if pid >= (1 << 22) { 2 } else { pid + 1 };
+        if !st.tasks.contains_key(&pid) && !st.procs.contains_key(&pid) {
+            return pid;
+        }
+    }
+}
+
+/// Creates pid 1 and starts it on `argv`.
+pub fn spawn_init(
+    k: &Arc<Kernel>,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    cwd: Vec<u8>,
+    stdio: [std::os::fd::OwnedFd; 3],
+) -> KResult<()> {
+    let mut pctx = k.platform.new_context();
+    let mut regs = Regs::default();
+    let mut st = k.lock();
+    let pid = alloc_pid(&mut st);
+    let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
+    let files = FdTable::with_stdio(stdio);
+    let task = Task {
+        tid: pid,
+        tgid: pid,
+        mm,
+        files: Arc::new(Mutex::new(files)),
+        fs: Arc::new(Mutex::new(FsContext {
+            cwd,
+            root: b"/".to_vec(),
+            umask: 0o022,
+        })),
+        sig_mask: 0,
+        saved_mask: None,
+        pending: Default::default(),
+        alt_stack: (0, 0, signal::SS_DISABLE),
+        clear_child_tid: 0,
+        robust_list: 0,
+        kicker: pctx.kicker(),
+        comm: Vec::new(),
+        killed: false,
+        vfork_parent: None,
+        restart: None,
+        host_tid: 0,
+        start: std::time::Instant::now(),
+        wake_fd: None,
+        exit_signal: SIGCHLD,
+        pdeathsig: 0,
+    };
+    st.tasks.insert(pid, task);
+    st.procs.insert(pid, new_process(pid, 0, pid, pid, Creds::root(), Vec::new()));
+    st.procs.get_mut(&pid).unwrap().threads.push(pid);
+    let path = argv.first().cloned().ok_or(Errno::ENOENT)?;
+    let mm = st.tasks[&pid].mm.clone();
+    let mut ctx = Ctx {
+        k,
+        st,
+        tid: pid,
+        regs: &mut regs,
+        pctx: &mut pctx,
+        mm,
+        no_return: false,
+    };
+    let path = super::exec::search_path(&mut ctx, &path, &envp)?;
+    super::exec::do_execve(&mut ctx, &path, argv, envp)?;
+    drop(ctx);
+    spawn_thread(k.clone(), pid, pctx, regs);
+    Ok(())
+}
+
+pub fn new_process(tgid: i32, ppid: i32, pgid: i32, sid: i32, creds: Creds, exe: Vec<u8>) -> Process {
+    Process {
+        tgid,
+        ppid,
+        pgid,
+        sid,
+        threads: Vec::new(),
+        children: Vec::new(),
+        sighand: Arc::new(Mutex::new([Default::default(); 64])),
+        shared_pending: Default::default(),
+        exit: None,
+        group_exit: None,
+        stopped: false,
+        stop_report: None,
+        cont_report: false,
+        creds,
+        rlimits: default_rlimits(),
+        exe,
+        subreaper: false,
+        dumpable: 1,
+        no_new_privs: false,
+        start: std::time::Instant::now(),
+        child_times: (0, 0),
+        dead_times: (0, 0),
+        execing: None,
+        itimer_real: None,
+        posix_timers: Vec::new(),
+    }
+}
+
+pub fn spawn_thread(k: Arc<Kernel>, tid: i32, pctx: Box<dyn Context>, regs: Regs) {
+    let r = std::thread::Builder::new()
+        .name(format!("task-{tid}"))
+        .stack_size(1 << 20)
+        .spawn(move || run_task(k, tid, pctx, regs));
+    if let Err(e) = r {
+        tracing::error!("cannot start a sentry thread: {e}");
+    }
+}
+
+/// Host CPU time of the calling thread, in ns (user+sys are not split).
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: clock_gettime with a valid out-pointer.
+    unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+}
+
+fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
+    let mut tid = tid0;
+    let mut st = k.lock();
+    if let Some(t) = st.tasks.get_mut(&tid) {
+        t.kicker = pctx.kicker();
+        // SAFETY: gettid cannot fail.
+        t.host_tid = unsafe { libc::gettid() };
+    }
+    let table = k.table.get().expect("syscall table installed").clone();
+    let mut event: Option<Event> = None;
+    loop {
+        match event.take() {
+            Some(Event::Syscall) => {
+                let nr = regs.gp.orig_rax;
+                let args = regs.syscall_args();
+                let mm = st.tasks[&tid].mm.clone();
+                let mut ctx = Ctx {
+                    k: &k,
+                    st,
+                    tid,
+                    regs: &mut regs,
+                    pctx: &mut pctx,
+                    mm,
+                    no_return: false,
+                };
+                let r = table.dispatch(&mut ctx, nr, args);
+                if !ctx.no_return {
+                    ctx.regs.gp.rax = match r {
+                        Ok(v) => v,
+                        Err(e) => (-(e.0 as i64)) as u64,
+                    };
+                }
+                tid = ctx.tid;
+                st = ctx.st;
+            }
+            Some(Event::Fault { signo, code, addr }) => {
+                let mm = st.tasks[&tid].mm.clone();
+                if signo == libc::SIGSEGV && code == 1 && mm.grow_stack(addr) {
+                    // Retried below once the new mapping is installed.
+                } else {
+                    force_signal(&mut st, tid, SigInfo::fault(signo, code, addr));
+                }
+            }
+            Some(Event::Interrupted) | None => {}
+        }
+        if !super::exec::signals_and_exit(&k, &mut st, tid, &mut regs, &mut pctx) {
+            break;
+        }
+        let space = st.tasks[&tid].mm.space.clone();
+        drop(st);
+        let ev = pctx.switch(&space, &mut regs);
+        st = k.lock();
+        match ev {
+            Ok(e) => event = Some(e),
+            Err(e) => {
+                tracing::error!(tid, "platform failure: {e}");
+                let tgid = st.tasks[&tid].tgid;
+                group_exit(&mut st, tgid, signal::fatal_info(SIGKILL));
+            }
+        }
+    }
+    exit_thread_prepare(&mut st, tid);
+    let cpu = thread_cpu_ns();
+    drop(st);
+    pctx.release();
+    drop(pctx);
+    let mut st = k.lock();
+    exit_thread_finish(&mut st, tid, cpu);
+}
+
+/// A synchronous fault: blocked or ignored means the default action.
+pub fn force_signal(st: &mut KState, tid: i32, info: SigInfo) {
+    let Some(t) = st.tasks.get_mut(&tid) else { return };
+    let tgid = t.tgid;
+    let blocked = t.sig_mask & bit(info.signo) != 0;
+    t.sig_mask &= !bit(info.signo);
+    let p = &st.procs[&tgid];
+    {
+        let mut h = p.sighand.lock();
+        let a = &mut h[info.signo as usize - 1];
+        if blocked || a.handler == SIG_IGN {
+            a.handler = SIG_DFL;
+        }
+    }
+    st.tasks.get_mut(&tid).unwrap().pending.push(info);
+}
+
+/// Starts the exit of a whole process with `info`: every thread is told
+/// to leave.
+pub fn group_exit(st: &mut KState, tgid: i32, info: ExitInfo) {
+    let Some(p) = st.procs.get_mut(&tgid) else { return };
+    if p.group_exit.is_none() {
+        p.group_exit = Some(info);
+    }
+    p.stopped = false;
+    for t in p.threads.clone() {
+        if let Some(t) = st.tasks.get_mut(&t) {
+            t.killed = true;
+        }
+        signal::kick(st, t);
+    }
+}
+
+/// First half of a thread's exit, while its stub still exists:
+/// clear_child_tid and robust futexes.
+fn exit_thread_prepare(st: &mut KState, tid: i32) {
+    let Some(t) = st.tasks.get_mut(&tid) else { return };
+    let (mm, ctid, robust) = (t.mm.clone(), t.clear_child_tid, t.robust_list);
+    t.clear_child_tid = 0;
+    super::futex::exit_robust_list(st, &mm, tid, robust);
+    if ctid != 0 && write_obj::<u32>(&mm, ctid, &0).is_ok() {
+        let _ = super::futex::wake(st, &mm, ctid, 1, u32::MAX, false);
+    }
+    release_vfork(st, tid);
+}
+
+pub fn release_vfork(st: &mut KState, tid: i32) {
+    if let Some(t) = st.tasks.get_mut(&tid) {
+        if t.vfork_parent.take().is_some() {
+            wake_all();
+        }
+    }
+}
+
+/// Second half: the task disappears; the last thread makes the process a
+/// zombie.
+fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
+    let Some(t) = st.tasks.remove(&tid) else { return };
+    let tgid = t.tgid;
+    drop(t);
+    let Some(p) = st.procs.get_mut(&tgid) else { return };
+    p.threads.retain(|&x| x != tid);
+    p.dead_times.0 += cpu_ns;
+    if !p.threads.is_empty() {
+        wake_all();
+        return;
+    }
+    let info = p.group_exit.unwrap_or(ExitInfo {
+        status: 0,
+        code: signal::CLD_EXITED,
+        value: 0,
+    });
+    p.exit = Some(info);
+    let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
+    for pt in p.posix_timers.drain(..) {
+        st.timers.cancel(pt);
+    }
+    if let Some(t) = st.procs.get_mut(&tgid).and_then(|p| p.itimer_real.take()) {
+        st.timers.cancel(t);
+    }
+    // Orphans go to the nearest subreaper or to init.
+    let reaper = find_reaper(st, ppid).unwrap_or(1);
+    for c in children {
+        if c == 1 {
+            continue;
+        }
+        let Some(cp) = st.procs.get_mut(&c) else { continue };
+        cp.ppid = reaper;
+        let zombie = cp.exit.is_some();
+        let pdeath: Vec<i32> = cp.threads.clone();
+        if let Some(rp) = st.procs.get_mut(&reaper) {
+            rp.children.push(c);
+        }
+        for th in pdeath {
+            let sig = st.tasks.get(&th).map(|t| t.pdeathsig).unwrap_or(0);
+            if sig != 0 {
+                signal::send_to_thread(st, th, SigInfo::user(sig, signal::SI_USER, 0, 0));
+            }
+        }
+        if zombie {
+            signal::notify_parent(st, c, reaper, signal::CLD_EXITED, 0);
+        }
+    }
+    if tgid == 1 {
+        st.init_exit = Some(if info.code == signal::CLD_EXITED {
+            (info.status >> 8) & 0xff
+        } else {
+            128 + info.value
+        });
+        let all: Vec<i32> = st.procs.keys().copied().collect();
+        for p in all {
+            group_exit(st, p, signal::fatal_info(SIGKILL));
+        }
+        wake_all();
+        return;
+    }
+    // Parent ignoring SIGCHLD: reap at once.
+    let autoreap = st.procs.get(&ppid).is_some_and(|pp| {
+        let a = pp.sighand.lock()[SIGCHLD as usize - 1];
+        a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
+    });
+    let exit_signal = SIGCHLD;
+    if autoreap {
+        st.procs.remove(&tgid);
+        if let Some(pp) = st.procs.get_mut(&ppid) {
+            pp.children.retain(|&c| c != tgid);
+        }
+        wake_all();
+    } else if exit_signal != 0 {
+        signal::notify_parent(st, tgid, ppid, info.code, info.value);
+    }
+}
+
+fn find_reaper(st: &KState, mut pid: i32) -> Option<i32> {
+    while let Some(p) = st.procs.get(&pid) {
+        if p.subreaper && p.exit.is_none() {
+            return Some(pid);
+        }
+        if pid == 1 {
+            return Some(1);
+        }
+        pid = p.ppid;
+    }
+    None
+}
+
+/// Clone flags this kernel implements.
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub ptid: u64,
+    pub ctid: u64,
+    pub tls: u64,
+    pub exit_signal: i32,
+}
+
+pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
+    let f = a.flags as i32;
+    if f & libc::CLONE_THREAD != 0 && f & libc::CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ns = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_PIDFD;
+    if f & ns != 0 {
+        ctx.log_once("clone with namespace or pidfd flags");
+        return Err(Errno::EINVAL);
+    }
+    let parent_tid = ctx.tid;
+    let parent = ctx.task_ref();
+    let tgid = parent.tgid;
+    let mm = if f & libc::CLONE_VM != 0 {
+        parent.mm.clone()
+    } else {
+        parent.mm.fork(ctx.k.platform.new_address_space())?
+    };
+    let files = if f & libc::CLONE_FILES != 0 {
+        parent.files.clone()
+    } else {
+        Arc::new(Mutex::new(parent.files.lock().clone()))
+    };
+    let fs = if f & libc::CLONE_FS != 0 {
+        parent.fs.clone()
+    } else {
+        Arc::new(Mutex::new(parent.fs.lock().clone()))
+    };
+    let (sig_mask, alt_stack, comm) = (parent.sig_mask, parent.alt_stack, parent.comm.clone());
+    let space = ctx.mm.space.clone();
+    let child_pctx = if f & libc::CLONE_VM != 0 {
+        ctx.pctx.new_thread(&space).map_err(|e| {
+            tracing::error!("cannot create a stub thread: {e}");
+            Errno::EAGAIN
+        })?
+    } else {
+        ctx.k.platform.new_context()
+    };
+    let mut regs = ctx.regs.clone();
+    if f & libc::CLONE_VM == 0 {
+        ctx.pctx.load_fp(ctx.regs).map_err(|_| Errno::EAGAIN)?;
+        regs.fp = ctx.regs.fp.clone();
+        regs.fp_len = ctx.regs.fp_len;
+        regs.fp_dirty = regs.fp_len > 0;
+    } else {
+        regs.fp_len = 0;
+        regs.fp_dirty = false;
+    }
+    regs.gp.rax = 0;
+    if a.stack != 0 {
+        regs.gp.rsp = a.stack;
+    }
+    if f & libc::CLONE_SETTLS != 0 {
+        regs.gp.fs_base = a.tls;
+    }
+    let st = &mut ctx.st;
+    let tid = alloc_pid(st);
+    let child_tgid = if f & libc::CLONE_THREAD != 0 { tgid } else { tid };
+    if f & libc::CLONE_THREAD == 0 {
+        let pp = &st.procs[&tgid];
+        let ppid = if f & libc::CLONE_PARENT != 0 { pp.ppid } else { tgid };
+        let mut np = new_process(tid, ppid, pp.pgid, pp.sid, pp.creds.clone(), pp.exe.clone());
+        np.rlimits = pp.rlimits;
+        np.sighand = if f & libc::CLONE_SIGHAND != 0 {
+            pp.sighand.clone()
+        } else {
+            Arc::new(Mutex::new(*pp.sighand.lock()))
+        };
+        np.dumpable = pp.dumpable;
+        np.no_new_privs = pp.no_new_privs;
+        st.procs.insert(tid, np);
+        if let Some(pp) = st.procs.get_mut(&ppid) {
+            pp.children.push(tid);
+        }
+    }
+    st.procs.get_mut(&child_tgid).unwrap().threads.push(tid);
+    let kicker = child_pctx.kicker();
+    st.tasks.insert(
+        tid,
+        Task {
+            tid,
+            tgid: child_tgid,
+            mm: mm.clone(),
+            files,
+            fs,
+            sig_mask,
+            saved_mask: None,
+            pending: Default::default(),
+            alt_stack: if f & libc::CLONE_VM != 0 && f & libc::CLONE_VFORK == 0 {
+                (0, 0, signal::SS_DISABLE)
+            } else {
+                alt_stack
+            },
+            clear_child_tid: if f & libc::CLONE_CHILD_CLEARTID != 0 { a.ctid } else { 0 },
+            robust_list: 0,
+            kicker,
+            comm,
+            killed: false,
+            vfork_parent: (f & libc::CLONE_VFORK != 0).then_some(parent_tid),
+            restart: None,
+            host_tid: 0,
+            start: std::time::Instant::now(),
+            wake_fd: None,
+            exit_signal: a.exit_signal,
+            pdeathsig: 0,
+        },
+    );
+    if f & libc::CLONE_PARENT_SETTID != 0 {
+        let _ = write_obj::<i32>(&ctx.mm, a.ptid, &tid);
+    }
+    if f & libc::CLONE_CHILD_SETTID != 0 {
+        let _ = write_obj::<i32>(&mm, a.ctid, &tid);
+    }
+    spawn_thread(ctx.k.clone(), tid, child_pctx, regs);
+    if f & libc::CLONE_VFORK != 0 {
+        // Only a fatal signal ends the wait early.
+        loop {
+            let waiting = ctx.st.tasks.get(&tid).is_some_and(|c| c.vfork_parent.is_some());
+            let me = &ctx.st.tasks[&parent_tid];
+            if !waiting || me.killed {
+                break;
+            }
+            wait::wait(&mut ctx.st, None);
+        }
+    }
+    Ok(tid)
+}
+
+/// Which children wait(2) considers.
+#[derive(Clone, Copy, Debug)]
+pub enum WaitSel {
+    Any,
+    Pid(i32),
+    Pgid(i32),
+}
+
+/// What wait(2) found.
+pub struct WaitResult {
+    pub pid: i32,
+    pub uid: u32,
+    /// wait status word
+    pub status: i32,
+    /// waitid si_code and si_status
+    pub code: i32,
+    pub value: i32,
+    pub rusage_ns: (u64, u64),
+}
+
+pub const WNOHANG: i32 = 1;
+pub const WUNTRACED: i32 = 2;
+pub const WEXITED: i32 = 4;
+pub const WCONTINUED: i32 = 8;
+pub const WNOWAIT: i32 = 0x0100_0000;
+
+pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option<WaitResult>> {
+    let me = ctx.tgid();
+    loop {
+        let st = &mut ctx.st;
+        let children = st.procs[&me].children.clone();
+        let mut any = false;
+        for c in children {
+            let Some(cp) = st.procs.get(&c) else { continue };
+            let ok = match sel {
+                WaitSel::Any => true,
+                WaitSel::Pid(p) => p == c,
+                WaitSel::Pgid(g) => cp.pgid == g,
+            };
+            if !ok {
+                continue;
+            }
+            any = true;
+            let uid = cp.creds.ruid;
+            if let (Some(e), true) = (cp.exit, opts & WEXITED != 0) {
+                let times = (cp.dead_times.0 + cp.child_times.0, cp.dead_times.1 + cp.child_times.1);
+                if opts & WNOWAIT == 0 {
+                    st.procs.remove(&c);
+                    let p = st.procs.get_mut(&me).unwrap();
+                    p.children.retain(|&x| x != c);
+                    p.child_times.0 += times.0;
+                    p.child_times.1 += times.1;
+                }
+                return Ok(Some(WaitResult {
+                    pid: c,
+                    uid,
+                    status: e.status,
+                    code: e.code,
+                    value: e.value,
+                    rusage_ns: times,
+                }));
+            }
+            if let (Some(sig), true) = (cp.stop_report, opts & WUNTRACED != 0) {
+                if opts & WNOWAIT == 0 {
+                    st.procs.get_mut(&c).unwrap().stop_report = None;
+                }
+                return Ok(Some(WaitResult {
+                    pid: c,
+                    uid,
+                    status: (sig << 8) | 0x7f,
+                    code: signal::CLD_STOPPED,
+                    value: sig,
+                    rusage_ns: (0, 0),
+                }));
+            }
+            if cp.cont_report && opts & WCONTINUED != 0 {
+                if opts & WNOWAIT == 0 {
+                    st.procs.get_mut(&c).unwrap().cont_report = false;
+                }
+                return Ok(Some(WaitResult {
+                    pid: c,
+                    uid,
+                    status: 0xffff,
+                    code: signal::CLD_CONTINUED,
+                    value: signal::SIGCONT,
+                    rusage_ns: (0, 0),
+                }));
+            }
+        }
+        if !any {
+            return Err(Errno::ECHILD);
+        }
+        if opts & WNOHANG != 0 {
+            return Ok(None);
+        }
+        ctx.block(None)?;
+    }
+}
+
+/// Handles a default action `d` for `sig` on the process of `tid`.
+/// Returns false when the task must exit.
+pub fn default_signal(st: &mut MutexGuard<'_, KState>, tid: i32, sig: i32, d: Default_) -> bool {
+    let tgid = st.tasks[&tid].tgid;
+    match d {
+        Default_::Ign | Default_::Cont => true,
+        Default_::Stop => {
+            let p = st.procs.get_mut(&tgid).unwrap();
+            p.stopped = true;
+            p.stop_report = Some(sig);
+            p.cont_report = false;
+            let (ppid, threads) = (p.ppid, p.threads.clone());
+            for t in threads {
+                signal::kick(st, t);
+            }
+            signal::notify_parent(st, tgid, ppid, signal::CLD_STOPPED, sig);
+            true
+        }
+        Default_::Term | Default_::Core => {
+            group_exit(st, tgid, signal::fatal_info(sig));
+            false
+        }
+    }
+}

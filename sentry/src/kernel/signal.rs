@@ -1,0 +1,512 @@
+//! Signals: actions, queues, sending, and delivery with the x86-64
+//! rt_sigframe (including the XSAVE state), and rt_sigreturn.
+
+use super::task::ExitInfo;
+use super::{wake_all, KState};
+use crate::errno::{Errno, KResult};
+use crate::mm::{read_obj, write_obj, Mm};
+use platform::Regs;
+
+pub const SIGKILL: i32 = 9;
+pub const SIGSTOP: i32 = 19;
+pub const SIGCONT: i32 = 18;
+pub const SIGCHLD: i32 = 17;
+pub const SA_SIGINFO: u64 = 4;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_NOCLDWAIT: u64 = 2;
+pub const SS_ONSTACK: i32 = 1;
+pub const SS_DISABLE: i32 = 2;
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+
+pub const fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// A queued signal with the siginfo fields that matter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub errno: i32,
+    pub code: i32,
+    /// si_pid / si_tid(timer id) / fault address low half, by kind.
+    pub pid: i32,
+    pub uid: u32,
+    /// si_status for SIGCHLD, si_overrun for timers.
+    pub status: i32,
+    /// si_value / si_addr / si_utime, by kind.
+    pub value: u64,
+    pub stime: u64,
+    pub kind: InfoKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InfoKind {
+    #[default]
+    Kill,
+    Fault,
+    Child,
+    Timer,
+    Queue,
+}
+
+impl SigInfo {
+    pub fn user(signo: i32, code: i32, pid: i32, uid: u32) -> SigInfo {
+        SigInfo {
+            signo,
+            code,
+            pid,
+            uid,
+            ..Default::default()
+        }
+    }
+
+    pub fn fault(signo: i32, code: i32, addr: u64) -> SigInfo {
+        SigInfo {
+            signo,
+            code,
+            value: addr,
+            kind: InfoKind::Fault,
+            ..Default::default()
+        }
+    }
+
+    /// The 128-byte siginfo_t as Linux lays it out on x86-64.
+    pub fn to_bytes(&self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        b[0..4].copy_from_slice(&self.signo.to_le_bytes());
+        b[4..8].copy_from_slice(&self.errno.to_le_bytes());
+        b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        match self.kind {
+            InfoKind::Fault => b[16..24].copy_from_slice(&self.value.to_le_bytes()),
+            InfoKind::Kill | InfoKind::Queue => {
+                b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+                b[20..24].copy_from_slice(&self.uid.to_le_bytes());
+                b[24..32].copy_from_slice(&self.value.to_le_bytes());
+            }
+            InfoKind::Child => {
+                b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+                b[20..24].copy_from_slice(&self.uid.to_le_bytes());
+                b[24..28].copy_from_slice(&self.status.to_le_bytes());
+                b[32..40].copy_from_slice(&self.value.to_le_bytes());
+                b[40..48].copy_from_slice(&self.stime.to_le_bytes());
+            }
+            InfoKind::Timer => {
+                b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+                b[20..24].copy_from_slice(&self.status.to_le_bytes());
+                b[24..32].copy_from_slice(&self.value.to_le_bytes());
+            }
+        }
+        b
+    }
+
+    /// Parses a siginfo_t given by the application (rt_sigqueueinfo).
+    pub fn from_bytes(b: &[u8; 128]) -> SigInfo {
+        let i32at = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        SigInfo {
+            signo: i32at(0),
+            errno: i32at(4),
+            code: i32at(8),
+            pid: i32at(16),
+            uid: i32at(20) as u32,
+            value: u64::from_le_bytes(b[24..32].try_into().unwrap()),
+            kind: InfoKind::Queue,
+            ..Default::default()
+        }
+    }
+}
+
+/// Pending signals: standard ones coalesce, real-time ones queue.
+#[derive(Clone, Default, Debug)]
+pub struct SigQueue {
+    pub set: u64,
+    pub infos: Vec<SigInfo>,
+}
+
+impl SigQueue {
+    pub fn push(&mut self, info: SigInfo) {
+        let b = bit(info.signo);
+        if info.signo < 32 && self.set & b != 0 {
+            return;
+        }
+        self.set |= b;
+        self.infos.push(info);
+    }
+
+    /// Takes the lowest pending signal not in `blocked`.
+    pub fn take(&mut self, blocked: u64) -> Option<SigInfo> {
+        let ready = self.set & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        let i = self.infos.iter().position(|s| s.signo == sig)?;
+        let info = self.infos.remove(i);
+        if !self.infos.iter().any(|s| s.signo == sig) {
+            self.set &= !bit(sig);
+        }
+        Some(info)
+    }
+
+    pub fn remove(&mut self, mask: u64) {
+        self.set &= !mask;
+        self.infos.retain(|s| mask & bit(s.signo) == 0);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Default_ {
+    Term,
+    Core,
+    Stop,
+    Cont,
+    Ign,
+}
+
+pub fn default_action(sig: i32) -> Default_ {
+    match sig {
+        libc::SIGQUIT | libc::SIGILL | libc::SIGTRAP | libc::SIGABRT | libc::SIGBUS
+        | libc::SIGFPE | libc::SIGSEGV | libc::SIGXCPU | libc::SIGXFSZ | libc::SIGSYS => {
+            Default_::Core
+        }
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => Default_::Stop,
+        libc::SIGCONT => Default_::Cont,
+        libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => Default_::Ign,
+        _ => Default_::Term,
+    }
+}
+
+/// Whether a signal sent now would be discarded (ignored and not blocked).
+fn ignored(st: &KState, tgid: i32, sig: i32) -> bool {
+    let Some(p) = st.procs.get(&tgid) else {
+        return true;
+    };
+    let act = p.sighand.lock()[sig as usize - 1];
+    act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ign)
+}
+
+/// Wakes `tid` so it notices a new signal: out of a sleep or out of the
+/// application.
+pub fn kick(st: &KState, tid: i32) {
+    if let Some(t) = st.tasks.get(&tid) {
+        t.kicker.kick();
+    }
+    wake_all();
+}
+
+/// Queues a signal on one thread.
+pub fn send_to_thread(st: &mut KState, tid: i32, info: SigInfo) {
+    let Some(t) = st.tasks.get(&tid) else { return };
+    let tgid = t.tgid;
+    if prepare(st, tgid, info.signo) {
+        return;
+    }
+    if let Some(t) = st.tasks.get_mut(&tid) {
+        t.pending.push(info);
+    }
+    kick(st, tid);
+}
+
+/// Queues a signal on a process; some thread not blocking it is woken.
+pub fn send_to_process(st: &mut KState, tgid: i32, info: SigInfo) {
+    if prepare(st, tgid, info.signo) {
+        return;
+    }
+    let Some(p) = st.procs.get_mut(&tgid) else { return };
+    p.shared_pending.push(info);
+    let threads = p.threads.clone();
+    let target = threads
+        .iter()
+        .find(|t| st.tasks.get(t).is_some_and(|t| t.sig_mask & bit(info.signo) == 0))
+        .or(threads.first())
+        .copied();
+    if let Some(t) = target {
+        kick(st, t);
+    }
+}
+
+/// Side effects at send time (SIGKILL, SIGCONT, stop signals). Returns true
+/// when the signal is to be discarded.
+fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return true;
+    };
+    if p.exit.is_some() {
+        return true;
+    }
+    if sig == SIGKILL {
+        p.stopped = false;
+    }
+    if sig == SIGCONT {
+        p.shared_pending.remove(bit(SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU));
+        let threads = p.threads.clone();
+        if p.stopped {
+            p.stopped = false;
+            p.stop_report = None;
+            p.cont_report = true;
+            let ppid = p.ppid;
+            notify_parent(st, tgid, ppid, CLD_CONTINUED, SIGCONT);
+        }
+        for t in threads {
+            if let Some(t) = st.tasks.get_mut(&t) {
+                t.pending.remove(bit(SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU));
+            }
+        }
+        wake_all();
+    }
+    if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
+        let p = st.procs.get_mut(&tgid).unwrap();
+        p.shared_pending.remove(bit(SIGCONT));
+    }
+    // A blocked ignored signal stays pending; an unblocked one vanishes.
+    if sig != SIGKILL && sig != SIGSTOP && ignored(st, tgid, sig) {
+        let p = &st.procs[&tgid];
+        let all_block = p
+            .threads
+            .iter()
+            .all(|t| st.tasks.get(t).is_some_and(|t| t.sig_mask & bit(sig) != 0));
+        if !all_block {
+            return true;
+        }
+    }
+    false
+}
+
+/// Tells a parent about a child's state change (SIGCHLD + waiters).
+pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: i32) {
+    if ppid == 0 {
+        return;
+    }
+    if let Some(pp) = st.procs.get(&ppid) {
+        let act = pp.sighand.lock()[SIGCHLD as usize - 1];
+        let stop_cont = code == CLD_STOPPED || code == CLD_CONTINUED;
+        if stop_cont && act.flags & 1 != 0 {
+            // SA_NOCLDSTOP
+            wake_all();
+            return;
+        }
+        let info = SigInfo {
+            signo: SIGCHLD,
+            code,
+            pid: child,
+            status,
+            kind: InfoKind::Child,
+            ..Default::default()
+        };
+        send_to_process(st, ppid, info);
+    }
+    wake_all();
+}
+
+/// Whether `tid` has a signal it does not block.
+pub fn has_pending(st: &KState, tid: i32) -> bool {
+    let Some(t) = st.tasks.get(&tid) else { return true };
+    if t.killed {
+        return true;
+    }
+    let p = &st.procs[&t.tgid];
+    if p.group_exit.is_some() {
+        return true;
+    }
+    let pend = (t.pending.set | p.shared_pending.set) & !t.sig_mask;
+    pend != 0
+}
+
+/// The fatal exit a default action produces.
+pub fn fatal_info(sig: i32) -> ExitInfo {
+    ExitInfo {
+        status: sig & 0x7f,
+        code: if default_action(sig) == Default_::Core {
+            CLD_DUMPED
+        } else {
+            CLD_KILLED
+        },
+        value: sig,
+    }
+}
+
+// Layout of the frame: pretcode, then ucontext, then siginfo.
+const UC_SIZE: u64 = 304;
+const FRAME_SIZE: u64 = 8 + UC_SIZE + 128;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+
+/// Builds the rt_sigframe for `info` and points `regs` at the handler.
+/// `fp` must hold the loaded XSAVE state.
+pub fn setup_frame(
+    mm: &Mm,
+    regs: &mut Regs,
+    act: &SigAction,
+    info: &SigInfo,
+    old_mask: u64,
+    alt: (u64, u64, i32),
+) -> KResult<()> {
+    let g = regs.gp;
+    let on_alt = alt.2 & SS_DISABLE == 0 && alt.1 > 0 && g.rsp > alt.0 && g.rsp <= alt.0 + alt.1;
+    let mut sp = if act.flags & SA_ONSTACK != 0 && alt.2 & SS_DISABLE == 0 && alt.1 > 0 && !on_alt {
+        alt.0 + alt.1
+    } else {
+        g.rsp - 128
+    };
+    let fp_len = regs.fp_len as u64;
+    sp -= fp_len + 4;
+    sp &= !63;
+    let fpstate = sp;
+    sp -= FRAME_SIZE;
+    sp = ((sp + 8) & !15) - 8;
+    let frame = sp;
+    let uc = frame + 8;
+    let si = uc + UC_SIZE;
+
+    if fp_len > 0 {
+        let mut fp = regs.fp[..fp_len as usize].to_vec();
+        // Software-reserved bytes of the FXSAVE area describe the XSAVE frame.
+        let xfeatures = u64::from_le_bytes(fp[512..520].try_into().unwrap());
+        fp[464..468].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+        fp[468..472].copy_from_slice(&((fp_len + 4) as u32).to_le_bytes());
+        fp[472..480].copy_from_slice(&xfeatures.max(3).to_le_bytes());
+        fp[480..484].copy_from_slice(&(fp_len as u32).to_le_bytes());
+        fp.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+        mm.write(fpstate, &fp)?;
+    }
+    let mut u = Vec::with_capacity(UC_SIZE as usize);
+    let push = |u: &mut Vec<u8>, v: u64| u.extend_from_slice(&v.to_le_bytes());
+    push(&mut u, if fp_len > 0 { 1 | 2 } else { 2 }); // uc_flags
+    push(&mut u, 0); // uc_link
+    push(&mut u, alt.0);
+    let ss_flags = if alt.2 & SS_DISABLE != 0 {
+        SS_DISABLE
+    } else if on_alt {
+        SS_ONSTACK
+    } else {
+        0
+    };
+    push(&mut u, ss_flags as u64);
+    push(&mut u, alt.1);
+    for v in [
+        g.r8, g.r9, g.r10, g.r11, g.r12, g.r13, g.r14, g.r15, g.rdi, g.rsi, g.rbp, g.rbx, g.rdx,
+        g.rax, g.rcx, g.rsp, g.rip, g.eflags,
+    ] {
+        push(&mut u, v);
+    }
+    // cs, gs, fs, ss as u16s
+    let seg = (g.cs & 0xffff) | ((g.ss & 0xffff) << 48);
+    push(&mut u, seg);
+    let (trapno, err, cr2) = match info.kind {
+        InfoKind::Fault if info.signo == libc::SIGSEGV => (14, 4 | 2, info.value),
+        _ => (0, 0, 0),
+    };
+    push(&mut u, err);
+    push(&mut u, trapno);
+    push(&mut u, old_mask);
+    push(&mut u, cr2);
+    push(&mut u, if fp_len > 0 { fpstate } else { 0 });
+    for _ in 0..8 {
+        push(&mut u, 0);
+    }
+    push(&mut u, old_mask);
+    debug_assert_eq!(u.len() as u64, UC_SIZE);
+    let restorer = if act.flags & SA_RESTORER != 0 {
+        act.restorer
+    } else {
+        return Err(Errno::EFAULT);
+    };
+    mm.write(frame, &restorer.to_le_bytes())?;
+    mm.write(uc, &u)?;
+    mm.write(si, &info.to_bytes())?;
+
+    let r = &mut regs.gp;
+    r.rsp = frame;
+    r.rip = act.handler;
+    r.rdi = info.signo as u64;
+    r.rsi = si;
+    r.rdx = uc;
+    r.rax = 0;
+    r.eflags &= !(0x100 | 0x400 | 0x40000); // TF, DF, AC
+    r.orig_rax = u64::MAX;
+    Ok(())
+}
+
+/// rt_sigreturn: restores registers, FPU state, mask and alt stack from the
+/// frame at rsp. Returns the restored mask and alt-stack setting.
+pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<(u64, u64, i32)>)> {
+    let uc = regs.gp.rsp;
+    let raw = crate::mm::read_vec(mm, uc, UC_SIZE as usize)?;
+    let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());
+    let flags = w(0);
+    let alt = (w(2), w(4), w(3) as i32);
+    let m = 5; // sigcontext starts at word 5
+    let g = &mut regs.gp;
+    g.r8 = w(m);
+    g.r9 = w(m + 1);
+    g.r10 = w(m + 2);
+    g.r11 = w(m + 3);
+    g.r12 = w(m + 4);
+    g.r13 = w(m + 5);
+    g.r14 = w(m + 6);
+    g.r15 = w(m + 7);
+    g.rdi = w(m + 8);
+    g.rsi = w(m + 9);
+    g.rbp = w(m + 10);
+    g.rbx = w(m + 11);
+    g.rdx = w(m + 12);
+    g.rax = w(m + 13);
+    g.rcx = w(m + 14);
+    g.rsp = w(m + 15);
+    g.rip = w(m + 16);
+    // Only the flags user code may change (CF PF AF ZF SF TF DF OF NT AC RF).
+    const USER_FLAGS: u64 = 0x40dd5 | 0x100 | 0x4000 | 0x10000;
+    g.eflags = (g.eflags & !USER_FLAGS) | (w(m + 17) & USER_FLAGS);
+    g.cs = 0x33;
+    g.ss = 0x2b;
+    g.orig_rax = u64::MAX;
+    let fpstate = w(m + 23);
+    let mask = w(37) & !UNBLOCKABLE;
+    if fpstate != 0 {
+        let hdr: [u8; 512] = read_obj(mm, fpstate)?;
+        let magic = u32::from_le_bytes(hdr[464..468].try_into().unwrap());
+        let size = u32::from_le_bytes(hdr[480..484].try_into().unwrap()) as usize;
+        let len = if flags & 1 != 0 && magic == FP_XSTATE_MAGIC1 && size <= platform::XSTATE_MAX {
+            size
+        } else {
+            512
+        };
+        let fp = crate::mm::read_vec(mm, fpstate, len)?;
+        regs.fp[..len].copy_from_slice(&fp);
+        if len == 512 {
+            // A legacy frame: keep x87/SSE, clear the XSAVE header.
+            regs.fp[512..576].fill(0);
+            regs.fp[512] = 3;
+            regs.fp_len = regs.fp_len.max(576);
+        } else {
+            regs.fp_len = len;
+        }
+        regs.fp_dirty = true;
+    }
+    let _ = write_obj::<u64>; // keep the helper imported for symmetry
+    Ok((mask, Some(alt)))
+}

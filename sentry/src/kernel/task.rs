@@ -1,0 +1,114 @@
+//! Tasks (threads) and processes (thread groups).
+
+use super::creds::Creds;
+use super::signal::{SigAction, SigQueue};
+use crate::fs::file::FdTable;
+use crate::mm::Mm;
+use parking_lot::Mutex;
+use platform::Kicker;
+use std::sync::Arc;
+
+/// Per-thread filesystem context (CLONE_FS shares it).
+#[derive(Clone, Debug)]
+pub struct FsContext {
+    pub cwd: Vec<u8>,
+    pub root: Vec<u8>,
+    pub umask: u32,
+}
+
+/// What to re-run when restart_syscall(2) is called.
+#[derive(Clone, Copy, Debug)]
+pub enum Restart {
+    Sleep { clock: i32, deadline_ns: i64, rmtp: u64 },
+}
+
+pub struct Task {
+    pub tid: i32,
+    pub tgid: i32,
+    pub mm: Arc<Mm>,
+    pub files: Arc<Mutex<FdTable>>,
+    pub fs: Arc<Mutex<FsContext>>,
+    pub sig_mask: u64,
+    /// Mask to restore after a signal handler runs (sigsuspend, pselect).
+    pub saved_mask: Option<u64>,
+    pub pending: SigQueue,
+    pub alt_stack: (u64, u64, i32),
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    pub kicker: Arc<dyn Kicker>,
+    pub comm: Vec<u8>,
+    /// The thread must exit as soon as it reaches the kernel.
+    pub killed: bool,
+    /// The vfork parent waiting for this task to exec or exit.
+    pub vfork_parent: Option<i32>,
+    pub restart: Option<Restart>,
+    /// Host thread of the sentry running this task (for CPU time).
+    pub host_tid: i32,
+    pub start: std::time::Instant,
+    /// Per-thread wake-up eventfd for host polls (created lazily).
+    pub wake_fd: Option<std::os::fd::OwnedFd>,
+    pub exit_signal: i32,
+    pub pdeathsig: i32,
+}
+
+/// Why and how a process ended, for wait(2).
+#[derive(Clone, Copy, Debug)]
+pub struct ExitInfo {
+    /// wait status word.
+    pub status: i32,
+    /// si_code for waitid: CLD_EXITED, CLD_KILLED, CLD_DUMPED.
+    pub code: i32,
+    /// exit code or signal number (waitid si_status).
+    pub value: i32,
+}
+
+pub struct Process {
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub threads: Vec<i32>,
+    pub children: Vec<i32>,
+    pub sighand: Arc<Mutex<[SigAction; 64]>>,
+    pub shared_pending: SigQueue,
+    /// Set once the process is a zombie.
+    pub exit: Option<ExitInfo>,
+    /// exit_group or fatal signal in progress: the status all threads use.
+    pub group_exit: Option<ExitInfo>,
+    pub stopped: bool,
+    /// Stop/continue not yet reported to wait(WUNTRACED/WCONTINUED).
+    pub stop_report: Option<i32>,
+    pub cont_report: bool,
+    pub creds: Creds,
+    pub rlimits: [(u64, u64); 16],
+    pub exe: Vec<u8>,
+    pub subreaper: bool,
+    pub dumpable: u64,
+    pub no_new_privs: bool,
+    pub start: std::time::Instant,
+    /// Accumulated CPU time of reaped children (user, sys) in ns.
+    pub child_times: (u64, u64),
+    /// CPU time of exited threads (user, sys) in ns.
+    pub dead_times: (u64, u64),
+    /// A task is exec'ing and waiting for the other threads to go.
+    pub execing: Option<i32>,
+    pub itimer_real: Option<u64>,
+    pub posix_timers: Vec<u64>,
+}
+
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+pub fn default_rlimits() -> [(u64, u64); 16] {
+    let mut r = [(RLIM_INFINITY, RLIM_INFINITY); 16];
+    for (i, slot) in r.iter_mut().enumerate() {
+        // SAFETY: getrlimit fills a plain struct.
+        unsafe {
+            let mut l: libc::rlimit = std::mem::zeroed();
+            if libc::getrlimit(i as _, &mut l) == 0 {
+                *slot = (l.rlim_cur, l.rlim_max);
+            }
+        }
+    }
+    r[libc::RLIMIT_NOFILE as usize] = (1024, 1 << 20);
+    r
+}

@@ -1,0 +1,14 @@
+//! The sentry: husk's kernel. Tasks, memory, signals, futexes, time, the
+//! VFS and files, reimplemented above a platform that traps the
+//! application. System call handlers live in the `syscalls` crate and
+//! reach the kernel through [`kernel::Ctx`].
+
+pub mod errno;
+pub mod fs;
+pub mod kernel;
+pub mod loader;
+pub mod memfile;
+pub mod mm;
+
+pub use errno::{Errno, KResult};
+pub use kernel::{Ctx, Kernel, KernelConfig, SyscallTable};

@@ -1,0 +1,82 @@
+//! The vDSO image and its parameter page, shared by all processes.
+
+use crate::errno::KResult;
+use crate::loader::elf::{Elf, ReadAt, PT_LOAD};
+use crate::memfile::{page_up, MemFile, PAGE};
+use crate::mm::{MapRequest, Mm, SharedMem, VmaName};
+use std::sync::Arc;
+
+static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vdso.so"));
+
+struct Bytes(&'static [u8]);
+impl ReadAt for Bytes {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        let off = (off as usize).min(self.0.len());
+        let n = buf.len().min(self.0.len() - off);
+        buf[..n].copy_from_slice(&self.0[off..off + n]);
+        Ok(n)
+    }
+    fn read_into(&self, _: &[libc::iovec], _: u64) -> KResult<usize> {
+        unreachable!("the vDSO is laid out by hand")
+    }
+}
+
+/// The parameter page layout, shared with vdso.c.
+#[repr(C)]
+pub struct VvarPage {
+    pub seq: u64,
+    pub tsc_base: u64,
+    pub mono_base: i64,
+    pub real_offset: i64,
+    pub mult: u64,
+    pub shift: u32,
+    pub enabled: u32,
+}
+
+pub struct Vdso {
+    /// One page of parameters followed by the image.
+    pub mem: Arc<SharedMem>,
+    pub image_len: u64,
+}
+
+impl Vdso {
+    pub fn new(memfile: &Arc<MemFile>) -> KResult<Vdso> {
+        let elf = Elf::parse(&Bytes(IMAGE))?;
+        let hi = elf
+            .phdrs
+            .iter()
+            .filter(|p| p.ptype == PT_LOAD)
+            .map(|p| p.vaddr + p.memsz)
+            .max()
+            .unwrap_or(0);
+        let image_len = page_up(hi);
+        let mem = SharedMem::new(memfile, PAGE + image_len)?;
+        // SAFETY: freshly allocated range owned by `mem`.
+        let dst = unsafe { memfile.slice(mem.off + PAGE, image_len as usize) };
+        for p in elf.phdrs.iter().filter(|p| p.ptype == PT_LOAD) {
+            let (o, v, n) = (p.offset as usize, p.vaddr as usize, p.filesz as usize);
+            dst[v..v + n].copy_from_slice(&IMAGE[o..o + n]);
+        }
+        Ok(Vdso { mem, image_len })
+    }
+
+    /// The parameter page as the sentry writes it.
+    pub fn vvar(&self) -> *mut VvarPage {
+        // SAFETY: the first page of `mem` is reserved for parameters.
+        unsafe { self.mem.memfile_slice(self.mem.off, PAGE as usize).as_mut_ptr().cast() }
+    }
+
+    /// Maps the parameter page and the image; returns the image address.
+    pub fn map_into(&self, mm: &Mm) -> KResult<u64> {
+        let mut req = MapRequest::anon(0, PAGE + self.image_len, libc::PROT_READ);
+        req.shared = true;
+        req.name = VmaName::Vvar;
+        req.shared_mem = Some((self.mem.clone(), self.mem.off));
+        let at = mm.map(req)?;
+        // Re-label and re-protect the image part.
+        mm.protect(at + PAGE, self.image_len, libc::PROT_READ | libc::PROT_EXEC)?;
+        mm.rename(at + PAGE, VmaName::Vdso);
+        mm.state.lock().vdso_base = at + PAGE;
+        Ok(at + PAGE)
+    }
+}

@@ -1,0 +1,165 @@
+//! The memory file: one growable memfd that backs all application memory,
+//! mapped whole into the sentry.
+
+use crate::errno::{Errno, KResult};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+pub const PAGE: u64 = 4096;
+/// Address-space reservation for the file; pages cost nothing until touched.
+const FILE_SIZE: u64 = 1 << 38;
+
+pub fn page_up(x: u64) -> u64 {
+    (x + PAGE - 1) & !(PAGE - 1)
+}
+pub fn page_down(x: u64) -> u64 {
+    x & !(PAGE - 1)
+}
+
+pub struct MemFile {
+    fd: OwnedFd,
+    base: *mut u8,
+    /// Free ranges: offset -> length, coalesced.
+    free: Mutex<BTreeMap<u64, u64>>,
+}
+
+// SAFETY: `base` points at a MAP_SHARED mapping that lives as long as the
+// MemFile; concurrent access to application memory is as racy as it is on
+// Linux and never touches sentry data structures.
+unsafe impl Send for MemFile {}
+// SAFETY: see Send.
+unsafe impl Sync for MemFile {}
+
+impl MemFile {
+    pub fn new() -> std::io::Result<MemFile> {
+        // SAFETY: plain syscalls; results checked.
+        unsafe {
+            let fd = libc::memfd_create(c"husk-memory".as_ptr(), libc::MFD_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let fd = OwnedFd::from_raw_fd(fd);
+            if libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                FILE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            let mut free = BTreeMap::new();
+            // Offset 0 stays unused so that 0 can mean "none".
+            free.insert(PAGE, FILE_SIZE - PAGE);
+            Ok(MemFile {
+                fd,
+                base: base.cast(),
+                free: Mutex::new(free),
+            })
+        }
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Allocates `len` (page-aligned) bytes of zeroed file space.
+    pub fn alloc(&self, len: u64) -> KResult<u64> {
+        let len = page_up(len.max(PAGE));
+        let mut free = self.free.lock();
+        let found = free.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
+        let (off, flen) = found.ok_or(Errno::ENOMEM)?;
+        free.remove(&off);
+        if flen > len {
+            free.insert(off + len, flen - len);
+        }
+        Ok(off)
+    }
+
+    /// Returns `[off, off+len)` to the allocator and releases its pages.
+    pub fn release(&self, off: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        // SAFETY: punching a hole in our own memfd.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as i64,
+                len as i64,
+            );
+        }
+        let mut free = self.free.lock();
+        let (mut start, mut l) = (off, len);
+        if let Some((&po, &pl)) = free.range(..start).next_back() {
+            if po + pl == start {
+                free.remove(&po);
+                start = po;
+                l += pl;
+            }
+        }
+        if let Some(&nl) = free.get(&(start + l)) {
+            free.remove(&(start + l));
+            l += nl;
+        }
+        free.insert(start, l);
+    }
+
+    /// Zeroes `[off, off+len)` by releasing its pages (MADV_DONTNEED).
+    pub fn zero(&self, off: u64, len: u64) {
+        // SAFETY: punching a hole in our own memfd.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as i64,
+                len as i64,
+            );
+        }
+    }
+
+    /// The sentry's view of `[off, off+len)`.
+    ///
+    /// # Safety
+    /// The range must have been allocated, and the caller must not create
+    /// overlapping `&mut` slices of it.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice(&self, off: u64, len: usize) -> &mut [u8] {
+        std::slice::from_raw_parts_mut(self.base.add(off as usize), len)
+    }
+
+    /// Copies `[src, src+len)` to `[dst, dst+len)`, skipping holes so that
+    /// untouched memory stays unallocated.
+    pub fn copy(&self, src: u64, dst: u64, len: u64) {
+        let end = src + len;
+        let mut pos = src;
+        while pos < end {
+            // SAFETY: lseek on our own fd.
+            let data = unsafe { libc::lseek(self.fd(), pos as i64, libc::SEEK_DATA) };
+            if data < 0 || data as u64 >= end {
+                break;
+            }
+            let data = data as u64;
+            // SAFETY: as above.
+            let hole = unsafe { libc::lseek(self.fd(), data as i64, libc::SEEK_HOLE) };
+            let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+            // SAFETY: both ranges lie inside allocations owned by the caller
+            // and do not overlap (distinct allocations).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.base.add(data as usize),
+                    self.base.add((dst + (data - src)) as usize),
+                    (hole - data) as usize,
+                );
+            }
+            pos = hole;
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Copying to and from application memory through the sentry's mapping of
+//! the memory file. Every access is checked against the VMAs: a bad
+//! pointer is EFAULT, never a sentry crash.
+
+use super::{Mm, MmState};
+use crate::errno::{Errno, KResult};
+
+/// How an access is checked against VMA protections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Acc {
+    Read,
+    Write,
+    /// The loader filling read-only segments.
+    Force,
+}
+
+impl Mm {
+    /// Calls `f(file_offset, buffer_offset, len)` for each piece of
+    /// `[addr, addr+len)`, after checking the whole range is accessible.
+    fn for_ranges(
+        &self,
+        st: &MmState,
+        addr: u64,
+        len: usize,
+        acc: Acc,
+        mut f: impl FnMut(u64, usize, usize),
+    ) -> KResult<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if end > self.max_addr() {
+            return Err(Errno::EFAULT);
+        }
+        let mut pos = addr;
+        let mut pieces: smallvec::SmallVec<[(u64, usize, usize); 4]> = Default::default();
+        for (_, v) in st.vmas.range(..end) {
+            if v.end <= pos {
+                continue;
+            }
+            if v.start > pos {
+                return Err(Errno::EFAULT);
+            }
+            let ok = match acc {
+                Acc::Write => v.prot & libc::PROT_WRITE != 0,
+                Acc::Read => v.prot & (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0,
+                Acc::Force => true,
+            };
+            if !ok {
+                return Err(Errno::EFAULT);
+            }
+            let e = v.end.min(end);
+            pieces.push((v.off_at(pos), (pos - addr) as usize, (e - pos) as usize));
+            pos = e;
+            if pos >= end {
+                break;
+            }
+        }
+        if pos < end {
+            return Err(Errno::EFAULT);
+        }
+        for (off, boff, l) in pieces {
+            f(off, boff, l);
+        }
+        Ok(())
+    }
+
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        let st = self.state.lock();
+        let mf = &self.memfile;
+        self.for_ranges(&st, addr, buf.len(), Acc::Read, |off, boff, l| {
+            // SAFETY: `for_ranges` checked the range is mapped and backed.
+            let src = unsafe { mf.slice(off, l) };
+            buf[boff..boff + l].copy_from_slice(src);
+        })
+    }
+
+    pub fn write(&self, addr: u64, buf: &[u8]) -> KResult<()> {
+        let st = self.state.lock();
+        let mf = &self.memfile;
+        self.for_ranges(&st, addr, buf.len(), Acc::Write, |off, boff, l| {
+            // SAFETY: `for_ranges` checked the range is mapped, writable and
+            // backed.
+            let dst = unsafe { mf.slice(off, l) };
+            dst.copy_from_slice(&buf[boff..boff + l]);
+        })
+    }
+
+    /// Host memory pieces backing `[addr, addr+len)`, for I/O straight into
+    /// application memory. The pointers stay valid while the caller holds
+    /// the kernel lock (no unmap can run concurrently).
+    pub fn iovecs(&self, addr: u64, len: usize, write: bool) -> KResult<Vec<libc::iovec>> {
+        self.iovecs_acc(addr, len, if write { Acc::Write } else { Acc::Read })
+    }
+
+    /// Like `iovecs` for writing, ignoring protections (the loader).
+    pub fn iovecs_force(&self, addr: u64, len: usize) -> KResult<Vec<libc::iovec>> {
+        self.iovecs_acc(addr, len, Acc::Force)
+    }
+
+    fn iovecs_acc(&self, addr: u64, len: usize, acc: Acc) -> KResult<Vec<libc::iovec>> {
+        let st = self.state.lock();
+        let mut v = Vec::new();
+        let mf = &self.memfile;
+        self.for_ranges(&st, addr, len, acc, |off, _, l| {
+            // SAFETY: range checked by `for_ranges`.
+            let s = unsafe { mf.slice(off, l) };
+            v.push(libc::iovec {
+                iov_base: s.as_mut_ptr().cast(),
+                iov_len: l,
+            });
+        })?;
+        Ok(v)
+    }
+}
+
+/// Reads a plain-old-data value.
+pub fn read_obj<T: Copy>(mm: &Mm, addr: u64) -> KResult<T> {
+    let mut buf = vec![0u8; std::mem::size_of::<T>()];
+    mm.read(addr, &mut buf)?;
+    // SAFETY: T is Copy plain data of exactly this size; unaligned read.
+    Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) })
+}
+
+/// Writes a plain-old-data value.
+pub fn write_obj<T: Copy>(mm: &Mm, addr: u64, val: &T) -> KResult<()> {
+    // SAFETY: viewing a Copy value as its bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts((val as *const T).cast::<u8>(), std::mem::size_of::<T>())
+    };
+    mm.write(addr, bytes)
+}
+
+pub fn read_vec(mm: &Mm, addr: u64, len: usize) -> KResult<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    mm.read(addr, &mut buf)?;
+    Ok(buf)
+}
+
+/// Reads a NUL-terminated string of at most `max` bytes (ENAMETOOLONG past it).
+pub fn read_cstr(mm: &Mm, addr: u64, max: usize) -> KResult<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut pos = addr;
+    loop {
+        // Read up to the end of the page to avoid faulting on the next one.
+        let chunk = (4096 - (pos & 4095)) as usize;
+        let mut buf = vec![0u8; chunk];
+        mm.read(pos, &mut buf)?;
+        if let Some(i) = buf.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&buf[..i]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf);
+        if out.len() > max {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        pos += chunk as u64;
+    }
+}

@@ -1,0 +1,677 @@
+//! The memory manager: an application's VMAs, each backed by a range of the
+//! memory file, mirrored into the platform's address space.
+
+mod access;
+
+use crate::errno::{Errno, KResult};
+use crate::memfile::{page_down, page_up, MemFile, PAGE};
+use parking_lot::Mutex;
+use platform::AddressSpace;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use access::{read_cstr, read_obj, read_vec, write_obj};
+
+/// A range of the memory file shared by several VMAs (MAP_SHARED memory,
+/// possibly across processes after fork). Released when the last user drops.
+pub struct SharedMem {
+    pub off: u64,
+    pub len: u64,
+    memfile: Arc<MemFile>,
+}
+
+impl SharedMem {
+    pub fn new(memfile: &Arc<MemFile>, len: u64) -> KResult<Arc<SharedMem>> {
+        let len = page_up(len);
+        Ok(Arc::new(SharedMem {
+            off: memfile.alloc(len)?,
+            len,
+            memfile: memfile.clone(),
+        }))
+    }
+}
+
+impl SharedMem {
+    /// The sentry's view of part of this range.
+    ///
+    /// # Safety
+    /// `[off, off+len)` must lie within this range; no overlapping `&mut`.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn memfile_slice(&self, off: u64, len: usize) -> &mut [u8] {
+        self.memfile.slice(off, len)
+    }
+}
+
+impl Drop for SharedMem {
+    fn drop(&mut self) {
+        self.memfile.release(self.off, self.len);
+    }
+}
+
+#[derive(Clone)]
+pub enum Backing {
+    /// Exclusively owned file range; `off` corresponds to the VMA's start.
+    Private { off: u64 },
+    /// Shared range; `off` is the absolute file offset of the VMA's start.
+    Shared { mem: Arc<SharedMem>, off: u64 },
+}
+
+/// What /proc/pid/maps shows for a VMA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmaName {
+    Anon,
+    File {
+        path: Vec<u8>,
+        dev: u64,
+        ino: u64,
+        off: u64,
+    },
+    Heap,
+    Stack,
+    Vdso,
+    Vvar,
+}
+
+#[derive(Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: i32,
+    pub shared: bool,
+    pub growsdown: bool,
+    pub locked: bool,
+    pub backing: Backing,
+    pub name: VmaName,
+}
+
+impl Vma {
+    /// File offset backing address `addr` of this VMA.
+    fn off_at(&self, addr: u64) -> u64 {
+        match &self.backing {
+            Backing::Private { off } | Backing::Shared { off, .. } => off + (addr - self.start),
+        }
+    }
+
+    /// Splits off `[at, end)` as a new VMA; `self` keeps `[start, at)`.
+    fn split(&mut self, at: u64) -> Vma {
+        let mut hi = self.clone();
+        hi.start = at;
+        hi.backing = match &self.backing {
+            Backing::Private { off } => Backing::Private {
+                off: off + (at - self.start),
+            },
+            Backing::Shared { mem, off } => Backing::Shared {
+                mem: mem.clone(),
+                off: off + (at - self.start),
+            },
+        };
+        if let VmaName::File { off, .. } = &mut hi.name {
+            *off += at - self.start;
+        }
+        self.end = at;
+        hi
+    }
+}
+
+pub struct MmState {
+    pub vmas: BTreeMap<u64, Vma>,
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Top-down allocation cursor for mmap without a hint.
+    pub mmap_top: u64,
+    pub stack_top: u64,
+    pub arg_range: (u64, u64),
+    pub env_range: (u64, u64),
+    pub auxv: Vec<(u64, u64)>,
+    pub exe: Vec<u8>,
+    pub vdso_base: u64,
+    /// File ranges to release once the platform has dropped their mappings.
+    pending_release: Vec<(u64, u64)>,
+}
+
+/// An application address space.
+pub struct Mm {
+    pub id: u64,
+    pub space: Arc<dyn AddressSpace>,
+    pub memfile: Arc<MemFile>,
+    pub state: Mutex<MmState>,
+}
+
+static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Flags of a new mapping, decoded from mmap(2) arguments.
+pub struct MapRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: i32,
+    pub fixed: bool,
+    pub noreplace: bool,
+    pub shared: bool,
+    pub growsdown: bool,
+    pub name: VmaName,
+    /// Existing shared memory to map (shm, memfd, shared file cache).
+    pub shared_mem: Option<(Arc<SharedMem>, u64)>,
+}
+
+impl MapRequest {
+    pub fn anon(addr: u64, len: u64, prot: i32) -> MapRequest {
+        MapRequest {
+            addr,
+            len,
+            prot,
+            fixed: false,
+            noreplace: false,
+            shared: false,
+            growsdown: false,
+            name: VmaName::Anon,
+            shared_mem: None,
+        }
+    }
+}
+
+const MIN_ADDR: u64 = 0x10000;
+
+impl Mm {
+    pub fn new(space: Arc<dyn AddressSpace>, memfile: Arc<MemFile>) -> Arc<Mm> {
+        let top = space.max_addr();
+        Arc::new(Mm {
+            id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
+            space,
+            memfile,
+            state: Mutex::new(MmState {
+                vmas: BTreeMap::new(),
+                brk_start: 0,
+                brk: 0,
+                mmap_top: top - (1 << 30),
+                stack_top: 0,
+                arg_range: (0, 0),
+                env_range: (0, 0),
+                auxv: Vec::new(),
+                exe: Vec::new(),
+                vdso_base: 0,
+                pending_release: Vec::new(),
+            }),
+        })
+    }
+
+    pub fn max_addr(&self) -> u64 {
+        self.space.max_addr()
+    }
+
+    /// Releases file ranges whose mappings the platform has dropped. Called
+    /// after the platform context flushed this address space.
+    pub fn release_pending(&self) {
+        let pending = std::mem::take(&mut self.state.lock().pending_release);
+        for (off, len) in pending {
+            self.memfile.release(off, len);
+        }
+    }
+
+    /// Finds a free range of `len` bytes below the mmap cursor.
+    fn find_free(st: &MmState, len: u64, below: u64) -> KResult<u64> {
+        let mut end = below;
+        // Walk VMAs downward from `below`, looking for a gap.
+        for (_, v) in st.vmas.range(..below).rev() {
+            if v.end <= end && end - v.end >= len {
+                return Ok(end - len);
+            }
+            end = end.min(v.start);
+        }
+        if end >= MIN_ADDR + len {
+            return Ok(end - len);
+        }
+        Err(Errno::ENOMEM)
+    }
+
+    fn overlaps(st: &MmState, start: u64, end: u64) -> bool {
+        st.vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Creates a mapping; returns its address.
+    pub fn map(&self, req: MapRequest) -> KResult<u64> {
+        let len = page_up(req.len);
+        if len == 0 || len > self.max_addr() {
+            return Err(Errno::ENOMEM);
+        }
+        let mut st = self.state.lock();
+        let addr = if req.fixed {
+            if req.addr & (PAGE - 1) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if req.addr < MIN_ADDR.min(PAGE) || req.addr + len > self.max_addr() {
+                return Err(Errno::ENOMEM);
+            }
+            if req.noreplace && Self::overlaps(&st, req.addr, req.addr + len) {
+                return Err(Errno::EEXIST);
+            }
+            req.addr
+        } else {
+            let hint = page_down(req.addr);
+            if hint >= MIN_ADDR
+                && hint + len <= self.max_addr()
+                && !Self::overlaps(&st, hint, hint + len)
+            {
+                hint
+            } else {
+                let top = st.mmap_top;
+                Self::find_free(&st, len, top)?
+            }
+        };
+        let backing = match req.shared_mem {
+            Some((mem, off)) => Backing::Shared { mem, off },
+            None if req.shared => {
+                let mem = SharedMem::new(&self.memfile, len)?;
+                let off = mem.off;
+                Backing::Shared { mem, off }
+            }
+            None => Backing::Private {
+                off: self.memfile.alloc(len)?,
+            },
+        };
+        self.unmap_locked(&mut st, addr, len);
+        let vma = Vma {
+            start: addr,
+            end: addr + len,
+            prot: req.prot,
+            shared: req.shared,
+            growsdown: req.growsdown,
+            locked: false,
+            backing,
+            name: req.name,
+        };
+        self.space.map(addr, len, req.prot, vma.off_at(addr));
+        st.vmas.insert(addr, vma);
+        Ok(addr)
+    }
+
+    /// Splits VMAs so that none straddles `addr`.
+    fn split_at(st: &mut MmState, addr: u64) {
+        let key = st
+            .vmas
+            .range(..addr)
+            .next_back()
+            .filter(|(_, v)| v.end > addr)
+            .map(|(&k, _)| k);
+        if let Some(k) = key {
+            let v = st.vmas.get_mut(&k).unwrap();
+            let hi = v.split(addr);
+            st.vmas.insert(addr, hi);
+        }
+    }
+
+    fn unmap_locked(&self, st: &mut MmState, addr: u64, len: u64) {
+        let end = addr + len;
+        Self::split_at(st, addr);
+        Self::split_at(st, end);
+        let keys: Vec<u64> = st.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        if keys.is_empty() {
+            return;
+        }
+        for k in keys {
+            let v = st.vmas.remove(&k).unwrap();
+            if let Backing::Private { off } = v.backing {
+                st.pending_release.push((off, v.end - v.start));
+            }
+        }
+        self.space.unmap(addr, len);
+    }
+
+    pub fn unmap(&self, addr: u64, len: u64) -> KResult<()> {
+        if addr & (PAGE - 1) != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len);
+        if addr.checked_add(len).is_none_or(|e| e > self.max_addr()) {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.state.lock();
+        self.unmap_locked(&mut st, addr, len);
+        Ok(())
+    }
+
+    /// Whether every page of `[addr, addr+len)` is mapped.
+    fn fully_mapped(st: &MmState, addr: u64, end: u64) -> bool {
+        let mut pos = addr;
+        for (_, v) in st.vmas.range(..end) {
+            if v.end <= pos {
+                continue;
+            }
+            if v.start > pos {
+                return false;
+            }
+            pos = v.end;
+            if pos >= end {
+                return true;
+            }
+        }
+        pos >= end
+    }
+
+    pub fn protect(&self, addr: u64, len: u64, prot: i32) -> KResult<()> {
+        if addr & (PAGE - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len);
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let mut st = self.state.lock();
+        if !Self::fully_mapped(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Self::split_at(&mut st, addr);
+        Self::split_at(&mut st, end);
+        for (_, v) in st.vmas.range_mut(addr..end) {
+            v.prot = prot;
+        }
+        self.space.protect(addr, len, prot);
+        Ok(())
+    }
+
+    /// mremap(2) without MREMAP_FIXED handled by the caller's arguments.
+    pub fn remap(
+        &self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> KResult<u64> {
+        if old & (PAGE - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len);
+        let new_len = page_up(new_len);
+        if new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.state.lock();
+        let v = st
+            .vmas
+            .range(..=old)
+            .next_back()
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.end > old)
+            .ok_or(Errno::EFAULT)?;
+        if old + old_len > v.end && old_len != 0 {
+            return Err(Errno::EFAULT);
+        }
+        if fixed.is_none() && new_len <= old_len {
+            if new_len < old_len {
+                self.unmap_locked(&mut st, old + new_len, old_len - new_len);
+            }
+            return Ok(old);
+        }
+        // Grow in place when the following range is free.
+        if fixed.is_none()
+            && old + old_len == v.end
+            && old + new_len <= self.max_addr()
+            && !Self::overlaps(&st, v.end, old + new_len)
+            && matches!(v.backing, Backing::Private { .. })
+        {
+            let extra = new_len - old_len;
+            let off = self.memfile.alloc(extra)?;
+            let vma = Vma {
+                start: v.end,
+                end: v.end + extra,
+                backing: Backing::Private { off },
+                ..v.clone()
+            };
+            self.space.map(vma.start, extra, vma.prot, off);
+            st.vmas.insert(vma.start, vma);
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        let dest = match fixed {
+            Some(a) => {
+                if a & (PAGE - 1) != 0 || a + new_len > self.max_addr() {
+                    return Err(Errno::EINVAL);
+                }
+                if a < old + old_len.max(new_len) && old < a + new_len {
+                    return Err(Errno::EINVAL);
+                }
+                self.unmap_locked(&mut st, a, new_len);
+                a
+            }
+            None => {
+                let top = st.mmap_top;
+                Self::find_free(&st, new_len, top)?
+            }
+        };
+        let copy_len = old_len.min(new_len);
+        let backing = match &v.backing {
+            Backing::Private { .. } => {
+                let off = self.memfile.alloc(new_len)?;
+                self.memfile.copy(v.off_at(old), off, copy_len);
+                Backing::Private { off }
+            }
+            Backing::Shared { mem, .. } => {
+                if v.off_at(old) + new_len > mem.off + mem.len {
+                    return Err(Errno::EINVAL);
+                }
+                Backing::Shared {
+                    mem: mem.clone(),
+                    off: v.off_at(old),
+                }
+            }
+        };
+        let mut name = v.name.clone();
+        if let VmaName::File { off, .. } = &mut name {
+            *off += old - v.start;
+        }
+        let vma = Vma {
+            start: dest,
+            end: dest + new_len,
+            backing,
+            name,
+            ..v
+        };
+        self.unmap_locked(&mut st, old, old_len);
+        self.space.map(dest, new_len, vma.prot, vma.off_at(dest));
+        st.vmas.insert(dest, vma);
+        Ok(dest)
+    }
+
+    /// brk(2): returns the new (or unchanged) break.
+    pub fn brk(&self, new: u64) -> u64 {
+        let mut st = self.state.lock();
+        let (start, cur) = (st.brk_start, st.brk);
+        if new < start || new > start + (1 << 34) {
+            return cur;
+        }
+        let old_end = page_up(cur);
+        let new_end = page_up(new);
+        if new_end > old_end {
+            if Self::overlaps(&st, old_end, new_end) {
+                return cur;
+            }
+            let Ok(off) = self.memfile.alloc(new_end - old_end) else {
+                return cur;
+            };
+            let prot = libc::PROT_READ | libc::PROT_WRITE;
+            self.space.map(old_end, new_end - old_end, prot, off);
+            st.vmas.insert(
+                old_end,
+                Vma {
+                    start: old_end,
+                    end: new_end,
+                    prot,
+                    shared: false,
+                    growsdown: false,
+                    locked: false,
+                    backing: Backing::Private { off },
+                    name: VmaName::Heap,
+                },
+            );
+        } else if new_end < old_end {
+            self.unmap_locked(&mut st, new_end, old_end - new_end);
+        }
+        st.brk = new;
+        new
+    }
+
+    /// madvise(MADV_DONTNEED/FREE): private anonymous pages read back as zero.
+    pub fn discard(&self, addr: u64, len: u64) -> KResult<()> {
+        let st = self.state.lock();
+        let end = addr + page_up(len);
+        if !Self::fully_mapped(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        for (_, v) in st.vmas.range(..end) {
+            if v.end <= addr || v.locked {
+                continue;
+            }
+            let (s, e) = (v.start.max(addr), v.end.min(end));
+            if let Backing::Private { .. } = v.backing {
+                if matches!(v.name, VmaName::File { .. }) {
+                    continue; // would need the file's contents back; keep them
+                }
+                self.memfile.zero(v.off_at(s), e - s);
+            }
+        }
+        Ok(())
+    }
+
+    /// mincore(2): one byte per page, 1 if resident.
+    pub fn residency(&self, addr: u64, len: u64) -> KResult<Vec<u8>> {
+        let st = self.state.lock();
+        let end = addr + page_up(len);
+        if !Self::fully_mapped(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let mut out = Vec::new();
+        let mut page = addr;
+        while page < end {
+            let v = st.vmas.range(..=page).next_back().unwrap().1;
+            let off = v.off_at(page) as i64;
+            // SAFETY: lseek on the memory file.
+            let d = unsafe { libc::lseek(self.memfile.fd(), off, libc::SEEK_DATA) };
+            out.push(u8::from(d == off));
+            page += PAGE;
+        }
+        Ok(out)
+    }
+
+    pub fn set_locked(&self, addr: u64, len: u64, locked: bool) -> KResult<()> {
+        let mut st = self.state.lock();
+        let end = addr + page_up(len);
+        if !Self::fully_mapped(&st, page_down(addr), end) {
+            return Err(Errno::ENOMEM);
+        }
+        Self::split_at(&mut st, page_down(addr));
+        Self::split_at(&mut st, end);
+        for (_, v) in st.vmas.range_mut(page_down(addr)..end) {
+            v.locked = locked;
+        }
+        Ok(())
+    }
+
+    /// Copies this address space for fork: private memory is copied now
+    /// (skipping untouched pages), shared memory stays shared.
+    pub fn fork(&self, space: Arc<dyn AddressSpace>) -> KResult<Arc<Mm>> {
+        let st = self.state.lock();
+        let child = Mm::new(space, self.memfile.clone());
+        {
+            let mut cst = child.state.lock();
+            for (&k, v) in &st.vmas {
+                let mut nv = v.clone();
+                if let Backing::Private { off } = v.backing {
+                    let len = v.end - v.start;
+                    let noff = self.memfile.alloc(len)?;
+                    self.memfile.copy(off, noff, len);
+                    nv.backing = Backing::Private { off: noff };
+                }
+                child.space.map(nv.start, nv.end - nv.start, nv.prot, nv.off_at(nv.start));
+                cst.vmas.insert(k, nv);
+            }
+            cst.brk_start = st.brk_start;
+            cst.brk = st.brk;
+            cst.mmap_top = st.mmap_top;
+            cst.stack_top = st.stack_top;
+            cst.arg_range = st.arg_range;
+            cst.env_range = st.env_range;
+            cst.auxv = st.auxv.clone();
+            cst.exe = st.exe.clone();
+            cst.vdso_base = st.vdso_base;
+        }
+        Ok(child)
+    }
+
+    /// Grows a MAP_GROWSDOWN VMA down to cover `addr`, if it is close enough.
+    pub fn grow_stack(&self, addr: u64) -> bool {
+        let mut st = self.state.lock();
+        let Some((_, v)) = st.vmas.range(addr..).next() else {
+            return false;
+        };
+        if !v.growsdown || addr >= v.start || v.start - addr > (8 << 20) {
+            return false;
+        }
+        let (start, prot, name) = (page_down(addr), v.prot, v.name.clone());
+        let end = v.start;
+        if Self::overlaps(&st, start, end) {
+            return false;
+        }
+        let Ok(off) = self.memfile.alloc(end - start) else {
+            return false;
+        };
+        self.space.map(start, end - start, prot, off);
+        st.vmas.insert(
+            start,
+            Vma {
+                start,
+                end,
+                prot,
+                shared: false,
+                growsdown: true,
+                locked: false,
+                backing: Backing::Private { off },
+                name,
+            },
+        );
+        true
+    }
+
+    /// Changes what /proc/pid/maps calls the VMA starting at `addr`.
+    pub fn rename(&self, addr: u64, name: VmaName) {
+        if let Some(v) = self.state.lock().vmas.get_mut(&addr) {
+            v.name = name;
+        }
+    }
+
+    /// Finds the VMA containing `addr`.
+    pub fn vma_at(&self, addr: u64) -> Option<Vma> {
+        let st = self.state.lock();
+        st.vmas
+            .range(..=addr)
+            .next_back()
+            .filter(|(_, v)| v.end > addr)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Key identifying the memory at `addr` across address spaces (for
+    /// shared futexes): the memory-file offset.
+    pub fn shared_key(&self, addr: u64) -> Option<u64> {
+        self.vma_at(addr).map(|v| v.off_at(addr))
+    }
+}
+
+impl Drop for Mm {
+    fn drop(&mut self) {
+        let st = self.state.get_mut();
+        for (off, len) in st.pending_release.drain(..) {
+            self.memfile.release(off, len);
+        }
+        for (_, v) in std::mem::take(&mut st.vmas) {
+            if let Backing::Private { off } = v.backing {
+                self.memfile.release(off, v.end - v.start);
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Argument decoding and copying to and from application memory.
+
+use sentry::mm::{read_cstr, read_obj, write_obj};
+use sentry::{Ctx, Errno, KResult};
+use std::time::Duration;
+
+pub const PATH_MAX: usize = 4096;
+
+pub fn path(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<u8>> {
+    if addr == 0 {
+        return Err(Errno::EFAULT);
+    }
+    let p = read_cstr(&ctx.mm, addr, PATH_MAX - 1)?;
+    if p.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    Ok(p)
+}
+
+pub fn get<T: Copy>(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<T> {
+    if addr == 0 {
+        return Err(Errno::EFAULT);
+    }
+    read_obj(&ctx.mm, addr)
+}
+
+pub fn put<T: Copy>(ctx: &Ctx<'_, '_>, addr: u64, v: &T) -> KResult<()> {
+    if addr == 0 {
+        return Err(Errno::EFAULT);
+    }
+    write_obj(&ctx.mm, addr, v)
+}
+
+/// Reads a NULL-terminated array of strings (argv, envp).
+pub fn str_array(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0usize;
+    for i in 0.. {
+        if i > 0x20000 {
+            return Err(Errno::E2BIG);
+        }
+        let p: u64 = read_obj(&ctx.mm, addr + i * 8)?;
+        if p == 0 {
+            break;
+        }
+        let s = read_cstr(&ctx.mm, p, 128 * 1024)?;
+        total += s.len() + 1;
+        if total > 2 << 20 {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// A timespec from the application; EINVAL when malformed.
+pub fn timespec(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Duration> {
+    let ts: [i64; 2] = get(ctx, addr)?;
+    if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(ts[0] as u64, ts[1] as u32))
+}
+
+pub fn ts_of_ns(ns: i64) -> [i64; 2] {
+    [ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000)]
+}
+
+pub fn ts_of(d: Duration) -> [i64; 2] {
+    [d.as_secs() as i64, d.subsec_nanos() as i64]
+}
+
+pub fn tv_of(d: Duration) -> [i64; 2] {
+    [d.as_secs() as i64, d.subsec_micros() as i64]
+}
+
+pub fn timeval(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Duration> {
+    let tv: [i64; 2] = get(ctx, addr)?;
+    if tv[0] < 0 || !(0..1_000_000).contains(&tv[1]) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(tv[0] as u64, tv[1] as u32 * 1000))
+}
+
+/// Checks a signal number for the *sig* calls.
+pub fn signo(sig: u64) -> KResult<i32> {
+    if sig == 0 || sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sig as i32)
+}

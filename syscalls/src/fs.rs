@@ -1,0 +1,1109 @@
+//! File system calls: open/read/write and friends, stat, directories,
+//! fcntl/ioctl, pipes and readiness (poll/select).
+
+use crate::abi::{self, get, put};
+use crate::table::{Reg, Support::*};
+use sentry::fs::file::{File, FdTable};
+use sentry::fs::pipe::{new_pipe, PipeEnd};
+use sentry::fs::FileStat;
+use sentry::kernel::signal::{self as ksig, SigInfo};
+use sentry::{Ctx, Errno, KResult};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub fn register(r: &mut Reg<'_>) {
+    r("read", "dau", Full, read);
+    r("write", "dsu", Full, write);
+    r("pread64", "dauu", Full, pread64);
+    r("pwrite64", "dsuu", Full, pwrite64);
+    r("readv", "dau", Full, readv);
+    r("writev", "dau", Full, writev);
+    r("preadv", "dauu", Full, preadv);
+    r("pwritev", "dauu", Full, pwritev);
+    r("preadv2", "dauux", Partial("RWF_* flags are accepted and ignored"), preadv2);
+    r("pwritev2", "dauux", Partial("RWF_* flags are accepted and ignored"), pwritev2);
+    r("open", "pxo", Full, open);
+    r("openat", "dpxo", Full, openat);
+    r("creat", "po", Full, creat);
+    r("close", "d", Full, close);
+    r("close_range", "uux", Full, close_range);
+    r("lseek", "did", Full, lseek);
+    r("stat", "pa", Full, stat);
+    r("lstat", "pa", Full, lstat);
+    r("fstat", "da", Full, fstat);
+    r("newfstatat", "dpax", Full, newfstatat);
+    r("statx", "dpxxa", Full, statx);
+    r("getdents64", "dau", Full, getdents64);
+    r("readlink", "pau", Full, readlink);
+    r("readlinkat", "dpau", Full, readlinkat);
+    r("access", "po", Full, access);
+    r("faccessat", "dpo", Full, faccessat);
+    r("faccessat2", "dpox", Full, faccessat2);
+    r("getcwd", "au", Full, getcwd);
+    r("chdir", "p", Full, chdir);
+    r("fchdir", "d", Full, fchdir);
+    r("fcntl", "dxx", Partial("no record locks yet (ENOLCK)"), fcntl);
+    r("dup", "d", Full, dup);
+    r("dup2", "dd", Full, dup2);
+    r("dup3", "ddx", Full, dup3);
+    r("ioctl", "dxx", Partial("FIO* and terminal ioctls"), ioctl);
+    r("pipe", "a", Full, pipe);
+    r("pipe2", "ax", Full, pipe2);
+    r("poll", "aui", Full, poll);
+    r("ppoll", "auaau", Full, ppoll);
+    r("select", "iaaaa", Full, select);
+    r("pselect6", "iaaaaa", Full, pselect6);
+    r("statfs", "pa", Full, statfs);
+    r("fstatfs", "da", Full, fstatfs);
+    r("fsync", "d", Full, fsync);
+    r("fdatasync", "d", Full, fsync);
+    r("sync", "", Full, sync);
+    r("syncfs", "d", Full, syncfs);
+    r("fadvise64", "diix", Full, fadvise64);
+    r("sendfile", "ddau", Full, sendfile);
+    r("truncate", "pi", Partial("root is read-only in this milestone"), truncate);
+    r("ftruncate", "di", Full, ftruncate);
+    for name in ["mkdir", "rmdir", "unlink", "chmod"] {
+        r(name, "po", Partial("root is read-only in this milestone"), ro_path1);
+    }
+    for name in ["mkdirat", "unlinkat", "fchmodat", "mknodat"] {
+        r(name, "dpo", Partial("root is read-only in this milestone"), ro_pathat);
+    }
+    r("mknod", "pox", Partial("root is read-only in this milestone"), ro_path1);
+    for name in ["rename", "link", "symlink"] {
+        r(name, "pp", Partial("root is read-only in this milestone"), ro_path2);
+    }
+    r("chown", "puu", Partial("root is read-only in this milestone"), ro_path1);
+    r("lchown", "puu", Partial("root is read-only in this milestone"), ro_path1_nofollow);
+    r("fchownat", "dpuux", Partial("root is read-only in this milestone"), ro_pathat);
+    r("utimensat", "dpax", Partial("root is read-only in this milestone"), utimensat);
+    r("fchmod", "do", Partial("root is read-only in this milestone"), fchmod);
+    r("fchown", "duu", Partial("root is read-only in this milestone"), fchmod);
+}
+
+pub fn fdget(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
+    if fd > i32::MAX as u64 {
+        return Err(Errno::EBADF);
+    }
+    ctx.task().files.lock().get(fd as i32)
+}
+
+fn nofile(ctx: &Ctx<'_, '_>) -> u64 {
+    ctx.proc_ref().rlimits[libc::RLIMIT_NOFILE as usize].0
+}
+
+pub fn install(ctx: &mut Ctx<'_, '_>, f: Arc<File>, cloexec: bool) -> KResult<u64> {
+    let lim = nofile(ctx);
+    let fd = ctx.task().files.lock().alloc(f, cloexec, 0, lim)?;
+    Ok(fd as u64)
+}
+
+/// Waits until `f` may be ready for `events`, or a signal arrives.
+pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
+    match f.ops.host_fd() {
+        Some(h) => ctx.block_host(&[(h, events)], None).map(|_| ()),
+        None => ctx.block(None).map(|_| ()),
+    }
+}
+
+/// Application iovecs → host memory pieces.
+fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64, write_to_app: bool) -> KResult<(Vec<libc::iovec>, usize)> {
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for i in 0..cnt {
+        let v: [u64; 2] = get(ctx, iovp + i * 16)?;
+        if v[1] > isize::MAX as u64 || total.checked_add(v[1] as usize).is_none_or(|t| t > isize::MAX as usize) {
+            return Err(Errno::EINVAL);
+        }
+        if v[1] == 0 {
+            continue;
+        }
+        let len = (v[1] as usize).min(0x7fff_f000 - total);
+        out.extend(ctx.mm.iovecs(v[0], len, write_to_app)?);
+        total += len;
+        if total >= 0x7fff_f000 {
+            break;
+        }
+    }
+    Ok((out, total))
+}
+
+fn copy_out(iov: &[libc::iovec], data: &[u8]) {
+    let mut pos = 0;
+    for v in iov {
+        if pos >= data.len() {
+            break;
+        }
+        let n = v.iov_len.min(data.len() - pos);
+        // SAFETY: iovecs come from Mm::iovecs, valid under the kernel lock.
+        unsafe { std::ptr::copy_nonoverlapping(data[pos..].as_ptr(), v.iov_base.cast::<u8>(), n) };
+        pos += n;
+    }
+}
+
+fn copy_in(iov: &[libc::iovec], total: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(total);
+    for v in iov {
+        // SAFETY: as in copy_out.
+        out.extend_from_slice(unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len) });
+    }
+    out
+}
+
+fn do_read(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, len: u64, off: Option<u64>) -> KResult<u64> {
+    let f = fdget(ctx, fd)?;
+    if !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    if let Some(o) = off {
+        if (o as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    loop {
+        let (iov, total) = match iovp {
+            Some((p, c)) => gather(ctx, p, c, true)?,
+            None => {
+                if len > isize::MAX as u64 {
+                    return Err(Errno::EINVAL);
+                }
+                let len = (len as usize).min(0x7fff_f000);
+                if len == 0 {
+                    (Vec::new(), 0)
+                } else {
+                    (ctx.mm.iovecs(buf, len, true)?, len)
+                }
+            }
+        };
+        if total == 0 {
+            if f.ops.stat().is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR) {
+                return Err(Errno::EISDIR);
+            }
+            return Ok(0);
+        }
+        let r = match f.ops.read_iov(&f, &iov, off) {
+            Some(r) => r,
+            None => {
+                let mut tmp = vec![0u8; total.min(1 << 20)];
+                f.ops.read(&f, &mut tmp, off).map(|n| {
+                    copy_out(&iov, &tmp[..n]);
+                    n
+                })
+            }
+        };
+        match r {
+            Err(e) if e == Errno::EAGAIN && !f.nonblocking() => wait_ready(ctx, &f, libc::POLLIN)?,
+            r => return r.map(|n| n as u64),
+        }
+    }
+}
+
+fn do_write(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, len: u64, off: Option<u64>) -> KResult<u64> {
+    let f = fdget(ctx, fd)?;
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    if let Some(o) = off {
+        if (o as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let (iov, total) = match iovp {
+        Some((p, c)) => gather(ctx, p, c, false)?,
+        None => {
+            if len > isize::MAX as u64 {
+                return Err(Errno::EINVAL);
+            }
+            let len = (len as usize).min(0x7fff_f000);
+            if len == 0 {
+                (Vec::new(), 0)
+            } else {
+                (ctx.mm.iovecs(buf, len, false)?, len)
+            }
+        }
+    };
+    if total == 0 {
+        return Ok(0);
+    }
+    let data = copy_in(&iov, total);
+    let mut done = 0usize;
+    loop {
+        let part = &data[done..];
+        let r = f.ops.write(&f, part, off.map(|o| o + done as u64));
+        match r {
+            Ok(n) => {
+                done += n;
+                if done >= total || f.nonblocking() || f.ops.host_fd().is_some() && n > 0 {
+                    return Ok(done as u64);
+                }
+            }
+            Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
+                if let Err(e) = wait_ready(ctx, &f, libc::POLLOUT) {
+                    return if done > 0 { Ok(done as u64) } else { Err(e) };
+                }
+            }
+            Err(e) if e == Errno::EPIPE => {
+                let (tid, tgid) = (ctx.tid, ctx.tgid());
+                ksig::send_to_thread(&mut ctx.st, tid, SigInfo::user(libc::SIGPIPE, 0, tgid, 0));
+                return if done > 0 { Ok(done as u64) } else { Err(e) };
+            }
+            Err(e) => return if done > 0 { Ok(done as u64) } else { Err(e) },
+        }
+    }
+}
+
+fn read(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_read(ctx, a[0], None, a[1], a[2], None)
+}
+fn write(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_write(ctx, a[0], None, a[1], a[2], None)
+}
+fn pread64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    seekable(ctx, a[0])?;
+    do_read(ctx, a[0], None, a[1], a[2], Some(a[3]))
+}
+fn pwrite64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    seekable(ctx, a[0])?;
+    do_write(ctx, a[0], None, a[1], a[2], Some(a[3]))
+}
+fn readv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_read(ctx, a[0], Some((a[1], a[2])), 0, 0, None)
+}
+fn writev(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, None)
+}
+fn preadv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    seekable(ctx, a[0])?;
+    do_read(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(a[3]))
+}
+fn pwritev(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    seekable(ctx, a[0])?;
+    do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(a[3]))
+}
+fn preadv2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[5] & !0x1f != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = (a[3] as i64 != -1).then_some(a[3]);
+    do_read(ctx, a[0], Some((a[1], a[2])), 0, 0, off)
+}
+fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[5] & !0x1f != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = (a[3] as i64 != -1).then_some(a[3]);
+    do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, off)
+}
+
+fn seekable(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<()> {
+    let f = fdget(ctx, fd)?;
+    let st = f.ops.stat()?;
+    match st.mode & libc::S_IFMT {
+        libc::S_IFIFO | libc::S_IFSOCK => Err(Errno::ESPIPE),
+        _ => Ok(()),
+    }
+}
+
+fn do_open(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, flags: u64, mode: u64) -> KResult<u64> {
+    let p = abi::path(ctx, path)?;
+    let flags = flags as i32;
+    let umask = ctx.task().fs.lock().umask;
+    let f = ctx.k.vfs.open(ctx, dirfd as i32, &p, flags, mode as u32 & !umask & 0o7777)?;
+    install(ctx, f, flags & libc::O_CLOEXEC != 0)
+}
+fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_open(ctx, libc::AT_FDCWD as u64, a[0], a[1], a[2])
+}
+fn openat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_open(ctx, a[0], a[1], a[2], a[3])
+}
+fn creat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_open(ctx, libc::AT_FDCWD as u64, a[0], (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, a[1])
+}
+
+fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] > i32::MAX as u64 {
+        return Err(Errno::EBADF);
+    }
+    let f = ctx.task().files.lock().close(a[0] as i32)?;
+    drop(f);
+    Ok(0)
+}
+
+fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (lo, hi, flags) = (a[0] as u32, a[1] as u32, a[2]);
+    if flags & !6 != 0 || lo > hi {
+        return Err(Errno::EINVAL);
+    }
+    if flags & 2 != 0 {
+        let t = ctx.task();
+        let copy = t.files.lock().clone();
+        t.files = Arc::new(parking_lot::Mutex::new(copy));
+    }
+    let files = ctx.task().files.clone();
+    let mut ft = files.lock();
+    let fds: Vec<i32> = ft.fds.range(lo as i32..=hi.min(i32::MAX as u32) as i32).map(|(&k, _)| k).collect();
+    for fd in fds {
+        if flags & 4 != 0 {
+            ft.fds.get_mut(&fd).unwrap().cloexec = true;
+        } else {
+            ft.fds.remove(&fd);
+        }
+    }
+    Ok(0)
+}
+
+fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    let whence = a[2] as i32;
+    if !(0..=4).contains(&whence) {
+        return Err(Errno::EINVAL);
+    }
+    f.ops.seek(&f, a[1] as i64, whence)
+}
+
+/// struct stat as Linux x86-64 lays it out.
+pub fn linux_stat(s: &FileStat) -> libc::stat {
+    // SAFETY: plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_dev = s.dev;
+    st.st_ino = s.ino;
+    st.st_nlink = s.nlink;
+    st.st_mode = s.mode;
+    st.st_uid = s.uid;
+    st.st_gid = s.gid;
+    st.st_rdev = s.rdev;
+    st.st_size = s.size;
+    st.st_blksize = s.blksize;
+    st.st_blocks = s.blocks;
+    st.st_atime = s.atime.0;
+    st.st_atime_nsec = s.atime.1;
+    st.st_mtime = s.mtime.0;
+    st.st_mtime_nsec = s.mtime.1;
+    st.st_ctime = s.ctime.0;
+    st.st_ctime_nsec = s.ctime.1;
+    st
+}
+
+fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<FileStat> {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as u64 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = if path == 0 {
+        Vec::new()
+    } else {
+        sentry::mm::read_cstr(&ctx.mm, path, abi::PATH_MAX - 1)?
+    };
+    if p.is_empty() {
+        if flags & libc::AT_EMPTY_PATH as u64 == 0 {
+            return Err(if path == 0 { Errno::EFAULT } else { Errno::ENOENT });
+        }
+        if dirfd == libc::AT_FDCWD {
+            let cwd = ctx.task().fs.lock().cwd.clone();
+            let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &cwd, true)?;
+            return r.stat.ok_or(Errno::ENOENT);
+        }
+        return fdget(ctx, dirfd as u64)?.ops.stat();
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
+    r.stat.ok_or(Errno::ENOENT)
+}
+
+fn stat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let s = stat_path(ctx, libc::AT_FDCWD, a[0], 0)?;
+    put(ctx, a[1], &linux_stat(&s))?;
+    Ok(0)
+}
+fn lstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let s = stat_path(ctx, libc::AT_FDCWD, a[0], libc::AT_SYMLINK_NOFOLLOW as u64)?;
+    put(ctx, a[1], &linux_stat(&s))?;
+    Ok(0)
+}
+fn fstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let s = fdget(ctx, a[0])?.ops.stat()?;
+    put(ctx, a[1], &linux_stat(&s))?;
+    Ok(0)
+}
+fn newfstatat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let s = stat_path(ctx, a[0] as i32, a[1], a[3])?;
+    put(ctx, a[2], &linux_stat(&s))?;
+    Ok(0)
+}
+
+fn statx(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let flags = a[2] & !0x6000; // AT_STATX_SYNC_TYPE bits
+    if a[3] & 0x8000_0000 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let s = stat_path(ctx, a[0] as i32, a[1], flags)?;
+    let mut b = [0u8; 256];
+    let w32 = |b: &mut [u8; 256], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
+    let w64 = |b: &mut [u8; 256], o: usize, v: u64| b[o..o + 8].copy_from_slice(&v.to_le_bytes());
+    w32(&mut b, 0, 0x7ff); // STATX_BASIC_STATS
+    w32(&mut b, 4, s.blksize as u32);
+    w32(&mut b, 16, s.nlink as u32);
+    w32(&mut b, 20, s.uid);
+    w32(&mut b, 24, s.gid);
+    b[28..30].copy_from_slice(&(s.mode as u16).to_le_bytes());
+    w64(&mut b, 32, s.ino);
+    w64(&mut b, 40, s.size as u64);
+    w64(&mut b, 48, s.blocks as u64);
+    for (o, t) in [(64, s.atime), (96, s.ctime), (112, s.mtime)] {
+        w64(&mut b, o, t.0 as u64);
+        w32(&mut b, o + 8, t.1 as u32);
+    }
+    let maj = |d: u64| (((d >> 8) & 0xfff) | ((d >> 32) & !0xfff)) as u32;
+    let min = |d: u64| ((d & 0xff) | ((d >> 12) & !0xff)) as u32;
+    w32(&mut b, 128, maj(s.rdev));
+    w32(&mut b, 132, min(s.rdev));
+    w32(&mut b, 136, maj(s.dev));
+    w32(&mut b, 140, min(s.dev));
+    put(ctx, a[4], &b)?;
+    Ok(0)
+}
+
+fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    let st = f.ops.stat()?;
+    if st.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    let cap = (a[2] as usize).min(1 << 20);
+    let mut dp = f.dir_pos.lock();
+    if dp.1.is_none() || dp.0 == 0 {
+        let mut list = vec![
+            sentry::fs::DirEntry { ino: st.ino, kind: libc::DT_DIR, name: b".".to_vec() },
+            sentry::fs::DirEntry { ino: st.ino, kind: libc::DT_DIR, name: b"..".to_vec() },
+        ];
+        list.extend(f.ops.readdir()?);
+        dp.1 = Some(list);
+    }
+    let list = dp.1.as_ref().unwrap();
+    let mut out = Vec::new();
+    let mut i = dp.0;
+    while i < list.len() {
+        let e = &list[i];
+        let reclen = (19 + e.name.len() + 1 + 7) & !7;
+        if out.len() + reclen > cap {
+            break;
+        }
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&((i + 1) as i64).to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(e.kind);
+        out.extend_from_slice(&e.name);
+        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        i += 1;
+    }
+    if out.is_empty() && i < list.len() {
+        return Err(Errno::EINVAL);
+    }
+    drop(dp);
+    ctx.mm.write(a[1], &out)?;
+    f.dir_pos.lock().0 = i;
+    Ok(out.len() as u64)
+}
+
+fn do_readlink(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, buf: u64, len: u64) -> KResult<u64> {
+    if (len as i64) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = abi::path(ctx, path)?;
+    let r = ctx.k.vfs.resolve(ctx, dirfd, &p, false)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.mode & libc::S_IFMT != libc::S_IFLNK {
+        return Err(Errno::EINVAL);
+    }
+    let target = {
+        let c = sentry::fs::vfs::Caller { st: &ctx.st, tid: ctx.tid, vfs: &ctx.k.vfs };
+        r.mount.fs.readlink(&c, &r.rel)?
+    };
+    let n = target.len().min(len as usize);
+    ctx.mm.write(buf, &target[..n])?;
+    Ok(n as u64)
+}
+fn readlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_readlink(ctx, libc::AT_FDCWD, a[0], a[1], a[2])
+}
+fn readlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_readlink(ctx, a[0] as i32, a[1], a[2], a[3])
+}
+
+fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64) -> KResult<u64> {
+    if mode & !7 != 0 || flags & !((libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = stat_path(ctx, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
+    let c = ctx.proc_ref().creds.clone();
+    let uid = if flags & libc::AT_EACCESS as u64 != 0 { c.euid } else { c.ruid };
+    let gid = if flags & libc::AT_EACCESS as u64 != 0 { c.egid } else { c.rgid };
+    let mode = mode as u32;
+    if mode & 2 != 0 {
+        let p = sentry::mm::read_cstr(&ctx.mm, path, 4095).unwrap_or_default();
+        if !p.is_empty() {
+            if let Ok(r) = ctx.k.vfs.resolve(ctx, dirfd, &p, flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0) {
+                let fmt = st.mode & libc::S_IFMT;
+                if r.mount.flags & libc::MS_RDONLY != 0 && (fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK) {
+                    return Err(Errno::EROFS);
+                }
+            }
+        }
+    }
+    if uid == 0 {
+        // Root passes, except execute needs some x bit on non-directories.
+        if mode & 1 != 0 && st.mode & libc::S_IFMT != libc::S_IFDIR && st.mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        return Ok(0);
+    }
+    let bits = if st.uid == uid {
+        (st.mode >> 6) & 7
+    } else if st.gid == gid || c.groups.contains(&st.gid) {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    if bits & mode != mode {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+fn access(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_access(ctx, libc::AT_FDCWD, a[0], a[1], 0)
+}
+fn faccessat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_access(ctx, a[0] as i32, a[1], a[2], 0)
+}
+fn faccessat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_access(ctx, a[0] as i32, a[1], a[2], a[3])
+}
+
+fn getcwd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let mut cwd = ctx.task().fs.lock().cwd.clone();
+    cwd.push(0);
+    if (a[1] as usize) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mm.write(a[0], &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+fn set_cwd(ctx: &mut Ctx<'_, '_>, r: &sentry::fs::vfs::Resolved) -> KResult<u64> {
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    let uid = ctx.proc_ref().creds.euid;
+    if uid != 0 && st.mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    ctx.task().fs.lock().cwd = r.path.clone();
+    Ok(0)
+}
+fn chdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let p = abi::path(ctx, a[0])?;
+    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
+    set_cwd(ctx, &r)
+}
+fn fchdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &f.path, true)?;
+    set_cwd(ctx, &r)
+}
+
+fn dup_to(ctx: &mut Ctx<'_, '_>, old: u64, min: u64, cloexec: bool) -> KResult<u64> {
+    let f = fdget(ctx, old)?;
+    let lim = nofile(ctx);
+    if min >= lim {
+        return Err(Errno::EINVAL);
+    }
+    let fd = ctx.task().files.lock().alloc(f, cloexec, min as i32, lim)?;
+    Ok(fd as u64)
+}
+fn dup(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    dup_to(ctx, a[0], 0, false)
+}
+fn do_dup3(ctx: &mut Ctx<'_, '_>, old: u64, new: u64, flags: u64) -> KResult<u64> {
+    let f = fdget(ctx, old)?;
+    if new >= nofile(ctx) || new > i32::MAX as u64 {
+        return Err(Errno::EBADF);
+    }
+    let prev = ctx.task().files.lock().install(new as i32, f, flags & libc::O_CLOEXEC as u64 != 0);
+    drop(prev);
+    Ok(new)
+}
+fn dup2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] == a[1] {
+        fdget(ctx, a[0])?;
+        return Ok(a[1]);
+    }
+    do_dup3(ctx, a[0], a[1], 0)
+}
+fn dup3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] == a[1] || a[2] & !(libc::O_CLOEXEC as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_dup3(ctx, a[0], a[1], a[2])
+}
+
+fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let fd = a[0];
+    let f = fdget(ctx, fd)?;
+    match a[1] as i32 {
+        libc::F_DUPFD => dup_to(ctx, fd, a[2], false),
+        libc::F_DUPFD_CLOEXEC => dup_to(ctx, fd, a[2], true),
+        libc::F_GETFD => {
+            let files = ctx.task().files.clone();
+            let c = files.lock().fds.get(&(fd as i32)).map(|e| e.cloexec).unwrap_or(false);
+            Ok(u64::from(c))
+        }
+        libc::F_SETFD => {
+            let files = ctx.task().files.clone();
+            if let Some(e) = files.lock().fds.get_mut(&(fd as i32)) {
+                e.cloexec = a[2] & 1 != 0;
+            }
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(f.flags() as u64),
+        libc::F_SETFL => {
+            let changeable = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+            let nf = (f.flags() & !changeable) | (a[2] as i32 & changeable);
+            f.set_flags(nf);
+            Ok(0)
+        }
+        libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
+            ctx.log_once("fcntl record locks");
+            Err(Errno::ENOLCK)
+        }
+        libc::F_GETOWN => Ok(0),
+        libc::F_SETOWN => Ok(0),
+        libc::F_SETPIPE_SZ => match f.downcast::<PipeEnd>() {
+            Some(p) => Ok(p.set_capacity(a[2] as usize)? as u64),
+            None => Err(Errno::EBADF),
+        },
+        libc::F_GETPIPE_SZ => match f.downcast::<PipeEnd>() {
+            Some(p) => Ok(p.capacity() as u64),
+            None => Err(Errno::EBADF),
+        },
+        libc::F_GET_SEALS | libc::F_ADD_SEALS => Err(Errno::EINVAL),
+        _ => {
+            ctx.log_once(&format!("fcntl cmd {}", a[1]));
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    match a[1] as libc::c_ulong {
+        libc::FIOCLEX | libc::FIONCLEX => {
+            let files = ctx.task().files.clone();
+            if let Some(e) = files.lock().fds.get_mut(&(a[0] as i32)) {
+                e.cloexec = a[1] as libc::c_ulong == libc::FIOCLEX;
+            }
+            Ok(0)
+        }
+        libc::FIONBIO => {
+            let on: i32 = get(ctx, a[2])?;
+            let fl = f.flags();
+            f.set_flags(if on != 0 { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            Ok(0)
+        }
+        _ => {
+            let mm = ctx.mm.clone();
+            f.ops.ioctl(&f, a[1], a[2], &mm)
+        }
+    }
+}
+
+fn do_pipe(ctx: &mut Ctx<'_, '_>, addr: u64, flags: u64) -> KResult<u64> {
+    if flags & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fl = (flags as i32) & libc::O_NONBLOCK;
+    let (r, w) = new_pipe();
+    let (rn, wn) = (r.name(), w.name());
+    let rf = File::new(Box::new(r), libc::O_RDONLY | fl, rn);
+    let wf = File::new(Box::new(w), libc::O_WRONLY | fl, wn);
+    let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+    let lim = nofile(ctx);
+    let files = ctx.task().files.clone();
+    let mut ft = files.lock();
+    let a = ft.alloc(rf, cloexec, 0, lim)?;
+    let b = match ft.alloc(wf, cloexec, 0, lim) {
+        Ok(b) => b,
+        Err(e) => {
+            ft.fds.remove(&a);
+            return Err(e);
+        }
+    };
+    drop(ft);
+    if let Err(e) = put(ctx, addr, &[a, b]) {
+        let mut ft = files.lock();
+        ft.fds.remove(&a);
+        ft.fds.remove(&b);
+        return Err(e);
+    }
+    Ok(0)
+}
+fn pipe(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_pipe(ctx, a[0], 0)
+}
+fn pipe2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_pipe(ctx, a[0], a[1])
+}
+
+/// Polls `fds` (fd, events) until something is ready or the deadline;
+/// returns revents per entry.
+fn poll_wait(ctx: &mut Ctx<'_, '_>, fds: &[(i32, i16)], deadline: Option<Instant>) -> KResult<Vec<i16>> {
+    loop {
+        let files: Vec<Option<Arc<File>>> = {
+            let ft = ctx.task().files.clone();
+            let ft: parking_lot::MutexGuard<'_, FdTable> = ft.lock();
+            fds.iter().map(|&(fd, _)| if fd < 0 { None } else { ft.get(fd).ok() }).collect()
+        };
+        let mut rev = Vec::with_capacity(fds.len());
+        let mut hosts = Vec::new();
+        let mut ready = false;
+        for (i, &(fd, ev)) in fds.iter().enumerate() {
+            let r = match (&files[i], fd < 0) {
+                (_, true) => 0,
+                (None, false) => libc::POLLNVAL,
+                (Some(f), _) => {
+                    let r = f.ops.poll(ev | libc::POLLERR | libc::POLLHUP);
+                    if let Some(h) = f.ops.host_fd() {
+                        hosts.push((h, ev));
+                    }
+                    r & (ev | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL)
+                }
+            };
+            ready |= r != 0;
+            rev.push(r);
+        }
+        if ready || deadline.is_some_and(|d| d <= Instant::now()) {
+            return Ok(rev);
+        }
+        let woke = if hosts.is_empty() {
+            ctx.block(deadline)?
+        } else {
+            ctx.block_host(&hosts, deadline)?;
+            true
+        };
+        if !woke {
+            continue;
+        }
+    }
+}
+
+fn deadline_of(d: Option<Duration>) -> Option<Instant> {
+    d.map(|d| Instant::now() + d)
+}
+
+fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) -> KResult<u64> {
+    if n > nofile(ctx).max(1024) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw: Vec<[u8; 8]> = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        raw.push(get(ctx, addr + i * 8)?);
+    }
+    let fds: Vec<(i32, i16)> = raw
+        .iter()
+        .map(|b| (i32::from_le_bytes(b[0..4].try_into().unwrap()), i16::from_le_bytes([b[4], b[5]])))
+        .collect();
+    let rev = poll_wait(ctx, &fds, deadline)?;
+    let mut count = 0;
+    for (i, r) in rev.iter().enumerate() {
+        let mut b = raw[i];
+        b[6..8].copy_from_slice(&r.to_le_bytes());
+        put(ctx, addr + i as u64 * 8, &b)?;
+        count += u64::from(*r != 0);
+    }
+    Ok(count)
+}
+
+fn poll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let t = a[2] as i32;
+    let d = (t >= 0).then(|| Instant::now() + Duration::from_millis(t as u64));
+    match do_poll(ctx, a[0], a[1], d) {
+        Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
+        r => r,
+    }
+}
+
+/// Installs a temporary signal mask for ppoll/pselect; restored after the
+/// call (or by the signal frame when a handler runs).
+fn temp_mask(ctx: &mut Ctx<'_, '_>, maskp: u64, size: u64) -> KResult<()> {
+    if maskp == 0 {
+        return Ok(());
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let m: u64 = get(ctx, maskp)?;
+    let t = ctx.task();
+    t.saved_mask = Some(t.sig_mask);
+    t.sig_mask = m & !ksig::UNBLOCKABLE;
+    Ok(())
+}
+
+fn ppoll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let d = if a[2] != 0 { Some(abi::timespec(ctx, a[2])?) } else { None };
+    temp_mask(ctx, a[3], a[4])?;
+    let start = Instant::now();
+    let r = do_poll(ctx, a[0], a[1], deadline_of(d));
+    if let (Some(d), true) = (d, a[2] != 0) {
+        let left = d.saturating_sub(start.elapsed());
+        let _ = put(ctx, a[2], &abi::ts_of(left));
+    }
+    match r {
+        Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
+        r => r,
+    }
+}
+
+fn do_select(ctx: &mut Ctx<'_, '_>, n: u64, sets: [u64; 3], deadline: Option<Instant>) -> KResult<u64> {
+    if (n as i32) < 0 || n > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let words = n.div_ceil(64) as usize;
+    let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for k in 0..3 {
+        if sets[k] != 0 {
+            for w in 0..words {
+                bits[k][w] = get(ctx, sets[k] + w as u64 * 8)?;
+            }
+        }
+    }
+    let mut fds = Vec::new();
+    for fd in 0..n as usize {
+        let (w, b) = (fd / 64, fd % 64);
+        let mut ev = 0i16;
+        if bits[0][w] >> b & 1 != 0 {
+            ev |= libc::POLLIN;
+        }
+        if bits[1][w] >> b & 1 != 0 {
+            ev |= libc::POLLOUT;
+        }
+        if bits[2][w] >> b & 1 != 0 {
+            ev |= libc::POLLPRI;
+        }
+        if ev != 0 {
+            fds.push((fd as i32, ev));
+        }
+    }
+    let rev = poll_wait(ctx, &fds, deadline)?;
+    let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut count = 0;
+    for (i, &(fd, ev)) in fds.iter().enumerate() {
+        let r = rev[i];
+        if r & libc::POLLNVAL != 0 {
+            return Err(Errno::EBADF);
+        }
+        let (w, b) = (fd as usize / 64, fd as usize % 64);
+        if ev & libc::POLLIN != 0 && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            out[0][w] |= 1 << b;
+            count += 1;
+        }
+        if ev & libc::POLLOUT != 0 && r & (libc::POLLOUT | libc::POLLERR) != 0 {
+            out[1][w] |= 1 << b;
+            count += 1;
+        }
+        if ev & libc::POLLPRI != 0 && r & libc::POLLPRI != 0 {
+            out[2][w] |= 1 << b;
+            count += 1;
+        }
+    }
+    for k in 0..3 {
+        if sets[k] != 0 {
+            for w in 0..words {
+                put(ctx, sets[k] + w as u64 * 8, &out[k][w])?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn select(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let d = if a[4] != 0 { Some(abi::timeval(ctx, a[4])?) } else { None };
+    let start = Instant::now();
+    let r = do_select(ctx, a[0], [a[1], a[2], a[3]], deadline_of(d));
+    if let Some(d) = d {
+        let _ = put(ctx, a[4], &abi::tv_of(d.saturating_sub(start.elapsed())));
+    }
+    match r {
+        Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
+        r => r,
+    }
+}
+
+fn pselect6(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let d = if a[4] != 0 { Some(abi::timespec(ctx, a[4])?) } else { None };
+    if a[5] != 0 {
+        let m: [u64; 2] = get(ctx, a[5])?;
+        temp_mask(ctx, m[0], m[1])?;
+    }
+    let start = Instant::now();
+    let r = do_select(ctx, a[0], [a[1], a[2], a[3]], deadline_of(d));
+    if let Some(d) = d {
+        let _ = put(ctx, a[4], &abi::ts_of(d.saturating_sub(start.elapsed())));
+    }
+    match r {
+        Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
+        r => r,
+    }
+}
+
+fn put_statfs(ctx: &mut Ctx<'_, '_>, addr: u64, s: gofer::StatFs, ro: bool) -> KResult<u64> {
+    let mut v = [0i64; 15];
+    v[0] = s.f_type;
+    v[1] = s.bsize;
+    v[2] = s.blocks as i64;
+    v[3] = s.bfree as i64;
+    v[4] = s.bavail as i64;
+    v[5] = s.files as i64;
+    v[6] = s.ffree as i64;
+    v[8] = s.namelen;
+    v[9] = s.frsize;
+    v[10] = s.flags | if ro { 1 } else { 0 };
+    put(ctx, addr, &v)?;
+    Ok(0)
+}
+fn statfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let p = abi::path(ctx, a[0])?;
+    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
+    r.stat.ok_or(Errno::ENOENT)?;
+    let s = r.mount.fs.statfs()?;
+    put_statfs(ctx, a[1], s, r.mount.flags & libc::MS_RDONLY != 0)
+}
+fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    let (m, _) = ctx.k.vfs.mount_of(&f.path);
+    let s = m.fs.statfs()?;
+    put_statfs(ctx, a[1], s, m.flags & libc::MS_RDONLY != 0)
+}
+
+fn fsync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    fdget(ctx, a[0])?.ops.sync()?;
+    Ok(0)
+}
+fn sync(_ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(0)
+}
+fn syncfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    fdget(ctx, a[0])?;
+    Ok(0)
+}
+fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    if a[3] > 5 {
+        return Err(Errno::EINVAL);
+    }
+    if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
+    Ok(0)
+}
+
+fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (out, inp) = (fdget(ctx, a[0])?, fdget(ctx, a[1])?);
+    if !inp.readable() || !out.writable() {
+        return Err(Errno::EBADF);
+    }
+    let mut off: Option<u64> = if a[2] != 0 { Some(get::<i64>(ctx, a[2])? as u64) } else { None };
+    let mut left = (a[3] as usize).min(0x7fff_f000);
+    let mut done = 0u64;
+    let mut buf = vec![0u8; 65536];
+    while left > 0 {
+        let want = left.min(buf.len());
+        let n = match inp.ops.read(&inp, &mut buf[..want], off) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = match out.ops.write(&out, &buf[..n], None) {
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += w as u64;
+        left -= w;
+        if let Some(o) = off.as_mut() {
+            *o += w as u64;
+        }
+        if w < n {
+            break;
+        }
+    }
+    if let Some(o) = off {
+        put(ctx, a[2], &(o as i64))?;
+    }
+    Ok(done)
+}
+
+fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = abi::path(ctx, a[0])?;
+    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if st.mode & libc::S_IFMT == libc::S_IFDIR {
+        return Err(Errno::EISDIR);
+    }
+    Err(Errno::EROFS)
+}
+fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    if (a[1] as i64) < 0 || !f.writable() {
+        return Err(Errno::EINVAL);
+    }
+    f.ops.truncate(a[1])?;
+    Ok(0)
+}
+
+/// Mutations of a path on the read-only root: errors in Linux's order
+/// (ENOENT/ENOTDIR/EEXIST before EROFS).
+fn ro_check(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, follow: bool) -> KResult<u64> {
+    let p = abi::path(ctx, path)?;
+    let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
+    if r.mount.fs.read_only() || r.mount.flags & libc::MS_RDONLY != 0 {
+        return Err(if r.mount.point == b"/" { Errno::EROFS } else { Errno::EPERM });
+    }
+    Err(Errno::EROFS)
+}
+fn ro_path1(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ro_check(ctx, libc::AT_FDCWD, a[0], true)
+}
+fn ro_path1_nofollow(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ro_check(ctx, libc::AT_FDCWD, a[0], false)
+}
+fn ro_pathat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ro_check(ctx, a[0] as i32, a[1], false)
+}
+fn ro_path2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    abi::path(ctx, a[0])?;
+    ro_check(ctx, libc::AT_FDCWD, a[1], false)
+}
+fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[1] == 0 {
+        fdget(ctx, a[0])?;
+        return Err(Errno::EROFS);
+    }
+    ro_check(ctx, a[0] as i32, a[1], a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0)
+}
+fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    let (m, _) = ctx.k.vfs.mount_of(&f.path);
+    if m.flags & libc::MS_RDONLY != 0 {
+        return Err(Errno::EROFS);
+    }
+    Err(Errno::EPERM)
+}

@@ -1,0 +1,17 @@
+//! The Linux x86-64 system call table: numbers, names, argument shapes,
+//! support levels and handlers, plus the strace printer and the
+//! compatibility table generated from the same rows.
+
+mod abi;
+mod fs;
+mod misc;
+mod mm;
+mod names;
+mod process;
+mod signal;
+mod strace;
+mod table;
+mod time;
+
+pub use names::{MAX_NR, NAMES};
+pub use table::{markdown, Entry, Support, Table};

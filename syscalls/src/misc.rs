@@ -1,0 +1,269 @@
+//! Everything else: uname, random, sysinfo, scheduling and futexes.
+
+use crate::abi::{get, put};
+use crate::table::{Reg, Support::*};
+use sentry::kernel::futex;
+use sentry::{Ctx, Errno, KResult};
+use std::time::{Duration, Instant};
+
+pub fn register(r: &mut Reg<'_>) {
+    r("uname", "a", Full, uname);
+    r("sethostname", "pu", Full, sethostname);
+    r("setdomainname", "pu", Full, setdomainname);
+    r("getrandom", "aux", Full, getrandom);
+    r("sysinfo", "a", Full, sysinfo);
+    r("sched_yield", "", Full, sched_yield);
+    r("sched_getaffinity", "iua", Full, sched_getaffinity);
+    r("sched_setaffinity", "iua", Partial("recorded, not enforced"), sched_setaffinity);
+    r("getcpu", "aaa", Full, getcpu);
+    r("getpriority", "ii", Full, getpriority);
+    r("setpriority", "iii", Partial("recorded, not enforced"), setpriority);
+    r("sched_getscheduler", "i", Full, sched_getscheduler);
+    r("sched_getparam", "ia", Full, sched_getparam);
+    r("sched_get_priority_max", "i", Full, prio_max);
+    r("sched_get_priority_min", "i", Full, prio_min);
+    r("personality", "x", Partial("PER_LINUX only"), personality);
+    r("futex", "axuaau", Partial("no PI futexes"), futex_);
+    r("getrusage", "ia", Full, getrusage);
+}
+
+fn uname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let mut u = [0u8; 65 * 6];
+    let host = ctx.k.hostname.lock().clone();
+    let dom = ctx.k.domainname.lock().clone();
+    for (i, s) in ["Linux", &host, sentry::fs::proc::RELEASE, sentry::fs::proc::VERSION, "x86_64", &dom].iter().enumerate() {
+        let b = s.as_bytes();
+        let n = b.len().min(64);
+        u[i * 65..i * 65 + n].copy_from_slice(&b[..n]);
+    }
+    put(ctx, a[0], &u)?;
+    Ok(0)
+}
+
+fn set_name(ctx: &mut Ctx<'_, '_>, a: [u64; 6], host: bool) -> KResult<u64> {
+    if a[1] > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if !ctx.proc_ref().creds.privileged() {
+        return Err(Errno::EPERM);
+    }
+    let b = sentry::mm::read_vec(&ctx.mm, a[0], a[1] as usize)?;
+    let s = String::from_utf8_lossy(&b).into_owned();
+    if host {
+        *ctx.k.hostname.lock() = s.clone();
+        *sentry::fs::proc::HOSTNAME.lock() = s;
+    } else {
+        *ctx.k.domainname.lock() = s;
+    }
+    Ok(0)
+}
+fn sethostname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set_name(ctx, a, true)
+}
+fn setdomainname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set_name(ctx, a, false)
+}
+
+fn getrandom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[2] & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = (a[1] as usize).min(1 << 25);
+    let mut buf = vec![0u8; n];
+    // SAFETY: filling our own buffer.
+    let got = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), n, 0) };
+    if got < 0 {
+        return Err(Errno::last());
+    }
+    ctx.mm.write(a[0], &buf[..got as usize])?;
+    Ok(got as u64)
+}
+
+fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // SAFETY: sysinfo fills a plain struct.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sysinfo(&mut si) };
+    si.uptime = ctx.k.boot_time.elapsed().as_secs() as i64;
+    si.procs = ctx.st.tasks.len() as u16;
+    si.loads = [0; 3];
+    put(ctx, a[0], &si)?;
+    Ok(0)
+}
+
+fn sched_yield(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    parking_lot::MutexGuard::unlocked(&mut ctx.st, std::thread::yield_now);
+    Ok(0)
+}
+
+fn ncpu() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn check_pid(ctx: &Ctx<'_, '_>, pid: u64) -> KResult<()> {
+    let pid = pid as i32;
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid != 0 && !ctx.st.tasks.contains_key(&pid) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(())
+}
+
+fn sched_getaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    check_pid(ctx, a[0])?;
+    let bytes = ncpu().div_ceil(64) * 8;
+    if (a[1] as usize) < bytes || a[1] % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut m = vec![0u8; bytes];
+    for c in 0..ncpu() {
+        m[c / 8] |= 1 << (c % 8);
+    }
+    ctx.mm.write(a[2], &m)?;
+    Ok(bytes as u64)
+}
+
+fn sched_setaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    check_pid(ctx, a[0])?;
+    let n = (a[1] as usize).min(128);
+    let m = sentry::mm::read_vec(&ctx.mm, a[2], n)?;
+    let any = m.iter().enumerate().any(|(i, b)| (0..8).any(|j| b >> j & 1 != 0 && i * 8 + j < ncpu()));
+    if !any {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // SAFETY: sched_getcpu has no arguments.
+    let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32;
+    if a[0] != 0 {
+        put(ctx, a[0], &cpu)?;
+    }
+    if a[1] != 0 {
+        put(ctx, a[1], &0u32)?;
+    }
+    Ok(0)
+}
+
+fn getpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    if a[0] == 0 {
+        check_pid(ctx, a[1])?;
+    }
+    Ok(20)
+}
+
+fn setpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    if a[0] == 0 {
+        check_pid(ctx, a[1])?;
+    }
+    if (a[2] as i32) < 0 && !ctx.proc_ref().creds.privileged() {
+        return Err(Errno::EACCES);
+    }
+    ctx.log_once("setpriority (nice values are not enforced)");
+    Ok(0)
+}
+
+fn sched_getscheduler(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    check_pid(ctx, a[0])?;
+    Ok(0)
+}
+fn sched_getparam(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    check_pid(ctx, a[0])?;
+    put(ctx, a[1], &0i32)?;
+    Ok(0)
+}
+fn prio_max(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    match a[0] as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+fn prio_min(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    match a[0] as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    match a[0] as u32 {
+        0xffff_ffff | 0 => Ok(0),
+        p => {
+            ctx.log_once(&format!("personality {p:#x}"));
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let op = a[1] as i32;
+    let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
+    let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
+    let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    let (addr, val) = (a[0], a[2] as u32);
+    match cmd {
+        libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == libc::FUTEX_WAIT { u32::MAX } else { a[5] as u32 };
+            if realtime && cmd == libc::FUTEX_WAIT {
+                return Err(Errno::ENOSYS);
+            }
+            let deadline = if a[3] == 0 {
+                None
+            } else {
+                let d = crate::abi::timespec(ctx, a[3])?;
+                if cmd == libc::FUTEX_WAIT {
+                    Some(Instant::now() + d)
+                } else {
+                    let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
+                    let now = crate::time::clock_ns(ctx, clock)?;
+                    let rel = (d.as_nanos() as i64 - now).max(0);
+                    Some(Instant::now() + Duration::from_nanos(rel as u64))
+                }
+            };
+            futex::wait(ctx, addr, val, bitset, deadline, private)?;
+            Ok(0)
+        }
+        libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == libc::FUTEX_WAKE { u32::MAX } else { a[5] as u32 };
+            let mm = ctx.mm.clone();
+            Ok(futex::wake(&mut ctx.st, &mm, addr, val, bitset, private)? as u64)
+        }
+        libc::FUTEX_REQUEUE => Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, None, private)? as u64),
+        libc::FUTEX_CMP_REQUEUE => Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, Some(a[5] as u32), private)? as u64),
+        libc::FUTEX_WAKE_OP => Ok(futex::wake_op(ctx, addr, a[4], val, a[3] as u32, a[5] as u32, private)? as u64),
+        libc::FUTEX_LOCK_PI | libc::FUTEX_UNLOCK_PI | libc::FUTEX_TRYLOCK_PI | libc::FUTEX_WAIT_REQUEUE_PI | libc::FUTEX_CMP_REQUEUE_PI | 13 => {
+            ctx.log_once("PI futexes");
+            Err(Errno::ENOSYS)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let who = a[0] as i32;
+    let ns = match who {
+        libc::RUSAGE_SELF => (crate::time::clock_ns(ctx, libc::CLOCK_PROCESS_CPUTIME_ID)? as u64, 0),
+        libc::RUSAGE_THREAD => (crate::time::clock_ns(ctx, libc::CLOCK_THREAD_CPUTIME_ID)? as u64, 0),
+        libc::RUSAGE_CHILDREN => ctx.proc_ref().child_times,
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut ru = [0i64; 18];
+    ru[0] = (ns.0 / 1_000_000_000) as i64;
+    ru[1] = ((ns.0 % 1_000_000_000) / 1000) as i64;
+    ru[2] = (ns.1 / 1_000_000_000) as i64;
+    ru[3] = ((ns.1 % 1_000_000_000) / 1000) as i64;
+    put(ctx, a[1], &ru)?;
+    let _ = get::<u8>;
+    Ok(0)
+}

@@ -1,0 +1,195 @@
+//! Memory system calls.
+
+use crate::fs::fdget;
+use crate::table::{Reg, Support::*};
+use sentry::memfile::{page_up, PAGE};
+use sentry::mm::{MapRequest, VmaName};
+use sentry::{Ctx, Errno, KResult};
+
+pub fn register(r: &mut Reg<'_>) {
+    r("mmap", "xuxxdx", Partial("MAP_SHARED file mappings are private copies"), mmap);
+    r("munmap", "xu", Full, munmap);
+    r("mprotect", "xux", Full, mprotect);
+    r("brk", "x", Full, brk);
+    r("mremap", "xuuxx", Partial("no MREMAP_DONTUNMAP"), mremap);
+    r("madvise", "xux", Full, madvise);
+    r("mincore", "xua", Full, mincore);
+    r("msync", "xux", Partial("shared file mappings are copies: nothing to write back"), msync);
+    r("mlock", "xu", Full, mlock);
+    r("mlock2", "xux", Full, mlock);
+    r("munlock", "xu", Full, munlock);
+    r("mlockall", "x", Full, lockall);
+    r("munlockall", "", Full, lockall);
+}
+
+fn done(ctx: &mut Ctx<'_, '_>, v: u64) -> KResult<u64> {
+    ctx.flush_mm()?;
+    Ok(v)
+}
+
+fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
+    if len == 0 || off & (PAGE - 1) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ty = flags & 0xf;
+    let shared = match ty {
+        libc::MAP_SHARED | 3 => true,
+        libc::MAP_PRIVATE => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    if page_up(len) == 0 || page_up(len) < len {
+        return Err(Errno::ENOMEM);
+    }
+    if flags & libc::MAP_HUGETLB != 0 {
+        ctx.log_once("mmap MAP_HUGETLB");
+        return Err(Errno::EINVAL);
+    }
+    let mut req = MapRequest::anon(addr, len, prot);
+    req.fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
+    req.noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
+    req.growsdown = flags & libc::MAP_GROWSDOWN != 0;
+    req.shared = shared;
+    if flags & libc::MAP_32BIT != 0 && !req.fixed && addr == 0 {
+        req.addr = 0x4000_0000;
+    }
+    let mut file = None;
+    if flags & libc::MAP_ANONYMOUS == 0 {
+        let f = fdget(ctx, fd as u64)?;
+        let st = f.ops.stat()?;
+        let fmt = st.mode & libc::S_IFMT;
+        if !f.readable() {
+            return Err(Errno::EACCES);
+        }
+        if shared && prot & libc::PROT_WRITE != 0 && !f.writable() {
+            return Err(Errno::EACCES);
+        }
+        if fmt == libc::S_IFCHR && f.path == b"/dev/zero" {
+            // A mapping of /dev/zero is anonymous memory.
+        } else if fmt != libc::S_IFREG {
+            return Err(Errno::ENODEV);
+        } else {
+            if shared && prot & libc::PROT_WRITE != 0 {
+                ctx.log_once("writable MAP_SHARED file mapping (private copy)");
+            }
+            req.name = VmaName::File {
+                path: f.path.clone(),
+                dev: st.dev,
+                ino: st.ino,
+                off,
+            };
+            file = Some((f, st.size as u64));
+        }
+    }
+    let at = ctx.mm.map(req)?;
+    if let Some((f, size)) = file {
+        if off < size {
+            let n = (size - off).min(len) as usize;
+            let iov = ctx.mm.iovecs_force(at, n)?;
+            if let Err(e) = sentry::loader::elf::ReadAt::read_into(f.as_ref(), &iov, off) {
+                let _ = ctx.mm.unmap(at, len);
+                ctx.flush_mm()?;
+                return Err(e);
+            }
+        }
+    }
+    done(ctx, at)
+}
+
+fn munmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ctx.mm.unmap(a[0], a[1])?;
+    done(ctx, 0)
+}
+
+fn mprotect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
+    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.mm.protect(a[0], a[1], prot)?;
+    done(ctx, 0)
+}
+
+fn brk(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let r = ctx.mm.brk(a[0]);
+    done(ctx, r)
+}
+
+fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let flags = a[3];
+    if flags & !3 != 0 {
+        if flags & 4 != 0 {
+            ctx.log_once("mremap MREMAP_DONTUNMAP");
+        }
+        return Err(Errno::EINVAL);
+    }
+    if flags & 2 != 0 && flags & 1 == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = (flags & 2 != 0).then_some(a[4]);
+    let r = ctx.mm.remap(a[0], a[1], a[2], flags & 1 != 0, fixed)?;
+    done(ctx, r)
+}
+
+fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] & (PAGE - 1) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match a[2] as i32 {
+        libc::MADV_DONTNEED | libc::MADV_FREE => ctx.mm.discard(a[0], a[1])?,
+        libc::MADV_NORMAL | libc::MADV_RANDOM | libc::MADV_SEQUENTIAL | libc::MADV_WILLNEED
+        | libc::MADV_HUGEPAGE | libc::MADV_NOHUGEPAGE | libc::MADV_DONTDUMP | libc::MADV_DODUMP
+        | libc::MADV_MERGEABLE | libc::MADV_UNMERGEABLE | libc::MADV_COLD | libc::MADV_PAGEOUT => {
+            if a[1] > 0 {
+                ctx.mm.residency(a[0], a[1].min(PAGE))?;
+            }
+        }
+        libc::MADV_DONTFORK | libc::MADV_DOFORK | libc::MADV_WIPEONFORK | libc::MADV_KEEPONFORK => {
+            ctx.log_once("madvise fork advice");
+            return Err(Errno::EINVAL);
+        }
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
+}
+
+fn mincore(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] & (PAGE - 1) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let v = ctx.mm.residency(a[0], a[1])?;
+    ctx.mm.write(a[2], &v)?;
+    Ok(0)
+}
+
+fn msync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = a[2] as i32;
+    if a[0] & (PAGE - 1) != 0 || f & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & libc::MS_ASYNC != 0 && f & libc::MS_SYNC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if a[1] > 0 {
+        ctx.mm.residency(a[0], a[1])?;
+    }
+    Ok(0)
+}
+
+fn mlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ctx.mm.set_locked(a[0], a[1], true)?;
+    Ok(0)
+}
+fn munlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ctx.mm.set_locked(a[0], a[1], false)?;
+    Ok(0)
+}
+fn lockall(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if ctx.regs.gp.orig_rax == libc::SYS_mlockall as u64 && (a[0] == 0 || a[0] & !7 != 0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}

@@ -1,0 +1,653 @@
+//! Process and thread system calls: clone/fork/exec/exit/wait, ids,
+//! sessions, credentials, limits, prctl and arch_prctl.
+
+use crate::abi::{self, get, put};
+use crate::table::{Reg, Support::*};
+use sentry::kernel::exec::do_execveat;
+use sentry::kernel::lifecycle::{WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED};
+use sentry::kernel::signal::CLD_EXITED;
+use sentry::kernel::task::ExitInfo;
+use sentry::kernel::{do_clone, do_wait, group_exit, CloneArgs, WaitSel};
+use sentry::{Ctx, Errno, KResult};
+
+pub fn register(r: &mut Reg<'_>) {
+    r("clone", "xaaax", Partial("no namespace flags, no CLONE_PIDFD"), clone);
+    r("clone3", "au", Partial("no namespace flags, set_tid or cgroup"), clone3);
+    r("fork", "", Full, fork);
+    r("vfork", "", Full, vfork);
+    r("execve", "paa", Full, execve);
+    r("execveat", "dpaax", Full, execveat);
+    r("exit", "i", Full, exit);
+    r("exit_group", "i", Full, exit_group);
+    r("wait4", "iaxa", Full, wait4);
+    r("waitid", "uiaxa", Partial("no P_PIDFD"), waitid);
+    r("getpid", "", Full, getpid);
+    r("gettid", "", Full, gettid);
+    r("getppid", "", Full, getppid);
+    r("getpgrp", "", Full, getpgrp);
+    r("getpgid", "i", Full, getpgid);
+    r("setpgid", "ii", Full, setpgid);
+    r("getsid", "i", Full, getsid);
+    r("setsid", "", Full, setsid);
+    r("set_tid_address", "a", Full, set_tid_address);
+    r("set_robust_list", "au", Full, set_robust_list);
+    r("get_robust_list", "iaa", Full, get_robust_list);
+    r("arch_prctl", "xx", Full, arch_prctl);
+    r("prctl", "ixxxx", Partial("common options; others EINVAL"), prctl);
+    r("getuid", "", Full, getuid);
+    r("geteuid", "", Full, geteuid);
+    r("getgid", "", Full, getgid);
+    r("getegid", "", Full, getegid);
+    r("getresuid", "aaa", Full, getresuid);
+    r("getresgid", "aaa", Full, getresgid);
+    r("setuid", "u", Full, setuid);
+    r("setgid", "u", Full, setgid);
+    r("setreuid", "ii", Full, setreuid);
+    r("setregid", "ii", Full, setregid);
+    r("setresuid", "iii", Full, setresuid);
+    r("setresgid", "iii", Full, setresgid);
+    r("setfsuid", "u", Full, setfsuid);
+    r("setfsgid", "u", Full, setfsgid);
+    r("getgroups", "ia", Full, getgroups);
+    r("setgroups", "ia", Full, setgroups);
+    r("capget", "aa", Partial("root holds every capability"), capget);
+    r("capset", "aa", Partial("accepted for the caller only, not enforced"), capset);
+    r("getrlimit", "ia", Full, getrlimit);
+    r("setrlimit", "ia", Partial("limits other than NOFILE are recorded, not enforced"), setrlimit);
+    r("prlimit64", "iiaa", Partial("limits other than NOFILE are recorded, not enforced"), prlimit64);
+    r("umask", "o", Full, umask);
+}
+
+fn clone(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let args = CloneArgs {
+        flags: a[0] & !0xff,
+        stack: a[1],
+        ptid: a[2],
+        ctid: a[3],
+        tls: a[4],
+        exit_signal: (a[0] & 0xff) as i32,
+    };
+    do_clone(ctx, args).map(|t| t as u64)
+}
+
+fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[1] < 64 || a[1] > 4096 {
+        return Err(Errno::EINVAL);
+    }
+    let c: [u64; 8] = get(ctx, a[0])?;
+    if a[1] >= 88 {
+        let extra: [u64; 3] = get(ctx, a[0] + 64)?;
+        if extra[0] != 0 || extra[1] != 0 {
+            ctx.log_once("clone3 set_tid");
+            return Err(Errno::EINVAL);
+        }
+    }
+    if c[4] > 64 || c[0] & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let stack = if c[5] != 0 { c[5] + c[6] } else { 0 };
+    let args = CloneArgs {
+        flags: c[0],
+        stack,
+        ptid: c[3],
+        ctid: c[2],
+        tls: c[7],
+        exit_signal: c[4] as i32,
+    };
+    do_clone(ctx, args).map(|t| t as u64)
+}
+
+fn fork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    clone(ctx, [libc::SIGCHLD as u64, 0, 0, 0, 0, 0])
+}
+
+fn vfork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    clone(ctx, [(libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0])
+}
+
+fn execve(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let path = abi::path(ctx, a[0])?;
+    let argv = abi::str_array(ctx, a[1])?;
+    let envp = abi::str_array(ctx, a[2])?;
+    do_execveat(ctx, libc::AT_FDCWD, &path, argv, envp)?;
+    Ok(0)
+}
+
+fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let flags = a[4] as i32;
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = sentry::mm::read_cstr(&ctx.mm, a[1], abi::PATH_MAX - 1)?;
+    let argv = abi::str_array(ctx, a[2])?;
+    let envp = abi::str_array(ctx, a[3])?;
+    let (dirfd, path) = if raw.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let f = crate::fs::fdget(ctx, a[0])?;
+        (libc::AT_FDCWD, f.path.clone())
+    } else {
+        (a[0] as i32, raw)
+    };
+    do_execveat(ctx, dirfd, &path, argv, envp)?;
+    Ok(0)
+}
+
+fn exit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let code = (a[0] & 0xff) as i32;
+    let tgid = ctx.tgid();
+    let last = ctx.proc_ref().threads.len() == 1;
+    if last {
+        group_exit(&mut ctx.st, tgid, ExitInfo { status: code << 8, code: CLD_EXITED, value: code });
+    } else {
+        ctx.task().killed = true;
+    }
+    ctx.no_return = true;
+    Ok(0)
+}
+
+fn exit_group(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let code = (a[0] & 0xff) as i32;
+    let tgid = ctx.tgid();
+    group_exit(&mut ctx.st, tgid, ExitInfo { status: code << 8, code: CLD_EXITED, value: code });
+    ctx.no_return = true;
+    Ok(0)
+}
+
+fn sel_of(ctx: &Ctx<'_, '_>, pid: i32) -> WaitSel {
+    match pid {
+        -1 => WaitSel::Any,
+        0 => WaitSel::Pgid(ctx.proc_ref().pgid),
+        p if p < -1 => WaitSel::Pgid(-p),
+        p => WaitSel::Pid(p),
+    }
+}
+
+fn put_rusage(ctx: &mut Ctx<'_, '_>, addr: u64, ns: (u64, u64)) -> KResult<()> {
+    let mut ru = [0i64; 18];
+    ru[0] = (ns.0 / 1_000_000_000) as i64;
+    ru[1] = ((ns.0 % 1_000_000_000) / 1000) as i64;
+    ru[2] = (ns.1 / 1_000_000_000) as i64;
+    ru[3] = ((ns.1 % 1_000_000_000) / 1000) as i64;
+    put(ctx, addr, &ru)
+}
+
+fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let opts = a[2] as i32;
+    let allowed = WNOHANG | WUNTRACED | WCONTINUED | libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
+    if opts & !allowed != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sel = sel_of(ctx, a[0] as i32);
+    match do_wait(ctx, sel, opts | WEXITED)? {
+        None => Ok(0),
+        Some(w) => {
+            if a[1] != 0 {
+                put(ctx, a[1], &w.status)?;
+            }
+            if a[3] != 0 {
+                put_rusage(ctx, a[3], w.rusage_ns)?;
+            }
+            Ok(w.pid as u64)
+        }
+    }
+}
+
+fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let opts = a[3] as i32;
+    let allowed = WNOHANG | WUNTRACED | WCONTINUED | WEXITED | WNOWAIT | libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
+    if opts & !allowed != 0 || opts & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sel = match a[0] as u32 {
+        libc::P_ALL => WaitSel::Any,
+        libc::P_PID if (a[1] as i32) > 0 => WaitSel::Pid(a[1] as i32),
+        libc::P_PGID => {
+            if a[1] as i32 == 0 {
+                WaitSel::Pgid(ctx.proc_ref().pgid)
+            } else {
+                WaitSel::Pgid(a[1] as i32)
+            }
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = do_wait(ctx, sel, opts)?;
+    let mut info = [0u8; 128];
+    if let Some(w) = &r {
+        info[0..4].copy_from_slice(&libc::SIGCHLD.to_le_bytes());
+        info[8..12].copy_from_slice(&w.code.to_le_bytes());
+        info[16..20].copy_from_slice(&w.pid.to_le_bytes());
+        info[20..24].copy_from_slice(&w.uid.to_le_bytes());
+        let v = if w.code == CLD_EXITED { (w.status >> 8) & 0xff } else { w.value };
+        info[24..28].copy_from_slice(&v.to_le_bytes());
+    }
+    if a[2] != 0 {
+        put(ctx, a[2], &info)?;
+    }
+    if let (Some(w), true) = (&r, a[4] != 0) {
+        put_rusage(ctx, a[4], w.rusage_ns)?;
+    }
+    Ok(0)
+}
+
+fn getpid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.tgid() as u64)
+}
+fn gettid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.tid as u64)
+}
+fn getppid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.proc_ref().ppid as u64)
+}
+fn getpgrp(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.proc_ref().pgid as u64)
+}
+
+fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid == 0 {
+        return Ok(ctx.tgid());
+    }
+    let t = ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?;
+    Ok(t.tgid)
+}
+
+fn getpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let p = target_proc(ctx, a[0] as i32)?;
+    Ok(ctx.st.procs[&p].pgid as u64)
+}
+fn getsid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let p = target_proc(ctx, a[0] as i32)?;
+    Ok(ctx.st.procs[&p].sid as u64)
+}
+
+fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let me = ctx.tgid();
+    let (pid, pgid) = (a[0] as i32, a[1] as i32);
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = if pid == 0 { me } else { pid };
+    let pgid = if pgid == 0 { pid } else { pgid };
+    let sid = ctx.proc_ref().sid;
+    let target = ctx.st.procs.get(&pid).filter(|p| p.exit.is_none()).ok_or(Errno::ESRCH)?;
+    if pid != me && target.ppid != me {
+        return Err(Errno::ESRCH);
+    }
+    if target.sid != sid || target.sid == pid {
+        return Err(Errno::EPERM);
+    }
+    if pgid != pid && !ctx.st.procs.values().any(|p| p.pgid == pgid && p.sid == sid) {
+        return Err(Errno::EPERM);
+    }
+    ctx.st.procs.get_mut(&pid).unwrap().pgid = pgid;
+    Ok(0)
+}
+
+fn setsid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    let me = ctx.tgid();
+    if ctx.st.procs.values().any(|p| p.pgid == me) {
+        return Err(Errno::EPERM);
+    }
+    let p = ctx.proc_();
+    p.sid = me;
+    p.pgid = me;
+    Ok(me as u64)
+}
+
+fn set_tid_address(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    ctx.task().clear_child_tid = a[0];
+    Ok(ctx.tid as u64)
+}
+fn set_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.task().robust_list = a[0];
+    Ok(0)
+}
+fn get_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let pid = a[0] as i32;
+    let head = if pid == 0 {
+        ctx.task_ref().robust_list
+    } else {
+        ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?.robust_list
+    };
+    put(ctx, a[1], &head)?;
+    put(ctx, a[2], &24u64)?;
+    Ok(0)
+}
+
+fn arch_prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    const SET_GS: u64 = 0x1001;
+    const SET_FS: u64 = 0x1002;
+    const GET_FS: u64 = 0x1003;
+    const GET_GS: u64 = 0x1004;
+    const GET_CPUID: u64 = 0x1011;
+    const SET_CPUID: u64 = 0x1012;
+    let canonical = |v: u64| v < 0x0000_8000_0000_0000;
+    match a[0] {
+        SET_FS => {
+            if !canonical(a[1]) {
+                return Err(Errno::EPERM);
+            }
+            ctx.regs.gp.fs_base = a[1];
+            Ok(0)
+        }
+        SET_GS => {
+            if !canonical(a[1]) {
+                return Err(Errno::EPERM);
+            }
+            ctx.regs.gp.gs_base = a[1];
+            Ok(0)
+        }
+        GET_FS => put(ctx, a[1], &ctx.regs.gp.fs_base.clone()).map(|_| 0),
+        GET_GS => put(ctx, a[1], &ctx.regs.gp.gs_base.clone()).map(|_| 0),
+        GET_CPUID => Ok(1),
+        SET_CPUID => {
+            ctx.log_once("arch_prctl ARCH_SET_CPUID");
+            Err(Errno::ENODEV)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    match a[0] as i32 {
+        libc::PR_SET_NAME => {
+            let mut n = sentry::mm::read_vec(&ctx.mm, a[1], 16).or_else(|_| sentry::mm::read_cstr(&ctx.mm, a[1], 15))?;
+            if let Some(i) = n.iter().position(|&c| c == 0) {
+                n.truncate(i);
+            }
+            n.truncate(15);
+            ctx.task().comm = n;
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut n = ctx.task_ref().comm.clone();
+            n.resize(16, 0);
+            ctx.mm.write(a[1], &n)?;
+            Ok(0)
+        }
+        libc::PR_SET_PDEATHSIG => {
+            if a[1] > 64 {
+                return Err(Errno::EINVAL);
+            }
+            ctx.task().pdeathsig = a[1] as i32;
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            let s = ctx.task_ref().pdeathsig;
+            put(ctx, a[1], &s)?;
+            Ok(0)
+        }
+        libc::PR_SET_NO_NEW_PRIVS => {
+            if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+                return Err(Errno::EINVAL);
+            }
+            ctx.proc_().no_new_privs = true;
+            Ok(0)
+        }
+        libc::PR_GET_NO_NEW_PRIVS => Ok(u64::from(ctx.proc_ref().no_new_privs)),
+        libc::PR_SET_DUMPABLE => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            ctx.proc_().dumpable = a[1];
+            Ok(0)
+        }
+        libc::PR_GET_DUMPABLE => Ok(ctx.proc_ref().dumpable),
+        libc::PR_SET_CHILD_SUBREAPER => {
+            ctx.proc_().subreaper = a[1] != 0;
+            Ok(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let v = i32::from(ctx.proc_ref().subreaper);
+            put(ctx, a[1], &v)?;
+            Ok(0)
+        }
+        libc::PR_GET_SECCOMP => Ok(0),
+        libc::PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(1)
+        }
+        libc::PR_GET_KEEPCAPS => Ok(0),
+        libc::PR_GET_TID_ADDRESS => {
+            let v = ctx.task_ref().clear_child_tid;
+            put(ctx, a[1], &v)?;
+            Ok(0)
+        }
+        libc::PR_GET_THP_DISABLE => Ok(0),
+        libc::PR_GET_TIMERSLACK => Ok(50_000),
+        o => {
+            ctx.log_once(&format!("prctl option {o}"));
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+fn getuid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.proc_ref().creds.ruid as u64)
+}
+fn geteuid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.proc_ref().creds.euid as u64)
+}
+fn getgid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.proc_ref().creds.rgid as u64)
+}
+fn getegid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    Ok(ctx.proc_ref().creds.egid as u64)
+}
+fn getresuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let c = ctx.proc_ref().creds.clone();
+    put(ctx, a[0], &c.ruid)?;
+    put(ctx, a[1], &c.euid)?;
+    put(ctx, a[2], &c.suid)?;
+    Ok(0)
+}
+fn getresgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let c = ctx.proc_ref().creds.clone();
+    put(ctx, a[0], &c.rgid)?;
+    put(ctx, a[1], &c.egid)?;
+    put(ctx, a[2], &c.sgid)?;
+    Ok(0)
+}
+
+/// setres[ug]id core: -1 keeps a field; unprivileged callers may only
+/// pick among their current ids.
+fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<u64> {
+    let c = &mut ctx.proc_().creds;
+    let priv_ = c.privileged();
+    let cur = if uid { [c.ruid, c.euid, c.suid] } else { [c.rgid, c.egid, c.sgid] };
+    for v in [r, e, s] {
+        if v != -1 && !priv_ && !cur.contains(&(v as u32)) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let f = |old: u32, v: i64| if v == -1 { old } else { v as u32 };
+    if uid {
+        c.ruid = f(c.ruid, r);
+        c.euid = f(c.euid, e);
+        c.suid = f(c.suid, s);
+        c.fsuid = c.euid;
+    } else {
+        c.rgid = f(c.rgid, r);
+        c.egid = f(c.egid, e);
+        c.sgid = f(c.sgid, s);
+        c.fsgid = c.egid;
+    }
+    Ok(0)
+}
+fn id(v: u64) -> i64 {
+    v as u32 as i32 as i64
+}
+fn setresuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set_ids(ctx, true, id(a[0]), id(a[1]), id(a[2]))
+}
+fn setresgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set_ids(ctx, false, id(a[0]), id(a[1]), id(a[2]))
+}
+fn setreuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (r, e) = (id(a[0]), id(a[1]));
+    let s = if r != -1 || e != -1 { if e != -1 { e } else { -1 } } else { -1 };
+    set_ids(ctx, true, r, e, s)
+}
+fn setregid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (r, e) = (id(a[0]), id(a[1]));
+    let s = if e != -1 { e } else { -1 };
+    set_ids(ctx, false, r, e, s)
+}
+fn setuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let v = id(a[0]);
+    if v == -1 {
+        return Err(Errno::EINVAL);
+    }
+    if ctx.proc_ref().creds.privileged() {
+        set_ids(ctx, true, v, v, v)
+    } else {
+        set_ids(ctx, true, -1, v, -1)
+    }
+}
+fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let v = id(a[0]);
+    if v == -1 {
+        return Err(Errno::EINVAL);
+    }
+    if ctx.proc_ref().creds.privileged() {
+        set_ids(ctx, false, v, v, v)
+    } else {
+        set_ids(ctx, false, -1, v, -1)
+    }
+}
+fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let c = &mut ctx.proc_().creds;
+    let old = c.fsuid;
+    if c.privileged() || [c.ruid, c.euid, c.suid].contains(&(a[0] as u32)) {
+        c.fsuid = a[0] as u32;
+    }
+    Ok(old as u64)
+}
+fn setfsgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let c = &mut ctx.proc_().creds;
+    let old = c.fsgid;
+    if c.privileged() || [c.rgid, c.egid, c.sgid].contains(&(a[0] as u32)) {
+        c.fsgid = a[0] as u32;
+    }
+    Ok(old as u64)
+}
+fn getgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let g = ctx.proc_ref().creds.groups.clone();
+    let n = a[0] as i32;
+    if n < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if n == 0 {
+        return Ok(g.len() as u64);
+    }
+    if (n as usize) < g.len() {
+        return Err(Errno::EINVAL);
+    }
+    let b: Vec<u8> = g.iter().flat_map(|x| x.to_le_bytes()).collect();
+    ctx.mm.write(a[1], &b)?;
+    Ok(g.len() as u64)
+}
+fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    if !ctx.proc_ref().creds.privileged() {
+        return Err(Errno::EPERM);
+    }
+    let b = sentry::mm::read_vec(&ctx.mm, a[1], a[0] as usize * 4)?;
+    ctx.proc_().creds.groups = b.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    Ok(0)
+}
+
+fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let hdr: [u32; 2] = get(ctx, a[0])?;
+    let n = match hdr[0] {
+        0x1998_0330 => 1,
+        0x2007_1026 | 0x2008_0522 => 2,
+        _ => {
+            put(ctx, a[0], &[0x2008_0522u32, hdr[1]])?;
+            return if a[1] == 0 { Ok(0) } else { Err(Errno::EINVAL) };
+        }
+    };
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    let full = if ctx.proc_ref().creds.euid == 0 { u32::MAX } else { 0 };
+    let mut v = Vec::new();
+    for i in 0..n {
+        let m = if i == 1 { full & 0x1ff } else { full };
+        v.extend_from_slice(&[m, m, 0]);
+    }
+    let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    ctx.mm.write(a[1], &b)?;
+    Ok(0)
+}
+fn capset(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let hdr: [u32; 2] = get(ctx, a[0])?;
+    if hdr[1] != 0 && hdr[1] as i32 != ctx.tgid() {
+        return Err(Errno::EPERM);
+    }
+    ctx.log_once("capset (capabilities are not enforced)");
+    Ok(0)
+}
+
+fn rlimit_get(ctx: &Ctx<'_, '_>, tgid: i32, res: u64) -> KResult<(u64, u64)> {
+    if res >= 16 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(ctx.st.procs[&tgid].rlimits[res as usize])
+}
+fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KResult<()> {
+    if res >= 16 || v.0 > v.1 {
+        return Err(Errno::EINVAL);
+    }
+    if res == libc::RLIMIT_NOFILE as u64 && v.1 > 1 << 20 {
+        return Err(Errno::EPERM);
+    }
+    let p = ctx.st.procs.get_mut(&tgid).ok_or(Errno::ESRCH)?;
+    if v.1 > p.rlimits[res as usize].1 && !p.creds.privileged() {
+        return Err(Errno::EPERM);
+    }
+    p.rlimits[res as usize] = v;
+    Ok(())
+}
+fn getrlimit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let v = rlimit_get(ctx, ctx.tgid(), a[0])?;
+    put(ctx, a[1], &[v.0, v.1])?;
+    Ok(0)
+}
+fn setrlimit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let v: [u64; 2] = get(ctx, a[1])?;
+    let me = ctx.tgid();
+    rlimit_set(ctx, me, a[0], (v[0], v[1]))?;
+    Ok(0)
+}
+fn prlimit64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let tgid = target_proc(ctx, a[0] as i32)?;
+    let old = rlimit_get(ctx, tgid, a[1])?;
+    if a[2] != 0 {
+        let v: [u64; 2] = get(ctx, a[2])?;
+        rlimit_set(ctx, tgid, a[1], (v[0], v[1]))?;
+    }
+    if a[3] != 0 {
+        put(ctx, a[3], &[old.0, old.1])?;
+    }
+    Ok(0)
+}
+
+fn umask(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let fs = ctx.task().fs.clone();
+    let mut fs = fs.lock();
+    let old = fs.umask;
+    fs.umask = a[0] as u32 & 0o777;
+    Ok(old as u64)
+}

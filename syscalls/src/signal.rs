@@ -1,0 +1,297 @@
+//! Signal system calls.
+
+use crate::abi::{self, get, put};
+use crate::table::{Reg, Support::*};
+use sentry::kernel::signal::{self as ksig, bit, restore_frame, InfoKind, SigAction, SigInfo, SS_DISABLE, SS_ONSTACK};
+use sentry::{Ctx, Errno, KResult};
+use std::time::Instant;
+
+pub fn register(r: &mut Reg<'_>) {
+    r("rt_sigaction", "iaau", Full, rt_sigaction);
+    r("rt_sigprocmask", "iaau", Full, rt_sigprocmask);
+    r("rt_sigreturn", "", Full, rt_sigreturn);
+    r("rt_sigpending", "au", Full, rt_sigpending);
+    r("rt_sigsuspend", "au", Full, rt_sigsuspend);
+    r("rt_sigtimedwait", "aaau", Full, rt_sigtimedwait);
+    r("rt_sigqueueinfo", "iia", Full, rt_sigqueueinfo);
+    r("rt_tgsigqueueinfo", "iiia", Full, rt_tgsigqueueinfo);
+    r("kill", "ii", Full, kill);
+    r("tkill", "ii", Full, tkill);
+    r("tgkill", "iii", Full, tgkill);
+    r("pause", "", Full, pause);
+    r("sigaltstack", "aa", Full, sigaltstack);
+}
+
+fn rt_sigaction(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = abi::signo(a[0])?;
+    let new = if a[1] != 0 {
+        let v: [u64; 4] = get(ctx, a[1])?;
+        if sig == ksig::SIGKILL || sig == ksig::SIGSTOP {
+            return Err(Errno::EINVAL);
+        }
+        Some(SigAction { handler: v[0], flags: v[1], restorer: v[2], mask: v[3] & !ksig::UNBLOCKABLE })
+    } else {
+        None
+    };
+    let h = ctx.proc_ref().sighand.clone();
+    let old = h.lock()[sig as usize - 1];
+    if a[2] != 0 {
+        put(ctx, a[2], &[old.handler, old.flags, old.restorer, old.mask])?;
+    }
+    if let Some(n) = new {
+        h.lock()[sig as usize - 1] = n;
+        // Setting a signal to be ignored discards it where pending.
+        let ign = n.handler == ksig::SIG_IGN
+            || (n.handler == ksig::SIG_DFL && ksig::default_action(sig) == ksig::Default_::Ign);
+        if ign {
+            let threads = ctx.proc_ref().threads.clone();
+            ctx.proc_().shared_pending.remove(bit(sig));
+            for t in threads {
+                if let Some(t) = ctx.st.tasks.get_mut(&t) {
+                    t.pending.remove(bit(sig));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn rt_sigprocmask(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let old = ctx.task_ref().sig_mask;
+    if a[1] != 0 {
+        let set: u64 = get(ctx, a[1])?;
+        let new = match a[0] as i32 {
+            libc::SIG_BLOCK => old | set,
+            libc::SIG_UNBLOCK => old & !set,
+            libc::SIG_SETMASK => set,
+            _ => return Err(Errno::EINVAL),
+        };
+        ctx.task().sig_mask = new & !ksig::UNBLOCKABLE;
+    }
+    if a[2] != 0 {
+        put(ctx, a[2], &old)?;
+    }
+    Ok(0)
+}
+
+fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    let mm = ctx.mm.clone();
+    ctx.no_return = true;
+    match restore_frame(&mm, ctx.regs) {
+        Ok((mask, alt)) => {
+            let t = ctx.task();
+            t.sig_mask = mask;
+            if let Some(alt) = alt {
+                let on = t.alt_stack.2 & SS_ONSTACK != 0;
+                if !on {
+                    t.alt_stack = (alt.0, alt.1, alt.2 & SS_DISABLE);
+                }
+            }
+            Ok(0)
+        }
+        Err(_) => {
+            let tid = ctx.tid;
+            sentry::kernel::lifecycle::force_signal(&mut ctx.st, tid, SigInfo::user(libc::SIGSEGV, ksig::SI_KERNEL, 0, 0));
+            Ok(0)
+        }
+    }
+}
+
+fn rt_sigpending(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let t = ctx.task_ref();
+    let set = (t.pending.set | ctx.proc_ref().shared_pending.set) & t.sig_mask;
+    put(ctx, a[0], &set)?;
+    Ok(0)
+}
+
+fn rt_sigsuspend(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let m: u64 = get(ctx, a[0])?;
+    let t = ctx.task();
+    t.saved_mask = Some(t.sig_mask);
+    t.sig_mask = m & !ksig::UNBLOCKABLE;
+    loop {
+        if ctx.block(None).is_err() {
+            return Err(Errno::ERESTARTNOHAND);
+        }
+    }
+}
+
+fn pause(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    loop {
+        if ctx.block(None).is_err() {
+            return Err(Errno::ERESTARTNOHAND);
+        }
+    }
+}
+
+fn take_in(ctx: &mut Ctx<'_, '_>, set: u64) -> Option<SigInfo> {
+    let tgid = ctx.tgid();
+    let t = ctx.task();
+    if let Some(i) = t.pending.take(!set) {
+        return Some(i);
+    }
+    ctx.st.procs.get_mut(&tgid).unwrap().shared_pending.take(!set)
+}
+
+fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set: u64 = get::<u64>(ctx, a[0])? & !ksig::UNBLOCKABLE;
+    let deadline = if a[2] != 0 { Some(Instant::now() + abi::timespec(ctx, a[2])?) } else { None };
+    // Signals being waited for must not interrupt the wait as "pending".
+    let old = ctx.task_ref().sig_mask;
+    ctx.task().sig_mask = old | set;
+    let r = loop {
+        if let Some(info) = take_in(ctx, set) {
+            break Ok(info);
+        }
+        match ctx.block(deadline) {
+            Ok(false) => {
+                if let Some(info) = take_in(ctx, set) {
+                    break Ok(info);
+                }
+                break Err(Errno::EAGAIN);
+            }
+            Ok(true) => {}
+            Err(_) => {
+                if let Some(info) = take_in(ctx, set) {
+                    break Ok(info);
+                }
+                break Err(Errno::EINTR);
+            }
+        }
+    };
+    ctx.task().sig_mask = old;
+    let info = r?;
+    if a[1] != 0 {
+        put(ctx, a[1], &info.to_bytes())?;
+    }
+    Ok(info.signo as u64)
+}
+
+fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
+    SigInfo::user(sig, code, ctx.tgid(), ctx.proc_ref().creds.ruid)
+}
+
+fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (pid, sig) = (a[0] as i32, a[1]);
+    if sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = sig as i32;
+    let me = ctx.tgid();
+    let targets: Vec<i32> = match pid {
+        p if p > 0 => vec![ctx.st.tasks.get(&p).map(|t| t.tgid).ok_or(Errno::ESRCH)?],
+        0 => {
+            let g = ctx.proc_ref().pgid;
+            ctx.st.procs.iter().filter(|(_, p)| p.pgid == g && p.exit.is_none()).map(|(&k, _)| k).collect()
+        }
+        -1 => ctx.st.procs.iter().filter(|(&k, p)| k != 1 && k != me && p.exit.is_none()).map(|(&k, _)| k).collect(),
+        p => ctx.st.procs.iter().filter(|(_, x)| x.pgid == -p && x.exit.is_none()).map(|(&k, _)| k).collect(),
+    };
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    let info = sender(ctx, sig, ksig::SI_USER);
+    for t in targets {
+        ksig::send_to_process(&mut ctx.st, t, info);
+    }
+    Ok(0)
+}
+
+fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> KResult<u64> {
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) || sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let t = ctx.st.tasks.get(&tid).ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| g != t.tgid) {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    let info = sender(ctx, sig as i32, ksig::SI_TKILL);
+    ksig::send_to_thread(&mut ctx.st, tid, info);
+    Ok(0)
+}
+fn tkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    thread_kill(ctx, None, a[0] as i32, a[1])
+}
+fn tgkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    thread_kill(ctx, Some(a[0] as i32), a[1] as i32, a[2])
+}
+
+fn queue_info(ctx: &mut Ctx<'_, '_>, target: i32, sig: u64, addr: u64) -> KResult<SigInfo> {
+    let sig = abi::signo(sig)?;
+    let raw: [u8; 128] = get(ctx, addr)?;
+    let mut info = SigInfo::from_bytes(&raw);
+    info.signo = sig;
+    info.kind = InfoKind::Queue;
+    if (info.code >= 0 || info.code == ksig::SI_TKILL) && target != ctx.tgid() {
+        return Err(Errno::EPERM);
+    }
+    Ok(info)
+}
+fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let pid = a[0] as i32;
+    let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+    let info = queue_info(ctx, tgid, a[1], a[2])?;
+    ksig::send_to_process(&mut ctx.st, tgid, info);
+    Ok(0)
+}
+fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    let t = ctx.st.tasks.get(&tid).filter(|t| t.tgid == tgid).ok_or(Errno::ESRCH)?;
+    let tg = t.tgid;
+    let info = queue_info(ctx, tg, a[2], a[3])?;
+    ksig::send_to_thread(&mut ctx.st, tid, info);
+    Ok(0)
+}
+
+const MINSIGSTKSZ: u64 = 2048;
+
+fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let rsp = ctx.regs.gp.rsp;
+    let cur = ctx.task_ref().alt_stack;
+    let on = cur.2 & SS_DISABLE == 0 && cur.1 > 0 && rsp > cur.0 && rsp <= cur.0 + cur.1;
+    if a[0] != 0 {
+        let ss: [u64; 3] = get(ctx, a[0])?;
+        let flags = ss[1] as i32;
+        if on {
+            return Err(Errno::EPERM);
+        }
+        let mode = flags & !(1 << 31); // SS_AUTODISARM
+        if mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK {
+            return Err(Errno::EINVAL);
+        }
+        if mode == SS_DISABLE {
+            ctx.task().alt_stack = (0, 0, SS_DISABLE);
+        } else {
+            if ss[2] < MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            ctx.task().alt_stack = (ss[0], ss[2], 0);
+        }
+    }
+    if a[1] != 0 {
+        let flags = if cur.2 & SS_DISABLE != 0 { SS_DISABLE } else if on { SS_ONSTACK } else { 0 };
+        put(ctx, a[1], &[cur.0, flags as u64, cur.1])?;
+    }
+    Ok(0)
+}
