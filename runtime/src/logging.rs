@@ -10,7 +10,15 @@ pub enum LogError {
 }
 
 pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogError> {
-    let level = if debug { "debug" } else { "warn" };
+    // Unsupported-syscall notices are warnings: on stderr they would mix
+    // with the application's output, so stderr gets errors only.
+    let level = if debug {
+        "debug"
+    } else if file.is_some() {
+        "warn"
+    } else {
+        "error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUSK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);

@@ -79,6 +79,31 @@ pub fn register(r: &mut Reg<'_>) {
     r("utimensat", "dpax", Partial("root is read-only in this milestone"), utimensat);
     r("fchmod", "do", Partial("root is read-only in this milestone"), fchmod);
     r("fchown", "duu", Partial("root is read-only in this milestone"), fchmod);
+    let xnote = "no extended attributes yet: EOPNOTSUPP";
+    for name in ["getxattr", "setxattr", "listxattr", "removexattr"] {
+        r(name, "ppau", Partial(xnote), xattr_path);
+    }
+    for name in ["lgetxattr", "lsetxattr", "llistxattr", "lremovexattr"] {
+        r(name, "ppau", Partial(xnote), xattr_lpath);
+    }
+    for name in ["fgetxattr", "fsetxattr", "flistxattr", "fremovexattr"] {
+        r(name, "dpau", Partial(xnote), xattr_fd);
+    }
+}
+
+fn xattr_path(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let p = abi::path(ctx, a[0])?;
+    ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?.stat.ok_or(Errno::ENOENT)?;
+    Err(Errno::EOPNOTSUPP)
+}
+fn xattr_lpath(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let p = abi::path(ctx, a[0])?;
+    ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, false)?.stat.ok_or(Errno::ENOENT)?;
+    Err(Errno::EOPNOTSUPP)
+}
+fn xattr_fd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    fdget(ctx, a[0])?;
+    Err(Errno::EOPNOTSUPP)
 }
 
 pub fn fdget(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {

@@ -7,6 +7,7 @@ mod fs;
 mod misc;
 mod mm;
 mod names;
+mod net;
 mod process;
 mod signal;
 mod strace;

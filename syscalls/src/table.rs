@@ -2,7 +2,7 @@
 //! return their errno and are logged once per sandbox.
 
 use crate::names::{MAX_NR, NAMES};
-use crate::{fs, misc, mm, process, signal, strace, time};
+use crate::{fs, misc, mm, net, process, signal, strace, time};
 use sentry::{Ctx, Errno, KResult, SyscallTable};
 
 pub type Handler = fn(&mut Ctx<'_, '_>, [u64; 6]) -> KResult<u64>;
@@ -57,6 +57,12 @@ impl Table {
         signal::register(&mut reg);
         time::register(&mut reg);
         misc::register(&mut reg);
+        net::register(&mut reg);
+        for (name, note) in [("rseq", "glibc falls back without it")] {
+            if let Some(e) = entries.iter_mut().find(|e| e.name == name) {
+                e.support = Support::Errno(Errno::ENOSYS, note);
+            }
+        }
         Table { entries }
     }
 }

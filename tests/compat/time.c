@@ -74,7 +74,7 @@ int main(void)
 	EXPECT_ERR("clock_gettime_invalid", clock_gettime((clockid_t)1234, &rt), EINVAL);
 	EXPECT_ERR("clock_getres_invalid", clock_getres((clockid_t)-100, &rt), EINVAL);
 	EXPECT_ERR("clock_gettime_efault", syscall(SYS_clock_gettime, CLOCK_MONOTONIC, BADPTR), EFAULT);
-	EXPECT_ERR("clock_settime_eperm_or_einval", clock_settime(CLOCK_MONOTONIC, &rt), EINVAL);
+	EXPECT_ERR("clock_settime_monotonic", clock_settime(CLOCK_MONOTONIC, &rt), EINVAL);
 
 	/* nanosleep 10ms. */
 	long long s0 = mono_ns();
