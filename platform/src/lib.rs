@@ -69,6 +69,10 @@ pub trait AddressSpace: Send + Sync + Any {
     fn protect(&self, addr: u64, len: u64, prot: Prot);
     /// The highest address (exclusive) the application may use.
     fn max_addr(&self) -> u64;
+    /// CPU time the application has spent running in this address space.
+    fn cpu_time_ns(&self) -> u64 {
+        0
+    }
     fn as_any(&self) -> &dyn Any;
 }
 

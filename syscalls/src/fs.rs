@@ -387,6 +387,23 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !(0..=4).contains(&whence) {
         return Err(Errno::EINVAL);
     }
+    if f.ops.stat().is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR) {
+        // Directory offsets are entry indices (the d_off getdents64 gives).
+        let mut dp = f.dir_pos.lock();
+        let new = match whence {
+            libc::SEEK_SET => a[1] as i64,
+            libc::SEEK_CUR => dp.0 as i64 + a[1] as i64,
+            _ => return Err(Errno::EINVAL),
+        };
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        dp.0 = new as usize;
+        if new == 0 {
+            dp.1 = None;
+        }
+        return Ok(new as u64);
+    }
     f.ops.seek(&f, a[1] as i64, whence)
 }
 
@@ -504,7 +521,8 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             sentry::fs::DirEntry { ino: st.ino, kind: libc::DT_DIR, name: b".".to_vec() },
             sentry::fs::DirEntry { ino: st.ino, kind: libc::DT_DIR, name: b"..".to_vec() },
         ];
-        list.extend(f.ops.readdir()?);
+        let c = sentry::fs::vfs::Caller { st: &ctx.st, tid: ctx.tid, vfs: &ctx.k.vfs };
+        list.extend(f.ops.readdir_for(&c)?);
         dp.1 = Some(list);
     }
     let list = dp.1.as_ref().unwrap();

@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("sched_get_priority_max", "i", Full, prio_max);
     r("sched_get_priority_min", "i", Full, prio_min);
     r("personality", "x", Partial("PER_LINUX only"), personality);
-    r("futex", "axuaau", Partial("no PI futexes"), futex_);
+    r("futex", "axuaau", Partial("no requeue-PI; PI locks without priority boosting"), futex_);
     r("getrusage", "ia", Full, getrusage);
 }
 
@@ -84,7 +84,9 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     unsafe { libc::sysinfo(&mut si) };
-    si.uptime = ctx.k.boot_time.elapsed().as_secs() as i64;
+    // Linux rounds uptime up to whole seconds.
+    let up = ctx.k.boot_time.elapsed();
+    si.uptime = up.as_secs() as i64 + i64::from(up.subsec_nanos() > 0);
     si.procs = ctx.st.tasks.len() as u16;
     si.loads = [0; 3];
     put(ctx, a[0], &si)?;
@@ -148,27 +150,52 @@ fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// The processes a *priority call names.
+fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
+    let who = who as i32;
+    let v: Vec<i32> = match which as u32 {
+        libc::PRIO_PROCESS => {
+            if who == 0 {
+                vec![ctx.tgid()]
+            } else {
+                vec![ctx.st.tasks.get(&who).map(|t| t.tgid).ok_or(Errno::ESRCH)?]
+            }
+        }
+        libc::PRIO_PGRP => {
+            let g = if who == 0 { ctx.proc_ref().pgid } else { who };
+            ctx.st.procs.iter().filter(|(_, p)| p.pgid == g && p.exit.is_none()).map(|(&k, _)| k).collect()
+        }
+        libc::PRIO_USER => {
+            let u = if who == 0 { ctx.proc_ref().creds.ruid } else { who as u32 };
+            ctx.st.procs.iter().filter(|(_, p)| p.creds.ruid == u && p.exit.is_none()).map(|(&k, _)| k).collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if v.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(v)
+}
+
 fn getpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] > 2 {
-        return Err(Errno::EINVAL);
-    }
-    if a[0] == 0 {
-        check_pid(ctx, a[1])?;
-    }
-    Ok(20)
+    let t = prio_targets(ctx, a[0], a[1])?;
+    let best = t.iter().map(|p| ctx.st.procs[p].nice).min().unwrap_or(0);
+    // The raw syscall returns 20 - nice so that it is never negative.
+    Ok((20 - best) as u64)
 }
 
 fn setpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] > 2 {
-        return Err(Errno::EINVAL);
+    let t = prio_targets(ctx, a[0], a[1])?;
+    let nice = (a[2] as i32).clamp(-20, 19);
+    let privileged = ctx.proc_ref().creds.privileged();
+    for p in t {
+        let pr = ctx.st.procs.get_mut(&p).unwrap();
+        if nice < pr.nice && !privileged {
+            return Err(Errno::EACCES);
+        }
+        pr.nice = nice;
     }
-    if a[0] == 0 {
-        check_pid(ctx, a[1])?;
-    }
-    if (a[2] as i32) < 0 && !ctx.proc_ref().creds.privileged() {
-        return Err(Errno::EACCES);
-    }
-    ctx.log_once("setpriority (nice values are not enforced)");
+    ctx.log_once("setpriority (nice values are recorded, not enforced)");
     Ok(0)
 }
 
@@ -242,8 +269,25 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::FUTEX_REQUEUE => Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, None, private)? as u64),
         libc::FUTEX_CMP_REQUEUE => Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, Some(a[5] as u32), private)? as u64),
         libc::FUTEX_WAKE_OP => Ok(futex::wake_op(ctx, addr, a[4], val, a[3] as u32, a[5] as u32, private)? as u64),
-        libc::FUTEX_LOCK_PI | libc::FUTEX_UNLOCK_PI | libc::FUTEX_TRYLOCK_PI | libc::FUTEX_WAIT_REQUEUE_PI | libc::FUTEX_CMP_REQUEUE_PI | 13 => {
-            ctx.log_once("PI futexes");
+        libc::FUTEX_LOCK_PI | libc::FUTEX_TRYLOCK_PI | 13 => {
+            // LOCK_PI timeouts are absolute CLOCK_REALTIME; LOCK_PI2 (13) monotonic.
+            let deadline = if a[3] == 0 || cmd == libc::FUTEX_TRYLOCK_PI {
+                None
+            } else {
+                let d = crate::abi::timespec(ctx, a[3])?;
+                let clock = if cmd == 13 && !realtime { libc::CLOCK_MONOTONIC } else { libc::CLOCK_REALTIME };
+                let now = crate::time::clock_ns(ctx, clock)?;
+                Some(Instant::now() + Duration::from_nanos((d.as_nanos() as i64 - now).max(0) as u64))
+            };
+            futex::lock_pi(ctx, addr, deadline, private, cmd == libc::FUTEX_TRYLOCK_PI)?;
+            Ok(0)
+        }
+        libc::FUTEX_UNLOCK_PI => {
+            futex::unlock_pi(ctx, addr, private)?;
+            Ok(0)
+        }
+        libc::FUTEX_WAIT_REQUEUE_PI | libc::FUTEX_CMP_REQUEUE_PI => {
+            ctx.log_once("futex requeue-PI");
             Err(Errno::ENOSYS)
         }
         _ => Err(Errno::ENOSYS),
@@ -252,17 +296,26 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let who = a[0] as i32;
-    let ns = match who {
-        libc::RUSAGE_SELF => (crate::time::clock_ns(ctx, libc::CLOCK_PROCESS_CPUTIME_ID)? as u64, 0),
-        libc::RUSAGE_THREAD => (crate::time::clock_ns(ctx, libc::CLOCK_THREAD_CPUTIME_ID)? as u64, 0),
-        libc::RUSAGE_CHILDREN => ctx.proc_ref().child_times,
+    let tgid = ctx.tgid();
+    let self_rss = || {
+        let p = ctx.proc_ref();
+        p.maxrss_kb.max(sentry::kernel::cpu::rss_kb(&ctx.mm))
+    };
+    let (ns, rss) = match who {
+        libc::RUSAGE_SELF => (sentry::kernel::cpu::process_times(&ctx.st, tgid), self_rss()),
+        libc::RUSAGE_THREAD => (sentry::kernel::cpu::thread_times(&ctx.st, ctx.tid), self_rss()),
+        libc::RUSAGE_CHILDREN => (ctx.proc_ref().child_times, ctx.proc_ref().child_maxrss_kb),
         _ => return Err(Errno::EINVAL),
     };
+    if who == libc::RUSAGE_SELF {
+        ctx.proc_().maxrss_kb = rss;
+    }
     let mut ru = [0i64; 18];
     ru[0] = (ns.0 / 1_000_000_000) as i64;
     ru[1] = ((ns.0 % 1_000_000_000) / 1000) as i64;
     ru[2] = (ns.1 / 1_000_000_000) as i64;
     ru[3] = ((ns.1 % 1_000_000_000) / 1000) as i64;
+    ru[4] = rss as i64;
     put(ctx, a[1], &ru)?;
     let _ = get::<u8>;
     Ok(0)

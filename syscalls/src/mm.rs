@@ -48,6 +48,7 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once("mmap MAP_HUGETLB");
         return Err(Errno::EINVAL);
     }
+    check_as(ctx, len)?;
     let mut req = MapRequest::anon(addr, len, prot);
     req.fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
     req.noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
@@ -99,6 +100,15 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     done(ctx, at)
 }
 
+/// RLIMIT_AS: the address space may not grow past the limit.
+fn check_as(ctx: &Ctx<'_, '_>, grow: u64) -> KResult<()> {
+    let lim = ctx.proc_ref().rlimits[libc::RLIMIT_AS as usize].0;
+    if lim != u64::MAX && ctx.mm.total_size().saturating_add(page_up(grow)) > lim {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
 fn munmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     ctx.mm.unmap(a[0], a[1])?;
     done(ctx, 0)
@@ -114,6 +124,10 @@ fn mprotect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn brk(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let cur = ctx.mm.brk(0);
+    if a[0] > cur && check_as(ctx, a[0] - cur).is_err() {
+        return Ok(cur);
+    }
     let r = ctx.mm.brk(a[0]);
     done(ctx, r)
 }
@@ -130,6 +144,9 @@ fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let fixed = (flags & 2 != 0).then_some(a[4]);
+    if a[2] > a[1] {
+        check_as(ctx, a[2] - a[1])?;
+    }
     let r = ctx.mm.remap(a[0], a[1], a[2], flags & 1 != 0, fixed)?;
     done(ctx, r)
 }

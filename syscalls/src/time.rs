@@ -2,8 +2,8 @@
 
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
-use sentry::kernel::time::host_ns;
-use sentry::kernel::timers::Target;
+use sentry::kernel::cpu;
+use sentry::kernel::timers::{cpu_now, Clock, Target};
 use sentry::kernel::Restart;
 use sentry::{Ctx, Errno, KResult};
 use std::time::{Duration, Instant};
@@ -19,9 +19,9 @@ pub fn register(r: &mut Reg<'_>) {
     r("clock_nanosleep", "ixaa", Full, clock_nanosleep);
     r("restart_syscall", "", Full, restart_syscall);
     r("alarm", "u", Full, alarm);
-    r("getitimer", "ia", Partial("ITIMER_REAL only"), getitimer);
-    r("setitimer", "iaa", Partial("ITIMER_REAL only"), setitimer);
-    r("timer_create", "iaa", Partial("wall and monotonic clocks; SIGEV_SIGNAL/NONE/THREAD_ID"), timer_create);
+    r("getitimer", "ia", Partial("CPU timers tick every 4 ms"), getitimer);
+    r("setitimer", "iaa", Partial("CPU timers tick every 4 ms"), setitimer);
+    r("timer_create", "iaa", Partial("no SIGEV_THREAD without glibc; thread CPU clocks unsupported"), timer_create);
     r("timer_settime", "ixaa", Full, timer_settime);
     r("timer_gettime", "ia", Full, timer_gettime);
     r("timer_getoverrun", "i", Full, timer_getoverrun);
@@ -29,9 +29,6 @@ pub fn register(r: &mut Reg<'_>) {
     r("times", "a", Full, times);
 }
 
-fn cpu_ns(clock: libc::clockid_t) -> i64 {
-    host_ns(clock)
-}
 
 /// The value of clock `id` in ns, or EINVAL.
 pub fn clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
@@ -40,8 +37,14 @@ pub fn clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
         libc::CLOCK_MONOTONIC | libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_MONOTONIC_COARSE | libc::CLOCK_BOOTTIME | libc::CLOCK_BOOTTIME_ALARM => {
             ctx.k.clock.mono_ns()
         }
-        libc::CLOCK_PROCESS_CPUTIME_ID => cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID),
-        libc::CLOCK_THREAD_CPUTIME_ID => cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID),
+        libc::CLOCK_PROCESS_CPUTIME_ID => {
+            let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
+            (u + s) as i64
+        }
+        libc::CLOCK_THREAD_CPUTIME_ID => {
+            let (u, s) = cpu::thread_times(&ctx.st, ctx.tid);
+            (u + s) as i64
+        }
         _ => return Err(Errno::EINVAL),
     })
 }
@@ -65,8 +68,13 @@ fn clock_getres(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn clock_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // Only CLOCK_REALTIME is settable; the sandbox may not change it.
     if ctx.regs.gp.orig_rax == libc::SYS_clock_settime as u64 {
         clock_ns(ctx, a[0] as i32)?;
+        if a[0] as i32 != libc::CLOCK_REALTIME {
+            return Err(Errno::EINVAL);
+        }
+        abi::timespec(ctx, a[1])?;
     }
     Err(Errno::EPERM)
 }
@@ -143,19 +151,33 @@ fn restart_syscall(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-fn real_timer(ctx: &mut Ctx<'_, '_>) -> u64 {
+/// The process's timer for setitimer `which` (REAL, VIRTUAL, PROF).
+fn itimer(ctx: &mut Ctx<'_, '_>, which: i32) -> KResult<(u64, Clock)> {
     let tgid = ctx.tgid();
-    if let Some(id) = ctx.proc_ref().itimer_real {
-        return id;
+    let (slot, sig, clock) = match which {
+        libc::ITIMER_REAL => (None, libc::SIGALRM, Clock::Wall),
+        libc::ITIMER_VIRTUAL => (Some(0), libc::SIGVTALRM, Clock::Cpu { tgid, user_only: true }),
+        libc::ITIMER_PROF => (Some(1), libc::SIGPROF, Clock::Cpu { tgid, user_only: false }),
+        _ => return Err(Errno::EINVAL),
+    };
+    let existing = match slot {
+        None => ctx.proc_ref().itimer_real,
+        Some(i) => ctx.proc_ref().itimer_cpu[i],
+    };
+    if let Some(id) = existing {
+        return Ok((id, clock));
     }
-    let id = ctx.st.timers.create(Target::Real { tgid });
-    ctx.proc_().itimer_real = Some(id);
-    id
+    let id = ctx.st.timers.create(Target::Itimer { tgid, sig }, clock);
+    match slot {
+        None => ctx.proc_().itimer_real = Some(id),
+        Some(i) => ctx.proc_().itimer_cpu[i] = Some(id),
+    }
+    Ok((id, clock))
 }
 
 fn alarm(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let id = real_timer(ctx);
-    let (old, _) = ctx.st.timers.set(id, Duration::from_secs(a[0].min(u32::MAX as u64)), Duration::ZERO);
+    let (id, _) = itimer(ctx, libc::ITIMER_REAL)?;
+    let (old, _) = ctx.st.timers.set(id, Duration::from_secs(a[0].min(u32::MAX as u64)), Duration::ZERO, 0);
     let mut secs = old.as_secs();
     if old.subsec_nanos() >= 500_000_000 || (secs == 0 && !old.is_zero()) {
         secs += 1;
@@ -169,35 +191,22 @@ fn put_itimerval(ctx: &mut Ctx<'_, '_>, addr: u64, v: (Duration, Duration)) -> K
 }
 
 fn getitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    match a[0] as i32 {
-        libc::ITIMER_REAL => {
-            let id = real_timer(ctx);
-            let v = ctx.st.timers.get(id);
-            put_itimerval(ctx, a[1], v)?;
-            Ok(0)
-        }
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => {
-            ctx.log_once("ITIMER_VIRTUAL/ITIMER_PROF");
-            Err(Errno::EINVAL)
-        }
-        _ => Err(Errno::EINVAL),
-    }
+    let (id, clock) = itimer(ctx, a[0] as i32)?;
+    let now = cpu_now(&ctx.st, clock);
+    let v = ctx.st.timers.get(id, now);
+    put_itimerval(ctx, a[1], v)?;
+    Ok(0)
 }
 
 fn setitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] as i32 != libc::ITIMER_REAL {
-        if matches!(a[0] as i32, libc::ITIMER_VIRTUAL | libc::ITIMER_PROF) {
-            ctx.log_once("ITIMER_VIRTUAL/ITIMER_PROF");
-        }
-        return Err(Errno::EINVAL);
-    }
     let (interval, value) = if a[1] != 0 {
         (abi::timeval(ctx, a[1])?, abi::timeval(ctx, a[1] + 16)?)
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
-    let id = real_timer(ctx);
-    let old = ctx.st.timers.set(id, value, interval);
+    let (id, clock) = itimer(ctx, a[0] as i32)?;
+    let now = cpu_now(&ctx.st, clock);
+    let old = ctx.st.timers.set(id, value, interval, now);
     if a[2] != 0 {
         put_itimerval(ctx, a[2], old)?;
     }
@@ -215,15 +224,16 @@ fn timer_of(ctx: &Ctx<'_, '_>, id: u64) -> KResult<u64> {
 
 fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let clock = a[0] as i32;
-    match clock {
-        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM => {}
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => {
-            ctx.log_once("timer_create on a CPU clock");
+    let tgid = ctx.tgid();
+    let tclock = match clock {
+        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM => Clock::Wall,
+        libc::CLOCK_PROCESS_CPUTIME_ID => Clock::Cpu { tgid, user_only: false },
+        libc::CLOCK_THREAD_CPUTIME_ID => {
+            ctx.log_once("timer_create on a thread CPU clock");
             return Err(Errno::EINVAL);
         }
         _ => return Err(Errno::EINVAL),
-    }
-    let tgid = ctx.tgid();
+    };
     let next = ctx.st.timers.all.len() as u64;
     let (signo, value, notify, tid) = if a[1] != 0 {
         let ev: [u8; 64] = get(ctx, a[1])?;
@@ -243,7 +253,7 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (libc::SIGALRM, next, true, None)
     };
-    let id = ctx.st.timers.create(Target::Posix { tgid, tid, signo, value, id: 0, notify });
+    let id = ctx.st.timers.create(Target::Posix { tgid, tid, signo, value, id: 0, notify }, tclock);
     if let Some(t) = ctx.st.timers.all.get_mut(&id) {
         if let Target::Posix { id: tid_id, value: v, .. } = &mut t.target {
             *tid_id = id as i32;
@@ -274,15 +284,15 @@ fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let interval = abi::timespec(ctx, a[2])?;
     let mut value = abi::timespec(ctx, a[2] + 16)?;
     if a[1] & libc::TIMER_ABSTIME as u64 != 0 && !value.is_zero() {
-        let clock = match ctx.st.timers.all.get(&id).map(|t| t.target) {
-            Some(Target::Posix { .. }) => libc::CLOCK_REALTIME,
-            _ => libc::CLOCK_MONOTONIC,
+        let now = match ctx.st.timers.clock_of(id) {
+            Clock::Wall => clock_ns(ctx, libc::CLOCK_REALTIME)?,
+            c => cpu_now(&ctx.st, c) as i64,
         };
-        let now = clock_ns(ctx, clock)?;
         let rel = (value.as_nanos() as i64 - now).max(1);
         value = Duration::from_nanos(rel as u64);
     }
-    let old = ctx.st.timers.set(id, value, interval);
+    let now = cpu_now(&ctx.st, ctx.st.timers.clock_of(id));
+    let old = ctx.st.timers.set(id, value, interval, now);
     if a[3] != 0 {
         put_itimerspec(ctx, a[3], old)?;
     }
@@ -291,7 +301,8 @@ fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn timer_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let id = timer_of(ctx, a[0])?;
-    let v = ctx.st.timers.get(id);
+    let now = cpu_now(&ctx.st, ctx.st.timers.clock_of(id));
+    let v = ctx.st.timers.get(id, now);
     put_itimerspec(ctx, a[1], v)?;
     Ok(0)
 }
@@ -309,10 +320,10 @@ fn timer_delete(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn times(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
     let p = ctx.proc_ref();
     let tick = |ns: u64| (ns / 10_000_000) as i64;
-    let own = cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID) as u64;
-    let v = [tick(own), 0, tick(p.child_times.0), tick(p.child_times.1)];
+    let v = [tick(u), tick(s), tick(p.child_times.0), tick(p.child_times.1)];
     if a[0] != 0 {
         put(ctx, a[0], &v)?;
     }

@@ -121,6 +121,22 @@ impl AddressSpace for PtraceSpace {
     fn max_addr(&self) -> u64 {
         self.stub.base
     }
+    fn cpu_time_ns(&self) -> u64 {
+        let pid = self.inner.lock().unwrap().pid;
+        if pid <= 0 {
+            return 0;
+        }
+        // The CPU clock of another process: (~pid << 3) | CPUCLOCK_SCHED.
+        let clock = ((!pid) << 3) | 2;
+        // SAFETY: clock_gettime with a valid out-pointer.
+        unsafe {
+            let mut ts: libc::timespec = std::mem::zeroed();
+            if libc::clock_gettime(clock, &mut ts) != 0 {
+                return 0;
+            }
+            ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        }
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

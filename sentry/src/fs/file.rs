@@ -39,6 +39,11 @@ pub trait FileOps: Send + Sync + Any {
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
         Err(Errno::ENOTDIR)
     }
+    /// Directory entries as seen by `c` (procfs lists live state).
+    fn readdir_for(&self, c: &super::vfs::Caller) -> KResult<Vec<DirEntry>> {
+        let _ = c;
+        self.readdir()
+    }
     /// Readiness now, as poll(2) revents for `events`.
     fn poll(&self, events: i16) -> i16 {
         events & (libc::POLLIN | libc::POLLOUT)

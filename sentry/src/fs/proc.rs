@@ -1,7 +1,8 @@
 //! procfs, generated from the kernel's own state at open time.
 
 use super::file::FileOps;
-use super::synth::{stat_of, SynthDir, SynthFile};
+use super::file::File;
+use super::synth::{stat_of, SynthFile};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
 use crate::kernel::{KState, Task};
@@ -496,15 +497,8 @@ impl Filesystem for ProcFs {
     fn open(&self, c: &Caller, rel: &[u8], flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
         let ino = ino_of(rel);
         match node(c, rel)? {
-            Node::Dir(entries) => Ok(Box::new(SynthDir {
-                entries: entries
-                    .into_iter()
-                    .map(|(name, kind)| DirEntry {
-                        ino: ino_of(&[rel, b"/", &name].concat()),
-                        kind,
-                        name,
-                    })
-                    .collect(),
+            Node::Dir(_) => Ok(Box::new(ProcDir {
+                rel: rel.to_vec(),
                 stat: stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             })),
             Node::File(data) => {
@@ -518,5 +512,40 @@ impl Filesystem for ProcFs {
             }
             Node::Link(_) => Err(Errno::ELOOP),
         }
+    }
+}
+
+/// A procfs directory: listed when read, so it shows the state of that
+/// moment (an fd opened on /proc/self/fd sees itself).
+struct ProcDir {
+    rel: Vec<u8>,
+    stat: FileStat,
+}
+
+impl FileOps for ProcDir {
+    fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(self.stat)
+    }
+    fn readdir_for(&self, c: &Caller) -> KResult<Vec<DirEntry>> {
+        match node(c, &self.rel)? {
+            Node::Dir(entries) => Ok(entries
+                .into_iter()
+                .map(|(name, kind)| DirEntry {
+                    ino: ino_of(&[self.rel.as_slice(), b"/", &name].concat()),
+                    kind,
+                    name,
+                })
+                .collect()),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        super::synth::seek_in(f, off, whence, 0)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

@@ -180,6 +180,12 @@ pub fn do_execveat(
         p.threads = vec![tgid];
         ctx.tid = tgid;
     }
+    let (old_user, old_rss) = (ctx.mm.space.cpu_time_ns(), super::cpu::rss_kb(&ctx.mm));
+    {
+        let p = ctx.proc_();
+        p.dead_times.0 += old_user;
+        p.maxrss_kb = p.maxrss_kb.max(old_rss);
+    }
     ctx.pctx.release();
     let comm: Vec<u8> = img.path.rsplit(|&c| c == b'/').next().unwrap_or(b"").iter().take(15).copied().collect();
     {
@@ -352,6 +358,6 @@ pub fn signals_and_exit(
         if act.flags & signal::SA_RESETHAND != 0 {
             sighand.lock()[sig as usize - 1] = Default::default();
         }
-        return true;
+        // Like Linux, keep delivering: later frames stack on this one.
     }
 }

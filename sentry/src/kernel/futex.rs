@@ -209,3 +209,95 @@ pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
         handle(pending & !1);
     }
 }
+
+/// The futex word as an atomic in the sentry's view of application memory.
+fn word(mm: &Mm, addr: u64) -> KResult<&std::sync::atomic::AtomicU32> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let iov = mm.iovecs(addr, 4, true)?;
+    // SAFETY: a 4-byte aligned range inside one page of the memory file
+    // (aligned words never straddle pages), valid while the kernel lock is
+    // held; application threads access it atomically too.
+    Ok(unsafe { &*(iov[0].iov_base as *const std::sync::atomic::AtomicU32) })
+}
+
+/// FUTEX_LOCK_PI / FUTEX_TRYLOCK_PI: takes the lock, or waits until the
+/// owner hands it over in `unlock_pi`.
+pub fn lock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, deadline: Deadline, private: bool, try_only: bool) -> KResult<()> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let k = key(&ctx.mm, addr, private)?;
+    let tid = ctx.tid as u32;
+    loop {
+        let mm = ctx.mm.clone();
+        let w = word(&mm, addr)?;
+        let v = w.load(SeqCst);
+        let owner = v & FUTEX_TID_MASK;
+        if owner == 0 {
+            let queued = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
+            let nv = tid | (v & FUTEX_OWNER_DIED) | if queued { FUTEX_WAITERS } else { 0 };
+            if w.compare_exchange(v, nv, SeqCst, SeqCst).is_ok() {
+                return Ok(());
+            }
+            continue;
+        }
+        if owner == tid {
+            return Err(Errno::EDEADLK);
+        }
+        if try_only {
+            return Err(Errno::EAGAIN);
+        }
+        if !ctx.st.tasks.contains_key(&(owner as i32)) {
+            return Err(Errno::ESRCH);
+        }
+        if v & FUTEX_WAITERS == 0 && w.compare_exchange(v, v | FUTEX_WAITERS, SeqCst, SeqCst).is_err() {
+            continue;
+        }
+        ctx.st.futexes.queues.entry(k).or_default().push((ctx.tid, u32::MAX));
+        loop {
+            if ctx.st.futexes.woken.remove(&ctx.tid) {
+                return Ok(());
+            }
+            let r = ctx.block(deadline);
+            if ctx.st.futexes.woken.remove(&ctx.tid) {
+                return Ok(());
+            }
+            match r {
+                Ok(true) => continue,
+                other => {
+                    let me = ctx.tid;
+                    if let Some(q) = ctx.st.futexes.queues.get_mut(&k) {
+                        q.retain(|&(t, _)| t != me);
+                    }
+                    return Err(match other {
+                        Err(_) => Errno::ERESTARTNOINTR,
+                        _ => Errno::ETIMEDOUT,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// FUTEX_UNLOCK_PI: hands the lock to the first waiter, or frees it.
+pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let k = key(&ctx.mm, addr, private)?;
+    let mm = ctx.mm.clone();
+    let w = word(&mm, addr)?;
+    let v = w.load(SeqCst);
+    if v & FUTEX_TID_MASK != ctx.tid as u32 {
+        return Err(Errno::EPERM);
+    }
+    let next = ctx.st.futexes.queues.get_mut(&k).and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
+    match next {
+        Some((t, _)) => {
+            let more = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
+            w.store(t as u32 | if more { FUTEX_WAITERS } else { 0 }, SeqCst);
+            ctx.st.futexes.woken.insert(t);
+            wake_all();
+        }
+        None => w.store(0, SeqCst),
+    }
+    Ok(())
+}

@@ -110,6 +110,10 @@ pub fn new_process(tgid: i32, ppid: i32, pgid: i32, sid: i32, creds: Creds, exe:
         dead_times: (0, 0),
         execing: None,
         itimer_real: None,
+        itimer_cpu: [None, None],
+        nice: 0,
+        maxrss_kb: 0,
+        child_maxrss_kb: 0,
         posix_timers: Vec::new(),
     }
 }
@@ -240,6 +244,16 @@ pub fn group_exit(st: &mut KState, tgid: i32, info: ExitInfo) {
 /// First half of a thread's exit, while its stub still exists:
 /// clear_child_tid and robust futexes.
 fn exit_thread_prepare(st: &mut KState, tid: i32) {
+    let Some(t) = st.tasks.get(&tid) else { return };
+    let tgid = t.tgid;
+    if st.procs.get(&tgid).is_some_and(|p| p.threads.len() == 1) {
+        // The stub is about to go: keep its CPU time and peak size.
+        let (user, rss) = (t.mm.space.cpu_time_ns(), super::cpu::rss_kb(&t.mm));
+        if let Some(p) = st.procs.get_mut(&tgid) {
+            p.dead_times.0 += user;
+            p.maxrss_kb = p.maxrss_kb.max(rss);
+        }
+    }
     let Some(t) = st.tasks.get_mut(&tid) else { return };
     let (mm, ctid, robust) = (t.mm.clone(), t.clear_child_tid, t.robust_list);
     t.clear_child_tid = 0;
@@ -266,7 +280,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     drop(t);
     let Some(p) = st.procs.get_mut(&tgid) else { return };
     p.threads.retain(|&x| x != tid);
-    p.dead_times.0 += cpu_ns;
+    p.dead_times.1 += cpu_ns;
     if !p.threads.is_empty() {
         wake_all();
         return;
@@ -280,6 +294,9 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
     for pt in p.posix_timers.drain(..) {
         st.timers.cancel(pt);
+    }
+    for t in p.itimer_cpu.iter_mut().filter_map(|t| t.take()).collect::<Vec<_>>() {
+        st.timers.cancel(t);
     }
     if let Some(t) = st.procs.get_mut(&tgid).and_then(|p| p.itimer_real.take()) {
         st.timers.cancel(t);
@@ -545,11 +562,13 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
             if let (Some(e), true) = (cp.exit, opts & WEXITED != 0) {
                 let times = (cp.dead_times.0 + cp.child_times.0, cp.dead_times.1 + cp.child_times.1);
                 if opts & WNOWAIT == 0 {
+                    let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
                     st.procs.remove(&c);
                     let p = st.procs.get_mut(&me).unwrap();
                     p.children.retain(|&x| x != c);
                     p.child_times.0 += times.0;
                     p.child_times.1 += times.1;
+                    p.child_maxrss_kb = p.child_maxrss_kb.max(rss);
                 }
                 return Ok(Some(WaitResult {
                     pid: c,

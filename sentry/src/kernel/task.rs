@@ -93,6 +93,13 @@ pub struct Process {
     /// A task is exec'ing and waiting for the other threads to go.
     pub execing: Option<i32>,
     pub itimer_real: Option<u64>,
+    /// ITIMER_VIRTUAL and ITIMER_PROF.
+    pub itimer_cpu: [Option<u64>; 2],
+    pub nice: i32,
+    /// Peak resident size seen, in KiB (getrusage ru_maxrss).
+    pub maxrss_kb: u64,
+    /// ru_maxrss of the largest reaped child.
+    pub child_maxrss_kb: u64,
     pub posix_timers: Vec<u64>,
 }
 

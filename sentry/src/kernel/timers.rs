@@ -1,16 +1,16 @@
-//! Interval and POSIX timers, fired by one timer thread.
+//! Interval and POSIX timers, on wall clocks or on a process's CPU time,
+//! fired by one timer thread.
 
 use super::signal::{self, InfoKind, SigInfo};
-use super::wait;
-use super::{wake_all, Kernel};
+use super::{cpu, wait, wake_all, Kernel, KState};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Target {
-    /// ITIMER_REAL / alarm: SIGALRM to the process.
-    Real { tgid: i32 },
+    /// setitimer/alarm: `sig` to the process.
+    Itimer { tgid: i32, sig: i32 },
     /// POSIX timer with SIGEV_SIGNAL (or SIGEV_THREAD_ID when `tid` is set).
     Posix {
         tgid: i32,
@@ -22,14 +22,23 @@ pub enum Target {
     },
 }
 
+/// What a timer measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    Wall,
+    /// CPU time of a process: user only (ITIMER_VIRTUAL) or user+system.
+    Cpu { tgid: i32, user_only: bool },
+}
+
 #[derive(Clone, Debug)]
 pub struct Timer {
     pub target: Target,
+    pub clock: Clock,
     pub deadline: Option<Instant>,
+    /// For CPU timers: the CPU time (ns) at which it fires.
+    pub cpu_deadline: Option<u64>,
     pub interval: Duration,
     pub overrun: i32,
-    /// Whether the last expiry's signal is still queued (overrun counting).
-    pub queued: bool,
 }
 
 #[derive(Default)]
@@ -38,17 +47,33 @@ pub struct Timers {
     pub all: HashMap<u64, Timer>,
 }
 
+/// Current reading of a CPU clock.
+pub fn cpu_now(st: &KState, clock: Clock) -> u64 {
+    match clock {
+        Clock::Wall => 0,
+        Clock::Cpu { tgid, user_only } => {
+            let (u, s) = cpu::process_times(st, tgid);
+            if user_only {
+                u
+            } else {
+                u + s
+            }
+        }
+    }
+}
+
 impl Timers {
-    pub fn create(&mut self, target: Target) -> u64 {
+    pub fn create(&mut self, target: Target, clock: Clock) -> u64 {
         self.next += 1;
         self.all.insert(
             self.next,
             Timer {
                 target,
+                clock,
                 deadline: None,
+                cpu_deadline: None,
                 interval: Duration::ZERO,
                 overrun: 0,
-                queued: false,
             },
         );
         self.next
@@ -58,85 +83,123 @@ impl Timers {
         self.all.remove(&id);
     }
 
-    /// Arms (or disarms with `value == 0`); returns the old (remaining, interval).
-    pub fn set(&mut self, id: u64, value: Duration, interval: Duration) -> (Duration, Duration) {
+    /// Arms (or disarms with `value == 0`); returns the old (remaining,
+    /// interval). `now_cpu` is the timer's CPU clock reading for CPU timers.
+    pub fn set(&mut self, id: u64, value: Duration, interval: Duration, now_cpu: u64) -> (Duration, Duration) {
         let Some(t) = self.all.get_mut(&id) else {
             return (Duration::ZERO, Duration::ZERO);
         };
-        let old = Self::remaining(t);
-        t.deadline = (!value.is_zero()).then(|| Instant::now() + value);
+        let old = Self::remaining(t, now_cpu);
+        t.deadline = None;
+        t.cpu_deadline = None;
+        if !value.is_zero() {
+            match t.clock {
+                Clock::Wall => t.deadline = Some(Instant::now() + value),
+                Clock::Cpu { .. } => t.cpu_deadline = Some(now_cpu + value.as_nanos() as u64),
+            }
+        }
         t.interval = interval;
         t.overrun = 0;
         wake_all();
         old
     }
 
-    fn remaining(t: &Timer) -> (Duration, Duration) {
-        let rem = t
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1)))
-            .unwrap_or_default();
+    fn remaining(t: &Timer, now_cpu: u64) -> (Duration, Duration) {
+        let rem = match (t.deadline, t.cpu_deadline) {
+            (Some(d), _) => d.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1)),
+            (_, Some(c)) => Duration::from_nanos(c.saturating_sub(now_cpu).max(1)),
+            _ => Duration::ZERO,
+        };
         (rem, t.interval)
     }
 
-    pub fn get(&self, id: u64) -> (Duration, Duration) {
-        self.all.get(&id).map(Self::remaining).unwrap_or_default()
+    pub fn get(&self, id: u64, now_cpu: u64) -> (Duration, Duration) {
+        self.all.get(&id).map(|t| Self::remaining(t, now_cpu)).unwrap_or_default()
+    }
+
+    pub fn clock_of(&self, id: u64) -> Clock {
+        self.all.get(&id).map(|t| t.clock).unwrap_or(Clock::Wall)
     }
 }
 
-pub fn start_timer_thread(k: Arc<Kernel>) {
-    let _ = std::thread::Builder::new()
-        .name("timers".into())
-        .spawn(move || {
-            let mut st = k.lock();
-            loop {
-                let now = Instant::now();
-                let due: Vec<u64> = st
-                    .timers
-                    .all
-                    .iter()
-                    .filter(|(_, t)| t.deadline.is_some_and(|d| d <= now))
-                    .map(|(&id, _)| id)
-                    .collect();
-                for id in due {
-                    let t = st.timers.all.get_mut(&id).unwrap();
-                    let target = t.target;
-                    if t.interval.is_zero() {
-                        t.deadline = None;
-                    } else {
-                        let mut d = t.deadline.unwrap() + t.interval;
-                        while d <= now {
-                            d += t.interval;
-                            t.overrun += 1;
-                        }
-                        t.deadline = Some(d);
-                    }
-                    match target {
-                        Target::Real { tgid } => {
-                            signal::send_to_process(&mut st, tgid, SigInfo::user(libc::SIGALRM, signal::SI_KERNEL, 0, 0));
-                        }
-                        Target::Posix { tgid, tid, signo, value, id: tid_id, notify } => {
-                            if !notify {
-                                continue;
-                            }
-                            let info = SigInfo {
-                                signo,
-                                code: signal::SI_TIMER,
-                                pid: tid_id,
-                                status: 0,
-                                value,
-                                kind: InfoKind::Timer,
-                                ..Default::default()
-                            };
-                            match tid {
-                                Some(t) => signal::send_to_thread(&mut st, t, info),
-                                None => signal::send_to_process(&mut st, tgid, info),
-                            }
-                        }
-                    }
-                }
-                let next = st.timers.all.values().filter_map(|t| t.deadline).min();
-                wait::wait(&mut st, next);
+fn fire(st: &mut KState, target: Target) {
+    match target {
+        Target::Itimer { tgid, sig } => {
+            signal::send_to_process(st, tgid, SigInfo::user(sig, signal::SI_KERNEL, 0, 0));
+        }
+        Target::Posix {
+            tgid,
+            tid,
+            signo,
+            value,
+            id,
+            notify,
+        } => {
+            if !notify {
+                return;
             }
-        });
+            let info = SigInfo {
+                signo,
+                code: signal::SI_TIMER,
+                pid: id,
+                value,
+                kind: InfoKind::Timer,
+                ..Default::default()
+            };
+            match tid {
+                Some(t) => signal::send_to_thread(st, t, info),
+                None => signal::send_to_process(st, tgid, info),
+            }
+        }
+    }
+}
+
+/// CPU timers are checked at this period (a jiffy-like tick).
+const CPU_TICK: Duration = Duration::from_millis(4);
+
+pub fn start_timer_thread(k: Arc<Kernel>) {
+    let _ = std::thread::Builder::new().name("timers".into()).spawn(move || {
+        let mut st = k.lock();
+        loop {
+            let now = Instant::now();
+            let ids: Vec<u64> = st.timers.all.keys().copied().collect();
+            let mut any_cpu = false;
+            for id in ids {
+                let t = st.timers.all[&id].clone();
+                let due = match (t.deadline, t.cpu_deadline) {
+                    (Some(d), _) => d <= now,
+                    (_, Some(c)) => {
+                        any_cpu = true;
+                        cpu_now(&st, t.clock) >= c
+                    }
+                    _ => false,
+                };
+                if !due {
+                    continue;
+                }
+                let t = st.timers.all.get_mut(&id).unwrap();
+                if t.interval.is_zero() {
+                    t.deadline = None;
+                    t.cpu_deadline = None;
+                } else if let Some(d) = t.deadline {
+                    let mut d = d + t.interval;
+                    while d <= now {
+                        d += t.interval;
+                        t.overrun += 1;
+                    }
+                    t.deadline = Some(d);
+                } else if let Some(c) = t.cpu_deadline {
+                    t.cpu_deadline = Some(c + t.interval.as_nanos() as u64);
+                }
+                let target = t.target;
+                fire(&mut st, target);
+            }
+            let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
+            if any_cpu {
+                let tick = Instant::now() + CPU_TICK;
+                next = Some(next.map_or(tick, |n| n.min(tick)));
+            }
+            wait::wait(&mut st, next);
+        }
+    });
 }

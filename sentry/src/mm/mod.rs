@@ -645,6 +645,11 @@ impl Mm {
         }
     }
 
+    /// Total size of all mappings (VmSize).
+    pub fn total_size(&self) -> u64 {
+        self.state.lock().vmas.values().map(|v| v.end - v.start).sum()
+    }
+
     /// Finds the VMA containing `addr`.
     pub fn vma_at(&self, addr: u64) -> Option<Vma> {
         let st = self.state.lock();
