@@ -19,11 +19,7 @@ pub enum Event {
     Syscall,
     /// A synchronous fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) raised by
     /// an instruction of the application.
-    Fault {
-        signo: i32,
-        code: i32,
-        addr: u64,
-    },
+    Fault { signo: i32, code: i32, addr: u64 },
     /// The context was kicked by `Kicker::kick` (or a spurious host signal).
     Interrupted,
 }
@@ -86,8 +82,11 @@ pub trait Kicker: Send + Sync {
 pub trait Context: Send {
     /// Runs the application in `space` with `regs` until it traps. Pending
     /// address-space changes are applied first.
-    fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Regs)
-        -> Result<Event, PlatformError>;
+    fn switch(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+        regs: &mut Regs,
+    ) -> Result<Event, PlatformError>;
     /// Applies pending address-space changes now (before memory they
     /// referred to is reused).
     fn flush(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError>;
@@ -96,8 +95,10 @@ pub trait Context: Send {
     /// Prepares a context for a new thread that shares `space` and starts
     /// with the current FPU state of this context. Must be called while this
     /// context is bound to `space`.
-    fn new_thread(&mut self, space: &Arc<dyn AddressSpace>)
-        -> Result<Box<dyn Context>, PlatformError>;
+    fn new_thread(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+    ) -> Result<Box<dyn Context>, PlatformError>;
     /// A handle other threads use to interrupt `switch`.
     fn kicker(&self) -> Arc<dyn Kicker>;
     /// Leaves the current address space (on exit or exec); the host

@@ -25,7 +25,8 @@ pub struct BootArgs {
 fn dup_stdio(fd: i32) -> Result<OwnedFd> {
     // SAFETY: 0..2 are open for the life of this process.
     let b = unsafe { BorrowedFd::borrow_raw(fd) };
-    b.try_clone_to_owned().with_context(|| format!("stdio fd {fd}"))
+    b.try_clone_to_owned()
+        .with_context(|| format!("stdio fd {fd}"))
 }
 
 pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
@@ -44,7 +45,8 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
         gofer: Arc::new(gofer::Client::new(gofer)),
         stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
     };
-    let kernel = Kernel::new(platform, memfile, &cfg).map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
+    let kernel = Kernel::new(platform, memfile, &cfg)
+        .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()

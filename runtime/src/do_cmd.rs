@@ -30,7 +30,14 @@ extern "C" fn on_signal(sig: libc::c_int) {
 fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: fds is a valid out-array of two ints.
-    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("socketpair");
     }
@@ -54,7 +61,12 @@ fn spawn(cmd: &mut Command, what: &str) -> Result<Child> {
     cmd.spawn().with_context(|| format!("starting the {what}"))
 }
 
-pub fn run(flags: &[String], cwd: Option<PathBuf>, hostname: String, command: Vec<String>) -> Result<i32> {
+pub fn run(
+    flags: &[String],
+    cwd: Option<PathBuf>,
+    hostname: String,
+    command: Vec<String>,
+) -> Result<i32> {
     let exe = std::env::current_exe().context("finding the husk binary")?;
     let cwd = match cwd {
         Some(c) => c,

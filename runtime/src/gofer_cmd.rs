@@ -23,7 +23,15 @@ pub fn run(a: GoferArgs) -> Result<i32> {
     let sock = unsafe { OwnedFd::from_raw_fd(a.fd) };
     // SAFETY: PR_SET_PDEATHSIG on ourselves: the gofer dies with its parent.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    let root = gofer::confine(&a.root).with_context(|| format!("confining the gofer to {}", a.root.display()))?;
-    gofer::serve(root, sock, gofer::ServeOptions { read_only: a.read_only }).context("gofer")?;
+    let root = gofer::confine(&a.root)
+        .with_context(|| format!("confining the gofer to {}", a.root.display()))?;
+    gofer::serve(
+        root,
+        sock,
+        gofer::ServeOptions {
+            read_only: a.read_only,
+        },
+    )
+    .context("gofer")?;
     Ok(0)
 }

@@ -21,7 +21,9 @@ pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogE
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUSK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match file {
         Some(p) => {
             let f = std::fs::OpenOptions::new()

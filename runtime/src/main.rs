@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "husk", version, about = "A userspace kernel sandbox for containers")]
+#[command(
+    name = "husk",
+    version,
+    about = "A userspace kernel sandbox for containers"
+)]
 pub struct Cli {
     /// Log at debug level.
     #[arg(long, global = true)]
@@ -92,19 +96,31 @@ fn main() {
 
 fn run(cli: Cli) -> Result<i32> {
     if cli.platform != PlatformKind::Ptrace {
-        anyhow::bail!("--platform: {:?} is not available yet; use ptrace", cli.platform);
+        anyhow::bail!(
+            "--platform: {:?} is not available yet; use ptrace",
+            cli.platform
+        );
     }
     match cli.cmd {
         Cmd::Do {
             cwd,
             hostname,
             command,
-        } => do_cmd::run(&cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format), cwd, hostname, command),
+        } => do_cmd::run(
+            &cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format),
+            cwd,
+            hostname,
+            command,
+        ),
         Cmd::Syscalls { markdown } => {
             if markdown {
                 print!("{}", syscalls::markdown());
             } else {
-                for e in syscalls::Table::new().entries.iter().filter(|e| !e.name.is_empty()) {
+                for e in syscalls::Table::new()
+                    .entries
+                    .iter()
+                    .filter(|e| !e.name.is_empty())
+                {
                     println!("{:>4} {:<24} {:?}", e.nr, e.name, e.support);
                 }
             }

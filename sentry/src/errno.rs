@@ -27,12 +27,60 @@ macro_rules! errnos {
 }
 
 errnos!(
-    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM,
-    EACCES, EFAULT, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE,
-    ENOTTY, ETXTBSY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, ERANGE, EDEADLK,
-    ENAMETOOLONG, ENOLCK, ENOSYS, ENOTEMPTY, ELOOP, ENODATA, ETIME, EOVERFLOW, EOPNOTSUPP,
-    ENOTSOCK, EAFNOSUPPORT, ETIMEDOUT, EOWNERDEAD, ENOTRECOVERABLE, ECANCELED,
-    EPROTONOSUPPORT, ESOCKTNOSUPPORT, EDOM, ENOTCONN, ECONNREFUSED, EADDRINUSE,
+    EPERM,
+    ENOENT,
+    ESRCH,
+    EINTR,
+    EIO,
+    ENXIO,
+    E2BIG,
+    ENOEXEC,
+    EBADF,
+    ECHILD,
+    EAGAIN,
+    ENOMEM,
+    EACCES,
+    EFAULT,
+    EBUSY,
+    EEXIST,
+    EXDEV,
+    ENODEV,
+    ENOTDIR,
+    EISDIR,
+    EINVAL,
+    ENFILE,
+    EMFILE,
+    ENOTTY,
+    ETXTBSY,
+    EFBIG,
+    ENOSPC,
+    ESPIPE,
+    EROFS,
+    EMLINK,
+    EPIPE,
+    ERANGE,
+    EDEADLK,
+    ENAMETOOLONG,
+    ENOLCK,
+    ENOSYS,
+    ENOTEMPTY,
+    ELOOP,
+    ENODATA,
+    ETIME,
+    EOVERFLOW,
+    EOPNOTSUPP,
+    ENOTSOCK,
+    EAFNOSUPPORT,
+    ETIMEDOUT,
+    EOWNERDEAD,
+    ENOTRECOVERABLE,
+    ECANCELED,
+    EPROTONOSUPPORT,
+    ESOCKTNOSUPPORT,
+    EDOM,
+    ENOTCONN,
+    ECONNREFUSED,
+    EADDRINUSE,
 );
 
 impl Errno {
@@ -51,7 +99,11 @@ impl Errno {
 
     /// errno of the last failed libc call.
     pub fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 }
 

@@ -149,7 +149,11 @@ impl MemFile {
             let data = data as u64;
             // SAFETY: as above.
             let hole = unsafe { libc::lseek(self.fd(), data as i64, libc::SEEK_HOLE) };
-            let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+            let hole = if hole < 0 {
+                end
+            } else {
+                (hole as u64).min(end)
+            };
             // SAFETY: both ranges lie inside allocations owned by the caller
             // and do not overlap (distinct allocations).
             unsafe {

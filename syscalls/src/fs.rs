@@ -3,7 +3,7 @@
 
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
-use sentry::fs::file::{File, FdTable};
+use sentry::fs::file::{FdTable, File};
 use sentry::fs::pipe::{new_pipe, PipeEnd};
 use sentry::fs::FileStat;
 use sentry::kernel::signal::{self as ksig, SigInfo};
@@ -20,8 +20,18 @@ pub fn register(r: &mut Reg<'_>) {
     r("writev", "dau", Full, writev);
     r("preadv", "dauu", Full, preadv);
     r("pwritev", "dauu", Full, pwritev);
-    r("preadv2", "dauux", Partial("RWF_* flags are accepted and ignored"), preadv2);
-    r("pwritev2", "dauux", Partial("RWF_* flags are accepted and ignored"), pwritev2);
+    r(
+        "preadv2",
+        "dauux",
+        Partial("RWF_* flags are accepted and ignored"),
+        preadv2,
+    );
+    r(
+        "pwritev2",
+        "dauux",
+        Partial("RWF_* flags are accepted and ignored"),
+        pwritev2,
+    );
     r("open", "pxo", Full, open);
     r("openat", "dpxo", Full, openat);
     r("creat", "po", Full, creat);
@@ -42,7 +52,12 @@ pub fn register(r: &mut Reg<'_>) {
     r("getcwd", "au", Full, getcwd);
     r("chdir", "p", Full, chdir);
     r("fchdir", "d", Full, fchdir);
-    r("fcntl", "dxx", Partial("no record locks yet (ENOLCK)"), fcntl);
+    r(
+        "fcntl",
+        "dxx",
+        Partial("no record locks yet (ENOLCK)"),
+        fcntl,
+    );
     r("dup", "d", Full, dup);
     r("dup2", "dd", Full, dup2);
     r("dup3", "ddx", Full, dup3);
@@ -61,24 +76,79 @@ pub fn register(r: &mut Reg<'_>) {
     r("syncfs", "d", Full, syncfs);
     r("fadvise64", "diix", Full, fadvise64);
     r("sendfile", "ddau", Full, sendfile);
-    r("truncate", "pi", Partial("root is read-only in this milestone"), truncate);
+    r(
+        "truncate",
+        "pi",
+        Partial("root is read-only in this milestone"),
+        truncate,
+    );
     r("ftruncate", "di", Full, ftruncate);
     for name in ["mkdir", "rmdir", "unlink", "chmod"] {
-        r(name, "po", Partial("root is read-only in this milestone"), ro_path1);
+        r(
+            name,
+            "po",
+            Partial("root is read-only in this milestone"),
+            ro_path1,
+        );
     }
     for name in ["mkdirat", "unlinkat", "fchmodat", "mknodat"] {
-        r(name, "dpo", Partial("root is read-only in this milestone"), ro_pathat);
+        r(
+            name,
+            "dpo",
+            Partial("root is read-only in this milestone"),
+            ro_pathat,
+        );
     }
-    r("mknod", "pox", Partial("root is read-only in this milestone"), ro_path1);
+    r(
+        "mknod",
+        "pox",
+        Partial("root is read-only in this milestone"),
+        ro_path1,
+    );
     for name in ["rename", "link", "symlink"] {
-        r(name, "pp", Partial("root is read-only in this milestone"), ro_path2);
+        r(
+            name,
+            "pp",
+            Partial("root is read-only in this milestone"),
+            ro_path2,
+        );
     }
-    r("chown", "puu", Partial("root is read-only in this milestone"), ro_path1);
-    r("lchown", "puu", Partial("root is read-only in this milestone"), ro_path1_nofollow);
-    r("fchownat", "dpuux", Partial("root is read-only in this milestone"), ro_pathat);
-    r("utimensat", "dpax", Partial("root is read-only in this milestone"), utimensat);
-    r("fchmod", "do", Partial("root is read-only in this milestone"), fchmod);
-    r("fchown", "duu", Partial("root is read-only in this milestone"), fchmod);
+    r(
+        "chown",
+        "puu",
+        Partial("root is read-only in this milestone"),
+        ro_path1,
+    );
+    r(
+        "lchown",
+        "puu",
+        Partial("root is read-only in this milestone"),
+        ro_path1_nofollow,
+    );
+    r(
+        "fchownat",
+        "dpuux",
+        Partial("root is read-only in this milestone"),
+        ro_pathat,
+    );
+    r(
+        "utimensat",
+        "dpax",
+        Partial("root is read-only in this milestone"),
+        utimensat,
+    );
+    r(
+        "fchmod",
+        "do",
+        Partial("root is read-only in this milestone"),
+        fchmod,
+    );
+    r(
+        "fchown",
+        "duu",
+        Partial("root is read-only in this milestone"),
+        fchmod,
+    );
     let xnote = "no extended attributes yet: EOPNOTSUPP";
     for name in ["getxattr", "setxattr", "listxattr", "removexattr"] {
         r(name, "ppau", Partial(xnote), xattr_path);
@@ -93,12 +163,20 @@ pub fn register(r: &mut Reg<'_>) {
 
 fn xattr_path(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let p = abi::path(ctx, a[0])?;
-    ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?.stat.ok_or(Errno::ENOENT)?;
+    ctx.k
+        .vfs
+        .resolve(ctx, libc::AT_FDCWD, &p, true)?
+        .stat
+        .ok_or(Errno::ENOENT)?;
     Err(Errno::EOPNOTSUPP)
 }
 fn xattr_lpath(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let p = abi::path(ctx, a[0])?;
-    ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, false)?.stat.ok_or(Errno::ENOENT)?;
+    ctx.k
+        .vfs
+        .resolve(ctx, libc::AT_FDCWD, &p, false)?
+        .stat
+        .ok_or(Errno::ENOENT)?;
     Err(Errno::EOPNOTSUPP)
 }
 fn xattr_fd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -132,7 +210,12 @@ pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
 }
 
 /// Application iovecs → host memory pieces.
-fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64, write_to_app: bool) -> KResult<(Vec<libc::iovec>, usize)> {
+fn gather(
+    ctx: &mut Ctx<'_, '_>,
+    iovp: u64,
+    cnt: u64,
+    write_to_app: bool,
+) -> KResult<(Vec<libc::iovec>, usize)> {
     if cnt > 1024 {
         return Err(Errno::EINVAL);
     }
@@ -140,7 +223,11 @@ fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64, write_to_app: bool) -> KRe
     let mut total = 0usize;
     for i in 0..cnt {
         let v: [u64; 2] = get(ctx, iovp + i * 16)?;
-        if v[1] > isize::MAX as u64 || total.checked_add(v[1] as usize).is_none_or(|t| t > isize::MAX as usize) {
+        if v[1] > isize::MAX as u64
+            || total
+                .checked_add(v[1] as usize)
+                .is_none_or(|t| t > isize::MAX as usize)
+        {
             return Err(Errno::EINVAL);
         }
         if v[1] == 0 {
@@ -173,12 +260,21 @@ fn copy_in(iov: &[libc::iovec], total: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(total);
     for v in iov {
         // SAFETY: as in copy_out.
-        out.extend_from_slice(unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len) });
+        out.extend_from_slice(unsafe {
+            std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len)
+        });
     }
     out
 }
 
-fn do_read(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, len: u64, off: Option<u64>) -> KResult<u64> {
+fn do_read(
+    ctx: &mut Ctx<'_, '_>,
+    fd: u64,
+    iovp: Option<(u64, u64)>,
+    buf: u64,
+    len: u64,
+    off: Option<u64>,
+) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
     if !f.readable() {
         return Err(Errno::EBADF);
@@ -204,7 +300,10 @@ fn do_read(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, l
             }
         };
         if total == 0 {
-            if f.ops.stat().is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR) {
+            if f.ops
+                .stat()
+                .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)
+            {
                 return Err(Errno::EISDIR);
             }
             return Ok(0);
@@ -213,10 +312,7 @@ fn do_read(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, l
             Some(r) => r,
             None => {
                 let mut tmp = vec![0u8; total.min(1 << 20)];
-                f.ops.read(&f, &mut tmp, off).map(|n| {
-                    copy_out(&iov, &tmp[..n]);
-                    n
-                })
+                f.ops.read(&f, &mut tmp, off).inspect(|&n| copy_out(&iov, &tmp[..n]))
             }
         };
         match r {
@@ -226,7 +322,14 @@ fn do_read(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, l
     }
 }
 
-fn do_write(ctx: &mut Ctx<'_, '_>, fd: u64, iovp: Option<(u64, u64)>, buf: u64, len: u64, off: Option<u64>) -> KResult<u64> {
+fn do_write(
+    ctx: &mut Ctx<'_, '_>,
+    fd: u64,
+    iovp: Option<(u64, u64)>,
+    buf: u64,
+    len: u64,
+    off: Option<u64>,
+) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
     if !f.writable() {
         return Err(Errno::EBADF);
@@ -336,7 +439,10 @@ fn do_open(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, flags: u64, mode: u64) 
     let p = abi::path(ctx, path)?;
     let flags = flags as i32;
     let umask = ctx.task().fs.lock().umask;
-    let f = ctx.k.vfs.open(ctx, dirfd as i32, &p, flags, mode as u32 & !umask & 0o7777)?;
+    let f = ctx
+        .k
+        .vfs
+        .open(ctx, dirfd as i32, &p, flags, mode as u32 & !umask & 0o7777)?;
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }
 fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -346,7 +452,13 @@ fn openat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_open(ctx, a[0], a[1], a[2], a[3])
 }
 fn creat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_open(ctx, libc::AT_FDCWD as u64, a[0], (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, a[1])
+    do_open(
+        ctx,
+        libc::AT_FDCWD as u64,
+        a[0],
+        (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+        a[1],
+    )
 }
 
 fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -370,7 +482,11 @@ fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let files = ctx.task().files.clone();
     let mut ft = files.lock();
-    let fds: Vec<i32> = ft.fds.range(lo as i32..=hi.min(i32::MAX as u32) as i32).map(|(&k, _)| k).collect();
+    let fds: Vec<i32> = ft
+        .fds
+        .range(lo as i32..=hi.min(i32::MAX as u32) as i32)
+        .map(|(&k, _)| k)
+        .collect();
     for fd in fds {
         if flags & 4 != 0 {
             ft.fds.get_mut(&fd).unwrap().cloexec = true;
@@ -387,7 +503,10 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !(0..=4).contains(&whence) {
         return Err(Errno::EINVAL);
     }
-    if f.ops.stat().is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR) {
+    if f.ops
+        .stat()
+        .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)
+    {
         // Directory offsets are entry indices (the d_off getdents64 gives).
         let mut dp = f.dir_pos.lock();
         let new = match whence {
@@ -431,7 +550,10 @@ pub fn linux_stat(s: &FileStat) -> libc::stat {
 }
 
 fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<FileStat> {
-    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as u64 != 0 {
+    if flags
+        & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as u64
+        != 0
+    {
         return Err(Errno::EINVAL);
     }
     let p = if path == 0 {
@@ -441,7 +563,11 @@ fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResul
     };
     if p.is_empty() {
         if flags & libc::AT_EMPTY_PATH as u64 == 0 {
-            return Err(if path == 0 { Errno::EFAULT } else { Errno::ENOENT });
+            return Err(if path == 0 {
+                Errno::EFAULT
+            } else {
+                Errno::ENOENT
+            });
         }
         if dirfd == libc::AT_FDCWD {
             let cwd = ctx.task().fs.lock().cwd.clone();
@@ -518,10 +644,22 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut dp = f.dir_pos.lock();
     if dp.1.is_none() || dp.0 == 0 {
         let mut list = vec![
-            sentry::fs::DirEntry { ino: st.ino, kind: libc::DT_DIR, name: b".".to_vec() },
-            sentry::fs::DirEntry { ino: st.ino, kind: libc::DT_DIR, name: b"..".to_vec() },
+            sentry::fs::DirEntry {
+                ino: st.ino,
+                kind: libc::DT_DIR,
+                name: b".".to_vec(),
+            },
+            sentry::fs::DirEntry {
+                ino: st.ino,
+                kind: libc::DT_DIR,
+                name: b"..".to_vec(),
+            },
         ];
-        let c = sentry::fs::vfs::Caller { st: &ctx.st, tid: ctx.tid, vfs: &ctx.k.vfs };
+        let c = sentry::fs::vfs::Caller {
+            st: &ctx.st,
+            tid: ctx.tid,
+            vfs: &ctx.k.vfs,
+        };
         list.extend(f.ops.readdir_for(&c)?);
         dp.1 = Some(list);
     }
@@ -562,7 +700,11 @@ fn do_readlink(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, buf: u64, len: u64)
         return Err(Errno::EINVAL);
     }
     let target = {
-        let c = sentry::fs::vfs::Caller { st: &ctx.st, tid: ctx.tid, vfs: &ctx.k.vfs };
+        let c = sentry::fs::vfs::Caller {
+            st: &ctx.st,
+            tid: ctx.tid,
+            vfs: &ctx.k.vfs,
+        };
         r.mount.fs.readlink(&c, &r.rel)?
     };
     let n = target.len().min(len as usize);
@@ -577,20 +719,38 @@ fn readlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64) -> KResult<u64> {
-    if mode & !7 != 0 || flags & !((libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64) != 0 {
+    if mode & !7 != 0
+        || flags & !((libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64)
+            != 0
+    {
         return Err(Errno::EINVAL);
     }
     let st = stat_path(ctx, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
     let c = ctx.proc_ref().creds.clone();
-    let uid = if flags & libc::AT_EACCESS as u64 != 0 { c.euid } else { c.ruid };
-    let gid = if flags & libc::AT_EACCESS as u64 != 0 { c.egid } else { c.rgid };
+    let uid = if flags & libc::AT_EACCESS as u64 != 0 {
+        c.euid
+    } else {
+        c.ruid
+    };
+    let gid = if flags & libc::AT_EACCESS as u64 != 0 {
+        c.egid
+    } else {
+        c.rgid
+    };
     let mode = mode as u32;
     if mode & 2 != 0 {
         let p = sentry::mm::read_cstr(&ctx.mm, path, 4095).unwrap_or_default();
         if !p.is_empty() {
-            if let Ok(r) = ctx.k.vfs.resolve(ctx, dirfd, &p, flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0) {
+            if let Ok(r) = ctx.k.vfs.resolve(
+                ctx,
+                dirfd,
+                &p,
+                flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0,
+            ) {
                 let fmt = st.mode & libc::S_IFMT;
-                if r.mount.flags & libc::MS_RDONLY != 0 && (fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK) {
+                if r.mount.flags & libc::MS_RDONLY != 0
+                    && (fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK)
+                {
                     return Err(Errno::EROFS);
                 }
             }
@@ -675,7 +835,11 @@ fn do_dup3(ctx: &mut Ctx<'_, '_>, old: u64, new: u64, flags: u64) -> KResult<u64
     if new >= nofile(ctx) || new > i32::MAX as u64 {
         return Err(Errno::EBADF);
     }
-    let prev = ctx.task().files.lock().install(new as i32, f, flags & libc::O_CLOEXEC as u64 != 0);
+    let prev = ctx
+        .task()
+        .files
+        .lock()
+        .install(new as i32, f, flags & libc::O_CLOEXEC as u64 != 0);
     drop(prev);
     Ok(new)
 }
@@ -701,7 +865,12 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::F_DUPFD_CLOEXEC => dup_to(ctx, fd, a[2], true),
         libc::F_GETFD => {
             let files = ctx.task().files.clone();
-            let c = files.lock().fds.get(&(fd as i32)).map(|e| e.cloexec).unwrap_or(false);
+            let c = files
+                .lock()
+                .fds
+                .get(&(fd as i32))
+                .map(|e| e.cloexec)
+                .unwrap_or(false);
             Ok(u64::from(c))
         }
         libc::F_SETFD => {
@@ -713,12 +882,21 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         libc::F_GETFL => Ok(f.flags() as u64),
         libc::F_SETFL => {
-            let changeable = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+            let changeable = libc::O_APPEND
+                | libc::O_NONBLOCK
+                | libc::O_ASYNC
+                | libc::O_DIRECT
+                | libc::O_NOATIME;
             let nf = (f.flags() & !changeable) | (a[2] as i32 & changeable);
             f.set_flags(nf);
             Ok(0)
         }
-        libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => {
             ctx.log_once("fcntl record locks");
             Err(Errno::ENOLCK)
         }
@@ -753,7 +931,11 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::FIONBIO => {
             let on: i32 = get(ctx, a[2])?;
             let fl = f.flags();
-            f.set_flags(if on != 0 { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            f.set_flags(if on != 0 {
+                fl | libc::O_NONBLOCK
+            } else {
+                fl & !libc::O_NONBLOCK
+            });
             Ok(0)
         }
         _ => {
@@ -802,12 +984,18 @@ fn pipe2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// Polls `fds` (fd, events) until something is ready or the deadline;
 /// returns revents per entry.
-fn poll_wait(ctx: &mut Ctx<'_, '_>, fds: &[(i32, i16)], deadline: Option<Instant>) -> KResult<Vec<i16>> {
+fn poll_wait(
+    ctx: &mut Ctx<'_, '_>,
+    fds: &[(i32, i16)],
+    deadline: Option<Instant>,
+) -> KResult<Vec<i16>> {
     loop {
         let files: Vec<Option<Arc<File>>> = {
             let ft = ctx.task().files.clone();
             let ft: parking_lot::MutexGuard<'_, FdTable> = ft.lock();
-            fds.iter().map(|&(fd, _)| if fd < 0 { None } else { ft.get(fd).ok() }).collect()
+            fds.iter()
+                .map(|&(fd, _)| if fd < 0 { None } else { ft.get(fd).ok() })
+                .collect()
         };
         let mut rev = Vec::with_capacity(fds.len());
         let mut hosts = Vec::new();
@@ -856,7 +1044,12 @@ fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) 
     }
     let fds: Vec<(i32, i16)> = raw
         .iter()
-        .map(|b| (i32::from_le_bytes(b[0..4].try_into().unwrap()), i16::from_le_bytes([b[4], b[5]])))
+        .map(|b| {
+            (
+                i32::from_le_bytes(b[0..4].try_into().unwrap()),
+                i16::from_le_bytes([b[4], b[5]]),
+            )
+        })
         .collect();
     let rev = poll_wait(ctx, &fds, deadline)?;
     let mut count = 0;
@@ -895,7 +1088,11 @@ fn temp_mask(ctx: &mut Ctx<'_, '_>, maskp: u64, size: u64) -> KResult<()> {
 }
 
 fn ppoll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let d = if a[2] != 0 { Some(abi::timespec(ctx, a[2])?) } else { None };
+    let d = if a[2] != 0 {
+        Some(abi::timespec(ctx, a[2])?)
+    } else {
+        None
+    };
     temp_mask(ctx, a[3], a[4])?;
     let start = Instant::now();
     let r = do_poll(ctx, a[0], a[1], deadline_of(d));
@@ -909,16 +1106,21 @@ fn ppoll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-fn do_select(ctx: &mut Ctx<'_, '_>, n: u64, sets: [u64; 3], deadline: Option<Instant>) -> KResult<u64> {
+fn do_select(
+    ctx: &mut Ctx<'_, '_>,
+    n: u64,
+    sets: [u64; 3],
+    deadline: Option<Instant>,
+) -> KResult<u64> {
     if (n as i32) < 0 || n > 1024 {
         return Err(Errno::EINVAL);
     }
     let words = n.div_ceil(64) as usize;
     let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
-    for k in 0..3 {
+    for (k, set) in bits.iter_mut().enumerate() {
         if sets[k] != 0 {
-            for w in 0..words {
-                bits[k][w] = get(ctx, sets[k] + w as u64 * 8)?;
+            for (w, word) in set.iter_mut().enumerate() {
+                *word = get(ctx, sets[k] + w as u64 * 8)?;
             }
         }
     }
@@ -961,10 +1163,10 @@ fn do_select(ctx: &mut Ctx<'_, '_>, n: u64, sets: [u64; 3], deadline: Option<Ins
             count += 1;
         }
     }
-    for k in 0..3 {
+    for (k, set) in out.iter().enumerate() {
         if sets[k] != 0 {
-            for w in 0..words {
-                put(ctx, sets[k] + w as u64 * 8, &out[k][w])?;
+            for (w, word) in set.iter().enumerate() {
+                put(ctx, sets[k] + w as u64 * 8, word)?;
             }
         }
     }
@@ -972,7 +1174,11 @@ fn do_select(ctx: &mut Ctx<'_, '_>, n: u64, sets: [u64; 3], deadline: Option<Ins
 }
 
 fn select(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let d = if a[4] != 0 { Some(abi::timeval(ctx, a[4])?) } else { None };
+    let d = if a[4] != 0 {
+        Some(abi::timeval(ctx, a[4])?)
+    } else {
+        None
+    };
     let start = Instant::now();
     let r = do_select(ctx, a[0], [a[1], a[2], a[3]], deadline_of(d));
     if let Some(d) = d {
@@ -985,7 +1191,11 @@ fn select(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn pselect6(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let d = if a[4] != 0 { Some(abi::timespec(ctx, a[4])?) } else { None };
+    let d = if a[4] != 0 {
+        Some(abi::timespec(ctx, a[4])?)
+    } else {
+        None
+    };
     if a[5] != 0 {
         let m: [u64; 2] = get(ctx, a[5])?;
         temp_mask(ctx, m[0], m[1])?;
@@ -1057,7 +1267,11 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !inp.readable() || !out.writable() {
         return Err(Errno::EBADF);
     }
-    let mut off: Option<u64> = if a[2] != 0 { Some(get::<i64>(ctx, a[2])? as u64) } else { None };
+    let mut off: Option<u64> = if a[2] != 0 {
+        Some(get::<i64>(ctx, a[2])? as u64)
+    } else {
+        None
+    };
     let mut left = (a[3] as usize).min(0x7fff_f000);
     let mut done = 0u64;
     let mut buf = vec![0u8; 65536];
@@ -1118,7 +1332,11 @@ fn ro_check(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, follow: bool) -> KResu
     let p = abi::path(ctx, path)?;
     let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
     if r.mount.fs.read_only() || r.mount.flags & libc::MS_RDONLY != 0 {
-        return Err(if r.mount.point == b"/" { Errno::EROFS } else { Errno::EPERM });
+        return Err(if r.mount.point == b"/" {
+            Errno::EROFS
+        } else {
+            Errno::EPERM
+        });
     }
     Err(Errno::EROFS)
 }
@@ -1140,7 +1358,12 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         fdget(ctx, a[0])?;
         return Err(Errno::EROFS);
     }
-    ro_check(ctx, a[0] as i32, a[1], a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0)
+    ro_check(
+        ctx,
+        a[0] as i32,
+        a[1],
+        a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0,
+    )
 }
 fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;

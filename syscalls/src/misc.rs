@@ -14,16 +14,31 @@ pub fn register(r: &mut Reg<'_>) {
     r("sysinfo", "a", Full, sysinfo);
     r("sched_yield", "", Full, sched_yield);
     r("sched_getaffinity", "iua", Full, sched_getaffinity);
-    r("sched_setaffinity", "iua", Partial("recorded, not enforced"), sched_setaffinity);
+    r(
+        "sched_setaffinity",
+        "iua",
+        Partial("recorded, not enforced"),
+        sched_setaffinity,
+    );
     r("getcpu", "aaa", Full, getcpu);
     r("getpriority", "ii", Full, getpriority);
-    r("setpriority", "iii", Partial("recorded, not enforced"), setpriority);
+    r(
+        "setpriority",
+        "iii",
+        Partial("recorded, not enforced"),
+        setpriority,
+    );
     r("sched_getscheduler", "i", Full, sched_getscheduler);
     r("sched_getparam", "ia", Full, sched_getparam);
     r("sched_get_priority_max", "i", Full, prio_max);
     r("sched_get_priority_min", "i", Full, prio_min);
     r("personality", "x", Partial("PER_LINUX only"), personality);
-    r("futex", "axuaau", Partial("no requeue-PI; PI locks without priority boosting"), futex_);
+    r(
+        "futex",
+        "axuaau",
+        Partial("no requeue-PI; PI locks without priority boosting"),
+        futex_,
+    );
     r("getrusage", "ia", Full, getrusage);
 }
 
@@ -31,7 +46,17 @@ fn uname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut u = [0u8; 65 * 6];
     let host = ctx.k.hostname.lock().clone();
     let dom = ctx.k.domainname.lock().clone();
-    for (i, s) in ["Linux", &host, sentry::fs::proc::RELEASE, sentry::fs::proc::VERSION, "x86_64", &dom].iter().enumerate() {
+    for (i, s) in [
+        "Linux",
+        &host,
+        sentry::fs::proc::RELEASE,
+        sentry::fs::proc::VERSION,
+        "x86_64",
+        &dom,
+    ]
+    .iter()
+    .enumerate()
+    {
         let b = s.as_bytes();
         let n = b.len().min(64);
         u[i * 65..i * 65 + n].copy_from_slice(&b[..n]);
@@ -99,7 +124,9 @@ fn sched_yield(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn ncpu() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn check_pid(ctx: &Ctx<'_, '_>, pid: u64) -> KResult<()> {
@@ -116,7 +143,7 @@ fn check_pid(ctx: &Ctx<'_, '_>, pid: u64) -> KResult<()> {
 fn sched_getaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     check_pid(ctx, a[0])?;
     let bytes = ncpu().div_ceil(64) * 8;
-    if (a[1] as usize) < bytes || a[1] % 8 != 0 {
+    if (a[1] as usize) < bytes || !a[1].is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut m = vec![0u8; bytes];
@@ -131,7 +158,10 @@ fn sched_setaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     check_pid(ctx, a[0])?;
     let n = (a[1] as usize).min(128);
     let m = sentry::mm::read_vec(&ctx.mm, a[2], n)?;
-    let any = m.iter().enumerate().any(|(i, b)| (0..8).any(|j| b >> j & 1 != 0 && i * 8 + j < ncpu()));
+    let any = m
+        .iter()
+        .enumerate()
+        .any(|(i, b)| (0..8).any(|j| b >> j & 1 != 0 && i * 8 + j < ncpu()));
     if !any {
         return Err(Errno::EINVAL);
     }
@@ -163,11 +193,25 @@ fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
         }
         libc::PRIO_PGRP => {
             let g = if who == 0 { ctx.proc_ref().pgid } else { who };
-            ctx.st.procs.iter().filter(|(_, p)| p.pgid == g && p.exit.is_none()).map(|(&k, _)| k).collect()
+            ctx.st
+                .procs
+                .iter()
+                .filter(|(_, p)| p.pgid == g && p.exit.is_none())
+                .map(|(&k, _)| k)
+                .collect()
         }
         libc::PRIO_USER => {
-            let u = if who == 0 { ctx.proc_ref().creds.ruid } else { who as u32 };
-            ctx.st.procs.iter().filter(|(_, p)| p.creds.ruid == u && p.exit.is_none()).map(|(&k, _)| k).collect()
+            let u = if who == 0 {
+                ctx.proc_ref().creds.ruid
+            } else {
+                who as u32
+            };
+            ctx.st
+                .procs
+                .iter()
+                .filter(|(_, p)| p.creds.ruid == u && p.exit.is_none())
+                .map(|(&k, _)| k)
+                .collect()
         }
         _ => return Err(Errno::EINVAL),
     };
@@ -241,7 +285,11 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (addr, val) = (a[0], a[2] as u32);
     match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
-            let bitset = if cmd == libc::FUTEX_WAIT { u32::MAX } else { a[5] as u32 };
+            let bitset = if cmd == libc::FUTEX_WAIT {
+                u32::MAX
+            } else {
+                a[5] as u32
+            };
             if realtime && cmd == libc::FUTEX_WAIT {
                 return Err(Errno::ENOSYS);
             }
@@ -252,7 +300,11 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 if cmd == libc::FUTEX_WAIT {
                     Some(Instant::now() + d)
                 } else {
-                    let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
+                    let clock = if realtime {
+                        libc::CLOCK_REALTIME
+                    } else {
+                        libc::CLOCK_MONOTONIC
+                    };
                     let now = crate::time::clock_ns(ctx, clock)?;
                     let rel = (d.as_nanos() as i64 - now).max(0);
                     Some(Instant::now() + Duration::from_nanos(rel as u64))
@@ -262,22 +314,45 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
-            let bitset = if cmd == libc::FUTEX_WAKE { u32::MAX } else { a[5] as u32 };
+            let bitset = if cmd == libc::FUTEX_WAKE {
+                u32::MAX
+            } else {
+                a[5] as u32
+            };
             let mm = ctx.mm.clone();
             Ok(futex::wake(&mut ctx.st, &mm, addr, val, bitset, private)? as u64)
         }
-        libc::FUTEX_REQUEUE => Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, None, private)? as u64),
-        libc::FUTEX_CMP_REQUEUE => Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, Some(a[5] as u32), private)? as u64),
-        libc::FUTEX_WAKE_OP => Ok(futex::wake_op(ctx, addr, a[4], val, a[3] as u32, a[5] as u32, private)? as u64),
+        libc::FUTEX_REQUEUE => {
+            Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, None, private)? as u64)
+        }
+        libc::FUTEX_CMP_REQUEUE => Ok(futex::requeue(
+            ctx,
+            addr,
+            a[4],
+            val,
+            a[3] as u32,
+            Some(a[5] as u32),
+            private,
+        )? as u64),
+        libc::FUTEX_WAKE_OP => {
+            Ok(futex::wake_op(ctx, addr, a[4], val, a[3] as u32, a[5] as u32, private)? as u64)
+        }
         libc::FUTEX_LOCK_PI | libc::FUTEX_TRYLOCK_PI | 13 => {
             // LOCK_PI timeouts are absolute CLOCK_REALTIME; LOCK_PI2 (13) monotonic.
             let deadline = if a[3] == 0 || cmd == libc::FUTEX_TRYLOCK_PI {
                 None
             } else {
                 let d = crate::abi::timespec(ctx, a[3])?;
-                let clock = if cmd == 13 && !realtime { libc::CLOCK_MONOTONIC } else { libc::CLOCK_REALTIME };
+                let clock = if cmd == 13 && !realtime {
+                    libc::CLOCK_MONOTONIC
+                } else {
+                    libc::CLOCK_REALTIME
+                };
                 let now = crate::time::clock_ns(ctx, clock)?;
-                Some(Instant::now() + Duration::from_nanos((d.as_nanos() as i64 - now).max(0) as u64))
+                Some(
+                    Instant::now()
+                        + Duration::from_nanos((d.as_nanos() as i64 - now).max(0) as u64),
+                )
             };
             futex::lock_pi(ctx, addr, deadline, private, cmd == libc::FUTEX_TRYLOCK_PI)?;
             Ok(0)
@@ -302,8 +377,14 @@ fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         p.maxrss_kb.max(sentry::kernel::cpu::rss_kb(&ctx.mm))
     };
     let (ns, rss) = match who {
-        libc::RUSAGE_SELF => (sentry::kernel::cpu::process_times(&ctx.st, tgid), self_rss()),
-        libc::RUSAGE_THREAD => (sentry::kernel::cpu::thread_times(&ctx.st, ctx.tid), self_rss()),
+        libc::RUSAGE_SELF => (
+            sentry::kernel::cpu::process_times(&ctx.st, tgid),
+            self_rss(),
+        ),
+        libc::RUSAGE_THREAD => (
+            sentry::kernel::cpu::thread_times(&ctx.st, ctx.tid),
+            self_rss(),
+        ),
         libc::RUSAGE_CHILDREN => (ctx.proc_ref().child_times, ctx.proc_ref().child_maxrss_kb),
         _ => return Err(Errno::EINVAL),
     };

@@ -7,14 +7,24 @@ use sentry::mm::{MapRequest, VmaName};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    r("mmap", "xuxxdx", Partial("MAP_SHARED file mappings are private copies"), mmap);
+    r(
+        "mmap",
+        "xuxxdx",
+        Partial("MAP_SHARED file mappings are private copies"),
+        mmap,
+    );
     r("munmap", "xu", Full, munmap);
     r("mprotect", "xux", Full, mprotect);
     r("brk", "x", Full, brk);
     r("mremap", "xuuxx", Partial("no MREMAP_DONTUNMAP"), mremap);
     r("madvise", "xux", Full, madvise);
     r("mincore", "xua", Full, mincore);
-    r("msync", "xux", Partial("shared file mappings are copies: nothing to write back"), msync);
+    r(
+        "msync",
+        "xux",
+        Partial("shared file mappings are copies: nothing to write back"),
+        msync,
+    );
     r("mlock", "xu", Full, mlock);
     r("mlock2", "xux", Full, mlock);
     r("munlock", "xu", Full, munlock);
@@ -28,7 +38,8 @@ fn done(ctx: &mut Ctx<'_, '_>, v: u64) -> KResult<u64> {
 }
 
 fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
+    let (addr, len, prot, flags, fd, off) =
+        (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
     if len == 0 || off & (PAGE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -157,9 +168,18 @@ fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     match a[2] as i32 {
         libc::MADV_DONTNEED | libc::MADV_FREE => ctx.mm.discard(a[0], a[1])?,
-        libc::MADV_NORMAL | libc::MADV_RANDOM | libc::MADV_SEQUENTIAL | libc::MADV_WILLNEED
-        | libc::MADV_HUGEPAGE | libc::MADV_NOHUGEPAGE | libc::MADV_DONTDUMP | libc::MADV_DODUMP
-        | libc::MADV_MERGEABLE | libc::MADV_UNMERGEABLE | libc::MADV_COLD | libc::MADV_PAGEOUT => {
+        libc::MADV_NORMAL
+        | libc::MADV_RANDOM
+        | libc::MADV_SEQUENTIAL
+        | libc::MADV_WILLNEED
+        | libc::MADV_HUGEPAGE
+        | libc::MADV_NOHUGEPAGE
+        | libc::MADV_DONTDUMP
+        | libc::MADV_DODUMP
+        | libc::MADV_MERGEABLE
+        | libc::MADV_UNMERGEABLE
+        | libc::MADV_COLD
+        | libc::MADV_PAGEOUT => {
             if a[1] > 0 {
                 ctx.mm.residency(a[0], a[1].min(PAGE))?;
             }

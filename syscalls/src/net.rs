@@ -11,10 +11,29 @@ pub fn register(r: &mut Reg<'_>) {
     r("socket", "iii", Partial(note), socket);
     r("socketpair", "iiia", Partial(note), socketpair);
     for name in [
-        "connect", "accept", "accept4", "bind", "listen", "getsockname", "getpeername", "sendto", "recvfrom",
-        "sendmsg", "recvmsg", "shutdown", "setsockopt", "getsockopt", "sendmmsg", "recvmmsg",
+        "connect",
+        "accept",
+        "accept4",
+        "bind",
+        "listen",
+        "getsockname",
+        "getpeername",
+        "sendto",
+        "recvfrom",
+        "sendmsg",
+        "recvmsg",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmmsg",
+        "recvmmsg",
     ] {
-        r(name, "dxx", Partial("no sockets exist yet: ENOTSOCK on any fd"), not_socket);
+        r(
+            name,
+            "dxx",
+            Partial("no sockets exist yet: ENOTSOCK on any fd"),
+            not_socket,
+        );
     }
 }
 

@@ -11,8 +11,18 @@ use sentry::kernel::{do_clone, do_wait, group_exit, CloneArgs, WaitSel};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    r("clone", "xaaax", Partial("no namespace flags, no CLONE_PIDFD"), clone);
-    r("clone3", "au", Partial("no namespace flags, set_tid or cgroup"), clone3);
+    r(
+        "clone",
+        "xaaax",
+        Partial("no namespace flags, no CLONE_PIDFD"),
+        clone,
+    );
+    r(
+        "clone3",
+        "au",
+        Partial("no namespace flags, set_tid or cgroup"),
+        clone3,
+    );
     r("fork", "", Full, fork);
     r("vfork", "", Full, vfork);
     r("execve", "paa", Full, execve);
@@ -33,7 +43,12 @@ pub fn register(r: &mut Reg<'_>) {
     r("set_robust_list", "au", Full, set_robust_list);
     r("get_robust_list", "iaa", Full, get_robust_list);
     r("arch_prctl", "xx", Full, arch_prctl);
-    r("prctl", "ixxxx", Partial("common options; others EINVAL"), prctl);
+    r(
+        "prctl",
+        "ixxxx",
+        Partial("common options; others EINVAL"),
+        prctl,
+    );
     r("getuid", "", Full, getuid);
     r("geteuid", "", Full, geteuid);
     r("getgid", "", Full, getgid);
@@ -50,11 +65,31 @@ pub fn register(r: &mut Reg<'_>) {
     r("setfsgid", "u", Full, setfsgid);
     r("getgroups", "ia", Full, getgroups);
     r("setgroups", "ia", Full, setgroups);
-    r("capget", "aa", Partial("root holds every capability"), capget);
-    r("capset", "aa", Partial("accepted for the caller only, not enforced"), capset);
+    r(
+        "capget",
+        "aa",
+        Partial("root holds every capability"),
+        capget,
+    );
+    r(
+        "capset",
+        "aa",
+        Partial("accepted for the caller only, not enforced"),
+        capset,
+    );
     r("getrlimit", "ia", Full, getrlimit);
-    r("setrlimit", "ia", Partial("limits other than NOFILE are recorded, not enforced"), setrlimit);
-    r("prlimit64", "iiaa", Partial("limits other than NOFILE are recorded, not enforced"), prlimit64);
+    r(
+        "setrlimit",
+        "ia",
+        Partial("limits other than NOFILE are recorded, not enforced"),
+        setrlimit,
+    );
+    r(
+        "prlimit64",
+        "iiaa",
+        Partial("limits other than NOFILE are recorded, not enforced"),
+        prlimit64,
+    );
     r("umask", "o", Full, umask);
 }
 
@@ -102,7 +137,17 @@ fn fork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn vfork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    clone(ctx, [(libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0])
+    clone(
+        ctx,
+        [
+            (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+    )
 }
 
 fn execve(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -139,7 +184,15 @@ fn exit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let tgid = ctx.tgid();
     let last = ctx.proc_ref().threads.len() == 1;
     if last {
-        group_exit(&mut ctx.st, tgid, ExitInfo { status: code << 8, code: CLD_EXITED, value: code });
+        group_exit(
+            &mut ctx.st,
+            tgid,
+            ExitInfo {
+                status: code << 8,
+                code: CLD_EXITED,
+                value: code,
+            },
+        );
     } else {
         ctx.task().killed = true;
     }
@@ -150,7 +203,15 @@ fn exit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn exit_group(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let code = (a[0] & 0xff) as i32;
     let tgid = ctx.tgid();
-    group_exit(&mut ctx.st, tgid, ExitInfo { status: code << 8, code: CLD_EXITED, value: code });
+    group_exit(
+        &mut ctx.st,
+        tgid,
+        ExitInfo {
+            status: code << 8,
+            code: CLD_EXITED,
+            value: code,
+        },
+    );
     ctx.no_return = true;
     Ok(0)
 }
@@ -175,7 +236,8 @@ fn put_rusage(ctx: &mut Ctx<'_, '_>, addr: u64, ns: (u64, u64)) -> KResult<()> {
 
 fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let opts = a[2] as i32;
-    let allowed = WNOHANG | WUNTRACED | WCONTINUED | libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
+    let allowed =
+        WNOHANG | WUNTRACED | WCONTINUED | libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
     if opts & !allowed != 0 {
         return Err(Errno::EINVAL);
     }
@@ -196,7 +258,14 @@ fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let opts = a[3] as i32;
-    let allowed = WNOHANG | WUNTRACED | WCONTINUED | WEXITED | WNOWAIT | libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
+    let allowed = WNOHANG
+        | WUNTRACED
+        | WCONTINUED
+        | WEXITED
+        | WNOWAIT
+        | libc::__WNOTHREAD
+        | libc::__WCLONE
+        | libc::__WALL;
     if opts & !allowed != 0 || opts & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
@@ -219,7 +288,11 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         info[8..12].copy_from_slice(&w.code.to_le_bytes());
         info[16..20].copy_from_slice(&w.pid.to_le_bytes());
         info[20..24].copy_from_slice(&w.uid.to_le_bytes());
-        let v = if w.code == CLD_EXITED { (w.status >> 8) & 0xff } else { w.value };
+        let v = if w.code == CLD_EXITED {
+            (w.status >> 8) & 0xff
+        } else {
+            w.value
+        };
         info[24..28].copy_from_slice(&v.to_le_bytes());
     }
     if a[2] != 0 {
@@ -273,14 +346,25 @@ fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = if pid == 0 { me } else { pid };
     let pgid = if pgid == 0 { pid } else { pgid };
     let sid = ctx.proc_ref().sid;
-    let target = ctx.st.procs.get(&pid).filter(|p| p.exit.is_none()).ok_or(Errno::ESRCH)?;
+    let target = ctx
+        .st
+        .procs
+        .get(&pid)
+        .filter(|p| p.exit.is_none())
+        .ok_or(Errno::ESRCH)?;
     if pid != me && target.ppid != me {
         return Err(Errno::ESRCH);
     }
     if target.sid != sid || target.sid == pid {
         return Err(Errno::EPERM);
     }
-    if pgid != pid && !ctx.st.procs.values().any(|p| p.pgid == pgid && p.sid == sid) {
+    if pgid != pid
+        && !ctx
+            .st
+            .procs
+            .values()
+            .any(|p| p.pgid == pgid && p.sid == sid)
+    {
         return Err(Errno::EPERM);
     }
     ctx.st.procs.get_mut(&pid).unwrap().pgid = pgid;
@@ -358,7 +442,8 @@ fn arch_prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     match a[0] as i32 {
         libc::PR_SET_NAME => {
-            let mut n = sentry::mm::read_vec(&ctx.mm, a[1], 16).or_else(|_| sentry::mm::read_cstr(&ctx.mm, a[1], 15))?;
+            let mut n = sentry::mm::read_vec(&ctx.mm, a[1], 16)
+                .or_else(|_| sentry::mm::read_cstr(&ctx.mm, a[1], 15))?;
             if let Some(i) = n.iter().position(|&c| c == 0) {
                 n.truncate(i);
             }
@@ -463,7 +548,11 @@ fn getresgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let priv_ = c.privileged();
-    let cur = if uid { [c.ruid, c.euid, c.suid] } else { [c.rgid, c.egid, c.sgid] };
+    let cur = if uid {
+        [c.ruid, c.euid, c.suid]
+    } else {
+        [c.rgid, c.egid, c.sgid]
+    };
     for v in [r, e, s] {
         if v != -1 && !priv_ && !cur.contains(&(v as u32)) {
             return Err(Errno::EPERM);
@@ -494,7 +583,15 @@ fn setresgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn setreuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (r, e) = (id(a[0]), id(a[1]));
-    let s = if r != -1 || e != -1 { if e != -1 { e } else { -1 } } else { -1 };
+    let s = if r != -1 || e != -1 {
+        if e != -1 {
+            e
+        } else {
+            -1
+        }
+    } else {
+        -1
+    };
     set_ids(ctx, true, r, e, s)
 }
 fn setregid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -564,7 +661,10 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let b = sentry::mm::read_vec(&ctx.mm, a[1], a[0] as usize * 4)?;
-    ctx.proc_().creds.groups = b.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    ctx.proc_().creds.groups = b
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     Ok(0)
 }
 
@@ -581,7 +681,11 @@ fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] == 0 {
         return Ok(0);
     }
-    let full = if ctx.proc_ref().creds.euid == 0 { u32::MAX } else { 0 };
+    let full = if ctx.proc_ref().creds.euid == 0 {
+        u32::MAX
+    } else {
+        0
+    };
     let mut v = Vec::new();
     for i in 0..n {
         let m = if i == 1 { full & 0x1ff } else { full };

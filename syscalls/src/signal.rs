@@ -2,7 +2,9 @@
 
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
-use sentry::kernel::signal::{self as ksig, bit, restore_frame, InfoKind, SigAction, SigInfo, SS_DISABLE, SS_ONSTACK};
+use sentry::kernel::signal::{
+    self as ksig, bit, restore_frame, InfoKind, SigAction, SigInfo, SS_DISABLE, SS_ONSTACK,
+};
 use sentry::{Ctx, Errno, KResult};
 use std::time::Instant;
 
@@ -32,7 +34,12 @@ fn rt_sigaction(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if sig == ksig::SIGKILL || sig == ksig::SIGSTOP {
             return Err(Errno::EINVAL);
         }
-        Some(SigAction { handler: v[0], flags: v[1], restorer: v[2], mask: v[3] & !ksig::UNBLOCKABLE })
+        Some(SigAction {
+            handler: v[0],
+            flags: v[1],
+            restorer: v[2],
+            mask: v[3] & !ksig::UNBLOCKABLE,
+        })
     } else {
         None
     };
@@ -97,7 +104,11 @@ fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
         }
         Err(_) => {
             let tid = ctx.tid;
-            sentry::kernel::lifecycle::force_signal(&mut ctx.st, tid, SigInfo::user(libc::SIGSEGV, ksig::SI_KERNEL, 0, 0));
+            sentry::kernel::lifecycle::force_signal(
+                &mut ctx.st,
+                tid,
+                SigInfo::user(libc::SIGSEGV, ksig::SI_KERNEL, 0, 0),
+            );
             Ok(0)
         }
     }
@@ -142,7 +153,12 @@ fn take_in(ctx: &mut Ctx<'_, '_>, set: u64) -> Option<SigInfo> {
     if let Some(i) = t.pending.take(!set) {
         return Some(i);
     }
-    ctx.st.procs.get_mut(&tgid).unwrap().shared_pending.take(!set)
+    ctx.st
+        .procs
+        .get_mut(&tgid)
+        .unwrap()
+        .shared_pending
+        .take(!set)
 }
 
 fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -150,7 +166,11 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let set: u64 = get::<u64>(ctx, a[0])? & !ksig::UNBLOCKABLE;
-    let deadline = if a[2] != 0 { Some(Instant::now() + abi::timespec(ctx, a[2])?) } else { None };
+    let deadline = if a[2] != 0 {
+        Some(Instant::now() + abi::timespec(ctx, a[2])?)
+    } else {
+        None
+    };
     // Signals being waited for must not interrupt the wait as "pending".
     let old = ctx.task_ref().sig_mask;
     ctx.task().sig_mask = old | set;
@@ -197,10 +217,27 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         p if p > 0 => vec![ctx.st.tasks.get(&p).map(|t| t.tgid).ok_or(Errno::ESRCH)?],
         0 => {
             let g = ctx.proc_ref().pgid;
-            ctx.st.procs.iter().filter(|(_, p)| p.pgid == g && p.exit.is_none()).map(|(&k, _)| k).collect()
+            ctx.st
+                .procs
+                .iter()
+                .filter(|(_, p)| p.pgid == g && p.exit.is_none())
+                .map(|(&k, _)| k)
+                .collect()
         }
-        -1 => ctx.st.procs.iter().filter(|(&k, p)| k != 1 && k != me && p.exit.is_none()).map(|(&k, _)| k).collect(),
-        p => ctx.st.procs.iter().filter(|(_, x)| x.pgid == -p && x.exit.is_none()).map(|(&k, _)| k).collect(),
+        -1 => ctx
+            .st
+            .procs
+            .iter()
+            .filter(|(&k, p)| k != 1 && k != me && p.exit.is_none())
+            .map(|(&k, _)| k)
+            .collect(),
+        p => ctx
+            .st
+            .procs
+            .iter()
+            .filter(|(_, x)| x.pgid == -p && x.exit.is_none())
+            .map(|(&k, _)| k)
+            .collect(),
     };
     if targets.is_empty() {
         return Err(Errno::ESRCH);
@@ -257,7 +294,12 @@ fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (tgid, tid) = (a[0] as i32, a[1] as i32);
-    let t = ctx.st.tasks.get(&tid).filter(|t| t.tgid == tgid).ok_or(Errno::ESRCH)?;
+    let t = ctx
+        .st
+        .tasks
+        .get(&tid)
+        .filter(|t| t.tgid == tgid)
+        .ok_or(Errno::ESRCH)?;
     let tg = t.tgid;
     let info = queue_info(ctx, tg, a[2], a[3])?;
     ksig::send_to_thread(&mut ctx.st, tid, info);
@@ -290,7 +332,13 @@ fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
     }
     if a[1] != 0 {
-        let flags = if cur.2 & SS_DISABLE != 0 { SS_DISABLE } else if on { SS_ONSTACK } else { 0 };
+        let flags = if cur.2 & SS_DISABLE != 0 {
+            SS_DISABLE
+        } else if on {
+            SS_ONSTACK
+        } else {
+            0
+        };
         put(ctx, a[1], &[cur.0, flags as u64, cur.1])?;
     }
     Ok(0)

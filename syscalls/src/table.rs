@@ -98,7 +98,12 @@ impl SyscallTable for Table {
             }
         };
         if let Some(pre) = pre {
-            eprintln!("[{tid}] {}({}) = {}", e.name, pre, strace::format_ret(e, &r));
+            eprintln!(
+                "[{tid}] {}({}) = {}",
+                e.name,
+                pre,
+                strace::format_ret(e, &r)
+            );
         }
         r
     }
@@ -114,7 +119,10 @@ pub fn markdown() -> String {
             Support::Partial(n) => ("partial", n.to_string()),
             Support::Errno(errno, n) => ("unimplemented", format!("returns {errno:?}; {n}")),
         };
-        s.push_str(&format!("| {} | {} | {} | {} |\n", e.nr, e.name, level, note));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            e.nr, e.name, level, note
+        ));
     }
     s
 }

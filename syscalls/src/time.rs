@@ -11,17 +11,42 @@ use std::time::{Duration, Instant};
 pub fn register(r: &mut Reg<'_>) {
     r("clock_gettime", "ia", Full, clock_gettime);
     r("clock_getres", "ia", Full, clock_getres);
-    r("clock_settime", "ia", Partial("setting clocks is refused (EPERM)"), clock_settime);
-    r("settimeofday", "aa", Partial("setting clocks is refused (EPERM)"), clock_settime);
+    r(
+        "clock_settime",
+        "ia",
+        Partial("setting clocks is refused (EPERM)"),
+        clock_settime,
+    );
+    r(
+        "settimeofday",
+        "aa",
+        Partial("setting clocks is refused (EPERM)"),
+        clock_settime,
+    );
     r("gettimeofday", "aa", Full, gettimeofday);
     r("time", "a", Full, time);
     r("nanosleep", "aa", Full, nanosleep);
     r("clock_nanosleep", "ixaa", Full, clock_nanosleep);
     r("restart_syscall", "", Full, restart_syscall);
     r("alarm", "u", Full, alarm);
-    r("getitimer", "ia", Partial("CPU timers tick every 4 ms"), getitimer);
-    r("setitimer", "iaa", Partial("CPU timers tick every 4 ms"), setitimer);
-    r("timer_create", "iaa", Partial("no SIGEV_THREAD without glibc; thread CPU clocks unsupported"), timer_create);
+    r(
+        "getitimer",
+        "ia",
+        Partial("CPU timers tick every 4 ms"),
+        getitimer,
+    );
+    r(
+        "setitimer",
+        "iaa",
+        Partial("CPU timers tick every 4 ms"),
+        setitimer,
+    );
+    r(
+        "timer_create",
+        "iaa",
+        Partial("no SIGEV_THREAD without glibc; thread CPU clocks unsupported"),
+        timer_create,
+    );
     r("timer_settime", "ixaa", Full, timer_settime);
     r("timer_gettime", "ia", Full, timer_gettime);
     r("timer_getoverrun", "i", Full, timer_getoverrun);
@@ -29,14 +54,18 @@ pub fn register(r: &mut Reg<'_>) {
     r("times", "a", Full, times);
 }
 
-
 /// The value of clock `id` in ns, or EINVAL.
 pub fn clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
     Ok(match id {
-        libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_TAI | libc::CLOCK_REALTIME_ALARM => ctx.k.clock.real_ns(),
-        libc::CLOCK_MONOTONIC | libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_MONOTONIC_COARSE | libc::CLOCK_BOOTTIME | libc::CLOCK_BOOTTIME_ALARM => {
-            ctx.k.clock.mono_ns()
-        }
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_REALTIME_COARSE
+        | libc::CLOCK_TAI
+        | libc::CLOCK_REALTIME_ALARM => ctx.k.clock.real_ns(),
+        libc::CLOCK_MONOTONIC
+        | libc::CLOCK_MONOTONIC_RAW
+        | libc::CLOCK_MONOTONIC_COARSE
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_BOOTTIME_ALARM => ctx.k.clock.mono_ns(),
         libc::CLOCK_PROCESS_CPUTIME_ID => {
             let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
             (u + s) as i64
@@ -82,7 +111,11 @@ fn clock_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn gettimeofday(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let ns = ctx.k.clock.real_ns();
     if a[0] != 0 {
-        put(ctx, a[0], &[ns / 1_000_000_000, (ns % 1_000_000_000) / 1000])?;
+        put(
+            ctx,
+            a[0],
+            &[ns / 1_000_000_000, (ns % 1_000_000_000) / 1000],
+        )?;
     }
     if a[1] != 0 {
         put(ctx, a[1], &[0i32, 0i32])?;
@@ -101,7 +134,13 @@ fn time(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// Sleeps until `deadline_ns` on `clock`. On a signal, records a restart
 /// block and returns ERESTART_RESTARTBLOCK (relative sleeps) or
 /// ERESTARTNOHAND (absolute ones).
-fn sleep_until(ctx: &mut Ctx<'_, '_>, clock: i32, deadline_ns: i64, rmtp: u64, absolute: bool) -> KResult<u64> {
+fn sleep_until(
+    ctx: &mut Ctx<'_, '_>,
+    clock: i32,
+    deadline_ns: i64,
+    rmtp: u64,
+    absolute: bool,
+) -> KResult<u64> {
     loop {
         let now = clock_ns(ctx, clock)?;
         if now >= deadline_ns {
@@ -116,7 +155,11 @@ fn sleep_until(ctx: &mut Ctx<'_, '_>, clock: i32, deadline_ns: i64, rmtp: u64, a
             if rmtp != 0 {
                 put(ctx, rmtp, &abi::ts_of_ns(left))?;
             }
-            ctx.task().restart = Some(Restart::Sleep { clock, deadline_ns, rmtp });
+            ctx.task().restart = Some(Restart::Sleep {
+                clock,
+                deadline_ns,
+                rmtp,
+            });
             return Err(Errno::ERESTART_RESTARTBLOCK);
         }
     }
@@ -140,13 +183,21 @@ fn clock_nanosleep(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     clock_ns(ctx, clock)?;
     let d = abi::timespec(ctx, a[2])?;
     let abs = a[1] & libc::TIMER_ABSTIME as u64 != 0;
-    let deadline = if abs { d.as_nanos() as i64 } else { clock_ns(ctx, clock)? + d.as_nanos() as i64 };
+    let deadline = if abs {
+        d.as_nanos() as i64
+    } else {
+        clock_ns(ctx, clock)? + d.as_nanos() as i64
+    };
     sleep_until(ctx, clock, deadline, if abs { 0 } else { a[3] }, abs)
 }
 
 fn restart_syscall(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     match ctx.task().restart.take() {
-        Some(Restart::Sleep { clock, deadline_ns, rmtp }) => sleep_until(ctx, clock, deadline_ns, rmtp, false),
+        Some(Restart::Sleep {
+            clock,
+            deadline_ns,
+            rmtp,
+        }) => sleep_until(ctx, clock, deadline_ns, rmtp, false),
         None => Err(Errno::EINTR),
     }
 }
@@ -156,8 +207,22 @@ fn itimer(ctx: &mut Ctx<'_, '_>, which: i32) -> KResult<(u64, Clock)> {
     let tgid = ctx.tgid();
     let (slot, sig, clock) = match which {
         libc::ITIMER_REAL => (None, libc::SIGALRM, Clock::Wall),
-        libc::ITIMER_VIRTUAL => (Some(0), libc::SIGVTALRM, Clock::Cpu { tgid, user_only: true }),
-        libc::ITIMER_PROF => (Some(1), libc::SIGPROF, Clock::Cpu { tgid, user_only: false }),
+        libc::ITIMER_VIRTUAL => (
+            Some(0),
+            libc::SIGVTALRM,
+            Clock::Cpu {
+                tgid,
+                user_only: true,
+            },
+        ),
+        libc::ITIMER_PROF => (
+            Some(1),
+            libc::SIGPROF,
+            Clock::Cpu {
+                tgid,
+                user_only: false,
+            },
+        ),
         _ => return Err(Errno::EINVAL),
     };
     let existing = match slot {
@@ -177,7 +242,12 @@ fn itimer(ctx: &mut Ctx<'_, '_>, which: i32) -> KResult<(u64, Clock)> {
 
 fn alarm(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (id, _) = itimer(ctx, libc::ITIMER_REAL)?;
-    let (old, _) = ctx.st.timers.set(id, Duration::from_secs(a[0].min(u32::MAX as u64)), Duration::ZERO, 0);
+    let (old, _) = ctx.st.timers.set(
+        id,
+        Duration::from_secs(a[0].min(u32::MAX as u64)),
+        Duration::ZERO,
+        0,
+    );
     let mut secs = old.as_secs();
     if old.subsec_nanos() >= 500_000_000 || (secs == 0 && !old.is_zero()) {
         secs += 1;
@@ -226,8 +296,15 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let clock = a[0] as i32;
     let tgid = ctx.tgid();
     let tclock = match clock {
-        libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_REALTIME_ALARM | libc::CLOCK_BOOTTIME_ALARM => Clock::Wall,
-        libc::CLOCK_PROCESS_CPUTIME_ID => Clock::Cpu { tgid, user_only: false },
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_REALTIME_ALARM
+        | libc::CLOCK_BOOTTIME_ALARM => Clock::Wall,
+        libc::CLOCK_PROCESS_CPUTIME_ID => Clock::Cpu {
+            tgid,
+            user_only: false,
+        },
         libc::CLOCK_THREAD_CPUTIME_ID => {
             ctx.log_once("timer_create on a thread CPU clock");
             return Err(Errno::EINVAL);
@@ -245,7 +322,12 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             libc::SIGEV_NONE => (0, value, false, None),
             libc::SIGEV_SIGNAL => (abi::signo(signo as u64)?, value, true, None),
             libc::SIGEV_THREAD_ID => {
-                let t = ctx.st.tasks.get(&tid).filter(|t| t.tgid == tgid).ok_or(Errno::EINVAL)?;
+                let t = ctx
+                    .st
+                    .tasks
+                    .get(&tid)
+                    .filter(|t| t.tgid == tgid)
+                    .ok_or(Errno::EINVAL)?;
                 (abi::signo(signo as u64)?, value, true, Some(t.tid))
             }
             _ => return Err(Errno::EINVAL),
@@ -253,9 +335,24 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (libc::SIGALRM, next, true, None)
     };
-    let id = ctx.st.timers.create(Target::Posix { tgid, tid, signo, value, id: 0, notify }, tclock);
+    let id = ctx.st.timers.create(
+        Target::Posix {
+            tgid,
+            tid,
+            signo,
+            value,
+            id: 0,
+            notify,
+        },
+        tclock,
+    );
     if let Some(t) = ctx.st.timers.all.get_mut(&id) {
-        if let Target::Posix { id: tid_id, value: v, .. } = &mut t.target {
+        if let Target::Posix {
+            id: tid_id,
+            value: v,
+            ..
+        } = &mut t.target
+        {
             *tid_id = id as i32;
             if a[1] == 0 {
                 *v = id;
@@ -323,7 +420,12 @@ fn times(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
     let p = ctx.proc_ref();
     let tick = |ns: u64| (ns / 10_000_000) as i64;
-    let v = [tick(u), tick(s), tick(p.child_times.0), tick(p.child_times.1)];
+    let v = [
+        tick(u),
+        tick(s),
+        tick(p.child_times.0),
+        tick(p.child_times.1),
+    ];
     if a[0] != 0 {
         put(ctx, a[0], &v)?;
     }

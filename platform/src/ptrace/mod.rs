@@ -275,7 +275,13 @@ impl PtraceContext {
     }
 
     /// Runs one syscall in the stopped stub thread `tid`.
-    fn inject(&mut self, tid: i32, site: u64, nr: i64, args: [u64; 6]) -> Result<i64, PlatformError> {
+    fn inject(
+        &mut self,
+        tid: i32,
+        site: u64,
+        nr: i64,
+        args: [u64; 6],
+    ) -> Result<i64, PlatformError> {
         let r = &mut self.scratch;
         r.rax = nr as u64;
         r.orig_rax = u64::MAX;
@@ -434,7 +440,12 @@ impl Context for PtraceContext {
             | libc::CLONE_THREAD
             | libc::CLONE_SYSVSEM;
         // The saved rip/rsp are restored by the caller's next switch.
-        let child = self.inject(tid, self.stub.clone, libc::SYS_clone, [flags as u64, 0, 0, 0, 0, 0])?;
+        let child = self.inject(
+            tid,
+            self.stub.clone,
+            libc::SYS_clone,
+            [flags as u64, 0, 0, 0, 0, 0],
+        )?;
         if child <= 0 {
             return Err(PlatformError::StubSyscall {
                 nr: libc::SYS_clone,

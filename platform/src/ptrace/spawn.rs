@@ -42,15 +42,19 @@ unsafe fn child(stub: &StubPage, memfd: RawFd) -> ! {
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     libc::syscall(libc::SYS_setsid);
     let empty: u64 = 0;
-    libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0, 8);
+    libc::syscall(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK,
+        &empty as *const u64,
+        0,
+        8,
+    );
     // The kernel keeps writing a forked rseq area; it is about to vanish.
     let tp: u64;
     core::arch::asm!("mov {}, fs:0", out(reg) tp);
     let area = (tp as i64 + __rseq_offset as i64) as u64;
     for len in [32u32, __rseq_size] {
-        if len > 0
-            && libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0
-        {
+        if len > 0 && libc::syscall(libc::SYS_rseq, area, len, 1, RSEQ_SIG) == 0 {
             break;
         }
     }
@@ -62,7 +66,7 @@ unsafe fn child(stub: &StubPage, memfd: RawFd) -> ! {
         "jmp {entry}",
         entry = in(reg) stub.start,
         in("rdi") stub.base,
-        in("rsi") stub.len(),
+        in("rsi") stub.size(),
         in("rdx") USER_END,
         options(noreturn)
     );

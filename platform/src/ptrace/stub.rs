@@ -138,7 +138,8 @@ impl StubPage {
         })
     }
 
-    pub fn len(&self) -> u64 {
+    /// Size of the stub mapping.
+    pub fn size(&self) -> u64 {
         PAGE
     }
 }

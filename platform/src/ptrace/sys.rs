@@ -33,24 +33,14 @@ pub fn check(r: libc::c_long, op: &'static str) -> Result<(), PlatformError> {
 
 pub fn get_regs(tid: i32, regs: &mut libc::user_regs_struct) -> Result<(), PlatformError> {
     check(
-        req(
-            libc::PTRACE_GETREGS as _,
-            tid,
-            0,
-            regs as *mut _ as usize,
-        ),
+        req(libc::PTRACE_GETREGS as _, tid, 0, regs as *mut _ as usize),
         "PTRACE_GETREGS",
     )
 }
 
 pub fn set_regs(tid: i32, regs: &libc::user_regs_struct) -> Result<(), PlatformError> {
     check(
-        req(
-            libc::PTRACE_SETREGS as _,
-            tid,
-            0,
-            regs as *const _ as usize,
-        ),
+        req(libc::PTRACE_SETREGS as _, tid, 0, regs as *const _ as usize),
         "PTRACE_SETREGS",
     )
 }

@@ -28,17 +28,83 @@ struct Node {
 }
 
 const NODES: &[Node] = &[
-    Node { name: b"null", kind: Some(Kind::Null), link: None, dir: false, rdev: (1 << 8) | 3 },
-    Node { name: b"zero", kind: Some(Kind::Zero), link: None, dir: false, rdev: (1 << 8) | 5 },
-    Node { name: b"full", kind: Some(Kind::Full), link: None, dir: false, rdev: (1 << 8) | 7 },
-    Node { name: b"random", kind: Some(Kind::Random), link: None, dir: false, rdev: (1 << 8) | 8 },
-    Node { name: b"urandom", kind: Some(Kind::Urandom), link: None, dir: false, rdev: (1 << 8) | 9 },
-    Node { name: b"fd", kind: None, link: Some(b"/proc/self/fd"), dir: false, rdev: 0 },
-    Node { name: b"stdin", kind: None, link: Some(b"/proc/self/fd/0"), dir: false, rdev: 0 },
-    Node { name: b"stdout", kind: None, link: Some(b"/proc/self/fd/1"), dir: false, rdev: 0 },
-    Node { name: b"stderr", kind: None, link: Some(b"/proc/self/fd/2"), dir: false, rdev: 0 },
-    Node { name: b"pts", kind: None, link: None, dir: true, rdev: 0 },
-    Node { name: b"shm", kind: None, link: None, dir: true, rdev: 0 },
+    Node {
+        name: b"null",
+        kind: Some(Kind::Null),
+        link: None,
+        dir: false,
+        rdev: (1 << 8) | 3,
+    },
+    Node {
+        name: b"zero",
+        kind: Some(Kind::Zero),
+        link: None,
+        dir: false,
+        rdev: (1 << 8) | 5,
+    },
+    Node {
+        name: b"full",
+        kind: Some(Kind::Full),
+        link: None,
+        dir: false,
+        rdev: (1 << 8) | 7,
+    },
+    Node {
+        name: b"random",
+        kind: Some(Kind::Random),
+        link: None,
+        dir: false,
+        rdev: (1 << 8) | 8,
+    },
+    Node {
+        name: b"urandom",
+        kind: Some(Kind::Urandom),
+        link: None,
+        dir: false,
+        rdev: (1 << 8) | 9,
+    },
+    Node {
+        name: b"fd",
+        kind: None,
+        link: Some(b"/proc/self/fd"),
+        dir: false,
+        rdev: 0,
+    },
+    Node {
+        name: b"stdin",
+        kind: None,
+        link: Some(b"/proc/self/fd/0"),
+        dir: false,
+        rdev: 0,
+    },
+    Node {
+        name: b"stdout",
+        kind: None,
+        link: Some(b"/proc/self/fd/1"),
+        dir: false,
+        rdev: 0,
+    },
+    Node {
+        name: b"stderr",
+        kind: None,
+        link: Some(b"/proc/self/fd/2"),
+        dir: false,
+        rdev: 0,
+    },
+    Node {
+        name: b"pts",
+        kind: None,
+        link: None,
+        dir: true,
+        rdev: 0,
+    },
+    Node {
+        name: b"shm",
+        kind: None,
+        link: None,
+        dir: true,
+        rdev: 0,
+    },
 ];
 
 pub struct DevFs;
@@ -86,7 +152,10 @@ impl Filesystem for DevFs {
     }
 
     fn readlink(&self, _c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
-        node(rel).and_then(|(_, n)| n.link).map(|l| l.to_vec()).ok_or(Errno::EINVAL)
+        node(rel)
+            .and_then(|(_, n)| n.link)
+            .map(|l| l.to_vec())
+            .ok_or(Errno::EINVAL)
     }
 
     fn open(&self, _c: &Caller, rel: &[u8], _flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {

@@ -125,7 +125,9 @@ impl crate::loader::elf::ReadAt for File {
     fn read_at(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
         let mut done = 0;
         while done < buf.len() {
-            let n = self.ops.read(self, &mut buf[done..], Some(off + done as u64))?;
+            let n = self
+                .ops
+                .read(self, &mut buf[done..], Some(off + done as u64))?;
             if n == 0 {
                 break;
             }
@@ -184,7 +186,10 @@ impl FdTable {
     }
 
     pub fn get(&self, fd: i32) -> KResult<Arc<File>> {
-        self.fds.get(&fd).map(|e| e.file.clone()).ok_or(Errno::EBADF)
+        self.fds
+            .get(&fd)
+            .map(|e| e.file.clone())
+            .ok_or(Errno::EBADF)
     }
 
     /// Lowest free fd >= `min`, below `limit`.

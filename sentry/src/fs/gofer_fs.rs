@@ -93,7 +93,8 @@ impl Filesystem for GoferFs {
     }
 
     fn open(&self, _c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
-        let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_DIRECTORY | libc::O_TRUNC | libc::O_NONBLOCK;
+        let keep =
+            libc::O_ACCMODE | libc::O_APPEND | libc::O_DIRECTORY | libc::O_TRUNC | libc::O_NONBLOCK;
         let fd = self.client.open(&abs(rel), flags & keep, mode)?;
         Ok(Box::new(HostFile::new(fd)))
     }

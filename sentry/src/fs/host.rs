@@ -86,7 +86,13 @@ impl HostFile {
         loop {
             // SAFETY: the iovecs point at memory valid for the call.
             let r = unsafe {
-                libc::preadv2(self.raw(), iov.as_ptr(), iov.len() as i32, off, self.nb_flags())
+                libc::preadv2(
+                    self.raw(),
+                    iov.as_ptr(),
+                    iov.len() as i32,
+                    off,
+                    self.nb_flags(),
+                )
             };
             if r < 0 && Errno::last() == Errno::EOPNOTSUPP {
                 // RWF_NOWAIT unsupported: poll first so read cannot block.
@@ -139,7 +145,12 @@ impl FileOps for HostFile {
     fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
         Some(self.preadv(iov, off))
     }
-    fn write_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+    fn write_iov(
+        &self,
+        _f: &File,
+        iov: &[libc::iovec],
+        off: Option<u64>,
+    ) -> Option<KResult<usize>> {
         Some(self.pwritev(iov, off))
     }
     fn stat(&self) -> KResult<FileStat> {
@@ -171,7 +182,14 @@ impl FileOps for HostFile {
         let mut buf = vec![0u8; 32768];
         loop {
             // SAFETY: getdents64 into our buffer.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, self.raw(), buf.as_mut_ptr(), buf.len()) };
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    self.raw(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
             if n < 0 {
                 return Err(Errno::last());
             }

@@ -91,7 +91,11 @@ impl FileOps for PipeEnd {
         }
         let mut p = self.pipe.inner.lock();
         if p.buf.is_empty() {
-            return if p.writers == 0 { Ok(0) } else { Err(Errno::EAGAIN) };
+            return if p.writers == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
         }
         let n = buf.len().min(p.buf.len());
         for (i, b) in p.buf.drain(..n).enumerate() {

@@ -1,7 +1,7 @@
 //! procfs, generated from the kernel's own state at open time.
 
-use super::file::FileOps;
 use super::file::File;
+use super::file::FileOps;
 use super::synth::{stat_of, SynthFile};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
@@ -58,28 +58,58 @@ fn ino_of(path: &[u8]) -> u64 {
 }
 
 fn dir(names: &[&str]) -> Vec<(Vec<u8>, u8)> {
-    names.iter().map(|n| (n.as_bytes().to_vec(), libc::DT_REG)).collect()
+    names
+        .iter()
+        .map(|n| (n.as_bytes().to_vec(), libc::DT_REG))
+        .collect()
 }
 
 const PID_FILES: &[&str] = &[
-    "auxv", "cgroup", "cmdline", "comm", "environ", "limits", "maps", "mountinfo", "mounts",
-    "oom_score", "oom_score_adj", "smaps", "stat", "statm", "status", "loginuid",
+    "auxv",
+    "cgroup",
+    "cmdline",
+    "comm",
+    "environ",
+    "limits",
+    "maps",
+    "mountinfo",
+    "mounts",
+    "oom_score",
+    "oom_score_adj",
+    "smaps",
+    "stat",
+    "statm",
+    "status",
+    "loginuid",
 ];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
 const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net"];
 
 fn parse_pid(s: &[u8]) -> Option<i32> {
-    std::str::from_utf8(s).ok()?.parse().ok().filter(|&p: &i32| p > 0)
+    std::str::from_utf8(s)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&p: &i32| p > 0)
 }
 
 fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
-    let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').filter(|s| !s.is_empty()).collect();
+    let comps: Vec<&[u8]> = rel
+        .split(|&b| b == b'/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let st = c.st;
     let me = st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?;
     match comps.as_slice() {
         [] => {
             let mut d: Vec<(Vec<u8>, u8)> = dir(&[
-                "cpuinfo", "meminfo", "stat", "uptime", "loadavg", "version", "filesystems",
+                "cpuinfo",
+                "meminfo",
+                "stat",
+                "uptime",
+                "loadavg",
+                "version",
+                "filesystems",
                 "cmdline",
             ]);
             d.push((b"self".to_vec(), libc::DT_LNK));
@@ -94,13 +124,20 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             Ok(Node::Dir(d))
         }
         [b"self"] => Ok(Node::Link(me.tgid.to_string().into_bytes())),
-        [b"thread-self"] => Ok(Node::Link(format!("{}/task/{}", me.tgid, me.tid).into_bytes())),
+        [b"thread-self"] => Ok(Node::Link(
+            format!("{}/task/{}", me.tgid, me.tid).into_bytes(),
+        )),
         [b"mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
         [b"cpuinfo"] => Ok(Node::File(HOST_CPUINFO.get().cloned().unwrap_or_default())),
         [b"meminfo"] => Ok(Node::File(meminfo())),
         [b"uptime"] => {
-            let up = START.get().map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0);
-            Ok(Node::File(format!("{up:.2} {:.2}\n", up * 0.9).into_bytes()))
+            let up = START
+                .get()
+                .map(|s| s.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
+            Ok(Node::File(
+                format!("{up:.2} {:.2}\n", up * 0.9).into_bytes(),
+            ))
         }
         [b"loadavg"] => Ok(Node::File(
             format!("0.00 0.00 0.00 1/{} {}\n", st.tasks.len(), st.next_pid - 1).into_bytes(),
@@ -109,7 +146,8 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             format!("Linux version {RELEASE} (husk@husk) (gcc) {VERSION}\n").into_bytes(),
         )),
         [b"filesystems"] => Ok(Node::File(
-            b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\t9p\nnodev\toverlay\n".to_vec(),
+            b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\t9p\nnodev\toverlay\n"
+                .to_vec(),
         )),
         [b"cmdline"] => Ok(Node::File(b"BOOT_IMAGE=/husk\n".to_vec())),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
@@ -120,11 +158,20 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             match rest {
                 [b"task"] => {
                     let p = &st.procs[&t.tgid];
-                    Ok(Node::Dir(p.threads.iter().map(|t| (t.to_string().into_bytes(), libc::DT_DIR)).collect()))
+                    Ok(Node::Dir(
+                        p.threads
+                            .iter()
+                            .map(|t| (t.to_string().into_bytes(), libc::DT_DIR))
+                            .collect(),
+                    ))
                 }
                 [b"task", tid, more @ ..] => {
                     let tid = parse_pid(tid).ok_or(Errno::ENOENT)?;
-                    let tt = st.tasks.get(&tid).filter(|x| x.tgid == t.tgid).ok_or(Errno::ENOENT)?;
+                    let tt = st
+                        .tasks
+                        .get(&tid)
+                        .filter(|x| x.tgid == t.tgid)
+                        .ok_or(Errno::ENOENT)?;
                     pid_node(c, tt, more)
                 }
                 _ => pid_node(c, t, rest),
@@ -139,24 +186,49 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     match rest {
         [] => {
             let mut d = dir(PID_FILES);
-            d.extend(PID_LINKS.iter().map(|n| (n.as_bytes().to_vec(), libc::DT_LNK)));
-            d.extend(PID_DIRS.iter().map(|n| (n.as_bytes().to_vec(), libc::DT_DIR)));
+            d.extend(
+                PID_LINKS
+                    .iter()
+                    .map(|n| (n.as_bytes().to_vec(), libc::DT_LNK)),
+            );
+            d.extend(
+                PID_DIRS
+                    .iter()
+                    .map(|n| (n.as_bytes().to_vec(), libc::DT_DIR)),
+            );
             Ok(Node::Dir(d))
         }
         [b"exe"] => Ok(Node::Link(p.exe.clone())),
         [b"cwd"] => Ok(Node::Link(t.fs.lock().cwd.clone())),
         [b"root"] => Ok(Node::Link(t.fs.lock().root.clone())),
         [b"fd"] | [b"fdinfo"] => {
-            let kind = if rest[0] == b"fd" { libc::DT_LNK } else { libc::DT_REG };
-            Ok(Node::Dir(t.files.lock().fds.keys().map(|f| (f.to_string().into_bytes(), kind)).collect()))
+            let kind = if rest[0] == b"fd" {
+                libc::DT_LNK
+            } else {
+                libc::DT_REG
+            };
+            Ok(Node::Dir(
+                t.files
+                    .lock()
+                    .fds
+                    .keys()
+                    .map(|f| (f.to_string().into_bytes(), kind))
+                    .collect(),
+            ))
         }
         [b"fd", n] => {
-            let fd = std::str::from_utf8(n).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let fd = std::str::from_utf8(n)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Errno::ENOENT)?;
             let f = t.files.lock().get(fd).map_err(|_| Errno::ENOENT)?;
             Ok(Node::Link(f.path.clone()))
         }
         [b"fdinfo", n] => {
-            let fd = std::str::from_utf8(n).ok().and_then(|s| s.parse().ok()).ok_or(Errno::ENOENT)?;
+            let fd = std::str::from_utf8(n)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Errno::ENOENT)?;
             let e = t.files.lock().fds.get(&fd).cloned().ok_or(Errno::ENOENT)?;
             let ino = e.file.ops.stat().map(|s| s.ino).unwrap_or(0);
             let mut flags = e.file.flags() as u32;
@@ -164,7 +236,13 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 flags |= libc::O_CLOEXEC as u32;
             }
             Ok(Node::File(
-                format!("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", *e.file.pos.lock(), flags, ino).into_bytes(),
+                format!(
+                    "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
+                    *e.file.pos.lock(),
+                    flags,
+                    ino
+                )
+                .into_bytes(),
             ))
         }
         [b"net"] => Ok(Node::Dir(Vec::new())),
@@ -175,15 +253,24 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         }
         [b"cmdline"] => {
             let (a, b) = t.mm.state.lock().arg_range;
-            Ok(Node::File(crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default()))
+            Ok(Node::File(
+                crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default(),
+            ))
         }
         [b"environ"] => {
             let (a, b) = t.mm.state.lock().env_range;
-            Ok(Node::File(crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default()))
+            Ok(Node::File(
+                crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default(),
+            ))
         }
         [b"auxv"] => {
             let aux = t.mm.state.lock().auxv.clone();
-            Ok(Node::File(aux.iter().flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()]).flatten().collect()))
+            Ok(Node::File(
+                aux.iter()
+                    .flat_map(|(k, v)| [k.to_le_bytes(), v.to_le_bytes()])
+                    .flatten()
+                    .collect(),
+            ))
         }
         [b"maps"] => Ok(Node::File(maps(t, false))),
         [b"smaps"] => Ok(Node::File(maps(t, true))),
@@ -191,7 +278,9 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"stat"] => Ok(Node::File(stat(st, t))),
         [b"statm"] => {
             let (vsz, _) = vm_size(t);
-            Ok(Node::File(format!("{} 0 0 0 0 0 0\n", vsz / 4096).into_bytes()))
+            Ok(Node::File(
+                format!("{} 0 0 0 0 0 0\n", vsz / 4096).into_bytes(),
+            ))
         }
         [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
         [b"mounts"] | [b"mountinfo"] => Ok(Node::File(mounts(c, rest[0] == b"mountinfo"))),
@@ -206,8 +295,22 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
 fn sys_node(rest: &[&[u8]]) -> KResult<Node> {
     let uts = |f: fn() -> String| Node::File(format!("{}\n", f()).into_bytes());
     Ok(match rest {
-        [] => Node::Dir(vec![(b"kernel".to_vec(), libc::DT_DIR), (b"fs".to_vec(), libc::DT_DIR), (b"vm".to_vec(), libc::DT_DIR)]),
-        [b"kernel"] => Node::Dir(dir(&["hostname", "domainname", "osrelease", "ostype", "version", "pid_max", "ngroups_max", "cap_last_cap", "random"])),
+        [] => Node::Dir(vec![
+            (b"kernel".to_vec(), libc::DT_DIR),
+            (b"fs".to_vec(), libc::DT_DIR),
+            (b"vm".to_vec(), libc::DT_DIR),
+        ]),
+        [b"kernel"] => Node::Dir(dir(&[
+            "hostname",
+            "domainname",
+            "osrelease",
+            "ostype",
+            "version",
+            "pid_max",
+            "ngroups_max",
+            "cap_last_cap",
+            "random",
+        ])),
         [b"kernel", b"osrelease"] => uts(|| RELEASE.to_string()),
         [b"kernel", b"ostype"] => uts(|| "Linux".to_string()),
         [b"kernel", b"version"] => uts(|| VERSION.to_string()),
@@ -222,12 +325,26 @@ fn sys_node(rest: &[&[u8]]) -> KResult<Node> {
             // SAFETY: filling our own buffer.
             unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
             let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            Node::File(format!("{}-{}-{}-{}-{}\n", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]).into_bytes())
+            Node::File(
+                format!(
+                    "{}-{}-{}-{}-{}\n",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                )
+                .into_bytes(),
+            )
         }
         [b"fs"] => Node::Dir(dir(&["file-max", "nr_open"])),
         [b"fs", b"file-max"] => uts(|| "9223372036854775807".to_string()),
         [b"fs", b"nr_open"] => uts(|| "1048576".to_string()),
-        [b"vm"] => Node::Dir(dir(&["overcommit_memory", "max_map_count", "mmap_min_addr"])),
+        [b"vm"] => Node::Dir(dir(&[
+            "overcommit_memory",
+            "max_map_count",
+            "mmap_min_addr",
+        ])),
         [b"vm", b"overcommit_memory"] => uts(|| "0".to_string()),
         [b"vm", b"max_map_count"] => uts(|| "65530".to_string()),
         [b"vm", b"mmap_min_addr"] => uts(|| "65536".to_string()),
@@ -283,7 +400,9 @@ fn meminfo() -> Vec<u8> {
 }
 
 fn sys_stat(st: &KState) -> Vec<u8> {
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
     for i in 0..ncpu {
         let _ = writeln!(s, "cpu{i} 0 0 0 0 0 0 0 0 0 0");
@@ -304,12 +423,20 @@ fn sys_stat(st: &KState) -> Vec<u8> {
 fn vm_size(t: &Task) -> (u64, u64) {
     let st = t.mm.state.lock();
     let total: u64 = st.vmas.values().map(|v| v.end - v.start).sum();
-    let stack: u64 = st.vmas.values().filter(|v| v.name == VmaName::Stack).map(|v| v.end - v.start).sum();
+    let stack: u64 = st
+        .vmas
+        .values()
+        .filter(|v| v.name == VmaName::Stack)
+        .map(|v| v.end - v.start)
+        .sum();
     (total, stack)
 }
 
 fn devno(dev: u64) -> (u64, u64) {
-    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff), (dev & 0xff) | ((dev >> 12) & !0xff))
+    (
+        ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff),
+        (dev & 0xff) | ((dev >> 12) & !0xff),
+    )
 }
 
 fn maps(t: &Task, smaps: bool) -> Vec<u8> {
@@ -317,7 +444,12 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
     let mut s = String::new();
     for v in st.vmas.values() {
         let (off, dev, ino, name) = match &v.name {
-            VmaName::File { path, dev, ino, off } => (*off, *dev, *ino, String::from_utf8_lossy(path).into_owned()),
+            VmaName::File {
+                path,
+                dev,
+                ino,
+                off,
+            } => (*off, *dev, *ino, String::from_utf8_lossy(path).into_owned()),
             VmaName::Heap => (0, 0, 0, "[heap]".into()),
             VmaName::Stack => (0, 0, 0, "[stack]".into()),
             VmaName::Vdso => (0, 0, 0, "[vdso]".into()),
@@ -329,9 +461,21 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
             "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
             v.start,
             v.end,
-            if v.prot & libc::PROT_READ != 0 { 'r' } else { '-' },
-            if v.prot & libc::PROT_WRITE != 0 { 'w' } else { '-' },
-            if v.prot & libc::PROT_EXEC != 0 { 'x' } else { '-' },
+            if v.prot & libc::PROT_READ != 0 {
+                'r'
+            } else {
+                '-'
+            },
+            if v.prot & libc::PROT_WRITE != 0 {
+                'w'
+            } else {
+                '-'
+            },
+            if v.prot & libc::PROT_EXEC != 0 {
+                'x'
+            } else {
+                '-'
+            },
             if v.shared { 's' } else { 'p' },
             off,
             ma,
@@ -376,8 +520,16 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
             cgt |= 1 << i;
         }
     }
-    let state = if p.stopped { "T (stopped)" } else if p.exit.is_some() { "Z (zombie)" } else { "S (sleeping)" };
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let state = if p.stopped {
+        "T (stopped)"
+    } else if p.exit.is_some() {
+        "Z (zombie)"
+    } else {
+        "S (sleeping)"
+    };
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
@@ -409,8 +561,17 @@ fn stat(st: &KState, t: &Task) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
     let m = t.mm.state.lock();
-    let state = if p.stopped { 'T' } else if p.exit.is_some() { 'Z' } else { 'S' };
-    let start_ticks = START.get().map(|s| t.start.saturating_duration_since(*s).as_millis() / 10).unwrap_or(0);
+    let state = if p.stopped {
+        'T'
+    } else if p.exit.is_some() {
+        'Z'
+    } else {
+        'S'
+    };
+    let start_ticks = START
+        .get()
+        .map(|s| t.start.saturating_duration_since(*s).as_millis() / 10)
+        .unwrap_or(0);
     format!(
         "{} ({}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {} {} 0 18446744073709551615 0 0 {} 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 {} 0 {} {} {} {} 0\n",
         t.tid,
@@ -451,8 +612,17 @@ fn limits(r: &[(u64, u64); 16]) -> Vec<u8> {
         ("Max realtime priority", ""),
         ("Max realtime timeout", "us"),
     ];
-    let f = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
-    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    let f = |v: u64| {
+        if v == u64::MAX {
+            "unlimited".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut s = format!(
+        "{:<25} {:<20} {:<20} {:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
     for (i, (n, u)) in NAMES.iter().enumerate() {
         let _ = writeln!(s, "{:<25} {:<20} {:<20} {:<10}", n, f(r[i].0), f(r[i].1), u);
     }
@@ -462,12 +632,34 @@ fn limits(r: &[(u64, u64); 16]) -> Vec<u8> {
 fn mounts(c: &Caller, info: bool) -> Vec<u8> {
     let mut s = String::new();
     for (i, m) in c.vfs.mounts().iter().enumerate() {
-        let ro = if m.flags & libc::MS_RDONLY != 0 { "ro" } else { "rw" };
+        let ro = if m.flags & libc::MS_RDONLY != 0 {
+            "ro"
+        } else {
+            "rw"
+        };
         let point = String::from_utf8_lossy(&m.point);
         if info {
-            let _ = writeln!(s, "{} {} 0:{} / {} {},relatime - {} {} {}", i + 1, if i == 0 { 0 } else { 1 }, 20 + i, point, ro, m.fs.fstype(), m.source, ro);
+            let _ = writeln!(
+                s,
+                "{} {} 0:{} / {} {},relatime - {} {} {}",
+                i + 1,
+                if i == 0 { 0 } else { 1 },
+                20 + i,
+                point,
+                ro,
+                m.fs.fstype(),
+                m.source,
+                ro
+            );
         } else {
-            let _ = writeln!(s, "{} {} {} {},relatime 0 0", m.source, point, m.fs.fstype(), ro);
+            let _ = writeln!(
+                s,
+                "{} {} {} {},relatime 0 0",
+                m.source,
+                point,
+                m.fs.fstype(),
+                ro
+            );
         }
     }
     s.into_bytes()

@@ -91,7 +91,11 @@ pub fn stat_of(mode: u32, ino: u64, dev: u64, size: i64) -> FileStat {
         dev,
         ino,
         mode,
-        nlink: if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 },
+        nlink: if mode & libc::S_IFMT == libc::S_IFDIR {
+            2
+        } else {
+            1
+        },
         size,
         blksize: 4096,
         ..Default::default()

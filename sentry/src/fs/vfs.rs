@@ -65,6 +65,9 @@ pub struct Resolved {
     pub rel: Vec<u8>,
 }
 
+/// A path as its components.
+pub type Components = Vec<Vec<u8>>;
+
 pub fn join(comps: &[Vec<u8>]) -> Vec<u8> {
     if comps.is_empty() {
         return b"/".to_vec();
@@ -150,7 +153,12 @@ impl Vfs {
     }
 
     /// Where a walk starts: the cwd, or the directory behind `dirfd`.
-    fn start(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+    fn start(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        dirfd: i32,
+        path: &[u8],
+    ) -> KResult<(Components, Components)> {
         let t = ctx.task_ref();
         let fs = t.fs.lock();
         let root = split(&fs.root);
@@ -169,7 +177,13 @@ impl Vfs {
     }
 
     /// Walks `path` from `dirfd`; follows a final symlink when `follow`.
-    pub fn resolve(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8], follow: bool) -> KResult<Resolved> {
+    pub fn resolve(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+    ) -> KResult<Resolved> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -253,7 +267,13 @@ impl Vfs {
         })
     }
 
-    pub fn open_resolved(&self, ctx: &Ctx<'_, '_>, r: &Resolved, flags: i32, mode: u32) -> KResult<Arc<File>> {
+    pub fn open_resolved(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        r: &Resolved,
+        flags: i32,
+        mode: u32,
+    ) -> KResult<Arc<File>> {
         let c = Caller {
             st: &ctx.st,
             tid: ctx.tid,
@@ -265,7 +285,10 @@ impl Vfs {
             return Err(Errno::ENOTDIR);
         }
         let acc = flags & libc::O_ACCMODE;
-        if fmt == libc::S_IFDIR && (acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0) && flags & libc::O_PATH == 0 {
+        if fmt == libc::S_IFDIR
+            && (acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0)
+            && flags & libc::O_PATH == 0
+        {
             return Err(Errno::EISDIR);
         }
         if fmt == libc::S_IFLNK && flags & libc::O_PATH == 0 {
@@ -280,12 +303,20 @@ impl Vfs {
         } else {
             r.mount.fs.open(&c, &r.rel, flags, mode)?
         };
-        let keep = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
+        let keep = flags
+            & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
         Ok(File::new(ops, keep, r.path.clone()))
     }
 
     /// open(2) minus fd allocation.
-    pub fn open(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> KResult<Arc<File>> {
+    pub fn open(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> KResult<Arc<File>> {
         let follow = flags & libc::O_NOFOLLOW == 0;
         let r = self.resolve(ctx, dirfd, path, follow)?;
         if r.stat.is_none() {

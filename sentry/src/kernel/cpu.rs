@@ -47,7 +47,11 @@ pub fn thread_times(st: &KState, tid: i32) -> (u64, u64) {
     let Some(t) = st.tasks.get(&tid) else {
         return (0, 0);
     };
-    let n = st.procs.get(&t.tgid).map(|p| p.threads.len().max(1)).unwrap_or(1) as u64;
+    let n = st
+        .procs
+        .get(&t.tgid)
+        .map(|p| p.threads.len().max(1))
+        .unwrap_or(1) as u64;
     (t.mm.space.cpu_time_ns() / n, host_thread_ns(t.host_tid))
 }
 
@@ -59,7 +63,9 @@ pub fn rss_kb(mm: &crate::mm::Mm) -> u64 {
     let mut bytes = 0u64;
     for v in st.vmas.values() {
         let (start, len) = match &v.backing {
-            crate::mm::Backing::Private { off } | crate::mm::Backing::Shared { off, .. } => (*off, v.end - v.start),
+            crate::mm::Backing::Private { off } | crate::mm::Backing::Shared { off, .. } => {
+                (*off, v.end - v.start)
+            }
         };
         let end = start + len;
         let mut pos = start;

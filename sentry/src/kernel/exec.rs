@@ -25,11 +25,17 @@ pub fn search_path(ctx: &mut Ctx<'_, '_>, name: &[u8], envp: &[Vec<u8>]) -> KRes
         .find_map(|e| e.strip_prefix(b"PATH="))
         .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
     for dir in path.split(|&c| c == b':') {
-        let mut cand = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+        let mut cand = if dir.is_empty() {
+            b".".to_vec()
+        } else {
+            dir.to_vec()
+        };
         cand.push(b'/');
         cand.extend_from_slice(name);
         if let Ok(r) = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &cand, true) {
-            if r.stat.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG) {
+            if r.stat
+                .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG)
+            {
                 return Ok(cand);
             }
         }
@@ -63,7 +69,12 @@ fn open_exec(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<Image> {
 }
 
 /// execve(2)/execveat(2). On success the calling task runs the new image.
-pub fn do_execve(ctx: &mut Ctx<'_, '_>, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<()> {
+pub fn do_execve(
+    ctx: &mut Ctx<'_, '_>,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<()> {
     do_execveat(ctx, libc::AT_FDCWD, path, argv, envp)
 }
 
@@ -89,11 +100,16 @@ pub fn do_execveat(
         let line = &head[2..n];
         let end = line.iter().position(|&c| c == b'\n').unwrap_or(line.len());
         let line = &line[..end];
-        let mut parts = line
-            .trim_ascii()
-            .splitn(2, |c| *c == b' ' || *c == b'\t');
-        let interp = parts.next().filter(|i| !i.is_empty()).ok_or(Errno::ENOEXEC)?.to_vec();
-        let arg = parts.next().map(|a| a.trim_ascii().to_vec()).filter(|a| !a.is_empty());
+        let mut parts = line.trim_ascii().splitn(2, |c| *c == b' ' || *c == b'\t');
+        let interp = parts
+            .next()
+            .filter(|i| !i.is_empty())
+            .ok_or(Errno::ENOEXEC)?
+            .to_vec();
+        let arg = parts
+            .next()
+            .map(|a| a.trim_ascii().to_vec())
+            .filter(|a| !a.is_empty());
         let mut nargv = vec![interp.clone()];
         nargv.extend(arg);
         nargv.push(img.path.clone());
@@ -109,7 +125,14 @@ pub fn do_execveat(
 
     // Build the new address space before the point of no return.
     let mm = Mm::new(ctx.k.platform.new_address_space(), ctx.k.memfile.clone());
-    let main = elf::load(&mm, img.file.as_ref(), &elf, Some(0x5555_5555_4000), &img.path, img.ids)?;
+    let main = elf::load(
+        &mm,
+        img.file.as_ref(),
+        &elf,
+        Some(0x5555_5555_4000),
+        &img.path,
+        img.ids,
+    )?;
     let (entry, base) = match &interp {
         Some(i) => {
             let ie = Elf::parse(i.file.as_ref())?;
@@ -187,7 +210,15 @@ pub fn do_execveat(
         p.maxrss_kb = p.maxrss_kb.max(old_rss);
     }
     ctx.pctx.release();
-    let comm: Vec<u8> = img.path.rsplit(|&c| c == b'/').next().unwrap_or(b"").iter().take(15).copied().collect();
+    let comm: Vec<u8> = img
+        .path
+        .rsplit(|&c| c == b'/')
+        .next()
+        .unwrap_or(b"")
+        .iter()
+        .take(15)
+        .copied()
+        .collect();
     {
         let t = ctx.task();
         t.mm = mm.clone();
@@ -234,7 +265,12 @@ pub fn do_execveat(
 fn de_thread(ctx: &mut Ctx<'_, '_>) {
     let me = ctx.tid;
     let tgid = ctx.tgid();
-    let others: Vec<i32> = ctx.st.procs[&tgid].threads.iter().copied().filter(|&t| t != me).collect();
+    let others: Vec<i32> = ctx.st.procs[&tgid]
+        .threads
+        .iter()
+        .copied()
+        .filter(|&t| t != me)
+        .collect();
     if others.is_empty() {
         return;
     }
@@ -301,7 +337,9 @@ pub fn signals_and_exit(
 ) -> bool {
     let _ = k;
     loop {
-        let Some(t) = st.tasks.get(&tid) else { return false };
+        let Some(t) = st.tasks.get(&tid) else {
+            return false;
+        };
         let tgid = t.tgid;
         if t.killed || st.procs[&tgid].group_exit.is_some() {
             return false;

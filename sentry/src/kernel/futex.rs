@@ -21,7 +21,7 @@ pub struct Table {
 }
 
 pub fn key(mm: &Mm, addr: u64, private: bool) -> KResult<Key> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     if !private {
@@ -40,7 +40,14 @@ pub fn key(mm: &Mm, addr: u64, private: bool) -> KResult<Key> {
 }
 
 /// FUTEX_WAIT(_BITSET): sleeps while `*addr == val`.
-pub fn wait(ctx: &mut Ctx<'_, '_>, addr: u64, val: u32, bitset: u32, deadline: Deadline, private: bool) -> KResult<()> {
+pub fn wait(
+    ctx: &mut Ctx<'_, '_>,
+    addr: u64,
+    val: u32,
+    bitset: u32,
+    deadline: Deadline,
+    private: bool,
+) -> KResult<()> {
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
@@ -50,7 +57,12 @@ pub fn wait(ctx: &mut Ctx<'_, '_>, addr: u64, val: u32, bitset: u32, deadline: D
         return Err(Errno::EAGAIN);
     }
     let tid = ctx.tid;
-    ctx.st.futexes.queues.entry(k).or_default().push((tid, bitset));
+    ctx.st
+        .futexes
+        .queues
+        .entry(k)
+        .or_default()
+        .push((tid, bitset));
     loop {
         if ctx.st.futexes.woken.remove(&tid) {
             return Ok(());
@@ -96,7 +108,14 @@ fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
     woke
 }
 
-pub fn wake(st: &mut KState, mm: &Mm, addr: u64, n: u32, bitset: u32, private: bool) -> KResult<u32> {
+pub fn wake(
+    st: &mut KState,
+    mm: &Mm,
+    addr: u64,
+    n: u32,
+    bitset: u32,
+    private: bool,
+) -> KResult<u32> {
     if bitset == 0 {
         return Err(Errno::EINVAL);
     }
@@ -137,7 +156,15 @@ pub fn requeue(
 }
 
 /// FUTEX_WAKE_OP.
-pub fn wake_op(ctx: &mut Ctx<'_, '_>, a1: u64, a2: u64, n1: u32, n2: u32, op: u32, private: bool) -> KResult<u32> {
+pub fn wake_op(
+    ctx: &mut Ctx<'_, '_>,
+    a1: u64,
+    a2: u64,
+    n1: u32,
+    n2: u32,
+    op: u32,
+    private: bool,
+) -> KResult<u32> {
     let k1 = key(&ctx.mm, a1, private)?;
     let k2 = key(&ctx.mm, a2, private)?;
     let (kind, cmp) = ((op >> 28) & 0xf, (op >> 24) & 0xf);
@@ -182,11 +209,15 @@ pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
     if head == 0 {
         return;
     }
-    let Ok(h) = read_obj::<[u64; 3]>(mm, head) else { return };
+    let Ok(h) = read_obj::<[u64; 3]>(mm, head) else {
+        return;
+    };
     let (mut entry, offset, pending) = (h[0], h[1] as i64, h[2]);
     let mut handle = |e: u64| {
         let addr = (e as i64 + offset) as u64;
-        let Ok(v) = read_obj::<u32>(mm, addr) else { return };
+        let Ok(v) = read_obj::<u32>(mm, addr) else {
+            return;
+        };
         if v & FUTEX_TID_MASK == tid as u32 {
             let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
             if write_obj(mm, addr, &nv).is_ok() && v & FUTEX_WAITERS != 0 {
@@ -212,7 +243,7 @@ pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
 
 /// The futex word as an atomic in the sentry's view of application memory.
 fn word(mm: &Mm, addr: u64) -> KResult<&std::sync::atomic::AtomicU32> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     let iov = mm.iovecs(addr, 4, true)?;
@@ -224,7 +255,13 @@ fn word(mm: &Mm, addr: u64) -> KResult<&std::sync::atomic::AtomicU32> {
 
 /// FUTEX_LOCK_PI / FUTEX_TRYLOCK_PI: takes the lock, or waits until the
 /// owner hands it over in `unlock_pi`.
-pub fn lock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, deadline: Deadline, private: bool, try_only: bool) -> KResult<()> {
+pub fn lock_pi(
+    ctx: &mut Ctx<'_, '_>,
+    addr: u64,
+    deadline: Deadline,
+    private: bool,
+    try_only: bool,
+) -> KResult<()> {
     use std::sync::atomic::Ordering::SeqCst;
     let k = key(&ctx.mm, addr, private)?;
     let tid = ctx.tid as u32;
@@ -250,10 +287,18 @@ pub fn lock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, deadline: Deadline, private: bo
         if !ctx.st.tasks.contains_key(&(owner as i32)) {
             return Err(Errno::ESRCH);
         }
-        if v & FUTEX_WAITERS == 0 && w.compare_exchange(v, v | FUTEX_WAITERS, SeqCst, SeqCst).is_err() {
+        if v & FUTEX_WAITERS == 0
+            && w.compare_exchange(v, v | FUTEX_WAITERS, SeqCst, SeqCst)
+                .is_err()
+        {
             continue;
         }
-        ctx.st.futexes.queues.entry(k).or_default().push((ctx.tid, u32::MAX));
+        ctx.st
+            .futexes
+            .queues
+            .entry(k)
+            .or_default()
+            .push((ctx.tid, u32::MAX));
         loop {
             if ctx.st.futexes.woken.remove(&ctx.tid) {
                 return Ok(());
@@ -289,7 +334,12 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
     if v & FUTEX_TID_MASK != ctx.tid as u32 {
         return Err(Errno::EPERM);
     }
-    let next = ctx.st.futexes.queues.get_mut(&k).and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
+    let next = ctx
+        .st
+        .futexes
+        .queues
+        .get_mut(&k)
+        .and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
     match next {
         Some((t, _)) => {
             let more = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());

@@ -64,7 +64,10 @@ pub fn spawn_init(
         pdeathsig: 0,
     };
     st.tasks.insert(pid, task);
-    st.procs.insert(pid, new_process(pid, 0, pid, pid, Creds::root(), Vec::new()));
+    st.procs.insert(
+        pid,
+        new_process(pid, 0, pid, pid, Creds::root(), Vec::new()),
+    );
     st.procs.get_mut(&pid).unwrap().threads.push(pid);
     let path = argv.first().cloned().ok_or(Errno::ENOENT)?;
     let mm = st.tasks[&pid].mm.clone();
@@ -84,7 +87,14 @@ pub fn spawn_init(
     Ok(())
 }
 
-pub fn new_process(tgid: i32, ppid: i32, pgid: i32, sid: i32, creds: Creds, exe: Vec<u8>) -> Process {
+pub fn new_process(
+    tgid: i32,
+    ppid: i32,
+    pgid: i32,
+    sid: i32,
+    creds: Creds,
+    exe: Vec<u8>,
+) -> Process {
     Process {
         tgid,
         ppid,
@@ -210,7 +220,9 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
 
 /// A synchronous fault: blocked or ignored means the default action.
 pub fn force_signal(st: &mut KState, tid: i32, info: SigInfo) {
-    let Some(t) = st.tasks.get_mut(&tid) else { return };
+    let Some(t) = st.tasks.get_mut(&tid) else {
+        return;
+    };
     let tgid = t.tgid;
     let blocked = t.sig_mask & bit(info.signo) != 0;
     t.sig_mask &= !bit(info.signo);
@@ -228,7 +240,9 @@ pub fn force_signal(st: &mut KState, tid: i32, info: SigInfo) {
 /// Starts the exit of a whole process with `info`: every thread is told
 /// to leave.
 pub fn group_exit(st: &mut KState, tgid: i32, info: ExitInfo) {
-    let Some(p) = st.procs.get_mut(&tgid) else { return };
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
     if p.group_exit.is_none() {
         p.group_exit = Some(info);
     }
@@ -254,7 +268,9 @@ fn exit_thread_prepare(st: &mut KState, tid: i32) {
             p.maxrss_kb = p.maxrss_kb.max(rss);
         }
     }
-    let Some(t) = st.tasks.get_mut(&tid) else { return };
+    let Some(t) = st.tasks.get_mut(&tid) else {
+        return;
+    };
     let (mm, ctid, robust) = (t.mm.clone(), t.clear_child_tid, t.robust_list);
     t.clear_child_tid = 0;
     super::futex::exit_robust_list(st, &mm, tid, robust);
@@ -275,10 +291,14 @@ pub fn release_vfork(st: &mut KState, tid: i32) {
 /// Second half: the task disappears; the last thread makes the process a
 /// zombie.
 fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
-    let Some(t) = st.tasks.remove(&tid) else { return };
+    let Some(t) = st.tasks.remove(&tid) else {
+        return;
+    };
     let tgid = t.tgid;
     drop(t);
-    let Some(p) = st.procs.get_mut(&tgid) else { return };
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
     if !p.threads.is_empty() {
@@ -295,7 +315,12 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     for pt in p.posix_timers.drain(..) {
         st.timers.cancel(pt);
     }
-    for t in p.itimer_cpu.iter_mut().filter_map(|t| t.take()).collect::<Vec<_>>() {
+    for t in p
+        .itimer_cpu
+        .iter_mut()
+        .filter_map(|t| t.take())
+        .collect::<Vec<_>>()
+    {
         st.timers.cancel(t);
     }
     if let Some(t) = st.procs.get_mut(&tgid).and_then(|p| p.itimer_real.take()) {
@@ -307,7 +332,9 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         if c == 1 {
             continue;
         }
-        let Some(cp) = st.procs.get_mut(&c) else { continue };
+        let Some(cp) = st.procs.get_mut(&c) else {
+            continue;
+        };
         cp.ppid = reaper;
         let zombie = cp.exit.is_some();
         let pdeath: Vec<i32> = cp.threads.clone();
@@ -444,10 +471,18 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     }
     let st = &mut ctx.st;
     let tid = alloc_pid(st);
-    let child_tgid = if f & libc::CLONE_THREAD != 0 { tgid } else { tid };
+    let child_tgid = if f & libc::CLONE_THREAD != 0 {
+        tgid
+    } else {
+        tid
+    };
     if f & libc::CLONE_THREAD == 0 {
         let pp = &st.procs[&tgid];
-        let ppid = if f & libc::CLONE_PARENT != 0 { pp.ppid } else { tgid };
+        let ppid = if f & libc::CLONE_PARENT != 0 {
+            pp.ppid
+        } else {
+            tgid
+        };
         let mut np = new_process(tid, ppid, pp.pgid, pp.sid, pp.creds.clone(), pp.exe.clone());
         np.rlimits = pp.rlimits;
         np.sighand = if f & libc::CLONE_SIGHAND != 0 {
@@ -480,7 +515,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             } else {
                 alt_stack
             },
-            clear_child_tid: if f & libc::CLONE_CHILD_CLEARTID != 0 { a.ctid } else { 0 },
+            clear_child_tid: if f & libc::CLONE_CHILD_CLEARTID != 0 {
+                a.ctid
+            } else {
+                0
+            },
             robust_list: 0,
             kicker,
             comm,
@@ -504,7 +543,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_VFORK != 0 {
         // Only a fatal signal ends the wait early.
         loop {
-            let waiting = ctx.st.tasks.get(&tid).is_some_and(|c| c.vfork_parent.is_some());
+            let waiting = ctx
+                .st
+                .tasks
+                .get(&tid)
+                .is_some_and(|c| c.vfork_parent.is_some());
             let me = &ctx.st.tasks[&parent_tid];
             if !waiting || me.killed {
                 break;
@@ -560,7 +603,10 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
             any = true;
             let uid = cp.creds.ruid;
             if let (Some(e), true) = (cp.exit, opts & WEXITED != 0) {
-                let times = (cp.dead_times.0 + cp.child_times.0, cp.dead_times.1 + cp.child_times.1);
+                let times = (
+                    cp.dead_times.0 + cp.child_times.0,
+                    cp.dead_times.1 + cp.child_times.1,
+                );
                 if opts & WNOWAIT == 0 {
                     let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
                     st.procs.remove(&c);

@@ -65,7 +65,11 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new(platform: Arc<dyn Platform>, memfile: Arc<MemFile>, cfg: &KernelConfig) -> KResult<Arc<Kernel>> {
+    pub fn new(
+        platform: Arc<dyn Platform>,
+        memfile: Arc<MemFile>,
+        cfg: &KernelConfig,
+    ) -> KResult<Arc<Kernel>> {
         let vdso = Vdso::new(&memfile)?;
         let clock = time::Clock::new(vdso.vvar());
         Ok(Arc::new(Kernel {
@@ -104,7 +108,13 @@ impl Kernel {
 
     /// Runs the sandbox: starts `argv[0]` as pid 1 and returns its exit
     /// status (128+signal when killed) once it has exited.
-    pub fn run(self: &Arc<Kernel>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, cwd: Vec<u8>, stdio: [std::os::fd::OwnedFd; 3]) -> KResult<i32> {
+    pub fn run(
+        self: &Arc<Kernel>,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+        cwd: Vec<u8>,
+        stdio: [std::os::fd::OwnedFd; 3],
+    ) -> KResult<i32> {
         time::start_clock_thread(self.clone());
         timers::start_timer_thread(self.clone());
         lifecycle::spawn_init(self, argv, envp, cwd, stdio)?;

@@ -35,6 +35,9 @@ pub const CLD_DUMPED: i32 = 3;
 pub const CLD_STOPPED: i32 = 5;
 pub const CLD_CONTINUED: i32 = 6;
 
+/// sigaltstack: (base, size, flags).
+pub type AltStack = (u64, u64, i32);
+
 pub const fn bit(sig: i32) -> u64 {
     1u64 << (sig - 1)
 }
@@ -189,10 +192,16 @@ pub enum Default_ {
 
 pub fn default_action(sig: i32) -> Default_ {
     match sig {
-        libc::SIGQUIT | libc::SIGILL | libc::SIGTRAP | libc::SIGABRT | libc::SIGBUS
-        | libc::SIGFPE | libc::SIGSEGV | libc::SIGXCPU | libc::SIGXFSZ | libc::SIGSYS => {
-            Default_::Core
-        }
+        libc::SIGQUIT
+        | libc::SIGILL
+        | libc::SIGTRAP
+        | libc::SIGABRT
+        | libc::SIGBUS
+        | libc::SIGFPE
+        | libc::SIGSEGV
+        | libc::SIGXCPU
+        | libc::SIGXFSZ
+        | libc::SIGSYS => Default_::Core,
         libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => Default_::Stop,
         libc::SIGCONT => Default_::Cont,
         libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => Default_::Ign,
@@ -236,12 +245,18 @@ pub fn send_to_process(st: &mut KState, tgid: i32, info: SigInfo) {
     if prepare(st, tgid, info.signo) {
         return;
     }
-    let Some(p) = st.procs.get_mut(&tgid) else { return };
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
     p.shared_pending.push(info);
     let threads = p.threads.clone();
     let target = threads
         .iter()
-        .find(|t| st.tasks.get(t).is_some_and(|t| t.sig_mask & bit(info.signo) == 0))
+        .find(|t| {
+            st.tasks
+                .get(t)
+                .is_some_and(|t| t.sig_mask & bit(info.signo) == 0)
+        })
         .or(threads.first())
         .copied();
     if let Some(t) = target {
@@ -262,7 +277,8 @@ fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
         p.stopped = false;
     }
     if sig == SIGCONT {
-        p.shared_pending.remove(bit(SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU));
+        p.shared_pending
+            .remove(bit(SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU));
         let threads = p.threads.clone();
         if p.stopped {
             p.stopped = false;
@@ -273,12 +289,17 @@ fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
         }
         for t in threads {
             if let Some(t) = st.tasks.get_mut(&t) {
-                t.pending.remove(bit(SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU));
+                t.pending.remove(
+                    bit(SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU),
+                );
             }
         }
         wake_all();
     }
-    if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
+    if matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    ) {
         let p = st.procs.get_mut(&tgid).unwrap();
         p.shared_pending.remove(bit(SIGCONT));
     }
@@ -324,7 +345,9 @@ pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: 
 
 /// Whether `tid` has a signal it does not block.
 pub fn has_pending(st: &KState, tid: i32) -> bool {
-    let Some(t) = st.tasks.get(&tid) else { return true };
+    let Some(t) = st.tasks.get(&tid) else {
+        return true;
+    };
     if t.killed {
         return true;
     }
@@ -453,7 +476,7 @@ pub fn setup_frame(
 
 /// rt_sigreturn: restores registers, FPU state, mask and alt stack from the
 /// frame at rsp. Returns the restored mask and alt-stack setting.
-pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<(u64, u64, i32)>)> {
+pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<AltStack>)> {
     let uc = regs.gp.rsp;
     let raw = crate::mm::read_vec(mm, uc, UC_SIZE as usize)?;
     let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());

@@ -19,7 +19,11 @@ pub struct FsContext {
 /// What to re-run when restart_syscall(2) is called.
 #[derive(Clone, Copy, Debug)]
 pub enum Restart {
-    Sleep { clock: i32, deadline_ns: i64, rmtp: u64 },
+    Sleep {
+        clock: i32,
+        deadline_ns: i64,
+        rmtp: u64,
+    },
 }
 
 pub struct Task {

@@ -2,7 +2,7 @@
 //! fired by one timer thread.
 
 use super::signal::{self, InfoKind, SigInfo};
-use super::{cpu, wait, wake_all, Kernel, KState};
+use super::{cpu, wait, wake_all, KState, Kernel};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +27,10 @@ pub enum Target {
 pub enum Clock {
     Wall,
     /// CPU time of a process: user only (ITIMER_VIRTUAL) or user+system.
-    Cpu { tgid: i32, user_only: bool },
+    Cpu {
+        tgid: i32,
+        user_only: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -85,7 +88,13 @@ impl Timers {
 
     /// Arms (or disarms with `value == 0`); returns the old (remaining,
     /// interval). `now_cpu` is the timer's CPU clock reading for CPU timers.
-    pub fn set(&mut self, id: u64, value: Duration, interval: Duration, now_cpu: u64) -> (Duration, Duration) {
+    pub fn set(
+        &mut self,
+        id: u64,
+        value: Duration,
+        interval: Duration,
+        now_cpu: u64,
+    ) -> (Duration, Duration) {
         let Some(t) = self.all.get_mut(&id) else {
             return (Duration::ZERO, Duration::ZERO);
         };
@@ -106,7 +115,9 @@ impl Timers {
 
     fn remaining(t: &Timer, now_cpu: u64) -> (Duration, Duration) {
         let rem = match (t.deadline, t.cpu_deadline) {
-            (Some(d), _) => d.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1)),
+            (Some(d), _) => d
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_nanos(1)),
             (_, Some(c)) => Duration::from_nanos(c.saturating_sub(now_cpu).max(1)),
             _ => Duration::ZERO,
         };
@@ -114,7 +125,10 @@ impl Timers {
     }
 
     pub fn get(&self, id: u64, now_cpu: u64) -> (Duration, Duration) {
-        self.all.get(&id).map(|t| Self::remaining(t, now_cpu)).unwrap_or_default()
+        self.all
+            .get(&id)
+            .map(|t| Self::remaining(t, now_cpu))
+            .unwrap_or_default()
     }
 
     pub fn clock_of(&self, id: u64) -> Clock {
@@ -158,48 +172,50 @@ fn fire(st: &mut KState, target: Target) {
 const CPU_TICK: Duration = Duration::from_millis(4);
 
 pub fn start_timer_thread(k: Arc<Kernel>) {
-    let _ = std::thread::Builder::new().name("timers".into()).spawn(move || {
-        let mut st = k.lock();
-        loop {
-            let now = Instant::now();
-            let ids: Vec<u64> = st.timers.all.keys().copied().collect();
-            let mut any_cpu = false;
-            for id in ids {
-                let t = st.timers.all[&id].clone();
-                let due = match (t.deadline, t.cpu_deadline) {
-                    (Some(d), _) => d <= now,
-                    (_, Some(c)) => {
-                        any_cpu = true;
-                        cpu_now(&st, t.clock) >= c
+    let _ = std::thread::Builder::new()
+        .name("timers".into())
+        .spawn(move || {
+            let mut st = k.lock();
+            loop {
+                let now = Instant::now();
+                let ids: Vec<u64> = st.timers.all.keys().copied().collect();
+                let mut any_cpu = false;
+                for id in ids {
+                    let t = st.timers.all[&id].clone();
+                    let due = match (t.deadline, t.cpu_deadline) {
+                        (Some(d), _) => d <= now,
+                        (_, Some(c)) => {
+                            any_cpu = true;
+                            cpu_now(&st, t.clock) >= c
+                        }
+                        _ => false,
+                    };
+                    if !due {
+                        continue;
                     }
-                    _ => false,
-                };
-                if !due {
-                    continue;
-                }
-                let t = st.timers.all.get_mut(&id).unwrap();
-                if t.interval.is_zero() {
-                    t.deadline = None;
-                    t.cpu_deadline = None;
-                } else if let Some(d) = t.deadline {
-                    let mut d = d + t.interval;
-                    while d <= now {
-                        d += t.interval;
-                        t.overrun += 1;
+                    let t = st.timers.all.get_mut(&id).unwrap();
+                    if t.interval.is_zero() {
+                        t.deadline = None;
+                        t.cpu_deadline = None;
+                    } else if let Some(d) = t.deadline {
+                        let mut d = d + t.interval;
+                        while d <= now {
+                            d += t.interval;
+                            t.overrun += 1;
+                        }
+                        t.deadline = Some(d);
+                    } else if let Some(c) = t.cpu_deadline {
+                        t.cpu_deadline = Some(c + t.interval.as_nanos() as u64);
                     }
-                    t.deadline = Some(d);
-                } else if let Some(c) = t.cpu_deadline {
-                    t.cpu_deadline = Some(c + t.interval.as_nanos() as u64);
+                    let target = t.target;
+                    fire(&mut st, target);
                 }
-                let target = t.target;
-                fire(&mut st, target);
+                let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
+                if any_cpu {
+                    let tick = Instant::now() + CPU_TICK;
+                    next = Some(next.map_or(tick, |n| n.min(tick)));
+                }
+                wait::wait(&mut st, next);
             }
-            let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
-            if any_cpu {
-                let tick = Instant::now() + CPU_TICK;
-                next = Some(next.map_or(tick, |n| n.min(tick)));
-            }
-            wait::wait(&mut st, next);
-        }
-    });
+        });
 }

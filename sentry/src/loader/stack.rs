@@ -15,7 +15,11 @@ pub struct StackInfo<'a> {
 
 /// Maps the stack below `top` and fills it; returns the initial rsp.
 pub fn build_stack(mm: &Mm, top: u64, info: StackInfo) -> KResult<u64> {
-    let mut req = MapRequest::anon(top - STACK_SIZE, STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE);
+    let mut req = MapRequest::anon(
+        top - STACK_SIZE,
+        STACK_SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+    );
     req.fixed = true;
     req.growsdown = true;
     req.name = VmaName::Stack;

@@ -63,7 +63,12 @@ impl Vdso {
     /// The parameter page as the sentry writes it.
     pub fn vvar(&self) -> *mut VvarPage {
         // SAFETY: the first page of `mem` is reserved for parameters.
-        unsafe { self.mem.memfile_slice(self.mem.off, PAGE as usize).as_mut_ptr().cast() }
+        unsafe {
+            self.mem
+                .memfile_slice(self.mem.off, PAGE as usize)
+                .as_mut_ptr()
+                .cast()
+        }
     }
 
     /// Maps the parameter page and the image; returns the image address.

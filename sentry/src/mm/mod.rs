@@ -588,7 +588,9 @@ impl Mm {
                     self.memfile.copy(off, noff, len);
                     nv.backing = Backing::Private { off: noff };
                 }
-                child.space.map(nv.start, nv.end - nv.start, nv.prot, nv.off_at(nv.start));
+                child
+                    .space
+                    .map(nv.start, nv.end - nv.start, nv.prot, nv.off_at(nv.start));
                 cst.vmas.insert(k, nv);
             }
             cst.brk_start = st.brk_start;
@@ -647,7 +649,12 @@ impl Mm {
 
     /// Total size of all mappings (VmSize).
     pub fn total_size(&self) -> u64 {
-        self.state.lock().vmas.values().map(|v| v.end - v.start).sum()
+        self.state
+            .lock()
+            .vmas
+            .values()
+            .map(|v| v.end - v.start)
+            .sum()
     }
 
     /// Finds the VMA containing `addr`.

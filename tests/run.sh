@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test run: lints, unit tests, and the compatibility suite that
+# compares every program's output under husk with native Linux.
+# Installs what it needs (idempotently); safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need gcc || ! need perl || ! need python3; then
+    apt-get update -qq && apt-get install -y -qq gcc perl python3 >/dev/null
+fi
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+
+echo "== build"
+cargo build --release --quiet -p runtime
+
+echo "== README compatibility table is generated from the syscall table"
+./tests/readme-table.sh --check
+
+echo "== unit tests and the compatibility suite"
+cargo test --workspace --release
