@@ -6,6 +6,7 @@ fn main() {
     let so = format!("{out}/vdso.so");
     println!("cargo:rerun-if-changed=vdso/vdso.c");
     println!("cargo:rerun-if-changed=vdso/vdso.lds");
+    println!("cargo:rerun-if-changed=vdso/vdso-layout.lds");
     let status = Command::new("gcc")
         .args([
             "-O2",
@@ -16,12 +17,12 @@ fn main() {
             "-fno-builtin",
             "-mno-red-zone",
             "-fcf-protection=none",
+            "-fno-asynchronous-unwind-tables",
             "-Wl,-soname,linux-vdso.so.1",
             "-Wl,--hash-style=both",
             "-Wl,-Bsymbolic",
             "-Wl,--no-undefined",
-            "-Wl,-z,max-page-size=4096",
-            "-Wl,-z,noseparate-code",
+            "-Wl,-T,vdso/vdso-layout.lds",
             "-Wl,--build-id=none",
             "-Wl,--version-script=vdso/vdso.lds",
             "-o",

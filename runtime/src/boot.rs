@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct BootArgs {
-    /// The gofer socket (inherited fd).
-    #[arg(long)]
-    gofer_fd: i32,
+    /// The gofer sockets (inherited fds), one per CPU.
+    #[arg(long, value_delimiter = ',', required = true)]
+    gofer_fd: Vec<i32>,
     #[arg(long)]
     cwd: String,
     #[arg(long, default_value = "husk")]
@@ -30,10 +30,15 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
 }
 
 pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
-    // SAFETY: the fd was handed over by `husk do` for this use.
-    let gofer = unsafe { OwnedFd::from_raw_fd(a.gofer_fd) };
+    let gofer: Vec<gofer::Client> = a
+        .gofer_fd
+        .iter()
+        // SAFETY: the fds were handed over by `husk do` for this use.
+        .map(|&fd| gofer::Client::new(unsafe { OwnedFd::from_raw_fd(fd) }))
+        .collect();
     // SAFETY: PR_SET_PDEATHSIG on ourselves.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let t0 = std::time::Instant::now();
     sentry::fs::proc::snapshot_host();
     *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
@@ -42,12 +47,13 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     let cfg = KernelConfig {
         strace,
         hostname: a.hostname.clone(),
-        gofer: Arc::new(gofer::Client::new(gofer)),
+        gofer: Arc::new(sentry::fs::gofer_fs::GoferPool::new(gofer)),
         stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
+    tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {

@@ -45,13 +45,15 @@ fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Lets `fd` survive exec in the child.
-fn inherit(cmd: &mut Command, fd: i32) {
+/// Lets `fds` survive exec in the child.
+fn inherit(cmd: &mut Command, fds: Vec<i32>) {
     // SAFETY: fcntl is async-signal-safe; runs between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            let fl = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
+            for &fd in &fds {
+                let fl = libc::fcntl(fd, libc::F_GETFD);
+                libc::fcntl(fd, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
+            }
             Ok(())
         });
     }
@@ -75,33 +77,47 @@ pub fn run(
     if !cwd.is_absolute() {
         anyhow::bail!("--cwd: must be an absolute path, got {}", cwd.display());
     }
-    let (sentry_end, gofer_end) = socketpair()?;
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut pairs = Vec::new();
+    for _ in 0..ncpu {
+        pairs.push(socketpair()?);
+    }
+    let list = |v: &[i32]| {
+        v.iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let gofer_fds: Vec<i32> = pairs.iter().map(|p| p.1.as_raw_fd()).collect();
+    let sentry_fds: Vec<i32> = pairs.iter().map(|p| p.0.as_raw_fd()).collect();
     let mut g = Command::new(&exe);
     g.args(flags)
         .arg("gofer")
         .arg("--fd")
-        .arg(gofer_end.as_raw_fd().to_string())
+        .arg(list(&gofer_fds))
         .arg("--root")
         .arg("/")
         .arg("--read-only")
         .stdin(std::process::Stdio::null());
-    inherit(&mut g, gofer_end.as_raw_fd());
+    inherit(&mut g, gofer_fds);
     let mut gofer = spawn(&mut g, "gofer")?;
     GOFER_PID.store(gofer.id() as i32, Ordering::Relaxed);
-    drop(gofer_end);
+    let sentry_ends: Vec<OwnedFd> = pairs.into_iter().map(|(s, _)| s).collect();
 
     let mut s = Command::new(&exe);
     s.args(flags)
         .arg("boot")
         .arg("--gofer-fd")
-        .arg(sentry_end.as_raw_fd().to_string())
+        .arg(list(&sentry_fds))
         .arg("--cwd")
         .arg(&cwd)
         .arg("--hostname")
         .arg(&hostname)
         .arg("--")
         .args(&command);
-    inherit(&mut s, sentry_end.as_raw_fd());
+    inherit(&mut s, sentry_fds);
     let mut sandbox = match spawn(&mut s, "sandbox") {
         Ok(c) => c,
         Err(e) => {
@@ -111,7 +127,7 @@ pub fn run(
         }
     };
     SANDBOX_PID.store(sandbox.id() as i32, Ordering::Relaxed);
-    drop(sentry_end);
+    drop(sentry_ends);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: installing a handler that only calls async-signal-safe functions.
         unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };

@@ -1,5 +1,5 @@
 //! `husk gofer`: confines itself to the container root and serves file
-//! operations on the socket it was handed.
+//! operations on the sockets it was handed, one thread per CPU.
 
 use anyhow::{Context, Result};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct GoferArgs {
-    /// The socket to serve on (inherited fd).
-    #[arg(long)]
-    fd: i32,
+    /// The sockets to serve on (inherited fds), one per CPU.
+    #[arg(long, value_delimiter = ',', required = true)]
+    fd: Vec<i32>,
     /// The container root.
     #[arg(long, default_value = "/")]
     root: PathBuf,
@@ -19,19 +19,42 @@ pub struct GoferArgs {
 }
 
 pub fn run(a: GoferArgs) -> Result<i32> {
-    // SAFETY: fd was handed to this process by its parent for this use.
-    let sock = unsafe { OwnedFd::from_raw_fd(a.fd) };
+    let socks: Vec<OwnedFd> =
+        a.fd.iter()
+            // SAFETY: the fds were handed to this process by its parent for this use.
+            .map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
+            .collect();
     // SAFETY: PR_SET_PDEATHSIG on ourselves: the gofer dies with its parent.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // Confine while still single-threaded (unshare needs it).
     let root = gofer::confine(&a.root)
         .with_context(|| format!("confining the gofer to {}", a.root.display()))?;
-    gofer::serve(
-        root,
-        sock,
-        gofer::ServeOptions {
-            read_only: a.read_only,
-        },
-    )
-    .context("gofer")?;
+    let opts = gofer::ServeOptions {
+        read_only: a.read_only,
+    };
+    let mut threads = Vec::new();
+    for (cpu, sock) in socks.into_iter().enumerate() {
+        let root = root.try_clone().context("duplicating the root fd")?;
+        threads.push(std::thread::spawn(move || {
+            pin(cpu);
+            gofer::serve(root, sock, opts)
+        }));
+    }
+    for t in threads {
+        match t.join() {
+            Ok(r) => r.context("gofer")?,
+            Err(_) => anyhow::bail!("a gofer thread panicked"),
+        }
+    }
     Ok(0)
+}
+
+/// Serves each connection on one CPU, next to the sentry threads using it.
+fn pin(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data handled through libc's helpers.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }

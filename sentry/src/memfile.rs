@@ -125,6 +125,84 @@ impl MemFile {
         }
     }
 
+    /// Copies `len` bytes of host file `fd` at `src_off` into the memory
+    /// file at `off` in the kernel, through a pipe (splice keeps explicit
+    /// offsets on both sides and takes no page faults in the sentry).
+    /// Returns the bytes copied (short at end of file).
+    pub fn fill_from_fd(
+        &self,
+        fd: RawFd,
+        src_off: u64,
+        off: u64,
+        len: u64,
+    ) -> std::io::Result<u64> {
+        thread_local! {
+            static PIPE: std::cell::Cell<Option<(RawFd, RawFd)>> = const { std::cell::Cell::new(None) };
+        }
+        let (r, w) = match PIPE.with(|p| p.get()) {
+            Some(p) => p,
+            None => {
+                let mut fds = [0; 2];
+                // SAFETY: pipe2 with a valid out-array; F_SETPIPE_SZ is a hint.
+                unsafe {
+                    if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 1 << 20);
+                }
+                // The pipe lives as long as the thread (a few fds per sentry thread).
+                PIPE.with(|p| p.set(Some((fds[0], fds[1]))));
+                (fds[0], fds[1])
+            }
+        };
+        let mut done = 0u64;
+        while done < len {
+            let mut s = (src_off + done) as i64;
+            // SAFETY: splice between fds we own with valid offset pointers.
+            let n = unsafe {
+                libc::splice(
+                    fd,
+                    &mut s,
+                    w,
+                    std::ptr::null_mut(),
+                    (len - done).min(1 << 20) as usize,
+                    0,
+                )
+            };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if n == 0 {
+                break;
+            }
+            let mut moved = 0;
+            while moved < n {
+                let mut d = (off + done + moved as u64) as i64;
+                // SAFETY: as above; drains what was just spliced in.
+                let m = unsafe {
+                    libc::splice(
+                        r,
+                        std::ptr::null_mut(),
+                        self.fd(),
+                        &mut d,
+                        (n - moved) as usize,
+                        0,
+                    )
+                };
+                if m <= 0 {
+                    // Leave the pipe empty for the next use.
+                    let mut sink = vec![0u8; (n - moved) as usize];
+                    // SAFETY: reading our own pipe into our buffer.
+                    unsafe { libc::read(r, sink.as_mut_ptr().cast(), sink.len()) };
+                    return Err(std::io::Error::last_os_error());
+                }
+                moved += m;
+            }
+            done += n as u64;
+        }
+        Ok(done)
+    }
+
     /// The sentry's view of `[off, off+len)`.
     ///
     /// # Safety

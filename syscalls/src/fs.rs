@@ -312,7 +312,9 @@ fn do_read(
             Some(r) => r,
             None => {
                 let mut tmp = vec![0u8; total.min(1 << 20)];
-                f.ops.read(&f, &mut tmp, off).inspect(|&n| copy_out(&iov, &tmp[..n]))
+                f.ops
+                    .read(&f, &mut tmp, off)
+                    .inspect(|&n| copy_out(&iov, &tmp[..n]))
             }
         };
         match r {

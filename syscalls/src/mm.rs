@@ -93,15 +93,26 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 ino: st.ino,
                 off,
             };
-            file = Some((f, st.size as u64));
+            // Read-only mappings share the cached contents of the file.
+            let cached = if prot & libc::PROT_WRITE == 0 {
+                ctx.k.filecache.get(&ctx.k.memfile, &f, &st)?
+            } else {
+                None
+            };
+            match cached {
+                Some(c) if off + page_up(len) <= c.len => {
+                    let o = c.off + off;
+                    req.shared_mem = Some((c, o));
+                }
+                _ => file = Some((f, st.size as u64)),
+            }
         }
     }
     let at = ctx.mm.map(req)?;
     if let Some((f, size)) = file {
         if off < size {
             let n = (size - off).min(len) as usize;
-            let iov = ctx.mm.iovecs_force(at, n)?;
-            if let Err(e) = sentry::loader::elf::ReadAt::read_into(f.as_ref(), &iov, off) {
+            if let Err(e) = sentry::loader::elf::copy_in(&ctx.mm, f.as_ref(), at, n, off) {
                 let _ = ctx.mm.unmap(at, len);
                 ctx.flush_mm()?;
                 return Err(e);

@@ -84,7 +84,12 @@ impl SyscallTable for Table {
             }
             return Err(Errno::ENOSYS);
         };
-        let pre = ctx.k.strace.then(|| strace::format_args(ctx, e, &args));
+        let pre = ctx.k.strace.then(|| {
+            (
+                strace::format_args(ctx, e, &args),
+                std::time::Instant::now(),
+            )
+        });
         let tid = ctx.tid;
         let r = match e.handler {
             Some(h) => h(ctx, args),
@@ -97,12 +102,14 @@ impl SyscallTable for Table {
                 Err(errno)
             }
         };
-        if let Some(pre) = pre {
+        if let Some((pre, t0)) = pre {
+            let since = t0.duration_since(ctx.k.boot_time).as_secs_f64();
             eprintln!(
-                "[{tid}] {}({}) = {}",
+                "[{tid}] {since:.6} {}({}) = {} <{:.6}>",
                 e.name,
                 pre,
-                strace::format_ret(e, &r)
+                strace::format_ret(e, &r),
+                t0.elapsed().as_secs_f64()
             );
         }
         r

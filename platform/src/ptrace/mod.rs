@@ -23,8 +23,19 @@ mod parking {
 pub struct PtracePlatform {
     memfd: RawFd,
     stub: StubPage,
-    next_cpu: AtomicUsize,
-    ncpu: usize,
+    cpus: Arc<CpuRotor>,
+}
+
+/// Hands out CPUs round-robin to new contexts.
+pub struct CpuRotor {
+    next: AtomicUsize,
+    n: usize,
+}
+
+impl CpuRotor {
+    fn next(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.n
+    }
 }
 
 impl PtracePlatform {
@@ -37,8 +48,10 @@ impl PtracePlatform {
         Ok(PtracePlatform {
             memfd,
             stub,
-            next_cpu: AtomicUsize::new(0),
-            ncpu,
+            cpus: Arc::new(CpuRotor {
+                next: AtomicUsize::new(0),
+                n: ncpu,
+            }),
         })
     }
 }
@@ -56,8 +69,7 @@ impl Platform for PtracePlatform {
     }
 
     fn new_context(&self) -> Box<dyn Context> {
-        let cpu = self.next_cpu.fetch_add(1, Ordering::Relaxed) % self.ncpu;
-        Box::new(PtraceContext::new(self.stub, self.memfd, cpu))
+        Box::new(PtraceContext::new(self.stub, self.memfd, self.cpus.clone()))
     }
 }
 
@@ -182,6 +194,7 @@ struct Bound {
 pub struct PtraceContext {
     stub: StubPage,
     memfd: RawFd,
+    cpus: Arc<CpuRotor>,
     cpu: usize,
     pinned_tid: i32,
     bound: Option<Bound>,
@@ -199,10 +212,12 @@ pub struct PtraceContext {
 unsafe impl Send for PtraceContext {}
 
 impl PtraceContext {
-    fn new(stub: StubPage, memfd: RawFd, cpu: usize) -> Self {
+    fn new(stub: StubPage, memfd: RawFd, cpus: Arc<CpuRotor>) -> Self {
+        let cpu = cpus.next();
         PtraceContext {
             stub,
             memfd,
+            cpus,
             cpu,
             pinned_tid: 0,
             bound: None,
@@ -265,7 +280,13 @@ impl PtraceContext {
                 err: std::io::Error::from_raw_os_error(libc::EINVAL),
             });
         }
+        let t0 = std::time::Instant::now();
         let pid = spawn::spawn_stub(&self.stub, self.memfd)?;
+        tracing::debug!(
+            pid,
+            elapsed_us = t0.elapsed().as_micros() as u64,
+            "stub process started"
+        );
         sys::get_regs(pid, &mut self.scratch)?;
         inner.pid = pid;
         inner.live = 1;
@@ -453,7 +474,7 @@ impl Context for PtraceContext {
             });
         }
         sp.inner.lock().unwrap().live += 1;
-        let mut ctx = PtraceContext::new(self.stub, self.memfd, self.cpu);
+        let mut ctx = PtraceContext::new(self.stub, self.memfd, self.cpus.clone());
         ctx.pending_attach = Some((pid, child as i32));
         Ok(Box::new(ctx))
     }

@@ -7,8 +7,9 @@ use crate::PlatformError;
 // - start: unmaps everything but the stub page (rdi = stub base, rsi = stub
 //   length, rdx = end of user space), then traps to the tracer.
 // - syscall: executes one injected syscall and traps.
-// - clone: executes an injected clone; the parent traps, the child spins
-//   until a tracer seizes it.
+// - clone: executes an injected clone; the parent traps, the child sleeps
+//   in pause(2) until its tracer seizes and interrupts it (a spinning
+//   child would hold its CPU away from that tracer).
 // - park: sleeps forever, for a detached thread-group leader.
 core::arch::global_asm!(
     r#"
@@ -43,7 +44,8 @@ husk_stub_clone:
     int3
     ud2
 2:
-    pause
+    mov eax, 34
+    syscall
     jmp 2b
     .globl husk_stub_park
 husk_stub_park:

@@ -116,6 +116,11 @@ impl File {
         self.ops.read(self, buf, Some(off))
     }
 
+    /// The host fd behind a regular file, if any (for in-kernel copies).
+    pub fn host_fd(&self) -> Option<RawFd> {
+        self.ops.host_fd()
+    }
+
     pub fn downcast<T: 'static>(&self) -> Option<&T> {
         self.ops.as_any().downcast_ref::<T>()
     }
@@ -134,6 +139,10 @@ impl crate::loader::elf::ReadAt for File {
             done += n;
         }
         Ok(done)
+    }
+
+    fn host_fd(&self) -> Option<RawFd> {
+        self.ops.host_fd()
     }
 
     fn read_into(&self, iov: &[libc::iovec], off: u64) -> KResult<usize> {

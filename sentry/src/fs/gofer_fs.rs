@@ -10,8 +10,28 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// One gofer connection per CPU: the gofer serves each on a thread pinned
+/// to that CPU, so a request never needs a cross-CPU wake-up.
+pub struct GoferPool {
+    clients: Vec<Client>,
+}
+
+impl GoferPool {
+    pub fn new(clients: Vec<Client>) -> GoferPool {
+        assert!(!clients.is_empty(), "at least one gofer connection");
+        GoferPool { clients }
+    }
+
+    /// The connection served on the caller's CPU.
+    pub fn pick(&self) -> &Client {
+        // SAFETY: sched_getcpu has no arguments.
+        let cpu = unsafe { libc::sched_getcpu() }.max(0) as usize;
+        &self.clients[cpu % self.clients.len()]
+    }
+}
+
 pub struct GoferFs {
-    client: Arc<Client>,
+    client: Arc<GoferPool>,
     stats: Mutex<HashMap<Vec<u8>, Result<FileStat, Errno>>>,
     links: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
 }
@@ -23,7 +43,7 @@ fn abs(rel: &[u8]) -> Vec<u8> {
 }
 
 impl GoferFs {
-    pub fn new(client: Arc<Client>) -> GoferFs {
+    pub fn new(client: Arc<GoferPool>) -> GoferFs {
         GoferFs {
             client,
             stats: Mutex::new(HashMap::new()),
@@ -32,7 +52,7 @@ impl GoferFs {
     }
 
     fn walk(&self, path: &[u8]) -> KResult<()> {
-        let reply = self.client.walk(path)?;
+        let reply = self.client.pick().walk(path)?;
         let comps = super::vfs::split(path);
         let mut stats = self.stats.lock();
         let mut prefix = b"/".to_vec();
@@ -77,7 +97,7 @@ impl Filesystem for GoferFs {
         if let Some(r) = self.stats.lock().get(&path) {
             return *r;
         }
-        let r = self.client.lstat(&path).map_err(Errno::from);
+        let r = self.client.pick().lstat(&path).map_err(Errno::from);
         self.stats.lock().insert(path, r);
         r
     }
@@ -87,7 +107,7 @@ impl Filesystem for GoferFs {
         if let Some(t) = self.links.lock().get(&path) {
             return Ok(t.clone());
         }
-        let t = self.client.readlink(&path)?;
+        let t = self.client.pick().readlink(&path)?;
         self.links.lock().insert(path, t.clone());
         Ok(t)
     }
@@ -95,11 +115,11 @@ impl Filesystem for GoferFs {
     fn open(&self, _c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
         let keep =
             libc::O_ACCMODE | libc::O_APPEND | libc::O_DIRECTORY | libc::O_TRUNC | libc::O_NONBLOCK;
-        let fd = self.client.open(&abs(rel), flags & keep, mode)?;
+        let fd = self.client.pick().open(&abs(rel), flags & keep, mode)?;
         Ok(Box::new(HostFile::new(fd)))
     }
 
     fn statfs(&self) -> KResult<gofer::StatFs> {
-        Ok(self.client.statfs(b"/")?)
+        Ok(self.client.pick().statfs(b"/")?)
     }
 }

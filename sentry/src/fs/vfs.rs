@@ -88,7 +88,7 @@ pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
 }
 
 impl Vfs {
-    pub fn new(gofer: Arc<gofer::Client>) -> Vfs {
+    pub fn new(gofer: Arc<super::gofer_fs::GoferPool>) -> Vfs {
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
         Vfs {
             mounts: RwLock::new(vec![

@@ -83,6 +83,7 @@ pub fn spawn_init(
     let path = super::exec::search_path(&mut ctx, &path, &envp)?;
     super::exec::do_execve(&mut ctx, &path, argv, envp)?;
     drop(ctx);
+    tracing::debug!("init loaded");
     spawn_thread(k.clone(), pid, pctx, regs);
     Ok(())
 }

@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock};
 pub struct KernelConfig {
     pub strace: bool,
     pub hostname: String,
-    pub gofer: Arc<gofer::Client>,
+    pub gofer: Arc<crate::fs::gofer_fs::GoferPool>,
     /// Host fds that become the first process's fds 0, 1, 2.
     pub stdio: [std::os::fd::OwnedFd; 3],
 }
@@ -54,6 +54,7 @@ pub struct Kernel {
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemFile>,
     pub vdso: Vdso,
+    pub filecache: crate::mm::filecache::FileCache,
     pub vfs: Vfs,
     pub table: OnceLock<Arc<dyn SyscallTable>>,
     pub strace: bool,
@@ -84,6 +85,7 @@ impl Kernel {
             platform,
             memfile,
             vdso,
+            filecache: Default::default(),
             vfs: Vfs::new(cfg.gofer.clone()),
             table: OnceLock::new(),
             strace: cfg.strace,

@@ -13,6 +13,19 @@ pub trait ReadAt {
     fn read_at(&self, buf: &mut [u8], off: u64) -> KResult<usize>;
     /// Reads straight into host memory pieces (application memory).
     fn read_into(&self, iov: &[libc::iovec], off: u64) -> KResult<usize>;
+    /// A host fd with the same contents, for in-kernel copies.
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+}
+
+/// Copies `len` bytes of `f` at `off` into application memory at `addr`.
+pub fn copy_in(mm: &Mm, f: &dyn ReadAt, addr: u64, len: usize, off: u64) -> KResult<usize> {
+    if let Some(fd) = f.host_fd() {
+        return mm.fill_from_fd(addr, len, fd, off).map(|n| n as usize);
+    }
+    let iov = mm.iovecs_force(addr, len)?;
+    f.read_into(&iov, off)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +159,7 @@ pub fn load(
     base: Option<u64>,
     path: &[u8],
     ids: (u64, u64),
+    cache: Option<&std::sync::Arc<crate::mm::SharedMem>>,
 ) -> KResult<Loaded> {
     let (lo, hi) = elf.span()?;
     let bias = if elf.etype == 3 {
@@ -172,10 +186,17 @@ pub fn load(
             ino: ids.1,
             off: page_down(p.offset),
         };
+        let fo = page_down(p.offset);
+        let from_cache = match cache {
+            Some(c) if p.flags & 2 == 0 && p.memsz == p.filesz && fo + (end - start) <= c.len => {
+                req.shared_mem = Some((c.clone(), c.off + fo));
+                true
+            }
+            _ => false,
+        };
         mm.map(req)?;
-        if p.filesz > 0 {
-            let iov = mm.iovecs_force(p.vaddr + bias, p.filesz as usize)?;
-            let n = f.read_into(&iov, p.offset)?;
+        if p.filesz > 0 && !from_cache {
+            let n = copy_in(mm, f, p.vaddr + bias, p.filesz as usize, p.offset)?;
             if (n as u64) < p.filesz {
                 return Err(Errno::EIO);
             }

@@ -93,6 +93,35 @@ impl Mm {
         self.iovecs_acc(addr, len, if write { Acc::Write } else { Acc::Read })
     }
 
+    /// Fills `[addr, addr+len)` from host file `fd` at `file_off` with an
+    /// in-kernel copy, ignoring protections (the loader, file mappings).
+    pub fn fill_from_fd(
+        &self,
+        addr: u64,
+        len: usize,
+        fd: std::os::fd::RawFd,
+        file_off: u64,
+    ) -> KResult<u64> {
+        let st = self.state.lock();
+        let mut pieces = Vec::new();
+        self.for_ranges(&st, addr, len, Acc::Force, |off, boff, l| {
+            pieces.push((off, boff, l))
+        })?;
+        drop(st);
+        let mut done = 0;
+        for (off, boff, l) in pieces {
+            let n = self
+                .memfile
+                .fill_from_fd(fd, file_off + boff as u64, off, l as u64)
+                .map_err(|e| Errno::from_io(&e))?;
+            done += n;
+            if n < l as u64 {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// Like `iovecs` for writing, ignoring protections (the loader).
     pub fn iovecs_force(&self, addr: u64, len: usize) -> KResult<Vec<libc::iovec>> {
         self.iovecs_acc(addr, len, Acc::Force)

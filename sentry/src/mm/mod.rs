@@ -2,6 +2,7 @@
 //! memory file, mirrored into the platform's address space.
 
 mod access;
+pub mod filecache;
 
 use crate::errno::{Errno, KResult};
 use crate::memfile::{page_down, page_up, MemFile, PAGE};
@@ -367,6 +368,17 @@ impl Mm {
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
         for (_, v) in st.vmas.range_mut(addr..end) {
+            if prot & libc::PROT_WRITE != 0 && !v.shared {
+                if let Backing::Shared { off, .. } = v.backing {
+                    // Copy-on-write of a private file mapping served from
+                    // the file cache.
+                    let len = v.end - v.start;
+                    let noff = self.memfile.alloc(len)?;
+                    self.memfile.copy(off, noff, len);
+                    v.backing = Backing::Private { off: noff };
+                    self.space.map(v.start, len, v.prot, noff);
+                }
+            }
             v.prot = prot;
         }
         self.space.protect(addr, len, prot);
