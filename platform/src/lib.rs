@@ -59,6 +59,17 @@ pub trait AddressSpace: Send + Sync + Any {
     /// Maps `len` bytes of the memory file at `offset` to `addr`, replacing
     /// whatever was there.
     fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64);
+    /// Maps `len` bytes of host file `fd` at `offset` to `addr`, private
+    /// and read-only or executable (never writable), replacing whatever
+    /// was there. The host page cache is shared: nothing is copied.
+    fn map_file(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: std::sync::Arc<std::os::fd::OwnedFd>,
+        offset: u64,
+    );
     /// Removes any mapping in `[addr, addr+len)`.
     fn unmap(&self, addr: u64, len: u64);
     /// Changes the protection of `[addr, addr+len)`.

@@ -30,6 +30,7 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
 }
 
 pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
+    crate::close_other_fds(&a.gofer_fd);
     let gofer: Vec<gofer::Client> = a
         .gofer_fd
         .iter()

@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -27,36 +26,17 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+/// A socket pair both children inherit (no CLOEXEC, so that `Command` can
+/// use posix_spawn); each child closes the fds that are not its own.
 fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: fds is a valid out-array of two ints.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, fds.as_mut_ptr()) };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("socketpair");
     }
     // SAFETY: both fds were just created and are owned here.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Lets `fds` survive exec in the child.
-fn inherit(cmd: &mut Command, fds: Vec<i32>) {
-    // SAFETY: fcntl is async-signal-safe; runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &fd in &fds {
-                let fl = libc::fcntl(fd, libc::F_GETFD);
-                libc::fcntl(fd, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
-            }
-            Ok(())
-        });
-    }
 }
 
 fn spawn(cmd: &mut Command, what: &str) -> Result<Child> {
@@ -101,7 +81,6 @@ pub fn run(
         .arg("/")
         .arg("--read-only")
         .stdin(std::process::Stdio::null());
-    inherit(&mut g, gofer_fds);
     let mut gofer = spawn(&mut g, "gofer")?;
     GOFER_PID.store(gofer.id() as i32, Ordering::Relaxed);
     let sentry_ends: Vec<OwnedFd> = pairs.into_iter().map(|(s, _)| s).collect();
@@ -117,7 +96,6 @@ pub fn run(
         .arg(&hostname)
         .arg("--")
         .args(&command);
-    inherit(&mut s, sentry_fds);
     let mut sandbox = match spawn(&mut s, "sandbox") {
         Ok(c) => c,
         Err(e) => {

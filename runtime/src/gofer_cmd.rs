@@ -19,6 +19,7 @@ pub struct GoferArgs {
 }
 
 pub fn run(a: GoferArgs) -> Result<i32> {
+    crate::close_other_fds(&a.fd);
     let socks: Vec<OwnedFd> =
         a.fd.iter()
             // SAFETY: the fds were handed to this process by its parent for this use.

@@ -149,3 +149,20 @@ fn cli_flags(log: &Option<PathBuf>, debug: bool, strace: bool, fmt: LogFormat) -
     }
     v
 }
+
+/// Closes every fd above 2 except `keep`: children of `husk do` inherit
+/// both ends of every socket pair.
+pub fn close_other_fds(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep.iter().map(|&f| f as u32).filter(|&f| f > 2).collect();
+    keep.sort_unstable();
+    let mut lo = 3u32;
+    for k in keep {
+        if k > lo {
+            // SAFETY: closing fds this process does not use.
+            unsafe { libc::syscall(libc::SYS_close_range, lo, k - 1, 0) };
+        }
+        lo = k + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, lo, u32::MAX, 0) };
+}

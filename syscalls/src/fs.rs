@@ -256,15 +256,31 @@ fn copy_out(iov: &[libc::iovec], data: &[u8]) {
     }
 }
 
-fn copy_in(iov: &[libc::iovec], total: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(total);
-    for v in iov {
-        // SAFETY: as in copy_out.
-        out.extend_from_slice(unsafe {
-            std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len)
-        });
+/// The bytes an iovec array of the application describes.
+fn read_iov(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<Vec<u8>> {
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
     }
-    out
+    let mut out = Vec::new();
+    for i in 0..cnt {
+        let v: [u64; 2] = get(ctx, iovp + i * 16)?;
+        if v[1] > isize::MAX as u64
+            || out
+                .len()
+                .checked_add(v[1] as usize)
+                .is_none_or(|t| t > isize::MAX as usize)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let len = (v[1] as usize).min(0x7fff_f000 - out.len());
+        if len > 0 {
+            out.extend(sentry::mm::read_vec(&ctx.mm, v[0], len)?);
+        }
+        if out.len() >= 0x7fff_f000 {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn do_read(
@@ -341,24 +357,20 @@ fn do_write(
             return Err(Errno::EINVAL);
         }
     }
-    let (iov, total) = match iovp {
-        Some((p, c)) => gather(ctx, p, c, false)?,
+    let data = match iovp {
+        Some((p, c)) => read_iov(ctx, p, c)?,
         None => {
             if len > isize::MAX as u64 {
                 return Err(Errno::EINVAL);
             }
             let len = (len as usize).min(0x7fff_f000);
-            if len == 0 {
-                (Vec::new(), 0)
-            } else {
-                (ctx.mm.iovecs(buf, len, false)?, len)
-            }
+            sentry::mm::read_vec(&ctx.mm, buf, len)?
         }
     };
+    let total = data.len();
     if total == 0 {
         return Ok(0);
     }
-    let data = copy_in(&iov, total);
     let mut done = 0usize;
     loop {
         let part = &data[done..];

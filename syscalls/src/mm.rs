@@ -93,17 +93,10 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 ino: st.ino,
                 off,
             };
-            // Read-only mappings share the cached contents of the file.
-            let cached = if prot & libc::PROT_WRITE == 0 {
-                ctx.k.filecache.get(&ctx.k.memfile, &f, &st)?
-            } else {
-                None
-            };
-            match cached {
-                Some(c) if off + page_up(len) <= c.len => {
-                    let o = c.off + off;
-                    req.shared_mem = Some((c, o));
-                }
+            // Read-only mappings map the host file itself (shared page
+            // cache, no copy); writable private ones are copies.
+            match f.ops.mappable_fd() {
+                Some(fd) if prot & libc::PROT_WRITE == 0 => req.file = Some((fd, off)),
                 _ => file = Some((f, st.size as u64)),
             }
         }

@@ -10,7 +10,8 @@ mod sys;
 use crate::{AddressSpace, Context, Event, Kicker, Platform, PlatformError, Prot, Regs};
 use parking::Mutex;
 use std::any::Any;
-use std::os::fd::RawFd;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 pub use stub::StubPage;
@@ -22,6 +23,9 @@ mod parking {
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {
     memfd: RawFd,
+    /// A pidfd of the sentry that every stub inherits, through which stubs
+    /// fetch host file fds to map (pidfd_getfd).
+    pidfd: RawFd,
     stub: StubPage,
     cpus: Arc<CpuRotor>,
 }
@@ -42,11 +46,21 @@ impl PtracePlatform {
     /// `memfd` is the memory file; it must stay open for the platform's life.
     pub fn new(memfd: RawFd) -> Result<Self, PlatformError> {
         let stub = StubPage::install()?;
+        // SAFETY: pidfd_open of our own pid; the fd lives as long as the
+        // process (the platform is never dropped before exit).
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) } as RawFd;
+        if pidfd < 0 {
+            return Err(PlatformError::last("pidfd_open"));
+        }
+        // SAFETY: F_SETFD on the fd just created; stubs keep it through
+        // their fd cleanup, exec'd helpers do not.
+        unsafe { libc::fcntl(pidfd, libc::F_SETFD, libc::FD_CLOEXEC) };
         let ncpu = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
         Ok(PtracePlatform {
             memfd,
+            pidfd,
             stub,
             cpus: Arc::new(CpuRotor {
                 next: AtomicUsize::new(0),
@@ -69,12 +83,24 @@ impl Platform for PtracePlatform {
     }
 
     fn new_context(&self) -> Box<dyn Context> {
-        Box::new(PtraceContext::new(self.stub, self.memfd, self.cpus.clone()))
+        Box::new(PtraceContext::new(
+            self.stub,
+            self.memfd,
+            self.pidfd,
+            self.cpus.clone(),
+        ))
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Op {
+    MapFile {
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fd: Arc<OwnedFd>,
+        off: u64,
+    },
     Map {
         addr: u64,
         len: u64,
@@ -101,6 +127,9 @@ struct SpaceInner {
     live: usize,
     /// The thread-group leader was detached and parked (it left early).
     leader_parked: bool,
+    /// Host files already present in the stub's fd table: sentry fd
+    /// identity -> (the fd, kept alive, and its number in the stub).
+    files: HashMap<usize, (Arc<OwnedFd>, i32)>,
 }
 
 /// An address space realised as a stub process.
@@ -122,6 +151,15 @@ impl AddressSpace for PtraceSpace {
             len,
             prot,
             off: offset,
+        });
+    }
+    fn map_file(&self, addr: u64, len: u64, prot: Prot, fd: Arc<OwnedFd>, off: u64) {
+        self.push(Op::MapFile {
+            addr,
+            len,
+            prot: prot & !libc::PROT_WRITE,
+            fd,
+            off,
         });
     }
     fn unmap(&self, addr: u64, len: u64) {
@@ -194,6 +232,7 @@ struct Bound {
 pub struct PtraceContext {
     stub: StubPage,
     memfd: RawFd,
+    pidfd: RawFd,
     cpus: Arc<CpuRotor>,
     cpu: usize,
     pinned_tid: i32,
@@ -212,11 +251,12 @@ pub struct PtraceContext {
 unsafe impl Send for PtraceContext {}
 
 impl PtraceContext {
-    fn new(stub: StubPage, memfd: RawFd, cpus: Arc<CpuRotor>) -> Self {
+    fn new(stub: StubPage, memfd: RawFd, pidfd: RawFd, cpus: Arc<CpuRotor>) -> Self {
         let cpu = cpus.next();
         PtraceContext {
             stub,
             memfd,
+            pidfd,
             cpus,
             cpu,
             pinned_tid: 0,
@@ -281,7 +321,7 @@ impl PtraceContext {
             });
         }
         let t0 = std::time::Instant::now();
-        let pid = spawn::spawn_stub(&self.stub, self.memfd)?;
+        let pid = spawn::spawn_stub(&self.stub, self.memfd, self.pidfd)?;
         tracing::debug!(
             pid,
             elapsed_us = t0.elapsed().as_micros() as u64,
@@ -332,10 +372,62 @@ impl PtraceContext {
         Ok(self.scratch.rax as i64)
     }
 
+    /// The stub's fd number for host file `fd`, fetching it on first use.
+    fn stub_fd(
+        &mut self,
+        space: &PtraceSpace,
+        tid: i32,
+        fd: &Arc<OwnedFd>,
+    ) -> Result<i32, PlatformError> {
+        let key = Arc::as_ptr(fd) as usize;
+        if let Some((_, n)) = space.inner.lock().unwrap().files.get(&key) {
+            return Ok(*n);
+        }
+        let n = self.inject(
+            tid,
+            self.stub.syscall,
+            libc::SYS_pidfd_getfd,
+            [self.pidfd as u64, fd.as_raw_fd() as u64, 0, 0, 0, 0],
+        )?;
+        if n < 0 {
+            return Err(PlatformError::StubSyscall {
+                nr: libc::SYS_pidfd_getfd,
+                errno: -n as i32,
+            });
+        }
+        space
+            .inner
+            .lock()
+            .unwrap()
+            .files
+            .insert(key, (fd.clone(), n as i32));
+        Ok(n as i32)
+    }
+
     fn apply(&mut self, space: &PtraceSpace, tid: i32) -> Result<(), PlatformError> {
         let ops = std::mem::take(&mut space.inner.lock().unwrap().ops);
         for op in ops {
-            let (nr, args) = match op {
+            let (nr, args) = match op.clone() {
+                Op::MapFile {
+                    addr,
+                    len,
+                    prot,
+                    fd,
+                    off,
+                } => {
+                    let n = self.stub_fd(space, tid, &fd)?;
+                    (
+                        libc::SYS_mmap,
+                        [
+                            addr,
+                            len,
+                            prot as u64,
+                            (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64,
+                            n as u64,
+                            off,
+                        ],
+                    )
+                }
                 Op::Map {
                     addr,
                     len,
@@ -474,7 +566,7 @@ impl Context for PtraceContext {
             });
         }
         sp.inner.lock().unwrap().live += 1;
-        let mut ctx = PtraceContext::new(self.stub, self.memfd, self.cpus.clone());
+        let mut ctx = PtraceContext::new(self.stub, self.memfd, self.pidfd, self.cpus.clone());
         ctx.pending_attach = Some((pid, child as i32));
         Ok(Box::new(ctx))
     }

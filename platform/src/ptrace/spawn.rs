@@ -15,7 +15,7 @@ const RSEQ_SIG: u32 = 0x5305_3053;
 /// Forks a stub traced by the calling thread. The child drops every fd but
 /// the memory file, leaves the terminal's session, unmaps all of the
 /// sentry's memory and stops at the stub's first trap.
-pub fn spawn_stub(stub: &StubPage, memfd: RawFd) -> Result<i32, PlatformError> {
+pub fn spawn_stub(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> Result<i32, PlatformError> {
     // SAFETY: a raw clone with SIGCHLD is fork without glibc's atfork
     // handlers; the child below only makes raw system calls and never
     // returns into Rust code.
@@ -25,7 +25,7 @@ pub fn spawn_stub(stub: &StubPage, memfd: RawFd) -> Result<i32, PlatformError> {
     }
     if pid == 0 {
         // SAFETY: child of a fork; nothing here allocates or takes locks.
-        unsafe { child(stub, memfd) }
+        unsafe { child(stub, memfd, pidfd) }
     }
     let pid = pid as i32;
     let status = sys::wait(pid)?;
@@ -38,7 +38,7 @@ pub fn spawn_stub(stub: &StubPage, memfd: RawFd) -> Result<i32, PlatformError> {
 
 /// # Safety
 /// Only to be called in the child of `spawn_stub`'s fork.
-unsafe fn child(stub: &StubPage, memfd: RawFd) -> ! {
+unsafe fn child(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> ! {
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     libc::syscall(libc::SYS_setsid);
     let empty: u64 = 0;
@@ -58,10 +58,15 @@ unsafe fn child(stub: &StubPage, memfd: RawFd) -> ! {
             break;
         }
     }
-    if memfd > 0 {
-        libc::syscall(libc::SYS_close_range, 0, memfd - 1, 0);
+    // Keep only the memory file and the sentry's pidfd.
+    let (a, b) = (memfd.min(pidfd), memfd.max(pidfd));
+    if a > 0 {
+        libc::syscall(libc::SYS_close_range, 0, a - 1, 0);
     }
-    libc::syscall(libc::SYS_close_range, memfd + 1, u32::MAX, 0);
+    if b > a + 1 {
+        libc::syscall(libc::SYS_close_range, a + 1, b - 1, 0);
+    }
+    libc::syscall(libc::SYS_close_range, b + 1, u32::MAX, 0);
     core::arch::asm!(
         "jmp {entry}",
         entry = in(reg) stub.start,

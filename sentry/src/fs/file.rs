@@ -52,6 +52,10 @@ pub trait FileOps: Send + Sync + Any {
     fn host_fd(&self) -> Option<RawFd> {
         None
     }
+    /// A host fd an address space may map directly (regular host files).
+    fn mappable_fd(&self) -> Option<Arc<std::os::fd::OwnedFd>> {
+        None
+    }
     fn ioctl(&self, f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
         let _ = (f, cmd, arg, mm);
         Err(Errno::ENOTTY)

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 pub struct HostFile {
-    fd: OwnedFd,
+    fd: std::sync::Arc<OwnedFd>,
     seekable: bool,
     is_tty: bool,
 }
@@ -43,7 +43,7 @@ impl HostFile {
             )
         };
         HostFile {
-            fd,
+            fd: std::sync::Arc::new(fd),
             seekable,
             is_tty,
         }
@@ -227,6 +227,9 @@ impl FileOps for HostFile {
     }
     fn host_fd(&self) -> Option<RawFd> {
         Some(self.raw())
+    }
+    fn mappable_fd(&self) -> Option<std::sync::Arc<OwnedFd>> {
+        self.seekable.then(|| self.fd.clone())
     }
     fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
         // Terminal ioctls pass through on ttys; the structures are copied

@@ -66,6 +66,7 @@ pub fn rss_kb(mm: &crate::mm::Mm) -> u64 {
             crate::mm::Backing::Private { off } | crate::mm::Backing::Shared { off, .. } => {
                 (*off, v.end - v.start)
             }
+            crate::mm::Backing::File { .. } => continue,
         };
         let end = start + len;
         let mut pos = start;

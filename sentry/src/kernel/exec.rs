@@ -47,7 +47,6 @@ struct Image {
     file: Arc<File>,
     path: Vec<u8>,
     ids: (u64, u64),
-    stat: crate::fs::FileStat,
 }
 
 fn open_exec(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<Image> {
@@ -66,7 +65,6 @@ fn open_exec(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<Image> {
         file,
         path: r.path.clone(),
         ids: (stat.dev, stat.ino),
-        stat,
     })
 }
 
@@ -127,7 +125,6 @@ pub fn do_execveat(
 
     // Build the new address space before the point of no return.
     let mm = Mm::new(ctx.k.platform.new_address_space(), ctx.k.memfile.clone());
-    let cache = ctx.k.filecache.get(&ctx.k.memfile, &img.file, &img.stat)?;
     let main = elf::load(
         &mm,
         img.file.as_ref(),
@@ -135,12 +132,11 @@ pub fn do_execveat(
         Some(0x5555_5555_4000),
         &img.path,
         img.ids,
-        cache.as_ref(),
+        img.file.ops.mappable_fd(),
     )?;
     let (entry, base) = match &interp {
         Some(i) => {
             let ie = Elf::parse(i.file.as_ref())?;
-            let icache = ctx.k.filecache.get(&ctx.k.memfile, &i.file, &i.stat)?;
             let l = elf::load(
                 &mm,
                 i.file.as_ref(),
@@ -148,7 +144,7 @@ pub fn do_execveat(
                 None,
                 &i.path,
                 i.ids,
-                icache.as_ref(),
+                i.file.ops.mappable_fd(),
             )?;
             (l.entry, l.bias)
         }

@@ -159,7 +159,7 @@ pub fn load(
     base: Option<u64>,
     path: &[u8],
     ids: (u64, u64),
-    cache: Option<&std::sync::Arc<crate::mm::SharedMem>>,
+    file: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 ) -> KResult<Loaded> {
     let (lo, hi) = elf.span()?;
     let bias = if elf.etype == 3 {
@@ -186,16 +186,16 @@ pub fn load(
             ino: ids.1,
             off: page_down(p.offset),
         };
-        let fo = page_down(p.offset);
-        let from_cache = match cache {
-            Some(c) if p.flags & 2 == 0 && p.memsz == p.filesz && fo + (end - start) <= c.len => {
-                req.shared_mem = Some((c.clone(), c.off + fo));
+        // Read-only segments map the file itself; writable ones are copied.
+        let direct = match &file {
+            Some(fd) if p.flags & 2 == 0 && p.memsz == p.filesz => {
+                req.file = Some((fd.clone(), page_down(p.offset)));
                 true
             }
             _ => false,
         };
         mm.map(req)?;
-        if p.filesz > 0 && !from_cache {
+        if p.filesz > 0 && !direct {
             let n = copy_in(mm, f, p.vaddr + bias, p.filesz as usize, p.offset)?;
             if (n as u64) < p.filesz {
                 return Err(Errno::EIO);

@@ -2,7 +2,17 @@
 //! the memory file. Every access is checked against the VMAs: a bad
 //! pointer is EFAULT, never a sentry crash.
 
-use super::{Mm, MmState};
+use super::{Backing, Mm, MmState};
+use std::os::fd::{AsRawFd, RawFd};
+
+/// Where a piece of application memory lives.
+#[derive(Clone, Copy)]
+enum Piece {
+    /// Memory-file offset.
+    Mem(u64),
+    /// Host file and offset (read-only file mappings).
+    File(RawFd, u64),
+}
 use crate::errno::{Errno, KResult};
 
 /// How an access is checked against VMA protections.
@@ -25,6 +35,24 @@ impl Mm {
         acc: Acc,
         mut f: impl FnMut(u64, usize, usize),
     ) -> KResult<()> {
+        self.for_pieces(st, addr, len, acc, |p, boff, l| match p {
+            Piece::Mem(off) => {
+                f(off, boff, l);
+                Ok(())
+            }
+            Piece::File(..) => Err(Errno::EFAULT),
+        })
+    }
+
+    /// Like `for_ranges`, also yielding pieces backed by host files.
+    fn for_pieces(
+        &self,
+        st: &MmState,
+        addr: u64,
+        len: usize,
+        acc: Acc,
+        mut f: impl FnMut(Piece, usize, usize) -> KResult<()>,
+    ) -> KResult<()> {
         if len == 0 {
             return Ok(());
         }
@@ -33,7 +61,7 @@ impl Mm {
             return Err(Errno::EFAULT);
         }
         let mut pos = addr;
-        let mut pieces: smallvec::SmallVec<[(u64, usize, usize); 4]> = Default::default();
+        let mut pieces: smallvec::SmallVec<[(Piece, usize, usize); 4]> = Default::default();
         for (_, v) in st.vmas.range(..end) {
             if v.end <= pos {
                 continue;
@@ -50,7 +78,11 @@ impl Mm {
                 return Err(Errno::EFAULT);
             }
             let e = v.end.min(end);
-            pieces.push((v.off_at(pos), (pos - addr) as usize, (e - pos) as usize));
+            let piece = match &v.backing {
+                Backing::File { fd, .. } => Piece::File(fd.as_raw_fd(), v.off_at(pos)),
+                _ => Piece::Mem(v.off_at(pos)),
+            };
+            pieces.push((piece, (pos - addr) as usize, (e - pos) as usize));
             pos = e;
             if pos >= end {
                 break;
@@ -59,8 +91,8 @@ impl Mm {
         if pos < end {
             return Err(Errno::EFAULT);
         }
-        for (off, boff, l) in pieces {
-            f(off, boff, l);
+        for (p, boff, l) in pieces {
+            f(p, boff, l)?;
         }
         Ok(())
     }
@@ -68,10 +100,35 @@ impl Mm {
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
         let st = self.state.lock();
         let mf = &self.memfile;
-        self.for_ranges(&st, addr, buf.len(), Acc::Read, |off, boff, l| {
-            // SAFETY: `for_ranges` checked the range is mapped and backed.
-            let src = unsafe { mf.slice(off, l) };
-            buf[boff..boff + l].copy_from_slice(src);
+        self.for_pieces(&st, addr, buf.len(), Acc::Read, |p, boff, l| {
+            match p {
+                Piece::Mem(off) => {
+                    // SAFETY: `for_pieces` checked the range is mapped and backed.
+                    let src = unsafe { mf.slice(off, l) };
+                    buf[boff..boff + l].copy_from_slice(src);
+                }
+                Piece::File(fd, off) => {
+                    let dst = &mut buf[boff..boff + l];
+                    let mut done = 0;
+                    while done < l {
+                        // SAFETY: pread into our own buffer from a file we hold.
+                        let n = unsafe {
+                            libc::pread(
+                                fd,
+                                dst[done..].as_mut_ptr().cast(),
+                                l - done,
+                                (off + done as u64) as i64,
+                            )
+                        };
+                        if n <= 0 {
+                            // Past the end of the file: the page does not exist.
+                            return Err(Errno::EFAULT);
+                        }
+                        done += n as usize;
+                    }
+                }
+            }
+            Ok(())
         })
     }
 

@@ -2,13 +2,13 @@
 //! memory file, mirrored into the platform's address space.
 
 mod access;
-pub mod filecache;
 
 use crate::errno::{Errno, KResult};
 use crate::memfile::{page_down, page_up, MemFile, PAGE};
 use parking_lot::Mutex;
 use platform::AddressSpace;
 use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -56,6 +56,10 @@ pub enum Backing {
     Private { off: u64 },
     /// Shared range; `off` is the absolute file offset of the VMA's start.
     Shared { mem: Arc<SharedMem>, off: u64 },
+    /// A read-only private view of a host file (gofer-donated fd), mapped
+    /// straight into the address space; `off` is the file offset of the
+    /// VMA's start. Made writable, it becomes a private copy.
+    File { fd: Arc<OwnedFd>, off: u64 },
 }
 
 /// What /proc/pid/maps shows for a VMA.
@@ -90,7 +94,19 @@ impl Vma {
     /// File offset backing address `addr` of this VMA.
     fn off_at(&self, addr: u64) -> u64 {
         match &self.backing {
-            Backing::Private { off } | Backing::Shared { off, .. } => off + (addr - self.start),
+            Backing::Private { off } | Backing::Shared { off, .. } | Backing::File { off, .. } => {
+                off + (addr - self.start)
+            }
+        }
+    }
+
+    /// Installs `[start, start+len)` of this VMA in `space`.
+    fn install(&self, space: &Arc<dyn AddressSpace>, start: u64, len: u64) {
+        match &self.backing {
+            Backing::File { fd, .. } => {
+                space.map_file(start, len, self.prot, fd.clone(), self.off_at(start))
+            }
+            _ => space.map(start, len, self.prot, self.off_at(start)),
         }
     }
 
@@ -104,6 +120,10 @@ impl Vma {
             },
             Backing::Shared { mem, off } => Backing::Shared {
                 mem: mem.clone(),
+                off: off + (at - self.start),
+            },
+            Backing::File { fd, off } => Backing::File {
+                fd: fd.clone(),
                 off: off + (at - self.start),
             },
         };
@@ -151,8 +171,10 @@ pub struct MapRequest {
     pub shared: bool,
     pub growsdown: bool,
     pub name: VmaName,
-    /// Existing shared memory to map (shm, memfd, shared file cache).
+    /// Existing shared memory to map (shm, memfd).
     pub shared_mem: Option<(Arc<SharedMem>, u64)>,
+    /// A host file to map read-only: (fd, file offset of the start).
+    pub file: Option<(Arc<OwnedFd>, u64)>,
 }
 
 impl MapRequest {
@@ -167,6 +189,7 @@ impl MapRequest {
             growsdown: false,
             name: VmaName::Anon,
             shared_mem: None,
+            file: None,
         }
     }
 }
@@ -262,14 +285,15 @@ impl Mm {
                 Self::find_free(&st, len, top)?
             }
         };
-        let backing = match req.shared_mem {
-            Some((mem, off)) => Backing::Shared { mem, off },
-            None if req.shared => {
+        let backing = match (req.shared_mem, req.file) {
+            (_, Some((fd, off))) if req.prot & libc::PROT_WRITE == 0 => Backing::File { fd, off },
+            (Some((mem, off)), _) => Backing::Shared { mem, off },
+            _ if req.shared => {
                 let mem = SharedMem::new(&self.memfile, len)?;
                 let off = mem.off;
                 Backing::Shared { mem, off }
             }
-            None => Backing::Private {
+            _ => Backing::Private {
                 off: self.memfile.alloc(len)?,
             },
         };
@@ -284,7 +308,7 @@ impl Mm {
             backing,
             name: req.name,
         };
-        self.space.map(addr, len, req.prot, vma.off_at(addr));
+        vma.install(&self.space, addr, len);
         st.vmas.insert(addr, vma);
         Ok(addr)
     }
@@ -369,12 +393,26 @@ impl Mm {
         Self::split_at(&mut st, end);
         for (_, v) in st.vmas.range_mut(addr..end) {
             if prot & libc::PROT_WRITE != 0 && !v.shared {
-                if let Backing::Shared { off, .. } = v.backing {
-                    // Copy-on-write of a private file mapping served from
-                    // the file cache.
-                    let len = v.end - v.start;
-                    let noff = self.memfile.alloc(len)?;
-                    self.memfile.copy(off, noff, len);
+                let len = v.end - v.start;
+                let copy = match &v.backing {
+                    Backing::Shared { off, .. } => {
+                        let noff = self.memfile.alloc(len)?;
+                        self.memfile.copy(*off, noff, len);
+                        Some(noff)
+                    }
+                    Backing::File { fd, off } => {
+                        // Copy-on-write of a file mapping: from here on the
+                        // pages are the process's own.
+                        let noff = self.memfile.alloc(len)?;
+                        if let Err(e) = self.memfile.fill_from_fd(fd.as_raw_fd(), *off, noff, len) {
+                            self.memfile.release(noff, len);
+                            return Err(Errno::from_io(&e));
+                        }
+                        Some(noff)
+                    }
+                    Backing::Private { .. } => None,
+                };
+                if let Some(noff) = copy {
                     v.backing = Backing::Private { off: noff };
                     self.space.map(v.start, len, v.prot, noff);
                 }
@@ -473,6 +511,10 @@ impl Mm {
                     off: v.off_at(old),
                 }
             }
+            Backing::File { fd, .. } => Backing::File {
+                fd: fd.clone(),
+                off: v.off_at(old),
+            },
         };
         let mut name = v.name.clone();
         if let VmaName::File { off, .. } = &mut name {
@@ -486,7 +528,7 @@ impl Mm {
             ..v
         };
         self.unmap_locked(&mut st, old, old_len);
-        self.space.map(dest, new_len, vma.prot, vma.off_at(dest));
+        vma.install(&self.space, dest, new_len);
         st.vmas.insert(dest, vma);
         Ok(dest)
     }
@@ -562,6 +604,12 @@ impl Mm {
         let mut page = addr;
         while page < end {
             let v = st.vmas.range(..=page).next_back().unwrap().1;
+            if matches!(v.backing, Backing::File { .. }) {
+                // Backed by the host page cache: report it resident.
+                out.push(1);
+                page += PAGE;
+                continue;
+            }
             let off = v.off_at(page) as i64;
             // SAFETY: lseek on the memory file.
             let d = unsafe { libc::lseek(self.memfile.fd(), off, libc::SEEK_DATA) };
@@ -600,9 +648,7 @@ impl Mm {
                     self.memfile.copy(off, noff, len);
                     nv.backing = Backing::Private { off: noff };
                 }
-                child
-                    .space
-                    .map(nv.start, nv.end - nv.start, nv.prot, nv.off_at(nv.start));
+                nv.install(&child.space, nv.start, nv.end - nv.start);
                 cst.vmas.insert(k, nv);
             }
             cst.brk_start = st.brk_start;
