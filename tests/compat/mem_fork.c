@@ -117,6 +117,26 @@ int main(void)
 	wait_code(pid);
 	CHECK("child_munmap_parent_kept", priv[2 * pg] == 'p');
 
+	/* The kernel writing into copy-on-write memory (read(2) in the child),
+	 * MADV_DONTNEED, mremap and mprotect in the child: the parent keeps
+	 * its contents. */
+	int q[2];
+	pipe(q);
+	write(q[1], "kkkk", 4);
+	pid = fork();
+	if (pid == 0) {
+		int ok = read(q[0], priv + pg, 4) == 4 && priv[pg] == 'k' && priv[pg + 4] == 'p';
+		ok = ok && madvise(priv + 2 * pg, pg, MADV_DONTNEED) == 0 && priv[2 * pg] == 0;
+		ok = ok && mprotect(priv, pg, PROT_READ) == 0 && priv[0] == 'X';
+		ok = ok && mprotect(priv, pg, PROT_READ | PROT_WRITE) == 0;
+		priv[0] = 'm';
+		char *moved = mremap(priv, 4 * pg, 8 * pg, MREMAP_MAYMOVE);
+		ok = ok && moved != MAP_FAILED && moved[0] == 'm' && moved[pg] == 'k' && moved[3 * pg] == 'p';
+		_exit(ok ? 0 : 1);
+	}
+	CHECK("child_kernel_write_dontneed_mremap_mprotect", wait_code(pid) == 0);
+	CHECK("parent_after_child_edits", priv[0] == 'X' && priv[pg] == 'p' && priv[2 * pg] == 'p' && priv[3 * pg] == 'p');
+
 	free(heap);
 	return compat_done();
 }

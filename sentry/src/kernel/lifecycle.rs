@@ -186,8 +186,10 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             }
             Some(Event::Fault { signo, code, addr }) => {
                 let mm = st.tasks[&tid].mm.clone();
-                if signo == libc::SIGSEGV && code == 1 && mm.grow_stack(addr) {
-                    // Retried below once the new mapping is installed.
+                let retry = signo == libc::SIGSEGV
+                    && ((code == 1 && mm.grow_stack(addr)) || (code == 2 && mm.break_cow(addr)));
+                if retry {
+                    // Retried once the new mapping is installed (next switch).
                 } else {
                     force_signal(&mut st, tid, SigInfo::fault(signo, code, addr));
                 }

@@ -133,6 +133,7 @@ impl Mm {
     }
 
     pub fn write(&self, addr: u64, buf: &[u8]) -> KResult<()> {
+        self.unshare_range(addr, buf.len())?;
         let st = self.state.lock();
         let mf = &self.memfile;
         self.for_ranges(&st, addr, buf.len(), Acc::Write, |off, boff, l| {
@@ -159,6 +160,7 @@ impl Mm {
         fd: std::os::fd::RawFd,
         file_off: u64,
     ) -> KResult<u64> {
+        self.unshare_range(addr, len)?;
         let st = self.state.lock();
         let mut pieces = Vec::new();
         self.for_ranges(&st, addr, len, Acc::Force, |off, boff, l| {
@@ -185,6 +187,9 @@ impl Mm {
     }
 
     fn iovecs_acc(&self, addr: u64, len: usize, acc: Acc) -> KResult<Vec<libc::iovec>> {
+        if acc != Acc::Read {
+            self.unshare_range(addr, len)?;
+        }
         let st = self.state.lock();
         let mut v = Vec::new();
         let mf = &self.memfile;

@@ -23,6 +23,22 @@ pub struct SharedMem {
 }
 
 impl SharedMem {
+    /// Gives up the range without freeing it (its new owner frees it).
+    fn disown(self: Arc<Self>) -> Result<(u64, u64), Arc<Self>> {
+        let me = Arc::try_unwrap(self)?;
+        let me = std::mem::ManuallyDrop::new(me);
+        Ok((me.off, me.len))
+    }
+
+    /// Takes ownership of an already allocated range.
+    fn adopt(memfile: &Arc<MemFile>, off: u64, len: u64) -> Arc<SharedMem> {
+        Arc::new(SharedMem {
+            off,
+            len,
+            memfile: memfile.clone(),
+        })
+    }
+
     pub fn new(memfile: &Arc<MemFile>, len: u64) -> KResult<Arc<SharedMem>> {
         let len = page_up(len);
         Ok(Arc::new(SharedMem {
@@ -56,6 +72,10 @@ pub enum Backing {
     Private { off: u64 },
     /// Shared range; `off` is the absolute file offset of the VMA's start.
     Shared { mem: Arc<SharedMem>, off: u64 },
+    /// Private memory shared copy-on-write with other processes since a
+    /// fork; mapped read-only until the first write copies (or, for the
+    /// last user, takes over) the range.
+    Cow { mem: Arc<SharedMem>, off: u64 },
     /// A read-only private view of a host file (gofer-donated fd), mapped
     /// straight into the address space; `off` is the file offset of the
     /// VMA's start. Made writable, it becomes a private copy.
@@ -94,9 +114,10 @@ impl Vma {
     /// File offset backing address `addr` of this VMA.
     fn off_at(&self, addr: u64) -> u64 {
         match &self.backing {
-            Backing::Private { off } | Backing::Shared { off, .. } | Backing::File { off, .. } => {
-                off + (addr - self.start)
-            }
+            Backing::Private { off }
+            | Backing::Shared { off, .. }
+            | Backing::Cow { off, .. }
+            | Backing::File { off, .. } => off + (addr - self.start),
         }
     }
 
@@ -106,6 +127,12 @@ impl Vma {
             Backing::File { fd, .. } => {
                 space.map_file(start, len, self.prot, fd.clone(), self.off_at(start))
             }
+            Backing::Cow { .. } => space.map(
+                start,
+                len,
+                self.prot & !libc::PROT_WRITE,
+                self.off_at(start),
+            ),
             _ => space.map(start, len, self.prot, self.off_at(start)),
         }
     }
@@ -124,6 +151,10 @@ impl Vma {
             },
             Backing::File { fd, off } => Backing::File {
                 fd: fd.clone(),
+                off: off + (at - self.start),
+            },
+            Backing::Cow { mem, off } => Backing::Cow {
+                mem: mem.clone(),
                 off: off + (at - self.start),
             },
         };
@@ -149,6 +180,9 @@ pub struct MmState {
     pub vdso_base: u64,
     /// File ranges to release once the platform has dropped their mappings.
     pending_release: Vec<(u64, u64)>,
+    /// Shared ranges whose last user here went away; dropped (and maybe
+    /// freed) once the platform has dropped their mappings.
+    pending_drop: Vec<Arc<SharedMem>>,
 }
 
 /// An application address space.
@@ -215,6 +249,7 @@ impl Mm {
                 exe: Vec::new(),
                 vdso_base: 0,
                 pending_release: Vec::new(),
+                pending_drop: Vec::new(),
             }),
         })
     }
@@ -226,10 +261,17 @@ impl Mm {
     /// Releases file ranges whose mappings the platform has dropped. Called
     /// after the platform context flushed this address space.
     pub fn release_pending(&self) {
-        let pending = std::mem::take(&mut self.state.lock().pending_release);
+        let (pending, drops) = {
+            let mut st = self.state.lock();
+            (
+                std::mem::take(&mut st.pending_release),
+                std::mem::take(&mut st.pending_drop),
+            )
+        };
         for (off, len) in pending {
             self.memfile.release(off, len);
         }
+        drop(drops);
     }
 
     /// Finds a free range of `len` bytes below the mmap cursor.
@@ -338,8 +380,10 @@ impl Mm {
         }
         for k in keys {
             let v = st.vmas.remove(&k).unwrap();
-            if let Backing::Private { off } = v.backing {
-                st.pending_release.push((off, v.end - v.start));
+            match v.backing {
+                Backing::Private { off } => st.pending_release.push((off, v.end - v.start)),
+                Backing::Shared { mem, .. } | Backing::Cow { mem, .. } => st.pending_drop.push(mem),
+                Backing::File { .. } => {}
             }
         }
         self.space.unmap(addr, len);
@@ -355,6 +399,85 @@ impl Mm {
         }
         let mut st = self.state.lock();
         self.unmap_locked(&mut st, addr, len);
+        Ok(())
+    }
+
+    /// Whether two neighbouring VMAs would be one VMA on Linux.
+    fn compatible(a: &Vma, b: &Vma) -> bool {
+        a.end == b.start
+            && a.prot == b.prot
+            && a.shared == b.shared
+            && a.growsdown == b.growsdown
+            && a.locked == b.locked
+            && match (&a.name, &b.name) {
+                (
+                    VmaName::File {
+                        path: p, off: o, ..
+                    },
+                    VmaName::File {
+                        path: q, off: r, ..
+                    },
+                ) => p == q && o + (a.end - a.start) == *r,
+                (x, y) => x == y,
+            }
+    }
+
+    /// Merges the VMA ending at `at` with the one starting there when
+    /// their backing is contiguous (as Linux merges after mprotect).
+    fn merge_at(st: &mut MmState, at: u64) {
+        let Some((&lk, l)) = st.vmas.range(..at).next_back() else {
+            return;
+        };
+        let Some(r) = st.vmas.get(&at) else { return };
+        if !Self::compatible(l, r) || r.off_at(r.start) != l.off_at(l.start) + (l.end - l.start) {
+            return;
+        }
+        let same = match (&l.backing, &r.backing) {
+            (Backing::Private { .. }, Backing::Private { .. }) => true,
+            (Backing::Shared { mem: a, .. }, Backing::Shared { mem: b, .. })
+            | (Backing::Cow { mem: a, .. }, Backing::Cow { mem: b, .. }) => Arc::ptr_eq(a, b),
+            (Backing::File { fd: a, .. }, Backing::File { fd: b, .. }) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if same {
+            let r = st.vmas.remove(&at).unwrap();
+            st.vmas.get_mut(&lk).unwrap().end = r.end;
+        }
+    }
+
+    /// Makes `[start, end)`, covered by compatible private VMAs with no
+    /// holes, a single VMA (copying into one range when their backing is
+    /// not contiguous), so that mremap sees what Linux would have merged.
+    fn coalesce(&self, st: &mut MmState, start: u64, end: u64) -> KResult<()> {
+        Self::split_at(st, start);
+        Self::split_at(st, end);
+        let parts: Vec<Vma> = st.vmas.range(start..end).map(|(_, v)| v.clone()).collect();
+        if parts.len() < 2
+            || parts.first().map(|v| v.start) != Some(start)
+            || parts.last().map(|v| v.end) != Some(end)
+            || !parts.windows(2).all(|w| Self::compatible(&w[0], &w[1]))
+            || !parts
+                .iter()
+                .all(|v| matches!(v.backing, Backing::Private { .. }))
+        {
+            return Ok(());
+        }
+        let off = self.memfile.alloc(end - start)?;
+        for v in &parts {
+            self.memfile
+                .copy(v.off_at(v.start), off + (v.start - start), v.end - v.start);
+            st.vmas.remove(&v.start);
+            st.pending_release
+                .push((v.off_at(v.start), v.end - v.start));
+        }
+        let vma = Vma {
+            start,
+            end,
+            backing: Backing::Private { off },
+            ..parts[0].clone()
+        };
+        vma.install(&self.space, start, end - start);
+        st.vmas.insert(start, vma);
         Ok(())
     }
 
@@ -391,6 +514,7 @@ impl Mm {
         }
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
+        let mut drops = Vec::new();
         for (_, v) in st.vmas.range_mut(addr..end) {
             if prot & libc::PROT_WRITE != 0 && !v.shared {
                 let len = v.end - v.start;
@@ -410,6 +534,11 @@ impl Mm {
                         }
                         Some(noff)
                     }
+                    Backing::Cow { .. } => {
+                        v.prot = prot;
+                        self.unshare(v, &mut drops)?;
+                        None
+                    }
                     Backing::Private { .. } => None,
                 };
                 if let Some(noff) = copy {
@@ -419,7 +548,10 @@ impl Mm {
             }
             v.prot = prot;
         }
+        st.pending_drop.extend(drops);
         self.space.protect(addr, len, prot);
+        Self::merge_at(&mut st, addr);
+        Self::merge_at(&mut st, end);
         Ok(())
     }
 
@@ -440,7 +572,11 @@ impl Mm {
         if new_len == 0 {
             return Err(Errno::EINVAL);
         }
+        let _ = self.unshare_range(old, old_len.max(1) as usize);
         let mut st = self.state.lock();
+        if old_len > 0 {
+            self.coalesce(&mut st, old, old + old_len)?;
+        }
         let v = st
             .vmas
             .range(..=old)
@@ -497,7 +633,7 @@ impl Mm {
         };
         let copy_len = old_len.min(new_len);
         let backing = match &v.backing {
-            Backing::Private { .. } => {
+            Backing::Private { .. } | Backing::Cow { .. } => {
                 let off = self.memfile.alloc(new_len)?;
                 self.memfile.copy(v.off_at(old), off, copy_len);
                 Backing::Private { off }
@@ -573,6 +709,8 @@ impl Mm {
 
     /// madvise(MADV_DONTNEED/FREE): private anonymous pages read back as zero.
     pub fn discard(&self, addr: u64, len: u64) -> KResult<()> {
+        // Copy-on-write ranges are the process's own once discarded.
+        self.unshare_range(addr, page_up(len) as usize)?;
         let st = self.state.lock();
         let end = addr + page_up(len);
         if !Self::fully_mapped(&st, addr, end) {
@@ -636,18 +774,22 @@ impl Mm {
     /// Copies this address space for fork: private memory is copied now
     /// (skipping untouched pages), shared memory stays shared.
     pub fn fork(&self, space: Arc<dyn AddressSpace>) -> KResult<Arc<Mm>> {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
         let child = Mm::new(space, self.memfile.clone());
         {
             let mut cst = child.state.lock();
-            for (&k, v) in &st.vmas {
-                let mut nv = v.clone();
+            for (&k, v) in st.vmas.iter_mut() {
+                // Private memory becomes shared copy-on-write: both sides
+                // map it read-only until one of them writes.
                 if let Backing::Private { off } = v.backing {
                     let len = v.end - v.start;
-                    let noff = self.memfile.alloc(len)?;
-                    self.memfile.copy(off, noff, len);
-                    nv.backing = Backing::Private { off: noff };
+                    let mem = SharedMem::adopt(&self.memfile, off, len);
+                    v.backing = Backing::Cow { mem, off };
+                    if v.prot & libc::PROT_WRITE != 0 {
+                        self.space.protect(v.start, len, v.prot & !libc::PROT_WRITE);
+                    }
                 }
+                let nv = v.clone();
                 nv.install(&child.space, nv.start, nv.end - nv.start);
                 cst.vmas.insert(k, nv);
             }
@@ -662,6 +804,88 @@ impl Mm {
             cst.vdso_base = st.vdso_base;
         }
         Ok(child)
+    }
+
+    /// Makes a copy-on-write VMA the process's own: takes the range over
+    /// when no one else uses it, copies it otherwise; then maps it with its
+    /// real protection.
+    fn unshare(&self, v: &mut Vma, drops: &mut Vec<Arc<SharedMem>>) -> KResult<()> {
+        let Backing::Cow { mem, off } = &v.backing else {
+            return Ok(());
+        };
+        let len = v.end - v.start;
+        let off = *off;
+        let sole_whole = mem.off == off && mem.len == len && Arc::strong_count(mem) == 1;
+        let noff = if sole_whole {
+            // Nobody else uses the range: take it over, no copy.
+            let Backing::Cow { mem, .. } =
+                std::mem::replace(&mut v.backing, Backing::Private { off })
+            else {
+                unreachable!()
+            };
+            match mem.disown() {
+                Ok((o, _)) => o,
+                Err(mem) => {
+                    v.backing = Backing::Cow { mem, off };
+                    return Err(Errno::ENOMEM);
+                }
+            }
+        } else {
+            let n = self.memfile.alloc(len)?;
+            self.memfile.copy(off, n, len);
+            if let Backing::Cow { mem, .. } =
+                std::mem::replace(&mut v.backing, Backing::Private { off: n })
+            {
+                // Freed (if last) only once this mapping is gone.
+                drops.push(mem);
+            }
+            n
+        };
+        self.space.map(v.start, len, v.prot, noff);
+        Ok(())
+    }
+
+    /// A write fault at `addr`: breaks copy-on-write if that is what it
+    /// was. Returns whether the access may now be retried.
+    pub fn break_cow(&self, addr: u64) -> bool {
+        let mut st = self.state.lock();
+        let Some((_, v)) = st.vmas.range_mut(..=addr).next_back() else {
+            return false;
+        };
+        if v.end <= addr
+            || v.prot & libc::PROT_WRITE == 0
+            || !matches!(v.backing, Backing::Cow { .. })
+        {
+            return false;
+        }
+        let mut drops = Vec::new();
+        let ok = self.unshare(v, &mut drops).is_ok();
+        st.pending_drop.extend(drops);
+        ok
+    }
+
+    /// Breaks copy-on-write for every VMA overlapping `[addr, addr+len)`
+    /// (before the sentry writes there).
+    pub fn unshare_range(&self, addr: u64, len: usize) -> KResult<()> {
+        let end = addr.saturating_add(len as u64);
+        let mut st = self.state.lock();
+        let keys: Vec<u64> = st
+            .vmas
+            .range(..end)
+            .filter(|(_, v)| v.end > addr && matches!(v.backing, Backing::Cow { .. }))
+            .map(|(&k, _)| k)
+            .collect();
+        let mut drops = Vec::new();
+        let mut r = Ok(());
+        for k in keys {
+            let v = st.vmas.get_mut(&k).unwrap();
+            r = self.unshare(v, &mut drops);
+            if r.is_err() {
+                break;
+            }
+        }
+        st.pending_drop.extend(drops);
+        r
     }
 
     /// Grows a MAP_GROWSDOWN VMA down to cover `addr`, if it is close enough.
