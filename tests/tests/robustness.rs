@@ -1,0 +1,36 @@
+//! Robustness: hostile arguments to every system call must leave the
+//! sandbox working (no sentry panic or hang). Runs only under husk.
+
+use husk_tests::{
+    build_dir, compile_c, crate_dir, find_or_build_husk, husk_argv, minimal_env, run, tail,
+    Outcome, RunSpec,
+};
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+#[test]
+fn hostile_syscall_arguments_leave_the_sandbox_working() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/syscall_fuzz.c");
+    let bin = build_dir().join("robust/syscall_fuzz");
+    compile_c(&src, &[], &bin, false).expect("compiling the fuzzer");
+    let argv = husk_argv(&husk, &[OsString::from(bin.as_os_str())]);
+    let env = minimal_env();
+    let r = run(&RunSpec {
+        argv: &argv,
+        env: &env,
+        cwd: Path::new("/"),
+        timeout: Duration::from_secs(300),
+    })
+    .expect("running husk");
+    let out = tail(&r.stdout, 2);
+    println!("{}", out.join("\n"));
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(out.last().map(String::as_str), Some("survived"));
+}
