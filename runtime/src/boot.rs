@@ -64,9 +64,18 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
             e
         })
         .collect();
+    let cwd = a.cwd.clone();
     match kernel.run(argv.clone(), envp, a.cwd.into_bytes(), stdio) {
         Ok(code) => Ok(code),
-        Err(e) => {
+        Err(sentry::BootError::Cwd(e)) => {
+            eprintln!(
+                "husk: --cwd {}: {}",
+                cwd,
+                std::io::Error::from_raw_os_error(e.0)
+            );
+            Ok(125)
+        }
+        Err(sentry::BootError::Exec(e)) => {
             let name = String::from_utf8_lossy(&argv[0]);
             eprintln!("husk: {name}: {}", std::io::Error::from_raw_os_error(e.0));
             Ok(if e.0 == libc::ENOENT { 127 } else { 126 })

@@ -96,10 +96,8 @@ fn main() {
 
 fn run(cli: Cli) -> Result<i32> {
     if cli.platform != PlatformKind::Ptrace {
-        anyhow::bail!(
-            "--platform: {:?} is not available yet; use ptrace",
-            cli.platform
-        );
+        let name = format!("{:?}", cli.platform).to_lowercase();
+        anyhow::bail!("--platform: {name} is not available yet; use ptrace");
     }
     match cli.cmd {
         Cmd::Do {

@@ -11,4 +11,4 @@ pub mod memfile;
 pub mod mm;
 
 pub use errno::{Errno, KResult};
-pub use kernel::{Ctx, Kernel, KernelConfig, SyscallTable};
+pub use kernel::{BootError, Ctx, Kernel, KernelConfig, SyscallTable};

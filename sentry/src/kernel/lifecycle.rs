@@ -29,7 +29,8 @@ pub fn spawn_init(
     envp: Vec<Vec<u8>>,
     cwd: Vec<u8>,
     stdio: [std::os::fd::OwnedFd; 3],
-) -> KResult<()> {
+) -> Result<(), super::BootError> {
+    use super::BootError;
     let mut pctx = k.platform.new_context();
     let mut regs = Regs::default();
     let mut st = k.lock();
@@ -69,7 +70,10 @@ pub fn spawn_init(
         new_process(pid, 0, pid, pid, Creds::root(), Vec::new()),
     );
     st.procs.get_mut(&pid).unwrap().threads.push(pid);
-    let path = argv.first().cloned().ok_or(Errno::ENOENT)?;
+    let path = argv
+        .first()
+        .cloned()
+        .ok_or(BootError::Exec(Errno::ENOENT))?;
     let mm = st.tasks[&pid].mm.clone();
     let mut ctx = Ctx {
         k,
@@ -80,8 +84,16 @@ pub fn spawn_init(
         mm,
         no_return: false,
     };
-    let path = super::exec::search_path(&mut ctx, &path, &envp)?;
-    super::exec::do_execve(&mut ctx, &path, argv, envp)?;
+    let cwd = ctx.task_ref().fs.lock().cwd.clone();
+    let dir = k
+        .vfs
+        .resolve(&ctx, libc::AT_FDCWD, &cwd, true)
+        .map_err(BootError::Cwd)?;
+    if dir.stat.ok_or(BootError::Cwd(Errno::ENOENT))?.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(BootError::Cwd(Errno::ENOTDIR));
+    }
+    let path = super::exec::search_path(&mut ctx, &path, &envp).map_err(BootError::Exec)?;
+    super::exec::do_execve(&mut ctx, &path, argv, envp).map_err(BootError::Exec)?;
     drop(ctx);
     tracing::debug!("init loaded");
     spawn_thread(k.clone(), pid, pctx, regs);

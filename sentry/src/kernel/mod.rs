@@ -29,6 +29,18 @@ use platform::Platform;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
+/// Why the first process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// The working directory does not exist in the sandbox or is not a
+    /// directory.
+    #[error("working directory: {}", std::io::Error::from_raw_os_error(.0 .0))]
+    Cwd(crate::Errno),
+    /// The program could not be executed.
+    #[error("{}", std::io::Error::from_raw_os_error(.0 .0))]
+    Exec(crate::Errno),
+}
+
 /// What the runtime decides when it builds a kernel.
 pub struct KernelConfig {
     pub strace: bool,
@@ -114,7 +126,7 @@ impl Kernel {
         envp: Vec<Vec<u8>>,
         cwd: Vec<u8>,
         stdio: [std::os::fd::OwnedFd; 3],
-    ) -> KResult<i32> {
+    ) -> Result<i32, BootError> {
         time::start_clock_thread(self.clone());
         timers::start_timer_thread(self.clone());
         lifecycle::spawn_init(self, argv, envp, cwd, stdio)?;
