@@ -92,3 +92,13 @@ pub fn signo(sig: u64) -> KResult<i32> {
     }
     Ok(sig as i32)
 }
+
+/// Live processes whose process group is `pgid`.
+pub fn group_members(ctx: &Ctx<'_, '_>, pgid: i32) -> Vec<i32> {
+    ctx.st
+        .procs
+        .iter()
+        .filter(|(_, p)| p.pgid == pgid && p.exit.is_none())
+        .map(|(&k, _)| k)
+        .collect()
+}

@@ -161,23 +161,21 @@ pub fn register(r: &mut Reg<'_>) {
     }
 }
 
-fn xattr_path(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let p = abi::path(ctx, a[0])?;
+/// The path must exist (ENOENT, ENOTDIR...), then: no xattr support.
+fn xattr_on(ctx: &mut Ctx<'_, '_>, path: u64, follow: bool) -> KResult<u64> {
+    let p = abi::path(ctx, path)?;
     ctx.k
         .vfs
-        .resolve(ctx, libc::AT_FDCWD, &p, true)?
+        .resolve(ctx, libc::AT_FDCWD, &p, follow)?
         .stat
         .ok_or(Errno::ENOENT)?;
     Err(Errno::EOPNOTSUPP)
 }
+fn xattr_path(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    xattr_on(ctx, a[0], true)
+}
 fn xattr_lpath(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let p = abi::path(ctx, a[0])?;
-    ctx.k
-        .vfs
-        .resolve(ctx, libc::AT_FDCWD, &p, false)?
-        .stat
-        .ok_or(Errno::ENOENT)?;
-    Err(Errno::EOPNOTSUPP)
+    xattr_on(ctx, a[0], false)
 }
 fn xattr_fd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     fdget(ctx, a[0])?;

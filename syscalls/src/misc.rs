@@ -193,12 +193,7 @@ fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
         }
         libc::PRIO_PGRP => {
             let g = if who == 0 { ctx.proc_ref().pgid } else { who };
-            ctx.st
-                .procs
-                .iter()
-                .filter(|(_, p)| p.pgid == g && p.exit.is_none())
-                .map(|(&k, _)| k)
-                .collect()
+            crate::abi::group_members(ctx, g)
         }
         libc::PRIO_USER => {
             let u = if who == 0 {

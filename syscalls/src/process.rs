@@ -180,22 +180,10 @@ fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn exit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let code = (a[0] & 0xff) as i32;
-    let tgid = ctx.tgid();
-    let last = ctx.proc_ref().threads.len() == 1;
-    if last {
-        group_exit(
-            &mut ctx.st,
-            tgid,
-            ExitInfo {
-                status: code << 8,
-                code: CLD_EXITED,
-                value: code,
-            },
-        );
-    } else {
-        ctx.task().killed = true;
+    if ctx.proc_ref().threads.len() == 1 {
+        return exit_group(ctx, a);
     }
+    ctx.task().killed = true;
     ctx.no_return = true;
     Ok(0)
 }

@@ -215,15 +215,7 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let me = ctx.tgid();
     let targets: Vec<i32> = match pid {
         p if p > 0 => vec![ctx.st.tasks.get(&p).map(|t| t.tgid).ok_or(Errno::ESRCH)?],
-        0 => {
-            let g = ctx.proc_ref().pgid;
-            ctx.st
-                .procs
-                .iter()
-                .filter(|(_, p)| p.pgid == g && p.exit.is_none())
-                .map(|(&k, _)| k)
-                .collect()
-        }
+        0 => abi::group_members(ctx, ctx.proc_ref().pgid),
         -1 => ctx
             .st
             .procs
@@ -231,13 +223,7 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             .filter(|(&k, p)| k != 1 && k != me && p.exit.is_none())
             .map(|(&k, _)| k)
             .collect(),
-        p => ctx
-            .st
-            .procs
-            .iter()
-            .filter(|(_, x)| x.pgid == -p && x.exit.is_none())
-            .map(|(&k, _)| k)
-            .collect(),
+        p => abi::group_members(ctx, -p),
     };
     if targets.is_empty() {
         return Err(Errno::ESRCH);
