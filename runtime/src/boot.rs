@@ -44,6 +44,8 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
     let platform = Arc::new(PtracePlatform::new(memfile.fd()).context("ptrace platform")?);
+    // From here on the sentry sees no host paths at all.
+    crate::sandbox::enter_empty_root().context("confining the sandbox")?;
     let stdio = [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?];
     let cfg = KernelConfig {
         strace,
@@ -55,6 +57,7 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
     tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
+    crate::sandbox::install_seccomp().context("installing the seccomp filter")?;
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {

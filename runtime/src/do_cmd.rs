@@ -96,6 +96,16 @@ pub fn run(
         .arg(&hostname)
         .arg("--")
         .args(&command);
+    // The sandbox is pid 1 of a pid namespace of its own: when it dies,
+    // the kernel kills every stub process with it.
+    // SAFETY: unshare on this single-threaded process; only children
+    // created from now on (the sandbox) enter the new namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+        let err = std::io::Error::last_os_error();
+        let _ = gofer.kill();
+        let _ = gofer.wait();
+        return Err(err).context("creating the sandbox's pid namespace");
+    }
     let mut sandbox = match spawn(&mut s, "sandbox") {
         Ok(c) => c,
         Err(e) => {

@@ -6,6 +6,7 @@ mod boot;
 mod do_cmd;
 mod gofer_cmd;
 mod logging;
+mod sandbox;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};

@@ -124,9 +124,7 @@ fn sched_yield(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn ncpu() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    sentry::fs::proc::ncpu()
 }
 
 fn check_pid(ctx: &Ctx<'_, '_>, pid: u64) -> KResult<()> {

@@ -18,6 +18,18 @@ pub const VERSION: &str = "#1 SMP husk";
 
 static HOST_CPUINFO: OnceLock<Vec<u8>> = OnceLock::new();
 static START: OnceLock<Instant> = OnceLock::new();
+static NCPU: OnceLock<usize> = OnceLock::new();
+
+/// Number of host CPUs, as seen at start-up (reading it later would need
+/// host paths: cgroup files).
+pub fn ncpu() -> usize {
+    *NCPU.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
 /// The sandbox's hostname, as sethostname(2) leaves it.
 pub static HOSTNAME: parking_lot::Mutex<String> = parking_lot::Mutex::new(String::new());
 
@@ -25,6 +37,7 @@ pub static HOSTNAME: parking_lot::Mutex<String> = parking_lot::Mutex::new(String
 /// loses access to host paths.
 pub fn snapshot_host() {
     let _ = HOST_CPUINFO.set(std::fs::read("/proc/cpuinfo").unwrap_or_default());
+    let _ = ncpu();
     let _ = START.set(Instant::now());
 }
 
@@ -400,9 +413,7 @@ fn meminfo() -> Vec<u8> {
 }
 
 fn sys_stat(st: &KState) -> Vec<u8> {
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let ncpu = ncpu();
     let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
     for i in 0..ncpu {
         let _ = writeln!(s, "cpu{i} 0 0 0 0 0 0 0 0 0 0");
@@ -527,9 +538,7 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
     } else {
         "S (sleeping)"
     };
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let ncpu = ncpu();
     let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
