@@ -76,67 +76,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("syncfs", "d", Full, syncfs);
     r("fadvise64", "diix", Full, fadvise64);
     r("sendfile", "ddau", Full, sendfile);
-    r(
-        "truncate",
-        "pi",
-        Partial("root is read-only in this milestone"),
-        truncate,
-    );
     r("ftruncate", "di", Full, ftruncate);
-    for name in ["mkdir", "rmdir", "unlink", "chmod"] {
-        r(
-            name,
-            "po",
-            Partial("root is read-only in this milestone"),
-            ro_path1,
-        );
-    }
-    for name in ["mkdirat", "unlinkat", "fchmodat", "mknodat"] {
-        r(
-            name,
-            "dpo",
-            Partial("root is read-only in this milestone"),
-            ro_pathat,
-        );
-    }
-    r(
-        "mknod",
-        "pox",
-        Partial("root is read-only in this milestone"),
-        ro_path1,
-    );
-    for name in ["rename", "link", "symlink"] {
-        r(
-            name,
-            "pp",
-            Partial("root is read-only in this milestone"),
-            ro_path2,
-        );
-    }
-    r(
-        "chown",
-        "puu",
-        Partial("root is read-only in this milestone"),
-        ro_path1,
-    );
-    r(
-        "lchown",
-        "puu",
-        Partial("root is read-only in this milestone"),
-        ro_path1_nofollow,
-    );
-    r(
-        "fchownat",
-        "dpuux",
-        Partial("root is read-only in this milestone"),
-        ro_pathat,
-    );
-    r(
-        "utimensat",
-        "dpax",
-        Partial("root is read-only in this milestone"),
-        utimensat,
-    );
     r(
         "fchmod",
         "do",
@@ -1317,18 +1257,6 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(done)
 }
 
-fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if (a[1] as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let p = abi::path(ctx, a[0])?;
-    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
-    let st = r.stat.ok_or(Errno::ENOENT)?;
-    if st.mode & libc::S_IFMT == libc::S_IFDIR {
-        return Err(Errno::EISDIR);
-    }
-    Err(Errno::EROFS)
-}
 fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
     if (a[1] as i64) < 0 || !f.writable() {
@@ -1338,45 +1266,6 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-/// Mutations of a path on the read-only root: errors in Linux's order
-/// (ENOENT/ENOTDIR/EEXIST before EROFS).
-fn ro_check(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, follow: bool) -> KResult<u64> {
-    let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
-    if r.mount.fs.read_only() || r.mount.flags & libc::MS_RDONLY != 0 {
-        return Err(if r.mount.point == b"/" {
-            Errno::EROFS
-        } else {
-            Errno::EPERM
-        });
-    }
-    Err(Errno::EROFS)
-}
-fn ro_path1(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    ro_check(ctx, libc::AT_FDCWD, a[0], true)
-}
-fn ro_path1_nofollow(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    ro_check(ctx, libc::AT_FDCWD, a[0], false)
-}
-fn ro_pathat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    ro_check(ctx, a[0] as i32, a[1], false)
-}
-fn ro_path2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    abi::path(ctx, a[0])?;
-    ro_check(ctx, libc::AT_FDCWD, a[1], false)
-}
-fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[1] == 0 {
-        fdget(ctx, a[0])?;
-        return Err(Errno::EROFS);
-    }
-    ro_check(
-        ctx,
-        a[0] as i32,
-        a[1],
-        a[3] & libc::AT_SYMLINK_NOFOLLOW as u64 == 0,
-    )
-}
 fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
     let (m, _) = ctx.k.vfs.mount_of(&f.path);

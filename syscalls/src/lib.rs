@@ -4,6 +4,7 @@
 
 mod abi;
 mod fs;
+mod fs_mutate;
 mod misc;
 mod mm;
 mod names;
