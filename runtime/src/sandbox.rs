@@ -211,15 +211,16 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
 /// Installs the allowlist on every thread of the process (TSYNC); stubs
 /// forked later inherit it.
 pub fn install_seccomp() -> Result<(), SandboxError> {
-    let mut prog: Vec<libc::sock_filter> = Vec::new();
     // BPF_LD|BPF_W|BPF_ABS = 0x20; BPF_JMP|BPF_JEQ|BPF_K = 0x15;
     // BPF_JMP|BPF_JGE|BPF_K = 0x35; BPF_RET|BPF_K = 0x06.
-    prog.push(stmt(0x20, 4)); // arch
-    prog.push(jump(0x15, AUDIT_ARCH_X86_64, 1, 0));
-    prog.push(stmt(0x06, SECCOMP_RET_KILL_PROCESS));
-    prog.push(stmt(0x20, 0)); // nr
-    prog.push(jump(0x35, 0x4000_0000, 0, 1)); // x32 numbers
-    prog.push(stmt(0x06, SECCOMP_RET_KILL_PROCESS));
+    let mut prog: Vec<libc::sock_filter> = vec![
+        stmt(0x20, 4), // arch
+        jump(0x15, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(0x06, SECCOMP_RET_KILL_PROCESS),
+        stmt(0x20, 0),                 // nr
+        jump(0x35, 0x4000_0000, 0, 1), // x32 numbers
+        stmt(0x06, SECCOMP_RET_KILL_PROCESS),
+    ];
     let n = ALLOWED.len();
     for (i, &nr) in ALLOWED.iter().enumerate() {
         // On a match jump to the ALLOW at the end (after the TRAP).
