@@ -77,18 +77,6 @@ pub fn register(r: &mut Reg<'_>) {
     r("fadvise64", "diix", Full, fadvise64);
     r("sendfile", "ddau", Full, sendfile);
     r("ftruncate", "di", Full, ftruncate);
-    r(
-        "fchmod",
-        "do",
-        Partial("root is read-only in this milestone"),
-        fchmod,
-    );
-    r(
-        "fchown",
-        "duu",
-        Partial("root is read-only in this milestone"),
-        fchmod,
-    );
     let xnote = "no extended attributes yet: EOPNOTSUPP";
     for name in ["getxattr", "setxattr", "listxattr", "removexattr"] {
         r(name, "ppau", Partial(xnote), xattr_path);
@@ -1264,13 +1252,4 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     f.ops.truncate(a[1])?;
     Ok(0)
-}
-
-fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let f = fdget(ctx, a[0])?;
-    let (m, _) = ctx.k.vfs.mount_of(&f.path);
-    if m.flags & libc::MS_RDONLY != 0 {
-        return Err(Errno::EROFS);
-    }
-    Err(Errno::EPERM)
 }

@@ -1,17 +1,18 @@
-//! System calls that change the filesystem. The root is read-only in this
-//! milestone (the overlay comes with the full VFS), so these report the
-//! errors Linux reports on a read-only mount, in Linux's order: path
+//! System calls that change the filesystem: creating, linking, removing,
+//! renaming, and changing attributes. Errors come in Linux's order: path
 //! errors first (ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG), then EEXIST for
-//! creations, then EROFS. Removals check only the parent before EROFS, as
-//! Linux does.
+//! creations, then EROFS on read-only mounts (the host root, in this
+//! milestone); removals check only the parent before EROFS, as Linux does.
+//! Writable mounts (tmpfs) carry the change out.
 
 use crate::abi::{self, get};
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
-use sentry::fs::vfs::Resolved;
+use sentry::fs::vfs::{Resolved, SetAttr};
 use sentry::{Ctx, Errno, KResult};
 
-const NOTE: &str = "the root is read-only in this milestone: EROFS after Linux's path checks";
+const NOTE: &str =
+    "tmpfs mounts are writable; the root is read-only (EROFS) until the overlay lands";
 const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
 
 pub fn register(r: &mut Reg<'_>) {
@@ -34,20 +35,35 @@ pub fn register(r: &mut Reg<'_>) {
     r("chown", "puu", Partial(NOTE), chown);
     r("lchown", "puu", Partial(NOTE), lchown);
     r("fchownat", "dpuux", Partial(NOTE), fchownat);
+    r("fchmod", "do", Partial(NOTE), fchmod);
+    r("fchown", "duu", Partial(NOTE), fchown);
     r("utimensat", "dpax", Partial(NOTE), utimensat);
     r("utimes", "pa", Partial(NOTE), utimes);
-    r("utime", "pa", Partial(NOTE), utimes);
+    r("utime", "pa", Partial(NOTE), utime);
     r("futimesat", "dpa", Partial(NOTE), futimesat);
     r("truncate", "pi", Partial(NOTE), truncate);
 }
 
-/// The error for changing something on `r`'s mount.
+fn writable(r: &Resolved) -> bool {
+    r.mount.flags & libc::MS_RDONLY == 0 && !r.mount.fs.read_only()
+}
+
+/// The error for changing something on `r`'s read-only mount.
 fn refuse(r: &Resolved) -> Errno {
     if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.point == b"/" {
         Errno::EROFS
     } else {
         Errno::EPERM
     }
+}
+
+fn owner(ctx: &Ctx<'_, '_>) -> (u32, u32) {
+    let c = &ctx.proc_ref().creds;
+    (c.fsuid, c.fsgid)
+}
+
+fn umask(ctx: &mut Ctx<'_, '_>) -> u32 {
+    ctx.task().fs.lock().umask
 }
 
 /// `path` split into its parent and last component ("" for "/").
@@ -61,73 +77,73 @@ fn split_last(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
-/// Creating `path`: its parent must exist, the name must not.
-fn create(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64) -> KResult<u64> {
+/// Where a new name goes: its parent must exist, the name must not.
+fn new_name(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64) -> KResult<Resolved> {
     let p = abi::path(ctx, path)?;
     let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, false)?;
     if r.stat.is_some() {
         return Err(Errno::EEXIST);
     }
-    Err(refuse(&r))
+    if !writable(&r) {
+        return Err(refuse(&r));
+    }
+    Ok(r)
 }
 
-/// Removing `path`: only the parent is looked at before the write check.
-fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u64> {
-    let p = abi::path(ctx, path)?;
-    let (parent, last) = split_last(&p);
-    match (last.as_slice(), dir) {
-        (b"", true) => return Err(Errno::EBUSY),
-        (b".", true) => return Err(Errno::EINVAL),
-        (b"..", true) => return Err(Errno::ENOTEMPTY),
-        (b"" | b"." | b"..", false) => return Err(Errno::EISDIR),
-        _ => {}
-    }
-    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &parent, true)?;
-    let st = r.stat.ok_or(Errno::ENOENT)?;
-    if st.mode & libc::S_IFMT != libc::S_IFDIR {
-        return Err(Errno::ENOTDIR);
-    }
-    Err(refuse(&r))
-}
-
-/// Changing attributes of an existing `path`.
-fn modify(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, follow: bool) -> KResult<u64> {
+/// An existing path whose attributes change.
+fn existing(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, follow: bool) -> KResult<Resolved> {
     let p = abi::path(ctx, path)?;
     let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, follow)?;
     r.stat.ok_or(Errno::ENOENT)?;
-    Err(refuse(&r))
+    Ok(r)
 }
 
+fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -> KResult<u64> {
+    let mode = mode as u32;
+    match mode & libc::S_IFMT {
+        0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
+        libc::S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    let r = new_name(ctx, dirfd, path)?;
+    let perm = mode & 0o7777 & !umask(ctx);
+    let o = owner(ctx);
+    r.mount
+        .fs
+        .mknod(&r.rel, (mode & libc::S_IFMT) | perm, dev, o)?;
+    Ok(0)
+}
+fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
+    let r = new_name(ctx, dirfd, path)?;
+    let perm = mode as u32 & 0o7777 & !umask(ctx);
+    let o = owner(ctx);
+    r.mount.fs.mknod(&r.rel, libc::S_IFDIR | perm, 0, o)?;
+    Ok(0)
+}
 fn mkdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    create(ctx, AT_FDCWD, a[0])
+    do_mkdir(ctx, AT_FDCWD, a[0], a[1])
 }
 fn mkdirat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    create(ctx, a[0], a[1])
-}
-fn mknod_checks(mode: u64) -> KResult<()> {
-    match mode as u32 & libc::S_IFMT {
-        0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {
-            Ok(())
-        }
-        libc::S_IFDIR => Err(Errno::EPERM),
-        _ => Err(Errno::EINVAL),
-    }
+    do_mkdir(ctx, a[0], a[1], a[2])
 }
 fn mknod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    mknod_checks(a[1])?;
-    create(ctx, AT_FDCWD, a[0])
+    do_mknod(ctx, AT_FDCWD, a[0], a[1], a[2])
 }
 fn mknodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    mknod_checks(a[2])?;
-    create(ctx, a[0], a[1])
+    do_mknod(ctx, a[0], a[1], a[2], a[3])
+}
+fn do_symlink(ctx: &mut Ctx<'_, '_>, target: u64, dirfd: u64, path: u64) -> KResult<u64> {
+    let t = abi::path(ctx, target)?;
+    let r = new_name(ctx, dirfd, path)?;
+    let o = owner(ctx);
+    r.mount.fs.symlink(&r.rel, &t, o)?;
+    Ok(0)
 }
 fn symlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    abi::path(ctx, a[0])?;
-    create(ctx, AT_FDCWD, a[1])
+    do_symlink(ctx, a[0], AT_FDCWD, a[1])
 }
 fn symlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    abi::path(ctx, a[0])?;
-    create(ctx, a[1], a[2])
+    do_symlink(ctx, a[0], a[1], a[2])
 }
 fn do_link(
     ctx: &mut Ctx<'_, '_>,
@@ -141,21 +157,56 @@ fn do_link(
         return Err(Errno::EINVAL);
     }
     let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
-    modify_exists(ctx, olddir, old, follow)?;
-    create(ctx, newdir, new)
-}
-/// The path must exist (no error otherwise).
-fn modify_exists(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, follow: bool) -> KResult<()> {
-    let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, follow)?;
-    r.stat.ok_or(Errno::ENOENT)?;
-    Ok(())
+    let o = existing(ctx, olddir, old, follow)?;
+    let n = new_name(ctx, newdir, new)?;
+    if o.mount.point != n.mount.point {
+        return Err(Errno::EXDEV);
+    }
+    n.mount.fs.link(&o.rel, &n.rel)?;
+    Ok(0)
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_link(ctx, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
 }
 fn linkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_link(ctx, a[0], a[1], a[2], a[3], a[4])
+}
+
+/// The parent of `p`, which must be an existing directory, and the name.
+fn parent_of(ctx: &mut Ctx<'_, '_>, dirfd: u64, p: &[u8]) -> KResult<(Resolved, Vec<u8>)> {
+    let (parent, last) = split_last(p);
+    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &parent, true)?;
+    if r.stat.ok_or(Errno::ENOENT)?.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok((r, last))
+}
+
+fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u64> {
+    let p = abi::path(ctx, path)?;
+    let (_, last) = split_last(&p);
+    match (last.as_slice(), dir) {
+        (b"", true) => return Err(Errno::EBUSY),
+        (b".", true) => return Err(Errno::EINVAL),
+        (b"..", true) => return Err(Errno::ENOTEMPTY),
+        (b"" | b"." | b"..", false) => return Err(Errno::EISDIR),
+        _ => {}
+    }
+    let (parent, _) = parent_of(ctx, dirfd, &p)?;
+    if !writable(&parent) {
+        return Err(refuse(&parent));
+    }
+    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, false)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    if r.mount.point != parent.mount.point || r.rel.is_empty() {
+        // The name is a mount point.
+        return Err(Errno::EBUSY);
+    }
+    if dir && st.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    r.mount.fs.unlink(&r.rel, dir)?;
+    Ok(0)
 }
 fn unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     remove(ctx, AT_FDCWD, a[0], false)
@@ -169,6 +220,7 @@ fn unlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     remove(ctx, a[0], a[1], a[2] != 0)
 }
+
 fn do_rename(
     ctx: &mut Ctx<'_, '_>,
     olddir: u64,
@@ -184,22 +236,31 @@ fn do_rename(
         return Err(Errno::EINVAL);
     }
     let (op, np) = (abi::path(ctx, old)?, abi::path(ctx, new)?);
-    let mut parents = Vec::new();
-    for (dirfd, p) in [(olddir, &op), (newdir, &np)] {
-        let (parent, last) = split_last(p);
-        if matches!(last.as_slice(), b"" | b"." | b"..") {
+    for p in [&op, &np] {
+        if matches!(split_last(p).1.as_slice(), b"" | b"." | b"..") {
             return Err(Errno::EBUSY);
         }
-        let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &parent, true)?;
-        if r.stat.ok_or(Errno::ENOENT)?.mode & libc::S_IFMT != libc::S_IFDIR {
-            return Err(Errno::ENOTDIR);
-        }
-        parents.push(r);
     }
-    if parents[0].mount.point != parents[1].mount.point {
+    let (opar, _) = parent_of(ctx, olddir, &op)?;
+    let (npar, _) = parent_of(ctx, newdir, &np)?;
+    if opar.mount.point != npar.mount.point {
         return Err(Errno::EXDEV);
     }
-    Err(refuse(&parents[0]))
+    if !writable(&opar) {
+        return Err(refuse(&opar));
+    }
+    let o = ctx.k.vfs.resolve(ctx, olddir as i32, &op, false)?;
+    o.stat.ok_or(Errno::ENOENT)?;
+    let n = ctx.k.vfs.resolve(ctx, newdir as i32, &np, false)?;
+    if o.mount.point != opar.mount.point
+        || n.mount.point != npar.mount.point
+        || o.rel.is_empty()
+        || n.rel.is_empty()
+    {
+        return Err(Errno::EBUSY);
+    }
+    o.mount.fs.rename(&o.rel, &n.rel, flags as u32)?;
+    Ok(0)
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_rename(ctx, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
@@ -210,17 +271,88 @@ fn renameat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn renameat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_rename(ctx, a[0], a[1], a[2], a[3], a[4])
 }
+
+/// Changes attributes of `r`, with the ownership rules of chmod/chown.
+fn set(ctx: &mut Ctx<'_, '_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
+    if !writable(r) {
+        return Err(refuse(r));
+    }
+    check_owner(ctx, r.stat.unwrap_or_default().uid, &attr)?;
+    r.mount.fs.setattr(&r.rel, &attr)?;
+    Ok(0)
+}
+
+/// Only the owner (or root) may chmod; only root may chown.
+fn check_owner(ctx: &Ctx<'_, '_>, file_uid: u32, attr: &SetAttr) -> KResult<()> {
+    let c = &ctx.proc_ref().creds;
+    if c.fsuid == 0 {
+        return Ok(());
+    }
+    if attr.uid.is_some_and(|u| u != file_uid) || attr.gid.is_some() {
+        return Err(Errno::EPERM);
+    }
+    if (attr.mode.is_some() || attr.mtime.is_some()) && c.fsuid != file_uid {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+fn mode_attr(mode: u64) -> SetAttr {
+    SetAttr {
+        mode: Some(mode as u32 & 0o7777),
+        ..Default::default()
+    }
+}
+fn own_attr(uid: u64, gid: u64) -> SetAttr {
+    let id = |v: u64| (v as u32 != u32::MAX).then_some(v as u32);
+    SetAttr {
+        uid: id(uid),
+        gid: id(gid),
+        ..Default::default()
+    }
+}
 fn chmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    modify(ctx, AT_FDCWD, a[0], true)
+    let r = existing(ctx, AT_FDCWD, a[0], true)?;
+    set(ctx, &r, mode_attr(a[1]))
 }
 fn fchmodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    modify(ctx, a[0], a[1], true)
+    let r = existing(ctx, a[0], a[1], true)?;
+    set(ctx, &r, mode_attr(a[2]))
 }
 fn chown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    modify(ctx, AT_FDCWD, a[0], true)
+    let r = existing(ctx, AT_FDCWD, a[0], true)?;
+    set(ctx, &r, own_attr(a[1], a[2]))
 }
 fn lchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    modify(ctx, AT_FDCWD, a[0], false)
+    let r = existing(ctx, AT_FDCWD, a[0], false)?;
+    set(ctx, &r, own_attr(a[1], a[2]))
+}
+
+/// fchmod/fchown/futimens and their AT_EMPTY_PATH forms: the open file.
+fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
+    let f = fdget(ctx, fd)?;
+    if f.flags() & libc::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let uid = f.ops.stat()?.uid;
+    check_owner(ctx, uid, &attr)?;
+    match f.ops.setattr(&attr) {
+        Err(e) if e == Errno::EROFS => {
+            let (m, _) = ctx.k.vfs.mount_of(&f.path);
+            Err(if m.point == b"/" {
+                Errno::EROFS
+            } else {
+                Errno::EPERM
+            })
+        }
+        r => r.map(|_| 0),
+    }
+}
+fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set_fd(ctx, a[0], mode_attr(a[1]))
+}
+fn fchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set_fd(ctx, a[0], own_attr(a[1], a[2]))
 }
 fn fchownat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let flags = a[4] as i32;
@@ -230,26 +362,44 @@ fn fchownat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::AT_EMPTY_PATH != 0
         && sentry::mm::read_cstr(&ctx.mm, a[1], 1).is_ok_and(|p| p.is_empty())
     {
-        let f = fdget(ctx, a[0])?;
-        let (m, _) = ctx.k.vfs.mount_of(&f.path);
-        return Err(if m.point == b"/" {
-            Errno::EROFS
-        } else {
-            Errno::EPERM
-        });
+        return set_fd(ctx, a[0], own_attr(a[2], a[3]));
     }
-    modify(ctx, a[0], a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+    let r = existing(ctx, a[0], a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    set(ctx, &r, own_attr(a[2], a[3]))
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
 const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// Times from a timespec pair (None: now for both).
+fn times_attr(ctx: &Ctx<'_, '_>, t: Option<[i64; 4]>) -> SetAttr {
+    let now = ctx.k.clock.real_ns();
+    let now = (now / 1_000_000_000, now % 1_000_000_000);
+    let pick = |s: i64, ns: i64| match ns {
+        UTIME_OMIT => None,
+        UTIME_NOW => Some(now),
+        _ => Some((s, ns)),
+    };
+    match t {
+        None => SetAttr {
+            atime: Some(now),
+            mtime: Some(now),
+            ..Default::default()
+        },
+        Some(t) => SetAttr {
+            atime: pick(t[0], t[1]),
+            mtime: pick(t[2], t[3]),
+            ..Default::default()
+        },
+    }
+}
 
 fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let flags = a[3] as i32;
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    if a[2] != 0 {
+    let t = if a[2] != 0 {
         let t: [i64; 4] = get(ctx, a[2])?;
         for ns in [t[1], t[3]] {
             if !(0..1_000_000_000).contains(&ns) && ns != UTIME_NOW && ns != UTIME_OMIT {
@@ -259,23 +409,52 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if t[1] == UTIME_OMIT && t[3] == UTIME_OMIT {
             return Ok(0);
         }
-    }
+        Some(t)
+    } else {
+        None
+    };
+    let attr = times_attr(ctx, t);
     if a[1] == 0 {
-        let f = fdget(ctx, a[0])?;
-        let (m, _) = ctx.k.vfs.mount_of(&f.path);
-        return Err(if m.point == b"/" {
-            Errno::EROFS
-        } else {
-            Errno::EPERM
-        });
+        return set_fd(ctx, a[0], attr);
     }
-    modify(ctx, a[0], a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+    let r = existing(ctx, a[0], a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    set(ctx, &r, attr)
+}
+
+/// utimes/futimesat: microsecond timevals (or NULL for now).
+fn timevals(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Option<[i64; 4]>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let tv: [i64; 4] = get(ctx, addr)?;
+    if !(0..1_000_000).contains(&tv[1]) || !(0..1_000_000).contains(&tv[3]) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some([tv[0], tv[1] * 1000, tv[2], tv[3] * 1000]))
 }
 fn utimes(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    modify(ctx, AT_FDCWD, a[0], true)
+    let t = timevals(ctx, a[1])?;
+    let r = existing(ctx, AT_FDCWD, a[0], true)?;
+    let attr = times_attr(ctx, t);
+    set(ctx, &r, attr)
 }
 fn futimesat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    modify(ctx, a[0], a[1], true)
+    let t = timevals(ctx, a[2])?;
+    let r = existing(ctx, a[0], a[1], true)?;
+    let attr = times_attr(ctx, t);
+    set(ctx, &r, attr)
+}
+/// utime(2): struct utimbuf of seconds (or NULL for now).
+fn utime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let t = if a[1] != 0 {
+        let b: [i64; 2] = get(ctx, a[1])?;
+        Some([b[0], 0, b[1], 0])
+    } else {
+        None
+    };
+    let r = existing(ctx, AT_FDCWD, a[0], true)?;
+    let attr = times_attr(ctx, t);
+    set(ctx, &r, attr)
 }
 
 fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -287,7 +466,14 @@ fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let st = r.stat.ok_or(Errno::ENOENT)?;
     match st.mode & libc::S_IFMT {
         libc::S_IFDIR => Err(Errno::EISDIR),
-        libc::S_IFREG => Err(refuse(&r)),
+        libc::S_IFREG => set(
+            ctx,
+            &r,
+            SetAttr {
+                size: Some(a[1]),
+                ..Default::default()
+            },
+        ),
         _ => Err(Errno::EINVAL),
     }
 }

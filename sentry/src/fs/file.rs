@@ -64,6 +64,11 @@ pub trait FileOps: Send + Sync + Any {
         let _ = len;
         Err(Errno::EINVAL)
     }
+    /// fchmod/fchown/futimens on the open file.
+    fn setattr(&self, attr: &super::vfs::SetAttr) -> KResult<()> {
+        let _ = attr;
+        Err(Errno::EROFS)
+    }
     fn sync(&self) -> KResult<()> {
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod host;
 pub mod pipe;
 pub mod proc;
 pub mod synth;
+pub mod tmpfs;
 pub mod vfs;
 
 pub use gofer::{DirEntry, FileStat};

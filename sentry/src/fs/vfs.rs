@@ -32,6 +32,34 @@ pub trait Filesystem: Send + Sync {
     fn read_only(&self) -> bool {
         true
     }
+    /// Creates `rel` (absent; its parent exists and is a directory) as a
+    /// node of `mode` (file type and permissions).
+    fn mknod(&self, rel: &[u8], mode: u32, rdev: u64, owner: (u32, u32)) -> KResult<()> {
+        let _ = (rel, mode, rdev, owner);
+        Err(Errno::EROFS)
+    }
+    fn symlink(&self, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
+        let _ = (rel, target, owner);
+        Err(Errno::EROFS)
+    }
+    fn link(&self, old: &[u8], new: &[u8]) -> KResult<()> {
+        let _ = (old, new);
+        Err(Errno::EROFS)
+    }
+    /// unlink(2) (`dir` false) or rmdir(2) (`dir` true) of an existing `rel`.
+    fn unlink(&self, rel: &[u8], dir: bool) -> KResult<()> {
+        let _ = (rel, dir);
+        Err(Errno::EROFS)
+    }
+    /// renameat2(2) within this filesystem (flags already validated).
+    fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
+        let _ = (old, new, flags);
+        Err(Errno::EROFS)
+    }
+    fn setattr(&self, rel: &[u8], attr: &SetAttr) -> KResult<()> {
+        let _ = (rel, attr);
+        Err(Errno::EROFS)
+    }
     fn statfs(&self) -> KResult<gofer::StatFs> {
         Ok(gofer::StatFs {
             f_type: 0x0102_1994,
@@ -41,6 +69,17 @@ pub trait Filesystem: Send + Sync {
             ..Default::default()
         })
     }
+}
+
+/// Attribute changes (chmod, chown, truncate, utimens); None keeps a field.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<(i64, i64)>,
+    pub mtime: Option<(i64, i64)>,
 }
 
 pub struct Mount {
@@ -67,6 +106,15 @@ pub struct Resolved {
 
 /// A path as its components.
 pub type Components = Vec<Vec<u8>>;
+
+/// tmpfs size limit: half of memory, as Linux defaults.
+fn tmpfs_limit() -> u64 {
+    // SAFETY: sysinfo fills a plain struct.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sysinfo(&mut si) };
+    (si.totalram * si.mem_unit as u64 / 2).max(64 << 20)
+}
 
 pub fn join(comps: &[Vec<u8>]) -> Vec<u8> {
     if comps.is_empty() {
@@ -109,6 +157,18 @@ impl Vfs {
                     fs: Arc::new(super::dev::DevFs::new()),
                     source: "none".into(),
                     flags: libc::MS_NOSUID,
+                }),
+                Arc::new(Mount {
+                    point: b"/tmp".to_vec(),
+                    fs: Arc::new(super::tmpfs::TmpFs::new(0x2d, 0o1777, tmpfs_limit())),
+                    source: "tmpfs".into(),
+                    flags: libc::MS_NOSUID | libc::MS_NODEV,
+                }),
+                Arc::new(Mount {
+                    point: b"/dev/shm".to_vec(),
+                    fs: Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit())),
+                    source: "shm".into(),
+                    flags: libc::MS_NOSUID | libc::MS_NODEV,
                 }),
             ]),
         }
@@ -318,16 +378,23 @@ impl Vfs {
         mode: u32,
     ) -> KResult<Arc<File>> {
         let follow = flags & libc::O_NOFOLLOW == 0;
-        let r = self.resolve(ctx, dirfd, path, follow)?;
+        let mut r = self.resolve(ctx, dirfd, path, follow)?;
         if r.stat.is_none() {
-            if flags & libc::O_CREAT != 0 {
-                return Err(if r.mount.flags & libc::MS_RDONLY != 0 {
-                    Errno::EROFS
-                } else {
-                    Errno::EOPNOTSUPP
-                });
+            if flags & libc::O_CREAT == 0 {
+                return Err(Errno::ENOENT);
             }
-            return Err(Errno::ENOENT);
+            if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only() {
+                return Err(Errno::EROFS);
+            }
+            let c = &ctx.proc_ref().creds;
+            r.mount.fs.mknod(
+                &r.rel,
+                libc::S_IFREG | (mode & 0o7777),
+                0,
+                (c.fsuid, c.fsgid),
+            )?;
+            r = self.resolve(ctx, dirfd, path, follow)?;
+            return self.open_resolved(ctx, &r, flags & !libc::O_TRUNC, mode);
         }
         if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
             return Err(Errno::EEXIST);
