@@ -76,6 +76,12 @@ pub fn register(r: &mut Reg<'_>) {
     r("syncfs", "d", Full, syncfs);
     r("fadvise64", "diix", Full, fadvise64);
     r("sendfile", "ddau", Full, sendfile);
+    r(
+        "memfd_create",
+        "px",
+        Partial("no sealing, no MFD_HUGETLB"),
+        memfd_create,
+    );
     r("ftruncate", "di", Full, ftruncate);
     let xnote = "no extended attributes yet: EOPNOTSUPP";
     for name in ["getxattr", "setxattr", "listxattr", "removexattr"] {
@@ -217,6 +223,19 @@ fn do_read(
     len: u64,
     off: Option<u64>,
 ) -> KResult<u64> {
+    do_read_nowait(ctx, fd, iovp, buf, len, off, false)
+}
+
+/// `nowait`: RWF_NOWAIT, this call does not block even on a blocking fd.
+fn do_read_nowait(
+    ctx: &mut Ctx<'_, '_>,
+    fd: u64,
+    iovp: Option<(u64, u64)>,
+    buf: u64,
+    len: u64,
+    off: Option<u64>,
+    nowait: bool,
+) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
     if !f.readable() {
         return Err(Errno::EBADF);
@@ -260,7 +279,9 @@ fn do_read(
             }
         };
         match r {
-            Err(e) if e == Errno::EAGAIN && !f.nonblocking() => wait_ready(ctx, &f, libc::POLLIN)?,
+            Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
+                wait_ready(ctx, &f, libc::POLLIN)?
+            }
             r => return r.map(|n| n as u64),
         }
     }
@@ -351,18 +372,46 @@ fn pwritev(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     seekable(ctx, a[0])?;
     do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(a[3]))
 }
+const RWF_NOWAIT: u64 = 8;
+
 fn preadv2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let off = (a[3] as i64 != -1).then_some(a[3]);
-    do_read(ctx, a[0], Some((a[1], a[2])), 0, 0, off)
+    if off.is_some() {
+        seekable(ctx, a[0])?;
+    }
+    do_read_nowait(
+        ctx,
+        a[0],
+        Some((a[1], a[2])),
+        0,
+        0,
+        off,
+        a[5] & RWF_NOWAIT != 0,
+    )
 }
 fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let off = (a[3] as i64 != -1).then_some(a[3]);
+    if off.is_some() {
+        seekable(ctx, a[0])?;
+    }
+    const RWF_APPEND: u64 = 0x10;
+    if a[5] & RWF_APPEND != 0 {
+        // Appends whatever the offset says; with -1 the position follows.
+        let f = fdget(ctx, a[0])?;
+        let end = f.ops.stat()?.size.max(0) as u64;
+        let keep_pos = off.is_some();
+        let n = do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(end))?;
+        if !keep_pos {
+            *f.pos.lock() = end + n;
+        }
+        return Ok(n);
+    }
     do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, off)
 }
 
@@ -1175,6 +1224,16 @@ fn statfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
+    if f.downcast::<PipeEnd>().is_some() {
+        let pipefs = gofer::StatFs {
+            f_type: 0x5049_5045,
+            bsize: 4096,
+            namelen: 255,
+            frsize: 4096,
+            ..Default::default()
+        };
+        return put_statfs(ctx, a[1], pipefs, false);
+    }
     let (m, _) = ctx.k.vfs.mount_of(&f.path);
     let s = m.fs.statfs()?;
     put_statfs(ctx, a[1], s, m.flags & libc::MS_RDONLY != 0)
@@ -1207,8 +1266,15 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !inp.readable() || !out.writable() {
         return Err(Errno::EBADF);
     }
+    if inp.downcast::<PipeEnd>().is_some() || inp.ops.stat()?.mode & libc::S_IFMT == libc::S_IFDIR {
+        return Err(Errno::EINVAL);
+    }
     let mut off: Option<u64> = if a[2] != 0 {
-        Some(get::<i64>(ctx, a[2])? as u64)
+        let o = get::<i64>(ctx, a[2])?;
+        if o < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Some(o as u64)
     } else {
         None
     };
@@ -1252,4 +1318,36 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     f.ops.truncate(a[1])?;
     Ok(0)
+}
+
+fn memfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    const MFD_CLOEXEC: u64 = 1;
+    const MFD_ALLOW_SEALING: u64 = 2;
+    const MFD_HUGETLB: u64 = 4;
+    const MFD_NOEXEC_SEAL: u64 = 8;
+    const MFD_EXEC: u64 = 0x10;
+    let flags = a[1];
+    if flags & MFD_HUGETLB != 0 {
+        ctx.log_once("memfd_create MFD_HUGETLB");
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
+        || (flags & MFD_NOEXEC_SEAL != 0 && flags & MFD_EXEC != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if a[0] == 0 {
+        return Err(Errno::EFAULT);
+    }
+    // The name is at most 249 bytes (NAME_MAX minus "memfd:").
+    let name = sentry::mm::read_cstr(&ctx.mm, a[0], 4096)?;
+    if name.len() > 249 {
+        return Err(Errno::EINVAL);
+    }
+    let mut path = b"/memfd:".to_vec();
+    path.extend_from_slice(&name);
+    path.extend_from_slice(b" (deleted)");
+    let ops = sentry::fs::tmpfs::anonymous_file(1 << 34);
+    let f = File::new(ops, libc::O_RDWR | libc::O_LARGEFILE, path);
+    install(ctx, f, flags & MFD_CLOEXEC != 0)
 }

@@ -395,17 +395,10 @@ fn times_attr(ctx: &Ctx<'_, '_>, t: Option<[i64; 4]>) -> SetAttr {
 }
 
 fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = a[3] as i32;
-    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Linux's order: the times are copied (EFAULT), "both omitted" returns
+    // at once, then flags, then the path, then the nanoseconds.
     let t = if a[2] != 0 {
         let t: [i64; 4] = get(ctx, a[2])?;
-        for ns in [t[1], t[3]] {
-            if !(0..1_000_000_000).contains(&ns) && ns != UTIME_NOW && ns != UTIME_OMIT {
-                return Err(Errno::EINVAL);
-            }
-        }
         if t[1] == UTIME_OMIT && t[3] == UTIME_OMIT {
             return Ok(0);
         }
@@ -413,12 +406,33 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         None
     };
-    let attr = times_attr(ctx, t);
-    if a[1] == 0 {
-        return set_fd(ctx, a[0], attr);
+    let flags = a[3] as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
     }
-    let r = existing(ctx, a[0], a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
-    set(ctx, &r, attr)
+    let r = if a[1] == 0 {
+        fdget(ctx, a[0])?;
+        None
+    } else {
+        Some(existing(
+            ctx,
+            a[0],
+            a[1],
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        )?)
+    };
+    if let Some(t) = t {
+        for ns in [t[1], t[3]] {
+            if !(0..1_000_000_000).contains(&ns) && ns != UTIME_NOW && ns != UTIME_OMIT {
+                return Err(Errno::EINVAL);
+            }
+        }
+    }
+    let attr = times_attr(ctx, t);
+    match r {
+        None => set_fd(ctx, a[0], attr),
+        Some(r) => set(ctx, &r, attr),
+    }
 }
 
 /// utimes/futimesat: microsecond timevals (or NULL for now).

@@ -221,6 +221,10 @@ fn msync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn mlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // mlock2's flags: only MLOCK_ONFAULT exists.
+    if ctx.regs.gp.orig_rax == libc::SYS_mlock2 as u64 && a[2] & !1 != 0 {
+        return Err(Errno::EINVAL);
+    }
     ctx.mm.set_locked(a[0], a[1], true)?;
     Ok(0)
 }
@@ -229,7 +233,8 @@ fn munlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn lockall(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if ctx.regs.gp.orig_rax == libc::SYS_mlockall as u64 && (a[0] == 0 || a[0] & !7 != 0) {
+    // MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4 (only with one of the others).
+    if ctx.regs.gp.orig_rax == libc::SYS_mlockall as u64 && (a[0] & 3 == 0 || a[0] & !7 != 0) {
         return Err(Errno::EINVAL);
     }
     Ok(0)

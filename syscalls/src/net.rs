@@ -52,5 +52,11 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn not_socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     fdget(ctx, a[0])?;
+    // accept4 checks its flags before the fd's kind.
+    if ctx.regs.gp.orig_rax == libc::SYS_accept4 as u64
+        && a[3] & !((libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64) != 0
+    {
+        return Err(Errno::EINVAL);
+    }
     Err(Errno::ENOTSOCK)
 }

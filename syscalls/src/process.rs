@@ -117,7 +117,9 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             return Err(Errno::EINVAL);
         }
     }
-    if c[4] > 64 || c[0] & 0xff != 0 {
+    // Every flag Linux knows, up to CLONE_INTO_CGROUP; others are EINVAL.
+    const KNOWN: u64 = (1 << 34) - 1;
+    if c[4] > 64 || c[0] & 0xff != 0 || c[0] & !KNOWN != 0 {
         return Err(Errno::EINVAL);
     }
     let stack = if c[5] != 0 { c[5] + c[6] } else { 0 };
@@ -658,6 +660,13 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let hdr: [u32; 2] = get(ctx, a[0])?;
+    let pid = hdr[1] as i32;
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid > 0 && !ctx.st.tasks.contains_key(&pid) && a[1] != 0 {
+        return Err(Errno::ESRCH);
+    }
     let n = match hdr[0] {
         0x1998_0330 => 1,
         0x2007_1026 | 0x2008_0522 => 2,

@@ -261,7 +261,10 @@ fn tgkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn queue_info(ctx: &mut Ctx<'_, '_>, target: i32, sig: u64, addr: u64) -> KResult<SigInfo> {
-    let sig = abi::signo(sig)?;
+    if sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = sig as i32;
     let raw: [u8; 128] = get(ctx, addr)?;
     let mut info = SigInfo::from_bytes(&raw);
     info.signo = sig;
@@ -275,11 +278,16 @@ fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = a[0] as i32;
     let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
     let info = queue_info(ctx, tgid, a[1], a[2])?;
-    ksig::send_to_process(&mut ctx.st, tgid, info);
+    if info.signo != 0 {
+        ksig::send_to_process(&mut ctx.st, tgid, info);
+    }
     Ok(0)
 }
 fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
     let t = ctx
         .st
         .tasks
@@ -288,7 +296,9 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         .ok_or(Errno::ESRCH)?;
     let tg = t.tgid;
     let info = queue_info(ctx, tg, a[2], a[3])?;
-    ksig::send_to_thread(&mut ctx.st, tid, info);
+    if info.signo != 0 {
+        ksig::send_to_thread(&mut ctx.st, tid, info);
+    }
     Ok(0)
 }
 

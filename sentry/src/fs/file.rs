@@ -69,8 +69,9 @@ pub trait FileOps: Send + Sync + Any {
         let _ = attr;
         Err(Errno::EROFS)
     }
+    /// fsync(2): EINVAL for objects that cannot be synced (pipes, devices).
     fn sync(&self) -> KResult<()> {
-        Ok(())
+        Err(Errno::EINVAL)
     }
     fn as_any(&self) -> &dyn Any;
 }

@@ -284,7 +284,9 @@ impl FileOps for HostFile {
     }
     fn sync(&self) -> KResult<()> {
         // SAFETY: fsync on an fd we own.
-        unsafe { libc::fsync(self.raw()) };
+        if unsafe { libc::fsync(self.raw()) } != 0 {
+            return Err(Errno::last());
+        }
         Ok(())
     }
     fn as_any(&self) -> &dyn Any {

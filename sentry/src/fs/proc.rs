@@ -679,6 +679,16 @@ impl Filesystem for ProcFs {
         "proc"
     }
 
+    fn statfs(&self) -> KResult<gofer::StatFs> {
+        Ok(gofer::StatFs {
+            f_type: 0x9fa0,
+            bsize: 4096,
+            namelen: 255,
+            frsize: 4096,
+            ..Default::default()
+        })
+    }
+
     fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
         let ino = ino_of(rel);
         Ok(match node(c, rel)? {

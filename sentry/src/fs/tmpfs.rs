@@ -543,6 +543,10 @@ impl FileOps for TmpHandle {
         apply_attr(&self.node, a, &self.used, self.limit)
     }
 
+    fn sync(&self) -> KResult<()> {
+        Ok(())
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -570,4 +574,28 @@ fn stat_of(dev: u64, n: &Inode) -> FileStat {
         mtime: n.mtime,
         ctime: n.ctime,
     }
+}
+
+static ANON_INO: AtomicU64 = AtomicU64::new(1 << 32);
+
+/// An unnamed in-memory file (memfd_create), holding at most `limit` bytes.
+pub fn anonymous_file(limit: u64) -> Box<dyn FileOps> {
+    let t = now();
+    Box::new(TmpHandle {
+        node: Arc::new(Mutex::new(Inode {
+            ino: ANON_INO.fetch_add(1, Ordering::Relaxed),
+            mode: libc::S_IFREG | 0o777,
+            uid: 0,
+            gid: 0,
+            nlink: 1,
+            rdev: 0,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            data: Data::File(Vec::new()),
+        })),
+        dev: 0x30,
+        used: Arc::new(AtomicU64::new(0)),
+        limit,
+    })
 }

@@ -355,8 +355,12 @@ impl Mm {
         Ok(addr)
     }
 
-    /// Splits VMAs so that none straddles `addr`.
+    /// Splits VMAs so that none straddles `addr` (a page boundary).
     fn split_at(st: &mut MmState, addr: u64) {
+        if addr & (PAGE - 1) != 0 {
+            debug_assert!(false, "unaligned VMA split at {addr:#x}");
+            return;
+        }
         let key = st
             .vmas
             .range(..addr)
@@ -759,7 +763,7 @@ impl Mm {
 
     pub fn set_locked(&self, addr: u64, len: u64, locked: bool) -> KResult<()> {
         let mut st = self.state.lock();
-        let end = addr + page_up(len);
+        let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?);
         if !Self::fully_mapped(&st, page_down(addr), end) {
             return Err(Errno::ENOMEM);
         }
