@@ -29,7 +29,7 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
         .with_context(|| format!("stdio fd {fd}"))
 }
 
-pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
+pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
     crate::close_other_fds(&a.gofer_fd);
     let gofer: Vec<gofer::Client> = a
         .gofer_fd
@@ -57,7 +57,15 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
     tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
-    crate::sandbox::install_seccomp().context("installing the seccomp filter")?;
+    let log_fd = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
+    let report = if log_fd >= 0 {
+        Some(log_fd)
+    } else if debug {
+        Some(2)
+    } else {
+        None
+    };
+    crate::sandbox::install_seccomp(report).context("installing the seccomp filter")?;
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {

@@ -9,6 +9,10 @@ pub enum LogError {
     Open { path: String, err: std::io::Error },
 }
 
+/// The log file's fd, for reports made where tracing cannot run (signal
+/// handlers).
+pub static LOG_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
 pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogError> {
     // Unsupported-syscall notices are warnings: on stderr they would mix
     // with the application's output, so stderr gets errors only.
@@ -34,6 +38,8 @@ pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogE
                     path: p.display().to_string(),
                     err,
                 })?;
+            use std::os::fd::AsRawFd;
+            LOG_FD.store(f.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
             Box::new(move || Box::new(f.try_clone().expect("log file")) as Box<dyn std::io::Write>)
         }
         None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),

@@ -125,7 +125,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Boot(args) => boot::run(args, cli.strace),
+        Cmd::Boot(args) => boot::run(args, cli.strace, cli.debug),
         Cmd::Gofer(args) => gofer_cmd::run(args),
     }
 }

@@ -4,6 +4,11 @@
 //! already holds.
 
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Where refused calls are reported: the log file, stderr with --debug,
+/// or nowhere (-1), since the sentry's stderr is the application's.
+static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -202,15 +207,19 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut 
             msg[i] = b'0' + (n % 10) as u8;
             n /= 10;
         }
-        libc::write(2, msg.as_ptr().cast(), msg.len());
+        let fd = REPORT_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            libc::write(fd, msg.as_ptr().cast(), msg.len());
+        }
         let ctx = &mut *(uc as *mut libc::ucontext_t);
         ctx.uc_mcontext.gregs[libc::REG_RAX as usize] = -(libc::EPERM as i64);
     }
 }
 
 /// Installs the allowlist on every thread of the process (TSYNC); stubs
-/// forked later inherit it.
-pub fn install_seccomp() -> Result<(), SandboxError> {
+/// forked later inherit it. Refusals are reported on `report_fd` (if any).
+pub fn install_seccomp(report_fd: Option<i32>) -> Result<(), SandboxError> {
+    REPORT_FD.store(report_fd.unwrap_or(-1), Ordering::Relaxed);
     // BPF_LD|BPF_W|BPF_ABS = 0x20; BPF_JMP|BPF_JEQ|BPF_K = 0x15;
     // BPF_JMP|BPF_JGE|BPF_K = 0x35; BPF_RET|BPF_K = 0x06.
     let mut prog: Vec<libc::sock_filter> = vec![

@@ -79,6 +79,7 @@ impl Platform for PtracePlatform {
         Arc::new(PtraceSpace {
             stub: self.stub,
             inner: Mutex::new(SpaceInner::default()),
+            applying: Mutex::new(()),
         })
     }
 
@@ -136,6 +137,10 @@ struct SpaceInner {
 pub struct PtraceSpace {
     stub: StubPage,
     inner: Mutex<SpaceInner>,
+    /// Held while pending operations are taken and injected, so that they
+    /// reach the host in order even when several threads flush at once
+    /// (an mprotect must not overtake the mmap it applies to).
+    applying: Mutex<()>,
 }
 
 impl PtraceSpace {
@@ -405,6 +410,7 @@ impl PtraceContext {
     }
 
     fn apply(&mut self, space: &PtraceSpace, tid: i32) -> Result<(), PlatformError> {
+        let _order = space.applying.lock().unwrap_or_else(|e| e.into_inner());
         let ops = std::mem::take(&mut space.inner.lock().unwrap().ops);
         for op in ops {
             let (nr, args) = match op.clone() {
