@@ -8,7 +8,7 @@
 use crate::abi::{self, get};
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
-use sentry::fs::vfs::{Resolved, SetAttr};
+use sentry::fs::vfs::{Caller, Resolved, SetAttr};
 use sentry::{Ctx, Errno, KResult};
 
 const NOTE: &str =
@@ -42,6 +42,15 @@ pub fn register(r: &mut Reg<'_>) {
     r("utime", "pa", Partial(NOTE), utime);
     r("futimesat", "dpa", Partial(NOTE), futimesat);
     r("truncate", "pi", Partial(NOTE), truncate);
+}
+
+/// Who asks, for filesystems that look at it.
+fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> Caller<'a> {
+    Caller {
+        st: &ctx.st,
+        tid: ctx.tid,
+        vfs: &ctx.k.vfs,
+    }
 }
 
 fn writable(r: &Resolved) -> bool {
@@ -110,14 +119,16 @@ fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -
     let o = owner(ctx);
     r.mount
         .fs
-        .mknod(&r.rel, (mode & libc::S_IFMT) | perm, dev, o)?;
+        .mknod(&caller(ctx), &r.rel, (mode & libc::S_IFMT) | perm, dev, o)?;
     Ok(0)
 }
 fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
     let r = new_name(ctx, dirfd, path)?;
     let perm = mode as u32 & 0o7777 & !umask(ctx);
     let o = owner(ctx);
-    r.mount.fs.mknod(&r.rel, libc::S_IFDIR | perm, 0, o)?;
+    r.mount
+        .fs
+        .mknod(&caller(ctx), &r.rel, libc::S_IFDIR | perm, 0, o)?;
     Ok(0)
 }
 fn mkdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -136,7 +147,7 @@ fn do_symlink(ctx: &mut Ctx<'_, '_>, target: u64, dirfd: u64, path: u64) -> KRes
     let t = abi::path(ctx, target)?;
     let r = new_name(ctx, dirfd, path)?;
     let o = owner(ctx);
-    r.mount.fs.symlink(&r.rel, &t, o)?;
+    r.mount.fs.symlink(&caller(ctx), &r.rel, &t, o)?;
     Ok(0)
 }
 fn symlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -162,7 +173,7 @@ fn do_link(
     if o.mount.point != n.mount.point {
         return Err(Errno::EXDEV);
     }
-    n.mount.fs.link(&o.rel, &n.rel)?;
+    n.mount.fs.link(&caller(ctx), &o.rel, &n.rel)?;
     Ok(0)
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -205,7 +216,7 @@ fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u6
     if dir && st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    r.mount.fs.unlink(&r.rel, dir)?;
+    r.mount.fs.unlink(&caller(ctx), &r.rel, dir)?;
     Ok(0)
 }
 fn unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -259,7 +270,9 @@ fn do_rename(
     {
         return Err(Errno::EBUSY);
     }
-    o.mount.fs.rename(&o.rel, &n.rel, flags as u32)?;
+    o.mount
+        .fs
+        .rename(&caller(ctx), &o.rel, &n.rel, flags as u32)?;
     Ok(0)
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -278,7 +291,7 @@ fn set(ctx: &mut Ctx<'_, '_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
         return Err(refuse(r));
     }
     check_owner(ctx, r.stat.unwrap_or_default().uid, &attr)?;
-    r.mount.fs.setattr(&r.rel, &attr)?;
+    r.mount.fs.setattr(&caller(ctx), &r.rel, &attr)?;
     Ok(0)
 }
 

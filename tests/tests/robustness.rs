@@ -34,3 +34,36 @@ fn hostile_syscall_arguments_leave_the_sandbox_working() {
     );
     assert_eq!(out.last().map(String::as_str), Some("survived"));
 }
+
+#[test]
+fn the_host_filesystem_is_unchanged() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let marker = format!("husk-marker-{}", std::process::id());
+    let script = format!(
+        "touch /etc/{m} /{m}; echo etc=$?; echo data > /tmp/{m} && cat /tmp/{m}; mkdir /usr/{m}; echo usr=$?",
+        m = marker
+    );
+    let prog = [OsString::from("/bin/sh"), "-c".into(), script.into()];
+    let argv = husk_argv(&husk, &prog);
+    let env = minimal_env();
+    let r = run(&RunSpec {
+        argv: &argv,
+        env: &env,
+        cwd: Path::new("/"),
+        timeout: Duration::from_secs(60),
+    })
+    .expect("running husk");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        out.contains("etc=1") && out.contains("data") && out.contains("usr=1"),
+        "{out}"
+    );
+    for p in [
+        format!("/etc/{marker}"),
+        format!("/{marker}"),
+        format!("/tmp/{marker}"),
+        format!("/usr/{marker}"),
+    ] {
+        assert!(!Path::new(&p).exists(), "{p} appeared on the host");
+    }
+}

@@ -188,7 +188,14 @@ impl Filesystem for TmpFs {
         }))
     }
 
-    fn mknod(&self, rel: &[u8], mode: u32, rdev: u64, owner: (u32, u32)) -> KResult<()> {
+    fn mknod(
+        &self,
+        _c: &Caller,
+        rel: &[u8],
+        mode: u32,
+        rdev: u64,
+        owner: (u32, u32),
+    ) -> KResult<()> {
         let data = match mode & libc::S_IFMT {
             libc::S_IFDIR => Data::Dir(BTreeMap::new()),
             0 | libc::S_IFREG => Data::File(Vec::new()),
@@ -204,12 +211,12 @@ impl Filesystem for TmpFs {
         self.insert(rel, n)
     }
 
-    fn symlink(&self, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
+    fn symlink(&self, _c: &Caller, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
         let n = self.new_inode(libc::S_IFLNK | 0o777, owner, Data::Link(target.to_vec()));
         self.insert(rel, n)
     }
 
-    fn link(&self, old: &[u8], new: &[u8]) -> KResult<()> {
+    fn link(&self, _c: &Caller, old: &[u8], new: &[u8]) -> KResult<()> {
         let node = self.walk(old)?;
         if matches!(node.lock().data, Data::Dir(_)) {
             return Err(Errno::EPERM);
@@ -230,7 +237,7 @@ impl Filesystem for TmpFs {
         Ok(())
     }
 
-    fn unlink(&self, rel: &[u8], dir: bool) -> KResult<()> {
+    fn unlink(&self, _c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {
         let (p, name) = self.parent(rel)?;
         let mut pl = p.lock();
         let Data::Dir(d) = &mut pl.data else {
@@ -261,7 +268,7 @@ impl Filesystem for TmpFs {
         Ok(())
     }
 
-    fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
+    fn rename(&self, _c: &Caller, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
         let (op, oname) = self.parent(old)?;
         let (np, nname) = self.parent(new)?;
         let node = match &op.lock().data {
@@ -320,7 +327,7 @@ impl Filesystem for TmpFs {
         Ok(())
     }
 
-    fn setattr(&self, rel: &[u8], a: &SetAttr) -> KResult<()> {
+    fn setattr(&self, _c: &Caller, rel: &[u8], a: &SetAttr) -> KResult<()> {
         let node = self.walk(rel)?;
         apply_attr(&node, a, &self.used, self.limit)
     }

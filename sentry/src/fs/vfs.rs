@@ -34,30 +34,37 @@ pub trait Filesystem: Send + Sync {
     }
     /// Creates `rel` (absent; its parent exists and is a directory) as a
     /// node of `mode` (file type and permissions).
-    fn mknod(&self, rel: &[u8], mode: u32, rdev: u64, owner: (u32, u32)) -> KResult<()> {
-        let _ = (rel, mode, rdev, owner);
+    fn mknod(
+        &self,
+        c: &Caller,
+        rel: &[u8],
+        mode: u32,
+        rdev: u64,
+        owner: (u32, u32),
+    ) -> KResult<()> {
+        let _ = (c, rel, mode, rdev, owner);
         Err(Errno::EROFS)
     }
-    fn symlink(&self, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
-        let _ = (rel, target, owner);
+    fn symlink(&self, c: &Caller, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
+        let _ = (c, rel, target, owner);
         Err(Errno::EROFS)
     }
-    fn link(&self, old: &[u8], new: &[u8]) -> KResult<()> {
-        let _ = (old, new);
+    fn link(&self, c: &Caller, old: &[u8], new: &[u8]) -> KResult<()> {
+        let _ = (c, old, new);
         Err(Errno::EROFS)
     }
     /// unlink(2) (`dir` false) or rmdir(2) (`dir` true) of an existing `rel`.
-    fn unlink(&self, rel: &[u8], dir: bool) -> KResult<()> {
-        let _ = (rel, dir);
+    fn unlink(&self, c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {
+        let _ = (c, rel, dir);
         Err(Errno::EROFS)
     }
     /// renameat2(2) within this filesystem (flags already validated).
-    fn rename(&self, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
-        let _ = (old, new, flags);
+    fn rename(&self, c: &Caller, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
+        let _ = (c, old, new, flags);
         Err(Errno::EROFS)
     }
-    fn setattr(&self, rel: &[u8], attr: &SetAttr) -> KResult<()> {
-        let _ = (rel, attr);
+    fn setattr(&self, c: &Caller, rel: &[u8], attr: &SetAttr) -> KResult<()> {
+        let _ = (c, rel, attr);
         Err(Errno::EROFS)
     }
     fn statfs(&self) -> KResult<gofer::StatFs> {
@@ -138,6 +145,12 @@ pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
 impl Vfs {
     pub fn new(gofer: Arc<super::gofer_fs::GoferPool>) -> Vfs {
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
+        // /tmp: writable, over the host's /tmp, which stays untouched.
+        let tmp = super::overlay::OverlayFs::new(
+            super::tmpfs::TmpFs::new(0x2d, 0o1777, tmpfs_limit()),
+            root.clone(),
+            b"tmp",
+        );
         Vfs {
             mounts: RwLock::new(vec![
                 Arc::new(Mount {
@@ -160,8 +173,8 @@ impl Vfs {
                 }),
                 Arc::new(Mount {
                     point: b"/tmp".to_vec(),
-                    fs: Arc::new(super::tmpfs::TmpFs::new(0x2d, 0o1777, tmpfs_limit())),
-                    source: "tmpfs".into(),
+                    fs: Arc::new(tmp),
+                    source: "overlay".into(),
                     flags: libc::MS_NOSUID | libc::MS_NODEV,
                 }),
                 Arc::new(Mount {
@@ -386,12 +399,18 @@ impl Vfs {
             if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only() {
                 return Err(Errno::EROFS);
             }
-            let c = &ctx.proc_ref().creds;
+            let cr = &ctx.proc_ref().creds;
+            let caller = Caller {
+                st: &ctx.st,
+                tid: ctx.tid,
+                vfs: self,
+            };
             r.mount.fs.mknod(
+                &caller,
                 &r.rel,
                 libc::S_IFREG | (mode & 0o7777),
                 0,
-                (c.fsuid, c.fsgid),
+                (cr.fsuid, cr.fsgid),
             )?;
             r = self.resolve(ctx, dirfd, path, follow)?;
             return self.open_resolved(ctx, &r, flags & !libc::O_TRUNC, mode);

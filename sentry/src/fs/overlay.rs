@@ -1,0 +1,355 @@
+//! An overlay: a writable tmpfs upper layer over a read-only lower one (a
+//! directory of the gofer-served host root). Reads fall through to the
+//! lower layer; creations go to the upper one; changing a lower file
+//! copies it up first; removing one leaves a whiteout. The lower layer is
+//! never written. Renaming a directory that exists only below is EXDEV, as
+//! on Linux's overlayfs without redirect_dir.
+
+use super::file::{File, FileOps};
+use super::tmpfs::TmpFs;
+use super::vfs::{Caller, Filesystem, SetAttr};
+use crate::errno::{Errno, KResult};
+use gofer::{DirEntry, FileStat, StatFs};
+use parking_lot::Mutex;
+use std::any::Any;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+pub struct OverlayFs {
+    upper: Arc<TmpFs>,
+    lower: Arc<dyn Filesystem>,
+    /// Where this overlay's root is in the lower filesystem ("tmp").
+    lower_root: Vec<u8>,
+    /// Paths removed from the merged view although the lower layer has them.
+    whiteouts: Mutex<HashSet<Vec<u8>>>,
+}
+
+fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_vec(),
+        (_, true) => a.to_vec(),
+        _ => [a, b"/", b].concat(),
+    }
+}
+
+fn parent(rel: &[u8]) -> &[u8] {
+    match rel.iter().rposition(|&c| c == b'/') {
+        Some(i) => &rel[..i],
+        None => b"",
+    }
+}
+
+fn is_dir(st: &FileStat) -> bool {
+    st.mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+impl OverlayFs {
+    pub fn new(upper: TmpFs, lower: Arc<dyn Filesystem>, lower_root: &[u8]) -> OverlayFs {
+        OverlayFs {
+            upper: Arc::new(upper),
+            lower,
+            lower_root: lower_root.to_vec(),
+            whiteouts: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn whited_out(&self, rel: &[u8]) -> bool {
+        let w = self.whiteouts.lock();
+        if w.is_empty() {
+            return false;
+        }
+        let mut p = rel;
+        loop {
+            if w.contains(p) {
+                return true;
+            }
+            if p.is_empty() {
+                return false;
+            }
+            p = parent(p);
+        }
+    }
+
+    fn upper_stat(&self, c: &Caller, rel: &[u8]) -> Option<FileStat> {
+        self.upper.lookup(c, rel).ok()
+    }
+
+    fn lower_stat(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+        if self.whited_out(rel) {
+            return Err(Errno::ENOENT);
+        }
+        self.lower.lookup(c, &join(&self.lower_root, rel))
+    }
+
+    /// Makes `rel`'s directory chain exist in the upper layer.
+    fn copy_up_dirs(&self, c: &Caller, rel: &[u8]) -> KResult<()> {
+        if rel.is_empty() || self.upper_stat(c, rel).is_some() {
+            return Ok(());
+        }
+        self.copy_up_dirs(c, parent(rel))?;
+        let st = self.lower_stat(c, rel)?;
+        if !is_dir(&st) {
+            return Err(Errno::ENOTDIR);
+        }
+        self.upper.mknod(
+            c,
+            rel,
+            libc::S_IFDIR | (st.mode & 0o7777),
+            0,
+            (st.uid, st.gid),
+        )?;
+        self.upper.setattr(c, rel, &times_of(&st))
+    }
+
+    /// Copies a lower file, symlink or directory into the upper layer.
+    fn copy_up(&self, c: &Caller, rel: &[u8]) -> KResult<()> {
+        if self.upper_stat(c, rel).is_some() {
+            return Ok(());
+        }
+        let st = self.lower_stat(c, rel)?;
+        self.copy_up_dirs(c, parent(rel))?;
+        match st.mode & libc::S_IFMT {
+            libc::S_IFDIR => return self.copy_up_dirs(c, rel),
+            libc::S_IFLNK => {
+                let t = self.lower.readlink(c, &join(&self.lower_root, rel))?;
+                self.upper.symlink(c, rel, &t, (st.uid, st.gid))?;
+                return Ok(());
+            }
+            libc::S_IFREG => {}
+            _ => {
+                self.upper
+                    .mknod(c, rel, st.mode, st.rdev, (st.uid, st.gid))?;
+                return self.upper.setattr(c, rel, &times_of(&st));
+            }
+        }
+        let src = self
+            .lower
+            .open(c, &join(&self.lower_root, rel), libc::O_RDONLY, 0)?;
+        let src = File::new(src, libc::O_RDONLY, Vec::new());
+        self.upper.mknod(
+            c,
+            rel,
+            libc::S_IFREG | (st.mode & 0o7777),
+            0,
+            (st.uid, st.gid),
+        )?;
+        let dst = File::new(
+            self.upper.open(c, rel, libc::O_WRONLY, 0)?,
+            libc::O_WRONLY,
+            Vec::new(),
+        );
+        let mut buf = vec![0u8; 1 << 16];
+        let mut off = 0u64;
+        loop {
+            let n = src.ops.read(&src, &mut buf, Some(off))?;
+            if n == 0 {
+                break;
+            }
+            dst.ops.write(&dst, &buf[..n], Some(off))?;
+            off += n as u64;
+        }
+        self.upper.setattr(c, rel, &times_of(&st))
+    }
+
+    /// Entries of the merged directory `rel`.
+    fn merged_entries(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<DirEntry>> {
+        let mut out: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
+        if self.lower_stat(c, rel).is_ok_and(|s| is_dir(&s)) {
+            let d = self.lower.open(
+                c,
+                &join(&self.lower_root, rel),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+            )?;
+            for e in d.readdir()? {
+                if !self.whited_out(&join(rel, &e.name)) {
+                    out.insert(e.name.clone(), e);
+                }
+            }
+        }
+        if self.upper_stat(c, rel).is_some() {
+            let d = self.upper.open(c, rel, libc::O_RDONLY, 0)?;
+            for e in d.readdir()? {
+                out.insert(e.name.clone(), e);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
+
+fn times_of(st: &FileStat) -> SetAttr {
+    SetAttr {
+        atime: Some(st.atime),
+        mtime: Some(st.mtime),
+        ..Default::default()
+    }
+}
+
+impl Filesystem for OverlayFs {
+    fn fstype(&self) -> &'static str {
+        "overlay"
+    }
+
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+        match self.upper_stat(c, rel) {
+            Some(s) => Ok(s),
+            None => self.lower_stat(c, rel),
+        }
+    }
+
+    fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
+        if self.upper_stat(c, rel).is_some() {
+            return self.upper.readlink(c, rel);
+        }
+        self.lower_stat(c, rel)?;
+        self.lower.readlink(c, &join(&self.lower_root, rel))
+    }
+
+    fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
+        let st = self.lookup(c, rel)?;
+        if is_dir(&st) {
+            return Ok(Box::new(MergedDir {
+                stat: st,
+                entries: self.merged_entries(c, rel)?,
+            }));
+        }
+        let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        if self.upper_stat(c, rel).is_none() {
+            if !writes {
+                return self
+                    .lower
+                    .open(c, &join(&self.lower_root, rel), flags, mode);
+            }
+            self.copy_up(c, rel)?;
+        }
+        self.upper.open(c, rel, flags, mode)
+    }
+
+    fn mknod(
+        &self,
+        c: &Caller,
+        rel: &[u8],
+        mode: u32,
+        rdev: u64,
+        owner: (u32, u32),
+    ) -> KResult<()> {
+        self.copy_up_dirs(c, parent(rel))?;
+        self.upper.mknod(c, rel, mode, rdev, owner)?;
+        self.whiteouts.lock().remove(rel);
+        Ok(())
+    }
+
+    fn symlink(&self, c: &Caller, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
+        self.copy_up_dirs(c, parent(rel))?;
+        self.upper.symlink(c, rel, target, owner)?;
+        self.whiteouts.lock().remove(rel);
+        Ok(())
+    }
+
+    fn link(&self, c: &Caller, old: &[u8], new: &[u8]) -> KResult<()> {
+        self.copy_up(c, old)?;
+        self.copy_up_dirs(c, parent(new))?;
+        self.upper.link(c, old, new)?;
+        self.whiteouts.lock().remove(new);
+        Ok(())
+    }
+
+    fn unlink(&self, c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {
+        let st = self.lookup(c, rel)?;
+        match (is_dir(&st), dir) {
+            (true, false) => return Err(Errno::EISDIR),
+            (false, true) => return Err(Errno::ENOTDIR),
+            (true, true) if !self.merged_entries(c, rel)?.is_empty() => {
+                return Err(Errno::ENOTEMPTY)
+            }
+            _ => {}
+        }
+        if self.upper_stat(c, rel).is_some() {
+            // The merged view was checked empty, so the upper copy is too.
+            self.upper.unlink(c, rel, dir)?;
+        }
+        if self.lower_stat(c, rel).is_ok() {
+            self.whiteouts.lock().insert(rel.to_vec());
+        }
+        Ok(())
+    }
+
+    fn rename(&self, c: &Caller, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
+        let st = self.lookup(c, old)?;
+        if is_dir(&st) && self.lower_stat(c, old).is_ok() {
+            return Err(Errno::EXDEV);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            let other = self.lookup(c, new)?;
+            if is_dir(&other) && self.lower_stat(c, new).is_ok() {
+                return Err(Errno::EXDEV);
+            }
+            self.copy_up(c, new)?;
+        }
+        if let Ok(t) = self.lookup(c, new) {
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            match (is_dir(&st), is_dir(&t)) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !self.merged_entries(c, new)?.is_empty() => {
+                    return Err(Errno::ENOTEMPTY)
+                }
+                _ => {}
+            }
+            if self.upper_stat(c, new).is_none() && flags & libc::RENAME_EXCHANGE == 0 {
+                // Replacing a lower-only name: it disappears from below.
+                self.whiteouts.lock().insert(new.to_vec());
+            }
+        }
+        self.copy_up(c, old)?;
+        self.copy_up_dirs(c, parent(new))?;
+        self.whiteouts.lock().remove(new);
+        self.upper.rename(c, old, new, flags)?;
+        if flags & libc::RENAME_EXCHANGE == 0 && self.lower_stat(c, old).is_ok() {
+            self.whiteouts.lock().insert(old.to_vec());
+        }
+        Ok(())
+    }
+
+    fn setattr(&self, c: &Caller, rel: &[u8], attr: &SetAttr) -> KResult<()> {
+        self.copy_up(c, rel)?;
+        self.upper.setattr(c, rel, attr)
+    }
+
+    fn statfs(&self) -> KResult<StatFs> {
+        self.upper.statfs()
+    }
+}
+
+/// A merged directory listing, taken at open.
+struct MergedDir {
+    stat: FileStat,
+    entries: Vec<DirEntry>,
+}
+
+impl FileOps for MergedDir {
+    fn read(&self, _f: &File, _b: &mut [u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(self.stat)
+    }
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        Ok(self.entries.clone())
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        super::synth::seek_in(f, off, whence, 0)
+    }
+    fn sync(&self) -> KResult<()> {
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
