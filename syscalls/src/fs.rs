@@ -55,9 +55,10 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "fcntl",
         "dxx",
-        Partial("no record locks yet (ENOLCK)"),
+        Partial("no file sealing (F_ADD_SEALS/F_GET_SEALS: EINVAL)"),
         fcntl,
     );
+    r("flock", "dx", Full, crate::locks::flock);
     r("dup", "d", Full, dup);
     r("dup2", "dd", Full, dup2);
     r("dup3", "ddx", Full, dup3);
@@ -455,6 +456,7 @@ fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EBADF);
     }
     let f = ctx.task().files.lock().close(a[0] as i32)?;
+    crate::locks::on_close(ctx, &f);
     drop(f);
     Ok(0)
 }
@@ -829,7 +831,9 @@ fn do_dup3(ctx: &mut Ctx<'_, '_>, old: u64, new: u64, flags: u64) -> KResult<u64
         .files
         .lock()
         .install(new as i32, f, flags & libc::O_CLOEXEC as u64 != 0);
-    drop(prev);
+    if let Some(p) = prev {
+        crate::locks::on_close(ctx, &p.file);
+    }
     Ok(new)
 }
 fn dup2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -885,10 +889,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::F_SETLKW
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
-        | libc::F_OFD_SETLKW => {
-            ctx.log_once("fcntl record locks");
-            Err(Errno::ENOLCK)
-        }
+        | libc::F_OFD_SETLKW => crate::locks::fcntl_lock(ctx, fd, a[1] as i32, a[2]),
         libc::F_GETOWN => Ok(0),
         libc::F_SETOWN => Ok(0),
         libc::F_SETPIPE_SZ => match f.downcast::<PipeEnd>() {

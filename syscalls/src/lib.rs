@@ -5,6 +5,7 @@
 mod abi;
 mod fs;
 mod fs_mutate;
+mod locks;
 mod misc;
 mod mm;
 mod names;

@@ -5,6 +5,7 @@ pub mod dev;
 pub mod file;
 pub mod gofer_fs;
 pub mod host;
+pub mod locks;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;

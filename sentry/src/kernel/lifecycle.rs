@@ -327,6 +327,10 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     });
     p.exit = Some(info);
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
+    if !st.locks.record.is_empty() {
+        st.locks.record.release_process(tgid);
+        wake_all();
+    }
     for pt in p.posix_timers.drain(..) {
         st.timers.cancel(pt);
     }

@@ -59,6 +59,8 @@ pub struct KState {
     pub timers: timers::Timers,
     /// Set when pid 1 has exited: the sandbox is over.
     pub init_exit: Option<i32>,
+    /// Advisory file locks (fcntl record locks, OFD locks, flock).
+    pub locks: crate::fs::locks::Locks,
 }
 
 pub struct Kernel {
@@ -92,6 +94,7 @@ impl Kernel {
                 futexes: futex::Table::default(),
                 timers: timers::Timers::default(),
                 init_exit: None,
+                locks: Default::default(),
             }),
             platform,
             memfile,

@@ -1,0 +1,130 @@
+//! Advisory file locks: POSIX record locks (owned by a process), OFD locks
+//! (owned by an open file description) and flock(2) locks (also per open
+//! file description, in a table of their own, as on Linux).
+
+use super::file::File;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+/// Who holds a lock.
+#[derive(Clone, Debug)]
+pub enum Owner {
+    Process(i32),
+    /// An open file description; the lock dies with it.
+    File(usize, Weak<File>),
+}
+
+impl Owner {
+    pub fn of_file(f: &Arc<File>) -> Owner {
+        Owner::File(Arc::as_ptr(f) as usize, Arc::downgrade(f))
+    }
+
+    fn same(&self, o: &Owner) -> bool {
+        match (self, o) {
+            (Owner::Process(a), Owner::Process(b)) => a == b,
+            (Owner::File(a, _), Owner::File(b, _)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        match self {
+            Owner::Process(_) => true,
+            Owner::File(_, w) => w.strong_count() > 0,
+        }
+    }
+}
+
+/// A locked byte range `[start, end)` (`end == u64::MAX`: to infinity).
+#[derive(Clone, Debug)]
+pub struct Lock {
+    pub owner: Owner,
+    pub write: bool,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Locks of one table (record or flock), by file identity (dev, ino).
+#[derive(Default)]
+pub struct LockTable {
+    files: HashMap<(u64, u64), Vec<Lock>>,
+}
+
+impl LockTable {
+    /// The first lock that conflicts with `want`, if any.
+    pub fn conflict(&mut self, key: (u64, u64), want: &Lock) -> Option<Lock> {
+        let locks = self.files.get_mut(&key)?;
+        locks.retain(|l| l.owner.alive());
+        locks
+            .iter()
+            .find(|l| {
+                !l.owner.same(&want.owner)
+                    && l.start < want.end
+                    && want.start < l.end
+                    && (l.write || want.write)
+            })
+            .cloned()
+    }
+
+    /// Removes `owner`'s locks on `[start, end)`, splitting partial ones.
+    pub fn unlock(&mut self, key: (u64, u64), owner: &Owner, start: u64, end: u64) {
+        let Some(locks) = self.files.get_mut(&key) else {
+            return;
+        };
+        let mut out = Vec::with_capacity(locks.len());
+        for l in locks.drain(..) {
+            if !l.owner.same(owner) || l.end <= start || end <= l.start {
+                out.push(l);
+                continue;
+            }
+            if l.start < start {
+                out.push(Lock {
+                    end: start,
+                    ..l.clone()
+                });
+            }
+            if end < l.end {
+                out.push(Lock {
+                    start: end,
+                    ..l.clone()
+                });
+            }
+        }
+        if out.is_empty() {
+            self.files.remove(&key);
+        } else {
+            *locks = out;
+        }
+    }
+
+    /// Takes `want` (the caller checked for conflicts): replaces the
+    /// owner's locks on that range.
+    pub fn lock(&mut self, key: (u64, u64), want: Lock) {
+        self.unlock(key, &want.owner, want.start, want.end);
+        self.files.entry(key).or_default().push(want);
+    }
+
+    /// Drops every lock `owner` holds on `key` (a process closing an fd).
+    pub fn release_file(&mut self, key: (u64, u64), owner: &Owner) {
+        self.unlock(key, owner, 0, u64::MAX);
+    }
+
+    /// Drops every lock a process holds (it exited).
+    pub fn release_process(&mut self, pid: i32) {
+        let owner = Owner::Process(pid);
+        for locks in self.files.values_mut() {
+            locks.retain(|l| !l.owner.same(&owner));
+        }
+        self.files.retain(|_, v| !v.is_empty());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+#[derive(Default)]
+pub struct Locks {
+    pub record: LockTable,
+    pub flock: LockTable,
+}

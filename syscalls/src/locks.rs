@@ -1,0 +1,179 @@
+//! fcntl record locks (POSIX and OFD) and flock(2).
+
+use crate::abi::{get, put};
+use crate::fs::fdget;
+use sentry::fs::file::File;
+use sentry::fs::locks::{Lock, Owner};
+use sentry::kernel::wake_all;
+use sentry::{Ctx, Errno, KResult};
+use std::sync::Arc;
+
+/// struct flock: l_type, l_whence, l_start, l_len, l_pid.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Flock {
+    ty: i16,
+    whence: i16,
+    start: i64,
+    len: i64,
+    pid: i32,
+    pad: i32,
+}
+
+fn key_of(f: &File) -> KResult<(u64, u64)> {
+    let st = f.ops.stat()?;
+    Ok((st.dev, st.ino))
+}
+
+/// The byte range a struct flock names, relative to `f`.
+fn range(f: &File, fl: &Flock) -> KResult<(u64, u64)> {
+    let base: i64 = match fl.whence as i32 {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => *f.pos.lock() as i64,
+        libc::SEEK_END => f.ops.stat()?.size,
+        _ => return Err(Errno::EINVAL),
+    };
+    let start = base.checked_add(fl.start).ok_or(Errno::EOVERFLOW)?;
+    let (start, end) = match fl.len {
+        0 => (start, u64::MAX as i128),
+        l if l > 0 => (start, start as i128 + l as i128),
+        l => (start + l, start as i128),
+    };
+    if start < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok((start as u64, end.min(u64::MAX as i128) as u64))
+}
+
+/// F_GETLK/F_SETLK/F_SETLKW and their OFD forms.
+pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult<u64> {
+    let f = fdget(ctx, fd)?;
+    let mut fl: Flock = get(ctx, arg)?;
+    let ofd = matches!(
+        cmd,
+        libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW
+    );
+    if ofd && fl.pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let owner = if ofd {
+        Owner::of_file(&f)
+    } else {
+        Owner::Process(ctx.tgid())
+    };
+    let write = match fl.ty as i32 {
+        libc::F_RDLCK => false,
+        libc::F_WRLCK => true,
+        libc::F_UNLCK => false,
+        _ => return Err(Errno::EINVAL),
+    };
+    let (start, end) = range(&f, &fl)?;
+    let key = key_of(&f)?;
+    let want = Lock {
+        owner: owner.clone(),
+        write,
+        start,
+        end,
+    };
+    if matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK) {
+        if fl.ty as i32 == libc::F_UNLCK {
+            return Err(Errno::EINVAL);
+        }
+        match ctx.st.locks.record.conflict(key, &want) {
+            None => fl.ty = libc::F_UNLCK as i16,
+            Some(c) => {
+                fl.ty = if c.write {
+                    libc::F_WRLCK
+                } else {
+                    libc::F_RDLCK
+                } as i16;
+                fl.whence = libc::SEEK_SET as i16;
+                fl.start = c.start as i64;
+                fl.len = if c.end == u64::MAX {
+                    0
+                } else {
+                    (c.end - c.start) as i64
+                };
+                fl.pid = match c.owner {
+                    Owner::Process(p) => p,
+                    Owner::File(..) => -1,
+                };
+            }
+        }
+        put(ctx, arg, &fl)?;
+        return Ok(0);
+    }
+    if fl.ty as i32 == libc::F_UNLCK {
+        ctx.st.locks.record.unlock(key, &owner, start, end);
+        wake_all();
+        return Ok(0);
+    }
+    // A read lock needs a readable fd, a write lock a writable one.
+    if (write && !f.writable()) || (!write && !f.readable()) {
+        return Err(Errno::EBADF);
+    }
+    let wait = matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW);
+    loop {
+        if ctx.st.locks.record.conflict(key, &want).is_none() {
+            ctx.st.locks.record.lock(key, want);
+            wake_all();
+            return Ok(0);
+        }
+        if !wait {
+            return Err(Errno::EAGAIN);
+        }
+        ctx.block(None)?;
+    }
+}
+
+/// flock(2).
+pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    const LOCK_SH: u64 = 1;
+    const LOCK_EX: u64 = 2;
+    const LOCK_NB: u64 = 4;
+    const LOCK_UN: u64 = 8;
+    let f = fdget(ctx, a[0])?;
+    let op = a[1];
+    let owner = Owner::of_file(&f);
+    let key = key_of(&f)?;
+    let write = match op & !LOCK_NB {
+        LOCK_SH => false,
+        LOCK_EX => true,
+        LOCK_UN => {
+            ctx.st.locks.flock.release_file(key, &owner);
+            wake_all();
+            return Ok(0);
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    let want = Lock {
+        owner,
+        write,
+        start: 0,
+        end: u64::MAX,
+    };
+    loop {
+        if ctx.st.locks.flock.conflict(key, &want).is_none() {
+            ctx.st.locks.flock.lock(key, want);
+            wake_all();
+            return Ok(0);
+        }
+        if op & LOCK_NB != 0 {
+            return Err(Errno::EAGAIN);
+        }
+        ctx.block(None)?;
+    }
+}
+
+/// A process closed an fd of `f`: POSIX semantics drop all its record
+/// locks on that file.
+pub fn on_close(ctx: &mut Ctx<'_, '_>, f: &Arc<File>) {
+    if ctx.st.locks.record.is_empty() {
+        return;
+    }
+    if let Ok(key) = key_of(f) {
+        let owner = Owner::Process(ctx.tgid());
+        ctx.st.locks.record.release_file(key, &owner);
+        wake_all();
+    }
+}
