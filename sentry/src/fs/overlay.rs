@@ -6,12 +6,12 @@
 //! on Linux's overlayfs without redirect_dir.
 
 use super::file::{File, FileOps};
+use super::synth::SynthDir;
 use super::tmpfs::TmpFs;
 use super::vfs::{Caller, Filesystem, SetAttr};
 use crate::errno::{Errno, KResult};
 use gofer::{DirEntry, FileStat, StatFs};
 use parking_lot::Mutex;
-use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -212,7 +212,7 @@ impl Filesystem for OverlayFs {
     fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
         let st = self.lookup(c, rel)?;
         if is_dir(&st) {
-            return Ok(Box::new(MergedDir {
+            return Ok(Box::new(SynthDir {
                 stat: st,
                 entries: self.merged_entries(c, rel)?,
             }));
@@ -324,32 +324,5 @@ impl Filesystem for OverlayFs {
 
     fn statfs(&self) -> KResult<StatFs> {
         self.upper.statfs()
-    }
-}
-
-/// A merged directory listing, taken at open.
-struct MergedDir {
-    stat: FileStat,
-    entries: Vec<DirEntry>,
-}
-
-impl FileOps for MergedDir {
-    fn read(&self, _f: &File, _b: &mut [u8], _o: Option<u64>) -> KResult<usize> {
-        Err(Errno::EISDIR)
-    }
-    fn stat(&self) -> KResult<FileStat> {
-        Ok(self.stat)
-    }
-    fn readdir(&self) -> KResult<Vec<DirEntry>> {
-        Ok(self.entries.clone())
-    }
-    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
-        super::synth::seek_in(f, off, whence, 0)
-    }
-    fn sync(&self) -> KResult<()> {
-        Ok(())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
