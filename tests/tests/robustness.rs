@@ -40,7 +40,7 @@ fn the_host_filesystem_is_unchanged() {
     let husk = find_or_build_husk().expect("husk binary");
     let marker = format!("husk-marker-{}", std::process::id());
     let script = format!(
-        "touch /etc/{m} /{m}; echo etc=$?; echo data > /tmp/{m} && cat /tmp/{m}; mkdir /usr/{m}; echo usr=$?",
+        "touch /etc/{m} /{m}; echo etc=$?; echo data > /tmp/{m} && cat /tmp/{m}; mkdir /usr/{m}; echo usr=$?; ls -d /etc/{m} /{m} /usr/{m} | wc -l",
         m = marker
     );
     let prog = [OsString::from("/bin/sh"), "-c".into(), script.into()];
@@ -54,10 +54,15 @@ fn the_host_filesystem_is_unchanged() {
     })
     .expect("running husk");
     let out = String::from_utf8_lossy(&r.stdout);
+    // Inside, the writes succeed (the root is an overlay) ...
     assert!(
-        out.contains("etc=1") && out.contains("data") && out.contains("usr=1"),
+        out.contains("etc=0")
+            && out.contains("data")
+            && out.contains("usr=0")
+            && out.trim_end().ends_with('3'),
         "{out}"
     );
+    // ... and none of them reaches the host.
     for p in [
         format!("/etc/{marker}"),
         format!("/{marker}"),

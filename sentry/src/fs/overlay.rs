@@ -195,6 +195,12 @@ impl Filesystem for OverlayFs {
     }
 
     fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+        if rel.is_empty() {
+            // The root keeps the lower root's identity and attributes.
+            if let Ok(s) = self.lower.lookup(c, &self.lower_root) {
+                return Ok(s);
+            }
+        }
         match self.upper_stat(c, rel) {
             Some(s) => Ok(s),
             None => self.lower_stat(c, rel),

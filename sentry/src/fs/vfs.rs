@@ -146,18 +146,21 @@ impl Vfs {
     pub fn new(gofer: Arc<super::gofer_fs::GoferPool>) -> Vfs {
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
         // /tmp: writable, over the host's /tmp, which stays untouched.
-        let tmp = super::overlay::OverlayFs::new(
-            super::tmpfs::TmpFs::new(0x2d, 0o1777, tmpfs_limit()),
-            root.clone(),
-            b"tmp",
+        // The root is an overlay: an in-memory upper layer over the host
+        // root (read-only through the gofer), so nothing the application
+        // does changes the host.
+        let overlay = super::overlay::OverlayFs::new(
+            super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit()),
+            root,
+            b"",
         );
         Vfs {
             mounts: RwLock::new(vec![
                 Arc::new(Mount {
                     point: b"/".to_vec(),
-                    fs: root,
-                    source: "/".into(),
-                    flags: libc::MS_RDONLY,
+                    fs: Arc::new(overlay),
+                    source: "overlay".into(),
+                    flags: 0,
                 }),
                 Arc::new(Mount {
                     point: b"/proc".to_vec(),
@@ -170,12 +173,6 @@ impl Vfs {
                     fs: Arc::new(super::dev::DevFs::new()),
                     source: "none".into(),
                     flags: libc::MS_NOSUID,
-                }),
-                Arc::new(Mount {
-                    point: b"/tmp".to_vec(),
-                    fs: Arc::new(tmp),
-                    source: "overlay".into(),
-                    flags: libc::MS_NOSUID | libc::MS_NODEV,
                 }),
                 Arc::new(Mount {
                     point: b"/dev/shm".to_vec(),
