@@ -81,6 +81,8 @@ errnos!(
     ENOTCONN,
     ECONNREFUSED,
     EADDRINUSE,
+    EISCONN,
+    ENOPROTOOPT,
 );
 
 impl Errno {

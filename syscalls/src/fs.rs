@@ -228,7 +228,7 @@ fn do_read(
 }
 
 /// `nowait`: RWF_NOWAIT, this call does not block even on a blocking fd.
-fn do_read_nowait(
+pub(crate) fn do_read_nowait(
     ctx: &mut Ctx<'_, '_>,
     fd: u64,
     iovp: Option<(u64, u64)>,
@@ -296,6 +296,22 @@ fn do_write(
     len: u64,
     off: Option<u64>,
 ) -> KResult<u64> {
+    do_write_opts(ctx, fd, iovp, buf, len, off, false, false)
+}
+
+/// `nowait`: this call does not block (MSG_DONTWAIT); `nosignal`: no
+/// SIGPIPE on a broken pipe (MSG_NOSIGNAL).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn do_write_opts(
+    ctx: &mut Ctx<'_, '_>,
+    fd: u64,
+    iovp: Option<(u64, u64)>,
+    buf: u64,
+    len: u64,
+    off: Option<u64>,
+    nowait: bool,
+    nosignal: bool,
+) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
     if !f.writable() {
         return Err(Errno::EBADF);
@@ -326,16 +342,20 @@ fn do_write(
         match r {
             Ok(n) => {
                 done += n;
-                if done >= total || f.nonblocking() || f.ops.host_fd().is_some() && n > 0 {
+                if done >= total || f.nonblocking() || nowait || f.ops.host_fd().is_some() && n > 0
+                {
                     return Ok(done as u64);
                 }
             }
-            Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
+            Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
                 if let Err(e) = wait_ready(ctx, &f, libc::POLLOUT) {
                     return if done > 0 { Ok(done as u64) } else { Err(e) };
                 }
             }
             Err(e) if e == Errno::EPIPE => {
+                if nosignal {
+                    return if done > 0 { Ok(done as u64) } else { Err(e) };
+                }
                 let (tid, tgid) = (ctx.tid, ctx.tgid());
                 ksig::send_to_thread(&mut ctx.st, tid, SigInfo::user(libc::SIGPIPE, 0, tgid, 0));
                 return if done > 0 { Ok(done as u64) } else { Err(e) };

@@ -3,6 +3,7 @@
 //! compatibility table generated from the same rows.
 
 mod abi;
+mod events;
 mod fs;
 mod fs_mutate;
 mod locks;

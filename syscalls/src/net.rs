@@ -1,39 +1,53 @@
-//! Sockets. The network stack has not landed yet: socket creation fails
-//! as Linux does for an unsupported family, and calls on other fds fail
-//! as they do on non-sockets.
+//! Sockets. The network stack has not landed yet: only AF_UNIX stream
+//! socket pairs exist. Other families fail as Linux does for an
+//! unsupported family; socket calls on other fds fail as on non-sockets.
 
-use crate::fs::fdget;
+use crate::abi::{get, put};
+use crate::fs::{do_read_nowait, do_write_opts, fdget};
 use crate::table::{Reg, Support::*};
+use sentry::fs::file::File;
+use sentry::fs::unix::{stream_pair, UnixStream};
 use sentry::{Ctx, Errno, KResult};
+use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let note = "no network stack yet: EAFNOSUPPORT";
+    let note = "no network stack yet: only AF_UNIX stream socketpairs";
     r("socket", "iii", Partial(note), socket);
     r("socketpair", "iiia", Partial(note), socketpair);
-    for name in [
-        "connect",
-        "accept",
-        "accept4",
-        "bind",
-        "listen",
-        "getsockname",
-        "getpeername",
-        "sendto",
-        "recvfrom",
+    for name in ["connect", "accept", "accept4", "bind", "listen"] {
+        r(name, "dxx", Partial(note), unconnectable);
+    }
+    r("sendto", "dsuxau", Partial(note), sendto);
+    r("recvfrom", "dauxaa", Partial(note), recvfrom);
+    r(
         "sendmsg",
+        "dax",
+        Partial("no ancillary data (fd passing) yet"),
+        sendmsg,
+    );
+    r(
         "recvmsg",
-        "shutdown",
-        "setsockopt",
+        "dax",
+        Partial("no ancillary data (fd passing) yet"),
+        recvmsg,
+    );
+    r("shutdown", "di", Partial(note), shutdown);
+    r("getsockname", "daa", Partial(note), getname);
+    r("getpeername", "daa", Partial(note), getname);
+    r(
         "getsockopt",
-        "sendmmsg",
-        "recvmmsg",
-    ] {
-        r(
-            name,
-            "dxx",
-            Partial("no sockets exist yet: ENOTSOCK on any fd"),
-            not_socket,
-        );
+        "diiaa",
+        Partial("SOL_SOCKET basics"),
+        getsockopt,
+    );
+    r(
+        "setsockopt",
+        "diiau",
+        Partial("options are refused (ENOPROTOOPT)"),
+        setsockopt,
+    );
+    for name in ["sendmmsg", "recvmmsg"] {
+        r(name, "dax", Partial(note), unconnectable);
     }
 }
 
@@ -47,10 +61,63 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    socket(ctx, a)
+    let flags = a[1] as i32 & (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
+    let ty = a[1] as i32 & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
+    if a[0] as i32 != libc::AF_UNIX {
+        return socket(ctx, a);
+    }
+    if a[2] != 0 {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    match ty {
+        libc::SOCK_STREAM => {}
+        libc::SOCK_DGRAM | libc::SOCK_SEQPACKET => {
+            ctx.log_once("AF_UNIX datagram/seqpacket socketpair");
+            return Err(Errno::EOPNOTSUPP);
+        }
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    }
+    let (x, y) = stream_pair();
+    let fl = libc::O_RDWR
+        | if flags & libc::SOCK_NONBLOCK != 0 {
+            libc::O_NONBLOCK
+        } else {
+            0
+        };
+    let cloexec = flags & libc::SOCK_CLOEXEC != 0;
+    let fx = File::new(Box::new(x), fl, b"socket:[unix]".to_vec());
+    let fy = File::new(Box::new(y), fl, b"socket:[unix]".to_vec());
+    let lim = ctx.proc_ref().rlimits[libc::RLIMIT_NOFILE as usize].0;
+    let files = ctx.task().files.clone();
+    let mut ft = files.lock();
+    let i = ft.alloc(fx, cloexec, 0, lim)?;
+    let j = match ft.alloc(fy, cloexec, 0, lim) {
+        Ok(j) => j,
+        Err(e) => {
+            ft.fds.remove(&i);
+            return Err(e);
+        }
+    };
+    drop(ft);
+    if let Err(e) = put(ctx, a[3], &[i, j]) {
+        let mut ft = files.lock();
+        ft.fds.remove(&i);
+        ft.fds.remove(&j);
+        return Err(e);
+    }
+    Ok(0)
 }
 
-fn not_socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+/// The socket behind `fd`: EBADF / ENOTSOCK otherwise.
+fn sock(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
+    let f = fdget(ctx, fd)?;
+    if f.downcast::<UnixStream>().is_none() {
+        return Err(Errno::ENOTSOCK);
+    }
+    Ok(f)
+}
+
+fn unconnectable(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     fdget(ctx, a[0])?;
     // accept4 checks its flags before the fd's kind.
     if ctx.regs.gp.orig_rax == libc::SYS_accept4 as u64
@@ -58,5 +125,166 @@ fn not_socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     {
         return Err(Errno::EINVAL);
     }
-    Err(Errno::ENOTSOCK)
+    sock(ctx, a[0])?;
+    // A socketpair end is already connected and cannot listen or accept.
+    Err(if ctx.regs.gp.orig_rax == libc::SYS_connect as u64 {
+        Errno::EISCONN
+    } else {
+        Errno::EINVAL
+    })
+}
+
+const KNOWN_FLAGS: u64 =
+    (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_WAITALL | libc::MSG_CMSG_CLOEXEC) as u64;
+
+fn check_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<()> {
+    if flags & !KNOWN_FLAGS != 0 {
+        ctx.log_once(&format!("socket message flags {flags:#x}"));
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(())
+}
+
+fn sendto(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    check_flags(ctx, a[3])?;
+    if a[4] != 0 {
+        return Err(Errno::EISCONN);
+    }
+    let nowait = a[3] & libc::MSG_DONTWAIT as u64 != 0;
+    do_write_opts(
+        ctx,
+        a[0],
+        None,
+        a[1],
+        a[2],
+        None,
+        nowait,
+        a[3] & libc::MSG_NOSIGNAL as u64 != 0,
+    )
+}
+
+fn put_unix_name(ctx: &mut Ctx<'_, '_>, addr: u64, lenp: u64) -> KResult<()> {
+    if addr == 0 {
+        return Ok(());
+    }
+    let len: i32 = get(ctx, lenp)?;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fam = (libc::AF_UNIX as u16).to_ne_bytes();
+    let n = (len as usize).min(2);
+    ctx.mm.write(addr, &fam[..n])?;
+    put(ctx, lenp, &2i32)
+}
+
+fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    check_flags(ctx, a[3])?;
+    let n = do_read_nowait(
+        ctx,
+        a[0],
+        None,
+        a[1],
+        a[2],
+        None,
+        a[3] & libc::MSG_DONTWAIT as u64 != 0,
+    )?;
+    put_unix_name(ctx, a[4], a[5])?;
+    Ok(n)
+}
+
+/// struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
+fn msghdr(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<[u64; 7]> {
+    get(ctx, addr)
+}
+
+fn sendmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    check_flags(ctx, a[2])?;
+    let m = msghdr(ctx, a[1])?;
+    if m[0] != 0 {
+        return Err(Errno::EISCONN);
+    }
+    if m[5] != 0 {
+        ctx.log_once("sendmsg with ancillary data");
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let nowait = a[2] & libc::MSG_DONTWAIT as u64 != 0;
+    do_write_opts(
+        ctx,
+        a[0],
+        Some((m[2], m[3])),
+        0,
+        0,
+        None,
+        nowait,
+        a[2] & libc::MSG_NOSIGNAL as u64 != 0,
+    )
+}
+
+fn recvmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    check_flags(ctx, a[2])?;
+    let mut m = msghdr(ctx, a[1])?;
+    let n = do_read_nowait(
+        ctx,
+        a[0],
+        Some((m[2], m[3])),
+        0,
+        0,
+        None,
+        a[2] & libc::MSG_DONTWAIT as u64 != 0,
+    )?;
+    // No peer name, no control data, no flags.
+    m[1] = 0;
+    m[5] = 0;
+    m[6] = 0;
+    put(ctx, a[1], &m)?;
+    Ok(n)
+}
+
+fn shutdown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    f.downcast::<UnixStream>().unwrap().shutdown(a[1] as i32)?;
+    sentry::kernel::wake_all();
+    Ok(0)
+}
+
+fn getname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    if a[1] == 0 {
+        return Err(Errno::EFAULT);
+    }
+    put_unix_name(ctx, a[1], a[2])?;
+    Ok(0)
+}
+
+fn getsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    if a[1] as i32 != libc::SOL_SOCKET {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let v: i32 = match a[2] as i32 {
+        libc::SO_TYPE => libc::SOCK_STREAM,
+        libc::SO_DOMAIN => libc::AF_UNIX,
+        libc::SO_PROTOCOL | libc::SO_ERROR | libc::SO_ACCEPTCONN => 0,
+        libc::SO_RCVBUF | libc::SO_SNDBUF => 212_992,
+        _ => return Err(Errno::ENOPROTOOPT),
+    };
+    let len: i32 = get(ctx, a[4])?;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let b = v.to_ne_bytes();
+    let n = (len as usize).min(4);
+    ctx.mm.write(a[3], &b[..n])?;
+    put(ctx, a[4], &(n as i32))?;
+    Ok(0)
+}
+
+fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    sock(ctx, a[0])?;
+    ctx.log_once(&format!("setsockopt level {} option {}", a[1], a[2]));
+    Err(Errno::ENOPROTOOPT)
 }

@@ -2,7 +2,7 @@
 //! return their errno and are logged once per sandbox.
 
 use crate::names::{MAX_NR, NAMES};
-use crate::{fs, fs_mutate, misc, mm, net, process, signal, strace, time};
+use crate::{events, fs, fs_mutate, misc, mm, net, process, signal, strace, time};
 use sentry::{Ctx, Errno, KResult, SyscallTable};
 
 pub type Handler = fn(&mut Ctx<'_, '_>, [u64; 6]) -> KResult<u64>;
@@ -53,6 +53,7 @@ impl Table {
         };
         fs::register(&mut reg);
         fs_mutate::register(&mut reg);
+        events::register(&mut reg);
         mm::register(&mut reg);
         process::register(&mut reg);
         signal::register(&mut reg);

@@ -52,6 +52,11 @@ pub trait FileOps: Send + Sync + Any {
     fn host_fd(&self) -> Option<RawFd> {
         None
     }
+    /// Bumped on every change of readiness (for edge-triggered epoll);
+    /// files that cannot tell return 0 and are treated as level-triggered.
+    fn generation(&self) -> u64 {
+        0
+    }
     /// A host fd an address space may map directly (regular host files).
     fn mappable_fd(&self) -> Option<Arc<std::os::fd::OwnedFd>> {
         None

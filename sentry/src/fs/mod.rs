@@ -2,6 +2,8 @@
 //! its mount table, and the filesystems (gofer-backed host root, proc, dev).
 
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod file;
 pub mod gofer_fs;
 pub mod host;
@@ -11,6 +13,7 @@ pub mod pipe;
 pub mod proc;
 pub mod synth;
 pub mod tmpfs;
+pub mod unix;
 pub mod vfs;
 
 pub use gofer::{DirEntry, FileStat};

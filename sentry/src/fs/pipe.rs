@@ -17,6 +17,7 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(1000);
 pub struct Pipe {
     inner: Mutex<Inner>,
     ino: u64,
+    generation: AtomicU64,
 }
 
 struct Inner {
@@ -41,6 +42,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
             writers: 1,
         }),
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        generation: AtomicU64::new(1),
     });
     (
         PipeEnd {
@@ -73,6 +75,7 @@ impl PipeEnd {
 
 impl Drop for PipeEnd {
     fn drop(&mut self) {
+        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         let mut p = self.pipe.inner.lock();
         if self.write {
             p.writers -= 1;
@@ -102,6 +105,7 @@ impl FileOps for PipeEnd {
             buf[i] = b;
         }
         drop(p);
+        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         wake_all();
         Ok(n)
     }
@@ -121,6 +125,7 @@ impl FileOps for PipeEnd {
         let n = buf.len().min(space);
         p.buf.extend(&buf[..n]);
         drop(p);
+        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         wake_all();
         Ok(n)
     }
@@ -154,6 +159,10 @@ impl FileOps for PipeEnd {
             }
         }
         r & (events | libc::POLLERR | libc::POLLHUP)
+    }
+
+    fn generation(&self) -> u64 {
+        self.pipe.generation.load(Ordering::Relaxed)
     }
 
     fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {

@@ -1,0 +1,92 @@
+//! eventfd: a 64-bit counter as a file.
+
+use super::file::{File, FileOps};
+use crate::errno::{Errno, KResult};
+use crate::kernel::wake_all;
+use gofer::FileStat;
+use parking_lot::Mutex;
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const MAX: u64 = u64::MAX - 1;
+
+pub struct EventFd {
+    count: Mutex<u64>,
+    semaphore: bool,
+    generation: AtomicU64,
+}
+
+impl EventFd {
+    pub fn new(init: u64, semaphore: bool) -> EventFd {
+        EventFd {
+            count: Mutex::new(init),
+            semaphore,
+            generation: AtomicU64::new(1),
+        }
+    }
+}
+
+impl FileOps for EventFd {
+    fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        if buf.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mut c = self.count.lock();
+        if *c == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        let v = if self.semaphore { 1 } else { *c };
+        *c -= v;
+        buf[..8].copy_from_slice(&v.to_ne_bytes());
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        wake_all();
+        Ok(8)
+    }
+
+    fn write(&self, _f: &File, buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        if buf.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let v = u64::from_ne_bytes(buf[..8].try_into().unwrap());
+        if v == u64::MAX {
+            return Err(Errno::EINVAL);
+        }
+        let mut c = self.count.lock();
+        if MAX - *c < v {
+            return Err(Errno::EAGAIN);
+        }
+        *c += v;
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        wake_all();
+        Ok(8)
+    }
+
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(FileStat {
+            mode: 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+
+    fn poll(&self, events: i16) -> i16 {
+        let c = *self.count.lock();
+        let mut r = 0;
+        if c > 0 {
+            r |= libc::POLLIN;
+        }
+        if c < MAX {
+            r |= libc::POLLOUT;
+        }
+        r & events
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
