@@ -6,7 +6,9 @@ use crate::table::{Reg, Support::*};
 use sentry::fs::epoll::Epoll;
 use sentry::fs::eventfd::EventFd;
 use sentry::fs::file::File;
+use sentry::fs::timerfd::TimerFd;
 use sentry::kernel::signal as ksig;
+use sentry::kernel::timers::{Clock, Target};
 use sentry::{Ctx, Errno, KResult};
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,14 @@ pub fn register(r: &mut Reg<'_>) {
     r("epoll_wait", "daii", Full, epoll_wait);
     r("epoll_pwait", "daiiau", Full, epoll_pwait);
     r("epoll_pwait2", "daiaau", Full, epoll_pwait2);
+    r(
+        "timerfd_create",
+        "ix",
+        Partial("no TFD_TIMER_CANCEL_ON_SET notification"),
+        timerfd_create,
+    );
+    r("timerfd_settime", "dxaa", Full, timerfd_settime);
+    r("timerfd_gettime", "da", Full, timerfd_gettime);
     r("eventfd", "u", Full, eventfd);
     r("eventfd2", "ux", Full, eventfd2);
 }
@@ -208,4 +218,89 @@ fn eventfd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn eventfd2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     new_eventfd(ctx, a[0], a[1])
+}
+
+fn timerfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let clock = a[0] as i32;
+    match clock {
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_REALTIME_ALARM
+        | libc::CLOCK_BOOTTIME_ALARM => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let (cloexec, nonblock) = (libc::TFD_CLOEXEC as u64, libc::TFD_NONBLOCK as u64);
+    if a[1] & !(cloexec | nonblock) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let timer = ctx.st.timers.create(
+        Target::Counter(std::sync::Arc::downgrade(&count)),
+        Clock::Wall,
+    );
+    let fl = libc::O_RDWR
+        | if a[1] & nonblock != 0 {
+            libc::O_NONBLOCK
+        } else {
+            0
+        };
+    let f = File::new(
+        Box::new(TimerFd {
+            count,
+            timer,
+            clock,
+        }),
+        fl,
+        b"anon_inode:[timerfd]".to_vec(),
+    );
+    install(ctx, f, a[1] & cloexec != 0)
+}
+
+fn timerfd_of(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<std::sync::Arc<File>> {
+    let f = fdget(ctx, fd)?;
+    if f.downcast::<TimerFd>().is_none() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(f)
+}
+
+fn put_itimerspec(ctx: &mut Ctx<'_, '_>, addr: u64, v: (Duration, Duration)) -> KResult<()> {
+    let (i, r) = (abi::ts_of(v.1), abi::ts_of(v.0));
+    crate::abi::put(ctx, addr, &[i[0], i[1], r[0], r[1]])
+}
+
+fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = timerfd_of(ctx, a[0])?;
+    let t = f.downcast::<TimerFd>().unwrap();
+    const TFD_TIMER_ABSTIME: u64 = 1;
+    const TFD_TIMER_CANCEL_ON_SET: u64 = 2;
+    if a[1] & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let interval = abi::timespec(ctx, a[2])?;
+    let mut value = abi::timespec(ctx, a[2] + 16)?;
+    if a[1] & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
+        let clock = if matches!(t.clock, libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_ALARM) {
+            libc::CLOCK_REALTIME
+        } else {
+            libc::CLOCK_MONOTONIC
+        };
+        let now = crate::time::clock_ns(ctx, clock)?;
+        value = Duration::from_nanos((value.as_nanos() as i64 - now).max(1) as u64);
+    }
+    t.count.store(0, std::sync::atomic::Ordering::Relaxed);
+    let old = ctx.st.timers.set(t.timer, value, interval, 0);
+    if a[3] != 0 {
+        put_itimerspec(ctx, a[3], old)?;
+    }
+    Ok(0)
+}
+
+fn timerfd_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = timerfd_of(ctx, a[0])?;
+    let id = f.downcast::<TimerFd>().unwrap().timer;
+    let v = ctx.st.timers.get(id, 0);
+    put_itimerspec(ctx, a[1], v)?;
+    Ok(0)
 }

@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 static int wait1(int ep, int timeout, uint64_t *data)
 {
@@ -118,5 +120,28 @@ int main(void)
 	CHECK("sp_peer_eof", read(sv[1], buf, 16) == 0);
 	EXPECT_ERR("sp_bad_proto", socketpair(AF_UNIX, SOCK_STREAM, 7, sv), EPROTONOSUPPORT);
 	EXPECT_ERR("sp_send_notsock", send(p[0], "a", 1, 0), ENOTSOCK);
+
+	/* timerfd */
+	EXPECT_ERR("timerfd_bad_clock", timerfd_create(42, 0), EINVAL);
+	EXPECT_ERR("timerfd_bad_flags", timerfd_create(CLOCK_MONOTONIC, 0x10), EINVAL);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	CHECK("timerfd_create", tfd >= 0);
+	EXPECT_ERR("timerfd_read_unarmed", read(tfd, &v, 8), EAGAIN);
+	struct itimerspec its = {.it_value = {0, 20000000}};
+	CHECK("timerfd_settime", timerfd_settime(tfd, 0, &its, NULL) == 0);
+	struct itimerspec cur;
+	CHECK("timerfd_gettime_armed", timerfd_gettime(tfd, &cur) == 0 && (cur.it_value.tv_sec > 0 || cur.it_value.tv_nsec > 0));
+	struct pollfd pf = {.fd = tfd, .events = POLLIN};
+	CHECK("timerfd_poll_fires", poll(&pf, 1, 2000) == 1 && (pf.revents & POLLIN));
+	CHECK("timerfd_read_one", read(tfd, &v, 8) == 8 && v == 1);
+	CHECK("timerfd_disarmed_after", timerfd_gettime(tfd, &cur) == 0 && cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0);
+	struct itimerspec per = {.it_value = {0, 5000000}, .it_interval = {0, 5000000}};
+	timerfd_settime(tfd, 0, &per, NULL);
+	usleep(40000);
+	CHECK("timerfd_periodic_counts", read(tfd, &v, 8) == 8 && v >= 2);
+	struct epoll_event te = {.events = EPOLLIN, .data.u64 = 11};
+	CHECK("timerfd_in_epoll", epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &te) == 0 && wait1(ep, 2000, &d) >= 1);
+	EXPECT_ERR("timerfd_settime_not_timerfd", timerfd_settime(efd, 0, &its, NULL), EINVAL);
+	EXPECT_ERR("timerfd_short_read", read(tfd, &v, 4), EINVAL);
 	return compat_done();
 }

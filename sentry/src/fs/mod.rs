@@ -12,6 +12,7 @@ pub mod overlay;
 pub mod pipe;
 pub mod proc;
 pub mod synth;
+pub mod timerfd;
 pub mod tmpfs;
 pub mod unix;
 pub mod vfs;

@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Target {
+    /// A timerfd: expirations are counted in the file (gone with it).
+    Counter(std::sync::Weak<std::sync::atomic::AtomicU64>),
     /// setitimer/alarm: `sig` to the process.
     Itimer { tgid: i32, sig: i32 },
     /// POSIX timer with SIGEV_SIGNAL (or SIGEV_THREAD_ID when `tid` is set).
@@ -138,6 +140,12 @@ impl Timers {
 
 fn fire(st: &mut KState, target: Target) {
     match target {
+        Target::Counter(c) => {
+            if let Some(c) = c.upgrade() {
+                c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                wake_all();
+            }
+        }
         Target::Itimer { tgid, sig } => {
             signal::send_to_process(st, tgid, SigInfo::user(sig, signal::SI_KERNEL, 0, 0));
         }
@@ -182,6 +190,12 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                 let mut any_cpu = false;
                 for id in ids {
                     let t = st.timers.all[&id].clone();
+                    if let Target::Counter(c) = &t.target {
+                        if c.strong_count() == 0 {
+                            st.timers.all.remove(&id);
+                            continue;
+                        }
+                    }
                     let due = match (t.deadline, t.cpu_deadline) {
                         (Some(d), _) => d <= now,
                         (_, Some(c)) => {
@@ -207,7 +221,7 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                     } else if let Some(c) = t.cpu_deadline {
                         t.cpu_deadline = Some(c + t.interval.as_nanos() as u64);
                     }
-                    let target = t.target;
+                    let target = t.target.clone();
                     fire(&mut st, target);
                 }
                 let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
