@@ -7,7 +7,6 @@ use sentry::fs::epoll::Epoll;
 use sentry::fs::eventfd::EventFd;
 use sentry::fs::file::File;
 use sentry::fs::timerfd::TimerFd;
-use sentry::kernel::signal as ksig;
 use sentry::kernel::timers::{Clock, Target};
 use sentry::{Ctx, Errno, KResult};
 use std::time::{Duration, Instant};
@@ -162,24 +161,9 @@ fn epoll_wait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_wait(ctx, a[0], a[1], a[2], ms_deadline(a[3] as i32))
 }
 
-/// Installs the temporary mask of epoll_pwait(2).
-fn pwait_mask(ctx: &mut Ctx<'_, '_>, mask: u64, size: u64) -> KResult<()> {
-    if mask == 0 {
-        return Ok(());
-    }
-    if size != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let m: u64 = get(ctx, mask)?;
-    let t = ctx.task();
-    t.saved_mask = Some(t.sig_mask);
-    t.sig_mask = m & !ksig::UNBLOCKABLE;
-    Ok(())
-}
-
 fn epoll_pwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     epoll_of(ctx, a[0])?;
-    pwait_mask(ctx, a[4], a[5])?;
+    crate::fs::temp_mask(ctx, a[4], a[5])?;
     do_wait(ctx, a[0], a[1], a[2], ms_deadline(a[3] as i32))
 }
 
@@ -190,7 +174,7 @@ fn epoll_pwait2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         None
     };
-    pwait_mask(ctx, a[4], a[5])?;
+    crate::fs::temp_mask(ctx, a[4], a[5])?;
     do_wait(ctx, a[0], a[1], a[2], d)
 }
 

@@ -1083,7 +1083,7 @@ fn poll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// Installs a temporary signal mask for ppoll/pselect; restored after the
 /// call (or by the signal frame when a handler runs).
-fn temp_mask(ctx: &mut Ctx<'_, '_>, maskp: u64, size: u64) -> KResult<()> {
+pub(crate) fn temp_mask(ctx: &mut Ctx<'_, '_>, maskp: u64, size: u64) -> KResult<()> {
     if maskp == 0 {
         return Ok(());
     }

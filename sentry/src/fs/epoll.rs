@@ -148,12 +148,7 @@ impl FileOps for Epoll {
         Err(Errno::EINVAL)
     }
     fn stat(&self) -> KResult<FileStat> {
-        Ok(FileStat {
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Ok(super::synth::anon_stat())
     }
     fn poll(&self, events: i16) -> i16 {
         // Readable when some interest is ready (without consuming it).

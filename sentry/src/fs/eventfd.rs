@@ -62,12 +62,7 @@ impl FileOps for EventFd {
     }
 
     fn stat(&self) -> KResult<FileStat> {
-        Ok(FileStat {
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Ok(super::synth::anon_stat())
     }
 
     fn poll(&self, events: i16) -> i16 {

@@ -101,3 +101,13 @@ pub fn stat_of(mode: u32, ino: u64, dev: u64, size: i64) -> FileStat {
         ..Default::default()
     }
 }
+
+/// The stat of an anonymous inode (epoll, eventfd, timerfd).
+pub fn anon_stat() -> FileStat {
+    FileStat {
+        mode: 0o600,
+        nlink: 1,
+        blksize: 4096,
+        ..Default::default()
+    }
+}
