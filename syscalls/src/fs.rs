@@ -453,6 +453,22 @@ fn do_open(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, flags: u64, mode: u64) 
         .k
         .vfs
         .open(ctx, dirfd as i32, &p, flags, mode as u32 & !umask & 0o7777)?;
+    if let Some(end) = f.downcast::<PipeEnd>() {
+        // A named pipe: a blocking open waits until the other side is
+        // (or has been) opened.
+        if flags & libc::O_NONBLOCK == 0 {
+            let (pipe, write) = (end.pipe().clone(), end.is_write());
+            let seen = pipe.opens(!write);
+            loop {
+                let (readers, writers) = pipe.ends();
+                let peers = if write { readers } else { writers };
+                if peers > 0 || pipe.opens(!write) != seen {
+                    break;
+                }
+                ctx.block(None)?;
+            }
+        }
+    }
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }
 fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

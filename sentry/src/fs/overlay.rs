@@ -328,6 +328,10 @@ impl Filesystem for OverlayFs {
         self.upper.setattr(c, rel, attr)
     }
 
+    fn fifo(&self, c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {
+        self.upper.fifo(c, rel)
+    }
+
     fn statfs(&self) -> KResult<StatFs> {
         self.upper.statfs()
     }

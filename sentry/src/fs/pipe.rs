@@ -18,6 +18,9 @@ pub struct Pipe {
     inner: Mutex<Inner>,
     ino: u64,
     generation: AtomicU64,
+    /// Opens of each side so far (read, write): a FIFO opener waits for
+    /// the other side to be opened, even if it closed again since.
+    opens: [AtomicU64; 2],
 }
 
 struct Inner {
@@ -43,6 +46,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
         }),
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         generation: AtomicU64::new(1),
+        opens: [AtomicU64::new(1), AtomicU64::new(1)],
     });
     (
         PipeEnd {
@@ -53,7 +57,62 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
     )
 }
 
+/// The pipe behind a named FIFO: no ends until someone opens it.
+pub fn new_fifo() -> Arc<Pipe> {
+    Arc::new(Pipe {
+        inner: Mutex::new(Inner {
+            buf: VecDeque::new(),
+            cap: DEFAULT_CAP,
+            readers: 0,
+            writers: 0,
+        }),
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        generation: AtomicU64::new(1),
+        opens: [AtomicU64::new(0), AtomicU64::new(0)],
+    })
+}
+
+impl Pipe {
+    /// Opens one end of a FIFO.
+    pub fn open_end(self: &Arc<Self>, write: bool) -> PipeEnd {
+        let mut p = self.inner.lock();
+        if write {
+            p.writers += 1;
+        } else {
+            p.readers += 1;
+        }
+        drop(p);
+        self.opens[usize::from(write)].fetch_add(1, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        wake_all();
+        PipeEnd {
+            pipe: self.clone(),
+            write,
+        }
+    }
+
+    /// (readers, writers) open now.
+    pub fn ends(&self) -> (usize, usize) {
+        let p = self.inner.lock();
+        (p.readers, p.writers)
+    }
+
+    /// How many times the read (false) or write (true) side was opened.
+    pub fn opens(&self, write: bool) -> u64 {
+        self.opens[usize::from(write)].load(Ordering::Relaxed)
+    }
+}
+
 impl PipeEnd {
+    /// The pipe this end belongs to.
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.pipe
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+
     pub fn name(&self) -> Vec<u8> {
         format!("pipe:[{}]", self.pipe.ino).into_bytes()
     }
@@ -174,6 +233,34 @@ impl FileOps for PipeEnd {
         Err(Errno::ENOTTY)
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A FIFO opened O_RDWR: both ends in one file.
+pub struct PipeRdWr {
+    pub rd: PipeEnd,
+    pub wr: PipeEnd,
+}
+
+impl FileOps for PipeRdWr {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        self.rd.read(f, buf, off)
+    }
+    fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        self.wr.write(f, buf, off)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        self.rd.stat()
+    }
+    fn poll(&self, events: i16) -> i16 {
+        (self.rd.poll(events & libc::POLLIN) | self.wr.poll(events & libc::POLLOUT))
+            & !libc::POLLHUP
+    }
+    fn generation(&self) -> u64 {
+        self.rd.generation()
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -17,7 +17,9 @@ enum Data {
     Dir(BTreeMap<Vec<u8>, Node>),
     File(Vec<u8>),
     Link(Vec<u8>),
-    /// FIFOs, sockets and device nodes: metadata only.
+    /// A FIFO: the pipe every opener shares.
+    Fifo(Arc<super::pipe::Pipe>),
+    /// Sockets and device nodes: metadata only.
     Special,
 }
 
@@ -168,7 +170,7 @@ impl Filesystem for TmpFs {
             Data::Dir(_) => 0,
             Data::File(_) => 1,
             Data::Link(_) => return Err(Errno::ELOOP),
-            Data::Special => return Err(Errno::ENXIO),
+            Data::Special | Data::Fifo(_) => return Err(Errno::ENXIO),
         };
         if kind == 1 && flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY {
             let mut n = node.lock();
@@ -199,6 +201,7 @@ impl Filesystem for TmpFs {
         let data = match mode & libc::S_IFMT {
             libc::S_IFDIR => Data::Dir(BTreeMap::new()),
             0 | libc::S_IFREG => Data::File(Vec::new()),
+            libc::S_IFIFO => Data::Fifo(super::pipe::new_fifo()),
             _ => Data::Special,
         };
         let mode = if mode & libc::S_IFMT == 0 {
@@ -330,6 +333,13 @@ impl Filesystem for TmpFs {
     fn setattr(&self, _c: &Caller, rel: &[u8], a: &SetAttr) -> KResult<()> {
         let node = self.walk(rel)?;
         apply_attr(&node, a, &self.used, self.limit)
+    }
+
+    fn fifo(&self, _c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {
+        match &self.walk(rel).ok()?.lock().data {
+            Data::Fifo(p) => Some(p.clone()),
+            _ => None,
+        }
     }
 
     fn statfs(&self) -> KResult<StatFs> {
@@ -564,7 +574,7 @@ fn stat_of(dev: u64, n: &Inode) -> FileStat {
         Data::File(v) => v.len() as i64,
         Data::Link(t) => t.len() as i64,
         Data::Dir(d) => 40 + 20 * d.len() as i64,
-        Data::Special => 0,
+        Data::Special | Data::Fifo(_) => 0,
     };
     FileStat {
         dev,

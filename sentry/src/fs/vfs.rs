@@ -67,6 +67,11 @@ pub trait Filesystem: Send + Sync {
         let _ = (c, rel, attr);
         Err(Errno::EROFS)
     }
+    /// The pipe behind a FIFO this filesystem keeps (named pipes).
+    fn fifo(&self, c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {
+        let _ = (c, rel);
+        None
+    }
     fn statfs(&self) -> KResult<gofer::StatFs> {
         Ok(gofer::StatFs {
             f_type: 0x0102_1994,
@@ -370,6 +375,27 @@ impl Vfs {
         }
         let ops = if flags & libc::O_PATH != 0 {
             Box::new(PathFile { stat }) as Box<dyn FileOps>
+        } else if let Some(pipe) = (fmt == libc::S_IFIFO)
+            .then(|| r.mount.fs.fifo(&c, &r.rel))
+            .flatten()
+        {
+            // A named pipe: the caller (open(2)) waits for the other side.
+            let write = match acc {
+                libc::O_RDONLY => false,
+                libc::O_WRONLY => true,
+                // O_RDWR: both ends at once, never waits.
+                _ => {
+                    let both = super::pipe::PipeRdWr {
+                        rd: pipe.open_end(false),
+                        wr: pipe.open_end(true),
+                    };
+                    return Ok(File::new(Box::new(both), flags, r.path.clone()));
+                }
+            };
+            if write && flags & libc::O_NONBLOCK != 0 && pipe.ends().0 == 0 {
+                return Err(Errno::ENXIO);
+            }
+            Box::new(pipe.open_end(write))
         } else {
             r.mount.fs.open(&c, &r.rel, flags, mode)?
         };
