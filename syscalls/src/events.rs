@@ -122,7 +122,7 @@ fn do_wait(
     let f = epoll_of(ctx, epfd)?;
     let e = f.downcast::<Epoll>().unwrap();
     // Validate the output buffer up front (EFAULT before waiting).
-    ctx.mm.iovecs(out, 12, true)?;
+    ctx.mm.iovecs(out, 12)?;
     loop {
         let ready = e.collect(max as usize);
         if !ready.is_empty() {

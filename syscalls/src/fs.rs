@@ -142,13 +142,8 @@ pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
     }
 }
 
-/// Application iovecs → host memory pieces.
-fn gather(
-    ctx: &mut Ctx<'_, '_>,
-    iovp: u64,
-    cnt: u64,
-    write_to_app: bool,
-) -> KResult<(Vec<libc::iovec>, usize)> {
+/// Application iovecs to read into → host memory pieces.
+fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<(Vec<libc::iovec>, usize)> {
     if cnt > 1024 {
         return Err(Errno::EINVAL);
     }
@@ -167,7 +162,7 @@ fn gather(
             continue;
         }
         let len = (v[1] as usize).min(0x7fff_f000 - total);
-        out.extend(ctx.mm.iovecs(v[0], len, write_to_app)?);
+        out.extend(ctx.mm.iovecs(v[0], len)?);
         total += len;
         if total >= 0x7fff_f000 {
             break;
@@ -248,7 +243,7 @@ pub(crate) fn do_read_nowait(
     }
     loop {
         let (iov, total) = match iovp {
-            Some((p, c)) => gather(ctx, p, c, true)?,
+            Some((p, c)) => gather(ctx, p, c)?,
             None => {
                 if len > isize::MAX as u64 {
                     return Err(Errno::EINVAL);
@@ -257,7 +252,7 @@ pub(crate) fn do_read_nowait(
                 if len == 0 {
                     (Vec::new(), 0)
                 } else {
-                    (ctx.mm.iovecs(buf, len, true)?, len)
+                    (ctx.mm.iovecs(buf, len)?, len)
                 }
             }
         };

@@ -1,6 +1,6 @@
 //! Everything else: uname, random, sysinfo, scheduling and futexes.
 
-use crate::abi::{get, put};
+use crate::abi::put;
 use crate::table::{Reg, Support::*};
 use sentry::kernel::futex;
 use sentry::{Ctx, Errno, KResult};
@@ -391,6 +391,5 @@ fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     ru[3] = ((ns.1 % 1_000_000_000) / 1000) as i64;
     ru[4] = rss as i64;
     put(ctx, a[1], &ru)?;
-    let _ = get::<u8>;
     Ok(0)
 }

@@ -8,17 +8,12 @@ pub mod stub;
 mod sys;
 
 use crate::{AddressSpace, Context, Event, Kicker, Platform, PlatformError, Prot, Regs};
-use parking::Mutex;
 use std::any::Any;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 pub use stub::StubPage;
-
-mod parking {
-    pub use std::sync::Mutex;
-}
 
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {

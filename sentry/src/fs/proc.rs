@@ -365,13 +365,9 @@ fn sys_node(rest: &[&[u8]]) -> KResult<Node> {
     })
 }
 
-fn unsafe_zeroed<T>() -> T {
-    // SAFETY: only used for plain C structs.
-    unsafe { std::mem::zeroed() }
-}
-
 fn meminfo() -> Vec<u8> {
-    let mut si: libc::sysinfo = unsafe_zeroed();
+    // SAFETY: sysinfo is a plain C struct; all-zero is valid.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: sysinfo fills a plain struct.
     unsafe { libc::sysinfo(&mut si) };
     let u = si.mem_unit as u64;

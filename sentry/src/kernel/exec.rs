@@ -4,7 +4,7 @@
 use super::ctx::Ctx;
 use super::lifecycle::{default_signal, release_vfork};
 use super::signal::{self, default_action, SIG_DFL, SIG_IGN};
-use super::{wait, KState, Kernel};
+use super::{wait, KState};
 use crate::errno::{Errno, KResult};
 use crate::fs::file::File;
 use crate::loader::elf::{self, Elf};
@@ -338,13 +338,11 @@ fn restart_syscall_regs(regs: &mut Regs, handler_ran: bool, sa_restart: bool) {
 /// Before returning to the application: handles group exit, stops and
 /// pending signals. Returns false when the task must exit.
 pub fn signals_and_exit(
-    k: &Arc<Kernel>,
     st: &mut MutexGuard<'_, KState>,
     tid: i32,
     regs: &mut Regs,
     pctx: &mut Box<dyn Context>,
 ) -> bool {
-    let _ = k;
     loop {
         let Some(t) = st.tasks.get(&tid) else {
             return false;

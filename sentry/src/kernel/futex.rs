@@ -246,7 +246,7 @@ fn word(mm: &Mm, addr: u64) -> KResult<&std::sync::atomic::AtomicU32> {
     if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
-    let iov = mm.iovecs(addr, 4, true)?;
+    let iov = mm.iovecs(addr, 4)?;
     // SAFETY: a 4-byte aligned range inside one page of the memory file
     // (aligned words never straddle pages), valid while the kernel lock is
     // held; application threads access it atomically too.

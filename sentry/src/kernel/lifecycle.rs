@@ -208,7 +208,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             }
             Some(Event::Interrupted) | None => {}
         }
-        if !super::exec::signals_and_exit(&k, &mut st, tid, &mut regs, &mut pctx) {
+        if !super::exec::signals_and_exit(&mut st, tid, &mut regs, &mut pctx) {
             break;
         }
         let space = st.tasks[&tid].mm.space.clone();

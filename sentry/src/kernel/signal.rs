@@ -4,7 +4,7 @@
 use super::task::ExitInfo;
 use super::{wake_all, KState};
 use crate::errno::{Errno, KResult};
-use crate::mm::{read_obj, write_obj, Mm};
+use crate::mm::{read_obj, Mm};
 use platform::Regs;
 
 pub const SIGKILL: i32 = 9;
@@ -530,6 +530,5 @@ pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<AltStack>
         }
         regs.fp_dirty = true;
     }
-    let _ = write_obj::<u64>; // keep the helper imported for symmetry
     Ok((mask, Some(alt)))
 }

@@ -147,8 +147,8 @@ impl Mm {
     /// Host memory pieces backing `[addr, addr+len)`, for I/O straight into
     /// application memory. The pointers stay valid while the caller holds
     /// the kernel lock (no unmap can run concurrently).
-    pub fn iovecs(&self, addr: u64, len: usize, write: bool) -> KResult<Vec<libc::iovec>> {
-        self.iovecs_acc(addr, len, if write { Acc::Write } else { Acc::Read })
+    pub fn iovecs(&self, addr: u64, len: usize) -> KResult<Vec<libc::iovec>> {
+        self.iovecs_acc(addr, len, Acc::Write)
     }
 
     /// Fills `[addr, addr+len)` from host file `fd` at `file_off` with an
