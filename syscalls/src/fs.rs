@@ -241,6 +241,7 @@ pub(crate) fn do_read_nowait(
             return Err(Errno::EINVAL);
         }
     }
+    crate::tty::before_read(ctx, &f)?;
     loop {
         let (iov, total) = match iovp {
             Some((p, c)) => gather(ctx, p, c)?,
@@ -316,6 +317,49 @@ pub(crate) fn do_write_opts(
             return Err(Errno::EINVAL);
         }
     }
+    crate::tty::before_write(ctx, &f)?;
+    let r = write_file(ctx, &f, iovp, buf, len, off, nowait, nosignal);
+    crate::tty::after_write(ctx, &f);
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_file(
+    ctx: &mut Ctx<'_, '_>,
+    f: &Arc<File>,
+    iovp: Option<(u64, u64)>,
+    buf: u64,
+    len: u64,
+    off: Option<u64>,
+    nowait: bool,
+    nosignal: bool,
+) -> KResult<u64> {
+    // Files that take iovecs get the application's memory directly; the
+    // pointers are only valid under the kernel lock, so they are gathered
+    // again after every wait.
+    while let Some(iov) = source_iovecs(ctx, iovp, buf, len)? {
+        if iov.iter().all(|v| v.iov_len == 0) {
+            return Ok(0);
+        }
+        match f.ops.write_iov(f, &iov, off) {
+            None => break,
+            Some(Err(e)) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
+                wait_ready(ctx, f, libc::POLLOUT)?
+            }
+            Some(Err(e)) if e == Errno::EPIPE => {
+                if !nosignal {
+                    let (tid, tgid) = (ctx.tid, ctx.tgid());
+                    ksig::send_to_thread(
+                        &mut ctx.st,
+                        tid,
+                        SigInfo::user(libc::SIGPIPE, 0, tgid, 0),
+                    );
+                }
+                return Err(e);
+            }
+            Some(r) => return r.map(|n| n as u64),
+        }
+    }
     let data = match iovp {
         Some((p, c)) => read_iov(ctx, p, c)?,
         None => {
@@ -333,7 +377,7 @@ pub(crate) fn do_write_opts(
     let mut done = 0usize;
     loop {
         let part = &data[done..];
-        let r = f.ops.write(&f, part, off.map(|o| o + done as u64));
+        let r = f.ops.write(f, part, off.map(|o| o + done as u64));
         match r {
             Ok(n) => {
                 done += n;
@@ -343,7 +387,7 @@ pub(crate) fn do_write_opts(
                 }
             }
             Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
-                if let Err(e) = wait_ready(ctx, &f, libc::POLLOUT) {
+                if let Err(e) = wait_ready(ctx, f, libc::POLLOUT) {
                     return if done > 0 { Ok(done as u64) } else { Err(e) };
                 }
             }
@@ -358,6 +402,58 @@ pub(crate) fn do_write_opts(
             Err(e) => return if done > 0 { Ok(done as u64) } else { Err(e) },
         }
     }
+}
+
+/// The application memory a write takes its bytes from, as host iovecs, or
+/// `None` when it must be copied (part of it is a host-file mapping).
+fn source_iovecs(
+    ctx: &mut Ctx<'_, '_>,
+    iovp: Option<(u64, u64)>,
+    buf: u64,
+    len: u64,
+) -> KResult<Option<Vec<libc::iovec>>> {
+    let mut out = Vec::new();
+    let mut add = |ctx: &mut Ctx<'_, '_>, addr: u64, l: usize| -> KResult<bool> {
+        match ctx.mm.iovecs_src(addr, l)? {
+            Some(v) => {
+                out.extend(v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    };
+    match iovp {
+        None => {
+            if len > isize::MAX as u64 {
+                return Err(Errno::EINVAL);
+            }
+            if !add(ctx, buf, (len as usize).min(0x7fff_f000))? {
+                return Ok(None);
+            }
+        }
+        Some((p, c)) => {
+            if c > 1024 {
+                return Err(Errno::EINVAL);
+            }
+            let mut total = 0usize;
+            for i in 0..c {
+                let v: [u64; 2] = get(ctx, p + i * 16)?;
+                if v[1] > isize::MAX as u64
+                    || total
+                        .checked_add(v[1] as usize)
+                        .is_none_or(|t| t > isize::MAX as usize)
+                {
+                    return Err(Errno::EINVAL);
+                }
+                let l = (v[1] as usize).min(0x7fff_f000 - total);
+                if l > 0 && !add(ctx, v[0], l)? {
+                    return Ok(None);
+                }
+                total += l;
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 fn read(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -464,6 +560,7 @@ fn do_open(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, flags: u64, mode: u64) 
             }
         }
     }
+    crate::tty::after_open(ctx, &f, flags);
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }
 fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -960,6 +1057,9 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         _ => {
+            if let Some(r) = crate::tty::ioctl(ctx, &f, a[1], a[2]) {
+                return r;
+            }
             let mm = ctx.mm.clone();
             f.ops.ioctl(&f, a[1], a[2], &mm)
         }

@@ -16,6 +16,7 @@ mod signal;
 mod strace;
 mod table;
 mod time;
+mod tty;
 
 pub use names::{MAX_NR, NAMES};
 pub use table::{markdown, Entry, Support, Table};

@@ -369,6 +369,7 @@ fn setsid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     let p = ctx.proc_();
     p.sid = me;
     p.pgid = me;
+    p.ctty = None;
     Ok(me as u64)
 }
 

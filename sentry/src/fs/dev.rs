@@ -2,6 +2,7 @@
 //! sentry.
 
 use super::file::{File, FileOps};
+use super::pty::{PtyTable, DEVPTS_DEV};
 use super::synth::{stat_of, SynthDir};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
@@ -17,6 +18,8 @@ enum Kind {
     Full,
     Random,
     Urandom,
+    Ptmx,
+    Tty,
 }
 
 struct Node {
@@ -64,6 +67,20 @@ const NODES: &[Node] = &[
         rdev: (1 << 8) | 9,
     },
     Node {
+        name: b"ptmx",
+        kind: Some(Kind::Ptmx),
+        link: None,
+        dir: false,
+        rdev: (5 << 8) | 2,
+    },
+    Node {
+        name: b"tty",
+        kind: Some(Kind::Tty),
+        link: None,
+        dir: false,
+        rdev: (5 << 8),
+    },
+    Node {
         name: b"fd",
         kind: None,
         link: Some(b"/proc/self/fd"),
@@ -107,11 +124,46 @@ const NODES: &[Node] = &[
     },
 ];
 
-pub struct DevFs;
+pub struct DevFs {
+    ptys: PtyTable,
+}
 
 impl DevFs {
     pub fn new() -> DevFs {
-        DevFs
+        DevFs {
+            ptys: PtyTable::default(),
+        }
+    }
+}
+
+/// `rel` names something in /dev/pts: None for the directory itself,
+/// Some(None) for pts/ptmx, Some(Some(n)) for pty n.
+fn pts_name(rel: &[u8]) -> Option<Option<Option<u32>>> {
+    if rel == b"pts" {
+        return Some(None);
+    }
+    let name = rel.strip_prefix(b"pts/")?;
+    if name == b"ptmx" {
+        return Some(Some(None));
+    }
+    if name.is_empty()
+        || name.len() > 9
+        || !name.iter().all(u8::is_ascii_digit)
+        || name[0] == b'0' && name.len() > 1
+    {
+        return Some(Some(Some(u32::MAX)));
+    }
+    Some(Some(std::str::from_utf8(name).ok()?.parse().ok()))
+}
+
+fn pts_dir_stat() -> FileStat {
+    stat_of(libc::S_IFDIR | 0o755, 1, DEVPTS_DEV, 0)
+}
+
+fn pts_ptmx_stat() -> FileStat {
+    FileStat {
+        rdev: (5 << 8) | 2,
+        ..stat_of(libc::S_IFCHR, 2, DEVPTS_DEV, 0)
     }
 }
 
@@ -148,6 +200,13 @@ impl Filesystem for DevFs {
         if rel.is_empty() {
             return Ok(stat_of(libc::S_IFDIR | 0o755, 2, DEV, 0));
         }
+        if let Some(p) = pts_name(rel) {
+            return match p {
+                None => Ok(pts_dir_stat()),
+                Some(None) => Ok(pts_ptmx_stat()),
+                Some(Some(i)) => self.ptys.stat(i).ok_or(Errno::ENOENT),
+            };
+        }
         node(rel).map(|(i, n)| node_stat(i, n)).ok_or(Errno::ENOENT)
     }
 
@@ -158,7 +217,31 @@ impl Filesystem for DevFs {
             .ok_or(Errno::EINVAL)
     }
 
-    fn open(&self, _c: &Caller, rel: &[u8], _flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+    fn open(&self, c: &Caller, rel: &[u8], _flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+        match pts_name(rel) {
+            Some(None) => {
+                let mut entries = vec![DirEntry {
+                    ino: 2,
+                    kind: libc::DT_CHR,
+                    name: b"ptmx".to_vec(),
+                }];
+                entries.extend(self.ptys.indexes().into_iter().map(|i| DirEntry {
+                    ino: i as u64 + 3,
+                    kind: libc::DT_CHR,
+                    name: i.to_string().into_bytes(),
+                }));
+                return Ok(Box::new(SynthDir {
+                    entries,
+                    stat: pts_dir_stat(),
+                }));
+            }
+            Some(Some(None)) => return self.open_ptmx(c),
+            Some(Some(Some(i))) => {
+                let pty = self.ptys.get(i).ok_or(Errno::ENOENT)?;
+                return Ok(Box::new(pty.open_slave()?));
+            }
+            None => {}
+        }
         if rel.is_empty() {
             let entries = NODES
                 .iter()
@@ -188,10 +271,28 @@ impl Filesystem for DevFs {
             }));
         }
         let kind = n.kind.ok_or(Errno::ENXIO)?;
+        match kind {
+            Kind::Ptmx => return self.open_ptmx(c),
+            Kind::Tty => {
+                let tgid = c.st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+                let pty = c.st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
+                return Ok(Box::new(pty.open_slave()?));
+            }
+            _ => {}
+        }
         Ok(Box::new(CharDev {
             kind,
             stat: node_stat(i, n),
         }))
+    }
+}
+
+impl DevFs {
+    fn open_ptmx(&self, c: &Caller) -> KResult<Box<dyn FileOps>> {
+        let tgid = c.st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+        let uid = c.st.procs[&tgid].creds.fsuid;
+        // Slaves belong to the "tty" group, as devpts mounted gid=5 makes them.
+        Ok(Box::new(self.ptys.open_master((uid, 5))?))
     }
 }
 
@@ -208,6 +309,7 @@ impl FileOps for CharDev {
                 buf.fill(0);
                 Ok(buf.len())
             }
+            Kind::Ptmx | Kind::Tty => Err(Errno::EIO),
             Kind::Random | Kind::Urandom => {
                 // SAFETY: filling our own buffer.
                 let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -224,6 +326,35 @@ impl FileOps for CharDev {
             Kind::Full => Err(Errno::ENOSPC),
             _ => Ok(buf.len()),
         }
+    }
+    // Whole iovecs, so bulk I/O on these devices makes no bounce copy.
+    fn read_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        let mut done = 0;
+        for v in iov {
+            // SAFETY: the caller's iovecs point at memory valid for the call.
+            let buf = unsafe { std::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len) };
+            match self.read(f, buf, off) {
+                Ok(n) => {
+                    done += n;
+                    if n < v.iov_len {
+                        break;
+                    }
+                }
+                Err(e) => return Some(if done > 0 { Ok(done) } else { Err(e) }),
+            }
+        }
+        Some(Ok(done))
+    }
+    fn write_iov(
+        &self,
+        _f: &File,
+        iov: &[libc::iovec],
+        _off: Option<u64>,
+    ) -> Option<KResult<usize>> {
+        Some(match self.kind {
+            Kind::Full => Err(Errno::ENOSPC),
+            _ => Ok(iov.iter().map(|v| v.iov_len).sum()),
+        })
     }
     fn stat(&self) -> KResult<FileStat> {
         Ok(self.stat)

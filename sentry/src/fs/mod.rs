@@ -11,6 +11,7 @@ pub mod locks;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
+pub mod pty;
 pub mod synth;
 pub mod timerfd;
 pub mod tmpfs;

@@ -100,6 +100,21 @@ pub fn spawn_init(
     Ok(())
 }
 
+/// A session leader left its controlling terminal: the foreground group
+/// gets SIGHUP and SIGCONT, and the session loses the terminal.
+pub fn hang_up(st: &mut KState, sid: i32, tty: &Arc<crate::fs::pty::Pty>) {
+    let (tty_sid, fg) = tty.session();
+    if tty_sid != sid {
+        return;
+    }
+    tty.clear_session();
+    for p in st.procs.values_mut().filter(|p| p.sid == sid) {
+        p.ctty = None;
+    }
+    signal::send_to_pgrp(st, fg, libc::SIGHUP);
+    signal::send_to_pgrp(st, fg, libc::SIGCONT);
+}
+
 pub fn new_process(
     tgid: i32,
     ppid: i32,
@@ -138,6 +153,7 @@ pub fn new_process(
         maxrss_kb: 0,
         child_maxrss_kb: 0,
         posix_timers: Vec::new(),
+        ctty: None,
     }
 }
 
@@ -326,6 +342,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         value: 0,
     });
     p.exit = Some(info);
+    let hangup = (p.sid == tgid).then(|| p.ctty.take()).flatten();
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
     if !st.locks.record.is_empty() {
         st.locks.record.release_process(tgid);
@@ -344,6 +361,9 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     }
     if let Some(t) = st.procs.get_mut(&tgid).and_then(|p| p.itimer_real.take()) {
         st.timers.cancel(t);
+    }
+    if let Some(tty) = hangup {
+        hang_up(st, tgid, &tty);
     }
     // Orphans go to the nearest subreaper or to init.
     let reaper = find_reaper(st, ppid).unwrap_or(1);
@@ -511,6 +531,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         };
         np.dumpable = pp.dumpable;
         np.no_new_privs = pp.no_new_privs;
+        np.ctty = pp.ctty.clone();
         st.procs.insert(tid, np);
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.push(tid);

@@ -218,6 +218,38 @@ fn ignored(st: &KState, tgid: i32, sig: i32) -> bool {
     act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ign)
 }
 
+/// Whether `sig` is ignored or blocked by the thread `tid` (job-control
+/// signals a terminal would raise are then replaced by EIO).
+pub fn ignored_or_blocked(st: &KState, tid: i32, sig: i32) -> bool {
+    let Some(t) = st.tasks.get(&tid) else {
+        return true;
+    };
+    if t.sig_mask & bit(sig) != 0 {
+        return true;
+    }
+    let act = st
+        .procs
+        .get(&t.tgid)
+        .map(|p| p.sighand.lock()[sig as usize - 1]);
+    act.is_some_and(|a| a.handler == SIG_IGN)
+}
+
+/// Sends a kernel-generated signal to every live process in group `pgid`.
+pub fn send_to_pgrp(st: &mut KState, pgid: i32, signo: i32) {
+    if pgid <= 0 {
+        return;
+    }
+    let members: Vec<i32> = st
+        .procs
+        .iter()
+        .filter(|(_, p)| p.pgid == pgid && p.exit.is_none())
+        .map(|(&k, _)| k)
+        .collect();
+    for m in members {
+        send_to_process(st, m, SigInfo::user(signo, SI_KERNEL, 0, 0));
+    }
+}
+
 /// Wakes `tid` so it notices a new signal: out of a sleep or out of the
 /// application.
 pub fn kick(st: &KState, tid: i32) {

@@ -105,6 +105,8 @@ pub struct Process {
     /// ru_maxrss of the largest reaped child.
     pub child_maxrss_kb: u64,
     pub posix_timers: Vec<u64>,
+    /// Controlling terminal (a pty of the sandbox), inherited on fork.
+    pub ctty: Option<Arc<crate::fs::pty::Pty>>,
 }
 
 pub const RLIM_INFINITY: u64 = u64::MAX;

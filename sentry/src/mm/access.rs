@@ -181,6 +181,31 @@ impl Mm {
         Ok(done)
     }
 
+    /// Host memory pieces of `[addr, addr+len)` for I/O out of application
+    /// memory (a write syscall), or `None` when part of it is a host-file
+    /// mapping, which has no memory-file pages to point at.
+    pub fn iovecs_src(&self, addr: u64, len: usize) -> KResult<Option<Vec<libc::iovec>>> {
+        let st = self.state.lock();
+        let mut v = Vec::new();
+        let mut file = false;
+        let mf = &self.memfile;
+        self.for_pieces(&st, addr, len, Acc::Read, |p, _, l| {
+            match p {
+                Piece::Mem(off) => {
+                    // SAFETY: range checked by `for_pieces`.
+                    let s = unsafe { mf.slice(off, l) };
+                    v.push(libc::iovec {
+                        iov_base: s.as_mut_ptr().cast(),
+                        iov_len: l,
+                    });
+                }
+                Piece::File(..) => file = true,
+            }
+            Ok(())
+        })?;
+        Ok((!file).then_some(v))
+    }
+
     /// Like `iovecs` for writing, ignoring protections (the loader).
     pub fn iovecs_force(&self, addr: u64, len: usize) -> KResult<Vec<libc::iovec>> {
         self.iovecs_acc(addr, len, Acc::Force)

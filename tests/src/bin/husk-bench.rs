@@ -3,11 +3,17 @@
 //!
 //! `cargo run -p husk-tests --release --bin husk-bench`
 //!
-//! Rows: getppid round trip (ns per call, measured by tests/bench/getppid.c
-//! itself), wall time of `/bin/true` (median of 20), wall time of
-//! `/usr/bin/python3 -c pass` (median of 10), and peak RSS of the whole
-//! process tree while running `/bin/true` (ru_maxrss from wait4, which covers
-//! the process and the descendants it waited for).
+//! Process rows: getppid round trip (ns per call, measured by
+//! tests/bench/getppid.c itself), wall time of `/bin/true` (median of 20)
+//! and `/usr/bin/python3 -c pass` (median of 10), and peak RSS of the whole
+//! process tree running `/bin/true` (ru_maxrss from wait4, which covers the
+//! process and the descendants it waited for).
+//!
+//! Filesystem rows: sequential read of a 512 MiB file with `dd bs=1M` and
+//! with `cat`, create+stat+unlink of 10,000 files in /tmp
+//! (tests/bench/files.c), `find /usr` and `tar c /usr/lib | wc -c`.
+//!
+//! `--only process` or `--only fs` runs one group.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -53,13 +59,21 @@ struct Measure {
 }
 
 fn run_once(runner: &Runner, prog: &[OsString]) -> Result<husk_tests::RunResult, String> {
+    run_limited(runner, prog, Duration::from_secs(120))
+}
+
+fn run_limited(
+    runner: &Runner,
+    prog: &[OsString],
+    timeout: Duration,
+) -> Result<husk_tests::RunResult, String> {
     let env = minimal_env();
     let argv = runner.argv(prog);
     let r = run(&RunSpec {
         argv: &argv,
         env: &env,
         cwd: Path::new("/"),
-        timeout: Duration::from_secs(120),
+        timeout,
     })
     .map_err(|e| format!("spawn: {e}"))?;
     if r.outcome != Outcome::Exited(0) {
@@ -93,9 +107,13 @@ fn getppid_ns(runner: &Runner, bin: &Path) -> Measure {
 
 /// Median wall time in milliseconds over `n` runs.
 fn wall_ms(runner: &Runner, prog: &[OsString], n: usize) -> Measure {
+    wall_ms_limited(runner, prog, n, Duration::from_secs(120))
+}
+
+fn wall_ms_limited(runner: &Runner, prog: &[OsString], n: usize, limit: Duration) -> Measure {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
-        match run_once(runner, prog) {
+        match run_limited(runner, prog, limit) {
             Ok(r) => times.push(r.wall),
             Err(e) => {
                 return Measure {
@@ -139,11 +157,179 @@ fn ratio(a: &Measure, b: &Measure) -> String {
     }
 }
 
+/// One benchmark row: how to measure it under a runner, and its target.
+struct Row {
+    name: &'static str,
+    unit: &'static str,
+    target: &'static str,
+    /// Checks the husk value against native's and (if measured) runsc's.
+    meets: fn(f64, f64, Option<f64>) -> Option<bool>,
+    measure: Box<dyn Fn(&Runner) -> Measure>,
+    values: Vec<Measure>,
+}
+
+fn os(v: &[&str]) -> Vec<OsString> {
+    v.iter().map(OsString::from).collect()
+}
+
+fn sh(cmd: &str) -> Vec<OsString> {
+    os(&["/bin/sh", "-c", cmd])
+}
+
+/// Rows on process start-up and the system call path.
+fn process_rows(getppid: PathBuf) -> Vec<Row> {
+    vec![
+        Row {
+            name: "getppid round trip",
+            unit: "ns",
+            target: "<= 12 us",
+            meets: |h, _, _| Some(h <= 12_000.0),
+            measure: Box::new(move |r| getppid_ns(r, &getppid)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "do /bin/true (median of 20)",
+            unit: "ms",
+            target: "<= 40 ms",
+            meets: |h, _, _| Some(h <= 40.0),
+            measure: Box::new(|r| wall_ms(r, &os(&["/bin/true"]), 20)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "python3 -c pass (median of 10)",
+            unit: "ms",
+            target: "<= 3x native",
+            meets: |h, n, _| Some(h <= 3.0 * n),
+            measure: Box::new(|r| wall_ms(r, &os(&["/usr/bin/python3", "-c", "pass"]), 10)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "peak RSS, /bin/true",
+            unit: "MiB",
+            target: "-",
+            meets: |_, _, _| None,
+            measure: Box::new(|r| peak_rss_mib(r, &os(&["/bin/true"]))),
+            values: Vec::new(),
+        },
+    ]
+}
+
+/// At least twice as fast as runsc, when runsc was measured.
+fn beats_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
+    r.map(|r| h * 2.0 <= r)
+}
+
+/// Rows on the filesystem: bulk reads, metadata churn and walks.
+fn fs_rows(big: PathBuf, files: PathBuf) -> Vec<Row> {
+    let long = Duration::from_secs(1200);
+    let dd = format!("dd if={} of=/dev/null bs=1M status=none", big.display());
+    let cat = format!("cat {} >/dev/null", big.display());
+    vec![
+        Row {
+            name: "read 512 MiB, dd bs=1M (median of 5)",
+            unit: "ms",
+            target: "<= 1.5x native",
+            meets: |h, n, _| Some(h <= 1.5 * n),
+            measure: Box::new(move |r| wall_ms(r, &sh(&dd), 5)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "read 512 MiB, cat (median of 5)",
+            unit: "ms",
+            target: "<= 1.5x native",
+            meets: |h, n, _| Some(h <= 1.5 * n),
+            measure: Box::new(move |r| wall_ms(r, &sh(&cat), 5)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "create+stat+unlink 10k files in /tmp (median of 3)",
+            unit: "ms",
+            target: ">= 2x faster than runsc",
+            meets: beats_runsc,
+            measure: Box::new(move |r| {
+                wall_ms(r, &[files.clone().into_os_string(), "/tmp".into()], 3)
+            }),
+            values: Vec::new(),
+        },
+        Row {
+            name: "find /usr | wc -l (median of 3)",
+            unit: "ms",
+            target: ">= 2x faster than runsc",
+            meets: beats_runsc,
+            measure: Box::new(move |r| wall_ms_limited(r, &sh("find /usr | wc -l"), 3, long)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "tar c /usr/lib | wc -c (once)",
+            unit: "ms",
+            target: ">= 2x faster than runsc",
+            meets: beats_runsc,
+            measure: Box::new(move |r| {
+                wall_ms_limited(r, &sh("tar c /usr/lib 2>/dev/null | wc -c"), 1, long)
+            }),
+            values: Vec::new(),
+        },
+    ]
+}
+
+/// The file the read rows use, made once (random bytes, so no filesystem
+/// can shortcut it) and read once so every runner starts with it cached.
+fn read_file() -> Result<PathBuf, String> {
+    let dir = PathBuf::from("/var/tmp/husk-bench");
+    let path = dir.join("read-512m.bin");
+    let size = 512u64 << 20;
+    if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(size) {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut data = vec![0u8; 1 << 20];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut out =
+            std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for _ in 0..512 {
+            for chunk in data.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.copy_from_slice(&x.to_le_bytes());
+            }
+            std::io::Write::write_all(&mut out, &data).map_err(|e| e.to_string())?;
+        }
+    }
+    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: husk-bench [--only process|fs]");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
-    let src = crate_dir().join("bench").join("getppid.c");
-    let bin = build_dir().join("bench").join("getppid");
-    if let Err(e) = compile_c(&src, &[], &bin, true) {
-        eprintln!("{e}");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (process, fs) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => (true, true),
+        ["--only", "process"] | ["--only=process"] => (true, false),
+        ["--only", "fs"] | ["--only=fs"] => (false, true),
+        _ => return usage(),
+    };
+    let mut rows = Vec::new();
+    let compile = |name: &str| -> Result<PathBuf, String> {
+        let src = crate_dir().join("bench").join(format!("{name}.c"));
+        let bin = build_dir().join("bench").join(name);
+        compile_c(&src, &[], &bin, true)
+            .map(|_| bin)
+            .map_err(|e| e.to_string())
+    };
+    let mut setup = || -> Result<(), String> {
+        if process {
+            rows.extend(process_rows(compile("getppid")?));
+        }
+        if fs {
+            rows.extend(fs_rows(read_file()?, compile("files")?));
+        }
+        Ok(())
+    };
+    if let Err(e) = setup() {
+        eprintln!("husk-bench: {e}");
         return ExitCode::FAILURE;
     }
     let mut runners = vec![("native", Runner::Native)];
@@ -155,55 +341,15 @@ fn main() -> ExitCode {
         runners.push(("runsc", Runner::Runsc(r)));
     }
 
-    let truth: Vec<OsString> = vec!["/bin/true".into()];
-    let python: Vec<OsString> = vec!["/usr/bin/python3".into(), "-c".into(), "pass".into()];
-
-    struct Row {
-        name: &'static str,
-        unit: &'static str,
-        target: &'static str,
-        /// Checks the husk value (and the native one) against the target.
-        meets: fn(f64, f64) -> bool,
-        values: Vec<Measure>,
-    }
-    let mut rows = vec![
-        Row {
-            name: "getppid round trip",
-            unit: "ns",
-            target: "<= 12 us",
-            meets: |h, _| h <= 12_000.0,
-            values: Vec::new(),
-        },
-        Row {
-            name: "do /bin/true (median of 20)",
-            unit: "ms",
-            target: "<= 40 ms",
-            meets: |h, _| h <= 40.0,
-            values: Vec::new(),
-        },
-        Row {
-            name: "python3 -c pass (median of 10)",
-            unit: "ms",
-            target: "<= 3x native",
-            meets: |h, n| h <= 3.0 * n,
-            values: Vec::new(),
-        },
-        Row {
-            name: "peak RSS, /bin/true",
-            unit: "MiB",
-            target: "-",
-            meets: |_, _| true,
-            values: Vec::new(),
-        },
-    ];
     for (label, runner) in &runners {
-        eprintln!("measuring {label} ...");
-        rows[0].values.push(getppid_ns(runner, &bin));
-        rows[1].values.push(wall_ms(runner, &truth, 20));
-        rows[2].values.push(wall_ms(runner, &python, 10));
-        rows[3].values.push(peak_rss_mib(runner, &truth));
+        for row in rows.iter_mut() {
+            eprintln!("measuring {label}: {} ...", row.name);
+            let m = (row.measure)(runner);
+            row.values.push(m);
+        }
     }
 
+    let col = |l: &str| runners.iter().position(|(x, _)| *x == l);
     let mut header = vec!["benchmark".to_owned()];
     header.extend(runners.iter().map(|(l, _)| (*l).to_owned()));
     header.extend(runners.iter().skip(1).map(|(l, _)| format!("{l}/native")));
@@ -215,19 +361,15 @@ fn main() -> ExitCode {
         cells.extend(row.values.iter().map(|m| fmt(m, row.unit)));
         cells.extend(row.values.iter().skip(1).map(|m| ratio(m, &row.values[0])));
         cells.push(row.target.to_owned());
+        let runsc = col("runsc").and_then(|i| row.values[i].value);
         let met = match (
-            runners.iter().position(|(l, _)| *l == "husk"),
+            col("husk").and_then(|i| row.values[i].value),
             row.values[0].value,
         ) {
-            (Some(i), Some(n)) => match row.values[i].value {
-                Some(h) if row.target != "-" => {
-                    if (row.meets)(h, n) {
-                        "yes"
-                    } else {
-                        "NO"
-                    }
-                }
-                _ => "-",
+            (Some(h), Some(n)) => match (row.meets)(h, n, runsc) {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "-",
             },
             _ => "-",
         };
