@@ -117,6 +117,17 @@ impl Client {
         }
     }
 
+    /// The container root as an O_PATH directory fd, when the gofer is
+    /// confined so that no path beneath it can leave the root (and, when
+    /// serving read-only, the mounts are read-only): EPERM otherwise.
+    pub fn root_fd(&self) -> Result<OwnedFd, GoferError> {
+        match self.call(&Request::RootFd)? {
+            (Reply::Empty, Some(fd)) => Ok(fd),
+            (Reply::Empty, None) => Err(GoferError::Protocol("root reply without fd")),
+            _ => Err(GoferError::Protocol("unexpected reply kind")),
+        }
+    }
+
     /// lstat of `path` (a final symlink is not followed).
     pub fn lstat(&self, path: &[u8]) -> Result<FileStat, GoferError> {
         check_path(path)?;

@@ -24,7 +24,7 @@ mod tests;
 
 pub use client::Client;
 pub use proto::{DirEntry, FileStat, StatFs, WalkReply};
-pub use server::{confine, serve, ServeOptions};
+pub use server::{confine, serve, Confined, ServeOptions};
 
 /// An error from a gofer operation.
 #[derive(Debug, thiserror::Error)]

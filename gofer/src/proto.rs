@@ -177,6 +177,7 @@ pub(crate) enum Op {
     Utimens = 15,
     Truncate = 16,
     Statfs = 17,
+    RootFd = 18,
 }
 
 impl Op {
@@ -199,6 +200,7 @@ impl Op {
             15 => Op::Utimens,
             16 => Op::Truncate,
             17 => Op::Statfs,
+            18 => Op::RootFd,
             _ => return None,
         })
     }
@@ -275,6 +277,8 @@ pub(crate) enum Request<'a> {
     Statfs {
         path: &'a [u8],
     },
+    /// The root directory as an O_PATH fd, for the sentry's direct path.
+    RootFd,
 }
 
 impl<'a> Request<'a> {
@@ -297,6 +301,7 @@ impl<'a> Request<'a> {
             Request::Utimens { .. } => Op::Utimens,
             Request::Truncate { .. } => Op::Truncate,
             Request::Statfs { .. } => Op::Statfs,
+            Request::RootFd => Op::RootFd,
         }
     }
 
@@ -305,7 +310,7 @@ impl<'a> Request<'a> {
         let mut e = Enc(out);
         e.u32(self.op() as u32);
         match *self {
-            Request::Ping => {}
+            Request::Ping | Request::RootFd => {}
             Request::Walk { path, skip } => {
                 e.bytes(path);
                 e.u32(skip);
@@ -432,6 +437,7 @@ impl<'a> Request<'a> {
                 len: d.i64()?,
             },
             Op::Statfs => Request::Statfs { path: d.bytes()? },
+            Op::RootFd => Request::RootFd,
         };
         d.finish()?;
         Ok(req)

@@ -35,6 +35,9 @@ use crate::GoferError;
 pub struct ServeOptions {
     /// Refuse every mutation with `EROFS`.
     pub read_only: bool,
+    /// Hand the root fd to the sentry (`Request::RootFd`): only when
+    /// [`confine`] reported the root contained.
+    pub donate_root: bool,
 }
 
 /// Serves requests on `sock` until the peer closes it. `root` is an
@@ -46,6 +49,7 @@ pub fn serve(root: OwnedFd, sock: OwnedFd, opts: ServeOptions) -> Result<(), Gof
     let server = Server {
         root,
         read_only: opts.read_only,
+        donate_root: opts.donate_root,
     };
     let mut buf = vec![0u8; MAX_MSG];
     let mut out = Vec::with_capacity(MAX_MSG);
@@ -87,21 +91,59 @@ pub fn serve(root: OwnedFd, sock: OwnedFd, opts: ServeOptions) -> Result<(), Gof
     }
 }
 
+/// What [`confine`] achieved.
+#[derive(Debug)]
+pub struct Confined {
+    /// O_PATH|O_DIRECTORY fd of the new root.
+    pub root: OwnedFd,
+    /// The root is the root mount of the gofer's mount namespace, so `..`
+    /// cannot leave it from any fd beneath it, whoever holds the fd.
+    pub pivoted: bool,
+    /// Every mount under the root is read-only (asked for, and it worked).
+    pub sealed: bool,
+}
+
+impl Confined {
+    /// Whether fds beneath the root may be handed to the sentry for its
+    /// direct path: nothing reachable from them is outside the root, and
+    /// nothing is writable that the gofer would refuse to change.
+    pub fn may_donate_root(&self, read_only: bool) -> bool {
+        self.pivoted && (self.sealed || !read_only)
+    }
+}
+
 /// Confines the calling (single-threaded, freshly started) gofer process:
-/// unshare(CLONE_NEWNS), make / rslave/private, chroot(root), chdir("/"), and
-/// returns an O_PATH|O_DIRECTORY fd of the new root. Must be called before
-/// serve.
-///
-/// `/` is made recursively slave: mounts made on the host later still
-/// propagate in, nothing made here propagates out.
-pub fn confine(root: &Path) -> Result<OwnedFd, GoferError> {
+/// its own mount namespace (mounts made on the host later still propagate
+/// in, nothing made here propagates out), the root bind-mounted and made
+/// the namespace's root with pivot_root (chroot when that is impossible),
+/// and with `read_only` every mount under it made read-only. Must be
+/// called before serve.
+pub fn confine(root: &Path, read_only: bool) -> Result<Confined, GoferError> {
     let root =
         CString::new(root.as_os_str().as_bytes()).map_err(|_| GoferError::Errno(libc::EINVAL))?;
     sys::unshare_mount_ns().map_err(GoferError::Errno)?;
     sys::remount_root_propagation(libc::MS_REC | libc::MS_SLAVE).map_err(GoferError::Errno)?;
-    sys::chroot(&root).map_err(GoferError::Errno)?;
+    // A copy of the root's mount tree, taken before anything is mounted
+    // here, becomes the namespace's root.
+    let tree = sys::clone_tree(&root);
+    let sealed = read_only
+        && tree
+            .as_ref()
+            .is_ok_and(|t| sys::make_read_only(t.as_fd()).is_ok());
+    let pivoted = tree
+        .as_ref()
+        .is_ok_and(|t| sys::pivot_into(t.as_fd()).is_ok());
+    if !pivoted {
+        tracing::debug!(root = ?root, "pivot_root impossible; chroot only");
+        sys::chroot(&root).map_err(GoferError::Errno)?;
+    }
     sys::chdir(c"/").map_err(GoferError::Errno)?;
-    sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY).map_err(GoferError::Errno)
+    let fd = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY).map_err(GoferError::Errno)?;
+    Ok(Confined {
+        root: fd,
+        pivoted,
+        sealed,
+    })
 }
 
 /// A directory fd: the root itself or one opened beneath it.
@@ -160,6 +202,7 @@ const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
 struct Server {
     root: OwnedFd,
     read_only: bool,
+    donate_root: bool,
 }
 
 fn cstring(b: &[u8]) -> Result<CString, i32> {
@@ -193,12 +236,23 @@ impl Server {
                 | Request::Readlink { .. }
                 | Request::Readdir { .. }
                 | Request::Statfs { .. }
+                | Request::RootFd
         );
         if mutating && self.read_only {
             return Err(libc::EROFS);
         }
         match *req {
             Request::Ping => ok(),
+            Request::RootFd => {
+                if !self.donate_root {
+                    return Err(libc::EPERM);
+                }
+                let fd = self
+                    .root
+                    .try_clone()
+                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+                Ok((Reply::Empty, Some(fd)))
+            }
             Request::Walk { path, skip } => self.walk(path, skip),
             Request::Lstat { path } => {
                 let fd = self.open_path(path)?;

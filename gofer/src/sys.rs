@@ -331,6 +331,110 @@ pub(crate) fn remount_root_propagation(flags: libc::c_ulong) -> Result<(), i32> 
     Ok(())
 }
 
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// A detached copy of the mount tree at `path` (open_tree with
+/// OPEN_TREE_CLONE): later mounts made here do not show in it.
+pub(crate) fn clone_tree(path: &CStr) -> Result<OwnedFd, i32> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: open_tree with a NUL-terminated path; returns a new fd.
+    let fd = retry(|| unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE,
+        ) as i32
+    })?;
+    // SAFETY: the kernel just returned this new descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes every mount of the detached tree `tree` read-only.
+pub(crate) fn make_read_only(tree: BorrowedFd<'_>) -> Result<(), i32> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr on an fd we hold, an empty path, and a
+    // mount_attr of the size passed.
+    retry(|| unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        ) as i32
+    })?;
+    Ok(())
+}
+
+/// Makes the detached tree `tree` the root of this mount namespace: it is
+/// attached on a scratch tmpfs, pivoted into, and the old root detached.
+pub(crate) fn pivot_into(tree: BorrowedFd<'_>) -> Result<(), i32> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+    // Any existing directory serves as the scratch mount point: this mount
+    // namespace is private and the old root goes away below.
+    let spot = [c"/tmp", c"/mnt", c"/run", c"/dev"]
+        .into_iter()
+        .find(|d| {
+            // SAFETY: constant NUL-terminated strings.
+            unsafe {
+                libc::mount(
+                    c"none".as_ptr(),
+                    d.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    c"size=4k,mode=0700".as_ptr().cast(),
+                ) == 0
+            }
+        })
+        .ok_or(libc::ENOENT)?;
+    // SAFETY: constant NUL-terminated paths, fds we hold.
+    let r = unsafe {
+        (|| {
+            retry(|| libc::chdir(spot.as_ptr()))?;
+            retry(|| libc::mkdir(c"root".as_ptr(), 0o700))?;
+            retry(|| {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    tree.as_raw_fd(),
+                    c"".as_ptr(),
+                    libc::AT_FDCWD,
+                    c"root".as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH,
+                ) as i32
+            })?;
+            retry(|| libc::chdir(c"root".as_ptr()))?;
+            retry(|| libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as i32)?;
+            // The old root is now stacked on the new one: detach it.
+            retry(|| libc::umount2(c".".as_ptr(), libc::MNT_DETACH))
+        })()
+    };
+    if let Err(e) = r {
+        // Leave no scratch mount behind for the chroot fallback.
+        // SAFETY: constant NUL-terminated paths.
+        unsafe {
+            libc::chdir(c"/".as_ptr());
+            libc::umount2(spot.as_ptr(), libc::MNT_DETACH);
+        }
+        return Err(e);
+    }
+    chdir(c"/")
+}
+
 pub(crate) fn chroot(path: &CStr) -> Result<(), i32> {
     // SAFETY: `path` is NUL-terminated.
     retry(|| unsafe { libc::chroot(path.as_ptr()) })?;

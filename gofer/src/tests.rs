@@ -100,7 +100,15 @@ fn start_server_on(
         if let Some(cpu) = cpu {
             pin_to_cpu(cpu);
         }
-        serve(root, b, ServeOptions { read_only })
+        // Read-only fixtures model an unsealed root: no donation.
+        serve(
+            root,
+            b,
+            ServeOptions {
+                read_only,
+                donate_root: !read_only,
+            },
+        )
     });
     (a, h)
 }
@@ -511,6 +519,20 @@ fn mutating_ops() {
     c.unlink(b"/newdir", true).unwrap();
     assert!(!d.join("newdir").exists());
     assert_eq!(errno(c.unlink(b"/", true)), libc::EBUSY);
+    f.finish();
+}
+
+#[test]
+fn root_fd_only_when_donated() {
+    let f = Fixture::new(false);
+    let fd = f.c().root_fd().expect("root fd");
+    let st = sys::fstat(fd.as_fd()).unwrap();
+    assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFDIR);
+    let (flags, _) = fd_flags(&fd);
+    assert_ne!(flags & libc::O_PATH, 0, "root fd must be O_PATH");
+    f.finish();
+    let f = Fixture::new(true);
+    assert_eq!(errno(f.c().root_fd()), libc::EPERM);
     f.finish();
 }
 

@@ -18,6 +18,9 @@ pub struct BootArgs {
     cwd: String,
     #[arg(long, default_value = "husk")]
     hostname: String,
+    /// Take the gofer's direct path when it offers one.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    directfs: bool,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<std::ffi::OsString>,
 }
@@ -40,6 +43,10 @@ pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
     // SAFETY: PR_SET_PDEATHSIG on ourselves.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let t0 = std::time::Instant::now();
+    let mut pool = sentry::fs::gofer_fs::GoferPool::new(gofer);
+    if a.directfs {
+        pool.enable_direct();
+    }
     sentry::fs::proc::snapshot_host();
     *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
@@ -50,7 +57,7 @@ pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
     let cfg = KernelConfig {
         strace,
         hostname: a.hostname.clone(),
-        gofer: Arc::new(sentry::fs::gofer_fs::GoferPool::new(gofer)),
+        gofer: Arc::new(pool),
         stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
     };
     let kernel = Kernel::new(platform, memfile, &cfg)

@@ -47,6 +47,7 @@ pub fn run(
     flags: &[String],
     cwd: Option<PathBuf>,
     hostname: String,
+    directfs: bool,
     command: Vec<String>,
 ) -> Result<i32> {
     let exe = std::env::current_exe().context("finding the husk binary")?;
@@ -94,6 +95,7 @@ pub fn run(
         .arg(&cwd)
         .arg("--hostname")
         .arg(&hostname)
+        .arg(format!("--directfs={directfs}"))
         .arg("--")
         .args(&command);
     // The sandbox is pid 1 of a pid namespace of its own: when it dies,

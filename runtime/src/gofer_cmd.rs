@@ -28,11 +28,18 @@ pub fn run(a: GoferArgs) -> Result<i32> {
     // SAFETY: PR_SET_PDEATHSIG on ourselves: the gofer dies with its parent.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // Confine while still single-threaded (unshare needs it).
-    let root = gofer::confine(&a.root)
+    let confined = gofer::confine(&a.root, a.read_only)
         .with_context(|| format!("confining the gofer to {}", a.root.display()))?;
+    tracing::debug!(
+        pivoted = confined.pivoted,
+        sealed = confined.sealed,
+        "gofer confined"
+    );
     let opts = gofer::ServeOptions {
         read_only: a.read_only,
+        donate_root: confined.may_donate_root(a.read_only),
     };
+    let root = confined.root;
     let mut threads = Vec::new();
     for (cpu, sock) in socks.into_iter().enumerate() {
         let root = root.try_clone().context("duplicating the root fd")?;

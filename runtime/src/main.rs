@@ -62,6 +62,11 @@ enum Cmd {
         /// Hostname of the sandbox.
         #[arg(long, default_value = "husk")]
         hostname: String,
+        /// Let the sentry open and stat files of the root itself, beneath
+        /// a directory fd the gofer donates, instead of asking the gofer
+        /// each time (see README: "The direct path").
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        directfs: bool,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -104,11 +109,13 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Do {
             cwd,
             hostname,
+            directfs,
             command,
         } => do_cmd::run(
             &cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format),
             cwd,
             hostname,
+            directfs,
             command,
         ),
         Cmd::Syscalls { markdown } => {

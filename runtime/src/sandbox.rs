@@ -105,6 +105,10 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_newfstatat,
     libc::SYS_statx,
     libc::SYS_getdents64,
+    // The gofer's direct path: beneath the root fd it donated (see
+    // sentry::fs::gofer_fs); the sentry's own root is empty.
+    libc::SYS_openat2,
+    libc::SYS_readlinkat,
     libc::SYS_fcntl,
     libc::SYS_ioctl,
     libc::SYS_dup,

@@ -1,5 +1,14 @@
 //! The container root served by the gofer. Walks cost one round trip for a
 //! whole path; results are cached so that warm walks cost none.
+//!
+//! The direct path: when the gofer donated its root directory (it does so
+//! only when it pivoted into the root, so `..` cannot leave it from any fd,
+//! and, serving read-only, made every mount read-only), lookups, opens and
+//! readlinks of regular files and directories are host calls the sentry
+//! makes itself: openat2 beneath that fd with no symlink followed. This
+//! is gVisor's directfs trade-off: a compromised sentry can read whatever
+//! the gofer could serve (and, on a writable root, change it), but nothing
+//! outside the root. FIFOs, sockets and devices still go to the gofer.
 
 use super::file::FileOps;
 use super::host::HostFile;
@@ -8,18 +17,92 @@ use crate::errno::{Errno, KResult};
 use gofer::{Client, FileStat};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
+
+/// Resolution for the direct path: beneath the root, no symlinks at all
+/// (the VFS resolves them itself), no magic links.
+const DIRECT_RESOLVE: u64 =
+    libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+
+/// openat2 of `path` (absolute in the gofer's root) beneath `root`.
+fn direct_open(root: &OwnedFd, path: &[u8], flags: i32) -> KResult<OwnedFd> {
+    let rel = path.strip_prefix(b"/").unwrap_or(path);
+    let rel = CString::new(if rel.is_empty() { b"." } else { rel }).map_err(|_| Errno::ENOENT)?;
+    // SAFETY: open_how is plain integers; all-zero is valid.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+    how.resolve = DIRECT_RESOLVE;
+    loop {
+        // SAFETY: a NUL-terminated path and an open_how of the size passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                rel.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: the kernel just returned this new descriptor.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+        let e = Errno::last();
+        if e != Errno::EINTR && e != Errno::EAGAIN {
+            return Err(e);
+        }
+    }
+}
+
+fn fstat_fd(fd: &OwnedFd) -> KResult<FileStat> {
+    // SAFETY: fstat into a zeroed stat on an fd we own.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd.as_raw_fd(), &mut st) != 0 {
+            return Err(Errno::last());
+        }
+        Ok(FileStat::from_libc(&st))
+    }
+}
+
+/// Errors after which the direct path hands the operation to the gofer:
+/// a symlink or mount crossing the strict resolution refuses.
+fn retry_via_gofer(e: Errno) -> bool {
+    e == Errno::ELOOP || e == Errno::EXDEV || e == Errno::EAGAIN
+}
 
 /// One gofer connection per CPU: the gofer serves each on a thread pinned
 /// to that CPU, so a request never needs a cross-CPU wake-up.
 pub struct GoferPool {
     clients: Vec<Client>,
+    /// The root fd for the direct path, when enabled and donated.
+    direct: Option<OwnedFd>,
 }
 
 impl GoferPool {
     pub fn new(clients: Vec<Client>) -> GoferPool {
         assert!(!clients.is_empty(), "at least one gofer connection");
-        GoferPool { clients }
+        GoferPool {
+            clients,
+            direct: None,
+        }
+    }
+
+    /// Asks the gofer for its root fd to take the direct path; false (and
+    /// every operation a round trip) when the gofer refuses.
+    pub fn enable_direct(&mut self) -> bool {
+        match self.clients[0].root_fd() {
+            Ok(fd) => {
+                self.direct = Some(fd);
+                true
+            }
+            Err(e) => {
+                tracing::info!("gofer direct path unavailable: {e}");
+                false
+            }
+        }
     }
 
     /// The connection served on the caller's CPU.
@@ -83,6 +166,25 @@ impl GoferFs {
     }
 }
 
+fn readlink_fd(fd: &OwnedFd) -> KResult<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat of an O_PATH symlink fd with an empty path, into
+    // our buffer of the length passed.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
 impl Filesystem for GoferFs {
     fn fstype(&self) -> &'static str {
         "9p"
@@ -92,6 +194,13 @@ impl Filesystem for GoferFs {
         let path = abs(rel);
         if let Some(r) = self.stats.lock().get(&path) {
             return *r;
+        }
+        if let Some(root) = &self.client.direct {
+            let r = direct_open(root, &path, libc::O_PATH).and_then(|fd| fstat_fd(&fd));
+            if !r.is_err_and(retry_via_gofer) {
+                self.stats.lock().insert(path, r);
+                return r;
+            }
         }
         self.walk(&path)?;
         if let Some(r) = self.stats.lock().get(&path) {
@@ -107,7 +216,14 @@ impl Filesystem for GoferFs {
         if let Some(t) = self.links.lock().get(&path) {
             return Ok(t.clone());
         }
-        let t = self.client.pick().readlink(&path)?;
+        let t = match &self.client.direct {
+            Some(root) => match direct_open(root, &path, libc::O_PATH) {
+                Ok(fd) => readlink_fd(&fd)?,
+                Err(e) if retry_via_gofer(e) => self.client.pick().readlink(&path)?,
+                Err(e) => return Err(e),
+            },
+            None => self.client.pick().readlink(&path)?,
+        };
         self.links.lock().insert(path, t.clone());
         Ok(t)
     }
@@ -115,7 +231,33 @@ impl Filesystem for GoferFs {
     fn open(&self, _c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
         let keep =
             libc::O_ACCMODE | libc::O_APPEND | libc::O_DIRECTORY | libc::O_TRUNC | libc::O_NONBLOCK;
-        let fd = self.client.pick().open(&abs(rel), flags & keep, mode)?;
+        let path = abs(rel);
+        if let Some(root) = &self.client.direct {
+            let plain = self.stats.lock().get(&path).is_some_and(|r| {
+                r.is_ok_and(|st| matches!(st.file_type(), libc::S_IFREG | libc::S_IFDIR))
+            });
+            // Only reads: writes to the root go through the overlay's upper
+            // layer, or to the gofer on a writable root.
+            let read = flags & libc::O_ACCMODE == libc::O_RDONLY && flags & libc::O_TRUNC == 0;
+            if plain && read {
+                let want = flags & (libc::O_DIRECTORY | libc::O_NONBLOCK);
+                match direct_open(
+                    root,
+                    &path,
+                    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | want,
+                ) {
+                    Ok(fd) => {
+                        let st = fstat_fd(&fd)?;
+                        if matches!(st.file_type(), libc::S_IFREG | libc::S_IFDIR) {
+                            return Ok(Box::new(HostFile::new(fd)));
+                        }
+                    }
+                    Err(e) if retry_via_gofer(e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let fd = self.client.pick().open(&path, flags & keep, mode)?;
         Ok(Box::new(HostFile::new(fd)))
     }
 

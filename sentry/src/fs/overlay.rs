@@ -153,7 +153,7 @@ impl OverlayFs {
 
     /// Entries of the merged directory `rel`.
     fn merged_entries(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<DirEntry>> {
-        let mut out: BTreeMap<Vec<u8>, DirEntry> = BTreeMap::new();
+        let mut lower = Vec::new();
         if self.lower_stat(c, rel).is_ok_and(|s| is_dir(&s)) {
             let d = self.lower.open(
                 c,
@@ -161,17 +161,29 @@ impl OverlayFs {
                 libc::O_RDONLY | libc::O_DIRECTORY,
                 0,
             )?;
-            for e in d.readdir()? {
-                if !self.whited_out(&join(rel, &e.name)) {
-                    out.insert(e.name.clone(), e);
-                }
+            lower = d.readdir()?;
+            // Whiteouts of this directory's children (rel itself is visible,
+            // so none of its ancestors is whited out).
+            let hidden: HashSet<Vec<u8>> = self
+                .whiteouts
+                .lock()
+                .iter()
+                .filter(|w| parent(w) == rel && w.len() > rel.len())
+                .map(|w| w[if rel.is_empty() { 0 } else { rel.len() + 1 }..].to_vec())
+                .collect();
+            if !hidden.is_empty() {
+                lower.retain(|e| !hidden.contains(&e.name));
             }
         }
-        if self.upper_stat(c, rel).is_some() {
-            let d = self.upper.open(c, rel, libc::O_RDONLY, 0)?;
-            for e in d.readdir()? {
-                out.insert(e.name.clone(), e);
-            }
+        if self.upper_stat(c, rel).is_none() {
+            // Nothing to merge: the lower listing as it is.
+            return Ok(lower);
+        }
+        let mut out: BTreeMap<Vec<u8>, DirEntry> =
+            lower.into_iter().map(|e| (e.name.clone(), e)).collect();
+        let d = self.upper.open(c, rel, libc::O_RDONLY, 0)?;
+        for e in d.readdir()? {
+            out.insert(e.name.clone(), e);
         }
         Ok(out.into_values().collect())
     }

@@ -160,9 +160,11 @@ impl FileOps for PipeEnd {
             };
         }
         let n = buf.len().min(p.buf.len());
-        for (i, b) in p.buf.drain(..n).enumerate() {
-            buf[i] = b;
-        }
+        let (a, b) = p.buf.as_slices();
+        let na = n.min(a.len());
+        buf[..na].copy_from_slice(&a[..na]);
+        buf[na..n].copy_from_slice(&b[..n - na]);
+        p.buf.drain(..n);
         drop(p);
         self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         wake_all();
@@ -187,6 +189,28 @@ impl FileOps for PipeEnd {
         self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         wake_all();
         Ok(n)
+    }
+
+    // Straight between the queue and application memory: no bounce buffer.
+    fn read_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        if iov.len() == 1 {
+            // SAFETY: the caller's iovec points at memory valid for the call.
+            let buf = unsafe {
+                std::slice::from_raw_parts_mut(iov[0].iov_base.cast::<u8>(), iov[0].iov_len)
+            };
+            return Some(self.read(f, buf, off));
+        }
+        None
+    }
+
+    fn write_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        if iov.len() == 1 {
+            // SAFETY: the caller's iovec points at memory valid for the call.
+            let buf =
+                unsafe { std::slice::from_raw_parts(iov[0].iov_base.cast::<u8>(), iov[0].iov_len) };
+            return Some(self.write(f, buf, off));
+        }
+        None
     }
 
     fn stat(&self) -> KResult<FileStat> {

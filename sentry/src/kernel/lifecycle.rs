@@ -396,6 +396,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         } else {
             128 + info.value
         });
+        wait::wake_init_waiter();
         let all: Vec<i32> = st.procs.keys().copied().collect();
         for p in all {
             group_exit(st, p, signal::fatal_info(SIGKILL));

@@ -138,7 +138,7 @@ impl Kernel {
             if let Some(code) = st.init_exit {
                 return Ok(code);
             }
-            wait::wait(&mut st, None);
+            wait::wait_init(&mut st);
         }
     }
 }

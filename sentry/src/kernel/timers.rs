@@ -111,7 +111,7 @@ impl Timers {
         }
         t.interval = interval;
         t.overrun = 0;
-        wake_all();
+        wait::wake_timers();
         old
     }
 
@@ -229,7 +229,7 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                     let tick = Instant::now() + CPU_TICK;
                     next = Some(next.map_or(tick, |n| n.min(tick)));
                 }
-                wait::wait(&mut st, next);
+                wait::wait_timers(&mut st, next);
             }
         });
 }

@@ -1,6 +1,8 @@
 //! Blocking: every sleeping task waits on one condition variable tied to
 //! the kernel lock, or in a host poll() that includes its wake-up eventfd.
-//! Whatever may unblock someone calls `wake_all`.
+//! Whatever may unblock someone calls `wake_all`. The timer thread and the
+//! main thread have condition variables of their own, so the wake-ups of
+//! every pipe write do not reach them.
 
 use super::KState;
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -8,6 +10,10 @@ use std::os::fd::RawFd;
 use std::time::Instant;
 
 static COND: Condvar = Condvar::new();
+/// The timer thread sleeps here: arming a timer wakes it, nothing else.
+static TIMER_COND: Condvar = Condvar::new();
+/// The main thread sleeps here until pid 1 exits.
+static INIT_COND: Condvar = Condvar::new();
 static HOST_POLLERS: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
 
 /// When a wait gives up.
@@ -23,6 +29,31 @@ pub fn wake_all() {
             libc::write(fd, (&one as *const u64).cast(), 8);
         }
     }
+}
+
+/// Wakes the timer thread (a timer was armed or changed).
+pub fn wake_timers() {
+    TIMER_COND.notify_all();
+}
+
+/// Wakes the main thread (pid 1 exited).
+pub fn wake_init_waiter() {
+    INIT_COND.notify_all();
+}
+
+/// The timer thread's sleep, until `wake_timers` or `deadline`.
+pub fn wait_timers(st: &mut MutexGuard<'_, KState>, deadline: Deadline) {
+    match deadline {
+        None => TIMER_COND.wait(st),
+        Some(d) => {
+            TIMER_COND.wait_until(st, d);
+        }
+    }
+}
+
+/// The main thread's sleep, until `wake_init_waiter`.
+pub fn wait_init(st: &mut MutexGuard<'_, KState>) {
+    INIT_COND.wait(st);
 }
 
 /// Sleeps until woken or `deadline`; returns false on timeout.
