@@ -124,7 +124,14 @@ fn do_wait(
     // Validate the output buffer up front (EFAULT before waiting).
     ctx.mm.iovecs(out, 12)?;
     loop {
-        let ready = e.collect(max as usize);
+        let ready = {
+            let c = sentry::fs::vfs::Caller {
+                st: &ctx.st,
+                tid: ctx.tid,
+                vfs: &ctx.k.vfs,
+            };
+            e.collect(&c, max as usize)
+        };
         if !ready.is_empty() {
             let mut buf = Vec::with_capacity(ready.len() * 12);
             for (ev, data) in &ready {

@@ -34,6 +34,7 @@ pub fn register(r: &mut Reg<'_>) {
     );
     r("open", "pxo", Full, open);
     r("openat", "dpxo", Full, openat);
+    r("openat2", "dpau", Full, openat2);
     r("creat", "po", Full, creat);
     r("close", "d", Full, close);
     r("close_range", "uux", Full, close_range);
@@ -55,7 +56,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "fcntl",
         "dxx",
-        Partial("no file sealing (F_ADD_SEALS/F_GET_SEALS: EINVAL)"),
+        Partial("F_SETOWN/F_GETOWN record nothing (no SIGIO)"),
         fcntl,
     );
     r("flock", "dx", Full, crate::locks::flock);
@@ -76,45 +77,19 @@ pub fn register(r: &mut Reg<'_>) {
     r("sync", "", Full, sync);
     r("syncfs", "d", Full, syncfs);
     r("fadvise64", "diix", Full, fadvise64);
-    r("sendfile", "ddau", Full, sendfile);
     r(
         "memfd_create",
         "px",
-        Partial("no sealing, no MFD_HUGETLB"),
+        Partial("no MFD_HUGETLB"),
         memfd_create,
     );
     r("ftruncate", "di", Full, ftruncate);
-    let xnote = "no extended attributes yet: EOPNOTSUPP";
-    for name in ["getxattr", "setxattr", "listxattr", "removexattr"] {
-        r(name, "ppau", Partial(xnote), xattr_path);
-    }
-    for name in ["lgetxattr", "lsetxattr", "llistxattr", "lremovexattr"] {
-        r(name, "ppau", Partial(xnote), xattr_lpath);
-    }
-    for name in ["fgetxattr", "fsetxattr", "flistxattr", "fremovexattr"] {
-        r(name, "dpau", Partial(xnote), xattr_fd);
-    }
-}
-
-/// The path must exist (ENOENT, ENOTDIR...), then: no xattr support.
-fn xattr_on(ctx: &mut Ctx<'_, '_>, path: u64, follow: bool) -> KResult<u64> {
-    let p = abi::path(ctx, path)?;
-    ctx.k
-        .vfs
-        .resolve(ctx, libc::AT_FDCWD, &p, follow)?
-        .stat
-        .ok_or(Errno::ENOENT)?;
-    Err(Errno::EOPNOTSUPP)
-}
-fn xattr_path(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    xattr_on(ctx, a[0], true)
-}
-fn xattr_lpath(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    xattr_on(ctx, a[0], false)
-}
-fn xattr_fd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    fdget(ctx, a[0])?;
-    Err(Errno::EOPNOTSUPP)
+    r(
+        "fallocate",
+        "dxii",
+        Partial("tmpfs: mode 0, KEEP_SIZE, PUNCH_HOLE; host files pass through"),
+        fallocate,
+    );
 }
 
 pub fn fdget(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
@@ -242,6 +217,20 @@ pub(crate) fn do_read_nowait(
         }
     }
     crate::tty::before_read(ctx, &f)?;
+    if f.downcast::<sentry::fs::signalfd::SignalFd>().is_some() {
+        let total = match iovp {
+            Some((p, c)) => gather(ctx, p, c)?.1,
+            None => (len as usize).min(0x7fff_f000),
+        };
+        let data = crate::signalfd::read(ctx, &f, total, nowait)?;
+        // Gathered again: blocking released the kernel lock.
+        let iov = match iovp {
+            Some((p, c)) => gather(ctx, p, c)?.0,
+            None => ctx.mm.iovecs(buf, data.len())?,
+        };
+        copy_out(&iov, &data);
+        return Ok(data.len() as u64);
+    }
     loop {
         let (iov, total) = match iovp {
             Some((p, c)) => gather(ctx, p, c)?,
@@ -537,13 +526,28 @@ fn seekable(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<()> {
 }
 
 fn do_open(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, flags: u64, mode: u64) -> KResult<u64> {
+    do_open_how(ctx, dirfd, path, flags, mode, 0)
+}
+
+fn do_open_how(
+    ctx: &mut Ctx<'_, '_>,
+    dirfd: u64,
+    path: u64,
+    flags: u64,
+    mode: u64,
+    how: u64,
+) -> KResult<u64> {
     let p = abi::path(ctx, path)?;
     let flags = flags as i32;
     let umask = ctx.task().fs.lock().umask;
-    let f = ctx
-        .k
-        .vfs
-        .open(ctx, dirfd as i32, &p, flags, mode as u32 & !umask & 0o7777)?;
+    let f = ctx.k.vfs.open_how(
+        ctx,
+        dirfd as i32,
+        &p,
+        flags,
+        mode as u32 & !umask & 0o7777,
+        how,
+    )?;
     if let Some(end) = f.downcast::<PipeEnd>() {
         // A named pipe: a blocking open waits until the other side is
         // (or has been) opened.
@@ -568,6 +572,60 @@ fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn openat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_open(ctx, a[0], a[1], a[2], a[3])
+}
+fn openat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    use sentry::fs::vfs::{RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT};
+    const VER0: u64 = 24;
+    let size = a[3];
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let raw = sentry::mm::read_vec(&ctx.mm, a[2], size as usize)?;
+    if raw[VER0 as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    const VALID: u64 = (libc::O_ACCMODE
+        | libc::O_CREAT
+        | libc::O_EXCL
+        | libc::O_NOCTTY
+        | libc::O_TRUNC
+        | libc::O_APPEND
+        | libc::O_NONBLOCK
+        | libc::O_DSYNC
+        | libc::O_ASYNC
+        | libc::O_DIRECT
+        | libc::O_LARGEFILE
+        | libc::O_DIRECTORY
+        | libc::O_NOFOLLOW
+        | libc::O_NOATIME
+        | libc::O_CLOEXEC
+        | libc::O_PATH
+        | libc::O_TMPFILE
+        | libc::O_SYNC) as u64;
+    if flags & !VALID != 0 || resolve & !0x3f != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fl = flags as i32;
+    let creates = fl & libc::O_CREAT != 0 || fl & libc::O_TMPFILE == libc::O_TMPFILE;
+    if (creates && mode & !0o7777 != 0) || (!creates && mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let path_flags = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC;
+    if fl & libc::O_PATH != 0 && fl & !path_flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_CACHED != 0 && (creates || fl & libc::O_TRUNC != 0) {
+        return Err(Errno::EAGAIN);
+    }
+    do_open_how(ctx, a[0], a[1], flags, mode, resolve)
 }
 fn creat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_open(
@@ -1028,7 +1086,28 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Some(p) => Ok(p.capacity() as u64),
             None => Err(Errno::EBADF),
         },
-        libc::F_GET_SEALS | libc::F_ADD_SEALS => Err(Errno::EINVAL),
+        libc::F_GET_SEALS => {
+            let s = f.ops.seals().ok_or(Errno::EINVAL)?;
+            Ok(s.load(std::sync::atomic::Ordering::Relaxed) as u64)
+        }
+        libc::F_ADD_SEALS => {
+            use sentry::fs::file::{F_SEAL_EXEC, F_SEAL_SEAL};
+            let s = f.ops.seals().ok_or(Errno::EINVAL)?;
+            let add = a[2] as u32;
+            if a[2] > u32::MAX as u64 || add & !(F_SEAL_EXEC * 2 - 1) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if !f.writable() {
+                return Err(Errno::EPERM);
+            }
+            if s.load(std::sync::atomic::Ordering::Relaxed) & F_SEAL_SEAL != 0 {
+                return Err(Errno::EPERM);
+            }
+            // Writable shared mappings of a memfd are private copies here,
+            // so there is none a write seal would have to wait for.
+            s.fetch_or(add, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
         _ => {
             ctx.log_once(&format!("fcntl cmd {}", a[1]));
             Err(Errno::EINVAL)
@@ -1126,7 +1205,12 @@ fn poll_wait(
                 (_, true) => 0,
                 (None, false) => libc::POLLNVAL,
                 (Some(f), _) => {
-                    let r = f.ops.poll(ev | libc::POLLERR | libc::POLLHUP);
+                    let c = sentry::fs::vfs::Caller {
+                        st: &ctx.st,
+                        tid: ctx.tid,
+                        vfs: &ctx.k.vfs,
+                    };
+                    let r = f.ops.poll_for(&c, ev | libc::POLLERR | libc::POLLHUP);
                     if let Some(h) = f.ops.host_fd() {
                         hosts.push((h, ev));
                     }
@@ -1393,54 +1477,38 @@ fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (out, inp) = (fdget(ctx, a[0])?, fdget(ctx, a[1])?);
-    if !inp.readable() || !out.writable() {
-        return Err(Errno::EBADF);
-    }
-    if inp.downcast::<PipeEnd>().is_some() || inp.ops.stat()?.mode & libc::S_IFMT == libc::S_IFDIR {
+fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    let (mode, off, len) = (a[1] as i32, a[2] as i64, a[3] as i64);
+    const KNOWN: i32 = libc::FALLOC_FL_KEEP_SIZE
+        | libc::FALLOC_FL_PUNCH_HOLE
+        | libc::FALLOC_FL_COLLAPSE_RANGE
+        | libc::FALLOC_FL_ZERO_RANGE
+        | libc::FALLOC_FL_INSERT_RANGE
+        | libc::FALLOC_FL_UNSHARE_RANGE;
+    if off < 0 || len <= 0 {
         return Err(Errno::EINVAL);
     }
-    let mut off: Option<u64> = if a[2] != 0 {
-        let o = get::<i64>(ctx, a[2])?;
-        if o < 0 {
-            return Err(Errno::EINVAL);
-        }
-        Some(o as u64)
-    } else {
-        None
-    };
-    let mut left = (a[3] as usize).min(0x7fff_f000);
-    let mut done = 0u64;
-    let mut buf = vec![0u8; 65536];
-    while left > 0 {
-        let want = left.min(buf.len());
-        let n = match inp.ops.read(&inp, &mut buf[..want], off) {
-            Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        if n == 0 {
-            break;
-        }
-        let w = match out.ops.write(&out, &buf[..n], None) {
-            Ok(w) => w,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        };
-        done += w as u64;
-        left -= w;
-        if let Some(o) = off.as_mut() {
-            *o += w as u64;
-        }
-        if w < n {
-            break;
-        }
+    if a[1] > i32::MAX as u64 || mode & !KNOWN != 0 {
+        return Err(Errno::EOPNOTSUPP);
     }
-    if let Some(o) = off {
-        put(ctx, a[2], &(o as i64))?;
+    if mode & libc::FALLOC_FL_PUNCH_HOLE != 0 && mode & libc::FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
     }
-    Ok(done)
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    match f.ops.stat()?.mode & libc::S_IFMT {
+        libc::S_IFDIR => return Err(Errno::EISDIR),
+        libc::S_IFIFO => return Err(Errno::ESPIPE),
+        libc::S_IFREG => {}
+        _ => return Err(Errno::ENODEV),
+    }
+    if off.checked_add(len).is_none() {
+        return Err(Errno::EFBIG);
+    }
+    f.ops.fallocate(mode, off as u64, len as u64)?;
+    Ok(0)
 }
 
 fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -1479,7 +1547,14 @@ fn memfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&name);
     path.extend_from_slice(b" (deleted)");
-    let ops = sentry::fs::tmpfs::anonymous_file(1 << 34);
+    let (mode, seals) = if flags & MFD_NOEXEC_SEAL != 0 {
+        (0o666, sentry::fs::file::F_SEAL_EXEC)
+    } else if flags & MFD_ALLOW_SEALING != 0 {
+        (0o777, 0)
+    } else {
+        (0o777, sentry::fs::file::F_SEAL_SEAL)
+    };
+    let ops = sentry::fs::tmpfs::anonymous_file(1 << 34, mode, seals);
     let f = File::new(ops, libc::O_RDWR | libc::O_LARGEFILE, path);
     install(ctx, f, flags & MFD_CLOEXEC != 0)
 }

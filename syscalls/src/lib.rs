@@ -13,10 +13,13 @@ mod names;
 mod net;
 mod process;
 mod signal;
+mod signalfd;
+mod splice;
 mod strace;
 mod table;
 mod time;
 mod tty;
+mod xattr;
 
 pub use names::{MAX_NR, NAMES};
 pub use table::{markdown, Entry, Support, Table};

@@ -79,6 +79,13 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if shared && prot & libc::PROT_WRITE != 0 && !f.writable() {
             return Err(Errno::EACCES);
         }
+        let write_sealed = f.ops.seals().is_some_and(|s| {
+            use sentry::fs::file::{F_SEAL_FUTURE_WRITE, F_SEAL_WRITE};
+            s.load(std::sync::atomic::Ordering::Relaxed) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
+        });
+        if shared && prot & libc::PROT_WRITE != 0 && write_sealed {
+            return Err(Errno::EPERM);
+        }
         if fmt == libc::S_IFCHR && f.path == b"/dev/zero" {
             // A mapping of /dev/zero is anonymous memory.
         } else if fmt != libc::S_IFREG {

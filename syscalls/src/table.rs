@@ -52,6 +52,9 @@ impl Table {
             e.handler = Some(h);
         };
         fs::register(&mut reg);
+        crate::splice::register(&mut reg);
+        crate::xattr::register(&mut reg);
+        crate::signalfd::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);
         mm::register(&mut reg);

@@ -76,7 +76,7 @@ impl Epoll {
 
     /// Ready (events, data) pairs, at most `max`; consumes edges and
     /// one-shot arms.
-    pub fn collect(&self, max: usize) -> Vec<(u32, u64)> {
+    pub fn collect(&self, c: &super::vfs::Caller, max: usize) -> Vec<(u32, u64)> {
         let mut out = Vec::new();
         let mut items = self.items.lock();
         items.retain(|_, it| it.file.strong_count() > 0);
@@ -89,7 +89,7 @@ impl Epoll {
             }
             let Some(f) = it.file.upgrade() else { continue };
             let want = (it.events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP;
-            let bits = (f.ops.poll(want) as u16 as u32) & ((it.events & EVENT_BITS) | 0x18);
+            let bits = (f.ops.poll_for(c, want) as u16 as u32) & ((it.events & EVENT_BITS) | 0x18);
             if bits == 0 {
                 it.last_bits = 0;
                 continue;

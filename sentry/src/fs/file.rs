@@ -48,6 +48,11 @@ pub trait FileOps: Send + Sync + Any {
     fn poll(&self, events: i16) -> i16 {
         events & (libc::POLLIN | libc::POLLOUT)
     }
+    /// Readiness as task `c` sees it (signalfd depends on the poller).
+    fn poll_for(&self, c: &super::vfs::Caller, events: i16) -> i16 {
+        let _ = c;
+        self.poll(events)
+    }
     /// The host fd behind the file, for host-side waiting.
     fn host_fd(&self) -> Option<RawFd> {
         None
@@ -74,12 +79,28 @@ pub trait FileOps: Send + Sync + Any {
         let _ = attr;
         Err(Errno::EROFS)
     }
+    /// fallocate(2) on an open file (arguments already checked).
+    fn fallocate(&self, mode: i32, off: u64, len: u64) -> KResult<()> {
+        let _ = (mode, off, len);
+        Err(Errno::EOPNOTSUPP)
+    }
     /// fsync(2): EINVAL for objects that cannot be synced (pipes, devices).
     fn sync(&self) -> KResult<()> {
         Err(Errno::EINVAL)
     }
+    /// File seals (memfd_create files only): F_GET_SEALS/F_ADD_SEALS.
+    fn seals(&self) -> Option<&std::sync::atomic::AtomicU32> {
+        None
+    }
     fn as_any(&self) -> &dyn Any;
 }
+
+pub const F_SEAL_SEAL: u32 = 1;
+pub const F_SEAL_SHRINK: u32 = 2;
+pub const F_SEAL_GROW: u32 = 4;
+pub const F_SEAL_WRITE: u32 = 8;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+pub const F_SEAL_EXEC: u32 = 0x20;
 
 /// An open file description.
 pub struct File {

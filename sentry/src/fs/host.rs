@@ -282,6 +282,13 @@ impl FileOps for HostFile {
         }
         Ok(())
     }
+    fn fallocate(&self, mode: i32, off: u64, len: u64) -> KResult<()> {
+        // SAFETY: fallocate on an fd we own.
+        if unsafe { libc::fallocate(self.raw(), mode, off as i64, len as i64) } != 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    }
     fn sync(&self) -> KResult<()> {
         // SAFETY: fsync on an fd we own.
         if unsafe { libc::fsync(self.raw()) } != 0 {

@@ -12,6 +12,7 @@ pub mod overlay;
 pub mod pipe;
 pub mod proc;
 pub mod pty;
+pub mod signalfd;
 pub mod synth;
 pub mod timerfd;
 pub mod tmpfs;

@@ -8,7 +8,7 @@
 use super::file::{File, FileOps};
 use super::synth::SynthDir;
 use super::tmpfs::TmpFs;
-use super::vfs::{Caller, Filesystem, SetAttr};
+use super::vfs::{Caller, Filesystem, SetAttr, XattrOp};
 use crate::errno::{Errno, KResult};
 use gofer::{DirEntry, FileStat, StatFs};
 use parking_lot::Mutex;
@@ -338,6 +338,26 @@ impl Filesystem for OverlayFs {
     fn setattr(&self, c: &Caller, rel: &[u8], attr: &SetAttr) -> KResult<()> {
         self.copy_up(c, rel)?;
         self.upper.setattr(c, rel, attr)
+    }
+
+    // Files only below have no attributes the sandbox can see; changing
+    // one copies the file up first.
+    fn xattr(&self, c: &Caller, rel: &[u8], op: &XattrOp) -> KResult<Vec<u8>> {
+        if self.upper_stat(c, rel).is_none() {
+            self.lookup(c, rel)?;
+            match op {
+                XattrOp::List => return Ok(Vec::new()),
+                XattrOp::Get(n) | XattrOp::Remove(n) => {
+                    return Err(if super::tmpfs::known_namespace(n) {
+                        Errno::ENODATA
+                    } else {
+                        Errno::EOPNOTSUPP
+                    });
+                }
+                XattrOp::Set(..) => self.copy_up(c, rel)?,
+            }
+        }
+        self.upper.xattr(c, rel, op)
     }
 
     fn fifo(&self, c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {

@@ -130,6 +130,40 @@ impl PipeEnd {
     pub fn capacity(&self) -> usize {
         self.pipe.inner.lock().cap
     }
+
+    /// Copies up to `buf.len()` queued bytes without taking them: Ok(0) at
+    /// end of file, EAGAIN when empty with writers left (splice, tee).
+    pub fn peek(&self, buf: &mut [u8]) -> KResult<usize> {
+        let p = self.pipe.inner.lock();
+        if p.buf.is_empty() {
+            return if p.writers == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let n = buf.len().min(p.buf.len());
+        let (a, b) = p.buf.as_slices();
+        let na = n.min(a.len());
+        buf[..na].copy_from_slice(&a[..na]);
+        buf[na..n].copy_from_slice(&b[..n - na]);
+        Ok(n)
+    }
+
+    /// Drops `n` queued bytes that a `peek` passed on.
+    pub fn consume(&self, n: usize) {
+        let mut p = self.pipe.inner.lock();
+        let n = n.min(p.buf.len());
+        p.buf.drain(..n);
+        drop(p);
+        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
+        wake_all();
+    }
+
+    /// Whether both ends are of the same pipe.
+    pub fn same_pipe(&self, other: &PipeEnd) -> bool {
+        Arc::ptr_eq(&self.pipe, &other.pipe)
+    }
 }
 
 impl Drop for PipeEnd {

@@ -694,6 +694,16 @@ impl Filesystem for ProcFs {
         })
     }
 
+    fn is_magic_link(&self, rel: &[u8]) -> bool {
+        let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        let tail = match p.as_slice() {
+            [_, b"task", _, rest @ ..] => rest,
+            [_, rest @ ..] => rest,
+            _ => return false,
+        };
+        matches!(tail, [b"fd", _] | [b"exe"] | [b"cwd"] | [b"root"])
+    }
+
     fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
         match node(c, rel)? {
             Node::Link(l) => Ok(l),

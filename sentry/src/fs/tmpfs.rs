@@ -1,14 +1,14 @@
 //! tmpfs: an in-memory filesystem (/tmp, /dev/shm) with files,
 //! directories, symlinks, hard links and a size limit.
 
-use super::file::{File, FileOps};
-use super::vfs::{Caller, Filesystem, SetAttr};
+use super::file::{File, FileOps, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE};
+use super::vfs::{Caller, Filesystem, SetAttr, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use crate::errno::{Errno, KResult};
 use gofer::{DirEntry, FileStat, StatFs};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 type Node = Arc<Mutex<Inode>>;
@@ -34,6 +34,8 @@ struct Inode {
     mtime: (i64, i64),
     ctime: (i64, i64),
     data: Data,
+    /// Extended attributes, by full name ("user.x").
+    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 pub struct TmpFs {
@@ -53,6 +55,60 @@ fn components(rel: &[u8]) -> impl Iterator<Item = &[u8]> {
     rel.split(|&c| c == b'/').filter(|c| !c.is_empty())
 }
 
+/// The namespaces a tmpfs keeps: others are EOPNOTSUPP, as on Linux.
+pub fn known_namespace(name: &[u8]) -> bool {
+    [&b"user."[..], b"trusted.", b"security."]
+        .iter()
+        .any(|p| name.len() > p.len() && name.starts_with(p))
+}
+
+impl Inode {
+    fn xattr(&mut self, op: &XattrOp) -> KResult<Vec<u8>> {
+        let name = match op {
+            XattrOp::Get(n) | XattrOp::Set(n, ..) | XattrOp::Remove(n) => Some(*n),
+            XattrOp::List => None,
+        };
+        if let Some(n) = name {
+            if !known_namespace(n) {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            // user.* exists only on regular files and directories.
+            let plain = matches!(self.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR);
+            if n.starts_with(b"user.") && !plain {
+                return Err(match op {
+                    XattrOp::Get(_) => Errno::ENODATA,
+                    _ => Errno::EPERM,
+                });
+            }
+        }
+        match *op {
+            XattrOp::Get(n) => self.xattrs.get(n).cloned().ok_or(Errno::ENODATA),
+            XattrOp::List => Ok(self
+                .xattrs
+                .keys()
+                .flat_map(|k| k.iter().copied().chain([0]))
+                .collect()),
+            XattrOp::Set(n, v, flags) => {
+                let exists = self.xattrs.contains_key(n);
+                if flags & XATTR_CREATE != 0 && exists {
+                    return Err(Errno::EEXIST);
+                }
+                if flags & XATTR_REPLACE != 0 && !exists {
+                    return Err(Errno::ENODATA);
+                }
+                self.xattrs.insert(n.to_vec(), v.to_vec());
+                self.ctime = now();
+                Ok(Vec::new())
+            }
+            XattrOp::Remove(n) => {
+                self.xattrs.remove(n).ok_or(Errno::ENODATA)?;
+                self.ctime = now();
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
 impl TmpFs {
     /// A tmpfs whose root has `mode`, holding at most `limit` bytes.
     pub fn new(dev: u64, mode: u32, limit: u64) -> TmpFs {
@@ -69,6 +125,7 @@ impl TmpFs {
                 mtime: t,
                 ctime: t,
                 data: Data::Dir(BTreeMap::new()),
+                xattrs: BTreeMap::new(),
             })),
             dev,
             next_ino: AtomicU64::new(2),
@@ -138,11 +195,16 @@ impl TmpFs {
             mtime: t,
             ctime: t,
             data,
+            xattrs: BTreeMap::new(),
         }
     }
 }
 
 impl Filesystem for TmpFs {
+    fn xattr(&self, _c: &Caller, rel: &[u8], op: &XattrOp) -> KResult<Vec<u8>> {
+        self.walk(rel)?.lock().xattr(op)
+    }
+
     fn fstype(&self) -> &'static str {
         "tmpfs"
     }
@@ -187,6 +249,7 @@ impl Filesystem for TmpFs {
             dev: self.dev,
             used: self.used.clone(),
             limit: self.limit,
+            seals: None,
         }))
     }
 
@@ -431,6 +494,31 @@ struct TmpHandle {
     dev: u64,
     used: Arc<AtomicU64>,
     limit: u64,
+    /// memfd_create files: their seals.
+    seals: Option<AtomicU32>,
+}
+
+impl TmpHandle {
+    fn sealed(&self, s: u32) -> bool {
+        self.seals
+            .as_ref()
+            .is_some_and(|x| x.load(Ordering::Relaxed) & s != 0)
+    }
+
+    /// A size change the seals refuse: EPERM.
+    fn check_resize(&self, old: u64, new: u64) -> KResult<()> {
+        if (new < old && self.sealed(F_SEAL_SHRINK)) || (new > old && self.sealed(F_SEAL_GROW)) {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        match &self.node.lock().data {
+            Data::File(v) => v.len() as u64,
+            _ => 0,
+        }
+    }
 }
 
 impl FileOps for TmpHandle {
@@ -463,6 +551,9 @@ impl FileOps for TmpHandle {
         let Data::File(v) = &mut n.data else {
             return Err(Errno::EISDIR);
         };
+        if self.sealed(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) {
+            return Err(Errno::EPERM);
+        }
         let at = match (off, append) {
             (_, true) => v.len(),
             (Some(o), false) => o as usize,
@@ -472,6 +563,9 @@ impl FileOps for TmpHandle {
             return Err(Errno::EFBIG);
         }
         let end = at.checked_add(buf.len()).ok_or(Errno::EFBIG)?;
+        if end > v.len() && self.sealed(F_SEAL_GROW) {
+            return Err(Errno::EPERM);
+        }
         if end > v.len() {
             let grow = (end - v.len()) as u64;
             if self.used.load(Ordering::Relaxed) + grow > self.limit {
@@ -545,6 +639,7 @@ impl FileOps for TmpHandle {
     }
 
     fn truncate(&self, len: u64) -> KResult<()> {
+        self.check_resize(self.size(), len)?;
         apply_attr(
             &self.node,
             &SetAttr {
@@ -557,11 +652,48 @@ impl FileOps for TmpHandle {
     }
 
     fn setattr(&self, a: &SetAttr) -> KResult<()> {
+        if let Some(len) = a.size {
+            self.check_resize(self.size(), len)?;
+        }
         apply_attr(&self.node, a, &self.used, self.limit)
     }
 
     fn sync(&self) -> KResult<()> {
         Ok(())
+    }
+
+    // tmpfs allocates nothing ahead: mode 0 only grows the size; punching
+    // a hole zeroes the range.
+    fn fallocate(&self, mode: i32, off: u64, len: u64) -> KResult<()> {
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        match mode {
+            0 => {
+                let size = self.size();
+                if end > size {
+                    self.check_resize(size, end)?;
+                    self.truncate(end)?;
+                }
+                Ok(())
+            }
+            libc::FALLOC_FL_KEEP_SIZE => Ok(()),
+            m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
+                if self.sealed(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) {
+                    return Err(Errno::EPERM);
+                }
+                let mut n = self.node.lock();
+                if let Data::File(v) = &mut n.data {
+                    let e = (end.min(v.len() as u64)) as usize;
+                    let s = (off as usize).min(e);
+                    v[s..e].fill(0);
+                }
+                Ok(())
+            }
+            _ => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    fn seals(&self) -> Option<&AtomicU32> {
+        self.seals.as_ref()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -595,13 +727,14 @@ fn stat_of(dev: u64, n: &Inode) -> FileStat {
 
 static ANON_INO: AtomicU64 = AtomicU64::new(1 << 32);
 
-/// An unnamed in-memory file (memfd_create), holding at most `limit` bytes.
-pub fn anonymous_file(limit: u64) -> Box<dyn FileOps> {
+/// An unnamed in-memory file (memfd_create), holding at most `limit`
+/// bytes, with `seals` to start with (F_SEAL_SEAL: sealing not allowed).
+pub fn anonymous_file(limit: u64, mode: u32, seals: u32) -> Box<dyn FileOps> {
     let t = now();
     Box::new(TmpHandle {
         node: Arc::new(Mutex::new(Inode {
             ino: ANON_INO.fetch_add(1, Ordering::Relaxed),
-            mode: libc::S_IFREG | 0o777,
+            mode: libc::S_IFREG | mode,
             uid: 0,
             gid: 0,
             nlink: 1,
@@ -610,9 +743,11 @@ pub fn anonymous_file(limit: u64) -> Box<dyn FileOps> {
             mtime: t,
             ctime: t,
             data: Data::File(Vec::new()),
+            xattrs: BTreeMap::new(),
         })),
         dev: 0x30,
         used: Arc::new(AtomicU64::new(0)),
         limit,
+        seals: Some(AtomicU32::new(seals)),
     })
 }

@@ -19,6 +19,25 @@ pub struct Caller<'a> {
     pub vfs: &'a Vfs,
 }
 
+/// An extended attribute operation; replies are the value (Get), the
+/// NUL-separated names (List), or nothing.
+pub enum XattrOp<'a> {
+    Get(&'a [u8]),
+    Set(&'a [u8], &'a [u8], i32),
+    List,
+    Remove(&'a [u8]),
+}
+
+pub const XATTR_CREATE: i32 = 1;
+pub const XATTR_REPLACE: i32 = 2;
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_CACHED: u64 = 0x20;
+
 /// A filesystem as the VFS sees it. `rel` is the path inside the
 /// filesystem, without a leading slash ("" is its root).
 pub trait Filesystem: Send + Sync {
@@ -66,6 +85,17 @@ pub trait Filesystem: Send + Sync {
     fn setattr(&self, c: &Caller, rel: &[u8], attr: &SetAttr) -> KResult<()> {
         let _ = (c, rel, attr);
         Err(Errno::EROFS)
+    }
+    /// Whether `rel` is a magic link (/proc/pid/fd/N, exe, cwd, root),
+    /// which RESOLVE_NO_MAGICLINKS refuses to follow.
+    fn is_magic_link(&self, rel: &[u8]) -> bool {
+        let _ = rel;
+        false
+    }
+    /// Extended attributes of `rel`: EOPNOTSUPP where they are not kept.
+    fn xattr(&self, c: &Caller, rel: &[u8], op: &XattrOp) -> KResult<Vec<u8>> {
+        let _ = (c, rel, op);
+        Err(Errno::EOPNOTSUPP)
     }
     /// The pipe behind a FIFO this filesystem keeps (named pipes).
     fn fifo(&self, c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {
@@ -259,6 +289,18 @@ impl Vfs {
         path: &[u8],
         follow: bool,
     ) -> KResult<Resolved> {
+        self.resolve_how(ctx, dirfd, path, follow, 0)
+    }
+
+    /// `resolve` with openat2's RESOLVE_* restrictions in `how`.
+    pub fn resolve_how(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+        how: u64,
+    ) -> KResult<Resolved> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -270,7 +312,33 @@ impl Vfs {
             tid: ctx.tid,
             vfs: self,
         };
-        let (mut comps, root) = self.start(ctx, dirfd, path)?;
+        let beneath = how & RESOLVE_BENEATH != 0;
+        let in_root = how & RESOLVE_IN_ROOT != 0;
+        let (mut comps, mut root) = if beneath || in_root {
+            // The walk is anchored at the starting directory, whatever the
+            // path says.
+            let (start, _) = self.start(ctx, dirfd, b".")?;
+            if beneath && path.first() == Some(&b'/') {
+                return Err(Errno::EXDEV);
+            }
+            (start.clone(), start)
+        } else {
+            self.start(ctx, dirfd, path)?
+        };
+        if in_root {
+            root = comps.clone();
+        }
+        let start_mount = if how & RESOLVE_NO_XDEV != 0 {
+            Some(self.mount_of(&join(&comps)).0.point.clone())
+        } else {
+            None
+        };
+        let same_mount = |comps: &Components| -> KResult<()> {
+            match &start_mount {
+                Some(p) if self.mount_of(&join(comps)).0.point != *p => Err(Errno::EXDEV),
+                _ => Ok(()),
+            }
+        };
         let must_dir = path.last() == Some(&b'/');
         let mut pending: std::collections::VecDeque<Vec<u8>> = split(path).into();
         let mut links = 0;
@@ -286,11 +354,15 @@ impl Vfs {
             if name == b"." || name == b".." {
                 if name == b".." && comps.len() > root.len() {
                     comps.pop();
+                } else if name == b".." && beneath {
+                    return Err(Errno::EXDEV);
                 }
+                same_mount(&comps)?;
                 cur_stat = Some(self.lstat(&c, &comps)?);
                 continue;
             }
             comps.push(name);
+            same_mount(&comps)?;
             let st = match self.lstat(&c, &comps) {
                 Ok(s) => s,
                 Err(e) if e == Errno::ENOENT && last => {
@@ -306,6 +378,13 @@ impl Vfs {
                 Err(e) => return Err(e),
             };
             if st.mode & libc::S_IFMT == libc::S_IFLNK && (!last || follow || must_dir) {
+                if how & RESOLVE_NO_SYMLINKS != 0 {
+                    return Err(Errno::ELOOP);
+                }
+                let (m, rel) = self.mount_of(&join(&comps));
+                if how & RESOLVE_NO_MAGICLINKS != 0 && m.fs.is_magic_link(&rel) {
+                    return Err(Errno::ELOOP);
+                }
                 links += 1;
                 if links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
@@ -313,6 +392,9 @@ impl Vfs {
                 let target = self.readlink_at(&c, &comps)?;
                 comps.pop();
                 if target.first() == Some(&b'/') {
+                    if beneath {
+                        return Err(Errno::EXDEV);
+                    }
                     comps = root.clone();
                 }
                 for t in split(&target).into_iter().rev() {
@@ -413,8 +495,21 @@ impl Vfs {
         flags: i32,
         mode: u32,
     ) -> KResult<Arc<File>> {
+        self.open_how(ctx, dirfd, path, flags, mode, 0)
+    }
+
+    /// openat2(2) minus fd allocation: `how` holds RESOLVE_* flags.
+    pub fn open_how(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        how: u64,
+    ) -> KResult<Arc<File>> {
         let follow = flags & libc::O_NOFOLLOW == 0;
-        let mut r = self.resolve(ctx, dirfd, path, follow)?;
+        let mut r = self.resolve_how(ctx, dirfd, path, follow, how)?;
         if r.stat.is_none() {
             if flags & libc::O_CREAT == 0 {
                 return Err(Errno::ENOENT);
@@ -435,7 +530,7 @@ impl Vfs {
                 0,
                 (cr.fsuid, cr.fsgid),
             )?;
-            r = self.resolve(ctx, dirfd, path, follow)?;
+            r = self.resolve_how(ctx, dirfd, path, follow, how)?;
             return self.open_resolved(ctx, &r, flags & !libc::O_TRUNC, mode);
         }
         if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {

@@ -1,0 +1,181 @@
+//! Extended attributes: the path, symlink (l*) and fd (f*) variants of
+//! get/set/list/removexattr. Names and values are checked as Linux does
+//! before the file is looked at; the filesystem keeps the attributes
+//! (tmpfs and the overlay's upper layer do, other filesystems say
+//! EOPNOTSUPP).
+
+use crate::abi::{self};
+use crate::fs::fdget;
+use crate::table::{Reg, Support::*};
+use sentry::fs::vfs::{Caller, Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
+use sentry::{Ctx, Errno, KResult};
+
+pub fn register(r: &mut Reg<'_>) {
+    let note = "user.*, trusted.*, security.* on tmpfs and the overlay; ENODATA for files only in the host root";
+    r("setxattr", "ppaux", Partial(note), setxattr);
+    r("lsetxattr", "ppaux", Partial(note), lsetxattr);
+    r("fsetxattr", "dpaux", Partial(note), fsetxattr);
+    r("getxattr", "ppau", Partial(note), getxattr);
+    r("lgetxattr", "ppau", Partial(note), lgetxattr);
+    r("fgetxattr", "dpau", Partial(note), fgetxattr);
+    r("listxattr", "pau", Partial(note), listxattr);
+    r("llistxattr", "pau", Partial(note), llistxattr);
+    r("flistxattr", "dau", Partial(note), flistxattr);
+    r("removexattr", "pp", Partial(note), removexattr);
+    r("lremovexattr", "pp", Partial(note), lremovexattr);
+    r("fremovexattr", "dp", Partial(note), fremovexattr);
+}
+
+const NAME_MAX: usize = 255;
+const SIZE_MAX: usize = 65536;
+
+/// What an attribute call names: a path (following a final symlink or
+/// not) or an open file.
+#[derive(Clone, Copy)]
+enum On {
+    Path(u64, bool),
+    Fd(u64),
+}
+
+fn name(ctx: &Ctx<'_, '_>, p: u64) -> KResult<Vec<u8>> {
+    if p == 0 {
+        return Err(Errno::EFAULT);
+    }
+    let n = sentry::mm::read_cstr(&ctx.mm, p, NAME_MAX + 1)?;
+    if n.is_empty() || n.len() > NAME_MAX {
+        return Err(Errno::ERANGE);
+    }
+    Ok(n)
+}
+
+/// The fd check comes first for the f* calls, as on Linux.
+fn check_fd(ctx: &mut Ctx<'_, '_>, on: On) -> KResult<()> {
+    if let On::Fd(fd) = on {
+        fdget(ctx, fd)?;
+    }
+    Ok(())
+}
+
+fn resolve(ctx: &mut Ctx<'_, '_>, on: On) -> KResult<Resolved> {
+    let r = match on {
+        On::Path(p, follow) => {
+            let p = abi::path(ctx, p)?;
+            ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, follow)?
+        }
+        On::Fd(fd) => {
+            let f = fdget(ctx, fd)?;
+            // Pipes, sockets and anonymous files keep no attributes.
+            if !f.path.starts_with(b"/") {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            ctx.k
+                .vfs
+                .resolve(ctx, libc::AT_FDCWD, &f.path, false)
+                .map_err(|_| Errno::EOPNOTSUPP)?
+        }
+    };
+    r.stat.ok_or(Errno::ENOENT)?;
+    Ok(r)
+}
+
+fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> {
+    let changes = matches!(op, XattrOp::Set(..) | XattrOp::Remove(_));
+    if changes && (r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only()) {
+        return Err(Errno::EROFS);
+    }
+    let c = Caller {
+        st: &ctx.st,
+        tid: ctx.tid,
+        vfs: &ctx.k.vfs,
+    };
+    r.mount.fs.xattr(&c, &r.rel, op)
+}
+
+/// Copies a value or list out: size 0 asks for the length.
+fn reply(ctx: &mut Ctx<'_, '_>, data: &[u8], buf: u64, size: u64) -> KResult<u64> {
+    if size == 0 {
+        return Ok(data.len() as u64);
+    }
+    if (size as usize) < data.len() {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mm.write(buf, data)?;
+    Ok(data.len() as u64)
+}
+
+fn set(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
+    check_fd(ctx, on)?;
+    let flags = a[4];
+    if flags & !((XATTR_CREATE | XATTR_REPLACE) as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = name(ctx, a[1])?;
+    if a[3] as usize > SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let value = if a[3] == 0 {
+        Vec::new()
+    } else {
+        sentry::mm::read_vec(&ctx.mm, a[2], a[3] as usize)?
+    };
+    let r = resolve(ctx, on)?;
+    apply(ctx, &r, &XattrOp::Set(&n, &value, flags as i32)).map(|_| 0)
+}
+
+fn get(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
+    check_fd(ctx, on)?;
+    let n = name(ctx, a[1])?;
+    let r = resolve(ctx, on)?;
+    let v = apply(ctx, &r, &XattrOp::Get(&n))?;
+    reply(ctx, &v, a[2], a[3])
+}
+
+fn list(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
+    let r = resolve(ctx, on)?;
+    let v = apply(ctx, &r, &XattrOp::List)?;
+    reply(ctx, &v, a[1], a[2])
+}
+
+fn remove(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
+    check_fd(ctx, on)?;
+    let n = name(ctx, a[1])?;
+    let r = resolve(ctx, on)?;
+    apply(ctx, &r, &XattrOp::Remove(&n)).map(|_| 0)
+}
+
+fn setxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set(ctx, On::Path(a[0], true), a)
+}
+fn lsetxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set(ctx, On::Path(a[0], false), a)
+}
+fn fsetxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    set(ctx, On::Fd(a[0]), a)
+}
+fn getxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    get(ctx, On::Path(a[0], true), a)
+}
+fn lgetxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    get(ctx, On::Path(a[0], false), a)
+}
+fn fgetxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    get(ctx, On::Fd(a[0]), a)
+}
+fn listxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    list(ctx, On::Path(a[0], true), a)
+}
+fn llistxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    list(ctx, On::Path(a[0], false), a)
+}
+fn flistxattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    list(ctx, On::Fd(a[0]), a)
+}
+fn removexattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    remove(ctx, On::Path(a[0], true), a)
+}
+fn lremovexattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    remove(ctx, On::Path(a[0], false), a)
+}
+fn fremovexattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    remove(ctx, On::Fd(a[0]), a)
+}
