@@ -1450,7 +1450,7 @@ fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         };
         return put_statfs(ctx, a[1], pipefs, false);
     }
-    let (m, _) = ctx.k.vfs.mount_of(&f.path);
+    let (m, _) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
     let s = m.fs.statfs()?;
     put_statfs(ctx, a[1], s, m.flags & libc::MS_RDONLY != 0)
 }

@@ -351,7 +351,7 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
     check_owner(ctx, uid, &attr)?;
     match f.ops.setattr(&attr) {
         Err(e) if e == Errno::EROFS => {
-            let (m, _) = ctx.k.vfs.mount_of(&f.path);
+            let (m, _) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
             Err(if m.point == b"/" {
                 Errno::EROFS
             } else {

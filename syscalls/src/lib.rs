@@ -9,6 +9,7 @@ mod fs_mutate;
 mod locks;
 mod misc;
 mod mm;
+mod mount;
 mod names;
 mod net;
 mod process;

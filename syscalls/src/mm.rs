@@ -86,6 +86,18 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if shared && prot & libc::PROT_WRITE != 0 && write_sealed {
             return Err(Errno::EPERM);
         }
+        let noexec = ctx
+            .k
+            .vfs
+            .ns_of_task(ctx.task_ref())
+            .mount_of(&f.path)
+            .0
+            .flags
+            & libc::MS_NOEXEC
+            != 0;
+        if prot & libc::PROT_EXEC != 0 && noexec && f.path.starts_with(b"/") {
+            return Err(Errno::EPERM);
+        }
         if fmt == libc::S_IFCHR && f.path == b"/dev/zero" {
             // A mapping of /dev/zero is anonymous memory.
         } else if fmt != libc::S_IFREG {

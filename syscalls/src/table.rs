@@ -55,6 +55,7 @@ impl Table {
         crate::splice::register(&mut reg);
         crate::xattr::register(&mut reg);
         crate::signalfd::register(&mut reg);
+        crate::mount::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);
         mm::register(&mut reg);

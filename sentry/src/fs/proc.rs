@@ -636,35 +636,48 @@ fn limits(r: &[(u64, u64); 16]) -> Vec<u8> {
 
 fn mounts(c: &Caller, info: bool) -> Vec<u8> {
     let mut s = String::new();
-    for (i, m) in c.vfs.mounts().iter().enumerate() {
-        let ro = if m.flags & libc::MS_RDONLY != 0 {
+    for m in c.vfs.mounts(c).iter() {
+        let mut opts = vec![if m.flags & libc::MS_RDONLY != 0 {
+            "ro"
+        } else {
+            "rw"
+        }];
+        for (bit, name) in [
+            (libc::MS_NOSUID, "nosuid"),
+            (libc::MS_NODEV, "nodev"),
+            (libc::MS_NOEXEC, "noexec"),
+        ] {
+            if m.flags & bit != 0 {
+                opts.push(name);
+            }
+        }
+        opts.push("relatime");
+        let opts = opts.join(",");
+        let point = String::from_utf8_lossy(&m.point);
+        let sb = if m.flags & libc::MS_RDONLY != 0 {
             "ro"
         } else {
             "rw"
         };
-        let point = String::from_utf8_lossy(&m.point);
         if info {
+            let root = format!("/{}", String::from_utf8_lossy(&m.root));
+            let dev = m.fs.lookup(c, &m.root).map(|st| st.dev).unwrap_or(0);
             let _ = writeln!(
                 s,
-                "{} {} 0:{} / {} {},relatime - {} {} {}",
-                i + 1,
-                if i == 0 { 0 } else { 1 },
-                20 + i,
+                "{} {} {}:{} {} {} {} - {} {} {}",
+                m.id,
+                m.parent,
+                libc::major(dev),
+                libc::minor(dev),
+                root,
                 point,
-                ro,
+                opts,
                 m.fs.fstype(),
                 m.source,
-                ro
+                sb
             );
         } else {
-            let _ = writeln!(
-                s,
-                "{} {} {} {},relatime 0 0",
-                m.source,
-                point,
-                m.fs.fstype(),
-                ro
-            );
+            let _ = writeln!(s, "{} {} {} {} 0 0", m.source, point, m.fs.fstype(), opts);
         }
     }
     s.into_bytes()

@@ -112,13 +112,18 @@ impl Inode {
 impl TmpFs {
     /// A tmpfs whose root has `mode`, holding at most `limit` bytes.
     pub fn new(dev: u64, mode: u32, limit: u64) -> TmpFs {
+        TmpFs::with_owner(dev, mode, limit, (0, 0))
+    }
+
+    /// A tmpfs whose root has `mode` and `owner` (uid, gid).
+    pub fn with_owner(dev: u64, mode: u32, limit: u64, owner: (u32, u32)) -> TmpFs {
         let t = now();
         TmpFs {
             root: Arc::new(Mutex::new(Inode {
                 ino: 1,
                 mode: libc::S_IFDIR | mode,
-                uid: 0,
-                gid: 0,
+                uid: owner.0,
+                gid: owner.1,
                 nlink: 2,
                 rdev: 0,
                 atime: t,

@@ -124,15 +124,143 @@ pub struct SetAttr {
     pub mtime: Option<(i64, i64)>,
 }
 
+#[derive(Clone)]
 pub struct Mount {
+    /// Unique id (mountinfo's first field).
+    pub id: u64,
+    /// The mount this one is mounted on (its own id for a namespace root).
+    pub parent: u64,
     pub point: Vec<u8>,
     pub fs: Arc<dyn Filesystem>,
+    /// The directory of `fs` mounted here ("" for its root; bind mounts
+    /// of a subdirectory name it).
+    pub root: Vec<u8>,
     pub source: String,
     pub flags: u64,
 }
 
+static NEXT_MOUNT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(21);
+
+impl Mount {
+    pub fn new(
+        point: &[u8],
+        fs: Arc<dyn Filesystem>,
+        root: &[u8],
+        source: &str,
+        flags: u64,
+    ) -> Mount {
+        let id = NEXT_MOUNT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Mount {
+            id,
+            parent: id,
+            point: point.to_vec(),
+            fs,
+            root: root.to_vec(),
+            source: source.into(),
+            flags,
+        }
+    }
+}
+
+/// A mount namespace: its mount table, in mount order (a later mount on
+/// the same point hides the earlier one).
+pub struct MountNs {
+    pub mounts: RwLock<Vec<Arc<Mount>>>,
+}
+
+impl MountNs {
+    /// A copy for unshare/clone(CLONE_NEWNS): the same filesystems,
+    /// mounts of its own (new ids, so changes stay inside).
+    pub fn copy(&self) -> Arc<MountNs> {
+        let old = self.mounts.read();
+        let ids: std::collections::HashMap<u64, u64> = old
+            .iter()
+            .map(|m| {
+                let id = NEXT_MOUNT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (m.id, id)
+            })
+            .collect();
+        let mounts = old
+            .iter()
+            .map(|m| {
+                Arc::new(Mount {
+                    id: ids[&m.id],
+                    parent: ids.get(&m.parent).copied().unwrap_or(ids[&m.id]),
+                    ..(**m).clone()
+                })
+            })
+            .collect();
+        Arc::new(MountNs {
+            mounts: RwLock::new(mounts),
+        })
+    }
+
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.mounts.read().clone()
+    }
+
+    /// Mounts `m` on top of whatever is at its point now.
+    pub fn add(&self, mut m: Mount) {
+        m.parent = self.mount_of(&m.point).0.id;
+        self.mounts.write().push(Arc::new(m));
+    }
+
+    /// The visible mount whose mount point is exactly `path`.
+    pub fn mounted_at(&self, path: &[u8]) -> Option<Arc<Mount>> {
+        let (m, _) = self.mount_of(path);
+        (m.point == path).then_some(m)
+    }
+
+    /// Ids of `id` and every mount beneath it.
+    pub fn subtree(&self, id: u64) -> Vec<u64> {
+        let mounts = self.mounts.read();
+        let mut out = vec![id];
+        let mut i = 0;
+        while i < out.len() {
+            let cur = out[i];
+            out.extend(
+                mounts
+                    .iter()
+                    .filter(|m| m.parent == cur && m.id != cur)
+                    .map(|m| m.id),
+            );
+            i += 1;
+        }
+        out
+    }
+
+    /// The mount holding canonical `path`, and the path inside its
+    /// filesystem.
+    pub fn mount_of(&self, path: &[u8]) -> (Arc<Mount>, Vec<u8>) {
+        let mounts = self.mounts.read();
+        let mut best: Option<&Arc<Mount>> = None;
+        for m in mounts.iter() {
+            let p = &m.point;
+            let inside = p == b"/"
+                || path == p.as_slice()
+                || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'));
+            if inside && best.is_none_or(|b| b.point.len() <= p.len()) {
+                best = Some(m);
+            }
+        }
+        let m = best.expect("root mount").clone();
+        let inner = if m.point == b"/" {
+            path.get(1..).unwrap_or_default()
+        } else {
+            path.get(m.point.len() + 1..).unwrap_or_default()
+        };
+        let rel = match (m.root.is_empty(), inner.is_empty()) {
+            (true, _) => inner.to_vec(),
+            (false, true) => m.root.clone(),
+            (false, false) => [&m.root[..], b"/", inner].concat(),
+        };
+        (m, rel)
+    }
+}
+
 pub struct Vfs {
-    mounts: RwLock<Vec<Arc<Mount>>>,
+    /// The first process's mount namespace.
+    pub init_ns: Arc<MountNs>,
 }
 
 /// The result of a path walk.
@@ -189,71 +317,73 @@ impl Vfs {
             root,
             b"",
         );
-        Vfs {
-            mounts: RwLock::new(vec![
-                Arc::new(Mount {
-                    point: b"/".to_vec(),
-                    fs: Arc::new(overlay),
-                    source: "overlay".into(),
-                    flags: 0,
-                }),
-                Arc::new(Mount {
-                    point: b"/proc".to_vec(),
-                    fs: Arc::new(super::proc::ProcFs::new()),
-                    source: "proc".into(),
-                    flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                }),
-                Arc::new(Mount {
-                    point: b"/dev".to_vec(),
-                    fs: Arc::new(super::dev::DevFs::new()),
-                    source: "none".into(),
-                    flags: libc::MS_NOSUID,
-                }),
-                Arc::new(Mount {
-                    point: b"/dev/shm".to_vec(),
-                    fs: Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit())),
-                    source: "shm".into(),
-                    flags: libc::MS_NOSUID | libc::MS_NODEV,
-                }),
-            ]),
-        }
-    }
-
-    pub fn mounts(&self) -> Vec<Arc<Mount>> {
-        self.mounts.read().clone()
-    }
-
-    /// The mount holding canonical `path`, and the path inside it.
-    pub fn mount_of(&self, path: &[u8]) -> (Arc<Mount>, Vec<u8>) {
-        let mounts = self.mounts.read();
-        let mut best: Option<&Arc<Mount>> = None;
-        for m in mounts.iter() {
-            let p = &m.point;
-            let inside = p == b"/"
-                || path == p.as_slice()
-                || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'));
-            if inside && best.is_none_or(|b| b.point.len() < p.len()) {
-                best = Some(m);
-            }
-        }
-        let m = best.expect("root mount").clone();
-        let rel = if m.point == b"/" {
-            path.get(1..).unwrap_or_default().to_vec()
-        } else {
-            path.get(m.point.len() + 1..).unwrap_or_default().to_vec()
+        let nosuid = libc::MS_NOSUID;
+        let mut mounts = vec![
+            Mount::new(b"/", Arc::new(overlay), b"", "overlay", 0),
+            Mount::new(
+                b"/proc",
+                Arc::new(super::proc::ProcFs::new()),
+                b"",
+                "proc",
+                nosuid | libc::MS_NODEV | libc::MS_NOEXEC,
+            ),
+            Mount::new(
+                b"/dev",
+                Arc::new(super::dev::DevFs::new()),
+                b"",
+                "none",
+                nosuid,
+            ),
+            Mount::new(
+                b"/dev/shm",
+                Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit())),
+                b"",
+                "shm",
+                nosuid | libc::MS_NODEV,
+            ),
+        ];
+        let ns = MountNs {
+            mounts: RwLock::new(vec![Arc::new(mounts.remove(0))]),
         };
-        (m, rel)
+        for m in mounts {
+            ns.add(m);
+        }
+        Vfs {
+            init_ns: Arc::new(ns),
+        }
+    }
+
+    /// The mount namespace of the calling task.
+    pub fn ns(&self, c: &Caller) -> Arc<MountNs> {
+        c.st.tasks
+            .get(&c.tid)
+            .map_or_else(|| self.init_ns.clone(), |t| t.mnt_ns.clone())
+    }
+
+    /// The mount namespace of `t`.
+    pub fn ns_of_task(&self, t: &crate::kernel::Task) -> Arc<MountNs> {
+        t.mnt_ns.clone()
+    }
+
+    /// The caller's mounts, in mount order.
+    pub fn mounts(&self, c: &Caller) -> Vec<Arc<Mount>> {
+        self.ns(c).mounts()
+    }
+
+    /// The caller's mount holding canonical `path`, and the path inside it.
+    pub fn mount_of(&self, c: &Caller, path: &[u8]) -> (Arc<Mount>, Vec<u8>) {
+        self.ns(c).mount_of(path)
     }
 
     fn lstat(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<FileStat> {
         let path = join(comps);
-        let (m, rel) = self.mount_of(&path);
+        let (m, rel) = self.mount_of(c, &path);
         m.fs.lookup(c, &rel)
     }
 
     fn readlink_at(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<Vec<u8>> {
         let path = join(comps);
-        let (m, rel) = self.mount_of(&path);
+        let (m, rel) = self.mount_of(c, &path);
         m.fs.readlink(c, &rel)
     }
 
@@ -329,13 +459,13 @@ impl Vfs {
             root = comps.clone();
         }
         let start_mount = if how & RESOLVE_NO_XDEV != 0 {
-            Some(self.mount_of(&join(&comps)).0.point.clone())
+            Some(self.mount_of(&c, &join(&comps)).0.id)
         } else {
             None
         };
         let same_mount = |comps: &Components| -> KResult<()> {
             match &start_mount {
-                Some(p) if self.mount_of(&join(comps)).0.point != *p => Err(Errno::EXDEV),
+                Some(p) if self.mount_of(&c, &join(comps)).0.id != *p => Err(Errno::EXDEV),
                 _ => Ok(()),
             }
         };
@@ -367,7 +497,7 @@ impl Vfs {
                 Ok(s) => s,
                 Err(e) if e == Errno::ENOENT && last => {
                     let p = join(&comps);
-                    let (mount, rel) = self.mount_of(&p);
+                    let (mount, rel) = self.mount_of(&c, &p);
                     return Ok(Resolved {
                         path: p,
                         stat: None,
@@ -381,7 +511,7 @@ impl Vfs {
                 if how & RESOLVE_NO_SYMLINKS != 0 {
                     return Err(Errno::ELOOP);
                 }
-                let (m, rel) = self.mount_of(&join(&comps));
+                let (m, rel) = self.mount_of(&c, &join(&comps));
                 if how & RESOLVE_NO_MAGICLINKS != 0 && m.fs.is_magic_link(&rel) {
                     return Err(Errno::ELOOP);
                 }
@@ -415,7 +545,7 @@ impl Vfs {
             return Err(Errno::ENOTDIR);
         }
         let p = join(&comps);
-        let (mount, rel) = self.mount_of(&p);
+        let (mount, rel) = self.mount_of(&c, &p);
         Ok(Resolved {
             path: p,
             stat: Some(stat),
@@ -450,6 +580,10 @@ impl Vfs {
         }
         if fmt == libc::S_IFLNK && flags & libc::O_PATH == 0 {
             return Err(Errno::ELOOP);
+        }
+        let device = fmt == libc::S_IFCHR || fmt == libc::S_IFBLK;
+        if device && r.mount.flags & libc::MS_NODEV != 0 && flags & libc::O_PATH == 0 {
+            return Err(Errno::EACCES);
         }
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if writes && r.mount.flags & libc::MS_RDONLY != 0 && fmt != libc::S_IFCHR {

@@ -63,6 +63,7 @@ pub fn spawn_init(
         wake_fd: None,
         exit_signal: SIGCHLD,
         pdeathsig: 0,
+        mnt_ns: k.vfs.init_ns.clone(),
     };
     st.tasks.insert(pid, task);
     st.procs.insert(
@@ -452,8 +453,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
+    let ns = libc::CLONE_NEWUTS
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
@@ -464,9 +464,20 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         ctx.log_once("clone with namespace or pidfd flags");
         return Err(Errno::EINVAL);
     }
+    if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if f & libc::CLONE_NEWNS != 0 && ctx.proc_ref().creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
     let parent_tid = ctx.tid;
     let parent = ctx.task_ref();
     let tgid = parent.tgid;
+    let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
+        parent.mnt_ns.copy()
+    } else {
+        parent.mnt_ns.clone()
+    };
     let mm = if f & libc::CLONE_VM != 0 {
         parent.mm.clone()
     } else {
@@ -572,6 +583,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             wake_fd: None,
             exit_signal: a.exit_signal,
             pdeathsig: 0,
+            mnt_ns,
         },
     );
     if f & libc::CLONE_PARENT_SETTID != 0 {

@@ -53,6 +53,8 @@ pub struct Task {
     pub wake_fd: Option<std::os::fd::OwnedFd>,
     pub exit_signal: i32,
     pub pdeathsig: i32,
+    /// Mount namespace (unshare/clone with CLONE_NEWNS copy it).
+    pub mnt_ns: Arc<crate::fs::vfs::MountNs>,
 }
 
 /// Why and how a process ended, for wait(2).

@@ -9,8 +9,9 @@
 //! process tree running `/bin/true` (ru_maxrss from wait4, which covers the
 //! process and the descendants it waited for).
 //!
-//! Filesystem rows: sequential read of a 512 MiB file with `dd bs=1M` and
-//! with `cat`, create+stat+unlink of 10,000 files in /tmp
+//! Filesystem rows: sequential read of a 512 MiB file timed inside the
+//! reading process (tests/bench/read.c, 1 MiB and 128 KiB reads), and as
+//! whole runs of `dd bs=1M` and `cat`, create+stat+unlink of 10,000 files in /tmp
 //! (tests/bench/files.c), `find /usr` and `tar c /usr/lib | wc -c`.
 //!
 //! `--only process` or `--only fs` runs one group.
@@ -84,7 +85,29 @@ fn run_limited(
 }
 
 fn getppid_ns(runner: &Runner, bin: &Path) -> Measure {
-    match run_once(runner, &[bin.as_os_str().to_owned()]) {
+    printed_value(runner, &[bin.as_os_str().to_owned()])
+}
+
+/// Median of `n` runs of a program that prints its own measurement.
+fn printed_median(runner: &Runner, prog: &[OsString], n: usize) -> Measure {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        let m = printed_value(runner, prog);
+        match m.value {
+            Some(x) => v.push(x),
+            None => return m,
+        }
+    }
+    v.sort_by(f64::total_cmp);
+    Measure {
+        value: Some(v[v.len() / 2]),
+        note: None,
+    }
+}
+
+/// The number a program prints on stdout.
+fn printed_value(runner: &Runner, prog: &[OsString]) -> Measure {
+    match run_once(runner, prog) {
         Ok(r) => {
             let text = String::from_utf8_lossy(&r.stdout);
             match text.trim().parse::<f64>() {
@@ -220,11 +243,35 @@ fn beats_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
 }
 
 /// Rows on the filesystem: bulk reads, metadata churn and walks.
-fn fs_rows(big: PathBuf, files: PathBuf) -> Vec<Row> {
+fn fs_rows(big: PathBuf, files: PathBuf, reader: PathBuf) -> Vec<Row> {
     let long = Duration::from_secs(1200);
+    let read_prog = |block: &str| {
+        vec![
+            reader.clone().into_os_string(),
+            big.clone().into_os_string(),
+            block.into(),
+        ]
+    };
+    let (r1m, r128k) = (read_prog("1048576"), read_prog("131072"));
     let dd = format!("dd if={} of=/dev/null bs=1M status=none", big.display());
     let cat = format!("cat {} >/dev/null", big.display());
     vec![
+        Row {
+            name: "read 512 MiB in-process, 1 MiB reads (median of 5)",
+            unit: "ms",
+            target: "<= 1.5x native",
+            meets: |h, n, _| Some(h <= 1.5 * n),
+            measure: Box::new(move |r| printed_median(r, &r1m, 5)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "read 512 MiB in-process, 128 KiB reads (median of 5)",
+            unit: "ms",
+            target: "-",
+            meets: |_, _, _| None,
+            measure: Box::new(move |r| printed_median(r, &r128k, 5)),
+            values: Vec::new(),
+        },
         Row {
             name: "read 512 MiB, dd bs=1M (median of 5)",
             unit: "ms",
@@ -324,7 +371,7 @@ fn main() -> ExitCode {
             rows.extend(process_rows(compile("getppid")?));
         }
         if fs {
-            rows.extend(fs_rows(read_file()?, compile("files")?));
+            rows.extend(fs_rows(read_file()?, compile("files")?, compile("read")?));
         }
         Ok(())
     };

@@ -1,0 +1,430 @@
+//! Mount namespaces and their tables: mount (new tmpfs and proc mounts,
+//! bind mounts, remounts, moves, propagation changes), umount2, chroot,
+//! pivot_root and unshare. Every mount namespace is private: nothing
+//! propagates between them.
+
+use crate::abi;
+use crate::table::{Reg, Support::*};
+use sentry::fs::vfs::{split, Mount, MountNs, Resolved};
+use sentry::{Ctx, Errno, KResult};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub fn register(r: &mut Reg<'_>) {
+    r(
+        "mount",
+        "ppsxa",
+        Partial("tmpfs, proc, bind, remount, move; propagation is always private"),
+        mount,
+    );
+    r("umount2", "px", Full, umount2);
+    r("chroot", "p", Full, chroot);
+    r("pivot_root", "pp", Full, pivot_root);
+    r(
+        "unshare",
+        "x",
+        Partial("CLONE_NEWNS, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        unshare,
+    );
+}
+
+/// Per-mount flags mount(2) sets and /proc/self/mountinfo shows.
+const PER_MOUNT: u64 = libc::MS_RDONLY
+    | libc::MS_NOSUID
+    | libc::MS_NODEV
+    | libc::MS_NOEXEC
+    | libc::MS_NOATIME
+    | libc::MS_NODIRATIME
+    | libc::MS_RELATIME
+    | libc::MS_STRICTATIME;
+const PROPAGATION: u64 = libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE;
+const MGC_MASK: u64 = 0xffff_0000;
+const MGC_VAL: u64 = 0xc0ed_0000;
+
+/// Device numbers for new tmpfs instances.
+static NEXT_DEV: AtomicU64 = AtomicU64::new(0x40);
+
+fn admin(ctx: &Ctx<'_, '_>) -> KResult<()> {
+    if ctx.proc_ref().creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+fn ns(ctx: &Ctx<'_, '_>) -> Arc<MountNs> {
+    ctx.task_ref().mnt_ns.clone()
+}
+
+fn lookup(ctx: &mut Ctx<'_, '_>, p: u64, follow: bool) -> KResult<Resolved> {
+    let path = abi::path(ctx, p)?;
+    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &path, follow)?;
+    r.stat.ok_or(Errno::ENOENT)?;
+    Ok(r)
+}
+
+fn is_dir(r: &Resolved) -> bool {
+    r.stat
+        .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// `path` lies at or under `dir` (both canonical).
+fn under(path: &[u8], dir: &[u8]) -> bool {
+    dir == b"/" || path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
+}
+
+/// `path` (at or under `from`) re-expressed under `to`.
+fn rebase(path: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let rest: &[u8] = match (from, path) {
+        (b"/", b"/") => b"",
+        (b"/", _) => path,
+        _ => &path[from.len()..],
+    };
+    let mut out = if to == b"/" { Vec::new() } else { to.to_vec() };
+    out.extend_from_slice(rest);
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// tmpfs options: size (bytes, k/m/g suffix or % of memory), mode, uid,
+/// gid; nr_inodes and friends are accepted and ignored.
+fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
+    let mut size = total_memory() / 2;
+    let (mut mode, mut uid, mut gid) = (0o1777, 0, 0);
+    for opt in data.split(|&b| b == b',').filter(|o| !o.is_empty()) {
+        let opt = std::str::from_utf8(opt).map_err(|_| Errno::EINVAL)?;
+        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        let num = |v: &str, radix| u64::from_str_radix(v, radix).map_err(|_| Errno::EINVAL);
+        match k {
+            "size" => {
+                let (n, mul) = match v.chars().last() {
+                    Some('k' | 'K') => (&v[..v.len() - 1], 1 << 10),
+                    Some('m' | 'M') => (&v[..v.len() - 1], 1 << 20),
+                    Some('g' | 'G') => (&v[..v.len() - 1], 1 << 30),
+                    Some('%') => (&v[..v.len() - 1], 0),
+                    _ => (v, 1),
+                };
+                let n = num(n, 10)?;
+                size = if mul == 0 {
+                    total_memory() / 100 * n
+                } else {
+                    n.checked_mul(mul).ok_or(Errno::EINVAL)?
+                };
+            }
+            "mode" => mode = num(v, 8)? as u32 & 0o7777,
+            "uid" => uid = num(v, 10)? as u32,
+            "gid" => gid = num(v, 10)? as u32,
+            "nr_inodes" | "nr_blocks" | "inode64" | "inode32" | "huge" | "mpol" | "noswap"
+            | "defaults" => {}
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    Ok((if size == 0 { u64::MAX } else { size }, mode, uid, gid))
+}
+
+fn total_memory() -> u64 {
+    // SAFETY: sysinfo fills a plain struct.
+    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sysinfo(&mut si) };
+    si.totalram * si.mem_unit as u64
+}
+
+fn mount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let mut flags = a[3];
+    if flags & MGC_MASK == MGC_VAL {
+        flags &= !MGC_MASK;
+    }
+    let target = lookup(ctx, a[1], true)?;
+    admin(ctx)?;
+    let ns = ns(ctx);
+    if flags & libc::MS_REMOUNT != 0 {
+        let m = ns.mounted_at(&target.path).ok_or(Errno::EINVAL)?;
+        let keep = if flags & libc::MS_BIND != 0 {
+            0
+        } else {
+            m.flags & !PER_MOUNT
+        };
+        let new = Mount {
+            flags: keep | (flags & PER_MOUNT),
+            ..(*m).clone()
+        };
+        let mut mounts = ns.mounts.write();
+        if let Some(slot) = mounts.iter_mut().find(|x| x.id == m.id) {
+            *slot = Arc::new(new);
+        }
+        return Ok(0);
+    }
+    if flags & libc::MS_BIND != 0 {
+        let src = lookup(ctx, a[0], true)?;
+        if is_dir(&src) != is_dir(&target) {
+            return Err(if is_dir(&src) {
+                Errno::ENOTDIR
+            } else {
+                Errno::EISDIR
+            });
+        }
+        let mut add = vec![Mount::new(
+            &target.path,
+            src.mount.fs.clone(),
+            &src.rel,
+            &src.mount.source,
+            src.mount.flags,
+        )];
+        if flags & libc::MS_REC != 0 {
+            // Mounts below the source come along, in mount order.
+            for m in ns.mounts() {
+                if m.id != src.mount.id && m.point != src.path && under(&m.point, &src.path) {
+                    add.push(Mount::new(
+                        &rebase(&m.point, &src.path, &target.path),
+                        m.fs.clone(),
+                        &m.root,
+                        &m.source,
+                        m.flags,
+                    ));
+                }
+            }
+        }
+        for m in add {
+            ns.add(m);
+        }
+        return Ok(0);
+    }
+    if flags & libc::MS_MOVE != 0 {
+        let src = lookup(ctx, a[0], true)?;
+        let m = ns.mounted_at(&src.path).ok_or(Errno::EINVAL)?;
+        if m.point == b"/" || under(&target.path, &src.path) {
+            return Err(Errno::EINVAL);
+        }
+        let moved = ns.subtree(m.id);
+        let new_parent = ns.mount_of(&target.path).0.id;
+        let mut mounts = ns.mounts.write();
+        for slot in mounts.iter_mut().filter(|x| moved.contains(&x.id)) {
+            let mut n = (**slot).clone();
+            n.point = rebase(&n.point, &src.path, &target.path);
+            if n.id == m.id {
+                n.parent = new_parent;
+            }
+            *slot = Arc::new(n);
+        }
+        return Ok(0);
+    }
+    if flags & PROPAGATION != 0 {
+        ns.mounted_at(&target.path).ok_or(Errno::EINVAL)?;
+        if flags & libc::MS_SHARED != 0 {
+            ctx.log_once("mount MS_SHARED (mount namespaces never propagate)");
+        }
+        return Ok(0);
+    }
+    let fstype = if a[2] == 0 {
+        return Err(Errno::EFAULT);
+    } else {
+        sentry::mm::read_cstr(&ctx.mm, a[2], 4096)?
+    };
+    let source = if a[0] == 0 {
+        "none".to_string()
+    } else {
+        String::from_utf8_lossy(&sentry::mm::read_cstr(&ctx.mm, a[0], 4096)?).into_owned()
+    };
+    let data = if a[4] == 0 {
+        Vec::new()
+    } else {
+        sentry::mm::read_cstr(&ctx.mm, a[4], 4096)?
+    };
+    if !is_dir(&target) {
+        return Err(Errno::ENOTDIR);
+    }
+    let fs: Arc<dyn sentry::fs::vfs::Filesystem> = match &fstype[..] {
+        b"tmpfs" => {
+            let (size, mode, uid, gid) = tmpfs_opts(&data)?;
+            let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+            Arc::new(sentry::fs::tmpfs::TmpFs::with_owner(
+                dev,
+                mode,
+                size,
+                (uid, gid),
+            ))
+        }
+        b"proc" => Arc::new(sentry::fs::proc::ProcFs::new()),
+        other => {
+            ctx.log_once(&format!("mount -t {}", String::from_utf8_lossy(other)));
+            return Err(Errno::ENODEV);
+        }
+    };
+    ns.add(Mount::new(
+        &target.path,
+        fs,
+        b"",
+        &source,
+        flags & PER_MOUNT,
+    ));
+    Ok(0)
+}
+
+fn umount2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    const MNT_FORCE: u64 = 1;
+    const MNT_DETACH: u64 = 2;
+    const MNT_EXPIRE: u64 = 4;
+    const UMOUNT_NOFOLLOW: u64 = 8;
+    let flags = a[1];
+    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
+        || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    admin(ctx)?;
+    let target = lookup(ctx, a[0], flags & UMOUNT_NOFOLLOW == 0)?;
+    let ns = ns(ctx);
+    let m = ns.mounted_at(&target.path).ok_or(Errno::EINVAL)?;
+    if m.parent == m.id {
+        // The namespace's root.
+        return Err(Errno::EBUSY);
+    }
+    let doomed = ns.subtree(m.id);
+    if flags & MNT_DETACH == 0 {
+        if doomed.len() > 1 {
+            return Err(Errno::EBUSY);
+        }
+        // A working directory or root inside it keeps it busy.
+        let busy = ctx.st.tasks.values().any(|t| {
+            Arc::ptr_eq(&t.mnt_ns, &ns) && {
+                let fs = t.fs.lock();
+                under(&fs.cwd, &m.point) || under(&fs.root, &m.point)
+            }
+        });
+        if busy {
+            return Err(Errno::EBUSY);
+        }
+    }
+    ns.mounts.write().retain(|x| !doomed.contains(&x.id));
+    Ok(0)
+}
+
+fn chroot(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let r = lookup(ctx, a[0], true)?;
+    if !is_dir(&r) {
+        return Err(Errno::ENOTDIR);
+    }
+    admin(ctx)?;
+    ctx.task().fs.lock().root = r.path;
+    Ok(0)
+}
+
+fn pivot_root(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    admin(ctx)?;
+    let new_root = lookup(ctx, a[0], true)?;
+    let put_old = lookup(ctx, a[1], true)?;
+    if !is_dir(&new_root) || !is_dir(&put_old) {
+        return Err(Errno::ENOTDIR);
+    }
+    let ns = ns(ctx);
+    if ctx.task_ref().fs.lock().root != b"/" {
+        return Err(Errno::EINVAL);
+    }
+    let (n, p) = (new_root.path.clone(), put_old.path.clone());
+    let old_root = ns.mount_of(b"/").0;
+    // Linux's order: on the root mount (EBUSY), then not a mount point,
+    // then put_old not under new_root (EINVAL).
+    if new_root.mount.id == old_root.id || put_old.mount.id == old_root.id {
+        return Err(Errno::EBUSY);
+    }
+    let new_mount = ns.mounted_at(&n).ok_or(Errno::EINVAL)?;
+    if !under(&p, &n) {
+        return Err(Errno::EINVAL);
+    }
+    // Where the old root ends up, seen from the new one.
+    let put = rebase(&p, &n, b"/");
+    let keep = ns.subtree(new_mount.id);
+    let mut mounts = ns.mounts.write();
+    let (mut inside, mut outside): (Vec<_>, Vec<_>) =
+        mounts.drain(..).partition(|m| keep.contains(&m.id));
+    for m in inside.iter_mut() {
+        let mut x = (**m).clone();
+        x.point = rebase(&x.point, &n, b"/");
+        if x.id == new_mount.id {
+            x.parent = x.id;
+        }
+        *m = Arc::new(x);
+    }
+    let parent_of_old = ns_point_owner(&inside, &put);
+    for m in outside.iter_mut() {
+        let mut x = (**m).clone();
+        x.point = rebase(&x.point, b"/", &put);
+        if x.id == old_root.id {
+            x.parent = parent_of_old;
+        }
+        *m = Arc::new(x);
+    }
+    // The old root goes on top, so with put_old == new_root it hides the
+    // new root until it is unmounted (the usual pivot_root(".", ".")).
+    inside.extend(outside);
+    *mounts = inside;
+    drop(mounts);
+    for t in ctx.st.tasks.values() {
+        if !Arc::ptr_eq(&t.mnt_ns, &ns) {
+            continue;
+        }
+        let mut fs = t.fs.lock();
+        let fs = &mut *fs;
+        for path in [&mut fs.cwd, &mut fs.root] {
+            *path = if under(path, &n) {
+                rebase(path, &n, b"/")
+            } else {
+                rebase(path, b"/", &put)
+            };
+        }
+        if fs.root != b"/" && split(&fs.root) == split(&put) {
+            fs.root = b"/".to_vec();
+        }
+    }
+    Ok(0)
+}
+
+/// The id of the mount that holds `point` among `mounts`.
+fn ns_point_owner(mounts: &[Arc<Mount>], point: &[u8]) -> u64 {
+    mounts
+        .iter()
+        .filter(|m| under(point, &m.point))
+        .max_by_key(|m| m.point.len())
+        .map_or(0, |m| m.id)
+}
+
+fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let flags = a[0] as i32;
+    let supported = libc::CLONE_NEWNS | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SYSVSEM;
+    let known = supported
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWTIME
+        | libc::CLONE_THREAD
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_VM;
+    if a[0] > u32::MAX as u64 || flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !supported != 0 {
+        ctx.log_once(&format!("unshare flags {:#x}", flags & !supported));
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::CLONE_NEWNS != 0 {
+        admin(ctx)?;
+    }
+    let t = ctx.task();
+    if flags & (libc::CLONE_FS | libc::CLONE_NEWNS) != 0 {
+        let copy = t.fs.lock().clone();
+        t.fs = Arc::new(parking_lot::Mutex::new(copy));
+    }
+    if flags & libc::CLONE_FILES != 0 {
+        let copy = t.files.lock().clone();
+        t.files = Arc::new(parking_lot::Mutex::new(copy));
+    }
+    if flags & libc::CLONE_NEWNS != 0 {
+        t.mnt_ns = t.mnt_ns.copy();
+    }
+    Ok(0)
+}
