@@ -21,6 +21,9 @@ pub struct BootArgs {
     /// Take the gofer's direct path when it offers one.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     directfs: bool,
+    /// The gofer serves the root writable: no overlay above it.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    writable_root: bool,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<std::ffi::OsString>,
 }
@@ -44,6 +47,7 @@ pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let t0 = std::time::Instant::now();
     let mut pool = sentry::fs::gofer_fs::GoferPool::new(gofer);
+    pool.writable = a.writable_root;
     if a.directfs {
         pool.enable_direct();
     }

@@ -43,13 +43,22 @@ fn spawn(cmd: &mut Command, what: &str) -> Result<Child> {
     cmd.spawn().with_context(|| format!("starting the {what}"))
 }
 
-pub fn run(
-    flags: &[String],
-    cwd: Option<PathBuf>,
-    hostname: String,
-    directfs: bool,
-    command: Vec<String>,
-) -> Result<i32> {
+/// What `husk do` was asked for besides the command.
+pub struct Options {
+    pub cwd: Option<PathBuf>,
+    pub hostname: String,
+    pub directfs: bool,
+    /// `--overlay=none`: the gofer serves the root writable.
+    pub writable_root: bool,
+}
+
+pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32> {
+    let Options {
+        cwd,
+        hostname,
+        directfs,
+        writable_root,
+    } = opts;
     let exe = std::env::current_exe().context("finding the husk binary")?;
     let cwd = match cwd {
         Some(c) => c,
@@ -80,8 +89,10 @@ pub fn run(
         .arg(list(&gofer_fds))
         .arg("--root")
         .arg("/")
-        .arg("--read-only")
         .stdin(std::process::Stdio::null());
+    if !writable_root {
+        g.arg("--read-only");
+    }
     let mut gofer = spawn(&mut g, "gofer")?;
     GOFER_PID.store(gofer.id() as i32, Ordering::Relaxed);
     let sentry_ends: Vec<OwnedFd> = pairs.into_iter().map(|(s, _)| s).collect();
@@ -96,6 +107,7 @@ pub fn run(
         .arg("--hostname")
         .arg(&hostname)
         .arg(format!("--directfs={directfs}"))
+        .arg(format!("--writable-root={writable_root}"))
         .arg("--")
         .args(&command);
     // The sandbox is pid 1 of a pid namespace of its own: when it dies,

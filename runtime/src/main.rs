@@ -45,6 +45,12 @@ pub enum LogFormat {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Overlay {
+    Memory,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum PlatformKind {
     Ptrace,
     Systrap,
@@ -67,6 +73,11 @@ enum Cmd {
         /// each time (see README: "The direct path").
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
         directfs: bool,
+        /// The root's overlay: `memory` keeps every change in memory and
+        /// the host unchanged; `none` makes the host root writable through
+        /// the gofer.
+        #[arg(long, value_enum, default_value_t = Overlay::Memory)]
+        overlay: Overlay,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -110,12 +121,16 @@ fn run(cli: Cli) -> Result<i32> {
             cwd,
             hostname,
             directfs,
+            overlay,
             command,
         } => do_cmd::run(
             &cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format),
-            cwd,
-            hostname,
-            directfs,
+            do_cmd::Options {
+                cwd,
+                hostname,
+                directfs,
+                writable_root: overlay == Overlay::None,
+            },
             command,
         ),
         Cmd::Syscalls { markdown } => {

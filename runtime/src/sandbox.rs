@@ -109,6 +109,10 @@ const ALLOWED: &[libc::c_long] = &[
     // sentry::fs::gofer_fs); the sentry's own root is empty.
     libc::SYS_openat2,
     libc::SYS_readlinkat,
+    // Attribute changes through fds of a writable root (--overlay=none).
+    libc::SYS_fchmod,
+    libc::SYS_fchown,
+    libc::SYS_utimensat,
     libc::SYS_fcntl,
     libc::SYS_ioctl,
     libc::SYS_dup,

@@ -12,7 +12,7 @@
 
 use super::file::FileOps;
 use super::host::HostFile;
-use super::vfs::{Caller, Filesystem};
+use super::vfs::{Caller, Filesystem, SetAttr};
 use crate::errno::{Errno, KResult};
 use gofer::{Client, FileStat};
 use parking_lot::Mutex;
@@ -79,6 +79,8 @@ pub struct GoferPool {
     clients: Vec<Client>,
     /// The root fd for the direct path, when enabled and donated.
     direct: Option<OwnedFd>,
+    /// The gofer accepts changes (`husk do --overlay=none`).
+    pub writable: bool,
 }
 
 impl GoferPool {
@@ -87,6 +89,7 @@ impl GoferPool {
         GoferPool {
             clients,
             direct: None,
+            writable: false,
         }
     }
 
@@ -166,6 +169,49 @@ impl GoferFs {
     }
 }
 
+impl GoferFs {
+    /// Drops what the caches know about `path` and its directory.
+    fn forget(&self, path: &[u8]) {
+        let parent = match path.iter().rposition(|&b| b == b'/') {
+            Some(0) => b"/".to_vec(),
+            Some(i) => path[..i].to_vec(),
+            None => b"/".to_vec(),
+        };
+        let mut st = self.stats.lock();
+        st.remove(path);
+        st.remove(&parent);
+        self.links.lock().remove(path);
+    }
+
+    /// Like `forget`, for everything beneath `path` too (renames and
+    /// removals of directories).
+    fn forget_tree(&self, path: &[u8]) {
+        self.forget(path);
+        let inside = |k: &Vec<u8>| k.starts_with(path) && k.get(path.len()) == Some(&b'/');
+        self.stats.lock().retain(|k, _| !inside(k));
+        self.links.lock().retain(|k, _| !inside(k));
+    }
+
+    fn host_file(&self, fd: OwnedFd) -> HostFile {
+        let f = HostFile::new(fd);
+        if self.client.writable {
+            f.with_attrs()
+        } else {
+            f
+        }
+    }
+
+    /// New files belong to the creating task's fs ids, as on Linux; the
+    /// gofer creates them as itself.
+    fn own(&self, path: &[u8], owner: (u32, u32)) -> KResult<()> {
+        if owner != (0, 0) {
+            self.client.pick().chown(path, owner.0, owner.1)?;
+            self.forget(path);
+        }
+        Ok(())
+    }
+}
+
 fn readlink_fd(fd: &OwnedFd) -> KResult<Vec<u8>> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: readlinkat of an O_PATH symlink fd with an empty path, into
@@ -190,10 +236,19 @@ impl Filesystem for GoferFs {
         "9p"
     }
 
+    fn read_only(&self) -> bool {
+        !self.client.writable
+    }
+
     fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<FileStat> {
         let path = abs(rel);
-        if let Some(r) = self.stats.lock().get(&path) {
-            return *r;
+        // A writable root is shared with the host: with the direct path a
+        // fresh stat is cheap, so nothing is cached.
+        let fresh = self.client.writable && self.client.direct.is_some();
+        if !fresh {
+            if let Some(r) = self.stats.lock().get(&path) {
+                return *r;
+            }
         }
         if let Some(root) = &self.client.direct {
             let r = direct_open(root, &path, libc::O_PATH).and_then(|fd| fstat_fd(&fd));
@@ -249,7 +304,7 @@ impl Filesystem for GoferFs {
                     Ok(fd) => {
                         let st = fstat_fd(&fd)?;
                         if matches!(st.file_type(), libc::S_IFREG | libc::S_IFDIR) {
-                            return Ok(Box::new(HostFile::new(fd)));
+                            return Ok(Box::new(self.host_file(fd)));
                         }
                     }
                     Err(e) if retry_via_gofer(e) => {}
@@ -258,10 +313,85 @@ impl Filesystem for GoferFs {
             }
         }
         let fd = self.client.pick().open(&path, flags & keep, mode)?;
-        Ok(Box::new(HostFile::new(fd)))
+        if flags & (libc::O_TRUNC | libc::O_CREAT) != 0 {
+            self.forget(&path);
+        }
+        Ok(Box::new(self.host_file(fd)))
     }
 
     fn statfs(&self) -> KResult<gofer::StatFs> {
         Ok(self.client.pick().statfs(b"/")?)
+    }
+
+    fn mknod(
+        &self,
+        _c: &Caller,
+        rel: &[u8],
+        mode: u32,
+        rdev: u64,
+        owner: (u32, u32),
+    ) -> KResult<()> {
+        let path = abs(rel);
+        let g = self.client.pick();
+        if mode & libc::S_IFMT == libc::S_IFDIR {
+            g.mkdir(&path, mode & 0o7777)?;
+        } else {
+            g.mknod(&path, mode, rdev)?;
+        }
+        self.forget(&path);
+        self.own(&path, owner)
+    }
+
+    fn symlink(&self, _c: &Caller, rel: &[u8], target: &[u8], owner: (u32, u32)) -> KResult<()> {
+        let path = abs(rel);
+        self.client.pick().symlink(target, &path)?;
+        self.forget(&path);
+        self.own(&path, owner)
+    }
+
+    fn link(&self, _c: &Caller, old: &[u8], new: &[u8]) -> KResult<()> {
+        let (old, new) = (abs(old), abs(new));
+        self.client.pick().link(&old, &new)?;
+        self.forget(&old);
+        self.forget(&new);
+        Ok(())
+    }
+
+    fn unlink(&self, _c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {
+        let path = abs(rel);
+        self.client.pick().unlink(&path, dir)?;
+        self.forget_tree(&path);
+        Ok(())
+    }
+
+    fn rename(&self, _c: &Caller, old: &[u8], new: &[u8], flags: u32) -> KResult<()> {
+        let (old, new) = (abs(old), abs(new));
+        self.client.pick().rename(&old, &new, flags)?;
+        self.forget_tree(&old);
+        self.forget_tree(&new);
+        Ok(())
+    }
+
+    fn setattr(&self, _c: &Caller, rel: &[u8], a: &SetAttr) -> KResult<()> {
+        let path = abs(rel);
+        let g = self.client.pick();
+        let r = (|| {
+            if let Some(m) = a.mode {
+                g.chmod(&path, m & 0o7777)?;
+            }
+            if a.uid.is_some() || a.gid.is_some() {
+                g.chown(&path, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
+            }
+            if let Some(len) = a.size {
+                g.truncate(&path, len as i64)?;
+            }
+            if a.atime.is_some() || a.mtime.is_some() {
+                let omit = (0, libc::UTIME_OMIT);
+                g.utimens(&path, [a.atime.unwrap_or(omit), a.mtime.unwrap_or(omit)])?;
+            }
+            Ok::<(), gofer::GoferError>(())
+        })();
+        self.forget(&path);
+        Ok(r?)
     }
 }

@@ -10,6 +10,8 @@ pub struct HostFile {
     fd: std::sync::Arc<OwnedFd>,
     seekable: bool,
     is_tty: bool,
+    /// fchmod/fchown/futimens reach the host file (a writable root).
+    attrs: bool,
 }
 
 pub fn fd_flags(fd: &OwnedFd) -> i32 {
@@ -46,7 +48,15 @@ impl HostFile {
             fd: std::sync::Arc::new(fd),
             seekable,
             is_tty,
+            attrs: false,
         }
+    }
+
+    /// A file of a writable root: attribute changes through the fd go to
+    /// the host file.
+    pub fn with_attrs(mut self) -> HostFile {
+        self.attrs = true;
+        self
     }
 
     pub fn raw(&self) -> RawFd {
@@ -279,6 +289,41 @@ impl FileOps for HostFile {
         // SAFETY: ftruncate on an fd we own.
         if unsafe { libc::ftruncate(self.raw(), len as i64) } != 0 {
             return Err(Errno::last());
+        }
+        Ok(())
+    }
+    fn setattr(&self, a: &super::vfs::SetAttr) -> KResult<()> {
+        if !self.attrs {
+            return Err(Errno::EROFS);
+        }
+        let fd = self.raw();
+        let ok = |r: i32| if r < 0 { Err(Errno::last()) } else { Ok(()) };
+        // SAFETY: attribute calls on an fd we own, with plain arguments.
+        unsafe {
+            if let Some(m) = a.mode {
+                ok(libc::fchmod(fd, m & 0o7777))?;
+            }
+            if a.uid.is_some() || a.gid.is_some() {
+                ok(libc::fchown(
+                    fd,
+                    a.uid.unwrap_or(u32::MAX),
+                    a.gid.unwrap_or(u32::MAX),
+                ))?;
+            }
+            if let Some(len) = a.size {
+                ok(libc::ftruncate(fd, len as i64))?;
+            }
+            if a.atime.is_some() || a.mtime.is_some() {
+                let ts = |t: Option<(i64, i64)>| {
+                    let (s, n) = t.unwrap_or((0, libc::UTIME_OMIT));
+                    libc::timespec {
+                        tv_sec: s,
+                        tv_nsec: n,
+                    }
+                };
+                let times = [ts(a.atime), ts(a.mtime)];
+                ok(libc::futimens(fd, times.as_ptr()))?;
+            }
         }
         Ok(())
     }

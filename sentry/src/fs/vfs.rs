@@ -307,6 +307,7 @@ pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
 
 impl Vfs {
     pub fn new(gofer: Arc<super::gofer_fs::GoferPool>) -> Vfs {
+        let writable = gofer.writable;
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
         // /tmp: writable, over the host's /tmp, which stays untouched.
         // The root is an overlay: an in-memory upper layer over the host
@@ -314,12 +315,18 @@ impl Vfs {
         // does changes the host.
         let overlay = super::overlay::OverlayFs::new(
             super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit()),
-            root,
+            root.clone(),
             b"",
         );
         let nosuid = libc::MS_NOSUID;
+        let top = if writable {
+            // --overlay=none: the host root itself, changed through the gofer.
+            Mount::new(b"/", root, b"", "gofer", 0)
+        } else {
+            Mount::new(b"/", Arc::new(overlay), b"", "overlay", 0)
+        };
         let mut mounts = vec![
-            Mount::new(b"/", Arc::new(overlay), b"", "overlay", 0),
+            top,
             Mount::new(
                 b"/proc",
                 Arc::new(super::proc::ProcFs::new()),

@@ -1,0 +1,113 @@
+//! `husk do --overlay=none`: the host root is writable through the gofer.
+//! The same script runs natively and under husk in two scratch trees, and
+//! the trees it leaves on the host must be identical.
+
+use husk_tests::{find_or_build_husk, minimal_env, run, Outcome, RunSpec};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SCRIPT: &str = r#"set -e
+cd "$1"
+mkdir -p d/sub
+echo hello > d/f
+printf 'abc' >> d/f
+ln -s f d/link
+ln d/f d/hard
+mv d/sub d/moved
+touch -d '2001-02-03 04:05:06' d/f
+chmod 640 d/f
+truncate -s 2 d/hard
+mkfifo d/fifo
+rm d/link
+cp -a d e
+rm -r e/moved
+echo done
+"#;
+
+/// Name, type, size, mode, link count and (for regular files) contents of
+/// every entry under `root`, sorted.
+fn describe(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let data = if md.is_file() {
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned()
+            } else {
+                String::new()
+            };
+            let mtime = if rel == "d/f" { md.mtime() } else { 0 };
+            out.push(format!(
+                "{rel} {:o} {} {} {mtime} {data:?}",
+                md.mode(),
+                md.len(),
+                md.nlink()
+            ));
+            if md.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let p = PathBuf::from(format!(
+        "/var/tmp/husk-writable-{tag}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+#[test]
+fn overlay_none_changes_the_host_like_native() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let env = minimal_env();
+    let mut trees = Vec::new();
+    for under_husk in [false, true] {
+        let dir = scratch(if under_husk { "husk" } else { "native" });
+        let mut argv: Vec<OsString> = Vec::new();
+        if under_husk {
+            argv.extend([
+                husk.clone().into_os_string(),
+                "do".into(),
+                "--overlay=none".into(),
+                "--".into(),
+            ]);
+        }
+        argv.extend([
+            "/bin/sh".into(),
+            "-c".into(),
+            SCRIPT.into(),
+            "sh".into(),
+            dir.clone().into_os_string(),
+        ]);
+        let r = run(&RunSpec {
+            argv: &argv,
+            env: &env,
+            cwd: Path::new("/"),
+            timeout: Duration::from_secs(60),
+        })
+        .expect("running the script");
+        assert_eq!(
+            (r.outcome, String::from_utf8_lossy(&r.stdout).into_owned()),
+            (Outcome::Exited(0), "done\n".to_string()),
+            "under husk: {under_husk}; stderr: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        trees.push(describe(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert_eq!(trees[0], trees[1]);
+    assert!(trees[0].len() >= 8, "{:?}", trees[0]);
+}
