@@ -4,6 +4,9 @@
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::{FdTable, File};
+use sentry::fs::inotify::{
+    IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_OPEN,
+};
 use sentry::fs::pipe::{new_pipe, PipeEnd};
 use sentry::fs::FileStat;
 use sentry::kernel::signal::{self as ksig, SigInfo};
@@ -194,7 +197,13 @@ fn do_read(
     len: u64,
     off: Option<u64>,
 ) -> KResult<u64> {
-    do_read_nowait(ctx, fd, iovp, buf, len, off, false)
+    let r = do_read_nowait(ctx, fd, iovp, buf, len, off, false);
+    if r.as_ref().is_ok_and(|&n| n > 0) && ctx.k.vfs.inotify.active() {
+        if let Ok(f) = fdget(ctx, fd) {
+            crate::inotify::note_file(ctx, &f, IN_ACCESS);
+        }
+    }
+    r
 }
 
 /// `nowait`: RWF_NOWAIT, this call does not block even on a blocking fd.
@@ -309,6 +318,9 @@ pub(crate) fn do_write_opts(
     crate::tty::before_write(ctx, &f)?;
     let r = write_file(ctx, &f, iovp, buf, len, off, nowait, nosignal);
     crate::tty::after_write(ctx, &f);
+    if r.as_ref().is_ok_and(|&n| n > 0) {
+        crate::inotify::note_file(ctx, &f, IN_MODIFY);
+    }
     r
 }
 
@@ -540,6 +552,15 @@ fn do_open_how(
     let p = abi::path(ctx, path)?;
     let flags = flags as i32;
     let umask = ctx.task().fs.lock().umask;
+    // Whether the open creates the file, for inotify (only looked up when
+    // someone watches).
+    let creates = flags & libc::O_CREAT != 0
+        && ctx.k.vfs.inotify.active()
+        && ctx
+            .k
+            .vfs
+            .resolve(ctx, dirfd as i32, &p, true)
+            .is_ok_and(|r| r.stat.is_none());
     let f = ctx.k.vfs.open_how(
         ctx,
         dirfd as i32,
@@ -565,6 +586,12 @@ fn do_open_how(
         }
     }
     crate::tty::after_open(ctx, &f, flags);
+    if creates {
+        crate::inotify::note_file(ctx, &f, IN_CREATE);
+    }
+    if flags & libc::O_PATH == 0 {
+        crate::inotify::note_file(ctx, &f, IN_OPEN);
+    }
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }
 fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -643,6 +670,14 @@ fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let f = ctx.task().files.lock().close(a[0] as i32)?;
     crate::locks::on_close(ctx, &f);
+    if Arc::strong_count(&f) == 1 && f.flags() & libc::O_PATH == 0 {
+        let m = if f.writable() {
+            IN_CLOSE_WRITE
+        } else {
+            IN_CLOSE_NOWRITE
+        };
+        crate::inotify::note_file(ctx, &f, m);
+    }
     drop(f);
     Ok(0)
 }
@@ -1508,6 +1543,7 @@ fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EFBIG);
     }
     f.ops.fallocate(mode, off as u64, len as u64)?;
+    crate::inotify::note_file(ctx, &f, IN_MODIFY);
     Ok(0)
 }
 
@@ -1517,6 +1553,7 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     f.ops.truncate(a[1])?;
+    crate::inotify::note_file(ctx, &f, IN_MODIFY);
     Ok(0)
 }
 

@@ -1,18 +1,18 @@
 //! System calls that change the filesystem: creating, linking, removing,
 //! renaming, and changing attributes. Errors come in Linux's order: path
 //! errors first (ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG), then EEXIST for
-//! creations, then EROFS on read-only mounts (the host root, in this
-//! milestone); removals check only the parent before EROFS, as Linux does.
-//! Writable mounts (tmpfs) carry the change out.
+//! creations, then EROFS on read-only mounts; removals check only the
+//! parent before EROFS, as Linux does. Each change is reported to inotify.
 
 use crate::abi::{self, get};
 use crate::fs::fdget;
+use crate::inotify::{note, note_file, note_rename, note_self};
 use crate::table::{Reg, Support::*};
+use sentry::fs::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
 use sentry::fs::vfs::{Caller, Resolved, SetAttr};
 use sentry::{Ctx, Errno, KResult};
 
-const NOTE: &str =
-    "tmpfs mounts are writable; the root is read-only (EROFS) until the overlay lands";
+const NOTE: &str = "permission bits are not checked for non-root callers (ownership rules only)";
 const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
 
 pub fn register(r: &mut Reg<'_>) {
@@ -120,6 +120,7 @@ fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -
     r.mount
         .fs
         .mknod(&caller(ctx), &r.rel, (mode & libc::S_IFMT) | perm, dev, o)?;
+    note(ctx, &r.path, IN_CREATE, false);
     Ok(0)
 }
 fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
@@ -129,6 +130,7 @@ fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<
     r.mount
         .fs
         .mknod(&caller(ctx), &r.rel, libc::S_IFDIR | perm, 0, o)?;
+    note(ctx, &r.path, IN_CREATE, true);
     Ok(0)
 }
 fn mkdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -148,6 +150,7 @@ fn do_symlink(ctx: &mut Ctx<'_, '_>, target: u64, dirfd: u64, path: u64) -> KRes
     let r = new_name(ctx, dirfd, path)?;
     let o = owner(ctx);
     r.mount.fs.symlink(&caller(ctx), &r.rel, &t, o)?;
+    note(ctx, &r.path, IN_CREATE, false);
     Ok(0)
 }
 fn symlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -174,6 +177,8 @@ fn do_link(
         return Err(Errno::EXDEV);
     }
     n.mount.fs.link(&caller(ctx), &o.rel, &n.rel)?;
+    note_self(ctx, &o.path, IN_ATTRIB, o.stat);
+    note(ctx, &n.path, IN_CREATE, false);
     Ok(0)
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -217,6 +222,14 @@ fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u6
         return Err(Errno::ENOTDIR);
     }
     r.mount.fs.unlink(&caller(ctx), &r.rel, dir)?;
+    // Linux's order: the link count, the object itself, then its directory.
+    if !dir {
+        note_self(ctx, &r.path, IN_ATTRIB, Some(st));
+    }
+    if dir || st.nlink <= 1 {
+        note_self(ctx, &r.path, IN_DELETE_SELF, Some(st));
+    }
+    note(ctx, &r.path, IN_DELETE, dir);
     Ok(0)
 }
 fn unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -273,6 +286,10 @@ fn do_rename(
     o.mount
         .fs
         .rename(&caller(ctx), &o.rel, &n.rel, flags as u32)?;
+    let dir = o
+        .stat
+        .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
+    note_rename(ctx, &o.path, &n.path, dir);
     Ok(0)
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -292,7 +309,20 @@ fn set(ctx: &mut Ctx<'_, '_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
     }
     check_owner(ctx, r.stat.unwrap_or_default().uid, &attr)?;
     r.mount.fs.setattr(&caller(ctx), &r.rel, &attr)?;
+    let dir = r
+        .stat
+        .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
+    note(ctx, &r.path, attr_event(&attr), dir);
     Ok(0)
+}
+
+/// A size change is a modification; anything else an attribute change.
+fn attr_event(a: &SetAttr) -> u32 {
+    if a.size.is_some() {
+        IN_MODIFY
+    } else {
+        IN_ATTRIB
+    }
 }
 
 /// Only the owner (or root) may chmod; only root may chown.
@@ -358,7 +388,11 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
                 Errno::EPERM
             })
         }
-        r => r.map(|_| 0),
+        r => {
+            r?;
+            note_file(ctx, &f, attr_event(&attr));
+            Ok(0)
+        }
     }
 }
 fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

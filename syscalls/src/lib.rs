@@ -6,6 +6,7 @@ mod abi;
 mod events;
 mod fs;
 mod fs_mutate;
+mod inotify;
 mod locks;
 mod misc;
 mod mm;

@@ -56,6 +56,7 @@ impl Table {
         crate::xattr::register(&mut reg);
         crate::signalfd::register(&mut reg);
         crate::mount::register(&mut reg);
+        crate::inotify::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);
         mm::register(&mut reg);

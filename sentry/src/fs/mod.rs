@@ -7,6 +7,7 @@ pub mod eventfd;
 pub mod file;
 pub mod gofer_fs;
 pub mod host;
+pub mod inotify;
 pub mod locks;
 pub mod overlay;
 pub mod pipe;

@@ -261,6 +261,8 @@ impl MountNs {
 pub struct Vfs {
     /// The first process's mount namespace.
     pub init_ns: Arc<MountNs>,
+    /// inotify instances, told about every change the syscalls make.
+    pub inotify: super::inotify::Registry,
 }
 
 /// The result of a path walk.
@@ -357,6 +359,7 @@ impl Vfs {
         }
         Vfs {
             init_ns: Arc::new(ns),
+            inotify: Default::default(),
         }
     }
 

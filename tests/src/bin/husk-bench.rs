@@ -341,7 +341,11 @@ fn read_file() -> Result<PathBuf, String> {
             std::io::Write::write_all(&mut out, &data).map_err(|e| e.to_string())?;
         }
     }
-    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Read through a small buffer: this process's memory is what forked
+    // children start with, and the RSS row measures children.
+    let mut f = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    while std::io::Read::read(&mut f, &mut buf).map_err(|e| e.to_string())? > 0 {}
     Ok(path)
 }
 

@@ -1,0 +1,367 @@
+//! inotify for changes made inside the sandbox. Watches name canonical
+//! paths; the syscall layer reports each change with the path it touched
+//! (and the directory that holds it), and every instance with a matching
+//! watch queues an event. Host-side changes under a writable root are not
+//! seen.
+
+use super::file::{File, FileOps};
+use crate::errno::{Errno, KResult};
+use crate::kernel::wake_all;
+use gofer::FileStat;
+use parking_lot::Mutex;
+use std::any::Any;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+pub const IN_ACCESS: u32 = 0x1;
+pub const IN_MODIFY: u32 = 0x2;
+pub const IN_ATTRIB: u32 = 0x4;
+pub const IN_CLOSE_WRITE: u32 = 0x8;
+pub const IN_CLOSE_NOWRITE: u32 = 0x10;
+pub const IN_OPEN: u32 = 0x20;
+pub const IN_MOVED_FROM: u32 = 0x40;
+pub const IN_MOVED_TO: u32 = 0x80;
+pub const IN_CREATE: u32 = 0x100;
+pub const IN_DELETE: u32 = 0x200;
+pub const IN_DELETE_SELF: u32 = 0x400;
+pub const IN_MOVE_SELF: u32 = 0x800;
+pub const IN_Q_OVERFLOW: u32 = 0x4000;
+pub const IN_IGNORED: u32 = 0x8000;
+pub const IN_ONLYDIR: u32 = 0x0100_0000;
+pub const IN_DONT_FOLLOW: u32 = 0x0200_0000;
+pub const IN_EXCL_UNLINK: u32 = 0x0400_0000;
+pub const IN_MASK_CREATE: u32 = 0x1000_0000;
+pub const IN_MASK_ADD: u32 = 0x2000_0000;
+pub const IN_ISDIR: u32 = 0x4000_0000;
+pub const IN_ONESHOT: u32 = 0x8000_0000;
+pub const ALL_EVENTS: u32 = 0xfff;
+
+/// Events a watch on a directory hears about its children.
+const CHILD_EVENTS: u32 = IN_ACCESS
+    | IN_MODIFY
+    | IN_ATTRIB
+    | IN_CLOSE_WRITE
+    | IN_CLOSE_NOWRITE
+    | IN_OPEN
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE;
+/// Events only the object itself reports.
+const SELF_ONLY: u32 = IN_DELETE_SELF | IN_MOVE_SELF;
+const MAX_QUEUED: usize = 16384;
+
+struct Watch {
+    path: Vec<u8>,
+    /// (dev, ino) of what was watched, so adding it again finds it.
+    id: (u64, u64),
+    mask: u32,
+}
+
+#[derive(Default)]
+struct Inner {
+    watches: BTreeMap<i32, Watch>,
+    next_wd: i32,
+    events: VecDeque<Vec<u8>>,
+    overflowed: bool,
+}
+
+/// One inotify instance.
+pub struct Inotify {
+    inner: Mutex<Inner>,
+    generation: AtomicU64,
+}
+
+fn encode(wd: i32, mask: u32, cookie: u32, name: &[u8]) -> Vec<u8> {
+    let len = if name.is_empty() {
+        0
+    } else {
+        (name.len() + 1).div_ceil(16) * 16
+    };
+    let mut e = Vec::with_capacity(16 + len);
+    e.extend_from_slice(&wd.to_ne_bytes());
+    e.extend_from_slice(&mask.to_ne_bytes());
+    e.extend_from_slice(&cookie.to_ne_bytes());
+    e.extend_from_slice(&(len as u32).to_ne_bytes());
+    e.extend_from_slice(name);
+    e.resize(16 + len, 0);
+    e
+}
+
+impl Inner {
+    fn push(&mut self, ev: Vec<u8>) {
+        if self.events.back() == Some(&ev) {
+            return;
+        }
+        if self.events.len() >= MAX_QUEUED {
+            if !self.overflowed {
+                self.overflowed = true;
+                self.events.push_back(encode(-1, IN_Q_OVERFLOW, 0, b""));
+            }
+            return;
+        }
+        self.events.push_back(ev);
+    }
+
+    fn drop_watch(&mut self, wd: i32) {
+        if self.watches.remove(&wd).is_some() {
+            self.push(encode(wd, IN_IGNORED, 0, b""));
+        }
+    }
+}
+
+impl Inotify {
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        wake_all();
+    }
+
+    /// inotify_add_watch: returns the watch descriptor.
+    pub fn add_watch(&self, path: &[u8], st: &FileStat, mask: u32) -> KResult<i32> {
+        let mut inner = self.inner.lock();
+        let id = (st.dev, st.ino);
+        let events = mask & (ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK);
+        if let Some((&wd, w)) = inner.watches.iter_mut().find(|(_, w)| w.id == id) {
+            if mask & IN_MASK_CREATE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            w.mask = if mask & IN_MASK_ADD != 0 {
+                w.mask | events
+            } else {
+                events
+            };
+            w.path = path.to_vec();
+            return Ok(wd);
+        }
+        inner.next_wd += 1;
+        let wd = inner.next_wd;
+        inner.watches.insert(
+            wd,
+            Watch {
+                path: path.to_vec(),
+                id,
+                mask: events,
+            },
+        );
+        Ok(wd)
+    }
+
+    pub fn rm_watch(&self, wd: i32) -> KResult<()> {
+        let mut inner = self.inner.lock();
+        if !inner.watches.contains_key(&wd) {
+            return Err(Errno::EINVAL);
+        }
+        inner.drop_watch(wd);
+        drop(inner);
+        self.changed();
+        Ok(())
+    }
+
+    fn deliver(&self, ev: &Event) -> bool {
+        let mut inner = self.inner.lock();
+        let mut hits = Vec::new();
+        for (&wd, w) in &inner.watches {
+            let want = w.mask & ev.mask;
+            if want == 0 {
+                continue;
+            }
+            if w.path == ev.path || ev.id == Some(w.id) {
+                hits.push((wd, b"".as_slice(), w.mask & IN_ONESHOT != 0));
+            } else if ev.mask & SELF_ONLY == 0
+                && !ev.self_only
+                && ev.mask & CHILD_EVENTS != 0
+                && parent(ev.path) == Some(w.path.as_slice())
+            {
+                hits.push((wd, basename(ev.path), w.mask & IN_ONESHOT != 0));
+            }
+        }
+        if hits.is_empty() {
+            return false;
+        }
+        let dir = if ev.is_dir { IN_ISDIR } else { 0 };
+        for (wd, name, oneshot) in hits {
+            let mask = ev.mask | if ev.mask & SELF_ONLY == 0 { dir } else { 0 };
+            inner.push(encode(wd, mask, ev.cookie, name));
+            if oneshot || ev.mask & IN_DELETE_SELF != 0 && name.is_empty() {
+                inner.drop_watch(wd);
+            }
+        }
+        true
+    }
+
+    /// A rename moved `from` to `to`: watches follow what they watch.
+    fn moved(&self, from: &[u8], to: &[u8]) {
+        for w in self.inner.lock().watches.values_mut() {
+            if w.path == from {
+                w.path = to.to_vec();
+            } else if w.path.starts_with(from) && w.path.get(from.len()) == Some(&b'/') {
+                let rest = w.path[from.len()..].to_vec();
+                w.path = [to, &rest[..]].concat();
+            }
+        }
+    }
+}
+
+fn parent(path: &[u8]) -> Option<&[u8]> {
+    match path.iter().rposition(|&b| b == b'/')? {
+        0 if path.len() > 1 => Some(b"/"),
+        0 => None,
+        i => Some(&path[..i]),
+    }
+}
+
+fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+/// A change to report.
+pub struct Event<'a> {
+    /// Canonical path of the object the change is about.
+    pub path: &'a [u8],
+    pub mask: u32,
+    pub cookie: u32,
+    pub is_dir: bool,
+    /// Not reported to the watch of the containing directory (the link
+    /// count change of an unlink).
+    pub self_only: bool,
+    /// (dev, ino) of the object, so a watch made through another hard
+    /// link hears about it too.
+    pub id: Option<(u64, u64)>,
+}
+
+/// Every inotify instance that has watches.
+#[derive(Default)]
+pub struct Registry {
+    live: Mutex<Vec<Weak<Inotify>>>,
+    /// Instances registered: zero means nothing to do on any change.
+    count: AtomicUsize,
+    cookie: AtomicU32,
+}
+
+impl Registry {
+    pub fn active(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// A new instance, registered.
+    pub fn create(&self) -> Arc<Inotify> {
+        let i = Arc::new(Inotify {
+            inner: Mutex::new(Inner::default()),
+            generation: AtomicU64::new(1),
+        });
+        let mut live = self.live.lock();
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&i));
+        self.count.store(live.len(), Ordering::Relaxed);
+        i
+    }
+
+    fn each(&self, mut f: impl FnMut(&Inotify)) {
+        let live: Vec<Arc<Inotify>> = {
+            let mut l = self.live.lock();
+            l.retain(|w| w.strong_count() > 0);
+            self.count.store(l.len(), Ordering::Relaxed);
+            l.iter().filter_map(Weak::upgrade).collect()
+        };
+        for i in live {
+            f(&i);
+        }
+    }
+
+    pub fn notify(&self, ev: Event) {
+        if !self.active() {
+            return;
+        }
+        self.each(|i| {
+            if i.deliver(&ev) {
+                i.changed();
+            }
+        });
+    }
+
+    /// A rename: MOVED_FROM and MOVED_TO sharing a cookie, MOVE_SELF, and
+    /// watches following the move.
+    pub fn rename(&self, from: &[u8], to: &[u8], is_dir: bool) {
+        if !self.active() {
+            return;
+        }
+        let cookie = self.cookie.fetch_add(1, Ordering::Relaxed) + 1;
+        for (path, mask) in [(from, IN_MOVED_FROM), (to, IN_MOVED_TO)] {
+            self.notify(Event {
+                path,
+                mask,
+                cookie,
+                is_dir,
+                self_only: false,
+                id: None,
+            });
+        }
+        self.notify(Event {
+            path: from,
+            mask: IN_MOVE_SELF,
+            cookie: 0,
+            is_dir,
+            self_only: true,
+            id: None,
+        });
+        self.each(|i| i.moved(from, to));
+    }
+}
+
+/// The file an inotify fd refers to.
+pub struct InotifyFile {
+    pub ino: Arc<Inotify>,
+}
+
+impl FileOps for InotifyFile {
+    fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        let mut inner = self.ino.inner.lock();
+        let Some(first) = inner.events.front() else {
+            return Err(Errno::EAGAIN);
+        };
+        if first.len() > buf.len() {
+            return Err(Errno::EINVAL);
+        }
+        let mut n = 0;
+        while let Some(e) = inner.events.front() {
+            if n + e.len() > buf.len() {
+                break;
+            }
+            buf[n..n + e.len()].copy_from_slice(e);
+            n += e.len();
+            inner.events.pop_front();
+        }
+        if inner.events.is_empty() {
+            inner.overflowed = false;
+        }
+        Ok(n)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn stat(&self) -> KResult<FileStat> {
+        Ok(super::synth::anon_stat())
+    }
+    fn poll(&self, events: i16) -> i16 {
+        if self.ino.inner.lock().events.is_empty() {
+            0
+        } else {
+            events & libc::POLLIN
+        }
+    }
+    fn generation(&self) -> u64 {
+        self.ino.generation.load(Ordering::Relaxed)
+    }
+    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+        if cmd as libc::c_ulong != libc::FIONREAD {
+            return Err(Errno::ENOTTY);
+        }
+        let n: usize = self.ino.inner.lock().events.iter().map(Vec::len).sum();
+        crate::mm::write_obj(mm, arg, &(n as i32))?;
+        Ok(0)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
