@@ -1012,8 +1012,7 @@ fn set_cwd(ctx: &mut Ctx<'_, '_>, r: &sentry::fs::vfs::Resolved) -> KResult<u64>
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    let uid = ctx.proc_ref().creds.euid;
-    if uid != 0 && st.mode & 0o111 == 0 {
+    if !sentry::fs::vfs::may(&ctx.proc_ref().creds, &st, sentry::fs::vfs::MAY_EXEC) {
         return Err(Errno::EACCES);
     }
     ctx.task().fs.lock().cwd = r.path.clone();

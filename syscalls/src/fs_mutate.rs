@@ -9,7 +9,8 @@ use crate::fs::fdget;
 use crate::inotify::{note, note_file, note_rename, note_self};
 use crate::table::{Reg, Support::*};
 use sentry::fs::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
-use sentry::fs::vfs::{Caller, Resolved, SetAttr};
+use sentry::fs::vfs::{Caller, Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
+use sentry::fs::FileStat;
 use sentry::{Ctx, Errno, KResult};
 
 const NOTE: &str = "permission bits are not checked for non-root callers (ownership rules only)";
@@ -96,7 +97,41 @@ fn new_name(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64) -> KResult<Resolved> {
     if !writable(&r) {
         return Err(refuse(&r));
     }
+    may_change_dir(ctx, &r.path)?;
     Ok(r)
+}
+
+/// The directory holding canonical `path`, resolved.
+fn dir_of(ctx: &mut Ctx<'_, '_>, path: &[u8]) -> KResult<Resolved> {
+    let (parent, _) = split_last(path);
+    ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &parent, true)
+}
+
+/// Adding or removing a name in the directory of `path` needs write and
+/// search permission on it.
+fn may_change_dir(ctx: &mut Ctx<'_, '_>, path: &[u8]) -> KResult<()> {
+    if caller(ctx).overrides() {
+        return Ok(());
+    }
+    let d = dir_of(ctx, path)?;
+    caller(ctx).check(&d.stat.ok_or(Errno::ENOENT)?, MAY_WRITE | MAY_EXEC)
+}
+
+/// Removing or renaming away `victim` (at canonical `path`): the
+/// directory's permissions, and in a sticky directory only the owner of
+/// the file or of the directory may do it.
+fn may_remove(ctx: &mut Ctx<'_, '_>, path: &[u8], victim: &FileStat) -> KResult<()> {
+    if caller(ctx).overrides() {
+        return Ok(());
+    }
+    let d = dir_of(ctx, path)?;
+    let dst = d.stat.ok_or(Errno::ENOENT)?;
+    caller(ctx).check(&dst, MAY_WRITE | MAY_EXEC)?;
+    let uid = ctx.proc_ref().creds.fsuid;
+    if dst.mode & libc::S_ISVTX != 0 && uid != dst.uid && uid != victim.uid {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
 }
 
 /// An existing path whose attributes change.
@@ -221,6 +256,7 @@ fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u6
     if dir && st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    may_remove(ctx, &r.path, &st)?;
     r.mount.fs.unlink(&caller(ctx), &r.rel, dir)?;
     // Linux's order: the link count, the object itself, then its directory.
     if !dir {
@@ -274,8 +310,13 @@ fn do_rename(
         return Err(refuse(&opar));
     }
     let o = ctx.k.vfs.resolve(ctx, olddir as i32, &op, false)?;
-    o.stat.ok_or(Errno::ENOENT)?;
+    let ost = o.stat.ok_or(Errno::ENOENT)?;
     let n = ctx.k.vfs.resolve(ctx, newdir as i32, &np, false)?;
+    may_remove(ctx, &o.path, &ost)?;
+    match n.stat {
+        Some(nst) => may_remove(ctx, &n.path, &nst)?,
+        None => may_change_dir(ctx, &n.path)?,
+    }
     if o.mount.point != opar.mount.point
         || n.mount.point != npar.mount.point
         || o.rel.is_empty()
@@ -308,6 +349,9 @@ fn set(ctx: &mut Ctx<'_, '_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
         return Err(refuse(r));
     }
     check_owner(ctx, r.stat.unwrap_or_default().uid, &attr)?;
+    if attr.size.is_some() {
+        caller(ctx).check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
+    }
     r.mount.fs.setattr(&caller(ctx), &r.rel, &attr)?;
     let dir = r
         .stat

@@ -31,6 +31,49 @@ pub enum XattrOp<'a> {
 pub const XATTR_CREATE: i32 = 1;
 pub const XATTR_REPLACE: i32 = 2;
 
+pub const MAY_READ: u32 = 4;
+pub const MAY_WRITE: u32 = 2;
+pub const MAY_EXEC: u32 = 1;
+
+/// Whether `c` (by its filesystem ids) may access `st` for `want`
+/// (MAY_* bits). Root has CAP_DAC_OVERRIDE: everything but executing a
+/// file with no execute bit at all.
+pub fn may(c: &crate::kernel::Creds, st: &FileStat, want: u32) -> bool {
+    if c.fsuid == 0 {
+        let dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
+        return want & MAY_EXEC == 0 || dir || st.mode & 0o111 != 0;
+    }
+    let bits = if st.uid == c.fsuid {
+        (st.mode >> 6) & 7
+    } else if st.gid == c.fsgid || c.groups.contains(&st.gid) {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    bits & want == want
+}
+
+impl Caller<'_> {
+    /// The calling task's credentials.
+    pub fn creds(&self) -> Option<&crate::kernel::Creds> {
+        let t = self.st.tasks.get(&self.tid)?;
+        self.st.procs.get(&t.tgid).map(|p| &p.creds)
+    }
+
+    /// EACCES unless the caller may access `st` for `want`.
+    pub fn check(&self, st: &FileStat, want: u32) -> KResult<()> {
+        match self.creds() {
+            Some(c) if !may(c, st, want) => Err(Errno::EACCES),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller is exempt from permission bits (root).
+    pub fn overrides(&self) -> bool {
+        self.creds().is_none_or(|c| c.fsuid == 0)
+    }
+}
+
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
@@ -486,10 +529,16 @@ impl Vfs {
         if pending.is_empty() {
             cur_stat = Some(self.lstat(&c, &comps)?);
         }
+        let checks = !c.overrides();
         while let Some(name) = pending.pop_front() {
             let last = pending.is_empty();
             if name.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
+            }
+            if checks {
+                // Searching a directory needs its execute bit.
+                let dir = self.lstat(&c, &comps)?;
+                c.check(&dir, MAY_EXEC)?;
             }
             if name == b"." || name == b".." {
                 if name == b".." && comps.len() > root.len() {
@@ -599,6 +648,18 @@ impl Vfs {
         if writes && r.mount.flags & libc::MS_RDONLY != 0 && fmt != libc::S_IFCHR {
             return Err(Errno::EROFS);
         }
+        if flags & libc::O_PATH == 0 && !c.overrides() {
+            let want = match acc {
+                libc::O_RDONLY => MAY_READ,
+                libc::O_WRONLY => MAY_WRITE,
+                _ => MAY_READ | MAY_WRITE,
+            } | if flags & libc::O_TRUNC != 0 {
+                MAY_WRITE
+            } else {
+                0
+            };
+            c.check(&stat, want)?;
+        }
         let ops = if flags & libc::O_PATH != 0 {
             Box::new(PathFile { stat }) as Box<dyn FileOps>
         } else if let Some(pipe) = (fmt == libc::S_IFIFO)
@@ -667,6 +728,13 @@ impl Vfs {
                 tid: ctx.tid,
                 vfs: self,
             };
+            if !caller.overrides() {
+                // Creating needs write and search on the directory.
+                let mut parent = split(&r.path);
+                parent.pop();
+                let dir = self.lstat(&caller, &parent)?;
+                caller.check(&dir, MAY_WRITE | MAY_EXEC)?;
+            }
             r.mount.fs.mknod(
                 &caller,
                 &r.rel,

@@ -57,7 +57,8 @@ fn open_exec(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<Image> {
         libc::S_IFDIR => return Err(Errno::EACCES),
         _ => return Err(Errno::EACCES),
     }
-    if stat.mode & 0o111 == 0 || r.mount.flags & libc::MS_NOEXEC != 0 {
+    let may_exec = crate::fs::vfs::may(&ctx.proc_ref().creds, &stat, crate::fs::vfs::MAY_EXEC);
+    if !may_exec || r.mount.flags & libc::MS_NOEXEC != 0 {
         return Err(Errno::EACCES);
     }
     let file = ctx.k.vfs.open_resolved(ctx, &r, libc::O_RDONLY, 0)?;
