@@ -59,9 +59,11 @@ pub trait AddressSpace: Send + Sync + Any {
     /// Maps `len` bytes of the memory file at `offset` to `addr`, replacing
     /// whatever was there.
     fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64);
-    /// Maps `len` bytes of host file `fd` at `offset` to `addr`, private
-    /// and read-only or executable (never writable), replacing whatever
-    /// was there. The host page cache is shared: nothing is copied.
+    /// Maps `len` bytes of host file `fd` at `offset` to `addr`, shared,
+    /// replacing whatever was there. The host page cache is shared:
+    /// nothing is copied, and with PROT_WRITE writes reach the file (the
+    /// caller only asks for it on mappings that are shared for the
+    /// application too).
     fn map_file(
         &self,
         addr: u64,

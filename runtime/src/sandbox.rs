@@ -109,6 +109,8 @@ const ALLOWED: &[libc::c_long] = &[
     // sentry::fs::gofer_fs); the sentry's own root is empty.
     libc::SYS_openat2,
     libc::SYS_readlinkat,
+    // tmpfs files move into memfds of their own when mapped shared.
+    libc::SYS_memfd_create,
     // Attribute changes through fds of a writable root (--overlay=none).
     libc::SYS_fchmod,
     libc::SYS_fchown,

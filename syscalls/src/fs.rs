@@ -251,7 +251,22 @@ pub(crate) fn do_read_nowait(
                 if len == 0 {
                     (Vec::new(), 0)
                 } else {
-                    (ctx.mm.iovecs(buf, len)?, len)
+                    match ctx.mm.iovecs(buf, len) {
+                        Ok(v) => (v, len),
+                        Err(e) if e == Errno::EFAULT && ctx.mm.writable(buf, len) => {
+                            // A shared file mapping: through a buffer.
+                            let mut tmp = vec![0u8; len.min(1 << 20)];
+                            return match f.ops.read(&f, &mut tmp, off) {
+                                Ok(n) => ctx.mm.write(buf, &tmp[..n]).map(|_| n as u64),
+                                Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
+                                    wait_ready(ctx, &f, libc::POLLIN)?;
+                                    continue;
+                                }
+                                Err(e) => Err(e),
+                            };
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         };
@@ -572,7 +587,7 @@ fn do_open_how(
     if let Some(end) = f.downcast::<PipeEnd>() {
         // A named pipe: a blocking open waits until the other side is
         // (or has been) opened.
-        if flags & libc::O_NONBLOCK == 0 {
+        if flags & libc::O_NONBLOCK == 0 && end.pipe().named {
             let (pipe, write) = (end.pipe().clone(), end.is_write());
             let seen = pipe.opens(!write);
             loop {
@@ -1125,7 +1140,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(s.load(std::sync::atomic::Ordering::Relaxed) as u64)
         }
         libc::F_ADD_SEALS => {
-            use sentry::fs::file::{F_SEAL_EXEC, F_SEAL_SEAL};
+            use sentry::fs::file::{F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
             let s = f.ops.seals().ok_or(Errno::EINVAL)?;
             let add = a[2] as u32;
             if a[2] > u32::MAX as u64 || add & !(F_SEAL_EXEC * 2 - 1) != 0 {
@@ -1137,8 +1152,10 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if s.load(std::sync::atomic::Ordering::Relaxed) & F_SEAL_SEAL != 0 {
                 return Err(Errno::EPERM);
             }
-            // Writable shared mappings of a memfd are private copies here,
-            // so there is none a write seal would have to wait for.
+            if add & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) == F_SEAL_WRITE && f.ops.writably_mapped()
+            {
+                return Err(Errno::EBUSY);
+            }
             s.fetch_or(add, std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }

@@ -10,7 +10,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "mmap",
         "xuxxdx",
-        Partial("MAP_SHARED file mappings are private copies"),
+        Partial("MAP_SHARED of synthetic (/proc, /dev) files are private copies"),
         mmap,
     );
     r("munmap", "xu", Full, munmap);
@@ -103,20 +103,34 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         } else if fmt != libc::S_IFREG {
             return Err(Errno::ENODEV);
         } else {
-            if shared && prot & libc::PROT_WRITE != 0 {
-                ctx.log_once("writable MAP_SHARED file mapping (private copy)");
-            }
             req.name = VmaName::File {
                 path: f.path.clone(),
                 dev: st.dev,
                 ino: st.ino,
                 off,
             };
-            // Read-only mappings map the host file itself (shared page
-            // cache, no copy); writable private ones are copies.
-            match f.ops.mappable_fd() {
-                Some(fd) if prot & libc::PROT_WRITE == 0 => req.file = Some((fd, off)),
-                _ => file = Some((f, st.size as u64)),
+            // Shared and read-only mappings map the file itself (host page
+            // cache or the tmpfs file's memfd: coherent, no copy);
+            // writable private ones are copies.
+            req.maywrite = !shared || (f.writable() && !write_sealed);
+            let target = if shared {
+                f.ops.shared_map(req.maywrite)
+            } else {
+                f.ops.mappable_fd().map(|fd| (fd, None))
+            };
+            match target {
+                Some((fd, hold)) if prot & libc::PROT_WRITE == 0 || shared => {
+                    req.file = Some((fd, off));
+                    req.file_hold = hold;
+                }
+                _ => {
+                    if shared && prot & libc::PROT_WRITE != 0 {
+                        ctx.log_once(
+                            "writable MAP_SHARED mapping of a synthetic file (private copy)",
+                        );
+                    }
+                    file = Some((f, st.size as u64));
+                }
             }
         }
     }

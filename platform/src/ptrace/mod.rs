@@ -157,7 +157,7 @@ impl AddressSpace for PtraceSpace {
         self.push(Op::MapFile {
             addr,
             len,
-            prot: prot & !libc::PROT_WRITE,
+            prot,
             fd,
             off,
         });
@@ -423,7 +423,7 @@ impl PtraceContext {
                             addr,
                             len,
                             prot as u64,
-                            (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64,
+                            (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
                             n as u64,
                             off,
                         ],

@@ -9,6 +9,9 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+/// A file's fd for a shared mapping and the token the mapping keeps.
+pub type SharedMap = (Arc<OwnedFd>, Option<Arc<dyn Any + Send + Sync>>);
+
 /// What a kind of file can do. Offsets are explicit: `None` means the
 /// file's own position (the implementation decides whether it has one).
 pub trait FileOps: Send + Sync + Any {
@@ -65,6 +68,24 @@ pub trait FileOps: Send + Sync + Any {
     /// A host fd an address space may map directly (regular host files).
     fn mappable_fd(&self) -> Option<Arc<std::os::fd::OwnedFd>> {
         None
+    }
+    /// What a MAP_SHARED mapping maps: the fd, and a token to keep while
+    /// the mapping lives (`writable`: it may be written). None: shared
+    /// mappings of this file are private copies.
+    fn shared_map(&self, writable: bool) -> Option<SharedMap> {
+        let _ = writable;
+        self.mappable_fd().map(|fd| (fd, None))
+    }
+    /// A new open file description of the same object, for an open of
+    /// /proc/pid/fd/N (with the new open's flags); None when the object
+    /// is reopened by its path instead.
+    fn reopen(&self, flags: i32) -> Option<KResult<Box<dyn FileOps>>> {
+        let _ = flags;
+        None
+    }
+    /// Whether a writable shared mapping of the file exists (F_SEAL_WRITE).
+    fn writably_mapped(&self) -> bool {
+        false
     }
     fn ioctl(&self, f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
         let _ = (f, cmd, arg, mm);

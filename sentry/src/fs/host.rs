@@ -292,6 +292,20 @@ impl FileOps for HostFile {
         }
         Ok(())
     }
+    // Host pipes, sockets and terminals (the sandbox's stdio) have no path
+    // inside: /proc/self/fd/N shares the host object. Regular files are
+    // reopened by path.
+    fn reopen(&self, _flags: i32) -> Option<KResult<Box<dyn super::file::FileOps>>> {
+        if self.seekable {
+            return None;
+        }
+        Some(
+            self.fd
+                .try_clone()
+                .map_err(|e| Errno::from_io(&e))
+                .map(|fd| Box::new(HostFile::new(fd)) as Box<dyn super::file::FileOps>),
+        )
+    }
     fn setattr(&self, a: &super::vfs::SetAttr) -> KResult<()> {
         if !self.attrs {
             return Err(Errno::EROFS);

@@ -21,6 +21,9 @@ pub struct Pipe {
     /// Opens of each side so far (read, write): a FIFO opener waits for
     /// the other side to be opened, even if it closed again since.
     opens: [AtomicU64; 2],
+    /// A named FIFO (mkfifo), whose blocking opens wait for the other
+    /// side; an anonymous pipe reopened through /proc never waits.
+    pub named: bool,
 }
 
 struct Inner {
@@ -47,6 +50,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         generation: AtomicU64::new(1),
         opens: [AtomicU64::new(1), AtomicU64::new(1)],
+        named: false,
     });
     (
         PipeEnd {
@@ -69,6 +73,7 @@ pub fn new_fifo() -> Arc<Pipe> {
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
         generation: AtomicU64::new(1),
         opens: [AtomicU64::new(0), AtomicU64::new(0)],
+        named: true,
     })
 }
 
@@ -223,6 +228,18 @@ impl FileOps for PipeEnd {
         self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         wake_all();
         Ok(n)
+    }
+
+    // /proc/pid/fd/N of a pipe opens the pipe again, either end.
+    fn reopen(&self, flags: i32) -> Option<KResult<Box<dyn FileOps>>> {
+        Some(Ok(match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => Box::new(self.pipe.open_end(false)),
+            libc::O_WRONLY => Box::new(self.pipe.open_end(true)),
+            _ => Box::new(PipeRdWr {
+                rd: self.pipe.open_end(false),
+                wr: self.pipe.open_end(true),
+            }),
+        }))
     }
 
     // Straight between the queue and application memory: no bounce buffer.

@@ -9,7 +9,7 @@ use crate::kernel::{KState, Task};
 use crate::mm::VmaName;
 use gofer::{DirEntry, FileStat};
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 const DEV: u64 = 4;
@@ -705,6 +705,23 @@ impl Filesystem for ProcFs {
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
             Node::Link(l) => stat_of(libc::S_IFLNK | 0o777, ino, DEV, l.len() as i64),
         })
+    }
+
+    fn magic_file(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {
+        let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        let (who, fd) = match p.as_slice() {
+            [pid, b"fd", n] => (*pid, *n),
+            [_, b"task", tid, b"fd", n] => (*tid, *n),
+            _ => return None,
+        };
+        let id: i32 = std::str::from_utf8(who).ok()?.parse().ok()?;
+        let fd: i32 = std::str::from_utf8(fd).ok()?.parse().ok()?;
+        let tid = if c.st.tasks.contains_key(&id) {
+            id
+        } else {
+            *c.st.procs.get(&id)?.threads.first()?
+        };
+        c.st.tasks.get(&tid)?.files.lock().get(fd).ok()
     }
 
     fn is_magic_link(&self, rel: &[u8]) -> bool {

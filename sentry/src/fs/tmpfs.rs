@@ -1,26 +1,187 @@
 //! tmpfs: an in-memory filesystem (/tmp, /dev/shm) with files,
 //! directories, symlinks, hard links and a size limit.
 
-use super::file::{File, FileOps, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE};
+use super::file::{
+    File, FileOps, SharedMap, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE,
+};
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use crate::errno::{Errno, KResult};
 use gofer::{DirEntry, FileStat, StatFs};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 type Node = Arc<Mutex<Inode>>;
 
 enum Data {
     Dir(BTreeMap<Vec<u8>, Node>),
-    File(Vec<u8>),
+    File(Contents),
     Link(Vec<u8>),
     /// A FIFO: the pipe every opener shares.
     Fifo(Arc<super::pipe::Pipe>),
     /// Sockets and device nodes: metadata only.
     Special,
+}
+
+/// A regular file's bytes: in a vector until the file is mapped shared,
+/// then in a memfd of its own, which the mappings map, so that writes
+/// through either are seen by both.
+enum Contents {
+    Mem(Vec<u8>),
+    Memfd {
+        fd: Arc<OwnedFd>,
+        size: u64,
+        /// Writable shared mappings alive (F_SEAL_WRITE is EBUSY while
+        /// there are any).
+        writers: Arc<AtomicUsize>,
+    },
+}
+
+/// Held by a writable shared mapping: counts it while it lives.
+struct MapWriter(Arc<AtomicUsize>);
+
+impl Drop for MapWriter {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn io_err(r: isize) -> KResult<usize> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+impl Contents {
+    fn len(&self) -> u64 {
+        match self {
+            Contents::Mem(v) => v.len() as u64,
+            Contents::Memfd { size, .. } => *size,
+        }
+    }
+
+    fn read_at(&self, at: u64, buf: &mut [u8]) -> KResult<usize> {
+        let len = self.len();
+        if at >= len {
+            return Ok(0);
+        }
+        let k = buf.len().min((len - at) as usize);
+        match self {
+            Contents::Mem(v) => {
+                buf[..k].copy_from_slice(&v[at as usize..at as usize + k]);
+                Ok(k)
+            }
+            Contents::Memfd { fd, .. } => {
+                // SAFETY: pread into our buffer from the file's memfd.
+                io_err(unsafe {
+                    libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), k, at as i64)
+                })
+            }
+        }
+    }
+
+    /// Writes `data` at `at`, growing the file as needed.
+    fn write_at(&mut self, at: u64, data: &[u8]) -> KResult<usize> {
+        let end = at + data.len() as u64;
+        match self {
+            Contents::Mem(v) => {
+                if end > v.len() as u64 {
+                    v.resize(end as usize, 0);
+                }
+                v[at as usize..end as usize].copy_from_slice(data);
+                Ok(data.len())
+            }
+            Contents::Memfd { fd, size, .. } => {
+                // SAFETY: pwrite of our buffer into the file's memfd.
+                let n = io_err(unsafe {
+                    libc::pwrite(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), at as i64)
+                })?;
+                *size = (*size).max(at + n as u64);
+                Ok(n)
+            }
+        }
+    }
+
+    fn resize(&mut self, len: u64) -> KResult<()> {
+        match self {
+            Contents::Mem(v) => v.resize(len as usize, 0),
+            Contents::Memfd { fd, size, .. } => {
+                // SAFETY: ftruncate of the file's memfd.
+                if unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) } != 0 {
+                    return Err(Errno::last());
+                }
+                *size = len;
+            }
+        }
+        Ok(())
+    }
+
+    fn zero(&mut self, start: u64, end: u64) -> KResult<()> {
+        let end = end.min(self.len());
+        if start >= end {
+            return Ok(());
+        }
+        match self {
+            Contents::Mem(v) => {
+                v[start as usize..end as usize].fill(0);
+                Ok(())
+            }
+            Contents::Memfd { fd, .. } => {
+                let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+                // SAFETY: fallocate on the file's memfd.
+                if unsafe {
+                    libc::fallocate(fd.as_raw_fd(), mode, start as i64, (end - start) as i64)
+                } != 0
+                {
+                    return Err(Errno::last());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves the bytes into a memfd (once) for shared mappings.
+    fn memfd(&mut self) -> KResult<(Arc<OwnedFd>, Arc<AtomicUsize>)> {
+        if let Contents::Memfd { fd, writers, .. } = self {
+            return Ok((fd.clone(), writers.clone()));
+        }
+        // SAFETY: memfd_create with a constant name; the result is checked.
+        let raw = unsafe { libc::memfd_create(c"husk-tmpfs".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: the kernel just returned this new descriptor.
+        let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(raw) });
+        let Contents::Mem(v) = std::mem::replace(self, Contents::Mem(Vec::new())) else {
+            unreachable!("checked above");
+        };
+        let size = v.len() as u64;
+        let mut done = 0;
+        while done < v.len() {
+            // SAFETY: pwrite from our vector into the new memfd.
+            let n = unsafe {
+                libc::pwrite(raw, v[done..].as_ptr().cast(), v.len() - done, done as i64)
+            };
+            if n <= 0 {
+                let e = Errno::last();
+                *self = Contents::Mem(v);
+                return Err(e);
+            }
+            done += n as usize;
+        }
+        let writers = Arc::new(AtomicUsize::new(0));
+        *self = Contents::Memfd {
+            fd: fd.clone(),
+            size,
+            writers: writers.clone(),
+        };
+        Ok((fd, writers))
+    }
 }
 
 struct Inode {
@@ -242,8 +403,8 @@ impl Filesystem for TmpFs {
         if kind == 1 && flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY {
             let mut n = node.lock();
             if let Data::File(v) = &mut n.data {
-                self.used.fetch_sub(v.len() as u64, Ordering::Relaxed);
-                v.clear();
+                self.used.fetch_sub(v.len(), Ordering::Relaxed);
+                v.resize(0)?;
             }
             let t = now();
             n.mtime = t;
@@ -268,7 +429,7 @@ impl Filesystem for TmpFs {
     ) -> KResult<()> {
         let data = match mode & libc::S_IFMT {
             libc::S_IFDIR => Data::Dir(BTreeMap::new()),
-            0 | libc::S_IFREG => Data::File(Vec::new()),
+            0 | libc::S_IFREG => Data::File(Contents::Mem(Vec::new())),
             libc::S_IFIFO => Data::Fifo(super::pipe::new_fifo()),
             _ => Data::Special,
         };
@@ -462,11 +623,11 @@ fn apply_attr(node: &Node, a: &SetAttr, used: &AtomicU64, limit: u64) -> KResult
                 Errno::EINVAL
             });
         };
-        let old = v.len() as u64;
+        let old = v.len();
         if size > old && used.load(Ordering::Relaxed) + (size - old) > limit {
             return Err(Errno::EFBIG);
         }
-        v.resize(size as usize, 0);
+        v.resize(size)?;
         if size > old {
             used.fetch_add(size - old, Ordering::Relaxed);
         } else {
@@ -500,7 +661,7 @@ struct TmpHandle {
     used: Arc<AtomicU64>,
     limit: u64,
     /// memfd_create files: their seals.
-    seals: Option<AtomicU32>,
+    seals: Option<Arc<AtomicU32>>,
 }
 
 impl TmpHandle {
@@ -520,7 +681,7 @@ impl TmpHandle {
 
     fn size(&self) -> u64 {
         match &self.node.lock().data {
-            Data::File(v) => v.len() as u64,
+            Data::File(v) => v.len(),
             _ => 0,
         }
     }
@@ -534,14 +695,7 @@ impl FileOps for TmpHandle {
             return Err(Errno::EISDIR);
         };
         let at = off.unwrap_or(*pos);
-        let k = if at >= v.len() as u64 {
-            0
-        } else {
-            let at = at as usize;
-            let k = buf.len().min(v.len() - at);
-            buf[..k].copy_from_slice(&v[at..at + k]);
-            k
-        };
+        let k = v.read_at(at, buf)?;
         if off.is_none() {
             *pos += k as u64;
         }
@@ -561,32 +715,58 @@ impl FileOps for TmpHandle {
         }
         let at = match (off, append) {
             (_, true) => v.len(),
-            (Some(o), false) => o as usize,
-            (None, false) => *pos as usize,
+            (Some(o), false) => o,
+            (None, false) => *pos,
         };
-        if at as u64 > self.limit {
+        if at > self.limit {
             return Err(Errno::EFBIG);
         }
-        let end = at.checked_add(buf.len()).ok_or(Errno::EFBIG)?;
+        let end = at.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
         if end > v.len() && self.sealed(F_SEAL_GROW) {
             return Err(Errno::EPERM);
         }
         if end > v.len() {
-            let grow = (end - v.len()) as u64;
+            let grow = end - v.len();
             if self.used.load(Ordering::Relaxed) + grow > self.limit {
                 return Err(Errno::ENOSPC);
             }
             self.used.fetch_add(grow, Ordering::Relaxed);
-            v.resize(end, 0);
         }
-        v[at..end].copy_from_slice(buf);
+        let wrote = v.write_at(at, buf)?;
         if off.is_none() {
-            *pos = end as u64;
+            *pos = at + wrote as u64;
         }
         let t = now();
         n.mtime = t;
         n.ctime = t;
-        Ok(buf.len())
+        Ok(wrote)
+    }
+
+    fn mappable_fd(&self) -> Option<Arc<OwnedFd>> {
+        match &self.node.lock().data {
+            Data::File(Contents::Memfd { fd, .. }) => Some(fd.clone()),
+            _ => None,
+        }
+    }
+
+    fn shared_map(&self, writable: bool) -> Option<SharedMap> {
+        let mut n = self.node.lock();
+        let Data::File(c) = &mut n.data else {
+            return None;
+        };
+        let (fd, writers) = c.memfd().ok()?;
+        let hold = writable.then(|| {
+            writers.fetch_add(1, Ordering::Relaxed);
+            Arc::new(MapWriter(writers)) as Arc<dyn Any + Send + Sync>
+        });
+        Some((fd, hold))
+    }
+
+    fn writably_mapped(&self) -> bool {
+        match &self.node.lock().data {
+            Data::File(Contents::Memfd { writers, .. }) => writers.load(Ordering::Relaxed) > 0,
+            _ => false,
+        }
     }
 
     fn stat(&self) -> KResult<FileStat> {
@@ -595,7 +775,7 @@ impl FileOps for TmpHandle {
 
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
         let size = match &self.node.lock().data {
-            Data::File(v) => v.len() as u64,
+            Data::File(v) => v.len(),
             _ => 0,
         };
         match whence {
@@ -687,9 +867,7 @@ impl FileOps for TmpHandle {
                 }
                 let mut n = self.node.lock();
                 if let Data::File(v) = &mut n.data {
-                    let e = (end.min(v.len() as u64)) as usize;
-                    let s = (off as usize).min(e);
-                    v[s..e].fill(0);
+                    v.zero(off, end)?;
                 }
                 Ok(())
             }
@@ -697,8 +875,18 @@ impl FileOps for TmpHandle {
         }
     }
 
+    fn reopen(&self, _flags: i32) -> Option<KResult<Box<dyn FileOps>>> {
+        Some(Ok(Box::new(TmpHandle {
+            node: self.node.clone(),
+            dev: self.dev,
+            used: self.used.clone(),
+            limit: self.limit,
+            seals: self.seals.clone(),
+        })))
+    }
+
     fn seals(&self) -> Option<&AtomicU32> {
-        self.seals.as_ref()
+        self.seals.as_deref()
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -747,12 +935,12 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32) -> Box<dyn FileOps> {
             atime: t,
             mtime: t,
             ctime: t,
-            data: Data::File(Vec::new()),
+            data: Data::File(Contents::Mem(Vec::new())),
             xattrs: BTreeMap::new(),
         })),
         dev: 0x30,
         used: Arc::new(AtomicU64::new(0)),
         limit,
-        seals: Some(AtomicU32::new(seals)),
+        seals: Some(Arc::new(AtomicU32::new(seals))),
     })
 }

@@ -129,6 +129,11 @@ pub trait Filesystem: Send + Sync {
         let _ = (c, rel, attr);
         Err(Errno::EROFS)
     }
+    /// The open file a magic link /proc/pid/fd/N stands for.
+    fn magic_file(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {
+        let _ = (c, rel);
+        None
+    }
     /// Whether `rel` is a magic link (/proc/pid/fd/N, exe, cwd, root),
     /// which RESOLVE_NO_MAGICLINKS refuses to follow.
     fn is_magic_link(&self, rel: &[u8]) -> bool {
@@ -317,6 +322,9 @@ pub struct Resolved {
     pub stat: Option<FileStat>,
     pub mount: Arc<Mount>,
     pub rel: Vec<u8>,
+    /// A /proc/pid/fd/N link whose open file is opened again as itself
+    /// rather than by path (pipes, memfds, deleted files).
+    pub reopen: Option<Arc<File>>,
 }
 
 /// A path as its components.
@@ -562,6 +570,7 @@ impl Vfs {
                         stat: None,
                         mount,
                         rel,
+                        reopen: None,
                     });
                 }
                 Err(e) => return Err(e),
@@ -573,6 +582,19 @@ impl Vfs {
                 let (m, rel) = self.mount_of(&c, &join(&comps));
                 if how & RESOLVE_NO_MAGICLINKS != 0 && m.fs.is_magic_link(&rel) {
                     return Err(Errno::ELOOP);
+                }
+                if last && pending.is_empty() {
+                    if let Some(f) = m.fs.magic_file(&c, &rel) {
+                        if f.ops.reopen(f.flags()).is_some() {
+                            return Ok(Resolved {
+                                path: f.path.clone(),
+                                stat: Some(f.ops.stat()?),
+                                mount: m,
+                                rel,
+                                reopen: Some(f),
+                            });
+                        }
+                    }
                 }
                 links += 1;
                 if links > MAX_SYMLINKS {
@@ -610,6 +632,7 @@ impl Vfs {
             stat: Some(stat),
             mount,
             rel,
+            reopen: None,
         })
     }
 
@@ -662,6 +685,8 @@ impl Vfs {
         }
         let ops = if flags & libc::O_PATH != 0 {
             Box::new(PathFile { stat }) as Box<dyn FileOps>
+        } else if let Some(f) = &r.reopen {
+            f.ops.reopen(flags).ok_or(Errno::ENXIO)??
         } else if let Some(pipe) = (fmt == libc::S_IFIFO)
             .then(|| r.mount.fs.fifo(&c, &r.rel))
             .flatten()

@@ -136,11 +136,36 @@ impl Mm {
         self.unshare_range(addr, buf.len())?;
         let st = self.state.lock();
         let mf = &self.memfile;
-        self.for_ranges(&st, addr, buf.len(), Acc::Write, |off, boff, l| {
-            // SAFETY: `for_ranges` checked the range is mapped, writable and
-            // backed.
-            let dst = unsafe { mf.slice(off, l) };
-            dst.copy_from_slice(&buf[boff..boff + l]);
+        self.for_pieces(&st, addr, buf.len(), Acc::Write, |p, boff, l| {
+            match p {
+                Piece::Mem(off) => {
+                    // SAFETY: `for_pieces` checked the range is mapped,
+                    // writable and backed.
+                    let dst = unsafe { mf.slice(off, l) };
+                    dst.copy_from_slice(&buf[boff..boff + l]);
+                }
+                // A writable file piece is a shared mapping: write the file.
+                Piece::File(fd, off) => {
+                    let src = &buf[boff..boff + l];
+                    let mut done = 0;
+                    while done < l {
+                        // SAFETY: pwrite from our buffer into a file we hold.
+                        let n = unsafe {
+                            libc::pwrite(
+                                fd,
+                                src[done..].as_ptr().cast(),
+                                l - done,
+                                (off + done as u64) as i64,
+                            )
+                        };
+                        if n <= 0 {
+                            return Err(Errno::EFAULT);
+                        }
+                        done += n as usize;
+                    }
+                }
+            }
+            Ok(())
         })
     }
 
@@ -204,6 +229,14 @@ impl Mm {
             Ok(())
         })?;
         Ok((!file).then_some(v))
+    }
+
+    /// Whether `[addr, addr+len)` may be written by the application (it
+    /// may include shared file mappings, which `iovecs` cannot point at).
+    pub fn writable(&self, addr: u64, len: usize) -> bool {
+        let st = self.state.lock();
+        self.for_pieces(&st, addr, len, Acc::Write, |_, _, _| Ok(()))
+            .is_ok()
     }
 
     /// Like `iovecs` for writing, ignoring protections (the loader).

@@ -76,10 +76,17 @@ pub enum Backing {
     /// fork; mapped read-only until the first write copies (or, for the
     /// last user, takes over) the range.
     Cow { mem: Arc<SharedMem>, off: u64 },
-    /// A read-only private view of a host file (gofer-donated fd), mapped
-    /// straight into the address space; `off` is the file offset of the
-    /// VMA's start. Made writable, it becomes a private copy.
-    File { fd: Arc<OwnedFd>, off: u64 },
+    /// A view of a host file (a gofer-donated fd, or the memfd of a tmpfs
+    /// file), mapped straight into the address space; `off` is the file
+    /// offset of the VMA's start. A private view is read-only and becomes
+    /// a private copy when made writable; a shared one writes the file.
+    /// `hold` lives as long as the mapping (the file counts writable
+    /// shared mappings with it).
+    File {
+        fd: Arc<OwnedFd>,
+        off: u64,
+        hold: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    },
 }
 
 /// What /proc/pid/maps shows for a VMA.
@@ -106,6 +113,9 @@ pub struct Vma {
     pub shared: bool,
     pub growsdown: bool,
     pub locked: bool,
+    /// mprotect may add PROT_WRITE (a shared file mapping of a file not
+    /// opened for writing, or write-sealed, may not).
+    pub maywrite: bool,
     pub backing: Backing,
     pub name: VmaName,
 }
@@ -149,9 +159,10 @@ impl Vma {
                 mem: mem.clone(),
                 off: off + (at - self.start),
             },
-            Backing::File { fd, off } => Backing::File {
+            Backing::File { fd, off, hold } => Backing::File {
                 fd: fd.clone(),
                 off: off + (at - self.start),
+                hold: hold.clone(),
             },
             Backing::Cow { mem, off } => Backing::Cow {
                 mem: mem.clone(),
@@ -207,8 +218,13 @@ pub struct MapRequest {
     pub name: VmaName,
     /// Existing shared memory to map (shm, memfd).
     pub shared_mem: Option<(Arc<SharedMem>, u64)>,
-    /// A host file to map read-only: (fd, file offset of the start).
+    /// A host file to map: (fd, file offset of the start). Private
+    /// mappings of it are read-only (writable ones are copies).
     pub file: Option<(Arc<OwnedFd>, u64)>,
+    /// Kept with a shared file mapping for as long as it exists.
+    pub file_hold: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// See `Vma::maywrite`.
+    pub maywrite: bool,
 }
 
 impl MapRequest {
@@ -224,6 +240,8 @@ impl MapRequest {
             name: VmaName::Anon,
             shared_mem: None,
             file: None,
+            file_hold: None,
+            maywrite: true,
         }
     }
 }
@@ -328,7 +346,13 @@ impl Mm {
             }
         };
         let backing = match (req.shared_mem, req.file) {
-            (_, Some((fd, off))) if req.prot & libc::PROT_WRITE == 0 => Backing::File { fd, off },
+            (_, Some((fd, off))) if req.prot & libc::PROT_WRITE == 0 || req.shared => {
+                Backing::File {
+                    fd,
+                    off,
+                    hold: req.file_hold,
+                }
+            }
             (Some((mem, off)), _) => Backing::Shared { mem, off },
             _ if req.shared => {
                 let mem = SharedMem::new(&self.memfile, len)?;
@@ -347,6 +371,7 @@ impl Mm {
             shared: req.shared,
             growsdown: req.growsdown,
             locked: false,
+            maywrite: req.maywrite,
             backing,
             name: req.name,
         };
@@ -518,6 +543,14 @@ impl Mm {
         }
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
+        if prot & libc::PROT_WRITE != 0
+            && st
+                .vmas
+                .range(addr..end)
+                .any(|(_, v)| v.shared && !v.maywrite)
+        {
+            return Err(Errno::EACCES);
+        }
         let mut drops = Vec::new();
         for (_, v) in st.vmas.range_mut(addr..end) {
             if prot & libc::PROT_WRITE != 0 && !v.shared {
@@ -528,7 +561,7 @@ impl Mm {
                         self.memfile.copy(*off, noff, len);
                         Some(noff)
                     }
-                    Backing::File { fd, off } => {
+                    Backing::File { fd, off, .. } => {
                         // Copy-on-write of a file mapping: from here on the
                         // pages are the process's own.
                         let noff = self.memfile.alloc(len)?;
@@ -651,9 +684,10 @@ impl Mm {
                     off: v.off_at(old),
                 }
             }
-            Backing::File { fd, .. } => Backing::File {
+            Backing::File { fd, hold, .. } => Backing::File {
                 fd: fd.clone(),
                 off: v.off_at(old),
+                hold: hold.clone(),
             },
         };
         let mut name = v.name.clone();
@@ -700,6 +734,7 @@ impl Mm {
                     shared: false,
                     growsdown: false,
                     locked: false,
+                    maywrite: true,
                     backing: Backing::Private { off },
                     name: VmaName::Heap,
                 },
@@ -919,6 +954,7 @@ impl Mm {
                 shared: false,
                 growsdown: true,
                 locked: false,
+                maywrite: true,
                 backing: Backing::Private { off },
                 name,
             },
