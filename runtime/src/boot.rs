@@ -21,6 +21,10 @@ pub struct BootArgs {
     /// Take the gofer's direct path when it offers one.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     directfs: bool,
+    /// stdin and stdout are a terminal (in raw mode): give the sandbox a
+    /// console pty relayed to it.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    console: bool,
     /// The gofer serves the root writable: no overlay above it.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     writable_root: bool,
@@ -63,6 +67,7 @@ pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
         hostname: a.hostname.clone(),
         gofer: Arc::new(pool),
         stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
+        console: a.console,
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;

@@ -52,6 +52,39 @@ pub struct Options {
     pub writable_root: bool,
 }
 
+/// The host terminal in raw mode; its settings come back when dropped.
+struct RawTerminal(libc::termios);
+
+impl RawTerminal {
+    /// Raw mode when stdin and stdout are both the terminal; None otherwise.
+    fn enter() -> Option<RawTerminal> {
+        // SAFETY: isatty/tcgetattr/tcsetattr on our stdio with a termios
+        // we own.
+        unsafe {
+            if libc::isatty(0) != 1 || libc::isatty(1) != 1 {
+                return None;
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let mut raw = t;
+            libc::cfmakeraw(&mut raw);
+            if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            Some(RawTerminal(t))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restoring the settings saved from this terminal.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
+}
+
 pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32> {
     let Options {
         cwd,
@@ -82,6 +115,9 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     };
     let gofer_fds: Vec<i32> = pairs.iter().map(|p| p.1.as_raw_fd()).collect();
     let sentry_fds: Vec<i32> = pairs.iter().map(|p| p.0.as_raw_fd()).collect();
+    // On a terminal the sandbox gets a console pty of its own; the host
+    // terminal passes bytes through raw until the sandbox is gone.
+    let terminal = RawTerminal::enter();
     let mut g = Command::new(&exe);
     g.args(flags)
         .arg("gofer")
@@ -108,6 +144,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         .arg(&hostname)
         .arg(format!("--directfs={directfs}"))
         .arg(format!("--writable-root={writable_root}"))
+        .arg(format!("--console={}", terminal.is_some()))
         .arg("--")
         .args(&command);
     // The sandbox is pid 1 of a pid namespace of its own: when it dies,

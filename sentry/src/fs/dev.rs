@@ -8,6 +8,7 @@ use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
 use gofer::{DirEntry, FileStat};
 use std::any::Any;
+use std::sync::Arc;
 
 const DEV: u64 = 5;
 
@@ -125,14 +126,17 @@ const NODES: &[Node] = &[
 ];
 
 pub struct DevFs {
-    ptys: PtyTable,
+    ptys: Arc<PtyTable>,
 }
 
 impl DevFs {
     pub fn new() -> DevFs {
-        DevFs {
-            ptys: PtyTable::default(),
-        }
+        DevFs::with_ptys(Arc::new(PtyTable::default()))
+    }
+
+    /// A /dev whose /dev/pts shows `ptys`.
+    pub fn with_ptys(ptys: Arc<PtyTable>) -> DevFs {
+        DevFs { ptys }
     }
 }
 

@@ -494,6 +494,35 @@ impl Pty {
         Ok(PtySlave { pty: self.clone() })
     }
 
+    /// Bytes typed at the master (the console's relay): processed by the
+    /// line discipline; returns how many were taken (the rest must wait).
+    pub fn type_in(&self, buf: &[u8]) -> usize {
+        let mut s = self.st.lock();
+        let room = BUF_CAP.saturating_sub(s.ld.ready.len() + s.ld.line.len());
+        let n = buf.len().min(room);
+        for &c in &buf[..n] {
+            if let Some(sig) = s.ld.input(c) {
+                s.signals.push(sig);
+            }
+        }
+        drop(s);
+        if n > 0 {
+            self.changed();
+        }
+        n
+    }
+
+    /// Output waiting for the master (the console's relay), taken.
+    pub fn take_output(&self) -> Vec<u8> {
+        let mut s = self.st.lock();
+        let out: Vec<u8> = s.ld.output.drain(..).collect();
+        drop(s);
+        if !out.is_empty() {
+            self.changed();
+        }
+        out
+    }
+
     pub fn path(&self) -> Vec<u8> {
         format!("/dev/pts/{}", self.index).into_bytes()
     }

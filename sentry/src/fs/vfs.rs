@@ -311,6 +311,8 @@ pub struct Vfs {
     pub init_ns: Arc<MountNs>,
     /// inotify instances, told about every change the syscalls make.
     pub inotify: super::inotify::Registry,
+    /// The ptys /dev/pts shows (the console is one of them).
+    pub ptys: Arc<super::pty::PtyTable>,
 }
 
 /// The result of a path walk.
@@ -372,6 +374,7 @@ impl Vfs {
             b"",
         );
         let nosuid = libc::MS_NOSUID;
+        let ptys = Arc::new(super::pty::PtyTable::default());
         let top = if writable {
             // --overlay=none: the host root itself, changed through the gofer.
             Mount::new(b"/", root, b"", "gofer", 0)
@@ -389,7 +392,7 @@ impl Vfs {
             ),
             Mount::new(
                 b"/dev",
-                Arc::new(super::dev::DevFs::new()),
+                Arc::new(super::dev::DevFs::with_ptys(ptys.clone())),
                 b"",
                 "none",
                 nosuid,
@@ -411,6 +414,7 @@ impl Vfs {
         Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
+            ptys,
         }
     }
 

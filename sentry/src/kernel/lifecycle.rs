@@ -28,7 +28,8 @@ pub fn spawn_init(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     cwd: Vec<u8>,
-    stdio: [std::os::fd::OwnedFd; 3],
+    files: FdTable,
+    ctty: Option<Arc<crate::fs::pty::Pty>>,
 ) -> Result<(), super::BootError> {
     use super::BootError;
     let mut pctx = k.platform.new_context();
@@ -36,7 +37,6 @@ pub fn spawn_init(
     let mut st = k.lock();
     let pid = alloc_pid(&mut st);
     let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
-    let files = FdTable::with_stdio(stdio);
     let task = Task {
         tid: pid,
         tgid: pid,
@@ -71,6 +71,10 @@ pub fn spawn_init(
         new_process(pid, 0, pid, pid, Creds::root(), Vec::new()),
     );
     st.procs.get_mut(&pid).unwrap().threads.push(pid);
+    if let Some(tty) = ctty {
+        tty.set_session(pid, pid);
+        st.procs.get_mut(&pid).unwrap().ctty = Some(tty);
+    }
     let path = argv
         .first()
         .cloned()

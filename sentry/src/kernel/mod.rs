@@ -1,6 +1,7 @@
 //! The kernel proper: the global state, tasks and processes, and the loop
 //! that runs each task on its own sentry thread.
 
+pub mod console;
 pub mod cpu;
 mod creds;
 mod ctx;
@@ -48,6 +49,9 @@ pub struct KernelConfig {
     pub gofer: Arc<crate::fs::gofer_fs::GoferPool>,
     /// Host fds that become the first process's fds 0, 1, 2.
     pub stdio: [std::os::fd::OwnedFd; 3],
+    /// stdin and stdout are a host terminal: give the sandbox a console
+    /// pty relayed to it (see `console`).
+    pub console: bool,
 }
 
 /// Kernel state guarded by the big kernel lock.
@@ -76,6 +80,7 @@ pub struct Kernel {
     pub clock: time::Clock,
     logged: Mutex<HashSet<String>>,
     pub boot_time: std::time::Instant,
+    pub console: Option<console::Console>,
 }
 
 impl Kernel {
@@ -86,6 +91,18 @@ impl Kernel {
     ) -> KResult<Arc<Kernel>> {
         let vdso = Vdso::new(&memfile)?;
         let clock = time::Clock::new(vdso.vvar());
+        let vfs = Vfs::new(cfg.gofer.clone());
+        let console = if cfg.console {
+            let dup =
+                |fd: &std::os::fd::OwnedFd| fd.try_clone().map_err(|e| crate::Errno::from_io(&e));
+            Some(console::Console::new(
+                &vfs,
+                dup(&cfg.stdio[0])?,
+                dup(&cfg.stdio[1])?,
+            )?)
+        } else {
+            None
+        };
         Ok(Arc::new(Kernel {
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
@@ -99,7 +116,7 @@ impl Kernel {
             platform,
             memfile,
             vdso,
-            vfs: Vfs::new(cfg.gofer.clone()),
+            vfs,
             table: OnceLock::new(),
             strace: cfg.strace,
             hostname: Mutex::new(cfg.hostname.clone()),
@@ -107,6 +124,7 @@ impl Kernel {
             clock,
             logged: Mutex::new(HashSet::new()),
             boot_time: std::time::Instant::now(),
+            console,
         }))
     }
 
@@ -132,10 +150,35 @@ impl Kernel {
     ) -> Result<i32, BootError> {
         time::start_clock_thread(self.clone());
         timers::start_timer_thread(self.clone());
-        lifecycle::spawn_init(self, argv, envp, cwd, stdio)?;
+        let (files, ctty) = match &self.console {
+            Some(c) => {
+                let slave = c.pty.open_slave().map_err(BootError::Exec)?;
+                let f = crate::fs::file::File::new(Box::new(slave), libc::O_RDWR, c.pty.path());
+                let mut t = crate::fs::file::FdTable::default();
+                for fd in 0..3 {
+                    t.fds.insert(
+                        fd,
+                        crate::fs::file::FdEntry {
+                            file: f.clone(),
+                            cloexec: false,
+                        },
+                    );
+                }
+                (t, Some(c.pty.clone()))
+            }
+            None => (crate::fs::file::FdTable::with_stdio(stdio), None),
+        };
+        lifecycle::spawn_init(self, argv, envp, cwd, files, ctty)?;
+        if self.console.is_some() {
+            console::start(self);
+        }
         let mut st = self.lock();
         loop {
             if let Some(code) = st.init_exit {
+                drop(st);
+                if let Some(c) = &self.console {
+                    c.flush();
+                }
                 return Ok(code);
             }
             wait::wait_init(&mut st);
