@@ -15,6 +15,7 @@ pub mod proc;
 pub mod pty;
 pub mod signalfd;
 pub mod synth;
+pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 pub mod unix;

@@ -38,6 +38,7 @@ pub static HOSTNAME: parking_lot::Mutex<String> = parking_lot::Mutex::new(String
 pub fn snapshot_host() {
     let _ = HOST_CPUINFO.set(std::fs::read("/proc/cpuinfo").unwrap_or_default());
     let _ = ncpu();
+    super::sysfs::snapshot_host();
     let _ = START.set(Instant::now());
 }
 

@@ -398,6 +398,15 @@ impl Vfs {
                 nosuid,
             ),
             Mount::new(
+                b"/sys",
+                Arc::new(super::sysfs::SysFs::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                )),
+                b"",
+                "sysfs",
+                libc::MS_RDONLY | nosuid | libc::MS_NODEV | libc::MS_NOEXEC,
+            ),
+            Mount::new(
                 b"/dev/shm",
                 Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit())),
                 b"",

@@ -1,0 +1,200 @@
+//! /sys: the few files programs commonly read (CPU lists and topology,
+//! transparent huge page settings) and the usual top-level directories,
+//! made up by the sentry. The host's sysfs is never shown.
+
+use super::file::FileOps;
+use super::synth::{stat_of, SynthDir, SynthFile};
+use super::vfs::{Caller, Filesystem};
+use crate::errno::{Errno, KResult};
+use gofer::{DirEntry, FileStat};
+use std::collections::BTreeMap;
+
+const DEV: u64 = 0x17;
+
+/// Host values shown as they are (read before the sandbox loses the host's
+/// paths), by path inside /sys.
+static HOST: std::sync::OnceLock<Vec<(&'static str, Vec<u8>)>> = std::sync::OnceLock::new();
+
+const FROM_HOST: &[(&str, &str)] = &[
+    ("devices/system/cpu/kernel_max", "8191\n"),
+    (
+        "kernel/mm/transparent_hugepage/enabled",
+        "always [madvise] never\n",
+    ),
+    (
+        "kernel/mm/transparent_hugepage/defrag",
+        "always defer defer+madvise [madvise] never\n",
+    ),
+    ("kernel/mm/transparent_hugepage/hpage_pmd_size", "2097152\n"),
+];
+
+/// Reads the host values of `FROM_HOST` (defaults where unreadable).
+pub fn snapshot_host() {
+    let _ = HOST.set(
+        FROM_HOST
+            .iter()
+            .map(|&(p, default)| {
+                let v = std::fs::read(format!("/sys/{p}")).unwrap_or_else(|_| default.into());
+                (p, v)
+            })
+            .collect(),
+    );
+}
+
+enum Entry {
+    Dir,
+    File(Vec<u8>),
+}
+
+pub struct SysFs {
+    /// Every entry by its path inside /sys ("" is the root).
+    entries: BTreeMap<Vec<u8>, Entry>,
+}
+
+fn parent(rel: &[u8]) -> &[u8] {
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => &rel[..i],
+        None => b"",
+    }
+}
+
+impl SysFs {
+    /// A sysfs for a machine with `cpus` CPUs.
+    pub fn new(cpus: usize) -> SysFs {
+        let mut fs = SysFs {
+            entries: BTreeMap::new(),
+        };
+        let last = cpus.max(1) - 1;
+        let range = if last == 0 {
+            "0\n".to_string()
+        } else {
+            format!("0-{last}\n")
+        };
+        for d in [
+            "block",
+            "bus",
+            "class",
+            "dev",
+            "firmware",
+            "fs/cgroup",
+            "module",
+            "power",
+        ] {
+            fs.dir(d);
+        }
+        let cpu = "devices/system/cpu";
+        for (name, text) in [
+            ("online", range.as_str()),
+            ("possible", range.as_str()),
+            ("present", range.as_str()),
+            ("offline", "\n"),
+            ("isolated", "\n"),
+        ] {
+            fs.file(&format!("{cpu}/{name}"), text);
+        }
+        for i in 0..=last {
+            let t = format!("{cpu}/cpu{i}/topology");
+            fs.file(&format!("{t}/core_id"), &format!("{i}\n"));
+            fs.file(&format!("{t}/physical_package_id"), "0\n");
+            fs.file(&format!("{t}/thread_siblings_list"), &format!("{i}\n"));
+            fs.file(&format!("{t}/core_siblings_list"), &range);
+            if i > 0 {
+                fs.file(&format!("{cpu}/cpu{i}/online"), "1\n");
+            }
+        }
+        for &(path, default) in FROM_HOST {
+            let host = HOST.get().and_then(|h| h.iter().find(|(p, _)| *p == path));
+            let text = host.map_or(default.as_bytes(), |(_, v)| v.as_slice());
+            fs.file(path, &String::from_utf8_lossy(text));
+        }
+        fs
+    }
+
+    fn dir(&mut self, path: &str) {
+        let mut p = path.as_bytes();
+        loop {
+            self.entries.entry(p.to_vec()).or_insert(Entry::Dir);
+            if p.is_empty() {
+                break;
+            }
+            p = parent(p);
+        }
+    }
+
+    fn file(&mut self, path: &str, text: &str) {
+        self.dir(std::str::from_utf8(parent(path.as_bytes())).unwrap_or(""));
+        self.entries.insert(
+            path.as_bytes().to_vec(),
+            Entry::File(text.as_bytes().to_vec()),
+        );
+    }
+
+    fn ino(rel: &[u8]) -> u64 {
+        rel.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        }) | 1
+    }
+
+    fn stat(rel: &[u8], e: &Entry) -> FileStat {
+        match e {
+            Entry::Dir => stat_of(libc::S_IFDIR | 0o755, Self::ino(rel), DEV, 0),
+            // sysfs reports a page as the size of every attribute.
+            Entry::File(_) => stat_of(libc::S_IFREG | 0o444, Self::ino(rel), DEV, 4096),
+        }
+    }
+}
+
+impl Filesystem for SysFs {
+    fn fstype(&self) -> &'static str {
+        "sysfs"
+    }
+
+    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+        self.entries
+            .get(rel)
+            .map(|e| Self::stat(rel, e))
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn open(&self, _c: &Caller, rel: &[u8], flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+        let e = self.entries.get(rel).ok_or(Errno::ENOENT)?;
+        let stat = Self::stat(rel, e);
+        match e {
+            Entry::File(data) => {
+                if flags & libc::O_ACCMODE != libc::O_RDONLY {
+                    return Err(Errno::EACCES);
+                }
+                Ok(Box::new(SynthFile {
+                    data: data.clone(),
+                    stat,
+                }))
+            }
+            Entry::Dir => {
+                let entries = self
+                    .entries
+                    .iter()
+                    .filter(|(k, _)| !k.is_empty() && k.as_slice() != rel && parent(k) == rel)
+                    .map(|(k, e)| DirEntry {
+                        ino: Self::ino(k),
+                        kind: match e {
+                            Entry::Dir => libc::DT_DIR,
+                            Entry::File(_) => libc::DT_REG,
+                        },
+                        name: k[k.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..].to_vec(),
+                    })
+                    .collect();
+                Ok(Box::new(SynthDir { entries, stat }))
+            }
+        }
+    }
+
+    fn statfs(&self) -> KResult<gofer::StatFs> {
+        Ok(gofer::StatFs {
+            f_type: 0x6265_6572,
+            bsize: 4096,
+            namelen: 255,
+            frsize: 4096,
+            ..Default::default()
+        })
+    }
+}
