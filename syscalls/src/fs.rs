@@ -80,6 +80,20 @@ pub fn register(r: &mut Reg<'_>) {
     r("sync", "", Full, sync);
     r("syncfs", "d", Full, syncfs);
     r("fadvise64", "diix", Full, fadvise64);
+    r("sync_file_range", "diix", Full, sync_file_range);
+    r("readahead", "diu", Full, readahead);
+    r(
+        "name_to_handle_at",
+        "dpaax",
+        Partial("no filesystem exports handles: EOPNOTSUPP after the path is checked"),
+        name_to_handle_at,
+    );
+    r(
+        "open_by_handle_at",
+        "dax",
+        Partial("no handles exist: EOPNOTSUPP"),
+        open_by_handle_at,
+    );
     r(
         "memfd_create",
         "px",
@@ -1516,6 +1530,68 @@ fn sync(_ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 fn syncfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     fdget(ctx, a[0])?;
     Ok(0)
+}
+fn sync_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    const KNOWN: u64 = 1 | 2 | 4; // WAIT_BEFORE, WRITE, WAIT_AFTER
+    let (off, n, flags) = (a[1] as i64, a[2] as i64, a[3]);
+    if flags & !KNOWN != 0 || off < 0 || n < 0 || off.checked_add(n).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let f = fdget(ctx, a[0])?;
+    match f.ops.stat()?.mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK | libc::S_IFLNK => {}
+        _ => return Err(Errno::ESPIPE),
+    }
+    if flags == 0 {
+        return Ok(0);
+    }
+    // Writing the whole file out covers any range.
+    match f.ops.sync() {
+        Err(e) if e == Errno::EINVAL => Ok(0),
+        r => r.map(|_| 0),
+    }
+}
+fn readahead(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    if !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    if f.ops.stat()?.mode & libc::S_IFMT != libc::S_IFREG || (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // A hint: the data is in memory (tmpfs) or the host page cache fills
+    // on the first read, so there is nothing to start early.
+    Ok(0)
+}
+fn name_to_handle_at(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    const AT_HANDLE_FID: u64 = 0x200;
+    let follow = libc::AT_SYMLINK_FOLLOW as u64;
+    if a[4] & !(follow | libc::AT_EMPTY_PATH as u64 | AT_HANDLE_FID) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = sentry::mm::read_cstr(&ctx.mm, a[1], 4096)?;
+    if p.is_empty() {
+        if a[4] & libc::AT_EMPTY_PATH as u64 == 0 {
+            return Err(Errno::ENOENT);
+        }
+        fdget(ctx, a[0])?;
+    } else {
+        let r = ctx
+            .k
+            .vfs
+            .resolve(ctx, a[0] as i32, &p, a[4] & follow != 0)?;
+        r.stat.ok_or(Errno::ENOENT)?;
+    }
+    // No filesystem here exports file handles.
+    Err(Errno::EOPNOTSUPP)
+}
+fn open_by_handle_at(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if ctx.proc_ref().creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    fdget(ctx, a[0])?;
+    // Handles are never handed out (name_to_handle_at is EOPNOTSUPP).
+    Err(Errno::EOPNOTSUPP)
 }
 fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
