@@ -1200,6 +1200,17 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             });
             Ok(0)
         }
+        libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
+            // Regular files: the bytes from the position to the end.
+            let size = f.ops.stat()?.size.max(0) as u64;
+            let pos = f.ops.seek(&f, 0, libc::SEEK_CUR).unwrap_or(0);
+            put(
+                ctx,
+                a[2],
+                &(size.saturating_sub(pos).min(i32::MAX as u64) as i32),
+            )?;
+            Ok(0)
+        }
         _ => {
             if let Some(r) = crate::tty::ioctl(ctx, &f, a[1], a[2]) {
                 return r;

@@ -1,5 +1,6 @@
 /* fcntl, dup family, pipes, poll/ppoll, ioctl on non-ttys, close. */
 #include "common.h"
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,6 +75,12 @@ int main(void)
 	write(p[1], "abc", 3);
 	CHECK("ioctl_fionread_pipe", ioctl(p[0], FIONREAD, &avail) == 0);
 	SHOW("fionread", "%d", avail);
+	int ff = open("/etc/passwd", O_RDONLY);
+	struct stat pst;
+	int left = -1;
+	CHECK("fionread_file", ff >= 0 && fstat(ff, &pst) == 0 && lseek(ff, 10, SEEK_SET) == 10 &&
+				       ioctl(ff, FIONREAD, &left) == 0 && left == pst.st_size - 10);
+	close(ff);
 	CHECK("isatty_false", !isatty(p[0]));
 
 	/* Pipe semantics. */
