@@ -21,6 +21,7 @@ enum Kind {
     Urandom,
     Ptmx,
     Tty,
+    Console,
 }
 
 struct Node {
@@ -80,6 +81,13 @@ const NODES: &[Node] = &[
         link: None,
         dir: false,
         rdev: (5 << 8),
+    },
+    Node {
+        name: b"console",
+        kind: Some(Kind::Console),
+        link: None,
+        dir: false,
+        rdev: (5 << 8) | 1,
     },
     Node {
         name: b"fd",
@@ -282,6 +290,12 @@ impl Filesystem for DevFs {
                 let pty = c.st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
                 return Ok(Box::new(pty.open_slave()?));
             }
+            Kind::Console => {
+                // The console pty when husk runs on a terminal; no device
+                // behind it otherwise.
+                let pty = self.ptys.console().ok_or(Errno::ENXIO)?;
+                return Ok(Box::new(pty.open_slave()?));
+            }
             _ => {}
         }
         Ok(Box::new(CharDev {
@@ -313,7 +327,7 @@ impl FileOps for CharDev {
                 buf.fill(0);
                 Ok(buf.len())
             }
-            Kind::Ptmx | Kind::Tty => Err(Errno::EIO),
+            Kind::Ptmx | Kind::Tty | Kind::Console => Err(Errno::EIO),
             Kind::Random | Kind::Urandom => {
                 // SAFETY: filling our own buffer.
                 let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };

@@ -532,9 +532,19 @@ impl Pty {
 #[derive(Default)]
 pub struct PtyTable {
     slots: Mutex<Vec<Weak<Pty>>>,
+    /// The console's pty, when the sandbox has one (/dev/console).
+    console: Mutex<Weak<Pty>>,
 }
 
 impl PtyTable {
+    pub fn set_console(&self, pty: &Arc<Pty>) {
+        *self.console.lock() = Arc::downgrade(pty);
+    }
+
+    pub fn console(&self) -> Option<Arc<Pty>> {
+        self.console.lock().upgrade()
+    }
+
     /// A new pty with the lowest free index; returns its master.
     pub fn open_master(&self, owner: (u32, u32)) -> KResult<PtyMaster> {
         let mut slots = self.slots.lock();

@@ -49,6 +49,7 @@ impl Console {
         let master = vfs.ptys.open_master((0, 5))?;
         let pty = master.pty.clone();
         pty.set_locked(false);
+        vfs.ptys.set_console(&pty);
         if let Some(ws) = winsize(host_in.as_raw_fd()) {
             pty.set_winsize(ws);
         }
