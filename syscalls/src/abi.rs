@@ -17,6 +17,15 @@ pub fn path(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<u8>> {
     Ok(p)
 }
 
+/// The calling task as the VFS sees it.
+pub fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> sentry::fs::vfs::Caller<'a> {
+    sentry::fs::vfs::Caller {
+        st: &ctx.st,
+        tid: ctx.tid,
+        vfs: &ctx.k.vfs,
+    }
+}
+
 pub fn get<T: Copy>(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<T> {
     if addr == 0 {
         return Err(Errno::EFAULT);

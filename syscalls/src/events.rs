@@ -125,11 +125,7 @@ fn do_wait(
     ctx.mm.iovecs(out, 12)?;
     loop {
         let ready = {
-            let c = sentry::fs::vfs::Caller {
-                st: &ctx.st,
-                tid: ctx.tid,
-                vfs: &ctx.k.vfs,
-            };
+            let c = crate::abi::caller(ctx);
             e.collect(&c, max as usize)
         };
         if !ready.is_empty() {

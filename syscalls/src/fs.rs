@@ -896,11 +896,7 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 name: b"..".to_vec(),
             },
         ];
-        let c = sentry::fs::vfs::Caller {
-            st: &ctx.st,
-            tid: ctx.tid,
-            vfs: &ctx.k.vfs,
-        };
+        let c = crate::abi::caller(ctx);
         list.extend(f.ops.readdir_for(&c)?);
         dp.1 = Some(list);
     }
@@ -941,11 +937,7 @@ fn do_readlink(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, buf: u64, len: u64)
         return Err(Errno::EINVAL);
     }
     let target = {
-        let c = sentry::fs::vfs::Caller {
-            st: &ctx.st,
-            tid: ctx.tid,
-            vfs: &ctx.k.vfs,
-        };
+        let c = crate::abi::caller(ctx);
         r.mount.fs.readlink(&c, &r.rel)?
     };
     let n = target.len().min(len as usize);
@@ -1281,11 +1273,7 @@ fn poll_wait(
                 (_, true) => 0,
                 (None, false) => libc::POLLNVAL,
                 (Some(f), _) => {
-                    let c = sentry::fs::vfs::Caller {
-                        st: &ctx.st,
-                        tid: ctx.tid,
-                        vfs: &ctx.k.vfs,
-                    };
+                    let c = crate::abi::caller(ctx);
                     let r = f.ops.poll_for(&c, ev | libc::POLLERR | libc::POLLHUP);
                     if let Some(h) = f.ops.host_fd() {
                         hosts.push((h, ev));

@@ -9,7 +9,7 @@ use crate::fs::fdget;
 use crate::inotify::{note, note_file, note_rename, note_self};
 use crate::table::{Reg, Support::*};
 use sentry::fs::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
-use sentry::fs::vfs::{Caller, Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
+use sentry::fs::vfs::{Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
 use sentry::fs::FileStat;
 use sentry::{Ctx, Errno, KResult};
 
@@ -46,13 +46,7 @@ pub fn register(r: &mut Reg<'_>) {
 }
 
 /// Who asks, for filesystems that look at it.
-fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> Caller<'a> {
-    Caller {
-        st: &ctx.st,
-        tid: ctx.tid,
-        vfs: &ctx.k.vfs,
-    }
-}
+use crate::abi::caller;
 
 fn writable(r: &Resolved) -> bool {
     r.mount.flags & libc::MS_RDONLY == 0 && !r.mount.fs.read_only()

@@ -5,7 +5,7 @@
 
 use crate::abi;
 use crate::table::{Reg, Support::*};
-use sentry::fs::vfs::{split, Mount, MountNs, Resolved};
+use sentry::fs::vfs::{split, total_memory, Mount, MountNs, Resolved};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -121,14 +121,6 @@ fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
         }
     }
     Ok((if size == 0 { u64::MAX } else { size }, mode, uid, gid))
-}
-
-fn total_memory() -> u64 {
-    // SAFETY: sysinfo fills a plain struct.
-    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::sysinfo(&mut si) };
-    si.totalram * si.mem_unit as u64
 }
 
 fn mount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -98,10 +98,7 @@ fn transfer(
                 wait_ready(ctx, inp, libc::POLLIN)?;
                 continue;
             }
-            Err(e) if done > 0 => {
-                let _ = e;
-                break;
-            }
+            Err(_) if done > 0 => break,
             Err(e) => return Err(e),
         };
         let mut wrote = 0;

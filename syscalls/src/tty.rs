@@ -84,10 +84,7 @@ pub fn before_write(ctx: &mut Ctx<'_, '_>, f: &File) -> KResult<()> {
 /// group.
 pub fn after_write(ctx: &mut Ctx<'_, '_>, f: &File) {
     if let Some((tty, true)) = pty_of(f) {
-        let (fg, sigs) = tty.take_signals();
-        for s in sigs {
-            ksig::send_to_pgrp(&mut ctx.st, fg, s);
-        }
+        tty.raise_signals(&mut ctx.st);
     }
 }
 

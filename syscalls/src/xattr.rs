@@ -7,7 +7,7 @@
 use crate::abi::{self};
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
-use sentry::fs::vfs::{Caller, Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
+use sentry::fs::vfs::{Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
@@ -83,11 +83,7 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
     if changes && (r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only()) {
         return Err(Errno::EROFS);
     }
-    let c = Caller {
-        st: &ctx.st,
-        tid: ctx.tid,
-        vfs: &ctx.k.vfs,
-    };
+    let c = crate::abi::caller(ctx);
     r.mount.fs.xattr(&c, &r.rel, op)
 }
 

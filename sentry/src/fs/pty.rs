@@ -373,11 +373,16 @@ impl Pty {
         self.st.lock().fg_pgrp = pgrp;
     }
 
-    /// Signals raised by input since the last call, with the foreground
-    /// group they are for.
-    pub fn take_signals(&self) -> (i32, Vec<i32>) {
-        let mut s = self.st.lock();
-        (s.fg_pgrp, std::mem::take(&mut s.signals))
+    /// Sends the signals input raised (^C, ^Z, ^\) to the foreground
+    /// group.
+    pub fn raise_signals(&self, st: &mut crate::kernel::KState) {
+        let (fg, sigs) = {
+            let mut s = self.st.lock();
+            (s.fg_pgrp, std::mem::take(&mut s.signals))
+        };
+        for sig in sigs {
+            crate::kernel::signal::send_to_pgrp(st, fg, sig);
+        }
     }
 
     pub fn winsize(&self) -> [u16; 4] {
@@ -713,20 +718,10 @@ impl FileOps for PtyMaster {
     }
 
     fn write(&self, _f: &File, buf: &[u8], _off: Option<u64>) -> KResult<usize> {
-        let mut s = self.pty.st.lock();
-        let room = BUF_CAP.saturating_sub(s.ld.ready.len() + s.ld.line.len());
-        if room == 0 {
-            return Err(Errno::EAGAIN);
+        match self.pty.type_in(buf) {
+            0 if !buf.is_empty() => Err(Errno::EAGAIN),
+            n => Ok(n),
         }
-        let n = buf.len().min(room);
-        for &c in &buf[..n] {
-            if let Some(sig) = s.ld.input(c) {
-                s.signals.push(sig);
-            }
-        }
-        drop(s);
-        self.pty.changed();
-        Ok(n)
     }
 
     fn poll(&self, events: i16) -> i16 {

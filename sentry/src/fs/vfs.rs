@@ -332,13 +332,18 @@ pub struct Resolved {
 /// A path as its components.
 pub type Components = Vec<Vec<u8>>;
 
-/// tmpfs size limit: half of memory, as Linux defaults.
-fn tmpfs_limit() -> u64 {
+/// The host's memory in bytes (tmpfs sizes are fractions of it).
+pub fn total_memory() -> u64 {
     // SAFETY: sysinfo fills a plain struct.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     unsafe { libc::sysinfo(&mut si) };
-    (si.totalram * si.mem_unit as u64 / 2).max(64 << 20)
+    si.totalram * si.mem_unit as u64
+}
+
+/// tmpfs size limit: half of memory, as Linux defaults.
+fn tmpfs_limit() -> u64 {
+    (total_memory() / 2).max(64 << 20)
 }
 
 pub fn join(comps: &[Vec<u8>]) -> Vec<u8> {

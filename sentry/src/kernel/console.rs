@@ -122,10 +122,7 @@ fn relay_in(k: &Arc<Kernel>) {
         let mut st = k.lock();
         loop {
             let took = c.pty.type_in(data);
-            let (fg, sigs) = c.pty.take_signals();
-            for s in sigs {
-                signal::send_to_pgrp(&mut st, fg, s);
-            }
+            c.pty.raise_signals(&mut st);
             data = &data[took..];
             if data.is_empty() {
                 break;
