@@ -59,7 +59,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "fcntl",
         "dxx",
-        Partial("F_SETOWN/F_GETOWN record nothing (no SIGIO)"),
+        Partial("F_SETOWN/F_SETSIG are recorded, O_ASYNC sends no SIGIO"),
         fcntl,
     );
     r("flock", "dx", Full, crate::locks::flock);
@@ -1122,6 +1122,9 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 | libc::O_DIRECT
                 | libc::O_NOATIME;
             let nf = (f.flags() & !changeable) | (a[2] as i32 & changeable);
+            if nf & libc::O_ASYNC != 0 {
+                ctx.log_once("O_ASYNC (no SIGIO is sent)");
+            }
             f.set_flags(nf);
             Ok(0)
         }
@@ -1131,8 +1134,40 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => crate::locks::fcntl_lock(ctx, fd, a[1] as i32, a[2]),
-        libc::F_GETOWN => Ok(0),
-        libc::F_SETOWN => Ok(0),
+        libc::F_GETOWN => {
+            let (kind, id) = *f.owner.lock();
+            Ok(if kind == F_OWNER_PGRP { -id } else { id } as i64 as u64)
+        }
+        libc::F_SETOWN => {
+            let who = a[2] as i32;
+            let owner = if who < 0 {
+                (F_OWNER_PGRP, who.checked_neg().ok_or(Errno::EINVAL)?)
+            } else {
+                (F_OWNER_PID, who)
+            };
+            set_owner(ctx, &f, owner)
+        }
+        F_GETOWN_EX => {
+            let o = *f.owner.lock();
+            put(ctx, a[2], &[o.0, o.1])?;
+            Ok(0)
+        }
+        F_SETOWN_EX => {
+            let [kind, id]: [i32; 2] = get(ctx, a[2])?;
+            if !(0..=2).contains(&kind) {
+                return Err(Errno::EINVAL);
+            }
+            set_owner(ctx, &f, (kind, id))
+        }
+        F_GETSIG => Ok(f.owner_sig.load(std::sync::atomic::Ordering::Relaxed) as u64),
+        F_SETSIG => {
+            if a[2] > 64 {
+                return Err(Errno::EINVAL);
+            }
+            f.owner_sig
+                .store(a[2] as i32, std::sync::atomic::Ordering::Relaxed);
+            Ok(0)
+        }
         libc::F_SETPIPE_SZ => match f.downcast::<PipeEnd>() {
             Some(p) => Ok(p.set_capacity(a[2] as usize)? as u64),
             None => Err(Errno::EBADF),
@@ -1170,6 +1205,34 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Err(Errno::EINVAL)
         }
     }
+}
+
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
+const F_OWNER_TID: i32 = 0;
+const F_OWNER_PID: i32 = 1;
+const F_OWNER_PGRP: i32 = 2;
+
+/// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
+fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64> {
+    let (kind, id) = owner;
+    let exists = id == 0
+        || match kind {
+            F_OWNER_TID => ctx.st.tasks.contains_key(&id),
+            F_OWNER_PID => ctx.st.procs.contains_key(&id),
+            _ => ctx
+                .st
+                .procs
+                .values()
+                .any(|p| p.pgid == id && p.exit.is_none()),
+        };
+    if !exists {
+        return Err(Errno::ESRCH);
+    }
+    *f.owner.lock() = if id == 0 { (F_OWNER_PID, 0) } else { owner };
+    Ok(0)
 }
 
 fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

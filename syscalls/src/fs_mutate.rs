@@ -13,36 +13,35 @@ use sentry::fs::vfs::{Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
 use sentry::fs::FileStat;
 use sentry::{Ctx, Errno, KResult};
 
-const NOTE: &str = "permission bits are not checked for non-root callers (ownership rules only)";
 const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
 
 pub fn register(r: &mut Reg<'_>) {
-    r("mkdir", "po", Partial(NOTE), mkdir);
-    r("mkdirat", "dpo", Partial(NOTE), mkdirat);
-    r("mknod", "pox", Partial(NOTE), mknod);
-    r("mknodat", "dpox", Partial(NOTE), mknodat);
-    r("symlink", "pp", Partial(NOTE), symlink);
-    r("symlinkat", "pdp", Partial(NOTE), symlinkat);
-    r("link", "pp", Partial(NOTE), link);
-    r("linkat", "dpdpx", Partial(NOTE), linkat);
-    r("unlink", "p", Partial(NOTE), unlink);
-    r("rmdir", "p", Partial(NOTE), rmdir);
-    r("unlinkat", "dpx", Partial(NOTE), unlinkat);
-    r("rename", "pp", Partial(NOTE), rename);
-    r("renameat", "dpdp", Partial(NOTE), renameat);
-    r("renameat2", "dpdpx", Partial(NOTE), renameat2);
-    r("chmod", "po", Partial(NOTE), chmod);
-    r("fchmodat", "dpo", Partial(NOTE), fchmodat);
-    r("chown", "puu", Partial(NOTE), chown);
-    r("lchown", "puu", Partial(NOTE), lchown);
-    r("fchownat", "dpuux", Partial(NOTE), fchownat);
-    r("fchmod", "do", Partial(NOTE), fchmod);
-    r("fchown", "duu", Partial(NOTE), fchown);
-    r("utimensat", "dpax", Partial(NOTE), utimensat);
-    r("utimes", "pa", Partial(NOTE), utimes);
-    r("utime", "pa", Partial(NOTE), utime);
-    r("futimesat", "dpa", Partial(NOTE), futimesat);
-    r("truncate", "pi", Partial(NOTE), truncate);
+    r("mkdir", "po", Full, mkdir);
+    r("mkdirat", "dpo", Full, mkdirat);
+    r("mknod", "pox", Full, mknod);
+    r("mknodat", "dpox", Full, mknodat);
+    r("symlink", "pp", Full, symlink);
+    r("symlinkat", "pdp", Full, symlinkat);
+    r("link", "pp", Full, link);
+    r("linkat", "dpdpx", Full, linkat);
+    r("unlink", "p", Full, unlink);
+    r("rmdir", "p", Full, rmdir);
+    r("unlinkat", "dpx", Full, unlinkat);
+    r("rename", "pp", Full, rename);
+    r("renameat", "dpdp", Full, renameat);
+    r("renameat2", "dpdpx", Full, renameat2);
+    r("chmod", "po", Full, chmod);
+    r("fchmodat", "dpo", Full, fchmodat);
+    r("chown", "puu", Full, chown);
+    r("lchown", "puu", Full, lchown);
+    r("fchownat", "dpuux", Full, fchownat);
+    r("fchmod", "do", Full, fchmod);
+    r("fchown", "duu", Full, fchown);
+    r("utimensat", "dpax", Full, utimensat);
+    r("utimes", "pa", Full, utimes);
+    r("utime", "pa", Full, utime);
+    r("futimesat", "dpa", Full, futimesat);
+    r("truncate", "pi", Full, truncate);
 }
 
 /// Who asks, for filesystems that look at it.

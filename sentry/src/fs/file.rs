@@ -133,6 +133,10 @@ pub struct File {
     pub path: Vec<u8>,
     /// getdents position for directories.
     pub dir_pos: Mutex<(usize, Option<Vec<DirEntry>>)>,
+    /// F_SETOWN(_EX)'s owner as (F_OWNER_TID/PID/PGRP, id) and F_SETSIG's
+    /// signal: recorded and reported; no SIGIO is ever sent.
+    pub owner: Mutex<(i32, i32)>,
+    pub owner_sig: std::sync::atomic::AtomicI32,
 }
 
 impl File {
@@ -143,6 +147,8 @@ impl File {
             pos: Mutex::new(0),
             path,
             dir_pos: Mutex::new((0, None)),
+            owner: Mutex::new((1, 0)),
+            owner_sig: Default::default(),
         })
     }
 
