@@ -33,6 +33,26 @@ struct Inner {
     writers: usize,
 }
 
+impl Inner {
+    /// Copies the first queued bytes into `buf` without taking them:
+    /// Ok(0) at end of file, EAGAIN when empty with writers left.
+    fn copy_front(&self, buf: &mut [u8]) -> KResult<usize> {
+        if self.buf.is_empty() {
+            return if self.writers == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let n = buf.len().min(self.buf.len());
+        let (a, b) = self.buf.as_slices();
+        let na = n.min(a.len());
+        buf[..na].copy_from_slice(&a[..na]);
+        buf[na..n].copy_from_slice(&b[..n - na]);
+        Ok(n)
+    }
+}
+
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     write: bool,
@@ -139,20 +159,7 @@ impl PipeEnd {
     /// Copies up to `buf.len()` queued bytes without taking them: Ok(0) at
     /// end of file, EAGAIN when empty with writers left (splice, tee).
     pub fn peek(&self, buf: &mut [u8]) -> KResult<usize> {
-        let p = self.pipe.inner.lock();
-        if p.buf.is_empty() {
-            return if p.writers == 0 {
-                Ok(0)
-            } else {
-                Err(Errno::EAGAIN)
-            };
-        }
-        let n = buf.len().min(p.buf.len());
-        let (a, b) = p.buf.as_slices();
-        let na = n.min(a.len());
-        buf[..na].copy_from_slice(&a[..na]);
-        buf[na..n].copy_from_slice(&b[..n - na]);
-        Ok(n)
+        self.pipe.inner.lock().copy_front(buf)
     }
 
     /// Drops `n` queued bytes that a `peek` passed on.
@@ -191,18 +198,10 @@ impl FileOps for PipeEnd {
             return Err(Errno::ESPIPE);
         }
         let mut p = self.pipe.inner.lock();
-        if p.buf.is_empty() {
-            return if p.writers == 0 {
-                Ok(0)
-            } else {
-                Err(Errno::EAGAIN)
-            };
+        let n = p.copy_front(buf)?;
+        if n == 0 {
+            return Ok(0);
         }
-        let n = buf.len().min(p.buf.len());
-        let (a, b) = p.buf.as_slices();
-        let na = n.min(a.len());
-        buf[..na].copy_from_slice(&a[..na]);
-        buf[na..n].copy_from_slice(&b[..n - na]);
         p.buf.drain(..n);
         drop(p);
         self.pipe.generation.fetch_add(1, Ordering::Relaxed);

@@ -109,23 +109,15 @@ impl Mm {
                 }
                 Piece::File(fd, off) => {
                     let dst = &mut buf[boff..boff + l];
-                    let mut done = 0;
-                    while done < l {
-                        // SAFETY: pread into our own buffer from a file we hold.
-                        let n = unsafe {
-                            libc::pread(
-                                fd,
-                                dst[done..].as_mut_ptr().cast(),
-                                l - done,
-                                (off + done as u64) as i64,
-                            )
-                        };
-                        if n <= 0 {
-                            // Past the end of the file: the page does not exist.
-                            return Err(Errno::EFAULT);
-                        }
-                        done += n as usize;
-                    }
+                    // SAFETY: pread into our own buffer from a file we hold.
+                    file_io(l, |done| unsafe {
+                        libc::pread(
+                            fd,
+                            dst[done..].as_mut_ptr().cast(),
+                            l - done,
+                            (off + done as u64) as i64,
+                        )
+                    })?;
                 }
             }
             Ok(())
@@ -147,22 +139,15 @@ impl Mm {
                 // A writable file piece is a shared mapping: write the file.
                 Piece::File(fd, off) => {
                     let src = &buf[boff..boff + l];
-                    let mut done = 0;
-                    while done < l {
-                        // SAFETY: pwrite from our buffer into a file we hold.
-                        let n = unsafe {
-                            libc::pwrite(
-                                fd,
-                                src[done..].as_ptr().cast(),
-                                l - done,
-                                (off + done as u64) as i64,
-                            )
-                        };
-                        if n <= 0 {
-                            return Err(Errno::EFAULT);
-                        }
-                        done += n as usize;
-                    }
+                    // SAFETY: pwrite from our buffer into a file we hold.
+                    file_io(l, |done| unsafe {
+                        libc::pwrite(
+                            fd,
+                            src[done..].as_ptr().cast(),
+                            l - done,
+                            (off + done as u64) as i64,
+                        )
+                    })?;
                 }
             }
             Ok(())
@@ -261,6 +246,21 @@ impl Mm {
         })?;
         Ok(v)
     }
+}
+
+/// Repeats `op(done)` (a pread or pwrite of the rest, from `done` bytes
+/// in) until `len` bytes have moved. A file that ends first means the page
+/// does not exist: EFAULT.
+fn file_io(len: usize, mut op: impl FnMut(usize) -> isize) -> KResult<()> {
+    let mut done = 0;
+    while done < len {
+        let n = op(done);
+        if n <= 0 {
+            return Err(Errno::EFAULT);
+        }
+        done += n as usize;
+    }
+    Ok(())
 }
 
 /// Reads a plain-old-data value.
