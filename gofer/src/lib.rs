@@ -15,6 +15,8 @@
 //! path component is swapped for a symlink concurrently.
 
 pub mod client;
+mod confine;
+mod fstype;
 pub mod proto;
 pub mod server;
 mod sys;
@@ -23,8 +25,9 @@ mod sys;
 mod tests;
 
 pub use client::Client;
+pub use confine::{confine, Confined};
 pub use proto::{DirEntry, FileStat, StatFs, WalkReply};
-pub use server::{confine, serve, Confined, ServeOptions};
+pub use server::{serve, ServeOptions};
 
 /// An error from a gofer operation.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,9 @@ pub enum GoferError {
     /// the other side sent something that does not decode
     #[error("malformed gofer message: {0}")]
     Protocol(&'static str),
+    /// a confinement step failed: the gofer does not start unconfined
+    #[error("{what}: {}", std::io::Error::from_raw_os_error(*errno))]
+    Confine { what: &'static str, errno: i32 },
 }
 
 impl GoferError {
@@ -46,7 +52,9 @@ impl GoferError {
     pub fn errno(&self) -> i32 {
         match self {
             GoferError::Errno(e) => *e,
-            GoferError::Transport(_) | GoferError::Protocol(_) => libc::EIO,
+            GoferError::Transport(_) | GoferError::Protocol(_) | GoferError::Confine { .. } => {
+                libc::EIO
+            }
         }
     }
 }

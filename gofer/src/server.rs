@@ -20,8 +20,6 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use crate::proto::{
     components, dirent_wire_size, encode_reply, DirEntry, FileStat, Reply, Request, StatFs,
@@ -89,61 +87,6 @@ pub fn serve(root: OwnedFd, sock: OwnedFd, opts: ServeOptions) -> Result<(), Gof
             Err(e) => return Err(GoferError::Transport(e)),
         }
     }
-}
-
-/// What [`confine`] achieved.
-#[derive(Debug)]
-pub struct Confined {
-    /// O_PATH|O_DIRECTORY fd of the new root.
-    pub root: OwnedFd,
-    /// The root is the root mount of the gofer's mount namespace, so `..`
-    /// cannot leave it from any fd beneath it, whoever holds the fd.
-    pub pivoted: bool,
-    /// Every mount under the root is read-only (asked for, and it worked).
-    pub sealed: bool,
-}
-
-impl Confined {
-    /// Whether fds beneath the root may be handed to the sentry for its
-    /// direct path: nothing reachable from them is outside the root, and
-    /// nothing is writable that the gofer would refuse to change.
-    pub fn may_donate_root(&self, read_only: bool) -> bool {
-        self.pivoted && (self.sealed || !read_only)
-    }
-}
-
-/// Confines the calling (single-threaded, freshly started) gofer process:
-/// its own mount namespace (mounts made on the host later still propagate
-/// in, nothing made here propagates out), the root bind-mounted and made
-/// the namespace's root with pivot_root (chroot when that is impossible),
-/// and with `read_only` every mount under it made read-only. Must be
-/// called before serve.
-pub fn confine(root: &Path, read_only: bool) -> Result<Confined, GoferError> {
-    let root =
-        CString::new(root.as_os_str().as_bytes()).map_err(|_| GoferError::Errno(libc::EINVAL))?;
-    sys::unshare_mount_ns().map_err(GoferError::Errno)?;
-    sys::remount_root_propagation(libc::MS_REC | libc::MS_SLAVE).map_err(GoferError::Errno)?;
-    // A copy of the root's mount tree, taken before anything is mounted
-    // here, becomes the namespace's root.
-    let tree = sys::clone_tree(&root);
-    let sealed = read_only
-        && tree
-            .as_ref()
-            .is_ok_and(|t| sys::make_read_only(t.as_fd()).is_ok());
-    let pivoted = tree
-        .as_ref()
-        .is_ok_and(|t| sys::pivot_into(t.as_fd()).is_ok());
-    if !pivoted {
-        tracing::debug!(root = ?root, "pivot_root impossible; chroot only");
-        sys::chroot(&root).map_err(GoferError::Errno)?;
-    }
-    sys::chdir(c"/").map_err(GoferError::Errno)?;
-    let fd = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY).map_err(GoferError::Errno)?;
-    Ok(Confined {
-        root: fd,
-        pivoted,
-        sealed,
-    })
 }
 
 /// A directory fd: the root itself or one opened beneath it.
@@ -554,7 +497,7 @@ impl Server {
             Err(libc::ENOSYS) => {
                 // Kernel without fchmodat2: the name was just checked not to
                 // be a symlink; a concurrent swap can at worst follow one that
-                // the chroot of `confine` still contains.
+                // the pivoted root of `confine` still contains.
                 let t = self.target(path)?;
                 match &t.name {
                     Some(name) => sys::fchmodat(t.parent.fd(), name, mode)?,

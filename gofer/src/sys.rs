@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// The calling thread's errno.
 pub(crate) fn errno() -> i32 {
@@ -62,7 +62,17 @@ pub(crate) fn openat2(
         if r >= 0 {
             // SAFETY: the kernel just returned this new descriptor to us and
             // nothing else owns it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) });
+            let fd = unsafe { OwnedFd::from_raw_fd(r as RawFd) };
+            // Kernel interfaces are never served, however they were reached.
+            let st = fstatfs(fd.as_fd())?;
+            if !crate::fstype::magic_allowed(st.f_type) {
+                tracing::warn!(
+                    f_type = st.f_type,
+                    "gofer: refused a file on a kernel filesystem"
+                );
+                return Err(libc::EACCES);
+            }
+            return Ok(fd);
         }
         let e = errno();
         // EAGAIN: a concurrent rename or mount raced with an in-root lookup;
@@ -352,6 +362,17 @@ pub(crate) fn clone_tree(path: &CStr) -> Result<OwnedFd, i32> {
 
 /// Makes every mount of the detached tree `tree` read-only.
 pub(crate) fn make_read_only(tree: BorrowedFd<'_>) -> Result<(), i32> {
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    mount_setattr(tree, MOUNT_ATTR_RDONLY, 0)
+}
+
+/// `mount_setattr` on every mount of `tree`: attributes to set and a
+/// propagation type (0 leaves it).
+fn mount_setattr(
+    tree: BorrowedFd<'_>,
+    attr_set: u64,
+    propagation: libc::c_ulong,
+) -> Result<(), i32> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -359,11 +380,10 @@ pub(crate) fn make_read_only(tree: BorrowedFd<'_>) -> Result<(), i32> {
         propagation: u64,
         userns_fd: u64,
     }
-    const MOUNT_ATTR_RDONLY: u64 = 1;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
+        attr_set,
         attr_clr: 0,
-        propagation: 0,
+        propagation,
         userns_fd: 0,
     };
     // SAFETY: mount_setattr on an fd we hold, an empty path, and a
@@ -417,6 +437,7 @@ pub(crate) fn pivot_into(tree: BorrowedFd<'_>) -> Result<(), i32> {
                     MOVE_MOUNT_F_EMPTY_PATH,
                 ) as i32
             })?;
+            detach_special_mounts(spot, c"root")?;
             retry(|| libc::chdir(c"root".as_ptr()))?;
             retry(|| libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as i32)?;
             // The old root is now stacked on the new one: detach it.
@@ -424,7 +445,7 @@ pub(crate) fn pivot_into(tree: BorrowedFd<'_>) -> Result<(), i32> {
         })()
     };
     if let Err(e) = r {
-        // Leave no scratch mount behind for the chroot fallback.
+        // Leave no scratch mount behind.
         // SAFETY: constant NUL-terminated paths.
         unsafe {
             libc::chdir(c"/".as_ptr());
@@ -435,10 +456,31 @@ pub(crate) fn pivot_into(tree: BorrowedFd<'_>) -> Result<(), i32> {
     chdir(c"/")
 }
 
-pub(crate) fn chroot(path: &CStr) -> Result<(), i32> {
-    // SAFETY: `path` is NUL-terminated.
-    retry(|| unsafe { libc::chroot(path.as_ptr()) })?;
+/// Detaches every mount of a kernel filesystem (procfs, sysfs, devtmpfs,
+/// cgroupfs, ...) from the tree attached at `dir/name`, deepest first, so
+/// the directories beneath them are what gets served. Reads this process's
+/// mountinfo, which still shows the original root's /proc.
+fn detach_special_mounts(dir: &CStr, name: &CStr) -> Result<(), i32> {
+    let prefix = format!("{}/{}", dir.to_string_lossy(), name.to_string_lossy());
+    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| {
+        tracing::error!("gofer: cannot read /proc/self/mountinfo: {e}");
+        e.raw_os_error().unwrap_or(libc::EIO)
+    })?;
+    for point in crate::fstype::special_mounts_under(&info, &prefix) {
+        let p = std::ffi::CString::new(point.as_bytes()).map_err(|_| libc::EINVAL)?;
+        // SAFETY: a NUL-terminated path.
+        retry(|| unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) }).inspect_err(|&e| {
+            tracing::error!("gofer: cannot detach {point}: errno {e}");
+        })?;
+        tracing::debug!("gofer: detached {point}");
+    }
     Ok(())
+}
+
+/// Makes every mount of the detached tree `tree` private: mounts made on
+/// the host later do not propagate into what the gofer serves.
+pub(crate) fn make_private(tree: BorrowedFd<'_>) -> Result<(), i32> {
+    mount_setattr(tree, 0, libc::MS_PRIVATE)
 }
 
 pub(crate) fn chdir(path: &CStr) -> Result<(), i32> {

@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub enum Event {
     /// The application executed `syscall`; the number is in `regs.orig_rax`.
     Syscall,
+    /// The application entered the kernel through the i386 ABI (`int 0x80`
+    /// or `sysenter`): the number in `regs.orig_rax` is an i386 one.
+    CompatSyscall,
     /// A synchronous fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) raised by
     /// an instruction of the application.
     Fault { signo: i32, code: i32, addr: u64 },
@@ -112,6 +115,11 @@ pub trait Context: Send {
         &mut self,
         space: &Arc<dyn AddressSpace>,
     ) -> Result<Box<dyn Context>, PlatformError>;
+    /// Creates the host side of this context in `space` now (for ptrace:
+    /// the stub process, or the adoption of the thread `new_thread` made),
+    /// so that fork and clone can report a refusal instead of returning a
+    /// task that never runs. Called on the thread that will run `switch`.
+    fn prepare(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError>;
     /// A handle other threads use to interrupt `switch`.
     fn kicker(&self) -> Arc<dyn Kicker>;
     /// Leaves the current address space (on exit or exec); the host

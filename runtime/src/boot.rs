@@ -1,6 +1,7 @@
 //! `husk boot`: the sandbox process. Builds the kernel over the ptrace
 //! platform and runs the application as pid 1.
 
+use crate::seccomp;
 use anyhow::{Context, Result};
 use platform::ptrace::PtracePlatform;
 use sentry::memfile::MemFile;
@@ -39,7 +40,7 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
         .with_context(|| format!("stdio fd {fd}"))
 }
 
-pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
+pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     crate::close_other_fds(&a.gofer_fd);
     let gofer: Vec<gofer::Client> = a
         .gofer_fd
@@ -73,15 +74,15 @@ pub fn run(a: BootArgs, strace: bool, debug: bool) -> Result<i32> {
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
     tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
+    // A refused call ends the sandbox; the line saying so goes to the log
+    // file, or to stderr (a failure of husk, like its other errors).
     let log_fd = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
-    let report = if log_fd >= 0 {
-        Some(log_fd)
-    } else if debug {
-        Some(2)
-    } else {
-        None
-    };
-    crate::sandbox::install_seccomp(report).context("installing the seccomp filter")?;
+    let report = if log_fd >= 0 { log_fd } else { 2 };
+    // Limits read now, while the call is still allowed.
+    let _ = sentry::kernel::task::default_rlimits();
+    let policy = seccomp::compile(&seccomp::sandbox_policy()).context("sandbox seccomp policy")?;
+    seccomp::install(&policy, seccomp::Who::Sandbox, report, true)
+        .context("installing the seccomp filter")?;
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {

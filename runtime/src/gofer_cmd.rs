@@ -1,6 +1,7 @@
 //! `husk gofer`: confines itself to the container root and serves file
 //! operations on the sockets it was handed, one thread per CPU.
 
+use crate::{caps, seccomp};
 use anyhow::{Context, Result};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -27,14 +28,31 @@ pub fn run(a: GoferArgs) -> Result<i32> {
             .collect();
     // SAFETY: PR_SET_PDEATHSIG on ourselves: the gofer dies with its parent.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    // Confine while still single-threaded (unshare needs it).
+    // Confine while still single-threaded (unshare needs it). Any step
+    // that fails stops the gofer: it never serves unconfined.
+    enter_namespaces().context("gofer namespaces")?;
     let confined = gofer::confine(&a.root, a.read_only)
         .with_context(|| format!("confining the gofer to {}", a.root.display()))?;
-    tracing::debug!(
-        pivoted = confined.pivoted,
-        sealed = confined.sealed,
-        "gofer confined"
-    );
+    tracing::debug!(sealed = confined.sealed, "gofer confined");
+    let mut keep = vec![
+        caps::CAP_DAC_OVERRIDE,
+        caps::CAP_DAC_READ_SEARCH,
+        caps::CAP_FOWNER,
+    ];
+    if !a.read_only {
+        // Creations owned by the caller, setgid and whiteout nodes.
+        keep.extend([caps::CAP_CHOWN, caps::CAP_FSETID, caps::CAP_MKNOD]);
+    }
+    caps::keep_only(&keep).context("dropping the gofer's capabilities")?;
+    let log = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
+    let policy = seccomp::compile(&seccomp::gofer_policy()).context("gofer seccomp policy")?;
+    seccomp::install(
+        &policy,
+        seccomp::Who::Gofer,
+        if log >= 0 { log } else { 2 },
+        false,
+    )
+    .context("installing the gofer's seccomp filter")?;
     let opts = gofer::ServeOptions {
         read_only: a.read_only,
         donate_root: confined.may_donate_root(a.read_only),
@@ -65,4 +83,67 @@ fn pin(cpu: usize) {
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
+}
+
+/// Namespaces of the gofer's own: no network at all, its own IPC and UTS,
+/// and a pid namespace in which it is pid 1 and sees no host process. A
+/// pid namespace takes effect for children only, so the process forks:
+/// the child goes on as the gofer and the parent waits for it and exits
+/// with its status (killing the parent kills the child: PDEATHSIG).
+fn enter_namespaces() -> Result<()> {
+    let flags = libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWNS;
+    // SAFETY: unshare takes no pointers.
+    if unsafe { libc::unshare(flags) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("unshare");
+    }
+    // SAFETY: the process is single-threaded here, so the child may go on
+    // running Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error()).context("fork");
+    }
+    if pid == 0 {
+        // SAFETY: prctl on ourselves; the death signal is not inherited.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        return Ok(());
+    }
+    // The parent holds nothing the gofer needs: only the wait remains, with
+    // no capabilities and a filter that allows little more than the wait.
+    crate::close_other_fds(&[]);
+    confine_waiter().context("confining the gofer's waiter")?;
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid with a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid
+            || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+        {
+            break;
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    std::process::exit(code);
+}
+
+/// The waiter that stays in the host's pid namespace: no capabilities,
+/// NoNewPrivs, and only the calls of waiting and exiting.
+fn confine_waiter() -> Result<()> {
+    caps::keep_only(&[])?;
+    let policy = seccomp::compile(&seccomp::waiter_policy())?;
+    let log = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
+    seccomp::install(
+        &policy,
+        seccomp::Who::Gofer,
+        if log >= 0 { log } else { 2 },
+        false,
+    )?;
+    Ok(())
 }

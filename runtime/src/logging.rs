@@ -13,6 +13,18 @@ pub enum LogError {
 /// handlers).
 pub static LOG_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
+/// The log file shared by every event writer.
+struct LogFile(std::sync::Arc<std::fs::File>);
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogError> {
     // Unsupported-syscall notices are warnings: on stderr they would mix
     // with the application's output, so stderr gets errors only.
@@ -40,13 +52,19 @@ pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogE
                 })?;
             use std::os::fd::AsRawFd;
             LOG_FD.store(f.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
-            Box::new(move || Box::new(f.try_clone().expect("log file")) as Box<dyn std::io::Write>)
+            // One fd for the life of the process (kept open across the
+            // sandbox's fd cleanup): no host call but write per event.
+            let f = std::sync::Arc::new(f);
+            Box::new(move || Box::new(LogFile(f.clone())) as Box<dyn std::io::Write>)
         }
         None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
     };
     let r = match fmt {
         LogFormat::Json => builder.json().with_writer(writer).try_init(),
-        LogFormat::Text => builder.with_writer(writer).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(file.is_none())
+            .with_writer(writer)
+            .try_init(),
     };
     let _ = r;
     Ok(())

@@ -3,10 +3,12 @@
 //! gofer processes it starts.
 
 mod boot;
+mod caps;
 mod do_cmd;
 mod gofer_cmd;
 mod logging;
 mod sandbox;
+mod seccomp;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -147,7 +149,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Boot(args) => boot::run(args, cli.strace, cli.debug),
+        Cmd::Boot(args) => boot::run(args, cli.strace),
         Cmd::Gofer(args) => gofer_cmd::run(args),
     }
 }
@@ -173,8 +175,16 @@ fn cli_flags(log: &Option<PathBuf>, debug: bool, strace: bool, fmt: LogFormat) -
 
 /// Closes every fd above 2 except `keep`: children of `husk do` inherit
 /// both ends of every socket pair.
+/// Closes every fd above 2 but `keep` and the log file.
 pub fn close_other_fds(keep: &[i32]) {
-    let mut keep: Vec<u32> = keep.iter().map(|&f| f as u32).filter(|&f| f > 2).collect();
+    let log = logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .copied()
+        .chain((log >= 0).then_some(log))
+        .map(|f| f as u32)
+        .filter(|&f| f > 2)
+        .collect();
     keep.sort_unstable();
     let mut lo = 3u32;
     for k in keep {

@@ -5,6 +5,7 @@
 
 pub mod errno;
 pub mod fs;
+pub mod hostio;
 pub mod kernel;
 pub mod loader;
 pub mod memfile;

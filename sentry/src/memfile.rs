@@ -10,8 +10,11 @@ pub const PAGE: u64 = 4096;
 /// Address-space reservation for the file; pages cost nothing until touched.
 const FILE_SIZE: u64 = 1 << 38;
 
+/// Rounds up to a page; wraps to 0 near the top, as the kernel's
+/// PAGE_ALIGN does (callers that take lengths from the application check
+/// for that).
 pub fn page_up(x: u64) -> u64 {
-    (x + PAGE - 1) & !(PAGE - 1)
+    x.wrapping_add(PAGE - 1) & !(PAGE - 1)
 }
 pub fn page_down(x: u64) -> u64 {
     x & !(PAGE - 1)

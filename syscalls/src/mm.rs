@@ -3,7 +3,7 @@
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::memfile::{page_up, PAGE};
-use sentry::mm::{MapRequest, VmaName};
+use sentry::mm::{MapRequest, VmaName, TASK_SIZE};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
@@ -216,11 +216,7 @@ fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::MADV_MERGEABLE
         | libc::MADV_UNMERGEABLE
         | libc::MADV_COLD
-        | libc::MADV_PAGEOUT => {
-            if a[1] > 0 {
-                ctx.mm.residency(a[0], a[1].min(PAGE))?;
-            }
-        }
+        | libc::MADV_PAGEOUT => ctx.mm.advise(a[0], a[1])?,
         libc::MADV_DONTFORK | libc::MADV_DOFORK | libc::MADV_WIPEONFORK | libc::MADV_KEEPONFORK => {
             ctx.log_once("madvise fork advice");
             return Err(Errno::EINVAL);
@@ -234,9 +230,22 @@ fn mincore(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] & (PAGE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
-    let v = ctx.mm.residency(a[0], a[1])?;
-    ctx.mm.write(a[2], &v)?;
-    Ok(0)
+    // In pieces, so a huge mapped range never costs a huge buffer.
+    const CHUNK: u64 = 1 << 20;
+    if a[0] > TASK_SIZE || a[1] > TASK_SIZE - a[0] {
+        return Err(Errno::ENOMEM);
+    }
+    let end = page_up(a[1]);
+    let mut done = 0u64;
+    loop {
+        let n = (end - done).min(CHUNK * PAGE);
+        let v = ctx.mm.residency(a[0] + done, n)?;
+        ctx.mm.write(a[2].wrapping_add(done / PAGE), &v)?;
+        done += n;
+        if done >= end {
+            return Ok(0);
+        }
+    }
 }
 
 fn msync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -247,9 +256,8 @@ fn msync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if f & libc::MS_ASYNC != 0 && f & libc::MS_SYNC != 0 {
         return Err(Errno::EINVAL);
     }
-    if a[1] > 0 {
-        ctx.mm.residency(a[0], a[1])?;
-    }
+    ctx.mm
+        .sync_check(a[0], a[1], f & libc::MS_INVALIDATE != 0)?;
     Ok(0)
 }
 

@@ -233,7 +233,9 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let info = sender(ctx, sig, ksig::SI_USER);
     for t in targets {
-        ksig::send_to_process(&mut ctx.st, t, info);
+        if !ksig::init_protected(&ctx.st, t, sig, None) {
+            ksig::send_to_process(&mut ctx.st, t, info);
+        }
     }
     Ok(0)
 }
@@ -250,7 +252,9 @@ fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> 
         return Ok(0);
     }
     let info = sender(ctx, sig as i32, ksig::SI_TKILL);
-    ksig::send_to_thread(&mut ctx.st, tid, info);
+    if !ksig::init_protected(&ctx.st, t.tgid, sig as i32, Some(tid)) {
+        ksig::send_to_thread(&mut ctx.st, tid, info);
+    }
     Ok(0)
 }
 fn tkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -278,7 +282,7 @@ fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = a[0] as i32;
     let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
     let info = queue_info(ctx, tgid, a[1], a[2])?;
-    if info.signo != 0 {
+    if info.signo != 0 && !ksig::init_protected(&ctx.st, tgid, info.signo, None) {
         ksig::send_to_process(&mut ctx.st, tgid, info);
     }
     Ok(0)
@@ -296,7 +300,7 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         .ok_or(Errno::ESRCH)?;
     let tg = t.tgid;
     let info = queue_info(ctx, tg, a[2], a[3])?;
-    if info.signo != 0 {
+    if info.signo != 0 && !ksig::init_protected(&ctx.st, tg, info.signo, Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }
     Ok(0)

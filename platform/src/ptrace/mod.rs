@@ -237,8 +237,9 @@ pub struct PtraceContext {
     cpu: usize,
     pinned_tid: i32,
     bound: Option<Bound>,
-    /// A stub thread created for us by `new_thread`, not yet seized.
-    pending_attach: Option<(i32, i32)>,
+    /// A stub thread created for us by `new_thread`, not yet seized: its
+    /// space (counted in `live` already), process and thread ids.
+    pending_attach: Option<(*const PtraceSpace, i32, i32)>,
     kicker: Arc<PtraceKicker>,
     /// A kick arrived while injecting; report it instead of running.
     kicked: bool,
@@ -296,7 +297,7 @@ impl PtraceContext {
             self.release();
         }
         self.pin_self();
-        if let Some((pid, tid)) = self.pending_attach.take() {
+        if let Some((_, pid, tid)) = self.pending_attach.take() {
             sys::seize(tid)?;
             loop {
                 let status = sys::wait(tid)?;
@@ -497,6 +498,14 @@ impl Context for PtraceContext {
         sys::get_regs(tid, &mut regs.gp)?;
         let sig = libc::WSTOPSIG(status);
         if sig == libc::SIGTRAP | 0x80 {
+            // `syscall` leaves the return address in rcx and the flags in
+            // r11, and the kernel saves both as they are; `int 0x80` leaves
+            // them as the program had them. A program that fakes the match
+            // only gets the 64-bit call it could have made directly.
+            let g = &regs.gp;
+            if g.rcx != g.rip || g.r11 != g.eflags {
+                return Ok(Event::CompatSyscall);
+            }
             return Ok(Event::Syscall);
         }
         if (status >> 16) != 0 {
@@ -568,8 +577,12 @@ impl Context for PtraceContext {
         }
         sp.inner.lock().unwrap().live += 1;
         let mut ctx = PtraceContext::new(self.stub, self.memfd, self.pidfd, self.cpus.clone());
-        ctx.pending_attach = Some((pid, child as i32));
+        ctx.pending_attach = Some((sp as *const PtraceSpace, pid, child as i32));
         Ok(Box::new(ctx))
+    }
+
+    fn prepare(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError> {
+        self.bind(space_of(space)).map(|_| ())
     }
 
     fn kicker(&self) -> Arc<dyn Kicker> {
@@ -577,13 +590,21 @@ impl Context for PtraceContext {
     }
 
     fn release(&mut self) {
-        if let Some((_, tid)) = self.pending_attach.take() {
+        if let Some((space, _, tid)) = self.pending_attach.take() {
             // A thread we never adopted: seize it only to end it.
-            if sys::seize(tid).is_ok() {
-                let _ = sys::wait(tid);
-                let _ = self.inject(tid, self.stub.syscall, libc::SYS_exit, [0; 6]);
-                let _ = sys::wait(tid);
+            // Injection starts from the thread's own registers.
+            if sys::seize(tid).is_ok()
+                && sys::wait(tid).is_ok()
+                && sys::get_regs(tid, &mut self.scratch).is_ok()
+            {
+                match self.inject(tid, self.stub.syscall, libc::SYS_exit, [0; 6]) {
+                    Err(PlatformError::StubDied(_)) => {}
+                    _ => reap(tid),
+                }
             }
+            // SAFETY: as for `bound` below: the space outlives its contexts.
+            let space = unsafe { &*space };
+            space.inner.lock().unwrap().live -= 1;
         }
         let Some(b) = self.bound.take() else {
             return;

@@ -8,9 +8,11 @@ use crate::PlatformError;
 //   length, rdx = end of user space), then traps to the tracer.
 // - syscall: executes one injected syscall and traps.
 // - clone: executes an injected clone; the parent traps, the child sleeps
-//   in pause(2) until its tracer seizes and interrupts it (a spinning
-//   child would hold its CPU away from that tracer).
+//   until its tracer seizes and interrupts it (a spinning child would hold
+//   its CPU away from that tracer).
 // - park: sleeps forever, for a detached thread-group leader.
+// Sleeping is a futex wait on a word of the stub page that stays 0 (the
+// sandbox's seccomp policy allows futex, and pause is one call fewer).
 core::arch::global_asm!(
     r#"
     .pushsection .text.husk_stub, "ax"
@@ -44,14 +46,25 @@ husk_stub_clone:
     int3
     ud2
 2:
-    mov eax, 34
+    lea rdi, [rip + husk_stub_zero]
+    mov esi, 128
+    xor edx, edx
+    xor r10d, r10d
+    mov eax, 202
     syscall
     jmp 2b
     .globl husk_stub_park
 husk_stub_park:
-    mov eax, 34
+    lea rdi, [rip + husk_stub_zero]
+    mov esi, 128
+    xor edx, edx
+    xor r10d, r10d
+    mov eax, 202
     syscall
     jmp husk_stub_park
+    .balign 4
+husk_stub_zero:
+    .long 0
     .globl husk_stub_end
 husk_stub_end:
     .popsection

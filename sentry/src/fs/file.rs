@@ -244,7 +244,7 @@ impl FdTable {
         let mut t = FdTable::default();
         for (i, fd) in stdio.into_iter().enumerate() {
             let flags = super::host::fd_flags(&fd);
-            let ops = super::host::HostFile::new(fd);
+            let ops = super::host::HostFile::stdio(fd);
             let path = ops.describe();
             t.fds.insert(
                 i as i32,

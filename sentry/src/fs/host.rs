@@ -12,6 +12,9 @@ pub struct HostFile {
     is_tty: bool,
     /// fchmod/fchown/futimens reach the host file (a writable root).
     attrs: bool,
+    /// A host file with no path in the sandbox (the sandbox's stdio):
+    /// /proc/self/fd/N reopens the host object itself.
+    pathless: bool,
 }
 
 pub fn fd_flags(fd: &OwnedFd) -> i32 {
@@ -49,6 +52,15 @@ impl HostFile {
             seekable,
             is_tty,
             attrs: false,
+            pathless: false,
+        }
+    }
+
+    /// One of the sandbox's stdio files, handed over by the host.
+    pub fn stdio(fd: OwnedFd) -> HostFile {
+        HostFile {
+            pathless: true,
+            ..HostFile::new(fd)
         }
     }
 
@@ -116,7 +128,7 @@ impl HostFile {
                     return Err(Errno::EAGAIN);
                 }
                 // SAFETY: as above, without flags.
-                let r = unsafe { libc::readv(self.raw(), iov.as_ptr(), iov.len() as i32) };
+                let r = unsafe { libc::preadv2(self.raw(), iov.as_ptr(), iov.len() as i32, -1, 0) };
                 return cvt(r);
             }
             if r < 0 && Errno::last() == Errno::EINTR {
@@ -245,10 +257,13 @@ impl FileOps for HostFile {
         // Terminal ioctls pass through on ttys; the structures are copied
         // through the sentry, never handed to the host as pointers.
         let size = match cmd as libc::c_ulong {
+            // The kernel's struct termios (36 bytes), not glibc's (60).
             libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => {
-                std::mem::size_of::<libc::termios>()
+                std::mem::size_of::<linux_raw_sys::general::termios>()
             }
-            libc::TIOCGWINSZ | libc::TIOCSWINSZ => std::mem::size_of::<libc::winsize>(),
+            libc::TIOCGWINSZ | libc::TIOCSWINSZ => {
+                std::mem::size_of::<linux_raw_sys::general::winsize>()
+            }
             libc::TIOCGPGRP | libc::TIOCSPGRP | libc::FIONREAD => 4,
             _ => return Err(Errno::ENOTTY),
         };
@@ -292,19 +307,31 @@ impl FileOps for HostFile {
         }
         Ok(())
     }
-    // Host pipes, sockets and terminals (the sandbox's stdio) have no path
-    // inside: /proc/self/fd/N shares the host object. Regular files are
-    // reopened by path.
-    fn reopen(&self, _flags: i32) -> Option<KResult<Box<dyn super::file::FileOps>>> {
-        if self.seekable {
+    /// Files of the root are reopened by path (None). A new open of the same host file (a host stdio file reopened
+    /// through /proc/self/fd): a duplicate of the host fd, with an offset
+    /// of its own kept by the new `File`. Without a host path the access
+    /// mode cannot grow: asking for more than the fd allows is EACCES.
+    fn reopen(&self, flags: i32) -> Option<KResult<Box<dyn super::file::FileOps>>> {
+        if !self.pathless {
             return None;
         }
-        Some(
-            self.fd
-                .try_clone()
-                .map_err(|e| Errno::from_io(&e))
-                .map(|fd| Box::new(HostFile::new(fd)) as Box<dyn super::file::FileOps>),
-        )
+        let have = fd_flags(&self.fd) & libc::O_ACCMODE;
+        let want = flags & libc::O_ACCMODE;
+        let reads = want != libc::O_WRONLY;
+        let writes = want != libc::O_RDONLY;
+        if (reads && have == libc::O_WRONLY) || (writes && have == libc::O_RDONLY) {
+            return Some(Err(Errno::EACCES));
+        }
+        let dup = match self.fd.try_clone() {
+            Ok(fd) => HostFile::stdio(fd),
+            Err(e) => return Some(Err(Errno::from_io(&e))),
+        };
+        if flags & libc::O_TRUNC != 0 && writes && self.seekable {
+            if let Err(e) = super::file::FileOps::truncate(&dup, 0) {
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(Box::new(dup)))
     }
     fn setattr(&self, a: &super::vfs::SetAttr) -> KResult<()> {
         if !self.attrs {

@@ -79,7 +79,7 @@ impl Contents {
             Contents::Memfd { fd, .. } => {
                 // SAFETY: pread into our buffer from the file's memfd.
                 io_err(unsafe {
-                    libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), k, at as i64)
+                    crate::hostio::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), k, at as i64)
                 })
             }
         }
@@ -99,7 +99,12 @@ impl Contents {
             Contents::Memfd { fd, size, .. } => {
                 // SAFETY: pwrite of our buffer into the file's memfd.
                 let n = io_err(unsafe {
-                    libc::pwrite(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), at as i64)
+                    crate::hostio::pwrite(
+                        fd.as_raw_fd(),
+                        data.as_ptr().cast(),
+                        data.len(),
+                        at as i64,
+                    )
                 })?;
                 *size = (*size).max(at + n as u64);
                 Ok(n)
@@ -165,7 +170,7 @@ impl Contents {
         while done < v.len() {
             // SAFETY: pwrite from our vector into the new memfd.
             let n = unsafe {
-                libc::pwrite(raw, v[done..].as_ptr().cast(), v.len() - done, done as i64)
+                crate::hostio::pwrite(raw, v[done..].as_ptr().cast(), v.len() - done, done as i64)
             };
             if n <= 0 {
                 let e = Errno::last();

@@ -404,9 +404,7 @@ impl Vfs {
             ),
             Mount::new(
                 b"/sys",
-                Arc::new(super::sysfs::SysFs::new(
-                    std::thread::available_parallelism().map_or(1, |n| n.get()),
-                )),
+                Arc::new(super::sysfs::SysFs::new(super::proc::ncpu())),
                 b"",
                 "sysfs",
                 libc::MS_RDONLY | nosuid | libc::MS_NODEV | libc::MS_NOEXEC,

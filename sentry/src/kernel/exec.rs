@@ -377,6 +377,9 @@ pub fn signals_and_exit(
             continue;
         }
         if act.handler == SIG_DFL {
+            if signal::init_discards(tgid, &info) {
+                continue;
+            }
             let d = default_action(sig);
             if !default_signal(st, tid, sig, d) {
                 return false;

@@ -99,9 +99,10 @@ pub fn spawn_init(
     }
     let path = super::exec::search_path(&mut ctx, &path, &envp).map_err(BootError::Exec)?;
     super::exec::do_execve(&mut ctx, &path, argv, envp).map_err(BootError::Exec)?;
+    let space = ctx.task_ref().mm.space.clone();
     drop(ctx);
     tracing::debug!("init loaded");
-    spawn_thread(k.clone(), pid, pctx, regs);
+    spawn_thread(k.clone(), pid, pctx, regs, space).map_err(BootError::Exec)?;
     Ok(())
 }
 
@@ -162,13 +163,41 @@ pub fn new_process(
     }
 }
 
-pub fn spawn_thread(k: Arc<Kernel>, tid: i32, pctx: Box<dyn Context>, regs: Regs) {
+/// Starts the sentry thread of task `tid` and has it create the task's
+/// host side in `space` (a stub process, or the adoption of a stub thread)
+/// before returning, so that when the host refuses either, fork and clone
+/// fail with EAGAIN and leave nothing behind. The new thread runs the task
+/// once it gets the kernel lock, so the caller may register the task after
+/// this returns, as long as it holds the lock until then.
+pub fn spawn_thread(
+    k: Arc<Kernel>,
+    tid: i32,
+    mut pctx: Box<dyn Context>,
+    regs: Regs,
+    space: Arc<dyn platform::AddressSpace>,
+) -> KResult<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let r = std::thread::Builder::new()
         .name(format!("task-{tid}"))
         .stack_size(1 << 20)
-        .spawn(move || run_task(k, tid, pctx, regs));
+        .spawn(move || {
+            let ready = pctx.prepare(&space);
+            drop(space);
+            if let Err(e) = ready {
+                tracing::warn!(tid, "cannot create the task's stub: {e}");
+                let _ = tx.send(false);
+                return;
+            }
+            let _ = tx.send(true);
+            run_task(k, tid, pctx, regs)
+        });
     if let Err(e) = r {
-        tracing::error!("cannot start a sentry thread: {e}");
+        tracing::warn!("cannot start a sentry thread: {e}");
+        return Err(Errno::EAGAIN);
+    }
+    match rx.recv() {
+        Ok(true) => Ok(()),
+        _ => Err(Errno::EAGAIN),
     }
 }
 
@@ -216,6 +245,11 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 }
                 tid = ctx.tid;
                 st = ctx.st;
+            }
+            Some(Event::CompatSyscall) => {
+                // No i386 table: never reinterpret the number as a 64-bit one.
+                k.log_once("i386 system call ABI (int 0x80)");
+                regs.gp.rax = (-(libc::ENOSYS as i64)) as u64;
             }
             Some(Event::Fault { signo, code, addr }) => {
                 let mm = st.tasks[&tid].mm.clone();
@@ -501,7 +535,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     let space = ctx.mm.space.clone();
     let child_pctx = if f & libc::CLONE_VM != 0 {
         ctx.pctx.new_thread(&space).map_err(|e| {
-            tracing::error!("cannot create a stub thread: {e}");
+            tracing::warn!("cannot create a stub thread: {e}");
             Errno::EAGAIN
         })?
     } else {
@@ -524,8 +558,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_SETTLS != 0 {
         regs.gp.fs_base = a.tls;
     }
+    let tid = alloc_pid(&mut ctx.st);
+    let kicker = child_pctx.kicker();
+    // The host side first: nothing is registered if it cannot be made.
+    spawn_thread(ctx.k.clone(), tid, child_pctx, regs, mm.space.clone())?;
     let st = &mut ctx.st;
-    let tid = alloc_pid(st);
     let child_tgid = if f & libc::CLONE_THREAD != 0 {
         tgid
     } else {
@@ -554,7 +591,6 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         }
     }
     st.procs.get_mut(&child_tgid).unwrap().threads.push(tid);
-    let kicker = child_pctx.kicker();
     st.tasks.insert(
         tid,
         Task {
@@ -596,7 +632,6 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_CHILD_SETTID != 0 {
         let _ = write_obj::<i32>(&mm, a.ctid, &tid);
     }
-    spawn_thread(ctx.k.clone(), tid, child_pctx, regs);
     if f & libc::CLONE_VFORK != 0 {
         // Only a fatal signal ends the wait early.
         loop {

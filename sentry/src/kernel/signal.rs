@@ -218,6 +218,39 @@ fn ignored(st: &KState, tgid: i32, sig: i32) -> bool {
     act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ign)
 }
 
+/// Whether a signal sent by a process of the sandbox to `tgid` is dropped
+/// because `tgid` is the pid namespace's init and has no handler for it:
+/// Linux protects every namespace's init this way (SIGNAL_UNKILLABLE), so
+/// SIGKILL and SIGSTOP from inside never reach it.
+/// A signal the target blocks is queued all the same (it may be taken
+/// with sigwait or signalfd); `tid` is the target thread, or the leader's
+/// mask decides for a process-directed signal. Delivery drops default
+/// actions of init the same way ([`init_discards`]).
+pub fn init_protected(st: &KState, tgid: i32, sig: i32, tid: Option<i32>) -> bool {
+    if tgid != 1 || !(1..=64).contains(&sig) {
+        return false;
+    }
+    let Some(p) = st.procs.get(&1) else {
+        return false;
+    };
+    let Some(t) = tid.or(p.threads.first().copied()) else {
+        return false;
+    };
+    let blocked = st.tasks.get(&t).is_some_and(|t| t.sig_mask & bit(sig) != 0);
+    !blocked && p.sighand.lock()[sig as usize - 1].handler == SIG_DFL
+}
+
+/// Whether init (pid 1) discards a signal with the default action at
+/// delivery: every one but a fault raised by its own instruction (Linux
+/// clears the protection for those) and SIGKILL/SIGSTOP (which can only
+/// come from outside).
+pub fn init_discards(tgid: i32, info: &SigInfo) -> bool {
+    tgid == 1
+        && info.kind != InfoKind::Fault
+        && info.signo != libc::SIGKILL
+        && info.signo != libc::SIGSTOP
+}
+
 /// Whether `sig` is ignored or blocked by the thread `tid` (job-control
 /// signals a terminal would raise are then replaced by EIO).
 pub fn ignored_or_blocked(st: &KState, tid: i32, sig: i32) -> bool {

@@ -113,17 +113,22 @@ pub struct Process {
 
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
+/// The host's limits, read once (the first call happens while the
+/// sandbox starts, before its seccomp filter forbids the call).
 pub fn default_rlimits() -> [(u64, u64); 16] {
-    let mut r = [(RLIM_INFINITY, RLIM_INFINITY); 16];
-    for (i, slot) in r.iter_mut().enumerate() {
-        // SAFETY: getrlimit fills a plain struct.
-        unsafe {
-            let mut l: libc::rlimit = std::mem::zeroed();
-            if libc::getrlimit(i as _, &mut l) == 0 {
-                *slot = (l.rlim_cur, l.rlim_max);
+    static HOST: std::sync::OnceLock<[(u64, u64); 16]> = std::sync::OnceLock::new();
+    *HOST.get_or_init(|| {
+        let mut r = [(RLIM_INFINITY, RLIM_INFINITY); 16];
+        for (i, slot) in r.iter_mut().enumerate() {
+            // SAFETY: getrlimit fills a plain struct.
+            unsafe {
+                let mut l: libc::rlimit = std::mem::zeroed();
+                if libc::getrlimit(i as _, &mut l) == 0 {
+                    *slot = (l.rlim_cur, l.rlim_max);
+                }
             }
         }
-    }
-    r[libc::RLIMIT_NOFILE as usize] = (1024, 1 << 20);
-    r
+        r[libc::RLIMIT_NOFILE as usize] = (1024, 1 << 20);
+        r
+    })
 }

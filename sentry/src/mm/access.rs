@@ -111,7 +111,7 @@ impl Mm {
                     let dst = &mut buf[boff..boff + l];
                     // SAFETY: pread into our own buffer from a file we hold.
                     file_io(l, |done| unsafe {
-                        libc::pread(
+                        crate::hostio::pread(
                             fd,
                             dst[done..].as_mut_ptr().cast(),
                             l - done,
@@ -141,7 +141,7 @@ impl Mm {
                     let src = &buf[boff..boff + l];
                     // SAFETY: pwrite from our buffer into a file we hold.
                     file_io(l, |done| unsafe {
-                        libc::pwrite(
+                        crate::hostio::pwrite(
                             fd,
                             src[done..].as_ptr().cast(),
                             l - done,

@@ -247,6 +247,10 @@ impl MapRequest {
 }
 
 const MIN_ADDR: u64 = 0x10000;
+/// The end of user space on x86-64 with 4-level paging: Linux checks
+/// ranges against it, though this address space ends lower (the platform
+/// keeps the top for itself).
+pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 
 impl Mm {
     pub fn new(space: Arc<dyn AddressSpace>, memfile: Arc<MemFile>) -> Arc<Mm> {
@@ -326,7 +330,11 @@ impl Mm {
             if req.addr & (PAGE - 1) != 0 {
                 return Err(Errno::EINVAL);
             }
-            if req.addr < MIN_ADDR.min(PAGE) || req.addr + len > self.max_addr() {
+            if req.addr < PAGE {
+                // mmap_min_addr: only CAP_SYS_RAWIO maps page 0.
+                return Err(Errno::EPERM);
+            }
+            if req.addr > self.max_addr() - len {
                 return Err(Errno::ENOMEM);
             }
             if req.noreplace && Self::overlaps(&st, req.addr, req.addr + len) {
@@ -336,7 +344,7 @@ impl Mm {
         } else {
             let hint = page_down(req.addr);
             if hint >= MIN_ADDR
-                && hint + len <= self.max_addr()
+                && hint <= self.max_addr() - len
                 && !Self::overlaps(&st, hint, hint + len)
             {
                 hint
@@ -418,16 +426,21 @@ impl Mm {
         self.space.unmap(addr, len);
     }
 
+    /// munmap(2), with Linux's checks against the end of user space (the
+    /// part above this address space's own end holds nothing to unmap).
     pub fn unmap(&self, addr: u64, len: u64) -> KResult<()> {
-        if addr & (PAGE - 1) != 0 || len == 0 {
+        if addr & (PAGE - 1) != 0 || addr > TASK_SIZE || len > TASK_SIZE - addr {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len);
-        if addr.checked_add(len).is_none_or(|e| e > self.max_addr()) {
+        if len == 0 {
             return Err(Errno::EINVAL);
         }
-        let mut st = self.state.lock();
-        self.unmap_locked(&mut st, addr, len);
+        let end = (addr + len).min(self.max_addr());
+        if end > addr {
+            let mut st = self.state.lock();
+            self.unmap_locked(&mut st, addr, end - addr);
+        }
         Ok(())
     }
 
@@ -532,11 +545,14 @@ impl Mm {
         if addr & (PAGE - 1) != 0 {
             return Err(Errno::EINVAL);
         }
-        let len = page_up(len);
         if len == 0 {
             return Ok(());
         }
-        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let len = page_up(len);
+        let end = addr.wrapping_add(len);
+        if end <= addr {
+            return Err(Errno::ENOMEM);
+        }
         let mut st = self.state.lock();
         if !Self::fully_mapped(&st, addr, end) {
             return Err(Errno::ENOMEM);
@@ -606,13 +622,44 @@ impl Mm {
         }
         let old_len = page_up(old_len);
         let new_len = page_up(new_len);
-        if new_len == 0 {
+        if new_len == 0 || new_len > TASK_SIZE {
             return Err(Errno::EINVAL);
         }
         let _ = self.unshare_range(old, old_len.max(1) as usize);
         let mut st = self.state.lock();
+        // In Linux's order: the VMA at the address, then the destination,
+        // then the shrink's unmap, then the range within the VMA.
+        let v = st
+            .vmas
+            .range(..=old)
+            .next_back()
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.end > old)
+            .ok_or(Errno::EFAULT)?;
+        if let Some(a) = fixed {
+            if a & (PAGE - 1) != 0 || a > TASK_SIZE - new_len {
+                return Err(Errno::EINVAL);
+            }
+            if a < old.saturating_add(old_len.max(new_len)) && old < a + new_len {
+                return Err(Errno::EINVAL);
+            }
+            if a > self.max_addr() || new_len > self.max_addr() - a {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        if fixed.is_none() && old_len >= new_len {
+            let start = old + new_len;
+            if start > TASK_SIZE || old_len - new_len > TASK_SIZE - start {
+                return Err(Errno::EINVAL);
+            }
+        }
+        if old_len == 0 && !v.shared {
+            return Err(Errno::EINVAL);
+        }
+        // Neighbouring pieces Linux would hold as one VMA become one.
         if old_len > 0 {
-            self.coalesce(&mut st, old, old + old_len)?;
+            let end = old.saturating_add(old_len).min(self.max_addr());
+            self.coalesce(&mut st, old, end)?;
         }
         let v = st
             .vmas
@@ -621,7 +668,7 @@ impl Mm {
             .map(|(_, v)| v.clone())
             .filter(|v| v.end > old)
             .ok_or(Errno::EFAULT)?;
-        if old + old_len > v.end && old_len != 0 {
+        if old_len > v.end - old {
             return Err(Errno::EFAULT);
         }
         if fixed.is_none() && new_len <= old_len {
@@ -633,7 +680,7 @@ impl Mm {
         // Grow in place when the following range is free.
         if fixed.is_none()
             && old + old_len == v.end
-            && old + new_len <= self.max_addr()
+            && new_len <= self.max_addr() - old
             && !Self::overlaps(&st, v.end, old + new_len)
             && matches!(v.backing, Backing::Private { .. })
         {
@@ -654,12 +701,6 @@ impl Mm {
         }
         let dest = match fixed {
             Some(a) => {
-                if a & (PAGE - 1) != 0 || a + new_len > self.max_addr() {
-                    return Err(Errno::EINVAL);
-                }
-                if a < old + old_len.max(new_len) && old < a + new_len {
-                    return Err(Errno::EINVAL);
-                }
                 self.unmap_locked(&mut st, a, new_len);
                 a
             }
@@ -711,7 +752,7 @@ impl Mm {
     pub fn brk(&self, new: u64) -> u64 {
         let mut st = self.state.lock();
         let (start, cur) = (st.brk_start, st.brk);
-        if new < start || new > start + (1 << 34) {
+        if new < start || new > start + (1 << 34) || new > self.max_addr() {
             return cur;
         }
         let old_end = page_up(cur);
@@ -748,15 +789,23 @@ impl Mm {
 
     /// madvise(MADV_DONTNEED/FREE): private anonymous pages read back as zero.
     pub fn discard(&self, addr: u64, len: u64) -> KResult<()> {
-        // Copy-on-write ranges are the process's own once discarded.
-        self.unshare_range(addr, page_up(len) as usize)?;
-        let st = self.state.lock();
-        let end = addr + page_up(len);
-        if !Self::fully_mapped(&st, addr, end) {
-            return Err(Errno::ENOMEM);
+        let Some(end) = linux_range(addr, len, false)? else {
+            return Ok(());
+        };
+        {
+            let st = self.state.lock();
+            // Locked memory cannot be discarded.
+            if st.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked) {
+                return Err(Errno::EINVAL);
+            }
         }
+        // Copy-on-write ranges are the process's own once discarded.
+        self.unshare_range(addr, (end - addr) as usize)?;
+        let st = self.state.lock();
+        // Holes are skipped, and reported at the end, as Linux does.
+        let holes = !Self::fully_mapped(&st, addr, end);
         for (_, v) in st.vmas.range(..end) {
-            if v.end <= addr || v.locked {
+            if v.end <= addr {
                 continue;
             }
             let (s, e) = (v.start.max(addr), v.end.min(end));
@@ -767,13 +816,37 @@ impl Mm {
                 self.memfile.zero(v.off_at(s), e - s);
             }
         }
+        if holes {
+            return Err(Errno::ENOMEM);
+        }
         Ok(())
     }
 
-    /// mincore(2): one byte per page, 1 if resident.
-    pub fn residency(&self, addr: u64, len: u64) -> KResult<Vec<u8>> {
+    /// madvise(2) advice that changes nothing here: Linux's range checks,
+    /// then ENOMEM when part of the range is unmapped.
+    pub fn advise(&self, addr: u64, len: u64) -> KResult<()> {
+        let Some(end) = linux_range(addr, len, false)? else {
+            return Ok(());
+        };
         let st = self.state.lock();
+        if end > self.max_addr() || !Self::fully_mapped(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// mincore(2): one byte per page, 1 if resident. The range must lie
+    /// below the top of the address space (ENOMEM otherwise, as Linux's
+    /// access_ok); callers bound `len` so the result stays small.
+    pub fn residency(&self, addr: u64, len: u64) -> KResult<Vec<u8>> {
+        if addr > TASK_SIZE || len > TASK_SIZE - addr {
+            return Err(Errno::ENOMEM);
+        }
         let end = addr + page_up(len);
+        if end == addr {
+            return Ok(Vec::new());
+        }
+        let st = self.state.lock();
         if !Self::fully_mapped(&st, addr, end) {
             return Err(Errno::ENOMEM);
         }
@@ -796,15 +869,37 @@ impl Mm {
         Ok(out)
     }
 
-    pub fn set_locked(&self, addr: u64, len: u64, locked: bool) -> KResult<()> {
-        let mut st = self.state.lock();
-        let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?);
-        if !Self::fully_mapped(&st, page_down(addr), end) {
+    /// msync(2)'s checks: ENOMEM when the range wraps or part of it is
+    /// unmapped, EBUSY to invalidate locked memory. (Shared file mappings
+    /// are the files themselves: nothing is left to write back.)
+    pub fn sync_check(&self, addr: u64, len: u64, invalidate: bool) -> KResult<()> {
+        let Some(end) = linux_range(addr, len, true).map_err(|_| Errno::ENOMEM)? else {
+            return Ok(());
+        };
+        let st = self.state.lock();
+        if invalidate && st.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked) {
+            return Err(Errno::EBUSY);
+        }
+        if end > self.max_addr() || !Self::fully_mapped(&st, addr, end) {
             return Err(Errno::ENOMEM);
         }
-        Self::split_at(&mut st, page_down(addr));
+        Ok(())
+    }
+
+    pub fn set_locked(&self, addr: u64, len: u64, locked: bool) -> KResult<()> {
+        // As mlock(2): the length grows by the offset into the first page
+        // and wraps the way the kernel's arithmetic does.
+        let start = page_down(addr);
+        let Some(end) = linux_range(start, len.wrapping_add(addr - start), true)? else {
+            return Ok(());
+        };
+        let mut st = self.state.lock();
+        if end > self.max_addr() || !Self::fully_mapped(&st, start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Self::split_at(&mut st, start);
         Self::split_at(&mut st, end);
-        for (_, v) in st.vmas.range_mut(page_down(addr)..end) {
+        for (_, v) in st.vmas.range_mut(start..end) {
             v.locked = locked;
         }
         Ok(())
@@ -1008,4 +1103,20 @@ impl Drop for Mm {
             }
         }
     }
+}
+
+/// The end of `[start, start + PAGE_ALIGN(len))` as madvise and mlock
+/// compute it: `None` for an empty range (the call succeeds doing nothing),
+/// EINVAL when a non-zero length rounds to zero or the end wraps.
+/// mlock's version lets a length that rounds to zero pass (`zero_ok`).
+fn linux_range(start: u64, len: u64, zero_ok: bool) -> KResult<Option<u64>> {
+    let plen = page_up(len);
+    if len != 0 && plen == 0 && !zero_ok {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.wrapping_add(plen);
+    if end < start {
+        return Err(Errno::EINVAL);
+    }
+    Ok((end != start).then_some(end))
 }

@@ -1,0 +1,29 @@
+//! Positional host I/O through preadv2/pwritev2 only, so that the
+//! sandbox's seccomp policy needs one pair of calls for every read and
+//! write at an offset (see runtime/src/seccomp.rs).
+
+/// `pread(2)` as one-iovec `preadv2` (flags 0).
+///
+/// # Safety
+/// `buf` must be valid for writes of `len` bytes.
+pub unsafe fn pread(fd: i32, buf: *mut libc::c_void, len: usize, off: i64) -> isize {
+    let iov = libc::iovec {
+        iov_base: buf,
+        iov_len: len,
+    };
+    // SAFETY: one iovec describing the caller's buffer.
+    unsafe { libc::preadv2(fd, &iov, 1, off, 0) }
+}
+
+/// `pwrite(2)` as one-iovec `pwritev2` (flags 0).
+///
+/// # Safety
+/// `buf` must be valid for reads of `len` bytes.
+pub unsafe fn pwrite(fd: i32, buf: *const libc::c_void, len: usize, off: i64) -> isize {
+    let iov = libc::iovec {
+        iov_base: buf as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: one iovec describing the caller's buffer, only read.
+    unsafe { libc::pwritev2(fd, &iov, 1, off, 0) }
+}
