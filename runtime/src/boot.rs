@@ -60,8 +60,10 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
     let platform = Arc::new(PtracePlatform::new(memfile.fd()).context("ptrace platform")?);
-    // From here on the sentry sees no host paths at all.
+    // From here on the sentry is nobody on the host and sees no host paths.
+    crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
     crate::sandbox::enter_empty_root().context("confining the sandbox")?;
+    crate::sandbox::become_nobody().context("leaving root")?;
     let stdio = [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?];
     let cfg = KernelConfig {
         strace,

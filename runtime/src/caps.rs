@@ -10,6 +10,8 @@ pub const CAP_DAC_OVERRIDE: u32 = 1;
 pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_FOWNER: u32 = 3;
 pub const CAP_FSETID: u32 = 4;
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
 pub const CAP_MKNOD: u32 = 27;
 /// The highest capability number the kernel may know (CAP_LAST_CAP is 40
 /// on 6.x; unknown numbers fail PR_CAPBSET_DROP with EINVAL and stop the

@@ -93,6 +93,11 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         writable_root,
     } = opts;
     let exe = std::env::current_exe().context("finding the husk binary")?;
+    // The gofer runs as a child of its waiter; when the waiter goes, the
+    // gofer (killed by its death signal) is reaped here, not by the
+    // host's init, so nothing of the sandbox outlives `husk do`.
+    // SAFETY: prctl on ourselves with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let cwd = match cwd {
         Some(c) => c,
         None => std::env::current_dir().context("current directory")?,
@@ -174,10 +179,31 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     let status = sandbox.wait().context("waiting for the sandbox")?;
     let _ = gofer.kill();
     let _ = gofer.wait();
+    reap_orphans();
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(c), _) => c,
         (None, Some(sig)) => 128 + sig,
         _ => 125,
     })
+}
+
+/// Waits for the children left to this subreaper (the gofer, once its
+/// waiter is gone), for at most a second.
+fn reap_orphans() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid out-pointer.
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if r < 0 {
+            return; // ECHILD: nobody left
+        }
+        if r == 0 {
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
 }

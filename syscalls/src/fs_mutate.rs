@@ -416,7 +416,14 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
     }
     let uid = f.ops.stat()?.uid;
     check_owner(ctx, uid, &attr)?;
-    match f.ops.setattr(&attr) {
+    let mut r = f.ops.setattr(&attr);
+    if matches!(r, Err(e) if e == Errno::EPERM || e == Errno::EACCES) && f.ops.host_fd().is_some() {
+        // The unprivileged sandbox may not change a host file it does not
+        // own through the fd; the gofer may, by the file's path.
+        let (m, rel) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
+        r = m.fs.setattr(&caller(ctx), &rel, &attr);
+    }
+    match r {
         Err(e) if e == Errno::EROFS => {
             let (m, _) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
             Err(if m.point == b"/" {

@@ -68,9 +68,15 @@ fn fstat_fd(fd: &OwnedFd) -> KResult<FileStat> {
 }
 
 /// Errors after which the direct path hands the operation to the gofer:
-/// a symlink or mount crossing the strict resolution refuses.
+/// a symlink or mount crossing the strict resolution refuses, or a file
+/// the unprivileged sandbox may not open itself (the gofer may; the
+/// sentry's own permission checks decide what the application gets).
 fn retry_via_gofer(e: Errno) -> bool {
-    e == Errno::ELOOP || e == Errno::EXDEV || e == Errno::EAGAIN
+    e == Errno::ELOOP
+        || e == Errno::EXDEV
+        || e == Errno::EAGAIN
+        || e == Errno::EACCES
+        || e == Errno::EPERM
 }
 
 /// One gofer connection per CPU: the gofer serves each on a thread pinned

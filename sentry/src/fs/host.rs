@@ -15,6 +15,9 @@ pub struct HostFile {
     /// A host file with no path in the sandbox (the sandbox's stdio):
     /// /proc/self/fd/N reopens the host object itself.
     pathless: bool,
+    /// The offset of a reopened regular file, kept here because the host
+    /// fd (a duplicate) shares its offset with every other copy.
+    own_pos: Option<parking_lot::Mutex<u64>>,
 }
 
 pub fn fd_flags(fd: &OwnedFd) -> i32 {
@@ -53,6 +56,7 @@ impl HostFile {
             is_tty,
             attrs: false,
             pathless: false,
+            own_pos: None,
         }
     }
 
@@ -103,8 +107,34 @@ fn iov_of(buf: &[u8]) -> libc::iovec {
 }
 
 impl HostFile {
+    /// Runs `io` at the explicit offset, or at this file's own offset
+    /// (advanced by what was done), or at the host fd's.
+    fn at_offset(
+        &self,
+        off: Option<u64>,
+        append: bool,
+        io: impl FnOnce(i64) -> KResult<usize>,
+    ) -> KResult<usize> {
+        match (off, &self.own_pos) {
+            (Some(o), _) => io(i64::try_from(o).map_err(|_| Errno::EINVAL)?),
+            (None, Some(pos)) => {
+                let mut pos = pos.lock();
+                if append {
+                    *pos = self.stat()?.size as u64;
+                }
+                let n = io(i64::try_from(*pos).map_err(|_| Errno::EINVAL)?)?;
+                *pos += n as u64;
+                Ok(n)
+            }
+            (None, None) => io(-1),
+        }
+    }
+
     fn preadv(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
-        let off = off.map(|o| o as i64).unwrap_or(-1);
+        self.at_offset(off, false, |off| self.preadv_at(iov, off))
+    }
+
+    fn preadv_at(&self, iov: &[libc::iovec], off: i64) -> KResult<usize> {
         loop {
             // SAFETY: the iovecs point at memory valid for the call.
             let r = unsafe {
@@ -138,8 +168,13 @@ impl HostFile {
         }
     }
 
-    fn pwritev(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
-        let off = off.map(|o| o as i64).unwrap_or(-1);
+    /// `append`: the open file has O_APPEND (the host fd may not, when it
+    /// is a duplicate made for a reopen).
+    fn pwritev(&self, iov: &[libc::iovec], off: Option<u64>, append: bool) -> KResult<usize> {
+        self.at_offset(off, append, |off| self.pwritev_at(iov, off))
+    }
+
+    fn pwritev_at(&self, iov: &[libc::iovec], off: i64) -> KResult<usize> {
         let mut p = libc::pollfd {
             fd: self.raw(),
             events: libc::POLLOUT,
@@ -161,19 +196,14 @@ impl FileOps for HostFile {
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         self.preadv(&[iov_of(buf)], off)
     }
-    fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
-        self.pwritev(&[iov_of(buf)], off)
+    fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        self.pwritev(&[iov_of(buf)], off, f.flags() & libc::O_APPEND != 0)
     }
     fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
         Some(self.preadv(iov, off))
     }
-    fn write_iov(
-        &self,
-        _f: &File,
-        iov: &[libc::iovec],
-        off: Option<u64>,
-    ) -> Option<KResult<usize>> {
-        Some(self.pwritev(iov, off))
+    fn write_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        Some(self.pwritev(iov, off, f.flags() & libc::O_APPEND != 0))
     }
     fn stat(&self) -> KResult<FileStat> {
         // SAFETY: fstat on an fd we own.
@@ -188,6 +218,21 @@ impl FileOps for HostFile {
     fn seek(&self, _f: &File, off: i64, whence: i32) -> KResult<u64> {
         if !self.seekable {
             return Err(Errno::ESPIPE);
+        }
+        if let Some(pos) = &self.own_pos {
+            let mut pos = pos.lock();
+            let base = match whence {
+                libc::SEEK_SET => 0,
+                libc::SEEK_CUR => *pos as i64,
+                libc::SEEK_END => self.stat()?.size,
+                _ => return Err(Errno::EINVAL),
+            };
+            let new = base
+                .checked_add(off)
+                .filter(|&n| n >= 0)
+                .ok_or(Errno::EINVAL)?;
+            *pos = new as u64;
+            return Ok(*pos);
         }
         // SAFETY: lseek on an fd we own.
         let r = unsafe { libc::lseek(self.raw(), off, whence) };
@@ -322,10 +367,14 @@ impl FileOps for HostFile {
         if (reads && have == libc::O_WRONLY) || (writes && have == libc::O_RDONLY) {
             return Some(Err(Errno::EACCES));
         }
-        let dup = match self.fd.try_clone() {
+        let mut dup = match self.fd.try_clone() {
             Ok(fd) => HostFile::stdio(fd),
             Err(e) => return Some(Err(Errno::from_io(&e))),
         };
+        if dup.seekable {
+            // A new open starts at 0 with an offset of its own.
+            dup.own_pos = Some(parking_lot::Mutex::new(0));
+        }
         if flags & libc::O_TRUNC != 0 && writes && self.seekable {
             if let Err(e) = super::file::FileOps::truncate(&dup, 0) {
                 return Some(Err(e));
@@ -336,6 +385,12 @@ impl FileOps for HostFile {
     fn setattr(&self, a: &super::vfs::SetAttr) -> KResult<()> {
         if !self.attrs {
             return Err(Errno::EROFS);
+        }
+        if a.mode.is_some() || a.uid.is_some() || a.gid.is_some() {
+            // The sandbox runs unprivileged in a user namespace of its own:
+            // ownership and mode are the gofer's to change, by path (the
+            // caller falls back to that on EPERM).
+            return Err(Errno::EPERM);
         }
         let fd = self.raw();
         let ok = |r: i32| if r < 0 { Err(Errno::last()) } else { Ok(()) };
