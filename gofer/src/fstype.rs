@@ -61,9 +61,28 @@ pub(crate) fn type_allowed(name: &str) -> bool {
 }
 
 /// Mount points beneath `prefix` (absolute, without a trailing `/`) whose
-/// filesystems the gofer must not serve, deepest first, from the text of
-/// `/proc/self/mountinfo`.
+/// filesystems the gofer must not serve, from the text of
+/// `/proc/self/mountinfo`: only the topmost of each subtree (detaching a
+/// mount detaches what is mounted beneath it, and each detach costs an RCU
+/// grace period), shallowest first.
 pub(crate) fn special_mounts_under(mountinfo: &str, prefix: &str) -> Vec<String> {
+    let mut all = special_mounts_all(mountinfo, prefix);
+    all.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    let mut top: Vec<String> = Vec::new();
+    for p in all {
+        let beneath = top.iter().any(|t| {
+            p.strip_prefix(t.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        });
+        if !beneath && !top.contains(&p) {
+            top.push(p);
+        }
+    }
+    top
+}
+
+/// Every special mount beneath `prefix`.
+fn special_mounts_all(mountinfo: &str, prefix: &str) -> Vec<String> {
     let mut out: Vec<String> = mountinfo
         .lines()
         .filter_map(|line| {
@@ -120,16 +139,15 @@ mod tests {
 ";
 
     #[test]
-    fn special_mounts_are_found_deepest_first_and_files_kept() {
+    fn topmost_special_mounts_are_found_and_files_kept() {
         let got = special_mounts_under(INFO, "/x/root");
         assert_eq!(
             got,
             [
-                "/x/root/proc/sys/fs/binfmt_misc",
-                "/x/root/mnt/cg",
-                "/x/root/proc",
-                "/x/root/sys",
                 "/x/root/dev",
+                "/x/root/sys",
+                "/x/root/proc",
+                "/x/root/mnt/cg"
             ]
         );
     }

@@ -29,6 +29,9 @@ pub struct BootArgs {
     /// The gofer serves the root writable: no overlay above it.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     writable_root: bool,
+    /// The sandbox's memory size (0: the host's).
+    #[arg(long, default_value_t = 0)]
+    memory_bytes: u64,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<std::ffi::OsString>,
 }
@@ -51,19 +54,24 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     // SAFETY: PR_SET_PDEATHSIG on ourselves.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let t0 = std::time::Instant::now();
+    sentry::fs::proc::snapshot_host();
+    sentry::fs::vfs::set_memory_limit(a.memory_bytes);
+    *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
+    let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
+    let mut platform = PtracePlatform::new(memfile.fd()).context("ptrace platform")?;
+    platform.set_stub_filter(crate::seccomp::stub_filter().context("the stubs' seccomp filter")?);
+    let platform = Arc::new(platform);
+    // From here on the sentry is nobody on the host and sees no host paths.
+    crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
+    crate::sandbox::enter_empty_root().context("confining the sandbox")?;
+    crate::sandbox::become_nobody().context("leaving root")?;
+    // The first gofer round trip comes after the sandbox's own set-up,
+    // which so overlaps the gofer's.
     let mut pool = sentry::fs::gofer_fs::GoferPool::new(gofer);
     pool.writable = a.writable_root;
     if a.directfs {
         pool.enable_direct();
     }
-    sentry::fs::proc::snapshot_host();
-    *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
-    let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
-    let platform = Arc::new(PtracePlatform::new(memfile.fd()).context("ptrace platform")?);
-    // From here on the sentry is nobody on the host and sees no host paths.
-    crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
-    crate::sandbox::enter_empty_root().context("confining the sandbox")?;
-    crate::sandbox::become_nobody().context("leaving root")?;
     let stdio = [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?];
     let cfg = KernelConfig {
         strace,

@@ -50,6 +50,8 @@ pub struct Options {
     pub directfs: bool,
     /// `--overlay=none`: the gofer serves the root writable.
     pub writable_root: bool,
+    /// The sandbox's memory size in bytes.
+    pub memory: u64,
 }
 
 /// The host terminal in raw mode; its settings come back when dropped.
@@ -91,6 +93,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         hostname,
         directfs,
         writable_root,
+        memory,
     } = opts;
     let exe = std::env::current_exe().context("finding the husk binary")?;
     // The gofer runs as a child of its waiter; when the waiter goes, the
@@ -105,6 +108,21 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     if !cwd.is_absolute() {
         anyhow::bail!("--cwd: must be an absolute path, got {}", cwd.display());
     }
+    // The host-side bound: everything started from here on runs in a
+    // cgroup whose memory limit is the sandbox's size plus husk's room.
+    // SAFETY: getpid cannot fail.
+    let name = format!("husk-{}", unsafe { libc::getpid() });
+    let _cgroup = match crate::cgroup::SandboxCgroup::enter(&name, memory) {
+        Ok(Some(cg)) => Some(cg),
+        Ok(None) => {
+            tracing::warn!("no memory cgroup available: the sandbox's memory is bounded by husk's own accounting only");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("cannot make the sandbox's memory cgroup ({e}): bounded by husk's own accounting only");
+            None
+        }
+    };
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -150,6 +168,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         .arg(format!("--directfs={directfs}"))
         .arg(format!("--writable-root={writable_root}"))
         .arg(format!("--console={}", terminal.is_some()))
+        .arg(format!("--memory-bytes={memory}"))
         .arg("--")
         .args(&command);
     // The sandbox is pid 1 of a pid namespace of its own: when it dies,
@@ -188,22 +207,15 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     })
 }
 
-/// Waits for the children left to this subreaper (the gofer, once its
-/// waiter is gone), for at most a second.
+/// Waits for the children left to this subreaper: the gofer, killed by
+/// its death signal when its waiter went (so this returns at once).
 fn reap_orphans() {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {
         let mut status = 0;
         // SAFETY: waitpid with a valid out-pointer.
-        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if r < 0 {
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             return; // ECHILD: nobody left
-        }
-        if r == 0 {
-            if std::time::Instant::now() > deadline {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
 }

@@ -30,10 +30,16 @@ pub fn run(a: GoferArgs) -> Result<i32> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // Confine while still single-threaded (unshare needs it). Any step
     // that fails stops the gofer: it never serves unconfined.
+    let t0 = std::time::Instant::now();
     enter_namespaces().context("gofer namespaces")?;
+    tracing::debug!(us = t0.elapsed().as_micros() as u64, "gofer namespaces");
     let confined = gofer::confine(&a.root, a.read_only)
         .with_context(|| format!("confining the gofer to {}", a.root.display()))?;
-    tracing::debug!(sealed = confined.sealed, "gofer confined");
+    tracing::debug!(
+        sealed = confined.sealed,
+        us = t0.elapsed().as_micros() as u64,
+        "gofer confined"
+    );
     let mut keep = vec![
         caps::CAP_DAC_OVERRIDE,
         caps::CAP_DAC_READ_SEARCH,

@@ -4,6 +4,7 @@
 
 mod boot;
 mod caps;
+mod cgroup;
 mod do_cmd;
 mod gofer_cmd;
 mod logging;
@@ -80,6 +81,12 @@ enum Cmd {
         /// the gofer.
         #[arg(long, value_enum, default_value_t = Overlay::Memory)]
         overlay: Overlay,
+        /// The sandbox's memory size (bytes, or with a K, M or G suffix):
+        /// what it reports as total memory, the budget of its in-memory
+        /// filesystems, and (with room for husk's own processes) the limit
+        /// of the host cgroup it runs in. Default: half of the host's.
+        #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+        memory: Option<u64>,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -124,6 +131,7 @@ fn run(cli: Cli) -> Result<i32> {
             hostname,
             directfs,
             overlay,
+            memory,
             command,
         } => do_cmd::run(
             &cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format),
@@ -132,6 +140,7 @@ fn run(cli: Cli) -> Result<i32> {
                 hostname,
                 directfs,
                 writable_root: overlay == Overlay::None,
+                memory: memory.unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
             },
             command,
         ),
@@ -152,6 +161,27 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Boot(args) => boot::run(args, cli.strace),
         Cmd::Gofer(args) => gofer_cmd::run(args),
     }
+}
+
+/// A size in bytes: a number with an optional K, M or G (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size '{s}' (a number of bytes, or with K, M or G)"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("size '{s}' is too large"))?;
+    if bytes < (16 << 20) {
+        return Err(format!("size '{s}' is below the minimum of 16M"));
+    }
+    Ok(bytes)
 }
 
 /// Global flags repeated for the child processes.

@@ -432,6 +432,12 @@ pub fn sandbox_policy() -> Vec<Allowed> {
         any(SYS_close_range),
         // Stubs fetch the host fds they map from the sentry.
         any(SYS_pidfd_getfd),
+        // A new stub adds its own, narrower filter (a filter can only
+        // narrow what is allowed).
+        when(
+            SYS_seccomp,
+            &[&[Arg::Eq(0, SECCOMP_SET_MODE_FILTER as u64), Arg::Eq(1, 0)]],
+        ),
         // Application memory: the memory file and host files are mapped
         // executable in stubs; anonymous memory never is.
         when(
@@ -493,6 +499,39 @@ pub fn sandbox_policy() -> Vec<Allowed> {
         any(SYS_sysinfo),
     ]);
     v
+}
+
+/// The stubs' own filter, stacked on the sandbox's: only the calls the
+/// platform declares its stubs make ([`platform::ptrace::STUB_CALLS`]),
+/// clone only for a stub thread. A stub has no handler to report with, so
+/// anything else kills it (the sentry then reports the stub's death).
+pub fn stub_filter() -> Result<Vec<libc::sock_filter>, SysError> {
+    let list: Vec<Allowed> = platform::ptrace::STUB_CALLS
+        .iter()
+        .map(|&nr| match nr {
+            libc::SYS_clone => when(
+                nr,
+                &[&[Arg::Eq(0, platform::ptrace::STUB_THREAD_CLONE_FLAGS)]],
+            ),
+            _ => any(nr),
+        })
+        .collect();
+    let filter = SeccompFilter::new(
+        rule_map(&list)?,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )?;
+    let prog: BpfProgram = filter.try_into()?;
+    Ok(prog
+        .into_iter()
+        .map(|f| libc::sock_filter {
+            code: f.code,
+            jt: f.jt,
+            jf: f.jf,
+            k: f.k,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -113,6 +113,12 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let up = ctx.k.boot_time.elapsed();
     si.uptime = up.as_secs() as i64 + i64::from(up.subsec_nanos() > 0);
     si.procs = ctx.st.tasks.len() as u16;
+    // The sandbox's size, in the units the host reported.
+    let unit = u64::from(si.mem_unit.max(1));
+    si.totalram = sentry::fs::vfs::total_memory() / unit;
+    si.freeram = sentry::fs::vfs::free_memory() / unit;
+    si.sharedram = sentry::fs::tmpfs::sandbox_bytes() / unit;
+    si.bufferram = si.bufferram.min(si.freeram);
     si.loads = [0; 3];
     put(ctx, a[0], &si)?;
     Ok(0)

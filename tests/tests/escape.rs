@@ -434,6 +434,23 @@ fn husk_processes_are_confined() {
             }
         }
     }
+    // Stubs add a filter of their own on top of the sandbox's.
+    let filters = |role: &str| -> Vec<u32> {
+        views
+            .iter()
+            .filter(|v| v.role == role)
+            .filter_map(|v| v.status.get("Seccomp_filters")?.parse().ok())
+            .collect()
+    };
+    if let Some(&sandbox) = filters("sandbox").iter().max() {
+        for s in filters("stub") {
+            if s <= sandbox {
+                problems.push(format!(
+                    "a stub has {s} seccomp filters, the sandbox {sandbox}: no stub filter"
+                ));
+            }
+        }
+    }
     for r in ["gofer", "sandbox", "stub"] {
         if !views.iter().any(|v| v.role == r) {
             problems.push(format!("no {r} process found below husk pid {husk_pid}"));
@@ -1036,4 +1053,80 @@ fn stdin_reopened_through_proc_is_the_host_file() {
         ));
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The sandbox's memory is bounded (`husk do --memory`): a program that
+/// keeps allocating is killed inside the sandbox (the memory cgroup's OOM
+/// killer picks its stub) while the shell that started it goes on; the
+/// in-memory filesystems share one budget however many tmpfs are mounted;
+/// the sandbox reports its size as its total memory; and no cgroup is left
+/// on the host afterwards.
+#[test]
+fn memory_is_bounded() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/hog.c");
+    let bin = build_dir().join("robust/hog");
+    compile_c(&src, &[], &bin, false).expect("compiling the hog");
+    let script = format!(
+        "{hog}; echo hog=$?; \
+         grep MemTotal /proc/meminfo; \
+         total=0; for i in 1 2 3 4; do mkdir -p /mnt/t$i; mount -t tmpfs none /mnt/t$i; \
+           dd if=/dev/zero of=/mnt/t$i/f bs=1M count=100 2>/dev/null; \
+           total=$((total + $(stat -c %s /mnt/t$i/f))); done; \
+         echo fs_total_mib=$((total >> 20)); echo alive",
+        hog = bin.display()
+    );
+    // The shell prints its pid, then becomes `husk do` (whose cgroup is
+    // named after that pid).
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "echo husk_pid=$$; exec \"$0\" \"$@\""])
+        .arg(&husk)
+        .args(["do", "--memory", "256M", "--", "/bin/sh", "-c", &script])
+        .env_clear()
+        .envs(minimal_env())
+        .current_dir("/")
+        .stdin(Stdio::null());
+    let r = run_command(cmd, Duration::from_secs(120), true);
+    println!("stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(r.outcome, Outcome::Exited(0), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("hog=137") || r.stdout.contains("hog=3"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("MemTotal:         262144 kB"),
+        "{}",
+        r.stdout
+    );
+    let fs_total: u64 = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("fs_total_mib="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("fs_total_mib line");
+    assert!(
+        fs_total <= 256,
+        "the tmpfs mounts took {fs_total} MiB past 256"
+    );
+    assert!(fs_total >= 200, "the tmpfs mounts took only {fs_total} MiB");
+    assert!(r.stdout.trim_end().ends_with("alive"), "{}", r.stdout);
+    // Nothing of the run's cgroup remains on the host.
+    let pid = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("husk_pid="))
+        .expect("husk_pid line")
+        .trim()
+        .to_owned();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let left: Vec<String> = own
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .flat_map(|p| {
+            ["/sys/fs/cgroup/memory", "/sys/fs/cgroup"].map(|root| format!("{root}{p}/husk-{pid}"))
+        })
+        .filter(|d| Path::new(d).exists())
+        .collect();
+    assert!(left.is_empty(), "cgroups left on the host: {left:?}");
 }

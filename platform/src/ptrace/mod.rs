@@ -15,9 +15,37 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 pub use stub::StubPage;
 
+/// The host calls a stub makes once it runs: the ones the sentry injects
+/// (mappings, fetching host fds, thread creation and exit) and its own
+/// start code (unmapping the sentry's memory, sleeping on a futex, the
+/// trap that hands it to the tracer). A stub's seccomp filter allows these
+/// and nothing else; the application's own calls never reach it
+/// (`PTRACE_SYSEMU` stops them before seccomp runs).
+pub const STUB_CALLS: &[i64] = &[
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_pidfd_getfd,
+    libc::SYS_clone,
+    libc::SYS_futex,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+];
+
+/// Flags of the clone a stub makes for a new application thread.
+pub const STUB_THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM) as u64;
+
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {
     memfd: RawFd,
+    /// The seccomp filter every stub installs on itself before it runs
+    /// (empty: none).
+    stub_filter: Arc<Vec<libc::sock_filter>>,
     /// A pidfd of the sentry that every stub inherits, through which stubs
     /// fetch host file fds to map (pidfd_getfd).
     pidfd: RawFd,
@@ -55,6 +83,7 @@ impl PtracePlatform {
             .unwrap_or(1);
         Ok(PtracePlatform {
             memfd,
+            stub_filter: Arc::new(Vec::new()),
             pidfd,
             stub,
             cpus: Arc::new(CpuRotor {
@@ -62,6 +91,15 @@ impl PtracePlatform {
                 n: ncpu,
             }),
         })
+    }
+}
+
+impl PtracePlatform {
+    /// The filter stubs install on themselves (a classic BPF program for
+    /// `SECCOMP_SET_MODE_FILTER`), built from [`STUB_CALLS`]. Set before
+    /// the first address space runs.
+    pub fn set_stub_filter(&mut self, prog: Vec<libc::sock_filter>) {
+        self.stub_filter = Arc::new(prog);
     }
 }
 
@@ -84,6 +122,7 @@ impl Platform for PtracePlatform {
             self.memfd,
             self.pidfd,
             self.cpus.clone(),
+            self.stub_filter.clone(),
         ))
     }
 }
@@ -232,6 +271,7 @@ struct Bound {
 pub struct PtraceContext {
     stub: StubPage,
     memfd: RawFd,
+    stub_filter: Arc<Vec<libc::sock_filter>>,
     pidfd: RawFd,
     cpus: Arc<CpuRotor>,
     cpu: usize,
@@ -252,11 +292,18 @@ pub struct PtraceContext {
 unsafe impl Send for PtraceContext {}
 
 impl PtraceContext {
-    fn new(stub: StubPage, memfd: RawFd, pidfd: RawFd, cpus: Arc<CpuRotor>) -> Self {
+    fn new(
+        stub: StubPage,
+        memfd: RawFd,
+        pidfd: RawFd,
+        cpus: Arc<CpuRotor>,
+        stub_filter: Arc<Vec<libc::sock_filter>>,
+    ) -> Self {
         let cpu = cpus.next();
         PtraceContext {
             stub,
             memfd,
+            stub_filter,
             pidfd,
             cpus,
             cpu,
@@ -322,7 +369,7 @@ impl PtraceContext {
             });
         }
         let t0 = std::time::Instant::now();
-        let pid = spawn::spawn_stub(&self.stub, self.memfd, self.pidfd)?;
+        let pid = spawn::spawn_stub(&self.stub, self.memfd, self.pidfd, &self.stub_filter)?;
         tracing::debug!(
             pid,
             elapsed_us = t0.elapsed().as_micros() as u64,
@@ -576,7 +623,13 @@ impl Context for PtraceContext {
             });
         }
         sp.inner.lock().unwrap().live += 1;
-        let mut ctx = PtraceContext::new(self.stub, self.memfd, self.pidfd, self.cpus.clone());
+        let mut ctx = PtraceContext::new(
+            self.stub,
+            self.memfd,
+            self.pidfd,
+            self.cpus.clone(),
+            self.stub_filter.clone(),
+        );
         ctx.pending_attach = Some((sp as *const PtraceSpace, pid, child as i32));
         Ok(Box::new(ctx))
     }

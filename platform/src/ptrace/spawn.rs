@@ -15,7 +15,16 @@ const RSEQ_SIG: u32 = 0x5305_3053;
 /// Forks a stub traced by the calling thread. The child drops every fd but
 /// the memory file, leaves the terminal's session, unmaps all of the
 /// sentry's memory and stops at the stub's first trap.
-pub fn spawn_stub(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> Result<i32, PlatformError> {
+pub fn spawn_stub(
+    stub: &StubPage,
+    memfd: RawFd,
+    pidfd: RawFd,
+    filter: &[libc::sock_filter],
+) -> Result<i32, PlatformError> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
     // SAFETY: a raw clone with SIGCHLD is fork without glibc's atfork
     // handlers; the child below only makes raw system calls and never
     // returns into Rust code.
@@ -25,7 +34,7 @@ pub fn spawn_stub(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> Result<i32, Pl
     }
     if pid == 0 {
         // SAFETY: child of a fork; nothing here allocates or takes locks.
-        unsafe { child(stub, memfd, pidfd) }
+        unsafe { child(stub, memfd, pidfd, &prog) }
     }
     let pid = pid as i32;
     let status = sys::wait(pid)?;
@@ -38,7 +47,7 @@ pub fn spawn_stub(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> Result<i32, Pl
 
 /// # Safety
 /// Only to be called in the child of `spawn_stub`'s fork.
-unsafe fn child(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> ! {
+unsafe fn child(stub: &StubPage, memfd: RawFd, pidfd: RawFd, prog: &libc::sock_fprog) -> ! {
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     libc::syscall(libc::SYS_setsid);
     let empty: u64 = 0;
@@ -67,6 +76,19 @@ unsafe fn child(stub: &StubPage, memfd: RawFd, pidfd: RawFd) -> ! {
         libc::syscall(libc::SYS_close_range, a + 1, b - 1, 0);
     }
     libc::syscall(libc::SYS_close_range, b + 1, u32::MAX, 0);
+    // The stub's own filter, on top of the one inherited from the sandbox
+    // (NoNewPrivs is inherited too). A stub that cannot install it never
+    // runs: its exit makes the fork or clone fail.
+    if prog.len > 0
+        && libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            prog as *const libc::sock_fprog,
+        ) != 0
+    {
+        libc::syscall(libc::SYS_exit_group, 126);
+    }
     core::arch::asm!(
         "jmp {entry}",
         entry = in(reg) stub.start,

@@ -373,14 +373,15 @@ fn meminfo() -> Vec<u8> {
     unsafe { libc::sysinfo(&mut si) };
     let u = si.mem_unit as u64;
     let kb = |x: u64| x * u / 1024;
-    let total = kb(si.totalram);
-    let free = kb(si.freeram);
-    let buffers = kb(si.bufferram);
+    // The sandbox's size and what its files leave free, not the host's.
+    let total = super::vfs::total_memory() / 1024;
+    let free = super::vfs::free_memory() / 1024;
+    let buffers = kb(si.bufferram).min(free);
     let mut s = String::new();
     for (k, v) in [
         ("MemTotal", total),
         ("MemFree", free),
-        ("MemAvailable", free + buffers),
+        ("MemAvailable", (free + buffers).min(total)),
         ("Buffers", buffers),
         ("Cached", 0),
         ("SwapCached", 0),
@@ -392,7 +393,7 @@ fn meminfo() -> Vec<u8> {
         ("Writeback", 0),
         ("AnonPages", 0),
         ("Mapped", 0),
-        ("Shmem", kb(si.sharedram)),
+        ("Shmem", super::tmpfs::sandbox_bytes() / 1024),
         ("Slab", 0),
         ("CommitLimit", total),
         ("Committed_AS", 0),

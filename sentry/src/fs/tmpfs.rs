@@ -202,6 +202,50 @@ struct Inode {
     data: Data,
     /// Extended attributes, by full name ("user.x").
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The instance whose size limit a regular file's bytes count
+    /// against; its bytes are given back (there and to the sandbox's
+    /// budget) when the inode goes.
+    charged_to: Option<Arc<AtomicU64>>,
+}
+
+/// Bytes of file data held by every in-memory filesystem of the sandbox
+/// (tmpfs mounts, the overlay's upper layer, memfds): one budget, the
+/// sandbox's memory size, so that many mounts cannot add up past it.
+static SANDBOX_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Takes `grow` bytes from an instance (`used`, at most `limit`) and from
+/// the sandbox's budget; `err` when either is exhausted.
+fn charge(used: &AtomicU64, limit: u64, grow: u64, err: Errno) -> KResult<()> {
+    if used.load(Ordering::Relaxed).saturating_add(grow) > limit {
+        return Err(err);
+    }
+    let budget = super::vfs::total_memory();
+    let before = SANDBOX_BYTES.fetch_add(grow, Ordering::Relaxed);
+    if before.saturating_add(grow) > budget {
+        SANDBOX_BYTES.fetch_sub(grow, Ordering::Relaxed);
+        return Err(err);
+    }
+    used.fetch_add(grow, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Gives back `n` bytes taken by [`charge`].
+fn uncharge(used: &AtomicU64, n: u64) {
+    used.fetch_sub(n, Ordering::Relaxed);
+    SANDBOX_BYTES.fetch_sub(n, Ordering::Relaxed);
+}
+
+/// Bytes of file data the sandbox's in-memory filesystems hold.
+pub fn sandbox_bytes() -> u64 {
+    SANDBOX_BYTES.load(Ordering::Relaxed)
+}
+
+impl Drop for Inode {
+    fn drop(&mut self) {
+        if let (Data::File(v), Some(used)) = (&self.data, &self.charged_to) {
+            uncharge(used, v.len());
+        }
+    }
 }
 
 pub struct TmpFs {
@@ -297,6 +341,7 @@ impl TmpFs {
                 ctime: t,
                 data: Data::Dir(BTreeMap::new()),
                 xattrs: BTreeMap::new(),
+                charged_to: None,
             })),
             dev,
             next_ino: AtomicU64::new(2),
@@ -367,6 +412,7 @@ impl TmpFs {
             ctime: t,
             data,
             xattrs: BTreeMap::new(),
+            charged_to: Some(self.used.clone()),
         }
     }
 }
@@ -408,8 +454,9 @@ impl Filesystem for TmpFs {
         if kind == 1 && flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY {
             let mut n = node.lock();
             if let Data::File(v) = &mut n.data {
-                self.used.fetch_sub(v.len(), Ordering::Relaxed);
+                let old = v.len();
                 v.resize(0)?;
+                uncharge(&self.used, old);
             }
             let t = now();
             n.mtime = t;
@@ -629,14 +676,15 @@ fn apply_attr(node: &Node, a: &SetAttr, used: &AtomicU64, limit: u64) -> KResult
             });
         };
         let old = v.len();
-        if size > old && used.load(Ordering::Relaxed) + (size - old) > limit {
-            return Err(Errno::EFBIG);
-        }
-        v.resize(size)?;
         if size > old {
-            used.fetch_add(size - old, Ordering::Relaxed);
+            charge(used, limit, size - old, Errno::EFBIG)?;
+            if let Err(e) = v.resize(size) {
+                uncharge(used, size - old);
+                return Err(e);
+            }
         } else {
-            used.fetch_sub(old - size, Ordering::Relaxed);
+            v.resize(size)?;
+            uncharge(used, old - size);
         }
         n.mtime = t;
     }
@@ -730,14 +778,13 @@ impl FileOps for TmpHandle {
         if end > v.len() && self.sealed(F_SEAL_GROW) {
             return Err(Errno::EPERM);
         }
-        if end > v.len() {
-            let grow = end - v.len();
-            if self.used.load(Ordering::Relaxed) + grow > self.limit {
-                return Err(Errno::ENOSPC);
-            }
-            self.used.fetch_add(grow, Ordering::Relaxed);
-        }
-        let wrote = v.write_at(at, buf)?;
+        let old_len = v.len();
+        let grow = end.saturating_sub(old_len);
+        charge(&self.used, self.limit, grow, Errno::ENOSPC)?;
+        let r = v.write_at(at, buf);
+        // A short write grew the file by less than was taken.
+        uncharge(&self.used, grow - (v.len() - old_len).min(grow));
+        let wrote = r?;
         if off.is_none() {
             *pos = at + wrote as u64;
         }
@@ -929,6 +976,7 @@ static ANON_INO: AtomicU64 = AtomicU64::new(1 << 32);
 /// bytes, with `seals` to start with (F_SEAL_SEAL: sealing not allowed).
 pub fn anonymous_file(limit: u64, mode: u32, seals: u32) -> Box<dyn FileOps> {
     let t = now();
+    let used = Arc::new(AtomicU64::new(0));
     Box::new(TmpHandle {
         node: Arc::new(Mutex::new(Inode {
             ino: ANON_INO.fetch_add(1, Ordering::Relaxed),
@@ -942,9 +990,10 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32) -> Box<dyn FileOps> {
             ctime: t,
             data: Data::File(Contents::Mem(Vec::new())),
             xattrs: BTreeMap::new(),
+            charged_to: Some(used.clone()),
         })),
         dev: 0x30,
-        used: Arc::new(AtomicU64::new(0)),
+        used,
         limit,
         seals: Some(Arc::new(AtomicU32::new(seals))),
     })

@@ -333,12 +333,40 @@ pub struct Resolved {
 pub type Components = Vec<Vec<u8>>;
 
 /// The host's memory in bytes (tmpfs sizes are fractions of it).
-pub fn total_memory() -> u64 {
+/// The sandbox's memory size in bytes (`husk do --memory`); 0: the host's.
+static MEMORY_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the sandbox's memory size: what /proc/meminfo and sysinfo report
+/// as total memory, and the budget of every in-memory filesystem together.
+pub fn set_memory_limit(bytes: u64) {
+    MEMORY_LIMIT.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// (total, free) host memory in bytes.
+fn host_memory() -> (u64, u64) {
     // SAFETY: sysinfo fills a plain struct.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     unsafe { libc::sysinfo(&mut si) };
-    si.totalram * si.mem_unit as u64
+    let u = u64::from(si.mem_unit);
+    (si.totalram.saturating_mul(u), si.freeram.saturating_mul(u))
+}
+
+/// The sandbox's memory size: its limit, at most the host's memory.
+pub fn total_memory() -> u64 {
+    static HOST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let host = *HOST.get_or_init(|| host_memory().0);
+    match MEMORY_LIMIT.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => host,
+        l => l.min(host),
+    }
+}
+
+/// Free memory as the sandbox sees it: the host's, at most what its
+/// in-memory filesystems leave of its size.
+pub fn free_memory() -> u64 {
+    let left = total_memory().saturating_sub(super::tmpfs::sandbox_bytes());
+    host_memory().1.min(left)
 }
 
 /// tmpfs size limit: half of memory, as Linux defaults.

@@ -273,7 +273,10 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
         match ev {
             Ok(e) => event = Some(e),
             Err(e) => {
-                tracing::error!(tid, "platform failure: {e}");
+                // Logged, not printed: the application's stderr is its
+                // own. A stub killed from outside (SIGKILL, status 0x9) is
+                // in practice the memory cgroup's OOM killer.
+                tracing::warn!(tid, "platform failure: {e}");
                 let tgid = st.tasks[&tid].tgid;
                 group_exit(&mut st, tgid, signal::fatal_info(SIGKILL));
             }
