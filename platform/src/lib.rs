@@ -81,6 +81,14 @@ pub trait AddressSpace: Send + Sync + Any {
     fn protect(&self, addr: u64, len: u64, prot: Prot);
     /// The highest address (exclusive) the application may use.
     fn max_addr(&self) -> u64;
+    /// A page of the memory file, at `offset`, that the platform may use
+    /// beyond `max_addr` for its own exchanges with the host side of the
+    /// address space (ptrace: the buffers of the fds handed to a stub).
+    /// Given once, when the space is made; freed by the caller after the
+    /// space is gone.
+    fn set_scratch(&self, offset: u64) {
+        let _ = offset;
+    }
     /// CPU time the application has spent running in this address space.
     fn cpu_time_ns(&self) -> u64 {
         0

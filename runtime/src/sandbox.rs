@@ -140,7 +140,7 @@ pub fn become_nobody() -> Result<(), SandboxError> {
         // Leaving uid 0 clears the permitted and effective sets.
         check(libc::setresuid(id, id, id), "setresuid")?;
         // The id change made the process non-dumpable: its stubs, which
-        // run as the same id, could no longer reach it (pidfd_getfd).
+        // run as the same id, could not be traced by it.
         check(
             libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0),
             "PR_SET_DUMPABLE",

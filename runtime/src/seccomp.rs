@@ -281,6 +281,16 @@ pub const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_PARENT_SETTID
     | libc::CLONE_CHILD_CLEARTID) as u64;
 
+/// fcntl commands on held fds: their flags, and duplicates (the standard
+/// library's `try_clone`).
+const HELD_FD_FCNTL: &[u64] = &[
+    libc::F_GETFL as u64,
+    libc::F_SETFL as u64,
+    libc::F_GETFD as u64,
+    libc::F_SETFD as u64,
+    libc::F_DUPFD_CLOEXEC as u64,
+];
+
 /// What any Rust process of husk needs to run threads and allocate:
 /// memory (never executable), thread creation by clone with thread
 /// flags only (clone3, whose flags are in memory, gets ENOSYS from the
@@ -344,17 +354,7 @@ pub fn gofer_policy() -> Vec<Allowed> {
         any(SYS_getdents64),
         any(SYS_lseek),
         // Flags of held fds, and duplicates of them (F_DUPFD_CLOEXEC).
-        one_of(
-            SYS_fcntl,
-            1,
-            &[
-                F_GETFL as u64,
-                F_SETFL as u64,
-                F_GETFD as u64,
-                F_SETFD as u64,
-                F_DUPFD_CLOEXEC as u64,
-            ],
-        ),
+        one_of(SYS_fcntl, 1, HELD_FD_FCNTL),
         // Changes beneath the root, for a writable root.
         any(SYS_ftruncate),
         any(SYS_fchmod),
@@ -430,8 +430,14 @@ pub fn sandbox_policy() -> Vec<Allowed> {
         // A stub's start: its own session, no fds but the memory file.
         any(SYS_setsid),
         any(SYS_close_range),
-        // Stubs fetch the host fds they map from the sentry.
-        any(SYS_pidfd_getfd),
+        // The socket each stub receives the host fds it maps on.
+        when(
+            SYS_socketpair,
+            &[&[
+                Arg::Eq(0, AF_UNIX as u64),
+                Arg::Eq(1, (SOCK_SEQPACKET | SOCK_CLOEXEC) as u64),
+            ]],
+        ),
         // A new stub adds its own, narrower filter (a filter can only
         // narrow what is allowed).
         when(
@@ -475,19 +481,9 @@ pub fn sandbox_policy() -> Vec<Allowed> {
         any(SYS_pipe2),
         any(SYS_memfd_create),
         any(SYS_eventfd2),
-        one_of(
-            SYS_fcntl,
-            1,
-            &[
-                F_GETFL as u64,
-                F_SETFL as u64,
-                F_GETFD as u64,
-                F_SETFD as u64,
-                F_DUPFD_CLOEXEC as u64,
-                F_SETPIPE_SZ as u64,
-                F_GETPIPE_SZ as u64,
-            ],
-        ),
+        one_of(SYS_fcntl, 1, HELD_FD_FCNTL),
+        // The splice pipes' size.
+        one_of(SYS_fcntl, 1, &[F_SETPIPE_SZ as u64, F_GETPIPE_SZ as u64]),
         // Terminal requests on host stdio, copied through the sentry.
         one_of(
             SYS_ioctl,
@@ -513,6 +509,7 @@ pub fn stub_filter() -> Result<Vec<libc::sock_filter>, SysError> {
                 nr,
                 &[&[Arg::Eq(0, platform::ptrace::STUB_THREAD_CLONE_FLAGS)]],
             ),
+            libc::SYS_fcntl => when(nr, &[&[Arg::Eq(1, libc::F_GETFD as u64)]]),
             _ => any(nr),
         })
         .collect();

@@ -22,25 +22,40 @@ trap 'rm -rf "$work"' EXIT
 # of the usual places (the root is an in-memory overlay, so nothing may).
 snapshot() {
     for d in / /etc /tmp /usr /usr/bin /root /var/tmp /dev/shm; do
-        ls -la --time-style=+%s "$d" 2>/dev/null
-    done | grep -v " $work" | md5sum
-    find /etc -xdev -type f -newer "$work/start" 2>/dev/null | sort
+        # Names, modes and owners (link counts and directory times change
+        # with host activity), sizes and times of regular files.
+        find "$d" -maxdepth 1 -mindepth 1 ! -name "${work##*/}" \
+            \( -type f -printf '%p %m %u %g %s %T@\n' -o -printf '%p %m %u %g\n' \) 2>/dev/null
+    done | sort
+    # (cargo's own cache under /root/.cargo changes with any build running
+    # beside the test.)
+    find /etc /usr /root -xdev -path /root/.cargo -prune -o -newer "$work/start" -print 2>/dev/null | sort
 }
 touch "$work/start"
 before=$(snapshot)
 
 set +e
 # trinity refuses to run as root without --dangerous; inside the sandbox
-# "root" is the sandbox's own. -l off: no log files; timeout stops it
+# "root" is the sandbox's own. -l off: no log files; no socket fds
+# (only unix socketpairs exist in the sandbox so far, and trinity would
+# retry other families forever). timeout stops it
 # cleanly inside, the outer timeout catches a hung sandbox.
 timeout --kill-after=30 $((secs + 60)) "$husk" --log "$work/husk.log" do --cwd /tmp -- \
-    timeout -s INT "$secs" trinity --dangerous -q -l off -C 4 >"$work/out" 2>&1
+    /bin/sh -c "timeout -s INT -k 15 $secs trinity --dangerous -q -l off -C 4 --disable-fds=sockets; echo trinity-status=\$?" \
+    >"$work/out" 2>&1
 status=$?
 set -e
 after=$(snapshot)
 
 fail=0
 echo "husk exited with status $status after about ${secs}s of trinity"
+if ! grep -q "^trinity-status=" "$work/out"; then
+    echo "FAIL: the sandbox did not finish (status $status)"
+    fail=1
+elif [ "$status" -ne 0 ]; then
+    echo "FAIL: husk exited with status $status"
+    fail=1
+fi
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     echo "FAIL: the sandbox hung (killed by the outer timeout)"
     fail=1
@@ -54,7 +69,7 @@ if grep -E "panicked|refused host syscall" "$work/husk.log"; then
 fi
 if [ "$before" != "$after" ]; then
     echo "FAIL: the host changed"
-    diff <(echo "$before") <(echo "$after") || true
+    diff <(echo "$before") <(echo "$after") | head -20 || true
     fail=1
 fi
 echo "husk log (last lines):"

@@ -434,6 +434,20 @@ fn husk_processes_are_confined() {
             }
         }
     }
+    // Stubs hold nothing that reaches the sentry (no pidfd).
+    for v in views.iter().filter(|v| v.role == "stub") {
+        let links: Vec<String> = fs::read_dir(format!("/proc/{}/fd", v.pid))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| fs::read_link(e.path()).ok())
+                    .map(|l| l.display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(l) = links.iter().find(|l| l.contains("pidfd")) {
+            problems.push(format!("stub {} holds {l}", v.pid));
+        }
+    }
     // Stubs add a filter of their own on top of the sandbox's.
     let filters = |role: &str| -> Vec<u32> {
         views

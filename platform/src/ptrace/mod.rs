@@ -25,7 +25,9 @@ pub const STUB_CALLS: &[i64] = &[
     libc::SYS_mmap,
     libc::SYS_munmap,
     libc::SYS_mprotect,
-    libc::SYS_pidfd_getfd,
+    // Receiving a host fd to map, and checking it arrived (F_GETFD).
+    libc::SYS_recvmsg,
+    libc::SYS_fcntl,
     libc::SYS_clone,
     libc::SYS_futex,
     libc::SYS_exit,
@@ -40,15 +42,18 @@ pub const STUB_THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_THREAD
     | libc::CLONE_SYSVSEM) as u64;
 
+/// Where a stub maps its scratch page: just above the stub page, beyond
+/// the application's addresses.
+fn scratch_addr(stub: &StubPage) -> u64 {
+    stub.base + stub.size()
+}
+
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {
     memfd: RawFd,
     /// The seccomp filter every stub installs on itself before it runs
     /// (empty: none).
     stub_filter: Arc<Vec<libc::sock_filter>>,
-    /// A pidfd of the sentry that every stub inherits, through which stubs
-    /// fetch host file fds to map (pidfd_getfd).
-    pidfd: RawFd,
     stub: StubPage,
     cpus: Arc<CpuRotor>,
 }
@@ -69,22 +74,12 @@ impl PtracePlatform {
     /// `memfd` is the memory file; it must stay open for the platform's life.
     pub fn new(memfd: RawFd) -> Result<Self, PlatformError> {
         let stub = StubPage::install()?;
-        // SAFETY: pidfd_open of our own pid; the fd lives as long as the
-        // process (the platform is never dropped before exit).
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) } as RawFd;
-        if pidfd < 0 {
-            return Err(PlatformError::last("pidfd_open"));
-        }
-        // SAFETY: F_SETFD on the fd just created; stubs keep it through
-        // their fd cleanup, exec'd helpers do not.
-        unsafe { libc::fcntl(pidfd, libc::F_SETFD, libc::FD_CLOEXEC) };
         let ncpu = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
         Ok(PtracePlatform {
             memfd,
             stub_filter: Arc::new(Vec::new()),
-            pidfd,
             stub,
             cpus: Arc::new(CpuRotor {
                 next: AtomicUsize::new(0),
@@ -120,7 +115,6 @@ impl Platform for PtracePlatform {
         Box::new(PtraceContext::new(
             self.stub,
             self.memfd,
-            self.pidfd,
             self.cpus.clone(),
             self.stub_filter.clone(),
         ))
@@ -165,6 +159,15 @@ struct SpaceInner {
     /// Host files already present in the stub's fd table: sentry fd
     /// identity -> (the fd, kept alive, and its number in the stub).
     files: HashMap<usize, (Arc<OwnedFd>, i32)>,
+    /// The sentry's end of the socket host fds reach the stub through, and
+    /// the number of the stub's end in the stub.
+    sock: Option<(OwnedFd, i32)>,
+    /// fd numbers in use in the stub: a received fd takes the lowest free
+    /// one, so the sentry knows its number without reading stub memory
+    /// (which the application could change under it).
+    stub_fds: std::collections::BTreeSet<i32>,
+    /// Memory-file offset of the scratch page (0: none).
+    scratch: u64,
 }
 
 /// An address space realised as a stub process.
@@ -209,6 +212,17 @@ impl AddressSpace for PtraceSpace {
     }
     fn max_addr(&self) -> u64 {
         self.stub.base
+    }
+    fn set_scratch(&self, offset: u64) {
+        self.inner.lock().unwrap().scratch = offset;
+        // Mapped first thing once the stub runs, read-write (the kernel
+        // writes received fd numbers there).
+        self.push(Op::Map {
+            addr: scratch_addr(&self.stub),
+            len: self.stub.size(),
+            prot: libc::PROT_READ | libc::PROT_WRITE,
+            off: offset,
+        });
     }
     fn cpu_time_ns(&self) -> u64 {
         let pid = self.inner.lock().unwrap().pid;
@@ -272,7 +286,6 @@ pub struct PtraceContext {
     stub: StubPage,
     memfd: RawFd,
     stub_filter: Arc<Vec<libc::sock_filter>>,
-    pidfd: RawFd,
     cpus: Arc<CpuRotor>,
     cpu: usize,
     pinned_tid: i32,
@@ -295,7 +308,6 @@ impl PtraceContext {
     fn new(
         stub: StubPage,
         memfd: RawFd,
-        pidfd: RawFd,
         cpus: Arc<CpuRotor>,
         stub_filter: Arc<Vec<libc::sock_filter>>,
     ) -> Self {
@@ -304,7 +316,6 @@ impl PtraceContext {
             stub,
             memfd,
             stub_filter,
-            pidfd,
             cpus,
             cpu,
             pinned_tid: 0,
@@ -369,7 +380,16 @@ impl PtraceContext {
             });
         }
         let t0 = std::time::Instant::now();
-        let pid = spawn::spawn_stub(&self.stub, self.memfd, self.pidfd, &self.stub_filter)?;
+        let (mine, theirs) = sys::seqpacket_pair()?;
+        let pid = spawn::spawn_stub(
+            &self.stub,
+            self.memfd,
+            theirs.as_raw_fd(),
+            &self.stub_filter,
+        )?;
+        inner.stub_fds = [self.memfd, theirs.as_raw_fd()].into_iter().collect();
+        inner.sock = Some((mine, theirs.as_raw_fd()));
+        drop(theirs);
         tracing::debug!(
             pid,
             elapsed_us = t0.elapsed().as_micros() as u64,
@@ -420,7 +440,9 @@ impl PtraceContext {
         Ok(self.scratch.rax as i64)
     }
 
-    /// The stub's fd number for host file `fd`, fetching it on first use.
+    /// The stub's fd number for host file `fd`, handing it over on first
+    /// use: sent on the space's socket and received by an injected
+    /// recvmsg whose buffers are in the scratch page.
     fn stub_fd(
         &mut self,
         space: &PtraceSpace,
@@ -428,28 +450,54 @@ impl PtraceContext {
         fd: &Arc<OwnedFd>,
     ) -> Result<i32, PlatformError> {
         let key = Arc::as_ptr(fd) as usize;
-        if let Some((_, n)) = space.inner.lock().unwrap().files.get(&key) {
-            return Ok(*n);
-        }
-        let n = self.inject(
-            tid,
-            self.stub.syscall,
-            libc::SYS_pidfd_getfd,
-            [self.pidfd as u64, fd.as_raw_fd() as u64, 0, 0, 0, 0],
-        )?;
-        if n < 0 {
-            return Err(PlatformError::StubSyscall {
-                nr: libc::SYS_pidfd_getfd,
-                errno: -n as i32,
+        let (sock, theirs, scratch, n) = {
+            let inner = space.inner.lock().unwrap();
+            if let Some((_, n)) = inner.files.get(&key) {
+                return Ok(*n);
+            }
+            let Some((mine, theirs)) = &inner.sock else {
+                return Err(PlatformError::Host {
+                    op: "handing a host fd to a stub",
+                    err: std::io::Error::from_raw_os_error(libc::ENOTCONN),
+                });
+            };
+            let n = (0..).find(|n| !inner.stub_fds.contains(n)).unwrap_or(0);
+            (mine.as_raw_fd(), *theirs, inner.scratch, n)
+        };
+        if scratch == 0 {
+            return Err(PlatformError::Host {
+                op: "handing a host fd to a stub",
+                err: std::io::Error::from_raw_os_error(libc::ENOMEM),
             });
         }
-        space
-            .inner
-            .lock()
-            .unwrap()
-            .files
-            .insert(key, (fd.clone(), n as i32));
-        Ok(n as i32)
+        let at = scratch_addr(&self.stub);
+        sys::write_recv_buffers(self.memfd, scratch, at)?;
+        sys::send_fd(sock, fd.as_raw_fd())?;
+        let r = self.inject(
+            tid,
+            self.stub.syscall,
+            libc::SYS_recvmsg,
+            [theirs as u64, at, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0],
+        )?;
+        // The kernel gave the fd the lowest free number: `n`. Whether it
+        // is there at all is asked of the stub's own fd table, not of the
+        // scratch page, which the application can write.
+        let check = self.inject(
+            tid,
+            self.stub.syscall,
+            libc::SYS_fcntl,
+            [n as u64, libc::F_GETFD as u64, 0, 0, 0, 0],
+        )?;
+        if r != 1 || check < 0 {
+            return Err(PlatformError::StubSyscall {
+                nr: libc::SYS_recvmsg,
+                errno: if r < 0 { (-r) as i32 } else { libc::EBADF },
+            });
+        }
+        let mut inner = space.inner.lock().unwrap();
+        inner.stub_fds.insert(n);
+        inner.files.insert(key, (fd.clone(), n));
+        Ok(n)
     }
 
     fn apply(&mut self, space: &PtraceSpace, tid: i32) -> Result<(), PlatformError> {
@@ -626,7 +674,6 @@ impl Context for PtraceContext {
         let mut ctx = PtraceContext::new(
             self.stub,
             self.memfd,
-            self.pidfd,
             self.cpus.clone(),
             self.stub_filter.clone(),
         );

@@ -13,12 +13,13 @@ extern "C" {
 const RSEQ_SIG: u32 = 0x5305_3053;
 
 /// Forks a stub traced by the calling thread. The child drops every fd but
-/// the memory file, leaves the terminal's session, unmaps all of the
-/// sentry's memory and stops at the stub's first trap.
+/// the memory file and `sock` (its end of the socket host fds reach it
+/// through), leaves the terminal's session, installs its seccomp filter,
+/// unmaps all of the sentry's memory and stops at the stub's first trap.
 pub fn spawn_stub(
     stub: &StubPage,
     memfd: RawFd,
-    pidfd: RawFd,
+    sock: RawFd,
     filter: &[libc::sock_filter],
 ) -> Result<i32, PlatformError> {
     let prog = libc::sock_fprog {
@@ -34,7 +35,7 @@ pub fn spawn_stub(
     }
     if pid == 0 {
         // SAFETY: child of a fork; nothing here allocates or takes locks.
-        unsafe { child(stub, memfd, pidfd, &prog) }
+        unsafe { child(stub, memfd, sock, &prog) }
     }
     let pid = pid as i32;
     let status = sys::wait(pid)?;
@@ -47,7 +48,7 @@ pub fn spawn_stub(
 
 /// # Safety
 /// Only to be called in the child of `spawn_stub`'s fork.
-unsafe fn child(stub: &StubPage, memfd: RawFd, pidfd: RawFd, prog: &libc::sock_fprog) -> ! {
+unsafe fn child(stub: &StubPage, memfd: RawFd, sock: RawFd, prog: &libc::sock_fprog) -> ! {
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     libc::syscall(libc::SYS_setsid);
     let empty: u64 = 0;
@@ -67,8 +68,8 @@ unsafe fn child(stub: &StubPage, memfd: RawFd, pidfd: RawFd, prog: &libc::sock_f
             break;
         }
     }
-    // Keep only the memory file and the sentry's pidfd.
-    let (a, b) = (memfd.min(pidfd), memfd.max(pidfd));
+    // Keep only the memory file and the stub's socket.
+    let (a, b) = (memfd.min(sock), memfd.max(sock));
     if a > 0 {
         libc::syscall(libc::SYS_close_range, 0, a - 1, 0);
     }

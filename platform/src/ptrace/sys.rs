@@ -1,6 +1,7 @@
 //! Thin wrappers over the ptrace and wait system calls.
 
 use crate::{PlatformError, XSTATE_MAX};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 pub const PTRACE_SYSEMU: libc::c_uint = 31;
 pub const PTRACE_SEIZE: libc::c_uint = 0x4206;
@@ -141,4 +142,87 @@ pub fn pin_to_cpu(tid: i32, cpu: usize) {
 pub fn gettid() -> i32 {
     // SAFETY: gettid has no arguments and cannot fail.
     unsafe { libc::gettid() }
+}
+
+/// A pair of connected `SOCK_SEQPACKET` unix sockets (close-on-exec).
+pub fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), PlatformError> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair into a two-int array.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(PlatformError::last("socketpair"));
+    }
+    // SAFETY: both fds were just created and are owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sends one byte with `fd` attached (SCM_RIGHTS) on `sock`.
+pub fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), PlatformError> {
+    let byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_ptr() as *mut libc::c_void,
+        iov_len: 1,
+    };
+    // Room for one cmsghdr and one int, 8-byte aligned.
+    let mut cbuf = [0u64; 3];
+    // SAFETY: msghdr is plain data; all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is arithmetic.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
+    // SAFETY: the control buffer holds CMSG_SPACE(4) bytes, so the first
+    // header and its data fit.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd);
+    }
+    // SAFETY: every pointer in msg is valid for the call.
+    let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+    if r != 1 {
+        return Err(PlatformError::last("sendmsg to a stub"));
+    }
+    Ok(())
+}
+
+/// Writes, at `offset` of the memory file, a msghdr for receiving one fd
+/// as it will be seen at `at` in a stub: the header, one iovec of one
+/// byte, and a control buffer for one fd.
+pub fn write_recv_buffers(memfd: RawFd, offset: u64, at: u64) -> Result<(), PlatformError> {
+    // Layout: msghdr at 0, iovec at 64, control at 128, data at 256.
+    let mut page = [0u8; 512];
+    // SAFETY: CMSG_SPACE is arithmetic.
+    let controllen = unsafe { libc::CMSG_SPACE(4) } as u64;
+    let put = |page: &mut [u8; 512], at_off: usize, v: u64| {
+        page[at_off..at_off + 8].copy_from_slice(&v.to_ne_bytes());
+    };
+    // struct msghdr: name, namelen(+pad), iov, iovlen, control, controllen, flags.
+    put(&mut page, 16, at + 64);
+    put(&mut page, 24, 1);
+    put(&mut page, 32, at + 128);
+    put(&mut page, 40, controllen);
+    // struct iovec: base, len.
+    put(&mut page, 64, at + 256);
+    put(&mut page, 72, 1);
+    let iov = libc::iovec {
+        iov_base: page.as_mut_ptr().cast(),
+        iov_len: page.len(),
+    };
+    // SAFETY: one iovec over a local buffer.
+    let r = unsafe { libc::pwritev2(memfd, &iov, 1, offset as i64, 0) };
+    if r != page.len() as isize {
+        return Err(PlatformError::last("writing a stub's receive buffers"));
+    }
+    Ok(())
 }

@@ -202,6 +202,8 @@ pub struct Mm {
     pub space: Arc<dyn AddressSpace>,
     pub memfile: Arc<MemFile>,
     pub state: Mutex<MmState>,
+    /// The memory-file page given to the platform (`set_scratch`), or 0.
+    scratch: u64,
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -255,7 +257,13 @@ pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 impl Mm {
     pub fn new(space: Arc<dyn AddressSpace>, memfile: Arc<MemFile>) -> Arc<Mm> {
         let top = space.max_addr();
+        // The platform's page of its own in this space (released on drop).
+        let scratch = memfile.alloc(PAGE).unwrap_or(0);
+        if scratch != 0 {
+            space.set_scratch(scratch);
+        }
         Arc::new(Mm {
+            scratch,
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
@@ -608,6 +616,15 @@ impl Mm {
         Ok(())
     }
 
+    /// A copy of the VMA holding `addr`.
+    fn vma_holding(st: &MmState, addr: u64) -> Option<Vma> {
+        st.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.end > addr)
+    }
+
     /// mremap(2) without MREMAP_FIXED handled by the caller's arguments.
     pub fn remap(
         &self,
@@ -629,13 +646,7 @@ impl Mm {
         let mut st = self.state.lock();
         // In Linux's order: the VMA at the address, then the destination,
         // then the shrink's unmap, then the range within the VMA.
-        let v = st
-            .vmas
-            .range(..=old)
-            .next_back()
-            .map(|(_, v)| v.clone())
-            .filter(|v| v.end > old)
-            .ok_or(Errno::EFAULT)?;
+        let v = Self::vma_holding(&st, old).ok_or(Errno::EFAULT)?;
         if let Some(a) = fixed {
             if a & (PAGE - 1) != 0 || a > TASK_SIZE - new_len {
                 return Err(Errno::EINVAL);
@@ -661,13 +672,7 @@ impl Mm {
             let end = old.saturating_add(old_len).min(self.max_addr());
             self.coalesce(&mut st, old, end)?;
         }
-        let v = st
-            .vmas
-            .range(..=old)
-            .next_back()
-            .map(|(_, v)| v.clone())
-            .filter(|v| v.end > old)
-            .ok_or(Errno::EFAULT)?;
+        let v = Self::vma_holding(&st, old).ok_or(Errno::EFAULT)?;
         if old_len > v.end - old {
             return Err(Errno::EFAULT);
         }
@@ -1093,6 +1098,9 @@ impl Mm {
 
 impl Drop for Mm {
     fn drop(&mut self) {
+        if self.scratch != 0 {
+            self.memfile.release(self.scratch, PAGE);
+        }
         let st = self.state.get_mut();
         for (off, len) in st.pending_release.drain(..) {
             self.memfile.release(off, len);
