@@ -91,7 +91,8 @@ fn pin(cpu: usize) {
     }
 }
 
-/// Namespaces of the gofer's own: no network at all, its own IPC and UTS,
+/// Namespaces of the gofer's own: no network at all, its own IPC, UTS and
+/// cgroup,
 /// and a pid namespace in which it is pid 1 and sees no host process. A
 /// pid namespace takes effect for children only, so the process forks:
 /// the child goes on as the gofer and the parent waits for it and exits
@@ -101,7 +102,8 @@ fn enter_namespaces() -> Result<()> {
         | libc::CLONE_NEWNET
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWNS;
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWCGROUP;
     // SAFETY: unshare takes no pointers.
     if unsafe { libc::unshare(flags) } != 0 {
         return Err(std::io::Error::last_os_error()).context("unshare");

@@ -149,7 +149,7 @@ pub fn become_nobody() -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// New mount, network, IPC and UTS namespaces; the root becomes an empty
+/// New mount, network, IPC, UTS and cgroup namespaces; the root becomes an empty
 /// read-only tmpfs. Must run while the process is single-threaded.
 pub fn enter_empty_root() -> Result<(), SandboxError> {
     let c = |s: &'static CStr| s.as_ptr();
@@ -157,7 +157,11 @@ pub fn enter_empty_root() -> Result<(), SandboxError> {
     unsafe {
         check(
             libc::unshare(
-                libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
+                libc::CLONE_NEWNS
+                    | libc::CLONE_NEWNET
+                    | libc::CLONE_NEWIPC
+                    | libc::CLONE_NEWUTS
+                    | libc::CLONE_NEWCGROUP,
             ),
             "unshare",
         )?;

@@ -232,7 +232,7 @@ struct HostView {
     ns_differs: BTreeMap<&'static str, bool>,
 }
 
-const NS_KINDS: [&str; 6] = ["user", "pid", "net", "ipc", "uts", "mnt"];
+const NS_KINDS: [&str; 7] = ["user", "pid", "net", "ipc", "uts", "mnt", "cgroup"];
 
 fn ppid_of(pid: i32) -> Option<i32> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -418,7 +418,7 @@ fn husk_processes_are_confined() {
             }
         }
         if v.role != "stub" {
-            for k in ["net", "ipc", "uts", "pid", "mnt"] {
+            for k in ["net", "ipc", "uts", "pid", "mnt", "cgroup"] {
                 // The gofer's waiter, parent of the gofer's pid namespace,
                 // stays in the host's with no capabilities at all.
                 let waiter = v.role == "gofer" && field("CapEff") == "0000000000000000";

@@ -176,8 +176,14 @@ pub fn load(
         if p.filesz > p.memsz || p.offset % PAGE != p.vaddr % PAGE {
             return Err(Errno::ENOEXEC);
         }
-        let start = page_down(p.vaddr + bias);
-        let end = page_up(p.vaddr + bias + p.memsz);
+        // A hostile image's fields may wrap: refuse it instead.
+        let at = p.vaddr.checked_add(bias).ok_or(Errno::ENOEXEC)?;
+        let top = at.checked_add(p.memsz).ok_or(Errno::ENOEXEC)?;
+        let start = page_down(at);
+        let end = page_up(top);
+        if end < top {
+            return Err(Errno::ENOEXEC);
+        }
         let mut req = MapRequest::anon(start, end - start, prot_of(p.flags));
         req.fixed = true;
         req.name = VmaName::File {
@@ -196,28 +202,30 @@ pub fn load(
         };
         mm.map(req)?;
         if p.filesz > 0 && !direct {
-            let n = copy_in(mm, f, p.vaddr + bias, p.filesz as usize, p.offset)?;
+            let n = copy_in(mm, f, at, p.filesz as usize, p.offset)?;
             if (n as u64) < p.filesz {
                 return Err(Errno::EIO);
             }
         }
     }
     let phdr = match elf.phdrs.iter().find(|p| p.ptype == PT_PHDR) {
-        Some(p) => p.vaddr + bias,
+        Some(p) => p.vaddr.wrapping_add(bias),
         None => elf
             .phdrs
             .iter()
             .find(|p| {
-                p.ptype == PT_LOAD && p.offset <= elf.phoff && elf.phoff < p.offset + p.filesz
+                p.ptype == PT_LOAD
+                    && p.offset <= elf.phoff
+                    && elf.phoff - p.offset < p.filesz
             })
-            .map(|p| p.vaddr + bias + (elf.phoff - p.offset))
+            .map(|p| p.vaddr.wrapping_add(bias).wrapping_add(elf.phoff - p.offset))
             .unwrap_or(0),
     };
     Ok(Loaded {
-        entry: elf.entry + bias,
+        entry: elf.entry.wrapping_add(bias),
         bias,
         phdr,
         phnum: elf.phdrs.len() as u64,
-        end: hi + bias,
+        end: hi.wrapping_add(bias),
     })
 }
