@@ -214,11 +214,13 @@ pub fn load(
             .phdrs
             .iter()
             .find(|p| {
-                p.ptype == PT_LOAD
-                    && p.offset <= elf.phoff
-                    && elf.phoff - p.offset < p.filesz
+                p.ptype == PT_LOAD && p.offset <= elf.phoff && elf.phoff - p.offset < p.filesz
             })
-            .map(|p| p.vaddr.wrapping_add(bias).wrapping_add(elf.phoff - p.offset))
+            .map(|p| {
+                p.vaddr
+                    .wrapping_add(bias)
+                    .wrapping_add(elf.phoff - p.offset)
+            })
             .unwrap_or(0),
     };
     Ok(Loaded {
