@@ -457,8 +457,8 @@ pub(crate) fn pivot_into(tree: BorrowedFd<'_>) -> Result<(), i32> {
 }
 
 /// Detaches every mount of a kernel filesystem (procfs, sysfs, devtmpfs,
-/// cgroupfs, ...) from the tree attached at `dir/name`, deepest first, so
-/// the directories beneath them are what gets served. Reads this process's
+/// cgroupfs, ...) from the tree attached at `dir/name` (the topmost of
+/// each subtree), so the directories beneath them are what gets served. Reads this process's
 /// mountinfo, which still shows the original root's /proc.
 fn detach_special_mounts(dir: &CStr, name: &CStr) -> Result<(), i32> {
     let prefix = format!("{}/{}", dir.to_string_lossy(), name.to_string_lossy());

@@ -86,13 +86,16 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
     // A refused call ends the sandbox; the line saying so goes to the log
     // file, or to stderr (a failure of husk, like its other errors).
-    let log_fd = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
-    let report = if log_fd >= 0 { log_fd } else { 2 };
     // Limits read now, while the call is still allowed.
     let _ = sentry::kernel::task::default_rlimits();
     let policy = seccomp::compile(&seccomp::sandbox_policy()).context("sandbox seccomp policy")?;
-    seccomp::install(&policy, seccomp::Who::Sandbox, report, true)
-        .context("installing the seccomp filter")?;
+    seccomp::install(
+        &policy,
+        seccomp::Who::Sandbox,
+        crate::logging::report_fd(),
+        true,
+    )
+    .context("installing the seccomp filter")?;
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {

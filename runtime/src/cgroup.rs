@@ -50,13 +50,13 @@ impl SandboxCgroup {
             dir: dir.clone(),
             home,
         };
-        let (file, value) = if v2 {
-            ("memory.max", hard_limit(limit).to_string())
+        let file = if v2 {
+            "memory.max"
         } else {
-            ("memory.limit_in_bytes", hard_limit(limit).to_string())
+            "memory.limit_in_bytes"
         };
         let f = dir.join(file);
-        std::fs::write(&f, value).map_err(io(&f))?;
+        std::fs::write(&f, hard_limit(limit).to_string()).map_err(io(&f))?;
         let procs = dir.join("cgroup.procs");
         std::fs::write(&procs, "0").map_err(io(&procs))?;
         Ok(Some(cg))

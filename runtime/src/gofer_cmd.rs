@@ -50,12 +50,11 @@ pub fn run(a: GoferArgs) -> Result<i32> {
         keep.extend([caps::CAP_CHOWN, caps::CAP_FSETID, caps::CAP_MKNOD]);
     }
     caps::keep_only(&keep).context("dropping the gofer's capabilities")?;
-    let log = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
     let policy = seccomp::compile(&seccomp::gofer_policy()).context("gofer seccomp policy")?;
     seccomp::install(
         &policy,
         seccomp::Who::Gofer,
-        if log >= 0 { log } else { 2 },
+        crate::logging::report_fd(),
         false,
     )
     .context("installing the gofer's seccomp filter")?;
@@ -92,8 +91,7 @@ fn pin(cpu: usize) {
 }
 
 /// Namespaces of the gofer's own: no network at all, its own IPC, UTS and
-/// cgroup,
-/// and a pid namespace in which it is pid 1 and sees no host process. A
+/// cgroup, and a pid namespace in which it is pid 1 and sees no host process. A
 /// pid namespace takes effect for children only, so the process forks:
 /// the child goes on as the gofer and the parent waits for it and exits
 /// with its status (killing the parent kills the child: PDEATHSIG).
@@ -146,11 +144,10 @@ fn enter_namespaces() -> Result<()> {
 fn confine_waiter() -> Result<()> {
     caps::keep_only(&[])?;
     let policy = seccomp::compile(&seccomp::waiter_policy())?;
-    let log = crate::logging::LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
     seccomp::install(
         &policy,
         seccomp::Who::Gofer,
-        if log >= 0 { log } else { 2 },
+        crate::logging::report_fd(),
         false,
     )?;
     Ok(())

@@ -13,6 +13,15 @@ pub enum LogError {
 /// handlers).
 pub static LOG_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
+/// Where a fatal report made outside tracing goes: the log file, or
+/// stderr when there is none.
+pub fn report_fd() -> i32 {
+    match LOG_FD.load(std::sync::atomic::Ordering::Relaxed) {
+        fd if fd >= 0 => fd,
+        _ => 2,
+    }
+}
+
 /// The log file shared by every event writer.
 struct LogFile(std::sync::Arc<std::fs::File>);
 

@@ -105,12 +105,21 @@ fn enosys_calls() -> Vec<Allowed> {
 /// The filter answering [`enosys_calls`] (stacked on the policy, which
 /// lets them through to it).
 fn compile_enosys() -> Result<BpfProgram, SysError> {
-    let filter = SeccompFilter::new(
-        rule_map(&enosys_calls())?,
+    build(
+        &enosys_calls(),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::ENOSYS as u32),
-        TargetArch::x86_64,
-    )?;
+    )
+}
+
+/// A filter answering `on_match` for the calls of `list` (as their rules
+/// say) and `otherwise` for the rest.
+fn build(
+    list: &[Allowed],
+    otherwise: SeccompAction,
+    on_match: SeccompAction,
+) -> Result<BpfProgram, SysError> {
+    let filter = SeccompFilter::new(rule_map(list)?, otherwise, on_match, TargetArch::x86_64)?;
     Ok(filter.try_into()?)
 }
 
@@ -125,15 +134,9 @@ pub struct Policy {
 pub fn compile(list: &[Allowed]) -> Result<Policy, SysError> {
     let passed: Vec<Allowed> = enosys_calls().iter().map(|a| any(a.nr)).collect();
     let list = [list, &passed[..]].concat();
-    let filter = SeccompFilter::new(
-        rule_map(&list)?,
-        SeccompAction::Trap,
-        SeccompAction::Allow,
-        TargetArch::x86_64,
-    )?;
     Ok(Policy {
         enosys: compile_enosys()?,
-        main: filter.try_into()?,
+        main: build(&list, SeccompAction::Trap, SeccompAction::Allow)?,
     })
 }
 
@@ -513,13 +516,7 @@ pub fn stub_filter() -> Result<Vec<libc::sock_filter>, SysError> {
             _ => any(nr),
         })
         .collect();
-    let filter = SeccompFilter::new(
-        rule_map(&list)?,
-        SeccompAction::KillProcess,
-        SeccompAction::Allow,
-        TargetArch::x86_64,
-    )?;
-    let prog: BpfProgram = filter.try_into()?;
+    let prog = build(&list, SeccompAction::KillProcess, SeccompAction::Allow)?;
     Ok(prog
         .into_iter()
         .map(|f| libc::sock_filter {

@@ -8,7 +8,7 @@ use crate::PlatformError;
 //   length, rdx = end of user space), then traps to the tracer.
 // - syscall: executes one injected syscall and traps.
 // - clone: executes an injected clone; the parent traps, the child sleeps
-//   until its tracer seizes and interrupts it (a spinning child would hold
+//   in park until its tracer seizes and interrupts it (a spinning child would hold
 //   its CPU away from that tracer).
 // - park: sleeps forever, for a detached thread-group leader.
 // Sleeping is a futex wait on a word of the stub page that stays 0 (the
@@ -42,17 +42,9 @@ husk_stub_syscall:
 husk_stub_clone:
     syscall
     test rax, rax
-    jz 2f
+    jz husk_stub_park
     int3
     ud2
-2:
-    lea rdi, [rip + husk_stub_zero]
-    mov esi, 128
-    xor edx, edx
-    xor r10d, r10d
-    mov eax, 202
-    syscall
-    jmp 2b
     .globl husk_stub_park
 husk_stub_park:
     lea rdi, [rip + husk_stub_zero]

@@ -352,10 +352,10 @@ impl FileOps for HostFile {
         }
         Ok(())
     }
-    /// Files of the root are reopened by path (None). A new open of the same host file (a host stdio file reopened
-    /// through /proc/self/fd): a duplicate of the host fd, with an offset
-    /// of its own kept by the new `File`. Without a host path the access
-    /// mode cannot grow: asking for more than the fd allows is EACCES.
+    /// Files of the root are reopened by path (None). A host stdio file
+    /// reopened through /proc/self/fd is a duplicate of the host fd with
+    /// an offset of its own. Without a host path the access mode cannot
+    /// grow: asking for more than the fd allows is EACCES.
     fn reopen(&self, flags: i32) -> Option<KResult<Box<dyn super::file::FileOps>>> {
         if !self.pathless {
             return None;

@@ -616,6 +616,11 @@ impl Mm {
         Ok(())
     }
 
+    /// Whether some locked VMA overlaps `[addr, end)`.
+    fn any_locked(st: &MmState, addr: u64, end: u64) -> bool {
+        st.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked)
+    }
+
     /// A copy of the VMA holding `addr`.
     fn vma_holding(st: &MmState, addr: u64) -> Option<Vma> {
         st.vmas
@@ -800,7 +805,7 @@ impl Mm {
         {
             let st = self.state.lock();
             // Locked memory cannot be discarded.
-            if st.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked) {
+            if Self::any_locked(&st, addr, end) {
                 return Err(Errno::EINVAL);
             }
         }
@@ -834,7 +839,7 @@ impl Mm {
             return Ok(());
         };
         let st = self.state.lock();
-        if end > self.max_addr() || !Self::fully_mapped(&st, addr, end) {
+        if !Self::fully_mapped(&st, addr, end) {
             return Err(Errno::ENOMEM);
         }
         Ok(())
@@ -882,10 +887,10 @@ impl Mm {
             return Ok(());
         };
         let st = self.state.lock();
-        if invalidate && st.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked) {
+        if invalidate && Self::any_locked(&st, addr, end) {
             return Err(Errno::EBUSY);
         }
-        if end > self.max_addr() || !Self::fully_mapped(&st, addr, end) {
+        if !Self::fully_mapped(&st, addr, end) {
             return Err(Errno::ENOMEM);
         }
         Ok(())
@@ -899,7 +904,7 @@ impl Mm {
             return Ok(());
         };
         let mut st = self.state.lock();
-        if end > self.max_addr() || !Self::fully_mapped(&st, start, end) {
+        if !Self::fully_mapped(&st, start, end) {
             return Err(Errno::ENOMEM);
         }
         Self::split_at(&mut st, start);
