@@ -87,15 +87,13 @@ fn epoll_ctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if matches!(st.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
         return Err(Errno::EPERM);
     }
-    if let Some(inner) = target.downcast::<Epoll>() {
-        if std::ptr::eq(inner, e) || inner.contains_epoll(e as *const Epoll) {
-            return Err(Errno::ELOOP);
-        }
-    }
     let events = events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
     let fd = a[2] as i32;
     match op {
-        libc::EPOLL_CTL_ADD => e.add(fd, &target, events, data)?,
+        libc::EPOLL_CTL_ADD => {
+            let c = crate::abi::caller(ctx);
+            e.add(&c, fd, &target, events, data)?
+        }
         libc::EPOLL_CTL_MOD => {
             if events & (libc::EPOLLEXCLUSIVE as u32) != 0 {
                 return Err(Errno::EINVAL);
@@ -124,11 +122,16 @@ fn do_wait(
     // Validate the output buffer up front (EFAULT before waiting).
     ctx.mm.iovecs(out, 12)?;
     loop {
+        // On the epoll's queue before looking, so nothing that becomes
+        // ready in between is missed.
+        let mut w = ctx.wait_start();
+        w.on(e.queue(), sentry::kernel::waitq::EV_IN);
         let ready = {
             let c = crate::abi::caller(ctx);
             e.collect(&c, max as usize)
         };
         if !ready.is_empty() {
+            drop(w);
             let mut buf = Vec::with_capacity(ready.len() * 12);
             for (ev, data) in &ready {
                 buf.extend_from_slice(&ev.to_le_bytes());
@@ -142,9 +145,9 @@ fn do_wait(
         }
         let hosts = e.host_fds();
         let r = if hosts.is_empty() {
-            ctx.block(deadline).map(|_| ())
+            ctx.sleep(&w, deadline).map(|_| ())
         } else {
-            ctx.block_host(&hosts, deadline).map(|_| ())
+            ctx.sleep_host(&w, &hosts, deadline).map(|_| ())
         };
         if let Err(err) = r {
             return Err(if err == Errno::ERESTARTSYS {
@@ -221,7 +224,7 @@ fn timerfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] & !(cloexec | nonblock) != 0 {
         return Err(Errno::EINVAL);
     }
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = std::sync::Arc::new(sentry::fs::timerfd::Expirations::default());
     let timer = ctx.st.timers.create(
         Target::Counter(std::sync::Arc::downgrade(&count)),
         Clock::Wall,
@@ -276,7 +279,7 @@ fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let now = crate::time::clock_ns(ctx, clock)?;
         value = Duration::from_nanos((value.as_nanos() as i64 - now).max(1) as u64);
     }
-    t.count.store(0, std::sync::atomic::Ordering::Relaxed);
+    t.count.count.store(0, std::sync::atomic::Ordering::Relaxed);
     let old = ctx.st.timers.set(t.timer, value, interval, 0);
     if a[3] != 0 {
         put_itimerspec(ctx, a[3], old)?;

@@ -128,9 +128,22 @@ pub fn install(ctx: &mut Ctx<'_, '_>, f: Arc<File>, cloexec: bool) -> KResult<u6
 
 /// Waits until `f` may be ready for `events`, or a signal arrives.
 pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
+    let mut w = ctx.wait_start();
+    let want = events | libc::POLLERR | libc::POLLHUP;
+    {
+        let c = crate::abi::caller(ctx);
+        for (q, ev) in f.ops.wait_queues(&c, want as u16 as u32) {
+            w.on(&q, ev);
+        }
+        // Looked at again once on the queues: a change in between is
+        // either seen here or wakes the sleep.
+        if f.ops.poll_for(&c, want) != 0 && f.ops.host_fd().is_none() {
+            return Ok(());
+        }
+    }
     match f.ops.host_fd() {
-        Some(h) => ctx.block_host(&[(h, events)], None).map(|_| ()),
-        None => ctx.block(None).map(|_| ()),
+        Some(h) => ctx.sleep_host(&w, &[(h, events)], None).map(|_| ()),
+        None => ctx.sleep(&w, None).map(|_| ()),
     }
 }
 
@@ -605,12 +618,14 @@ fn do_open_how(
             let (pipe, write) = (end.pipe().clone(), end.is_write());
             let seen = pipe.opens(!write);
             loop {
+                let mut w = ctx.wait_start();
+                w.on(pipe.queue(), sentry::kernel::waitq::EV_ALL);
                 let (readers, writers) = pipe.ends();
                 let peers = if write { readers } else { writers };
                 if peers > 0 || pipe.opens(!write) != seen {
                     break;
                 }
-                ctx.block(None)?;
+                ctx.sleep(&w, None)?;
             }
         }
     }
@@ -1328,36 +1343,43 @@ fn poll_wait(
                 .map(|&(fd, _)| if fd < 0 { None } else { ft.get(fd).ok() })
                 .collect()
         };
+        // On every file's queues before polling it, so a change after its
+        // poll wakes the sleep.
+        let mut w = ctx.wait_start();
         let mut rev = Vec::with_capacity(fds.len());
         let mut hosts = Vec::new();
         let mut ready = false;
-        for (i, &(fd, ev)) in fds.iter().enumerate() {
-            let r = match (&files[i], fd < 0) {
-                (_, true) => 0,
-                (None, false) => libc::POLLNVAL,
-                (Some(f), _) => {
-                    let c = crate::abi::caller(ctx);
-                    let r = f.ops.poll_for(&c, ev | libc::POLLERR | libc::POLLHUP);
-                    if let Some(h) = f.ops.host_fd() {
-                        hosts.push((h, ev));
+        {
+            let c = crate::abi::caller(ctx);
+            for (i, &(fd, ev)) in fds.iter().enumerate() {
+                let want = ev | libc::POLLERR | libc::POLLHUP;
+                let r = match (&files[i], fd < 0) {
+                    (_, true) => 0,
+                    (None, false) => libc::POLLNVAL,
+                    (Some(f), _) => {
+                        if !ready {
+                            for (q, e) in f.ops.wait_queues(&c, want as u16 as u32) {
+                                w.on(&q, e);
+                            }
+                        }
+                        let r = f.ops.poll_for(&c, want);
+                        if let Some(h) = f.ops.host_fd() {
+                            hosts.push((h, ev));
+                        }
+                        r & (want | libc::POLLNVAL)
                     }
-                    r & (ev | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL)
-                }
-            };
-            ready |= r != 0;
-            rev.push(r);
+                };
+                ready |= r != 0;
+                rev.push(r);
+            }
         }
         if ready || deadline.is_some_and(|d| d <= Instant::now()) {
             return Ok(rev);
         }
-        let woke = if hosts.is_empty() {
-            ctx.block(deadline)?
+        if hosts.is_empty() {
+            ctx.sleep(&w, deadline)?;
         } else {
-            ctx.block_host(&hosts, deadline)?;
-            true
-        };
-        if !woke {
-            continue;
+            ctx.sleep_host(&w, &hosts, deadline)?;
         }
     }
 }

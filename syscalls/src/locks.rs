@@ -4,7 +4,7 @@ use crate::abi::{get, put};
 use crate::fs::fdget;
 use sentry::fs::file::File;
 use sentry::fs::locks::{Lock, Owner};
-use sentry::kernel::wake_all;
+use sentry::kernel::waitq::EV_ALL;
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 
@@ -105,7 +105,7 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
     }
     if fl.ty as i32 == libc::F_UNLCK {
         ctx.st.locks.record.unlock(key, &owner, start, end);
-        wake_all();
+        ctx.st.locks.released();
         return Ok(0);
     }
     // A read lock needs a readable fd, a write lock a writable one.
@@ -114,15 +114,19 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
     }
     let wait = matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW);
     loop {
+        let mut w = ctx.wait_start();
+        let q = ctx.st.locks.wq.clone();
+        w.on(&q, EV_ALL);
         if ctx.st.locks.record.conflict(key, &want).is_none() {
             ctx.st.locks.record.lock(key, want);
-            wake_all();
+            // A lock that replaced a wider one of ours released ranges.
+            ctx.st.locks.released();
             return Ok(0);
         }
         if !wait {
             return Err(Errno::EAGAIN);
         }
-        ctx.block(None)?;
+        ctx.sleep(&w, None)?;
     }
 }
 
@@ -141,7 +145,7 @@ pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         LOCK_EX => true,
         LOCK_UN => {
             ctx.st.locks.flock.release_file(key, &owner);
-            wake_all();
+            ctx.st.locks.released();
             return Ok(0);
         }
         _ => return Err(Errno::EINVAL),
@@ -153,15 +157,19 @@ pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         end: u64::MAX,
     };
     loop {
+        let mut w = ctx.wait_start();
+        let q = ctx.st.locks.wq.clone();
+        w.on(&q, EV_ALL);
         if ctx.st.locks.flock.conflict(key, &want).is_none() {
             ctx.st.locks.flock.lock(key, want);
-            wake_all();
+            // Converting exclusive to shared lets other sharers in.
+            ctx.st.locks.released();
             return Ok(0);
         }
         if op & LOCK_NB != 0 {
             return Err(Errno::EAGAIN);
         }
-        ctx.block(None)?;
+        ctx.sleep(&w, None)?;
     }
 }
 
@@ -174,6 +182,6 @@ pub fn on_close(ctx: &mut Ctx<'_, '_>, f: &Arc<File>) {
     if let Ok(key) = key_of(f) {
         let owner = Owner::Process(ctx.tgid());
         ctx.st.locks.record.release_file(key, &owner);
-        wake_all();
+        ctx.st.locks.released();
     }
 }

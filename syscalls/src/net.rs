@@ -246,8 +246,8 @@ fn recvmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn shutdown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
+    // Dropping a half notifies its pipe's waiters.
     f.downcast::<UnixStream>().unwrap().shutdown(a[1] as i32)?;
-    sentry::kernel::wake_all();
     Ok(0)
 }
 

@@ -175,10 +175,15 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let old = ctx.task_ref().sig_mask;
     ctx.task().sig_mask = old | set;
     let r = loop {
+        // Every signal posted to the process notifies its signal queue,
+        // whichever thread it was aimed at.
+        let q = ctx.proc_ref().signal_wq.clone();
+        let mut w = ctx.wait_start();
+        w.on(&q, sentry::kernel::waitq::EV_IN);
         if let Some(info) = take_in(ctx, set) {
             break Ok(info);
         }
-        match ctx.block(deadline) {
+        match ctx.sleep(&w, deadline) {
             Ok(false) => {
                 if let Some(info) = take_in(ctx, set) {
                     break Ok(info);

@@ -36,7 +36,10 @@ fn create(ctx: &mut Ctx<'_, '_>, fd: i32, maskp: u64, size: u64, flags: u64) -> 
         let f = fdget(ctx, fd as u64)?;
         let s = f.downcast::<SignalFd>().ok_or(Errno::EINVAL)?;
         s.set_mask(mask);
-        sentry::kernel::wake_all();
+        // Readiness changed for this process's pollers.
+        ctx.proc_ref()
+            .signal_wq
+            .notify(sentry::kernel::waitq::EV_IN);
         return Ok(fd as u64);
     }
     let fl = libc::O_RDWR
@@ -119,6 +122,11 @@ pub fn read(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, total: usize, nowait: bool) ->
         if nowait || f.nonblocking() {
             return Err(Errno::EAGAIN);
         }
-        ctx.block(None)?;
+        let q = ctx.proc_ref().signal_wq.clone();
+        let mut w = ctx.wait_start();
+        w.on(&q, sentry::kernel::waitq::EV_IN);
+        // Nothing was pending just above, under the kernel lock that
+        // every sender holds, so no signal can slip in before the queue.
+        ctx.sleep(&w, None)?;
     }
 }

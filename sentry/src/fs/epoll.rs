@@ -1,142 +1,417 @@
-//! epoll: interest lists over the files' readiness. Level-triggered
-//! interests report while a file is ready; edge-triggered ones report when
-//! the file's readiness generation (or its ready bits) changed since the
-//! last report; EPOLLONESHOT disarms an interest after one report.
+//! epoll: an interest list, and a ready list fed by the files' wait
+//! queues. Each interest is a waker on its file's queues; a notification
+//! that matches its events puts it on the ready list (once) and wakes the
+//! epoll's own queue, which is where `epoll_wait`, poll(2) on the epoll and
+//! an enclosing epoll wait. `epoll_wait` polls only what is on the ready
+//! list: level-triggered interests that are still ready go back on it,
+//! edge-triggered ones wait for their next notification, one-shot ones are
+//! disarmed. Files with no queue (host fds, files whose readiness never
+//! changes) are polled on every wait instead; there are few.
+//!
+//! Nesting is bounded as Linux bounds it: no cycles, and no chain of more
+//! than `MAX_CHAIN` epolls (ELOOP), so every walk through nested epolls
+//! (readiness, notification, the checks themselves) is at most that deep.
 
 use super::file::{File, FileOps};
+use super::vfs::Caller;
 use crate::errno::{Errno, KResult};
+use crate::kernel::waitq::{Events, Queues, WaitQueue, Waker, EV_ALL, EV_ERR, EV_HUP, EV_IN};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
 pub const EPOLLET: u32 = 1 << 31;
 pub const EPOLLONESHOT: u32 = 1 << 30;
 /// Bits that select readiness (the rest are flags).
 const EVENT_BITS: u32 = 0x3fff;
+/// The longest chain of epolls inside epolls (Linux: EP_MAX_NESTS + 1).
+pub const MAX_CHAIN: usize = 5;
 
-struct Interest {
+struct Item {
     file: Weak<File>,
-    events: u32,
-    data: u64,
-    last_gen: u64,
-    last_bits: u32,
-    armed: bool,
+    /// The interest's events and flags (EPOLLET, EPOLLONESHOT).
+    events: AtomicU32,
+    data: Mutex<u64>,
+    /// Cleared by a one-shot report, set again by EPOLL_CTL_MOD.
+    armed: AtomicBool,
+    /// On the ready list now.
+    queued: AtomicBool,
+    /// Taken out of the interest list.
+    removed: AtomicBool,
+    /// Polled on every wait: the file has no queue to tell us.
+    always: bool,
+    host_fd: Option<RawFd>,
+    /// The queues this interest is on.
+    queues: Queues,
+    ep: Weak<Inner>,
+    me: Weak<Item>,
+}
+
+impl Item {
+    fn wants(&self) -> Events {
+        (self.events.load(SeqCst) & EVENT_BITS) | EV_ERR | EV_HUP
+    }
+
+    fn unregister(&self) {
+        if let Some(me) = self.me.upgrade() {
+            let me: Arc<dyn Waker> = me;
+            for (q, _) in &self.queues {
+                q.remove(&me);
+            }
+        }
+    }
+}
+
+impl Waker for Item {
+    fn wake(&self, ev: Events) {
+        if ev & self.wants() == 0 || !self.armed.load(SeqCst) {
+            return;
+        }
+        if let Some(ep) = self.ep.upgrade() {
+            if let Some(me) = self.me.upgrade() {
+                ep.push_ready(me);
+            }
+        }
+    }
+}
+
+type Key = (i32, usize);
+
+#[derive(Default)]
+struct Inner {
+    /// Keyed by (fd, open file description), as Linux keys them.
+    items: Mutex<BTreeMap<Key, Arc<Item>>>,
+    ready: Mutex<VecDeque<Arc<Item>>>,
+    /// Interests polled on every wait.
+    always: Mutex<Vec<Arc<Item>>>,
+    /// Waiters for this epoll's readiness (epoll_wait, poll, outer epolls).
+    wq: Arc<WaitQueue>,
+    /// The epolls this one is an interest of.
+    parents: Mutex<Vec<Weak<Inner>>>,
+    /// Size of the interest list after the last sweep of closed files.
+    swept_at: Mutex<usize>,
+}
+
+impl Inner {
+    fn push_ready(&self, it: Arc<Item>) {
+        if !it.queued.swap(true, SeqCst) {
+            self.ready.lock().push_back(it);
+        }
+        // Even when it was queued already: an outer epoll may have polled
+        // this one (without consuming) and dropped it since.
+        self.wq.notify(EV_IN);
+    }
+
+    /// The epolls directly inside this one.
+    fn children(&self) -> Vec<Arc<Inner>> {
+        self.items
+            .lock()
+            .values()
+            .filter_map(|it| it.file.upgrade())
+            .filter_map(|f| f.downcast::<Epoll>().map(|e| e.inner.clone()))
+            .collect()
+    }
+
+    fn parents(&self) -> Vec<Arc<Inner>> {
+        self.parents
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// What to poll: the ready list (left in place) and the always-polled.
+    fn candidates(&self) -> Vec<Arc<Item>> {
+        let mut v: Vec<Arc<Item>> = self.ready.lock().iter().cloned().collect();
+        v.extend(self.always.lock().iter().cloned());
+        v
+    }
+}
+
+/// Number of levels reachable from `start` by `next` (`start` is level
+/// 1), or None when `avoid` is among them or they run past `MAX_CHAIN`.
+/// Breadth first, so the walk is as deep as the chain, never deeper.
+fn levels(
+    start: &Arc<Inner>,
+    avoid: &Arc<Inner>,
+    next: impl Fn(&Inner) -> Vec<Arc<Inner>>,
+) -> Option<usize> {
+    let mut level = vec![start.clone()];
+    let mut n = 0;
+    while !level.is_empty() {
+        n += 1;
+        if n > MAX_CHAIN {
+            return None;
+        }
+        let mut seen = HashSet::new();
+        let mut below = Vec::new();
+        for e in &level {
+            if Arc::ptr_eq(e, avoid) {
+                return None;
+            }
+            for c in next(e) {
+                if seen.insert(Arc::as_ptr(&c)) {
+                    below.push(c);
+                }
+            }
+        }
+        level = below;
+    }
+    Some(n)
 }
 
 #[derive(Default)]
 pub struct Epoll {
-    /// Keyed by (fd, open file description), as Linux keys them.
-    items: Mutex<BTreeMap<(i32, usize), Interest>>,
+    inner: Arc<Inner>,
+}
+
+fn key(fd: i32, f: &Arc<File>) -> Key {
+    (fd, Arc::as_ptr(f) as usize)
 }
 
 impl Epoll {
-    pub fn add(&self, fd: i32, f: &Arc<File>, events: u32, data: u64) -> KResult<()> {
-        let mut items = self.items.lock();
-        let key = (fd, Arc::as_ptr(f) as usize);
-        if items.contains_key(&key) {
-            return Err(Errno::EEXIST);
+    /// EPOLL_CTL_ADD. `c` is the caller (whose signals a signalfd shows).
+    pub fn add(&self, c: &Caller, fd: i32, f: &Arc<File>, events: u32, data: u64) -> KResult<()> {
+        let inner = &self.inner;
+        let nested = f.downcast::<Epoll>().map(|e| e.inner.clone());
+        if let Some(t) = &nested {
+            // The new chain: the epolls above this one, this one, and the
+            // levels inside the target. A cycle shows as this epoll met
+            // below the target.
+            let above = levels(inner, t, Inner::parents).ok_or(Errno::ELOOP)?;
+            let below = levels(t, inner, Inner::children).ok_or(Errno::ELOOP)?;
+            if above + below > MAX_CHAIN {
+                return Err(Errno::ELOOP);
+            }
         }
-        items.insert(
-            key,
-            Interest {
-                file: Arc::downgrade(f),
-                events,
-                data,
-                last_gen: 0,
-                last_bits: 0,
-                armed: true,
-            },
-        );
+        let mut items = inner.items.lock();
+        let k = key(fd, f);
+        if let Some(old) = items.get(&k) {
+            // The same address may belong to a new file after a close.
+            if old.file.strong_count() > 0 && !old.removed.load(SeqCst) {
+                return Err(Errno::EEXIST);
+            }
+            let old = items.remove(&k).expect("present");
+            forget(inner, &old);
+        }
+        sweep(inner, &mut items);
+        let queues = f.ops.wait_queues(c, EV_ALL);
+        let host_fd = f.ops.host_fd();
+        let it = Arc::new_cyclic(|me| Item {
+            file: Arc::downgrade(f),
+            events: AtomicU32::new(events),
+            data: Mutex::new(data),
+            armed: AtomicBool::new(true),
+            queued: AtomicBool::new(false),
+            removed: AtomicBool::new(false),
+            always: queues.is_empty(),
+            host_fd,
+            queues,
+            ep: Arc::downgrade(inner),
+            me: me.clone(),
+        });
+        for (q, ev) in &it.queues {
+            q.add(it.clone(), *ev);
+        }
+        items.insert(k, it.clone());
+        drop(items);
+        if let Some(t) = nested {
+            t.parents.lock().push(Arc::downgrade(inner));
+        }
+        if it.always {
+            inner.always.lock().push(it);
+            inner.wq.notify(EV_IN);
+        } else {
+            // Whether it is ready now is found out by polling it.
+            inner.push_ready(it);
+        }
         Ok(())
     }
 
     pub fn modify(&self, fd: i32, f: &Arc<File>, events: u32, data: u64) -> KResult<()> {
-        let mut items = self.items.lock();
-        let it = items
-            .get_mut(&(fd, Arc::as_ptr(f) as usize))
+        let it = self
+            .inner
+            .items
+            .lock()
+            .get(&key(fd, f))
+            .filter(|it| it.file.strong_count() > 0)
+            .cloned()
             .ok_or(Errno::ENOENT)?;
-        it.events = events;
-        it.data = data;
-        it.armed = true;
-        it.last_gen = 0;
-        it.last_bits = 0;
+        it.events.store(events, SeqCst);
+        *it.data.lock() = data;
+        it.armed.store(true, SeqCst);
+        if !it.always {
+            self.inner.push_ready(it);
+        }
         Ok(())
     }
 
     pub fn delete(&self, fd: i32, f: &Arc<File>) -> KResult<()> {
-        self.items
+        let it = self
+            .inner
+            .items
             .lock()
-            .remove(&(fd, Arc::as_ptr(f) as usize))
-            .map(|_| ())
-            .ok_or(Errno::ENOENT)
+            .remove(&key(fd, f))
+            .ok_or(Errno::ENOENT)?;
+        forget(&self.inner, &it);
+        Ok(())
     }
 
     /// Ready (events, data) pairs, at most `max`; consumes edges and
-    /// one-shot arms.
-    pub fn collect(&self, c: &super::vfs::Caller, max: usize) -> Vec<(u32, u64)> {
+    /// one-shot arms. Polls only the ready list and the always-polled.
+    pub fn collect(&self, c: &Caller, max: usize) -> Vec<(u32, u64)> {
+        let inner = &self.inner;
+        let mut todo: VecDeque<Arc<Item>> = std::mem::take(&mut *inner.ready.lock());
+        let always = inner.always.lock().clone();
         let mut out = Vec::new();
-        let mut items = self.items.lock();
-        items.retain(|_, it| it.file.strong_count() > 0);
-        for it in items.values_mut() {
+        let mut again = Vec::new();
+        let mut dead = Vec::new();
+        for it in todo.iter() {
+            // A notification from now on queues it anew.
+            it.queued.store(false, SeqCst);
+        }
+        let mut all = todo.drain(..).chain(always);
+        for it in all.by_ref() {
+            if it.removed.load(SeqCst) || !it.armed.load(SeqCst) {
+                continue;
+            }
+            let Some(f) = it.file.upgrade() else {
+                dead.push(it);
+                continue;
+            };
+            let events = it.events.load(SeqCst);
+            let want = (events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP;
+            let bits = (f.ops.poll_for(c, want) as u16 as u32) & ((events & EVENT_BITS) | 0x18);
+            if bits == 0 {
+                continue;
+            }
+            if events & EPOLLONESHOT != 0 {
+                it.armed.store(false, SeqCst);
+            } else if events & EPOLLET == 0 && !it.always {
+                again.push(it.clone());
+            }
+            out.push((bits, *it.data.lock()));
             if out.len() >= max {
                 break;
             }
-            if !it.armed {
-                continue;
+        }
+        // Not looked at (the caller's buffer is full): still candidates.
+        for it in all.filter(|it| !it.always) {
+            again.push(it);
+        }
+        for it in again {
+            inner.push_ready(it);
+        }
+        if !dead.is_empty() {
+            let mut items = inner.items.lock();
+            for it in dead {
+                items.retain(|_, x| !Arc::ptr_eq(x, &it));
+                forget(inner, &it);
             }
-            let Some(f) = it.file.upgrade() else { continue };
-            let want = (it.events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP;
-            let bits = (f.ops.poll_for(c, want) as u16 as u32) & ((it.events & EVENT_BITS) | 0x18);
-            if bits == 0 {
-                it.last_bits = 0;
-                continue;
-            }
-            if it.events & EPOLLET != 0 {
-                let gen = f.ops.generation();
-                let edge = gen == 0 || gen != it.last_gen || bits & !it.last_bits != 0;
-                it.last_gen = gen;
-                it.last_bits = bits;
-                if !edge {
-                    continue;
-                }
-            }
-            if it.events & EPOLLONESHOT != 0 {
-                it.armed = false;
-            }
-            out.push((bits, it.data));
         }
         out
     }
 
+    /// Whether `collect` could find something now, without consuming.
+    fn any_ready(&self, c: Option<&Caller>) -> bool {
+        self.inner.candidates().iter().any(|it| {
+            if it.removed.load(SeqCst) || !it.armed.load(SeqCst) {
+                return false;
+            }
+            let events = it.events.load(SeqCst);
+            let want = (events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP;
+            it.file.upgrade().is_some_and(|f| {
+                let r = match c {
+                    Some(c) => f.ops.poll_for(c, want),
+                    None => f.ops.poll(want),
+                };
+                r != 0
+            })
+        })
+    }
+
     /// Host fds among the interests, for waiting in a host poll.
     pub fn host_fds(&self) -> Vec<(RawFd, i16)> {
-        self.items
+        self.inner
+            .always
             .lock()
-            .values()
-            .filter(|it| it.armed)
+            .iter()
+            .filter(|it| it.armed.load(SeqCst) && !it.removed.load(SeqCst))
             .filter_map(|it| {
-                let f = it.file.upgrade()?;
-                f.ops
-                    .host_fd()
-                    .map(|h| (h, (it.events & EVENT_BITS) as i16))
+                let events = it.events.load(SeqCst);
+                it.host_fd.map(|h| (h, (events & EVENT_BITS) as i16))
             })
             .collect()
     }
 
-    /// Whether `target` is this epoll (directly or through nesting).
-    pub fn contains_epoll(&self, target: *const Epoll) -> bool {
-        self.items.lock().values().any(|it| {
-            it.file
-                .upgrade()
-                .and_then(|f| {
-                    f.downcast::<Epoll>()
-                        .map(|e| std::ptr::eq(e, target) || e.contains_epoll(target))
-                })
-                .unwrap_or(false)
-        })
+    /// The queue `epoll_wait` sleeps on.
+    pub fn queue(&self) -> &Arc<WaitQueue> {
+        &self.inner.wq
+    }
+
+    /// Number of interests (for tests and /proc/pid/fdinfo).
+    pub fn len(&self) -> usize {
+        self.inner.items.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Takes an interest out for good: off its queues, the always-polled
+/// list, and (if it is an epoll) its parents' list.
+fn forget(inner: &Arc<Inner>, it: &Arc<Item>) {
+    it.removed.store(true, SeqCst);
+    it.unregister();
+    if it.always {
+        inner.always.lock().retain(|x| !Arc::ptr_eq(x, it));
+    }
+    if let Some(f) = it.file.upgrade() {
+        if let Some(e) = f.downcast::<Epoll>() {
+            let mut p = e.inner.parents.lock();
+            if let Some(i) = p
+                .iter()
+                .position(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner)))
+            {
+                p.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Drops interests whose files were closed, once the list has doubled
+/// since the last sweep, so adding and closing without EPOLL_CTL_DEL
+/// cannot grow the list without bound.
+fn sweep(inner: &Arc<Inner>, items: &mut BTreeMap<Key, Arc<Item>>) {
+    let mut at = inner.swept_at.lock();
+    if items.len() < 64 || items.len() < *at * 2 {
+        return;
+    }
+    let dead: Vec<Key> = items
+        .iter()
+        .filter(|(_, it)| it.file.strong_count() == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    for k in dead {
+        if let Some(it) = items.remove(&k) {
+            forget(inner, &it);
+        }
+    }
+    *at = items.len();
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        let items = std::mem::take(&mut *self.inner.items.lock());
+        for it in items.values() {
+            forget(&self.inner, it);
+        }
+        self.inner.ready.lock().clear();
     }
 }
 
@@ -151,23 +426,229 @@ impl FileOps for Epoll {
         Ok(super::synth::anon_stat())
     }
     fn poll(&self, events: i16) -> i16 {
-        // Readable when some interest is ready (without consuming it).
-        let items = self.items.lock();
-        let ready = items.values().any(|it| {
-            it.armed
-                && it.file.upgrade().is_some_and(|f| {
-                    f.ops
-                        .poll((it.events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP)
-                        != 0
-                })
-        });
-        if ready {
+        if self.any_ready(None) {
             events & libc::POLLIN
         } else {
             0
         }
     }
+    fn poll_for(&self, c: &Caller, events: i16) -> i16 {
+        if self.any_ready(Some(c)) {
+            events & libc::POLLIN
+        } else {
+            0
+        }
+    }
+    fn wait_queues(&self, _c: &Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.inner.wq.clone(), ev)])
+    }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::pipe::new_pipe;
+
+    fn file(ops: impl FileOps) -> Arc<File> {
+        File::new(Box::new(ops), libc::O_RDWR, b"t".to_vec())
+    }
+
+    fn epoll() -> Arc<File> {
+        file(Epoll::default())
+    }
+
+    fn ep(f: &Arc<File>) -> &Epoll {
+        f.downcast::<Epoll>().unwrap()
+    }
+
+    /// A caller for tests: no tasks exist, which only signalfd looks at.
+    fn with_caller<R>(f: impl FnOnce(&Caller) -> R) -> R {
+        let st = crate::kernel::KState::default();
+        let vfs = crate::fs::vfs::Vfs::for_tests();
+        f(&Caller {
+            st: &st,
+            tid: 0,
+            vfs: &vfs,
+        })
+    }
+
+    #[test]
+    fn ready_list_holds_only_what_was_notified() {
+        with_caller(|c| {
+            let e = epoll();
+            let mut ends = Vec::new();
+            for i in 0..100 {
+                let (r, w) = new_pipe();
+                let r = file(r);
+                ep(&e)
+                    .add(c, i, &r, libc::EPOLLIN as u32, i as u64)
+                    .unwrap();
+                ends.push((r, file(w)));
+            }
+            // The first wait polls every new interest once, then none.
+            assert!(ep(&e).collect(c, 10).is_empty());
+            assert!(e.downcast::<Epoll>().unwrap().inner.ready.lock().is_empty());
+            ends[42].1.ops.write(&ends[42].1, b"x", None).unwrap();
+            assert_eq!(ep(&e).inner.ready.lock().len(), 1);
+            assert_eq!(ep(&e).collect(c, 10), vec![(libc::EPOLLIN as u32, 42)]);
+            // Level-triggered: still there while data is.
+            assert_eq!(ep(&e).collect(c, 10).len(), 1);
+            let mut b = [0u8; 1];
+            ends[42].0.ops.read(&ends[42].0, &mut b, None).unwrap();
+            assert!(ep(&e).collect(c, 10).is_empty());
+            assert!(ep(&e).inner.ready.lock().is_empty());
+        });
+    }
+
+    #[test]
+    fn edge_triggered_reports_once_per_notification() {
+        with_caller(|c| {
+            let e = epoll();
+            let (r, w) = new_pipe();
+            let (r, w) = (file(r), file(w));
+            ep(&e)
+                .add(c, 3, &r, libc::EPOLLIN as u32 | EPOLLET, 7)
+                .unwrap();
+            w.ops.write(&w, b"a", None).unwrap();
+            assert_eq!(ep(&e).collect(c, 4).len(), 1);
+            assert!(ep(&e).collect(c, 4).is_empty());
+            w.ops.write(&w, b"b", None).unwrap();
+            assert_eq!(ep(&e).collect(c, 4).len(), 1);
+        });
+    }
+
+    #[test]
+    fn one_shot_disarms_until_modified() {
+        with_caller(|c| {
+            let e = epoll();
+            let (r, w) = new_pipe();
+            let (r, w) = (file(r), file(w));
+            let ev = libc::EPOLLIN as u32 | EPOLLONESHOT;
+            ep(&e).add(c, 3, &r, ev, 7).unwrap();
+            w.ops.write(&w, b"a", None).unwrap();
+            assert_eq!(ep(&e).collect(c, 4).len(), 1);
+            w.ops.write(&w, b"b", None).unwrap();
+            assert!(ep(&e).collect(c, 4).is_empty());
+            ep(&e).modify(3, &r, ev, 8).unwrap();
+            assert_eq!(ep(&e).collect(c, 4), vec![(libc::EPOLLIN as u32, 8)]);
+        });
+    }
+
+    #[test]
+    fn full_buffer_leaves_the_rest_ready() {
+        with_caller(|c| {
+            let e = epoll();
+            let mut keep = Vec::new();
+            for i in 0..5 {
+                let (r, w) = new_pipe();
+                let (r, w) = (file(r), file(w));
+                ep(&e)
+                    .add(c, i, &r, libc::EPOLLIN as u32 | EPOLLET, i as u64)
+                    .unwrap();
+                w.ops.write(&w, b"x", None).unwrap();
+                keep.push((r, w));
+            }
+            let first = ep(&e).collect(c, 2);
+            let rest = ep(&e).collect(c, 10);
+            assert_eq!(first.len() + rest.len(), 5);
+            assert_eq!(rest.len(), 3);
+        });
+    }
+
+    #[test]
+    fn closed_files_leave_queues_and_list() {
+        with_caller(|c| {
+            let e = epoll();
+            let (r, w) = new_pipe();
+            let (r, w) = (file(r), file(w));
+            let q = match r.downcast::<crate::fs::pipe::PipeEnd>() {
+                Some(p) => p.pipe().queue().clone(),
+                None => unreachable!(),
+            };
+            ep(&e).add(c, 3, &r, libc::EPOLLIN as u32, 0).unwrap();
+            assert_eq!(q.len(), 1);
+            // The reader's close notifies the pipe's queue (EPIPE here).
+            drop(r);
+            assert_eq!(w.ops.write(&w, b"x", None), Err(Errno::EPIPE));
+            assert!(ep(&e).collect(c, 4).is_empty());
+            assert_eq!(q.len(), 0);
+            assert_eq!(ep(&e).len(), 0);
+            // Closing the epoll takes its interests off every queue.
+            let (r2, _w2) = new_pipe();
+            let r2 = file(r2);
+            ep(&e).add(c, 4, &r2, libc::EPOLLIN as u32, 0).unwrap();
+            let q2 = r2
+                .downcast::<crate::fs::pipe::PipeEnd>()
+                .unwrap()
+                .pipe()
+                .queue()
+                .clone();
+            assert_eq!(q2.len(), 1);
+            drop(e);
+            assert_eq!(q2.len(), 0);
+        });
+    }
+
+    #[test]
+    fn adding_and_closing_without_delete_stays_bounded() {
+        with_caller(|c| {
+            let e = epoll();
+            for i in 0..10_000 {
+                let (r, _w) = new_pipe();
+                let r = file(r);
+                ep(&e).add(c, i, &r, libc::EPOLLIN as u32, 0).unwrap();
+            }
+            assert!(ep(&e).len() < 200, "{}", ep(&e).len());
+        });
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_acyclic() {
+        with_caller(|c| {
+            let ev = libc::EPOLLIN as u32;
+            // A chain of MAX_CHAIN, grown downwards, refuses one more.
+            let chain: Vec<Arc<File>> = (0..=MAX_CHAIN).map(|_| epoll()).collect();
+            for i in 1..MAX_CHAIN {
+                ep(&chain[i - 1])
+                    .add(c, i as i32, &chain[i], ev, 0)
+                    .unwrap();
+            }
+            let last = &chain[MAX_CHAIN];
+            assert_eq!(
+                ep(&chain[MAX_CHAIN - 1]).add(c, 9, last, ev, 0),
+                Err(Errno::ELOOP)
+            );
+            // ... and grown upwards.
+            assert_eq!(ep(last).add(c, 9, &chain[0], ev, 0), Err(Errno::ELOOP));
+            // Cycles.
+            assert_eq!(
+                ep(&chain[MAX_CHAIN - 1]).add(c, 9, &chain[0], ev, 0),
+                Err(Errno::ELOOP)
+            );
+            // After a delete, the chain is short enough again.
+            ep(&chain[0]).delete(1, &chain[1]).unwrap();
+            ep(last).add(c, 9, &chain[0], ev, 0).unwrap();
+        });
+    }
+
+    #[test]
+    fn readiness_climbs_the_chain() {
+        with_caller(|c| {
+            let ev = libc::EPOLLIN as u32;
+            let (a, b) = (epoll(), epoll());
+            let (r, w) = new_pipe();
+            let (r, w) = (file(r), file(w));
+            ep(&a).add(c, 3, &r, ev, 1).unwrap();
+            ep(&b).add(c, 4, &a, ev, 2).unwrap();
+            let top = epoll();
+            ep(&top).add(c, 5, &b, ev, 3).unwrap();
+            assert!(ep(&top).collect(c, 4).is_empty());
+            w.ops.write(&w, b"x", None).unwrap();
+            assert_eq!(ep(&top).collect(c, 4), vec![(libc::EPOLLIN as u32, 3)]);
+            assert_eq!(ep(&b).collect(c, 4), vec![(libc::EPOLLIN as u32, 2)]);
+        });
     }
 }

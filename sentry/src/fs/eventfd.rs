@@ -2,18 +2,18 @@
 
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
-use crate::kernel::wake_all;
+use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN, EV_OUT};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 const MAX: u64 = u64::MAX - 1;
 
 pub struct EventFd {
     count: Mutex<u64>,
     semaphore: bool,
-    generation: AtomicU64,
+    wq: Arc<WaitQueue>,
 }
 
 impl EventFd {
@@ -21,7 +21,7 @@ impl EventFd {
         EventFd {
             count: Mutex::new(init),
             semaphore,
-            generation: AtomicU64::new(1),
+            wq: WaitQueue::new(),
         }
     }
 }
@@ -38,8 +38,8 @@ impl FileOps for EventFd {
         let v = if self.semaphore { 1 } else { *c };
         *c -= v;
         buf[..8].copy_from_slice(&v.to_ne_bytes());
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        drop(c);
+        self.wq.notify(EV_OUT);
         Ok(8)
     }
 
@@ -56,8 +56,8 @@ impl FileOps for EventFd {
             return Err(Errno::EAGAIN);
         }
         *c += v;
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        drop(c);
+        self.wq.notify(EV_IN);
         Ok(8)
     }
 
@@ -77,8 +77,8 @@ impl FileOps for EventFd {
         r & events
     }
 
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
+    fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.wq.clone(), ev)])
     }
 
     fn as_any(&self) -> &dyn Any {

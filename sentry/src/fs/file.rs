@@ -1,6 +1,7 @@
 //! Open files and the per-process fd table.
 
 use crate::errno::{Errno, KResult};
+use crate::kernel::waitq::{Events, Queues};
 use gofer::{DirEntry, FileStat};
 use parking_lot::Mutex;
 use std::any::Any;
@@ -56,14 +57,16 @@ pub trait FileOps: Send + Sync + Any {
         let _ = c;
         self.poll(events)
     }
+    /// The wait queues whose notifications can make `poll_for(c, ev)`
+    /// change. Empty for files whose readiness never changes (and for
+    /// host files, whose readiness is waited for with `host_fd`).
+    fn wait_queues(&self, c: &super::vfs::Caller, ev: Events) -> Queues {
+        let _ = (c, ev);
+        Queues::new()
+    }
     /// The host fd behind the file, for host-side waiting.
     fn host_fd(&self) -> Option<RawFd> {
         None
-    }
-    /// Bumped on every change of readiness (for edge-triggered epoll);
-    /// files that cannot tell return 0 and are treated as level-triggered.
-    fn generation(&self) -> u64 {
-        0
     }
     /// A host fd an address space may map directly (regular host files).
     fn mappable_fd(&self) -> Option<Arc<std::os::fd::OwnedFd>> {

@@ -6,12 +6,12 @@
 
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
-use crate::kernel::wake_all;
+use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 pub const IN_ACCESS: u32 = 0x1;
@@ -70,7 +70,7 @@ struct Inner {
 /// One inotify instance.
 pub struct Inotify {
     inner: Mutex<Inner>,
-    generation: AtomicU64,
+    wq: Arc<WaitQueue>,
 }
 
 fn encode(wd: i32, mask: u32, cookie: u32, name: &[u8]) -> Vec<u8> {
@@ -113,8 +113,7 @@ impl Inner {
 
 impl Inotify {
     fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        self.wq.notify(EV_IN);
     }
 
     /// inotify_add_watch: returns the watch descriptor.
@@ -248,7 +247,7 @@ impl Registry {
     pub fn create(&self) -> Arc<Inotify> {
         let i = Arc::new(Inotify {
             inner: Mutex::new(Inner::default()),
-            generation: AtomicU64::new(1),
+            wq: WaitQueue::new(),
         });
         let mut live = self.live.lock();
         live.retain(|w| w.strong_count() > 0);
@@ -350,8 +349,8 @@ impl FileOps for InotifyFile {
             events & libc::POLLIN
         }
     }
-    fn generation(&self) -> u64 {
-        self.ino.generation.load(Ordering::Relaxed)
+    fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.ino.wq.clone(), ev)])
     }
     fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
         if cmd as libc::c_ulong != libc::FIONREAD {

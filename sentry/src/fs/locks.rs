@@ -127,4 +127,13 @@ impl LockTable {
 pub struct Locks {
     pub record: LockTable,
     pub flock: LockTable,
+    /// Tasks waiting for a lock (F_SETLKW, flock): woken on every release.
+    pub wq: std::sync::Arc<crate::kernel::WaitQueue>,
+}
+
+impl Locks {
+    /// Some lock was released or changed: waiters re-check.
+    pub fn released(&self) {
+        self.wq.notify(crate::kernel::waitq::EV_ALL);
+    }
 }

@@ -1,8 +1,9 @@
 //! Pipes: a bounded byte queue with reader and writer ends.
 
 use super::file::{File, FileOps};
+use super::vfs::Caller;
 use crate::errno::{Errno, KResult};
-use crate::kernel::wake_all;
+use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_ALL, EV_ERR, EV_HUP, EV_IN, EV_OUT};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
@@ -17,7 +18,8 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(1000);
 pub struct Pipe {
     inner: Mutex<Inner>,
     ino: u64,
-    generation: AtomicU64,
+    /// Readers wait for EV_IN, writers for EV_OUT, FIFO openers for any.
+    wq: Arc<WaitQueue>,
     /// Opens of each side so far (read, write): a FIFO opener waits for
     /// the other side to be opened, even if it closed again since.
     opens: [AtomicU64; 2],
@@ -68,7 +70,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
             writers: 1,
         }),
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-        generation: AtomicU64::new(1),
+        wq: WaitQueue::new(),
         opens: [AtomicU64::new(1), AtomicU64::new(1)],
         named: false,
     });
@@ -91,7 +93,7 @@ pub fn new_fifo() -> Arc<Pipe> {
             writers: 0,
         }),
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-        generation: AtomicU64::new(1),
+        wq: WaitQueue::new(),
         opens: [AtomicU64::new(0), AtomicU64::new(0)],
         named: true,
     })
@@ -108,8 +110,7 @@ impl Pipe {
         }
         drop(p);
         self.opens[usize::from(write)].fetch_add(1, Ordering::Relaxed);
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        self.wq.notify(EV_ALL);
         PipeEnd {
             pipe: self.clone(),
             write,
@@ -120,6 +121,11 @@ impl Pipe {
     pub fn ends(&self) -> (usize, usize) {
         let p = self.inner.lock();
         (p.readers, p.writers)
+    }
+
+    /// The pipe's waiters.
+    pub fn queue(&self) -> &Arc<WaitQueue> {
+        &self.wq
     }
 
     /// How many times the read (false) or write (true) side was opened.
@@ -168,8 +174,7 @@ impl PipeEnd {
         let n = n.min(p.buf.len());
         p.buf.drain(..n);
         drop(p);
-        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        self.pipe.wq.notify(EV_OUT);
     }
 
     /// Whether both ends are of the same pipe.
@@ -180,7 +185,6 @@ impl PipeEnd {
 
 impl Drop for PipeEnd {
     fn drop(&mut self) {
-        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
         let mut p = self.pipe.inner.lock();
         if self.write {
             p.writers -= 1;
@@ -188,7 +192,12 @@ impl Drop for PipeEnd {
             p.readers -= 1;
         }
         drop(p);
-        wake_all();
+        // Readers see a hang-up, writers an error.
+        self.pipe.wq.notify(if self.write {
+            EV_IN | EV_HUP
+        } else {
+            EV_OUT | EV_ERR
+        });
     }
 }
 
@@ -204,8 +213,7 @@ impl FileOps for PipeEnd {
         }
         p.buf.drain(..n);
         drop(p);
-        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        self.pipe.wq.notify(EV_OUT);
         Ok(n)
     }
 
@@ -224,8 +232,7 @@ impl FileOps for PipeEnd {
         let n = buf.len().min(space);
         p.buf.extend(&buf[..n]);
         drop(p);
-        self.pipe.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        self.pipe.wq.notify(EV_IN);
         Ok(n)
     }
 
@@ -294,8 +301,8 @@ impl FileOps for PipeEnd {
         r & (events | libc::POLLERR | libc::POLLHUP)
     }
 
-    fn generation(&self) -> u64 {
-        self.pipe.generation.load(Ordering::Relaxed)
+    fn wait_queues(&self, _c: &Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.pipe.wq.clone(), ev)])
     }
 
     fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
@@ -332,8 +339,8 @@ impl FileOps for PipeRdWr {
         (self.rd.poll(events & libc::POLLIN) | self.wr.poll(events & libc::POLLOUT))
             & !libc::POLLHUP
     }
-    fn generation(&self) -> u64 {
-        self.rd.generation()
+    fn wait_queues(&self, c: &Caller, ev: Events) -> Queues {
+        self.rd.wait_queues(c, ev)
     }
     fn as_any(&self) -> &dyn Any {
         self

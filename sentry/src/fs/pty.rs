@@ -9,12 +9,11 @@
 use super::file::{File, FileOps};
 use super::synth::stat_of;
 use crate::errno::{Errno, KResult};
-use crate::kernel::wake_all;
+use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_ALL};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Device number of the devpts filesystem, for st_dev.
@@ -347,13 +346,18 @@ struct PtyState {
 pub struct Pty {
     pub index: u32,
     st: Mutex<PtyState>,
-    generation: AtomicU64,
+    /// Both sides' readers, writers and pollers.
+    wq: Arc<WaitQueue>,
 }
 
 impl Pty {
     fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::Relaxed);
-        wake_all();
+        self.wq.notify(EV_ALL);
+    }
+
+    /// The waiters of both sides (the console relay waits here too).
+    pub fn queue(&self) -> &Arc<WaitQueue> {
+        &self.wq
     }
 
     pub fn session(&self) -> (i32, i32) {
@@ -582,7 +586,7 @@ impl PtyTable {
                 signals: Vec::new(),
                 owner,
             }),
-            generation: AtomicU64::new(1),
+            wq: WaitQueue::new(),
         });
         if idx == slots.len() {
             slots.push(Arc::downgrade(&pty));
@@ -694,10 +698,6 @@ fn common_ioctl(pty: &Pty, cmd: u64, arg: u64, mm: &crate::mm::Mm, master: bool)
     Ok(0)
 }
 
-fn poll_gen(pty: &Pty) -> u64 {
-    pty.generation.load(Ordering::Relaxed)
-}
-
 impl FileOps for PtyMaster {
     fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         let mut s = self.pty.st.lock();
@@ -739,8 +739,8 @@ impl FileOps for PtyMaster {
         r & (events | libc::POLLHUP | libc::POLLERR)
     }
 
-    fn generation(&self) -> u64 {
-        poll_gen(&self.pty)
+    fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.pty.wq.clone(), ev)])
     }
 
     fn stat(&self) -> KResult<FileStat> {
@@ -805,8 +805,8 @@ impl FileOps for PtySlave {
         r & (events | libc::POLLHUP | libc::POLLERR)
     }
 
-    fn generation(&self) -> u64 {
-        poll_gen(&self.pty)
+    fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.pty.wq.clone(), ev)])
     }
 
     fn stat(&self) -> KResult<FileStat> {

@@ -4,6 +4,7 @@
 
 use super::file::FileOps;
 use super::vfs::Caller;
+use crate::kernel::waitq::{Events, Queues};
 use gofer::FileStat;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +52,13 @@ impl FileOps for SignalFd {
         } else {
             0
         }
+    }
+    fn wait_queues(&self, c: &Caller, ev: Events) -> Queues {
+        // The poller's process: its signals are what this file shows.
+        let tgid = c.st.tasks.get(&c.tid).map(|t| t.tgid);
+        tgid.and_then(|g| c.st.procs.get(&g))
+            .map(|p| Queues::from_iter([(p.signal_wq.clone(), ev)]))
+            .unwrap_or_default()
     }
     fn as_any(&self) -> &dyn Any {
         self

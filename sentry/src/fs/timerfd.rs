@@ -3,14 +3,31 @@
 //! with the file.
 
 use super::file::{File, FileOps};
+use super::vfs::Caller;
 use crate::errno::{Errno, KResult};
+use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN};
 use gofer::FileStat;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// A timerfd's expirations since the last read, and its readers.
+#[derive(Default)]
+pub struct Expirations {
+    pub count: AtomicU64,
+    pub wq: Arc<WaitQueue>,
+}
+
+impl Expirations {
+    /// The timer fired (the timer thread calls this).
+    pub fn fire(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.wq.notify(EV_IN);
+    }
+}
+
 pub struct TimerFd {
-    pub count: Arc<AtomicU64>,
+    pub count: Arc<Expirations>,
     /// The timer's id in the kernel's timer table.
     pub timer: u64,
     pub clock: i32,
@@ -21,7 +38,7 @@ impl FileOps for TimerFd {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
-        let n = self.count.swap(0, Ordering::Relaxed);
+        let n = self.count.count.swap(0, Ordering::Relaxed);
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
@@ -35,11 +52,14 @@ impl FileOps for TimerFd {
         Ok(super::synth::anon_stat())
     }
     fn poll(&self, events: i16) -> i16 {
-        if self.count.load(Ordering::Relaxed) > 0 {
+        if self.count.count.load(Ordering::Relaxed) > 0 {
             events & libc::POLLIN
         } else {
             0
         }
+    }
+    fn wait_queues(&self, _c: &Caller, ev: Events) -> Queues {
+        Queues::from_iter([(self.count.wq.clone(), ev)])
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -3,6 +3,7 @@
 use super::file::{File, FileOps};
 use super::pipe::{new_pipe, PipeEnd};
 use crate::errno::{Errno, KResult};
+use crate::kernel::waitq::{Events, Queues, EV_IN, EV_OUT};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
@@ -91,10 +92,17 @@ impl FileOps for UnixStream {
         }
         r & (events | libc::POLLHUP | libc::POLLERR)
     }
-    fn generation(&self) -> u64 {
-        let a = self.rx.lock().as_ref().map(|p| p.generation()).unwrap_or(0);
-        let b = self.tx.lock().as_ref().map(|p| p.generation()).unwrap_or(0);
-        a.wrapping_mul(31).wrapping_add(b).max(1)
+    fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
+        let mut q = Queues::new();
+        // Incoming data and the peer's close arrive on the receiving pipe;
+        // room to write and the peer's shutdown on the sending one.
+        if let Some(rx) = &*self.rx.lock() {
+            q.push((rx.pipe().queue().clone(), ev & !EV_OUT));
+        }
+        if let Some(tx) = &*self.tx.lock() {
+            q.push((tx.pipe().queue().clone(), ev & !EV_IN));
+        }
+        q
     }
     fn ioctl(&self, f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
         match &*self.rx.lock() {

@@ -394,6 +394,26 @@ pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
 }
 
 impl Vfs {
+    /// A VFS of one tmpfs, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests() -> Vfs {
+        let fs = super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit());
+        let ns = MountNs {
+            mounts: RwLock::new(vec![Arc::new(Mount::new(
+                b"/",
+                Arc::new(fs),
+                b"",
+                "tmpfs",
+                0,
+            ))]),
+        };
+        Vfs {
+            init_ns: Arc::new(ns),
+            inotify: Default::default(),
+            ptys: Default::default(),
+        }
+    }
+
     pub fn new(gofer: Arc<super::gofer_fs::GoferPool>) -> Vfs {
         let writable = gofer.writable;
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));

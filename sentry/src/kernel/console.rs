@@ -5,7 +5,8 @@
 //! then does echo, line editing and ^C/^Z/^\, and job control works; the
 //! window size follows the host terminal's.
 
-use super::{signal, wait, Kernel};
+use super::waitq::{Wait, Waiter, EV_IN, EV_OUT};
+use super::{signal, Kernel};
 use crate::fs::pty::{Pty, PtyMaster};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -88,6 +89,7 @@ fn relay_in(k: &Arc<Kernel>) {
     let fd = c.host_in.as_raw_fd();
     let mut size = winsize(fd);
     let mut buf = [0u8; 4096];
+    let waiter = Waiter::new();
     loop {
         let mut p = libc::pollfd {
             fd,
@@ -121,6 +123,8 @@ fn relay_in(k: &Arc<Kernel>) {
         let mut data = &buf[..n as usize];
         let mut st = k.lock();
         loop {
+            let mut w = Wait::start(&waiter);
+            w.on(c.pty.queue(), EV_OUT);
             let took = c.pty.type_in(data);
             c.pty.raise_signals(&mut st);
             data = &data[took..];
@@ -128,10 +132,9 @@ fn relay_in(k: &Arc<Kernel>) {
                 break;
             }
             // The sandbox is not reading: wait for room.
-            wait::wait(
-                &mut st,
-                Some(std::time::Instant::now() + Duration::from_millis(100)),
-            );
+            parking_lot::MutexGuard::unlocked(&mut st, || {
+                waiter.sleep(Some(std::time::Instant::now() + Duration::from_millis(100)))
+            });
         }
     }
 }
@@ -139,13 +142,17 @@ fn relay_in(k: &Arc<Kernel>) {
 /// Master → host terminal.
 fn relay_out(k: &Arc<Kernel>) {
     let Some(c) = k.console.as_ref() else { return };
+    let waiter = Waiter::new();
     let mut st = k.lock();
     loop {
+        let mut w = Wait::start(&waiter);
+        w.on(c.pty.queue(), EV_IN);
         let out = c.pty.take_output();
         if out.is_empty() {
-            wait::wait(&mut st, None);
+            parking_lot::MutexGuard::unlocked(&mut st, || waiter.sleep(None));
             continue;
         }
+        drop(w);
         drop(st);
         write_all(c.host_out.as_raw_fd(), &out);
         st = k.lock();

@@ -3,13 +3,14 @@
 
 use super::signal;
 use super::task::{Process, Task};
-use super::wait::{self, Deadline};
+use super::wait::Deadline;
+use super::waitq::Wait;
 use super::{KState, Kernel};
 use crate::errno::{Errno, KResult};
 use crate::mm::Mm;
 use parking_lot::MutexGuard;
 use platform::{Context, Regs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::Arc;
 
 /// The syscall table the runtime hands to the kernel.
@@ -58,46 +59,53 @@ impl Ctx<'_, '_> {
         signal::has_pending(&self.st, self.tid)
     }
 
-    /// Sleeps until something may have changed, the deadline passes, or a
-    /// signal arrives. Returns Err(ERESTARTSYS) when interrupted, Ok(false)
-    /// on timeout.
-    pub fn block(&mut self, deadline: Deadline) -> KResult<bool> {
+    /// Starts a wait on the task's waiter: register on queues with
+    /// `Wait::on`, re-check the condition, then `sleep`.
+    pub fn wait_start(&self) -> Wait {
+        Wait::start(&self.task_ref().waiter)
+    }
+
+    /// Sleeps (kernel lock released) until a queue of `w` reports, the
+    /// task is woken directly (a signal, a futex wake, a vfork child's
+    /// exec), or the deadline passes. Err(ERESTARTSYS) when a signal is
+    /// pending, Ok(false) on timeout.
+    pub fn sleep(&mut self, w: &Wait, deadline: Deadline) -> KResult<bool> {
         if self.interrupted() {
             return Err(Errno::ERESTARTSYS);
         }
-        let woke = wait::wait(&mut self.st, deadline);
+        let waiter = w.waiter().clone();
+        let woke = MutexGuard::unlocked(&mut self.st, || waiter.sleep(deadline));
         if self.interrupted() {
             return Err(Errno::ERESTARTSYS);
         }
         Ok(woke)
     }
 
-    /// Like `block`, but also returns when one of the host fds is ready.
-    pub fn block_host(&mut self, fds: &[(RawFd, i16)], deadline: Deadline) -> KResult<Vec<i16>> {
+    /// Like `sleep`, but also returns when one of the host fds is ready;
+    /// returns their revents.
+    pub fn sleep_host(
+        &mut self,
+        w: &Wait,
+        fds: &[(RawFd, i16)],
+        deadline: Deadline,
+    ) -> KResult<Vec<i16>> {
         if self.interrupted() {
             return Err(Errno::ERESTARTSYS);
         }
-        let wake = self.wake_fd()?;
-        let r = wait::wait_host(&mut self.st, wake, fds, deadline);
+        let waiter = w.waiter().clone();
+        let r = MutexGuard::unlocked(&mut self.st, || waiter.sleep_host(fds, deadline))
+            .map_err(|e| Errno::from_io(&e))?;
         if self.interrupted() {
             return Err(Errno::ERESTARTSYS);
         }
         Ok(r)
     }
 
-    fn wake_fd(&mut self) -> KResult<RawFd> {
-        let t = self.task();
-        if let Some(fd) = &t.wake_fd {
-            return Ok(fd.as_raw_fd());
-        }
-        // SAFETY: eventfd creation, result checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: fd was just created and is owned here.
-        t.wake_fd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-        Ok(fd)
+    /// Sleeps until a signal, a direct wake-up or the deadline, on no
+    /// queue (nanosleep, pause). Ok(false) on timeout.
+    pub fn block(&mut self, deadline: Deadline) -> KResult<bool> {
+        let w = self.wait_start();
+        self.sleep(&w, deadline)
     }
 
     /// Applies pending address-space changes and frees what they released.

@@ -4,7 +4,7 @@
 use super::ctx::Ctx;
 use super::lifecycle::{default_signal, release_vfork};
 use super::signal::{self, default_action, SIG_DFL, SIG_IGN};
-use super::{wait, KState};
+use super::KState;
 use crate::errno::{Errno, KResult};
 use crate::fs::file::File;
 use crate::loader::elf::{self, Elf};
@@ -291,8 +291,12 @@ fn de_thread(ctx: &mut Ctx<'_, '_>) {
         }
         signal::kick(&ctx.st, *t);
     }
+    // Each exiting thread wakes this one (`exit_thread_finish`).
+    let w = ctx.wait_start();
     while ctx.st.procs[&tgid].threads.iter().any(|&t| t != me) {
-        wait::wait(&mut ctx.st, None);
+        let waiter = w.waiter().clone();
+        MutexGuard::unlocked(&mut ctx.st, || waiter.sleep(None));
+        w.rearm();
     }
     ctx.proc_().execing = None;
 }
@@ -353,7 +357,12 @@ pub fn signals_and_exit(
             return false;
         }
         if st.procs[&tgid].stopped {
-            wait::wait(st, None);
+            // SIGCONT and SIGKILL kick every thread of the process.
+            let waiter = t.waiter.clone();
+            waiter.arm();
+            if st.procs[&tgid].stopped {
+                MutexGuard::unlocked(st, || waiter.sleep(None));
+            }
             continue;
         }
         let mask = t.sig_mask;

@@ -3,7 +3,8 @@
 
 use super::ctx::Ctx;
 use super::wait::Deadline;
-use super::{wake_all, KState};
+use super::waitq::{Waker, EV_ALL};
+use super::KState;
 use crate::errno::{Errno, KResult};
 use crate::mm::{read_obj, write_obj, Mm};
 use std::collections::{HashMap, HashSet};
@@ -57,6 +58,7 @@ pub fn wait(
         return Err(Errno::EAGAIN);
     }
     let tid = ctx.tid;
+    let w = ctx.wait_start();
     ctx.st
         .futexes
         .queues
@@ -64,10 +66,11 @@ pub fn wait(
         .or_default()
         .push((tid, bitset));
     loop {
+        w.rearm();
         if ctx.st.futexes.woken.remove(&tid) {
             return Ok(());
         }
-        let r = ctx.block(deadline);
+        let r = ctx.sleep(&w, deadline);
         if ctx.st.futexes.woken.remove(&tid) {
             return Ok(());
         }
@@ -87,25 +90,33 @@ pub fn wait(
 
 fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
     let mut woke = 0;
-    if let Some(q) = st.futexes.queues.get_mut(&k) {
+    let (table, tasks) = (&mut st.futexes, &st.tasks);
+    if let Some(q) = table.queues.get_mut(&k) {
         let mut i = 0;
         while i < q.len() && woke < n {
             if q[i].1 & bitset != 0 {
                 let (tid, _) = q.remove(i);
-                st.futexes.woken.insert(tid);
+                table.woken.insert(tid);
+                if let Some(t) = tasks.get(&tid) {
+                    t.waiter.wake(EV_ALL);
+                }
                 woke += 1;
             } else {
                 i += 1;
             }
         }
         if q.is_empty() {
-            st.futexes.queues.remove(&k);
+            table.queues.remove(&k);
         }
     }
-    if woke > 0 {
-        wake_all();
-    }
     woke
+}
+
+/// Wakes task `tid`, which a futex operation just took off a queue.
+fn wake_task(st: &KState, tid: i32) {
+    if let Some(t) = st.tasks.get(&tid) {
+        t.waiter.wake(EV_ALL);
+    }
 }
 
 pub fn wake(
@@ -293,6 +304,7 @@ pub fn lock_pi(
         {
             continue;
         }
+        let wait = ctx.wait_start();
         ctx.st
             .futexes
             .queues
@@ -300,10 +312,11 @@ pub fn lock_pi(
             .or_default()
             .push((ctx.tid, u32::MAX));
         loop {
+            wait.rearm();
             if ctx.st.futexes.woken.remove(&ctx.tid) {
                 return Ok(());
             }
-            let r = ctx.block(deadline);
+            let r = ctx.sleep(&wait, deadline);
             if ctx.st.futexes.woken.remove(&ctx.tid) {
                 return Ok(());
             }
@@ -345,7 +358,7 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
             let more = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
             w.store(t as u32 | if more { FUTEX_WAITERS } else { 0 }, SeqCst);
             ctx.st.futexes.woken.insert(t);
-            wake_all();
+            wake_task(&ctx.st, t);
         }
         None => w.store(0, SeqCst),
     }

@@ -4,7 +4,8 @@
 use super::ctx::Ctx;
 use super::signal::{self, bit, Default_, SigInfo, SIGCHLD, SIGKILL, SIG_DFL, SIG_IGN};
 use super::task::{default_rlimits, ExitInfo, FsContext, Process, Task};
-use super::{wait, wake_all, Creds, KState, Kernel};
+use super::waitq::{Waker, EV_ALL};
+use super::{Creds, KState, Kernel};
 use crate::errno::{Errno, KResult};
 use crate::fs::file::FdTable;
 use crate::mm::{write_obj, Mm};
@@ -60,7 +61,7 @@ pub fn spawn_init(
         restart: None,
         host_tid: 0,
         start: std::time::Instant::now(),
-        wake_fd: None,
+        waiter: super::Waiter::new(),
         exit_signal: SIGCHLD,
         pdeathsig: 0,
         mnt_ns: k.vfs.init_ns.clone(),
@@ -160,6 +161,8 @@ pub fn new_process(
         child_maxrss_kb: 0,
         posix_timers: Vec::new(),
         ctty: None,
+        child_wq: super::WaitQueue::new(),
+        signal_wq: super::WaitQueue::new(),
     }
 }
 
@@ -213,6 +216,7 @@ fn thread_cpu_ns() -> u64 {
 
 fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
     let mut tid = tid0;
+    super::waitq::defer_wakeups(true);
     let mut st = k.lock();
     if let Some(t) = st.tasks.get_mut(&tid) {
         t.kicker = pctx.kicker();
@@ -268,6 +272,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
         }
         let space = st.tasks[&tid].mm.space.clone();
         drop(st);
+        super::waitq::flush_deferred();
         let ev = pctx.switch(&space, &mut regs);
         st = k.lock();
         match ev {
@@ -285,10 +290,13 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
     exit_thread_prepare(&mut st, tid);
     let cpu = thread_cpu_ns();
     drop(st);
+    super::waitq::flush_deferred();
     pctx.release();
     drop(pctx);
     let mut st = k.lock();
     exit_thread_finish(&mut st, tid, cpu);
+    drop(st);
+    super::waitq::flush_deferred();
 }
 
 /// A synchronous fault: blocked or ignored means the default action.
@@ -355,8 +363,10 @@ fn exit_thread_prepare(st: &mut KState, tid: i32) {
 
 pub fn release_vfork(st: &mut KState, tid: i32) {
     if let Some(t) = st.tasks.get_mut(&tid) {
-        if t.vfork_parent.take().is_some() {
-            wake_all();
+        if let Some(parent) = t.vfork_parent.take() {
+            if let Some(p) = st.tasks.get(&parent) {
+                p.waiter.wake(EV_ALL);
+            }
         }
     }
 }
@@ -375,7 +385,10 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
     if !p.threads.is_empty() {
-        wake_all();
+        // An exec'ing thread waits for the others to go.
+        if let Some(t) = p.execing.and_then(|e| st.tasks.get(&e)) {
+            t.waiter.wake(EV_ALL);
+        }
         return;
     }
     let info = p.group_exit.unwrap_or(ExitInfo {
@@ -388,7 +401,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
     if !st.locks.record.is_empty() {
         st.locks.record.release_process(tgid);
-        wake_all();
+        st.locks.released();
     }
     for pt in p.posix_timers.drain(..) {
         st.timers.cancel(pt);
@@ -438,12 +451,11 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         } else {
             128 + info.value
         });
-        wait::wake_init_waiter();
+        st.init_done.notify();
         let all: Vec<i32> = st.procs.keys().copied().collect();
         for p in all {
             group_exit(st, p, signal::fatal_info(SIGKILL));
         }
-        wake_all();
         return;
     }
     // Parent ignoring SIGCHLD: reap at once.
@@ -457,7 +469,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.retain(|&c| c != tgid);
         }
-        wake_all();
+        signal::notify_children_changed(st, ppid);
     } else if exit_signal != 0 {
         signal::notify_parent(st, tgid, ppid, info.code, info.value);
     }
@@ -623,7 +635,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             restart: None,
             host_tid: 0,
             start: std::time::Instant::now(),
-            wake_fd: None,
+            waiter: super::Waiter::new(),
             exit_signal: a.exit_signal,
             pdeathsig: 0,
             mnt_ns,
@@ -636,8 +648,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         let _ = write_obj::<i32>(&mm, a.ctid, &tid);
     }
     if f & libc::CLONE_VFORK != 0 {
-        // Only a fatal signal ends the wait early.
+        // Only a fatal signal ends the wait early; the child's exec or
+        // exit wakes this task directly (`release_vfork`).
+        let w = ctx.wait_start();
         loop {
+            w.rearm();
             let waiting = ctx
                 .st
                 .tasks
@@ -647,7 +662,8 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             if !waiting || me.killed {
                 break;
             }
-            wait::wait(&mut ctx.st, None);
+            let waiter = w.waiter().clone();
+            MutexGuard::unlocked(&mut ctx.st, || waiter.sleep(None));
         }
     }
     Ok(tid)
@@ -753,7 +769,12 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
         if opts & WNOHANG != 0 {
             return Ok(None);
         }
-        ctx.block(None)?;
+        // Checked under the kernel lock, which every change of a child
+        // holds; the queue ends the sleep.
+        let q = ctx.proc_ref().child_wq.clone();
+        let mut w = ctx.wait_start();
+        w.on(&q, EV_ALL);
+        ctx.sleep(&w, None)?;
     }
 }
 

@@ -13,13 +13,15 @@ pub mod task;
 pub mod time;
 pub mod timers;
 mod wait;
+pub mod waitq;
 
 pub use creds::Creds;
 pub use ctx::{Ctx, SyscallTable};
 pub use lifecycle::{do_clone, do_wait, group_exit, CloneArgs, WaitResult, WaitSel};
 pub use signal::{SigAction, SigInfo};
 pub use task::{FsContext, Process, Restart, Task};
-pub use wait::{wake_all, Deadline};
+pub use wait::Deadline;
+pub use waitq::{Events, Wait, WaitQueue, Waiter};
 
 use crate::errno::KResult;
 use crate::fs::vfs::Vfs;
@@ -55,6 +57,7 @@ pub struct KernelConfig {
 }
 
 /// Kernel state guarded by the big kernel lock.
+#[derive(Default)]
 pub struct KState {
     pub tasks: HashMap<i32, Task>,
     pub procs: HashMap<i32, Process>,
@@ -65,6 +68,8 @@ pub struct KState {
     pub init_exit: Option<i32>,
     /// Advisory file locks (fcntl record locks, OFD locks, flock).
     pub locks: crate::fs::locks::Locks,
+    /// The main thread waits here for pid 1 to exit.
+    pub init_done: Arc<waitq::Signal>,
 }
 
 pub struct Kernel {
@@ -112,6 +117,7 @@ impl Kernel {
                 timers: timers::Timers::default(),
                 init_exit: None,
                 locks: Default::default(),
+                init_done: Default::default(),
             }),
             platform,
             memfile,
@@ -181,7 +187,8 @@ impl Kernel {
                 }
                 return Ok(code);
             }
-            wait::wait_init(&mut st);
+            let done = st.init_done.clone();
+            done.wait(&mut st, None);
         }
     }
 }

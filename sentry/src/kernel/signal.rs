@@ -2,7 +2,8 @@
 //! rt_sigframe (including the XSAVE state), and rt_sigreturn.
 
 use super::task::ExitInfo;
-use super::{wake_all, KState};
+use super::waitq::{Waker, EV_ALL, EV_IN};
+use super::KState;
 use crate::errno::{Errno, KResult};
 use crate::mm::{read_obj, Mm};
 use platform::Regs;
@@ -288,8 +289,15 @@ pub fn send_to_pgrp(st: &mut KState, pgid: i32, signo: i32) {
 pub fn kick(st: &KState, tid: i32) {
     if let Some(t) = st.tasks.get(&tid) {
         t.kicker.kick();
+        t.waiter.wake(EV_ALL);
     }
-    wake_all();
+}
+
+/// A signal became pending in process `tgid`: its signalfds may be ready.
+fn note_pending(st: &KState, tgid: i32) {
+    if let Some(p) = st.procs.get(&tgid) {
+        p.signal_wq.notify(EV_IN);
+    }
 }
 
 /// Queues a signal on one thread.
@@ -302,6 +310,7 @@ pub fn send_to_thread(st: &mut KState, tid: i32, info: SigInfo) {
     if let Some(t) = st.tasks.get_mut(&tid) {
         t.pending.push(info);
     }
+    note_pending(st, tgid);
     kick(st, tid);
 }
 
@@ -324,6 +333,7 @@ pub fn send_to_process(st: &mut KState, tgid: i32, info: SigInfo) {
         })
         .or(threads.first())
         .copied();
+    note_pending(st, tgid);
     if let Some(t) = target {
         kick(st, t);
     }
@@ -359,7 +369,12 @@ fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
                 );
             }
         }
-        wake_all();
+        // Stopped threads sleep in signal delivery: resume them.
+        if let Some(p) = st.procs.get(&tgid) {
+            for t in p.threads.clone() {
+                kick(st, t);
+            }
+        }
     }
     if matches!(
         sig,
@@ -392,7 +407,7 @@ pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: 
         let stop_cont = code == CLD_STOPPED || code == CLD_CONTINUED;
         if stop_cont && act.flags & 1 != 0 {
             // SA_NOCLDSTOP
-            wake_all();
+            pp.child_wq.notify(EV_ALL);
             return;
         }
         let info = SigInfo {
@@ -405,7 +420,14 @@ pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: 
         };
         send_to_process(st, ppid, info);
     }
-    wake_all();
+    notify_children_changed(st, ppid);
+}
+
+/// Wakes the wait(2)ers of process `pid`.
+pub fn notify_children_changed(st: &KState, pid: i32) {
+    if let Some(p) = st.procs.get(&pid) {
+        p.child_wq.notify(EV_ALL);
+    }
 }
 
 /// Whether `tid` has a signal it does not block.

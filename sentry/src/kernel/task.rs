@@ -49,8 +49,8 @@ pub struct Task {
     /// Host thread of the sentry running this task (for CPU time).
     pub host_tid: i32,
     pub start: std::time::Instant,
-    /// Per-thread wake-up eventfd for host polls (created lazily).
-    pub wake_fd: Option<std::os::fd::OwnedFd>,
+    /// What the task sleeps on when it blocks (see `waitq`).
+    pub waiter: Arc<super::Waiter>,
     pub exit_signal: i32,
     pub pdeathsig: i32,
     /// Mount namespace (unshare/clone with CLONE_NEWNS copy it).
@@ -109,6 +109,10 @@ pub struct Process {
     pub posix_timers: Vec<u64>,
     /// Controlling terminal (a pty of the sandbox), inherited on fork.
     pub ctty: Option<Arc<crate::fs::pty::Pty>>,
+    /// wait(2)ers: a child changed state (or was reparented away).
+    pub child_wq: Arc<super::WaitQueue>,
+    /// signalfd readers and pollers: a signal became pending.
+    pub signal_wq: Arc<super::WaitQueue>,
 }
 
 pub const RLIM_INFINITY: u64 = u64::MAX;

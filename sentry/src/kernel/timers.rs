@@ -2,7 +2,8 @@
 //! fired by one timer thread.
 
 use super::signal::{self, InfoKind, SigInfo};
-use super::{cpu, wait, wake_all, KState, Kernel};
+use super::waitq::Signal;
+use super::{cpu, KState, Kernel};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub enum Target {
     /// A timerfd: expirations are counted in the file (gone with it).
-    Counter(std::sync::Weak<std::sync::atomic::AtomicU64>),
+    Counter(std::sync::Weak<crate::fs::timerfd::Expirations>),
     /// setitimer/alarm: `sig` to the process.
     Itimer { tgid: i32, sig: i32 },
     /// POSIX timer with SIGEV_SIGNAL (or SIGEV_THREAD_ID when `tid` is set).
@@ -50,6 +51,8 @@ pub struct Timer {
 pub struct Timers {
     next: u64,
     pub all: HashMap<u64, Timer>,
+    /// The timer thread sleeps here: arming a timer wakes it, nothing else.
+    wake: Arc<Signal>,
 }
 
 /// Current reading of a CPU clock.
@@ -111,7 +114,7 @@ impl Timers {
         }
         t.interval = interval;
         t.overrun = 0;
-        wait::wake_timers();
+        self.wake.notify();
         old
     }
 
@@ -142,8 +145,7 @@ fn fire(st: &mut KState, target: Target) {
     match target {
         Target::Counter(c) => {
             if let Some(c) = c.upgrade() {
-                c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                wake_all();
+                c.fire();
             }
         }
         Target::Itimer { tgid, sig } => {
@@ -229,7 +231,8 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                     let tick = Instant::now() + CPU_TICK;
                     next = Some(next.map_or(tick, |n| n.min(tick)));
                 }
-                wait::wait_timers(&mut st, next);
+                let wake = st.timers.wake.clone();
+                wake.wait(&mut st, next);
             }
         });
 }
