@@ -179,6 +179,11 @@ impl Epoll {
         let inner = &self.inner;
         let nested = f.downcast::<Epoll>().map(|e| e.inner.clone());
         if let Some(t) = &nested {
+            // Check and insert must not interleave with another ADD of
+            // epolls (two crossing ADDs would each pass and make a cycle):
+            // the kernel lock, held for the whole call, serialises them
+            // today; like Linux's epnested_mutex, this needs a lock of its
+            // own once system calls run without it.
             // The new chain: the epolls above this one, this one, and the
             // levels inside the target. A cycle shows as this epoll met
             // below the target.

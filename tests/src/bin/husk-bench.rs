@@ -14,7 +14,13 @@
 //! whole runs of `dd bs=1M` and `cat`, create+stat+unlink of 10,000 files in /tmp
 //! (tests/bench/files.c), `find /usr` and `tar c /usr/lib | wc -c`.
 //!
-//! `--only process` or `--only fs` runs one group.
+//! Wake-up rows (tests/bench/wake.c, timed inside the process): pipe
+//! ping-pong between two threads with 0, 50 and 200 other threads asleep
+//! on idle pipes, futex ping-pong between two threads, pipe ping-pong
+//! between two processes (round trips in us), and two threads pread()ing
+//! their own tmpfs files against one (throughput ratio).
+//!
+//! `--only process`, `--only fs` or `--only wake` runs one group.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -319,6 +325,73 @@ fn fs_rows(big: PathBuf, files: PathBuf, reader: PathBuf) -> Vec<Row> {
     ]
 }
 
+/// At most runsc's value, when runsc was measured.
+fn at_most_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
+    r.map(|r| h <= r)
+}
+
+/// Rows on hand-offs between tasks (tests/bench/wake.c): wake-ups that
+/// must not cost more with more sleepers, and two threads that must not
+/// serialise on the kernel.
+fn wake_rows(wake: PathBuf) -> Vec<Row> {
+    let prog = move |args: &[&str]| {
+        let mut v = vec![wake.clone().into_os_string()];
+        v.extend(args.iter().map(OsString::from));
+        v
+    };
+    let row = |name, args: Vec<OsString>, target, meets| Row {
+        name,
+        unit: "us",
+        target,
+        meets,
+        measure: Box::new(move |r| printed_median(r, &args, 3)),
+        values: Vec::new(),
+    };
+    vec![
+        row(
+            "pipe ping-pong, 2 threads (median of 3)",
+            prog(&["pipe-threads", "0"]),
+            "<= runsc",
+            at_most_runsc,
+        ),
+        row(
+            "  ... with 50 idle threads asleep",
+            prog(&["pipe-threads", "50"]),
+            "-",
+            |_, _, _| None,
+        ),
+        row(
+            "  ... with 200 idle threads asleep",
+            prog(&["pipe-threads", "200"]),
+            "<= 1.2x the row with none, <= runsc",
+            at_most_runsc,
+        ),
+        row(
+            "futex ping-pong, 2 threads (median of 3)",
+            prog(&["futex-threads"]),
+            "<= runsc",
+            at_most_runsc,
+        ),
+        row(
+            "pipe ping-pong, 2 processes (median of 3)",
+            prog(&["pipe-procs"]),
+            "<= runsc",
+            at_most_runsc,
+        ),
+        Row {
+            name: "2 threads pread own tmpfs file, vs 1 (median of 3)",
+            unit: "x",
+            target: ">= 1.6x",
+            meets: |h, _, _| Some(h >= 1.6),
+            measure: {
+                let scale = prog(&["scale"]);
+                Box::new(move |r| printed_median(r, &scale, 3))
+            },
+            values: Vec::new(),
+        },
+    ]
+}
+
 /// The file the read rows use, made once (random bytes, so no filesystem
 /// can shortcut it) and read once so every runner starts with it cached.
 fn read_file() -> Result<PathBuf, String> {
@@ -350,16 +423,17 @@ fn read_file() -> Result<PathBuf, String> {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: husk-bench [--only process|fs]");
+    eprintln!("usage: husk-bench [--only process|fs|wake]");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (process, fs) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        [] => (true, true),
-        ["--only", "process"] | ["--only=process"] => (true, false),
-        ["--only", "fs"] | ["--only=fs"] => (false, true),
+    let (process, fs, wake) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => (true, true, true),
+        ["--only", "process"] | ["--only=process"] => (true, false, false),
+        ["--only", "fs"] | ["--only=fs"] => (false, true, false),
+        ["--only", "wake"] | ["--only=wake"] => (false, false, true),
         _ => return usage(),
     };
     let mut rows = Vec::new();
@@ -376,6 +450,9 @@ fn main() -> ExitCode {
         }
         if fs {
             rows.extend(fs_rows(read_file()?, compile("files")?, compile("read")?));
+        }
+        if wake {
+            rows.extend(wake_rows(compile("wake")?));
         }
         Ok(())
     };
