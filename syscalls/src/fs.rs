@@ -176,19 +176,6 @@ fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<(Vec<libc::iove
     Ok((out, total))
 }
 
-fn copy_out(iov: &[libc::iovec], data: &[u8]) {
-    let mut pos = 0;
-    for v in iov {
-        if pos >= data.len() {
-            break;
-        }
-        let n = v.iov_len.min(data.len() - pos);
-        // SAFETY: iovecs come from Mm::iovecs, valid under the kernel lock.
-        unsafe { std::ptr::copy_nonoverlapping(data[pos..].as_ptr(), v.iov_base.cast::<u8>(), n) };
-        pos += n;
-    }
-}
-
 /// The bytes an iovec array of the application describes.
 fn read_iov(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<Vec<u8>> {
     if cnt > 1024 {
@@ -264,7 +251,7 @@ pub(crate) fn do_read_nowait(
             Some((p, c)) => gather(ctx, p, c)?.0,
             None => ctx.mm.iovecs(buf, data.len())?,
         };
-        copy_out(&iov, &data);
+        sentry::mm::scatter(&iov, &data);
         return Ok(data.len() as u64);
     }
     loop {
@@ -312,7 +299,7 @@ pub(crate) fn do_read_nowait(
                 let mut tmp = vec![0u8; total.min(1 << 20)];
                 f.ops
                     .read(&f, &mut tmp, off)
-                    .inspect(|&n| copy_out(&iov, &tmp[..n]))
+                    .inspect(|&n| sentry::mm::scatter(&iov, &tmp[..n]))
             }
         };
         match r {
@@ -782,27 +769,29 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     f.ops.seek(&f, a[1] as i64, whence)
 }
 
-/// struct stat as Linux x86-64 lays it out.
-pub fn linux_stat(s: &FileStat) -> libc::stat {
-    // SAFETY: plain C struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    st.st_dev = s.dev;
-    st.st_ino = s.ino;
-    st.st_nlink = s.nlink;
-    st.st_mode = s.mode;
-    st.st_uid = s.uid;
-    st.st_gid = s.gid;
-    st.st_rdev = s.rdev;
-    st.st_size = s.size;
-    st.st_blksize = s.blksize;
-    st.st_blocks = s.blocks;
-    st.st_atime = s.atime.0;
-    st.st_atime_nsec = s.atime.1;
-    st.st_mtime = s.mtime.0;
-    st.st_mtime_nsec = s.mtime.1;
-    st.st_ctime = s.ctime.0;
-    st.st_ctime_nsec = s.ctime.1;
-    st
+/// The kernel's struct stat for x86-64.
+pub fn linux_stat(s: &FileStat) -> linux_raw_sys::general::stat {
+    linux_raw_sys::general::stat {
+        st_dev: s.dev,
+        st_ino: s.ino,
+        st_nlink: s.nlink,
+        st_mode: s.mode,
+        st_uid: s.uid,
+        st_gid: s.gid,
+        __pad0: 0,
+        st_rdev: s.rdev,
+        st_size: s.size,
+        st_blksize: s.blksize,
+        st_blocks: s.blocks,
+        // Unsigned in the kernel's layout: times before 1970 wrap.
+        st_atime: s.atime.0 as u64,
+        st_atime_nsec: s.atime.1 as _,
+        st_mtime: s.mtime.0 as u64,
+        st_mtime_nsec: s.mtime.1 as _,
+        st_ctime: s.ctime.0 as u64,
+        st_ctime_nsec: s.ctime.1 as _,
+        __unused: [0; 3],
+    }
 }
 
 fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<FileStat> {

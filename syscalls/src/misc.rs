@@ -95,20 +95,15 @@ fn getrandom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let n = (a[1] as usize).min(1 << 25);
     let mut buf = vec![0u8; n];
-    // SAFETY: filling our own buffer.
-    let got = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), n, 0) };
-    if got < 0 {
-        return Err(Errno::last());
-    }
-    ctx.mm.write(a[0], &buf[..got as usize])?;
+    let got = rustix::rand::getrandom(&mut buf[..], rustix::rand::GetRandomFlags::empty())
+        .map_err(|e| Errno(e.raw_os_error()))?;
+    ctx.mm.write(a[0], &buf[..got])?;
     Ok(got as u64)
 }
 
 fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    // SAFETY: sysinfo fills a plain struct.
-    let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::sysinfo(&mut si) };
+    // The host's swap, high memory and unit; the rest is the sandbox's.
+    let mut si = rustix::system::sysinfo();
     // Linux rounds uptime up to whole seconds.
     let up = ctx.k.boot_time.elapsed();
     si.uptime = up.as_secs() as i64 + i64::from(up.subsec_nanos() > 0);
@@ -120,7 +115,29 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     si.sharedram = sentry::fs::tmpfs::sandbox_bytes() / unit;
     si.bufferram = si.bufferram.min(si.freeram);
     si.loads = [0; 3];
-    put(ctx, a[0], &si)?;
+    // The kernel's struct sysinfo for x86-64 (112 bytes), field by field.
+    let mut b = [0u8; 112];
+    let mut at = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    at(0, &si.uptime.to_ne_bytes());
+    for (i, l) in si.loads.iter().enumerate() {
+        at(8 + 8 * i, &l.to_ne_bytes());
+    }
+    let longs = [
+        si.totalram,
+        si.freeram,
+        si.sharedram,
+        si.bufferram,
+        si.totalswap,
+        si.freeswap,
+    ];
+    for (i, v) in longs.iter().enumerate() {
+        at(32 + 8 * i, &v.to_ne_bytes());
+    }
+    at(80, &si.procs.to_ne_bytes());
+    at(88, &si.totalhigh.to_ne_bytes());
+    at(96, &si.freehigh.to_ne_bytes());
+    at(104, &si.mem_unit.to_ne_bytes());
+    ctx.mm.write(a[0], &b)?;
     Ok(0)
 }
 
@@ -173,8 +190,7 @@ fn sched_setaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    // SAFETY: sched_getcpu has no arguments.
-    let cpu = unsafe { libc::sched_getcpu() }.max(0) as u32;
+    let cpu = sentry::kernel::cpu::current_cpu();
     if a[0] != 0 {
         put(ctx, a[0], &cpu)?;
     }

@@ -16,6 +16,15 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
 }
 
 /// CPU time of a sentry thread of this process (any thread of ours).
+/// The host CPU this thread runs on (a task's sentry thread is pinned to
+/// its stub's CPU, so this is the task's CPU too).
+pub fn current_cpu() -> u32 {
+    // SAFETY: sched_getcpu takes no arguments (glibc answers from the
+    // vDSO or rseq, with no system call the sandbox's filter refuses).
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).unwrap_or(0)
+}
+
 pub fn host_thread_ns(host_tid: i32) -> u64 {
     if host_tid <= 0 {
         return 0;

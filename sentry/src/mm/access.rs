@@ -280,6 +280,23 @@ pub fn write_obj<T: Copy>(mm: &Mm, addr: u64, val: &T) -> KResult<()> {
     mm.write(addr, bytes)
 }
 
+/// Copies `data` into the pieces of application memory `iov` describes
+/// (from `Mm::iovecs`), in order, as far as both go.
+pub fn scatter(iov: &[libc::iovec], data: &[u8]) {
+    let mut pos = 0;
+    for v in iov {
+        if pos >= data.len() {
+            break;
+        }
+        let n = v.iov_len.min(data.len() - pos);
+        // SAFETY: iovecs from Mm::iovecs point into the memory file's
+        // mapping in the sentry, valid while the kernel lock is held; the
+        // copy never makes a reference to that memory.
+        unsafe { std::ptr::copy_nonoverlapping(data[pos..].as_ptr(), v.iov_base.cast::<u8>(), n) };
+        pos += n;
+    }
+}
+
 pub fn read_vec(mm: &Mm, addr: u64, len: usize) -> KResult<Vec<u8>> {
     let mut buf = vec![0u8; len];
     mm.read(addr, &mut buf)?;

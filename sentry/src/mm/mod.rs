@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use access::{read_cstr, read_obj, read_vec, write_obj};
+pub use access::{read_cstr, read_obj, read_vec, scatter, write_obj};
 
 /// A range of the memory file shared by several VMAs (MAP_SHARED memory,
 /// possibly across processes after fork). Released when the last user drops.
