@@ -4,7 +4,8 @@
 //! A platform knows nothing of Linux syscall meaning: it runs application
 //! code with a register set until the code traps, and reports why.
 
-pub mod ptrace;
+pub mod hostcalls;
+mod ptrace;
 mod regs;
 
 pub use regs::{Regs, XSTATE_MAX};
@@ -140,4 +141,45 @@ pub trait Platform: Send + Sync {
     fn name(&self) -> &'static str;
     fn new_address_space(&self) -> Arc<dyn AddressSpace>;
     fn new_context(&self) -> Box<dyn Context>;
+    /// The compiled filter of `Kind::stub_calls` (a classic BPF program for
+    /// `SECCOMP_SET_MODE_FILTER`), given before the first address space
+    /// runs.
+    fn set_stub_filter(&mut self, prog: Vec<libc::sock_filter>) {
+        let _ = prog;
+    }
+}
+
+/// The platforms husk can build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A stub process per address space, traced with `PTRACE_SYSEMU`.
+    Ptrace,
+}
+
+impl Kind {
+    /// Host calls the platform makes from the sentry's threads (and that
+    /// processes it creates make before their own filter): the sandbox's
+    /// seccomp policy is the sentry's calls plus these.
+    pub fn host_calls(self) -> Vec<hostcalls::Allowed> {
+        match self {
+            Kind::Ptrace => ptrace::host_calls(),
+        }
+    }
+
+    /// Host calls the platform's application processes (stubs) make, for
+    /// the filter they install on themselves; empty when there are none.
+    pub fn stub_calls(self) -> Vec<hostcalls::Allowed> {
+        match self {
+            Kind::Ptrace => ptrace::stub_calls(),
+        }
+    }
+}
+
+/// Builds a platform over the memory file `memfd` (which must stay open
+/// for the platform's life). Called before the sandbox is confined: the
+/// platform may need the host (ptrace: the stub page).
+pub fn create(kind: Kind, memfd: std::os::fd::RawFd) -> Result<Box<dyn Platform>, PlatformError> {
+    match kind {
+        Kind::Ptrace => Ok(Box::new(ptrace::PtracePlatform::new(memfd)?)),
+    }
 }

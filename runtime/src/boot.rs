@@ -3,7 +3,6 @@
 
 use crate::seccomp;
 use anyhow::{Context, Result};
-use platform::ptrace::PtracePlatform;
 use sentry::memfile::MemFile;
 use sentry::{Kernel, KernelConfig};
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
@@ -43,7 +42,7 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
         .with_context(|| format!("stdio fd {fd}"))
 }
 
-pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
+pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     crate::close_other_fds(&a.gofer_fd);
     let gofer: Vec<gofer::Client> = a
         .gofer_fd
@@ -58,9 +57,10 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     sentry::fs::vfs::set_memory_limit(a.memory_bytes);
     *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
-    let mut platform = PtracePlatform::new(memfile.fd()).context("ptrace platform")?;
-    platform.set_stub_filter(crate::seccomp::stub_filter().context("the stubs' seccomp filter")?);
-    let platform = Arc::new(platform);
+    let mut platform = platform::create(kind, memfile.fd()).context("platform")?;
+    let stub_filter = crate::seccomp::stub_filter(&kind.stub_calls());
+    platform.set_stub_filter(stub_filter.context("the stubs' seccomp filter")?);
+    let platform: Arc<dyn platform::Platform> = Arc::from(platform);
     // From here on the sentry is nobody on the host and sees no host paths.
     crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
     crate::sandbox::enter_empty_root().context("confining the sandbox")?;
@@ -88,7 +88,8 @@ pub fn run(a: BootArgs, strace: bool) -> Result<i32> {
     // file, or to stderr (a failure of husk, like its other errors).
     // Limits read now, while the call is still allowed.
     let _ = sentry::kernel::task::default_rlimits();
-    let policy = seccomp::compile(&seccomp::sandbox_policy()).context("sandbox seccomp policy")?;
+    let policy = seccomp::compile(&seccomp::sandbox_policy(&kind.host_calls()))
+        .context("sandbox seccomp policy")?;
     seccomp::install(
         &policy,
         seccomp::Who::Sandbox,

@@ -158,7 +158,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Boot(args) => boot::run(args, cli.strace),
+        Cmd::Boot(args) => boot::run(args, cli.strace, platform::Kind::Ptrace),
         Cmd::Gofer(args) => gofer_cmd::run(args),
     }
 }

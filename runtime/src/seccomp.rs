@@ -37,43 +37,7 @@ impl SysError {
     }
 }
 
-/// A condition on one argument of a call.
-#[derive(Clone, Copy, Debug)]
-pub enum Arg {
-    /// argument `n` equals the value
-    Eq(u8, u64),
-    /// argument `n`, masked, equals the value
-    MaskEq(u8, u64, u64),
-}
-
-/// One allowed call: any one of `rules` must hold (each rule is a set of
-/// conditions that must all hold); no rules means always.
-#[derive(Clone, Debug)]
-pub struct Allowed {
-    pub nr: i64,
-    pub rules: Vec<Vec<Arg>>,
-}
-
-/// An unconditional row.
-pub fn any(nr: i64) -> Allowed {
-    Allowed { nr, rules: vec![] }
-}
-
-/// A row allowed when one of `rules` holds.
-pub fn when(nr: i64, rules: &[&[Arg]]) -> Allowed {
-    Allowed {
-        nr,
-        rules: rules.iter().map(|r| r.to_vec()).collect(),
-    }
-}
-
-/// Rows allowing `nr` when argument `arg` is one of `values`.
-pub fn one_of(nr: i64, arg: u8, values: &[u64]) -> Allowed {
-    Allowed {
-        nr,
-        rules: values.iter().map(|&v| vec![Arg::Eq(arg, v)]).collect(),
-    }
-}
+pub use platform::hostcalls::{any, one_of, when, Allowed, Arg};
 
 fn condition(a: Arg) -> Result<SeccompCondition, SysError> {
     let (n, op, v) = match a {
@@ -396,67 +360,16 @@ pub fn waiter_policy() -> Vec<Allowed> {
 }
 
 /// The sandbox: the sentry and the stubs it forks (they inherit it). What
-/// the sentry does with the fds it holds, the stubs' injected calls, and
+/// the sentry does with the fds it holds, what the platform declares its
+/// tracer side needs (`platform`, from `Platform::host_calls`), and
 /// nothing that reaches a host path beyond the gofer's root fd, the
 /// network, another process or new privileges. See `sandbox_policy_size`
 /// in the tests for the bound on its size.
-pub fn sandbox_policy() -> Vec<Allowed> {
+pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
     use libc::*;
     let mut v = runtime_basics();
-    // The stubs' clones: a stub process (a raw fork) and a stub thread.
-    let stub_fork = SIGCHLD as u64;
-    let stub_thread =
-        (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM) as u64;
-    v.retain(|a| ![SYS_clone, SYS_mmap, SYS_mprotect, SYS_sched_setaffinity].contains(&a.nr));
+    v.extend(platform.to_vec());
     v.extend([
-        // The platform: tracing stubs, waiting for them, kicking them
-        // (SIGUSR2) and ending them. Pids are those of the sandbox's own
-        // pid namespace, so no other process can be named.
-        any(SYS_ptrace),
-        any(SYS_wait4),
-        // SIGABRT: a panic aborts the sentry the usual way.
-        one_of(
-            SYS_tgkill,
-            2,
-            &[SIGUSR2 as u64, SIGKILL as u64, SIGABRT as u64],
-        ),
-        when(
-            SYS_clone,
-            &[
-                &[Arg::Eq(0, THREAD_CLONE_FLAGS)],
-                &[Arg::Eq(0, stub_fork)],
-                &[Arg::Eq(0, stub_thread)],
-            ],
-        ),
-        // Each stub thread shares its tracer's CPU.
-        any(SYS_sched_setaffinity),
-        // A stub's start: its own session, no fds but the memory file.
-        any(SYS_setsid),
-        any(SYS_close_range),
-        // The socket each stub receives the host fds it maps on.
-        when(
-            SYS_socketpair,
-            &[&[
-                Arg::Eq(0, AF_UNIX as u64),
-                Arg::Eq(1, (SOCK_SEQPACKET | SOCK_CLOEXEC) as u64),
-            ]],
-        ),
-        // A new stub adds its own, narrower filter (a filter can only
-        // narrow what is allowed).
-        when(
-            SYS_seccomp,
-            &[&[Arg::Eq(0, SECCOMP_SET_MODE_FILTER as u64), Arg::Eq(1, 0)]],
-        ),
-        // Application memory: the memory file and host files are mapped
-        // executable in stubs; anonymous memory never is.
-        when(
-            SYS_mmap,
-            &[
-                &[Arg::MaskEq(2, PROT_EXEC as u64, 0)],
-                &[Arg::MaskEq(3, MAP_ANONYMOUS as u64, 0)],
-            ],
-        ),
-        any(SYS_mprotect),
         // I/O on fds already held: stdio, the memory file, gofer sockets
         // and donated fds.
         any(SYS_read),
@@ -501,22 +414,11 @@ pub fn sandbox_policy() -> Vec<Allowed> {
 }
 
 /// The stubs' own filter, stacked on the sandbox's: only the calls the
-/// platform declares its stubs make ([`platform::ptrace::STUB_CALLS`]),
-/// clone only for a stub thread. A stub has no handler to report with, so
-/// anything else kills it (the sentry then reports the stub's death).
-pub fn stub_filter() -> Result<Vec<libc::sock_filter>, SysError> {
-    let list: Vec<Allowed> = platform::ptrace::STUB_CALLS
-        .iter()
-        .map(|&nr| match nr {
-            libc::SYS_clone => when(
-                nr,
-                &[&[Arg::Eq(0, platform::ptrace::STUB_THREAD_CLONE_FLAGS)]],
-            ),
-            libc::SYS_fcntl => when(nr, &[&[Arg::Eq(1, libc::F_GETFD as u64)]]),
-            _ => any(nr),
-        })
-        .collect();
-    let prog = build(&list, SeccompAction::KillProcess, SeccompAction::Allow)?;
+/// platform declares its stubs make (`Platform::stub_calls`). A stub has
+/// no handler to report with, so anything else kills it (the sentry then
+/// reports the stub's death).
+pub fn stub_filter(list: &[Allowed]) -> Result<Vec<libc::sock_filter>, SysError> {
+    let prog = build(list, SeccompAction::KillProcess, SeccompAction::Allow)?;
     Ok(prog
         .into_iter()
         .map(|f| libc::sock_filter {
@@ -532,6 +434,11 @@ pub fn stub_filter() -> Result<Vec<libc::sock_filter>, SysError> {
 mod tests {
     use super::*;
 
+    /// The platform husk builds, as the sandbox's policy sees it.
+    fn platform_calls() -> Vec<Allowed> {
+        platform::Kind::Ptrace.host_calls()
+    }
+
     fn distinct(list: &[Allowed]) -> usize {
         list.iter()
             .map(|a| a.nr)
@@ -542,7 +449,7 @@ mod tests {
     #[test]
     fn policies_compile_and_stay_small() {
         for (name, p, max) in [
-            ("sandbox", sandbox_policy(), 60),
+            ("sandbox", sandbox_policy(&platform_calls()), 60),
             ("gofer", gofer_policy(), 60),
             ("waiter", waiter_policy(), 12),
         ] {
@@ -556,7 +463,7 @@ mod tests {
     /// which call it was: checked in a forked child that makes one.
     #[test]
     fn a_refused_call_ends_the_process_with_a_report() {
-        let policy = compile(&sandbox_policy()).expect("policy");
+        let policy = compile(&sandbox_policy(&platform_calls())).expect("policy");
         let mut fds = [0; 2];
         // SAFETY: pipe2 into a two-int array.
         assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
@@ -598,8 +505,17 @@ mod tests {
     }
 
     #[test]
+    fn stub_calls_pass_the_sandbox_policy_too() {
+        // Stubs inherit the sandbox's filter before adding their own.
+        let p = sandbox_policy(&platform_calls());
+        for s in platform::Kind::Ptrace.stub_calls() {
+            assert!(p.iter().any(|a| a.nr == s.nr), "stub call {} refused", s.nr);
+        }
+    }
+
+    #[test]
     fn dangerous_calls_are_not_in_the_sandbox_policy() {
-        let p = sandbox_policy();
+        let p = sandbox_policy(&platform_calls());
         for nr in [
             libc::SYS_open,
             libc::SYS_openat,

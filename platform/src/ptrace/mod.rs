@@ -7,6 +7,7 @@ mod spawn;
 pub mod stub;
 mod sys;
 
+use crate::hostcalls::{any, one_of, when, Allowed, Arg};
 use crate::{AddressSpace, Context, Event, Kicker, Platform, PlatformError, Prot, Regs};
 use std::any::Any;
 use std::collections::HashMap;
@@ -21,18 +22,83 @@ pub use stub::StubPage;
 /// trap that hands it to the tracer). A stub's seccomp filter allows these
 /// and nothing else; the application's own calls never reach it
 /// (`PTRACE_SYSEMU` stops them before seccomp runs).
-pub const STUB_CALLS: &[i64] = &[
-    libc::SYS_mmap,
-    libc::SYS_munmap,
-    libc::SYS_mprotect,
-    // Receiving a host fd to map, and checking it arrived (F_GETFD).
-    libc::SYS_recvmsg,
-    libc::SYS_fcntl,
-    libc::SYS_clone,
-    libc::SYS_futex,
-    libc::SYS_exit,
-    libc::SYS_exit_group,
-];
+pub fn stub_calls() -> Vec<Allowed> {
+    use libc::*;
+    vec![
+        any(SYS_mmap),
+        any(SYS_munmap),
+        any(SYS_mprotect),
+        // Receiving a host fd to map, and checking it arrived.
+        any(SYS_recvmsg),
+        when(SYS_fcntl, &[&[Arg::Eq(1, F_GETFD as u64)]]),
+        // A new application thread.
+        when(SYS_clone, &[&[Arg::Eq(0, STUB_THREAD_CLONE_FLAGS)]]),
+        any(SYS_futex),
+        any(SYS_exit),
+        any(SYS_exit_group),
+    ]
+}
+
+/// What the tracer side (the sentry's threads) needs on top of what the
+/// sentry itself calls: tracing stubs, waiting for them, kicking them
+/// (SIGUSR2) and ending them, creating them, pinning them, and mapping
+/// application memory executable in them. Pids are those of the sandbox's
+/// own pid namespace, so no other process can be named.
+pub fn host_calls() -> Vec<Allowed> {
+    use libc::*;
+    // A stub process is a raw fork; a stub thread a clone in a stub.
+    let stub_fork = SIGCHLD as u64;
+    let mut v = vec![
+        any(SYS_ptrace),
+        any(SYS_wait4),
+        // SIGABRT: a panic aborts the sentry the usual way.
+        one_of(
+            SYS_tgkill,
+            2,
+            &[SIGUSR2 as u64, SIGKILL as u64, SIGABRT as u64],
+        ),
+        when(
+            SYS_clone,
+            &[
+                &[Arg::Eq(0, stub_fork)],
+                &[Arg::Eq(0, STUB_THREAD_CLONE_FLAGS)],
+            ],
+        ),
+        // Each stub thread shares its tracer's CPU.
+        any(SYS_sched_setaffinity),
+        // A stub's start: its own session, no fds but the memory file.
+        any(SYS_setsid),
+        any(SYS_close_range),
+        // The socket each stub receives the host fds it maps on.
+        when(
+            SYS_socketpair,
+            &[&[
+                Arg::Eq(0, AF_UNIX as u64),
+                Arg::Eq(1, (SOCK_SEQPACKET | SOCK_CLOEXEC) as u64),
+            ]],
+        ),
+        // A new stub adds its own, narrower filter (a filter can only
+        // narrow what is allowed).
+        when(
+            SYS_seccomp,
+            &[&[Arg::Eq(0, SECCOMP_SET_MODE_FILTER as u64), Arg::Eq(1, 0)]],
+        ),
+        // Application memory: the memory file and host files are mapped
+        // executable in stubs; anonymous memory never is.
+        when(
+            SYS_mmap,
+            &[
+                &[Arg::MaskEq(2, PROT_EXEC as u64, 0)],
+                &[Arg::MaskEq(3, MAP_ANONYMOUS as u64, 0)],
+            ],
+        ),
+        any(SYS_mprotect),
+    ];
+    // Stubs inherit the sandbox's filter before adding their own, so what
+    // they make must pass both.
+    v.extend(stub_calls());
+    v
+}
 
 /// Flags of the clone a stub makes for a new application thread.
 pub const STUB_THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
@@ -89,15 +155,6 @@ impl PtracePlatform {
     }
 }
 
-impl PtracePlatform {
-    /// The filter stubs install on themselves (a classic BPF program for
-    /// `SECCOMP_SET_MODE_FILTER`), built from [`STUB_CALLS`]. Set before
-    /// the first address space runs.
-    pub fn set_stub_filter(&mut self, prog: Vec<libc::sock_filter>) {
-        self.stub_filter = Arc::new(prog);
-    }
-}
-
 impl Platform for PtracePlatform {
     fn name(&self) -> &'static str {
         "ptrace"
@@ -118,6 +175,10 @@ impl Platform for PtracePlatform {
             self.cpus.clone(),
             self.stub_filter.clone(),
         ))
+    }
+
+    fn set_stub_filter(&mut self, prog: Vec<libc::sock_filter>) {
+        self.stub_filter = Arc::new(prog);
     }
 }
 
