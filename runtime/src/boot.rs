@@ -55,7 +55,6 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     let t0 = std::time::Instant::now();
     sentry::fs::proc::snapshot_host();
     sentry::fs::vfs::set_memory_limit(a.memory_bytes);
-    *sentry::fs::proc::HOSTNAME.lock() = a.hostname.clone();
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
     let mut platform = platform::create(kind, memfile.fd()).context("platform")?;
     let stub_filter = crate::seccomp::stub_filter(&kind.stub_calls());

@@ -44,20 +44,19 @@ pub fn register(r: &mut Reg<'_>) {
 
 fn uname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut u = [0u8; 65 * 6];
-    let host = ctx.k.hostname.lock().clone();
-    let dom = ctx.k.domainname.lock().clone();
-    for (i, s) in [
-        "Linux",
+    let uts = ctx.task_ref().uts_ns.clone();
+    let (host, dom) = (uts.hostname(), uts.domainname());
+    for (i, b) in [
+        &b"Linux"[..],
         &host,
-        sentry::fs::proc::RELEASE,
-        sentry::fs::proc::VERSION,
-        "x86_64",
+        sentry::fs::proc::RELEASE.as_bytes(),
+        sentry::fs::proc::VERSION.as_bytes(),
+        b"x86_64",
         &dom,
     ]
     .iter()
     .enumerate()
     {
-        let b = s.as_bytes();
         let n = b.len().min(64);
         u[i * 65..i * 65 + n].copy_from_slice(&b[..n]);
     }
@@ -73,12 +72,11 @@ fn set_name(ctx: &mut Ctx<'_, '_>, a: [u64; 6], host: bool) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let b = sentry::mm::read_vec(&ctx.mm, a[0], a[1] as usize)?;
-    let s = String::from_utf8_lossy(&b).into_owned();
+    let uts = &ctx.task_ref().uts_ns;
     if host {
-        *ctx.k.hostname.lock() = s.clone();
-        *sentry::fs::proc::HOSTNAME.lock() = s;
+        uts.set_hostname(&b);
     } else {
-        *ctx.k.domainname.lock() = s;
+        uts.set_domainname(&b);
     }
     Ok(0)
 }

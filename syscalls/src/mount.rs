@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
         unshare,
     );
 }
@@ -384,9 +384,12 @@ fn ns_point_owner(mounts: &[Arc<Mount>], point: &[u8]) -> u64 {
 
 fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let flags = a[0] as i32;
-    let supported = libc::CLONE_NEWNS | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SYSVSEM;
-    let known = supported
+    let supported = libc::CLONE_NEWNS
         | libc::CLONE_NEWUTS
+        | libc::CLONE_FS
+        | libc::CLONE_FILES
+        | libc::CLONE_SYSVSEM;
+    let known = supported
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
@@ -403,7 +406,7 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once(&format!("unshare flags {:#x}", flags & !supported));
         return Err(Errno::EINVAL);
     }
-    if flags & libc::CLONE_NEWNS != 0 {
+    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 {
         admin(ctx)?;
     }
     let t = ctx.task();
@@ -417,6 +420,9 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     if flags & libc::CLONE_NEWNS != 0 {
         t.mnt_ns = t.mnt_ns.copy();
+    }
+    if flags & libc::CLONE_NEWUTS != 0 {
+        t.uts_ns = t.uts_ns.copy();
     }
     Ok(0)
 }

@@ -14,7 +14,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone",
         "xaaax",
-        Partial("no namespace flags, no CLONE_PIDFD"),
+        Partial("of namespace flags only CLONE_NEWNS and CLONE_NEWUTS; no CLONE_PIDFD"),
         clone,
     );
     r(

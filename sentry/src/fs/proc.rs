@@ -30,9 +30,6 @@ pub fn ncpu() -> usize {
     })
 }
 
-/// The sandbox's hostname, as sethostname(2) leaves it.
-pub static HOSTNAME: parking_lot::Mutex<String> = parking_lot::Mutex::new(String::new());
-
 /// Snapshots host facts procfs repeats; called once before the sandbox
 /// loses access to host paths.
 pub fn snapshot_host() {
@@ -165,7 +162,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         )),
         [b"cmdline"] => Ok(Node::File(b"BOOT_IMAGE=/husk\n".to_vec())),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
-        [b"sys", rest @ ..] => sys_node(rest),
+        [b"sys", rest @ ..] => sys_node(c, rest),
         [pid, rest @ ..] => {
             let pid = parse_pid(pid).ok_or(Errno::ENOENT)?;
             let t = st.tasks.get(&pid).ok_or(Errno::ENOENT)?;
@@ -306,7 +303,18 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     }
 }
 
-fn sys_node(rest: &[&[u8]]) -> KResult<Node> {
+/// A name of the caller's UTS namespace, as /proc/sys/kernel shows it.
+fn uts_name(c: &Caller, f: fn(&crate::kernel::uts::UtsNs) -> Vec<u8>) -> Node {
+    let mut v =
+        c.st.tasks
+            .get(&c.tid)
+            .map(|t| f(&t.uts_ns))
+            .unwrap_or_default();
+    v.push(b'\n');
+    Node::File(v)
+}
+
+fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
     let uts = |f: fn() -> String| Node::File(format!("{}\n", f()).into_bytes());
     Ok(match rest {
         [] => Node::Dir(vec![
@@ -328,8 +336,8 @@ fn sys_node(rest: &[&[u8]]) -> KResult<Node> {
         [b"kernel", b"osrelease"] => uts(|| RELEASE.to_string()),
         [b"kernel", b"ostype"] => uts(|| "Linux".to_string()),
         [b"kernel", b"version"] => uts(|| VERSION.to_string()),
-        [b"kernel", b"hostname"] => uts(|| HOSTNAME.lock().clone()),
-        [b"kernel", b"domainname"] => uts(|| "(none)".to_string()),
+        [b"kernel", b"hostname"] => uts_name(c, |u| u.hostname()),
+        [b"kernel", b"domainname"] => uts_name(c, |u| u.domainname()),
         [b"kernel", b"pid_max"] => uts(|| "4194304".to_string()),
         [b"kernel", b"ngroups_max"] => uts(|| "65536".to_string()),
         [b"kernel", b"cap_last_cap"] => uts(|| "40".to_string()),

@@ -65,6 +65,7 @@ pub fn spawn_init(
         exit_signal: SIGCHLD,
         pdeathsig: 0,
         mnt_ns: k.vfs.init_ns.clone(),
+        uts_ns: k.init_uts.clone(),
     };
     st.tasks.insert(pid, task);
     st.procs.insert(
@@ -506,8 +507,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
+    let ns = libc::CLONE_NEWIPC
         | libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET
@@ -520,7 +520,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
         return Err(Errno::EINVAL);
     }
-    if f & libc::CLONE_NEWNS != 0 && ctx.proc_ref().creds.euid != 0 {
+    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 && ctx.proc_ref().creds.euid != 0 {
         return Err(Errno::EPERM);
     }
     let parent_tid = ctx.tid;
@@ -530,6 +530,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         parent.mnt_ns.copy()
     } else {
         parent.mnt_ns.clone()
+    };
+    let uts_ns = if f & libc::CLONE_NEWUTS != 0 {
+        parent.uts_ns.copy()
+    } else {
+        parent.uts_ns.clone()
     };
     let mm = if f & libc::CLONE_VM != 0 {
         parent.mm.clone()
@@ -639,6 +644,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             exit_signal: a.exit_signal,
             pdeathsig: 0,
             mnt_ns,
+            uts_ns,
         },
     );
     if f & libc::CLONE_PARENT_SETTID != 0 {

@@ -12,6 +12,7 @@ pub mod signal;
 pub mod task;
 pub mod time;
 pub mod timers;
+pub mod uts;
 mod wait;
 pub mod waitq;
 
@@ -80,8 +81,8 @@ pub struct Kernel {
     pub vfs: Vfs,
     pub table: OnceLock<Arc<dyn SyscallTable>>,
     pub strace: bool,
-    pub hostname: Mutex<String>,
-    pub domainname: Mutex<String>,
+    /// The first process's UTS namespace.
+    pub init_uts: Arc<uts::UtsNs>,
     pub clock: time::Clock,
     logged: Mutex<HashSet<String>>,
     pub boot_time: std::time::Instant,
@@ -125,8 +126,7 @@ impl Kernel {
             vfs,
             table: OnceLock::new(),
             strace: cfg.strace,
-            hostname: Mutex::new(cfg.hostname.clone()),
-            domainname: Mutex::new("(none)".into()),
+            init_uts: uts::UtsNs::new(cfg.hostname.as_bytes()),
             clock,
             logged: Mutex::new(HashSet::new()),
             boot_time: std::time::Instant::now(),

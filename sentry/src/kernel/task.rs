@@ -55,6 +55,8 @@ pub struct Task {
     pub pdeathsig: i32,
     /// Mount namespace (unshare/clone with CLONE_NEWNS copy it).
     pub mnt_ns: Arc<crate::fs::vfs::MountNs>,
+    /// UTS namespace (host and domain names).
+    pub uts_ns: Arc<super::uts::UtsNs>,
 }
 
 /// Why and how a process ended, for wait(2).
