@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod loader;
 pub mod memfile;
 pub mod mm;
+pub mod socket;
 
 pub use errno::{Errno, KResult};
 pub use kernel::{BootError, Ctx, Kernel, KernelConfig, SyscallTable};

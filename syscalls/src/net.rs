@@ -1,12 +1,15 @@
-//! Sockets. The network stack has not landed yet: only AF_UNIX stream
-//! socket pairs exist. Other families fail as Linux does for an
-//! unsupported family; socket calls on other fds fail as on non-sockets.
+//! Socket calls: arguments decoded here, the work done by the file's
+//! `Socket` (sentry::socket). The network stack has not landed yet: only
+//! AF_UNIX stream socket pairs exist. Other families fail as Linux does
+//! for an unsupported family; socket calls on other fds fail as on
+//! non-sockets.
 
 use crate::abi::{get, put};
 use crate::fs::{do_read_nowait, do_write_opts, fdget};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
-use sentry::fs::unix::{stream_pair, UnixStream};
+use sentry::fs::unix::stream_pair;
+use sentry::socket::{Socket, ADDR_MAX};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 
@@ -14,9 +17,11 @@ pub fn register(r: &mut Reg<'_>) {
     let note = "no network stack yet: only AF_UNIX stream socketpairs";
     r("socket", "iii", Partial(note), socket);
     r("socketpair", "iiia", Partial(note), socketpair);
-    for name in ["connect", "accept", "accept4", "bind", "listen"] {
-        r(name, "dxx", Partial(note), unconnectable);
-    }
+    r("connect", "dau", Partial(note), connect);
+    r("bind", "dau", Partial(note), bind);
+    r("listen", "di", Partial(note), listen);
+    r("accept", "daa", Partial(note), accept);
+    r("accept4", "daax", Partial(note), accept4);
     r("sendto", "dsuxau", Partial(note), sendto);
     r("recvfrom", "dauxaa", Partial(note), recvfrom);
     r(
@@ -47,7 +52,7 @@ pub fn register(r: &mut Reg<'_>) {
         setsockopt,
     );
     for name in ["sendmmsg", "recvmmsg"] {
-        r(name, "dax", Partial(note), unconnectable);
+        r(name, "dax", Partial(note), mmsg);
     }
 }
 
@@ -111,27 +116,89 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// The socket behind `fd`: EBADF / ENOTSOCK otherwise.
 fn sock(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
     let f = fdget(ctx, fd)?;
-    if f.downcast::<UnixStream>().is_none() {
+    if f.ops.socket().is_none() {
         return Err(Errno::ENOTSOCK);
     }
     Ok(f)
 }
 
-fn unconnectable(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    fdget(ctx, a[0])?;
-    // accept4 checks its flags before the fd's kind.
-    if ctx.regs.gp.orig_rax == libc::SYS_accept4 as u64
-        && a[3] & !((libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64) != 0
-    {
+fn socket_of(f: &File) -> &dyn Socket {
+    f.ops.socket().expect("checked by sock()")
+}
+
+/// The application's `struct sockaddr` of `len` bytes.
+fn read_addr(ctx: &Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Vec<u8>> {
+    if len as i32 as i64 != len as i64 || (len as i32) < 0 || len as usize > ADDR_MAX {
         return Err(Errno::EINVAL);
     }
+    sentry::mm::read_vec(&ctx.mm, addr, len as usize)
+}
+
+fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    let addr = read_addr(ctx, a[1], a[2])?;
+    socket_of(&f).connect(ctx, &addr)?;
+    Ok(0)
+}
+
+fn bind(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    let addr = read_addr(ctx, a[1], a[2])?;
+    socket_of(&f).bind(ctx, &addr)?;
+    Ok(0)
+}
+
+fn listen(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    socket_of(&f).listen(a[1] as i32)?;
+    Ok(0)
+}
+
+fn accept(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_accept(ctx, a[0], a[1], a[2], 0)
+}
+
+fn accept4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    do_accept(ctx, a[0], a[1], a[2], a[3])
+}
+
+/// accept4(2): waits for a connection unless the socket is non-blocking,
+/// installs it, and writes the peer's address.
+fn do_accept(ctx: &mut Ctx<'_, '_>, fd: u64, addr: u64, lenp: u64, flags: u64) -> KResult<u64> {
+    fdget(ctx, fd)?;
+    // The flags are checked before the fd's kind.
+    let known = (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = sock(ctx, fd)?;
+    let conn = loop {
+        match socket_of(&f).accept() {
+            Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
+                crate::fs::wait_ready(ctx, &f, libc::POLLIN)?
+            }
+            r => break r?,
+        }
+    };
+    let fl = libc::O_RDWR
+        | if flags & libc::SOCK_NONBLOCK as u64 != 0 {
+            libc::O_NONBLOCK
+        } else {
+            0
+        };
+    let name = conn.socket().map(|s| s.peername()).transpose()?;
+    let nf = File::new(conn, fl, f.path.clone());
+    let newfd = crate::fs::install(ctx, nf, flags & libc::SOCK_CLOEXEC as u64 != 0)?;
+    if let Some(name) = name {
+        put_name(ctx, addr, lenp, &name)?;
+    }
+    Ok(newfd)
+}
+
+fn mmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     sock(ctx, a[0])?;
-    // A socketpair end is already connected and cannot listen or accept.
-    Err(if ctx.regs.gp.orig_rax == libc::SYS_connect as u64 {
-        Errno::EISCONN
-    } else {
-        Errno::EINVAL
-    })
+    ctx.log_once("sendmmsg/recvmmsg");
+    Err(Errno::EINVAL)
 }
 
 const KNOWN_FLAGS: u64 =
@@ -164,7 +231,9 @@ fn sendto(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     )
 }
 
-fn put_unix_name(ctx: &mut Ctx<'_, '_>, addr: u64, lenp: u64) -> KResult<()> {
+/// Writes an address the way the kernel does: truncated to the caller's
+/// buffer, with the full length stored back.
+fn put_name(ctx: &mut Ctx<'_, '_>, addr: u64, lenp: u64, name: &[u8]) -> KResult<()> {
     if addr == 0 {
         return Ok(());
     }
@@ -172,15 +241,15 @@ fn put_unix_name(ctx: &mut Ctx<'_, '_>, addr: u64, lenp: u64) -> KResult<()> {
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let fam = (libc::AF_UNIX as u16).to_ne_bytes();
-    let n = (len as usize).min(2);
-    ctx.mm.write(addr, &fam[..n])?;
-    put(ctx, lenp, &2i32)
+    let n = (len as usize).min(name.len());
+    ctx.mm.write(addr, &name[..n])?;
+    put(ctx, lenp, &(name.len() as i32))
 }
 
 fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     sock(ctx, a[0])?;
     check_flags(ctx, a[3])?;
+    let f = sock(ctx, a[0])?;
     let n = do_read_nowait(
         ctx,
         a[0],
@@ -190,7 +259,8 @@ fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None,
         a[3] & libc::MSG_DONTWAIT as u64 != 0,
     )?;
-    put_unix_name(ctx, a[4], a[5])?;
+    let name = socket_of(&f).source_name();
+    put_name(ctx, a[4], a[5], &name)?;
     Ok(n)
 }
 
@@ -246,45 +316,45 @@ fn recvmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn shutdown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    // Dropping a half notifies its pipe's waiters.
-    f.downcast::<UnixStream>().unwrap().shutdown(a[1] as i32)?;
+    socket_of(&f).shutdown(a[1] as i32)?;
     Ok(0)
 }
 
 fn getname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
+    let f = sock(ctx, a[0])?;
     if a[1] == 0 {
         return Err(Errno::EFAULT);
     }
-    put_unix_name(ctx, a[1], a[2])?;
+    let s = socket_of(&f);
+    let name = if ctx.regs.gp.orig_rax == libc::SYS_getpeername as u64 {
+        s.peername()?
+    } else {
+        s.sockname()?
+    };
+    put_name(ctx, a[1], a[2], &name)?;
     Ok(0)
 }
 
 fn getsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    if a[1] as i32 != libc::SOL_SOCKET {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    let v: i32 = match a[2] as i32 {
-        libc::SO_TYPE => libc::SOCK_STREAM,
-        libc::SO_DOMAIN => libc::AF_UNIX,
-        libc::SO_PROTOCOL | libc::SO_ERROR | libc::SO_ACCEPTCONN => 0,
-        libc::SO_RCVBUF | libc::SO_SNDBUF => 212_992,
-        _ => return Err(Errno::ENOPROTOOPT),
-    };
+    let f = sock(ctx, a[0])?;
+    let v = socket_of(&f).getsockopt(a[1] as i32, a[2] as i32)?;
     let len: i32 = get(ctx, a[4])?;
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let b = v.to_ne_bytes();
-    let n = (len as usize).min(4);
-    ctx.mm.write(a[3], &b[..n])?;
+    let n = (len as usize).min(v.len());
+    ctx.mm.write(a[3], &v[..n])?;
     put(ctx, a[4], &(n as i32))?;
     Ok(0)
 }
 
 fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    ctx.log_once(&format!("setsockopt level {} option {}", a[1], a[2]));
-    Err(Errno::ENOPROTOOPT)
+    let f = sock(ctx, a[0])?;
+    let len = a[4] as u32 as usize;
+    let v = sentry::mm::read_vec(&ctx.mm, a[3], len.min(4096))?;
+    let r = socket_of(&f).setsockopt(a[1] as i32, a[2] as i32, &v);
+    if r == Err(Errno::ENOPROTOOPT) {
+        ctx.log_once(&format!("setsockopt level {} option {}", a[1], a[2]));
+    }
+    r.map(|_| 0)
 }

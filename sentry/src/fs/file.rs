@@ -112,6 +112,10 @@ pub trait FileOps: Send + Sync + Any {
     fn sync(&self) -> KResult<()> {
         Err(Errno::EINVAL)
     }
+    /// The socket behind the file, for socket calls (ENOTSOCK without).
+    fn socket(&self) -> Option<&dyn crate::socket::Socket> {
+        None
+    }
     /// File seals (memfd_create files only): F_GET_SEALS/F_ADD_SEALS.
     fn seals(&self) -> Option<&std::sync::atomic::AtomicU32> {
         None

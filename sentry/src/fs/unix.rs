@@ -4,6 +4,8 @@ use super::file::{File, FileOps};
 use super::pipe::{new_pipe, PipeEnd};
 use crate::errno::{Errno, KResult};
 use crate::kernel::waitq::{Events, Queues, EV_IN, EV_OUT};
+use crate::kernel::Ctx;
+use crate::socket::{generic_option, Socket};
 use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
@@ -30,9 +32,92 @@ pub fn stream_pair() -> (UnixStream, UnixStream) {
     )
 }
 
-impl UnixStream {
-    /// shutdown(2): SHUT_RD drops the receiving half, SHUT_WR the sending one.
-    pub fn shutdown(&self, how: i32) -> KResult<()> {
+/// What a `struct sockaddr_un` names.
+enum UnixAddr {
+    Path(Vec<u8>),
+    Abstract,
+    Unnamed,
+}
+
+/// Checks and decodes a `struct sockaddr_un` of the application.
+fn unix_addr(addr: &[u8]) -> KResult<UnixAddr> {
+    const SUN_PATH: usize = 2;
+    if addr.len() < SUN_PATH || addr.len() > SUN_PATH + 108 {
+        return Err(Errno::EINVAL);
+    }
+    if u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
+        return Err(Errno::EINVAL);
+    }
+    let path = &addr[SUN_PATH..];
+    Ok(match path.first() {
+        None => UnixAddr::Unnamed,
+        Some(0) => UnixAddr::Abstract,
+        Some(_) => {
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            UnixAddr::Path(path[..end].to_vec())
+        }
+    })
+}
+
+/// An unnamed AF_UNIX address: just the family.
+fn unnamed() -> Vec<u8> {
+    (libc::AF_UNIX as u16).to_ne_bytes().to_vec()
+}
+
+impl Socket for UnixStream {
+    fn family(&self) -> i32 {
+        libc::AF_UNIX
+    }
+    fn kind(&self) -> i32 {
+        libc::SOCK_STREAM
+    }
+    // A socketpair end is connected from birth: it cannot be bound,
+    // listen, accept or connect again.
+    fn bind(&self, ctx: &Ctx<'_, '_>, addr: &[u8]) -> KResult<()> {
+        unix_addr(addr)?;
+        // Linux would name the socket; husk has no named unix sockets yet.
+        ctx.log_once("bind of an AF_UNIX socketpair end");
+        Err(Errno::EINVAL)
+    }
+    fn listen(&self, _backlog: i32) -> KResult<()> {
+        Err(Errno::EINVAL)
+    }
+    fn accept(&self) -> KResult<Box<dyn FileOps>> {
+        Err(Errno::EINVAL)
+    }
+    fn connect(&self, ctx: &Ctx<'_, '_>, addr: &[u8]) -> KResult<()> {
+        // Linux finds the listener before it looks at this socket's state,
+        // and no unix socket listens in husk yet: what the address names
+        // decides the error.
+        match unix_addr(addr)? {
+            UnixAddr::Path(p) => {
+                let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
+                // A missing name; otherwise nothing listens there.
+                r.stat.ok_or(Errno::ENOENT)?;
+                Err(Errno::ECONNREFUSED)
+            }
+            UnixAddr::Abstract => Err(Errno::ECONNREFUSED),
+            UnixAddr::Unnamed => Err(Errno::EINVAL),
+        }
+    }
+    fn sockname(&self) -> KResult<Vec<u8>> {
+        Ok(unnamed())
+    }
+    fn peername(&self) -> KResult<Vec<u8>> {
+        Ok(unnamed())
+    }
+    fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
+        match (level, name) {
+            // What Linux reports by default (net.core.[rw]mem_default).
+            (libc::SOL_SOCKET, libc::SO_RCVBUF | libc::SO_SNDBUF) => {
+                Ok(212_992i32.to_ne_bytes().to_vec())
+            }
+            _ => generic_option(self, level, name),
+        }
+    }
+    /// shutdown(2): SHUT_RD drops the receiving half, SHUT_WR the sending
+    /// one (dropping a half notifies its pipe's waiters).
+    fn shutdown(&self, how: i32) -> KResult<()> {
         match how {
             libc::SHUT_RD => drop(self.rx.lock().take()),
             libc::SHUT_WR => drop(self.tx.lock().take()),
@@ -109,6 +194,9 @@ impl FileOps for UnixStream {
             Some(rx) => rx.ioctl(f, cmd, arg, mm),
             None => Err(Errno::ENOTTY),
         }
+    }
+    fn socket(&self) -> Option<&dyn Socket> {
+        Some(self)
     }
     fn as_any(&self) -> &dyn Any {
         self
