@@ -830,3 +830,122 @@ pub fn pty_of(f: &File) -> Option<(&Arc<Pty>, bool)> {
     }
     a.downcast_ref::<PtySlave>().map(|s| (&s.pty, false))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ld() -> Ldisc {
+        Ldisc {
+            termios: Termios::slave_default(),
+            winsize: [0; 4],
+            ready: VecDeque::new(),
+            consumed: 0,
+            line_ends: VecDeque::new(),
+            line: Vec::new(),
+            output: VecDeque::new(),
+            stopped: false,
+        }
+    }
+
+    fn type_in(l: &mut Ldisc, s: &[u8]) -> Vec<i32> {
+        s.iter().filter_map(|&c| l.input(c)).collect()
+    }
+
+    fn read_all(l: &mut Ldisc) -> KResult<Vec<u8>> {
+        let mut b = [0u8; 256];
+        let n = l.read(&mut b)?;
+        Ok(b[..n].to_vec())
+    }
+
+    fn output(l: &mut Ldisc) -> Vec<u8> {
+        l.output.drain(..).collect()
+    }
+
+    #[test]
+    fn canonical_lines_are_read_whole_and_one_at_a_time() {
+        let mut l = ld();
+        type_in(&mut l, b"ab");
+        assert_eq!(read_all(&mut l), Err(Errno::EAGAIN));
+        // The terminal's Enter is CR: ICRNL makes it a newline.
+        type_in(&mut l, b"c\rde\r");
+        assert_eq!(read_all(&mut l).unwrap(), b"abc\n");
+        assert_eq!(read_all(&mut l).unwrap(), b"de\n");
+        assert_eq!(read_all(&mut l), Err(Errno::EAGAIN));
+        // Echo with ONLCR.
+        assert_eq!(output(&mut l), b"abc\r\nde\r\n");
+    }
+
+    #[test]
+    fn erase_kill_and_word_erase_edit_the_line() {
+        let mut l = ld();
+        type_in(&mut l, b"helo\x7flo wor\x17world\n");
+        assert_eq!(read_all(&mut l).unwrap(), b"hello world\n");
+        type_in(&mut l, b"junk\x15ok\n");
+        assert_eq!(read_all(&mut l).unwrap(), b"ok\n");
+    }
+
+    #[test]
+    fn eof_at_line_start_reads_zero_and_mid_line_flushes() {
+        let mut l = ld();
+        type_in(&mut l, b"\x04");
+        assert_eq!(read_all(&mut l).unwrap(), b"");
+        type_in(&mut l, b"ab\x04");
+        assert_eq!(read_all(&mut l).unwrap(), b"ab");
+    }
+
+    #[test]
+    fn signal_characters_raise_and_flush() {
+        let mut l = ld();
+        assert_eq!(type_in(&mut l, b"abc\x03"), vec![libc::SIGINT]);
+        type_in(&mut l, b"\n");
+        // The partial line went with the interrupt.
+        assert_eq!(read_all(&mut l).unwrap(), b"\n");
+        assert_eq!(
+            type_in(&mut l, b"\x1c\x1a"),
+            vec![libc::SIGQUIT, libc::SIGTSTP]
+        );
+        // Echoed as ^C, ^\, ^Z.
+        let out = output(&mut l);
+        assert!(out.windows(2).any(|w| w == b"^C"));
+        assert!(out.windows(2).any(|w| w == b"^Z"));
+    }
+
+    #[test]
+    fn raw_mode_passes_bytes_through_with_vmin() {
+        let mut l = ld();
+        let mut t = l.termios;
+        t.lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG);
+        t.iflag &= !libc::ICRNL;
+        t.cc[VMIN] = 1;
+        l.set_termios(t);
+        type_in(&mut l, b"a\r\x03");
+        assert_eq!(read_all(&mut l).unwrap(), b"a\r\x03");
+        assert_eq!(read_all(&mut l), Err(Errno::EAGAIN));
+        // VMIN 0, VTIME 0: a read returns at once, empty.
+        t.cc[VMIN] = 0;
+        l.set_termios(t);
+        assert_eq!(read_all(&mut l).unwrap(), b"");
+        assert!(output(&mut l).is_empty());
+    }
+
+    #[test]
+    fn leaving_canonical_mode_releases_the_edited_line() {
+        let mut l = ld();
+        type_in(&mut l, b"part");
+        let mut t = l.termios;
+        t.lflag &= !libc::ICANON;
+        l.set_termios(t);
+        assert_eq!(read_all(&mut l).unwrap(), b"part");
+    }
+
+    #[test]
+    fn ixon_stop_and_start_are_swallowed() {
+        let mut l = ld();
+        type_in(&mut l, b"\x13");
+        assert!(l.stopped);
+        type_in(&mut l, b"\x11x\n");
+        assert!(!l.stopped);
+        assert_eq!(read_all(&mut l).unwrap(), b"x\n");
+    }
+}

@@ -152,18 +152,24 @@ pub fn requeue(
             return Err(Errno::EAGAIN);
         }
     }
-    let woke = wake_key(&mut ctx.st, k1, nwake, u32::MAX);
+    Ok(requeue_keys(&mut ctx.st, k1, k2, nwake, nreq))
+}
+
+/// Wakes up to `nwake` waiters of `k1` and moves up to `nreq` of the
+/// rest, in order, to the end of `k2`'s queue; returns both counts' sum.
+fn requeue_keys(st: &mut KState, k1: Key, k2: Key, nwake: u32, nreq: u32) -> u32 {
+    let woke = wake_key(st, k1, nwake, u32::MAX);
     let mut moved = 0;
-    if let Some(mut q) = ctx.st.futexes.queues.remove(&k1) {
+    if let Some(mut q) = st.futexes.queues.remove(&k1) {
         let take = (nreq as usize).min(q.len());
         let rest = q.split_off(take);
         moved = q.len() as u32;
-        ctx.st.futexes.queues.entry(k2).or_default().extend(q);
+        st.futexes.queues.entry(k2).or_default().extend(q);
         if !rest.is_empty() {
-            ctx.st.futexes.queues.insert(k1, rest);
+            st.futexes.queues.insert(k1, rest);
         }
     }
-    Ok(woke + moved)
+    woke + moved
 }
 
 /// FUTEX_WAKE_OP.
@@ -363,4 +369,55 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
         None => w.store(0, SeqCst),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(addr: u64) -> Key {
+        Key { space: 1, addr }
+    }
+
+    fn waiting(st: &KState, key: Key) -> Vec<i32> {
+        st.futexes
+            .queues
+            .get(&key)
+            .map(|q| q.iter().map(|&(t, _)| t).collect())
+            .unwrap_or_default()
+    }
+
+    fn queue(st: &mut KState, key: Key, tids: &[i32], bits: u32) {
+        for &t in tids {
+            st.futexes.queues.entry(key).or_default().push((t, bits));
+        }
+    }
+
+    #[test]
+    fn wake_takes_waiters_in_order_and_by_bitset() {
+        let mut st = KState::default();
+        queue(&mut st, k(8), &[1, 2], 0b01);
+        queue(&mut st, k(8), &[3], 0b10);
+        assert_eq!(wake_key(&mut st, k(8), 5, 0b10), 1);
+        assert_eq!(waiting(&st, k(8)), vec![1, 2]);
+        assert_eq!(wake_key(&mut st, k(8), 1, u32::MAX), 1);
+        assert_eq!(waiting(&st, k(8)), vec![2]);
+        assert!(st.futexes.woken.contains(&3) && st.futexes.woken.contains(&1));
+        assert_eq!(wake_key(&mut st, k(16), 1, u32::MAX), 0);
+    }
+
+    #[test]
+    fn requeue_wakes_then_moves_the_rest_in_order() {
+        let mut st = KState::default();
+        queue(&mut st, k(8), &[1, 2, 3, 4, 5], u32::MAX);
+        queue(&mut st, k(16), &[9], u32::MAX);
+        // Wake one, move two, leave two.
+        assert_eq!(requeue_keys(&mut st, k(8), k(16), 1, 2), 3);
+        assert_eq!(waiting(&st, k(8)), vec![4, 5]);
+        assert_eq!(waiting(&st, k(16)), vec![9, 2, 3]);
+        assert!(st.futexes.woken.contains(&1));
+        // Moving everything leaves no empty queue behind.
+        assert_eq!(requeue_keys(&mut st, k(8), k(16), 0, 10), 2);
+        assert!(!st.futexes.queues.contains_key(&k(8)));
+    }
 }

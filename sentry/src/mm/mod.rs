@@ -1133,3 +1133,149 @@ fn linux_range(start: u64, len: u64, zero_ok: bool) -> KResult<Option<u64>> {
     }
     Ok((end != start).then_some(end))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use platform::{AddressSpace, Prot};
+
+    /// An address space that only remembers what it was told.
+    #[derive(Default)]
+    struct FakeSpace;
+    impl AddressSpace for FakeSpace {
+        fn map(&self, _: u64, _: u64, _: Prot, _: u64) {}
+        fn map_file(&self, _: u64, _: u64, _: Prot, _: Arc<OwnedFd>, _: u64) {}
+        fn unmap(&self, _: u64, _: u64) {}
+        fn protect(&self, _: u64, _: u64, _: Prot) {}
+        fn max_addr(&self) -> u64 {
+            0x7ff0_0000_0000
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    fn mm() -> Arc<Mm> {
+        let mf = Arc::new(MemFile::new().expect("memory file"));
+        Mm::new(Arc::new(FakeSpace), mf)
+    }
+
+    /// (start, end, prot) of every VMA.
+    fn layout(m: &Mm) -> Vec<(u64, u64, i32)> {
+        let st = m.state.lock();
+        st.vmas.values().map(|v| (v.start, v.end, v.prot)).collect()
+    }
+
+    const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
+    const A: u64 = 0x1000_0000;
+
+    fn fixed(m: &Mm, addr: u64, pages: u64, prot: i32) -> u64 {
+        let mut r = MapRequest::anon(addr, pages * PAGE, prot);
+        r.fixed = true;
+        m.map(r).expect("map")
+    }
+
+    #[test]
+    fn protect_splits_and_keeps_bounds() {
+        let m = mm();
+        fixed(&m, A, 4, RW);
+        m.protect(A + PAGE, 2 * PAGE, libc::PROT_READ).unwrap();
+        assert_eq!(
+            layout(&m),
+            vec![
+                (A, A + PAGE, RW),
+                (A + PAGE, A + 3 * PAGE, libc::PROT_READ),
+                (A + 3 * PAGE, A + 4 * PAGE, RW)
+            ]
+        );
+    }
+
+    #[test]
+    fn unmap_punches_a_hole() {
+        let m = mm();
+        fixed(&m, A, 4, RW);
+        m.unmap(A + PAGE, PAGE).unwrap();
+        assert_eq!(
+            layout(&m),
+            vec![(A, A + PAGE, RW), (A + 2 * PAGE, A + 4 * PAGE, RW)]
+        );
+        // Unmapping what is not mapped is not an error.
+        m.unmap(A + PAGE, PAGE).unwrap();
+        assert!(m.vma_at(A + PAGE).is_none());
+    }
+
+    #[test]
+    fn fixed_map_replaces_and_noreplace_refuses() {
+        let m = mm();
+        fixed(&m, A, 4, RW);
+        fixed(&m, A + PAGE, 1, libc::PROT_READ);
+        assert_eq!(layout(&m).len(), 3);
+        let mut r = MapRequest::anon(A, PAGE, RW);
+        r.fixed = true;
+        r.noreplace = true;
+        assert_eq!(m.map(r), Err(Errno::EEXIST));
+    }
+
+    #[test]
+    fn data_survives_split_and_remap() {
+        let m = mm();
+        fixed(&m, A, 4, RW);
+        m.write(A + 2 * PAGE + 5, b"hello").unwrap();
+        m.protect(A + PAGE, PAGE, libc::PROT_READ).unwrap();
+        let mut b = [0u8; 5];
+        m.read(A + 2 * PAGE + 5, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+        // Grow in place is impossible past a neighbour: moving keeps data.
+        fixed(&m, A + 4 * PAGE, 1, RW);
+        let new = m
+            .remap(A + 2 * PAGE, 2 * PAGE, 8 * PAGE, true, None)
+            .unwrap();
+        assert_ne!(new, A + 2 * PAGE);
+        m.read(new + 5, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+        assert!(m.vma_at(A + 2 * PAGE).is_none());
+        // Without MREMAP_MAYMOVE the same growth is refused.
+        assert_eq!(m.remap(A, PAGE, 8 * PAGE, false, None), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn fork_copies_on_write() {
+        let parent = mm();
+        fixed(&parent, A, 2, RW);
+        parent.write(A, b"parent").unwrap();
+        let child = parent.fork(Arc::new(FakeSpace)).unwrap();
+        child.write(A, b"child!").unwrap();
+        let (mut p, mut c) = ([0u8; 6], [0u8; 6]);
+        parent.read(A, &mut p).unwrap();
+        child.read(A, &mut c).unwrap();
+        assert_eq!((&p, &c), (b"parent", b"child!"));
+        // And the other way round, on the second page.
+        parent.write(A + PAGE, b"later").unwrap();
+        let mut c2 = [0u8; 5];
+        child.read(A + PAGE, &mut c2).unwrap();
+        assert_eq!(&c2, &[0u8; 5]);
+    }
+
+    #[test]
+    fn access_outside_mappings_faults() {
+        let m = mm();
+        fixed(&m, A, 1, libc::PROT_READ);
+        let mut b = [0u8; 8];
+        assert_eq!(m.read(A + PAGE - 4, &mut b), Err(Errno::EFAULT));
+        assert_eq!(m.read(A - 8, &mut b), Err(Errno::EFAULT));
+        // The sentry's copies respect protection, as copy_to_user does.
+        assert_eq!(m.write(A, b"x"), Err(Errno::EFAULT));
+        fixed(&m, A + PAGE, 1, libc::PROT_NONE);
+        assert_eq!(m.read(A + PAGE, &mut b[..1]), Err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn protect_back_merges_the_split() {
+        let m = mm();
+        fixed(&m, A, 4, RW);
+        m.protect(A + PAGE, PAGE, libc::PROT_READ).unwrap();
+        assert_eq!(layout(&m).len(), 3);
+        m.protect(A + PAGE, PAGE, RW).unwrap();
+        assert_eq!(layout(&m), vec![(A, A + 4 * PAGE, RW)]);
+    }
+}
