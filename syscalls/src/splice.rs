@@ -7,6 +7,7 @@ use crate::abi::{get, put};
 use crate::fs::{fdget, wait_ready};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
+use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY};
 use sentry::fs::pipe::PipeEnd;
 use sentry::kernel::signal::{self as ksig, SigInfo};
 use sentry::{Ctx, Errno, KResult};
@@ -149,6 +150,12 @@ fn transfer(
                 break;
             }
         }
+    }
+    if done > 0 {
+        // As Linux's sendfile, splice and copy_file_range: an access of
+        // the source, a modification of the destination.
+        crate::inotify::note_file(ctx, inp, IN_ACCESS);
+        crate::inotify::note_file(ctx, out, IN_MODIFY);
     }
     Ok((done, ipos, opos))
 }
