@@ -121,15 +121,22 @@ fn do_wait(
     let e = f.downcast::<Epoll>().unwrap();
     // Validate the output buffer up front (EFAULT before waiting).
     ctx.mm.iovecs(out, 12)?;
+    // Looked at first without registering (the common case in a busy
+    // event loop); before sleeping, once more after getting on the
+    // epoll's queue, so nothing that becomes ready in between is missed.
+    let collect = |ctx: &mut Ctx<'_, '_>| {
+        let c = crate::abi::caller(ctx);
+        e.collect(&c, max as usize)
+    };
     loop {
-        // On the epoll's queue before looking, so nothing that becomes
-        // ready in between is missed.
-        let mut w = ctx.wait_start();
-        w.on(e.queue(), sentry::kernel::waitq::EV_IN);
-        let ready = {
-            let c = crate::abi::caller(ctx);
-            e.collect(&c, max as usize)
-        };
+        let mut ready = collect(ctx);
+        let mut w = None;
+        if ready.is_empty() && deadline.is_none_or(|d| d > Instant::now()) {
+            let mut wait = ctx.wait_start();
+            wait.on(e.queue(), sentry::kernel::waitq::EV_IN);
+            ready = collect(ctx);
+            w = Some(wait);
+        }
         if !ready.is_empty() {
             drop(w);
             let mut buf = Vec::with_capacity(ready.len() * 12);
@@ -140,9 +147,9 @@ fn do_wait(
             ctx.mm.write(out, &buf)?;
             return Ok(ready.len() as u64);
         }
-        if deadline.is_some_and(|d| d <= Instant::now()) {
+        let Some(w) = w else {
             return Ok(0);
-        }
+        };
         let hosts = e.host_fds();
         let r = if hosts.is_empty() {
             ctx.sleep(&w, deadline).map(|_| ())
