@@ -130,6 +130,7 @@ pub fn install(ctx: &mut Ctx<'_, '_>, f: Arc<File>, cloexec: bool) -> KResult<u6
 pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
     let mut w = ctx.wait_start();
     let want = events | libc::POLLERR | libc::POLLHUP;
+    let host = f.ops.host_fd();
     {
         let c = crate::abi::caller(ctx);
         for (q, ev) in f.ops.wait_queues(&c, want as u16 as u32) {
@@ -137,11 +138,11 @@ pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
         }
         // Looked at again once on the queues: a change in between is
         // either seen here or wakes the sleep.
-        if f.ops.poll_for(&c, want) != 0 && f.ops.host_fd().is_none() {
+        if host.is_none() && f.ops.poll_for(&c, want) != 0 {
             return Ok(());
         }
     }
-    match f.ops.host_fd() {
+    match host {
         Some(h) => ctx.sleep_host(&w, &[(h, events)], None).map(|_| ()),
         None => ctx.sleep(&w, None).map(|_| ()),
     }

@@ -115,7 +115,11 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// The socket behind `fd`: EBADF / ENOTSOCK otherwise.
 fn sock(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
-    let f = fdget(ctx, fd)?;
+    is_sock(fdget(ctx, fd)?)
+}
+
+/// `f` if it is a socket, ENOTSOCK otherwise.
+fn is_sock(f: Arc<File>) -> KResult<Arc<File>> {
     if f.ops.socket().is_none() {
         return Err(Errno::ENOTSOCK);
     }
@@ -165,13 +169,13 @@ fn accept4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// accept4(2): waits for a connection unless the socket is non-blocking,
 /// installs it, and writes the peer's address.
 fn do_accept(ctx: &mut Ctx<'_, '_>, fd: u64, addr: u64, lenp: u64, flags: u64) -> KResult<u64> {
-    fdget(ctx, fd)?;
+    let f = fdget(ctx, fd)?;
     // The flags are checked before the fd's kind.
     let known = (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    let f = sock(ctx, fd)?;
+    let f = is_sock(f)?;
     let conn = loop {
         match socket_of(&f).accept() {
             Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {

@@ -297,6 +297,18 @@ pub fn husk_argv(husk: &Path, prog: &[OsString]) -> Vec<OsString> {
     v
 }
 
+/// Runs `prog` under `husk do --` from `/` with the minimal environment.
+pub fn run_under_husk(husk: &Path, prog: &[OsString], timeout: Duration) -> io::Result<RunResult> {
+    let argv = husk_argv(husk, prog);
+    let env = minimal_env();
+    run(&RunSpec {
+        argv: &argv,
+        env: &env,
+        cwd: Path::new("/"),
+        timeout,
+    })
+}
+
 /// Lines of `text` (lossy UTF-8), for diffs.
 pub fn lines(text: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(text)

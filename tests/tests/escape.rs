@@ -5,7 +5,7 @@
 
 use husk_tests::{
     build_dir, compile_c, crate_dir, find_or_build_husk, husk_argv, minimal_env, on_path, run,
-    short_diff, Outcome, RunSpec,
+    run_under_husk, short_diff, Outcome, RunSpec,
 };
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -143,15 +143,7 @@ fn host_proc_is_not_reachable() {
         "sh".into(),
         host_pid.clone().into(),
     ];
-    let argv = husk_argv(&husk, &prog);
-    let env = minimal_env();
-    let r = run(&RunSpec {
-        argv: &argv,
-        env: &env,
-        cwd: Path::new("/"),
-        timeout: Duration::from_secs(180),
-    })
-    .expect("running husk");
+    let r = run_under_husk(&husk, &prog, Duration::from_secs(180)).expect("running husk");
     let out = [r.stdout.as_slice(), r.stderr.as_slice()].concat();
     let text = String::from_utf8_lossy(&out);
     println!(
@@ -200,14 +192,11 @@ fn int80_is_not_a_64bit_call() {
         println!("native:\n{}", String::from_utf8_lossy(&native.stdout));
     }
 
-    let argv = husk_argv(&husk, &[OsString::from(bin.as_os_str())]);
-    let env = minimal_env();
-    let r = run(&RunSpec {
-        argv: &argv,
-        env: &env,
-        cwd: Path::new("/"),
-        timeout: Duration::from_secs(60),
-    })
+    let r = run_under_husk(
+        &husk,
+        &[OsString::from(bin.as_os_str())],
+        Duration::from_secs(60),
+    )
     .expect("running husk");
     let out = String::from_utf8_lossy(&r.stdout);
     println!("husk ({}):\n{out}", r.outcome);
@@ -971,6 +960,25 @@ fn run_stdin_script(husk: Option<&Path>, stdin: fs::File) -> Ran {
     run_command(cmd, Duration::from_secs(30), true)
 }
 
+/// Runs STDIN_SCRIPT natively and under `husk`, each on a fresh copy of
+/// the host file opened read-only or read-write (`write`), and prints
+/// both. Returns each run with the file's content afterwards.
+fn stdin_runs(husk: &Path, label: &str, write: bool) -> ((Ran, String), (Ran, String)) {
+    let tag = if write { "rw" } else { "ro" };
+    let run = |h: Option<&Path>| {
+        let where_ = if h.is_some() { "husk" } else { "native" };
+        let file = TempFile::new(&format!("stdin-{tag}-{where_}"), STDIN_CONTENT);
+        let r = run_stdin_script(h, file.open(write));
+        let after = file.read();
+        println!(
+            "{label} stdin, {where_} ({}):\n{}{}file after: {after:?}",
+            r.outcome, r.stdout, r.stderr
+        );
+        (r, after)
+    };
+    (run(None), run(Some(husk)))
+}
+
 /// The sandbox's stdin is a host file with no path inside: reopening it
 /// through /proc/self/fd/0 (or /dev/stdin) gives a new open of the same
 /// host file, read from its start, and never more access than the host fd
@@ -984,20 +992,7 @@ fn stdin_reopened_through_proc_is_the_host_file() {
     // Stdin opened read-only. On Linux the reopen checks the inode's
     // permissions, not the fd's mode: a user who may write the file (here
     // root) reopens it for writing and the append succeeds.
-    let native_file = TempFile::new("stdin-ro-native", STDIN_CONTENT);
-    let native = run_stdin_script(None, native_file.open(false));
-    let native_after = native_file.read();
-    println!(
-        "read-only stdin, native ({}):\n{}{}file after: {native_after:?}",
-        native.outcome, native.stdout, native.stderr
-    );
-    let host_file = TempFile::new("stdin-ro-husk", STDIN_CONTENT);
-    let r = run_stdin_script(Some(&husk), host_file.open(false));
-    let after = host_file.read();
-    println!(
-        "read-only stdin, husk ({}):\n{}{}file after: {after:?}",
-        r.outcome, r.stdout, r.stderr
-    );
+    let ((native, native_after), (r, after)) = stdin_runs(&husk, "read-only", false);
     if r.outcome != Outcome::Exited(0) {
         problems.push(format!("read-only: husk {}: {}", r.outcome, r.stderr));
     }
@@ -1036,20 +1031,7 @@ fn stdin_reopened_through_proc_is_the_host_file() {
 
     // Stdin opened read-write: the append goes through to the host file,
     // as on Linux.
-    let native_file = TempFile::new("stdin-rw-native", STDIN_CONTENT);
-    let native = run_stdin_script(None, native_file.open(true));
-    let native_after = native_file.read();
-    println!(
-        "read-write stdin, native ({}):\n{}{}file after: {native_after:?}",
-        native.outcome, native.stdout, native.stderr
-    );
-    let host_file = TempFile::new("stdin-rw-husk", STDIN_CONTENT);
-    let r = run_stdin_script(Some(&husk), host_file.open(true));
-    let after = host_file.read();
-    println!(
-        "read-write stdin, husk ({}):\n{}{}file after: {after:?}",
-        r.outcome, r.stdout, r.stderr
-    );
+    let ((native, native_after), (r, after)) = stdin_runs(&husk, "read-write", true);
     let appended = format!("{STDIN_CONTENT}appended\n");
     assert_eq!(native_after, appended, "native reference");
     if r.outcome != Outcome::Exited(0) {

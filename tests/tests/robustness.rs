@@ -2,8 +2,7 @@
 //! sandbox working (no sentry panic or hang). Runs only under husk.
 
 use husk_tests::{
-    build_dir, compile_c, crate_dir, find_or_build_husk, husk_argv, minimal_env, run, tail,
-    Outcome, RunSpec,
+    build_dir, compile_c, crate_dir, find_or_build_husk, run_under_husk, tail, Outcome,
 };
 use std::ffi::OsString;
 use std::path::Path;
@@ -15,14 +14,11 @@ fn hostile_syscall_arguments_leave_the_sandbox_working() {
     let src = crate_dir().join("robust/syscall_fuzz.c");
     let bin = build_dir().join("robust/syscall_fuzz");
     compile_c(&src, &[], &bin, false).expect("compiling the fuzzer");
-    let argv = husk_argv(&husk, &[OsString::from(bin.as_os_str())]);
-    let env = minimal_env();
-    let r = run(&RunSpec {
-        argv: &argv,
-        env: &env,
-        cwd: Path::new("/"),
-        timeout: Duration::from_secs(300),
-    })
+    let r = run_under_husk(
+        &husk,
+        &[OsString::from(bin.as_os_str())],
+        Duration::from_secs(300),
+    )
     .expect("running husk");
     let out = tail(&r.stdout, 2);
     println!("{}", out.join("\n"));
@@ -44,15 +40,7 @@ fn the_host_filesystem_is_unchanged() {
         m = marker
     );
     let prog = [OsString::from("/bin/sh"), "-c".into(), script.into()];
-    let argv = husk_argv(&husk, &prog);
-    let env = minimal_env();
-    let r = run(&RunSpec {
-        argv: &argv,
-        env: &env,
-        cwd: Path::new("/"),
-        timeout: Duration::from_secs(60),
-    })
-    .expect("running husk");
+    let r = run_under_husk(&husk, &prog, Duration::from_secs(60)).expect("running husk");
     let out = String::from_utf8_lossy(&r.stdout);
     // Inside, the writes succeed (the root is an overlay) ...
     assert!(

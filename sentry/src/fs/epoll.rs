@@ -56,6 +56,23 @@ impl Item {
         (self.events.load(SeqCst) & EVENT_BITS) | EV_ERR | EV_HUP
     }
 
+    /// Still in the list and armed.
+    fn live(&self) -> bool {
+        !self.removed.load(SeqCst) && self.armed.load(SeqCst)
+    }
+
+    /// The interest's ready bits in `f` now (errors and hang-ups always
+    /// count), as the caller sees them when there is one.
+    fn ready_bits(&self, f: &File, c: Option<&Caller>) -> u32 {
+        let events = self.events.load(SeqCst) & EVENT_BITS;
+        let want = events as i16 | libc::POLLERR | libc::POLLHUP;
+        let r = match c {
+            Some(c) => f.ops.poll_for(c, want),
+            None => f.ops.poll(want),
+        };
+        (r as u16 as u32) & (events | 0x18)
+    }
+
     fn unregister(&self) {
         if let Some(me) = self.me.upgrade() {
             let me: Arc<dyn Waker> = me;
@@ -281,19 +298,18 @@ impl Epoll {
         }
         let mut all = todo.drain(..).chain(always);
         for it in all.by_ref() {
-            if it.removed.load(SeqCst) || !it.armed.load(SeqCst) {
+            if !it.live() {
                 continue;
             }
             let Some(f) = it.file.upgrade() else {
                 dead.push(it);
                 continue;
             };
-            let events = it.events.load(SeqCst);
-            let want = (events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP;
-            let bits = (f.ops.poll_for(c, want) as u16 as u32) & ((events & EVENT_BITS) | 0x18);
+            let bits = it.ready_bits(&f, Some(c));
             if bits == 0 {
                 continue;
             }
+            let events = it.events.load(SeqCst);
             if events & EPOLLONESHOT != 0 {
                 it.armed.store(false, SeqCst);
             } else if events & EPOLLET == 0 && !it.always {
@@ -323,20 +339,10 @@ impl Epoll {
 
     /// Whether `collect` could find something now, without consuming.
     fn any_ready(&self, c: Option<&Caller>) -> bool {
-        self.inner.candidates().iter().any(|it| {
-            if it.removed.load(SeqCst) || !it.armed.load(SeqCst) {
-                return false;
-            }
-            let events = it.events.load(SeqCst);
-            let want = (events & EVENT_BITS) as i16 | libc::POLLERR | libc::POLLHUP;
-            it.file.upgrade().is_some_and(|f| {
-                let r = match c {
-                    Some(c) => f.ops.poll_for(c, want),
-                    None => f.ops.poll(want),
-                };
-                r != 0
-            })
-        })
+        self.inner
+            .candidates()
+            .iter()
+            .any(|it| it.live() && it.file.upgrade().is_some_and(|f| it.ready_bits(&f, c) != 0))
     }
 
     /// Host fds among the interests, for waiting in a host poll.
@@ -345,7 +351,7 @@ impl Epoll {
             .always
             .lock()
             .iter()
-            .filter(|it| it.armed.load(SeqCst) && !it.removed.load(SeqCst))
+            .filter(|it| it.live())
             .filter_map(|it| {
                 let events = it.events.load(SeqCst);
                 it.host_fd.map(|h| (h, (events & EVENT_BITS) as i16))
@@ -358,7 +364,7 @@ impl Epoll {
         &self.inner.wq
     }
 
-    /// Number of interests (for tests and /proc/pid/fdinfo).
+    /// Number of interests.
     pub fn len(&self) -> usize {
         self.inner.items.lock().len()
     }

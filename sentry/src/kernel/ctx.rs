@@ -81,6 +81,14 @@ impl Ctx<'_, '_> {
         Ok(woke)
     }
 
+    /// Sleeps (kernel lock released) until woken, whatever signals are
+    /// pending: for waits only their own waker or a kill ends (exec
+    /// waiting for the other threads, a vfork parent).
+    pub fn sleep_through_signals(&mut self, w: &Wait) {
+        let waiter = w.waiter().clone();
+        MutexGuard::unlocked(&mut self.st, || waiter.sleep(None));
+    }
+
     /// Like `sleep`, but also returns when one of the host fds is ready;
     /// returns their revents.
     pub fn sleep_host(

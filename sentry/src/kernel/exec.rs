@@ -294,8 +294,7 @@ fn de_thread(ctx: &mut Ctx<'_, '_>) {
     // Each exiting thread wakes this one (`exit_thread_finish`).
     let w = ctx.wait_start();
     while ctx.st.procs[&tgid].threads.iter().any(|&t| t != me) {
-        let waiter = w.waiter().clone();
-        MutexGuard::unlocked(&mut ctx.st, || waiter.sleep(None));
+        ctx.sleep_through_signals(&w);
         w.rearm();
     }
     ctx.proc_().execing = None;

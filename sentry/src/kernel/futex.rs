@@ -2,8 +2,8 @@
 //! offset (shared), and robust-list cleanup on thread death.
 
 use super::ctx::Ctx;
+use super::task::wake_task;
 use super::wait::Deadline;
-use super::waitq::{Waker, EV_ALL};
 use super::KState;
 use crate::errno::{Errno, KResult};
 use crate::mm::{read_obj, write_obj, Mm};
@@ -97,9 +97,7 @@ fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
             if q[i].1 & bitset != 0 {
                 let (tid, _) = q.remove(i);
                 table.woken.insert(tid);
-                if let Some(t) = tasks.get(&tid) {
-                    t.waiter.wake(EV_ALL);
-                }
+                wake_task(tasks, tid);
                 woke += 1;
             } else {
                 i += 1;
@@ -110,13 +108,6 @@ fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
         }
     }
     woke
-}
-
-/// Wakes task `tid`, which a futex operation just took off a queue.
-fn wake_task(st: &KState, tid: i32) {
-    if let Some(t) = st.tasks.get(&tid) {
-        t.waiter.wake(EV_ALL);
-    }
 }
 
 pub fn wake(
@@ -364,7 +355,7 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
             let more = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
             w.store(t as u32 | if more { FUTEX_WAITERS } else { 0 }, SeqCst);
             ctx.st.futexes.woken.insert(t);
-            wake_task(&ctx.st, t);
+            wake_task(&ctx.st.tasks, t);
         }
         None => w.store(0, SeqCst),
     }

@@ -4,7 +4,7 @@
 use super::ctx::Ctx;
 use super::signal::{self, bit, Default_, SigInfo, SIGCHLD, SIGKILL, SIG_DFL, SIG_IGN};
 use super::task::{default_rlimits, ExitInfo, FsContext, Process, Task};
-use super::waitq::{Waker, EV_ALL};
+use super::waitq::EV_ALL;
 use super::{Creds, KState, Kernel};
 use crate::errno::{Errno, KResult};
 use crate::fs::file::FdTable;
@@ -365,9 +365,7 @@ fn exit_thread_prepare(st: &mut KState, tid: i32) {
 pub fn release_vfork(st: &mut KState, tid: i32) {
     if let Some(t) = st.tasks.get_mut(&tid) {
         if let Some(parent) = t.vfork_parent.take() {
-            if let Some(p) = st.tasks.get(&parent) {
-                p.waiter.wake(EV_ALL);
-            }
+            super::task::wake_task(&st.tasks, parent);
         }
     }
 }
@@ -387,8 +385,8 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     p.dead_times.1 += cpu_ns;
     if !p.threads.is_empty() {
         // An exec'ing thread waits for the others to go.
-        if let Some(t) = p.execing.and_then(|e| st.tasks.get(&e)) {
-            t.waiter.wake(EV_ALL);
+        if let Some(e) = p.execing {
+            super::task::wake_task(&st.tasks, e);
         }
         return;
     }
@@ -668,8 +666,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             if !waiting || me.killed {
                 break;
             }
-            let waiter = w.waiter().clone();
-            MutexGuard::unlocked(&mut ctx.st, || waiter.sleep(None));
+            ctx.sleep_through_signals(&w);
         }
     }
     Ok(tid)

@@ -117,6 +117,15 @@ pub struct Process {
     pub signal_wq: Arc<super::WaitQueue>,
 }
 
+/// Wakes task `tid` out of a sleep whose waker knows the task rather
+/// than a queue (a futex wake, a vfork child's exec, the last other
+/// thread of an exec'ing process going).
+pub fn wake_task(tasks: &std::collections::HashMap<i32, Task>, tid: i32) {
+    if let Some(t) = tasks.get(&tid) {
+        super::waitq::Waker::wake(&*t.waiter, super::waitq::EV_ALL);
+    }
+}
+
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
 /// The host's limits, read once (the first call happens while the
