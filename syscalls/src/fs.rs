@@ -8,7 +8,7 @@ use sentry::fs::inotify::{
     IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_OPEN,
 };
 use sentry::fs::pipe::{new_pipe, PipeEnd};
-use sentry::fs::FileStat;
+use sentry::fs::Stat;
 use sentry::kernel::signal::{self as ksig, SigInfo};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
@@ -771,7 +771,7 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 /// The kernel's struct stat for x86-64.
-pub fn linux_stat(s: &FileStat) -> linux_raw_sys::general::stat {
+pub fn linux_stat(s: &Stat) -> linux_raw_sys::general::stat {
     linux_raw_sys::general::stat {
         st_dev: s.dev,
         st_ino: s.ino,
@@ -795,7 +795,7 @@ pub fn linux_stat(s: &FileStat) -> linux_raw_sys::general::stat {
     }
 }
 
-fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<FileStat> {
+fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<Stat> {
     if flags
         & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as u64
         != 0
@@ -816,11 +816,10 @@ fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResul
             });
         }
         if dirfd == libc::AT_FDCWD {
-            let cwd = ctx.task().fs.lock().cwd.clone();
-            let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &cwd, true)?;
+            let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, b".", true)?;
             return r.stat.ok_or(Errno::ENOENT);
         }
-        return fdget(ctx, dirfd as u64)?.ops.stat();
+        return fdget(ctx, dirfd as u64)?.stat();
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
     let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
@@ -838,7 +837,7 @@ fn lstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn fstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let s = fdget(ctx, a[0])?.ops.stat()?;
+    let s = fdget(ctx, a[0])?.stat()?;
     put(ctx, a[1], &linux_stat(&s))?;
     Ok(0)
 }
@@ -1024,7 +1023,23 @@ fn faccessat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn getcwd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let mut cwd = ctx.task().fs.lock().cwd.clone();
+    let (cwd, root) = {
+        let fs = ctx.task_ref().fs.lock();
+        (fs.cwd.locate(), fs.root.path())
+    };
+    let (cwd, live) = cwd;
+    if !live {
+        return Err(Errno::ENOENT);
+    }
+    let mut cwd = if root == b"/" {
+        cwd
+    } else if cwd == root {
+        b"/".to_vec()
+    } else if cwd.starts_with(&root) && cwd.get(root.len()) == Some(&b'/') {
+        cwd[root.len()..].to_vec()
+    } else {
+        [&b"(unreachable)"[..], &cwd].concat()
+    };
     cwd.push(0);
     if (a[1] as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -1033,26 +1048,31 @@ fn getcwd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(cwd.len() as u64)
 }
 
-fn set_cwd(ctx: &mut Ctx<'_, '_>, r: &sentry::fs::vfs::Resolved) -> KResult<u64> {
-    let st = r.stat.ok_or(Errno::ENOENT)?;
+fn set_cwd(
+    ctx: &mut Ctx<'_, '_>,
+    st: sentry::fs::Stat,
+    place: sentry::fs::vfs::PathRef,
+) -> KResult<u64> {
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
     if !sentry::fs::vfs::may(&ctx.proc_ref().creds, &st, sentry::fs::vfs::MAY_EXEC) {
         return Err(Errno::EACCES);
     }
-    ctx.task().fs.lock().cwd = r.path.clone();
+    ctx.task().fs.lock().cwd = place;
     Ok(0)
 }
 fn chdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let p = abi::path(ctx, a[0])?;
     let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
-    set_cwd(ctx, &r)
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    set_cwd(ctx, st, r.place())
 }
 fn fchdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &f.path, true)?;
-    set_cwd(ctx, &r)
+    let place = f.place().ok_or(Errno::ENOTDIR)?.clone();
+    let st = f.ops.stat()?;
+    set_cwd(ctx, st, place)
 }
 
 fn dup_to(ctx: &mut Ctx<'_, '_>, old: u64, min: u64, cloexec: bool) -> KResult<u64> {
@@ -1555,7 +1575,7 @@ fn pselect6(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-fn put_statfs(ctx: &mut Ctx<'_, '_>, addr: u64, s: gofer::StatFs, ro: bool) -> KResult<u64> {
+fn put_statfs(ctx: &mut Ctx<'_, '_>, addr: u64, s: sentry::fs::StatFs, ro: bool) -> KResult<u64> {
     let mut v = [0i64; 15];
     v[0] = s.f_type;
     v[1] = s.bsize;
@@ -1580,7 +1600,7 @@ fn statfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
     if f.downcast::<PipeEnd>().is_some() {
-        let pipefs = gofer::StatFs {
+        let pipefs = sentry::fs::StatFs {
             f_type: 0x5049_5045,
             bsize: 4096,
             namelen: 255,
@@ -1589,7 +1609,10 @@ fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         };
         return put_statfs(ctx, a[1], pipefs, false);
     }
-    let (m, _) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
+    let m = match f.place() {
+        Some(p) => p.mount.clone(),
+        None => ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path()).0,
+    };
     let s = m.fs.statfs()?;
     put_statfs(ctx, a[1], s, m.flags & libc::MS_RDONLY != 0)
 }

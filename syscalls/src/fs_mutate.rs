@@ -10,7 +10,7 @@ use crate::inotify::{note, note_file, note_rename, note_self};
 use crate::table::{Reg, Support::*};
 use sentry::fs::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
 use sentry::fs::vfs::{Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
-use sentry::fs::FileStat;
+use sentry::fs::Stat;
 use sentry::{Ctx, Errno, KResult};
 
 const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
@@ -113,7 +113,7 @@ fn may_change_dir(ctx: &mut Ctx<'_, '_>, path: &[u8]) -> KResult<()> {
 /// Removing or renaming away `victim` (at canonical `path`): the
 /// directory's permissions, and in a sticky directory only the owner of
 /// the file or of the directory may do it.
-fn may_remove(ctx: &mut Ctx<'_, '_>, path: &[u8], victim: &FileStat) -> KResult<()> {
+fn may_remove(ctx: &mut Ctx<'_, '_>, path: &[u8], victim: &Stat) -> KResult<()> {
     if caller(ctx).overrides() {
         return Ok(());
     }
@@ -250,7 +250,7 @@ fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u6
         return Err(Errno::ENOTDIR);
     }
     may_remove(ctx, &r.path, &st)?;
-    r.mount.fs.unlink(&caller(ctx), &r.rel, dir)?;
+    ctx.k.vfs.remove(&caller(ctx), &r, dir)?;
     // Linux's order: the link count, the object itself, then its directory.
     if !dir {
         note_self(ctx, &r.path, IN_ATTRIB, Some(st));
@@ -317,9 +317,7 @@ fn do_rename(
     {
         return Err(Errno::EBUSY);
     }
-    o.mount
-        .fs
-        .rename(&caller(ctx), &o.rel, &n.rel, flags as u32)?;
+    ctx.k.vfs.rename(&caller(ctx), &o, &n, flags as u32)?;
     let dir = o
         .stat
         .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
@@ -420,17 +418,14 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
     if matches!(r, Err(e) if e == Errno::EPERM || e == Errno::EACCES) && f.ops.host_fd().is_some() {
         // The unprivileged sandbox may not change a host file it does not
         // own through the fd; the gofer may, by the file's path.
-        let (m, rel) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
-        r = m.fs.setattr(&caller(ctx), &rel, &attr);
+        if let Ok(place) = ctx.k.vfs.resolve_file(ctx, &f) {
+            r = place.mount.fs.setattr(&caller(ctx), &place.rel, &attr);
+        }
     }
     match r {
         Err(e) if e == Errno::EROFS => {
-            let (m, _) = ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path);
-            Err(if m.point == b"/" {
-                Errno::EROFS
-            } else {
-                Errno::EPERM
-            })
+            let root = f.place().is_none_or(|p| p.mount.point == b"/");
+            Err(if root { Errno::EROFS } else { Errno::EPERM })
         }
         r => {
             r?;

@@ -8,7 +8,7 @@ use sentry::fs::file::File;
 use sentry::fs::inotify::{
     Event, InotifyFile, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR,
 };
-use sentry::fs::FileStat;
+use sentry::fs::Stat;
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
@@ -27,7 +27,7 @@ pub fn note(ctx: &Ctx<'_, '_>, path: &[u8], mask: u32, is_dir: bool) {
 
 /// Reports `mask` to watches of the object itself only, found by path or
 /// by its identity in `st` (another hard link).
-pub fn note_self(ctx: &Ctx<'_, '_>, path: &[u8], mask: u32, st: Option<FileStat>) {
+pub fn note_self(ctx: &Ctx<'_, '_>, path: &[u8], mask: u32, st: Option<Stat>) {
     let is_dir = st.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
     emit(ctx, path, mask, is_dir, true, st.map(|s| (s.dev, s.ino)));
 }
@@ -67,7 +67,7 @@ pub fn note_file(ctx: &Ctx<'_, '_>, f: &File, mask: u32) {
         .ops
         .stat()
         .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-    note(ctx, &f.path, mask, dir);
+    note(ctx, &f.path(), mask, dir);
 }
 
 fn inotify_init(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {

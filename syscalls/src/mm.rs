@@ -6,6 +6,9 @@ use sentry::memfile::{page_up, PAGE};
 use sentry::mm::{MapRequest, VmaName, TASK_SIZE};
 use sentry::{Ctx, Errno, KResult};
 
+/// /dev/zero's device number (1:5): mapping it gives anonymous memory.
+const DEV_ZERO: u64 = (1 << 8) | 5;
+
 pub fn register(r: &mut Reg<'_>) {
     r(
         "mmap",
@@ -86,25 +89,19 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if shared && prot & libc::PROT_WRITE != 0 && write_sealed {
             return Err(Errno::EPERM);
         }
-        let noexec = ctx
-            .k
-            .vfs
-            .ns_of_task(ctx.task_ref())
-            .mount_of(&f.path)
-            .0
-            .flags
-            & libc::MS_NOEXEC
-            != 0;
-        if prot & libc::PROT_EXEC != 0 && noexec && f.path.starts_with(b"/") {
+        let noexec = f
+            .place()
+            .is_some_and(|p| p.mount.flags & libc::MS_NOEXEC != 0);
+        if prot & libc::PROT_EXEC != 0 && noexec {
             return Err(Errno::EPERM);
         }
-        if fmt == libc::S_IFCHR && f.path == b"/dev/zero" {
+        if fmt == libc::S_IFCHR && st.rdev == DEV_ZERO {
             // A mapping of /dev/zero is anonymous memory.
         } else if fmt != libc::S_IFREG {
             return Err(Errno::ENODEV);
         } else {
             req.name = VmaName::File {
-                path: f.path.clone(),
+                path: f.name.clone(),
                 dev: st.dev,
                 ino: st.ino,
                 off,

@@ -157,24 +157,12 @@ fn mount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 Errno::EISDIR
             });
         }
-        let mut add = vec![Mount::new(
-            &target.path,
-            src.mount.fs.clone(),
-            &src.rel,
-            &src.mount.source,
-            src.mount.flags,
-        )];
+        let mut add = vec![src.mount.bind(&target.path, &src.rel, src.mount.flags)];
         if flags & libc::MS_REC != 0 {
             // Mounts below the source come along, in mount order.
             for m in ns.mounts() {
                 if m.id != src.mount.id && m.point != src.path && under(&m.point, &src.path) {
-                    add.push(Mount::new(
-                        &rebase(&m.point, &src.path, &target.path),
-                        m.fs.clone(),
-                        &m.root,
-                        &m.source,
-                        m.flags,
-                    ));
+                    add.push(m.bind(&rebase(&m.point, &src.path, &target.path), &m.root, m.flags));
                 }
             }
         }
@@ -282,7 +270,7 @@ fn umount2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let busy = ctx.st.tasks.values().any(|t| {
             Arc::ptr_eq(&t.mnt_ns, &ns) && {
                 let fs = t.fs.lock();
-                under(&fs.cwd, &m.point) || under(&fs.root, &m.point)
+                fs.cwd.mount.id == m.id || fs.root.mount.id == m.id
             }
         });
         if busy {
@@ -299,7 +287,7 @@ fn chroot(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     admin(ctx)?;
-    ctx.task().fs.lock().root = r.path;
+    ctx.task().fs.lock().root = r.place();
     Ok(0)
 }
 
@@ -311,7 +299,7 @@ fn pivot_root(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     let ns = ns(ctx);
-    if ctx.task_ref().fs.lock().root != b"/" {
+    if ctx.task_ref().fs.lock().root.path() != b"/" {
         return Err(Errno::EINVAL);
     }
     let (n, p) = (new_root.path.clone(), put_old.path.clone());
@@ -359,15 +347,17 @@ fn pivot_root(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         let mut fs = t.fs.lock();
         let fs = &mut *fs;
-        for path in [&mut fs.cwd, &mut fs.root] {
-            *path = if under(path, &n) {
-                rebase(path, &n, b"/")
+        for place in [&mut fs.cwd, &mut fs.root] {
+            let path = place.path();
+            let moved = if under(&path, &n) {
+                rebase(&path, &n, b"/")
             } else {
-                rebase(path, b"/", &put)
+                rebase(&path, b"/", &put)
             };
+            *place = ns.path_ref(&moved);
         }
-        if fs.root != b"/" && split(&fs.root) == split(&put) {
-            fs.root = b"/".to_vec();
+        if fs.root.path() != b"/" && split(&fs.root.path()) == split(&put) {
+            fs.root = ns.path_ref(b"/");
         }
     }
     Ok(0)

@@ -191,7 +191,7 @@ fn do_accept(ctx: &mut Ctx<'_, '_>, fd: u64, addr: u64, lenp: u64, flags: u64) -
             0
         };
     let name = conn.socket().map(|s| s.peername()).transpose()?;
-    let nf = File::new(conn, fl, f.path.clone());
+    let nf = File::named(conn, fl, f.name.clone());
     let newfd = crate::fs::install(ctx, nf, flags & libc::SOCK_CLOEXEC as u64 != 0)?;
     if let Some(name) = name {
         put_name(ctx, addr, lenp, &name)?;

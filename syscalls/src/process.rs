@@ -173,7 +173,7 @@ fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             return Err(Errno::ENOENT);
         }
         let f = crate::fs::fdget(ctx, a[0])?;
-        (libc::AT_FDCWD, f.path.clone())
+        (libc::AT_FDCWD, f.path())
     } else {
         (a[0] as i32, raw)
     };

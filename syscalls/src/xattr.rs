@@ -65,12 +65,9 @@ fn resolve(ctx: &mut Ctx<'_, '_>, on: On) -> KResult<Resolved> {
         On::Fd(fd) => {
             let f = fdget(ctx, fd)?;
             // Pipes, sockets and anonymous files keep no attributes.
-            if !f.path.starts_with(b"/") {
-                return Err(Errno::EOPNOTSUPP);
-            }
             ctx.k
                 .vfs
-                .resolve(ctx, libc::AT_FDCWD, &f.path, false)
+                .resolve_file(ctx, &f)
                 .map_err(|_| Errno::EOPNOTSUPP)?
         }
     };

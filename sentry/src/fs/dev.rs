@@ -6,7 +6,7 @@ use super::pty::{PtyTable, DEVPTS_DEV};
 use super::synth::{stat_of, SynthDir};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
-use gofer::{DirEntry, FileStat};
+use crate::fs::{DirEntry, Stat};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -168,12 +168,12 @@ fn pts_name(rel: &[u8]) -> Option<Option<Option<u32>>> {
     Some(Some(std::str::from_utf8(name).ok()?.parse().ok()))
 }
 
-fn pts_dir_stat() -> FileStat {
+fn pts_dir_stat() -> Stat {
     stat_of(libc::S_IFDIR | 0o755, 1, DEVPTS_DEV, 0)
 }
 
-fn pts_ptmx_stat() -> FileStat {
-    FileStat {
+fn pts_ptmx_stat() -> Stat {
+    Stat {
         rdev: (5 << 8) | 2,
         ..stat_of(libc::S_IFCHR, 2, DEVPTS_DEV, 0)
     }
@@ -189,14 +189,14 @@ fn node(rel: &[u8]) -> Option<(usize, &'static Node)> {
     NODES.iter().enumerate().find(|(_, n)| n.name == rel)
 }
 
-fn node_stat(i: usize, n: &Node) -> FileStat {
+fn node_stat(i: usize, n: &Node) -> Stat {
     let ino = 100 + i as u64;
     if n.dir {
         stat_of(libc::S_IFDIR | 0o755, ino, DEV, 0)
     } else if let Some(l) = n.link {
         stat_of(libc::S_IFLNK | 0o777, ino, DEV, l.len() as i64)
     } else {
-        FileStat {
+        Stat {
             rdev: n.rdev,
             ..stat_of(libc::S_IFCHR | 0o666, ino, DEV, 0)
         }
@@ -208,7 +208,7 @@ impl Filesystem for DevFs {
         "tmpfs"
     }
 
-    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<Stat> {
         if rel.is_empty() {
             return Ok(stat_of(libc::S_IFDIR | 0o755, 2, DEV, 0));
         }
@@ -316,7 +316,7 @@ impl DevFs {
 
 struct CharDev {
     kind: Kind,
-    stat: FileStat,
+    stat: Stat,
 }
 
 impl FileOps for CharDev {
@@ -374,7 +374,7 @@ impl FileOps for CharDev {
             _ => Ok(iov.iter().map(|v| v.iov_len).sum()),
         })
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(self.stat)
     }
     fn seek(&self, _f: &File, _off: i64, _whence: i32) -> KResult<u64> {

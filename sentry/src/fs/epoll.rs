@@ -15,8 +15,8 @@
 use super::file::{File, FileOps};
 use super::vfs::Caller;
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, Waker, EV_ALL, EV_ERR, EV_HUP, EV_IN};
-use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -433,7 +433,7 @@ impl FileOps for Epoll {
     fn write(&self, _f: &File, _b: &[u8], _o: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
     }
     fn poll(&self, events: i16) -> i16 {

@@ -2,8 +2,8 @@
 
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN, EV_OUT};
-use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::sync::Arc;
@@ -61,7 +61,7 @@ impl FileOps for EventFd {
         Ok(8)
     }
 
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
     }
 

@@ -1,8 +1,9 @@
 //! Open files and the per-process fd table.
 
+use super::vfs::PathRef;
 use crate::errno::{Errno, KResult};
+use crate::fs::{DirEntry, Stat};
 use crate::kernel::waitq::{Events, Queues};
-use gofer::{DirEntry, FileStat};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ pub trait FileOps: Send + Sync + Any {
         let _ = (f, iov, off);
         None
     }
-    fn stat(&self) -> KResult<FileStat>;
+    fn stat(&self) -> KResult<Stat>;
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
         let _ = (f, off, whence);
         Err(Errno::ESPIPE)
@@ -136,8 +137,8 @@ pub struct File {
     /// O_ACCMODE | O_APPEND | O_NONBLOCK | ... as given to open.
     pub flags: AtomicU32,
     pub pos: Mutex<u64>,
-    /// Canonical path, for /proc/pid/fd and maps.
-    pub path: Vec<u8>,
+    /// Where the file is (for /proc/pid/fd, maps, and walks from it).
+    pub name: FileName,
     /// getdents position for directories.
     pub dir_pos: Mutex<(usize, Option<Vec<DirEntry>>)>,
     /// F_SETOWN(_EX)'s owner as (F_OWNER_TID/PID/PGRP, id) and F_SETSIG's
@@ -146,17 +147,91 @@ pub struct File {
     pub owner_sig: std::sync::atomic::AtomicI32,
 }
 
+/// What an open file is called: its place in the tree, or a fixed name
+/// for objects that have none ("pipe:[5]", "anon_inode:[eventfd]", host
+/// stdio).
+#[derive(Clone, Debug)]
+pub enum FileName {
+    Place(PathRef),
+    Fixed(Vec<u8>),
+}
+
+impl PartialEq for FileName {
+    fn eq(&self, o: &FileName) -> bool {
+        match (self, o) {
+            (FileName::Place(a), FileName::Place(b)) => {
+                Arc::ptr_eq(&a.dentry, &b.dentry) && a.mount.id == b.mount.id
+            }
+            (FileName::Fixed(a), FileName::Fixed(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for FileName {}
+
+impl FileName {
+    /// The current path (the last one, if removed), or the fixed name.
+    pub fn path(&self) -> Vec<u8> {
+        match self {
+            FileName::Place(p) => p.path(),
+            FileName::Fixed(n) => n.clone(),
+        }
+    }
+
+    /// What /proc shows: the path with " (deleted)" once removed.
+    pub fn display(&self) -> Vec<u8> {
+        match self {
+            FileName::Place(p) => p.display(),
+            FileName::Fixed(n) => n.clone(),
+        }
+    }
+}
+
 impl File {
-    pub fn new(ops: Box<dyn FileOps>, flags: i32, path: Vec<u8>) -> Arc<File> {
+    /// A file with a fixed name (no place in the tree).
+    pub fn new(ops: Box<dyn FileOps>, flags: i32, name: Vec<u8>) -> Arc<File> {
+        Self::named(ops, flags, FileName::Fixed(name))
+    }
+
+    /// A file opened at `place`.
+    pub fn at(ops: Box<dyn FileOps>, flags: i32, place: PathRef) -> Arc<File> {
+        Self::named(ops, flags, FileName::Place(place))
+    }
+
+    pub fn named(ops: Box<dyn FileOps>, flags: i32, name: FileName) -> Arc<File> {
         Arc::new(File {
             ops,
             flags: AtomicU32::new(flags as u32),
             pos: Mutex::new(0),
-            path,
+            name,
             dir_pos: Mutex::new((0, None)),
             owner: Mutex::new((1, 0)),
             owner_sig: Default::default(),
         })
+    }
+
+    /// The file's place in the tree, if it has one.
+    pub fn place(&self) -> Option<&PathRef> {
+        match &self.name {
+            FileName::Place(p) => Some(p),
+            FileName::Fixed(_) => None,
+        }
+    }
+
+    /// fstat(2): the object's attributes. A removed directory has no
+    /// links, whatever a snapshot of it says.
+    pub fn stat(&self) -> KResult<Stat> {
+        let mut st = self.ops.stat()?;
+        if st.mode & libc::S_IFMT == libc::S_IFDIR && self.place().is_some_and(|p| p.is_dead()) {
+            st.nlink = 0;
+        }
+        Ok(st)
+    }
+
+    /// The current path (or fixed name).
+    pub fn path(&self) -> Vec<u8> {
+        self.name.path()
     }
 
     pub fn flags(&self) -> i32 {

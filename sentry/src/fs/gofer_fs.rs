@@ -10,11 +10,12 @@
 //! the gofer could serve (and, on a writable root, change it), but nothing
 //! outside the root. FIFOs, sockets and devices still go to the gofer.
 
+use super::attr::{Stat, StatFs};
 use super::file::FileOps;
 use super::host::HostFile;
 use super::vfs::{Caller, Filesystem, SetAttr};
 use crate::errno::{Errno, KResult};
-use gofer::{Client, FileStat};
+use gofer::Client;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -56,14 +57,48 @@ fn direct_open(root: &OwnedFd, path: &[u8], flags: i32) -> KResult<OwnedFd> {
     }
 }
 
-fn fstat_fd(fd: &OwnedFd) -> KResult<FileStat> {
+/// The gofer's wire types stop here.
+fn stat_of(s: &gofer::FileStat) -> Stat {
+    Stat {
+        dev: s.dev,
+        ino: s.ino,
+        mode: s.mode,
+        nlink: s.nlink,
+        uid: s.uid,
+        gid: s.gid,
+        rdev: s.rdev,
+        size: s.size,
+        blksize: s.blksize,
+        blocks: s.blocks,
+        atime: s.atime,
+        mtime: s.mtime,
+        ctime: s.ctime,
+    }
+}
+
+fn statfs_of(s: &gofer::StatFs) -> StatFs {
+    StatFs {
+        f_type: s.f_type,
+        bsize: s.bsize,
+        blocks: s.blocks,
+        bfree: s.bfree,
+        bavail: s.bavail,
+        files: s.files,
+        ffree: s.ffree,
+        namelen: s.namelen,
+        frsize: s.frsize,
+        flags: s.flags,
+    }
+}
+
+fn fstat_fd(fd: &OwnedFd) -> KResult<Stat> {
     // SAFETY: fstat into a zeroed stat on an fd we own.
     unsafe {
         let mut st: libc::stat = std::mem::zeroed();
         if libc::fstat(fd.as_raw_fd(), &mut st) != 0 {
             return Err(Errno::last());
         }
-        Ok(FileStat::from_libc(&st))
+        Ok(Stat::from_host(&st))
     }
 }
 
@@ -124,7 +159,7 @@ impl GoferPool {
 
 pub struct GoferFs {
     client: Arc<GoferPool>,
-    stats: Mutex<HashMap<Vec<u8>, Result<FileStat, Errno>>>,
+    stats: Mutex<HashMap<Vec<u8>, Result<Stat, Errno>>>,
     links: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
 }
 
@@ -155,7 +190,7 @@ impl GoferFs {
                 }
                 prefix.extend_from_slice(&comps[i - 1]);
             }
-            stats.insert(prefix.clone(), Ok(*st));
+            stats.insert(prefix.clone(), Ok(stat_of(st)));
         }
         if let Some(t) = reply.symlink_target {
             self.links.lock().insert(prefix.clone(), t);
@@ -246,7 +281,7 @@ impl Filesystem for GoferFs {
         !self.client.writable
     }
 
-    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<Stat> {
         let path = abs(rel);
         // A writable root is shared with the host: with the direct path a
         // fresh stat is cheap, so nothing is cached.
@@ -267,7 +302,12 @@ impl Filesystem for GoferFs {
         if let Some(r) = self.stats.lock().get(&path) {
             return *r;
         }
-        let r = self.client.pick().lstat(&path).map_err(Errno::from);
+        let r = self
+            .client
+            .pick()
+            .lstat(&path)
+            .map(|s| stat_of(&s))
+            .map_err(Errno::from);
         self.stats.lock().insert(path, r);
         r
     }
@@ -325,8 +365,8 @@ impl Filesystem for GoferFs {
         Ok(Box::new(self.host_file(fd)))
     }
 
-    fn statfs(&self) -> KResult<gofer::StatFs> {
-        Ok(self.client.pick().statfs(b"/")?)
+    fn statfs(&self) -> KResult<StatFs> {
+        Ok(statfs_of(&self.client.pick().statfs(b"/")?))
     }
 
     fn mknod(

@@ -2,7 +2,7 @@
 
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
-use gofer::{DirEntry, FileStat};
+use crate::fs::{DirEntry, Stat};
 use std::any::Any;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -205,14 +205,14 @@ impl FileOps for HostFile {
     fn write_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
         Some(self.pwritev(iov, off, f.flags() & libc::O_APPEND != 0))
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         // SAFETY: fstat on an fd we own.
         unsafe {
             let mut st: libc::stat = std::mem::zeroed();
             if libc::fstat(self.raw(), &mut st) != 0 {
                 return Err(Errno::last());
             }
-            Ok(FileStat::from_libc(&st))
+            Ok(Stat::from_host(&st))
         }
     }
     fn seek(&self, _f: &File, off: i64, whence: i32) -> KResult<u64> {

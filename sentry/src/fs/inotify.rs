@@ -6,8 +6,8 @@
 
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN};
-use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
@@ -117,7 +117,7 @@ impl Inotify {
     }
 
     /// inotify_add_watch: returns the watch descriptor.
-    pub fn add_watch(&self, path: &[u8], st: &FileStat, mask: u32) -> KResult<i32> {
+    pub fn add_watch(&self, path: &[u8], st: &Stat, mask: u32) -> KResult<i32> {
         let mut inner = self.inner.lock();
         let id = (st.dev, st.ino);
         let events = mask & (ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK);
@@ -339,7 +339,7 @@ impl FileOps for InotifyFile {
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
     }
     fn poll(&self, events: i16) -> i16 {

@@ -1,6 +1,8 @@
 //! Files and filesystems: the fd table, open files, pipes, the VFS with
 //! its mount table, and the filesystems (gofer-backed host root, proc, dev).
 
+pub mod attr;
+pub mod dentry;
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
@@ -21,4 +23,4 @@ pub mod tmpfs;
 pub mod unix;
 pub mod vfs;
 
-pub use gofer::{DirEntry, FileStat};
+pub use attr::{DirEntry, Stat, StatFs};

@@ -10,7 +10,7 @@ use super::synth::SynthDir;
 use super::tmpfs::TmpFs;
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp};
 use crate::errno::{Errno, KResult};
-use gofer::{DirEntry, FileStat, StatFs};
+use crate::fs::{DirEntry, Stat, StatFs};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -39,7 +39,7 @@ fn parent(rel: &[u8]) -> &[u8] {
     }
 }
 
-fn is_dir(st: &FileStat) -> bool {
+fn is_dir(st: &Stat) -> bool {
     st.mode & libc::S_IFMT == libc::S_IFDIR
 }
 
@@ -70,11 +70,11 @@ impl OverlayFs {
         }
     }
 
-    fn upper_stat(&self, c: &Caller, rel: &[u8]) -> Option<FileStat> {
+    fn upper_stat(&self, c: &Caller, rel: &[u8]) -> Option<Stat> {
         self.upper.lookup(c, rel).ok()
     }
 
-    fn lower_stat(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lower_stat(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
         if self.whited_out(rel) {
             return Err(Errno::ENOENT);
         }
@@ -189,7 +189,7 @@ impl OverlayFs {
     }
 }
 
-fn times_of(st: &FileStat) -> SetAttr {
+fn times_of(st: &Stat) -> SetAttr {
     SetAttr {
         atime: Some(st.atime),
         mtime: Some(st.mtime),
@@ -206,7 +206,7 @@ impl Filesystem for OverlayFs {
         false
     }
 
-    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
         if rel.is_empty() {
             // The root keeps the lower root's identity and attributes.
             if let Ok(s) = self.lower.lookup(c, &self.lower_root) {

@@ -3,8 +3,8 @@
 use super::file::{File, FileOps};
 use super::vfs::Caller;
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_ALL, EV_ERR, EV_HUP, EV_IN, EV_OUT};
-use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::VecDeque;
@@ -270,8 +270,8 @@ impl FileOps for PipeEnd {
         None
     }
 
-    fn stat(&self) -> KResult<FileStat> {
-        Ok(FileStat {
+    fn stat(&self) -> KResult<Stat> {
+        Ok(Stat {
             dev: 12,
             ino: self.pipe.ino,
             mode: libc::S_IFIFO | 0o600,
@@ -332,7 +332,7 @@ impl FileOps for PipeRdWr {
     fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         self.wr.write(f, buf, off)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         self.rd.stat()
     }
     fn poll(&self, events: i16) -> i16 {

@@ -5,9 +5,9 @@ use super::file::FileOps;
 use super::synth::{stat_of, SynthFile};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
+use crate::fs::{DirEntry, Stat};
 use crate::kernel::{KState, Task};
 use crate::mm::VmaName;
-use gofer::{DirEntry, FileStat};
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -210,8 +210,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             Ok(Node::Dir(d))
         }
         [b"exe"] => Ok(Node::Link(p.exe.clone())),
-        [b"cwd"] => Ok(Node::Link(t.fs.lock().cwd.clone())),
-        [b"root"] => Ok(Node::Link(t.fs.lock().root.clone())),
+        [b"cwd"] => Ok(Node::Link(t.fs.lock().cwd.display())),
+        [b"root"] => Ok(Node::Link(t.fs.lock().root.display())),
         [b"fd"] | [b"fdinfo"] => {
             let kind = if rest[0] == b"fd" {
                 libc::DT_LNK
@@ -233,7 +233,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 .and_then(|s| s.parse().ok())
                 .ok_or(Errno::ENOENT)?;
             let f = t.files.lock().get(fd).map_err(|_| Errno::ENOENT)?;
-            Ok(Node::Link(f.path.clone()))
+            Ok(Node::Link(f.name.display()))
         }
         [b"fdinfo", n] => {
             let fd = std::str::from_utf8(n)
@@ -466,7 +466,12 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
                 dev,
                 ino,
                 off,
-            } => (*off, *dev, *ino, String::from_utf8_lossy(path).into_owned()),
+            } => (
+                *off,
+                *dev,
+                *ino,
+                String::from_utf8_lossy(&path.display()).into_owned(),
+            ),
             VmaName::Heap => (0, 0, 0, "[heap]".into()),
             VmaName::Stack => (0, 0, 0, "[stack]".into()),
             VmaName::Vdso => (0, 0, 0, "[vdso]".into()),
@@ -698,8 +703,8 @@ impl Filesystem for ProcFs {
         "proc"
     }
 
-    fn statfs(&self) -> KResult<gofer::StatFs> {
-        Ok(gofer::StatFs {
+    fn statfs(&self) -> KResult<crate::fs::StatFs> {
+        Ok(crate::fs::StatFs {
             f_type: 0x9fa0,
             bsize: 4096,
             namelen: 255,
@@ -708,7 +713,7 @@ impl Filesystem for ProcFs {
         })
     }
 
-    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
         let ino = ino_of(rel);
         Ok(match node(c, rel)? {
             Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
@@ -776,14 +781,14 @@ impl Filesystem for ProcFs {
 /// moment (an fd opened on /proc/self/fd sees itself).
 struct ProcDir {
     rel: Vec<u8>,
-    stat: FileStat,
+    stat: Stat,
 }
 
 impl FileOps for ProcDir {
     fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(self.stat)
     }
     fn readdir_for(&self, c: &Caller) -> KResult<Vec<DirEntry>> {

@@ -9,8 +9,8 @@
 use super::file::{File, FileOps};
 use super::synth::stat_of;
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_ALL};
-use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::VecDeque;
@@ -480,9 +480,9 @@ impl Pty {
         s.fg_pgrp = 0;
     }
 
-    fn slave_stat(&self) -> FileStat {
+    fn slave_stat(&self) -> Stat {
         let s = self.st.lock();
-        FileStat {
+        Stat {
             rdev: (PTS_MAJOR << 8) | self.index as u64,
             uid: s.owner.0,
             gid: s.owner.1,
@@ -615,7 +615,7 @@ impl PtyTable {
             .collect()
     }
 
-    pub fn stat(&self, index: u32) -> Option<FileStat> {
+    pub fn stat(&self, index: u32) -> Option<Stat> {
         self.get(index).map(|p| p.slave_stat())
     }
 }
@@ -743,8 +743,8 @@ impl FileOps for PtyMaster {
         Queues::from_iter([(self.pty.wq.clone(), ev)])
     }
 
-    fn stat(&self) -> KResult<FileStat> {
-        Ok(FileStat {
+    fn stat(&self) -> KResult<Stat> {
+        Ok(Stat {
             rdev: (5 << 8) | 2,
             ..stat_of(libc::S_IFCHR | 0o666, 2, DEVPTS_DEV, 0)
         })
@@ -809,7 +809,7 @@ impl FileOps for PtySlave {
         Queues::from_iter([(self.pty.wq.clone(), ev)])
     }
 
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(self.pty.slave_stat())
     }
 

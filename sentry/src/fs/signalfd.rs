@@ -4,8 +4,8 @@
 
 use super::file::FileOps;
 use super::vfs::Caller;
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues};
-use gofer::FileStat;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,7 +39,7 @@ pub fn pending_in(c: &Caller, mask: u64) -> u64 {
 }
 
 impl FileOps for SignalFd {
-    fn stat(&self) -> crate::errno::KResult<FileStat> {
+    fn stat(&self) -> crate::errno::KResult<Stat> {
         Ok(super::synth::anon_stat())
     }
     fn poll(&self, _events: i16) -> i16 {

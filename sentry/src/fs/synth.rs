@@ -2,13 +2,13 @@
 
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
-use gofer::{DirEntry, FileStat};
+use crate::fs::{DirEntry, Stat};
 use std::any::Any;
 
 /// A read-only file whose contents were generated at open.
 pub struct SynthFile {
     pub data: Vec<u8>,
-    pub stat: FileStat,
+    pub stat: Stat,
 }
 
 impl FileOps for SynthFile {
@@ -30,7 +30,7 @@ impl FileOps for SynthFile {
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EACCES)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(self.stat)
     }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
@@ -60,14 +60,14 @@ pub fn seek_in(f: &File, off: i64, whence: i32, size: u64) -> KResult<u64> {
 /// A directory whose entries were listed at open.
 pub struct SynthDir {
     pub entries: Vec<DirEntry>,
-    pub stat: FileStat,
+    pub stat: Stat,
 }
 
 impl FileOps for SynthDir {
     fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(self.stat)
     }
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
@@ -86,8 +86,8 @@ impl FileOps for SynthDir {
     }
 }
 
-pub fn stat_of(mode: u32, ino: u64, dev: u64, size: i64) -> FileStat {
-    FileStat {
+pub fn stat_of(mode: u32, ino: u64, dev: u64, size: i64) -> Stat {
+    Stat {
         dev,
         ino,
         mode,
@@ -103,8 +103,8 @@ pub fn stat_of(mode: u32, ino: u64, dev: u64, size: i64) -> FileStat {
 }
 
 /// The stat of an anonymous inode (epoll, eventfd, timerfd).
-pub fn anon_stat() -> FileStat {
-    FileStat {
+pub fn anon_stat() -> Stat {
+    Stat {
         mode: 0o600,
         nlink: 1,
         blksize: 4096,

@@ -6,7 +6,7 @@ use super::file::FileOps;
 use super::synth::{stat_of, SynthDir, SynthFile};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
-use gofer::{DirEntry, FileStat};
+use crate::fs::{DirEntry, Stat};
 use std::collections::BTreeMap;
 
 const DEV: u64 = 0x17;
@@ -135,7 +135,7 @@ impl SysFs {
         }) | 1
     }
 
-    fn stat(rel: &[u8], e: &Entry) -> FileStat {
+    fn stat(rel: &[u8], e: &Entry) -> Stat {
         match e {
             Entry::Dir => stat_of(libc::S_IFDIR | 0o755, Self::ino(rel), DEV, 0),
             // sysfs reports a page as the size of every attribute.
@@ -149,7 +149,7 @@ impl Filesystem for SysFs {
         "sysfs"
     }
 
-    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<Stat> {
         self.entries
             .get(rel)
             .map(|e| Self::stat(rel, e))
@@ -188,8 +188,8 @@ impl Filesystem for SysFs {
         }
     }
 
-    fn statfs(&self) -> KResult<gofer::StatFs> {
-        Ok(gofer::StatFs {
+    fn statfs(&self) -> KResult<crate::fs::StatFs> {
+        Ok(crate::fs::StatFs {
             f_type: 0x6265_6572,
             bsize: 4096,
             namelen: 255,

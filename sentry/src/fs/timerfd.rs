@@ -5,8 +5,8 @@
 use super::file::{File, FileOps};
 use super::vfs::Caller;
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN};
-use gofer::FileStat;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,7 +48,7 @@ impl FileOps for TimerFd {
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
     }
     fn poll(&self, events: i16) -> i16 {

@@ -6,7 +6,7 @@ use super::file::{
 };
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use crate::errno::{Errno, KResult};
-use gofer::{DirEntry, FileStat, StatFs};
+use crate::fs::{DirEntry, Stat, StatFs};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -373,7 +373,7 @@ impl TmpFs {
         Ok((p, name))
     }
 
-    fn stat_of(&self, n: &Inode) -> FileStat {
+    fn stat_of(&self, n: &Inode) -> Stat {
         stat_of(self.dev, n)
     }
 
@@ -430,7 +430,7 @@ impl Filesystem for TmpFs {
         false
     }
 
-    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<FileStat> {
+    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<Stat> {
         let n = self.walk(rel)?;
         let n = n.lock();
         Ok(self.stat_of(&n))
@@ -821,7 +821,7 @@ impl FileOps for TmpHandle {
         }
     }
 
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(stat_of(self.dev, &self.node.lock()))
     }
 
@@ -946,14 +946,14 @@ impl FileOps for TmpHandle {
     }
 }
 
-fn stat_of(dev: u64, n: &Inode) -> FileStat {
+fn stat_of(dev: u64, n: &Inode) -> Stat {
     let size = match &n.data {
         Data::File(v) => v.len() as i64,
         Data::Link(t) => t.len() as i64,
         Data::Dir(d) => 40 + 20 * d.len() as i64,
         Data::Special | Data::Fifo(_) => 0,
     };
-    FileStat {
+    Stat {
         dev,
         ino: n.ino,
         mode: n.mode,

@@ -3,10 +3,10 @@
 use super::file::{File, FileOps};
 use super::pipe::{new_pipe, PipeEnd};
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, EV_IN, EV_OUT};
 use crate::kernel::Ctx;
 use crate::socket::{generic_option, Socket};
-use gofer::FileStat;
 use parking_lot::Mutex;
 use std::any::Any;
 
@@ -150,8 +150,8 @@ impl FileOps for UnixStream {
             None => Err(Errno::EPIPE),
         }
     }
-    fn stat(&self) -> KResult<FileStat> {
-        Ok(FileStat {
+    fn stat(&self) -> KResult<Stat> {
+        Ok(Stat {
             mode: libc::S_IFSOCK | 0o777,
             nlink: 1,
             blksize: 4096,

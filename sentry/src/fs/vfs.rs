@@ -2,10 +2,11 @@
 //! sentry itself, component by component, so symlinks and `..` resolve
 //! inside the sandbox's root; filesystems only ever see canonical paths.
 
+use super::dentry::{Dcache, Dentry};
 use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
 use crate::kernel::{Ctx, KState};
-use gofer::FileStat;
 use parking_lot::RwLock;
 use std::sync::Arc;
 
@@ -38,7 +39,7 @@ pub const MAY_EXEC: u32 = 1;
 /// Whether `c` (by its filesystem ids) may access `st` for `want`
 /// (MAY_* bits). Root has CAP_DAC_OVERRIDE: everything but executing a
 /// file with no execute bit at all.
-pub fn may(c: &crate::kernel::Creds, st: &FileStat, want: u32) -> bool {
+pub fn may(c: &crate::kernel::Creds, st: &Stat, want: u32) -> bool {
     if c.fsuid == 0 {
         let dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
         return want & MAY_EXEC == 0 || dir || st.mode & 0o111 != 0;
@@ -61,7 +62,7 @@ impl Caller<'_> {
     }
 
     /// EACCES unless the caller may access `st` for `want`.
-    pub fn check(&self, st: &FileStat, want: u32) -> KResult<()> {
+    pub fn check(&self, st: &Stat, want: u32) -> KResult<()> {
         match self.creds() {
             Some(c) if !may(c, st, want) => Err(Errno::EACCES),
             _ => Ok(()),
@@ -85,7 +86,7 @@ pub const RESOLVE_CACHED: u64 = 0x20;
 /// filesystem, without a leading slash ("" is its root).
 pub trait Filesystem: Send + Sync {
     fn fstype(&self) -> &'static str;
-    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<FileStat>;
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat>;
     fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
         let _ = (c, rel);
         Err(Errno::EINVAL)
@@ -150,8 +151,8 @@ pub trait Filesystem: Send + Sync {
         let _ = (c, rel);
         None
     }
-    fn statfs(&self) -> KResult<gofer::StatFs> {
-        Ok(gofer::StatFs {
+    fn statfs(&self) -> KResult<crate::fs::StatFs> {
+        Ok(crate::fs::StatFs {
             f_type: 0x0102_1994,
             bsize: 4096,
             namelen: 255,
@@ -185,6 +186,8 @@ pub struct Mount {
     pub root: Vec<u8>,
     pub source: String,
     pub flags: u64,
+    /// The filesystem's dentries (shared by every mount of it).
+    pub dcache: Arc<Dcache>,
 }
 
 static NEXT_MOUNT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(21);
@@ -206,7 +209,82 @@ impl Mount {
             root: root.to_vec(),
             source: source.into(),
             flags,
+            dcache: Dcache::new(),
         }
+    }
+
+    /// A bind mount of `root` (inside this mount's filesystem) at `point`.
+    pub fn bind(&self, point: &[u8], root: &[u8], flags: u64) -> Mount {
+        Mount {
+            dcache: self.dcache.clone(),
+            ..Mount::new(point, self.fs.clone(), root, &self.source, flags)
+        }
+    }
+}
+
+/// A place in the tree: a dentry and the mount it is seen through. Open
+/// files, the working directory and the root hold one, so they follow
+/// their object through renames and know when it was removed.
+#[derive(Clone)]
+pub struct PathRef {
+    pub mount: Arc<Mount>,
+    pub dentry: Arc<Dentry>,
+}
+
+impl std::fmt::Debug for PathRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PathRef({:?})", String::from_utf8_lossy(&self.path()))
+    }
+}
+
+impl PathRef {
+    /// The path inside the filesystem, and whether the object is still
+    /// linked there.
+    pub fn rel(&self) -> (Vec<u8>, bool) {
+        self.mount.dcache.rel_path(&self.dentry)
+    }
+
+    /// The absolute path as seen through the mount, and whether the object
+    /// is still linked.
+    pub fn locate(&self) -> (Vec<u8>, bool) {
+        let (rel, live) = self.rel();
+        let root = &self.mount.root;
+        let inner = if root.is_empty() {
+            &rel[..]
+        } else if rel == *root {
+            &[][..]
+        } else if rel.starts_with(root) && rel.get(root.len()) == Some(&b'/') {
+            &rel[root.len() + 1..]
+        } else {
+            // Moved out of a bind mount's subtree: the filesystem's path.
+            &rel[..]
+        };
+        let point = &self.mount.point;
+        let path = match (point.as_slice(), inner.is_empty()) {
+            (_, true) => point.clone(),
+            (b"/", false) => [b"/", inner].concat(),
+            (_, false) => [point.as_slice(), b"/", inner].concat(),
+        };
+        (path, live)
+    }
+
+    /// The absolute path (its last place, if removed).
+    pub fn path(&self) -> Vec<u8> {
+        self.locate().0
+    }
+
+    /// Whether the object was removed.
+    pub fn is_dead(&self) -> bool {
+        !self.locate().1
+    }
+
+    /// What /proc shows: the path, with " (deleted)" once removed.
+    pub fn display(&self) -> Vec<u8> {
+        let (mut p, live) = self.locate();
+        if !live {
+            p.extend_from_slice(b" (deleted)");
+        }
+        p
     }
 }
 
@@ -245,6 +323,15 @@ impl MountNs {
 
     pub fn mounts(&self) -> Vec<Arc<Mount>> {
         self.mounts.read().clone()
+    }
+
+    /// The place of canonical `path` (which exists now).
+    pub fn path_ref(&self, path: &[u8]) -> PathRef {
+        let (mount, rel) = self.mount_of(path);
+        PathRef {
+            dentry: mount.dcache.get(&rel),
+            mount,
+        }
     }
 
     /// Mounts `m` on top of whatever is at its point now.
@@ -321,12 +408,41 @@ pub struct Resolved {
     pub path: Vec<u8>,
     /// lstat (or stat, when the last link was followed); None if the last
     /// component does not exist (its parent does).
-    pub stat: Option<FileStat>,
+    pub stat: Option<Stat>,
     pub mount: Arc<Mount>,
     pub rel: Vec<u8>,
     /// A /proc/pid/fd/N link whose open file is opened again as itself
     /// rather than by path (pipes, memfds, deleted files).
     pub reopen: Option<Arc<File>>,
+    /// The place, when the walk ended on one it did not reach by path: a
+    /// removed directory (the cwd or a dirfd), or a reopened file's.
+    pub found: Option<PathRef>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("path", &String::from_utf8_lossy(&self.path))
+            .field("exists", &self.stat.is_some())
+            .field("mount", &String::from_utf8_lossy(&self.mount.point))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resolved {
+    /// The place the walk ended on (which must exist).
+    pub fn place(&self) -> PathRef {
+        self.found.clone().unwrap_or_else(|| PathRef {
+            dentry: self.mount.dcache.get(&self.rel),
+            mount: self.mount.clone(),
+        })
+    }
+
+    /// Whether the walk ended on a removed object, which cannot be
+    /// reached by its old path any more.
+    pub fn removed(&self) -> bool {
+        self.found.as_ref().is_some_and(|p| p.is_dead())
+    }
 }
 
 /// A path as its components.
@@ -500,7 +616,7 @@ impl Vfs {
         self.ns(c).mount_of(path)
     }
 
-    fn lstat(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<FileStat> {
+    fn lstat(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<Stat> {
         let path = join(comps);
         let (m, rel) = self.mount_of(c, &path);
         m.fs.lookup(c, &rel)
@@ -512,28 +628,26 @@ impl Vfs {
         m.fs.readlink(c, &rel)
     }
 
-    /// Where a walk starts: the cwd, or the directory behind `dirfd`.
-    fn start(
-        &self,
-        ctx: &Ctx<'_, '_>,
-        dirfd: i32,
-        path: &[u8],
-    ) -> KResult<(Components, Components)> {
+    /// Where a walk starts (the root, the cwd, or the directory behind
+    /// `dirfd`), and the root.
+    fn start(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<(PathRef, PathRef)> {
         let t = ctx.task_ref();
         let fs = t.fs.lock();
-        let root = split(&fs.root);
+        let root = fs.root.clone();
         if path.first() == Some(&b'/') {
             return Ok((root.clone(), root));
         }
-        if dirfd == libc::AT_FDCWD {
-            return Ok((split(&fs.cwd), root));
-        }
-        let f = t.files.lock().get(dirfd)?;
-        let st = f.ops.stat()?;
-        if st.mode & libc::S_IFMT != libc::S_IFDIR {
-            return Err(Errno::ENOTDIR);
-        }
-        Ok((split(&f.path), root))
+        let at = if dirfd == libc::AT_FDCWD {
+            fs.cwd.clone()
+        } else {
+            let f = t.files.lock().get(dirfd)?;
+            let st = f.ops.stat()?;
+            if st.mode & libc::S_IFMT != libc::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            f.place().ok_or(Errno::ENOTDIR)?.clone()
+        };
+        Ok((at, root))
     }
 
     /// Walks `path` from `dirfd`; follows a final symlink when `follow`.
@@ -559,47 +673,62 @@ impl Vfs {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        if path.len() >= 4096 {
-            return Err(Errno::ENAMETOOLONG);
-        }
+        let anchored = how & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
+        let (at, root) = self.start(ctx, dirfd, if anchored { b"." } else { path })?;
         let c = Caller {
             st: &ctx.st,
             tid: ctx.tid,
             vfs: self,
         };
+        self.walk(&c, &at, &root, path, follow, how)
+    }
+
+    /// The path walk: `path` from `at` (the root for absolute paths),
+    /// never above `root`, with openat2's RESOLVE_* restrictions in `how`.
+    /// A removed `at` has no entries: only "." and ".." walk from it.
+    pub fn walk(
+        &self,
+        c: &Caller,
+        at: &PathRef,
+        root: &PathRef,
+        path: &[u8],
+        follow: bool,
+        how: u64,
+    ) -> KResult<Resolved> {
+        if path.len() >= 4096 {
+            return Err(Errno::ENAMETOOLONG);
+        }
         let beneath = how & RESOLVE_BENEATH != 0;
         let in_root = how & RESOLVE_IN_ROOT != 0;
-        let (mut comps, mut root) = if beneath || in_root {
+        let (start, live) = at.locate();
+        let mut comps = split(&start);
+        let mut removed = (!live).then(|| at.clone());
+        let mut root = split(&root.path());
+        if beneath || in_root {
             // The walk is anchored at the starting directory, whatever the
             // path says.
-            let (start, _) = self.start(ctx, dirfd, b".")?;
             if beneath && path.first() == Some(&b'/') {
                 return Err(Errno::EXDEV);
             }
-            (start.clone(), start)
-        } else {
-            self.start(ctx, dirfd, path)?
-        };
-        if in_root {
             root = comps.clone();
         }
         let start_mount = if how & RESOLVE_NO_XDEV != 0 {
-            Some(self.mount_of(&c, &join(&comps)).0.id)
+            Some(self.mount_of(c, &join(&comps)).0.id)
         } else {
             None
         };
         let same_mount = |comps: &Components| -> KResult<()> {
             match &start_mount {
-                Some(p) if self.mount_of(&c, &join(comps)).0.id != *p => Err(Errno::EXDEV),
+                Some(p) if self.mount_of(c, &join(comps)).0.id != *p => Err(Errno::EXDEV),
                 _ => Ok(()),
             }
         };
         let must_dir = path.last() == Some(&b'/');
         let mut pending: std::collections::VecDeque<Vec<u8>> = split(path).into();
         let mut links = 0;
-        let mut cur_stat: Option<FileStat> = None;
-        if pending.is_empty() {
-            cur_stat = Some(self.lstat(&c, &comps)?);
+        let mut cur_stat: Option<Stat> = None;
+        if pending.is_empty() && removed.is_none() {
+            cur_stat = Some(self.lstat(c, &comps)?);
         }
         let checks = !c.overrides();
         while let Some(name) = pending.pop_front() {
@@ -607,9 +736,16 @@ impl Vfs {
             if name.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
-            if checks {
+            if removed.is_some() {
+                // A removed directory has no entries; ".." leaves it.
+                match name.as_slice() {
+                    b"." => continue,
+                    b".." => removed = None,
+                    _ => return Err(Errno::ENOENT),
+                }
+            } else if checks {
                 // Searching a directory needs its execute bit.
-                let dir = self.lstat(&c, &comps)?;
+                let dir = self.lstat(c, &comps)?;
                 c.check(&dir, MAY_EXEC)?;
             }
             if name == b"." || name == b".." {
@@ -619,22 +755,23 @@ impl Vfs {
                     return Err(Errno::EXDEV);
                 }
                 same_mount(&comps)?;
-                cur_stat = Some(self.lstat(&c, &comps)?);
+                cur_stat = Some(self.lstat(c, &comps)?);
                 continue;
             }
             comps.push(name);
             same_mount(&comps)?;
-            let st = match self.lstat(&c, &comps) {
+            let st = match self.lstat(c, &comps) {
                 Ok(s) => s,
                 Err(e) if e == Errno::ENOENT && last => {
                     let p = join(&comps);
-                    let (mount, rel) = self.mount_of(&c, &p);
+                    let (mount, rel) = self.mount_of(c, &p);
                     return Ok(Resolved {
                         path: p,
                         stat: None,
                         mount,
                         rel,
                         reopen: None,
+                        found: None,
                     });
                 }
                 Err(e) => return Err(e),
@@ -643,18 +780,19 @@ impl Vfs {
                 if how & RESOLVE_NO_SYMLINKS != 0 {
                     return Err(Errno::ELOOP);
                 }
-                let (m, rel) = self.mount_of(&c, &join(&comps));
+                let (m, rel) = self.mount_of(c, &join(&comps));
                 if how & RESOLVE_NO_MAGICLINKS != 0 && m.fs.is_magic_link(&rel) {
                     return Err(Errno::ELOOP);
                 }
                 if last && pending.is_empty() {
-                    if let Some(f) = m.fs.magic_file(&c, &rel) {
+                    if let Some(f) = m.fs.magic_file(c, &rel) {
                         if f.ops.reopen(f.flags()).is_some() {
                             return Ok(Resolved {
-                                path: f.path.clone(),
+                                path: f.path(),
                                 stat: Some(f.ops.stat()?),
                                 mount: m,
                                 rel,
+                                found: f.place().cloned(),
                                 reopen: Some(f),
                             });
                         }
@@ -664,7 +802,7 @@ impl Vfs {
                 if links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
-                let target = self.readlink_at(&c, &comps)?;
+                let target = self.readlink_at(c, &comps)?;
                 comps.pop();
                 if target.first() == Some(&b'/') {
                     if beneath {
@@ -676,7 +814,7 @@ impl Vfs {
                     pending.push_front(t);
                 }
                 if pending.is_empty() {
-                    cur_stat = Some(self.lstat(&c, &comps)?);
+                    cur_stat = Some(self.lstat(c, &comps)?);
                 }
                 continue;
             }
@@ -685,18 +823,30 @@ impl Vfs {
             }
             cur_stat = Some(st);
         }
+        if let Some(place) = removed {
+            let stat = place.dentry.dead_stat().ok_or(Errno::ENOENT)?;
+            return Ok(Resolved {
+                path: place.path(),
+                stat: Some(stat),
+                mount: place.mount.clone(),
+                rel: place.rel().0,
+                reopen: None,
+                found: Some(place),
+            });
+        }
         let stat = cur_stat.ok_or(Errno::ENOENT)?;
         if must_dir && stat.mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
         let p = join(&comps);
-        let (mount, rel) = self.mount_of(&c, &p);
+        let (mount, rel) = self.mount_of(c, &p);
         Ok(Resolved {
             path: p,
             stat: Some(stat),
             mount,
             rel,
             reopen: None,
+            found: None,
         })
     }
 
@@ -713,6 +863,10 @@ impl Vfs {
             vfs: self,
         };
         let stat = r.stat.ok_or(Errno::ENOENT)?;
+        if r.reopen.is_none() && r.removed() {
+            // A removed directory: its old path is not it any more.
+            return Err(Errno::ENOENT);
+        }
         let fmt = stat.mode & libc::S_IFMT;
         if flags & libc::O_DIRECTORY != 0 && fmt != libc::S_IFDIR {
             return Err(Errno::ENOTDIR);
@@ -765,7 +919,7 @@ impl Vfs {
                         rd: pipe.open_end(false),
                         wr: pipe.open_end(true),
                     };
-                    return Ok(File::new(Box::new(both), flags, r.path.clone()));
+                    return Ok(File::at(Box::new(both), flags, r.place()));
                 }
             };
             if write && flags & libc::O_NONBLOCK != 0 && pipe.ends().0 == 0 {
@@ -777,7 +931,53 @@ impl Vfs {
         };
         let keep = flags
             & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
-        Ok(File::new(ops, keep, r.path.clone()))
+        if let Some(f) = &r.reopen {
+            return Ok(File::named(ops, keep, f.name.clone()));
+        }
+        Ok(File::at(ops, keep, r.place()))
+    }
+
+    /// unlink(2)/rmdir(2) of the walked-to `r` (checks done): the
+    /// filesystem removes the name, and its dentry dies.
+    pub fn remove(&self, c: &Caller, r: &Resolved, dir: bool) -> KResult<()> {
+        r.mount.fs.unlink(c, &r.rel, dir)?;
+        r.mount.dcache.removed(&r.rel, r.stat);
+        Ok(())
+    }
+
+    /// rename(2) of `o` to `n` on one filesystem (checks done): the
+    /// filesystem renames, and the dentries follow.
+    pub fn rename(&self, c: &Caller, o: &Resolved, n: &Resolved, flags: u32) -> KResult<()> {
+        o.mount.fs.rename(c, &o.rel, &n.rel, flags)?;
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
+        Ok(())
+    }
+
+    /// An open file's place as a walk result, for calls that reach the
+    /// object behind an fd through its filesystem (xattrs, the gofer's
+    /// fchown). EOPNOTSUPP for files with no place, ENOENT once removed:
+    /// its old path is not it any more.
+    pub fn resolve_file(&self, ctx: &Ctx<'_, '_>, f: &File) -> KResult<Resolved> {
+        let place = f.place().ok_or(Errno::EOPNOTSUPP)?;
+        let (rel, live) = place.rel();
+        if !live {
+            return Err(Errno::ENOENT);
+        }
+        let c = Caller {
+            st: &ctx.st,
+            tid: ctx.tid,
+            vfs: self,
+        };
+        let stat = place.mount.fs.lookup(&c, &rel)?;
+        Ok(Resolved {
+            path: place.path(),
+            stat: Some(stat),
+            mount: place.mount.clone(),
+            rel,
+            reopen: None,
+            found: Some(place.clone()),
+        })
     }
 
     /// open(2) minus fd allocation.
@@ -843,7 +1043,7 @@ impl Vfs {
 
 /// An O_PATH file: identity and metadata only.
 pub struct PathFile {
-    pub stat: FileStat,
+    pub stat: Stat,
 }
 
 impl FileOps for PathFile {
@@ -853,10 +1053,213 @@ impl FileOps for PathFile {
     fn write(&self, _f: &File, _b: &[u8], _o: Option<u64>) -> KResult<usize> {
         Err(Errno::EBADF)
     }
-    fn stat(&self) -> KResult<FileStat> {
+    fn stat(&self) -> KResult<Stat> {
         Ok(self.stat)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::KState;
+
+    const DIR: u32 = libc::S_IFDIR | 0o755;
+    const REG: u32 = libc::S_IFREG | 0o644;
+
+    struct Fixture {
+        vfs: Vfs,
+        st: KState,
+    }
+
+    impl Fixture {
+        /// A tmpfs root holding /a/b/f, /a/rel -> b/f, /a/abs -> /a/b,
+        /// the loop /l1 -> l2 -> l1, and a second tmpfs mounted on /a/m.
+        fn new() -> Fixture {
+            let f = Fixture {
+                vfs: Vfs::for_tests(),
+                st: KState::default(),
+            };
+            let fs = f.vfs.init_ns.mount_of(b"/").0.fs.clone();
+            let c = f.caller();
+            for (rel, mode) in [
+                (&b"a"[..], DIR),
+                (b"a/b", DIR),
+                (b"a/b/f", REG),
+                (b"a/m", DIR),
+            ] {
+                fs.mknod(&c, rel, mode, 0, (0, 0)).unwrap();
+            }
+            fs.symlink(&c, b"a/rel", b"b/f", (0, 0)).unwrap();
+            fs.symlink(&c, b"a/abs", b"/a/b", (0, 0)).unwrap();
+            fs.symlink(&c, b"l1", b"l2", (0, 0)).unwrap();
+            fs.symlink(&c, b"l2", b"l1", (0, 0)).unwrap();
+            let other = super::super::tmpfs::TmpFs::new(0x77, 0o755, 1 << 20);
+            other.mknod(&c, b"x", REG, 0, (0, 0)).unwrap();
+            f.vfs
+                .init_ns
+                .add(Mount::new(b"/a/m", Arc::new(other), b"", "tmpfs", 0));
+            f
+        }
+
+        fn caller(&self) -> Caller<'_> {
+            Caller {
+                st: &self.st,
+                tid: 0,
+                vfs: &self.vfs,
+            }
+        }
+
+        fn place(&self, path: &[u8]) -> PathRef {
+            self.vfs.init_ns.path_ref(path)
+        }
+
+        fn walk_from(&self, at: &[u8], path: &[u8], follow: bool, how: u64) -> KResult<Resolved> {
+            let root = self.place(b"/");
+            self.vfs
+                .walk(&self.caller(), &self.place(at), &root, path, follow, how)
+        }
+
+        /// The canonical path `path` walks to from /, following links.
+        fn path(&self, path: &[u8]) -> KResult<String> {
+            let r = self.walk_from(b"/", path, true, 0)?;
+            Ok(String::from_utf8(r.path).unwrap())
+        }
+    }
+
+    #[test]
+    fn dot_dotdot_and_slashes() {
+        let f = Fixture::new();
+        assert_eq!(f.path(b"/a/b/../b/./f").unwrap(), "/a/b/f");
+        assert_eq!(f.path(b"//a///b//").unwrap(), "/a/b");
+        assert_eq!(f.path(b"/../../a").unwrap(), "/a");
+        assert_eq!(f.path(b"/a/b/f/").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(f.path(b"/a/b/f/x").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(f.path(b"/a/nope/x").unwrap_err(), Errno::ENOENT);
+        let missing = f.walk_from(b"/", b"/a/new", true, 0).unwrap();
+        assert!(missing.stat.is_none());
+        assert_eq!(missing.path, b"/a/new");
+        let long = vec![b'x'; NAME_MAX + 1];
+        assert_eq!(f.path(&long).unwrap_err(), Errno::ENAMETOOLONG);
+    }
+
+    #[test]
+    fn symlinks() {
+        let f = Fixture::new();
+        assert_eq!(f.path(b"/a/rel").unwrap(), "/a/b/f");
+        assert_eq!(f.path(b"/a/abs/f").unwrap(), "/a/b/f");
+        assert_eq!(f.path(b"/a/abs/../rel").unwrap(), "/a/b/f");
+        let link = f.walk_from(b"/", b"/a/rel", false, 0).unwrap();
+        assert_eq!(link.stat.unwrap().mode & libc::S_IFMT, libc::S_IFLNK);
+        assert_eq!(f.path(b"/l1").unwrap_err(), Errno::ELOOP);
+        assert_eq!(
+            f.walk_from(b"/", b"/a/rel", true, RESOLVE_NO_SYMLINKS)
+                .unwrap_err(),
+            Errno::ELOOP
+        );
+        // An absolute target is read from the walk's root.
+        let r = f.vfs.walk(
+            &f.caller(),
+            &f.place(b"/a"),
+            &f.place(b"/a"),
+            b"abs",
+            true,
+            0,
+        );
+        assert_eq!(r.unwrap_err(), Errno::ENOENT); // /a/a/b does not exist
+    }
+
+    #[test]
+    fn a_chain_of_links_stops_at_the_limit() {
+        let f = Fixture::new();
+        let fs = f.vfs.init_ns.mount_of(b"/").0.fs.clone();
+        let c = f.caller();
+        fs.symlink(&c, b"c0", b"a/b/f", (0, 0)).unwrap();
+        for i in 1..=MAX_SYMLINKS {
+            let (name, target) = (format!("c{i}"), format!("c{}", i - 1));
+            fs.symlink(&c, name.as_bytes(), target.as_bytes(), (0, 0))
+                .unwrap();
+        }
+        assert_eq!(
+            f.path(format!("c{}", MAX_SYMLINKS - 1).as_bytes()).unwrap(),
+            "/a/b/f"
+        );
+        assert_eq!(
+            f.path(format!("c{MAX_SYMLINKS}").as_bytes()).unwrap_err(),
+            Errno::ELOOP
+        );
+    }
+
+    #[test]
+    fn mounts() {
+        let f = Fixture::new();
+        let x = f.walk_from(b"/", b"/a/m/x", true, 0).unwrap();
+        assert_eq!(x.mount.point, b"/a/m");
+        assert_eq!(x.rel, b"x");
+        assert_eq!(f.path(b"/a/m/../b").unwrap(), "/a/b");
+        assert_eq!(
+            f.walk_from(b"/a", b"m/x", true, RESOLVE_NO_XDEV)
+                .unwrap_err(),
+            Errno::EXDEV
+        );
+        // A place inside the mount shows the mount point in its path.
+        assert_eq!(f.place(b"/a/m/x").path(), b"/a/m/x");
+    }
+
+    #[test]
+    fn beneath_and_in_root() {
+        let f = Fixture::new();
+        let beneath = |p: &[u8]| f.walk_from(b"/a", p, true, RESOLVE_BENEATH);
+        assert_eq!(beneath(b"b/f").unwrap().path, b"/a/b/f");
+        assert_eq!(beneath(b"../a").unwrap_err(), Errno::EXDEV);
+        assert_eq!(beneath(b"/a").unwrap_err(), Errno::EXDEV);
+        assert_eq!(beneath(b"abs").unwrap_err(), Errno::EXDEV);
+        let in_root = |p: &[u8]| f.walk_from(b"/a", p, true, RESOLVE_IN_ROOT);
+        assert_eq!(in_root(b"/../b/f").unwrap().path, b"/a/b/f");
+        assert_eq!(in_root(b"/rel").unwrap().path, b"/a/b/f");
+    }
+
+    #[test]
+    fn walks_follow_renames_and_stop_at_removals() {
+        let f = Fixture::new();
+        let c = f.caller();
+        let b = f.place(b"/a/b");
+        let walk = |at: &PathRef, p: &[u8]| {
+            f.vfs
+                .walk(&c, at, &f.place(b"/"), p, true, 0)
+                .map(|r| String::from_utf8(r.path).unwrap())
+        };
+        let old = f.walk_from(b"/", b"/a", false, 0).unwrap();
+        let new = f.walk_from(b"/", b"/z", false, 0).unwrap();
+        f.vfs.rename(&c, &old, &new, 0).unwrap();
+        assert_eq!(b.path(), b"/z/b");
+        assert_eq!(walk(&b, b"f").unwrap(), "/z/b/f");
+        assert_eq!(walk(&b, b"../rel").unwrap(), "/z/b/f");
+        // A new /a is not the old one.
+        let fs = f.vfs.init_ns.mount_of(b"/").0.fs.clone();
+        fs.mknod(&c, b"a", DIR, 0, (0, 0)).unwrap();
+        assert!(!Arc::ptr_eq(&f.place(b"/a").dentry, &f.place(b"/z").dentry));
+
+        // Remove a directory someone is in.
+        fs.mknod(&c, b"z/b/gone", DIR, 0, (0, 0)).unwrap();
+        let gone = f.place(b"/z/b/gone");
+        let r = f.walk_from(b"/", b"/z/b/gone", false, 0).unwrap();
+        f.vfs.remove(&c, &r, true).unwrap();
+        assert!(gone.is_dead());
+        assert_eq!(gone.display(), b"/z/b/gone (deleted)");
+        assert_eq!(walk(&gone, b"x").unwrap_err(), Errno::ENOENT);
+        assert_eq!(walk(&gone, b"..").unwrap(), "/z/b");
+        let dot = f
+            .vfs
+            .walk(&c, &gone, &f.place(b"/"), b".", true, 0)
+            .unwrap();
+        assert!(dot.removed());
+        assert_eq!(dot.stat.unwrap().nlink, 0);
+        // Even once the name exists again.
+        fs.mknod(&c, b"z/b/gone", DIR, 0, (0, 0)).unwrap();
+        assert_eq!(walk(&gone, b"x").unwrap_err(), Errno::ENOENT);
+        assert!(!f.place(b"/z/b/gone").is_dead());
     }
 }

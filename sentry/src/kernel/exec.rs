@@ -131,7 +131,7 @@ pub fn do_execveat(
         img.file.as_ref(),
         &elf,
         Some(0x5555_5555_4000),
-        &img.path,
+        &img.file.name,
         img.ids,
         img.file.ops.mappable_fd(),
     )?;
@@ -143,7 +143,7 @@ pub fn do_execveat(
                 i.file.as_ref(),
                 &ie,
                 None,
-                &i.path,
+                &i.file.name,
                 i.ids,
                 i.file.ops.mappable_fd(),
             )?;

@@ -44,8 +44,8 @@ pub fn spawn_init(
         mm,
         files: Arc::new(Mutex::new(files)),
         fs: Arc::new(Mutex::new(FsContext {
-            cwd,
-            root: b"/".to_vec(),
+            cwd: k.vfs.init_ns.path_ref(b"/"),
+            root: k.vfs.init_ns.path_ref(b"/"),
             umask: 0o022,
         })),
         sig_mask: 0,
@@ -91,7 +91,6 @@ pub fn spawn_init(
         mm,
         no_return: false,
     };
-    let cwd = ctx.task_ref().fs.lock().cwd.clone();
     let dir = k
         .vfs
         .resolve(&ctx, libc::AT_FDCWD, &cwd, true)
@@ -99,6 +98,7 @@ pub fn spawn_init(
     if dir.stat.ok_or(BootError::Cwd(Errno::ENOENT))?.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(BootError::Cwd(Errno::ENOTDIR));
     }
+    ctx.task_ref().fs.lock().cwd = dir.place();
     let path = super::exec::search_path(&mut ctx, &path, &envp).map_err(BootError::Exec)?;
     super::exec::do_execve(&mut ctx, &path, argv, envp).map_err(BootError::Exec)?;
     let space = ctx.task_ref().mm.space.clone();

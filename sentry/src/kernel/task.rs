@@ -11,8 +11,8 @@ use std::sync::Arc;
 /// Per-thread filesystem context (CLONE_FS shares it).
 #[derive(Clone, Debug)]
 pub struct FsContext {
-    pub cwd: Vec<u8>,
-    pub root: Vec<u8>,
+    pub cwd: crate::fs::vfs::PathRef,
+    pub root: crate::fs::vfs::PathRef,
     pub umask: u32,
 }
 

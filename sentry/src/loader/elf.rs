@@ -157,7 +157,7 @@ pub fn load(
     f: &dyn ReadAt,
     elf: &Elf,
     base: Option<u64>,
-    path: &[u8],
+    name: &crate::fs::file::FileName,
     ids: (u64, u64),
     file: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 ) -> KResult<Loaded> {
@@ -187,7 +187,7 @@ pub fn load(
         let mut req = MapRequest::anon(start, end - start, prot_of(p.flags));
         req.fixed = true;
         req.name = VmaName::File {
-            path: path.to_vec(),
+            path: name.clone(),
             dev: ids.0,
             ino: ids.1,
             off: page_down(p.offset),

@@ -94,7 +94,7 @@ pub enum Backing {
 pub enum VmaName {
     Anon,
     File {
-        path: Vec<u8>,
+        path: crate::fs::file::FileName,
         dev: u64,
         ino: u64,
         off: u64,
