@@ -25,6 +25,7 @@ mod strace;
 mod table;
 mod time;
 mod tty;
+mod unlocked;
 mod xattr;
 
 pub use names::{MAX_NR, NAMES};

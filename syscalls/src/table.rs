@@ -83,6 +83,15 @@ impl Default for Table {
 pub type Reg<'a> = dyn FnMut(&'static str, &'static str, Support, Handler) + 'a;
 
 impl SyscallTable for Table {
+    fn dispatch_unlocked(
+        &self,
+        cx: &sentry::kernel::Unlocked<'_>,
+        nr: u64,
+        args: [u64; 6],
+    ) -> Option<KResult<u64>> {
+        crate::unlocked::dispatch(cx, nr, args)
+    }
+
     fn dispatch(&self, ctx: &mut Ctx<'_, '_>, nr: u64, args: [u64; 6]) -> KResult<u64> {
         let Some(e) = self.entries.get(nr as usize).filter(|e| !e.name.is_empty()) else {
             ctx.log_once(&format!("syscall {nr}"));

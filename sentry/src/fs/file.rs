@@ -113,6 +113,12 @@ pub trait FileOps: Send + Sync + Any {
     fn sync(&self) -> KResult<()> {
         Err(Errno::EINVAL)
     }
+    /// Whether reads and writes of this file never wait for another task
+    /// and need no kernel state (regular files), so they may run without
+    /// the kernel lock.
+    fn lockless(&self) -> bool {
+        false
+    }
     /// The socket behind the file, for socket calls (ENOTSOCK without).
     fn socket(&self) -> Option<&dyn crate::socket::Socket> {
         None

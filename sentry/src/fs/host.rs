@@ -202,6 +202,11 @@ impl FileOps for HostFile {
     fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
         Some(self.preadv(iov, off))
     }
+    fn lockless(&self) -> bool {
+        // Regular files, directories and block devices: host I/O that
+        // never waits for another task.
+        self.seekable
+    }
     fn write_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
         Some(self.pwritev(iov, off, f.flags() & libc::O_APPEND != 0))
     }

@@ -794,6 +794,10 @@ impl FileOps for TmpHandle {
         Ok(wrote)
     }
 
+    fn lockless(&self) -> bool {
+        matches!(self.node.lock().data, Data::File(_))
+    }
+
     fn mappable_fd(&self) -> Option<Arc<OwnedFd>> {
         match &self.node.lock().data {
             Data::File(Contents::Memfd { fd, .. }) => Some(fd.clone()),

@@ -18,6 +18,27 @@ pub trait SyscallTable: Send + Sync {
     /// Handles syscall `nr`; returns the value for rax (negative errno
     /// encoding is done by the caller).
     fn dispatch(&self, ctx: &mut Ctx<'_, '_>, nr: u64, args: [u64; 6]) -> KResult<u64>;
+
+    /// Handles syscall `nr` without the kernel lock when it can; None
+    /// (before any side effect) to have `dispatch` do it with the lock.
+    fn dispatch_unlocked(
+        &self,
+        cx: &Unlocked<'_>,
+        nr: u64,
+        args: [u64; 6],
+    ) -> Option<KResult<u64>> {
+        let _ = (cx, nr, args);
+        None
+    }
+}
+
+/// What a system call handled without the kernel lock may use: the
+/// kernel's shared parts, and the calling task's fd table and memory.
+pub struct Unlocked<'a> {
+    pub k: &'a Arc<Kernel>,
+    pub tid: i32,
+    pub files: &'a parking_lot::Mutex<crate::fs::file::FdTable>,
+    pub mm: &'a Arc<Mm>,
 }
 
 pub struct Ctx<'k, 'r> {

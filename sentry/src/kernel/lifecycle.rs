@@ -226,8 +226,34 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
     }
     let table = k.table.get().expect("syscall table installed").clone();
     let mut event: Option<Event> = None;
-    loop {
+    // The task's fd table and memory, for calls made without the lock
+    // (refreshed under the lock after every event: clone, unshare and
+    // exec replace them).
+    let (mut files, mut mm) = {
+        let t = &st.tasks[&tid];
+        (t.files.clone(), t.mm.clone())
+    };
+    drop(st);
+    let mut st = loop {
+        let mut done = false;
+        if matches!(event, Some(Event::Syscall)) && !k.strace {
+            let cx = super::Unlocked {
+                k: &k,
+                tid,
+                files: &files,
+                mm: &mm,
+            };
+            if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
+                regs.gp.rax = match r {
+                    Ok(v) => v,
+                    Err(e) => (-(e.0 as i64)) as u64,
+                };
+                done = true;
+            }
+        }
+        let mut st = k.lock();
         match event.take() {
+            Some(Event::Syscall) if done => {}
             Some(Event::Syscall) => {
                 let nr = regs.gp.orig_rax;
                 let args = regs.syscall_args();
@@ -269,25 +295,34 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             Some(Event::Interrupted) | None => {}
         }
         if !super::exec::signals_and_exit(&mut st, tid, &mut regs, &mut pctx) {
-            break;
+            break st;
         }
-        let space = st.tasks[&tid].mm.space.clone();
+        let t = &st.tasks[&tid];
+        if !Arc::ptr_eq(&t.files, &files) {
+            files = t.files.clone();
+        }
+        if !Arc::ptr_eq(&t.mm, &mm) {
+            mm = t.mm.clone();
+        }
+        let space = mm.space.clone();
         drop(st);
         super::waitq::flush_deferred();
-        let ev = pctx.switch(&space, &mut regs);
-        st = k.lock();
-        match ev {
+        match pctx.switch(&space, &mut regs) {
             Ok(e) => event = Some(e),
             Err(e) => {
                 // Logged, not printed: the application's stderr is its
                 // own. A stub killed from outside (SIGKILL, status 0x9) is
                 // in practice the memory cgroup's OOM killer.
                 tracing::warn!(tid, "platform failure: {e}");
+                let mut st = k.lock();
                 let tgid = st.tasks[&tid].tgid;
                 group_exit(&mut st, tgid, signal::fatal_info(SIGKILL));
             }
         }
-    }
+    };
+    // The task's own references go first: its fd table closing (pipe
+    // ends, sockets) is what others wait for.
+    drop((files, mm));
     exit_thread_prepare(&mut st, tid);
     let cpu = thread_cpu_ns();
     drop(st);

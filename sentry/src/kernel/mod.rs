@@ -17,7 +17,7 @@ mod wait;
 pub mod waitq;
 
 pub use creds::Creds;
-pub use ctx::{Ctx, SyscallTable};
+pub use ctx::{Ctx, SyscallTable, Unlocked};
 pub use lifecycle::{do_clone, do_wait, group_exit, CloneArgs, WaitResult, WaitSel};
 pub use signal::{SigAction, SigInfo};
 pub use task::{FsContext, Process, Restart, Task};

@@ -204,6 +204,11 @@ pub struct Mm {
     pub state: Mutex<MmState>,
     /// The memory-file page given to the platform (`set_scratch`), or 0.
     scratch: u64,
+    /// Held shared while the sentry copies through host pointers into
+    /// this space's memory-file pages without the kernel lock (`iovecs`);
+    /// taken exclusively before pages are released or shared by fork, so
+    /// such a copy never lands in a page that belongs to someone else.
+    pub io_pin: parking_lot::RwLock<()>,
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -264,6 +269,7 @@ impl Mm {
         }
         Arc::new(Mm {
             scratch,
+            io_pin: parking_lot::RwLock::new(()),
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
@@ -291,6 +297,7 @@ impl Mm {
     /// Releases file ranges whose mappings the platform has dropped. Called
     /// after the platform context flushed this address space.
     pub fn release_pending(&self) {
+        let _pinned = self.io_pin.write();
         let (pending, drops) = {
             let mut st = self.state.lock();
             (
@@ -918,6 +925,7 @@ impl Mm {
     /// Copies this address space for fork: private memory is copied now
     /// (skipping untouched pages), shared memory stays shared.
     pub fn fork(&self, space: Arc<dyn AddressSpace>) -> KResult<Arc<Mm>> {
+        let _pinned = self.io_pin.write();
         let mut st = self.state.lock();
         let child = Mm::new(space, self.memfile.clone());
         {

@@ -1,0 +1,125 @@
+//! System calls handled without the kernel lock: reads and writes of
+//! files whose operations never wait for another task and need no kernel
+//! state (regular tmpfs and host files). The copy to or from application
+//! memory, which is most of the cost, then runs beside other tasks' calls.
+//!
+//! Anything unusual (a bad fd or buffer, a file that can block, inotify
+//! watches to tell, zero-length or negative-offset calls) returns None
+//! before any side effect, and the locked handler does the whole call, so
+//! every error path stays in one place.
+
+use sentry::fs::file::File;
+use sentry::kernel::Unlocked;
+use sentry::KResult;
+use std::sync::Arc;
+
+/// Most one call moves, as Linux (MAX_RW_COUNT).
+const MAX_RW: usize = 0x7fff_f000;
+
+/// Where a call's bytes are: one buffer, or an iovec array.
+#[derive(Clone, Copy)]
+enum Buf {
+    One(u64, u64),
+    Vec(u64, u64),
+}
+
+pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
+    let (buf, off, write) = match i64::try_from(nr).ok()? {
+        libc::SYS_read => (Buf::One(a[1], a[2]), None, false),
+        libc::SYS_write => (Buf::One(a[1], a[2]), None, true),
+        libc::SYS_pread64 => (Buf::One(a[1], a[2]), Some(a[3]), false),
+        libc::SYS_pwrite64 => (Buf::One(a[1], a[2]), Some(a[3]), true),
+        libc::SYS_readv => (Buf::Vec(a[1], a[2]), None, false),
+        libc::SYS_writev => (Buf::Vec(a[1], a[2]), None, true),
+        libc::SYS_preadv => (Buf::Vec(a[1], a[2]), Some(a[3]), false),
+        libc::SYS_pwritev => (Buf::Vec(a[1], a[2]), Some(a[3]), true),
+        _ => return None,
+    };
+    if cx.k.vfs.inotify.active() || off.is_some_and(|o| i64::try_from(o).is_err()) {
+        return None;
+    }
+    let fd = i32::try_from(a[0]).ok()?;
+    let f = cx.files.lock().get(fd).ok()?;
+    let allowed = if write { f.writable() } else { f.readable() };
+    if !allowed || !f.ops.lockless() {
+        return None;
+    }
+    let segs = segments(cx, buf)?;
+    // Pages stay this space's own until the copy is done.
+    let _pinned = cx.mm.io_pin.read();
+    let mut iov = Vec::new();
+    for &(addr, len) in &segs {
+        if write {
+            iov.extend(cx.mm.iovecs_src(addr, len).ok()??);
+        } else {
+            iov.extend(cx.mm.iovecs(addr, len).ok()?);
+        }
+    }
+    let r = if write {
+        f.ops.write_iov(&f, &iov, off)
+    } else {
+        f.ops.read_iov(&f, &iov, off)
+    };
+    Some(match r {
+        Some(r) => r.map(|n| n as u64),
+        None => bounce(cx, &f, &segs, &iov, off, write),
+    })
+}
+
+/// The (address, length) pieces a call moves, capped at MAX_RW in all;
+/// None for what the locked handler must judge (empty, too long, a bad
+/// iovec array).
+fn segments(cx: &Unlocked<'_>, buf: Buf) -> Option<Vec<(u64, usize)>> {
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    let mut add = |addr: u64, len: u64| -> Option<()> {
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= isize::MAX as usize)?;
+        let len = len.min(MAX_RW - total);
+        if len > 0 {
+            out.push((addr, len));
+            total += len;
+        }
+        Some(())
+    };
+    match buf {
+        Buf::One(addr, len) => add(addr, len)?,
+        Buf::Vec(p, cnt) => {
+            if cnt > 1024 {
+                return None;
+            }
+            let raw = sentry::mm::read_vec(cx.mm, p, usize::try_from(cnt).ok()? * 16).ok()?;
+            for v in raw.chunks_exact(16) {
+                let base = u64::from_ne_bytes(v[..8].try_into().ok()?);
+                let len = u64::from_ne_bytes(v[8..].try_into().ok()?);
+                add(base, len)?;
+            }
+        }
+    }
+    (total > 0).then_some(out)
+}
+
+/// Files without iovec I/O: through a buffer.
+fn bounce(
+    cx: &Unlocked<'_>,
+    f: &Arc<File>,
+    segs: &[(u64, usize)],
+    iov: &[libc::iovec],
+    off: Option<u64>,
+    write: bool,
+) -> KResult<u64> {
+    let total: usize = segs.iter().map(|s| s.1).sum();
+    if write {
+        let mut data = Vec::with_capacity(total);
+        for &(addr, len) in segs {
+            data.extend(sentry::mm::read_vec(cx.mm, addr, len)?);
+        }
+        f.ops.write(f, &data, off).map(|n| n as u64)
+    } else {
+        let mut tmp = vec![0u8; total.min(1 << 20)];
+        let n = f.ops.read(f, &mut tmp, off)?;
+        sentry::mm::scatter(iov, &tmp[..n]);
+        Ok(n as u64)
+    }
+}
