@@ -4,9 +4,7 @@
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::{FdTable, File};
-use sentry::fs::inotify::{
-    IN_ACCESS, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_OPEN,
-};
+use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY, IN_OPEN};
 use sentry::fs::pipe::{new_pipe, PipeEnd};
 use sentry::fs::Stat;
 use sentry::kernel::signal::{self as ksig, SigInfo};
@@ -215,7 +213,7 @@ fn do_read(
     let r = do_read_nowait(ctx, fd, iovp, buf, len, off, false);
     if r.as_ref().is_ok_and(|&n| n > 0) && ctx.k.vfs.inotify.active() {
         if let Ok(f) = fdget(ctx, fd) {
-            crate::inotify::note_file(ctx, &f, IN_ACCESS);
+            f.note(IN_ACCESS);
         }
     }
     r
@@ -349,7 +347,7 @@ pub(crate) fn do_write_opts(
     let r = write_file(ctx, &f, iovp, buf, len, off, nowait, nosignal);
     crate::tty::after_write(ctx, &f);
     if r.as_ref().is_ok_and(|&n| n > 0) {
-        crate::inotify::note_file(ctx, &f, IN_MODIFY);
+        f.note(IN_MODIFY);
     }
     r
 }
@@ -582,15 +580,6 @@ fn do_open_how(
     let p = abi::path(ctx, path)?;
     let flags = flags as i32;
     let umask = ctx.task().fs.lock().umask;
-    // Whether the open creates the file, for inotify (only looked up when
-    // someone watches).
-    let creates = flags & libc::O_CREAT != 0
-        && ctx.k.vfs.inotify.active()
-        && ctx
-            .k
-            .vfs
-            .resolve(ctx, dirfd as i32, &p, true)
-            .is_ok_and(|r| r.stat.is_none());
     let f = ctx.k.vfs.open_how(
         ctx,
         dirfd as i32,
@@ -618,11 +607,8 @@ fn do_open_how(
         }
     }
     crate::tty::after_open(ctx, &f, flags);
-    if creates {
-        crate::inotify::note_file(ctx, &f, IN_CREATE);
-    }
     if flags & libc::O_PATH == 0 {
-        crate::inotify::note_file(ctx, &f, IN_OPEN);
+        f.note(IN_OPEN);
     }
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }
@@ -702,14 +688,7 @@ fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let f = ctx.task().files.lock().close(a[0] as i32)?;
     crate::locks::on_close(ctx, &f);
-    if Arc::strong_count(&f) == 1 && f.flags() & libc::O_PATH == 0 {
-        let m = if f.writable() {
-            IN_CLOSE_WRITE
-        } else {
-            IN_CLOSE_NOWRITE
-        };
-        crate::inotify::note_file(ctx, &f, m);
-    }
+    // The last reference raises IN_CLOSE_* as it goes.
     drop(f);
     Ok(0)
 }
@@ -1731,8 +1710,7 @@ fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if off.checked_add(len).is_none() {
         return Err(Errno::EFBIG);
     }
-    f.ops.fallocate(mode, off as u64, len as u64)?;
-    crate::inotify::note_file(ctx, &f, IN_MODIFY);
+    f.fallocate(mode, off as u64, len as u64)?;
     Ok(0)
 }
 
@@ -1741,8 +1719,7 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if (a[1] as i64) < 0 || !f.writable() {
         return Err(Errno::EINVAL);
     }
-    f.ops.truncate(a[1])?;
-    crate::inotify::note_file(ctx, &f, IN_MODIFY);
+    f.truncate(a[1])?;
     Ok(0)
 }
 

@@ -6,9 +6,8 @@
 
 use crate::abi::{self, get};
 use crate::fs::fdget;
-use crate::inotify::{note, note_file, note_rename, note_self};
 use crate::table::{Reg, Support::*};
-use sentry::fs::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
+use sentry::fs::mutate::attr_event;
 use sentry::fs::vfs::{Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
 use sentry::fs::Stat;
 use sentry::{Ctx, Errno, KResult};
@@ -145,20 +144,18 @@ fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -
     let r = new_name(ctx, dirfd, path)?;
     let perm = mode & 0o7777 & !umask(ctx);
     let o = owner(ctx);
-    r.mount
-        .fs
-        .mknod(&caller(ctx), &r.rel, (mode & libc::S_IFMT) | perm, dev, o)?;
-    note(ctx, &r.path, IN_CREATE, false);
+    ctx.k
+        .vfs
+        .mknod(&caller(ctx), &r, (mode & libc::S_IFMT) | perm, dev, o)?;
     Ok(0)
 }
 fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
     let r = new_name(ctx, dirfd, path)?;
     let perm = mode as u32 & 0o7777 & !umask(ctx);
     let o = owner(ctx);
-    r.mount
-        .fs
-        .mknod(&caller(ctx), &r.rel, libc::S_IFDIR | perm, 0, o)?;
-    note(ctx, &r.path, IN_CREATE, true);
+    ctx.k
+        .vfs
+        .mknod(&caller(ctx), &r, libc::S_IFDIR | perm, 0, o)?;
     Ok(0)
 }
 fn mkdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -177,8 +174,7 @@ fn do_symlink(ctx: &mut Ctx<'_, '_>, target: u64, dirfd: u64, path: u64) -> KRes
     let t = abi::path(ctx, target)?;
     let r = new_name(ctx, dirfd, path)?;
     let o = owner(ctx);
-    r.mount.fs.symlink(&caller(ctx), &r.rel, &t, o)?;
-    note(ctx, &r.path, IN_CREATE, false);
+    ctx.k.vfs.symlink(&caller(ctx), &r, &t, o)?;
     Ok(0)
 }
 fn symlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -204,9 +200,7 @@ fn do_link(
     if o.mount.point != n.mount.point {
         return Err(Errno::EXDEV);
     }
-    n.mount.fs.link(&caller(ctx), &o.rel, &n.rel)?;
-    note_self(ctx, &o.path, IN_ATTRIB, o.stat);
-    note(ctx, &n.path, IN_CREATE, false);
+    ctx.k.vfs.link(&caller(ctx), &o, &n)?;
     Ok(0)
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -251,14 +245,6 @@ fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u6
     }
     may_remove(ctx, &r.path, &st)?;
     ctx.k.vfs.remove(&caller(ctx), &r, dir)?;
-    // Linux's order: the link count, the object itself, then its directory.
-    if !dir {
-        note_self(ctx, &r.path, IN_ATTRIB, Some(st));
-    }
-    if dir || st.nlink <= 1 {
-        note_self(ctx, &r.path, IN_DELETE_SELF, Some(st));
-    }
-    note(ctx, &r.path, IN_DELETE, dir);
     Ok(0)
 }
 fn unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -318,10 +304,6 @@ fn do_rename(
         return Err(Errno::EBUSY);
     }
     ctx.k.vfs.rename(&caller(ctx), &o, &n, flags as u32)?;
-    let dir = o
-        .stat
-        .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-    note_rename(ctx, &o.path, &n.path, dir);
     Ok(0)
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -343,21 +325,8 @@ fn set(ctx: &mut Ctx<'_, '_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
     if attr.size.is_some() {
         caller(ctx).check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
     }
-    r.mount.fs.setattr(&caller(ctx), &r.rel, &attr)?;
-    let dir = r
-        .stat
-        .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-    note(ctx, &r.path, attr_event(&attr), dir);
+    ctx.k.vfs.setattr(&caller(ctx), r, &attr)?;
     Ok(0)
-}
-
-/// A size change is a modification; anything else an attribute change.
-fn attr_event(a: &SetAttr) -> u32 {
-    if a.size.is_some() {
-        IN_MODIFY
-    } else {
-        IN_ATTRIB
-    }
 }
 
 /// Only the owner (or root) may chmod; only root may chown.
@@ -429,7 +398,7 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
         }
         r => {
             r?;
-            note_file(ctx, &f, attr_event(&attr));
+            f.note(attr_event(&attr));
             Ok(0)
         }
     }

@@ -5,10 +5,7 @@ use crate::abi;
 use crate::fs::{fdget, install};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
-use sentry::fs::inotify::{
-    Event, InotifyFile, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR,
-};
-use sentry::fs::Stat;
+use sentry::fs::inotify::{InotifyFile, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
@@ -17,57 +14,6 @@ pub fn register(r: &mut Reg<'_>) {
     r("inotify_init1", "x", Partial(note), inotify_init1);
     r("inotify_add_watch", "dpx", Partial(note), inotify_add_watch);
     r("inotify_rm_watch", "di", Full, inotify_rm_watch);
-}
-
-/// Reports `mask` on the object at canonical `path` (and to the watch of
-/// its directory).
-pub fn note(ctx: &Ctx<'_, '_>, path: &[u8], mask: u32, is_dir: bool) {
-    emit(ctx, path, mask, is_dir, false, None);
-}
-
-/// Reports `mask` to watches of the object itself only, found by path or
-/// by its identity in `st` (another hard link).
-pub fn note_self(ctx: &Ctx<'_, '_>, path: &[u8], mask: u32, st: Option<Stat>) {
-    let is_dir = st.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-    emit(ctx, path, mask, is_dir, true, st.map(|s| (s.dev, s.ino)));
-}
-
-fn emit(
-    ctx: &Ctx<'_, '_>,
-    path: &[u8],
-    mask: u32,
-    is_dir: bool,
-    self_only: bool,
-    id: Option<(u64, u64)>,
-) {
-    if !ctx.k.vfs.inotify.active() || !path.starts_with(b"/") {
-        return;
-    }
-    ctx.k.vfs.inotify.notify(Event {
-        path,
-        mask,
-        cookie: 0,
-        is_dir,
-        self_only,
-        id,
-    });
-}
-
-/// A rename from `from` to `to` (canonical paths).
-pub fn note_rename(ctx: &Ctx<'_, '_>, from: &[u8], to: &[u8], is_dir: bool) {
-    ctx.k.vfs.inotify.rename(from, to, is_dir);
-}
-
-/// Reports `mask` on an open file.
-pub fn note_file(ctx: &Ctx<'_, '_>, f: &File, mask: u32) {
-    if !ctx.k.vfs.inotify.active() {
-        return;
-    }
-    let dir = f
-        .ops
-        .stat()
-        .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-    note(ctx, &f.path(), mask, dir);
 }
 
 fn inotify_init(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {

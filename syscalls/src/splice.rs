@@ -154,8 +154,8 @@ fn transfer(
     if done > 0 {
         // As Linux's sendfile, splice and copy_file_range: an access of
         // the source, a modification of the destination.
-        crate::inotify::note_file(ctx, inp, IN_ACCESS);
-        crate::inotify::note_file(ctx, out, IN_MODIFY);
+        inp.note(IN_ACCESS);
+        out.note(IN_MODIFY);
     }
     Ok((done, ipos, opos))
 }

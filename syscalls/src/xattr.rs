@@ -84,11 +84,6 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
     r.mount.fs.xattr(&c, &r.rel, op)
 }
 
-fn is_dir(r: &Resolved) -> bool {
-    r.stat
-        .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)
-}
-
 /// Copies a value or list out: size 0 asks for the length.
 fn reply(ctx: &mut Ctx<'_, '_>, data: &[u8], buf: u64, size: u64) -> KResult<u64> {
     if size == 0 {
@@ -118,7 +113,7 @@ fn set(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
     };
     let r = resolve(ctx, on)?;
     apply(ctx, &r, &XattrOp::Set(&n, &value, flags as i32))?;
-    crate::inotify::note(ctx, &r.path, sentry::fs::inotify::IN_ATTRIB, is_dir(&r));
+    ctx.k.vfs.xattr_changed(&r);
     Ok(0)
 }
 
@@ -141,7 +136,7 @@ fn remove(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
     let n = name(ctx, a[1])?;
     let r = resolve(ctx, on)?;
     apply(ctx, &r, &XattrOp::Remove(&n))?;
-    crate::inotify::note(ctx, &r.path, sentry::fs::inotify::IN_ATTRIB, is_dir(&r));
+    ctx.k.vfs.xattr_changed(&r);
     Ok(0)
 }
 

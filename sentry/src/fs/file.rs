@@ -151,6 +151,24 @@ pub struct File {
     /// signal: recorded and reported; no SIGIO is ever sent.
     pub owner: Mutex<(i32, i32)>,
     pub owner_sig: std::sync::atomic::AtomicI32,
+    /// The inotify registry of the kernel that opened the file by path:
+    /// its reads, writes, attribute changes and last close are reported.
+    watched: std::sync::OnceLock<Arc<super::inotify::Registry>>,
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // The last reference to the open file description: close(2) of
+        // the last fd, exit, dup2 over it, CLOEXEC, munmap, epoll's.
+        if self.flags() & libc::O_PATH == 0 {
+            let m = if self.writable() {
+                super::inotify::IN_CLOSE_WRITE
+            } else {
+                super::inotify::IN_CLOSE_NOWRITE
+            };
+            self.note(m);
+        }
+    }
 }
 
 /// What an open file is called: its place in the tree, or a fixed name
@@ -214,7 +232,46 @@ impl File {
             dir_pos: Mutex::new((0, None)),
             owner: Mutex::new((1, 0)),
             owner_sig: Default::default(),
+            watched: Default::default(),
         })
+    }
+
+    /// Reports the file's reads, writes and closes to `reg`'s watches.
+    pub fn watch_with(&self, reg: &Arc<super::inotify::Registry>) {
+        let _ = self.watched.set(reg.clone());
+    }
+
+    /// Tells inotify watches of the file about `mask` (IN_ACCESS,
+    /// IN_MODIFY, IN_ATTRIB, ...). A removed file is reported to watches
+    /// of the object itself only: its old path may name another now.
+    pub fn note(&self, mask: u32) {
+        let (Some(reg), Some(place)) = (self.watched.get(), self.place()) else {
+            return;
+        };
+        if !reg.active() {
+            return;
+        }
+        let st = self.ops.stat().ok();
+        let (path, live) = place.locate();
+        if live {
+            reg.note(&path, mask, st.is_some_and(|s| s.is_dir()));
+        } else {
+            reg.note_self(&path, mask, st);
+        }
+    }
+
+    /// Truncates the file to `len` (IN_MODIFY).
+    pub fn truncate(&self, len: u64) -> KResult<()> {
+        self.ops.truncate(len)?;
+        self.note(super::inotify::IN_MODIFY);
+        Ok(())
+    }
+
+    /// fallocate(2) (IN_MODIFY).
+    pub fn fallocate(&self, mode: i32, off: u64, len: u64) -> KResult<()> {
+        self.ops.fallocate(mode, off, len)?;
+        self.note(super::inotify::IN_MODIFY);
+        Ok(())
     }
 
     /// The file's place in the tree, if it has one.

@@ -268,6 +268,33 @@ impl Registry {
         }
     }
 
+    /// Reports `mask` on the object at canonical `path`, and to the watch
+    /// of its directory.
+    pub fn note(&self, path: &[u8], mask: u32, is_dir: bool) {
+        self.emit(path, mask, is_dir, false, None);
+    }
+
+    /// Reports `mask` to watches of the object itself only, found by path
+    /// or by its identity in `st` (another hard link).
+    pub fn note_self(&self, path: &[u8], mask: u32, st: Option<Stat>) {
+        let is_dir = st.is_some_and(|s| s.is_dir());
+        self.emit(path, mask, is_dir, true, st.map(|s| (s.dev, s.ino)));
+    }
+
+    fn emit(&self, path: &[u8], mask: u32, is_dir: bool, self_only: bool, id: Option<(u64, u64)>) {
+        if !self.active() || !path.starts_with(b"/") {
+            return;
+        }
+        self.notify(Event {
+            path,
+            mask,
+            cookie: 0,
+            is_dir,
+            self_only,
+            id,
+        });
+    }
+
     pub fn notify(&self, ev: Event) {
         if !self.active() {
             return;

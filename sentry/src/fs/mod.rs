@@ -11,6 +11,7 @@ pub mod gofer_fs;
 pub mod host;
 pub mod inotify;
 pub mod locks;
+pub mod mutate;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;

@@ -397,7 +397,7 @@ pub struct Vfs {
     /// The first process's mount namespace.
     pub init_ns: Arc<MountNs>,
     /// inotify instances, told about every change the syscalls make.
-    pub inotify: super::inotify::Registry,
+    pub inotify: Arc<super::inotify::Registry>,
     /// The ptys /dev/pts shows (the console is one of them).
     pub ptys: Arc<super::pty::PtyTable>,
 }
@@ -919,7 +919,9 @@ impl Vfs {
                         rd: pipe.open_end(false),
                         wr: pipe.open_end(true),
                     };
-                    return Ok(File::at(Box::new(both), flags, r.place()));
+                    let f = File::at(Box::new(both), flags, r.place());
+                    f.watch_with(&self.inotify);
+                    return Ok(f);
                 }
             };
             if write && flags & libc::O_NONBLOCK != 0 && pipe.ends().0 == 0 {
@@ -931,27 +933,12 @@ impl Vfs {
         };
         let keep = flags
             & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
-        if let Some(f) = &r.reopen {
-            return Ok(File::named(ops, keep, f.name.clone()));
-        }
-        Ok(File::at(ops, keep, r.place()))
-    }
-
-    /// unlink(2)/rmdir(2) of the walked-to `r` (checks done): the
-    /// filesystem removes the name, and its dentry dies.
-    pub fn remove(&self, c: &Caller, r: &Resolved, dir: bool) -> KResult<()> {
-        r.mount.fs.unlink(c, &r.rel, dir)?;
-        r.mount.dcache.removed(&r.rel, r.stat);
-        Ok(())
-    }
-
-    /// rename(2) of `o` to `n` on one filesystem (checks done): the
-    /// filesystem renames, and the dentries follow.
-    pub fn rename(&self, c: &Caller, o: &Resolved, n: &Resolved, flags: u32) -> KResult<()> {
-        o.mount.fs.rename(c, &o.rel, &n.rel, flags)?;
-        let exchange = flags & libc::RENAME_EXCHANGE != 0;
-        o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
-        Ok(())
+        let f = match &r.reopen {
+            Some(f) => File::named(ops, keep, f.name.clone()),
+            None => File::at(ops, keep, r.place()),
+        };
+        f.watch_with(&self.inotify);
+        Ok(f)
     }
 
     /// An open file's place as a walk result, for calls that reach the
@@ -1024,9 +1011,9 @@ impl Vfs {
                 let dir = self.lstat(&caller, &parent)?;
                 caller.check(&dir, MAY_WRITE | MAY_EXEC)?;
             }
-            r.mount.fs.mknod(
+            self.mknod(
                 &caller,
-                &r.rel,
+                &r,
                 libc::S_IFREG | (mode & 0o7777),
                 0,
                 (cr.fsuid, cr.fsgid),

@@ -1,0 +1,95 @@
+//! Changes to the tree through the VFS: the filesystem does the change,
+//! then the dentries follow and inotify hears about it, in Linux's order,
+//! whichever system call asked. Callers have walked to the names and made
+//! the permission checks.
+
+use super::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
+use super::vfs::{Caller, Resolved, SetAttr, Vfs};
+use crate::errno::KResult;
+
+/// A size change is a modification; anything else an attribute change.
+pub fn attr_event(a: &SetAttr) -> u32 {
+    if a.size.is_some() {
+        IN_MODIFY
+    } else {
+        IN_ATTRIB
+    }
+}
+
+impl Vfs {
+    /// mknod(2)/mkdir(2)/open(O_CREAT) of the absent `r`: a node of `mode`
+    /// (type and permissions) owned by `owner`.
+    pub fn mknod(
+        &self,
+        c: &Caller,
+        r: &Resolved,
+        mode: u32,
+        rdev: u64,
+        owner: (u32, u32),
+    ) -> KResult<()> {
+        r.mount.fs.mknod(c, &r.rel, mode, rdev, owner)?;
+        let dir = mode & libc::S_IFMT == libc::S_IFDIR;
+        self.inotify.note(&r.path, IN_CREATE, dir);
+        Ok(())
+    }
+
+    /// symlink(2) at the absent `r`.
+    pub fn symlink(
+        &self,
+        c: &Caller,
+        r: &Resolved,
+        target: &[u8],
+        owner: (u32, u32),
+    ) -> KResult<()> {
+        r.mount.fs.symlink(c, &r.rel, target, owner)?;
+        self.inotify.note(&r.path, IN_CREATE, false);
+        Ok(())
+    }
+
+    /// link(2) of `o` at the absent `n` (same filesystem).
+    pub fn link(&self, c: &Caller, o: &Resolved, n: &Resolved) -> KResult<()> {
+        n.mount.fs.link(c, &o.rel, &n.rel)?;
+        self.inotify.note_self(&o.path, IN_ATTRIB, o.stat);
+        self.inotify.note(&n.path, IN_CREATE, false);
+        Ok(())
+    }
+
+    /// unlink(2)/rmdir(2) of `r`: the name goes, its dentry dies.
+    pub fn remove(&self, c: &Caller, r: &Resolved, dir: bool) -> KResult<()> {
+        r.mount.fs.unlink(c, &r.rel, dir)?;
+        r.mount.dcache.removed(&r.rel, r.stat);
+        // Linux's order: the link count, the object itself, its directory.
+        if !dir {
+            self.inotify.note_self(&r.path, IN_ATTRIB, r.stat);
+        }
+        if dir || r.stat.is_some_and(|s| s.nlink <= 1) {
+            self.inotify.note_self(&r.path, IN_DELETE_SELF, r.stat);
+        }
+        self.inotify.note(&r.path, IN_DELETE, dir);
+        Ok(())
+    }
+
+    /// rename(2) of `o` to `n` on one filesystem: the dentries follow.
+    pub fn rename(&self, c: &Caller, o: &Resolved, n: &Resolved, flags: u32) -> KResult<()> {
+        o.mount.fs.rename(c, &o.rel, &n.rel, flags)?;
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
+        self.inotify
+            .rename(&o.path, &n.path, o.stat.is_some_and(|s| s.is_dir()));
+        Ok(())
+    }
+
+    /// chmod/chown/utimensat/truncate of `r` by path.
+    pub fn setattr(&self, c: &Caller, r: &Resolved, attr: &SetAttr) -> KResult<()> {
+        r.mount.fs.setattr(c, &r.rel, attr)?;
+        let dir = r.stat.is_some_and(|s| s.is_dir());
+        self.inotify.note(&r.path, attr_event(attr), dir);
+        Ok(())
+    }
+
+    /// An extended attribute of `r` was set or removed.
+    pub fn xattr_changed(&self, r: &Resolved) {
+        let dir = r.stat.is_some_and(|s| s.is_dir());
+        self.inotify.note(&r.path, IN_ATTRIB, dir);
+    }
+}
