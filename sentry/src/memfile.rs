@@ -206,14 +206,32 @@ impl MemFile {
         Ok(done)
     }
 
-    /// The sentry's view of `[off, off+len)`.
+    /// Where `off` is in the sentry's mapping. Memory-file pages are
+    /// application memory that other threads change at any time, so they
+    /// are only ever reached through raw pointers (`copy_in`, `copy_out`,
+    /// iovecs), never as Rust references.
     ///
     /// # Safety
-    /// The range must have been allocated, and the caller must not create
-    /// overlapping `&mut` slices of it.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn slice(&self, off: u64, len: usize) -> &mut [u8] {
-        std::slice::from_raw_parts_mut(self.base.add(off as usize), len)
+    /// `[off, off+len)` must have been allocated (lie within the file).
+    pub unsafe fn ptr(&self, off: u64, len: usize) -> *mut u8 {
+        debug_assert!(off as usize + len <= FILE_SIZE as usize);
+        self.base.add(off as usize)
+    }
+
+    /// Copies `[off, off+dst.len())` of the memory file into `dst`.
+    ///
+    /// # Safety
+    /// The range must have been allocated.
+    pub unsafe fn copy_out(&self, off: u64, dst: &mut [u8]) {
+        std::ptr::copy_nonoverlapping(self.ptr(off, dst.len()), dst.as_mut_ptr(), dst.len());
+    }
+
+    /// Copies `src` into the memory file at `off`.
+    ///
+    /// # Safety
+    /// The range must have been allocated.
+    pub unsafe fn copy_in(&self, off: u64, src: &[u8]) {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr(off, src.len()), src.len());
     }
 
     /// Copies `[src, src+len)` to `[dst, dst+len)`, skipping holes so that

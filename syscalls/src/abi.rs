@@ -26,14 +26,14 @@ pub fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> sentry::fs::vfs::Caller<'a> {
     }
 }
 
-pub fn get<T: Copy>(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<T> {
+pub fn get<T: sentry::mm::Plain>(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<T> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
     read_obj(&ctx.mm, addr)
 }
 
-pub fn put<T: Copy>(ctx: &Ctx<'_, '_>, addr: u64, v: &T) -> KResult<()> {
+pub fn put<T: sentry::mm::Plain>(ctx: &Ctx<'_, '_>, addr: u64, v: &T) -> KResult<()> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }

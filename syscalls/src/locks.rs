@@ -8,17 +8,23 @@ use sentry::kernel::waitq::EV_ALL;
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 
-/// struct flock: l_type, l_whence, l_start, l_len, l_pid.
+/// struct flock: l_type, l_whence, l_start, l_len, l_pid, with the
+/// kernel's alignment holes as fields, so none of the sentry's bytes go
+/// out with it.
 #[derive(Clone, Copy)]
 #[repr(C)]
 struct Flock {
     ty: i16,
     whence: i16,
+    hole: i32,
     start: i64,
     len: i64,
     pid: i32,
     pad: i32,
 }
+
+const _: () = assert!(std::mem::size_of::<Flock>() == 32);
+sentry::plain!(Flock);
 
 fn key_of(f: &File) -> KResult<(u64, u64)> {
     let st = f.ops.stat()?;

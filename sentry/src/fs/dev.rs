@@ -347,14 +347,18 @@ impl FileOps for CharDev {
     }
     // Whole iovecs, so bulk I/O on these devices makes no bounce copy.
     fn read_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        // Through a buffer of our own: no Rust reference is ever made to
+        // application memory.
+        let total = crate::mm::iov_len(iov);
+        let mut tmp = vec![0u8; total.min(64 << 10)];
         let mut done = 0;
-        for v in iov {
-            // SAFETY: the caller's iovecs point at memory valid for the call.
-            let buf = unsafe { std::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len) };
-            match self.read(f, buf, off) {
+        while done < total {
+            let want = (total - done).min(tmp.len());
+            match self.read(f, &mut tmp[..want], off) {
                 Ok(n) => {
+                    crate::mm::scatter_at(iov, done, &tmp[..n]);
                     done += n;
-                    if n < v.iov_len {
+                    if n < want {
                         break;
                     }
                 }

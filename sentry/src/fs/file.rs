@@ -357,18 +357,21 @@ impl crate::loader::elf::ReadAt for File {
         if let Some(r) = self.ops.read_iov(self, iov, Some(off)) {
             return r;
         }
-        let mut done = 0u64;
-        for v in iov {
-            // SAFETY: the iovecs describe application memory held stable by
-            // the caller (kernel lock held).
-            let s = unsafe { std::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len) };
-            let n = crate::loader::elf::ReadAt::read_at(self, s, off + done)?;
-            done += n as u64;
-            if n < v.iov_len {
+        // Through a buffer of our own: no Rust reference is ever made to
+        // application memory.
+        let total = crate::mm::iov_len(iov);
+        let mut tmp = vec![0u8; total.min(1 << 20)];
+        let mut done = 0usize;
+        while done < total {
+            let want = (total - done).min(tmp.len());
+            let n = crate::loader::elf::ReadAt::read_at(self, &mut tmp[..want], off + done as u64)?;
+            crate::mm::scatter_at(iov, done, &tmp[..n]);
+            done += n;
+            if n < want {
                 break;
             }
         }
-        Ok(done as usize)
+        Ok(done)
     }
 }
 

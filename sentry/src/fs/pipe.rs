@@ -201,6 +201,35 @@ impl Drop for PipeEnd {
     }
 }
 
+impl PipeEnd {
+    /// `read` into application memory pieces.
+    fn read_into(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let mut p = self.pipe.inner.lock();
+        if p.buf.is_empty() {
+            return if p.writers == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let n = crate::mm::iov_len(iov).min(p.buf.len());
+        let (a, b) = p.buf.as_slices();
+        let na = n.min(a.len());
+        crate::mm::scatter_at(iov, 0, &a[..na]);
+        crate::mm::scatter_at(iov, na, &b[..n - na]);
+        if n == 0 {
+            return Ok(0);
+        }
+        p.buf.drain(..n);
+        drop(p);
+        self.pipe.wq.notify(EV_OUT);
+        Ok(n)
+    }
+}
+
 impl FileOps for PipeEnd {
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
@@ -248,26 +277,10 @@ impl FileOps for PipeEnd {
         }))
     }
 
-    // Straight between the queue and application memory: no bounce buffer.
-    fn read_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
-        if iov.len() == 1 {
-            // SAFETY: the caller's iovec points at memory valid for the call.
-            let buf = unsafe {
-                std::slice::from_raw_parts_mut(iov[0].iov_base.cast::<u8>(), iov[0].iov_len)
-            };
-            return Some(self.read(f, buf, off));
-        }
-        None
-    }
-
-    fn write_iov(&self, f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
-        if iov.len() == 1 {
-            // SAFETY: the caller's iovec points at memory valid for the call.
-            let buf =
-                unsafe { std::slice::from_raw_parts(iov[0].iov_base.cast::<u8>(), iov[0].iov_len) };
-            return Some(self.write(f, buf, off));
-        }
-        None
+    // Reads go straight from the queue into application memory: no
+    // bounce buffer.
+    fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
+        Some(self.read_into(iov, off))
     }
 
     fn stat(&self) -> KResult<Stat> {

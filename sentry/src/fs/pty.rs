@@ -51,6 +51,10 @@ pub struct Termios {
     pub cc: [u8; NCCS],
 }
 
+// Four u32 flags, a u8 and 19 control characters: 36 bytes, no padding.
+const _: () = assert!(std::mem::size_of::<Termios>() == 36);
+crate::plain!(Termios);
+
 impl Termios {
     /// A new pty slave's settings, as Linux's tty_std_termios with the pty
     /// driver's c_cflag.

@@ -51,11 +51,13 @@ impl Vdso {
             .unwrap_or(0);
         let image_len = page_up(hi);
         let mem = SharedMem::new(memfile, PAGE + image_len)?;
-        // SAFETY: freshly allocated range owned by `mem`.
-        let dst = unsafe { memfile.slice(mem.off + PAGE, image_len as usize) };
         for p in elf.phdrs.iter().filter(|p| p.ptype == PT_LOAD) {
             let (o, v, n) = (p.offset as usize, p.vaddr as usize, p.filesz as usize);
-            dst[v..v + n].copy_from_slice(&IMAGE[o..o + n]);
+            if v + n > image_len as usize {
+                return Err(crate::Errno::ENOEXEC);
+            }
+            // SAFETY: within the range freshly allocated for `mem`.
+            unsafe { memfile.copy_in(mem.off + PAGE + v as u64, &IMAGE[o..o + n]) };
         }
         Ok(Vdso { mem, image_len })
     }
@@ -63,12 +65,7 @@ impl Vdso {
     /// The parameter page as the sentry writes it.
     pub fn vvar(&self) -> *mut VvarPage {
         // SAFETY: the first page of `mem` is reserved for parameters.
-        unsafe {
-            self.mem
-                .memfile_slice(self.mem.off, PAGE as usize)
-                .as_mut_ptr()
-                .cast()
-        }
+        unsafe { self.mem.memfile_ptr(self.mem.off, PAGE as usize).cast() }
     }
 
     /// Maps the parameter page and the image; returns the image address.

@@ -104,8 +104,7 @@ impl Mm {
             match p {
                 Piece::Mem(off) => {
                     // SAFETY: `for_pieces` checked the range is mapped and backed.
-                    let src = unsafe { mf.slice(off, l) };
-                    buf[boff..boff + l].copy_from_slice(src);
+                    unsafe { mf.copy_out(off, &mut buf[boff..boff + l]) };
                 }
                 Piece::File(fd, off) => {
                     let dst = &mut buf[boff..boff + l];
@@ -133,8 +132,7 @@ impl Mm {
                 Piece::Mem(off) => {
                     // SAFETY: `for_pieces` checked the range is mapped,
                     // writable and backed.
-                    let dst = unsafe { mf.slice(off, l) };
-                    dst.copy_from_slice(&buf[boff..boff + l]);
+                    unsafe { mf.copy_in(off, &buf[boff..boff + l]) };
                 }
                 // A writable file piece is a shared mapping: write the file.
                 Piece::File(fd, off) => {
@@ -202,10 +200,9 @@ impl Mm {
         self.for_pieces(&st, addr, len, Acc::Read, |p, _, l| {
             match p {
                 Piece::Mem(off) => {
-                    // SAFETY: range checked by `for_pieces`.
-                    let s = unsafe { mf.slice(off, l) };
                     v.push(libc::iovec {
-                        iov_base: s.as_mut_ptr().cast(),
+                        // SAFETY: range checked by `for_pieces`.
+                        iov_base: unsafe { mf.ptr(off, l) }.cast(),
                         iov_len: l,
                     });
                 }
@@ -237,10 +234,9 @@ impl Mm {
         let mut v = Vec::new();
         let mf = &self.memfile;
         self.for_ranges(&st, addr, len, acc, |off, _, l| {
-            // SAFETY: range checked by `for_ranges`.
-            let s = unsafe { mf.slice(off, l) };
             v.push(libc::iovec {
-                iov_base: s.as_mut_ptr().cast(),
+                // SAFETY: range checked by `for_ranges`.
+                iov_base: unsafe { mf.ptr(off, l) }.cast(),
                 iov_len: l,
             });
         })?;
@@ -263,17 +259,51 @@ fn file_io(len: usize, mut op: impl FnMut(usize) -> isize) -> KResult<()> {
     Ok(())
 }
 
+/// Values that cross between application memory and the sentry as raw
+/// bytes: every bit pattern is a valid value (the application chooses
+/// them), and there is no padding (which would carry uninitialised sentry
+/// bytes out).
+///
+/// # Safety
+/// Implement only for integers, arrays of `Plain`, and `repr(C)` structs
+/// of `Plain` fields with no padding between or after them.
+pub unsafe trait Plain: Copy + 'static {}
+
+/// Implements `Plain` for types whose layout the caller has checked.
+#[macro_export]
+macro_rules! plain {
+    ($($t:ty),* $(,)?) => {
+        $(
+            // SAFETY: integers, or repr(C) kernel ABI structures made only
+            // of integer fields with no padding (checked where listed).
+            unsafe impl $crate::mm::Plain for $t {}
+        )*
+    };
+}
+
+plain!(u8, i8, u16, i16, u32, i32, u64, i64, usize, isize);
+
+// x86-64's struct stat: u64 and i64 fields with the u32 ones in pairs and
+// an explicit __pad0, 144 bytes.
+const _: () = assert!(std::mem::size_of::<linux_raw_sys::general::stat>() == 144);
+plain!(linux_raw_sys::general::stat);
+
+// SAFETY: an array of Plain elements has no padding of its own.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+
 /// Reads a plain-old-data value.
-pub fn read_obj<T: Copy>(mm: &Mm, addr: u64) -> KResult<T> {
+pub fn read_obj<T: Plain>(mm: &Mm, addr: u64) -> KResult<T> {
     let mut buf = vec![0u8; std::mem::size_of::<T>()];
     mm.read(addr, &mut buf)?;
-    // SAFETY: T is Copy plain data of exactly this size; unaligned read.
+    // SAFETY: T is Plain (valid for every bit pattern) and the buffer has
+    // exactly its size; the read is unaligned.
     Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) })
 }
 
 /// Writes a plain-old-data value.
-pub fn write_obj<T: Copy>(mm: &Mm, addr: u64, val: &T) -> KResult<()> {
-    // SAFETY: viewing a Copy value as its bytes.
+pub fn write_obj<T: Plain>(mm: &Mm, addr: u64, val: &T) -> KResult<()> {
+    // SAFETY: a Plain value has no padding, so all its bytes are
+    // initialised.
     let bytes = unsafe {
         std::slice::from_raw_parts((val as *const T).cast::<u8>(), std::mem::size_of::<T>())
     };
@@ -283,18 +313,59 @@ pub fn write_obj<T: Copy>(mm: &Mm, addr: u64, val: &T) -> KResult<()> {
 /// Copies `data` into the pieces of application memory `iov` describes
 /// (from `Mm::iovecs`), in order, as far as both go.
 pub fn scatter(iov: &[libc::iovec], data: &[u8]) {
+    scatter_at(iov, 0, data);
+}
+
+/// Like `scatter`, starting `at` bytes into the pieces.
+pub fn scatter_at(iov: &[libc::iovec], at: usize, data: &[u8]) {
+    let mut skip = at;
     let mut pos = 0;
     for v in iov {
         if pos >= data.len() {
             break;
         }
-        let n = v.iov_len.min(data.len() - pos);
+        if skip >= v.iov_len {
+            skip -= v.iov_len;
+            continue;
+        }
+        let n = (v.iov_len - skip).min(data.len() - pos);
         // SAFETY: iovecs from Mm::iovecs point into the memory file's
-        // mapping in the sentry, valid while the kernel lock is held; the
-        // copy never makes a reference to that memory.
-        unsafe { std::ptr::copy_nonoverlapping(data[pos..].as_ptr(), v.iov_base.cast::<u8>(), n) };
+        // mapping in the sentry, valid while the kernel lock or the
+        // space's io_pin is held; the copy never makes a reference to
+        // that memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data[pos..].as_ptr(),
+                v.iov_base.cast::<u8>().add(skip),
+                n,
+            )
+        };
+        pos += n;
+        skip = 0;
+    }
+}
+
+/// Copies from the pieces of application memory `iov` describes (from
+/// `Mm::iovecs_src`) into `dst`, as far as both go; returns the count.
+pub fn gather(iov: &[libc::iovec], dst: &mut [u8]) -> usize {
+    let mut pos = 0;
+    for v in iov {
+        if pos >= dst.len() {
+            break;
+        }
+        let n = v.iov_len.min(dst.len() - pos);
+        // SAFETY: as in `scatter_at`, the other way.
+        unsafe {
+            std::ptr::copy_nonoverlapping(v.iov_base.cast::<u8>(), dst[pos..].as_mut_ptr(), n)
+        };
         pos += n;
     }
+    pos
+}
+
+/// The number of bytes the pieces `iov` describe.
+pub fn iov_len(iov: &[libc::iovec]) -> usize {
+    iov.iter().map(|v| v.iov_len).sum()
 }
 
 pub fn read_vec(mm: &Mm, addr: u64, len: usize) -> KResult<Vec<u8>> {

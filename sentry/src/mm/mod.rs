@@ -12,7 +12,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use access::{read_cstr, read_obj, read_vec, scatter, write_obj};
+pub use access::{
+    gather, iov_len, read_cstr, read_obj, read_vec, scatter, scatter_at, write_obj, Plain,
+};
 
 /// A range of the memory file shared by several VMAs (MAP_SHARED memory,
 /// possibly across processes after fork). Released when the last user drops.
@@ -50,13 +52,12 @@ impl SharedMem {
 }
 
 impl SharedMem {
-    /// The sentry's view of part of this range.
+    /// Where part of this range is in the sentry's mapping.
     ///
     /// # Safety
-    /// `[off, off+len)` must lie within this range; no overlapping `&mut`.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn memfile_slice(&self, off: u64, len: usize) -> &mut [u8] {
-        self.memfile.slice(off, len)
+    /// `[off, off+len)` must lie within this range.
+    pub unsafe fn memfile_ptr(&self, off: u64, len: usize) -> *mut u8 {
+        self.memfile.ptr(off, len)
     }
 }
 
