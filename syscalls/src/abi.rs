@@ -6,6 +6,82 @@ use std::time::Duration;
 
 pub const PATH_MAX: usize = 4096;
 
+// Registers to the C types the kernel declares its arguments with: the
+// kernel reads an `int` as the low 32 bits of the register and a `long` as
+// the register's bits, so these narrowings and reinterpretations are the
+// ABI, not accidents.
+
+/// An `int` argument.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+pub const fn int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+/// An `unsigned int` argument.
+#[allow(clippy::cast_possible_truncation)]
+pub const fn uint(v: u64) -> u32 {
+    v as u32
+}
+
+/// A `long` (`off_t`, `loff_t`, `pid_t` widened) argument.
+#[allow(clippy::cast_possible_wrap)]
+pub const fn long(v: u64) -> i64 {
+    v as i64
+}
+
+/// A `size_t` argument (x86-64: as wide as the register).
+#[allow(clippy::cast_possible_truncation)]
+pub const fn size(v: u64) -> usize {
+    v as usize
+}
+
+/// A signed value's bits in an unsigned register or field, as the kernel
+/// stores it (a negative time in `st_atime`, a negative fd in AT_FDCWD).
+#[allow(clippy::cast_sign_loss)]
+pub const fn bits(v: i64) -> u64 {
+    v as u64
+}
+
+/// An `int` value's bits in an unsigned 32-bit field (siginfo, statx).
+#[allow(clippy::cast_sign_loss)]
+pub const fn ubits(v: i32) -> u32 {
+    v as u32
+}
+
+/// A 32-bit field's bits as the `int` the kernel declares it.
+#[allow(clippy::cast_possible_wrap)]
+pub const fn sbits(v: u32) -> i32 {
+    v as i32
+}
+
+/// A duration in nanoseconds as the kernel's signed 64-bit count,
+/// saturating (292 years).
+pub fn ns_of(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// A length the sentry computed, as an `int` result, saturating.
+pub fn int_len(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A value that cannot be negative here (a size, a count, an fd), as an
+/// unsigned one; 0 if it ever were.
+pub fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A length the sentry keeps as u64, as usize (x86-64: lossless).
+#[allow(clippy::cast_possible_truncation)]
+pub fn usize_of(v: u64) -> usize {
+    v as usize
+}
+
+/// An unsigned value where a signed field takes it, saturating.
+pub fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 pub fn path(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<u8>> {
     if addr == 0 {
         return Err(Errno::EFAULT);
@@ -71,7 +147,7 @@ pub fn timespec(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Duration> {
     if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
         return Err(Errno::EINVAL);
     }
-    Ok(Duration::new(ts[0] as u64, ts[1] as u32))
+    Ok(Duration::new(unsigned(ts[0]), uint(unsigned(ts[1]))))
 }
 
 pub fn ts_of_ns(ns: i64) -> [i64; 2] {
@@ -79,11 +155,11 @@ pub fn ts_of_ns(ns: i64) -> [i64; 2] {
 }
 
 pub fn ts_of(d: Duration) -> [i64; 2] {
-    [d.as_secs() as i64, d.subsec_nanos() as i64]
+    [signed(d.as_secs()), i64::from(d.subsec_nanos())]
 }
 
 pub fn tv_of(d: Duration) -> [i64; 2] {
-    [d.as_secs() as i64, d.subsec_micros() as i64]
+    [signed(d.as_secs()), i64::from(d.subsec_micros())]
 }
 
 pub fn timeval(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Duration> {
@@ -91,7 +167,7 @@ pub fn timeval(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Duration> {
     if tv[0] < 0 || !(0..1_000_000).contains(&tv[1]) {
         return Err(Errno::EINVAL);
     }
-    Ok(Duration::new(tv[0] as u64, tv[1] as u32 * 1000))
+    Ok(Duration::new(unsigned(tv[0]), uint(unsigned(tv[1])) * 1000))
 }
 
 /// Checks a signal number for the *sig* calls.
@@ -99,7 +175,7 @@ pub fn signo(sig: u64) -> KResult<i32> {
     if sig == 0 || sig > 64 {
         return Err(Errno::EINVAL);
     }
-    Ok(sig as i32)
+    Ok(int(sig))
 }
 
 /// Live processes whose process group is `pgid`.

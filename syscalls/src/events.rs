@@ -44,7 +44,7 @@ fn new_epoll(ctx: &mut Ctx<'_, '_>, cloexec: bool) -> KResult<u64> {
     install(ctx, f, cloexec)
 }
 fn epoll_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if (a[0] as i32) <= 0 {
+    if (crate::abi::int(a[0])) <= 0 {
         return Err(Errno::EINVAL);
     }
     new_epoll(ctx, false)
@@ -71,7 +71,7 @@ fn epoll_ctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] == a[2] {
         return Err(Errno::EINVAL);
     }
-    let op = a[1] as i32;
+    let op = crate::abi::int(a[1]);
     let (events, data) = if op != libc::EPOLL_CTL_DEL {
         // struct epoll_event is packed: u32 events, u64 data.
         let raw: [u8; 12] = get(ctx, a[3])?;
@@ -88,7 +88,7 @@ fn epoll_ctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let events = events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-    let fd = a[2] as i32;
+    let fd = crate::abi::int(a[2]);
     match op {
         libc::EPOLL_CTL_ADD => {
             let c = crate::abi::caller(ctx);
@@ -113,10 +113,11 @@ fn do_wait(
     max: u64,
     deadline: Option<Instant>,
 ) -> KResult<u64> {
-    let max = max as i32;
-    if max <= 0 || max as usize > (i32::MAX as usize) / 12 {
-        return Err(Errno::EINVAL);
-    }
+    let max = crate::abi::int(max);
+    let max = match usize::try_from(max) {
+        Ok(m) if m > 0 && m <= i32::MAX as usize / 12 => m,
+        _ => return Err(Errno::EINVAL),
+    };
     let f = epoll_of(ctx, epfd)?;
     let e = f.downcast::<Epoll>().unwrap();
     // Validate the output buffer up front (EFAULT before waiting).
@@ -126,7 +127,7 @@ fn do_wait(
     // epoll's queue, so nothing that becomes ready in between is missed.
     let collect = |ctx: &mut Ctx<'_, '_>| {
         let c = crate::abi::caller(ctx);
-        e.collect(&c, max as usize)
+        e.collect(&c, max)
     };
     loop {
         let mut ready = collect(ctx);
@@ -167,17 +168,18 @@ fn do_wait(
 }
 
 fn ms_deadline(ms: i32) -> Option<Instant> {
-    (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
+    let ms = u64::try_from(ms).ok()?;
+    Some(Instant::now() + Duration::from_millis(ms))
 }
 
 fn epoll_wait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_wait(ctx, a[0], a[1], a[2], ms_deadline(a[3] as i32))
+    do_wait(ctx, a[0], a[1], a[2], ms_deadline(crate::abi::int(a[3])))
 }
 
 fn epoll_pwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     epoll_of(ctx, a[0])?;
     crate::fs::temp_mask(ctx, a[4], a[5])?;
-    do_wait(ctx, a[0], a[1], a[2], ms_deadline(a[3] as i32))
+    do_wait(ctx, a[0], a[1], a[2], ms_deadline(crate::abi::int(a[3])))
 }
 
 fn epoll_pwait2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -204,7 +206,10 @@ fn new_eventfd(ctx: &mut Ctx<'_, '_>, init: u64, flags: u64) -> KResult<u64> {
             0
         };
     let f = File::new(
-        Box::new(EventFd::new(init as u32 as u64, flags & EFD_SEMAPHORE != 0)),
+        Box::new(EventFd::new(
+            u64::from(crate::abi::uint(init)),
+            flags & EFD_SEMAPHORE != 0,
+        )),
         fl,
         b"anon_inode:[eventfd]".to_vec(),
     );
@@ -218,7 +223,7 @@ fn eventfd2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn timerfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let clock = a[0] as i32;
+    let clock = crate::abi::int(a[0]);
     match clock {
         libc::CLOCK_REALTIME
         | libc::CLOCK_MONOTONIC
@@ -284,7 +289,8 @@ fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             libc::CLOCK_MONOTONIC
         };
         let now = crate::time::clock_ns(ctx, clock)?;
-        value = Duration::from_nanos((value.as_nanos() as i64 - now).max(1) as u64);
+        let at = i64::try_from(value.as_nanos()).unwrap_or(i64::MAX);
+        value = Duration::from_nanos(crate::abi::unsigned(at.saturating_sub(now).max(1)));
     }
     t.count.count.store(0, std::sync::atomic::Ordering::Relaxed);
     let old = ctx.st.timers.set(t.timer, value, interval, 0);

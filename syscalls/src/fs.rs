@@ -111,7 +111,7 @@ pub fn fdget(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
     if fd > i32::MAX as u64 {
         return Err(Errno::EBADF);
     }
-    ctx.task().files.lock().get(fd as i32)
+    ctx.task().files.lock().get(crate::abi::int(fd))
 }
 
 fn nofile(ctx: &Ctx<'_, '_>) -> u64 {
@@ -121,7 +121,7 @@ fn nofile(ctx: &Ctx<'_, '_>) -> u64 {
 pub fn install(ctx: &mut Ctx<'_, '_>, f: Arc<File>, cloexec: bool) -> KResult<u64> {
     let lim = nofile(ctx);
     let fd = ctx.task().files.lock().alloc(f, cloexec, 0, lim)?;
-    Ok(fd as u64)
+    Ok(crate::abi::bits(i64::from(fd)))
 }
 
 /// Waits until `f` may be ready for `events`, or a signal arrives.
@@ -131,7 +131,7 @@ pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
     let host = f.ops.host_fd();
     {
         let c = crate::abi::caller(ctx);
-        for (q, ev) in f.ops.wait_queues(&c, want as u16 as u32) {
+        for (q, ev) in f.ops.wait_queues(&c, u32::from(want.cast_unsigned())) {
             w.on(&q, ev);
         }
         // Looked at again once on the queues: a change in between is
@@ -157,7 +157,7 @@ fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<(Vec<libc::iove
         let v: [u64; 2] = get(ctx, iovp + i * 16)?;
         if v[1] > isize::MAX as u64
             || total
-                .checked_add(v[1] as usize)
+                .checked_add(crate::abi::size(v[1]))
                 .is_none_or(|t| t > isize::MAX as usize)
         {
             return Err(Errno::EINVAL);
@@ -165,7 +165,7 @@ fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<(Vec<libc::iove
         if v[1] == 0 {
             continue;
         }
-        let len = (v[1] as usize).min(0x7fff_f000 - total);
+        let len = crate::abi::size(v[1]).min(0x7fff_f000 - total);
         out.extend(ctx.mm.iovecs(v[0], len)?);
         total += len;
         if total >= 0x7fff_f000 {
@@ -186,12 +186,12 @@ fn read_iov(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<Vec<u8>> {
         if v[1] > isize::MAX as u64
             || out
                 .len()
-                .checked_add(v[1] as usize)
+                .checked_add(crate::abi::size(v[1]))
                 .is_none_or(|t| t > isize::MAX as usize)
         {
             return Err(Errno::EINVAL);
         }
-        let len = (v[1] as usize).min(0x7fff_f000 - out.len());
+        let len = crate::abi::size(v[1]).min(0x7fff_f000 - out.len());
         if len > 0 {
             out.extend(sentry::mm::read_vec(&ctx.mm, v[0], len)?);
         }
@@ -234,7 +234,7 @@ pub(crate) fn do_read_nowait(
         return Err(Errno::EBADF);
     }
     if let Some(o) = off {
-        if (o as i64) < 0 {
+        if crate::abi::long(o) < 0 {
             return Err(Errno::EINVAL);
         }
     }
@@ -242,7 +242,7 @@ pub(crate) fn do_read_nowait(
     if f.downcast::<sentry::fs::signalfd::SignalFd>().is_some() {
         let total = match iovp {
             Some((p, c)) => gather(ctx, p, c)?.1,
-            None => (len as usize).min(0x7fff_f000),
+            None => crate::abi::size(len).min(0x7fff_f000),
         };
         let data = crate::signalfd::read(ctx, &f, total, nowait)?;
         // Gathered again: blocking released the kernel lock.
@@ -260,7 +260,7 @@ pub(crate) fn do_read_nowait(
                 if len > isize::MAX as u64 {
                     return Err(Errno::EINVAL);
                 }
-                let len = (len as usize).min(0x7fff_f000);
+                let len = crate::abi::size(len).min(0x7fff_f000);
                 if len == 0 {
                     (Vec::new(), 0)
                 } else {
@@ -339,7 +339,7 @@ pub(crate) fn do_write_opts(
         return Err(Errno::EBADF);
     }
     if let Some(o) = off {
-        if (o as i64) < 0 {
+        if crate::abi::long(o) < 0 {
             return Err(Errno::EINVAL);
         }
     }
@@ -395,7 +395,7 @@ fn write_file(
             if len > isize::MAX as u64 {
                 return Err(Errno::EINVAL);
             }
-            let len = (len as usize).min(0x7fff_f000);
+            let len = crate::abi::size(len).min(0x7fff_f000);
             sentry::mm::read_vec(&ctx.mm, buf, len)?
         }
     };
@@ -456,7 +456,7 @@ fn source_iovecs(
             if len > isize::MAX as u64 {
                 return Err(Errno::EINVAL);
             }
-            if !add(ctx, buf, (len as usize).min(0x7fff_f000))? {
+            if !add(ctx, buf, crate::abi::size(len).min(0x7fff_f000))? {
                 return Ok(None);
             }
         }
@@ -469,12 +469,12 @@ fn source_iovecs(
                 let v: [u64; 2] = get(ctx, p + i * 16)?;
                 if v[1] > isize::MAX as u64
                     || total
-                        .checked_add(v[1] as usize)
+                        .checked_add(crate::abi::size(v[1]))
                         .is_none_or(|t| t > isize::MAX as usize)
                 {
                     return Err(Errno::EINVAL);
                 }
-                let l = (v[1] as usize).min(0x7fff_f000 - total);
+                let l = crate::abi::size(v[1]).min(0x7fff_f000 - total);
                 if l > 0 && !add(ctx, v[0], l)? {
                     return Ok(None);
                 }
@@ -519,7 +519,7 @@ fn preadv2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let off = (a[3] as i64 != -1).then_some(a[3]);
+    let off = (crate::abi::long(a[3]) != -1).then_some(a[3]);
     if off.is_some() {
         seekable(ctx, a[0])?;
     }
@@ -537,7 +537,7 @@ fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let off = (a[3] as i64 != -1).then_some(a[3]);
+    let off = (crate::abi::long(a[3]) != -1).then_some(a[3]);
     if off.is_some() {
         seekable(ctx, a[0])?;
     }
@@ -545,7 +545,7 @@ fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & RWF_APPEND != 0 {
         // Appends whatever the offset says; with -1 the position follows.
         let f = fdget(ctx, a[0])?;
-        let end = f.ops.stat()?.size.max(0) as u64;
+        let end = crate::abi::bits(f.ops.stat()?.size.max(0));
         let keep_pos = off.is_some();
         let n = do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(end))?;
         if !keep_pos {
@@ -578,14 +578,14 @@ fn do_open_how(
     how: u64,
 ) -> KResult<u64> {
     let p = abi::path(ctx, path)?;
-    let flags = flags as i32;
+    let flags = crate::abi::int(flags);
     let umask = ctx.task().fs.lock().umask;
     let f = ctx.k.vfs.open_how(
         ctx,
-        dirfd as i32,
+        crate::abi::int(dirfd),
         &p,
         flags,
-        mode as u32 & !umask & 0o7777,
+        crate::abi::uint(mode) & !umask & 0o7777,
         how,
     )?;
     if let Some(end) = f.downcast::<PipeEnd>() {
@@ -613,7 +613,13 @@ fn do_open_how(
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }
 fn open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_open(ctx, libc::AT_FDCWD as u64, a[0], a[1], a[2])
+    do_open(
+        ctx,
+        crate::abi::bits(i64::from(libc::AT_FDCWD)),
+        a[0],
+        a[1],
+        a[2],
+    )
 }
 fn openat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_open(ctx, a[0], a[1], a[2], a[3])
@@ -628,8 +634,8 @@ fn openat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if size > 4096 {
         return Err(Errno::E2BIG);
     }
-    let raw = sentry::mm::read_vec(&ctx.mm, a[2], size as usize)?;
-    if raw[VER0 as usize..].iter().any(|&b| b != 0) {
+    let raw = sentry::mm::read_vec(&ctx.mm, a[2], crate::abi::size(size))?;
+    if raw[crate::abi::size(VER0)..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG);
     }
     let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());
@@ -658,7 +664,7 @@ fn openat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0 {
         return Err(Errno::EINVAL);
     }
-    let fl = flags as i32;
+    let fl = crate::abi::int(flags);
     let creates = fl & libc::O_CREAT != 0 || fl & libc::O_TMPFILE == libc::O_TMPFILE;
     if (creates && mode & !0o7777 != 0) || (!creates && mode != 0) {
         return Err(Errno::EINVAL);
@@ -675,7 +681,7 @@ fn openat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn creat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_open(
         ctx,
-        libc::AT_FDCWD as u64,
+        crate::abi::bits(i64::from(libc::AT_FDCWD)),
         a[0],
         (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
         a[1],
@@ -686,7 +692,7 @@ fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] > i32::MAX as u64 {
         return Err(Errno::EBADF);
     }
-    let f = ctx.task().files.lock().close(a[0] as i32)?;
+    let f = ctx.task().files.lock().close(crate::abi::int(a[0]))?;
     crate::locks::on_close(ctx, &f);
     // The last reference raises IN_CLOSE_* as it goes.
     drop(f);
@@ -694,7 +700,7 @@ fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (lo, hi, flags) = (a[0] as u32, a[1] as u32, a[2]);
+    let (lo, hi, flags) = (crate::abi::uint(a[0]), crate::abi::uint(a[1]), a[2]);
     if flags & !6 != 0 || lo > hi {
         return Err(Errno::EINVAL);
     }
@@ -707,7 +713,7 @@ fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut ft = files.lock();
     let fds: Vec<i32> = ft
         .fds
-        .range(lo as i32..=hi.min(i32::MAX as u32) as i32)
+        .range(crate::abi::sbits(lo)..=crate::abi::sbits(hi.min(i32::MAX as u32)))
         .map(|(&k, _)| k)
         .collect();
     for fd in fds {
@@ -722,7 +728,7 @@ fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    let whence = a[2] as i32;
+    let whence = crate::abi::int(a[2]);
     if !(0..=4).contains(&whence) {
         return Err(Errno::EINVAL);
     }
@@ -733,20 +739,22 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // Directory offsets are entry indices (the d_off getdents64 gives).
         let mut dp = f.dir_pos.lock();
         let new = match whence {
-            libc::SEEK_SET => a[1] as i64,
-            libc::SEEK_CUR => dp.0 as i64 + a[1] as i64,
+            libc::SEEK_SET => crate::abi::long(a[1]),
+            libc::SEEK_CUR => {
+                crate::abi::signed(dp.0 as u64).saturating_add(crate::abi::long(a[1]))
+            }
             _ => return Err(Errno::EINVAL),
         };
         if new < 0 {
             return Err(Errno::EINVAL);
         }
-        dp.0 = new as usize;
+        dp.0 = crate::abi::usize_of(crate::abi::bits(new));
         if new == 0 {
             dp.1 = None;
         }
-        return Ok(new as u64);
+        return Ok(crate::abi::bits(new));
     }
-    f.ops.seek(&f, a[1] as i64, whence)
+    f.ops.seek(&f, crate::abi::long(a[1]), whence)
 }
 
 /// The kernel's struct stat for x86-64.
@@ -764,19 +772,21 @@ pub fn linux_stat(s: &Stat) -> linux_raw_sys::general::stat {
         st_blksize: s.blksize,
         st_blocks: s.blocks,
         // Unsigned in the kernel's layout: times before 1970 wrap.
-        st_atime: s.atime.0 as u64,
-        st_atime_nsec: s.atime.1 as _,
-        st_mtime: s.mtime.0 as u64,
-        st_mtime_nsec: s.mtime.1 as _,
-        st_ctime: s.ctime.0 as u64,
-        st_ctime_nsec: s.ctime.1 as _,
+        st_atime: crate::abi::bits(s.atime.0),
+        st_atime_nsec: crate::abi::bits(s.atime.1),
+        st_mtime: crate::abi::bits(s.mtime.0),
+        st_mtime_nsec: crate::abi::bits(s.mtime.1),
+        st_ctime: crate::abi::bits(s.ctime.0),
+        st_ctime_nsec: crate::abi::bits(s.ctime.1),
         __unused: [0; 3],
     }
 }
 
 fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<Stat> {
     if flags
-        & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as u64
+        & crate::abi::bits(i64::from(
+            !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000),
+        ))
         != 0
     {
         return Err(Errno::EINVAL);
@@ -798,7 +808,7 @@ fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResul
             let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, b".", true)?;
             return r.stat.ok_or(Errno::ENOENT);
         }
-        return fdget(ctx, dirfd as u64)?.stat();
+        return fdget(ctx, crate::abi::bits(i64::from(dirfd)))?.stat();
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
     let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
@@ -821,7 +831,7 @@ fn fstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn newfstatat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let s = stat_path(ctx, a[0] as i32, a[1], a[3])?;
+    let s = stat_path(ctx, crate::abi::int(a[0]), a[1], a[3])?;
     put(ctx, a[2], &linux_stat(&s))?;
     Ok(0)
 }
@@ -831,25 +841,26 @@ fn statx(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[3] & 0x8000_0000 != 0 {
         return Err(Errno::EINVAL);
     }
-    let s = stat_path(ctx, a[0] as i32, a[1], flags)?;
+    let s = stat_path(ctx, crate::abi::int(a[0]), a[1], flags)?;
     let mut b = [0u8; 256];
     let w32 = |b: &mut [u8; 256], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
     let w64 = |b: &mut [u8; 256], o: usize, v: u64| b[o..o + 8].copy_from_slice(&v.to_le_bytes());
     w32(&mut b, 0, 0x7ff); // STATX_BASIC_STATS
-    w32(&mut b, 4, s.blksize as u32);
-    w32(&mut b, 16, s.nlink as u32);
+    w32(&mut b, 4, u32::try_from(s.blksize).unwrap_or(4096));
+    w32(&mut b, 16, crate::abi::uint(s.nlink));
     w32(&mut b, 20, s.uid);
     w32(&mut b, 24, s.gid);
-    b[28..30].copy_from_slice(&(s.mode as u16).to_le_bytes());
+    // stx_mode is 16 bits: type and permissions fit.
+    b[28..30].copy_from_slice(&u16::try_from(s.mode & 0xffff).unwrap_or(0).to_le_bytes());
     w64(&mut b, 32, s.ino);
-    w64(&mut b, 40, s.size as u64);
-    w64(&mut b, 48, s.blocks as u64);
+    w64(&mut b, 40, crate::abi::bits(s.size));
+    w64(&mut b, 48, crate::abi::bits(s.blocks));
     for (o, t) in [(64, s.atime), (96, s.ctime), (112, s.mtime)] {
-        w64(&mut b, o, t.0 as u64);
-        w32(&mut b, o + 8, t.1 as u32);
+        w64(&mut b, o, crate::abi::bits(t.0));
+        w32(&mut b, o + 8, u32::try_from(t.1).unwrap_or(0));
     }
-    let maj = |d: u64| (((d >> 8) & 0xfff) | ((d >> 32) & !0xfff)) as u32;
-    let min = |d: u64| ((d & 0xff) | ((d >> 12) & !0xff)) as u32;
+    let maj = |d: u64| crate::abi::uint(((d >> 8) & 0xfff) | ((d >> 32) & !0xfff));
+    let min = |d: u64| crate::abi::uint((d & 0xff) | ((d >> 12) & !0xff));
     w32(&mut b, 128, maj(s.rdev));
     w32(&mut b, 132, min(s.rdev));
     w32(&mut b, 136, maj(s.dev));
@@ -864,7 +875,7 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    let cap = (a[2] as usize).min(1 << 20);
+    let cap = (crate::abi::size(a[2])).min(1 << 20);
     let mut dp = f.dir_pos.lock();
     if dp.1.is_none() || dp.0 == 0 {
         let mut list = vec![
@@ -893,8 +904,9 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             break;
         }
         out.extend_from_slice(&e.ino.to_le_bytes());
-        out.extend_from_slice(&((i + 1) as i64).to_le_bytes());
-        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.extend_from_slice(&crate::abi::signed(i as u64 + 1).to_le_bytes());
+        // A name is at most 255 bytes: reclen fits.
+        out.extend_from_slice(&u16::try_from(reclen).unwrap_or(u16::MAX).to_le_bytes());
         out.push(e.kind);
         out.extend_from_slice(&e.name);
         out.resize(out.len() + reclen - 19 - e.name.len(), 0);
@@ -910,7 +922,7 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn do_readlink(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, buf: u64, len: u64) -> KResult<u64> {
-    if (len as i64) <= 0 {
+    if crate::abi::long(len) <= 0 {
         return Err(Errno::EINVAL);
     }
     let p = abi::path(ctx, path)?;
@@ -923,7 +935,7 @@ fn do_readlink(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, buf: u64, len: u64)
         let c = crate::abi::caller(ctx);
         r.mount.fs.readlink(&c, &r.rel)?
     };
-    let n = target.len().min(len as usize);
+    let n = target.len().min(crate::abi::size(len));
     ctx.mm.write(buf, &target[..n])?;
     Ok(n as u64)
 }
@@ -931,7 +943,7 @@ fn readlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_readlink(ctx, libc::AT_FDCWD, a[0], a[1], a[2])
 }
 fn readlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_readlink(ctx, a[0] as i32, a[1], a[2], a[3])
+    do_readlink(ctx, crate::abi::int(a[0]), a[1], a[2], a[3])
 }
 
 fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64) -> KResult<u64> {
@@ -953,7 +965,7 @@ fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64
     } else {
         c.rgid
     };
-    let mode = mode as u32;
+    let mode = crate::abi::uint(mode);
     if mode & 2 != 0 {
         let p = sentry::mm::read_cstr(&ctx.mm, path, 4095).unwrap_or_default();
         if !p.is_empty() {
@@ -995,10 +1007,10 @@ fn access(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_access(ctx, libc::AT_FDCWD, a[0], a[1], 0)
 }
 fn faccessat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_access(ctx, a[0] as i32, a[1], a[2], 0)
+    do_access(ctx, crate::abi::int(a[0]), a[1], a[2], 0)
 }
 fn faccessat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_access(ctx, a[0] as i32, a[1], a[2], a[3])
+    do_access(ctx, crate::abi::int(a[0]), a[1], a[2], a[3])
 }
 
 fn getcwd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -1020,7 +1032,7 @@ fn getcwd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         [&b"(unreachable)"[..], &cwd].concat()
     };
     cwd.push(0);
-    if (a[1] as usize) < cwd.len() {
+    if (crate::abi::size(a[1])) < cwd.len() {
         return Err(Errno::ERANGE);
     }
     ctx.mm.write(a[0], &cwd)?;
@@ -1060,8 +1072,12 @@ fn dup_to(ctx: &mut Ctx<'_, '_>, old: u64, min: u64, cloexec: bool) -> KResult<u
     if min >= lim {
         return Err(Errno::EINVAL);
     }
-    let fd = ctx.task().files.lock().alloc(f, cloexec, min as i32, lim)?;
-    Ok(fd as u64)
+    let fd = ctx
+        .task()
+        .files
+        .lock()
+        .alloc(f, cloexec, crate::abi::int(min), lim)?;
+    Ok(crate::abi::bits(i64::from(fd)))
 }
 fn dup(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     dup_to(ctx, a[0], 0, false)
@@ -1071,11 +1087,11 @@ fn do_dup3(ctx: &mut Ctx<'_, '_>, old: u64, new: u64, flags: u64) -> KResult<u64
     if new >= nofile(ctx) || new > i32::MAX as u64 {
         return Err(Errno::EBADF);
     }
-    let prev = ctx
-        .task()
-        .files
-        .lock()
-        .install(new as i32, f, flags & libc::O_CLOEXEC as u64 != 0);
+    let prev = ctx.task().files.lock().install(
+        crate::abi::int(new),
+        f,
+        flags & libc::O_CLOEXEC as u64 != 0,
+    );
     if let Some(p) = prev {
         crate::locks::on_close(ctx, &p.file);
     }
@@ -1098,7 +1114,7 @@ fn dup3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let fd = a[0];
     let f = fdget(ctx, fd)?;
-    match a[1] as i32 {
+    match crate::abi::int(a[1]) {
         libc::F_DUPFD => dup_to(ctx, fd, a[2], false),
         libc::F_DUPFD_CLOEXEC => dup_to(ctx, fd, a[2], true),
         libc::F_GETFD => {
@@ -1106,26 +1122,26 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             let c = files
                 .lock()
                 .fds
-                .get(&(fd as i32))
+                .get(&crate::abi::int(fd))
                 .map(|e| e.cloexec)
                 .unwrap_or(false);
             Ok(u64::from(c))
         }
         libc::F_SETFD => {
             let files = ctx.task().files.clone();
-            if let Some(e) = files.lock().fds.get_mut(&(fd as i32)) {
+            if let Some(e) = files.lock().fds.get_mut(&crate::abi::int(fd)) {
                 e.cloexec = a[2] & 1 != 0;
             }
             Ok(0)
         }
-        libc::F_GETFL => Ok(f.flags() as u64),
+        libc::F_GETFL => Ok(crate::abi::bits(i64::from(f.flags()))),
         libc::F_SETFL => {
             let changeable = libc::O_APPEND
                 | libc::O_NONBLOCK
                 | libc::O_ASYNC
                 | libc::O_DIRECT
                 | libc::O_NOATIME;
-            let nf = (f.flags() & !changeable) | (a[2] as i32 & changeable);
+            let nf = (f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable);
             if nf & libc::O_ASYNC != 0 {
                 ctx.log_once("O_ASYNC (no SIGIO is sent)");
             }
@@ -1137,13 +1153,15 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::F_SETLKW
         | libc::F_OFD_GETLK
         | libc::F_OFD_SETLK
-        | libc::F_OFD_SETLKW => crate::locks::fcntl_lock(ctx, fd, a[1] as i32, a[2]),
+        | libc::F_OFD_SETLKW => crate::locks::fcntl_lock(ctx, fd, crate::abi::int(a[1]), a[2]),
         libc::F_GETOWN => {
             let (kind, id) = *f.owner.lock();
-            Ok(if kind == F_OWNER_PGRP { -id } else { id } as i64 as u64)
+            Ok(crate::abi::bits(
+                if kind == F_OWNER_PGRP { -id } else { id } as i64,
+            ))
         }
         libc::F_SETOWN => {
-            let who = a[2] as i32;
+            let who = crate::abi::int(a[2]);
             let owner = if who < 0 {
                 (F_OWNER_PGRP, who.checked_neg().ok_or(Errno::EINVAL)?)
             } else {
@@ -1163,17 +1181,19 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
             set_owner(ctx, &f, (kind, id))
         }
-        F_GETSIG => Ok(f.owner_sig.load(std::sync::atomic::Ordering::Relaxed) as u64),
+        F_GETSIG => Ok(crate::abi::bits(i64::from(
+            f.owner_sig.load(std::sync::atomic::Ordering::Relaxed),
+        ))),
         F_SETSIG => {
             if a[2] > 64 {
                 return Err(Errno::EINVAL);
             }
             f.owner_sig
-                .store(a[2] as i32, std::sync::atomic::Ordering::Relaxed);
+                .store(crate::abi::int(a[2]), std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }
         libc::F_SETPIPE_SZ => match f.downcast::<PipeEnd>() {
-            Some(p) => Ok(p.set_capacity(a[2] as usize)? as u64),
+            Some(p) => Ok(p.set_capacity(crate::abi::size(a[2]))? as u64),
             None => Err(Errno::EBADF),
         },
         libc::F_GETPIPE_SZ => match f.downcast::<PipeEnd>() {
@@ -1187,7 +1207,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::F_ADD_SEALS => {
             use sentry::fs::file::{F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
             let s = f.ops.seals().ok_or(Errno::EINVAL)?;
-            let add = a[2] as u32;
+            let add = crate::abi::uint(a[2]);
             if a[2] > u32::MAX as u64 || add & !(F_SEAL_EXEC * 2 - 1) != 0 {
                 return Err(Errno::EINVAL);
             }
@@ -1244,7 +1264,7 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     match a[1] as libc::c_ulong {
         libc::FIOCLEX | libc::FIONCLEX => {
             let files = ctx.task().files.clone();
-            if let Some(e) = files.lock().fds.get_mut(&(a[0] as i32)) {
+            if let Some(e) = files.lock().fds.get_mut(&(crate::abi::int(a[0]))) {
                 e.cloexec = a[1] as libc::c_ulong == libc::FIOCLEX;
             }
             Ok(0)
@@ -1261,12 +1281,12 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
             // Regular files: the bytes from the position to the end.
-            let size = f.ops.stat()?.size.max(0) as u64;
+            let size = crate::abi::bits(f.ops.stat()?.size.max(0));
             let pos = f.ops.seek(&f, 0, libc::SEEK_CUR).unwrap_or(0);
             put(
                 ctx,
                 a[2],
-                &(size.saturating_sub(pos).min(i32::MAX as u64) as i32),
+                &crate::abi::int(size.saturating_sub(pos).min(i32::MAX as u64)),
             )?;
             Ok(0)
         }
@@ -1284,7 +1304,7 @@ fn do_pipe(ctx: &mut Ctx<'_, '_>, addr: u64, flags: u64) -> KResult<u64> {
     if flags & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64) != 0 {
         return Err(Errno::EINVAL);
     }
-    let fl = (flags as i32) & libc::O_NONBLOCK;
+    let fl = crate::abi::int(flags) & libc::O_NONBLOCK;
     let (r, w) = new_pipe();
     let (rn, wn) = (r.name(), w.name());
     let rf = File::new(Box::new(r), libc::O_RDONLY | fl, rn);
@@ -1347,7 +1367,7 @@ fn poll_wait(
                     (None, false) => libc::POLLNVAL,
                     (Some(f), _) => {
                         if !ready {
-                            for (q, e) in f.ops.wait_queues(&c, want as u16 as u32) {
+                            for (q, e) in f.ops.wait_queues(&c, u32::from(want.cast_unsigned())) {
                                 w.on(&q, e);
                             }
                         }
@@ -1381,7 +1401,7 @@ fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) 
     if n > nofile(ctx).max(1024) {
         return Err(Errno::EINVAL);
     }
-    let mut raw: Vec<[u8; 8]> = Vec::with_capacity(n as usize);
+    let mut raw: Vec<[u8; 8]> = Vec::with_capacity(crate::abi::size(n));
     for i in 0..n {
         raw.push(get(ctx, addr + i * 8)?);
     }
@@ -1406,8 +1426,9 @@ fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) 
 }
 
 fn poll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let t = a[2] as i32;
-    let d = (t >= 0).then(|| Instant::now() + Duration::from_millis(t as u64));
+    let t = crate::abi::int(a[2]);
+    let d =
+        (t >= 0).then(|| Instant::now() + Duration::from_millis(crate::abi::bits(i64::from(t))));
     match do_poll(ctx, a[0], a[1], d) {
         Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
         r => r,
@@ -1455,10 +1476,10 @@ fn do_select(
     sets: [u64; 3],
     deadline: Option<Instant>,
 ) -> KResult<u64> {
-    if (n as i32) < 0 || n > 1024 {
+    if crate::abi::int(n) < 0 || n > 1024 {
         return Err(Errno::EINVAL);
     }
-    let words = n.div_ceil(64) as usize;
+    let words = crate::abi::size(n.div_ceil(64));
     let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     for (k, set) in bits.iter_mut().enumerate() {
         if sets[k] != 0 {
@@ -1468,7 +1489,7 @@ fn do_select(
         }
     }
     let mut fds = Vec::new();
-    for fd in 0..n as usize {
+    for fd in 0..crate::abi::size(n) {
         let (w, b) = (fd / 64, fd % 64);
         let mut ev = 0i16;
         if bits[0][w] >> b & 1 != 0 {
@@ -1481,7 +1502,7 @@ fn do_select(
             ev |= libc::POLLPRI;
         }
         if ev != 0 {
-            fds.push((fd as i32, ev));
+            fds.push((crate::abi::int_len(fd), ev));
         }
     }
     let rev = poll_wait(ctx, &fds, deadline)?;
@@ -1492,7 +1513,8 @@ fn do_select(
         if r & libc::POLLNVAL != 0 {
             return Err(Errno::EBADF);
         }
-        let (w, b) = (fd as usize / 64, fd as usize % 64);
+        let fd = usize::try_from(fd).unwrap_or(0);
+        let (w, b) = (fd / 64, fd % 64);
         if ev & libc::POLLIN != 0 && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             out[0][w] |= 1 << b;
             count += 1;
@@ -1558,11 +1580,11 @@ fn put_statfs(ctx: &mut Ctx<'_, '_>, addr: u64, s: sentry::fs::StatFs, ro: bool)
     let mut v = [0i64; 15];
     v[0] = s.f_type;
     v[1] = s.bsize;
-    v[2] = s.blocks as i64;
-    v[3] = s.bfree as i64;
-    v[4] = s.bavail as i64;
-    v[5] = s.files as i64;
-    v[6] = s.ffree as i64;
+    v[2] = crate::abi::long(s.blocks);
+    v[3] = crate::abi::long(s.bfree);
+    v[4] = crate::abi::long(s.bavail);
+    v[5] = crate::abi::long(s.files);
+    v[6] = crate::abi::long(s.ffree);
     v[8] = s.namelen;
     v[9] = s.frsize;
     v[10] = s.flags | if ro { 1 } else { 0 };
@@ -1609,7 +1631,7 @@ fn syncfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn sync_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     const KNOWN: u64 = 1 | 2 | 4; // WAIT_BEFORE, WRITE, WAIT_AFTER
-    let (off, n, flags) = (a[1] as i64, a[2] as i64, a[3]);
+    let (off, n, flags) = (crate::abi::long(a[1]), crate::abi::long(a[2]), a[3]);
     if flags & !KNOWN != 0 || off < 0 || n < 0 || off.checked_add(n).is_none() {
         return Err(Errno::EINVAL);
     }
@@ -1632,7 +1654,7 @@ fn readahead(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !f.readable() {
         return Err(Errno::EBADF);
     }
-    if f.ops.stat()?.mode & libc::S_IFMT != libc::S_IFREG || (a[1] as i64) < 0 {
+    if f.ops.stat()?.mode & libc::S_IFMT != libc::S_IFREG || (crate::abi::long(a[1])) < 0 {
         return Err(Errno::EINVAL);
     }
     // A hint: the data is in memory (tmpfs) or the host page cache fills
@@ -1655,7 +1677,7 @@ fn name_to_handle_at(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let r = ctx
             .k
             .vfs
-            .resolve(ctx, a[0] as i32, &p, a[4] & follow != 0)?;
+            .resolve(ctx, crate::abi::int(a[0]), &p, a[4] & follow != 0)?;
         r.stat.ok_or(Errno::ENOENT)?;
     }
     // No filesystem here exports file handles.
@@ -1682,7 +1704,11 @@ fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    let (mode, off, len) = (a[1] as i32, a[2] as i64, a[3] as i64);
+    let (mode, off, len) = (
+        crate::abi::int(a[1]),
+        crate::abi::long(a[2]),
+        crate::abi::long(a[3]),
+    );
     const KNOWN: i32 = libc::FALLOC_FL_KEEP_SIZE
         | libc::FALLOC_FL_PUNCH_HOLE
         | libc::FALLOC_FL_COLLAPSE_RANGE
@@ -1710,13 +1736,13 @@ fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if off.checked_add(len).is_none() {
         return Err(Errno::EFBIG);
     }
-    f.fallocate(mode, off as u64, len as u64)?;
+    f.fallocate(mode, crate::abi::bits(off), crate::abi::bits(len))?;
     Ok(0)
 }
 
 fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    if (a[1] as i64) < 0 || !f.writable() {
+    if (crate::abi::long(a[1])) < 0 || !f.writable() {
         return Err(Errno::EINVAL);
     }
     f.truncate(a[1])?;

@@ -12,7 +12,7 @@ use sentry::fs::vfs::{Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
 use sentry::fs::Stat;
 use sentry::{Ctx, Errno, KResult};
 
-const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
+const AT_FDCWD: u64 = crate::abi::bits(libc::AT_FDCWD as i64);
 
 pub fn register(r: &mut Reg<'_>) {
     r("mkdir", "po", Full, mkdir);
@@ -82,7 +82,7 @@ fn split_last(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
 /// Where a new name goes: its parent must exist, the name must not.
 fn new_name(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64) -> KResult<Resolved> {
     let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, false)?;
+    let r = ctx.k.vfs.resolve(ctx, crate::abi::int(dirfd), &p, false)?;
     if r.stat.is_some() {
         return Err(Errno::EEXIST);
     }
@@ -129,13 +129,13 @@ fn may_remove(ctx: &mut Ctx<'_, '_>, path: &[u8], victim: &Stat) -> KResult<()> 
 /// An existing path whose attributes change.
 fn existing(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, follow: bool) -> KResult<Resolved> {
     let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, follow)?;
+    let r = ctx.k.vfs.resolve(ctx, crate::abi::int(dirfd), &p, follow)?;
     r.stat.ok_or(Errno::ENOENT)?;
     Ok(r)
 }
 
 fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -> KResult<u64> {
-    let mode = mode as u32;
+    let mode = crate::abi::uint(mode);
     match mode & libc::S_IFMT {
         0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
         libc::S_IFDIR => return Err(Errno::EPERM),
@@ -151,7 +151,7 @@ fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -
 }
 fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
     let r = new_name(ctx, dirfd, path)?;
-    let perm = mode as u32 & 0o7777 & !umask(ctx);
+    let perm = crate::abi::uint(mode) & 0o7777 & !umask(ctx);
     let o = owner(ctx);
     ctx.k
         .vfs
@@ -213,7 +213,10 @@ fn linkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// The parent of `p`, which must be an existing directory, and the name.
 fn parent_of(ctx: &mut Ctx<'_, '_>, dirfd: u64, p: &[u8]) -> KResult<(Resolved, Vec<u8>)> {
     let (parent, last) = split_last(p);
-    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &parent, true)?;
+    let r = ctx
+        .k
+        .vfs
+        .resolve(ctx, crate::abi::int(dirfd), &parent, true)?;
     if r.stat.ok_or(Errno::ENOENT)?.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
@@ -234,7 +237,7 @@ fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u6
     if !writable(&parent) {
         return Err(refuse(&parent));
     }
-    let r = ctx.k.vfs.resolve(ctx, dirfd as i32, &p, false)?;
+    let r = ctx.k.vfs.resolve(ctx, crate::abi::int(dirfd), &p, false)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     if r.mount.point != parent.mount.point || r.rel.is_empty() {
         // The name is a mount point.
@@ -288,9 +291,15 @@ fn do_rename(
     if !writable(&opar) {
         return Err(refuse(&opar));
     }
-    let o = ctx.k.vfs.resolve(ctx, olddir as i32, &op, false)?;
+    let o = ctx
+        .k
+        .vfs
+        .resolve(ctx, crate::abi::int(olddir), &op, false)?;
     let ost = o.stat.ok_or(Errno::ENOENT)?;
-    let n = ctx.k.vfs.resolve(ctx, newdir as i32, &np, false)?;
+    let n = ctx
+        .k
+        .vfs
+        .resolve(ctx, crate::abi::int(newdir), &np, false)?;
     may_remove(ctx, &o.path, &ost)?;
     match n.stat {
         Some(nst) => may_remove(ctx, &n.path, &nst)?,
@@ -303,7 +312,9 @@ fn do_rename(
     {
         return Err(Errno::EBUSY);
     }
-    ctx.k.vfs.rename(&caller(ctx), &o, &n, flags as u32)?;
+    ctx.k
+        .vfs
+        .rename(&caller(ctx), &o, &n, crate::abi::uint(flags))?;
     Ok(0)
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -346,12 +357,12 @@ fn check_owner(ctx: &Ctx<'_, '_>, file_uid: u32, attr: &SetAttr) -> KResult<()> 
 
 fn mode_attr(mode: u64) -> SetAttr {
     SetAttr {
-        mode: Some(mode as u32 & 0o7777),
+        mode: Some(crate::abi::uint(mode) & 0o7777),
         ..Default::default()
     }
 }
 fn own_attr(uid: u64, gid: u64) -> SetAttr {
-    let id = |v: u64| (v as u32 != u32::MAX).then_some(v as u32);
+    let id = |v: u64| (crate::abi::uint(v) != u32::MAX).then_some(crate::abi::uint(v));
     SetAttr {
         uid: id(uid),
         gid: id(gid),
@@ -410,7 +421,7 @@ fn fchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     set_fd(ctx, a[0], own_attr(a[1], a[2]))
 }
 fn fchownat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = a[4] as i32;
+    let flags = crate::abi::int(a[4]);
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -461,7 +472,7 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         None
     };
-    let flags = a[3] as i32;
+    let flags = crate::abi::int(a[3]);
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -528,7 +539,7 @@ fn utime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let p = abi::path(ctx, a[0])?;
-    if (a[1] as i64) < 0 {
+    if (crate::abi::long(a[1])) < 0 {
         return Err(Errno::EINVAL);
     }
     let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;

@@ -46,7 +46,7 @@ fn create(ctx: &mut Ctx<'_, '_>, flags: u64) -> KResult<u64> {
 
 fn inotify_add_watch(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    let mask = a[2] as u32;
+    let mask = crate::abi::uint(a[2]);
     if a[2] > u32::MAX as u64
         || mask == 0
         || (mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0)
@@ -67,7 +67,9 @@ fn inotify_add_watch(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if mask & IN_ONLYDIR != 0 && st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    Ok(ino.add_watch(&r.path, &st, mask)? as u64)
+    Ok(crate::abi::bits(i64::from(
+        ino.add_watch(&r.path, &st, mask)?,
+    )))
 }
 
 fn inotify_rm_watch(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -77,6 +79,6 @@ fn inotify_rm_watch(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         .ok_or(Errno::EINVAL)?
         .ino
         .clone();
-    ino.rm_watch(a[1] as i32)?;
+    ino.rm_watch(crate::abi::int(a[1]))?;
     Ok(0)
 }

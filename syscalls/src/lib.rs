@@ -5,6 +5,12 @@
 //! No unsafe code: application memory is reached through the sentry's
 //! accessors, host calls through safe wrappers.
 #![deny(unsafe_code)]
+// Application values are narrowed only on purpose (see `abi`).
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod abi;
 mod events;

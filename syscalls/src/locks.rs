@@ -24,6 +24,18 @@ struct Flock {
 }
 
 const _: () = assert!(std::mem::size_of::<Flock>() == 32);
+
+// struct flock's 16-bit l_type and l_whence values (0, 1, 2, 0).
+const F_RDLCK: i16 = 0;
+const F_WRLCK: i16 = 1;
+const F_UNLCK: i16 = 2;
+const SEEK_SET: i16 = 0;
+const _: () = assert!(
+    libc::F_RDLCK == F_RDLCK as i32
+        && libc::F_WRLCK == F_WRLCK as i32
+        && libc::F_UNLCK == F_UNLCK as i32
+        && libc::SEEK_SET == SEEK_SET as i32
+);
 sentry::plain!(Flock);
 
 fn key_of(f: &File) -> KResult<(u64, u64)> {
@@ -35,7 +47,7 @@ fn key_of(f: &File) -> KResult<(u64, u64)> {
 fn range(f: &File, fl: &Flock) -> KResult<(u64, u64)> {
     let base: i64 = match fl.whence as i32 {
         libc::SEEK_SET => 0,
-        libc::SEEK_CUR => *f.pos.lock() as i64,
+        libc::SEEK_CUR => crate::abi::long(*f.pos.lock()),
         libc::SEEK_END => f.ops.stat()?.size,
         _ => return Err(Errno::EINVAL),
     };
@@ -48,7 +60,10 @@ fn range(f: &File, fl: &Flock) -> KResult<(u64, u64)> {
     if start < 0 {
         return Err(Errno::EINVAL);
     }
-    Ok((start as u64, end.min(u64::MAX as i128) as u64))
+    Ok((
+        crate::abi::bits(start),
+        u64::try_from(end).unwrap_or(u64::MAX),
+    ))
 }
 
 /// F_GETLK/F_SETLK/F_SETLKW and their OFD forms.
@@ -86,19 +101,15 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
             return Err(Errno::EINVAL);
         }
         match ctx.st.locks.record.conflict(key, &want) {
-            None => fl.ty = libc::F_UNLCK as i16,
+            None => fl.ty = F_UNLCK,
             Some(c) => {
-                fl.ty = if c.write {
-                    libc::F_WRLCK
-                } else {
-                    libc::F_RDLCK
-                } as i16;
-                fl.whence = libc::SEEK_SET as i16;
-                fl.start = c.start as i64;
+                fl.ty = if c.write { F_WRLCK } else { F_RDLCK };
+                fl.whence = SEEK_SET;
+                fl.start = crate::abi::long(c.start);
                 fl.len = if c.end == u64::MAX {
                     0
                 } else {
-                    (c.end - c.start) as i64
+                    crate::abi::long(c.end - c.start)
                 };
                 fl.pid = match c.owner {
                     Owner::Process(p) => p,

@@ -71,7 +71,7 @@ fn set_name(ctx: &mut Ctx<'_, '_>, a: [u64; 6], host: bool) -> KResult<u64> {
     if !ctx.proc_ref().creds.privileged() {
         return Err(Errno::EPERM);
     }
-    let b = sentry::mm::read_vec(&ctx.mm, a[0], a[1] as usize)?;
+    let b = sentry::mm::read_vec(&ctx.mm, a[0], crate::abi::size(a[1]))?;
     let uts = &ctx.task_ref().uts_ns;
     if host {
         uts.set_hostname(&b);
@@ -91,7 +91,7 @@ fn getrandom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[2] & !7 != 0 {
         return Err(Errno::EINVAL);
     }
-    let n = (a[1] as usize).min(1 << 25);
+    let n = (crate::abi::size(a[1])).min(1 << 25);
     let mut buf = vec![0u8; n];
     let got = rustix::rand::getrandom(&mut buf[..], rustix::rand::GetRandomFlags::empty())
         .map_err(|e| Errno(e.raw_os_error()))?;
@@ -104,8 +104,9 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut si = rustix::system::sysinfo();
     // Linux rounds uptime up to whole seconds.
     let up = ctx.k.boot_time.elapsed();
-    si.uptime = up.as_secs() as i64 + i64::from(up.subsec_nanos() > 0);
-    si.procs = ctx.st.tasks.len() as u16;
+    si.uptime = crate::abi::long(up.as_secs()) + i64::from(up.subsec_nanos() > 0);
+    // A 16-bit field, as Linux fills it.
+    si.procs = u16::try_from(ctx.st.tasks.len()).unwrap_or(u16::MAX);
     // The sandbox's size, in the units the host reported.
     let unit = u64::from(si.mem_unit.max(1));
     si.totalram = sentry::fs::vfs::total_memory() / unit;
@@ -149,7 +150,7 @@ fn ncpu() -> usize {
 }
 
 fn check_pid(ctx: &Ctx<'_, '_>, pid: u64) -> KResult<()> {
-    let pid = pid as i32;
+    let pid = crate::abi::int(pid);
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -162,7 +163,7 @@ fn check_pid(ctx: &Ctx<'_, '_>, pid: u64) -> KResult<()> {
 fn sched_getaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     check_pid(ctx, a[0])?;
     let bytes = ncpu().div_ceil(64) * 8;
-    if (a[1] as usize) < bytes || !a[1].is_multiple_of(8) {
+    if (crate::abi::size(a[1])) < bytes || !a[1].is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut m = vec![0u8; bytes];
@@ -175,7 +176,7 @@ fn sched_getaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn sched_setaffinity(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     check_pid(ctx, a[0])?;
-    let n = (a[1] as usize).min(128);
+    let n = (crate::abi::size(a[1])).min(128);
     let m = sentry::mm::read_vec(&ctx.mm, a[2], n)?;
     let any = m
         .iter()
@@ -200,8 +201,8 @@ fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// The processes a *priority call names.
 fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
-    let who = who as i32;
-    let v: Vec<i32> = match which as u32 {
+    let who = crate::abi::int(who);
+    let v: Vec<i32> = match crate::abi::uint(which) {
         libc::PRIO_PROCESS => {
             if who == 0 {
                 vec![ctx.tgid()]
@@ -217,7 +218,7 @@ fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
             let u = if who == 0 {
                 ctx.proc_ref().creds.ruid
             } else {
-                who as u32
+                crate::abi::ubits(who)
             };
             ctx.st
                 .procs
@@ -238,12 +239,12 @@ fn getpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = prio_targets(ctx, a[0], a[1])?;
     let best = t.iter().map(|p| ctx.st.procs[p].nice).min().unwrap_or(0);
     // The raw syscall returns 20 - nice so that it is never negative.
-    Ok((20 - best) as u64)
+    Ok(crate::abi::bits(i64::from(20 - best)))
 }
 
 fn setpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = prio_targets(ctx, a[0], a[1])?;
-    let nice = (a[2] as i32).clamp(-20, 19);
+    let nice = (crate::abi::int(a[2])).clamp(-20, 19);
     let privileged = ctx.proc_ref().creds.privileged();
     for p in t {
         let pr = ctx.st.procs.get_mut(&p).unwrap();
@@ -266,14 +267,14 @@ fn sched_getparam(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn prio_max(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    match a[0] as i32 {
+    match crate::abi::int(a[0]) {
         libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
 fn prio_min(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    match a[0] as i32 {
+    match crate::abi::int(a[0]) {
         libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
         _ => Err(Errno::EINVAL),
@@ -281,7 +282,7 @@ fn prio_min(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    match a[0] as u32 {
+    match crate::abi::uint(a[0]) {
         0xffff_ffff | 0 => Ok(0),
         p => {
             ctx.log_once(&format!("personality {p:#x}"));
@@ -291,17 +292,17 @@ fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let op = a[1] as i32;
+    let op = crate::abi::int(a[1]);
     let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
     let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
     let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
-    let (addr, val) = (a[0], a[2] as u32);
+    let (addr, val) = (a[0], crate::abi::uint(a[2]));
     match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
             let bitset = if cmd == libc::FUTEX_WAIT {
                 u32::MAX
             } else {
-                a[5] as u32
+                crate::abi::uint(a[5])
             };
             if realtime && cmd == libc::FUTEX_WAIT {
                 return Err(Errno::ENOSYS);
@@ -319,8 +320,8 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                         libc::CLOCK_MONOTONIC
                     };
                     let now = crate::time::clock_ns(ctx, clock)?;
-                    let rel = (d.as_nanos() as i64 - now).max(0);
-                    Some(Instant::now() + Duration::from_nanos(rel as u64))
+                    let rel = crate::abi::ns_of(d).saturating_sub(now).max(0);
+                    Some(Instant::now() + Duration::from_nanos(crate::abi::bits(rel)))
                 }
             };
             futex::wait(ctx, addr, val, bitset, deadline, private)?;
@@ -330,26 +331,32 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             let bitset = if cmd == libc::FUTEX_WAKE {
                 u32::MAX
             } else {
-                a[5] as u32
+                crate::abi::uint(a[5])
             };
             let mm = ctx.mm.clone();
             Ok(futex::wake(&mut ctx.st, &mm, addr, val, bitset, private)? as u64)
         }
         libc::FUTEX_REQUEUE => {
-            Ok(futex::requeue(ctx, addr, a[4], val, a[3] as u32, None, private)? as u64)
+            Ok(futex::requeue(ctx, addr, a[4], val, crate::abi::uint(a[3]), None, private)? as u64)
         }
         libc::FUTEX_CMP_REQUEUE => Ok(futex::requeue(
             ctx,
             addr,
             a[4],
             val,
-            a[3] as u32,
-            Some(a[5] as u32),
+            crate::abi::uint(a[3]),
+            Some(crate::abi::uint(a[5])),
             private,
         )? as u64),
-        libc::FUTEX_WAKE_OP => {
-            Ok(futex::wake_op(ctx, addr, a[4], val, a[3] as u32, a[5] as u32, private)? as u64)
-        }
+        libc::FUTEX_WAKE_OP => Ok(futex::wake_op(
+            ctx,
+            addr,
+            a[4],
+            val,
+            crate::abi::uint(a[3]),
+            crate::abi::uint(a[5]),
+            private,
+        )? as u64),
         libc::FUTEX_LOCK_PI | libc::FUTEX_TRYLOCK_PI | 13 => {
             // LOCK_PI timeouts are absolute CLOCK_REALTIME; LOCK_PI2 (13) monotonic.
             let deadline = if a[3] == 0 || cmd == libc::FUTEX_TRYLOCK_PI {
@@ -364,7 +371,9 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 let now = crate::time::clock_ns(ctx, clock)?;
                 Some(
                     Instant::now()
-                        + Duration::from_nanos((d.as_nanos() as i64 - now).max(0) as u64),
+                        + Duration::from_nanos(crate::abi::bits(
+                            crate::abi::ns_of(d).saturating_sub(now).max(0),
+                        )),
                 )
             };
             futex::lock_pi(ctx, addr, deadline, private, cmd == libc::FUTEX_TRYLOCK_PI)?;
@@ -383,7 +392,7 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let who = a[0] as i32;
+    let who = crate::abi::int(a[0]);
     let tgid = ctx.tgid();
     let self_rss = || {
         let p = ctx.proc_ref();
@@ -405,11 +414,11 @@ fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.proc_().maxrss_kb = rss;
     }
     let mut ru = [0i64; 18];
-    ru[0] = (ns.0 / 1_000_000_000) as i64;
-    ru[1] = ((ns.0 % 1_000_000_000) / 1000) as i64;
-    ru[2] = (ns.1 / 1_000_000_000) as i64;
-    ru[3] = ((ns.1 % 1_000_000_000) / 1000) as i64;
-    ru[4] = rss as i64;
+    ru[0] = crate::abi::long(ns.0 / 1_000_000_000);
+    ru[1] = crate::abi::long((ns.0 % 1_000_000_000) / 1000);
+    ru[2] = crate::abi::long(ns.1 / 1_000_000_000);
+    ru[3] = crate::abi::long((ns.1 % 1_000_000_000) / 1000);
+    ru[4] = crate::abi::long(rss);
     put(ctx, a[1], &ru)?;
     Ok(0)
 }

@@ -41,8 +41,14 @@ fn done(ctx: &mut Ctx<'_, '_>, v: u64) -> KResult<u64> {
 }
 
 fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (addr, len, prot, flags, fd, off) =
-        (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
+    let (addr, len, prot, flags, fd, off) = (
+        a[0],
+        a[1],
+        crate::abi::int(a[2]),
+        crate::abi::int(a[3]),
+        crate::abi::int(a[4]),
+        a[5],
+    );
     if len == 0 || off & (PAGE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -73,7 +79,7 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let mut file = None;
     if flags & libc::MAP_ANONYMOUS == 0 {
-        let f = fdget(ctx, fd as u64)?;
+        let f = fdget(ctx, crate::abi::bits(i64::from(fd)))?;
         let st = f.ops.stat()?;
         let fmt = st.mode & libc::S_IFMT;
         if !f.readable() {
@@ -126,7 +132,7 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                             "writable MAP_SHARED mapping of a synthetic file (private copy)",
                         );
                     }
-                    file = Some((f, st.size as u64));
+                    file = Some((f, crate::abi::bits(st.size)));
                 }
             }
         }
@@ -134,7 +140,7 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let at = ctx.mm.map(req)?;
     if let Some((f, size)) = file {
         if off < size {
-            let n = (size - off).min(len) as usize;
+            let n = crate::abi::size((size - off).min(len));
             if let Err(e) = sentry::loader::elf::copy_in(&ctx.mm, f.as_ref(), at, n, off) {
                 let _ = ctx.mm.unmap(at, len);
                 ctx.flush_mm()?;
@@ -160,7 +166,7 @@ fn munmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn mprotect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
+    let prot = crate::abi::int(a[2]) & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -200,7 +206,7 @@ fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] & (PAGE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
-    match a[2] as i32 {
+    match crate::abi::int(a[2]) {
         libc::MADV_DONTNEED | libc::MADV_FREE => ctx.mm.discard(a[0], a[1])?,
         libc::MADV_NORMAL
         | libc::MADV_RANDOM
@@ -246,7 +252,7 @@ fn mincore(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn msync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let f = a[2] as i32;
+    let f = crate::abi::int(a[2]);
     if a[0] & (PAGE - 1) != 0 || f & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
         return Err(Errno::EINVAL);
     }

@@ -112,9 +112,9 @@ fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
                     n.checked_mul(mul).ok_or(Errno::EINVAL)?
                 };
             }
-            "mode" => mode = num(v, 8)? as u32 & 0o7777,
-            "uid" => uid = num(v, 10)? as u32,
-            "gid" => gid = num(v, 10)? as u32,
+            "mode" => mode = crate::abi::uint(num(v, 8)?) & 0o7777,
+            "uid" => uid = crate::abi::uint(num(v, 10)?),
+            "gid" => gid = crate::abi::uint(num(v, 10)?),
             "nr_inodes" | "nr_blocks" | "inode64" | "inode32" | "huge" | "mpol" | "noswap"
             | "defaults" => {}
             _ => return Err(Errno::EINVAL),
@@ -373,7 +373,7 @@ fn ns_point_owner(mounts: &[Arc<Mount>], point: &[u8]) -> u64 {
 }
 
 fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = a[0] as i32;
+    let flags = crate::abi::int(a[0]);
     let supported = libc::CLONE_NEWNS
         | libc::CLONE_NEWUTS
         | libc::CLONE_FS

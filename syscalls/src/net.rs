@@ -57,7 +57,7 @@ pub fn register(r: &mut Reg<'_>) {
 }
 
 fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let ty = a[1] as i32 & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
+    let ty = crate::abi::int(a[1]) & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
     if !(1..=10).contains(&ty) {
         return Err(Errno::EINVAL);
     }
@@ -66,9 +66,9 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = a[1] as i32 & (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
-    let ty = a[1] as i32 & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
-    if a[0] as i32 != libc::AF_UNIX {
+    let flags = crate::abi::int(a[1]) & (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
+    let ty = crate::abi::int(a[1]) & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
+    if crate::abi::int(a[0]) != libc::AF_UNIX {
         return socket(ctx, a);
     }
     if a[2] != 0 {
@@ -132,10 +132,13 @@ fn socket_of(f: &File) -> &dyn Socket {
 
 /// The application's `struct sockaddr` of `len` bytes.
 fn read_addr(ctx: &Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Vec<u8>> {
-    if len as i32 as i64 != len as i64 || (len as i32) < 0 || len as usize > ADDR_MAX {
+    if crate::abi::int(len) as i64 != crate::abi::long(len)
+        || crate::abi::int(len) < 0
+        || crate::abi::size(len) > ADDR_MAX
+    {
         return Err(Errno::EINVAL);
     }
-    sentry::mm::read_vec(&ctx.mm, addr, len as usize)
+    sentry::mm::read_vec(&ctx.mm, addr, crate::abi::size(len))
 }
 
 fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -154,7 +157,7 @@ fn bind(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn listen(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    socket_of(&f).listen(a[1] as i32)?;
+    socket_of(&f).listen(crate::abi::int(a[1]))?;
     Ok(0)
 }
 
@@ -245,9 +248,9 @@ fn put_name(ctx: &mut Ctx<'_, '_>, addr: u64, lenp: u64, name: &[u8]) -> KResult
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let n = (len as usize).min(name.len());
+    let n = usize::try_from(len).unwrap_or(0).min(name.len());
     ctx.mm.write(addr, &name[..n])?;
-    put(ctx, lenp, &(name.len() as i32))
+    put(ctx, lenp, &crate::abi::int_len(name.len()))
 }
 
 fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -320,7 +323,7 @@ fn recvmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn shutdown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    socket_of(&f).shutdown(a[1] as i32)?;
+    socket_of(&f).shutdown(crate::abi::int(a[1]))?;
     Ok(0)
 }
 
@@ -341,22 +344,22 @@ fn getname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn getsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    let v = socket_of(&f).getsockopt(a[1] as i32, a[2] as i32)?;
+    let v = socket_of(&f).getsockopt(crate::abi::int(a[1]), crate::abi::int(a[2]))?;
     let len: i32 = get(ctx, a[4])?;
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let n = (len as usize).min(v.len());
+    let n = usize::try_from(len).unwrap_or(0).min(v.len());
     ctx.mm.write(a[3], &v[..n])?;
-    put(ctx, a[4], &(n as i32))?;
+    put(ctx, a[4], &crate::abi::int_len(n))?;
     Ok(0)
 }
 
 fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    let len = a[4] as u32 as usize;
+    let len = crate::abi::uint(a[4]) as usize;
     let v = sentry::mm::read_vec(&ctx.mm, a[3], len.min(4096))?;
-    let r = socket_of(&f).setsockopt(a[1] as i32, a[2] as i32, &v);
+    let r = socket_of(&f).setsockopt(crate::abi::int(a[1]), crate::abi::int(a[2]), &v);
     if r == Err(Errno::ENOPROTOOPT) {
         ctx.log_once(&format!("setsockopt level {} option {}", a[1], a[2]));
     }

@@ -102,7 +102,7 @@ fn clone(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         tls: a[4],
         exit_signal: (a[0] & 0xff) as i32,
     };
-    do_clone(ctx, args).map(|t| t as u64)
+    do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
 }
 
 fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -129,9 +129,9 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ptid: c[3],
         ctid: c[2],
         tls: c[7],
-        exit_signal: c[4] as i32,
+        exit_signal: crate::abi::int(c[4]),
     };
-    do_clone(ctx, args).map(|t| t as u64)
+    do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
 }
 
 fn fork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
@@ -161,7 +161,7 @@ fn execve(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = a[4] as i32;
+    let flags = crate::abi::int(a[4]);
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -175,7 +175,7 @@ fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let f = crate::fs::fdget(ctx, a[0])?;
         (libc::AT_FDCWD, f.path())
     } else {
-        (a[0] as i32, raw)
+        (crate::abi::int(a[0]), raw)
     };
     do_execveat(ctx, dirfd, &path, argv, envp)?;
     Ok(0)
@@ -217,21 +217,21 @@ fn sel_of(ctx: &Ctx<'_, '_>, pid: i32) -> WaitSel {
 
 fn put_rusage(ctx: &mut Ctx<'_, '_>, addr: u64, ns: (u64, u64)) -> KResult<()> {
     let mut ru = [0i64; 18];
-    ru[0] = (ns.0 / 1_000_000_000) as i64;
-    ru[1] = ((ns.0 % 1_000_000_000) / 1000) as i64;
-    ru[2] = (ns.1 / 1_000_000_000) as i64;
-    ru[3] = ((ns.1 % 1_000_000_000) / 1000) as i64;
+    ru[0] = crate::abi::long(ns.0 / 1_000_000_000);
+    ru[1] = crate::abi::long((ns.0 % 1_000_000_000) / 1000);
+    ru[2] = crate::abi::long(ns.1 / 1_000_000_000);
+    ru[3] = crate::abi::long((ns.1 % 1_000_000_000) / 1000);
     put(ctx, addr, &ru)
 }
 
 fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let opts = a[2] as i32;
+    let opts = crate::abi::int(a[2]);
     let allowed =
         WNOHANG | WUNTRACED | WCONTINUED | libc::__WNOTHREAD | libc::__WCLONE | libc::__WALL;
     if opts & !allowed != 0 {
         return Err(Errno::EINVAL);
     }
-    let sel = sel_of(ctx, a[0] as i32);
+    let sel = sel_of(ctx, crate::abi::int(a[0]));
     match do_wait(ctx, sel, opts | WEXITED)? {
         None => Ok(0),
         Some(w) => {
@@ -241,13 +241,13 @@ fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if a[3] != 0 {
                 put_rusage(ctx, a[3], w.rusage_ns)?;
             }
-            Ok(w.pid as u64)
+            Ok(crate::abi::bits(i64::from(w.pid)))
         }
     }
 }
 
 fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let opts = a[3] as i32;
+    let opts = crate::abi::int(a[3]);
     let allowed = WNOHANG
         | WUNTRACED
         | WCONTINUED
@@ -259,14 +259,14 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if opts & !allowed != 0 || opts & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
-    let sel = match a[0] as u32 {
+    let sel = match crate::abi::uint(a[0]) {
         libc::P_ALL => WaitSel::Any,
-        libc::P_PID if (a[1] as i32) > 0 => WaitSel::Pid(a[1] as i32),
+        libc::P_PID if (crate::abi::int(a[1])) > 0 => WaitSel::Pid(crate::abi::int(a[1])),
         libc::P_PGID => {
-            if a[1] as i32 == 0 {
+            if crate::abi::int(a[1]) == 0 {
                 WaitSel::Pgid(ctx.proc_ref().pgid)
             } else {
-                WaitSel::Pgid(a[1] as i32)
+                WaitSel::Pgid(crate::abi::int(a[1]))
             }
         }
         _ => return Err(Errno::EINVAL),
@@ -295,16 +295,16 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn getpid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.tgid() as u64)
+    Ok(crate::abi::bits(i64::from(ctx.tgid())))
 }
 fn gettid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.tid as u64)
+    Ok(crate::abi::bits(i64::from(ctx.tid)))
 }
 fn getppid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.proc_ref().ppid as u64)
+    Ok(crate::abi::bits(i64::from(ctx.proc_ref().ppid)))
 }
 fn getpgrp(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.proc_ref().pgid as u64)
+    Ok(crate::abi::bits(i64::from(ctx.proc_ref().pgid)))
 }
 
 fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
@@ -319,17 +319,17 @@ fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
 }
 
 fn getpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let p = target_proc(ctx, a[0] as i32)?;
-    Ok(ctx.st.procs[&p].pgid as u64)
+    let p = target_proc(ctx, crate::abi::int(a[0]))?;
+    Ok(crate::abi::bits(i64::from(ctx.st.procs[&p].pgid)))
 }
 fn getsid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let p = target_proc(ctx, a[0] as i32)?;
-    Ok(ctx.st.procs[&p].sid as u64)
+    let p = target_proc(ctx, crate::abi::int(a[0]))?;
+    Ok(crate::abi::bits(i64::from(ctx.st.procs[&p].sid)))
 }
 
 fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let me = ctx.tgid();
-    let (pid, pgid) = (a[0] as i32, a[1] as i32);
+    let (pid, pgid) = (crate::abi::int(a[0]), crate::abi::int(a[1]));
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -370,12 +370,12 @@ fn setsid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     p.sid = me;
     p.pgid = me;
     p.ctty = None;
-    Ok(me as u64)
+    Ok(crate::abi::bits(i64::from(me)))
 }
 
 fn set_tid_address(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     ctx.task().clear_child_tid = a[0];
-    Ok(ctx.tid as u64)
+    Ok(crate::abi::bits(i64::from(ctx.tid)))
 }
 fn set_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] != 24 {
@@ -385,7 +385,7 @@ fn set_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn get_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let pid = a[0] as i32;
+    let pid = crate::abi::int(a[0]);
     let head = if pid == 0 {
         ctx.task_ref().robust_list
     } else {
@@ -431,7 +431,7 @@ fn arch_prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    match a[0] as i32 {
+    match crate::abi::int(a[0]) {
         libc::PR_SET_NAME => {
             let mut n = sentry::mm::read_vec(&ctx.mm, a[1], 16)
                 .or_else(|_| sentry::mm::read_cstr(&ctx.mm, a[1], 15))?;
@@ -452,7 +452,7 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if a[1] > 64 {
                 return Err(Errno::EINVAL);
             }
-            ctx.task().pdeathsig = a[1] as i32;
+            ctx.task().pdeathsig = crate::abi::int(a[1]);
             Ok(0)
         }
         libc::PR_GET_PDEATHSIG => {
@@ -545,11 +545,17 @@ fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<
         [c.rgid, c.egid, c.sgid]
     };
     for v in [r, e, s] {
-        if v != -1 && !priv_ && !cur.contains(&(v as u32)) {
+        if v != -1 && !priv_ && !cur.contains(&crate::abi::uint(crate::abi::bits(v))) {
             return Err(Errno::EPERM);
         }
     }
-    let f = |old: u32, v: i64| if v == -1 { old } else { v as u32 };
+    let f = |old: u32, v: i64| {
+        if v == -1 {
+            old
+        } else {
+            crate::abi::uint(crate::abi::bits(v))
+        }
+    };
     if uid {
         c.ruid = f(c.ruid, r);
         c.euid = f(c.euid, e);
@@ -564,7 +570,7 @@ fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<
     Ok(0)
 }
 fn id(v: u64) -> i64 {
-    v as u32 as i32 as i64
+    i64::from(crate::abi::int(v))
 }
 fn setresuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     set_ids(ctx, true, id(a[0]), id(a[1]), id(a[2]))
@@ -615,29 +621,29 @@ fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let old = c.fsuid;
-    if c.privileged() || [c.ruid, c.euid, c.suid].contains(&(a[0] as u32)) {
-        c.fsuid = a[0] as u32;
+    if c.privileged() || [c.ruid, c.euid, c.suid].contains(&(crate::abi::uint(a[0]))) {
+        c.fsuid = crate::abi::uint(a[0]);
     }
     Ok(old as u64)
 }
 fn setfsgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let old = c.fsgid;
-    if c.privileged() || [c.rgid, c.egid, c.sgid].contains(&(a[0] as u32)) {
-        c.fsgid = a[0] as u32;
+    if c.privileged() || [c.rgid, c.egid, c.sgid].contains(&(crate::abi::uint(a[0]))) {
+        c.fsgid = crate::abi::uint(a[0]);
     }
     Ok(old as u64)
 }
 fn getgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let g = ctx.proc_ref().creds.groups.clone();
-    let n = a[0] as i32;
+    let n = crate::abi::int(a[0]);
     if n < 0 {
         return Err(Errno::EINVAL);
     }
     if n == 0 {
         return Ok(g.len() as u64);
     }
-    if (n as usize) < g.len() {
+    if usize::try_from(n).unwrap_or(0) < g.len() {
         return Err(Errno::EINVAL);
     }
     let b: Vec<u8> = g.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -651,7 +657,7 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !ctx.proc_ref().creds.privileged() {
         return Err(Errno::EPERM);
     }
-    let b = sentry::mm::read_vec(&ctx.mm, a[1], a[0] as usize * 4)?;
+    let b = sentry::mm::read_vec(&ctx.mm, a[1], crate::abi::size(a[0]) * 4)?;
     ctx.proc_().creds.groups = b
         .chunks(4)
         .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
@@ -661,7 +667,7 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let hdr: [u32; 2] = get(ctx, a[0])?;
-    let pid = hdr[1] as i32;
+    let pid = crate::abi::sbits(hdr[1]);
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -695,7 +701,7 @@ fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn capset(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let hdr: [u32; 2] = get(ctx, a[0])?;
-    if hdr[1] != 0 && hdr[1] as i32 != ctx.tgid() {
+    if hdr[1] != 0 && crate::abi::sbits(hdr[1]) != ctx.tgid() {
         return Err(Errno::EPERM);
     }
     ctx.log_once("capset (capabilities are not enforced)");
@@ -706,7 +712,7 @@ fn rlimit_get(ctx: &Ctx<'_, '_>, tgid: i32, res: u64) -> KResult<(u64, u64)> {
     if res >= 16 {
         return Err(Errno::EINVAL);
     }
-    Ok(ctx.st.procs[&tgid].rlimits[res as usize])
+    Ok(ctx.st.procs[&tgid].rlimits[crate::abi::size(res)])
 }
 fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KResult<()> {
     if res >= 16 || v.0 > v.1 {
@@ -716,10 +722,10 @@ fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KRes
         return Err(Errno::EPERM);
     }
     let p = ctx.st.procs.get_mut(&tgid).ok_or(Errno::ESRCH)?;
-    if v.1 > p.rlimits[res as usize].1 && !p.creds.privileged() {
+    if v.1 > p.rlimits[crate::abi::size(res)].1 && !p.creds.privileged() {
         return Err(Errno::EPERM);
     }
-    p.rlimits[res as usize] = v;
+    p.rlimits[crate::abi::size(res)] = v;
     Ok(())
 }
 fn getrlimit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -734,7 +740,7 @@ fn setrlimit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn prlimit64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let tgid = target_proc(ctx, a[0] as i32)?;
+    let tgid = target_proc(ctx, crate::abi::int(a[0]))?;
     let old = rlimit_get(ctx, tgid, a[1])?;
     if a[2] != 0 {
         let v: [u64; 2] = get(ctx, a[2])?;
@@ -750,6 +756,6 @@ fn umask(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let fs = ctx.task().fs.clone();
     let mut fs = fs.lock();
     let old = fs.umask;
-    fs.umask = a[0] as u32 & 0o777;
+    fs.umask = crate::abi::uint(a[0]) & 0o777;
     Ok(old as u64)
 }

@@ -44,12 +44,14 @@ fn rt_sigaction(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None
     };
     let h = ctx.proc_ref().sighand.clone();
-    let old = h.lock()[sig as usize - 1];
+    // `sig` was checked to be 1..=64.
+    let slot = usize::try_from(sig - 1).map_err(|_| Errno::EINVAL)?;
+    let old = h.lock()[slot];
     if a[2] != 0 {
         put(ctx, a[2], &[old.handler, old.flags, old.restorer, old.mask])?;
     }
     if let Some(n) = new {
-        h.lock()[sig as usize - 1] = n;
+        h.lock()[slot] = n;
         // Setting a signal to be ignored discards it where pending.
         let ign = n.handler == ksig::SIG_IGN
             || (n.handler == ksig::SIG_DFL && ksig::default_action(sig) == ksig::Default_::Ign);
@@ -73,7 +75,7 @@ fn rt_sigprocmask(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let old = ctx.task_ref().sig_mask;
     if a[1] != 0 {
         let set: u64 = get(ctx, a[1])?;
-        let new = match a[0] as i32 {
+        let new = match crate::abi::int(a[0]) {
             libc::SIG_BLOCK => old | set,
             libc::SIG_UNBLOCK => old & !set,
             libc::SIG_SETMASK => set,
@@ -204,7 +206,7 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] != 0 {
         put(ctx, a[1], &info.to_bytes())?;
     }
-    Ok(info.signo as u64)
+    Ok(crate::abi::bits(i64::from(info.signo)))
 }
 
 fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
@@ -212,11 +214,11 @@ fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
 }
 
 fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (pid, sig) = (a[0] as i32, a[1]);
+    let (pid, sig) = (crate::abi::int(a[0]), a[1]);
     if sig > 64 {
         return Err(Errno::EINVAL);
     }
-    let sig = sig as i32;
+    let sig = crate::abi::int(sig);
     let me = ctx.tgid();
     let targets: Vec<i32> = match pid {
         p if p > 0 => vec![ctx.st.tasks.get(&p).map(|t| t.tgid).ok_or(Errno::ESRCH)?],
@@ -256,24 +258,29 @@ fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> 
     if sig == 0 {
         return Ok(0);
     }
-    let info = sender(ctx, sig as i32, ksig::SI_TKILL);
-    if !ksig::init_protected(&ctx.st, t.tgid, sig as i32, Some(tid)) {
+    let info = sender(ctx, crate::abi::int(sig), ksig::SI_TKILL);
+    if !ksig::init_protected(&ctx.st, t.tgid, crate::abi::int(sig), Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }
     Ok(0)
 }
 fn tkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    thread_kill(ctx, None, a[0] as i32, a[1])
+    thread_kill(ctx, None, crate::abi::int(a[0]), a[1])
 }
 fn tgkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    thread_kill(ctx, Some(a[0] as i32), a[1] as i32, a[2])
+    thread_kill(
+        ctx,
+        Some(crate::abi::int(a[0])),
+        crate::abi::int(a[1]),
+        a[2],
+    )
 }
 
 fn queue_info(ctx: &mut Ctx<'_, '_>, target: i32, sig: u64, addr: u64) -> KResult<SigInfo> {
     if sig > 64 {
         return Err(Errno::EINVAL);
     }
-    let sig = sig as i32;
+    let sig = crate::abi::int(sig);
     let raw: [u8; 128] = get(ctx, addr)?;
     let mut info = SigInfo::from_bytes(&raw);
     info.signo = sig;
@@ -284,7 +291,7 @@ fn queue_info(ctx: &mut Ctx<'_, '_>, target: i32, sig: u64, addr: u64) -> KResul
     Ok(info)
 }
 fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let pid = a[0] as i32;
+    let pid = crate::abi::int(a[0]);
     let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
     let info = queue_info(ctx, tgid, a[1], a[2])?;
     if info.signo != 0 && !ksig::init_protected(&ctx.st, tgid, info.signo, None) {
@@ -293,7 +300,7 @@ fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    let (tgid, tid) = (crate::abi::int(a[0]), crate::abi::int(a[1]));
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -319,7 +326,7 @@ fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let on = cur.2 & SS_DISABLE == 0 && cur.1 > 0 && rsp > cur.0 && rsp <= cur.0 + cur.1;
     if a[0] != 0 {
         let ss: [u64; 3] = get(ctx, a[0])?;
-        let flags = ss[1] as i32;
+        let flags = crate::abi::int(ss[1]);
         if on {
             return Err(Errno::EPERM);
         }
@@ -344,7 +351,11 @@ fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         } else {
             0
         };
-        put(ctx, a[1], &[cur.0, flags as u64, cur.1])?;
+        put(
+            ctx,
+            a[1],
+            &[cur.0, crate::abi::bits(i64::from(flags)), cur.1],
+        )?;
     }
     Ok(0)
 }

@@ -18,11 +18,11 @@ pub fn register(r: &mut Reg<'_>) {
 const RECORD: usize = 128;
 
 fn signalfd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    create(ctx, a[0] as i32, a[1], a[2], 0)
+    create(ctx, crate::abi::int(a[0]), a[1], a[2], 0)
 }
 
 fn signalfd4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    create(ctx, a[0] as i32, a[1], a[2], a[3])
+    create(ctx, crate::abi::int(a[0]), a[1], a[2], a[3])
 }
 
 fn create(ctx: &mut Ctx<'_, '_>, fd: i32, maskp: u64, size: u64, flags: u64) -> KResult<u64> {
@@ -33,14 +33,14 @@ fn create(ctx: &mut Ctx<'_, '_>, fd: i32, maskp: u64, size: u64, flags: u64) -> 
     let mask: u64 = get(ctx, maskp)?;
     let mask = mask & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP));
     if fd != -1 {
-        let f = fdget(ctx, fd as u64)?;
+        let f = fdget(ctx, crate::abi::bits(i64::from(fd)))?;
         let s = f.downcast::<SignalFd>().ok_or(Errno::EINVAL)?;
         s.set_mask(mask);
         // Readiness changed for this process's pollers.
         ctx.proc_ref()
             .signal_wq
             .notify(sentry::kernel::waitq::EV_IN);
-        return Ok(fd as u64);
+        return Ok(crate::abi::bits(i64::from(fd)));
     }
     let fl = libc::O_RDWR
         | if flags & nonblock != 0 {
@@ -60,24 +60,24 @@ fn create(ctx: &mut Ctx<'_, '_>, fd: i32, maskp: u64, size: u64, flags: u64) -> 
 fn record(i: &SigInfo) -> [u8; RECORD] {
     let mut b = [0u8; RECORD];
     let mut put32 = |o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_ne_bytes());
-    put32(0, i.signo as u32);
-    put32(4, i.errno as u32);
-    put32(8, i.code as u32);
+    put32(0, crate::abi::ubits(i.signo));
+    put32(4, crate::abi::ubits(i.errno));
+    put32(8, crate::abi::ubits(i.code));
     match i.kind {
         InfoKind::Kill | InfoKind::Queue => {
-            put32(12, i.pid as u32);
+            put32(12, crate::abi::ubits(i.pid));
             put32(16, i.uid);
-            put32(44, i.value as u32);
+            put32(44, crate::abi::uint(i.value));
         }
         InfoKind::Child => {
-            put32(12, i.pid as u32);
+            put32(12, crate::abi::ubits(i.pid));
             put32(16, i.uid);
-            put32(40, i.status as u32);
+            put32(40, crate::abi::ubits(i.status));
         }
         InfoKind::Timer => {
-            put32(24, i.pid as u32);
-            put32(32, i.status as u32);
-            put32(44, i.value as u32);
+            put32(24, crate::abi::ubits(i.pid));
+            put32(32, crate::abi::ubits(i.status));
+            put32(44, crate::abi::uint(i.value));
         }
         InfoKind::Fault => {}
     }

@@ -45,7 +45,7 @@ fn user_off(ctx: &Ctx<'_, '_>, p: u64) -> KResult<Option<u64>> {
     if o < 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(Some(o as u64))
+    Ok(Some(crate::abi::bits(o)))
 }
 
 /// Where a transfer reads or writes: an explicit offset (given by the
@@ -163,7 +163,7 @@ fn transfer(
 /// Puts a file position back after a transfer that used it explicitly.
 fn set_own_pos(f: &File, before: Pos, after: Pos) {
     if let (Pos::At(_), Pos::At(p)) = (before, after) {
-        let _ = f.ops.seek(f, p as i64, libc::SEEK_SET);
+        let _ = f.ops.seek(f, crate::abi::long(p), libc::SEEK_SET);
     }
 }
 
@@ -184,10 +184,10 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None => own_pos(&inp),
     };
     let opos = own_pos(&out);
-    let len = (a[3] as usize).min(MAX_RW);
+    let len = (crate::abi::size(a[3])).min(MAX_RW);
     let (n, ip, op) = transfer(ctx, &inp, ipos, &out, opos, len, false)?;
     match (given, ip) {
-        (Some(_), Pos::At(o)) => put(ctx, a[2], &(o as i64))?,
+        (Some(_), Pos::At(o)) => put(ctx, a[2], &crate::abi::long(o))?,
         _ => set_own_pos(&inp, ipos, ip),
     }
     set_own_pos(&out, opos, op);
@@ -196,7 +196,7 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (inp, out) = (fdget(ctx, a[0])?, fdget(ctx, a[2])?);
-    let (len, flags) = ((a[4] as usize).min(MAX_RW), a[5]);
+    let (len, flags) = ((crate::abi::size(a[4])).min(MAX_RW), a[5]);
     if flags & !SPLICE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
@@ -252,7 +252,7 @@ fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         (&out, a[3], optr, opos, opos2),
     ] {
         match (used, after) {
-            (true, Pos::At(o)) => put(ctx, ptr, &(o as i64))?,
+            (true, Pos::At(o)) => put(ctx, ptr, &crate::abi::long(o))?,
             _ => set_own_pos(f, before, after),
         }
     }
@@ -261,7 +261,7 @@ fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn tee(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (inp, out) = (fdget(ctx, a[0])?, fdget(ctx, a[1])?);
-    let (len, flags) = ((a[2] as usize).min(MAX_RW), a[3]);
+    let (len, flags) = ((crate::abi::size(a[2])).min(MAX_RW), a[3]);
     if flags & !SPLICE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
@@ -348,7 +348,7 @@ fn copy_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (igiven, ogiven) = (user_off(ctx, a[1])?, user_off(ctx, a[3])?);
     let ipos = igiven.map_or_else(|| own_pos(&inp), Pos::At);
     let opos = ogiven.map_or_else(|| own_pos(&out), Pos::At);
-    let len = (a[4] as usize).min(MAX_RW);
+    let len = (crate::abi::size(a[4])).min(MAX_RW);
     if let (Pos::At(i), Pos::At(o)) = (ipos, opos) {
         let same = ist.dev == ost.dev && ist.ino == ost.ino;
         let overlap = i < o.saturating_add(len as u64) && o < i.saturating_add(len as u64);
@@ -365,7 +365,7 @@ fn copy_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         (&out, a[3], ogiven, opos, op),
     ] {
         match (given, after) {
-            (Some(_), Pos::At(o)) => put(ctx, ptr, &(o as i64))?,
+            (Some(_), Pos::At(o)) => put(ctx, ptr, &crate::abi::long(o))?,
             _ => set_own_pos(f, before, after),
         }
     }

@@ -31,8 +31,8 @@ pub fn format_args(ctx: &Ctx<'_, '_>, e: &Entry, args: &[u64; 6]) -> String {
     for (i, k) in e.args.chars().enumerate() {
         let a = args[i];
         out.push(match k {
-            'd' => (a as i32).to_string(),
-            'i' => (a as i64).to_string(),
+            'd' => crate::abi::int(a).to_string(),
+            'i' => crate::abi::long(a).to_string(),
             'u' => a.to_string(),
             'o' => format!("0{a:o}"),
             'p' => {
@@ -45,7 +45,7 @@ pub fn format_args(ctx: &Ctx<'_, '_>, e: &Entry, args: &[u64; 6]) -> String {
                     }
                 }
             }
-            's' => match read_vec(&ctx.mm, a, (args[i + 1] as usize).min(64)) {
+            's' => match read_vec(&ctx.mm, a, crate::abi::size(args[i + 1]).min(64)) {
                 Ok(s) => quote(&s),
                 Err(_) => format!("{a:#x}"),
             },
@@ -59,7 +59,7 @@ pub fn format_args(ctx: &Ctx<'_, '_>, e: &Entry, args: &[u64; 6]) -> String {
 pub fn format_ret(_e: &Entry, r: &KResult<u64>) -> String {
     match r {
         Ok(v) if *v > 0xffff_ffff => format!("{v:#x}"),
-        Ok(v) => (*v as i64).to_string(),
+        Ok(v) => crate::abi::long(*v).to_string(),
         Err(e) if e.0 >= 512 => format!("? {e:?}"),
         Err(e) => format!("-1 {e:?}"),
     }

@@ -93,7 +93,11 @@ impl SyscallTable for Table {
     }
 
     fn dispatch(&self, ctx: &mut Ctx<'_, '_>, nr: u64, args: [u64; 6]) -> KResult<u64> {
-        let Some(e) = self.entries.get(nr as usize).filter(|e| !e.name.is_empty()) else {
+        let Some(e) = self
+            .entries
+            .get(crate::abi::size(nr))
+            .filter(|e| !e.name.is_empty())
+        else {
             ctx.log_once(&format!("syscall {nr}"));
             if ctx.k.strace {
                 eprintln!("[{}] syscall_{nr}(...) = -1 ENOSYS", ctx.tid);

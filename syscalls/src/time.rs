@@ -68,25 +68,25 @@ pub fn clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
         | libc::CLOCK_BOOTTIME_ALARM => ctx.k.clock.mono_ns(),
         libc::CLOCK_PROCESS_CPUTIME_ID => {
             let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
-            (u + s) as i64
+            crate::abi::long(u + s)
         }
         libc::CLOCK_THREAD_CPUTIME_ID => {
             let (u, s) = cpu::thread_times(&ctx.st, ctx.tid);
-            (u + s) as i64
+            crate::abi::long(u + s)
         }
         _ => return Err(Errno::EINVAL),
     })
 }
 
 fn clock_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let ns = clock_ns(ctx, a[0] as i32)?;
+    let ns = clock_ns(ctx, crate::abi::int(a[0]))?;
     put(ctx, a[1], &abi::ts_of_ns(ns))?;
     Ok(0)
 }
 
 fn clock_getres(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    clock_ns(ctx, a[0] as i32)?;
-    let res: i64 = match a[0] as i32 {
+    clock_ns(ctx, crate::abi::int(a[0]))?;
+    let res: i64 = match crate::abi::int(a[0]) {
         libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => 4_000_000,
         _ => 1,
     };
@@ -99,8 +99,8 @@ fn clock_getres(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn clock_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     // Only CLOCK_REALTIME is settable; the sandbox may not change it.
     if ctx.regs.gp.orig_rax == libc::SYS_clock_settime as u64 {
-        clock_ns(ctx, a[0] as i32)?;
-        if a[0] as i32 != libc::CLOCK_REALTIME {
+        clock_ns(ctx, crate::abi::int(a[0]))?;
+        if crate::abi::int(a[0]) != libc::CLOCK_REALTIME {
             return Err(Errno::EINVAL);
         }
         abi::timespec(ctx, a[1])?;
@@ -128,7 +128,7 @@ fn time(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] != 0 {
         put(ctx, a[0], &s)?;
     }
-    Ok(s as u64)
+    Ok(crate::abi::bits(s))
 }
 
 /// Sleeps until `deadline_ns` on `clock`. On a signal, records a restart
@@ -146,7 +146,7 @@ fn sleep_until(
         if now >= deadline_ns {
             return Ok(0);
         }
-        let when = Instant::now() + Duration::from_nanos((deadline_ns - now) as u64);
+        let when = Instant::now() + Duration::from_nanos(crate::abi::bits(deadline_ns - now));
         if ctx.block(Some(when)).is_err() {
             if absolute {
                 return Err(Errno::ERESTARTNOHAND);
@@ -167,12 +167,12 @@ fn sleep_until(
 
 fn nanosleep(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let d = abi::timespec(ctx, a[0])?;
-    let deadline = clock_ns(ctx, libc::CLOCK_MONOTONIC)? + d.as_nanos() as i64;
+    let deadline = clock_ns(ctx, libc::CLOCK_MONOTONIC)? + crate::abi::ns_of(d);
     sleep_until(ctx, libc::CLOCK_MONOTONIC, deadline, a[1], false)
 }
 
 fn clock_nanosleep(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let clock = a[0] as i32;
+    let clock = crate::abi::int(a[0]);
     if clock == libc::CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
@@ -184,9 +184,9 @@ fn clock_nanosleep(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let d = abi::timespec(ctx, a[2])?;
     let abs = a[1] & libc::TIMER_ABSTIME as u64 != 0;
     let deadline = if abs {
-        d.as_nanos() as i64
+        crate::abi::ns_of(d)
     } else {
-        clock_ns(ctx, clock)? + d.as_nanos() as i64
+        clock_ns(ctx, clock)? + crate::abi::ns_of(d)
     };
     sleep_until(ctx, clock, deadline, if abs { 0 } else { a[3] }, abs)
 }
@@ -261,7 +261,7 @@ fn put_itimerval(ctx: &mut Ctx<'_, '_>, addr: u64, v: (Duration, Duration)) -> K
 }
 
 fn getitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (id, clock) = itimer(ctx, a[0] as i32)?;
+    let (id, clock) = itimer(ctx, crate::abi::int(a[0]))?;
     let now = cpu_now(&ctx.st, clock);
     let v = ctx.st.timers.get(id, now);
     put_itimerval(ctx, a[1], v)?;
@@ -274,7 +274,7 @@ fn setitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
-    let (id, clock) = itimer(ctx, a[0] as i32)?;
+    let (id, clock) = itimer(ctx, crate::abi::int(a[0]))?;
     let now = cpu_now(&ctx.st, clock);
     let old = ctx.st.timers.set(id, value, interval, now);
     if a[2] != 0 {
@@ -284,7 +284,7 @@ fn setitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn timer_of(ctx: &Ctx<'_, '_>, id: u64) -> KResult<u64> {
-    let id = id as i32 as i64 as u64;
+    let id = crate::abi::bits(crate::abi::int(id) as i64);
     if ctx.proc_ref().posix_timers.contains(&id) {
         Ok(id)
     } else {
@@ -293,7 +293,7 @@ fn timer_of(ctx: &Ctx<'_, '_>, id: u64) -> KResult<u64> {
 }
 
 fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let clock = a[0] as i32;
+    let clock = crate::abi::int(a[0]);
     let tgid = ctx.tgid();
     let tclock = match clock {
         libc::CLOCK_REALTIME
@@ -320,7 +320,12 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let tid = i32::from_le_bytes(ev[16..20].try_into().unwrap());
         match how {
             libc::SIGEV_NONE => (0, value, false, None),
-            libc::SIGEV_SIGNAL => (abi::signo(signo as u64)?, value, true, None),
+            libc::SIGEV_SIGNAL => (
+                abi::signo(crate::abi::bits(i64::from(signo)))?,
+                value,
+                true,
+                None,
+            ),
             libc::SIGEV_THREAD_ID => {
                 let t = ctx
                     .st
@@ -328,7 +333,12 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     .get(&tid)
                     .filter(|t| t.tgid == tgid)
                     .ok_or(Errno::EINVAL)?;
-                (abi::signo(signo as u64)?, value, true, Some(t.tid))
+                (
+                    abi::signo(crate::abi::bits(i64::from(signo)))?,
+                    value,
+                    true,
+                    Some(t.tid),
+                )
             }
             _ => return Err(Errno::EINVAL),
         }
@@ -353,14 +363,14 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             ..
         } = &mut t.target
         {
-            *tid_id = id as i32;
+            *tid_id = crate::abi::int(id);
             if a[1] == 0 {
                 *v = id;
             }
         }
     }
     ctx.proc_().posix_timers.push(id);
-    if let Err(e) = put(ctx, a[2], &(id as i32)) {
+    if let Err(e) = put(ctx, a[2], &crate::abi::int(id)) {
         ctx.st.timers.cancel(id);
         ctx.proc_().posix_timers.retain(|&t| t != id);
         return Err(e);
@@ -383,10 +393,10 @@ fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] & libc::TIMER_ABSTIME as u64 != 0 && !value.is_zero() {
         let now = match ctx.st.timers.clock_of(id) {
             Clock::Wall => clock_ns(ctx, libc::CLOCK_REALTIME)?,
-            c => cpu_now(&ctx.st, c) as i64,
+            c => crate::abi::long(cpu_now(&ctx.st, c)),
         };
-        let rel = (value.as_nanos() as i64 - now).max(1);
-        value = Duration::from_nanos(rel as u64);
+        let rel = crate::abi::ns_of(value).saturating_sub(now).max(1);
+        value = Duration::from_nanos(crate::abi::bits(rel));
     }
     let now = cpu_now(&ctx.st, ctx.st.timers.clock_of(id));
     let old = ctx.st.timers.set(id, value, interval, now);
@@ -406,7 +416,9 @@ fn timer_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn timer_getoverrun(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let id = timer_of(ctx, a[0])?;
-    Ok(ctx.st.timers.all.get(&id).map(|t| t.overrun).unwrap_or(0) as u64)
+    Ok(crate::abi::bits(i64::from(
+        ctx.st.timers.all.get(&id).map(|t| t.overrun).unwrap_or(0),
+    )))
 }
 
 fn timer_delete(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -419,7 +431,7 @@ fn timer_delete(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn times(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
     let p = ctx.proc_ref();
-    let tick = |ns: u64| (ns / 10_000_000) as i64;
+    let tick = |ns: u64| crate::abi::long(ns / 10_000_000);
     let v = [
         tick(u),
         tick(s),
@@ -429,5 +441,7 @@ fn times(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] != 0 {
         put(ctx, a[0], &v)?;
     }
-    Ok(tick(ctx.k.clock.mono_ns() as u64) as u64)
+    Ok(crate::abi::bits(tick(crate::abi::bits(
+        ctx.k.clock.mono_ns(),
+    ))))
 }

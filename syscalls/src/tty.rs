@@ -216,10 +216,10 @@ fn set_fg(ctx: &mut Ctx<'_, '_>, tty: &Arc<Pty>, master: bool, arg: u64) -> KRes
 
 fn open_peer(ctx: &mut Ctx<'_, '_>, tty: &Arc<Pty>, flags: u64) -> KResult<u64> {
     let allowed = libc::O_ACCMODE | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC;
-    if flags as i32 & !allowed != 0 {
+    if crate::abi::int(flags) & !allowed != 0 {
         return Err(Errno::EINVAL);
     }
-    let flags = flags as i32;
+    let flags = crate::abi::int(flags);
     let slave = tty.open_slave()?;
     let f = File::new(Box::new(slave), flags & !libc::O_CLOEXEC, tty.path());
     after_open(ctx, &f, flags);

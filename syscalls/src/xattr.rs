@@ -89,7 +89,7 @@ fn reply(ctx: &mut Ctx<'_, '_>, data: &[u8], buf: u64, size: u64) -> KResult<u64
     if size == 0 {
         return Ok(data.len() as u64);
     }
-    if (size as usize) < data.len() {
+    if crate::abi::size(size) < data.len() {
         return Err(Errno::ERANGE);
     }
     ctx.mm.write(buf, data)?;
@@ -103,16 +103,16 @@ fn set(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let n = name(ctx, a[1])?;
-    if a[3] as usize > SIZE_MAX {
+    if crate::abi::size(a[3]) > SIZE_MAX {
         return Err(Errno::E2BIG);
     }
     let value = if a[3] == 0 {
         Vec::new()
     } else {
-        sentry::mm::read_vec(&ctx.mm, a[2], a[3] as usize)?
+        sentry::mm::read_vec(&ctx.mm, a[2], crate::abi::size(a[3]))?
     };
     let r = resolve(ctx, on)?;
-    apply(ctx, &r, &XattrOp::Set(&n, &value, flags as i32))?;
+    apply(ctx, &r, &XattrOp::Set(&n, &value, crate::abi::int(flags)))?;
     ctx.k.vfs.xattr_changed(&r);
     Ok(0)
 }
