@@ -43,12 +43,12 @@ impl MemFile {
                 return Err(std::io::Error::last_os_error());
             }
             let fd = OwnedFd::from_raw_fd(fd);
-            if libc::ftruncate(fd.as_raw_fd(), FILE_SIZE as i64) != 0 {
+            if libc::ftruncate(fd.as_raw_fd(), crate::num::sbits(FILE_SIZE)) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             let base = libc::mmap(
                 std::ptr::null_mut(),
-                FILE_SIZE as usize,
+                crate::num::usize_of(FILE_SIZE),
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED | libc::MAP_NORESERVE,
                 fd.as_raw_fd(),
@@ -95,8 +95,8 @@ impl MemFile {
             libc::fallocate(
                 self.fd.as_raw_fd(),
                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                off as i64,
-                len as i64,
+                crate::num::sbits(off),
+                crate::num::sbits(len),
             );
         }
         let mut free = self.free.lock();
@@ -122,8 +122,8 @@ impl MemFile {
             libc::fallocate(
                 self.fd.as_raw_fd(),
                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                off as i64,
-                len as i64,
+                crate::num::sbits(off),
+                crate::num::sbits(len),
             );
         }
     }
@@ -160,7 +160,7 @@ impl MemFile {
         };
         let mut done = 0u64;
         while done < len {
-            let mut s = (src_off + done) as i64;
+            let mut s = crate::num::sbits(src_off + done);
             // SAFETY: splice between fds we own with valid offset pointers.
             let n = unsafe {
                 libc::splice(
@@ -180,7 +180,7 @@ impl MemFile {
             }
             let mut moved = 0;
             while moved < n {
-                let mut d = (off + done + moved as u64) as i64;
+                let mut d = crate::num::sbits(off + done + crate::num::nonneg(moved as i64));
                 // SAFETY: as above; drains what was just spliced in.
                 let m = unsafe {
                     libc::splice(
@@ -188,20 +188,20 @@ impl MemFile {
                         std::ptr::null_mut(),
                         self.fd(),
                         &mut d,
-                        (n - moved) as usize,
+                        crate::num::count(n - moved),
                         0,
                     )
                 };
                 if m <= 0 {
                     // Leave the pipe empty for the next use.
-                    let mut sink = vec![0u8; (n - moved) as usize];
+                    let mut sink = vec![0u8; crate::num::count(n - moved)];
                     // SAFETY: reading our own pipe into our buffer.
                     unsafe { libc::read(r, sink.as_mut_ptr().cast(), sink.len()) };
                     return Err(std::io::Error::last_os_error());
                 }
                 moved += m;
             }
-            done += n as u64;
+            done += crate::num::nonneg(n as i64);
         }
         Ok(done)
     }
@@ -214,8 +214,8 @@ impl MemFile {
     /// # Safety
     /// `[off, off+len)` must have been allocated (lie within the file).
     pub unsafe fn ptr(&self, off: u64, len: usize) -> *mut u8 {
-        debug_assert!(off as usize + len <= FILE_SIZE as usize);
-        self.base.add(off as usize)
+        debug_assert!(crate::num::usize_of(off) + len <= crate::num::usize_of(FILE_SIZE));
+        self.base.add(crate::num::usize_of(off))
     }
 
     /// Copies `[off, off+dst.len())` of the memory file into `dst`.
@@ -241,25 +241,25 @@ impl MemFile {
         let mut pos = src;
         while pos < end {
             // SAFETY: lseek on our own fd.
-            let data = unsafe { libc::lseek(self.fd(), pos as i64, libc::SEEK_DATA) };
-            if data < 0 || data as u64 >= end {
+            let data = unsafe { libc::lseek(self.fd(), crate::num::sbits(pos), libc::SEEK_DATA) };
+            if data < 0 || crate::num::bits(data) >= end {
                 break;
             }
-            let data = data as u64;
+            let data = crate::num::bits(data);
             // SAFETY: as above.
-            let hole = unsafe { libc::lseek(self.fd(), data as i64, libc::SEEK_HOLE) };
+            let hole = unsafe { libc::lseek(self.fd(), crate::num::sbits(data), libc::SEEK_HOLE) };
             let hole = if hole < 0 {
                 end
             } else {
-                (hole as u64).min(end)
+                crate::num::bits(hole).min(end)
             };
             // SAFETY: both ranges lie inside allocations owned by the caller
             // and do not overlap (distinct allocations).
             unsafe {
                 std::ptr::copy_nonoverlapping(
-                    self.base.add(data as usize),
-                    self.base.add((dst + (data - src)) as usize),
-                    (hole - data) as usize,
+                    self.base.add(crate::num::usize_of(data)),
+                    self.base.add(crate::num::usize_of(dst + (data - src))),
+                    crate::num::usize_of(hole - data),
                 );
             }
             pos = hole;

@@ -194,7 +194,12 @@ fn node_stat(i: usize, n: &Node) -> Stat {
     if n.dir {
         stat_of(libc::S_IFDIR | 0o755, ino, DEV, 0)
     } else if let Some(l) = n.link {
-        stat_of(libc::S_IFLNK | 0o777, ino, DEV, l.len() as i64)
+        stat_of(
+            libc::S_IFLNK | 0o777,
+            ino,
+            DEV,
+            crate::num::len_i64(l.len()),
+        )
     } else {
         Stat {
             rdev: n.rdev,
@@ -334,7 +339,7 @@ impl FileOps for CharDev {
                 if n < 0 {
                     Err(Errno::last())
                 } else {
-                    Ok(n as usize)
+                    Ok(crate::num::count(n))
                 }
             }
         }

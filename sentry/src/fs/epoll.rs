@@ -70,7 +70,7 @@ impl Item {
             Some(c) => f.ops.poll_for(c, want),
             None => f.ops.poll(want),
         };
-        (r as u16 as u32) & (events | 0x18)
+        u32::from(r.cast_unsigned()) & (events | 0x18)
     }
 
     fn unregister(&self) {
@@ -459,6 +459,8 @@ impl FileOps for Epoll {
 }
 
 #[cfg(test)]
+// Small test indices and fds.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss)]
 mod tests {
     use super::*;
     use crate::fs::pipe::new_pipe;

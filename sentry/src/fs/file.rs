@@ -226,7 +226,7 @@ impl File {
     pub fn named(ops: Box<dyn FileOps>, flags: i32, name: FileName) -> Arc<File> {
         Arc::new(File {
             ops,
-            flags: AtomicU32::new(flags as u32),
+            flags: AtomicU32::new(crate::num::ubits32(flags)),
             pos: Mutex::new(0),
             name,
             dir_pos: Mutex::new((0, None)),
@@ -298,11 +298,11 @@ impl File {
     }
 
     pub fn flags(&self) -> i32 {
-        self.flags.load(Ordering::Relaxed) as i32
+        crate::num::sbits32(self.flags.load(Ordering::Relaxed))
     }
 
     pub fn set_flags(&self, f: i32) {
-        self.flags.store(f as u32, Ordering::Relaxed);
+        self.flags.store(crate::num::ubits32(f), Ordering::Relaxed);
     }
 
     pub fn readable(&self) -> bool {
@@ -395,7 +395,7 @@ impl FdTable {
             let ops = super::host::HostFile::stdio(fd);
             let path = ops.describe();
             t.fds.insert(
-                i as i32,
+                crate::num::saturating_i32(i),
                 FdEntry {
                     file: File::new(Box::new(ops), flags, path),
                     cloexec: false,
@@ -421,7 +421,7 @@ impl FdTable {
             }
             fd += 1;
         }
-        if fd as u64 >= limit {
+        if crate::num::bits(i64::from(fd)) >= limit {
             return Err(Errno::EMFILE);
         }
         self.fds.insert(fd, FdEntry { file, cloexec });

@@ -33,7 +33,7 @@ fn direct_open(root: &OwnedFd, path: &[u8], flags: i32) -> KResult<OwnedFd> {
     let rel = CString::new(if rel.is_empty() { b"." } else { rel }).map_err(|_| Errno::ENOENT)?;
     // SAFETY: open_how is plain integers; all-zero is valid.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u64;
+    how.flags = crate::num::bits(i64::from(flags | libc::O_NOFOLLOW | libc::O_CLOEXEC));
     how.resolve = DIRECT_RESOLVE;
     loop {
         // SAFETY: a NUL-terminated path and an open_how of the size passed.
@@ -48,7 +48,9 @@ fn direct_open(root: &OwnedFd, path: &[u8], flags: i32) -> KResult<OwnedFd> {
         };
         if fd >= 0 {
             // SAFETY: the kernel just returned this new descriptor.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+            return Ok(unsafe {
+                OwnedFd::from_raw_fd(i32::try_from(fd).map_err(|_| Errno::EBADF)?)
+            });
         }
         let e = Errno::last();
         if e != Errno::EINTR && e != Errno::EAGAIN {
@@ -152,7 +154,7 @@ impl GoferPool {
     /// The connection served on the caller's CPU.
     pub fn pick(&self) -> &Client {
         // SAFETY: sched_getcpu has no arguments.
-        let cpu = unsafe { libc::sched_getcpu() }.max(0) as usize;
+        let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).unwrap_or(0);
         &self.clients[cpu % self.clients.len()]
     }
 }
@@ -268,7 +270,7 @@ fn readlink_fd(fd: &OwnedFd) -> KResult<Vec<u8>> {
     if n < 0 {
         return Err(Errno::last());
     }
-    buf.truncate(n as usize);
+    buf.truncate(crate::num::count(n));
     Ok(buf)
 }
 
@@ -429,7 +431,7 @@ impl Filesystem for GoferFs {
                 g.chown(&path, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
             }
             if let Some(len) = a.size {
-                g.truncate(&path, len as i64)?;
+                g.truncate(&path, crate::num::sbits(len))?;
             }
             if a.atime.is_some() || a.mtime.is_some() {
                 let omit = (0, libc::UTIME_OMIT);

@@ -34,7 +34,7 @@ fn cvt(r: isize) -> KResult<usize> {
     if r < 0 {
         Err(Errno::last())
     } else {
-        Ok(r as usize)
+        Ok(crate::num::count(r))
     }
 }
 
@@ -120,7 +120,7 @@ impl HostFile {
             (None, Some(pos)) => {
                 let mut pos = pos.lock();
                 if append {
-                    *pos = self.stat()?.size as u64;
+                    *pos = crate::num::bits(self.stat()?.size);
                 }
                 let n = io(i64::try_from(*pos).map_err(|_| Errno::EINVAL)?)?;
                 *pos += n as u64;
@@ -141,7 +141,7 @@ impl HostFile {
                 libc::preadv2(
                     self.raw(),
                     iov.as_ptr(),
-                    iov.len() as i32,
+                    crate::num::saturating_i32(iov.len()),
                     off,
                     self.nb_flags(),
                 )
@@ -158,7 +158,15 @@ impl HostFile {
                     return Err(Errno::EAGAIN);
                 }
                 // SAFETY: as above, without flags.
-                let r = unsafe { libc::preadv2(self.raw(), iov.as_ptr(), iov.len() as i32, -1, 0) };
+                let r = unsafe {
+                    libc::preadv2(
+                        self.raw(),
+                        iov.as_ptr(),
+                        crate::num::saturating_i32(iov.len()),
+                        -1,
+                        0,
+                    )
+                };
                 return cvt(r);
             }
             if r < 0 && Errno::last() == Errno::EINTR {
@@ -187,7 +195,15 @@ impl HostFile {
             }
         }
         // SAFETY: the iovecs point at memory valid for the call.
-        let r = unsafe { libc::pwritev2(self.raw(), iov.as_ptr(), iov.len() as i32, off, 0) };
+        let r = unsafe {
+            libc::pwritev2(
+                self.raw(),
+                iov.as_ptr(),
+                crate::num::saturating_i32(iov.len()),
+                off,
+                0,
+            )
+        };
         cvt(r)
     }
 }
@@ -228,7 +244,7 @@ impl FileOps for HostFile {
             let mut pos = pos.lock();
             let base = match whence {
                 libc::SEEK_SET => 0,
-                libc::SEEK_CUR => *pos as i64,
+                libc::SEEK_CUR => crate::num::sbits(*pos),
                 libc::SEEK_END => self.stat()?.size,
                 _ => return Err(Errno::EINVAL),
             };
@@ -236,7 +252,7 @@ impl FileOps for HostFile {
                 .checked_add(off)
                 .filter(|&n| n >= 0)
                 .ok_or(Errno::EINVAL)?;
-            *pos = new as u64;
+            *pos = crate::num::bits(new);
             return Ok(*pos);
         }
         // SAFETY: lseek on an fd we own.
@@ -244,7 +260,7 @@ impl FileOps for HostFile {
         if r < 0 {
             Err(Errno::last())
         } else {
-            Ok(r as u64)
+            Ok(crate::num::bits(r))
         }
     }
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
@@ -269,7 +285,7 @@ impl FileOps for HostFile {
                 break;
             }
             let mut p = 0usize;
-            while p < n as usize {
+            while p < crate::num::usize_of(crate::num::nonneg(n)) {
                 let ino = u64::from_le_bytes(buf[p..p + 8].try_into().unwrap());
                 let reclen = u16::from_le_bytes([buf[p + 16], buf[p + 17]]) as usize;
                 let kind = buf[p + 18];
@@ -352,7 +368,7 @@ impl FileOps for HostFile {
     }
     fn truncate(&self, len: u64) -> KResult<()> {
         // SAFETY: ftruncate on an fd we own.
-        if unsafe { libc::ftruncate(self.raw(), len as i64) } != 0 {
+        if unsafe { libc::ftruncate(self.raw(), crate::num::sbits(len)) } != 0 {
             return Err(Errno::last());
         }
         Ok(())
@@ -412,7 +428,7 @@ impl FileOps for HostFile {
                 ))?;
             }
             if let Some(len) = a.size {
-                ok(libc::ftruncate(fd, len as i64))?;
+                ok(libc::ftruncate(fd, crate::num::sbits(len)))?;
             }
             if a.atime.is_some() || a.mtime.is_some() {
                 let ts = |t: Option<(i64, i64)>| {
@@ -430,7 +446,15 @@ impl FileOps for HostFile {
     }
     fn fallocate(&self, mode: i32, off: u64, len: u64) -> KResult<()> {
         // SAFETY: fallocate on an fd we own.
-        if unsafe { libc::fallocate(self.raw(), mode, off as i64, len as i64) } != 0 {
+        if unsafe {
+            libc::fallocate(
+                self.raw(),
+                mode,
+                crate::num::sbits(off),
+                crate::num::sbits(len),
+            )
+        } != 0
+        {
             return Err(Errno::last());
         }
         Ok(())

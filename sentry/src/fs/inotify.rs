@@ -83,7 +83,7 @@ fn encode(wd: i32, mask: u32, cookie: u32, name: &[u8]) -> Vec<u8> {
     e.extend_from_slice(&wd.to_ne_bytes());
     e.extend_from_slice(&mask.to_ne_bytes());
     e.extend_from_slice(&cookie.to_ne_bytes());
-    e.extend_from_slice(&(len as u32).to_ne_bytes());
+    e.extend_from_slice(&crate::num::len_u32(len).to_ne_bytes());
     e.extend_from_slice(name);
     e.resize(16 + len, 0);
     e
@@ -384,7 +384,7 @@ impl FileOps for InotifyFile {
             return Err(Errno::ENOTTY);
         }
         let n: usize = self.ino.inner.lock().events.iter().map(Vec::len).sum();
-        crate::mm::write_obj(mm, arg, &(n as i32))?;
+        crate::mm::write_obj(mm, arg, &crate::num::saturating_i32(n))?;
         Ok(0)
     }
     fn as_any(&self) -> &dyn Any {

@@ -320,7 +320,7 @@ impl FileOps for PipeEnd {
 
     fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
         if cmd as libc::c_ulong == libc::FIONREAD {
-            let n = self.pipe.inner.lock().buf.len() as i32;
+            let n = crate::num::saturating_i32(self.pipe.inner.lock().buf.len());
             crate::mm::write_obj(mm, arg, &n)?;
             return Ok(0);
         }

@@ -242,7 +242,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 .ok_or(Errno::ENOENT)?;
             let e = t.files.lock().fds.get(&fd).cloned().ok_or(Errno::ENOENT)?;
             let ino = e.file.ops.stat().map(|s| s.ino).unwrap_or(0);
-            let mut flags = e.file.flags() as u32;
+            let mut flags = crate::num::ubits32(e.file.flags());
             if e.cloexec {
                 flags |= libc::O_CLOEXEC as u32;
             }
@@ -265,13 +265,13 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"cmdline"] => {
             let (a, b) = t.mm.state.lock().arg_range;
             Ok(Node::File(
-                crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default(),
+                crate::mm::read_vec(&t.mm, a, crate::num::usize_of(b - a)).unwrap_or_default(),
             ))
         }
         [b"environ"] => {
             let (a, b) = t.mm.state.lock().env_range;
             Ok(Node::File(
-                crate::mm::read_vec(&t.mm, a, (b - a) as usize).unwrap_or_default(),
+                crate::mm::read_vec(&t.mm, a, crate::num::usize_of(b - a)).unwrap_or_default(),
             ))
         }
         [b"auxv"] => {
@@ -718,7 +718,12 @@ impl Filesystem for ProcFs {
         Ok(match node(c, rel)? {
             Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
-            Node::Link(l) => stat_of(libc::S_IFLNK | 0o777, ino, DEV, l.len() as i64),
+            Node::Link(l) => stat_of(
+                libc::S_IFLNK | 0o777,
+                ino,
+                DEV,
+                crate::num::len_i64(l.len()),
+            ),
         })
     }
 

@@ -290,7 +290,7 @@ impl Ldisc {
             return self
                 .line_ends
                 .front()
-                .map(|&end| (end - self.consumed) as usize);
+                .map(|&end| crate::num::usize_of(end - self.consumed));
         }
         if !self.ready.is_empty() {
             return Some(self.ready.len());
@@ -466,7 +466,7 @@ impl Pty {
         if s.ld.termios.l(libc::ICANON) {
             s.ld.line_ends
                 .back()
-                .map_or(0, |&end| (end - s.ld.consumed) as usize)
+                .map_or(0, |&end| crate::num::usize_of(end - s.ld.consumed))
         } else {
             s.ld.ready.len()
         }
@@ -569,7 +569,7 @@ impl PtyTable {
             return Err(Errno::ENOSPC);
         }
         let pty = Arc::new(Pty {
-            index: idx as u32,
+            index: crate::num::len_u32(idx),
             st: Mutex::new(PtyState {
                 ld: Ldisc {
                     termios: Termios::slave_default(),
@@ -610,7 +610,7 @@ impl PtyTable {
     /// Indexes of open ptys, for listing /dev/pts.
     pub fn indexes(&self) -> Vec<u32> {
         let slots = self.slots.lock();
-        (0..slots.len() as u32)
+        (0..crate::num::len_u32(slots.len()))
             .filter(|&i| {
                 slots[i as usize]
                     .upgrade()
@@ -676,15 +676,15 @@ fn common_ioctl(pty: &Pty, cmd: u64, arg: u64, mm: &crate::mm::Mm, master: bool)
         }
         libc::TIOCGWINSZ => crate::mm::write_obj(mm, arg, &pty.winsize())?,
         libc::FIONREAD => {
-            let n = if master {
+            let n = crate::num::saturating_i32(if master {
                 pty.output_len()
             } else {
                 pty.input_len()
-            } as i32;
+            });
             crate::mm::write_obj(mm, arg, &n)?;
         }
         libc::TIOCOUTQ => {
-            let n = if master { 0 } else { pty.output_len() } as i32;
+            let n = crate::num::saturating_i32(if master { 0 } else { pty.output_len() });
             crate::mm::write_obj(mm, arg, &n)?;
         }
         libc::TCFLSH => pty.flush(arg)?,

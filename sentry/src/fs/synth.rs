@@ -14,7 +14,7 @@ pub struct SynthFile {
 impl FileOps for SynthFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         let mut pos = f.pos.lock();
-        let at = off.unwrap_or(*pos) as usize;
+        let at = crate::num::usize_of(off.unwrap_or(*pos));
         let n = if at >= self.data.len() {
             0
         } else {
@@ -45,16 +45,16 @@ pub fn seek_in(f: &File, off: i64, whence: i32, size: u64) -> KResult<u64> {
     let mut pos = f.pos.lock();
     let base = match whence {
         libc::SEEK_SET => 0,
-        libc::SEEK_CUR => *pos as i64,
-        libc::SEEK_END => size as i64,
+        libc::SEEK_CUR => crate::num::sbits(*pos),
+        libc::SEEK_END => crate::num::sbits(size),
         _ => return Err(Errno::EINVAL),
     };
     let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
     if new < 0 {
         return Err(Errno::EINVAL);
     }
-    *pos = new as u64;
-    Ok(new as u64)
+    *pos = crate::num::bits(new);
+    Ok(crate::num::bits(new))
 }
 
 /// A directory whose entries were listed at open.
@@ -78,8 +78,8 @@ impl FileOps for SynthDir {
             return Err(Errno::EINVAL);
         }
         let mut dp = f.dir_pos.lock();
-        dp.0 = off as usize;
-        Ok(off as u64)
+        dp.0 = crate::num::usize_of(crate::num::bits(off));
+        Ok(crate::num::bits(off))
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -53,7 +53,7 @@ fn io_err(r: isize) -> KResult<usize> {
     if r < 0 {
         Err(Errno::last())
     } else {
-        Ok(r as usize)
+        Ok(crate::num::count(r))
     }
 }
 
@@ -70,16 +70,22 @@ impl Contents {
         if at >= len {
             return Ok(0);
         }
-        let k = buf.len().min((len - at) as usize);
+        let k = buf.len().min(crate::num::usize_of(len - at));
         match self {
             Contents::Mem(v) => {
-                buf[..k].copy_from_slice(&v[at as usize..at as usize + k]);
+                buf[..k]
+                    .copy_from_slice(&v[crate::num::usize_of(at)..crate::num::usize_of(at) + k]);
                 Ok(k)
             }
             Contents::Memfd { fd, .. } => {
                 // SAFETY: pread into our buffer from the file's memfd.
                 io_err(unsafe {
-                    crate::hostio::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), k, at as i64)
+                    crate::hostio::pread(
+                        fd.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        k,
+                        crate::num::sbits(at),
+                    )
                 })
             }
         }
@@ -91,9 +97,9 @@ impl Contents {
         match self {
             Contents::Mem(v) => {
                 if end > v.len() as u64 {
-                    v.resize(end as usize, 0);
+                    v.resize(crate::num::usize_of(end), 0);
                 }
-                v[at as usize..end as usize].copy_from_slice(data);
+                v[crate::num::usize_of(at)..crate::num::usize_of(end)].copy_from_slice(data);
                 Ok(data.len())
             }
             Contents::Memfd { fd, size, .. } => {
@@ -103,7 +109,7 @@ impl Contents {
                         fd.as_raw_fd(),
                         data.as_ptr().cast(),
                         data.len(),
-                        at as i64,
+                        crate::num::sbits(at),
                     )
                 })?;
                 *size = (*size).max(at + n as u64);
@@ -114,10 +120,10 @@ impl Contents {
 
     fn resize(&mut self, len: u64) -> KResult<()> {
         match self {
-            Contents::Mem(v) => v.resize(len as usize, 0),
+            Contents::Mem(v) => v.resize(crate::num::usize_of(len), 0),
             Contents::Memfd { fd, size, .. } => {
                 // SAFETY: ftruncate of the file's memfd.
-                if unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) } != 0 {
+                if unsafe { libc::ftruncate(fd.as_raw_fd(), crate::num::sbits(len)) } != 0 {
                     return Err(Errno::last());
                 }
                 *size = len;
@@ -133,14 +139,19 @@ impl Contents {
         }
         match self {
             Contents::Mem(v) => {
-                v[start as usize..end as usize].fill(0);
+                v[crate::num::usize_of(start)..crate::num::usize_of(end)].fill(0);
                 Ok(())
             }
             Contents::Memfd { fd, .. } => {
                 let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
                 // SAFETY: fallocate on the file's memfd.
                 if unsafe {
-                    libc::fallocate(fd.as_raw_fd(), mode, start as i64, (end - start) as i64)
+                    libc::fallocate(
+                        fd.as_raw_fd(),
+                        mode,
+                        crate::num::sbits(start),
+                        crate::num::sbits(end - start),
+                    )
                 } != 0
                 {
                     return Err(Errno::last());
@@ -170,14 +181,19 @@ impl Contents {
         while done < v.len() {
             // SAFETY: pwrite from our vector into the new memfd.
             let n = unsafe {
-                crate::hostio::pwrite(raw, v[done..].as_ptr().cast(), v.len() - done, done as i64)
+                crate::hostio::pwrite(
+                    raw,
+                    v[done..].as_ptr().cast(),
+                    v.len() - done,
+                    crate::num::len_i64(done),
+                )
             };
             if n <= 0 {
                 let e = Errno::last();
                 *self = Contents::Mem(v);
                 return Err(e);
             }
-            done += n as usize;
+            done += crate::num::count(n);
         }
         let writers = Arc::new(AtomicUsize::new(0));
         *self = Contents::Memfd {
@@ -836,14 +852,14 @@ impl FileOps for TmpHandle {
         };
         match whence {
             libc::SEEK_DATA => {
-                if off < 0 || off as u64 >= size {
+                if off < 0 || crate::num::bits(off) >= size {
                     return Err(Errno::ENXIO);
                 }
-                *f.pos.lock() = off as u64;
-                Ok(off as u64)
+                *f.pos.lock() = crate::num::bits(off);
+                Ok(crate::num::bits(off))
             }
             libc::SEEK_HOLE => {
-                if off < 0 || off as u64 > size {
+                if off < 0 || crate::num::bits(off) > size {
                     return Err(Errno::ENXIO);
                 }
                 *f.pos.lock() = size;
@@ -952,9 +968,9 @@ impl FileOps for TmpHandle {
 
 fn stat_of(dev: u64, n: &Inode) -> Stat {
     let size = match &n.data {
-        Data::File(v) => v.len() as i64,
-        Data::Link(t) => t.len() as i64,
-        Data::Dir(d) => 40 + 20 * d.len() as i64,
+        Data::File(v) => crate::num::sbits(v.len()),
+        Data::Link(t) => crate::num::len_i64(t.len()),
+        Data::Dir(d) => 40 + 20 * crate::num::len_i64(d.len()),
         Data::Special | Data::Fifo(_) => 0,
     };
     Stat {

@@ -40,12 +40,16 @@ enum UnixAddr {
 }
 
 /// Checks and decodes a `struct sockaddr_un` of the application.
+/// sa_family of a unix address.
+const AF_UNIX: u16 = 1;
+const _: () = assert!(libc::AF_UNIX == AF_UNIX as i32);
+
 fn unix_addr(addr: &[u8]) -> KResult<UnixAddr> {
     const SUN_PATH: usize = 2;
     if addr.len() < SUN_PATH || addr.len() > SUN_PATH + 108 {
         return Err(Errno::EINVAL);
     }
-    if u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
+    if u16::from_ne_bytes([addr[0], addr[1]]) != AF_UNIX {
         return Err(Errno::EINVAL);
     }
     let path = &addr[SUN_PATH..];
@@ -61,7 +65,7 @@ fn unix_addr(addr: &[u8]) -> KResult<UnixAddr> {
 
 /// An unnamed AF_UNIX address: just the family.
 fn unnamed() -> Vec<u8> {
-    (libc::AF_UNIX as u16).to_ne_bytes().to_vec()
+    (AF_UNIX).to_ne_bytes().to_vec()
 }
 
 impl Socket for UnixStream {

@@ -36,7 +36,7 @@ fn write_all(fd: RawFd, mut data: &[u8]) {
             }
             return;
         }
-        data = &data[n as usize..];
+        data = &data[crate::num::count(n)..];
     }
 }
 
@@ -120,7 +120,7 @@ fn relay_in(k: &Arc<Kernel>) {
         if n < 0 {
             continue;
         }
-        let mut data = &buf[..n as usize];
+        let mut data = &buf[..crate::num::count(n)];
         let mut st = k.lock();
         loop {
             let mut w = Wait::start(&waiter);

@@ -11,7 +11,7 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
         if libc::clock_gettime(clock, &mut ts) != 0 {
             return 0;
         }
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        crate::num::bits(ts.tv_sec) * 1_000_000_000 + crate::num::bits(ts.tv_nsec)
     }
 }
 
@@ -81,14 +81,18 @@ pub fn rss_kb(mm: &crate::mm::Mm) -> u64 {
         let mut pos = start;
         while pos < end {
             // SAFETY: lseek on the memory file.
-            let d = unsafe { libc::lseek(fd, pos as i64, libc::SEEK_DATA) };
-            if d < 0 || d as u64 >= end {
+            let d = unsafe { libc::lseek(fd, crate::num::sbits(pos), libc::SEEK_DATA) };
+            if d < 0 || crate::num::bits(d) >= end {
                 break;
             }
             // SAFETY: as above.
             let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
-            let h = if h < 0 { end } else { (h as u64).min(end) };
-            bytes += h - d as u64;
+            let h = if h < 0 {
+                end
+            } else {
+                crate::num::bits(h).min(end)
+            };
+            bytes += h - crate::num::bits(d);
             pos = h;
         }
     }

@@ -314,7 +314,7 @@ fn restart_syscall_regs(regs: &mut Regs, handler_ran: bool, sa_restart: bool) {
     if g.orig_rax == u64::MAX {
         return;
     }
-    let e = -(g.rax as i64);
+    let e = -crate::num::sbits(g.rax);
     let restart = match e {
         512 => !handler_ran || sa_restart,
         513 => true,
@@ -334,7 +334,7 @@ fn restart_syscall_regs(regs: &mut Regs, handler_ran: bool, sa_restart: bool) {
         g.rax = g.orig_rax;
         g.rip -= 2;
     } else {
-        g.rax = (-libc::EINTR as i64) as u64;
+        g.rax = crate::num::bits(-libc::EINTR as i64);
     }
     g.orig_rax = u64::MAX;
 }
@@ -380,7 +380,7 @@ pub fn signals_and_exit(
         };
         let sig = info.signo;
         let sighand = st.procs[&tgid].sighand.clone();
-        let act = sighand.lock()[sig as usize - 1];
+        let act = sighand.lock()[crate::num::sig_index(sig)];
         if act.handler == SIG_IGN {
             continue;
         }
@@ -413,7 +413,7 @@ pub fn signals_and_exit(
         }
         t.sig_mask &= !signal::UNBLOCKABLE;
         if act.flags & signal::SA_RESETHAND != 0 {
-            sighand.lock()[sig as usize - 1] = Default::default();
+            sighand.lock()[crate::num::sig_index(sig)] = Default::default();
         }
         // Like Linux, keep delivering: later frames stack on this one.
     }

@@ -154,7 +154,7 @@ fn requeue_keys(st: &mut KState, k1: Key, k2: Key, nwake: u32, nreq: u32) -> u32
     if let Some(mut q) = st.futexes.queues.remove(&k1) {
         let take = (nreq as usize).min(q.len());
         let rest = q.split_off(take);
-        moved = q.len() as u32;
+        moved = crate::num::len_u32(q.len());
         st.futexes.queues.entry(k2).or_default().extend(q);
         if !rest.is_empty() {
             st.futexes.queues.insert(k1, rest);
@@ -191,7 +191,7 @@ pub fn wake_op(
         _ => return Err(Errno::ENOSYS),
     };
     write_obj(&ctx.mm, a2, &new)?;
-    let (o, c) = (old as i32, cmparg as i32);
+    let (o, c) = (crate::num::sbits32(old), crate::num::sbits32(cmparg));
     let hit = match cmp {
         0 => o == c,
         1 => o != c,
@@ -220,13 +220,13 @@ pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
     let Ok(h) = read_obj::<[u64; 3]>(mm, head) else {
         return;
     };
-    let (mut entry, offset, pending) = (h[0], h[1] as i64, h[2]);
+    let (mut entry, offset, pending) = (h[0], crate::num::sbits(h[1]), h[2]);
     let mut handle = |e: u64| {
-        let addr = (e as i64 + offset) as u64;
+        let addr = crate::num::bits(crate::num::sbits(e) + offset);
         let Ok(v) = read_obj::<u32>(mm, addr) else {
             return;
         };
-        if v & FUTEX_TID_MASK == tid as u32 {
+        if v & FUTEX_TID_MASK == crate::num::ubits32(tid) {
             let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
             if write_obj(mm, addr, &nv).is_ok() && v & FUTEX_WAITERS != 0 {
                 let _ = wake(st, mm, addr, 1, u32::MAX, true);
@@ -272,7 +272,7 @@ pub fn lock_pi(
 ) -> KResult<()> {
     use std::sync::atomic::Ordering::SeqCst;
     let k = key(&ctx.mm, addr, private)?;
-    let tid = ctx.tid as u32;
+    let tid = crate::num::ubits32(ctx.tid);
     loop {
         let mm = ctx.mm.clone();
         let w = word(&mm, addr)?;
@@ -292,7 +292,7 @@ pub fn lock_pi(
         if try_only {
             return Err(Errno::EAGAIN);
         }
-        if !ctx.st.tasks.contains_key(&(owner as i32)) {
+        if !ctx.st.tasks.contains_key(&crate::num::sbits32(owner)) {
             return Err(Errno::ESRCH);
         }
         if v & FUTEX_WAITERS == 0
@@ -341,7 +341,7 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
     let mm = ctx.mm.clone();
     let w = word(&mm, addr)?;
     let v = w.load(SeqCst);
-    if v & FUTEX_TID_MASK != ctx.tid as u32 {
+    if v & FUTEX_TID_MASK != crate::num::ubits32(ctx.tid) {
         return Err(Errno::EPERM);
     }
     let next = ctx
@@ -353,7 +353,10 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
     match next {
         Some((t, _)) => {
             let more = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
-            w.store(t as u32 | if more { FUTEX_WAITERS } else { 0 }, SeqCst);
+            w.store(
+                crate::num::ubits32(t) | if more { FUTEX_WAITERS } else { 0 },
+                SeqCst,
+            );
             ctx.st.futexes.woken.insert(t);
             wake_task(&ctx.st.tasks, t);
         }

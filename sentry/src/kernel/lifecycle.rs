@@ -211,7 +211,7 @@ fn thread_cpu_ns() -> u64 {
     unsafe {
         let mut ts: libc::timespec = std::mem::zeroed();
         libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        crate::num::bits(ts.tv_sec) * 1_000_000_000 + crate::num::bits(ts.tv_nsec)
     }
 }
 
@@ -246,7 +246,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
                 regs.gp.rax = match r {
                     Ok(v) => v,
-                    Err(e) => (-(e.0 as i64)) as u64,
+                    Err(e) => crate::num::bits(-(e.0 as i64)),
                 };
                 done = true;
             }
@@ -271,7 +271,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 if !ctx.no_return {
                     ctx.regs.gp.rax = match r {
                         Ok(v) => v,
-                        Err(e) => (-(e.0 as i64)) as u64,
+                        Err(e) => crate::num::bits(-(e.0 as i64)),
                     };
                 }
                 tid = ctx.tid;
@@ -280,7 +280,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             Some(Event::CompatSyscall) => {
                 // No i386 table: never reinterpret the number as a 64-bit one.
                 k.log_once("i386 system call ABI (int 0x80)");
-                regs.gp.rax = (-(libc::ENOSYS as i64)) as u64;
+                regs.gp.rax = crate::num::bits(-(libc::ENOSYS as i64));
             }
             Some(Event::Fault { signo, code, addr }) => {
                 let mm = st.tasks[&tid].mm.clone();
@@ -346,7 +346,7 @@ pub fn force_signal(st: &mut KState, tid: i32, info: SigInfo) {
     let p = &st.procs[&tgid];
     {
         let mut h = p.sighand.lock();
-        let a = &mut h[info.signo as usize - 1];
+        let a = &mut h[crate::num::sig_index(info.signo)];
         if blocked || a.handler == SIG_IGN {
             a.handler = SIG_DFL;
         }
@@ -533,7 +533,7 @@ pub struct CloneArgs {
 }
 
 pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
-    let f = a.flags as i32;
+    let f = crate::num::sbits32(u32::try_from(a.flags & 0xffff_ffff).unwrap_or(0));
     if f & libc::CLONE_THREAD != 0 && f & libc::CLONE_SIGHAND == 0 {
         return Err(Errno::EINVAL);
     }

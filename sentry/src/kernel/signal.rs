@@ -136,7 +136,7 @@ impl SigInfo {
             errno: i32at(4),
             code: i32at(8),
             pid: i32at(16),
-            uid: i32at(20) as u32,
+            uid: crate::num::ubits32(i32at(20)),
             value: u64::from_le_bytes(b[24..32].try_into().unwrap()),
             kind: InfoKind::Queue,
             ..Default::default()
@@ -167,7 +167,7 @@ impl SigQueue {
         if ready == 0 {
             return None;
         }
-        let sig = ready.trailing_zeros() as i32 + 1;
+        let sig = crate::num::sbits32(ready.trailing_zeros()) + 1;
         let i = self.infos.iter().position(|s| s.signo == sig)?;
         let info = self.infos.remove(i);
         if !self.infos.iter().any(|s| s.signo == sig) {
@@ -215,7 +215,7 @@ fn ignored(st: &KState, tgid: i32, sig: i32) -> bool {
     let Some(p) = st.procs.get(&tgid) else {
         return true;
     };
-    let act = p.sighand.lock()[sig as usize - 1];
+    let act = p.sighand.lock()[crate::num::sig_index(sig)];
     act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ign)
 }
 
@@ -238,7 +238,7 @@ pub fn init_protected(st: &KState, tgid: i32, sig: i32, tid: Option<i32>) -> boo
         return false;
     };
     let blocked = st.tasks.get(&t).is_some_and(|t| t.sig_mask & bit(sig) != 0);
-    !blocked && p.sighand.lock()[sig as usize - 1].handler == SIG_DFL
+    !blocked && p.sighand.lock()[crate::num::sig_index(sig)].handler == SIG_DFL
 }
 
 /// Whether init (pid 1) discards a signal with the default action at
@@ -264,7 +264,7 @@ pub fn ignored_or_blocked(st: &KState, tid: i32, sig: i32) -> bool {
     let act = st
         .procs
         .get(&t.tgid)
-        .map(|p| p.sighand.lock()[sig as usize - 1]);
+        .map(|p| p.sighand.lock()[crate::num::sig_index(sig)]);
     act.is_some_and(|a| a.handler == SIG_IGN)
 }
 
@@ -493,17 +493,17 @@ pub fn setup_frame(
     let si = uc + UC_SIZE;
 
     if fp_len > 0 {
-        let mut fp = regs.fp[..fp_len as usize].to_vec();
+        let mut fp = regs.fp[..crate::num::usize_of(fp_len)].to_vec();
         // Software-reserved bytes of the FXSAVE area describe the XSAVE frame.
         let xfeatures = u64::from_le_bytes(fp[512..520].try_into().unwrap());
         fp[464..468].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
-        fp[468..472].copy_from_slice(&((fp_len + 4) as u32).to_le_bytes());
+        fp[468..472].copy_from_slice(&u32::try_from(fp_len + 4).unwrap_or(u32::MAX).to_le_bytes());
         fp[472..480].copy_from_slice(&xfeatures.max(3).to_le_bytes());
-        fp[480..484].copy_from_slice(&(fp_len as u32).to_le_bytes());
+        fp[480..484].copy_from_slice(&u32::try_from(fp_len).unwrap_or(u32::MAX).to_le_bytes());
         fp.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
         mm.write(fpstate, &fp)?;
     }
-    let mut u = Vec::with_capacity(UC_SIZE as usize);
+    let mut u = Vec::with_capacity(crate::num::usize_of(UC_SIZE));
     let push = |u: &mut Vec<u8>, v: u64| u.extend_from_slice(&v.to_le_bytes());
     push(&mut u, if fp_len > 0 { 1 | 2 } else { 2 }); // uc_flags
     push(&mut u, 0); // uc_link
@@ -515,7 +515,7 @@ pub fn setup_frame(
     } else {
         0
     };
-    push(&mut u, ss_flags as u64);
+    push(&mut u, crate::num::bits(i64::from(ss_flags)));
     push(&mut u, alt.1);
     for v in [
         g.r8, g.r9, g.r10, g.r11, g.r12, g.r13, g.r14, g.r15, g.rdi, g.rsi, g.rbp, g.rbx, g.rdx,
@@ -552,7 +552,7 @@ pub fn setup_frame(
     let r = &mut regs.gp;
     r.rsp = frame;
     r.rip = act.handler;
-    r.rdi = info.signo as u64;
+    r.rdi = crate::num::bits(i64::from(info.signo));
     r.rsi = si;
     r.rdx = uc;
     r.rax = 0;
@@ -565,10 +565,14 @@ pub fn setup_frame(
 /// frame at rsp. Returns the restored mask and alt-stack setting.
 pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<AltStack>)> {
     let uc = regs.gp.rsp;
-    let raw = crate::mm::read_vec(mm, uc, UC_SIZE as usize)?;
+    let raw = crate::mm::read_vec(mm, uc, crate::num::usize_of(UC_SIZE))?;
     let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap());
     let flags = w(0);
-    let alt = (w(2), w(4), w(3) as i32);
+    let alt = (
+        w(2),
+        w(4),
+        crate::num::sbits32(u32::try_from(w(3) & 0xffff_ffff).unwrap_or(0)),
+    );
     let m = 5; // sigcontext starts at word 5
     let g = &mut regs.gp;
     g.r8 = w(m);

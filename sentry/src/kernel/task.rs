@@ -138,7 +138,7 @@ pub fn default_rlimits() -> [(u64, u64); 16] {
             // SAFETY: getrlimit fills a plain struct.
             unsafe {
                 let mut l: libc::rlimit = std::mem::zeroed();
-                if libc::getrlimit(i as _, &mut l) == 0 {
+                if libc::getrlimit(crate::num::len_u32(i), &mut l) == 0 {
                     *slot = (l.rlim_cur, l.rlim_max);
                 }
             }

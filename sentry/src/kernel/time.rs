@@ -44,12 +44,12 @@ impl Clock {
         let spin = std::time::Instant::now();
         while spin.elapsed() < Duration::from_micros(300) {}
         let (t1, h1) = (rdtsc(), host_ns(libc::CLOCK_MONOTONIC));
-        let mult = (((h1 - h0) as u128) << SHIFT) / ((t1 - t0).max(1) as u128);
+        let mult = (crate::num::wide(h1 - h0) << SHIFT) / u128::from((t1 - t0).max(1));
         let c = Clock {
             vvar,
             start: (t0, h0),
         };
-        c.publish(t1, h1, mult as u64);
+        c.publish(t1, h1, crate::num::narrow(mult));
         c
     }
 
@@ -79,9 +79,10 @@ impl Clock {
                 let v = &*self.vvar;
                 let s1 = std::ptr::read_volatile(&v.seq);
                 fence(Ordering::SeqCst);
-                let d = rdtsc().wrapping_sub(v.tsc_base) as i64;
-                let d = d.max(0) as u128;
-                let mono = v.mono_base + ((d * v.mult as u128) >> v.shift) as i64;
+                let d = crate::num::sbits(rdtsc().wrapping_sub(v.tsc_base));
+                let d = crate::num::wide(d);
+                let mono =
+                    v.mono_base + crate::num::narrow_i64((d * u128::from(v.mult)) >> v.shift);
                 let (off, mult) = (v.real_offset, v.mult);
                 fence(Ordering::SeqCst);
                 let s2 = std::ptr::read_volatile(&v.seq);
@@ -109,17 +110,17 @@ impl Clock {
         let (cur, _, old_mult) = self.read();
         let (tsc, host) = (rdtsc(), host_ns(libc::CLOCK_MONOTONIC));
         let base = (tsc - self.start.0).max(1) as u128;
-        let rate = (((host - self.start.1) as u128) << SHIFT) / base;
+        let rate = (crate::num::wide(host - self.start.1) << SHIFT) / base;
         let rate = if rate == 0 { old_mult as u128 } else { rate };
-        let p = period.as_nanos() as i64;
+        let p = crate::num::narrow_i64(period.as_nanos());
         let (mono, mult) = if cur < host - 1_000_000 {
             (host, rate)
         } else {
-            let want = (host + p - cur).clamp(p / 2, p * 2) as u128;
-            let ticks = ((p as u128) << SHIFT) / rate.max(1);
+            let want = crate::num::wide((host + p - cur).clamp(p / 2, p * 2));
+            let ticks = (crate::num::wide(p) << SHIFT) / rate.max(1);
             (cur, (want << SHIFT) / ticks.max(1))
         };
-        self.publish(tsc, mono, mult as u64);
+        self.publish(tsc, mono, crate::num::narrow(mult));
     }
 }
 

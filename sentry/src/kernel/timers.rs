@@ -109,7 +109,9 @@ impl Timers {
         if !value.is_zero() {
             match t.clock {
                 Clock::Wall => t.deadline = Some(Instant::now() + value),
-                Clock::Cpu { .. } => t.cpu_deadline = Some(now_cpu + value.as_nanos() as u64),
+                Clock::Cpu { .. } => {
+                    t.cpu_deadline = Some(now_cpu + crate::num::narrow(value.as_nanos()))
+                }
             }
         }
         t.interval = interval;
@@ -221,7 +223,7 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                         }
                         t.deadline = Some(d);
                     } else if let Some(c) = t.cpu_deadline {
-                        t.cpu_deadline = Some(c + t.interval.as_nanos() as u64);
+                        t.cpu_deadline = Some(c + crate::num::narrow(t.interval.as_nanos()));
                     }
                     let target = t.target.clone();
                     fire(&mut st, target);

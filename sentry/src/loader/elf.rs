@@ -22,7 +22,9 @@ pub trait ReadAt {
 /// Copies `len` bytes of `f` at `off` into application memory at `addr`.
 pub fn copy_in(mm: &Mm, f: &dyn ReadAt, addr: u64, len: usize, off: u64) -> KResult<usize> {
     if let Some(fd) = f.host_fd() {
-        return mm.fill_from_fd(addr, len, fd, off).map(|n| n as usize);
+        return mm
+            .fill_from_fd(addr, len, fd, off)
+            .map(crate::num::usize_of);
     }
     let iov = mm.iovecs_force(addr, len)?;
     f.read_into(&iov, off)
@@ -108,7 +110,7 @@ impl Elf {
         if p.filesz == 0 || p.filesz > 4096 {
             return Err(Errno::ENOEXEC);
         }
-        let mut buf = vec![0u8; p.filesz as usize];
+        let mut buf = vec![0u8; crate::num::usize_of(p.filesz)];
         f.read_at(&mut buf, p.offset)?;
         while buf.last() == Some(&0) {
             buf.pop();
@@ -202,7 +204,7 @@ pub fn load(
         };
         mm.map(req)?;
         if p.filesz > 0 && !direct {
-            let n = copy_in(mm, f, at, p.filesz as usize, p.offset)?;
+            let n = copy_in(mm, f, at, crate::num::usize_of(p.filesz), p.offset)?;
             if (n as u64) < p.filesz {
                 return Err(Errno::EIO);
             }

@@ -11,7 +11,7 @@ static IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vdso.so"));
 struct Bytes(&'static [u8]);
 impl ReadAt for Bytes {
     fn read_at(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
-        let off = (off as usize).min(self.0.len());
+        let off = crate::num::usize_of(off).min(self.0.len());
         let n = buf.len().min(self.0.len() - off);
         buf[..n].copy_from_slice(&self.0[off..off + n]);
         Ok(n)
@@ -52,8 +52,12 @@ impl Vdso {
         let image_len = page_up(hi);
         let mem = SharedMem::new(memfile, PAGE + image_len)?;
         for p in elf.phdrs.iter().filter(|p| p.ptype == PT_LOAD) {
-            let (o, v, n) = (p.offset as usize, p.vaddr as usize, p.filesz as usize);
-            if v + n > image_len as usize {
+            let (o, v, n) = (
+                crate::num::usize_of(p.offset),
+                crate::num::usize_of(p.vaddr),
+                crate::num::usize_of(p.filesz),
+            );
+            if v + n > crate::num::usize_of(image_len) {
                 return Err(crate::Errno::ENOEXEC);
             }
             // SAFETY: within the range freshly allocated for `mem`.
@@ -65,7 +69,11 @@ impl Vdso {
     /// The parameter page as the sentry writes it.
     pub fn vvar(&self) -> *mut VvarPage {
         // SAFETY: the first page of `mem` is reserved for parameters.
-        unsafe { self.mem.memfile_ptr(self.mem.off, PAGE as usize).cast() }
+        unsafe {
+            self.mem
+                .memfile_ptr(self.mem.off, crate::num::usize_of(PAGE))
+                .cast()
+        }
     }
 
     /// Maps the parameter page and the image; returns the image address.

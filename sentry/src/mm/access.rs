@@ -82,7 +82,11 @@ impl Mm {
                 Backing::File { fd, .. } => Piece::File(fd.as_raw_fd(), v.off_at(pos)),
                 _ => Piece::Mem(v.off_at(pos)),
             };
-            pieces.push((piece, (pos - addr) as usize, (e - pos) as usize));
+            pieces.push((
+                piece,
+                crate::num::usize_of(pos - addr),
+                crate::num::usize_of(e - pos),
+            ));
             pos = e;
             if pos >= end {
                 break;
@@ -114,7 +118,7 @@ impl Mm {
                             fd,
                             dst[done..].as_mut_ptr().cast(),
                             l - done,
-                            (off + done as u64) as i64,
+                            crate::num::sbits(off + done as u64),
                         )
                     })?;
                 }
@@ -143,7 +147,7 @@ impl Mm {
                             fd,
                             src[done..].as_ptr().cast(),
                             l - done,
-                            (off + done as u64) as i64,
+                            crate::num::sbits(off + done as u64),
                         )
                     })?;
                 }
@@ -254,7 +258,7 @@ fn file_io(len: usize, mut op: impl FnMut(usize) -> isize) -> KResult<()> {
         if n <= 0 {
             return Err(Errno::EFAULT);
         }
-        done += n as usize;
+        done += crate::num::count(n);
     }
     Ok(())
 }
@@ -380,7 +384,7 @@ pub fn read_cstr(mm: &Mm, addr: u64, max: usize) -> KResult<Vec<u8>> {
     let mut pos = addr;
     loop {
         // Read up to the end of the page to avoid faulting on the next one.
-        let chunk = (4096 - (pos & 4095)) as usize;
+        let chunk = crate::num::usize_of(4096 - (pos & 4095));
         let mut buf = vec![0u8; chunk];
         mm.read(pos, &mut buf)?;
         if let Some(i) = buf.iter().position(|&b| b == 0) {

@@ -655,7 +655,7 @@ impl Mm {
         if new_len == 0 || new_len > TASK_SIZE {
             return Err(Errno::EINVAL);
         }
-        let _ = self.unshare_range(old, old_len.max(1) as usize);
+        let _ = self.unshare_range(old, crate::num::usize_of(old_len.max(1)));
         let mut st = self.state.lock();
         // In Linux's order: the VMA at the address, then the destination,
         // then the shrink's unmap, then the range within the VMA.
@@ -818,7 +818,7 @@ impl Mm {
             }
         }
         // Copy-on-write ranges are the process's own once discarded.
-        self.unshare_range(addr, (end - addr) as usize)?;
+        self.unshare_range(addr, crate::num::usize_of(end - addr))?;
         let st = self.state.lock();
         // Holes are skipped, and reported at the end, as Linux does.
         let holes = !Self::fully_mapped(&st, addr, end);
@@ -878,7 +878,7 @@ impl Mm {
                 page += PAGE;
                 continue;
             }
-            let off = v.off_at(page) as i64;
+            let off = crate::num::sbits(v.off_at(page));
             // SAFETY: lseek on the memory file.
             let d = unsafe { libc::lseek(self.memfile.fd(), off, libc::SEEK_DATA) };
             out.push(u8::from(d == off));
