@@ -35,51 +35,16 @@ pub const fn size(v: u64) -> usize {
     v as usize
 }
 
-/// A signed value's bits in an unsigned register or field, as the kernel
-/// stores it (a negative time in `st_atime`, a negative fd in AT_FDCWD).
-#[allow(clippy::cast_sign_loss)]
-pub const fn bits(v: i64) -> u64 {
-    v as u64
-}
-
-/// An `int` value's bits in an unsigned 32-bit field (siginfo, statx).
-#[allow(clippy::cast_sign_loss)]
-pub const fn ubits(v: i32) -> u32 {
-    v as u32
-}
-
-/// A 32-bit field's bits as the `int` the kernel declares it.
-#[allow(clippy::cast_possible_wrap)]
-pub const fn sbits(v: u32) -> i32 {
-    v as i32
-}
+// Conversions that are not the register ABI's own are the sentry's.
+pub use sentry::num::{
+    bits, nonneg as unsigned, saturating_i32 as int_len, saturating_i64 as signed,
+    sbits32 as sbits, ubits32 as ubits, usize_of,
+};
 
 /// A duration in nanoseconds as the kernel's signed 64-bit count,
 /// saturating (292 years).
 pub fn ns_of(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
-
-/// A length the sentry computed, as an `int` result, saturating.
-pub fn int_len(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-/// A value that cannot be negative here (a size, a count, an fd), as an
-/// unsigned one; 0 if it ever were.
-pub fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// A length the sentry keeps as u64, as usize (x86-64: lossless).
-#[allow(clippy::cast_possible_truncation)]
-pub fn usize_of(v: u64) -> usize {
-    v as usize
-}
-
-/// An unsigned value where a signed field takes it, saturating.
-pub fn signed(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 pub fn path(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<u8>> {

@@ -460,7 +460,11 @@ impl FileOps for Epoll {
 
 #[cfg(test)]
 // Small test indices and fds.
-#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 mod tests {
     use super::*;
     use crate::fs::pipe::new_pipe;
