@@ -5,7 +5,7 @@ use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::{FdTable, File};
 use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY, IN_OPEN};
-use sentry::fs::pipe::{new_pipe, PipeEnd};
+use sentry::fs::pipe::new_pipe;
 use sentry::fs::Stat;
 use sentry::kernel::signal::{self as ksig, SigInfo};
 use sentry::{Ctx, Errno, KResult};
@@ -588,7 +588,9 @@ fn do_open_how(
         crate::abi::uint(mode) & !umask & 0o7777,
         how,
     )?;
-    if let Some(end) = f.downcast::<PipeEnd>() {
+    // A FIFO opened for one side (O_RDWR holds both and never waits).
+    let one_side = flags & libc::O_ACCMODE != libc::O_RDWR;
+    if let Some(end) = f.ops.pipe(f.writable()).filter(|_| one_side) {
         // A named pipe: a blocking open waits until the other side is
         // (or has been) opened.
         if flags & libc::O_NONBLOCK == 0 && end.pipe().named {
@@ -1192,11 +1194,11 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 .store(crate::abi::int(a[2]), std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }
-        libc::F_SETPIPE_SZ => match f.downcast::<PipeEnd>() {
+        libc::F_SETPIPE_SZ => match f.ops.pipe(false) {
             Some(p) => Ok(p.set_capacity(crate::abi::size(a[2]))? as u64),
             None => Err(Errno::EBADF),
         },
-        libc::F_GETPIPE_SZ => match f.downcast::<PipeEnd>() {
+        libc::F_GETPIPE_SZ => match f.ops.pipe(false) {
             Some(p) => Ok(p.capacity() as u64),
             None => Err(Errno::EBADF),
         },
@@ -1600,7 +1602,7 @@ fn statfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    if f.downcast::<PipeEnd>().is_some() {
+    if f.ops.pipe(false).is_some() {
         let pipefs = sentry::fs::StatFs {
             f_type: 0x5049_5045,
             bsize: 4096,

@@ -8,7 +8,6 @@ use crate::fs::{fdget, wait_ready};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
 use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY};
-use sentry::fs::pipe::PipeEnd;
 use sentry::kernel::signal::{self as ksig, SigInfo};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
@@ -88,7 +87,7 @@ fn transfer(
     let mut done = 0usize;
     while done < len {
         let want = (len - done).min(buf.len());
-        let got = match inp.downcast::<PipeEnd>() {
+        let got = match inp.ops.pipe(false) {
             Some(p) => p.peek(&mut buf[..want]),
             None => inp.ops.read(inp, &mut buf[..want], off_of(ipos)),
         };
@@ -130,7 +129,7 @@ fn transfer(
                 Err(_) => break,
             }
         }
-        if let Some(p) = inp.downcast::<PipeEnd>() {
+        if let Some(p) = inp.ops.pipe(false) {
             p.consume(wrote);
         } else if let Pos::At(o) = ipos {
             ipos = Pos::At(o + wrote as u64);
@@ -142,7 +141,7 @@ fn transfer(
         if wrote < n {
             break;
         }
-        if inp.downcast::<PipeEnd>().is_some()
+        if inp.ops.pipe(false).is_some()
             || !matches!(file_type(inp)?, libc::S_IFREG | libc::S_IFBLK)
         {
             // Streams give what they have; do not wait for more.
@@ -172,7 +171,7 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !inp.readable() || !out.writable() {
         return Err(Errno::EBADF);
     }
-    if inp.downcast::<PipeEnd>().is_some() || file_type(&inp)? == libc::S_IFDIR {
+    if inp.ops.pipe(false).is_some() || file_type(&inp)? == libc::S_IFDIR {
         return Err(Errno::EINVAL);
     }
     if out.flags() & libc::O_APPEND != 0 {
@@ -203,7 +202,7 @@ fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !inp.readable() || !out.writable() {
         return Err(Errno::EBADF);
     }
-    let (ip, op) = (inp.downcast::<PipeEnd>(), out.downcast::<PipeEnd>());
+    let (ip, op) = (inp.ops.pipe(false), out.ops.pipe(true));
     if ip.is_none() && op.is_none() {
         return Err(Errno::EINVAL);
     }
@@ -265,7 +264,7 @@ fn tee(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & !SPLICE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
-    let (Some(ip), Some(op)) = (inp.downcast::<PipeEnd>(), out.downcast::<PipeEnd>()) else {
+    let (Some(ip), Some(op)) = (inp.ops.pipe(false), out.ops.pipe(true)) else {
         return Err(Errno::EINVAL);
     };
     if ip.is_write() || !op.is_write() {
@@ -300,7 +299,7 @@ fn tee(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn vmsplice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
-    let Some(p) = f.downcast::<PipeEnd>() else {
+    let Some(p) = f.ops.pipe(f.writable()) else {
         return Err(Errno::EBADF);
     };
     if a[3] & !SPLICE_FLAGS != 0 {

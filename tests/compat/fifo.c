@@ -52,6 +52,18 @@ int main(void)
 	int rw = open(path, O_RDWR);
 	CHECK("rdwr_open", rw >= 0);
 	CHECK("rdwr_loop", write(rw, "x", 1) == 1 && read(rw, buf, 1) == 1 && buf[0] == 'x');
+	/* The pipe calls work on it too. */
+	CHECK("rdwr_getpipe_sz", fcntl(rw, F_GETPIPE_SZ) == 65536);
+	CHECK("rdwr_setpipe_sz", fcntl(rw, F_SETPIPE_SZ, 8192) == 8192 &&
+				     fcntl(rw, F_GETPIPE_SZ) == 8192);
+	int p[2];
+	CHECK("pipe", pipe(p) == 0);
+	CHECK("splice_to_rdwr", write(p[1], "yz", 2) == 2 &&
+				    splice(p[0], NULL, rw, NULL, 2, 0) == 2);
+	CHECK("splice_from_rdwr", splice(rw, NULL, p[1], NULL, 2, 0) == 2 &&
+				      read(p[0], buf, 2) == 2 && memcmp(buf, "yz", 2) == 0);
+	close(p[0]);
+	close(p[1]);
 	close(rw);
 	CHECK("unlink", unlink(path) == 0);
 	CHECK("rmdir", rmdir(dir) == 0);

@@ -119,6 +119,14 @@ pub trait FileOps: Send + Sync + Any {
     fn lockless(&self) -> bool {
         false
     }
+    /// The pipe end behind the file, for the calls that work on pipes
+    /// (splice, tee, vmsplice, F_SETPIPE_SZ): the end to read from
+    /// (`write` false) or to write to. An end answers for itself either
+    /// way (callers check its direction); a FIFO opened O_RDWR holds both.
+    fn pipe(&self, write: bool) -> Option<&super::pipe::PipeEnd> {
+        let _ = write;
+        None
+    }
     /// The socket behind the file, for socket calls (ENOTSOCK without).
     fn socket(&self) -> Option<&dyn crate::socket::Socket> {
         None

@@ -277,6 +277,10 @@ impl FileOps for PipeEnd {
         }))
     }
 
+    fn pipe(&self, _write: bool) -> Option<&PipeEnd> {
+        Some(self)
+    }
+
     // Reads go straight from the queue into application memory: no
     // bounce buffer.
     fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
@@ -341,6 +345,9 @@ pub struct PipeRdWr {
 impl FileOps for PipeRdWr {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         self.rd.read(f, buf, off)
+    }
+    fn pipe(&self, write: bool) -> Option<&PipeEnd> {
+        Some(if write { &self.wr } else { &self.rd })
     }
     fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         self.wr.write(f, buf, off)
