@@ -41,7 +41,17 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
     let fd = i32::try_from(a[0]).ok()?;
     let f = cx.files.lock().get(fd).ok()?;
     let allowed = if write { f.writable() } else { f.readable() };
-    if !allowed || !f.ops.lockless() {
+    if !allowed {
+        return None;
+    }
+    if let Some(end) = f.ops.pipe(write) {
+        return if off.is_none() {
+            pipe_io(cx, &f, end, buf, write)
+        } else {
+            None
+        };
+    }
+    if !f.ops.lockless() {
         return None;
     }
     let segs = segments(cx, buf)?;
@@ -98,6 +108,36 @@ fn segments(cx: &Unlocked<'_>, buf: Buf) -> Option<Vec<(u64, usize)>> {
         }
     }
     (total > 0).then_some(out)
+}
+
+/// A pipe's read or write when it can complete now: a read that finds
+/// data (or end of file), a write that fits whole. Otherwise (it would
+/// wait, or the pipe is broken and SIGPIPE is due) None, having done
+/// nothing.
+fn pipe_io(
+    cx: &Unlocked<'_>,
+    f: &Arc<File>,
+    end: &sentry::fs::pipe::PipeEnd,
+    buf: Buf,
+    write: bool,
+) -> Option<KResult<u64>> {
+    let segs = segments(cx, buf)?;
+    if write {
+        let mut data = Vec::new();
+        for &(addr, len) in &segs {
+            data.extend(sentry::mm::read_vec(cx.mm, addr, len).ok()?);
+        }
+        return end.write_all_now(&data).map(|r| r.map(|n| n as u64));
+    }
+    let _pinned = cx.mm.io_pin.read();
+    let mut iov = Vec::new();
+    for &(addr, len) in &segs {
+        iov.extend(cx.mm.iovecs(addr, len).ok()?);
+    }
+    match f.ops.read_iov(f, &iov, None)? {
+        Err(e) if e == sentry::Errno::EAGAIN => None,
+        r => Some(r.map(|n| n as u64)),
+    }
 }
 
 /// Files without iovec I/O: through a buffer.

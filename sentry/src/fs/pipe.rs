@@ -202,6 +202,23 @@ impl Drop for PipeEnd {
 }
 
 impl PipeEnd {
+    /// Writes all of `data` if it fits now and someone reads: Some(Ok).
+    /// None, having done nothing, when the caller must wait or the pipe is
+    /// broken (so a caller that can sleep and signal does it instead).
+    pub fn write_all_now(&self, data: &[u8]) -> Option<KResult<usize>> {
+        if !self.write {
+            return Some(Err(Errno::EBADF));
+        }
+        let mut p = self.pipe.inner.lock();
+        if p.readers == 0 || p.cap - p.buf.len() < data.len() {
+            return None;
+        }
+        p.buf.extend(data);
+        drop(p);
+        self.pipe.wq.notify(EV_IN);
+        Some(Ok(data.len()))
+    }
+
     /// `read` into application memory pieces.
     fn read_into(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
