@@ -730,6 +730,12 @@ fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
+    seek(&f, a[1], a[2])
+}
+
+/// lseek(2) on an open file (needs nothing of the kernel's state).
+pub(crate) fn seek(f: &Arc<File>, off: u64, whence: u64) -> KResult<u64> {
+    let a = [0, off, whence];
     let whence = crate::abi::int(a[2]);
     if !(0..=4).contains(&whence) {
         return Err(Errno::EINVAL);
@@ -756,7 +762,7 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         return Ok(crate::abi::bits(new));
     }
-    f.ops.seek(&f, crate::abi::long(a[1]), whence)
+    f.ops.seek(f, crate::abi::long(a[1]), whence)
 }
 
 /// The kernel's struct stat for x86-64.
@@ -785,12 +791,7 @@ pub fn linux_stat(s: &Stat) -> linux_raw_sys::general::stat {
 }
 
 fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<Stat> {
-    if flags
-        & crate::abi::bits(i64::from(
-            !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000),
-        ))
-        != 0
-    {
+    if flags & !STAT_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
     let p = if path == 0 {
@@ -844,6 +845,17 @@ fn statx(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let s = stat_path(ctx, crate::abi::int(a[0]), a[1], flags)?;
+    put(ctx, a[4], &statx_bytes(&s))?;
+    Ok(0)
+}
+
+/// The flags stat_path accepts.
+pub(crate) const STAT_FLAGS: u64 = crate::abi::bits(
+    (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as i64,
+);
+
+/// struct statx for `s` (the basic stats).
+pub(crate) fn statx_bytes(s: &Stat) -> [u8; 256] {
     let mut b = [0u8; 256];
     let w32 = |b: &mut [u8; 256], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
     let w64 = |b: &mut [u8; 256], o: usize, v: u64| b[o..o + 8].copy_from_slice(&v.to_le_bytes());
@@ -867,8 +879,7 @@ fn statx(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     w32(&mut b, 132, min(s.rdev));
     w32(&mut b, 136, maj(s.dev));
     w32(&mut b, 140, min(s.dev));
-    put(ctx, a[4], &b)?;
-    Ok(0)
+    b
 }
 
 fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -25,6 +25,19 @@ enum Buf {
 
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
     let (buf, off, write) = match i64::try_from(nr).ok()? {
+        libc::SYS_fstat => return fstat(cx, a[0], a[1], false),
+        libc::SYS_newfstatat if empty_path_of_fd(cx, a[0], a[1], a[3]) => {
+            return fstat(cx, a[0], a[2], false)
+        }
+        libc::SYS_statx
+            if a[3] & 0x8000_0000 == 0 && empty_path_of_fd(cx, a[0], a[1], a[2] & !0x6000) =>
+        {
+            return fstat(cx, a[0], a[4], true)
+        }
+        libc::SYS_lseek => {
+            let f = file(cx, a[0])?;
+            return Some(crate::fs::seek(&f, a[1], a[2]));
+        }
         libc::SYS_read => (Buf::One(a[1], a[2]), None, false),
         libc::SYS_write => (Buf::One(a[1], a[2]), None, true),
         libc::SYS_pread64 => (Buf::One(a[1], a[2]), Some(a[3]), false),
@@ -74,6 +87,38 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         Some(r) => r.map(|n| n as u64),
         None => bounce(cx, &f, &segs, &iov, off, write),
     })
+}
+
+/// The open file behind register `fd`; None (the locked handler gives
+/// EBADF) when there is none.
+fn file(cx: &Unlocked<'_>, fd: u64) -> Option<Arc<File>> {
+    cx.files.lock().get(i32::try_from(fd).ok()?).ok()
+}
+
+/// Whether a *stat*at call names the open file `dirfd` itself: an empty
+/// (or NULL) path with AT_EMPTY_PATH and only flags stat accepts.
+fn empty_path_of_fd(cx: &Unlocked<'_>, dirfd: u64, path: u64, flags: u64) -> bool {
+    let fd_ok = crate::abi::int(dirfd) >= 0;
+    let flags_ok = flags & !crate::fs::STAT_FLAGS == 0 && flags & libc::AT_EMPTY_PATH as u64 != 0;
+    let empty = path == 0 || sentry::mm::read_vec(cx.mm, path, 1).is_ok_and(|b| b[0] == 0);
+    fd_ok && flags_ok && empty
+}
+
+/// fstat(2) of `fd` into `out` (a struct stat, or a struct statx).
+fn fstat(cx: &Unlocked<'_>, fd: u64, out: u64, statx: bool) -> Option<KResult<u64>> {
+    if out == 0 {
+        return None;
+    }
+    let f = file(cx, crate::abi::bits(i64::from(crate::abi::int(fd))))?;
+    let s = f.stat();
+    Some(s.and_then(|s| {
+        if statx {
+            sentry::mm::write_obj(cx.mm, out, &crate::fs::statx_bytes(&s))?;
+        } else {
+            sentry::mm::write_obj(cx.mm, out, &crate::fs::linux_stat(&s))?;
+        }
+        Ok(0)
+    }))
 }
 
 /// The (address, length) pieces a call moves, capped at MAX_RW in all;
