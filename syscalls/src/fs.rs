@@ -735,8 +735,7 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// lseek(2) on an open file (needs nothing of the kernel's state).
 pub(crate) fn seek(f: &Arc<File>, off: u64, whence: u64) -> KResult<u64> {
-    let a = [0, off, whence];
-    let whence = crate::abi::int(a[2]);
+    let whence = crate::abi::int(whence);
     if !(0..=4).contains(&whence) {
         return Err(Errno::EINVAL);
     }
@@ -747,10 +746,8 @@ pub(crate) fn seek(f: &Arc<File>, off: u64, whence: u64) -> KResult<u64> {
         // Directory offsets are entry indices (the d_off getdents64 gives).
         let mut dp = f.dir_pos.lock();
         let new = match whence {
-            libc::SEEK_SET => crate::abi::long(a[1]),
-            libc::SEEK_CUR => {
-                crate::abi::signed(dp.0 as u64).saturating_add(crate::abi::long(a[1]))
-            }
+            libc::SEEK_SET => crate::abi::long(off),
+            libc::SEEK_CUR => crate::abi::signed(dp.0 as u64).saturating_add(crate::abi::long(off)),
             _ => return Err(Errno::EINVAL),
         };
         if new < 0 {
@@ -762,7 +759,7 @@ pub(crate) fn seek(f: &Arc<File>, off: u64, whence: u64) -> KResult<u64> {
         }
         return Ok(crate::abi::bits(new));
     }
-    f.ops.seek(f, crate::abi::long(a[1]), whence)
+    f.ops.seek(f, crate::abi::long(off), whence)
 }
 
 /// The kernel's struct stat for x86-64.
@@ -1035,12 +1032,8 @@ fn getcwd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !live {
         return Err(Errno::ENOENT);
     }
-    let mut cwd = if root == b"/" {
-        cwd
-    } else if cwd == root {
-        b"/".to_vec()
-    } else if cwd.starts_with(&root) && cwd.get(root.len()) == Some(&b'/') {
-        cwd[root.len()..].to_vec()
+    let mut cwd = if crate::mount::under(&cwd, &root) {
+        crate::mount::rebase(&cwd, &root, b"/")
     } else {
         [&b"(unreachable)"[..], &cwd].concat()
     };

@@ -68,12 +68,12 @@ fn is_dir(r: &Resolved) -> bool {
 }
 
 /// `path` lies at or under `dir` (both canonical).
-fn under(path: &[u8], dir: &[u8]) -> bool {
+pub(crate) fn under(path: &[u8], dir: &[u8]) -> bool {
     dir == b"/" || path == dir || (path.starts_with(dir) && path.get(dir.len()) == Some(&b'/'))
 }
 
 /// `path` (at or under `from`) re-expressed under `to`.
-fn rebase(path: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+pub(crate) fn rebase(path: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let rest: &[u8] = match (from, path) {
         (b"/", b"/") => b"",
         (b"/", _) => path,

@@ -109,7 +109,7 @@ fn fstat(cx: &Unlocked<'_>, fd: u64, out: u64, statx: bool) -> Option<KResult<u6
     if out == 0 {
         return None;
     }
-    let f = file(cx, crate::abi::bits(i64::from(crate::abi::int(fd))))?;
+    let f = file(cx, fd)?;
     let s = f.stat();
     Some(s.and_then(|s| {
         if statx {

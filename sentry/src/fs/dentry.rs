@@ -189,18 +189,8 @@ impl Dcache {
             s
         });
         n.dead = Some(stat);
-        let (parent, name) = (n.parent.clone(), n.name.clone());
         drop(n);
-        if let Some(p) = parent {
-            let mut pn = p.node.lock();
-            if pn
-                .children
-                .get(&name)
-                .is_some_and(|w| w.as_ptr() == Arc::as_ptr(d))
-            {
-                pn.children.remove(&name);
-            }
-        }
+        Self::detach_from_parent(d);
     }
 
     /// rename(`old`, `new`) succeeded: the dentry of `old` moves to `new`;

@@ -36,9 +36,10 @@ struct Inner {
 }
 
 impl Inner {
-    /// Copies the first queued bytes into `buf` without taking them:
+    /// Hands up to `want` of the first queued bytes, without taking them,
+    /// to `copy` as (offset in the destination, bytes) pieces: Ok(count),
     /// Ok(0) at end of file, EAGAIN when empty with writers left.
-    fn copy_front(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn copy_front(&self, want: usize, mut copy: impl FnMut(usize, &[u8])) -> KResult<usize> {
         if self.buf.is_empty() {
             return if self.writers == 0 {
                 Ok(0)
@@ -46,11 +47,11 @@ impl Inner {
                 Err(Errno::EAGAIN)
             };
         }
-        let n = buf.len().min(self.buf.len());
+        let n = want.min(self.buf.len());
         let (a, b) = self.buf.as_slices();
         let na = n.min(a.len());
-        buf[..na].copy_from_slice(&a[..na]);
-        buf[na..n].copy_from_slice(&b[..n - na]);
+        copy(0, &a[..na]);
+        copy(na, &b[..n - na]);
         Ok(n)
     }
 }
@@ -165,7 +166,10 @@ impl PipeEnd {
     /// Copies up to `buf.len()` queued bytes without taking them: Ok(0) at
     /// end of file, EAGAIN when empty with writers left (splice, tee).
     pub fn peek(&self, buf: &mut [u8]) -> KResult<usize> {
-        self.pipe.inner.lock().copy_front(buf)
+        self.pipe
+            .inner
+            .lock()
+            .copy_front(buf.len(), |at, s| buf[at..at + s.len()].copy_from_slice(s))
     }
 
     /// Drops `n` queued bytes that a `peek` passed on.
@@ -219,24 +223,19 @@ impl PipeEnd {
         Some(Ok(data.len()))
     }
 
-    /// `read` into application memory pieces.
-    fn read_into(&self, iov: &[libc::iovec], off: Option<u64>) -> KResult<usize> {
+    /// A read of up to `want` bytes through `copy` (see `copy_front`):
+    /// what was copied leaves the queue, and writers hear of the room.
+    fn take(
+        &self,
+        off: Option<u64>,
+        want: usize,
+        copy: impl FnMut(usize, &[u8]),
+    ) -> KResult<usize> {
         if off.is_some() {
             return Err(Errno::ESPIPE);
         }
         let mut p = self.pipe.inner.lock();
-        if p.buf.is_empty() {
-            return if p.writers == 0 {
-                Ok(0)
-            } else {
-                Err(Errno::EAGAIN)
-            };
-        }
-        let n = crate::mm::iov_len(iov).min(p.buf.len());
-        let (a, b) = p.buf.as_slices();
-        let na = n.min(a.len());
-        crate::mm::scatter_at(iov, 0, &a[..na]);
-        crate::mm::scatter_at(iov, na, &b[..n - na]);
+        let n = p.copy_front(want, copy)?;
         if n == 0 {
             return Ok(0);
         }
@@ -249,18 +248,9 @@ impl PipeEnd {
 
 impl FileOps for PipeEnd {
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
-        if off.is_some() {
-            return Err(Errno::ESPIPE);
-        }
-        let mut p = self.pipe.inner.lock();
-        let n = p.copy_front(buf)?;
-        if n == 0 {
-            return Ok(0);
-        }
-        p.buf.drain(..n);
-        drop(p);
-        self.pipe.wq.notify(EV_OUT);
-        Ok(n)
+        self.take(off, buf.len(), |at, s| {
+            buf[at..at + s.len()].copy_from_slice(s)
+        })
     }
 
     fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
@@ -301,7 +291,9 @@ impl FileOps for PipeEnd {
     // Reads go straight from the queue into application memory: no
     // bounce buffer.
     fn read_iov(&self, _f: &File, iov: &[libc::iovec], off: Option<u64>) -> Option<KResult<usize>> {
-        Some(self.read_into(iov, off))
+        Some(self.take(off, crate::mm::iov_len(iov), |at, s| {
+            crate::mm::scatter_at(iov, at, s)
+        }))
     }
 
     fn stat(&self) -> KResult<Stat> {
