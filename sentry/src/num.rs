@@ -34,6 +34,13 @@ pub const fn sbits32(v: u32) -> i32 {
     v as i32
 }
 
+/// A register's low 32 bits as the `int` argument the kernel declares:
+/// the system call ABI's own truncation.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+pub const fn low_int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
 /// An unsigned count the sentry keeps, as a signed field, saturating.
 pub fn saturating_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)

@@ -12,10 +12,7 @@ pub const PATH_MAX: usize = 4096;
 // ABI, not accidents.
 
 /// An `int` argument.
-#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-pub const fn int(v: u64) -> i32 {
-    v as u32 as i32
-}
+pub use sentry::num::low_int as int;
 
 /// An `unsigned int` argument.
 #[allow(clippy::cast_possible_truncation)]
@@ -60,11 +57,7 @@ pub fn path(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<u8>> {
 
 /// The calling task as the VFS sees it.
 pub fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> sentry::fs::vfs::Caller<'a> {
-    sentry::fs::vfs::Caller {
-        st: &ctx.st,
-        tid: ctx.tid,
-        vfs: &ctx.k.vfs,
-    }
+    ctx.caller()
 }
 
 pub fn get<T: sentry::mm::Plain>(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<T> {

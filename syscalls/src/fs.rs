@@ -4,10 +4,11 @@
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::{FdTable, File};
-use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY, IN_OPEN};
+use sentry::fs::inotify::IN_OPEN;
+use sentry::fs::io::{Opts, UserBuf};
 use sentry::fs::pipe::new_pipe;
 use sentry::fs::Stat;
-use sentry::kernel::signal::{self as ksig, SigInfo};
+use sentry::kernel::signal as ksig;
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,441 +120,113 @@ fn nofile(ctx: &Ctx<'_, '_>) -> u64 {
 }
 
 pub fn install(ctx: &mut Ctx<'_, '_>, f: Arc<File>, cloexec: bool) -> KResult<u64> {
-    let lim = nofile(ctx);
-    let fd = ctx.task().files.lock().alloc(f, cloexec, 0, lim)?;
+    let fd = ctx.install(f, cloexec)?;
     Ok(crate::abi::bits(i64::from(fd)))
 }
 
-/// Waits until `f` may be ready for `events`, or a signal arrives.
-pub fn wait_ready(ctx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
-    let mut w = ctx.wait_start();
-    let want = events | libc::POLLERR | libc::POLLHUP;
-    let host = f.ops.host_fd();
-    {
-        let c = crate::abi::caller(ctx);
-        for (q, ev) in f.ops.wait_queues(&c, u32::from(want.cast_unsigned())) {
-            w.on(&q, ev);
-        }
-        // Looked at again once on the queues: a change in between is
-        // either seen here or wakes the sleep.
-        if host.is_none() && f.ops.poll_for(&c, want) != 0 {
-            return Ok(());
-        }
-    }
-    match host {
-        Some(h) => ctx.sleep_host(&w, &[(h, events)], None).map(|_| ()),
-        None => ctx.sleep(&w, None).map(|_| ()),
-    }
-}
+pub use sentry::fs::io::wait_ready;
 
-/// Application iovecs to read into → host memory pieces.
-fn gather(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<(Vec<libc::iovec>, usize)> {
-    if cnt > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    let mut out = Vec::new();
-    let mut total = 0usize;
-    for i in 0..cnt {
-        let v: [u64; 2] = get(ctx, iovp + i * 16)?;
-        if v[1] > isize::MAX as u64
-            || total
-                .checked_add(crate::abi::size(v[1]))
-                .is_none_or(|t| t > isize::MAX as usize)
-        {
-            return Err(Errno::EINVAL);
-        }
-        if v[1] == 0 {
-            continue;
-        }
-        let len = crate::abi::size(v[1]).min(0x7fff_f000 - total);
-        out.extend(ctx.mm.iovecs(v[0], len)?);
-        total += len;
-        if total >= 0x7fff_f000 {
-            break;
-        }
-    }
-    Ok((out, total))
-}
-
-/// The bytes an iovec array of the application describes.
-fn read_iov(ctx: &mut Ctx<'_, '_>, iovp: u64, cnt: u64) -> KResult<Vec<u8>> {
-    if cnt > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    let mut out = Vec::new();
-    for i in 0..cnt {
-        let v: [u64; 2] = get(ctx, iovp + i * 16)?;
-        if v[1] > isize::MAX as u64
-            || out
-                .len()
-                .checked_add(crate::abi::size(v[1]))
-                .is_none_or(|t| t > isize::MAX as usize)
-        {
-            return Err(Errno::EINVAL);
-        }
-        let len = crate::abi::size(v[1]).min(0x7fff_f000 - out.len());
-        if len > 0 {
-            out.extend(sentry::mm::read_vec(&ctx.mm, v[0], len)?);
-        }
-        if out.len() >= 0x7fff_f000 {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-fn do_read(
+/// A read of fd `fd` into `buf` at `off` (None: the file's position).
+pub(crate) fn read_fd(
     ctx: &mut Ctx<'_, '_>,
     fd: u64,
-    iovp: Option<(u64, u64)>,
-    buf: u64,
-    len: u64,
+    buf: UserBuf,
     off: Option<u64>,
-) -> KResult<u64> {
-    let r = do_read_nowait(ctx, fd, iovp, buf, len, off, false);
-    if r.as_ref().is_ok_and(|&n| n > 0) && ctx.k.vfs.inotify.active() {
-        if let Ok(f) = fdget(ctx, fd) {
-            f.note(IN_ACCESS);
-        }
-    }
-    r
-}
-
-/// `nowait`: RWF_NOWAIT, this call does not block even on a blocking fd.
-pub(crate) fn do_read_nowait(
-    ctx: &mut Ctx<'_, '_>,
-    fd: u64,
-    iovp: Option<(u64, u64)>,
-    buf: u64,
-    len: u64,
-    off: Option<u64>,
-    nowait: bool,
+    opts: Opts,
 ) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
-    if !f.readable() {
-        return Err(Errno::EBADF);
-    }
-    if let Some(o) = off {
-        if crate::abi::long(o) < 0 {
-            return Err(Errno::EINVAL);
-        }
-    }
-    crate::tty::before_read(ctx, &f)?;
-    if f.downcast::<sentry::fs::signalfd::SignalFd>().is_some() {
-        let total = match iovp {
-            Some((p, c)) => gather(ctx, p, c)?.1,
-            None => crate::abi::size(len).min(0x7fff_f000),
-        };
-        let data = crate::signalfd::read(ctx, &f, total, nowait)?;
-        // Gathered again: blocking released the kernel lock.
-        let iov = match iovp {
-            Some((p, c)) => gather(ctx, p, c)?.0,
-            None => ctx.mm.iovecs(buf, data.len())?,
-        };
-        sentry::mm::scatter(&iov, &data);
-        return Ok(data.len() as u64);
-    }
-    loop {
-        let (iov, total) = match iovp {
-            Some((p, c)) => gather(ctx, p, c)?,
-            None => {
-                if len > isize::MAX as u64 {
-                    return Err(Errno::EINVAL);
-                }
-                let len = crate::abi::size(len).min(0x7fff_f000);
-                if len == 0 {
-                    (Vec::new(), 0)
-                } else {
-                    match ctx.mm.iovecs(buf, len) {
-                        Ok(v) => (v, len),
-                        Err(e) if e == Errno::EFAULT && ctx.mm.writable(buf, len) => {
-                            // A shared file mapping: through a buffer.
-                            let mut tmp = vec![0u8; len.min(1 << 20)];
-                            return match f.ops.read(&f, &mut tmp, off) {
-                                Ok(n) => ctx.mm.write(buf, &tmp[..n]).map(|_| n as u64),
-                                Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
-                                    wait_ready(ctx, &f, libc::POLLIN)?;
-                                    continue;
-                                }
-                                Err(e) => Err(e),
-                            };
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        };
-        if total == 0 {
-            if f.ops
-                .stat()
-                .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)
-            {
-                return Err(Errno::EISDIR);
-            }
-            return Ok(0);
-        }
-        let r = match f.ops.read_iov(&f, &iov, off) {
-            Some(r) => r,
-            None => {
-                let mut tmp = vec![0u8; total.min(1 << 20)];
-                f.ops
-                    .read(&f, &mut tmp, off)
-                    .inspect(|&n| sentry::mm::scatter(&iov, &tmp[..n]))
-            }
-        };
-        match r {
-            Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
-                wait_ready(ctx, &f, libc::POLLIN)?
-            }
-            r => return r.map(|n| n as u64),
-        }
-    }
+    sentry::fs::io::read(ctx, &f, buf, off, opts).map(|n| n as u64)
 }
 
-fn do_write(
+/// A write to fd `fd` from `buf` at `off` (None: the file's position).
+pub(crate) fn write_fd(
     ctx: &mut Ctx<'_, '_>,
     fd: u64,
-    iovp: Option<(u64, u64)>,
-    buf: u64,
-    len: u64,
+    buf: UserBuf,
     off: Option<u64>,
-) -> KResult<u64> {
-    do_write_opts(ctx, fd, iovp, buf, len, off, false, false)
-}
-
-/// `nowait`: this call does not block (MSG_DONTWAIT); `nosignal`: no
-/// SIGPIPE on a broken pipe (MSG_NOSIGNAL).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn do_write_opts(
-    ctx: &mut Ctx<'_, '_>,
-    fd: u64,
-    iovp: Option<(u64, u64)>,
-    buf: u64,
-    len: u64,
-    off: Option<u64>,
-    nowait: bool,
-    nosignal: bool,
+    opts: Opts,
 ) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
-    if !f.writable() {
-        return Err(Errno::EBADF);
-    }
-    if let Some(o) = off {
-        if crate::abi::long(o) < 0 {
-            return Err(Errno::EINVAL);
-        }
-    }
-    crate::tty::before_write(ctx, &f)?;
-    let r = write_file(ctx, &f, iovp, buf, len, off, nowait, nosignal);
-    crate::tty::after_write(ctx, &f);
-    if r.as_ref().is_ok_and(|&n| n > 0) {
-        f.note(IN_MODIFY);
-    }
-    r
+    sentry::fs::io::write(ctx, &f, buf, off, opts).map(|n| n as u64)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_file(
-    ctx: &mut Ctx<'_, '_>,
-    f: &Arc<File>,
-    iovp: Option<(u64, u64)>,
-    buf: u64,
-    len: u64,
-    off: Option<u64>,
-    nowait: bool,
-    nosignal: bool,
-) -> KResult<u64> {
-    // Files that take iovecs get the application's memory directly; the
-    // pointers are only valid under the kernel lock, so they are gathered
-    // again after every wait.
-    while let Some(iov) = source_iovecs(ctx, iovp, buf, len)? {
-        if iov.iter().all(|v| v.iov_len == 0) {
-            return Ok(0);
-        }
-        match f.ops.write_iov(f, &iov, off) {
-            None => break,
-            Some(Err(e)) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
-                wait_ready(ctx, f, libc::POLLOUT)?
-            }
-            Some(Err(e)) if e == Errno::EPIPE => {
-                if !nosignal {
-                    let (tid, tgid) = (ctx.tid, ctx.tgid());
-                    ksig::send_to_thread(
-                        &mut ctx.st,
-                        tid,
-                        SigInfo::user(libc::SIGPIPE, 0, tgid, 0),
-                    );
-                }
-                return Err(e);
-            }
-            Some(r) => return r.map(|n| n as u64),
-        }
+/// The offset of a positioned call: negative is EINVAL, before the fd
+/// is looked at; pipes and sockets have none (ESPIPE).
+fn position(ctx: &mut Ctx<'_, '_>, fd: u64, off: u64) -> KResult<Option<u64>> {
+    if crate::abi::long(off) < 0 {
+        return Err(Errno::EINVAL);
     }
-    let data = match iovp {
-        Some((p, c)) => read_iov(ctx, p, c)?,
-        None => {
-            if len > isize::MAX as u64 {
-                return Err(Errno::EINVAL);
-            }
-            let len = crate::abi::size(len).min(0x7fff_f000);
-            sentry::mm::read_vec(&ctx.mm, buf, len)?
-        }
-    };
-    let total = data.len();
-    if total == 0 {
-        return Ok(0);
-    }
-    let mut done = 0usize;
-    loop {
-        let part = &data[done..];
-        let r = f.ops.write(f, part, off.map(|o| o + done as u64));
-        match r {
-            Ok(n) => {
-                done += n;
-                if done >= total || f.nonblocking() || nowait || f.ops.host_fd().is_some() && n > 0
-                {
-                    return Ok(done as u64);
-                }
-            }
-            Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !nowait => {
-                if let Err(e) = wait_ready(ctx, f, libc::POLLOUT) {
-                    return if done > 0 { Ok(done as u64) } else { Err(e) };
-                }
-            }
-            Err(e) if e == Errno::EPIPE => {
-                if nosignal {
-                    return if done > 0 { Ok(done as u64) } else { Err(e) };
-                }
-                let (tid, tgid) = (ctx.tid, ctx.tgid());
-                ksig::send_to_thread(&mut ctx.st, tid, SigInfo::user(libc::SIGPIPE, 0, tgid, 0));
-                return if done > 0 { Ok(done as u64) } else { Err(e) };
-            }
-            Err(e) => return if done > 0 { Ok(done as u64) } else { Err(e) },
-        }
-    }
-}
-
-/// The application memory a write takes its bytes from, as host iovecs, or
-/// `None` when it must be copied (part of it is a host-file mapping).
-fn source_iovecs(
-    ctx: &mut Ctx<'_, '_>,
-    iovp: Option<(u64, u64)>,
-    buf: u64,
-    len: u64,
-) -> KResult<Option<Vec<libc::iovec>>> {
-    let mut out = Vec::new();
-    let mut add = |ctx: &mut Ctx<'_, '_>, addr: u64, l: usize| -> KResult<bool> {
-        match ctx.mm.iovecs_src(addr, l)? {
-            Some(v) => {
-                out.extend(v);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    };
-    match iovp {
-        None => {
-            if len > isize::MAX as u64 {
-                return Err(Errno::EINVAL);
-            }
-            if !add(ctx, buf, crate::abi::size(len).min(0x7fff_f000))? {
-                return Ok(None);
-            }
-        }
-        Some((p, c)) => {
-            if c > 1024 {
-                return Err(Errno::EINVAL);
-            }
-            let mut total = 0usize;
-            for i in 0..c {
-                let v: [u64; 2] = get(ctx, p + i * 16)?;
-                if v[1] > isize::MAX as u64
-                    || total
-                        .checked_add(crate::abi::size(v[1]))
-                        .is_none_or(|t| t > isize::MAX as usize)
-                {
-                    return Err(Errno::EINVAL);
-                }
-                let l = crate::abi::size(v[1]).min(0x7fff_f000 - total);
-                if l > 0 && !add(ctx, v[0], l)? {
-                    return Ok(None);
-                }
-                total += l;
-            }
-        }
-    }
-    Ok(Some(out))
+    seekable(ctx, fd)?;
+    Ok(Some(off))
 }
 
 fn read(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_read(ctx, a[0], None, a[1], a[2], None)
+    read_fd(ctx, a[0], UserBuf::One(a[1], a[2]), None, Opts::default())
 }
 fn write(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_write(ctx, a[0], None, a[1], a[2], None)
+    write_fd(ctx, a[0], UserBuf::One(a[1], a[2]), None, Opts::default())
 }
 fn pread64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    seekable(ctx, a[0])?;
-    do_read(ctx, a[0], None, a[1], a[2], Some(a[3]))
+    let off = position(ctx, a[0], a[3])?;
+    read_fd(ctx, a[0], UserBuf::One(a[1], a[2]), off, Opts::default())
 }
 fn pwrite64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    seekable(ctx, a[0])?;
-    do_write(ctx, a[0], None, a[1], a[2], Some(a[3]))
+    let off = position(ctx, a[0], a[3])?;
+    write_fd(ctx, a[0], UserBuf::One(a[1], a[2]), off, Opts::default())
 }
 fn readv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_read(ctx, a[0], Some((a[1], a[2])), 0, 0, None)
+    read_fd(ctx, a[0], UserBuf::Vec(a[1], a[2]), None, Opts::default())
 }
 fn writev(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, None)
+    write_fd(ctx, a[0], UserBuf::Vec(a[1], a[2]), None, Opts::default())
 }
 fn preadv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    seekable(ctx, a[0])?;
-    do_read(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(a[3]))
+    let off = position(ctx, a[0], a[3])?;
+    read_fd(ctx, a[0], UserBuf::Vec(a[1], a[2]), off, Opts::default())
 }
 fn pwritev(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    seekable(ctx, a[0])?;
-    do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(a[3]))
+    let off = position(ctx, a[0], a[3])?;
+    write_fd(ctx, a[0], UserBuf::Vec(a[1], a[2]), off, Opts::default())
 }
 const RWF_NOWAIT: u64 = 8;
+
+/// preadv2/pwritev2's offset: -1 is the file's position.
+fn position2(ctx: &mut Ctx<'_, '_>, fd: u64, off: u64) -> KResult<Option<u64>> {
+    if crate::abi::long(off) == -1 {
+        return Ok(None);
+    }
+    position(ctx, fd, off)
+}
 
 fn preadv2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let off = (crate::abi::long(a[3]) != -1).then_some(a[3]);
-    if off.is_some() {
-        seekable(ctx, a[0])?;
-    }
-    do_read_nowait(
-        ctx,
-        a[0],
-        Some((a[1], a[2])),
-        0,
-        0,
-        off,
-        a[5] & RWF_NOWAIT != 0,
-    )
+    let off = position2(ctx, a[0], a[3])?;
+    let opts = Opts {
+        nowait: a[5] & RWF_NOWAIT != 0,
+        ..Opts::default()
+    };
+    read_fd(ctx, a[0], UserBuf::Vec(a[1], a[2]), off, opts)
 }
 fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let off = (crate::abi::long(a[3]) != -1).then_some(a[3]);
-    if off.is_some() {
-        seekable(ctx, a[0])?;
-    }
+    let off = position2(ctx, a[0], a[3])?;
+    let buf = UserBuf::Vec(a[1], a[2]);
     const RWF_APPEND: u64 = 0x10;
     if a[5] & RWF_APPEND != 0 {
         // Appends whatever the offset says; with -1 the position follows.
         let f = fdget(ctx, a[0])?;
         let end = crate::abi::bits(f.ops.stat()?.size.max(0));
-        let keep_pos = off.is_some();
-        let n = do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, Some(end))?;
-        if !keep_pos {
+        let n = write_fd(ctx, a[0], buf, Some(end), Opts::default())?;
+        if off.is_none() {
             *f.pos.lock() = end + n;
         }
         return Ok(n);
     }
-    do_write(ctx, a[0], Some((a[1], a[2])), 0, 0, off)
+    write_fd(ctx, a[0], buf, off, Opts::default())
 }
 
 fn seekable(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<()> {
@@ -588,27 +261,8 @@ fn do_open_how(
         crate::abi::uint(mode) & !umask & 0o7777,
         how,
     )?;
-    // A FIFO opened for one side (O_RDWR holds both and never waits).
-    let one_side = flags & libc::O_ACCMODE != libc::O_RDWR;
-    if let Some(end) = f.ops.pipe(f.writable()).filter(|_| one_side) {
-        // A named pipe: a blocking open waits until the other side is
-        // (or has been) opened.
-        if flags & libc::O_NONBLOCK == 0 && end.pipe().named {
-            let (pipe, write) = (end.pipe().clone(), end.is_write());
-            let seen = pipe.opens(!write);
-            loop {
-                let mut w = ctx.wait_start();
-                w.on(pipe.queue(), sentry::kernel::waitq::EV_ALL);
-                let (readers, writers) = pipe.ends();
-                let peers = if write { readers } else { writers };
-                if peers > 0 || pipe.opens(!write) != seen {
-                    break;
-                }
-                ctx.sleep(&w, None)?;
-            }
-        }
-    }
-    crate::tty::after_open(ctx, &f, flags);
+    // A FIFO's rendezvous, a terminal becoming the controlling one.
+    f.ops.opened(ctx, &f, flags)?;
     if flags & libc::O_PATH == 0 {
         f.note(IN_OPEN);
     }
@@ -1296,13 +950,7 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             )?;
             Ok(0)
         }
-        _ => {
-            if let Some(r) = crate::tty::ioctl(ctx, &f, a[1], a[2]) {
-                return r;
-            }
-            let mm = ctx.mm.clone();
-            f.ops.ioctl(&f, a[1], a[2], &mm)
-        }
+        _ => f.ops.ioctl(ctx, &f, a[1], a[2]),
     }
 }
 

@@ -30,7 +30,6 @@ mod splice;
 mod strace;
 mod table;
 mod time;
-mod tty;
 mod unlocked;
 mod xattr;
 

@@ -5,9 +5,10 @@
 //! non-sockets.
 
 use crate::abi::{get, put};
-use crate::fs::{do_read_nowait, do_write_opts, fdget};
+use crate::fs::{fdget, read_fd, write_fd};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
+use sentry::fs::io::{Opts, UserBuf};
 use sentry::fs::unix::stream_pair;
 use sentry::socket::{Socket, ADDR_MAX};
 use sentry::{Ctx, Errno, KResult};
@@ -219,23 +220,21 @@ fn check_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<()> {
     Ok(())
 }
 
+/// The transfer options a socket call's MSG_* flags ask for.
+fn msg_opts(flags: u64) -> Opts {
+    Opts {
+        nowait: flags & libc::MSG_DONTWAIT as u64 != 0,
+        nosignal: flags & libc::MSG_NOSIGNAL as u64 != 0,
+    }
+}
+
 fn sendto(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     sock(ctx, a[0])?;
     check_flags(ctx, a[3])?;
     if a[4] != 0 {
         return Err(Errno::EISCONN);
     }
-    let nowait = a[3] & libc::MSG_DONTWAIT as u64 != 0;
-    do_write_opts(
-        ctx,
-        a[0],
-        None,
-        a[1],
-        a[2],
-        None,
-        nowait,
-        a[3] & libc::MSG_NOSIGNAL as u64 != 0,
-    )
+    write_fd(ctx, a[0], UserBuf::One(a[1], a[2]), None, msg_opts(a[3]))
 }
 
 /// Writes an address the way the kernel does: truncated to the caller's
@@ -257,15 +256,7 @@ fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     sock(ctx, a[0])?;
     check_flags(ctx, a[3])?;
     let f = sock(ctx, a[0])?;
-    let n = do_read_nowait(
-        ctx,
-        a[0],
-        None,
-        a[1],
-        a[2],
-        None,
-        a[3] & libc::MSG_DONTWAIT as u64 != 0,
-    )?;
+    let n = read_fd(ctx, a[0], UserBuf::One(a[1], a[2]), None, msg_opts(a[3]))?;
     let name = socket_of(&f).source_name();
     put_name(ctx, a[4], a[5], &name)?;
     Ok(n)
@@ -287,32 +278,14 @@ fn sendmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once("sendmsg with ancillary data");
         return Err(Errno::EOPNOTSUPP);
     }
-    let nowait = a[2] & libc::MSG_DONTWAIT as u64 != 0;
-    do_write_opts(
-        ctx,
-        a[0],
-        Some((m[2], m[3])),
-        0,
-        0,
-        None,
-        nowait,
-        a[2] & libc::MSG_NOSIGNAL as u64 != 0,
-    )
+    write_fd(ctx, a[0], UserBuf::Vec(m[2], m[3]), None, msg_opts(a[2]))
 }
 
 fn recvmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     sock(ctx, a[0])?;
     check_flags(ctx, a[2])?;
     let mut m = msghdr(ctx, a[1])?;
-    let n = do_read_nowait(
-        ctx,
-        a[0],
-        Some((m[2], m[3])),
-        0,
-        0,
-        None,
-        a[2] & libc::MSG_DONTWAIT as u64 != 0,
-    )?;
+    let n = read_fd(ctx, a[0], UserBuf::Vec(m[2], m[3]), None, msg_opts(a[2]))?;
     // No peer name, no control data, no flags.
     m[1] = 0;
     m[5] = 0;

@@ -7,8 +7,7 @@ use crate::abi::{get, put};
 use crate::fs::{fdget, wait_ready};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
-use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY};
-use sentry::kernel::signal::{self as ksig, SigInfo};
+use sentry::fs::io::{transfer, Opts, Pos, UserBuf, CHUNK, MAX_RW};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 
@@ -27,8 +26,6 @@ pub fn register(r: &mut Reg<'_>) {
 
 const SPLICE_F_NONBLOCK: u64 = 2;
 const SPLICE_FLAGS: u64 = 0xf;
-const CHUNK: usize = 65536;
-const MAX_RW: usize = 0x7fff_f000;
 
 fn file_type(f: &File) -> KResult<u32> {
     Ok(f.ops.stat()?.mode & libc::S_IFMT)
@@ -47,14 +44,6 @@ fn user_off(ctx: &Ctx<'_, '_>, p: u64) -> KResult<Option<u64>> {
     Ok(Some(crate::abi::bits(o)))
 }
 
-/// Where a transfer reads or writes: an explicit offset (given by the
-/// application or taken from the file position), or the stream itself.
-#[derive(Clone, Copy)]
-enum Pos {
-    At(u64),
-    Stream,
-}
-
 /// The file position as an explicit offset, so a short write can be
 /// resumed exactly; Stream for files without one.
 fn own_pos(f: &File) -> Pos {
@@ -62,101 +51,6 @@ fn own_pos(f: &File) -> Pos {
         Ok(p) => Pos::At(p),
         Err(_) => Pos::Stream,
     }
-}
-
-fn off_of(p: Pos) -> Option<u64> {
-    match p {
-        Pos::At(o) => Some(o),
-        Pos::Stream => None,
-    }
-}
-
-/// Copies up to `len` bytes from `inp` to `out`. Blocks on empty input or
-/// full output unless `nonblock`; stops early once something was moved.
-/// Returns the count and the final positions.
-fn transfer(
-    ctx: &mut Ctx<'_, '_>,
-    inp: &Arc<File>,
-    mut ipos: Pos,
-    out: &Arc<File>,
-    mut opos: Pos,
-    len: usize,
-    nonblock: bool,
-) -> KResult<(usize, Pos, Pos)> {
-    let mut buf = vec![0u8; len.min(CHUNK)];
-    let mut done = 0usize;
-    while done < len {
-        let want = (len - done).min(buf.len());
-        let got = match inp.ops.pipe(false) {
-            Some(p) => p.peek(&mut buf[..want]),
-            None => inp.ops.read(inp, &mut buf[..want], off_of(ipos)),
-        };
-        let n = match got {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e == Errno::EAGAIN && done == 0 && !nonblock && !inp.nonblocking() => {
-                wait_ready(ctx, inp, libc::POLLIN)?;
-                continue;
-            }
-            Err(_) if done > 0 => break,
-            Err(e) => return Err(e),
-        };
-        let mut wrote = 0;
-        while wrote < n {
-            match out
-                .ops
-                .write(out, &buf[wrote..n], off_of(opos).map(|o| o + wrote as u64))
-            {
-                Ok(w) => wrote += w,
-                Err(e)
-                    if e == Errno::EAGAIN
-                        && done + wrote == 0
-                        && !nonblock
-                        && !out.nonblocking() =>
-                {
-                    wait_ready(ctx, out, libc::POLLOUT)?;
-                }
-                Err(e) if e == Errno::EPIPE && done + wrote == 0 => {
-                    let (tid, tgid) = (ctx.tid, ctx.tgid());
-                    ksig::send_to_thread(
-                        &mut ctx.st,
-                        tid,
-                        SigInfo::user(libc::SIGPIPE, 0, tgid, 0),
-                    );
-                    return Err(e);
-                }
-                Err(e) if done + wrote == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        if let Some(p) = inp.ops.pipe(false) {
-            p.consume(wrote);
-        } else if let Pos::At(o) = ipos {
-            ipos = Pos::At(o + wrote as u64);
-        }
-        if let Pos::At(o) = opos {
-            opos = Pos::At(o + wrote as u64);
-        }
-        done += wrote;
-        if wrote < n {
-            break;
-        }
-        if inp.ops.pipe(false).is_some()
-            || !matches!(file_type(inp)?, libc::S_IFREG | libc::S_IFBLK)
-        {
-            // Streams give what they have; do not wait for more.
-            if nonblock || done > 0 && inp.ops.poll(libc::POLLIN) & libc::POLLIN == 0 {
-                break;
-            }
-        }
-    }
-    if done > 0 {
-        // As Linux's sendfile, splice and copy_file_range: an access of
-        // the source, a modification of the destination.
-        inp.note(IN_ACCESS);
-        out.note(IN_MODIFY);
-    }
-    Ok((done, ipos, opos))
 }
 
 /// Puts a file position back after a transfer that used it explicitly.
@@ -305,11 +199,15 @@ fn vmsplice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[3] & !SPLICE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
-    let nowait = a[3] & SPLICE_F_NONBLOCK != 0;
+    let opts = Opts {
+        nowait: a[3] & SPLICE_F_NONBLOCK != 0,
+        ..Opts::default()
+    };
+    let buf = UserBuf::Vec(a[1], a[2]);
     if p.is_write() {
-        crate::fs::do_write_opts(ctx, a[0], Some((a[1], a[2])), 0, 0, None, nowait, false)
+        crate::fs::write_fd(ctx, a[0], buf, None, opts)
     } else {
-        crate::fs::do_read_nowait(ctx, a[0], Some((a[1], a[2])), 0, 0, None, nowait)
+        crate::fs::read_fd(ctx, a[0], buf, None, opts)
     }
 }
 

@@ -9,19 +9,10 @@
 //! every error path stays in one place.
 
 use sentry::fs::file::File;
+use sentry::fs::io::UserBuf as Buf;
 use sentry::kernel::Unlocked;
 use sentry::KResult;
 use std::sync::Arc;
-
-/// Most one call moves, as Linux (MAX_RW_COUNT).
-const MAX_RW: usize = 0x7fff_f000;
-
-/// Where a call's bytes are: one buffer, or an iovec array.
-#[derive(Clone, Copy)]
-enum Buf {
-    One(u64, u64),
-    Vec(u64, u64),
-}
 
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
     let (buf, off, write) = match i64::try_from(nr).ok()? {
@@ -48,7 +39,7 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         libc::SYS_pwritev => (Buf::Vec(a[1], a[2]), Some(a[3]), true),
         _ => return None,
     };
-    if cx.k.vfs.inotify.active() || off.is_some_and(|o| i64::try_from(o).is_err()) {
+    if cx.k.vfs.inotify.active() {
         return None;
     }
     let fd = i32::try_from(a[0]).ok()?;
@@ -67,7 +58,7 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
     if !f.ops.lockless() {
         return None;
     }
-    let segs = segments(cx, buf)?;
+    let segs = segments(cx, buf, off, write)?;
     // Pages stay this space's own until the copy is done.
     let _pinned = cx.mm.io_pin.read();
     let mut iov = Vec::new();
@@ -121,38 +112,19 @@ fn fstat(cx: &Unlocked<'_>, fd: u64, out: u64, statx: bool) -> Option<KResult<u6
     }))
 }
 
-/// The (address, length) pieces a call moves, capped at MAX_RW in all;
-/// None for what the locked handler must judge (empty, too long, a bad
-/// iovec array).
-fn segments(cx: &Unlocked<'_>, buf: Buf) -> Option<Vec<(u64, usize)>> {
-    let mut out = Vec::new();
-    let mut total = 0usize;
-    let mut add = |addr: u64, len: u64| -> Option<()> {
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&l| l <= isize::MAX as usize)?;
-        let len = len.min(MAX_RW - total);
-        if len > 0 {
-            out.push((addr, len));
-            total += len;
-        }
-        Some(())
-    };
-    match buf {
-        Buf::One(addr, len) => add(addr, len)?,
-        Buf::Vec(p, cnt) => {
-            if cnt > 1024 {
-                return None;
-            }
-            let raw = sentry::mm::read_vec(cx.mm, p, usize::try_from(cnt).ok()? * 16).ok()?;
-            for v in raw.chunks_exact(16) {
-                let base = u64::from_ne_bytes(v[..8].try_into().ok()?);
-                let len = u64::from_ne_bytes(v[8..].try_into().ok()?);
-                add(base, len)?;
-            }
-        }
-    }
-    (total > 0).then_some(out)
+/// The (address, length) pieces a call moves, checked as the locked
+/// handler checks them; None for what it must judge (nothing to move, an
+/// error, a buffer the copy would fault in).
+fn segments(
+    cx: &Unlocked<'_>,
+    buf: Buf,
+    off: Option<u64>,
+    write: bool,
+) -> Option<Vec<(u64, usize)>> {
+    let segs = buf.parse(cx.mm).ok()?;
+    sentry::fs::io::verify_area(off, segs.total).ok()?;
+    let whole = segs.total > 0 && segs.accessible(cx.mm, !write).total == segs.total;
+    whole.then_some(segs.list)
 }
 
 /// A pipe's read or write when it can complete now: a read that finds
@@ -166,7 +138,7 @@ fn pipe_io(
     buf: Buf,
     write: bool,
 ) -> Option<KResult<u64>> {
-    let segs = segments(cx, buf)?;
+    let segs = segments(cx, buf, None, write)?;
     if write {
         let mut data = Vec::new();
         for &(addr, len) in &segs {

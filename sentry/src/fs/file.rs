@@ -4,6 +4,7 @@ use super::vfs::PathRef;
 use crate::errno::{Errno, KResult};
 use crate::fs::{DirEntry, Stat};
 use crate::kernel::waitq::{Events, Queues};
+use crate::kernel::Ctx;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -91,9 +92,42 @@ pub trait FileOps: Send + Sync + Any {
     fn writably_mapped(&self) -> bool {
         false
     }
-    fn ioctl(&self, f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
-        let _ = (f, cmd, arg, mm);
+    /// ioctl(2) by the calling task (a terminal's job control and
+    /// controlling-terminal ioctls depend on who asks).
+    fn ioctl(&self, cx: &mut Ctx<'_, '_>, f: &Arc<File>, cmd: u64, arg: u64) -> KResult<u64> {
+        let _ = (cx, f, cmd, arg);
         Err(Errno::ENOTTY)
+    }
+    /// What Linux decides by the caller before a read or write moves
+    /// bytes (`write` for writes): a terminal's job control (SIGTTIN,
+    /// SIGTTOU). Runs with the kernel lock, once per call.
+    fn before_transfer(&self, cx: &mut Ctx<'_, '_>, write: bool) -> KResult<()> {
+        let _ = (cx, write);
+        Ok(())
+    }
+    /// After a write, its consequences for other tasks: a pty master
+    /// raises the signal characters it typed.
+    fn after_write(&self, cx: &mut Ctx<'_, '_>) {
+        let _ = cx;
+    }
+    /// A read whose data belongs to the caller (signalfd: its own pending
+    /// signals), up to `room` bytes; None for files read with `read`.
+    fn read_by(
+        &self,
+        cx: &mut Ctx<'_, '_>,
+        f: &File,
+        room: usize,
+        nowait: bool,
+    ) -> Option<KResult<Vec<u8>>> {
+        let _ = (cx, f, room, nowait);
+        None
+    }
+    /// A new open file description of this object, opened by the caller
+    /// with `flags`, before it has an fd: a FIFO waits for its other side,
+    /// a terminal may become the caller's controlling terminal.
+    fn opened(&self, cx: &mut Ctx<'_, '_>, f: &File, flags: i32) -> KResult<()> {
+        let _ = (cx, f, flags);
+        Ok(())
     }
     fn truncate(&self, len: u64) -> KResult<()> {
         let _ = len;

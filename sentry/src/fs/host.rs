@@ -319,7 +319,14 @@ impl FileOps for HostFile {
     fn mappable_fd(&self) -> Option<std::sync::Arc<OwnedFd>> {
         self.seekable.then(|| self.fd.clone())
     }
-    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &std::sync::Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        let mm = &*cx.mm;
         // Terminal ioctls pass through on ttys; the structures are copied
         // through the sentry, never handed to the host as pointers.
         let size = match cmd as libc::c_ulong {

@@ -379,7 +379,14 @@ impl FileOps for InotifyFile {
     fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
         Queues::from_iter([(self.ino.wq.clone(), ev)])
     }
-    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &std::sync::Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        let mm = &*cx.mm;
         if cmd as libc::c_ulong != libc::FIONREAD {
             return Err(Errno::ENOTTY);
         }

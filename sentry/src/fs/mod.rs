@@ -10,6 +10,7 @@ pub mod file;
 pub mod gofer_fs;
 pub mod host;
 pub mod inotify;
+pub mod io;
 pub mod locks;
 pub mod mutate;
 pub mod overlay;

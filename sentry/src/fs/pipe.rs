@@ -172,6 +172,11 @@ impl PipeEnd {
             .copy_front(buf.len(), |at, s| buf[at..at + s.len()].copy_from_slice(s))
     }
 
+    /// How many bytes are queued.
+    pub fn queued(&self) -> usize {
+        self.pipe.inner.lock().buf.len()
+    }
+
     /// Drops `n` queued bytes that a `peek` passed on.
     pub fn consume(&self, n: usize) {
         let mut p = self.pipe.inner.lock();
@@ -247,6 +252,26 @@ impl PipeEnd {
 }
 
 impl FileOps for PipeEnd {
+    /// A blocking open of one side of a named pipe waits until the other
+    /// side is (or has been, since this open began) opened.
+    fn opened(&self, cx: &mut crate::kernel::Ctx<'_, '_>, _f: &File, flags: i32) -> KResult<()> {
+        if flags & libc::O_NONBLOCK != 0 || !self.pipe.named {
+            return Ok(());
+        }
+        let write = self.is_write();
+        let seen = self.pipe.opens(!write);
+        loop {
+            let mut w = cx.wait_start();
+            w.on(self.pipe.queue(), crate::kernel::waitq::EV_ALL);
+            let (readers, writers) = self.pipe.ends();
+            let peers = if write { readers } else { writers };
+            if peers > 0 || self.pipe.opens(!write) != seen {
+                return Ok(());
+            }
+            cx.sleep(&w, None)?;
+        }
+    }
+
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         self.take(off, buf.len(), |at, s| {
             buf[at..at + s.len()].copy_from_slice(s)
@@ -331,7 +356,14 @@ impl FileOps for PipeEnd {
         Queues::from_iter([(self.pipe.wq.clone(), ev)])
     }
 
-    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &std::sync::Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        let mm = &*cx.mm;
         if cmd as libc::c_ulong == libc::FIONREAD {
             let n = crate::num::saturating_i32(self.pipe.inner.lock().buf.len());
             crate::mm::write_obj(mm, arg, &n)?;

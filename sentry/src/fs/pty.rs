@@ -754,8 +754,22 @@ impl FileOps for PtyMaster {
         })
     }
 
-    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
-        common_ioctl(&self.pty, cmd, arg, mm, true)
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &std::sync::Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        if let Some(r) = crate::kernel::jobctl::ioctl(cx, &self.pty, true, cmd, arg) {
+            return r;
+        }
+        common_ioctl(&self.pty, cmd, arg, &cx.mm, true)
+    }
+
+    fn after_write(&self, cx: &mut crate::kernel::Ctx<'_, '_>) {
+        // Signal characters typed reach the foreground group.
+        self.pty.raise_signals(&mut cx.st);
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -817,8 +831,26 @@ impl FileOps for PtySlave {
         Ok(self.pty.slave_stat())
     }
 
-    fn ioctl(&self, _f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
-        common_ioctl(&self.pty, cmd, arg, mm, false)
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &std::sync::Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        if let Some(r) = crate::kernel::jobctl::ioctl(cx, &self.pty, false, cmd, arg) {
+            return r;
+        }
+        common_ioctl(&self.pty, cmd, arg, &cx.mm, false)
+    }
+
+    fn before_transfer(&self, cx: &mut crate::kernel::Ctx<'_, '_>, write: bool) -> KResult<()> {
+        crate::kernel::jobctl::before_transfer(cx, &self.pty, write)
+    }
+
+    fn opened(&self, cx: &mut crate::kernel::Ctx<'_, '_>, _f: &File, flags: i32) -> KResult<()> {
+        crate::kernel::jobctl::opened(cx, &self.pty, flags);
+        Ok(())
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -193,9 +193,15 @@ impl FileOps for UnixStream {
         }
         q
     }
-    fn ioctl(&self, f: &File, cmd: u64, arg: u64, mm: &crate::mm::Mm) -> KResult<u64> {
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        f: &std::sync::Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
         match &*self.rx.lock() {
-            Some(rx) => rx.ioctl(f, cmd, arg, mm),
+            Some(rx) => rx.ioctl(cx, f, cmd, arg),
             None => Err(Errno::ENOTTY),
         }
     }

@@ -148,6 +148,21 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
+    /// The caller as the VFS and file operations see it.
+    pub fn caller(&self) -> crate::fs::vfs::Caller<'_> {
+        crate::fs::vfs::Caller {
+            st: &self.st,
+            tid: self.tid,
+            vfs: &self.k.vfs,
+        }
+    }
+
+    /// Gives `f` the lowest free fd, within RLIMIT_NOFILE.
+    pub fn install(&mut self, f: Arc<crate::fs::file::File>, cloexec: bool) -> KResult<i32> {
+        let lim = self.proc_ref().rlimits[libc::RLIMIT_NOFILE as usize].0;
+        self.task().files.lock().alloc(f, cloexec, 0, lim)
+    }
+
     pub fn log_once(&self, what: &str) {
         self.k.log_once(what);
     }

@@ -7,6 +7,7 @@ mod creds;
 mod ctx;
 pub mod exec;
 pub mod futex;
+pub mod jobctl;
 pub mod lifecycle;
 pub mod signal;
 pub mod task;

@@ -217,6 +217,33 @@ impl Mm {
         Ok((!file).then_some(v))
     }
 
+    /// How many bytes from `addr` (at most `len`) the application may
+    /// read, or write with `write`: up to the first gap or protected
+    /// page, where Linux's copy would fault.
+    pub fn accessible(&self, addr: u64, len: usize, write: bool) -> usize {
+        let st = self.state.lock();
+        let end = addr.saturating_add(len as u64).min(self.max_addr());
+        let mut pos = addr;
+        for (_, v) in st.vmas.range(..end) {
+            if v.end <= pos {
+                continue;
+            }
+            let ok = if write {
+                v.prot & libc::PROT_WRITE != 0
+            } else {
+                v.prot & (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0
+            };
+            if v.start > pos || !ok {
+                break;
+            }
+            pos = v.end.min(end);
+            if pos >= end {
+                break;
+            }
+        }
+        crate::num::usize_of(pos.saturating_sub(addr))
+    }
+
     /// Whether `[addr, addr+len)` may be written by the application (it
     /// may include shared file mappings, which `iovecs` cannot point at).
     pub fn writable(&self, addr: u64, len: usize) -> bool {

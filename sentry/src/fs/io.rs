@@ -1,0 +1,532 @@
+//! Reading and writing an open file for the calling task: the
+//! application's buffer, checked as Linux checks it; waiting while the
+//! file is not ready; and what Linux does as a consequence of the call
+//! (job control through the file's `before_transfer`, SIGPIPE, inotify's
+//! IN_ACCESS and IN_MODIFY). The syscall layer decodes registers into a
+//! `UserBuf` and calls `read` or `write`, once per call.
+
+use super::file::File;
+use super::inotify::{IN_ACCESS, IN_MODIFY};
+use crate::errno::{Errno, KResult};
+use crate::kernel::signal::{self as ksig, SigInfo};
+use crate::kernel::Ctx;
+use crate::mm::{Mm, TASK_SIZE};
+use crate::num::usize_of;
+use std::sync::Arc;
+
+/// Most one call moves (Linux's MAX_RW_COUNT); longer requests are cut.
+pub const MAX_RW: usize = 0x7fff_f000;
+
+/// Most iovecs one call takes (UIO_MAXIOV).
+const UIO_MAXIOV: u64 = 1024;
+
+/// An application buffer as the registers give it.
+#[derive(Clone, Copy, Debug)]
+pub enum UserBuf {
+    /// One buffer: address, length (read, write, pread64, pwrite64).
+    One(u64, u64),
+    /// An iovec array: address, count (readv and the rest).
+    Vec(u64, u64),
+}
+
+/// A checked application buffer: its pieces, at most MAX_RW bytes in all.
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct Segs {
+    pub list: Vec<(u64, usize)>,
+    pub total: usize,
+}
+
+/// Linux's `access_ok`: the range lies in the user half, without wrapping.
+fn access_ok(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= TASK_SIZE)
+}
+
+impl Segs {
+    fn push(&mut self, addr: u64, len: u64) {
+        let len = usize_of(len).min(MAX_RW - self.total);
+        if len > 0 {
+            self.list.push((addr, len));
+            self.total += len;
+        }
+    }
+
+    /// The part a copy could reach before it faults: whole pieces up to
+    /// the first byte the application may not access (`write`: to write).
+    pub fn accessible(&self, mm: &Mm, write: bool) -> Segs {
+        let mut out = Segs::default();
+        for &(addr, len) in &self.list {
+            let n = mm.accessible(addr, len, write);
+            if n > 0 {
+                out.list.push((addr, n));
+                out.total += n;
+            }
+            if n < len {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl UserBuf {
+    /// Checks the buffer as Linux does before any I/O: a single buffer
+    /// must lie in user space (EFAULT); an iovec array has at most
+    /// UIO_MAXIOV entries (EINVAL), must be readable (EFAULT), has no
+    /// negative length (EINVAL) and no entry outside user space (EFAULT).
+    /// What lies beyond MAX_RW in all is dropped.
+    pub fn parse(self, mm: &Mm) -> KResult<Segs> {
+        let mut segs = Segs::default();
+        match self {
+            UserBuf::One(addr, len) => {
+                if !access_ok(addr, len) {
+                    return Err(Errno::EFAULT);
+                }
+                segs.push(addr, len);
+            }
+            UserBuf::Vec(iovp, cnt) => {
+                if cnt > UIO_MAXIOV {
+                    return Err(Errno::EINVAL);
+                }
+                let raw = crate::mm::read_vec(mm, iovp, usize_of(cnt) * 16)?;
+                let pairs: Vec<(u64, u64)> = raw
+                    .chunks_exact(16)
+                    .map(|v| {
+                        let (b, l) = v.split_at(8);
+                        let word = |s: &[u8]| u64::from_ne_bytes(s.try_into().unwrap_or_default());
+                        (word(b), word(l))
+                    })
+                    .collect();
+                // Every length is checked for sign before any address.
+                if pairs.iter().any(|&(_, len)| crate::num::sbits(len) < 0) {
+                    return Err(Errno::EINVAL);
+                }
+                for (addr, len) in pairs {
+                    if !access_ok(addr, len) {
+                        return Err(Errno::EFAULT);
+                    }
+                    segs.push(addr, len);
+                }
+            }
+        }
+        Ok(segs)
+    }
+
+    fn vectored(self) -> bool {
+        matches!(self, UserBuf::Vec(..))
+    }
+}
+
+/// Linux's `rw_verify_area` for an explicit offset: the end of the
+/// transfer must stay a valid file position.
+pub fn verify_area(off: Option<u64>, total: usize) -> KResult<()> {
+    match off {
+        Some(o) if i64::try_from(o).is_err() => Err(Errno::EINVAL),
+        Some(o)
+            if o.checked_add(total as u64)
+                .is_none_or(|e| i64::try_from(e).is_err()) =>
+        {
+            Err(Errno::EINVAL)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Options of one transfer.
+#[derive(Clone, Copy, Default)]
+pub struct Opts {
+    /// Do not block even on a blocking file (MSG_DONTWAIT, RWF_NOWAIT,
+    /// SPLICE_F_NONBLOCK).
+    pub nowait: bool,
+    /// No SIGPIPE on a broken pipe or socket (MSG_NOSIGNAL).
+    pub nosignal: bool,
+}
+
+/// Waits until `f` may be ready for `events` (poll bits), or a signal
+/// arrives (ERESTARTSYS).
+pub fn wait_ready(cx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
+    let mut w = cx.wait_start();
+    let want = events | libc::POLLERR | libc::POLLHUP;
+    let host = f.ops.host_fd();
+    {
+        let c = cx.caller();
+        for (q, ev) in f.ops.wait_queues(&c, u32::from(want.cast_unsigned())) {
+            w.on(&q, ev);
+        }
+        // Looked at again once on the queues: a change in between is
+        // either seen here or wakes the sleep.
+        if host.is_none() && f.ops.poll_for(&c, want) != 0 {
+            return Ok(());
+        }
+    }
+    match host {
+        Some(h) => cx.sleep_host(&w, &[(h, events)], None).map(|_| ()),
+        None => cx.sleep(&w, None).map(|_| ()),
+    }
+}
+
+/// read(2), readv(2) and their kin on `f` at `off` (None: the file's
+/// position).
+pub fn read(
+    cx: &mut Ctx<'_, '_>,
+    f: &Arc<File>,
+    buf: UserBuf,
+    off: Option<u64>,
+    opts: Opts,
+) -> KResult<usize> {
+    if !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    let segs = buf.parse(&cx.mm)?;
+    if segs.total == 0 && buf.vectored() {
+        return Ok(0);
+    }
+    verify_area(off, segs.total)?;
+    f.ops.before_transfer(cx, false)?;
+    let n = match f.ops.read_by(cx, f, segs.total, opts.nowait) {
+        Some(data) => {
+            let data = data?;
+            copy_out(&cx.mm, &segs, &data)?;
+            data.len()
+        }
+        None => loop {
+            match read_now(cx, f, &segs, off) {
+                Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !opts.nowait => {
+                    wait_ready(cx, f, libc::POLLIN)?;
+                }
+                r => break r?,
+            }
+        },
+    };
+    if n > 0 {
+        f.note(IN_ACCESS);
+    }
+    Ok(n)
+}
+
+/// One read attempt into the part of `segs` the application can take.
+fn read_now(cx: &Ctx<'_, '_>, f: &File, segs: &Segs, off: Option<u64>) -> KResult<usize> {
+    if segs.total == 0 {
+        // read(2) of nothing still asks a directory, which refuses.
+        return if f.ops.stat().is_ok_and(|s| s.is_dir()) {
+            Err(Errno::EISDIR)
+        } else {
+            Ok(0)
+        };
+    }
+    let dst = segs.accessible(&cx.mm, true);
+    // A pipe copies its queue whole or faults (Linux copies each written
+    // chunk in one go): more queued than the buffer can take is EFAULT.
+    let pipe_faults =
+        dst.total < segs.total && f.ops.pipe(false).is_some_and(|p| p.queued() > dst.total);
+    if pipe_faults {
+        return Err(Errno::EFAULT);
+    }
+    if dst.total == 0 {
+        return nothing_to_copy(f, off);
+    }
+    // Memory-file pages are read into directly; a shared host-file
+    // mapping (no pages to point at) goes through a buffer.
+    if let Ok(iov) = host_iovecs(&cx.mm, &dst, true) {
+        if let Some(r) = f.ops.read_iov(f, &iov, off) {
+            return r;
+        }
+    }
+    let mut tmp = vec![0u8; dst.total.min(1 << 20)];
+    let n = f.ops.read(f, &mut tmp, off)?;
+    copy_out(&cx.mm, &dst, &tmp[..n])?;
+    Ok(n)
+}
+
+/// A read into a buffer none of which can be written: Linux faults only
+/// when there is something to copy, so an empty pipe still waits (or
+/// ends) and a file at its end still says 0.
+fn nothing_to_copy(f: &File, off: Option<u64>) -> KResult<usize> {
+    if let Some(p) = f.ops.pipe(false) {
+        return match (p.queued(), p.pipe().ends()) {
+            (0, (_, 0)) => Ok(0),
+            (0, _) => Err(Errno::EAGAIN),
+            _ => Err(Errno::EFAULT),
+        };
+    }
+    let st = f.ops.stat()?;
+    if st.mode & libc::S_IFMT == libc::S_IFREG {
+        let pos = match off {
+            Some(o) => o,
+            None => f.ops.seek(f, 0, libc::SEEK_CUR)?,
+        };
+        if pos >= crate::num::nonneg(st.size) {
+            return Ok(0);
+        }
+    }
+    Err(Errno::EFAULT)
+}
+
+/// The host memory behind `segs` (`write`: to be written into).
+fn host_iovecs(mm: &Mm, segs: &Segs, write: bool) -> KResult<Vec<libc::iovec>> {
+    let mut iov = Vec::new();
+    for &(addr, len) in &segs.list {
+        if write {
+            iov.extend(mm.iovecs(addr, len)?);
+        } else {
+            iov.extend(mm.iovecs_src(addr, len)?.ok_or(Errno::EFAULT)?);
+        }
+    }
+    Ok(iov)
+}
+
+/// Writes `data` over the start of `segs`.
+fn copy_out(mm: &Mm, segs: &Segs, mut data: &[u8]) -> KResult<()> {
+    for &(addr, len) in &segs.list {
+        if data.is_empty() {
+            break;
+        }
+        let n = len.min(data.len());
+        mm.write(addr, &data[..n])?;
+        data = &data[n..];
+    }
+    Ok(())
+}
+
+/// The bytes of `segs`.
+fn copy_in(mm: &Mm, segs: &Segs) -> KResult<Vec<u8>> {
+    let mut data = Vec::with_capacity(segs.total);
+    for &(addr, len) in &segs.list {
+        data.extend(crate::mm::read_vec(mm, addr, len)?);
+    }
+    Ok(data)
+}
+
+/// write(2), writev(2) and their kin on `f` at `off` (None: the file's
+/// position).
+pub fn write(
+    cx: &mut Ctx<'_, '_>,
+    f: &Arc<File>,
+    buf: UserBuf,
+    off: Option<u64>,
+    opts: Opts,
+) -> KResult<usize> {
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    let segs = buf.parse(&cx.mm)?;
+    if segs.total == 0 && buf.vectored() {
+        return Ok(0);
+    }
+    verify_area(off, segs.total)?;
+    f.ops.before_transfer(cx, true)?;
+    let r = write_all(cx, f, &segs, off, opts);
+    f.ops.after_write(cx);
+    if r.as_ref().is_ok_and(|&n| n > 0) {
+        f.note(IN_MODIFY);
+    }
+    r
+}
+
+/// A broken pipe: SIGPIPE to the writer unless told otherwise.
+fn broken_pipe(cx: &mut Ctx<'_, '_>, opts: Opts) {
+    if !opts.nosignal {
+        let (tid, tgid) = (cx.tid, cx.tgid());
+        ksig::send_to_thread(&mut cx.st, tid, SigInfo::user(libc::SIGPIPE, 0, tgid, 0));
+    }
+}
+
+fn write_all(
+    cx: &mut Ctx<'_, '_>,
+    f: &Arc<File>,
+    segs: &Segs,
+    off: Option<u64>,
+    opts: Opts,
+) -> KResult<usize> {
+    if segs.total == 0 {
+        return Ok(0);
+    }
+    let blocking = !f.nonblocking() && !opts.nowait;
+    let src = segs.accessible(&cx.mm, false);
+    if src.total == 0 {
+        return Err(Errno::EFAULT);
+    }
+    // Files that take iovecs get the application's memory directly; the
+    // host pointers are made again after every wait.
+    while let Ok(iov) = host_iovecs(&cx.mm, &src, false) {
+        match f.ops.write_iov(f, &iov, off) {
+            None => break,
+            Some(Err(e)) if e == Errno::EAGAIN && blocking => wait_ready(cx, f, libc::POLLOUT)?,
+            Some(Err(e)) if e == Errno::EPIPE => {
+                broken_pipe(cx, opts);
+                return Err(e);
+            }
+            Some(r) => return r,
+        }
+    }
+    let data = copy_in(&cx.mm, &src)?;
+    let mut done = 0usize;
+    // What was written is the answer once something fails after it.
+    let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
+    loop {
+        match f.ops.write(f, &data[done..], off.map(|o| o + done as u64)) {
+            Ok(n) => {
+                done += n;
+                let host_short = f.ops.host_fd().is_some() && n > 0;
+                if done >= data.len() || !blocking || host_short {
+                    return Ok(done);
+                }
+            }
+            Err(e) if e == Errno::EAGAIN && blocking => {
+                if let Err(e) = wait_ready(cx, f, libc::POLLOUT) {
+                    return partial(done, e);
+                }
+            }
+            Err(e) if e == Errno::EPIPE => {
+                broken_pipe(cx, opts);
+                return partial(done, e);
+            }
+            Err(e) => return partial(done, e),
+        }
+    }
+}
+
+/// Where a transfer reads or writes: an explicit offset (given by the
+/// application or taken from the file position), or the stream itself.
+#[derive(Clone, Copy)]
+pub enum Pos {
+    At(u64),
+    Stream,
+}
+
+impl Pos {
+    fn off(self) -> Option<u64> {
+        match self {
+            Pos::At(o) => Some(o),
+            Pos::Stream => None,
+        }
+    }
+}
+
+/// A chunk of a transfer between files.
+pub const CHUNK: usize = 65536;
+
+/// Copies up to `len` bytes from `inp` to `out`. Blocks on empty input or
+/// full output unless `nonblock`; stops early once something was moved.
+/// Returns the count and the final positions.
+pub fn transfer(
+    cx: &mut Ctx<'_, '_>,
+    inp: &Arc<File>,
+    mut ipos: Pos,
+    out: &Arc<File>,
+    mut opos: Pos,
+    len: usize,
+    nonblock: bool,
+) -> KResult<(usize, Pos, Pos)> {
+    let mut buf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0usize;
+    while done < len {
+        let want = (len - done).min(buf.len());
+        let got = match inp.ops.pipe(false) {
+            Some(p) => p.peek(&mut buf[..want]),
+            None => inp.ops.read(inp, &mut buf[..want], ipos.off()),
+        };
+        let n = match got {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e == Errno::EAGAIN && done == 0 && !nonblock && !inp.nonblocking() => {
+                wait_ready(cx, inp, libc::POLLIN)?;
+                continue;
+            }
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
+        };
+        let mut wrote = 0;
+        while wrote < n {
+            match out
+                .ops
+                .write(out, &buf[wrote..n], opos.off().map(|o| o + wrote as u64))
+            {
+                Ok(w) => wrote += w,
+                Err(e)
+                    if e == Errno::EAGAIN
+                        && done + wrote == 0
+                        && !nonblock
+                        && !out.nonblocking() =>
+                {
+                    wait_ready(cx, out, libc::POLLOUT)?;
+                }
+                Err(e) if e == Errno::EPIPE && done + wrote == 0 => {
+                    broken_pipe(cx, Opts::default());
+                    return Err(e);
+                }
+                Err(e) if done + wrote == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        if let Some(p) = inp.ops.pipe(false) {
+            p.consume(wrote);
+        } else if let Pos::At(o) = ipos {
+            ipos = Pos::At(o + wrote as u64);
+        }
+        if let Pos::At(o) = opos {
+            opos = Pos::At(o + wrote as u64);
+        }
+        done += wrote;
+        if wrote < n {
+            break;
+        }
+        if inp.ops.pipe(false).is_some()
+            || !matches!(
+                inp.ops.stat()?.mode & libc::S_IFMT,
+                libc::S_IFREG | libc::S_IFBLK
+            )
+        {
+            // Streams give what they have; do not wait for more.
+            if nonblock || done > 0 && inp.ops.poll(libc::POLLIN) & libc::POLLIN == 0 {
+                break;
+            }
+        }
+    }
+    if done > 0 {
+        // As Linux's sendfile, splice and copy_file_range: an access of
+        // the source, a modification of the destination.
+        inp.note(IN_ACCESS);
+        out.note(IN_MODIFY);
+    }
+    Ok((done, ipos, opos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_ok_is_linux_user_range() {
+        assert!(access_ok(0, 0));
+        assert!(access_ok(TASK_SIZE, 0));
+        assert!(!access_ok(TASK_SIZE + 1, 0));
+        assert!(access_ok(TASK_SIZE - 10, 10));
+        assert!(!access_ok(TASK_SIZE - 10, 11));
+        assert!(!access_ok(u64::MAX, 2));
+    }
+
+    #[test]
+    fn verify_area_refuses_positions_past_the_end() {
+        assert_eq!(verify_area(None, MAX_RW), Ok(()));
+        assert_eq!(verify_area(Some(0), MAX_RW), Ok(()));
+        assert_eq!(verify_area(Some(i64::MAX as u64 - 2), 2), Ok(()));
+        assert_eq!(
+            verify_area(Some(i64::MAX as u64 - 1), 2),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(verify_area(Some(u64::MAX), 0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn segments_cap_at_max_rw() {
+        let mut s = Segs::default();
+        s.push(0x1000, 0x7000_0000);
+        s.push(0x2000, 0x7000_0000);
+        s.push(0x3000, 5);
+        assert_eq!(s.total, MAX_RW);
+        assert_eq!(
+            s.list,
+            vec![(0x1000, 0x7000_0000), (0x2000, MAX_RW - 0x7000_0000)]
+        );
+    }
+}
