@@ -94,6 +94,11 @@ impl Errno {
     pub const ERESTARTNOHAND: Errno = Errno(514);
     /// Restart through restart_syscall if no handler ran.
     pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
+    /// Kernel-internal: the call needs the kernel lock (a lock-free
+    /// attempt met state only the lock guards). Never reaches the
+    /// application: the lock-free dispatcher hands the call to the locked
+    /// handler, which never produces it.
+    pub const NEEDLOCK: Errno = Errno(4095);
 
     pub fn from_io(e: &std::io::Error) -> Errno {
         Errno(e.raw_os_error().unwrap_or(libc::EIO))

@@ -45,10 +45,15 @@ pub fn ns_of(d: Duration) -> i64 {
 }
 
 pub fn path(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<u8>> {
+    path_in(&ctx.mm, addr)
+}
+
+/// `path` from an address space, for calls made without a `Ctx`.
+pub fn path_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Vec<u8>> {
     if addr == 0 {
         return Err(Errno::EFAULT);
     }
-    let p = read_cstr(&ctx.mm, addr, PATH_MAX - 1)?;
+    let p = read_cstr(mm, addr, PATH_MAX - 1)?;
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }

@@ -4,11 +4,13 @@
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::{FdTable, File};
-use sentry::fs::inotify::IN_OPEN;
+use sentry::fs::inotify::{IN_ACCESS, IN_OPEN};
 use sentry::fs::io::{Opts, UserBuf};
 use sentry::fs::pipe::new_pipe;
+use sentry::fs::vfs::Walker;
 use sentry::fs::Stat;
 use sentry::kernel::signal as ksig;
+use sentry::mm::Mm;
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -442,13 +444,25 @@ pub fn linux_stat(s: &Stat) -> linux_raw_sys::general::stat {
 }
 
 fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<Stat> {
+    stat_path_in(&ctx.walker(), &ctx.mm, dirfd, path, flags)
+}
+
+/// The stat of `path` from `dirfd` (a *stat*at call's flags), for a
+/// walker with or without the kernel lock.
+pub(crate) fn stat_path_in(
+    w: &Walker<'_>,
+    mm: &Mm,
+    dirfd: i32,
+    path: u64,
+    flags: u64,
+) -> KResult<Stat> {
     if flags & !STAT_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
     let p = if path == 0 {
         Vec::new()
     } else {
-        sentry::mm::read_cstr(&ctx.mm, path, abi::PATH_MAX - 1)?
+        sentry::mm::read_cstr(mm, path, abi::PATH_MAX - 1)?
     };
     if p.is_empty() {
         if flags & libc::AT_EMPTY_PATH as u64 == 0 {
@@ -459,13 +473,13 @@ fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResul
             });
         }
         if dirfd == libc::AT_FDCWD {
-            let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, b".", true)?;
+            let r = w.c.vfs.resolve_in(w, libc::AT_FDCWD, b".", true, 0)?;
             return r.stat.ok_or(Errno::ENOENT);
         }
-        return fdget(ctx, crate::abi::bits(i64::from(dirfd)))?.stat();
+        return w.files.lock().get(dirfd)?.stat();
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let r = ctx.k.vfs.resolve(ctx, dirfd, &p, follow)?;
+    let r = w.c.vfs.resolve_in(w, dirfd, &p, follow, 0)?;
     r.stat.ok_or(Errno::ENOENT)
 }
 
@@ -535,11 +549,23 @@ pub(crate) fn statx_bytes(s: &Stat) -> [u8; 256] {
 
 fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
+    getdents_in(&ctx.caller(), &ctx.mm, &f, a[1], a[2])
+}
+
+/// getdents64(2) of open directory `f` into `buf` (`len` bytes), with or
+/// without the kernel lock (procfs lists kernel state: NEEDLOCK without).
+pub(crate) fn getdents_in(
+    c: &sentry::fs::vfs::Caller<'_>,
+    mm: &Mm,
+    f: &File,
+    buf: u64,
+    len: u64,
+) -> KResult<u64> {
     let st = f.ops.stat()?;
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    let cap = (crate::abi::size(a[2])).min(1 << 20);
+    let cap = (crate::abi::size(len)).min(1 << 20);
     let mut dp = f.dir_pos.lock();
     if dp.1.is_none() || dp.0 == 0 {
         let mut list = vec![
@@ -554,8 +580,7 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 name: b"..".to_vec(),
             },
         ];
-        let c = crate::abi::caller(ctx);
-        list.extend(f.ops.readdir_for(&c)?);
+        list.extend(f.ops.readdir_for(c)?);
         dp.1 = Some(list);
     }
     let list = dp.1.as_ref().unwrap();
@@ -580,45 +605,63 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     drop(dp);
-    ctx.mm.write(a[1], &out)?;
+    mm.write(buf, &out)?;
     f.dir_pos.lock().0 = i;
+    f.note(IN_ACCESS);
     Ok(out.len() as u64)
 }
 
-fn do_readlink(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, buf: u64, len: u64) -> KResult<u64> {
+/// readlinkat(2), with or without the kernel lock.
+pub(crate) fn readlink_in(
+    w: &Walker<'_>,
+    mm: &Mm,
+    dirfd: i32,
+    path: u64,
+    buf: u64,
+    len: u64,
+) -> KResult<u64> {
     if crate::abi::long(len) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, dirfd, &p, false)?;
+    let p = abi::path_in(mm, path)?;
+    let r = w.c.vfs.resolve_in(w, dirfd, &p, false, 0)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     if st.mode & libc::S_IFMT != libc::S_IFLNK {
         return Err(Errno::EINVAL);
     }
-    let target = {
-        let c = crate::abi::caller(ctx);
-        r.mount.fs.readlink(&c, &r.rel)?
-    };
+    let target = r.mount.fs.readlink(&w.c, &r.rel)?;
     let n = target.len().min(crate::abi::size(len));
-    ctx.mm.write(buf, &target[..n])?;
+    mm.write(buf, &target[..n])?;
     Ok(n as u64)
 }
 fn readlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_readlink(ctx, libc::AT_FDCWD, a[0], a[1], a[2])
+    readlink_in(&ctx.walker(), &ctx.mm, libc::AT_FDCWD, a[0], a[1], a[2])
 }
 fn readlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_readlink(ctx, crate::abi::int(a[0]), a[1], a[2], a[3])
+    readlink_in(&ctx.walker(), &ctx.mm, abi::int(a[0]), a[1], a[2], a[3])
 }
 
 fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64) -> KResult<u64> {
+    access_in(&ctx.walker(), &ctx.mm, dirfd, path, mode, flags)
+}
+
+/// faccessat2(2), with or without the kernel lock.
+pub(crate) fn access_in(
+    w: &Walker<'_>,
+    mm: &Mm,
+    dirfd: i32,
+    path: u64,
+    mode: u64,
+    flags: u64,
+) -> KResult<u64> {
     if mode & !7 != 0
         || flags & !((libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64)
             != 0
     {
         return Err(Errno::EINVAL);
     }
-    let st = stat_path(ctx, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
-    let c = ctx.proc_ref().creds.clone();
+    let st = stat_path_in(w, mm, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
+    let c = w.c.creds().cloned().ok_or(Errno::NEEDLOCK)?;
     let uid = if flags & libc::AT_EACCESS as u64 != 0 {
         c.euid
     } else {
@@ -631,14 +674,10 @@ fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64
     };
     let mode = crate::abi::uint(mode);
     if mode & 2 != 0 {
-        let p = sentry::mm::read_cstr(&ctx.mm, path, 4095).unwrap_or_default();
+        let p = sentry::mm::read_cstr(mm, path, 4095).unwrap_or_default();
         if !p.is_empty() {
-            if let Ok(r) = ctx.k.vfs.resolve(
-                ctx,
-                dirfd,
-                &p,
-                flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0,
-            ) {
+            let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+            if let Ok(r) = w.c.vfs.resolve_in(w, dirfd, &p, follow, 0) {
                 let fmt = st.mode & libc::S_IFMT;
                 if r.mount.flags & libc::MS_RDONLY != 0
                     && (fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK)

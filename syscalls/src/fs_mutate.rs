@@ -399,7 +399,11 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
         // The unprivileged sandbox may not change a host file it does not
         // own through the fd; the gofer may, by the file's path.
         if let Ok(place) = ctx.k.vfs.resolve_file(ctx, &f) {
-            r = place.mount.fs.setattr(&caller(ctx), &place.rel, &attr);
+            let c = caller(ctx);
+            r = ctx
+                .k
+                .vfs
+                .changing(|| place.mount.fs.setattr(&c, &place.rel, &attr));
         }
     }
     match r {

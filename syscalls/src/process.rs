@@ -726,6 +726,13 @@ fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KRes
         return Err(Errno::EPERM);
     }
     p.rlimits[crate::abi::size(res)] = v;
+    if res == libc::RLIMIT_NOFILE as u64 {
+        // Threads opening files without the kernel lock hold a copy:
+        // each refreshes it at the event this kick causes.
+        for t in p.threads.clone() {
+            sentry::kernel::signal::kick(&ctx.st, t);
+        }
+    }
     Ok(())
 }
 fn getrlimit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

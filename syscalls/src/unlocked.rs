@@ -1,18 +1,26 @@
 //! System calls handled without the kernel lock: reads and writes of
 //! files whose operations never wait for another task and need no kernel
-//! state (regular tmpfs and host files). The copy to or from application
-//! memory, which is most of the cost, then runs beside other tasks' calls.
+//! state (regular tmpfs and host files), pipe I/O that completes at once,
+//! fstat and lseek, and the calls that only walk paths (the stat family,
+//! access, readlink). The copy to or from application memory and the
+//! walk, which are most of the cost, then run beside other tasks' calls,
+//! and the task goes back to its application without taking the lock.
 //!
 //! Anything unusual (a bad fd or buffer, a file that can block, inotify
-//! watches to tell, zero-length or negative-offset calls) returns None
+//! watches to tell, zero-length calls, a walk into procfs) returns None
 //! before any side effect, and the locked handler does the whole call, so
 //! every error path stays in one place.
 
+use crate::abi::int;
+use crate::fs;
+use libc::AT_FDCWD;
 use sentry::fs::file::File;
 use sentry::fs::io::UserBuf as Buf;
 use sentry::kernel::Unlocked;
-use sentry::KResult;
+use sentry::{Errno, KResult};
 use std::sync::Arc;
+
+const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
 
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
     let (buf, off, write) = match i64::try_from(nr).ok()? {
@@ -25,6 +33,43 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         {
             return fstat(cx, a[0], a[4], true)
         }
+        libc::SYS_stat => return walk(cx, |w| stat_to(cx, w, AT_FDCWD, a[0], 0, a[1], false)),
+        libc::SYS_lstat => {
+            return walk(cx, |w| {
+                stat_to(cx, w, AT_FDCWD, a[0], NOFOLLOW, a[1], false)
+            })
+        }
+        libc::SYS_newfstatat => {
+            return walk(cx, |w| stat_to(cx, w, int(a[0]), a[1], a[3], a[2], false))
+        }
+        libc::SYS_statx if a[3] & 0x8000_0000 == 0 => {
+            return walk(cx, |w| {
+                stat_to(cx, w, int(a[0]), a[1], a[2] & !0x6000, a[4], true)
+            })
+        }
+        libc::SYS_access => return walk(cx, |w| fs::access_in(w, cx.mm, AT_FDCWD, a[0], a[1], 0)),
+        libc::SYS_faccessat => {
+            return walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], 0))
+        }
+        libc::SYS_faccessat2 => {
+            return walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], a[3]))
+        }
+        libc::SYS_readlink => {
+            return walk(cx, |w| {
+                fs::readlink_in(w, cx.mm, AT_FDCWD, a[0], a[1], a[2])
+            })
+        }
+        libc::SYS_readlinkat => {
+            return walk(cx, |w| {
+                fs::readlink_in(w, cx.mm, int(a[0]), a[1], a[2], a[3])
+            })
+        }
+        libc::SYS_getdents64 if !cx.k.vfs.inotify.active() => {
+            let f = file(cx, a[0])?;
+            return walk(cx, |w| fs::getdents_in(&w.c, cx.mm, &f, a[1], a[2]));
+        }
+        libc::SYS_open => return open(cx, AT_FDCWD, a[0], a[1]),
+        libc::SYS_openat => return open(cx, int(a[0]), a[1], a[2]),
         libc::SYS_lseek => {
             let f = file(cx, a[0])?;
             return Some(crate::fs::seek(&f, a[1], a[2]));
@@ -78,6 +123,70 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         Some(r) => r.map(|n| n as u64),
         None => bounce(cx, &f, &segs, &iov, off, write),
     })
+}
+
+/// A call that walks paths, without the kernel lock: the tree lock keeps
+/// multi-step changes whole, and what needs the kernel's state (procfs)
+/// is handed to the locked handler.
+fn walk(
+    cx: &Unlocked<'_>,
+    call: impl FnOnce(&sentry::fs::vfs::Walker<'_>) -> KResult<u64>,
+) -> Option<KResult<u64>> {
+    let _tree = cx.k.vfs.tree.read();
+    match call(&cx.walker()) {
+        Err(e) if e == Errno::NEEDLOCK => None,
+        r => Some(r),
+    }
+}
+
+/// open(2)/openat(2) of a regular file or directory for reading: the walk
+/// and the filesystem's open (a gofer round trip for a host file). Opens
+/// that create, truncate, write (an overlay copy-up), wait (FIFOs) or
+/// concern the caller (terminals) go to the locked handler.
+fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64) -> Option<KResult<u64>> {
+    const PLAIN: i32 = libc::O_CLOEXEC
+        | libc::O_NONBLOCK
+        | libc::O_LARGEFILE
+        | libc::O_NOFOLLOW
+        | libc::O_DIRECTORY
+        | libc::O_NOCTTY;
+    let flags = int(flags);
+    if flags & !PLAIN != 0 || cx.k.vfs.inotify.active() {
+        return None;
+    }
+    walk(cx, |w| {
+        let p = crate::abi::path_in(cx.mm, path)?;
+        let r =
+            cx.k.vfs
+                .resolve_in(w, dirfd, &p, flags & libc::O_NOFOLLOW == 0, 0)?;
+        let fmt = r.stat.ok_or(Errno::ENOENT)?.mode & libc::S_IFMT;
+        if r.reopen.is_some() || (fmt != libc::S_IFREG && fmt != libc::S_IFDIR) {
+            return Err(Errno::NEEDLOCK);
+        }
+        let f = cx.k.vfs.open_resolved_by(&w.c, &r, flags, 0)?;
+        let cloexec = flags & libc::O_CLOEXEC != 0;
+        let fd = cx.files.lock().alloc(f, cloexec, 0, cx.nofile)?;
+        Ok(crate::abi::bits(i64::from(fd)))
+    })
+}
+
+/// stat/lstat/newfstatat/statx of a path into `out`.
+fn stat_to(
+    cx: &Unlocked<'_>,
+    w: &sentry::fs::vfs::Walker<'_>,
+    dirfd: i32,
+    path: u64,
+    flags: u64,
+    out: u64,
+    statx: bool,
+) -> KResult<u64> {
+    let s = fs::stat_path_in(w, cx.mm, dirfd, path, flags)?;
+    if statx {
+        sentry::mm::write_obj(cx.mm, out, &fs::statx_bytes(&s))?;
+    } else {
+        sentry::mm::write_obj(cx.mm, out, &fs::linux_stat(&s))?;
+    }
+    Ok(0)
 }
 
 /// The open file behind register `fd`; None (the locked handler gives

@@ -81,6 +81,9 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
         return Err(Errno::EROFS);
     }
     let c = crate::abi::caller(ctx);
+    if changes {
+        return ctx.k.vfs.changing(|| r.mount.fs.xattr(&c, &r.rel, op));
+    }
     r.mount.fs.xattr(&c, &r.rel, op)
 }
 

@@ -11,6 +11,8 @@
  *   wake scale                  throughput of two threads each pread()ing
  *                               256 KiB blocks of their own /tmp file,
  *                               over that of one thread (x)
+ *   wake scale-stat             the same for two threads each stat()ing
+ *                               a path of the host's root (x)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,14 +204,15 @@ static int make_file(int i)
 	return fd;
 }
 
-static double blocks_per_sec(int threads, int *fds)
+/* Calls per second of `threads` threads running `fn(args[i])` for 1 s. */
+static double rate(int threads, void *(*fn)(void *), void **args)
 {
 	pthread_t t[2];
 	double t0 = now();
 	stop_at = t0 + 1.0;
 	long total = 0;
 	for (int i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, reader, (void *)(long)fds[i]);
+		pthread_create(&t[i], NULL, fn, args[i]);
 	for (int i = 0; i < threads; i++) {
 		void *n;
 		pthread_join(t[i], &n);
@@ -219,10 +223,34 @@ static double blocks_per_sec(int threads, int *fds)
 
 static int scale(void)
 {
-	int fds[2] = {make_file(0), make_file(1)};
-	blocks_per_sec(1, fds); /* warm up */
-	double one = blocks_per_sec(1, fds);
-	double two = blocks_per_sec(2, fds);
+	void *fds[2] = {(void *)(long)make_file(0), (void *)(long)make_file(1)};
+	rate(1, reader, fds); /* warm up */
+	double one = rate(1, reader, fds);
+	double two = rate(2, reader, fds);
+	printf("%.2f\n", two / one);
+	return 0;
+}
+
+/* ---- two threads looking up paths ---- */
+
+static void *statter(void *arg)
+{
+	struct stat st;
+	long n = 0;
+	while (now() < stop_at) {
+		if (stat(arg, &st))
+			die("stat");
+		n++;
+	}
+	return (void *)n;
+}
+
+static int scale_stat(void)
+{
+	void *paths[2] = {"/usr/share/doc/bash/copyright", "/usr/lib/os-release"};
+	rate(1, statter, paths); /* warm up */
+	double one = rate(1, statter, paths);
+	double two = rate(2, statter, paths);
 	printf("%.2f\n", two / one);
 	return 0;
 }
@@ -237,6 +265,8 @@ int main(int argc, char **argv)
 		return pipe_procs();
 	if (argc >= 2 && !strcmp(argv[1], "scale"))
 		return scale();
-	fprintf(stderr, "usage: wake pipe-threads N | futex-threads | pipe-procs | scale\n");
+	if (argc >= 2 && !strcmp(argv[1], "scale-stat"))
+		return scale_stat();
+	fprintf(stderr, "usage: wake pipe-threads N | futex-threads | pipe-procs | scale | scale-stat\n");
 	return 2;
 }

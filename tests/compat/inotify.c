@@ -3,6 +3,7 @@
  * (DELETE_SELF then IGNORED), one-shot and mask-add watches, IN_ONLYDIR,
  * nonblocking reads, FIONREAD, short buffers, and the errors. */
 #include "common.h"
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -97,6 +98,13 @@ int main(void)
 	mkdir(sub, 0755);
 	rmdir(sub);
 	drain(in, "mkdir_rmdir");
+
+	/* Reading a directory is an access of it. */
+	char dents[1024];
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK("getdents", syscall(SYS_getdents64, dfd, dents, sizeof dents) > 0);
+	close(dfd);
+	drain(in, "readdir");
 
 	unlink(g);
 	drain(in, "unlink_watched");

@@ -291,8 +291,9 @@ impl Filesystem for DevFs {
         match kind {
             Kind::Ptmx => return self.open_ptmx(c),
             Kind::Tty => {
-                let tgid = c.st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
-                let pty = c.st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
+                let st = c.state()?;
+                let tgid = st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+                let pty = st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
                 return Ok(Box::new(pty.open_slave()?));
             }
             Kind::Console => {
@@ -312,8 +313,9 @@ impl Filesystem for DevFs {
 
 impl DevFs {
     fn open_ptmx(&self, c: &Caller) -> KResult<Box<dyn FileOps>> {
-        let tgid = c.st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
-        let uid = c.st.procs[&tgid].creds.fsuid;
+        let st = c.state()?;
+        let tgid = st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+        let uid = st.procs[&tgid].creds.fsuid;
         // Slaves belong to the "tty" group, as devpts mounted gid=5 makes them.
         Ok(Box::new(self.ptys.open_master((uid, 5))?))
     }

@@ -485,11 +485,7 @@ mod tests {
     fn with_caller<R>(f: impl FnOnce(&Caller) -> R) -> R {
         let st = crate::kernel::KState::default();
         let vfs = crate::fs::vfs::Vfs::for_tests();
-        f(&Caller {
-            st: &st,
-            tid: 0,
-            vfs: &vfs,
-        })
+        f(&Caller::new(&st, 0, &vfs))
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl Vfs {
         rdev: u64,
         owner: (u32, u32),
     ) -> KResult<()> {
-        r.mount.fs.mknod(c, &r.rel, mode, rdev, owner)?;
+        self.changing(|| r.mount.fs.mknod(c, &r.rel, mode, rdev, owner))?;
         let dir = mode & libc::S_IFMT == libc::S_IFDIR;
         self.inotify.note(&r.path, IN_CREATE, dir);
         Ok(())
@@ -41,14 +41,14 @@ impl Vfs {
         target: &[u8],
         owner: (u32, u32),
     ) -> KResult<()> {
-        r.mount.fs.symlink(c, &r.rel, target, owner)?;
+        self.changing(|| r.mount.fs.symlink(c, &r.rel, target, owner))?;
         self.inotify.note(&r.path, IN_CREATE, false);
         Ok(())
     }
 
     /// link(2) of `o` at the absent `n` (same filesystem).
     pub fn link(&self, c: &Caller, o: &Resolved, n: &Resolved) -> KResult<()> {
-        n.mount.fs.link(c, &o.rel, &n.rel)?;
+        self.changing(|| n.mount.fs.link(c, &o.rel, &n.rel))?;
         self.inotify.note_self(&o.path, IN_ATTRIB, o.stat);
         self.inotify.note(&n.path, IN_CREATE, false);
         Ok(())
@@ -56,8 +56,11 @@ impl Vfs {
 
     /// unlink(2)/rmdir(2) of `r`: the name goes, its dentry dies.
     pub fn remove(&self, c: &Caller, r: &Resolved, dir: bool) -> KResult<()> {
-        r.mount.fs.unlink(c, &r.rel, dir)?;
-        r.mount.dcache.removed(&r.rel, r.stat);
+        {
+            let _tree = self.tree.write();
+            r.mount.fs.unlink(c, &r.rel, dir)?;
+            r.mount.dcache.removed(&r.rel, r.stat);
+        }
         // Linux's order: the link count, the object itself, its directory.
         if !dir {
             self.inotify.note_self(&r.path, IN_ATTRIB, r.stat);
@@ -71,9 +74,12 @@ impl Vfs {
 
     /// rename(2) of `o` to `n` on one filesystem: the dentries follow.
     pub fn rename(&self, c: &Caller, o: &Resolved, n: &Resolved, flags: u32) -> KResult<()> {
-        o.mount.fs.rename(c, &o.rel, &n.rel, flags)?;
         let exchange = flags & libc::RENAME_EXCHANGE != 0;
-        o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
+        {
+            let _tree = self.tree.write();
+            o.mount.fs.rename(c, &o.rel, &n.rel, flags)?;
+            o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
+        }
         self.inotify
             .rename(&o.path, &n.path, o.stat.is_some_and(|s| s.is_dir()));
         Ok(())
@@ -81,10 +87,16 @@ impl Vfs {
 
     /// chmod/chown/utimensat/truncate of `r` by path.
     pub fn setattr(&self, c: &Caller, r: &Resolved, attr: &SetAttr) -> KResult<()> {
-        r.mount.fs.setattr(c, &r.rel, attr)?;
+        self.changing(|| r.mount.fs.setattr(c, &r.rel, attr))?;
         let dir = r.stat.is_some_and(|s| s.is_dir());
         self.inotify.note(&r.path, attr_event(attr), dir);
         Ok(())
+    }
+
+    /// Runs `f`, a change of the tree, with the tree lock held exclusively.
+    pub fn changing<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _tree = self.tree.write();
+        f()
     }
 
     /// An extended attribute of `r` was set or removed.

@@ -109,7 +109,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         .split(|&b| b == b'/')
         .filter(|s| !s.is_empty())
         .collect();
-    let st = c.st;
+    let st = c.state()?;
     let me = st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?;
     match comps.as_slice() {
         [] => {
@@ -192,7 +192,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
 }
 
 fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
-    let st = c.st;
+    let st = c.state()?;
     let p = &st.procs[&t.tgid];
     match rest {
         [] => {
@@ -306,8 +306,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
 /// A name of the caller's UTS namespace, as /proc/sys/kernel shows it.
 fn uts_name(c: &Caller, f: fn(&crate::kernel::uts::UtsNs) -> Vec<u8>) -> Node {
     let mut v =
-        c.st.tasks
-            .get(&c.tid)
+        c.st.and_then(|st| st.tasks.get(&c.tid))
             .map(|t| f(&t.uts_ns))
             .unwrap_or_default();
     v.push(b'\n');
@@ -736,12 +735,13 @@ impl Filesystem for ProcFs {
         };
         let id: i32 = std::str::from_utf8(who).ok()?.parse().ok()?;
         let fd: i32 = std::str::from_utf8(fd).ok()?.parse().ok()?;
-        let tid = if c.st.tasks.contains_key(&id) {
+        let st = c.st?;
+        let tid = if st.tasks.contains_key(&id) {
             id
         } else {
-            *c.st.procs.get(&id)?.threads.first()?
+            *st.procs.get(&id)?.threads.first()?
         };
-        c.st.tasks.get(&tid)?.files.lock().get(fd).ok()
+        st.tasks.get(&tid)?.files.lock().get(fd).ok()
     }
 
     fn is_magic_link(&self, rel: &[u8]) -> bool {

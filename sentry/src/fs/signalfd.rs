@@ -36,10 +36,10 @@ impl SignalFd {
 
 /// Signals of `mask` pending for task `tid` (its own and its process's).
 pub fn pending_in(c: &Caller, mask: u64) -> u64 {
-    let Some(t) = c.st.tasks.get(&c.tid) else {
+    let Some((st, t)) = c.st.and_then(|st| Some((st, st.tasks.get(&c.tid)?))) else {
         return 0;
     };
-    let shared = c.st.procs.get(&t.tgid).map_or(0, |p| p.shared_pending.set);
+    let shared = st.procs.get(&t.tgid).map_or(0, |p| p.shared_pending.set);
     (t.pending.set | shared) & mask
 }
 
@@ -145,8 +145,9 @@ impl FileOps for SignalFd {
     }
     fn wait_queues(&self, c: &Caller, ev: Events) -> Queues {
         // The poller's process: its signals are what this file shows.
-        let tgid = c.st.tasks.get(&c.tid).map(|t| t.tgid);
-        tgid.and_then(|g| c.st.procs.get(&g))
+        let st = c.st;
+        let tgid = st.and_then(|st| st.tasks.get(&c.tid)).map(|t| t.tgid);
+        tgid.and_then(|g| st?.procs.get(&g))
             .map(|p| Queues::from_iter([(p.signal_wq.clone(), ev)]))
             .unwrap_or_default()
     }

@@ -15,9 +15,22 @@ pub const NAME_MAX: usize = 255;
 
 /// Who is asking, for filesystems whose contents depend on it (proc).
 pub struct Caller<'a> {
-    pub st: &'a KState,
+    /// The kernel state, when the caller holds the kernel lock. Without
+    /// it (a lock-free call) what needs it answers `Errno::NEEDLOCK`.
+    pub st: Option<&'a KState>,
     pub tid: i32,
     pub vfs: &'a Vfs,
+    /// Without the lock: the task's credentials and mount namespace, as
+    /// of its last event.
+    own: Option<(&'a crate::kernel::Creds, &'a Arc<MountNs>)>,
+}
+
+/// A task's view for path walks: who it is (`c`), its root and working
+/// directory, and its fds (for walks from a dirfd).
+pub struct Walker<'a> {
+    pub c: Caller<'a>,
+    pub fs: &'a parking_lot::Mutex<crate::kernel::FsContext>,
+    pub files: &'a parking_lot::Mutex<super::file::FdTable>,
 }
 
 /// An extended attribute operation; replies are the value (Get), the
@@ -54,11 +67,46 @@ pub fn may(c: &crate::kernel::Creds, st: &Stat, want: u32) -> bool {
     bits & want == want
 }
 
-impl Caller<'_> {
+impl<'a> Caller<'a> {
+    /// Task `tid`, holding the kernel lock (`st`).
+    pub fn new(st: &'a KState, tid: i32, vfs: &'a Vfs) -> Caller<'a> {
+        Caller {
+            st: Some(st),
+            tid,
+            vfs,
+            own: None,
+        }
+    }
+
+    /// Task `tid` without the kernel lock, with its credentials and mount
+    /// namespace.
+    pub fn unlocked(
+        tid: i32,
+        vfs: &'a Vfs,
+        creds: &'a crate::kernel::Creds,
+        ns: &'a Arc<MountNs>,
+    ) -> Caller<'a> {
+        Caller {
+            st: None,
+            tid,
+            vfs,
+            own: Some((creds, ns)),
+        }
+    }
+
+    /// The kernel state; NEEDLOCK on a lock-free call.
+    pub fn state(&self) -> KResult<&'a KState> {
+        self.st.ok_or(Errno::NEEDLOCK)
+    }
+
     /// The calling task's credentials.
     pub fn creds(&self) -> Option<&crate::kernel::Creds> {
-        let t = self.st.tasks.get(&self.tid)?;
-        self.st.procs.get(&t.tgid).map(|p| &p.creds)
+        if let Some((creds, _)) = self.own {
+            return Some(creds);
+        }
+        let st = self.st?;
+        let t = st.tasks.get(&self.tid)?;
+        st.procs.get(&t.tgid).map(|p| &p.creds)
     }
 
     /// EACCES unless the caller may access `st` for `want`.
@@ -400,6 +448,11 @@ pub struct Vfs {
     pub inotify: Arc<super::inotify::Registry>,
     /// The ptys /dev/pts shows (the console is one of them).
     pub ptys: Arc<super::pty::PtyTable>,
+    /// Held shared by lock-free path walks, exclusively by every change
+    /// of the tree made in more than one step (a filesystem change and
+    /// its dentry update, an overlay copy-up), so a walk without the
+    /// kernel lock never sees half of one. Taken after the kernel lock.
+    pub tree: RwLock<()>,
 }
 
 /// The result of a path walk.
@@ -527,6 +580,7 @@ impl Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
             ptys: Default::default(),
+            tree: RwLock::new(()),
         }
     }
 
@@ -591,13 +645,16 @@ impl Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
             ptys,
+            tree: RwLock::new(()),
         }
     }
 
     /// The mount namespace of the calling task.
     pub fn ns(&self, c: &Caller) -> Arc<MountNs> {
-        c.st.tasks
-            .get(&c.tid)
+        if let Some((_, ns)) = c.own {
+            return ns.clone();
+        }
+        c.st.and_then(|st| st.tasks.get(&c.tid))
             .map_or_else(|| self.init_ns.clone(), |t| t.mnt_ns.clone())
     }
 
@@ -630,9 +687,8 @@ impl Vfs {
 
     /// Where a walk starts (the root, the cwd, or the directory behind
     /// `dirfd`), and the root.
-    fn start(&self, ctx: &Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<(PathRef, PathRef)> {
-        let t = ctx.task_ref();
-        let fs = t.fs.lock();
+    fn start(&self, w: &Walker<'_>, dirfd: i32, path: &[u8]) -> KResult<(PathRef, PathRef)> {
+        let fs = w.fs.lock();
         let root = fs.root.clone();
         if path.first() == Some(&b'/') {
             return Ok((root.clone(), root));
@@ -640,7 +696,7 @@ impl Vfs {
         let at = if dirfd == libc::AT_FDCWD {
             fs.cwd.clone()
         } else {
-            let f = t.files.lock().get(dirfd)?;
+            let f = w.files.lock().get(dirfd)?;
             let st = f.ops.stat()?;
             if st.mode & libc::S_IFMT != libc::S_IFDIR {
                 return Err(Errno::ENOTDIR);
@@ -670,17 +726,24 @@ impl Vfs {
         follow: bool,
         how: u64,
     ) -> KResult<Resolved> {
+        self.resolve_in(&ctx.walker(), dirfd, path, follow, how)
+    }
+
+    /// `resolve_how` for a walker, which may be without the kernel lock.
+    pub fn resolve_in(
+        &self,
+        w: &Walker<'_>,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+        how: u64,
+    ) -> KResult<Resolved> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         let anchored = how & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
-        let (at, root) = self.start(ctx, dirfd, if anchored { b"." } else { path })?;
-        let c = Caller {
-            st: &ctx.st,
-            tid: ctx.tid,
-            vfs: self,
-        };
-        self.walk(&c, &at, &root, path, follow, how)
+        let (at, root) = self.start(w, dirfd, if anchored { b"." } else { path })?;
+        self.walk(&w.c, &at, &root, path, follow, how)
     }
 
     /// The path walk: `path` from `at` (the root for absolute paths),
@@ -857,11 +920,17 @@ impl Vfs {
         flags: i32,
         mode: u32,
     ) -> KResult<Arc<File>> {
-        let c = Caller {
-            st: &ctx.st,
-            tid: ctx.tid,
-            vfs: self,
-        };
+        self.open_resolved_by(&Caller::new(&ctx.st, ctx.tid, self), r, flags, mode)
+    }
+
+    /// `open_resolved` for a caller that may be without the kernel lock.
+    pub fn open_resolved_by(
+        &self,
+        c: &Caller<'_>,
+        r: &Resolved,
+        flags: i32,
+        mode: u32,
+    ) -> KResult<Arc<File>> {
         let stat = r.stat.ok_or(Errno::ENOENT)?;
         if r.reopen.is_none() && r.removed() {
             // A removed directory: its old path is not it any more.
@@ -906,7 +975,7 @@ impl Vfs {
         } else if let Some(f) = &r.reopen {
             f.ops.reopen(flags).ok_or(Errno::ENXIO)??
         } else if let Some(pipe) = (fmt == libc::S_IFIFO)
-            .then(|| r.mount.fs.fifo(&c, &r.rel))
+            .then(|| r.mount.fs.fifo(c, &r.rel))
             .flatten()
         {
             // A named pipe: the caller (open(2)) waits for the other side.
@@ -929,7 +998,10 @@ impl Vfs {
             }
             Box::new(pipe.open_end(write))
         } else {
-            r.mount.fs.open(&c, &r.rel, flags, mode)?
+            // Opening for writing may copy a file up into the overlay.
+            let _tree = (flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY)
+                .then(|| self.tree.write());
+            r.mount.fs.open(c, &r.rel, flags, mode)?
         };
         let keep = flags
             & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
@@ -951,11 +1023,7 @@ impl Vfs {
         if !live {
             return Err(Errno::ENOENT);
         }
-        let c = Caller {
-            st: &ctx.st,
-            tid: ctx.tid,
-            vfs: self,
-        };
+        let c = Caller::new(&ctx.st, ctx.tid, self);
         let stat = place.mount.fs.lookup(&c, &rel)?;
         Ok(Resolved {
             path: place.path(),
@@ -999,11 +1067,7 @@ impl Vfs {
                 return Err(Errno::EROFS);
             }
             let cr = &ctx.proc_ref().creds;
-            let caller = Caller {
-                st: &ctx.st,
-                tid: ctx.tid,
-                vfs: self,
-            };
+            let caller = Caller::new(&ctx.st, ctx.tid, self);
             if !caller.overrides() {
                 // Creating needs write and search on the directory.
                 let mut parent = split(&r.path);
@@ -1092,11 +1156,7 @@ mod tests {
         }
 
         fn caller(&self) -> Caller<'_> {
-            Caller {
-                st: &self.st,
-                tid: 0,
-                vfs: &self.vfs,
-            }
+            Caller::new(&self.st, 0, &self.vfs)
         }
 
         fn place(&self, path: &[u8]) -> PathRef {
@@ -1114,6 +1174,32 @@ mod tests {
             let r = self.walk_from(b"/", path, true, 0)?;
             Ok(String::from_utf8(r.path).unwrap())
         }
+    }
+
+    #[test]
+    fn walks_without_the_kernel_lock_until_procfs() {
+        let f = Fixture::new();
+        f.vfs.init_ns.add(Mount::new(
+            b"/a/b",
+            Arc::new(super::super::proc::ProcFs::new()),
+            b"",
+            "proc",
+            0,
+        ));
+        let creds = crate::kernel::Creds::root();
+        let c = Caller::unlocked(0, &f.vfs, &creds, &f.vfs.init_ns);
+        let root = f.place(b"/");
+        let walk = |p: &[u8]| f.vfs.walk(&c, &root, &root, p, true, 0).map(|r| r.path);
+        assert_eq!(walk(b"/a/m/x").unwrap(), b"/a/m/x");
+        assert_eq!(walk(b"/l1").unwrap_err(), Errno::ELOOP);
+        assert_eq!(walk(b"/a/nope/x").unwrap_err(), Errno::ENOENT);
+        // procfs shows kernel state: the walk asks for the lock.
+        assert_eq!(walk(b"/a/b/self").unwrap_err(), Errno::NEEDLOCK);
+        assert_eq!(walk(b"/a/b").unwrap_err(), Errno::NEEDLOCK);
+        // With the lock procfs answers itself (no task 0 exists here).
+        let locked = f.caller();
+        let r = f.vfs.walk(&locked, &root, &root, b"/a/b", true, 0);
+        assert_eq!(r.map(|r| r.path).unwrap_err(), Errno::ESRCH);
     }
 
     #[test]

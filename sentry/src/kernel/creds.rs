@@ -1,6 +1,6 @@
 //! Credentials of a process.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creds {
     pub ruid: u32,
     pub euid: u32,

@@ -39,6 +39,26 @@ pub struct Unlocked<'a> {
     pub tid: i32,
     pub files: &'a parking_lot::Mutex<crate::fs::file::FdTable>,
     pub mm: &'a Arc<Mm>,
+    /// The task's root and working directory.
+    pub fs: &'a parking_lot::Mutex<super::FsContext>,
+    /// Its mount namespace and credentials as of its last event (another
+    /// thread's setuid reaches it at its own next event, as Linux's
+    /// per-thread credentials do).
+    pub mnt_ns: &'a Arc<crate::fs::vfs::MountNs>,
+    pub creds: &'a super::Creds,
+    /// Its RLIMIT_NOFILE (soft), as of its last event.
+    pub nofile: u64,
+}
+
+impl Unlocked<'_> {
+    /// The caller as a path walk without the kernel lock sees it.
+    pub fn walker(&self) -> crate::fs::vfs::Walker<'_> {
+        crate::fs::vfs::Walker {
+            c: crate::fs::vfs::Caller::unlocked(self.tid, &self.k.vfs, self.creds, self.mnt_ns),
+            fs: self.fs,
+            files: self.files,
+        }
+    }
 }
 
 pub struct Ctx<'k, 'r> {
@@ -150,10 +170,16 @@ impl Ctx<'_, '_> {
 
     /// The caller as the VFS and file operations see it.
     pub fn caller(&self) -> crate::fs::vfs::Caller<'_> {
-        crate::fs::vfs::Caller {
-            st: &self.st,
-            tid: self.tid,
-            vfs: &self.k.vfs,
+        crate::fs::vfs::Caller::new(&self.st, self.tid, &self.k.vfs)
+    }
+
+    /// The caller as a path walk sees it.
+    pub fn walker(&self) -> crate::fs::vfs::Walker<'_> {
+        let t = self.task_ref();
+        crate::fs::vfs::Walker {
+            c: self.caller(),
+            fs: &t.fs,
+            files: &t.files,
         }
     }
 

@@ -215,6 +215,31 @@ fn thread_cpu_ns() -> u64 {
     }
 }
 
+/// Runs the task's application code until its next event. A platform
+/// failure ends its thread group (None: the next turn sees the exit).
+fn run_app(
+    k: &Kernel,
+    tid: i32,
+    pctx: &mut Box<dyn Context>,
+    mm: &Mm,
+    regs: &mut Regs,
+) -> Option<Event> {
+    super::waitq::flush_deferred();
+    match pctx.switch(&mm.space, regs) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            // Logged, not printed: the application's stderr is its own. A
+            // stub killed from outside (SIGKILL, status 0x9) is in practice
+            // the memory cgroup's OOM killer.
+            tracing::warn!(tid, "platform failure: {e}");
+            let mut st = k.lock();
+            let tgid = st.tasks[&tid].tgid;
+            group_exit(&mut st, tgid, signal::fatal_info(SIGKILL));
+            None
+        }
+    }
+}
+
 fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
     let mut tid = tid0;
     super::waitq::defer_wakeups(true);
@@ -229,10 +254,22 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
     // The task's fd table and memory, for calls made without the lock
     // (refreshed under the lock after every event: clone, unshare and
     // exec replace them).
-    let (mut files, mut mm) = {
+    let (mut files, mut mm, mut fs, mut mnt_ns, mut creds) = {
         let t = &st.tasks[&tid];
-        (t.files.clone(), t.mm.clone())
+        let creds = st.procs[&t.tgid].creds.clone();
+        (
+            t.files.clone(),
+            t.mm.clone(),
+            t.fs.clone(),
+            t.mnt_ns.clone(),
+            creds,
+        )
     };
+    let nofile_of = |st: &KState, tid: i32| {
+        let p = &st.procs[&st.tasks[&tid].tgid];
+        p.rlimits[libc::RLIMIT_NOFILE as usize].0
+    };
+    let mut nofile = nofile_of(&st, tid);
     drop(st);
     let mut st = loop {
         let mut done = false;
@@ -242,6 +279,10 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 tid,
                 files: &files,
                 mm: &mm,
+                fs: &fs,
+                mnt_ns: &mnt_ns,
+                creds: &creds,
+                nofile,
             };
             if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
                 regs.gp.rax = match r {
@@ -250,6 +291,14 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 };
                 done = true;
             }
+        }
+        if done {
+            // Back to the application without the kernel lock: the call
+            // changed nothing the lock guards for this task, and a signal,
+            // stop or kill sent meanwhile has kicked its stub, which traps
+            // back (Event::Interrupted) before running an instruction.
+            event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
+            continue;
         }
         let mut st = k.lock();
         match event.take() {
@@ -304,25 +353,22 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
         if !Arc::ptr_eq(&t.mm, &mm) {
             mm = t.mm.clone();
         }
-        let space = mm.space.clone();
-        drop(st);
-        super::waitq::flush_deferred();
-        match pctx.switch(&space, &mut regs) {
-            Ok(e) => event = Some(e),
-            Err(e) => {
-                // Logged, not printed: the application's stderr is its
-                // own. A stub killed from outside (SIGKILL, status 0x9) is
-                // in practice the memory cgroup's OOM killer.
-                tracing::warn!(tid, "platform failure: {e}");
-                let mut st = k.lock();
-                let tgid = st.tasks[&tid].tgid;
-                group_exit(&mut st, tgid, signal::fatal_info(SIGKILL));
-            }
+        if !Arc::ptr_eq(&t.fs, &fs) {
+            fs = t.fs.clone();
         }
+        if !Arc::ptr_eq(&t.mnt_ns, &mnt_ns) {
+            mnt_ns = t.mnt_ns.clone();
+        }
+        if let Some(p) = st.procs.get(&t.tgid).filter(|p| p.creds != creds) {
+            creds = p.creds.clone();
+        }
+        nofile = nofile_of(&st, tid);
+        drop(st);
+        event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
     };
     // The task's own references go first: its fd table closing (pipe
     // ends, sockets) is what others wait for.
-    drop((files, mm));
+    drop((files, mm, fs, mnt_ns));
     exit_thread_prepare(&mut st, tid);
     let cpu = thread_cpu_ns();
     drop(st);

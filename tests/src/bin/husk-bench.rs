@@ -36,15 +36,36 @@ use husk_tests::{
 #[derive(Clone)]
 enum Runner {
     Native,
-    Husk(PathBuf),
+    /// husk, and flags for `husk do`.
+    Husk(PathBuf, Vec<OsString>),
     Runsc(PathBuf),
 }
 
 impl Runner {
+    /// The same runner with `husk do` flags added (others unchanged).
+    fn with_husk_flags(&self, flags: &[&str]) -> Runner {
+        match self {
+            Runner::Husk(h, f) => {
+                let mut f = f.clone();
+                f.extend(flags.iter().map(OsString::from));
+                Runner::Husk(h.clone(), f)
+            }
+            Runner::Native => Runner::Native,
+            Runner::Runsc(r) => Runner::Runsc(r.clone()),
+        }
+    }
+
     fn argv(&self, prog: &[OsString]) -> Vec<OsString> {
         match self {
             Runner::Native => prog.to_vec(),
-            Runner::Husk(h) => husk_argv(h, prog),
+            Runner::Husk(h, flags) if flags.is_empty() => husk_argv(h, prog),
+            Runner::Husk(h, flags) => {
+                let mut v = vec![h.clone().into_os_string(), "do".into()];
+                v.extend(flags.iter().cloned());
+                v.push("--".into());
+                v.extend(prog.iter().cloned());
+                v
+            }
             Runner::Runsc(r) => {
                 let mut v: Vec<OsString> = vec![
                     r.clone().into_os_string(),
@@ -389,6 +410,30 @@ fn wake_rows(wake: PathBuf) -> Vec<Row> {
             },
             values: Vec::new(),
         },
+        Row {
+            name: "2 threads stat host paths, vs 1 (median of 3)",
+            unit: "x",
+            target: ">= 1.6x",
+            meets: |h, _, _| Some(h >= 1.6),
+            measure: {
+                let scale = prog(&["scale-stat"]);
+                Box::new(move |r| printed_median(r, &scale, 3))
+            },
+            values: Vec::new(),
+        },
+        Row {
+            name: "same, husk --overlay none (host lookups, vs 1)",
+            unit: "x",
+            target: ">= 1.6x",
+            meets: |h, _, _| Some(h >= 1.6),
+            measure: {
+                let scale = prog(&["scale-stat"]);
+                Box::new(move |r| {
+                    printed_median(&r.with_husk_flags(&["--overlay", "none"]), &scale, 3)
+                })
+            },
+            values: Vec::new(),
+        },
     ]
 }
 
@@ -462,7 +507,7 @@ fn main() -> ExitCode {
     }
     let mut runners = vec![("native", Runner::Native)];
     match find_or_build_husk() {
-        Ok(h) => runners.push(("husk", Runner::Husk(h))),
+        Ok(h) => runners.push(("husk", Runner::Husk(h, Vec::new()))),
         Err(e) => eprintln!("husk column unavailable: {e}"),
     }
     if let Some(r) = on_path("runsc") {
