@@ -60,6 +60,52 @@ pub fn path_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Vec<u8>> {
     Ok(p)
 }
 
+/// What a call on paths needs from its task, with the kernel lock
+/// (`pcx`) or without (`Unlocked::walker`): the walker and the memory
+/// its arguments are in.
+pub struct Pcx<'a> {
+    pub w: sentry::fs::vfs::Walker<'a>,
+    pub mm: &'a sentry::mm::Mm,
+}
+
+impl<'a> Pcx<'a> {
+    /// A path argument (`path`'s rules).
+    pub fn path(&self, addr: u64) -> KResult<Vec<u8>> {
+        path_in(self.mm, addr)
+    }
+
+    pub fn vfs(&self) -> &'a sentry::fs::vfs::Vfs {
+        self.w.c.vfs
+    }
+
+    /// Walks `path` from register `dirfd`.
+    pub fn resolve(
+        &self,
+        dirfd: u64,
+        path: &[u8],
+        follow: bool,
+    ) -> KResult<sentry::fs::vfs::Resolved> {
+        self.vfs().resolve_in(&self.w, int(dirfd), path, follow, 0)
+    }
+
+    /// The caller's credentials (always there; NEEDLOCK is only a guard).
+    pub fn creds(&self) -> KResult<&sentry::kernel::Creds> {
+        self.w.c.creds().ok_or(Errno::NEEDLOCK)
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.w.fs.lock().umask
+    }
+}
+
+/// The locked caller as a `Pcx`.
+pub fn pcx<'a>(ctx: &'a Ctx<'_, '_>) -> Pcx<'a> {
+    Pcx {
+        w: ctx.walker(),
+        mm: &ctx.mm,
+    }
+}
+
 /// The calling task as the VFS sees it.
 pub fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> sentry::fs::vfs::Caller<'a> {
     ctx.caller()

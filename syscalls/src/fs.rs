@@ -255,14 +255,17 @@ fn do_open_how(
     let p = abi::path(ctx, path)?;
     let flags = crate::abi::int(flags);
     let umask = ctx.task().fs.lock().umask;
-    let f = ctx.k.vfs.open_how(
-        ctx,
-        crate::abi::int(dirfd),
-        &p,
-        flags,
-        crate::abi::uint(mode) & !umask & 0o7777,
-        how,
-    )?;
+    let mode = crate::abi::uint(mode) & !umask & 0o7777;
+    let open = || {
+        let dirfd = crate::abi::int(dirfd);
+        ctx.k.vfs.open_how(ctx, dirfd, &p, flags, mode, how)
+    };
+    // Creating, truncating or writing (a copy-up) changes the tree.
+    let f = if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) != 0 {
+        ctx.k.vfs.changing(open)?
+    } else {
+        open()?
+    };
     // A FIFO's rendezvous, a terminal becoming the controlling one.
     f.ops.opened(ctx, &f, flags)?;
     if flags & libc::O_PATH == 0 {

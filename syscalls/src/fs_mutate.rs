@@ -4,7 +4,7 @@
 //! creations, then EROFS on read-only mounts; removals check only the
 //! parent before EROFS, as Linux does. Each change is reported to inotify.
 
-use crate::abi::{self, get};
+use crate::abi::{get, pcx, Pcx};
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::fs::mutate::attr_event;
@@ -59,13 +59,9 @@ fn refuse(r: &Resolved) -> Errno {
     }
 }
 
-fn owner(ctx: &Ctx<'_, '_>) -> (u32, u32) {
-    let c = &ctx.proc_ref().creds;
-    (c.fsuid, c.fsgid)
-}
-
-fn umask(ctx: &mut Ctx<'_, '_>) -> u32 {
-    ctx.task().fs.lock().umask
+fn owner(p: &Pcx<'_>) -> KResult<(u32, u32)> {
+    let c = p.creds()?;
+    Ok((c.fsuid, c.fsgid))
 }
 
 /// `path` split into its parent and last component ("" for "/").
@@ -80,46 +76,46 @@ fn split_last(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Where a new name goes: its parent must exist, the name must not.
-fn new_name(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64) -> KResult<Resolved> {
-    let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, crate::abi::int(dirfd), &p, false)?;
+fn new_name(p: &Pcx<'_>, dirfd: u64, path: u64) -> KResult<Resolved> {
+    let r = p.resolve(dirfd, &p.path(path)?, false)?;
     if r.stat.is_some() {
         return Err(Errno::EEXIST);
     }
     if !writable(&r) {
         return Err(refuse(&r));
     }
-    may_change_dir(ctx, &r.path)?;
+    may_change_dir(p, &r.path)?;
     Ok(r)
 }
 
 /// The directory holding canonical `path`, resolved.
-fn dir_of(ctx: &mut Ctx<'_, '_>, path: &[u8]) -> KResult<Resolved> {
+fn dir_of(p: &Pcx<'_>, path: &[u8]) -> KResult<Resolved> {
     let (parent, _) = split_last(path);
-    ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &parent, true)
+    p.resolve(AT_FDCWD, &parent, true)
 }
 
 /// Adding or removing a name in the directory of `path` needs write and
 /// search permission on it.
-fn may_change_dir(ctx: &mut Ctx<'_, '_>, path: &[u8]) -> KResult<()> {
-    if caller(ctx).overrides() {
+fn may_change_dir(p: &Pcx<'_>, path: &[u8]) -> KResult<()> {
+    if p.w.c.overrides() {
         return Ok(());
     }
-    let d = dir_of(ctx, path)?;
-    caller(ctx).check(&d.stat.ok_or(Errno::ENOENT)?, MAY_WRITE | MAY_EXEC)
+    let d = dir_of(p, path)?;
+    p.w.c
+        .check(&d.stat.ok_or(Errno::ENOENT)?, MAY_WRITE | MAY_EXEC)
 }
 
 /// Removing or renaming away `victim` (at canonical `path`): the
 /// directory's permissions, and in a sticky directory only the owner of
 /// the file or of the directory may do it.
-fn may_remove(ctx: &mut Ctx<'_, '_>, path: &[u8], victim: &Stat) -> KResult<()> {
-    if caller(ctx).overrides() {
+fn may_remove(p: &Pcx<'_>, path: &[u8], victim: &Stat) -> KResult<()> {
+    if p.w.c.overrides() {
         return Ok(());
     }
-    let d = dir_of(ctx, path)?;
+    let d = dir_of(p, path)?;
     let dst = d.stat.ok_or(Errno::ENOENT)?;
-    caller(ctx).check(&dst, MAY_WRITE | MAY_EXEC)?;
-    let uid = ctx.proc_ref().creds.fsuid;
+    p.w.c.check(&dst, MAY_WRITE | MAY_EXEC)?;
+    let uid = p.creds()?.fsuid;
     if dst.mode & libc::S_ISVTX != 0 && uid != dst.uid && uid != victim.uid {
         return Err(Errno::EPERM);
     }
@@ -127,222 +123,235 @@ fn may_remove(ctx: &mut Ctx<'_, '_>, path: &[u8], victim: &Stat) -> KResult<()> 
 }
 
 /// An existing path whose attributes change.
-fn existing(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, follow: bool) -> KResult<Resolved> {
-    let p = abi::path(ctx, path)?;
-    let r = ctx.k.vfs.resolve(ctx, crate::abi::int(dirfd), &p, follow)?;
+fn existing(p: &Pcx<'_>, dirfd: u64, path: u64, follow: bool) -> KResult<Resolved> {
+    let r = p.resolve(dirfd, &p.path(path)?, follow)?;
     r.stat.ok_or(Errno::ENOENT)?;
     Ok(r)
 }
 
-fn do_mknod(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64, dev: u64) -> KResult<u64> {
-    let mode = crate::abi::uint(mode);
-    match mode & libc::S_IFMT {
-        0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
-        libc::S_IFDIR => return Err(Errno::EPERM),
-        _ => return Err(Errno::EINVAL),
-    }
-    let r = new_name(ctx, dirfd, path)?;
-    let perm = mode & 0o7777 & !umask(ctx);
-    let o = owner(ctx);
-    ctx.k
-        .vfs
-        .mknod(&caller(ctx), &r, (mode & libc::S_IFMT) | perm, dev, o)?;
-    Ok(0)
+pub(crate) fn do_mknod(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64, dev: u64) -> KResult<u64> {
+    p.vfs().changing(|| {
+        let mode = crate::abi::uint(mode);
+        match mode & libc::S_IFMT {
+            0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
+            libc::S_IFDIR => return Err(Errno::EPERM),
+            _ => return Err(Errno::EINVAL),
+        }
+        let r = new_name(p, dirfd, path)?;
+        let perm = mode & 0o7777 & !p.umask();
+        let o = owner(p)?;
+        p.vfs()
+            .mknod(&p.w.c, &r, (mode & libc::S_IFMT) | perm, dev, o)?;
+        Ok(0)
+    })
 }
-fn do_mkdir(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
-    let r = new_name(ctx, dirfd, path)?;
-    let perm = crate::abi::uint(mode) & 0o7777 & !umask(ctx);
-    let o = owner(ctx);
-    ctx.k
-        .vfs
-        .mknod(&caller(ctx), &r, libc::S_IFDIR | perm, 0, o)?;
-    Ok(0)
+pub(crate) fn do_mkdir(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
+    p.vfs().changing(|| {
+        let r = new_name(p, dirfd, path)?;
+        let perm = crate::abi::uint(mode) & 0o7777 & !p.umask();
+        let o = owner(p)?;
+        p.vfs().mknod(&p.w.c, &r, libc::S_IFDIR | perm, 0, o)?;
+        Ok(0)
+    })
 }
 fn mkdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_mkdir(ctx, AT_FDCWD, a[0], a[1])
+    do_mkdir(&pcx(ctx), AT_FDCWD, a[0], a[1])
 }
 fn mkdirat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_mkdir(ctx, a[0], a[1], a[2])
+    do_mkdir(&pcx(ctx), a[0], a[1], a[2])
 }
 fn mknod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_mknod(ctx, AT_FDCWD, a[0], a[1], a[2])
+    do_mknod(&pcx(ctx), AT_FDCWD, a[0], a[1], a[2])
 }
 fn mknodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_mknod(ctx, a[0], a[1], a[2], a[3])
+    do_mknod(&pcx(ctx), a[0], a[1], a[2], a[3])
 }
-fn do_symlink(ctx: &mut Ctx<'_, '_>, target: u64, dirfd: u64, path: u64) -> KResult<u64> {
-    let t = abi::path(ctx, target)?;
-    let r = new_name(ctx, dirfd, path)?;
-    let o = owner(ctx);
-    ctx.k.vfs.symlink(&caller(ctx), &r, &t, o)?;
-    Ok(0)
+pub(crate) fn do_symlink(p: &Pcx<'_>, target: u64, dirfd: u64, path: u64) -> KResult<u64> {
+    p.vfs().changing(|| {
+        let t = p.path(target)?;
+        let r = new_name(p, dirfd, path)?;
+        let o = owner(p)?;
+        p.vfs().symlink(&p.w.c, &r, &t, o)?;
+        Ok(0)
+    })
 }
 fn symlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_symlink(ctx, a[0], AT_FDCWD, a[1])
+    do_symlink(&pcx(ctx), a[0], AT_FDCWD, a[1])
 }
 fn symlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_symlink(ctx, a[0], a[1], a[2])
+    do_symlink(&pcx(ctx), a[0], a[1], a[2])
 }
-fn do_link(
-    ctx: &mut Ctx<'_, '_>,
+pub(crate) fn do_link(
+    p: &Pcx<'_>,
     olddir: u64,
     old: u64,
     newdir: u64,
     new: u64,
     flags: u64,
 ) -> KResult<u64> {
-    if flags & !((libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) as u64) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
-    let o = existing(ctx, olddir, old, follow)?;
-    let n = new_name(ctx, newdir, new)?;
-    if o.mount.point != n.mount.point {
-        return Err(Errno::EXDEV);
-    }
-    ctx.k.vfs.link(&caller(ctx), &o, &n)?;
-    Ok(0)
+    p.vfs().changing(|| {
+        if flags & !((libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) as u64) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
+        let o = existing(p, olddir, old, follow)?;
+        let n = new_name(p, newdir, new)?;
+        if o.mount.point != n.mount.point {
+            return Err(Errno::EXDEV);
+        }
+        p.vfs().link(&p.w.c, &o, &n)?;
+        Ok(0)
+    })
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_link(ctx, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
+    do_link(&pcx(ctx), AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
 }
 fn linkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_link(ctx, a[0], a[1], a[2], a[3], a[4])
+    do_link(&pcx(ctx), a[0], a[1], a[2], a[3], a[4])
 }
 
 /// The parent of `p`, which must be an existing directory, and the name.
-fn parent_of(ctx: &mut Ctx<'_, '_>, dirfd: u64, p: &[u8]) -> KResult<(Resolved, Vec<u8>)> {
-    let (parent, last) = split_last(p);
-    let r = ctx
-        .k
-        .vfs
-        .resolve(ctx, crate::abi::int(dirfd), &parent, true)?;
+fn parent_of(p: &Pcx<'_>, dirfd: u64, path: &[u8]) -> KResult<(Resolved, Vec<u8>)> {
+    let (parent, last) = split_last(path);
+    let r = p.resolve(dirfd, &parent, true)?;
     if r.stat.ok_or(Errno::ENOENT)?.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
     Ok((r, last))
 }
 
-fn remove(ctx: &mut Ctx<'_, '_>, dirfd: u64, path: u64, dir: bool) -> KResult<u64> {
-    let p = abi::path(ctx, path)?;
-    let (_, last) = split_last(&p);
-    match (last.as_slice(), dir) {
-        (b"", true) => return Err(Errno::EBUSY),
-        (b".", true) => return Err(Errno::EINVAL),
-        (b"..", true) => return Err(Errno::ENOTEMPTY),
-        (b"" | b"." | b"..", false) => return Err(Errno::EISDIR),
-        _ => {}
-    }
-    let (parent, _) = parent_of(ctx, dirfd, &p)?;
-    if !writable(&parent) {
-        return Err(refuse(&parent));
-    }
-    let r = ctx.k.vfs.resolve(ctx, crate::abi::int(dirfd), &p, false)?;
-    let st = r.stat.ok_or(Errno::ENOENT)?;
-    if r.mount.point != parent.mount.point || r.rel.is_empty() {
-        // The name is a mount point.
-        return Err(Errno::EBUSY);
-    }
-    if dir && st.mode & libc::S_IFMT != libc::S_IFDIR {
-        return Err(Errno::ENOTDIR);
-    }
-    may_remove(ctx, &r.path, &st)?;
-    ctx.k.vfs.remove(&caller(ctx), &r, dir)?;
-    Ok(0)
+pub(crate) fn remove(px: &Pcx<'_>, dirfd: u64, path: u64, dir: bool) -> KResult<u64> {
+    px.vfs().changing(|| {
+        let p = px.path(path)?;
+        let (_, last) = split_last(&p);
+        match (last.as_slice(), dir) {
+            (b"", true) => return Err(Errno::EBUSY),
+            (b".", true) => return Err(Errno::EINVAL),
+            (b"..", true) => return Err(Errno::ENOTEMPTY),
+            (b"" | b"." | b"..", false) => return Err(Errno::EISDIR),
+            _ => {}
+        }
+        let (parent, _) = parent_of(px, dirfd, &p)?;
+        if !writable(&parent) {
+            return Err(refuse(&parent));
+        }
+        let r = px.resolve(dirfd, &p, false)?;
+        let st = r.stat.ok_or(Errno::ENOENT)?;
+        if r.mount.point != parent.mount.point || r.rel.is_empty() {
+            // The name is a mount point.
+            return Err(Errno::EBUSY);
+        }
+        if dir && st.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        may_remove(px, &r.path, &st)?;
+        px.vfs().remove(&px.w.c, &r, dir)?;
+        Ok(0)
+    })
 }
 fn unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    remove(ctx, AT_FDCWD, a[0], false)
+    remove(&pcx(ctx), AT_FDCWD, a[0], false)
 }
 fn rmdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    remove(ctx, AT_FDCWD, a[0], true)
+    remove(&pcx(ctx), AT_FDCWD, a[0], true)
 }
 fn unlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[2] & !(libc::AT_REMOVEDIR as u64) != 0 {
+    unlinkat_by(&pcx(ctx), a[0], a[1], a[2])
+}
+pub(crate) fn unlinkat_by(p: &Pcx<'_>, dirfd: u64, path: u64, flags: u64) -> KResult<u64> {
+    if flags & !(libc::AT_REMOVEDIR as u64) != 0 {
         return Err(Errno::EINVAL);
     }
-    remove(ctx, a[0], a[1], a[2] != 0)
+    remove(p, dirfd, path, flags != 0)
 }
 
-fn do_rename(
-    ctx: &mut Ctx<'_, '_>,
+pub(crate) fn do_rename(
+    p: &Pcx<'_>,
     olddir: u64,
     old: u64,
     newdir: u64,
     new: u64,
     flags: u64,
 ) -> KResult<u64> {
-    let (noreplace, exchange) = (libc::RENAME_NOREPLACE as u64, libc::RENAME_EXCHANGE as u64);
-    if flags & !(noreplace | exchange | libc::RENAME_WHITEOUT as u64) != 0
-        || (flags & noreplace != 0 && flags & exchange != 0)
-    {
-        return Err(Errno::EINVAL);
-    }
-    let (op, np) = (abi::path(ctx, old)?, abi::path(ctx, new)?);
-    for p in [&op, &np] {
-        if matches!(split_last(p).1.as_slice(), b"" | b"." | b"..") {
+    p.vfs().changing(|| {
+        let (noreplace, exchange) = (libc::RENAME_NOREPLACE as u64, libc::RENAME_EXCHANGE as u64);
+        if flags & !(noreplace | exchange | libc::RENAME_WHITEOUT as u64) != 0
+            || (flags & noreplace != 0 && flags & exchange != 0)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let (op, np) = (p.path(old)?, p.path(new)?);
+        for path in [&op, &np] {
+            if matches!(split_last(path).1.as_slice(), b"" | b"." | b"..") {
+                return Err(Errno::EBUSY);
+            }
+        }
+        let (opar, _) = parent_of(p, olddir, &op)?;
+        let (npar, _) = parent_of(p, newdir, &np)?;
+        if opar.mount.point != npar.mount.point {
+            return Err(Errno::EXDEV);
+        }
+        if !writable(&opar) {
+            return Err(refuse(&opar));
+        }
+        let o = p.resolve(olddir, &op, false)?;
+        let ost = o.stat.ok_or(Errno::ENOENT)?;
+        let n = p.resolve(newdir, &np, false)?;
+        may_remove(p, &o.path, &ost)?;
+        match n.stat {
+            Some(nst) => may_remove(p, &n.path, &nst)?,
+            None => may_change_dir(p, &n.path)?,
+        }
+        if o.mount.point != opar.mount.point
+            || n.mount.point != npar.mount.point
+            || o.rel.is_empty()
+            || n.rel.is_empty()
+        {
             return Err(Errno::EBUSY);
         }
-    }
-    let (opar, _) = parent_of(ctx, olddir, &op)?;
-    let (npar, _) = parent_of(ctx, newdir, &np)?;
-    if opar.mount.point != npar.mount.point {
-        return Err(Errno::EXDEV);
-    }
-    if !writable(&opar) {
-        return Err(refuse(&opar));
-    }
-    let o = ctx
-        .k
-        .vfs
-        .resolve(ctx, crate::abi::int(olddir), &op, false)?;
-    let ost = o.stat.ok_or(Errno::ENOENT)?;
-    let n = ctx
-        .k
-        .vfs
-        .resolve(ctx, crate::abi::int(newdir), &np, false)?;
-    may_remove(ctx, &o.path, &ost)?;
-    match n.stat {
-        Some(nst) => may_remove(ctx, &n.path, &nst)?,
-        None => may_change_dir(ctx, &n.path)?,
-    }
-    if o.mount.point != opar.mount.point
-        || n.mount.point != npar.mount.point
-        || o.rel.is_empty()
-        || n.rel.is_empty()
-    {
-        return Err(Errno::EBUSY);
-    }
-    ctx.k
-        .vfs
-        .rename(&caller(ctx), &o, &n, crate::abi::uint(flags))?;
-    Ok(0)
+        p.vfs().rename(&p.w.c, &o, &n, crate::abi::uint(flags))?;
+        Ok(0)
+    })
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_rename(ctx, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
+    do_rename(&pcx(ctx), AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
 }
 fn renameat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_rename(ctx, a[0], a[1], a[2], a[3], 0)
+    do_rename(&pcx(ctx), a[0], a[1], a[2], a[3], 0)
 }
 fn renameat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_rename(ctx, a[0], a[1], a[2], a[3], a[4])
+    do_rename(&pcx(ctx), a[0], a[1], a[2], a[3], a[4])
 }
 
 /// Changes attributes of `r`, with the ownership rules of chmod/chown.
-fn set(ctx: &mut Ctx<'_, '_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
+fn set(p: &Pcx<'_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
     if !writable(r) {
         return Err(refuse(r));
     }
-    check_owner(ctx, r.stat.unwrap_or_default().uid, &attr)?;
+    check_owner(p.creds()?, r.stat.unwrap_or_default().uid, &attr)?;
     if attr.size.is_some() {
-        caller(ctx).check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
+        p.w.c.check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
     }
-    ctx.k.vfs.setattr(&caller(ctx), r, &attr)?;
+    p.vfs().setattr(&p.w.c, r, &attr)?;
     Ok(0)
 }
 
+/// chmod(2)/fchmodat(2) (`follow`) and lchown-less chown by path.
+pub(crate) fn set_path(
+    p: &Pcx<'_>,
+    dirfd: u64,
+    path: u64,
+    follow: bool,
+    attr: SetAttr,
+) -> KResult<u64> {
+    p.vfs().changing(|| {
+        let r = existing(p, dirfd, path, follow)?;
+        set(p, &r, attr)
+    })
+}
+
 /// Only the owner (or root) may chmod; only root may chown.
-fn check_owner(ctx: &Ctx<'_, '_>, file_uid: u32, attr: &SetAttr) -> KResult<()> {
-    let c = &ctx.proc_ref().creds;
+fn check_owner(c: &sentry::kernel::Creds, file_uid: u32, attr: &SetAttr) -> KResult<()> {
     if c.fsuid == 0 {
         return Ok(());
     }
@@ -355,13 +364,13 @@ fn check_owner(ctx: &Ctx<'_, '_>, file_uid: u32, attr: &SetAttr) -> KResult<()> 
     Ok(())
 }
 
-fn mode_attr(mode: u64) -> SetAttr {
+pub(crate) fn mode_attr(mode: u64) -> SetAttr {
     SetAttr {
         mode: Some(crate::abi::uint(mode) & 0o7777),
         ..Default::default()
     }
 }
-fn own_attr(uid: u64, gid: u64) -> SetAttr {
+pub(crate) fn own_attr(uid: u64, gid: u64) -> SetAttr {
     let id = |v: u64| (crate::abi::uint(v) != u32::MAX).then_some(crate::abi::uint(v));
     SetAttr {
         uid: id(uid),
@@ -370,20 +379,16 @@ fn own_attr(uid: u64, gid: u64) -> SetAttr {
     }
 }
 fn chmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let r = existing(ctx, AT_FDCWD, a[0], true)?;
-    set(ctx, &r, mode_attr(a[1]))
+    set_path(&pcx(ctx), AT_FDCWD, a[0], true, mode_attr(a[1]))
 }
 fn fchmodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let r = existing(ctx, a[0], a[1], true)?;
-    set(ctx, &r, mode_attr(a[2]))
+    set_path(&pcx(ctx), a[0], a[1], true, mode_attr(a[2]))
 }
 fn chown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let r = existing(ctx, AT_FDCWD, a[0], true)?;
-    set(ctx, &r, own_attr(a[1], a[2]))
+    set_path(&pcx(ctx), AT_FDCWD, a[0], true, own_attr(a[1], a[2]))
 }
 fn lchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let r = existing(ctx, AT_FDCWD, a[0], false)?;
-    set(ctx, &r, own_attr(a[1], a[2]))
+    set_path(&pcx(ctx), AT_FDCWD, a[0], false, own_attr(a[1], a[2]))
 }
 
 /// fchmod/fchown/futimens and their AT_EMPTY_PATH forms: the open file.
@@ -393,7 +398,7 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
         return Err(Errno::EBADF);
     }
     let uid = f.ops.stat()?.uid;
-    check_owner(ctx, uid, &attr)?;
+    check_owner(&ctx.proc_ref().creds, uid, &attr)?;
     let mut r = f.ops.setattr(&attr);
     if matches!(r, Err(e) if e == Errno::EPERM || e == Errno::EACCES) && f.ops.host_fd().is_some() {
         // The unprivileged sandbox may not change a host file it does not
@@ -434,8 +439,8 @@ fn fchownat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     {
         return set_fd(ctx, a[0], own_attr(a[2], a[3]));
     }
-    let r = existing(ctx, a[0], a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
-    set(ctx, &r, own_attr(a[2], a[3]))
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    set_path(&pcx(ctx), a[0], a[1], follow, own_attr(a[2], a[3]))
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -480,29 +485,27 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let r = if a[1] == 0 {
-        fdget(ctx, a[0])?;
-        None
-    } else {
-        Some(existing(
-            ctx,
-            a[0],
-            a[1],
-            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
-        )?)
-    };
-    if let Some(t) = t {
-        for ns in [t[1], t[3]] {
-            if !(0..1_000_000_000).contains(&ns) && ns != UTIME_NOW && ns != UTIME_OMIT {
-                return Err(Errno::EINVAL);
-            }
+    let ns_ok = || {
+        let bad =
+            |ns: i64| !(0..1_000_000_000).contains(&ns) && ns != UTIME_NOW && ns != UTIME_OMIT;
+        match t {
+            Some(t) if bad(t[1]) || bad(t[3]) => Err(Errno::EINVAL),
+            _ => Ok(()),
         }
-    }
+    };
     let attr = times_attr(ctx, t);
-    match r {
-        None => set_fd(ctx, a[0], attr),
-        Some(r) => set(ctx, &r, attr),
+    if a[1] == 0 {
+        fdget(ctx, a[0])?;
+        ns_ok()?;
+        return set_fd(ctx, a[0], attr);
     }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    let p = pcx(ctx);
+    p.vfs().changing(|| {
+        let r = existing(&p, a[0], a[1], follow)?;
+        ns_ok()?;
+        set(&p, &r, attr)
+    })
 }
 
 /// utimes/futimesat: microsecond timevals (or NULL for now).
@@ -518,15 +521,13 @@ fn timevals(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Option<[i64; 4]>> {
 }
 fn utimes(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = timevals(ctx, a[1])?;
-    let r = existing(ctx, AT_FDCWD, a[0], true)?;
     let attr = times_attr(ctx, t);
-    set(ctx, &r, attr)
+    set_path(&pcx(ctx), AT_FDCWD, a[0], true, attr)
 }
 fn futimesat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = timevals(ctx, a[2])?;
-    let r = existing(ctx, a[0], a[1], true)?;
     let attr = times_attr(ctx, t);
-    set(ctx, &r, attr)
+    set_path(&pcx(ctx), a[0], a[1], true, attr)
 }
 /// utime(2): struct utimbuf of seconds (or NULL for now).
 fn utime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -536,22 +537,25 @@ fn utime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         None
     };
-    let r = existing(ctx, AT_FDCWD, a[0], true)?;
     let attr = times_attr(ctx, t);
-    set(ctx, &r, attr)
+    set_path(&pcx(ctx), AT_FDCWD, a[0], true, attr)
 }
 
 fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let p = abi::path(ctx, a[0])?;
+    let p = pcx(ctx);
+    p.vfs().changing(|| truncate_by(&p, a))
+}
+fn truncate_by(p: &Pcx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let path = p.path(a[0])?;
     if (crate::abi::long(a[1])) < 0 {
         return Err(Errno::EINVAL);
     }
-    let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
+    let r = p.resolve(AT_FDCWD, &path, true)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     match st.mode & libc::S_IFMT {
         libc::S_IFDIR => Err(Errno::EISDIR),
         libc::S_IFREG => set(
-            ctx,
+            p,
             &r,
             SetAttr {
                 size: Some(a[1]),

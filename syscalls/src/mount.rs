@@ -124,6 +124,12 @@ fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
 }
 
 fn mount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // The mount table is part of the namespace walks see.
+    let k = ctx.k.clone();
+    k.vfs.changing(|| mount_now(ctx, a))
+}
+
+fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut flags = a[3];
     if flags & MGC_MASK == MGC_VAL {
         flags &= !MGC_MASK;
@@ -243,6 +249,12 @@ fn mount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn umount2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // The mount table is part of the namespace walks see.
+    let k = ctx.k.clone();
+    k.vfs.changing(|| umount2_now(ctx, a))
+}
+
+fn umount2_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     const MNT_FORCE: u64 = 1;
     const MNT_DETACH: u64 = 2;
     const MNT_EXPIRE: u64 = 4;
@@ -292,6 +304,12 @@ fn chroot(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn pivot_root(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    // The mount table is part of the namespace walks see.
+    let k = ctx.k.clone();
+    k.vfs.changing(|| pivot_root_now(ctx, a))
+}
+
+fn pivot_root_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     admin(ctx)?;
     let new_root = lookup(ctx, a[0], true)?;
     let put_old = lookup(ctx, a[1], true)?;

@@ -13,6 +13,7 @@
 
 use crate::abi::int;
 use crate::fs;
+use crate::fs_mutate as fm;
 use libc::AT_FDCWD;
 use sentry::fs::file::File;
 use sentry::fs::io::UserBuf as Buf;
@@ -21,6 +22,8 @@ use sentry::{Errno, KResult};
 use std::sync::Arc;
 
 const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
+/// AT_FDCWD as a register.
+const CWD: u64 = crate::abi::bits(libc::AT_FDCWD as i64);
 
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
     let (buf, off, write) = match i64::try_from(nr).ok()? {
@@ -68,8 +71,48 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
             let f = file(cx, a[0])?;
             return walk(cx, |w| fs::getdents_in(&w.c, cx.mm, &f, a[1], a[2]));
         }
-        libc::SYS_open => return open(cx, AT_FDCWD, a[0], a[1]),
-        libc::SYS_openat => return open(cx, int(a[0]), a[1], a[2]),
+        libc::SYS_open => return open(cx, AT_FDCWD, a[0], a[1], a[2]),
+        libc::SYS_openat => return open(cx, int(a[0]), a[1], a[2], a[3]),
+        libc::SYS_creat => {
+            let flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
+            return open(cx, AT_FDCWD, a[0], flags, a[1]);
+        }
+        libc::SYS_mkdir => return change(cx, |p| fm::do_mkdir(p, CWD, a[0], a[1])),
+        libc::SYS_mkdirat => return change(cx, |p| fm::do_mkdir(p, a[0], a[1], a[2])),
+        libc::SYS_mknod => return change(cx, |p| fm::do_mknod(p, CWD, a[0], a[1], a[2])),
+        libc::SYS_mknodat => return change(cx, |p| fm::do_mknod(p, a[0], a[1], a[2], a[3])),
+        libc::SYS_symlink => return change(cx, |p| fm::do_symlink(p, a[0], CWD, a[1])),
+        libc::SYS_symlinkat => return change(cx, |p| fm::do_symlink(p, a[0], a[1], a[2])),
+        libc::SYS_link => return change(cx, |p| fm::do_link(p, CWD, a[0], CWD, a[1], 0)),
+        libc::SYS_linkat => return change(cx, |p| fm::do_link(p, a[0], a[1], a[2], a[3], a[4])),
+        libc::SYS_unlink => return change(cx, |p| fm::remove(p, CWD, a[0], false)),
+        libc::SYS_rmdir => return change(cx, |p| fm::remove(p, CWD, a[0], true)),
+        libc::SYS_unlinkat => return change(cx, |p| fm::unlinkat_by(p, a[0], a[1], a[2])),
+        libc::SYS_rename => return change(cx, |p| fm::do_rename(p, CWD, a[0], CWD, a[1], 0)),
+        libc::SYS_renameat => return change(cx, |p| fm::do_rename(p, a[0], a[1], a[2], a[3], 0)),
+        libc::SYS_renameat2 => {
+            return change(cx, |p| fm::do_rename(p, a[0], a[1], a[2], a[3], a[4]))
+        }
+        libc::SYS_chmod => {
+            return change(cx, |p| {
+                fm::set_path(p, CWD, a[0], true, fm::mode_attr(a[1]))
+            })
+        }
+        libc::SYS_fchmodat => {
+            return change(cx, |p| {
+                fm::set_path(p, a[0], a[1], true, fm::mode_attr(a[2]))
+            })
+        }
+        libc::SYS_chown => {
+            return change(cx, |p| {
+                fm::set_path(p, CWD, a[0], true, fm::own_attr(a[1], a[2]))
+            })
+        }
+        libc::SYS_lchown => {
+            return change(cx, |p| {
+                fm::set_path(p, CWD, a[0], false, fm::own_attr(a[1], a[2]))
+            })
+        }
         libc::SYS_lseek => {
             let f = file(cx, a[0])?;
             return Some(crate::fs::seek(&f, a[1], a[2]));
@@ -132,42 +175,74 @@ fn walk(
     cx: &Unlocked<'_>,
     call: impl FnOnce(&sentry::fs::vfs::Walker<'_>) -> KResult<u64>,
 ) -> Option<KResult<u64>> {
-    let _tree = cx.k.vfs.tree.read();
-    match call(&cx.walker()) {
+    match cx.k.vfs.reading(|| call(&cx.walker())) {
         Err(e) if e == Errno::NEEDLOCK => None,
         r => Some(r),
     }
 }
 
-/// open(2)/openat(2) of a regular file or directory for reading: the walk
-/// and the filesystem's open (a gofer round trip for a host file). Opens
-/// that create, truncate, write (an overlay copy-up), wait (FIFOs) or
-/// concern the caller (terminals) go to the locked handler.
-fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64) -> Option<KResult<u64>> {
-    const PLAIN: i32 = libc::O_CLOEXEC
-        | libc::O_NONBLOCK
-        | libc::O_LARGEFILE
-        | libc::O_NOFOLLOW
-        | libc::O_DIRECTORY
-        | libc::O_NOCTTY;
+/// open(2)/openat(2) of a regular file or directory (or O_PATH): the
+/// walk and the filesystem's open (a gofer round trip for a host file,
+/// a copy-up into the overlay, a creation). Opens of FIFOs (which wait),
+/// terminals (which concern the caller) and procfs go to the locked
+/// handler.
+fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64, mode: u64) -> Option<KResult<u64>> {
     let flags = int(flags);
-    if flags & !PLAIN != 0 || cx.k.vfs.inotify.active() {
+    let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
+    if flags & tmpfile != 0 || cx.k.vfs.inotify.active() {
         return None;
     }
-    walk(cx, |w| {
+    let mode = crate::abi::uint(mode) & !cx.fs.lock().umask & 0o7777;
+    let vfs = &cx.k.vfs;
+    let run = |w: &sentry::fs::vfs::Walker<'_>| -> KResult<u64> {
         let p = crate::abi::path_in(cx.mm, path)?;
-        let r =
-            cx.k.vfs
-                .resolve_in(w, dirfd, &p, flags & libc::O_NOFOLLOW == 0, 0)?;
-        let fmt = r.stat.ok_or(Errno::ENOENT)?.mode & libc::S_IFMT;
-        if r.reopen.is_some() || (fmt != libc::S_IFREG && fmt != libc::S_IFDIR) {
-            return Err(Errno::NEEDLOCK);
-        }
-        let f = cx.k.vfs.open_resolved_by(&w.c, &r, flags, 0)?;
+        let follow = flags & libc::O_NOFOLLOW == 0;
+        let r = vfs.resolve_in(w, dirfd, &p, follow, 0)?;
+        let f = match r.stat {
+            // Absent: open_in creates it (O_CREAT) or says why not.
+            None => vfs.open_in(w, dirfd, &p, flags, mode, 0)?,
+            Some(st) => {
+                let fmt = st.mode & libc::S_IFMT;
+                let plain = fmt == libc::S_IFREG || fmt == libc::S_IFDIR;
+                if r.reopen.is_some() || (!plain && flags & libc::O_PATH == 0) {
+                    return Err(Errno::NEEDLOCK);
+                }
+                if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                vfs.open_resolved_by(&w.c, &r, flags, mode)?
+            }
+        };
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let fd = cx.files.lock().alloc(f, cloexec, 0, cx.nofile)?;
         Ok(crate::abi::bits(i64::from(fd)))
-    })
+    };
+    // Creating, truncating or writing (a copy-up) changes the tree.
+    if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) != 0 {
+        change(cx, |p| run(&p.w))
+    } else {
+        walk(cx, run)
+    }
+}
+
+/// A call that changes the tree, without the kernel lock: it holds the
+/// namespace lock exclusively from its first walk to its last change.
+/// With inotify watches, the locked handler raises the events in order.
+fn change(
+    cx: &Unlocked<'_>,
+    call: impl FnOnce(&crate::abi::Pcx<'_>) -> KResult<u64>,
+) -> Option<KResult<u64>> {
+    if cx.k.vfs.inotify.active() {
+        return None;
+    }
+    let p = crate::abi::Pcx {
+        w: cx.walker(),
+        mm: cx.mm,
+    };
+    match cx.k.vfs.changing(|| call(&p)) {
+        Err(e) if e == Errno::NEEDLOCK => None,
+        r => Some(r),
+    }
 }
 
 /// stat/lstat/newfstatat/statx of a path into `out`.

@@ -56,11 +56,11 @@ impl Vfs {
 
     /// unlink(2)/rmdir(2) of `r`: the name goes, its dentry dies.
     pub fn remove(&self, c: &Caller, r: &Resolved, dir: bool) -> KResult<()> {
-        {
-            let _tree = self.tree.write();
+        self.changing(|| {
             r.mount.fs.unlink(c, &r.rel, dir)?;
             r.mount.dcache.removed(&r.rel, r.stat);
-        }
+            KResult::Ok(())
+        })?;
         // Linux's order: the link count, the object itself, its directory.
         if !dir {
             self.inotify.note_self(&r.path, IN_ATTRIB, r.stat);
@@ -75,11 +75,11 @@ impl Vfs {
     /// rename(2) of `o` to `n` on one filesystem: the dentries follow.
     pub fn rename(&self, c: &Caller, o: &Resolved, n: &Resolved, flags: u32) -> KResult<()> {
         let exchange = flags & libc::RENAME_EXCHANGE != 0;
-        {
-            let _tree = self.tree.write();
+        self.changing(|| {
             o.mount.fs.rename(c, &o.rel, &n.rel, flags)?;
             o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
-        }
+            KResult::Ok(())
+        })?;
         self.inotify
             .rename(&o.path, &n.path, o.stat.is_some_and(|s| s.is_dir()));
         Ok(())
@@ -91,12 +91,6 @@ impl Vfs {
         let dir = r.stat.is_some_and(|s| s.is_dir());
         self.inotify.note(&r.path, attr_event(attr), dir);
         Ok(())
-    }
-
-    /// Runs `f`, a change of the tree, with the tree lock held exclusively.
-    pub fn changing<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _tree = self.tree.write();
-        f()
     }
 
     /// An extended attribute of `r` was set or removed.

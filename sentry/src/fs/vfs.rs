@@ -448,11 +448,13 @@ pub struct Vfs {
     pub inotify: Arc<super::inotify::Registry>,
     /// The ptys /dev/pts shows (the console is one of them).
     pub ptys: Arc<super::pty::PtyTable>,
-    /// Held shared by lock-free path walks, exclusively by every change
-    /// of the tree made in more than one step (a filesystem change and
-    /// its dentry update, an overlay copy-up), so a walk without the
-    /// kernel lock never sees half of one. Taken after the kernel lock.
-    pub tree: RwLock<()>,
+    /// The namespace lock: every walk holds it shared (`reading`), every
+    /// change of the tree exclusively (`changing`: a call that creates,
+    /// removes, renames or changes attributes, from its walks to its
+    /// dentry update; an open that may copy up into the overlay), so no
+    /// walk sees half of a change, with or without the kernel lock.
+    /// Taken after the kernel lock, never held across a sleep.
+    tree: RwLock<()>,
 }
 
 /// The result of a path walk.
@@ -562,7 +564,44 @@ pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+thread_local! {
+    /// Whether this thread holds the namespace lock exclusively (walks and
+    /// changes inside a change do not take it again).
+    static CHANGING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears `CHANGING` when a change ends, however it ends.
+struct ChangeEnd;
+
+impl Drop for ChangeEnd {
+    fn drop(&mut self) {
+        CHANGING.with(|c| c.set(false));
+    }
+}
+
 impl Vfs {
+    /// Runs `f`, which walks but changes nothing, with the namespace lock
+    /// shared (or within this thread's change).
+    pub fn reading<T>(&self, f: impl FnOnce() -> T) -> T {
+        if CHANGING.with(std::cell::Cell::get) {
+            return f();
+        }
+        let _shared = self.tree.read_recursive();
+        f()
+    }
+
+    /// Runs `f`, a change of the tree with the walks it needs, with the
+    /// namespace lock held exclusively.
+    pub fn changing<T>(&self, f: impl FnOnce() -> T) -> T {
+        if CHANGING.with(std::cell::Cell::get) {
+            return f();
+        }
+        let _exclusive = self.tree.write();
+        CHANGING.with(|c| c.set(true));
+        let _end = ChangeEnd;
+        f()
+    }
+
     /// A VFS of one tmpfs, for unit tests.
     #[cfg(test)]
     pub fn for_tests() -> Vfs {
@@ -743,7 +782,7 @@ impl Vfs {
         }
         let anchored = how & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
         let (at, root) = self.start(w, dirfd, if anchored { b"." } else { path })?;
-        self.walk(&w.c, &at, &root, path, follow, how)
+        self.reading(|| self.walk(&w.c, &at, &root, path, follow, how))
     }
 
     /// The path walk: `path` from `at` (the root for absolute paths),
@@ -999,9 +1038,11 @@ impl Vfs {
             Box::new(pipe.open_end(write))
         } else {
             // Opening for writing may copy a file up into the overlay.
-            let _tree = (flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY)
-                .then(|| self.tree.write());
-            r.mount.fs.open(c, &r.rel, flags, mode)?
+            if flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY {
+                self.changing(|| r.mount.fs.open(c, &r.rel, flags, mode))?
+            } else {
+                r.mount.fs.open(c, &r.rel, flags, mode)?
+            }
         };
         let keep = flags
             & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
@@ -1057,8 +1098,21 @@ impl Vfs {
         mode: u32,
         how: u64,
     ) -> KResult<Arc<File>> {
+        self.open_in(&ctx.walker(), dirfd, path, flags, mode, how)
+    }
+
+    /// `open_how` for a walker, which may be without the kernel lock.
+    pub fn open_in(
+        &self,
+        w: &Walker<'_>,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        how: u64,
+    ) -> KResult<Arc<File>> {
         let follow = flags & libc::O_NOFOLLOW == 0;
-        let mut r = self.resolve_how(ctx, dirfd, path, follow, how)?;
+        let mut r = self.resolve_in(w, dirfd, path, follow, how)?;
         if r.stat.is_none() {
             if flags & libc::O_CREAT == 0 {
                 return Err(Errno::ENOENT);
@@ -1066,29 +1120,29 @@ impl Vfs {
             if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only() {
                 return Err(Errno::EROFS);
             }
-            let cr = &ctx.proc_ref().creds;
-            let caller = Caller::new(&ctx.st, ctx.tid, self);
+            let caller = &w.c;
+            let cr = caller.creds().ok_or(Errno::NEEDLOCK)?;
             if !caller.overrides() {
                 // Creating needs write and search on the directory.
                 let mut parent = split(&r.path);
                 parent.pop();
-                let dir = self.lstat(&caller, &parent)?;
+                let dir = self.lstat(caller, &parent)?;
                 caller.check(&dir, MAY_WRITE | MAY_EXEC)?;
             }
             self.mknod(
-                &caller,
+                caller,
                 &r,
                 libc::S_IFREG | (mode & 0o7777),
                 0,
                 (cr.fsuid, cr.fsgid),
             )?;
-            r = self.resolve_how(ctx, dirfd, path, follow, how)?;
-            return self.open_resolved(ctx, &r, flags & !libc::O_TRUNC, mode);
+            r = self.resolve_in(w, dirfd, path, follow, how)?;
+            return self.open_resolved_by(caller, &r, flags & !libc::O_TRUNC, mode);
         }
         if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
             return Err(Errno::EEXIST);
         }
-        self.open_resolved(ctx, &r, flags, mode)
+        self.open_resolved_by(&w.c, &r, flags, mode)
     }
 }
 
