@@ -1400,6 +1400,12 @@ fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
+    fallocate_file(&f, a)
+}
+
+/// fallocate(2) on open file `f` (registers `a`), with or without the
+/// kernel lock.
+pub(crate) fn fallocate_file(f: &Arc<File>, a: [u64; 6]) -> KResult<u64> {
     let (mode, off, len) = (
         crate::abi::int(a[1]),
         crate::abi::long(a[2]),
@@ -1437,11 +1443,15 @@ fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let f = fdget(ctx, a[0])?;
-    if (crate::abi::long(a[1])) < 0 || !f.writable() {
+    ftruncate_file(&fdget(ctx, a[0])?, a[1])
+}
+
+/// ftruncate(2) of open file `f` to `len`, with or without the kernel lock.
+pub(crate) fn ftruncate_file(f: &Arc<File>, len: u64) -> KResult<u64> {
+    if (crate::abi::long(len)) < 0 || !f.writable() {
         return Err(Errno::EINVAL);
     }
-    f.truncate(a[1])?;
+    f.truncate(len)?;
     Ok(0)
 }
 

@@ -71,6 +71,17 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
             let f = file(cx, a[0])?;
             return walk(cx, |w| fs::getdents_in(&w.c, cx.mm, &f, a[1], a[2]));
         }
+        // Host calls that can block (fsync of a host file) or change a
+        // file's size: the open file is all they need.
+        libc::SYS_fsync | libc::SYS_fdatasync => {
+            return Some(file(cx, a[0])?.ops.sync().map(|()| 0))
+        }
+        libc::SYS_ftruncate if !cx.k.vfs.inotify.active() => {
+            return Some(fs::ftruncate_file(&file(cx, a[0])?, a[1]))
+        }
+        libc::SYS_fallocate if !cx.k.vfs.inotify.active() => {
+            return Some(fs::fallocate_file(&file(cx, a[0])?, a))
+        }
         libc::SYS_open => return open(cx, AT_FDCWD, a[0], a[1], a[2]),
         libc::SYS_openat => return open(cx, int(a[0]), a[1], a[2], a[3]),
         libc::SYS_creat => {
