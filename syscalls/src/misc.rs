@@ -333,8 +333,7 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             } else {
                 crate::abi::uint(a[5])
             };
-            let mm = ctx.mm.clone();
-            Ok(futex::wake(&mut ctx.st, &mm, addr, val, bitset, private)? as u64)
+            Ok(futex::wake(&ctx.k.futexes, &ctx.mm, addr, val, bitset, private)? as u64)
         }
         libc::FUTEX_REQUEUE => {
             Ok(futex::requeue(ctx, addr, a[4], val, crate::abi::uint(a[3]), None, private)? as u64)

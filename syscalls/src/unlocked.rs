@@ -1,10 +1,13 @@
 //! System calls handled without the kernel lock: reads and writes of
 //! files whose operations never wait for another task and need no kernel
 //! state (regular tmpfs and host files), pipe I/O that completes at once,
-//! fstat and lseek, and the calls that only walk paths (the stat family,
-//! access, readlink). The copy to or from application memory and the
-//! walk, which are most of the cost, then run beside other tasks' calls,
-//! and the task goes back to its application without taking the lock.
+//! fstat, lseek, fsync, ftruncate and fallocate; and calls on paths: the
+//! walks (the stat family, access, readlink, getdents64, opens of regular
+//! files and directories) and the changes of the tree (creating, linking,
+//! removing, renaming, chmod/chown), under the VFS namespace lock. The
+//! copies, walks, host calls and gofer round trips, which are most of the
+//! cost, then run beside other tasks' calls, and the task goes back to
+//! its application without taking the kernel lock.
 //!
 //! Anything unusual (a bad fd or buffer, a file that can block, inotify
 //! watches to tell, zero-length calls, a walk into procfs) returns None
@@ -26,7 +29,58 @@ const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
 const CWD: u64 = crate::abi::bits(libc::AT_FDCWD as i64);
 
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
-    let (buf, off, write) = match i64::try_from(nr).ok()? {
+    let nr = i64::try_from(nr).ok()?;
+    // A call either family does not know is None from both.
+    if nr == libc::SYS_futex {
+        return futex(cx, a);
+    }
+    file_call(cx, nr, a).or_else(|| path_call(cx, nr, a))
+}
+
+/// FUTEX_WAIT(_BITSET) without a timeout, and FUTEX_WAKE(_BITSET): the
+/// futex table has its own lock. Waits with a timeout, requeues, PI and
+/// robust futexes go to the locked handler.
+fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
+    use sentry::kernel::futex;
+    let op = int(a[1]);
+    let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
+    let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    let bitset = |c| {
+        if c == libc::FUTEX_WAIT || c == libc::FUTEX_WAKE {
+            u32::MAX
+        } else {
+            crate::abi::uint(a[5])
+        }
+    };
+    let (addr, val) = (a[0], crate::abi::uint(a[2]));
+    match cmd {
+        // FUTEX_WAIT with FUTEX_CLOCK_REALTIME is ENOSYS: the locked handler.
+        libc::FUTEX_WAIT if op & libc::FUTEX_CLOCK_REALTIME != 0 => None,
+        libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET if a[3] == 0 => {
+            let b = bitset(cmd);
+            futex::wait_unlocked(
+                &cx.k.futexes,
+                cx.mm,
+                cx.tid,
+                cx.waiter,
+                addr,
+                val,
+                b,
+                private,
+            )
+            .map(|r| r.map(|()| 0))
+        }
+        libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
+            let r = futex::wake(&cx.k.futexes, cx.mm, addr, val, bitset(cmd), private);
+            Some(r.map(u64::from))
+        }
+        _ => None,
+    }
+}
+
+/// Calls on an open file: reads and writes, stat, seek, sync, size.
+fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
+    let (buf, off, write) = match nr {
         libc::SYS_fstat => return fstat(cx, a[0], a[1], false),
         libc::SYS_newfstatat if empty_path_of_fd(cx, a[0], a[1], a[3]) => {
             return fstat(cx, a[0], a[2], false)
@@ -36,40 +90,9 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         {
             return fstat(cx, a[0], a[4], true)
         }
-        libc::SYS_stat => return walk(cx, |w| stat_to(cx, w, AT_FDCWD, a[0], 0, a[1], false)),
-        libc::SYS_lstat => {
-            return walk(cx, |w| {
-                stat_to(cx, w, AT_FDCWD, a[0], NOFOLLOW, a[1], false)
-            })
-        }
-        libc::SYS_newfstatat => {
-            return walk(cx, |w| stat_to(cx, w, int(a[0]), a[1], a[3], a[2], false))
-        }
-        libc::SYS_statx if a[3] & 0x8000_0000 == 0 => {
-            return walk(cx, |w| {
-                stat_to(cx, w, int(a[0]), a[1], a[2] & !0x6000, a[4], true)
-            })
-        }
-        libc::SYS_access => return walk(cx, |w| fs::access_in(w, cx.mm, AT_FDCWD, a[0], a[1], 0)),
-        libc::SYS_faccessat => {
-            return walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], 0))
-        }
-        libc::SYS_faccessat2 => {
-            return walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], a[3]))
-        }
-        libc::SYS_readlink => {
-            return walk(cx, |w| {
-                fs::readlink_in(w, cx.mm, AT_FDCWD, a[0], a[1], a[2])
-            })
-        }
-        libc::SYS_readlinkat => {
-            return walk(cx, |w| {
-                fs::readlink_in(w, cx.mm, int(a[0]), a[1], a[2], a[3])
-            })
-        }
-        libc::SYS_getdents64 if !cx.k.vfs.inotify.active() => {
+        libc::SYS_lseek => {
             let f = file(cx, a[0])?;
-            return walk(cx, |w| fs::getdents_in(&w.c, cx.mm, &f, a[1], a[2]));
+            return Some(crate::fs::seek(&f, a[1], a[2]));
         }
         // Host calls that can block (fsync of a host file) or change a
         // file's size: the open file is all they need.
@@ -82,52 +105,6 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         libc::SYS_fallocate if !cx.k.vfs.inotify.active() => {
             return Some(fs::fallocate_file(&file(cx, a[0])?, a))
         }
-        libc::SYS_open => return open(cx, AT_FDCWD, a[0], a[1], a[2]),
-        libc::SYS_openat => return open(cx, int(a[0]), a[1], a[2], a[3]),
-        libc::SYS_creat => {
-            let flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
-            return open(cx, AT_FDCWD, a[0], flags, a[1]);
-        }
-        libc::SYS_mkdir => return change(cx, |p| fm::do_mkdir(p, CWD, a[0], a[1])),
-        libc::SYS_mkdirat => return change(cx, |p| fm::do_mkdir(p, a[0], a[1], a[2])),
-        libc::SYS_mknod => return change(cx, |p| fm::do_mknod(p, CWD, a[0], a[1], a[2])),
-        libc::SYS_mknodat => return change(cx, |p| fm::do_mknod(p, a[0], a[1], a[2], a[3])),
-        libc::SYS_symlink => return change(cx, |p| fm::do_symlink(p, a[0], CWD, a[1])),
-        libc::SYS_symlinkat => return change(cx, |p| fm::do_symlink(p, a[0], a[1], a[2])),
-        libc::SYS_link => return change(cx, |p| fm::do_link(p, CWD, a[0], CWD, a[1], 0)),
-        libc::SYS_linkat => return change(cx, |p| fm::do_link(p, a[0], a[1], a[2], a[3], a[4])),
-        libc::SYS_unlink => return change(cx, |p| fm::remove(p, CWD, a[0], false)),
-        libc::SYS_rmdir => return change(cx, |p| fm::remove(p, CWD, a[0], true)),
-        libc::SYS_unlinkat => return change(cx, |p| fm::unlinkat_by(p, a[0], a[1], a[2])),
-        libc::SYS_rename => return change(cx, |p| fm::do_rename(p, CWD, a[0], CWD, a[1], 0)),
-        libc::SYS_renameat => return change(cx, |p| fm::do_rename(p, a[0], a[1], a[2], a[3], 0)),
-        libc::SYS_renameat2 => {
-            return change(cx, |p| fm::do_rename(p, a[0], a[1], a[2], a[3], a[4]))
-        }
-        libc::SYS_chmod => {
-            return change(cx, |p| {
-                fm::set_path(p, CWD, a[0], true, fm::mode_attr(a[1]))
-            })
-        }
-        libc::SYS_fchmodat => {
-            return change(cx, |p| {
-                fm::set_path(p, a[0], a[1], true, fm::mode_attr(a[2]))
-            })
-        }
-        libc::SYS_chown => {
-            return change(cx, |p| {
-                fm::set_path(p, CWD, a[0], true, fm::own_attr(a[1], a[2]))
-            })
-        }
-        libc::SYS_lchown => {
-            return change(cx, |p| {
-                fm::set_path(p, CWD, a[0], false, fm::own_attr(a[1], a[2]))
-            })
-        }
-        libc::SYS_lseek => {
-            let f = file(cx, a[0])?;
-            return Some(crate::fs::seek(&f, a[1], a[2]));
-        }
         libc::SYS_read => (Buf::One(a[1], a[2]), None, false),
         libc::SYS_write => (Buf::One(a[1], a[2]), None, true),
         libc::SYS_pread64 => (Buf::One(a[1], a[2]), Some(a[3]), false),
@@ -138,11 +115,81 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         libc::SYS_pwritev => (Buf::Vec(a[1], a[2]), Some(a[3]), true),
         _ => return None,
     };
+    transfer(cx, a[0], buf, off, write)
+}
+
+/// Calls on paths: walks, and changes of the tree.
+fn path_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
+    match nr {
+        libc::SYS_stat => walk(cx, |w| stat_to(cx, w, AT_FDCWD, a[0], 0, a[1], false)),
+        libc::SYS_lstat => walk(cx, |w| {
+            stat_to(cx, w, AT_FDCWD, a[0], NOFOLLOW, a[1], false)
+        }),
+        libc::SYS_newfstatat => walk(cx, |w| stat_to(cx, w, int(a[0]), a[1], a[3], a[2], false)),
+        libc::SYS_statx if a[3] & 0x8000_0000 == 0 => walk(cx, |w| {
+            stat_to(cx, w, int(a[0]), a[1], a[2] & !0x6000, a[4], true)
+        }),
+        libc::SYS_access => walk(cx, |w| fs::access_in(w, cx.mm, AT_FDCWD, a[0], a[1], 0)),
+        libc::SYS_faccessat => walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], 0)),
+        libc::SYS_faccessat2 => walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], a[3])),
+        libc::SYS_readlink => walk(cx, |w| {
+            fs::readlink_in(w, cx.mm, AT_FDCWD, a[0], a[1], a[2])
+        }),
+        libc::SYS_readlinkat => walk(cx, |w| {
+            fs::readlink_in(w, cx.mm, int(a[0]), a[1], a[2], a[3])
+        }),
+        libc::SYS_getdents64 if !cx.k.vfs.inotify.active() => {
+            let f = file(cx, a[0])?;
+            walk(cx, |w| fs::getdents_in(&w.c, cx.mm, &f, a[1], a[2]))
+        }
+        libc::SYS_open => open(cx, AT_FDCWD, a[0], a[1], a[2]),
+        libc::SYS_openat => open(cx, int(a[0]), a[1], a[2], a[3]),
+        libc::SYS_creat => {
+            let flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
+            open(cx, AT_FDCWD, a[0], flags, a[1])
+        }
+        libc::SYS_mkdir => change(cx, |p| fm::do_mkdir(p, CWD, a[0], a[1])),
+        libc::SYS_mkdirat => change(cx, |p| fm::do_mkdir(p, a[0], a[1], a[2])),
+        libc::SYS_mknod => change(cx, |p| fm::do_mknod(p, CWD, a[0], a[1], a[2])),
+        libc::SYS_mknodat => change(cx, |p| fm::do_mknod(p, a[0], a[1], a[2], a[3])),
+        libc::SYS_symlink => change(cx, |p| fm::do_symlink(p, a[0], CWD, a[1])),
+        libc::SYS_symlinkat => change(cx, |p| fm::do_symlink(p, a[0], a[1], a[2])),
+        libc::SYS_link => change(cx, |p| fm::do_link(p, CWD, a[0], CWD, a[1], 0)),
+        libc::SYS_linkat => change(cx, |p| fm::do_link(p, a[0], a[1], a[2], a[3], a[4])),
+        libc::SYS_unlink => change(cx, |p| fm::remove(p, CWD, a[0], false)),
+        libc::SYS_rmdir => change(cx, |p| fm::remove(p, CWD, a[0], true)),
+        libc::SYS_unlinkat => change(cx, |p| fm::unlinkat_by(p, a[0], a[1], a[2])),
+        libc::SYS_rename => change(cx, |p| fm::do_rename(p, CWD, a[0], CWD, a[1], 0)),
+        libc::SYS_renameat => change(cx, |p| fm::do_rename(p, a[0], a[1], a[2], a[3], 0)),
+        libc::SYS_renameat2 => change(cx, |p| fm::do_rename(p, a[0], a[1], a[2], a[3], a[4])),
+        libc::SYS_chmod => change(cx, |p| {
+            fm::set_path(p, CWD, a[0], true, fm::mode_attr(a[1]))
+        }),
+        libc::SYS_fchmodat => change(cx, |p| {
+            fm::set_path(p, a[0], a[1], true, fm::mode_attr(a[2]))
+        }),
+        libc::SYS_chown => change(cx, |p| {
+            fm::set_path(p, CWD, a[0], true, fm::own_attr(a[1], a[2]))
+        }),
+        libc::SYS_lchown => change(cx, |p| {
+            fm::set_path(p, CWD, a[0], false, fm::own_attr(a[1], a[2]))
+        }),
+        _ => None,
+    }
+}
+
+/// read(2), write(2) and their vectored and positioned forms on `fd`.
+fn transfer(
+    cx: &Unlocked<'_>,
+    fd: u64,
+    buf: Buf,
+    off: Option<u64>,
+    write: bool,
+) -> Option<KResult<u64>> {
     if cx.k.vfs.inotify.active() {
         return None;
     }
-    let fd = i32::try_from(a[0]).ok()?;
-    let f = cx.files.lock().get(fd).ok()?;
+    let f = file(cx, fd)?;
     let allowed = if write { f.writable() } else { f.readable() };
     if !allowed {
         return None;

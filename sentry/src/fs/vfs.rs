@@ -564,41 +564,58 @@ pub fn split(path: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-thread_local! {
-    /// Whether this thread holds the namespace lock exclusively (walks and
-    /// changes inside a change do not take it again).
-    static CHANGING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// How this thread holds the namespace lock, so nested walks and changes
+/// do not take it again (a fair RwLock would deadlock on a nested read
+/// with a writer waiting in between).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    No,
+    Shared,
+    Exclusive,
 }
 
-/// Clears `CHANGING` when a change ends, however it ends.
-struct ChangeEnd;
+thread_local! {
+    static HELD: std::cell::Cell<Held> = const { std::cell::Cell::new(Held::No) };
+}
 
-impl Drop for ChangeEnd {
+/// Forgets the hold when a walk or change ends, however it ends.
+struct HoldEnd;
+
+impl Drop for HoldEnd {
     fn drop(&mut self) {
-        CHANGING.with(|c| c.set(false));
+        HELD.with(|h| h.set(Held::No));
     }
 }
 
 impl Vfs {
     /// Runs `f`, which walks but changes nothing, with the namespace lock
-    /// shared (or within this thread's change).
+    /// shared (or within this thread's own walk or change).
     pub fn reading<T>(&self, f: impl FnOnce() -> T) -> T {
-        if CHANGING.with(std::cell::Cell::get) {
+        if HELD.with(std::cell::Cell::get) != Held::No {
             return f();
         }
-        let _shared = self.tree.read_recursive();
+        let _shared = self.tree.read();
+        HELD.with(|h| h.set(Held::Shared));
+        let _end = HoldEnd;
         f()
     }
 
     /// Runs `f`, a change of the tree with the walks it needs, with the
     /// namespace lock held exclusively.
     pub fn changing<T>(&self, f: impl FnOnce() -> T) -> T {
-        if CHANGING.with(std::cell::Cell::get) {
-            return f();
+        match HELD.with(std::cell::Cell::get) {
+            Held::Exclusive => return f(),
+            // By construction no change starts inside a walk (it could not
+            // upgrade without deadlocking).
+            Held::Shared => {
+                debug_assert!(false, "a change inside a walk");
+                return f();
+            }
+            Held::No => {}
         }
         let _exclusive = self.tree.write();
-        CHANGING.with(|c| c.set(true));
-        let _end = ChangeEnd;
+        HELD.with(|h| h.set(Held::Exclusive));
+        let _end = HoldEnd;
         f()
     }
 
@@ -1228,6 +1245,36 @@ mod tests {
             let r = self.walk_from(b"/", path, true, 0)?;
             Ok(String::from_utf8(r.path).unwrap())
         }
+    }
+
+    #[test]
+    fn namespace_lock_nests_and_excludes() {
+        let vfs = Arc::new(Vfs::for_tests());
+        // Nested walks and changes in one thread take it once.
+        assert_eq!(vfs.changing(|| vfs.reading(|| vfs.changing(|| 7))), 7);
+        assert_eq!(vfs.reading(|| vfs.reading(|| 8)), 8);
+        // A change excludes walks of other threads for its whole length.
+        let inside = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (v2, in2) = (vfs.clone(), inside.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let changer = std::thread::spawn(move || {
+            v2.changing(|| {
+                in2.store(true, std::sync::atomic::Ordering::SeqCst);
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                in2.store(false, std::sync::atomic::Ordering::SeqCst);
+            })
+        });
+        rx.recv().unwrap();
+        let seen = vfs.reading(|| inside.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(!seen, "a walk ran inside another thread's change");
+        changer.join().unwrap();
+        // The hold ends with the call, even when it unwinds.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            vfs.changing::<()>(|| panic!("boom"))
+        }));
+        assert!(r.is_err());
+        assert_eq!(vfs.reading(|| 9), 9);
     }
 
     #[test]

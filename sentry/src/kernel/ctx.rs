@@ -48,6 +48,8 @@ pub struct Unlocked<'a> {
     pub creds: &'a super::Creds,
     /// Its RLIMIT_NOFILE (soft), as of its last event.
     pub nofile: u64,
+    /// Its waiter (futex waits sleep on it).
+    pub waiter: &'a Arc<super::waitq::Waiter>,
 }
 
 impl Unlocked<'_> {

@@ -347,6 +347,12 @@ pub fn signals_and_exit(
     regs: &mut Regs,
     pctx: &mut Box<dyn Context>,
 ) -> bool {
+    if let Some(t) = st.tasks.get(&tid) {
+        // Whatever a kick announced is handled below, under the lock.
+        t.waiter
+            .signalled
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
     loop {
         let Some(t) = st.tasks.get(&tid) else {
             return false;

@@ -1,13 +1,16 @@
 //! Futexes: wait queues keyed by address (private) or by memory-file
-//! offset (shared), and robust-list cleanup on thread death.
+//! offset (shared), and robust-list cleanup on thread death. The table has
+//! a lock of its own (`Kernel::futexes`), so waits and wakes need not take
+//! the kernel lock.
 
 use super::ctx::Ctx;
-use super::task::wake_task;
 use super::wait::Deadline;
-use super::KState;
+use super::waitq::{Waiter, Waker, EV_ALL};
 use crate::errno::{Errno, KResult};
 use crate::mm::{read_obj, write_obj, Mm};
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Hash, PartialEq, Eq, Debug)]
 pub struct Key {
@@ -15,11 +18,35 @@ pub struct Key {
     addr: u64,
 }
 
+/// A waiter: its task, the bits it waits for, and how to wake it.
+type Entry = (i32, u32, Arc<Waiter>);
+
 #[derive(Default)]
 pub struct Table {
-    queues: HashMap<Key, Vec<(i32, u32)>>,
+    queues: HashMap<Key, Vec<Entry>>,
+    /// Tasks a futex wake took off a queue, until they notice.
     woken: HashSet<i32>,
 }
+
+impl Table {
+    fn enqueue(&mut self, k: Key, tid: i32, bits: u32, waiter: &Arc<Waiter>) {
+        self.queues
+            .entry(k)
+            .or_default()
+            .push((tid, bits, waiter.clone()));
+    }
+
+    /// Takes `tid` off every queue (a wait that ends without a wake).
+    fn forget(&mut self, tid: i32) {
+        for q in self.queues.values_mut() {
+            q.retain(|e| e.0 != tid);
+        }
+        self.queues.retain(|_, q| !q.is_empty());
+    }
+}
+
+/// The futex table and its lock.
+pub type Futexes = Mutex<Table>;
 
 pub fn key(mm: &Mm, addr: u64, private: bool) -> KResult<Key> {
     if !addr.is_multiple_of(4) {
@@ -59,27 +86,21 @@ pub fn wait(
     }
     let tid = ctx.tid;
     let w = ctx.wait_start();
-    ctx.st
-        .futexes
-        .queues
-        .entry(k)
-        .or_default()
-        .push((tid, bitset));
+    let table = &ctx.k.futexes;
+    table.lock().enqueue(k, tid, bitset, w.waiter());
     loop {
         w.rearm();
-        if ctx.st.futexes.woken.remove(&tid) {
+        if table.lock().woken.remove(&tid) {
             return Ok(());
         }
         let r = ctx.sleep(&w, deadline);
-        if ctx.st.futexes.woken.remove(&tid) {
+        let mut t = table.lock();
+        if t.woken.remove(&tid) {
             return Ok(());
         }
         let timed_out = matches!(r, Ok(false));
         if r.is_err() || timed_out {
-            for q in ctx.st.futexes.queues.values_mut() {
-                q.retain(|&(t, _)| t != tid);
-            }
-            ctx.st.futexes.queues.retain(|_, q| !q.is_empty());
+            t.forget(tid);
             return match r {
                 Err(e) => Err(e),
                 _ => Err(Errno::ETIMEDOUT),
@@ -88,16 +109,84 @@ pub fn wait(
     }
 }
 
-fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
+/// FUTEX_WAIT(_BITSET) without a timeout, made without the kernel lock by
+/// task `tid` (its `waiter`; `signalled` is set by anyone who kicks it).
+/// None, having changed nothing, when a signal may be pending: the locked
+/// handler then waits. A wait a signal ends is ERESTARTSYS, for the
+/// locked signal path to restart or interrupt.
+#[allow(clippy::too_many_arguments)]
+pub fn wait_unlocked(
+    table: &Futexes,
+    mm: &Mm,
+    tid: i32,
+    waiter: &Arc<Waiter>,
+    addr: u64,
+    val: u32,
+    bitset: u32,
+    private: bool,
+) -> Option<KResult<()>> {
+    use std::sync::atomic::Ordering::SeqCst;
+    if bitset == 0 || waiter.signalled.load(SeqCst) {
+        return None;
+    }
+    let k = match key(mm, addr, private) {
+        Ok(k) => k,
+        Err(e) => return Some(Err(e)),
+    };
+    let w = super::waitq::Wait::start(waiter);
+    table.lock().enqueue(k, tid, bitset, waiter);
+    let cur = read_obj::<u32>(mm, addr);
+    // A kick after the arm is seen here or wakes the sleep below.
+    let bail = if waiter.signalled.load(SeqCst) {
+        None
+    } else {
+        match cur {
+            Ok(v) if v == val => Some(Ok(())),
+            Ok(_) => Some(Err(Errno::EAGAIN)),
+            Err(e) => Some(Err(e)),
+        }
+    };
+    if bail != Some(Ok(())) {
+        let mut t = table.lock();
+        if t.woken.remove(&tid) {
+            // A wake already chose this waiter: it counts as woken.
+            return Some(Ok(()));
+        }
+        t.forget(tid);
+        return bail;
+    }
+    loop {
+        let woke = w.waiter().sleep(None);
+        let mut t = table.lock();
+        if t.woken.remove(&tid) {
+            return Some(Ok(()));
+        }
+        if woke && waiter.signalled.load(SeqCst) {
+            t.forget(tid);
+            return Some(Err(Errno::ERESTARTSYS));
+        }
+        // Woken by something else (a stale queue entry): wait on.
+        drop(t);
+        w.rearm();
+        if table.lock().woken.remove(&tid) {
+            return Some(Ok(()));
+        }
+        if waiter.signalled.load(SeqCst) {
+            table.lock().forget(tid);
+            return Some(Err(Errno::ERESTARTSYS));
+        }
+    }
+}
+
+fn wake_key(table: &mut Table, k: Key, n: u32, bitset: u32) -> u32 {
     let mut woke = 0;
-    let (table, tasks) = (&mut st.futexes, &st.tasks);
     if let Some(q) = table.queues.get_mut(&k) {
         let mut i = 0;
         while i < q.len() && woke < n {
             if q[i].1 & bitset != 0 {
-                let (tid, _) = q.remove(i);
+                let (tid, _, waiter) = q.remove(i);
                 table.woken.insert(tid);
-                wake_task(tasks, tid);
+                waiter.wake(EV_ALL);
                 woke += 1;
             } else {
                 i += 1;
@@ -111,7 +200,7 @@ fn wake_key(st: &mut KState, k: Key, n: u32, bitset: u32) -> u32 {
 }
 
 pub fn wake(
-    st: &mut KState,
+    table: &Futexes,
     mm: &Mm,
     addr: u64,
     n: u32,
@@ -122,7 +211,7 @@ pub fn wake(
         return Err(Errno::EINVAL);
     }
     let k = key(mm, addr, private)?;
-    Ok(wake_key(st, k, n, bitset))
+    Ok(wake_key(&mut table.lock(), k, n, bitset))
 }
 
 /// FUTEX_(CMP_)REQUEUE.
@@ -143,21 +232,21 @@ pub fn requeue(
             return Err(Errno::EAGAIN);
         }
     }
-    Ok(requeue_keys(&mut ctx.st, k1, k2, nwake, nreq))
+    Ok(requeue_keys(&mut ctx.k.futexes.lock(), k1, k2, nwake, nreq))
 }
 
 /// Wakes up to `nwake` waiters of `k1` and moves up to `nreq` of the
 /// rest, in order, to the end of `k2`'s queue; returns both counts' sum.
-fn requeue_keys(st: &mut KState, k1: Key, k2: Key, nwake: u32, nreq: u32) -> u32 {
-    let woke = wake_key(st, k1, nwake, u32::MAX);
+fn requeue_keys(table: &mut Table, k1: Key, k2: Key, nwake: u32, nreq: u32) -> u32 {
+    let woke = wake_key(table, k1, nwake, u32::MAX);
     let mut moved = 0;
-    if let Some(mut q) = st.futexes.queues.remove(&k1) {
+    if let Some(mut q) = table.queues.remove(&k1) {
         let take = (nreq as usize).min(q.len());
         let rest = q.split_off(take);
         moved = crate::num::len_u32(q.len());
-        st.futexes.queues.entry(k2).or_default().extend(q);
+        table.queues.entry(k2).or_default().extend(q);
         if !rest.is_empty() {
-            st.futexes.queues.insert(k1, rest);
+            table.queues.insert(k1, rest);
         }
     }
     woke + moved
@@ -201,9 +290,10 @@ pub fn wake_op(
         5 => o >= c,
         _ => return Err(Errno::ENOSYS),
     };
-    let mut woke = wake_key(&mut ctx.st, k1, n1, u32::MAX);
+    let mut table = ctx.k.futexes.lock();
+    let mut woke = wake_key(&mut table, k1, n1, u32::MAX);
     if hit {
-        woke += wake_key(&mut ctx.st, k2, n2, u32::MAX);
+        woke += wake_key(&mut table, k2, n2, u32::MAX);
     }
     Ok(woke)
 }
@@ -213,7 +303,7 @@ const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 /// Marks futexes held by a dying thread as owner-died and wakes a waiter.
-pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
+pub fn exit_robust_list(table: &Futexes, mm: &Mm, tid: i32, head: u64) {
     if head == 0 {
         return;
     }
@@ -221,7 +311,7 @@ pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
         return;
     };
     let (mut entry, offset, pending) = (h[0], crate::num::sbits(h[1]), h[2]);
-    let mut handle = |e: u64| {
+    let handle = |e: u64| {
         let addr = crate::num::bits(crate::num::sbits(e) + offset);
         let Ok(v) = read_obj::<u32>(mm, addr) else {
             return;
@@ -229,8 +319,8 @@ pub fn exit_robust_list(st: &mut KState, mm: &Mm, tid: i32, head: u64) {
         if v & FUTEX_TID_MASK == crate::num::ubits32(tid) {
             let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
             if write_obj(mm, addr, &nv).is_ok() && v & FUTEX_WAITERS != 0 {
-                let _ = wake(st, mm, addr, 1, u32::MAX, true);
-                let _ = wake(st, mm, addr, 1, u32::MAX, false);
+                let _ = wake(table, mm, addr, 1, u32::MAX, true);
+                let _ = wake(table, mm, addr, 1, u32::MAX, false);
             }
         }
     };
@@ -279,7 +369,13 @@ pub fn lock_pi(
         let v = w.load(SeqCst);
         let owner = v & FUTEX_TID_MASK;
         if owner == 0 {
-            let queued = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
+            let queued = ctx
+                .k
+                .futexes
+                .lock()
+                .queues
+                .get(&k)
+                .is_some_and(|q| !q.is_empty());
             let nv = tid | (v & FUTEX_OWNER_DIED) | if queued { FUTEX_WAITERS } else { 0 };
             if w.compare_exchange(v, nv, SeqCst, SeqCst).is_ok() {
                 return Ok(());
@@ -302,27 +398,24 @@ pub fn lock_pi(
             continue;
         }
         let wait = ctx.wait_start();
-        ctx.st
-            .futexes
-            .queues
-            .entry(k)
-            .or_default()
-            .push((ctx.tid, u32::MAX));
+        let table = ctx.k.clone();
+        let table = &table.futexes;
+        table.lock().enqueue(k, ctx.tid, u32::MAX, wait.waiter());
         loop {
             wait.rearm();
-            if ctx.st.futexes.woken.remove(&ctx.tid) {
+            if table.lock().woken.remove(&ctx.tid) {
                 return Ok(());
             }
             let r = ctx.sleep(&wait, deadline);
-            if ctx.st.futexes.woken.remove(&ctx.tid) {
+            if table.lock().woken.remove(&ctx.tid) {
                 return Ok(());
             }
             match r {
                 Ok(true) => continue,
                 other => {
                     let me = ctx.tid;
-                    if let Some(q) = ctx.st.futexes.queues.get_mut(&k) {
-                        q.retain(|&(t, _)| t != me);
+                    if let Some(q) = table.lock().queues.get_mut(&k) {
+                        q.retain(|e| e.0 != me);
                     }
                     return Err(match other {
                         Err(_) => Errno::ERESTARTNOINTR,
@@ -344,21 +437,20 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
     if v & FUTEX_TID_MASK != crate::num::ubits32(ctx.tid) {
         return Err(Errno::EPERM);
     }
-    let next = ctx
-        .st
-        .futexes
+    let mut table = ctx.k.futexes.lock();
+    let next = table
         .queues
         .get_mut(&k)
         .and_then(|q| (!q.is_empty()).then(|| q.remove(0)));
     match next {
-        Some((t, _)) => {
-            let more = ctx.st.futexes.queues.get(&k).is_some_and(|q| !q.is_empty());
+        Some((t, _, waiter)) => {
+            let more = table.queues.get(&k).is_some_and(|q| !q.is_empty());
             w.store(
                 crate::num::ubits32(t) | if more { FUTEX_WAITERS } else { 0 },
                 SeqCst,
             );
-            ctx.st.futexes.woken.insert(t);
-            wake_task(&ctx.st.tasks, t);
+            table.woken.insert(t);
+            waiter.wake(EV_ALL);
         }
         None => w.store(0, SeqCst),
     }
@@ -373,45 +465,44 @@ mod tests {
         Key { space: 1, addr }
     }
 
-    fn waiting(st: &KState, key: Key) -> Vec<i32> {
-        st.futexes
-            .queues
+    fn waiting(st: &Table, key: Key) -> Vec<i32> {
+        st.queues
             .get(&key)
-            .map(|q| q.iter().map(|&(t, _)| t).collect())
+            .map(|q| q.iter().map(|e| e.0).collect())
             .unwrap_or_default()
     }
 
-    fn queue(st: &mut KState, key: Key, tids: &[i32], bits: u32) {
+    fn queue(st: &mut Table, key: Key, tids: &[i32], bits: u32) {
         for &t in tids {
-            st.futexes.queues.entry(key).or_default().push((t, bits));
+            st.enqueue(key, t, bits, &Waiter::new());
         }
     }
 
     #[test]
     fn wake_takes_waiters_in_order_and_by_bitset() {
-        let mut st = KState::default();
+        let mut st = Table::default();
         queue(&mut st, k(8), &[1, 2], 0b01);
         queue(&mut st, k(8), &[3], 0b10);
         assert_eq!(wake_key(&mut st, k(8), 5, 0b10), 1);
         assert_eq!(waiting(&st, k(8)), vec![1, 2]);
         assert_eq!(wake_key(&mut st, k(8), 1, u32::MAX), 1);
         assert_eq!(waiting(&st, k(8)), vec![2]);
-        assert!(st.futexes.woken.contains(&3) && st.futexes.woken.contains(&1));
+        assert!(st.woken.contains(&3) && st.woken.contains(&1));
         assert_eq!(wake_key(&mut st, k(16), 1, u32::MAX), 0);
     }
 
     #[test]
     fn requeue_wakes_then_moves_the_rest_in_order() {
-        let mut st = KState::default();
+        let mut st = Table::default();
         queue(&mut st, k(8), &[1, 2, 3, 4, 5], u32::MAX);
         queue(&mut st, k(16), &[9], u32::MAX);
         // Wake one, move two, leave two.
         assert_eq!(requeue_keys(&mut st, k(8), k(16), 1, 2), 3);
         assert_eq!(waiting(&st, k(8)), vec![4, 5]);
         assert_eq!(waiting(&st, k(16)), vec![9, 2, 3]);
-        assert!(st.futexes.woken.contains(&1));
+        assert!(st.woken.contains(&1));
         // Moving everything leaves no empty queue behind.
         assert_eq!(requeue_keys(&mut st, k(8), k(16), 0, 10), 2);
-        assert!(!st.futexes.queues.contains_key(&k(8)));
+        assert!(!st.queues.contains_key(&k(8)));
     }
 }

@@ -270,9 +270,10 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
         p.rlimits[libc::RLIMIT_NOFILE as usize].0
     };
     let mut nofile = nofile_of(&st, tid);
+    let waiter = st.tasks[&tid].waiter.clone();
     drop(st);
     let mut st = loop {
-        let mut done = false;
+        let (mut done, mut restart) = (false, false);
         if matches!(event, Some(Event::Syscall)) && !k.strace {
             let cx = super::Unlocked {
                 k: &k,
@@ -283,8 +284,11 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 mnt_ns: &mnt_ns,
                 creds: &creds,
                 nofile,
+                waiter: &waiter,
             };
             if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
+                // A call a signal interrupted goes through the signal path.
+                restart = matches!(r, Err(e) if e == Errno::ERESTARTSYS);
                 regs.gp.rax = match r {
                     Ok(v) => v,
                     Err(e) => crate::num::bits(-(e.0 as i64)),
@@ -292,7 +296,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 done = true;
             }
         }
-        if done {
+        if done && !restart {
             // Back to the application without the kernel lock: the call
             // changed nothing the lock guards for this task, and a signal,
             // stop or kill sent meanwhile has kicked its stub, which traps
@@ -369,7 +373,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
     // The task's own references go first: its fd table closing (pipe
     // ends, sockets) is what others wait for.
     drop((files, mm, fs, mnt_ns));
-    exit_thread_prepare(&mut st, tid);
+    exit_thread_prepare(&k, &mut st, tid);
     let cpu = thread_cpu_ns();
     drop(st);
     super::waitq::flush_deferred();
@@ -420,7 +424,7 @@ pub fn group_exit(st: &mut KState, tgid: i32, info: ExitInfo) {
 
 /// First half of a thread's exit, while its stub still exists:
 /// clear_child_tid and robust futexes.
-fn exit_thread_prepare(st: &mut KState, tid: i32) {
+fn exit_thread_prepare(k: &Kernel, st: &mut KState, tid: i32) {
     let Some(t) = st.tasks.get(&tid) else { return };
     let tgid = t.tgid;
     if st.procs.get(&tgid).is_some_and(|p| p.threads.len() == 1) {
@@ -436,9 +440,9 @@ fn exit_thread_prepare(st: &mut KState, tid: i32) {
     };
     let (mm, ctid, robust) = (t.mm.clone(), t.clear_child_tid, t.robust_list);
     t.clear_child_tid = 0;
-    super::futex::exit_robust_list(st, &mm, tid, robust);
+    super::futex::exit_robust_list(&k.futexes, &mm, tid, robust);
     if ctid != 0 && write_obj::<u32>(&mm, ctid, &0).is_ok() {
-        let _ = super::futex::wake(st, &mm, ctid, 1, u32::MAX, false);
+        let _ = super::futex::wake(&k.futexes, &mm, ctid, 1, u32::MAX, false);
     }
     release_vfork(st, tid);
 }

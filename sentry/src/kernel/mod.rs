@@ -64,7 +64,6 @@ pub struct KState {
     pub tasks: HashMap<i32, Task>,
     pub procs: HashMap<i32, Process>,
     pub next_pid: i32,
-    pub futexes: futex::Table,
     pub timers: timers::Timers,
     /// Set when pid 1 has exited: the sandbox is over.
     pub init_exit: Option<i32>,
@@ -76,6 +75,8 @@ pub struct KState {
 
 pub struct Kernel {
     lock: Mutex<KState>,
+    /// The futex table, under a lock of its own.
+    pub futexes: futex::Futexes,
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemFile>,
     pub vdso: Vdso,
@@ -111,11 +112,11 @@ impl Kernel {
             None
         };
         Ok(Arc::new(Kernel {
+            futexes: Default::default(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),
                 next_pid: 1,
-                futexes: futex::Table::default(),
                 timers: timers::Timers::default(),
                 init_exit: None,
                 locks: Default::default(),

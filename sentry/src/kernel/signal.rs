@@ -288,6 +288,9 @@ pub fn send_to_pgrp(st: &mut KState, pgid: i32, signo: i32) {
 /// application.
 pub fn kick(st: &KState, tid: i32) {
     if let Some(t) = st.tasks.get(&tid) {
+        t.waiter
+            .signalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         t.kicker.kick();
         t.waiter.wake(EV_ALL);
     }

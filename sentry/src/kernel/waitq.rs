@@ -96,6 +96,11 @@ impl WaitQueue {
 /// writes, so host fds and sandbox objects can be waited on together.
 #[derive(Default)]
 pub struct Waiter {
+    /// Set by whoever kicks the task (a signal, a stop, a kill), cleared
+    /// by the task under the kernel lock before it looks at its signals:
+    /// a wait without the kernel lock that sees it defers to the locked
+    /// path.
+    pub signalled: AtomicBool,
     woken: Mutex<bool>,
     cv: Condvar,
     in_host: AtomicBool,
