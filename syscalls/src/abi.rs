@@ -152,7 +152,15 @@ pub fn str_array(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
 
 /// A timespec from the application; EINVAL when malformed.
 pub fn timespec(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Duration> {
-    let ts: [i64; 2] = get(ctx, addr)?;
+    timespec_in(&ctx.mm, addr)
+}
+
+/// `timespec` from an address space, for calls made without a `Ctx`.
+pub fn timespec_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Duration> {
+    if addr == 0 {
+        return Err(Errno::EFAULT);
+    }
+    let ts: [i64; 2] = read_obj(mm, addr)?;
     if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
         return Err(Errno::EINVAL);
     }

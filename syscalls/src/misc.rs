@@ -291,6 +291,33 @@ fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
+/// A futex wait's end: none (NULL), a relative timeout (FUTEX_WAIT), or an
+/// absolute time on CLOCK_MONOTONIC or CLOCK_REALTIME (FUTEX_WAIT_BITSET).
+pub(crate) fn futex_deadline(
+    mm: &sentry::mm::Mm,
+    k: &sentry::Kernel,
+    cmd: i32,
+    realtime: bool,
+    ts: u64,
+) -> KResult<sentry::kernel::Deadline> {
+    if ts == 0 {
+        return Ok(None);
+    }
+    let d = crate::abi::timespec_in(mm, ts)?;
+    if cmd == libc::FUTEX_WAIT {
+        return Ok(Some(Instant::now() + d));
+    }
+    let now = if realtime {
+        k.clock.real_ns()
+    } else {
+        k.clock.mono_ns()
+    };
+    let rel = crate::abi::ns_of(d).saturating_sub(now).max(0);
+    Ok(Some(
+        Instant::now() + Duration::from_nanos(crate::abi::bits(rel)),
+    ))
+}
+
 fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let op = crate::abi::int(a[1]);
     let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
@@ -307,23 +334,7 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if realtime && cmd == libc::FUTEX_WAIT {
                 return Err(Errno::ENOSYS);
             }
-            let deadline = if a[3] == 0 {
-                None
-            } else {
-                let d = crate::abi::timespec(ctx, a[3])?;
-                if cmd == libc::FUTEX_WAIT {
-                    Some(Instant::now() + d)
-                } else {
-                    let clock = if realtime {
-                        libc::CLOCK_REALTIME
-                    } else {
-                        libc::CLOCK_MONOTONIC
-                    };
-                    let now = crate::time::clock_ns(ctx, clock)?;
-                    let rel = crate::abi::ns_of(d).saturating_sub(now).max(0);
-                    Some(Instant::now() + Duration::from_nanos(crate::abi::bits(rel)))
-                }
-            };
+            let deadline = futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3])?;
             futex::wait(ctx, addr, val, bitset, deadline, private)?;
             Ok(0)
         }

@@ -37,9 +37,8 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
     file_call(cx, nr, a).or_else(|| path_call(cx, nr, a))
 }
 
-/// FUTEX_WAIT(_BITSET) without a timeout, and FUTEX_WAKE(_BITSET): the
-/// futex table has its own lock. Waits with a timeout, requeues, PI and
-/// robust futexes go to the locked handler.
+/// FUTEX_WAIT(_BITSET) and FUTEX_WAKE(_BITSET): the futex table has its
+/// own lock. Requeues, PI and robust futexes go to the locked handler.
 fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
     use sentry::kernel::futex;
     let op = int(a[1]);
@@ -56,19 +55,16 @@ fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
     match cmd {
         // FUTEX_WAIT with FUTEX_CLOCK_REALTIME is ENOSYS: the locked handler.
         libc::FUTEX_WAIT if op & libc::FUTEX_CLOCK_REALTIME != 0 => None,
-        libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET if a[3] == 0 => {
-            let b = bitset(cmd);
-            futex::wait_unlocked(
-                &cx.k.futexes,
-                cx.mm,
-                cx.tid,
-                cx.waiter,
-                addr,
-                val,
-                b,
-                private,
-            )
-            .map(|r| r.map(|()| 0))
+        libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
+            let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
+            let deadline = match crate::misc::futex_deadline(cx.mm, cx.k, cmd, realtime, a[3]) {
+                Ok(d) => d,
+                Err(e) => return Some(Err(e)),
+            };
+            let (table, b) = (&cx.k.futexes, bitset(cmd));
+            let (mm, tid, waiter) = (cx.mm, cx.tid, cx.waiter);
+            futex::wait_unlocked(table, mm, tid, waiter, addr, val, b, private, deadline)
+                .map(|r| r.map(|()| 0))
         }
         libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
             let r = futex::wake(&cx.k.futexes, cx.mm, addr, val, bitset(cmd), private);

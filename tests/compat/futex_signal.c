@@ -1,7 +1,7 @@
 /* Futex waits interrupted by signals and woken by other threads, many
  * times over: a condition-variable hand-off between two threads while
  * realtime signals (with SA_RESTART and without) hit the waiter, plus
- * raw FUTEX_WAIT/FUTEX_WAKE(_BITSET) errors. No hand-off or signal may
+ * raw FUTEX_WAIT/FUTEX_WAKE(_BITSET) errors and timeouts. No hand-off or signal may
  * be lost (a lost one hangs the test), none may arrive twice. */
 #include "common.h"
 #include <linux/futex.h>
@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #define N 2000
 
@@ -35,6 +36,17 @@ static void *consumer(void *arg)
 		consumed++;
 		pthread_cond_broadcast(&cv);
 	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static void *setter(void *arg)
+{
+	(void)arg;
+	usleep(20000);
+	pthread_mutex_lock(&mu);
+	flag = 1;
+	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);
 	return NULL;
 }
@@ -75,6 +87,29 @@ int main(void)
 	EXPECT_ERR("wait_bad_addr", fx(BADPTR, FUTEX_WAIT, 5, NULL, NULL, 0), EINVAL);
 	EXPECT_ERR("wait_unmapped", fx((uint32_t *)8, FUTEX_WAIT, 5, NULL, NULL, 0), EFAULT);
 	EXPECT_ERR("wait_realtime_plain", fx(&w, FUTEX_WAIT | FUTEX_CLOCK_REALTIME, 5, NULL, NULL, 0), ENOSYS);
+	struct timespec rel = {0, 10 * 1000 * 1000}, bad = {0, 1000000000}, past = {1, 0};
+	EXPECT_ERR("wait_relative_times_out", fx(&w, FUTEX_WAIT_PRIVATE, 5, &rel, NULL, 0), ETIMEDOUT);
+	EXPECT_ERR("wait_bad_timespec", fx(&w, FUTEX_WAIT_PRIVATE, 5, &bad, NULL, 0), EINVAL);
+	EXPECT_ERR("wait_timespec_unmapped", fx(&w, FUTEX_WAIT_PRIVATE, 5, BADPTR, NULL, 0), EFAULT);
+	EXPECT_ERR("wait_bitset_past_monotonic",
+		   fx(&w, FUTEX_WAIT_BITSET_PRIVATE, 5, &past, NULL, FUTEX_BITSET_MATCH_ANY), ETIMEDOUT);
+	EXPECT_ERR("wait_bitset_past_realtime",
+		   fx(&w, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 5, &past, NULL,
+		      FUTEX_BITSET_MATCH_ANY), ETIMEDOUT);
+	/* A timed condition wait that is signalled in time. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	flag = 0;
+	pthread_mutex_lock(&mu);
+	pthread_t t2;
+	pthread_create(&t2, NULL, setter, NULL);
+	int rc = 0;
+	while (!flag && rc == 0)
+		rc = pthread_cond_timedwait(&cv, &mu, &until);
+	pthread_mutex_unlock(&mu);
+	pthread_join(t2, NULL);
+	CHECK("timedwait_woken_in_time", rc == 0 && flag == 1);
 	CHECK("wake_none", fx(&w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) == 0);
 	CHECK("wake_unmapped_private", fx((uint32_t *)8, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) == 0);
 	return compat_done();

@@ -109,11 +109,12 @@ pub fn wait(
     }
 }
 
-/// FUTEX_WAIT(_BITSET) without a timeout, made without the kernel lock by
+/// FUTEX_WAIT(_BITSET) until `deadline`, made without the kernel lock by
 /// task `tid` (its `waiter`; `signalled` is set by anyone who kicks it).
 /// None, having changed nothing, when a signal may be pending: the locked
 /// handler then waits. A wait a signal ends is ERESTARTSYS, for the
-/// locked signal path to restart or interrupt.
+/// locked signal path to restart or interrupt (as with the locked wait, a
+/// relative timeout then restarts whole).
 #[allow(clippy::too_many_arguments)]
 pub fn wait_unlocked(
     table: &Futexes,
@@ -124,6 +125,7 @@ pub fn wait_unlocked(
     val: u32,
     bitset: u32,
     private: bool,
+    deadline: Deadline,
 ) -> Option<KResult<()>> {
     use std::sync::atomic::Ordering::SeqCst;
     if bitset == 0 || waiter.signalled.load(SeqCst) {
@@ -156,12 +158,16 @@ pub fn wait_unlocked(
         return bail;
     }
     loop {
-        let woke = w.waiter().sleep(None);
+        let woke = w.waiter().sleep(deadline);
         let mut t = table.lock();
         if t.woken.remove(&tid) {
             return Some(Ok(()));
         }
-        if woke && waiter.signalled.load(SeqCst) {
+        if !woke {
+            t.forget(tid);
+            return Some(Err(Errno::ETIMEDOUT));
+        }
+        if waiter.signalled.load(SeqCst) {
             t.forget(tid);
             return Some(Err(Errno::ERESTARTSYS));
         }
