@@ -135,6 +135,9 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
         let q = ctx.st.locks.wq.clone();
         w.on(&q, EV_ALL);
         if ctx.st.locks.record.conflict(key, &want).is_none() {
+            ctx.k
+                .record_locks_used
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             ctx.st.locks.record.lock(key, want);
             // A lock that replaced a wider one of ours released ranges.
             ctx.st.locks.released();

@@ -77,6 +77,10 @@ pub struct Kernel {
     lock: Mutex<KState>,
     /// The futex table, under a lock of its own.
     pub futexes: futex::Futexes,
+    /// Set once any record lock (fcntl F_SETLK and its kin) has been
+    /// taken: from then on close(2) must look at the lock table, so it
+    /// takes the kernel lock.
+    pub record_locks_used: std::sync::atomic::AtomicBool,
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemFile>,
     pub vdso: Vdso,
@@ -113,6 +117,7 @@ impl Kernel {
         };
         Ok(Arc::new(Kernel {
             futexes: Default::default(),
+            record_locks_used: Default::default(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),
