@@ -11,6 +11,9 @@ pub const PATH_MAX: usize = 4096;
 // the register's bits, so these narrowings and reinterpretations are the
 // ABI, not accidents.
 
+/// AT_FDCWD as the register a dirfd argument is.
+pub const CWD: u64 = bits(libc::AT_FDCWD as i64);
+
 /// An `int` argument.
 pub use sentry::num::low_int as int;
 
@@ -104,11 +107,6 @@ pub fn pcx<'a>(ctx: &'a Ctx<'_, '_>) -> Pcx<'a> {
         w: ctx.walker(),
         mm: &ctx.mm,
     }
-}
-
-/// The calling task as the VFS sees it.
-pub fn caller<'a>(ctx: &'a Ctx<'_, '_>) -> sentry::fs::vfs::Caller<'a> {
-    ctx.caller()
 }
 
 pub fn get<T: sentry::mm::Plain>(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<T> {

@@ -91,7 +91,7 @@ fn epoll_ctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let fd = crate::abi::int(a[2]);
     match op {
         libc::EPOLL_CTL_ADD => {
-            let c = crate::abi::caller(ctx);
+            let c = ctx.caller();
             e.add(&c, fd, &target, events, data)?
         }
         libc::EPOLL_CTL_MOD => {
@@ -126,7 +126,7 @@ fn do_wait(
     // event loop); before sleeping, once more after getting on the
     // epoll's queue, so nothing that becomes ready in between is missed.
     let collect = |ctx: &mut Ctx<'_, '_>| {
-        let c = crate::abi::caller(ctx);
+        let c = ctx.caller();
         e.collect(&c, max)
     };
     loop {

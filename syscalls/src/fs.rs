@@ -1,13 +1,12 @@
 //! File system calls: open/read/write and friends, stat, directories,
 //! fcntl/ioctl, pipes and readiness (poll/select).
 
-use crate::abi::{self, get, put};
+use crate::abi::{self, get, put, Pcx};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::{FdTable, File};
 use sentry::fs::inotify::{IN_ACCESS, IN_OPEN};
 use sentry::fs::io::{Opts, UserBuf};
 use sentry::fs::pipe::new_pipe;
-use sentry::fs::vfs::Walker;
 use sentry::fs::Stat;
 use sentry::kernel::signal as ksig;
 use sentry::mm::Mm;
@@ -118,7 +117,7 @@ pub fn fdget(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
 }
 
 fn nofile(ctx: &Ctx<'_, '_>) -> u64 {
-    ctx.proc_ref().rlimits[libc::RLIMIT_NOFILE as usize].0
+    ctx.proc_ref().nofile()
 }
 
 pub fn install(ctx: &mut Ctx<'_, '_>, f: Arc<File>, cloexec: bool) -> KResult<u64> {
@@ -256,16 +255,10 @@ fn do_open_how(
     let flags = crate::abi::int(flags);
     let umask = ctx.task().fs.lock().umask;
     let mode = crate::abi::uint(mode) & !umask & 0o7777;
-    let open = || {
-        let dirfd = crate::abi::int(dirfd);
-        ctx.k.vfs.open_how(ctx, dirfd, &p, flags, mode, how)
-    };
-    // Creating, truncating or writing (a copy-up) changes the tree.
-    let f = if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) != 0 {
-        ctx.k.vfs.changing(open)?
-    } else {
-        open()?
-    };
+    let f = ctx
+        .k
+        .vfs
+        .open_how(ctx, crate::abi::int(dirfd), &p, flags, mode, how)?;
     // A FIFO's rendezvous, a terminal becoming the controlling one.
     f.ops.opened(ctx, &f, flags)?;
     if flags & libc::O_PATH == 0 {
@@ -447,25 +440,24 @@ pub fn linux_stat(s: &Stat) -> linux_raw_sys::general::stat {
 }
 
 fn stat_path(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, flags: u64) -> KResult<Stat> {
-    stat_path_in(&ctx.walker(), &ctx.mm, dirfd, path, flags)
+    stat_path_in(&abi::pcx(ctx), dirfd, path, flags)
 }
 
 /// The stat of `path` from `dirfd` (a *stat*at call's flags), for a
 /// walker with or without the kernel lock.
-pub(crate) fn stat_path_in(
-    w: &Walker<'_>,
-    mm: &Mm,
-    dirfd: i32,
-    path: u64,
-    flags: u64,
-) -> KResult<Stat> {
+/// An fd argument back as the register `Pcx::resolve` takes.
+fn reg(dirfd: i32) -> u64 {
+    abi::bits(i64::from(dirfd))
+}
+
+pub(crate) fn stat_path_in(px: &Pcx<'_>, dirfd: i32, path: u64, flags: u64) -> KResult<Stat> {
     if flags & !STAT_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
     let p = if path == 0 {
         Vec::new()
     } else {
-        sentry::mm::read_cstr(mm, path, abi::PATH_MAX - 1)?
+        sentry::mm::read_cstr(px.mm, path, abi::PATH_MAX - 1)?
     };
     if p.is_empty() {
         if flags & libc::AT_EMPTY_PATH as u64 == 0 {
@@ -476,13 +468,13 @@ pub(crate) fn stat_path_in(
             });
         }
         if dirfd == libc::AT_FDCWD {
-            let r = w.c.vfs.resolve_in(w, libc::AT_FDCWD, b".", true, 0)?;
+            let r = px.resolve(abi::CWD, b".", true)?;
             return r.stat.ok_or(Errno::ENOENT);
         }
-        return w.files.lock().get(dirfd)?.stat();
+        return px.w.files.lock().get(dirfd)?.stat();
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let r = w.c.vfs.resolve_in(w, dirfd, &p, follow, 0)?;
+    let r = px.resolve(reg(dirfd), &p, follow)?;
     r.stat.ok_or(Errno::ENOENT)
 }
 
@@ -615,43 +607,35 @@ pub(crate) fn getdents_in(
 }
 
 /// readlinkat(2), with or without the kernel lock.
-pub(crate) fn readlink_in(
-    w: &Walker<'_>,
-    mm: &Mm,
-    dirfd: i32,
-    path: u64,
-    buf: u64,
-    len: u64,
-) -> KResult<u64> {
+pub(crate) fn readlink_in(px: &Pcx<'_>, dirfd: i32, path: u64, buf: u64, len: u64) -> KResult<u64> {
     if crate::abi::long(len) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let p = abi::path_in(mm, path)?;
-    let r = w.c.vfs.resolve_in(w, dirfd, &p, false, 0)?;
+    let p = px.path(path)?;
+    let r = px.resolve(reg(dirfd), &p, false)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     if st.mode & libc::S_IFMT != libc::S_IFLNK {
         return Err(Errno::EINVAL);
     }
-    let target = r.mount.fs.readlink(&w.c, &r.rel)?;
+    let target = r.mount.fs.readlink(&px.w.c, &r.rel)?;
     let n = target.len().min(crate::abi::size(len));
-    mm.write(buf, &target[..n])?;
+    px.mm.write(buf, &target[..n])?;
     Ok(n as u64)
 }
 fn readlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    readlink_in(&ctx.walker(), &ctx.mm, libc::AT_FDCWD, a[0], a[1], a[2])
+    readlink_in(&abi::pcx(ctx), libc::AT_FDCWD, a[0], a[1], a[2])
 }
 fn readlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    readlink_in(&ctx.walker(), &ctx.mm, abi::int(a[0]), a[1], a[2], a[3])
+    readlink_in(&abi::pcx(ctx), abi::int(a[0]), a[1], a[2], a[3])
 }
 
 fn do_access(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: u64, mode: u64, flags: u64) -> KResult<u64> {
-    access_in(&ctx.walker(), &ctx.mm, dirfd, path, mode, flags)
+    access_in(&abi::pcx(ctx), dirfd, path, mode, flags)
 }
 
 /// faccessat2(2), with or without the kernel lock.
 pub(crate) fn access_in(
-    w: &Walker<'_>,
-    mm: &Mm,
+    px: &Pcx<'_>,
     dirfd: i32,
     path: u64,
     mode: u64,
@@ -663,8 +647,8 @@ pub(crate) fn access_in(
     {
         return Err(Errno::EINVAL);
     }
-    let st = stat_path_in(w, mm, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
-    let c = w.c.creds().cloned().ok_or(Errno::NEEDLOCK)?;
+    let st = stat_path_in(px, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
+    let c = px.creds()?.clone();
     let uid = if flags & libc::AT_EACCESS as u64 != 0 {
         c.euid
     } else {
@@ -677,10 +661,10 @@ pub(crate) fn access_in(
     };
     let mode = crate::abi::uint(mode);
     if mode & 2 != 0 {
-        let p = sentry::mm::read_cstr(mm, path, 4095).unwrap_or_default();
+        let p = sentry::mm::read_cstr(px.mm, path, 4095).unwrap_or_default();
         if !p.is_empty() {
             let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-            if let Ok(r) = w.c.vfs.resolve_in(w, dirfd, &p, follow, 0) {
+            if let Ok(r) = px.resolve(reg(dirfd), &p, follow) {
                 let fmt = st.mode & libc::S_IFMT;
                 if r.mount.flags & libc::MS_RDONLY != 0
                     && (fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK)
@@ -1055,7 +1039,7 @@ fn poll_wait(
         let mut hosts = Vec::new();
         let mut ready = false;
         {
-            let c = crate::abi::caller(ctx);
+            let c = ctx.caller();
             for (i, &(fd, ev)) in fds.iter().enumerate() {
                 let want = ev | libc::POLLERR | libc::POLLHUP;
                 let r = match (&files[i], fd < 0) {

@@ -4,15 +4,13 @@
 //! creations, then EROFS on read-only mounts; removals check only the
 //! parent before EROFS, as Linux does. Each change is reported to inotify.
 
-use crate::abi::{get, pcx, Pcx};
+use crate::abi::{get, pcx, Pcx, CWD};
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::fs::mutate::attr_event;
 use sentry::fs::vfs::{Resolved, SetAttr, MAY_EXEC, MAY_WRITE};
 use sentry::fs::Stat;
 use sentry::{Ctx, Errno, KResult};
-
-const AT_FDCWD: u64 = crate::abi::bits(libc::AT_FDCWD as i64);
 
 pub fn register(r: &mut Reg<'_>) {
     r("mkdir", "po", Full, mkdir);
@@ -42,9 +40,6 @@ pub fn register(r: &mut Reg<'_>) {
     r("futimesat", "dpa", Full, futimesat);
     r("truncate", "pi", Full, truncate);
 }
-
-/// Who asks, for filesystems that look at it.
-use crate::abi::caller;
 
 fn writable(r: &Resolved) -> bool {
     r.mount.flags & libc::MS_RDONLY == 0 && !r.mount.fs.read_only()
@@ -91,7 +86,7 @@ fn new_name(p: &Pcx<'_>, dirfd: u64, path: u64) -> KResult<Resolved> {
 /// The directory holding canonical `path`, resolved.
 fn dir_of(p: &Pcx<'_>, path: &[u8]) -> KResult<Resolved> {
     let (parent, _) = split_last(path);
-    p.resolve(AT_FDCWD, &parent, true)
+    p.resolve(CWD, &parent, true)
 }
 
 /// Adding or removing a name in the directory of `path` needs write and
@@ -155,13 +150,13 @@ pub(crate) fn do_mkdir(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64) -> KResult
     })
 }
 fn mkdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_mkdir(&pcx(ctx), AT_FDCWD, a[0], a[1])
+    do_mkdir(&pcx(ctx), CWD, a[0], a[1])
 }
 fn mkdirat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_mkdir(&pcx(ctx), a[0], a[1], a[2])
 }
 fn mknod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_mknod(&pcx(ctx), AT_FDCWD, a[0], a[1], a[2])
+    do_mknod(&pcx(ctx), CWD, a[0], a[1], a[2])
 }
 fn mknodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_mknod(&pcx(ctx), a[0], a[1], a[2], a[3])
@@ -176,7 +171,7 @@ pub(crate) fn do_symlink(p: &Pcx<'_>, target: u64, dirfd: u64, path: u64) -> KRe
     })
 }
 fn symlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_symlink(&pcx(ctx), a[0], AT_FDCWD, a[1])
+    do_symlink(&pcx(ctx), a[0], CWD, a[1])
 }
 fn symlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_symlink(&pcx(ctx), a[0], a[1], a[2])
@@ -204,7 +199,7 @@ pub(crate) fn do_link(
     })
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_link(&pcx(ctx), AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
+    do_link(&pcx(ctx), CWD, a[0], CWD, a[1], 0)
 }
 fn linkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_link(&pcx(ctx), a[0], a[1], a[2], a[3], a[4])
@@ -250,10 +245,10 @@ pub(crate) fn remove(px: &Pcx<'_>, dirfd: u64, path: u64, dir: bool) -> KResult<
     })
 }
 fn unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    remove(&pcx(ctx), AT_FDCWD, a[0], false)
+    remove(&pcx(ctx), CWD, a[0], false)
 }
 fn rmdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    remove(&pcx(ctx), AT_FDCWD, a[0], true)
+    remove(&pcx(ctx), CWD, a[0], true)
 }
 fn unlinkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     unlinkat_by(&pcx(ctx), a[0], a[1], a[2])
@@ -314,7 +309,7 @@ pub(crate) fn do_rename(
     })
 }
 fn rename(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    do_rename(&pcx(ctx), AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
+    do_rename(&pcx(ctx), CWD, a[0], CWD, a[1], 0)
 }
 fn renameat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_rename(&pcx(ctx), a[0], a[1], a[2], a[3], 0)
@@ -379,16 +374,16 @@ pub(crate) fn own_attr(uid: u64, gid: u64) -> SetAttr {
     }
 }
 fn chmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    set_path(&pcx(ctx), AT_FDCWD, a[0], true, mode_attr(a[1]))
+    set_path(&pcx(ctx), CWD, a[0], true, mode_attr(a[1]))
 }
 fn fchmodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     set_path(&pcx(ctx), a[0], a[1], true, mode_attr(a[2]))
 }
 fn chown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    set_path(&pcx(ctx), AT_FDCWD, a[0], true, own_attr(a[1], a[2]))
+    set_path(&pcx(ctx), CWD, a[0], true, own_attr(a[1], a[2]))
 }
 fn lchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    set_path(&pcx(ctx), AT_FDCWD, a[0], false, own_attr(a[1], a[2]))
+    set_path(&pcx(ctx), CWD, a[0], false, own_attr(a[1], a[2]))
 }
 
 /// fchmod/fchown/futimens and their AT_EMPTY_PATH forms: the open file.
@@ -404,7 +399,7 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
         // The unprivileged sandbox may not change a host file it does not
         // own through the fd; the gofer may, by the file's path.
         if let Ok(place) = ctx.k.vfs.resolve_file(ctx, &f) {
-            let c = caller(ctx);
+            let c = ctx.caller();
             r = ctx
                 .k
                 .vfs
@@ -522,7 +517,7 @@ fn timevals(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Option<[i64; 4]>> {
 fn utimes(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = timevals(ctx, a[1])?;
     let attr = times_attr(ctx, t);
-    set_path(&pcx(ctx), AT_FDCWD, a[0], true, attr)
+    set_path(&pcx(ctx), CWD, a[0], true, attr)
 }
 fn futimesat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = timevals(ctx, a[2])?;
@@ -538,7 +533,7 @@ fn utime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None
     };
     let attr = times_attr(ctx, t);
-    set_path(&pcx(ctx), AT_FDCWD, a[0], true, attr)
+    set_path(&pcx(ctx), CWD, a[0], true, attr)
 }
 
 fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -550,7 +545,7 @@ fn truncate_by(p: &Pcx<'_>, a: [u64; 6]) -> KResult<u64> {
     if (crate::abi::long(a[1])) < 0 {
         return Err(Errno::EINVAL);
     }
-    let r = p.resolve(AT_FDCWD, &path, true)?;
+    let r = p.resolve(CWD, &path, true)?;
     let st = r.stat.ok_or(Errno::ENOENT)?;
     match st.mode & libc::S_IFMT {
         libc::S_IFDIR => Err(Errno::EISDIR),

@@ -93,7 +93,7 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;
     let fx = File::new(Box::new(x), fl, b"socket:[unix]".to_vec());
     let fy = File::new(Box::new(y), fl, b"socket:[unix]".to_vec());
-    let lim = ctx.proc_ref().rlimits[libc::RLIMIT_NOFILE as usize].0;
+    let lim = ctx.proc_ref().nofile();
     let files = ctx.task().files.clone();
     let mut ft = files.lock();
     let i = ft.alloc(fx, cloexec, 0, lim)?;

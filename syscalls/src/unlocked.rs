@@ -14,19 +14,17 @@
 //! before any side effect, and the locked handler does the whole call, so
 //! every error path stays in one place.
 
-use crate::abi::int;
+use crate::abi::{int, Pcx, CWD};
 use crate::fs;
 use crate::fs_mutate as fm;
 use libc::AT_FDCWD;
 use sentry::fs::file::File;
-use sentry::fs::io::UserBuf as Buf;
+use sentry::fs::io::{Segs, UserBuf as Buf};
 use sentry::kernel::Unlocked;
 use sentry::{Errno, KResult};
 use std::sync::Arc;
 
 const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
-/// AT_FDCWD as a register.
-const CWD: u64 = crate::abi::bits(libc::AT_FDCWD as i64);
 
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
     let nr = i64::try_from(nr).ok()?;
@@ -133,26 +131,20 @@ fn close_is_plain(cx: &Unlocked<'_>) -> bool {
 /// Calls on paths: walks, and changes of the tree.
 fn path_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
     match nr {
-        libc::SYS_stat => walk(cx, |w| stat_to(cx, w, AT_FDCWD, a[0], 0, a[1], false)),
-        libc::SYS_lstat => walk(cx, |w| {
-            stat_to(cx, w, AT_FDCWD, a[0], NOFOLLOW, a[1], false)
+        libc::SYS_stat => walk(cx, |p| stat_to(p, AT_FDCWD, a[0], 0, a[1], false)),
+        libc::SYS_lstat => walk(cx, |p| stat_to(p, AT_FDCWD, a[0], NOFOLLOW, a[1], false)),
+        libc::SYS_newfstatat => walk(cx, |p| stat_to(p, int(a[0]), a[1], a[3], a[2], false)),
+        libc::SYS_statx if a[3] & 0x8000_0000 == 0 => walk(cx, |p| {
+            stat_to(p, int(a[0]), a[1], a[2] & !0x6000, a[4], true)
         }),
-        libc::SYS_newfstatat => walk(cx, |w| stat_to(cx, w, int(a[0]), a[1], a[3], a[2], false)),
-        libc::SYS_statx if a[3] & 0x8000_0000 == 0 => walk(cx, |w| {
-            stat_to(cx, w, int(a[0]), a[1], a[2] & !0x6000, a[4], true)
-        }),
-        libc::SYS_access => walk(cx, |w| fs::access_in(w, cx.mm, AT_FDCWD, a[0], a[1], 0)),
-        libc::SYS_faccessat => walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], 0)),
-        libc::SYS_faccessat2 => walk(cx, |w| fs::access_in(w, cx.mm, int(a[0]), a[1], a[2], a[3])),
-        libc::SYS_readlink => walk(cx, |w| {
-            fs::readlink_in(w, cx.mm, AT_FDCWD, a[0], a[1], a[2])
-        }),
-        libc::SYS_readlinkat => walk(cx, |w| {
-            fs::readlink_in(w, cx.mm, int(a[0]), a[1], a[2], a[3])
-        }),
+        libc::SYS_access => walk(cx, |p| fs::access_in(p, AT_FDCWD, a[0], a[1], 0)),
+        libc::SYS_faccessat => walk(cx, |p| fs::access_in(p, int(a[0]), a[1], a[2], 0)),
+        libc::SYS_faccessat2 => walk(cx, |p| fs::access_in(p, int(a[0]), a[1], a[2], a[3])),
+        libc::SYS_readlink => walk(cx, |p| fs::readlink_in(p, AT_FDCWD, a[0], a[1], a[2])),
+        libc::SYS_readlinkat => walk(cx, |p| fs::readlink_in(p, int(a[0]), a[1], a[2], a[3])),
         libc::SYS_getdents64 if !cx.k.vfs.inotify.active() => {
             let f = file(cx, a[0])?;
-            walk(cx, |w| fs::getdents_in(&w.c, cx.mm, &f, a[1], a[2]))
+            walk(cx, |p| fs::getdents_in(&p.w.c, p.mm, &f, a[1], a[2]))
         }
         libc::SYS_open => open(cx, AT_FDCWD, a[0], a[1], a[2]),
         libc::SYS_openat => open(cx, int(a[0]), a[1], a[2], a[3]),
@@ -219,14 +211,8 @@ fn transfer(
     let segs = segments(cx, buf, off, write)?;
     // Pages stay this space's own until the copy is done.
     let _pinned = cx.mm.io_pin.read();
-    let mut iov = Vec::new();
-    for &(addr, len) in &segs {
-        if write {
-            iov.extend(cx.mm.iovecs_src(addr, len).ok()??);
-        } else {
-            iov.extend(cx.mm.iovecs(addr, len).ok()?);
-        }
-    }
+    // A shared host-file mapping has no pages to point at: locked.
+    let iov = segs.host_iovecs(cx.mm, !write).ok()?;
     let r = if write {
         f.ops.write_iov(&f, &iov, off)
     } else {
@@ -234,28 +220,30 @@ fn transfer(
     };
     Some(match r {
         Some(r) => r.map(|n| n as u64),
-        None => bounce(cx, &f, &segs, &iov, off, write),
+        None => bounce(cx, &f, &segs, off, write),
     })
 }
 
 /// A call that walks paths, without the kernel lock: the tree lock keeps
 /// multi-step changes whole, and what needs the kernel's state (procfs)
 /// is handed to the locked handler.
-fn walk(
-    cx: &Unlocked<'_>,
-    call: impl FnOnce(&sentry::fs::vfs::Walker<'_>) -> KResult<u64>,
-) -> Option<KResult<u64>> {
-    match cx.k.vfs.reading(|| call(&cx.walker())) {
-        Err(e) if e == Errno::NEEDLOCK => None,
-        r => Some(r),
+fn walk(cx: &Unlocked<'_>, call: impl FnOnce(&Pcx<'_>) -> KResult<u64>) -> Option<KResult<u64>> {
+    lock_free(cx.k.vfs.reading(|| call(&pcx(cx))))
+}
+
+/// The lock-free caller as the path calls take it.
+fn pcx<'a>(cx: &'a Unlocked<'_>) -> Pcx<'a> {
+    Pcx {
+        w: cx.walker(),
+        mm: cx.mm,
     }
 }
 
 /// open(2)/openat(2) of a regular file or directory (or O_PATH): the
 /// walk and the filesystem's open (a gofer round trip for a host file,
-/// a copy-up into the overlay, a creation). Opens of FIFOs (which wait),
-/// terminals (which concern the caller) and procfs go to the locked
-/// handler.
+/// a copy-up into the overlay, a creation), under the namespace lock
+/// `Vfs::open_in` takes. Opens of FIFOs (which wait), terminals (which
+/// concern the caller) and procfs go to the locked handler.
 fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64, mode: u64) -> Option<KResult<u64>> {
     let flags = int(flags);
     let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
@@ -263,73 +251,41 @@ fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64, mode: u64) -> Opti
         return None;
     }
     let mode = crate::abi::uint(mode) & !cx.fs.lock().umask & 0o7777;
-    let vfs = &cx.k.vfs;
-    let run = |w: &sentry::fs::vfs::Walker<'_>| -> KResult<u64> {
-        let p = crate::abi::path_in(cx.mm, path)?;
-        let follow = flags & libc::O_NOFOLLOW == 0;
-        let r = vfs.resolve_in(w, dirfd, &p, follow, 0)?;
-        let f = match r.stat {
-            // Absent: open_in creates it (O_CREAT) or says why not.
-            None => vfs.open_in(w, dirfd, &p, flags, mode, 0)?,
-            Some(st) => {
-                let fmt = st.mode & libc::S_IFMT;
-                let plain = fmt == libc::S_IFREG || fmt == libc::S_IFDIR;
-                if r.reopen.is_some() || (!plain && flags & libc::O_PATH == 0) {
-                    return Err(Errno::NEEDLOCK);
-                }
-                if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
-                    return Err(Errno::EEXIST);
-                }
-                vfs.open_resolved_by(&w.c, &r, flags, mode)?
-            }
-        };
+    let px = pcx(cx);
+    lock_free((|| {
+        let p = px.path(path)?;
+        let f = px.vfs().open_in(&px.w, dirfd, &p, flags, mode, 0)?;
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let fd = cx.files.lock().alloc(f, cloexec, 0, cx.nofile)?;
         Ok(crate::abi::bits(i64::from(fd)))
-    };
-    // Creating, truncating or writing (a copy-up) changes the tree.
-    if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) != 0 {
-        change(cx, |p| run(&p.w))
-    } else {
-        walk(cx, run)
+    })())
+}
+
+/// A lock-free call's answer: None for one that needs the kernel lock.
+fn lock_free(r: KResult<u64>) -> Option<KResult<u64>> {
+    match r {
+        Err(e) if e == Errno::NEEDLOCK => None,
+        r => Some(r),
     }
 }
 
 /// A call that changes the tree, without the kernel lock: it holds the
 /// namespace lock exclusively from its first walk to its last change.
 /// With inotify watches, the locked handler raises the events in order.
-fn change(
-    cx: &Unlocked<'_>,
-    call: impl FnOnce(&crate::abi::Pcx<'_>) -> KResult<u64>,
-) -> Option<KResult<u64>> {
+fn change(cx: &Unlocked<'_>, call: impl FnOnce(&Pcx<'_>) -> KResult<u64>) -> Option<KResult<u64>> {
     if cx.k.vfs.inotify.active() {
         return None;
     }
-    let p = crate::abi::Pcx {
-        w: cx.walker(),
-        mm: cx.mm,
-    };
-    match cx.k.vfs.changing(|| call(&p)) {
-        Err(e) if e == Errno::NEEDLOCK => None,
-        r => Some(r),
-    }
+    lock_free(cx.k.vfs.changing(|| call(&pcx(cx))))
 }
 
 /// stat/lstat/newfstatat/statx of a path into `out`.
-fn stat_to(
-    cx: &Unlocked<'_>,
-    w: &sentry::fs::vfs::Walker<'_>,
-    dirfd: i32,
-    path: u64,
-    flags: u64,
-    out: u64,
-    statx: bool,
-) -> KResult<u64> {
-    let s = fs::stat_path_in(w, cx.mm, dirfd, path, flags)?;
+fn stat_to(p: &Pcx<'_>, dirfd: i32, path: u64, flags: u64, out: u64, statx: bool) -> KResult<u64> {
+    let s = fs::stat_path_in(p, dirfd, path, flags)?;
     if statx {
-        sentry::mm::write_obj(cx.mm, out, &fs::statx_bytes(&s))?;
+        sentry::mm::write_obj(p.mm, out, &fs::statx_bytes(&s))?;
     } else {
-        sentry::mm::write_obj(cx.mm, out, &fs::linux_stat(&s))?;
+        sentry::mm::write_obj(p.mm, out, &fs::linux_stat(&s))?;
     }
     Ok(0)
 }
@@ -369,16 +325,11 @@ fn fstat(cx: &Unlocked<'_>, fd: u64, out: u64, statx: bool) -> Option<KResult<u6
 /// The (address, length) pieces a call moves, checked as the locked
 /// handler checks them; None for what it must judge (nothing to move, an
 /// error, a buffer the copy would fault in).
-fn segments(
-    cx: &Unlocked<'_>,
-    buf: Buf,
-    off: Option<u64>,
-    write: bool,
-) -> Option<Vec<(u64, usize)>> {
+fn segments(cx: &Unlocked<'_>, buf: Buf, off: Option<u64>, write: bool) -> Option<Segs> {
     let segs = buf.parse(cx.mm).ok()?;
     sentry::fs::io::verify_area(off, segs.total).ok()?;
     let whole = segs.total > 0 && segs.accessible(cx.mm, !write).total == segs.total;
-    whole.then_some(segs.list)
+    whole.then_some(segs)
 }
 
 /// A pipe's read or write when it can complete now: a read that finds
@@ -394,17 +345,11 @@ fn pipe_io(
 ) -> Option<KResult<u64>> {
     let segs = segments(cx, buf, None, write)?;
     if write {
-        let mut data = Vec::new();
-        for &(addr, len) in &segs {
-            data.extend(sentry::mm::read_vec(cx.mm, addr, len).ok()?);
-        }
+        let data = segs.bytes(cx.mm).ok()?;
         return end.write_all_now(&data).map(|r| r.map(|n| n as u64));
     }
     let _pinned = cx.mm.io_pin.read();
-    let mut iov = Vec::new();
-    for &(addr, len) in &segs {
-        iov.extend(cx.mm.iovecs(addr, len).ok()?);
-    }
+    let iov = segs.host_iovecs(cx.mm, true).ok()?;
     match f.ops.read_iov(f, &iov, None)? {
         Err(e) if e == sentry::Errno::EAGAIN => None,
         r => Some(r.map(|n| n as u64)),
@@ -415,22 +360,16 @@ fn pipe_io(
 fn bounce(
     cx: &Unlocked<'_>,
     f: &Arc<File>,
-    segs: &[(u64, usize)],
-    iov: &[libc::iovec],
+    segs: &Segs,
     off: Option<u64>,
     write: bool,
 ) -> KResult<u64> {
-    let total: usize = segs.iter().map(|s| s.1).sum();
     if write {
-        let mut data = Vec::with_capacity(total);
-        for &(addr, len) in segs {
-            data.extend(sentry::mm::read_vec(cx.mm, addr, len)?);
-        }
-        f.ops.write(f, &data, off).map(|n| n as u64)
+        f.ops.write(f, &segs.bytes(cx.mm)?, off).map(|n| n as u64)
     } else {
-        let mut tmp = vec![0u8; total.min(1 << 20)];
+        let mut tmp = vec![0u8; segs.total.min(1 << 20)];
         let n = f.ops.read(f, &mut tmp, off)?;
-        sentry::mm::scatter(iov, &tmp[..n]);
+        segs.fill(cx.mm, &tmp[..n])?;
         Ok(n as u64)
     }
 }

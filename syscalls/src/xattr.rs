@@ -80,7 +80,7 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
     if changes && (r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only()) {
         return Err(Errno::EROFS);
     }
-    let c = crate::abi::caller(ctx);
+    let c = ctx.caller();
     if changes {
         return ctx.k.vfs.changing(|| r.mount.fs.xattr(&c, &r.rel, op));
     }

@@ -66,6 +66,43 @@ impl Segs {
         }
         out
     }
+
+    /// The host memory behind the pieces, for I/O straight into (`into`)
+    /// or out of application memory; EFAULT where a piece is not
+    /// memory-file pages (a shared host-file mapping).
+    pub fn host_iovecs(&self, mm: &Mm, into: bool) -> KResult<Vec<libc::iovec>> {
+        let mut iov = Vec::new();
+        for &(addr, len) in &self.list {
+            if into {
+                iov.extend(mm.iovecs(addr, len)?);
+            } else {
+                iov.extend(mm.iovecs_src(addr, len)?.ok_or(Errno::EFAULT)?);
+            }
+        }
+        Ok(iov)
+    }
+
+    /// Writes `data` over the start of the pieces.
+    pub fn fill(&self, mm: &Mm, mut data: &[u8]) -> KResult<()> {
+        for &(addr, len) in &self.list {
+            if data.is_empty() {
+                break;
+            }
+            let n = len.min(data.len());
+            mm.write(addr, &data[..n])?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// The bytes of the pieces.
+    pub fn bytes(&self, mm: &Mm) -> KResult<Vec<u8>> {
+        let mut data = Vec::with_capacity(self.total);
+        for &(addr, len) in &self.list {
+            data.extend(crate::mm::read_vec(mm, addr, len)?);
+        }
+        Ok(data)
+    }
 }
 
 impl UserBuf {
@@ -164,6 +201,29 @@ pub fn wait_ready(cx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
     }
 }
 
+/// What read and write check before they move anything, in Linux's
+/// order: the fd's mode, the buffer, the position, then job control.
+/// None: a vectored call with nothing to move, which is 0 at once.
+fn prepare(
+    cx: &mut Ctx<'_, '_>,
+    f: &File,
+    buf: UserBuf,
+    off: Option<u64>,
+    write: bool,
+) -> KResult<Option<Segs>> {
+    let allowed = if write { f.writable() } else { f.readable() };
+    if !allowed {
+        return Err(Errno::EBADF);
+    }
+    let segs = buf.parse(&cx.mm)?;
+    if segs.total == 0 && buf.vectored() {
+        return Ok(None);
+    }
+    verify_area(off, segs.total)?;
+    f.ops.before_transfer(cx, write)?;
+    Ok(Some(segs))
+}
+
 /// read(2), readv(2) and their kin on `f` at `off` (None: the file's
 /// position).
 pub fn read(
@@ -173,19 +233,13 @@ pub fn read(
     off: Option<u64>,
     opts: Opts,
 ) -> KResult<usize> {
-    if !f.readable() {
-        return Err(Errno::EBADF);
-    }
-    let segs = buf.parse(&cx.mm)?;
-    if segs.total == 0 && buf.vectored() {
+    let Some(segs) = prepare(cx, f, buf, off, false)? else {
         return Ok(0);
-    }
-    verify_area(off, segs.total)?;
-    f.ops.before_transfer(cx, false)?;
+    };
     let n = match f.ops.read_by(cx, f, segs.total, opts.nowait) {
         Some(data) => {
             let data = data?;
-            copy_out(&cx.mm, &segs, &data)?;
+            segs.fill(&cx.mm, &data)?;
             data.len()
         }
         None => loop {
@@ -226,14 +280,14 @@ fn read_now(cx: &Ctx<'_, '_>, f: &File, segs: &Segs, off: Option<u64>) -> KResul
     }
     // Memory-file pages are read into directly; a shared host-file
     // mapping (no pages to point at) goes through a buffer.
-    if let Ok(iov) = host_iovecs(&cx.mm, &dst, true) {
+    if let Ok(iov) = dst.host_iovecs(&cx.mm, true) {
         if let Some(r) = f.ops.read_iov(f, &iov, off) {
             return r;
         }
     }
     let mut tmp = vec![0u8; dst.total.min(1 << 20)];
     let n = f.ops.read(f, &mut tmp, off)?;
-    copy_out(&cx.mm, &dst, &tmp[..n])?;
+    dst.fill(&cx.mm, &tmp[..n])?;
     Ok(n)
 }
 
@@ -261,41 +315,6 @@ fn nothing_to_copy(f: &File, off: Option<u64>) -> KResult<usize> {
     Err(Errno::EFAULT)
 }
 
-/// The host memory behind `segs` (`write`: to be written into).
-fn host_iovecs(mm: &Mm, segs: &Segs, write: bool) -> KResult<Vec<libc::iovec>> {
-    let mut iov = Vec::new();
-    for &(addr, len) in &segs.list {
-        if write {
-            iov.extend(mm.iovecs(addr, len)?);
-        } else {
-            iov.extend(mm.iovecs_src(addr, len)?.ok_or(Errno::EFAULT)?);
-        }
-    }
-    Ok(iov)
-}
-
-/// Writes `data` over the start of `segs`.
-fn copy_out(mm: &Mm, segs: &Segs, mut data: &[u8]) -> KResult<()> {
-    for &(addr, len) in &segs.list {
-        if data.is_empty() {
-            break;
-        }
-        let n = len.min(data.len());
-        mm.write(addr, &data[..n])?;
-        data = &data[n..];
-    }
-    Ok(())
-}
-
-/// The bytes of `segs`.
-fn copy_in(mm: &Mm, segs: &Segs) -> KResult<Vec<u8>> {
-    let mut data = Vec::with_capacity(segs.total);
-    for &(addr, len) in &segs.list {
-        data.extend(crate::mm::read_vec(mm, addr, len)?);
-    }
-    Ok(data)
-}
-
 /// write(2), writev(2) and their kin on `f` at `off` (None: the file's
 /// position).
 pub fn write(
@@ -305,15 +324,9 @@ pub fn write(
     off: Option<u64>,
     opts: Opts,
 ) -> KResult<usize> {
-    if !f.writable() {
-        return Err(Errno::EBADF);
-    }
-    let segs = buf.parse(&cx.mm)?;
-    if segs.total == 0 && buf.vectored() {
+    let Some(segs) = prepare(cx, f, buf, off, true)? else {
         return Ok(0);
-    }
-    verify_area(off, segs.total)?;
-    f.ops.before_transfer(cx, true)?;
+    };
     let r = write_all(cx, f, &segs, off, opts);
     f.ops.after_write(cx);
     if r.as_ref().is_ok_and(|&n| n > 0) {
@@ -347,7 +360,7 @@ fn write_all(
     }
     // Files that take iovecs get the application's memory directly; the
     // host pointers are made again after every wait.
-    while let Ok(iov) = host_iovecs(&cx.mm, &src, false) {
+    while let Ok(iov) = src.host_iovecs(&cx.mm, false) {
         match f.ops.write_iov(f, &iov, off) {
             None => break,
             Some(Err(e)) if e == Errno::EAGAIN && blocking => wait_ready(cx, f, libc::POLLOUT)?,
@@ -358,7 +371,7 @@ fn write_all(
             Some(r) => return r,
         }
     }
-    let data = copy_in(&cx.mm, &src)?;
+    let data = src.bytes(&cx.mm)?;
     let mut done = 0usize;
     // What was written is the answer once something fails after it.
     let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };

@@ -646,6 +646,21 @@ impl Drop for PtySlave {
     }
 }
 
+/// A pty ioctl on either side (`master`): the caller's (job control,
+/// controlling terminal), else the terminal's own.
+fn ioctl(
+    cx: &mut crate::kernel::Ctx<'_, '_>,
+    pty: &Arc<Pty>,
+    master: bool,
+    cmd: u64,
+    arg: u64,
+) -> KResult<u64> {
+    match crate::kernel::jobctl::ioctl(cx, pty, master, cmd, arg) {
+        Some(r) => r,
+        None => common_ioctl(pty, cmd, arg, &cx.mm, master),
+    }
+}
+
 /// FIONREAD/TIOCOUTQ and the ioctls both sides share that need no caller.
 fn common_ioctl(pty: &Pty, cmd: u64, arg: u64, mm: &crate::mm::Mm, master: bool) -> KResult<u64> {
     const TCGETS2: u64 = 0x802c_542a;
@@ -761,10 +776,7 @@ impl FileOps for PtyMaster {
         cmd: u64,
         arg: u64,
     ) -> KResult<u64> {
-        if let Some(r) = crate::kernel::jobctl::ioctl(cx, &self.pty, true, cmd, arg) {
-            return r;
-        }
-        common_ioctl(&self.pty, cmd, arg, &cx.mm, true)
+        ioctl(cx, &self.pty, true, cmd, arg)
     }
 
     fn after_write(&self, cx: &mut crate::kernel::Ctx<'_, '_>) {
@@ -838,10 +850,7 @@ impl FileOps for PtySlave {
         cmd: u64,
         arg: u64,
     ) -> KResult<u64> {
-        if let Some(r) = crate::kernel::jobctl::ioctl(cx, &self.pty, false, cmd, arg) {
-            return r;
-        }
-        common_ioctl(&self.pty, cmd, arg, &cx.mm, false)
+        ioctl(cx, &self.pty, false, cmd, arg)
     }
 
     fn before_transfer(&self, cx: &mut crate::kernel::Ctx<'_, '_>, write: bool) -> KResult<()> {

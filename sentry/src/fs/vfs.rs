@@ -1093,18 +1093,6 @@ impl Vfs {
         })
     }
 
-    /// open(2) minus fd allocation.
-    pub fn open(
-        &self,
-        ctx: &Ctx<'_, '_>,
-        dirfd: i32,
-        path: &[u8],
-        flags: i32,
-        mode: u32,
-    ) -> KResult<Arc<File>> {
-        self.open_how(ctx, dirfd, path, flags, mode, 0)
-    }
-
     /// openat2(2) minus fd allocation: `how` holds RESOLVE_* flags.
     pub fn open_how(
         &self,
@@ -1119,7 +1107,26 @@ impl Vfs {
     }
 
     /// `open_how` for a walker, which may be without the kernel lock.
+    /// Creating, truncating or writing (an overlay copy-up) changes the
+    /// tree: the whole open holds the namespace lock exclusively.
     pub fn open_in(
+        &self,
+        w: &Walker<'_>,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        how: u64,
+    ) -> KResult<Arc<File>> {
+        let open = || self.open_now(w, dirfd, path, flags, mode, how);
+        if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ACCMODE) != 0 {
+            self.changing(open)
+        } else {
+            self.reading(open)
+        }
+    }
+
+    fn open_now(
         &self,
         w: &Walker<'_>,
         dirfd: i32,
@@ -1130,6 +1137,16 @@ impl Vfs {
     ) -> KResult<Arc<File>> {
         let follow = flags & libc::O_NOFOLLOW == 0;
         let mut r = self.resolve_in(w, dirfd, path, follow, how)?;
+        if let Some(st) = r.stat.filter(|_| w.c.st.is_none()) {
+            // Without the kernel lock only what opens without the caller:
+            // a FIFO waits for its other side and a terminal may become
+            // the controlling one (`FileOps::opened`), after the open.
+            let fmt = st.mode & libc::S_IFMT;
+            let plain = fmt == libc::S_IFREG || fmt == libc::S_IFDIR;
+            if r.reopen.is_some() || (!plain && flags & libc::O_PATH == 0) {
+                return Err(Errno::NEEDLOCK);
+            }
+        }
         if r.stat.is_none() {
             if flags & libc::O_CREAT == 0 {
                 return Err(Errno::ENOENT);

@@ -187,7 +187,7 @@ impl Ctx<'_, '_> {
 
     /// Gives `f` the lowest free fd, within RLIMIT_NOFILE.
     pub fn install(&mut self, f: Arc<crate::fs::file::File>, cloexec: bool) -> KResult<i32> {
-        let lim = self.proc_ref().rlimits[libc::RLIMIT_NOFILE as usize].0;
+        let lim = self.proc_ref().nofile();
         self.task().files.lock().alloc(f, cloexec, 0, lim)
     }
 

@@ -215,6 +215,15 @@ fn thread_cpu_ns() -> u64 {
     }
 }
 
+/// Takes `now` as the task's copy `mine` when it was replaced (clone,
+/// unshare and exec replace a task's fd table, mm, fs context or mount
+/// namespace).
+fn refresh<T: ?Sized>(mine: &mut Arc<T>, now: &Arc<T>) {
+    if !Arc::ptr_eq(mine, now) {
+        *mine = now.clone();
+    }
+}
+
 /// Runs the task's application code until its next event. A platform
 /// failure ends its thread group (None: the next turn sees the exit).
 fn run_app(
@@ -265,11 +274,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             creds,
         )
     };
-    let nofile_of = |st: &KState, tid: i32| {
-        let p = &st.procs[&st.tasks[&tid].tgid];
-        p.rlimits[libc::RLIMIT_NOFILE as usize].0
-    };
-    let mut nofile = nofile_of(&st, tid);
+    let mut nofile = st.procs[&st.tasks[&tid].tgid].nofile();
     let waiter = st.tasks[&tid].waiter.clone();
     drop(st);
     let mut st = loop {
@@ -351,22 +356,16 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             break st;
         }
         let t = &st.tasks[&tid];
-        if !Arc::ptr_eq(&t.files, &files) {
-            files = t.files.clone();
+        refresh(&mut files, &t.files);
+        refresh(&mut mm, &t.mm);
+        refresh(&mut fs, &t.fs);
+        refresh(&mut mnt_ns, &t.mnt_ns);
+        if let Some(p) = st.procs.get(&t.tgid) {
+            if p.creds != creds {
+                creds = p.creds.clone();
+            }
+            nofile = p.nofile();
         }
-        if !Arc::ptr_eq(&t.mm, &mm) {
-            mm = t.mm.clone();
-        }
-        if !Arc::ptr_eq(&t.fs, &fs) {
-            fs = t.fs.clone();
-        }
-        if !Arc::ptr_eq(&t.mnt_ns, &mnt_ns) {
-            mnt_ns = t.mnt_ns.clone();
-        }
-        if let Some(p) = st.procs.get(&t.tgid).filter(|p| p.creds != creds) {
-            creds = p.creds.clone();
-        }
-        nofile = nofile_of(&st, tid);
         drop(st);
         event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
     };

@@ -117,6 +117,13 @@ pub struct Process {
     pub signal_wq: Arc<super::WaitQueue>,
 }
 
+impl Process {
+    /// The soft RLIMIT_NOFILE: fds must stay below it.
+    pub fn nofile(&self) -> u64 {
+        self.rlimits[libc::RLIMIT_NOFILE as usize].0
+    }
+}
+
 /// Wakes task `tid` out of a sleep whose waker knows the task rather
 /// than a queue (a futex wake, a vfork child's exec, the last other
 /// thread of an exec'ing process going).

@@ -244,14 +244,6 @@ impl Mm {
         crate::num::usize_of(pos.saturating_sub(addr))
     }
 
-    /// Whether `[addr, addr+len)` may be written by the application (it
-    /// may include shared file mappings, which `iovecs` cannot point at).
-    pub fn writable(&self, addr: u64, len: usize) -> bool {
-        let st = self.state.lock();
-        self.for_pieces(&st, addr, len, Acc::Write, |_, _, _| Ok(()))
-            .is_ok()
-    }
-
     /// Like `iovecs` for writing, ignoring protections (the loader).
     pub fn iovecs_force(&self, addr: u64, len: usize) -> KResult<Vec<libc::iovec>> {
         self.iovecs_acc(addr, len, Acc::Force)
@@ -342,12 +334,8 @@ pub fn write_obj<T: Plain>(mm: &Mm, addr: u64, val: &T) -> KResult<()> {
 }
 
 /// Copies `data` into the pieces of application memory `iov` describes
-/// (from `Mm::iovecs`), in order, as far as both go.
-pub fn scatter(iov: &[libc::iovec], data: &[u8]) {
-    scatter_at(iov, 0, data);
-}
-
-/// Like `scatter`, starting `at` bytes into the pieces.
+/// (from `Mm::iovecs`), in order, starting `at` bytes into them, as far
+/// as both go.
 pub fn scatter_at(iov: &[libc::iovec], at: usize, data: &[u8]) {
     let mut skip = at;
     let mut pos = 0;
@@ -374,24 +362,6 @@ pub fn scatter_at(iov: &[libc::iovec], at: usize, data: &[u8]) {
         pos += n;
         skip = 0;
     }
-}
-
-/// Copies from the pieces of application memory `iov` describes (from
-/// `Mm::iovecs_src`) into `dst`, as far as both go; returns the count.
-pub fn gather(iov: &[libc::iovec], dst: &mut [u8]) -> usize {
-    let mut pos = 0;
-    for v in iov {
-        if pos >= dst.len() {
-            break;
-        }
-        let n = v.iov_len.min(dst.len() - pos);
-        // SAFETY: as in `scatter_at`, the other way.
-        unsafe {
-            std::ptr::copy_nonoverlapping(v.iov_base.cast::<u8>(), dst[pos..].as_mut_ptr(), n)
-        };
-        pos += n;
-    }
-    pos
 }
 
 /// The number of bytes the pieces `iov` describe.

@@ -12,9 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use access::{
-    gather, iov_len, read_cstr, read_obj, read_vec, scatter, scatter_at, write_obj, Plain,
-};
+pub use access::{iov_len, read_cstr, read_obj, read_vec, scatter_at, write_obj, Plain};
 
 /// A range of the memory file shared by several VMAs (MAP_SHARED memory,
 /// possibly across processes after fork). Released when the last user drops.

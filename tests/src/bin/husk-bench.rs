@@ -351,6 +351,19 @@ fn at_most_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
     r.map(|r| h <= r)
 }
 
+/// A row of two threads' throughput over one's (target 1.6x), `flags`
+/// given to `husk do`.
+fn scaling(name: &'static str, prog: Vec<OsString>, flags: &'static [&'static str]) -> Row {
+    Row {
+        name,
+        unit: "x",
+        target: ">= 1.6x",
+        meets: |h, _, _| Some(h >= 1.6),
+        measure: Box::new(move |r| printed_median(&r.with_husk_flags(flags), &prog, 3)),
+        values: Vec::new(),
+    }
+}
+
 /// Rows on hand-offs between tasks (tests/bench/wake.c): wake-ups that
 /// must not cost more with more sleepers, and two threads that must not
 /// serialise on the kernel.
@@ -399,41 +412,21 @@ fn wake_rows(wake: PathBuf) -> Vec<Row> {
             "<= runsc",
             at_most_runsc,
         ),
-        Row {
-            name: "2 threads pread own tmpfs file, vs 1 (median of 3)",
-            unit: "x",
-            target: ">= 1.6x",
-            meets: |h, _, _| Some(h >= 1.6),
-            measure: {
-                let scale = prog(&["scale"]);
-                Box::new(move |r| printed_median(r, &scale, 3))
-            },
-            values: Vec::new(),
-        },
-        Row {
-            name: "2 threads stat host paths, vs 1 (median of 3)",
-            unit: "x",
-            target: ">= 1.6x",
-            meets: |h, _, _| Some(h >= 1.6),
-            measure: {
-                let scale = prog(&["scale-stat"]);
-                Box::new(move |r| printed_median(r, &scale, 3))
-            },
-            values: Vec::new(),
-        },
-        Row {
-            name: "same, husk --overlay none (host lookups, vs 1)",
-            unit: "x",
-            target: ">= 1.6x",
-            meets: |h, _, _| Some(h >= 1.6),
-            measure: {
-                let scale = prog(&["scale-stat"]);
-                Box::new(move |r| {
-                    printed_median(&r.with_husk_flags(&["--overlay", "none"]), &scale, 3)
-                })
-            },
-            values: Vec::new(),
-        },
+        scaling(
+            "2 threads pread own tmpfs file, vs 1 (median of 3)",
+            prog(&["scale"]),
+            &[],
+        ),
+        scaling(
+            "2 threads stat host paths, vs 1 (median of 3)",
+            prog(&["scale-stat"]),
+            &[],
+        ),
+        scaling(
+            "same, husk --overlay none (host lookups, vs 1)",
+            prog(&["scale-stat"]),
+            &["--overlay", "none"],
+        ),
     ]
 }
 
