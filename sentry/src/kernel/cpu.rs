@@ -72,9 +72,9 @@ pub fn rss_kb(mm: &crate::mm::Mm) -> u64 {
     let mut bytes = 0u64;
     for v in st.vmas.values() {
         let (start, len) = match &v.backing {
-            crate::mm::Backing::Private { off }
-            | crate::mm::Backing::Shared { off, .. }
-            | crate::mm::Backing::Cow { off, .. } => (*off, v.end - v.start),
+            crate::mm::Backing::Private { off } | crate::mm::Backing::Shared { off, .. } => {
+                (*off, v.end - v.start)
+            }
             crate::mm::Backing::File { .. } => continue,
         };
         let end = start + len;

@@ -277,7 +277,13 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
     let mut nofile = st.procs[&st.tasks[&tid].tgid].nofile();
     let waiter = st.tasks[&tid].waiter.clone();
     drop(st);
+    // The address and fork count of the protection fault last retried,
+    // while nothing but faults has happened since.
+    let mut last_fault: Option<(u64, u64)> = None;
     let mut st = loop {
+        if !matches!(event, Some(Event::Fault { .. })) {
+            last_fault = None;
+        }
         let (mut done, mut restart) = (false, false);
         if matches!(event, Some(Event::Syscall)) && !k.strace {
             let cx = super::Unlocked {
@@ -342,10 +348,19 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             }
             Some(Event::Fault { signo, code, addr }) => {
                 let mm = st.tasks[&tid].mm.clone();
+                // A protection fault is retried once per fork: retried
+                // again with nothing new, it was not a write to fix.
+                let again = last_fault == Some((addr, mm.fork_count()));
                 let retry = signo == libc::SIGSEGV
-                    && ((code == 1 && mm.grow_stack(addr)) || (code == 2 && mm.break_cow(addr)));
+                    && ((code == 1 && mm.grow_stack(addr))
+                        || (code == 2 && !again && mm.write_fault(addr)));
                 if retry {
-                    // Retried once the new mapping is installed (next switch).
+                    last_fault = (code == 2).then(|| (addr, mm.fork_count()));
+                    // The new mapping is applied now, and what it replaced
+                    // let go.
+                    if pctx.flush(&mm.space).is_ok() {
+                        mm.release_pending();
+                    }
                 } else {
                     force_signal(&mut st, tid, SigInfo::fault(signo, code, addr));
                 }
@@ -605,6 +620,20 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 && ctx.proc_ref().creds.euid != 0 {
         return Err(Errno::EPERM);
     }
+    let mm = if f & libc::CLONE_VM != 0 {
+        ctx.mm.clone()
+    } else {
+        // The parent's write-protection reaches the host before fork goes
+        // on: its other threads may be running.
+        let (pmm, space) = (ctx.mm.clone(), ctx.mm.space.clone());
+        let pctx = &mut *ctx.pctx;
+        pmm.fork(ctx.k.platform.new_address_space(), || {
+            pctx.flush(&space).map_err(|e| {
+                tracing::warn!("fork: write-protecting the parent failed: {e}");
+                Errno::ENOMEM
+            })
+        })?
+    };
     let parent_tid = ctx.tid;
     let parent = ctx.task_ref();
     let tgid = parent.tgid;
@@ -617,11 +646,6 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         parent.uts_ns.copy()
     } else {
         parent.uts_ns.clone()
-    };
-    let mm = if f & libc::CLONE_VM != 0 {
-        parent.mm.clone()
-    } else {
-        parent.mm.fork(ctx.k.platform.new_address_space())?
     };
     let files = if f & libc::CLONE_FILES != 0 {
         parent.files.clone()

@@ -23,22 +23,6 @@ pub struct SharedMem {
 }
 
 impl SharedMem {
-    /// Gives up the range without freeing it (its new owner frees it).
-    fn disown(self: Arc<Self>) -> Result<(u64, u64), Arc<Self>> {
-        let me = Arc::try_unwrap(self)?;
-        let me = std::mem::ManuallyDrop::new(me);
-        Ok((me.off, me.len))
-    }
-
-    /// Takes ownership of an already allocated range.
-    fn adopt(memfile: &Arc<MemFile>, off: u64, len: u64) -> Arc<SharedMem> {
-        Arc::new(SharedMem {
-            off,
-            len,
-            memfile: memfile.clone(),
-        })
-    }
-
     pub fn new(memfile: &Arc<MemFile>, len: u64) -> KResult<Arc<SharedMem>> {
         let len = page_up(len);
         Ok(Arc::new(SharedMem {
@@ -67,14 +51,13 @@ impl Drop for SharedMem {
 
 #[derive(Clone)]
 pub enum Backing {
-    /// Exclusively owned file range; `off` corresponds to the VMA's start.
+    /// Private memory: the memory-file range whose start is the VMA's
+    /// start. Since a fork, some of its pages may be the other process's
+    /// too (the memory file counts their users): those are mapped
+    /// read-only, and the first write gives this side a page of its own.
     Private { off: u64 },
     /// Shared range; `off` is the absolute file offset of the VMA's start.
     Shared { mem: Arc<SharedMem>, off: u64 },
-    /// Private memory shared copy-on-write with other processes since a
-    /// fork; mapped read-only until the first write copies (or, for the
-    /// last user, takes over) the range.
-    Cow { mem: Arc<SharedMem>, off: u64 },
     /// A view of a host file (a gofer-donated fd, or the memfd of a tmpfs
     /// file), mapped straight into the address space; `off` is the file
     /// offset of the VMA's start. A private view is read-only and becomes
@@ -123,26 +106,9 @@ impl Vma {
     /// File offset backing address `addr` of this VMA.
     fn off_at(&self, addr: u64) -> u64 {
         match &self.backing {
-            Backing::Private { off }
-            | Backing::Shared { off, .. }
-            | Backing::Cow { off, .. }
-            | Backing::File { off, .. } => off + (addr - self.start),
-        }
-    }
-
-    /// Installs `[start, start+len)` of this VMA in `space`.
-    fn install(&self, space: &Arc<dyn AddressSpace>, start: u64, len: u64) {
-        match &self.backing {
-            Backing::File { fd, .. } => {
-                space.map_file(start, len, self.prot, fd.clone(), self.off_at(start))
+            Backing::Private { off } | Backing::Shared { off, .. } | Backing::File { off, .. } => {
+                off + (addr - self.start)
             }
-            Backing::Cow { .. } => space.map(
-                start,
-                len,
-                self.prot & !libc::PROT_WRITE,
-                self.off_at(start),
-            ),
-            _ => space.map(start, len, self.prot, self.off_at(start)),
         }
     }
 
@@ -162,10 +128,6 @@ impl Vma {
                 fd: fd.clone(),
                 off: off + (at - self.start),
                 hold: hold.clone(),
-            },
-            Backing::Cow { mem, off } => Backing::Cow {
-                mem: mem.clone(),
-                off: off + (at - self.start),
             },
         };
         if let VmaName::File { off, .. } = &mut hi.name {
@@ -208,6 +170,8 @@ pub struct Mm {
     /// taken exclusively before pages are released or shared by fork, so
     /// such a copy never lands in a page that belongs to someone else.
     pub io_pin: parking_lot::RwLock<()>,
+    /// Forks made from this space (see `fork_count`).
+    forks: AtomicU64,
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -269,6 +233,7 @@ impl Mm {
         Arc::new(Mm {
             scratch,
             io_pin: parking_lot::RwLock::new(()),
+            forks: AtomicU64::new(0),
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
@@ -397,7 +362,7 @@ impl Mm {
             backing,
             name: req.name,
         };
-        vma.install(&self.space, addr, len);
+        self.install(&vma, addr, len);
         st.vmas.insert(addr, vma);
         Ok(addr)
     }
@@ -433,7 +398,7 @@ impl Mm {
             let v = st.vmas.remove(&k).unwrap();
             match v.backing {
                 Backing::Private { off } => st.pending_release.push((off, v.end - v.start)),
-                Backing::Shared { mem, .. } | Backing::Cow { mem, .. } => st.pending_drop.push(mem),
+                Backing::Shared { mem, .. } => st.pending_drop.push(mem),
                 Backing::File { .. } => {}
             }
         }
@@ -490,8 +455,7 @@ impl Mm {
         }
         let same = match (&l.backing, &r.backing) {
             (Backing::Private { .. }, Backing::Private { .. }) => true,
-            (Backing::Shared { mem: a, .. }, Backing::Shared { mem: b, .. })
-            | (Backing::Cow { mem: a, .. }, Backing::Cow { mem: b, .. }) => Arc::ptr_eq(a, b),
+            (Backing::Shared { mem: a, .. }, Backing::Shared { mem: b, .. }) => Arc::ptr_eq(a, b),
             (Backing::File { fd: a, .. }, Backing::File { fd: b, .. }) => Arc::ptr_eq(a, b),
             _ => false,
         };
@@ -532,7 +496,7 @@ impl Mm {
             backing: Backing::Private { off },
             ..parts[0].clone()
         };
-        vma.install(&self.space, start, end - start);
+        self.install(&vma, start, end - start);
         st.vmas.insert(start, vma);
         Ok(())
     }
@@ -581,7 +545,6 @@ impl Mm {
         {
             return Err(Errno::EACCES);
         }
-        let mut drops = Vec::new();
         for (_, v) in st.vmas.range_mut(addr..end) {
             if prot & libc::PROT_WRITE != 0 && !v.shared {
                 let len = v.end - v.start;
@@ -601,11 +564,6 @@ impl Mm {
                         }
                         Some(noff)
                     }
-                    Backing::Cow { .. } => {
-                        v.prot = prot;
-                        self.unshare(v, &mut drops)?;
-                        None
-                    }
                     Backing::Private { .. } => None,
                 };
                 if let Some(noff) = copy {
@@ -615,8 +573,13 @@ impl Mm {
             }
             v.prot = prot;
         }
-        st.pending_drop.extend(drops);
         self.space.protect(addr, len, prot);
+        if prot & libc::PROT_WRITE != 0 {
+            // Pages shared since a fork stay read-only until written.
+            for (_, v) in st.vmas.range(addr..end) {
+                self.protect_shared(v, v.start, v.end - v.start);
+            }
+        }
         Self::merge_at(&mut st, addr);
         Self::merge_at(&mut st, end);
         Ok(())
@@ -653,7 +616,6 @@ impl Mm {
         if new_len == 0 || new_len > TASK_SIZE {
             return Err(Errno::EINVAL);
         }
-        let _ = self.unshare_range(old, crate::num::usize_of(old_len.max(1)));
         let mut st = self.state.lock();
         // In Linux's order: the VMA at the address, then the destination,
         // then the shrink's unmap, then the range within the VMA.
@@ -727,7 +689,7 @@ impl Mm {
         };
         let copy_len = old_len.min(new_len);
         let backing = match &v.backing {
-            Backing::Private { .. } | Backing::Cow { .. } => {
+            Backing::Private { .. } => {
                 let off = self.memfile.alloc(new_len)?;
                 self.memfile.copy(v.off_at(old), off, copy_len);
                 Backing::Private { off }
@@ -759,7 +721,7 @@ impl Mm {
             ..v
         };
         self.unmap_locked(&mut st, old, old_len);
-        vma.install(&self.space, dest, new_len);
+        self.install(&vma, dest, new_len);
         st.vmas.insert(dest, vma);
         Ok(dest)
     }
@@ -808,28 +770,37 @@ impl Mm {
         let Some(end) = linux_range(addr, len, false)? else {
             return Ok(());
         };
-        {
-            let st = self.state.lock();
-            // Locked memory cannot be discarded.
-            if Self::any_locked(&st, addr, end) {
-                return Err(Errno::EINVAL);
-            }
+        let mut st = self.state.lock();
+        // Locked memory cannot be discarded.
+        if Self::any_locked(&st, addr, end) {
+            return Err(Errno::EINVAL);
         }
-        // Copy-on-write ranges are the process's own once discarded.
-        self.unshare_range(addr, crate::num::usize_of(end - addr))?;
-        let st = self.state.lock();
         // Holes are skipped, and reported at the end, as Linux does.
         let holes = !Self::fully_mapped(&st, addr, end);
-        for (_, v) in st.vmas.range(..end) {
-            if v.end <= addr {
-                continue;
-            }
-            let (s, e) = (v.start.max(addr), v.end.min(end));
-            if let Backing::Private { .. } = v.backing {
-                if matches!(v.name, VmaName::File { .. }) {
-                    continue; // would need the file's contents back; keep them
-                }
-                self.memfile.zero(v.off_at(s), e - s);
+        let anon: Vec<(u64, u64)> = st
+            .vmas
+            .range(..end)
+            .filter(|(_, v)| v.end > addr)
+            // A private file mapping would need the file's contents back:
+            // keep them.
+            .filter(|(_, v)| {
+                matches!(v.backing, Backing::Private { .. })
+                    && !matches!(v.name, VmaName::File { .. })
+            })
+            .map(|(_, v)| (v.start.max(addr), v.end.min(end)))
+            .collect();
+        for (s, e) in anon {
+            // Pages shared since a fork are replaced by fresh zero pages;
+            // the process's own are zeroed where they are.
+            self.unshare_locked(&mut st, s, e, false)?;
+            let mut pos = s;
+            while pos < e {
+                let Some(v) = Self::vma_holding(&st, pos) else {
+                    break;
+                };
+                let stop = v.end.min(e);
+                self.memfile.zero(v.off_at(pos), stop - pos);
+                pos = stop;
             }
         }
         if holes {
@@ -921,28 +892,33 @@ impl Mm {
         Ok(())
     }
 
-    /// Copies this address space for fork: private memory is copied now
-    /// (skipping untouched pages), shared memory stays shared.
-    pub fn fork(&self, space: Arc<dyn AddressSpace>) -> KResult<Arc<Mm>> {
+    /// Copies this address space for fork: private pages become the
+    /// child's too, read-only on both sides until one of them writes;
+    /// shared memory stays shared. `fence` must make the parent's
+    /// write-protection real on the host before it returns (ptrace: flush
+    /// the space from the forking thread): until then its other threads can
+    /// still write those pages, and no page may be copied for either side
+    /// while they can. Lock-free copies into this space wait meanwhile.
+    pub fn fork(
+        &self,
+        space: Arc<dyn AddressSpace>,
+        fence: impl FnOnce() -> KResult<()>,
+    ) -> KResult<Arc<Mm>> {
         let _pinned = self.io_pin.write();
-        let mut st = self.state.lock();
         let child = Mm::new(space, self.memfile.clone());
         {
+            let st = self.state.lock();
             let mut cst = child.state.lock();
-            for (&k, v) in st.vmas.iter_mut() {
-                // Private memory becomes shared copy-on-write: both sides
-                // map it read-only until one of them writes.
+            for (&k, v) in st.vmas.iter() {
                 if let Backing::Private { off } = v.backing {
                     let len = v.end - v.start;
-                    let mem = SharedMem::adopt(&self.memfile, off, len);
-                    v.backing = Backing::Cow { mem, off };
+                    self.memfile.share(off, len);
                     if v.prot & libc::PROT_WRITE != 0 {
                         self.space.protect(v.start, len, v.prot & !libc::PROT_WRITE);
                     }
                 }
-                let nv = v.clone();
-                nv.install(&child.space, nv.start, nv.end - nv.start);
-                cst.vmas.insert(k, nv);
+                child.install(v, v.start, v.end - v.start);
+                cst.vmas.insert(k, v.clone());
             }
             cst.brk_start = st.brk_start;
             cst.brk = st.brk;
@@ -954,89 +930,125 @@ impl Mm {
             cst.exe = st.exe.clone();
             cst.vdso_base = st.vdso_base;
         }
+        self.forks.fetch_add(1, Ordering::Release);
+        fence()?;
         Ok(child)
     }
 
-    /// Makes a copy-on-write VMA the process's own: takes the range over
-    /// when no one else uses it, copies it otherwise; then maps it with its
-    /// real protection.
-    fn unshare(&self, v: &mut Vma, drops: &mut Vec<Arc<SharedMem>>) -> KResult<()> {
-        let Backing::Cow { mem, off } = &v.backing else {
-            return Ok(());
-        };
-        let len = v.end - v.start;
-        let off = *off;
-        let sole_whole = mem.off == off && mem.len == len && Arc::strong_count(mem) == 1;
-        let noff = if sole_whole {
-            // Nobody else uses the range: take it over, no copy.
-            let Backing::Cow { mem, .. } =
-                std::mem::replace(&mut v.backing, Backing::Private { off })
-            else {
-                unreachable!()
+    /// Installs `[start, start+len)` of VMA `v` in this space.
+    fn install(&self, v: &Vma, start: u64, len: u64) {
+        match &v.backing {
+            Backing::File { fd, .. } => {
+                self.space
+                    .map_file(start, len, v.prot, fd.clone(), v.off_at(start))
+            }
+            _ => {
+                self.space.map(start, len, v.prot, v.off_at(start));
+                self.protect_shared(v, start, len);
+            }
+        }
+    }
+
+    /// Write-protects the pages of `[start, start+len)` of private VMA `v`
+    /// that another process uses too.
+    fn protect_shared(&self, v: &Vma, start: u64, len: u64) {
+        if v.prot & libc::PROT_WRITE == 0 || !matches!(v.backing, Backing::Private { .. }) {
+            return;
+        }
+        let off = v.off_at(start);
+        for (a, b) in self.memfile.shared_in(off, len) {
+            self.space
+                .protect(start + (a - off), b - a, v.prot & !libc::PROT_WRITE);
+        }
+    }
+
+    /// Gives the pages of `[start, end)` in private VMAs that another
+    /// process uses too pages of this process's own: copies of them, or
+    /// fresh zero pages (`copy` false). The VMAs split around each such
+    /// run; the old pages are let go once the platform has unmapped them.
+    fn unshare_locked(&self, st: &mut MmState, start: u64, end: u64, copy: bool) -> KResult<()> {
+        let (start, end) = (page_down(start), page_down(end.saturating_add(PAGE - 1)));
+        let mut runs = Vec::new();
+        for (_, v) in st.vmas.range(..end) {
+            if v.end <= start || !matches!(v.backing, Backing::Private { .. }) {
+                continue;
+            }
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            let off = v.off_at(s);
+            for (a, b) in self.memfile.shared_in(off, e - s) {
+                runs.push((s + (a - off), s + (b - off)));
+            }
+        }
+        for (s, e) in runs {
+            let len = e - s;
+            let fresh = self.memfile.alloc(len)?;
+            Self::split_at(st, s);
+            Self::split_at(st, e);
+            let Some(v) = st.vmas.get_mut(&s) else {
+                self.memfile.release(fresh, len);
+                continue;
             };
-            match mem.disown() {
-                Ok((o, _)) => o,
-                Err(mem) => {
-                    v.backing = Backing::Cow { mem, off };
-                    return Err(Errno::ENOMEM);
-                }
+            let old = v.off_at(s);
+            if copy {
+                self.memfile.copy(old, fresh, len);
             }
-        } else {
-            let n = self.memfile.alloc(len)?;
-            self.memfile.copy(off, n, len);
-            if let Backing::Cow { mem, .. } =
-                std::mem::replace(&mut v.backing, Backing::Private { off: n })
-            {
-                // Freed (if last) only once this mapping is gone.
-                drops.push(mem);
-            }
-            n
-        };
-        self.space.map(v.start, len, v.prot, noff);
+            v.backing = Backing::Private { off: fresh };
+            let v = v.clone();
+            st.pending_release.push((old, len));
+            self.install(&v, s, len);
+            Self::merge_at(st, s);
+            Self::merge_at(st, e);
+        }
         Ok(())
     }
 
-    /// A write fault at `addr`: breaks copy-on-write if that is what it
-    /// was. Returns whether the access may now be retried.
-    pub fn break_cow(&self, addr: u64) -> bool {
+    /// A protection fault at `addr` (the platform does not say whether it
+    /// was a read, a write or an execution). Gives a write to a page shared
+    /// since a fork a page of its own, or makes a page this process alone
+    /// uses writable again (with the run of such pages around it, so a
+    /// process whose child has gone takes its memory back in one fault).
+    /// Returns whether the access may be retried; a retried access that
+    /// faults again with no fork in between was not a write to fix.
+    pub fn write_fault(&self, addr: u64) -> bool {
         let mut st = self.state.lock();
-        let Some((_, v)) = st.vmas.range_mut(..=addr).next_back() else {
+        let Some(v) = Self::vma_holding(&st, addr) else {
             return false;
         };
-        if v.end <= addr
-            || v.prot & libc::PROT_WRITE == 0
-            || !matches!(v.backing, Backing::Cow { .. })
-        {
+        if v.prot & libc::PROT_WRITE == 0 {
             return false;
         }
-        let mut drops = Vec::new();
-        let ok = self.unshare(v, &mut drops).is_ok();
-        st.pending_drop.extend(drops);
-        ok
+        let page = page_down(addr);
+        match v.backing {
+            Backing::Private { .. } => {
+                let off = v.off_at(page);
+                if self.memfile.is_shared(off) {
+                    return self
+                        .unshare_locked(&mut st, page, page + PAGE, true)
+                        .is_ok();
+                }
+                let voff = v.off_at(v.start);
+                let (a, b) = self.memfile.sole_run(off, voff, voff + (v.end - v.start));
+                self.space.protect(v.start + (a - voff), b - a, v.prot);
+                true
+            }
+            // Another thread changed the mapping and the platform has not
+            // applied it yet: the next switch will.
+            _ => true,
+        }
     }
 
-    /// Breaks copy-on-write for every VMA overlapping `[addr, addr+len)`
-    /// (before the sentry writes there).
+    /// How many forks this space has made: a fault that repeats at the
+    /// same address with the same count was not one `write_fault` fixes.
+    pub fn fork_count(&self) -> u64 {
+        self.forks.load(Ordering::Acquire)
+    }
+
+    /// Gives the pages of `[addr, addr+len)` that another process uses too
+    /// pages of this process's own (before the sentry writes there).
     pub fn unshare_range(&self, addr: u64, len: usize) -> KResult<()> {
         let end = addr.saturating_add(len as u64);
         let mut st = self.state.lock();
-        let keys: Vec<u64> = st
-            .vmas
-            .range(..end)
-            .filter(|(_, v)| v.end > addr && matches!(v.backing, Backing::Cow { .. }))
-            .map(|(&k, _)| k)
-            .collect();
-        let mut drops = Vec::new();
-        let mut r = Ok(());
-        for k in keys {
-            let v = st.vmas.get_mut(&k).unwrap();
-            r = self.unshare(v, &mut drops);
-            if r.is_err() {
-                break;
-            }
-        }
-        st.pending_drop.extend(drops);
-        r
+        self.unshare_locked(&mut st, addr, end, true)
     }
 
     /// Grows a MAP_GROWSDOWN VMA down to cover `addr`, if it is close enough.
@@ -1250,7 +1262,7 @@ mod tests {
         let parent = mm();
         fixed(&parent, A, 2, RW);
         parent.write(A, b"parent").unwrap();
-        let child = parent.fork(Arc::new(FakeSpace)).unwrap();
+        let child = parent.fork(Arc::new(FakeSpace), || Ok(())).unwrap();
         child.write(A, b"child!").unwrap();
         let (mut p, mut c) = ([0u8; 6], [0u8; 6]);
         parent.read(A, &mut p).unwrap();
@@ -1261,6 +1273,77 @@ mod tests {
         let mut c2 = [0u8; 5];
         child.read(A + PAGE, &mut c2).unwrap();
         assert_eq!(&c2, &[0u8; 5]);
+    }
+
+    /// The memory-file offset behind `addr`.
+    fn off(m: &Mm, addr: u64) -> u64 {
+        m.vma_at(addr).unwrap().off_at(addr)
+    }
+
+    #[test]
+    fn fork_copies_one_page_per_write() {
+        let parent = mm();
+        fixed(&parent, A, 64, RW);
+        for i in 0..64u8 {
+            parent.write(A + u64::from(i) * PAGE, &[i + 1]).unwrap();
+        }
+        let child = parent.fork(Arc::new(FakeSpace), || Ok(())).unwrap();
+        assert_eq!(off(&parent, A + 5 * PAGE), off(&child, A + 5 * PAGE));
+        // A write fault in the child copies its page only.
+        assert!(child.write_fault(A + 5 * PAGE + 17));
+        // The old page is let go once the platform has applied the change.
+        assert!(parent.memfile.is_shared(off(&parent, A + 5 * PAGE)));
+        child.release_pending();
+        assert_ne!(off(&parent, A + 5 * PAGE), off(&child, A + 5 * PAGE));
+        assert_eq!(off(&parent, A + 6 * PAGE), off(&child, A + 6 * PAGE));
+        assert!(parent.memfile.is_shared(off(&parent, A + 4 * PAGE)));
+        assert!(!parent.memfile.is_shared(off(&parent, A + 5 * PAGE)));
+        let mut b = [0u8; 1];
+        child.read(A + 5 * PAGE, &mut b).unwrap();
+        assert_eq!(b, [6]);
+        // The pages still look like one mapping to the application.
+        child.write(A + 5 * PAGE, b"c").unwrap();
+        parent.read(A + 5 * PAGE, &mut b).unwrap();
+        assert_eq!(b, [6]);
+        // Once the child is gone the parent's fault takes its pages back
+        // without copying.
+        let before = off(&parent, A + 9 * PAGE);
+        drop(child);
+        assert!(parent.write_fault(A + 9 * PAGE));
+        assert_eq!(off(&parent, A + 9 * PAGE), before);
+        assert!(!parent.memfile.is_shared(before));
+    }
+
+    #[test]
+    fn a_fault_on_a_read_only_mapping_is_not_fixed() {
+        let m = mm();
+        fixed(&m, A, 1, libc::PROT_READ);
+        assert!(!m.write_fault(A));
+        assert!(!m.write_fault(A + 2 * PAGE));
+    }
+
+    #[test]
+    fn dontneed_after_fork_zeroes_one_side() {
+        let parent = mm();
+        fixed(&parent, A, 4, RW);
+        parent.write(A + PAGE, b"keep").unwrap();
+        let child = parent.fork(Arc::new(FakeSpace), || Ok(())).unwrap();
+        child.discard(A, 4 * PAGE).unwrap();
+        let mut b = [1u8; 4];
+        child.read(A + PAGE, &mut b).unwrap();
+        assert_eq!(b, [0; 4]);
+        parent.read(A + PAGE, &mut b).unwrap();
+        assert_eq!(&b, b"keep");
+    }
+
+    #[test]
+    fn a_failed_fence_fails_the_fork() {
+        let parent = mm();
+        fixed(&parent, A, 2, RW);
+        let r = parent.fork(Arc::new(FakeSpace), || Err(Errno::ENOMEM));
+        assert!(r.is_err());
+        // Nothing stays shared with the child that never was.
+        assert!(!parent.memfile.is_shared(off(&parent, A)));
     }
 
     #[test]

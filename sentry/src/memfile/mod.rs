@@ -1,8 +1,11 @@
 //! The memory file: one growable memfd that backs all application memory,
 //! mapped whole into the sentry.
 
+mod refs;
+
 use crate::errno::{Errno, KResult};
 use parking_lot::Mutex;
+use refs::RefMap;
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -25,6 +28,8 @@ pub struct MemFile {
     base: *mut u8,
     /// Free ranges: offset -> length, coalesced.
     free: Mutex<BTreeMap<u64, u64>>,
+    /// Pages with more than one user (private pages shared by fork).
+    refs: Mutex<RefMap>,
 }
 
 // SAFETY: `base` points at a MAP_SHARED mapping that lives as long as the
@@ -64,6 +69,7 @@ impl MemFile {
                 fd,
                 base: base.cast(),
                 free: Mutex::new(free),
+                refs: Mutex::new(RefMap::default()),
             })
         }
     }
@@ -85,11 +91,20 @@ impl MemFile {
         Ok(off)
     }
 
-    /// Returns `[off, off+len)` to the allocator and releases its pages.
+    /// Gives up one use of every page of `[off, off+len)`: pages nobody
+    /// else uses go back to the allocator and the host.
     pub fn release(&self, off: u64, len: u64) {
         if len == 0 {
             return;
         }
+        let freed = self.refs.lock().sub(off, off + len);
+        for (s, e) in freed {
+            self.free_range(s, e - s);
+        }
+    }
+
+    /// Returns `[off, off+len)`, which nobody uses, to the allocator.
+    fn free_range(&self, off: u64, len: u64) {
         // SAFETY: punching a hole in our own memfd.
         unsafe {
             libc::fallocate(
@@ -113,6 +128,27 @@ impl MemFile {
             l += nl;
         }
         free.insert(start, l);
+    }
+
+    /// One more user for every page of `[off, off+len)` (fork).
+    pub fn share(&self, off: u64, len: u64) {
+        self.refs.lock().add(off, off + len);
+    }
+
+    /// Whether the page at `off` has more than one user.
+    pub fn is_shared(&self, off: u64) -> bool {
+        self.refs.lock().extra(off) > 0
+    }
+
+    /// The parts of `[off, off+len)` with more than one user.
+    pub fn shared_in(&self, off: u64, len: u64) -> Vec<(u64, u64)> {
+        self.refs.lock().shared_in(off, off + len)
+    }
+
+    /// The largest part of `[lo, hi)` around page `off`, which has one
+    /// user, whose pages all have one user.
+    pub fn sole_run(&self, off: u64, lo: u64, hi: u64) -> (u64, u64) {
+        self.refs.lock().sole_run(off, lo, hi)
     }
 
     /// Zeroes `[off, off+len)` by releasing its pages (MADV_DONTNEED).
