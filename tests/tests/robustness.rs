@@ -60,3 +60,44 @@ fn the_host_filesystem_is_unchanged() {
         assert!(!Path::new(&p).exists(), "{p} appeared on the host");
     }
 }
+
+#[test]
+fn fork_exec_from_many_threads_loses_no_stub() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/fork_storm.c");
+    let bin = build_dir().join("robust/fork_storm");
+    compile_c(&src, &[], &bin, false).expect("compiling fork_storm");
+    let log = build_dir().join("robust/fork_storm.log");
+    let _ = std::fs::remove_file(&log);
+    let argv: Vec<OsString> = vec![
+        husk.as_os_str().to_owned(),
+        "--log".into(),
+        log.as_os_str().to_owned(),
+        "do".into(),
+        "--".into(),
+        bin.as_os_str().to_owned(),
+    ];
+    let env = husk_tests::minimal_env();
+    let r = husk_tests::run(&husk_tests::RunSpec {
+        argv: &argv,
+        env: &env,
+        cwd: Path::new("/"),
+        timeout: Duration::from_secs(300),
+    })
+    .expect("running husk");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.outcome, Outcome::Exited(0), "{out}");
+    assert!(out.contains("failures 0"), "{out}");
+    // Nothing of husk's own reached the application's stderr ...
+    assert!(
+        r.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // ... and its log has no lost or killed stub.
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !logged.contains("platform failure") && !logged.contains("stub"),
+        "{logged}"
+    );
+}

@@ -59,6 +59,17 @@ unsafe fn child(stub: &StubPage, memfd: RawFd, sock: RawFd, prog: &libc::sock_fp
         0,
         8,
     );
+    // A kick (KICK_SIGNAL) that reaches a thread no tracer holds (the
+    // parked leader, a thread the sentry is letting go) is dropped, not
+    // fatal to the stub: traced threads still report ignored signals.
+    let ignore: [u64; 4] = [1, 0, 0, 0]; // SIG_IGN, no flags, no restorer, empty mask
+    libc::syscall(
+        libc::SYS_rt_sigaction,
+        sys::KICK_SIGNAL,
+        ignore.as_ptr(),
+        0,
+        8,
+    );
     // The kernel keeps writing a forked rseq area; it is about to vanish.
     let tp: u64;
     core::arch::asm!("mov {}, fs:0", out(reg) tp);

@@ -456,9 +456,8 @@ fn devno(dev: u64) -> (u64, u64) {
 }
 
 fn maps(t: &Task, smaps: bool) -> Vec<u8> {
-    let st = t.mm.state.lock();
     let mut s = String::new();
-    for v in st.vmas.values() {
+    for v in &t.mm.regions() {
         let (off, dev, ino, name) = match &v.name {
             VmaName::File {
                 path,

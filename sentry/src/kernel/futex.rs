@@ -14,7 +14,12 @@ use std::sync::Arc;
 
 #[derive(Clone, Copy, Hash, PartialEq, Eq, Debug)]
 pub struct Key {
+    /// The address space of a private key; u64::MAX for a shared one.
     space: u64,
+    /// What a shared key's offset is in: 0 for the memory file, or the
+    /// (device, inode) of a mapped file, so that two files' futexes at the
+    /// same offset never meet.
+    obj: [u64; 2],
     addr: u64,
 }
 
@@ -57,14 +62,19 @@ pub fn key(mm: &Mm, addr: u64, private: bool) -> KResult<Key> {
         // as on Linux, so a shared wake reaches private waiters.
         let v = mm.vma_at(addr).ok_or(Errno::EFAULT)?;
         if v.shared {
-            let off = mm.shared_key(addr).ok_or(Errno::EFAULT)?;
+            let (obj, off) = mm.shared_key(addr).ok_or(Errno::EFAULT)?;
             return Ok(Key {
                 space: u64::MAX,
+                obj,
                 addr: off,
             });
         }
     }
-    Ok(Key { space: mm.id, addr })
+    Ok(Key {
+        space: mm.id,
+        obj: [0; 2],
+        addr,
+    })
 }
 
 /// FUTEX_WAIT(_BITSET): sleeps while `*addr == val`.
@@ -468,7 +478,11 @@ mod tests {
     use super::*;
 
     fn k(addr: u64) -> Key {
-        Key { space: 1, addr }
+        Key {
+            space: 1,
+            obj: [0; 2],
+            addr,
+        }
     }
 
     fn waiting(st: &Table, key: Key) -> Vec<i32> {

@@ -1103,6 +1103,20 @@ impl Mm {
             .sum()
     }
 
+    /// The mappings as the application sees them (/proc/pid/maps): pieces
+    /// split only by where their pages live (copy-on-write) are one.
+    pub fn regions(&self) -> Vec<Vma> {
+        let st = self.state.lock();
+        let mut out: Vec<Vma> = Vec::new();
+        for v in st.vmas.values() {
+            match out.last_mut() {
+                Some(last) if Self::compatible(last, v) => last.end = v.end,
+                _ => out.push(v.clone()),
+            }
+        }
+        out
+    }
+
     /// Finds the VMA containing `addr`.
     pub fn vma_at(&self, addr: u64) -> Option<Vma> {
         let st = self.state.lock();
@@ -1113,10 +1127,18 @@ impl Mm {
             .map(|(_, v)| v.clone())
     }
 
-    /// Key identifying the memory at `addr` across address spaces (for
-    /// shared futexes): the memory-file offset.
-    pub fn shared_key(&self, addr: u64) -> Option<u64> {
-        self.vma_at(addr).map(|v| v.off_at(addr))
+    /// What identifies the memory at `addr` across address spaces (for
+    /// shared futexes): the object, 0 for the memory file or the mapped
+    /// file's (device, inode + 1), and the offset in it.
+    pub fn shared_key(&self, addr: u64) -> Option<([u64; 2], u64)> {
+        let v = self.vma_at(addr)?;
+        let obj = match (&v.backing, &v.name) {
+            (Backing::File { .. }, VmaName::File { dev, ino, .. }) => [*dev, ino.wrapping_add(1)],
+            // A file mapping with no name to know it by: its host file.
+            (Backing::File { fd, .. }, _) => [u64::MAX, Arc::as_ptr(fd) as u64],
+            _ => [0, 0],
+        };
+        Some((obj, v.off_at(addr)))
     }
 }
 
@@ -1296,6 +1318,7 @@ mod tests {
         child.release_pending();
         assert_ne!(off(&parent, A + 5 * PAGE), off(&child, A + 5 * PAGE));
         assert_eq!(off(&parent, A + 6 * PAGE), off(&child, A + 6 * PAGE));
+        assert_eq!(child.regions().len(), 1);
         assert!(parent.memfile.is_shared(off(&parent, A + 4 * PAGE)));
         assert!(!parent.memfile.is_shared(off(&parent, A + 5 * PAGE)));
         let mut b = [0u8; 1];
