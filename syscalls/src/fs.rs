@@ -1473,7 +1473,7 @@ fn memfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (0o777, sentry::fs::file::F_SEAL_SEAL)
     };
-    let ops = sentry::fs::tmpfs::anonymous_file(1 << 34, mode, seals);
+    let ops = sentry::fs::tmpfs::anonymous_file(1 << 34, mode, seals, &ctx.k.memfile);
     let f = File::new(ops, libc::O_RDWR | libc::O_LARGEFILE, path);
     install(ctx, f, flags & MFD_CLOEXEC != 0)
 }

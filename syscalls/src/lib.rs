@@ -24,6 +24,7 @@ mod mount;
 mod names;
 mod net;
 mod process;
+mod sched;
 mod signal;
 mod signalfd;
 mod splice;

@@ -230,6 +230,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 mode,
                 size,
                 (uid, gid),
+                &ctx.k.memfile,
             ))
         }
         b"proc" => Arc::new(sentry::fs::proc::ProcFs::new()),

@@ -332,7 +332,14 @@ fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
     let len = crate::abi::uint(a[4]) as usize;
     let v = sentry::mm::read_vec(&ctx.mm, a[3], len.min(4096))?;
-    let r = socket_of(&f).setsockopt(crate::abi::int(a[1]), crate::abi::int(a[2]), &v);
+    let (level, name) = (crate::abi::int(a[1]), crate::abi::int(a[2]));
+    if level == libc::SOL_SOCKET
+        && matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE)
+        && !ctx.proc_ref().creds.privileged()
+    {
+        return Err(Errno::EPERM);
+    }
+    let r = socket_of(&f).setsockopt(level, name, &v);
     if r == Err(Errno::ENOPROTOOPT) {
         ctx.log_once(&format!("setsockopt level {} option {}", a[1], a[2]));
     }

@@ -64,6 +64,7 @@ impl Table {
         signal::register(&mut reg);
         time::register(&mut reg);
         misc::register(&mut reg);
+        crate::sched::register(&mut reg);
         net::register(&mut reg);
         for (name, note) in [("rseq", "glibc falls back without it")] {
             if let Some(e) = entries.iter_mut().find(|e| e.name == name) {

@@ -7,6 +7,7 @@ pub mod dev;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;
+pub mod filepages;
 pub mod gofer_fs;
 pub mod host;
 pub mod inotify;

@@ -159,6 +159,12 @@ impl PipeEnd {
         Ok(size)
     }
 
+    /// Sets how many bytes may wait in the pipe, exactly (a socket's
+    /// send buffer); what already waits stays.
+    pub fn set_limit(&self, bytes: usize) {
+        self.pipe.inner.lock().cap = bytes;
+    }
+
     pub fn capacity(&self) -> usize {
         self.pipe.inner.lock().cap
     }

@@ -4,9 +4,11 @@
 use super::file::{
     File, FileOps, SharedMap, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE,
 };
+use super::filepages::FilePages;
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use crate::errno::{Errno, KResult};
 use crate::fs::{DirEntry, Stat, StatFs};
+use crate::memfile::{MemFile, PAGE};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -26,11 +28,11 @@ enum Data {
     Special,
 }
 
-/// A regular file's bytes: in a vector until the file is mapped shared,
-/// then in a memfd of its own, which the mappings map, so that writes
-/// through either are seen by both.
+/// A regular file's bytes: sparse pages of the memory file until the file
+/// is mapped shared, then a memfd of its own, which the mappings map, so
+/// that writes through either are seen by both.
 enum Contents {
-    Mem(Vec<u8>),
+    Pages(FilePages),
     Memfd {
         fd: Arc<OwnedFd>,
         size: u64,
@@ -39,6 +41,9 @@ enum Contents {
         writers: Arc<AtomicUsize>,
     },
 }
+
+/// The largest file size (MAX_LFS_FILESIZE).
+const MAX_SIZE: u64 = u64::MAX >> 1;
 
 /// Held by a writable shared mapping: counts it while it lives.
 struct MapWriter(Arc<AtomicUsize>);
@@ -58,11 +63,37 @@ fn io_err(r: isize) -> KResult<usize> {
 }
 
 impl Contents {
+    fn new(mf: &Arc<MemFile>) -> Contents {
+        Contents::Pages(FilePages::new(mf.clone()))
+    }
+
     fn len(&self) -> u64 {
         match self {
-            Contents::Mem(v) => v.len() as u64,
+            Contents::Pages(p) => p.size(),
             Contents::Memfd { size, .. } => *size,
         }
+    }
+
+    /// Memory the contents take, which the size limits count: pages with
+    /// data (a memfd's size, which does not say where its holes are).
+    fn held(&self) -> u64 {
+        match self {
+            Contents::Pages(p) => p.allocated(),
+            Contents::Memfd { size, .. } => *size,
+        }
+    }
+
+    /// How much more memory a write of `len` bytes at `at` takes, at most.
+    fn write_cost(&self, at: u64, len: u64) -> u64 {
+        match self {
+            Contents::Pages(p) => p.missing(at, len) * PAGE,
+            Contents::Memfd { size, .. } => at.saturating_add(len).saturating_sub(*size),
+        }
+    }
+
+    /// 512-byte blocks allocated (st_blocks).
+    fn blocks(&self) -> i64 {
+        crate::num::sbits(self.held().div_ceil(512))
     }
 
     fn read_at(&self, at: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -72,11 +103,7 @@ impl Contents {
         }
         let k = buf.len().min(crate::num::usize_of(len - at));
         match self {
-            Contents::Mem(v) => {
-                buf[..k]
-                    .copy_from_slice(&v[crate::num::usize_of(at)..crate::num::usize_of(at) + k]);
-                Ok(k)
-            }
+            Contents::Pages(p) => Ok(p.read_at(at, &mut buf[..k])),
             Contents::Memfd { fd, .. } => {
                 // SAFETY: pread into our buffer from the file's memfd.
                 io_err(unsafe {
@@ -93,15 +120,8 @@ impl Contents {
 
     /// Writes `data` at `at`, growing the file as needed.
     fn write_at(&mut self, at: u64, data: &[u8]) -> KResult<usize> {
-        let end = at + data.len() as u64;
         match self {
-            Contents::Mem(v) => {
-                if end > v.len() as u64 {
-                    v.resize(crate::num::usize_of(end), 0);
-                }
-                v[crate::num::usize_of(at)..crate::num::usize_of(end)].copy_from_slice(data);
-                Ok(data.len())
-            }
+            Contents::Pages(p) => p.write_at(at, data),
             Contents::Memfd { fd, size, .. } => {
                 // SAFETY: pwrite of our buffer into the file's memfd.
                 let n = io_err(unsafe {
@@ -120,7 +140,7 @@ impl Contents {
 
     fn resize(&mut self, len: u64) -> KResult<()> {
         match self {
-            Contents::Mem(v) => v.resize(crate::num::usize_of(len), 0),
+            Contents::Pages(p) => p.resize(len),
             Contents::Memfd { fd, size, .. } => {
                 // SAFETY: ftruncate of the file's memfd.
                 if unsafe { libc::ftruncate(fd.as_raw_fd(), crate::num::sbits(len)) } != 0 {
@@ -132,14 +152,15 @@ impl Contents {
         Ok(())
     }
 
+    /// Punches `[start, end)`: reads give zeros, the memory goes back.
     fn zero(&mut self, start: u64, end: u64) -> KResult<()> {
         let end = end.min(self.len());
         if start >= end {
             return Ok(());
         }
         match self {
-            Contents::Mem(v) => {
-                v[crate::num::usize_of(start)..crate::num::usize_of(end)].fill(0);
+            Contents::Pages(p) => {
+                p.punch(start, end);
                 Ok(())
             }
             Contents::Memfd { fd, .. } => {
@@ -161,11 +182,34 @@ impl Contents {
         }
     }
 
+    /// SEEK_DATA and SEEK_HOLE from `off`: None is ENXIO.
+    fn seek_data_hole(&self, off: u64, data: bool) -> Option<u64> {
+        let size = self.len();
+        if off >= size {
+            return None;
+        }
+        match self {
+            Contents::Pages(p) if data => p.seek_data(off),
+            Contents::Pages(p) => Some(p.seek_hole(off)),
+            Contents::Memfd { fd, .. } => {
+                let whence = if data {
+                    libc::SEEK_DATA
+                } else {
+                    libc::SEEK_HOLE
+                };
+                // SAFETY: lseek on the file's memfd (its own offset is unused).
+                let r = unsafe { libc::lseek(fd.as_raw_fd(), crate::num::sbits(off), whence) };
+                (r >= 0).then(|| crate::num::bits(r).min(size))
+            }
+        }
+    }
+
     /// Moves the bytes into a memfd (once) for shared mappings.
     fn memfd(&mut self) -> KResult<(Arc<OwnedFd>, Arc<AtomicUsize>)> {
-        if let Contents::Memfd { fd, writers, .. } = self {
-            return Ok((fd.clone(), writers.clone()));
-        }
+        let p = match self {
+            Contents::Memfd { fd, writers, .. } => return Ok((fd.clone(), writers.clone())),
+            Contents::Pages(p) => p,
+        };
         // SAFETY: memfd_create with a constant name; the result is checked.
         let raw = unsafe { libc::memfd_create(c"husk-tmpfs".as_ptr(), libc::MFD_CLOEXEC) };
         if raw < 0 {
@@ -173,27 +217,31 @@ impl Contents {
         }
         // SAFETY: the kernel just returned this new descriptor.
         let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(raw) });
-        let Contents::Mem(v) = std::mem::replace(self, Contents::Mem(Vec::new())) else {
-            unreachable!("checked above");
-        };
-        let size = v.len() as u64;
-        let mut done = 0;
-        while done < v.len() {
-            // SAFETY: pwrite from our vector into the new memfd.
-            let n = unsafe {
-                crate::hostio::pwrite(
-                    raw,
-                    v[done..].as_ptr().cast(),
-                    v.len() - done,
-                    crate::num::len_i64(done),
-                )
-            };
-            if n <= 0 {
-                let e = Errno::last();
-                *self = Contents::Mem(v);
-                return Err(e);
+        let size = p.size();
+        // SAFETY: ftruncate of the new memfd.
+        if unsafe { libc::ftruncate(raw, crate::num::sbits(size)) } != 0 {
+            return Err(Errno::last());
+        }
+        // Only the pages with data: holes stay holes.
+        let mut page = vec![0u8; crate::num::usize_of(PAGE)];
+        for (at, _) in p.each() {
+            let n = p.read_at(at, &mut page);
+            let mut done = 0;
+            while done < n {
+                // SAFETY: pwrite from our buffer into the new memfd.
+                let w = unsafe {
+                    crate::hostio::pwrite(
+                        raw,
+                        page[done..n].as_ptr().cast(),
+                        n - done,
+                        crate::num::sbits(at + done as u64),
+                    )
+                };
+                if w <= 0 {
+                    return Err(Errno::last());
+                }
+                done += crate::num::count(w);
             }
-            done += crate::num::count(n);
         }
         let writers = Arc::new(AtomicUsize::new(0));
         *self = Contents::Memfd {
@@ -222,6 +270,8 @@ struct Inode {
     /// against; its bytes are given back (there and to the sandbox's
     /// budget) when the inode goes.
     charged_to: Option<Arc<AtomicU64>>,
+    /// What this inode has charged there.
+    charged: u64,
 }
 
 /// Bytes of file data held by every in-memory filesystem of the sandbox
@@ -251,6 +301,25 @@ fn uncharge(used: &AtomicU64, n: u64) {
     SANDBOX_BYTES.fetch_sub(n, Ordering::Relaxed);
 }
 
+impl Inode {
+    /// Makes what this inode has charged what its contents hold (after
+    /// they shrank, or grew past what was charged ahead of time).
+    fn settle(&mut self) {
+        let (Data::File(v), Some(used)) = (&self.data, &self.charged_to) else {
+            return;
+        };
+        let held = v.held();
+        if held < self.charged {
+            uncharge(used, self.charged - held);
+        } else if held > self.charged {
+            // Already in memory: counted, whatever the limit says.
+            used.fetch_add(held - self.charged, Ordering::Relaxed);
+            SANDBOX_BYTES.fetch_add(held - self.charged, Ordering::Relaxed);
+        }
+        self.charged = held;
+    }
+}
+
 /// Bytes of file data the sandbox's in-memory filesystems hold.
 pub fn sandbox_bytes() -> u64 {
     SANDBOX_BYTES.load(Ordering::Relaxed)
@@ -258,8 +327,8 @@ pub fn sandbox_bytes() -> u64 {
 
 impl Drop for Inode {
     fn drop(&mut self) {
-        if let (Data::File(v), Some(used)) = (&self.data, &self.charged_to) {
-            uncharge(used, v.len());
+        if let Some(used) = &self.charged_to {
+            uncharge(used, self.charged);
         }
     }
 }
@@ -270,6 +339,8 @@ pub struct TmpFs {
     next_ino: AtomicU64,
     used: Arc<AtomicU64>,
     limit: u64,
+    /// Where file data lives.
+    mf: Arc<MemFile>,
 }
 
 fn now() -> (i64, i64) {
@@ -336,13 +407,20 @@ impl Inode {
 }
 
 impl TmpFs {
-    /// A tmpfs whose root has `mode`, holding at most `limit` bytes.
-    pub fn new(dev: u64, mode: u32, limit: u64) -> TmpFs {
-        TmpFs::with_owner(dev, mode, limit, (0, 0))
+    /// A tmpfs whose root has `mode`, holding at most `limit` bytes of
+    /// the memory file `mf`.
+    pub fn new(dev: u64, mode: u32, limit: u64, mf: &Arc<MemFile>) -> TmpFs {
+        TmpFs::with_owner(dev, mode, limit, (0, 0), mf)
     }
 
     /// A tmpfs whose root has `mode` and `owner` (uid, gid).
-    pub fn with_owner(dev: u64, mode: u32, limit: u64, owner: (u32, u32)) -> TmpFs {
+    pub fn with_owner(
+        dev: u64,
+        mode: u32,
+        limit: u64,
+        owner: (u32, u32),
+        mf: &Arc<MemFile>,
+    ) -> TmpFs {
         let t = now();
         TmpFs {
             root: Arc::new(Mutex::new(Inode {
@@ -358,11 +436,13 @@ impl TmpFs {
                 data: Data::Dir(BTreeMap::new()),
                 xattrs: BTreeMap::new(),
                 charged_to: None,
+                charged: 0,
             })),
             dev,
             next_ino: AtomicU64::new(2),
             used: Arc::new(AtomicU64::new(0)),
             limit,
+            mf: mf.clone(),
         }
     }
 
@@ -429,6 +509,7 @@ impl TmpFs {
             data,
             xattrs: BTreeMap::new(),
             charged_to: Some(self.used.clone()),
+            charged: 0,
         }
     }
 }
@@ -470,10 +551,9 @@ impl Filesystem for TmpFs {
         if kind == 1 && flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY {
             let mut n = node.lock();
             if let Data::File(v) = &mut n.data {
-                let old = v.len();
                 v.resize(0)?;
-                uncharge(&self.used, old);
             }
+            n.settle();
             let t = now();
             n.mtime = t;
             n.ctime = t;
@@ -497,7 +577,7 @@ impl Filesystem for TmpFs {
     ) -> KResult<()> {
         let data = match mode & libc::S_IFMT {
             libc::S_IFDIR => Data::Dir(BTreeMap::new()),
-            0 | libc::S_IFREG => Data::File(Contents::Mem(Vec::new())),
+            0 | libc::S_IFREG => Data::File(Contents::new(&self.mf)),
             libc::S_IFIFO => Data::Fifo(super::pipe::new_fifo()),
             _ => Data::Special,
         };
@@ -691,17 +771,20 @@ fn apply_attr(node: &Node, a: &SetAttr, used: &AtomicU64, limit: u64) -> KResult
                 Errno::EINVAL
             });
         };
-        let old = v.len();
-        if size > old {
-            charge(used, limit, size - old, Errno::EFBIG)?;
-            if let Err(e) = v.resize(size) {
-                uncharge(used, size - old);
-                return Err(e);
-            }
-        } else {
-            v.resize(size)?;
-            uncharge(used, old - size);
+        if size > MAX_SIZE {
+            return Err(Errno::EFBIG);
         }
+        // Growing takes memory only for a memfd (whose holes are not
+        // known); shrinking gives back what the cut-off part held.
+        let grow = match v {
+            Contents::Memfd { size: cur, .. } => size.saturating_sub(*cur),
+            Contents::Pages(_) => 0,
+        };
+        charge(used, limit, grow, Errno::EFBIG)?;
+        let r = v.resize(size);
+        n.charged += grow;
+        n.settle();
+        r?;
         n.mtime = t;
     }
     if let Some(m) = a.mode {
@@ -787,19 +870,21 @@ impl FileOps for TmpHandle {
             (Some(o), false) => o,
             (None, false) => *pos,
         };
-        if at > self.limit {
-            return Err(Errno::EFBIG);
-        }
-        let end = at.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        // The size limit counts memory, not offsets: files may be sparse
+        // up to the largest offset there is.
+        let end = at
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= MAX_SIZE)
+            .ok_or(Errno::EFBIG)?;
         if end > v.len() && self.sealed(F_SEAL_GROW) {
             return Err(Errno::EPERM);
         }
-        let old_len = v.len();
-        let grow = end.saturating_sub(old_len);
-        charge(&self.used, self.limit, grow, Errno::ENOSPC)?;
+        let cost = v.write_cost(at, buf.len() as u64);
+        charge(&self.used, self.limit, cost, Errno::ENOSPC)?;
         let r = v.write_at(at, buf);
-        // A short write grew the file by less than was taken.
-        uncharge(&self.used, grow - (v.len() - old_len).min(grow));
+        // A short (or failed) write took less than was charged.
+        n.charged += cost;
+        n.settle();
         let wrote = r?;
         if off.is_none() {
             *pos = at + wrote as u64;
@@ -827,6 +912,8 @@ impl FileOps for TmpHandle {
             return None;
         };
         let (fd, writers) = c.memfd().ok()?;
+        // A memfd's holes are not known: it counts at its size.
+        n.settle();
         let hold = writable.then(|| {
             writers.fetch_add(1, Ordering::Relaxed);
             Arc::new(MapWriter(writers)) as Arc<dyn Any + Send + Sync>
@@ -851,19 +938,15 @@ impl FileOps for TmpHandle {
             _ => 0,
         };
         match whence {
-            libc::SEEK_DATA => {
-                if off < 0 || crate::num::bits(off) >= size {
-                    return Err(Errno::ENXIO);
+            libc::SEEK_DATA | libc::SEEK_HOLE => {
+                let off = u64::try_from(off).map_err(|_| Errno::ENXIO)?;
+                let found = match &self.node.lock().data {
+                    Data::File(v) => v.seek_data_hole(off, whence == libc::SEEK_DATA),
+                    _ => None,
                 }
-                *f.pos.lock() = crate::num::bits(off);
-                Ok(crate::num::bits(off))
-            }
-            libc::SEEK_HOLE => {
-                if off < 0 || crate::num::bits(off) > size {
-                    return Err(Errno::ENXIO);
-                }
-                *f.pos.lock() = size;
-                Ok(size)
+                .ok_or(Errno::ENXIO)?;
+                *f.pos.lock() = found;
+                Ok(found)
             }
             _ => super::synth::seek_in(f, off, whence, size),
         }
@@ -938,10 +1021,12 @@ impl FileOps for TmpHandle {
                     return Err(Errno::EPERM);
                 }
                 let mut n = self.node.lock();
-                if let Data::File(v) = &mut n.data {
-                    v.zero(off, end)?;
-                }
-                Ok(())
+                let r = match &mut n.data {
+                    Data::File(v) => v.zero(off, end),
+                    _ => Ok(()),
+                };
+                n.settle();
+                r
             }
             _ => Err(Errno::EOPNOTSUPP),
         }
@@ -967,6 +1052,10 @@ impl FileOps for TmpHandle {
 }
 
 fn stat_of(dev: u64, n: &Inode) -> Stat {
+    let blocks = match &n.data {
+        Data::File(v) => Some(v.blocks()),
+        _ => None,
+    };
     let size = match &n.data {
         Data::File(v) => crate::num::sbits(v.len()),
         Data::Link(t) => crate::num::len_i64(t.len()),
@@ -983,7 +1072,7 @@ fn stat_of(dev: u64, n: &Inode) -> Stat {
         rdev: n.rdev,
         size,
         blksize: 4096,
-        blocks: (size + 511) / 512,
+        blocks: blocks.unwrap_or((size + 511) / 512),
         atime: n.atime,
         mtime: n.mtime,
         ctime: n.ctime,
@@ -994,7 +1083,7 @@ static ANON_INO: AtomicU64 = AtomicU64::new(1 << 32);
 
 /// An unnamed in-memory file (memfd_create), holding at most `limit`
 /// bytes, with `seals` to start with (F_SEAL_SEAL: sealing not allowed).
-pub fn anonymous_file(limit: u64, mode: u32, seals: u32) -> Box<dyn FileOps> {
+pub fn anonymous_file(limit: u64, mode: u32, seals: u32, mf: &Arc<MemFile>) -> Box<dyn FileOps> {
     let t = now();
     let used = Arc::new(AtomicU64::new(0));
     Box::new(TmpHandle {
@@ -1008,9 +1097,10 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32) -> Box<dyn FileOps> {
             atime: t,
             mtime: t,
             ctime: t,
-            data: Data::File(Contents::Mem(Vec::new())),
+            data: Data::File(Contents::new(mf)),
             xattrs: BTreeMap::new(),
             charged_to: Some(used.clone()),
+            charged: 0,
         })),
         dev: 0x30,
         used,

@@ -14,22 +14,35 @@ use std::any::Any;
 pub struct UnixStream {
     rx: Mutex<Option<PipeEnd>>,
     tx: Mutex<Option<PipeEnd>>,
+    /// SO_SNDBUF and SO_RCVBUF as reported; the send buffer is what the
+    /// peer's queue holds before a write waits, as Linux's stream sockets
+    /// count it on the sender.
+    bufs: Mutex<(usize, usize)>,
+}
+
+/// Linux's net.core.{w,r}mem_default and _max.
+const BUF_DEFAULT: usize = 212_992;
+const BUF_MAX: usize = 212_992;
+/// SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF.
+const MIN_SNDBUF: usize = 4608;
+const MIN_RCVBUF: usize = 2304;
+
+impl UnixStream {
+    fn new(rx: PipeEnd, tx: PipeEnd) -> UnixStream {
+        tx.set_limit(BUF_DEFAULT);
+        UnixStream {
+            rx: Mutex::new(Some(rx)),
+            tx: Mutex::new(Some(tx)),
+            bufs: Mutex::new((BUF_DEFAULT, BUF_DEFAULT)),
+        }
+    }
 }
 
 /// A connected pair.
 pub fn stream_pair() -> (UnixStream, UnixStream) {
     let (r1, w1) = new_pipe();
     let (r2, w2) = new_pipe();
-    (
-        UnixStream {
-            rx: Mutex::new(Some(r1)),
-            tx: Mutex::new(Some(w2)),
-        },
-        UnixStream {
-            rx: Mutex::new(Some(r2)),
-            tx: Mutex::new(Some(w1)),
-        },
-    )
+    (UnixStream::new(r1, w2), UnixStream::new(r2, w1))
 }
 
 /// What a `struct sockaddr_un` names.
@@ -112,12 +125,46 @@ impl Socket for UnixStream {
     }
     fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
         match (level, name) {
-            // What Linux reports by default (net.core.[rw]mem_default).
-            (libc::SOL_SOCKET, libc::SO_RCVBUF | libc::SO_SNDBUF) => {
-                Ok(212_992i32.to_ne_bytes().to_vec())
+            (libc::SOL_SOCKET, libc::SO_SNDBUF | libc::SO_RCVBUF) => {
+                let (snd, rcv) = *self.bufs.lock();
+                let v = if name == libc::SO_SNDBUF { snd } else { rcv };
+                Ok(i32::try_from(v).unwrap_or(i32::MAX).to_ne_bytes().to_vec())
             }
             _ => generic_option(self, level, name),
         }
+    }
+    fn setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
+        if level != libc::SOL_SOCKET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let send = match name {
+            libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => true,
+            libc::SO_RCVBUF | libc::SO_RCVBUFFORCE => false,
+            _ => return Err(Errno::ENOPROTOOPT),
+        };
+        let raw: [u8; 4] = value
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Errno::EINVAL)?;
+        // As Linux: capped at the maximum (a negative value is huge),
+        // doubled for bookkeeping overhead, never below the minimum. The
+        // *FORCE variants' privilege check is the caller's.
+        let val = usize::try_from(u32::from_ne_bytes(raw)).unwrap_or(usize::MAX);
+        let capped = if matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE) {
+            val.min(i32::MAX as usize / 2)
+        } else {
+            val.min(BUF_MAX)
+        };
+        let mut b = self.bufs.lock();
+        if send {
+            b.0 = (capped * 2).max(MIN_SNDBUF);
+            if let Some(tx) = &*self.tx.lock() {
+                tx.set_limit(b.0);
+            }
+        } else {
+            b.1 = (capped * 2).max(MIN_RCVBUF);
+        }
+        Ok(())
     }
     /// shutdown(2): SHUT_RD drops the receiving half, SHUT_WR the sending
     /// one (dropping a half notifies its pipe's waiters).

@@ -622,7 +622,8 @@ impl Vfs {
     /// A VFS of one tmpfs, for unit tests.
     #[cfg(test)]
     pub fn for_tests() -> Vfs {
-        let fs = super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit());
+        let mf = Arc::new(crate::memfile::MemFile::new().expect("memory file"));
+        let fs = super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit(), &mf);
         let ns = MountNs {
             mounts: RwLock::new(vec![Arc::new(Mount::new(
                 b"/",
@@ -640,7 +641,7 @@ impl Vfs {
         }
     }
 
-    pub fn new(gofer: Arc<super::gofer_fs::GoferPool>) -> Vfs {
+    pub fn new(gofer: Arc<super::gofer_fs::GoferPool>, mf: &Arc<crate::memfile::MemFile>) -> Vfs {
         let writable = gofer.writable;
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
         // /tmp: writable, over the host's /tmp, which stays untouched.
@@ -648,7 +649,7 @@ impl Vfs {
         // root (read-only through the gofer), so nothing the application
         // does changes the host.
         let overlay = super::overlay::OverlayFs::new(
-            super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit()),
+            super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit(), mf),
             root.clone(),
             b"",
         );
@@ -685,7 +686,7 @@ impl Vfs {
             ),
             Mount::new(
                 b"/dev/shm",
-                Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit())),
+                Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit(), mf)),
                 b"",
                 "shm",
                 nosuid | libc::MS_NODEV,
@@ -1136,6 +1137,16 @@ impl Vfs {
         how: u64,
     ) -> KResult<Arc<File>> {
         let follow = flags & libc::O_NOFOLLOW == 0;
+        if flags & libc::O_CREAT != 0 && path.last() == Some(&b'/') {
+            // Linux refuses to create through a trailing slash once the
+            // directory part resolves, whatever is (or is not) there.
+            let base = path.trim_ascii_end();
+            let base = &base[..base.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1)];
+            if !base.is_empty() {
+                self.resolve_in(w, dirfd, base, false, how)?;
+            }
+            return Err(Errno::EISDIR);
+        }
         let mut r = self.resolve_in(w, dirfd, path, follow, how)?;
         if let Some(st) = r.stat.filter(|_| w.c.st.is_none()) {
             // Without the kernel lock only what opens without the caller:
@@ -1235,7 +1246,8 @@ mod tests {
             fs.symlink(&c, b"a/abs", b"/a/b", (0, 0)).unwrap();
             fs.symlink(&c, b"l1", b"l2", (0, 0)).unwrap();
             fs.symlink(&c, b"l2", b"l1", (0, 0)).unwrap();
-            let other = super::super::tmpfs::TmpFs::new(0x77, 0o755, 1 << 20);
+            let mf = Arc::new(crate::memfile::MemFile::new().expect("memory file"));
+            let other = super::super::tmpfs::TmpFs::new(0x77, 0o755, 1 << 20, &mf);
             other.mknod(&c, b"x", REG, 0, (0, 0)).unwrap();
             f.vfs
                 .init_ns

@@ -86,8 +86,19 @@ pub fn do_execveat(
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<()> {
-    let execfn = path.to_vec();
+    // The name executed, as Linux's bprm->filename: what the script
+    // interpreter is given and what `comm` becomes.
+    let execfn = if dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') {
+        path.to_vec()
+    } else if path.is_empty() {
+        format!("/dev/fd/{dirfd}").into_bytes()
+    } else {
+        let mut v = format!("/dev/fd/{dirfd}/").into_bytes();
+        v.extend_from_slice(path);
+        v
+    };
     let mut img = open_exec(ctx, dirfd, path)?;
+    let mut script_arg = execfn.clone();
     // Interpreter scripts, up to four levels deep.
     for depth in 0.. {
         let mut head = [0u8; 256];
@@ -113,7 +124,7 @@ pub fn do_execveat(
             .filter(|a| !a.is_empty());
         let mut nargv = vec![interp.clone()];
         nargv.extend(arg);
-        nargv.push(img.path.clone());
+        nargv.push(std::mem::replace(&mut script_arg, interp.clone()));
         nargv.extend(argv.into_iter().skip(1));
         argv = nargv;
         img = open_exec(ctx, libc::AT_FDCWD, &interp)?;
@@ -220,8 +231,7 @@ pub fn do_execveat(
         p.maxrss_kb = p.maxrss_kb.max(old_rss);
     }
     ctx.pctx.release();
-    let comm: Vec<u8> = img
-        .path
+    let comm: Vec<u8> = execfn
         .rsplit(|&c| c == b'/')
         .next()
         .unwrap_or(b"")

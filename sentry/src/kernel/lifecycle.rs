@@ -66,6 +66,7 @@ pub fn spawn_init(
         pdeathsig: 0,
         mnt_ns: k.vfs.init_ns.clone(),
         uts_ns: k.init_uts.clone(),
+        sched: Default::default(),
     };
     st.tasks.insert(pid, task);
     st.procs.insert(
@@ -658,6 +659,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         Arc::new(Mutex::new(parent.fs.lock().clone()))
     };
     let (sig_mask, alt_stack, comm) = (parent.sig_mask, parent.alt_stack, parent.comm.clone());
+    let sched = parent.sched.inherited();
     let space = ctx.mm.space.clone();
     let child_pctx = if f & libc::CLONE_VM != 0 {
         ctx.pctx.new_thread(&space).map_err(|e| {
@@ -751,6 +753,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             pdeathsig: 0,
             mnt_ns,
             uts_ns,
+            sched,
         },
     );
     if f & libc::CLONE_PARENT_SETTID != 0 {

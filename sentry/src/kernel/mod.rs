@@ -103,7 +103,7 @@ impl Kernel {
     ) -> KResult<Arc<Kernel>> {
         let vdso = Vdso::new(&memfile)?;
         let clock = time::Clock::new(vdso.vvar());
-        let vfs = Vfs::new(cfg.gofer.clone());
+        let vfs = Vfs::new(cfg.gofer.clone(), &memfile);
         let console = if cfg.console {
             let dup =
                 |fd: &std::os::fd::OwnedFd| fd.try_clone().map_err(|e| crate::Errno::from_io(&e));

@@ -57,6 +57,35 @@ pub struct Task {
     pub mnt_ns: Arc<crate::fs::vfs::MountNs>,
     /// UTS namespace (host and domain names).
     pub uts_ns: Arc<super::uts::UtsNs>,
+    /// Scheduling policy and affinity, recorded and reported (the host
+    /// schedules the sentry's threads its own way).
+    pub sched: Sched,
+}
+
+/// A thread's scheduling attributes (sched_setscheduler, sched_setaffinity).
+#[derive(Clone, Debug, Default)]
+pub struct Sched {
+    pub policy: i32,
+    /// rt_priority: 1..=99 under SCHED_FIFO/SCHED_RR, 0 otherwise.
+    pub priority: i32,
+    pub reset_on_fork: bool,
+    /// CPUs allowed, one bit each; empty means all of them.
+    pub affinity: Vec<u8>,
+}
+
+impl Sched {
+    /// What a child created by fork or clone starts with.
+    pub fn inherited(&self) -> Sched {
+        let mut s = self.clone();
+        if s.reset_on_fork {
+            if matches!(s.policy, libc::SCHED_FIFO | libc::SCHED_RR) {
+                s.policy = libc::SCHED_OTHER;
+            }
+            s.priority = 0;
+            s.reset_on_fork = false;
+        }
+        s
+    }
 }
 
 /// Why and how a process ended, for wait(2).
@@ -150,7 +179,6 @@ pub fn default_rlimits() -> [(u64, u64); 16] {
                 }
             }
         }
-        r[libc::RLIMIT_NOFILE as usize] = (1024, 1 << 20);
         r
     })
 }
