@@ -140,7 +140,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         )),
         [b"mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
         [b"cpuinfo"] => Ok(Node::File(HOST_CPUINFO.get().cloned().unwrap_or_default())),
-        [b"meminfo"] => Ok(Node::File(meminfo())),
+        [b"meminfo"] => Ok(Node::File(meminfo(&me.mm.memfile))),
         [b"uptime"] => {
             let up = START
                 .get()
@@ -373,16 +373,21 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
     })
 }
 
-fn meminfo() -> Vec<u8> {
+fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
     // SAFETY: sysinfo is a plain C struct; all-zero is valid.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
     // SAFETY: sysinfo fills a plain struct.
     unsafe { libc::sysinfo(&mut si) };
     let u = si.mem_unit as u64;
     let kb = |x: u64| x * u / 1024;
-    // The sandbox's size and what its files leave free, not the host's.
+    // The sandbox's size and what its memory and files leave free, not
+    // the host's. tmpfs pages live in the memory file too (files mapped
+    // shared are memfds of their own): the larger of the two is in use.
     let total = super::vfs::total_memory() / 1024;
-    let free = super::vfs::free_memory() / 1024;
+    let files = super::tmpfs::sandbox_bytes();
+    let resident = mf.resident();
+    let used = resident.max(files) / 1024;
+    let free = (super::vfs::free_memory() / 1024).min(total.saturating_sub(used));
     let buffers = kb(si.bufferram).min(free);
     let mut s = String::new();
     for (k, v) in [
@@ -398,7 +403,7 @@ fn meminfo() -> Vec<u8> {
         ("SwapFree", kb(si.freeswap)),
         ("Dirty", 0),
         ("Writeback", 0),
-        ("AnonPages", 0),
+        ("AnonPages", resident.saturating_sub(files) / 1024),
         ("Mapped", 0),
         ("Shmem", super::tmpfs::sandbox_bytes() / 1024),
         ("Slab", 0),

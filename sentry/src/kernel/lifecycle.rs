@@ -240,11 +240,18 @@ fn run_app(
         Err(e) => {
             // Logged, not printed: the application's stderr is its own. A
             // stub killed from outside (SIGKILL, status 0x9) is in practice
-            // the memory cgroup's OOM killer.
-            tracing::warn!(tid, "platform failure: {e}");
+            // the memory cgroup's OOM killer. The process dies of what
+            // killed its stub (SIGKILL when that is not a signal).
+            let sig = match e {
+                platform::PlatformError::StubDied(status) if libc::WIFSIGNALED(status) => {
+                    libc::WTERMSIG(status)
+                }
+                _ => SIGKILL,
+            };
+            tracing::warn!(tid, signal = sig, "platform failure: {e}");
             let mut st = k.lock();
             let tgid = st.tasks[&tid].tgid;
-            group_exit(&mut st, tgid, signal::fatal_info(SIGKILL));
+            group_exit(&mut st, tgid, signal::fatal_info(sig));
             None
         }
     }

@@ -78,6 +78,20 @@ impl MemFile {
         self.fd.as_raw_fd()
     }
 
+    /// Bytes of the file that hold pages now: application memory and
+    /// in-memory file data that has been touched (what the host charges
+    /// the sandbox for).
+    pub fn resident(&self) -> u64 {
+        // SAFETY: fstat of our own fd into a plain struct.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(self.fd.as_raw_fd(), &mut st) != 0 {
+                return 0;
+            }
+            crate::num::bits(st.st_blocks) * 512
+        }
+    }
+
     /// Allocates `len` (page-aligned) bytes of zeroed file space.
     pub fn alloc(&self, len: u64) -> KResult<u64> {
         let len = page_up(len.max(PAGE));

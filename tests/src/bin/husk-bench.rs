@@ -20,7 +20,13 @@
 //! between two processes (round trips in us), and two threads pread()ing
 //! their own tmpfs files against one (throughput ratio).
 //!
-//! `--only process`, `--only fs` or `--only wake` runs one group.
+//! Memory rows (tests/bench/memory.c): fork of a process with a 256 MiB
+//! written heap whose child writes one page, one byte written at 6 GiB of
+//! a /tmp file (time and st_blocks), 1,000 fork+exec+wait of /bin/true
+//! from one thread and from 8, and CPython's test_mmap.
+//!
+//! `--only process`, `--only fs`, `--only wake` or `--only memory` runs
+//! one group.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -430,6 +436,92 @@ fn wake_rows(wake: PathBuf) -> Vec<Row> {
     ]
 }
 
+/// Rows on memory (tests/bench/memory.c): copy-on-write after fork,
+/// sparse tmpfs files, and fork+exec from threads.
+fn memory_rows(mem: PathBuf) -> Vec<Row> {
+    let python = python_with_tests();
+    let prog = move |args: &[&str]| {
+        let mut v = vec![mem.clone().into_os_string()];
+        v.extend(args.iter().map(OsString::from));
+        v
+    };
+    let row = |name, unit, args: Vec<OsString>, target, meets| Row {
+        name,
+        unit,
+        target,
+        meets,
+        measure: Box::new(move |r| printed_value(r, &args)),
+        values: Vec::new(),
+    };
+    vec![
+        row(
+            "fork, 256 MiB written heap, child writes 1 page",
+            "ms",
+            prog(&["fork-heap"]),
+            "-",
+            |_, _, _| None,
+        ),
+        row(
+            "write 1 byte at 6 GiB in /tmp, then stat",
+            "ms",
+            prog(&["sparse"]),
+            "< 10 ms",
+            |h, _, _| Some(h < 10.0),
+        ),
+        row(
+            "  ... its st_blocks",
+            "",
+            prog(&["sparse-blocks"]),
+            "<= 8",
+            |h, _, _| Some(h <= 8.0),
+        ),
+        row(
+            "fork+exec+wait /bin/true x1000, 1 thread",
+            "us",
+            prog(&["fork-exec", "1"]),
+            "-",
+            |_, _, _| None,
+        ),
+        row(
+            "  ... from 8 threads at once",
+            "us",
+            prog(&["fork-exec", "8"]),
+            "-",
+            |_, _, _| None,
+        ),
+        Row {
+            name: "python3 -m test test_mmap",
+            unit: "ms",
+            target: "<= 2x native",
+            meets: |h, n, _| Some(h <= 2.0 * n),
+            measure: Box::new(move |r| match &python {
+                Some(py) => wall_ms_limited(
+                    r,
+                    &[py.clone(), "-m".into(), "test".into(), "test_mmap".into()],
+                    1,
+                    Duration::from_secs(300),
+                ),
+                None => Measure {
+                    value: None,
+                    note: Some("no python3 with CPython's test package".into()),
+                },
+            }),
+            values: Vec::new(),
+        },
+    ]
+}
+
+/// The real executable of a python3 on PATH that has CPython's test
+/// package (Debian's needs libpython3-testsuite; a pyenv build has it).
+fn python_with_tests() -> Option<OsString> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys, test.test_mmap; print(sys.executable)"])
+        .output()
+        .ok()?;
+    let exe = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !exe.is_empty()).then(|| exe.into())
+}
+
 /// The file the read rows use, made once (random bytes, so no filesystem
 /// can shortcut it) and read once so every runner starts with it cached.
 fn read_file() -> Result<PathBuf, String> {
@@ -461,19 +553,31 @@ fn read_file() -> Result<PathBuf, String> {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: husk-bench [--only process|fs|wake]");
+    eprintln!("usage: husk-bench [--only process|fs|wake|memory]");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (process, fs, wake) = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        [] => (true, true, true),
-        ["--only", "process"] | ["--only=process"] => (true, false, false),
-        ["--only", "fs"] | ["--only=fs"] => (false, true, false),
-        ["--only", "wake"] | ["--only=wake"] => (false, false, true),
+    let only = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => None,
+        ["--only", g] => Some(g.to_owned()),
+        [g] if g.starts_with("--only=") => Some(g["--only=".len()..].to_owned()),
         _ => return usage(),
     };
+    if only
+        .as_deref()
+        .is_some_and(|g| !["process", "fs", "wake", "memory"].contains(&g))
+    {
+        return usage();
+    }
+    let group = |g: &str| only.as_deref().is_none_or(|o| o == g);
+    let (process, fs, wake, memory) = (
+        group("process"),
+        group("fs"),
+        group("wake"),
+        group("memory"),
+    );
     let mut rows = Vec::new();
     let compile = |name: &str| -> Result<PathBuf, String> {
         let src = crate_dir().join("bench").join(format!("{name}.c"));
@@ -491,6 +595,9 @@ fn main() -> ExitCode {
         }
         if wake {
             rows.extend(wake_rows(compile("wake")?));
+        }
+        if memory {
+            rows.extend(memory_rows(compile("memory")?));
         }
         Ok(())
     };
