@@ -867,6 +867,17 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
             set_owner(ctx, &f, (kind, id))
         }
+        libc::F_NOTIFY => {
+            let dn = crate::abi::uint(a[2]);
+            let fdn = crate::abi::int(fd);
+            let r = ctx.k.vfs.resolve(ctx, fdn, b".", true)?;
+            let st = f.ops.stat()?;
+            let tgid = ctx.tgid();
+            let reg = ctx.k.vfs.inotify.clone();
+            reg.dnotify
+                .register(&reg, &f, &r.path, &st, (tgid, fdn), dn)?;
+            Ok(0)
+        }
         F_GETSIG => Ok(crate::abi::bits(i64::from(
             f.owner_sig.load(std::sync::atomic::Ordering::Relaxed),
         ))),

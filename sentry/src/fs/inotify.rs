@@ -116,6 +116,17 @@ impl Inotify {
         self.wq.notify(EV_IN);
     }
 
+    /// Drops the queued events; whether there were any (dnotify).
+    pub fn take_events(&self) -> bool {
+        let mut inner = self.inner.lock();
+        let any = inner.events.iter().any(|e| {
+            let mask = u32::from_ne_bytes([e[4], e[5], e[6], e[7]]);
+            mask & IN_IGNORED == 0
+        });
+        inner.events.clear();
+        any
+    }
+
     /// inotify_add_watch: returns the watch descriptor.
     pub fn add_watch(&self, path: &[u8], st: &Stat, mask: u32) -> KResult<i32> {
         let mut inner = self.inner.lock();
@@ -236,6 +247,8 @@ pub struct Registry {
     /// Instances registered: zero means nothing to do on any change.
     count: AtomicUsize,
     cookie: AtomicU32,
+    /// fcntl(F_NOTIFY) registrations, each an instance here too.
+    pub dnotify: super::dnotify::Dnotify,
 }
 
 impl Registry {
@@ -304,6 +317,7 @@ impl Registry {
                 i.changed();
             }
         });
+        self.dnotify.check();
     }
 
     /// A rename: MOVED_FROM and MOVED_TO sharing a cookie, MOVE_SELF, and

@@ -4,6 +4,7 @@
 pub mod attr;
 pub mod dentry;
 pub mod dev;
+pub mod dnotify;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;

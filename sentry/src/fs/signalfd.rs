@@ -71,6 +71,10 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
             put32(32, ubits32(i.status));
             put32(44, low);
         }
+        InfoKind::Poll => {
+            put32(20, ubits32(i.status));
+            put32(28, u32::try_from(i.value & 0xffff_ffff).unwrap_or(0));
+        }
         InfoKind::Fault => {}
     }
     match i.kind {
@@ -82,6 +86,7 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
             b[64..72].copy_from_slice(&i.stime.to_ne_bytes());
         }
         InfoKind::Fault => b[72..80].copy_from_slice(&i.value.to_ne_bytes()),
+        InfoKind::Poll => {}
     }
     b
 }

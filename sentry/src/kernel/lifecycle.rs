@@ -257,6 +257,37 @@ fn run_app(
     }
 }
 
+/// Sends the signals dnotify registrations owe: the file's F_SETSIG
+/// signal with POLL_MSG and the fd, or a plain SIGIO.
+fn send_dnotify(k: &Kernel, st: &mut KState) {
+    const POLL_MSG: i32 = 3;
+    const SI_KERNEL: i32 = 0x80;
+    for f in k.vfs.inotify.dnotify.take() {
+        let Some(file) = f.file.upgrade() else {
+            continue;
+        };
+        let sig = file.owner_sig.load(std::sync::atomic::Ordering::Relaxed);
+        let info = if sig == 0 {
+            SigInfo {
+                signo: libc::SIGIO,
+                code: SI_KERNEL,
+                ..Default::default()
+            }
+        } else {
+            SigInfo {
+                signo: sig,
+                code: POLL_MSG,
+                // POLLIN | POLLRDNORM | POLLMSG, as Linux's band table has it.
+                value: 0x441,
+                status: f.fd,
+                kind: signal::InfoKind::Poll,
+                ..Default::default()
+            }
+        };
+        signal::send_to_process(st, f.tgid, info);
+    }
+}
+
 fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
     let mut tid = tid0;
     super::waitq::defer_wakeups(true);
@@ -315,7 +346,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 done = true;
             }
         }
-        if done && !restart {
+        if done && !restart && !k.vfs.inotify.dnotify.pending() {
             // Back to the application without the kernel lock: the call
             // changed nothing the lock guards for this task, and a signal,
             // stop or kill sent meanwhile has kicked its stub, which traps
@@ -374,6 +405,9 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 }
             }
             Some(Event::Interrupted) | None => {}
+        }
+        if k.vfs.inotify.dnotify.pending() {
+            send_dnotify(&k, &mut st);
         }
         if !super::exec::signals_and_exit(&mut st, tid, &mut regs, &mut pctx) {
             break st;

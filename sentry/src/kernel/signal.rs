@@ -76,6 +76,8 @@ pub enum InfoKind {
     Child,
     Timer,
     Queue,
+    /// SIGIO-style (si_band in `value`, si_fd in `status`).
+    Poll,
 }
 
 impl SigInfo {
@@ -123,6 +125,10 @@ impl SigInfo {
                 b[16..20].copy_from_slice(&self.pid.to_le_bytes());
                 b[20..24].copy_from_slice(&self.status.to_le_bytes());
                 b[24..32].copy_from_slice(&self.value.to_le_bytes());
+            }
+            InfoKind::Poll => {
+                b[16..24].copy_from_slice(&self.value.to_le_bytes());
+                b[24..28].copy_from_slice(&self.status.to_le_bytes());
             }
         }
         b
