@@ -3,7 +3,7 @@
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::memfile::{page_up, PAGE};
-use sentry::mm::{MapRequest, VmaName, TASK_SIZE};
+use sentry::mm::{MapRequest, Mm, VmaName, TASK_SIZE};
 use sentry::{Ctx, Errno, KResult};
 
 /// /dev/zero's device number (1:5): mapping it gives anonymous memory.
@@ -40,13 +40,19 @@ fn done(ctx: &mut Ctx<'_, '_>, v: u64) -> KResult<u64> {
     Ok(v)
 }
 
-fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (addr, len, prot, flags, fd, off) = (
+/// RLIMIT_AS of the calling process (soft).
+fn as_limit(ctx: &Ctx<'_, '_>) -> u64 {
+    ctx.proc_ref().rlimits[libc::RLIMIT_AS as usize].0
+}
+
+/// mmap's checks of its arguments and the request they make, before any
+/// file is looked at. MAP_HUGETLB is the caller's (it is logged).
+fn map_request(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<MapRequest> {
+    let (addr, len, prot, flags, off) = (
         a[0],
         a[1],
         crate::abi::int(a[2]),
         crate::abi::int(a[3]),
-        crate::abi::int(a[4]),
         a[5],
     );
     if len == 0 || off & (PAGE - 1) != 0 {
@@ -65,10 +71,9 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::ENOMEM);
     }
     if flags & libc::MAP_HUGETLB != 0 {
-        ctx.log_once("mmap MAP_HUGETLB");
         return Err(Errno::EINVAL);
     }
-    check_as(ctx, len)?;
+    check_as(mm, lim, len)?;
     let mut req = MapRequest::anon(addr, len, prot);
     req.fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
     req.noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
@@ -77,6 +82,23 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::MAP_32BIT != 0 && !req.fixed && addr == 0 {
         req.addr = 0x4000_0000;
     }
+    Ok(req)
+}
+
+fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (len, prot, flags, fd, off) = (
+        a[1],
+        crate::abi::int(a[2]),
+        crate::abi::int(a[3]),
+        crate::abi::int(a[4]),
+        a[5],
+    );
+    let shared = flags & 0xf != libc::MAP_PRIVATE;
+    if flags & libc::MAP_HUGETLB != 0 {
+        ctx.log_once("mmap MAP_HUGETLB");
+    }
+    let lim = as_limit(ctx);
+    let mut req = map_request(&ctx.mm, lim, a)?;
     let mut file = None;
     if flags & libc::MAP_ANONYMOUS == 0 {
         let f = fdget(ctx, crate::abi::bits(i64::from(fd)))?;
@@ -152,12 +174,33 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 /// RLIMIT_AS: the address space may not grow past the limit.
-fn check_as(ctx: &Ctx<'_, '_>, grow: u64) -> KResult<()> {
-    let lim = ctx.proc_ref().rlimits[libc::RLIMIT_AS as usize].0;
-    if lim != u64::MAX && ctx.mm.total_size().saturating_add(page_up(grow)) > lim {
+fn check_as(mm: &Mm, lim: u64, grow: u64) -> KResult<()> {
+    if lim != u64::MAX && mm.total_size().saturating_add(page_up(grow)) > lim {
         return Err(Errno::ENOMEM);
     }
     Ok(())
+}
+
+/// The memory calls that need only the address space (and RLIMIT_AS), so
+/// they also run without the kernel lock: anonymous mmap, munmap,
+/// mprotect, brk, mremap and madvise. None: the call is not one of them
+/// (a file mapping, advice that is logged), for the locked handler.
+pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
+    Some(match nr {
+        libc::SYS_mmap => {
+            let flags = crate::abi::int(a[3]);
+            if flags & libc::MAP_ANONYMOUS == 0 || flags & libc::MAP_HUGETLB != 0 {
+                return None;
+            }
+            map_request(mm, lim, a).and_then(|req| mm.map(req))
+        }
+        libc::SYS_munmap => mm.unmap(a[0], a[1]).map(|()| 0),
+        libc::SYS_mprotect => mprotect_in(mm, a),
+        libc::SYS_brk => Ok(brk_in(mm, lim, a)),
+        libc::SYS_mremap if a[3] & 4 == 0 => mremap_in(mm, lim, a),
+        libc::SYS_madvise => return madvise_in(mm, a),
+        _ => return None,
+    })
 }
 
 fn munmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -165,30 +208,36 @@ fn munmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     done(ctx, 0)
 }
 
-fn mprotect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+fn mprotect_in(mm: &Mm, a: [u64; 6]) -> KResult<u64> {
     let prot = crate::abi::int(a[2]) & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    ctx.mm.protect(a[0], a[1], prot)?;
+    mm.protect(a[0], a[1], prot).map(|()| 0)
+}
+
+fn mprotect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    mprotect_in(&ctx.mm, a)?;
     done(ctx, 0)
 }
 
-fn brk(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let cur = ctx.mm.brk(0);
-    if a[0] > cur && check_as(ctx, a[0] - cur).is_err() {
-        return Ok(cur);
+fn brk_in(mm: &Mm, lim: u64, a: [u64; 6]) -> u64 {
+    let cur = mm.brk(0);
+    if a[0] > cur && check_as(mm, lim, a[0] - cur).is_err() {
+        return cur;
     }
-    let r = ctx.mm.brk(a[0]);
+    mm.brk(a[0])
+}
+
+fn brk(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let lim = as_limit(ctx);
+    let r = brk_in(&ctx.mm, lim, a);
     done(ctx, r)
 }
 
-fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+fn mremap_in(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<u64> {
     let flags = a[3];
     if flags & !3 != 0 {
-        if flags & 4 != 0 {
-            ctx.log_once("mremap MREMAP_DONTUNMAP");
-        }
         return Err(Errno::EINVAL);
     }
     if flags & 2 != 0 && flags & 1 == 0 {
@@ -196,18 +245,27 @@ fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let fixed = (flags & 2 != 0).then_some(a[4]);
     if a[2] > a[1] {
-        check_as(ctx, a[2] - a[1])?;
+        check_as(mm, lim, a[2] - a[1])?;
     }
-    let r = ctx.mm.remap(a[0], a[1], a[2], flags & 1 != 0, fixed)?;
+    mm.remap(a[0], a[1], a[2], flags & 1 != 0, fixed)
+}
+
+fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[3] & 4 != 0 {
+        ctx.log_once("mremap MREMAP_DONTUNMAP");
+    }
+    let lim = as_limit(ctx);
+    let r = mremap_in(&ctx.mm, lim, a)?;
     done(ctx, r)
 }
 
-fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+/// madvise, or None for the fork advice (logged by the locked handler).
+fn madvise_in(mm: &Mm, a: [u64; 6]) -> Option<KResult<u64>> {
     if a[0] & (PAGE - 1) != 0 {
-        return Err(Errno::EINVAL);
+        return Some(Err(Errno::EINVAL));
     }
-    match crate::abi::int(a[2]) {
-        libc::MADV_DONTNEED | libc::MADV_FREE => ctx.mm.discard(a[0], a[1])?,
+    let r = match crate::abi::int(a[2]) {
+        libc::MADV_DONTNEED | libc::MADV_FREE => mm.discard(a[0], a[1]),
         libc::MADV_NORMAL
         | libc::MADV_RANDOM
         | libc::MADV_SEQUENTIAL
@@ -219,14 +277,20 @@ fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::MADV_MERGEABLE
         | libc::MADV_UNMERGEABLE
         | libc::MADV_COLD
-        | libc::MADV_PAGEOUT => ctx.mm.advise(a[0], a[1])?,
+        | libc::MADV_PAGEOUT => mm.advise(a[0], a[1]),
         libc::MADV_DONTFORK | libc::MADV_DOFORK | libc::MADV_WIPEONFORK | libc::MADV_KEEPONFORK => {
-            ctx.log_once("madvise fork advice");
-            return Err(Errno::EINVAL);
+            return None
         }
-        _ => return Err(Errno::EINVAL),
-    }
-    Ok(0)
+        _ => Err(Errno::EINVAL),
+    };
+    Some(r.map(|()| 0))
+}
+
+fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    madvise_in(&ctx.mm, a).unwrap_or_else(|| {
+        ctx.log_once("madvise fork advice");
+        Err(Errno::EINVAL)
+    })
 }
 
 fn mincore(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

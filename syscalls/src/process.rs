@@ -726,9 +726,9 @@ fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KRes
         return Err(Errno::EPERM);
     }
     p.rlimits[crate::abi::size(res)] = v;
-    if res == libc::RLIMIT_NOFILE as u64 {
-        // Threads opening files without the kernel lock hold a copy:
-        // each refreshes it at the event this kick causes.
+    if res == libc::RLIMIT_NOFILE as u64 || res == libc::RLIMIT_AS as u64 {
+        // Threads opening files or mapping memory without the kernel lock
+        // hold a copy: each refreshes it at the event this kick causes.
         for t in p.threads.clone() {
             sentry::kernel::signal::kick(&ctx.st, t);
         }

@@ -1,4 +1,6 @@
-//! System calls handled without the kernel lock: reads and writes of
+//! System calls handled without the kernel lock: the memory calls that
+//! need only the address space (anonymous mmap, munmap, mprotect, brk,
+//! mremap, madvise: `mm::unlocked`), futex waits and wakes, reads and writes of
 //! files whose operations never wait for another task and need no kernel
 //! state (regular tmpfs and host files), pipe I/O that completes at once,
 //! fstat, lseek, fsync, ftruncate and fallocate; and calls on paths: the
@@ -31,6 +33,9 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
     // A call either family does not know is None from both.
     if nr == libc::SYS_futex {
         return futex(cx, a);
+    }
+    if let Some(r) = crate::mm::unlocked(cx.mm, cx.as_limit, nr, a) {
+        return Some(r);
     }
     file_call(cx, nr, a).or_else(|| path_call(cx, nr, a))
 }

@@ -46,8 +46,9 @@ pub struct Unlocked<'a> {
     /// per-thread credentials do).
     pub mnt_ns: &'a Arc<crate::fs::vfs::MountNs>,
     pub creds: &'a super::Creds,
-    /// Its RLIMIT_NOFILE (soft), as of its last event.
+    /// Its RLIMIT_NOFILE and RLIMIT_AS (soft), as of its last event.
     pub nofile: u64,
+    pub as_limit: u64,
     /// Its waiter (futex waits sleep on it).
     pub waiter: &'a Arc<super::waitq::Waiter>,
 }

@@ -313,7 +313,10 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             creds,
         )
     };
-    let mut nofile = st.procs[&st.tasks[&tid].tgid].nofile();
+    let (mut nofile, mut as_limit) = {
+        let p = &st.procs[&st.tasks[&tid].tgid];
+        (p.nofile(), p.rlimits[libc::RLIMIT_AS as usize].0)
+    };
     let waiter = st.tasks[&tid].waiter.clone();
     drop(st);
     // The address and fork count of the protection fault last retried,
@@ -334,6 +337,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 mnt_ns: &mnt_ns,
                 creds: &creds,
                 nofile,
+                as_limit,
                 waiter: &waiter,
             };
             if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
@@ -351,6 +355,13 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             // changed nothing the lock guards for this task, and a signal,
             // stop or kill sent meanwhile has kicked its stub, which traps
             // back (Event::Interrupted) before running an instruction.
+            if mm.has_pending_release() {
+                // Pages an munmap or a copy-on-write let go are freed only
+                // once the host no longer maps them.
+                if pctx.flush(&mm.space).is_ok() {
+                    mm.release_pending();
+                }
+            }
             event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
             continue;
         }
@@ -422,6 +433,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 creds = p.creds.clone();
             }
             nofile = p.nofile();
+            as_limit = p.rlimits[libc::RLIMIT_AS as usize].0;
         }
         drop(st);
         event = run_app(&k, tid, &mut pctx, &mm, &mut regs);

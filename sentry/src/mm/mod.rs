@@ -258,6 +258,12 @@ impl Mm {
         self.space.max_addr()
     }
 
+    /// Whether ranges wait for `release_pending`.
+    pub fn has_pending_release(&self) -> bool {
+        let st = self.state.lock();
+        !st.pending_release.is_empty() || !st.pending_drop.is_empty()
+    }
+
     /// Releases file ranges whose mappings the platform has dropped. Called
     /// after the platform context flushed this address space.
     pub fn release_pending(&self) {
