@@ -365,6 +365,25 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
             continue;
         }
+        if let Some(Event::Fault { signo, code, addr }) = event {
+            // Copy-on-write and stack growth need only the address space.
+            // A protection fault is retried once per fork: retried again
+            // with nothing new, it was not a write to fix.
+            let again = last_fault == Some((addr, mm.fork_count()));
+            let fixed = signo == libc::SIGSEGV
+                && ((code == 1 && mm.grow_stack(addr))
+                    || (code == 2 && !again && mm.write_fault(addr)));
+            if fixed {
+                last_fault = (code == 2).then(|| (addr, mm.fork_count()));
+                // The new mapping is applied now, and what it replaced
+                // let go.
+                if pctx.flush(&mm.space).is_ok() {
+                    mm.release_pending();
+                }
+                event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
+                continue;
+            }
+        }
         let mut st = k.lock();
         match event.take() {
             Some(Event::Syscall) if done => {}
@@ -396,24 +415,9 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 k.log_once("i386 system call ABI (int 0x80)");
                 regs.gp.rax = crate::num::bits(-(libc::ENOSYS as i64));
             }
+            // Not one the address space explains (tried above).
             Some(Event::Fault { signo, code, addr }) => {
-                let mm = st.tasks[&tid].mm.clone();
-                // A protection fault is retried once per fork: retried
-                // again with nothing new, it was not a write to fix.
-                let again = last_fault == Some((addr, mm.fork_count()));
-                let retry = signo == libc::SIGSEGV
-                    && ((code == 1 && mm.grow_stack(addr))
-                        || (code == 2 && !again && mm.write_fault(addr)));
-                if retry {
-                    last_fault = (code == 2).then(|| (addr, mm.fork_count()));
-                    // The new mapping is applied now, and what it replaced
-                    // let go.
-                    if pctx.flush(&mm.space).is_ok() {
-                        mm.release_pending();
-                    }
-                } else {
-                    force_signal(&mut st, tid, SigInfo::fault(signo, code, addr));
-                }
+                force_signal(&mut st, tid, SigInfo::fault(signo, code, addr));
             }
             Some(Event::Interrupted) | None => {}
         }

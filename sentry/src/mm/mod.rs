@@ -166,9 +166,12 @@ pub struct Mm {
     /// The memory-file page given to the platform (`set_scratch`), or 0.
     scratch: u64,
     /// Held shared while the sentry copies through host pointers into
-    /// this space's memory-file pages without the kernel lock (`iovecs`);
-    /// taken exclusively before pages are released or shared by fork, so
-    /// such a copy never lands in a page that belongs to someone else.
+    /// this space's memory-file pages without the kernel lock (`iovecs`),
+    /// and while a page shared since a fork is copied (faults, the
+    /// sentry's writes, mremap); taken exclusively before pages are
+    /// released, and by fork from sharing pages until the parent's
+    /// write-protection is real, so no copy misses a write and no copy
+    /// lands in a page that belongs to someone else.
     pub io_pin: parking_lot::RwLock<()>,
     /// Forks made from this space (see `fork_count`).
     forks: AtomicU64,
@@ -622,6 +625,8 @@ impl Mm {
         if new_len == 0 || new_len > TASK_SIZE {
             return Err(Errno::EINVAL);
         }
+        // Moving copies pages: not while a fork is being fenced.
+        let _pinned = self.io_pin.read_recursive();
         let mut st = self.state.lock();
         // In Linux's order: the VMA at the address, then the destination,
         // then the shrink's unmap, then the range within the VMA.
@@ -776,6 +781,7 @@ impl Mm {
         let Some(end) = linux_range(addr, len, false)? else {
             return Ok(());
         };
+        let _pinned = self.io_pin.read_recursive();
         let mut st = self.state.lock();
         // Locked memory cannot be discarded.
         if Self::any_locked(&st, addr, end) {
@@ -1016,6 +1022,9 @@ impl Mm {
     /// Returns whether the access may be retried; a retried access that
     /// faults again with no fork in between was not a write to fix.
     pub fn write_fault(&self, addr: u64) -> bool {
+        // Not while a fork is between sharing pages and making the
+        // parent's protection real (see `fork`).
+        let _pinned = self.io_pin.read_recursive();
         let mut st = self.state.lock();
         let Some(v) = Self::vma_holding(&st, addr) else {
             return false;
@@ -1053,6 +1062,8 @@ impl Mm {
     /// pages of this process's own (before the sentry writes there).
     pub fn unshare_range(&self, addr: u64, len: usize) -> KResult<()> {
         let end = addr.saturating_add(len as u64);
+        // Recursive: lock-free I/O calls this holding the pin already.
+        let _pinned = self.io_pin.read_recursive();
         let mut st = self.state.lock();
         self.unshare_locked(&mut st, addr, end, true)
     }
