@@ -138,6 +138,9 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
             ctx.k
                 .record_locks_used
                 .store(true, std::sync::atomic::Ordering::SeqCst);
+            if ofd {
+                f.holds_locks(&q);
+            }
             ctx.st.locks.record.lock(key, want);
             // A lock that replaced a wider one of ours released ranges.
             ctx.st.locks.released();
@@ -181,6 +184,7 @@ pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let q = ctx.st.locks.wq.clone();
         w.on(&q, EV_ALL);
         if ctx.st.locks.flock.conflict(key, &want).is_none() {
+            f.holds_locks(&q);
             ctx.st.locks.flock.lock(key, want);
             // Converting exclusive to shared lets other sharers in.
             ctx.st.locks.released();

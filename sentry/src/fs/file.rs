@@ -196,6 +196,10 @@ pub struct File {
     /// The inotify registry of the kernel that opened the file by path:
     /// its reads, writes, attribute changes and last close are reported.
     watched: std::sync::OnceLock<Arc<super::inotify::Registry>>,
+    /// The lock waiters' queue, once a lock owned by this open file
+    /// description (flock, OFD) was taken: its last reference going
+    /// releases them, and the waiters must hear it.
+    lock_waiters: std::sync::OnceLock<Arc<crate::kernel::WaitQueue>>,
 }
 
 impl Drop for File {
@@ -210,6 +214,17 @@ impl Drop for File {
             };
             self.note(m);
         }
+        if let Some(q) = self.lock_waiters.get() {
+            q.notify(crate::kernel::waitq::EV_ALL);
+        }
+    }
+}
+
+impl File {
+    /// A lock owned by this open file description was taken; waiters on
+    /// `q` are woken when the description goes.
+    pub fn holds_locks(&self, q: &Arc<crate::kernel::WaitQueue>) {
+        let _ = self.lock_waiters.set(q.clone());
     }
 }
 
@@ -275,6 +290,7 @@ impl File {
             owner: Mutex::new((1, 0)),
             owner_sig: Default::default(),
             watched: Default::default(),
+            lock_waiters: Default::default(),
         })
     }
 
