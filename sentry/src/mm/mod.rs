@@ -1037,10 +1037,23 @@ impl Mm {
             Backing::Private { .. } => {
                 let off = v.off_at(page);
                 if self.memfile.is_shared(off) {
-                    return self
+                    if self
                         .unshare_locked(&mut st, page, page + PAGE, true)
-                        .is_ok();
+                        .is_err()
+                    {
+                        return false;
+                    }
+                    // Copied, unless the other process let the page go
+                    // between the two looks (its own fault or exit): then
+                    // it is this one's to take over, below.
+                    match Self::vma_holding(&st, page) {
+                        Some(nv) if nv.off_at(page) == off => {}
+                        _ => return true,
+                    }
                 }
+                let Some(v) = Self::vma_holding(&st, page) else {
+                    return false;
+                };
                 let voff = v.off_at(v.start);
                 let (a, b) = self.memfile.sole_run(off, voff, voff + (v.end - v.start));
                 self.space.protect(v.start + (a - voff), b - a, v.prot);
