@@ -369,12 +369,16 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             // Copy-on-write and stack growth need only the address space.
             // A protection fault is retried once per fork: retried again
             // with nothing new, it was not a write to fix.
-            let again = last_fault == Some((addr, mm.fork_count()));
+            // The count is read before the fix: a fork by another thread
+            // right after it write-protects the page again, and the retry's
+            // fault must then count as new.
+            let forks = mm.fork_count();
+            let again = last_fault == Some((addr, forks));
             let fixed = signo == libc::SIGSEGV
                 && ((code == 1 && mm.grow_stack(addr))
                     || (code == 2 && !again && mm.write_fault(addr)));
             if fixed {
-                last_fault = (code == 2).then(|| (addr, mm.fork_count()));
+                last_fault = (code == 2).then_some((addr, forks));
                 // The new mapping is applied now, and what it replaced
                 // let go.
                 if pctx.flush(&mm.space).is_ok() {
