@@ -47,6 +47,21 @@ int main(void)
 	CHECK("partial_zeroed", pread(fd, b, 1, 15) == 1 && b[0] == 0 && pread(fd, b, 1, 30) == 1 && b[0] == 'a');
 	SHOW("blocks_after_partial_punch", "%ld", blocks(fd));
 
+	/* A small file grows a hole: its first page keeps its bytes. */
+	int s = open("/dev/shm/tmpfs_sparse_small", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK("small_write", pwrite(s, "hello", 5, 0) == 5);
+	SHOW("blocks_small", "%ld", blocks(s));
+	CHECK("small_seek_hole_is_eof", lseek(s, 0, SEEK_HOLE) == 5);
+	CHECK("write_past_a_hole", pwrite(s, "far", 3, 8192) == 3);
+	SHOW("blocks_small_then_far", "%ld", blocks(s));
+	CHECK("first_page_kept", pread(s, b, 5, 0) == 5 && memcmp(b, "hello", 5) == 0);
+	CHECK("hole_between", lseek(s, 0, SEEK_HOLE) == 4096 && lseek(s, 4096, SEEK_DATA) == 8192);
+	CHECK("small_truncate_grow", ftruncate(s, 0) == 0 && pwrite(s, "ab", 2, 0) == 2 && ftruncate(s, 100000) == 0);
+	SHOW("blocks_after_grow", "%ld", blocks(s));
+	CHECK("grown_reads_zero", pread(s, b, 4, 50000) == 4 && b[0] == 0 && b[3] == 0);
+	close(s);
+	unlink("/dev/shm/tmpfs_sparse_small");
+
 	/* A shared mapping and the file agree both ways, holes included. */
 	char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK("map_shared", m != MAP_FAILED);

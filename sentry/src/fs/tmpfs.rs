@@ -28,10 +28,18 @@ enum Data {
     Special,
 }
 
-/// A regular file's bytes: sparse pages of the memory file until the file
-/// is mapped shared, then a memfd of its own, which the mappings map, so
-/// that writes through either are seen by both.
+/// A regular file's bytes: up to a page written from the start, on the
+/// sentry's heap (most files are small, and a memory-file page costs an
+/// allocation and a hole punch per file); beyond that, or with a hole,
+/// sparse pages of the memory file; once mapped shared, a memfd of its
+/// own, which the mappings map, so that writes through either are seen by
+/// both.
 enum Contents {
+    /// No holes, at most a page; counted as the page Linux would use.
+    Small {
+        data: Vec<u8>,
+        mf: Arc<MemFile>,
+    },
     Pages(FilePages),
     Memfd {
         fd: Arc<OwnedFd>,
@@ -64,11 +72,28 @@ fn io_err(r: isize) -> KResult<usize> {
 
 impl Contents {
     fn new(mf: &Arc<MemFile>) -> Contents {
-        Contents::Pages(FilePages::new(mf.clone()))
+        Contents::Small {
+            data: Vec::new(),
+            mf: mf.clone(),
+        }
+    }
+
+    /// The contents as memory-file pages (moving small contents there).
+    fn paged(&mut self) -> KResult<&mut FilePages> {
+        if let Contents::Small { data, mf } = self {
+            let mut p = FilePages::new(mf.clone());
+            p.write_at(0, data)?;
+            *self = Contents::Pages(p);
+        }
+        match self {
+            Contents::Pages(p) => Ok(p),
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     fn len(&self) -> u64 {
         match self {
+            Contents::Small { data, .. } => data.len() as u64,
             Contents::Pages(p) => p.size(),
             Contents::Memfd { size, .. } => *size,
         }
@@ -78,6 +103,7 @@ impl Contents {
     /// data (a memfd's size, which does not say where its holes are).
     fn held(&self) -> u64 {
         match self {
+            Contents::Small { data, .. } => crate::memfile::page_up(data.len() as u64),
             Contents::Pages(p) => p.allocated(),
             Contents::Memfd { size, .. } => *size,
         }
@@ -86,6 +112,21 @@ impl Contents {
     /// How much more memory a write of `len` bytes at `at` takes, at most.
     fn write_cost(&self, at: u64, len: u64) -> u64 {
         match self {
+            Contents::Small { data, .. } => {
+                let held = crate::memfile::page_up(data.len() as u64);
+                let end = at.saturating_add(len);
+                if len == 0 {
+                    0
+                } else if at <= data.len() as u64 && end <= PAGE {
+                    crate::memfile::page_up(end).saturating_sub(held)
+                } else {
+                    // Moves to pages: the write's pages, but the first one
+                    // if the data held there already.
+                    let pages = (end - 1) / PAGE - at / PAGE + 1;
+                    let have = u64::from(held > 0 && at < PAGE);
+                    (pages - have) * PAGE
+                }
+            }
             Contents::Pages(p) => p.missing(at, len) * PAGE,
             Contents::Memfd { size, .. } => at.saturating_add(len).saturating_sub(*size),
         }
@@ -103,6 +144,11 @@ impl Contents {
         }
         let k = buf.len().min(crate::num::usize_of(len - at));
         match self {
+            Contents::Small { data, .. } => {
+                let at = crate::num::usize_of(at);
+                buf[..k].copy_from_slice(&data[at..at + k]);
+                Ok(k)
+            }
             Contents::Pages(p) => Ok(p.read_at(at, &mut buf[..k])),
             Contents::Memfd { fd, .. } => {
                 // SAFETY: pread into our buffer from the file's memfd.
@@ -120,7 +166,23 @@ impl Contents {
 
     /// Writes `data` at `at`, growing the file as needed.
     fn write_at(&mut self, at: u64, data: &[u8]) -> KResult<usize> {
+        if let Contents::Small { data: v, .. } = self {
+            let end = at.saturating_add(data.len() as u64);
+            if at <= v.len() as u64 && end <= PAGE {
+                let (at, end) = (crate::num::usize_of(at), crate::num::usize_of(end));
+                if end > v.len() {
+                    v.resize(end, 0);
+                }
+                v[at..end].copy_from_slice(data);
+                return Ok(data.len());
+            }
+            if !data.is_empty() {
+                return self.paged()?.write_at(at, data);
+            }
+            return Ok(0);
+        }
         match self {
+            Contents::Small { .. } => Ok(0),
             Contents::Pages(p) => p.write_at(at, data),
             Contents::Memfd { fd, size, .. } => {
                 // SAFETY: pwrite of our buffer into the file's memfd.
@@ -139,7 +201,16 @@ impl Contents {
     }
 
     fn resize(&mut self, len: u64) -> KResult<()> {
+        if let Contents::Small { data, .. } = self {
+            if len <= data.len() as u64 {
+                data.truncate(crate::num::usize_of(len));
+                return Ok(());
+            }
+            // Growing leaves a hole: pages.
+            self.paged()?;
+        }
         match self {
+            Contents::Small { .. } => {}
             Contents::Pages(p) => p.resize(len),
             Contents::Memfd { fd, size, .. } => {
                 // SAFETY: ftruncate of the file's memfd.
@@ -159,6 +230,10 @@ impl Contents {
             return Ok(());
         }
         match self {
+            Contents::Small { data, .. } => {
+                data[crate::num::usize_of(start)..crate::num::usize_of(end)].fill(0);
+                Ok(())
+            }
             Contents::Pages(p) => {
                 p.punch(start, end);
                 Ok(())
@@ -189,6 +264,8 @@ impl Contents {
             return None;
         }
         match self {
+            Contents::Small { .. } if data => Some(off),
+            Contents::Small { .. } => Some(size),
             Contents::Pages(p) if data => p.seek_data(off),
             Contents::Pages(p) => Some(p.seek_hole(off)),
             Contents::Memfd { fd, .. } => {
@@ -208,7 +285,7 @@ impl Contents {
     fn memfd(&mut self) -> KResult<(Arc<OwnedFd>, Arc<AtomicUsize>)> {
         let p = match self {
             Contents::Memfd { fd, writers, .. } => return Ok((fd.clone(), writers.clone())),
-            Contents::Pages(p) => p,
+            _ => self.paged()?,
         };
         // SAFETY: memfd_create with a constant name; the result is checked.
         let raw = unsafe { libc::memfd_create(c"husk-tmpfs".as_ptr(), libc::MFD_CLOEXEC) };
@@ -778,7 +855,7 @@ fn apply_attr(node: &Node, a: &SetAttr, used: &AtomicU64, limit: u64) -> KResult
         // known); shrinking gives back what the cut-off part held.
         let grow = match v {
             Contents::Memfd { size: cur, .. } => size.saturating_sub(*cur),
-            Contents::Pages(_) => 0,
+            Contents::Small { .. } | Contents::Pages(_) => 0,
         };
         charge(used, limit, grow, Errno::EFBIG)?;
         let r = v.resize(size);
