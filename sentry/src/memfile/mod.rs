@@ -119,15 +119,7 @@ impl MemFile {
 
     /// Returns `[off, off+len)`, which nobody uses, to the allocator.
     fn free_range(&self, off: u64, len: u64) {
-        // SAFETY: punching a hole in our own memfd.
-        unsafe {
-            libc::fallocate(
-                self.fd.as_raw_fd(),
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                crate::num::sbits(off),
-                crate::num::sbits(len),
-            );
-        }
+        self.zero(off, len);
         let mut free = self.free.lock();
         let (mut start, mut l) = (off, len);
         if let Some((&po, &pl)) = free.range(..start).next_back() {

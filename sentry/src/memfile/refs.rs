@@ -49,18 +49,22 @@ impl RefMap {
         }
     }
 
+    /// The ranges within `[s, e)`, split at its ends: (start, end, extra).
+    fn pieces(&mut self, s: u64, e: u64) -> Vec<(u64, u64, u32)> {
+        self.split(s);
+        self.split(e);
+        self.ranges
+            .range(s..e)
+            .map(|(&k, &(end, x))| (k, end, x))
+            .collect()
+    }
+
     /// One more user for every page of `[s, e)`.
     pub fn add(&mut self, s: u64, e: u64) {
         if s >= e {
             return;
         }
-        self.split(s);
-        self.split(e);
-        let inside: Vec<(u64, u64, u32)> = self
-            .ranges
-            .range(s..e)
-            .map(|(&k, &(end, x))| (k, end, x))
-            .collect();
+        let inside = self.pieces(s, e);
         let mut pos = s;
         for (k, end, x) in inside {
             if k > pos {
@@ -86,13 +90,7 @@ impl RefMap {
             Some(last) if last.1 == a => last.1 = b,
             _ => freed.push((a, b)),
         };
-        self.split(s);
-        self.split(e);
-        let inside: Vec<(u64, u64, u32)> = self
-            .ranges
-            .range(s..e)
-            .map(|(&k, &(end, x))| (k, end, x))
-            .collect();
+        let inside = self.pieces(s, e);
         let mut pos = s;
         for (k, end, x) in inside {
             if k > pos {
