@@ -40,11 +40,6 @@ fn done(ctx: &mut Ctx<'_, '_>, v: u64) -> KResult<u64> {
     Ok(v)
 }
 
-/// RLIMIT_AS of the calling process (soft).
-fn as_limit(ctx: &Ctx<'_, '_>) -> u64 {
-    ctx.proc_ref().rlimits[libc::RLIMIT_AS as usize].0
-}
-
 /// mmap's checks of its arguments and the request they make, before any
 /// file is looked at. MAP_HUGETLB is the caller's (it is logged).
 fn map_request(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<MapRequest> {
@@ -97,7 +92,7 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::MAP_HUGETLB != 0 {
         ctx.log_once("mmap MAP_HUGETLB");
     }
-    let lim = as_limit(ctx);
+    let lim = ctx.proc_ref().as_limit();
     let mut req = map_request(&ctx.mm, lim, a)?;
     let mut file = None;
     if flags & libc::MAP_ANONYMOUS == 0 {
@@ -230,7 +225,7 @@ fn brk_in(mm: &Mm, lim: u64, a: [u64; 6]) -> u64 {
 }
 
 fn brk(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let lim = as_limit(ctx);
+    let lim = ctx.proc_ref().as_limit();
     let r = brk_in(&ctx.mm, lim, a);
     done(ctx, r)
 }
@@ -254,7 +249,7 @@ fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[3] & 4 != 0 {
         ctx.log_once("mremap MREMAP_DONTUNMAP");
     }
-    let lim = as_limit(ctx);
+    let lim = ctx.proc_ref().as_limit();
     let r = mremap_in(&ctx.mm, lim, a)?;
     done(ctx, r)
 }

@@ -315,7 +315,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
     };
     let (mut nofile, mut as_limit) = {
         let p = &st.procs[&st.tasks[&tid].tgid];
-        (p.nofile(), p.rlimits[libc::RLIMIT_AS as usize].0)
+        (p.nofile(), p.as_limit())
     };
     let waiter = st.tasks[&tid].waiter.clone();
     drop(st);
@@ -441,7 +441,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 creds = p.creds.clone();
             }
             nofile = p.nofile();
-            as_limit = p.rlimits[libc::RLIMIT_AS as usize].0;
+            as_limit = p.as_limit();
         }
         drop(st);
         event = run_app(&k, tid, &mut pctx, &mm, &mut regs);

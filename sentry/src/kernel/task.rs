@@ -151,6 +151,11 @@ impl Process {
     pub fn nofile(&self) -> u64 {
         self.rlimits[libc::RLIMIT_NOFILE as usize].0
     }
+
+    /// The soft RLIMIT_AS: the address space may not grow past it.
+    pub fn as_limit(&self) -> u64 {
+        self.rlimits[libc::RLIMIT_AS as usize].0
+    }
 }
 
 /// Wakes task `tid` out of a sleep whose waker knows the task rather

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use platform::AddressSpace;
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use access::{iov_len, read_cstr, read_obj, read_vec, scatter_at, write_obj, Plain};
@@ -175,6 +175,9 @@ pub struct Mm {
     pub io_pin: parking_lot::RwLock<()>,
     /// Forks made from this space (see `fork_count`).
     forks: AtomicU64,
+    /// Something waits in `pending_release` or `pending_drop` (read without
+    /// the state lock on every return to the application).
+    pending: AtomicBool,
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -237,6 +240,7 @@ impl Mm {
             scratch,
             io_pin: parking_lot::RwLock::new(()),
             forks: AtomicU64::new(0),
+            pending: AtomicBool::new(false),
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
@@ -263,13 +267,22 @@ impl Mm {
 
     /// Whether ranges wait for `release_pending`.
     pub fn has_pending_release(&self) -> bool {
-        let st = self.state.lock();
-        !st.pending_release.is_empty() || !st.pending_drop.is_empty()
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Lets go of `[off, off+len)` once the platform has unmapped it.
+    fn let_go(&self, st: &mut MmState, off: u64, len: u64) {
+        st.pending_release.push((off, len));
+        self.pending.store(true, Ordering::Release);
     }
 
     /// Releases file ranges whose mappings the platform has dropped. Called
     /// after the platform context flushed this address space.
     pub fn release_pending(&self) {
+        // Cleared before the take: a range added after it sets it again.
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let _pinned = self.io_pin.write();
         let (pending, drops) = {
             let mut st = self.state.lock();
@@ -406,8 +419,11 @@ impl Mm {
         for k in keys {
             let v = st.vmas.remove(&k).unwrap();
             match v.backing {
-                Backing::Private { off } => st.pending_release.push((off, v.end - v.start)),
-                Backing::Shared { mem, .. } => st.pending_drop.push(mem),
+                Backing::Private { off } => self.let_go(st, off, v.end - v.start),
+                Backing::Shared { mem, .. } => {
+                    st.pending_drop.push(mem);
+                    self.pending.store(true, Ordering::Release);
+                }
                 Backing::File { .. } => {}
             }
         }
@@ -496,8 +512,7 @@ impl Mm {
             self.memfile
                 .copy(v.off_at(v.start), off + (v.start - start), v.end - v.start);
             st.vmas.remove(&v.start);
-            st.pending_release
-                .push((v.off_at(v.start), v.end - v.start));
+            self.let_go(st, v.off_at(v.start), v.end - v.start);
         }
         let vma = Vma {
             start,
@@ -1006,7 +1021,7 @@ impl Mm {
             }
             v.backing = Backing::Private { off: fresh };
             let v = v.clone();
-            st.pending_release.push((old, len));
+            self.let_go(st, old, len);
             self.install(&v, s, len);
             Self::merge_at(st, s);
             Self::merge_at(st, e);
