@@ -163,12 +163,19 @@ impl Ctx<'_, '_> {
     /// Applies pending address-space changes and frees what they released.
     pub fn flush_mm(&mut self) -> KResult<()> {
         let space = self.mm.space.clone();
-        if let Err(e) = self.pctx.flush(&space) {
-            tracing::error!("address space update failed: {e}");
-            return Err(Errno::ENOMEM);
+        let pctx = &mut *self.pctx;
+        let ok = self.mm.flush_and_release(|| match pctx.flush(&space) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("address space update failed: {e}");
+                false
+            }
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(Errno::ENOMEM)
         }
-        self.mm.release_pending();
-        Ok(())
     }
 
     /// The caller as the VFS and file operations see it.

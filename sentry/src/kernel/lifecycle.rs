@@ -358,9 +358,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             if mm.has_pending_release() {
                 // Pages an munmap or a copy-on-write let go are freed only
                 // once the host no longer maps them.
-                if pctx.flush(&mm.space).is_ok() {
-                    mm.release_pending();
-                }
+                mm.flush_and_release(|| pctx.flush(&mm.space).is_ok());
             }
             event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
             continue;
@@ -381,9 +379,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 last_fault = (code == 2).then_some((addr, forks));
                 // The new mapping is applied now, and what it replaced
                 // let go.
-                if pctx.flush(&mm.space).is_ok() {
-                    mm.release_pending();
-                }
+                mm.flush_and_release(|| pctx.flush(&mm.space).is_ok());
                 event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
                 continue;
             }

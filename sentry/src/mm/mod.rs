@@ -265,36 +265,49 @@ impl Mm {
         self.space.max_addr()
     }
 
-    /// Whether ranges wait for `release_pending`.
+    /// Whether ranges wait to be let go (`flush_and_release`).
     pub fn has_pending_release(&self) -> bool {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Lets go of `[off, off+len)` once the platform has unmapped it.
+    /// Lets go of `[off, off+len)` once the platform has unmapped it. The
+    /// change that replaces it is queued under the same state lock.
     fn let_go(&self, st: &mut MmState, off: u64, len: u64) {
         st.pending_release.push((off, len));
         self.pending.store(true, Ordering::Release);
     }
 
-    /// Releases file ranges whose mappings the platform has dropped. Called
-    /// after the platform context flushed this address space.
-    pub fn release_pending(&self) {
+    /// Applies this space's queued mapping changes with `flush` (true when
+    /// it succeeded) and then frees what they replaced. What waits is taken
+    /// before the flush: every change queued for it (under the state lock,
+    /// with it) is then applied by that flush, even when other threads let
+    /// go of more meanwhile, which waits for their own flush.
+    pub fn flush_and_release(&self, flush: impl FnOnce() -> bool) -> bool {
         // Cleared before the take: a range added after it sets it again.
-        if !self.pending.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        let _pinned = self.io_pin.write();
-        let (pending, drops) = {
+        let taken = self.pending.swap(false, Ordering::AcqRel).then(|| {
             let mut st = self.state.lock();
             (
                 std::mem::take(&mut st.pending_release),
                 std::mem::take(&mut st.pending_drop),
             )
-        };
-        for (off, len) in pending {
-            self.memfile.release(off, len);
+        });
+        let ok = flush();
+        if let Some((pending, drops)) = taken {
+            if !ok {
+                // Still mapped: kept for a later flush, or for drop.
+                let mut st = self.state.lock();
+                st.pending_release.extend(pending);
+                st.pending_drop.extend(drops);
+                self.pending.store(true, Ordering::Release);
+                return ok;
+            }
+            let _pinned = self.io_pin.write();
+            for (off, len) in pending {
+                self.memfile.release(off, len);
+            }
+            drop(drops);
         }
-        drop(drops);
+        ok
     }
 
     /// Finds a free range of `len` bytes below the mmap cursor.
@@ -932,6 +945,10 @@ impl Mm {
         fence: impl FnOnce() -> KResult<()>,
     ) -> KResult<Arc<Mm>> {
         let _pinned = self.io_pin.write();
+        // Counted before any protection is queued: another thread's switch
+        // may apply it before this fork's fence does, and its fault must
+        // then count as new (see `fork_count`).
+        self.forks.fetch_add(1, Ordering::Release);
         let child = Mm::new(space, self.memfile.clone());
         {
             let st = self.state.lock();
@@ -957,7 +974,6 @@ impl Mm {
             cst.exe = st.exe.clone();
             cst.vdso_base = st.vdso_base;
         }
-        self.forks.fetch_add(1, Ordering::Release);
         fence()?;
         Ok(child)
     }
@@ -1360,7 +1376,7 @@ mod tests {
         assert!(child.write_fault(A + 5 * PAGE + 17));
         // The old page is let go once the platform has applied the change.
         assert!(parent.memfile.is_shared(off(&parent, A + 5 * PAGE)));
-        child.release_pending();
+        child.flush_and_release(|| true);
         assert_ne!(off(&parent, A + 5 * PAGE), off(&child, A + 5 * PAGE));
         assert_eq!(off(&parent, A + 6 * PAGE), off(&child, A + 6 * PAGE));
         assert_eq!(child.regions().len(), 1);
