@@ -125,6 +125,11 @@ pub fn put<T: sentry::mm::Plain>(ctx: &Ctx<'_, '_>, addr: u64, v: &T) -> KResult
 
 /// Reads a NULL-terminated array of strings (argv, envp).
 pub fn str_array(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
+    str_array_in(&ctx.mm, addr)
+}
+
+/// `str_array` from an address space, for calls made without a `Ctx`.
+pub fn str_array_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);
@@ -134,11 +139,11 @@ pub fn str_array(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Vec<Vec<u8>>> {
         if i > 0x20000 {
             return Err(Errno::E2BIG);
         }
-        let p: u64 = read_obj(&ctx.mm, addr + i * 8)?;
+        let p: u64 = read_obj(mm, addr + i * 8)?;
         if p == 0 {
             break;
         }
-        let s = read_cstr(&ctx.mm, p, 128 * 1024)?;
+        let s = read_cstr(mm, p, 128 * 1024)?;
         total += s.len() + 1;
         if total > 2 << 20 {
             return Err(Errno::E2BIG);

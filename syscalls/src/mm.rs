@@ -81,22 +81,66 @@ fn map_request(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<MapRequest> {
 }
 
 fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (len, prot, flags, fd, off) = (
-        a[1],
-        crate::abi::int(a[2]),
-        crate::abi::int(a[3]),
-        crate::abi::int(a[4]),
-        a[5],
-    );
-    let shared = flags & 0xf != libc::MAP_PRIVATE;
+    let flags = crate::abi::int(a[3]);
     if flags & libc::MAP_HUGETLB != 0 {
         ctx.log_once("mmap MAP_HUGETLB");
     }
     let lim = ctx.proc_ref().as_limit();
-    let mut req = map_request(&ctx.mm, lim, a)?;
-    let mut file = None;
-    if flags & libc::MAP_ANONYMOUS == 0 {
-        let f = fdget(ctx, crate::abi::bits(i64::from(fd)))?;
+    let req = map_request(&ctx.mm, lim, a)?;
+    let file = if flags & libc::MAP_ANONYMOUS == 0 {
+        Some(fdget(
+            ctx,
+            crate::abi::bits(i64::from(crate::abi::int(a[4]))),
+        )?)
+    } else {
+        None
+    };
+    let r = map_in(ctx.k, &ctx.mm, req, file, a, true);
+    ctx.flush_mm()?;
+    r
+}
+
+/// A file mapping without the kernel lock (anonymous ones are
+/// `unlocked`'s). The host applies it before the call returns, so a
+/// mapping it refuses fails here as it does with the lock. None: the
+/// locked handler's (a bad fd, a synthetic file whose copy reads kernel
+/// state).
+pub(crate) fn map_file_unlocked(
+    cx: &sentry::kernel::Unlocked<'_>,
+    a: [u64; 6],
+) -> Option<KResult<u64>> {
+    let flags = crate::abi::int(a[3]);
+    if flags & (libc::MAP_ANONYMOUS | libc::MAP_HUGETLB) != 0 {
+        return None;
+    }
+    let f = cx.files.lock().get(crate::abi::int(a[4])).ok()?;
+    let r = map_request(cx.mm, cx.as_limit, a)
+        .and_then(|req| map_in(cx.k, cx.mm, req, Some(f), a, false));
+    match r {
+        Err(e) if e == Errno::NEEDLOCK => None,
+        r => {
+            let flushed = cx.flush_mm();
+            Some(flushed.and(r))
+        }
+    }
+}
+
+/// mmap(2) of `file` (None: anonymous) into `mm` as `req` asks. The
+/// caller applies it on the host. Without the kernel lock (`locked`
+/// false) a file that must be copied and whose reads need kernel state
+/// answers NEEDLOCK before any change.
+fn map_in(
+    k: &sentry::Kernel,
+    mm: &Mm,
+    mut req: MapRequest,
+    file: Option<std::sync::Arc<sentry::fs::file::File>>,
+    a: [u64; 6],
+    locked: bool,
+) -> KResult<u64> {
+    let (len, prot, flags, off) = (a[1], crate::abi::int(a[2]), crate::abi::int(a[3]), a[5]);
+    let shared = flags & 0xf != libc::MAP_PRIVATE;
+    let mut copy = None;
+    if let Some(f) = file {
         let st = f.ops.stat()?;
         let fmt = st.mode & libc::S_IFMT;
         if !f.readable() {
@@ -123,49 +167,56 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         } else if fmt != libc::S_IFREG {
             return Err(Errno::ENODEV);
         } else {
+            // Shared and read-only mappings map the file itself (host page
+            // cache or the tmpfs file's memfd: coherent, no copy);
+            // writable private ones are copies.
+            let maywrite = !shared || (f.writable() && !write_sealed);
+            let direct = prot & libc::PROT_WRITE == 0 || shared;
+            if !direct || f.ops.mappable_fd().is_none() {
+                // A copy: its read must not need the kernel lock here.
+                if !locked && !f.ops.lockless() {
+                    return Err(Errno::NEEDLOCK);
+                }
+            }
             req.name = VmaName::File {
                 path: f.name.clone(),
                 dev: st.dev,
                 ino: st.ino,
                 off,
             };
-            // Shared and read-only mappings map the file itself (host page
-            // cache or the tmpfs file's memfd: coherent, no copy);
-            // writable private ones are copies.
-            req.maywrite = !shared || (f.writable() && !write_sealed);
+            req.maywrite = maywrite;
             let target = if shared {
-                f.ops.shared_map(req.maywrite)
+                f.ops.shared_map(maywrite)
             } else {
                 f.ops.mappable_fd().map(|fd| (fd, None))
             };
             match target {
-                Some((fd, hold)) if prot & libc::PROT_WRITE == 0 || shared => {
+                Some((fd, hold)) if direct => {
                     req.file = Some((fd, off));
                     req.file_hold = hold;
                 }
                 _ => {
                     if shared && prot & libc::PROT_WRITE != 0 {
-                        ctx.log_once(
+                        k.log_once(
                             "writable MAP_SHARED mapping of a synthetic file (private copy)",
                         );
                     }
-                    file = Some((f, crate::abi::bits(st.size)));
+                    copy = Some((f, crate::abi::bits(st.size)));
                 }
             }
         }
     }
-    let at = ctx.mm.map(req)?;
-    if let Some((f, size)) = file {
+    let at = mm.map(req)?;
+    if let Some((f, size)) = copy {
         if off < size {
             let n = crate::abi::size((size - off).min(len));
-            if let Err(e) = sentry::loader::elf::copy_in(&ctx.mm, f.as_ref(), at, n, off) {
-                let _ = ctx.mm.unmap(at, len);
-                ctx.flush_mm()?;
+            if let Err(e) = sentry::loader::elf::copy_in(mm, f.as_ref(), at, n, off) {
+                let _ = mm.unmap(at, len);
                 return Err(e);
             }
         }
     }
-    done(ctx, at)
+    Ok(at)
 }
 
 /// RLIMIT_AS: the address space may not grow past the limit.

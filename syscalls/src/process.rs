@@ -3,10 +3,11 @@
 
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
-use sentry::kernel::exec::do_execveat;
+use sentry::kernel::exec;
 use sentry::kernel::lifecycle::{WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED};
 use sentry::kernel::signal::CLD_EXITED;
 use sentry::kernel::task::ExitInfo;
+use sentry::kernel::Prepared;
 use sentry::kernel::{do_clone, do_wait, group_exit, CloneArgs, WaitSel};
 use sentry::{Ctx, Errno, KResult};
 
@@ -134,6 +135,32 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
 }
 
+/// The lock-free part of clone, clone3, fork and vfork: the child's
+/// address space and host side (`sentry::kernel::clone::prepare`). Always
+/// None: the locked handler registers the child, using what was made
+/// when the flags it reads are the same.
+pub(crate) fn prepare_clone(
+    cx: &sentry::kernel::Unlocked<'_>,
+    nr: i64,
+    a: [u64; 6],
+) -> Option<KResult<u64>> {
+    let flags = match nr {
+        libc::SYS_clone => a[0] & !0xff,
+        libc::SYS_fork => 0,
+        libc::SYS_vfork => (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
+        libc::SYS_clone3 if (64..=4096).contains(&a[1]) => {
+            sentry::mm::read_obj::<u64>(cx.mm, a[0]).ok()?
+        }
+        _ => return None,
+    };
+    sentry::kernel::clone::check_flags(cx.k, flags, cx.creds.euid).ok()?;
+    let mut pctx = cx.pctx.borrow_mut();
+    // A failure is the locked handler's to report (it checks more first).
+    let prep = sentry::kernel::clone::prepare(cx.k, cx.mm, &mut pctx, flags).ok()?;
+    *cx.prepared.borrow_mut() = Some(sentry::kernel::Prepared::Clone(prep));
+    None
+}
+
 fn fork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     clone(ctx, [libc::SIGCHLD as u64, 0, 0, 0, 0, 0])
 }
@@ -153,14 +180,26 @@ fn vfork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn execve(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if let Some(Prepared::Exec(p)) = ctx.prepared.take() {
+        if p.fits(ctx) {
+            exec::commit(ctx, p)?;
+            return Ok(0);
+        }
+    }
     let path = abi::path(ctx, a[0])?;
     let argv = abi::str_array(ctx, a[1])?;
     let envp = abi::str_array(ctx, a[2])?;
-    do_execveat(ctx, libc::AT_FDCWD, &path, argv, envp)?;
+    exec::do_execveat(ctx, libc::AT_FDCWD, &path, argv, envp)?;
     Ok(0)
 }
 
 fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if let Some(Prepared::Exec(p)) = ctx.prepared.take() {
+        if p.fits(ctx) {
+            exec::commit(ctx, p)?;
+            return Ok(0);
+        }
+    }
     let flags = crate::abi::int(a[4]);
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
@@ -177,8 +216,43 @@ fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (crate::abi::int(a[0]), raw)
     };
-    do_execveat(ctx, dirfd, &path, argv, envp)?;
+    exec::do_execveat(ctx, dirfd, &path, argv, envp)?;
     Ok(0)
+}
+
+/// The lock-free part of execve: reading the arguments, finding and
+/// loading the image into a new address space, building its stack (the
+/// walks, gofer round trips and copies). On success None, with the result
+/// in `cx.prepared` for the locked handler's point of no return; an error
+/// before it is the call's answer. execveat and anything that needs the
+/// kernel lock (a walk into procfs, inotify watches to tell) are the
+/// locked handler's.
+pub(crate) fn prepare_exec(cx: &sentry::kernel::Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
+    if cx.k.vfs.inotify.active() {
+        return None;
+    }
+    let prep = (|| {
+        let path = abi::path_in(cx.mm, a[0])?;
+        let argv = abi::str_array_in(cx.mm, a[1])?;
+        let envp = abi::str_array_in(cx.mm, a[2])?;
+        exec::prepare(
+            cx.k,
+            &cx.walker(),
+            cx.creds,
+            libc::AT_FDCWD,
+            &path,
+            argv,
+            envp,
+        )
+    })();
+    match prep {
+        Ok(p) => {
+            *cx.prepared.borrow_mut() = Some(Prepared::Exec(p));
+            None
+        }
+        Err(e) if e == Errno::NEEDLOCK => None,
+        Err(e) => Some(Err(e)),
+    }
 }
 
 fn exit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

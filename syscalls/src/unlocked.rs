@@ -31,11 +31,19 @@ const NOFOLLOW: u64 = libc::AT_SYMLINK_NOFOLLOW as u64;
 pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>> {
     let nr = i64::try_from(nr).ok()?;
     // A call either family does not know is None from both.
-    if nr == libc::SYS_futex {
-        return futex(cx, a);
+    match nr {
+        libc::SYS_futex => return futex(cx, a),
+        libc::SYS_clone | libc::SYS_clone3 | libc::SYS_fork | libc::SYS_vfork => {
+            return crate::process::prepare_clone(cx, nr, a)
+        }
+        libc::SYS_execve => return crate::process::prepare_exec(cx, a),
+        _ => {}
     }
     if let Some(r) = crate::mm::unlocked(cx.mm, cx.as_limit, nr, a) {
         return Some(r);
+    }
+    if nr == libc::SYS_mmap {
+        return crate::mm::map_file_unlocked(cx, a);
     }
     file_call(cx, nr, a).or_else(|| path_call(cx, nr, a))
 }

@@ -13,11 +13,14 @@
  *                               over that of one thread (x)
  *   wake scale-stat             the same for two threads each stat()ing
  *                               a path of the host's root (x)
+ *   wake scale-spawn            the same for two threads each running
+ *                               /bin/true (posix_spawn, waitpid) (x)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +258,36 @@ static int scale_stat(void)
 	return 0;
 }
 
+/* ---- two threads starting processes ---- */
+
+extern char **environ;
+
+static void *spawner(void *arg)
+{
+	char *argv[] = {arg, NULL};
+	long n = 0;
+	while (now() < stop_at) {
+		pid_t pid;
+		int st;
+		if (posix_spawn(&pid, arg, NULL, NULL, argv, environ))
+			die("posix_spawn");
+		if (waitpid(pid, &st, 0) != pid || st != 0)
+			die("waitpid");
+		n++;
+	}
+	return (void *)n;
+}
+
+static int scale_spawn(void)
+{
+	void *progs[2] = {"/bin/true", "/bin/true"};
+	rate(1, spawner, progs); /* warm up */
+	double one = rate(1, spawner, progs);
+	double two = rate(2, spawner, progs);
+	printf("%.2f\n", two / one);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "pipe-threads"))
@@ -267,6 +300,8 @@ int main(int argc, char **argv)
 		return scale();
 	if (argc >= 2 && !strcmp(argv[1], "scale-stat"))
 		return scale_stat();
-	fprintf(stderr, "usage: wake pipe-threads N | futex-threads | pipe-procs | scale | scale-stat\n");
+	if (argc >= 2 && !strcmp(argv[1], "scale-spawn"))
+		return scale_spawn();
+	fprintf(stderr, "usage: wake pipe-threads N | futex-threads | pipe-procs | scale | scale-stat | scale-spawn\n");
 	return 2;
 }

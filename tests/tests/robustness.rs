@@ -101,3 +101,85 @@ fn fork_exec_from_many_threads_loses_no_stub() {
         "{logged}"
     );
 }
+
+/// Host processes and threads descending from `root` (itself included).
+fn host_tree(root: u32) -> (usize, usize) {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The parent is the second field after the parenthesised name.
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        if let Some(pp) = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u32>().ok())
+        {
+            parent.insert(pid, pp);
+        }
+    }
+    let mut procs = 0;
+    let mut threads = 0;
+    for &pid in parent.keys() {
+        let mut p = pid;
+        let mut inside = false;
+        for _ in 0..64 {
+            if p == root {
+                inside = true;
+                break;
+            }
+            match parent.get(&p) {
+                Some(&pp) if pp != 0 => p = pp,
+                _ => break,
+            }
+        }
+        if inside {
+            procs += 1;
+            threads += std::fs::read_dir(format!("/proc/{pid}/task"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+        }
+    }
+    (procs, threads)
+}
+
+#[test]
+fn refused_clones_leave_no_host_process_or_thread() {
+    use std::io::{BufRead, BufReader};
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/clone_abort.c");
+    let bin = build_dir().join("robust/clone_abort");
+    compile_c(&src, &[], &bin, false).expect("compiling clone_abort");
+    // The same program with no refused clone is the baseline.
+    let mut counts = Vec::new();
+    for n in ["0", "400"] {
+        let mut child = std::process::Command::new(&husk)
+            .args(["do", "--"])
+            .arg(&bin)
+            .arg(n)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting husk");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(
+            first.starts_with(&format!("refused {n} of {n}, child 0, heap 1")),
+            "{first}"
+        );
+        assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"));
+        counts.push(host_tree(child.id()));
+        let status = child.wait().expect("waiting for husk");
+        assert!(status.success(), "{status}");
+    }
+    // Allow for a process or thread in passing; 400 refusals leaking
+    // anything would show hundreds.
+    let (base, after) = (counts[0], counts[1]);
+    assert!(
+        after.0 <= base.0 + 1 && after.1 <= base.1 + 2,
+        "before {base:?}, after {after:?}"
+    );
+}

@@ -51,9 +51,27 @@ pub struct Unlocked<'a> {
     pub as_limit: u64,
     /// Its waiter (futex waits sleep on it).
     pub waiter: &'a Arc<super::waitq::Waiter>,
+    /// Its platform context, for a change of the address space the host
+    /// must accept before the call returns (a file mapping).
+    pub pctx: std::cell::RefCell<&'a mut Box<dyn Context>>,
+    /// What the call made before it needs the lock, for the locked
+    /// handler to finish (set with a None answer).
+    pub prepared: std::cell::RefCell<Option<Prepared>>,
+}
+
+/// The part of a call done without the kernel lock, handed to the locked
+/// part of the same call.
+pub enum Prepared {
+    Clone(super::clone::ClonePrep),
+    Exec(super::exec::ExecPrep),
 }
 
 impl Unlocked<'_> {
+    /// Applies the address space's pending changes on the host now.
+    pub fn flush_mm(&self) -> KResult<()> {
+        flush_space(self.mm, &mut self.pctx.borrow_mut())
+    }
+
     /// The caller as a path walk without the kernel lock sees it.
     pub fn walker(&self) -> crate::fs::vfs::Walker<'_> {
         crate::fs::vfs::Walker {
@@ -74,6 +92,8 @@ pub struct Ctx<'k, 'r> {
     /// Registers were replaced wholesale (sigreturn, execve): do not store
     /// a return value.
     pub no_return: bool,
+    /// What the call's lock-free part made, if it had one.
+    pub prepared: Option<Prepared>,
 }
 
 impl Ctx<'_, '_> {
@@ -162,20 +182,7 @@ impl Ctx<'_, '_> {
 
     /// Applies pending address-space changes and frees what they released.
     pub fn flush_mm(&mut self) -> KResult<()> {
-        let space = self.mm.space.clone();
-        let pctx = &mut *self.pctx;
-        let ok = self.mm.flush_and_release(|| match pctx.flush(&space) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!("address space update failed: {e}");
-                false
-            }
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err(Errno::ENOMEM)
-        }
+        flush_space(&self.mm, self.pctx)
     }
 
     /// The caller as the VFS and file operations see it.
@@ -201,5 +208,22 @@ impl Ctx<'_, '_> {
 
     pub fn log_once(&self, what: &str) {
         self.k.log_once(what);
+    }
+}
+
+/// Applies `mm`'s pending changes on the host through `pctx`, then frees
+/// what they let go. ENOMEM when the host refuses them.
+fn flush_space(mm: &Mm, pctx: &mut Box<dyn Context>) -> KResult<()> {
+    let ok = mm.flush_and_release(|| match pctx.flush(&mm.space) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("address space update failed: {e}");
+            false
+        }
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Errno::ENOMEM)
     }
 }

@@ -4,9 +4,10 @@
 use super::ctx::Ctx;
 use super::lifecycle::{default_signal, release_vfork};
 use super::signal::{self, default_action, SIG_DFL, SIG_IGN};
-use super::KState;
+use super::{Creds, KState, Kernel};
 use crate::errno::{Errno, KResult};
 use crate::fs::file::File;
+use crate::fs::vfs::Walker;
 use crate::loader::elf::{self, Elf};
 use crate::loader::{build_stack, StackInfo};
 use crate::memfile::{page_up, PAGE};
@@ -49,19 +50,19 @@ struct Image {
     ids: (u64, u64),
 }
 
-fn open_exec(ctx: &mut Ctx<'_, '_>, dirfd: i32, path: &[u8]) -> KResult<Image> {
-    let r = ctx.k.vfs.resolve(ctx, dirfd, path, true)?;
+fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8]) -> KResult<Image> {
+    let r = k.vfs.resolve_in(w, dirfd, path, true, 0)?;
     let stat = r.stat.ok_or(Errno::ENOENT)?;
     match stat.mode & libc::S_IFMT {
         libc::S_IFREG => {}
         libc::S_IFDIR => return Err(Errno::EACCES),
         _ => return Err(Errno::EACCES),
     }
-    let may_exec = crate::fs::vfs::may(&ctx.proc_ref().creds, &stat, crate::fs::vfs::MAY_EXEC);
+    let may_exec = crate::fs::vfs::may(creds, &stat, crate::fs::vfs::MAY_EXEC);
     if !may_exec || r.mount.flags & libc::MS_NOEXEC != 0 {
         return Err(Errno::EACCES);
     }
-    let file = ctx.k.vfs.open_resolved(ctx, &r, libc::O_RDONLY, 0)?;
+    let file = k.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?;
     Ok(Image {
         file,
         path: r.path.clone(),
@@ -83,9 +84,47 @@ pub fn do_execveat(
     ctx: &mut Ctx<'_, '_>,
     dirfd: i32,
     path: &[u8],
-    mut argv: Vec<Vec<u8>>,
+    argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<()> {
+    let creds = ctx.proc_ref().creds.clone();
+    let prep = prepare(ctx.k, &ctx.walker(), &creds, dirfd, path, argv, envp)?;
+    commit(ctx, prep)
+}
+
+/// What execve makes before its point of no return: the new address
+/// space with the image and its interpreter loaded and the stack built.
+pub struct ExecPrep {
+    mm: Arc<Mm>,
+    entry: u64,
+    sp: u64,
+    /// The executable's path (/proc/pid/exe) and the name executed.
+    exe: Vec<u8>,
+    execfn: Vec<u8>,
+    /// The credentials it was checked and built for.
+    creds: Creds,
+}
+
+impl ExecPrep {
+    /// Whether it still fits the caller: a setuid by another thread since
+    /// means checking and building again.
+    pub fn fits(&self, ctx: &Ctx<'_, '_>) -> bool {
+        ctx.proc_ref().creds == self.creds
+    }
+}
+
+/// The part of execve before its point of no return, for a caller with
+/// `creds` walking with `w` (with or without the kernel lock: a walk
+/// that needs it answers NEEDLOCK). Changes nothing the caller can see.
+pub fn prepare(
+    k: &Arc<Kernel>,
+    w: &Walker<'_>,
+    creds: &Creds,
+    dirfd: i32,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<ExecPrep> {
     // The name executed, as Linux's bprm->filename: what the script
     // interpreter is given and what `comm` becomes.
     let execfn = if dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') {
@@ -97,7 +136,7 @@ pub fn do_execveat(
         v.extend_from_slice(path);
         v
     };
-    let mut img = open_exec(ctx, dirfd, path)?;
+    let mut img = open_exec(k, w, creds, dirfd, path)?;
     let mut script_arg = execfn.clone();
     // Interpreter scripts, up to four levels deep.
     for depth in 0.. {
@@ -127,16 +166,16 @@ pub fn do_execveat(
         nargv.push(std::mem::replace(&mut script_arg, interp.clone()));
         nargv.extend(argv.into_iter().skip(1));
         argv = nargv;
-        img = open_exec(ctx, libc::AT_FDCWD, &interp)?;
+        img = open_exec(k, w, creds, libc::AT_FDCWD, &interp)?;
     }
     let elf = Elf::parse(img.file.as_ref())?;
     let interp = match elf.interp(img.file.as_ref())? {
-        Some(p) => Some(open_exec(ctx, libc::AT_FDCWD, &p)?),
+        Some(p) => Some(open_exec(k, w, creds, libc::AT_FDCWD, &p)?),
         None => None,
     };
 
     // Build the new address space before the point of no return.
-    let mm = Mm::new(ctx.k.platform.new_address_space(), ctx.k.memfile.clone());
+    let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
     let main = elf::load(
         &mm,
         img.file.as_ref(),
@@ -168,8 +207,7 @@ pub fn do_execveat(
         s.brk = s.brk_start;
         s.exe = img.path.clone();
     }
-    ctx.k.vdso.map_into(&mm)?;
-    let creds = ctx.proc_ref().creds.clone();
+    k.vdso.map_into(&mm)?;
     let mut random = [0u8; 16];
     getrandom(&mut random);
     // SAFETY: getauxval reads the sentry's own auxiliary vector.
@@ -213,7 +251,27 @@ pub fn do_execveat(
         },
     )?;
 
-    // Point of no return: other threads go, the task takes the leader's id.
+    Ok(ExecPrep {
+        mm,
+        entry,
+        sp,
+        exe: img.path,
+        execfn,
+        creds: creds.clone(),
+    })
+}
+
+/// execve's point of no return: other threads go, the task takes the
+/// leader's id and runs the prepared image.
+pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
+    let ExecPrep {
+        mm,
+        entry,
+        sp,
+        exe,
+        execfn,
+        ..
+    } = prep;
     de_thread(ctx);
     let tgid = ctx.tgid();
     if ctx.tid != tgid {
@@ -224,13 +282,6 @@ pub fn do_execveat(
         p.threads = vec![tgid];
         ctx.tid = tgid;
     }
-    let (old_user, old_rss) = (ctx.mm.space.cpu_time_ns(), super::cpu::rss_kb(&ctx.mm));
-    {
-        let p = ctx.proc_();
-        p.dead_times.0 += old_user;
-        p.maxrss_kb = p.maxrss_kb.max(old_rss);
-    }
-    ctx.pctx.release();
     let comm: Vec<u8> = execfn
         .rsplit(|&c| c == b'/')
         .next()
@@ -255,7 +306,7 @@ pub fn do_execveat(
     release_vfork(&mut ctx.st, ctx.tid);
     {
         let p = ctx.proc_();
-        p.exe = img.path.clone();
+        p.exe = exe;
         let mut h = p.sighand.lock().to_owned();
         for a in h.iter_mut() {
             if a.handler != SIG_IGN {
@@ -264,7 +315,21 @@ pub fn do_execveat(
         }
         p.sighand = Arc::new(parking_lot::Mutex::new(h));
     }
-    ctx.mm = mm;
+    let old = std::mem::replace(&mut ctx.mm, mm);
+    // The old stub ends without the kernel lock: that waits for the host
+    // to tear a process down. Its CPU time and peak size are the
+    // process's.
+    let pctx = &mut *ctx.pctx;
+    let (old_user, old_rss) = MutexGuard::unlocked(&mut ctx.st, || {
+        let acct = (old.space.cpu_time_ns(), super::cpu::rss_kb(&old));
+        pctx.release();
+        drop(old);
+        acct
+    });
+    if let Some(p) = ctx.st.procs.get_mut(&tgid) {
+        p.dead_times.0 += old_user;
+        p.maxrss_kb = p.maxrss_kb.max(old_rss);
+    }
     let r = &mut ctx.regs.gp;
     // SAFETY: plain integers.
     *r = unsafe { std::mem::zeroed() };

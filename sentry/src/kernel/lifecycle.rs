@@ -91,6 +91,7 @@ pub fn spawn_init(
         pctx: &mut pctx,
         mm,
         no_return: false,
+        prepared: None,
     };
     let dir = k
         .vfs
@@ -105,7 +106,8 @@ pub fn spawn_init(
     let space = ctx.task_ref().mm.space.clone();
     drop(ctx);
     tracing::debug!("init loaded");
-    spawn_thread(k.clone(), pid, pctx, regs, space).map_err(BootError::Exec)?;
+    let thread = super::clone::start_thread(k.clone(), pctx, space).map_err(BootError::Exec)?;
+    thread.go(pid, regs);
     Ok(())
 }
 
@@ -165,44 +167,6 @@ pub fn new_process(
         ctty: None,
         child_wq: super::WaitQueue::new(),
         signal_wq: super::WaitQueue::new(),
-    }
-}
-
-/// Starts the sentry thread of task `tid` and has it create the task's
-/// host side in `space` (a stub process, or the adoption of a stub thread)
-/// before returning, so that when the host refuses either, fork and clone
-/// fail with EAGAIN and leave nothing behind. The new thread runs the task
-/// once it gets the kernel lock, so the caller may register the task after
-/// this returns, as long as it holds the lock until then.
-pub fn spawn_thread(
-    k: Arc<Kernel>,
-    tid: i32,
-    mut pctx: Box<dyn Context>,
-    regs: Regs,
-    space: Arc<dyn platform::AddressSpace>,
-) -> KResult<()> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let r = std::thread::Builder::new()
-        .name(format!("task-{tid}"))
-        .stack_size(1 << 20)
-        .spawn(move || {
-            let ready = pctx.prepare(&space);
-            drop(space);
-            if let Err(e) = ready {
-                tracing::warn!(tid, "cannot create the task's stub: {e}");
-                let _ = tx.send(false);
-                return;
-            }
-            let _ = tx.send(true);
-            run_task(k, tid, pctx, regs)
-        });
-    if let Err(e) = r {
-        tracing::warn!("cannot start a sentry thread: {e}");
-        return Err(Errno::EAGAIN);
-    }
-    match rx.recv() {
-        Ok(true) => Ok(()),
-        _ => Err(Errno::EAGAIN),
     }
 }
 
@@ -288,7 +252,7 @@ fn send_dnotify(k: &Kernel, st: &mut KState) {
     }
 }
 
-fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
+pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
     let mut tid = tid0;
     super::waitq::defer_wakeups(true);
     let mut st = k.lock();
@@ -327,6 +291,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
             last_fault = None;
         }
         let (mut done, mut restart) = (false, false);
+        let mut prepared = None;
         if matches!(event, Some(Event::Syscall)) && !k.strace {
             let cx = super::Unlocked {
                 k: &k,
@@ -339,6 +304,8 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 nofile,
                 as_limit,
                 waiter: &waiter,
+                pctx: std::cell::RefCell::new(&mut pctx),
+                prepared: std::cell::RefCell::new(None),
             };
             if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
                 // A call a signal interrupted goes through the signal path.
@@ -349,6 +316,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                 };
                 done = true;
             }
+            prepared = cx.prepared.into_inner();
         }
         if done && !restart && !k.vfs.inotify.dnotify.pending() {
             // Back to the application without the kernel lock: the call
@@ -399,6 +367,7 @@ fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Reg
                     pctx: &mut pctx,
                     mm,
                     no_return: false,
+                    prepared: prepared.take(),
                 };
                 let r = table.dispatch(&mut ctx, nr, args);
                 if !ctx.no_return {
@@ -642,202 +611,6 @@ fn find_reaper(st: &KState, mut pid: i32) -> Option<i32> {
         pid = p.ppid;
     }
     None
-}
-
-/// Clone flags this kernel implements.
-pub struct CloneArgs {
-    pub flags: u64,
-    pub stack: u64,
-    pub ptid: u64,
-    pub ctid: u64,
-    pub tls: u64,
-    pub exit_signal: i32,
-}
-
-pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
-    let f = crate::num::sbits32(u32::try_from(a.flags & 0xffff_ffff).unwrap_or(0));
-    if f & libc::CLONE_THREAD != 0 && f & libc::CLONE_SIGHAND == 0 {
-        return Err(Errno::EINVAL);
-    }
-    if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
-        return Err(Errno::EINVAL);
-    }
-    let ns = libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUSER
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP
-        | libc::CLONE_PIDFD;
-    if f & ns != 0 {
-        ctx.log_once("clone with namespace or pidfd flags");
-        return Err(Errno::EINVAL);
-    }
-    if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
-        return Err(Errno::EINVAL);
-    }
-    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 && ctx.proc_ref().creds.euid != 0 {
-        return Err(Errno::EPERM);
-    }
-    let mm = if f & libc::CLONE_VM != 0 {
-        ctx.mm.clone()
-    } else {
-        // The parent's write-protection reaches the host before fork goes
-        // on: its other threads may be running.
-        let (pmm, space) = (ctx.mm.clone(), ctx.mm.space.clone());
-        let pctx = &mut *ctx.pctx;
-        pmm.fork(ctx.k.platform.new_address_space(), || {
-            pctx.flush(&space).map_err(|e| {
-                tracing::warn!("fork: write-protecting the parent failed: {e}");
-                Errno::ENOMEM
-            })
-        })?
-    };
-    let parent_tid = ctx.tid;
-    let parent = ctx.task_ref();
-    let tgid = parent.tgid;
-    let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
-        parent.mnt_ns.copy()
-    } else {
-        parent.mnt_ns.clone()
-    };
-    let uts_ns = if f & libc::CLONE_NEWUTS != 0 {
-        parent.uts_ns.copy()
-    } else {
-        parent.uts_ns.clone()
-    };
-    let files = if f & libc::CLONE_FILES != 0 {
-        parent.files.clone()
-    } else {
-        Arc::new(Mutex::new(parent.files.lock().clone()))
-    };
-    let fs = if f & libc::CLONE_FS != 0 {
-        parent.fs.clone()
-    } else {
-        Arc::new(Mutex::new(parent.fs.lock().clone()))
-    };
-    let (sig_mask, alt_stack, comm) = (parent.sig_mask, parent.alt_stack, parent.comm.clone());
-    let sched = parent.sched.inherited();
-    let space = ctx.mm.space.clone();
-    let child_pctx = if f & libc::CLONE_VM != 0 {
-        ctx.pctx.new_thread(&space).map_err(|e| {
-            tracing::warn!("cannot create a stub thread: {e}");
-            Errno::EAGAIN
-        })?
-    } else {
-        ctx.k.platform.new_context()
-    };
-    let mut regs = ctx.regs.clone();
-    if f & libc::CLONE_VM == 0 {
-        ctx.pctx.load_fp(ctx.regs).map_err(|_| Errno::EAGAIN)?;
-        regs.fp = ctx.regs.fp.clone();
-        regs.fp_len = ctx.regs.fp_len;
-        regs.fp_dirty = regs.fp_len > 0;
-    } else {
-        regs.fp_len = 0;
-        regs.fp_dirty = false;
-    }
-    regs.gp.rax = 0;
-    if a.stack != 0 {
-        regs.gp.rsp = a.stack;
-    }
-    if f & libc::CLONE_SETTLS != 0 {
-        regs.gp.fs_base = a.tls;
-    }
-    let tid = alloc_pid(&mut ctx.st);
-    let kicker = child_pctx.kicker();
-    // The host side first: nothing is registered if it cannot be made.
-    spawn_thread(ctx.k.clone(), tid, child_pctx, regs, mm.space.clone())?;
-    let st = &mut ctx.st;
-    let child_tgid = if f & libc::CLONE_THREAD != 0 {
-        tgid
-    } else {
-        tid
-    };
-    if f & libc::CLONE_THREAD == 0 {
-        let pp = &st.procs[&tgid];
-        let ppid = if f & libc::CLONE_PARENT != 0 {
-            pp.ppid
-        } else {
-            tgid
-        };
-        let mut np = new_process(tid, ppid, pp.pgid, pp.sid, pp.creds.clone(), pp.exe.clone());
-        np.rlimits = pp.rlimits;
-        np.sighand = if f & libc::CLONE_SIGHAND != 0 {
-            pp.sighand.clone()
-        } else {
-            Arc::new(Mutex::new(*pp.sighand.lock()))
-        };
-        np.dumpable = pp.dumpable;
-        np.no_new_privs = pp.no_new_privs;
-        np.ctty = pp.ctty.clone();
-        st.procs.insert(tid, np);
-        if let Some(pp) = st.procs.get_mut(&ppid) {
-            pp.children.push(tid);
-        }
-    }
-    st.procs.get_mut(&child_tgid).unwrap().threads.push(tid);
-    st.tasks.insert(
-        tid,
-        Task {
-            tid,
-            tgid: child_tgid,
-            mm: mm.clone(),
-            files,
-            fs,
-            sig_mask,
-            saved_mask: None,
-            pending: Default::default(),
-            alt_stack: if f & libc::CLONE_VM != 0 && f & libc::CLONE_VFORK == 0 {
-                (0, 0, signal::SS_DISABLE)
-            } else {
-                alt_stack
-            },
-            clear_child_tid: if f & libc::CLONE_CHILD_CLEARTID != 0 {
-                a.ctid
-            } else {
-                0
-            },
-            robust_list: 0,
-            kicker,
-            comm,
-            killed: false,
-            vfork_parent: (f & libc::CLONE_VFORK != 0).then_some(parent_tid),
-            restart: None,
-            host_tid: 0,
-            start: std::time::Instant::now(),
-            waiter: super::Waiter::new(),
-            exit_signal: a.exit_signal,
-            pdeathsig: 0,
-            mnt_ns,
-            uts_ns,
-            sched,
-        },
-    );
-    if f & libc::CLONE_PARENT_SETTID != 0 {
-        let _ = write_obj::<i32>(&ctx.mm, a.ptid, &tid);
-    }
-    if f & libc::CLONE_CHILD_SETTID != 0 {
-        let _ = write_obj::<i32>(&mm, a.ctid, &tid);
-    }
-    if f & libc::CLONE_VFORK != 0 {
-        // Only a fatal signal ends the wait early; the child's exec or
-        // exit wakes this task directly (`release_vfork`).
-        let w = ctx.wait_start();
-        loop {
-            w.rearm();
-            let waiting = ctx
-                .st
-                .tasks
-                .get(&tid)
-                .is_some_and(|c| c.vfork_parent.is_some());
-            let me = &ctx.st.tasks[&parent_tid];
-            if !waiting || me.killed {
-                break;
-            }
-            ctx.sleep_through_signals(&w);
-        }
-    }
-    Ok(tid)
 }
 
 /// Which children wait(2) considers.

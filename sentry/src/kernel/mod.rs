@@ -1,6 +1,7 @@
 //! The kernel proper: the global state, tasks and processes, and the loop
 //! that runs each task on its own sentry thread.
 
+pub mod clone;
 pub mod console;
 pub mod cpu;
 mod creds;
@@ -17,9 +18,10 @@ pub mod uts;
 mod wait;
 pub mod waitq;
 
+pub use clone::{do_clone, CloneArgs};
 pub use creds::Creds;
-pub use ctx::{Ctx, SyscallTable, Unlocked};
-pub use lifecycle::{do_clone, do_wait, group_exit, CloneArgs, WaitResult, WaitSel};
+pub use ctx::{Ctx, Prepared, SyscallTable, Unlocked};
+pub use lifecycle::{do_wait, group_exit, WaitResult, WaitSel};
 pub use signal::{SigAction, SigInfo};
 pub use task::{FsContext, Process, Restart, Task};
 pub use wait::Deadline;

@@ -433,6 +433,11 @@ fn wake_rows(wake: PathBuf) -> Vec<Row> {
             prog(&["scale-stat"]),
             &["--overlay", "none"],
         ),
+        scaling(
+            "2 threads spawn /bin/true and wait, vs 1 (median of 3)",
+            prog(&["scale-spawn"]),
+            &[],
+        ),
     ]
 }
 

@@ -1,0 +1,312 @@
+//! clone(2) and fork: the child's address space and host side are made
+//! first (`prepare`, which needs no kernel lock: a copy-on-write fork of
+//! the address space and a new stub are most of fork's cost), then the
+//! task is registered under the lock (`do_clone`).
+
+use super::ctx::{Ctx, Prepared};
+use super::lifecycle::{alloc_pid, new_process, run_task};
+use super::signal;
+use super::task::Task;
+use super::{Kernel, Waiter};
+use crate::errno::{Errno, KResult};
+use crate::mm::{write_obj, Mm};
+use parking_lot::Mutex;
+use platform::{AddressSpace, Context, Kicker, Regs};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+
+/// Clone flags this kernel implements.
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub ptid: u64,
+    pub ctid: u64,
+    pub tls: u64,
+    pub exit_signal: i32,
+}
+
+/// clone's checks of its flags alone (`euid`: the caller's).
+pub fn check_flags(k: &Kernel, flags: u64, euid: u32) -> KResult<()> {
+    let f = crate::num::sbits32(u32::try_from(flags & 0xffff_ffff).unwrap_or(0));
+    if f & libc::CLONE_THREAD != 0 && f & libc::CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ns = libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_PIDFD;
+    if f & ns != 0 {
+        k.log_once("clone with namespace or pidfd flags");
+        return Err(Errno::EINVAL);
+    }
+    if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 && euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// A child's address space and host side, made before it is registered.
+pub struct ClonePrep {
+    /// The flags it was made for.
+    flags: u64,
+    mm: Arc<Mm>,
+    kicker: Arc<dyn Kicker>,
+    thread: Started,
+}
+
+/// Makes the child of a clone with `flags` by the task running in `mm`
+/// on `pctx`: its address space (the parent's, or a copy-on-write fork of
+/// it) and its sentry thread with its host side (a stub thread, or a stub
+/// process). Needs no kernel lock; dropped unused, it is all undone.
+pub fn prepare(
+    k: &Arc<Kernel>,
+    mm: &Arc<Mm>,
+    pctx: &mut Box<dyn Context>,
+    flags: u64,
+) -> KResult<ClonePrep> {
+    let (child_mm, child_pctx) = if flags & libc::CLONE_VM as u64 != 0 {
+        let c = pctx.new_thread(&mm.space).map_err(|e| {
+            tracing::warn!("cannot create a stub thread: {e}");
+            Errno::EAGAIN
+        })?;
+        (mm.clone(), c)
+    } else {
+        // The parent's write-protection reaches the host before fork goes
+        // on: its other threads may be running.
+        let space = mm.space.clone();
+        let child = mm.fork(k.platform.new_address_space(), || {
+            pctx.flush(&space).map_err(|e| {
+                tracing::warn!("fork: write-protecting the parent failed: {e}");
+                Errno::ENOMEM
+            })
+        })?;
+        (child, k.platform.new_context())
+    };
+    let kicker = child_pctx.kicker();
+    let thread = start_thread(k.clone(), child_pctx, child_mm.space.clone())?;
+    Ok(ClonePrep {
+        flags,
+        mm: child_mm,
+        kicker,
+        thread,
+    })
+}
+
+/// clone(2): registers the child made by the call's lock-free part
+/// (`ctx.prepared`), or makes it now.
+pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
+    check_flags(ctx.k, a.flags, ctx.proc_ref().creds.euid)?;
+    let f = crate::num::sbits32(u32::try_from(a.flags & 0xffff_ffff).unwrap_or(0));
+    let prep = match ctx.prepared.take() {
+        Some(Prepared::Clone(p)) if p.flags == a.flags => p,
+        _ => {
+            let mm = ctx.mm.clone();
+            prepare(ctx.k, &mm, ctx.pctx, a.flags)?
+        }
+    };
+    let parent_tid = ctx.tid;
+    let parent = ctx.task_ref();
+    let tgid = parent.tgid;
+    let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
+        parent.mnt_ns.copy()
+    } else {
+        parent.mnt_ns.clone()
+    };
+    let uts_ns = if f & libc::CLONE_NEWUTS != 0 {
+        parent.uts_ns.copy()
+    } else {
+        parent.uts_ns.clone()
+    };
+    let files = if f & libc::CLONE_FILES != 0 {
+        parent.files.clone()
+    } else {
+        Arc::new(Mutex::new(parent.files.lock().clone()))
+    };
+    let fs = if f & libc::CLONE_FS != 0 {
+        parent.fs.clone()
+    } else {
+        Arc::new(Mutex::new(parent.fs.lock().clone()))
+    };
+    let (sig_mask, alt_stack, comm) = (parent.sig_mask, parent.alt_stack, parent.comm.clone());
+    let sched = parent.sched.inherited();
+    let mut regs = ctx.regs.clone();
+    if f & libc::CLONE_VM == 0 {
+        ctx.pctx.load_fp(ctx.regs).map_err(|_| Errno::EAGAIN)?;
+        regs.fp = ctx.regs.fp.clone();
+        regs.fp_len = ctx.regs.fp_len;
+        regs.fp_dirty = regs.fp_len > 0;
+    } else {
+        regs.fp_len = 0;
+        regs.fp_dirty = false;
+    }
+    regs.gp.rax = 0;
+    if a.stack != 0 {
+        regs.gp.rsp = a.stack;
+    }
+    if f & libc::CLONE_SETTLS != 0 {
+        regs.gp.fs_base = a.tls;
+    }
+    let tid = alloc_pid(&mut ctx.st);
+    let ClonePrep {
+        mm, thread, kicker, ..
+    } = prep;
+    let st = &mut ctx.st;
+    let child_tgid = if f & libc::CLONE_THREAD != 0 {
+        tgid
+    } else {
+        tid
+    };
+    if f & libc::CLONE_THREAD == 0 {
+        let pp = &st.procs[&tgid];
+        let ppid = if f & libc::CLONE_PARENT != 0 {
+            pp.ppid
+        } else {
+            tgid
+        };
+        let mut np = new_process(tid, ppid, pp.pgid, pp.sid, pp.creds.clone(), pp.exe.clone());
+        np.rlimits = pp.rlimits;
+        np.sighand = if f & libc::CLONE_SIGHAND != 0 {
+            pp.sighand.clone()
+        } else {
+            Arc::new(Mutex::new(*pp.sighand.lock()))
+        };
+        np.dumpable = pp.dumpable;
+        np.no_new_privs = pp.no_new_privs;
+        np.ctty = pp.ctty.clone();
+        st.procs.insert(tid, np);
+        if let Some(pp) = st.procs.get_mut(&ppid) {
+            pp.children.push(tid);
+        }
+    }
+    st.procs.get_mut(&child_tgid).unwrap().threads.push(tid);
+    st.tasks.insert(
+        tid,
+        Task {
+            tid,
+            tgid: child_tgid,
+            mm: mm.clone(),
+            files,
+            fs,
+            sig_mask,
+            saved_mask: None,
+            pending: Default::default(),
+            alt_stack: if f & libc::CLONE_VM != 0 && f & libc::CLONE_VFORK == 0 {
+                (0, 0, signal::SS_DISABLE)
+            } else {
+                alt_stack
+            },
+            clear_child_tid: if f & libc::CLONE_CHILD_CLEARTID != 0 {
+                a.ctid
+            } else {
+                0
+            },
+            robust_list: 0,
+            kicker,
+            comm,
+            killed: false,
+            vfork_parent: (f & libc::CLONE_VFORK != 0).then_some(parent_tid),
+            restart: None,
+            host_tid: 0,
+            start: std::time::Instant::now(),
+            waiter: Waiter::new(),
+            exit_signal: a.exit_signal,
+            pdeathsig: 0,
+            mnt_ns,
+            uts_ns,
+            sched,
+        },
+    );
+    // Registered: the child's thread may run it once the lock is free.
+    thread.go(tid, regs);
+    if f & libc::CLONE_PARENT_SETTID != 0 {
+        let _ = write_obj::<i32>(&ctx.mm, a.ptid, &tid);
+    }
+    if f & libc::CLONE_CHILD_SETTID != 0 {
+        let _ = write_obj::<i32>(&mm, a.ctid, &tid);
+    }
+    if f & libc::CLONE_VFORK != 0 {
+        // Only a fatal signal ends the wait early; the child's exec or
+        // exit wakes this task directly (`release_vfork`).
+        let w = ctx.wait_start();
+        loop {
+            w.rearm();
+            let waiting = ctx
+                .st
+                .tasks
+                .get(&tid)
+                .is_some_and(|c| c.vfork_parent.is_some());
+            let me = &ctx.st.tasks[&parent_tid];
+            if !waiting || me.killed {
+                break;
+            }
+            ctx.sleep_through_signals(&w);
+        }
+    }
+    Ok(tid)
+}
+
+/// A task's sentry thread whose host side exists, waiting for its task
+/// to be registered before it runs it. Dropped without `go`, the thread
+/// tears the host side down and ends.
+pub struct Started {
+    go: SyncSender<(i32, Regs)>,
+}
+
+impl Started {
+    /// Runs task `tid` (registered by now, or about to be under the
+    /// kernel lock the caller holds) from `regs`.
+    pub fn go(self, tid: i32, regs: Regs) {
+        let _ = self.go.send((tid, regs));
+    }
+}
+
+/// Starts a sentry thread for a new task and has it create the task's
+/// host side in `space` (a stub process, or the adoption of a stub
+/// thread) before returning, so that when the host refuses either, fork
+/// and clone fail with EAGAIN and leave nothing behind.
+pub fn start_thread(
+    k: Arc<Kernel>,
+    mut pctx: Box<dyn Context>,
+    space: Arc<dyn AddressSpace>,
+) -> KResult<Started> {
+    let (ready_tx, ready) = sync_channel(1);
+    let (go, go_rx) = sync_channel::<(i32, Regs)>(1);
+    let r = std::thread::Builder::new()
+        .name("task".into())
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let made = pctx.prepare(&space);
+            drop(space);
+            if let Err(e) = made {
+                tracing::warn!("cannot create a task's stub: {e}");
+                let _ = ready_tx.send(false);
+                return;
+            }
+            let _ = ready_tx.send(true);
+            match go_rx.recv() {
+                Ok((tid, regs)) => {
+                    if let Ok(name) = std::ffi::CString::new(format!("task-{tid}")) {
+                        let _ = rustix::thread::set_name(&name);
+                    }
+                    run_task(k, tid, pctx, regs)
+                }
+                Err(_) => pctx.release(),
+            }
+        });
+    if let Err(e) = r {
+        tracing::warn!("cannot start a sentry thread: {e}");
+        return Err(Errno::EAGAIN);
+    }
+    match ready.recv() {
+        Ok(true) => Ok(Started { go }),
+        _ => Err(Errno::EAGAIN),
+    }
+}
