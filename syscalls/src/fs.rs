@@ -753,36 +753,58 @@ fn fchdir(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn dup_to(ctx: &mut Ctx<'_, '_>, old: u64, min: u64, cloexec: bool) -> KResult<u64> {
-    let f = fdget(ctx, old)?;
-    let lim = nofile(ctx);
+    let files = ctx.task().files.clone();
+    dup_in(&files, nofile(ctx), old, min, cloexec)
+}
+
+/// dup(2) and F_DUPFD: the lowest free fd at or above `min`.
+pub(crate) fn dup_in(
+    files: &parking_lot::Mutex<sentry::fs::file::FdTable>,
+    lim: u64,
+    old: u64,
+    min: u64,
+    cloexec: bool,
+) -> KResult<u64> {
+    let mut t = files.lock();
+    let f = t.get(i32::try_from(old).map_err(|_| Errno::EBADF)?)?;
     if min >= lim {
         return Err(Errno::EINVAL);
     }
-    let fd = ctx
-        .task()
-        .files
-        .lock()
-        .alloc(f, cloexec, crate::abi::int(min), lim)?;
+    let fd = t.alloc(f, cloexec, crate::abi::int(min), lim)?;
     Ok(crate::abi::bits(i64::from(fd)))
 }
+
 fn dup(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     dup_to(ctx, a[0], 0, false)
 }
+
 fn do_dup3(ctx: &mut Ctx<'_, '_>, old: u64, new: u64, flags: u64) -> KResult<u64> {
-    let f = fdget(ctx, old)?;
-    if new >= nofile(ctx) || new > i32::MAX as u64 {
-        return Err(Errno::EBADF);
-    }
-    let prev = ctx.task().files.lock().install(
-        crate::abi::int(new),
-        f,
-        flags & libc::O_CLOEXEC as u64 != 0,
-    );
+    let files = ctx.task().files.clone();
+    let (fd, prev) = dup3_in(&files, nofile(ctx), old, new, flags)?;
     if let Some(p) = prev {
         crate::locks::on_close(ctx, &p.file);
     }
-    Ok(new)
+    Ok(fd)
 }
+
+/// dup2/dup3 of `old` onto `new` (equal ones are the callers'): the
+/// entry it replaced, for the caller to close.
+pub(crate) fn dup3_in(
+    files: &parking_lot::Mutex<sentry::fs::file::FdTable>,
+    lim: u64,
+    old: u64,
+    new: u64,
+    flags: u64,
+) -> KResult<(u64, Option<sentry::fs::file::FdEntry>)> {
+    let mut t = files.lock();
+    let f = t.get(i32::try_from(old).map_err(|_| Errno::EBADF)?)?;
+    if new >= lim || new > i32::MAX as u64 {
+        return Err(Errno::EBADF);
+    }
+    let prev = t.install(crate::abi::int(new), f, flags & libc::O_CLOEXEC as u64 != 0);
+    Ok((new, prev))
+}
+
 fn dup2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] == a[1] {
         fdget(ctx, a[0])?;
@@ -790,6 +812,7 @@ fn dup2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     do_dup3(ctx, a[0], a[1], 0)
 }
+
 fn dup3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] == a[1] || a[2] & !(libc::O_CLOEXEC as u64) != 0 {
         return Err(Errno::EINVAL);
@@ -797,14 +820,27 @@ fn dup3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_dup3(ctx, a[0], a[1], a[2])
 }
 
-fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+/// The fcntl(2) commands that need only the fd table and the open file
+/// (`lim`: RLIMIT_NOFILE); None for the others.
+pub(crate) fn fcntl_fd(
+    k: &sentry::Kernel,
+    files: &parking_lot::Mutex<sentry::fs::file::FdTable>,
+    lim: u64,
+    a: [u64; 6],
+) -> Option<KResult<u64>> {
     let fd = a[0];
-    let f = fdget(ctx, fd)?;
-    match crate::abi::int(a[1]) {
-        libc::F_DUPFD => dup_to(ctx, fd, a[2], false),
-        libc::F_DUPFD_CLOEXEC => dup_to(ctx, fd, a[2], true),
+    let cmd = crate::abi::int(a[1]);
+    let f = match i32::try_from(fd)
+        .map_err(|_| Errno::EBADF)
+        .and_then(|fd| files.lock().get(fd))
+    {
+        Ok(f) => f,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(match cmd {
+        libc::F_DUPFD => dup_in(files, lim, fd, a[2], false),
+        libc::F_DUPFD_CLOEXEC => dup_in(files, lim, fd, a[2], true),
         libc::F_GETFD => {
-            let files = ctx.task().files.clone();
             let c = files
                 .lock()
                 .fds
@@ -814,7 +850,6 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(u64::from(c))
         }
         libc::F_SETFD => {
-            let files = ctx.task().files.clone();
             if let Some(e) = files.lock().fds.get_mut(&crate::abi::int(fd)) {
                 e.cloexec = a[2] & 1 != 0;
             }
@@ -829,11 +864,23 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 | libc::O_NOATIME;
             let nf = (f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable);
             if nf & libc::O_ASYNC != 0 {
-                ctx.log_once("O_ASYNC (no SIGIO is sent)");
+                k.log_once("O_ASYNC (no SIGIO is sent)");
             }
             f.set_flags(nf);
             Ok(0)
         }
+        _ => return None,
+    })
+}
+
+fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let files = ctx.task().files.clone();
+    if let Some(r) = fcntl_fd(ctx.k, &files, nofile(ctx), a) {
+        return r;
+    }
+    let fd = a[0];
+    let f = fdget(ctx, fd)?;
+    match crate::abi::int(a[1]) {
         libc::F_GETLK
         | libc::F_SETLK
         | libc::F_SETLKW

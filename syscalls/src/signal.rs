@@ -25,12 +25,36 @@ pub fn register(r: &mut Reg<'_>) {
 }
 
 fn rt_sigaction(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let h = ctx.proc_ref().sighand.clone();
+    if let Some(sig) = sigaction_in(&ctx.mm, &h, a, false)? {
+        // Setting a signal to be ignored discards it where pending.
+        let threads = ctx.proc_ref().threads.clone();
+        ctx.proc_().shared_pending.remove(bit(sig));
+        for t in threads {
+            if let Some(t) = ctx.st.tasks.get_mut(&t) {
+                t.pending.remove(bit(sig));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// rt_sigaction(2) on the actions `h`, arguments in `mm`. Some(signal)
+/// when the new action ignores it: its pending instances are the
+/// caller's to discard, under the kernel lock; without it (`lock_free`)
+/// such a change answers NEEDLOCK before anything is done.
+pub(crate) fn sigaction_in(
+    mm: &sentry::mm::Mm,
+    h: &parking_lot::Mutex<[SigAction; 64]>,
+    a: [u64; 6],
+    lock_free: bool,
+) -> KResult<Option<i32>> {
     if a[3] != 8 {
         return Err(Errno::EINVAL);
     }
     let sig = abi::signo(a[0])?;
     let new = if a[1] != 0 {
-        let v: [u64; 4] = get(ctx, a[1])?;
+        let v: [u64; 4] = sentry::mm::read_obj(mm, a[1])?;
         if sig == ksig::SIGKILL || sig == ksig::SIGSTOP {
             return Err(Errno::EINVAL);
         }
@@ -43,29 +67,23 @@ fn rt_sigaction(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         None
     };
-    let h = ctx.proc_ref().sighand.clone();
+    let ignores = new.is_some_and(|n| {
+        n.handler == ksig::SIG_IGN
+            || (n.handler == ksig::SIG_DFL && ksig::default_action(sig) == ksig::Default_::Ign)
+    });
+    if ignores && lock_free {
+        return Err(Errno::NEEDLOCK);
+    }
     // `sig` was checked to be 1..=64.
     let slot = usize::try_from(sig - 1).map_err(|_| Errno::EINVAL)?;
     let old = h.lock()[slot];
     if a[2] != 0 {
-        put(ctx, a[2], &[old.handler, old.flags, old.restorer, old.mask])?;
+        sentry::mm::write_obj(mm, a[2], &[old.handler, old.flags, old.restorer, old.mask])?;
     }
     if let Some(n) = new {
         h.lock()[slot] = n;
-        // Setting a signal to be ignored discards it where pending.
-        let ign = n.handler == ksig::SIG_IGN
-            || (n.handler == ksig::SIG_DFL && ksig::default_action(sig) == ksig::Default_::Ign);
-        if ign {
-            let threads = ctx.proc_ref().threads.clone();
-            ctx.proc_().shared_pending.remove(bit(sig));
-            for t in threads {
-                if let Some(t) = ctx.st.tasks.get_mut(&t) {
-                    t.pending.remove(bit(sig));
-                }
-            }
-        }
     }
-    Ok(0)
+    Ok(ignores.then_some(sig))
 }
 
 fn rt_sigprocmask(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -39,6 +39,9 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
         libc::SYS_execve => return crate::process::prepare_exec(cx, a),
         _ => {}
     }
+    if let Some(r) = task_call(cx, nr, a) {
+        return Some(r);
+    }
     if let Some(r) = crate::mm::unlocked(cx.mm, cx.as_limit, nr, a) {
         return Some(r);
     }
@@ -81,6 +84,35 @@ fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
             let r = futex::wake(&cx.k.futexes, cx.mm, addr, val, bitset(cmd), private);
             Some(r.map(u64::from))
         }
+        _ => None,
+    }
+}
+
+/// Calls on the task's own ids, signal actions and fd table.
+fn task_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
+    let id = |v: u32| Some(Ok(u64::from(v)));
+    match nr {
+        libc::SYS_getpid => Some(Ok(crate::abi::bits(i64::from(cx.tgid)))),
+        libc::SYS_gettid => Some(Ok(crate::abi::bits(i64::from(cx.tid)))),
+        libc::SYS_getuid => id(cx.creds.ruid),
+        libc::SYS_geteuid => id(cx.creds.euid),
+        libc::SYS_getgid => id(cx.creds.rgid),
+        libc::SYS_getegid => id(cx.creds.egid),
+        libc::SYS_rt_sigaction => {
+            lock_free(crate::signal::sigaction_in(cx.mm, cx.sighand, a, true).map(|_| 0))
+        }
+        libc::SYS_dup => Some(fs::dup_in(cx.files, cx.nofile, a[0], 0, false)),
+        // Replacing an fd closes it: plain closes only.
+        libc::SYS_dup2 | libc::SYS_dup3 if a[0] != a[1] && close_is_plain(cx) => {
+            if nr == libc::SYS_dup3 && a[2] & !(libc::O_CLOEXEC as u64) != 0 {
+                return Some(Err(Errno::EINVAL));
+            }
+            let flags = if nr == libc::SYS_dup3 { a[2] } else { 0 };
+            let r = fs::dup3_in(cx.files, cx.nofile, a[0], a[1], flags);
+            // The replaced file's last reference goes outside the table's lock.
+            Some(r.map(|(fd, _prev)| fd))
+        }
+        libc::SYS_fcntl => fs::fcntl_fd(cx.k, cx.files, cx.nofile, a),
         _ => None,
     }
 }

@@ -37,6 +37,7 @@ pub trait SyscallTable: Send + Sync {
 pub struct Unlocked<'a> {
     pub k: &'a Arc<Kernel>,
     pub tid: i32,
+    pub tgid: i32,
     pub files: &'a parking_lot::Mutex<crate::fs::file::FdTable>,
     pub mm: &'a Arc<Mm>,
     /// The task's root and working directory.
@@ -46,6 +47,8 @@ pub struct Unlocked<'a> {
     /// per-thread credentials do).
     pub mnt_ns: &'a Arc<crate::fs::vfs::MountNs>,
     pub creds: &'a super::Creds,
+    /// Its process's signal actions (their own lock).
+    pub sighand: &'a Arc<parking_lot::Mutex<[super::SigAction; 64]>>,
     /// Its RLIMIT_NOFILE and RLIMIT_AS (soft), as of its last event.
     pub nofile: u64,
     pub as_limit: u64,

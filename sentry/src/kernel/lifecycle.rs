@@ -266,15 +266,17 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     // The task's fd table and memory, for calls made without the lock
     // (refreshed under the lock after every event: clone, unshare and
     // exec replace them).
-    let (mut files, mut mm, mut fs, mut mnt_ns, mut creds) = {
+    let (mut files, mut mm, mut fs, mut mnt_ns, mut creds, mut sighand, mut tgid) = {
         let t = &st.tasks[&tid];
-        let creds = st.procs[&t.tgid].creds.clone();
+        let p = &st.procs[&t.tgid];
         (
             t.files.clone(),
             t.mm.clone(),
             t.fs.clone(),
             t.mnt_ns.clone(),
-            creds,
+            p.creds.clone(),
+            p.sighand.clone(),
+            t.tgid,
         )
     };
     let (mut nofile, mut as_limit) = {
@@ -296,11 +298,13 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             let cx = super::Unlocked {
                 k: &k,
                 tid,
+                tgid,
                 files: &files,
                 mm: &mm,
                 fs: &fs,
                 mnt_ns: &mnt_ns,
                 creds: &creds,
+                sighand: &sighand,
                 nofile,
                 as_limit,
                 waiter: &waiter,
@@ -401,10 +405,12 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         refresh(&mut mm, &t.mm);
         refresh(&mut fs, &t.fs);
         refresh(&mut mnt_ns, &t.mnt_ns);
+        tgid = t.tgid;
         if let Some(p) = st.procs.get(&t.tgid) {
             if p.creds != creds {
                 creds = p.creds.clone();
             }
+            refresh(&mut sighand, &p.sighand);
             nofile = p.nofile();
             as_limit = p.as_limit();
         }
