@@ -560,6 +560,10 @@ pub(crate) fn getdents_in(
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    // A removed directory lists nothing, not even "." and "..".
+    if f.place().is_some_and(|p| p.is_dead()) {
+        return Err(Errno::ENOENT);
+    }
     let cap = (crate::abi::size(len)).min(1 << 20);
     let mut dp = f.dir_pos.lock();
     if dp.1.is_none() || dp.0 == 0 {

@@ -123,6 +123,20 @@ int main(void)
 	EXPECT_ERR("create_in_removed", open("new", O_CREAT | O_WRONLY, 0644), ENOENT);
 	EXPECT_ERR("mkdir_in_removed", mkdirat(g, "q", 0755), ENOENT);
 	EXPECT_ERR("lookup_in_removed", openat(g, "x", O_RDONLY), ENOENT);
+	char dents[1024];
+	EXPECT_ERR("getdents_removed", syscall(SYS_getdents64, g, dents, sizeof(dents)), ENOENT);
+	/* "." of a removed working directory opens: a dead directory. */
+	int dot = open(".", O_RDONLY | O_DIRECTORY);
+	CHECK("open_dot_removed", dot >= 0 && fstat(dot, &st) == 0 && st.st_nlink == 0 && S_ISDIR(st.st_mode));
+	EXPECT_ERR("getdents_dot_removed", syscall(SYS_getdents64, dot, dents, sizeof(dents)), ENOENT);
+	EXPECT_ERR("create_at_dot_removed", openat(dot, "x", O_CREAT | O_WRONLY, 0644), ENOENT);
+	EXPECT_ERR("open_dot_removed_rdwr", open(".", O_RDWR), EISDIR);
+	EXPECT_ERR("read_dot_removed", read(dot, dents, 1), EISDIR);
+	int dotpath = open(".", O_PATH);
+	CHECK("open_dot_removed_path", dotpath >= 0);
+	CHECK("fchdir_dot_removed", fchdir(dot) == 0 && stat(".", &st) == 0 && st.st_nlink == 0);
+	close(dot);
+	close(dotpath);
 	int up = openat(g, "..", O_RDONLY | O_DIRECTORY);
 	CHECK("dotdot_from_removed", up >= 0 && fstat(up, &st) == 0 && st.st_ino == st2.st_ino);
 	/* A new directory of the same name is not the removed one. */

@@ -989,10 +989,6 @@ impl Vfs {
         mode: u32,
     ) -> KResult<Arc<File>> {
         let stat = r.stat.ok_or(Errno::ENOENT)?;
-        if r.reopen.is_none() && r.removed() {
-            // A removed directory: its old path is not it any more.
-            return Err(Errno::ENOENT);
-        }
         let fmt = stat.mode & libc::S_IFMT;
         if flags & libc::O_DIRECTORY != 0 && fmt != libc::S_IFDIR {
             return Err(Errno::ENOTDIR);
@@ -1029,6 +1025,11 @@ impl Vfs {
         }
         let ops = if flags & libc::O_PATH != 0 {
             Box::new(PathFile { stat }) as Box<dyn FileOps>
+        } else if r.reopen.is_none() && r.removed() {
+            // A removed directory (a walk reaches one only as "." of a
+            // removed working directory or dirfd): its old path is not it
+            // any more, but it is still an empty, dead directory.
+            Box::new(DeadDir { stat })
         } else if let Some(f) = &r.reopen {
             f.ops.reopen(flags).ok_or(Errno::ENXIO)??
         } else if let Some(pipe) = (fmt == libc::S_IFIFO)
@@ -1188,6 +1189,32 @@ impl Vfs {
             return Err(Errno::EEXIST);
         }
         self.open_resolved_by(&w.c, &r, flags, mode)
+    }
+}
+
+/// A directory opened after its removal: metadata, and no entries.
+pub struct DeadDir {
+    pub stat: Stat,
+}
+
+impl FileOps for DeadDir {
+    fn read(&self, _f: &File, _b: &mut [u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn write(&self, _f: &File, _b: &[u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn seek(&self, _f: &File, _off: i64, _whence: i32) -> KResult<u64> {
+        Ok(0)
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn readdir(&self) -> KResult<Vec<crate::fs::DirEntry>> {
+        Err(Errno::ENOENT)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
