@@ -113,11 +113,7 @@ fn do_wait(
     max: u64,
     deadline: Option<Instant>,
 ) -> KResult<u64> {
-    let max = crate::abi::int(max);
-    let max = match usize::try_from(max) {
-        Ok(m) if m > 0 && m <= i32::MAX as usize / 12 => m,
-        _ => return Err(Errno::EINVAL),
-    };
+    let max = max_events(max)?;
     let f = epoll_of(ctx, epfd)?;
     let e = f.downcast::<Epoll>().unwrap();
     // Validate the output buffer up front (EFAULT before waiting).
@@ -140,13 +136,7 @@ fn do_wait(
         }
         if !ready.is_empty() {
             drop(w);
-            let mut buf = Vec::with_capacity(ready.len() * 12);
-            for (ev, data) in &ready {
-                buf.extend_from_slice(&ev.to_le_bytes());
-                buf.extend_from_slice(&data.to_le_bytes());
-            }
-            ctx.mm.write(out, &buf)?;
-            return Ok(ready.len() as u64);
+            return put_events(&ctx.mm, out, &ready);
         }
         let Some(w) = w else {
             return Ok(0);
@@ -165,6 +155,58 @@ fn do_wait(
             });
         }
     }
+}
+
+/// epoll_wait's `maxevents`.
+fn max_events(max: u64) -> KResult<usize> {
+    match usize::try_from(crate::abi::int(max)) {
+        Ok(m) if m > 0 && m <= i32::MAX as usize / 12 => Ok(m),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Writes `ready` (events, data) as struct epoll_event (packed, 12 bytes).
+fn put_events(mm: &sentry::mm::Mm, out: u64, ready: &[(u32, u64)]) -> KResult<u64> {
+    let mut buf = Vec::with_capacity(ready.len() * 12);
+    for (ev, data) in ready {
+        buf.extend_from_slice(&ev.to_le_bytes());
+        buf.extend_from_slice(&data.to_le_bytes());
+    }
+    mm.write(out, &buf)?;
+    Ok(ready.len() as u64)
+}
+
+/// epoll_wait, and epoll_pwait and epoll_pwait2 without a signal mask,
+/// without the kernel lock when events are ready now or the call does
+/// not wait (a zero timeout). None for the locked handler, having
+/// consumed nothing: a call that would sleep, anything to report as an
+/// error, and every call once a signalfd exists (its readiness is kernel
+/// state).
+pub(crate) fn wait_unlocked(
+    cx: &sentry::kernel::Unlocked<'_>,
+    nr: i64,
+    a: [u64; 6],
+) -> Option<KResult<u64>> {
+    if nr != libc::SYS_epoll_wait && a[4] != 0 {
+        return None;
+    }
+    if cx
+        .k
+        .signalfds_used
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return None;
+    }
+    let max = max_events(a[2]).ok()?;
+    let f = cx.files.lock().get(crate::abi::int(a[0])).ok()?;
+    let e = f.downcast::<Epoll>()?;
+    cx.mm.iovecs(a[1], 12).ok()?;
+    let ready = e.collect(&cx.walker().c, max);
+    if ready.is_empty() {
+        let no_wait = nr != libc::SYS_epoll_pwait2 && crate::abi::int(a[3]) == 0;
+        return no_wait.then_some(Ok(0));
+    }
+    Some(put_events(cx.mm, a[1], &ready))
 }
 
 fn ms_deadline(ms: i32) -> Option<Instant> {

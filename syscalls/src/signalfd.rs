@@ -45,6 +45,9 @@ fn create(ctx: &mut Ctx<'_, '_>, fd: i32, maskp: u64, size: u64, flags: u64) -> 
         } else {
             0
         };
+    ctx.k
+        .signalfds_used
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let f = File::new(
         Box::new(SignalFd::new(mask)),
         fl,

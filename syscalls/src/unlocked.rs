@@ -37,6 +37,9 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
             return crate::process::prepare_clone(cx, nr, a)
         }
         libc::SYS_execve => return crate::process::prepare_exec(cx, a),
+        libc::SYS_epoll_wait | libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => {
+            return crate::events::wait_unlocked(cx, nr, a)
+        }
         _ => {}
     }
     if let Some(r) = task_call(cx, nr, a) {

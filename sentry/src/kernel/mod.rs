@@ -83,6 +83,9 @@ pub struct Kernel {
     /// taken: from then on close(2) must look at the lock table, so it
     /// takes the kernel lock.
     pub record_locks_used: std::sync::atomic::AtomicBool,
+    /// Set once a signalfd exists: its readiness is its poller's pending
+    /// signals, kernel state, so from then on epoll_wait takes the lock.
+    pub signalfds_used: std::sync::atomic::AtomicBool,
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemFile>,
     pub vdso: Vdso,
@@ -120,6 +123,7 @@ impl Kernel {
         Ok(Arc::new(Kernel {
             futexes: Default::default(),
             record_locks_used: Default::default(),
+            signalfds_used: Default::default(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),
