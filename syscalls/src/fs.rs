@@ -1188,8 +1188,8 @@ pub(crate) fn temp_mask(ctx: &mut Ctx<'_, '_>, maskp: u64, size: u64) -> KResult
     }
     let m: u64 = get(ctx, maskp)?;
     let t = ctx.task();
-    t.saved_mask = Some(t.sig_mask);
-    t.sig_mask = m & !ksig::UNBLOCKABLE;
+    t.saved_mask = Some(t.sig_mask.get());
+    t.sig_mask.set(m & !ksig::UNBLOCKABLE);
     Ok(())
 }
 

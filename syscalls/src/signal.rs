@@ -87,24 +87,41 @@ pub(crate) fn sigaction_in(
 }
 
 fn rt_sigprocmask(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let mask = ctx.task_ref().sig_mask.clone();
+    sigprocmask_in(&ctx.mm, &mask, a, false).map(|()| 0)
+}
+
+/// rt_sigprocmask(2) on the caller's `mask`, arguments in `mm`. Without
+/// the kernel lock (`lock_free`) a change that unblocks a signal answers
+/// NEEDLOCK before anything is done: one may be pending, and is then
+/// delivered on the locked return.
+pub(crate) fn sigprocmask_in(
+    mm: &sentry::mm::Mm,
+    mask: &ksig::SigMask,
+    a: [u64; 6],
+    lock_free: bool,
+) -> KResult<()> {
     if a[3] != 8 {
         return Err(Errno::EINVAL);
     }
-    let old = ctx.task_ref().sig_mask;
+    let old = mask.get();
     if a[1] != 0 {
-        let set: u64 = get(ctx, a[1])?;
+        let set: u64 = sentry::mm::read_obj(mm, a[1])?;
         let new = match crate::abi::int(a[0]) {
             libc::SIG_BLOCK => old | set,
             libc::SIG_UNBLOCK => old & !set,
             libc::SIG_SETMASK => set,
             _ => return Err(Errno::EINVAL),
-        };
-        ctx.task().sig_mask = new & !ksig::UNBLOCKABLE;
+        } & !ksig::UNBLOCKABLE;
+        if lock_free && old & !new != 0 {
+            return Err(Errno::NEEDLOCK);
+        }
+        mask.set(new);
     }
     if a[2] != 0 {
-        put(ctx, a[2], &old)?;
+        sentry::mm::write_obj(mm, a[2], &old)?;
     }
-    Ok(0)
+    Ok(())
 }
 
 fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
@@ -113,7 +130,7 @@ fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     match restore_frame(&mm, ctx.regs) {
         Ok((mask, alt)) => {
             let t = ctx.task();
-            t.sig_mask = mask;
+            t.sig_mask.set(mask);
             if let Some(alt) = alt {
                 let on = t.alt_stack.2 & SS_ONSTACK != 0;
                 if !on {
@@ -139,7 +156,7 @@ fn rt_sigpending(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let t = ctx.task_ref();
-    let set = (t.pending.set | ctx.proc_ref().shared_pending.set) & t.sig_mask;
+    let set = (t.pending.set | ctx.proc_ref().shared_pending.set) & t.sig_mask.get();
     put(ctx, a[0], &set)?;
     Ok(0)
 }
@@ -150,8 +167,8 @@ fn rt_sigsuspend(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let m: u64 = get(ctx, a[0])?;
     let t = ctx.task();
-    t.saved_mask = Some(t.sig_mask);
-    t.sig_mask = m & !ksig::UNBLOCKABLE;
+    t.saved_mask = Some(t.sig_mask.get());
+    t.sig_mask.set(m & !ksig::UNBLOCKABLE);
     loop {
         if ctx.block(None).is_err() {
             return Err(Errno::ERESTARTNOHAND);
@@ -192,8 +209,8 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None
     };
     // Signals being waited for must not interrupt the wait as "pending".
-    let old = ctx.task_ref().sig_mask;
-    ctx.task().sig_mask = old | set;
+    let old = ctx.task_ref().sig_mask.get();
+    ctx.task().sig_mask.set(old | set);
     let r = loop {
         // Every signal posted to the process notifies its signal queue,
         // whichever thread it was aimed at.
@@ -219,7 +236,7 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
         }
     };
-    ctx.task().sig_mask = old;
+    ctx.task().sig_mask.set(old);
     let info = r?;
     if a[1] != 0 {
         put(ctx, a[1], &info.to_bytes())?;

@@ -101,6 +101,9 @@ fn task_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
         libc::SYS_geteuid => id(cx.creds.euid),
         libc::SYS_getgid => id(cx.creds.rgid),
         libc::SYS_getegid => id(cx.creds.egid),
+        libc::SYS_rt_sigprocmask => {
+            lock_free(crate::signal::sigprocmask_in(cx.mm, cx.sig_mask, a, true).map(|()| 0))
+        }
         libc::SYS_rt_sigaction => {
             lock_free(crate::signal::sigaction_in(cx.mm, cx.sighand, a, true).map(|_| 0))
         }

@@ -570,7 +570,7 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
         p.threads.len(),
         sigset_hex(t.pending.set),
         sigset_hex(p.shared_pending.set),
-        sigset_hex(t.sig_mask),
+        sigset_hex(t.sig_mask.get()),
         sigset_hex(ign),
         sigset_hex(cgt),
         u8::from(p.no_new_privs),

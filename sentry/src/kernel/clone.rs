@@ -135,7 +135,8 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     } else {
         Arc::new(Mutex::new(parent.fs.lock().clone()))
     };
-    let (sig_mask, alt_stack, comm) = (parent.sig_mask, parent.alt_stack, parent.comm.clone());
+    let sig_mask = Arc::new(signal::SigMask::new(parent.sig_mask.get()));
+    let (alt_stack, comm) = (parent.alt_stack, parent.comm.clone());
     let sched = parent.sched.inherited();
     let mut regs = ctx.regs.clone();
     if f & libc::CLONE_VM == 0 {

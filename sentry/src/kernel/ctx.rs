@@ -47,6 +47,8 @@ pub struct Unlocked<'a> {
     /// per-thread credentials do).
     pub mnt_ns: &'a Arc<crate::fs::vfs::MountNs>,
     pub creds: &'a super::Creds,
+    /// Its blocked-signal mask.
+    pub sig_mask: &'a super::signal::SigMask,
     /// Its process's signal actions (their own lock).
     pub sighand: &'a Arc<parking_lot::Mutex<[super::SigAction; 64]>>,
     /// Its RLIMIT_NOFILE and RLIMIT_AS (soft), as of its last event.

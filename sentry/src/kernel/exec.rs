@@ -445,7 +445,7 @@ pub fn signals_and_exit(
             }
             continue;
         }
-        let mask = t.sig_mask;
+        let mask = t.sig_mask.get();
         let t = st.tasks.get_mut(&tid).unwrap();
         let info = match t.pending.take(mask) {
             Some(i) => Some(i),
@@ -455,7 +455,7 @@ pub fn signals_and_exit(
             restart_syscall_regs(regs, false, false);
             let t = st.tasks.get_mut(&tid).unwrap();
             if let Some(m) = t.saved_mask.take() {
-                t.sig_mask = m;
+                t.sig_mask.set(m);
             }
             return true;
         };
@@ -480,7 +480,7 @@ pub fn signals_and_exit(
             return false;
         }
         let t = st.tasks.get_mut(&tid).unwrap();
-        let old_mask = t.saved_mask.take().unwrap_or(t.sig_mask);
+        let old_mask = t.saved_mask.take().unwrap_or(t.sig_mask.get());
         let mm = t.mm.clone();
         if signal::setup_frame(&mm, regs, &act, &info, old_mask, t.alt_stack).is_err() {
             // The frame could not be written: a SIGSEGV the task cannot catch.
@@ -488,11 +488,11 @@ pub fn signals_and_exit(
             return false;
         }
         let t = st.tasks.get_mut(&tid).unwrap();
-        t.sig_mask |= act.mask;
+        let mut m = t.sig_mask.get() | act.mask;
         if act.flags & signal::SA_NODEFER == 0 {
-            t.sig_mask |= signal::bit(sig);
+            m |= signal::bit(sig);
         }
-        t.sig_mask &= !signal::UNBLOCKABLE;
+        t.sig_mask.set(m & !signal::UNBLOCKABLE);
         if act.flags & signal::SA_RESETHAND != 0 {
             sighand.lock()[crate::num::sig_index(sig)] = Default::default();
         }

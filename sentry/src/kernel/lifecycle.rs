@@ -48,7 +48,7 @@ pub fn spawn_init(
             root: k.vfs.init_ns.path_ref(b"/"),
             umask: 0o022,
         })),
-        sig_mask: 0,
+        sig_mask: Default::default(),
         saved_mask: None,
         pending: Default::default(),
         alt_stack: (0, 0, signal::SS_DISABLE),
@@ -284,6 +284,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         (p.nofile(), p.as_limit())
     };
     let waiter = st.tasks[&tid].waiter.clone();
+    let sig_mask = st.tasks[&tid].sig_mask.clone();
     drop(st);
     // The address and fork count of the protection fault last retried,
     // while nothing but faults has happened since.
@@ -304,6 +305,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 fs: &fs,
                 mnt_ns: &mnt_ns,
                 creds: &creds,
+                sig_mask: &sig_mask,
                 sighand: &sighand,
                 nofile,
                 as_limit,
@@ -438,8 +440,8 @@ pub fn force_signal(st: &mut KState, tid: i32, info: SigInfo) {
         return;
     };
     let tgid = t.tgid;
-    let blocked = t.sig_mask & bit(info.signo) != 0;
-    t.sig_mask &= !bit(info.signo);
+    let blocked = t.sig_mask.get() & bit(info.signo) != 0;
+    t.sig_mask.set(t.sig_mask.get() & !bit(info.signo));
     let p = &st.procs[&tgid];
     {
         let mut h = p.sighand.lock();

@@ -243,7 +243,10 @@ pub fn init_protected(st: &KState, tgid: i32, sig: i32, tid: Option<i32>) -> boo
     let Some(t) = tid.or(p.threads.first().copied()) else {
         return false;
     };
-    let blocked = st.tasks.get(&t).is_some_and(|t| t.sig_mask & bit(sig) != 0);
+    let blocked = st
+        .tasks
+        .get(&t)
+        .is_some_and(|t| t.sig_mask.get() & bit(sig) != 0);
     !blocked && p.sighand.lock()[crate::num::sig_index(sig)].handler == SIG_DFL
 }
 
@@ -264,7 +267,7 @@ pub fn ignored_or_blocked(st: &KState, tid: i32, sig: i32) -> bool {
     let Some(t) = st.tasks.get(&tid) else {
         return true;
     };
-    if t.sig_mask & bit(sig) != 0 {
+    if t.sig_mask.get() & bit(sig) != 0 {
         return true;
     }
     let act = st
@@ -338,7 +341,7 @@ pub fn send_to_process(st: &mut KState, tgid: i32, info: SigInfo) {
         .find(|t| {
             st.tasks
                 .get(t)
-                .is_some_and(|t| t.sig_mask & bit(info.signo) == 0)
+                .is_some_and(|t| t.sig_mask.get() & bit(info.signo) == 0)
         })
         .or(threads.first())
         .copied();
@@ -395,10 +398,11 @@ fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
     // A blocked ignored signal stays pending; an unblocked one vanishes.
     if sig != SIGKILL && sig != SIGSTOP && ignored(st, tgid, sig) {
         let p = &st.procs[&tgid];
-        let all_block = p
-            .threads
-            .iter()
-            .all(|t| st.tasks.get(t).is_some_and(|t| t.sig_mask & bit(sig) != 0));
+        let all_block = p.threads.iter().all(|t| {
+            st.tasks
+                .get(t)
+                .is_some_and(|t| t.sig_mask.get() & bit(sig) != 0)
+        });
         if !all_block {
             return true;
         }
@@ -451,7 +455,7 @@ pub fn has_pending(st: &KState, tid: i32) -> bool {
     if p.group_exit.is_some() {
         return true;
     }
-    let pend = (t.pending.set | p.shared_pending.set) & !t.sig_mask;
+    let pend = (t.pending.set | p.shared_pending.set) & !t.sig_mask.get();
     pend != 0
 }
 
@@ -631,4 +635,22 @@ pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<AltStack>
         regs.fp_dirty = true;
     }
     Ok((mask, Some(alt)))
+}
+
+/// A task's blocked-signal mask. Only its own task changes it (with the
+/// kernel lock, or without it in rt_sigprocmask when nothing gets
+/// unblocked); senders read it under the lock.
+#[derive(Debug, Default)]
+pub struct SigMask(std::sync::atomic::AtomicU64);
+
+impl SigMask {
+    pub fn new(mask: u64) -> SigMask {
+        SigMask(std::sync::atomic::AtomicU64::new(mask))
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn set(&self, mask: u64) {
+        self.0.store(mask, std::sync::atomic::Ordering::SeqCst)
+    }
 }

@@ -32,7 +32,7 @@ pub struct Task {
     pub mm: Arc<Mm>,
     pub files: Arc<Mutex<FdTable>>,
     pub fs: Arc<Mutex<FsContext>>,
-    pub sig_mask: u64,
+    pub sig_mask: Arc<super::signal::SigMask>,
     /// Mask to restore after a signal handler runs (sigsuspend, pselect).
     pub saved_mask: Option<u64>,
     pub pending: SigQueue,
