@@ -224,14 +224,20 @@ static double rate(int threads, void *(*fn)(void *), void **args)
 	return total / (now() - t0);
 }
 
+/* Prints the rate of two threads running `fn` over that of one. */
+static int scaling(void *(*fn)(void *), void **args)
+{
+	rate(1, fn, args); /* warm up */
+	double one = rate(1, fn, args);
+	double two = rate(2, fn, args);
+	printf("%.2f\n", two / one);
+	return 0;
+}
+
 static int scale(void)
 {
 	void *fds[2] = {(void *)(long)make_file(0), (void *)(long)make_file(1)};
-	rate(1, reader, fds); /* warm up */
-	double one = rate(1, reader, fds);
-	double two = rate(2, reader, fds);
-	printf("%.2f\n", two / one);
-	return 0;
+	return scaling(reader, fds);
 }
 
 /* ---- two threads looking up paths ---- */
@@ -251,11 +257,7 @@ static void *statter(void *arg)
 static int scale_stat(void)
 {
 	void *paths[2] = {"/usr/share/doc/bash/copyright", "/usr/lib/os-release"};
-	rate(1, statter, paths); /* warm up */
-	double one = rate(1, statter, paths);
-	double two = rate(2, statter, paths);
-	printf("%.2f\n", two / one);
-	return 0;
+	return scaling(statter, paths);
 }
 
 /* ---- two threads starting processes ---- */
@@ -281,11 +283,7 @@ static void *spawner(void *arg)
 static int scale_spawn(void)
 {
 	void *progs[2] = {"/bin/true", "/bin/true"};
-	rate(1, spawner, progs); /* warm up */
-	double one = rate(1, spawner, progs);
-	double two = rate(2, spawner, progs);
-	printf("%.2f\n", two / one);
-	return 0;
+	return scaling(spawner, progs);
 }
 
 int main(int argc, char **argv)
