@@ -83,6 +83,12 @@ errnos!(
     EADDRINUSE,
     EISCONN,
     ENOPROTOOPT,
+    EPROTOTYPE,
+    EMSGSIZE,
+    ECONNRESET,
+    ETOOMANYREFS,
+    EDESTADDRREQ,
+    ENOBUFS,
 );
 
 impl Errno {

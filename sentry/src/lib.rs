@@ -19,6 +19,7 @@ pub mod memfile;
 pub mod mm;
 pub mod num;
 pub mod socket;
+pub mod unix;
 
 pub use errno::{Errno, KResult};
 pub use kernel::{BootError, Ctx, Kernel, KernelConfig, SyscallTable};

@@ -1,21 +1,64 @@
 //! Sockets: what every socket family implements. The syscall layer
 //! decodes arguments, calls these, and encodes results; it never looks at
-//! a family's types. AF_UNIX socket pairs implement it today; bound and
-//! listening unix sockets and the network stack's AF_INET/AF_INET6
-//! sockets plug in here.
+//! a family's types. AF_UNIX sockets (`crate::unix`) implement it; the
+//! network stack's AF_INET/AF_INET6 sockets are to plug in here.
 //!
-//! Data moves through the file's `read`/`write` (a socket's read and
-//! write are its recv and send without flags); readiness through its wait
-//! queues. What is socket-specific is here: names, connection
-//! management, options and shutdown. Addresses are the application's
+//! `send` and `recv` are one attempt each: EAGAIN when they would wait,
+//! and the caller waits on the file's queues (`FileOps::wait_queues`)
+//! unless it must not. A socket's plain read and write are its receive
+//! and send without flags. Addresses are the application's
 //! `struct sockaddr` bytes, decoded by the family.
 
 use crate::errno::{Errno, KResult};
-use crate::fs::file::FileOps;
+use crate::fs::file::{File, FileOps};
 use crate::kernel::Ctx;
+use std::sync::Arc;
 
 /// The largest address a family accepts (`sizeof(struct sockaddr_storage)`).
 pub const ADDR_MAX: usize = 128;
+
+/// The identity (device, inode) of the file a path names.
+pub type NodeId = (u64, u64);
+
+/// SO_PEERCRED and SCM_CREDENTIALS: a process id and its effective ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ucred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Ucred {
+    /// `struct ucred` as the kernel writes it.
+    pub fn bytes(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&self.pid.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.uid.to_ne_bytes());
+        b[8..].copy_from_slice(&self.gid.to_ne_bytes());
+        b
+    }
+}
+
+/// What a send carries beside its bytes.
+#[derive(Default)]
+pub struct Ancillary {
+    /// SCM_RIGHTS: open files, in order.
+    pub rights: Vec<Arc<File>>,
+    /// The sender's credentials (SCM_CREDENTIALS given, or its own).
+    pub creds: Option<Ucred>,
+}
+
+/// What one receive took.
+#[derive(Default)]
+pub struct Received {
+    pub data: Vec<u8>,
+    /// A packet's whole length (more than `data` when it was cut short).
+    pub len: usize,
+    /// The sender's address (empty: none to report).
+    pub from: Vec<u8>,
+    pub rights: Vec<Arc<File>>,
+    pub creds: Option<Ucred>,
+}
 
 pub trait Socket: Send + Sync {
     /// AF_UNIX, AF_INET, ...
@@ -25,24 +68,55 @@ pub trait Socket: Send + Sync {
     fn protocol(&self) -> i32 {
         0
     }
-    fn bind(&self, ctx: &Ctx<'_, '_>, addr: &[u8]) -> KResult<()>;
-    fn listen(&self, backlog: i32) -> KResult<()>;
+    /// The filesystem path `addr` names, for a family whose names live in
+    /// the file tree (AF_UNIX): the syscall layer creates the node (bind)
+    /// or looks it up (connect, sendto) and passes its identity.
+    fn fs_name(&self, addr: &[u8]) -> KResult<Option<Vec<u8>>> {
+        let _ = addr;
+        Ok(None)
+    }
+    fn bind(&self, ctx: &Ctx<'_, '_>, addr: &[u8], node: Option<NodeId>) -> KResult<()>;
+    fn listen(&self, ctx: &Ctx<'_, '_>, backlog: i32) -> KResult<()>;
     /// A pending connection as a new socket, or EAGAIN (the caller waits
     /// on the socket's queues for readability).
     fn accept(&self) -> KResult<Box<dyn FileOps>>;
-    /// Connects; a non-blocking connect that cannot finish at once gives
-    /// EINPROGRESS (the caller waits for writability).
-    fn connect(&self, ctx: &Ctx<'_, '_>, addr: &[u8]) -> KResult<()>;
+    /// Connects. EAGAIN: the other side has no room now; with
+    /// `connect_again` a blocking caller waits for writability and
+    /// tries again. A non-blocking connect that goes on in the background
+    /// gives EINPROGRESS.
+    fn connect(&self, ctx: &Ctx<'_, '_>, addr: &[u8], node: Option<NodeId>) -> KResult<()>;
+    fn connect_again(&self) -> bool {
+        false
+    }
     /// SHUT_RD, SHUT_WR or SHUT_RDWR; waiters are notified.
     fn shutdown(&self, how: i32) -> KResult<()>;
     /// The socket's own address (getsockname).
     fn sockname(&self) -> KResult<Vec<u8>>;
     /// The peer's address (getpeername): ENOTCONN when there is none.
     fn peername(&self) -> KResult<Vec<u8>>;
-    /// The address a received message came from (recvfrom, recvmsg);
-    /// empty for connected streams of families that report none.
-    fn source_name(&self) -> Vec<u8> {
-        Vec::new()
+    /// One send of `data` (to `to`, with the node its path names, for
+    /// unconnected datagrams) with `anc`: how much was taken, EAGAIN when
+    /// nothing fits now.
+    fn send(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        data: &[u8],
+        to: Option<(&[u8], Option<NodeId>)>,
+        anc: Ancillary,
+    ) -> KResult<usize>;
+    /// One receive of at most `max` bytes (`peek`: leave them queued):
+    /// EAGAIN when there is nothing yet.
+    fn recv(&self, max: usize, peek: bool) -> KResult<Received>;
+    /// Whether received messages report their sender's credentials
+    /// (SO_PASSCRED).
+    fn passes_creds(&self) -> bool {
+        false
+    }
+    /// SO_RCVTIMEO (or SO_SNDTIMEO with `send`): how long a blocking call
+    /// may wait before it gives EAGAIN; None: for ever.
+    fn timeout(&self, send: bool) -> Option<std::time::Duration> {
+        let _ = send;
+        None
     }
     /// An option's value, as the kernel writes it (ENOPROTOOPT when
     /// unknown).
@@ -68,4 +142,135 @@ pub fn generic_option<S: Socket + ?Sized>(s: &S, level: i32, name: i32) -> KResu
         _ => return Err(Errno::ENOPROTOOPT),
     };
     Ok(v.to_ne_bytes().to_vec())
+}
+
+/// The SOL_SOCKET options a socket keeps whatever its family: flags
+/// reported back as set (SO_REUSEADDR, SO_KEEPALIVE, ...), SO_LINGER and
+/// the SO_RCVTIMEO/SO_SNDTIMEO timeouts, which blocking calls honour.
+#[derive(Default)]
+pub struct SockOpts {
+    ints: std::collections::BTreeMap<i32, i32>,
+    linger: [i32; 2],
+    rcvtimeo: Option<std::time::Duration>,
+    sndtimeo: Option<std::time::Duration>,
+}
+
+/// Options kept as an int (`true`: a flag, reported as 0 or 1).
+const INT_OPTS: [(i32, bool); 14] = [
+    (libc::SO_DEBUG, true),
+    (libc::SO_REUSEADDR, true),
+    (libc::SO_DONTROUTE, true),
+    (libc::SO_BROADCAST, true),
+    (libc::SO_KEEPALIVE, true),
+    (libc::SO_OOBINLINE, true),
+    (libc::SO_NO_CHECK, true),
+    (libc::SO_PRIORITY, false),
+    (libc::SO_REUSEPORT, true),
+    (libc::SO_RCVLOWAT, false),
+    (libc::SO_TIMESTAMP, true),
+    (libc::SO_TIMESTAMPNS, true),
+    (libc::SO_MARK, false),
+    (libc::SO_RXQ_OVFL, true),
+];
+
+impl SockOpts {
+    /// setsockopt(SOL_SOCKET, name) if it is one of these; None if not.
+    pub fn set(&mut self, name: i32, value: &[u8]) -> Option<KResult<()>> {
+        let int = || -> KResult<i32> {
+            let raw: [u8; 4] = value
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Errno::EINVAL)?;
+            Ok(i32::from_ne_bytes(raw))
+        };
+        if let Some(&(_, flag)) = INT_OPTS.iter().find(|(n, _)| *n == name) {
+            return Some(int().map(|v| {
+                let v = match name {
+                    _ if flag => i32::from(v != 0),
+                    libc::SO_RCVLOWAT if v < 0 => i32::MAX,
+                    libc::SO_RCVLOWAT => v.max(1),
+                    _ => v,
+                };
+                self.ints.insert(name, v);
+            }));
+        }
+        Some(match name {
+            libc::SO_LINGER => (|| {
+                let b = value.get(..8).ok_or(Errno::EINVAL)?;
+                self.linger = [
+                    i32::from_ne_bytes(b[..4].try_into().unwrap()),
+                    i32::from_ne_bytes(b[4..].try_into().unwrap()),
+                ];
+                Ok(())
+            })(),
+            libc::SO_RCVTIMEO | libc::SO_SNDTIMEO => timeval(value).map(|t| {
+                if name == libc::SO_RCVTIMEO {
+                    self.rcvtimeo = t;
+                } else {
+                    self.sndtimeo = t;
+                }
+            }),
+            _ => return None,
+        })
+    }
+
+    /// getsockopt(SOL_SOCKET, name) if it is one of these; None if not.
+    pub fn get(&self, name: i32) -> Option<Vec<u8>> {
+        if INT_OPTS.iter().any(|(n, _)| *n == name) {
+            let default = if name == libc::SO_RCVLOWAT { 1 } else { 0 };
+            let v = self.ints.get(&name).copied().unwrap_or(default);
+            return Some(v.to_ne_bytes().to_vec());
+        }
+        match name {
+            libc::SO_SNDLOWAT => Some(1i32.to_ne_bytes().to_vec()),
+            libc::SO_LINGER => {
+                let mut v = self.linger[0].to_ne_bytes().to_vec();
+                v.extend_from_slice(&self.linger[1].to_ne_bytes());
+                Some(v)
+            }
+            libc::SO_RCVTIMEO | libc::SO_SNDTIMEO => {
+                let t = if name == libc::SO_RCVTIMEO {
+                    self.rcvtimeo
+                } else {
+                    self.sndtimeo
+                };
+                let t = t.unwrap_or_default();
+                let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+                let mut v = secs.to_ne_bytes().to_vec();
+                v.extend_from_slice(&i64::from(t.subsec_micros()).to_ne_bytes());
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
+    /// How long a blocking receive (or send) may wait; None: for ever.
+    pub fn timeout(&self, send: bool) -> Option<std::time::Duration> {
+        if send {
+            self.sndtimeo
+        } else {
+            self.rcvtimeo
+        }
+    }
+}
+
+/// A `struct timeval` timeout as SO_RCVTIMEO takes it: zero is for ever;
+/// a negative one ends every wait at once.
+fn timeval(value: &[u8]) -> KResult<Option<std::time::Duration>> {
+    let b = value.get(..16).ok_or(Errno::EINVAL)?;
+    let sec = i64::from_ne_bytes(b[..8].try_into().unwrap());
+    let usec = i64::from_ne_bytes(b[8..].try_into().unwrap());
+    if !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EDOM);
+    }
+    if sec < 0 {
+        return Ok(Some(std::time::Duration::ZERO));
+    }
+    if sec == 0 && usec == 0 {
+        return Ok(None);
+    }
+    let us = u64::try_from(usec).unwrap_or(0);
+    Ok(Some(
+        std::time::Duration::from_secs(sec.unsigned_abs()) + std::time::Duration::from_micros(us),
+    ))
 }

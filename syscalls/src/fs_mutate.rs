@@ -72,7 +72,12 @@ fn split_last(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
 
 /// Where a new name goes: its parent must exist, the name must not.
 fn new_name(p: &Pcx<'_>, dirfd: u64, path: u64) -> KResult<Resolved> {
-    let r = p.resolve(dirfd, &p.path(path)?, false)?;
+    new_name_of(p, dirfd, &p.path(path)?)
+}
+
+/// `new_name` of a path already read.
+fn new_name_of(p: &Pcx<'_>, dirfd: u64, path: &[u8]) -> KResult<Resolved> {
+    let r = p.resolve(dirfd, path, false)?;
     if r.stat.is_some() {
         return Err(Errno::EEXIST);
     }
@@ -140,6 +145,50 @@ pub(crate) fn do_mknod(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64, dev: u64) 
         Ok(0)
     })
 }
+/// bind(2) of a unix socket to `path`: a socket node made as mknod
+/// makes one (EADDRINUSE where the name exists), and its identity.
+pub(crate) fn make_socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::socket::NodeId> {
+    p.vfs().changing(|| {
+        let r = new_name_of(p, CWD, path).map_err(|e| {
+            if e == Errno::EEXIST {
+                Errno::EADDRINUSE
+            } else {
+                e
+            }
+        })?;
+        let o = owner(p)?;
+        p.vfs()
+            .mknod(&p.w.c, &r, libc::S_IFSOCK | (0o777 & !p.umask()), 0, o)?;
+        let st = p.resolve(CWD, path, false)?.stat.ok_or(Errno::ENOENT)?;
+        Ok((st.dev, st.ino))
+    })
+}
+
+/// Takes back the node of a bind that failed after making it.
+pub(crate) fn unmake_socket_node(p: &Pcx<'_>, path: &[u8]) {
+    p.vfs().changing(|| {
+        if let Ok(r) = p.resolve(CWD, path, false) {
+            if r.stat
+                .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFSOCK)
+            {
+                let _ = p.vfs().remove(&p.w.c, &r, false);
+            }
+        }
+    })
+}
+
+/// The socket node `path` names (connect(2), sendto(2)): EACCES without
+/// write permission on it, ECONNREFUSED when it is not a socket.
+pub(crate) fn socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::socket::NodeId> {
+    let r = p.resolve(CWD, path, true)?;
+    let st = r.stat.ok_or(Errno::ENOENT)?;
+    p.w.c.check(&st, MAY_WRITE)?;
+    if st.mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::ECONNREFUSED);
+    }
+    Ok((st.dev, st.ino))
+}
+
 pub(crate) fn do_mkdir(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
     p.vfs().changing(|| {
         let r = new_name(p, dirfd, path)?;

@@ -1,98 +1,130 @@
 //! Socket calls: arguments decoded here, the work done by the file's
-//! `Socket` (sentry::socket). The network stack has not landed yet: only
-//! AF_UNIX stream socket pairs exist. Other families fail as Linux does
-//! for an unsupported family; socket calls on other fds fail as on
-//! non-sockets.
+//! `Socket` (sentry::socket). AF_UNIX sockets exist; the network stack
+//! has not landed, so other families fail as Linux does for an
+//! unsupported family. Socket calls on other fds fail as on non-sockets.
 
 use crate::abi::{get, put};
-use crate::fs::{fdget, read_fd, write_fd};
+use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
-use sentry::fs::io::{Opts, UserBuf};
-use sentry::fs::unix::stream_pair;
-use sentry::socket::{Socket, ADDR_MAX};
+use sentry::fs::io::{deadline_of, wait_ready_until, Opts, Segs, UserBuf};
+use sentry::socket::{Ancillary, NodeId, Received, Socket, Ucred, ADDR_MAX};
+use sentry::unix::{UnixFile, UnixSocket};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let note = "no network stack yet: only AF_UNIX stream socketpairs";
-    r("socket", "iii", Partial(note), socket);
-    r("socketpair", "iiia", Partial(note), socketpair);
-    r("connect", "dau", Partial(note), connect);
-    r("bind", "dau", Partial(note), bind);
-    r("listen", "di", Partial(note), listen);
-    r("accept", "daa", Partial(note), accept);
-    r("accept4", "daax", Partial(note), accept4);
-    r("sendto", "dsuxau", Partial(note), sendto);
-    r("recvfrom", "dauxaa", Partial(note), recvfrom);
+    let inet = "AF_UNIX only: no network stack yet";
+    r("socket", "iii", Partial(inet), socket);
+    r("socketpair", "iiia", Partial(inet), socketpair);
+    r("connect", "dau", Full, connect);
+    r("bind", "dau", Full, bind);
+    r("listen", "di", Full, listen);
+    r("accept", "daa", Full, accept);
+    r("accept4", "daax", Full, accept4);
+    r("sendto", "dsuxau", Full, sendto);
+    r("recvfrom", "dauxaa", Full, recvfrom);
+    r("sendmsg", "dax", Full, sendmsg);
+    r("recvmsg", "dax", Full, recvmsg);
+    r("sendmmsg", "daux", Full, sendmmsg);
     r(
-        "sendmsg",
-        "dax",
-        Partial("no ancillary data (fd passing) yet"),
-        sendmsg,
+        "recvmmsg",
+        "dauxa",
+        Partial("the timeout is looked at between messages"),
+        recvmmsg,
     );
-    r(
-        "recvmsg",
-        "dax",
-        Partial("no ancillary data (fd passing) yet"),
-        recvmsg,
-    );
-    r("shutdown", "di", Partial(note), shutdown);
-    r("getsockname", "daa", Partial(note), getname);
-    r("getpeername", "daa", Partial(note), getname);
+    r("shutdown", "di", Full, shutdown);
+    r("getsockname", "daa", Full, getname);
+    r("getpeername", "daa", Full, getname);
     r(
         "getsockopt",
         "diiaa",
-        Partial("SOL_SOCKET basics"),
+        Partial("SOL_SOCKET: type, domain, protocol, error, buffers, SO_PEERCRED, SO_PASSCRED"),
         getsockopt,
     );
     r(
         "setsockopt",
         "diiau",
-        Partial("options are refused (ENOPROTOOPT)"),
+        Partial("SOL_SOCKET buffers and SO_PASSCRED; others are ENOPROTOOPT"),
         setsockopt,
     );
-    for name in ["sendmmsg", "recvmmsg"] {
-        r(name, "dax", Partial(note), mmsg);
-    }
 }
 
-fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let ty = crate::abi::int(a[1]) & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
-    if !(1..=10).contains(&ty) {
+/// SOCK_TYPE_MASK: socket(2)'s type without its flags.
+const TYPE_MASK: i32 = 0xf;
+/// SOCK_MAX: types are below it.
+const SOCK_MAX: i32 = 11;
+/// AF_MAX: families are below it.
+const AF_MAX: i32 = 46;
+/// SCM_MAX_FD: files one message may carry.
+const SCM_MAX_FD: usize = 253;
+/// The most control data a send takes (net.core.optmem_max).
+const CONTROL_MAX: usize = 131_072;
+/// sizeof(struct cmsghdr): len (u64), level, type.
+const CMSG_HDR: usize = 16;
+
+/// The type and flags of socket(2) and socketpair(2); EINVAL for flags
+/// it does not know.
+fn type_and_flags(raw: u64) -> KResult<(i32, i32)> {
+    let raw = crate::abi::int(raw);
+    let flags = raw & !TYPE_MASK;
+    if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
-    ctx.log_once(&format!("socket family {}", a[0]));
-    Err(Errno::EAFNOSUPPORT)
+    Ok((raw & TYPE_MASK, flags))
 }
 
-fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = crate::abi::int(a[1]) & (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
-    let ty = crate::abi::int(a[1]) & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
-    if crate::abi::int(a[0]) != libc::AF_UNIX {
-        return socket(ctx, a);
-    }
-    if a[2] != 0 {
+/// An AF_UNIX socket's kind for `ty` and `protocol`, as unix_create
+/// checks them (SOCK_RAW is a datagram socket).
+fn unix_kind(ty: i32, protocol: u64) -> KResult<i32> {
+    if protocol != 0 && protocol != libc::PF_UNIX as u64 {
         return Err(Errno::EPROTONOSUPPORT);
     }
     match ty {
-        libc::SOCK_STREAM => {}
-        libc::SOCK_DGRAM | libc::SOCK_SEQPACKET => {
-            ctx.log_once("AF_UNIX datagram/seqpacket socketpair");
-            return Err(Errno::EOPNOTSUPP);
-        }
-        _ => return Err(Errno::ESOCKTNOSUPPORT),
+        libc::SOCK_STREAM | libc::SOCK_DGRAM | libc::SOCK_SEQPACKET => Ok(ty),
+        libc::SOCK_RAW => Ok(libc::SOCK_DGRAM),
+        _ => Err(Errno::ESOCKTNOSUPPORT),
     }
-    let (x, y) = stream_pair();
-    let fl = libc::O_RDWR
-        | if flags & libc::SOCK_NONBLOCK != 0 {
-            libc::O_NONBLOCK
-        } else {
-            0
-        };
+}
+
+/// The family's checks before a socket is made: EAFNOSUPPORT for a
+/// family out of range or not here, EINVAL for a type out of range.
+fn check_family(ctx: &Ctx<'_, '_>, family: u64, ty: i32) -> KResult<()> {
+    let family = crate::abi::int(family);
+    if !(0..AF_MAX).contains(&family) {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    if !(0..SOCK_MAX).contains(&ty) {
+        return Err(Errno::EINVAL);
+    }
+    if family != libc::AF_UNIX {
+        ctx.log_once(&format!("socket family {family}"));
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    Ok(())
+}
+
+fn file_flags(flags: i32) -> i32 {
+    libc::O_RDWR | (flags & libc::SOCK_NONBLOCK)
+}
+
+fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (ty, flags) = type_and_flags(a[1])?;
+    check_family(ctx, a[0], ty)?;
+    let kind = unix_kind(ty, a[2])?;
+    let s = UnixSocket::new(kind, &ctx.k.unix_names);
+    let f = UnixFile::file(s, file_flags(flags));
+    crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
+}
+
+fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (ty, flags) = type_and_flags(a[1])?;
+    check_family(ctx, a[0], ty)?;
+    let kind = unix_kind(ty, a[2])?;
+    let (x, y) = UnixSocket::pair(kind, &ctx.k.unix_names, sentry::unix::ucred_of(ctx));
+    let fl = file_flags(flags);
+    let (fx, fy) = (UnixFile::file(x, fl), UnixFile::file(y, fl));
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;
-    let fx = File::new(Box::new(x), fl, b"socket:[unix]".to_vec());
-    let fy = File::new(Box::new(y), fl, b"socket:[unix]".to_vec());
     let lim = ctx.proc_ref().nofile();
     let files = ctx.task().files.clone();
     let mut ft = files.lock();
@@ -142,23 +174,57 @@ fn read_addr(ctx: &Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Vec<u8>> {
     sentry::mm::read_vec(&ctx.mm, addr, crate::abi::size(len))
 }
 
+/// The socket node the address names, for a family whose names are
+/// paths (connect, sendto).
+fn lookup_node(ctx: &Ctx<'_, '_>, s: &dyn Socket, addr: &[u8]) -> KResult<Option<NodeId>> {
+    match s.fs_name(addr)? {
+        Some(p) => crate::fs_mutate::socket_node(&crate::abi::pcx(ctx), &p).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
     let addr = read_addr(ctx, a[1], a[2])?;
-    socket_of(&f).connect(ctx, &addr)?;
-    Ok(0)
+    let s = socket_of(&f);
+    let node = lookup_node(ctx, s, &addr)?;
+    let deadline = deadline_of(&f, true);
+    loop {
+        match s.connect(ctx, &addr, node) {
+            Err(e) if e == Errno::EAGAIN && s.connect_again() && !f.nonblocking() => {
+                wait_ready_until(ctx, &f, libc::POLLOUT, deadline)?;
+            }
+            r => return r.map(|()| 0),
+        }
+    }
 }
 
 fn bind(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
     let addr = read_addr(ctx, a[1], a[2])?;
-    socket_of(&f).bind(ctx, &addr)?;
+    let s = socket_of(&f);
+    let path = s.fs_name(&addr)?;
+    // The node first, as Linux: a name in use is EADDRINUSE even for a
+    // socket bound already (which is EINVAL, its new node taken back).
+    let node = match &path {
+        Some(p) => Some(crate::fs_mutate::make_socket_node(
+            &crate::abi::pcx(ctx),
+            p,
+        )?),
+        None => None,
+    };
+    if let Err(e) = s.bind(ctx, &addr, node) {
+        if let Some(p) = path {
+            crate::fs_mutate::unmake_socket_node(&crate::abi::pcx(ctx), &p);
+        }
+        return Err(e);
+    }
     Ok(0)
 }
 
 fn listen(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    socket_of(&f).listen(crate::abi::int(a[1]))?;
+    socket_of(&f).listen(ctx, crate::abi::int(a[1]))?;
     Ok(0)
 }
 
@@ -180,61 +246,24 @@ fn do_accept(ctx: &mut Ctx<'_, '_>, fd: u64, addr: u64, lenp: u64, flags: u64) -
         return Err(Errno::EINVAL);
     }
     let f = is_sock(f)?;
+    let deadline = deadline_of(&f, false);
     let conn = loop {
         match socket_of(&f).accept() {
             Err(e) if e == Errno::EAGAIN && !f.nonblocking() => {
-                crate::fs::wait_ready(ctx, &f, libc::POLLIN)?
+                wait_ready_until(ctx, &f, libc::POLLIN, deadline)?
             }
             r => break r?,
         }
     };
-    let fl = libc::O_RDWR
-        | if flags & libc::SOCK_NONBLOCK as u64 != 0 {
-            libc::O_NONBLOCK
-        } else {
-            0
-        };
+    let fl = file_flags(crate::abi::int(flags));
     let name = conn.socket().map(|s| s.peername()).transpose()?;
-    let nf = File::named(conn, fl, f.name.clone());
+    let ino = conn.stat().map(|s| s.ino).unwrap_or(0);
+    let nf = File::new(conn, fl, format!("socket:[{ino}]").into_bytes());
     let newfd = crate::fs::install(ctx, nf, flags & libc::SOCK_CLOEXEC as u64 != 0)?;
     if let Some(name) = name {
         put_name(ctx, addr, lenp, &name)?;
     }
     Ok(newfd)
-}
-
-fn mmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    ctx.log_once("sendmmsg/recvmmsg");
-    Err(Errno::EINVAL)
-}
-
-const KNOWN_FLAGS: u64 =
-    (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_WAITALL | libc::MSG_CMSG_CLOEXEC) as u64;
-
-fn check_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<()> {
-    if flags & !KNOWN_FLAGS != 0 {
-        ctx.log_once(&format!("socket message flags {flags:#x}"));
-        return Err(Errno::EOPNOTSUPP);
-    }
-    Ok(())
-}
-
-/// The transfer options a socket call's MSG_* flags ask for.
-fn msg_opts(flags: u64) -> Opts {
-    Opts {
-        nowait: flags & libc::MSG_DONTWAIT as u64 != 0,
-        nosignal: flags & libc::MSG_NOSIGNAL as u64 != 0,
-    }
-}
-
-fn sendto(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    check_flags(ctx, a[3])?;
-    if a[4] != 0 {
-        return Err(Errno::EISCONN);
-    }
-    write_fd(ctx, a[0], UserBuf::One(a[1], a[2]), None, msg_opts(a[3]))
 }
 
 /// Writes an address the way the kernel does: truncated to the caller's
@@ -252,14 +281,125 @@ fn put_name(ctx: &mut Ctx<'_, '_>, addr: u64, lenp: u64, name: &[u8]) -> KResult
     put(ctx, lenp, &crate::abi::int_len(name.len()))
 }
 
-fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    check_flags(ctx, a[3])?;
+/// MSG_* flags a send takes.
+const SEND_FLAGS: i32 = libc::MSG_DONTWAIT
+    | libc::MSG_NOSIGNAL
+    | libc::MSG_EOR
+    | libc::MSG_MORE
+    | libc::MSG_CONFIRM
+    | libc::MSG_DONTROUTE;
+/// MSG_* flags a receive takes.
+const RECV_FLAGS: i32 = libc::MSG_DONTWAIT
+    | libc::MSG_PEEK
+    | libc::MSG_WAITALL
+    | libc::MSG_TRUNC
+    | libc::MSG_CMSG_CLOEXEC
+    | libc::MSG_NOSIGNAL
+    | libc::MSG_ERRQUEUE
+    | libc::MSG_WAITFORONE;
+
+/// A send's message, decoded: the bytes, the destination, the files and
+/// credentials.
+struct Outgoing {
+    data: Vec<u8>,
+    to: Option<(Vec<u8>, Option<NodeId>)>,
+    anc: Ancillary,
+}
+
+/// One sendmsg(2) (or sendto, send, write-like) of `out` on `f`: a
+/// stream sends all of it (waiting for room unless non-blocking), a
+/// packet all or nothing.
+fn send_out(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mut out: Outgoing, flags: i32) -> KResult<u64> {
+    if flags & libc::MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let s = socket_of(f);
+    let opts = Opts {
+        nowait: flags & libc::MSG_DONTWAIT != 0,
+        nosignal: flags & libc::MSG_NOSIGNAL != 0,
+    };
+    let blocking = !f.nonblocking() && !opts.nowait;
+    let stream = s.kind() == libc::SOCK_STREAM;
+    f.ops.before_transfer(ctx, true)?;
+    let deadline = deadline_of(f, true);
+    let mut done = 0usize;
+    loop {
+        let to = out.to.as_ref().map(|(a, n)| (a.as_slice(), *n));
+        let anc = std::mem::take(&mut out.anc);
+        match s.send(ctx, &out.data[done..], to, anc) {
+            Ok(n) => {
+                done += n;
+                if !stream || done >= out.data.len() || !blocking {
+                    return Ok(done as u64);
+                }
+            }
+            Err(e) if e == Errno::EAGAIN && blocking => {
+                if let Err(e) = wait_ready_until(ctx, f, libc::POLLOUT, deadline) {
+                    return if done > 0 { Ok(done as u64) } else { Err(e) };
+                }
+            }
+            Err(e) if e == Errno::EPIPE => {
+                sentry::fs::io::broken_pipe(ctx, opts);
+                return if done > 0 { Ok(done as u64) } else { Err(e) };
+            }
+            Err(e) => return if done > 0 { Ok(done as u64) } else { Err(e) },
+        }
+    }
+}
+
+fn check_send_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<i32> {
+    let flags = crate::abi::int(flags);
+    if flags & !(SEND_FLAGS | libc::MSG_OOB) != 0 {
+        ctx.log_once(&format!("send flags {flags:#x}"));
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(flags)
+}
+
+fn check_recv_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<i32> {
+    let flags = crate::abi::int(flags);
+    if flags & !(RECV_FLAGS | libc::MSG_OOB) != 0 {
+        ctx.log_once(&format!("receive flags {flags:#x}"));
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & (libc::MSG_OOB | libc::MSG_ERRQUEUE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(flags)
+}
+
+/// The destination of a send: the address and the node it names.
+fn destination(
+    ctx: &Ctx<'_, '_>,
+    f: &File,
+    addr: u64,
+    len: u64,
+) -> KResult<Option<(Vec<u8>, Option<NodeId>)>> {
+    if addr == 0 || len == 0 {
+        return Ok(None);
+    }
+    let a = read_addr(ctx, addr, len)?;
+    let node = match socket_of(f).kind() {
+        // A stream refuses any address (the socket says how); a
+        // seqpacket socket ignores it.
+        libc::SOCK_STREAM | libc::SOCK_SEQPACKET => None,
+        _ => lookup_node(ctx, socket_of(f), &a)?,
+    };
+    Ok(Some((a, node)))
+}
+
+fn sendto(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    let n = read_fd(ctx, a[0], UserBuf::One(a[1], a[2]), None, msg_opts(a[3]))?;
-    let name = socket_of(&f).source_name();
-    put_name(ctx, a[4], a[5], &name)?;
-    Ok(n)
+    let flags = check_send_flags(ctx, a[3])?;
+    let segs = UserBuf::One(a[1], a[2]).parse(&ctx.mm)?;
+    let data = segs.bytes(&ctx.mm)?;
+    let to = destination(ctx, &f, a[4], a[5])?;
+    let out = Outgoing {
+        data,
+        to,
+        anc: Ancillary::default(),
+    };
+    send_out(ctx, &f, out, flags)
 }
 
 /// struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
@@ -267,31 +407,324 @@ fn msghdr(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<[u64; 7]> {
     get(ctx, addr)
 }
 
+/// The control messages of a send: SCM_RIGHTS (files of the caller) and
+/// SCM_CREDENTIALS (checked against the caller's own ids).
+fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Ancillary> {
+    let mut anc = Ancillary::default();
+    if len == 0 {
+        return Ok(anc);
+    }
+    let len = crate::abi::size(len);
+    if len > CONTROL_MAX {
+        return Err(Errno::ENOBUFS);
+    }
+    let buf = sentry::mm::read_vec(&ctx.mm, addr, len)?;
+    let mut off = 0;
+    while off + CMSG_HDR <= buf.len() {
+        let word = |i: usize| u64::from_ne_bytes(buf[i..i + 8].try_into().unwrap());
+        let clen = crate::abi::size(word(off));
+        let level = i32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap());
+        let kind = i32::from_ne_bytes(buf[off + 12..off + 16].try_into().unwrap());
+        if clen < CMSG_HDR || clen > buf.len() - off {
+            return Err(Errno::EINVAL);
+        }
+        let data = &buf[off + CMSG_HDR..off + clen];
+        if level == libc::SOL_SOCKET {
+            match kind {
+                libc::SCM_RIGHTS => {
+                    let n = data.len() / 4;
+                    if anc.rights.len() + n > SCM_MAX_FD {
+                        return Err(Errno::EINVAL);
+                    }
+                    for c in data.chunks_exact(4) {
+                        let fd = i32::from_ne_bytes(c.try_into().unwrap());
+                        let file = ctx.task().files.lock().get(fd)?;
+                        anc.rights.push(file);
+                    }
+                }
+                libc::SCM_CREDENTIALS => {
+                    if data.len() != 12 {
+                        return Err(Errno::EINVAL);
+                    }
+                    let c = Ucred {
+                        pid: i32::from_ne_bytes(data[..4].try_into().unwrap()),
+                        uid: u32::from_ne_bytes(data[4..8].try_into().unwrap()),
+                        gid: u32::from_ne_bytes(data[8..].try_into().unwrap()),
+                    };
+                    check_creds(ctx, &c)?;
+                    anc.creds = Some(c);
+                }
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        off += clen.next_multiple_of(8);
+    }
+    Ok(anc)
+}
+
+/// SCM_CREDENTIALS may claim only the sender's own process and ids,
+/// unless it is privileged.
+fn check_creds(ctx: &Ctx<'_, '_>, c: &Ucred) -> KResult<()> {
+    let p = ctx.proc_ref();
+    let own = &p.creds;
+    if own.privileged() {
+        return Ok(());
+    }
+    let pid_ok = c.pid == ctx.tgid();
+    let uid_ok = [own.ruid, own.euid, own.suid].contains(&c.uid);
+    let gid_ok = [own.rgid, own.egid, own.sgid].contains(&c.gid);
+    if pid_ok && uid_ok && gid_ok {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// One sendmsg of the struct msghdr at `mp`.
+fn sendmsg_at(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mp: u64, flags: i32) -> KResult<u64> {
+    let m = msghdr(ctx, mp)?;
+    let segs = UserBuf::Vec(m[2], m[3]).parse(&ctx.mm)?;
+    let data = segs.bytes(&ctx.mm)?;
+    let to = destination(ctx, f, m[0], m[1] & 0xffff_ffff)?;
+    let anc = control_in(ctx, m[4], m[5])?;
+    send_out(ctx, f, Outgoing { data, to, anc }, flags)
+}
+
 fn sendmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    check_flags(ctx, a[2])?;
-    let m = msghdr(ctx, a[1])?;
-    if m[0] != 0 {
-        return Err(Errno::EISCONN);
+    let f = sock(ctx, a[0])?;
+    let flags = check_send_flags(ctx, a[2])?;
+    sendmsg_at(ctx, &f, a[1], flags)
+}
+
+/// struct mmsghdr: a msghdr and the length sent or received.
+const MMSGHDR: u64 = 64;
+/// UIO_MAXIOV: the most messages one call handles.
+const MMSG_MAX: u64 = 1024;
+
+fn sendmmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    let flags = check_send_flags(ctx, a[3])?;
+    let n = a[2].min(MMSG_MAX);
+    let mut sent = 0;
+    while sent < n {
+        let mp = a[1] + sent * MMSGHDR;
+        match sendmsg_at(ctx, &f, mp, flags) {
+            Ok(len) => {
+                put(ctx, mp + 56, &crate::abi::uint(len))?;
+                sent += 1;
+            }
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
     }
-    if m[5] != 0 {
-        ctx.log_once("sendmsg with ancillary data");
-        return Err(Errno::EOPNOTSUPP);
+    Ok(sent)
+}
+
+/// One receive into `segs` with the MSG_* `flags`: waits unless
+/// non-blocking; MSG_WAITALL on a stream gathers until the buffer is
+/// full, the stream ends, or a signal comes after some data.
+fn receive(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, total: usize, flags: i32) -> KResult<Received> {
+    let s = socket_of(f);
+    let peek = flags & libc::MSG_PEEK != 0;
+    let blocking = !f.nonblocking() && flags & libc::MSG_DONTWAIT == 0;
+    let waitall = flags & libc::MSG_WAITALL != 0 && !peek && s.kind() == libc::SOCK_STREAM;
+    let deadline = deadline_of(f, false);
+    let mut got: Option<Received> = None;
+    loop {
+        let want = total - got.as_ref().map_or(0, |g| g.data.len());
+        match s.recv(want, peek) {
+            Ok(r) => {
+                let end = r.data.is_empty();
+                let mut g = match got.take() {
+                    None => r,
+                    Some(mut g) => {
+                        g.data.extend_from_slice(&r.data);
+                        g.len = g.data.len();
+                        g.rights.extend(r.rights);
+                        g
+                    }
+                };
+                g.len = g.len.max(g.data.len());
+                if !waitall || end || g.data.len() >= total || !g.rights.is_empty() {
+                    return Ok(g);
+                }
+                got = Some(g);
+            }
+            Err(e) if e == Errno::EAGAIN && blocking => {
+                if let Err(e) = wait_ready_until(ctx, f, libc::POLLIN, deadline) {
+                    return got.ok_or(e);
+                }
+            }
+            Err(e) => return got.ok_or(e),
+        }
     }
-    write_fd(ctx, a[0], UserBuf::Vec(m[2], m[3]), None, msg_opts(a[2]))
+}
+
+/// What recvmsg writes back: the name, the control messages, the flags.
+fn control_out(
+    ctx: &mut Ctx<'_, '_>,
+    s: &dyn Socket,
+    r: &mut Received,
+    addr: u64,
+    room: usize,
+    flags: i32,
+) -> KResult<(usize, i32)> {
+    let mut out = Vec::new();
+    let mut mflags = 0;
+    let cmsg = |out: &mut Vec<u8>, kind: i32, data: &[u8]| {
+        let len = CMSG_HDR + data.len();
+        out.extend_from_slice(&(len as u64).to_ne_bytes());
+        out.extend_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(8), 0);
+    };
+    if s.passes_creds() {
+        // A message sent before SO_PASSCRED was set carries none: the
+        // overflow ids, as Linux reports them.
+        let c = r.creds.unwrap_or(Ucred {
+            pid: 0,
+            uid: 65534,
+            gid: 65534,
+        });
+        if room >= out.len() + CMSG_HDR + 12 {
+            cmsg(&mut out, libc::SCM_CREDENTIALS, &c.bytes());
+        } else {
+            mflags |= libc::MSG_CTRUNC;
+        }
+    }
+    let rights = std::mem::take(&mut r.rights);
+    if !rights.is_empty() {
+        let fit = room.saturating_sub(out.len() + CMSG_HDR) / 4;
+        if fit < rights.len() {
+            mflags |= libc::MSG_CTRUNC;
+        }
+        let cloexec = flags & libc::MSG_CMSG_CLOEXEC != 0;
+        let mut fds = Vec::new();
+        for file in rights.into_iter().take(fit) {
+            match crate::fs::install(ctx, file, cloexec) {
+                Ok(fd) => fds.extend_from_slice(&crate::abi::int(fd).to_ne_bytes()),
+                Err(_) => {
+                    mflags |= libc::MSG_CTRUNC;
+                    break;
+                }
+            }
+        }
+        if !fds.is_empty() {
+            let len = CMSG_HDR + fds.len();
+            out.extend_from_slice(&(len as u64).to_ne_bytes());
+            out.extend_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+            out.extend_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
+            out.extend_from_slice(&fds);
+            // The last message's padding is not counted when it does not fit.
+            let padded = out.len().next_multiple_of(8);
+            if padded <= room {
+                out.resize(padded, 0);
+            }
+        }
+    }
+    let used = out.len().min(room);
+    if used > 0 {
+        ctx.mm.write(addr, &out[..used])?;
+    }
+    Ok((used, mflags))
+}
+
+/// One recvmsg into the struct msghdr at `mp`.
+fn recvmsg_at(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mp: u64, flags: i32) -> KResult<u64> {
+    let m = msghdr(ctx, mp)?;
+    let segs: Segs = UserBuf::Vec(m[2], m[3]).parse(&ctx.mm)?;
+    let mut r = receive(ctx, f, segs.total, flags)?;
+    segs.fill(&ctx.mm, &r.data)?;
+    let s = socket_of(f);
+    // The sender's name, if it has one.
+    let namelen = if m[0] != 0 && !r.from.is_empty() {
+        let room = crate::abi::size(m[1] & 0xffff_ffff).min(r.from.len());
+        ctx.mm.write(m[0], &r.from[..room])?;
+        r.from.len()
+    } else {
+        0
+    };
+    let room = crate::abi::size(m[5]);
+    let (used, mut mflags) = if room > 0 && m[4] != 0 {
+        control_out(ctx, s, &mut r, m[4], room, flags)?
+    } else {
+        let lost = !r.rights.is_empty() || s.passes_creds();
+        (0, if lost { libc::MSG_CTRUNC } else { 0 })
+    };
+    let packet = s.kind() != libc::SOCK_STREAM;
+    if packet && r.len > r.data.len() {
+        mflags |= libc::MSG_TRUNC;
+    }
+    // Only the lengths and flags change.
+    put(ctx, mp + 8, &crate::abi::int_len(namelen))?;
+    put(ctx, mp + 40, &(used as u64))?;
+    put(ctx, mp + 48, &mflags)?;
+    let n = if packet && flags & libc::MSG_TRUNC != 0 {
+        r.len
+    } else {
+        r.data.len()
+    };
+    Ok(n as u64)
 }
 
 fn recvmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    sock(ctx, a[0])?;
-    check_flags(ctx, a[2])?;
-    let mut m = msghdr(ctx, a[1])?;
-    let n = read_fd(ctx, a[0], UserBuf::Vec(m[2], m[3]), None, msg_opts(a[2]))?;
-    // No peer name, no control data, no flags.
-    m[1] = 0;
-    m[5] = 0;
-    m[6] = 0;
-    put(ctx, a[1], &m)?;
-    Ok(n)
+    let f = sock(ctx, a[0])?;
+    let flags = check_recv_flags(ctx, a[2])?;
+    recvmsg_at(ctx, &f, a[1], flags)
+}
+
+fn recvmmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    let mut flags = check_recv_flags(ctx, a[3])?;
+    let deadline = if a[4] != 0 {
+        Some(std::time::Instant::now() + crate::abi::timespec(ctx, a[4])?)
+    } else {
+        None
+    };
+    let n = a[2].min(MMSG_MAX);
+    let mut got = 0;
+    while got < n {
+        let mp = a[1] + got * MMSGHDR;
+        match recvmsg_at(ctx, &f, mp, flags & !libc::MSG_WAITFORONE) {
+            Ok(len) => {
+                put(ctx, mp + 56, &crate::abi::uint(len))?;
+                got += 1;
+            }
+            Err(e) if got == 0 => return Err(e),
+            Err(_) => break,
+        }
+        if flags & libc::MSG_WAITFORONE != 0 {
+            flags |= libc::MSG_DONTWAIT;
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            break;
+        }
+    }
+    Ok(got)
+}
+
+fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = sock(ctx, a[0])?;
+    let flags = check_recv_flags(ctx, a[3])?;
+    let segs = UserBuf::One(a[1], a[2]).parse(&ctx.mm)?;
+    let r = receive(ctx, &f, segs.total, flags)?;
+    segs.fill(&ctx.mm, &r.data)?;
+    // Files sent with it are lost: there is no room for them.
+    if a[4] != 0 {
+        if r.from.is_empty() {
+            put(ctx, a[5], &0i32)?;
+        } else {
+            put_name(ctx, a[4], a[5], &r.from)?;
+        }
+    }
+    let packet = socket_of(&f).kind() != libc::SOCK_STREAM;
+    let n = if packet && flags & libc::MSG_TRUNC != 0 {
+        r.len
+    } else {
+        r.data.len()
+    };
+    Ok(n as u64)
 }
 
 fn shutdown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

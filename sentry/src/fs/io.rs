@@ -181,6 +181,19 @@ pub struct Opts {
 /// Waits until `f` may be ready for `events` (poll bits), or a signal
 /// arrives (ERESTARTSYS).
 pub fn wait_ready(cx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
+    wait_ready_until(cx, f, events, None)
+}
+
+/// `wait_ready` until `deadline`: EAGAIN once it has passed.
+pub fn wait_ready_until(
+    cx: &mut Ctx<'_, '_>,
+    f: &File,
+    events: i16,
+    deadline: Option<std::time::Instant>,
+) -> KResult<()> {
+    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        return Err(Errno::EAGAIN);
+    }
     let mut w = cx.wait_start();
     let want = events | libc::POLLERR | libc::POLLHUP;
     let host = f.ops.host_fd();
@@ -196,9 +209,16 @@ pub fn wait_ready(cx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
         }
     }
     match host {
-        Some(h) => cx.sleep_host(&w, &[(h, events)], None).map(|_| ()),
-        None => cx.sleep(&w, None).map(|_| ()),
+        Some(h) => cx.sleep_host(&w, &[(h, events)], deadline).map(|_| ()),
+        None => cx.sleep(&w, deadline).map(|_| ()),
     }
+}
+
+/// When a blocking transfer on `f` gives up: a socket's SO_RCVTIMEO (or
+/// SO_SNDTIMEO for `send`) from now.
+pub fn deadline_of(f: &File, send: bool) -> Option<std::time::Instant> {
+    let t = f.ops.socket()?.timeout(send)?;
+    Some(std::time::Instant::now() + t)
 }
 
 /// What read and write check before they move anything, in Linux's
@@ -242,14 +262,17 @@ pub fn read(
             segs.fill(&cx.mm, &data)?;
             data.len()
         }
-        None => loop {
-            match read_now(cx, f, &segs, off) {
-                Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !opts.nowait => {
-                    wait_ready(cx, f, libc::POLLIN)?;
+        None => {
+            let deadline = deadline_of(f, false);
+            loop {
+                match read_now(cx, f, &segs, off) {
+                    Err(e) if e == Errno::EAGAIN && !f.nonblocking() && !opts.nowait => {
+                        wait_ready_until(cx, f, libc::POLLIN, deadline)?;
+                    }
+                    r => break r?,
                 }
-                r => break r?,
             }
-        },
+        }
     };
     if n > 0 {
         f.note(IN_ACCESS);
@@ -336,7 +359,7 @@ pub fn write(
 }
 
 /// A broken pipe: SIGPIPE to the writer unless told otherwise.
-fn broken_pipe(cx: &mut Ctx<'_, '_>, opts: Opts) {
+pub fn broken_pipe(cx: &mut Ctx<'_, '_>, opts: Opts) {
     if !opts.nosignal {
         let (tid, tgid) = (cx.tid, cx.tgid());
         ksig::send_to_thread(&mut cx.st, tid, SigInfo::user(libc::SIGPIPE, 0, tgid, 0));
@@ -354,6 +377,7 @@ fn write_all(
         return Ok(0);
     }
     let blocking = !f.nonblocking() && !opts.nowait;
+    let deadline = deadline_of(f, true);
     let src = segs.accessible(&cx.mm, false);
     if src.total == 0 {
         return Err(Errno::EFAULT);
@@ -363,7 +387,9 @@ fn write_all(
     while let Ok(iov) = src.host_iovecs(&cx.mm, false) {
         match f.ops.write_iov(f, &iov, off) {
             None => break,
-            Some(Err(e)) if e == Errno::EAGAIN && blocking => wait_ready(cx, f, libc::POLLOUT)?,
+            Some(Err(e)) if e == Errno::EAGAIN && blocking => {
+                wait_ready_until(cx, f, libc::POLLOUT, deadline)?
+            }
             Some(Err(e)) if e == Errno::EPIPE => {
                 broken_pipe(cx, opts);
                 return Err(e);
@@ -385,7 +411,7 @@ fn write_all(
                 }
             }
             Err(e) if e == Errno::EAGAIN && blocking => {
-                if let Err(e) = wait_ready(cx, f, libc::POLLOUT) {
+                if let Err(e) = wait_ready_until(cx, f, libc::POLLOUT, deadline) {
                     return partial(done, e);
                 }
             }

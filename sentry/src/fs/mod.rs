@@ -24,7 +24,6 @@ pub mod synth;
 pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
-pub mod unix;
 pub mod vfs;
 
 pub use attr::{DirEntry, Stat, StatFs};

@@ -15,6 +15,11 @@ pub const PIPE_BUF: usize = 4096;
 const DEFAULT_CAP: usize = 65536;
 static NEXT_INO: AtomicU64 = AtomicU64::new(1000);
 
+/// An inode number for an object of no filesystem (a pipe, a socket).
+pub fn anon_ino() -> u64 {
+    NEXT_INO.fetch_add(1, Ordering::Relaxed)
+}
+
 pub struct Pipe {
     inner: Mutex<Inner>,
     ino: u64,
@@ -70,7 +75,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
             readers: 1,
             writers: 1,
         }),
-        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        ino: anon_ino(),
         wq: WaitQueue::new(),
         opens: [AtomicU64::new(1), AtomicU64::new(1)],
         named: false,
@@ -93,7 +98,7 @@ pub fn new_fifo() -> Arc<Pipe> {
             readers: 0,
             writers: 0,
         }),
-        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        ino: anon_ino(),
         wq: WaitQueue::new(),
         opens: [AtomicU64::new(0), AtomicU64::new(0)],
         named: true,

@@ -86,6 +86,8 @@ pub struct Kernel {
     /// Set once a signalfd exists: its readiness is its poller's pending
     /// signals, kernel state, so from then on epoll_wait takes the lock.
     pub signalfds_used: std::sync::atomic::AtomicBool,
+    /// The names unix sockets are bound to (one network namespace).
+    pub unix_names: Arc<crate::unix::Names>,
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemFile>,
     pub vdso: Vdso,
@@ -124,6 +126,7 @@ impl Kernel {
             futexes: Default::default(),
             record_locks_used: Default::default(),
             signalfds_used: Default::default(),
+            unix_names: Default::default(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),

@@ -1,0 +1,186 @@
+//! Unix socket addresses (`struct sockaddr_un`) and the names sockets
+//! are bound to: abstract names, and the socket nodes paths name.
+
+use super::UnixSocket;
+use crate::errno::{Errno, KResult};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+/// sa_family of a unix address.
+const AF_UNIX: u16 = 1;
+const _: () = assert!(libc::AF_UNIX == AF_UNIX as i32);
+/// offsetof(struct sockaddr_un, sun_path), and the path's room.
+const SUN_PATH: usize = 2;
+const PATH_ROOM: usize = 108;
+
+/// What an address names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UnixAddr {
+    /// A filesystem path (up to its first NUL).
+    Path(Vec<u8>),
+    /// An abstract name: everything after the leading NUL, NULs included.
+    Abstract(Vec<u8>),
+    /// Just the family.
+    Unnamed,
+}
+
+/// Checks and decodes an application's `struct sockaddr_un`.
+pub fn parse(addr: &[u8]) -> KResult<UnixAddr> {
+    if addr.len() < SUN_PATH || addr.len() > SUN_PATH + PATH_ROOM {
+        return Err(Errno::EINVAL);
+    }
+    if u16::from_ne_bytes([addr[0], addr[1]]) != AF_UNIX {
+        return Err(Errno::EINVAL);
+    }
+    let path = &addr[SUN_PATH..];
+    Ok(match path.first() {
+        None => UnixAddr::Unnamed,
+        Some(0) => UnixAddr::Abstract(path[1..].to_vec()),
+        Some(_) => {
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            UnixAddr::Path(path[..end].to_vec())
+        }
+    })
+}
+
+/// The address getsockname reports for a socket bound to `path`: the
+/// family, the path and its NUL.
+pub fn path_addr(path: &[u8]) -> Vec<u8> {
+    let mut v = AF_UNIX.to_ne_bytes().to_vec();
+    v.extend_from_slice(path);
+    v.push(0);
+    v
+}
+
+/// An unnamed address: just the family.
+pub fn unnamed() -> Vec<u8> {
+    AF_UNIX.to_ne_bytes().to_vec()
+}
+
+/// What a bound socket is found by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NameKey {
+    Abstract(Vec<u8>),
+    /// The (device, inode) of the socket node its path names.
+    Path((u64, u64)),
+}
+
+/// The bound unix sockets of one network namespace.
+#[derive(Default)]
+pub struct Names {
+    bound: Mutex<HashMap<NameKey, Weak<UnixSocket>>>,
+    next_auto: Mutex<u32>,
+}
+
+impl Names {
+    /// Binds `s` to `key`: EADDRINUSE while a live socket holds it.
+    pub fn insert(&self, key: &NameKey, s: &Weak<UnixSocket>) -> KResult<()> {
+        let mut b = self.bound.lock();
+        if b.get(key).is_some_and(|w| w.strong_count() > 0) {
+            return Err(Errno::EADDRINUSE);
+        }
+        b.insert(key.clone(), s.clone());
+        Ok(())
+    }
+
+    /// The live socket bound to `key`.
+    pub fn get(&self, key: &NameKey) -> Option<Arc<UnixSocket>> {
+        self.bound.lock().get(key).and_then(Weak::upgrade)
+    }
+
+    pub fn remove(&self, key: &NameKey) {
+        self.bound.lock().remove(key);
+    }
+
+    /// Forgets `key` unless a live socket holds it again (a closed
+    /// socket's name: its drop runs after its last strong reference).
+    pub fn remove_if_dead(&self, key: &NameKey) {
+        let mut b = self.bound.lock();
+        if b.get(key).is_some_and(|w| w.strong_count() == 0) {
+            b.remove(key);
+        }
+    }
+
+    /// Binds `s` to the next free autobind name: a NUL and five hex
+    /// digits, as Linux makes them. EADDRINUSE once all are taken.
+    pub fn autobind(&self, s: &Weak<UnixSocket>) -> KResult<(NameKey, Vec<u8>)> {
+        const NAMES: u32 = 1 << 20;
+        let mut next = self.next_auto.lock();
+        for _ in 0..NAMES {
+            let n = *next;
+            *next = (n + 1) % NAMES;
+            let name = format!("{n:05x}").into_bytes();
+            let key = NameKey::Abstract(name.clone());
+            if self.insert(&key, s).is_ok() {
+                let mut addr = unnamed();
+                addr.push(0);
+                addr.extend_from_slice(&name);
+                return Ok((key, addr));
+            }
+        }
+        Err(Errno::EADDRINUSE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(path: &[u8]) -> Vec<u8> {
+        let mut v = AF_UNIX.to_ne_bytes().to_vec();
+        v.extend_from_slice(path);
+        v
+    }
+
+    #[test]
+    fn addresses_decode_as_linux_reads_them() {
+        assert_eq!(
+            parse(&addr(b"/tmp/s\0junk")),
+            Ok(UnixAddr::Path(b"/tmp/s".to_vec()))
+        );
+        assert_eq!(
+            parse(&addr(b"/tmp/s")),
+            Ok(UnixAddr::Path(b"/tmp/s".to_vec()))
+        );
+        assert_eq!(
+            parse(&addr(b"\0a\0b")),
+            Ok(UnixAddr::Abstract(b"a\0b".to_vec()))
+        );
+        assert_eq!(parse(&addr(b"")), Ok(UnixAddr::Unnamed));
+        assert_eq!(parse(&[1]), Err(Errno::EINVAL));
+        assert_eq!(parse(&[2, 0, b'x']), Err(Errno::EINVAL));
+        assert_eq!(parse(&addr(&[b'a'; 109])), Err(Errno::EINVAL));
+        assert_eq!(path_addr(b"/s"), addr(b"/s\0"));
+    }
+
+    #[test]
+    fn names_are_held_while_their_socket_lives() {
+        let names = Arc::new(Names::default());
+        let s = UnixSocket::new(libc::SOCK_STREAM, &names);
+        let key = NameKey::Abstract(b"x".to_vec());
+        names.insert(&key, &Arc::downgrade(&s)).unwrap();
+        let t = UnixSocket::new(libc::SOCK_STREAM, &names);
+        assert_eq!(
+            names.insert(&key, &Arc::downgrade(&t)),
+            Err(Errno::EADDRINUSE)
+        );
+        assert!(names.get(&key).is_some_and(|g| Arc::ptr_eq(&g, &s)));
+        drop(s);
+        assert!(names.get(&key).is_none());
+        names.insert(&key, &Arc::downgrade(&t)).unwrap();
+    }
+
+    #[test]
+    fn autobind_names_are_distinct() {
+        let names = Arc::new(Names::default());
+        let a = UnixSocket::new(libc::SOCK_DGRAM, &names);
+        let b = UnixSocket::new(libc::SOCK_DGRAM, &names);
+        let (ka, na) = names.autobind(&Arc::downgrade(&a)).unwrap();
+        let (kb, nb) = names.autobind(&Arc::downgrade(&b)).unwrap();
+        assert_ne!(ka, kb);
+        assert_eq!(na.len(), 2 + 1 + 5);
+        assert_eq!(&na[2..4], b"\x0000");
+        assert_ne!(na, nb);
+    }
+}

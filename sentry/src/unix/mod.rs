@@ -1,0 +1,804 @@
+//! AF_UNIX sockets: stream, seqpacket and datagram; unnamed, bound to a
+//! path (a socket node in the sandbox's own file tree) or to an abstract
+//! name; socket pairs, listening and connecting; files and credentials
+//! sent beside the data.
+//!
+//! A socket owns its receive queue (`queue::Queue`); a connected socket
+//! sends into its peer's. Peers know each other weakly, so a closed
+//! socket goes at once: its drop tells the peer (end of file, EPIPE, or
+//! ECONNRESET when data was left unread) and forgets its name.
+
+pub mod addr;
+pub mod queue;
+
+use crate::errno::{Errno, KResult};
+use crate::fs::file::{File, FileOps};
+use crate::fs::Stat;
+use crate::kernel::waitq::{Events, Queues, EV_HUP, EV_IN, EV_OUT};
+use crate::kernel::Ctx;
+use crate::socket::{generic_option, NodeId, SockOpts, Socket};
+use addr::{NameKey, UnixAddr};
+use parking_lot::Mutex;
+use queue::{Ancillary, Queue, Received, Ucred, MAX_DGRAM_QLEN};
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+
+pub use addr::Names;
+
+/// Linux's net.core.{w,r}mem_default and _max.
+const BUF_DEFAULT: usize = 212_992;
+const BUF_MAX: usize = 212_992;
+/// SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF.
+const MIN_SNDBUF: usize = 4608;
+const MIN_RCVBUF: usize = 2304;
+/// net.core.somaxconn: listen's backlog is capped here.
+const SOMAXCONN: usize = 4096;
+
+/// sk_shutdown bits.
+const RCV_SHUTDOWN: u8 = 1;
+const SEND_SHUTDOWN: u8 = 2;
+const SHUTDOWN_MASK: u8 = 3;
+
+enum Conn {
+    /// Never connected (or a datagram socket with no default peer).
+    None,
+    Listening {
+        backlog: usize,
+        /// Connected server sides, waiting for accept.
+        pending: VecDeque<Arc<UnixSocket>>,
+    },
+    Connected {
+        peer: Weak<UnixSocket>,
+        /// Where sends go: the peer's receive queue.
+        peer_rx: Arc<Queue>,
+    },
+}
+
+struct State {
+    /// The address getsockname reports (None: unnamed).
+    name: Option<Vec<u8>>,
+    key: Option<NameKey>,
+    conn: Conn,
+    /// Linux's sk_shutdown.
+    shutdown: u8,
+    /// A pending error (SO_ERROR): ECONNRESET when the peer closed with
+    /// data unread.
+    err: Option<Errno>,
+    passcred: bool,
+    sndbuf: usize,
+    rcvbuf: usize,
+    /// SO_PEERCRED.
+    peercred: Option<Ucred>,
+    /// The listener a blocking connect waits for room on.
+    connecting: Option<Weak<UnixSocket>>,
+    /// The last writer's credentials (a plain write does not name its
+    /// caller; `before_transfer` records it).
+    writer: Ucred,
+    opts: SockOpts,
+}
+
+pub struct UnixSocket {
+    kind: i32,
+    /// Its inode number ("socket:[ino]").
+    pub ino: u64,
+    this: Weak<UnixSocket>,
+    rx: Arc<Queue>,
+    st: Mutex<State>,
+    names: Arc<Names>,
+}
+
+/// The open file of a socket.
+pub struct UnixFile(pub Arc<UnixSocket>);
+
+impl UnixSocket {
+    /// A new unconnected socket of `kind` in the namespace of `names`.
+    pub fn new(kind: i32, names: &Arc<Names>) -> Arc<UnixSocket> {
+        Arc::new_cyclic(|this| UnixSocket {
+            kind,
+            ino: crate::fs::pipe::anon_ino(),
+            this: this.clone(),
+            rx: Arc::new(Queue::default()),
+            st: Mutex::new(State {
+                name: None,
+                key: None,
+                conn: Conn::None,
+                shutdown: 0,
+                err: None,
+                passcred: false,
+                sndbuf: BUF_DEFAULT,
+                rcvbuf: BUF_DEFAULT,
+                peercred: None,
+                connecting: None,
+                writer: Ucred::default(),
+                opts: SockOpts::default(),
+            }),
+            names: names.clone(),
+        })
+    }
+
+    /// socketpair(2): two connected sockets, each with `cred` as its
+    /// peer's credentials.
+    pub fn pair(kind: i32, names: &Arc<Names>, cred: Ucred) -> (Arc<UnixSocket>, Arc<UnixSocket>) {
+        let (a, b) = (UnixSocket::new(kind, names), UnixSocket::new(kind, names));
+        link(&a, &b);
+        a.st.lock().peercred = Some(cred);
+        b.st.lock().peercred = Some(cred);
+        (a, b)
+    }
+
+    fn packet(&self) -> bool {
+        self.kind != libc::SOCK_STREAM
+    }
+
+    fn connection_oriented(&self) -> bool {
+        self.kind != libc::SOCK_DGRAM
+    }
+
+    fn peer(&self) -> Option<Arc<UnixSocket>> {
+        match &self.st.lock().conn {
+            Conn::Connected { peer, .. } => peer.upgrade(),
+            _ => None,
+        }
+    }
+
+    /// Sets shutdown bits on this socket and wakes its waiters.
+    fn shut(&self, bits: u8) {
+        self.st.lock().shutdown |= bits;
+        self.rx.wq.notify(EV_IN | EV_OUT | EV_HUP);
+    }
+
+    /// Binds to `name` (its registry key is `key`), as getsockname will
+    /// report `addr`.
+    fn set_name(&self, key: NameKey, addr: Vec<u8>) -> KResult<()> {
+        let mut st = self.st.lock();
+        if st.name.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        self.names.insert(&key, &self.this)?;
+        st.name = Some(addr);
+        st.key = Some(key);
+        Ok(())
+    }
+
+    /// Binds to a fresh abstract name (autobind).
+    fn autobind(&self) -> KResult<()> {
+        if self.st.lock().name.is_some() {
+            return Ok(());
+        }
+        let (key, addr) = self.names.autobind(&self.this)?;
+        let mut st = self.st.lock();
+        if st.name.is_some() {
+            self.names.remove(&key);
+            return Ok(());
+        }
+        st.name = Some(addr);
+        st.key = Some(key);
+        Ok(())
+    }
+
+    /// The bound socket `addr` names (`node`: the identity of the file a
+    /// path names), of this socket's kind.
+    fn target(&self, addr: &UnixAddr, node: Option<NodeId>) -> KResult<Arc<UnixSocket>> {
+        let key = match (addr, node) {
+            (UnixAddr::Abstract(n), _) => NameKey::Abstract(n.clone()),
+            (UnixAddr::Path(_), Some(id)) => NameKey::Path(id),
+            (UnixAddr::Path(_), None) => return Err(Errno::ECONNREFUSED),
+            (UnixAddr::Unnamed, _) => return Err(Errno::EINVAL),
+        };
+        let s = self.names.get(&key).ok_or(Errno::ECONNREFUSED)?;
+        if s.kind != self.kind {
+            return Err(Errno::EPROTOTYPE);
+        }
+        Ok(s)
+    }
+
+    /// connect(2) of a stream or seqpacket socket to `listener`.
+    fn connect_to(&self, listener: &Arc<UnixSocket>, cred: Ucred) -> KResult<()> {
+        {
+            let st = self.st.lock();
+            match st.conn {
+                Conn::Connected { .. } => return Err(Errno::EISCONN),
+                Conn::Listening { .. } => return Err(Errno::EINVAL),
+                Conn::None => {}
+            }
+        }
+        let mut l = listener.st.lock();
+        let (listener_cred, listener_name, listener_pass) =
+            (l.peercred, l.name.clone(), l.passcred);
+        let Conn::Listening { backlog, pending } = &mut l.conn else {
+            return Err(Errno::ECONNREFUSED);
+        };
+        if pending.len() > *backlog {
+            drop(l);
+            self.st.lock().connecting = Some(Arc::downgrade(listener));
+            return Err(Errno::EAGAIN);
+        }
+        // The server side: a new socket bound to the listener's name.
+        // (Lock order: the listener, then the two sockets it links.)
+        let me = self.this.upgrade().ok_or(Errno::EINVAL)?;
+        let server = UnixSocket::new(self.kind, &self.names);
+        link(&server, &me);
+        {
+            let mut s = server.st.lock();
+            s.peercred = Some(cred);
+            s.name = listener_name;
+            s.passcred = listener_pass;
+        }
+        pending.push_back(server);
+        drop(l);
+        {
+            let mut me = self.st.lock();
+            me.peercred = listener_cred;
+            me.connecting = None;
+        }
+        listener.rx.wq.notify(EV_IN);
+        Ok(())
+    }
+
+    /// One send, without waiting: EAGAIN when there is no room.
+    fn send_once(
+        &self,
+        data: &[u8],
+        to: Option<Arc<UnixSocket>>,
+        mut anc: Ancillary,
+        own: Ucred,
+    ) -> KResult<usize> {
+        let st = self.st.lock();
+        if let Some(e) = st.err {
+            drop(st);
+            self.st.lock().err = None;
+            return Err(e);
+        }
+        if self.connection_oriented() {
+            if st.shutdown & SEND_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+            let Conn::Connected { peer, peer_rx } = &st.conn else {
+                return Err(Errno::ENOTCONN);
+            };
+            let (peer, peer_rx, limit) = (peer.clone(), peer_rx.clone(), st.sndbuf);
+            let (mine, from) = (st.passcred, st.name.clone().unwrap_or_default());
+            // One socket's lock at a time: its peer may be sending too.
+            drop(st);
+            let passcred = mine || peer.upgrade().is_some_and(|p| p.st.lock().passcred);
+            if passcred && anc.creds.is_none() {
+                anc.creds = Some(own);
+            }
+            if self.kind == libc::SOCK_STREAM {
+                if data.is_empty() {
+                    return Ok(0);
+                }
+                return peer_rx.send_stream(data, from, anc, limit);
+            }
+            if data.len() > limit.saturating_sub(32) {
+                return Err(Errno::EMSGSIZE);
+            }
+            return peer_rx.send_packet(data, from, anc, limit, usize::MAX);
+        }
+        // A datagram: to the given address or the default peer.
+        let sndbuf = st.sndbuf;
+        let dest = match to {
+            Some(t) => t,
+            None => match &st.conn {
+                Conn::Connected { peer, .. } => peer.upgrade().ok_or(Errno::ECONNREFUSED)?,
+                _ => return Err(Errno::ENOTCONN),
+            },
+        };
+        let passcred = st.passcred;
+        drop(st);
+        if data.len() > sndbuf.saturating_sub(32) {
+            return Err(Errno::EMSGSIZE);
+        }
+        // A socket connected to another takes only its peer's datagrams.
+        if let Conn::Connected { peer, .. } = &dest.st.lock().conn {
+            if !Weak::ptr_eq(peer, &self.this) {
+                return Err(Errno::EPERM);
+            }
+        }
+        let (dest_pass, rcvbuf) = {
+            let d = dest.st.lock();
+            (d.passcred, d.rcvbuf)
+        };
+        if (passcred || dest_pass) && anc.creds.is_none() {
+            anc.creds = Some(own);
+        }
+        if passcred || dest_pass {
+            self.autobind()?;
+        }
+        let from = self.st.lock().name.clone().unwrap_or_default();
+        match dest
+            .rx
+            .send_packet(data, from, anc, rcvbuf.max(sndbuf), MAX_DGRAM_QLEN)
+        {
+            Err(e) if e == Errno::EPIPE => Err(Errno::ECONNREFUSED),
+            r => r,
+        }
+    }
+
+    /// One receive, without waiting: EAGAIN when there is nothing.
+    fn recv_once(&self, max: usize, peek: bool) -> KResult<Received> {
+        let (shutdown, connected) = {
+            let st = self.st.lock();
+            if matches!(st.conn, Conn::Listening { .. }) {
+                return Err(Errno::EINVAL);
+            }
+            (st.shutdown, !matches!(st.conn, Conn::None))
+        };
+        if self.connection_oriented() && !connected {
+            return Err(if self.kind == libc::SOCK_STREAM {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTCONN
+            });
+        }
+        let r = if self.packet() {
+            self.rx.recv_packet(max, peek)
+        } else {
+            self.rx.recv_stream(max, peek)
+        };
+        match r {
+            Err(e) if e == Errno::EAGAIN => {
+                let mut st = self.st.lock();
+                if let Some(e) = st.err.take() {
+                    return Err(e);
+                }
+                if shutdown & RCV_SHUTDOWN != 0 {
+                    return Ok(Received::default());
+                }
+                Err(Errno::EAGAIN)
+            }
+            r => r,
+        }
+    }
+
+    fn readable(&self) -> bool {
+        let st = self.st.lock();
+        match &st.conn {
+            Conn::Listening { pending, .. } => !pending.is_empty(),
+            _ => !self.rx.is_empty() || st.shutdown & RCV_SHUTDOWN != 0 || st.err.is_some(),
+        }
+    }
+
+    fn writable(&self) -> bool {
+        let st = self.st.lock();
+        if let Some(l) = st.connecting.clone() {
+            // One socket's lock at a time (a connect holds the
+            // listener's, then takes ours).
+            drop(st);
+            return match l.upgrade() {
+                Some(l) => match &l.st.lock().conn {
+                    Conn::Listening { backlog, pending } => pending.len() <= *backlog,
+                    _ => true,
+                },
+                None => true,
+            };
+        }
+        match &st.conn {
+            // As Linux's unix_writable: the sender's queued bytes are at
+            // most a quarter of its send buffer.
+            Conn::Connected { peer_rx, .. } if self.kind == libc::SOCK_STREAM => {
+                peer_rx.queued() * 4 <= st.sndbuf
+            }
+            Conn::Connected { peer_rx, .. } => {
+                !peer_rx.full(0, st.sndbuf, true, usize::MAX) || peer_rx.is_closed()
+            }
+            Conn::Listening { .. } => false,
+            Conn::None => true,
+        }
+    }
+}
+
+/// Connects `a` and `b` to each other.
+fn link(a: &Arc<UnixSocket>, b: &Arc<UnixSocket>) {
+    a.st.lock().conn = Conn::Connected {
+        peer: Arc::downgrade(b),
+        peer_rx: b.rx.clone(),
+    };
+    b.st.lock().conn = Conn::Connected {
+        peer: Arc::downgrade(a),
+        peer_rx: a.rx.clone(),
+    };
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let st = self.st.get_mut();
+        if let Some(k) = st.key.take() {
+            self.names.remove_if_dead(&k);
+        }
+        // Pending connections and queued files go outside any lock of
+        // ours: each may be a socket with a drop of its own.
+        let conn = std::mem::replace(&mut st.conn, Conn::None);
+        let unread = self.rx.close();
+        if let Conn::Connected { peer, peer_rx } = conn {
+            if let Some(p) = peer.upgrade() {
+                {
+                    let mut ps = p.st.lock();
+                    if self.kind != libc::SOCK_DGRAM {
+                        ps.shutdown = SHUTDOWN_MASK;
+                        if unread {
+                            ps.err = Some(Errno::ECONNRESET);
+                        }
+                    }
+                }
+                p.rx.wq.notify(EV_IN | EV_OUT | EV_HUP);
+            }
+            peer_rx.wq.notify(EV_IN | EV_OUT | EV_HUP);
+        }
+    }
+}
+
+impl UnixFile {
+    fn sock(&self) -> &Arc<UnixSocket> {
+        &self.0
+    }
+
+    /// The open file of socket `s`, as /proc/pid/fd names it.
+    pub fn file(s: Arc<UnixSocket>, flags: i32) -> Arc<File> {
+        let name = format!("socket:[{}]", s.ino).into_bytes();
+        File::new(Box::new(UnixFile(s)), flags, name)
+    }
+}
+
+/// The caller's credentials as a socket sees them.
+pub fn ucred_of(ctx: &Ctx<'_, '_>) -> Ucred {
+    let c = &ctx.proc_ref().creds;
+    Ucred {
+        pid: ctx.tgid(),
+        uid: c.euid,
+        gid: c.egid,
+    }
+}
+
+impl Socket for UnixFile {
+    fn family(&self) -> i32 {
+        libc::AF_UNIX
+    }
+    fn kind(&self) -> i32 {
+        self.0.kind
+    }
+    fn fs_name(&self, addr: &[u8]) -> KResult<Option<Vec<u8>>> {
+        Ok(match addr::parse(addr)? {
+            UnixAddr::Path(p) => Some(p),
+            _ => None,
+        })
+    }
+    fn bind(&self, _ctx: &Ctx<'_, '_>, a: &[u8], node: Option<NodeId>) -> KResult<()> {
+        let s = self.sock();
+        match addr::parse(a)? {
+            UnixAddr::Unnamed => {
+                if s.st.lock().name.is_some() {
+                    return Err(Errno::EINVAL);
+                }
+                s.autobind()
+            }
+            UnixAddr::Abstract(n) => s.set_name(NameKey::Abstract(n), a.to_vec()),
+            UnixAddr::Path(p) => {
+                let id = node.ok_or(Errno::EINVAL)?;
+                s.set_name(NameKey::Path(id), addr::path_addr(&p))
+            }
+        }
+    }
+    fn listen(&self, ctx: &Ctx<'_, '_>, backlog: i32) -> KResult<()> {
+        let s = self.sock();
+        if s.kind == libc::SOCK_DGRAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut st = s.st.lock();
+        if st.name.is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let backlog = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        match &mut st.conn {
+            Conn::Connected { .. } => return Err(Errno::EINVAL),
+            Conn::Listening { backlog: b, .. } => *b = backlog,
+            Conn::None => {
+                st.conn = Conn::Listening {
+                    backlog,
+                    pending: VecDeque::new(),
+                }
+            }
+        }
+        st.peercred = Some(ucred_of(ctx));
+        drop(st);
+        s.rx.wq.notify(EV_OUT);
+        Ok(())
+    }
+    fn accept(&self) -> KResult<Box<dyn FileOps>> {
+        let s = self.sock();
+        let mut st = s.st.lock();
+        let Conn::Listening { pending, .. } = &mut st.conn else {
+            return Err(Errno::EINVAL);
+        };
+        let c = pending.pop_front().ok_or(Errno::EAGAIN)?;
+        drop(st);
+        // Room in the backlog for a waiting connect.
+        s.rx.wq.notify(EV_OUT);
+        Ok(Box::new(UnixFile(c)))
+    }
+    fn connect(&self, ctx: &Ctx<'_, '_>, a: &[u8], node: Option<NodeId>) -> KResult<()> {
+        let s = self.sock();
+        let addr = addr::parse(a)?;
+        if matches!(addr, UnixAddr::Unnamed) {
+            if s.kind == libc::SOCK_DGRAM {
+                // AF_UNSPEC-like: a datagram socket forgets its peer.
+                s.st.lock().conn = Conn::None;
+                return Ok(());
+            }
+            return Err(Errno::EINVAL);
+        }
+        let target = s.target(&addr, node)?;
+        if s.kind == libc::SOCK_DGRAM {
+            if s.st.lock().passcred {
+                s.autobind()?;
+            }
+            let peer_rx = target.rx.clone();
+            s.st.lock().conn = Conn::Connected {
+                peer: Arc::downgrade(&target),
+                peer_rx,
+            };
+            return Ok(());
+        }
+        if s.st.lock().passcred {
+            s.autobind()?;
+        }
+        s.connect_to(&target, ucred_of(ctx))
+    }
+    fn connect_again(&self) -> bool {
+        self.0.st.lock().connecting.is_some()
+    }
+    fn shutdown(&self, how: i32) -> KResult<()> {
+        let s = self.sock();
+        let mode = match how {
+            libc::SHUT_RD => RCV_SHUTDOWN,
+            libc::SHUT_WR => SEND_SHUTDOWN,
+            libc::SHUT_RDWR => SHUTDOWN_MASK,
+            _ => return Err(Errno::EINVAL),
+        };
+        s.shut(mode);
+        if s.connection_oriented() {
+            if let Some(p) = s.peer() {
+                let mut peer_mode = 0;
+                if mode & RCV_SHUTDOWN != 0 {
+                    peer_mode |= SEND_SHUTDOWN;
+                }
+                if mode & SEND_SHUTDOWN != 0 {
+                    peer_mode |= RCV_SHUTDOWN;
+                }
+                p.shut(peer_mode);
+            }
+        }
+        Ok(())
+    }
+    fn sockname(&self) -> KResult<Vec<u8>> {
+        Ok(self.0.st.lock().name.clone().unwrap_or_else(addr::unnamed))
+    }
+    fn peername(&self) -> KResult<Vec<u8>> {
+        let p = {
+            let st = self.0.st.lock();
+            match &st.conn {
+                Conn::Connected { peer, .. } => peer.upgrade(),
+                _ => return Err(Errno::ENOTCONN),
+            }
+        };
+        Ok(p.and_then(|p| p.st.lock().name.clone())
+            .unwrap_or_else(addr::unnamed))
+    }
+    fn send(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        data: &[u8],
+        to: Option<(&[u8], Option<NodeId>)>,
+        anc: Ancillary,
+    ) -> KResult<usize> {
+        let s = self.sock();
+        let dest = match to {
+            // A stream refuses an address; a seqpacket socket ignores it.
+            Some(_) if s.kind == libc::SOCK_STREAM => {
+                return Err(if matches!(s.st.lock().conn, Conn::Connected { .. }) {
+                    Errno::EISCONN
+                } else {
+                    Errno::EOPNOTSUPP
+                });
+            }
+            Some(_) if s.kind == libc::SOCK_SEQPACKET => None,
+            Some((a, node)) => Some(s.target(&addr::parse(a)?, node)?),
+            None => None,
+        };
+        s.send_once(data, dest, anc, ucred_of(ctx))
+    }
+    fn recv(&self, max: usize, peek: bool) -> KResult<Received> {
+        self.0.recv_once(max, peek)
+    }
+    fn passes_creds(&self) -> bool {
+        self.0.st.lock().passcred
+    }
+    fn timeout(&self, send: bool) -> Option<std::time::Duration> {
+        self.0.st.lock().opts.timeout(send)
+    }
+    fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
+        let s = self.sock();
+        if level == libc::SOL_SOCKET {
+            if let Some(v) = s.st.lock().opts.get(name) {
+                return Ok(v);
+            }
+        }
+        let int = |v: usize| Ok(i32::try_from(v).unwrap_or(i32::MAX).to_ne_bytes().to_vec());
+        match (level, name) {
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => int(s.st.lock().sndbuf),
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => int(s.st.lock().rcvbuf),
+            (libc::SOL_SOCKET, libc::SO_PASSCRED) => int(usize::from(s.st.lock().passcred)),
+            (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => int(usize::from(matches!(
+                s.st.lock().conn,
+                Conn::Listening { .. }
+            ))),
+            (libc::SOL_SOCKET, libc::SO_ERROR) => {
+                let e = s.st.lock().err.take();
+                Ok(e.map_or(0, |e| e.0).to_ne_bytes().to_vec())
+            }
+            (libc::SOL_SOCKET, libc::SO_PEERCRED) => {
+                let c = s.st.lock().peercred.unwrap_or(Ucred {
+                    pid: 0,
+                    uid: u32::MAX,
+                    gid: u32::MAX,
+                });
+                Ok(c.bytes().to_vec())
+            }
+            _ => generic_option(self, level, name),
+        }
+    }
+    fn setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
+        if level != libc::SOL_SOCKET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let s = self.sock();
+        if let Some(r) = s.st.lock().opts.set(name, value) {
+            return r;
+        }
+        let raw: [u8; 4] = value
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Errno::EINVAL)?;
+        if name == libc::SO_PASSCRED {
+            s.st.lock().passcred = i32::from_ne_bytes(raw) != 0;
+            return Ok(());
+        }
+        let send = match name {
+            libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => true,
+            libc::SO_RCVBUF | libc::SO_RCVBUFFORCE => false,
+            _ => return Err(Errno::ENOPROTOOPT),
+        };
+        // As Linux: capped at the maximum (a negative value is huge),
+        // doubled for bookkeeping overhead, never below the minimum. The
+        // *FORCE variants' privilege check is the caller's.
+        let val = usize::try_from(u32::from_ne_bytes(raw)).unwrap_or(usize::MAX);
+        let capped = if matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE) {
+            val.min(i32::MAX as usize / 2)
+        } else {
+            val.min(BUF_MAX)
+        };
+        let mut st = s.st.lock();
+        if send {
+            st.sndbuf = (capped * 2).max(MIN_SNDBUF);
+        } else {
+            st.rcvbuf = (capped * 2).max(MIN_RCVBUF);
+        }
+        drop(st);
+        s.rx.wq.notify(EV_OUT);
+        if let Some(p) = s.peer() {
+            p.rx.wq.notify(EV_OUT);
+        }
+        Ok(())
+    }
+}
+
+impl FileOps for UnixFile {
+    fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let r = self.0.recv_once(buf.len(), false)?;
+        buf[..r.data.len()].copy_from_slice(&r.data);
+        Ok(r.data.len())
+    }
+    fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let own = self.0.st.lock().writer;
+        self.0.send_once(buf, None, Ancillary::default(), own)
+    }
+    fn before_transfer(&self, cx: &mut crate::kernel::Ctx<'_, '_>, write: bool) -> KResult<()> {
+        if write {
+            self.0.st.lock().writer = ucred_of(cx);
+        }
+        Ok(())
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(Stat {
+            mode: libc::S_IFSOCK | 0o777,
+            ino: self.0.ino,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+    fn poll(&self, events: i16) -> i16 {
+        let s = &self.0;
+        let (shutdown, err, unconnected_stream) = {
+            let st = s.st.lock();
+            (
+                st.shutdown,
+                st.err.is_some(),
+                s.connection_oriented() && matches!(st.conn, Conn::None),
+            )
+        };
+        let mut r = 0;
+        if err {
+            r |= libc::POLLERR;
+        }
+        if shutdown == SHUTDOWN_MASK || unconnected_stream {
+            r |= libc::POLLHUP;
+        }
+        if shutdown & RCV_SHUTDOWN != 0 {
+            r |= libc::POLLRDHUP | libc::POLLIN | libc::POLLRDNORM;
+        }
+        if s.readable() {
+            r |= libc::POLLIN | libc::POLLRDNORM;
+        }
+        if s.writable() {
+            r |= libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+        }
+        r & (events | libc::POLLHUP | libc::POLLERR)
+    }
+    fn wait_queues(&self, _c: &crate::fs::vfs::Caller, ev: Events) -> Queues {
+        let s = &self.0;
+        let mut q = Queues::new();
+        q.push((s.rx.wq.clone(), ev));
+        let st = s.st.lock();
+        if let Conn::Connected { peer_rx, .. } = &st.conn {
+            // Room to send appears on the peer's queue.
+            q.push((peer_rx.wq.clone(), ev & !EV_IN));
+        }
+        if let Some(l) = st.connecting.as_ref().and_then(Weak::upgrade) {
+            q.push((l.rx.wq.clone(), ev & !EV_IN));
+        }
+        q
+    }
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        let s = &self.0;
+        let v = match cmd as libc::c_ulong {
+            libc::FIONREAD => {
+                if matches!(s.st.lock().conn, Conn::Listening { .. }) {
+                    return Err(Errno::EINVAL);
+                }
+                if s.packet() {
+                    s.rx.next_len()
+                } else {
+                    s.rx.queued()
+                }
+            }
+            libc::TIOCOUTQ => match &s.st.lock().conn {
+                Conn::Connected { peer_rx, .. } if !s.packet() => peer_rx.queued(),
+                _ => 0,
+            },
+            _ => return Err(Errno::ENOTTY),
+        };
+        let v = i32::try_from(v).unwrap_or(i32::MAX);
+        crate::mm::write_obj(&cx.mm, arg, &v)?;
+        Ok(0)
+    }
+    fn socket(&self) -> Option<&dyn Socket> {
+        Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,405 @@
+//! A unix socket's receive queue: the messages sent to it (datagrams,
+//! packets, or a stream's chunks as each send made them), with the open
+//! files and credentials sent beside them.
+
+use crate::errno::{Errno, KResult};
+use crate::kernel::waitq::{WaitQueue, EV_HUP, EV_IN, EV_OUT};
+pub use crate::socket::{Ancillary, Received, Ucred};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// One message.
+struct Msg {
+    data: Vec<u8>,
+    /// Bytes of `data` a stream has already read.
+    read: usize,
+    /// The sender's address (datagrams).
+    from: Vec<u8>,
+    anc: Ancillary,
+}
+
+#[derive(Default)]
+struct State {
+    msgs: VecDeque<Msg>,
+    /// Unread bytes queued.
+    bytes: usize,
+    /// The sending side is gone (closed, or shut down for writing): read
+    /// what is queued, then end of file.
+    eof: bool,
+    /// The receiving side is gone: sends fail with EPIPE.
+    closed: bool,
+}
+
+/// The queue; its wait queue is the receiving socket's (data in, room
+/// out, hang-ups).
+pub struct Queue {
+    state: Mutex<State>,
+    pub wq: Arc<WaitQueue>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            state: Mutex::new(State::default()),
+            wq: WaitQueue::new(),
+        }
+    }
+}
+
+thread_local! {
+    /// Files whose last reference goes, waiting for `release`'s loop.
+    static RELEASING: std::cell::RefCell<Vec<Arc<crate::fs::file::File>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    static DRAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Lets go of files that were in flight. A file may be a socket whose
+/// own queue holds more sockets, to any depth the application likes:
+/// they are dropped one after another from a list here, never by
+/// recursion.
+pub fn release(files: Vec<Arc<crate::fs::file::File>>) {
+    if files.is_empty() {
+        return;
+    }
+    RELEASING.with(|r| r.borrow_mut().extend(files));
+    if DRAINING.with(|d| d.replace(true)) {
+        // An outer call on this thread is draining the list.
+        return;
+    }
+    while let Some(f) = RELEASING.with(|r| r.borrow_mut().pop()) {
+        drop(f);
+    }
+    DRAINING.with(|d| d.set(false));
+}
+
+/// The most messages a datagram socket's queue holds
+/// (net.unix.max_dgram_qlen).
+pub const MAX_DGRAM_QLEN: usize = 10;
+
+impl Queue {
+    /// Queues `data` from a stream: as much as `limit` (the sender's send
+    /// buffer) leaves room for, at least one byte; EAGAIN when full.
+    pub fn send_stream(
+        &self,
+        data: &[u8],
+        from: Vec<u8>,
+        anc: Ancillary,
+        limit: usize,
+    ) -> KResult<usize> {
+        let mut s = self.state.lock();
+        if s.closed {
+            return Err(Errno::EPIPE);
+        }
+        let room = limit.saturating_sub(s.bytes);
+        if room == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        let n = data.len().min(room);
+        s.bytes += n;
+        s.msgs.push_back(Msg {
+            data: data[..n].to_vec(),
+            read: 0,
+            from,
+            anc,
+        });
+        drop(s);
+        self.wq.notify(EV_IN);
+        Ok(n)
+    }
+
+    /// Queues a whole packet or datagram, or nothing: EAGAIN while the
+    /// queue holds `limit` bytes or `max_msgs` messages.
+    pub fn send_packet(
+        &self,
+        data: &[u8],
+        from: Vec<u8>,
+        anc: Ancillary,
+        limit: usize,
+        max_msgs: usize,
+    ) -> KResult<usize> {
+        let mut s = self.state.lock();
+        if s.closed {
+            return Err(Errno::EPIPE);
+        }
+        let full = !s.msgs.is_empty() && (s.bytes + data.len() > limit || s.msgs.len() >= max_msgs);
+        if full {
+            return Err(Errno::EAGAIN);
+        }
+        s.bytes += data.len();
+        s.msgs.push_back(Msg {
+            data: data.to_vec(),
+            read: 0,
+            from,
+            anc,
+        });
+        drop(s);
+        self.wq.notify(EV_IN);
+        Ok(data.len())
+    }
+
+    /// Takes up to `max` bytes of a stream. Files sent with a chunk are
+    /// taken with its first byte read, and the read stops after that
+    /// chunk, as Linux's does; a read also stops where the sender's
+    /// credentials change. `peek` leaves it all queued (and duplicates
+    /// the files). EAGAIN when empty and not at end of file.
+    pub fn recv_stream(&self, max: usize, peek: bool) -> KResult<Received> {
+        let mut s = self.state.lock();
+        if s.msgs.is_empty() {
+            return if s.eof || max == 0 {
+                Ok(Received::default())
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let mut out = Received::default();
+        let mut taken = 0usize;
+        let mut i = 0;
+        while out.data.len() < max && i < s.msgs.len() {
+            let m = &mut s.msgs[i];
+            if !out.data.is_empty() && m.anc.creds != out.creds {
+                break;
+            }
+            if out.data.is_empty() {
+                out.creds = m.anc.creds;
+                out.from = m.from.clone();
+            }
+            let start = m.read;
+            let n = (m.data.len() - start).min(max - out.data.len());
+            out.data.extend_from_slice(&m.data[start..start + n]);
+            let had_rights = !m.anc.rights.is_empty();
+            if had_rights {
+                if peek {
+                    out.rights = m.anc.rights.clone();
+                } else {
+                    out.rights = std::mem::take(&mut m.anc.rights);
+                }
+            }
+            if !peek {
+                m.read += n;
+                taken += n;
+            }
+            i += 1;
+            if had_rights {
+                break;
+            }
+        }
+        if !peek {
+            s.bytes -= taken;
+            while s.msgs.front().is_some_and(|m| m.read == m.data.len()) {
+                s.msgs.pop_front();
+            }
+        }
+        out.len = out.data.len();
+        drop(s);
+        if !peek {
+            self.wq.notify(EV_OUT);
+        }
+        Ok(out)
+    }
+
+    /// Takes the first packet, cut to `max` bytes (the rest is lost
+    /// unless `peek`). Empty at end of file; EAGAIN when there is none.
+    pub fn recv_packet(&self, max: usize, peek: bool) -> KResult<Received> {
+        let mut s = self.state.lock();
+        let Some(m) = s.msgs.front_mut() else {
+            return if s.eof {
+                Ok(Received::default())
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        };
+        let n = m.data.len().min(max);
+        let mut out = Received {
+            data: m.data[..n].to_vec(),
+            len: m.data.len(),
+            from: m.from.clone(),
+            rights: Vec::new(),
+            creds: m.anc.creds,
+        };
+        if peek {
+            out.rights = m.anc.rights.clone();
+            return Ok(out);
+        }
+        let m = s.msgs.pop_front().expect("looked at");
+        s.bytes -= m.data.len();
+        out.rights = m.anc.rights;
+        drop(s);
+        self.wq.notify(EV_OUT);
+        Ok(out)
+    }
+
+    /// Unread bytes (FIONREAD on a stream).
+    pub fn queued(&self) -> usize {
+        self.state.lock().bytes
+    }
+
+    /// The first packet's length (FIONREAD on a datagram socket).
+    pub fn next_len(&self) -> usize {
+        self.state.lock().msgs.front().map_or(0, |m| m.data.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.lock().msgs.is_empty()
+    }
+
+    /// Whether a send of `len` bytes would wait (`packet`: whole
+    /// messages, and at most `max_msgs`).
+    pub fn full(&self, len: usize, limit: usize, packet: bool, max_msgs: usize) -> bool {
+        let s = self.state.lock();
+        if packet {
+            !s.msgs.is_empty() && (s.bytes + len > limit || s.msgs.len() >= max_msgs)
+        } else {
+            s.bytes >= limit
+        }
+    }
+
+    pub fn at_eof(&self) -> bool {
+        self.state.lock().eof
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// The sending side is gone: readers see end of file after the data.
+    pub fn set_eof(&self) {
+        self.state.lock().eof = true;
+        self.wq.notify(EV_IN | EV_HUP);
+    }
+
+    /// The receiving side is gone: senders get EPIPE, and its queued
+    /// files are let go (outside the lock, and one at a time: see
+    /// `release`). Whether anything was unread.
+    pub fn close(&self) -> bool {
+        let msgs = {
+            let mut s = self.state.lock();
+            s.closed = true;
+            s.bytes = 0;
+            std::mem::take(&mut s.msgs)
+        };
+        self.wq.notify(EV_OUT | EV_HUP);
+        let unread = !msgs.is_empty();
+        release(msgs.into_iter().flat_map(|m| m.anc.rights).collect());
+        unread
+    }
+
+    /// Files queued here, for the count of files in flight.
+    pub fn files_queued(&self) -> usize {
+        self.state
+            .lock()
+            .msgs
+            .iter()
+            .map(|m| m.anc.rights.len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Queue {
+        fn send_stream_t(&self, d: &[u8], anc: Ancillary, limit: usize) -> KResult<usize> {
+            self.send_stream(d, Vec::new(), anc, limit)
+        }
+    }
+
+    fn creds(pid: i32) -> Ancillary {
+        Ancillary {
+            rights: Vec::new(),
+            creds: Some(Ucred {
+                pid,
+                uid: 0,
+                gid: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn stream_reads_across_chunks_and_keeps_the_rest() {
+        let q = Queue::default();
+        assert_eq!(q.send_stream_t(b"hello ", Ancillary::default(), 100), Ok(6));
+        assert_eq!(q.send_stream_t(b"world", Ancillary::default(), 100), Ok(5));
+        let r = q.recv_stream(8, false).unwrap();
+        assert_eq!(r.data, b"hello wo");
+        assert_eq!(q.queued(), 3);
+        let r = q.recv_stream(100, true).unwrap();
+        assert_eq!(r.data, b"rld");
+        assert_eq!(q.queued(), 3, "a peek takes nothing");
+        assert_eq!(q.recv_stream(100, false).unwrap().data, b"rld");
+        assert_eq!(q.recv_stream(100, false).err(), Some(Errno::EAGAIN));
+        q.set_eof();
+        assert!(q.recv_stream(100, false).unwrap().data.is_empty());
+    }
+
+    #[test]
+    fn stream_send_is_limited_by_the_buffer() {
+        let q = Queue::default();
+        assert_eq!(q.send_stream_t(&[1; 10], Ancillary::default(), 16), Ok(10));
+        assert_eq!(q.send_stream_t(&[2; 10], Ancillary::default(), 16), Ok(6));
+        assert_eq!(
+            q.send_stream_t(&[3; 1], Ancillary::default(), 16).err(),
+            Some(Errno::EAGAIN)
+        );
+        q.recv_stream(4, false).unwrap();
+        assert_eq!(q.send_stream_t(&[3; 9], Ancillary::default(), 16), Ok(4));
+    }
+
+    #[test]
+    fn stream_read_stops_where_credentials_change() {
+        let q = Queue::default();
+        q.send_stream_t(b"ab", creds(1), 100).unwrap();
+        q.send_stream_t(b"cd", creds(1), 100).unwrap();
+        q.send_stream_t(b"ef", creds(2), 100).unwrap();
+        let r = q.recv_stream(100, false).unwrap();
+        assert_eq!((r.data.as_slice(), r.creds.unwrap().pid), (&b"abcd"[..], 1));
+        let r = q.recv_stream(100, false).unwrap();
+        assert_eq!((r.data.as_slice(), r.creds.unwrap().pid), (&b"ef"[..], 2));
+    }
+
+    #[test]
+    fn packets_are_whole_or_cut() {
+        let q = Queue::default();
+        let send = |d: &[u8]| q.send_packet(d, b"x".to_vec(), Ancillary::default(), 100, 3);
+        assert_eq!(send(b"one"), Ok(3));
+        assert_eq!(send(b"three"), Ok(5));
+        let r = q.recv_packet(2, true).unwrap();
+        assert_eq!((r.data.as_slice(), r.len), (&b"on"[..], 3));
+        let r = q.recv_packet(2, false).unwrap();
+        assert_eq!(
+            (r.data.as_slice(), r.len, r.from.as_slice()),
+            (&b"on"[..], 3, &b"x"[..])
+        );
+        assert_eq!(q.recv_packet(100, false).unwrap().data, b"three");
+        assert_eq!(q.recv_packet(100, false).err(), Some(Errno::EAGAIN));
+        // An empty packet is a message of its own.
+        assert_eq!(send(b""), Ok(0));
+        assert_eq!(q.recv_packet(100, false).unwrap().len, 0);
+    }
+
+    #[test]
+    fn packet_queue_limits_bytes_and_count() {
+        let q = Queue::default();
+        let send = |n: usize| q.send_packet(&vec![0; n], Vec::new(), Ancillary::default(), 100, 2);
+        // One message always fits, whatever its size.
+        assert_eq!(send(150), Ok(150));
+        assert_eq!(send(1).err(), Some(Errno::EAGAIN));
+        q.recv_packet(1000, false).unwrap();
+        assert_eq!(send(10), Ok(10));
+        assert_eq!(send(10), Ok(10));
+        assert_eq!(send(10).err(), Some(Errno::EAGAIN), "at most 2 messages");
+    }
+
+    #[test]
+    fn closed_queue_refuses_and_drops() {
+        let q = Queue::default();
+        q.send_stream_t(b"x", Ancillary::default(), 10).unwrap();
+        assert!(q.close(), "unread data was dropped");
+        assert_eq!(
+            q.send_stream_t(b"y", Ancillary::default(), 10).err(),
+            Some(Errno::EPIPE)
+        );
+        assert_eq!(q.queued(), 0);
+    }
+}
