@@ -11,6 +11,7 @@ use sentry::fs::io::{deadline_of, wait_ready_until, Opts, Segs, UserBuf};
 use sentry::socket::{Ancillary, NodeId, Received, Socket, Ucred, ADDR_MAX};
 use sentry::unix::{UnixFile, UnixSocket};
 use sentry::{Ctx, Errno, KResult};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
@@ -435,6 +436,15 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Ancillary> 
                     let n = data.len() / 4;
                     if anc.rights.len() + n > SCM_MAX_FD {
                         return Err(Errno::EINVAL);
+                    }
+                    // Files in flight count against the sender's
+                    // RLIMIT_NOFILE, as Linux counts them per user. Linux
+                    // exempts privileged senders and collects cycles of
+                    // sockets only queues reach; husk has no such
+                    // collector, so the limit is what bounds them.
+                    let queued = ctx.k.unix_names.in_flight.load(Ordering::Relaxed);
+                    if queued + anc.rights.len() + n > crate::abi::size(ctx.proc_ref().nofile()) {
+                        return Err(Errno::ETOOMANYREFS);
                     }
                     for c in data.chunks_exact(4) {
                         let fd = i32::from_ne_bytes(c.try_into().unwrap());

@@ -1141,3 +1141,82 @@ fn memory_is_bounded() {
         .collect();
     assert!(left.is_empty(), "cgroups left on the host: {left:?}");
 }
+
+/// The sandbox's unix sockets are its own: a host socket's path (seen in
+/// the sandbox's tree) and a host abstract name lead nowhere, in either
+/// filesystem mode, and the host's listeners see no connection and no
+/// datagram.
+#[test]
+fn host_unix_sockets_are_not_reachable() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
+    let husk = find_or_build_husk().expect("husk binary");
+    let token = random_token();
+    let stream_path = format!("/tmp/husk-esc-{token}.sock");
+    let dgram_path = format!("/tmp/husk-esc-{token}.dgram");
+    let abstract_name = format!("husk-esc-{token}");
+    let listener = UnixListener::bind(&stream_path).expect("host listener");
+    listener.set_nonblocking(true).unwrap();
+    let abs = SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap();
+    let abs_listener = UnixListener::bind_addr(&abs).expect("host abstract listener");
+    abs_listener.set_nonblocking(true).unwrap();
+    let dgram = UnixDatagram::bind(&dgram_path).expect("host datagram socket");
+    dgram.set_nonblocking(true).unwrap();
+
+    let script = format!(
+        "import socket\n\
+         def try_(kind, addr, send=False):\n\
+         \x20   s = socket.socket(socket.AF_UNIX, kind)\n\
+         \x20   try:\n\
+         \x20       s.sendto(b'x', addr) if send else s.connect(addr)\n\
+         \x20       print('REACHED', addr)\n\
+         \x20   except OSError as e:\n\
+         \x20       print('refused', e.errno)\n\
+         try_(socket.SOCK_STREAM, '{stream_path}')\n\
+         try_(socket.SOCK_STREAM, '\\0{abstract_name}')\n\
+         try_(socket.SOCK_DGRAM, '{dgram_path}', True)\n\
+         print('done')\n"
+    );
+    for mode in [None, Some("none")] {
+        let mut argv: Vec<OsString> = vec![husk.as_os_str().to_owned(), "do".into()];
+        if let Some(m) = mode {
+            argv.extend(["--overlay".into(), m.into()]);
+        }
+        argv.extend([
+            "--".into(),
+            "python3".into(),
+            "-c".into(),
+            script.clone().into(),
+        ]);
+        let env = minimal_env();
+        let r = run(&RunSpec {
+            argv: &argv,
+            env: &env,
+            cwd: Path::new("/"),
+            timeout: Duration::from_secs(60),
+        })
+        .expect("running husk");
+        let out = String::from_utf8_lossy(&r.stdout);
+        println!("overlay {mode:?}: {out}");
+        assert!(
+            out.contains("done"),
+            "{out}\n{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        // ECONNREFUSED, for all three.
+        assert_eq!(out.matches("refused 111").count(), 3, "{out}");
+        // The verdict is the host's: nothing came in.
+        assert!(listener.accept().is_err(), "the host listener was reached");
+        assert!(
+            abs_listener.accept().is_err(),
+            "the host abstract name was reached"
+        );
+        let mut b = [0u8; 16];
+        assert!(
+            dgram.recv(&mut b).is_err(),
+            "the host datagram socket got data"
+        );
+    }
+    let _ = fs::remove_file(&stream_path);
+    let _ = fs::remove_file(&dgram_path);
+}

@@ -183,3 +183,40 @@ fn refused_clones_leave_no_host_process_or_thread() {
         "before {base:?}, after {after:?}"
     );
 }
+
+#[test]
+fn socket_cycles_cannot_grow_the_sentry() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/unix_leak.c");
+    let bin = build_dir().join("robust/unix_leak");
+    compile_c(&src, &[], &bin, false).expect("compiling unix_leak");
+    // husk's peak size, from the host: wait4's ru_maxrss covers husk and
+    // the sentry and gofer it waits for.
+    let r = run_under_husk(
+        &husk,
+        &[OsString::from(bin.as_os_str())],
+        Duration::from_secs(300),
+    )
+    .expect("running husk");
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    println!("{stdout} maxrss {} KiB", r.maxrss_kib);
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let field = |text: &str, key: &str| -> Option<u64> {
+        let rest = text.split(key).nth(1)?;
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    let in_flight = field(&stdout, "in flight").expect("the program's report");
+    let refused = field(&stdout, "refused").expect("the program's report");
+    assert!(refused > 0 && in_flight <= 20_000, "{stdout}");
+    // 36 MiB here with the limit; 320 MiB without it.
+    assert!(
+        r.maxrss_kib < 128 * 1024,
+        "husk grew to {} KiB",
+        r.maxrss_kib
+    );
+}

@@ -71,6 +71,8 @@ pub enum NameKey {
 pub struct Names {
     bound: Mutex<HashMap<NameKey, Weak<UnixSocket>>>,
     next_auto: Mutex<u32>,
+    /// Files queued in this namespace's sockets (SCM_RIGHTS in flight).
+    pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Names {
@@ -180,7 +182,7 @@ mod tests {
         let (kb, nb) = names.autobind(&Arc::downgrade(&b)).unwrap();
         assert_ne!(ka, kb);
         assert_eq!(na.len(), 2 + 1 + 5);
-        assert_eq!(&na[2..4], b"\x0000");
+        assert_eq!(&na[2..5], b"\x0000");
         assert_ne!(na, nb);
     }
 }

@@ -98,7 +98,7 @@ impl UnixSocket {
             kind,
             ino: crate::fs::pipe::anon_ino(),
             this: this.clone(),
-            rx: Arc::new(Queue::default()),
+            rx: Arc::new(Queue::new(names.in_flight.clone())),
             st: Mutex::new(State {
                 name: None,
                 key: None,

@@ -7,6 +7,7 @@ use crate::kernel::waitq::{WaitQueue, EV_HUP, EV_IN, EV_OUT};
 pub use crate::socket::{Ancillary, Received, Ucred};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// One message.
@@ -36,14 +37,14 @@ struct State {
 pub struct Queue {
     state: Mutex<State>,
     pub wq: Arc<WaitQueue>,
+    /// The namespace's count of files in flight, which this queue's
+    /// files are part of.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Default for Queue {
     fn default() -> Self {
-        Queue {
-            state: Mutex::new(State::default()),
-            wq: WaitQueue::new(),
-        }
+        Queue::new(Arc::default())
     }
 }
 
@@ -78,6 +79,25 @@ pub fn release(files: Vec<Arc<crate::fs::file::File>>) {
 pub const MAX_DGRAM_QLEN: usize = 10;
 
 impl Queue {
+    pub fn new(in_flight: Arc<AtomicUsize>) -> Queue {
+        Queue {
+            state: Mutex::new(State::default()),
+            wq: WaitQueue::new(),
+            in_flight,
+        }
+    }
+
+    /// Counts files going into the queue (or, `out`, leaving it).
+    fn count(&self, n: usize, out: bool) {
+        if n > 0 {
+            if out {
+                self.in_flight.fetch_sub(n, Ordering::Relaxed);
+            } else {
+                self.in_flight.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Queues `data` from a stream: as much as `limit` (the sender's send
     /// buffer) leaves room for, at least one byte; EAGAIN when full.
     pub fn send_stream(
@@ -97,6 +117,7 @@ impl Queue {
         }
         let n = data.len().min(room);
         s.bytes += n;
+        self.count(anc.rights.len(), false);
         s.msgs.push_back(Msg {
             data: data[..n].to_vec(),
             read: 0,
@@ -127,6 +148,7 @@ impl Queue {
             return Err(Errno::EAGAIN);
         }
         s.bytes += data.len();
+        self.count(anc.rights.len(), false);
         s.msgs.push_back(Msg {
             data: data.to_vec(),
             read: 0,
@@ -173,6 +195,7 @@ impl Queue {
                     out.rights = m.anc.rights.clone();
                 } else {
                     out.rights = std::mem::take(&mut m.anc.rights);
+                    self.count(out.rights.len(), true);
                 }
             }
             if !peek {
@@ -224,6 +247,7 @@ impl Queue {
         let m = s.msgs.pop_front().expect("looked at");
         s.bytes -= m.data.len();
         out.rights = m.anc.rights;
+        self.count(out.rights.len(), true);
         drop(s);
         self.wq.notify(EV_OUT);
         Ok(out)
@@ -280,18 +304,10 @@ impl Queue {
         };
         self.wq.notify(EV_OUT | EV_HUP);
         let unread = !msgs.is_empty();
-        release(msgs.into_iter().flat_map(|m| m.anc.rights).collect());
+        let files: Vec<_> = msgs.into_iter().flat_map(|m| m.anc.rights).collect();
+        self.count(files.len(), true);
+        release(files);
         unread
-    }
-
-    /// Files queued here, for the count of files in flight.
-    pub fn files_queued(&self) -> usize {
-        self.state
-            .lock()
-            .msgs
-            .iter()
-            .map(|m| m.anc.rights.len())
-            .sum()
     }
 }
 
