@@ -89,6 +89,9 @@ errnos!(
     ETOOMANYREFS,
     EDESTADDRREQ,
     ENOBUFS,
+    EADDRNOTAVAIL,
+    ENETUNREACH,
+    EINPROGRESS,
 );
 
 impl Errno {

@@ -88,6 +88,11 @@ pub trait Socket: Send + Sync {
     fn connect_again(&self) -> bool {
         false
     }
+    /// Whether a non-blocking connect reports EINPROGRESS even when it
+    /// completes at once (TCP's does, whatever the peer).
+    fn connects_in_background(&self) -> bool {
+        false
+    }
     /// SHUT_RD, SHUT_WR or SHUT_RDWR; waiters are notified.
     fn shutdown(&self, how: i32) -> KResult<()>;
     /// The socket's own address (getsockname).
@@ -242,6 +247,11 @@ impl SockOpts {
             }
             _ => None,
         }
+    }
+
+    /// Whether a flag option (SO_REUSEADDR, ...) is set.
+    pub fn flag(&self, name: i32) -> bool {
+        self.ints.get(&name).is_some_and(|&v| v != 0)
     }
 
     /// How long a blocking receive (or send) may wait; None: for ever.

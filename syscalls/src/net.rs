@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX only: no network stack yet";
+    let inet = "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP on loopback only";
     r("socket", "iii", Partial(inet), socket);
     r("socketpair", "iiia", Partial(inet), socketpair);
     r("connect", "dau", Full, connect);
@@ -98,11 +98,30 @@ fn check_family(ctx: &Ctx<'_, '_>, family: u64, ty: i32) -> KResult<()> {
     if !(0..SOCK_MAX).contains(&ty) {
         return Err(Errno::EINVAL);
     }
-    if family != libc::AF_UNIX {
+    if ![libc::AF_UNIX, libc::AF_INET, libc::AF_INET6].contains(&family) {
         ctx.log_once(&format!("socket family {family}"));
         return Err(Errno::EAFNOSUPPORT);
     }
     Ok(())
+}
+
+/// An AF_INET/AF_INET6 socket's kind for `ty` and `protocol`: TCP
+/// streams and UDP datagrams.
+fn inet_kind(ctx: &Ctx<'_, '_>, ty: i32, protocol: u64) -> KResult<i32> {
+    let protocol = crate::abi::int(protocol);
+    match (ty, protocol) {
+        (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Ok(ty),
+        (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => Ok(ty),
+        (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => {
+            ctx.log_once(&format!("socket type {ty} protocol {protocol}"));
+            Err(Errno::EPROTONOSUPPORT)
+        }
+        (libc::SOCK_RAW, _) => {
+            ctx.log_once("raw IP sockets");
+            Err(Errno::EPROTONOSUPPORT)
+        }
+        _ => Err(Errno::ESOCKTNOSUPPORT),
+    }
 }
 
 fn file_flags(flags: i32) -> i32 {
@@ -112,8 +131,13 @@ fn file_flags(flags: i32) -> i32 {
 fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (ty, flags) = type_and_flags(a[1])?;
     check_family(ctx, a[0], ty)?;
-    let kind = unix_kind(ty, a[2])?;
-    let s = UnixSocket::new(kind, &ctx.k.unix_names);
+    let family = crate::abi::int(a[0]);
+    let kind = if family == libc::AF_UNIX {
+        unix_kind(ty, a[2])?
+    } else {
+        inet_kind(ctx, ty, a[2])?
+    };
+    let s = UnixSocket::new_in(family, kind, &ctx.k.unix_names);
     let f = UnixFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
@@ -121,6 +145,10 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (ty, flags) = type_and_flags(a[1])?;
     check_family(ctx, a[0], ty)?;
+    if crate::abi::int(a[0]) != libc::AF_UNIX {
+        inet_kind(ctx, ty, a[2])?;
+        return Err(Errno::EOPNOTSUPP);
+    }
     let kind = unix_kind(ty, a[2])?;
     let (x, y) = UnixSocket::pair(kind, &ctx.k.unix_names, sentry::unix::ucred_of(ctx));
     let fl = file_flags(flags);
@@ -194,6 +222,10 @@ fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         match s.connect(ctx, &addr, node) {
             Err(e) if e == Errno::EAGAIN && s.connect_again() && !f.nonblocking() => {
                 wait_ready_until(ctx, &f, libc::POLLOUT, deadline)?;
+            }
+            // Done at once, but a non-blocking TCP connect says so later.
+            Ok(()) if f.nonblocking() && s.connects_in_background() => {
+                return Err(Errno::EINPROGRESS)
             }
             r => return r.map(|()| 0),
         }
@@ -410,7 +442,7 @@ fn msghdr(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<[u64; 7]> {
 
 /// The control messages of a send: SCM_RIGHTS (files of the caller) and
 /// SCM_CREDENTIALS (checked against the caller's own ids).
-fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Ancillary> {
+fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult<Ancillary> {
     let mut anc = Ancillary::default();
     if len == 0 {
         return Ok(anc);
@@ -430,7 +462,9 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64) -> KResult<Ancillary> 
             return Err(Errno::EINVAL);
         }
         let data = &buf[off + CMSG_HDR..off + clen];
-        if level == libc::SOL_SOCKET {
+        // Files and credentials travel only between unix sockets; the
+        // others ignore them, as Linux's do.
+        if level == libc::SOL_SOCKET && unix {
             match kind {
                 libc::SCM_RIGHTS => {
                     let n = data.len() / 4;
@@ -496,7 +530,8 @@ fn sendmsg_at(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mp: u64, flags: i32) -> KRes
     let segs = UserBuf::Vec(m[2], m[3]).parse(&ctx.mm)?;
     let data = segs.bytes(&ctx.mm)?;
     let to = destination(ctx, f, m[0], m[1] & 0xffff_ffff)?;
-    let anc = control_in(ctx, m[4], m[5])?;
+    let unix = socket_of(f).family() == libc::AF_UNIX;
+    let anc = control_in(ctx, m[4], m[5], unix)?;
     send_out(ctx, f, Outgoing { data, to, anc }, flags)
 }
 

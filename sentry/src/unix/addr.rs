@@ -1,5 +1,6 @@
 //! Unix socket addresses (`struct sockaddr_un`) and the names sockets
-//! are bound to: abstract names, and the socket nodes paths name.
+//! are bound to: abstract names, and the socket nodes paths name. The
+//! namespace's loopback ports are here too (`Names::ports`).
 
 use super::UnixSocket;
 use crate::errno::{Errno, KResult};
@@ -73,6 +74,8 @@ pub struct Names {
     next_auto: Mutex<u32>,
     /// Files queued in this namespace's sockets (SCM_RIGHTS in flight).
     pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    /// The TCP and UDP ports of the loopback interface.
+    pub ports: super::inet::Ports,
 }
 
 impl Names {

@@ -1,7 +1,9 @@
-//! AF_UNIX sockets: stream, seqpacket and datagram; unnamed, bound to a
-//! path (a socket node in the sandbox's own file tree) or to an abstract
-//! name; socket pairs, listening and connecting; files and credentials
-//! sent beside the data.
+//! Local sockets: both ends are in this sandbox. AF_UNIX sockets (stream,
+//! seqpacket and datagram; unnamed, bound to a path, a socket node in the
+//! sandbox's own file tree, or to an abstract name; socket pairs,
+//! listening and connecting; files and credentials sent beside the data),
+//! and AF_INET/AF_INET6 TCP and UDP sockets on the loopback interface
+//! (`inet`), found by port instead of by name.
 //!
 //! A socket owns its receive queue (`queue::Queue`); a connected socket
 //! sends into its peer's. Peers know each other weakly, so a closed
@@ -9,6 +11,7 @@
 //! ECONNRESET when data was left unread) and forgets its name.
 
 pub mod addr;
+pub mod inet;
 pub mod queue;
 
 use crate::errno::{Errno, KResult};
@@ -22,6 +25,7 @@ use parking_lot::Mutex;
 use queue::{Ancillary, Queue, Received, Ucred, MAX_DGRAM_QLEN};
 use std::any::Any;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 
 pub use addr::Names;
@@ -40,7 +44,7 @@ const RCV_SHUTDOWN: u8 = 1;
 const SEND_SHUTDOWN: u8 = 2;
 const SHUTDOWN_MASK: u8 = 3;
 
-enum Conn {
+pub(crate) enum Conn {
     /// Never connected (or a datagram socket with no default peer).
     None,
     Listening {
@@ -55,7 +59,7 @@ enum Conn {
     },
 }
 
-struct State {
+pub(crate) struct State {
     /// The address getsockname reports (None: unnamed).
     name: Option<Vec<u8>>,
     key: Option<NameKey>,
@@ -76,9 +80,16 @@ struct State {
     /// caller; `before_transfer` records it).
     writer: Ucred,
     opts: SockOpts,
+    /// AF_INET/AF_INET6: the address bound (or taken by connect) and the
+    /// peer's, and the IPPROTO_TCP/IP/IPV6 options kept.
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    proto_opts: std::collections::BTreeMap<(i32, i32), i32>,
 }
 
 pub struct UnixSocket {
+    /// AF_UNIX, AF_INET or AF_INET6.
+    family: i32,
     kind: i32,
     /// Its inode number ("socket:[ino]").
     pub ino: u64,
@@ -92,9 +103,17 @@ pub struct UnixSocket {
 pub struct UnixFile(pub Arc<UnixSocket>);
 
 impl UnixSocket {
-    /// A new unconnected socket of `kind` in the namespace of `names`.
+    /// A new unconnected AF_UNIX socket of `kind` in the namespace of
+    /// `names`.
     pub fn new(kind: i32, names: &Arc<Names>) -> Arc<UnixSocket> {
+        UnixSocket::new_in(libc::AF_UNIX, kind, names)
+    }
+
+    /// A new unconnected socket of `family` and `kind` (SOCK_STREAM is TCP
+    /// and SOCK_DGRAM UDP for AF_INET and AF_INET6).
+    pub fn new_in(family: i32, kind: i32, names: &Arc<Names>) -> Arc<UnixSocket> {
         Arc::new_cyclic(|this| UnixSocket {
+            family,
             kind,
             ino: crate::fs::pipe::anon_ino(),
             this: this.clone(),
@@ -112,6 +131,9 @@ impl UnixSocket {
                 connecting: None,
                 writer: Ucred::default(),
                 opts: SockOpts::default(),
+                local: None,
+                remote: None,
+                proto_opts: Default::default(),
             }),
             names: names.clone(),
         })
@@ -125,6 +147,10 @@ impl UnixSocket {
         a.st.lock().peercred = Some(cred);
         b.st.lock().peercred = Some(cred);
         (a, b)
+    }
+
+    fn inet(&self) -> bool {
+        self.family != libc::AF_UNIX
     }
 
     fn packet(&self) -> bool {
@@ -194,7 +220,12 @@ impl UnixSocket {
     }
 
     /// connect(2) of a stream or seqpacket socket to `listener`.
-    fn connect_to(&self, listener: &Arc<UnixSocket>, cred: Ucred) -> KResult<()> {
+    fn connect_to(
+        &self,
+        listener: &Arc<UnixSocket>,
+        cred: Ucred,
+        init: impl FnOnce(&mut State),
+    ) -> KResult<()> {
         {
             let st = self.st.lock();
             match st.conn {
@@ -217,13 +248,14 @@ impl UnixSocket {
         // The server side: a new socket bound to the listener's name.
         // (Lock order: the listener, then the two sockets it links.)
         let me = self.this.upgrade().ok_or(Errno::EINVAL)?;
-        let server = UnixSocket::new(self.kind, &self.names);
+        let server = UnixSocket::new_in(listener.family, self.kind, &self.names);
         link(&server, &me);
         {
             let mut s = server.st.lock();
             s.peercred = Some(cred);
             s.name = listener_name;
             s.passcred = listener_pass;
+            init(&mut s);
         }
         pending.push_back(server);
         drop(l);
@@ -326,11 +358,16 @@ impl UnixSocket {
             (st.shutdown, !matches!(st.conn, Conn::None))
         };
         if self.connection_oriented() && !connected {
-            return Err(if self.kind == libc::SOCK_STREAM {
+            return Err(if self.kind == libc::SOCK_STREAM && !self.inet() {
                 Errno::EINVAL
             } else {
                 Errno::ENOTCONN
             });
+        }
+        if self.inet() && !self.connection_oriented() {
+            if let Some(e) = self.st.lock().err.take() {
+                return Err(e);
+            }
         }
         let r = if self.packet() {
             self.rx.recv_packet(max, peek)
@@ -387,6 +424,15 @@ impl UnixSocket {
             Conn::None => true,
         }
     }
+
+    /// The port table a socket's port is in.
+    fn proto(&self) -> inet::Proto {
+        if self.kind == libc::SOCK_STREAM {
+            inet::Proto::Tcp
+        } else {
+            inet::Proto::Udp
+        }
+    }
 }
 
 /// Connects `a` and `b` to each other.
@@ -403,9 +449,13 @@ fn link(a: &Arc<UnixSocket>, b: &Arc<UnixSocket>) {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
+        let proto = self.proto();
         let st = self.st.get_mut();
         if let Some(k) = st.key.take() {
             self.names.remove_if_dead(&k);
+        }
+        if let Some(l) = st.local.take() {
+            self.names.ports.sweep(proto, l.port());
         }
         // Pending connections and queued files go outside any lock of
         // ours: each may be a socket with a drop of its own.
@@ -453,12 +503,15 @@ pub fn ucred_of(ctx: &Ctx<'_, '_>) -> Ucred {
 
 impl Socket for UnixFile {
     fn family(&self) -> i32 {
-        libc::AF_UNIX
+        self.0.family
     }
     fn kind(&self) -> i32 {
         self.0.kind
     }
     fn fs_name(&self, addr: &[u8]) -> KResult<Option<Vec<u8>>> {
+        if self.0.inet() {
+            return Ok(None);
+        }
         Ok(match addr::parse(addr)? {
             UnixAddr::Path(p) => Some(p),
             _ => None,
@@ -466,6 +519,9 @@ impl Socket for UnixFile {
     }
     fn bind(&self, _ctx: &Ctx<'_, '_>, a: &[u8], node: Option<NodeId>) -> KResult<()> {
         let s = self.sock();
+        if s.inet() {
+            return s.inet_bind(a);
+        }
         match addr::parse(a)? {
             UnixAddr::Unnamed => {
                 if s.st.lock().name.is_some() {
@@ -485,8 +541,15 @@ impl Socket for UnixFile {
         if s.kind == libc::SOCK_DGRAM {
             return Err(Errno::EOPNOTSUPP);
         }
+        if s.inet() {
+            s.inet_autobind()?;
+            s.inet_may_listen()?;
+        }
         let mut st = s.st.lock();
-        if st.name.is_none() {
+        if st.name.is_none() && !s.inet() {
+            return Err(Errno::EINVAL);
+        }
+        if s.inet() && matches!(st.conn, Conn::Connected { .. }) {
             return Err(Errno::EINVAL);
         }
         let backlog = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
@@ -519,6 +582,9 @@ impl Socket for UnixFile {
     }
     fn connect(&self, ctx: &Ctx<'_, '_>, a: &[u8], node: Option<NodeId>) -> KResult<()> {
         let s = self.sock();
+        if s.inet() {
+            return s.inet_connect(ctx, a);
+        }
         let addr = addr::parse(a)?;
         if matches!(addr, UnixAddr::Unnamed) {
             if s.kind == libc::SOCK_DGRAM {
@@ -543,10 +609,13 @@ impl Socket for UnixFile {
         if s.st.lock().passcred {
             s.autobind()?;
         }
-        s.connect_to(&target, ucred_of(ctx))
+        s.connect_to(&target, ucred_of(ctx), |_| {})
     }
     fn connect_again(&self) -> bool {
         self.0.st.lock().connecting.is_some()
+    }
+    fn connects_in_background(&self) -> bool {
+        self.0.inet() && self.0.kind == libc::SOCK_STREAM
     }
     fn shutdown(&self, how: i32) -> KResult<()> {
         let s = self.sock();
@@ -556,6 +625,16 @@ impl Socket for UnixFile {
             libc::SHUT_RDWR => SHUTDOWN_MASK,
             _ => return Err(Errno::EINVAL),
         };
+        if s.inet() {
+            let st = s.st.lock();
+            let connected = matches!(st.conn, Conn::Connected { .. }) || st.remote.is_some();
+            if !connected && !matches!(st.conn, Conn::Listening { .. }) {
+                drop(st);
+                // As Linux: refused, and marked shut down all the same.
+                s.shut(mode);
+                return Err(Errno::ENOTCONN);
+            }
+        }
         s.shut(mode);
         if s.connection_oriented() {
             if let Some(p) = s.peer() {
@@ -572,9 +651,17 @@ impl Socket for UnixFile {
         Ok(())
     }
     fn sockname(&self) -> KResult<Vec<u8>> {
-        Ok(self.0.st.lock().name.clone().unwrap_or_else(addr::unnamed))
+        let s = self.sock();
+        if s.inet() {
+            return Ok(s.inet_sockname());
+        }
+        Ok(s.st.lock().name.clone().unwrap_or_else(addr::unnamed))
     }
     fn peername(&self) -> KResult<Vec<u8>> {
+        if self.0.inet() {
+            let r = self.0.st.lock().remote.ok_or(Errno::ENOTCONN)?;
+            return Ok(inet::format(self.0.family, r));
+        }
         let p = {
             let st = self.0.st.lock();
             match &st.conn {
@@ -593,6 +680,9 @@ impl Socket for UnixFile {
         anc: Ancillary,
     ) -> KResult<usize> {
         let s = self.sock();
+        if s.inet() {
+            return s.inet_send(data, to.map(|(a, _)| a), anc, ucred_of(ctx));
+        }
         let dest = match to {
             // A stream refuses an address; a seqpacket socket ignores it.
             Some(_) if s.kind == libc::SOCK_STREAM => {
@@ -619,6 +709,9 @@ impl Socket for UnixFile {
     }
     fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
         let s = self.sock();
+        if s.inet() && level != libc::SOL_SOCKET {
+            return s.inet_getsockopt(level, name);
+        }
         if level == libc::SOL_SOCKET {
             if let Some(v) = s.st.lock().opts.get(name) {
                 return Ok(v);
@@ -649,10 +742,13 @@ impl Socket for UnixFile {
         }
     }
     fn setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
+        let s = self.sock();
+        if s.inet() && level != libc::SOL_SOCKET {
+            return s.inet_setsockopt(level, name, value);
+        }
         if level != libc::SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
         }
-        let s = self.sock();
         if let Some(r) = s.st.lock().opts.set(name, value) {
             return r;
         }

@@ -1,0 +1,622 @@
+//! AF_INET and AF_INET6 on the loopback interface: addresses
+//! (`struct sockaddr_in`, `sockaddr_in6`) and the ports sockets are bound
+//! to. Both ends of a loopback connection are sockets of this sandbox,
+//! so they are local sockets like AF_UNIX ones, found by port instead of
+//! by name.
+
+use super::UnixSocket;
+use crate::errno::{Errno, KResult};
+use crate::socket::Ancillary;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::{Arc, Weak};
+
+/// net.ipv4.ip_local_port_range.
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// sizeof(struct sockaddr_in), and the smallest sockaddr_in6 Linux takes.
+const SIN_LEN: usize = 16;
+const SIN6_LEN: usize = 28;
+const SIN6_MIN: usize = 24;
+
+/// sa_family values, as the 16 bits the structures hold.
+const FAM_INET: u16 = 2;
+const FAM_INET6: u16 = 10;
+const FAM_UNSPEC: u16 = 0;
+const _: () = assert!(libc::AF_INET == FAM_INET as i32 && libc::AF_INET6 == FAM_INET6 as i32);
+
+/// The transport a port belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// Decodes an application's address for a socket of `family` (AF_INET
+/// or AF_INET6). A v4-mapped v6 address is the v4 one.
+pub fn parse(family: i32, a: &[u8]) -> KResult<SocketAddr> {
+    let fam = a
+        .get(..2)
+        .map(|b| i32::from(u16::from_ne_bytes([b[0], b[1]])))
+        .ok_or(Errno::EINVAL)?;
+    if family == libc::AF_INET {
+        if a.len() < SIN_LEN {
+            return Err(Errno::EINVAL);
+        }
+        if fam != libc::AF_INET {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+        let port = u16::from_be_bytes([a[2], a[3]]);
+        let ip = Ipv4Addr::new(a[4], a[5], a[6], a[7]);
+        return Ok(SocketAddr::V4(SocketAddrV4::new(ip, port)));
+    }
+    if a.len() < SIN6_MIN {
+        return Err(Errno::EINVAL);
+    }
+    if fam != libc::AF_INET6 {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    let port = u16::from_be_bytes([a[2], a[3]]);
+    let mut ip = [0u8; 16];
+    ip.copy_from_slice(&a[8..24]);
+    let ip = Ipv6Addr::from(ip);
+    Ok(match ip.to_ipv4_mapped() {
+        Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, port)),
+        None => SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)),
+    })
+}
+
+/// Encodes `sa` as a socket of `family` reports it (v4 addresses of a v6
+/// socket are v4-mapped).
+pub fn format(family: i32, sa: SocketAddr) -> Vec<u8> {
+    if family == libc::AF_INET {
+        let mut v = vec![0u8; SIN_LEN];
+        v[..2].copy_from_slice(&FAM_INET.to_ne_bytes());
+        v[2..4].copy_from_slice(&sa.port().to_be_bytes());
+        if let IpAddr::V4(ip) = sa.ip() {
+            v[4..8].copy_from_slice(&ip.octets());
+        }
+        return v;
+    }
+    let mut v = vec![0u8; SIN6_LEN];
+    v[..2].copy_from_slice(&FAM_INET6.to_ne_bytes());
+    v[2..4].copy_from_slice(&sa.port().to_be_bytes());
+    let ip = match sa.ip() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    v[8..24].copy_from_slice(&ip.octets());
+    v
+}
+
+/// Whether `ip` is an address of this sandbox's only interface, lo (or
+/// the wildcard, which means it).
+pub fn is_local(ip: IpAddr) -> bool {
+    ip.is_unspecified() || ip.is_loopback()
+}
+
+/// The address a connection from a socket of `family` to `dest` comes
+/// from: the loopback address of the destination's kind.
+pub fn source_for(dest: IpAddr) -> IpAddr {
+    match dest {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    }
+}
+
+/// A bound socket and its address.
+struct Binding {
+    sock: Weak<UnixSocket>,
+    addr: SocketAddr,
+}
+
+/// The ports of one network namespace.
+#[derive(Default)]
+pub struct Ports {
+    bound: Mutex<HashMap<(Proto, u16), Vec<Binding>>>,
+    next: Mutex<u16>,
+}
+
+/// Whether two bound addresses overlap: one is the wildcard of its kind
+/// (a v6 wildcard covers v4 too) or they are equal.
+fn overlap(a: IpAddr, b: IpAddr) -> bool {
+    let covers = |w: IpAddr, o: IpAddr| w.is_unspecified() && (w.is_ipv6() || o.is_ipv4());
+    covers(a, b) || covers(b, a) || a == b
+}
+
+impl Ports {
+    /// Binds `s` to `addr` (port 0: an ephemeral one); the address bound.
+    /// EADDRINUSE when a live socket holds an overlapping address on the
+    /// port, unless both allow sharing (`reuse`) and neither listens.
+    pub fn bind(
+        &self,
+        proto: Proto,
+        addr: SocketAddr,
+        s: &Weak<UnixSocket>,
+        reuse: impl Fn(&UnixSocket) -> bool,
+        me: &UnixSocket,
+    ) -> KResult<SocketAddr> {
+        // Sockets looked at are let go after the table's lock: a last
+        // reference dropped under it would deadlock in the drop's sweep.
+        let mut seen: Vec<Arc<UnixSocket>> = Vec::new();
+        let mut b = self.bound.lock();
+        let mut free = |b: &HashMap<(Proto, u16), Vec<Binding>>, port: u16| {
+            b.get(&(proto, port)).is_none_or(|v| {
+                v.iter().all(|x| match x.sock.upgrade() {
+                    None => true,
+                    Some(o) => {
+                        let ok = !overlap(x.addr.ip(), addr.ip()) || (reuse(&o) && reuse(me));
+                        seen.push(o);
+                        ok
+                    }
+                })
+            })
+        };
+        let port = if addr.port() != 0 {
+            if !free(&b, addr.port()) {
+                return Err(Errno::EADDRINUSE);
+            }
+            addr.port()
+        } else {
+            let mut next = self.next.lock();
+            let span = u32::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+            let mut found = None;
+            for _ in 0..span {
+                let p = if EPHEMERAL.contains(&*next) {
+                    *next
+                } else {
+                    *EPHEMERAL.start()
+                };
+                *next = if p == *EPHEMERAL.end() {
+                    *EPHEMERAL.start()
+                } else {
+                    p + 1
+                };
+                if free(&b, p) {
+                    found = Some(p);
+                    break;
+                }
+            }
+            found.ok_or(Errno::EADDRINUSE)?
+        };
+        let mut bound = addr;
+        bound.set_port(port);
+        let v = b.entry((proto, port)).or_default();
+        v.retain(|x| x.sock.strong_count() > 0);
+        v.push(Binding {
+            sock: s.clone(),
+            addr: bound,
+        });
+        drop(b);
+        drop(seen);
+        Ok(bound)
+    }
+
+    /// The socket that takes traffic for `dest`: bound to it exactly,
+    /// else to the wildcard; `want` picks among them (a listener for a
+    /// connection).
+    pub fn find(
+        &self,
+        proto: Proto,
+        dest: SocketAddr,
+        want: impl Fn(&UnixSocket) -> bool,
+    ) -> Option<Arc<UnixSocket>> {
+        // Upgraded under the table's lock, looked at (and let go) after it.
+        let found: Vec<(SocketAddr, Arc<UnixSocket>)> = {
+            let b = self.bound.lock();
+            let v = b.get(&(proto, dest.port()))?;
+            v.iter()
+                .filter_map(|x| Some((x.addr, x.sock.upgrade()?)))
+                .collect()
+        };
+        let mut wild = None;
+        for (addr, s) in found {
+            if !want(&s) {
+                continue;
+            }
+            if addr.ip() == dest.ip() {
+                return Some(s);
+            }
+            let takes = addr.ip().is_unspecified() && (addr.is_ipv6() || dest.is_ipv4());
+            if takes && wild.is_none() {
+                wild = Some(s);
+            }
+        }
+        wild
+    }
+
+    /// Forgets the dead bindings of a port.
+    pub fn sweep(&self, proto: Proto, port: u16) {
+        let mut b = self.bound.lock();
+        if let Some(v) = b.get_mut(&(proto, port)) {
+            v.retain(|x| x.sock.strong_count() > 0);
+            if v.is_empty() {
+                b.remove(&(proto, port));
+            }
+        }
+    }
+}
+
+impl UnixSocket {
+    fn v6(&self) -> bool {
+        self.family == libc::AF_INET6
+    }
+
+    /// The wildcard address of the socket's family.
+    fn any(&self) -> SocketAddr {
+        if self.v6() {
+            SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0))
+        } else {
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        }
+    }
+
+    /// Whether others may bind its port too: SO_REUSEPORT, or
+    /// SO_REUSEADDR while it does not listen.
+    fn shares_port(&self) -> bool {
+        let st = self.st.lock();
+        let listening = matches!(st.conn, super::Conn::Listening { .. });
+        st.opts.flag(libc::SO_REUSEPORT) || (st.opts.flag(libc::SO_REUSEADDR) && !listening)
+    }
+
+    fn listening(&self) -> bool {
+        matches!(self.st.lock().conn, super::Conn::Listening { .. })
+    }
+
+    /// Binds to `addr` in the port table (no socket lock held: the table
+    /// looks at the other sockets' options).
+    fn bind_port(&self, addr: SocketAddr) -> KResult<()> {
+        let bound = self.names.ports.bind(
+            self.proto(),
+            addr,
+            &self.this,
+            UnixSocket::shares_port,
+            self,
+        )?;
+        let mut st = self.st.lock();
+        if st.local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        st.local = Some(bound);
+        Ok(())
+    }
+
+    /// bind(2) of an AF_INET/AF_INET6 socket.
+    pub(super) fn inet_bind(&self, a: &[u8]) -> KResult<()> {
+        let addr = parse(self.family, a)?;
+        if self.st.lock().local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        if !is_local(addr.ip()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        self.bind_port(addr)
+    }
+
+    /// Binds an unbound socket to an ephemeral port (listen, connect, a
+    /// first datagram).
+    pub(super) fn inet_autobind(&self) -> KResult<()> {
+        if self.st.lock().local.is_some() {
+            return Ok(());
+        }
+        match self.bind_port(self.any()) {
+            // Bound meanwhile by another thread: that binding stands.
+            Err(e) if e == Errno::EINVAL => Ok(()),
+            r => r,
+        }
+    }
+
+    /// EADDRINUSE when another socket already listens on its address and
+    /// port (SO_REUSEPORT on both allows it).
+    pub(super) fn inet_may_listen(&self) -> KResult<()> {
+        let Some(local) = self.st.lock().local else {
+            return Ok(());
+        };
+        let me = self.st.lock().opts.flag(libc::SO_REUSEPORT);
+        let other = self.names.ports.find(Proto::Tcp, local, |o| {
+            !std::ptr::eq(o, self)
+                && o.listening()
+                && !(me && o.st.lock().opts.flag(libc::SO_REUSEPORT))
+        });
+        if other.is_some() {
+            return Err(Errno::EADDRINUSE);
+        }
+        Ok(())
+    }
+
+    /// The destination `a` names: the wildcard means the loopback address
+    /// of its kind; anything not on lo is unreachable.
+    fn destination(&self, a: &[u8]) -> KResult<SocketAddr> {
+        let mut d = parse(self.family, a)?;
+        if d.ip().is_unspecified() {
+            d.set_ip(source_for(d.ip()));
+        }
+        if !d.ip().is_loopback() {
+            return Err(Errno::ENETUNREACH);
+        }
+        Ok(d)
+    }
+
+    /// The socket's own address for traffic to `dest`: its bound one,
+    /// with the wildcard made the loopback address of `dest`'s kind.
+    fn source(&self, dest: SocketAddr) -> SocketAddr {
+        let l = self.st.lock().local.unwrap_or_else(|| self.any());
+        if l.ip().is_unspecified() {
+            SocketAddr::new(
+                source_for(if dest.is_ipv4() {
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                }),
+                l.port(),
+            )
+        } else {
+            l
+        }
+    }
+
+    /// connect(2) of an AF_INET/AF_INET6 socket.
+    pub(super) fn inet_connect(&self, ctx: &crate::kernel::Ctx<'_, '_>, a: &[u8]) -> KResult<()> {
+        let unspec = a.len() >= 2 && u16::from_ne_bytes([a[0], a[1]]) == FAM_UNSPEC;
+        if unspec {
+            // A datagram socket forgets its peer.
+            if self.kind == libc::SOCK_DGRAM {
+                self.st.lock().remote = None;
+            }
+            return Ok(());
+        }
+        let dest = self.destination(a)?;
+        if self.kind == libc::SOCK_DGRAM {
+            self.inet_autobind()?;
+            let src = self.source(dest);
+            let mut st = self.st.lock();
+            st.remote = Some(dest);
+            st.local = Some(src);
+            return Ok(());
+        }
+        {
+            let st = self.st.lock();
+            if !matches!(st.conn, super::Conn::None) {
+                return Err(Errno::EISCONN);
+            }
+        }
+        if dest.port() == 0 {
+            return Err(Errno::ECONNREFUSED);
+        }
+        self.inet_autobind()?;
+        let listener = self
+            .names
+            .ports
+            .find(Proto::Tcp, dest, UnixSocket::listening)
+            .ok_or(Errno::ECONNREFUSED)?;
+        let src = self.source(dest);
+        self.connect_to(&listener, super::ucred_of(ctx), |st| {
+            st.local = Some(dest);
+            st.remote = Some(src);
+        })?;
+        let mut st = self.st.lock();
+        st.local = Some(src);
+        st.remote = Some(dest);
+        Ok(())
+    }
+
+    pub(super) fn inet_sockname(&self) -> Vec<u8> {
+        let l = self.st.lock().local.unwrap_or_else(|| self.any());
+        format(self.family, l)
+    }
+
+    /// A send on an AF_INET/AF_INET6 socket: a TCP stream as a unix one
+    /// (an unconnected one is EPIPE); a UDP datagram to `to` or the
+    /// connected peer, dropped when nobody takes it or its queue is full.
+    /// (`anc` is empty: the syscall layer passes no files to these.)
+    pub(super) fn inet_send(
+        &self,
+        data: &[u8],
+        to: Option<&[u8]>,
+        anc: Ancillary,
+        own: super::Ucred,
+    ) -> KResult<usize> {
+        if self.kind == libc::SOCK_STREAM {
+            if !matches!(self.st.lock().conn, super::Conn::Connected { .. }) {
+                return Err(Errno::EPIPE);
+            }
+            return self.send_once(data, None, anc, own);
+        }
+        let dest = match to {
+            Some(a) => self.destination(a)?,
+            None => self.st.lock().remote.ok_or(Errno::EDESTADDRREQ)?,
+        };
+        if dest.port() == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let max = if self.v6() { 65527 } else { 65507 };
+        if data.len() > max {
+            return Err(Errno::EMSGSIZE);
+        }
+        if self.st.lock().shutdown & super::SEND_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE);
+        }
+        self.inet_autobind()?;
+        let src = self.source(dest);
+        let Some(t) = self.names.ports.find(Proto::Udp, dest, |_| true) else {
+            // A connected socket hears of it (ICMP port unreachable).
+            let mut st = self.st.lock();
+            if st.remote == Some(dest) {
+                st.err = Some(Errno::ECONNREFUSED);
+            }
+            return Ok(data.len());
+        };
+        let rcvbuf = t.st.lock().rcvbuf;
+        let from = format(t.family, src);
+        match t
+            .rx
+            .send_packet(data, from, Ancillary::default(), rcvbuf, usize::MAX)
+        {
+            Err(e) if e == Errno::EAGAIN || e == Errno::EPIPE => Ok(data.len()),
+            r => r,
+        }
+    }
+
+    /// The IPPROTO_TCP, IPPROTO_IP and IPPROTO_IPV6 options, as kept.
+    fn known_option(&self, level: i32, name: i32) -> Option<i32> {
+        let tcp = self.kind == libc::SOCK_STREAM;
+        Some(match (level, name) {
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY | libc::TCP_CORK) if tcp => 0,
+            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) if tcp => 65483,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) if tcp => 7200,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) if tcp => 75,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) if tcp => 9,
+            (libc::IPPROTO_TCP, libc::TCP_SYNCNT) if tcp => 6,
+            (libc::IPPROTO_TCP, libc::TCP_LINGER2) if tcp => 60,
+            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) if tcp => 1,
+            (
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT
+                | libc::TCP_WINDOW_CLAMP
+                | libc::TCP_USER_TIMEOUT
+                | libc::TCP_FASTOPEN
+                | libc::TCP_NOTSENT_LOWAT,
+            ) if tcp => 0,
+            (libc::IPPROTO_IP, libc::IP_TTL) => 64,
+            (
+                libc::IPPROTO_IP,
+                libc::IP_TOS
+                | libc::IP_PKTINFO
+                | libc::IP_RECVERR
+                | libc::IP_RECVTOS
+                | libc::IP_FREEBIND,
+            ) => 0,
+            (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER) => 1,
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if self.v6() => 64,
+            (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY | libc::IPV6_TCLASS | libc::IPV6_RECVPKTINFO | libc::IPV6_RECVERR,
+            ) if self.v6() => 0,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn inet_getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
+        if level == libc::IPPROTO_TCP && self.kind == libc::SOCK_STREAM {
+            if name == libc::TCP_CONGESTION {
+                let mut v = b"cubic".to_vec();
+                v.resize(16, 0);
+                return Ok(v);
+            }
+            if name == libc::TCP_INFO {
+                return Ok(self.tcp_info());
+            }
+        }
+        let default = self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
+        let v = self
+            .st
+            .lock()
+            .proto_opts
+            .get(&(level, name))
+            .copied()
+            .unwrap_or(default);
+        Ok(v.to_ne_bytes().to_vec())
+    }
+
+    pub(super) fn inet_setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
+        if level == libc::IPPROTO_TCP
+            && name == libc::TCP_CONGESTION
+            && self.kind == libc::SOCK_STREAM
+        {
+            return Ok(());
+        }
+        self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
+        let raw: [u8; 4] = value
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Errno::EINVAL)?;
+        self.st
+            .lock()
+            .proto_opts
+            .insert((level, name), i32::from_ne_bytes(raw));
+        Ok(())
+    }
+
+    /// struct tcp_info (104 bytes), with what a loopback connection has:
+    /// its state and segment sizes.
+    fn tcp_info(&self) -> Vec<u8> {
+        // TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN.
+        let state: u8 = match self.st.lock().conn {
+            super::Conn::Connected { .. } => 1,
+            super::Conn::Listening { .. } => 10,
+            super::Conn::None => 7,
+        };
+        let mut v = vec![0u8; 104];
+        v[0] = state;
+        // tcpi_snd_mss and tcpi_rcv_mss; tcpi_pmtu and tcpi_advmss.
+        v[16..20].copy_from_slice(&65483u32.to_ne_bytes());
+        v[20..24].copy_from_slice(&65483u32.to_ne_bytes());
+        v[64..68].copy_from_slice(&65536u32.to_ne_bytes());
+        v[88..92].copy_from_slice(&65483u32.to_ne_bytes());
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip() {
+        let sa: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let v = format(libc::AF_INET, sa);
+        assert_eq!(v.len(), 16);
+        assert_eq!(parse(libc::AF_INET, &v), Ok(sa));
+        let v6 = format(libc::AF_INET6, sa);
+        assert_eq!(v6.len(), 28);
+        // A v4-mapped address is the v4 one.
+        assert_eq!(parse(libc::AF_INET6, &v6), Ok(sa));
+        let l6: SocketAddr = "[::1]:9".parse().unwrap();
+        assert_eq!(parse(libc::AF_INET6, &format(libc::AF_INET6, l6)), Ok(l6));
+        assert_eq!(parse(libc::AF_INET, &v[..15]), Err(Errno::EINVAL));
+        assert_eq!(parse(libc::AF_INET, &v6), Err(Errno::EAFNOSUPPORT));
+    }
+
+    #[test]
+    fn wildcards_overlap_their_kind() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(overlap(ip("0.0.0.0"), ip("127.0.0.1")));
+        assert!(overlap(ip("::"), ip("127.0.0.1")));
+        assert!(!overlap(ip("0.0.0.0"), ip("::1")));
+        assert!(overlap(ip("::1"), ip("::1")));
+        assert!(!overlap(ip("127.0.0.1"), ip("127.0.0.2")));
+    }
+
+    #[test]
+    fn ports_bind_find_and_free() {
+        let names = Arc::new(super::super::Names::default());
+        let ports = Ports::default();
+        let a = UnixSocket::new(libc::SOCK_STREAM, &names);
+        let b = UnixSocket::new(libc::SOCK_STREAM, &names);
+        let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        let no = |_: &UnixSocket| false;
+        let got = ports
+            .bind(Proto::Tcp, any, &Arc::downgrade(&a), no, &a)
+            .unwrap();
+        assert!(EPHEMERAL.contains(&got.port()));
+        let same: SocketAddr = format!("127.0.0.1:{}", got.port()).parse().unwrap();
+        assert_eq!(
+            ports.bind(Proto::Tcp, same, &Arc::downgrade(&b), no, &b),
+            Err(Errno::EADDRINUSE)
+        );
+        // Another transport's ports are apart.
+        assert!(ports
+            .bind(Proto::Udp, same, &Arc::downgrade(&b), no, &b)
+            .is_ok());
+        assert!(ports
+            .find(Proto::Tcp, same, |_| true)
+            .is_some_and(|s| Arc::ptr_eq(&s, &a)));
+        drop(a);
+        assert!(ports.find(Proto::Tcp, same, |_| true).is_none());
+        assert!(ports
+            .bind(Proto::Tcp, same, &Arc::downgrade(&b), no, &b)
+            .is_ok());
+    }
+}
