@@ -15,11 +15,11 @@ pub mod fs;
 pub mod hostio;
 pub mod kernel;
 pub mod loader;
+pub mod local;
 pub mod memfile;
 pub mod mm;
 pub mod num;
 pub mod socket;
-pub mod unix;
 
 pub use errno::{Errno, KResult};
 pub use kernel::{BootError, Ctx, Kernel, KernelConfig, SyscallTable};

@@ -8,8 +8,8 @@ use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
 use sentry::fs::io::{deadline_of, wait_ready_until, Opts, Segs, UserBuf};
+use sentry::local::{LocalFile, LocalSocket};
 use sentry::socket::{Ancillary, NodeId, Received, Socket, Ucred, ADDR_MAX};
-use sentry::unix::{UnixFile, UnixSocket};
 use sentry::{Ctx, Errno, KResult};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -137,8 +137,8 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         inet_kind(ctx, ty, a[2])?
     };
-    let s = UnixSocket::new_in(family, kind, &ctx.k.unix_names);
-    let f = UnixFile::file(s, file_flags(flags));
+    let s = LocalSocket::new_in(family, kind, &ctx.k.sockets);
+    let f = LocalFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
 
@@ -150,9 +150,9 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EOPNOTSUPP);
     }
     let kind = unix_kind(ty, a[2])?;
-    let (x, y) = UnixSocket::pair(kind, &ctx.k.unix_names, sentry::unix::ucred_of(ctx));
+    let (x, y) = LocalSocket::pair(kind, &ctx.k.sockets, sentry::local::ucred_of(ctx));
     let fl = file_flags(flags);
-    let (fx, fy) = (UnixFile::file(x, fl), UnixFile::file(y, fl));
+    let (fx, fy) = (LocalFile::file(x, fl), LocalFile::file(y, fl));
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;
     let lim = ctx.proc_ref().nofile();
     let files = ctx.task().files.clone();
@@ -476,7 +476,7 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
                     // exempts privileged senders and collects cycles of
                     // sockets only queues reach; husk has no such
                     // collector, so the limit is what bounds them.
-                    let queued = ctx.k.unix_names.in_flight.load(Ordering::Relaxed);
+                    let queued = ctx.k.sockets.in_flight.load(Ordering::Relaxed);
                     if queued + anc.rights.len() + n > crate::abi::size(ctx.proc_ref().nofile()) {
                         return Err(Errno::ETOOMANYREFS);
                     }

@@ -87,7 +87,7 @@ pub struct Kernel {
     /// signals, kernel state, so from then on epoll_wait takes the lock.
     pub signalfds_used: std::sync::atomic::AtomicBool,
     /// The names unix sockets are bound to (one network namespace).
-    pub unix_names: Arc<crate::unix::Names>,
+    pub sockets: Arc<crate::local::Names>,
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemFile>,
     pub vdso: Vdso,
@@ -126,7 +126,7 @@ impl Kernel {
             futexes: Default::default(),
             record_locks_used: Default::default(),
             signalfds_used: Default::default(),
-            unix_names: Default::default(),
+            sockets: Default::default(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),

@@ -2,7 +2,7 @@
 //! are bound to: abstract names, and the socket nodes paths name. The
 //! namespace's loopback ports are here too (`Names::ports`).
 
-use super::UnixSocket;
+use super::LocalSocket;
 use crate::errno::{Errno, KResult};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ pub enum NameKey {
 /// The bound unix sockets of one network namespace.
 #[derive(Default)]
 pub struct Names {
-    bound: Mutex<HashMap<NameKey, Weak<UnixSocket>>>,
+    bound: Mutex<HashMap<NameKey, Weak<LocalSocket>>>,
     next_auto: Mutex<u32>,
     /// Files queued in this namespace's sockets (SCM_RIGHTS in flight).
     pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
@@ -80,7 +80,7 @@ pub struct Names {
 
 impl Names {
     /// Binds `s` to `key`: EADDRINUSE while a live socket holds it.
-    pub fn insert(&self, key: &NameKey, s: &Weak<UnixSocket>) -> KResult<()> {
+    pub fn insert(&self, key: &NameKey, s: &Weak<LocalSocket>) -> KResult<()> {
         let mut b = self.bound.lock();
         if b.get(key).is_some_and(|w| w.strong_count() > 0) {
             return Err(Errno::EADDRINUSE);
@@ -90,7 +90,7 @@ impl Names {
     }
 
     /// The live socket bound to `key`.
-    pub fn get(&self, key: &NameKey) -> Option<Arc<UnixSocket>> {
+    pub fn get(&self, key: &NameKey) -> Option<Arc<LocalSocket>> {
         self.bound.lock().get(key).and_then(Weak::upgrade)
     }
 
@@ -109,7 +109,7 @@ impl Names {
 
     /// Binds `s` to the next free autobind name: a NUL and five hex
     /// digits, as Linux makes them. EADDRINUSE once all are taken.
-    pub fn autobind(&self, s: &Weak<UnixSocket>) -> KResult<(NameKey, Vec<u8>)> {
+    pub fn autobind(&self, s: &Weak<LocalSocket>) -> KResult<(NameKey, Vec<u8>)> {
         const NAMES: u32 = 1 << 20;
         let mut next = self.next_auto.lock();
         for _ in 0..NAMES {
@@ -162,10 +162,10 @@ mod tests {
     #[test]
     fn names_are_held_while_their_socket_lives() {
         let names = Arc::new(Names::default());
-        let s = UnixSocket::new(libc::SOCK_STREAM, &names);
+        let s = LocalSocket::new(libc::SOCK_STREAM, &names);
         let key = NameKey::Abstract(b"x".to_vec());
         names.insert(&key, &Arc::downgrade(&s)).unwrap();
-        let t = UnixSocket::new(libc::SOCK_STREAM, &names);
+        let t = LocalSocket::new(libc::SOCK_STREAM, &names);
         assert_eq!(
             names.insert(&key, &Arc::downgrade(&t)),
             Err(Errno::EADDRINUSE)
@@ -179,8 +179,8 @@ mod tests {
     #[test]
     fn autobind_names_are_distinct() {
         let names = Arc::new(Names::default());
-        let a = UnixSocket::new(libc::SOCK_DGRAM, &names);
-        let b = UnixSocket::new(libc::SOCK_DGRAM, &names);
+        let a = LocalSocket::new(libc::SOCK_DGRAM, &names);
+        let b = LocalSocket::new(libc::SOCK_DGRAM, &names);
         let (ka, na) = names.autobind(&Arc::downgrade(&a)).unwrap();
         let (kb, nb) = names.autobind(&Arc::downgrade(&b)).unwrap();
         assert_ne!(ka, kb);

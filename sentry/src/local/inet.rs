@@ -4,7 +4,7 @@
 //! so they are local sockets like AF_UNIX ones, found by port instead of
 //! by name.
 
-use super::UnixSocket;
+use super::LocalSocket;
 use crate::errno::{Errno, KResult};
 use crate::socket::Ancillary;
 use parking_lot::Mutex;
@@ -108,7 +108,7 @@ pub fn source_for(dest: IpAddr) -> IpAddr {
 
 /// A bound socket and its address.
 struct Binding {
-    sock: Weak<UnixSocket>,
+    sock: Weak<LocalSocket>,
     addr: SocketAddr,
 }
 
@@ -134,13 +134,13 @@ impl Ports {
         &self,
         proto: Proto,
         addr: SocketAddr,
-        s: &Weak<UnixSocket>,
-        reuse: impl Fn(&UnixSocket) -> bool,
-        me: &UnixSocket,
+        s: &Weak<LocalSocket>,
+        reuse: impl Fn(&LocalSocket) -> bool,
+        me: &LocalSocket,
     ) -> KResult<SocketAddr> {
         // Sockets looked at are let go after the table's lock: a last
         // reference dropped under it would deadlock in the drop's sweep.
-        let mut seen: Vec<Arc<UnixSocket>> = Vec::new();
+        let mut seen: Vec<Arc<LocalSocket>> = Vec::new();
         let mut b = self.bound.lock();
         let mut free = |b: &HashMap<(Proto, u16), Vec<Binding>>, port: u16| {
             b.get(&(proto, port)).is_none_or(|v| {
@@ -201,10 +201,10 @@ impl Ports {
         &self,
         proto: Proto,
         dest: SocketAddr,
-        want: impl Fn(&UnixSocket) -> bool,
-    ) -> Option<Arc<UnixSocket>> {
+        want: impl Fn(&LocalSocket) -> bool,
+    ) -> Option<Arc<LocalSocket>> {
         // Upgraded under the table's lock, looked at (and let go) after it.
-        let found: Vec<(SocketAddr, Arc<UnixSocket>)> = {
+        let found: Vec<(SocketAddr, Arc<LocalSocket>)> = {
             let b = self.bound.lock();
             let v = b.get(&(proto, dest.port()))?;
             v.iter()
@@ -239,7 +239,7 @@ impl Ports {
     }
 }
 
-impl UnixSocket {
+impl LocalSocket {
     fn v6(&self) -> bool {
         self.family == libc::AF_INET6
     }
@@ -272,7 +272,7 @@ impl UnixSocket {
             self.proto(),
             addr,
             &self.this,
-            UnixSocket::shares_port,
+            LocalSocket::shares_port,
             self,
         )?;
         let mut st = self.st.lock();
@@ -389,7 +389,7 @@ impl UnixSocket {
         let listener = self
             .names
             .ports
-            .find(Proto::Tcp, dest, UnixSocket::listening)
+            .find(Proto::Tcp, dest, LocalSocket::listening)
             .ok_or(Errno::ECONNREFUSED)?;
         let src = self.source(dest);
         self.connect_to(&listener, super::ucred_of(ctx), |st| {
@@ -593,10 +593,10 @@ mod tests {
     fn ports_bind_find_and_free() {
         let names = Arc::new(super::super::Names::default());
         let ports = Ports::default();
-        let a = UnixSocket::new(libc::SOCK_STREAM, &names);
-        let b = UnixSocket::new(libc::SOCK_STREAM, &names);
+        let a = LocalSocket::new(libc::SOCK_STREAM, &names);
+        let b = LocalSocket::new(libc::SOCK_STREAM, &names);
         let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let no = |_: &UnixSocket| false;
+        let no = |_: &LocalSocket| false;
         let got = ports
             .bind(Proto::Tcp, any, &Arc::downgrade(&a), no, &a)
             .unwrap();

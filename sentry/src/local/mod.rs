@@ -50,10 +50,10 @@ pub(crate) enum Conn {
     Listening {
         backlog: usize,
         /// Connected server sides, waiting for accept.
-        pending: VecDeque<Arc<UnixSocket>>,
+        pending: VecDeque<Arc<LocalSocket>>,
     },
     Connected {
-        peer: Weak<UnixSocket>,
+        peer: Weak<LocalSocket>,
         /// Where sends go: the peer's receive queue.
         peer_rx: Arc<Queue>,
     },
@@ -75,7 +75,7 @@ pub(crate) struct State {
     /// SO_PEERCRED.
     peercred: Option<Ucred>,
     /// The listener a blocking connect waits for room on.
-    connecting: Option<Weak<UnixSocket>>,
+    connecting: Option<Weak<LocalSocket>>,
     /// The last writer's credentials (a plain write does not name its
     /// caller; `before_transfer` records it).
     writer: Ucred,
@@ -87,32 +87,32 @@ pub(crate) struct State {
     proto_opts: std::collections::BTreeMap<(i32, i32), i32>,
 }
 
-pub struct UnixSocket {
+pub struct LocalSocket {
     /// AF_UNIX, AF_INET or AF_INET6.
     family: i32,
     kind: i32,
     /// Its inode number ("socket:[ino]").
     pub ino: u64,
-    this: Weak<UnixSocket>,
+    this: Weak<LocalSocket>,
     rx: Arc<Queue>,
     st: Mutex<State>,
     names: Arc<Names>,
 }
 
 /// The open file of a socket.
-pub struct UnixFile(pub Arc<UnixSocket>);
+pub struct LocalFile(pub Arc<LocalSocket>);
 
-impl UnixSocket {
+impl LocalSocket {
     /// A new unconnected AF_UNIX socket of `kind` in the namespace of
     /// `names`.
-    pub fn new(kind: i32, names: &Arc<Names>) -> Arc<UnixSocket> {
-        UnixSocket::new_in(libc::AF_UNIX, kind, names)
+    pub fn new(kind: i32, names: &Arc<Names>) -> Arc<LocalSocket> {
+        LocalSocket::new_in(libc::AF_UNIX, kind, names)
     }
 
     /// A new unconnected socket of `family` and `kind` (SOCK_STREAM is TCP
     /// and SOCK_DGRAM UDP for AF_INET and AF_INET6).
-    pub fn new_in(family: i32, kind: i32, names: &Arc<Names>) -> Arc<UnixSocket> {
-        Arc::new_cyclic(|this| UnixSocket {
+    pub fn new_in(family: i32, kind: i32, names: &Arc<Names>) -> Arc<LocalSocket> {
+        Arc::new_cyclic(|this| LocalSocket {
             family,
             kind,
             ino: crate::fs::pipe::anon_ino(),
@@ -141,8 +141,12 @@ impl UnixSocket {
 
     /// socketpair(2): two connected sockets, each with `cred` as its
     /// peer's credentials.
-    pub fn pair(kind: i32, names: &Arc<Names>, cred: Ucred) -> (Arc<UnixSocket>, Arc<UnixSocket>) {
-        let (a, b) = (UnixSocket::new(kind, names), UnixSocket::new(kind, names));
+    pub fn pair(
+        kind: i32,
+        names: &Arc<Names>,
+        cred: Ucred,
+    ) -> (Arc<LocalSocket>, Arc<LocalSocket>) {
+        let (a, b) = (LocalSocket::new(kind, names), LocalSocket::new(kind, names));
         link(&a, &b);
         a.st.lock().peercred = Some(cred);
         b.st.lock().peercred = Some(cred);
@@ -161,7 +165,7 @@ impl UnixSocket {
         self.kind != libc::SOCK_DGRAM
     }
 
-    fn peer(&self) -> Option<Arc<UnixSocket>> {
+    fn peer(&self) -> Option<Arc<LocalSocket>> {
         match &self.st.lock().conn {
             Conn::Connected { peer, .. } => peer.upgrade(),
             _ => None,
@@ -205,7 +209,7 @@ impl UnixSocket {
 
     /// The bound socket `addr` names (`node`: the identity of the file a
     /// path names), of this socket's kind.
-    fn target(&self, addr: &UnixAddr, node: Option<NodeId>) -> KResult<Arc<UnixSocket>> {
+    fn target(&self, addr: &UnixAddr, node: Option<NodeId>) -> KResult<Arc<LocalSocket>> {
         let key = match (addr, node) {
             (UnixAddr::Abstract(n), _) => NameKey::Abstract(n.clone()),
             (UnixAddr::Path(_), Some(id)) => NameKey::Path(id),
@@ -222,7 +226,7 @@ impl UnixSocket {
     /// connect(2) of a stream or seqpacket socket to `listener`.
     fn connect_to(
         &self,
-        listener: &Arc<UnixSocket>,
+        listener: &Arc<LocalSocket>,
         cred: Ucred,
         init: impl FnOnce(&mut State),
     ) -> KResult<()> {
@@ -248,7 +252,7 @@ impl UnixSocket {
         // The server side: a new socket bound to the listener's name.
         // (Lock order: the listener, then the two sockets it links.)
         let me = self.this.upgrade().ok_or(Errno::EINVAL)?;
-        let server = UnixSocket::new_in(listener.family, self.kind, &self.names);
+        let server = LocalSocket::new_in(listener.family, self.kind, &self.names);
         link(&server, &me);
         {
             let mut s = server.st.lock();
@@ -272,7 +276,7 @@ impl UnixSocket {
     fn send_once(
         &self,
         data: &[u8],
-        to: Option<Arc<UnixSocket>>,
+        to: Option<Arc<LocalSocket>>,
         mut anc: Ancillary,
         own: Ucred,
     ) -> KResult<usize> {
@@ -436,7 +440,7 @@ impl UnixSocket {
 }
 
 /// Connects `a` and `b` to each other.
-fn link(a: &Arc<UnixSocket>, b: &Arc<UnixSocket>) {
+fn link(a: &Arc<LocalSocket>, b: &Arc<LocalSocket>) {
     a.st.lock().conn = Conn::Connected {
         peer: Arc::downgrade(b),
         peer_rx: b.rx.clone(),
@@ -447,7 +451,7 @@ fn link(a: &Arc<UnixSocket>, b: &Arc<UnixSocket>) {
     };
 }
 
-impl Drop for UnixSocket {
+impl Drop for LocalSocket {
     fn drop(&mut self) {
         let proto = self.proto();
         let st = self.st.get_mut();
@@ -479,15 +483,15 @@ impl Drop for UnixSocket {
     }
 }
 
-impl UnixFile {
-    fn sock(&self) -> &Arc<UnixSocket> {
+impl LocalFile {
+    fn sock(&self) -> &Arc<LocalSocket> {
         &self.0
     }
 
     /// The open file of socket `s`, as /proc/pid/fd names it.
-    pub fn file(s: Arc<UnixSocket>, flags: i32) -> Arc<File> {
+    pub fn file(s: Arc<LocalSocket>, flags: i32) -> Arc<File> {
         let name = format!("socket:[{}]", s.ino).into_bytes();
-        File::new(Box::new(UnixFile(s)), flags, name)
+        File::new(Box::new(LocalFile(s)), flags, name)
     }
 }
 
@@ -501,7 +505,7 @@ pub fn ucred_of(ctx: &Ctx<'_, '_>) -> Ucred {
     }
 }
 
-impl Socket for UnixFile {
+impl Socket for LocalFile {
     fn family(&self) -> i32 {
         self.0.family
     }
@@ -578,7 +582,7 @@ impl Socket for UnixFile {
         drop(st);
         // Room in the backlog for a waiting connect.
         s.rx.wq.notify(EV_OUT);
-        Ok(Box::new(UnixFile(c)))
+        Ok(Box::new(LocalFile(c)))
     }
     fn connect(&self, ctx: &Ctx<'_, '_>, a: &[u8], node: Option<NodeId>) -> KResult<()> {
         let s = self.sock();
@@ -789,7 +793,7 @@ impl Socket for UnixFile {
     }
 }
 
-impl FileOps for UnixFile {
+impl FileOps for LocalFile {
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
             return Err(Errno::ESPIPE);
