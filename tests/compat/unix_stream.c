@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -245,6 +246,23 @@ int main(void)
 	int a1 = accept(sl, NULL, NULL);
 	CHECK("backlog_room_again", a1 >= 0 && connect(c2, (struct sockaddr *)&b, blen) == 0);
 	close(a1);
+	close(accept(sl, NULL, NULL));
+	close(c1);
+	close(c2);
+	/* A blocking connect to a full backlog waits until an accept makes
+	 * room. */
+	c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+	c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect(c1, (struct sockaddr *)&b, blen);
+	pid_t acceptor = fork();
+	if (acceptor == 0) {
+		usleep(100000);
+		close(accept(sl, NULL, NULL));
+		_exit(0);
+	}
+	double w0 = now();
+	CHECK("backlog_blocking_connect", connect(c2, (struct sockaddr *)&b, blen) == 0 && now() - w0 > 0.05);
+	waitpid(acceptor, NULL, 0);
 	close(accept(sl, NULL, NULL));
 	close(c1);
 	close(c2);

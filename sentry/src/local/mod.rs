@@ -828,10 +828,12 @@ impl FileOps for LocalFile {
         let s = &self.0;
         let (shutdown, err, unconnected_stream) = {
             let st = s.st.lock();
+            // A connect waiting for room in a backlog is not hung up.
+            let waiting = st.connecting.is_some();
             (
                 st.shutdown,
                 st.err.is_some(),
-                s.connection_oriented() && matches!(st.conn, Conn::None),
+                s.connection_oriented() && matches!(st.conn, Conn::None) && !waiting,
             )
         };
         let mut r = 0;

@@ -516,6 +516,54 @@ fn memory_rows(mem: PathBuf) -> Vec<Row> {
     ]
 }
 
+/// Rows on sockets between two processes (tests/bench/net.c): TCP over
+/// loopback, and unix streams beside it.
+fn net_rows(net: PathBuf) -> Vec<Row> {
+    let prog = move |args: &[&str]| {
+        let mut v = vec![net.clone().into_os_string()];
+        v.extend(args.iter().map(OsString::from));
+        v
+    };
+    let row = |name, unit, args: Vec<OsString>, target, meets| Row {
+        name,
+        unit,
+        target,
+        meets,
+        measure: Box::new(move |r| printed_median(r, &args, 3)),
+        values: Vec::new(),
+    };
+    vec![
+        row(
+            "TCP loopback, one 256 MiB stream (median of 3)",
+            "MB/s",
+            prog(&["stream", "inet"]),
+            ">= 2000 MB/s",
+            |h, _, _| Some(h >= 2000.0),
+        ),
+        row(
+            "TCP loopback, 16-byte request/response",
+            "us",
+            prog(&["rr", "inet"]),
+            "<= 80 us",
+            |h, _, _| Some(h <= 80.0),
+        ),
+        row(
+            "unix stream, one 256 MiB stream",
+            "MB/s",
+            prog(&["stream", "unix"]),
+            "-",
+            |_, _, _| None,
+        ),
+        row(
+            "unix stream, 16-byte request/response",
+            "us",
+            prog(&["rr", "unix"]),
+            "-",
+            |_, _, _| None,
+        ),
+    ]
+}
+
 /// The real executable of a python3 on PATH that has CPython's test
 /// package (Debian's needs libpython3-testsuite; a pyenv build has it).
 fn python_with_tests() -> Option<OsString> {
@@ -558,7 +606,7 @@ fn read_file() -> Result<PathBuf, String> {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: husk-bench [--only process|fs|wake|memory]");
+    eprintln!("usage: husk-bench [--only process|fs|wake|memory|net]");
     ExitCode::from(2)
 }
 
@@ -572,16 +620,17 @@ fn main() -> ExitCode {
     };
     if only
         .as_deref()
-        .is_some_and(|g| !["process", "fs", "wake", "memory"].contains(&g))
+        .is_some_and(|g| !["process", "fs", "wake", "memory", "net"].contains(&g))
     {
         return usage();
     }
     let group = |g: &str| only.as_deref().is_none_or(|o| o == g);
-    let (process, fs, wake, memory) = (
+    let (process, fs, wake, memory, net) = (
         group("process"),
         group("fs"),
         group("wake"),
         group("memory"),
+        group("net"),
     );
     let mut rows = Vec::new();
     let compile = |name: &str| -> Result<PathBuf, String> {
@@ -603,6 +652,9 @@ fn main() -> ExitCode {
         }
         if memory {
             rows.extend(memory_rows(compile("memory")?));
+        }
+        if net {
+            rows.extend(net_rows(compile("net")?));
         }
         Ok(())
     };
