@@ -20,6 +20,21 @@ static struct sockaddr_in v4(const char *ip, int port)
 	return a;
 }
 
+/* Whether a line of /proc/net/`table` has `needle`. */
+static int proc_net_has(const char *table, const char *needle)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/net/%s", table);
+	FILE *f = fopen(path, "r");
+	int found = 0;
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
 static int port_of(int s)
 {
 	struct sockaddr_in6 a;
@@ -66,6 +81,9 @@ int main(void)
 	struct sockaddr_in anyp = v4("0.0.0.0", port);
 	EXPECT_ERR("tcp_wildcard_overlaps", bind(o, (struct sockaddr *)&anyp, sizeof anyp), EADDRINUSE);
 	CHECK("tcp_listen", listen(l, 8) == 0);
+	char want[64];
+	snprintf(want, sizeof want, "0100007F:%04X 00000000:0000 0A", port);
+	CHECK("proc_net_tcp_listener", proc_net_has("tcp", want));
 	int v = 1, got = 0;
 	socklen_t il = sizeof got;
 	CHECK("tcp_acceptconn", getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &got, &il) == 0 && got == 1);
@@ -176,6 +194,8 @@ int main(void)
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
 	CHECK("tcp6_bind_listen", bind(l6, (struct sockaddr *)&a6, sizeof a6) == 0 && listen(l6, 4) == 0);
 	int p6 = port_of(l6);
+	snprintf(want, sizeof want, "00000000000000000000000000000000:%04X", p6);
+	CHECK("proc_net_tcp6_listener", proc_net_has("tcp6", want));
 	struct sockaddr_in to4 = v4("127.0.0.1", p6);
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK("tcp6_v4_client", connect(c, (struct sockaddr *)&to4, sizeof to4) == 0);
@@ -204,6 +224,8 @@ int main(void)
 	EXPECT_ERR("udp_no_destination", send(u2, "x", 1, 0), EDESTADDRREQ);
 	CHECK("udp_sendto", sendto(u2, "ping", 4, 0, (struct sockaddr *)&u1a, sizeof u1a) == 4);
 	CHECK("udp_autobound", port_of(u2) >= 32768);
+	snprintf(want, sizeof want, "0100007F:%04X 00000000:0000 07", ntohs(u1a.sin_port));
+	CHECK("proc_net_udp_bound", proc_net_has("udp", want));
 	struct sockaddr_in from;
 	socklen_t fl = sizeof from;
 	CHECK("udp_recvfrom", recvfrom(u1, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl) == 4 && fl == sizeof from && ntohs(from.sin_port) == port_of(u2) && from.sin_addr.s_addr == htonl(INADDR_LOOPBACK));

@@ -75,6 +75,17 @@ int main(void)
 	socklen_t alen = abstract_addr(&a, "d1"), blen = abstract_addr(&b, "d2");
 	int d1 = socket(AF_UNIX, SOCK_DGRAM, 0), d2 = socket(AF_UNIX, SOCK_DGRAM, 0);
 	CHECK("dgram_bind", bind(d1, (struct sockaddr *)&a, alen) == 0 && bind(d2, (struct sockaddr *)&b, blen) == 0);
+	{
+		char want[64], line[512];
+		snprintf(want, sizeof want, "@husk-m-%d-d1", (int)getpid());
+		FILE *f = fopen("/proc/net/unix", "r");
+		int found = 0;
+		while (f && !found && fgets(line, sizeof line, f))
+			found = strstr(line, want) != NULL && strstr(line, " 0002 ") != NULL;
+		if (f)
+			fclose(f);
+		CHECK("proc_net_unix_lists_abstract", found);
+	}
 	CHECK("dgram_sendto", sendto(d2, "one", 3, 0, (struct sockaddr *)&a, alen) == 3);
 	CHECK("dgram_sendto_empty", sendto(d2, "", 0, 0, (struct sockaddr *)&a, alen) == 0);
 	CHECK("dgram_sendto_long", sendto(d2, "three33", 7, 0, (struct sockaddr *)&a, alen) == 7);

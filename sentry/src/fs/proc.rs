@@ -96,6 +96,16 @@ const PID_FILES: &[&str] = &[
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
 const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net"];
 
+/// /proc/net's files: the sockets, and the one interface, lo.
+const NET_FILES: &[&str] = &[
+    "unix", "tcp", "tcp6", "udp", "udp6", "dev", "if_inet6", "route",
+];
+const NET_DEV: &[u8] = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n";
+const IF_INET6: &[u8] = b"00000000000000000000000000000001 01 80 10 80       lo\n";
+/// Only the header: routes through lo are not listed.
+const NET_ROUTE: &[u8] =
+    b"Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+
 fn parse_pid(s: &[u8]) -> Option<i32> {
     std::str::from_utf8(s)
         .ok()?
@@ -126,6 +136,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             d.push((b"self".to_vec(), libc::DT_LNK));
             d.push((b"thread-self".to_vec(), libc::DT_LNK));
             d.push((b"mounts".to_vec(), libc::DT_LNK));
+            d.push((b"net".to_vec(), libc::DT_LNK));
             d.push((b"sys".to_vec(), libc::DT_DIR));
             let mut pids: Vec<i32> = st.procs.keys().copied().collect();
             pids.sort();
@@ -139,6 +150,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             format!("{}/task/{}", me.tgid, me.tid).into_bytes(),
         )),
         [b"mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
+        [b"net"] => Ok(Node::Link(b"self/net".to_vec())),
         [b"cpuinfo"] => Ok(Node::File(HOST_CPUINFO.get().cloned().unwrap_or_default())),
         [b"meminfo"] => Ok(Node::File(meminfo(&me.mm.memfile))),
         [b"uptime"] => {
@@ -256,7 +268,22 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 .into_bytes(),
             ))
         }
-        [b"net"] => Ok(Node::Dir(Vec::new())),
+        [b"net"] => Ok(Node::Dir(dir(NET_FILES))),
+        [b"net", f] => {
+            use crate::local::procnet;
+            let n = &st.sockets;
+            Ok(Node::File(match *f {
+                b"unix" => procnet::unix(n),
+                b"tcp" => procnet::table(n, true, false),
+                b"tcp6" => procnet::table(n, true, true),
+                b"udp" => procnet::table(n, false, false),
+                b"udp6" => procnet::table(n, false, true),
+                b"dev" => NET_DEV.to_vec(),
+                b"if_inet6" => IF_INET6.to_vec(),
+                b"route" => NET_ROUTE.to_vec(),
+                _ => return Err(Errno::ENOENT),
+            }))
+        }
         [b"comm"] => {
             let mut v = t.comm.clone();
             v.push(b'\n');

@@ -73,6 +73,8 @@ pub struct KState {
     pub locks: crate::fs::locks::Locks,
     /// The main thread waits here for pid 1 to exit.
     pub init_done: Arc<waitq::Signal>,
+    /// The kernel's sockets (`Kernel::sockets`), for /proc/net.
+    pub sockets: Arc<crate::local::Names>,
 }
 
 pub struct Kernel {
@@ -122,11 +124,12 @@ impl Kernel {
         } else {
             None
         };
+        let sockets: Arc<crate::local::Names> = Default::default();
         Ok(Arc::new(Kernel {
             futexes: Default::default(),
             record_locks_used: Default::default(),
             signalfds_used: Default::default(),
-            sockets: Default::default(),
+            sockets: sockets.clone(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),
@@ -135,6 +138,7 @@ impl Kernel {
                 init_exit: None,
                 locks: Default::default(),
                 init_done: Default::default(),
+                sockets,
             }),
             platform,
             memfile,

@@ -76,9 +76,25 @@ pub struct Names {
     pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
     /// The TCP and UDP ports of the loopback interface.
     pub ports: super::inet::Ports,
+    /// Every socket, for /proc/net (dead ones swept as the list grows).
+    pub all: Mutex<Vec<Weak<LocalSocket>>>,
 }
 
 impl Names {
+    /// Records a new socket for /proc/net.
+    pub fn register(&self, s: &Weak<LocalSocket>) {
+        let mut all = self.all.lock();
+        if all.len() >= 64 && all.len().is_power_of_two() {
+            all.retain(|w| w.strong_count() > 0);
+        }
+        all.push(s.clone());
+    }
+
+    /// The live sockets, oldest first.
+    pub fn live(&self) -> Vec<Arc<LocalSocket>> {
+        self.all.lock().iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// Binds `s` to `key`: EADDRINUSE while a live socket holds it.
     pub fn insert(&self, key: &NameKey, s: &Weak<LocalSocket>) -> KResult<()> {
         let mut b = self.bound.lock();
