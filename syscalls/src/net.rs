@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP on loopback only";
+    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback only; AF_NETLINK NETLINK_ROUTE listing lo";
     r("socket", "iii", Partial(inet), socket);
     r("socketpair", "iiia", Partial(inet), socketpair);
     r("connect", "dau", Full, connect);
@@ -98,7 +98,14 @@ fn check_family(ctx: &Ctx<'_, '_>, family: u64, ty: i32) -> KResult<()> {
     if !(0..SOCK_MAX).contains(&ty) {
         return Err(Errno::EINVAL);
     }
-    if ![libc::AF_UNIX, libc::AF_INET, libc::AF_INET6].contains(&family) {
+    if ![
+        libc::AF_UNIX,
+        libc::AF_INET,
+        libc::AF_INET6,
+        libc::AF_NETLINK,
+    ]
+    .contains(&family)
+    {
         ctx.log_once(&format!("socket family {family}"));
         return Err(Errno::EAFNOSUPPORT);
     }
@@ -132,6 +139,9 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (ty, flags) = type_and_flags(a[1])?;
     check_family(ctx, a[0], ty)?;
     let family = crate::abi::int(a[0]);
+    if family == libc::AF_NETLINK {
+        return netlink_socket(ctx, ty, a[2], flags);
+    }
     let kind = if family == libc::AF_UNIX {
         unix_kind(ty, a[2])?
     } else {
@@ -142,11 +152,27 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
 
+/// An AF_NETLINK socket: NETLINK_ROUTE only (others, such as
+/// NETLINK_SOCK_DIAG, are EPROTONOSUPPORT; their users fall back).
+fn netlink_socket(ctx: &mut Ctx<'_, '_>, ty: i32, protocol: u64, flags: i32) -> KResult<u64> {
+    if ty != libc::SOCK_RAW && ty != libc::SOCK_DGRAM {
+        return Err(Errno::ESOCKTNOSUPPORT);
+    }
+    if protocol != libc::NETLINK_ROUTE as u64 {
+        ctx.log_once(&format!("netlink protocol {protocol}"));
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    let f = sentry::local::netlink::NetlinkSocket::file(ty, file_flags(flags));
+    crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
+}
+
 fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (ty, flags) = type_and_flags(a[1])?;
     check_family(ctx, a[0], ty)?;
     if crate::abi::int(a[0]) != libc::AF_UNIX {
-        inet_kind(ctx, ty, a[2])?;
+        if crate::abi::int(a[0]) != libc::AF_NETLINK {
+            inet_kind(ctx, ty, a[2])?;
+        }
         return Err(Errno::EOPNOTSUPP);
     }
     let kind = unix_kind(ty, a[2])?;

@@ -21,7 +21,7 @@ const SIN6_LEN: usize = 28;
 const SIN6_MIN: usize = 24;
 
 /// sa_family values, as the 16 bits the structures hold.
-const FAM_INET: u16 = 2;
+pub(super) const FAM_INET: u16 = 2;
 const FAM_INET6: u16 = 10;
 const FAM_UNSPEC: u16 = 0;
 const _: () = assert!(libc::AF_INET == FAM_INET as i32 && libc::AF_INET6 == FAM_INET6 as i32);

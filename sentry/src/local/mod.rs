@@ -11,7 +11,9 @@
 //! ECONNRESET when data was left unread) and forgets its name.
 
 pub mod addr;
+pub mod ifreq;
 pub mod inet;
+pub mod netlink;
 pub mod queue;
 
 use crate::errno::{Errno, KResult};
@@ -877,6 +879,9 @@ impl FileOps for LocalFile {
         cmd: u64,
         arg: u64,
     ) -> KResult<u64> {
+        if let Some(r) = ifreq::ioctl(&cx.mm, cmd, arg) {
+            return r;
+        }
         let s = &self.0;
         let v = match cmd as libc::c_ulong {
             libc::FIONREAD => {

@@ -1,0 +1,502 @@
+//! AF_NETLINK, NETLINK_ROUTE: enough of rtnetlink for the sandbox's one
+//! interface, lo, to be listed (getifaddrs, if_nameindex, `ip addr`,
+//! `ip link`, `ip route`). Requests are answered at once into the
+//! socket's own queue; changes are refused (EOPNOTSUPP in an
+//! NLMSG_ERROR).
+
+use super::queue::Queue;
+use crate::errno::{Errno, KResult};
+use crate::fs::file::{File, FileOps};
+use crate::fs::Stat;
+use crate::kernel::waitq::{Events, Queues};
+use crate::kernel::Ctx;
+use crate::socket::{generic_option, Ancillary, NodeId, Received, SockOpts, Socket};
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
+const RTM_GETROUTE: u16 = 26;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_MULTI: u16 = 2;
+const NLM_F_ACK: u16 = 4;
+const NLM_F_DUMP: u16 = 0x300;
+const HDR: usize = 16;
+/// lo's index, and its flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING |
+/// IFF_LOWER_UP.
+const LO_INDEX: i32 = 1;
+const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40 | 0x1_0000;
+const ARPHRD_LOOPBACK: u16 = 772;
+const RT_SCOPE_HOST: u8 = 254;
+const IFA_F_PERMANENT: u8 = 0x80;
+/// Address families as the structures' bytes and words hold them.
+const FAM_NETLINK: u16 = 16;
+const FAM_UNSPEC: u8 = 0;
+const FAM_INET: u8 = 2;
+const FAM_INET6: u8 = 10;
+const _: () = assert!(
+    libc::AF_NETLINK == FAM_NETLINK as i32
+        && libc::AF_INET == FAM_INET as i32
+        && libc::AF_INET6 == FAM_INET6 as i32
+);
+/// sizeof(struct sockaddr_nl).
+const SOCKADDR_NL: usize = 12;
+/// SOL_NETLINK.
+const SOL_NETLINK: i32 = 270;
+
+struct State {
+    /// The port id bound (getsockname's nl_pid).
+    port: u32,
+    opts: SockOpts,
+    netlink_opts: std::collections::BTreeMap<i32, i32>,
+}
+
+/// A NETLINK_ROUTE socket.
+pub struct NetlinkSocket {
+    kind: i32,
+    rx: Queue,
+    st: Mutex<State>,
+}
+
+impl NetlinkSocket {
+    pub fn new(kind: i32) -> NetlinkSocket {
+        NetlinkSocket {
+            kind,
+            rx: Queue::default(),
+            st: Mutex::new(State {
+                port: 0,
+                opts: SockOpts::default(),
+                netlink_opts: Default::default(),
+            }),
+        }
+    }
+
+    /// The open file of a new socket.
+    pub fn file(kind: i32, flags: i32) -> Arc<File> {
+        let ino = crate::fs::pipe::anon_ino();
+        File::new(
+            Box::new(NetlinkSocket::new(kind)),
+            flags,
+            format!("socket:[{ino}]").into_bytes(),
+        )
+    }
+
+    /// Binds to the caller's pid when no port was asked for, as Linux
+    /// does for a process's first netlink socket.
+    fn autobind(&self, pid: i32) {
+        let mut st = self.st.lock();
+        if st.port == 0 {
+            st.port = u32::try_from(pid).unwrap_or(0);
+        }
+    }
+}
+
+/// A `struct sockaddr_nl` with `pid`.
+fn sockaddr_nl(pid: u32) -> Vec<u8> {
+    let mut v = vec![0u8; SOCKADDR_NL];
+    v[..2].copy_from_slice(&FAM_NETLINK.to_ne_bytes());
+    v[4..8].copy_from_slice(&pid.to_ne_bytes());
+    v
+}
+
+/// Appends an rtattr of `kind` holding `data`, padded to 4 bytes.
+fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    let len = 4 + data.len();
+    out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len().next_multiple_of(4), 0);
+}
+
+/// Appends a message of `kind` with `body`, for request `seq` of `port`.
+fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, port: u32, body: &[u8]) {
+    let len = HDR + body.len();
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&port.to_ne_bytes());
+    out.extend_from_slice(body);
+    out.resize(out.len().next_multiple_of(4), 0);
+}
+
+/// RTM_NEWLINK's body for lo.
+fn link_lo() -> Vec<u8> {
+    let mut b = vec![0u8; 16];
+    b[0] = FAM_UNSPEC;
+    b[2..4].copy_from_slice(&ARPHRD_LOOPBACK.to_ne_bytes());
+    b[4..8].copy_from_slice(&LO_INDEX.to_ne_bytes());
+    b[8..12].copy_from_slice(&LO_FLAGS.to_ne_bytes());
+    attr(&mut b, 3, b"lo\0"); // IFLA_IFNAME
+    attr(&mut b, 4, &65536u32.to_ne_bytes()); // IFLA_MTU
+    attr(&mut b, 13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
+    attr(&mut b, 16, &[0]); // IFLA_OPERSTATE: unknown, as lo's
+    attr(&mut b, 17, &[0]); // IFLA_LINKMODE
+    attr(&mut b, 6, b"noqueue\0"); // IFLA_QDISC
+    attr(&mut b, 1, &[0; 6]); // IFLA_ADDRESS
+    attr(&mut b, 2, &[0; 6]); // IFLA_BROADCAST
+    b
+}
+
+/// RTM_NEWADDR's bodies for lo's addresses of `family` (AF_UNSPEC: both).
+fn addrs_lo(family: u8) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let want = |f: u8| family == FAM_UNSPEC || family == f;
+    let cacheinfo = {
+        let mut c = Vec::new();
+        c.extend_from_slice(&u32::MAX.to_ne_bytes());
+        c.extend_from_slice(&u32::MAX.to_ne_bytes());
+        c.extend_from_slice(&[0; 8]);
+        c
+    };
+    if want(FAM_INET) {
+        let mut b = vec![FAM_INET, 8, IFA_F_PERMANENT, RT_SCOPE_HOST];
+        b.extend_from_slice(&(LO_INDEX as u32).to_ne_bytes());
+        attr(&mut b, 1, &[127, 0, 0, 1]); // IFA_ADDRESS
+        attr(&mut b, 2, &[127, 0, 0, 1]); // IFA_LOCAL
+        attr(&mut b, 3, b"lo\0"); // IFA_LABEL
+        attr(&mut b, 8, &u32::from(IFA_F_PERMANENT).to_ne_bytes()); // IFA_FLAGS
+        attr(&mut b, 6, &cacheinfo); // IFA_CACHEINFO
+        out.push(b);
+    }
+    if want(FAM_INET6) {
+        let mut b = vec![FAM_INET6, 128, IFA_F_PERMANENT, RT_SCOPE_HOST];
+        b.extend_from_slice(&(LO_INDEX as u32).to_ne_bytes());
+        attr(&mut b, 1, &std::net::Ipv6Addr::LOCALHOST.octets());
+        attr(&mut b, 8, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
+        attr(&mut b, 6, &cacheinfo);
+        out.push(b);
+    }
+    out
+}
+
+impl NetlinkSocket {
+    /// Answers the requests in `data` (one or more messages) into the
+    /// socket's queue, as one datagram.
+    fn answer(&self, data: &[u8], port: u32) -> KResult<()> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off + HDR <= data.len() {
+            let h = &data[off..off + HDR];
+            let len = u32::from_ne_bytes(h[..4].try_into().unwrap()) as usize;
+            if len < HDR || off + len > data.len() {
+                break;
+            }
+            let kind = u16::from_ne_bytes([h[4], h[5]]);
+            let flags = u16::from_ne_bytes([h[6], h[7]]);
+            let seq = u32::from_ne_bytes(h[8..12].try_into().unwrap());
+            let body = &data[off + HDR..off + len];
+            let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+            let multi = if dump { NLM_F_MULTI } else { 0 };
+            let mut err = 0i32;
+            if flags & NLM_F_REQUEST == 0 {
+                // Not a request: ignored, as Linux does.
+            } else {
+                match kind {
+                    RTM_GETLINK => {
+                        let index = body
+                            .get(4..8)
+                            .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap()));
+                        if dump || index == 0 || index == LO_INDEX {
+                            message(&mut out, RTM_NEWLINK, multi, seq, port, &link_lo());
+                        } else {
+                            err = -libc::ENODEV;
+                        }
+                    }
+                    RTM_GETADDR => {
+                        let family = body.first().copied().unwrap_or(0);
+                        for b in addrs_lo(family) {
+                            message(&mut out, RTM_NEWADDR, multi, seq, port, &b);
+                        }
+                    }
+                    // The main table has no routes: lo's are local ones.
+                    RTM_GETROUTE => {}
+                    _ => err = -libc::EOPNOTSUPP,
+                }
+            }
+            if dump && err == 0 {
+                message(
+                    &mut out,
+                    NLMSG_DONE,
+                    NLM_F_MULTI,
+                    seq,
+                    port,
+                    &0i32.to_ne_bytes(),
+                );
+            } else if err != 0 || flags & NLM_F_ACK != 0 {
+                let mut b = err.to_ne_bytes().to_vec();
+                b.extend_from_slice(h);
+                message(&mut out, NLMSG_ERROR, 0, seq, port, &b);
+            }
+            off += len.next_multiple_of(4);
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        match self.rx.send_packet(
+            &out,
+            sockaddr_nl(0),
+            Ancillary::default(),
+            212_992,
+            usize::MAX,
+        ) {
+            // A full queue loses the answer, as Linux's (ENOBUFS on read).
+            Err(e) if e == Errno::EAGAIN => Ok(()),
+            r => r.map(|_| ()),
+        }
+    }
+}
+
+impl Socket for NetlinkSocket {
+    fn family(&self) -> i32 {
+        libc::AF_NETLINK
+    }
+    fn kind(&self) -> i32 {
+        self.kind
+    }
+    fn protocol(&self) -> i32 {
+        0
+    }
+    fn bind(&self, ctx: &Ctx<'_, '_>, addr: &[u8], _node: Option<NodeId>) -> KResult<()> {
+        if addr.len() < SOCKADDR_NL {
+            return Err(Errno::EINVAL);
+        }
+        if u16::from_ne_bytes([addr[0], addr[1]]) != FAM_NETLINK {
+            return Err(Errno::EINVAL);
+        }
+        let pid = u32::from_ne_bytes(addr[4..8].try_into().unwrap());
+        let groups = u32::from_ne_bytes(addr[8..12].try_into().unwrap());
+        if groups != 0 {
+            ctx.log_once("netlink multicast groups (no notifications are sent)");
+        }
+        if pid != 0 {
+            self.st.lock().port = pid;
+        } else {
+            self.autobind(ctx.tgid());
+        }
+        Ok(())
+    }
+    fn listen(&self, _ctx: &Ctx<'_, '_>, _backlog: i32) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn accept(&self) -> KResult<Box<dyn FileOps>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn connect(&self, ctx: &Ctx<'_, '_>, addr: &[u8], _node: Option<NodeId>) -> KResult<()> {
+        if addr.len() < SOCKADDR_NL {
+            return Err(Errno::EINVAL);
+        }
+        self.autobind(ctx.tgid());
+        Ok(())
+    }
+    fn shutdown(&self, _how: i32) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn sockname(&self) -> KResult<Vec<u8>> {
+        Ok(sockaddr_nl(self.st.lock().port))
+    }
+    fn peername(&self) -> KResult<Vec<u8>> {
+        Ok(sockaddr_nl(0))
+    }
+    fn send(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        data: &[u8],
+        to: Option<(&[u8], Option<NodeId>)>,
+        _anc: Ancillary,
+    ) -> KResult<usize> {
+        if let Some((a, _)) = to {
+            // Only the kernel (port 0) is there to talk to.
+            if a.len() < SOCKADDR_NL || a[4..8] != [0; 4] {
+                return Err(Errno::ECONNREFUSED);
+            }
+        }
+        self.autobind(ctx.tgid());
+        let port = self.st.lock().port;
+        self.answer(data, port)?;
+        Ok(data.len())
+    }
+    fn recv(&self, max: usize, peek: bool) -> KResult<Received> {
+        self.rx.recv_packet(max, peek)
+    }
+    fn timeout(&self, send: bool) -> Option<std::time::Duration> {
+        self.st.lock().opts.timeout(send)
+    }
+    fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
+        if level == SOL_NETLINK {
+            let v = self.st.lock().netlink_opts.get(&name).copied().unwrap_or(0);
+            return Ok(v.to_ne_bytes().to_vec());
+        }
+        if level == libc::SOL_SOCKET {
+            if let Some(v) = self.st.lock().opts.get(name) {
+                return Ok(v);
+            }
+            if matches!(name, libc::SO_SNDBUF | libc::SO_RCVBUF) {
+                return Ok(212_992i32.to_ne_bytes().to_vec());
+            }
+        }
+        generic_option(self, level, name)
+    }
+    fn setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
+        let int = || -> KResult<i32> {
+            let raw: [u8; 4] = value
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Errno::EINVAL)?;
+            Ok(i32::from_ne_bytes(raw))
+        };
+        match level {
+            // NETLINK_ADD_MEMBERSHIP and the others: kept, no effect.
+            SOL_NETLINK => {
+                let v = int()?;
+                self.st.lock().netlink_opts.insert(name, v);
+                Ok(())
+            }
+            libc::SOL_SOCKET => {
+                if let Some(r) = self.st.lock().opts.set(name, value) {
+                    return r;
+                }
+                match name {
+                    libc::SO_SNDBUF
+                    | libc::SO_RCVBUF
+                    | libc::SO_SNDBUFFORCE
+                    | libc::SO_RCVBUFFORCE => int().map(|_| ()),
+                    libc::SO_PASSCRED => int().map(|_| ()),
+                    _ => Err(Errno::ENOPROTOOPT),
+                }
+            }
+            _ => Err(Errno::ENOPROTOOPT),
+        }
+    }
+}
+
+impl FileOps for NetlinkSocket {
+    fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let r = self.rx.recv_packet(buf.len(), false)?;
+        buf[..r.data.len()].copy_from_slice(&r.data);
+        Ok(r.data.len())
+    }
+    fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let port = self.st.lock().port;
+        self.answer(buf, port)?;
+        Ok(buf.len())
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(Stat {
+            mode: libc::S_IFSOCK | 0o777,
+            nlink: 1,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+    fn poll(&self, events: i16) -> i16 {
+        let mut r = libc::POLLOUT | libc::POLLWRNORM;
+        if !self.rx.is_empty() {
+            r |= libc::POLLIN | libc::POLLRDNORM;
+        }
+        r & events
+    }
+    fn wait_queues(&self, _c: &crate::fs::vfs::Caller, ev: Events) -> Queues {
+        let mut q = Queues::new();
+        q.push((self.rx.wq.clone(), ev));
+        q
+    }
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        super::ifreq::ioctl(&cx.mm, cmd, arg).unwrap_or(Err(Errno::ENOTTY))
+    }
+    fn socket(&self) -> Option<&dyn Socket> {
+        Some(self)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages of one datagram: (type, flags, body).
+    fn split(d: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
+        let mut v = Vec::new();
+        let mut off = 0;
+        while off + HDR <= d.len() {
+            let len = u32::from_ne_bytes(d[off..off + 4].try_into().unwrap()) as usize;
+            let kind = u16::from_ne_bytes([d[off + 4], d[off + 5]]);
+            let flags = u16::from_ne_bytes([d[off + 6], d[off + 7]]);
+            v.push((kind, flags, d[off + HDR..off + len].to_vec()));
+            off += len.next_multiple_of(4);
+        }
+        v
+    }
+
+    fn request(kind: u16, flags: u16, body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        message(&mut v, kind, flags, 7, 0, body);
+        v
+    }
+
+    #[test]
+    fn a_link_dump_lists_lo_then_done() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW);
+        s.answer(
+            &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0; 16]),
+            42,
+        )
+        .unwrap();
+        let r = s.rx.recv_packet(1 << 16, false).unwrap();
+        let msgs = split(&r.data);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!((msgs[0].0, msgs[0].1), (RTM_NEWLINK, NLM_F_MULTI));
+        assert_eq!(
+            i32::from_ne_bytes(msgs[0].2[4..8].try_into().unwrap()),
+            LO_INDEX
+        );
+        assert!(msgs[0].2.windows(3).any(|w| w == b"lo\0"));
+        assert_eq!(msgs[1].0, NLMSG_DONE);
+    }
+
+    #[test]
+    fn an_address_dump_filters_by_family() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW);
+        let mut body = vec![0u8; 8];
+        body[0] = FAM_INET6;
+        s.answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body), 1)
+            .unwrap();
+        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(
+            (msgs[0].0, msgs[0].2[0], msgs[0].2[1]),
+            (RTM_NEWADDR, FAM_INET6, 128)
+        );
+    }
+
+    #[test]
+    fn changes_are_refused_with_an_error_message() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW);
+        s.answer(&request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]), 1)
+            .unwrap();
+        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        assert_eq!(msgs[0].0, NLMSG_ERROR);
+        assert_eq!(
+            i32::from_ne_bytes(msgs[0].2[..4].try_into().unwrap()),
+            -libc::EOPNOTSUPP
+        );
+    }
+}
