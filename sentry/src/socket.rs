@@ -178,16 +178,19 @@ const INT_OPTS: [(i32, bool); 14] = [
     (libc::SO_RXQ_OVFL, true),
 ];
 
+/// An int option's value as setsockopt(2) takes it: EINVAL when shorter.
+pub fn int_option(value: &[u8]) -> KResult<i32> {
+    let raw: [u8; 4] = value
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Errno::EINVAL)?;
+    Ok(i32::from_ne_bytes(raw))
+}
+
 impl SockOpts {
     /// setsockopt(SOL_SOCKET, name) if it is one of these; None if not.
     pub fn set(&mut self, name: i32, value: &[u8]) -> Option<KResult<()>> {
-        let int = || -> KResult<i32> {
-            let raw: [u8; 4] = value
-                .get(..4)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Errno::EINVAL)?;
-            Ok(i32::from_ne_bytes(raw))
-        };
+        let int = || int_option(value);
         if let Some(&(_, flag)) = INT_OPTS.iter().find(|(n, _)| *n == name) {
             return Some(int().map(|v| {
                 let v = match name {

@@ -528,14 +528,8 @@ impl LocalSocket {
             return Ok(());
         }
         self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
-        let raw: [u8; 4] = value
-            .get(..4)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(Errno::EINVAL)?;
-        self.st
-            .lock()
-            .proto_opts
-            .insert((level, name), i32::from_ne_bytes(raw));
+        let v = crate::socket::int_option(value)?;
+        self.st.lock().proto_opts.insert((level, name), v);
         Ok(())
     }
 

@@ -760,12 +760,9 @@ impl Socket for LocalFile {
         if let Some(r) = s.st.lock().opts.set(name, value) {
             return r;
         }
-        let raw: [u8; 4] = value
-            .get(..4)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(Errno::EINVAL)?;
+        let v = crate::socket::int_option(value)?;
         if name == libc::SO_PASSCRED {
-            s.st.lock().passcred = i32::from_ne_bytes(raw) != 0;
+            s.st.lock().passcred = v != 0;
             return Ok(());
         }
         let send = match name {
@@ -776,7 +773,7 @@ impl Socket for LocalFile {
         // As Linux: capped at the maximum (a negative value is huge),
         // doubled for bookkeeping overhead, never below the minimum. The
         // *FORCE variants' privilege check is the caller's.
-        let val = usize::try_from(u32::from_ne_bytes(raw)).unwrap_or(usize::MAX);
+        let val = usize::try_from(v.cast_unsigned()).unwrap_or(usize::MAX);
         let capped = if matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE) {
             val.min(i32::MAX as usize / 2)
         } else {

@@ -342,13 +342,7 @@ impl Socket for NetlinkSocket {
         generic_option(self, level, name)
     }
     fn setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
-        let int = || -> KResult<i32> {
-            let raw: [u8; 4] = value
-                .get(..4)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(Errno::EINVAL)?;
-            Ok(i32::from_ne_bytes(raw))
-        };
+        let int = || crate::socket::int_option(value);
         match level {
             // NETLINK_ADD_MEMBERSHIP and the others: kept, no effect.
             SOL_NETLINK => {

@@ -357,6 +357,15 @@ fn at_most_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
     r.map(|r| h <= r)
 }
 
+/// A benchmark program's argv maker: `bin` and the arguments given.
+fn argv_of(bin: PathBuf) -> impl Fn(&[&str]) -> Vec<OsString> {
+    move |args: &[&str]| {
+        let mut v = vec![bin.clone().into_os_string()];
+        v.extend(args.iter().map(OsString::from));
+        v
+    }
+}
+
 /// A row of two threads' throughput over one's (target 1.6x), `flags`
 /// given to `husk do`.
 fn scaling(name: &'static str, prog: Vec<OsString>, flags: &'static [&'static str]) -> Row {
@@ -374,11 +383,7 @@ fn scaling(name: &'static str, prog: Vec<OsString>, flags: &'static [&'static st
 /// must not cost more with more sleepers, and two threads that must not
 /// serialise on the kernel.
 fn wake_rows(wake: PathBuf) -> Vec<Row> {
-    let prog = move |args: &[&str]| {
-        let mut v = vec![wake.clone().into_os_string()];
-        v.extend(args.iter().map(OsString::from));
-        v
-    };
+    let prog = argv_of(wake);
     let row = |name, args: Vec<OsString>, target, meets| Row {
         name,
         unit: "us",
@@ -445,11 +450,7 @@ fn wake_rows(wake: PathBuf) -> Vec<Row> {
 /// sparse tmpfs files, and fork+exec from threads.
 fn memory_rows(mem: PathBuf) -> Vec<Row> {
     let python = python_with_tests();
-    let prog = move |args: &[&str]| {
-        let mut v = vec![mem.clone().into_os_string()];
-        v.extend(args.iter().map(OsString::from));
-        v
-    };
+    let prog = argv_of(mem);
     let row = |name, unit, args: Vec<OsString>, target, meets| Row {
         name,
         unit,
@@ -519,11 +520,7 @@ fn memory_rows(mem: PathBuf) -> Vec<Row> {
 /// Rows on sockets between two processes (tests/bench/net.c): TCP over
 /// loopback, and unix streams beside it.
 fn net_rows(net: PathBuf) -> Vec<Row> {
-    let prog = move |args: &[&str]| {
-        let mut v = vec![net.clone().into_os_string()];
-        v.extend(args.iter().map(OsString::from));
-        v
-    };
+    let prog = argv_of(net);
     let row = |name, unit, args: Vec<OsString>, target, meets| Row {
         name,
         unit,
