@@ -194,12 +194,6 @@ fn execve(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if let Some(Prepared::Exec(p)) = ctx.prepared.take() {
-        if p.fits(ctx) {
-            exec::commit(ctx, p)?;
-            return Ok(0);
-        }
-    }
     let flags = crate::abi::int(a[4]);
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);

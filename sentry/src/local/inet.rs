@@ -96,10 +96,10 @@ pub fn is_local(ip: IpAddr) -> bool {
     ip.is_unspecified() || ip.is_loopback()
 }
 
-/// The address a connection from a socket of `family` to `dest` comes
-/// from: the loopback address of the destination's kind.
-pub fn source_for(dest: IpAddr) -> IpAddr {
-    match dest {
+/// What `ip` means as a destination: the wildcard is the loopback
+/// address of its kind.
+pub fn loopback_for(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
@@ -331,7 +331,7 @@ impl LocalSocket {
     fn destination(&self, a: &[u8]) -> KResult<SocketAddr> {
         let mut d = parse(self.family, a)?;
         if d.ip().is_unspecified() {
-            d.set_ip(source_for(d.ip()));
+            d.set_ip(loopback_for(d.ip()));
         }
         if !d.ip().is_loopback() {
             return Err(Errno::ENETUNREACH);
@@ -343,18 +343,15 @@ impl LocalSocket {
     /// with the wildcard made the loopback address of `dest`'s kind.
     fn source(&self, dest: SocketAddr) -> SocketAddr {
         let l = self.st.lock().local.unwrap_or_else(|| self.any());
-        if l.ip().is_unspecified() {
-            SocketAddr::new(
-                source_for(if dest.is_ipv4() {
-                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-                } else {
-                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                }),
-                l.port(),
-            )
-        } else {
-            l
+        if !l.ip().is_unspecified() {
+            return l;
         }
+        let ip: IpAddr = if dest.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(ip, l.port())
     }
 
     /// connect(2) of an AF_INET/AF_INET6 socket.

@@ -25,9 +25,6 @@ struct State {
     msgs: VecDeque<Msg>,
     /// Unread bytes queued.
     bytes: usize,
-    /// The sending side is gone (closed, or shut down for writing): read
-    /// what is queued, then end of file.
-    eof: bool,
     /// The receiving side is gone: sends fail with EPIPE.
     closed: bool,
 }
@@ -164,11 +161,12 @@ impl Queue {
     /// taken with its first byte read, and the read stops after that
     /// chunk, as Linux's does; a read also stops where the sender's
     /// credentials change. `peek` leaves it all queued (and duplicates
-    /// the files). EAGAIN when empty and not at end of file.
+    /// the files). EAGAIN when empty (end of file is the socket's to
+    /// tell: its shutdown bits).
     pub fn recv_stream(&self, max: usize, peek: bool) -> KResult<Received> {
         let mut s = self.state.lock();
         if s.msgs.is_empty() {
-            return if s.eof || max == 0 {
+            return if max == 0 {
                 Ok(Received::default())
             } else {
                 Err(Errno::EAGAIN)
@@ -222,15 +220,11 @@ impl Queue {
     }
 
     /// Takes the first packet, cut to `max` bytes (the rest is lost
-    /// unless `peek`). Empty at end of file; EAGAIN when there is none.
+    /// unless `peek`). EAGAIN when there is none.
     pub fn recv_packet(&self, max: usize, peek: bool) -> KResult<Received> {
         let mut s = self.state.lock();
         let Some(m) = s.msgs.front_mut() else {
-            return if s.eof {
-                Ok(Received::default())
-            } else {
-                Err(Errno::EAGAIN)
-            };
+            return Err(Errno::EAGAIN);
         };
         let n = m.data.len().min(max);
         let mut out = Received {
@@ -267,29 +261,8 @@ impl Queue {
         self.state.lock().msgs.is_empty()
     }
 
-    /// Whether a send of `len` bytes would wait (`packet`: whole
-    /// messages, and at most `max_msgs`).
-    pub fn full(&self, len: usize, limit: usize, packet: bool, max_msgs: usize) -> bool {
-        let s = self.state.lock();
-        if packet {
-            !s.msgs.is_empty() && (s.bytes + len > limit || s.msgs.len() >= max_msgs)
-        } else {
-            s.bytes >= limit
-        }
-    }
-
-    pub fn at_eof(&self) -> bool {
-        self.state.lock().eof
-    }
-
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
-    }
-
-    /// The sending side is gone: readers see end of file after the data.
-    pub fn set_eof(&self) {
-        self.state.lock().eof = true;
-        self.wq.notify(EV_IN | EV_HUP);
     }
 
     /// The receiving side is gone: senders get EPIPE, and its queued
@@ -345,8 +318,6 @@ mod tests {
         assert_eq!(q.queued(), 3, "a peek takes nothing");
         assert_eq!(q.recv_stream(100, false).unwrap().data, b"rld");
         assert_eq!(q.recv_stream(100, false).err(), Some(Errno::EAGAIN));
-        q.set_eof();
-        assert!(q.recv_stream(100, false).unwrap().data.is_empty());
     }
 
     #[test]
