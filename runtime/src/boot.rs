@@ -28,6 +28,12 @@ pub struct BootArgs {
     /// The gofer serves the root writable: no overlay above it.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     writable_root: bool,
+    /// A packet socket on the sandbox's interface (`--network sandbox`).
+    #[arg(long)]
+    net_fd: Option<i32>,
+    /// That interface's configuration (`netstack::Config::parse`).
+    #[arg(long, requires = "net_fd")]
+    net_config: Option<String>,
     /// The sandbox's memory size (0: the host's).
     #[arg(long, default_value_t = 0)]
     memory_bytes: u64,
@@ -43,7 +49,15 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
 }
 
 pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
-    crate::close_other_fds(&a.gofer_fd);
+    let keep: Vec<i32> = a.gofer_fd.iter().copied().chain(a.net_fd).collect();
+    crate::close_other_fds(&keep);
+    let net_config = match (&a.net_fd, &a.net_config) {
+        (Some(_), Some(c)) => {
+            Some(netstack::Config::parse(c).map_err(|e| anyhow::anyhow!("--net-config: {e}"))?)
+        }
+        (Some(_), None) => anyhow::bail!("--net-fd needs --net-config"),
+        _ => None,
+    };
     let gofer: Vec<gofer::Client> = a
         .gofer_fd
         .iter()
@@ -64,6 +78,16 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
     crate::sandbox::enter_empty_root().context("confining the sandbox")?;
     crate::sandbox::become_nobody().context("leaving root")?;
+    // Its thread starts only now: the namespaces above need a single
+    // thread.
+    let net = match (a.net_fd, net_config) {
+        // SAFETY: the fd was handed over by `husk do` for this use.
+        (Some(fd), Some(c)) => Some(
+            netstack::Stack::start(unsafe { OwnedFd::from_raw_fd(fd) }, c)
+                .context("starting the network stack")?,
+        ),
+        _ => None,
+    };
     // The first gofer round trip comes after the sandbox's own set-up,
     // which so overlaps the gofer's.
     let mut pool = sentry::fs::gofer_fs::GoferPool::new(gofer);
@@ -78,6 +102,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         gofer: Arc::new(pool),
         stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
         console: a.console,
+        net,
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;

@@ -52,6 +52,7 @@ pub struct Options {
     pub writable_root: bool,
     /// The sandbox's memory size in bytes.
     pub memory: u64,
+    pub network: crate::Network,
 }
 
 /// The host terminal in raw mode; its settings come back when dropped.
@@ -94,6 +95,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         directfs,
         writable_root,
         memory,
+        network,
     } = opts;
     let exe = std::env::current_exe().context("finding the husk binary")?;
     // The gofer runs as a child of its waiter; when the waiter goes, the
@@ -156,10 +158,25 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     GOFER_PID.store(gofer.id() as i32, Ordering::Relaxed);
     let sentry_ends: Vec<OwnedFd> = pairs.into_iter().map(|(s, _)| s).collect();
 
+    let net = match network {
+        crate::Network::None => None,
+        crate::Network::Sandbox => match crate::netns::create() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                let _ = gofer.kill();
+                let _ = gofer.wait();
+                return Err(e).context("--network sandbox");
+            }
+        },
+    };
     let mut s = Command::new(&exe);
-    s.args(flags)
-        .arg("boot")
-        .arg("--gofer-fd")
+    s.args(flags).arg("boot");
+    if let Some(n) = &net {
+        tracing::info!(host_if = %n.host_if, host_addr = %n.host_addr, sandbox_addr = %n.config.addr, "sandbox network");
+        s.arg(format!("--net-fd={}", n.inherit()?))
+            .arg(format!("--net-config={}", n.config.render()));
+    }
+    s.arg("--gofer-fd")
         .arg(list(&sentry_fds))
         .arg("--cwd")
         .arg(&cwd)
@@ -191,6 +208,8 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     };
     SANDBOX_PID.store(sandbox.id() as i32, Ordering::Relaxed);
     drop(sentry_ends);
+    // The sandbox holds the packet socket now: the namespace goes with it.
+    drop(net);
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: installing a handler that only calls async-signal-safe functions.
         unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };

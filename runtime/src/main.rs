@@ -8,6 +8,7 @@ mod cgroup;
 mod do_cmd;
 mod gofer_cmd;
 mod logging;
+mod netns;
 mod sandbox;
 mod seccomp;
 
@@ -54,6 +55,14 @@ pub enum Overlay {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Network {
+    /// Loopback only.
+    None,
+    /// A veth pair to the host, the sandbox's own TCP/IP stack on it.
+    Sandbox,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum PlatformKind {
     Ptrace,
     Systrap,
@@ -87,6 +96,12 @@ enum Cmd {
         /// of the host cgroup it runs in. Default: half of the host's.
         #[arg(long, value_parser = parse_size, value_name = "SIZE")]
         memory: Option<u64>,
+        /// `none`: loopback only. `sandbox`: an interface eth0 on a
+        /// private /30 of 10.213.0.0/16 whose other end, huskN, is on the
+        /// host; the sandbox's own TCP/IP stack serves it (see README:
+        /// "Networking").
+        #[arg(long, value_enum, default_value_t = Network::None)]
+        network: Network,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -132,6 +147,7 @@ fn run(cli: Cli) -> Result<i32> {
             directfs,
             overlay,
             memory,
+            network,
             command,
         } => do_cmd::run(
             &cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format),
@@ -141,6 +157,7 @@ fn run(cli: Cli) -> Result<i32> {
                 directfs,
                 writable_root: overlay == Overlay::None,
                 memory: memory.unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
+                network,
             },
             command,
         ),

@@ -380,6 +380,8 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
         any(SYS_getdents64),
         any(SYS_splice),
         any(SYS_poll),
+        // The netstack thread's wait (rustix's poll is ppoll).
+        any(SYS_ppoll),
         any(SYS_recvmsg),
         any(SYS_sendmsg),
         // The gofer's direct path: beneath the root fd it donated.

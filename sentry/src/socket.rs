@@ -93,6 +93,11 @@ pub trait Socket: Send + Sync {
     fn connects_in_background(&self) -> bool {
         false
     }
+    /// Whether a connect that returned is still in its handshake: a
+    /// blocking caller waits for writability, then reports SO_ERROR.
+    fn connect_pending(&self) -> bool {
+        false
+    }
     /// SHUT_RD, SHUT_WR or SHUT_RDWR; waiters are notified.
     fn shutdown(&self, how: i32) -> KResult<()>;
     /// The socket's own address (getsockname).

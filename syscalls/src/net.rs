@@ -162,7 +162,7 @@ fn netlink_socket(ctx: &mut Ctx<'_, '_>, ty: i32, protocol: u64, flags: i32) -> 
         ctx.log_once(&format!("netlink protocol {protocol}"));
         return Err(Errno::EPROTONOSUPPORT);
     }
-    let f = sentry::local::netlink::NetlinkSocket::file(ty, file_flags(flags));
+    let f = sentry::local::netlink::NetlinkSocket::file(ty, file_flags(flags), &ctx.k.sockets);
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
 
@@ -252,6 +252,18 @@ fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             // Done at once, but a non-blocking TCP connect says so later.
             Ok(()) if f.nonblocking() && s.connects_in_background() => {
                 return Err(Errno::EINPROGRESS)
+            }
+            Ok(()) if s.connect_pending() => {
+                while s.connect_pending() {
+                    match wait_ready_until(ctx, &f, libc::POLLOUT, deadline) {
+                        // SO_SNDTIMEO ran out: it goes on in the background.
+                        Err(e) if e == Errno::EAGAIN => return Err(Errno::EINPROGRESS),
+                        r => r?,
+                    }
+                }
+                let e = s.getsockopt(libc::SOL_SOCKET, libc::SO_ERROR)?;
+                let e = i32::from_ne_bytes(e[..4].try_into().unwrap_or_default());
+                return if e == 0 { Ok(0) } else { Err(Errno(e)) };
             }
             r => return r.map(|()| 0),
         }

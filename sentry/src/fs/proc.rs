@@ -100,11 +100,7 @@ const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net"];
 const NET_FILES: &[&str] = &[
     "unix", "tcp", "tcp6", "udp", "udp6", "dev", "if_inet6", "route",
 ];
-const NET_DEV: &[u8] = b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n";
 const IF_INET6: &[u8] = b"00000000000000000000000000000001 01 80 10 80       lo\n";
-/// Only the header: routes through lo are not listed.
-const NET_ROUTE: &[u8] =
-    b"Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
 
 fn parse_pid(s: &[u8]) -> Option<i32> {
     std::str::from_utf8(s)
@@ -278,9 +274,9 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 b"tcp6" => procnet::table(n, true, true),
                 b"udp" => procnet::table(n, false, false),
                 b"udp6" => procnet::table(n, false, true),
-                b"dev" => NET_DEV.to_vec(),
+                b"dev" => crate::local::iface::proc_dev(n),
                 b"if_inet6" => IF_INET6.to_vec(),
-                b"route" => NET_ROUTE.to_vec(),
+                b"route" => crate::local::iface::proc_route(n),
                 _ => return Err(Errno::ENOENT),
             }))
         }

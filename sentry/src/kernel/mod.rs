@@ -58,6 +58,9 @@ pub struct KernelConfig {
     /// stdin and stdout are a host terminal: give the sandbox a console
     /// pty relayed to it (see `console`).
     pub console: bool,
+    /// The sandbox's TCP/IP stack on its interface (`--network sandbox`);
+    /// None: loopback only.
+    pub net: Option<netstack::Stack>,
 }
 
 /// Kernel state guarded by the big kernel lock.
@@ -125,6 +128,9 @@ impl Kernel {
             None
         };
         let sockets: Arc<crate::local::Names> = Default::default();
+        if let Some(n) = &cfg.net {
+            let _ = sockets.net.set(n.clone());
+        }
         Ok(Arc::new(Kernel {
             futexes: Default::default(),
             record_locks_used: Default::default(),

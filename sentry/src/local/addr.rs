@@ -78,6 +78,9 @@ pub struct Names {
     pub ports: super::inet::Ports,
     /// Every socket, for /proc/net (dead ones swept as the list grows).
     pub all: Mutex<Vec<Weak<LocalSocket>>>,
+    /// The interface beyond lo and its stack, in the sandbox's first
+    /// network namespace under `--network sandbox`.
+    pub net: std::sync::OnceLock<netstack::Stack>,
 }
 
 impl Names {

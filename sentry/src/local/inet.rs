@@ -280,7 +280,8 @@ impl LocalSocket {
             return Err(Errno::EINVAL);
         }
         st.local = Some(bound);
-        Ok(())
+        drop(st);
+        self.remote_udp_bind()
     }
 
     /// bind(2) of an AF_INET/AF_INET6 socket.
@@ -289,7 +290,7 @@ impl LocalSocket {
         if self.st.lock().local.is_some() {
             return Err(Errno::EINVAL);
         }
-        if !is_local(addr.ip()) {
+        if !is_local(addr.ip()) && !self.is_own(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
         self.bind_port(addr)
@@ -327,13 +328,14 @@ impl LocalSocket {
     }
 
     /// The destination `a` names: the wildcard means the loopback address
-    /// of its kind; anything not on lo is unreachable.
+    /// of its kind; anything neither on lo nor on the interface's network
+    /// (`--network sandbox`) is unreachable.
     fn destination(&self, a: &[u8]) -> KResult<SocketAddr> {
         let mut d = parse(self.family, a)?;
         if d.ip().is_unspecified() {
             d.set_ip(loopback_for(d.ip()));
         }
-        if !d.ip().is_loopback() {
+        if !d.ip().is_loopback() && !self.is_own(d.ip()) && !self.is_remote(d.ip()) {
             return Err(Errno::ENETUNREACH);
         }
         Ok(d)
@@ -345,6 +347,11 @@ impl LocalSocket {
         let l = self.st.lock().local.unwrap_or_else(|| self.any());
         if !l.ip().is_unspecified() {
             return l;
+        }
+        if self.is_own(dest.ip()) || self.is_remote(dest.ip()) {
+            if let Some(n) = self.stack() {
+                return SocketAddr::new(IpAddr::V4(n.config().addr), l.port());
+            }
         }
         let ip: IpAddr = if dest.is_ipv4() {
             Ipv4Addr::LOCALHOST.into()
@@ -365,6 +372,10 @@ impl LocalSocket {
             return Ok(());
         }
         let dest = self.destination(a)?;
+        if self.kind == libc::SOCK_STREAM && (self.is_remote(dest.ip()) || self.ext_tcp().is_some())
+        {
+            return self.remote_connect(dest);
+        }
         if self.kind == libc::SOCK_DGRAM {
             self.inet_autobind()?;
             let src = self.source(dest);
@@ -416,6 +427,9 @@ impl LocalSocket {
         own: super::Ucred,
     ) -> KResult<usize> {
         if self.kind == libc::SOCK_STREAM {
+            if let Some(c) = self.ext_tcp() {
+                return self.tcp_send(&c, data);
+            }
             if !matches!(self.st.lock().conn, super::Conn::Connected { .. }) {
                 return Err(Errno::EPIPE);
             }
@@ -436,6 +450,9 @@ impl LocalSocket {
             return Err(Errno::EPIPE);
         }
         self.inet_autobind()?;
+        if self.is_remote(dest.ip()) {
+            return self.remote_send_to(dest, data);
+        }
         let src = self.source(dest);
         let Some(t) = self.names.ports.find(Proto::Udp, dest, |_| true) else {
             // A connected socket hears of it (ICMP port unreachable).
@@ -527,6 +544,11 @@ impl LocalSocket {
         self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
         let v = crate::socket::int_option(value)?;
         self.st.lock().proto_opts.insert((level, name), v);
+        if (level, name) == (libc::IPPROTO_TCP, libc::TCP_NODELAY) {
+            if let Some(c) = self.ext_tcp() {
+                c.set_nodelay(v != 0);
+            }
+        }
         Ok(())
     }
 
@@ -534,7 +556,9 @@ impl LocalSocket {
     /// its state and segment sizes.
     fn tcp_info(&self) -> Vec<u8> {
         // TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN.
+        let remote = self.ext_tcp().map(|c| c.linux_state());
         let state: u8 = match self.st.lock().conn {
+            _ if remote.is_some() => remote.unwrap_or(7),
             super::Conn::Connected { .. } => 1,
             super::Conn::Listening { .. } => 10,
             super::Conn::None => 7,

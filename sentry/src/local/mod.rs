@@ -11,11 +11,13 @@
 //! ECONNRESET when data was left unread) and forgets its name.
 
 pub mod addr;
+pub mod iface;
 pub mod ifreq;
 pub mod inet;
 pub mod netlink;
 pub mod procnet;
 pub mod queue;
+pub mod remote;
 
 use crate::errno::{Errno, KResult};
 use crate::fs::file::{File, FileOps};
@@ -88,6 +90,8 @@ pub(crate) struct State {
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,
     proto_opts: std::collections::BTreeMap<(i32, i32), i32>,
+    /// Its part in the netstack (`remote`), if any.
+    ext: remote::Ext,
 }
 
 pub struct LocalSocket {
@@ -137,6 +141,7 @@ impl LocalSocket {
                 local: None,
                 remote: None,
                 proto_opts: Default::default(),
+                ext: Default::default(),
             }),
             names: names.clone(),
         });
@@ -285,6 +290,11 @@ impl LocalSocket {
         mut anc: Ancillary,
         own: Ucred,
     ) -> KResult<usize> {
+        if self.inet() {
+            if let Some(c) = self.ext_tcp() {
+                return self.tcp_send(&c, data);
+            }
+        }
         let mut st = self.st.lock();
         if let Some(e) = st.err.take() {
             return Err(e);
@@ -357,6 +367,11 @@ impl LocalSocket {
 
     /// One receive, without waiting: EAGAIN when there is nothing.
     fn recv_once(&self, max: usize, peek: bool) -> KResult<Received> {
+        if self.inet() {
+            if let Some(c) = self.ext_tcp() {
+                return self.tcp_recv(&c, max, peek);
+            }
+        }
         let (shutdown, connected) = {
             let st = self.st.lock();
             if matches!(st.conn, Conn::Listening { .. }) {
@@ -570,6 +585,9 @@ impl Socket for LocalFile {
         }
         st.peercred = Some(ucred_of(ctx));
         drop(st);
+        if s.inet() {
+            s.remote_listen(backlog)?;
+        }
         s.rx.wq.notify(EV_OUT);
         Ok(())
     }
@@ -619,6 +637,9 @@ impl Socket for LocalFile {
     fn connects_in_background(&self) -> bool {
         self.0.inet() && self.0.kind == libc::SOCK_STREAM
     }
+    fn connect_pending(&self) -> bool {
+        self.0.inet() && self.0.remote_connecting()
+    }
     fn shutdown(&self, how: i32) -> KResult<()> {
         let s = self.sock();
         let mode = match how {
@@ -638,6 +659,11 @@ impl Socket for LocalFile {
             }
         }
         s.shut(mode);
+        if mode & SEND_SHUTDOWN != 0 {
+            if let Some(c) = s.ext_tcp() {
+                c.close_send();
+            }
+        }
         if s.connection_oriented() {
             if let Some(p) = s.peer() {
                 let mut peer_mode = 0;
@@ -729,7 +755,8 @@ impl Socket for LocalFile {
                 Conn::Listening { .. }
             ))),
             (libc::SOL_SOCKET, libc::SO_ERROR) => {
-                let e = s.st.lock().err.take();
+                let remote = s.ext_tcp().and_then(|c| c.take_error());
+                let e = s.st.lock().err.take().or(remote.map(|e| Errno(e.errno())));
                 Ok(e.map_or(0, |e| e.0).to_ne_bytes().to_vec())
             }
             (libc::SOL_SOCKET, libc::SO_PEERCRED) => {
@@ -821,6 +848,11 @@ impl FileOps for LocalFile {
     }
     fn poll(&self, events: i16) -> i16 {
         let s = &self.0;
+        if s.inet() {
+            if let Some(c) = s.ext_tcp() {
+                return s.tcp_poll(&c) & (events | libc::POLLHUP | libc::POLLERR);
+            }
+        }
         let (shutdown, err, unconnected_stream) = {
             let st = s.st.lock();
             // A connect waiting for room in a backlog is not hung up.
@@ -870,11 +902,24 @@ impl FileOps for LocalFile {
         cmd: u64,
         arg: u64,
     ) -> KResult<u64> {
-        if let Some(r) = ifreq::ioctl(&cx.mm, cmd, arg) {
+        if let Some(r) = ifreq::ioctl(&cx.mm, &self.0.names, cmd, arg) {
             return r;
         }
         let s = &self.0;
+        let queues = if s.inet() {
+            s.ext_tcp().map(|c| c.queues())
+        } else {
+            None
+        };
         let v = match cmd as libc::c_ulong {
+            libc::FIONREAD | libc::TIOCOUTQ if queues.is_some() => {
+                let (rx, tx) = queues.unwrap_or_default();
+                if cmd as libc::c_ulong == libc::FIONREAD {
+                    rx
+                } else {
+                    tx
+                }
+            }
             libc::FIONREAD => {
                 if matches!(s.st.lock().conn, Conn::Listening { .. }) {
                     return Err(Errno::EINVAL);

@@ -1,9 +1,10 @@
-//! AF_NETLINK, NETLINK_ROUTE: enough of rtnetlink for the sandbox's one
-//! interface, lo, to be listed (getifaddrs, if_nameindex, `ip addr`,
-//! `ip link`, `ip route`). Requests are answered at once into the
+//! AF_NETLINK, NETLINK_ROUTE: enough of rtnetlink for the sandbox's
+//! interfaces (`iface`: lo, and eth0 under `--network sandbox`) to be
+//! listed (getifaddrs, if_nameindex, `ip addr`, `ip link`, `ip route`). Requests are answered at once into the
 //! socket's own queue; changes are refused (EOPNOTSUPP in an
 //! NLMSG_ERROR).
 
+use super::iface::{self, Iface};
 use super::queue::Queue;
 use crate::errno::{Errno, KResult};
 use crate::fs::file::{File, FileOps};
@@ -20,18 +21,20 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
+const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_MULTI: u16 = 2;
 const NLM_F_ACK: u16 = 4;
 const NLM_F_DUMP: u16 = 0x300;
 const HDR: usize = 16;
-/// lo's index, and its flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING |
-/// IFF_LOWER_UP.
-const LO_INDEX: i32 = 1;
-const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40 | 0x1_0000;
-const ARPHRD_LOOPBACK: u16 = 772;
+const RT_SCOPE_UNIVERSE: u8 = 0;
+const RT_SCOPE_LINK: u8 = 253;
 const RT_SCOPE_HOST: u8 = 254;
+const RT_TABLE_MAIN: u8 = 254;
+const RTPROT_KERNEL: u8 = 2;
+const RTPROT_BOOT: u8 = 3;
+const RTN_UNICAST: u8 = 1;
 const IFA_F_PERMANENT: u8 = 0x80;
 /// Address families as the structures' bytes and words hold them.
 const FAM_NETLINK: u16 = 16;
@@ -60,12 +63,15 @@ pub struct NetlinkSocket {
     kind: i32,
     rx: Queue,
     st: Mutex<State>,
+    /// The namespace whose interfaces it lists.
+    names: Arc<super::Names>,
 }
 
 impl NetlinkSocket {
-    pub fn new(kind: i32) -> NetlinkSocket {
+    pub fn new(kind: i32, names: &Arc<super::Names>) -> NetlinkSocket {
         NetlinkSocket {
             kind,
+            names: names.clone(),
             rx: Queue::default(),
             st: Mutex::new(State {
                 port: 0,
@@ -76,10 +82,10 @@ impl NetlinkSocket {
     }
 
     /// The open file of a new socket.
-    pub fn file(kind: i32, flags: i32) -> Arc<File> {
+    pub fn file(kind: i32, flags: i32, names: &Arc<super::Names>) -> Arc<File> {
         let ino = crate::fs::pipe::anon_ino();
         File::new(
-            Box::new(NetlinkSocket::new(kind)),
+            Box::new(NetlinkSocket::new(kind, names)),
             flags,
             format!("socket:[{ino}]").into_bytes(),
         )
@@ -124,26 +130,30 @@ fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, port: u32, body: 
     out.resize(out.len().next_multiple_of(4), 0);
 }
 
-/// RTM_NEWLINK's body for lo.
-fn link_lo() -> Vec<u8> {
+/// RTM_NEWLINK's body for `i`.
+fn link(i: &Iface) -> Vec<u8> {
     let mut b = vec![0u8; 16];
     b[0] = FAM_UNSPEC;
-    b[2..4].copy_from_slice(&ARPHRD_LOOPBACK.to_ne_bytes());
-    b[4..8].copy_from_slice(&LO_INDEX.to_ne_bytes());
-    b[8..12].copy_from_slice(&LO_FLAGS.to_ne_bytes());
-    attr(&mut b, 3, b"lo\0"); // IFLA_IFNAME
-    attr(&mut b, 4, &65536u32.to_ne_bytes()); // IFLA_MTU
+    b[2..4].copy_from_slice(&i.arphrd.to_ne_bytes());
+    b[4..8].copy_from_slice(&i.index.to_ne_bytes());
+    b[8..12].copy_from_slice(&i.flags.to_ne_bytes());
+    let mut name = i.name.as_bytes().to_vec();
+    name.push(0);
+    attr(&mut b, 3, &name); // IFLA_IFNAME
+    attr(&mut b, 4, &i.mtu.to_ne_bytes()); // IFLA_MTU
     attr(&mut b, 13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
-    attr(&mut b, 16, &[0]); // IFLA_OPERSTATE: unknown, as lo's
+                                              // IFLA_OPERSTATE: lo's is unknown, an Ethernet link's up.
+    attr(&mut b, 16, &[if i.loopback { 0 } else { 6 }]);
     attr(&mut b, 17, &[0]); // IFLA_LINKMODE
     attr(&mut b, 6, b"noqueue\0"); // IFLA_QDISC
-    attr(&mut b, 1, &[0; 6]); // IFLA_ADDRESS
-    attr(&mut b, 2, &[0; 6]); // IFLA_BROADCAST
+    attr(&mut b, 1, &i.mac); // IFLA_ADDRESS
+    let brd = if i.loopback { [0; 6] } else { [0xff; 6] };
+    attr(&mut b, 2, &brd); // IFLA_BROADCAST
     b
 }
 
-/// RTM_NEWADDR's bodies for lo's addresses of `family` (AF_UNSPEC: both).
-fn addrs_lo(family: u8) -> Vec<Vec<u8>> {
+/// RTM_NEWADDR's bodies for `i`'s addresses of `family` (AF_UNSPEC: both).
+fn addrs(i: &Iface, family: u8) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let want = |f: u8| family == FAM_UNSPEC || family == f;
     let cacheinfo = {
@@ -153,19 +163,31 @@ fn addrs_lo(family: u8) -> Vec<Vec<u8>> {
         c.extend_from_slice(&[0; 8]);
         c
     };
+    let scope = if i.loopback {
+        RT_SCOPE_HOST
+    } else {
+        RT_SCOPE_UNIVERSE
+    };
     if want(FAM_INET) {
-        let mut b = vec![FAM_INET, 8, IFA_F_PERMANENT, RT_SCOPE_HOST];
-        b.extend_from_slice(&(LO_INDEX as u32).to_ne_bytes());
-        attr(&mut b, 1, &[127, 0, 0, 1]); // IFA_ADDRESS
-        attr(&mut b, 2, &[127, 0, 0, 1]); // IFA_LOCAL
-        attr(&mut b, 3, b"lo\0"); // IFA_LABEL
+        let (ip, prefix) = i.v4;
+        let mut b = vec![FAM_INET, prefix, IFA_F_PERMANENT, scope];
+        b.extend_from_slice(&i.index.cast_unsigned().to_ne_bytes());
+        attr(&mut b, 1, &ip.octets()); // IFA_ADDRESS
+        attr(&mut b, 2, &ip.octets()); // IFA_LOCAL
+        if !i.loopback {
+            attr(&mut b, 4, &i.broadcast().octets()); // IFA_BROADCAST
+        }
+        let mut name = i.name.as_bytes().to_vec();
+        name.push(0);
+        attr(&mut b, 3, &name); // IFA_LABEL
         attr(&mut b, 8, &u32::from(IFA_F_PERMANENT).to_ne_bytes()); // IFA_FLAGS
         attr(&mut b, 6, &cacheinfo); // IFA_CACHEINFO
         out.push(b);
     }
-    if want(FAM_INET6) {
+    // The interface beyond lo has IPv4 only.
+    if want(FAM_INET6) && i.loopback {
         let mut b = vec![FAM_INET6, 128, IFA_F_PERMANENT, RT_SCOPE_HOST];
-        b.extend_from_slice(&(LO_INDEX as u32).to_ne_bytes());
+        b.extend_from_slice(&i.index.cast_unsigned().to_ne_bytes());
         attr(&mut b, 1, &std::net::Ipv6Addr::LOCALHOST.octets());
         attr(&mut b, 8, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
         attr(&mut b, 6, &cacheinfo);
@@ -174,10 +196,51 @@ fn addrs_lo(family: u8) -> Vec<Vec<u8>> {
     out
 }
 
+/// RTM_NEWROUTE's bodies for the main table's IPv4 routes through `i`:
+/// its subnet, and the default route when it has a gateway. (lo's are
+/// in the local table, not listed.)
+fn routes(i: &Iface, family: u8) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    if i.loopback || !(family == FAM_UNSPEC || family == FAM_INET) {
+        return out;
+    }
+    let rtmsg = |dst_len: u8, proto: u8, scope: u8| {
+        vec![
+            FAM_INET,
+            dst_len,
+            0,
+            0,
+            RT_TABLE_MAIN,
+            proto,
+            scope,
+            RTN_UNICAST,
+            0,
+            0,
+            0,
+            0,
+        ]
+    };
+    if let Some(g) = i.gateway {
+        let mut b = rtmsg(0, RTPROT_BOOT, RT_SCOPE_UNIVERSE);
+        attr(&mut b, 15, &u32::from(RT_TABLE_MAIN).to_ne_bytes()); // RTA_TABLE
+        attr(&mut b, 5, &g.octets()); // RTA_GATEWAY
+        attr(&mut b, 4, &i.index.cast_unsigned().to_ne_bytes()); // RTA_OIF
+        out.push(b);
+    }
+    let mut b = rtmsg(i.v4.1, RTPROT_KERNEL, RT_SCOPE_LINK);
+    attr(&mut b, 15, &u32::from(RT_TABLE_MAIN).to_ne_bytes());
+    attr(&mut b, 1, &i.network().octets()); // RTA_DST
+    attr(&mut b, 7, &i.v4.0.octets()); // RTA_PREFSRC
+    attr(&mut b, 4, &i.index.cast_unsigned().to_ne_bytes());
+    out.push(b);
+    out
+}
+
 impl NetlinkSocket {
     /// Answers the requests in `data` (one or more messages) into the
     /// socket's queue, as one datagram.
     fn answer(&self, data: &[u8], port: u32) -> KResult<()> {
+        let ifaces = iface::list(&self.names);
         let mut out = Vec::new();
         let mut off = 0;
         while off + HDR <= data.len() {
@@ -201,20 +264,29 @@ impl NetlinkSocket {
                         let index = body
                             .get(4..8)
                             .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap()));
-                        if dump || index == 0 || index == LO_INDEX {
-                            message(&mut out, RTM_NEWLINK, multi, seq, port, &link_lo());
-                        } else {
+                        let found: Vec<&Iface> = ifaces
+                            .iter()
+                            .filter(|i| dump || index == 0 || index == i.index)
+                            .collect();
+                        if found.is_empty() {
                             err = -libc::ENODEV;
+                        }
+                        for i in found {
+                            message(&mut out, RTM_NEWLINK, multi, seq, port, &link(i));
                         }
                     }
                     RTM_GETADDR => {
                         let family = body.first().copied().unwrap_or(0);
-                        for b in addrs_lo(family) {
+                        for b in ifaces.iter().flat_map(|i| addrs(i, family)) {
                             message(&mut out, RTM_NEWADDR, multi, seq, port, &b);
                         }
                     }
-                    // The main table has no routes: lo's are local ones.
-                    RTM_GETROUTE => {}
+                    RTM_GETROUTE => {
+                        let family = body.first().copied().unwrap_or(0);
+                        for b in ifaces.iter().flat_map(|i| routes(i, family)) {
+                            message(&mut out, RTM_NEWROUTE, multi, seq, port, &b);
+                        }
+                    }
                     _ => err = -libc::EOPNOTSUPP,
                 }
             }
@@ -412,7 +484,7 @@ impl FileOps for NetlinkSocket {
         cmd: u64,
         arg: u64,
     ) -> KResult<u64> {
-        super::ifreq::ioctl(&cx.mm, cmd, arg).unwrap_or(Err(Errno::ENOTTY))
+        super::ifreq::ioctl(&cx.mm, &self.names, cmd, arg).unwrap_or(Err(Errno::ENOTTY))
     }
     fn socket(&self) -> Option<&dyn Socket> {
         Some(self)
@@ -425,6 +497,7 @@ impl FileOps for NetlinkSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local::iface::LO_INDEX;
 
     /// The messages of one datagram: (type, flags, body).
     fn split(d: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
@@ -448,7 +521,7 @@ mod tests {
 
     #[test]
     fn a_link_dump_lists_lo_then_done() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW);
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         s.answer(
             &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0; 16]),
             42,
@@ -468,7 +541,7 @@ mod tests {
 
     #[test]
     fn an_address_dump_filters_by_family() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW);
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 8];
         body[0] = FAM_INET6;
         s.answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body), 1)
@@ -483,7 +556,7 @@ mod tests {
 
     #[test]
     fn changes_are_refused_with_an_error_message() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW);
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         s.answer(&request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]), 1)
             .unwrap();
         let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
