@@ -1,5 +1,7 @@
 //! The interface's frames: one AF_PACKET socket bound to it, read and
-//! written a frame at a time without blocking.
+//! written a frame at a time without blocking. The stack reads a frame
+//! itself (to pick the socket it is for), then hands it to smoltcp
+//! through a [`OneFrame`].
 
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -11,21 +13,46 @@ const ETH_HEADER: usize = 14;
 pub struct PacketDevice {
     fd: OwnedFd,
     mtu: usize,
-    rx: Vec<u8>,
 }
 
 impl PacketDevice {
     pub fn new(fd: OwnedFd, mtu: usize) -> std::io::Result<PacketDevice> {
         rustix::io::ioctl_fionbio(&fd, true)?;
-        Ok(PacketDevice {
-            fd,
-            mtu,
-            rx: vec![0; mtu + ETH_HEADER],
-        })
+        Ok(PacketDevice { fd, mtu })
     }
 
     pub fn fd_raw(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// The largest frame.
+    pub fn frame_max(&self) -> usize {
+        self.mtu + ETH_HEADER
+    }
+
+    /// The next frame into `buf`: its length, or None when none waits.
+    pub fn read(&self, buf: &mut [u8]) -> Option<usize> {
+        rustix::io::read(&self.fd, buf).ok()
+    }
+
+    fn caps(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = Medium::Ethernet;
+        c.max_transmission_unit = self.frame_max();
+        c
+    }
+}
+
+/// smoltcp's view of the device for one call: at most the one frame
+/// already read, and sends straight to the socket.
+pub struct OneFrame<'a> {
+    dev: &'a PacketDevice,
+    frame: Option<&'a [u8]>,
+}
+
+impl<'a> OneFrame<'a> {
+    pub fn new(dev: &'a PacketDevice, frame: Option<&'a [u8]>) -> OneFrame<'a> {
+        OneFrame { dev, frame }
     }
 }
 
@@ -42,19 +69,61 @@ impl phy::TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut buf = vec![0u8; len];
         let r = f(&mut buf);
-        // A frame the host refuses (its queue full) is lost, as on a wire.
-        let _ = rustix::io::write(self.0, &buf);
+        // A full send queue drains in microseconds; waiting for it costs
+        // less than losing the frame to a retransmission timer (smoltcp's
+        // least is a second). A frame still refused after that is lost,
+        // as on a wire.
+        for _ in 0..3 {
+            match rustix::io::write(self.0, &buf) {
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::NOBUFS) => {
+                    let mut p = [rustix::event::PollFd::new(
+                        self.0,
+                        rustix::event::PollFlags::OUT,
+                    )];
+                    let t = rustix::event::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: 5_000_000,
+                    };
+                    let _ = rustix::event::poll(&mut p, Some(&t));
+                }
+                _ => break,
+            }
+        }
         r
     }
 }
 
-impl phy::Device for PacketDevice {
-    type RxToken<'a> = Rx<'a>;
-    type TxToken<'a> = Tx<'a>;
+impl phy::Device for OneFrame<'_> {
+    type RxToken<'b>
+        = Rx<'b>
+    where
+        Self: 'b;
+    type TxToken<'b>
+        = Tx<'b>
+    where
+        Self: 'b;
 
     fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        let n = rustix::io::read(&self.fd, &mut self.rx).ok()?;
-        Some((Rx(&self.rx[..n]), Tx(&self.fd)))
+        let f = self.frame.take()?;
+        Some((Rx(f), Tx(&self.dev.fd)))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
+        Some(Tx(&self.dev.fd))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.dev.caps()
+    }
+}
+
+/// For `Interface::new`, which asks the medium and MTU.
+impl phy::Device for PacketDevice {
+    type RxToken<'b> = Rx<'b>;
+    type TxToken<'b> = Tx<'b>;
+
+    fn receive(&mut self, _now: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        None
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
@@ -62,9 +131,6 @@ impl phy::Device for PacketDevice {
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        let mut c = DeviceCapabilities::default();
-        c.medium = Medium::Ethernet;
-        c.max_transmission_unit = self.mtu + ETH_HEADER;
-        c
+        self.caps()
     }
 }

@@ -4,26 +4,34 @@
 //! sockets, only as Ethernet frames.
 //!
 //! The sentry sees connections, listeners and datagram sockets, never
-//! smoltcp. A stack thread reads frames and runs the timers; a caller's
-//! send or receive runs the stack itself (`Core::pump`) so that its
-//! frames leave without a hand-off to another thread. Callbacks into the
-//! sentry (wakers, accepted connections, datagrams) run after the core's
-//! lock is let go: the lock is a leaf in the sentry's lock order.
+//! smoltcp. smoltcp is built to scan every socket for every frame; here
+//! each socket is a socket set of its own, and the stack dispatches: a
+//! frame goes to the set its 4-tuple (or listening or UDP port) names,
+//! found in hash maps, and each set's next timer waits in one ordered
+//! queue. So the cost of a frame or a timer does not grow with the number
+//! of sockets. (The interface's state, its ARP cache, is shared.)
+//!
+//! A stack thread reads frames and runs the timers; a caller's send or
+//! receive runs its own socket's output itself, so its frames leave
+//! without a hand-off to another thread. Callbacks into the sentry
+//! (wakers, accepted connections, datagrams) run after the core's lock is
+//! let go: the lock is a leaf in the sentry's lock order.
 
 mod device;
 
 use parking_lot::Mutex;
-use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration as SmolDuration, Instant};
 use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use device::OneFrame;
 pub use device::PacketDevice;
 
 /// A TCP connection's buffers: Linux's default window sizes, so window
@@ -182,35 +190,68 @@ struct ConnMeta {
     orphan: bool,
     /// When the connect was sent (for refused vs timed out).
     connect_at: Option<Instant>,
+    /// Its key in `Core::tuples` once it has a peer.
+    tuple: Option<Tuple>,
 }
 
+/// A listening port: sockets listening, or part-way through a handshake
+/// (those are also found by their tuple).
 struct Pool {
     port: u16,
     backlog: usize,
-    /// Sockets listening or part-way through a handshake.
-    handles: Vec<SocketHandle>,
+    members: Vec<Id>,
     on_accept: OnAccept,
 }
 
-struct UdpMeta {
-    on_datagram: OnDatagram,
+enum Kind {
+    Conn(ConnMeta),
+    /// A listening socket of the pool with this id.
+    Member(u64),
+    Udp(OnDatagram),
 }
+
+/// One socket in a set of its own.
+struct Sock {
+    set: SocketSet<'static>,
+    h: SocketHandle,
+    kind: Kind,
+    /// Its entry in `Core::timers`.
+    timer: Option<Instant>,
+}
+
+type Id = u64;
+/// A TCP connection's key: local port, remote address and port.
+type Tuple = (u16, IpAddr, u16);
 
 /// What to tell the sentry once the lock is let go.
 enum Event {
     Wake(Waker),
-    Accept(OnAccept, SocketHandle),
+    Accept(OnAccept, Id),
     Datagram(OnDatagram, SocketAddr, Vec<u8>),
+}
+
+/// Where a frame goes.
+enum Dest {
+    Sock(Id),
+    /// Nobody's: the interface answers (ARP, ICMP echo, a reset, port
+    /// unreachable) with no socket.
+    Iface,
 }
 
 struct Core {
     iface: Interface,
-    sockets: SocketSet<'static>,
     dev: PacketDevice,
-    conns: HashMap<SocketHandle, ConnMeta>,
+    rx: Vec<u8>,
+    socks: HashMap<Id, Sock>,
+    next_id: Id,
+    tuples: HashMap<Tuple, Id>,
+    listeners: HashMap<u16, u64>,
     pools: HashMap<u64, Pool>,
-    next_pool: u64,
-    udps: HashMap<SocketHandle, UdpMeta>,
+    udp_ports: HashMap<u16, Id>,
+    /// Each socket's next timer.
+    timers: BTreeSet<(Instant, Id)>,
+    /// For frames no socket takes.
+    empty: SocketSet<'static>,
     epoch: std::time::Instant,
     /// When the stack thread will next run the timers (None: only on a
     /// frame or a kick).
@@ -230,7 +271,7 @@ struct Shared {
 pub struct Stack(Arc<Shared>);
 
 fn ip4(a: Ipv4Addr) -> Ipv4Address {
-    Ipv4Address::from_octets(a.octets())
+    a
 }
 
 fn to_std(e: IpEndpoint) -> SocketAddr {
@@ -247,6 +288,28 @@ fn to_smol(a: SocketAddr) -> Result<IpEndpoint, NetError> {
         SocketAddr::V6(_) => Err(NetError::Unreachable),
     }
 }
+
+/// The TCP or UDP ports and source address of an IPv4 frame:
+/// (protocol, source, source port, destination port).
+fn classify(f: &[u8]) -> Option<(u8, IpAddr, u16, u16)> {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = usize::from(f[14] & 0xf) * 4;
+    // A later fragment carries no ports.
+    let frag = u16::from_be_bytes([f[20], f[21]]) & 0x1fff;
+    let l4 = 14 + ihl;
+    if frag != 0 || f.len() < l4 + 4 {
+        return None;
+    }
+    let src = IpAddr::V4(Ipv4Addr::new(f[26], f[27], f[28], f[29]));
+    let sport = u16::from_be_bytes([f[l4], f[l4 + 1]]);
+    let dport = u16::from_be_bytes([f[l4 + 2], f[l4 + 3]]);
+    Some((f[23], src, sport, dport))
+}
+
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
 
 impl Stack {
     /// Starts the stack on `fd`, a packet socket bound to the interface
@@ -278,15 +341,20 @@ impl Stack {
             0,
             rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
         )?;
+        let rx = vec![0u8; dev.frame_max()];
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 iface,
-                sockets: SocketSet::new(Vec::new()),
                 dev,
-                conns: HashMap::new(),
+                rx,
+                socks: HashMap::new(),
+                next_id: 1,
+                tuples: HashMap::new(),
+                listeners: HashMap::new(),
                 pools: HashMap::new(),
-                next_pool: 0,
-                udps: HashMap::new(),
+                udp_ports: HashMap::new(),
+                timers: BTreeSet::new(),
+                empty: SocketSet::new(Vec::new()),
                 epoch,
                 thread_wakes: None,
             }),
@@ -321,7 +389,11 @@ impl Stack {
         if ep.port == 0 || ep.addr.is_unspecified() {
             return Err(NetError::Invalid);
         }
-        let h = with_core(&self.0, |c| {
+        let tuple = (port, remote.ip(), remote.port());
+        let id = with_core(&self.0, None, |c| {
+            if c.tuples.contains_key(&tuple) {
+                return Err(NetError::AddrInUse);
+            }
             let mut s = new_tcp();
             s.set_timeout(Some(CONNECT_TIMEOUT));
             let local = IpListenEndpoint {
@@ -331,22 +403,25 @@ impl Stack {
             s.connect(c.iface.context(), ep, local)
                 .map_err(|_| NetError::Unreachable)?;
             let now = c.now();
-            let h = c.sockets.add(s);
-            c.conns.insert(
-                h,
-                ConnMeta {
+            let id = c.add(
+                s,
+                Kind::Conn(ConnMeta {
                     waker: Some(waker),
                     seen: (tcp::State::SynSent, false, false),
                     error: None,
                     orphan: false,
                     connect_at: Some(now),
-                },
+                    tuple: Some(tuple),
+                }),
             );
-            Ok(h)
+            c.tuples.insert(tuple, id);
+            Ok(id)
         })?;
+        // The SYN.
+        with_core(&self.0, Some(id), |_| ());
         Ok(TcpConn {
             stack: self.0.clone(),
-            h,
+            id,
         })
     }
 
@@ -358,17 +433,23 @@ impl Stack {
         backlog: usize,
         on_accept: OnAccept,
     ) -> Result<Listener, NetError> {
-        with_core(&self.0, |c| {
-            let id = c.next_pool;
-            c.next_pool += 1;
-            let mut pool = Pool {
-                port,
-                backlog,
-                handles: Vec::new(),
-                on_accept,
-            };
-            c.refill(&mut pool)?;
-            c.pools.insert(id, pool);
+        with_core(&self.0, None, |c| {
+            if c.listeners.contains_key(&port) {
+                return Err(NetError::AddrInUse);
+            }
+            let id = c.next_id;
+            c.next_id += 1;
+            c.pools.insert(
+                id,
+                Pool {
+                    port,
+                    backlog,
+                    members: Vec::new(),
+                    on_accept,
+                },
+            );
+            c.listeners.insert(port, id);
+            c.refill(id);
             Ok(Listener {
                 stack: self.0.clone(),
                 id,
@@ -379,7 +460,10 @@ impl Stack {
     /// A UDP socket on `port` of the interface's address; what it
     /// receives goes to `on_datagram`.
     pub fn udp_bind(&self, port: u16, on_datagram: OnDatagram) -> Result<UdpSock, NetError> {
-        with_core(&self.0, |c| {
+        with_core(&self.0, None, |c| {
+            if c.udp_ports.contains_key(&port) {
+                return Err(NetError::AddrInUse);
+            }
             let buf = || {
                 udp::PacketBuffer::new(
                     vec![udp::PacketMetadata::EMPTY; UDP_SLOTS],
@@ -388,11 +472,11 @@ impl Stack {
             };
             let mut s = udp::Socket::new(buf(), buf());
             s.bind(port).map_err(|_| NetError::AddrInUse)?;
-            let h = c.sockets.add(s);
-            c.udps.insert(h, UdpMeta { on_datagram });
+            let id = c.add(s, Kind::Udp(on_datagram));
+            c.udp_ports.insert(port, id);
             Ok(UdpSock {
                 stack: self.0.clone(),
-                h,
+                id,
             })
         })
     }
@@ -406,6 +490,8 @@ fn send_room(s: &tcp::Socket) -> bool {
 }
 
 fn new_tcp() -> tcp::Socket<'static> {
+    // The buffers are zeroed pages the host gives lazily: an idle
+    // connection costs little of them.
     let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0u8; TCP_BUF]),
         tcp::SocketBuffer::new(vec![0u8; TCP_BUF]),
@@ -416,30 +502,29 @@ fn new_tcp() -> tcp::Socket<'static> {
     s
 }
 
-/// Runs `f` on the core, then the stack, then tells the sentry what
-/// changed (after the lock).
-fn with_core<R>(sh: &Arc<Shared>, f: impl FnOnce(&mut Core) -> R) -> R {
+/// Runs `f` on the core, then the output of socket `id` (if any), then
+/// tells the sentry what changed (after the lock).
+fn with_core<R>(sh: &Arc<Shared>, id: Option<Id>, f: impl FnOnce(&mut Core) -> R) -> R {
     let mut events = Vec::new();
     let (r, earlier) = {
         let mut c = sh.core.lock();
         let r = f(&mut c);
-        c.pump(&mut events);
-        let now = c.now();
-        let c = &mut *c;
-        let at = c.iface.poll_at(now, &c.sockets);
-        let earlier = match (at, c.thread_wakes) {
-            (Some(a), Some(t)) => a < t,
+        if let Some(id) = id {
+            c.egress(id, &mut events);
+        }
+        let earlier = match (c.timers.first(), c.thread_wakes) {
+            (Some(&(a, _)), Some(t)) => a < t,
             (Some(_), None) => true,
             _ => false,
         };
         if earlier {
-            c.thread_wakes = at;
+            c.thread_wakes = c.timers.first().map(|t| t.0);
         }
         (r, earlier)
     };
     dispatch(sh, events);
-    // A new timer (a retransmission, a delayed ACK) falls before the one
-    // the thread sleeps for.
+    // A new timer (a retransmission) falls before the one the thread
+    // sleeps for.
     if earlier {
         let _ = rustix::io::write(&sh.kick, &1u64.to_ne_bytes());
     }
@@ -450,10 +535,10 @@ fn dispatch(sh: &Arc<Shared>, events: Vec<Event>) {
     for e in events {
         match e {
             Event::Wake(w) => w(),
-            Event::Accept(f, h) => {
+            Event::Accept(f, id) => {
                 let conn = TcpConn {
                     stack: sh.clone(),
-                    h,
+                    id,
                 };
                 // Refused (a full backlog): reset, as Linux with
                 // tcp_abort_on_overflow; the handshake is already done.
@@ -471,133 +556,303 @@ impl Core {
         Instant::from_micros(self.epoch.elapsed().as_micros() as i64)
     }
 
-    /// Keeps `pool` listening with up to its backlog of sockets.
-    fn refill(&mut self, pool: &mut Pool) -> Result<(), NetError> {
-        let want = pool.backlog.clamp(1, LISTEN_POOL_MAX);
-        let listening = pool
-            .handles
+    fn add<T: smoltcp::socket::AnySocket<'static>>(&mut self, s: T, kind: Kind) -> Id {
+        let mut set = SocketSet::new(Vec::with_capacity(1));
+        let h = set.add(s);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.socks.insert(
+            id,
+            Sock {
+                set,
+                h,
+                kind,
+                timer: None,
+            },
+        );
+        id
+    }
+
+    fn remove(&mut self, id: Id) {
+        if let Some(s) = self.socks.remove(&id) {
+            if let Some(t) = s.timer {
+                self.timers.remove(&(t, id));
+            }
+            if let Kind::Conn(ConnMeta { tuple: Some(t), .. }) = s.kind {
+                if self.tuples.get(&t) == Some(&id) {
+                    self.tuples.remove(&t);
+                }
+            }
+        }
+    }
+
+    fn tcp(&mut self, id: Id) -> Option<&mut tcp::Socket<'static>> {
+        let s = self.socks.get_mut(&id)?;
+        Some(s.set.get_mut::<tcp::Socket>(s.h))
+    }
+
+    /// Keeps pool `pid` listening with up to its backlog of sockets.
+    fn refill(&mut self, pid: u64) {
+        let Some(pool) = self.pools.get(&pid) else {
+            return;
+        };
+        let (port, want) = (pool.port, pool.backlog.clamp(1, LISTEN_POOL_MAX));
+        let members = pool.members.clone();
+        let listening = members
             .iter()
-            .filter(|h| self.sockets.get::<tcp::Socket>(**h).state() == tcp::State::Listen)
+            .filter(|m| {
+                self.tcp(**m)
+                    .is_some_and(|s| s.state() == tcp::State::Listen)
+            })
             .count();
         for _ in listening..want {
             let mut s = new_tcp();
-            s.listen(pool.port).map_err(|_| NetError::AddrInUse)?;
-            pool.handles.push(self.sockets.add(s));
+            if s.listen(port).is_err() {
+                return;
+            }
+            let id = self.add(s, Kind::Member(pid));
+            if let Some(p) = self.pools.get_mut(&pid) {
+                p.members.push(id);
+            }
         }
-        Ok(())
     }
 
-    /// Runs the stack: frames in and out, then what the sentry must hear.
-    fn pump(&mut self, events: &mut Vec<Event>) {
+    /// Where a frame goes.
+    fn route(&self, f: &[u8]) -> Dest {
+        let Some((proto, src, sport, dport)) = classify(f) else {
+            return Dest::Iface;
+        };
+        let found = match proto {
+            PROTO_TCP => self.tuples.get(&(dport, src, sport)).copied().or_else(|| {
+                let pool = self.pools.get(self.listeners.get(&dport)?)?;
+                pool.members.iter().copied().find(|m| {
+                    self.socks.get(m).is_some_and(|s| {
+                        s.set.get::<tcp::Socket>(s.h).state() == tcp::State::Listen
+                    })
+                })
+            }),
+            PROTO_UDP => self.udp_ports.get(&dport).copied(),
+            _ => None,
+        };
+        found.map_or(Dest::Iface, Dest::Sock)
+    }
+
+    /// Reads and handles every frame waiting; whether any was read. The
+    /// sockets the frames were for answer once, after the last (one ACK
+    /// for a burst, one wake of their owner).
+    fn ingress(&mut self, events: &mut Vec<Event>) -> bool {
+        let mut touched: Vec<Id> = Vec::new();
+        let mut arp = false;
+        while let Some(n) = self.dev.read(&mut self.rx) {
+            let now = self.now();
+            let frame = std::mem::take(&mut self.rx);
+            let dest = self.route(&frame[..n]);
+            let mut one = OneFrame::new(&self.dev, Some(&frame[..n]));
+            match dest {
+                Dest::Sock(id) => {
+                    if let Some(s) = self.socks.get_mut(&id) {
+                        self.iface.poll_ingress_single(now, &mut one, &mut s.set);
+                    }
+                    if !touched.contains(&id) {
+                        touched.push(id);
+                    }
+                }
+                Dest::Iface => {
+                    arp |= n >= 14 && frame[12..14] == [0x08, 0x06];
+                    self.iface
+                        .poll_ingress_single(now, &mut one, &mut self.empty);
+                }
+            }
+            self.rx = frame;
+            // A listener's handshake moves its socket between maps: the
+            // next frame must find it where it now is.
+            if touched.len() >= 64 || matches!(dest, Dest::Sock(id) if self.is_member(id)) {
+                for id in touched.drain(..) {
+                    self.egress(id, events);
+                }
+            }
+        }
+        let any = !touched.is_empty() || arp;
+        for id in touched {
+            self.egress(id, events);
+        }
+        if arp {
+            // Sockets waiting for this neighbour go now, not after
+            // smoltcp's silent second.
+            let waiting: Vec<Id> = self.timers.iter().map(|t| t.1).collect();
+            for id in waiting {
+                self.egress(id, events);
+            }
+        }
+        any
+    }
+
+    fn is_member(&self, id: Id) -> bool {
+        self.socks
+            .get(&id)
+            .is_some_and(|s| matches!(s.kind, Kind::Member(_)))
+    }
+
+    /// Sends what socket `id` has to send, then looks at what changed.
+    fn egress(&mut self, id: Id, events: &mut Vec<Event>) {
         let now = self.now();
-        self.iface.poll(now, &mut self.dev, &mut self.sockets);
-        self.harvest(now, events);
+        if let Some(s) = self.socks.get_mut(&id) {
+            let mut one = OneFrame::new(&self.dev, None);
+            for _ in 0..4096 {
+                if self.iface.poll_egress(now, &mut one, &mut s.set) == PollResult::None {
+                    break;
+                }
+            }
+        }
+        self.after(id, now, events);
     }
 
-    fn harvest(&mut self, now: Instant, events: &mut Vec<Event>) {
-        // Handshakes done on listeners.
-        let ids: Vec<u64> = self.pools.keys().copied().collect();
-        for id in ids {
-            let mut pool = self.pools.remove(&id).unwrap();
-            let mut i = 0;
-            while i < pool.handles.len() {
-                let h = pool.handles[i];
-                let st = self.sockets.get::<tcp::Socket>(h).state();
+    /// What socket `id`'s owner must hear, and its next timer.
+    fn after(&mut self, id: Id, now: Instant, events: &mut Vec<Event>) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        let at = self.iface.poll_at(now, &s.set);
+        if s.timer != at {
+            if let Some(t) = s.timer {
+                self.timers.remove(&(t, id));
+            }
+            if let Some(t) = at {
+                self.timers.insert((t, id));
+            }
+            s.timer = at;
+        }
+        match &mut s.kind {
+            Kind::Udp(f) => {
+                let f = f.clone();
+                let u = s.set.get_mut::<udp::Socket>(s.h);
+                while let Ok((data, meta)) = u.recv() {
+                    events.push(Event::Datagram(
+                        f.clone(),
+                        to_std(meta.endpoint),
+                        data.to_vec(),
+                    ));
+                }
+            }
+            Kind::Member(pid) => {
+                let pid = *pid;
+                let t = s.set.get::<tcp::Socket>(s.h);
+                let st = t.state();
+                let tuple = t
+                    .local_endpoint()
+                    .zip(t.remote_endpoint())
+                    .map(|(l, r)| (l.port, to_std(r).ip(), r.port));
                 match st {
-                    tcp::State::Listen | tcp::State::SynReceived => i += 1,
+                    tcp::State::Listen => {}
+                    tcp::State::SynReceived => {
+                        // Later segments of this handshake come by tuple.
+                        if let Some(tu) = tuple {
+                            self.tuples.insert(tu, id);
+                        }
+                        self.refill(pid);
+                    }
                     tcp::State::Closed => {
                         // A handshake that failed: listen again.
-                        let s = self.sockets.get_mut::<tcp::Socket>(h);
-                        let _ = s.listen(pool.port);
-                        i += 1;
+                        if let Some(tu) = tuple {
+                            self.tuples.remove(&tu);
+                        }
+                        let port = self.pools.get(&pid).map(|p| p.port);
+                        if let (Some(port), Some(t)) = (port, self.tcp(id)) {
+                            let _ = t.listen(port);
+                        }
                     }
                     _ => {
-                        pool.handles.swap_remove(i);
-                        self.conns.insert(
-                            h,
-                            ConnMeta {
+                        // Established: out of the pool, to the listener.
+                        let Some(pool) = self.pools.get_mut(&pid) else {
+                            return;
+                        };
+                        pool.members.retain(|m| *m != id);
+                        let f = pool.on_accept.clone();
+                        if let Some(tu) = tuple {
+                            self.tuples.insert(tu, id);
+                        }
+                        if let Some(s) = self.socks.get_mut(&id) {
+                            s.kind = Kind::Conn(ConnMeta {
                                 waker: None,
                                 seen: (st, false, false),
                                 error: None,
                                 orphan: false,
                                 connect_at: None,
-                            },
-                        );
-                        events.push(Event::Accept(pool.on_accept.clone(), h));
+                                tuple,
+                            });
+                        }
+                        self.refill(pid);
+                        events.push(Event::Accept(f, id));
                     }
                 }
             }
-            let _ = self.refill(&mut pool);
-            self.pools.insert(id, pool);
-        }
-        // Connections whose state moved.
-        let mut gone = Vec::new();
-        for (h, m) in self.conns.iter_mut() {
-            let s = self.sockets.get_mut::<tcp::Socket>(*h);
-            let st = s.state();
-            if m.orphan {
-                if st == tcp::State::Closed {
-                    gone.push(*h);
+            Kind::Conn(m) => {
+                let t = s.set.get::<tcp::Socket>(s.h);
+                let st = t.state();
+                if m.orphan {
+                    if st == tcp::State::Closed {
+                        self.remove(id);
+                    }
+                    return;
                 }
-                continue;
-            }
-            let now_seen = (st, s.can_recv(), send_room(s));
-            if now_seen == m.seen {
-                continue;
-            }
-            if st == tcp::State::Closed && m.seen.0 != tcp::State::Closed && m.error.is_none() {
-                m.error = match m.seen.0 {
-                    tcp::State::SynSent => Some(match m.connect_at {
-                        Some(t) if now - t >= CONNECT_TIMEOUT => NetError::TimedOut,
-                        _ => NetError::Refused,
-                    }),
-                    // Closed in an orderly way after both FINs.
-                    tcp::State::LastAck | tcp::State::TimeWait | tcp::State::Closing => None,
-                    _ => Some(NetError::Reset),
-                };
-            }
-            m.seen = now_seen;
-            if let Some(w) = &m.waker {
-                events.push(Event::Wake(w.clone()));
-            }
-        }
-        for h in gone {
-            self.conns.remove(&h);
-            self.sockets.remove(h);
-        }
-        // Datagrams received.
-        for (h, m) in self.udps.iter() {
-            let s = self.sockets.get_mut::<udp::Socket>(*h);
-            while let Ok((data, meta)) = s.recv() {
-                events.push(Event::Datagram(
-                    m.on_datagram.clone(),
-                    to_std(meta.endpoint),
-                    data.to_vec(),
-                ));
+                let seen = (st, t.can_recv(), send_room(t));
+                if seen == m.seen {
+                    return;
+                }
+                if st == tcp::State::Closed && m.seen.0 != tcp::State::Closed && m.error.is_none() {
+                    m.error = match m.seen.0 {
+                        tcp::State::SynSent => Some(match m.connect_at {
+                            Some(t) if now - t >= CONNECT_TIMEOUT => NetError::TimedOut,
+                            _ => NetError::Refused,
+                        }),
+                        // Closed in an orderly way after both FINs.
+                        tcp::State::LastAck | tcp::State::TimeWait | tcp::State::Closing => None,
+                        _ => Some(NetError::Reset),
+                    };
+                }
+                m.seen = seen;
+                if let Some(w) = &m.waker {
+                    events.push(Event::Wake(w.clone()));
+                }
             }
         }
+    }
+
+    /// Runs the timers that are due; when the next one falls.
+    fn timers_due(&mut self, events: &mut Vec<Event>) -> Option<Instant> {
+        let now = self.now();
+        while let Some(&(t, id)) = self.timers.first() {
+            if t > now {
+                return Some(t);
+            }
+            self.timers.remove(&(t, id));
+            if let Some(s) = self.socks.get_mut(&id) {
+                s.timer = None;
+            }
+            self.egress(id, events);
+        }
+        None
     }
 }
 
 /// The stack thread: frames as they arrive, timers as they fall due.
 fn run(sh: &Arc<Shared>) {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let fd = sh.core.lock().dev.fd_raw();
+    // SAFETY: the device's fd lives as long as the stack, which this
+    // thread keeps alive.
+    let dev_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     loop {
         let mut events = Vec::new();
         let delay = {
             let mut c = sh.core.lock();
-            c.pump(&mut events);
+            c.ingress(&mut events);
+            let next = c.timers_due(&mut events);
+            c.thread_wakes = next;
             let now = c.now();
-            let c = &mut *c;
-            let d = c.iface.poll_delay(now, &c.sockets);
-            c.thread_wakes = d.map(|d| now + d);
-            d
+            next.map(|t| if t > now { t - now } else { SmolDuration::ZERO })
         };
         dispatch(sh, events);
-        let fd = sh.core.lock().dev.fd_raw();
-        // SAFETY: the device's fd lives as long as the stack, which this
-        // thread keeps alive.
-        let dev_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         let mut fds = [
             PollFd::new(&dev_fd, PollFlags::IN),
             PollFd::new(&sh.kick, PollFlags::IN),
@@ -620,41 +875,46 @@ fn run(sh: &Arc<Shared>) {
 /// A TCP connection; dropping it closes it as close(2) does.
 pub struct TcpConn {
     stack: Arc<Shared>,
-    h: SocketHandle,
+    id: Id,
 }
 
 impl std::fmt::Debug for TcpConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TcpConn({:?})", self.h)
+        write!(f, "TcpConn({})", self.id)
     }
 }
 
+fn conn_parts(c: &mut Core, id: Id) -> (&mut tcp::Socket<'static>, &mut ConnMeta) {
+    let s = c
+        .socks
+        .get_mut(&id)
+        .expect("a live connection has its socket");
+    let Kind::Conn(m) = &mut s.kind else {
+        unreachable!("a connection's socket is a connection")
+    };
+    (s.set.get_mut::<tcp::Socket>(s.h), m)
+}
+
 impl TcpConn {
+    /// Runs `f` on the socket, then its output.
     fn with<R>(&self, f: impl FnOnce(&mut tcp::Socket<'static>, &mut ConnMeta) -> R) -> R {
-        let h = self.h;
-        with_core(&self.stack, |c| {
-            let m = c.conns.get_mut(&h).expect("a live connection has its meta");
-            f(c.sockets.get_mut::<tcp::Socket>(h), m)
+        with_core(&self.stack, Some(self.id), |c| {
+            let (s, m) = conn_parts(c, self.id);
+            f(s, m)
         })
     }
 
     /// Without running the stack (readiness and addresses).
     fn peek_state<R>(&self, f: impl FnOnce(&tcp::Socket<'static>, &ConnMeta) -> R) -> R {
-        let c = self.stack.core.lock();
-        let m = c
-            .conns
-            .get(&self.h)
-            .expect("a live connection has its meta");
-        f(c.sockets.get::<tcp::Socket>(self.h), m)
+        let mut c = self.stack.core.lock();
+        let (s, m) = conn_parts(&mut c, self.id);
+        f(s, m)
     }
 
     pub fn set_waker(&self, w: Waker) {
         let mut c = self.stack.core.lock();
-        if let Some(m) = c.conns.get_mut(&self.h) {
-            m.waker = Some(w);
-        }
+        conn_parts(&mut c, self.id).1.waker = Some(w);
     }
-
     pub fn local(&self) -> Option<SocketAddr> {
         self.peek_state(|s, _| s.local_endpoint().map(to_std))
     }
@@ -728,7 +988,7 @@ impl TcpConn {
     /// The pending error, taken (SO_ERROR).
     pub fn take_error(&self) -> Option<NetError> {
         let mut c = self.stack.core.lock();
-        c.conns.get_mut(&self.h).and_then(|m| m.error.take())
+        conn_parts(&mut c, self.id).1.error.take()
     }
 
     pub fn readiness(&self) -> Readiness {
@@ -805,48 +1065,54 @@ pub struct Listener {
 
 impl Listener {
     pub fn set_backlog(&self, backlog: usize) {
-        with_core(&self.stack, |c| {
-            if let Some(mut p) = c.pools.remove(&self.id) {
+        with_core(&self.stack, None, |c| {
+            if let Some(p) = c.pools.get_mut(&self.id) {
                 p.backlog = backlog;
-                let _ = c.refill(&mut p);
-                c.pools.insert(self.id, p);
             }
+            c.refill(self.id);
         });
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        with_core(&self.stack, |c| {
+        let mut events = Vec::new();
+        {
+            let mut c = self.stack.core.lock();
+            let c = &mut *c;
             if let Some(p) = c.pools.remove(&self.id) {
-                for h in p.handles {
-                    c.sockets.get_mut::<tcp::Socket>(h).abort();
+                c.listeners.remove(&p.port);
+                for m in p.members {
+                    if let Some(t) = c.tcp(m) {
+                        t.abort();
+                    }
                     // The reset goes out before the socket does.
-                    let now = c.now();
-                    c.iface.poll(now, &mut c.dev, &mut c.sockets);
-                    c.sockets.remove(h);
+                    c.egress(m, &mut events);
+                    c.remove(m);
                 }
             }
-        });
+        }
+        dispatch(&self.stack, events);
     }
 }
 
 /// A UDP socket on the interface.
 pub struct UdpSock {
     stack: Arc<Shared>,
-    h: SocketHandle,
+    id: Id,
 }
 
 impl UdpSock {
     /// Sends one datagram to `to`.
     pub fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<usize, NetError> {
         let ep = to_smol(to)?;
-        with_core(&self.stack, |c| {
-            let s = c.sockets.get_mut::<udp::Socket>(self.h);
-            if data.len() > s.payload_send_capacity() {
+        with_core(&self.stack, Some(self.id), |c| {
+            let s = c.socks.get_mut(&self.id).expect("a live UDP socket");
+            let u = s.set.get_mut::<udp::Socket>(s.h);
+            if data.len() > u.payload_send_capacity() {
                 return Err(NetError::MsgSize);
             }
-            match s.send_slice(data, ep) {
+            match u.send_slice(data, ep) {
                 Ok(()) => Ok(data.len()),
                 Err(udp::SendError::BufferFull) => Err(NetError::WouldBlock),
                 Err(udp::SendError::Unaddressable) => Err(NetError::Unreachable),
@@ -857,9 +1123,12 @@ impl UdpSock {
 
 impl Drop for UdpSock {
     fn drop(&mut self) {
-        with_core(&self.stack, |c| {
-            c.udps.remove(&self.h);
-            c.sockets.remove(self.h);
+        with_core(&self.stack, None, |c| {
+            if let Some(Sock { set, h, .. }) = c.socks.get(&self.id) {
+                let port = set.get::<udp::Socket>(*h).endpoint().port;
+                c.udp_ports.remove(&port);
+            }
+            c.remove(self.id);
         });
     }
 }
@@ -885,7 +1154,7 @@ mod tests {
     fn pair() -> (Stack, Stack) {
         let (a, b) = rustix::net::socketpair(
             rustix::net::AddressFamily::UNIX,
-            rustix::net::SocketType::DGRAM,
+            rustix::net::SocketType::SEQPACKET,
             rustix::net::SocketFlags::CLOEXEC,
             None,
         )
@@ -988,6 +1257,47 @@ mod tests {
             b"x"
         );
         assert_eq!(c.send(b"y"), Err(NetError::Pipe));
+    }
+
+    #[test]
+    fn many_connections_each_get_their_own_bytes() {
+        let (a, b) = pair();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let acc = accepted.clone();
+        let _l = b
+            .tcp_listen(
+                80,
+                64,
+                Arc::new(move |c| {
+                    acc.lock().push(c);
+                    None
+                }),
+            )
+            .unwrap();
+        let conns: Vec<TcpConn> = (0..200u16)
+            .map(|i| {
+                let (w, _) = waker();
+                a.tcp_connect(41000 + i, "10.9.0.2:80".parse().unwrap(), w)
+                    .unwrap()
+            })
+            .collect();
+        for c in &conns {
+            until(|| c.readiness().writable.then_some(()));
+        }
+        until(|| (accepted.lock().len() == conns.len()).then_some(()));
+        // Each connection's own port as its payload, read on the side
+        // whose peer port it names.
+        for c in &conns {
+            let port = c.local().unwrap().port();
+            assert_eq!(c.send(&port.to_be_bytes()).unwrap(), 2);
+        }
+        for s in accepted.lock().iter() {
+            let port = s.remote().unwrap().port();
+            let got = until(|| s.recv(2, false).ok().filter(|v| v.len() == 2));
+            assert_eq!(got, port.to_be_bytes());
+        }
+        let core = a.0.core.lock();
+        assert_eq!(core.tuples.len(), conns.len());
     }
 
     #[test]

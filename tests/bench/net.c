@@ -4,6 +4,11 @@
  *                             over TCP on 127.0.0.1, or a unix stream
  *   net rr inet|unix          round trip (us) of a 16-byte request and
  *                             its 16-byte answer
+ *   net veth send|recv|rr PORT
+ *                             the same against a server on the host,
+ *                             reached at the default gateway: 256 MiB
+ *                             sent (then the server's close awaited),
+ *                             256 MiB received, or round trips
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -144,8 +149,71 @@ static int rr(int inet)
 	return 0;
 }
 
+/* A TCP connection to PORT on the default route's gateway. */
+static int to_gateway(int port)
+{
+	FILE *f = fopen("/proc/net/route", "r");
+	char line[256], ifname[32];
+	unsigned dst, gw = 0;
+	if (!f)
+		die("/proc/net/route");
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%31s %x %x", ifname, &dst, &gw) == 3 && dst == 0 && gw)
+			break;
+	fclose(f);
+	if (!gw) {
+		fprintf(stderr, "no default route\n");
+		exit(1);
+	}
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	a.sin_addr.s_addr = gw;
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a))
+		die("connect");
+	int one = 1;
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return c;
+}
+
+static int veth(const char *what, int port)
+{
+	int c = to_gateway(port);
+	char *buf = calloc(1, CHUNK);
+	double t0 = now();
+	if (!strcmp(what, "send")) {
+		for (long sent = 0; sent < TOTAL; sent += CHUNK)
+			if (write(c, buf, CHUNK) != CHUNK)
+				die("write");
+		shutdown(c, SHUT_WR);
+		while (read(c, buf, CHUNK) > 0)
+			;
+		printf("%.0f\n", TOTAL / (now() - t0) / 1e6);
+	} else if (!strcmp(what, "recv")) {
+		long got = 0;
+		ssize_t r;
+		while ((r = read(c, buf, CHUNK)) > 0)
+			got += r;
+		if (got != TOTAL)
+			die("short stream");
+		printf("%.0f\n", TOTAL / (now() - t0) / 1e6);
+	} else {
+		char b[16] = "0123456789abcdef";
+		for (int i = 0; i < ROUNDS + 100; i++) {
+			if (i == 100)
+				t0 = now();
+			if (write(c, b, sizeof b) != sizeof b)
+				die("request");
+			read_all(c, b, sizeof b);
+		}
+		printf("%.2f\n", (now() - t0) / ROUNDS * 1e6);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "veth"))
+		return veth(argv[2], atoi(argv[3]));
 	if (argc == 3) {
 		int inet = !strcmp(argv[2], "inet");
 		if (!strcmp(argv[1], "stream"))
@@ -153,6 +221,6 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], "rr"))
 			return rr(inet);
 	}
-	fprintf(stderr, "usage: net stream|rr inet|unix\n");
+	fprintf(stderr, "usage: net stream|rr inet|unix | net veth send|recv|rr PORT\n");
 	return 2;
 }

@@ -42,9 +42,12 @@ use husk_tests::{
 #[derive(Clone)]
 enum Runner {
     Native,
+    /// Natively in a network namespace (`ip netns exec NAME`).
+    NativeIn(&'static str),
     /// husk, and flags for `husk do`.
     Husk(PathBuf, Vec<OsString>),
-    Runsc(PathBuf),
+    /// runsc, and its `--network` mode.
+    Runsc(PathBuf, &'static str),
 }
 
 impl Runner {
@@ -56,14 +59,30 @@ impl Runner {
                 f.extend(flags.iter().map(OsString::from));
                 Runner::Husk(h.clone(), f)
             }
-            Runner::Native => Runner::Native,
-            Runner::Runsc(r) => Runner::Runsc(r.clone()),
+            other => other.clone(),
+        }
+    }
+
+    /// The same runner with a network interface to the host: husk's and
+    /// runsc's `--network sandbox` (a veth pair each), and natively the
+    /// namespace [`VETH_NETNS`] that `veth_rows` sets up the same way.
+    fn with_network(&self) -> Runner {
+        match self {
+            Runner::Native | Runner::NativeIn(_) => Runner::NativeIn(VETH_NETNS),
+            Runner::Husk(..) => self.with_husk_flags(&["--network", "sandbox"]),
+            Runner::Runsc(r, _) => Runner::Runsc(r.clone(), "sandbox"),
         }
     }
 
     fn argv(&self, prog: &[OsString]) -> Vec<OsString> {
         match self {
             Runner::Native => prog.to_vec(),
+            Runner::NativeIn(ns) => {
+                let mut v: Vec<OsString> =
+                    vec!["ip".into(), "netns".into(), "exec".into(), ns.into()];
+                v.extend(prog.iter().cloned());
+                v
+            }
             Runner::Husk(h, flags) if flags.is_empty() => husk_argv(h, prog),
             Runner::Husk(h, flags) => {
                 let mut v = vec![h.clone().into_os_string(), "do".into()];
@@ -72,11 +91,11 @@ impl Runner {
                 v.extend(prog.iter().cloned());
                 v
             }
-            Runner::Runsc(r) => {
+            Runner::Runsc(r, net) => {
                 let mut v: Vec<OsString> = vec![
                     r.clone().into_os_string(),
                     "--platform=ptrace".into(),
-                    "--network=none".into(),
+                    format!("--network={net}").into(),
                     "--rootless=false".into(),
                     "do".into(),
                 ];
@@ -561,6 +580,123 @@ fn net_rows(net: PathBuf) -> Vec<Row> {
     ]
 }
 
+/// The native side of the veth rows: a namespace joined to the host by a
+/// veth pair as husk's (a /30, MTU 65520, a default route to the host).
+const VETH_NETNS: &str = "husk-bench";
+
+fn ip(args: &str) -> Result<(), String> {
+    let st = std::process::Command::new("ip")
+        .args(args.split_whitespace())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("ip: {e}"))?;
+    st.success()
+        .then_some(())
+        .ok_or_else(|| format!("ip {args} failed"))
+}
+
+fn veth_netns_up() -> Result<(), String> {
+    let _ = ip(&format!("netns del {VETH_NETNS}"));
+    ip(&format!("netns add {VETH_NETNS}"))?;
+    ip(&format!(
+        "link add hbench0 mtu 65520 type veth peer name eth0 mtu 65520 netns {VETH_NETNS}"
+    ))?;
+    ip("addr add 10.214.0.1/30 dev hbench0")?;
+    ip("link set hbench0 up")?;
+    ip(&format!("-n {VETH_NETNS} link set lo up"))?;
+    ip(&format!("-n {VETH_NETNS} addr add 10.214.0.2/30 dev eth0"))?;
+    ip(&format!("-n {VETH_NETNS} link set eth0 up"))?;
+    ip(&format!("-n {VETH_NETNS} route add default via 10.214.0.1"))
+}
+
+/// Host-side servers for the veth rows, on every address: a sink that
+/// reads to the end and closes, a source that writes 256 MiB, and an
+/// echo of 16-byte messages. Their ports, in that order.
+fn host_servers() -> [u16; 3] {
+    use std::io::{Read, Write};
+    let serve = |f: fn(std::net::TcpStream)| {
+        let l = std::net::TcpListener::bind("0.0.0.0:0").expect("host server");
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for c in l.incoming().map_while(Result::ok) {
+                let _ = c.set_nodelay(true);
+                std::thread::spawn(move || f(c));
+            }
+        });
+        port
+    };
+    [
+        serve(|mut c| {
+            let mut b = vec![0u8; 1 << 20];
+            while c.read(&mut b).is_ok_and(|n| n > 0) {}
+        }),
+        serve(|mut c| {
+            let b = vec![0u8; 64 << 10];
+            for _ in 0..4096 {
+                if c.write_all(&b).is_err() {
+                    return;
+                }
+            }
+        }),
+        serve(|mut c| {
+            let mut b = [0u8; 16];
+            while c.read_exact(&mut b).is_ok() && c.write_all(&b).is_ok() {}
+        }),
+    ]
+}
+
+/// Rows across a veth pair between the sandbox and the host (tests/
+/// bench/net.c's veth modes), each runner with its own network.
+fn veth_rows(net: PathBuf) -> Vec<Row> {
+    let native = veth_netns_up();
+    let ports = host_servers();
+    let prog = argv_of(net);
+    let row = |name, unit, what: &str, port: u16, target, meets| {
+        let args = prog(&["veth", what, &port.to_string()]);
+        let native = native.clone();
+        Row {
+            name,
+            unit,
+            target,
+            meets,
+            measure: Box::new(move |r: &Runner| match (r, &native) {
+                (Runner::Native, Err(e)) => Measure {
+                    value: None,
+                    note: Some(e.clone()),
+                },
+                _ => printed_median(&r.with_network(), &args, 3),
+            }),
+            values: Vec::new(),
+        }
+    };
+    vec![
+        row(
+            "veth: 256 MiB sandbox -> host (median of 3)",
+            "MB/s",
+            "send",
+            ports[0],
+            "ahead of runsc",
+            |h, _, r| r.map(|r| h > r),
+        ),
+        row(
+            "veth: 256 MiB host -> sandbox (median of 3)",
+            "MB/s",
+            "recv",
+            ports[1],
+            "ahead of runsc",
+            |h, _, r| r.map(|r| h > r),
+        ),
+        row(
+            "veth: 16-byte request/response",
+            "us",
+            "rr",
+            ports[2],
+            "<= runsc",
+            at_most_runsc,
+        ),
+    ]
+}
+
 /// The real executable of a python3 on PATH that has CPython's test
 /// package (Debian's needs libpython3-testsuite; a pyenv build has it).
 fn python_with_tests() -> Option<OsString> {
@@ -651,7 +787,9 @@ fn main() -> ExitCode {
             rows.extend(memory_rows(compile("memory")?));
         }
         if net {
-            rows.extend(net_rows(compile("net")?));
+            let bin = compile("net")?;
+            rows.extend(net_rows(bin.clone()));
+            rows.extend(veth_rows(bin));
         }
         Ok(())
     };
@@ -665,7 +803,7 @@ fn main() -> ExitCode {
         Err(e) => eprintln!("husk column unavailable: {e}"),
     }
     if let Some(r) = on_path("runsc") {
-        runners.push(("runsc", Runner::Runsc(r)));
+        runners.push(("runsc", Runner::Runsc(r, "none")));
     }
 
     for (label, runner) in &runners {
@@ -730,6 +868,9 @@ fn main() -> ExitCode {
                 println!("note: {} under {label}: {n}", row.name);
             }
         }
+    }
+    if net {
+        let _ = ip(&format!("netns del {VETH_NETNS}"));
     }
     ExitCode::SUCCESS
 }
