@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback only; AF_NETLINK NETLINK_ROUTE listing lo";
+    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback, and IPv4 TCP and UDP beyond it with --network sandbox; AF_NETLINK NETLINK_ROUTE listing the interfaces";
     r("socket", "iii", Partial(inet), socket);
     r("socketpair", "iiia", Partial(inet), socketpair);
     r("connect", "dau", Full, connect);

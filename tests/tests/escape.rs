@@ -1220,3 +1220,113 @@ fn host_unix_sockets_are_not_reachable() {
     let _ = fs::remove_file(&stream_path);
     let _ = fs::remove_file(&dgram_path);
 }
+
+/// The host's IPv4 addresses, from its interfaces.
+fn host_ipv4_addrs() -> Vec<std::net::Ipv4Addr> {
+    let mut out = Vec::new();
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills ifap with a list we free below.
+    if unsafe { libc::getifaddrs(&mut ifap) } != 0 {
+        return out;
+    }
+    let mut p = ifap;
+    while !p.is_null() {
+        // SAFETY: p is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*p };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: ifa_addr points at a sockaddr of the family it says.
+            let fam = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+            if fam == libc::AF_INET {
+                // SAFETY: an AF_INET address is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                out.push(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            }
+        }
+        p = ifa.ifa_next;
+    }
+    // SAFETY: freeing the list getifaddrs made.
+    unsafe { libc::freeifaddrs(ifap) };
+    out
+}
+
+/// The host's TCP and UDP listeners, on every address and on loopback,
+/// are not reached from the sandbox: with the default network (loopback
+/// only) nothing leaves; with `--network sandbox` the sandbox's own
+/// 127.0.0.1 is its own, so a listener the host keeps on loopback stays
+/// out of reach. The verdict is the host sockets': no connection, no
+/// datagram.
+#[test]
+fn host_tcp_and_udp_listeners_are_not_reachable() {
+    use std::net::{TcpListener, UdpSocket};
+    let husk = find_or_build_husk().expect("husk binary");
+    let any = TcpListener::bind("0.0.0.0:0").expect("host listener");
+    let port = any.local_addr().unwrap().port();
+    let lo = TcpListener::bind("127.0.0.1:0").expect("host loopback listener");
+    let lo_port = lo.local_addr().unwrap().port();
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("host UDP socket");
+    let udp_port = udp.local_addr().unwrap().port();
+    for l in [&any, &lo] {
+        l.set_nonblocking(true).unwrap();
+    }
+    udp.set_nonblocking(true).unwrap();
+    let addrs: Vec<String> = host_ipv4_addrs()
+        .into_iter()
+        .filter(|a| !a.is_loopback())
+        .map(|a| a.to_string())
+        .collect();
+    let script = format!(
+        "import socket\n\
+         def try_(addr):\n\
+         \x20   try:\n\
+         \x20       socket.create_connection(addr, timeout=3)\n\
+         \x20       print('REACHED', addr)\n\
+         \x20   except OSError as e:\n\
+         \x20       print('refused', addr)\n\
+         try_(('127.0.0.1', {lo_port}))\n\
+         for a in {addrs:?}:\n\
+         \x20   try_((a, {port}))\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         u.sendto(b'x', ('127.0.0.1', {udp_port}))\n\
+         print('done')\n"
+    );
+    for net in [None, Some("sandbox")] {
+        let mut argv: Vec<OsString> = vec![husk.as_os_str().to_owned(), "do".into()];
+        if let Some(n) = net {
+            argv.extend(["--network".into(), n.into()]);
+        }
+        argv.extend([
+            "--".into(),
+            "python3".into(),
+            "-c".into(),
+            script.clone().into(),
+        ]);
+        let r = run(&RunSpec {
+            argv: &argv,
+            env: &minimal_env(),
+            cwd: Path::new("/"),
+            timeout: Duration::from_secs(120),
+        })
+        .expect("running husk");
+        let out = String::from_utf8_lossy(&r.stdout);
+        println!("network {net:?}: {out}");
+        assert!(
+            out.contains("done"),
+            "{out}\n{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        if net.is_none() {
+            // Nothing leaves a sandbox with no interface but lo.
+            assert!(!out.contains("REACHED"), "{out}");
+            assert!(any.accept().is_err(), "the host listener was reached");
+        }
+        assert!(
+            lo.accept().is_err(),
+            "the host loopback listener was reached"
+        );
+        let mut b = [0u8; 8];
+        assert!(
+            udp.recv(&mut b).is_err(),
+            "the host loopback UDP socket got data"
+        );
+    }
+}
