@@ -9,6 +9,8 @@
  *                             reached at the default gateway: 256 MiB
  *                             sent (then the server's close awaited),
  *                             256 MiB received, or round trips
+ *   net veth idle N SINK ECHO round trips to ECHO while N connections
+ *                             to SINK stay open and idle
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -210,8 +212,17 @@ static int veth(const char *what, int port)
 	return 0;
 }
 
+static int idle(int n, int sink, int echo)
+{
+	for (int i = 0; i < n; i++)
+		to_gateway(sink);
+	return veth("rr", echo);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 6 && !strcmp(argv[1], "veth") && !strcmp(argv[2], "idle"))
+		return idle(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "veth"))
 		return veth(argv[2], atoi(argv[3]));
 	if (argc == 3) {

@@ -152,10 +152,13 @@ impl LocalSocket {
             Some(l) => l.take_remote(c),
             None => Some(c),
         });
-        let l = net
-            .tcp_listen(local.port(), backlog, on_accept)
-            .map_err(errno)?;
-        self.set_ext(Ext::Listen(Arc::new(l)));
+        match net.tcp_listen(local.port(), backlog, on_accept) {
+            Ok(l) => self.set_ext(Ext::Listen(Arc::new(l))),
+            // Another listener shares the port (SO_REUSEPORT): that one
+            // takes the interface's connections, this one lo's.
+            Err(netstack::NetError::AddrInUse) => {}
+            Err(e) => return Err(errno(e)),
+        }
         Ok(())
     }
 
@@ -236,8 +239,13 @@ impl LocalSocket {
                 usize::MAX,
             );
         });
-        let u = net.udp_bind(local.port(), on_datagram).map_err(errno)?;
-        self.set_ext(Ext::Udp(Arc::new(u)));
+        match net.udp_bind(local.port(), on_datagram) {
+            Ok(u) => self.set_ext(Ext::Udp(Arc::new(u))),
+            // Another socket shares the port (SO_REUSEADDR/REUSEPORT):
+            // that one hears the interface.
+            Err(netstack::NetError::AddrInUse) => {}
+            Err(e) => return Err(errno(e)),
+        }
         Ok(())
     }
 

@@ -694,6 +694,30 @@ fn veth_rows(net: PathBuf) -> Vec<Row> {
             "<= runsc",
             at_most_runsc,
         ),
+        {
+            let args = prog(&[
+                "veth",
+                "idle",
+                "1000",
+                &ports[0].to_string(),
+                &ports[2].to_string(),
+            ]);
+            let native = native.clone();
+            Row {
+                name: "veth: ... with 1,000 idle connections open",
+                unit: "us",
+                target: "-",
+                meets: |_, _, _| None,
+                measure: Box::new(move |r: &Runner| match (r, &native) {
+                    (Runner::Native, Err(e)) => Measure {
+                        value: None,
+                        note: Some(e.clone()),
+                    },
+                    _ => printed_median(&r.with_network(), &args, 3),
+                }),
+                values: Vec::new(),
+            }
+        },
     ]
 }
 
