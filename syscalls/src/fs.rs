@@ -1027,6 +1027,21 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             });
             Ok(0)
         }
+        // The ioctl form of F_SETFL's O_ASYNC (nginx sets it on its
+        // channel to the workers), with the same limit.
+        libc::FIOASYNC => {
+            let on: i32 = get(ctx, a[2])?;
+            let fl = f.flags();
+            if on != 0 {
+                ctx.k.log_once("O_ASYNC (no SIGIO is sent)");
+            }
+            f.set_flags(if on != 0 {
+                fl | libc::O_ASYNC
+            } else {
+                fl & !libc::O_ASYNC
+            });
+            Ok(0)
+        }
         libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
             // Regular files: the bytes from the position to the end.
             let size = crate::abi::bits(f.ops.stat()?.size.max(0));

@@ -1,8 +1,11 @@
 /* fcntl F_SETOWN/F_GETOWN (and the _EX forms) and F_SETSIG/F_GETSIG:
- * the owner must exist and is reported back as set. */
+ * the owner must exist and is reported back as set. ioctl FIOASYNC is
+ * F_SETFL's O_ASYNC (nginx sets it on a socketpair). */
 #include "common.h"
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 int main(void)
 {
@@ -26,5 +29,13 @@ int main(void)
 	CHECK("setsig", fcntl(p[0], F_SETSIG, SIGUSR1) == 0);
 	SHOW("getsig", "%d", fcntl(p[0], F_GETSIG));
 	EXPECT_ERR("setsig_bad", fcntl(p[0], F_SETSIG, 1000), EINVAL);
+	int sv[2], on = 1, off = 0;
+	CHECK("socketpair", socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CHECK("fioasync_on", ioctl(sv[0], FIOASYNC, &on) == 0);
+	CHECK("fioasync_flag", (fcntl(sv[0], F_GETFL) & O_ASYNC) != 0);
+	CHECK("fioasync_off", ioctl(sv[0], FIOASYNC, &off) == 0);
+	CHECK("fioasync_cleared", (fcntl(sv[0], F_GETFL) & O_ASYNC) == 0);
+	EXPECT_ERR("fioasync_fault", ioctl(sv[0], FIOASYNC, (void *)8), EFAULT);
+	EXPECT_ERR("fioasync_badf", ioctl(999, FIOASYNC, &on), EBADF);
 	return compat_done();
 }

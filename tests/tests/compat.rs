@@ -107,11 +107,13 @@ fn e2e_cases(build: &Path) -> Vec<Case> {
         return Vec::new();
     };
     let build = build.to_string_lossy();
+    let src = crate_dir();
+    let src = src.to_string_lossy();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let cmd = l.replace("{build}", &build);
+            let cmd = l.replace("{build}", &build).replace("{src}", &src);
             Case {
                 id: format!("{}[sh]", e2e_name(l)),
                 argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
