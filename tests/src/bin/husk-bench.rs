@@ -721,6 +721,88 @@ fn veth_rows(net: PathBuf) -> Vec<Row> {
     ]
 }
 
+/// Rows of real servers: nginx to wrk and redis-server to
+/// redis-benchmark over loopback in one sandbox, and iperf3 across the
+/// veth to a server on the host. A row whose tools are missing says so.
+fn server_rows() -> Vec<Row> {
+    let script = |name: &str| crate_dir().join("bench").join(name).into_os_string();
+    let missing = |tools: &[&str]| {
+        tools
+            .iter()
+            .find(|t| on_path(t).is_none())
+            .map(|t| format!("{t} is not installed"))
+    };
+    let row = |name, unit, tools: &'static [&'static str], args: Vec<OsString>, veth: bool| {
+        let gap = missing(tools);
+        Row {
+            name,
+            unit,
+            target: "ahead of runsc",
+            meets: |h, _, r| r.map(|r| h > r),
+            measure: Box::new(move |r: &Runner| match &gap {
+                Some(g) => Measure {
+                    value: None,
+                    note: Some(g.clone()),
+                },
+                None if veth => printed_median(&r.with_network(), &args, 3),
+                None => printed_median(r, &args, 3),
+            }),
+            values: Vec::new(),
+        }
+    };
+    let iperf_port = if on_path("iperf3").is_some() {
+        // The host's server, for every run of the rows.
+        let _ = std::process::Command::new("iperf3")
+            .args(["-s", "-D", "-p", "15297"])
+            .status();
+        "15297"
+    } else {
+        "0"
+    };
+    let sh = |name: &str, extra: &[&str]| {
+        let mut v: Vec<OsString> = vec!["/bin/sh".into(), script(name)];
+        v.extend(extra.iter().map(OsString::from));
+        v
+    };
+    vec![
+        row(
+            "nginx + wrk, loopback, 2 connections (median of 3)",
+            "req/s",
+            &["nginx", "wrk", "curl"],
+            sh("nginx_wrk.sh", &[]),
+            false,
+        ),
+        row(
+            "redis-benchmark GET, loopback (median of 3)",
+            "req/s",
+            &["redis-server", "redis-benchmark"],
+            sh("redis_bench.sh", &["get"]),
+            false,
+        ),
+        row(
+            "redis-benchmark SET, loopback (median of 3)",
+            "req/s",
+            &["redis-server", "redis-benchmark"],
+            sh("redis_bench.sh", &["set"]),
+            false,
+        ),
+        row(
+            "iperf3 sandbox -> host over the veth (median of 3)",
+            "MB/s",
+            &["iperf3"],
+            sh("iperf3_veth.sh", &[iperf_port]),
+            true,
+        ),
+        row(
+            "iperf3 host -> sandbox over the veth (median of 3)",
+            "MB/s",
+            &["iperf3"],
+            sh("iperf3_veth.sh", &[iperf_port, "-R"]),
+            true,
+        ),
+    ]
+}
+
 /// The real executable of a python3 on PATH that has CPython's test
 /// package (Debian's needs libpython3-testsuite; a pyenv build has it).
 fn python_with_tests() -> Option<OsString> {
@@ -814,6 +896,7 @@ fn main() -> ExitCode {
             let bin = compile("net")?;
             rows.extend(net_rows(bin.clone()));
             rows.extend(veth_rows(bin));
+            rows.extend(server_rows());
         }
         Ok(())
     };
@@ -895,6 +978,9 @@ fn main() -> ExitCode {
     }
     if net {
         let _ = ip(&format!("netns del {VETH_NETNS}"));
+        let _ = std::process::Command::new("pkill")
+            .args(["-f", "iperf3 -s -D -p 15297"])
+            .status();
     }
     ExitCode::SUCCESS
 }
