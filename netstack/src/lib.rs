@@ -191,8 +191,6 @@ struct ConnMeta {
     orphan: bool,
     /// When the connect was sent (for refused vs timed out).
     connect_at: Option<Instant>,
-    /// Its key in `Core::tuples` once it has a peer.
-    tuple: Option<Tuple>,
 }
 
 /// A listening port: sockets listening, or part-way through a handshake
@@ -218,6 +216,8 @@ struct Sock {
     kind: Kind,
     /// Its entry in `Core::timers`.
     timer: Option<Instant>,
+    /// Its key in `Core::tuples` (a TCP socket with a peer).
+    tuple: Option<Tuple>,
 }
 
 type Id = u64;
@@ -257,6 +257,9 @@ struct Core {
     /// When the stack thread will next run the timers (None: only on a
     /// frame or a kick).
     thread_wakes: Option<Instant>,
+    /// What was taken out under the lock, dropped after it: a socket's
+    /// callbacks may hold what calls back into the stack.
+    graveyard: Vec<Box<dyn Send>>,
 }
 
 struct Shared {
@@ -358,6 +361,7 @@ impl Stack {
                 empty: SocketSet::new(Vec::new()),
                 epoch,
                 thread_wakes: None,
+                graveyard: Vec::new(),
             }),
             kick,
             config,
@@ -412,10 +416,9 @@ impl Stack {
                     error: None,
                     orphan: false,
                     connect_at: Some(now),
-                    tuple: Some(tuple),
                 }),
             );
-            c.tuples.insert(tuple, id);
+            c.set_tuple(id, Some(tuple));
             Ok(id)
         })?;
         // The SYN.
@@ -507,7 +510,7 @@ fn new_tcp() -> tcp::Socket<'static> {
 /// tells the sentry what changed (after the lock).
 fn with_core<R>(sh: &Arc<Shared>, id: Option<Id>, f: impl FnOnce(&mut Core) -> R) -> R {
     let mut events = Vec::new();
-    let (r, earlier) = {
+    let (r, earlier, dead) = {
         let mut c = sh.core.lock();
         let r = f(&mut c);
         if let Some(id) = id {
@@ -521,8 +524,9 @@ fn with_core<R>(sh: &Arc<Shared>, id: Option<Id>, f: impl FnOnce(&mut Core) -> R
         if earlier {
             c.thread_wakes = c.timers.first().map(|t| t.0);
         }
-        (r, earlier)
+        (r, earlier, std::mem::take(&mut c.graveyard))
     };
+    drop(dead);
     dispatch(sh, events);
     // A new timer (a retransmission) falls before the one the thread
     // sleeps for.
@@ -569,21 +573,34 @@ impl Core {
                 h,
                 kind,
                 timer: None,
+                tuple: None,
             },
         );
         id
     }
 
     fn remove(&mut self, id: Id) {
+        self.set_tuple(id, None);
         if let Some(s) = self.socks.remove(&id) {
             if let Some(t) = s.timer {
                 self.timers.remove(&(t, id));
             }
-            if let Kind::Conn(ConnMeta { tuple: Some(t), .. }) = s.kind {
-                if self.tuples.get(&t) == Some(&id) {
-                    self.tuples.remove(&t);
-                }
+            self.graveyard.push(Box::new(s));
+        }
+    }
+
+    /// Files socket `id` under `tuple` (None: under nothing).
+    fn set_tuple(&mut self, id: Id, tuple: Option<Tuple>) {
+        let Some(s) = self.socks.get_mut(&id) else {
+            return;
+        };
+        if let Some(old) = std::mem::replace(&mut s.tuple, tuple) {
+            if self.tuples.get(&old) == Some(&id) {
+                self.tuples.remove(&old);
             }
+        }
+        if let Some(t) = tuple {
+            self.tuples.insert(t, id);
         }
     }
 
@@ -747,16 +764,14 @@ impl Core {
                     tcp::State::Listen => {}
                     tcp::State::SynReceived => {
                         // Later segments of this handshake come by tuple.
-                        if let Some(tu) = tuple {
-                            self.tuples.insert(tu, id);
+                        if tuple.is_some() {
+                            self.set_tuple(id, tuple);
                         }
                         self.refill(pid);
                     }
                     tcp::State::Closed => {
                         // A handshake that failed: listen again.
-                        if let Some(tu) = tuple {
-                            self.tuples.remove(&tu);
-                        }
+                        self.set_tuple(id, None);
                         let port = self.pools.get(&pid).map(|p| p.port);
                         if let (Some(port), Some(t)) = (port, self.tcp(id)) {
                             let _ = t.listen(port);
@@ -769,8 +784,8 @@ impl Core {
                         };
                         pool.members.retain(|m| *m != id);
                         let f = pool.on_accept.clone();
-                        if let Some(tu) = tuple {
-                            self.tuples.insert(tu, id);
+                        if tuple.is_some() {
+                            self.set_tuple(id, tuple);
                         }
                         if let Some(s) = self.socks.get_mut(&id) {
                             s.kind = Kind::Conn(ConnMeta {
@@ -779,7 +794,6 @@ impl Core {
                                 error: None,
                                 orphan: false,
                                 connect_at: None,
-                                tuple,
                             });
                         }
                         self.refill(pid);
@@ -851,8 +865,14 @@ fn run(sh: &Arc<Shared>) {
             let next = c.timers_due(&mut events);
             c.thread_wakes = next;
             let now = c.now();
-            next.map(|t| if t > now { t - now } else { SmolDuration::ZERO })
+            let dead = std::mem::take(&mut c.graveyard);
+            (
+                next.map(|t| if t > now { t - now } else { SmolDuration::ZERO }),
+                dead,
+            )
         };
+        let (delay, dead) = delay;
+        drop(dead);
         dispatch(sh, events);
         let mut fds = [
             PollFd::new(&dev_fd, PollFlags::IN),
@@ -1094,12 +1114,13 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         let mut events = Vec::new();
-        {
+        let (pool, dead) = {
             let mut c = self.stack.core.lock();
             let c = &mut *c;
-            if let Some(p) = c.pools.remove(&self.id) {
+            let pool = c.pools.remove(&self.id);
+            if let Some(p) = &pool {
                 c.listeners.remove(&p.port);
-                for m in p.members {
+                for &m in &p.members {
                     if let Some(t) = c.tcp(m) {
                         t.abort();
                     }
@@ -1108,7 +1129,10 @@ impl Drop for Listener {
                     c.remove(m);
                 }
             }
-        }
+            (pool, std::mem::take(&mut c.graveyard))
+        };
+        // Its callback may hold connections, whose drops lock the core.
+        drop((pool, dead));
         dispatch(&self.stack, events);
     }
 }
@@ -1213,21 +1237,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tcp_connects_carries_both_ways_and_closes() {
-        let (a, b) = pair();
+    /// A listener on `port` whose accepted connections are kept.
+    fn collecting_listener(
+        s: &Stack,
+        port: u16,
+        backlog: usize,
+    ) -> (Listener, Arc<Mutex<Vec<TcpConn>>>) {
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let acc = accepted.clone();
-        let _l = b
+        let l = s
             .tcp_listen(
-                80,
-                4,
+                port,
+                backlog,
                 Arc::new(move |c| {
                     acc.lock().push(c);
                     None
                 }),
             )
             .unwrap();
+        (l, accepted)
+    }
+
+    #[test]
+    fn tcp_connects_carries_both_ways_and_closes() {
+        let (a, b) = pair();
+        let (_l, accepted) = collecting_listener(&b, 80, 4);
         let (w, woken) = waker();
         let c = a
             .tcp_connect(40000, "10.9.0.2:80".parse().unwrap(), w)
@@ -1279,18 +1313,7 @@ mod tests {
     #[test]
     fn many_connections_each_get_their_own_bytes() {
         let (a, b) = pair();
-        let accepted = Arc::new(Mutex::new(Vec::new()));
-        let acc = accepted.clone();
-        let _l = b
-            .tcp_listen(
-                80,
-                64,
-                Arc::new(move |c| {
-                    acc.lock().push(c);
-                    None
-                }),
-            )
-            .unwrap();
+        let (_l, accepted) = collecting_listener(&b, 80, 64);
         let conns: Vec<TcpConn> = (0..200u16)
             .map(|i| {
                 let (w, _) = waker();

@@ -16,6 +16,37 @@ fn script(name: &str) -> OsString {
     crate_dir().join("net").join(name).into_os_string()
 }
 
+/// `husk do --network sandbox -- python3 tests/net/NAME ARGS...`.
+fn python_in_sandbox(husk: std::path::PathBuf, name: &str, args: &[&str]) -> Vec<OsString> {
+    let mut v: Vec<OsString> = vec![
+        husk.into_os_string(),
+        "do".into(),
+        "--network".into(),
+        "sandbox".into(),
+        "--".into(),
+        "python3".into(),
+        script(name),
+    ];
+    v.extend(args.iter().map(OsString::from));
+    v
+}
+
+/// Runs `argv` (a husk command line) for at most `secs`: its stdout
+/// and stderr, printed for the test's log.
+fn run_printed(argv: &[OsString], secs: u64) -> (String, String) {
+    let r = run(&RunSpec {
+        argv,
+        env: &minimal_env(),
+        cwd: Path::new("/"),
+        timeout: Duration::from_secs(secs),
+    })
+    .expect("running husk");
+    let out = String::from_utf8_lossy(&r.stdout).into_owned();
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    println!("{out}\n{err}");
+    (out, err)
+}
+
 /// Whether the host's veth end into the /30 of `sandbox` is still there
 /// 10 s after the sandbox: a namespace is taken down in the background.
 fn veth_outlives(sandbox: Ipv4Addr) -> bool {
@@ -76,29 +107,17 @@ fn the_sandbox_reaches_host_servers() {
         tx.send((peer, got, from, b[..m].to_vec())).unwrap();
     });
 
-    let argv: Vec<OsString> = vec![
-        husk.into_os_string(),
-        "do".into(),
-        "--network".into(),
-        "sandbox".into(),
-        "--".into(),
-        "python3".into(),
-        script("sandbox_client.py"),
-        tcp_port.to_string().into(),
-        udp_port.to_string().into(),
-        closed.to_string().into(),
-        token.clone().into(),
-    ];
-    let r = run(&RunSpec {
-        argv: &argv,
-        env: &minimal_env(),
-        cwd: Path::new("/"),
-        timeout: Duration::from_secs(120),
-    })
-    .expect("running husk");
-    let out = String::from_utf8_lossy(&r.stdout);
-    let err = String::from_utf8_lossy(&r.stderr);
-    println!("{out}\n{err}");
+    let argv = python_in_sandbox(
+        husk,
+        "sandbox_client.py",
+        &[
+            &tcp_port.to_string(),
+            &udp_port.to_string(),
+            &closed.to_string(),
+            &token,
+        ],
+    );
+    let (out, err) = run_printed(&argv, 120);
     let (peer, got, udp_from, udp_data) = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the host's servers were not reached");
@@ -222,27 +241,8 @@ fn many_connections_at_once_across_the_veth() {
             });
         }
     });
-    let argv: Vec<OsString> = vec![
-        husk.into_os_string(),
-        "do".into(),
-        "--network".into(),
-        "sandbox".into(),
-        "--".into(),
-        "python3".into(),
-        script("sandbox_stress.py"),
-        port.to_string().into(),
-        "200".into(),
-    ];
-    let r = run(&RunSpec {
-        argv: &argv,
-        env: &minimal_env(),
-        cwd: Path::new("/"),
-        timeout: Duration::from_secs(240),
-    })
-    .expect("running husk");
-    let out = String::from_utf8_lossy(&r.stdout);
-    let err = String::from_utf8_lossy(&r.stderr);
-    println!("{out}\n{err}");
+    let argv = python_in_sandbox(husk, "sandbox_stress.py", &[&port.to_string(), "200"]);
+    let (out, err) = run_printed(&argv, 240);
     assert!(out.contains("bad [] 0"), "{out}\n{err}");
     assert!(out.contains("done 1600"), "{out}\n{err}");
 }

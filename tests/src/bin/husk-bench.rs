@@ -651,8 +651,7 @@ fn veth_rows(net: PathBuf) -> Vec<Row> {
     let native = veth_netns_up();
     let ports = host_servers();
     let prog = argv_of(net);
-    let row = |name, unit, what: &str, port: u16, target, meets| {
-        let args = prog(&["veth", what, &port.to_string()]);
+    let row = |name, unit, args: Vec<OsString>, target, meets| {
         let native = native.clone();
         Row {
             name,
@@ -669,55 +668,36 @@ fn veth_rows(net: PathBuf) -> Vec<Row> {
             values: Vec::new(),
         }
     };
+    let [sink, source, echo] = ports.map(|p| p.to_string());
     vec![
         row(
             "veth: 256 MiB sandbox -> host (median of 3)",
             "MB/s",
-            "send",
-            ports[0],
+            prog(&["veth", "send", &sink]),
             "ahead of runsc",
             |h, _, r| r.map(|r| h > r),
         ),
         row(
             "veth: 256 MiB host -> sandbox (median of 3)",
             "MB/s",
-            "recv",
-            ports[1],
+            prog(&["veth", "recv", &source]),
             "ahead of runsc",
             |h, _, r| r.map(|r| h > r),
         ),
         row(
             "veth: 16-byte request/response",
             "us",
-            "rr",
-            ports[2],
+            prog(&["veth", "rr", &echo]),
             "<= runsc",
             at_most_runsc,
         ),
-        {
-            let args = prog(&[
-                "veth",
-                "idle",
-                "1000",
-                &ports[0].to_string(),
-                &ports[2].to_string(),
-            ]);
-            let native = native.clone();
-            Row {
-                name: "veth: ... with 1,000 idle connections open",
-                unit: "us",
-                target: "-",
-                meets: |_, _, _| None,
-                measure: Box::new(move |r: &Runner| match (r, &native) {
-                    (Runner::Native, Err(e)) => Measure {
-                        value: None,
-                        note: Some(e.clone()),
-                    },
-                    _ => printed_median(&r.with_network(), &args, 3),
-                }),
-                values: Vec::new(),
-            }
-        },
+        row(
+            "veth: ... with 1,000 idle connections open",
+            "us",
+            prog(&["veth", "idle", "1000", &sink, &echo]),
+            "-",
+            |_, _, _| None,
+        ),
     ]
 }
 
@@ -769,7 +749,11 @@ fn server_rows() -> Vec<Row> {
             "nginx + wrk, loopback, 2 connections (median of 3)",
             "req/s",
             &["nginx", "wrk", "curl"],
-            sh("nginx_wrk.sh", &[]),
+            vec![
+                "/bin/sh".into(),
+                crate_dir().join("net/nginx.sh").into_os_string(),
+                "wrk".into(),
+            ],
             false,
         ),
         row(
