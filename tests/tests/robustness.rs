@@ -171,7 +171,15 @@ fn refused_clones_leave_no_host_process_or_thread() {
             "{first}"
         );
         assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("ready"));
-        counts.push(host_tree(child.id()));
+        // The least of a few looks: a stub being torn down (under the
+        // load of the other tests) is in passing, a leak stays.
+        let mut least = host_tree(child.id());
+        for _ in 0..10 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let (p, t) = host_tree(child.id());
+            least = (least.0.min(p), least.1.min(t));
+        }
+        counts.push(least);
         let status = child.wait().expect("waiting for husk");
         assert!(status.success(), "{status}");
     }

@@ -55,11 +55,14 @@ pub fn check_flags(k: &Kernel, flags: u64, euid: u32) -> KResult<()> {
 
 /// A child's address space and host side, made before it is registered.
 pub struct ClonePrep {
+    /// First, so that dropped unused the thread has torn its host side
+    /// down before the address space (which its context points into)
+    /// goes.
+    thread: Started,
     /// The flags it was made for.
     flags: u64,
     mm: Arc<Mm>,
     kicker: Arc<dyn Kicker>,
-    thread: Started,
 }
 
 /// Makes the child of a clone with `flags` by the task running in `mm`
@@ -256,16 +259,34 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
 
 /// A task's sentry thread whose host side exists, waiting for its task
 /// to be registered before it runs it. Dropped without `go`, the thread
-/// tears the host side down and ends.
+/// tears the host side down and ends, and the drop waits for that: the
+/// context points into the address space, which may go right after.
+/// (Without the wait, a refused fork's space was freed under a release
+/// still in progress, which read a freed count and left the stub parked
+/// and untraced: `refused_clones_leave_no_host_process_or_thread`, under
+/// load.)
 pub struct Started {
-    go: SyncSender<(i32, Regs)>,
+    go: Option<SyncSender<(i32, Regs)>>,
+    /// Disconnected when the thread has let its host side go.
+    released: std::sync::mpsc::Receiver<()>,
 }
 
 impl Started {
     /// Runs task `tid` (registered by now, or about to be under the
     /// kernel lock the caller holds) from `regs`.
-    pub fn go(self, tid: i32, regs: Regs) {
-        let _ = self.go.send((tid, regs));
+    pub fn go(mut self, tid: i32, regs: Regs) {
+        if let Some(g) = self.go.take() {
+            let _ = g.send((tid, regs));
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(g) = self.go.take() {
+            drop(g);
+            let _ = self.released.recv();
+        }
     }
 }
 
@@ -280,6 +301,7 @@ pub fn start_thread(
 ) -> KResult<Started> {
     let (ready_tx, ready) = sync_channel(1);
     let (go, go_rx) = sync_channel::<(i32, Regs)>(1);
+    let (released_tx, released) = sync_channel::<()>(0);
     let r = std::thread::Builder::new()
         .name("task".into())
         .stack_size(1 << 20)
@@ -299,7 +321,10 @@ pub fn start_thread(
                     }
                     run_task(k, tid, pctx, regs)
                 }
-                Err(_) => pctx.release(),
+                Err(_) => {
+                    pctx.release();
+                    drop(released_tx);
+                }
             }
         });
     if let Err(e) = r {
@@ -307,7 +332,10 @@ pub fn start_thread(
         return Err(Errno::EAGAIN);
     }
     match ready.recv() {
-        Ok(true) => Ok(Started { go }),
+        Ok(true) => Ok(Started {
+            go: Some(go),
+            released,
+        }),
         _ => Err(Errno::EAGAIN),
     }
 }
