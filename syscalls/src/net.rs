@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback, and IPv4 TCP and UDP beyond it with --network sandbox; AF_NETLINK NETLINK_ROUTE listing the interfaces";
+    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback, and IPv4 TCP and UDP beyond it with --network sandbox; raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
     r("socket", "iii", Partial(inet), socket);
     r("socketpair", "iiia", Partial(inet), socketpair);
     r("connect", "dau", Full, connect);
@@ -119,9 +119,19 @@ fn inet_kind(ctx: &Ctx<'_, '_>, ty: i32, protocol: u64) -> KResult<i32> {
     match (ty, protocol) {
         (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Ok(ty),
         (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => Ok(ty),
+        // Ping sockets: refused as Linux's default ping_group_range
+        // ("1 0") refuses them; ping falls back to a raw socket.
+        (libc::SOCK_DGRAM, libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6) => Err(Errno::EACCES),
         (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => {
             ctx.log_once(&format!("socket type {ty} protocol {protocol}"));
             Err(Errno::EPROTONOSUPPORT)
+        }
+        (libc::SOCK_RAW, libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6) => {
+            // CAP_NET_RAW: root's.
+            if ctx.proc_ref().creds.euid != 0 {
+                return Err(Errno::EPERM);
+            }
+            Ok(ty)
         }
         (libc::SOCK_RAW, _) => {
             ctx.log_once("raw IP sockets");
@@ -147,6 +157,18 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         inet_kind(ctx, ty, a[2])?
     };
+    if kind == libc::SOCK_RAW {
+        let want = if family == libc::AF_INET {
+            libc::IPPROTO_ICMP
+        } else {
+            libc::IPPROTO_ICMPV6
+        };
+        if crate::abi::int(a[2]) != want {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        let f = sentry::local::icmp::IcmpSocket::file(family, file_flags(flags), &ctx.k.sockets);
+        return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
+    }
     let s = LocalSocket::new_in(family, kind, &ctx.k.sockets);
     let f = LocalFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)

@@ -560,7 +560,15 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
             Ok(1)
         }
-        libc::PR_GET_KEEPCAPS => Ok(0),
+        libc::PR_SET_KEEPCAPS => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            ctx.log_once("PR_SET_KEEPCAPS (capabilities are not enforced)");
+            ctx.proc_().keepcaps = a[1] == 1;
+            Ok(0)
+        }
+        libc::PR_GET_KEEPCAPS => Ok(u64::from(ctx.proc_ref().keepcaps)),
         libc::PR_GET_TID_ADDRESS => {
             let v = ctx.task_ref().clear_child_tid;
             put(ctx, a[1], &v)?;

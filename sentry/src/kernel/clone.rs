@@ -184,6 +184,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         };
         np.dumpable = pp.dumpable;
         np.no_new_privs = pp.no_new_privs;
+        np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();
         st.procs.insert(tid, np);
         if let Some(pp) = st.procs.get_mut(&ppid) {

@@ -154,6 +154,7 @@ pub fn new_process(
         subreaper: false,
         dumpable: 1,
         no_new_privs: false,
+        keepcaps: false,
         start: std::time::Instant::now(),
         child_times: (0, 0),
         dead_times: (0, 0),

@@ -122,6 +122,9 @@ pub struct Process {
     pub subreaper: bool,
     pub dumpable: u64,
     pub no_new_privs: bool,
+    /// PR_SET_KEEPCAPS: recorded and reported (capabilities follow the
+    /// effective uid here; see capset).
+    pub keepcaps: bool,
     pub start: std::time::Instant,
     /// Accumulated CPU time of reaped children (user, sys) in ns.
     pub child_times: (u64, u64),

@@ -81,6 +81,8 @@ pub struct Names {
     /// The interface beyond lo and its stack, in the sandbox's first
     /// network namespace under `--network sandbox`.
     pub net: std::sync::OnceLock<netstack::Stack>,
+    /// Raw ICMP sockets, each of which sees every ICMP message.
+    pub icmp: Mutex<Vec<Weak<super::icmp::IcmpSocket>>>,
 }
 
 impl Names {

@@ -11,6 +11,7 @@
 //! ECONNRESET when data was left unread) and forgets its name.
 
 pub mod addr;
+pub mod icmp;
 pub mod iface;
 pub mod ifreq;
 pub mod inet;
