@@ -257,6 +257,11 @@ impl SockOpts {
         }
     }
 
+    /// SO_LINGER as set: (on, seconds).
+    pub fn linger(&self) -> (bool, i32) {
+        (self.linger[0] != 0, self.linger[1])
+    }
+
     /// Whether a flag option (SO_REUSEADDR, ...) is set.
     pub fn flag(&self, name: i32) -> bool {
         self.ints.get(&name).is_some_and(|&v| v != 0)

@@ -45,3 +45,10 @@ u.settimeout(10)
 u.sendto(token.encode(), (gw, udp_port))
 d, a = u.recvfrom(100)
 print("udp reply", d.decode(), a[0] == gw)
+
+# SO_LINGER on with no time: close resets the connection.
+c = socket.create_connection((gw, tcp_port), timeout=20)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.sendall(b"linger")
+c.close()
+print("linger closed")

@@ -104,7 +104,12 @@ fn the_sandbox_reaches_host_servers() {
         let mut b = [0u8; 100];
         let (m, from) = udp.recv_from(&mut b).unwrap();
         udp.send_to(&b[..m], from).unwrap();
-        tx.send((peer, got, from, b[..m].to_vec())).unwrap();
+        // The lingering close: a reset after its bytes.
+        let (mut l, _) = tcp.accept().unwrap();
+        l.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut rest = Vec::new();
+        let reset = l.read_to_end(&mut rest).err().map(|e| e.kind());
+        tx.send((peer, got, from, b[..m].to_vec(), reset)).unwrap();
     });
 
     let argv = python_in_sandbox(
@@ -118,7 +123,7 @@ fn the_sandbox_reaches_host_servers() {
         ],
     );
     let (out, err) = run_printed(&argv, 120);
-    let (peer, got, udp_from, udp_data) = rx
+    let (peer, got, udp_from, udp_data, reset) = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the host's servers were not reached");
     t.join().unwrap();
@@ -135,6 +140,7 @@ fn the_sandbox_reaches_host_servers() {
     );
     assert_eq!(udp_from.ip(), peer.ip());
     assert_eq!(udp_data, token.as_bytes());
+    assert_eq!(reset, Some(std::io::ErrorKind::ConnectionReset));
     // The sandbox's view.
     for line in [
         "gateway found True".to_string(),
@@ -143,6 +149,7 @@ fn the_sandbox_reaches_host_servers() {
         "SO_ERROR 0".into(),
         "closed port ECONNREFUSED".into(),
         format!("udp reply {token} True"),
+        "linger closed".into(),
     ] {
         assert!(out.contains(&line), "missing {line:?} in\n{out}\n{err}");
     }

@@ -549,6 +549,9 @@ impl LocalSocket {
                 c.set_nodelay(v != 0);
             }
         }
+        if (level, name) == (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) {
+            self.remote_keepalive();
+        }
         Ok(())
     }
 

@@ -472,6 +472,7 @@ impl Drop for LocalSocket {
     fn drop(&mut self) {
         let proto = self.proto();
         let st = self.st.get_mut();
+        LocalSocket::remote_close(st);
         if let Some(k) = st.key.take() {
             self.names.remove_if_dead(&k);
         }
@@ -779,7 +780,11 @@ impl Socket for LocalFile {
         if level != libc::SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
         }
-        if let Some(r) = s.st.lock().opts.set(name, value) {
+        let set = s.st.lock().opts.set(name, value);
+        if let Some(r) = set {
+            if name == libc::SO_KEEPALIVE && r.is_ok() && s.inet() {
+                s.remote_keepalive();
+            }
             return r;
         }
         let v = crate::socket::int_option(value)?;

@@ -27,6 +27,22 @@ pub(crate) enum Ext {
     Udp(Arc<netstack::UdpSock>),
 }
 
+/// The keep-alive probe interval SO_KEEPALIVE asks for: after
+/// TCP_KEEPIDLE seconds idle (Linux's default 7200).
+fn keepalive_of(st: &super::State) -> Option<std::time::Duration> {
+    if !st.opts.flag(libc::SO_KEEPALIVE) {
+        return None;
+    }
+    let idle = st
+        .proto_opts
+        .get(&(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE))
+        .copied()
+        .unwrap_or(7200);
+    Some(std::time::Duration::from_secs(
+        u64::try_from(idle.max(1)).unwrap_or(7200),
+    ))
+}
+
 fn errno(e: netstack::NetError) -> Errno {
     Errno(e.errno())
 }
@@ -76,13 +92,38 @@ impl LocalSocket {
 
     /// The options kept so far, applied to a new connection.
     fn apply_opts(&self, c: &netstack::TcpConn) {
-        let nodelay = self
-            .st
-            .lock()
-            .proto_opts
-            .get(&(libc::IPPROTO_TCP, libc::TCP_NODELAY))
-            .is_some_and(|&v| v != 0);
+        let (nodelay, keepalive) = {
+            let st = self.st.lock();
+            let tcp = |name, default| {
+                st.proto_opts
+                    .get(&(libc::IPPROTO_TCP, name))
+                    .copied()
+                    .unwrap_or(default)
+            };
+            (tcp(libc::TCP_NODELAY, 0) != 0, keepalive_of(&st))
+        };
         c.set_nodelay(nodelay);
+        c.set_keepalive(keepalive);
+    }
+
+    /// SO_KEEPALIVE (or TCP_KEEPIDLE) changed: the connection's probes
+    /// follow.
+    pub(super) fn remote_keepalive(&self) {
+        if let Some(c) = self.ext_tcp() {
+            let k = keepalive_of(&self.st.lock());
+            c.set_keepalive(k);
+        }
+    }
+
+    /// Closing: SO_LINGER on with no time resets the connection, as on
+    /// Linux (a linger with time does not hold close(2) here: what is
+    /// queued goes out after it returns).
+    pub(super) fn remote_close(st: &super::State) {
+        if let Ext::Tcp(c) = &st.ext {
+            if st.opts.linger() == (true, 0) {
+                c.reset();
+            }
+        }
     }
 
     /// connect(2) of a TCP socket to `dest` beyond lo: the handshake goes
