@@ -21,7 +21,7 @@ mod device;
 
 use parking_lot::Mutex;
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
-use smoltcp::socket::{tcp, udp};
+use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::time::{Duration as SmolDuration, Instant};
 use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
@@ -207,6 +207,8 @@ enum Kind {
     /// A listening socket of the pool with this id.
     Member(u64),
     Udp(OnDatagram),
+    /// An ICMP echo identifier's socket: replies go to the callback.
+    Icmp(OnDatagram),
 }
 
 /// One socket in a set of its own.
@@ -249,6 +251,7 @@ struct Core {
     listeners: HashMap<u16, u64>,
     pools: HashMap<u64, Pool>,
     udp_ports: HashMap<u16, Id>,
+    icmp_idents: HashMap<u16, Id>,
     /// Each socket's next timer.
     timers: BTreeSet<(Instant, Id)>,
     /// For frames no socket takes.
@@ -312,6 +315,7 @@ fn classify(f: &[u8]) -> Option<(u8, IpAddr, u16, u16)> {
     Some((f[23], src, sport, dport))
 }
 
+const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 
@@ -357,6 +361,7 @@ impl Stack {
                 listeners: HashMap::new(),
                 pools: HashMap::new(),
                 udp_ports: HashMap::new(),
+                icmp_idents: HashMap::new(),
                 timers: BTreeSet::new(),
                 empty: SocketSet::new(Vec::new()),
                 epoch,
@@ -457,6 +462,30 @@ impl Stack {
             Ok(Listener {
                 stack: self.0.clone(),
                 id,
+            })
+        })
+    }
+
+    /// An ICMP socket for echo identifier `ident`: the echo replies that
+    /// carry it go to `on_reply` (the sender's address, port 0, and the
+    /// ICMP message).
+    pub fn icmp_bind(&self, ident: u16, on_reply: OnDatagram) -> Result<IcmpSock, NetError> {
+        with_core(&self.0, None, |c| {
+            if c.icmp_idents.contains_key(&ident) {
+                return Err(NetError::AddrInUse);
+            }
+            let buf = || {
+                icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 16], vec![0u8; 16 * 1024])
+            };
+            let mut s = icmp::Socket::new(buf(), buf());
+            s.bind(icmp::Endpoint::Ident(ident))
+                .map_err(|_| NetError::AddrInUse)?;
+            let id = c.add(s, Kind::Icmp(on_reply));
+            c.icmp_idents.insert(ident, id);
+            Ok(IcmpSock {
+                stack: self.0.clone(),
+                id,
+                ident,
             })
         })
     }
@@ -641,6 +670,15 @@ impl Core {
             return Dest::Iface;
         };
         let found = match proto {
+            // An echo reply: its identifier (where a port would be) names
+            // the socket.
+            PROTO_ICMP if sport >> 8 == 0 => {
+                let ihl = usize::from(f[14] & 0xf) * 4;
+                let at = 14 + ihl + 4;
+                f.get(at..at + 2)
+                    .and_then(|b| self.icmp_idents.get(&u16::from_be_bytes([b[0], b[1]])))
+                    .copied()
+            }
             PROTO_TCP => self.tuples.get(&(dport, src, sport)).copied().or_else(|| {
                 let pool = self.pools.get(self.listeners.get(&dport)?)?;
                 pool.members.iter().copied().find(|m| {
@@ -750,6 +788,14 @@ impl Core {
                         to_std(meta.endpoint),
                         data.to_vec(),
                     ));
+                }
+            }
+            Kind::Icmp(f) => {
+                let f = f.clone();
+                let s = s.set.get_mut::<icmp::Socket>(s.h);
+                while let Ok((data, from)) = s.recv() {
+                    let from = to_std(IpEndpoint::new(from, 0));
+                    events.push(Event::Datagram(f.clone(), from, data.to_vec()));
                 }
             }
             Kind::Member(pid) => {
@@ -1134,6 +1180,41 @@ impl Drop for Listener {
         // Its callback may hold connections, whose drops lock the core.
         drop((pool, dead));
         dispatch(&self.stack, events);
+    }
+}
+
+/// An ICMP echo identifier's socket on the interface.
+pub struct IcmpSock {
+    stack: Arc<Shared>,
+    id: Id,
+    ident: u16,
+}
+
+impl IcmpSock {
+    /// Sends the ICMP message `msg` (its checksum the sender's) to `to`.
+    pub fn send_to(&self, to: IpAddr, msg: &[u8]) -> Result<usize, NetError> {
+        let ep = to_smol(SocketAddr::new(to, 0))?;
+        with_core(&self.stack, Some(self.id), |c| {
+            let s = c.socks.get_mut(&self.id).expect("a live ICMP socket");
+            let i = s.set.get_mut::<icmp::Socket>(s.h);
+            if msg.len() > i.payload_send_capacity() {
+                return Err(NetError::MsgSize);
+            }
+            match i.send_slice(msg, ep.addr) {
+                Ok(()) => Ok(msg.len()),
+                Err(icmp::SendError::BufferFull) => Err(NetError::WouldBlock),
+                Err(icmp::SendError::Unaddressable) => Err(NetError::Unreachable),
+            }
+        })
+    }
+}
+
+impl Drop for IcmpSock {
+    fn drop(&mut self) {
+        with_core(&self.stack, None, |c| {
+            c.icmp_idents.remove(&self.ident);
+            c.remove(self.id);
+        });
     }
 }
 

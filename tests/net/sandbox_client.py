@@ -52,3 +52,18 @@ c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.sendall(b"linger")
 c.close()
 print("linger closed")
+
+# An echo request to the host (a raw ICMP socket, as ping's), and its reply.
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(10)
+body = b"\x00\x00\x4b\x1d\x00\x01" + b"husk-echo"
+s = sum((body[i] << 8) + (body[i + 1] if i + 1 < len(body) else 0) for i in range(0, len(body), 2)) + 0x0800
+while s >> 16:
+    s = (s & 0xFFFF) + (s >> 16)
+req = b"\x08\x00" + struct.pack("!H", ~s & 0xFFFF) + body[2:]
+r.sendto(req, (gw, 0))
+while True:
+    d, a = r.recvfrom(200)
+    if d[20] == 0 and d[24:26] == b"\x4b\x1d":
+        break
+print("echo reply", a[0] == gw, d[28:] == b"husk-echo")

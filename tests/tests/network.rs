@@ -16,6 +16,24 @@ fn script(name: &str) -> OsString {
     crate_dir().join("net").join(name).into_os_string()
 }
 
+/// The host's count of ICMP echo requests received (/proc/net/snmp).
+fn host_icmp_in_echos() -> u64 {
+    let t = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let rows: Vec<Vec<&str>> = t
+        .lines()
+        .filter(|l| l.starts_with("Icmp:"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (Some(names), Some(values)) = (rows.first(), rows.get(1)) else {
+        return 0;
+    };
+    names
+        .iter()
+        .position(|n| *n == "InEchos")
+        .and_then(|i| values.get(i)?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// `husk do --network sandbox -- python3 tests/net/NAME ARGS...`.
 fn python_in_sandbox(husk: std::path::PathBuf, name: &str, args: &[&str]) -> Vec<OsString> {
     let mut v: Vec<OsString> = vec![
@@ -122,6 +140,7 @@ fn the_sandbox_reaches_host_servers() {
             &token,
         ],
     );
+    let echoes = host_icmp_in_echos();
     let (out, err) = run_printed(&argv, 120);
     let (peer, got, udp_from, udp_data, reset) = rx
         .recv_timeout(Duration::from_secs(10))
@@ -141,6 +160,11 @@ fn the_sandbox_reaches_host_servers() {
     assert_eq!(udp_from.ip(), peer.ip());
     assert_eq!(udp_data, token.as_bytes());
     assert_eq!(reset, Some(std::io::ErrorKind::ConnectionReset));
+    // The host's kernel answered an echo request.
+    assert!(
+        host_icmp_in_echos() > echoes,
+        "no echo request reached the host"
+    );
     // The sandbox's view.
     for line in [
         "gateway found True".to_string(),
@@ -150,6 +174,7 @@ fn the_sandbox_reaches_host_servers() {
         "closed port ECONNREFUSED".into(),
         format!("udp reply {token} True"),
         "linger closed".into(),
+        "echo reply True True".into(),
     ] {
         assert!(out.contains(&line), "missing {line:?} in\n{out}\n{err}");
     }

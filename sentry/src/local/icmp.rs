@@ -3,9 +3,11 @@
 //! interface's own address) is answered at once. As on Linux, every raw
 //! socket of its kind in the namespace sees each ICMP message, the
 //! request and the reply, less the types its ICMP_FILTER drops; an IPv4
-//! raw socket reads the IP header too, an ICMPv6 one does not. ICMP
-//! beyond the sandbox is not there yet: EHOSTUNREACH with an interface,
-//! ENETUNREACH without.
+//! raw socket reads the IP header too, an ICMPv6 one does not. Under
+//! `--network sandbox` an IPv4 echo request to another address goes out
+//! through the netstack, on an ICMP socket for its identifier, and the
+//! replies come back to every raw socket; without an interface (and for
+//! ICMPv6 beyond lo) it is ENETUNREACH.
 
 use super::inet::{format, parse};
 use super::queue::Queue;
@@ -50,7 +52,14 @@ pub struct IcmpSocket {
     rx: Queue,
     st: Mutex<State>,
     names: Arc<Names>,
+    this: Weak<IcmpSocket>,
+    /// The netstack's ICMP sockets for the echo identifiers this socket
+    /// sent beyond the sandbox (the newest few).
+    echo: Mutex<Vec<(u16, Arc<netstack::IcmpSock>)>>,
 }
+
+/// How many echo identifiers one raw socket keeps open in the netstack.
+const ECHO_IDENTS: usize = 8;
 
 /// The internet checksum of `parts`, as one byte string.
 fn checksum(parts: &[&[u8]]) -> u16 {
@@ -90,7 +99,9 @@ fn ipv4_header(src: [u8; 4], dst: [u8; 4], len: usize) -> [u8; 20] {
 
 impl IcmpSocket {
     pub fn new(family: i32, names: &Arc<Names>) -> Arc<IcmpSocket> {
-        let s = Arc::new(IcmpSocket {
+        let s = Arc::new_cyclic(|this| IcmpSocket {
+            this: this.clone(),
+            echo: Mutex::new(Vec::new()),
             family,
             rx: Queue::new(names.in_flight.clone()),
             st: Mutex::new(State {
@@ -176,12 +187,7 @@ impl IcmpSocket {
             dst = super::inet::loopback_for(dst);
         }
         if !self.is_own(dst) {
-            // No ICMP beyond the sandbox yet (the netstack's echo).
-            return Err(if self.names.net.get().is_some() {
-                Errno(libc::EHOSTUNREACH)
-            } else {
-                Errno::ENETUNREACH
-            });
+            return self.send_out(data, dst);
         }
         if dst.is_ipv4() == self.v6() {
             return Err(Errno::EINVAL);
@@ -217,6 +223,60 @@ impl IcmpSocket {
             self.deliver(dst, src, &rep);
         }
         Ok(data.len())
+    }
+}
+
+impl IcmpSocket {
+    /// An ICMP message to `dst` beyond the sandbox, through the netstack.
+    fn send_out(&self, data: &[u8], dst: IpAddr) -> KResult<usize> {
+        let Some(net) = self.names.net.get() else {
+            return Err(Errno::ENETUNREACH);
+        };
+        if self.v6() || dst.is_ipv6() {
+            return Err(Errno::ENETUNREACH);
+        }
+        let ident = u16::from_be_bytes([data[4], data[5]]);
+        let found = self
+            .echo
+            .lock()
+            .iter()
+            .find(|(i, _)| *i == ident)
+            .map(|(_, s)| s.clone());
+        let sock = match found {
+            Some(s) => s,
+            None => {
+                let me = self.this.clone();
+                let own = IpAddr::V4(net.config().addr);
+                let on_reply: netstack::OnDatagram = Arc::new(move |from, msg| {
+                    if let Some(s) = me.upgrade() {
+                        s.deliver(from.ip(), own, msg);
+                    }
+                });
+                let s = Arc::new(net.icmp_bind(ident, on_reply).map_err(|e| {
+                    Errno(if e == netstack::NetError::AddrInUse {
+                        libc::ENOBUFS
+                    } else {
+                        e.errno()
+                    })
+                })?);
+                let old = {
+                    let mut echo = self.echo.lock();
+                    echo.push((ident, s.clone()));
+                    if echo.len() > ECHO_IDENTS {
+                        Some(echo.remove(0))
+                    } else {
+                        None
+                    }
+                };
+                drop(old);
+                s
+            }
+        };
+        match sock.send_to(dst, data) {
+            // The interface's queue is full: lost, as by a full NIC.
+            Err(netstack::NetError::WouldBlock) => Ok(data.len()),
+            r => r.map_err(|e| Errno(e.errno())),
+        }
     }
 }
 

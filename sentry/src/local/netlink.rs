@@ -130,6 +130,23 @@ fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, port: u32, body: 
     out.resize(out.len().next_multiple_of(4), 0);
 }
 
+/// The payload of the first attribute of `kind` in `attrs` (bounded:
+/// each length is checked against what is left).
+fn attr_of(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
+    while attrs.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let ty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if ty == kind {
+            return Some(&attrs[4..len]);
+        }
+        attrs = attrs.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    None
+}
+
 /// RTM_NEWLINK's body for `i`.
 fn link(i: &Iface) -> Vec<u8> {
     let mut b = vec![0u8; 16];
@@ -264,9 +281,19 @@ impl NetlinkSocket {
                         let index = body
                             .get(4..8)
                             .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap()));
+                        // A get names its link by index or by IFLA_IFNAME
+                        // (if_nametoindex through rtnetlink, as ip does).
+                        let name = attr_of(body.get(16..).unwrap_or(&[]), 3)
+                            .map(|n| n.split(|&c| c == 0).next().unwrap_or(&[]).to_vec());
                         let found: Vec<&Iface> = ifaces
                             .iter()
-                            .filter(|i| dump || index == 0 || index == i.index)
+                            .filter(|i| {
+                                dump || match (index, &name) {
+                                    (0, Some(n)) => i.name.as_bytes() == n.as_slice(),
+                                    (0, None) => true,
+                                    (x, _) => x == i.index,
+                                }
+                            })
                             .collect();
                         if found.is_empty() {
                             err = -libc::ENODEV;
@@ -277,7 +304,13 @@ impl NetlinkSocket {
                     }
                     RTM_GETADDR => {
                         let family = body.first().copied().unwrap_or(0);
-                        for b in ifaces.iter().flat_map(|i| addrs(i, family)) {
+                        // A dump may ask for one interface's (ip's strict
+                        // checking relies on it).
+                        let index = body
+                            .get(4..8)
+                            .map_or(0, |b| i32::from_ne_bytes(b.try_into().unwrap()));
+                        let wanted = ifaces.iter().filter(|i| index == 0 || i.index == index);
+                        for b in wanted.flat_map(|i| addrs(i, family)) {
                             message(&mut out, RTM_NEWADDR, multi, seq, port, &b);
                         }
                     }
@@ -552,6 +585,46 @@ mod tests {
             (msgs[0].0, msgs[0].2[0], msgs[0].2[1]),
             (RTM_NEWADDR, FAM_INET6, 128)
         );
+    }
+
+    #[test]
+    fn a_get_by_name_finds_that_link_or_enodev() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let mut body = vec![0u8; 16];
+        attr(&mut body, 3, b"lo\0");
+        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1)
+            .unwrap();
+        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(
+            i32::from_ne_bytes(msgs[0].2[4..8].try_into().unwrap()),
+            LO_INDEX
+        );
+        let mut body = vec![0u8; 16];
+        attr(&mut body, 3, b"eth0\0");
+        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1)
+            .unwrap();
+        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        assert_eq!(msgs[0].0, NLMSG_ERROR);
+        assert_eq!(
+            i32::from_ne_bytes(msgs[0].2[..4].try_into().unwrap()),
+            -libc::ENODEV
+        );
+        // A malformed attribute list is no name at all.
+        assert_eq!(attr_of(&[200, 0, 3, 0, b'x'], 3), None);
+    }
+
+    #[test]
+    fn an_address_dump_may_name_its_interface() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let mut body = vec![0u8; 8];
+        body[4..8].copy_from_slice(&7i32.to_ne_bytes());
+        s.answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body), 1)
+            .unwrap();
+        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        // No such interface: only the end of the dump.
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].0, NLMSG_DONE);
     }
 
     #[test]
