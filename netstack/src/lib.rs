@@ -490,6 +490,21 @@ impl Stack {
         })
     }
 
+    /// One datagram from `port`, whose UDP socket another holds (two
+    /// sockets sharing a port with SO_REUSEADDR): EINVAL when nobody
+    /// holds it.
+    pub fn udp_send_from(&self, port: u16, to: SocketAddr, data: &[u8]) -> Result<usize, NetError> {
+        let id = self
+            .0
+            .core
+            .lock()
+            .udp_ports
+            .get(&port)
+            .copied()
+            .ok_or(NetError::Invalid)?;
+        udp_send(&self.0, id, to, data)
+    }
+
     /// A UDP socket on `port` of the interface's address; what it
     /// receives goes to `on_datagram`.
     pub fn udp_bind(&self, port: u16, on_datagram: OnDatagram) -> Result<UdpSock, NetError> {
@@ -1227,20 +1242,25 @@ pub struct UdpSock {
 impl UdpSock {
     /// Sends one datagram to `to`.
     pub fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<usize, NetError> {
-        let ep = to_smol(to)?;
-        with_core(&self.stack, Some(self.id), |c| {
-            let s = c.socks.get_mut(&self.id).expect("a live UDP socket");
-            let u = s.set.get_mut::<udp::Socket>(s.h);
-            if data.len() > u.payload_send_capacity() {
-                return Err(NetError::MsgSize);
-            }
-            match u.send_slice(data, ep) {
-                Ok(()) => Ok(data.len()),
-                Err(udp::SendError::BufferFull) => Err(NetError::WouldBlock),
-                Err(udp::SendError::Unaddressable) => Err(NetError::Unreachable),
-            }
-        })
+        udp_send(&self.stack, self.id, to, data)
     }
+}
+
+/// One datagram from UDP socket `id` to `to`.
+fn udp_send(sh: &Arc<Shared>, id: Id, to: SocketAddr, data: &[u8]) -> Result<usize, NetError> {
+    let ep = to_smol(to)?;
+    with_core(sh, Some(id), |c| {
+        let s = c.socks.get_mut(&id).ok_or(NetError::Invalid)?;
+        let u = s.set.get_mut::<udp::Socket>(s.h);
+        if data.len() > u.payload_send_capacity() {
+            return Err(NetError::MsgSize);
+        }
+        match u.send_slice(data, ep) {
+            Ok(()) => Ok(data.len()),
+            Err(udp::SendError::BufferFull) => Err(NetError::WouldBlock),
+            Err(udp::SendError::Unaddressable) => Err(NetError::Unreachable),
+        }
+    })
 }
 
 impl Drop for UdpSock {
@@ -1471,6 +1491,10 @@ mod tests {
         assert_eq!(d, b"query");
         ub.send_to(from, b"answer").unwrap();
         assert_eq!(until(|| back.lock().pop()).1, b"answer");
+        // From the port, for a socket sharing it; nobody's port is EINVAL.
+        assert_eq!(b.udp_send_from(53, from, b"shared").unwrap(), 6);
+        assert_eq!(until(|| back.lock().pop()).1, b"shared");
+        assert_eq!(b.udp_send_from(54, from, b"x"), Err(NetError::Invalid));
         assert_eq!(
             ua.send_to("[::1]:53".parse().unwrap(), b"x"),
             Err(NetError::Unreachable)

@@ -85,11 +85,17 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
     };
     let mut sl = 0;
     for s in socks {
+        // A connection in the netstack reports its own state and queues
+        // (asked before the socket's lock: the stack has its own).
+        let remote_conn = s.ext_tcp().map(|c| (c.linux_state(), c.queues()));
         let st = s.st.lock();
         let Some(local) = st.local else { continue };
         let remote = st.remote.unwrap_or(any);
         // TCP_ESTABLISHED, TCP_LISTEN, TCP_CLOSE.
         let (state, tx) = match &st.conn {
+            _ if remote_conn.is_some() => {
+                remote_conn.map_or((7, 0), |(state, (_, tx))| (state, tx))
+            }
             Conn::Connected { peer_rx, .. } => (1, peer_rx.queued()),
             Conn::Listening { .. } => (10, 0),
             Conn::None if st.remote.is_some() => (1, 0),
@@ -100,7 +106,7 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
             "{sl:4}: {} {} {state:02X} {tx:08X}:{:08X} 00:00000000 00000000 {:5} {:8} {}",
             hex(local, v6),
             hex(remote, v6),
-            s.rx.queued(),
+            remote_conn.map_or(s.rx.queued(), |(_, (rx, _))| rx),
             0,
             0,
             s.ino

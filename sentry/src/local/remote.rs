@@ -295,11 +295,20 @@ impl LocalSocket {
         if dest.is_ipv6() {
             return Err(Errno::ENETUNREACH);
         }
-        let Ext::Udp(u) = self.ext() else {
-            // Bound to lo only.
-            return Err(Errno::EINVAL);
+        let r = match self.ext() {
+            Ext::Udp(u) => u.send_to(dest, data),
+            // The port's stack socket is another's (a shared port), or
+            // nobody's (bound to lo only: EINVAL).
+            _ => {
+                let local = self.st.lock().local.ok_or(Errno::EINVAL)?;
+                if !self.hears_interface(local.ip()) {
+                    return Err(Errno::EINVAL);
+                }
+                let net = self.stack().ok_or(Errno::ENETUNREACH)?;
+                net.udp_send_from(local.port(), dest, data)
+            }
         };
-        match u.send_to(dest, data) {
+        match r {
             // The interface's queue is full: dropped, as by a full NIC.
             Err(netstack::NetError::WouldBlock) => Ok(data.len()),
             r => r.map_err(errno),
