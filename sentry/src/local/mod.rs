@@ -80,6 +80,10 @@ pub(crate) struct State {
     rcvbuf: usize,
     /// SO_PEERCRED.
     peercred: Option<Ucred>,
+    /// TCP: the peer closed with nothing unread (its FIN; Linux's
+    /// CLOSE_WAIT). A send still succeeds once, as the peer's reset is
+    /// yet to come; the next is EPIPE.
+    peer_fin: bool,
     /// The listener a blocking connect waits for room on.
     connecting: Option<Weak<LocalSocket>>,
     /// The last writer's credentials (a plain write does not name its
@@ -136,6 +140,7 @@ impl LocalSocket {
                 sndbuf: BUF_DEFAULT,
                 rcvbuf: BUF_DEFAULT,
                 peercred: None,
+                peer_fin: false,
                 connecting: None,
                 writer: Ucred::default(),
                 opts: SockOpts::default(),
@@ -297,6 +302,16 @@ impl LocalSocket {
             }
         }
         let mut st = self.st.lock();
+        if st.peer_fin && st.shutdown & SEND_SHUTDOWN == 0 {
+            if !data.is_empty() {
+                // Lost to the peer's reset; the socket is closed after it.
+                st.peer_fin = false;
+                st.shutdown = SHUTDOWN_MASK;
+                drop(st);
+                self.rx.wq.notify(EV_IN | EV_OUT | EV_HUP);
+            }
+            return Ok(data.len());
+        }
         if let Some(e) = st.err.take() {
             return Err(e);
         }
@@ -487,7 +502,11 @@ impl Drop for LocalSocket {
             if let Some(p) = peer.upgrade() {
                 {
                     let mut ps = p.st.lock();
-                    if self.kind != libc::SOCK_DGRAM {
+                    if self.inet() && self.kind == libc::SOCK_STREAM && !unread {
+                        // TCP's FIN: the peer may still send (once).
+                        ps.shutdown |= RCV_SHUTDOWN;
+                        ps.peer_fin = true;
+                    } else if self.kind != libc::SOCK_DGRAM {
                         ps.shutdown = SHUTDOWN_MASK;
                         if unread {
                             ps.err = Some(Errno::ECONNRESET);
