@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on loopback, and IPv4 TCP and UDP beyond it with --network sandbox; raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
+    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP, UDP and UDP-Lite on loopback, and IPv4 TCP and UDP beyond it with --network sandbox; raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
     r("socket", "iii", Partial(inet), socket);
     r("socketpair", "iiia", Partial(inet), socketpair);
     r("connect", "dau", Full, connect);
@@ -118,7 +118,7 @@ fn inet_kind(ctx: &Ctx<'_, '_>, ty: i32, protocol: u64) -> KResult<i32> {
     let protocol = crate::abi::int(protocol);
     match (ty, protocol) {
         (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => Ok(ty),
-        (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => Ok(ty),
+        (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP | libc::IPPROTO_UDPLITE) => Ok(ty),
         // Ping sockets: refused as Linux's default ping_group_range
         // ("1 0") refuses them; ping falls back to a raw socket.
         (libc::SOCK_DGRAM, libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6) => Err(Errno::EACCES),
@@ -169,7 +169,8 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let f = sentry::local::icmp::IcmpSocket::file(family, file_flags(flags), &ctx.k.sockets);
         return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
     }
-    let s = LocalSocket::new_in(family, kind, &ctx.k.sockets);
+    let lite = family != libc::AF_UNIX && crate::abi::int(a[2]) == libc::IPPROTO_UDPLITE;
+    let s = LocalSocket::new_proto(family, kind, lite, &ctx.k.sockets);
     let f = LocalFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }

@@ -26,11 +26,16 @@ const FAM_INET6: u16 = 10;
 const FAM_UNSPEC: u16 = 0;
 const _: () = assert!(libc::AF_INET == FAM_INET as i32 && libc::AF_INET6 == FAM_INET6 as i32);
 
+/// UDP-Lite's checksum coverage options (SOL_UDPLITE).
+const UDPLITE_SEND_CSCOV: i32 = 10;
+const UDPLITE_RECV_CSCOV: i32 = 11;
+
 /// The transport a port belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Proto {
     Tcp,
     Udp,
+    UdpLite,
 }
 
 /// Decodes an application's address for a socket of `family` (AF_INET
@@ -451,10 +456,14 @@ impl LocalSocket {
         }
         self.inet_autobind()?;
         if self.is_remote(dest.ip()) {
+            if self.lite {
+                // The netstack has no UDP-Lite.
+                return Err(Errno::ENETUNREACH);
+            }
             return self.remote_send_to(dest, data);
         }
         let src = self.source(dest);
-        let Some(t) = self.names.ports.find(Proto::Udp, dest, |_| true) else {
+        let Some(t) = self.names.ports.find(self.proto(), dest, |_| true) else {
             // A connected socket hears of it (ICMP port unreachable).
             let mut st = self.st.lock();
             if st.remote == Some(dest) {
@@ -493,6 +502,7 @@ impl LocalSocket {
                 | libc::TCP_FASTOPEN
                 | libc::TCP_NOTSENT_LOWAT,
             ) if tcp => 0,
+            (libc::IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV | UDPLITE_RECV_CSCOV) if self.lite => 0,
             (libc::IPPROTO_IP, libc::IP_TTL) => 64,
             (
                 libc::IPPROTO_IP,
@@ -542,7 +552,15 @@ impl LocalSocket {
             return Ok(());
         }
         self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
-        let v = crate::socket::int_option(value)?;
+        let mut v = crate::socket::int_option(value)?;
+        if level == libc::IPPROTO_UDPLITE {
+            // As Linux: a coverage under the header's 8 bytes is 8.
+            v = if v != 0 && v < 8 {
+                8
+            } else {
+                v.min(i32::from(u16::MAX))
+            };
+        }
         self.st.lock().proto_opts.insert((level, name), v);
         if (level, name) == (libc::IPPROTO_TCP, libc::TCP_NODELAY) {
             if let Some(c) = self.ext_tcp() {

@@ -103,6 +103,9 @@ pub struct LocalSocket {
     /// AF_UNIX, AF_INET or AF_INET6.
     family: i32,
     kind: i32,
+    /// A UDP-Lite datagram socket (IPPROTO_UDPLITE): UDP's behaviour on
+    /// a port space of its own.
+    lite: bool,
     /// Its inode number ("socket:[ino]").
     pub ino: u64,
     this: Weak<LocalSocket>,
@@ -124,9 +127,15 @@ impl LocalSocket {
     /// A new unconnected socket of `family` and `kind` (SOCK_STREAM is TCP
     /// and SOCK_DGRAM UDP for AF_INET and AF_INET6).
     pub fn new_in(family: i32, kind: i32, names: &Arc<Names>) -> Arc<LocalSocket> {
+        LocalSocket::new_proto(family, kind, false, names)
+    }
+
+    /// The same, UDP-Lite when `lite` (a SOCK_DGRAM of IPPROTO_UDPLITE).
+    pub fn new_proto(family: i32, kind: i32, lite: bool, names: &Arc<Names>) -> Arc<LocalSocket> {
         let s = Arc::new_cyclic(|this| LocalSocket {
             family,
             kind,
+            lite: lite && kind == libc::SOCK_DGRAM,
             ino: crate::fs::pipe::anon_ino(),
             this: this.clone(),
             rx: Arc::new(Queue::new(names.in_flight.clone())),
@@ -465,6 +474,8 @@ impl LocalSocket {
     fn proto(&self) -> inet::Proto {
         if self.kind == libc::SOCK_STREAM {
             inet::Proto::Tcp
+        } else if self.lite {
+            inet::Proto::UdpLite
         } else {
             inet::Proto::Udp
         }
@@ -548,6 +559,16 @@ impl Socket for LocalFile {
     }
     fn kind(&self) -> i32 {
         self.0.kind
+    }
+    fn protocol(&self) -> i32 {
+        if !self.0.inet() {
+            return 0;
+        }
+        match self.0.proto() {
+            inet::Proto::Tcp => libc::IPPROTO_TCP,
+            inet::Proto::Udp => libc::IPPROTO_UDP,
+            inet::Proto::UdpLite => libc::IPPROTO_UDPLITE,
+        }
     }
     fn fs_name(&self, addr: &[u8]) -> KResult<Option<Vec<u8>>> {
         if self.0.inet() {

@@ -76,7 +76,7 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
     let socks: Vec<std::sync::Arc<LocalSocket>> = names
         .live()
         .into_iter()
-        .filter(|s| s.family == family && s.kind == kind)
+        .filter(|s| s.family == family && s.kind == kind && !s.lite)
         .collect();
     let any = if v6 {
         SocketAddr::from(([0u16; 8], 0))
