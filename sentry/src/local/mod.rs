@@ -544,6 +544,16 @@ impl LocalFile {
 }
 
 /// The caller's credentials as a socket sees them.
+/// fstat(2) of a socket with no inode of its own in the file tree.
+pub(crate) fn socket_stat() -> Stat {
+    Stat {
+        mode: libc::S_IFSOCK | 0o777,
+        nlink: 1,
+        blksize: 4096,
+        ..Default::default()
+    }
+}
+
 pub fn ucred_of(ctx: &Ctx<'_, '_>) -> Ucred {
     let c = &ctx.proc_ref().creds;
     Ucred {

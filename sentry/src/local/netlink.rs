@@ -475,12 +475,7 @@ impl Socket for NetlinkSocket {
 
 impl FileOps for NetlinkSocket {
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
-        if off.is_some() {
-            return Err(Errno::ESPIPE);
-        }
-        let r = self.rx.recv_packet(buf.len(), false)?;
-        buf[..r.data.len()].copy_from_slice(&r.data);
-        Ok(r.data.len())
+        self.rx.read_packet(buf, off)
     }
     fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
@@ -491,19 +486,10 @@ impl FileOps for NetlinkSocket {
         Ok(buf.len())
     }
     fn stat(&self) -> KResult<Stat> {
-        Ok(Stat {
-            mode: libc::S_IFSOCK | 0o777,
-            nlink: 1,
-            blksize: 4096,
-            ..Default::default()
-        })
+        Ok(super::socket_stat())
     }
     fn poll(&self, events: i16) -> i16 {
-        let mut r = libc::POLLOUT | libc::POLLWRNORM;
-        if !self.rx.is_empty() {
-            r |= libc::POLLIN | libc::POLLRDNORM;
-        }
-        r & events
+        self.rx.poll_always_writable(events)
     }
     fn wait_queues(&self, _c: &crate::fs::vfs::Caller, ev: Events) -> Queues {
         let mut q = Queues::new();

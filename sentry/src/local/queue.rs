@@ -248,6 +248,26 @@ impl Queue {
     }
 
     /// Unread bytes (FIONREAD on a stream).
+    /// read(2) of a datagram socket (netlink, raw ICMP) with this queue:
+    /// one message, cut to `buf`.
+    pub fn read_packet(&self, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        if off.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let r = self.recv_packet(buf.len(), false)?;
+        buf[..r.data.len()].copy_from_slice(&r.data);
+        Ok(r.data.len())
+    }
+
+    /// poll(2) of a socket that can always send and reads this queue.
+    pub fn poll_always_writable(&self, events: i16) -> i16 {
+        let mut r = libc::POLLOUT | libc::POLLWRNORM;
+        if !self.is_empty() {
+            r |= libc::POLLIN | libc::POLLRDNORM;
+        }
+        r & events
+    }
+
     pub fn queued(&self) -> usize {
         self.state.lock().bytes
     }
