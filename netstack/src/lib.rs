@@ -24,7 +24,7 @@ use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle,
 use smoltcp::socket::{icmp, tcp, udp};
 use smoltcp::time::{Duration as SmolDuration, Instant};
 use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -277,10 +277,6 @@ struct Shared {
 #[derive(Clone)]
 pub struct Stack(Arc<Shared>);
 
-fn ip4(a: Ipv4Addr) -> Ipv4Address {
-    a
-}
-
 fn to_std(e: IpEndpoint) -> SocketAddr {
     match e.addr {
         IpAddress::Ipv4(a) => SocketAddr::V4(SocketAddrV4::new(a, e.port)),
@@ -290,7 +286,7 @@ fn to_std(e: IpEndpoint) -> SocketAddr {
 
 fn to_smol(a: SocketAddr) -> Result<IpEndpoint, NetError> {
     match a {
-        SocketAddr::V4(v4) => Ok(IpEndpoint::new(IpAddress::Ipv4(ip4(*v4.ip())), v4.port())),
+        SocketAddr::V4(v4) => Ok(IpEndpoint::new(IpAddress::Ipv4(*v4.ip()), v4.port())),
         // The interface has IPv4 only.
         SocketAddr::V6(_) => Err(NetError::Unreachable),
     }
@@ -334,15 +330,12 @@ impl Stack {
         let epoch = std::time::Instant::now();
         let mut iface = Interface::new(ic, &mut dev, Instant::from_micros(0));
         iface.update_ip_addrs(|a| {
-            let _ = a.push(IpCidr::new(
-                IpAddress::Ipv4(ip4(config.addr)),
-                config.prefix,
-            ));
+            let _ = a.push(IpCidr::new(IpAddress::Ipv4(config.addr), config.prefix));
         });
         if let Some(g) = config.gateway {
             iface
                 .routes_mut()
-                .add_default_ipv4_route(ip4(g))
+                .add_default_ipv4_route(g)
                 .map_err(|_| std::io::Error::other("default route"))?;
         }
         let kick = rustix::event::eventfd(
@@ -407,7 +400,7 @@ impl Stack {
             let mut s = new_tcp();
             s.set_timeout(Some(CONNECT_TIMEOUT));
             let local = IpListenEndpoint {
-                addr: Some(IpAddress::Ipv4(ip4(self.0.config.addr))),
+                addr: Some(IpAddress::Ipv4(self.0.config.addr)),
                 port,
             };
             s.connect(c.iface.context(), ep, local)
@@ -920,7 +913,7 @@ fn run(sh: &Arc<Shared>) {
     let dev_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     loop {
         let mut events = Vec::new();
-        let delay = {
+        let (delay, dead) = {
             let mut c = sh.core.lock();
             c.ingress(&mut events);
             let next = c.timers_due(&mut events);
@@ -932,7 +925,6 @@ fn run(sh: &Arc<Shared>) {
                 dead,
             )
         };
-        let (delay, dead) = delay;
         drop(dead);
         dispatch(sh, events);
         let mut fds = [

@@ -19,6 +19,8 @@ pub enum NetnsError {
     },
     #[error("no free host interface name husk0..husk{0}")]
     NoFreeName(u32),
+    #[error("the thread setting up the network namespace panicked")]
+    Panicked,
 }
 
 fn last(what: &'static str) -> NetnsError {
@@ -197,7 +199,7 @@ fn slot_addrs(n: u32) -> (Ipv4Addr, Ipv4Addr) {
 pub fn create() -> Result<SandboxNet, NetnsError> {
     std::thread::spawn(create_here)
         .join()
-        .unwrap_or_else(|_| Err(NetnsError::NoFreeName(0)))
+        .unwrap_or(Err(NetnsError::Panicked))
 }
 
 fn create_here() -> Result<SandboxNet, NetnsError> {

@@ -376,6 +376,11 @@ fn at_most_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
     r.map(|r| h <= r)
 }
 
+/// More than runsc's value (a rate), when runsc was measured.
+fn ahead_of_runsc(h: f64, _n: f64, r: Option<f64>) -> Option<bool> {
+    r.map(|r| h > r)
+}
+
 /// A benchmark program's argv maker: `bin` and the arguments given.
 fn argv_of(bin: PathBuf) -> impl Fn(&[&str]) -> Vec<OsString> {
     move |args: &[&str]| {
@@ -675,14 +680,14 @@ fn veth_rows(net: PathBuf) -> Vec<Row> {
             "MB/s",
             prog(&["veth", "send", &sink]),
             "ahead of runsc",
-            |h, _, r| r.map(|r| h > r),
+            ahead_of_runsc,
         ),
         row(
             "veth: 256 MiB host -> sandbox (median of 3)",
             "MB/s",
             prog(&["veth", "recv", &source]),
             "ahead of runsc",
-            |h, _, r| r.map(|r| h > r),
+            ahead_of_runsc,
         ),
         row(
             "veth: 16-byte request/response",
@@ -718,7 +723,7 @@ fn server_rows() -> Vec<Row> {
             name,
             unit,
             target: "ahead of runsc",
-            meets: |h, _, r| r.map(|r| h > r),
+            meets: ahead_of_runsc,
             measure: Box::new(move |r: &Runner| match &gap {
                 Some(g) => Measure {
                     value: None,
