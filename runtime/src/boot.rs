@@ -34,6 +34,10 @@ pub struct BootArgs {
     /// That interface's configuration (`netstack::Config::parse`).
     #[arg(long, requires = "net_fd")]
     net_config: Option<String>,
+    /// Stay in the host's network namespace; TCP and UDP sockets are host
+    /// sockets (`--network host`).
+    #[arg(long, conflicts_with = "net_fd")]
+    host_network: bool,
     /// The sandbox's memory size (0: the host's).
     #[arg(long, default_value_t = 0)]
     memory_bytes: u64,
@@ -68,6 +72,9 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let t0 = std::time::Instant::now();
     sentry::fs::proc::snapshot_host();
+    let host_net = a
+        .host_network
+        .then(|| Arc::new(sentry::hostnet::HostNet::snapshot()));
     sentry::fs::vfs::set_memory_limit(a.memory_bytes);
     let memfile = Arc::new(MemFile::new().context("creating the memory file")?);
     let mut platform = platform::create(kind, memfile.fd()).context("platform")?;
@@ -76,7 +83,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     let platform: Arc<dyn platform::Platform> = Arc::from(platform);
     // From here on the sentry is nobody on the host and sees no host paths.
     crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
-    crate::sandbox::enter_empty_root().context("confining the sandbox")?;
+    crate::sandbox::enter_empty_root(a.host_network).context("confining the sandbox")?;
     crate::sandbox::become_nobody().context("leaving root")?;
     // Its thread starts only now: the namespaces above need a single
     // thread.
@@ -103,6 +110,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         stdio: [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?],
         console: a.console,
         net,
+        host_network: host_net,
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
@@ -112,8 +120,11 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     // file, or to stderr (a failure of husk, like its other errors).
     // Limits read now, while the call is still allowed.
     let _ = sentry::kernel::task::default_rlimits();
-    let policy = seccomp::compile(&seccomp::sandbox_policy(&kind.host_calls()))
-        .context("sandbox seccomp policy")?;
+    let mut allowed = seccomp::sandbox_policy(&kind.host_calls());
+    if a.host_network {
+        allowed.extend(seccomp::host_network_policy());
+    }
+    let policy = seccomp::compile(&allowed).context("sandbox seccomp policy")?;
     seccomp::install(
         &policy,
         seccomp::Who::Sandbox,

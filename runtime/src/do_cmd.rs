@@ -159,7 +159,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     let sentry_ends: Vec<OwnedFd> = pairs.into_iter().map(|(s, _)| s).collect();
 
     let net = match network {
-        crate::Network::None => None,
+        crate::Network::None | crate::Network::Host => None,
         crate::Network::Sandbox => match crate::netns::create() {
             Ok(n) => Some(n),
             Err(e) => {
@@ -171,6 +171,9 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
     };
     let mut s = Command::new(&exe);
     s.args(flags).arg("boot");
+    if network == crate::Network::Host {
+        s.arg("--host-network");
+    }
     if let Some(n) = &net {
         tracing::info!(host_if = %n.host_if, host_addr = %n.host_addr, sandbox_addr = %n.config.addr, "sandbox network");
         s.arg(format!("--net-fd={}", n.inherit()?))

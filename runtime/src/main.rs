@@ -60,6 +60,9 @@ pub enum Network {
     None,
     /// A veth pair to the host, the sandbox's own TCP/IP stack on it.
     Sandbox,
+    /// The host's network namespace: TCP and UDP sockets are host sockets
+    /// the sentry opens and checks.
+    Host,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -98,8 +101,9 @@ enum Cmd {
         memory: Option<u64>,
         /// `none`: loopback only. `sandbox`: an interface eth0 on a
         /// private /30 of 10.213.0.0/16 whose other end, huskN, is on the
-        /// host; the sandbox's own TCP/IP stack serves it (see README:
-        /// "Networking").
+        /// host; the sandbox's own TCP/IP stack serves it. `host`: the
+        /// host's network; TCP and UDP sockets are host sockets (see
+        /// README: "Networking").
         #[arg(long, value_enum, default_value_t = Network::None)]
         network: Network,
         /// The program and its arguments.

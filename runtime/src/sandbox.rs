@@ -149,16 +149,18 @@ pub fn become_nobody() -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// New mount, network, IPC, UTS and cgroup namespaces; the root becomes an empty
-/// read-only tmpfs. Must run while the process is single-threaded.
-pub fn enter_empty_root() -> Result<(), SandboxError> {
+/// New mount, network (unless `host_network`), IPC, UTS and cgroup
+/// namespaces; the root becomes an empty read-only tmpfs. Must run while
+/// the process is single-threaded.
+pub fn enter_empty_root(host_network: bool) -> Result<(), SandboxError> {
     let c = |s: &'static CStr| s.as_ptr();
+    let net = if host_network { 0 } else { libc::CLONE_NEWNET };
     // SAFETY: plain syscalls with constant, NUL-terminated arguments.
     unsafe {
         check(
             libc::unshare(
                 libc::CLONE_NEWNS
-                    | libc::CLONE_NEWNET
+                    | net
                     | libc::CLONE_NEWIPC
                     | libc::CLONE_NEWUTS
                     | libc::CLONE_NEWCGROUP,

@@ -382,6 +382,11 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
         any(SYS_poll),
         // The netstack thread's wait (rustix's poll is ppoll).
         any(SYS_ppoll),
+        // Host epolls watching the host fds in the application's epolls
+        // (`sentry::fs::epoll`); rustix waits with epoll_pwait.
+        one_of(SYS_epoll_create1, 0, &[EPOLL_CLOEXEC as u64]),
+        any(SYS_epoll_ctl),
+        any(SYS_epoll_pwait),
         any(SYS_recvmsg),
         any(SYS_sendmsg),
         // The gofer's direct path: beneath the root fd it donated.
@@ -413,6 +418,50 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
         any(SYS_sysinfo),
     ]);
     v
+}
+
+/// What `--network host` adds to the sandbox's policy: TCP and UDP
+/// sockets of AF_INET and AF_INET6 only (never raw, packet or netlink
+/// ones), always non-blocking, and only the socket options the sentry
+/// passes on (`sentry::hostnet::HOST_SOCKOPTS`, the same table).
+pub fn host_network_policy() -> Vec<Allowed> {
+    use libc::*;
+    let flags = (SOCK_NONBLOCK | SOCK_CLOEXEC) as u64;
+    let mut sockets: Vec<Vec<Arg>> = Vec::new();
+    for fam in [AF_INET, AF_INET6] {
+        for (ty, proto) in [(SOCK_STREAM, IPPROTO_TCP), (SOCK_DGRAM, IPPROTO_UDP)] {
+            sockets.push(vec![
+                Arg::Eq(0, fam as u64),
+                Arg::Eq(1, ty as u64 | flags),
+                Arg::Eq(2, proto as u64),
+            ]);
+        }
+    }
+    let opts: Vec<Vec<Arg>> = sentry::hostnet::HOST_SOCKOPTS
+        .iter()
+        .filter(|o| o.2)
+        .map(|&(level, name, _)| vec![Arg::Eq(1, level as u64), Arg::Eq(2, name as u64)])
+        .collect();
+    vec![
+        Allowed {
+            nr: SYS_socket,
+            rules: sockets,
+        },
+        any(SYS_bind),
+        any(SYS_connect),
+        any(SYS_listen),
+        one_of(SYS_accept4, 3, &[flags]),
+        any(SYS_getsockname),
+        any(SYS_getpeername),
+        any(SYS_shutdown),
+        any(SYS_getsockopt),
+        Allowed {
+            nr: SYS_setsockopt,
+            rules: opts,
+        },
+        // SIOCOUTQ and SIOCATMARK (FIONREAD is in the base policy).
+        one_of(SYS_ioctl, 1, &[TIOCOUTQ, sentry::hostnet::SIOCATMARK]),
+    ]
 }
 
 /// The stubs' own filter, stacked on the sandbox's: only the calls the
@@ -450,8 +499,10 @@ mod tests {
 
     #[test]
     fn policies_compile_and_stay_small() {
+        let host = [sandbox_policy(&platform_calls()), host_network_policy()].concat();
         for (name, p, max) in [
-            ("sandbox", sandbox_policy(&platform_calls()), 60),
+            ("sandbox", sandbox_policy(&platform_calls()), 64),
+            ("sandbox --network host", host, 74),
             ("gofer", gofer_policy(), 60),
             ("waiter", waiter_policy(), 12),
         ] {
@@ -504,6 +555,73 @@ mod tests {
             )),
             "{line}"
         );
+    }
+
+    /// Under `--network host` a raw, packet or netlink socket, a
+    /// blocking accept and an option outside the table still end the
+    /// sandbox; a TCP socket is allowed.
+    #[test]
+    fn host_network_allows_tcp_and_udp_sockets_only() {
+        let list = [sandbox_policy(&platform_calls()), host_network_policy()].concat();
+        let policy = compile(&list).expect("policy");
+        let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        let tcp = [
+            libc::SYS_socket,
+            libc::AF_INET as i64,
+            (libc::SOCK_STREAM | flags) as i64,
+            libc::IPPROTO_TCP as i64,
+        ];
+        let refused: [[i64; 4]; 4] = [
+            [
+                libc::SYS_socket,
+                libc::AF_INET as i64,
+                (libc::SOCK_RAW | flags) as i64,
+                libc::IPPROTO_ICMP as i64,
+            ],
+            [
+                libc::SYS_socket,
+                libc::AF_PACKET as i64,
+                (libc::SOCK_RAW | flags) as i64,
+                0,
+            ],
+            [
+                libc::SYS_socket,
+                libc::AF_NETLINK as i64,
+                (libc::SOCK_RAW | flags) as i64,
+                0,
+            ],
+            // SO_MARK on fd 0.
+            [
+                libc::SYS_setsockopt,
+                0,
+                libc::SOL_SOCKET as i64,
+                libc::SO_MARK as i64,
+            ],
+        ];
+        for (call, allowed) in std::iter::once((tcp, true)).chain(refused.map(|c| (c, false))) {
+            // SAFETY: the child makes only raw calls and never returns
+            // into the test harness.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                if install(&policy, Who::Sandbox, 2, false).is_err() {
+                    // SAFETY: leaving the forked child.
+                    unsafe { libc::_exit(1) };
+                }
+                // SAFETY: the call under test, with plain arguments (an
+                // option's value pointer is null: EFAULT if it passed).
+                unsafe {
+                    libc::syscall(call[0], call[1], call[2], call[3], 0, 0);
+                    libc::_exit(0);
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            let code = libc::WEXITSTATUS(status);
+            let want = if allowed { 0 } else { REFUSED_EXIT };
+            assert_eq!(code, want, "call {call:?}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod errno;
 pub mod fs;
 pub mod hostio;
+pub mod hostnet;
 pub mod kernel;
 pub mod loader;
 pub mod local;

@@ -46,6 +46,8 @@ pub struct Ancillary {
     pub rights: Vec<Arc<File>>,
     /// The sender's credentials (SCM_CREDENTIALS given, or its own).
     pub creds: Option<Ucred>,
+    /// An IP datagram's destination (IP_PKTINFO, IPV6_PKTINFO).
+    pub dst: Option<std::net::SocketAddr>,
 }
 
 /// What one receive took.
@@ -58,6 +60,15 @@ pub struct Received {
     pub from: Vec<u8>,
     pub rights: Vec<Arc<File>>,
     pub creds: Option<Ucred>,
+    /// An IP datagram's destination, and when a datagram was queued.
+    pub dst: Option<std::net::SocketAddr>,
+    pub stamp: Option<std::time::SystemTime>,
+    /// Control messages in the kernel's layout beside rights and
+    /// credentials: a host socket's as the host wrote them, or an IP
+    /// datagram's packet info and timestamps.
+    pub control: Vec<u8>,
+    /// The host cut those short (MSG_CTRUNC).
+    pub control_truncated: bool,
 }
 
 pub trait Socket: Send + Sync {

@@ -170,6 +170,11 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
     }
     let lite = family != libc::AF_UNIX && crate::abi::int(a[2]) == libc::IPPROTO_UDPLITE;
+    if family != libc::AF_UNIX && !lite && ctx.k.sockets.host_network() {
+        let s = sentry::hostnet::HostSocket::open(family, kind, &ctx.k.sockets)?;
+        let f = sentry::hostnet::HostSocket::file(s, file_flags(flags));
+        return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
+    }
     let s = LocalSocket::new_proto(family, kind, lite, &ctx.k.sockets);
     let f = LocalFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
@@ -271,6 +276,17 @@ fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         match s.connect(ctx, &addr, node) {
             Err(e) if e == Errno::EAGAIN && s.connect_again() && !f.nonblocking() => {
                 wait_ready_until(ctx, &f, libc::POLLOUT, deadline)?;
+            }
+            // A host socket's handshake (`--network host`): once it is
+            // over, connecting again gives its outcome, as Linux's
+            // blocking connect does.
+            Err(e) if e == Errno::EINPROGRESS && !f.nonblocking() => {
+                while s.connect_pending() {
+                    match wait_ready_until(ctx, &f, libc::POLLOUT, deadline) {
+                        Err(e) if e == Errno::EAGAIN => return Err(Errno::EINPROGRESS),
+                        r => r?,
+                    }
+                }
             }
             // Done at once, but a non-blocking TCP connect says so later.
             Ok(()) if f.nonblocking() && s.connects_in_background() => {
@@ -729,6 +745,26 @@ fn control_out(
             }
         }
     }
+    // A host socket's messages, whole ones only, as the host wrote them.
+    if r.control_truncated {
+        mflags |= libc::MSG_CTRUNC;
+    }
+    let mut off = 0;
+    while off + CMSG_HDR <= r.control.len() {
+        let clen = crate::abi::size(u64::from_ne_bytes(
+            r.control[off..off + 8].try_into().unwrap_or_default(),
+        ));
+        if clen < CMSG_HDR || clen > r.control.len() - off {
+            break;
+        }
+        if out.len() + clen > room {
+            mflags |= libc::MSG_CTRUNC;
+            break;
+        }
+        out.extend_from_slice(&r.control[off..off + clen]);
+        out.resize(out.len().next_multiple_of(8).min(room), 0);
+        off += clen.next_multiple_of(8);
+    }
     let used = out.len().min(room);
     if used > 0 {
         ctx.mm.write(addr, &out[..used])?;
@@ -755,7 +791,7 @@ fn recvmsg_at(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mp: u64, flags: i32) -> KRes
     let (used, mut mflags) = if room > 0 && m[4] != 0 {
         control_out(ctx, s, &mut r, m[4], room, flags)?
     } else {
-        let lost = !r.rights.is_empty() || s.passes_creds();
+        let lost = !r.rights.is_empty() || s.passes_creds() || !r.control.is_empty();
         (0, if lost { libc::MSG_CTRUNC } else { 0 })
     };
     let packet = s.kind() != libc::SOCK_STREAM;

@@ -4,7 +4,8 @@
  * EPIPE, ECONNRESET, v4-mapped peers of a v6 listener), UDP (names of
  * senders, connected sockets, EDESTADDRREQ, a send nobody takes) and the
  * TCP and IP options programs read. Port numbers differ between runs:
- * only comparisons are printed. */
+ * only comparisons are printed.
+ * compat-variant: network-host (also run with --network host). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <fcntl.h>

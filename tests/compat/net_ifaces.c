@@ -1,6 +1,7 @@
 /* The loopback interface as programs find it: getifaddrs (rtnetlink),
  * if_nametoindex/if_indextoname and the SIOCGIF* ioctls. Only lo is
- * looked at: a host has other interfaces, the sandbox none. */
+ * looked at: a host has other interfaces, the sandbox none.
+ * compat-variant: network-host (also run with --network host). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>

@@ -29,7 +29,13 @@ struct Case {
     argv: Vec<OsString>,
     /// Set when the case cannot run (e.g. compile error): it fails with this.
     setup_error: Option<String>,
+    /// `husk do` flags of the variant (`--network host`).
+    husk_flags: Vec<OsString>,
 }
+
+/// The marker of a compat program that also runs as `name[host]`, under
+/// `husk do --network host` (its sockets are host sockets).
+const HOST_NETWORK_MARKER: &str = "compat-variant: network-host";
 
 enum Verdict {
     Pass,
@@ -96,6 +102,17 @@ fn compat_cases(build: &Path) -> Vec<Case> {
                 id: format!("{name}[{variant}]"),
                 argv: vec![out.into_os_string()],
                 setup_error,
+                husk_flags: Vec::new(),
+            });
+        }
+        let text = fs::read_to_string(&src).unwrap_or_default();
+        if text.contains(HOST_NETWORK_MARKER) {
+            let static_case = &cases[cases.len() - 2];
+            cases.push(Case {
+                id: format!("{name}[host]"),
+                argv: static_case.argv.clone(),
+                setup_error: static_case.setup_error.clone(),
+                husk_flags: vec!["--network".into(), "host".into()],
             });
         }
     }
@@ -118,6 +135,7 @@ fn e2e_cases(build: &Path) -> Vec<Case> {
                 id: format!("{}[sh]", e2e_name(l)),
                 argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
                 setup_error: None,
+                husk_flags: Vec::new(),
             }
         })
         .collect()
@@ -215,8 +233,10 @@ fn main() -> ExitCode {
                 cwd,
                 timeout,
             });
+            let mut argv = husk_argv(husk, &case.argv);
+            argv.splice(2..2, case.husk_flags.iter().cloned());
             let sandboxed = run(&RunSpec {
-                argv: &husk_argv(husk, &case.argv),
+                argv: &argv,
                 env: &env,
                 cwd,
                 timeout,

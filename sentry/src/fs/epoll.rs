@@ -5,7 +5,11 @@
 //! an enclosing epoll wait. `epoll_wait` polls only what is on the ready
 //! list: level-triggered interests that are still ready go back on it,
 //! edge-triggered ones wait for their next notification, one-shot ones are
-//! disarmed. Files with no queue (host fds, files whose readiness never
+//! disarmed. Host fds (host sockets, host stdio) are watched by a host
+//! epoll of this epoll's own, edge-triggered: its edges put them on the
+//! ready list, so they cost nothing until something happens and an
+//! edge-triggered interest sees every new arrival, as on Linux. Files
+//! with no queue that the host cannot watch (files whose readiness never
 //! changes) are polled on every wait instead; there are few.
 //!
 //! Nesting is bounded as Linux bounds it: no cycles, and no chain of more
@@ -18,9 +22,10 @@ use crate::errno::{Errno, KResult};
 use crate::fs::Stat;
 use crate::kernel::waitq::{Events, Queues, WaitQueue, Waker, EV_ALL, EV_ERR, EV_HUP, EV_IN};
 use parking_lot::Mutex;
+use rustix::event::epoll::{self, EventFlags};
 use std::any::Any;
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::os::fd::RawFd;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
@@ -45,6 +50,8 @@ struct Item {
     /// Polled on every wait: the file has no queue to tell us.
     always: bool,
     host_fd: Option<RawFd>,
+    /// Its token in the host epoll watching its host fd, if it is there.
+    host_token: Option<u64>,
     /// The queues this interest is on.
     queues: Queues,
     ep: Weak<Inner>,
@@ -98,6 +105,21 @@ impl Waker for Item {
 
 type Key = (i32, usize);
 
+/// The host epoll that watches an epoll's host fds, and whose interest
+/// each of its tokens stands for.
+struct HostWatch {
+    ep: OwnedFd,
+    items: HashMap<u64, Weak<Item>>,
+    next: u64,
+}
+
+/// The host epoll flags for an interest's events: always edge-triggered
+/// (an edge queues the interest; `collect` polls it as level- or
+/// edge-triggered as the application asked).
+fn host_flags(events: u32) -> EventFlags {
+    EventFlags::from_bits_truncate(events & EVENT_BITS) | EventFlags::ET
+}
+
 #[derive(Default)]
 struct Inner {
     /// Keyed by (fd, open file description), as Linux keys them.
@@ -111,9 +133,93 @@ struct Inner {
     parents: Mutex<Vec<Weak<Inner>>>,
     /// Size of the interest list after the last sweep of closed files.
     swept_at: Mutex<usize>,
+    /// Made when first needed (a host fd added, or this epoll put in
+    /// another or polled).
+    host: Mutex<Option<HostWatch>>,
 }
 
 impl Inner {
+    /// The host epoll, made if there is none yet (None: the host refused).
+    fn host_watch<'a>(
+        &self,
+        h: &'a mut parking_lot::MutexGuard<'_, Option<HostWatch>>,
+    ) -> Option<&'a mut HostWatch> {
+        if h.is_none() {
+            let ep = epoll::create(epoll::CreateFlags::CLOEXEC).ok()?;
+            **h = Some(HostWatch {
+                ep,
+                items: HashMap::new(),
+                next: 0,
+            });
+        }
+        h.as_mut()
+    }
+
+    /// Puts `fd` under the host epoll for `events`: its token, or None
+    /// when the host will not watch it (a regular file, or the same host
+    /// fd added through another fd number); `register` runs under the
+    /// watch's lock, so no edge comes before the token has its interest.
+    fn watch(
+        &self,
+        fd: RawFd,
+        events: u32,
+        register: impl FnOnce(u64) -> Arc<Item>,
+    ) -> Option<Arc<Item>> {
+        let mut h = self.host.lock();
+        let w = self.host_watch(&mut h)?;
+        let token = w.next;
+        // SAFETY: the caller holds the file whose fd this is, so it stays
+        // open for the call.
+        let src = unsafe { BorrowedFd::borrow_raw(fd) };
+        epoll::add(
+            &w.ep,
+            src,
+            epoll::EventData::new_u64(token),
+            host_flags(events),
+        )
+        .ok()?;
+        w.next += 1;
+        let it = register(token);
+        w.items.insert(token, Arc::downgrade(&it));
+        Some(it)
+    }
+
+    /// Queues the interests whose host fds had an edge since last time.
+    fn harvest(&self) {
+        let mut edges = Vec::new();
+        {
+            let h = self.host.lock();
+            let Some(w) = h.as_ref() else {
+                return;
+            };
+            let zero = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            loop {
+                let mut evs: Vec<epoll::Event> = Vec::with_capacity(64);
+                let n = epoll::wait(&w.ep, rustix::buffer::spare_capacity(&mut evs), Some(&zero))
+                    .unwrap_or(0);
+                edges.extend(
+                    evs.iter()
+                        .filter_map(|e| w.items.get(&e.data.u64()).and_then(Weak::upgrade)),
+                );
+                if n < 64 {
+                    break;
+                }
+            }
+        }
+        for it in edges {
+            self.push_ready(it);
+        }
+    }
+
+    /// The host epoll's fd, for sleeping on it.
+    fn host_ep(&self) -> Option<RawFd> {
+        let mut h = self.host.lock();
+        self.host_watch(&mut h).map(|w| w.ep.as_raw_fd())
+    }
+
     fn push_ready(&self, it: Arc<Item>) {
         if !it.queued.swap(true, SeqCst) {
             self.ready.lock().push_back(it);
@@ -223,19 +329,30 @@ impl Epoll {
         sweep(inner, &mut items);
         let queues = f.ops.wait_queues(c, EV_ALL);
         let host_fd = f.ops.host_fd();
-        let it = Arc::new_cyclic(|me| Item {
-            file: Arc::downgrade(f),
-            events: AtomicU32::new(events),
-            data: Mutex::new(data),
-            armed: AtomicBool::new(true),
-            queued: AtomicBool::new(false),
-            removed: AtomicBool::new(false),
-            always: queues.is_empty(),
-            host_fd,
-            queues,
-            ep: Arc::downgrade(inner),
-            me: me.clone(),
+        let make = |host_token: Option<u64>, queues: Queues| {
+            Arc::new_cyclic(|me| Item {
+                file: Arc::downgrade(f),
+                events: AtomicU32::new(events),
+                data: Mutex::new(data),
+                armed: AtomicBool::new(true),
+                queued: AtomicBool::new(false),
+                removed: AtomicBool::new(false),
+                always: queues.is_empty() && host_token.is_none(),
+                host_fd,
+                host_token,
+                queues,
+                ep: Arc::downgrade(inner),
+                me: me.clone(),
+            })
+        };
+        let watched = host_fd.and_then(|h| {
+            let q = queues.clone();
+            inner.watch(h, events, |t| make(Some(t), q))
         });
+        let it = match watched {
+            Some(it) => it,
+            None => make(None, queues),
+        };
         for (q, ev) in &it.queues {
             q.add(it.clone(), *ev);
         }
@@ -266,6 +383,13 @@ impl Epoll {
         it.events.store(events, SeqCst);
         *it.data.lock() = data;
         it.armed.store(true, SeqCst);
+        if let (Some(t), Some(h)) = (it.host_token, it.host_fd) {
+            if let Some(w) = self.inner.host.lock().as_ref() {
+                // SAFETY: `f` holds the file, so its fd stays open.
+                let src = unsafe { BorrowedFd::borrow_raw(h) };
+                let _ = epoll::modify(&w.ep, src, epoll::EventData::new_u64(t), host_flags(events));
+            }
+        }
         if !it.always {
             self.inner.push_ready(it);
         }
@@ -287,6 +411,7 @@ impl Epoll {
     /// one-shot arms. Polls only the ready list and the always-polled.
     pub fn collect(&self, c: &Caller, max: usize) -> Vec<(u32, u64)> {
         let inner = &self.inner;
+        inner.harvest();
         let mut todo: VecDeque<Arc<Item>> = std::mem::take(&mut *inner.ready.lock());
         let always = inner.always.lock().clone();
         let mut out = Vec::new();
@@ -339,15 +464,18 @@ impl Epoll {
 
     /// Whether `collect` could find something now, without consuming.
     fn any_ready(&self, c: Option<&Caller>) -> bool {
+        self.inner.harvest();
         self.inner
             .candidates()
             .iter()
             .any(|it| it.live() && it.file.upgrade().is_some_and(|f| it.ready_bits(&f, c) != 0))
     }
 
-    /// Host fds among the interests, for waiting in a host poll.
+    /// Host fds to wait on in a host poll: the host epoll watching the
+    /// interests' host fds, and any host fd it could not take.
     pub fn host_fds(&self) -> Vec<(RawFd, i16)> {
-        self.inner
+        let mut v: Vec<(RawFd, i16)> = self
+            .inner
             .always
             .lock()
             .iter()
@@ -356,7 +484,13 @@ impl Epoll {
                 let events = it.events.load(SeqCst);
                 it.host_fd.map(|h| (h, (events & EVENT_BITS) as i16))
             })
-            .collect()
+            .collect();
+        if let Some(w) = self.inner.host.lock().as_ref() {
+            if !w.items.is_empty() {
+                v.push((w.ep.as_raw_fd(), libc::POLLIN));
+            }
+        }
+        v
     }
 
     /// The queue `epoll_wait` sleeps on.
@@ -379,6 +513,20 @@ impl Epoll {
 fn forget(inner: &Arc<Inner>, it: &Arc<Item>) {
     it.removed.store(true, SeqCst);
     it.unregister();
+    if let Some(t) = it.host_token {
+        let file = it.file.upgrade();
+        let mut h = inner.host.lock();
+        if let Some(w) = h.as_mut() {
+            w.items.remove(&t);
+            // A closed file's fd left the host epoll with it (and its
+            // number may be another file's now): only a live one is taken
+            // out.
+            if let (Some(_f), Some(fd)) = (&file, it.host_fd) {
+                // SAFETY: `_f` holds the file, so its fd stays open.
+                let _ = epoll::delete(&w.ep, unsafe { BorrowedFd::borrow_raw(fd) });
+            }
+        }
+    }
     if it.always {
         inner.always.lock().retain(|x| !Arc::ptr_eq(x, it));
     }
@@ -452,6 +600,11 @@ impl FileOps for Epoll {
     }
     fn wait_queues(&self, _c: &Caller, ev: Events) -> Queues {
         Queues::from_iter([(self.inner.wq.clone(), ev)])
+    }
+    /// The host epoll, so that an epoll this one is in (or a poll of it)
+    /// also wakes for its host fds.
+    fn host_fd(&self) -> Option<RawFd> {
+        self.inner.host_ep()
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -662,6 +815,52 @@ mod tests {
             w.ops.write(&w, b"x", None).unwrap();
             assert_eq!(ep(&top).collect(c, 4), vec![(libc::EPOLLIN as u32, 3)]);
             assert_eq!(ep(&b).collect(c, 4), vec![(libc::EPOLLIN as u32, 2)]);
+        });
+    }
+
+    /// A host pipe's read end, by level and by edge, and inside a second
+    /// epoll: every write is an edge (even onto unread data), a level
+    /// interest stays ready until drained, and closing the file takes
+    /// it out of the host epoll.
+    #[test]
+    fn host_fds_are_watched_by_edges() {
+        use rustix::pipe::{pipe_with, PipeFlags};
+        let (r, w) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).unwrap();
+        let hf = file(crate::fs::host::HostFile::new(r));
+        let et = epoll();
+        let lt = epoll();
+        let top = epoll();
+        let inb = libc::EPOLLIN as u32;
+        with_caller(|c| {
+            ep(&et).add(c, 3, &hf, inb | EPOLLET, 1).unwrap();
+            ep(&lt).add(c, 3, &hf, inb, 2).unwrap();
+            ep(&top).add(c, 4, &et, inb, 9).unwrap();
+            assert!(ep(&et).host_fds().iter().any(|&(_, e)| e == libc::POLLIN));
+            assert_eq!(ep(&et).collect(c, 4), vec![]);
+            assert_eq!(ep(&top).collect(c, 4), vec![]);
+            rustix::io::write(&w, b"a").unwrap();
+            assert_eq!(ep(&et).collect(c, 4), vec![(inb, 1)]);
+            assert_eq!(ep(&et).collect(c, 4), vec![]);
+            assert_eq!(ep(&lt).collect(c, 4), vec![(inb, 2)]);
+            assert_eq!(ep(&lt).collect(c, 4), vec![(inb, 2)]);
+            rustix::io::write(&w, b"b").unwrap();
+            // The nested epoll's host epoll wakes the outer one.
+            assert_eq!(ep(&top).collect(c, 4), vec![(inb, 9)]);
+            assert_eq!(ep(&et).collect(c, 4), vec![(inb, 1)]);
+            let mut buf = [0u8; 8];
+            assert_eq!(hf.ops.read(&hf, &mut buf, None), Ok(2));
+            assert_eq!(ep(&lt).collect(c, 4), vec![]);
+            let watched = |e: &Arc<File>| {
+                ep(e)
+                    .inner
+                    .host
+                    .lock()
+                    .as_ref()
+                    .map_or(0, |w| w.items.len())
+            };
+            assert_eq!(watched(&lt), 1);
+            ep(&lt).delete(3, &hf).unwrap();
+            assert_eq!(watched(&lt), 0);
         });
     }
 }

@@ -268,6 +268,9 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"net", f] => {
             use crate::local::procnet;
             let n = &st.sockets;
+            if let Some(v) = n.host.get().and_then(|h| h.proc_file(f)) {
+                return Ok(Node::File(v));
+            }
             Ok(Node::File(match *f {
                 b"unix" => procnet::unix(n),
                 b"tcp" => procnet::table(n, true, false),

@@ -61,6 +61,9 @@ pub struct KernelConfig {
     /// The sandbox's TCP/IP stack on its interface (`--network sandbox`);
     /// None: loopback only.
     pub net: Option<netstack::Stack>,
+    /// `--network host`: the host's network as the sandbox sees it; TCP
+    /// and UDP sockets are host sockets.
+    pub host_network: Option<Arc<crate::hostnet::HostNet>>,
 }
 
 /// Kernel state guarded by the big kernel lock.
@@ -130,6 +133,9 @@ impl Kernel {
         let sockets: Arc<crate::local::Names> = Default::default();
         if let Some(n) = &cfg.net {
             let _ = sockets.net.set(n.clone());
+        }
+        if let Some(h) = &cfg.host_network {
+            let _ = sockets.host.set(h.clone());
         }
         Ok(Arc::new(Kernel {
             futexes: Default::default(),

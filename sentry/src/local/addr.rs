@@ -83,9 +83,18 @@ pub struct Names {
     pub net: std::sync::OnceLock<netstack::Stack>,
     /// Raw ICMP sockets, each of which sees every ICMP message.
     pub icmp: Mutex<Vec<Weak<super::icmp::IcmpSocket>>>,
+    /// `--network host`: what the sandbox knows of the host's network;
+    /// AF_INET and AF_INET6 TCP and UDP sockets are host sockets
+    /// (`crate::hostnet`).
+    pub host: std::sync::OnceLock<Arc<crate::hostnet::HostNet>>,
 }
 
 impl Names {
+    /// Whether TCP and UDP sockets are host sockets (`--network host`).
+    pub fn host_network(&self) -> bool {
+        self.host.get().is_some()
+    }
+
     /// Records a new socket for /proc/net.
     pub fn register(&self, s: &Weak<LocalSocket>) {
         let mut all = self.all.lock();

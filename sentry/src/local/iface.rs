@@ -16,6 +16,7 @@ const IFF_RUNNING: u32 = 0x40;
 const IFF_MULTICAST: u32 = 0x1000;
 const IFF_LOWER_UP: u32 = 0x1_0000;
 
+#[derive(Clone, Debug)]
 pub struct Iface {
     pub index: i32,
     pub name: String,
@@ -32,6 +33,10 @@ pub struct Iface {
 }
 
 impl Iface {
+    /// Whether it has an IPv4 address (a host interface may have none).
+    pub fn has_v4(&self) -> bool {
+        !self.v4.0.is_unspecified()
+    }
     pub fn netmask(&self) -> Ipv4Addr {
         let p = u32::from(self.v4.1);
         Ipv4Addr::from(if p == 0 { 0 } else { u32::MAX << (32 - p) })
@@ -60,6 +65,9 @@ fn lo() -> Iface {
 
 /// The interfaces of the namespace `names` belongs to, by index.
 pub fn list(names: &Names) -> Vec<Iface> {
+    if let Some(h) = names.host.get() {
+        return h.ifaces.clone();
+    }
     let mut v = vec![lo()];
     if let Some(n) = names.net.get() {
         let c = n.config();
@@ -97,7 +105,10 @@ pub fn proc_route(names: &Names) -> Vec<u8> {
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
     );
     let hex = |a: Ipv4Addr| format!("{:08X}", u32::from_ne_bytes(a.octets()));
-    for i in list(names).into_iter().filter(|i| !i.loopback) {
+    for i in list(names)
+        .into_iter()
+        .filter(|i| !i.loopback && i.has_v4())
+    {
         if let Some(g) = i.gateway {
             // RTF_UP | RTF_GATEWAY.
             s.push_str(&format!(
@@ -117,6 +128,103 @@ pub fn proc_route(names: &Names) -> Vec<u8> {
         ));
     }
     s.into_bytes()
+}
+
+/// The host's interfaces as they are now (`--network host`), read from
+/// its sysfs, its IPv4 addresses and /proc/net/route. Called before the
+/// sandbox leaves the host's file tree.
+pub fn host_snapshot() -> Vec<Iface> {
+    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+        return vec![lo()];
+    };
+    let v4 = host_v4_addrs();
+    let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let read = |f: &str| {
+            std::fs::read_to_string(e.path().join(f))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let num = |f: &str| {
+            let v = read(f);
+            match v.strip_prefix("0x") {
+                Some(h) => u64::from_str_radix(h, 16).ok(),
+                None => v.parse::<u64>().ok(),
+            }
+            .unwrap_or(0)
+        };
+        let Ok(index) = i32::try_from(num("ifindex")) else {
+            continue;
+        };
+        let mut flags = u32::try_from(num("flags")).unwrap_or(0);
+        if read("carrier") == "1" {
+            flags |= IFF_RUNNING | IFF_LOWER_UP;
+        }
+        let mut mac = [0u8; 6];
+        for (k, b) in read("address").split(':').take(6).enumerate() {
+            mac[k] = u8::from_str_radix(b, 16).unwrap_or(0);
+        }
+        let gateway = route.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 2 && f[0] == name && f[1] == "00000000")
+                .then(|| u32::from_str_radix(f[2], 16).ok())
+                .flatten()
+                .map(|g| Ipv4Addr::from(g.to_ne_bytes()))
+        });
+        out.push(Iface {
+            index,
+            v4: v4.get(&name).copied().unwrap_or((Ipv4Addr::UNSPECIFIED, 0)),
+            mtu: u32::try_from(num("mtu")).unwrap_or(1500),
+            arphrd: u16::try_from(num("type")).unwrap_or(ARPHRD_ETHER),
+            loopback: flags & IFF_LOOPBACK != 0,
+            name,
+            flags,
+            mac,
+            gateway,
+        });
+    }
+    out.sort_by_key(|i| i.index);
+    out
+}
+
+/// Each host interface's first IPv4 address and prefix length.
+fn host_v4_addrs() -> std::collections::HashMap<String, (Ipv4Addr, u8)> {
+    let mut out = std::collections::HashMap::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list freed below.
+    if unsafe { libc::getifaddrs(&raw mut head) } != 0 {
+        return out;
+    }
+    let mut p = head;
+    while !p.is_null() {
+        // SAFETY: `p` is a node of the list getifaddrs made, its name a C
+        // string and its addresses, when present, sockaddr_in for AF_INET.
+        unsafe {
+            let a = &*p;
+            p = a.ifa_next;
+            if a.ifa_addr.is_null() || i32::from((*a.ifa_addr).sa_family) != libc::AF_INET {
+                continue;
+            }
+            let name = std::ffi::CStr::from_ptr(a.ifa_name)
+                .to_string_lossy()
+                .into_owned();
+            let ip = |sa: *const libc::sockaddr| {
+                let sin = &*sa.cast::<libc::sockaddr_in>();
+                Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes())
+            };
+            let prefix = if a.ifa_netmask.is_null() {
+                32
+            } else {
+                u8::try_from(u32::from(ip(a.ifa_netmask)).count_ones()).unwrap_or(32)
+            };
+            out.entry(name).or_insert((ip(a.ifa_addr), prefix));
+        }
+    }
+    // SAFETY: the list getifaddrs returned, freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out
 }
 
 #[cfg(test)]
@@ -142,5 +250,19 @@ mod tests {
         assert_eq!(l[0].name, "lo");
         let route = String::from_utf8(proc_route(&n)).unwrap();
         assert_eq!(route.lines().count(), 1);
+    }
+
+    #[test]
+    fn the_host_snapshot_has_lo_first_with_its_address() {
+        let l = host_snapshot();
+        assert_eq!(l[0].name, "lo");
+        assert!(l[0].loopback);
+        assert_eq!(l[0].v4, (Ipv4Addr::LOCALHOST, 8));
+        assert!(l[0].flags & IFF_UP != 0);
+        let n = Names::default();
+        let _ = n
+            .host
+            .set(std::sync::Arc::new(crate::hostnet::HostNet::snapshot()));
+        assert_eq!(list(&n).len(), l.len());
     }
 }

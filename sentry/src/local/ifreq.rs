@@ -70,6 +70,7 @@ pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>>
                 .to_vec()
         }),
         libc::SIOCGIFMTU => answer(mm, &|i| i.mtu.to_ne_bytes().to_vec()),
+        libc::SIOCGIFADDR if by_name(mm).is_ok_and(|i| !i.has_v4()) => Err(Errno::EADDRNOTAVAIL),
         libc::SIOCGIFADDR => answer(mm, &|i| sockaddr_in(i.v4.0).to_vec()),
         libc::SIOCGIFNETMASK => answer(mm, &|i| sockaddr_in(i.netmask()).to_vec()),
         libc::SIOCGIFBRDADDR => answer(mm, &|i| {
@@ -107,6 +108,8 @@ pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>>
                 write_obj(mm, arg, &bytes(list.len()))?;
                 return Ok(0);
             }
+            // Only interfaces with an IPv4 address are listed.
+            let list: Vec<&Iface> = list.iter().filter(|i| i.has_v4()).collect();
             let fit = (usize::try_from(len).unwrap_or(0) / IFREQ).min(list.len());
             for (k, i) in list.iter().take(fit).enumerate() {
                 let at = buf + (k * IFREQ) as u64;

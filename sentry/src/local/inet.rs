@@ -473,10 +473,11 @@ impl LocalSocket {
         };
         let rcvbuf = t.st.lock().rcvbuf;
         let from = format(t.family, src);
-        match t
-            .rx
-            .send_packet(data, from, Ancillary::default(), rcvbuf, usize::MAX)
-        {
+        let anc = Ancillary {
+            dst: Some(dest),
+            ..Default::default()
+        };
+        match t.rx.send_packet(data, from, anc, rcvbuf, usize::MAX) {
             Err(e) if e == Errno::EAGAIN || e == Errno::EPIPE => Ok(data.len()),
             r => r,
         }
@@ -523,6 +524,21 @@ impl LocalSocket {
     }
 
     pub(super) fn inet_getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
+        // A level that is not this socket's: AF_INET's answer is
+        // EOPNOTSUPP, AF_INET6's ENOPROTOOPT (as Linux's).
+        let own = match self.kind {
+            libc::SOCK_STREAM => libc::IPPROTO_TCP,
+            _ if self.lite => libc::IPPROTO_UDPLITE,
+            _ => libc::IPPROTO_UDP,
+        };
+        let levels = [libc::IPPROTO_IP, libc::IPPROTO_IPV6, own];
+        if !levels.contains(&level) || (level == libc::IPPROTO_IPV6 && !self.v6()) {
+            return Err(if self.v6() {
+                Errno::ENOPROTOOPT
+            } else {
+                Errno::EOPNOTSUPP
+            });
+        }
         if level == libc::IPPROTO_TCP && self.kind == libc::SOCK_STREAM {
             if name == libc::TCP_CONGESTION {
                 let mut v = b"cubic".to_vec();
@@ -571,6 +587,44 @@ impl LocalSocket {
             self.remote_keepalive();
         }
         Ok(())
+    }
+
+    /// The IP control messages a datagram to `dst` is received with, by
+    /// the socket's options: IP_PKTINFO (a v4 one), IPV6_PKTINFO.
+    pub(super) fn pktinfo(&self, dst: SocketAddr) -> Vec<(i32, i32, Vec<u8>)> {
+        let (v4, v6) = {
+            let st = self.st.lock();
+            let on = |l, n| st.proto_opts.get(&(l, n)).is_some_and(|&v| v != 0);
+            (
+                on(libc::IPPROTO_IP, libc::IP_PKTINFO),
+                on(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
+            )
+        };
+        let index = if dst.ip().is_loopback() {
+            super::iface::LO_INDEX
+        } else {
+            super::iface::ETH_INDEX
+        };
+        let mut out = Vec::new();
+        if let (true, IpAddr::V4(ip)) = (v4, dst.ip()) {
+            // struct in_pktinfo: the interface, the local address, the
+            // header's destination.
+            let mut b = index.to_ne_bytes().to_vec();
+            b.extend_from_slice(&ip.octets());
+            b.extend_from_slice(&ip.octets());
+            out.push((libc::IPPROTO_IP, libc::IP_PKTINFO, b));
+        }
+        if v6 && self.v6() {
+            // struct in6_pktinfo: the destination, then the interface.
+            let ip = match dst.ip() {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            let mut b = ip.octets().to_vec();
+            b.extend_from_slice(&index.to_ne_bytes());
+            out.push((libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, b));
+        }
+        out
     }
 
     /// struct tcp_info (104 bytes), with what a loopback connection has:

@@ -400,7 +400,12 @@ impl LocalSocket {
         let (shutdown, connected) = {
             let st = self.st.lock();
             if matches!(st.conn, Conn::Listening { .. }) {
-                return Err(Errno::EINVAL);
+                // TCP's listener is not connected; a unix one is invalid.
+                return Err(if self.inet() {
+                    Errno::ENOTCONN
+                } else {
+                    Errno::EINVAL
+                });
             }
             (st.shutdown, !matches!(st.conn, Conn::None))
         };
@@ -417,7 +422,10 @@ impl LocalSocket {
             }
         }
         let r = if self.packet() {
-            self.rx.recv_packet(max, peek)
+            self.rx.recv_packet(max, peek).map(|mut r| {
+                r.control = self.packet_control(&r);
+                r
+            })
         } else {
             self.rx.recv_stream(max, peek)
         };
@@ -434,6 +442,44 @@ impl LocalSocket {
             }
             r => r,
         }
+    }
+
+    /// The control messages a received datagram comes with, in the
+    /// kernel's layout: its timestamp (SO_TIMESTAMP, SO_TIMESTAMPNS),
+    /// then an IP one's packet info.
+    fn packet_control(&self, r: &Received) -> Vec<u8> {
+        let mut msgs: Vec<(i32, i32, Vec<u8>)> = Vec::new();
+        let (us, ns) = {
+            let st = self.st.lock();
+            (
+                st.opts.flag(libc::SO_TIMESTAMP),
+                st.opts.flag(libc::SO_TIMESTAMPNS),
+            )
+        };
+        if let (true, Some(t)) = (us || ns, r.stamp) {
+            let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let sec = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            let mut b = sec.to_ne_bytes().to_vec();
+            if ns {
+                b.extend_from_slice(&i64::from(d.subsec_nanos()).to_ne_bytes());
+                msgs.push((libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, b));
+            } else {
+                b.extend_from_slice(&i64::from(d.subsec_micros()).to_ne_bytes());
+                msgs.push((libc::SOL_SOCKET, libc::SCM_TIMESTAMP, b));
+            }
+        }
+        if let (true, Some(dst)) = (self.inet(), r.dst) {
+            msgs.extend(self.pktinfo(dst));
+        }
+        let mut out = Vec::new();
+        for (level, kind, data) in msgs {
+            out.extend_from_slice(&((16 + data.len()) as u64).to_ne_bytes());
+            out.extend_from_slice(&level.to_ne_bytes());
+            out.extend_from_slice(&kind.to_ne_bytes());
+            out.extend_from_slice(&data);
+            out.resize(out.len().next_multiple_of(8), 0);
+        }
+        out
     }
 
     fn readable(&self) -> bool {
@@ -497,6 +543,7 @@ fn link(a: &Arc<LocalSocket>, b: &Arc<LocalSocket>) {
 impl Drop for LocalSocket {
     fn drop(&mut self) {
         let proto = self.proto();
+        let tcp = self.inet() && self.kind == libc::SOCK_STREAM;
         let st = self.st.get_mut();
         LocalSocket::remote_close(st);
         if let Some(k) = st.key.take() {
@@ -508,12 +555,14 @@ impl Drop for LocalSocket {
         // Pending connections and queued files go outside any lock of
         // ours: each may be a socket with a drop of its own.
         let conn = std::mem::replace(&mut st.conn, Conn::None);
-        let unread = self.rx.close();
+        // TCP closes with a reset when data was left unread, or when
+        // SO_LINGER is on with no time to wait.
+        let unread = self.rx.close() || (tcp && st.opts.linger() == (true, 0));
         if let Conn::Connected { peer, peer_rx } = conn {
             if let Some(p) = peer.upgrade() {
                 {
                     let mut ps = p.st.lock();
-                    if self.inet() && self.kind == libc::SOCK_STREAM && !unread {
+                    if tcp && !unread {
                         // TCP's FIN: the peer may still send (once).
                         ps.shutdown |= RCV_SHUTDOWN;
                         ps.peer_fin = true;
@@ -986,8 +1035,10 @@ impl FileOps for LocalFile {
                     s.rx.queued()
                 }
             }
+            // A unix stream's unread bytes are its sender's; loopback
+            // TCP's are acknowledged as they arrive.
             libc::TIOCOUTQ => match &s.st.lock().conn {
-                Conn::Connected { peer_rx, .. } if !s.packet() => peer_rx.queued(),
+                Conn::Connected { peer_rx, .. } if !s.packet() && !s.inet() => peer_rx.queued(),
                 _ => 0,
             },
             _ => return Err(Errno::ENOTTY),

@@ -159,8 +159,14 @@ fn link(i: &Iface) -> Vec<u8> {
     attr(&mut b, 3, &name); // IFLA_IFNAME
     attr(&mut b, 4, &i.mtu.to_ne_bytes()); // IFLA_MTU
     attr(&mut b, 13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
-                                              // IFLA_OPERSTATE: lo's is unknown, an Ethernet link's up.
-    attr(&mut b, 16, &[if i.loopback { 0 } else { 6 }]);
+                                              // IFLA_OPERSTATE: lo's is unknown, a link's up when it runs, else down.
+    let running = i.flags & 0x40 != 0;
+    let oper = match (i.loopback, running) {
+        (true, _) => 0,
+        (false, true) => 6,
+        (false, false) => 2,
+    };
+    attr(&mut b, 16, &[oper]);
     attr(&mut b, 17, &[0]); // IFLA_LINKMODE
     attr(&mut b, 6, b"noqueue\0"); // IFLA_QDISC
     attr(&mut b, 1, &i.mac); // IFLA_ADDRESS
@@ -185,7 +191,7 @@ fn addrs(i: &Iface, family: u8) -> Vec<Vec<u8>> {
     } else {
         RT_SCOPE_UNIVERSE
     };
-    if want(FAM_INET) {
+    if want(FAM_INET) && i.has_v4() {
         let (ip, prefix) = i.v4;
         let mut b = vec![FAM_INET, prefix, IFA_F_PERMANENT, scope];
         b.extend_from_slice(&i.index.cast_unsigned().to_ne_bytes());
@@ -218,7 +224,7 @@ fn addrs(i: &Iface, family: u8) -> Vec<Vec<u8>> {
 /// in the local table, not listed.)
 fn routes(i: &Iface, family: u8) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    if i.loopback || !(family == FAM_UNSPEC || family == FAM_INET) {
+    if i.loopback || !i.has_v4() || !(family == FAM_UNSPEC || family == FAM_INET) {
         return out;
     }
     let rtmsg = |dst_len: u8, proto: u8, scope: u8| {

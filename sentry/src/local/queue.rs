@@ -18,6 +18,8 @@ struct Msg {
     /// The sender's address (datagrams).
     from: Vec<u8>,
     anc: Ancillary,
+    /// When a datagram was queued (SO_TIMESTAMP).
+    at: Option<std::time::SystemTime>,
 }
 
 #[derive(Default)]
@@ -120,6 +122,7 @@ impl Queue {
             read: 0,
             from,
             anc,
+            at: None,
         });
         drop(s);
         self.wq.notify(EV_IN);
@@ -151,6 +154,7 @@ impl Queue {
             read: 0,
             from,
             anc,
+            at: Some(std::time::SystemTime::now()),
         });
         drop(s);
         self.wq.notify(EV_IN);
@@ -233,6 +237,9 @@ impl Queue {
             from: m.from.clone(),
             rights: Vec::new(),
             creds: m.anc.creds,
+            dst: m.anc.dst,
+            stamp: m.at,
+            ..Default::default()
         };
         if peek {
             out.rights = m.anc.rights.clone();
@@ -322,6 +329,7 @@ mod tests {
                 uid: 0,
                 gid: 0,
             }),
+            dst: None,
         }
     }
 

@@ -262,6 +262,7 @@ impl LocalSocket {
             return Ok(());
         }
         let me = self.this.clone();
+        let dst = SocketAddr::new(IpAddr::V4(net.config().addr), local.port());
         let on_datagram: netstack::OnDatagram = Arc::new(move |from, data| {
             let Some(s) = me.upgrade() else { return };
             let (rcvbuf, peer) = {
@@ -272,13 +273,12 @@ impl LocalSocket {
             if peer.is_some_and(|p| p != from) {
                 return;
             }
-            let _ = s.rx.send_packet(
-                data,
-                format(s.family, from),
-                Ancillary::default(),
-                rcvbuf,
-                usize::MAX,
-            );
+            let anc = Ancillary {
+                dst: Some(dst),
+                ..Default::default()
+            };
+            let _ =
+                s.rx.send_packet(data, format(s.family, from), anc, rcvbuf, usize::MAX);
         });
         match net.udp_bind(local.port(), on_datagram) {
             Ok(u) => self.set_ext(Ext::Udp(Arc::new(u))),
