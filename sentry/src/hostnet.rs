@@ -539,6 +539,17 @@ impl FileOps for HostFile {
         let mut iov = iov.to_vec();
         Some(self.0.recvmsg(&mut iov, 0).map(|(n, ..)| n))
     }
+    fn write_iov(
+        &self,
+        _f: &File,
+        iov: &[libc::iovec],
+        off: Option<u64>,
+    ) -> Option<KResult<usize>> {
+        if off.is_some() {
+            return Some(Err(Errno::ESPIPE));
+        }
+        Some(self.0.send_to(iov, None))
+    }
     fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
             return Err(Errno::ESPIPE);

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP, UDP and UDP-Lite on loopback, and IPv4 TCP and UDP beyond it with --network sandbox; raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
+    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP, UDP and UDP-Lite on loopback, and IPv4 TCP and UDP beyond it with --network sandbox (with --network host, TCP and UDP are host sockets); raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
     r("socket", "iii", Partial(inet), socket);
     r("socketpair", "iiia", Partial(inet), socketpair);
     r("connect", "dau", Full, connect);

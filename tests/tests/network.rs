@@ -278,3 +278,91 @@ fn many_connections_at_once_across_the_veth() {
     assert!(out.contains("bad [] 0"), "{out}\n{err}");
     assert!(out.contains("done 1600"), "{out}\n{err}");
 }
+
+/// The uid owning the host's TCP socket listening on 127.0.0.1:`port`
+/// (/proc/net/tcp), if there is one.
+fn host_listener_uid(port: u16) -> Option<u32> {
+    let t = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!("0100007F:{port:04X}");
+    t.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // local_address, state 0A (listen), uid.
+        (f.len() > 7 && f[1] == local && f[3] == "0A").then(|| f[7].parse().ok())?
+    })
+}
+
+/// `--network host`: the sandbox's sockets are host sockets, held by the
+/// sandbox's unprivileged id. Checked from the host: its server hears
+/// the sandbox from 127.0.0.1, its client reaches the sandbox's server,
+/// whose socket the host's table shows owned by nobody; raw and packet
+/// sockets, privileged options and ports stay out of reach, and the
+/// host's routes are unchanged.
+#[test]
+fn host_network_sockets_are_host_sockets_of_nobody() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let token = format!("tok{}", std::process::id());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut c, peer) = server.accept().unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut got = String::new();
+        c.read_to_string(&mut got).unwrap();
+        c.write_all(format!("ok {got}").as_bytes()).unwrap();
+        tx.send((peer, got)).unwrap();
+    });
+    let mut child = Command::new(&husk)
+        .args(["do", "--network", "host", "--", "python3"])
+        .arg(script("host_mode.py"))
+        .arg(port.to_string())
+        .arg(&token)
+        .env_clear()
+        .envs(minimal_env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting husk");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = Vec::new();
+    let mut owner = None;
+    let mut served = String::new();
+    for l in lines.by_ref().map_while(Result::ok) {
+        if let Some(p) = l.strip_prefix("listening ") {
+            let p: u16 = p.parse().unwrap();
+            owner = host_listener_uid(p);
+            let mut c = TcpStream::connect(("127.0.0.1", p)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            c.write_all(&[5u8; 100_000]).unwrap();
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+            c.read_to_string(&mut served).unwrap();
+        }
+        out.push(l);
+    }
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    let out = out.join("\n");
+    println!("{out}\n{err}");
+    assert!(status.success(), "{status:?}");
+    let (peer, got) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(peer.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    assert_eq!(got, token);
+    assert_eq!(served, "sandbox got 100000");
+    assert_eq!(owner, Some(65534), "the sandbox's listener on the host");
+    for line in [
+        format!("host replied ok {token}"),
+        "raw tcp socket EPROTONOSUPPORT".into(),
+        "packet socket EAFNOSUPPORT".into(),
+        "SO_MARK ENOPROTOOPT".into(),
+        "SO_BINDTODEVICE ENOPROTOOPT".into(),
+        "IP_TRANSPARENT ENOPROTOOPT".into(),
+        "port 80 EACCES".into(),
+        "route change ENOTSUP".into(),
+        "done".into(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in\n{out}\n{err}");
+    }
+    assert_eq!(std::fs::read_to_string("/proc/net/route").unwrap(), routes);
+}

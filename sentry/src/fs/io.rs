@@ -358,6 +358,24 @@ pub fn write(
     r
 }
 
+/// `iov` without its first `n` bytes.
+fn skip_iovecs(iov: &[libc::iovec], mut n: usize) -> Vec<libc::iovec> {
+    let mut out = Vec::with_capacity(iov.len());
+    for v in iov {
+        if n >= v.iov_len {
+            n -= v.iov_len;
+            continue;
+        }
+        out.push(libc::iovec {
+            // The pointer stays within the piece it came from.
+            iov_base: v.iov_base.cast::<u8>().wrapping_add(n).cast(),
+            iov_len: v.iov_len - n,
+        });
+        n = 0;
+    }
+    out
+}
+
 /// A broken pipe: SIGPIPE to the writer unless told otherwise.
 pub fn broken_pipe(cx: &mut Ctx<'_, '_>, opts: Opts) {
     if !opts.nosignal {
@@ -383,29 +401,40 @@ fn write_all(
         return Err(Errno::EFAULT);
     }
     // Files that take iovecs get the application's memory directly; the
-    // host pointers are made again after every wait.
+    // host pointers are made again after every wait. A stream socket's
+    // blocking write goes on after a short one.
+    let stream = f
+        .ops
+        .socket()
+        .is_some_and(|s| s.kind() == libc::SOCK_STREAM);
+    let mut sent = 0usize;
+    let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
     while let Ok(iov) = src.host_iovecs(&cx.mm, false) {
-        match f.ops.write_iov(f, &iov, off) {
+        match f.ops.write_iov(f, &skip_iovecs(&iov, sent), off) {
             None => break,
+            Some(Ok(n)) if stream && blocking && n > 0 && sent + n < src.total => sent += n,
+            Some(Ok(n)) => return Ok(sent + n),
             Some(Err(e)) if e == Errno::EAGAIN && blocking => {
-                wait_ready_until(cx, f, libc::POLLOUT, deadline)?
+                if let Err(e) = wait_ready_until(cx, f, libc::POLLOUT, deadline) {
+                    return partial(sent, e);
+                }
             }
             Some(Err(e)) if e == Errno::EPIPE => {
                 broken_pipe(cx, opts);
-                return Err(e);
+                return partial(sent, e);
             }
-            Some(r) => return r,
+            Some(Err(e)) => return partial(sent, e),
         }
     }
     let data = src.bytes(&cx.mm)?;
     let mut done = 0usize;
-    // What was written is the answer once something fails after it.
-    let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
     loop {
         match f.ops.write(f, &data[done..], off.map(|o| o + done as u64)) {
             Ok(n) => {
                 done += n;
-                let host_short = f.ops.host_fd().is_some() && n > 0;
+                // A host file's short write is its answer; a host
+                // socket's blocking write goes on, as a stream's does.
+                let host_short = f.ops.host_fd().is_some() && f.ops.socket().is_none() && n > 0;
                 if done >= data.len() || !blocking || host_short {
                     return Ok(done);
                 }

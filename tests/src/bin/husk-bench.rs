@@ -74,6 +74,16 @@ impl Runner {
         }
     }
 
+    /// The same runner on the host's network: husk's and runsc's
+    /// `--network host` (native is there already).
+    fn with_host_network(&self) -> Runner {
+        match self {
+            Runner::Husk(..) => self.with_husk_flags(&["--network", "host"]),
+            Runner::Runsc(r, _) => Runner::Runsc(r.clone(), "host"),
+            other => other.clone(),
+        }
+    }
+
     fn argv(&self, prog: &[OsString]) -> Vec<OsString> {
         match self {
             Runner::Native => prog.to_vec(),
@@ -585,6 +595,50 @@ fn net_rows(net: PathBuf) -> Vec<Row> {
     ]
 }
 
+/// Rows with `--network host`: the sandbox's TCP sockets are host
+/// sockets (tests/bench/net.c over the host's loopback, and nginx).
+fn host_network_rows(net: PathBuf) -> Vec<Row> {
+    let prog = argv_of(net);
+    let row = |name, unit, args: Vec<OsString>, target, meets| Row {
+        name,
+        unit,
+        target,
+        meets,
+        measure: Box::new(move |r: &Runner| printed_median(&r.with_host_network(), &args, 3)),
+        values: Vec::new(),
+    };
+    let mut rows = vec![
+        row(
+            "--network host: TCP, one 256 MiB stream (median of 3)",
+            "MB/s",
+            prog(&["stream", "inet"]),
+            "ahead of runsc",
+            ahead_of_runsc,
+        ),
+        row(
+            "--network host: TCP 16-byte request/response",
+            "us",
+            prog(&["rr", "inet"]),
+            "<= runsc",
+            at_most_runsc,
+        ),
+    ];
+    if on_path("nginx").is_some() && on_path("wrk").is_some() {
+        rows.push(row(
+            "--network host: nginx + wrk, 2 connections (median of 3)",
+            "req/s",
+            vec![
+                "/bin/sh".into(),
+                crate_dir().join("net/nginx.sh").into_os_string(),
+                "wrk".into(),
+            ],
+            "ahead of runsc",
+            ahead_of_runsc,
+        ));
+    }
+    rows
+}
+
 /// The native side of the veth rows: a namespace joined to the host by a
 /// veth pair as husk's (a /30, MTU 65520, a default route to the host).
 const VETH_NETNS: &str = "husk-bench";
@@ -884,7 +938,8 @@ fn main() -> ExitCode {
         if net {
             let bin = compile("net")?;
             rows.extend(net_rows(bin.clone()));
-            rows.extend(veth_rows(bin));
+            rows.extend(veth_rows(bin.clone()));
+            rows.extend(host_network_rows(bin));
             rows.extend(server_rows());
         }
         Ok(())
