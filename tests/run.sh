@@ -15,6 +15,11 @@ if ! need nginx || ! need redis-server || ! need iperf3 || ! need ping; then
     { apt-get install -y -qq $servers || { apt-get update -qq && apt-get install -y -qq $servers; }; } >/dev/null
 fi
 
+# A static busybox: the OCI lifecycle tests build their bundle from it.
+if ! dpkg -s busybox-static >/dev/null 2>&1; then
+    { apt-get install -y -qq busybox-static || { apt-get update -qq && apt-get install -y -qq busybox-static; }; } >/dev/null
+fi
+
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings

@@ -38,11 +38,67 @@ pub struct BootArgs {
     /// sockets (`--network host`).
     #[arg(long, conflicts_with = "net_fd")]
     host_network: bool,
+    /// A container's start gate: the first process starts once a byte
+    /// can be read here (EOF: never).
+    #[arg(long)]
+    start_fd: Option<i32>,
+    /// A container's control socket to its monitor (`oci::monitor`):
+    /// the sandbox says it is ready on it and takes signals from it.
+    #[arg(long)]
+    control_fd: Option<i32>,
+    /// The first process's user and group ids and supplementary groups.
+    #[arg(long, default_value_t = 0)]
+    uid: u32,
+    #[arg(long, default_value_t = 0)]
+    gid: u32,
+    #[arg(long, value_delimiter = ',')]
+    groups: Vec<u32>,
+    /// The first process's umask (octal).
+    #[arg(long, value_parser = parse_octal)]
+    umask: Option<u32>,
+    /// The first process's limits: RESOURCE=SOFT:HARD (numbers).
+    #[arg(long = "rlimit", value_parser = parse_rlimit)]
+    rlimits: Vec<(u32, u64, u64)>,
     /// The sandbox's memory size (0: the host's).
     #[arg(long, default_value_t = 0)]
     memory_bytes: u64,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<std::ffi::OsString>,
+}
+
+fn parse_octal(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8).map_err(|e| format!("{s}: {e}"))
+}
+
+/// RESOURCE=SOFT:HARD, the resource as its number.
+fn parse_rlimit(s: &str) -> Result<(u32, u64, u64), String> {
+    let bad = || format!("{s}: expected RESOURCE=SOFT:HARD");
+    let (r, v) = s.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = v.split_once(':').ok_or_else(bad)?;
+    Ok((
+        r.parse().map_err(|_| bad())?,
+        soft.parse().map_err(|_| bad())?,
+        hard.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// A container's control socket: says "ready" once, then delivers the
+/// monitor's signal requests (`oci::control`) for the life of the sandbox.
+fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
+    let _ = std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            let mut buf = [0u8; 16];
+            loop {
+                match rustix::io::read(&fd, &mut buf) {
+                    Ok(3) if buf[0] == b'k' => {
+                        kernel.signal_from_host(i32::from(buf[1]), buf[2] != 0);
+                    }
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => tracing::warn!("control: malformed request"),
+                }
+            }
+        });
 }
 
 fn dup_stdio(fd: i32) -> Result<OwnedFd> {
@@ -53,7 +109,14 @@ fn dup_stdio(fd: i32) -> Result<OwnedFd> {
 }
 
 pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
-    let keep: Vec<i32> = a.gofer_fd.iter().copied().chain(a.net_fd).collect();
+    let keep: Vec<i32> = a
+        .gofer_fd
+        .iter()
+        .copied()
+        .chain(a.net_fd)
+        .chain(a.start_fd)
+        .chain(a.control_fd)
+        .collect();
     crate::close_other_fds(&keep);
     let net_config = match (&a.net_fd, &a.net_config) {
         (Some(_), Some(c)) => {
@@ -85,6 +148,10 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
     crate::sandbox::enter_empty_root(a.host_network).context("confining the sandbox")?;
     crate::sandbox::become_nobody().context("leaving root")?;
+    // The id change cleared the parent-death signal: the sandbox still
+    // dies with whoever started it (`husk do`, a container's monitor).
+    // SAFETY: PR_SET_PDEATHSIG on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     // Its thread starts only now: the namespaces above need a single
     // thread.
     let net = match (a.net_fd, net_config) {
@@ -111,6 +178,11 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         console: a.console,
         net,
         host_network: host_net,
+        init: sentry::kernel::InitProcess {
+            creds: sentry::kernel::creds::Creds::of(a.uid, a.gid, a.groups.clone()),
+            umask: a.umask.unwrap_or(0o022),
+            rlimits: a.rlimits.clone(),
+        },
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
@@ -132,6 +204,25 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         true,
     )
     .context("installing the seccomp filter")?;
+    // A container: ready (its kernel built and confined), then the first
+    // process waits for `husk start`.
+    // SAFETY: the fds were handed over by the monitor for this use.
+    let control = a.control_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    if let Some(c) = &control {
+        rustix::io::write(c, b"r").context("telling the monitor the sandbox is ready")?;
+    }
+    if let Some(fd) = a.start_fd {
+        // SAFETY: as above.
+        let gate = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut b = [0u8; 1];
+        if !matches!(rustix::io::read(&gate, &mut b), Ok(1)) {
+            // The container was deleted before it started.
+            return Ok(0);
+        }
+    }
+    if let Some(c) = control {
+        serve_control(kernel.clone(), c);
+    }
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {

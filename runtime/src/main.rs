@@ -7,8 +7,10 @@ mod caps;
 mod cgroup;
 mod do_cmd;
 mod gofer_cmd;
+mod launch;
 mod logging;
 mod netns;
+mod oci;
 mod sandbox;
 mod seccomp;
 
@@ -38,6 +40,31 @@ pub struct Cli {
     /// How application system calls are trapped.
     #[arg(long, global = true, value_enum, default_value_t = PlatformKind::Ptrace)]
     platform: PlatformKind,
+    /// Where containers' state is kept (the OCI commands).
+    #[arg(long, global = true, default_value = "/run/husk", value_name = "DIR")]
+    root: PathBuf,
+    /// Accepted for runc's callers: containers run in a cgroup of husk's
+    /// own (see README: "OCI runtime").
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Let the sentry open and stat files of the root itself, beneath
+    /// a directory fd the gofer donates, instead of asking the gofer
+    /// each time (see README: "The direct path").
+    #[arg(long, global = true, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    directfs: bool,
+    /// The root's overlay: `memory` keeps every change in memory and
+    /// the root unchanged; `none` writes through the gofer. Default:
+    /// `memory` for `husk do`, `none` for a container (unless its root
+    /// is read-only).
+    #[arg(long, global = true, value_enum)]
+    overlay: Option<Overlay>,
+    /// `none`: loopback only. `sandbox`: an interface eth0 on a
+    /// private /30 of 10.213.0.0/16 whose other end, huskN, is on the
+    /// host; the sandbox's own TCP/IP stack serves it. `host`: the
+    /// host's network; TCP and UDP sockets are host sockets (see
+    /// README: "Networking").
+    #[arg(long, global = true, value_enum, default_value_t = Network::None)]
+    network: Network,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -83,29 +110,12 @@ enum Cmd {
         /// Hostname of the sandbox.
         #[arg(long, default_value = "husk")]
         hostname: String,
-        /// Let the sentry open and stat files of the root itself, beneath
-        /// a directory fd the gofer donates, instead of asking the gofer
-        /// each time (see README: "The direct path").
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-        directfs: bool,
-        /// The root's overlay: `memory` keeps every change in memory and
-        /// the host unchanged; `none` makes the host root writable through
-        /// the gofer.
-        #[arg(long, value_enum, default_value_t = Overlay::Memory)]
-        overlay: Overlay,
         /// The sandbox's memory size (bytes, or with a K, M or G suffix):
         /// what it reports as total memory, the budget of its in-memory
         /// filesystems, and (with room for husk's own processes) the limit
         /// of the host cgroup it runs in. Default: half of the host's.
         #[arg(long, value_parser = parse_size, value_name = "SIZE")]
         memory: Option<u64>,
-        /// `none`: loopback only. `sandbox`: an interface eth0 on a
-        /// private /30 of 10.213.0.0/16 whose other end, huskN, is on the
-        /// host; the sandbox's own TCP/IP stack serves it. `host`: the
-        /// host's network; TCP and UDP sockets are host sockets (see
-        /// README: "Networking").
-        #[arg(long, value_enum, default_value_t = Network::None)]
-        network: Network,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -116,6 +126,27 @@ enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+    /// Create a container from a bundle, ready to start (OCI).
+    Create(oci::CreateArgs),
+    /// Start a created container's process.
+    Start { id: String },
+    /// Create and start a container; wait for it unless --detach.
+    Run(oci::RunArgs),
+    /// Print a container's state as JSON.
+    State { id: String },
+    /// Send a signal to a container's process (or all with --all).
+    Kill(oci::KillArgs),
+    /// Remove a container (--force: even a running one).
+    Delete(oci::DeleteArgs),
+    /// List the containers.
+    List(oci::ListArgs),
+    /// Write a default config.json.
+    Spec(oci::SpecArgs),
+    /// Print the runtime's features as JSON.
+    Features,
+    /// Internal: a container's monitor.
+    #[command(hide = true)]
+    Monitor(oci::monitor::MonitorArgs),
     /// Internal: the sandbox process (the sentry).
     #[command(hide = true)]
     Boot(boot::BootArgs),
@@ -130,11 +161,17 @@ fn main() {
         eprintln!("husk: {e:#}");
         std::process::exit(125);
     }
+    // runc's commands fail with 1; `husk do` and the internal ones with
+    // 125, beside a program's own statuses.
+    let fail = match cli.cmd {
+        Cmd::Do { .. } | Cmd::Boot(_) | Cmd::Gofer(_) | Cmd::Monitor(_) => 125,
+        _ => 1,
+    };
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("husk: {e:#}");
-            std::process::exit(125);
+            std::process::exit(fail);
         }
     }
 }
@@ -144,27 +181,45 @@ fn run(cli: Cli) -> Result<i32> {
         let name = format!("{:?}", cli.platform).to_lowercase();
         anyhow::bail!("--platform: {name} is not available yet; use ptrace");
     }
+    let flags = cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format);
+    let g = oci::Global {
+        root: cli.root.clone(),
+        flags: flags.clone(),
+        overlay: cli.overlay,
+        network: cli.network,
+        directfs: cli.directfs,
+    };
+    if cli.systemd_cgroup {
+        tracing::info!("--systemd-cgroup: containers run in a cgroup of husk's own");
+    }
     match cli.cmd {
         Cmd::Do {
             cwd,
             hostname,
-            directfs,
-            overlay,
             memory,
-            network,
             command,
         } => do_cmd::run(
-            &cli_flags(&cli.log, cli.debug, cli.strace, cli.log_format),
+            &flags,
             do_cmd::Options {
                 cwd,
                 hostname,
-                directfs,
-                writable_root: overlay == Overlay::None,
+                directfs: cli.directfs,
+                writable_root: cli.overlay == Some(Overlay::None),
                 memory: memory.unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
-                network,
+                network: cli.network,
             },
             command,
         ),
+        Cmd::Create(a) => oci::create(&g, &a),
+        Cmd::Start { id } => oci::start(&g, &id),
+        Cmd::Run(a) => oci::run(&g, &a),
+        Cmd::State { id } => oci::state(&g, &id),
+        Cmd::Kill(a) => oci::kill(&g, &a),
+        Cmd::Delete(a) => oci::delete(&g, &a),
+        Cmd::List(a) => oci::list(&g, &a),
+        Cmd::Spec(a) => oci::spec(&a),
+        Cmd::Features => oci::features(),
+        Cmd::Monitor(a) => oci::monitor::run(&g, a),
         Cmd::Syscalls { markdown } => {
             if markdown {
                 print!("{}", syscalls::markdown());

@@ -28,6 +28,21 @@ impl Creds {
         }
     }
 
+    /// All ids `uid` and `gid`, with supplementary `groups`.
+    pub fn of(uid: u32, gid: u32, groups: Vec<u32>) -> Creds {
+        Creds {
+            ruid: uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            rgid: gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups,
+        }
+    }
+
     /// CAP_SETUID/CAP_SETGID: effective root has all capabilities here.
     pub fn privileged(&self) -> bool {
         self.euid == 0

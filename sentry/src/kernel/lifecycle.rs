@@ -46,7 +46,7 @@ pub fn spawn_init(
         fs: Arc::new(Mutex::new(FsContext {
             cwd: k.vfs.init_ns.path_ref(b"/"),
             root: k.vfs.init_ns.path_ref(b"/"),
-            umask: 0o022,
+            umask: k.init.umask & 0o777,
         })),
         sig_mask: Default::default(),
         saved_mask: None,
@@ -69,10 +69,16 @@ pub fn spawn_init(
         sched: Default::default(),
     };
     st.tasks.insert(pid, task);
-    st.procs.insert(
-        pid,
-        new_process(pid, 0, pid, pid, Creds::root(), Vec::new()),
-    );
+    let mut init = new_process(pid, 0, pid, pid, k.init.creds.clone(), Vec::new());
+    for &(r, soft, hard) in &k.init.rlimits {
+        if let Some(slot) = usize::try_from(r)
+            .ok()
+            .and_then(|i| init.rlimits.get_mut(i))
+        {
+            *slot = (soft, hard);
+        }
+    }
+    st.procs.insert(pid, init);
     st.procs.get_mut(&pid).unwrap().threads.push(pid);
     if let Some(tty) = ctty {
         tty.set_session(pid, pid);

@@ -4,7 +4,7 @@
 pub mod clone;
 pub mod console;
 pub mod cpu;
-mod creds;
+pub mod creds;
 mod ctx;
 pub mod exec;
 pub mod futex;
@@ -36,6 +36,26 @@ use platform::Platform;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
+/// Who the first process is: its credentials, umask and limits (a
+/// container's `process.user` and `process.rlimits`).
+#[derive(Clone, Debug)]
+pub struct InitProcess {
+    pub creds: Creds,
+    pub umask: u32,
+    /// (RLIMIT_*, soft, hard) replacing the host's.
+    pub rlimits: Vec<(u32, u64, u64)>,
+}
+
+impl Default for InitProcess {
+    fn default() -> Self {
+        InitProcess {
+            creds: Creds::root(),
+            umask: 0o022,
+            rlimits: Vec::new(),
+        }
+    }
+}
+
 /// Why the first process could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum BootError {
@@ -64,6 +84,7 @@ pub struct KernelConfig {
     /// `--network host`: the host's network as the sandbox sees it; TCP
     /// and UDP sockets are host sockets.
     pub host_network: Option<Arc<crate::hostnet::HostNet>>,
+    pub init: InitProcess,
 }
 
 /// Kernel state guarded by the big kernel lock.
@@ -108,6 +129,7 @@ pub struct Kernel {
     logged: Mutex<HashSet<String>>,
     pub boot_time: std::time::Instant,
     pub console: Option<console::Console>,
+    pub init: InitProcess,
 }
 
 impl Kernel {
@@ -163,11 +185,37 @@ impl Kernel {
             logged: Mutex::new(HashSet::new()),
             boot_time: std::time::Instant::now(),
             console,
+            init: cfg.init.clone(),
         }))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, KState> {
         self.lock.lock()
+    }
+
+    /// A signal from outside the sandbox (a container's `kill`): to pid
+    /// 1, or with `all` to every process. The sender is pid 0, as Linux
+    /// shows one in an ancestor pid namespace; init's protection applies
+    /// (a default action other than SIGKILL's and SIGSTOP's is dropped).
+    pub fn signal_from_host(&self, sig: i32, all: bool) {
+        if !(1..=64).contains(&sig) {
+            return;
+        }
+        let mut st = self.lock();
+        let pids: Vec<i32> = if all {
+            st.procs
+                .iter()
+                .filter(|(_, p)| p.exit.is_none())
+                .map(|(&pid, _)| pid)
+                .collect()
+        } else {
+            vec![1]
+        };
+        for pid in pids {
+            signal::send_to_process(&mut st, pid, SigInfo::user(sig, 0, 0, 0));
+        }
+        drop(st);
+        waitq::flush_deferred();
     }
 
     /// Logs `what` once per sandbox (unimplemented syscalls and flags).

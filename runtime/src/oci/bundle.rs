@@ -1,0 +1,498 @@
+//! A bundle's `config.json`, read with `oci-spec` and checked field by
+//! field: what husk honours becomes a [`Plan`]; a field it cannot honour
+//! is an error that names it (never ignored). Fields that the sandbox
+//! meets by being one (its own pid, ipc, uts, mount, network and cgroup
+//! namespaces, its own /proc, /sys and /dev) are accepted as such.
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{path}: {err}")]
+    Read { path: PathBuf, err: std::io::Error },
+    #[error("{path}: {err}")]
+    Parse {
+        path: PathBuf,
+        err: oci_spec::OciSpecError,
+    },
+    /// A field husk refuses, and why.
+    #[error("config.json: {field}: {why}")]
+    Field { field: String, why: String },
+}
+
+fn refuse(field: impl Into<String>, why: impl Into<String>) -> BundleError {
+    BundleError::Field {
+        field: field.into(),
+        why: why.into(),
+    }
+}
+
+/// What the container is to be, as husk will run it.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: Option<u32>,
+    pub terminal: bool,
+    /// (rows, columns) of the console.
+    pub console_size: Option<(u16, u16)>,
+    /// (RLIMIT_*, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
+    pub rootfs: PathBuf,
+    pub readonly: bool,
+    pub hostname: String,
+    /// linux.resources.memory.limit.
+    pub memory: Option<u64>,
+}
+
+/// Top-level, process and linux keys `oci-spec` reads (anything else in
+/// the file would otherwise pass unseen).
+const KNOWN: [(&str, &[&str]); 3] = [
+    (
+        "",
+        &[
+            "ociVersion",
+            "root",
+            "mounts",
+            "process",
+            "hostname",
+            "domainname",
+            "hooks",
+            "annotations",
+            "linux",
+        ],
+    ),
+    (
+        "process",
+        &[
+            "terminal",
+            "consoleSize",
+            "user",
+            "args",
+            "env",
+            "cwd",
+            "capabilities",
+            "rlimits",
+            "noNewPrivileges",
+            "apparmorProfile",
+            "oomScoreAdj",
+            "selinuxLabel",
+        ],
+    ),
+    (
+        "linux",
+        &[
+            "uidMappings",
+            "gidMappings",
+            "sysctl",
+            "resources",
+            "cgroupsPath",
+            "namespaces",
+            "devices",
+            "seccomp",
+            "rootfsPropagation",
+            "maskedPaths",
+            "readonlyPaths",
+            "mountLabel",
+        ],
+    ),
+];
+
+/// Mounts the sandbox provides itself, by destination and the types that
+/// may be asked for there.
+const OWN_MOUNTS: [(&str, &[&str]); 7] = [
+    ("/proc", &["proc"]),
+    ("/sys", &["sysfs"]),
+    ("/sys/fs/cgroup", &["cgroup", "cgroup2"]),
+    ("/dev", &["tmpfs", "devtmpfs"]),
+    ("/dev/pts", &["devpts"]),
+    ("/dev/shm", &["tmpfs"]),
+    ("/dev/mqueue", &["mqueue"]),
+];
+
+/// Checks the JSON for keys `oci-spec` would drop unread.
+fn unknown_keys(raw: &serde_json::Value) -> Result<(), BundleError> {
+    for (section, known) in KNOWN {
+        let obj = if section.is_empty() {
+            raw.as_object()
+        } else {
+            raw.get(section).and_then(|v| v.as_object())
+        };
+        for k in obj.into_iter().flat_map(|o| o.keys()) {
+            if !known.contains(&k.as_str()) {
+                let field = if section.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{section}.{k}")
+                };
+                return Err(refuse(field, "not supported"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RLIMIT_* by the name config.json gives it.
+fn rlimit_number(name: &str) -> Option<u32> {
+    const NAMES: [&str; 16] = [
+        "RLIMIT_CPU",
+        "RLIMIT_FSIZE",
+        "RLIMIT_DATA",
+        "RLIMIT_STACK",
+        "RLIMIT_CORE",
+        "RLIMIT_RSS",
+        "RLIMIT_NPROC",
+        "RLIMIT_NOFILE",
+        "RLIMIT_MEMLOCK",
+        "RLIMIT_AS",
+        "RLIMIT_LOCKS",
+        "RLIMIT_SIGPENDING",
+        "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE",
+        "RLIMIT_RTPRIO",
+        "RLIMIT_RTTIME",
+    ];
+    NAMES
+        .iter()
+        .position(|n| *n == name)
+        .and_then(|i| u32::try_from(i).ok())
+}
+
+/// Reads and checks `bundle/config.json`.
+pub fn load(bundle: &Path) -> Result<Plan, BundleError> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|err| BundleError::Read {
+        path: path.clone(),
+        err,
+    })?;
+    let raw: serde_json::Value = serde_json::from_str(&text).map_err(|e| BundleError::Parse {
+        path: path.clone(),
+        err: oci_spec::OciSpecError::SerDe(e),
+    })?;
+    unknown_keys(&raw)?;
+    let spec = Spec::load(&path).map_err(|err| BundleError::Parse {
+        path: path.clone(),
+        err,
+    })?;
+    check(&spec, bundle)
+}
+
+fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
+    if !spec.version().starts_with("1.") {
+        return Err(refuse(
+            "ociVersion",
+            format!("{} is not a 1.x version", spec.version()),
+        ));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| refuse("root", "missing"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    if !rootfs.is_dir() {
+        return Err(refuse(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| refuse("process", "missing"))?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(refuse("process.args", "empty"));
+    }
+    let cwd = process.cwd().display().to_string();
+    if !process.cwd().is_absolute() {
+        return Err(refuse(
+            "process.cwd",
+            format!("{cwd} is not an absolute path"),
+        ));
+    }
+    let user = process.user();
+    if user.username().as_ref().is_some_and(|u| !u.is_empty()) {
+        return Err(refuse("process.user.username", "not supported on Linux"));
+    }
+    let mut rlimits = Vec::new();
+    for r in process.rlimits().iter().flatten() {
+        let name = serde_json::to_value(r.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let n = rlimit_number(&name)
+            .ok_or_else(|| refuse("process.rlimits", format!("unknown limit {name}")))?;
+        if r.soft() > r.hard() {
+            return Err(refuse(
+                "process.rlimits",
+                format!("{name}: soft limit above the hard one"),
+            ));
+        }
+        rlimits.push((n, r.soft(), r.hard()));
+    }
+    if process.capabilities().is_some() {
+        tracing::warn!("process.capabilities: not enforced yet; the application has root's");
+    }
+    if process
+        .apparmor_profile()
+        .as_ref()
+        .is_some_and(|p| !p.is_empty())
+        || process
+            .selinux_label()
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+    {
+        tracing::info!("the host's LSM profile does not apply inside the sentry; the sandbox's own confinement does");
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let dest = m.destination().display().to_string();
+        let typ = m.typ().clone().unwrap_or_default();
+        let own = OWN_MOUNTS
+            .iter()
+            .any(|(d, types)| *d == dest && types.contains(&typ.as_str()));
+        if !own {
+            return Err(refuse(
+                format!("mounts[{i}]"),
+                format!(
+                    "{dest} ({}): only the sandbox's own /proc, /sys, /dev and their kin are supported yet",
+                    if typ.is_empty() { "bind" } else { &typ }
+                ),
+            ));
+        }
+    }
+    if spec.hooks().is_some() {
+        return Err(refuse("hooks", "not supported yet"));
+    }
+    if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(refuse("domainname", "not supported yet"));
+    }
+    let mut memory = None;
+    if let Some(linux) = spec.linux() {
+        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        {
+            return Err(refuse(
+                "linux.uidMappings",
+                "user namespaces are not supported yet",
+            ));
+        }
+        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(refuse("linux.sysctl", "not supported yet"));
+        }
+        if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(refuse("linux.devices", "the sandbox's /dev is its own"));
+        }
+        if linux.seccomp().is_some() {
+            return Err(refuse(
+                "linux.seccomp",
+                "the application's seccomp profile is not enforced yet",
+            ));
+        }
+        for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+            match ns.typ() {
+                LinuxNamespaceType::Pid
+                | LinuxNamespaceType::Ipc
+                | LinuxNamespaceType::Uts
+                | LinuxNamespaceType::Mount
+                | LinuxNamespaceType::Cgroup
+                | LinuxNamespaceType::Network
+                    if ns.path().is_none() => {}
+                t => {
+                    return Err(refuse(
+                        format!("linux.namespaces[{i}]"),
+                        format!(
+                            "{}{}: not supported yet",
+                            format!("{t:?}").to_lowercase(),
+                            if ns.path().is_some() {
+                                " with a path"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ))
+                }
+            }
+        }
+        if let Some(p) = linux.rootfs_propagation() {
+            if !["private", "rprivate", "slave", "rslave", ""].contains(&p.as_str()) {
+                return Err(refuse(
+                    "linux.rootfsPropagation",
+                    format!("{p}: the sandbox's mounts never propagate"),
+                ));
+            }
+        }
+        if let Some(r) = linux.resources() {
+            if r.cpu().is_some()
+                || r.pids().is_some()
+                || r.block_io().is_some()
+                || r.hugepage_limits().is_some()
+                || r.network().is_some()
+                || r.rdma().is_some()
+                || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+            {
+                return Err(refuse(
+                    "linux.resources",
+                    "only memory.limit (and devices) are supported yet",
+                ));
+            }
+            if let Some(m) = r.memory() {
+                memory = m.limit().and_then(|l| u64::try_from(l).ok());
+            }
+        }
+        if linux.cgroups_path().is_some() {
+            tracing::info!("linux.cgroupsPath: the sandbox runs in a cgroup of husk's own");
+        }
+    }
+    let size = process.console_size().as_ref().map(|b| {
+        (
+            u16::try_from(b.height()).unwrap_or(u16::MAX),
+            u16::try_from(b.width()).unwrap_or(u16::MAX),
+        )
+    });
+    Ok(Plan {
+        args,
+        env: process.env().clone().unwrap_or_default(),
+        cwd,
+        uid: user.uid(),
+        gid: user.gid(),
+        groups: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        terminal: process.terminal().unwrap_or(false),
+        console_size: size,
+        rlimits,
+        rootfs,
+        readonly: root.readonly().unwrap_or(false),
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        memory,
+    })
+}
+
+/// The default config.json of `husk spec`: runc's, with husk's hostname.
+pub fn default_spec() -> Spec {
+    let mut s = Spec::default();
+    s.set_hostname(Some("husk".into()));
+    if let Some(p) = s.process_mut() {
+        p.set_terminal(Some(true));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(config: &serde_json::Value) -> tempdir::Dir {
+        let d = tempdir::Dir::new();
+        std::fs::create_dir(d.path().join("rootfs")).unwrap();
+        std::fs::write(d.path().join("config.json"), config.to_string()).unwrap();
+        d
+    }
+
+    /// A scratch directory removed when dropped.
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "husk-bundle-test-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn default_json() -> serde_json::Value {
+        serde_json::to_value(default_spec()).unwrap()
+    }
+
+    #[test]
+    fn the_default_spec_is_accepted() {
+        let b = bundle(&default_json());
+        let p = load(b.path()).unwrap();
+        assert_eq!(p.args, ["sh"]);
+        assert!(p.terminal);
+        assert_eq!(p.hostname, "husk");
+        assert_eq!(p.rlimits, [(7, 1024, 1024)]);
+        assert!(p.readonly);
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let cases: [(&str, serde_json::Value); 6] = [
+            (
+                "process.ioPriority",
+                serde_json::json!({"class": "IOPRIO_CLASS_RT"}),
+            ),
+            (
+                "hooks",
+                serde_json::json!({"prestart": [{"path": "/bin/true"}]}),
+            ),
+            (
+                "linux.seccomp",
+                serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+            ),
+            ("mounts[7]", serde_json::json!(null)),
+            ("linux.namespaces[6]", serde_json::json!(null)),
+            ("frobnicate", serde_json::json!(1)),
+        ];
+        for (field, value) in cases {
+            let mut j = default_json();
+            match field {
+                "process.ioPriority" => j["process"]["ioPriority"] = value,
+                "hooks" => j["hooks"] = value,
+                "linux.seccomp" => j["linux"]["seccomp"] = value,
+                "mounts[7]" => j["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                    "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"]
+                })),
+                "linux.namespaces[6]" => j["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"type": "user"})),
+                _ => j[field] = value,
+            }
+            let b = bundle(&j);
+            let e = load(b.path()).unwrap_err().to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_rootfs_or_relative_cwd_is_refused() {
+        let mut j = default_json();
+        j["root"]["path"] = "nowhere".into();
+        let b = bundle(&j);
+        assert!(load(b.path())
+            .unwrap_err()
+            .to_string()
+            .contains("root.path"));
+        let mut j = default_json();
+        j["process"]["cwd"] = "tmp".into();
+        let b = bundle(&j);
+        assert!(load(b.path())
+            .unwrap_err()
+            .to_string()
+            .contains("process.cwd"));
+    }
+}

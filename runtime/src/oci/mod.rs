@@ -1,0 +1,568 @@
+//! The OCI runtime's commands, as runc has them: `create`, `start`,
+//! `run`, `state`, `kill`, `delete`, `list`, `spec` and `features`. A
+//! container is a directory in `--root` (`state`), a monitor process
+//! (`monitor`) that owns its sandbox, and the bundle it was made from
+//! (`bundle`).
+
+pub mod bundle;
+pub mod console;
+pub mod monitor;
+pub mod state;
+
+use anyhow::{Context, Result};
+use state::{Container, Record, Status};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// The bundle: a directory with config.json (default: the current one).
+    #[arg(long, short = 'b', default_value = ".")]
+    bundle: PathBuf,
+    /// Write the container's pid (its monitor's) here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// A unix socket to send the console's pty master to (a terminal).
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Accepted for runc's callers: the sandbox's root is never pivoted
+    /// on the host.
+    #[arg(long)]
+    no_pivot: bool,
+    /// Extra fds to pass: not supported (0 only).
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
+    /// Not supported: husk never opens a new session keyring.
+    #[arg(long)]
+    no_new_keyring: bool,
+    pub id: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    create: CreateArgs,
+    /// Return once the container runs, leaving it in the background.
+    #[arg(long, short = 'd')]
+    detach: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct KillArgs {
+    /// Signal every process of the container.
+    #[arg(long, short = 'a')]
+    all: bool,
+    pub id: String,
+    /// A name (TERM, SIGTERM) or number; SIGTERM by default.
+    #[arg(default_value = "SIGTERM")]
+    signal: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeleteArgs {
+    /// Kill the container if it still runs.
+    #[arg(long, short = 'f')]
+    force: bool,
+    pub id: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = ListFormat::Table)]
+    format: ListFormat,
+    /// Ids only.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SpecArgs {
+    /// Where to write config.json (default: the current directory).
+    #[arg(long, short = 'b', default_value = ".")]
+    bundle: PathBuf,
+    /// Accepted for runc's callers; the spec is the same.
+    #[arg(long)]
+    rootless: bool,
+}
+
+/// What every command is given beside its own arguments.
+pub struct Global {
+    pub root: PathBuf,
+    /// Global flags for the processes a command starts.
+    pub flags: Vec<String>,
+    pub overlay: Option<crate::Overlay>,
+    pub network: crate::Network,
+    pub directfs: bool,
+}
+
+/// The state JSON of the runtime spec.
+fn state_json(c: &Container, r: &Record) -> serde_json::Value {
+    let status = c.status(r);
+    serde_json::json!({
+        "ociVersion": "1.0.2",
+        "id": r.id,
+        "pid": if status == Status::Stopped { 0 } else { r.pid },
+        "status": status.to_string(),
+        "bundle": r.bundle,
+        "rootfs": r.rootfs,
+        "created": r.created,
+        "owner": "",
+        "annotations": r.annotations,
+    })
+}
+
+/// Signal numbers by name (with or without SIG) or number.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        anyhow::bail!("invalid signal {s}");
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    const NAMES: [(&str, i32); 31] = [
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("IOT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STKFLT", 16),
+        ("CHLD", 17),
+        ("CONT", 18),
+        ("STOP", 19),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("VTALRM", 26),
+        ("PROF", 27),
+        ("WINCH", 28),
+        ("IO", 29),
+        ("PWR", 30),
+    ];
+    if let Some(&(_, n)) = NAMES.iter().find(|(n, _)| *n == name) {
+        return Ok(n);
+    }
+    if let Some(off) = name.strip_prefix("RTMIN") {
+        let k: i32 = if off.is_empty() { 0 } else { off.parse()? };
+        if (0..=30).contains(&k) {
+            return Ok(34 + k);
+        }
+    }
+    if let Some(off) = name.strip_prefix("RTMAX") {
+        let k: i32 = if off.is_empty() { 0 } else { off.parse()? };
+        if (-30..=0).contains(&k) {
+            return Ok(64 + k);
+        }
+    }
+    anyhow::bail!("unknown signal {s}")
+}
+
+/// Writes `pid` to `path` as runc does: whole, via a temporary name.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("husk-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
+}
+
+/// Undoes a create that failed half way: the monitor and the directory.
+struct Undo<'a> {
+    c: Option<&'a Container>,
+    monitor: Option<std::process::Child>,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = &mut self.monitor {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+        if let Some(c) = self.c {
+            let _ = std::fs::remove_dir_all(&c.dir);
+        }
+    }
+}
+
+/// `create`: the container's directory, its monitor and sandbox, ready to
+/// start. Returns the monitor (a child of this process).
+fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std::process::Child> {
+    state::check_id(&a.id)?;
+    if a.preserve_fds != 0 {
+        anyhow::bail!("--preserve-fds: passing extra fds is not supported yet");
+    }
+    let bundle = std::fs::canonicalize(&a.bundle)
+        .with_context(|| format!("--bundle {}", a.bundle.display()))?;
+    // Every check before anything is made.
+    let plan = bundle::load(&bundle)?;
+    // A terminal container's console: the caller's socket, or (`run` in
+    // the foreground) this terminal, relayed as `husk do` relays it.
+    let own_tty = plan.terminal && a.console_socket.is_none();
+    // SAFETY: isatty on our stdio.
+    if own_tty && !(foreground && unsafe { libc::isatty(0) == 1 && libc::isatty(1) == 1 }) {
+        anyhow::bail!("process.terminal is set: a --console-socket is needed (or run it in the foreground on a terminal)");
+    }
+    let c = Container::create(&g.root, &a.id)?;
+    let mut undo = Undo {
+        c: Some(&c),
+        monitor: None,
+    };
+    let annotations = std::fs::read_to_string(bundle.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| serde_json::from_value(v["annotations"].clone()).ok())
+        .unwrap_or_default();
+    let mut rec = Record {
+        id: a.id.clone(),
+        pid: 0,
+        bundle: bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: state::now_rfc3339(),
+        status: Status::Creating,
+        annotations,
+    };
+    c.write(&rec)?;
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        c.fifo(),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .context("making the start fifo")?;
+    let slave = match &a.console_socket {
+        Some(sock) if plan.terminal => {
+            let (master, slave) = console::open_pty(plan.console_size)?;
+            console::send_master(sock, &master)?;
+            Some(slave)
+        }
+        _ => None,
+    };
+    let (ready_r, ready_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let exe = std::env::current_exe().context("finding the husk binary")?;
+    let mut m = Command::new(exe);
+    m.args(&g.flags)
+        .arg("--root")
+        .arg(&g.root)
+        .arg(format!("--network={}", network_name(g.network)))
+        .arg(format!("--directfs={}", g.directfs));
+    if let Some(o) = g.overlay {
+        m.arg(format!(
+            "--overlay={}",
+            if o == crate::Overlay::None {
+                "none"
+            } else {
+                "memory"
+            }
+        ));
+    }
+    m.arg("monitor").arg("--id").arg(&a.id).arg(format!(
+        "--ready-fd={}",
+        crate::launch::inheritable(&ready_w)?
+    ));
+    if let Some(s) = &slave {
+        m.arg(format!("--console-fd={}", crate::launch::inheritable(s)?));
+        // The container's stdio is the console; the caller's pipes are
+        // not held open (husk's own messages go to --log).
+        m.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    }
+    if own_tty {
+        m.arg("--tty-stdio");
+    }
+    let monitor = m.spawn().context("starting the container's monitor")?;
+    drop(ready_w);
+    drop(slave);
+    let pid = monitor.id() as i32;
+    undo.monitor = Some(monitor);
+    let mut said = String::new();
+    std::fs::File::from(ready_r)
+        .read_to_string(&mut said)
+        .context("waiting for the sandbox")?;
+    if said.trim() != "ok" {
+        anyhow::bail!("{}", said.trim());
+    }
+    rec.pid = pid;
+    rec.status = Status::Created;
+    c.locked(|| c.write(&rec))??;
+    if let Some(p) = &a.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    undo.c = None;
+    let monitor = undo.monitor.take().context("the monitor")?;
+    Ok(monitor)
+}
+
+fn network_name(n: crate::Network) -> &'static str {
+    match n {
+        crate::Network::None => "none",
+        crate::Network::Sandbox => "sandbox",
+        crate::Network::Host => "host",
+    }
+}
+
+pub fn create(g: &Global, a: &CreateArgs) -> Result<i32> {
+    // The monitor outlives this command: it goes to whoever reaps
+    // orphans here (containerd's shim is a subreaper).
+    let m = create_container(g, a, false)?;
+    std::mem::forget(m);
+    Ok(0)
+}
+
+/// `start`: opens the gate of a created container.
+pub fn start(g: &Global, id: &str) -> Result<i32> {
+    let c = Container::open(&g.root, id)?;
+    let rec = c.read()?;
+    match c.status(&rec) {
+        Status::Created => {}
+        Status::Stopped => anyhow::bail!("cannot start a container that has stopped"),
+        s => anyhow::bail!("cannot start an already {s} container"),
+    }
+    let fifo = rustix::fs::open(
+        c.fifo(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .context("the start fifo (already started?)")?;
+    let mut p = [rustix::event::PollFd::new(
+        &fifo,
+        rustix::event::PollFlags::IN,
+    )];
+    let ten = rustix::event::Timespec {
+        tv_sec: 10,
+        tv_nsec: 0,
+    };
+    let mut b = [0u8; 1];
+    let started = loop {
+        match rustix::event::poll(&mut p, Some(&ten)) {
+            Ok(0) => break false,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e).context("waiting on the start fifo"),
+        }
+        match rustix::io::read(&fifo, &mut b) {
+            Ok(1) => break true,
+            Err(rustix::io::Errno::AGAIN) => continue,
+            _ => break false,
+        }
+    };
+    if !started {
+        anyhow::bail!("container {id}: its monitor did not answer");
+    }
+    let _ = std::fs::remove_file(c.fifo());
+    c.locked(|| {
+        let mut r = c.read()?;
+        r.status = Status::Running;
+        c.write(&r)
+    })??;
+    Ok(0)
+}
+
+/// `run`: create, start, and (unless detached) wait for the container.
+pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
+    let mut monitor = create_container(g, &a.create, !a.detach)?;
+    let terminal = bundle::load(&std::fs::canonicalize(&a.create.bundle)?)
+        .map(|p| p.terminal && a.create.console_socket.is_none())
+        .unwrap_or(false);
+    // The sandbox's console relays this terminal, raw, while it runs.
+    let _raw = if terminal && !a.detach {
+        crate::do_cmd::RawTerminal::enter()
+    } else {
+        None
+    };
+    if let Err(e) = start(g, &a.create.id) {
+        let _ = monitor.kill();
+        let _ = monitor.wait();
+        if let Ok(c) = Container::open(&g.root, &a.create.id) {
+            let _ = c.remove();
+        }
+        return Err(e);
+    }
+    if a.detach {
+        std::mem::forget(monitor);
+        return Ok(0);
+    }
+    let status = monitor.wait().context("waiting for the container")?;
+    // runc run removes the container it ran in the foreground.
+    if let Ok(c) = Container::open(&g.root, &a.create.id) {
+        let _ = c.remove();
+    }
+    use std::os::unix::process::ExitStatusExt;
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+pub fn state(g: &Global, id: &str) -> Result<i32> {
+    let c = Container::open(&g.root, id)?;
+    let r = c.read()?;
+    println!("{}", serde_json::to_string_pretty(&state_json(&c, &r))?);
+    Ok(0)
+}
+
+/// Sends one request to the monitor's control socket.
+fn ask(c: &Container, line: &str) -> Result<()> {
+    let mut s = UnixStream::connect(c.control()).context("the container's control socket")?;
+    writeln!(s, "{line}")?;
+    let mut reply = String::new();
+    BufReader::new(&s).read_line(&mut reply)?;
+    match reply.trim() {
+        "ok" => Ok(()),
+        r => anyhow::bail!("{}", r.strip_prefix("error ").unwrap_or(r)),
+    }
+}
+
+pub fn kill(g: &Global, a: &KillArgs) -> Result<i32> {
+    let sig = parse_signal(&a.signal)?;
+    let c = Container::open(&g.root, &a.id)?;
+    let r = c.read()?;
+    if c.status(&r) == Status::Stopped {
+        anyhow::bail!("container not running");
+    }
+    ask(&c, &format!("kill {sig} {}", u8::from(a.all)))?;
+    Ok(0)
+}
+
+/// Kills the monitor (its sandbox dies with it) and waits until it is
+/// gone (it is not our child: its parent reaps it).
+fn kill_monitor(pid: i32) {
+    if !state::alive(pid) {
+        return;
+    }
+    // SAFETY: kill with plain arguments.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    for _ in 0..500 {
+        if !state::alive(pid) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+pub fn delete(g: &Global, a: &DeleteArgs) -> Result<i32> {
+    let c = match Container::open(&g.root, &a.id) {
+        Ok(c) => c,
+        // runc: deleting what is not there is an error unless forced.
+        Err(state::StateError::Missing(_)) if a.force => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let r = c.read()?;
+    match c.status(&r) {
+        Status::Running if !a.force => anyhow::bail!(
+            "cannot delete container {} that is not stopped: running",
+            a.id
+        ),
+        Status::Stopped => {}
+        _ => kill_monitor(r.pid),
+    }
+    c.remove()?;
+    Ok(0)
+}
+
+pub fn list(g: &Global, a: &ListArgs) -> Result<i32> {
+    let mut all = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(&g.root) {
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if let Ok(c) = Container::open(&g.root, &id) {
+                if let Ok(r) = c.read() {
+                    all.push(state_json(&c, &r));
+                }
+            }
+        }
+    }
+    all.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
+    if a.quiet {
+        for s in &all {
+            println!("{}", s["id"].as_str().unwrap_or_default());
+        }
+    } else if a.format == ListFormat::Json {
+        println!("{}", serde_json::Value::Array(all));
+    } else {
+        println!("ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER");
+        for s in &all {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\troot",
+                s["id"].as_str().unwrap_or_default(),
+                s["pid"],
+                s["status"].as_str().unwrap_or_default(),
+                s["bundle"].as_str().unwrap_or_default(),
+                s["created"].as_str().unwrap_or_default(),
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub fn spec(a: &SpecArgs) -> Result<i32> {
+    let _ = a.rootless;
+    let path = a.bundle.join("config.json");
+    if path.exists() {
+        anyhow::bail!("File {} exists. Remove it first", path.display());
+    }
+    let text = serde_json::to_string_pretty(&bundle::default_spec())?;
+    std::fs::write(&path, text + "\n").with_context(|| path.display().to_string())?;
+    Ok(0)
+}
+
+/// `features`: what this runtime supports (runtime-spec features.md).
+pub fn features() -> Result<i32> {
+    let v = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": [],
+        "mountOptions": [],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "capabilities": [],
+            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+        },
+        "annotations": {
+            "io.github.husk.version": env!("CARGO_PKG_VERSION"),
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("TERM").unwrap(), 15);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
+        assert_eq!(parse_signal("sigusr1").unwrap(), 10);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("RTMIN+2").unwrap(), 36);
+        assert_eq!(parse_signal("RTMAX").unwrap(), 64);
+        for bad in ["0", "65", "FOO", "SIG", "-1"] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+}

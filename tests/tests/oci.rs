@@ -1,0 +1,437 @@
+//! The OCI runtime's lifecycle, as a runc caller drives it, on a bundle
+//! whose rootfs is Debian's static busybox: `spec`, `create` (pid file,
+//! console socket), `state`, `start`, `kill`, `delete`, `run`, `list`,
+//! their errors, and that nothing of a container is left once deleted.
+//! This test process is a subreaper, as containerd's shim is, so it can
+//! wait for a container's monitor after `create` has exited.
+
+use husk_tests::find_or_build_husk;
+use std::io::IoSliceMut;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("husk-oci-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    /// Also takes down what a failed test left running.
+    fn drop(&mut self) {
+        let root = self.0.join("state");
+        for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let _ = husk(&root, &["delete", "--force", &id]);
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A bundle in `dir`: busybox and its applets in rootfs/bin, and the
+/// config.json `husk spec` writes, changed by `edit`.
+fn bundle(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let b = dir.join("bundle");
+    let bin = b.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in ["proc", "dev", "sys", "tmp", "etc", "home/user"] {
+        std::fs::create_dir_all(b.join("rootfs").join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static");
+    for a in [
+        "sh", "echo", "cat", "sleep", "id", "pwd", "env", "hostname", "tty", "stty", "ls",
+    ] {
+        std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
+    }
+    let out = husk(
+        &dir.join("state"),
+        &["spec", "--bundle", b.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let path = b.join("config.json");
+    let mut c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    c["process"]["terminal"] = false.into();
+    c["root"]["readonly"] = false.into();
+    edit(&mut c);
+    std::fs::write(&path, c.to_string()).unwrap();
+    b
+}
+
+fn husk(root: &Path, args: &[&str]) -> Output {
+    let h = find_or_build_husk().expect("husk binary");
+    Command::new(h)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running husk")
+}
+
+/// `husk create`: its stdout and stderr are files, not pipes, because
+/// the container keeps them (they are its stdio), as runc's callers do.
+fn create(root: &Path, args: &[&str]) -> Output {
+    let h = find_or_build_husk().expect("husk binary");
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let err = root.with_extension(format!("create-err-{}", N.fetch_add(1, Ordering::Relaxed)));
+    let f = std::fs::File::create(&err).unwrap();
+    let status = Command::new(h)
+        .arg("--root")
+        .arg(root)
+        .arg("create")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(f)
+        .status()
+        .expect("running husk create");
+    let stderr = std::fs::read(&err).unwrap_or_default();
+    let _ = std::fs::remove_file(&err);
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr,
+    }
+}
+
+fn state(root: &Path, id: &str) -> serde_json::Value {
+    let out = husk(root, &["state", id]);
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("state JSON")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Becomes a subreaper: orphaned monitors are ours to wait for.
+fn subreaper() {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+}
+
+/// Waits for `pid` (a monitor reparented to us): its exit status.
+fn wait_pid(pid: i32, limit: Duration) -> Option<i32> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid out-pointer, WNOHANG.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return Some(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The pids of `pid`'s children (the monitor's: gofer waiter, sandbox).
+fn children(pid: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let c = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        v.extend(c.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+    }
+    v
+}
+
+fn gone(pid: i32) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = st
+            .rsplit_once(')')
+            .map(|(_, r)| r.trim_start().chars().next());
+        if st.is_empty() || state == Some(Some('Z')) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn run_gives_the_status_output_and_process_settings() {
+    let s = Scratch::new("run");
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "echo hi $(hostname) $(id -u):$(id -g):$(id -G) $(pwd) $FOO; exit 7"
+        ]);
+        c["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
+        c["process"]["cwd"] = "/home/user".into();
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
+        c["hostname"] = "box".into();
+    });
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "r1"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hi box 1000:1000:1000 5 /home/user bar\n"
+    );
+    // A foreground run removes its container.
+    let l = husk(&root, &["list", "-q"]);
+    assert_eq!(String::from_utf8_lossy(&l.stdout), "");
+}
+
+#[test]
+fn create_start_kill_delete() {
+    subreaper();
+    let s = Scratch::new("life");
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "trap 'echo term; exit 3' TERM; echo up; while :; do sleep 0.05; done"
+        ]);
+    });
+    let root = s.0.join("state");
+    let pidf = s.0.join("pid");
+    let logf = s.0.join("out");
+    let log = std::fs::File::create(&logf).unwrap();
+    let h = find_or_build_husk().unwrap();
+    let st = Command::new(&h)
+        .arg("--root")
+        .arg(&root)
+        .args(["create", "--bundle", b.to_str().unwrap(), "--pid-file"])
+        .arg(&pidf)
+        .arg("c1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
+    let s1 = state(&root, "c1");
+    assert_eq!(s1["status"], "created");
+    assert_eq!(s1["pid"], pid);
+    assert_eq!(s1["id"], "c1");
+    assert_eq!(s1["bundle"], b.canonicalize().unwrap().to_str().unwrap());
+    // Nothing ran yet.
+    assert_eq!(std::fs::read_to_string(&logf).unwrap(), "");
+    // The id is taken; an invalid one is refused.
+    let dup = create(&root, &["--bundle", b.to_str().unwrap(), "c1"]);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(stderr(&dup).contains("already exists"), "{}", stderr(&dup));
+    let bad = create(&root, &["--bundle", b.to_str().unwrap(), "../x"]);
+    assert!(stderr(&bad).contains("invalid"), "{}", stderr(&bad));
+
+    assert!(husk(&root, &["start", "c1"]).status.success());
+    assert_eq!(state(&root, "c1")["status"], "running");
+    let again = husk(&root, &["start", "c1"]);
+    assert_eq!(again.status.code(), Some(1));
+    let del = husk(&root, &["delete", "c1"]);
+    assert!(stderr(&del).contains("not stopped"), "{}", stderr(&del));
+    let t = Instant::now();
+    while !std::fs::read_to_string(&logf).unwrap().contains("up") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the process did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let list = husk(&root, &["list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["id"], "c1");
+    // SIGTERM reaches the process's handler; its status is the monitor's.
+    assert!(husk(&root, &["kill", "c1", "TERM"]).status.success());
+    assert_eq!(wait_pid(pid, Duration::from_secs(10)), Some(3));
+    assert_eq!(std::fs::read_to_string(&logf).unwrap(), "up\nterm\n");
+    assert_eq!(state(&root, "c1")["status"], "stopped");
+    let k = husk(&root, &["kill", "c1", "KILL"]);
+    assert!(stderr(&k).contains("not running"), "{}", stderr(&k));
+    assert!(husk(&root, &["delete", "c1"]).status.success());
+    let missing = husk(&root, &["state", "c1"]);
+    assert!(stderr(&missing).contains("does not exist"));
+    assert!(husk(&root, &["delete", "--force", "c1"]).status.success());
+}
+
+#[test]
+fn a_forced_delete_leaves_no_process() {
+    subreaper();
+    let s = Scratch::new("force");
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    let root = s.0.join("state");
+    // A created container and a running one.
+    for (id, start) in [("f1", false), ("f2", true)] {
+        let pidf = s.0.join(id);
+        let out = create(
+            &root,
+            &[
+                "--bundle",
+                b.to_str().unwrap(),
+                "--pid-file",
+                pidf.to_str().unwrap(),
+                id,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        if start {
+            assert!(husk(&root, &["start", id]).status.success());
+        }
+        let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
+        let kids = children(pid);
+        assert!(kids.len() >= 2, "monitor's children: {kids:?}");
+        // SIGTERM to a `sleep` init without a handler is dropped, as for
+        // a pid namespace's init on Linux.
+        if start {
+            assert!(husk(&root, &["kill", id]).status.success());
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(state(&root, id)["status"], "running");
+        }
+        let d = husk(&root, &["delete", "--force", id]);
+        assert!(d.status.success(), "{}", stderr(&d));
+        assert!(wait_pid(pid, Duration::from_secs(10)).is_some());
+        for k in kids {
+            assert!(gone(k), "process {k} of container {id} outlived it");
+        }
+        assert!(!root.join(id).exists());
+    }
+}
+
+#[test]
+fn bad_configs_name_the_field_and_leave_nothing() {
+    let s = Scratch::new("bad");
+    let root = s.0.join("state");
+    for (field, edit) in [
+        (
+            "linux.seccomp",
+            Box::new(|c: &mut serde_json::Value| {
+                c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
+            }) as Box<dyn FnOnce(&mut serde_json::Value)>,
+        ),
+        (
+            "mounts[7]",
+            Box::new(|c: &mut serde_json::Value| {
+                c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                    "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"]
+                }))
+            }),
+        ),
+        (
+            "process.cwd",
+            Box::new(|c: &mut serde_json::Value| c["process"]["cwd"] = "relative".into()),
+        ),
+        (
+            "process.terminal",
+            Box::new(|c: &mut serde_json::Value| c["process"]["terminal"] = true.into()),
+        ),
+    ] {
+        let b = bundle(&s.0, edit);
+        let out = create(&root, &["--bundle", b.to_str().unwrap(), "x"]);
+        assert_eq!(out.status.code(), Some(1), "{field}");
+        let e = stderr(&out);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains(field), "{field}: {e}");
+        assert!(!root.join("x").exists(), "{field}: state left behind");
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+}
+
+#[test]
+fn the_console_socket_gets_a_terminal() {
+    subreaper();
+    let s = Scratch::new("tty");
+    let b = bundle(&s.0, |c| {
+        c["process"]["terminal"] = true.into();
+        c["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 120});
+        c["process"]["args"] =
+            serde_json::json!(["sh", "-c", "tty; stty size; read x; echo got $x"]);
+    });
+    let root = s.0.join("state");
+    let sock = s.0.join("console.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let pidf = s.0.join("pid");
+    let out = create(
+        &root,
+        &[
+            "--bundle",
+            b.to_str().unwrap(),
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "--pid-file",
+            pidf.to_str().unwrap(),
+            "t1",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (c, _) = l.accept().unwrap();
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut anc = RecvAncillaryBuffer::new(&mut space);
+    let mut b1 = [0u8; 64];
+    recvmsg(
+        &c,
+        &mut [IoSliceMut::new(&mut b1)],
+        &mut anc,
+        RecvFlags::empty(),
+    )
+    .unwrap();
+    let master: OwnedFd = anc
+        .drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut f) => f.next(),
+            _ => None,
+        })
+        .expect("a pty master");
+    assert!(husk(&root, &["start", "t1"]).status.success());
+    rustix::io::write(&master, b"hello\n").unwrap();
+    let mut got = Vec::new();
+    let t = Instant::now();
+    while !String::from_utf8_lossy(&got).contains("got hello") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+        let mut buf = [0u8; 256];
+        match rustix::io::read(&master, &mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&got).replace('\r', "");
+    assert!(text.contains("/dev/pts/0\n40 120\n"), "{text}");
+    let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
+    assert_eq!(wait_pid(pid, Duration::from_secs(10)), Some(0));
+    assert!(husk(&root, &["delete", "t1"]).status.success());
+}
+
+#[test]
+fn spec_and_features() {
+    let s = Scratch::new("spec");
+    let root = s.0.join("state");
+    let d = s.0.to_str().unwrap();
+    assert!(husk(&root, &["spec", "--bundle", d]).status.success());
+    let again = husk(&root, &["spec", "--bundle", d]);
+    assert!(stderr(&again).contains("exists"));
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.0.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["process"]["args"][0], "sh");
+    assert_eq!(c["root"]["path"], "rootfs");
+    let f = husk(&root, &["features"]);
+    let f: serde_json::Value = serde_json::from_slice(&f.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+}
