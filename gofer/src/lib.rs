@@ -25,9 +25,25 @@ mod sys;
 mod tests;
 
 pub use client::Client;
-pub use confine::{confine, Confined};
+pub use confine::{confine, Bind, Confined};
 pub use proto::{DirEntry, FileStat, StatFs, WalkReply};
 pub use server::{serve, ServeOptions};
+
+/// Whether the filesystem holding `path` is one a gofer serves (never a
+/// kernel interface such as procfs or sysfs), for checks made before a
+/// gofer starts.
+pub fn serves(path: &std::path::Path) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_PATH: a FIFO or device is looked at, never opened.
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(path)
+        .ok()
+        .and_then(|f| sys::fstatfs(f.as_fd()).ok())
+        .is_some_and(|st| fstype::magic_allowed(st.f_type))
+}
 
 /// An error from a gofer operation.
 #[derive(Debug, thiserror::Error)]

@@ -360,6 +360,24 @@ pub(crate) fn clone_tree(path: &CStr) -> Result<OwnedFd, i32> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Attaches the detached tree `tree` on the file or directory `place`.
+pub(crate) fn attach(tree: BorrowedFd<'_>, place: BorrowedFd<'_>) -> Result<(), i32> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: move_mount between two fds we hold, with empty paths.
+    retry(|| unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            place.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        ) as i32
+    })?;
+    Ok(())
+}
+
 /// Makes every mount of the detached tree `tree` read-only.
 pub(crate) fn make_read_only(tree: BorrowedFd<'_>) -> Result<(), i32> {
     const MOUNT_ATTR_RDONLY: u64 = 1;

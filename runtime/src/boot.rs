@@ -204,11 +204,15 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         true,
     )
     .context("installing the seccomp filter")?;
-    // A container: ready (its kernel built and confined), then the first
-    // process waits for `husk start`.
+    // A container: ready (its kernel built and confined, its gofer
+    // answering), then the first process waits for `husk start`.
     // SAFETY: the fds were handed over by the monitor for this use.
     let control = a.control_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     if let Some(c) = &control {
+        cfg.gofer
+            .pick()
+            .lstat(b"/")
+            .map_err(|e| anyhow::anyhow!("the gofer did not answer: {e}"))?;
         rustix::io::write(c, b"r").context("telling the monitor the sandbox is ready")?;
     }
     if let Some(fd) = a.start_fd {

@@ -105,6 +105,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         fds: Vec::new(),
         // SAFETY: getpid cannot fail.
         cgroup_name: format!("husk-{}", unsafe { libc::getpid() }),
+        binds: Vec::new(),
     }
     .start()?;
     GOFER_PID.store(launched.gofer.id() as i32, Ordering::Relaxed);

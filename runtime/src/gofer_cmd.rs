@@ -17,6 +17,10 @@ pub struct GoferArgs {
     /// Refuse every change to the filesystem.
     #[arg(long)]
     read_only: bool,
+    /// A bind mount: `ro` or `rw`, the destination inside the root, and
+    /// the host source (repeated for each).
+    #[arg(long, num_args = 3, value_names = ["MODE", "DEST", "SOURCE"])]
+    bind: Vec<String>,
 }
 
 pub fn run(a: GoferArgs) -> Result<i32> {
@@ -33,7 +37,16 @@ pub fn run(a: GoferArgs) -> Result<i32> {
     let t0 = std::time::Instant::now();
     enter_namespaces().context("gofer namespaces")?;
     tracing::debug!(us = t0.elapsed().as_micros() as u64, "gofer namespaces");
-    let confined = gofer::confine(&a.root, a.read_only)
+    let binds: Vec<gofer::Bind> = a
+        .bind
+        .chunks_exact(3)
+        .map(|b| gofer::Bind {
+            read_only: b[0] == "ro",
+            dest: PathBuf::from(&b[1]),
+            source: PathBuf::from(&b[2]),
+        })
+        .collect();
+    let confined = gofer::confine(&a.root, a.read_only, &binds)
         .with_context(|| format!("confining the gofer to {}", a.root.display()))?;
     tracing::debug!(
         sealed = confined.sealed,

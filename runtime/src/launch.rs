@@ -37,6 +37,8 @@ pub struct Launch {
     pub fds: Vec<(&'static str, OwnedFd)>,
     /// Name of the host cgroup holding the sandbox and the gofer.
     pub cgroup_name: String,
+    /// Host files and directories the gofer serves inside the root.
+    pub binds: Vec<gofer::Bind>,
 }
 
 /// The started processes.
@@ -123,6 +125,12 @@ impl Launch {
             .stdin(Stdio::null());
         if !self.writable_root {
             g.arg("--read-only");
+        }
+        for b in &self.binds {
+            g.arg("--bind")
+                .arg(if b.read_only { "ro" } else { "rw" })
+                .arg(&b.dest)
+                .arg(&b.source);
         }
         let mut gofer = spawn(&mut g, "gofer")?;
         let sentry_ends: Vec<OwnedFd> = pairs.into_iter().map(|(s, _)| s).collect();

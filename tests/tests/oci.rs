@@ -326,7 +326,7 @@ fn bad_configs_name_the_field_and_leave_nothing() {
             "mounts[7]",
             Box::new(|c: &mut serde_json::Value| {
                 c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
-                    "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"]
+                    "destination": "/data", "type": "tmpfs", "source": "tmpfs"
                 }))
             }),
         ),
@@ -348,6 +348,50 @@ fn bad_configs_name_the_field_and_leave_nothing() {
         assert!(!root.join("x").exists(), "{field}: state left behind");
         std::fs::remove_dir_all(&b).unwrap();
     }
+}
+
+/// Bind mounts, served by the gofer: a writable directory (what the
+/// container writes is on the host), a read-only file (EROFS inside),
+/// and a destination that did not exist in the root (made, as runc
+/// makes it). Judged from the host's side too.
+#[test]
+fn bind_mounts_reach_the_host_as_asked() {
+    let s = Scratch::new("bind");
+    let data = s.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("in"), "from the host\n").unwrap();
+    let conf = s.0.join("hosts");
+    std::fs::write(&conf, "127.0.0.1 bound\n").unwrap();
+    let (d, c) = (data.clone(), conf.clone());
+    let b = bundle(&s.0, move |cfg| {
+        let m = cfg["mounts"].as_array_mut().unwrap();
+        m.push(serde_json::json!({
+            "destination": "/srv/data", "type": "bind", "source": d, "options": ["rbind", "rw"]
+        }));
+        m.push(serde_json::json!({
+            "destination": "/etc/hosts", "type": "bind", "source": c, "options": ["rbind", "ro"]
+        }));
+        cfg["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "cat /srv/data/in /etc/hosts; echo out > /srv/data/out; echo x > /etc/hosts || echo refused"
+        ]);
+    });
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "b1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "from the host\n127.0.0.1 bound\nrefused\n"
+    );
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(data.join("out")).unwrap(), "out\n");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "127.0.0.1 bound\n");
+    // The missing destination was made in the bundle's root.
+    assert!(b.join("rootfs/srv/data").is_dir());
 }
 
 #[test]

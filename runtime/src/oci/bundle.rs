@@ -48,6 +48,8 @@ pub struct Plan {
     pub hostname: String,
     /// linux.resources.memory.limit.
     pub memory: Option<u64>,
+    /// Bind mounts, served by the gofer inside the root.
+    pub binds: Vec<gofer::Bind>,
 }
 
 /// Top-level, process and linux keys `oci-spec` reads (anything else in
@@ -163,6 +165,80 @@ fn rlimit_number(name: &str) -> Option<u32> {
         .and_then(|i| u32::try_from(i).ok())
 }
 
+/// A bind mount's source, destination and options, checked.
+fn bind_mount(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    bundle: &Path,
+    options: &[String],
+) -> Result<gofer::Bind, BundleError> {
+    let field = format!("mounts[{i}]");
+    let dest = m.destination();
+    if !dest.is_absolute()
+        || dest
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(refuse(
+            field,
+            format!("{}: not an absolute path without '..'", dest.display()),
+        ));
+    }
+    // The sandbox's own filesystems would hide it.
+    for own in ["/proc", "/sys", "/dev"] {
+        if dest.starts_with(own) {
+            return Err(refuse(
+                field,
+                format!("{}: beneath the sandbox's own {own}", dest.display()),
+            ));
+        }
+    }
+    let source = m
+        .source()
+        .clone()
+        .ok_or_else(|| refuse(field.clone(), "a bind mount needs a source"))?;
+    let source = if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    };
+    if !source.exists() {
+        return Err(refuse(
+            field,
+            format!("source {} does not exist", source.display()),
+        ));
+    }
+    if !gofer::serves(&source) {
+        return Err(refuse(
+            field,
+            format!(
+                "source {} is a kernel filesystem, never served",
+                source.display()
+            ),
+        ));
+    }
+    let mut read_only = false;
+    for o in options {
+        match o.as_str() {
+            "ro" | "rro" => read_only = true,
+            "rw" | "rrw" | "bind" | "rbind" | "private" | "rprivate" | "slave" | "rslave"
+            | "nosuid" | "nodev" | "suid" | "dev" | "exec" | "relatime" | "norelatime"
+            | "noatime" | "strictatime" | "nodiratime" => {}
+            other => {
+                return Err(refuse(
+                    field,
+                    format!("option {other} on a bind mount is not supported yet"),
+                ))
+            }
+        }
+    }
+    Ok(gofer::Bind {
+        source,
+        dest: dest.clone(),
+        read_only,
+    })
+}
+
 /// Reads and checks `bundle/config.json`.
 pub fn load(bundle: &Path) -> Result<Plan, BundleError> {
     let path = bundle.join("config.json");
@@ -253,21 +329,25 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     {
         tracing::info!("the host's LSM profile does not apply inside the sentry; the sandbox's own confinement does");
     }
+    let mut binds = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination().display().to_string();
         let typ = m.typ().clone().unwrap_or_default();
+        let options = m.options().clone().unwrap_or_default();
         let own = OWN_MOUNTS
             .iter()
             .any(|(d, types)| *d == dest && types.contains(&typ.as_str()));
-        if !own {
+        if own {
+            continue;
+        }
+        let bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        if !bind {
             return Err(refuse(
                 format!("mounts[{i}]"),
-                format!(
-                    "{dest} ({}): only the sandbox's own /proc, /sys, /dev and their kin are supported yet",
-                    if typ.is_empty() { "bind" } else { &typ }
-                ),
+                format!("{dest} ({typ}): only bind mounts and the sandbox's own /proc, /sys, /dev and their kin are supported yet"),
             ));
         }
+        binds.push(bind_mount(i, m, bundle, &options)?);
     }
     if spec.hooks().is_some() {
         return Err(refuse("hooks", "not supported yet"));
@@ -373,6 +453,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         readonly: root.readonly().unwrap_or(false),
         hostname: spec.hostname().clone().unwrap_or_default(),
         memory,
+        binds,
     })
 }
 
@@ -440,7 +521,7 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_named() {
-        let cases: [(&str, serde_json::Value); 6] = [
+        let cases: [(&str, serde_json::Value); 7] = [
             (
                 "process.ioPriority",
                 serde_json::json!({"class": "IOPRIO_CLASS_RT"}),
@@ -454,6 +535,7 @@ mod tests {
                 serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
             ),
             ("mounts[7]", serde_json::json!(null)),
+            ("mounts[8]", serde_json::json!(null)),
             ("linux.namespaces[6]", serde_json::json!(null)),
             ("frobnicate", serde_json::json!(1)),
         ];
@@ -464,8 +546,17 @@ mod tests {
                 "hooks" => j["hooks"] = value,
                 "linux.seccomp" => j["linux"]["seccomp"] = value,
                 "mounts[7]" => j["mounts"].as_array_mut().unwrap().push(serde_json::json!({
-                    "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"]
+                    "destination": "/data", "type": "tmpfs", "source": "tmpfs"
                 })),
+                "mounts[8]" => {
+                    let m = j["mounts"].as_array_mut().unwrap();
+                    m.push(serde_json::json!({
+                        "destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind"]
+                    }));
+                    m.push(serde_json::json!({
+                        "destination": "/dev/x", "type": "bind", "source": "/tmp", "options": ["rbind"]
+                    }));
+                }
                 "linux.namespaces[6]" => j["linux"]["namespaces"]
                     .as_array_mut()
                     .unwrap()

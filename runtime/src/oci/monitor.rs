@@ -187,6 +187,7 @@ fn start(
         stdio,
         fds: vec![("--start-fd", gate_r), ("--control-fd", ctl_sandbox)],
         cgroup_name: format!("husk-{id}"),
+        binds: plan.binds.clone(),
     }
     .start()?;
     drop(console);
