@@ -82,21 +82,57 @@ fn parse_rlimit(s: &str) -> Result<(u32, u64, u64), String> {
     ))
 }
 
-/// A container's control socket: says "ready" once, then delivers the
-/// monitor's signal requests (`oci::control`) for the life of the sandbox.
+/// A container's control socket (`oci::control`), after "ready": the
+/// monitor's signal and exec requests, and the exits of the processes it
+/// started, for the life of the sandbox.
 fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
+    use crate::oci::control::{self, ExecRequest, FromSandbox};
+    let fd = Arc::new(fd);
+    let exits = kernel.outside_exits();
+    let out = fd.clone();
+    let _ = std::thread::Builder::new()
+        .name("exits".into())
+        .spawn(move || {
+            for (pid, status) in exits {
+                let _ = control::send(&out, &FromSandbox::Exited(pid, status).encode(), &[]);
+            }
+        });
     let _ = std::thread::Builder::new()
         .name("control".into())
-        .spawn(move || {
-            let mut buf = [0u8; 16];
-            loop {
-                match rustix::io::read(&fd, &mut buf) {
-                    Ok(3) if buf[0] == b'k' => {
-                        kernel.signal_from_host(i32::from(buf[1]), buf[2] != 0);
-                    }
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => tracing::warn!("control: malformed request"),
+        .spawn(move || loop {
+            let Ok((msg, fds)) = control::recv(&*fd) else {
+                return;
+            };
+            match msg.first() {
+                None => return,
+                Some(b'k') if msg.len() == 3 => {
+                    kernel.signal_from_host(i32::from(msg[1]), msg[2] != 0);
                 }
+                Some(b'e') => {
+                    let reply = match (
+                        serde_json::from_slice::<ExecRequest>(&msg[1..]),
+                        <[OwnedFd; 3]>::try_from(fds),
+                    ) {
+                        (Ok(r), Ok(stdio)) => {
+                            let who = sentry::kernel::InitProcess {
+                                creds: sentry::kernel::creds::Creds::of(r.uid, r.gid, r.groups),
+                                umask: r.umask.unwrap_or(0o022),
+                                rlimits: Vec::new(),
+                            };
+                            let argv = r.args.into_iter().map(String::into_bytes).collect();
+                            let envp = r.env.into_iter().map(String::into_bytes).collect();
+                            match kernel.exec_outside(&who, argv, envp, r.cwd.into_bytes(), stdio) {
+                                Ok(pid) => FromSandbox::Started(pid),
+                                Err(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e)) => {
+                                    FromSandbox::Failed(e.0)
+                                }
+                            }
+                        }
+                        _ => FromSandbox::Failed(libc::EINVAL),
+                    };
+                    let _ = control::send(&fd, &reply.encode(), &[]);
+                }
+                Some(_) => tracing::warn!("control: malformed request"),
             }
         });
 }
@@ -213,7 +249,8 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
             .pick()
             .lstat(b"/")
             .map_err(|e| anyhow::anyhow!("the gofer did not answer: {e}"))?;
-        rustix::io::write(c, b"r").context("telling the monitor the sandbox is ready")?;
+        crate::oci::control::send(c, &crate::oci::control::FromSandbox::Ready.encode(), &[])
+            .context("telling the monitor the sandbox is ready")?;
     }
     if let Some(fd) = a.start_fd {
         // SAFETY: as above.

@@ -134,6 +134,8 @@ enum Cmd {
     Run(oci::RunArgs),
     /// Print a container's state as JSON.
     State { id: String },
+    /// Run a new process in a running container.
+    Exec(oci::ExecArgs),
     /// Send a signal to a container's process (or all with --all).
     Kill(oci::KillArgs),
     /// Remove a container (--force: even a running one).
@@ -214,6 +216,7 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Start { id } => oci::start(&g, &id),
         Cmd::Run(a) => oci::run(&g, &a),
         Cmd::State { id } => oci::state(&g, &id),
+        Cmd::Exec(a) => oci::exec(&g, &a),
         Cmd::Kill(a) => oci::kill(&g, &a),
         Cmd::Delete(a) => oci::delete(&g, &a),
         Cmd::List(a) => oci::list(&g, &a),

@@ -394,6 +394,71 @@ fn bind_mounts_reach_the_host_as_asked() {
     assert!(b.join("rootfs/srv/data").is_dir());
 }
 
+/// `exec` into a running container: output, status, environment and
+/// ids; `--detach` with a pid file whose process's status is the exec's;
+/// the errors of a missing program and of a stopped container.
+#[test]
+fn exec_runs_a_process_in_the_container() {
+    subreaper();
+    let s = Scratch::new("exec");
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        c["process"]["env"] = serde_json::json!(["PATH=/bin", "A=1"]);
+    });
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), "e1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let early = husk(&root, &["exec", "e1", "true"]);
+    assert!(stderr(&early).contains("not running"), "{}", stderr(&early));
+    assert!(husk(&root, &["start", "e1"]).status.success());
+    let x = husk(
+        &root,
+        &[
+            "exec",
+            "-e",
+            "B=2",
+            "-u",
+            "1000:1001",
+            "e1",
+            "sh",
+            "-c",
+            "echo $A$B $(id -u):$(id -g); exit 9",
+        ],
+    );
+    assert_eq!(x.status.code(), Some(9), "{}", stderr(&x));
+    assert_eq!(String::from_utf8_lossy(&x.stdout), "12 1000:1001\n");
+    // The exec'd process sees the container's first process.
+    let ps = husk(&root, &["exec", "e1", "cat", "/proc/1/cmdline"]);
+    assert_eq!(String::from_utf8_lossy(&ps.stdout), "sleep\x001000\x00");
+    let missing = husk(&root, &["exec", "e1", "nosuch"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("No such file"),
+        "{}",
+        stderr(&missing)
+    );
+    let pidf = s.0.join("exec.pid");
+    let d = husk(
+        &root,
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pidf.to_str().unwrap(),
+            "e1",
+            "sh",
+            "-c",
+            "sleep 0.2; exit 5",
+        ],
+    );
+    assert!(d.status.success(), "{}", stderr(&d));
+    let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
+    assert_eq!(wait_pid(pid, Duration::from_secs(10)), Some(5));
+    assert!(husk(&root, &["delete", "--force", "e1"]).status.success());
+    let gone = husk(&root, &["exec", "e1", "true"]);
+    assert_eq!(gone.status.code(), Some(1));
+}
+
 #[test]
 fn the_console_socket_gets_a_terminal() {
     subreaper();

@@ -6,12 +6,13 @@
 
 pub mod bundle;
 pub mod console;
+pub mod control;
 pub mod monitor;
 pub mod state;
 
 use anyhow::{Context, Result};
 use state::{Container, Record, Status};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,6 +48,42 @@ pub struct RunArgs {
     /// Return once the container runs, leaving it in the background.
     #[arg(long, short = 'd')]
     detach: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// The process as a runtime-spec `process` JSON file (instead of
+    /// COMMAND and the flags below).
+    #[arg(long, short = 'p')]
+    process: Option<PathBuf>,
+    /// A terminal for the process: not supported yet.
+    #[arg(long, short = 't')]
+    tty: bool,
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Write the pid of the process that waits for it here (its exit
+    /// status is the process's).
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Return once the process runs; a child of this command waits for it.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    #[arg(long)]
+    cwd: Option<String>,
+    /// NAME=VALUE, added to the container's environment (repeated).
+    #[arg(long, short = 'e')]
+    env: Vec<String>,
+    /// UID[:GID].
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    #[arg(long = "additional-gids", short = 'g')]
+    additional_gids: Vec<u32>,
+    /// Internal: where a detached exec's waiter says the process runs.
+    #[arg(long, hide = true)]
+    started_fd: Option<i32>,
+    pub id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -423,8 +460,8 @@ pub fn state(g: &Global, id: &str) -> Result<i32> {
 
 /// Sends one request to the monitor's control socket.
 fn ask(c: &Container, line: &str) -> Result<()> {
-    let mut s = UnixStream::connect(c.control()).context("the container's control socket")?;
-    writeln!(s, "{line}")?;
+    let s = UnixStream::connect(c.control()).context("the container's control socket")?;
+    control::send(&s, format!("{line}\n").as_bytes(), &[])?;
     let mut reply = String::new();
     BufReader::new(&s).read_line(&mut reply)?;
     match reply.trim() {
@@ -442,6 +479,139 @@ pub fn kill(g: &Global, a: &KillArgs) -> Result<i32> {
     }
     ask(&c, &format!("kill {sig} {}", u8::from(a.all)))?;
     Ok(0)
+}
+
+/// The process `exec` asks for: the container's own, changed by the
+/// arguments (runc's rules), or a process.json whole.
+fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
+    let plan = bundle::load(&c.bundle)?;
+    if let Some(p) = &a.process {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("--process {}", p.display()))?;
+        let proc: oci_spec::runtime::Process =
+            serde_json::from_str(&text).with_context(|| format!("--process {}", p.display()))?;
+        if proc.terminal().unwrap_or(false) {
+            anyhow::bail!("--process: terminal: a terminal for exec is not supported yet");
+        }
+        let args = proc.args().clone().unwrap_or_default();
+        if args.is_empty() {
+            anyhow::bail!("--process: args: empty");
+        }
+        return Ok(control::ExecRequest {
+            args,
+            env: proc.env().clone().unwrap_or_default(),
+            cwd: proc.cwd().display().to_string(),
+            uid: proc.user().uid(),
+            gid: proc.user().gid(),
+            groups: proc.user().additional_gids().clone().unwrap_or_default(),
+            umask: proc.user().umask(),
+        });
+    }
+    if a.tty || a.console_socket.is_some() {
+        anyhow::bail!("--tty: a terminal for exec is not supported yet");
+    }
+    if a.command.is_empty() {
+        anyhow::bail!("exec: a COMMAND or --process is needed");
+    }
+    let (mut uid, mut gid) = (plan.uid, plan.gid);
+    if let Some(u) = &a.user {
+        let (x, y) = u.split_once(':').unwrap_or((u, ""));
+        uid = x
+            .parse()
+            .with_context(|| format!("--user {u}: numeric ids only"))?;
+        if !y.is_empty() {
+            gid = y
+                .parse()
+                .with_context(|| format!("--user {u}: numeric ids only"))?;
+        }
+    }
+    let mut env = plan.env.clone();
+    for e in &a.env {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
+        env.push(e.clone());
+    }
+    Ok(control::ExecRequest {
+        args: a.command.clone(),
+        env,
+        cwd: a.cwd.clone().unwrap_or(plan.cwd),
+        uid,
+        gid,
+        groups: if a.additional_gids.is_empty() {
+            plan.groups
+        } else {
+            a.additional_gids.clone()
+        },
+        umask: plan.umask,
+    })
+}
+
+/// `exec`: a new process in a running container. In the foreground this
+/// command waits for it and exits with its status; with `--detach` a
+/// child of it does (its pid in `--pid-file`).
+pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
+    let c = Container::open(&g.root, &a.id)?;
+    let rec = c.read()?;
+    if c.status(&rec) != Status::Running {
+        anyhow::bail!("cannot exec in a container that is not running");
+    }
+    let req = exec_request(&rec, a)?;
+    if a.detach {
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let args: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|x| x != "-d" && x != "--detach")
+            .collect();
+        let pos = args.iter().position(|x| x == "exec").context("exec")?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(&args[..=pos])
+            .arg(format!("--started-fd={}", crate::launch::inheritable(&w)?))
+            .args(&args[pos + 1..]);
+        let child = cmd.spawn().context("starting the exec's waiter")?;
+        drop(w);
+        let mut said = String::new();
+        std::fs::File::from(r).read_to_string(&mut said)?;
+        if said.trim() != "ok" {
+            anyhow::bail!("{}", said.trim());
+        }
+        if let Some(p) = &a.pid_file {
+            write_pid_file(p, child.id() as i32)?;
+        }
+        std::mem::forget(child);
+        return Ok(0);
+    }
+    if let Some(p) = &a.pid_file {
+        write_pid_file(p, std::process::id() as i32)?;
+    }
+    let s = UnixStream::connect(c.control()).context("the container's control socket")?;
+    let line = format!("exec {}", serde_json::to_string(&req)?);
+    use std::os::fd::AsFd;
+    let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let stdio = [i.as_fd(), o.as_fd(), e.as_fd()];
+    control::send(&s, line.as_bytes(), &stdio)?;
+    let mut lines = BufReader::new(&s).lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    let started = first.strip_prefix("pid ").is_some();
+    if let Some(fd) = a.started_fd {
+        // SAFETY: the fd was handed to this process by `exec --detach`.
+        let mut f = std::fs::File::from(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        });
+        let _ = std::io::Write::write_all(&mut f, if started { b"ok\n" } else { first.as_bytes() });
+    }
+    if !started {
+        anyhow::bail!("{}", first.strip_prefix("error ").unwrap_or(&first));
+    }
+    // No answer: the container went away, and its processes with it (as
+    // killed). Said in the log only: stderr is the process's.
+    let last = lines.next().transpose().ok().flatten().unwrap_or_default();
+    Ok(last
+        .strip_prefix("exit ")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            tracing::warn!("exec in {}: the container went away", a.id);
+            128 + libc::SIGKILL
+        }))
 }
 
 /// Kills the monitor (its sandbox dies with it) and waits until it is

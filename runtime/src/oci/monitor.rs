@@ -6,13 +6,15 @@
 //! container's status. The sandbox dies with it.
 
 use super::bundle::Plan;
+use super::control::{self, FromSandbox};
 use super::state::Container;
 use anyhow::{Context, Result};
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 #[derive(clap::Args, Debug)]
 pub struct MonitorArgs {
@@ -55,36 +57,124 @@ fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     .context("socketpair")
 }
 
-/// Sends a signal request to the sandbox's control thread.
-fn relay(control: &OwnedFd, sig: i32, all: bool) -> Result<()> {
-    let sig = u8::try_from(sig).context("signal number")?;
-    rustix::io::write(control, &[b'k', sig, u8::from(all)])
-        .context("the sandbox's control socket")?;
-    Ok(())
+/// What the monitor's threads share.
+struct Shared {
+    /// The control socket to the sandbox (`control`).
+    ctl: OwnedFd,
+    /// Not started yet: a signal ends the sandbox.
+    created: Mutex<bool>,
+    /// The connection of the exec request the sandbox answers next.
+    pending: Mutex<Option<UnixStream>>,
+    answered: Condvar,
+    /// One exec request at a time.
+    exec_lock: Mutex<()>,
+    /// Connections waiting for the exit of the process they started.
+    execs: Mutex<HashMap<i32, UnixStream>>,
 }
 
-/// Answers one request on the control socket: `kill SIG ALL`.
-fn serve_request(c: UnixStream, control: &OwnedFd, created: bool) -> Result<()> {
-    let mut line = String::new();
-    BufReader::new(&c).read_line(&mut line)?;
-    let mut w = &c;
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let reply = match words.as_slice() {
-        ["kill", sig, all] => {
-            let sig: i32 = sig.parse().unwrap_or(0);
-            let sandbox = SANDBOX.load(Ordering::Relaxed);
-            // SIGKILL, or any signal before the first process exists,
-            // ends the sandbox itself.
-            if sig == libc::SIGKILL || created {
-                // SAFETY: kill with plain arguments, to our own child.
-                unsafe { libc::kill(sandbox, libc::SIGKILL) };
-                Ok(())
-            } else {
-                relay(control, sig, *all == "1")
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn created(&self) -> bool {
+        *lock(&self.created)
+    }
+
+    /// Sends a signal request to the sandbox's control thread.
+    fn relay(&self, sig: i32, all: bool) -> Result<()> {
+        let sig = u8::try_from(sig).context("signal number")?;
+        control::send(&self.ctl, &[b'k', sig, u8::from(all)], &[])
+    }
+
+    /// Starts a process in the sandbox for the connection `c`; the
+    /// sandbox's answer and, later, the exit go to `c` (`read_sandbox`).
+    fn exec(&self, c: UnixStream, req: &[u8], stdio: &[OwnedFd]) -> Result<()> {
+        let _one = lock(&self.exec_lock);
+        *lock(&self.pending) = Some(c);
+        let mut msg = vec![b'e'];
+        msg.extend_from_slice(req);
+        let fds: Vec<_> = stdio.iter().map(|f| f.as_fd()).collect();
+        if let Err(e) = control::send(&self.ctl, &msg, &fds) {
+            lock(&self.pending).take();
+            return Err(e);
+        }
+        let mut p = lock(&self.pending);
+        while p.is_some() {
+            p = self.answered.wait(p).unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(())
+    }
+
+    /// The sandbox's messages after "ready": exec answers and exits.
+    fn read_sandbox(&self) {
+        loop {
+            let Ok((msg, _)) = control::recv(&self.ctl) else {
+                break;
+            };
+            let Some(m) = FromSandbox::decode(&msg) else {
+                break;
+            };
+            match m {
+                FromSandbox::Started(pid) => {
+                    if let Some(mut c) = lock(&self.pending).take() {
+                        let _ = writeln!(c, "pid {pid}");
+                        lock(&self.execs).insert(pid, c);
+                    }
+                    self.answered.notify_all();
+                }
+                FromSandbox::Failed(e) => {
+                    if let Some(mut c) = lock(&self.pending).take() {
+                        let _ = writeln!(c, "error {}", std::io::Error::from_raw_os_error(e));
+                    }
+                    self.answered.notify_all();
+                }
+                FromSandbox::Exited(pid, status) => {
+                    if let Some(mut c) = lock(&self.execs).remove(&pid) {
+                        let _ = writeln!(c, "exit {status}");
+                    }
+                }
+                FromSandbox::Ready => {}
             }
         }
-        _ => Err(anyhow::anyhow!("unknown request")),
+        // The sandbox is gone: so is every process started in it.
+        lock(&self.pending).take();
+        self.answered.notify_all();
+        for (_, mut c) in lock(&self.execs).drain() {
+            let _ = writeln!(c, "exit 137");
+        }
+    }
+}
+
+/// Answers one request on the control socket: `kill SIG ALL`, or `exec`
+/// with a JSON `control::ExecRequest` and three fds.
+fn serve_request(c: UnixStream, shared: &Shared) -> Result<()> {
+    let (msg, fds) = control::recv(&c)?;
+    let text = String::from_utf8_lossy(&msg);
+    let (word, rest) = text
+        .trim_end()
+        .split_once(' ')
+        .unwrap_or((text.trim_end(), ""));
+    let reply = match word {
+        "kill" => {
+            let mut w = rest.split_whitespace();
+            let sig: i32 = w.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let all = w.next() == Some("1");
+            // SIGKILL, or any signal before the first process exists,
+            // ends the sandbox itself.
+            if sig == libc::SIGKILL || shared.created() {
+                // SAFETY: kill with plain arguments, to our own child.
+                unsafe { libc::kill(SANDBOX.load(Ordering::Relaxed), libc::SIGKILL) };
+                Ok(())
+            } else {
+                shared.relay(sig, all)
+            }
+        }
+        "exec" if shared.created() => Err(anyhow::anyhow!("the container has not started")),
+        "exec" if fds.len() == 3 => return shared.exec(c, rest.as_bytes(), &fds),
+        _ => Err(anyhow::anyhow!("malformed request")),
     };
+    let mut w = &c;
     match reply {
         Ok(()) => writeln!(w, "ok")?,
         Err(e) => writeln!(w, "error {e:#}")?,
@@ -129,7 +219,7 @@ pub fn run(g: &super::Global, a: MonitorArgs) -> Result<i32> {
     }
 }
 
-type Started = (crate::launch::Launched, Arc<(OwnedFd, Mutex<bool>)>);
+type Started = (crate::launch::Launched, Arc<Shared>);
 
 /// Starts the sandbox and waits for it to be ready.
 fn start(
@@ -193,15 +283,23 @@ fn start(
     drop(console);
     SANDBOX.store(launched.sandbox.id() as i32, Ordering::Relaxed);
     // Ready: the sandbox says so once its kernel is built and confined.
-    let mut b = [0u8; 1];
-    match rustix::io::read(&ctl, &mut b) {
-        Ok(1) if b[0] == b'r' => {}
-        _ => {
-            let code = launched.wait().unwrap_or(125);
-            anyhow::bail!("the sandbox did not start (status {code})");
-        }
+    let ready = control::recv(&ctl)
+        .ok()
+        .and_then(|(m, _)| FromSandbox::decode(&m));
+    if ready != Some(FromSandbox::Ready) {
+        let code = launched.wait().unwrap_or(125);
+        anyhow::bail!("the sandbox did not start (status {code})");
     }
-    let control = Arc::new((ctl, Mutex::new(true)));
+    let control = Arc::new(Shared {
+        ctl,
+        created: Mutex::new(true),
+        pending: Mutex::new(None),
+        answered: Condvar::new(),
+        exec_lock: Mutex::new(()),
+        execs: Mutex::new(HashMap::new()),
+    });
+    let reader = control.clone();
+    std::thread::spawn(move || reader.read_sandbox());
     // The start gate: `start` opens the fifo for reading, which lets this
     // open return; the byte it reads says the gate is open.
     let fifo = c.fifo();
@@ -209,7 +307,7 @@ fn start(
     std::thread::spawn(move || {
         let opened = std::fs::OpenOptions::new().write(true).open(&fifo);
         if let Ok(mut f) = opened {
-            *gate.1.lock().unwrap_or_else(|e| e.into_inner()) = false;
+            *lock(&gate.created) = false;
             let _ = rustix::io::write(&gate_w, b"s");
             let _ = f.write_all(b"0");
         }
@@ -220,10 +318,13 @@ fn start(
     let served = control.clone();
     std::thread::spawn(move || {
         for conn in listener.incoming().map_while(Result::ok) {
-            let created = *served.1.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = serve_request(conn, &served.0, created) {
-                tracing::warn!("control request: {e:#}");
-            }
+            // An exec waits for the sandbox's answer: each on its own.
+            let shared = served.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = serve_request(conn, &shared) {
+                    tracing::warn!("control request: {e:#}");
+                }
+            });
         }
     });
     Ok((launched, control))
@@ -232,7 +333,7 @@ fn start(
 /// Relays the monitor's own signals and waits for the sandbox.
 fn watch(
     launched: crate::launch::Launched,
-    control: Arc<(OwnedFd, Mutex<bool>)>,
+    control: Arc<Shared>,
     set: libc::sigset_t,
 ) -> Result<i32> {
     std::thread::spawn(move || loop {
@@ -241,12 +342,11 @@ fn watch(
         if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
             return;
         }
-        let created = *control.1.lock().unwrap_or_else(|e| e.into_inner());
-        if created {
+        if control.created() {
             // SAFETY: kill with plain arguments, to our own child.
             unsafe { libc::kill(SANDBOX.load(Ordering::Relaxed), libc::SIGKILL) };
         } else if sig != libc::SIGWINCH {
-            let _ = relay(&control.0, sig, false);
+            let _ = control.relay(sig, false);
         }
     });
     launched.wait()

@@ -32,6 +32,38 @@ pub fn spawn_init(
     files: FdTable,
     ctty: Option<Arc<crate::fs::pty::Pty>>,
 ) -> Result<(), super::BootError> {
+    spawn(k, &k.init, argv, envp, cwd, files, ctty).map(|_| ())
+}
+
+/// Starts a process from outside the sandbox (a container's `exec`):
+/// its parent is outside (ppid 0, as Linux shows a parent in an ancestor
+/// pid namespace), it leads a session of its own, and its exit goes to
+/// the kernel's `outside_exit` channel instead of a parent. Its pid.
+pub fn spawn_outside(
+    k: &Arc<Kernel>,
+    who: &super::InitProcess,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    cwd: Vec<u8>,
+    files: FdTable,
+) -> Result<i32, super::BootError> {
+    if k.lock().init_exit.is_some() {
+        return Err(super::BootError::Exec(Errno::ESRCH));
+    }
+    spawn(k, who, argv, envp, cwd, files, None)
+}
+
+/// Creates a process that is no one's child in the sandbox (pid 1, or
+/// one from outside) and starts it on `argv`: its pid.
+fn spawn(
+    k: &Arc<Kernel>,
+    who: &super::InitProcess,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    cwd: Vec<u8>,
+    files: FdTable,
+    ctty: Option<Arc<crate::fs::pty::Pty>>,
+) -> Result<i32, super::BootError> {
     use super::BootError;
     let mut pctx = k.platform.new_context();
     let mut regs = Regs::default();
@@ -46,7 +78,7 @@ pub fn spawn_init(
         fs: Arc::new(Mutex::new(FsContext {
             cwd: k.vfs.init_ns.path_ref(b"/"),
             root: k.vfs.init_ns.path_ref(b"/"),
-            umask: k.init.umask & 0o777,
+            umask: who.umask & 0o777,
         })),
         sig_mask: Default::default(),
         saved_mask: None,
@@ -69,7 +101,7 @@ pub fn spawn_init(
         sched: Default::default(),
     };
     st.tasks.insert(pid, task);
-    let mut init = new_process(pid, 0, pid, pid, k.init.creds.clone(), Vec::new());
+    let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());
     for &(r, soft, hard) in &k.init.rlimits {
         if let Some(slot) = usize::try_from(r)
             .ok()
@@ -99,22 +131,36 @@ pub fn spawn_init(
         no_return: false,
         prepared: None,
     };
-    let dir = k
-        .vfs
-        .resolve(&ctx, libc::AT_FDCWD, &cwd, true)
-        .map_err(BootError::Cwd)?;
-    if dir.stat.ok_or(BootError::Cwd(Errno::ENOENT))?.mode & libc::S_IFMT != libc::S_IFDIR {
-        return Err(BootError::Cwd(Errno::ENOTDIR));
-    }
-    ctx.task_ref().fs.lock().cwd = dir.place();
-    let path = super::exec::search_path(&mut ctx, &path, &envp).map_err(BootError::Exec)?;
-    super::exec::do_execve(&mut ctx, &path, argv, envp).map_err(BootError::Exec)?;
+    let loaded = (|| {
+        let dir = k
+            .vfs
+            .resolve(&ctx, libc::AT_FDCWD, &cwd, true)
+            .map_err(BootError::Cwd)?;
+        if dir.stat.ok_or(BootError::Cwd(Errno::ENOENT))?.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(BootError::Cwd(Errno::ENOTDIR));
+        }
+        ctx.task_ref().fs.lock().cwd = dir.place();
+        let path = super::exec::search_path(&mut ctx, &path, &envp).map_err(BootError::Exec)?;
+        super::exec::do_execve(&mut ctx, &path, argv, envp).map_err(BootError::Exec)
+    })();
     let space = ctx.task_ref().mm.space.clone();
     drop(ctx);
-    tracing::debug!("init loaded");
-    let thread = super::clone::start_thread(k.clone(), pctx, space).map_err(BootError::Exec)?;
-    thread.go(pid, regs);
-    Ok(())
+    let started = loaded
+        .and_then(|()| super::clone::start_thread(k.clone(), pctx, space).map_err(BootError::Exec));
+    match started {
+        Ok(thread) => {
+            tracing::debug!(pid, "first program loaded");
+            thread.go(pid, regs);
+            Ok(pid)
+        }
+        Err(e) => {
+            // Nothing of it stays.
+            let mut st = k.lock();
+            st.tasks.remove(&pid);
+            st.procs.remove(&pid);
+            Err(e)
+        }
+    }
 }
 
 /// A session leader left its controlling terminal: the foreground group
@@ -584,6 +630,19 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         if zombie {
             signal::notify_parent(st, c, reaper, signal::CLD_EXITED, 0);
         }
+    }
+    if ppid == 0 && tgid != 1 {
+        // Started from outside (`spawn_outside`): the host reaps it.
+        let code = if info.code == signal::CLD_EXITED {
+            (info.status >> 8) & 0xff
+        } else {
+            128 + info.value
+        };
+        st.procs.remove(&tgid);
+        if let Some(tx) = &st.outside_exit {
+            let _ = tx.send((tgid, code));
+        }
+        return;
     }
     if tgid == 1 {
         st.init_exit = Some(if info.code == signal::CLD_EXITED {

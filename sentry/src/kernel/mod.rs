@@ -102,6 +102,9 @@ pub struct KState {
     pub init_done: Arc<waitq::Signal>,
     /// The kernel's sockets (`Kernel::sockets`), for /proc/net.
     pub sockets: Arc<crate::local::Names>,
+    /// Where processes started from outside report their exit: (pid,
+    /// status as a shell shows it).
+    pub outside_exit: Option<std::sync::mpsc::Sender<(i32, i32)>>,
 }
 
 pub struct Kernel {
@@ -173,6 +176,7 @@ impl Kernel {
                 locks: Default::default(),
                 init_done: Default::default(),
                 sockets,
+                outside_exit: None,
             }),
             platform,
             memfile,
@@ -216,6 +220,28 @@ impl Kernel {
         }
         drop(st);
         waitq::flush_deferred();
+    }
+
+    /// Starts `argv` as a process from outside the sandbox (a container's
+    /// `exec`) with `stdio` as its fds 0-2: its pid. Its exit reaches the
+    /// receiver `outside_exits` returned.
+    pub fn exec_outside(
+        self: &Arc<Kernel>,
+        who: &InitProcess,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+        cwd: Vec<u8>,
+        stdio: [std::os::fd::OwnedFd; 3],
+    ) -> Result<i32, BootError> {
+        let files = crate::fs::file::FdTable::with_stdio(stdio);
+        lifecycle::spawn_outside(self, who, argv, envp, cwd, files)
+    }
+
+    /// The exits of processes started with `exec_outside` (once).
+    pub fn outside_exits(&self) -> std::sync::mpsc::Receiver<(i32, i32)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.lock().outside_exit = Some(tx);
+        rx
     }
 
     /// Logs `what` once per sandbox (unimplemented syscalls and flags).
