@@ -28,6 +28,10 @@ pub struct BootArgs {
     /// The gofer serves the root writable: no overlay above it.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     writable_root: bool,
+    /// The root is read-only, with no overlay (a container's
+    /// `root.readonly`).
+    #[arg(long)]
+    read_only_root: bool,
     /// A packet socket on the sandbox's interface (`--network sandbox`).
     #[arg(long)]
     net_fd: Option<i32>,
@@ -38,6 +42,10 @@ pub struct BootArgs {
     /// sockets (`--network host`).
     #[arg(long, conflicts_with = "net_fd")]
     host_network: bool,
+    /// Stay in the network namespace the sandbox was started in (a
+    /// container's, made by its monitor) instead of making an empty one.
+    #[arg(long, conflicts_with = "host_network")]
+    keep_netns: bool,
     /// A container's start gate: the first process starts once a byte
     /// can be read here (EOF: never).
     #[arg(long)]
@@ -182,7 +190,8 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     let platform: Arc<dyn platform::Platform> = Arc::from(platform);
     // From here on the sentry is nobody on the host and sees no host paths.
     crate::sandbox::enter_user_namespace().context("the sandbox's user namespace")?;
-    crate::sandbox::enter_empty_root(a.host_network).context("confining the sandbox")?;
+    crate::sandbox::enter_empty_root(a.host_network || a.keep_netns)
+        .context("confining the sandbox")?;
     crate::sandbox::become_nobody().context("leaving root")?;
     // The id change cleared the parent-death signal: the sandbox still
     // dies with whoever started it (`husk do`, a container's monitor).
@@ -202,6 +211,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     // which so overlaps the gofer's.
     let mut pool = sentry::fs::gofer_fs::GoferPool::new(gofer);
     pool.writable = a.writable_root;
+    pool.read_only_root = a.read_only_root;
     if a.directfs {
         pool.enable_direct();
     }

@@ -106,6 +106,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         // SAFETY: getpid cannot fail.
         cgroup_name: format!("husk-{}", unsafe { libc::getpid() }),
         binds: Vec::new(),
+        keep_netns: false,
     }
     .start()?;
     GOFER_PID.store(launched.gofer.id() as i32, Ordering::Relaxed);

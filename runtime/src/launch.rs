@@ -39,6 +39,9 @@ pub struct Launch {
     pub cgroup_name: String,
     /// Host files and directories the gofer serves inside the root.
     pub binds: Vec<gofer::Bind>,
+    /// The sandbox stays in this process's network namespace (a
+    /// container's, which its monitor made).
+    pub keep_netns: bool,
 }
 
 /// The started processes.
@@ -152,6 +155,8 @@ impl Launch {
         s.args(&self.flags).arg("boot");
         if self.network == crate::Network::Host {
             s.arg("--host-network");
+        } else if self.keep_netns {
+            s.arg("--keep-netns");
         }
         if let Some(n) = &net {
             tracing::info!(host_if = %n.host_if, host_addr = %n.host_addr, sandbox_addr = %n.config.addr, "sandbox network");

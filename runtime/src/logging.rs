@@ -78,3 +78,17 @@ pub fn init(debug: bool, file: Option<&Path>, fmt: LogFormat) -> Result<(), LogE
     let _ = r;
     Ok(())
 }
+
+/// A command's failure as runc logs it (`{"level":"error","msg":...}`),
+/// in a JSON log file: containerd reads the last such line to say why a
+/// runtime call failed.
+pub fn runc_error(msg: &str, time: &str) {
+    let fd = LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if fd < 0 {
+        return;
+    }
+    let line = serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string() + "\n";
+    // SAFETY: the log file's fd stays open for the life of the process.
+    let f = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = rustix::io::write(f, line.as_bytes());
+}

@@ -169,10 +169,14 @@ fn main() {
         Cmd::Do { .. } | Cmd::Boot(_) | Cmd::Gofer(_) | Cmd::Monitor(_) => 125,
         _ => 1,
     };
+    let json_log = cli.log.is_some() && cli.log_format == LogFormat::Json;
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("husk: {e:#}");
+            if fail == 1 && json_log {
+                logging::runc_error(&format!("{e:#}"), &oci::state::now_rfc3339());
+            }
             std::process::exit(fail);
         }
     }

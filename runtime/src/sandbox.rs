@@ -149,12 +149,12 @@ pub fn become_nobody() -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// New mount, network (unless `host_network`), IPC, UTS and cgroup
+/// New mount, network (unless `keep_netns`), IPC, UTS and cgroup
 /// namespaces; the root becomes an empty read-only tmpfs. Must run while
 /// the process is single-threaded.
-pub fn enter_empty_root(host_network: bool) -> Result<(), SandboxError> {
+pub fn enter_empty_root(keep_netns: bool) -> Result<(), SandboxError> {
     let c = |s: &'static CStr| s.as_ptr();
-    let net = if host_network { 0 } else { libc::CLONE_NEWNET };
+    let net = if keep_netns { 0 } else { libc::CLONE_NEWNET };
     // SAFETY: plain syscalls with constant, NUL-terminated arguments.
     unsafe {
         check(

@@ -41,6 +41,7 @@ int main(void)
 	strcpy(r.ifr_name, "lo");
 	CHECK("siocgifflags", ioctl(s, SIOCGIFFLAGS, &r) == 0 && (r.ifr_flags & (IFF_UP | IFF_LOOPBACK | IFF_RUNNING)) == (IFF_UP | IFF_LOOPBACK | IFF_RUNNING));
 	CHECK("siocgifmtu", ioctl(s, SIOCGIFMTU, &r) == 0 && r.ifr_mtu == 65536);
+	CHECK("siocgiftxqlen", ioctl(s, SIOCGIFTXQLEN, &r) == 0 && r.ifr_qlen == 1000);
 	CHECK("siocgifaddr", ioctl(s, SIOCGIFADDR, &r) == 0 && ((struct sockaddr_in *)&r.ifr_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
 	CHECK("siocgifindex", ioctl(s, SIOCGIFINDEX, &r) == 0 && r.ifr_ifindex == 1);
 	strcpy(r.ifr_name, "husk-none0");

@@ -197,12 +197,16 @@ fn run_gives_the_status_output_and_process_settings() {
 fn create_start_kill_delete() {
     subreaper();
     let s = Scratch::new("life");
-    let b = bundle(&s.0, |c| {
+    let (pre, post) = (s.0.join("prestart.json"), s.0.join("poststop.json"));
+    let hook = |to: &Path| serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", to.display())]});
+    let (h1, h2) = (hook(&pre), hook(&post));
+    let b = bundle(&s.0, move |c| {
         c["process"]["args"] = serde_json::json!([
             "sh",
             "-c",
             "trap 'echo term; exit 3' TERM; echo up; while :; do sleep 0.05; done"
         ]);
+        c["hooks"] = serde_json::json!({"prestart": [h1], "poststop": [h2]});
     });
     let root = s.0.join("state");
     let pidf = s.0.join("pid");
@@ -222,6 +226,17 @@ fn create_start_kill_delete() {
         .unwrap();
     assert!(st.success());
     let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
+    // The prestart hook had the state: the monitor's pid, in a network
+    // namespace of the container's own (never the host's).
+    let hs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pre).unwrap()).unwrap();
+    assert_eq!(hs["id"], "c1");
+    assert_eq!(hs["pid"], pid);
+    let ns = |p: String| std::fs::read_link(p).unwrap();
+    assert_ne!(
+        ns(format!("/proc/{pid}/ns/net")),
+        ns("/proc/self/ns/net".into())
+    );
     let s1 = state(&root, "c1");
     assert_eq!(s1["status"], "created");
     assert_eq!(s1["pid"], pid);
@@ -261,6 +276,9 @@ fn create_start_kill_delete() {
     let k = husk(&root, &["kill", "c1", "KILL"]);
     assert!(stderr(&k).contains("not running"), "{}", stderr(&k));
     assert!(husk(&root, &["delete", "c1"]).status.success());
+    let ps: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&post).unwrap()).unwrap();
+    assert_eq!(ps["status"], "stopped");
     let missing = husk(&root, &["state", "c1"]);
     assert!(stderr(&missing).contains("does not exist"));
     assert!(husk(&root, &["delete", "--force", "c1"]).status.success());
@@ -392,6 +410,29 @@ fn bind_mounts_reach_the_host_as_asked() {
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "127.0.0.1 bound\n");
     // The missing destination was made in the bundle's root.
     assert!(b.join("rootfs/srv/data").is_dir());
+}
+
+/// A read-only root is read-only inside (no overlay takes the writes),
+/// and a writable one keeps what the container wrote.
+#[test]
+fn the_root_is_read_only_or_keeps_writes() {
+    let s = Scratch::new("rofs");
+    let root = s.0.join("state");
+    for (readonly, want) in [(true, "refused\n"), (false, "")] {
+        let b = bundle(&s.0, |c| {
+            c["root"]["readonly"] = readonly.into();
+            c["process"]["args"] = serde_json::json!([
+                "sh",
+                "-c",
+                "(echo kept > /tmp/f) 2>/dev/null || echo refused"
+            ]);
+        });
+        let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "ro"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+        assert_eq!(b.join("rootfs/tmp/f").exists(), !readonly);
+        std::fs::remove_dir_all(&b).unwrap();
+    }
 }
 
 /// `exec` into a running container: output, status, environment and

@@ -50,7 +50,84 @@ pub struct Plan {
     pub memory: Option<u64>,
     /// Bind mounts, served by the gofer inside the root.
     pub binds: Vec<gofer::Bind>,
+    /// No network namespace asked for, or the host's named: the host's
+    /// network.
+    pub host_network: bool,
+    /// A network namespace to join (not the host's).
+    pub netns: Option<PathBuf>,
+    pub hooks: Hooks,
 }
+
+/// Whether the namespace file `p` is this process's own network
+/// namespace (the host's, when the runtime runs there).
+fn same_netns(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(p), std::fs::metadata("/proc/self/ns/net")) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// One hook: a host program, run with the container's state on stdin.
+#[derive(Clone, Debug)]
+pub struct HookCmd {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// The hooks husk runs, by when (all on the host, in the runtime's
+/// namespaces).
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    /// prestart and createRuntime: at `create`, the sandbox ready.
+    pub create: Vec<HookCmd>,
+    /// poststart: once the process has started.
+    pub poststart: Vec<HookCmd>,
+    /// poststop: at `delete`.
+    pub poststop: Vec<HookCmd>,
+}
+
+fn hook_list(
+    field: &str,
+    list: &Option<Vec<oci_spec::runtime::Hook>>,
+) -> Result<Vec<HookCmd>, BundleError> {
+    let mut out = Vec::new();
+    for (i, h) in list.iter().flatten().enumerate() {
+        if !h.path().is_absolute() {
+            return Err(refuse(
+                format!("hooks.{field}[{i}].path"),
+                "not an absolute path",
+            ));
+        }
+        let timeout = match h.timeout() {
+            Some(t) if t <= 0 => {
+                return Err(refuse(
+                    format!("hooks.{field}[{i}].timeout"),
+                    "must be positive",
+                ))
+            }
+            t => t.map(|t| std::time::Duration::from_secs(t.unsigned_abs())),
+        };
+        out.push(HookCmd {
+            path: h.path().clone(),
+            args: h.args().clone().unwrap_or_default(),
+            env: h.env().clone().unwrap_or_default(),
+            timeout,
+        });
+    }
+    Ok(out)
+}
+
+/// Sysctls the sandbox accepts because it already behaves so: no
+/// privileged ports inside (the sentry's loopback has no such check);
+/// ping sockets are still refused, and ping falls back to its raw socket
+/// (root's).
+const SYSCTLS: [&str; 2] = [
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ping_group_range",
+];
 
 /// Top-level, process and linux keys `oci-spec` reads (anything else in
 /// the file would otherwise pass unseen).
@@ -349,13 +426,30 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         }
         binds.push(bind_mount(i, m, bundle, &options)?);
     }
-    if spec.hooks().is_some() {
-        return Err(refuse("hooks", "not supported yet"));
+    let mut hooks = Hooks::default();
+    if let Some(h) = spec.hooks() {
+        if h.create_container().as_ref().is_some_and(|v| !v.is_empty())
+            || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
+        {
+            return Err(refuse(
+                "hooks.createContainer",
+                "hooks inside the container are not supported (the sandbox runs no host program)",
+            ));
+        }
+        #[allow(deprecated)]
+        let prestart = h.prestart();
+        hooks.create = hook_list("prestart", prestart)?;
+        hooks
+            .create
+            .extend(hook_list("createRuntime", h.create_runtime())?);
+        hooks.poststart = hook_list("poststart", h.poststart())?;
+        hooks.poststop = hook_list("poststop", h.poststop())?;
     }
     if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refuse("domainname", "not supported yet"));
     }
     let mut memory = None;
+    let mut netns = None;
     if let Some(linux) = spec.linux() {
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -365,8 +459,11 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
                 "user namespaces are not supported yet",
             ));
         }
-        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-            return Err(refuse("linux.sysctl", "not supported yet"));
+        for k in linux.sysctl().iter().flat_map(|m| m.keys()) {
+            if !SYSCTLS.contains(&k.as_str()) {
+                return Err(refuse(format!("linux.sysctl.{k}"), "not supported yet"));
+            }
+            tracing::info!("linux.sysctl.{k}: the sandbox's own behaviour stands");
         }
         if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return Err(refuse("linux.devices", "the sandbox's /dev is its own"));
@@ -386,6 +483,20 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
                 | LinuxNamespaceType::Cgroup
                 | LinuxNamespaceType::Network
                     if ns.path().is_none() => {}
+                // Joined by the monitor (the sandbox stays in it).
+                LinuxNamespaceType::Network => {
+                    let p = ns.path().clone().unwrap_or_default();
+                    let ok = std::fs::File::open(&p).is_ok_and(|f| {
+                        rustix::fs::fstatfs(&f).is_ok_and(|st| st.f_type == libc::NSFS_MAGIC)
+                    });
+                    if !ok {
+                        return Err(refuse(
+                            format!("linux.namespaces[{i}].path"),
+                            format!("{} is not a network namespace", p.display()),
+                        ));
+                    }
+                    netns = Some(p);
+                }
                 t => {
                     return Err(refuse(
                         format!("linux.namespaces[{i}]"),
@@ -411,21 +522,62 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
             }
         }
         if let Some(r) = linux.resources() {
-            if r.cpu().is_some()
-                || r.pids().is_some()
-                || r.block_io().is_some()
-                || r.hugepage_limits().is_some()
-                || r.network().is_some()
-                || r.rdma().is_some()
-                || r.unified().as_ref().is_some_and(|u| !u.is_empty())
-            {
-                return Err(refuse(
-                    "linux.resources",
-                    "only memory.limit (and devices) are supported yet",
-                ));
+            // Unset fields (and the zeros callers send for them) are
+            // not a request.
+            let cpu = r.cpu().as_ref().is_some_and(|c| {
+                c.shares().is_some_and(|v| v != 0)
+                    || c.quota().is_some_and(|v| v > 0)
+                    || c.period().is_some_and(|v| v != 0)
+                    || c.realtime_runtime().is_some_and(|v| v != 0)
+                    || c.realtime_period().is_some_and(|v| v != 0)
+                    || c.cpus().as_ref().is_some_and(|v| !v.is_empty())
+                    || c.mems().as_ref().is_some_and(|v| !v.is_empty())
+            });
+            let blkio = r.block_io().as_ref().is_some_and(|b| {
+                b.weight().is_some_and(|w| w != 0)
+                    || b.leaf_weight().is_some_and(|w| w != 0)
+                    || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
+                    || b.throttle_read_bps_device()
+                        .as_ref()
+                        .is_some_and(|v| !v.is_empty())
+                    || b.throttle_write_bps_device()
+                        .as_ref()
+                        .is_some_and(|v| !v.is_empty())
+                    || b.throttle_read_iops_device()
+                        .as_ref()
+                        .is_some_and(|v| !v.is_empty())
+                    || b.throttle_write_iops_device()
+                        .as_ref()
+                        .is_some_and(|v| !v.is_empty())
+            });
+            let pids = r.pids().as_ref().is_some_and(|p| p.limit() > 0);
+            for (set, field) in [
+                (cpu, "linux.resources.cpu"),
+                (blkio, "linux.resources.blockIO"),
+                (pids, "linux.resources.pids"),
+                (
+                    r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+                    "linux.resources.hugepageLimits",
+                ),
+                (r.network().is_some(), "linux.resources.network"),
+                (
+                    r.rdma().as_ref().is_some_and(|v| !v.is_empty()),
+                    "linux.resources.rdma",
+                ),
+                (
+                    r.unified().as_ref().is_some_and(|u| !u.is_empty()),
+                    "linux.resources.unified",
+                ),
+            ] {
+                if set {
+                    return Err(refuse(field, "not supported yet (only memory.limit is)"));
+                }
             }
             if let Some(m) = r.memory() {
-                memory = m.limit().and_then(|l| u64::try_from(l).ok());
+                memory = m
+                    .limit()
+                    .filter(|&l| l > 0)
+                    .and_then(|l| u64::try_from(l).ok());
             }
         }
         if linux.cgroups_path().is_some() {
@@ -454,6 +606,14 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         hostname: spec.hostname().clone().unwrap_or_default(),
         memory,
         binds,
+        host_network: !spec.linux().as_ref().is_some_and(|l| {
+            l.namespaces()
+                .iter()
+                .flatten()
+                .any(|n| n.typ() == LinuxNamespaceType::Network)
+        }) || netns.as_ref().is_some_and(|p| same_netns(p)),
+        netns,
+        hooks,
     })
 }
 
@@ -527,8 +687,8 @@ mod tests {
                 serde_json::json!({"class": "IOPRIO_CLASS_RT"}),
             ),
             (
-                "hooks",
-                serde_json::json!({"prestart": [{"path": "/bin/true"}]}),
+                "hooks.createContainer",
+                serde_json::json!({"createContainer": [{"path": "/bin/true"}]}),
             ),
             (
                 "linux.seccomp",
@@ -543,7 +703,7 @@ mod tests {
             let mut j = default_json();
             match field {
                 "process.ioPriority" => j["process"]["ioPriority"] = value,
-                "hooks" => j["hooks"] = value,
+                "hooks.createContainer" => j["hooks"] = value,
                 "linux.seccomp" => j["linux"]["seccomp"] = value,
                 "mounts[7]" => j["mounts"].as_array_mut().unwrap().push(serde_json::json!({
                     "destination": "/data", "type": "tmpfs", "source": "tmpfs"

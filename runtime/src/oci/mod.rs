@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod console;
 pub mod control;
+pub mod hooks;
 pub mod monitor;
 pub mod state;
 
@@ -341,6 +342,9 @@ fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std:
         anyhow::bail!("{}", said.trim());
     }
     rec.pid = pid;
+    // prestart and createRuntime hooks: the sandbox and its network
+    // namespace (the monitor's) exist; the process has not started.
+    hooks::run("createRuntime", &plan.hooks.create, &state_json(&c, &rec))?;
     rec.status = Status::Created;
     c.locked(|| c.write(&rec))??;
     if let Some(p) = &a.pid_file {
@@ -413,6 +417,13 @@ pub fn start(g: &Global, id: &str) -> Result<i32> {
         r.status = Status::Running;
         c.write(&r)
     })??;
+    // poststart: a failure is a warning (runtime-spec).
+    let rec = c.read()?;
+    if let Ok(plan) = bundle::load(&rec.bundle) {
+        if let Err(e) = hooks::run("poststart", &plan.hooks.poststart, &state_json(&c, &rec)) {
+            tracing::warn!("{e:#}");
+        }
+    }
     Ok(0)
 }
 
@@ -460,7 +471,8 @@ pub fn state(g: &Global, id: &str) -> Result<i32> {
 
 /// Sends one request to the monitor's control socket.
 fn ask(c: &Container, line: &str) -> Result<()> {
-    let s = UnixStream::connect(c.control()).context("the container's control socket")?;
+    let (_dir, path) = c.control_short()?;
+    let s = UnixStream::connect(path).context("the container's control socket")?;
     control::send(&s, format!("{line}\n").as_bytes(), &[])?;
     let mut reply = String::new();
     BufReader::new(&s).read_line(&mut reply)?;
@@ -583,7 +595,8 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     if let Some(p) = &a.pid_file {
         write_pid_file(p, std::process::id() as i32)?;
     }
-    let s = UnixStream::connect(c.control()).context("the container's control socket")?;
+    let (_dir, path) = c.control_short()?;
+    let s = UnixStream::connect(path).context("the container's control socket")?;
     let line = format!("exec {}", serde_json::to_string(&req)?);
     use std::os::fd::AsFd;
     let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
@@ -645,6 +658,14 @@ pub fn delete(g: &Global, a: &DeleteArgs) -> Result<i32> {
         ),
         Status::Stopped => {}
         _ => kill_monitor(r.pid),
+    }
+    // poststop: a failure is a warning (runtime-spec).
+    if let Ok(plan) = bundle::load(&r.bundle) {
+        let mut st = state_json(&c, &r);
+        st["status"] = "stopped".into();
+        if let Err(e) = hooks::run("poststop", &plan.hooks.poststop, &st) {
+            tracing::warn!("{e:#}");
+        }
     }
     c.remove()?;
     Ok(0)

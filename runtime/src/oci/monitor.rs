@@ -237,6 +237,30 @@ fn start(
     let c = Container::open(&g.root, id)?;
     let rec = c.read()?;
     let plan: Plan = super::bundle::load(&rec.bundle)?;
+    // The container's network namespace is the monitor's own, so that
+    // its pid names it (hooks such as Docker's libnetwork-setkey
+    // configure /proc/PID/ns/net): a new, empty one, never the host's.
+    // Without a network namespace in config.json the container is on
+    // the host's network (`--network host`).
+    let network = if plan.host_network {
+        crate::Network::Host
+    } else if let Some(p) = &plan.netns {
+        // Joined: someone else's (a pod's), which the sandbox shares.
+        let f = std::fs::File::open(p).with_context(|| p.display().to_string())?;
+        rustix::thread::move_into_link_name_space(
+            f.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .with_context(|| format!("joining {}", p.display()))?;
+        g.network
+    } else {
+        // SAFETY: unshare on this (still single-threaded) process.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("the container's network namespace");
+        }
+        g.network
+    };
     let (gate_r, gate_w) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("pipe")?;
     let (ctl, ctl_sandbox) = socketpair()?;
@@ -248,6 +272,9 @@ fn start(
         Some(o) => o == crate::Overlay::None && !plan.readonly,
         None => !plan.readonly,
     };
+    // A read-only root is read-only inside too, unless a memory overlay
+    // was asked for above it.
+    let read_only_root = plan.readonly && g.overlay != Some(crate::Overlay::Memory);
     let mut boot_args = vec![format!("--uid={}", plan.uid), format!("--gid={}", plan.gid)];
     if !plan.groups.is_empty() {
         let g: Vec<String> = plan.groups.iter().map(u32::to_string).collect();
@@ -255,6 +282,9 @@ fn start(
     }
     if let Some(m) = plan.umask {
         boot_args.push(format!("--umask={m:o}"));
+    }
+    if read_only_root {
+        boot_args.push("--read-only-root".into());
     }
     for (r, soft, hard) in &plan.rlimits {
         boot_args.push(format!("--rlimit={r}={soft}:{hard}"));
@@ -270,7 +300,7 @@ fn start(
         memory: plan
             .memory
             .unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
-        network: g.network,
+        network,
         command: plan.args.clone(),
         env: Some(plan.env.clone()),
         boot_args,
@@ -278,6 +308,7 @@ fn start(
         fds: vec![("--start-fd", gate_r), ("--control-fd", ctl_sandbox)],
         cgroup_name: format!("husk-{id}"),
         binds: plan.binds.clone(),
+        keep_netns: network != crate::Network::Host,
     }
     .start()?;
     drop(console);
@@ -314,7 +345,8 @@ fn start(
     });
     // `kill` and friends.
     let _ = std::fs::remove_file(c.control());
-    let listener = UnixListener::bind(c.control()).context("the control socket")?;
+    let (_dir, short) = c.control_short()?;
+    let listener = UnixListener::bind(short).context("the control socket")?;
     let served = control.clone();
     std::thread::spawn(move || {
         for conn in listener.incoming().map_while(Result::ok) {

@@ -143,6 +143,21 @@ impl Container {
         self.dir.join("control.sock")
     }
 
+    /// The control socket's path through an fd of the directory (a
+    /// container's directory may be longer than a socket path may be):
+    /// the fd, to keep while the path is used, and the path.
+    pub fn control_short(&self) -> Result<(std::fs::File, PathBuf), StateError> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let d = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&self.dir)
+            .map_err(io(&self.dir))?;
+        let p = PathBuf::from(format!("/proc/self/fd/{}/control.sock", d.as_raw_fd()));
+        Ok((d, p))
+    }
+
     /// Holds the directory's lock while `f` runs (flock on the directory).
     pub fn locked<T>(&self, f: impl FnOnce() -> T) -> Result<T, StateError> {
         let d = std::fs::File::open(&self.dir).map_err(io(&self.dir))?;

@@ -124,6 +124,9 @@ pub struct GoferPool {
     direct: Option<OwnedFd>,
     /// The gofer accepts changes (`husk do --overlay=none`).
     pub writable: bool,
+    /// The root is read-only as it is, with no overlay above it (a
+    /// container whose `root.readonly` is set).
+    pub read_only_root: bool,
 }
 
 impl GoferPool {
@@ -133,6 +136,7 @@ impl GoferPool {
             clients,
             direct: None,
             writable: false,
+            read_only_root: false,
         }
     }
 

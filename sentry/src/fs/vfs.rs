@@ -643,6 +643,7 @@ impl Vfs {
 
     pub fn new(gofer: Arc<super::gofer_fs::GoferPool>, mf: &Arc<crate::memfile::MemFile>) -> Vfs {
         let writable = gofer.writable;
+        let read_only = gofer.read_only_root;
         let root = Arc::new(super::gofer_fs::GoferFs::new(gofer));
         // /tmp: writable, over the host's /tmp, which stays untouched.
         // The root is an overlay: an in-memory upper layer over the host
@@ -658,6 +659,9 @@ impl Vfs {
         let top = if writable {
             // --overlay=none: the host root itself, changed through the gofer.
             Mount::new(b"/", root, b"", "gofer", 0)
+        } else if read_only {
+            // A read-only container root: the root itself, unchangeable.
+            Mount::new(b"/", root, b"", "gofer", libc::MS_RDONLY)
         } else {
             Mount::new(b"/", Arc::new(overlay), b"", "overlay", 0)
         };

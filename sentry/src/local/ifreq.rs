@@ -7,6 +7,9 @@ use crate::errno::{Errno, KResult};
 use crate::mm::{read_obj, write_obj, Mm};
 use std::net::Ipv4Addr;
 
+/// SIOCGIFTXQLEN (not in the libc crate).
+const SIOCGIFTXQLEN: libc::c_ulong = 0x8942;
+
 /// sizeof(struct ifreq) and of its name.
 const IFREQ: usize = 40;
 const IFNAMSIZ: usize = 16;
@@ -35,6 +38,7 @@ pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>>
         libc::SIOCGIFINDEX,
         libc::SIOCGIFFLAGS,
         libc::SIOCGIFMTU,
+        SIOCGIFTXQLEN,
         libc::SIOCGIFADDR,
         libc::SIOCGIFNETMASK,
         libc::SIOCGIFBRDADDR,
@@ -70,6 +74,8 @@ pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>>
                 .to_vec()
         }),
         libc::SIOCGIFMTU => answer(mm, &|i| i.mtu.to_ne_bytes().to_vec()),
+        // The transmit queue length rtnetlink reports too.
+        SIOCGIFTXQLEN => answer(mm, &|_| 1000i32.to_ne_bytes().to_vec()),
         libc::SIOCGIFADDR if by_name(mm).is_ok_and(|i| !i.has_v4()) => Err(Errno::EADDRNOTAVAIL),
         libc::SIOCGIFADDR => answer(mm, &|i| sockaddr_in(i.v4.0).to_vec()),
         libc::SIOCGIFNETMASK => answer(mm, &|i| sockaddr_in(i.netmask()).to_vec()),
