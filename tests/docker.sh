@@ -3,9 +3,8 @@
 # tests/run.sh). Installs docker.io when missing, starts dockerd with
 # husk registered when no dockerd runs, imports a static busybox rootfs
 # as an image, and checks what a user of `docker run --runtime=husk`
-# expects. Every container gets `--security-opt seccomp=unconfined`:
-# husk does not enforce a container's seccomp profile yet and refuses
-# one (Docker's default included) rather than ignore it.
+# expects, Docker's default seccomp profile included (the sentry
+# enforces it).
 #
 #   ./tests/docker.sh            (as root)
 set -euo pipefail
@@ -45,7 +44,7 @@ fails=0
 check() { # name, expected, actual
     if [ "$2" = "$3" ]; then echo "PASS $1"; else echo "FAIL $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
 }
-run() { docker run --rm --runtime=husk --security-opt seccomp=unconfined "$@"; }
+run() { docker run --rm --runtime=husk "$@"; }
 
 check "echo" "hi" "$(run husk-busybox:test echo hi)"
 set +e
@@ -55,7 +54,7 @@ check "exit status" "7" "$code"
 check "env and workdir" "bar /tmp" "$(run -e FOO=bar -w /tmp husk-busybox:test sh -c 'echo $FOO $(pwd)')"
 check "hostname" "box" "$(run --hostname box husk-busybox:test hostname)"
 check "user" "1000:1000" "$(run -u 1000:1000 husk-busybox:test sh -c 'echo $(id -u):$(id -g)')"
-docker run -d --name husk-test-d --runtime=husk --security-opt seccomp=unconfined husk-busybox:test \
+docker run -d --name husk-test-d --runtime=husk husk-busybox:test \
     sh -c 'trap "echo term; exit 0" TERM; echo up; while :; do sleep 0.1; done' >/dev/null
 sleep 0.5
 check "exec" "in" "$(docker exec husk-test-d echo in)"
@@ -71,7 +70,12 @@ check "bind mount ro" "refused" "$(run -v "$t/vol:/v:ro" husk-busybox:test sh -c
 check "read-only root" "refused" "$(run --read-only husk-busybox:test sh -c '(echo x > /x) 2>/dev/null || echo refused')"
 check "network none: lo only" "lo" "$(run --network none husk-busybox:test sh -c 'ip -o -4 addr | cut -d" " -f2')"
 check "network host" "$(hostname)" "$(run --network host husk-busybox:test hostname)"
-check "tty" "/dev/pts/0" "$( (sleep 1; echo 'tty; exit') | script -qc "docker run -it --rm --runtime=husk --security-opt seccomp=unconfined husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
+check "tty" "/dev/pts/0" "$( (sleep 1; echo 'tty; exit') | script -qc "docker run -it --rm --runtime=husk husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
+check "default seccomp profile (unshare refused, as with runc)" "refused" "$(run husk-busybox:test sh -c 'unshare -n true 2>/dev/null || echo refused')"
+cat > "$t/profile.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+JSON
+check "--security-opt seccomp=PROFILE" "denied" "$(run --security-opt "seccomp=$t/profile.json" husk-busybox:test sh -c 'mkdir /tmp/x 2>/dev/null || echo denied')"
 docker rmi husk-busybox:test >/dev/null
 rm -rf "$t"
 echo "docker: $fails failed"

@@ -64,6 +64,10 @@ pub struct BootArgs {
     /// The first process's umask (octal).
     #[arg(long, value_parser = parse_octal)]
     umask: Option<u32>,
+    /// A container's seccomp profile (OCI linux.seccomp JSON), enforced
+    /// by the sentry on every application call.
+    #[arg(long)]
+    app_seccomp: Option<String>,
     /// The first process's limits: RESOURCE=SOFT:HARD (numbers).
     #[arg(long = "rlimit", value_parser = parse_rlimit)]
     rlimits: Vec<(u32, u64, u64)>,
@@ -216,6 +220,17 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         pool.enable_direct();
     }
     let stdio = [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?];
+    let app_seccomp = match &a.app_seccomp {
+        Some(j) => {
+            let sc: oci_spec::runtime::LinuxSeccomp =
+                serde_json::from_str(j).context("--app-seccomp")?;
+            Some(
+                crate::oci::profile::compile(&sc)
+                    .map_err(|e| anyhow::anyhow!("--app-seccomp: {e}"))?,
+            )
+        }
+        None => None,
+    };
     let cfg = KernelConfig {
         strace,
         hostname: a.hostname.clone(),
@@ -229,6 +244,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
             umask: a.umask.unwrap_or(0o022),
             rlimits: a.rlimits.clone(),
         },
+        app_seccomp,
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;

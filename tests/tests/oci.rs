@@ -335,9 +335,12 @@ fn bad_configs_name_the_field_and_leave_nothing() {
     let root = s.0.join("state");
     for (field, edit) in [
         (
-            "linux.seccomp",
+            "linux.seccomp.syscalls[0]",
             Box::new(|c: &mut serde_json::Value| {
-                c["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})
+                c["linux"]["seccomp"] = serde_json::json!({
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]
+                })
             }) as Box<dyn FnOnce(&mut serde_json::Value)>,
         ),
         (
@@ -410,6 +413,49 @@ fn bind_mounts_reach_the_host_as_asked() {
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "127.0.0.1 bound\n");
     // The missing destination was made in the bundle's root.
     assert!(b.join("rootfs/srv/data").is_dir());
+}
+
+/// A seccomp profile is the sentry's to enforce: a call it denies
+/// fails with the profile's errno, one it kills ends the process with
+/// SIGSYS, the rest run.
+#[test]
+fn the_seccomp_profile_is_enforced() {
+    let s = Scratch::new("seccomp");
+    let b = bundle(&s.0, |c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]}
+            ]
+        });
+        c["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "mkdir /tmp/d 2>&1; kill -9 $$ 2>&1; echo still here; kill -0 $$ && echo signal 0 ok; exec cat /proc/self/status"
+        ]);
+    });
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "s1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Permission denied"), "{text}");
+    assert!(text.contains("still here\nsignal 0 ok\n"), "{text}");
+    assert!(!b.join("rootfs/tmp/d").exists());
+    // getppid: killed by SIGSYS.
+    let b2 = bundle(&s.0.join("k"), |c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]
+        });
+        c["process"]["args"] = serde_json::json!(["sh", "-c", "echo $PPID"]);
+    });
+    let out = husk(&root, &["run", "--bundle", b2.to_str().unwrap(), "s2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(128 + libc::SIGSYS),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A read-only root is read-only inside (no overlay takes the writes),

@@ -55,6 +55,8 @@ pub struct Plan {
     pub host_network: bool,
     /// A network namespace to join (not the host's).
     pub netns: Option<PathBuf>,
+    /// linux.seccomp as JSON, for the sandbox to enforce.
+    pub seccomp: Option<String>,
     pub hooks: Hooks,
 }
 
@@ -450,6 +452,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     }
     let mut memory = None;
     let mut netns = None;
+    let mut seccomp = None;
     if let Some(linux) = spec.linux() {
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -468,11 +471,12 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return Err(refuse("linux.devices", "the sandbox's /dev is its own"));
         }
-        if linux.seccomp().is_some() {
-            return Err(refuse(
-                "linux.seccomp",
-                "the application's seccomp profile is not enforced yet",
-            ));
+        if let Some(sc) = linux.seccomp() {
+            super::profile::compile(sc).map_err(|e| {
+                let (field, why) = e.split_once(": ").unwrap_or(("linux.seccomp", &e));
+                refuse(field, why)
+            })?;
+            seccomp = Some(serde_json::to_string(sc).unwrap_or_default());
         }
         for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
             match ns.typ() {
@@ -614,6 +618,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         }) || netns.as_ref().is_some_and(|p| same_netns(p)),
         netns,
         hooks,
+        seccomp,
     })
 }
 
@@ -691,8 +696,8 @@ mod tests {
                 serde_json::json!({"createContainer": [{"path": "/bin/true"}]}),
             ),
             (
-                "linux.seccomp",
-                serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+                "linux.seccomp.syscalls[0]",
+                serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
             ),
             ("mounts[7]", serde_json::json!(null)),
             ("mounts[8]", serde_json::json!(null)),
@@ -704,7 +709,7 @@ mod tests {
             match field {
                 "process.ioPriority" => j["process"]["ioPriority"] = value,
                 "hooks.createContainer" => j["hooks"] = value,
-                "linux.seccomp" => j["linux"]["seccomp"] = value,
+                "linux.seccomp.syscalls[0]" => j["linux"]["seccomp"] = value,
                 "mounts[7]" => j["mounts"].as_array_mut().unwrap().push(serde_json::json!({
                     "destination": "/data", "type": "tmpfs", "source": "tmpfs"
                 })),

@@ -9,6 +9,7 @@ pub mod console;
 pub mod control;
 pub mod hooks;
 pub mod monitor;
+pub mod profile;
 pub mod state;
 
 use anyhow::{Context, Result};

@@ -286,6 +286,9 @@ fn start(
     if read_only_root {
         boot_args.push("--read-only-root".into());
     }
+    if let Some(sc) = &plan.seccomp {
+        boot_args.push(format!("--app-seccomp={sc}"));
+    }
     for (r, soft, hard) in &plan.rlimits {
         boot_args.push(format!("--rlimit={r}={soft}:{hard}"));
     }

@@ -348,7 +348,31 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         }
         let (mut done, mut restart) = (false, false);
         let mut prepared = None;
-        if matches!(event, Some(Event::Syscall)) && !k.strace {
+        // A container's seccomp profile decides first.
+        let mut seccomp_signal = None;
+        if let (Some(Event::Syscall), Some(f)) = (&event, &k.app_seccomp) {
+            use super::appseccomp::Action;
+            let nr = regs.gp.orig_rax;
+            let fail = |e: i32| crate::num::bits(-i64::from(e));
+            match f.check(nr, &regs.syscall_args()) {
+                Action::Allow => {}
+                Action::Log => tracing::info!(tid, nr, "seccomp: logged"),
+                Action::Errno(e) => {
+                    regs.gp.rax = fail(i32::from(e));
+                    done = true;
+                }
+                Action::Trace => {
+                    regs.gp.rax = fail(libc::ENOSYS);
+                    done = true;
+                }
+                a => {
+                    regs.gp.rax = fail(libc::ENOSYS);
+                    done = true;
+                    seccomp_signal = Some(a);
+                }
+            }
+        }
+        if matches!(event, Some(Event::Syscall)) && !k.strace && !done {
             let cx = super::Unlocked {
                 k: &k,
                 tid,
@@ -377,7 +401,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
             prepared = cx.prepared.into_inner();
         }
-        if done && !restart && !k.vfs.inotify.dnotify.pending() {
+        if done && !restart && seccomp_signal.is_none() && !k.vfs.inotify.dnotify.pending() {
             // Back to the application without the kernel lock: the call
             // changed nothing the lock guards for this task, and a signal,
             // stop or kill sent meanwhile has kicked its stub, which traps
@@ -412,6 +436,19 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
         }
         let mut st = k.lock();
+        match seccomp_signal {
+            Some(super::appseccomp::Action::Trap) => {
+                // SYS_SECCOMP, the call in si_syscall's place.
+                let nr = i32::try_from(regs.gp.orig_rax).unwrap_or(-1);
+                force_signal(&mut st, tid, SigInfo::user(libc::SIGSYS, 1, nr, 0));
+            }
+            Some(_) => {
+                if let Some(tg) = st.tasks.get(&tid).map(|t| t.tgid) {
+                    group_exit(&mut st, tg, signal::fatal_info(libc::SIGSYS));
+                }
+            }
+            None => {}
+        }
         match event.take() {
             Some(Event::Syscall) if done => {}
             Some(Event::Syscall) => {

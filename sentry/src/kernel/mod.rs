@@ -1,6 +1,7 @@
 //! The kernel proper: the global state, tasks and processes, and the loop
 //! that runs each task on its own sentry thread.
 
+pub mod appseccomp;
 pub mod clone;
 pub mod console;
 pub mod cpu;
@@ -85,6 +86,8 @@ pub struct KernelConfig {
     /// and UDP sockets are host sockets.
     pub host_network: Option<Arc<crate::hostnet::HostNet>>,
     pub init: InitProcess,
+    /// A container's seccomp profile, for every application call.
+    pub app_seccomp: Option<appseccomp::Filter>,
 }
 
 /// Kernel state guarded by the big kernel lock.
@@ -133,6 +136,7 @@ pub struct Kernel {
     pub boot_time: std::time::Instant,
     pub console: Option<console::Console>,
     pub init: InitProcess,
+    pub app_seccomp: Option<appseccomp::Filter>,
 }
 
 impl Kernel {
@@ -190,6 +194,7 @@ impl Kernel {
             boot_time: std::time::Instant::now(),
             console,
             init: cfg.init.clone(),
+            app_seccomp: cfg.app_seccomp.clone(),
         }))
     }
 
