@@ -74,25 +74,7 @@ mod tests {
         send_master(&path, &m).unwrap();
         drop(m);
         let (c, _) = l.accept().unwrap();
-        use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut anc = RecvAncillaryBuffer::new(&mut space);
-        let mut b = [0u8; 16];
-        recvmsg(
-            &c,
-            &mut [std::io::IoSliceMut::new(&mut b)],
-            &mut anc,
-            RecvFlags::empty(),
-        )
-        .unwrap();
-        let got: Vec<OwnedFd> = anc
-            .drain()
-            .filter_map(|m| match m {
-                RecvAncillaryMessage::ScmRights(f) => Some(f.collect::<Vec<_>>()),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let (_, got) = crate::oci::control::recv(&c).unwrap();
         assert_eq!(got.len(), 1);
         let ws = rustix::termios::tcgetwinsize(&s).unwrap();
         assert_eq!((ws.ws_row, ws.ws_col), (33, 101));

@@ -551,17 +551,32 @@ fn memory_rows(mem: PathBuf) -> Vec<Row> {
     ]
 }
 
-/// Rows on sockets between two processes (tests/bench/net.c): TCP over
-/// loopback, and unix streams beside it.
-fn net_rows(net: PathBuf) -> Vec<Row> {
-    let prog = argv_of(net);
-    let row = |name, unit, args: Vec<OsString>, target, meets| Row {
+/// A row whose value is the median of 3 runs of `args` under each
+/// runner as `with` changes it (its network, say).
+fn median_row(
+    name: &'static str,
+    unit: &'static str,
+    args: Vec<OsString>,
+    target: &'static str,
+    meets: fn(f64, f64, Option<f64>) -> Option<bool>,
+    with: fn(&Runner) -> Runner,
+) -> Row {
+    Row {
         name,
         unit,
         target,
         meets,
-        measure: Box::new(move |r| printed_median(r, &args, 3)),
+        measure: Box::new(move |r: &Runner| printed_median(&with(r), &args, 3)),
         values: Vec::new(),
+    }
+}
+
+/// Rows on sockets between two processes (tests/bench/net.c): TCP over
+/// loopback, and unix streams beside it.
+fn net_rows(net: PathBuf) -> Vec<Row> {
+    let prog = argv_of(net);
+    let row = |name, unit, args, target, meets| {
+        median_row(name, unit, args, target, meets, Runner::clone)
     };
     vec![
         row(
@@ -599,13 +614,8 @@ fn net_rows(net: PathBuf) -> Vec<Row> {
 /// sockets (tests/bench/net.c over the host's loopback, and nginx).
 fn host_network_rows(net: PathBuf) -> Vec<Row> {
     let prog = argv_of(net);
-    let row = |name, unit, args: Vec<OsString>, target, meets| Row {
-        name,
-        unit,
-        target,
-        meets,
-        measure: Box::new(move |r: &Runner| printed_median(&r.with_host_network(), &args, 3)),
-        values: Vec::new(),
+    let row = |name, unit, args, target, meets| {
+        median_row(name, unit, args, target, meets, Runner::with_host_network)
     };
     let mut rows = vec![
         row(
