@@ -71,6 +71,7 @@ check "read-only root" "refused" "$(run --read-only husk-busybox:test sh -c '(ec
 check "network none: lo only" "lo" "$(run --network none husk-busybox:test sh -c 'ip -o -4 addr | cut -d" " -f2')"
 check "network host" "$(hostname)" "$(run --network host husk-busybox:test hostname)"
 check "tty" "/dev/pts/0" "$( (sleep 1; echo 'tty; exit') | script -qc "docker run -it --rm --runtime=husk husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
+check "--pids-limit (a fork bomb is contained)" "contained" "$(run --pids-limit 8 husk-busybox:test sh -c '(for i in $(seq 30); do sleep 1 & done) 2>/dev/null; echo contained')"
 check "default seccomp profile (unshare refused, as with runc)" "refused" "$(run husk-busybox:test sh -c 'unshare -n true 2>/dev/null || echo refused')"
 cat > "$t/profile.json" <<'JSON'
 {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}

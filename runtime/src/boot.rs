@@ -68,6 +68,9 @@ pub struct BootArgs {
     /// by the sentry on every application call.
     #[arg(long)]
     app_seccomp: Option<String>,
+    /// A container's pids limit: at most this many tasks.
+    #[arg(long)]
+    pids_limit: Option<usize>,
     /// The first process's limits: RESOURCE=SOFT:HARD (numbers).
     #[arg(long = "rlimit", value_parser = parse_rlimit)]
     rlimits: Vec<(u32, u64, u64)>,
@@ -245,6 +248,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
             rlimits: a.rlimits.clone(),
         },
         app_seccomp,
+        max_tasks: a.pids_limit,
     };
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;

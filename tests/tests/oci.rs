@@ -458,6 +458,25 @@ fn the_seccomp_profile_is_enforced() {
     );
 }
 
+/// A pids limit counts the container's tasks: a fork past it fails
+/// with EAGAIN, and the container goes on.
+#[test]
+fn the_pids_limit_holds() {
+    let s = Scratch::new("pids");
+    let b = bundle(&s.0, |c| {
+        c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 4});
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "(for i in 1 2 3 4 5 6; do sleep 0.5 & done) 2>/dev/null; echo after; wait"
+        ]);
+    });
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "p1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "after\n");
+}
+
 /// A read-only root is read-only inside (no overlay takes the writes),
 /// and a writable one keeps what the container wrote.
 #[test]

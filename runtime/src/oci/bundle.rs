@@ -57,6 +57,8 @@ pub struct Plan {
     pub netns: Option<PathBuf>,
     /// linux.seccomp as JSON, for the sandbox to enforce.
     pub seccomp: Option<String>,
+    /// linux.resources.pids.limit: the most tasks at once.
+    pub pids_limit: Option<usize>,
     pub hooks: Hooks,
 }
 
@@ -453,6 +455,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     let mut memory = None;
     let mut netns = None;
     let mut seccomp = None;
+    let mut pids_limit = None;
     if let Some(linux) = spec.linux() {
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -554,11 +557,14 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
                         .as_ref()
                         .is_some_and(|v| !v.is_empty())
             });
-            let pids = r.pids().as_ref().is_some_and(|p| p.limit() > 0);
+            pids_limit = r
+                .pids()
+                .as_ref()
+                .and_then(|p| usize::try_from(p.limit()).ok())
+                .filter(|&l| l > 0);
             for (set, field) in [
                 (cpu, "linux.resources.cpu"),
                 (blkio, "linux.resources.blockIO"),
-                (pids, "linux.resources.pids"),
                 (
                     r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
                     "linux.resources.hugepageLimits",
@@ -574,7 +580,10 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
                 ),
             ] {
                 if set {
-                    return Err(refuse(field, "not supported yet (only memory.limit is)"));
+                    return Err(refuse(
+                        field,
+                        "not supported yet (only memory.limit and pids.limit are)",
+                    ));
                 }
             }
             if let Some(m) = r.memory() {
@@ -619,6 +628,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         netns,
         hooks,
         seccomp,
+        pids_limit,
     })
 }
 

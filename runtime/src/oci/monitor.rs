@@ -289,6 +289,9 @@ fn start(
     if let Some(sc) = &plan.seccomp {
         boot_args.push(format!("--app-seccomp={sc}"));
     }
+    if let Some(n) = plan.pids_limit {
+        boot_args.push(format!("--pids-limit={n}"));
+    }
     for (r, soft, hard) in &plan.rlimits {
         boot_args.push(format!("--rlimit={r}={soft}:{hard}"));
     }

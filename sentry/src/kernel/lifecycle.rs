@@ -47,8 +47,14 @@ pub fn spawn_outside(
     cwd: Vec<u8>,
     files: FdTable,
 ) -> Result<i32, super::BootError> {
-    if k.lock().init_exit.is_some() {
-        return Err(super::BootError::Exec(Errno::ESRCH));
+    {
+        let st = k.lock();
+        if st.init_exit.is_some() {
+            return Err(super::BootError::Exec(Errno::ESRCH));
+        }
+        if k.max_tasks.is_some_and(|m| st.tasks.len() >= m) {
+            return Err(super::BootError::Exec(Errno::EAGAIN));
+        }
     }
     spawn(k, who, argv, envp, cwd, files, None)
 }

@@ -88,6 +88,8 @@ pub struct KernelConfig {
     pub init: InitProcess,
     /// A container's seccomp profile, for every application call.
     pub app_seccomp: Option<appseccomp::Filter>,
+    /// A container's pids limit: at most this many tasks.
+    pub max_tasks: Option<usize>,
 }
 
 /// Kernel state guarded by the big kernel lock.
@@ -137,6 +139,7 @@ pub struct Kernel {
     pub console: Option<console::Console>,
     pub init: InitProcess,
     pub app_seccomp: Option<appseccomp::Filter>,
+    pub max_tasks: Option<usize>,
 }
 
 impl Kernel {
@@ -195,6 +198,7 @@ impl Kernel {
             console,
             init: cfg.init.clone(),
             app_seccomp: cfg.app_seccomp.clone(),
+            max_tasks: cfg.max_tasks,
         }))
     }
 
