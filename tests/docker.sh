@@ -54,6 +54,7 @@ check "exit status" "7" "$code"
 check "env and workdir" "bar /tmp" "$(run -e FOO=bar -w /tmp husk-busybox:test sh -c 'echo $FOO $(pwd)')"
 check "hostname" "box" "$(run --hostname box husk-busybox:test hostname)"
 check "user" "1000:1000" "$(run -u 1000:1000 husk-busybox:test sh -c 'echo $(id -u):$(id -g)')"
+docker rm -f husk-test-d >/dev/null 2>&1 || true
 docker run -d --name husk-test-d --runtime=husk husk-busybox:test \
     sh -c 'trap "echo term; exit 0" TERM; echo up; while :; do sleep 0.1; done' >/dev/null
 sleep 0.5

@@ -136,7 +136,14 @@ fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
                             };
                             let argv = r.args.into_iter().map(String::into_bytes).collect();
                             let envp = r.env.into_iter().map(String::into_bytes).collect();
-                            match kernel.exec_outside(&who, argv, envp, r.cwd.into_bytes(), stdio) {
+                            let cwd = r.cwd.into_bytes();
+                            let started = if r.terminal {
+                                let [tty, _, _] = stdio;
+                                kernel.exec_outside_tty(&who, argv, envp, cwd, tty)
+                            } else {
+                                kernel.exec_outside(&who, argv, envp, cwd, stdio)
+                            };
+                            match started {
                                 Ok(pid) => FromSandbox::Started(pid),
                                 Err(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e)) => {
                                     FromSandbox::Failed(e.0)

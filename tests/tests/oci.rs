@@ -634,6 +634,98 @@ fn the_console_socket_gets_a_terminal() {
     assert!(husk(&root, &["delete", "t1"]).status.success());
 }
 
+/// Receives the pty master a console socket is sent.
+fn console_master(l: &std::os::unix::net::UnixListener) -> OwnedFd {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let (c, _) = l.accept().unwrap();
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut anc = RecvAncillaryBuffer::new(&mut space);
+    let mut b1 = [0u8; 64];
+    recvmsg(
+        &c,
+        &mut [IoSliceMut::new(&mut b1)],
+        &mut anc,
+        RecvFlags::empty(),
+    )
+    .unwrap();
+    anc.drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut f) => f.next(),
+            _ => None,
+        })
+        .expect("a pty master")
+}
+
+/// Reads `master` until `want` shows up (10 s at most): what came.
+fn read_until(master: &OwnedFd, want: &str) -> String {
+    let mut got = Vec::new();
+    let t = Instant::now();
+    let seen = |g: &[u8]| String::from_utf8_lossy(g).replace('\r', "").contains(want);
+    while !seen(&got) && t.elapsed() < Duration::from_secs(10) {
+        let mut p = [rustix::event::PollFd::new(
+            master,
+            rustix::event::PollFlags::IN,
+        )];
+        let second = rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        if !matches!(rustix::event::poll(&mut p, Some(&second)), Ok(1)) {
+            continue;
+        }
+        let mut buf = [0u8; 256];
+        match rustix::io::read(master, &mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).replace('\r', "")
+}
+
+/// `exec --tty` (Docker's `exec -it`): a pty of the sandbox's own whose
+/// relay's master goes to the console socket; closing it hangs the
+/// process up, and the container goes on.
+#[test]
+fn exec_with_a_terminal() {
+    subreaper();
+    let s = Scratch::new("exectty");
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), "x1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(husk(&root, &["start", "x1"]).status.success());
+    let sock = s.0.join("exec.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let pidf = s.0.join("exec.pid");
+    let h = find_or_build_husk().unwrap();
+    let mut child = Command::new(&h)
+        .arg("--root")
+        .arg(&root)
+        .args(["exec", "--tty", "--detach", "--console-socket"])
+        .arg(&sock)
+        .arg("--pid-file")
+        .arg(&pidf)
+        .args(["x1", "sh"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let master = console_master(&l);
+    assert!(child.wait().unwrap().success());
+    rustix::io::write(&master, b"tty; echo $((6*7))\n").unwrap();
+    let text = read_until(&master, "42\n");
+    assert!(text.contains("/dev/pts/0\n42\n"), "{text}");
+    let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
+    drop(master);
+    // SIGHUP ends the shell: its waiter exits 128+1.
+    assert_eq!(wait_pid(pid, Duration::from_secs(10)), Some(129));
+    assert_eq!(state(&root, "x1")["status"], "running");
+    assert!(husk(&root, &["delete", "--force", "x1"]).status.success());
+}
+
 #[test]
 fn spec_and_features() {
     let s = Scratch::new("spec");

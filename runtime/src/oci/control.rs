@@ -25,6 +25,10 @@ pub struct ExecRequest {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub umask: Option<u32>,
+    /// The fds are a host terminal (a pty slave in raw mode): give the
+    /// process a pty of the sandbox's own relayed to it.
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 /// The largest message either side sends.

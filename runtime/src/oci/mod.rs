@@ -58,7 +58,8 @@ pub struct ExecArgs {
     /// COMMAND and the flags below).
     #[arg(long, short = 'p')]
     process: Option<PathBuf>,
-    /// A terminal for the process: not supported yet.
+    /// A terminal for the process: a pty whose master goes to
+    /// --console-socket (or this terminal, in the foreground).
     #[arg(long, short = 't')]
     tty: bool,
     #[arg(long)]
@@ -503,9 +504,6 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
             std::fs::read_to_string(p).with_context(|| format!("--process {}", p.display()))?;
         let proc: oci_spec::runtime::Process =
             serde_json::from_str(&text).with_context(|| format!("--process {}", p.display()))?;
-        if proc.terminal().unwrap_or(false) {
-            anyhow::bail!("--process: terminal: a terminal for exec is not supported yet");
-        }
         let args = proc.args().clone().unwrap_or_default();
         if args.is_empty() {
             anyhow::bail!("--process: args: empty");
@@ -518,10 +516,8 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
             gid: proc.user().gid(),
             groups: proc.user().additional_gids().clone().unwrap_or_default(),
             umask: proc.user().umask(),
+            terminal: proc.terminal().unwrap_or(false),
         });
-    }
-    if a.tty || a.console_socket.is_some() {
-        anyhow::bail!("--tty: a terminal for exec is not supported yet");
     }
     if a.command.is_empty() {
         anyhow::bail!("exec: a COMMAND or --process is needed");
@@ -556,6 +552,7 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
             a.additional_gids.clone()
         },
         umask: plan.umask,
+        terminal: a.tty,
     })
 }
 
@@ -601,8 +598,30 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let line = format!("exec {}", serde_json::to_string(&req)?);
     use std::os::fd::AsFd;
     let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let stdio = [i.as_fd(), o.as_fd(), e.as_fd()];
-    control::send(&s, line.as_bytes(), &stdio)?;
+    // A terminal: a new pty whose master goes to the console socket, or
+    // this terminal itself (raw while the process runs).
+    let mut _raw = None;
+    let tty = match (&a.console_socket, req.terminal) {
+        (Some(sock), true) => {
+            let (master, slave) = console::open_pty(None)?;
+            console::send_master(sock, &master)?;
+            Some(slave)
+        }
+        (None, true) => {
+            // SAFETY: isatty on our stdio.
+            if unsafe { libc::isatty(0) != 1 } {
+                anyhow::bail!("--tty: stdin is not a terminal and no --console-socket was given");
+            }
+            _raw = crate::do_cmd::RawTerminal::enter();
+            None
+        }
+        _ => None,
+    };
+    match &tty {
+        Some(t) => control::send(&s, line.as_bytes(), &[t.as_fd(), t.as_fd(), t.as_fd()])?,
+        None => control::send(&s, line.as_bytes(), &[i.as_fd(), o.as_fd(), e.as_fd()])?,
+    }
+    drop(tty);
     let mut lines = BufReader::new(&s).lines();
     let first = lines.next().transpose()?.unwrap_or_default();
     let started = first.strip_prefix("pid ").is_some();

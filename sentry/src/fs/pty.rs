@@ -494,6 +494,12 @@ impl Pty {
         }
     }
 
+    /// Whether the slave side is open somewhere (or never was yet).
+    pub fn slave_in_use(&self) -> bool {
+        let s = self.st.lock();
+        s.slave_opens > 0 || !s.slave_ever
+    }
+
     /// Opens the slave side (EIO while locked or after the master closed).
     pub fn open_slave(self: &Arc<Self>) -> KResult<PtySlave> {
         let mut s = self.st.lock();

@@ -41,8 +41,21 @@ fn write_all(fd: RawFd, mut data: &[u8]) {
 }
 
 impl Console {
-    /// A new pty for host terminal `host_in`/`host_out`, sized like it.
+    /// A new pty for host terminal `host_in`/`host_out`, sized like it:
+    /// the sandbox's /dev/console.
     pub fn new(
+        vfs: &crate::fs::vfs::Vfs,
+        host_in: OwnedFd,
+        host_out: OwnedFd,
+    ) -> crate::KResult<Console> {
+        let c = Console::relayed(vfs, host_in, host_out)?;
+        vfs.ptys.set_console(&c.pty);
+        Ok(c)
+    }
+
+    /// A new pty relayed to a host terminal (a process started from
+    /// outside with one, `exec --tty`).
+    pub fn relayed(
         vfs: &crate::fs::vfs::Vfs,
         host_in: OwnedFd,
         host_out: OwnedFd,
@@ -50,7 +63,6 @@ impl Console {
         let master = vfs.ptys.open_master((0, 5))?;
         let pty = master.pty.clone();
         pty.set_locked(false);
-        vfs.ptys.set_console(&pty);
         if let Some(ws) = winsize(host_in.as_raw_fd()) {
             pty.set_winsize(ws);
         }
@@ -69,23 +81,30 @@ impl Console {
     }
 }
 
-/// Starts the two relay threads.
+/// Starts the two relay threads of the sandbox's console.
 pub fn start(k: &Arc<Kernel>) {
-    let kin = k.clone();
+    if let Some(c) = &k.console {
+        start_relays(k, c.clone(), false);
+    }
+}
+
+/// Starts the two relay threads of `c`; with `until_closed` they end
+/// once no one has the slave open (and the output is written).
+pub fn start_relays(k: &Arc<Kernel>, c: Arc<Console>, until_closed: bool) {
+    let (kin, cin) = (k.clone(), c.clone());
     let _ = std::thread::Builder::new()
         .name("console-in".into())
-        .spawn(move || relay_in(&kin));
+        .spawn(move || relay_in(&kin, &cin, until_closed));
     let kout = k.clone();
     let _ = std::thread::Builder::new()
         .name("console-out".into())
-        .spawn(move || relay_out(&kout));
+        .spawn(move || relay_out(&kout, &c, until_closed));
 }
 
 /// Host terminal → master: typed bytes go through the line discipline,
 /// and the signals they raise reach the foreground group. Polls with a
 /// timeout so window size changes are noticed.
-fn relay_in(k: &Arc<Kernel>) {
-    let Some(c) = k.console.as_ref() else { return };
+fn relay_in(k: &Arc<Kernel>, c: &Console, until_closed: bool) {
     let fd = c.host_in.as_raw_fd();
     let mut size = winsize(fd);
     let mut buf = [0u8; 4096];
@@ -107,6 +126,9 @@ fn relay_in(k: &Arc<Kernel>) {
                 signal::send_to_pgrp(&mut st, fg, libc::SIGWINCH);
             }
         }
+        if until_closed && !c.pty.slave_in_use() {
+            return;
+        }
         if ready <= 0 {
             continue;
         }
@@ -114,7 +136,16 @@ fn relay_in(k: &Arc<Kernel>) {
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         if n == 0 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
         {
-            // The host terminal went away.
+            // The host terminal went away. A relayed pty's processes
+            // hear of it as of a closed master: SIGHUP (and SIGCONT).
+            if until_closed {
+                let mut st = k.lock();
+                let (_, fg) = c.pty.session();
+                if fg > 0 {
+                    signal::send_to_pgrp(&mut st, fg, libc::SIGHUP);
+                    signal::send_to_pgrp(&mut st, fg, libc::SIGCONT);
+                }
+            }
             return;
         }
         if n < 0 {
@@ -140,8 +171,7 @@ fn relay_in(k: &Arc<Kernel>) {
 }
 
 /// Master → host terminal.
-fn relay_out(k: &Arc<Kernel>) {
-    let Some(c) = k.console.as_ref() else { return };
+fn relay_out(k: &Arc<Kernel>, c: &Console, until_closed: bool) {
     let waiter = Waiter::new();
     let mut st = k.lock();
     loop {
@@ -149,7 +179,14 @@ fn relay_out(k: &Arc<Kernel>) {
         w.on(c.pty.queue(), EV_IN);
         let out = c.pty.take_output();
         if out.is_empty() {
-            parking_lot::MutexGuard::unlocked(&mut st, || waiter.sleep(None));
+            if until_closed && !c.pty.slave_in_use() {
+                return;
+            }
+            // Woken by output, or (a relayed pty) now and then to see
+            // whether the slave is still in use.
+            let deadline =
+                until_closed.then(|| std::time::Instant::now() + Duration::from_millis(250));
+            parking_lot::MutexGuard::unlocked(&mut st, || waiter.sleep(deadline));
             continue;
         }
         drop(w);

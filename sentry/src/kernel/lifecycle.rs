@@ -46,6 +46,7 @@ pub fn spawn_outside(
     envp: Vec<Vec<u8>>,
     cwd: Vec<u8>,
     files: FdTable,
+    ctty: Option<Arc<crate::fs::pty::Pty>>,
 ) -> Result<i32, super::BootError> {
     {
         let st = k.lock();
@@ -56,7 +57,7 @@ pub fn spawn_outside(
             return Err(super::BootError::Exec(Errno::EAGAIN));
         }
     }
-    spawn(k, who, argv, envp, cwd, files, None)
+    spawn(k, who, argv, envp, cwd, files, ctty)
 }
 
 /// Creates a process that is no one's child in the sandbox (pid 1, or

@@ -136,7 +136,7 @@ pub struct Kernel {
     pub clock: time::Clock,
     logged: Mutex<HashSet<String>>,
     pub boot_time: std::time::Instant,
-    pub console: Option<console::Console>,
+    pub console: Option<Arc<console::Console>>,
     pub init: InitProcess,
     pub app_seccomp: Option<appseccomp::Filter>,
     pub max_tasks: Option<usize>,
@@ -154,11 +154,11 @@ impl Kernel {
         let console = if cfg.console {
             let dup =
                 |fd: &std::os::fd::OwnedFd| fd.try_clone().map_err(|e| crate::Errno::from_io(&e));
-            Some(console::Console::new(
+            Some(Arc::new(console::Console::new(
                 &vfs,
                 dup(&cfg.stdio[0])?,
                 dup(&cfg.stdio[1])?,
-            )?)
+            )?))
         } else {
             None
         };
@@ -243,7 +243,43 @@ impl Kernel {
         stdio: [std::os::fd::OwnedFd; 3],
     ) -> Result<i32, BootError> {
         let files = crate::fs::file::FdTable::with_stdio(stdio);
-        lifecycle::spawn_outside(self, who, argv, envp, cwd, files)
+        lifecycle::spawn_outside(self, who, argv, envp, cwd, files, None)
+    }
+
+    /// `exec_outside` on a terminal: the process gets a pty of the
+    /// sandbox's own as stdio and controlling terminal, relayed to the
+    /// host terminal `tty` (a pty slave in raw mode) while it is open.
+    pub fn exec_outside_tty(
+        self: &Arc<Kernel>,
+        who: &InitProcess,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+        cwd: Vec<u8>,
+        tty: std::os::fd::OwnedFd,
+    ) -> Result<i32, BootError> {
+        let dup = |fd: &std::os::fd::OwnedFd| {
+            fd.try_clone()
+                .map_err(|e| BootError::Exec(crate::Errno::from_io(&e)))
+        };
+        let c = Arc::new(
+            console::Console::relayed(&self.vfs, dup(&tty)?, tty).map_err(BootError::Exec)?,
+        );
+        let slave = c.pty.open_slave().map_err(BootError::Exec)?;
+        let f = crate::fs::file::File::new(Box::new(slave), libc::O_RDWR, c.pty.path());
+        let mut files = crate::fs::file::FdTable::default();
+        for fd in 0..3 {
+            files.fds.insert(
+                fd,
+                crate::fs::file::FdEntry {
+                    file: f.clone(),
+                    cloexec: false,
+                },
+            );
+        }
+        drop(f);
+        let pid = lifecycle::spawn_outside(self, who, argv, envp, cwd, files, Some(c.pty.clone()))?;
+        console::start_relays(self, c, true);
+        Ok(pid)
     }
 
     /// The exits of processes started with `exec_outside` (once).
