@@ -592,42 +592,10 @@ fn the_console_socket_gets_a_terminal() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let (c, _) = l.accept().unwrap();
-    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut anc = RecvAncillaryBuffer::new(&mut space);
-    let mut b1 = [0u8; 64];
-    recvmsg(
-        &c,
-        &mut [IoSliceMut::new(&mut b1)],
-        &mut anc,
-        RecvFlags::empty(),
-    )
-    .unwrap();
-    let master: OwnedFd = anc
-        .drain()
-        .find_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(mut f) => f.next(),
-            _ => None,
-        })
-        .expect("a pty master");
+    let master = console_master(&l);
     assert!(husk(&root, &["start", "t1"]).status.success());
     rustix::io::write(&master, b"hello\n").unwrap();
-    let mut got = Vec::new();
-    let t = Instant::now();
-    while !String::from_utf8_lossy(&got).contains("got hello") {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{}",
-            String::from_utf8_lossy(&got)
-        );
-        let mut buf = [0u8; 256];
-        match rustix::io::read(&master, &mut buf) {
-            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-            _ => break,
-        }
-    }
-    let text = String::from_utf8_lossy(&got).replace('\r', "");
+    let text = read_until(&master, "got hello");
     assert!(text.contains("/dev/pts/0\n40 120\n"), "{text}");
     let pid: i32 = std::fs::read_to_string(&pidf).unwrap().parse().unwrap();
     assert_eq!(wait_pid(pid, Duration::from_secs(10)), Some(0));

@@ -74,6 +74,23 @@ impl Console {
         })
     }
 
+    /// An fd table whose 0, 1 and 2 are one open file of the slave.
+    pub fn slave_stdio(&self) -> crate::KResult<crate::fs::file::FdTable> {
+        let slave = self.pty.open_slave()?;
+        let f = crate::fs::file::File::new(Box::new(slave), libc::O_RDWR, self.pty.path());
+        let mut t = crate::fs::file::FdTable::default();
+        for fd in 0..3 {
+            t.fds.insert(
+                fd,
+                crate::fs::file::FdEntry {
+                    file: f.clone(),
+                    cloexec: false,
+                },
+            );
+        }
+        Ok(t)
+    }
+
     /// Writes whatever output is waiting to the host terminal.
     pub fn flush(&self) {
         let out = self.pty.take_output();

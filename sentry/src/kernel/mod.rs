@@ -264,19 +264,7 @@ impl Kernel {
         let c = Arc::new(
             console::Console::relayed(&self.vfs, dup(&tty)?, tty).map_err(BootError::Exec)?,
         );
-        let slave = c.pty.open_slave().map_err(BootError::Exec)?;
-        let f = crate::fs::file::File::new(Box::new(slave), libc::O_RDWR, c.pty.path());
-        let mut files = crate::fs::file::FdTable::default();
-        for fd in 0..3 {
-            files.fds.insert(
-                fd,
-                crate::fs::file::FdEntry {
-                    file: f.clone(),
-                    cloexec: false,
-                },
-            );
-        }
-        drop(f);
+        let files = c.slave_stdio().map_err(BootError::Exec)?;
         let pid = lifecycle::spawn_outside(self, who, argv, envp, cwd, files, Some(c.pty.clone()))?;
         console::start_relays(self, c, true);
         Ok(pid)
@@ -308,21 +296,10 @@ impl Kernel {
         time::start_clock_thread(self.clone());
         timers::start_timer_thread(self.clone());
         let (files, ctty) = match &self.console {
-            Some(c) => {
-                let slave = c.pty.open_slave().map_err(BootError::Exec)?;
-                let f = crate::fs::file::File::new(Box::new(slave), libc::O_RDWR, c.pty.path());
-                let mut t = crate::fs::file::FdTable::default();
-                for fd in 0..3 {
-                    t.fds.insert(
-                        fd,
-                        crate::fs::file::FdEntry {
-                            file: f.clone(),
-                            cloexec: false,
-                        },
-                    );
-                }
-                (t, Some(c.pty.clone()))
-            }
+            Some(c) => (
+                c.slave_stdio().map_err(BootError::Exec)?,
+                Some(c.pty.clone()),
+            ),
             None => (crate::fs::file::FdTable::with_stdio(stdio), None),
         };
         lifecycle::spawn_init(self, argv, envp, cwd, files, ctty)?;
