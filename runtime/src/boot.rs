@@ -101,7 +101,7 @@ fn parse_rlimit(s: &str) -> Result<(u32, u64, u64), String> {
 /// monitor's signal and exec requests, and the exits of the processes it
 /// started, for the life of the sandbox.
 fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
-    use crate::oci::control::{self, ExecRequest, FromSandbox};
+    use crate::oci::control::{self, FromSandbox, ToSandbox};
     let fd = Arc::new(fd);
     let exits = kernel.outside_exits();
     let out = fd.clone();
@@ -118,45 +118,50 @@ fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
             let Ok((msg, fds)) = control::recv(&*fd) else {
                 return;
             };
-            match msg.first() {
-                None => return,
-                Some(b'k') if msg.len() == 3 => {
-                    kernel.signal_from_host(i32::from(msg[1]), msg[2] != 0);
+            if msg.is_empty() {
+                return;
+            }
+            match ToSandbox::decode(&msg) {
+                Some(ToSandbox::Signal { sig, all }) => {
+                    kernel.signal_from_host(i32::from(sig), all)
                 }
-                Some(b'e') => {
-                    let reply = match (
-                        serde_json::from_slice::<ExecRequest>(&msg[1..]),
-                        <[OwnedFd; 3]>::try_from(fds),
-                    ) {
-                        (Ok(r), Ok(stdio)) => {
-                            let who = sentry::kernel::InitProcess {
-                                creds: sentry::kernel::creds::Creds::of(r.uid, r.gid, r.groups),
-                                umask: r.umask.unwrap_or(0o022),
-                                rlimits: Vec::new(),
-                            };
-                            let argv = r.args.into_iter().map(String::into_bytes).collect();
-                            let envp = r.env.into_iter().map(String::into_bytes).collect();
-                            let cwd = r.cwd.into_bytes();
-                            let started = if r.terminal {
-                                let [tty, _, _] = stdio;
-                                kernel.exec_outside_tty(&who, argv, envp, cwd, tty)
-                            } else {
-                                kernel.exec_outside(&who, argv, envp, cwd, stdio)
-                            };
-                            match started {
-                                Ok(pid) => FromSandbox::Started(pid),
-                                Err(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e)) => {
-                                    FromSandbox::Failed(e.0)
-                                }
-                            }
-                        }
-                        _ => FromSandbox::Failed(libc::EINVAL),
+                Some(ToSandbox::Exec(json)) => {
+                    let reply = match exec_request(&kernel, &json, fds) {
+                        Ok(pid) => FromSandbox::Started(pid),
+                        Err(e) => FromSandbox::Failed(e.0),
                     };
                     let _ = control::send(&fd, &reply.encode(), &[]);
                 }
-                Some(_) => tracing::warn!("control: malformed request"),
+                None => tracing::warn!("control: malformed request"),
             }
         });
+}
+
+/// Starts the process an exec request asks for, with its three fds.
+fn exec_request(
+    kernel: &Arc<Kernel>,
+    json: &[u8],
+    fds: Vec<OwnedFd>,
+) -> Result<i32, sentry::Errno> {
+    let r: crate::oci::control::ExecRequest =
+        serde_json::from_slice(json).map_err(|_| sentry::Errno::EINVAL)?;
+    let stdio = <[OwnedFd; 3]>::try_from(fds).map_err(|_| sentry::Errno::EINVAL)?;
+    let who = sentry::kernel::InitProcess {
+        creds: sentry::kernel::creds::Creds::of(r.uid, r.gid, r.groups),
+        umask: r.umask.unwrap_or(0o022),
+        // The container's limits, as runc gives them.
+        rlimits: kernel.init.rlimits.clone(),
+    };
+    let argv = r.args.into_iter().map(String::into_bytes).collect();
+    let envp = r.env.into_iter().map(String::into_bytes).collect();
+    let cwd = r.cwd.into_bytes();
+    let started = if r.terminal {
+        let [tty, _, _] = stdio;
+        kernel.exec_outside_tty(&who, argv, envp, cwd, tty)
+    } else {
+        kernel.exec_outside(&who, argv, envp, cwd, stdio)
+    };
+    started.map_err(|(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e))| e)
 }
 
 fn dup_stdio(fd: i32) -> Result<OwnedFd> {

@@ -238,12 +238,18 @@ impl Launched {
         let _ = self.gofer.kill();
         let _ = self.gofer.wait();
         reap_orphans();
-        use std::os::unix::process::ExitStatusExt;
-        Ok(match (status.code(), status.signal()) {
-            (Some(c), _) => c,
-            (None, Some(sig)) => 128 + sig,
-            _ => 125,
-        })
+        Ok(shell_status(status))
+    }
+}
+
+/// A child's status as a shell shows it: its exit code, or 128 + the
+/// signal that ended it (125 when it says neither).
+pub fn shell_status(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => 125,
     }
 }
 

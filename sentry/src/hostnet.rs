@@ -164,22 +164,14 @@ const STREAM_CHUNK: usize = 1 << 20;
 /// The largest datagram (a UDP payload is at most 65,535 bytes).
 const DGRAM_MAX: usize = 65_536;
 
-fn last_errno() -> Errno {
-    Errno(
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO),
-    )
-}
-
 /// `r` as a length, or the call's errno.
 fn check(r: isize) -> KResult<usize> {
-    usize::try_from(r).map_err(|_| last_errno())
+    usize::try_from(r).map_err(|_| Errno::last())
 }
 
 fn check_int(r: libc::c_int) -> KResult<()> {
     if r < 0 {
-        Err(last_errno())
+        Err(Errno::last())
     } else {
         Ok(())
     }
@@ -261,18 +253,7 @@ impl HostSocket {
 
     /// Readiness now, as poll(2) revents.
     fn poll_now(&self, events: i16) -> i16 {
-        let mut p = [rustix::event::PollFd::from_borrowed_fd(
-            self.fd.as_fd(),
-            rustix::event::PollFlags::from_bits_truncate(events.cast_unsigned()),
-        )];
-        let zero = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        match rustix::event::poll(&mut p, Some(&zero)) {
-            Ok(1) => p[0].revents().bits().cast_signed(),
-            _ => 0,
-        }
+        crate::hostio::poll_now(self.fd.as_fd(), events)
     }
 
     fn name(&self, peer: bool) -> KResult<Vec<u8>> {
@@ -643,7 +624,7 @@ mod tests {
         let c = HostFile(HostSocket::open(libc::AF_INET, libc::SOCK_STREAM, &n).unwrap());
         // SAFETY: as above.
         let r = unsafe { libc::connect(c.0.raw(), at.as_ptr().cast(), addr_len(&at).unwrap()) };
-        assert!(r == 0 || last_errno() == Errno::EINPROGRESS);
+        assert!(r == 0 || Errno::last() == Errno::EINPROGRESS);
         let mut accepted = None;
         for _ in 0..1000 {
             match l.accept() {

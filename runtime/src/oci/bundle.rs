@@ -60,6 +60,8 @@ pub struct Plan {
     /// linux.resources.pids.limit: the most tasks at once.
     pub pids_limit: Option<usize>,
     pub hooks: Hooks,
+    /// The config's annotations, for the state.
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Whether the namespace file `p` is this process's own network
@@ -332,9 +334,9 @@ pub fn load(bundle: &Path) -> Result<Plan, BundleError> {
         err: oci_spec::OciSpecError::SerDe(e),
     })?;
     unknown_keys(&raw)?;
-    let spec = Spec::load(&path).map_err(|err| BundleError::Parse {
+    let spec: Spec = serde_json::from_value(raw).map_err(|e| BundleError::Parse {
         path: path.clone(),
-        err,
+        err: oci_spec::OciSpecError::SerDe(e),
     })?;
     check(&spec, bundle)
 }
@@ -629,6 +631,12 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         hooks,
         seccomp,
         pids_limit,
+        annotations: spec
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
 }
 

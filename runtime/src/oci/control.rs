@@ -80,6 +80,39 @@ impl FromSandbox {
     }
 }
 
+/// A request from the monitor (an exec's three fds travel beside it).
+#[derive(Debug, PartialEq, Eq)]
+pub enum ToSandbox {
+    /// A signal from the host: to the first process, or to every one.
+    Signal { sig: u8, all: bool },
+    /// Start a process: an `ExecRequest` as JSON.
+    Exec(Vec<u8>),
+}
+
+impl ToSandbox {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ToSandbox::Signal { sig, all } => vec![b'k', *sig, u8::from(*all)],
+            ToSandbox::Exec(json) => {
+                let mut v = vec![b'e'];
+                v.extend_from_slice(json);
+                v
+            }
+        }
+    }
+
+    pub fn decode(b: &[u8]) -> Option<ToSandbox> {
+        match b {
+            [b'k', sig, all] => Some(ToSandbox::Signal {
+                sig: *sig,
+                all: *all != 0,
+            }),
+            [b'e', json @ ..] => Some(ToSandbox::Exec(json.to_vec())),
+            _ => None,
+        }
+    }
+}
+
 /// Sends `data` with `fds` on a socket.
 pub fn send(sock: &impl AsFd, data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<()> {
     use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
@@ -135,6 +168,13 @@ mod tests {
         }
         assert_eq!(FromSandbox::decode(b"x\x01"), None);
         assert_eq!(FromSandbox::decode(b""), None);
+        for m in [
+            ToSandbox::Signal { sig: 15, all: true },
+            ToSandbox::Exec(serde_json::to_vec(&ExecRequest::default()).unwrap()),
+        ] {
+            assert_eq!(ToSandbox::decode(&m.encode()), Some(m));
+        }
+        assert_eq!(ToSandbox::decode(b"k\x0f"), None);
     }
 
     #[test]

@@ -247,8 +247,13 @@ impl Drop for Undo<'_> {
 }
 
 /// `create`: the container's directory, its monitor and sandbox, ready to
-/// start. Returns the monitor (a child of this process).
-fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std::process::Child> {
+/// start. Returns the monitor (a child of this process), and whether the
+/// container's console is this terminal.
+fn create_container(
+    g: &Global,
+    a: &CreateArgs,
+    foreground: bool,
+) -> Result<(std::process::Child, bool)> {
     state::check_id(&a.id)?;
     if a.preserve_fds != 0 {
         anyhow::bail!("--preserve-fds: passing extra fds is not supported yet");
@@ -269,11 +274,6 @@ fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std:
         c: Some(&c),
         monitor: None,
     };
-    let annotations = std::fs::read_to_string(bundle.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| serde_json::from_value(v["annotations"].clone()).ok())
-        .unwrap_or_default();
     let mut rec = Record {
         id: a.id.clone(),
         pid: 0,
@@ -281,7 +281,7 @@ fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std:
         rootfs: plan.rootfs.clone(),
         created: state::now_rfc3339(),
         status: Status::Creating,
-        annotations,
+        annotations: plan.annotations.clone(),
     };
     c.write(&rec)?;
     rustix::fs::mkfifoat(
@@ -304,17 +304,10 @@ fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std:
     m.args(&g.flags)
         .arg("--root")
         .arg(&g.root)
-        .arg(format!("--network={}", network_name(g.network)))
+        .arg(format!("--network={}", flag_value(g.network)))
         .arg(format!("--directfs={}", g.directfs));
     if let Some(o) = g.overlay {
-        m.arg(format!(
-            "--overlay={}",
-            if o == crate::Overlay::None {
-                "none"
-            } else {
-                "memory"
-            }
-        ));
+        m.arg(format!("--overlay={}", flag_value(o)));
     }
     m.arg("monitor").arg("--id").arg(&a.id).arg(format!(
         "--ready-fd={}",
@@ -354,21 +347,20 @@ fn create_container(g: &Global, a: &CreateArgs, foreground: bool) -> Result<std:
     }
     undo.c = None;
     let monitor = undo.monitor.take().context("the monitor")?;
-    Ok(monitor)
+    Ok((monitor, own_tty))
 }
 
-fn network_name(n: crate::Network) -> &'static str {
-    match n {
-        crate::Network::None => "none",
-        crate::Network::Sandbox => "sandbox",
-        crate::Network::Host => "host",
-    }
+/// A flag's value as the command line spells it.
+fn flag_value(v: impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 pub fn create(g: &Global, a: &CreateArgs) -> Result<i32> {
     // The monitor outlives this command: it goes to whoever reaps
     // orphans here (containerd's shim is a subreaper).
-    let m = create_container(g, a, false)?;
+    let (m, _) = create_container(g, a, false)?;
     std::mem::forget(m);
     Ok(0)
 }
@@ -431,12 +423,9 @@ pub fn start(g: &Global, id: &str) -> Result<i32> {
 
 /// `run`: create, start, and (unless detached) wait for the container.
 pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
-    let mut monitor = create_container(g, &a.create, !a.detach)?;
-    let terminal = bundle::load(&std::fs::canonicalize(&a.create.bundle)?)
-        .map(|p| p.terminal && a.create.console_socket.is_none())
-        .unwrap_or(false);
+    let (mut monitor, own_tty) = create_container(g, &a.create, !a.detach)?;
     // The sandbox's console relays this terminal, raw, while it runs.
-    let _raw = if terminal && !a.detach {
+    let _raw = if own_tty {
         crate::do_cmd::RawTerminal::enter()
     } else {
         None
@@ -458,10 +447,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     if let Ok(c) = Container::open(&g.root, &a.create.id) {
         let _ = c.remove();
     }
-    use std::os::unix::process::ExitStatusExt;
-    Ok(status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(crate::launch::shell_status(status))
 }
 
 pub fn state(g: &Global, id: &str) -> Result<i32> {

@@ -6,7 +6,7 @@
 //! container's status. The sandbox dies with it.
 
 use super::bundle::Plan;
-use super::control::{self, FromSandbox};
+use super::control::{self, FromSandbox, ToSandbox};
 use super::state::Container;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -34,6 +34,12 @@ pub struct MonitorArgs {
 
 /// The sandbox's pid, for the signal relay.
 static SANDBOX: AtomicI32 = AtomicI32::new(0);
+
+/// Ends the sandbox (and with it every process of the container).
+fn kill_sandbox() {
+    // SAFETY: kill with plain arguments, to our own child.
+    unsafe { libc::kill(SANDBOX.load(Ordering::Relaxed), libc::SIGKILL) };
+}
 
 /// Signals the monitor passes on to the container's first process.
 const RELAYED: [i32; 7] = [
@@ -84,7 +90,7 @@ impl Shared {
     /// Sends a signal request to the sandbox's control thread.
     fn relay(&self, sig: i32, all: bool) -> Result<()> {
         let sig = u8::try_from(sig).context("signal number")?;
-        control::send(&self.ctl, &[b'k', sig, u8::from(all)], &[])
+        control::send(&self.ctl, &ToSandbox::Signal { sig, all }.encode(), &[])
     }
 
     /// Starts a process in the sandbox for the connection `c`; the
@@ -92,8 +98,7 @@ impl Shared {
     fn exec(&self, c: UnixStream, req: &[u8], stdio: &[OwnedFd]) -> Result<()> {
         let _one = lock(&self.exec_lock);
         *lock(&self.pending) = Some(c);
-        let mut msg = vec![b'e'];
-        msg.extend_from_slice(req);
+        let msg = ToSandbox::Exec(req.to_vec()).encode();
         let fds: Vec<_> = stdio.iter().map(|f| f.as_fd()).collect();
         if let Err(e) = control::send(&self.ctl, &msg, &fds) {
             lock(&self.pending).take();
@@ -163,8 +168,7 @@ fn serve_request(c: UnixStream, shared: &Shared) -> Result<()> {
             // SIGKILL, or any signal before the first process exists,
             // ends the sandbox itself.
             if sig == libc::SIGKILL || shared.created() {
-                // SAFETY: kill with plain arguments, to our own child.
-                unsafe { libc::kill(SANDBOX.load(Ordering::Relaxed), libc::SIGKILL) };
+                kill_sandbox();
                 Ok(())
             } else {
                 shared.relay(sig, all)
@@ -381,8 +385,7 @@ fn watch(
             return;
         }
         if control.created() {
-            // SAFETY: kill with plain arguments, to our own child.
-            unsafe { libc::kill(SANDBOX.load(Ordering::Relaxed), libc::SIGKILL) };
+            kill_sandbox();
         } else if sig != libc::SIGWINCH {
             let _ = control.relay(sig, false);
         }

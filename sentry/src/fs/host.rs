@@ -4,7 +4,7 @@ use super::file::{File, FileOps};
 use crate::errno::{Errno, KResult};
 use crate::fs::{DirEntry, Stat};
 use std::any::Any;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 pub struct HostFile {
     fd: std::sync::Arc<OwnedFd>,
@@ -304,14 +304,7 @@ impl FileOps for HostFile {
         Ok(out)
     }
     fn poll(&self, events: i16) -> i16 {
-        let mut p = libc::pollfd {
-            fd: self.raw(),
-            events,
-            revents: 0,
-        };
-        // SAFETY: one pollfd.
-        unsafe { libc::poll(&mut p, 1, 0) };
-        p.revents
+        crate::hostio::poll_now(self.fd.as_fd(), events)
     }
     fn host_fd(&self) -> Option<RawFd> {
         Some(self.raw())

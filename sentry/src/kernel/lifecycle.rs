@@ -109,7 +109,7 @@ fn spawn(
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());
-    for &(r, soft, hard) in &k.init.rlimits {
+    for &(r, soft, hard) in &who.rlimits {
         if let Some(slot) = usize::try_from(r)
             .ok()
             .and_then(|i| init.rlimits.get_mut(i))
@@ -677,23 +677,14 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     }
     if ppid == 0 && tgid != 1 {
         // Started from outside (`spawn_outside`): the host reaps it.
-        let code = if info.code == signal::CLD_EXITED {
-            (info.status >> 8) & 0xff
-        } else {
-            128 + info.value
-        };
         st.procs.remove(&tgid);
         if let Some(tx) = &st.outside_exit {
-            let _ = tx.send((tgid, code));
+            let _ = tx.send((tgid, info.shell_status()));
         }
         return;
     }
     if tgid == 1 {
-        st.init_exit = Some(if info.code == signal::CLD_EXITED {
-            (info.status >> 8) & 0xff
-        } else {
-            128 + info.value
-        });
+        st.init_exit = Some(info.shell_status());
         st.init_done.notify();
         let all: Vec<i32> = st.procs.keys().copied().collect();
         for p in all {

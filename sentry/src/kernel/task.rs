@@ -99,6 +99,18 @@ pub struct ExitInfo {
     pub value: i32,
 }
 
+impl ExitInfo {
+    /// The status as a shell shows it: the exit code, or 128 + the
+    /// signal that ended the process.
+    pub fn shell_status(&self) -> i32 {
+        if self.code == super::signal::CLD_EXITED {
+            (self.status >> 8) & 0xff
+        } else {
+            128 + self.value
+        }
+    }
+}
+
 pub struct Process {
     pub tgid: i32,
     pub ppid: i32,
