@@ -71,6 +71,10 @@ pub struct BootArgs {
     /// A container's pids limit: at most this many tasks.
     #[arg(long)]
     pids_limit: Option<usize>,
+    /// The CPUs the sandbox reports (a container's cpuset); default: the
+    /// host's.
+    #[arg(long)]
+    cpus: Option<usize>,
     /// The first process's limits: RESOURCE=SOFT:HARD (numbers).
     #[arg(long = "rlimit", value_parser = parse_rlimit)]
     rlimits: Vec<(u32, u64, u64)>,
@@ -124,6 +128,14 @@ fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
             match ToSandbox::decode(&msg) {
                 Some(ToSandbox::Signal { sig, all }) => {
                     kernel.signal_from_host(i32::from(sig), all)
+                }
+                Some(ToSandbox::Update { memory, pids }) => {
+                    if let Some(m) = memory {
+                        sentry::fs::vfs::set_memory_limit(m);
+                    }
+                    if let Some(p) = pids {
+                        kernel.set_max_tasks(usize::try_from(p).ok().filter(|&p| p > 0));
+                    }
                 }
                 Some(ToSandbox::Exec(json)) => {
                     let reply = match exec_request(&kernel, &json, fds) {
@@ -197,6 +209,9 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     // SAFETY: PR_SET_PDEATHSIG on ourselves.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let t0 = std::time::Instant::now();
+    if let Some(n) = a.cpus {
+        sentry::fs::proc::set_ncpu(n);
+    }
     sentry::fs::proc::snapshot_host();
     let host_net = a
         .host_network

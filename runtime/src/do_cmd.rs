@@ -103,8 +103,8 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         boot_args: Vec::new(),
         stdio: None,
         fds: Vec::new(),
-        // SAFETY: getpid cannot fail.
-        cgroup_name: format!("husk-{}", unsafe { libc::getpid() }),
+        cgroup: crate::cgroup::own(memory),
+        owns_cgroup: true,
         binds: Vec::new(),
         keep_netns: false,
     }

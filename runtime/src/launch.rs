@@ -35,8 +35,12 @@ pub struct Launch {
     /// Fds the sandbox inherits, with the boot flag naming each
     /// (`--start-fd`, `--control-fd`).
     pub fds: Vec<(&'static str, OwnedFd)>,
-    /// Name of the host cgroup holding the sandbox and the gofer.
-    pub cgroup_name: String,
+    /// The host cgroup the caller is in: the gofer and the sandbox go
+    /// into its child `sandbox` (see `cgroup`).
+    pub cgroup: Option<crate::cgroup::Cgroup>,
+    /// The cgroup goes when the sandbox does (`husk do`; a container's
+    /// goes at `delete`).
+    pub owns_cgroup: bool,
     /// Host files and directories the gofer serves inside the root.
     pub binds: Vec<gofer::Bind>,
     /// The sandbox stays in this process's network namespace (a
@@ -48,7 +52,30 @@ pub struct Launch {
 pub struct Launched {
     pub gofer: Child,
     pub sandbox: Child,
-    _cgroup: Option<crate::cgroup::SandboxCgroup>,
+    /// Removed when dropped.
+    owned_cgroup: Option<crate::cgroup::Cgroup>,
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if let Some(c) = self.owned_cgroup.take() {
+            c.leave();
+            c.remove();
+        }
+    }
+}
+
+/// Puts the calling process back into its cgroup when dropped.
+struct Back<'a>(Option<&'a crate::cgroup::Cgroup>);
+
+impl Drop for Back<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            if let Err(e) = c.enter() {
+                tracing::warn!("cannot return to the sandbox's cgroup: {e}");
+            }
+        }
+    }
 }
 
 /// A socket pair both children inherit (no CLOEXEC, so that `Command` can
@@ -86,8 +113,7 @@ fn list(v: &[i32]) -> String {
 }
 
 impl Launch {
-    /// Starts the gofer and the sandbox. The calling process moves into
-    /// the sandbox's cgroup and unshares a pid namespace for the sandbox
+    /// Starts the gofer and the sandbox. The calling process unshares a pid namespace for the sandbox
     /// (so it must be a process of its own for this one sandbox).
     pub fn start(self) -> Result<Launched> {
         let exe = std::env::current_exe().context("finding the husk binary")?;
@@ -96,18 +122,17 @@ impl Launch {
         // the host's init, so nothing of the sandbox outlives the caller.
         // SAFETY: prctl on ourselves with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        // The host-side bound: everything started from here on runs in a
-        // cgroup whose memory limit is the sandbox's size plus husk's room.
-        let cgroup = match crate::cgroup::SandboxCgroup::enter(&self.cgroup_name, self.memory) {
-            Ok(Some(cg)) => Some(cg),
-            Ok(None) => {
-                tracing::warn!("no memory cgroup available: the sandbox's memory is bounded by husk's own accounting only");
-                None
-            }
-            Err(e) => {
-                tracing::warn!("cannot make the sandbox's memory cgroup ({e}): bounded by husk's own accounting only");
-                None
-            }
+        // The children go into the cgroup's child `sandbox`, which
+        // `pause` freezes; this process returns to the cgroup after.
+        let back = match &self.cgroup {
+            Some(cg) => match cg.child("sandbox").and_then(|c| c.enter()) {
+                Ok(()) => Back(Some(cg)),
+                Err(e) => {
+                    tracing::warn!("the sandbox's cgroup: {e}");
+                    Back(None)
+                }
+            },
+            None => Back(None),
         };
         let ncpu = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -218,6 +243,7 @@ impl Launch {
                 return Err(e);
             }
         };
+        drop(back);
         drop(sentry_ends);
         // The sandbox holds the packet socket now: the namespace goes
         // with it.
@@ -225,7 +251,7 @@ impl Launch {
         Ok(Launched {
             gofer,
             sandbox,
-            _cgroup: cgroup,
+            owned_cgroup: if self.owns_cgroup { self.cgroup } else { None },
         })
     }
 }

@@ -43,8 +43,8 @@ pub struct Cli {
     /// Where containers' state is kept (the OCI commands).
     #[arg(long, global = true, default_value = "/run/husk", value_name = "DIR")]
     root: PathBuf,
-    /// Accepted for runc's callers: containers run in a cgroup of husk's
-    /// own (see README: "OCI runtime").
+    /// A container's cgroupsPath is systemd's slice:prefix:name; the
+    /// directory systemd would make is used, without asking systemd.
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Let the sentry open and stat files of the root itself, beneath
@@ -146,6 +146,16 @@ enum Cmd {
     Spec(oci::SpecArgs),
     /// Print the runtime's features as JSON.
     Features,
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Change a container's resource limits.
+    Update(oci::resources::UpdateArgs),
+    /// List a container's host processes.
+    Ps(oci::resources::PsArgs),
+    /// A container's statistics (--stats: once) and OOM events.
+    Events(oci::resources::EventsArgs),
     /// Internal: a container's monitor.
     #[command(hide = true)]
     Monitor(oci::monitor::MonitorArgs),
@@ -169,6 +179,16 @@ fn main() {
         Cmd::Do { .. } | Cmd::Boot(_) | Cmd::Gofer(_) | Cmd::Monitor(_) => 125,
         _ => 1,
     };
+    // Commands that print end quietly when their reader goes (`husk ps
+    // c | head`), as other command-line tools do.
+    if matches!(
+        cli.cmd,
+        Cmd::State { .. } | Cmd::List(_) | Cmd::Ps(_) | Cmd::Events(_) | Cmd::Features | Cmd::Syscalls { .. }
+    ) {
+        // SAFETY: restoring the default disposition of one signal, before
+        // any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let json_log = cli.log.is_some() && cli.log_format == LogFormat::Json;
     match run(cli) {
         Ok(code) => std::process::exit(code),
@@ -194,10 +214,8 @@ fn run(cli: Cli) -> Result<i32> {
         overlay: cli.overlay,
         network: cli.network,
         directfs: cli.directfs,
+        systemd_cgroup: cli.systemd_cgroup,
     };
-    if cli.systemd_cgroup {
-        tracing::info!("--systemd-cgroup: containers run in a cgroup of husk's own");
-    }
     match cli.cmd {
         Cmd::Do {
             cwd,
@@ -226,6 +244,11 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::List(a) => oci::list(&g, &a),
         Cmd::Spec(a) => oci::spec(&a),
         Cmd::Features => oci::features(),
+        Cmd::Pause { id } => oci::resources::pause(&g, &id),
+        Cmd::Resume { id } => oci::resources::resume(&g, &id),
+        Cmd::Update(a) => oci::resources::update(&g, &a),
+        Cmd::Ps(a) => oci::resources::ps(&g, &a),
+        Cmd::Events(a) => oci::resources::events(&g, &a),
         Cmd::Monitor(a) => oci::monitor::run(&g, a),
         Cmd::Syscalls { markdown } => {
             if markdown {

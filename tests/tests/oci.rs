@@ -710,3 +710,138 @@ fn spec_and_features() {
     let f: serde_json::Value = serde_json::from_slice(&f.stdout).unwrap();
     assert_eq!(f["ociVersionMin"], "1.0.0");
 }
+
+/// CPU ticks (user + system) a host process has used.
+fn cpu_ticks(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the name: state, ppid, ..., utime (12th), stime (13th).
+    let f: Vec<&str> = s.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+/// linux.resources and cgroupsPath on the host's cgroups, judged from
+/// the host: the limits land in the container's cgroup, which holds all
+/// its processes; `pause` stops them (a busy loop uses no CPU) and
+/// `resume` lets them go on; `update` changes the limits, the sentry's
+/// memory size and its task limit; `ps` and `events` report; a paused
+/// container dies by `kill KILL`, and `delete` removes the cgroup.
+#[test]
+fn resources_pause_update_ps_events() {
+    subreaper();
+    let s = Scratch::new("res");
+    let path = format!("/husk-test-{}/c", std::process::id());
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!(["sh", "-c", "while :; do :; done"]);
+        c["linux"]["cgroupsPath"] = path.clone().into();
+        c["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 256u64 << 20},
+            "cpu": {"cpus": "0", "quota": 50000, "period": 100000},
+            "pids": {"limit": 64},
+        });
+    });
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), "r1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mon = state(&root, "r1")["pid"].as_i64().unwrap() as i32;
+    let cg = std::fs::read_to_string(format!("/proc/{mon}/cgroup")).unwrap();
+    let Some(mem_line) = cg.lines().find(|l| l.contains(":memory:") || l.starts_with("0::")) else {
+        panic!("no memory cgroup line in {cg}");
+    };
+    assert!(mem_line.ends_with(&path), "the monitor is not in {path}: {cg}");
+    let mem_dir = if mem_line.starts_with("0::") {
+        PathBuf::from(format!("/sys/fs/cgroup{path}"))
+    } else {
+        PathBuf::from(format!("/sys/fs/cgroup/memory{path}"))
+    };
+    let limit = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(mem_dir.join(f)).ok())
+        .unwrap();
+    // The container's limit plus husk's room (128 MiB at this size).
+    assert_eq!(limit.trim(), (384u64 << 20).to_string());
+    assert!(husk(&root, &["start", "r1"]).status.success());
+
+    // Every process of the sandbox is in the cgroup; ps lists them.
+    let ps = husk(&root, &["ps", "--format", "json", "r1"]);
+    assert!(ps.status.success(), "{}", stderr(&ps));
+    let pids: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap();
+    assert!(pids.contains(&mon), "{pids:?}");
+    let sandbox = children(mon)
+        .into_iter()
+        .find(|&p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("boot")))
+        .expect("the sandbox");
+    assert!(pids.contains(&sandbox), "{pids:?}");
+    let busy = *pids
+        .iter()
+        .find(|&&p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("task")))
+        .expect("the busy loop's stub");
+    let table = husk(&root, &["ps", "r1"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.starts_with("UID") && table.contains("[task]"), "{table}");
+
+    // The cpuset is what nproc sees; the memory limit is MemTotal.
+    let ex = husk(&root, &["exec", "r1", "sh", "-c", "nproc; grep MemTotal /proc/meminfo"]);
+    assert_eq!(
+        String::from_utf8_lossy(&ex.stdout),
+        "1\nMemTotal:         262144 kB\n",
+        "{}",
+        stderr(&ex)
+    );
+
+    // pause stops the busy loop dead; resume lets it go on.
+    assert!(husk(&root, &["pause", "r1"]).status.success());
+    assert_eq!(state(&root, "r1")["status"], "paused");
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = cpu_ticks(busy);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cpu_ticks(busy), t0, "a paused container ran");
+    let e = husk(&root, &["exec", "r1", "true"]);
+    assert!(stderr(&e).contains("paused"), "{}", stderr(&e));
+    assert!(!husk(&root, &["pause", "r1"]).status.success());
+    assert!(husk(&root, &["resume", "r1"]).status.success());
+    assert_eq!(state(&root, "r1")["status"], "running");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        cpu_ticks(busy) > t0,
+        "a resumed container did not run: {t0} {} {:?}",
+        cpu_ticks(busy),
+        std::fs::read_to_string(format!("/proc/{busy}/stat"))
+    );
+
+    // update: the host limit, the sentry's size and its task limit.
+    let up = husk(&root, &["update", "--memory", "512m", "--pids-limit", "3", "r1"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let limit = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(mem_dir.join(f)).ok())
+        .unwrap();
+    assert_eq!(limit.trim(), (640u64 << 20).to_string());
+    let ex = husk(&root, &["exec", "r1", "sh", "-c", "grep MemTotal /proc/meminfo; sleep 1 & sleep 1 & wait"]);
+    assert!(String::from_utf8_lossy(&ex.stdout).contains("524288 kB"), "{ex:?}");
+    assert!(stderr(&ex).contains("can't fork"), "the pids limit did not hold: {ex:?}");
+    for bad in [&["update", "--blkio-weight", "10", "r1"][..], &["update", "--memory", "12x", "r1"]] {
+        let o = husk(&root, bad);
+        assert_eq!(o.status.code(), Some(1), "{bad:?}");
+        assert!(stderr(&o).contains("--"), "{}", stderr(&o));
+    }
+
+    // Statistics: the cgroup's CPU time (the loop's) and memory limit.
+    let ev = husk(&root, &["events", "--stats", "r1"]);
+    let ev: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 640u64 << 20);
+
+    // A paused container still dies by KILL; delete takes the cgroup.
+    assert!(husk(&root, &["pause", "r1"]).status.success());
+    assert!(husk(&root, &["kill", "r1", "KILL"]).status.success());
+    assert_eq!(wait_pid(mon, Duration::from_secs(10)), Some(137));
+    assert!(gone(busy));
+    assert!(husk(&root, &["delete", "r1"]).status.success());
+    assert!(!mem_dir.exists(), "the cgroup is left");
+    for d in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        let _ = std::fs::remove_dir(d.path().join(format!("husk-test-{}", std::process::id())));
+    }
+    let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/husk-test-{}", std::process::id()));
+}

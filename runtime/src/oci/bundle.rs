@@ -28,6 +28,117 @@ fn refuse(field: impl Into<String>, why: impl Into<String>) -> BundleError {
     }
 }
 
+/// linux.resources as husk applies them: the host cgroup's limits, and
+/// the sentry's (its memory size, its task limit).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// For the host cgroup; `memory` is the container's own limit (the
+    /// cgroup gets `cgroup::hard_limit` of it).
+    pub cgroup: crate::cgroup::Resources,
+    /// pids.limit: `Some(0)` for none.
+    pub pids: Option<u64>,
+}
+
+impl Limits {
+    /// The memory limit, when one is set.
+    pub fn memory(&self) -> Option<u64> {
+        self.cgroup.memory.and_then(|m| u64::try_from(m).ok()).filter(|&m| m > 0)
+    }
+
+    /// The CPUs the container may use, when its cpuset says.
+    pub fn cpus(&self) -> Option<usize> {
+        cpu_count(self.cgroup.cpuset_cpus.as_deref()?)
+    }
+}
+
+/// The number of CPUs in a cpuset list ("0-3,6"); None if malformed.
+pub fn cpu_count(list: &str) -> Option<usize> {
+    let mut n = 0usize;
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?),
+            None => {
+                let a = part.trim().parse::<usize>().ok()?;
+                (a, a)
+            }
+        };
+        if b < a || b > 4096 {
+            return None;
+        }
+        n += b - a + 1;
+    }
+    (n > 0).then_some(n)
+}
+
+/// linux.resources (config.json, or `update --resources`), checked:
+/// what husk does not apply is refused by name. Unset fields, and the
+/// zeros callers send for them, are not a request.
+pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, BundleError> {
+    let mut out = Limits::default();
+    let blkio = r.block_io().as_ref().is_some_and(|b| {
+        b.weight().is_some_and(|w| w != 0)
+            || b.leaf_weight().is_some_and(|w| w != 0)
+            || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_read_bps_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_write_bps_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_read_iops_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_write_iops_device().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    let unsupported = "not supported yet (memory, cpu and pids are)";
+    for (set, field) in [
+        (blkio, "linux.resources.blockIO"),
+        (r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()), "linux.resources.hugepageLimits"),
+        (r.network().is_some(), "linux.resources.network"),
+        (r.rdma().as_ref().is_some_and(|v| !v.is_empty()), "linux.resources.rdma"),
+        (r.unified().as_ref().is_some_and(|u| !u.is_empty()), "linux.resources.unified"),
+    ] {
+        if set {
+            return Err(refuse(field, unsupported));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        for (set, field) in [
+            (c.realtime_runtime().is_some_and(|v| v != 0), "realtimeRuntime"),
+            (c.realtime_period().is_some_and(|v| v != 0), "realtimePeriod"),
+            (c.idle().is_some_and(|v| v != 0), "idle"),
+            (c.burst().is_some_and(|v| v != 0), "burst"),
+        ] {
+            if set {
+                return Err(refuse(format!("linux.resources.cpu.{field}"), unsupported));
+            }
+        }
+        let g = &mut out.cgroup;
+        g.cpu_shares = c.shares().filter(|&v| v != 0);
+        g.cpu_quota = c.quota().filter(|&v| v != 0);
+        g.cpu_period = c.period().filter(|&v| v != 0);
+        g.cpuset_cpus = c.cpus().clone().filter(|v| !v.is_empty());
+        g.cpuset_mems = c.mems().clone().filter(|v| !v.is_empty());
+        if let Some(cpus) = &g.cpuset_cpus {
+            if cpu_count(cpus).is_none() {
+                return Err(refuse("linux.resources.cpu.cpus", format!("{cpus:?} is not a CPU list")));
+            }
+        }
+    }
+    if let Some(m) = r.memory() {
+        for (set, field) in [
+            (m.kernel().is_some_and(|v| v != 0), "kernel"),
+            (m.kernel_tcp().is_some_and(|v| v != 0), "kernelTCP"),
+            (m.swappiness().is_some_and(|v| v <= 100), "swappiness"),
+            (m.disable_oom_killer() == Some(true), "disableOOMKiller"),
+        ] {
+            if set {
+                return Err(refuse(format!("linux.resources.memory.{field}"), unsupported));
+            }
+        }
+        let g = &mut out.cgroup;
+        g.memory = m.limit().filter(|&v| v != 0);
+        g.memory_reservation = m.reservation().filter(|&v| v != 0);
+        g.memory_swap = m.swap().filter(|&v| v != 0);
+    }
+    out.pids = r.pids().as_ref().map(|p| u64::try_from(p.limit()).unwrap_or(0));
+    Ok(out)
+}
+
 /// What the container is to be, as husk will run it.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -46,8 +157,10 @@ pub struct Plan {
     pub rootfs: PathBuf,
     pub readonly: bool,
     pub hostname: String,
-    /// linux.resources.memory.limit.
-    pub memory: Option<u64>,
+    /// linux.resources, as husk applies them.
+    pub limits: Limits,
+    /// linux.cgroupsPath.
+    pub cgroups_path: Option<String>,
     /// Bind mounts, served by the gofer inside the root.
     pub binds: Vec<gofer::Bind>,
     /// No network namespace asked for, or the host's named: the host's
@@ -57,8 +170,6 @@ pub struct Plan {
     pub netns: Option<PathBuf>,
     /// linux.seccomp as JSON, for the sandbox to enforce.
     pub seccomp: Option<String>,
-    /// linux.resources.pids.limit: the most tasks at once.
-    pub pids_limit: Option<usize>,
     pub hooks: Hooks,
     /// The config's annotations, for the state.
     pub annotations: std::collections::BTreeMap<String, String>,
@@ -454,10 +565,10 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refuse("domainname", "not supported yet"));
     }
-    let mut memory = None;
+    let mut limits = Limits::default();
+    let mut cgroups_path = None;
     let mut netns = None;
     let mut seccomp = None;
-    let mut pids_limit = None;
     if let Some(linux) = spec.linux() {
         if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
@@ -531,73 +642,9 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
             }
         }
         if let Some(r) = linux.resources() {
-            // Unset fields (and the zeros callers send for them) are
-            // not a request.
-            let cpu = r.cpu().as_ref().is_some_and(|c| {
-                c.shares().is_some_and(|v| v != 0)
-                    || c.quota().is_some_and(|v| v > 0)
-                    || c.period().is_some_and(|v| v != 0)
-                    || c.realtime_runtime().is_some_and(|v| v != 0)
-                    || c.realtime_period().is_some_and(|v| v != 0)
-                    || c.cpus().as_ref().is_some_and(|v| !v.is_empty())
-                    || c.mems().as_ref().is_some_and(|v| !v.is_empty())
-            });
-            let blkio = r.block_io().as_ref().is_some_and(|b| {
-                b.weight().is_some_and(|w| w != 0)
-                    || b.leaf_weight().is_some_and(|w| w != 0)
-                    || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
-                    || b.throttle_read_bps_device()
-                        .as_ref()
-                        .is_some_and(|v| !v.is_empty())
-                    || b.throttle_write_bps_device()
-                        .as_ref()
-                        .is_some_and(|v| !v.is_empty())
-                    || b.throttle_read_iops_device()
-                        .as_ref()
-                        .is_some_and(|v| !v.is_empty())
-                    || b.throttle_write_iops_device()
-                        .as_ref()
-                        .is_some_and(|v| !v.is_empty())
-            });
-            pids_limit = r
-                .pids()
-                .as_ref()
-                .and_then(|p| usize::try_from(p.limit()).ok())
-                .filter(|&l| l > 0);
-            for (set, field) in [
-                (cpu, "linux.resources.cpu"),
-                (blkio, "linux.resources.blockIO"),
-                (
-                    r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
-                    "linux.resources.hugepageLimits",
-                ),
-                (r.network().is_some(), "linux.resources.network"),
-                (
-                    r.rdma().as_ref().is_some_and(|v| !v.is_empty()),
-                    "linux.resources.rdma",
-                ),
-                (
-                    r.unified().as_ref().is_some_and(|u| !u.is_empty()),
-                    "linux.resources.unified",
-                ),
-            ] {
-                if set {
-                    return Err(refuse(
-                        field,
-                        "not supported yet (only memory.limit and pids.limit are)",
-                    ));
-                }
-            }
-            if let Some(m) = r.memory() {
-                memory = m
-                    .limit()
-                    .filter(|&l| l > 0)
-                    .and_then(|l| u64::try_from(l).ok());
-            }
+            limits = resources(r)?;
         }
-        if linux.cgroups_path().is_some() {
-            tracing::info!("linux.cgroupsPath: the sandbox runs in a cgroup of husk's own");
-        }
+        cgroups_path = linux.cgroups_path().as_ref().map(|p| p.display().to_string());
     }
     let size = process.console_size().as_ref().map(|b| {
         (
@@ -619,7 +666,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         rootfs,
         readonly: root.readonly().unwrap_or(false),
         hostname: spec.hostname().clone().unwrap_or_default(),
-        memory,
+        limits,
+        cgroups_path,
         binds,
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()
@@ -630,7 +678,6 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         netns,
         hooks,
         seccomp,
-        pids_limit,
         annotations: spec
             .annotations()
             .iter()

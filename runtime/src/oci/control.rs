@@ -4,7 +4,9 @@
 //! * sandbox → monitor: `r` (ready), `p` pid (an exec started), `f`
 //!   errno (it failed), `x` pid status (a process from outside exited);
 //! * monitor → sandbox: `k` signal all (a signal from the host), `e` JSON
-//!   with three fds (start a process: [`ExecRequest`], its stdio).
+//!   with three fds (start a process: [`ExecRequest`], its stdio), `u`
+//!   memory pids (new limits from `update`; u64 each, `u64::MAX` for
+//!   unchanged).
 //!
 //! Numbers are little-endian i32. The sandbox trusts the monitor (it
 //! started it), but still bounds what it reads.
@@ -87,6 +89,12 @@ pub enum ToSandbox {
     Signal { sig: u8, all: bool },
     /// Start a process: an `ExecRequest` as JSON.
     Exec(Vec<u8>),
+    /// New limits: the memory size in bytes, the most tasks (0: none).
+    Update { memory: Option<u64>, pids: Option<u64> },
+}
+
+fn long(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 impl ToSandbox {
@@ -96,6 +104,12 @@ impl ToSandbox {
             ToSandbox::Exec(json) => {
                 let mut v = vec![b'e'];
                 v.extend_from_slice(json);
+                v
+            }
+            ToSandbox::Update { memory, pids } => {
+                let mut v = vec![b'u'];
+                v.extend(memory.unwrap_or(u64::MAX).to_le_bytes());
+                v.extend(pids.unwrap_or(u64::MAX).to_le_bytes());
                 v
             }
         }
@@ -108,6 +122,13 @@ impl ToSandbox {
                 all: *all != 0,
             }),
             [b'e', json @ ..] => Some(ToSandbox::Exec(json.to_vec())),
+            [b'u', rest @ ..] if rest.len() == 16 => {
+                let some = |v: u64| (v != u64::MAX).then_some(v);
+                Some(ToSandbox::Update {
+                    memory: some(long(rest, 0)?),
+                    pids: some(long(rest, 8)?),
+                })
+            }
             _ => None,
         }
     }
@@ -170,11 +191,20 @@ mod tests {
         assert_eq!(FromSandbox::decode(b""), None);
         for m in [
             ToSandbox::Signal { sig: 15, all: true },
+            ToSandbox::Update {
+                memory: Some(1 << 30),
+                pids: None,
+            },
+            ToSandbox::Update {
+                memory: None,
+                pids: Some(0),
+            },
             ToSandbox::Exec(serde_json::to_vec(&ExecRequest::default()).unwrap()),
         ] {
             assert_eq!(ToSandbox::decode(&m.encode()), Some(m));
         }
         assert_eq!(ToSandbox::decode(b"k\x0f"), None);
+        assert_eq!(ToSandbox::decode(b"u\x01\x02"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The OCI runtime's commands, as runc has them: `create`, `start`,
-//! `run`, `state`, `kill`, `delete`, `list`, `spec` and `features`. A
+//! `run`, `state`, `kill`, `delete`, `list`, `spec` and `features` here;
+//! `pause`, `resume`, `update`, `ps` and `events` in `resources`. A
 //! container is a directory in `--root` (`state`), a monitor process
 //! (`monitor`) that owns its sandbox, and the bundle it was made from
 //! (`bundle`).
@@ -10,6 +11,7 @@ pub mod control;
 pub mod hooks;
 pub mod monitor;
 pub mod profile;
+pub mod resources;
 pub mod state;
 
 use anyhow::{Context, Result};
@@ -141,6 +143,8 @@ pub struct Global {
     pub overlay: Option<crate::Overlay>,
     pub network: crate::Network,
     pub directfs: bool,
+    /// `cgroupsPath` is in systemd's form.
+    pub systemd_cgroup: bool,
 }
 
 /// The state JSON of the runtime spec.
@@ -228,10 +232,12 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
 }
 
-/// Undoes a create that failed half way: the monitor and the directory.
+/// Undoes a create that failed half way: the monitor, its cgroup and
+/// the directory.
 struct Undo<'a> {
     c: Option<&'a Container>,
     monitor: Option<std::process::Child>,
+    cgroup: Option<crate::cgroup::Cgroup>,
 }
 
 impl Drop for Undo<'_> {
@@ -239,6 +245,11 @@ impl Drop for Undo<'_> {
         if let Some(m) = &mut self.monitor {
             let _ = m.kill();
             let _ = m.wait();
+        }
+        if self.c.is_some() {
+            if let Some(cg) = &self.cgroup {
+                cg.remove();
+            }
         }
         if let Some(c) = self.c {
             let _ = std::fs::remove_dir_all(&c.dir);
@@ -269,10 +280,15 @@ fn create_container(
     if own_tty && !(foreground && unsafe { libc::isatty(0) == 1 && libc::isatty(1) == 1 }) {
         anyhow::bail!("process.terminal is set: a --console-socket is needed (or run it in the foreground on a terminal)");
     }
+    // Where its cgroup is, fixed now: relative paths are relative to
+    // this process's cgroup, which later commands need not share.
+    let path = crate::cgroup::container_path(plan.cgroups_path.as_deref(), g.systemd_cgroup, &a.id)?;
+    let cgroup = crate::cgroup::Cgroup::at(&path);
     let c = Container::create(&g.root, &a.id)?;
     let mut undo = Undo {
         c: Some(&c),
         monitor: None,
+        cgroup: cgroup.clone(),
     };
     let mut rec = Record {
         id: a.id.clone(),
@@ -282,6 +298,7 @@ fn create_container(
         created: state::now_rfc3339(),
         status: Status::Creating,
         annotations: plan.annotations.clone(),
+        cgroup: cgroup.map(|c| c.dirs).unwrap_or_default(),
     };
     c.write(&rec)?;
     rustix::fs::mkfifoat(
@@ -478,6 +495,10 @@ pub fn kill(g: &Global, a: &KillArgs) -> Result<i32> {
         anyhow::bail!("container not running");
     }
     ask(&c, &format!("kill {sig} {}", u8::from(a.all)))?;
+    // A frozen process dies only once thawed.
+    if sig == libc::SIGKILL && c.status(&r) == Status::Paused {
+        resources::thaw(&c)?;
+    }
     Ok(0)
 }
 
@@ -548,8 +569,10 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
 pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     let c = Container::open(&g.root, &a.id)?;
     let rec = c.read()?;
-    if c.status(&rec) != Status::Running {
-        anyhow::bail!("cannot exec in a container that is not running");
+    match c.status(&rec) {
+        Status::Running => {}
+        Status::Paused => anyhow::bail!("cannot exec in a paused container (use resume first)"),
+        _ => anyhow::bail!("cannot exec in a container that is not running"),
     }
     let req = exec_request(&rec, a)?;
     if a.detach {
@@ -665,6 +688,9 @@ pub fn delete(g: &Global, a: &DeleteArgs) -> Result<i32> {
         Status::Stopped => {}
         _ => kill_monitor(r.pid),
     }
+    if let Some(cg) = r.frozen_part() {
+        let _ = cg.freeze(false);
+    }
     // poststop: a failure is a warning (runtime-spec).
     if let Ok(plan) = bundle::load(&r.bundle) {
         let mut st = state_json(&c, &r);
@@ -672,6 +698,9 @@ pub fn delete(g: &Global, a: &DeleteArgs) -> Result<i32> {
         if let Err(e) = hooks::run("poststop", &plan.hooks.poststop, &st) {
             tracing::warn!("{e:#}");
         }
+    }
+    if let Some(cg) = r.cgroup() {
+        cg.remove();
     }
     c.remove()?;
     Ok(0)
@@ -728,13 +757,18 @@ pub fn features() -> Result<i32> {
     let v = serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
-        "mountOptions": [],
+        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+        "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
             "capabilities": [],
-            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": profile::ACTIONS,
+                "operators": profile::OPERATORS,
+                "archs": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
         },

@@ -151,8 +151,9 @@ impl Shared {
     }
 }
 
-/// Answers one request on the control socket: `kill SIG ALL`, or `exec`
-/// with a JSON `control::ExecRequest` and three fds.
+/// Answers one request on the control socket: `kill SIG ALL`, `update
+/// MEMORY PIDS` (`u64::MAX` for unchanged), or `exec` with a JSON
+/// `control::ExecRequest` and three fds.
 fn serve_request(c: UnixStream, shared: &Shared) -> Result<()> {
     let (msg, fds) = control::recv(&c)?;
     let text = String::from_utf8_lossy(&msg);
@@ -173,6 +174,20 @@ fn serve_request(c: UnixStream, shared: &Shared) -> Result<()> {
             } else {
                 shared.relay(sig, all)
             }
+        }
+        "update" => {
+            let mut w = rest.split_whitespace().map(|v| v.parse::<u64>().ok());
+            let (memory, pids) = (w.next().flatten(), w.next().flatten());
+            let some = |v: Option<u64>| v.filter(|&v| v != u64::MAX);
+            control::send(
+                &shared.ctl,
+                &ToSandbox::Update {
+                    memory: some(memory),
+                    pids: some(pids),
+                }
+                .encode(),
+                &[],
+            )
         }
         "exec" if shared.created() => Err(anyhow::anyhow!("the container has not started")),
         "exec" if fds.len() == 3 => return shared.exec(c, rest.as_bytes(), &fds),
@@ -225,6 +240,30 @@ pub fn run(g: &super::Global, a: MonitorArgs) -> Result<i32> {
 
 type Started = (crate::launch::Launched, Arc<Shared>);
 
+/// Makes the container's cgroup with its limits (memory: the sandbox's
+/// size plus husk's room) and moves the monitor into it. Without limits
+/// asked for, a host that cannot give one only costs a warning.
+fn enter_cgroup(
+    rec: &super::state::Record,
+    plan: &Plan,
+    memory: u64,
+) -> Result<Option<crate::cgroup::Cgroup>> {
+    let Some(cg) = rec.cgroup() else {
+        return Ok(None);
+    };
+    let mut r = plan.limits.cgroup.clone();
+    r.memory = Some(i64::try_from(crate::cgroup::hard_limit(memory)).unwrap_or(-1));
+    match cg.create().and_then(|()| cg.set(&r)).and_then(|()| cg.enter()) {
+        Ok(()) => Ok(Some(cg)),
+        Err(e) if plan.limits.cgroup == crate::cgroup::Resources::default() => {
+            tracing::warn!("the container's cgroup ({e}): no host limits");
+            cg.leave();
+            Ok(None)
+        }
+        Err(e) => Err(e).context("linux.resources"),
+    }
+}
+
 /// Starts the sandbox and waits for it to be ready.
 fn start(
     g: &super::Global,
@@ -241,6 +280,11 @@ fn start(
     let c = Container::open(&g.root, id)?;
     let rec = c.read()?;
     let plan: Plan = super::bundle::load(&rec.bundle)?;
+    let memory = plan
+        .limits
+        .memory()
+        .unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2);
+    let cgroup = enter_cgroup(&rec, &plan, memory)?;
     // The container's network namespace is the monitor's own, so that
     // its pid names it (hooks such as Docker's libnetwork-setkey
     // configure /proc/PID/ns/net): a new, empty one, never the host's.
@@ -293,8 +337,11 @@ fn start(
     if let Some(sc) = &plan.seccomp {
         boot_args.push(format!("--app-seccomp={sc}"));
     }
-    if let Some(n) = plan.pids_limit {
+    if let Some(n) = plan.limits.pids.filter(|&n| n > 0) {
         boot_args.push(format!("--pids-limit={n}"));
+    }
+    if let Some(n) = plan.limits.cpus() {
+        boot_args.push(format!("--cpus={n}"));
     }
     for (r, soft, hard) in &plan.rlimits {
         boot_args.push(format!("--rlimit={r}={soft}:{hard}"));
@@ -307,16 +354,15 @@ fn start(
         hostname: plan.hostname.clone(),
         directfs: g.directfs,
         console: console.is_some() || tty_stdio,
-        memory: plan
-            .memory
-            .unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
+        memory,
         network,
         command: plan.args.clone(),
         env: Some(plan.env.clone()),
         boot_args,
         stdio,
         fds: vec![("--start-fd", gate_r), ("--control-fd", ctl_sandbox)],
-        cgroup_name: format!("husk-{id}"),
+        cgroup,
+        owns_cgroup: false,
         binds: plan.binds.clone(),
         keep_netns: network != crate::Network::Host,
     }

@@ -8,6 +8,26 @@ use oci_spec::runtime::LinuxSeccomp;
 use sentry::kernel::appseccomp::{Action, Cond, Filter, Op, Rule};
 use std::collections::HashMap;
 
+/// The actions and operators a profile may use (`features`).
+pub const ACTIONS: [&str; 7] = [
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+];
+pub const OPERATORS: [&str; 7] = [
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+];
+
 /// `serde`'s name of a spec enum value ("SCMP_ACT_ALLOW", ...).
 fn name_of<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)

@@ -40,6 +40,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -49,6 +50,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         };
         f.write_str(s)
@@ -70,6 +72,27 @@ pub struct Record {
     pub status: Status,
     #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// The container's host cgroup, one directory per hierarchy (see
+    /// `cgroup`); empty when the host has none.
+    #[serde(default)]
+    pub cgroup: Vec<PathBuf>,
+}
+
+impl Record {
+    /// The container's host cgroup, if the host has one.
+    pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
+        (!self.cgroup.is_empty()).then(|| crate::cgroup::Cgroup {
+            dirs: self.cgroup.clone(),
+        })
+    }
+
+    /// Where `pause` acts: the gofer, the sandbox and its stubs, not
+    /// the monitor.
+    pub fn frozen_part(&self) -> Option<crate::cgroup::Cgroup> {
+        self.cgroup().map(|c| crate::cgroup::Cgroup {
+            dirs: c.dirs.iter().map(|d| d.join("sandbox")).collect(),
+        })
+    }
 }
 
 /// A container's directory.
@@ -187,7 +210,9 @@ impl Container {
     /// The status now: stopped once the monitor is gone.
     pub fn status(&self, r: &Record) -> Status {
         match r.status {
-            Status::Created | Status::Running | Status::Creating if !alive(r.pid) => {
+            Status::Created | Status::Running | Status::Paused | Status::Creating
+                if !alive(r.pid) =>
+            {
                 Status::Stopped
             }
             s => s,
@@ -266,6 +291,7 @@ mod tests {
             created: now_rfc3339(),
             status: Status::Running,
             annotations: Default::default(),
+            cgroup: Vec::new(),
         };
         c.locked(|| c.write(&r)).unwrap().unwrap();
         let c = Container::open(&root, "c1").unwrap();

@@ -20,8 +20,14 @@ static HOST_CPUINFO: OnceLock<Vec<u8>> = OnceLock::new();
 static START: OnceLock<Instant> = OnceLock::new();
 static NCPU: OnceLock<usize> = OnceLock::new();
 
-/// Number of host CPUs, as seen at start-up (reading it later would need
-/// host paths: cgroup files).
+/// Sets the number of CPUs the sandbox reports (a container's cpuset),
+/// before anything reads it.
+pub fn set_ncpu(n: usize) {
+    let _ = NCPU.set(n.max(1));
+}
+
+/// Number of CPUs: the host's as seen at start-up (reading it later would
+/// need host paths: cgroup files), or the container's cpuset.
 pub fn ncpu() -> usize {
     *NCPU.get_or_init(|| {
         std::thread::available_parallelism()

@@ -108,7 +108,7 @@ pub fn prepare(
 pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     check_flags(ctx.k, a.flags, ctx.proc_ref().creds.euid)?;
     // A container's pids limit counts tasks, as the pids controller does.
-    if ctx.k.max_tasks.is_some_and(|m| ctx.st.tasks.len() >= m) {
+    if ctx.k.max_tasks().is_some_and(|m| ctx.st.tasks.len() >= m) {
         return Err(Errno::EAGAIN);
     }
     let f = crate::num::sbits32(u32::try_from(a.flags & 0xffff_ffff).unwrap_or(0));

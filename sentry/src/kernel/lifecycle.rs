@@ -53,7 +53,7 @@ pub fn spawn_outside(
         if st.init_exit.is_some() {
             return Err(super::BootError::Exec(Errno::ESRCH));
         }
-        if k.max_tasks.is_some_and(|m| st.tasks.len() >= m) {
+        if k.max_tasks().is_some_and(|m| st.tasks.len() >= m) {
             return Err(super::BootError::Exec(Errno::EAGAIN));
         }
     }

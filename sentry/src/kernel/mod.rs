@@ -139,10 +139,26 @@ pub struct Kernel {
     pub console: Option<Arc<console::Console>>,
     pub init: InitProcess,
     pub app_seccomp: Option<appseccomp::Filter>,
-    pub max_tasks: Option<usize>,
+    /// A container's pids limit (0: none); `update` changes it.
+    max_tasks: std::sync::atomic::AtomicUsize,
 }
 
 impl Kernel {
+    /// The most tasks at once, if limited.
+    pub fn max_tasks(&self) -> Option<usize> {
+        match self.max_tasks.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
+    /// Changes the pids limit (tasks past it stay; new ones wait for
+    /// room).
+    pub fn set_max_tasks(&self, limit: Option<usize>) {
+        self.max_tasks
+            .store(limit.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn new(
         platform: Arc<dyn Platform>,
         memfile: Arc<MemFile>,
@@ -198,7 +214,7 @@ impl Kernel {
             console,
             init: cfg.init.clone(),
             app_seccomp: cfg.app_seccomp.clone(),
-            max_tasks: cfg.max_tasks,
+            max_tasks: std::sync::atomic::AtomicUsize::new(cfg.max_tasks.unwrap_or(0)),
         }))
     }
 
