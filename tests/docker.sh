@@ -60,6 +60,14 @@ docker run -d --name husk-test-d --runtime=husk husk-busybox:test \
 sleep 0.5
 check "exec" "in" "$(docker exec husk-test-d echo in)"
 check "exec status" "3" "$(docker exec husk-test-d sh -c 'exit 3'; echo $?)"
+check "top lists the container's processes" "yes" "$(docker top husk-test-d | grep -q task && echo yes)"
+docker pause husk-test-d >/dev/null
+check "pause" "paused" "$(docker inspect husk-test-d --format '{{.State.Status}}')"
+docker unpause husk-test-d >/dev/null
+check "unpause" "in" "$(docker exec husk-test-d echo in)"
+docker update --memory 300m --memory-swap 600m husk-test-d >/dev/null
+check "update --memory" "307200 kB" "$(docker exec husk-test-d sh -c 'grep MemTotal /proc/meminfo' | tr -s ' ' | cut -d' ' -f2-)"
+check "stats" "yes" "$(docker stats --no-stream --format '{{.MemUsage}}' husk-test-d | grep -q 'MiB /' && echo yes)"
 docker stop -t 5 husk-test-d >/dev/null
 check "logs and stop (SIGTERM reaches the process)" "up term" "$(docker logs husk-test-d | tr '\n' ' ' | sed 's/ $//')"
 check "stopped status" "0" "$(docker inspect husk-test-d --format '{{.State.ExitCode}}')"
@@ -72,6 +80,8 @@ check "read-only root" "refused" "$(run --read-only husk-busybox:test sh -c '(ec
 check "network none: lo only" "lo" "$(run --network none husk-busybox:test sh -c 'ip -o -4 addr | cut -d" " -f2')"
 check "network host" "$(hostname)" "$(run --network host husk-busybox:test hostname)"
 check "tty" "/dev/pts/0" "$( (sleep 1; echo 'tty; exit') | script -qc "docker run -it --rm --runtime=husk husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
+check "--memory" "262144 kB" "$(run --memory 256m husk-busybox:test sh -c 'grep MemTotal /proc/meminfo' | tr -s ' ' | cut -d' ' -f2-)"
+check "--cpuset-cpus" "1" "$(run --cpuset-cpus 0 --cpus 0.5 husk-busybox:test nproc)"
 check "--pids-limit (a fork bomb is contained)" "contained" "$(run --pids-limit 8 husk-busybox:test sh -c '(for i in $(seq 30); do sleep 1 & done) 2>/dev/null; echo contained')"
 check "default seccomp profile (unshare refused, as with runc)" "refused" "$(run husk-busybox:test sh -c 'unshare -n true 2>/dev/null || echo refused')"
 cat > "$t/profile.json" <<'JSON'

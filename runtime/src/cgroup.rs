@@ -119,7 +119,9 @@ fn parse_hierarchies(mountinfo: &str, own: &str) -> Vec<Hierarchy> {
 
 /// systemd's slice naming: `a-b.slice` is `a.slice/a-b.slice`.
 fn expand_slice(slice: &str) -> Result<String, &'static str> {
-    let name = slice.strip_suffix(".slice").ok_or("a slice ends in .slice")?;
+    let name = slice
+        .strip_suffix(".slice")
+        .ok_or("a slice ends in .slice")?;
     if name == "-" {
         return Ok(String::new());
     }
@@ -146,7 +148,11 @@ fn expand_slice(slice: &str) -> Result<String, &'static str> {
 /// cgroup. `cgroupsPath` in systemd form (`slice:prefix:name`, with
 /// `--systemd-cgroup`) maps to the directory systemd would make; no
 /// systemd is asked.
-pub fn container_path(cgroups_path: Option<&str>, systemd: bool, id: &str) -> Result<String, CgroupError> {
+pub fn container_path(
+    cgroups_path: Option<&str>,
+    systemd: bool,
+    id: &str,
+) -> Result<String, CgroupError> {
     let bad = |why| CgroupError::BadPath(cgroups_path.unwrap_or_default().to_owned(), why);
     match cgroups_path.filter(|p| !p.is_empty()) {
         None => Ok(format!("husk-{id}")),
@@ -157,7 +163,11 @@ pub fn container_path(cgroups_path: Option<&str>, systemd: bool, id: &str) -> Re
             else {
                 return Err(bad("the systemd form is slice:prefix:name"));
             };
-            let slice = if slice.is_empty() { "system.slice" } else { slice };
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
             let dir = expand_slice(slice).map_err(bad)?;
             let unit = if name.ends_with(".slice") {
                 expand_slice(name).map_err(bad)?
@@ -278,7 +288,10 @@ impl Cgroup {
                     let have = read(&parent.join("cgroup.controllers")).unwrap_or_default();
                     for c in have.split_whitespace() {
                         if ["memory", "cpu", "cpuset", "pids"].contains(&c) {
-                            let _ = std::fs::write(parent.join("cgroup.subtree_control"), format!("+{c}"));
+                            let _ = std::fs::write(
+                                parent.join("cgroup.subtree_control"),
+                                format!("+{c}"),
+                            );
                         }
                     }
                 }
@@ -341,7 +354,10 @@ impl Cgroup {
             if let Ok(rd) = std::fs::read_dir(d) {
                 for e in rd.flatten() {
                     if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        Cgroup { dirs: vec![e.path()] }.remove();
+                        Cgroup {
+                            dirs: vec![e.path()],
+                        }
+                        .remove();
                     }
                 }
             }
@@ -361,7 +377,8 @@ impl Cgroup {
 
     /// Sets the limits `r` asks for.
     pub fn set(&self, r: &Resources) -> Result<(), CgroupError> {
-        let need = |name: &str, ctrl: &'static str| self.file(name).ok_or(CgroupError::NoController(ctrl));
+        let need =
+            |name: &str, ctrl: &'static str| self.file(name).ok_or(CgroupError::NoController(ctrl));
         let v2 = self.v2();
         if let Some(m) = r.memory {
             if v2 {
@@ -406,7 +423,10 @@ impl Cgroup {
         }
         if let Some(s) = r.cpu_shares {
             if v2 {
-                write(&need("cpu.weight", "cpu")?, &shares_to_weight(s).to_string())?;
+                write(
+                    &need("cpu.weight", "cpu")?,
+                    &shares_to_weight(s).to_string(),
+                )?;
             } else {
                 write(&need("cpu.shares", "cpu")?, &s.to_string())?;
             }
@@ -416,8 +436,20 @@ impl Cgroup {
                 let f = need("cpu.max", "cpu")?;
                 let now = read(&f).unwrap_or_default();
                 let mut w = now.split_whitespace();
-                let (q0, p0) = (w.next().unwrap_or("max").to_owned(), w.next().unwrap_or("100000").to_owned());
-                let q = r.cpu_quota.map(|q| if q <= 0 { "max".to_owned() } else { q.to_string() }).unwrap_or(q0);
+                let (q0, p0) = (
+                    w.next().unwrap_or("max").to_owned(),
+                    w.next().unwrap_or("100000").to_owned(),
+                );
+                let q = r
+                    .cpu_quota
+                    .map(|q| {
+                        if q <= 0 {
+                            "max".to_owned()
+                        } else {
+                            q.to_string()
+                        }
+                    })
+                    .unwrap_or(q0);
                 let p = r.cpu_period.map(|p| p.to_string()).unwrap_or(p0);
                 write(&f, &format!("{q} {p}"))?;
             } else {
@@ -442,15 +474,21 @@ impl Cgroup {
     /// Freezes (or thaws) every process here and waits until the kernel
     /// says they are.
     pub fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
-        let (file, value, done, want): (_, _, _, &'static str) = if let Some(f) = self.file("freezer.state") {
-            let v = if frozen { "FROZEN" } else { "THAWED" };
-            (f.clone(), v, f, v)
-        } else if let Some(f) = self.file("cgroup.freeze") {
-            let events = f.with_file_name("cgroup.events");
-            (f, if frozen { "1" } else { "0" }, events, if frozen { "frozen 1" } else { "frozen 0" })
-        } else {
-            return Err(CgroupError::NoController("a freezer"));
-        };
+        let (file, value, done, want): (_, _, _, &'static str) =
+            if let Some(f) = self.file("freezer.state") {
+                let v = if frozen { "FROZEN" } else { "THAWED" };
+                (f.clone(), v, f, v)
+            } else if let Some(f) = self.file("cgroup.freeze") {
+                let events = f.with_file_name("cgroup.events");
+                (
+                    f,
+                    if frozen { "1" } else { "0" },
+                    events,
+                    if frozen { "frozen 1" } else { "frozen 0" },
+                )
+            } else {
+                return Err(CgroupError::NoController("a freezer"));
+            };
         for _ in 0..1000 {
             write(&file, value)?;
             if read(&done).is_some_and(|s| s.lines().any(|l| l.trim() == want)) {
@@ -489,7 +527,12 @@ impl Cgroup {
         ["memory.events", "memory.oom_control"]
             .iter()
             .filter_map(|f| self.read(f))
-            .flat_map(|s| keyed(&s).filter(|(k, _)| *k == "oom_kill").map(|(_, v)| v).collect::<Vec<_>>())
+            .flat_map(|s| {
+                keyed(&s)
+                    .filter(|(k, _)| *k == "oom_kill")
+                    .map(|(_, v)| v)
+                    .collect::<Vec<_>>()
+            })
             .next()
             .unwrap_or(0)
     }
@@ -499,17 +542,20 @@ impl Cgroup {
     /// process here (husk's own included).
     pub fn stats(&self) -> serde_json::Value {
         use serde_json::json;
-        let max = |s: Option<String>| {
-            s.map(|v| v.trim().parse().unwrap_or(u64::MAX))
-                .unwrap_or(0)
-        };
+        let max = |s: Option<String>| s.map(|v| v.trim().parse().unwrap_or(u64::MAX)).unwrap_or(0);
         let cpu_stat: std::collections::BTreeMap<String, u64> = self
             .read("cpu.stat")
             .map(|s| keyed(&s).map(|(k, v)| (k.to_owned(), v)).collect())
             .unwrap_or_default();
         let c = |k: &str| cpu_stat.get(k).copied().unwrap_or(0);
         let (total, percpu, user, kernel, throttled) = if self.v2() {
-            (c("usage_usec") * 1000, Vec::new(), c("user_usec") * 1000, c("system_usec") * 1000, c("throttled_usec") * 1000)
+            (
+                c("usage_usec") * 1000,
+                Vec::new(),
+                c("user_usec") * 1000,
+                c("system_usec") * 1000,
+                c("throttled_usec") * 1000,
+            )
         } else {
             // cpuacct.stat counts USER_HZ (100 per second) ticks.
             let st: std::collections::BTreeMap<String, u64> = self
@@ -520,7 +566,11 @@ impl Cgroup {
             (
                 self.read_u64("cpuacct.usage").unwrap_or(0),
                 self.read("cpuacct.usage_percpu")
-                    .map(|s| s.split_whitespace().filter_map(|v| v.parse::<u64>().ok()).collect())
+                    .map(|s| {
+                        s.split_whitespace()
+                            .filter_map(|v| v.parse::<u64>().ok())
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 st.get("user").copied().unwrap_or(0) * tick,
                 st.get("system").copied().unwrap_or(0) * tick,
@@ -586,7 +636,11 @@ pub fn own(limit: u64) -> Option<Cgroup> {
         memory: Some(i64::try_from(hard_limit(limit)).unwrap_or(-1)),
         ..Resources::default()
     };
-    match cg.create().and_then(|()| cg.set(&r)).and_then(|()| cg.enter()) {
+    match cg
+        .create()
+        .and_then(|()| cg.set(&r))
+        .and_then(|()| cg.enter())
+    {
         Ok(()) => Some(cg),
         Err(e) => {
             tracing::warn!("cannot make the sandbox's memory cgroup ({e}): bounded by husk's own accounting only");
@@ -609,9 +663,13 @@ fn sweep(cg: &Cgroup) {
             let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("husk-do-")) else {
                 continue;
             };
-            let Ok(pid) = pid.parse::<i32>() else { continue };
+            let Ok(pid) = pid.parse::<i32>() else {
+                continue;
+            };
             if pid > 0 && !Path::new(&format!("/proc/{pid}")).exists() {
-                let stale = Cgroup { dirs: vec![e.path()] };
+                let stale = Cgroup {
+                    dirs: vec![e.path()],
+                };
                 if stale.pids().is_empty() {
                     stale.remove();
                 }
@@ -634,14 +692,23 @@ mod tests {
     #[test]
     fn systemd_paths_are_the_directories_systemd_makes() {
         let p = |s, sd| container_path(Some(s), sd, "c1");
-        assert_eq!(p("system.slice:docker:abc", true).unwrap(), "/system.slice/docker-abc.scope");
-        assert_eq!(p(":husk:abc", true).unwrap(), "/system.slice/husk-abc.scope");
+        assert_eq!(
+            p("system.slice:docker:abc", true).unwrap(),
+            "/system.slice/docker-abc.scope"
+        );
+        assert_eq!(
+            p(":husk:abc", true).unwrap(),
+            "/system.slice/husk-abc.scope"
+        );
         assert_eq!(
             p("machine-pod1.slice:cri:x", true).unwrap(),
             "/machine.slice/machine-pod1.slice/cri-x.scope"
         );
         assert_eq!(p("-.slice::x", true).unwrap(), "/x.scope");
-        assert_eq!(p("user.slice:p:a-b.slice", true).unwrap(), "/user.slice/a.slice/a-b.slice");
+        assert_eq!(
+            p("user.slice:p:a-b.slice", true).unwrap(),
+            "/user.slice/a.slice/a-b.slice"
+        );
         assert!(p("system.slice:docker", true).is_err());
         assert!(p("bad:docker:x", true).is_err());
         assert!(p("a--b.slice:docker:x", true).is_err());
@@ -660,12 +727,22 @@ mod tests {
                   33 25 0:29 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n";
         let own = "3:cpu,cpuacct:/a\n2:memory:/m/n\n1:name=systemd:/\n0::/u\n";
         let h = parse_hierarchies(mi, own);
-        let got: Vec<_> = h.iter().map(|h| (h.mount.to_str().unwrap(), h.own.as_str())).collect();
+        let got: Vec<_> = h
+            .iter()
+            .map(|h| (h.mount.to_str().unwrap(), h.own.as_str()))
+            .collect();
         assert_eq!(
             got,
-            [("/sys/fs/cgroup/cpu,cpuacct", "/a"), ("/sys/fs/cgroup/memory", "/m/n"), ("/sys/fs/cgroup/systemd", "/")]
+            [
+                ("/sys/fs/cgroup/cpu,cpuacct", "/a"),
+                ("/sys/fs/cgroup/memory", "/m/n"),
+                ("/sys/fs/cgroup/systemd", "/")
+            ]
         );
-        let v2 = parse_hierarchies("30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/user.slice\n");
+        let v2 = parse_hierarchies(
+            "30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+            "0::/user.slice\n",
+        );
         assert_eq!(v2.len(), 1);
         assert_eq!(v2[0].own, "/user.slice");
     }
@@ -712,7 +789,15 @@ mod tests {
         let ticks = || {
             let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
             // After the name: state, ppid, ..., utime (12th), stime (13th).
-            let f: Vec<u64> = s.rsplit(')').next().unwrap().split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+            let f: Vec<u64> = s
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse().ok())
+                .collect();
             f.iter().sum::<u64>()
         };
         if inner.freeze(true).is_ok() {

@@ -183,7 +183,12 @@ fn main() {
     // c | head`), as other command-line tools do.
     if matches!(
         cli.cmd,
-        Cmd::State { .. } | Cmd::List(_) | Cmd::Ps(_) | Cmd::Events(_) | Cmd::Features | Cmd::Syscalls { .. }
+        Cmd::State { .. }
+            | Cmd::List(_)
+            | Cmd::Ps(_)
+            | Cmd::Events(_)
+            | Cmd::Features
+            | Cmd::Syscalls { .. }
     ) {
         // SAFETY: restoring the default disposition of one signal, before
         // any thread exists.

@@ -715,7 +715,12 @@ fn spec_and_features() {
 fn cpu_ticks(pid: i32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // After the name: state, ppid, ..., utime (12th), stime (13th).
-    let f: Vec<&str> = s.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let f: Vec<&str> = s
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     n(11) + n(12)
 }
@@ -745,10 +750,16 @@ fn resources_pause_update_ps_events() {
     assert!(out.status.success(), "{}", stderr(&out));
     let mon = state(&root, "r1")["pid"].as_i64().unwrap() as i32;
     let cg = std::fs::read_to_string(format!("/proc/{mon}/cgroup")).unwrap();
-    let Some(mem_line) = cg.lines().find(|l| l.contains(":memory:") || l.starts_with("0::")) else {
+    let Some(mem_line) = cg
+        .lines()
+        .find(|l| l.contains(":memory:") || l.starts_with("0::"))
+    else {
         panic!("no memory cgroup line in {cg}");
     };
-    assert!(mem_line.ends_with(&path), "the monitor is not in {path}: {cg}");
+    assert!(
+        mem_line.ends_with(&path),
+        "the monitor is not in {path}: {cg}"
+    );
     let mem_dir = if mem_line.starts_with("0::") {
         PathBuf::from(format!("/sys/fs/cgroup{path}"))
     } else {
@@ -769,19 +780,35 @@ fn resources_pause_update_ps_events() {
     assert!(pids.contains(&mon), "{pids:?}");
     let sandbox = children(mon)
         .into_iter()
-        .find(|&p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("boot")))
+        .find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("boot"))
+        })
         .expect("the sandbox");
     assert!(pids.contains(&sandbox), "{pids:?}");
     let busy = *pids
         .iter()
-        .find(|&&p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("task")))
+        .find(|&&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("task"))
+        })
         .expect("the busy loop's stub");
     let table = husk(&root, &["ps", "r1"]);
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.starts_with("UID") && table.contains("[task]"), "{table}");
+    assert!(
+        table.starts_with("UID") && table.contains("[task]"),
+        "{table}"
+    );
 
     // The cpuset is what nproc sees; the memory limit is MemTotal.
-    let ex = husk(&root, &["exec", "r1", "sh", "-c", "nproc; grep MemTotal /proc/meminfo"]);
+    let ex = husk(
+        &root,
+        &[
+            "exec",
+            "r1",
+            "sh",
+            "-c",
+            "nproc; grep MemTotal /proc/meminfo",
+        ],
+    );
     assert_eq!(
         String::from_utf8_lossy(&ex.stdout),
         "1\nMemTotal:         262144 kB\n",
@@ -810,17 +837,38 @@ fn resources_pause_update_ps_events() {
     );
 
     // update: the host limit, the sentry's size and its task limit.
-    let up = husk(&root, &["update", "--memory", "512m", "--pids-limit", "3", "r1"]);
+    let up = husk(
+        &root,
+        &["update", "--memory", "512m", "--pids-limit", "3", "r1"],
+    );
     assert!(up.status.success(), "{}", stderr(&up));
     let limit = ["memory.limit_in_bytes", "memory.max"]
         .iter()
         .find_map(|f| std::fs::read_to_string(mem_dir.join(f)).ok())
         .unwrap();
     assert_eq!(limit.trim(), (640u64 << 20).to_string());
-    let ex = husk(&root, &["exec", "r1", "sh", "-c", "grep MemTotal /proc/meminfo; sleep 1 & sleep 1 & wait"]);
-    assert!(String::from_utf8_lossy(&ex.stdout).contains("524288 kB"), "{ex:?}");
-    assert!(stderr(&ex).contains("can't fork"), "the pids limit did not hold: {ex:?}");
-    for bad in [&["update", "--blkio-weight", "10", "r1"][..], &["update", "--memory", "12x", "r1"]] {
+    let ex = husk(
+        &root,
+        &[
+            "exec",
+            "r1",
+            "sh",
+            "-c",
+            "grep MemTotal /proc/meminfo; sleep 1 & sleep 1 & wait",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&ex.stdout).contains("524288 kB"),
+        "{ex:?}"
+    );
+    assert!(
+        stderr(&ex).contains("can't fork"),
+        "the pids limit did not hold: {ex:?}"
+    );
+    for bad in [
+        &["update", "--blkio-weight", "10", "r1"][..],
+        &["update", "--memory", "12x", "r1"],
+    ] {
         let o = husk(&root, bad);
         assert_eq!(o.status.code(), Some(1), "{bad:?}");
         assert!(stderr(&o).contains("--"), "{}", stderr(&o));
@@ -830,7 +878,10 @@ fn resources_pause_update_ps_events() {
     let ev = husk(&root, &["events", "--stats", "r1"]);
     let ev: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
     assert_eq!(ev["type"], "stats");
-    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
+    assert!(
+        ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
     assert_eq!(ev["data"]["memory"]["usage"]["limit"], 640u64 << 20);
 
     // A paused container still dies by KILL; delete takes the cgroup.
@@ -840,7 +891,11 @@ fn resources_pause_update_ps_events() {
     assert!(gone(busy));
     assert!(husk(&root, &["delete", "r1"]).status.success());
     assert!(!mem_dir.exists(), "the cgroup is left");
-    for d in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for d in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let _ = std::fs::remove_dir(d.path().join(format!("husk-test-{}", std::process::id())));
     }
     let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/husk-test-{}", std::process::id()));

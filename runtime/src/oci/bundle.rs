@@ -42,7 +42,10 @@ pub struct Limits {
 impl Limits {
     /// The memory limit, when one is set.
     pub fn memory(&self) -> Option<u64> {
-        self.cgroup.memory.and_then(|m| u64::try_from(m).ok()).filter(|&m| m > 0)
+        self.cgroup
+            .memory
+            .and_then(|m| u64::try_from(m).ok())
+            .filter(|&m| m > 0)
     }
 
     /// The CPUs the container may use, when its cpuset says.
@@ -56,7 +59,10 @@ pub fn cpu_count(list: &str) -> Option<usize> {
     let mut n = 0usize;
     for part in list.trim().split(',').filter(|p| !p.is_empty()) {
         let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()?),
+            Some((a, b)) => (
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ),
             None => {
                 let a = part.trim().parse::<usize>().ok()?;
                 (a, a)
@@ -79,18 +85,35 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, Bundle
         b.weight().is_some_and(|w| w != 0)
             || b.leaf_weight().is_some_and(|w| w != 0)
             || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_bps_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_write_bps_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_read_iops_device().as_ref().is_some_and(|v| !v.is_empty())
-            || b.throttle_write_iops_device().as_ref().is_some_and(|v| !v.is_empty())
+            || b.throttle_read_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_bps_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_read_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
+            || b.throttle_write_iops_device()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty())
     });
     let unsupported = "not supported yet (memory, cpu and pids are)";
     for (set, field) in [
         (blkio, "linux.resources.blockIO"),
-        (r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()), "linux.resources.hugepageLimits"),
+        (
+            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+            "linux.resources.hugepageLimits",
+        ),
         (r.network().is_some(), "linux.resources.network"),
-        (r.rdma().as_ref().is_some_and(|v| !v.is_empty()), "linux.resources.rdma"),
-        (r.unified().as_ref().is_some_and(|u| !u.is_empty()), "linux.resources.unified"),
+        (
+            r.rdma().as_ref().is_some_and(|v| !v.is_empty()),
+            "linux.resources.rdma",
+        ),
+        (
+            r.unified().as_ref().is_some_and(|u| !u.is_empty()),
+            "linux.resources.unified",
+        ),
     ] {
         if set {
             return Err(refuse(field, unsupported));
@@ -98,8 +121,14 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, Bundle
     }
     if let Some(c) = r.cpu() {
         for (set, field) in [
-            (c.realtime_runtime().is_some_and(|v| v != 0), "realtimeRuntime"),
-            (c.realtime_period().is_some_and(|v| v != 0), "realtimePeriod"),
+            (
+                c.realtime_runtime().is_some_and(|v| v != 0),
+                "realtimeRuntime",
+            ),
+            (
+                c.realtime_period().is_some_and(|v| v != 0),
+                "realtimePeriod",
+            ),
             (c.idle().is_some_and(|v| v != 0), "idle"),
             (c.burst().is_some_and(|v| v != 0), "burst"),
         ] {
@@ -115,7 +144,10 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, Bundle
         g.cpuset_mems = c.mems().clone().filter(|v| !v.is_empty());
         if let Some(cpus) = &g.cpuset_cpus {
             if cpu_count(cpus).is_none() {
-                return Err(refuse("linux.resources.cpu.cpus", format!("{cpus:?} is not a CPU list")));
+                return Err(refuse(
+                    "linux.resources.cpu.cpus",
+                    format!("{cpus:?} is not a CPU list"),
+                ));
             }
         }
     }
@@ -127,7 +159,10 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, Bundle
             (m.disable_oom_killer() == Some(true), "disableOOMKiller"),
         ] {
             if set {
-                return Err(refuse(format!("linux.resources.memory.{field}"), unsupported));
+                return Err(refuse(
+                    format!("linux.resources.memory.{field}"),
+                    unsupported,
+                ));
             }
         }
         let g = &mut out.cgroup;
@@ -135,7 +170,10 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, Bundle
         g.memory_reservation = m.reservation().filter(|&v| v != 0);
         g.memory_swap = m.swap().filter(|&v| v != 0);
     }
-    out.pids = r.pids().as_ref().map(|p| u64::try_from(p.limit()).unwrap_or(0));
+    out.pids = r
+        .pids()
+        .as_ref()
+        .map(|p| u64::try_from(p.limit()).unwrap_or(0));
     Ok(out)
 }
 
@@ -644,7 +682,10 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         if let Some(r) = linux.resources() {
             limits = resources(r)?;
         }
-        cgroups_path = linux.cgroups_path().as_ref().map(|p| p.display().to_string());
+        cgroups_path = linux
+            .cgroups_path()
+            .as_ref()
+            .map(|p| p.display().to_string());
     }
     let size = process.console_size().as_ref().map(|b| {
         (

@@ -90,7 +90,10 @@ pub enum ToSandbox {
     /// Start a process: an `ExecRequest` as JSON.
     Exec(Vec<u8>),
     /// New limits: the memory size in bytes, the most tasks (0: none).
-    Update { memory: Option<u64>, pids: Option<u64> },
+    Update {
+        memory: Option<u64>,
+        pids: Option<u64>,
+    },
 }
 
 fn long(b: &[u8], at: usize) -> Option<u64> {

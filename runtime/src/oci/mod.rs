@@ -282,7 +282,8 @@ fn create_container(
     }
     // Where its cgroup is, fixed now: relative paths are relative to
     // this process's cgroup, which later commands need not share.
-    let path = crate::cgroup::container_path(plan.cgroups_path.as_deref(), g.systemd_cgroup, &a.id)?;
+    let path =
+        crate::cgroup::container_path(plan.cgroups_path.as_deref(), g.systemd_cgroup, &a.id)?;
     let cgroup = crate::cgroup::Cgroup::at(&path);
     let c = Container::create(&g.root, &a.id)?;
     let mut undo = Undo {

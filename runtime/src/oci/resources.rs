@@ -113,7 +113,9 @@ fn parse_memory(flag: &str, s: &str) -> Result<i64> {
         return Ok(-1);
     }
     let lower = t.to_ascii_lowercase();
-    let digits = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let digits = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (n, unit) = lower.split_at(digits);
     let n: i64 = n.parse().map_err(|_| bad())?;
     let unit = unit.trim_end_matches('b').trim_end_matches('i');
@@ -209,7 +211,9 @@ fn requested(a: &UpdateArgs) -> Result<Limits> {
         Some(p) => {
             let mut text = String::new();
             if p.as_os_str() == "-" {
-                std::io::stdin().read_to_string(&mut text).context("--resources: stdin")?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("--resources: stdin")?;
             } else {
                 text = std::fs::read_to_string(p)
                     .with_context(|| format!("--resources {}", p.display()))?;
@@ -288,7 +292,11 @@ pub fn ps(g: &Global, a: &PsArgs) -> Result<i32> {
         .output()
         .context("running ps")?;
     if !out.status.success() {
-        anyhow::bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        anyhow::bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -300,7 +308,10 @@ pub fn ps(g: &Global, a: &PsArgs) -> Result<i32> {
     let mut o = std::io::stdout().lock();
     writeln!(o, "{header}")?;
     for l in lines {
-        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        let pid = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.binary_search(&p).is_ok()) {
             writeln!(o, "{l}")?;
         }
