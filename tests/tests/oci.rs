@@ -736,6 +736,24 @@ fn resources_pause_update_ps_events() {
     subreaper();
     let s = Scratch::new("res");
     let path = format!("/husk-test-{}/c", std::process::id());
+    // The parent directories, whatever happens.
+    struct Parents;
+    impl Drop for Parents {
+        fn drop(&mut self) {
+            let name = format!("husk-test-{}", std::process::id());
+            for d in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let _ = std::fs::remove_dir(d.path().join(&name).join("c/sandbox"));
+                let _ = std::fs::remove_dir(d.path().join(&name).join("c"));
+                let _ = std::fs::remove_dir(d.path().join(&name));
+            }
+            let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{name}"));
+        }
+    }
+    let _parents = Parents;
     let b = bundle(&s.0, |c| {
         c["process"]["args"] = serde_json::json!(["sh", "-c", "while :; do :; done"]);
         c["linux"]["cgroupsPath"] = path.clone().into();

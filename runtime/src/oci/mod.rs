@@ -451,9 +451,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     if let Err(e) = start(g, &a.create.id) {
         let _ = monitor.kill();
         let _ = monitor.wait();
-        if let Ok(c) = Container::open(&g.root, &a.create.id) {
-            let _ = c.remove();
-        }
+        discard(g, &a.create.id);
         return Err(e);
     }
     if a.detach {
@@ -462,9 +460,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<i32> {
     }
     let status = monitor.wait().context("waiting for the container")?;
     // runc run removes the container it ran in the foreground.
-    if let Ok(c) = Container::open(&g.root, &a.create.id) {
-        let _ = c.remove();
-    }
+    discard(g, &a.create.id);
     Ok(crate::launch::shell_status(status))
 }
 
@@ -705,6 +701,17 @@ pub fn delete(g: &Global, a: &DeleteArgs) -> Result<i32> {
     }
     c.remove()?;
     Ok(0)
+}
+
+/// Removes a container whose processes are gone: its cgroup and its
+/// directory.
+fn discard(g: &Global, id: &str) {
+    if let Ok(c) = Container::open(&g.root, id) {
+        if let Some(cg) = c.read().ok().and_then(|r| r.cgroup()) {
+            cg.remove();
+        }
+        let _ = c.remove();
+    }
 }
 
 pub fn list(g: &Global, a: &ListArgs) -> Result<i32> {
