@@ -71,6 +71,9 @@ pub struct BootArgs {
     /// A container's pids limit: at most this many tasks.
     #[arg(long)]
     pids_limit: Option<usize>,
+    /// A tmpfs to mount: FLAGS:DATA:DEST (mount(2)'s flags and options).
+    #[arg(long = "tmpfs")]
+    tmpfs: Vec<String>,
     /// The CPUs the sandbox reports (a container's cpuset); default: the
     /// host's.
     #[arg(long)]
@@ -280,6 +283,15 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
+    for t in &a.tmpfs {
+        let mut p = t.splitn(3, ':');
+        let (Some(flags), Some(data), Some(dest)) = (p.next(), p.next(), p.next()) else {
+            anyhow::bail!("--tmpfs {t}: not FLAGS:DATA:DEST");
+        };
+        let flags: u64 = flags.parse().with_context(|| format!("--tmpfs {t}"))?;
+        syscalls::mount_tmpfs(&kernel, dest.as_bytes(), flags, data.as_bytes())
+            .map_err(|e| anyhow::anyhow!("--tmpfs {t}: {e:?}"))?;
+    }
     tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
     // A refused call ends the sandbox; the line saying so goes to the log
     // file, or to stderr (a failure of husk, like its other errors).

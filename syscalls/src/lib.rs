@@ -34,5 +34,6 @@ mod time;
 mod unlocked;
 mod xattr;
 
+pub use mount::{check_tmpfs_options, mount_tmpfs};
 pub use names::{MAX_NR, NAMES};
 pub use table::{markdown, Entry, Support, Table};

@@ -87,6 +87,36 @@ pub(crate) fn rebase(path: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Checks tmpfs options as mount(2) would take them.
+pub fn check_tmpfs_options(data: &[u8]) -> KResult<()> {
+    tmpfs_opts(data).map(|_| ())
+}
+
+/// Mounts a tmpfs the sandbox starts with (a container's `mounts` entry)
+/// at `point` of the first mount namespace: `flags` as mount(2)'s
+/// (MS_RDONLY, MS_NOSUID, ...), `data` its options (mode, size, uid, gid).
+/// The mount point need not exist in the root beneath.
+pub fn mount_tmpfs(
+    k: &sentry::kernel::Kernel,
+    point: &[u8],
+    flags: u64,
+    data: &[u8],
+) -> KResult<()> {
+    let (size, mode, uid, gid) = tmpfs_opts(data)?;
+    let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+    let fs = Arc::new(sentry::fs::tmpfs::TmpFs::with_owner(
+        dev,
+        mode,
+        size,
+        (uid, gid),
+        &k.memfile,
+    ));
+    k.vfs
+        .init_ns
+        .add(Mount::new(point, fs, b"", "tmpfs", flags & PER_MOUNT));
+    Ok(())
+}
+
 /// tmpfs options: size (bytes, k/m/g suffix or % of memory), mode, uid,
 /// gid; nr_inodes and friends are accepted and ignored.
 fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {

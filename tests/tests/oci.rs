@@ -347,7 +347,7 @@ fn bad_configs_name_the_field_and_leave_nothing() {
             "mounts[7]",
             Box::new(|c: &mut serde_json::Value| {
                 c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
-                    "destination": "/data", "type": "tmpfs", "source": "tmpfs"
+                    "destination": "/data", "type": "overlay", "source": "overlay"
                 }))
             }),
         ),
@@ -413,6 +413,69 @@ fn bind_mounts_reach_the_host_as_asked() {
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "127.0.0.1 bound\n");
     // The missing destination was made in the bundle's root.
     assert!(b.join("rootfs/srv/data").is_dir());
+}
+
+/// tmpfs mounts are the sentry's own: where asked, with their options
+/// and flags, writable on a read-only root, invisible to the host; bad
+/// ones are refused by field, leaving nothing behind.
+#[test]
+fn tmpfs_mounts_are_the_sandboxes_own() {
+    let s = Scratch::new("tmpfs");
+    let b = bundle(&s.0, |cfg| {
+        cfg["root"]["readonly"] = true.into();
+        cfg["hostname"] = serde_json::Value::Null;
+        let m = cfg["mounts"].as_array_mut().unwrap();
+        m.push(serde_json::json!({
+            "destination": "/run", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", "mode=755", "size=65536k"]
+        }));
+        m.push(serde_json::json!({
+            "destination": "/scratch/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]
+        }));
+        cfg["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "echo x > /run/f && cat /run/f; grep -E ' /run | /scratch/ro ' /proc/mounts | cut -d' ' -f2-4; \
+             stat -c %a /run; df -k /run | tail -1 | tr -s ' ' | cut -d' ' -f2; \
+             (echo y > /scratch/ro/f) 2>/dev/null || echo ro refused; hostname"
+        ]);
+    });
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "t1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("x\n/run tmpfs rw,nosuid,nodev,relatime\n/scratch/ro tmpfs ro,relatime\n755\n65536\nro refused\n{host}\n")
+    );
+    assert!(
+        !b.join("rootfs/run").exists(),
+        "the mount point reached the host"
+    );
+    for (opts, dest, why) in [
+        (serde_json::json!(["size=lots"]), "/run", "tmpfs options"),
+        (serde_json::json!(["shared-subtree"]), "/run", "option"),
+        (
+            serde_json::json!([]),
+            "/proc/x",
+            "beneath the sandbox's own /proc",
+        ),
+        (serde_json::json!([]), "run", "absolute"),
+    ] {
+        let bad = bundle(&s.0.join(format!("bad{}", why.len())), |cfg| {
+            cfg["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts
+                }));
+        });
+        let o = create(&root, &["--bundle", bad.to_str().unwrap(), "t2"]);
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(e.contains("mounts[") && e.contains(why), "{e}");
+        assert!(!root.join("t2").exists());
+    }
 }
 
 /// A seccomp profile is the sentry's to enforce: a call it denies

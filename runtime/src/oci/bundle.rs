@@ -201,6 +201,8 @@ pub struct Plan {
     pub cgroups_path: Option<String>,
     /// Bind mounts, served by the gofer inside the root.
     pub binds: Vec<gofer::Bind>,
+    /// tmpfs mounts, the sentry's own.
+    pub tmpfs: Vec<Tmpfs>,
     /// No network namespace asked for, or the host's named: the host's
     /// network.
     pub host_network: bool,
@@ -345,7 +347,9 @@ const OWN_MOUNTS: [(&str, &[&str]); 7] = [
     ("/sys/fs/cgroup", &["cgroup", "cgroup2"]),
     ("/dev", &["tmpfs", "devtmpfs"]),
     ("/dev/pts", &["devpts"]),
-    ("/dev/shm", &["tmpfs"]),
+    // Podman binds a directory of its own there: the sandbox's tmpfs
+    // stands for it (it is never shared across sandboxes).
+    ("/dev/shm", &["tmpfs", "bind"]),
     ("/dev/mqueue", &["mqueue"]),
 ];
 
@@ -397,14 +401,29 @@ fn rlimit_number(name: &str) -> Option<u32> {
         .and_then(|i| u32::try_from(i).ok())
 }
 
-/// A bind mount's source, destination and options, checked.
-fn bind_mount(
-    i: usize,
+/// A tmpfs mount: where, mount(2)'s flags and its options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tmpfs {
+    pub dest: String,
+    pub flags: u64,
+    pub data: String,
+}
+
+impl Tmpfs {
+    /// As `husk boot --tmpfs` takes it: FLAGS:DATA:DEST.
+    pub fn arg(&self) -> String {
+        format!("{}:{}:{}", self.flags, self.data, self.dest)
+    }
+}
+
+/// A mount's destination: absolute, without '..', and not beneath the
+/// sandbox's own /proc and /sys (and /dev, for `dev_too`), which would
+/// hide it.
+fn destination(
+    field: &str,
     m: &oci_spec::runtime::Mount,
-    bundle: &Path,
-    options: &[String],
-) -> Result<gofer::Bind, BundleError> {
-    let field = format!("mounts[{i}]");
+    dev_too: bool,
+) -> Result<String, BundleError> {
     let dest = m.destination();
     if !dest.is_absolute()
         || dest
@@ -416,15 +435,73 @@ fn bind_mount(
             format!("{}: not an absolute path without '..'", dest.display()),
         ));
     }
-    // The sandbox's own filesystems would hide it.
     for own in ["/proc", "/sys", "/dev"] {
-        if dest.starts_with(own) {
+        if dest.starts_with(own) && (dev_too || own != "/dev" || dest == Path::new("/dev")) {
             return Err(refuse(
                 field,
                 format!("{}: beneath the sandbox's own {own}", dest.display()),
             ));
         }
     }
+    let d = dest.display().to_string();
+    Ok(if d.len() > 1 {
+        d.trim_end_matches('/').to_owned()
+    } else {
+        d
+    })
+}
+
+/// A tmpfs mount's options, checked: flags and mount(2) data.
+fn tmpfs_mount(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    options: &[String],
+) -> Result<Tmpfs, BundleError> {
+    let field = format!("mounts[{i}]");
+    let dest = destination(&field, m, false)?;
+    let mut flags = 0u64;
+    let mut data = Vec::new();
+    for o in options {
+        match o.as_str() {
+            "ro" => flags |= libc::MS_RDONLY,
+            "nosuid" => flags |= libc::MS_NOSUID,
+            "nodev" => flags |= libc::MS_NODEV,
+            "noexec" => flags |= libc::MS_NOEXEC,
+            "noatime" => flags |= libc::MS_NOATIME,
+            "nodiratime" => flags |= libc::MS_NODIRATIME,
+            "relatime" => flags |= libc::MS_RELATIME,
+            "strictatime" => flags |= libc::MS_STRICTATIME,
+            "rw" | "suid" | "dev" | "exec" | "atime" | "diratime" | "norelatime"
+            | "nostrictatime" | "private" | "rprivate" | "slave" | "rslave" | "tmpcopyup" => {}
+            o if o.contains('=') => data.push(o.to_owned()),
+            o => {
+                return Err(refuse(
+                    field,
+                    format!("{dest}: option {o:?} is not supported"),
+                ))
+            }
+        }
+    }
+    let data = data.join(",");
+    if syscalls::check_tmpfs_options(data.as_bytes()).is_err() {
+        return Err(refuse(
+            field,
+            format!("{dest}: tmpfs options {data:?} are not valid"),
+        ));
+    }
+    Ok(Tmpfs { dest, flags, data })
+}
+
+/// A bind mount's source, destination and options, checked.
+fn bind_mount(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    bundle: &Path,
+    options: &[String],
+) -> Result<gofer::Bind, BundleError> {
+    let field = format!("mounts[{i}]");
+    destination(&field, m, true)?;
+    let dest = m.destination();
     let source = m
         .source()
         .clone()
@@ -562,21 +639,27 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         tracing::info!("the host's LSM profile does not apply inside the sentry; the sandbox's own confinement does");
     }
     let mut binds = Vec::new();
+    let mut tmpfs = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination().display().to_string();
         let typ = m.typ().clone().unwrap_or_default();
         let options = m.options().clone().unwrap_or_default();
+        let bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        let kind = if bind { "bind" } else { typ.as_str() };
         let own = OWN_MOUNTS
             .iter()
-            .any(|(d, types)| *d == dest && types.contains(&typ.as_str()));
+            .any(|(d, types)| *d == dest && types.contains(&kind));
         if own {
             continue;
         }
-        let bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        if typ == "tmpfs" && !bind {
+            tmpfs.push(tmpfs_mount(i, m, &options)?);
+            continue;
+        }
         if !bind {
             return Err(refuse(
                 format!("mounts[{i}]"),
-                format!("{dest} ({typ}): only bind mounts and the sandbox's own /proc, /sys, /dev and their kin are supported yet"),
+                format!("{dest} ({typ}): only bind and tmpfs mounts and the sandbox's own /proc, /sys, /dev and their kin are supported yet"),
             ));
         }
         binds.push(bind_mount(i, m, bundle, &options)?);
@@ -706,10 +789,21 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         rlimits,
         rootfs,
         readonly: root.readonly().unwrap_or(false),
-        hostname: spec.hostname().clone().unwrap_or_default(),
+        // A new UTS namespace without a name keeps the host's (runc).
+        hostname: spec
+            .hostname()
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| {
+                rustix::system::uname()
+                    .nodename()
+                    .to_string_lossy()
+                    .into_owned()
+            }),
         limits,
         cgroups_path,
         binds,
+        tmpfs,
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()
                 .iter()

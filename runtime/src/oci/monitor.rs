@@ -344,6 +344,9 @@ fn start(
     if let Some(n) = plan.limits.pids.filter(|&n| n > 0) {
         boot_args.push(format!("--pids-limit={n}"));
     }
+    for t in &plan.tmpfs {
+        boot_args.push(format!("--tmpfs={}", t.arg()));
+    }
     if let Some(n) = plan.limits.cpus() {
         boot_args.push(format!("--cpus={n}"));
     }
