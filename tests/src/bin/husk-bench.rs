@@ -25,8 +25,14 @@
 //! a /tmp file (time and st_blocks), 1,000 fork+exec+wait of /bin/true
 //! from one thread and from 8, and CPython's test_mmap.
 //!
-//! `--only process`, `--only fs`, `--only wake` or `--only memory` runs
-//! one group.
+//! Container rows (with a running dockerd that has husk, and runsc
+//! registered with `--platform=ptrace --network=none`): `docker run --rm`
+//! of /bin/true under runc (the native column), husk and runsc, and the
+//! memory of an idle container's processes (Pss and Rss from
+//! smaps_rollup, summed over its host cgroup).
+//!
+//! `--only process`, `--only fs`, `--only wake`, `--only memory`, `--only
+//! net` or `--only container` runs one group.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -897,8 +903,185 @@ fn read_file() -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The Docker runtime that stands for a runner in the container rows:
+/// runc for native, husk, and runsc (registered with `--platform=ptrace
+/// --network=none` in its runtimeArgs).
+fn docker_runtime(r: &Runner) -> &'static str {
+    match r {
+        Runner::Native | Runner::NativeIn(_) => "runc",
+        Runner::Husk(..) => "husk",
+        Runner::Runsc(..) => "runsc",
+    }
+}
+
+/// A busybox image for the container rows, imported once.
+fn bench_image() -> Result<&'static str, String> {
+    const IMAGE: &str = "husk-bench-busybox:1";
+    let have = std::process::Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .map_err(|e| format!("docker: {e}"))?;
+    if have.status.success() {
+        return Ok(IMAGE);
+    }
+    let dir = build_dir().join("bench").join("busybox-root");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).map_err(|e| e.to_string())?;
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox"))
+        .map_err(|e| format!("/bin/busybox: {e}"))?;
+    for a in ["sh", "true", "sleep"] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a))
+            .map_err(|e| e.to_string())?;
+    }
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -C {} -c . | docker import - {IMAGE} >/dev/null",
+            dir.display()
+        ))
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !ok.success() {
+        return Err("docker import failed".into());
+    }
+    Ok(IMAGE)
+}
+
+/// Median wall time of `docker run --rm` of /bin/true under the runner's
+/// runtime, in ms.
+fn docker_true_ms(r: &Runner, image: &str) -> Measure {
+    let rt = format!("--runtime={}", docker_runtime(r));
+    let argv = os(&[
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &rt,
+        image,
+        "/bin/true",
+    ]);
+    let _ = wall_ms(&Runner::Native, &argv, 1);
+    wall_ms(&Runner::Native, &argv, 9)
+}
+
+/// Memory of an idle container (`sleep`) under the runner's runtime:
+/// the sum over the processes of its host cgroup of Pss (`pss`) or Rss
+/// from smaps_rollup, in MiB. For runc that is the sleep alone; for
+/// husk and runsc, their sandbox's processes.
+fn docker_idle_mib(r: &Runner, image: &str, pss: bool) -> Measure {
+    let fail = |e: String| Measure {
+        value: None,
+        note: Some(e),
+    };
+    let rt = format!("--runtime={}", docker_runtime(r));
+    let out = match std::process::Command::new("docker")
+        .args(["run", "-d", "--network", "none", &rt, image, "sleep", "60"])
+        .output()
+    {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => return fail(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+        Err(e) => return fail(e.to_string()),
+    };
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut pids = Vec::new();
+    for base in [
+        "/sys/fs/cgroup/memory/docker",
+        "/sys/fs/cgroup/system.slice",
+        "/sys/fs/cgroup/docker",
+    ] {
+        for dir in [format!("{base}/{id}"), format!("{base}/docker-{id}.scope")] {
+            let mut stack = vec![PathBuf::from(dir)];
+            while let Some(d) = stack.pop() {
+                if let Ok(t) = std::fs::read_to_string(d.join("cgroup.procs")) {
+                    pids.extend(t.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
+                }
+                for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(e.path());
+                    }
+                }
+            }
+        }
+    }
+    let key = if pss { "Pss:" } else { "Rss:" };
+    let kib: u64 = pids
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|t| {
+            t.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .sum();
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &id])
+        .output();
+    if pids.is_empty() {
+        return fail("the container's cgroup was not found".into());
+    }
+    Measure {
+        value: Some(kib as f64 / 1024.0),
+        note: None,
+    }
+}
+
+/// Rows on containers through Docker: the native column is runc, the
+/// husk column `--runtime=husk`, the runsc column `--runtime=runsc`. Empty
+/// without a running dockerd that knows husk.
+fn container_rows() -> Vec<Row> {
+    let info = std::process::Command::new("docker")
+        .args(["info", "--format", "{{json .Runtimes}}"])
+        .output();
+    let runtimes = match info {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => {
+            eprintln!("container rows skipped: no running dockerd");
+            return Vec::new();
+        }
+    };
+    if !runtimes.contains("\"husk\"") {
+        eprintln!("container rows skipped: dockerd has no husk runtime (see README: Docker)");
+        return Vec::new();
+    }
+    let image = match bench_image() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("container rows skipped: {e}");
+            return Vec::new();
+        }
+    };
+    vec![
+        Row {
+            name: "docker run --rm /bin/true (runc | husk | runsc)",
+            unit: "ms",
+            target: "husk's added latency <= half of runsc's",
+            meets: |h, n, r| r.map(|r| h - n <= (r - n) / 2.0),
+            measure: Box::new(move |r| docker_true_ms(r, image)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "idle container memory, PSS of its processes",
+            unit: "MiB",
+            target: "<= 15 MiB",
+            meets: |h, _, _| Some(h <= 15.0),
+            measure: Box::new(move |r| docker_idle_mib(r, image, true)),
+            values: Vec::new(),
+        },
+        Row {
+            name: "idle container memory, RSS summed",
+            unit: "MiB",
+            target: "(shared pages counted per process)",
+            meets: |_, _, _| None,
+            measure: Box::new(move |r| docker_idle_mib(r, image, false)),
+            values: Vec::new(),
+        },
+    ]
+}
+
 fn usage() -> ExitCode {
-    eprintln!("usage: husk-bench [--only process|fs|wake|memory|net]");
+    eprintln!("usage: husk-bench [--only process|fs|wake|memory|net|container]");
     ExitCode::from(2)
 }
 
@@ -912,7 +1095,7 @@ fn main() -> ExitCode {
     };
     if only
         .as_deref()
-        .is_some_and(|g| !["process", "fs", "wake", "memory", "net"].contains(&g))
+        .is_some_and(|g| !["process", "fs", "wake", "memory", "net", "container"].contains(&g))
     {
         return usage();
     }
@@ -951,6 +1134,9 @@ fn main() -> ExitCode {
             rows.extend(veth_rows(bin.clone()));
             rows.extend(host_network_rows(bin));
             rows.extend(server_rows());
+        }
+        if group("container") {
+            rows.extend(container_rows());
         }
         Ok(())
     };
