@@ -64,6 +64,7 @@ docker_checks() {
     sleep 0.5
     check "exec" "in" "$(docker exec husk-test-d echo in)"
     check "exec status" "3" "$(docker exec husk-test-d sh -c 'exit 3'; echo $?)"
+    check "exec -it" "/dev/pts/0" "$( (sleep 1.5; echo 'tty; exit') | script -qc "docker exec -it husk-test-d sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
     check "top lists the container's processes" "yes" "$(docker top husk-test-d | grep -q task && echo yes)"
     docker pause husk-test-d >/dev/null
     check "pause" "paused" "$(docker inspect husk-test-d --format '{{.State.Status}}')"
@@ -117,6 +118,7 @@ containerd_checks() {
     $c -d --rootfs "$t/root" husk-ctr-d sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done' >/dev/null
     sleep 0.5
     check "ctr: task exec" "in 4" "$(ctr task exec --exec-id e1 husk-ctr-d sh -c 'echo in; exit 4' | tr -d '\n'; echo " ${PIPESTATUS[0]}")"
+    check "ctr: task exec -t" "/dev/pts/0" "$( (sleep 1.5; echo 'tty; exit') | script -qc "ctr task exec -t --exec-id e2 husk-ctr-d sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
     ctr task pause husk-ctr-d
     check "ctr: pause" "PAUSED" "$(ctr task ls | awk '$1 == "husk-ctr-d" {print $3}')"
     ctr task resume husk-ctr-d

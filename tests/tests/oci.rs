@@ -740,12 +740,26 @@ fn exec_with_a_terminal() {
         .arg(&pidf)
         .args(["x1", "sh"])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let master = console_master(&l);
+    // As containerd's shim: the command's output is read to its end, and
+    // only then the master taken; nothing of the detached process may
+    // hold that pipe.
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut v);
+        let _ = tx.send(v);
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "exec --detach kept its output open"
+    );
     assert!(child.wait().unwrap().success());
+    let master = console_master(&l);
     rustix::io::write(&master, b"tty; echo $((6*7))\n").unwrap();
     let text = read_until(&master, "42\n");
     assert!(text.contains("/dev/pts/0\n42\n"), "{text}");

@@ -583,6 +583,15 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
         cmd.args(&args[..=pos])
             .arg(format!("--started-fd={}", crate::launch::inheritable(&w)?))
             .args(&args[pos + 1..]);
+        if req.terminal && a.console_socket.is_some() {
+            // The process's stdio is the console: the waiter holds none
+            // of the caller's pipes, which a caller reading this
+            // command's output to its end (containerd's shim) would
+            // otherwise wait on for the life of the process.
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+        }
         let child = cmd.spawn().context("starting the exec's waiter")?;
         drop(w);
         let mut said = String::new();
