@@ -31,6 +31,9 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$t/root/etc/passwd"
 tar -C "$t/root" -cf "$t/root.tar" .
 
 fails=0
+http_get() { # host port: the body's last line
+    timeout 5 bash -c "exec 3<>/dev/tcp/$1/$2; printf 'GET /index.html HTTP/1.0\r\n\r\n' >&3; cat <&3" 2>/dev/null | tail -1
+}
 check() { # name, expected, actual
     if [ "$2" = "$3" ]; then echo "PASS $1"; else echo "FAIL $1: expected [$2], got [$3]"; fails=$((fails + 1)); fi
 }
@@ -82,6 +85,13 @@ docker_checks() {
     check "bind mount rw reaches the host" "out" "$(cat "$t/vol/out")"
     check "bind mount ro" "refused" "$(run -v "$t/vol:/v:ro" husk-busybox:test sh -c '(echo x > /v/x) 2>/dev/null || echo refused')"
     check "read-only root" "refused" "$(run --read-only husk-busybox:test sh -c '(echo x > /x) 2>/dev/null || echo refused')"
+    docker rm -f husk-test-web >/dev/null 2>&1 || true
+    docker run -d --name husk-test-web --runtime=husk -p 18080:80 husk-busybox:test \
+        sh -c 'mkdir -p /www && echo served > /www/index.html && httpd -f -p 80 -h /www' >/dev/null
+    sleep 1
+    check "bridge network: the container's address" "served" "$(http_get "$(docker inspect -f '{{.NetworkSettings.IPAddress}}' husk-test-web)" 80)"
+    check "bridge network: -p 18080:80" "served" "$(http_get 127.0.0.1 18080)"
+    docker rm -f husk-test-web >/dev/null
     check "network none: lo only" "lo" "$(run --network none husk-busybox:test sh -c 'ip -o -4 addr | cut -d" " -f2')"
     check "network host" "$(hostname)" "$(run --network host husk-busybox:test hostname)"
     check "tty" "/dev/pts/0" "$( (sleep 1; echo 'tty; exit') | script -qc "docker run -it --rm --runtime=husk husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"

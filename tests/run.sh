@@ -15,9 +15,10 @@ if ! need nginx || ! need redis-server || ! need iperf3 || ! need ping; then
     { apt-get install -y -qq $servers || { apt-get update -qq && apt-get install -y -qq $servers; }; } >/dev/null
 fi
 
-# A static busybox: the OCI lifecycle tests build their bundle from it.
-if ! dpkg -s busybox-static >/dev/null 2>&1; then
-    { apt-get install -y -qq busybox-static || { apt-get update -qq && apt-get install -y -qq busybox-static; }; } >/dev/null
+# A static busybox: the OCI lifecycle tests build their bundle from it;
+# ip and nsenter play an engine configuring a container's network.
+if ! dpkg -s busybox-static >/dev/null 2>&1 || ! need ip || ! need nsenter; then
+    { apt-get install -y -qq busybox-static iproute2 util-linux || { apt-get update -qq && apt-get install -y -qq busybox-static iproute2 util-linux; }; } >/dev/null
 fi
 
 echo "== format and lints"

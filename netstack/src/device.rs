@@ -13,12 +13,19 @@ const ETH_HEADER: usize = 14;
 pub struct PacketDevice {
     fd: OwnedFd,
     mtu: usize,
+    rx_checksum: bool,
 }
 
 impl PacketDevice {
-    pub fn new(fd: OwnedFd, mtu: usize) -> std::io::Result<PacketDevice> {
-        rustix::io::ioctl_fionbio(&fd, true)?;
-        Ok(PacketDevice { fd, mtu })
+    pub fn new(fd: OwnedFd, mtu: usize, rx_checksum: bool) -> std::io::Result<PacketDevice> {
+        // fcntl rather than FIONBIO: a confined sandbox may start one.
+        let fl = rustix::fs::fcntl_getfl(&fd)?;
+        rustix::fs::fcntl_setfl(&fd, fl | rustix::fs::OFlags::NONBLOCK)?;
+        Ok(PacketDevice {
+            fd,
+            mtu,
+            rx_checksum,
+        })
     }
 
     pub fn fd_raw(&self) -> RawFd {
@@ -39,6 +46,12 @@ impl PacketDevice {
         let mut c = DeviceCapabilities::default();
         c.medium = Medium::Ethernet;
         c.max_transmission_unit = self.frame_max();
+        if !self.rx_checksum {
+            use smoltcp::phy::Checksum;
+            c.checksum.tcp = Checksum::Tx;
+            c.checksum.udp = Checksum::Tx;
+            c.checksum.icmpv4 = Checksum::Tx;
+        }
         c
     }
 }

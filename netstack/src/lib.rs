@@ -98,6 +98,11 @@ pub struct Config {
     pub prefix: u8,
     pub gateway: Option<Ipv4Addr>,
     pub mtu: usize,
+    /// Verify the TCP and UDP checksums of received frames. Off where
+    /// the peer may leave them to offload (a veth whose host end is not
+    /// ours: frames the host itself sends arrive unfinished), as runsc's
+    /// rx-checksum-offload does.
+    pub rx_checksum: bool,
 }
 
 impl Config {
@@ -111,6 +116,7 @@ impl Config {
             prefix: 32,
             gateway: None,
             mtu: 1500,
+            rx_checksum: true,
         };
         for kv in s.split(',') {
             let (k, v) = kv.split_once('=').ok_or_else(|| format!("{kv}: no '='"))?;
@@ -134,6 +140,13 @@ impl Config {
                 }
                 "gw" => c.gateway = Some(v.parse().map_err(|_| format!("gw: bad value {v}"))?),
                 "mtu" => c.mtu = v.parse().map_err(|_| format!("mtu: bad value {v}"))?,
+                "rxcsum" => {
+                    c.rx_checksum = match v {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(format!("rxcsum: bad value {v}")),
+                    }
+                }
                 _ => return Err(format!("{k}: unknown key")),
             }
         }
@@ -152,6 +165,9 @@ impl Config {
         );
         if let Some(g) = self.gateway {
             s.push_str(&format!(",gw={g}"));
+        }
+        if !self.rx_checksum {
+            s.push_str(",rxcsum=off");
         }
         s
     }
@@ -319,7 +335,7 @@ impl Stack {
     /// Starts the stack on `fd`, a packet socket bound to the interface
     /// `config` describes.
     pub fn start(fd: OwnedFd, config: Config) -> std::io::Result<Stack> {
-        let mut dev = PacketDevice::new(fd, config.mtu)?;
+        let mut dev = PacketDevice::new(fd, config.mtu, config.rx_checksum)?;
         let mac = EthernetAddress(config.mac);
         let mut ic = IfaceConfig::new(HardwareAddress::Ethernet(mac));
         ic.random_seed = {
@@ -1282,6 +1298,11 @@ mod tests {
         assert_eq!(c.prefix, 30);
         assert_eq!(c.gateway, Some(Ipv4Addr::new(10, 213, 0, 1)));
         assert_eq!(Config::parse(&c.render()).unwrap().render(), c.render());
+        assert!(c.rx_checksum);
+        let off = Config::parse("addr=172.17.0.2/16,rxcsum=off").unwrap();
+        assert!(!off.rx_checksum);
+        assert!(off.render().ends_with(",rxcsum=off"));
+        assert_eq!(Config::parse(&off.render()).unwrap().render(), off.render());
     }
 
     /// Two stacks joined by a datagram socketpair: a wire.
@@ -1300,6 +1321,7 @@ mod tests {
             prefix: 24,
             gateway: None,
             mtu: 1500,
+            rx_checksum: true,
         };
         (
             Stack::start(a, cfg(1)).unwrap(),
@@ -1503,6 +1525,7 @@ mod tests {
         assert!(Config::parse("mac=zz,addr=10.0.0.1/24").is_err());
         assert!(Config::parse("mtu=10,addr=10.0.0.1/24").is_err());
         assert!(Config::parse("bogus=1").is_err());
+        assert!(Config::parse("addr=10.0.0.1/24,rxcsum=maybe").is_err());
         assert!(Config::parse("name=eth0").is_err());
     }
 }

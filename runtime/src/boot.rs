@@ -324,10 +324,21 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     if let Some(fd) = a.start_fd {
         // SAFETY: as above.
         let gate = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut b = [0u8; 1];
-        if !matches!(rustix::io::read(&gate, &mut b), Ok(1)) {
+        // "s", or "s" and a netstack configuration with the packet
+        // socket of the container's interface, taken over at start.
+        let (msg, fds) = match crate::oci::control::recv(&gate) {
+            Ok(m) if m.0.first() == Some(&b's') => m,
             // The container was deleted before it started.
-            return Ok(0);
+            _ => return Ok(0),
+        };
+        if let (Some(conf), Some(fd)) = (
+            msg.get(1..).filter(|c| !c.is_empty()),
+            fds.into_iter().next(),
+        ) {
+            let conf = netstack::Config::parse(&String::from_utf8_lossy(conf))
+                .map_err(|e| anyhow::anyhow!("the container's interface: {e}"))?;
+            let stack = netstack::Stack::start(fd, conf).context("starting the network stack")?;
+            let _ = kernel.sockets.net.set(stack);
         }
     }
     if let Some(c) = control {

@@ -58,13 +58,15 @@ pub struct Cli {
     /// is read-only).
     #[arg(long, global = true, value_enum)]
     overlay: Option<Overlay>,
-    /// `none`: loopback only. `sandbox`: an interface eth0 on a
-    /// private /30 of 10.213.0.0/16 whose other end, huskN, is on the
-    /// host; the sandbox's own TCP/IP stack serves it. `host`: the
-    /// host's network; TCP and UDP sockets are host sockets (see
-    /// README: "Networking").
-    #[arg(long, global = true, value_enum, default_value_t = Network::None)]
-    network: Network,
+    /// `none`: loopback only. `sandbox`: for `husk do`, an interface
+    /// eth0 on a private /30 of 10.213.0.0/16 whose other end, huskN, is
+    /// on the host; for a container, the interface its engine put in its
+    /// network namespace, taken over at start; the sandbox's own TCP/IP
+    /// stack serves it. `host`: the host's network; TCP and UDP sockets
+    /// are host sockets (see README: "Networking"). Default: `none` for
+    /// `husk do`, `sandbox` for a container.
+    #[arg(long, global = true, value_enum)]
+    network: Option<Network>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -217,7 +219,8 @@ fn run(cli: Cli) -> Result<i32> {
         root: cli.root.clone(),
         flags: flags.clone(),
         overlay: cli.overlay,
-        network: cli.network,
+        // A container takes over the interface its engine gives it.
+        network: cli.network.unwrap_or(Network::Sandbox),
         directfs: cli.directfs,
         systemd_cgroup: cli.systemd_cgroup,
     };
@@ -235,7 +238,7 @@ fn run(cli: Cli) -> Result<i32> {
                 directfs: cli.directfs,
                 writable_root: cli.overlay == Some(Overlay::None),
                 memory: memory.unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
-                network: cli.network,
+                network: cli.network.unwrap_or(Network::None),
             },
             command,
         ),

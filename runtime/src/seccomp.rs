@@ -279,6 +279,9 @@ fn runtime_basics() -> Vec<Allowed> {
         any(SYS_rt_sigaction),
         any(SYS_rt_sigprocmask),
         any(SYS_rt_sigreturn),
+        // The kernel's restart of a sleep a stop interrupted (the cgroup
+        // freezer's, `pause`): the call it restarts was allowed.
+        any(SYS_restart_syscall),
         any(SYS_sched_yield),
         any(SYS_sched_getaffinity),
         // Pinning itself (pid 0) only.
@@ -350,6 +353,7 @@ pub fn waiter_policy() -> Vec<Allowed> {
         any(SYS_exit_group),
         any(SYS_exit),
         any(SYS_rt_sigreturn),
+        any(SYS_restart_syscall),
         any(SYS_write),
         any(SYS_munmap),
         any(SYS_brk),

@@ -832,7 +832,13 @@ fn resources_pause_update_ps_events() {
     }
     let _parents = Parents;
     let b = bundle(&s.0, |c| {
-        c["process"]["args"] = serde_json::json!(["sh", "-c", "while :; do :; done"]);
+        // A busy loop, and a sleeper: the sentry waits with timeouts,
+        // which a freeze interrupts and the kernel restarts.
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "while :; do :; done & while :; do sleep 0.01; done"
+        ]);
         c["linux"]["cgroupsPath"] = path.clone().into();
         c["linux"]["resources"] = serde_json::json!({
             "memory": {"limit": 256u64 << 20},
@@ -880,11 +886,15 @@ fn resources_pause_update_ps_events() {
         })
         .expect("the sandbox");
     assert!(pids.contains(&sandbox), "{pids:?}");
-    let busy = *pids
+    std::thread::sleep(Duration::from_millis(300));
+    let ps = husk(&root, &["ps", "--format", "json", "r1"]);
+    let now: Vec<i32> = serde_json::from_slice(&ps.stdout).unwrap();
+    let busy = *now
         .iter()
-        .find(|&&p| {
+        .filter(|&&p| {
             std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("task"))
         })
+        .max_by_key(|&&p| cpu_ticks(p))
         .expect("the busy loop's stub");
     let table = husk(&root, &["ps", "r1"]);
     let table = String::from_utf8_lossy(&table.stdout);
@@ -930,11 +940,40 @@ fn resources_pause_update_ps_events() {
         cpu_ticks(busy),
         std::fs::read_to_string(format!("/proc/{busy}/stat"))
     );
+    // Again and again: every freeze interrupts the sentry's waits (a
+    // terminal's relay polls with a timeout, which the kernel restarts
+    // with restart_syscall).
+    let sock = s.0.join("res.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut tty = Command::new(find_or_build_husk().unwrap())
+        .arg("--root")
+        .arg(&root)
+        .args(["exec", "--tty", "--detach", "--console-socket"])
+        .arg(&sock)
+        .args(["r1", "sleep", "100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let master = console_master(&l);
+    assert!(tty.wait().unwrap().success());
+    for i in 0..20 {
+        assert!(husk(&root, &["pause", "r1"]).status.success(), "pause {i}");
+        assert!(
+            husk(&root, &["resume", "r1"]).status.success(),
+            "resume {i}"
+        );
+        assert_eq!(state(&root, "r1")["status"], "running", "after {i} pauses");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(state(&root, "r1")["status"], "running", "after the pauses");
+    drop(master);
 
     // update: the host limit, the sentry's size and its task limit.
     let up = husk(
         &root,
-        &["update", "--memory", "512m", "--pids-limit", "3", "r1"],
+        &["update", "--memory", "512m", "--pids-limit", "6", "r1"],
     );
     assert!(up.status.success(), "{}", stderr(&up));
     let limit = ["memory.limit_in_bytes", "memory.max"]
@@ -949,7 +988,7 @@ fn resources_pause_update_ps_events() {
             "r1",
             "sh",
             "-c",
-            "grep MemTotal /proc/meminfo; sleep 1 & sleep 1 & wait",
+            "grep MemTotal /proc/meminfo; for i in 1 2 3 4; do sleep 1 & done; wait",
         ],
     );
     assert!(
@@ -994,4 +1033,114 @@ fn resources_pause_update_ps_events() {
         let _ = std::fs::remove_dir(d.path().join(format!("husk-test-{}", std::process::id())));
     }
     let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/husk-test-{}", std::process::id()));
+}
+
+/// The network an engine gives a container is the sandbox's: a hook
+/// (as Docker's libnetwork or a CNI plugin does) moves one end of a veth
+/// pair into the container's namespace and configures it; at start the
+/// sandbox's netstack takes it over. Judged from the host: a host
+/// listener hears the container connect from its address, the host
+/// reaches the container's server at that address, the namespace's
+/// kernel no longer holds the address, and the pair goes with the
+/// container.
+#[test]
+fn the_engines_interface_is_taken_over() {
+    subreaper();
+    let s = Scratch::new("netover");
+    let n = std::process::id() % 250 + 1;
+    let (host_if, peer) = (format!("hko{n}h"), format!("hko{n}c"));
+    let (host_ip, ct_ip) = (format!("10.214.{n}.1"), format!("10.214.{n}.2"));
+    let port = 20000 + (std::process::id() % 10000) as u16;
+    let _ = Command::new("ip").args(["link", "del", &host_if]).status();
+    let hook = format!(
+        "pid=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p') && \
+         ip link add {host_if} type veth peer name {peer} && ip link set {peer} netns $pid && \
+         ip addr add {host_ip}/30 dev {host_if} && ip link set {host_if} up && \
+         nsenter --net=/proc/$pid/ns/net sh -c 'ip link set {peer} name eth0 && \
+         ip addr add {ct_ip}/30 dev eth0 && ip link set eth0 up && ip route add default via {host_ip}'"
+    );
+    let script = format!(
+        "mkdir -p /www && echo served > /www/index.html && busybox httpd -p 80 -h /www && \
+         printf 'GET /x HTTP/1.0\\r\\n\\r\\n' | busybox nc {host_ip} {port}; sleep 30"
+    );
+    let b = bundle(&s.0, move |c| {
+        c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+        c["hooks"] =
+            serde_json::json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]});
+    });
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), "n1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mon = state(&root, "n1")["pid"].as_i64().unwrap();
+    let listener = std::net::TcpListener::bind((host_ip.as_str(), port)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    assert!(husk(&root, &["start", "n1"]).status.success());
+    // The container connects out, from its own address.
+    let t = Instant::now();
+    let (mut conn, from) = loop {
+        match listener.accept() {
+            Ok(c) => break c,
+            Err(_) if t.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("the container never connected: {e}"),
+        }
+    };
+    assert_eq!(from.ip().to_string(), ct_ip);
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut req = [0u8; 6];
+    std::io::Read::read_exact(&mut conn, &mut req).unwrap();
+    assert_eq!(&req, b"GET /x");
+    drop(conn);
+    // The host reaches the container's server.
+    let t = Instant::now();
+    let page = loop {
+        let got = std::net::TcpStream::connect_timeout(
+            &format!("{ct_ip}:80").parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .and_then(|mut c| {
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            std::io::Write::write_all(&mut c, b"GET /index.html HTTP/1.0\r\n\r\n")?;
+            let mut v = String::new();
+            std::io::Read::read_to_string(&mut c, &mut v)?;
+            Ok(v)
+        });
+        match got {
+            Ok(v) if v.contains("served") => break v,
+            _ if t.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            other => panic!("the container's server: {other:?}"),
+        }
+    };
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    // The namespace's kernel has given the address up.
+    let inside = Command::new("nsenter")
+        .arg(format!("--net=/proc/{mon}/ns/net"))
+        .args(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
+        .output()
+        .unwrap();
+    assert!(inside.status.success(), "{inside:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&inside.stdout),
+        "",
+        "the kernel kept the address"
+    );
+    assert!(husk(&root, &["delete", "--force", "n1"]).status.success());
+    let t = Instant::now();
+    while Command::new("ip")
+        .args(["link", "show", &host_if])
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the veth outlived the container"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

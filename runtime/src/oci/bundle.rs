@@ -911,7 +911,7 @@ mod tests {
                 "hooks.createContainer" => j["hooks"] = value,
                 "linux.seccomp.syscalls[0]" => j["linux"]["seccomp"] = value,
                 "mounts[7]" => j["mounts"].as_array_mut().unwrap().push(serde_json::json!({
-                    "destination": "/data", "type": "tmpfs", "source": "tmpfs"
+                    "destination": "/data", "type": "overlay", "source": "overlay"
                 })),
                 "mounts[8]" => {
                     let m = j["mounts"].as_array_mut().unwrap();

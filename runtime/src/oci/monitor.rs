@@ -313,8 +313,11 @@ fn start(
         }
         g.network
     };
-    let (gate_r, gate_w) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).context("pipe")?;
+    // The start gate: "s", with the container's interface (a packet
+    // socket and its netstack configuration) when the sandbox takes it
+    // over (see `netns::takeover`).
+    let (gate_r, gate_w) = socketpair()?;
+    let take_over = network == crate::Network::Sandbox;
     let (ctl, ctl_sandbox) = socketpair()?;
     let stdio = match &console {
         Some(s) => Some([s.try_clone()?, s.try_clone()?, s.try_clone()?]),
@@ -362,7 +365,12 @@ fn start(
         directfs: g.directfs,
         console: console.is_some() || tty_stdio,
         memory,
-        network,
+        // The container's interface is taken over at start, not made.
+        network: if take_over {
+            crate::Network::None
+        } else {
+            network
+        },
         command: plan.args.clone(),
         env: Some(plan.env.clone()),
         boot_args,
@@ -402,7 +410,26 @@ fn start(
         let opened = std::fs::OpenOptions::new().write(true).open(&fifo);
         if let Ok(mut f) = opened {
             *lock(&gate.created) = false;
-            let _ = rustix::io::write(&gate_w, b"s");
+            // Now: the engine's hooks have configured the namespace.
+            let taken = if take_over {
+                crate::netns::takeover::take_over().unwrap_or_else(|e| {
+                    tracing::error!("taking over the container's network: {e}; loopback only");
+                    None
+                })
+            } else {
+                None
+            };
+            let sent = match &taken {
+                Some(t) => {
+                    let msg = format!("s{}", t.config.render());
+                    control::send(&gate_w, msg.as_bytes(), &[t.fd.as_fd()])
+                }
+                None => control::send(&gate_w, b"s", &[]),
+            };
+            drop(taken);
+            if let Err(e) = sent {
+                tracing::warn!("the start gate: {e:#}");
+            }
             let _ = f.write_all(b"0");
         }
     });

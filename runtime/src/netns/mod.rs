@@ -10,6 +10,8 @@ use std::ffi::CString;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+pub mod takeover;
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
     #[error("{what}: {err}")]
@@ -299,10 +301,30 @@ fn create_here() -> Result<SandboxNet, NetnsError> {
     })?;
     no_tx_checksum_offload(&host_sock, &host_if)?;
     set_up(&host_sock, &host_if)?;
+    let fd = packet_socket(index)?;
+    Ok(SandboxNet {
+        fd,
+        config: netstack::Config {
+            name: "eth0".into(),
+            mac,
+            addr,
+            prefix: 30,
+            gateway: Some(host_addr),
+            mtu: MTU,
+            rx_checksum: true,
+        },
+        host_if,
+        host_addr,
+    })
+}
+
+/// A packet socket bound to interface `index`, for the sandbox's netstack:
+/// every frame of the interface but its own, with room for bursts.
+fn packet_socket(index: i32) -> Result<OwnedFd, NetnsError> {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     let fd = socket(
         libc::AF_PACKET,
-        libc::SOCK_RAW | cloexec,
+        libc::SOCK_RAW | libc::SOCK_CLOEXEC,
         i32::from(proto),
         "packet socket",
     )?;
@@ -357,19 +379,7 @@ fn create_here() -> Result<SandboxNet, NetnsError> {
             return Err(last("SO_RCVBUFFORCE"));
         }
     }
-    Ok(SandboxNet {
-        fd,
-        config: netstack::Config {
-            name: "eth0".into(),
-            mac,
-            addr,
-            prefix: 30,
-            gateway: Some(host_addr),
-            mtu: MTU,
-        },
-        host_if,
-        host_addr,
-    })
+    Ok(fd)
 }
 
 impl SandboxNet {
