@@ -74,6 +74,12 @@ pub struct BootArgs {
     /// A tmpfs to mount: FLAGS:DATA:DEST (mount(2)'s flags and options).
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// A path to mask (a container's maskedPaths).
+    #[arg(long = "masked-path")]
+    masked_paths: Vec<String>,
+    /// A path to make read-only (a container's readonlyPaths).
+    #[arg(long = "read-only-path")]
+    read_only_paths: Vec<String>,
     /// The CPUs the sandbox reports (a container's cpuset); default: the
     /// host's.
     #[arg(long)]
@@ -291,6 +297,17 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         let flags: u64 = flags.parse().with_context(|| format!("--tmpfs {t}"))?;
         syscalls::mount_tmpfs(&kernel, dest.as_bytes(), flags, data.as_bytes())
             .map_err(|e| anyhow::anyhow!("--tmpfs {t}: {e:?}"))?;
+    }
+    // After the mounts, as runc orders them; a path not there is skipped.
+    for p in &a.masked_paths {
+        if !syscalls::mask_path(&kernel, p.as_bytes()) {
+            tracing::debug!("maskedPaths: {p} is not in the sandbox");
+        }
+    }
+    for p in &a.read_only_paths {
+        if !syscalls::read_only_path(&kernel, p.as_bytes()) {
+            tracing::debug!("readonlyPaths: {p} is not in the sandbox");
+        }
     }
     tracing::debug!(elapsed_us = t0.elapsed().as_micros() as u64, "kernel ready");
     // A refused call ends the sandbox; the line saying so goes to the log

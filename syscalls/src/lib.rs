@@ -34,6 +34,6 @@ mod time;
 mod unlocked;
 mod xattr;
 
-pub use mount::{check_tmpfs_options, mount_tmpfs};
+pub use mount::{check_tmpfs_options, mask_path, mount_tmpfs, read_only_path};
 pub use names::{MAX_NR, NAMES};
 pub use table::{markdown, Entry, Support, Table};

@@ -117,6 +117,44 @@ pub fn mount_tmpfs(
     Ok(())
 }
 
+/// What `path` is in the first mount namespace, looked up without
+/// following a last symlink; None when it is not there.
+fn boot_stat(k: &sentry::kernel::Kernel, path: &[u8]) -> Option<sentry::fs::Stat> {
+    let st = k.lock();
+    let c = sentry::fs::vfs::Caller::new(&st, 0, &k.vfs);
+    let (m, rel) = k.vfs.init_ns.mount_of(path);
+    m.fs.lookup(&c, &rel).ok()
+}
+
+/// Masks `path` before the first process runs (a container's
+/// maskedPaths, as runc does): an empty read-only tmpfs over a directory,
+/// /dev/null bound over anything else. Whether it was there to mask.
+pub fn mask_path(k: &sentry::kernel::Kernel, path: &[u8]) -> bool {
+    let Some(st) = boot_stat(k, path) else {
+        return false;
+    };
+    let ns = &k.vfs.init_ns;
+    if st.mode & libc::S_IFMT == libc::S_IFDIR {
+        mount_tmpfs(k, path, libc::MS_RDONLY, b"size=4k,mode=755").is_ok()
+    } else {
+        let (dev, rel) = ns.mount_of(b"/dev/null");
+        ns.add(dev.bind(path, &rel, libc::MS_RDONLY | libc::MS_NOSUID));
+        true
+    }
+}
+
+/// Makes `path` read-only before the first process runs (a container's
+/// readonlyPaths): a read-only bind of itself. Whether it was there.
+pub fn read_only_path(k: &sentry::kernel::Kernel, path: &[u8]) -> bool {
+    if boot_stat(k, path).is_none() {
+        return false;
+    }
+    let ns = &k.vfs.init_ns;
+    let (m, rel) = ns.mount_of(path);
+    ns.add(m.bind(path, &rel, m.flags | libc::MS_RDONLY));
+    true
+}
+
 /// tmpfs options: size (bytes, k/m/g suffix or % of memory), mode, uid,
 /// gid; nr_inodes and friends are accepted and ignored.
 fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {

@@ -478,6 +478,41 @@ fn tmpfs_mounts_are_the_sandboxes_own() {
     }
 }
 
+/// maskedPaths hide what they name (a directory under an empty
+/// read-only tmpfs, a file under /dev/null), readonlyPaths make it
+/// read-only, paths not there are skipped, and a relative one is refused.
+#[test]
+fn masked_and_readonly_paths() {
+    let s = Scratch::new("mask");
+    let b = bundle(&s.0, |cfg| {
+        cfg["linux"]["maskedPaths"] = serde_json::json!(["/etc/secret", "/home", "/proc/kcore"]);
+        cfg["linux"]["readonlyPaths"] = serde_json::json!(["/tmp", "/proc/nothere"]);
+        cfg["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "cat /etc/secret; ls -A /home; (echo x > /home/f) 2>&1; (echo x > /tmp/f) 2>&1; echo end"
+        ]);
+    });
+    std::fs::write(b.join("rootfs/etc/secret"), "hidden\n").unwrap();
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "m1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("hidden") && !text.contains("user"), "{text}");
+    assert_eq!(text.matches("Read-only file system").count(), 2, "{text}");
+    assert!(text.ends_with("end\n"), "{text}");
+    assert!(!b.join("rootfs/tmp/f").exists());
+    let bad = bundle(&s.0.join("bad"), |cfg| {
+        cfg["linux"]["maskedPaths"] = serde_json::json!(["relative"]);
+    });
+    let o = create(&root, &["--bundle", bad.to_str().unwrap(), "m2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("linux.maskedPaths[0]"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A seccomp profile is the sentry's to enforce: a call it denies
 /// fails with the profile's errno, one it kills ends the process with
 /// SIGSYS, the rest run.

@@ -203,6 +203,9 @@ pub struct Plan {
     pub binds: Vec<gofer::Bind>,
     /// tmpfs mounts, the sentry's own.
     pub tmpfs: Vec<Tmpfs>,
+    /// linux.maskedPaths and linux.readonlyPaths.
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
     /// No network namespace asked for, or the host's named: the host's
     /// network.
     pub host_network: bool,
@@ -399,6 +402,22 @@ fn rlimit_number(name: &str) -> Option<u32> {
         .iter()
         .position(|n| *n == name)
         .and_then(|i| u32::try_from(i).ok())
+}
+
+/// Paths inside the sandbox (maskedPaths, readonlyPaths): absolute,
+/// without '..'.
+fn sandbox_paths(field: &str, paths: &Option<Vec<String>>) -> Result<Vec<String>, BundleError> {
+    let mut out = Vec::new();
+    for (i, p) in paths.iter().flatten().enumerate() {
+        if !p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\0') {
+            return Err(refuse(
+                format!("{field}[{i}]"),
+                format!("{p:?}: not an absolute path without '..'"),
+            ));
+        }
+        out.push(p.clone());
+    }
+    Ok(out)
 }
 
 /// A tmpfs mount: where, mount(2)'s flags and its options.
@@ -688,6 +707,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     }
     let mut limits = Limits::default();
     let mut cgroups_path = None;
+    let (mut masked_paths, mut readonly_paths) = (Vec::new(), Vec::new());
     let mut netns = None;
     let mut seccomp = None;
     if let Some(linux) = spec.linux() {
@@ -769,6 +789,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
             .cgroups_path()
             .as_ref()
             .map(|p| p.display().to_string());
+        masked_paths = sandbox_paths("linux.maskedPaths", linux.masked_paths())?;
+        readonly_paths = sandbox_paths("linux.readonlyPaths", linux.readonly_paths())?;
     }
     let size = process.console_size().as_ref().map(|b| {
         (
@@ -804,6 +826,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         cgroups_path,
         binds,
         tmpfs,
+        masked_paths,
+        readonly_paths,
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()
                 .iter()

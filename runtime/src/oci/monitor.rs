@@ -350,6 +350,12 @@ fn start(
     for t in &plan.tmpfs {
         boot_args.push(format!("--tmpfs={}", t.arg()));
     }
+    for p in &plan.masked_paths {
+        boot_args.push(format!("--masked-path={p}"));
+    }
+    for p in &plan.readonly_paths {
+        boot_args.push(format!("--read-only-path={p}"));
+    }
     if let Some(n) = plan.limits.cpus() {
         boot_args.push(format!("--cpus={n}"));
     }
