@@ -74,6 +74,9 @@ pub struct BootArgs {
     /// A tmpfs to mount: FLAGS:DATA:DEST (mount(2)'s flags and options).
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// The first process starts with no_new_privs set.
+    #[arg(long)]
+    no_new_privs: bool,
     /// A path to mask (a container's maskedPaths).
     #[arg(long = "masked-path")]
     masked_paths: Vec<String>,
@@ -172,6 +175,7 @@ fn exec_request(
         umask: r.umask.unwrap_or(0o022),
         // The container's limits, as runc gives them.
         rlimits: kernel.init.rlimits.clone(),
+        no_new_privs: r.no_new_privs,
     };
     let argv = r.args.into_iter().map(String::into_bytes).collect();
     let envp = r.env.into_iter().map(String::into_bytes).collect();
@@ -282,6 +286,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
             creds: sentry::kernel::creds::Creds::of(a.uid, a.gid, a.groups.clone()),
             umask: a.umask.unwrap_or(0o022),
             rlimits: a.rlimits.clone(),
+            no_new_privs: a.no_new_privs,
         },
         app_seccomp,
         max_tasks: a.pids_limit,

@@ -513,6 +513,45 @@ fn masked_and_readonly_paths() {
     );
 }
 
+/// noNewPrivileges reaches the process (and an exec's, from the
+/// container's), oomScoreAdj the sandbox's processes on the host.
+#[test]
+fn no_new_privileges_and_oom_score() {
+    subreaper();
+    let s = Scratch::new("nnp");
+    let b = bundle(&s.0, |cfg| {
+        cfg["process"]["noNewPrivileges"] = true.into();
+        cfg["process"]["oomScoreAdj"] = 300.into();
+        cfg["process"]["args"] = serde_json::json!(["sleep", "100"]);
+    });
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), "o1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(husk(&root, &["start", "o1"]).status.success());
+    let mon = state(&root, "o1")["pid"].as_i64().unwrap() as i32;
+    for p in std::iter::once(mon).chain(children(mon)) {
+        let adj = std::fs::read_to_string(format!("/proc/{p}/oom_score_adj")).unwrap();
+        assert_eq!(adj.trim(), "300", "pid {p}");
+    }
+    let e = husk(
+        &root,
+        &[
+            "exec",
+            "o1",
+            "sh",
+            "-c",
+            "grep NoNewPrivs /proc/self/status",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&e.stdout),
+        "NoNewPrivs:\t1\n",
+        "{}",
+        stderr(&e)
+    );
+    assert!(husk(&root, &["delete", "--force", "o1"]).status.success());
+}
+
 /// A seccomp profile is the sentry's to enforce: a call it denies
 /// fails with the profile's errno, one it kills ends the process with
 /// SIGSYS, the rest run.

@@ -203,6 +203,10 @@ pub struct Plan {
     pub binds: Vec<gofer::Bind>,
     /// tmpfs mounts, the sentry's own.
     pub tmpfs: Vec<Tmpfs>,
+    /// process.noNewPrivileges.
+    pub no_new_privileges: bool,
+    /// process.oomScoreAdj.
+    pub oom_score_adj: Option<i32>,
     /// linux.maskedPaths and linux.readonlyPaths.
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
@@ -828,6 +832,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         tmpfs,
         masked_paths,
         readonly_paths,
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        oom_score_adj: process.oom_score_adj(),
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()
                 .iter()

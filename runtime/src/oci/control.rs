@@ -31,6 +31,9 @@ pub struct ExecRequest {
     /// process a pty of the sandbox's own relayed to it.
     #[serde(default)]
     pub terminal: bool,
+    /// Starts with no_new_privs set.
+    #[serde(default)]
+    pub no_new_privs: bool,
 }
 
 /// The largest message either side sends.

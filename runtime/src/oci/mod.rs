@@ -83,6 +83,10 @@ pub struct ExecArgs {
     user: Option<String>,
     #[arg(long = "additional-gids", short = 'g')]
     additional_gids: Vec<u32>,
+    /// Set no_new_privs for the process (as the container's
+    /// noNewPrivileges does).
+    #[arg(long)]
+    no_new_privs: bool,
     /// Internal: where a detached exec's waiter says the process runs.
     #[arg(long, hide = true)]
     started_fd: Option<i32>,
@@ -521,6 +525,7 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
             groups: proc.user().additional_gids().clone().unwrap_or_default(),
             umask: proc.user().umask(),
             terminal: proc.terminal().unwrap_or(false),
+            no_new_privs: proc.no_new_privileges().unwrap_or(false) || plan.no_new_privileges,
         });
     }
     if a.command.is_empty() {
@@ -557,6 +562,7 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
         },
         umask: plan.umask,
         terminal: a.tty,
+        no_new_privs: a.no_new_privs || plan.no_new_privileges,
     })
 }
 

@@ -289,6 +289,12 @@ fn start(
         .memory()
         .unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2);
     let cgroup = enter_cgroup(&rec, &plan, memory)?;
+    // The container's OOM score is the sandbox's on the host (its
+    // children, the gofer, sandbox and stubs, inherit it).
+    if let Some(adj) = plan.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    }
     // The container's network namespace is the monitor's own, so that
     // its pid names it (hooks such as Docker's libnetwork-setkey
     // configure /proc/PID/ns/net): a new, empty one, never the host's.
@@ -349,6 +355,9 @@ fn start(
     }
     for t in &plan.tmpfs {
         boot_args.push(format!("--tmpfs={}", t.arg()));
+    }
+    if plan.no_new_privileges {
+        boot_args.push("--no-new-privs".into());
     }
     for p in &plan.masked_paths {
         boot_args.push(format!("--masked-path={p}"));

@@ -109,6 +109,7 @@ fn spawn(
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());
+    init.no_new_privs = who.no_new_privs;
     for &(r, soft, hard) in &who.rlimits {
         if let Some(slot) = usize::try_from(r)
             .ok()

@@ -45,6 +45,8 @@ pub struct InitProcess {
     pub umask: u32,
     /// (RLIMIT_*, soft, hard) replacing the host's.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// Starts with no_new_privs set (a container's noNewPrivileges).
+    pub no_new_privs: bool,
 }
 
 impl Default for InitProcess {
@@ -53,6 +55,7 @@ impl Default for InitProcess {
             creds: Creds::root(),
             umask: 0o022,
             rlimits: Vec::new(),
+            no_new_privs: false,
         }
     }
 }
