@@ -92,6 +92,13 @@ docker_checks() {
     check "bridge network: the container's address" "served" "$(http_get "$(docker inspect -f '{{.NetworkSettings.IPAddress}}' husk-test-web)" 80)"
     check "bridge network: -p 18080:80" "served" "$(http_get 127.0.0.1 18080)"
     docker rm -f husk-test-web >/dev/null
+    docker network rm husk-test-net >/dev/null 2>&1 || true
+    docker network create husk-test-net >/dev/null
+    docker run -d --name husk-test-named --network husk-test-net --runtime=husk husk-busybox:test sleep 60 >/dev/null
+    check "user-defined network: container names resolve (127.0.0.11)" "$(docker inspect -f '{{(index .NetworkSettings.Networks "husk-test-net").IPAddress}}' husk-test-named)" \
+        "$(run --network husk-test-net husk-busybox:test nslookup husk-test-named 2>/dev/null | sed -n 's/^Address: //p' | tail -1)"
+    docker rm -f husk-test-named >/dev/null
+    docker network rm husk-test-net >/dev/null
     check "network none: lo only" "lo" "$(run --network none husk-busybox:test sh -c 'ip -o -4 addr | cut -d" " -f2')"
     check "network host" "$(hostname)" "$(run --network host husk-busybox:test hostname)"
     check "tty" "/dev/pts/0" "$( (sleep 1; echo 'tty; exit') | script -qc "docker run -it --rm --runtime=husk husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"

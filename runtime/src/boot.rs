@@ -353,14 +353,17 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
             // The container was deleted before it started.
             _ => return Ok(0),
         };
-        if let (Some(conf), Some(fd)) = (
-            msg.get(1..).filter(|c| !c.is_empty()),
-            fds.into_iter().next(),
-        ) {
+        let mut fds = fds.into_iter();
+        if let (Some(conf), Some(fd)) = (msg.get(1..).filter(|c| !c.is_empty()), fds.next()) {
             let conf = netstack::Config::parse(&String::from_utf8_lossy(conf))
                 .map_err(|e| anyhow::anyhow!("the container's interface: {e}"))?;
             let stack = netstack::Stack::start(fd, conf).context("starting the network stack")?;
             let _ = kernel.sockets.net.set(stack);
+            // The engine's resolver at 127.0.0.11, reached through a
+            // socket in the container's namespace.
+            if let Some(dns) = fds.next() {
+                sentry::local::dns::start(&kernel.sockets, dns);
+            }
         }
     }
     if let Some(c) = control {

@@ -1109,11 +1109,28 @@ fn resources_pause_update_ps_events() {
     let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/husk-test-{}", std::process::id()));
 }
 
+/// A stand-in for an engine's resolver at 127.0.0.11:53 (Docker's): every
+/// name is 10.1.2.3 (A), and has no AAAA.
+const RESPONDER: &str = "'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((\"127.0.0.11\", 53))
+while True:
+    d, a = s.recvfrom(512)
+    head = d[:2] + b\"\\x81\\x80\" + d[4:6]
+    if d[-4:-2] == b\"\\x00\\x01\":
+        ans = b\"\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04\\x0a\\x01\\x02\\x03\"
+        s.sendto(head + b\"\\x00\\x01\\x00\\x00\\x00\\x00\" + d[12:] + ans, a)
+    else:
+        s.sendto(head + b\"\\x00\\x00\\x00\\x00\\x00\\x00\" + d[12:], a)
+'";
+
 /// The network an engine gives a container is the sandbox's: a hook
 /// (as Docker's libnetwork or a CNI plugin does) moves one end of a veth
 /// pair into the container's namespace and configures it; at start the
 /// sandbox's netstack takes it over. Judged from the host: a host
-/// listener hears the container connect from its address, the host
+/// listener hears the container connect from its address (after an
+/// answer from the engine's resolver at 127.0.0.11 in the container's
+/// namespace, through the sandbox's relay), the host
 /// reaches the container's server at that address, the namespace's
 /// kernel no longer holds the address, and the pair goes with the
 /// container.
@@ -1131,17 +1148,36 @@ fn the_engines_interface_is_taken_over() {
          ip link add {host_if} type veth peer name {peer} && ip link set {peer} netns $pid && \
          ip addr add {host_ip}/30 dev {host_if} && ip link set {host_if} up && \
          nsenter --net=/proc/$pid/ns/net sh -c 'ip link set {peer} name eth0 && \
-         ip addr add {ct_ip}/30 dev eth0 && ip link set eth0 up && ip route add default via {host_ip}'"
+         ip addr add {ct_ip}/30 dev eth0 && ip link set eth0 up && ip route add default via {host_ip} && \
+         ip link set lo up' && \
+         (nsenter --net=/proc/$pid/ns/net python3 -c {responder} </dev/null >/dev/null 2>&1 & echo $! > {pidfile})",
+        responder = RESPONDER,
+        pidfile = s.0.join("resolver.pid").display(),
     );
     let script = format!(
         "mkdir -p /www && echo served > /www/index.html && busybox httpd -p 80 -h /www && \
-         printf 'GET /x HTTP/1.0\\r\\n\\r\\n' | busybox nc {host_ip} {port}; sleep 30"
+         (busybox nslookup engine.test | grep -q 'Address: 10.1.2.3' && printf DNSOK; \
+          printf 'GET /x HTTP/1.0\\r\\n\\r\\n') | \
+         busybox nc {host_ip} {port}; sleep 30"
     );
     let b = bundle(&s.0, move |c| {
         c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
         c["hooks"] =
             serde_json::json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]});
     });
+    // The engine's resolver is named in resolv.conf, as Docker writes it.
+    std::fs::write(b.join("rootfs/etc/resolv.conf"), "nameserver 127.0.0.11\n").unwrap();
+    struct Kill(PathBuf);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let pid = std::fs::read_to_string(&self.0).ok();
+            if let Some(p) = pid.and_then(|p| p.trim().parse::<i32>().ok()) {
+                // SAFETY: kill with plain arguments.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+        }
+    }
+    let resolver = Kill(s.0.join("resolver.pid"));
     let root = s.0.join("state");
     let out = create(&root, &["--bundle", b.to_str().unwrap(), "n1"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1163,9 +1199,10 @@ fn the_engines_interface_is_taken_over() {
     assert_eq!(from.ip().to_string(), ct_ip);
     conn.set_nonblocking(false).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut req = [0u8; 6];
+    // The engine's resolver answered through the relay, then the request.
+    let mut req = [0u8; 11];
     std::io::Read::read_exact(&mut conn, &mut req).unwrap();
-    assert_eq!(&req, b"GET /x");
+    assert_eq!(&req, b"DNSOKGET /x", "{}", String::from_utf8_lossy(&req));
     drop(conn);
     // The host reaches the container's server.
     let t = Instant::now();
@@ -1203,6 +1240,7 @@ fn the_engines_interface_is_taken_over() {
         "the kernel kept the address"
     );
     assert!(husk(&root, &["delete", "--force", "n1"]).status.success());
+    drop(resolver);
     let t = Instant::now();
     while Command::new("ip")
         .args(["link", "show", &host_if])

@@ -142,6 +142,29 @@ pub fn take_over() -> Result<Option<Taken>, NetnsError> {
     Ok(Some(Taken { fd, config }))
 }
 
+/// Whether a resolv.conf names the engine's resolver at 127.0.0.11
+/// (Docker's, on user-defined networks).
+pub fn names_local_resolver(resolv_conf: &str) -> bool {
+    resolv_conf.lines().any(|l| {
+        let mut w = l.split_whitespace();
+        w.next() == Some("nameserver") && w.next() == Some("127.0.0.11")
+    })
+}
+
+/// A UDP socket in this thread's network namespace connected to the
+/// engine's resolver, for the sandbox's relay (`sentry::local::dns`).
+pub fn resolver_socket() -> Result<OwnedFd, NetnsError> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|err| NetnsError::Host {
+        what: "the resolver socket",
+        err,
+    })?;
+    s.connect("127.0.0.11:53").map_err(|err| NetnsError::Host {
+        what: "connecting to 127.0.0.11:53",
+        err,
+    })?;
+    Ok(OwnedFd::from(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +179,16 @@ mod tests {
                      eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         assert_eq!(gateway(route, "eth0"), Some(Ipv4Addr::new(172, 17, 0, 1)));
         assert_eq!(gateway(route, "eth1"), None);
+    }
+
+    #[test]
+    fn the_local_resolver_is_recognised() {
+        assert!(names_local_resolver(
+            "search x\nnameserver 127.0.0.11\noptions ndots:0\n"
+        ));
+        assert!(!names_local_resolver(
+            "nameserver 10.0.0.1\n# nameserver 127.0.0.11\n"
+        ));
+        assert!(!names_local_resolver("nameserver 127.0.0.111\n"));
     }
 }

@@ -240,6 +240,25 @@ pub fn run(g: &super::Global, a: MonitorArgs) -> Result<i32> {
 
 type Started = (crate::launch::Launched, Arc<Shared>);
 
+/// Whether the container's resolv.conf (read at start: the engine writes
+/// it after create) names the engine's resolver at 127.0.0.11.
+fn uses_local_resolver(path: &std::path::Path) -> bool {
+    // Not followed out of the bundle by a symlink in the root: the bind's
+    // source is the engine's file, the root's is read without following.
+    let f = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    );
+    let Ok(f) = f else { return false };
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(
+        &mut std::io::Read::take(std::fs::File::from(f), 64 << 10),
+        &mut text,
+    );
+    crate::netns::takeover::names_local_resolver(&text)
+}
+
 /// Makes the container's cgroup with its limits (memory: the sandbox's
 /// size plus husk's room) and moves the monitor into it. Without limits
 /// asked for, a host that cannot give one only costs a warning.
@@ -324,6 +343,13 @@ fn start(
     // over (see `netns::takeover`).
     let (gate_r, gate_w) = socketpair()?;
     let take_over = network == crate::Network::Sandbox;
+    // The container's resolv.conf: a bind mount's (Docker's), or the root's.
+    let resolv_conf = plan
+        .binds
+        .iter()
+        .find(|b| b.dest == std::path::Path::new("/etc/resolv.conf"))
+        .map(|b| b.source.clone())
+        .unwrap_or_else(|| plan.rootfs.join("etc/resolv.conf"));
     let (ctl, ctl_sandbox) = socketpair()?;
     let stdio = match &console {
         Some(s) => Some([s.try_clone()?, s.try_clone()?, s.try_clone()?]),
@@ -434,10 +460,21 @@ fn start(
             } else {
                 None
             };
+            // The engine's resolver, when resolv.conf names 127.0.0.11.
+            let resolver = taken
+                .as_ref()
+                .filter(|_| uses_local_resolver(&resolv_conf))
+                .and_then(|_| {
+                    crate::netns::takeover::resolver_socket()
+                        .map_err(|e| tracing::warn!("the engine's resolver: {e}"))
+                        .ok()
+                });
             let sent = match &taken {
                 Some(t) => {
                     let msg = format!("s{}", t.config.render());
-                    control::send(&gate_w, msg.as_bytes(), &[t.fd.as_fd()])
+                    let mut fds = vec![t.fd.as_fd()];
+                    fds.extend(resolver.as_ref().map(|r| r.as_fd()));
+                    control::send(&gate_w, msg.as_bytes(), &fds)
                 }
                 None => control::send(&gate_w, b"s", &[]),
             };

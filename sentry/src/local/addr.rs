@@ -87,6 +87,9 @@ pub struct Names {
     /// AF_INET and AF_INET6 TCP and UDP sockets are host sockets
     /// (`crate::hostnet`).
     pub host: std::sync::OnceLock<Arc<crate::hostnet::HostNet>>,
+    /// The engine's resolver at 127.0.0.11, reached through the
+    /// container's namespace (`dns`).
+    pub dns: std::sync::OnceLock<Arc<super::dns::DnsRelay>>,
 }
 
 impl Names {

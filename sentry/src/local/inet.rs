@@ -464,6 +464,12 @@ impl LocalSocket {
         }
         let src = self.source(dest);
         let Some(t) = self.names.ports.find(self.proto(), dest, |_| true) else {
+            if dest == super::dns::RESOLVER && self.proto() == Proto::Udp {
+                if let Some(r) = self.names.dns.get() {
+                    r.forward(src, data);
+                    return Ok(data.len());
+                }
+            }
             // A connected socket hears of it (ICMP port unreachable).
             let mut st = self.st.lock();
             if st.remote == Some(dest) {

@@ -11,6 +11,7 @@
 //! ECONNRESET when data was left unread) and forgets its name.
 
 pub mod addr;
+pub mod dns;
 pub mod icmp;
 pub mod iface;
 pub mod ifreq;
@@ -934,6 +935,10 @@ impl FileOps for LocalFile {
             return Err(Errno::ESPIPE);
         }
         let own = self.0.st.lock().writer;
+        if self.0.inet() {
+            // A connected UDP socket's peer is an address, not a socket.
+            return self.0.inet_send(buf, None, Ancillary::default(), own);
+        }
         self.0.send_once(buf, None, Ancillary::default(), own)
     }
     fn before_transfer(&self, cx: &mut crate::kernel::Ctx<'_, '_>, write: bool) -> KResult<()> {
