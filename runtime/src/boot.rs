@@ -77,6 +77,9 @@ pub struct BootArgs {
     /// The first process starts with no_new_privs set.
     #[arg(long)]
     no_new_privs: bool,
+    /// The UTS namespace's domain name (a container's domainname).
+    #[arg(long)]
+    domainname: Option<String>,
     /// A path to mask (a container's maskedPaths).
     #[arg(long = "masked-path")]
     masked_paths: Vec<String>,
@@ -302,6 +305,9 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         let flags: u64 = flags.parse().with_context(|| format!("--tmpfs {t}"))?;
         syscalls::mount_tmpfs(&kernel, dest.as_bytes(), flags, data.as_bytes())
             .map_err(|e| anyhow::anyhow!("--tmpfs {t}: {e:?}"))?;
+    }
+    if let Some(d) = &a.domainname {
+        kernel.init_uts.set_domainname(d.as_bytes());
     }
     // After the mounts, as runc orders them; a path not there is skipped.
     for p in &a.masked_paths {

@@ -174,19 +174,20 @@ fn run_gives_the_status_output_and_process_settings() {
         c["process"]["args"] = serde_json::json!([
             "sh",
             "-c",
-            "echo hi $(hostname) $(id -u):$(id -g):$(id -G) $(pwd) $FOO; exit 7"
+            "echo hi $(hostname) $(id -u):$(id -g):$(id -G) $(pwd) $FOO $(cat /proc/sys/kernel/domainname); exit 7"
         ]);
         c["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar"]);
         c["process"]["cwd"] = "/home/user".into();
         c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
         c["hostname"] = "box".into();
+        c["domainname"] = "example.org".into();
     });
     let root = s.0.join("state");
     let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "r1"]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "hi box 1000:1000:1000 5 /home/user bar\n"
+        "hi box 1000:1000:1000 5 /home/user bar example.org\n"
     );
     // A foreground run removes its container.
     let l = husk(&root, &["list", "-q"]);

@@ -203,6 +203,8 @@ pub struct Plan {
     pub binds: Vec<gofer::Bind>,
     /// tmpfs mounts, the sentry's own.
     pub tmpfs: Vec<Tmpfs>,
+    /// domainname (the UTS namespace's).
+    pub domainname: Option<String>,
     /// process.noNewPrivileges.
     pub no_new_privileges: bool,
     /// process.oomScoreAdj.
@@ -706,8 +708,18 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         hooks.poststart = hook_list("poststart", h.poststart())?;
         hooks.poststop = hook_list("poststop", h.poststop())?;
     }
-    if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(refuse("domainname", "not supported yet"));
+    if spec
+        .hostname()
+        .as_ref()
+        .is_some_and(|h| h.len() > 64 || h.contains('\0'))
+    {
+        return Err(refuse("hostname", "longer than 64 bytes or with a NUL"));
+    }
+    let domainname = spec.domainname().clone().filter(|d| !d.is_empty());
+    if let Some(d) = &domainname {
+        if d.len() > 64 || d.contains('\0') {
+            return Err(refuse("domainname", "longer than 64 bytes or with a NUL"));
+        }
     }
     let mut limits = Limits::default();
     let mut cgroups_path = None;
@@ -833,6 +845,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         masked_paths,
         readonly_paths,
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        domainname,
         oom_score_adj: process.oom_score_adj(),
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()

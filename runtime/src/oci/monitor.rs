@@ -382,6 +382,9 @@ fn start(
     for t in &plan.tmpfs {
         boot_args.push(format!("--tmpfs={}", t.arg()));
     }
+    if let Some(d) = &plan.domainname {
+        boot_args.push(format!("--domainname={d}"));
+    }
     if plan.no_new_privileges {
         boot_args.push("--no-new-privs".into());
     }
