@@ -74,6 +74,11 @@ pub struct BootArgs {
     /// A tmpfs to mount: FLAGS:DATA:DEST (mount(2)'s flags and options).
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// The first process's capability sets: effective, permitted,
+    /// inheritable, bounding, ambient (hex). Default: for root, the sets
+    /// husk itself runs with; for anyone else, none.
+    #[arg(long)]
+    caps: Option<String>,
     /// The first process starts with no_new_privs set.
     #[arg(long)]
     no_new_privs: bool,
@@ -173,8 +178,19 @@ fn exec_request(
     let r: crate::oci::control::ExecRequest =
         serde_json::from_slice(json).map_err(|_| sentry::Errno::EINVAL)?;
     let stdio = <[OwnedFd; 3]>::try_from(fds).map_err(|_| sentry::Errno::EINVAL)?;
+    let mut creds = sentry::kernel::creds::Creds::of(r.uid, r.gid, r.groups);
+    if let Some(c) = r
+        .caps
+        .as_deref()
+        .and_then(sentry::kernel::creds::Caps::parse)
+    {
+        creds.caps = c;
+    } else if r.uid == 0 {
+        // runc's exec without capabilities: the container's first process's.
+        creds.caps = kernel.init.creds.caps;
+    }
     let who = sentry::kernel::InitProcess {
-        creds: sentry::kernel::creds::Creds::of(r.uid, r.gid, r.groups),
+        creds,
         umask: r.umask.unwrap_or(0o022),
         // The container's limits, as runc gives them.
         rlimits: kernel.init.rlimits.clone(),
@@ -190,6 +206,39 @@ fn exec_request(
         kernel.exec_outside(&who, argv, envp, cwd, stdio)
     };
     started.map_err(|(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e))| e)
+}
+
+/// The capability sets this process runs with (root's, as the host gave
+/// them), read before it gives them up: what root in `husk do` starts
+/// with, so a program has inside what it had outside.
+fn own_caps() -> sentry::kernel::creds::Caps {
+    use sentry::kernel::creds::{Caps, ALL};
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .map(|v| v & ALL)
+    };
+    match (
+        field("CapEff:"),
+        field("CapPrm:"),
+        field("CapInh:"),
+        field("CapBnd:"),
+        field("CapAmb:"),
+    ) {
+        (Some(effective), Some(permitted), Some(inheritable), Some(bounding), Some(ambient)) => {
+            Caps {
+                effective,
+                permitted,
+                inheritable,
+                bounding,
+                ambient,
+            }
+        }
+        _ => Caps::FULL,
+    }
 }
 
 fn dup_stdio(fd: i32) -> Result<OwnedFd> {
@@ -225,6 +274,11 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     // SAFETY: PR_SET_PDEATHSIG on ourselves.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let t0 = std::time::Instant::now();
+    let caps = match &a.caps {
+        Some(c) => sentry::kernel::creds::Caps::parse(c).context("--caps")?,
+        None if a.uid == 0 => own_caps(),
+        None => sentry::kernel::creds::Caps::NONE,
+    };
     if let Some(n) = a.cpus {
         sentry::fs::proc::set_ncpu(n);
     }
@@ -286,7 +340,10 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         net,
         host_network: host_net,
         init: sentry::kernel::InitProcess {
-            creds: sentry::kernel::creds::Creds::of(a.uid, a.gid, a.groups.clone()),
+            creds: sentry::kernel::creds::Creds {
+                caps,
+                ..sentry::kernel::creds::Creds::of(a.uid, a.gid, a.groups.clone())
+            },
             umask: a.umask.unwrap_or(0o022),
             rlimits: a.rlimits.clone(),
             no_new_privs: a.no_new_privs,

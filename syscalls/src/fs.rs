@@ -1441,7 +1441,11 @@ fn name_to_handle_at(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Err(Errno::EOPNOTSUPP)
 }
 fn open_by_handle_at(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if ctx.proc_ref().creds.euid != 0 {
+    if !ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::DAC_READ_SEARCH)
+    {
         return Err(Errno::EPERM);
     }
     fdget(ctx, a[0])?;

@@ -115,8 +115,13 @@ fn may_remove(p: &Pcx<'_>, path: &[u8], victim: &Stat) -> KResult<()> {
     let d = dir_of(p, path)?;
     let dst = d.stat.ok_or(Errno::ENOENT)?;
     p.w.c.check(&dst, MAY_WRITE | MAY_EXEC)?;
-    let uid = p.creds()?.fsuid;
-    if dst.mode & libc::S_ISVTX != 0 && uid != dst.uid && uid != victim.uid {
+    let c = p.creds()?;
+    let uid = c.fsuid;
+    if dst.mode & libc::S_ISVTX != 0
+        && uid != dst.uid
+        && uid != victim.uid
+        && !c.capable(sentry::kernel::creds::cap::FOWNER)
+    {
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -394,15 +399,23 @@ pub(crate) fn set_path(
     })
 }
 
-/// Only the owner (or root) may chmod; only root may chown.
+/// chown needs CAP_CHOWN (but for an owner giving the file to one of
+/// its own groups); chmod and times need ownership or CAP_FOWNER.
 fn check_owner(c: &sentry::kernel::Creds, file_uid: u32, attr: &SetAttr) -> KResult<()> {
-    if c.fsuid == 0 {
-        return Ok(());
+    use sentry::kernel::creds::cap;
+    let owner = c.fsuid == file_uid;
+    if !c.capable(cap::CHOWN) {
+        if attr.uid.is_some_and(|u| u != file_uid) {
+            return Err(Errno::EPERM);
+        }
+        if attr
+            .gid
+            .is_some_and(|g| !owner || (g != c.fsgid && !c.groups.contains(&g)))
+        {
+            return Err(Errno::EPERM);
+        }
     }
-    if attr.uid.is_some_and(|u| u != file_uid) || attr.gid.is_some() {
-        return Err(Errno::EPERM);
-    }
-    if (attr.mode.is_some() || attr.mtime.is_some()) && c.fsuid != file_uid {
+    if (attr.mode.is_some() || attr.mtime.is_some()) && !owner && !c.capable(cap::FOWNER) {
         return Err(Errno::EPERM);
     }
     Ok(())

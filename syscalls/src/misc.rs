@@ -48,7 +48,11 @@ fn set_name(ctx: &mut Ctx<'_, '_>, a: [u64; 6], host: bool) -> KResult<u64> {
     if a[1] > 64 {
         return Err(Errno::EINVAL);
     }
-    if !ctx.proc_ref().creds.privileged() {
+    if !ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SYS_ADMIN)
+    {
         return Err(Errno::EPERM);
     }
     let b = sentry::mm::read_vec(&ctx.mm, a[0], crate::abi::size(a[1]))?;

@@ -45,7 +45,11 @@ const MGC_VAL: u64 = 0xc0ed_0000;
 static NEXT_DEV: AtomicU64 = AtomicU64::new(0x40);
 
 fn admin(ctx: &Ctx<'_, '_>) -> KResult<()> {
-    if ctx.proc_ref().creds.euid != 0 {
+    if !ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SYS_ADMIN)
+    {
         return Err(Errno::EPERM);
     }
     Ok(())

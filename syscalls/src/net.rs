@@ -127,8 +127,11 @@ fn inet_kind(ctx: &Ctx<'_, '_>, ty: i32, protocol: u64) -> KResult<i32> {
             Err(Errno::EPROTONOSUPPORT)
         }
         (libc::SOCK_RAW, libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6) => {
-            // CAP_NET_RAW: root's.
-            if ctx.proc_ref().creds.euid != 0 {
+            if !ctx
+                .proc_ref()
+                .creds
+                .capable(sentry::kernel::creds::cap::NET_RAW)
+            {
                 return Err(Errno::EPERM);
             }
             Ok(ty)
@@ -584,16 +587,15 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
 }
 
 /// SCM_CREDENTIALS may claim only the sender's own process and ids,
-/// unless it is privileged.
+/// unless it has the capability for each (CAP_SYS_ADMIN, CAP_SETUID,
+/// CAP_SETGID).
 fn check_creds(ctx: &Ctx<'_, '_>, c: &Ucred) -> KResult<()> {
+    use sentry::kernel::creds::cap;
     let p = ctx.proc_ref();
     let own = &p.creds;
-    if own.privileged() {
-        return Ok(());
-    }
-    let pid_ok = c.pid == ctx.tgid();
-    let uid_ok = [own.ruid, own.euid, own.suid].contains(&c.uid);
-    let gid_ok = [own.rgid, own.egid, own.sgid].contains(&c.gid);
+    let pid_ok = c.pid == ctx.tgid() || own.capable(cap::SYS_ADMIN);
+    let uid_ok = [own.ruid, own.euid, own.suid].contains(&c.uid) || own.capable(cap::SETUID);
+    let gid_ok = [own.rgid, own.egid, own.sgid].contains(&c.gid) || own.capable(cap::SETGID);
     if pid_ok && uid_ok && gid_ok {
         Ok(())
     } else {
@@ -910,7 +912,10 @@ fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (level, name) = (crate::abi::int(a[1]), crate::abi::int(a[2]));
     if level == libc::SOL_SOCKET
         && matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE)
-        && !ctx.proc_ref().creds.privileged()
+        && !ctx
+            .proc_ref()
+            .creds
+            .capable(sentry::kernel::creds::cap::NET_ADMIN)
     {
         return Err(Errno::EPERM);
     }

@@ -3,6 +3,7 @@
 
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
+use sentry::kernel::creds::cap;
 use sentry::kernel::exec;
 use sentry::kernel::lifecycle::{WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WUNTRACED};
 use sentry::kernel::signal::CLD_EXITED;
@@ -69,13 +70,13 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "capget",
         "aa",
-        Partial("root holds every capability"),
+        Partial("v1-v3 sets; no file capabilities"),
         capget,
     );
     r(
         "capset",
         "aa",
-        Partial("accepted for the caller only, not enforced"),
+        Partial("the caller's own sets, Linux's rules; no securebits"),
         capset,
     );
     r("getrlimit", "ia", Full, getrlimit);
@@ -153,7 +154,7 @@ pub(crate) fn prepare_clone(
         }
         _ => return None,
     };
-    sentry::kernel::clone::check_flags(cx.k, flags, cx.creds.euid).ok()?;
+    sentry::kernel::clone::check_flags(cx.k, flags, cx.creds).ok()?;
     let mut pctx = cx.pctx.borrow_mut();
     // A failure is the locked handler's to report (it checks more first).
     let prep = sentry::kernel::clone::prepare(cx.k, cx.mm, &mut pctx, flags).ok()?;
@@ -555,16 +556,58 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         libc::PR_GET_SECCOMP => Ok(0),
         libc::PR_CAPBSET_READ => {
-            if a[1] > 40 {
+            if a[1] > u64::from(cap::LAST) {
                 return Err(Errno::EINVAL);
             }
-            Ok(1)
+            Ok((ctx.proc_ref().creds.caps.bounding >> a[1]) & 1)
+        }
+        libc::PR_CAPBSET_DROP => {
+            if a[1] > u64::from(cap::LAST) {
+                return Err(Errno::EINVAL);
+            }
+            let c = &mut ctx.proc_().creds;
+            if !c.capable(cap::SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            c.caps.bounding &= !(1 << a[1]);
+            Ok(0)
+        }
+        libc::PR_CAP_AMBIENT => {
+            let c = &mut ctx.proc_().creds;
+            let bit = |n: u64| {
+                if n > u64::from(cap::LAST) {
+                    Err(Errno::EINVAL)
+                } else {
+                    Ok(1u64 << n)
+                }
+            };
+            match crate::abi::int(a[1]) {
+                libc::PR_CAP_AMBIENT_IS_SET if a[3] == 0 && a[4] == 0 => {
+                    Ok(u64::from(c.caps.ambient & bit(a[2])? != 0))
+                }
+                libc::PR_CAP_AMBIENT_RAISE if a[3] == 0 && a[4] == 0 => {
+                    let b = bit(a[2])?;
+                    if c.caps.permitted & b == 0 || c.caps.inheritable & b == 0 {
+                        return Err(Errno::EPERM);
+                    }
+                    c.caps.ambient |= b;
+                    Ok(0)
+                }
+                libc::PR_CAP_AMBIENT_LOWER if a[3] == 0 && a[4] == 0 => {
+                    c.caps.ambient &= !bit(a[2])?;
+                    Ok(0)
+                }
+                libc::PR_CAP_AMBIENT_CLEAR_ALL if a[2] == 0 && a[3] == 0 && a[4] == 0 => {
+                    c.caps.ambient = 0;
+                    Ok(0)
+                }
+                _ => Err(Errno::EINVAL),
+            }
         }
         libc::PR_SET_KEEPCAPS => {
             if a[1] > 1 {
                 return Err(Errno::EINVAL);
             }
-            ctx.log_once("PR_SET_KEEPCAPS (capabilities are not enforced)");
             ctx.proc_().keepcaps = a[1] == 1;
             Ok(0)
         }
@@ -613,8 +656,11 @@ fn getresgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// setres[ug]id core: -1 keeps a field; unprivileged callers may only
 /// pick among their current ids.
 fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<u64> {
+    use sentry::kernel::creds::cap;
+    let keepcaps = ctx.proc_ref().keepcaps;
     let c = &mut ctx.proc_().creds;
-    let priv_ = c.privileged();
+    let old = c.clone();
+    let priv_ = c.capable(if uid { cap::SETUID } else { cap::SETGID });
     let cur = if uid {
         [c.ruid, c.euid, c.suid]
     } else {
@@ -637,6 +683,7 @@ fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<
         c.euid = f(c.euid, e);
         c.suid = f(c.suid, s);
         c.fsuid = c.euid;
+        c.fix_setuid(&old, keepcaps);
     } else {
         c.rgid = f(c.rgid, r);
         c.egid = f(c.egid, e);
@@ -677,7 +724,11 @@ fn setuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if v == -1 {
         return Err(Errno::EINVAL);
     }
-    if ctx.proc_ref().creds.privileged() {
+    if ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SETUID)
+    {
         set_ids(ctx, true, v, v, v)
     } else {
         set_ids(ctx, true, -1, v, -1)
@@ -688,7 +739,11 @@ fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if v == -1 {
         return Err(Errno::EINVAL);
     }
-    if ctx.proc_ref().creds.privileged() {
+    if ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SETGID)
+    {
         set_ids(ctx, false, v, v, v)
     } else {
         set_ids(ctx, false, -1, v, -1)
@@ -696,16 +751,22 @@ fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
-    let old = c.fsuid;
-    if c.privileged() || [c.ruid, c.euid, c.suid].contains(&(crate::abi::uint(a[0]))) {
-        c.fsuid = crate::abi::uint(a[0]);
+    let before = c.clone();
+    let want = crate::abi::uint(a[0]);
+    if c.capable(sentry::kernel::creds::cap::SETUID)
+        || [c.ruid, c.euid, c.suid, c.fsuid].contains(&want)
+    {
+        c.fsuid = want;
+        c.fix_setuid(&before, false);
     }
-    Ok(old as u64)
+    Ok(u64::from(before.fsuid))
 }
 fn setfsgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let old = c.fsgid;
-    if c.privileged() || [c.rgid, c.egid, c.sgid].contains(&(crate::abi::uint(a[0]))) {
+    if c.capable(sentry::kernel::creds::cap::SETGID)
+        || [c.rgid, c.egid, c.sgid, c.fsgid].contains(&(crate::abi::uint(a[0])))
+    {
         c.fsgid = crate::abi::uint(a[0]);
     }
     Ok(old as u64)
@@ -730,7 +791,11 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] > 65536 {
         return Err(Errno::EINVAL);
     }
-    if !ctx.proc_ref().creds.privileged() {
+    if !ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SETGID)
+    {
         return Err(Errno::EPERM);
     }
     let b = sentry::mm::read_vec(&ctx.mm, a[1], crate::abi::size(a[0]) * 4)?;
@@ -741,35 +806,43 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// The user_cap_header version: how many 32-bit words each set takes
+/// (v1: one; v2 and v3: two). None for any other, with the header
+/// rewritten to the preferred version.
+fn cap_words(ctx: &mut Ctx<'_, '_>, hdr_at: u64, hdr: [u32; 2]) -> KResult<Option<usize>> {
+    match hdr[0] {
+        0x1998_0330 => Ok(Some(1)),
+        0x2007_1026 | 0x2008_0522 => Ok(Some(2)),
+        _ => {
+            put(ctx, hdr_at, &[0x2008_0522u32, hdr[1]])?;
+            Ok(None)
+        }
+    }
+}
+
 fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let hdr: [u32; 2] = get(ctx, a[0])?;
+    // A version probe (no data) is answered with the version.
+    let Some(n) = cap_words(ctx, a[0], hdr)? else {
+        return if a[1] == 0 { Ok(0) } else { Err(Errno::EINVAL) };
+    };
     let pid = crate::abi::sbits(hdr[1]);
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid > 0 && !ctx.st.tasks.contains_key(&pid) && a[1] != 0 {
-        return Err(Errno::ESRCH);
-    }
-    let n = match hdr[0] {
-        0x1998_0330 => 1,
-        0x2007_1026 | 0x2008_0522 => 2,
-        _ => {
-            put(ctx, a[0], &[0x2008_0522u32, hdr[1]])?;
-            return if a[1] == 0 { Ok(0) } else { Err(Errno::EINVAL) };
-        }
+    let tgid = if pid == 0 {
+        ctx.tgid()
+    } else {
+        ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?
     };
     if a[1] == 0 {
         return Ok(0);
     }
-    let full = if ctx.proc_ref().creds.euid == 0 {
-        u32::MAX
-    } else {
-        0
-    };
+    let c = ctx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.creds.caps;
     let mut v = Vec::new();
     for i in 0..n {
-        let m = if i == 1 { full & 0x1ff } else { full };
-        v.extend_from_slice(&[m, m, 0]);
+        let w = |set: u64| u32::try_from((set >> (32 * i)) & 0xffff_ffff).unwrap_or(0);
+        v.extend_from_slice(&[w(c.effective), w(c.permitted), w(c.inheritable)]);
     }
     let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
     ctx.mm.write(a[1], &b)?;
@@ -777,10 +850,22 @@ fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn capset(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let hdr: [u32; 2] = get(ctx, a[0])?;
-    if hdr[1] != 0 && crate::abi::sbits(hdr[1]) != ctx.tgid() {
+    let Some(n) = cap_words(ctx, a[0], hdr)? else {
+        return Err(Errno::EINVAL);
+    };
+    let pid = crate::abi::sbits(hdr[1]);
+    if pid != 0 && pid != ctx.tid && pid != ctx.tgid() {
         return Err(Errno::EPERM);
     }
-    ctx.log_once("capset (capabilities are not enforced)");
+    let raw = sentry::mm::read_vec(&ctx.mm, a[1], n * 12)?;
+    let word = |i: usize, k: usize| {
+        let at = (i * 3 + k) * 4;
+        u64::from(u32::from_le_bytes(
+            raw[at..at + 4].try_into().unwrap_or_default(),
+        ))
+    };
+    let set = |k: usize| (0..n).fold(0u64, |acc, i| acc | word(i, k) << (32 * i));
+    ctx.proc_().creds.capset(set(0), set(1), set(2))?;
     Ok(0)
 }
 
@@ -797,8 +882,12 @@ fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KRes
     if res == libc::RLIMIT_NOFILE as u64 && v.1 > 1 << 20 {
         return Err(Errno::EPERM);
     }
+    let may_raise = ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SYS_RESOURCE);
     let p = ctx.st.procs.get_mut(&tgid).ok_or(Errno::ESRCH)?;
-    if v.1 > p.rlimits[crate::abi::size(res)].1 && !p.creds.privileged() {
+    if v.1 > p.rlimits[crate::abi::size(res)].1 && !may_raise {
         return Err(Errno::EPERM);
     }
     p.rlimits[crate::abi::size(res)] = v;

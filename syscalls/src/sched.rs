@@ -57,7 +57,7 @@ fn target(ctx: &Ctx<'_, '_>, pid: u64, negative: Errno) -> KResult<i32> {
 /// Changing another thread's scheduling needs the same owner or privilege.
 fn may_change(ctx: &Ctx<'_, '_>, tid: i32) -> KResult<()> {
     let me = &ctx.proc_ref().creds;
-    if me.privileged() {
+    if me.capable(sentry::kernel::creds::cap::SYS_NICE) {
         return Ok(());
     }
     let tgid = ctx.st.tasks[&tid].tgid;
@@ -111,7 +111,7 @@ fn set_sched(ctx: &mut Ctx<'_, '_>, pid: u64, policy: Option<i32>, param: u64) -
     }
     may_change(ctx, tid)?;
     let p = ctx.proc_ref();
-    if !p.creds.privileged() {
+    if !p.creds.capable(sentry::kernel::creds::cap::SYS_NICE) {
         let rtprio = p.rlimits[libc::RLIMIT_RTPRIO as usize].0;
         let prio_u = u64::from(prio.unsigned_abs());
         if rt && ((policy != cur.policy && rtprio == 0) || (prio > cur.priority && prio_u > rtprio))
@@ -278,7 +278,10 @@ fn getpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn setpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = prio_targets(ctx, a[0], a[1])?;
     let nice = (crate::abi::int(a[2])).clamp(-20, 19);
-    let privileged = ctx.proc_ref().creds.privileged();
+    let privileged = ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SYS_NICE);
     for p in t {
         let pr = ctx.st.procs.get_mut(&p).unwrap();
         if nice < pr.nice && !privileged {

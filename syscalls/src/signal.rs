@@ -248,6 +248,26 @@ fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
     SigInfo::user(sig, code, ctx.tgid(), ctx.proc_ref().creds.ruid)
 }
 
+/// Whether the caller may signal process `tgid` (Linux's
+/// check_kill_permission): its own group, a matching real or effective
+/// uid against the target's real or saved one, CAP_KILL, or SIGCONT in
+/// its own session.
+fn may_signal(ctx: &Ctx<'_, '_>, tgid: i32, sig: i32) -> bool {
+    if tgid == ctx.tgid() {
+        return true;
+    }
+    let me = ctx.proc_ref();
+    let Some(them) = ctx.st.procs.get(&tgid) else {
+        return false;
+    };
+    let (c, t) = (&me.creds, &them.creds);
+    [c.euid, c.ruid]
+        .iter()
+        .any(|u| *u == t.suid || *u == t.ruid)
+        || c.capable(sentry::kernel::creds::cap::KILL)
+        || (sig == libc::SIGCONT && them.sid == me.sid)
+}
+
 fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (pid, sig) = (crate::abi::int(a[0]), a[1]);
     if sig > 64 {
@@ -270,6 +290,14 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
+    // A group or everyone: those it may signal, EPERM if none.
+    let targets: Vec<i32> = targets
+        .into_iter()
+        .filter(|&t| may_signal(ctx, t, sig))
+        .collect();
+    if targets.is_empty() {
+        return Err(Errno::EPERM);
+    }
     if sig == 0 {
         return Ok(0);
     }
@@ -289,6 +317,9 @@ fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> 
     let t = ctx.st.tasks.get(&tid).ok_or(Errno::ESRCH)?;
     if tgid.is_some_and(|g| g != t.tgid) {
         return Err(Errno::ESRCH);
+    }
+    if !may_signal(ctx, t.tgid, crate::abi::int(sig)) {
+        return Err(Errno::EPERM);
     }
     if sig == 0 {
         return Ok(0);
@@ -329,6 +360,9 @@ fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = crate::abi::int(a[0]);
     let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
     let info = queue_info(ctx, tgid, a[1], a[2])?;
+    if !may_signal(ctx, tgid, info.signo) {
+        return Err(Errno::EPERM);
+    }
     if info.signo != 0 && !ksig::init_protected(&ctx.st, tgid, info.signo, None) {
         ksig::send_to_process(&mut ctx.st, tgid, info);
     }
@@ -347,6 +381,9 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         .ok_or(Errno::ESRCH)?;
     let tg = t.tgid;
     let info = queue_info(ctx, tg, a[2], a[3])?;
+    if !may_signal(ctx, tg, info.signo) {
+        return Err(Errno::EPERM);
+    }
     if info.signo != 0 && !ksig::init_protected(&ctx.st, tg, info.signo, Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }

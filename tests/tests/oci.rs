@@ -553,6 +553,52 @@ fn no_new_privileges_and_oom_score() {
     assert!(husk(&root, &["delete", "--force", "o1"]).status.success());
 }
 
+/// process.capabilities are the process's sets, and the sentry's checks
+/// use them: root without CAP_CHOWN cannot chown, without CAP_SYS_ADMIN
+/// cannot set the host name; an exec gets the container's sets; an
+/// unknown capability is refused by field.
+#[test]
+fn capabilities_are_enforced() {
+    subreaper();
+    let s = Scratch::new("caps");
+    let b = bundle(&s.0, |cfg| {
+        let set = serde_json::json!(["CAP_KILL", "CAP_SETUID"]);
+        cfg["process"]["capabilities"] = serde_json::json!({
+            "bounding": set, "effective": set, "permitted": set
+        });
+        cfg["process"]["args"] = serde_json::json!(["sleep", "100"]);
+    });
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(husk(&root, &["start", "c1"]).status.success());
+    let e = husk(
+        &root,
+        &[
+            "exec", "c1", "sh", "-c",
+            "grep -E 'CapEff|CapBnd' /proc/self/status; touch /tmp/f; chown 1 /tmp/f || echo chown refused; \
+             hostname other 2>/dev/null || echo hostname refused",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&e.stdout),
+        "CapEff:\t00000000000000a0\nCapBnd:\t00000000000000a0\nchown refused\nhostname refused\n",
+        "{}",
+        stderr(&e)
+    );
+    assert!(husk(&root, &["delete", "--force", "c1"]).status.success());
+    let bad = bundle(&s.0.join("bad"), |cfg| {
+        cfg["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_FROBNICATE"]});
+    });
+    let o = create(&root, &["--bundle", bad.to_str().unwrap(), "c2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("process.capabilities"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A seccomp profile is the sentry's to enforce: a call it denies
 /// fails with the profile's errno, one it kills ends the process with
 /// SIGSYS, the rest run.

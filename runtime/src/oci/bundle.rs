@@ -205,6 +205,8 @@ pub struct Plan {
     pub tmpfs: Vec<Tmpfs>,
     /// domainname (the UTS namespace's).
     pub domainname: Option<String>,
+    /// process.capabilities, as `husk boot --caps` takes them.
+    pub caps: Option<String>,
     /// process.noNewPrivileges.
     pub no_new_privileges: bool,
     /// process.oomScoreAdj.
@@ -362,6 +364,29 @@ const OWN_MOUNTS: [(&str, &[&str]); 7] = [
     ("/dev/mqueue", &["mqueue"]),
 ];
 
+/// Checks process.capabilities' names before `oci-spec` parses them (its
+/// error would not say which).
+fn capability_names(raw: &serde_json::Value) -> Result<(), BundleError> {
+    let Some(sets) = raw
+        .pointer("/process/capabilities")
+        .and_then(|v| v.as_object())
+    else {
+        return Ok(());
+    };
+    for (set, names) in sets {
+        for (i, n) in names.as_array().into_iter().flatten().enumerate() {
+            let name = n.as_str().unwrap_or_default();
+            if sentry::kernel::creds::cap::by_name(name).is_none() || !name.starts_with("CAP_") {
+                return Err(refuse(
+                    format!("process.capabilities.{set}[{i}]"),
+                    format!("{n}: not a capability"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks the JSON for keys `oci-spec` would drop unread.
 fn unknown_keys(raw: &serde_json::Value) -> Result<(), BundleError> {
     for (section, known) in KNOWN {
@@ -408,6 +433,44 @@ fn rlimit_number(name: &str) -> Option<u32> {
         .iter()
         .position(|n| *n == name)
         .and_then(|i| u32::try_from(i).ok())
+}
+
+/// process.capabilities as the five sets (`Caps::render`); a set not
+/// given is empty, a name husk does not know is refused.
+pub fn capabilities(c: &oci_spec::runtime::LinuxCapabilities) -> Result<String, BundleError> {
+    use sentry::kernel::creds::{cap, Caps};
+    let set =
+        |field: &str, v: &Option<oci_spec::runtime::Capabilities>| -> Result<u64, BundleError> {
+            let mut bits = 0u64;
+            for c in v.iter().flatten() {
+                let name = serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let n = cap::by_name(&name).ok_or_else(|| {
+                    refuse(
+                        format!("process.capabilities.{field}"),
+                        format!("{name}: not a capability this kernel has"),
+                    )
+                })?;
+                bits |= 1 << n;
+            }
+            Ok(bits)
+        };
+    let caps = Caps {
+        effective: set("effective", c.effective())?,
+        permitted: set("permitted", c.permitted())?,
+        inheritable: set("inheritable", c.inheritable())?,
+        bounding: set("bounding", c.bounding())?,
+        ambient: set("ambient", c.ambient())?,
+    };
+    // As runc: what the process cannot hold is not given.
+    let caps = Caps {
+        effective: caps.effective & caps.permitted,
+        ambient: caps.ambient & caps.permitted & caps.inheritable,
+        ..caps
+    };
+    Ok(caps.render())
 }
 
 /// Paths inside the sandbox (maskedPaths, readonlyPaths): absolute,
@@ -585,6 +648,7 @@ pub fn load(bundle: &Path) -> Result<Plan, BundleError> {
         err: oci_spec::OciSpecError::SerDe(e),
     })?;
     unknown_keys(&raw)?;
+    capability_names(&raw)?;
     let spec: Spec = serde_json::from_value(raw).map_err(|e| BundleError::Parse {
         path: path.clone(),
         err: oci_spec::OciSpecError::SerDe(e),
@@ -649,9 +713,10 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         }
         rlimits.push((n, r.soft(), r.hard()));
     }
-    if process.capabilities().is_some() {
-        tracing::warn!("process.capabilities: not enforced yet; the application has root's");
-    }
+    let caps = match process.capabilities() {
+        Some(c) => Some(capabilities(c)?),
+        None => None,
+    };
     if process
         .apparmor_profile()
         .as_ref()
@@ -846,6 +911,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         readonly_paths,
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         domainname,
+        caps,
         oom_score_adj: process.oom_score_adj(),
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()

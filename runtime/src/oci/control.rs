@@ -34,6 +34,9 @@ pub struct ExecRequest {
     /// Starts with no_new_privs set.
     #[serde(default)]
     pub no_new_privs: bool,
+    /// Its capability sets (`Caps::render`); None: by its uid.
+    #[serde(default)]
+    pub caps: Option<String>,
 }
 
 /// The largest message either side sends.

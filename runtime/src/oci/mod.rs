@@ -526,6 +526,10 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
             umask: proc.user().umask(),
             terminal: proc.terminal().unwrap_or(false),
             no_new_privs: proc.no_new_privileges().unwrap_or(false) || plan.no_new_privileges,
+            caps: match proc.capabilities() {
+                Some(c) => Some(bundle::capabilities(c)?),
+                None => plan.caps.clone(),
+            },
         });
     }
     if a.command.is_empty() {
@@ -563,6 +567,7 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
         umask: plan.umask,
         terminal: a.tty,
         no_new_privs: a.no_new_privs || plan.no_new_privileges,
+        caps: plan.caps.clone(),
     })
 }
 

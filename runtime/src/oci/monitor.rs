@@ -385,6 +385,9 @@ fn start(
     if let Some(d) = &plan.domainname {
         boot_args.push(format!("--domainname={d}"));
     }
+    if let Some(c) = &plan.caps {
+        boot_args.push(format!("--caps={c}"));
+    }
     if plan.no_new_privileges {
         boot_args.push("--no-new-privs".into());
     }

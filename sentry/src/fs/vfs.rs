@@ -49,13 +49,18 @@ pub const MAY_READ: u32 = 4;
 pub const MAY_WRITE: u32 = 2;
 pub const MAY_EXEC: u32 = 1;
 
-/// Whether `c` (by its filesystem ids) may access `st` for `want`
-/// (MAY_* bits). Root has CAP_DAC_OVERRIDE: everything but executing a
-/// file with no execute bit at all.
+/// Whether `c` (by its filesystem ids and capabilities) may access `st`
+/// for `want` (MAY_* bits). CAP_DAC_OVERRIDE allows everything but
+/// executing a file with no execute bit at all; CAP_DAC_READ_SEARCH
+/// reading any file and reading and searching any directory.
 pub fn may(c: &crate::kernel::Creds, st: &Stat, want: u32) -> bool {
-    if c.fsuid == 0 {
-        let dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
-        return want & MAY_EXEC == 0 || dir || st.mode & 0o111 != 0;
+    use crate::kernel::creds::cap;
+    let dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
+    if c.capable(cap::DAC_OVERRIDE) && (want & MAY_EXEC == 0 || dir || st.mode & 0o111 != 0) {
+        return true;
+    }
+    if c.capable(cap::DAC_READ_SEARCH) && want & MAY_WRITE == 0 && (dir || want & MAY_EXEC == 0) {
+        return true;
     }
     let bits = if st.uid == c.fsuid {
         (st.mode >> 6) & 7
@@ -117,9 +122,13 @@ impl<'a> Caller<'a> {
         }
     }
 
-    /// Whether the caller is exempt from permission bits (root).
+    /// Whether the caller is exempt from permission bits and sticky
+    /// directories (CAP_DAC_OVERRIDE and CAP_FOWNER, root's); without
+    /// them the checks run, and `may` weighs each capability.
     pub fn overrides(&self) -> bool {
-        self.creds().is_none_or(|c| c.fsuid == 0)
+        use crate::kernel::creds::cap;
+        self.creds()
+            .is_none_or(|c| c.capable(cap::DAC_OVERRIDE) && c.capable(cap::FOWNER))
     }
 }
 

@@ -25,8 +25,8 @@ pub struct CloneArgs {
     pub exit_signal: i32,
 }
 
-/// clone's checks of its flags alone (`euid`: the caller's).
-pub fn check_flags(k: &Kernel, flags: u64, euid: u32) -> KResult<()> {
+/// clone's checks of its flags alone (`creds`: the caller's).
+pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> {
     let f = crate::num::sbits32(u32::try_from(flags & 0xffff_ffff).unwrap_or(0));
     if f & libc::CLONE_THREAD != 0 && f & libc::CLONE_SIGHAND == 0 {
         return Err(Errno::EINVAL);
@@ -47,7 +47,9 @@ pub fn check_flags(k: &Kernel, flags: u64, euid: u32) -> KResult<()> {
     if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
         return Err(Errno::EINVAL);
     }
-    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 && euid != 0 {
+    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0
+        && !creds.capable(super::creds::cap::SYS_ADMIN)
+    {
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -106,7 +108,7 @@ pub fn prepare(
 /// clone(2): registers the child made by the call's lock-free part
 /// (`ctx.prepared`), or makes it now.
 pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
-    check_flags(ctx.k, a.flags, ctx.proc_ref().creds.euid)?;
+    check_flags(ctx.k, a.flags, &ctx.proc_ref().creds)?;
     // A container's pids limit counts tasks, as the pids controller does.
     if ctx.k.max_tasks().is_some_and(|m| ctx.st.tasks.len() >= m) {
         return Err(Errno::EAGAIN);

@@ -1,4 +1,158 @@
-//! Credentials of a process.
+//! Credentials of a process: its ids and its capability sets, with
+//! Linux's rules for how id changes, exec and capset move the sets
+//! (capabilities(7)). Files never carry capabilities here and no file
+//! is set-user-ID on exec, so exec treats only root as privileged.
+
+use crate::errno::{Errno, KResult};
+
+/// Capability numbers (linux/capability.h).
+pub mod cap {
+    pub const CHOWN: u32 = 0;
+    pub const DAC_OVERRIDE: u32 = 1;
+    pub const DAC_READ_SEARCH: u32 = 2;
+    pub const FOWNER: u32 = 3;
+    pub const FSETID: u32 = 4;
+    pub const KILL: u32 = 5;
+    pub const SETGID: u32 = 6;
+    pub const SETUID: u32 = 7;
+    pub const SETPCAP: u32 = 8;
+    pub const LINUX_IMMUTABLE: u32 = 9;
+    pub const NET_BIND_SERVICE: u32 = 10;
+    pub const NET_ADMIN: u32 = 12;
+    pub const NET_RAW: u32 = 13;
+    pub const SYS_CHROOT: u32 = 18;
+    pub const SYS_ADMIN: u32 = 21;
+    pub const SYS_NICE: u32 = 23;
+    pub const SYS_RESOURCE: u32 = 24;
+    pub const MKNOD: u32 = 27;
+    pub const MAC_OVERRIDE: u32 = 32;
+    /// CAP_LAST_CAP of the kernel this sentry reports (6.1).
+    pub const LAST: u32 = 40;
+
+    /// Names by number, without the CAP_ prefix.
+    pub const NAMES: [&str; LAST as usize + 1] = [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+
+    /// A capability's number from its name (`CAP_CHOWN` or `CHOWN`).
+    pub fn by_name(name: &str) -> Option<u32> {
+        let n = name.strip_prefix("CAP_").unwrap_or(name);
+        NAMES
+            .iter()
+            .position(|x| *x == n)
+            .and_then(|i| u32::try_from(i).ok())
+    }
+}
+
+/// Every capability.
+pub const ALL: u64 = (1 << (cap::LAST + 1)) - 1;
+
+/// The capabilities tied to the filesystem uid: dropped from the
+/// effective set when fsuid leaves 0, raised (from the permitted set)
+/// when it comes back.
+const FS_CAPS: u64 = 1 << cap::CHOWN
+    | 1 << cap::DAC_OVERRIDE
+    | 1 << cap::DAC_READ_SEARCH
+    | 1 << cap::FOWNER
+    | 1 << cap::FSETID
+    | 1 << cap::LINUX_IMMUTABLE
+    | 1 << cap::MKNOD
+    | 1 << cap::MAC_OVERRIDE;
+
+/// The five capability sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
+    pub ambient: u64,
+}
+
+impl Caps {
+    /// As `husk boot --caps` takes them: effective, permitted,
+    /// inheritable, bounding, ambient, in hex, comma-separated.
+    pub fn render(&self) -> String {
+        format!(
+            "{:x},{:x},{:x},{:x},{:x}",
+            self.effective, self.permitted, self.inheritable, self.bounding, self.ambient
+        )
+    }
+
+    pub fn parse(s: &str) -> Option<Caps> {
+        let v: Vec<u64> = s
+            .split(',')
+            .map(|x| u64::from_str_radix(x, 16).ok().filter(|v| v & !ALL == 0))
+            .collect::<Option<_>>()?;
+        let [effective, permitted, inheritable, bounding, ambient] = v[..] else {
+            return None;
+        };
+        Some(Caps {
+            effective,
+            permitted,
+            inheritable,
+            bounding,
+            ambient,
+        })
+    }
+
+    /// Root's: everything permitted and effective.
+    pub const FULL: Caps = Caps {
+        effective: ALL,
+        permitted: ALL,
+        inheritable: 0,
+        bounding: ALL,
+        ambient: 0,
+    };
+    /// An unprivileged user's: nothing, within a full bounding set.
+    pub const NONE: Caps = Caps {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+        bounding: ALL,
+        ambient: 0,
+    };
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creds {
@@ -11,24 +165,16 @@ pub struct Creds {
     pub sgid: u32,
     pub fsgid: u32,
     pub groups: Vec<u32>,
+    pub caps: Caps,
 }
 
 impl Creds {
     pub fn root() -> Creds {
-        Creds {
-            ruid: 0,
-            euid: 0,
-            suid: 0,
-            fsuid: 0,
-            rgid: 0,
-            egid: 0,
-            sgid: 0,
-            fsgid: 0,
-            groups: vec![0],
-        }
+        Creds::of(0, 0, vec![0])
     }
 
-    /// All ids `uid` and `gid`, with supplementary `groups`.
+    /// All ids `uid` and `gid`, with supplementary `groups`; root's
+    /// capabilities for uid 0, none otherwise.
     pub fn of(uid: u32, gid: u32, groups: Vec<u32>) -> Creds {
         Creds {
             ruid: uid,
@@ -40,11 +186,186 @@ impl Creds {
             sgid: gid,
             fsgid: gid,
             groups,
+            caps: if uid == 0 { Caps::FULL } else { Caps::NONE },
         }
     }
 
-    /// CAP_SETUID/CAP_SETGID: effective root has all capabilities here.
-    pub fn privileged(&self) -> bool {
-        self.euid == 0
+    /// Whether the effective set holds `c`.
+    pub fn capable(&self, c: u32) -> bool {
+        c <= cap::LAST && self.caps.effective & (1 << c) != 0
+    }
+
+    /// Linux's cap_emulate_setxuid and fsuid rules, after the uids moved
+    /// from `old`'s: leaving root drops the permitted and effective sets
+    /// (unless `keepcaps`) and the ambient one; the effective set follows
+    /// euid in and out of 0, the filesystem capabilities fsuid.
+    pub fn fix_setuid(&mut self, old: &Creds, keepcaps: bool) {
+        let was_root = old.ruid == 0 || old.euid == 0 || old.suid == 0;
+        let is_root = self.ruid == 0 || self.euid == 0 || self.suid == 0;
+        let c = &mut self.caps;
+        if was_root && !is_root {
+            if !keepcaps {
+                c.permitted = 0;
+                c.effective = 0;
+            }
+            c.ambient = 0;
+        }
+        if old.euid == 0 && self.euid != 0 {
+            c.effective = 0;
+        }
+        if old.euid != 0 && self.euid == 0 {
+            c.effective = c.permitted;
+        }
+        if old.fsuid == 0 && self.fsuid != 0 {
+            c.effective &= !FS_CAPS;
+        }
+        if old.fsuid != 0 && self.fsuid == 0 {
+            c.effective |= c.permitted & FS_CAPS;
+        }
+    }
+
+    /// The sets after an exec (no file capabilities, no set-user-ID
+    /// files): root's permitted set is its bounding and inheritable sets,
+    /// effective when euid is 0; anyone else keeps its ambient set alone.
+    pub fn exec(&mut self) {
+        let c = &mut self.caps;
+        c.ambient &= c.permitted & c.inheritable;
+        if self.euid == 0 || self.ruid == 0 {
+            c.permitted = (c.bounding | c.inheritable) | c.ambient;
+            c.effective = if self.euid == 0 {
+                c.permitted
+            } else {
+                c.ambient
+            };
+        } else {
+            c.permitted = c.ambient;
+            c.effective = c.ambient;
+        }
+    }
+
+    /// capset(2) on oneself: the new effective, permitted and inheritable
+    /// sets, by Linux's rules (cap_capset).
+    pub fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> KResult<()> {
+        let c = self.caps;
+        if (effective | permitted | inheritable) & !ALL != 0 {
+            return Err(Errno::EPERM);
+        }
+        let inh_limit = if self.capable(cap::SETPCAP) {
+            c.inheritable | c.bounding
+        } else {
+            (c.inheritable | c.permitted) & (c.inheritable | c.bounding)
+        };
+        if inheritable & !inh_limit != 0
+            || inheritable & !(c.inheritable | c.bounding) != 0
+            || permitted & !c.permitted != 0
+            || effective & !permitted != 0
+        {
+            return Err(Errno::EPERM);
+        }
+        self.caps.effective = effective;
+        self.caps.permitted = permitted;
+        self.caps.inheritable = inheritable;
+        // Ambient capabilities must stay permitted and inheritable.
+        self.caps.ambient &= permitted & inheritable;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaving_root_drops_capabilities_unless_kept() {
+        let old = Creds::root();
+        let mut c = old.clone();
+        (c.ruid, c.euid, c.suid, c.fsuid) = (1000, 1000, 1000, 1000);
+        c.fix_setuid(&old, false);
+        assert_eq!((c.caps.permitted, c.caps.effective), (0, 0));
+        let mut k = old.clone();
+        (k.ruid, k.euid, k.suid, k.fsuid) = (1000, 1000, 1000, 1000);
+        k.fix_setuid(&old, true);
+        assert_eq!((k.caps.permitted, k.caps.effective), (ALL, 0));
+        // euid back to 0 (saved uid still 0): effective from permitted.
+        let mut e = old.clone();
+        e.euid = 1000;
+        e.fsuid = 1000;
+        e.fix_setuid(&old, false);
+        assert_eq!((e.caps.permitted, e.caps.effective), (ALL, 0));
+        let before = e.clone();
+        e.euid = 0;
+        e.fsuid = 0;
+        e.fix_setuid(&before, false);
+        assert_eq!(e.caps.effective, ALL);
+    }
+
+    #[test]
+    fn fsuid_moves_the_filesystem_capabilities() {
+        let old = Creds::root();
+        let mut c = old.clone();
+        c.fsuid = 1000;
+        c.fix_setuid(&old, false);
+        assert!(!c.capable(cap::DAC_OVERRIDE) && !c.capable(cap::CHOWN));
+        assert!(c.capable(cap::KILL) && c.capable(cap::SYS_ADMIN));
+        let before = c.clone();
+        c.fsuid = 0;
+        c.fix_setuid(&before, false);
+        assert!(c.capable(cap::DAC_OVERRIDE));
+    }
+
+    #[test]
+    fn capset_follows_linux_rules() {
+        let mut c = Creds::root();
+        let chown = 1 << cap::CHOWN;
+        assert!(c.capset(chown, chown | 1 << cap::KILL, 0).is_ok());
+        assert!(c.capable(cap::CHOWN) && !c.capable(cap::KILL));
+        // Permitted never grows; effective stays within permitted.
+        assert_eq!(c.capset(chown, ALL, 0), Err(Errno::EPERM));
+        assert_eq!(c.capset(1 << cap::SETUID, chown, 0), Err(Errno::EPERM));
+        // Without CAP_SETPCAP, inheritable only from permitted.
+        assert_eq!(
+            c.capset(chown, chown, 1 << cap::SYS_ADMIN),
+            Err(Errno::EPERM)
+        );
+        assert!(c.capset(chown, chown, chown).is_ok());
+        assert_eq!(c.capset(0, 0, 1 << 63), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn names_and_rendering_round_trip() {
+        assert_eq!(cap::by_name("CAP_CHOWN"), Some(0));
+        assert_eq!(cap::by_name("SYS_ADMIN"), Some(cap::SYS_ADMIN));
+        assert_eq!(cap::by_name("CAP_CHECKPOINT_RESTORE"), Some(cap::LAST));
+        assert_eq!(cap::by_name("CAP_FROB"), None);
+        let c = Caps {
+            effective: 1,
+            permitted: 3,
+            inheritable: 2,
+            bounding: ALL,
+            ambient: 0,
+        };
+        assert_eq!(Caps::parse(&c.render()), Some(c));
+        assert_eq!(Caps::parse("1,2,3"), None);
+        assert_eq!(Caps::parse("1,2,3,4,ffffffffffffffff"), None);
+    }
+
+    #[test]
+    fn exec_recomputes_the_sets() {
+        let mut root = Creds::root();
+        root.caps.bounding &= !(1 << cap::SYS_ADMIN);
+        root.caps.effective = 0;
+        root.exec();
+        assert_eq!(root.caps.permitted, ALL & !(1 << cap::SYS_ADMIN));
+        assert_eq!(root.caps.effective, root.caps.permitted);
+        let mut user = Creds::of(1000, 1000, vec![]);
+        user.caps.permitted = 1 << cap::NET_RAW;
+        user.caps.inheritable = 1 << cap::NET_RAW;
+        user.caps.ambient = 1 << cap::NET_RAW;
+        user.exec();
+        assert_eq!(user.caps.effective, 1 << cap::NET_RAW);
+        let mut plain = Creds::of(1000, 1000, vec![]);
+        plain.caps.permitted = 1 << cap::NET_RAW;
+        plain.exec();
+        assert_eq!(plain.caps.permitted, 0);
     }
 }

@@ -307,6 +307,9 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     {
         let p = ctx.proc_();
         p.exe = exe;
+        // The capability sets as exec makes them; keepcaps does not last.
+        p.creds.exec();
+        p.keepcaps = false;
         let mut h = p.sighand.lock().to_owned();
         for a in h.iter_mut() {
             if a.handler != SIG_IGN {

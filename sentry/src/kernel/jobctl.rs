@@ -156,7 +156,7 @@ fn set_ctty(cx: &mut Ctx<'_, '_>, tty: &Arc<Pty>, arg: u64) -> KResult<u64> {
     }
     if tty_sid != 0 {
         // Stealing another session's terminal: arg 1 and CAP_SYS_ADMIN.
-        if arg != 1 || p.creds.euid != 0 {
+        if arg != 1 || !p.creds.capable(super::creds::cap::SYS_ADMIN) {
             return Err(Errno::EPERM);
         }
         for q in cx.st.procs.values_mut().filter(|q| q.sid == tty_sid) {
