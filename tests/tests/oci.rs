@@ -104,6 +104,43 @@ fn create(root: &Path, args: &[&str]) -> Output {
     }
 }
 
+/// A bundle in `dir` changed by `edit` is refused by `create` with one
+/// line naming `field`, and leaves no state.
+fn refused(dir: &Path, root: &Path, field: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let b = bundle(dir, edit);
+    let o = create(root, &["--bundle", b.to_str().unwrap(), "refused"]);
+    assert_eq!(o.status.code(), Some(1), "{field}");
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains(field), "{field}: {e}");
+    assert!(!root.join("refused").exists(), "{field}: state left behind");
+}
+
+/// A started container `id` from a bundle changed by `edit` (this
+/// process a subreaper, to wait for its monitor): the scratch directory,
+/// the state root and the bundle.
+fn started(
+    name: &str,
+    id: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (Scratch, PathBuf, PathBuf) {
+    subreaper();
+    let s = Scratch::new(name);
+    let b = bundle(&s.0, edit);
+    let root = s.0.join("state");
+    let out = create(&root, &["--bundle", b.to_str().unwrap(), id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(husk(&root, &["start", id]).status.success());
+    (s, root, b)
+}
+
+/// What `sh -c script` run by `exec` in container `id` prints.
+fn exec_sh(root: &Path, id: &str, script: &str) -> String {
+    let e = husk(root, &["exec", id, "sh", "-c", script]);
+    assert!(e.status.success(), "{script}: {}", stderr(&e));
+    String::from_utf8_lossy(&e.stdout).into_owned()
+}
+
 fn state(root: &Path, id: &str) -> serde_json::Value {
     let out = husk(root, &["state", id]);
     assert!(out.status.success(), "{out:?}");
@@ -361,14 +398,7 @@ fn bad_configs_name_the_field_and_leave_nothing() {
             Box::new(|c: &mut serde_json::Value| c["process"]["terminal"] = true.into()),
         ),
     ] {
-        let b = bundle(&s.0, edit);
-        let out = create(&root, &["--bundle", b.to_str().unwrap(), "x"]);
-        assert_eq!(out.status.code(), Some(1), "{field}");
-        let e = stderr(&out);
-        assert_eq!(e.lines().count(), 1, "{e}");
-        assert!(e.contains(field), "{field}: {e}");
-        assert!(!root.join("x").exists(), "{field}: state left behind");
-        std::fs::remove_dir_all(&b).unwrap();
+        refused(&s.0.join(field), &root, field, edit);
     }
 }
 
@@ -463,7 +493,7 @@ fn tmpfs_mounts_are_the_sandboxes_own() {
         ),
         (serde_json::json!([]), "run", "absolute"),
     ] {
-        let bad = bundle(&s.0.join(format!("bad{}", why.len())), |cfg| {
+        refused(&s.0.join(format!("bad{}", why.len())), &root, why, |cfg| {
             cfg["mounts"]
                 .as_array_mut()
                 .unwrap()
@@ -471,11 +501,6 @@ fn tmpfs_mounts_are_the_sandboxes_own() {
                     "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts
                 }));
         });
-        let o = create(&root, &["--bundle", bad.to_str().unwrap(), "t2"]);
-        assert_eq!(o.status.code(), Some(1));
-        let e = stderr(&o);
-        assert!(e.contains("mounts[") && e.contains(why), "{e}");
-        assert!(!root.join("t2").exists());
     }
 }
 
@@ -502,53 +527,28 @@ fn masked_and_readonly_paths() {
     assert_eq!(text.matches("Read-only file system").count(), 2, "{text}");
     assert!(text.ends_with("end\n"), "{text}");
     assert!(!b.join("rootfs/tmp/f").exists());
-    let bad = bundle(&s.0.join("bad"), |cfg| {
+    refused(&s.0.join("bad"), &root, "linux.maskedPaths[0]", |cfg| {
         cfg["linux"]["maskedPaths"] = serde_json::json!(["relative"]);
     });
-    let o = create(&root, &["--bundle", bad.to_str().unwrap(), "m2"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("linux.maskedPaths[0]"),
-        "{}",
-        stderr(&o)
-    );
 }
 
 /// noNewPrivileges reaches the process (and an exec's, from the
 /// container's), oomScoreAdj the sandbox's processes on the host.
 #[test]
 fn no_new_privileges_and_oom_score() {
-    subreaper();
-    let s = Scratch::new("nnp");
-    let b = bundle(&s.0, |cfg| {
+    let (_s, root, _) = started("nnp", "o1", |cfg| {
         cfg["process"]["noNewPrivileges"] = true.into();
         cfg["process"]["oomScoreAdj"] = 300.into();
         cfg["process"]["args"] = serde_json::json!(["sleep", "100"]);
     });
-    let root = s.0.join("state");
-    let out = create(&root, &["--bundle", b.to_str().unwrap(), "o1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(husk(&root, &["start", "o1"]).status.success());
     let mon = state(&root, "o1")["pid"].as_i64().unwrap() as i32;
     for p in std::iter::once(mon).chain(children(mon)) {
         let adj = std::fs::read_to_string(format!("/proc/{p}/oom_score_adj")).unwrap();
         assert_eq!(adj.trim(), "300", "pid {p}");
     }
-    let e = husk(
-        &root,
-        &[
-            "exec",
-            "o1",
-            "sh",
-            "-c",
-            "grep NoNewPrivs /proc/self/status",
-        ],
-    );
     assert_eq!(
-        String::from_utf8_lossy(&e.stdout),
-        "NoNewPrivs:\t1\n",
-        "{}",
-        stderr(&e)
+        exec_sh(&root, "o1", "grep NoNewPrivs /proc/self/status"),
+        "NoNewPrivs:\t1\n"
     );
     assert!(husk(&root, &["delete", "--force", "o1"]).status.success());
 }
@@ -559,43 +559,31 @@ fn no_new_privileges_and_oom_score() {
 /// unknown capability is refused by field.
 #[test]
 fn capabilities_are_enforced() {
-    subreaper();
-    let s = Scratch::new("caps");
-    let b = bundle(&s.0, |cfg| {
+    let (s, root, _) = started("caps", "c1", |cfg| {
         let set = serde_json::json!(["CAP_KILL", "CAP_SETUID"]);
         cfg["process"]["capabilities"] = serde_json::json!({
             "bounding": set, "effective": set, "permitted": set
         });
         cfg["process"]["args"] = serde_json::json!(["sleep", "100"]);
     });
-    let root = s.0.join("state");
-    let out = create(&root, &["--bundle", b.to_str().unwrap(), "c1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(husk(&root, &["start", "c1"]).status.success());
-    let e = husk(
+    let out = exec_sh(
         &root,
-        &[
-            "exec", "c1", "sh", "-c",
-            "grep -E 'CapEff|CapBnd' /proc/self/status; touch /tmp/f; chown 1 /tmp/f || echo chown refused; \
-             hostname other 2>/dev/null || echo hostname refused",
-        ],
+        "c1",
+        "grep -E 'CapEff|CapBnd' /proc/self/status; touch /tmp/f; chown 1 /tmp/f || echo chown refused; \
+         hostname other 2>/dev/null || echo hostname refused",
     );
     assert_eq!(
-        String::from_utf8_lossy(&e.stdout),
-        "CapEff:\t00000000000000a0\nCapBnd:\t00000000000000a0\nchown refused\nhostname refused\n",
-        "{}",
-        stderr(&e)
+        out,
+        "CapEff:\t00000000000000a0\nCapBnd:\t00000000000000a0\nchown refused\nhostname refused\n"
     );
     assert!(husk(&root, &["delete", "--force", "c1"]).status.success());
-    let bad = bundle(&s.0.join("bad"), |cfg| {
-        cfg["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_FROBNICATE"]});
-    });
-    let o = create(&root, &["--bundle", bad.to_str().unwrap(), "c2"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("process.capabilities"),
-        "{}",
-        stderr(&o)
+    refused(
+        &s.0.join("bad"),
+        &root,
+        "process.capabilities.bounding[0]",
+        |cfg| {
+            cfg["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_FROBNICATE"]});
+        },
     );
 }
 
@@ -839,15 +827,9 @@ fn read_until(master: &OwnedFd, want: &str) -> String {
 /// process up, and the container goes on.
 #[test]
 fn exec_with_a_terminal() {
-    subreaper();
-    let s = Scratch::new("exectty");
-    let b = bundle(&s.0, |c| {
+    let (s, root, _) = started("exectty", "x1", |c| {
         c["process"]["args"] = serde_json::json!(["sleep", "1000"]);
     });
-    let root = s.0.join("state");
-    let out = create(&root, &["--bundle", b.to_str().unwrap(), "x1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(husk(&root, &["start", "x1"]).status.success());
     let sock = s.0.join("exec.sock");
     let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let pidf = s.0.join("exec.pid");
@@ -1025,21 +1007,9 @@ fn resources_pause_update_ps_events() {
     );
 
     // The cpuset is what nproc sees; the memory limit is MemTotal.
-    let ex = husk(
-        &root,
-        &[
-            "exec",
-            "r1",
-            "sh",
-            "-c",
-            "nproc; grep MemTotal /proc/meminfo",
-        ],
-    );
     assert_eq!(
-        String::from_utf8_lossy(&ex.stdout),
-        "1\nMemTotal:         262144 kB\n",
-        "{}",
-        stderr(&ex)
+        exec_sh(&root, "r1", "nproc; grep MemTotal /proc/meminfo"),
+        "1\nMemTotal:         262144 kB\n"
     );
 
     // pause stops the busy loop dead; resume lets it go on.

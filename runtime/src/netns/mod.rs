@@ -318,6 +318,22 @@ fn create_here() -> Result<SandboxNet, NetnsError> {
     })
 }
 
+/// An int socket option.
+fn set_int(
+    fd: &OwnedFd,
+    level: i32,
+    opt: i32,
+    v: i32,
+    what: &'static str,
+) -> Result<(), NetnsError> {
+    // SAFETY: setsockopt with a pointer to a local int of its size.
+    let r = unsafe { libc::setsockopt(fd.as_raw_fd(), level, opt, (&v as *const i32).cast(), 4) };
+    if r != 0 {
+        return Err(last(what));
+    }
+    Ok(())
+}
+
 /// A packet socket bound to interface `index`, for the sandbox's netstack:
 /// every frame of the interface but its own, with room for bursts.
 fn packet_socket(index: i32) -> Result<OwnedFd, NetnsError> {
@@ -347,38 +363,29 @@ fn packet_socket(index: i32) -> Result<OwnedFd, NetnsError> {
     // Its own frames are not read back: they would take the room of the
     // peer's in the receive buffer.
     const PACKET_IGNORE_OUTGOING: i32 = 23;
-    let one: i32 = 1;
-    // SAFETY: setsockopt with a pointer to a local int of its size.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            PACKET_IGNORE_OUTGOING,
-            (&one as *const i32).cast(),
-            4,
-        )
-    };
-    if r != 0 {
-        return Err(last("PACKET_IGNORE_OUTGOING"));
-    }
+    set_int(
+        &fd,
+        libc::SOL_PACKET,
+        PACKET_IGNORE_OUTGOING,
+        1,
+        "PACKET_IGNORE_OUTGOING",
+    )?;
     // Room for bursts of large frames either way (set while still root:
     // the FORCE variants pass net.core.[rw]mem_max).
-    for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
-        let size: i32 = 4 << 20;
-        // SAFETY: setsockopt with a pointer to a local int of its size.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&size as *const i32).cast(),
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(last("SO_RCVBUFFORCE"));
-        }
-    }
+    set_int(
+        &fd,
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        4 << 20,
+        "SO_RCVBUFFORCE",
+    )?;
+    set_int(
+        &fd,
+        libc::SOL_SOCKET,
+        libc::SO_SNDBUFFORCE,
+        4 << 20,
+        "SO_SNDBUFFORCE",
+    )?;
     Ok(fd)
 }
 
