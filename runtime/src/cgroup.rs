@@ -756,6 +756,40 @@ mod tests {
         assert_eq!(v2_limit(4096), "4096");
     }
 
+    /// The cgroup v2 interface where the host has one beside v1 (a
+    /// hybrid host's controller-less tree): made, entered by a child,
+    /// frozen through cgroup.freeze and thawed, its pids listed, removed.
+    #[test]
+    fn a_v2_cgroup_freezes_and_goes() {
+        let base = Path::new("/sys/fs/cgroup/unified");
+        if !base.join("cgroup.controllers").exists() {
+            return;
+        }
+        let cg = Cgroup {
+            dirs: vec![base.join(format!("husk-unit-v2-{}", std::process::id()))],
+        };
+        if cg.create().is_err() {
+            return;
+        }
+        assert!(cg.v2());
+        let inner = cg.child("sandbox").unwrap();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        std::fs::write(inner.dirs[0].join("cgroup.procs"), pid.to_string()).unwrap();
+        assert_eq!(cg.pids(), vec![pid]);
+        inner.freeze(true).unwrap();
+        let events = std::fs::read_to_string(inner.dirs[0].join("cgroup.events")).unwrap();
+        assert!(events.contains("frozen 1"), "{events}");
+        inner.freeze(false).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        cg.remove();
+        assert!(!cg.dirs[0].exists());
+    }
+
     /// Made, limited, entered by a child, frozen and thawed, and removed,
     /// on this host's real cgroups (skipped where there are none husk
     /// can write).
