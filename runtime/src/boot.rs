@@ -79,6 +79,12 @@ pub struct BootArgs {
     /// husk itself runs with; for anyone else, none.
     #[arg(long)]
     caps: Option<String>,
+    /// A container's uid and gid mappings ("C:H:N,..."): the ids of the
+    /// gofer's files as the container sees them.
+    #[arg(long, requires = "gid_map")]
+    uid_map: Option<String>,
+    #[arg(long, requires = "uid_map")]
+    gid_map: Option<String>,
     /// The first process starts with no_new_privs set.
     #[arg(long)]
     no_new_privs: bool,
@@ -281,6 +287,11 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     };
     if let Some(n) = a.cpus {
         sentry::fs::proc::set_ncpu(n);
+    }
+    if let (Some(u), Some(g)) = (&a.uid_map, &a.gid_map) {
+        let parse =
+            |s: &str| sentry::fs::idmap::Ranges::parse(s).with_context(|| format!("id map {s}"));
+        sentry::fs::idmap::set(parse(u)?, parse(g)?);
     }
     sentry::fs::proc::snapshot_host();
     let host_net = a

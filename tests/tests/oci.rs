@@ -587,6 +587,59 @@ fn capabilities_are_enforced() {
     );
 }
 
+/// A user namespace's mappings (Docker's userns-remap): files the host
+/// gives to 100000+ are root's inside, what the container makes or
+/// chowns lands on the host at the mapped ids, an unmapped host owner
+/// reads as 65534 and an unmapped id cannot be given (EINVAL).
+#[test]
+fn uid_mappings_translate_file_owners() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Scratch::new("userns");
+    let b = bundle(&s.0, |cfg| {
+        cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        cfg["linux"]["uidMappings"] = map.clone();
+        cfg["linux"]["gidMappings"] = map;
+        // Root's capabilities whole (runc's default spec keeps three).
+        cfg["process"]
+            .as_object_mut()
+            .unwrap()
+            .remove("capabilities");
+        cfg["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "busybox stat -c '%u:%g' /bin/busybox /etc/hostowned; echo x > /tmp/new; \
+             echo y > /tmp/given; chown 5:6 /tmp/given; chown 70000 /tmp/given 2>&1 | grep -c Invalid; \
+             cat /proc/self/uid_map"
+        ]);
+    });
+    let rootfs = b.join("rootfs");
+    std::fs::write(rootfs.join("etc/hostowned"), "").unwrap();
+    // The engine's part: the image's files belong to the mapped range.
+    for e in ["bin", "bin/busybox", "tmp", "etc"] {
+        std::os::unix::fs::lchown(rootfs.join(e), Some(100000), Some(100000)).unwrap();
+    }
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "u1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0:0\n65534:65534\n1\n         0     100000      65536\n"
+    );
+    let owner = |p: &str| {
+        let m = std::fs::metadata(rootfs.join(p)).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(owner("tmp/new"), (100000, 100000));
+    assert_eq!(owner("tmp/given"), (100005, 100006));
+    refused(&s.0.join("bad"), &root, "linux.uidMappings", |cfg| {
+        cfg["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1, "size": 1}]);
+    });
+}
+
 /// A seccomp profile is the sentry's to enforce: a call it denies
 /// fails with the profile's errno, one it kills ends the process with
 /// SIGSYS, the rest run.

@@ -205,6 +205,10 @@ pub struct Plan {
     pub tmpfs: Vec<Tmpfs>,
     /// domainname (the UTS namespace's).
     pub domainname: Option<String>,
+    /// linux.uidMappings and gidMappings ("C:H:N,..."), with a user
+    /// namespace: the host ids of the gofer's files as the container's.
+    pub uid_map: Option<String>,
+    pub gid_map: Option<String>,
     /// process.capabilities, as `husk boot --caps` takes them.
     pub caps: Option<String>,
     /// process.noNewPrivileges.
@@ -789,17 +793,41 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     let mut limits = Limits::default();
     let mut cgroups_path = None;
     let (mut masked_paths, mut readonly_paths) = (Vec::new(), Vec::new());
+    let (mut uid_map, mut gid_map) = (None, None);
     let mut netns = None;
     let mut seccomp = None;
     if let Some(linux) = spec.linux() {
-        if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        {
-            return Err(refuse(
-                "linux.uidMappings",
-                "user namespaces are not supported yet",
-            ));
-        }
+        let userns = linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::User);
+        let ranges = |field: &str, m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            let text: Vec<String> = m
+                .iter()
+                .flatten()
+                .map(|r| format!("{}:{}:{}", r.container_id(), r.host_id(), r.size()))
+                .collect();
+            let text = text.join(",");
+            match (userns, text.is_empty()) {
+                (false, true) => Ok(None),
+                (false, false) => Err(refuse(
+                    field,
+                    "mappings without a user namespace in linux.namespaces",
+                )),
+                (true, true) => Err(refuse(field, "a user namespace needs uid and gid mappings")),
+                (true, false) => sentry::fs::idmap::Ranges::parse(&text)
+                    .map(|_| Some(text.clone()))
+                    .ok_or_else(|| {
+                        refuse(
+                            field,
+                            format!("{text}: empty, overflowing or overlapping ranges"),
+                        )
+                    }),
+            }
+        };
+        uid_map = ranges("linux.uidMappings", linux.uid_mappings())?;
+        gid_map = ranges("linux.gidMappings", linux.gid_mappings())?;
         for k in linux.sysctl().iter().flat_map(|m| m.keys()) {
             if !SYSCTLS.contains(&k.as_str()) {
                 return Err(refuse(format!("linux.sysctl.{k}"), "not supported yet"));
@@ -824,6 +852,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
                 | LinuxNamespaceType::Mount
                 | LinuxNamespaceType::Cgroup
                 | LinuxNamespaceType::Network
+                | LinuxNamespaceType::User
                     if ns.path().is_none() => {}
                 // Joined by the monitor (the sandbox stays in it).
                 LinuxNamespaceType::Network => {
@@ -912,6 +941,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         domainname,
         caps,
+        uid_map,
+        gid_map,
         oom_score_adj: process.oom_score_adj(),
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()

@@ -385,6 +385,10 @@ fn start(
     if let Some(d) = &plan.domainname {
         boot_args.push(format!("--domainname={d}"));
     }
+    if let (Some(u), Some(g)) = (&plan.uid_map, &plan.gid_map) {
+        boot_args.push(format!("--uid-map={u}"));
+        boot_args.push(format!("--gid-map={g}"));
+    }
     if let Some(c) = &plan.caps {
         boot_args.push(format!("--caps={c}"));
     }
@@ -409,7 +413,9 @@ fn start(
         writable_root: writable,
         cwd: plan.cwd.clone(),
         hostname: plan.hostname.clone(),
-        directfs: g.directfs,
+        // The sandbox's own user namespace sees host ids beyond 65535 as
+        // overflow: with a mapping, every stat comes from the gofer.
+        directfs: g.directfs && plan.uid_map.is_none(),
         console: console.is_some() || tty_stdio,
         memory,
         // The container's interface is taken over at start, not made.

@@ -61,13 +61,14 @@ fn direct_open(root: &OwnedFd, path: &[u8], flags: i32) -> KResult<OwnedFd> {
 
 /// The gofer's wire types stop here.
 fn stat_of(s: &gofer::FileStat) -> Stat {
+    let (uid, gid) = super::idmap::inward(s.uid, s.gid);
     Stat {
         dev: s.dev,
         ino: s.ino,
         mode: s.mode,
         nlink: s.nlink,
-        uid: s.uid,
-        gid: s.gid,
+        uid,
+        gid,
         rdev: s.rdev,
         size: s.size,
         blksize: s.blksize,
@@ -100,7 +101,9 @@ fn fstat_fd(fd: &OwnedFd) -> KResult<Stat> {
         if libc::fstat(fd.as_raw_fd(), &mut st) != 0 {
             return Err(Errno::last());
         }
-        Ok(Stat::from_host(&st))
+        let mut s = Stat::from_host(&st);
+        (s.uid, s.gid) = super::idmap::inward(s.uid, s.gid);
+        Ok(s)
     }
 }
 
@@ -249,10 +252,12 @@ impl GoferFs {
     }
 
     /// New files belong to the creating task's fs ids, as on Linux; the
-    /// gofer creates them as itself.
+    /// gofer creates them as itself (host root), so a mapped root's too
+    /// are given away.
     fn own(&self, path: &[u8], owner: (u32, u32)) -> KResult<()> {
-        if owner != (0, 0) {
-            self.client.pick().chown(path, owner.0, owner.1)?;
+        if owner != (0, 0) || super::idmap::active() {
+            let (uid, gid) = super::idmap::outward(owner.0, owner.1)?;
+            self.client.pick().chown(path, uid, gid)?;
             self.forget(path);
         }
         Ok(())
@@ -427,12 +432,14 @@ impl Filesystem for GoferFs {
     fn setattr(&self, _c: &Caller, rel: &[u8], a: &SetAttr) -> KResult<()> {
         let path = abs(rel);
         let g = self.client.pick();
+        let (uid, gid) =
+            super::idmap::outward(a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
         let r = (|| {
             if let Some(m) = a.mode {
                 g.chmod(&path, m & 0o7777)?;
             }
             if a.uid.is_some() || a.gid.is_some() {
-                g.chown(&path, a.uid.unwrap_or(u32::MAX), a.gid.unwrap_or(u32::MAX))?;
+                g.chown(&path, uid, gid)?;
             }
             if let Some(len) = a.size {
                 g.truncate(&path, crate::num::sbits(len))?;

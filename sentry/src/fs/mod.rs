@@ -11,6 +11,7 @@ pub mod file;
 pub mod filepages;
 pub mod gofer_fs;
 pub mod host;
+pub mod idmap;
 pub mod inotify;
 pub mod io;
 pub mod locks;

@@ -98,6 +98,8 @@ const PID_FILES: &[&str] = &[
     "statm",
     "status",
     "loginuid",
+    "uid_map",
+    "gid_map",
 ];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
 const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net"];
@@ -331,6 +333,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
+        [b"uid_map"] => Ok(Node::File(super::idmap::render(true))),
+        [b"gid_map"] => Ok(Node::File(super::idmap::render(false))),
         _ => Err(Errno::ENOENT),
     }
 }
