@@ -472,7 +472,7 @@ fn arch_prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     const GET_GS: u64 = 0x1004;
     const GET_CPUID: u64 = 0x1011;
     const SET_CPUID: u64 = 0x1012;
-    let canonical = |v: u64| v < 0x0000_8000_0000_0000;
+    let canonical = |v: u64| v < sentry::mm::TASK_SIZE;
     match a[0] {
         SET_FS => {
             if !canonical(a[1]) {

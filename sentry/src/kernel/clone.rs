@@ -113,6 +113,10 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if ctx.k.max_tasks().is_some_and(|m| ctx.st.tasks.len() >= m) {
         return Err(Errno::EAGAIN);
     }
+    // The new thread's fs base must be a user address, as arch_prctl's.
+    if a.flags & libc::CLONE_SETTLS as u64 != 0 && a.tls >= crate::mm::TASK_SIZE {
+        return Err(Errno::EPERM);
+    }
     let f = crate::num::sbits32(u32::try_from(a.flags & 0xffff_ffff).unwrap_or(0));
     let prep = match ctx.prepared.take() {
         Some(Prepared::Clone(p)) if p.flags == a.flags => p,
