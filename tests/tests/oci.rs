@@ -988,12 +988,13 @@ fn resources_pause_update_ps_events() {
     }
     let _parents = Parents;
     let b = bundle(&s.0, |c| {
-        // A busy loop, and a sleeper: the sentry waits with timeouts,
-        // which a freeze interrupts and the kernel restarts.
+        // A busy loop, and a sleeper that never forks again (the pids
+        // limit below must not starve it): the sentry waits with
+        // timeouts, which a freeze interrupts and the kernel restarts.
         c["process"]["args"] = serde_json::json!([
             "sh",
             "-c",
-            "while :; do :; done & while :; do sleep 0.01; done"
+            "while :; do :; done & exec sleep 100000"
         ]);
         c["linux"]["cgroupsPath"] = path.clone().into();
         c["linux"]["resources"] = serde_json::json!({
@@ -1154,7 +1155,8 @@ fn resources_pause_update_ps_events() {
 
     // Statistics: the cgroup's CPU time (the loop's) and memory limit.
     let ev = husk(&root, &["events", "--stats", "r1"]);
-    let ev: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    let ev: serde_json::Value = serde_json::from_slice(&ev.stdout)
+        .unwrap_or_else(|e| panic!("events: {e}: {}", stderr(&ev)));
     assert_eq!(ev["type"], "stats");
     assert!(
         ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
