@@ -991,11 +991,8 @@ fn resources_pause_update_ps_events() {
         // A busy loop, and a sleeper that never forks again (the pids
         // limit below must not starve it): the sentry waits with
         // timeouts, which a freeze interrupts and the kernel restarts.
-        c["process"]["args"] = serde_json::json!([
-            "sh",
-            "-c",
-            "while :; do :; done & exec sleep 100000"
-        ]);
+        c["process"]["args"] =
+            serde_json::json!(["sh", "-c", "while :; do :; done & exec sleep 100000"]);
         c["linux"]["cgroupsPath"] = path.clone().into();
         c["linux"]["resources"] = serde_json::json!({
             "memory": {"limit": 256u64 << 20},
