@@ -1065,7 +1065,7 @@ mod tests {
                 "linux.namespaces[6]" => j["linux"]["namespaces"]
                     .as_array_mut()
                     .unwrap()
-                    .push(serde_json::json!({"type": "user"})),
+                    .push(serde_json::json!({"type": "user", "path": "/proc/1/ns/user"})),
                 _ => j[field] = value,
             }
             let b = bundle(&j);
