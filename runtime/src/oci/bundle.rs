@@ -801,7 +801,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
             .namespaces()
             .iter()
             .flatten()
-            .any(|n| n.typ() == LinuxNamespaceType::User);
+            .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
         let ranges = |field: &str, m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
             let text: Vec<String> = m
                 .iter()
