@@ -240,16 +240,41 @@ pub fn run(g: &super::Global, a: MonitorArgs) -> Result<i32> {
 
 type Started = (crate::launch::Launched, Arc<Shared>);
 
+/// Where a container's resolv.conf is.
+enum ResolvConf {
+    /// A bind mount's source.
+    Bound(std::path::PathBuf),
+    /// The root's own /etc/resolv.conf (the root directory given).
+    InRoot(std::path::PathBuf),
+}
+
 /// Whether the container's resolv.conf (read at start: the engine writes
-/// it after create) names the engine's resolver at 127.0.0.11.
-fn uses_local_resolver(path: &std::path::Path) -> bool {
-    // Not followed out of the bundle by a symlink in the root: the bind's
-    // source is the engine's file, the root's is read without following.
-    let f = rustix::fs::open(
-        path,
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    );
+/// it after create) names the engine's resolver at 127.0.0.11: a bind
+/// mount's source (the engine's file), or the root's own, resolved
+/// inside the root so that no symlink of the image leads out of it.
+fn uses_local_resolver(resolv: &ResolvConf) -> bool {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let f = match resolv {
+        ResolvConf::Bound(p) => rustix::fs::open(
+            p,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ),
+        ResolvConf::InRoot(root) => rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(|dir| {
+            rustix::fs::openat2(
+                &dir,
+                "etc/resolv.conf",
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            )
+        }),
+    };
     let Ok(f) = f else { return false };
     let mut text = String::new();
     let _ = std::io::Read::read_to_string(
@@ -348,8 +373,8 @@ fn start(
         .binds
         .iter()
         .find(|b| b.dest == std::path::Path::new("/etc/resolv.conf"))
-        .map(|b| b.source.clone())
-        .unwrap_or_else(|| plan.rootfs.join("etc/resolv.conf"));
+        .map(|b| ResolvConf::Bound(b.source.clone()))
+        .unwrap_or_else(|| ResolvConf::InRoot(plan.rootfs.clone()));
     let (ctl, ctl_sandbox) = socketpair()?;
     let stdio = match &console {
         Some(s) => Some([s.try_clone()?, s.try_clone()?, s.try_clone()?]),
