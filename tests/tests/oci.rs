@@ -640,6 +640,46 @@ fn uid_mappings_translate_file_owners() {
     });
 }
 
+/// A sandbox that dies on its own (a crash, the host's OOM killer) leaves
+/// its container stopped, with its monitor's status, and `delete` cleans
+/// everything, its cgroup included.
+#[test]
+fn a_dead_sandbox_leaves_a_stopped_container() {
+    let (_s, root, _) = started("dead", "d1", |c| {
+        c["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+    });
+    let mon = state(&root, "d1")["pid"].as_i64().unwrap() as i32;
+    let cgroup: Vec<String> = std::fs::read_to_string(root.join("d1/state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["cgroup"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect();
+    let sandbox = children(mon)
+        .into_iter()
+        .find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("boot"))
+        })
+        .expect("the sandbox");
+    assert!(
+        !cgroup.is_empty() || !Path::new("/sys/fs/cgroup").exists(),
+        "no cgroup recorded"
+    );
+    // SAFETY: kill with plain arguments, to the sandbox we found.
+    unsafe { libc::kill(sandbox, libc::SIGKILL) };
+    assert_eq!(wait_pid(mon, Duration::from_secs(10)), Some(137));
+    assert_eq!(state(&root, "d1")["status"], "stopped");
+    let k = husk(&root, &["kill", "d1", "TERM"]);
+    assert!(stderr(&k).contains("not running"), "{}", stderr(&k));
+    assert!(husk(&root, &["delete", "d1"]).status.success());
+    assert!(!root.join("d1").exists());
+    for d in &cgroup {
+        assert!(!Path::new(d).exists(), "{d} is left");
+    }
+}
+
 /// A seccomp profile is the sentry's to enforce: a call it denies
 /// fails with the profile's errno, one it kills ends the process with
 /// SIGSYS, the rest run.
