@@ -756,6 +756,21 @@ mod tests {
         assert_eq!(v2_limit(4096), "4096");
     }
 
+    /// A busy child in `cg`'s child `sandbox`, which `pids` lists.
+    fn busy_child(cg: &Cgroup) -> (Cgroup, std::process::Child, i32) {
+        let inner = cg.child("sandbox").unwrap();
+        let child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        for d in &inner.dirs {
+            std::fs::write(d.join("cgroup.procs"), pid.to_string()).unwrap();
+        }
+        assert_eq!(cg.pids(), vec![pid]);
+        (inner, child, pid)
+    }
+
     /// The cgroup v2 interface where the host has one beside v1 (a
     /// hybrid host's controller-less tree): made, entered by a child,
     /// frozen through cgroup.freeze and thawed, its pids listed, removed.
@@ -772,14 +787,7 @@ mod tests {
             return;
         }
         assert!(cg.v2());
-        let inner = cg.child("sandbox").unwrap();
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "while :; do :; done"])
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        std::fs::write(inner.dirs[0].join("cgroup.procs"), pid.to_string()).unwrap();
-        assert_eq!(cg.pids(), vec![pid]);
+        let (inner, mut child, _) = busy_child(&cg);
         inner.freeze(true).unwrap();
         let events = std::fs::read_to_string(inner.dirs[0].join("cgroup.events")).unwrap();
         assert!(events.contains("frozen 1"), "{events}");
@@ -809,16 +817,7 @@ mod tests {
             return;
         }
         assert_eq!(cg.stats()["memory"]["usage"]["limit"], 256u64 << 20);
-        let inner = cg.child("sandbox").unwrap();
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "while :; do :; done"])
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        for d in &inner.dirs {
-            std::fs::write(d.join("cgroup.procs"), pid.to_string()).unwrap();
-        }
-        assert_eq!(cg.pids(), vec![pid]);
+        let (inner, mut child, pid) = busy_child(&cg);
         // CPU ticks (utime + stime) of the busy child.
         let ticks = || {
             let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
