@@ -48,6 +48,9 @@ pub struct Ancillary {
     pub creds: Option<Ucred>,
     /// An IP datagram's destination (IP_PKTINFO, IPV6_PKTINFO).
     pub dst: Option<std::net::SocketAddr>,
+    /// The source address a sender asks for (IP_PKTINFO's ipi_spec_dst,
+    /// IPV6_PKTINFO's address, on a send).
+    pub src: Option<std::net::IpAddr>,
 }
 
 /// What one receive took.

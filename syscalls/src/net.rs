@@ -521,7 +521,9 @@ fn msghdr(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<[u64; 7]> {
 }
 
 /// The control messages of a send: SCM_RIGHTS (files of the caller) and
-/// SCM_CREDENTIALS (checked against the caller's own ids).
+/// SCM_CREDENTIALS (checked against the caller's own ids) on unix
+/// sockets; IP_PKTINFO and IPV6_PKTINFO (the source address) on inet
+/// ones. Others are ignored, as Linux's sockets ignore what is not theirs.
 fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult<Ancillary> {
     let mut anc = Ancillary::default();
     if len == 0 {
@@ -579,6 +581,28 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
                     anc.creds = Some(c);
                 }
                 _ => return Err(Errno::EINVAL),
+            }
+        }
+        if !unix {
+            match (level, kind) {
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                    let b = data.get(4..8).ok_or(Errno::EINVAL)?;
+                    let spec = std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+                    if !spec.is_unspecified() {
+                        anc.src = Some(spec.into());
+                    }
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let b: [u8; 16] = data.get(..16).ok_or(Errno::EINVAL)?.try_into().unwrap();
+                    let a = std::net::Ipv6Addr::from(b);
+                    if data.len() < 20 {
+                        return Err(Errno::EINVAL);
+                    }
+                    if !a.is_unspecified() {
+                        anc.src = Some(a.into());
+                    }
+                }
+                _ => {}
             }
         }
         off += clen.next_multiple_of(8);

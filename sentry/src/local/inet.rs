@@ -423,7 +423,8 @@ impl LocalSocket {
     /// A send on an AF_INET/AF_INET6 socket: a TCP stream as a unix one
     /// (an unconnected one is EPIPE); a UDP datagram to `to` or the
     /// connected peer, dropped when nobody takes it or its queue is full.
-    /// (`anc` is empty: the syscall layer passes no files to these.)
+    /// (`anc` carries no files here; its `src` is the sender's IP_PKTINFO
+    /// source, which must be one of the sandbox's own addresses.)
     pub(super) fn inet_send(
         &self,
         data: &[u8],
@@ -462,7 +463,22 @@ impl LocalSocket {
             }
             return self.remote_send_to(dest, data);
         }
-        let src = self.source(dest);
+        let mut src = self.source(dest);
+        if let Some(a) = anc.src {
+            if a.is_ipv4() != dest.is_ipv4() {
+                return Err(Errno::EINVAL);
+            }
+            // Linux's routing finds no device for a v4 source it does not
+            // have; v6 checks the address itself.
+            if !(a.is_loopback() || self.is_own(a)) {
+                return Err(if a.is_ipv4() {
+                    Errno::ENETUNREACH
+                } else {
+                    Errno::EINVAL
+                });
+            }
+            src.set_ip(a);
+        }
         let Some(t) = self.names.ports.find(self.proto(), dest, |_| true) else {
             if dest == super::dns::RESOLVER && self.proto() == Proto::Udp {
                 if let Some(r) = self.names.dns.get() {

@@ -330,6 +330,7 @@ mod tests {
                 gid: 0,
             }),
             dst: None,
+            src: None,
         }
     }
 
