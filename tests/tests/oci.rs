@@ -1007,9 +1007,9 @@ fn cpu_ticks(pid: i32) -> u64 {
 #[test]
 fn resources_pause_update_ps_events() {
     subreaper();
-    let s = Scratch::new("res");
     let path = format!("/husk-test-{}/c", std::process::id());
-    // The parent directories, whatever happens.
+    // The parent directories, whatever happens: dropped after the
+    // scratch directory, whose drop deletes the container.
     struct Parents;
     impl Drop for Parents {
         fn drop(&mut self) {
@@ -1027,6 +1027,7 @@ fn resources_pause_update_ps_events() {
         }
     }
     let _parents = Parents;
+    let s = Scratch::new("res");
     let b = bundle(&s.0, |c| {
         // A busy loop, and a sleeper that never forks again (the pids
         // limit below must not starve it): the sentry waits with
