@@ -57,6 +57,21 @@ pub struct Resources {
     pub cpuset_mems: Option<String>,
 }
 
+impl Resources {
+    /// The host bound of a sandbox of `memory` bytes under these limits:
+    /// its memory limit, and memory plus swap, raised by husk's room
+    /// ([`hard_limit`]), so that swap stays what was asked.
+    pub fn with_room(mut self, memory: u64) -> Resources {
+        let hard = hard_limit(memory);
+        let room = i64::try_from(hard - memory).unwrap_or(i64::MAX);
+        self.memory = Some(i64::try_from(hard).unwrap_or(-1));
+        if let Some(sw) = self.memory_swap.filter(|&s| s > 0) {
+            self.memory_swap = Some(sw.saturating_add(room));
+        }
+        self
+    }
+}
+
 /// One mounted hierarchy and this process's place in it.
 #[derive(Debug)]
 struct Hierarchy {
@@ -315,6 +330,13 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Makes the directories, sets `r` and moves the calling process in.
+    pub fn make(&self, r: &Resources) -> Result<(), CgroupError> {
+        self.create()?;
+        self.set(r)?;
+        self.enter()
     }
 
     /// A child cgroup, made.
@@ -632,15 +654,7 @@ impl Cgroup {
 pub fn own(limit: u64) -> Option<Cgroup> {
     let cg = Cgroup::at(&format!("husk-do-{}", std::process::id()))?;
     sweep(&cg);
-    let r = Resources {
-        memory: Some(i64::try_from(hard_limit(limit)).unwrap_or(-1)),
-        ..Resources::default()
-    };
-    match cg
-        .create()
-        .and_then(|()| cg.set(&r))
-        .and_then(|()| cg.enter())
-    {
+    match cg.make(&Resources::default().with_room(limit)) {
         Ok(()) => Some(cg),
         Err(e) => {
             tracing::warn!("cannot make the sandbox's memory cgroup ({e}): bounded by husk's own accounting only");
@@ -687,6 +701,26 @@ mod tests {
         assert_eq!(hard_limit(1 << 30), (1 << 30) + (128 << 20));
         assert_eq!(hard_limit(16 << 30), (16 << 30) + (2 << 30));
         assert_eq!(hard_limit(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn room_is_added_to_memory_and_to_swap() {
+        let r = Resources {
+            memory: Some(1 << 30),
+            memory_swap: Some(1 << 30),
+            cpu_shares: Some(512),
+            ..Resources::default()
+        }
+        .with_room(1 << 30);
+        assert_eq!(r.memory, Some((1 << 30) + (128 << 20)));
+        assert_eq!(r.memory_swap, Some((1 << 30) + (128 << 20)));
+        assert_eq!(r.cpu_shares, Some(512));
+        let unlimited_swap = Resources {
+            memory_swap: Some(-1),
+            ..Resources::default()
+        }
+        .with_room(1 << 30);
+        assert_eq!(unlimited_swap.memory_swap, Some(-1));
     }
 
     #[test]

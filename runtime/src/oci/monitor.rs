@@ -295,13 +295,7 @@ fn enter_cgroup(
     let Some(cg) = rec.cgroup() else {
         return Ok(None);
     };
-    let mut r = plan.limits.cgroup.clone();
-    r.memory = Some(i64::try_from(crate::cgroup::hard_limit(memory)).unwrap_or(-1));
-    match cg
-        .create()
-        .and_then(|()| cg.set(&r))
-        .and_then(|()| cg.enter())
-    {
+    match cg.make(&plan.limits.cgroup.clone().with_room(memory)) {
         Ok(()) => Ok(Some(cg)),
         Err(e) if plan.limits.cgroup == crate::cgroup::Resources::default() => {
             tracing::warn!("the container's cgroup ({e}): no host limits");

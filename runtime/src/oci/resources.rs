@@ -252,16 +252,12 @@ fn requested(a: &UpdateArgs) -> Result<Limits> {
 pub fn update(g: &Global, a: &UpdateArgs) -> Result<i32> {
     let l = requested(a)?;
     let (c, r, _) = live(g, &a.id)?;
-    let mut host = l.cgroup.clone();
     // The sentry's size is the limit; the host bound adds husk's room.
-    let sentry_memory = host.memory.map(|m| u64::try_from(m).unwrap_or(0));
-    if let Some(m) = host.memory.filter(|&m| m > 0) {
-        let hard = crate::cgroup::hard_limit(u64::try_from(m).unwrap_or(0));
-        host.memory = Some(i64::try_from(hard).unwrap_or(-1));
-        if let Some(sw) = host.memory_swap.filter(|&s| s > 0) {
-            host.memory_swap = Some(sw.saturating_add(host.memory.unwrap_or(0) - m));
-        }
-    }
+    let sentry_memory = l.cgroup.memory.map(|m| u64::try_from(m).unwrap_or(0));
+    let host = match sentry_memory.filter(|&m| m > 0) {
+        Some(m) => l.cgroup.clone().with_room(m),
+        None => l.cgroup.clone(),
+    };
     if host != crate::cgroup::Resources::default() {
         let cg = r
             .cgroup()
