@@ -181,7 +181,7 @@ fn exec_request(
     json: &[u8],
     fds: Vec<OwnedFd>,
 ) -> Result<i32, sentry::Errno> {
-    let r: crate::oci::control::ExecRequest =
+    let r: crate::oci::bundle::Process =
         serde_json::from_slice(json).map_err(|_| sentry::Errno::EINVAL)?;
     let stdio = <[OwnedFd; 3]>::try_from(fds).map_err(|_| sentry::Errno::EINVAL)?;
     let mut creds = sentry::kernel::creds::Creds::of(r.uid, r.gid, r.groups);

@@ -177,9 +177,11 @@ pub fn resources(r: &oci_spec::runtime::LinuxResources) -> Result<Limits, Bundle
     Ok(out)
 }
 
-/// What the container is to be, as husk will run it.
-#[derive(Clone, Debug)]
-pub struct Plan {
+/// A process as husk starts it: the container's first one
+/// (config.json's `process`), or one `exec` starts (sent to the sandbox
+/// as JSON).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Process {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -187,7 +189,58 @@ pub struct Plan {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub umask: Option<u32>,
+    /// For `exec`: the fds are a host terminal (a pty slave in raw
+    /// mode), and the process gets a pty of the sandbox's own relayed to
+    /// it.
+    #[serde(default)]
     pub terminal: bool,
+    /// Starts with no_new_privs set (noNewPrivileges).
+    #[serde(default)]
+    pub no_new_privs: bool,
+    /// Its capability sets (`Caps::render`); None: by its uid.
+    #[serde(default)]
+    pub caps: Option<String>,
+}
+
+/// An OCI `process` (config.json's, or `exec --process`'s), checked.
+pub fn process(p: &oci_spec::runtime::Process) -> Result<Process, BundleError> {
+    let args = p.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(refuse("process.args", "empty"));
+    }
+    let cwd = p.cwd().display().to_string();
+    if !p.cwd().is_absolute() {
+        return Err(refuse(
+            "process.cwd",
+            format!("{cwd} is not an absolute path"),
+        ));
+    }
+    let user = p.user();
+    if user.username().as_ref().is_some_and(|u| !u.is_empty()) {
+        return Err(refuse("process.user.username", "not supported on Linux"));
+    }
+    Ok(Process {
+        args,
+        env: p.env().clone().unwrap_or_default(),
+        cwd,
+        uid: user.uid(),
+        gid: user.gid(),
+        groups: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask(),
+        terminal: p.terminal().unwrap_or(false),
+        no_new_privs: p.no_new_privileges().unwrap_or(false),
+        caps: match p.capabilities() {
+            Some(c) => Some(capabilities(c)?),
+            None => None,
+        },
+    })
+}
+
+/// What the container is to be, as husk will run it.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The first process.
+    pub process: Process,
     /// (rows, columns) of the console.
     pub console_size: Option<(u16, u16)>,
     /// (RLIMIT_*, soft, hard).
@@ -209,10 +262,6 @@ pub struct Plan {
     /// namespace: the host ids of the gofer's files as the container's.
     pub uid_map: Option<String>,
     pub gid_map: Option<String>,
-    /// process.capabilities, as `husk boot --caps` takes them.
-    pub caps: Option<String>,
-    /// process.noNewPrivileges.
-    pub no_new_privileges: bool,
     /// process.oomScoreAdj.
     pub oom_score_adj: Option<i32>,
     /// linux.maskedPaths and linux.readonlyPaths.
@@ -686,21 +735,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         .process()
         .as_ref()
         .ok_or_else(|| refuse("process", "missing"))?;
-    let args = process.args().clone().unwrap_or_default();
-    if args.is_empty() {
-        return Err(refuse("process.args", "empty"));
-    }
-    let cwd = process.cwd().display().to_string();
-    if !process.cwd().is_absolute() {
-        return Err(refuse(
-            "process.cwd",
-            format!("{cwd} is not an absolute path"),
-        ));
-    }
-    let user = process.user();
-    if user.username().as_ref().is_some_and(|u| !u.is_empty()) {
-        return Err(refuse("process.user.username", "not supported on Linux"));
-    }
+    let first = self::process(process)?;
     let mut rlimits = Vec::new();
     for r in process.rlimits().iter().flatten() {
         let name = serde_json::to_value(r.typ())
@@ -717,10 +752,6 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         }
         rlimits.push((n, r.soft(), r.hard()));
     }
-    let caps = match process.capabilities() {
-        Some(c) => Some(capabilities(c)?),
-        None => None,
-    };
     if process
         .apparmor_profile()
         .as_ref()
@@ -909,14 +940,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         )
     });
     Ok(Plan {
-        args,
-        env: process.env().clone().unwrap_or_default(),
-        cwd,
-        uid: user.uid(),
-        gid: user.gid(),
-        groups: user.additional_gids().clone().unwrap_or_default(),
-        umask: user.umask(),
-        terminal: process.terminal().unwrap_or(false),
+        process: first,
         console_size: size,
         rlimits,
         rootfs,
@@ -938,9 +962,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         tmpfs,
         masked_paths,
         readonly_paths,
-        no_new_privileges: process.no_new_privileges().unwrap_or(false),
         domainname,
-        caps,
         uid_map,
         gid_map,
         oom_score_adj: process.oom_score_adj(),
@@ -1017,8 +1039,8 @@ mod tests {
     fn the_default_spec_is_accepted() {
         let b = bundle(&default_json());
         let p = load(b.path()).unwrap();
-        assert_eq!(p.args, ["sh"]);
-        assert!(p.terminal);
+        assert_eq!(p.process.args, ["sh"]);
+        assert!(p.process.terminal);
         assert_eq!(p.hostname, "husk");
         assert_eq!(p.rlimits, [(7, 1024, 1024)]);
         assert!(p.readonly);

@@ -4,7 +4,7 @@
 //! * sandbox → monitor: `r` (ready), `p` pid (an exec started), `f`
 //!   errno (it failed), `x` pid status (a process from outside exited);
 //! * monitor → sandbox: `k` signal all (a signal from the host), `e` JSON
-//!   with three fds (start a process: [`ExecRequest`], its stdio), `u`
+//!   with three fds (start a process: a `bundle::Process`, its stdio), `u`
 //!   memory pids (new limits from `update`; u64 each, `u64::MAX` for
 //!   unchanged).
 //!
@@ -12,32 +12,9 @@
 //! started it), but still bounds what it reads.
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
-
-/// A process to start in a running container.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ExecRequest {
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-    pub umask: Option<u32>,
-    /// The fds are a host terminal (a pty slave in raw mode): give the
-    /// process a pty of the sandbox's own relayed to it.
-    #[serde(default)]
-    pub terminal: bool,
-    /// Starts with no_new_privs set.
-    #[serde(default)]
-    pub no_new_privs: bool,
-    /// Its capability sets (`Caps::render`); None: by its uid.
-    #[serde(default)]
-    pub caps: Option<String>,
-}
 
 /// The largest message either side sends.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -93,7 +70,7 @@ impl FromSandbox {
 pub enum ToSandbox {
     /// A signal from the host: to the first process, or to every one.
     Signal { sig: u8, all: bool },
-    /// Start a process: an `ExecRequest` as JSON.
+    /// Start a process: a `bundle::Process` as JSON.
     Exec(Vec<u8>),
     /// New limits: the memory size in bytes, the most tasks (0: none).
     Update {
@@ -208,7 +185,7 @@ mod tests {
                 memory: None,
                 pids: Some(0),
             },
-            ToSandbox::Exec(serde_json::to_vec(&ExecRequest::default()).unwrap()),
+            ToSandbox::Exec(serde_json::to_vec(&crate::oci::bundle::Process::default()).unwrap()),
         ] {
             assert_eq!(ToSandbox::decode(&m.encode()), Some(m));
         }

@@ -279,7 +279,7 @@ fn create_container(
     let plan = bundle::load(&bundle)?;
     // A terminal container's console: the caller's socket, or (`run` in
     // the foreground) this terminal, relayed as `husk do` relays it.
-    let own_tty = plan.terminal && a.console_socket.is_none();
+    let own_tty = plan.process.terminal && a.console_socket.is_none();
     // SAFETY: isatty on our stdio.
     if own_tty && !(foreground && unsafe { libc::isatty(0) == 1 && libc::isatty(1) == 1 }) {
         anyhow::bail!("process.terminal is set: a --console-socket is needed (or run it in the foreground on a terminal)");
@@ -313,7 +313,7 @@ fn create_container(
     )
     .context("making the start fifo")?;
     let slave = match &a.console_socket {
-        Some(sock) if plan.terminal => {
+        Some(sock) if plan.process.terminal => {
             let (master, slave) = console::open_pty(plan.console_size)?;
             console::send_master(sock, &master)?;
             Some(slave)
@@ -504,38 +504,23 @@ pub fn kill(g: &Global, a: &KillArgs) -> Result<i32> {
 }
 
 /// The process `exec` asks for: the container's own, changed by the
-/// arguments (runc's rules), or a process.json whole.
-fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
-    let plan = bundle::load(&c.bundle)?;
+/// arguments (runc's rules), or a process.json whole (no_new_privs and,
+/// when it names none, capabilities from the container's).
+fn exec_request(c: &Record, a: &ExecArgs) -> Result<bundle::Process> {
+    let own = bundle::load(&c.bundle)?.process;
     if let Some(p) = &a.process {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("--process {}", p.display()))?;
-        let proc: oci_spec::runtime::Process =
-            serde_json::from_str(&text).with_context(|| format!("--process {}", p.display()))?;
-        let args = proc.args().clone().unwrap_or_default();
-        if args.is_empty() {
-            anyhow::bail!("--process: args: empty");
-        }
-        return Ok(control::ExecRequest {
-            args,
-            env: proc.env().clone().unwrap_or_default(),
-            cwd: proc.cwd().display().to_string(),
-            uid: proc.user().uid(),
-            gid: proc.user().gid(),
-            groups: proc.user().additional_gids().clone().unwrap_or_default(),
-            umask: proc.user().umask(),
-            terminal: proc.terminal().unwrap_or(false),
-            no_new_privs: proc.no_new_privileges().unwrap_or(false) || plan.no_new_privileges,
-            caps: match proc.capabilities() {
-                Some(c) => Some(bundle::capabilities(c)?),
-                None => plan.caps.clone(),
-            },
-        });
+        let what = || format!("--process {}", p.display());
+        let text = std::fs::read_to_string(p).with_context(what)?;
+        let proc: oci_spec::runtime::Process = serde_json::from_str(&text).with_context(what)?;
+        let mut r = bundle::process(&proc).with_context(what)?;
+        r.no_new_privs |= own.no_new_privs;
+        r.caps = r.caps.or(own.caps);
+        return Ok(r);
     }
     if a.command.is_empty() {
         anyhow::bail!("exec: a COMMAND or --process is needed");
     }
-    let (mut uid, mut gid) = (plan.uid, plan.gid);
+    let (mut uid, mut gid) = (own.uid, own.gid);
     if let Some(u) = &a.user {
         let (x, y) = u.split_once(':').unwrap_or((u, ""));
         uid = x
@@ -547,27 +532,27 @@ fn exec_request(c: &Record, a: &ExecArgs) -> Result<control::ExecRequest> {
                 .with_context(|| format!("--user {u}: numeric ids only"))?;
         }
     }
-    let mut env = plan.env.clone();
+    let mut env = own.env.clone();
     for e in &a.env {
         let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
         env.retain(|x| x.split_once('=').map_or(x.as_str(), |(k, _)| k) != key);
         env.push(e.clone());
     }
-    Ok(control::ExecRequest {
+    Ok(bundle::Process {
         args: a.command.clone(),
         env,
-        cwd: a.cwd.clone().unwrap_or(plan.cwd),
+        cwd: a.cwd.clone().unwrap_or(own.cwd),
         uid,
         gid,
         groups: if a.additional_gids.is_empty() {
-            plan.groups
+            own.groups
         } else {
             a.additional_gids.clone()
         },
-        umask: plan.umask,
+        umask: own.umask,
         terminal: a.tty,
-        no_new_privs: a.no_new_privs || plan.no_new_privileges,
-        caps: plan.caps.clone(),
+        no_new_privs: a.no_new_privs || own.no_new_privs,
+        caps: own.caps,
     })
 }
 

@@ -153,7 +153,7 @@ impl Shared {
 
 /// Answers one request on the control socket: `kill SIG ALL`, `update
 /// MEMORY PIDS` (`u64::MAX` for unchanged), or `exec` with a JSON
-/// `control::ExecRequest` and three fds.
+/// `bundle::Process` and three fds.
 fn serve_request(c: UnixStream, shared: &Shared) -> Result<()> {
     let (msg, fds) = control::recv(&c)?;
     let text = String::from_utf8_lossy(&msg);
@@ -381,12 +381,15 @@ fn start(
     // A read-only root is read-only inside too, unless a memory overlay
     // was asked for above it.
     let read_only_root = plan.readonly && g.overlay != Some(crate::Overlay::Memory);
-    let mut boot_args = vec![format!("--uid={}", plan.uid), format!("--gid={}", plan.gid)];
-    if !plan.groups.is_empty() {
-        let g: Vec<String> = plan.groups.iter().map(u32::to_string).collect();
+    let mut boot_args = vec![
+        format!("--uid={}", plan.process.uid),
+        format!("--gid={}", plan.process.gid),
+    ];
+    if !plan.process.groups.is_empty() {
+        let g: Vec<String> = plan.process.groups.iter().map(u32::to_string).collect();
         boot_args.push(format!("--groups={}", g.join(",")));
     }
-    if let Some(m) = plan.umask {
+    if let Some(m) = plan.process.umask {
         boot_args.push(format!("--umask={m:o}"));
     }
     if read_only_root {
@@ -408,10 +411,10 @@ fn start(
         boot_args.push(format!("--uid-map={u}"));
         boot_args.push(format!("--gid-map={g}"));
     }
-    if let Some(c) = &plan.caps {
+    if let Some(c) = &plan.process.caps {
         boot_args.push(format!("--caps={c}"));
     }
-    if plan.no_new_privileges {
+    if plan.process.no_new_privs {
         boot_args.push("--no-new-privs".into());
     }
     for p in &plan.masked_paths {
@@ -430,7 +433,7 @@ fn start(
         flags: g.flags.clone(),
         root: plan.rootfs.clone(),
         writable_root: writable,
-        cwd: plan.cwd.clone(),
+        cwd: plan.process.cwd.clone(),
         hostname: plan.hostname.clone(),
         // The sandbox's own user namespace sees host ids beyond 65535 as
         // overflow: with a mapping, every stat comes from the gofer.
@@ -443,8 +446,8 @@ fn start(
         } else {
             network
         },
-        command: plan.args.clone(),
-        env: Some(plan.env.clone()),
+        command: plan.process.args.clone(),
+        env: Some(plan.process.env.clone()),
         boot_args,
         stdio,
         fds: vec![("--start-fd", gate_r), ("--control-fd", ctl_sandbox)],
