@@ -277,6 +277,13 @@ impl Cgroup {
         self.read(name)?.trim().parse().ok()
     }
 
+    /// A `key value` file as a table (empty when missing).
+    fn table(&self, name: &str) -> std::collections::BTreeMap<String, u64> {
+        self.read(name)
+            .map(|s| keyed(&s).map(|(k, v)| (k.to_owned(), v)).collect())
+            .unwrap_or_default()
+    }
+
     fn v2(&self) -> bool {
         self.file("cgroup.controllers").is_some()
     }
@@ -565,12 +572,10 @@ impl Cgroup {
     pub fn stats(&self) -> serde_json::Value {
         use serde_json::json;
         let max = |s: Option<String>| s.map(|v| v.trim().parse().unwrap_or(u64::MAX)).unwrap_or(0);
-        let cpu_stat: std::collections::BTreeMap<String, u64> = self
-            .read("cpu.stat")
-            .map(|s| keyed(&s).map(|(k, v)| (k.to_owned(), v)).collect())
-            .unwrap_or_default();
+        let cpu_stat = self.table("cpu.stat");
         let c = |k: &str| cpu_stat.get(k).copied().unwrap_or(0);
-        let (total, percpu, user, kernel, throttled) = if self.v2() {
+        let v2 = self.v2();
+        let (total, percpu, user, kernel, throttled) = if v2 {
             (
                 c("usage_usec") * 1000,
                 Vec::new(),
@@ -580,10 +585,7 @@ impl Cgroup {
             )
         } else {
             // cpuacct.stat counts USER_HZ (100 per second) ticks.
-            let st: std::collections::BTreeMap<String, u64> = self
-                .read("cpuacct.stat")
-                .map(|s| keyed(&s).map(|(k, v)| (k.to_owned(), v)).collect())
-                .unwrap_or_default();
+            let st = self.table("cpuacct.stat");
             let tick = 10_000_000;
             (
                 self.read_u64("cpuacct.usage").unwrap_or(0),
@@ -603,11 +605,8 @@ impl Cgroup {
             .read("memory.stat")
             .map(|s| keyed(&s).map(|(k, v)| (k.to_owned(), json!(v))).collect())
             .unwrap_or_default();
-        let memory = if self.v2() {
-            let events: std::collections::BTreeMap<String, u64> = self
-                .read("memory.events")
-                .map(|s| keyed(&s).map(|(k, v)| (k.to_owned(), v)).collect())
-                .unwrap_or_default();
+        let memory = if v2 {
+            let events = self.table("memory.events");
             json!({
                 "usage": {
                     "usage": self.read_u64("memory.current").unwrap_or(0),

@@ -134,6 +134,13 @@ fn started(
     (s, root, b)
 }
 
+/// `run` of bundle `b` as container `id`, which must succeed.
+fn run_ok(root: &Path, b: &Path, id: &str) -> Output {
+    let out = husk(root, &["run", "--bundle", b.to_str().unwrap(), id]);
+    assert!(out.status.success(), "{id}: {}", stderr(&out));
+    out
+}
+
 /// What `sh -c script` run by `exec` in container `id` prints.
 fn exec_sh(root: &Path, id: &str, script: &str) -> String {
     let e = husk(root, &["exec", id, "sh", "-c", script]);
@@ -429,8 +436,7 @@ fn bind_mounts_reach_the_host_as_asked() {
         ]);
     });
     let root = s.0.join("state");
-    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "b1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&root, &b, "b1");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "from the host\n127.0.0.1 bound\nrefused\n"
@@ -471,8 +477,7 @@ fn tmpfs_mounts_are_the_sandboxes_own() {
         ]);
     });
     let root = s.0.join("state");
-    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "t1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&root, &b, "t1");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let host = host.trim();
     assert_eq!(
@@ -520,8 +525,7 @@ fn masked_and_readonly_paths() {
     });
     std::fs::write(b.join("rootfs/etc/secret"), "hidden\n").unwrap();
     let root = s.0.join("state");
-    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "m1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&root, &b, "m1");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("hidden") && !text.contains("user"), "{text}");
     assert_eq!(text.matches("Read-only file system").count(), 2, "{text}");
@@ -622,8 +626,7 @@ fn uid_mappings_translate_file_owners() {
         std::os::unix::fs::lchown(rootfs.join(e), Some(100000), Some(100000)).unwrap();
     }
     let root = s.0.join("state");
-    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "u1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&root, &b, "u1");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "0:0\n65534:65534\n1\n         0     100000      65536\n"
@@ -737,8 +740,7 @@ fn the_pids_limit_holds() {
         ]);
     });
     let root = s.0.join("state");
-    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "p1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&root, &b, "p1");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "after\n");
 }
 
@@ -757,8 +759,7 @@ fn the_root_is_read_only_or_keeps_writes() {
                 "(echo kept > /tmp/f) 2>/dev/null || echo refused"
             ]);
         });
-        let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "ro"]);
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = run_ok(&root, &b, "ro");
         assert_eq!(String::from_utf8_lossy(&out.stdout), want);
         assert_eq!(b.join("rootfs/tmp/f").exists(), !readonly);
         std::fs::remove_dir_all(&b).unwrap();
