@@ -45,7 +45,7 @@ docker_checks() {
         started+=($!)
         for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     fi
-    if ! docker info 2>/dev/null | grep -q 'Runtimes:.*husk'; then
+    if ! docker info 2>/dev/null | grep 'Runtimes:.*husk' >/dev/null; then
         echo "a dockerd runs without the husk runtime: add {\"runtimes\": {\"husk\": {\"path\": \"$husk\"}}} to /etc/docker/daemon.json and reload it" >&2
         fails=$((fails + 1))
         return
@@ -68,14 +68,14 @@ docker_checks() {
     check "exec" "in" "$(docker exec husk-test-d echo in)"
     check "exec status" "3" "$(docker exec husk-test-d sh -c 'exit 3'; echo $?)"
     check "exec -it" "/dev/pts/0" "$( (sleep 1.5; echo 'tty; exit') | script -qc "docker exec -it husk-test-d sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
-    check "top lists the container's processes" "yes" "$(docker top husk-test-d | grep -q task && echo yes)"
+    check "top lists the container's processes" "yes" "$(docker top husk-test-d | grep task >/dev/null && echo yes)"
     docker pause husk-test-d >/dev/null
     check "pause" "paused" "$(docker inspect husk-test-d --format '{{.State.Status}}')"
     docker unpause husk-test-d >/dev/null
     check "unpause" "in" "$(docker exec husk-test-d echo in)"
     docker update --memory 300m --memory-swap 600m husk-test-d >/dev/null
     check "update --memory" "307200 kB" "$(docker exec husk-test-d sh -c 'grep MemTotal /proc/meminfo' | tr -s ' ' | cut -d' ' -f2-)"
-    check "stats" "yes" "$(docker stats --no-stream --format '{{.MemUsage}}' husk-test-d | grep -q 'MiB /' && echo yes)"
+    check "stats" "yes" "$(docker stats --no-stream --format '{{.MemUsage}}' husk-test-d | grep 'MiB /' >/dev/null && echo yes)"
     docker stop -t 5 husk-test-d >/dev/null
     check "logs and stop (SIGTERM reaches the process)" "up term" "$(docker logs husk-test-d | tr '\n' ' ' | sed 's/ $//')"
     check "stopped status" "0" "$(docker inspect husk-test-d --format '{{.State.ExitCode}}')"
@@ -140,10 +140,10 @@ containerd_checks() {
     check "ctr: pause" "PAUSED" "$(ctr task ls | awk '$1 == "husk-ctr-d" {print $3}')"
     ctr task resume husk-ctr-d
     check "ctr: resume" "RUNNING" "$(ctr task ls | awk '$1 == "husk-ctr-d" {print $3}')"
-    check "ctr: metrics" "yes" "$(ctr task metrics husk-ctr-d | grep -q '^memory\.usage' && echo yes)"
+    check "ctr: metrics" "yes" "$(ctr task metrics husk-ctr-d | grep '^memory\.usage' >/dev/null && echo yes)"
     check "ctr: task ps" "yes" "$([ "$(ctr task ps husk-ctr-d | tail -n +2 | wc -l)" -ge 3 ] && echo yes)"
     ctr task kill husk-ctr-d
-    for _ in $(seq 50); do ctr task ls | grep -q 'husk-ctr-d.*STOPPED' && break; sleep 0.1; done
+    for _ in $(seq 50); do ctr task ls | grep 'husk-ctr-d.*STOPPED' >/dev/null && break; sleep 0.1; done
     check "ctr: kill (SIGTERM reaches the process)" "STOPPED" "$(ctr task ls | awk '$1 == "husk-ctr-d" {print $3}')"
     ctr task rm husk-ctr-d >/dev/null
     ctr c rm husk-ctr-d
