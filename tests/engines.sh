@@ -170,6 +170,8 @@ podman_checks() {
     check "podman: logs and stop" "up term" "$($p logs husk-pd | tr '\n' ' ' | sed 's/ $//')"
     $p rm husk-pd >/dev/null
     check "podman: --memory" "262144 kB" "$($p run --rm --memory 256m husk-busybox:test sh -c 'grep MemTotal /proc/meminfo' | tr -s ' ' | cut -d' ' -f2-)"
+    echo from-host > "$t/passed"
+    check "podman: --preserve-fds" "from-host" "$($p run --rm --preserve-fds 1 husk-busybox:test sh -c 'cat <&3' 3<"$t/passed")"
     check "podman: tty" "/dev/pts/0" "$( (sleep 1.5; echo 'tty; exit') | script -qc "$p run -it --rm husk-busybox:test sh" /dev/null | tr -d '\r' | grep '^/dev/pts' | head -1)"
     $p rmi husk-busybox:test >/dev/null
 }

@@ -50,6 +50,10 @@ pub struct BootArgs {
     /// can be read here (EOF: never).
     #[arg(long)]
     start_fd: Option<i32>,
+    /// A host fd the first process gets, as fd 3 and up in the order
+    /// given (a container's `--preserve-fds`).
+    #[arg(long = "passed-fd")]
+    passed_fds: Vec<i32>,
     /// A container's control socket to its monitor (`oci::monitor`):
     /// the sandbox says it is ready on it and takes signals from it.
     #[arg(long)]
@@ -130,10 +134,9 @@ fn parse_rlimit(s: &str) -> Result<(u32, u64, u64), String> {
 /// A container's control socket (`oci::control`), after "ready": the
 /// monitor's signal and exec requests, and the exits of the processes it
 /// started, for the life of the sandbox.
-fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
+fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd, exits: std::sync::mpsc::Receiver<(i32, i32)>) {
     use crate::oci::control::{self, FromSandbox, ToSandbox};
     let fd = Arc::new(fd);
-    let exits = kernel.outside_exits();
     let out = fd.clone();
     let _ = std::thread::Builder::new()
         .name("exits".into())
@@ -175,6 +178,42 @@ fn serve_control(kernel: Arc<Kernel>, fd: OwnedFd) {
         });
 }
 
+/// A startContainer hook as the monitor sends it.
+#[derive(serde::Deserialize)]
+struct Hook {
+    path: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: Vec<String>,
+}
+
+/// Starts a startContainer hook inside the sandbox, as the container's
+/// process (its ids and capabilities) in `/`, its stdin the container's
+/// state and its stdout and stderr the monitor's pipe: its pid.
+fn start_hook(kernel: &Arc<Kernel>, json: &[u8], fds: Vec<OwnedFd>) -> Result<i32, sentry::Errno> {
+    let h: Hook = serde_json::from_slice(json).map_err(|_| sentry::Errno::EINVAL)?;
+    let [stdin, out] = <[OwnedFd; 2]>::try_from(fds).map_err(|_| sentry::Errno::EINVAL)?;
+    let err = out.try_clone().map_err(|e| sentry::Errno::from_io(&e))?;
+    let argv = if h.args.is_empty() {
+        vec![h.path.clone().into_bytes()]
+    } else {
+        h.args.into_iter().map(String::into_bytes).collect()
+    };
+    let envp = h.env.into_iter().map(String::into_bytes).collect();
+    kernel.start_clocks();
+    kernel
+        .exec_outside(
+            &kernel.init,
+            Some(h.path.into_bytes()),
+            argv,
+            envp,
+            b"/".to_vec(),
+            [stdin, out, err],
+        )
+        .map_err(|(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e))| e)
+}
+
 /// Starts the process an exec request asks for, with its three fds.
 fn exec_request(
     kernel: &Arc<Kernel>,
@@ -209,7 +248,7 @@ fn exec_request(
         let [tty, _, _] = stdio;
         kernel.exec_outside_tty(&who, argv, envp, cwd, tty)
     } else {
-        kernel.exec_outside(&who, argv, envp, cwd, stdio)
+        kernel.exec_outside(&who, None, argv, envp, cwd, stdio)
     };
     started.map_err(|(sentry::BootError::Cwd(e) | sentry::BootError::Exec(e))| e)
 }
@@ -262,6 +301,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         .chain(a.net_fd)
         .chain(a.start_fd)
         .chain(a.control_fd)
+        .chain(a.passed_fds.iter().copied())
         .collect();
     crate::close_other_fds(&keep);
     let net_config = match (&a.net_fd, &a.net_config) {
@@ -417,6 +457,9 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         crate::oci::control::send(c, &crate::oci::control::FromSandbox::Ready.encode(), &[])
             .context("telling the monitor the sandbox is ready")?;
     }
+    // The exits of processes started from outside: exec's, and the
+    // startContainer hooks'.
+    let exits = control.as_ref().map(|_| kernel.outside_exits());
     if let Some(fd) = a.start_fd {
         // SAFETY: as above.
         let gate = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -439,9 +482,32 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
                 sentry::local::dns::start(&kernel.sockets, dns);
             }
         }
+        // The startContainer hooks, one by one, then "g".
+        loop {
+            match crate::oci::control::recv(&gate) {
+                Ok((m, fds)) if m.first() == Some(&b'h') => {
+                    let reply = match (start_hook(&kernel, &m[1..], fds), &exits) {
+                        (Ok(pid), Some(exits)) => {
+                            let status = exits
+                                .iter()
+                                .find(|&(p, _)| p == pid)
+                                .map_or(137, |(_, s)| s);
+                            [&b"h"[..], &status.to_le_bytes()].concat()
+                        }
+                        (Ok(_), None) => [&b"f"[..], &libc::EINVAL.to_le_bytes()].concat(),
+                        (Err(e), _) => [&b"f"[..], &e.0.to_le_bytes()].concat(),
+                    };
+                    crate::oci::control::send(&gate, &reply, &[])
+                        .context("answering the monitor")?;
+                }
+                Ok((m, _)) if m == b"g" => break,
+                // The container was deleted before it started.
+                _ => return Ok(0),
+            }
+        }
     }
-    if let Some(c) = control {
-        serve_control(kernel.clone(), c);
+    if let (Some(c), Some(exits)) = (control, exits) {
+        serve_control(kernel.clone(), c, exits);
     }
     let argv: Vec<Vec<u8>> = a.command.into_iter().map(|s| s.into_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
@@ -453,7 +519,13 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         })
         .collect();
     let cwd = a.cwd.clone();
-    match kernel.run(argv.clone(), envp, a.cwd.into_bytes(), stdio) {
+    // SAFETY: handed over by the monitor for this use (kept open above).
+    let passed = a
+        .passed_fds
+        .iter()
+        .map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    match kernel.run(argv.clone(), envp, a.cwd.into_bytes(), stdio, passed) {
         Ok(code) => Ok(code),
         Err(sentry::BootError::Cwd(e)) => {
             eprintln!(

@@ -103,6 +103,7 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         boot_args: Vec::new(),
         stdio: None,
         fds: Vec::new(),
+        passed: Vec::new(),
         cgroup: crate::cgroup::own(memory),
         owns_cgroup: true,
         binds: Vec::new(),

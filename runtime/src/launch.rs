@@ -35,6 +35,9 @@ pub struct Launch {
     /// Fds the sandbox inherits, with the boot flag naming each
     /// (`--start-fd`, `--control-fd`).
     pub fds: Vec<(&'static str, OwnedFd)>,
+    /// Host fds the first process gets as its fds 3 and up (a
+    /// container's `--preserve-fds`).
+    pub passed: Vec<OwnedFd>,
     /// The host cgroup the caller is in: the gofer and the sandbox go
     /// into its child `sandbox` (see `cgroup`).
     pub cgroup: Option<crate::cgroup::Cgroup>,
@@ -190,6 +193,9 @@ impl Launch {
         }
         for (flag, fd) in &self.fds {
             s.arg(format!("{flag}={}", inheritable(fd)?));
+        }
+        for fd in &self.passed {
+            s.arg(format!("--passed-fd={}", inheritable(fd)?));
         }
         s.arg("--gofer-fd")
             .arg(list(&sentry_fds))

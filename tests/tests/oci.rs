@@ -1367,3 +1367,161 @@ fn the_engines_interface_is_taken_over() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn in_container_hooks_and_preserved_fds() {
+    subreaper();
+    let s = Scratch::new("inhooks");
+    let cc = s.0.join("create-container");
+    let create_hook = format!(
+        "{{ cat; echo; readlink /proc/self/ns/net; }} > {0}",
+        cc.display()
+    );
+    // startContainer runs inside: its files land in the container's /tmp.
+    let b = bundle(&s.0, |c| {
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /tmp/sc; read l <&3; echo \"got $l\"; echo passed >&4"
+        ]);
+        c["hooks"] = serde_json::json!({
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", create_hook]}],
+            "startContainer": [{
+                "path": "/bin/busybox",
+                "args": ["sh", "-c", "{ cat; echo; id -u; echo \"$X $0\"; } > /tmp/sc"],
+                "env": ["X=one"]
+            }]
+        });
+    });
+    let root = s.0.join("state");
+    let (input, output, log) = (s.0.join("in"), s.0.join("passed"), s.0.join("log"));
+    std::fs::write(&input, "line\n").unwrap();
+    let h = find_or_build_husk().unwrap();
+    let passed = [
+        std::fs::File::open(&input).unwrap(),
+        std::fs::File::create(&output).unwrap(),
+    ];
+    let raw: Vec<i32> = passed.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+    let mut cmd = Command::new(&h);
+    cmd.arg("--root")
+        .arg(&root)
+        .args(["create", "--preserve-fds", "2", "--bundle"])
+        .arg(&b)
+        .arg("h1")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(s.0.join("err")).unwrap());
+    // SAFETY: fcntl and dup2 between fork and exec: the files move out
+    // of the way first, then onto fds 3 and 4 (without CLOEXEC).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            let high: Vec<i32> = raw
+                .iter()
+                .map(|&fd| libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100))
+                .collect();
+            for (i, &fd) in high.iter().enumerate() {
+                if fd < 0 || libc::dup2(fd, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    };
+    let st = cmd.status().unwrap();
+    assert!(
+        st.success(),
+        "{}",
+        std::fs::read_to_string(s.0.join("err")).unwrap()
+    );
+    drop(passed);
+    // createContainer ran on the host at create, given the state, in the
+    // container's network namespace (its monitor's).
+    let pid = state(&root, "h1")["pid"].as_i64().unwrap();
+    let got = std::fs::read_to_string(&cc).unwrap();
+    let (json, ns) = got.split_once('\n').unwrap();
+    let hs: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        (hs["id"].as_str(), hs["pid"].as_i64()),
+        (Some("h1"), Some(pid))
+    );
+    assert_eq!(
+        ns.trim(),
+        std::fs::read_link(format!("/proc/{pid}/ns/net"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    assert!(
+        !b.join("rootfs/tmp/sc").exists(),
+        "startContainer ran early"
+    );
+    assert!(husk(&root, &["start", "h1"]).status.success());
+    assert_eq!(wait_pid(pid as i32, Duration::from_secs(20)), Some(0));
+    // startContainer ran inside, as the container's process, with the
+    // state ("created", the container's pid), its env and its argv[0].
+    let out = std::fs::read_to_string(&log).unwrap();
+    let (json, rest) = out.split_once('\n').unwrap();
+    let hs: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(hs["status"], "created");
+    assert_eq!(hs["pid"].as_i64(), Some(pid));
+    assert_eq!(rest, "0\none sh\ngot line\n");
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "passed\n");
+    assert!(husk(&root, &["delete", "h1"]).status.success());
+
+    // A failing or late startContainer hook fails start, says why, and
+    // the process never runs.
+    for (i, (hook, why)) in [
+        (
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo bad >&2; exit 3"]}),
+            "exit status 3: bad",
+        ),
+        (
+            serde_json::json!({"path": "/bin/sleep", "args": ["sleep", "5"], "timeout": 1}),
+            "timed out",
+        ),
+        (serde_json::json!({"path": "/nonesuch"}), "No such file"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let t = Scratch::new(&format!("inhooks{i}"));
+        let b = bundle(&t.0, |c| {
+            c["process"]["args"] = serde_json::json!(["sh", "-c", "echo ran > /ran"]);
+            c["hooks"] = serde_json::json!({ "startContainer": [hook] });
+        });
+        let root = t.0.join("state");
+        let out = create(&root, &["--bundle", b.to_str().unwrap(), "h2"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let pid = state(&root, "h2")["pid"].as_i64().unwrap() as i32;
+        let o = husk(&root, &["start", "h2"]);
+        assert_eq!(o.status.code(), Some(1), "{why}");
+        let e = stderr(&o);
+        assert!(
+            e.contains("hooks.startContainer[0]") && e.contains(why),
+            "{why}: {e}"
+        );
+        assert!(wait_pid(pid, Duration::from_secs(10)).is_some());
+        assert_eq!(state(&root, "h2")["status"], "stopped");
+        assert!(!b.join("rootfs/ran").exists(), "{why}: the process ran");
+        assert!(husk(&root, &["delete", "h2"]).status.success());
+    }
+
+    // Fds that are not open are refused, leaving nothing.
+    let bad = create(
+        &root,
+        &[
+            "--preserve-fds",
+            "90",
+            "--bundle",
+            b.to_str().unwrap(),
+            "h3",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("--preserve-fds 90"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!root.join("h3").exists());
+}

@@ -298,12 +298,18 @@ pub struct HookCmd {
     pub timeout: Option<std::time::Duration>,
 }
 
-/// The hooks husk runs, by when (all on the host, in the runtime's
-/// namespaces).
+/// The hooks husk runs, by when: on the host, in the runtime's
+/// namespaces, but for createContainer (on the host, in the container's
+/// network namespace: its mount namespace is the sandbox's own) and
+/// startContainer (inside the sandbox).
 #[derive(Clone, Debug, Default)]
 pub struct Hooks {
     /// prestart and createRuntime: at `create`, the sandbox ready.
     pub create: Vec<HookCmd>,
+    /// createContainer: at `create`, after those.
+    pub create_container: Vec<HookCmd>,
+    /// startContainer: at `start`, in the sandbox, before the process.
+    pub start_container: Vec<HookCmd>,
     /// poststart: once the process has started.
     pub poststart: Vec<HookCmd>,
     /// poststop: at `delete`.
@@ -791,20 +797,14 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     }
     let mut hooks = Hooks::default();
     if let Some(h) = spec.hooks() {
-        if h.create_container().as_ref().is_some_and(|v| !v.is_empty())
-            || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
-        {
-            return Err(refuse(
-                "hooks.createContainer",
-                "hooks inside the container are not supported (the sandbox runs no host program)",
-            ));
-        }
         #[allow(deprecated)]
         let prestart = h.prestart();
         hooks.create = hook_list("prestart", prestart)?;
         hooks
             .create
             .extend(hook_list("createRuntime", h.create_runtime())?);
+        hooks.create_container = hook_list("createContainer", h.create_container())?;
+        hooks.start_container = hook_list("startContainer", h.start_container())?;
         hooks.poststart = hook_list("poststart", h.poststart())?;
         hooks.poststop = hook_list("poststop", h.poststop())?;
     }
@@ -1054,8 +1054,8 @@ mod tests {
                 serde_json::json!({"class": "IOPRIO_CLASS_RT"}),
             ),
             (
-                "hooks.createContainer",
-                serde_json::json!({"createContainer": [{"path": "/bin/true"}]}),
+                "hooks.startContainer[0].path",
+                serde_json::json!({"startContainer": [{"path": "bin/true"}]}),
             ),
             (
                 "linux.seccomp.syscalls[0]",
@@ -1070,7 +1070,7 @@ mod tests {
             let mut j = default_json();
             match field {
                 "process.ioPriority" => j["process"]["ioPriority"] = value,
-                "hooks.createContainer" => j["hooks"] = value,
+                "hooks.startContainer[0].path" => j["hooks"] = value,
                 "linux.seccomp.syscalls[0]" => j["linux"]["seccomp"] = value,
                 "mounts[7]" => j["mounts"].as_array_mut().unwrap().push(serde_json::json!({
                     "destination": "/data", "type": "overlay", "source": "overlay"

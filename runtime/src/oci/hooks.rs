@@ -1,6 +1,7 @@
 //! Running a container's hooks: host programs, each given the
 //! container's state JSON on stdin, with its own environment and an
 //! optional timeout (runtime-spec config.md, "POSIX-platform Hooks").
+//! startContainer hooks run inside the sandbox instead (`monitor`).
 
 use super::bundle::HookCmd;
 use anyhow::{Context, Result};
@@ -12,6 +13,17 @@ use std::time::{Duration, Instant};
 /// Runs `hooks` in order; the first that fails (or outlives its timeout,
 /// and is killed) is the error, named by `what` and its index.
 pub fn run(what: &str, hooks: &[HookCmd], state: &serde_json::Value) -> Result<()> {
+    run_in(what, hooks, state, None)
+}
+
+/// `run`, each hook in the network namespace `netns` when given
+/// (createContainer's: the container's).
+pub fn run_in(
+    what: &str,
+    hooks: &[HookCmd],
+    state: &serde_json::Value,
+    netns: Option<&std::fs::File>,
+) -> Result<()> {
     let input = serde_json::to_vec(state)?;
     for (i, h) in hooks.iter().enumerate() {
         let name = format!("hooks.{what}[{i}] ({})", h.path.display());
@@ -23,6 +35,20 @@ pub fn run(what: &str, hooks: &[HookCmd], state: &serde_json::Value) -> Result<(
             .envs(h.env.iter().map(|e| e.split_once('=').unwrap_or((e, ""))))
             .stdin(Stdio::piped())
             .stdout(Stdio::null());
+        if let Some(ns) = netns {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(ns);
+            // SAFETY: only setns between fork and exec, on an fd this
+            // process holds open until the hook has started.
+            unsafe {
+                cmd.pre_exec(move || {
+                    rustix::thread::move_into_link_name_space(
+                        std::os::fd::BorrowedFd::borrow_raw(fd),
+                        Some(rustix::thread::LinkNameSpaceType::Network),
+                    )
+                    .map_err(std::io::Error::from)
+                })
+            };
+        }
         let mut child = cmd.spawn().with_context(|| name.clone())?;
         if let Some(mut stdin) = child.stdin.take() {
             // A hook that does not read its state may close stdin early.

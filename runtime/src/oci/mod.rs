@@ -36,7 +36,8 @@ pub struct CreateArgs {
     /// on the host.
     #[arg(long)]
     no_pivot: bool,
-    /// Extra fds to pass: not supported (0 only).
+    /// Pass this many more fds (3 and up) to the container's first
+    /// process, as its own 3 and up (socket activation, sd_notify).
     #[arg(long, default_value_t = 0)]
     preserve_fds: u32,
     /// Not supported: husk never opens a new session keyring.
@@ -152,7 +153,7 @@ pub struct Global {
 }
 
 /// The state JSON of the runtime spec.
-fn state_json(c: &Container, r: &Record) -> serde_json::Value {
+pub(crate) fn state_json(c: &Container, r: &Record) -> serde_json::Value {
     let status = c.status(r);
     serde_json::json!({
         "ociVersion": "1.0.2",
@@ -270,8 +271,14 @@ fn create_container(
     foreground: bool,
 ) -> Result<(std::process::Child, bool)> {
     state::check_id(&a.id)?;
-    if a.preserve_fds != 0 {
-        anyhow::bail!("--preserve-fds: passing extra fds is not supported yet");
+    for fd in 3..3u32.saturating_add(a.preserve_fds) {
+        let open = i32::try_from(fd).is_ok_and(|fd| {
+            // SAFETY: F_GETFD only asks whether the fd is open.
+            unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+        });
+        if !open {
+            anyhow::bail!("--preserve-fds {}: fd {fd} is not open", a.preserve_fds);
+        }
     }
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("--bundle {}", a.bundle.display()))?;
@@ -335,6 +342,9 @@ fn create_container(
         "--ready-fd={}",
         crate::launch::inheritable(&ready_w)?
     ));
+    if a.preserve_fds > 0 {
+        m.arg(format!("--preserve-fds={}", a.preserve_fds));
+    }
     if let Some(s) = &slave {
         m.arg(format!("--console-fd={}", crate::launch::inheritable(s)?));
         // The container's stdio is the console; the caller's pipes are
@@ -362,6 +372,19 @@ fn create_container(
     // prestart and createRuntime hooks: the sandbox and its network
     // namespace (the monitor's) exist; the process has not started.
     hooks::run("createRuntime", &plan.hooks.create, &state_json(&c, &rec))?;
+    // createContainer: in the container's network namespace (the
+    // monitor's); its mount namespace is the sandbox's own VFS, which no
+    // host program can enter.
+    if !plan.hooks.create_container.is_empty() {
+        let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .context("the container's network namespace")?;
+        hooks::run_in(
+            "createContainer",
+            &plan.hooks.create_container,
+            &state_json(&c, &rec),
+            Some(&ns),
+        )?;
+    }
     rec.status = Status::Created;
     c.locked(|| c.write(&rec))??;
     if let Some(p) = &a.pid_file {
@@ -410,22 +433,34 @@ pub fn start(g: &Global, id: &str) -> Result<i32> {
         tv_sec: 10,
         tv_nsec: 0,
     };
-    let mut b = [0u8; 1];
-    let started = loop {
-        match rustix::event::poll(&mut p, Some(&ten)) {
-            Ok(0) => break false,
+    // The monitor writes "." when it sees the gate open, then "0" once
+    // the process runs, or "1" and why it did not (a startContainer hook
+    // failed), and closes its end. The startContainer hooks take as long
+    // as they take, as with runc.
+    let mut said = Vec::new();
+    let mut b = [0u8; 512];
+    loop {
+        let wait = if said.is_empty() { Some(&ten) } else { None };
+        match rustix::event::poll(&mut p, wait) {
+            Ok(0) => break,
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e).context("waiting on the start fifo"),
         }
         match rustix::io::read(&fifo, &mut b) {
-            Ok(1) => break true,
-            Err(rustix::io::Errno::AGAIN) => continue,
-            _ => break false,
+            Ok(0) => break,
+            Ok(n) if said.len() < 4096 => said.extend_from_slice(&b[..n]),
+            Ok(_) | Err(rustix::io::Errno::AGAIN) => continue,
+            Err(_) => break,
         }
-    };
-    if !started {
-        anyhow::bail!("container {id}: its monitor did not answer");
+    }
+    match said.strip_prefix(b".").unwrap_or_default().split_first() {
+        Some((b'0', _)) => {}
+        Some((b'1', why)) => {
+            let _ = std::fs::remove_file(c.fifo());
+            anyhow::bail!("{}", String::from_utf8_lossy(why).trim());
+        }
+        _ => anyhow::bail!("container {id}: its monitor did not answer"),
     }
     let _ = std::fs::remove_file(c.fifo());
     c.locked(|| {

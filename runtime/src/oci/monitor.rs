@@ -30,6 +30,9 @@ pub struct MonitorArgs {
     /// foreground).
     #[arg(long)]
     tty_stdio: bool,
+    /// Fds 3 to 3+N-1 go to the container's first process.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
 }
 
 /// The sandbox's pid, for the signal relay.
@@ -219,13 +222,22 @@ fn block_relayed() -> libc::sigset_t {
 
 pub fn run(g: &super::Global, a: MonitorArgs) -> Result<i32> {
     let set = block_relayed();
-    // SAFETY: the fds were handed to this process by `create`.
+    // SAFETY: the fds were handed to this process by `create`, which
+    // checked that the passed ones are open.
+    let passed: Vec<OwnedFd> = (3..3 + a.preserve_fds as i32)
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    for fd in &passed {
+        // Only the sandbox gets them, not the hooks or the gofer.
+        let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
+    }
+    // SAFETY: as above.
     let mut ready = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(a.ready_fd) });
     let console = a.console_fd.map(|fd| unsafe {
         // SAFETY: as above.
         OwnedFd::from_raw_fd(fd)
     });
-    match start(g, &a.id, console, a.tty_stdio) {
+    match start(g, &a.id, console, a.tty_stdio, passed) {
         Ok((launched, control)) => {
             let _ = writeln!(ready, "ok");
             drop(ready);
@@ -312,6 +324,7 @@ fn start(
     id: &str,
     console: Option<OwnedFd>,
     tty_stdio: bool,
+    passed: Vec<OwnedFd>,
 ) -> Result<Started> {
     // A session of its own: the caller's terminal signals are not ours
     // (unless the caller's terminal is the console).
@@ -451,6 +464,7 @@ fn start(
         boot_args,
         stdio,
         fds: vec![("--start-fd", gate_r), ("--control-fd", ctl_sandbox)],
+        passed,
         cgroup,
         owns_cgroup: false,
         binds: plan.binds.clone(),
@@ -481,9 +495,12 @@ fn start(
     // open return; the byte it reads says the gate is open.
     let fifo = c.fifo();
     let gate = control.clone();
+    let here = Container { dir: c.dir.clone() };
+    let start_hooks = plan.hooks.start_container.clone();
     std::thread::spawn(move || {
         let opened = std::fs::OpenOptions::new().write(true).open(&fifo);
         if let Ok(mut f) = opened {
+            let _ = f.write_all(b".");
             *lock(&gate.created) = false;
             // Now: the engine's hooks have configured the namespace.
             let taken = if take_over {
@@ -513,10 +530,21 @@ fn start(
                 None => control::send(&gate_w, b"s", &[]),
             };
             drop(taken);
-            if let Err(e) = sent {
-                tracing::warn!("the start gate: {e:#}");
+            let ran = sent
+                .and_then(|()| {
+                    let state = super::state_json(&here, &here.read()?);
+                    start_container_hooks(&gate_w, &start_hooks, &state)
+                })
+                .and_then(|()| control::send(&gate_w, b"g", &[]));
+            match ran {
+                Ok(()) => {
+                    let _ = f.write_all(b"0");
+                }
+                Err(e) => {
+                    kill_sandbox();
+                    let _ = f.write_all(format!("1{e:#}").as_bytes());
+                }
             }
-            let _ = f.write_all(b"0");
         }
     });
     // `kill` and friends.
@@ -536,6 +564,89 @@ fn start(
         }
     });
     Ok((launched, control))
+}
+
+/// Runs the startContainer hooks inside the sandbox, through its start
+/// gate: `h` and the hook as JSON, with its stdin (the state) and its
+/// output; the sandbox answers `h` and the exit status, or `f` and the
+/// errno that kept it from starting. A hook past its timeout is an error
+/// (and the sandbox is ended with it).
+fn start_container_hooks(
+    gate: &OwnedFd,
+    hooks: &[super::bundle::HookCmd],
+    state: &serde_json::Value,
+) -> Result<()> {
+    use rustix::pipe::{pipe_with, PipeFlags};
+    let input = serde_json::to_vec(state)?;
+    for (i, h) in hooks.iter().enumerate() {
+        let name = format!("hooks.startContainer[{i}] ({})", h.path.display());
+        let (in_r, in_w) = pipe_with(PipeFlags::CLOEXEC)?;
+        let (out_r, out_w) = pipe_with(PipeFlags::CLOEXEC)?;
+        let req = serde_json::json!({"path": h.path, "args": h.args, "env": h.env});
+        let mut msg = vec![b'h'];
+        msg.extend(serde_json::to_vec(&req)?);
+        control::send(gate, &msg, &[in_r.as_fd(), out_w.as_fd()])?;
+        drop((in_r, out_w));
+        let input = input.clone();
+        std::thread::spawn(move || {
+            // A hook that does not read its state may close stdin early.
+            let _ = std::fs::File::from(in_w).write_all(&input);
+        });
+        let (tx, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut said = String::new();
+            let _ = std::io::Read::read_to_string(
+                &mut std::io::Read::take(std::fs::File::from(out_r), 4096),
+                &mut said,
+            );
+            let _ = tx.send(said);
+        });
+        let deadline = h.timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| {
+                let t = d.saturating_duration_since(std::time::Instant::now());
+                rustix::event::Timespec {
+                    tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+                    tv_nsec: i64::from(t.subsec_nanos()),
+                }
+            });
+            let mut p = [rustix::event::PollFd::new(
+                gate,
+                rustix::event::PollFlags::IN,
+            )];
+            match rustix::event::poll(&mut p, left.as_ref()) {
+                Ok(0) => anyhow::bail!("{name}: timed out"),
+                Ok(_) => break,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e).context(name),
+            }
+        }
+        let (reply, _) = control::recv(gate).context(name.clone())?;
+        let said = || {
+            let s = output
+                .recv_timeout(std::time::Duration::from_secs(1))
+                .unwrap_or_default();
+            let s = s.trim();
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!(": {s}")
+            }
+        };
+        let int = |b: &[u8]| b.try_into().ok().map(i32::from_le_bytes);
+        match reply.split_first() {
+            Some((b'h', st)) if int(st) == Some(0) => {}
+            Some((b'h', st)) => {
+                anyhow::bail!("{name}: exit status {}{}", int(st).unwrap_or(-1), said())
+            }
+            Some((b'f', e)) => anyhow::bail!(
+                "{name}: {}",
+                std::io::Error::from_raw_os_error(int(e).unwrap_or(libc::EIO))
+            ),
+            _ => anyhow::bail!("{name}: the sandbox did not answer"),
+        }
+    }
+    Ok(())
 }
 
 /// Relays the monitor's own signals and waits for the sandbox.

@@ -449,18 +449,24 @@ impl FdTable {
     pub fn with_stdio(stdio: [OwnedFd; 3]) -> FdTable {
         let mut t = FdTable::default();
         for (i, fd) in stdio.into_iter().enumerate() {
-            let flags = super::host::fd_flags(&fd);
-            let ops = super::host::HostFile::stdio(fd);
-            let path = ops.describe();
-            t.fds.insert(
-                crate::num::saturating_i32(i),
-                FdEntry {
-                    file: File::new(Box::new(ops), flags, path),
-                    cloexec: false,
-                },
-            );
+            t.add_host(crate::num::saturating_i32(i), fd);
         }
         t
+    }
+
+    /// Installs the host fd `fd` as `no` (stdio, or fds a container's
+    /// caller passes on with `--preserve-fds`).
+    pub fn add_host(&mut self, no: i32, fd: OwnedFd) {
+        let flags = super::host::fd_flags(&fd);
+        let ops = super::host::HostFile::stdio(fd);
+        let path = ops.describe();
+        self.fds.insert(
+            no,
+            FdEntry {
+                file: File::new(Box::new(ops), flags, path),
+                cloexec: false,
+            },
+        );
     }
 
     pub fn get(&self, fd: i32) -> KResult<Arc<File>> {

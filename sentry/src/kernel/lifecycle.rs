@@ -32,16 +32,19 @@ pub fn spawn_init(
     files: FdTable,
     ctty: Option<Arc<crate::fs::pty::Pty>>,
 ) -> Result<(), super::BootError> {
-    spawn(k, &k.init, argv, envp, cwd, files, ctty).map(|_| ())
+    spawn(k, &k.init, true, None, argv, envp, cwd, files, ctty).map(|_| ())
 }
 
 /// Starts a process from outside the sandbox (a container's `exec`):
 /// its parent is outside (ppid 0, as Linux shows a parent in an ancestor
 /// pid namespace), it leads a session of its own, and its exit goes to
-/// the kernel's `outside_exit` channel instead of a parent. Its pid.
+/// the kernel's `outside_exit` channel instead of a parent. `exe` is the
+/// program when it is not `argv[0]`. Its pid.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_outside(
     k: &Arc<Kernel>,
     who: &super::InitProcess,
+    exe: Option<Vec<u8>>,
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     cwd: Vec<u8>,
@@ -57,14 +60,19 @@ pub fn spawn_outside(
             return Err(super::BootError::Exec(Errno::EAGAIN));
         }
     }
-    spawn(k, who, argv, envp, cwd, files, ctty)
+    spawn(k, who, false, exe, argv, envp, cwd, files, ctty)
 }
 
 /// Creates a process that is no one's child in the sandbox (pid 1, or
-/// one from outside) and starts it on `argv`: its pid.
+/// one from outside) and starts it on `exe` (default `argv[0]`): its pid.
+/// Pid 1 is the first process's, even when a container's startContainer
+/// hooks ran before it.
+#[allow(clippy::too_many_arguments)]
 fn spawn(
     k: &Arc<Kernel>,
     who: &super::InitProcess,
+    first: bool,
+    exe: Option<Vec<u8>>,
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     cwd: Vec<u8>,
@@ -75,7 +83,7 @@ fn spawn(
     let mut pctx = k.platform.new_context();
     let mut regs = Regs::default();
     let mut st = k.lock();
-    let pid = alloc_pid(&mut st);
+    let pid = if first { 1 } else { alloc_pid(&mut st) };
     let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
     let task = Task {
         tid: pid,
@@ -124,9 +132,8 @@ fn spawn(
         tty.set_session(pid, pid);
         st.procs.get_mut(&pid).unwrap().ctty = Some(tty);
     }
-    let path = argv
-        .first()
-        .cloned()
+    let path = exe
+        .or_else(|| argv.first().cloned())
         .ok_or(BootError::Exec(Errno::ENOENT))?;
     let mm = st.tasks[&pid].mm.clone();
     let mut ctx = Ctx {

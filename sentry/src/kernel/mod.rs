@@ -138,6 +138,7 @@ pub struct Kernel {
     pub init_uts: Arc<uts::UtsNs>,
     pub clock: time::Clock,
     logged: Mutex<HashSet<String>>,
+    clocks: std::sync::Once,
     pub boot_time: std::time::Instant,
     pub console: Option<Arc<console::Console>>,
     pub init: InitProcess,
@@ -196,7 +197,8 @@ impl Kernel {
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),
-                next_pid: 1,
+                // 1 is the first process's (`lifecycle::spawn`).
+                next_pid: 2,
                 timers: timers::Timers::default(),
                 init_exit: None,
                 locks: Default::default(),
@@ -213,6 +215,7 @@ impl Kernel {
             init_uts: uts::UtsNs::new(cfg.hostname.as_bytes()),
             clock,
             logged: Mutex::new(HashSet::new()),
+            clocks: std::sync::Once::new(),
             boot_time: std::time::Instant::now(),
             console,
             init: cfg.init.clone(),
@@ -251,18 +254,20 @@ impl Kernel {
     }
 
     /// Starts `argv` as a process from outside the sandbox (a container's
-    /// `exec`) with `stdio` as its fds 0-2: its pid. Its exit reaches the
-    /// receiver `outside_exits` returned.
+    /// `exec`, a startContainer hook) with `stdio` as its fds 0-2, on
+    /// `exe` (default `argv[0]`): its pid. Its exit reaches the receiver
+    /// `outside_exits` returned.
     pub fn exec_outside(
         self: &Arc<Kernel>,
         who: &InitProcess,
+        exe: Option<Vec<u8>>,
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
         cwd: Vec<u8>,
         stdio: [std::os::fd::OwnedFd; 3],
     ) -> Result<i32, BootError> {
         let files = crate::fs::file::FdTable::with_stdio(stdio);
-        lifecycle::spawn_outside(self, who, argv, envp, cwd, files, None)
+        lifecycle::spawn_outside(self, who, exe, argv, envp, cwd, files, None)
     }
 
     /// `exec_outside` on a terminal: the process gets a pty of the
@@ -284,12 +289,22 @@ impl Kernel {
             console::Console::relayed(&self.vfs, dup(&tty)?, tty).map_err(BootError::Exec)?,
         );
         let files = c.slave_stdio().map_err(BootError::Exec)?;
-        let pid = lifecycle::spawn_outside(self, who, argv, envp, cwd, files, Some(c.pty.clone()))?;
+        let pid =
+            lifecycle::spawn_outside(self, who, None, argv, envp, cwd, files, Some(c.pty.clone()))?;
         console::start_relays(self, c, true);
         Ok(pid)
     }
 
     /// The exits of processes started with `exec_outside` (once).
+    /// Starts the clock and timer threads, once: before the first
+    /// process, or before a container's startContainer hooks.
+    pub fn start_clocks(self: &Arc<Kernel>) {
+        self.clocks.call_once(|| {
+            time::start_clock_thread(self.clone());
+            timers::start_timer_thread(self.clone());
+        });
+    }
+
     pub fn outside_exits(&self) -> std::sync::mpsc::Receiver<(i32, i32)> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.lock().outside_exit = Some(tx);
@@ -311,16 +326,20 @@ impl Kernel {
         envp: Vec<Vec<u8>>,
         cwd: Vec<u8>,
         stdio: [std::os::fd::OwnedFd; 3],
+        passed: Vec<std::os::fd::OwnedFd>,
     ) -> Result<i32, BootError> {
-        time::start_clock_thread(self.clone());
-        timers::start_timer_thread(self.clone());
-        let (files, ctty) = match &self.console {
+        self.start_clocks();
+        let (mut files, ctty) = match &self.console {
             Some(c) => (
                 c.slave_stdio().map_err(BootError::Exec)?,
                 Some(c.pty.clone()),
             ),
             None => (crate::fs::file::FdTable::with_stdio(stdio), None),
         };
+        // Fds passed on to the first process, from 3 up.
+        for (no, fd) in (3..).zip(passed) {
+            files.add_host(no, fd);
+        }
         lifecycle::spawn_init(self, argv, envp, cwd, files, ctty)?;
         if self.console.is_some() {
             console::start(self);
