@@ -92,6 +92,8 @@ errnos!(
     EADDRNOTAVAIL,
     ENETUNREACH,
     EINPROGRESS,
+    EIDRM,
+    ENOMSG,
 );
 
 impl Errno {

@@ -17,6 +17,7 @@ mod events;
 mod fs;
 mod fs_mutate;
 mod inotify;
+mod ipc;
 mod locks;
 mod misc;
 mod mm;

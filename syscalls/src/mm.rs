@@ -220,7 +220,7 @@ fn map_in(
 }
 
 /// RLIMIT_AS: the address space may not grow past the limit.
-fn check_as(mm: &Mm, lim: u64, grow: u64) -> KResult<()> {
+pub(crate) fn check_as(mm: &Mm, lim: u64, grow: u64) -> KResult<()> {
     if lim != u64::MAX && mm.total_size().saturating_add(page_up(grow)) > lim {
         return Err(Errno::ENOMEM);
     }

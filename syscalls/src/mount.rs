@@ -505,5 +505,13 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::CLONE_NEWUTS != 0 {
         t.uts_ns = t.uts_ns.copy();
     }
+    if flags & libc::CLONE_SYSVSEM != 0 {
+        // Leaves a shared semaphore undo list (applying it if this was
+        // its last holder); the next SEM_UNDO makes a list of its own.
+        let pid = ctx.tgid();
+        if let Some(list) = ctx.proc_().sem_undo.take() {
+            ctx.st.ipc.exit_undo(list, pid);
+        }
+    }
     Ok(0)
 }

@@ -57,6 +57,7 @@ impl Table {
         crate::signalfd::register(&mut reg);
         crate::mount::register(&mut reg);
         crate::inotify::register(&mut reg);
+        crate::ipc::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);
         mm::register(&mut reg);

@@ -142,6 +142,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             d.push((b"mounts".to_vec(), libc::DT_LNK));
             d.push((b"net".to_vec(), libc::DT_LNK));
             d.push((b"sys".to_vec(), libc::DT_DIR));
+            d.push((b"sysvipc".to_vec(), libc::DT_DIR));
             let mut pids: Vec<i32> = st.procs.keys().copied().collect();
             pids.sort();
             for p in pids {
@@ -179,6 +180,10 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"cmdline"] => Ok(Node::File(b"BOOT_IMAGE=/husk\n".to_vec())),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
         [b"sys", rest @ ..] => sys_node(c, rest),
+        [b"sysvipc"] => Ok(Node::Dir(dir(&["msg", "sem", "shm"]))),
+        [b"sysvipc", b"shm"] => Ok(Node::File(st.ipc.proc_shm())),
+        [b"sysvipc", b"sem"] => Ok(Node::File(st.ipc.proc_sem())),
+        [b"sysvipc", b"msg"] => Ok(Node::File(st.ipc.proc_msg())),
         [pid, rest @ ..] => {
             let pid = parse_pid(pid).ok_or(Errno::ENOENT)?;
             let t = st.tasks.get(&pid).ok_or(Errno::ENOENT)?;
@@ -367,6 +372,13 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
             "ngroups_max",
             "cap_last_cap",
             "random",
+            "shmmax",
+            "shmall",
+            "shmmni",
+            "sem",
+            "msgmax",
+            "msgmnb",
+            "msgmni",
         ])),
         [b"kernel", b"osrelease"] => uts(|| RELEASE.to_string()),
         [b"kernel", b"ostype"] => uts(|| "Linux".to_string()),
@@ -377,6 +389,9 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"kernel", b"ngroups_max"] => uts(|| "65536".to_string()),
         [b"kernel", b"cap_last_cap"] => uts(|| "40".to_string()),
         [b"kernel", b"random"] => Node::Dir(dir(&["boot_id", "uuid"])),
+        [b"kernel", name] if crate::kernel::ipc::sysctl(name).is_some() => Node::File(
+            format!("{}\n", crate::kernel::ipc::sysctl(name).unwrap_or_default()).into_bytes(),
+        ),
         [b"kernel", b"random", _] => {
             let mut b = [0u8; 16];
             // SAFETY: filling our own buffer.
@@ -515,6 +530,13 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
             VmaName::Stack => (0, 0, 0, "[stack]".into()),
             VmaName::Vdso => (0, 0, 0, "[vdso]".into()),
             VmaName::Vvar => (0, 0, 0, "[vvar]".into()),
+            // As Linux shows the segment's file: the id is its inode.
+            VmaName::Shm { key, id } => (
+                0,
+                1,
+                u64::try_from(*id).unwrap_or(0),
+                format!("/SYSV{:08x} (deleted)", key.cast_unsigned()),
+            ),
             VmaName::Anon => (0, 0, 0, String::new()),
         };
         let (ma, mi) = devno(dev);

@@ -196,6 +196,19 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();
+        if f & libc::CLONE_SYSVSEM != 0 {
+            let list = match &pp.sem_undo {
+                Some(l) => l.clone(),
+                None => {
+                    let l = st.ipc.new_undo_list();
+                    if let Some(pp) = st.procs.get_mut(&tgid) {
+                        pp.sem_undo = Some(l.clone());
+                    }
+                    l
+                }
+            };
+            np.sem_undo = Some(list);
+        }
         st.procs.insert(tid, np);
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.push(tid);

@@ -20,6 +20,8 @@ pub mod cap {
     pub const NET_BIND_SERVICE: u32 = 10;
     pub const NET_ADMIN: u32 = 12;
     pub const NET_RAW: u32 = 13;
+    pub const IPC_LOCK: u32 = 14;
+    pub const IPC_OWNER: u32 = 15;
     pub const SYS_CHROOT: u32 = 18;
     pub const SYS_ADMIN: u32 = 21;
     pub const SYS_NICE: u32 = 23;

@@ -235,6 +235,7 @@ pub fn new_process(
         ctty: None,
         child_wq: super::WaitQueue::new(),
         signal_wq: super::WaitQueue::new(),
+        sem_undo: None,
     }
 }
 
@@ -635,8 +636,12 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         value: 0,
     });
     p.exit = Some(info);
+    let undo = p.sem_undo.take();
     let hangup = (p.sid == tgid).then(|| p.ctty.take()).flatten();
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
+    if let Some(u) = undo {
+        st.ipc.exit_undo(u, tgid);
+    }
     if !st.locks.record.is_empty() {
         st.locks.record.release_process(tgid);
         st.locks.released();

@@ -9,6 +9,7 @@ pub mod creds;
 mod ctx;
 pub mod exec;
 pub mod futex;
+pub mod ipc;
 pub mod jobctl;
 pub mod lifecycle;
 pub mod signal;
@@ -113,6 +114,8 @@ pub struct KState {
     /// Where processes started from outside report their exit: (pid,
     /// status as a shell shows it).
     pub outside_exit: Option<std::sync::mpsc::Sender<(i32, i32)>>,
+    /// System V IPC objects (one IPC namespace).
+    pub ipc: ipc::Ipc,
 }
 
 pub struct Kernel {
@@ -205,6 +208,7 @@ impl Kernel {
                 init_done: Default::default(),
                 sockets,
                 outside_exit: None,
+                ipc: Default::default(),
             }),
             platform,
             memfile,

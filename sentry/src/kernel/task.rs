@@ -159,6 +159,9 @@ pub struct Process {
     pub child_wq: Arc<super::WaitQueue>,
     /// signalfd readers and pollers: a signal became pending.
     pub signal_wq: Arc<super::WaitQueue>,
+    /// Its SEM_UNDO list, made at its first SEM_UNDO (shared with
+    /// CLONE_SYSVSEM).
+    pub sem_undo: Option<Arc<super::ipc::sem::UndoList>>,
 }
 
 impl Process {

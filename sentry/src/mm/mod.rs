@@ -85,6 +85,11 @@ pub enum VmaName {
     Stack,
     Vdso,
     Vvar,
+    /// A System V shared memory segment (shmat): its key and id.
+    Shm {
+        key: i32,
+        id: i32,
+    },
 }
 
 #[derive(Clone)]
@@ -1171,11 +1176,28 @@ impl Mm {
         let mut out: Vec<Vma> = Vec::new();
         for v in st.vmas.values() {
             match out.last_mut() {
-                Some(last) if Self::compatible(last, v) => last.end = v.end,
+                Some(last) if Self::compatible(last, v) && Self::one_object(last, v) => {
+                    last.end = v.end
+                }
                 _ => out.push(v.clone()),
             }
         }
         out
+    }
+
+    /// Whether `b` continues `a`'s memory: any private pieces, or the
+    /// next range of the same shared memory or file (two attaches of one
+    /// shm segment side by side are two mappings).
+    fn one_object(a: &Vma, b: &Vma) -> bool {
+        let next = b.off_at(b.start) == a.off_at(a.start) + (a.end - a.start);
+        match (&a.backing, &b.backing) {
+            (Backing::Private { .. }, Backing::Private { .. }) => true,
+            (Backing::Shared { mem: x, .. }, Backing::Shared { mem: y, .. }) => {
+                Arc::ptr_eq(x, y) && next
+            }
+            (Backing::File { fd: x, .. }, Backing::File { fd: y, .. }) => Arc::ptr_eq(x, y) && next,
+            _ => false,
+        }
     }
 
     /// Finds the VMA containing `addr`.
