@@ -22,6 +22,7 @@ mod locks;
 mod misc;
 mod mm;
 mod mount;
+mod mqueue;
 mod names;
 mod net;
 mod process;

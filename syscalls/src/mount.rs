@@ -306,6 +306,8 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             ))
         }
         b"proc" => Arc::new(sentry::fs::proc::ProcFs::new()),
+        // The sandbox's one IPC namespace has one set of queues.
+        b"mqueue" => ctx.k.vfs.mqueue.clone(),
         other => {
             ctx.log_once(&format!("mount -t {}", String::from_utf8_lossy(other)));
             return Err(Errno::ENODEV);

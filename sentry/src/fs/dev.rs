@@ -131,6 +131,13 @@ const NODES: &[Node] = &[
         dir: true,
         rdev: 0,
     },
+    Node {
+        name: b"mqueue",
+        kind: None,
+        link: None,
+        dir: true,
+        rdev: 0,
+    },
 ];
 
 pub struct DevFs {

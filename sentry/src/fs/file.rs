@@ -165,6 +165,11 @@ pub trait FileOps: Send + Sync + Any {
     fn socket(&self) -> Option<&dyn crate::socket::Socket> {
         None
     }
+    /// Whether the object of a fixed-name file lost its name (a message
+    /// queue after mq_unlink): /proc shows " (deleted)".
+    fn unlinked(&self) -> bool {
+        false
+    }
     /// File seals (memfd_create files only): F_GET_SEALS/F_ADD_SEALS.
     fn seals(&self) -> Option<&std::sync::atomic::AtomicU32> {
         None

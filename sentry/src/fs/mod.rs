@@ -15,6 +15,7 @@ pub mod idmap;
 pub mod inotify;
 pub mod io;
 pub mod locks;
+pub mod mqueue;
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;

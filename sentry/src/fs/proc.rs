@@ -254,7 +254,11 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 .and_then(|s| s.parse().ok())
                 .ok_or(Errno::ENOENT)?;
             let f = t.files.lock().get(fd).map_err(|_| Errno::ENOENT)?;
-            Ok(Node::Link(f.name.display()))
+            let mut name = f.name.display();
+            if f.ops.unlinked() {
+                name.extend_from_slice(b" (deleted)");
+            }
+            Ok(Node::Link(name))
         }
         [b"fdinfo", n] => {
             let fd = std::str::from_utf8(n)

@@ -457,6 +457,9 @@ pub struct Vfs {
     pub inotify: Arc<super::inotify::Registry>,
     /// The ptys /dev/pts shows (the console is one of them).
     pub ptys: Arc<super::pty::PtyTable>,
+    /// The POSIX message queues: mq_open's names, and what /dev/mqueue
+    /// (and any mqueue mount) shows.
+    pub mqueue: Arc<super::mqueue::MqueueFs>,
     /// The namespace lock: every walk holds it shared (`reading`), every
     /// change of the tree exclusively (`changing`: a call that creates,
     /// removes, renames or changes attributes, from its walks to its
@@ -646,6 +649,7 @@ impl Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
             ptys: Default::default(),
+            mqueue: Default::default(),
             tree: RwLock::new(()),
         }
     }
@@ -665,6 +669,7 @@ impl Vfs {
         );
         let nosuid = libc::MS_NOSUID;
         let ptys = Arc::new(super::pty::PtyTable::default());
+        let mqueue = Arc::new(super::mqueue::MqueueFs::default());
         let top = if writable {
             // --overlay=none: the host root itself, changed through the gofer.
             Mount::new(b"/", root, b"", "gofer", 0)
@@ -704,6 +709,13 @@ impl Vfs {
                 "shm",
                 nosuid | libc::MS_NODEV,
             ),
+            Mount::new(
+                b"/dev/mqueue",
+                mqueue.clone(),
+                b"",
+                "mqueue",
+                nosuid | libc::MS_NODEV | libc::MS_NOEXEC,
+            ),
         ];
         let ns = MountNs {
             mounts: RwLock::new(vec![Arc::new(mounts.remove(0))]),
@@ -715,6 +727,7 @@ impl Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
             ptys,
+            mqueue,
             tree: RwLock::new(()),
         }
     }
