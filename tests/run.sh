@@ -9,9 +9,9 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need gcc || ! need perl || ! need python3; then
     apt-get update -qq && apt-get install -y -qq gcc perl python3 >/dev/null
 fi
-# Servers (and ping) the end-to-end commands run (tests/e2e.txt).
-servers="nginx-light redis-server iperf3 iputils-ping postgresql"
-if ! need nginx || ! need redis-server || ! need iperf3 || ! need ping || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+# Servers and tools the end-to-end commands run (tests/e2e.txt).
+servers="nginx-light redis-server iperf3 iputils-ping postgresql fio"
+if ! need nginx || ! need redis-server || ! need iperf3 || ! need ping || ! need fio || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     { apt-get install -y -qq $servers || { apt-get update -qq && apt-get install -y -qq $servers; }; } >/dev/null
 fi
 

@@ -13,6 +13,7 @@
 )]
 
 mod abi;
+mod aio;
 mod events;
 mod fs;
 mod fs_mutate;

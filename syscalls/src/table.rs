@@ -58,6 +58,7 @@ impl Table {
         crate::mount::register(&mut reg);
         crate::inotify::register(&mut reg);
         crate::ipc::register(&mut reg);
+        crate::aio::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);

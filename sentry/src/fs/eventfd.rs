@@ -26,6 +26,17 @@ impl EventFd {
     }
 }
 
+impl EventFd {
+    /// Adds `n` (saturating), as the kernel's eventfd_signal does for an
+    /// AIO completion.
+    pub fn signal(&self, n: u64) {
+        let mut c = self.count.lock();
+        *c = c.saturating_add(n).min(MAX);
+        drop(c);
+        self.wq.notify(EV_IN);
+    }
+}
+
 impl FileOps for EventFd {
     fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         if buf.len() < 8 {

@@ -307,6 +307,10 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     {
         let p = ctx.proc_();
         p.exe = exe;
+        // AIO contexts belong to the old address space.
+        for (_, c) in std::mem::take(&mut p.aio) {
+            c.destroy();
+        }
         // The capability sets as exec makes them; keepcaps does not last.
         p.creds.exec();
         p.keepcaps = false;

@@ -236,6 +236,7 @@ pub fn new_process(
         child_wq: super::WaitQueue::new(),
         signal_wq: super::WaitQueue::new(),
         sem_undo: None,
+        aio: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The kernel proper: the global state, tasks and processes, and the loop
 //! that runs each task on its own sentry thread.
 
+pub mod aio;
 pub mod appseccomp;
 pub mod clone;
 pub mod console;
