@@ -27,6 +27,7 @@ mod mqueue;
 mod names;
 mod net;
 mod process;
+mod procvm;
 mod sched;
 mod signal;
 mod signalfd;

@@ -690,7 +690,24 @@ fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<
         c.sgid = f(c.sgid, s);
         c.fsgid = c.egid;
     }
+    let new = c.clone();
+    creds_changed(ctx, &old, &new);
     Ok(0)
+}
+
+/// Linux's commit_creds rule: a process whose effective or filesystem
+/// ids change, or whose capabilities grow, stops being dumpable
+/// (fs.suid_dumpable, 0), so ptrace and process_vm_readv need
+/// CAP_SYS_PTRACE until it sets PR_SET_DUMPABLE again.
+fn creds_changed(ctx: &mut Ctx<'_, '_>, old: &sentry::kernel::Creds, new: &sentry::kernel::Creds) {
+    if old.euid != new.euid
+        || old.egid != new.egid
+        || old.fsuid != new.fsuid
+        || old.fsgid != new.fsgid
+        || new.caps.permitted & !old.caps.permitted != 0
+    {
+        ctx.proc_().dumpable = 0;
+    }
 }
 fn id(v: u64) -> i64 {
     i64::from(crate::abi::int(v))
@@ -759,17 +776,21 @@ fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         c.fsuid = want;
         c.fix_setuid(&before, false);
     }
+    let new = c.clone();
+    creds_changed(ctx, &before, &new);
     Ok(u64::from(before.fsuid))
 }
 fn setfsgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
-    let old = c.fsgid;
+    let before = c.clone();
     if c.capable(sentry::kernel::creds::cap::SETGID)
         || [c.rgid, c.egid, c.sgid, c.fsgid].contains(&(crate::abi::uint(a[0])))
     {
         c.fsgid = crate::abi::uint(a[0]);
     }
-    Ok(old as u64)
+    let new = c.clone();
+    creds_changed(ctx, &before, &new);
+    Ok(u64::from(before.fsgid))
 }
 fn getgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let g = ctx.proc_ref().creds.groups.clone();

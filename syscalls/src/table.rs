@@ -59,6 +59,7 @@ impl Table {
         crate::inotify::register(&mut reg);
         crate::ipc::register(&mut reg);
         crate::aio::register(&mut reg);
+        crate::procvm::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);

@@ -23,6 +23,7 @@ pub mod cap {
     pub const IPC_LOCK: u32 = 14;
     pub const IPC_OWNER: u32 = 15;
     pub const SYS_CHROOT: u32 = 18;
+    pub const SYS_PTRACE: u32 = 19;
     pub const SYS_ADMIN: u32 = 21;
     pub const SYS_NICE: u32 = 23;
     pub const SYS_RESOURCE: u32 = 24;
@@ -190,6 +191,23 @@ impl Creds {
             groups,
             caps: if uid == 0 { Caps::FULL } else { Caps::NONE },
         }
+    }
+
+    /// Linux's __ptrace_may_access with PTRACE_MODE_REALCREDS (ptrace
+    /// attach, process_vm_readv): the caller's real ids are all of the
+    /// target's and its permitted set covers the target's, and the target
+    /// is dumpable; or the caller has CAP_SYS_PTRACE. The caller's own
+    /// thread group is the caller's to decide before asking.
+    pub fn may_ptrace(&self, target: &Creds, target_dumpable: bool) -> bool {
+        let ptrace = self.capable(cap::SYS_PTRACE);
+        let ids = [target.euid, target.suid, target.ruid]
+            .iter()
+            .all(|&u| u == self.ruid)
+            && [target.egid, target.sgid, target.rgid]
+                .iter()
+                .all(|&g| g == self.rgid);
+        let caps = target.caps.permitted & !self.caps.permitted == 0;
+        (ids || ptrace) && (target_dumpable || ptrace) && (caps || ptrace)
     }
 
     /// Whether the effective set holds `c`.

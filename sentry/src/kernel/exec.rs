@@ -314,6 +314,10 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         // The capability sets as exec makes them; keepcaps does not last.
         p.creds.exec();
         p.keepcaps = false;
+        // A new image is dumpable again unless its ids are mixed (what
+        // Linux counts as a secure exec).
+        let c = &p.creds;
+        p.dumpable = u64::from(c.euid == c.ruid && c.egid == c.rgid);
         let mut h = p.sighand.lock().to_owned();
         for a in h.iter_mut() {
             if a.handler != SIG_IGN {
