@@ -29,6 +29,7 @@ mod net;
 mod process;
 mod procvm;
 mod sched;
+mod seccomp;
 mod signal;
 mod signalfd;
 mod splice;

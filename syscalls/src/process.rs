@@ -554,7 +554,8 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             put(ctx, a[1], &v)?;
             Ok(0)
         }
-        libc::PR_GET_SECCOMP => Ok(0),
+        libc::PR_GET_SECCOMP => Ok(crate::seccomp::prctl_get(ctx)),
+        libc::PR_SET_SECCOMP => crate::seccomp::prctl_set(ctx, a[1], a[2]),
         libc::PR_CAPBSET_READ => {
             if a[1] > u64::from(cap::LAST) {
                 return Err(Errno::EINVAL);

@@ -114,7 +114,7 @@ fn transfer(ctx: &mut Ctx<'_, '_>, a: [u64; 6], write: bool) -> KResult<u64> {
         off: 0,
     };
     let mut total = 0u64;
-    let mut buf = vec![0u8; PAGE as usize];
+    let mut buf = vec![0u8; abi::usize_of(PAGE)];
     let mut fault = None;
     'all: for (mut addr, mut len) in remote {
         while len > 0 {

@@ -60,6 +60,7 @@ impl Table {
         crate::ipc::register(&mut reg);
         crate::aio::register(&mut reg);
         crate::procvm::register(&mut reg);
+        crate::seccomp::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);

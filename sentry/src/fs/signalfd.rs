@@ -76,6 +76,10 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
             put32(28, u32::try_from(i.value & 0xffff_ffff).unwrap_or(0));
         }
         InfoKind::Fault => {}
+        InfoKind::Sys => {
+            put32(84, ubits32(i.pid));
+            put32(96, ubits32(i.status));
+        }
     }
     match i.kind {
         InfoKind::Kill | InfoKind::Queue | InfoKind::Timer => {
@@ -86,6 +90,7 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
             b[64..72].copy_from_slice(&i.stime.to_ne_bytes());
         }
         InfoKind::Fault => b[72..80].copy_from_slice(&i.value.to_ne_bytes()),
+        InfoKind::Sys => b[88..96].copy_from_slice(&i.value.to_ne_bytes()),
         InfoKind::Poll => {}
     }
     b

@@ -151,6 +151,8 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     let sig_mask = Arc::new(signal::SigMask::new(parent.sig_mask.get()));
     let (alt_stack, comm) = (parent.alt_stack, parent.comm.clone());
     let sched = parent.sched.inherited();
+    // Seccomp filters and mode are inherited by every child.
+    let (seccomp, seccomp_strict) = (parent.seccomp.clone(), parent.seccomp_strict);
     let mut regs = ctx.regs.clone();
     if f & libc::CLONE_VM == 0 {
         ctx.pctx.load_fp(ctx.regs).map_err(|_| Errno::EAGAIN)?;
@@ -250,6 +252,8 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             mnt_ns,
             uts_ns,
             sched,
+            seccomp,
+            seccomp_strict,
         },
     );
     // Registered: the child's thread may run it once the lock is free.

@@ -207,7 +207,7 @@ impl Creds {
                 .iter()
                 .all(|&g| g == self.rgid);
         let caps = target.caps.permitted & !self.caps.permitted == 0;
-        (ids || ptrace) && (target_dumpable || ptrace) && (caps || ptrace)
+        ptrace || (ids && target_dumpable && caps)
     }
 
     /// Whether the effective set holds `c`.

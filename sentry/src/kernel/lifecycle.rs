@@ -114,6 +114,8 @@ fn spawn(
         mnt_ns: k.vfs.init_ns.clone(),
         uts_ns: k.init_uts.clone(),
         sched: Default::default(),
+        seccomp: None,
+        seccomp_strict: false,
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());
@@ -253,6 +255,94 @@ fn thread_cpu_ns() -> u64 {
 /// Takes `now` as the task's copy `mine` when it was replaced (clone,
 /// unshare and exec replace a task's fd table, mm, fs context or mount
 /// namespace).
+/// What a seccomp filter does to the task beyond failing its call.
+#[derive(Clone, Copy, Debug)]
+enum Denied {
+    /// SIGSYS (SYS_SECCOMP) with the filter's data as si_errno.
+    Trap(u16),
+    KillThread,
+    KillProcess,
+    /// Strict mode: SIGKILL.
+    Strict,
+}
+
+fn same_chain(
+    a: &Option<Arc<super::seccomp::Chain>>,
+    b: &Option<Arc<super::seccomp::Chain>>,
+) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The task's own seccomp state on the call in `regs`: None lets it go
+/// on; Some(what more happens) when the call is not made (its return
+/// value already in `regs`).
+fn own_seccomp(
+    regs: &mut Regs,
+    strict: bool,
+    filters: Option<&super::seccomp::Chain>,
+    tid: i32,
+) -> Option<Option<Denied>> {
+    use super::seccomp::{strict_allows, Data, Verdict, ARCH_X86_64};
+    let nr = regs.gp.orig_rax;
+    if strict {
+        return (!strict_allows(nr)).then_some(Some(Denied::Strict));
+    }
+    let d = Data {
+        nr: crate::num::low_int(nr),
+        arch: ARCH_X86_64,
+        ip: regs.gp.rip,
+        args: regs.syscall_args(),
+    };
+    let (ret, log) = filters?.run(&d);
+    let v = Verdict::of(ret);
+    if log && v != Verdict::Allow || v == Verdict::Log {
+        tracing::info!(tid, nr, ?v, "seccomp");
+    }
+    match v {
+        Verdict::Allow | Verdict::Log => None,
+        Verdict::Errno(e) => {
+            regs.gp.rax = crate::num::bits(-i64::from(e));
+            Some(None)
+        }
+        // The call is rolled back: rax holds its number again.
+        Verdict::Trap(data) => {
+            regs.gp.rax = nr;
+            Some(Some(Denied::Trap(data)))
+        }
+        Verdict::KillThread => Some(Some(Denied::KillThread)),
+        Verdict::KillProcess => Some(Some(Denied::KillProcess)),
+    }
+}
+
+/// Carries out a seccomp denial on task `tid`.
+fn deny(st: &mut KState, tid: i32, d: Denied, regs: &Regs) {
+    let Some(tgid) = st.tasks.get(&tid).map(|t| t.tgid) else {
+        return;
+    };
+    let alone = st.procs.get(&tgid).is_none_or(|p| p.threads.len() == 1);
+    match d {
+        Denied::Trap(data) => {
+            let nr = crate::num::low_int(regs.gp.orig_rax);
+            force_signal(st, tid, SigInfo::seccomp(nr, regs.gp.rip, i32::from(data)));
+        }
+        // The last thread killed ends the process with SIGSYS.
+        Denied::KillThread if !alone => {
+            if let Some(t) = st.tasks.get_mut(&tid) {
+                t.killed = true;
+            }
+            signal::kick(st, tid);
+        }
+        Denied::KillThread | Denied::KillProcess => {
+            group_exit(st, tgid, signal::fatal_info(libc::SIGSYS));
+        }
+        Denied::Strict => group_exit(st, tgid, signal::fatal_info(SIGKILL)),
+    }
+}
+
 fn refresh<T: ?Sized>(mine: &mut Arc<T>, now: &Arc<T>) {
     if !Arc::ptr_eq(mine, now) {
         *mine = now.clone();
@@ -355,6 +445,12 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     };
     let waiter = st.tasks[&tid].waiter.clone();
     let sig_mask = st.tasks[&tid].sig_mask.clone();
+    // The task's seccomp filters and mode (changed only by locked calls,
+    // after which they are read again).
+    let (mut filters, mut strict) = {
+        let t = &st.tasks[&tid];
+        (t.seccomp.clone(), t.seccomp_strict)
+    };
     drop(st);
     // The address and fork count of the protection fault last retried,
     // while nothing but faults has happened since.
@@ -365,7 +461,8 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         }
         let (mut done, mut restart) = (false, false);
         let mut prepared = None;
-        // A container's seccomp profile decides first.
+        // A container's seccomp profile decides first, then the task's
+        // own filters (seccomp(2)).
         let mut seccomp_signal = None;
         if let (Some(Event::Syscall), Some(f)) = (&event, &k.app_seccomp) {
             use super::appseccomp::Action;
@@ -382,11 +479,21 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                     regs.gp.rax = fail(libc::ENOSYS);
                     done = true;
                 }
-                a => {
+                Action::Trap => {
                     regs.gp.rax = fail(libc::ENOSYS);
                     done = true;
-                    seccomp_signal = Some(a);
+                    seccomp_signal = Some(Denied::Trap(0));
                 }
+                Action::KillProcess | Action::KillThread => {
+                    done = true;
+                    seccomp_signal = Some(Denied::KillProcess);
+                }
+            }
+        }
+        if matches!(event, Some(Event::Syscall)) && !done && (strict || filters.is_some()) {
+            if let Some(d) = own_seccomp(&mut regs, strict, filters.as_deref(), tid) {
+                done = true;
+                seccomp_signal = d;
             }
         }
         if matches!(event, Some(Event::Syscall)) && !k.strace && !done {
@@ -453,18 +560,8 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
         }
         let mut st = k.lock();
-        match seccomp_signal {
-            Some(super::appseccomp::Action::Trap) => {
-                // SYS_SECCOMP, the call in si_syscall's place.
-                let nr = i32::try_from(regs.gp.orig_rax).unwrap_or(-1);
-                force_signal(&mut st, tid, SigInfo::user(libc::SIGSYS, 1, nr, 0));
-            }
-            Some(_) => {
-                if let Some(tg) = st.tasks.get(&tid).map(|t| t.tgid) {
-                    group_exit(&mut st, tg, signal::fatal_info(libc::SIGSYS));
-                }
-            }
-            None => {}
+        if let Some(d) = seccomp_signal {
+            deny(&mut st, tid, d, &regs);
         }
         match event.take() {
             Some(Event::Syscall) if done => {}
@@ -510,6 +607,9 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             break st;
         }
         let t = &st.tasks[&tid];
+        if !same_chain(&filters, &t.seccomp) || strict != t.seccomp_strict {
+            (filters, strict) = (t.seccomp.clone(), t.seccomp_strict);
+        }
         refresh(&mut files, &t.files);
         refresh(&mut mm, &t.mm);
         refresh(&mut fs, &t.fs);

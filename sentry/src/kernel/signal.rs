@@ -78,6 +78,9 @@ pub enum InfoKind {
     Queue,
     /// SIGIO-style (si_band in `value`, si_fd in `status`).
     Poll,
+    /// A seccomp SIGSYS (si_call_addr in `value`, si_syscall in `pid`,
+    /// si_arch in `status`).
+    Sys,
 }
 
 impl SigInfo {
@@ -87,6 +90,21 @@ impl SigInfo {
             code,
             pid,
             uid,
+            ..Default::default()
+        }
+    }
+
+    /// SIGSYS from a seccomp filter (SYS_SECCOMP): call `nr` made at
+    /// `ip`, with the filter's data as si_errno.
+    pub fn seccomp(nr: i32, ip: u64, errno: i32) -> SigInfo {
+        SigInfo {
+            signo: libc::SIGSYS,
+            errno,
+            code: 1,
+            pid: nr,
+            status: crate::num::sbits32(super::seccomp::ARCH_X86_64),
+            value: ip,
+            kind: InfoKind::Sys,
             ..Default::default()
         }
     }
@@ -129,6 +147,11 @@ impl SigInfo {
             InfoKind::Poll => {
                 b[16..24].copy_from_slice(&self.value.to_le_bytes());
                 b[24..28].copy_from_slice(&self.status.to_le_bytes());
+            }
+            InfoKind::Sys => {
+                b[16..24].copy_from_slice(&self.value.to_le_bytes());
+                b[24..28].copy_from_slice(&self.pid.to_le_bytes());
+                b[28..32].copy_from_slice(&self.status.to_le_bytes());
             }
         }
         b

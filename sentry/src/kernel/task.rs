@@ -60,6 +60,10 @@ pub struct Task {
     /// Scheduling policy and affinity, recorded and reported (the host
     /// schedules the sentry's threads its own way).
     pub sched: Sched,
+    /// Its seccomp filters (mode 2), shared with whoever inherited them.
+    pub seccomp: Option<Arc<super::seccomp::Chain>>,
+    /// Seccomp strict mode (mode 1).
+    pub seccomp_strict: bool,
 }
 
 /// A thread's scheduling attributes (sched_setscheduler, sched_setaffinity).
