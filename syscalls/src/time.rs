@@ -427,6 +427,9 @@ fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let now = cpu_now(&ctx.st, ctx.st.timers.clock_of(id));
     let old = ctx.st.timers.set(id, value, interval, now);
+    // A signal still queued from before is dropped, as Linux drops it.
+    let tgid = ctx.tgid();
+    sentry::kernel::timers::drop_pending(&mut ctx.st, tgid, id);
     if a[3] != 0 {
         put_itimerspec(ctx, a[3], old)?;
     }
@@ -451,6 +454,8 @@ fn timer_getoverrun(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn timer_delete(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let id = timer_of(ctx, a[0])?;
     ctx.st.timers.cancel(id);
+    let tgid = ctx.tgid();
+    sentry::kernel::timers::drop_pending(&mut ctx.st, tgid, id);
     ctx.proc_().posix_timers.retain(|&t| t != id);
     Ok(0)
 }

@@ -190,6 +190,29 @@ impl SigQueue {
         self.infos.push(info);
     }
 
+    /// The pending signal of POSIX timer `id`, if any: a timer has one
+    /// signal queued at most, its later expiries counted as overruns.
+    pub fn timer_signal(&mut self, id: i32) -> Option<&mut SigInfo> {
+        self.infos
+            .iter_mut()
+            .find(|s| s.kind == InfoKind::Timer && s.code == SI_TIMER && s.pid == id)
+    }
+
+    /// Drops the pending signal of POSIX timer `id` (re-armed or deleted).
+    pub fn drop_timer_signal(&mut self, id: i32) {
+        let Some(i) = self
+            .infos
+            .iter()
+            .position(|s| s.kind == InfoKind::Timer && s.code == SI_TIMER && s.pid == id)
+        else {
+            return;
+        };
+        let sig = self.infos.remove(i).signo;
+        if !self.infos.iter().any(|s| s.signo == sig) {
+            self.set &= !bit(sig);
+        }
+    }
+
     /// Takes the lowest pending signal not in `blocked`.
     pub fn take(&mut self, blocked: u64) -> Option<SigInfo> {
         let ready = self.set & !blocked;

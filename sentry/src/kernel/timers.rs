@@ -143,7 +143,23 @@ impl Timers {
     }
 }
 
-fn fire(st: &mut KState, target: Target) {
+/// Drops the queued signal of POSIX timer `id` of process `tgid` (as
+/// Linux does when the timer is re-armed or deleted before delivery).
+pub fn drop_pending(st: &mut KState, tgid: i32, id: u64) {
+    let id = crate::num::saturating_i32(crate::num::usize_of(id));
+    if let Some(p) = st.procs.get_mut(&tgid) {
+        p.shared_pending.drop_timer_signal(id);
+        let threads = p.threads.clone();
+        for t in threads {
+            if let Some(t) = st.tasks.get_mut(&t) {
+                t.pending.drop_timer_signal(id);
+            }
+        }
+    }
+}
+
+/// Fires `target`; `missed` expiries passed unseen since the last.
+fn fire(st: &mut KState, target: Target, missed: i32) {
     match target {
         Target::Counter(c) => {
             if let Some(c) = c.upgrade() {
@@ -164,10 +180,21 @@ fn fire(st: &mut KState, target: Target) {
             if !notify {
                 return;
             }
+            // Still queued: this expiry is an overrun of that signal.
+            let queued = match tid {
+                Some(t) => st.tasks.get_mut(&t).map(|t| &mut t.pending),
+                None => st.procs.get_mut(&tgid).map(|p| &mut p.shared_pending),
+            }
+            .and_then(|q| q.timer_signal(id));
+            if let Some(q) = queued {
+                q.status = q.status.saturating_add(1).saturating_add(missed);
+                return;
+            }
             let info = SigInfo {
                 signo,
                 code: signal::SI_TIMER,
                 pid: id,
+                status: missed,
                 value,
                 kind: InfoKind::Timer,
                 ..Default::default()
@@ -212,6 +239,7 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                         continue;
                     }
                     let t = st.timers.all.get_mut(&id).unwrap();
+                    let before = t.overrun;
                     if t.interval.is_zero() {
                         t.deadline = None;
                         t.cpu_deadline = None;
@@ -225,8 +253,8 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                     } else if let Some(c) = t.cpu_deadline {
                         t.cpu_deadline = Some(c + crate::num::narrow(t.interval.as_nanos()));
                     }
-                    let target = t.target.clone();
-                    fire(&mut st, target);
+                    let (target, missed) = (t.target.clone(), t.overrun - before);
+                    fire(&mut st, target, missed);
                 }
                 let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
                 if any_cpu {
