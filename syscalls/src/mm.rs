@@ -374,11 +374,31 @@ fn msync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// Linux's can_do_mlock and the RLIMIT_MEMLOCK check: locking `more`
+/// bytes is EPERM with a zero limit and ENOMEM past it, unless the
+/// caller has CAP_IPC_LOCK.
+fn may_lock(ctx: &Ctx<'_, '_>, more: u64) -> KResult<()> {
+    let p = ctx.proc_ref();
+    if p.creds.capable(sentry::kernel::creds::cap::IPC_LOCK) {
+        return Ok(());
+    }
+    let limit = p.rlimits[libc::RLIMIT_MEMLOCK as usize].0;
+    if limit == 0 {
+        return Err(Errno::EPERM);
+    }
+    if ctx.mm.locked_bytes().saturating_add(more) > limit {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
 fn mlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     // mlock2's flags: only MLOCK_ONFAULT exists.
     if ctx.regs.gp.orig_rax == libc::SYS_mlock2 as u64 && a[2] & !1 != 0 {
         return Err(Errno::EINVAL);
     }
+    let more = ctx.mm.unlocked_in(a[0], a[1]);
+    may_lock(ctx, more)?;
     ctx.mm.set_locked(a[0], a[1], true)?;
     Ok(0)
 }
@@ -387,9 +407,22 @@ fn munlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn lockall(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if ctx.regs.gp.orig_rax != libc::SYS_mlockall as u64 {
+        ctx.mm.lock_all(false, true, false);
+        return Ok(0);
+    }
     // MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4 (only with one of the others).
-    if ctx.regs.gp.orig_rax == libc::SYS_mlockall as u64 && (a[0] & 3 == 0 || a[0] & !7 != 0) {
+    if a[0] & 3 == 0 || a[0] & !7 != 0 {
         return Err(Errno::EINVAL);
     }
+    let current = a[0] & 1 != 0;
+    // All of the address space counts against the limit for MCL_CURRENT.
+    let more = if current {
+        ctx.mm.total_size().saturating_sub(ctx.mm.locked_bytes())
+    } else {
+        0
+    };
+    may_lock(ctx, more)?;
+    ctx.mm.lock_all(true, current, a[0] & 2 != 0);
     Ok(0)
 }

@@ -281,6 +281,17 @@ fn rank(ret: u32) -> i32 {
 }
 
 impl Chain {
+    /// How many filters it has (/proc/PID/status Seccomp_filters).
+    pub fn count(&self) -> usize {
+        let mut n = 0;
+        let mut c = Some(self);
+        while let Some(x) = c {
+            n += 1;
+            c = x.prev.as_deref();
+        }
+        n
+    }
+
     /// Runs every filter: the most restrictive result, and whether the
     /// filter that gave it asked for logging.
     pub fn run(&self, d: &Data) -> (u32, bool) {

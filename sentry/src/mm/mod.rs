@@ -160,6 +160,8 @@ pub struct MmState {
     /// Shared ranges whose last user here went away; dropped (and maybe
     /// freed) once the platform has dropped their mappings.
     pending_drop: Vec<Arc<SharedMem>>,
+    /// mlockall(MCL_FUTURE): new mappings are locked.
+    pub lock_future: bool,
 }
 
 /// An application address space.
@@ -262,6 +264,7 @@ impl Mm {
                 vdso_base: 0,
                 pending_release: Vec::new(),
                 pending_drop: Vec::new(),
+                lock_future: false,
             }),
         })
     }
@@ -397,7 +400,7 @@ impl Mm {
             prot: req.prot,
             shared: req.shared,
             growsdown: req.growsdown,
-            locked: false,
+            locked: st.lock_future,
             maywrite: req.maywrite,
             backing,
             name: req.name,
@@ -918,6 +921,43 @@ impl Mm {
         Ok(())
     }
 
+    /// The bytes of locked mappings (VmLck).
+    pub fn locked_bytes(&self) -> u64 {
+        self.state
+            .lock()
+            .vmas
+            .values()
+            .filter(|v| v.locked)
+            .map(|v| v.end - v.start)
+            .sum()
+    }
+
+    /// The bytes of `[addr, addr+len)` (page-rounded as mlock rounds)
+    /// not locked yet: what mlock of it would add.
+    pub fn unlocked_in(&self, addr: u64, len: u64) -> u64 {
+        let start = page_down(addr);
+        let end = page_up(addr.saturating_add(len));
+        self.state
+            .lock()
+            .vmas
+            .values()
+            .filter(|v| !v.locked && v.end > start && v.start < end)
+            .map(|v| v.end.min(end) - v.start.max(start))
+            .sum()
+    }
+
+    /// mlockall (`all`: MCL_CURRENT; `future`: MCL_FUTURE) and, with
+    /// `lock` false, munlockall.
+    pub fn lock_all(&self, lock: bool, all: bool, future: bool) {
+        let mut st = self.state.lock();
+        if all || !lock {
+            for v in st.vmas.values_mut() {
+                v.locked = lock;
+            }
+        }
+        st.lock_future = lock && future;
+    }
+
     pub fn set_locked(&self, addr: u64, len: u64, locked: bool) -> KResult<()> {
         // As mlock(2): the length grows by the offset into the first page
         // and wraps the way the kernel's arithmetic does.
@@ -926,13 +966,20 @@ impl Mm {
             return Ok(());
         };
         let mut st = self.state.lock();
-        if !Self::fully_mapped(&st, start, end) {
-            return Err(Errno::ENOMEM);
-        }
+        // Linux changes the mappings from `start` up to the first hole,
+        // then fails with ENOMEM.
         Self::split_at(&mut st, start);
         Self::split_at(&mut st, end);
+        let mut pos = start;
         for (_, v) in st.vmas.range_mut(start..end) {
+            if v.start != pos {
+                break;
+            }
             v.locked = locked;
+            pos = v.end;
+        }
+        if pos < end {
+            return Err(Errno::ENOMEM);
         }
         Ok(())
     }
@@ -967,7 +1014,10 @@ impl Mm {
                     }
                 }
                 child.install(v, v.start, v.end - v.start);
-                cst.vmas.insert(k, v.clone());
+                // Memory locks are not inherited.
+                let mut v = v.clone();
+                v.locked = false;
+                cst.vmas.insert(k, v);
             }
             cst.brk_start = st.brk_start;
             cst.brk = st.brk;
