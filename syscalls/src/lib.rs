@@ -26,6 +26,7 @@ mod mount;
 mod mqueue;
 mod names;
 mod net;
+mod pidfd;
 mod process;
 mod procvm;
 mod sched;

@@ -16,7 +16,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone",
         "xaaax",
-        Partial("of namespace flags only CLONE_NEWNS and CLONE_NEWUTS; no CLONE_PIDFD"),
+        Partial("of namespace flags only CLONE_NEWNS and CLONE_NEWUTS"),
         clone,
     );
     r(
@@ -103,7 +103,13 @@ fn clone(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctid: a[3],
         tls: a[4],
         exit_signal: (a[0] & 0xff) as i32,
+        // clone(2) puts the pidfd where the parent's tid would go.
+        pidfd: a[2],
     };
+    let both = (libc::CLONE_PIDFD | libc::CLONE_PARENT_SETTID) as u64;
+    if a[0] & both == both {
+        return Err(Errno::EINVAL);
+    }
     do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
 }
 
@@ -132,6 +138,7 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctid: c[2],
         tls: c[7],
         exit_signal: crate::abi::int(c[4]),
+        pidfd: c[1],
     };
     do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
 }
@@ -328,8 +335,20 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if opts & !allowed != 0 || opts & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
+    let mut opts = opts;
+    let mut nonblock_pidfd = false;
     let sel = match crate::abi::uint(a[0]) {
         libc::P_ALL => WaitSel::Any,
+        // P_PIDFD: the process a pidfd names; a non-blocking one does
+        // not wait (EAGAIN when nothing has happened).
+        3 => {
+            let (pid, nb) = crate::pidfd::pid_of(ctx, a[1])?;
+            if nb {
+                opts |= WNOHANG;
+                nonblock_pidfd = true;
+            }
+            WaitSel::Pid(pid)
+        }
         libc::P_PID if (crate::abi::int(a[1])) > 0 => WaitSel::Pid(crate::abi::int(a[1])),
         libc::P_PGID => {
             if crate::abi::int(a[1]) == 0 {
@@ -341,6 +360,9 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         _ => return Err(Errno::EINVAL),
     };
     let r = do_wait(ctx, sel, opts)?;
+    if r.is_none() && nonblock_pidfd {
+        return Err(Errno::EAGAIN);
+    }
     let mut info = [0u8; 128];
     if let Some(w) = &r {
         info[0..4].copy_from_slice(&libc::SIGCHLD.to_le_bytes());

@@ -244,7 +244,7 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(crate::abi::bits(i64::from(info.signo)))
 }
 
-fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
+pub(crate) fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
     SigInfo::user(sig, code, ctx.tgid(), ctx.proc_ref().creds.ruid)
 }
 
@@ -252,7 +252,7 @@ fn sender(ctx: &Ctx<'_, '_>, sig: i32, code: i32) -> SigInfo {
 /// check_kill_permission): its own group, a matching real or effective
 /// uid against the target's real or saved one, CAP_KILL, or SIGCONT in
 /// its own session.
-fn may_signal(ctx: &Ctx<'_, '_>, tgid: i32, sig: i32) -> bool {
+pub(crate) fn may_signal(ctx: &Ctx<'_, '_>, tgid: i32, sig: i32) -> bool {
     if tgid == ctx.tgid() {
         return true;
     }
@@ -342,7 +342,12 @@ fn tgkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     )
 }
 
-fn queue_info(ctx: &mut Ctx<'_, '_>, target: i32, sig: u64, addr: u64) -> KResult<SigInfo> {
+pub(crate) fn queue_info(
+    ctx: &mut Ctx<'_, '_>,
+    target: i32,
+    sig: u64,
+    addr: u64,
+) -> KResult<SigInfo> {
     if sig > 64 {
         return Err(Errno::EINVAL);
     }

@@ -61,6 +61,7 @@ impl Table {
         crate::aio::register(&mut reg);
         crate::procvm::register(&mut reg);
         crate::seccomp::register(&mut reg);
+        crate::pidfd::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);

@@ -18,6 +18,7 @@ pub mod locks;
 pub mod mqueue;
 pub mod mutate;
 pub mod overlay;
+pub mod pidfd;
 pub mod pipe;
 pub mod proc;
 pub mod pty;

@@ -23,6 +23,8 @@ pub struct CloneArgs {
     pub ctid: u64,
     pub tls: u64,
     pub exit_signal: i32,
+    /// CLONE_PIDFD: where the child's pidfd goes (an int).
+    pub pidfd: u64,
 }
 
 /// clone's checks of its flags alone (`creds`: the caller's).
@@ -38,10 +40,14 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
         | libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP
-        | libc::CLONE_PIDFD;
+        | libc::CLONE_NEWCGROUP;
     if f & ns != 0 {
-        k.log_once("clone with namespace or pidfd flags");
+        k.log_once("clone with namespace flags");
+        return Err(Errno::EINVAL);
+    }
+    // A pidfd names a process (and CLONE_DETACHED is the old meaning of
+    // its bit).
+    if f & libc::CLONE_PIDFD != 0 && f & (libc::CLONE_THREAD | libc::CLONE_DETACHED) != 0 {
         return Err(Errno::EINVAL);
     }
     if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
@@ -171,6 +177,17 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         regs.gp.fs_base = a.tls;
     }
     let tid = alloc_pid(&mut ctx.st);
+    // The child's pidfd, in the parent's fd table and at the address
+    // given, before anything of the child exists (nothing after fails).
+    let watch = crate::fs::pidfd::ExitWatch::new();
+    if f & libc::CLONE_PIDFD != 0 {
+        let file = crate::fs::pidfd::file(tid, watch.clone(), false);
+        let fd = ctx.install(file, true)?;
+        if let Err(e) = write_obj::<i32>(&ctx.mm, a.pidfd, &fd) {
+            let _ = ctx.task().files.lock().close(fd);
+            return Err(e);
+        }
+    }
     let ClonePrep {
         mm, thread, kicker, ..
     } = prep;
@@ -198,6 +215,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();
+        np.exit_watch = watch;
         if f & libc::CLONE_SYSVSEM != 0 {
             let list = match &pp.sem_undo {
                 Some(l) => l.clone(),

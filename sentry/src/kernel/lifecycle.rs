@@ -238,6 +238,7 @@ pub fn new_process(
         child_wq: super::WaitQueue::new(),
         signal_wq: super::WaitQueue::new(),
         sem_undo: None,
+        exit_watch: crate::fs::pidfd::ExitWatch::new(),
         aio: Default::default(),
     }
 }
@@ -737,6 +738,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         value: 0,
     });
     p.exit = Some(info);
+    p.exit_watch.exited();
     let undo = p.sem_undo.take();
     let hangup = (p.sid == tgid).then(|| p.ctty.take()).flatten();
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));

@@ -1,0 +1,139 @@
+//! pidfd_open, pidfd_send_signal and pidfd_getfd (a pidfd's own file is
+//! `sentry::fs::pidfd`; CLONE_PIDFD is clone's, waitid's P_PIDFD
+//! waitid's).
+
+use crate::abi;
+use crate::table::{Reg, Support::*};
+use sentry::fs::pidfd::PidFd;
+use sentry::kernel::signal as ksig;
+use sentry::{Ctx, Errno, KResult};
+
+pub fn register(r: &mut Reg<'_>) {
+    r("pidfd_open", "iu", Full, pidfd_open);
+    r("pidfd_send_signal", "iiax", Full, pidfd_send_signal);
+    r("pidfd_getfd", "iix", Full, pidfd_getfd);
+}
+
+/// PIDFD_NONBLOCK (O_NONBLOCK) and PIDFD_THREAD (O_EXCL).
+const PIDFD_NONBLOCK: u32 = 0o4000;
+const PIDFD_THREAD: u32 = 0o200;
+
+fn pidfd_open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let (pid, flags) = (abi::int(a[0]), abi::uint(a[1]));
+    if flags & !(PIDFD_NONBLOCK | PIDFD_THREAD) != 0 || pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let t = ctx.st.tasks.get(&pid);
+    let p = ctx.st.procs.get(&pid);
+    let tgid = match (t, p) {
+        (_, Some(_)) => pid,
+        // A thread that leads no process: only with PIDFD_THREAD.
+        (Some(t), None) if flags & PIDFD_THREAD != 0 => t.tgid,
+        (Some(_), None) => return Err(Errno::ENOENT),
+        (None, None) => return Err(Errno::ESRCH),
+    };
+    let watch = ctx.st.procs[&tgid].exit_watch.clone();
+    let f = sentry::fs::pidfd::file(tgid, watch, flags & PIDFD_NONBLOCK != 0);
+    let fd = ctx.install(f, true)?;
+    Ok(abi::bits(i64::from(fd)))
+}
+
+/// The process a pidfd names: EBADF for another file.
+pub(crate) fn pid_of(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<(i32, bool)> {
+    let f = crate::fs::fdget(ctx, fd)?;
+    let p = f.ops.as_any().downcast_ref::<PidFd>().ok_or(Errno::EBADF)?;
+    Ok((p.pid, f.nonblocking()))
+}
+
+/// Whether the pidfd's process is still running: ESRCH once it has been
+/// reaped, Ok(false) while a zombie.
+fn live(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<bool> {
+    match ctx.st.procs.get(&pid) {
+        Some(p) => Ok(p.exit.is_none()),
+        None => Err(Errno::ESRCH),
+    }
+}
+
+/// pidfd_send_signal's scopes: the thread, its thread group, its
+/// process group (one at most; none: the thread group).
+const SIGNAL_THREAD: u64 = 1;
+const SIGNAL_THREAD_GROUP: u64 = 2;
+const SIGNAL_PROCESS_GROUP: u64 = 4;
+
+fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let scope = a[3];
+    if scope & !(SIGNAL_THREAD | SIGNAL_THREAD_GROUP | SIGNAL_PROCESS_GROUP) != 0
+        || scope.count_ones() > 1
+    {
+        return Err(Errno::EINVAL);
+    }
+    if a[1] > 64 {
+        return Err(Errno::EINVAL);
+    }
+    let (pid, _) = pid_of(ctx, a[0])?;
+    let running = live(ctx, pid)?;
+    let sig = abi::int(a[1]);
+    let info = if a[2] == 0 {
+        crate::signal::sender(ctx, sig, ksig::SI_USER)
+    } else {
+        let i = crate::signal::queue_info(ctx, pid, a[1], a[2])?;
+        // The siginfo must be the signal's.
+        let raw: [i32; 1] = abi::get(ctx, a[2])?;
+        if raw[0] != sig {
+            return Err(Errno::EINVAL);
+        }
+        i
+    };
+    if !crate::signal::may_signal(ctx, pid, sig) {
+        return Err(Errno::EPERM);
+    }
+    // A zombie takes the signal and nothing comes of it.
+    if sig == 0 || !running {
+        return Ok(0);
+    }
+    match scope {
+        SIGNAL_THREAD => {
+            if !ksig::init_protected(&ctx.st, pid, sig, Some(pid)) {
+                ksig::send_to_thread(&mut ctx.st, pid, info);
+            }
+        }
+        SIGNAL_PROCESS_GROUP => {
+            let pgid = ctx.st.procs[&pid].pgid;
+            for t in abi::group_members(ctx, pgid) {
+                if crate::signal::may_signal(ctx, t, sig)
+                    && !ksig::init_protected(&ctx.st, t, sig, None)
+                {
+                    ksig::send_to_process(&mut ctx.st, t, info);
+                }
+            }
+        }
+        _ => {
+            if !ksig::init_protected(&ctx.st, pid, sig, None) {
+                ksig::send_to_process(&mut ctx.st, pid, info);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn pidfd_getfd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[2] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (pid, _) = pid_of(ctx, a[0])?;
+    let running = live(ctx, pid)?;
+    let p = &ctx.st.procs[&pid];
+    if pid != ctx.tgid() && !ctx.proc_ref().creds.may_ptrace(&p.creds, p.dumpable == 1) {
+        return Err(Errno::EPERM);
+    }
+    // A zombie has no fds left: Linux finds no task to take them from.
+    if !running {
+        return Err(Errno::ESRCH);
+    }
+    let leader = p.threads.first().copied().ok_or(Errno::ESRCH)?;
+    let files = ctx.st.tasks.get(&leader).ok_or(Errno::ESRCH)?.files.clone();
+    let target = abi::int(a[1]);
+    let f = files.lock().get(target)?;
+    let fd = ctx.install(f, true)?;
+    Ok(abi::bits(i64::from(fd)))
+}
