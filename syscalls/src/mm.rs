@@ -143,6 +143,16 @@ fn map_in(
     if let Some(f) = file {
         let st = f.ops.stat()?;
         let fmt = st.mode & libc::S_IFMT;
+        // Linux's file_mmap_ok: the mapping must end within the largest
+        // offset the file can have (a regular file's is i64::MAX).
+        let max = if fmt == libc::S_IFREG {
+            i64::MAX.cast_unsigned()
+        } else {
+            u64::MAX
+        };
+        if off >= max || page_up(len) > max - off {
+            return Err(Errno::EOVERFLOW);
+        }
         if !f.readable() {
             return Err(Errno::EACCES);
         }
