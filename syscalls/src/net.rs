@@ -708,6 +708,35 @@ fn receive(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, total: usize, flags: i32) -> KR
     }
 }
 
+/// A stream receive into a buffer that faults part way: Linux copies
+/// (and takes) nothing when what came does not fit in the part that can
+/// be written, so the data stays for the next read.
+fn stream_fault_check(
+    ctx: &mut Ctx<'_, '_>,
+    f: &Arc<File>,
+    segs: &Segs,
+    flags: i32,
+) -> KResult<()> {
+    if socket_of(f).kind() != libc::SOCK_STREAM || flags & libc::MSG_PEEK != 0 {
+        return Ok(());
+    }
+    let room = segs.accessible(&ctx.mm, true).total;
+    if room >= segs.total {
+        return Ok(());
+    }
+    // Waits as the receive itself would.
+    let r = receive(
+        ctx,
+        f,
+        segs.total,
+        (flags | libc::MSG_PEEK) & !libc::MSG_WAITALL,
+    )?;
+    if r.data.len() > room {
+        return Err(Errno::EFAULT);
+    }
+    Ok(())
+}
+
 /// What recvmsg writes back: the name, the control messages, the flags.
 fn control_out(
     ctx: &mut Ctx<'_, '_>,
@@ -802,6 +831,7 @@ fn control_out(
 fn recvmsg_at(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mp: u64, flags: i32) -> KResult<u64> {
     let m = msghdr(ctx, mp)?;
     let segs: Segs = UserBuf::Vec(m[2], m[3]).parse(&ctx.mm)?;
+    stream_fault_check(ctx, f, &segs, flags)?;
     let mut r = receive(ctx, f, segs.total, flags)?;
     segs.fill(&ctx.mm, &r.data)?;
     let s = socket_of(f);
@@ -876,6 +906,7 @@ fn recvfrom(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
     let flags = check_recv_flags(ctx, a[3])?;
     let segs = UserBuf::One(a[1], a[2]).parse(&ctx.mm)?;
+    stream_fault_check(ctx, &f, &segs, flags)?;
     let r = receive(ctx, &f, segs.total, flags)?;
     segs.fill(&ctx.mm, &r.data)?;
     // Files sent with it are lost: there is no room for them.

@@ -67,6 +67,20 @@ impl Segs {
         out
     }
 
+    /// The first `n` bytes of the pieces.
+    pub fn prefix(&self, n: usize) -> Segs {
+        let mut out = Segs::default();
+        for &(addr, len) in &self.list {
+            let take = len.min(n - out.total);
+            if take == 0 {
+                break;
+            }
+            out.list.push((addr, take));
+            out.total += take;
+        }
+        out
+    }
+
     /// The host memory behind the pieces, for I/O straight into (`into`)
     /// or out of application memory; EFAULT where a piece is not
     /// memory-file pages (a shared host-file mapping).
@@ -298,6 +312,15 @@ fn read_now(cx: &Ctx<'_, '_>, f: &File, segs: &Segs, off: Option<u64>) -> KResul
     if pipe_faults {
         return Err(Errno::EFAULT);
     }
+    // So does a stream socket: nothing is taken when what is there does
+    // not fit in the part of the buffer that can be written.
+    if dst.total < segs.total {
+        if let Some(s) = f.ops.socket().filter(|s| s.kind() == libc::SOCK_STREAM) {
+            if s.recv(segs.total, true)?.data.len() > dst.total {
+                return Err(Errno::EFAULT);
+            }
+        }
+    }
     if dst.total == 0 {
         return nothing_to_copy(f, off);
     }
@@ -396,7 +419,13 @@ fn write_all(
     }
     let blocking = !f.nonblocking() && !opts.nowait;
     let deadline = deadline_of(f, true);
-    let src = segs.accessible(&cx.mm, false);
+    let mut src = segs.accessible(&cx.mm, false);
+    // A pipe takes whole pages of a buffer that faults part way (Linux
+    // drops the page it could not fill).
+    if src.total < segs.total && f.ops.pipe(true).is_some() {
+        let whole = src.total - src.total % 4096;
+        src = segs.prefix(whole);
+    }
     if src.total == 0 {
         return Err(Errno::EFAULT);
     }
