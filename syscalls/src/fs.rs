@@ -47,6 +47,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("fstat", "da", Full, fstat);
     r("newfstatat", "dpax", Full, newfstatat);
     r("statx", "dpxxa", Full, statx);
+    r("getdents", "dau", Full, getdents);
     r("getdents64", "dau", Full, getdents64);
     r("readlink", "pau", Full, readlink);
     r("readlinkat", "dpau", Full, readlinkat);
@@ -547,6 +548,13 @@ fn getdents64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     getdents_in(&ctx.caller(), &ctx.mm, &f, a[1], a[2])
 }
 
+/// getdents(2), the old record: `struct linux_dirent` (the type in the
+/// record's last byte).
+fn getdents(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = fdget(ctx, a[0])?;
+    list_dir(&ctx.caller(), &ctx.mm, &f, a[1], a[2], true)
+}
+
 /// getdents64(2) of open directory `f` into `buf` (`len` bytes), with or
 /// without the kernel lock (procfs lists kernel state: NEEDLOCK without).
 pub(crate) fn getdents_in(
@@ -555,6 +563,18 @@ pub(crate) fn getdents_in(
     f: &File,
     buf: u64,
     len: u64,
+) -> KResult<u64> {
+    list_dir(c, mm, f, buf, len, false)
+}
+
+/// getdents (`old`) or getdents64 of `f`.
+fn list_dir(
+    c: &sentry::fs::vfs::Caller<'_>,
+    mm: &Mm,
+    f: &File,
+    buf: u64,
+    len: u64,
+    old: bool,
 ) -> KResult<u64> {
     let st = f.ops.stat()?;
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
@@ -587,17 +607,26 @@ pub(crate) fn getdents_in(
     let mut i = dp.0;
     while i < list.len() {
         let e = &list[i];
-        let reclen = (19 + e.name.len() + 1 + 7) & !7;
+        // linux_dirent64: ino, off, reclen, type, name, NUL; the old
+        // linux_dirent: ino, off, reclen, name, NUL, type last.
+        let head = if old { 18 } else { 19 };
+        let reclen = (head + e.name.len() + 1 + usize::from(old) + 7) & !7;
         if out.len() + reclen > cap {
             break;
         }
+        let start = out.len();
         out.extend_from_slice(&e.ino.to_le_bytes());
         out.extend_from_slice(&crate::abi::signed(i as u64 + 1).to_le_bytes());
         // A name is at most 255 bytes: reclen fits.
         out.extend_from_slice(&u16::try_from(reclen).unwrap_or(u16::MAX).to_le_bytes());
-        out.push(e.kind);
+        if !old {
+            out.push(e.kind);
+        }
         out.extend_from_slice(&e.name);
-        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        out.resize(start + reclen, 0);
+        if old {
+            out[start + reclen - 1] = e.kind;
+        }
         i += 1;
     }
     if out.is_empty() && i < list.len() {
