@@ -26,6 +26,7 @@ mod mount;
 mod mqueue;
 mod names;
 mod net;
+mod numa;
 mod pidfd;
 mod process;
 mod procvm;

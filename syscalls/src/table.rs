@@ -62,6 +62,7 @@ impl Table {
         crate::procvm::register(&mut reg);
         crate::seccomp::register(&mut reg);
         crate::pidfd::register(&mut reg);
+        crate::numa::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);

@@ -159,6 +159,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     let sched = parent.sched.inherited();
     // Seccomp filters and mode are inherited by every child.
     let (seccomp, seccomp_strict) = (parent.seccomp.clone(), parent.seccomp_strict);
+    let mempolicy = parent.mempolicy;
     let mut regs = ctx.regs.clone();
     if f & libc::CLONE_VM == 0 {
         ctx.pctx.load_fp(ctx.regs).map_err(|_| Errno::EAGAIN)?;
@@ -272,6 +273,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             sched,
             seccomp,
             seccomp_strict,
+            mempolicy,
         },
     );
     // Registered: the child's thread may run it once the lock is free.

@@ -116,6 +116,7 @@ fn spawn(
         sched: Default::default(),
         seccomp: None,
         seccomp_strict: false,
+        mempolicy: Default::default(),
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());

@@ -64,6 +64,8 @@ pub struct Task {
     pub seccomp: Option<Arc<super::seccomp::Chain>>,
     /// Seccomp strict mode (mode 1).
     pub seccomp_strict: bool,
+    /// Its NUMA memory policy (set_mempolicy), inherited by children.
+    pub mempolicy: crate::mm::MemPolicy,
 }
 
 /// A thread's scheduling attributes (sched_setscheduler, sched_setaffinity).

@@ -71,6 +71,14 @@ pub enum Backing {
     },
 }
 
+/// A NUMA memory policy: the mode with its flags, and the node mask
+/// (this machine has one node, 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemPolicy {
+    pub mode: u16,
+    pub nodes: u64,
+}
+
 /// What /proc/pid/maps shows for a VMA.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VmaName {
@@ -103,6 +111,8 @@ pub struct Vma {
     /// mprotect may add PROT_WRITE (a shared file mapping of a file not
     /// opened for writing, or write-sealed, may not).
     pub maywrite: bool,
+    /// Its NUMA policy (mbind); None: the task's.
+    pub policy: Option<MemPolicy>,
     pub backing: Backing,
     pub name: VmaName,
 }
@@ -402,6 +412,7 @@ impl Mm {
             growsdown: req.growsdown,
             locked: st.lock_future,
             maywrite: req.maywrite,
+            policy: None,
             backing,
             name: req.name,
         };
@@ -476,6 +487,7 @@ impl Mm {
             && a.shared == b.shared
             && a.growsdown == b.growsdown
             && a.locked == b.locked
+            && a.policy == b.policy
             && match (&a.name, &b.name) {
                 (
                     VmaName::File {
@@ -801,6 +813,7 @@ impl Mm {
                     growsdown: false,
                     locked: false,
                     maywrite: true,
+                    policy: None,
                     backing: Backing::Private { off },
                     name: VmaName::Heap,
                 },
@@ -919,6 +932,28 @@ impl Mm {
             return Err(Errno::ENOMEM);
         }
         Ok(())
+    }
+
+    /// mbind: sets the policy of the mappings of `[start, end)` (page
+    /// aligned); EFAULT where nothing is mapped.
+    pub fn set_policy(&self, start: u64, end: u64, policy: Option<MemPolicy>) -> KResult<()> {
+        let mut st = self.state.lock();
+        if !Self::fully_mapped(&st, start, end) {
+            return Err(Errno::EFAULT);
+        }
+        Self::split_at(&mut st, start);
+        Self::split_at(&mut st, end);
+        for (_, v) in st.vmas.range_mut(start..end) {
+            v.policy = policy;
+        }
+        Self::merge_at(&mut st, start);
+        Self::merge_at(&mut st, end);
+        Ok(())
+    }
+
+    /// The policy of the mapping at `addr`: EFAULT if none.
+    pub fn policy_at(&self, addr: u64) -> KResult<Option<MemPolicy>> {
+        self.vma_at(addr).map(|v| v.policy).ok_or(Errno::EFAULT)
     }
 
     /// The bytes of locked mappings (VmLck).
@@ -1195,6 +1230,7 @@ impl Mm {
                 growsdown: true,
                 locked: false,
                 maywrite: true,
+                policy: None,
                 backing: Backing::Private { off },
                 name,
             },
