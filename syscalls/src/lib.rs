@@ -18,6 +18,7 @@ mod events;
 mod fs;
 mod fs_mutate;
 mod inotify;
+mod ioprio;
 mod ipc;
 mod locks;
 mod misc;

@@ -63,6 +63,7 @@ impl Table {
         crate::seccomp::register(&mut reg);
         crate::pidfd::register(&mut reg);
         crate::numa::register(&mut reg);
+        crate::ioprio::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);

@@ -159,7 +159,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     let sched = parent.sched.inherited();
     // Seccomp filters and mode are inherited by every child.
     let (seccomp, seccomp_strict) = (parent.seccomp.clone(), parent.seccomp_strict);
-    let mempolicy = parent.mempolicy;
+    let (mempolicy, ioprio) = (parent.mempolicy, parent.ioprio);
     let mut regs = ctx.regs.clone();
     if f & libc::CLONE_VM == 0 {
         ctx.pctx.load_fp(ctx.regs).map_err(|_| Errno::EAGAIN)?;
@@ -274,6 +274,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             seccomp,
             seccomp_strict,
             mempolicy,
+            ioprio,
         },
     );
     // Registered: the child's thread may run it once the lock is free.

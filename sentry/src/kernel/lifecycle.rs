@@ -117,6 +117,7 @@ fn spawn(
         seccomp: None,
         seccomp_strict: false,
         mempolicy: Default::default(),
+        ioprio: 0,
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());

@@ -66,6 +66,8 @@ pub struct Task {
     pub seccomp_strict: bool,
     /// Its NUMA memory policy (set_mempolicy), inherited by children.
     pub mempolicy: crate::mm::MemPolicy,
+    /// Its I/O priority (ioprio_set), inherited by children.
+    pub ioprio: u16,
 }
 
 /// A thread's scheduling attributes (sched_setscheduler, sched_setaffinity).
