@@ -20,6 +20,7 @@ mod fs_mutate;
 mod inotify;
 mod ioprio;
 mod ipc;
+mod kcmp;
 mod locks;
 mod misc;
 mod mm;

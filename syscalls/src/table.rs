@@ -64,6 +64,7 @@ impl Table {
         crate::pidfd::register(&mut reg);
         crate::numa::register(&mut reg);
         crate::ioprio::register(&mut reg);
+        crate::kcmp::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);
         events::register(&mut reg);
