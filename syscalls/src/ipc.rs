@@ -410,20 +410,14 @@ fn shmctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(max_index)
         }
         SHM_STAT | SHM_STAT_ANY | IPC_STAT => {
-            let (id, (p, s)) = if cmd == IPC_STAT {
-                (id, reg.get(id)?)
-            } else {
-                reg.at(usize::try_from(id).map_err(|_| Errno::EINVAL)?)?
-            };
-            if cmd != SHM_STAT_ANY && !p.allows(&c, MAY_READ) {
-                return Err(Errno::EACCES);
-            }
-            let ds = shm_ds(p, s);
+            let reader = (cmd != SHM_STAT_ANY).then_some(&c);
+            let (got, (p, o)) = reg.stat(id, cmd != IPC_STAT, reader)?;
+            let ds = shm_ds(p, o);
             put(ctx, buf, &ds)?;
             Ok(if cmd == IPC_STAT {
                 0
             } else {
-                abi::bits(i64::from(id))
+                abi::bits(i64::from(got))
             })
         }
         IPC_SET => {
@@ -646,20 +640,14 @@ fn semctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(max_index)
         }
         SEM_STAT | SEM_STAT_ANY | IPC_STAT => {
-            let (id, (p, s)) = if cmd == IPC_STAT {
-                (id, reg.get(id)?)
-            } else {
-                reg.at(usize::try_from(id).map_err(|_| Errno::EINVAL)?)?
-            };
-            if cmd != SEM_STAT_ANY && !p.allows(&c, MAY_READ) {
-                return Err(Errno::EACCES);
-            }
-            let ds = sem_ds(p, s);
+            let reader = (cmd != SEM_STAT_ANY).then_some(&c);
+            let (got, (p, o)) = reg.stat(id, cmd != IPC_STAT, reader)?;
+            let ds = sem_ds(p, o);
             put(ctx, arg, &ds)?;
             Ok(if cmd == IPC_STAT {
                 0
             } else {
-                abi::bits(i64::from(id))
+                abi::bits(i64::from(got))
             })
         }
         GETVAL | GETPID | GETNCNT | GETZCNT => {
@@ -902,20 +890,14 @@ fn msgctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(max_index)
         }
         MSG_STAT | MSG_STAT_ANY | IPC_STAT => {
-            let (id, (p, q)) = if cmd == IPC_STAT {
-                (id, reg.get(id)?)
-            } else {
-                reg.at(usize::try_from(id).map_err(|_| Errno::EINVAL)?)?
-            };
-            if cmd != MSG_STAT_ANY && !p.allows(&c, MAY_READ) {
-                return Err(Errno::EACCES);
-            }
-            let ds = msq_ds(p, q);
+            let reader = (cmd != MSG_STAT_ANY).then_some(&c);
+            let (got, (p, o)) = reg.stat(id, cmd != IPC_STAT, reader)?;
+            let ds = msq_ds(p, o);
             put(ctx, buf, &ds)?;
             Ok(if cmd == IPC_STAT {
                 0
             } else {
-                abi::bits(i64::from(id))
+                abi::bits(i64::from(got))
             })
         }
         IPC_SET => {

@@ -140,6 +140,26 @@ impl<T> Registry<T> {
         Ok((Self::id_of(idx, &o.0), o))
     }
 
+    /// IPC_STAT (by id) and the *_STAT commands (`by_index`): the object
+    /// and its id, EACCES when `reader` (None for *_STAT_ANY) may not read
+    /// it.
+    pub fn stat(
+        &self,
+        id: i32,
+        by_index: bool,
+        reader: Option<&Creds>,
+    ) -> KResult<(i32, &(Perm, T))> {
+        let (id, o) = if by_index {
+            self.at(usize::try_from(id).map_err(|_| Errno::EINVAL)?)?
+        } else {
+            (id, self.get(id)?)
+        };
+        if reader.is_some_and(|c| !o.0.allows(c, MAY_READ)) {
+            return Err(Errno::EACCES);
+        }
+        Ok((id, o))
+    }
+
     /// The highest index in use (what IPC_INFO returns), or 0.
     pub fn max_index(&self) -> usize {
         self.objs.keys().next_back().copied().unwrap_or(0)
