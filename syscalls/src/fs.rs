@@ -888,6 +888,11 @@ pub(crate) fn fcntl_fd(
             }
             Ok(0)
         }
+        // F_DUPFD_QUERY: whether the two fds share an open file.
+        1027 => i32::try_from(a[2])
+            .map_err(|_| Errno::EBADF)
+            .and_then(|other| files.lock().get(other))
+            .map(|o| u64::from(Arc::ptr_eq(&f, &o))),
         libc::F_GETFL => Ok(crate::abi::bits(i64::from(f.flags()))),
         libc::F_SETFL => {
             let changeable = libc::O_APPEND
@@ -1001,12 +1006,36 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             s.fetch_or(add, std::sync::atomic::Ordering::Relaxed);
             Ok(0)
         }
+        // The write-life hint of the file (its inode's, for every fd).
+        F_GET_RW_HINT => {
+            let st = f.ops.stat()?;
+            let h = ctx.st.rw_hints.get(&(st.dev, st.ino)).copied().unwrap_or(0);
+            put(ctx, a[2], &h)?;
+            Ok(0)
+        }
+        F_SET_RW_HINT => {
+            let h: u64 = get(ctx, a[2])?;
+            if h > RWH_WRITE_LIFE_EXTREME {
+                return Err(Errno::EINVAL);
+            }
+            let st = f.ops.stat()?;
+            if h == 0 {
+                ctx.st.rw_hints.remove(&(st.dev, st.ino));
+            } else {
+                ctx.st.rw_hints.insert((st.dev, st.ino), h);
+            }
+            Ok(0)
+        }
         _ => {
             ctx.log_once(&format!("fcntl cmd {}", a[1]));
             Err(Errno::EINVAL)
         }
     }
 }
+
+const F_GET_RW_HINT: i32 = 1035;
+const F_SET_RW_HINT: i32 = 1036;
+const RWH_WRITE_LIFE_EXTREME: u64 = 5;
 
 const F_SETSIG: i32 = 10;
 const F_GETSIG: i32 = 11;

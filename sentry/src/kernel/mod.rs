@@ -118,6 +118,8 @@ pub struct KState {
     pub outside_exit: Option<std::sync::mpsc::Sender<(i32, i32)>>,
     /// System V IPC objects (one IPC namespace).
     pub ipc: ipc::Ipc,
+    /// Write-life hints by file (dev, inode): F_SET_RW_HINT.
+    pub rw_hints: HashMap<(u64, u64), u64>,
 }
 
 pub struct Kernel {
@@ -211,6 +213,7 @@ impl Kernel {
                 sockets,
                 outside_exit: None,
                 ipc: Default::default(),
+                rw_hints: HashMap::new(),
             }),
             platform,
             memfile,
