@@ -37,6 +37,13 @@ pub fn register(r: &mut Reg<'_>) {
         sched_setparam,
     );
     r("sched_getscheduler", "i", Full, sched_getscheduler);
+    r(
+        "sched_setattr",
+        "iax",
+        Partial("no SCHED_DEADLINE and no utilization clamps"),
+        sched_setattr,
+    );
+    r("sched_getattr", "iaux", Full, sched_getattr);
     r("sched_getparam", "ia", Full, sched_getparam);
     r("sched_rr_get_interval", "ia", Full, sched_rr_get_interval);
     r("sched_get_priority_max", "i", Full, prio_max);
@@ -88,6 +95,12 @@ fn set_sched(ctx: &mut Ctx<'_, '_>, pid: u64, policy: Option<i32>, param: u64) -
     }
     let prio: i32 = get(ctx, param)?;
     let tid = target(ctx, pid, Errno::EINVAL)?;
+    apply_sched(ctx, tid, policy, prio)
+}
+
+/// Sets task `tid`'s policy (with SCHED_RESET_ON_FORK; None: keep it)
+/// and real-time priority, as Linux checks them.
+fn apply_sched(ctx: &mut Ctx<'_, '_>, tid: i32, policy: Option<i32>, prio: i32) -> KResult<u64> {
     let cur = ctx.st.tasks[&tid].sched.clone();
     let (policy, reset) = match policy {
         Some(p) => (
@@ -307,4 +320,115 @@ fn prio_min(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// `struct sched_attr` as far as this kernel knows it (SCHED_ATTR_SIZE_VER1).
+const ATTR_SIZE: u32 = 56;
+const ATTR_SIZE_VER0: u32 = 48;
+const FLAG_RESET_ON_FORK: u64 = 0x01;
+const FLAG_KEEP_POLICY: u64 = 0x08;
+const FLAG_KEEP_PARAMS: u64 = 0x10;
+const FLAG_UTIL_CLAMP: u64 = 0x20 | 0x40;
+const FLAGS_KNOWN: u64 = 0x7f;
+
+fn sched_getattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let size = crate::abi::uint(a[2]);
+    if a[1] == 0 || crate::abi::int(a[0]) < 0 || a[3] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !(ATTR_SIZE_VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let tid = target(ctx, a[0], Errno::EINVAL)?;
+    let s = ctx.st.tasks[&tid].sched.clone();
+    let nice = ctx.st.procs[&ctx.st.tasks[&tid].tgid].nice;
+    let n = size.min(ATTR_SIZE);
+    let mut out = Vec::with_capacity(64);
+    out.extend(n.to_ne_bytes());
+    out.extend(s.policy.cast_unsigned().to_ne_bytes());
+    out.extend(u64::from(s.reset_on_fork).to_ne_bytes());
+    out.extend(nice.to_ne_bytes());
+    out.extend(s.priority.cast_unsigned().to_ne_bytes());
+    // No deadline parameters and no utilization clamps (Linux built
+    // without them reports zeros); a larger buffer is zero-filled.
+    out.resize(crate::abi::usize_of(u64::from(size)), 0);
+    ctx.mm.write(a[1], &out)?;
+    Ok(0)
+}
+
+fn sched_setattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[1] == 0 || crate::abi::int(a[0]) < 0 || a[2] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut size: u32 = get(ctx, a[1])?;
+    if size == 0 {
+        size = ATTR_SIZE_VER0;
+    }
+    let too_big = |ctx: &mut Ctx<'_, '_>| {
+        // Linux tells the caller the size it knows.
+        let _ = put(ctx, a[1], &ATTR_SIZE);
+        Err(Errno::E2BIG)
+    };
+    if !(ATTR_SIZE_VER0..=4096).contains(&size) {
+        return too_big(ctx);
+    }
+    let raw = sentry::mm::read_vec(&ctx.mm, a[1], crate::abi::usize_of(u64::from(size)))?;
+    if raw
+        .get(56..)
+        .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+    {
+        return too_big(ctx);
+    }
+    let word = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap_or_default());
+    let policy = word(4).cast_signed();
+    let flags = u64::from_ne_bytes(raw[8..16].try_into().unwrap_or_default());
+    let nice = word(16).cast_signed();
+    let prio = word(20).cast_signed();
+    if flags & !FLAGS_KNOWN != 0 || policy < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & FLAG_UTIL_CLAMP != 0 {
+        ctx.log_once("sched_setattr utilization clamps");
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if policy == 6 {
+        ctx.log_once("SCHED_DEADLINE");
+        return Err(Errno::EINVAL);
+    }
+    let tid = target(ctx, a[0], Errno::ESRCH)?;
+    let cur = ctx.st.tasks[&tid].sched.clone();
+    // KEEP_POLICY is sched_setparam's path: the policy and its
+    // reset-on-fork stay.
+    let (policy, reset) = if flags & FLAG_KEEP_POLICY != 0 {
+        (cur.policy, cur.reset_on_fork)
+    } else {
+        (policy, flags & FLAG_RESET_ON_FORK != 0)
+    };
+    let with_reset = policy | if reset { libc::SCHED_RESET_ON_FORK } else { 0 };
+    if flags & FLAG_KEEP_PARAMS != 0 {
+        // Checked as a change, but only reset-on-fork is applied.
+        apply_sched(ctx, tid, Some(with_reset), prio)?;
+        let t = ctx.st.tasks.get_mut(&tid).ok_or(Errno::ESRCH)?;
+        t.sched = Sched {
+            reset_on_fork: reset,
+            ..cur
+        };
+        return Ok(0);
+    }
+    apply_sched(ctx, tid, Some(with_reset), prio)?;
+    // The fair policies take their nice value too.
+    if !matches!(policy, libc::SCHED_FIFO | libc::SCHED_RR) {
+        let nice = nice.clamp(-20, 19);
+        let tgid = ctx.st.tasks[&tid].tgid;
+        let privileged = ctx
+            .proc_ref()
+            .creds
+            .capable(sentry::kernel::creds::cap::SYS_NICE);
+        let p = ctx.st.procs.get_mut(&tgid).ok_or(Errno::ESRCH)?;
+        if nice < p.nice && !privileged {
+            return Err(Errno::EPERM);
+        }
+        p.nice = nice;
+    }
+    Ok(0)
 }
