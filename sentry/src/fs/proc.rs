@@ -100,9 +100,35 @@ const PID_FILES: &[&str] = &[
     "loginuid",
     "uid_map",
     "gid_map",
+    "setgroups",
+    "sessionid",
+    "coredump_filter",
+    "wchan",
+    "personality",
+    "timerslack_ns",
+    "schedstat",
 ];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
-const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net"];
+const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net", "ns"];
+
+/// The namespaces /proc/PID/ns shows, with the inode numbers Linux gives
+/// its initial ones (every namespace here is the sandbox's one, but for
+/// mount and UTS namespaces a task unshared).
+const NAMESPACES: &[(&str, u64)] = &[
+    ("cgroup", 4026531835),
+    ("ipc", 4026531839),
+    ("mnt", 4026531841),
+    ("net", 4026531840),
+    ("pid", 4026531836),
+    ("pid_for_children", 4026531836),
+    ("time", 4026531834),
+    ("time_for_children", 4026531834),
+    ("user", 4026531837),
+    ("uts", 4026531838),
+];
+
+/// The character devices /dev has here, as /proc/devices lists them.
+const DEVICES: &[u8] = b"Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n";
 
 /// /proc/net's files: the sockets, and the one interface, lo.
 const NET_FILES: &[&str] = &[
@@ -136,6 +162,10 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 "version",
                 "filesystems",
                 "cmdline",
+                "swaps",
+                "partitions",
+                "diskstats",
+                "devices",
             ]);
             d.push((b"self".to_vec(), libc::DT_LNK));
             d.push((b"thread-self".to_vec(), libc::DT_LNK));
@@ -178,6 +208,13 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 .to_vec(),
         )),
         [b"cmdline"] => Ok(Node::File(b"BOOT_IMAGE=/husk\n".to_vec())),
+        // No swap and no block devices in the sandbox.
+        [b"swaps"] => Ok(Node::File(
+            b"Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n".to_vec(),
+        )),
+        [b"partitions"] => Ok(Node::File(b"major minor  #blocks  name\n\n".to_vec())),
+        [b"diskstats"] => Ok(Node::File(Vec::new())),
+        [b"devices"] => Ok(Node::File(DEVICES.to_vec())),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
         [b"sys", rest @ ..] => sys_node(c, rest),
         [b"sysvipc"] => Ok(Node::Dir(dir(&["msg", "sem", "shm"]))),
@@ -342,6 +379,44 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
+        [b"setgroups"] => Ok(Node::File(b"allow\n".to_vec())),
+        // No audit session, and no kernel symbols to name a wait by.
+        [b"sessionid"] => Ok(Node::File(b"4294967295".to_vec())),
+        [b"wchan"] => Ok(Node::File(b"0".to_vec())),
+        [b"coredump_filter"] => Ok(Node::File(b"00000033\n".to_vec())),
+        [b"personality"] => Ok(Node::File(b"00000000\n".to_vec())),
+        [b"timerslack_ns"] => Ok(Node::File(b"50000\n".to_vec())),
+        [b"schedstat"] => {
+            let (u, s) = crate::kernel::cpu::thread_times(st, t.tid);
+            Ok(Node::File(format!("{} 0 0\n", u + s).into_bytes()))
+        }
+        [b"ns"] => Ok(Node::Dir(
+            NAMESPACES
+                .iter()
+                .map(|(n, _)| (n.as_bytes().to_vec(), libc::DT_LNK))
+                .collect(),
+        )),
+        [b"ns", name] => {
+            let (n, base) = NAMESPACES
+                .iter()
+                .find(|(n, _)| n.as_bytes() == *name)
+                .ok_or(Errno::ENOENT)?;
+            // An unshared mount or UTS namespace is another one (the
+            // first process's UTS namespace stands for the initial one).
+            let other = |p: u64| 4026532000 + (p >> 4 & 0xffff);
+            let init_uts = st.tasks.get(&1).map(|i| Arc::as_ptr(&i.uts_ns));
+            let ino = match *n {
+                "mnt" if !Arc::ptr_eq(&t.mnt_ns, &c.vfs.init_ns) => {
+                    other(Arc::as_ptr(&t.mnt_ns) as u64)
+                }
+                "uts" if init_uts.is_some_and(|u| !std::ptr::eq(u, Arc::as_ptr(&t.uts_ns))) => {
+                    other(Arc::as_ptr(&t.uts_ns) as u64)
+                }
+                _ => *base,
+            };
+            let kind = n.trim_end_matches("_for_children");
+            Ok(Node::Link(format!("{kind}:[{ino}]").into_bytes()))
+        }
         [b"uid_map"] => Ok(Node::File(super::idmap::render(true))),
         [b"gid_map"] => Ok(Node::File(super::idmap::render(false))),
         _ => Err(Errno::ENOENT),
@@ -365,6 +440,7 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
             (b"kernel".to_vec(), libc::DT_DIR),
             (b"fs".to_vec(), libc::DT_DIR),
             (b"vm".to_vec(), libc::DT_DIR),
+            (b"net".to_vec(), libc::DT_DIR),
         ]),
         [b"kernel"] => Node::Dir(dir(&[
             "hostname",
@@ -375,6 +451,9 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
             "pid_max",
             "ngroups_max",
             "cap_last_cap",
+            "overflowuid",
+            "overflowgid",
+            "core_pattern",
             "random",
             "shmmax",
             "shmall",
@@ -392,6 +471,8 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"kernel", b"pid_max"] => uts(|| "4194304".to_string()),
         [b"kernel", b"ngroups_max"] => uts(|| "65536".to_string()),
         [b"kernel", b"cap_last_cap"] => uts(|| "40".to_string()),
+        [b"kernel", b"overflowuid"] | [b"kernel", b"overflowgid"] => uts(|| "65534".to_string()),
+        [b"kernel", b"core_pattern"] => uts(|| "core".to_string()),
         [b"kernel", b"random"] => Node::Dir(dir(&["boot_id", "uuid"])),
         [b"kernel", name] if crate::kernel::ipc::sysctl(name).is_some() => Node::File(
             format!("{}\n", crate::kernel::ipc::sysctl(name).unwrap_or_default()).into_bytes(),
@@ -413,9 +494,35 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
                 .into_bytes(),
             )
         }
-        [b"fs"] => Node::Dir(dir(&["file-max", "nr_open"])),
+        [b"fs"] => Node::Dir({
+            let mut d = dir(&["file-max", "nr_open", "pipe-max-size"]);
+            d.push((b"mqueue".to_vec(), libc::DT_DIR));
+            d
+        }),
         [b"fs", b"file-max"] => uts(|| "9223372036854775807".to_string()),
         [b"fs", b"nr_open"] => uts(|| "1048576".to_string()),
+        // What F_SETPIPE_SZ grows a pipe to at most.
+        [b"fs", b"pipe-max-size"] => uts(|| "1048576".to_string()),
+        [b"fs", b"mqueue"] => Node::Dir(dir(&[
+            "msg_max",
+            "msgsize_max",
+            "queues_max",
+            "msg_default",
+            "msgsize_default",
+        ])),
+        [b"fs", b"mqueue", name] => {
+            use super::mqueue::{MSGSIZE_MAX, MSG_MAX, QUEUES_MAX};
+            let v = match *name {
+                b"msg_max" | b"msg_default" => MSG_MAX,
+                b"msgsize_max" | b"msgsize_default" => MSGSIZE_MAX,
+                b"queues_max" => QUEUES_MAX,
+                _ => return Err(Errno::ENOENT),
+            };
+            Node::File(format!("{v}\n").into_bytes())
+        }
+        [b"net"] => Node::Dir(vec![(b"core".to_vec(), libc::DT_DIR)]),
+        [b"net", b"core"] => Node::Dir(dir(&["somaxconn"])),
+        [b"net", b"core", b"somaxconn"] => uts(|| crate::local::SOMAXCONN.to_string()),
         [b"vm"] => Node::Dir(dir(&[
             "overcommit_memory",
             "max_map_count",

@@ -44,7 +44,7 @@ const BUF_MAX: usize = 212_992;
 const MIN_SNDBUF: usize = 4608;
 const MIN_RCVBUF: usize = 2304;
 /// net.core.somaxconn: listen's backlog is capped here.
-const SOMAXCONN: usize = 4096;
+pub const SOMAXCONN: usize = 4096;
 
 /// sk_shutdown bits.
 const RCV_SHUTDOWN: u8 = 1;
