@@ -64,6 +64,9 @@ enum Node {
     Dir(Vec<(Vec<u8>, u8)>),
     File(Vec<u8>),
     Link(Vec<u8>),
+    /// /proc/PID/mem: the address space, and whether the caller may open
+    /// it (its own, or ptrace's rule).
+    Mem(Arc<crate::mm::Mm>, bool),
 }
 
 fn ino_of(path: &[u8]) -> u64 {
@@ -100,6 +103,7 @@ const PID_FILES: &[&str] = &[
     "loginuid",
     "uid_map",
     "gid_map",
+    "mem",
     "setgroups",
     "sessionid",
     "coredump_filter",
@@ -379,6 +383,14 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
+        [b"mem"] => {
+            let me = st.tasks.get(&c.tid).map(|x| x.tgid);
+            let allowed = me == Some(t.tgid)
+                || me
+                    .and_then(|m| st.procs.get(&m))
+                    .is_some_and(|caller| caller.creds.may_ptrace(&p.creds, p.dumpable == 1));
+            Ok(Node::Mem(t.mm.clone(), allowed))
+        }
         [b"setgroups"] => Ok(Node::File(b"allow\n".to_vec())),
         // No audit session, and no kernel symbols to name a wait by.
         [b"sessionid"] => Ok(Node::File(b"4294967295".to_vec())),
@@ -897,6 +909,7 @@ impl Filesystem for ProcFs {
         Ok(match node(c, rel)? {
             Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
+            Node::Mem(..) => stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | 0o777,
                 ino,
@@ -958,7 +971,95 @@ impl Filesystem for ProcFs {
                 }))
             }
             Node::Link(_) => Err(Errno::ELOOP),
+            Node::Mem(_, false) => Err(Errno::EACCES),
+            Node::Mem(mm, true) => Ok(Box::new(ProcMem {
+                mm,
+                stat: stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
+            })),
         }
+    }
+}
+
+/// /proc/PID/mem open: the process's memory at the file's offsets. A
+/// transfer goes a page at a time and stops at the first page that is
+/// not there (EIO if that is the first); writes reach read-only private
+/// pages too, as Linux's FOLL_FORCE does (debuggers set breakpoints so).
+struct ProcMem {
+    mm: Arc<crate::mm::Mm>,
+    stat: Stat,
+}
+
+impl ProcMem {
+    fn transfer(
+        &self,
+        f: &File,
+        len: usize,
+        off: Option<u64>,
+        mut one: impl FnMut(u64, usize, usize) -> KResult<()>,
+    ) -> KResult<usize> {
+        let mut pos = f.pos.lock();
+        let start = off.unwrap_or(*pos);
+        let mut done = 0usize;
+        while done < len {
+            let addr = start.wrapping_add(done as u64);
+            let n = (4096 - crate::num::usize_of(addr & 4095)).min(len - done);
+            if one(addr, done, n).is_err() {
+                break;
+            }
+            done += n;
+        }
+        if done == 0 && len > 0 {
+            return Err(Errno::EIO);
+        }
+        if off.is_none() {
+            *pos = start.wrapping_add(done as u64);
+        }
+        Ok(done)
+    }
+}
+
+impl FileOps for ProcMem {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        let mm = self.mm.clone();
+        self.transfer(f, buf.len(), off, |addr, at, n| {
+            mm.read(addr, &mut buf[at..at + n])
+        })
+    }
+    fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+        let mm = self.mm.clone();
+        self.transfer(f, buf.len(), off, |addr, at, n| {
+            let iov = mm.iovecs_force(addr, n)?;
+            let mut from = at;
+            for v in iov {
+                // SAFETY: `iovecs_force` gave host memory of the address
+                // space, `v.iov_len` bytes, made private to it; the
+                // source is our own buffer, within bounds.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        buf[from..].as_ptr(),
+                        v.iov_base.cast(),
+                        v.iov_len,
+                    )
+                };
+                from += v.iov_len;
+            }
+            Ok(())
+        })
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        let mut pos = f.pos.lock();
+        *pos = match whence {
+            libc::SEEK_SET => crate::num::bits(off),
+            libc::SEEK_CUR => pos.wrapping_add(crate::num::bits(off)),
+            _ => return Err(Errno::EINVAL),
+        };
+        Ok(*pos)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
