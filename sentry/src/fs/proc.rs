@@ -1028,6 +1028,13 @@ impl FileOps for ProcMem {
     fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         let mm = self.mm.clone();
         self.transfer(f, buf.len(), off, |addr, at, n| {
+            // Forcing reaches private pages only (copied for this process
+            // on write): a read-only shared mapping (the vDSO, another
+            // process's memory) stays as it is.
+            let v = mm.vma_at(addr).ok_or(Errno::EIO)?;
+            if v.shared && v.prot & libc::PROT_WRITE == 0 {
+                return Err(Errno::EIO);
+            }
             let iov = mm.iovecs_force(addr, n)?;
             let mut from = at;
             for v in iov {
