@@ -482,8 +482,10 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
                 sentry::local::dns::start(&kernel.sockets, dns);
             }
         }
-        // The startContainer hooks, one by one, then "g".
+        // The startContainer hooks, one by one, then "g". Each is
+        // answered as an exec's exit is (or its failure to start).
         loop {
+            use crate::oci::control::FromSandbox;
             match crate::oci::control::recv(&gate) {
                 Ok((m, fds)) if m.first() == Some(&b'h') => {
                     let reply = match (start_hook(&kernel, &m[1..], fds), &exits) {
@@ -492,12 +494,12 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
                                 .iter()
                                 .find(|&(p, _)| p == pid)
                                 .map_or(137, |(_, s)| s);
-                            [&b"h"[..], &status.to_le_bytes()].concat()
+                            FromSandbox::Exited(pid, status)
                         }
-                        (Ok(_), None) => [&b"f"[..], &libc::EINVAL.to_le_bytes()].concat(),
-                        (Err(e), _) => [&b"f"[..], &e.0.to_le_bytes()].concat(),
+                        (Ok(_), None) => FromSandbox::Failed(libc::EINVAL),
+                        (Err(e), _) => FromSandbox::Failed(e.0),
                     };
-                    crate::oci::control::send(&gate, &reply, &[])
+                    crate::oci::control::send(&gate, &reply.encode(), &[])
                         .context("answering the monitor")?;
                 }
                 Ok((m, _)) if m == b"g" => break,

@@ -69,6 +69,12 @@ const IOCB_FLAG_RESFD: u32 = 1;
 /// aio-max-nr.
 const AIO_MAX_NR: u64 = 65536;
 
+/// The size of a context's ring: Linux's header and one io_event per
+/// completion it holds.
+fn ring_len(max: usize) -> u64 {
+    page_up(32 + 32 * max as u64)
+}
+
 fn context(ctx: &Ctx<'_, '_>, id: u64) -> KResult<Arc<AioCtx>> {
     ctx.proc_ref().aio.get(&id).cloned().ok_or(Errno::EINVAL)
 }
@@ -85,7 +91,7 @@ fn io_setup(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     // Linux's sizing: at least four per CPU, doubled.
     let cpus = sentry::fs::proc::ncpu();
     let max = abi::usize_of(u64::from(nr)).max(cpus * 4) * 2;
-    let len = page_up(32 + 32 * max as u64);
+    let len = ring_len(max);
     let mut req = MapRequest::anon(0, len, libc::PROT_READ | libc::PROT_WRITE);
     req.shared = false;
     let id = ctx.mm.map(req)?;
@@ -101,8 +107,7 @@ fn io_setup(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn io_destroy(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = ctx.proc_().aio.remove(&a[0]).ok_or(Errno::EINVAL)?;
     c.destroy();
-    let len = page_up(32 + 32 * c.max as u64);
-    let _ = ctx.mm.unmap(c.id, len);
+    let _ = ctx.mm.unmap(c.id, ring_len(c.max));
     ctx.flush_mm()?;
     Ok(0)
 }

@@ -28,43 +28,24 @@ const CLASS_IDLE: u16 = 3;
 const DEFAULT: u16 = CLASS_BE << 13 | 4;
 
 /// The tasks `which`/`who` names: ESRCH for none, EINVAL for a bad
-/// `which`.
+/// `which`. A process is one task here (its I/O context is per task);
+/// a group or a user is every task of getpriority's processes.
 fn targets(ctx: &Ctx<'_, '_>, which: i32, who: i32) -> KResult<Vec<i32>> {
-    let tasks: Vec<i32> = match which {
-        WHO_PROCESS if who == 0 => vec![ctx.tid],
-        WHO_PROCESS => ctx
-            .st
-            .tasks
-            .contains_key(&who)
-            .then_some(who)
-            .into_iter()
-            .collect(),
-        WHO_PGRP => {
-            let pgid = if who == 0 { ctx.proc_ref().pgid } else { who };
-            abi::group_members(ctx, pgid)
+    match which {
+        WHO_PROCESS if who == 0 => Ok(vec![ctx.tid]),
+        WHO_PROCESS if ctx.st.tasks.contains_key(&who) => Ok(vec![who]),
+        WHO_PROCESS => Err(Errno::ESRCH),
+        // IOPRIO_WHO_PGRP and _USER are PRIO_PGRP and PRIO_USER, one up.
+        WHO_PGRP | WHO_USER => {
+            let which = u64::from((which - 1).cast_unsigned());
+            let who = u64::from(who.cast_unsigned());
+            Ok(crate::sched::prio_targets(ctx, which, who)?
                 .into_iter()
                 .flat_map(|p| ctx.st.procs[&p].threads.clone())
-                .collect()
+                .collect())
         }
-        WHO_USER => {
-            let uid = if who == 0 {
-                ctx.proc_ref().creds.ruid
-            } else {
-                abi::uint(abi::bits(i64::from(who)))
-            };
-            ctx.st
-                .procs
-                .values()
-                .filter(|p| p.creds.ruid == uid && p.exit.is_none())
-                .flat_map(|p| p.threads.clone())
-                .collect()
-        }
-        _ => return Err(Errno::EINVAL),
-    };
-    if tasks.is_empty() {
-        return Err(Errno::ESRCH);
+        _ => Err(Errno::EINVAL),
     }
-    Ok(tasks)
 }
 
 fn ioprio_set(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -63,7 +63,7 @@ fn kcmp(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     for pid in [p1, p2] {
         let t = ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?;
         let p = ctx.st.procs.get(&t.tgid).ok_or(Errno::ESRCH)?;
-        if t.tgid != ctx.tgid() && !ctx.proc_ref().creds.may_ptrace(&p.creds, p.dumpable == 1) {
+        if !p.inspectable_by(ctx.proc_ref()) {
             return Err(Errno::EPERM);
         }
     }

@@ -123,7 +123,7 @@ fn pidfd_getfd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (pid, _) = pid_of(ctx, a[0])?;
     let running = live(ctx, pid)?;
     let p = &ctx.st.procs[&pid];
-    if pid != ctx.tgid() && !ctx.proc_ref().creds.may_ptrace(&p.creds, p.dumpable == 1) {
+    if !p.inspectable_by(ctx.proc_ref()) {
         return Err(Errno::EPERM);
     }
     // A zombie has no fds left: Linux finds no task to take them from.

@@ -51,7 +51,7 @@ fn target_mm(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<Arc<Mm>> {
     if p.exit.is_some() {
         return Err(Errno::ESRCH);
     }
-    if t.tgid != ctx.tgid() && !ctx.proc_ref().creds.may_ptrace(&p.creds, p.dumpable == 1) {
+    if !p.inspectable_by(ctx.proc_ref()) {
         return Err(Errno::EPERM);
     }
     Ok(t.mm.clone())

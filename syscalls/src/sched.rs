@@ -246,7 +246,7 @@ fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 /// The processes a *priority call names.
-fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
+pub(crate) fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
     let who = crate::abi::int(who);
     let v: Vec<i32> = match crate::abi::uint(which) {
         libc::PRIO_PROCESS => {

@@ -568,9 +568,10 @@ fn start(
 
 /// Runs the startContainer hooks inside the sandbox, through its start
 /// gate: `h` and the hook as JSON, with its stdin (the state) and its
-/// output; the sandbox answers `h` and the exit status, or `f` and the
-/// errno that kept it from starting. A hook past its timeout is an error
-/// (and the sandbox is ended with it).
+/// output; the sandbox answers as the control socket reports an exec's
+/// end (`FromSandbox::Exited`, or `Failed` with the errno that kept it
+/// from starting). A hook past its timeout is an error (and the sandbox
+/// is ended with it).
 fn start_container_hooks(
     gate: &OwnedFd,
     hooks: &[super::bundle::HookCmd],
@@ -633,16 +634,14 @@ fn start_container_hooks(
                 format!(": {s}")
             }
         };
-        let int = |b: &[u8]| b.try_into().ok().map(i32::from_le_bytes);
-        match reply.split_first() {
-            Some((b'h', st)) if int(st) == Some(0) => {}
-            Some((b'h', st)) => {
-                anyhow::bail!("{name}: exit status {}{}", int(st).unwrap_or(-1), said())
+        match FromSandbox::decode(&reply) {
+            Some(FromSandbox::Exited(_, 0)) => {}
+            Some(FromSandbox::Exited(_, status)) => {
+                anyhow::bail!("{name}: exit status {status}{}", said())
             }
-            Some((b'f', e)) => anyhow::bail!(
-                "{name}: {}",
-                std::io::Error::from_raw_os_error(int(e).unwrap_or(libc::EIO))
-            ),
+            Some(FromSandbox::Failed(e)) => {
+                anyhow::bail!("{name}: {}", std::io::Error::from_raw_os_error(e))
+            }
             _ => anyhow::bail!("{name}: the sandbox did not answer"),
         }
     }

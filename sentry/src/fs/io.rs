@@ -423,7 +423,7 @@ fn write_all(
     // A pipe takes whole pages of a buffer that faults part way (Linux
     // drops the page it could not fill).
     if src.total < segs.total && f.ops.pipe(true).is_some() {
-        let whole = src.total - src.total % 4096;
+        let whole = src.total - src.total % crate::num::usize_of(crate::memfile::PAGE);
         src = segs.prefix(whole);
     }
     if src.total == 0 {

@@ -384,11 +384,11 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
         [b"mem"] => {
-            let me = st.tasks.get(&c.tid).map(|x| x.tgid);
-            let allowed = me == Some(t.tgid)
-                || me
-                    .and_then(|m| st.procs.get(&m))
-                    .is_some_and(|caller| caller.creds.may_ptrace(&p.creds, p.dumpable == 1));
+            let allowed = st
+                .tasks
+                .get(&c.tid)
+                .and_then(|me| st.procs.get(&me.tgid))
+                .is_some_and(|caller| p.inspectable_by(caller));
             Ok(Node::Mem(t.mm.clone(), allowed))
         }
         [b"setgroups"] => Ok(Node::File(b"allow\n".to_vec())),

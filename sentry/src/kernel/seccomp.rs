@@ -68,17 +68,23 @@ pub struct Data {
 }
 
 impl Data {
-    /// The 32-bit word at byte `off` (aligned, within the structure).
+    /// The 32-bit word at byte `off` (aligned, within the structure: the
+    /// verifier checked it), read straight from the field it falls in.
     fn word(&self, off: u32) -> u32 {
-        let mut b = [0u8; 64];
-        b[0..4].copy_from_slice(&self.nr.to_ne_bytes());
-        b[4..8].copy_from_slice(&self.arch.to_ne_bytes());
-        b[8..16].copy_from_slice(&self.ip.to_ne_bytes());
-        for (i, a) in self.args.iter().enumerate() {
-            b[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_ne_bytes());
+        let half = |v: u64, high: bool| {
+            let b = v.to_ne_bytes();
+            let h = if high { &b[4..] } else { &b[..4] };
+            u32::from_ne_bytes([h[0], h[1], h[2], h[3]])
+        };
+        match off {
+            0 => self.nr.cast_unsigned(),
+            4 => self.arch,
+            8 | 12 => half(self.ip, off == 12),
+            _ => {
+                let i = ((off - 16) / 8) as usize;
+                half(self.args.get(i).copied().unwrap_or(0), off % 8 == 4)
+            }
         }
-        let o = off as usize;
-        u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
     }
 }
 

@@ -186,6 +186,13 @@ impl Process {
     pub fn as_limit(&self) -> u64 {
         self.rlimits[libc::RLIMIT_AS as usize].0
     }
+
+    /// Whether `caller` may look into and change this process as ptrace
+    /// would (process_vm_*, pidfd_getfd, kcmp, /proc/PID/mem): its own
+    /// thread group always, another under `Creds::may_ptrace`.
+    pub fn inspectable_by(&self, caller: &Process) -> bool {
+        caller.tgid == self.tgid || caller.creds.may_ptrace(&self.creds, self.dumpable == 1)
+    }
 }
 
 /// Wakes task `tid` out of a sleep whose waker knows the task rather
