@@ -45,3 +45,51 @@ impl Regs {
         [g.rdi, g.rsi, g.rdx, g.r10, g.r8, g.r9]
     }
 }
+
+impl Regs {
+    /// Fills `fp` with the state a new process's FPU starts in (what a
+    /// debugger reads of a task that has not run since its exec, before
+    /// the platform holds any FPU state of it): XSAVE's layout for the
+    /// features the host enabled, with the software-reserved bytes Linux
+    /// puts in the ptrace regset.
+    pub fn init_fp(&mut self) {
+        self.fp.fill(0);
+        let put = |fp: &mut [u8; XSTATE_MAX], at: usize, b: &[u8]| {
+            fp[at..at + b.len()].copy_from_slice(b)
+        };
+        put(&mut self.fp, 0, &0x037fu16.to_le_bytes());
+        put(&mut self.fp, 24, &0x1f80u32.to_le_bytes());
+        put(&mut self.fp, 28, &0xffffu32.to_le_bytes());
+        let size = match HOST_LAYOUT.get() {
+            // The host's own regset: its size and software bytes.
+            Some((len, sw)) => {
+                put(&mut self.fp, 464, sw);
+                *len
+            }
+            None => host_xsave_size(),
+        };
+        self.fp_len = size.clamp(576, XSTATE_MAX);
+        self.fp_dirty = false;
+    }
+}
+
+/// The size and software-reserved bytes of the host's XSAVE regset, as
+/// the first read of one showed them.
+static HOST_LAYOUT: std::sync::OnceLock<(usize, [u8; 48])> = std::sync::OnceLock::new();
+
+pub(crate) fn note_host_layout(len: usize, fp: &[u8; XSTATE_MAX]) {
+    if HOST_LAYOUT.get().is_none() && len >= 512 {
+        let mut sw = [0u8; 48];
+        sw.copy_from_slice(&fp[464..512]);
+        let _ = HOST_LAYOUT.set((len, sw));
+    }
+}
+
+/// The size of the XSAVE area for the features the host enabled.
+fn host_xsave_size() -> usize {
+    const OSXSAVE: u32 = 1 << 27;
+    if std::arch::x86_64::__cpuid(1).ecx & OSXSAVE == 0 {
+        return 576;
+    }
+    std::arch::x86_64::__cpuid_count(0xd, 0).ebx as usize
+}

@@ -32,6 +32,7 @@ mod numa;
 mod pidfd;
 mod process;
 mod procvm;
+mod ptrace;
 mod sched;
 mod seccomp;
 mod signal;

@@ -125,8 +125,15 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let old = ctx.proc_ref().personality;
     match crate::abi::uint(a[0]) {
-        0xffff_ffff | 0 => Ok(0),
+        0xffff_ffff => Ok(u64::from(old)),
+        // Linux, with or without a fixed layout (what the sandbox has
+        // either way); other personalities change behaviour it lacks.
+        p if p & !sentry::kernel::exec::ADDR_NO_RANDOMIZE == 0 => {
+            ctx.proc_().personality = p;
+            Ok(u64::from(old))
+        }
         p => {
             ctx.log_once(&format!("personality {p:#x}"));
             Err(Errno::EINVAL)

@@ -262,6 +262,7 @@ fn exit(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return exit_group(ctx, a);
     }
     ctx.task().killed = true;
+    ctx.task().exit_code = crate::abi::int(a[0] & 0xff) << 8;
     ctx.no_return = true;
     Ok(0)
 }

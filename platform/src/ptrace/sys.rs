@@ -60,6 +60,7 @@ pub fn get_fp(tid: i32, buf: &mut [u8; XSTATE_MAX]) -> Result<usize, PlatformErr
         ),
         "PTRACE_GETREGSET",
     )?;
+    crate::regs::note_host_layout(iov.iov_len, buf);
     Ok(iov.iov_len)
 }
 

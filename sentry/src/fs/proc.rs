@@ -396,7 +396,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"sessionid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"wchan"] => Ok(Node::File(b"0".to_vec())),
         [b"coredump_filter"] => Ok(Node::File(b"00000033\n".to_vec())),
-        [b"personality"] => Ok(Node::File(b"00000000\n".to_vec())),
+        [b"personality"] => Ok(Node::File(format!("{:08x}\n", p.personality).into_bytes())),
         [b"timerslack_ns"] => Ok(Node::File(b"50000\n".to_vec())),
         [b"schedstat"] => {
             let (u, s) = crate::kernel::cpu::thread_times(st, t.tid);
@@ -1028,29 +1028,7 @@ impl FileOps for ProcMem {
     fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         let mm = self.mm.clone();
         self.transfer(f, buf.len(), off, |addr, at, n| {
-            // Forcing reaches private pages only (copied for this process
-            // on write): a read-only shared mapping (the vDSO, another
-            // process's memory) stays as it is.
-            let v = mm.vma_at(addr).ok_or(Errno::EIO)?;
-            if v.shared && v.prot & libc::PROT_WRITE == 0 {
-                return Err(Errno::EIO);
-            }
-            let iov = mm.iovecs_force(addr, n)?;
-            let mut from = at;
-            for v in iov {
-                // SAFETY: `iovecs_force` gave host memory of the address
-                // space, `v.iov_len` bytes, made private to it; the
-                // source is our own buffer, within bounds.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        buf[from..].as_ptr(),
-                        v.iov_base.cast(),
-                        v.iov_len,
-                    )
-                };
-                from += v.iov_len;
-            }
-            Ok(())
+            mm.write_force(addr, &buf[at..at + n])
         })
     }
     fn stat(&self) -> KResult<Stat> {

@@ -213,6 +213,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             Arc::new(Mutex::new(*pp.sighand.lock()))
         };
         np.dumpable = pp.dumpable;
+        np.personality = pp.personality;
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();
@@ -275,8 +276,15 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             seccomp_strict,
             mempolicy,
             ioprio,
+            ptrace: None,
+            exit_code: 0,
         },
     );
+    // A traced parent's child may be traced too, before it runs.
+    let event = super::ptrace::clone_event(&ctx.st, parent_tid, a.flags, a.exit_signal);
+    if let Some((_, true)) = event {
+        super::ptrace::inherit(&mut ctx.st, parent_tid, tid);
+    }
     // Registered: the child's thread may run it once the lock is free.
     thread.go(tid, regs);
     if f & libc::CLONE_PARENT_SETTID != 0 {
@@ -284,6 +292,15 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     }
     if f & libc::CLONE_CHILD_SETTID != 0 {
         let _ = write_obj::<i32>(&mm, a.ctid, &tid);
+    }
+    if let Some((ev, _)) = event {
+        let opt = match ev {
+            super::ptrace::EVENT_VFORK => super::ptrace::O_TRACEVFORK,
+            super::ptrace::EVENT_FORK => super::ptrace::O_TRACEFORK,
+            _ => super::ptrace::O_TRACECLONE,
+        };
+        let msg = crate::num::bits(i64::from(tid));
+        super::ptrace::event(&mut ctx.st, parent_tid, ctx.regs, ctx.pctx, ev, opt, msg);
     }
     if f & libc::CLONE_VFORK != 0 {
         // Only a fatal signal ends the wait early; the child's exec or
@@ -301,6 +318,14 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
                 break;
             }
             ctx.sleep_through_signals(&w);
+        }
+        if event.is_some() {
+            let (ev, opt) = (
+                super::ptrace::EVENT_VFORK_DONE,
+                super::ptrace::O_TRACEVFORKDONE,
+            );
+            let msg = crate::num::bits(i64::from(tid));
+            super::ptrace::event(&mut ctx.st, parent_tid, ctx.regs, ctx.pctx, ev, opt, msg);
         }
     }
     Ok(tid)

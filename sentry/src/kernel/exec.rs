@@ -3,6 +3,7 @@
 
 use super::ctx::Ctx;
 use super::lifecycle::{default_signal, release_vfork};
+use super::ptrace;
 use super::signal::{self, default_action, SIG_DFL, SIG_IGN};
 use super::{Creds, KState, Kernel};
 use crate::errno::{Errno, KResult};
@@ -15,6 +16,9 @@ use crate::mm::Mm;
 use parking_lot::MutexGuard;
 use platform::{Context, Regs};
 use std::sync::Arc;
+
+/// personality(2)'s flag for a fixed memory layout.
+pub const ADDR_NO_RANDOMIZE: u32 = 0x0004_0000;
 
 /// Finds `name` along PATH (from `envp`) when it has no slash.
 pub fn search_path(ctx: &mut Ctx<'_, '_>, name: &[u8], envp: &[Vec<u8>]) -> KResult<Vec<u8>> {
@@ -274,9 +278,17 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     } = prep;
     de_thread(ctx);
     let tgid = ctx.tgid();
+    let old_tid = ctx.tid;
     if ctx.tid != tgid {
         let mut t = ctx.st.tasks.remove(&ctx.tid).unwrap();
         t.tid = tgid;
+        if let Some(tracer) = t.ptrace.as_ref().map(|tr| tr.tracer) {
+            if let Some(tp) = ctx.st.procs.get_mut(&tracer) {
+                for x in tp.tracees.iter_mut().filter(|x| **x == old_tid) {
+                    *x = tgid;
+                }
+            }
+        }
         ctx.st.tasks.insert(tgid, t);
         let p = ctx.st.procs.get_mut(&tgid).unwrap();
         p.threads = vec![tgid];
@@ -318,6 +330,10 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         // Linux counts as a secure exec).
         let c = &p.creds;
         p.dumpable = u64::from(c.euid == c.ruid && c.egid == c.rgid);
+        if p.dumpable == 0 {
+            // PER_CLEAR_ON_SETID.
+            p.personality &= !ADDR_NO_RANDOMIZE;
+        }
         let mut h = p.sighand.lock().to_owned();
         for a in h.iter_mut() {
             if a.handler != SIG_IGN {
@@ -353,6 +369,25 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     ctx.regs.fp_len = 0;
     ctx.regs.fp_dirty = false;
     ctx.no_return = true;
+    // A tracee reports the exec: an event stop when asked for, else
+    // (attached the old way) a SIGTRAP.
+    let (tid, msg) = (ctx.tid, crate::num::bits(i64::from(old_tid)));
+    match ctx
+        .task_ref()
+        .ptrace
+        .as_ref()
+        .map(|tr| (tr.seized, tr.has(ptrace::O_TRACEEXEC)))
+    {
+        Some((_, true)) => {
+            let ev = ptrace::EVENT_EXEC;
+            ptrace::event(&mut ctx.st, tid, ctx.regs, ctx.pctx, ev, 0, msg);
+        }
+        Some((false, false)) => {
+            let info = signal::SigInfo::user(libc::SIGTRAP, signal::SI_USER, 0, 0);
+            signal::send_to_thread(&mut ctx.st, tid, info);
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -425,6 +460,38 @@ fn restart_syscall_regs(regs: &mut Regs, handler_ran: bool, sa_restart: bool) {
     g.orig_rax = u64::MAX;
 }
 
+fn t_traced(st: &KState, tid: i32) -> bool {
+    st.tasks.get(&tid).is_some_and(|t| t.ptrace.is_some())
+}
+
+/// The trap a tracee owes before it looks at its signals: a
+/// PTRACE_INTERRUPT, the end of a group stop it listened to, or the
+/// report of a group stop its tracer has not seen.
+fn ptrace_trap(
+    st: &mut KState,
+    tid: i32,
+    stopped: bool,
+    gen: u64,
+    stop_sig: i32,
+) -> Option<(ptrace::StopKind, i32)> {
+    let tr = st.tasks.get_mut(&tid)?.ptrace.as_mut()?;
+    let event_stop = ptrace::StopKind::Event(ptrace::EVENT_STOP);
+    let sig = if stopped { stop_sig } else { libc::SIGTRAP };
+    if tr.interrupt {
+        tr.interrupt = false;
+        tr.listening = false;
+        return Some((event_stop, sig));
+    }
+    if tr.listening {
+        if stopped {
+            return None;
+        }
+        tr.listening = false;
+        return Some((event_stop, sig));
+    }
+    (stopped && tr.group_gen != gen).then_some((ptrace::StopKind::Group, stop_sig))
+}
+
 /// Before returning to the application: handles group exit, stops and
 /// pending signals. Returns false when the task must exit.
 pub fn signals_and_exit(
@@ -447,7 +514,27 @@ pub fn signals_and_exit(
         if t.killed || st.procs[&tgid].group_exit.is_some() {
             return false;
         }
-        if st.procs[&tgid].stopped {
+        let (stopped, gen, stop_sig) = {
+            let p = &st.procs[&tgid];
+            (p.stopped, p.stop_gen, p.stop_sig)
+        };
+        if let Some(trap) = ptrace_trap(st, tid, stopped, gen, stop_sig) {
+            let (kind, sig) = trap;
+            if kind == ptrace::StopKind::Group {
+                if let Some(tr) = st.tasks.get_mut(&tid).and_then(|t| t.ptrace.as_mut()) {
+                    tr.group_gen = gen;
+                }
+            }
+            ptrace::stop(st, tid, regs, pctx, kind, sig, None, 0);
+            continue;
+        }
+        let t = &st.tasks[&tid];
+        // A tracee its tracer let run goes on through its group's stop.
+        let let_run = t
+            .ptrace
+            .as_ref()
+            .is_some_and(|tr| !tr.listening && tr.group_gen == gen);
+        if stopped && !let_run {
             // SIGCONT and SIGKILL kick every thread of the process.
             let waiter = t.waiter.clone();
             waiter.arm();
@@ -461,6 +548,38 @@ pub fn signals_and_exit(
         let info = match t.pending.take(mask) {
             Some(i) => Some(i),
             None => st.procs.get_mut(&tgid).unwrap().shared_pending.take(mask),
+        };
+        // A tracee stops first; its tracer decides what is delivered.
+        let info = match info {
+            Some(i) if i.signo != signal::SIGKILL && t_traced(st, tid) => {
+                match ptrace::stop(
+                    st,
+                    tid,
+                    regs,
+                    pctx,
+                    ptrace::StopKind::Signal,
+                    i.signo,
+                    Some(i),
+                    0,
+                ) {
+                    None => continue,
+                    Some((_, 0, _)) => continue,
+                    Some((_, sig, changed)) => {
+                        let mut i = changed.unwrap_or(i);
+                        if sig != i.signo {
+                            let tracer = ptrace::tracer_of(st, tid).unwrap_or(0);
+                            let uid = st.procs.get(&tracer).map_or(0, |p| p.creds.ruid);
+                            i = signal::SigInfo::user(sig, signal::SI_USER, tracer, uid);
+                        }
+                        if st.tasks[&tid].sig_mask.get() & signal::bit(sig) != 0 {
+                            signal::send_to_thread(st, tid, i);
+                            continue;
+                        }
+                        Some(i)
+                    }
+                }
+            }
+            other => other,
         };
         let Some(info) = info else {
             restart_syscall_regs(regs, false, false);

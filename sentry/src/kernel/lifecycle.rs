@@ -2,6 +2,7 @@
 //! wait.
 
 use super::ctx::Ctx;
+use super::ptrace;
 use super::signal::{self, bit, Default_, SigInfo, SIGCHLD, SIGKILL, SIG_DFL, SIG_IGN};
 use super::task::{default_rlimits, ExitInfo, FsContext, Process, Task};
 use super::waitq::EV_ALL;
@@ -118,6 +119,8 @@ fn spawn(
         seccomp_strict: false,
         mempolicy: Default::default(),
         ioprio: 0,
+        ptrace: None,
+        exit_code: 0,
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());
@@ -242,6 +245,12 @@ pub fn new_process(
         sem_undo: None,
         exit_watch: crate::fs::pidfd::ExitWatch::new(),
         aio: Default::default(),
+        tracees: Vec::new(),
+        dead_tracees: Vec::new(),
+        stop_gen: 0,
+        stop_sig: 0,
+        leader_tracer: None,
+        personality: 0,
     }
 }
 
@@ -454,6 +463,9 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         let t = &st.tasks[&tid];
         (t.seccomp.clone(), t.seccomp_strict)
     };
+    // Traced: how (changed only while it is in a ptrace-stop, on this
+    // thread, under the lock).
+    let mut trace_mode = ptrace::mode_of(&st, tid);
     drop(st);
     // The address and fork count of the protection fault last retried,
     // while nothing but faults has happened since.
@@ -464,6 +476,10 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         }
         let (mut done, mut restart) = (false, false);
         let mut prepared = None;
+        let syscall_event = matches!(event, Some(Event::Syscall));
+        if syscall_event && trace_mode.is_some_and(|m| m.stops_at_entry()) {
+            done = syscall_entry_stop(&k, tid, &mut regs, &mut pctx, trace_mode);
+        }
         // A container's seccomp profile decides first, then the task's
         // own filters (seccomp(2)).
         let mut seccomp_signal = None;
@@ -499,7 +515,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 seccomp_signal = d;
             }
         }
-        if matches!(event, Some(Event::Syscall)) && !k.strace && !done {
+        if matches!(event, Some(Event::Syscall)) && !k.strace && !done && trace_mode.is_none() {
             let cx = super::Unlocked {
                 k: &k,
                 tid,
@@ -528,7 +544,12 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
             prepared = cx.prepared.into_inner();
         }
-        if done && !restart && seccomp_signal.is_none() && !k.vfs.inotify.dnotify.pending() {
+        if done
+            && !restart
+            && seccomp_signal.is_none()
+            && trace_mode.is_none()
+            && !k.vfs.inotify.dnotify.pending()
+        {
             // Back to the application without the kernel lock: the call
             // changed nothing the lock guards for this task, and a signal,
             // stop or kill sent meanwhile has kicked its stub, which traps
@@ -603,6 +624,9 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
             Some(Event::Interrupted) | None => {}
         }
+        if syscall_event && trace_mode.is_some() {
+            syscall_exit_stop(&mut st, tid, &mut regs, &mut pctx);
+        }
         if k.vfs.inotify.dnotify.pending() {
             send_dnotify(&k, &mut st);
         }
@@ -618,6 +642,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         refresh(&mut fs, &t.fs);
         refresh(&mut mnt_ns, &t.mnt_ns);
         tgid = t.tgid;
+        trace_mode = t.ptrace.as_ref().map(|tr| tr.mode);
         if let Some(p) = st.procs.get(&t.tgid) {
             if p.creds != creds {
                 creds = p.creds.clone();
@@ -632,6 +657,24 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     // The task's own references go first: its fd table closing (pipe
     // ends, sockets) is what others wait for.
     drop((files, mm, fs, mnt_ns));
+    if !ptrace::killed_outright(&st, tid) {
+        let status = st.tasks.get(&tid).map_or(0, |t| {
+            st.procs
+                .get(&t.tgid)
+                .and_then(|p| p.group_exit)
+                .map_or(t.exit_code, |e| e.status)
+        });
+        let msg = crate::num::bits(i64::from(status));
+        ptrace::event(
+            &mut st,
+            tid,
+            &mut regs,
+            &mut pctx,
+            ptrace::EVENT_EXIT,
+            ptrace::O_TRACEEXIT,
+            msg,
+        );
+    }
     exit_thread_prepare(&k, &mut st, tid);
     let cpu = thread_cpu_ns();
     drop(st);
@@ -642,6 +685,77 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     exit_thread_finish(&mut st, tid, cpu);
     drop(st);
     super::waitq::flush_deferred();
+}
+
+/// A traced task's syscall-entry stop (the mode it was resumed with
+/// says there is one). Whether the call is skipped: PTRACE_SYSEMU, or
+/// the tracer set its number to -1 (its return value is then whatever
+/// the tracer left in rax).
+fn syscall_entry_stop(
+    k: &Kernel,
+    tid: i32,
+    regs: &mut Regs,
+    pctx: &mut Box<dyn Context>,
+    mode: Option<ptrace::Mode>,
+) -> bool {
+    let mut st = k.lock();
+    regs.gp.rax = crate::num::bits(-i64::from(libc::ENOSYS));
+    let r = ptrace::stop(
+        &mut st,
+        tid,
+        regs,
+        pctx,
+        ptrace::StopKind::SyscallEnter,
+        libc::SIGTRAP,
+        None,
+        0,
+    );
+    match r {
+        // Killed (or no longer traced): the locked path sees to it.
+        None => st
+            .tasks
+            .get(&tid)
+            .is_none_or(|t| t.killed || t.ptrace.is_some()),
+        Some((_, sig, _)) => {
+            if sig != 0 {
+                signal::send_to_thread(&mut st, tid, SigInfo::user(sig, signal::SI_KERNEL, 0, 0));
+            }
+            mode.is_some_and(|m| m.emulates()) || regs.gp.orig_rax == u64::MAX
+        }
+    }
+}
+
+/// After a traced task's syscall: the syscall-exit stop under
+/// PTRACE_SYSCALL, or the single-step trap a stepped `syscall`
+/// instruction gives.
+fn syscall_exit_stop(
+    st: &mut MutexGuard<'_, KState>,
+    tid: i32,
+    regs: &mut Regs,
+    pctx: &mut Box<dyn Context>,
+) {
+    match ptrace::mode_of(st, tid) {
+        Some(ptrace::Mode::Syscall) => {
+            let r = ptrace::stop(
+                st,
+                tid,
+                regs,
+                pctx,
+                ptrace::StopKind::SyscallExit,
+                libc::SIGTRAP,
+                None,
+                0,
+            );
+            if let Some((_, sig, _)) = r.filter(|r| r.1 != 0) {
+                signal::send_to_thread(st, tid, SigInfo::user(sig, signal::SI_KERNEL, 0, 0));
+            }
+        }
+        Some(ptrace::Mode::Step) => {
+            const TRAP_BRKPT: i32 = 1;
+            force_signal(st, tid, SigInfo::fault(libc::SIGTRAP, TRAP_BRKPT, 0));
+        }
+        _ => {}
+    }
 }
 
 /// A synchronous fault: blocked or ignored means the default action.
@@ -720,13 +834,24 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     let Some(t) = st.tasks.remove(&tid) else {
         return;
     };
-    let tgid = t.tgid;
+    let (tgid, tracer, own_exit) = (t.tgid, t.ptrace.as_ref().map(|tr| tr.tracer), t.exit_code);
     drop(t);
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;
     };
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
+    if let Some(tracer) = tracer {
+        let info = p.group_exit.unwrap_or(ExitInfo {
+            status: own_exit,
+            code: signal::CLD_EXITED,
+            value: (own_exit >> 8) & 0xff,
+        });
+        ptrace::task_gone(st, tid, tgid, tracer, info);
+    }
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
     if !p.threads.is_empty() {
         // An exec'ing thread waits for the others to go.
         if let Some(e) = p.execing {
@@ -741,6 +866,8 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     });
     p.exit = Some(info);
     p.exit_watch.exited();
+    let leader_tracer = p.leader_tracer.take().filter(|&t| t != p.ppid);
+    let tracing = !p.tracees.is_empty() || !p.dead_tracees.is_empty();
     let undo = p.sem_undo.take();
     let hangup = (p.sid == tgid).then(|| p.ctty.take()).flatten();
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
@@ -764,6 +891,12 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     }
     if let Some(t) = st.procs.get_mut(&tgid).and_then(|p| p.itimer_real.take()) {
         st.timers.cancel(t);
+    }
+    if let Some(tracer) = leader_tracer {
+        ptrace::dead(st, tgid, tgid, tracer, info);
+    }
+    if tracing {
+        ptrace::tracer_gone(st, tgid);
     }
     if let Some(tty) = hangup {
         hang_up(st, tgid, &tty);
@@ -869,9 +1002,12 @@ pub const WNOWAIT: i32 = 0x0100_0000;
 pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option<WaitResult>> {
     let me = ctx.tgid();
     loop {
+        let (found, mut any) = wait_tracees(&mut ctx.st, me, sel, opts);
+        if found.is_some() {
+            return Ok(found);
+        }
         let st = &mut ctx.st;
         let children = st.procs[&me].children.clone();
-        let mut any = false;
         for c in children {
             let Some(cp) = st.procs.get(&c) else { continue };
             let ok = match sel {
@@ -949,6 +1085,74 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
     }
 }
 
+/// wait(2) on the tasks process `me` traces: a ptrace-stop not yet
+/// reported, or a traced task's exit. Traced tasks are waited for
+/// whatever __WALL and __WCLONE say, as on Linux. Also whether any
+/// tracee matched.
+fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<WaitResult>, bool) {
+    let matches = |tid: i32, pgid: i32| match sel {
+        WaitSel::Any => true,
+        WaitSel::Pid(p) => p == tid,
+        WaitSel::Pgid(g) => pgid == g,
+    };
+    let Some(p) = st.procs.get(&me) else {
+        return (None, false);
+    };
+    let mut any = false;
+    if let Some(i) = p.dead_tracees.iter().position(|d| matches(d.tid, d.pgid)) {
+        if opts & WEXITED != 0 {
+            let d = p.dead_tracees[i];
+            if opts & WNOWAIT == 0 {
+                st.procs.get_mut(&me).unwrap().dead_tracees.remove(i);
+            }
+            let r = WaitResult {
+                pid: d.tid,
+                uid: 0,
+                status: d.info.status,
+                code: d.info.code,
+                value: d.info.value,
+                rusage_ns: (0, 0),
+            };
+            return (Some(r), true);
+        }
+        any = true;
+    }
+    for &tid in &p.tracees {
+        let Some(t) = st.tasks.get(&tid) else {
+            continue;
+        };
+        let Some(tp) = st.procs.get(&t.tgid) else {
+            continue;
+        };
+        if !matches(tid, tp.pgid) {
+            continue;
+        }
+        any = true;
+        let uid = tp.creds.ruid;
+        let Some(tr) = t.ptrace.as_ref() else {
+            continue;
+        };
+        let Some((_, code)) = tr.stop.filter(|_| tr.unreported && tr.stopped()) else {
+            continue;
+        };
+        if opts & WNOWAIT == 0 {
+            if let Some(tr) = st.tasks.get_mut(&tid).and_then(|t| t.ptrace.as_mut()) {
+                tr.unreported = false;
+            }
+        }
+        let r = WaitResult {
+            pid: tid,
+            uid,
+            status: (code << 8) | 0x7f,
+            code: ptrace::CLD_TRAPPED,
+            value: code,
+            rusage_ns: (0, 0),
+        };
+        return (Some(r), true);
+    }
+    (None, any)
+}
+
 /// Handles a default action `d` for `sig` on the process of `tid`.
 /// Returns false when the task must exit.
 pub fn default_signal(st: &mut MutexGuard<'_, KState>, tid: i32, sig: i32, d: Default_) -> bool {
@@ -958,6 +1162,8 @@ pub fn default_signal(st: &mut MutexGuard<'_, KState>, tid: i32, sig: i32, d: De
         Default_::Stop => {
             let p = st.procs.get_mut(&tgid).unwrap();
             p.stopped = true;
+            p.stop_gen += 1;
+            p.stop_sig = sig;
             p.stop_report = Some(sig);
             p.cont_report = false;
             let (ppid, threads) = (p.ppid, p.threads.clone());

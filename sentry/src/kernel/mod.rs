@@ -13,6 +13,7 @@ pub mod futex;
 pub mod ipc;
 pub mod jobctl;
 pub mod lifecycle;
+pub mod ptrace;
 pub mod seccomp;
 pub mod signal;
 pub mod task;

@@ -441,8 +441,13 @@ fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
         let p = st.procs.get_mut(&tgid).unwrap();
         p.shared_pending.remove(bit(SIGCONT));
     }
-    // A blocked ignored signal stays pending; an unblocked one vanishes.
-    if sig != SIGKILL && sig != SIGSTOP && ignored(st, tgid, sig) {
+    // A blocked ignored signal stays pending; an unblocked one vanishes,
+    // unless a tracer is to see it.
+    let traced = st.procs[&tgid]
+        .threads
+        .iter()
+        .any(|t| st.tasks.get(t).is_some_and(|t| t.ptrace.is_some()));
+    if sig != SIGKILL && sig != SIGSTOP && !traced && ignored(st, tgid, sig) {
         let p = &st.procs[&tgid];
         let all_block = p.threads.iter().all(|t| {
             st.tasks
@@ -463,7 +468,8 @@ pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: 
     }
     if let Some(pp) = st.procs.get(&ppid) {
         let act = pp.sighand.lock()[SIGCHLD as usize - 1];
-        let stop_cont = code == CLD_STOPPED || code == CLD_CONTINUED;
+        let stop_cont =
+            code == CLD_STOPPED || code == CLD_CONTINUED || code == super::ptrace::CLD_TRAPPED;
         if stop_cont && act.flags & 1 != 0 {
             // SA_NOCLDSTOP
             pp.child_wq.notify(EV_ALL);
@@ -494,7 +500,7 @@ pub fn has_pending(st: &KState, tid: i32) -> bool {
     let Some(t) = st.tasks.get(&tid) else {
         return true;
     };
-    if t.killed {
+    if t.killed || t.ptrace.as_ref().is_some_and(|tr| tr.interrupt) {
         return true;
     }
     let p = &st.procs[&t.tgid];

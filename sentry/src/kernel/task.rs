@@ -68,6 +68,10 @@ pub struct Task {
     pub mempolicy: crate::mm::MemPolicy,
     /// Its I/O priority (ioprio_set), inherited by children.
     pub ioprio: u16,
+    /// Its ptrace state when traced.
+    pub ptrace: Option<Box<super::ptrace::Tracee>>,
+    /// The wait status of its own exit(2) (a thread leaving alone).
+    pub exit_code: i32,
 }
 
 /// A thread's scheduling attributes (sched_setscheduler, sched_setaffinity).
@@ -174,6 +178,19 @@ pub struct Process {
     pub exit_watch: Arc<crate::fs::pidfd::ExitWatch>,
     /// Its AIO contexts by id (not inherited by fork, gone at exec).
     pub aio: std::collections::BTreeMap<u64, Arc<super::aio::AioCtx>>,
+    /// Tasks its threads trace.
+    pub tracees: Vec<i32>,
+    /// Traced tasks that exited and that it has not waited for.
+    pub dead_tracees: Vec<super::ptrace::DeadTracee>,
+    /// Counts group stops (a tracee reports each one once), and the
+    /// signal of the current one.
+    pub stop_gen: u64,
+    pub stop_sig: i32,
+    /// The tracer of its leader, which exited before the other threads.
+    pub leader_tracer: Option<i32>,
+    /// personality(2): PER_LINUX, with ADDR_NO_RANDOMIZE or not (the
+    /// sandbox lays memory out the same way every time anyway).
+    pub personality: u32,
 }
 
 impl Process {

@@ -244,6 +244,32 @@ impl Mm {
         crate::num::usize_of(pos.saturating_sub(addr))
     }
 
+    /// Writes `buf` at `addr` as a debugger does (FOLL_FORCE): read-only
+    /// private pages too, copied for this address space first. A
+    /// read-only shared mapping (the vDSO, another process's memory)
+    /// is EIO: forcing it would change it for everyone.
+    pub fn write_force(&self, addr: u64, buf: &[u8]) -> KResult<()> {
+        let last = addr.saturating_add(buf.len().saturating_sub(1) as u64);
+        for a in [addr, last] {
+            let v = self.vma_at(a).ok_or(Errno::EIO)?;
+            if v.shared && v.prot & libc::PROT_WRITE == 0 {
+                return Err(Errno::EIO);
+            }
+        }
+        self.privatize(addr, buf.len())?;
+        let iov = self.iovecs_force(addr, buf.len())?;
+        let mut from = 0;
+        for v in iov {
+            let n = v.iov_len.min(buf.len() - from);
+            // SAFETY: `iovecs_force` gave host memory of the address
+            // space, `v.iov_len` bytes, made private to it; the source is
+            // our own buffer, within bounds.
+            unsafe { std::ptr::copy_nonoverlapping(buf[from..].as_ptr(), v.iov_base.cast(), n) };
+            from += n;
+        }
+        Ok(())
+    }
+
     /// Like `iovecs` for writing, ignoring protections (the loader).
     pub fn iovecs_force(&self, addr: u64, len: usize) -> KResult<Vec<libc::iovec>> {
         self.iovecs_acc(addr, len, Acc::Force)

@@ -1202,6 +1202,51 @@ impl Mm {
         self.unshare_locked(&mut st, addr, end, true)
     }
 
+    /// Gives the pages of `[addr, addr+len)` in private views of files or
+    /// of shared memory copies of their own, as a write to them would
+    /// (a debugger's breakpoint in a program's text: FOLL_FORCE).
+    pub fn privatize(&self, addr: u64, len: usize) -> KResult<()> {
+        let start = page_down(addr);
+        let end = page_down(addr.saturating_add(len as u64).saturating_add(PAGE - 1));
+        let _pinned = self.io_pin.read_recursive();
+        let mut st = self.state.lock();
+        let views = st.vmas.range(..end).any(|(_, v)| {
+            v.end > start && !v.shared && !matches!(v.backing, Backing::Private { .. })
+        });
+        if !views {
+            return Ok(());
+        }
+        Self::split_at(&mut st, start);
+        Self::split_at(&mut st, end);
+        for (_, v) in st.vmas.range_mut(start..end) {
+            if v.shared {
+                continue;
+            }
+            let len = v.end - v.start;
+            let noff = match &v.backing {
+                Backing::Private { .. } => continue,
+                Backing::Shared { off, .. } => {
+                    let noff = self.memfile.alloc(len)?;
+                    self.memfile.copy(*off, noff, len);
+                    noff
+                }
+                Backing::File { fd, off, .. } => {
+                    let noff = self.memfile.alloc(len)?;
+                    if let Err(e) = self.memfile.fill_from_fd(fd.as_raw_fd(), *off, noff, len) {
+                        self.memfile.release(noff, len);
+                        return Err(Errno::from_io(&e));
+                    }
+                    noff
+                }
+            };
+            v.backing = Backing::Private { off: noff };
+            self.space.map(v.start, len, v.prot, noff);
+        }
+        Self::merge_at(&mut st, start);
+        Self::merge_at(&mut st, end);
+        Ok(())
+    }
+
     /// Grows a MAP_GROWSDOWN VMA down to cover `addr`, if it is close enough.
     pub fn grow_stack(&self, addr: u64) -> bool {
         let mut st = self.state.lock();
