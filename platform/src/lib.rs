@@ -8,7 +8,7 @@ pub mod hostcalls;
 mod ptrace;
 mod regs;
 
-pub use regs::{Regs, XSTATE_MAX};
+pub use regs::{host_xfeatures, Regs, XSTATE_MAX};
 
 use std::any::Any;
 use std::sync::Arc;
@@ -131,6 +131,21 @@ pub trait Context: Send {
     fn prepare(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError>;
     /// A handle other threads use to interrupt `switch`.
     fn kicker(&self) -> Arc<dyn Kicker>;
+    /// Sets the hardware debug registers the application thread runs
+    /// with (DR0-DR3 user addresses, DR6, DR7 as Linux's ptrace checks
+    /// them), from its next switch until `release`. Err when the
+    /// platform has none.
+    fn set_debug_regs(&mut self, dr: [u64; 8]) -> Result<(), PlatformError> {
+        let _ = dr;
+        Err(PlatformError::Host {
+            op: "debug registers",
+            err: std::io::Error::from_raw_os_error(libc::ENOSYS),
+        })
+    }
+    /// DR6 as the last debug trap left it (0 without debug registers).
+    fn debug_status(&mut self) -> u64 {
+        0
+    }
     /// Leaves the current address space (on exit or exec); the host
     /// resources behind it are released when no context uses them.
     fn release(&mut self);

@@ -85,6 +85,22 @@ pub(crate) fn note_host_layout(len: usize, fp: &[u8; XSTATE_MAX]) {
     }
 }
 
+/// The XSAVE features the host enabled (XCR0): what an XSAVE image's
+/// header may name.
+pub fn host_xfeatures() -> u64 {
+    const OSXSAVE: u32 = 1 << 27;
+    if std::arch::x86_64::__cpuid(1).ecx & OSXSAVE == 0 {
+        return 3;
+    }
+    // SAFETY: xgetbv(0) is allowed in user mode once OSXSAVE is set.
+    unsafe { xgetbv0() }
+}
+
+#[target_feature(enable = "xsave")]
+unsafe fn xgetbv0() -> u64 {
+    std::arch::x86_64::_xgetbv(0)
+}
+
 /// The size of the XSAVE area for the features the host enabled.
 fn host_xsave_size() -> usize {
     const OSXSAVE: u32 = 1 << 27;

@@ -83,7 +83,7 @@ fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let tr = t
         .ptrace
         .as_ref()
-        .filter(|tr| tr.tracer == me)
+        .filter(|tr| tr.tracer == me && !tr.detach)
         .ok_or(Errno::ESRCH)?;
     match req {
         KILL => {
@@ -266,7 +266,7 @@ fn write_bytes(ctx: &Ctx<'_, '_>, addr: u64, b: &[u8]) -> KResult<()> {
 
 fn traceme(ctx: &mut Ctx<'_, '_>) -> KResult<u64> {
     let (tid, ppid) = (ctx.tid, ctx.proc_ref().ppid);
-    if ctx.task_ref().ptrace.is_some() || ppid == 0 || !ctx.st.procs.contains_key(&ppid) {
+    if kp::traced(&ctx.st, tid) || ppid == 0 || !ctx.st.procs.contains_key(&ppid) {
         return Err(Errno::EPERM);
     }
     kp::attach(&mut ctx.st, tid, ppid, false, 0);
@@ -287,7 +287,11 @@ fn attach(ctx: &mut Ctx<'_, '_>, tid: i32, seize: bool, addr: u64, data: u64) ->
     let t = ctx.st.tasks.get(&tid).ok_or(Errno::ESRCH)?;
     let me = ctx.tgid();
     let target = ctx.st.procs.get(&t.tgid).ok_or(Errno::ESRCH)?;
-    if t.tgid == me || t.ptrace.is_some() || target.exit.is_some() || target.group_exit.is_some() {
+    if t.tgid == me
+        || kp::traced(&ctx.st, tid)
+        || target.exit.is_some()
+        || target.group_exit.is_some()
+    {
         return Err(Errno::EPERM);
     }
     if !target.inspectable_by(ctx.proc_ref()) {
@@ -405,20 +409,51 @@ fn poke_user(ctx: &mut Ctx<'_, '_>, tid: i32, off: u64, v: u64) -> KResult<()> {
         return Err(Errno::EIO);
     }
     let n = sentry::num::usize_of((off - DEBUGREG_OFF) / 8);
+    let end = ctx.st.tasks[&tid].mm.max_addr();
+    let tr = tracee(ctx, tid)?;
+    let mut dr = tr.debugreg;
     match n {
-        // Addresses may be set; nothing arms them.
-        0..=3 if v < sentry::mm::TASK_SIZE => {}
-        0..=3 | 4 | 5 => return Err(Errno::EIO),
-        6 => {}
-        // DR7 enabling a breakpoint: the platform cannot arm one.
-        _ if v & 0xff != 0 => {
-            ctx.log_once("ptrace hardware breakpoints (debug registers)");
-            return Err(Errno::ENOSPC);
-        }
-        _ => {}
+        0..=3 if v >= end => return Err(Errno::EINVAL),
+        4 | 5 => return Err(Errno::EIO),
+        7 => dr[7] = check_dr7(&dr, v)?,
+        _ => dr[n] = v,
     }
-    tracee(ctx, tid)?.debugreg[n] = v;
+    // A breakpoint already armed must stay valid at its new address.
+    if n < 4 {
+        check_dr7(&dr, dr[7])?;
+    }
+    tr.debugreg = dr;
+    tr.debug_changed = true;
+    tr.debug_used = true;
     Ok(())
+}
+
+/// DR7 as Linux's ptrace accepts it: each enabled breakpoint executes
+/// (one byte) or watches writes or accesses of 1, 2, 4 or 8 bytes at an
+/// address aligned to that length; I/O breakpoints are refused. Only the
+/// enable, type and length bits are kept.
+fn check_dr7(dr: &[u64; 8], v: u64) -> KResult<u64> {
+    for (i, addr) in dr.iter().take(4).enumerate() {
+        if (v >> (2 * i)) & 3 == 0 {
+            continue;
+        }
+        let (kind, len) = ((v >> (16 + 4 * i)) & 3, (v >> (18 + 4 * i)) & 3);
+        let bytes = match len {
+            0 => 1,
+            1 => 2,
+            3 => 4,
+            _ => 8,
+        };
+        let ok = match kind {
+            0 => len == 0,
+            1 | 3 => addr & (bytes - 1) == 0,
+            _ => false,
+        };
+        if !ok {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(v & 0xffff_00ff)
 }
 
 /// The FXSAVE image of a stopped tracee's FPU state.
@@ -427,13 +462,6 @@ fn fx_image(regs: &kp::Regs) -> KResult<Vec<u8>> {
         return Err(Errno::EIO);
     }
     Ok(regs.fp[..FPREGS_SIZE].to_vec())
-}
-
-/// The XSAVE features the host enabled (the software-reserved bytes of
-/// the FXSAVE image, where Linux's regset puts XCR0).
-fn xcr0(regs: &kp::Regs) -> u64 {
-    let b = &regs.fp[472..480];
-    u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
 }
 
 /// Replaces the tracee's FPU state with `b` (an FXSAVE image, or with
@@ -454,7 +482,7 @@ fn set_fp(tr: &mut Tracee, b: &[u8], xsave: bool) -> KResult<()> {
         }
         let word = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
         let (bv, comp) = (word(512), word(520));
-        if bv & !xcr0(regs) != 0 || comp != 0 || b[528..576].iter().any(|&x| x != 0) {
+        if bv & !kp::host_xfeatures() != 0 || comp != 0 || b[528..576].iter().any(|&x| x != 0) {
             return Err(Errno::EINVAL);
         }
         // The software-reserved bytes stay the kernel's.
@@ -577,8 +605,7 @@ mod tests {
     use super::*;
 
     fn regs() -> libc::user_regs_struct {
-        // SAFETY: plain integers.
-        let mut g: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+        let mut g = kp::Regs::default().gp;
         g.cs = USER_CS;
         g.ss = USER_DS;
         g.eflags = 0x202;
@@ -611,11 +638,26 @@ mod tests {
     }
 
     #[test]
+    fn dr7_is_checked_as_linux_checks_it() {
+        let dr = [0x1000, 0x1001, 0, 0, 0, 0, 0, 0];
+        // A 4-byte write watch at 0x1000; disabled slots are not checked.
+        assert_eq!(check_dr7(&dr, 0x000d_0001), Ok(0x000d_0001));
+        assert_eq!(check_dr7(&dr, 0x00d0_0000), Ok(0x00d0_0000));
+        // Misaligned for its length, an I/O breakpoint, a long execute.
+        assert_eq!(check_dr7(&dr, 0x00d0_0004), Err(Errno::EINVAL));
+        assert_eq!(check_dr7(&dr, 0x0002_0001), Err(Errno::EINVAL));
+        assert_eq!(check_dr7(&dr, 0x000c_0001), Err(Errno::EINVAL));
+        // Byte-sized and execute breakpoints anywhere; other bits dropped.
+        assert_eq!(check_dr7(&dr, 0x0011_2304), Ok(0x0011_0004));
+    }
+
+    #[test]
     fn set_regs_is_all_or_nothing() {
         let mut tr = Tracee::new(1, false, 0);
-        let mut r = kp::Regs::default();
-        r.gp = regs();
-        tr.regs = Some(Box::new(r));
+        tr.regs = Some(Box::new(kp::Regs {
+            gp: regs(),
+            ..Default::default()
+        }));
         let mut w = regs_words(&tr.regs.as_ref().unwrap().gp);
         w[0] = 7;
         w[17] = 0x23;

@@ -472,6 +472,44 @@ static void test_exitkill(void)
 	CHECK("exitkill_tracee", waitpid(t, &st, 0) == t && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
+static void body_watch(void)
+{
+	shared_word = 9; /* a write the watchpoint catches */
+	_exit(shared_word == 9 ? 0 : 1);
+}
+
+#define DR_OFF(n) ((void *)(offsetof(struct user, u_debugreg) + (n) * sizeof(long)))
+
+static void test_debugregs(void)
+{
+	int st;
+	pid_t c = traced_child(body_watch);
+	wait_stop(c, &st);
+	EXPECT_ERR("dr4", ptrace(PTRACE_POKEUSER, c, DR_OFF(4), 0), EIO);
+	EXPECT_ERR("dr0_kernel_address", ptrace(PTRACE_POKEUSER, c, DR_OFF(0), (void *)0xffffffff81000000UL), EINVAL);
+	CHECK("dr0_set", ptrace(PTRACE_POKEUSER, c, DR_OFF(0), (void *)&shared_word) == 0);
+	EXPECT_ERR("dr7_io_breakpoint", ptrace(PTRACE_POKEUSER, c, DR_OFF(7), (void *)0x20001L), EINVAL);
+	EXPECT_ERR("dr7_exec_long", ptrace(PTRACE_POKEUSER, c, DR_OFF(7), (void *)0xc0001L), EINVAL);
+	CHECK("dr1_odd", ptrace(PTRACE_POKEUSER, c, DR_OFF(1), (void *)((long)&shared_word + 1)) == 0);
+	EXPECT_ERR("dr7_misaligned", ptrace(PTRACE_POKEUSER, c, DR_OFF(7), (void *)0xd00004L), EINVAL);
+	/* DR0: write watch of 8 bytes. */
+	CHECK("dr7_write_watch", ptrace(PTRACE_POKEUSER, c, DR_OFF(7), (void *)0xd0001L) == 0);
+	errno = 0;
+	long dr7 = ptrace(PTRACE_PEEKUSER, c, DR_OFF(7), 0);
+	CHECK("dr7_read_back", errno == 0 && (dr7 & 0xffff00ff) == 0xd0001);
+	ptrace(PTRACE_CONT, c, 0, 0);
+	CHECK("watch_sigtrap", wait_stop(c, &st) && WSTOPSIG(st) == SIGTRAP);
+	siginfo_t si;
+	ptrace(PTRACE_GETSIGINFO, c, 0, &si);
+	CHECK("watch_si_code", si.si_code == TRAP_HWBKPT);
+	errno = 0;
+	long dr6 = ptrace(PTRACE_PEEKUSER, c, DR_OFF(6), 0);
+	CHECK("watch_dr6", errno == 0 && (dr6 & 0xf) == 1);
+	ptrace(PTRACE_POKEUSER, c, DR_OFF(7), 0);
+	ptrace(PTRACE_CONT, c, 0, 0);
+	CHECK("watch_resumed", waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void test_traceme_twice(void)
 {
 	int st;
@@ -500,5 +538,6 @@ int main(void)
 	test_attach_kill();
 	test_exitkill();
 	test_traceme_twice();
+	test_debugregs();
 	return compat_failures > 100 ? 100 : compat_failures;
 }

@@ -359,6 +359,10 @@ pub struct PtraceContext {
     kicked: bool,
     /// Scratch register set used for injections.
     scratch: libc::user_regs_struct,
+    /// Debug registers the application set through ptrace, and whether
+    /// the bound thread has them yet.
+    debug: Option<[u64; 8]>,
+    debug_dirty: bool,
 }
 
 // SAFETY: `Bound::space` only identifies the space (compared, never
@@ -386,6 +390,8 @@ impl PtraceContext {
             kicked: false,
             // SAFETY: plain integers.
             scratch: unsafe { std::mem::zeroed() },
+            debug: None,
+            debug_dirty: false,
         }
     }
 
@@ -405,6 +411,7 @@ impl PtraceContext {
         });
         self.kicker.pid.store(pid, Ordering::Release);
         self.kicker.tid.store(tid, Ordering::Release);
+        self.debug_dirty = self.debug.is_some();
     }
 
     /// Makes sure this context has a stopped stub thread in `space`.
@@ -643,6 +650,11 @@ impl Context for PtraceContext {
             sys::set_fp(tid, &regs.fp, regs.fp_len)?;
             regs.fp_dirty = false;
         }
+        if std::mem::take(&mut self.debug_dirty) {
+            if let Some(dr) = self.debug {
+                sys::set_debug_regs(tid, &dr)?;
+            }
+        }
         regs.fp_len = 0;
         sys::set_regs(tid, &regs.gp)?;
         sys::resume(sys::PTRACE_SYSEMU, tid, 0)?;
@@ -750,7 +762,23 @@ impl Context for PtraceContext {
         self.kicker.clone()
     }
 
+    fn set_debug_regs(&mut self, dr: [u64; 8]) -> Result<(), PlatformError> {
+        self.debug = Some(dr);
+        self.debug_dirty = true;
+        Ok(())
+    }
+
+    fn debug_status(&mut self) -> u64 {
+        match (&self.bound, self.debug) {
+            (Some(b), Some(_)) => sys::debug_reg(b.tid, 6).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     fn release(&mut self) {
+        // A new image (or none) starts without debug registers.
+        self.debug = None;
+        self.debug_dirty = false;
         if let Some((space, _, tid)) = self.pending_attach.take() {
             // A thread we never adopted: seize it only to end it.
             // Injection starts from the thread's own registers.

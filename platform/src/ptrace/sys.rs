@@ -80,6 +80,44 @@ pub fn set_fp(tid: i32, buf: &[u8; XSTATE_MAX], len: usize) -> Result<(), Platfo
     )
 }
 
+/// offsetof(struct user, u_debugreg).
+const DEBUGREG_OFF: usize = 848;
+
+/// Loads the application's debug registers into stub thread `tid`: DR7
+/// off first, so no half-set breakpoint is ever armed.
+pub fn set_debug_regs(tid: i32, dr: &[u64; 8]) -> Result<(), PlatformError> {
+    let poke = |n: usize, v: u64| {
+        check(
+            req(
+                libc::PTRACE_POKEUSER as _,
+                tid,
+                DEBUGREG_OFF + n * 8,
+                v as usize,
+            ),
+            "PTRACE_POKEUSER (debug register)",
+        )
+    };
+    poke(7, 0)?;
+    for n in [0, 1, 2, 3, 6] {
+        poke(n, dr[n])?;
+    }
+    poke(7, dr[7])
+}
+
+/// Debug register `n` of stub thread `tid`.
+pub fn debug_reg(tid: i32, n: usize) -> Result<u64, PlatformError> {
+    // SAFETY: as `req`; PEEKUSER returns the value (errno tells errors).
+    let v = unsafe {
+        *libc::__errno_location() = 0;
+        libc::ptrace(libc::PTRACE_PEEKUSER, tid, DEBUGREG_OFF + n * 8, 0)
+    };
+    // SAFETY: reading our own errno.
+    if v == -1 && unsafe { *libc::__errno_location() } != 0 {
+        return Err(PlatformError::last("PTRACE_PEEKUSER"));
+    }
+    Ok(v as u64)
+}
+
 pub fn resume(r: libc::c_uint, tid: i32, sig: i32) -> Result<(), PlatformError> {
     check(req(r, tid, 0, sig as usize), "ptrace resume")
 }

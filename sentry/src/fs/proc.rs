@@ -726,7 +726,10 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
             cgt |= 1 << i;
         }
     }
-    let state = if p.stopped {
+    let tracing_stop = t.ptrace.as_ref().is_some_and(|tr| tr.stop.is_some());
+    let state = if tracing_stop {
+        "t (tracing stop)"
+    } else if p.stopped {
         "T (stopped)"
     } else if p.exit.is_some() {
         "Z (zombie)"
@@ -736,13 +739,14 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
     let ncpu = ncpu();
     let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
         t.tgid,
         t.tid,
         p.ppid,
+        t.ptrace.as_ref().map_or(0, |tr| tr.tracer),
         c.ruid, c.euid, c.suid, c.fsuid,
         c.rgid, c.egid, c.sgid, c.fsgid,
         groups.join(" "),
@@ -772,7 +776,9 @@ fn stat(st: &KState, t: &Task) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
     let m = t.mm.state.lock();
-    let state = if p.stopped {
+    let state = if t.ptrace.as_ref().is_some_and(|tr| tr.stop.is_some()) {
+        't'
+    } else if p.stopped {
         'T'
     } else if p.exit.is_some() {
         'Z'

@@ -369,6 +369,12 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     ctx.regs.fp_len = 0;
     ctx.regs.fp_dirty = false;
     ctx.no_return = true;
+    // Debug registers do not outlive the image (the platform's went
+    // with the old stub).
+    if let Some(tr) = ctx.task().ptrace.as_mut() {
+        tr.debugreg = [0; 8];
+        tr.debug_changed = false;
+    }
     // A tracee reports the exec: an event stop when asked for, else
     // (attached the old way) a SIGTRAP.
     let (tid, msg) = (ctx.tid, crate::num::bits(i64::from(old_tid)));
@@ -525,7 +531,7 @@ pub fn signals_and_exit(
                     tr.group_gen = gen;
                 }
             }
-            ptrace::stop(st, tid, regs, pctx, kind, sig, None, 0);
+            ptrace::stop(st, tid, regs, pctx, ptrace::Report::of(kind, sig));
             continue;
         }
         let t = &st.tasks[&tid];
@@ -552,16 +558,7 @@ pub fn signals_and_exit(
         // A tracee stops first; its tracer decides what is delivered.
         let info = match info {
             Some(i) if i.signo != signal::SIGKILL && t_traced(st, tid) => {
-                match ptrace::stop(
-                    st,
-                    tid,
-                    regs,
-                    pctx,
-                    ptrace::StopKind::Signal,
-                    i.signo,
-                    Some(i),
-                    0,
-                ) {
+                match ptrace::stop(st, tid, regs, pctx, ptrace::Report::signal(i)) {
                     None => continue,
                     Some((_, 0, _)) => continue,
                     Some((_, sig, changed)) => {

@@ -705,10 +705,7 @@ fn syscall_entry_stop(
         tid,
         regs,
         pctx,
-        ptrace::StopKind::SyscallEnter,
-        libc::SIGTRAP,
-        None,
-        0,
+        ptrace::Report::of(ptrace::StopKind::SyscallEnter, libc::SIGTRAP),
     );
     match r {
         // Killed (or no longer traced): the locked path sees to it.
@@ -741,10 +738,7 @@ fn syscall_exit_stop(
                 tid,
                 regs,
                 pctx,
-                ptrace::StopKind::SyscallExit,
-                libc::SIGTRAP,
-                None,
-                0,
+                ptrace::Report::of(ptrace::StopKind::SyscallExit, libc::SIGTRAP),
             );
             if let Some((_, sig, _)) = r.filter(|r| r.1 != 0) {
                 signal::send_to_thread(st, tid, SigInfo::user(sig, signal::SI_KERNEL, 0, 0));

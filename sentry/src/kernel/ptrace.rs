@@ -14,7 +14,7 @@ use super::task::ExitInfo;
 use super::KState;
 use parking_lot::MutexGuard;
 use platform::Context;
-pub use platform::Regs;
+pub use platform::{host_xfeatures, Regs};
 
 pub const O_TRACESYSGOOD: u32 = 1;
 pub const O_TRACEFORK: u32 = 2;
@@ -110,8 +110,12 @@ pub struct Tracee {
     pub group_gen: u64,
     /// The trap flag is set for single-stepping, not by the program.
     pub forced_tf: bool,
-    /// Debug registers as PTRACE_POKEUSER left them (none is armed).
+    /// Debug registers as PTRACE_POKEUSER left them (DR6 as the last
+    /// trap did), and whether the tracer changed them since it stopped.
     pub debugreg: [u64; 8],
+    pub debug_changed: bool,
+    /// The tracer has set debug registers at some point.
+    pub debug_used: bool,
 }
 
 impl Tracee {
@@ -134,6 +138,8 @@ impl Tracee {
             group_gen: 0,
             forced_tf: false,
             debugreg: [0; 8],
+            debug_changed: false,
+            debug_used: false,
         }
     }
 
@@ -157,10 +163,36 @@ pub fn mode_of(st: &KState, tid: i32) -> Option<Mode> {
     st.tasks.get(&tid)?.ptrace.as_ref().map(|t| t.mode)
 }
 
+/// Whether `tid` is traced (one being let go by PTRACE_DETACH, which
+/// has not woken up yet, is not).
+pub fn traced(st: &KState, tid: i32) -> bool {
+    st.tasks
+        .get(&tid)
+        .and_then(|t| t.ptrace.as_ref())
+        .is_some_and(|tr| !tr.detach)
+}
+
 /// Starts tracing `tid` by process `tracer`.
 pub fn attach(st: &mut KState, tid: i32, tracer: i32, seized: bool, options: u32) {
     if let Some(t) = st.tasks.get_mut(&tid) {
-        t.ptrace = Some(Box::new(Tracee::new(tracer, seized, options)));
+        match t.ptrace.as_mut() {
+            // Detached but not awake yet: it still goes on as the detach
+            // said, now traced by the new tracer.
+            Some(tr) if tr.detach => {
+                let (stop, regs, resume, siginfo, mode) = (
+                    tr.stop.take(),
+                    tr.regs.take(),
+                    tr.resume.take(),
+                    tr.siginfo.take(),
+                    tr.mode,
+                );
+                let mut new = Tracee::new(tracer, seized, options);
+                (new.stop, new.regs, new.resume, new.siginfo, new.mode) =
+                    (stop, regs, resume, siginfo, mode);
+                **tr = new;
+            }
+            _ => t.ptrace = Some(Box::new(Tracee::new(tracer, seized, options))),
+        }
     }
     if let Some(p) = st.procs.get_mut(&tracer) {
         if !p.tracees.contains(&tid) {
@@ -219,12 +251,12 @@ pub fn tracer_gone(st: &mut KState, tracer: i32) {
 fn code_of(tr: &Tracee, kind: StopKind, sig: i32) -> i32 {
     match kind {
         StopKind::Signal => sig,
-        StopKind::Group if tr.seized => sig | (EVENT_STOP << 8) as i32,
+        StopKind::Group if tr.seized => sig | (EVENT_STOP << 8).cast_signed(),
         StopKind::Group => sig,
         StopKind::SyscallEnter | StopKind::SyscallExit => {
             libc::SIGTRAP | if tr.has(O_TRACESYSGOOD) { 0x80 } else { 0 }
         }
-        StopKind::Event(e) => sig | (e << 8) as i32,
+        StopKind::Event(e) => sig | (e << 8).cast_signed(),
     }
 }
 
@@ -237,25 +269,64 @@ fn sigkill_pending(st: &KState, tid: i32) -> bool {
     (t.pending.set | shared) & signal::bit(SIGKILL) != 0
 }
 
-/// Puts the traced task `tid` in a ptrace-stop of `kind` (with `sig`,
-/// and `info` for a signal-delivery-stop; `msg` for PTRACE_GETEVENTMSG),
-/// tells its tracer, and sleeps until the tracer resumes it. Its
-/// registers are the tracer's to read and change meanwhile.
+/// What a ptrace-stop reports: its kind and signal, the siginfo of a
+/// signal-delivery-stop, and PTRACE_GETEVENTMSG's value.
+#[derive(Clone, Copy, Debug)]
+pub struct Report {
+    pub kind: StopKind,
+    pub sig: i32,
+    pub info: Option<SigInfo>,
+    pub msg: u64,
+}
+
+impl Report {
+    pub fn signal(info: SigInfo) -> Report {
+        Report {
+            kind: StopKind::Signal,
+            sig: info.signo,
+            info: Some(info),
+            msg: 0,
+        }
+    }
+    pub fn of(kind: StopKind, sig: i32) -> Report {
+        Report {
+            kind,
+            sig,
+            info: None,
+            msg: 0,
+        }
+    }
+    pub fn event(ev: u32, msg: u64) -> Report {
+        Report {
+            kind: StopKind::Event(ev),
+            sig: libc::SIGTRAP,
+            info: None,
+            msg,
+        }
+    }
+}
+
+/// Puts the traced task `tid` in the ptrace-stop `r` describes, tells
+/// its tracer, and sleeps until the tracer resumes it. Its registers
+/// are the tracer's to read and change meanwhile.
 ///
-/// Some((mode, signal)) when resumed (the signal the tracer gave, and
-/// the siginfo it may have changed), None when it was not traced, or a
-/// kill (or, except for the exit stop, the end of its process) ended the
-/// stop.
+/// Some((mode, signal, siginfo)) when resumed (the signal the tracer
+/// gave, and the siginfo it may have changed), None when it was not
+/// traced, or a kill (or, except for the exit stop, the end of its
+/// process) ended the stop.
 pub fn stop(
     st: &mut MutexGuard<'_, KState>,
     tid: i32,
     regs: &mut Regs,
     pctx: &mut Box<dyn Context>,
-    kind: StopKind,
-    sig: i32,
-    info: Option<SigInfo>,
-    msg: u64,
+    r: Report,
 ) -> Option<(Mode, i32, Option<SigInfo>)> {
+    let Report {
+        kind,
+        sig,
+        info,
+        msg,
+    } = r;
     // The FPU state goes with the registers (PTRACE_GETFPREGS).
     if pctx.load_fp(regs).is_err() {
         regs.fp_len = 0;
@@ -273,6 +344,9 @@ pub fn stop(
     }
     if tr.forced_tf {
         shown.gp.eflags &= !EFLAGS_TF;
+    }
+    if tr.debug_used {
+        tr.debugreg[6] = pctx.debug_status();
     }
     tr.stop = Some((kind, code));
     tr.unreported = true;
@@ -299,9 +373,7 @@ pub fn stop(
         let ended =
             s.tasks.get(&tid)?.killed || s.procs.get(&tgid).is_none_or(|p| p.group_exit.is_some());
         let t = s.tasks.get_mut(&tid)?;
-        let Some(tr) = t.ptrace.as_mut() else {
-            return None;
-        };
+        let tr = t.ptrace.as_mut()?;
         if let Some((mode, sig)) = tr.resume.take() {
             let info = tr.siginfo.take();
             let mut back = tr.regs.take().map(|r| *r);
@@ -310,6 +382,9 @@ pub fn stop(
             tr.unreported = false;
             tr.mode = mode;
             let detach = tr.detach;
+            if std::mem::take(&mut tr.debug_changed) {
+                let _ = pctx.set_debug_regs(tr.debugreg);
+            }
             let was_forced = tr.forced_tf;
             tr.forced_tf = mode.steps() && (was_forced || regs.gp.eflags & EFLAGS_TF == 0);
             let forced = tr.forced_tf;
@@ -360,18 +435,7 @@ pub fn event(
         .get(&tid)
         .and_then(|t| t.ptrace.as_ref())
         .is_some_and(|tr| opt == 0 || tr.has(opt));
-    wanted
-        && stop(
-            st,
-            tid,
-            regs,
-            pctx,
-            StopKind::Event(ev),
-            libc::SIGTRAP,
-            None,
-            msg,
-        )
-        .is_some()
+    wanted && stop(st, tid, regs, pctx, Report::event(ev, msg)).is_some()
 }
 
 /// What `clone` does for a traced parent: the event it reports and

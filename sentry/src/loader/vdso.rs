@@ -49,7 +49,16 @@ impl Vdso {
             .map(|p| p.vaddr + p.memsz)
             .max()
             .unwrap_or(0);
-        let image_len = page_up(hi);
+        // The whole file is mapped, section headers too, as Linux's
+        // vDSO is (debuggers read its symbols from memory): its one
+        // loadable segment starts at file offset 0, address 0.
+        let flat = elf
+            .phdrs
+            .iter()
+            .filter(|p| p.ptype == PT_LOAD)
+            .all(|p| p.offset == p.vaddr);
+        let file_len = if flat { IMAGE.len() as u64 } else { 0 };
+        let image_len = page_up(hi.max(file_len));
         let mem = SharedMem::new(memfile, PAGE + image_len)?;
         for p in elf.phdrs.iter().filter(|p| p.ptype == PT_LOAD) {
             let (o, v, n) = (
@@ -62,6 +71,18 @@ impl Vdso {
             }
             // SAFETY: within the range freshly allocated for `mem`.
             unsafe { memfile.copy_in(mem.off + PAGE + v as u64, &IMAGE[o..o + n]) };
+        }
+        if flat {
+            let loaded = elf
+                .phdrs
+                .iter()
+                .filter(|p| p.ptype == PT_LOAD)
+                .map(|p| crate::num::usize_of(p.offset + p.filesz))
+                .max()
+                .unwrap_or(0)
+                .min(IMAGE.len());
+            // SAFETY: `image_len` covers the whole file.
+            unsafe { memfile.copy_in(mem.off + PAGE + loaded as u64, &IMAGE[loaded..]) };
         }
         Ok(Vdso { mem, image_len })
     }
