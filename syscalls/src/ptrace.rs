@@ -12,7 +12,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "ptrace",
         "ixxx",
-        Partial("no hardware breakpoints, PEEKSIGINFO or seccomp filter dumps"),
+        Partial("no seccomp filter dumps (PTRACE_SECCOMP_GET_FILTER)"),
         ptrace,
     );
 }
@@ -152,6 +152,7 @@ fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if opts & !kp::O_MASK != 0 {
                 return Err(Errno::EINVAL);
             }
+            may_suspend_seccomp(ctx, opts)?;
             tracee(ctx, tid)?.options = opts;
             Ok(0)
         }
@@ -223,10 +224,7 @@ fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             kp::detach(&mut ctx.st, tid, sig);
             Ok(0)
         }
-        PEEKSIGINFO => {
-            ctx.log_once("ptrace PTRACE_PEEKSIGINFO");
-            Err(Errno::EIO)
-        }
+        PEEKSIGINFO => peek_siginfo(ctx, tid, addr, data),
         _ => {
             ctx.log_once(&format!("ptrace request {req:#x}"));
             Err(Errno::EIO)
@@ -283,6 +281,7 @@ fn attach(ctx: &mut Ctx<'_, '_>, tid: i32, seize: bool, addr: u64, data: u64) ->
             .ok()
             .filter(|o| o & !kp::O_MASK == 0)
             .ok_or(Errno::EIO)?;
+        may_suspend_seccomp(ctx, opts)?;
     }
     let t = ctx.st.tasks.get(&tid).ok_or(Errno::ESRCH)?;
     let me = ctx.tgid();
@@ -303,6 +302,29 @@ fn attach(ctx: &mut Ctx<'_, '_>, tid: i32, seize: bool, addr: u64, data: u64) ->
         signal::send_to_thread(&mut ctx.st, tid, info);
     }
     Ok(0)
+}
+
+/// PTRACE_O_SUSPEND_SECCOMP is for a tracer with CAP_SYS_ADMIN that is
+/// under no seccomp filter itself (nor a container's profile, which is
+/// one for every process), and not a suspended tracee.
+fn may_suspend_seccomp(ctx: &Ctx<'_, '_>, opts: u32) -> KResult<()> {
+    if opts & kp::O_SUSPEND_SECCOMP == 0 {
+        return Ok(());
+    }
+    let t = ctx.task_ref();
+    let filtered = t.seccomp.is_some() || t.seccomp_strict || ctx.k.app_seccomp.is_some();
+    let suspended = t
+        .ptrace
+        .as_ref()
+        .is_some_and(|tr| tr.has(kp::O_SUSPEND_SECCOMP));
+    let admin = ctx
+        .proc_ref()
+        .creds
+        .capable(sentry::kernel::creds::cap::SYS_ADMIN);
+    if !admin || filtered || suspended {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
 }
 
 /// user_regs_struct's words in the kernel's order.
@@ -561,17 +583,61 @@ fn arch_prctl(ctx: &mut Ctx<'_, '_>, tid: i32, addr: u64, code: u64) -> KResult<
     }
 }
 
+/// PTRACE_PEEKSIGINFO: copies the tracee's pending siginfos (its own
+/// queue, or its process's with PTRACE_PEEKSIGINFO_SHARED) from
+/// position `off`, at most `nr`, without dequeuing them; how many.
+fn peek_siginfo(ctx: &mut Ctx<'_, '_>, tid: i32, args: u64, data: u64) -> KResult<u64> {
+    const SHARED: u32 = 1;
+    let a: [u64; 2] = abi::get(ctx, args)?;
+    let (off, flags, nr) = (a[0], abi::uint(a[1]), abi::int(a[1] >> 32));
+    if flags & !SHARED != 0 || nr < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let t = &ctx.st.tasks[&tid];
+    let queue = if flags & SHARED != 0 {
+        &ctx.st
+            .procs
+            .get(&t.tgid)
+            .ok_or(Errno::ESRCH)?
+            .shared_pending
+    } else {
+        &t.pending
+    };
+    let start = usize::try_from(off).unwrap_or(usize::MAX);
+    let infos: Vec<SigInfo> = queue
+        .infos
+        .iter()
+        .skip(start)
+        .take(usize::try_from(nr).unwrap_or(0))
+        .copied()
+        .collect();
+    let mut done = 0u64;
+    for (i, info) in infos.iter().enumerate() {
+        if write_bytes(ctx, data + (i as u64) * 128, &info.to_bytes()).is_err() {
+            return if done == 0 {
+                Err(Errno::EFAULT)
+            } else {
+                Ok(done)
+            };
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
 /// PTRACE_GET_SYSCALL_INFO: struct ptrace_syscall_info for the stop the
 /// tracee is in; the size of the whole answer.
 fn syscall_info(ctx: &mut Ctx<'_, '_>, tid: i32, size: u64, data: u64) -> KResult<u64> {
     let tr = tracee(ctx, tid)?;
     let kind = tr.stop.map(|s| s.0);
+    let ret_data = u32::try_from(tr.event_msg).unwrap_or(0);
     let regs = tr.regs.as_deref().ok_or(Errno::ESRCH)?;
     let g = &regs.gp;
     let mut b = Vec::with_capacity(88);
     let op: u8 = match kind {
         Some(StopKind::SyscallEnter) => 1,
         Some(StopKind::SyscallExit) => 2,
+        Some(StopKind::Event(kp::EVENT_SECCOMP)) => 3,
         _ => 0,
     };
     b.push(op);
@@ -580,10 +646,13 @@ fn syscall_info(ctx: &mut Ctx<'_, '_>, tid: i32, size: u64, data: u64) -> KResul
     b.extend_from_slice(&g.rip.to_le_bytes());
     b.extend_from_slice(&g.rsp.to_le_bytes());
     match op {
-        1 => {
+        1 | 3 => {
             b.extend_from_slice(&g.orig_rax.to_le_bytes());
             for a in regs.syscall_args() {
                 b.extend_from_slice(&a.to_le_bytes());
+            }
+            if op == 3 {
+                b.extend_from_slice(&ret_data.to_le_bytes());
             }
         }
         2 => {

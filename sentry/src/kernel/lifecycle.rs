@@ -276,6 +276,8 @@ enum Denied {
     KillProcess,
     /// Strict mode: SIGKILL.
     Strict,
+    /// SECCOMP_RET_TRACE: the tracer's event stop, if there is one.
+    Trace(u16),
 }
 
 fn same_chain(
@@ -325,6 +327,11 @@ fn own_seccomp(
             regs.gp.rax = nr;
             Some(Some(Denied::Trap(data)))
         }
+        // ENOSYS unless a tracer lets it go on (`seccomp_trace`).
+        Verdict::Trace(data) => {
+            regs.gp.rax = crate::num::bits(-i64::from(libc::ENOSYS));
+            Some(Some(Denied::Trace(data)))
+        }
         Verdict::KillThread => Some(Some(Denied::KillThread)),
         Verdict::KillProcess => Some(Some(Denied::KillProcess)),
     }
@@ -352,6 +359,7 @@ fn deny(st: &mut KState, tid: i32, d: Denied, regs: &Regs) {
             group_exit(st, tgid, signal::fatal_info(libc::SIGSYS));
         }
         Denied::Strict => group_exit(st, tgid, signal::fatal_info(SIGKILL)),
+        Denied::Trace(_) => {}
     }
 }
 
@@ -466,6 +474,8 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     // Traced: how (changed only while it is in a ptrace-stop, on this
     // thread, under the lock).
     let mut trace_mode = ptrace::mode_of(&st, tid);
+    // A tracer may suspend the task's filters (PTRACE_O_SUSPEND_SECCOMP).
+    let mut suspended = ptrace::seccomp_suspended(&st, tid);
     drop(st);
     // The address and fork count of the protection fault last retried,
     // while nothing but faults has happened since.
@@ -509,7 +519,11 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 }
             }
         }
-        if matches!(event, Some(Event::Syscall)) && !done && (strict || filters.is_some()) {
+        if matches!(event, Some(Event::Syscall))
+            && !done
+            && !suspended
+            && (strict || filters.is_some())
+        {
             if let Some(d) = own_seccomp(&mut regs, strict, filters.as_deref(), tid) {
                 done = true;
                 seccomp_signal = d;
@@ -584,6 +598,19 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
         }
         let mut st = k.lock();
+        if let Some(Denied::Trace(data)) = seccomp_signal.take() {
+            // The tracer may let the call go on: the filters decide again.
+            let m = crate::num::bits(i64::from(data));
+            let ev = (ptrace::EVENT_SECCOMP, ptrace::O_TRACESECCOMP);
+            if ptrace::event(&mut st, tid, &mut regs, &mut pctx, ev.0, ev.1, m)
+                && regs.gp.orig_rax != u64::MAX
+            {
+                match own_seccomp(&mut regs, strict, filters.as_deref(), tid) {
+                    None | Some(Some(Denied::Trace(_))) => done = false,
+                    Some(d) => seccomp_signal = d,
+                }
+            }
+        }
         if let Some(d) = seccomp_signal {
             deny(&mut st, tid, d, &regs);
         }
@@ -643,6 +670,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         refresh(&mut mnt_ns, &t.mnt_ns);
         tgid = t.tgid;
         trace_mode = t.ptrace.as_ref().map(|tr| tr.mode);
+        suspended = ptrace::seccomp_suspended(&st, tid);
         if let Some(p) = st.procs.get(&t.tgid) {
             if p.creds != creds {
                 creds = p.creds.clone();

@@ -35,6 +35,7 @@ pub const EVENT_CLONE: u32 = 3;
 pub const EVENT_EXEC: u32 = 4;
 pub const EVENT_VFORK_DONE: u32 = 5;
 pub const EVENT_EXIT: u32 = 6;
+pub const EVENT_SECCOMP: u32 = 7;
 pub const EVENT_STOP: u32 = 128;
 
 /// waitid's si_code for a ptrace-stop.
@@ -156,6 +157,14 @@ impl Tracee {
 /// The tracing process of `tid`, if traced.
 pub fn tracer_of(st: &KState, tid: i32) -> Option<i32> {
     st.tasks.get(&tid)?.ptrace.as_ref().map(|t| t.tracer)
+}
+
+/// Whether `tid`'s tracer suspended its seccomp filters.
+pub fn seccomp_suspended(st: &KState, tid: i32) -> bool {
+    st.tasks
+        .get(&tid)
+        .and_then(|t| t.ptrace.as_ref())
+        .is_some_and(|tr| tr.has(O_SUSPEND_SECCOMP))
 }
 
 /// The traced task's mode (None: not traced).

@@ -338,6 +338,9 @@ pub enum Verdict {
     Errno(i32),
     /// SIGSYS (SYS_SECCOMP) with this si_errno; the call is not made.
     Trap(u16),
+    /// A tracer with PTRACE_O_TRACESECCOMP decides (PTRACE_EVENT_SECCOMP
+    /// with this message); without one the call fails with ENOSYS.
+    Trace(u16),
     KillThread,
     KillProcess,
 }
@@ -349,7 +352,8 @@ impl Verdict {
             RET_ALLOW => Verdict::Allow,
             RET_LOG => Verdict::Log,
             RET_ERRNO => Verdict::Errno(data.min(4095).cast_signed()),
-            RET_TRACE | RET_USER_NOTIF => Verdict::Errno(libc::ENOSYS),
+            RET_TRACE => Verdict::Trace(u16::try_from(data).unwrap_or(u16::MAX)),
+            RET_USER_NOTIF => Verdict::Errno(libc::ENOSYS),
             RET_TRAP => Verdict::Trap(u16::try_from(data).unwrap_or(u16::MAX)),
             RET_KILL_THREAD => Verdict::KillThread,
             _ => Verdict::KillProcess,
