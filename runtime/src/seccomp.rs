@@ -420,6 +420,9 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
             ],
         ),
         any(SYS_sysinfo),
+        // membarrier(2) for the application: the host's global barrier
+        // (only timing, no data), MEMBARRIER_CMD_GLOBAL with no flags.
+        when(SYS_membarrier, &[&[Arg::Eq(0, 1), Arg::Eq(1, 0)]]),
     ]);
     v
 }

@@ -45,3 +45,11 @@ pub unsafe fn pwrite(fd: i32, buf: *const libc::c_void, len: usize, off: i64) ->
     // SAFETY: one iovec describing the caller's buffer, only read.
     unsafe { libc::pwritev2(fd, &iov, 1, off, 0) }
 }
+
+/// The host's global memory barrier (membarrier MEMBARRIER_CMD_GLOBAL):
+/// returns once every host thread, the stubs' included, has passed
+/// through a barrier. The sandbox's policy allows this one command.
+pub fn membarrier_global() -> crate::errno::KResult<()> {
+    rustix::thread::membarrier(rustix::thread::MembarrierCommand::Global)
+        .map_err(|e| crate::errno::Errno(e.raw_os_error()))
+}

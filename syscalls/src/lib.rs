@@ -22,6 +22,7 @@ mod ioprio;
 mod ipc;
 mod kcmp;
 mod locks;
+mod membarrier;
 mod misc;
 mod mm;
 mod mount;

@@ -12,7 +12,12 @@ pub fn register(r: &mut Reg<'_>) {
     r("setdomainname", "pu", Full, setdomainname);
     r("getrandom", "aux", Full, getrandom);
     r("sysinfo", "a", Full, sysinfo);
-    r("personality", "x", Partial("PER_LINUX only"), personality);
+    r(
+        "personality",
+        "x",
+        Partial("PER_LINUX, with or without ADDR_NO_RANDOMIZE"),
+        personality,
+    );
     r(
         "futex",
         "axuaau",
@@ -20,6 +25,65 @@ pub fn register(r: &mut Reg<'_>) {
         futex_,
     );
     r("getrusage", "ia", Full, getrusage);
+    r(
+        "syslog",
+        "iax",
+        Partial("the sandbox's kernel log, which is empty"),
+        syslog,
+    );
+}
+
+/// Bytes in the sandbox's kernel log buffer (what SIZE_BUFFER reports).
+const LOG_BUF_LEN: u64 = 1 << 17;
+
+/// syslog(2) on the sandbox's kernel log, which is empty: the sentry
+/// writes its own messages to husk's log, never where the application
+/// reads. As with kernel.dmesg_restrict = 1 (this host's, and Debian's),
+/// every action needs CAP_SYSLOG (or CAP_SYS_ADMIN).
+fn syslog(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    use sentry::kernel::creds::cap;
+    const READ: i32 = 2;
+    const READ_ALL: i32 = 3;
+    const READ_CLEAR: i32 = 4;
+    const CONSOLE_LEVEL: i32 = 8;
+    const SIZE_UNREAD: i32 = 9;
+    const SIZE_BUFFER: i32 = 10;
+    let (kind, buf, len) = (crate::abi::int(a[0]), a[1], crate::abi::int(a[2]));
+    let c = &ctx.proc_ref().creds;
+    if !c.capable(cap::SYSLOG) && !c.capable(cap::SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    if !(0..=SIZE_BUFFER).contains(&kind) {
+        return Err(Errno::EINVAL);
+    }
+    match kind {
+        READ | READ_ALL | READ_CLEAR => {
+            if buf == 0 || len < 0 {
+                return Err(Errno::EINVAL);
+            }
+            if len == 0 {
+                return Ok(0);
+            }
+            // access_ok: a user range (nothing is copied from an empty log).
+            let end = buf.checked_add(u64::from(len.unsigned_abs()));
+            if end.is_none_or(|e| e > sentry::mm::TASK_SIZE) {
+                return Err(Errno::EFAULT);
+            }
+            if kind != READ {
+                return Ok(0);
+            }
+            // Nothing will ever be logged: only a signal ends the wait.
+            loop {
+                ctx.block(None)?;
+            }
+        }
+        CONSOLE_LEVEL if !(1..=8).contains(&len) => Err(Errno::EINVAL),
+        SIZE_UNREAD => Ok(0),
+        SIZE_BUFFER => Ok(LOG_BUF_LEN),
+        // CLOSE, OPEN, CLEAR, CONSOLE_OFF, CONSOLE_ON, CONSOLE_LEVEL: no
+        // console, nothing to clear.
+        _ => Ok(0),
+    }
 }
 
 fn uname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -32,7 +32,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("exit", "i", Full, exit);
     r("exit_group", "i", Full, exit_group);
     r("wait4", "iaxa", Full, wait4);
-    r("waitid", "uiaxa", Partial("no P_PIDFD"), waitid);
+    r("waitid", "uiaxa", Full, waitid);
     r("getpid", "", Full, getpid);
     r("gettid", "", Full, gettid);
     r("getppid", "", Full, getppid);

@@ -65,6 +65,7 @@ impl Table {
         crate::numa::register(&mut reg);
         crate::ioprio::register(&mut reg);
         crate::kcmp::register(&mut reg);
+        crate::membarrier::register(&mut reg);
         crate::ptrace::register(&mut reg);
         crate::mqueue::register(&mut reg);
         fs_mutate::register(&mut reg);

@@ -195,6 +195,10 @@ pub struct Mm {
     /// Something waits in `pending_release` or `pending_drop` (read without
     /// the state lock on every return to the application).
     pending: AtomicBool,
+    /// membarrier(2) registrations of this address space (its
+    /// MEMBARRIER_CMD_REGISTER_* bits; a fork's copy keeps them, exec's
+    /// new space has none).
+    pub membarrier: std::sync::atomic::AtomicU32,
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -258,6 +262,7 @@ impl Mm {
             io_pin: parking_lot::RwLock::new(()),
             forks: AtomicU64::new(0),
             pending: AtomicBool::new(false),
+            membarrier: std::sync::atomic::AtomicU32::new(0),
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
@@ -1037,6 +1042,11 @@ impl Mm {
         // then count as new (see `fork_count`).
         self.forks.fetch_add(1, Ordering::Release);
         let child = Mm::new(space, self.memfile.clone());
+        // membarrier registrations go with the copy, as Linux's dup_mm
+        // keeps them.
+        child
+            .membarrier
+            .store(self.membarrier.load(Ordering::Acquire), Ordering::Release);
         {
             let st = self.state.lock();
             let mut cst = child.state.lock();
