@@ -95,6 +95,7 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
         write,
         start,
         end,
+        pid: if ofd { -1 } else { ctx.tgid() },
     };
     if matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK) {
         if fl.ty as i32 == libc::F_UNLCK {
@@ -178,6 +179,7 @@ pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         write,
         start: 0,
         end: u64::MAX,
+        pid: ctx.tgid(),
     };
     loop {
         let mut w = ctx.wait_start();

@@ -83,7 +83,7 @@ fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let tr = t
         .ptrace
         .as_ref()
-        .filter(|tr| tr.tracer == me && !tr.detach)
+        .filter(|tr| tr.traced_by(me, ctx.tid))
         .ok_or(Errno::ESRCH)?;
     match req {
         KILL => {
@@ -267,7 +267,10 @@ fn traceme(ctx: &mut Ctx<'_, '_>) -> KResult<u64> {
     if kp::traced(&ctx.st, tid) || ppid == 0 || !ctx.st.procs.contains_key(&ppid) {
         return Err(Errno::EPERM);
     }
-    kp::attach(&mut ctx.st, tid, ppid, false, 0);
+    // The tracer is the parent thread that forked, while it lives.
+    let by = Some(ctx.proc_ref().parent_tid)
+        .filter(|t| ctx.st.tasks.get(t).is_some_and(|t| t.tgid == ppid));
+    kp::attach(&mut ctx.st, tid, ppid, by, false, 0);
     Ok(0)
 }
 
@@ -296,7 +299,8 @@ fn attach(ctx: &mut Ctx<'_, '_>, tid: i32, seize: bool, addr: u64, data: u64) ->
     if !target.inspectable_by(ctx.proc_ref()) {
         return Err(Errno::EPERM);
     }
-    kp::attach(&mut ctx.st, tid, me, seize, opts);
+    let by = Some(ctx.tid);
+    kp::attach(&mut ctx.st, tid, me, by, seize, opts);
     if !seize {
         let info = SigInfo::user(signal::SIGSTOP, signal::SI_KERNEL, 0, 0);
         signal::send_to_thread(&mut ctx.st, tid, info);

@@ -42,6 +42,8 @@ pub struct Lock {
     pub write: bool,
     pub start: u64,
     pub end: u64,
+    /// Who took it, as /proc/locks shows it (-1 for an OFD lock).
+    pub pid: i32,
 }
 
 /// Locks of one table (record or flock), by file identity (dev, ino).
@@ -121,6 +123,13 @@ impl LockTable {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
+
+    /// The live locks, by file.
+    pub fn entries(&self) -> impl Iterator<Item = ((u64, u64), &Lock)> {
+        self.files
+            .iter()
+            .flat_map(|(k, v)| v.iter().filter(|l| l.owner.alive()).map(|l| (*k, l)))
+    }
 }
 
 #[derive(Default)]
@@ -132,6 +141,35 @@ pub struct Locks {
 }
 
 impl Locks {
+    /// /proc/locks: one line per lock, in Linux's format.
+    pub fn proc_text(&self) -> Vec<u8> {
+        let mut lines: Vec<((u64, u64), &Lock, &str)> = Vec::new();
+        for (k, l) in self.record.entries() {
+            let kind = match l.owner {
+                Owner::File(..) => "OFDLCK",
+                Owner::Process(_) => "POSIX ",
+            };
+            lines.push((k, l, kind));
+        }
+        lines.extend(self.flock.entries().map(|(k, l)| (k, l, "FLOCK ")));
+        let mut out = String::new();
+        for (i, ((dev, ino), l, kind)) in lines.into_iter().enumerate() {
+            let ty = if l.write { "WRITE" } else { "READ" };
+            let (maj, min) = (libc::major(dev), libc::minor(dev));
+            let range = if kind == "FLOCK " || l.end == u64::MAX {
+                format!("{} EOF", if kind == "FLOCK " { 0 } else { l.start })
+            } else {
+                format!("{} {}", l.start, l.end - 1)
+            };
+            out.push_str(&format!(
+                "{}: {kind} ADVISORY  {ty} {} {maj:02x}:{min:02x}:{ino} {range}\n",
+                i + 1,
+                l.pid
+            ));
+        }
+        out.into_bytes()
+    }
+
     /// Some lock was released or changed: waiters re-check.
     pub fn released(&self) {
         self.wq.notify(crate::kernel::waitq::EV_ALL);

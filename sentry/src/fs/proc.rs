@@ -169,6 +169,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 "swaps",
                 "partitions",
                 "diskstats",
+                "locks",
                 "devices",
             ]);
             d.push((b"self".to_vec(), libc::DT_LNK));
@@ -218,6 +219,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         )),
         [b"partitions"] => Ok(Node::File(b"major minor  #blocks  name\n\n".to_vec())),
         [b"diskstats"] => Ok(Node::File(Vec::new())),
+        [b"locks"] => Ok(Node::File(st.locks.proc_text())),
         [b"devices"] => Ok(Node::File(DEVICES.to_vec())),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
         [b"sys", rest @ ..] => sys_node(c, rest),

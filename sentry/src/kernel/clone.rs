@@ -213,6 +213,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             Arc::new(Mutex::new(*pp.sighand.lock()))
         };
         np.dumpable = pp.dumpable;
+        np.parent_tid = if f & libc::CLONE_PARENT != 0 {
+            pp.parent_tid
+        } else {
+            parent_tid
+        };
         np.personality = pp.personality;
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;

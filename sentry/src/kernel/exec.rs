@@ -252,6 +252,7 @@ pub fn prepare(
             execfn: &execfn,
             auxv,
             random,
+            exec: elf.exec_stack(),
         },
     )?;
 
@@ -358,6 +359,9 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         p.maxrss_kb = p.maxrss_kb.max(old_rss);
     }
     let r = &mut ctx.regs.gp;
+    // The call (execve or execveat) is still the one being made: a tracer
+    // sees its number, and -ENOSYS until it returns 0.
+    let nr = r.orig_rax;
     // SAFETY: plain integers.
     *r = unsafe { std::mem::zeroed() };
     r.rip = entry;
@@ -365,7 +369,8 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     r.cs = 0x33;
     r.ss = 0x2b;
     r.eflags = 0x202;
-    r.orig_rax = u64::MAX;
+    r.orig_rax = nr;
+    r.rax = crate::num::bits(-i64::from(libc::ENOSYS));
     ctx.regs.fp_len = 0;
     ctx.regs.fp_dirty = false;
     ctx.no_return = true;
@@ -394,6 +399,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         }
         _ => {}
     }
+    ctx.regs.gp.rax = 0;
     Ok(())
 }
 

@@ -83,6 +83,8 @@ fn spawn(
     use super::BootError;
     let mut pctx = k.platform.new_context();
     let mut regs = Regs::default();
+    // Not in a system call: the exec below is the sentry's own.
+    regs.gp.orig_rax = u64::MAX;
     let mut st = k.lock();
     let pid = if first { 1 } else { alloc_pid(&mut st) };
     let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
@@ -250,6 +252,8 @@ pub fn new_process(
         stop_gen: 0,
         stop_sig: 0,
         leader_tracer: None,
+        exit_held_by: None,
+        parent_tid: 0,
         personality: 0,
     }
 }
@@ -598,7 +602,8 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
         }
         let mut st = k.lock();
-        if let Some(Denied::Trace(data)) = seccomp_signal.take() {
+        if let Some(Denied::Trace(data)) = seccomp_signal {
+            seccomp_signal = None;
             // The tracer may let the call go on: the filters decide again.
             let m = crate::num::bits(i64::from(data));
             let ev = (ptrace::EVENT_SECCOMP, ptrace::O_TRACESECCOMP);
@@ -685,7 +690,8 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     // The task's own references go first: its fd table closing (pipe
     // ends, sockets) is what others wait for.
     drop((files, mm, fs, mnt_ns));
-    if !ptrace::killed_outright(&st, tid) {
+    // A traced task reports its exit, however it ends (SIGKILL too).
+    {
         let status = st.tasks.get(&tid).map_or(0, |t| {
             st.procs
                 .get(&t.tgid)
@@ -863,6 +869,13 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     };
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
+    let attached = !p.tracees.is_empty();
+    if attached {
+        ptrace::tracer_thread_gone(st, tgid, tid);
+    }
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
     if let Some(tracer) = tracer {
         let info = p.group_exit.unwrap_or(ExitInfo {
             status: own_exit,
@@ -933,7 +946,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
             continue;
         };
         cp.ppid = reaper;
-        let zombie = cp.exit.is_some();
+        let zombie = cp.exit.is_some() && cp.exit_held_by.is_none();
         let pdeath: Vec<i32> = cp.threads.clone();
         if let Some(rp) = st.procs.get_mut(&reaper) {
             rp.children.push(c);
@@ -965,19 +978,31 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         }
         return;
     }
-    // Parent ignoring SIGCHLD: reap at once.
+    // A tracer that is not the parent sees the exit first.
+    if st
+        .procs
+        .get(&tgid)
+        .is_some_and(|p| p.exit_held_by.is_some())
+    {
+        return;
+    }
+    exit_notify(st, tgid, ppid, info);
+}
+
+/// Tells the parent of zombie `tgid` about its exit, or reaps it at once
+/// when the parent ignores SIGCHLD.
+pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
     let autoreap = st.procs.get(&ppid).is_some_and(|pp| {
         let a = pp.sighand.lock()[SIGCHLD as usize - 1];
         a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
     });
-    let exit_signal = SIGCHLD;
     if autoreap {
         st.procs.remove(&tgid);
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.retain(|&c| c != tgid);
         }
         signal::notify_children_changed(st, ppid);
-    } else if exit_signal != 0 {
+    } else {
         signal::notify_parent(st, tgid, ppid, info.code, info.value);
     }
 }
@@ -1042,6 +1067,10 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
             }
             any = true;
             let uid = cp.creds.ruid;
+            if cp.exit_held_by.is_some() {
+                // Its tracer has not waited for it yet.
+                continue;
+            }
             if let (Some(e), true) = (cp.exit, opts & WEXITED != 0) {
                 let times = (
                     cp.dead_times.0 + cp.child_times.0,
@@ -1126,6 +1155,7 @@ fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<Wa
             let d = p.dead_tracees[i];
             if opts & WNOWAIT == 0 {
                 st.procs.get_mut(&me).unwrap().dead_tracees.remove(i);
+                ptrace::release_held(st, d.tid, me);
             }
             let r = WaitResult {
                 pid: d.tid,

@@ -5,9 +5,11 @@
 //! A tracee in a ptrace-stop sleeps on its own sentry thread with its
 //! registers published in its `Tracee` (FPU state loaded), so the
 //! tracer's requests read and change them under the kernel lock; the
-//! tracee takes them back when it is resumed. The tracer is a thread
-//! group (any of its threads may make requests and wait), where Linux
-//! binds a tracee to the one thread that attached.
+//! tracee takes them back when it is resumed. The tracer is the thread
+//! that attached (only it makes requests, and its exit lets the tracee
+//! go); any thread of its group may wait. With PTRACE_TRACEME it is the
+//! parent thread that forked (`Process::parent_tid`), or any thread of
+//! the parent when that one is gone (Linux hands the child to another).
 
 use super::signal::{self, SigInfo, SIGKILL};
 use super::task::ExitInfo;
@@ -81,8 +83,10 @@ pub enum StopKind {
 /// A traced task's ptrace state.
 #[derive(Debug)]
 pub struct Tracee {
-    /// The tracing thread group.
+    /// The tracing thread group, and the thread that attached (None:
+    /// PTRACE_TRACEME, any thread of the group).
     pub tracer: i32,
+    pub tracer_tid: Option<i32>,
     pub seized: bool,
     pub options: u32,
     /// The stop it is in, and its 16-bit code (what wait shows above
@@ -123,6 +127,7 @@ impl Tracee {
     pub fn new(tracer: i32, seized: bool, options: u32) -> Tracee {
         Tracee {
             tracer,
+            tracer_tid: None,
             seized,
             options,
             stop: None,
@@ -142,6 +147,11 @@ impl Tracee {
             debug_changed: false,
             debug_used: false,
         }
+    }
+
+    /// Whether task `tid` of process `tgid` is its tracer.
+    pub fn traced_by(&self, tgid: i32, tid: i32) -> bool {
+        self.tracer == tgid && !self.detach && self.tracer_tid.is_none_or(|t| t == tid)
     }
 
     /// Whether it is in a ptrace-stop the tracer has not ended yet.
@@ -181,8 +191,8 @@ pub fn traced(st: &KState, tid: i32) -> bool {
         .is_some_and(|tr| !tr.detach)
 }
 
-/// Starts tracing `tid` by process `tracer`.
-pub fn attach(st: &mut KState, tid: i32, tracer: i32, seized: bool, options: u32) {
+/// Starts tracing `tid` by process `tracer` (its thread `by`, or any).
+pub fn attach(st: &mut KState, tid: i32, tracer: i32, by: Option<i32>, seized: bool, options: u32) {
     if let Some(t) = st.tasks.get_mut(&tid) {
         match t.ptrace.as_mut() {
             // Detached but not awake yet: it still goes on as the detach
@@ -198,9 +208,14 @@ pub fn attach(st: &mut KState, tid: i32, tracer: i32, seized: bool, options: u32
                 let mut new = Tracee::new(tracer, seized, options);
                 (new.stop, new.regs, new.resume, new.siginfo, new.mode) =
                     (stop, regs, resume, siginfo, mode);
+                new.tracer_tid = by;
                 **tr = new;
             }
-            _ => t.ptrace = Some(Box::new(Tracee::new(tracer, seized, options))),
+            _ => {
+                let mut new = Tracee::new(tracer, seized, options);
+                new.tracer_tid = by;
+                t.ptrace = Some(Box::new(new));
+            }
         }
     }
     if let Some(p) = st.procs.get_mut(&tracer) {
@@ -235,24 +250,54 @@ pub fn detach(st: &mut KState, tid: i32, sig: i32) {
     super::task::wake_task(&st.tasks, tid);
 }
 
+/// A thread of process `tracer` is gone: the tracees it attached are
+/// let go (or killed, with PTRACE_O_EXITKILL).
+pub fn tracer_thread_gone(st: &mut KState, tracer: i32, tid: i32) {
+    let Some(p) = st.procs.get(&tracer) else {
+        return;
+    };
+    let mine: Vec<i32> = p
+        .tracees
+        .iter()
+        .copied()
+        .filter(|t| {
+            st.tasks
+                .get(t)
+                .and_then(|t| t.ptrace.as_ref())
+                .is_some_and(|tr| tr.tracer_tid == Some(tid))
+        })
+        .collect();
+    for t in mine {
+        let_go(st, t);
+    }
+}
+
+/// Detaches `tid` for a tracer that is gone; PTRACE_O_EXITKILL kills it.
+fn let_go(st: &mut KState, tid: i32) {
+    let kill = st
+        .tasks
+        .get(&tid)
+        .and_then(|t| t.ptrace.as_ref())
+        .is_some_and(|tr| tr.has(O_EXITKILL));
+    detach(st, tid, 0);
+    if kill {
+        signal::send_to_thread(st, tid, SigInfo::user(SIGKILL, signal::SI_USER, 0, 0));
+    }
+}
+
 /// A tracer process is gone: its tracees are let go (or killed, with
-/// PTRACE_O_EXITKILL), and the exits it never collected are dropped.
+/// PTRACE_O_EXITKILL), and the exits it never collected go to the
+/// parents.
 pub fn tracer_gone(st: &mut KState, tracer: i32) {
     let Some(p) = st.procs.get_mut(&tracer) else {
         return;
     };
     let tracees = std::mem::take(&mut p.tracees);
-    p.dead_tracees.clear();
+    for d in std::mem::take(&mut p.dead_tracees) {
+        release_held(st, d.tid, tracer);
+    }
     for tid in tracees {
-        let kill = st
-            .tasks
-            .get(&tid)
-            .and_then(|t| t.ptrace.as_ref())
-            .is_some_and(|tr| tr.has(O_EXITKILL));
-        detach(st, tid, 0);
-        if kill {
-            signal::send_to_thread(st, tid, SigInfo::user(SIGKILL, signal::SI_USER, 0, 0));
-        }
+        let_go(st, tid);
     }
 }
 
@@ -414,7 +459,15 @@ pub fn stop(
             }
             return Some((mode, if detach && sig == 0 { 0 } else { sig }, info));
         }
-        if sigkill_pending(s, tid) || (!exit_stop && ended) {
+        // An exiting task takes no more signals (Linux: PF_EXITING): only
+        // its tracer (resuming, detaching, exiting) or the sandbox's end
+        // lets it out of the exit stop.
+        let leave = if exit_stop {
+            s.init_exit.is_some()
+        } else {
+            sigkill_pending(s, tid) || ended
+        };
+        if leave {
             let t = s.tasks.get_mut(&tid)?;
             if let Some(tr) = t.ptrace.as_mut() {
                 tr.stop = None;
@@ -472,8 +525,8 @@ pub fn inherit(st: &mut KState, parent: i32, child: i32) {
     let Some(tr) = st.tasks.get(&parent).and_then(|t| t.ptrace.as_ref()) else {
         return;
     };
-    let (tracer, seized, options) = (tr.tracer, tr.seized, tr.options);
-    attach(st, child, tracer, seized, options);
+    let (tracer, by, seized, options) = (tr.tracer, tr.tracer_tid, tr.seized, tr.options);
+    attach(st, child, tracer, by, seized, options);
     if let Some(t) = st.tasks.get_mut(&child) {
         if seized {
             if let Some(tr) = t.ptrace.as_mut() {
@@ -484,15 +537,6 @@ pub fn inherit(st: &mut KState, parent: i32, child: i32) {
                 .push(SigInfo::user(libc::SIGSTOP, signal::SI_USER, 0, 0));
         }
     }
-}
-
-/// Whether a SIGKILL ended the process of `tid` (no exit stop then).
-pub fn killed_outright(st: &KState, tid: i32) -> bool {
-    st.tasks
-        .get(&tid)
-        .and_then(|t| st.procs.get(&t.tgid))
-        .and_then(|p| p.group_exit)
-        .is_some_and(|e| e.code != signal::CLD_EXITED && e.value == SIGKILL)
 }
 
 /// A traced task is gone: its tracer sees the exit (a thread's, or the
@@ -525,7 +569,28 @@ pub fn dead(st: &mut KState, tid: i32, tgid: i32, tracer: i32, info: ExitInfo) {
         return;
     }
     tp.dead_tracees.push(DeadTracee { tid, pgid, info });
+    if tid == tgid {
+        if let Some(p) = st.procs.get_mut(&tgid) {
+            p.exit_held_by = Some(tracer);
+        }
+    }
     signal::notify_parent(st, tid, tracer, info.code, info.value);
+}
+
+/// The tracer `tracer` is done with zombie `tgid` (it waited, or is
+/// gone): now its parent hears of the exit.
+pub fn release_held(st: &mut KState, tgid: i32, tracer: i32) {
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
+    if p.exit_held_by != Some(tracer) {
+        return;
+    }
+    p.exit_held_by = None;
+    let (ppid, info) = (p.ppid, p.exit);
+    if let Some(info) = info {
+        super::lifecycle::exit_notify(st, tgid, ppid, info);
+    }
 }
 
 /// A traced task that exited and that its tracer has not waited for.

@@ -504,6 +504,15 @@ pub fn has_pending(st: &KState, tid: i32) -> bool {
         return true;
     }
     let p = &st.procs[&t.tgid];
+    // A traced thread owes its tracer the report of a group stop, even
+    // from the middle of a blocking call.
+    if p.stopped
+        && t.ptrace
+            .as_ref()
+            .is_some_and(|tr| !tr.listening && tr.group_gen != p.stop_gen)
+    {
+        return true;
+    }
     if p.group_exit.is_some() {
         return true;
     }

@@ -188,6 +188,12 @@ pub struct Process {
     pub stop_sig: i32,
     /// The tracer of its leader, which exited before the other threads.
     pub leader_tracer: Option<i32>,
+    /// The thread of the parent that created it (Linux's real_parent),
+    /// 0 when not known.
+    pub parent_tid: i32,
+    /// A zombie its tracer (not its parent) has not waited for yet: the
+    /// parent hears of the exit only then.
+    pub exit_held_by: Option<i32>,
     /// personality(2): PER_LINUX, with ADDR_NO_RANDOMIZE or not (the
     /// sandbox lays memory out the same way every time anyway).
     pub personality: u32,

@@ -7,6 +7,18 @@ use crate::mm::{MapRequest, Mm, VmaName};
 pub const PT_LOAD: u32 = 1;
 pub const PT_INTERP: u32 = 3;
 pub const PT_PHDR: u32 = 6;
+pub const PT_GNU_STACK: u32 = 0x6474_e551;
+const PF_X: u32 = 1;
+
+impl Elf {
+    /// Whether its stack must be executable: PT_GNU_STACK says so (on
+    /// x86-64 a program without one gets a stack that is not).
+    pub fn exec_stack(&self) -> bool {
+        self.phdrs
+            .iter()
+            .any(|p| p.ptype == PT_GNU_STACK && p.flags & PF_X != 0)
+    }
+}
 
 /// Something an ELF image can be read from.
 pub trait ReadAt {

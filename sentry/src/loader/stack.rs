@@ -11,14 +11,18 @@ pub struct StackInfo<'a> {
     pub execfn: &'a [u8],
     pub auxv: Vec<(u64, u64)>,
     pub random: [u8; 16],
+    /// The program asked for an executable stack (PT_GNU_STACK with
+    /// PF_X: nested-function trampolines).
+    pub exec: bool,
 }
 
 /// Maps the stack below `top` and fills it; returns the initial rsp.
 pub fn build_stack(mm: &Mm, top: u64, info: StackInfo) -> KResult<u64> {
+    let exec = if info.exec { libc::PROT_EXEC } else { 0 };
     let mut req = MapRequest::anon(
         top - STACK_SIZE,
         STACK_SIZE,
-        libc::PROT_READ | libc::PROT_WRITE,
+        libc::PROT_READ | libc::PROT_WRITE | exec,
     );
     req.fixed = true;
     req.growsdown = true;
