@@ -42,7 +42,10 @@ int main(void)
 	usleep(50000);
 	block(SIG_UNBLOCK);
 	timer_settime(tm, 0, &off, NULL);
-	CHECK("one signal while blocked", hits == 1);
+	/* One for all the expiries while blocked (a realtime signal queued
+	 * per expiry would make ~50); one more may fire between the unblock
+	 * and the disarm on a slow host. */
+	CHECK("one signal while blocked", hits == 1 || hits == 2);
 	CHECK("the rest are overruns", overrun > 5);
 
 	hits = 0;
@@ -58,6 +61,9 @@ int main(void)
 		hits = 0;
 		struct itimerspec once = {{0, 0}, {0, 100000}};
 		timer_settime(tm, 0, &once, NULL);
+		/* However late it comes (a loaded host), it comes once. */
+		for (int w = 0; w < 200 && hits == 0; w++)
+			usleep(1000);
 		usleep(2000);
 		wrong += hits != 1;
 	}
