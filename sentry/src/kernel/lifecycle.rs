@@ -1040,6 +1040,21 @@ pub struct WaitResult {
     pub rusage_ns: (u64, u64),
 }
 
+impl WaitResult {
+    /// A stop: `code` above 0x7f in the status word, and waitid's
+    /// si_code (CLD_STOPPED, or CLD_TRAPPED for a ptrace-stop).
+    fn stop(pid: i32, uid: u32, code: i32, si_code: i32) -> WaitResult {
+        WaitResult {
+            pid,
+            uid,
+            status: (code << 8) | 0x7f,
+            code: si_code,
+            value: code,
+            rusage_ns: (0, 0),
+        }
+    }
+}
+
 pub const WNOHANG: i32 = 1;
 pub const WUNTRACED: i32 = 2;
 pub const WEXITED: i32 = 4;
@@ -1098,14 +1113,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                 if opts & WNOWAIT == 0 {
                     st.procs.get_mut(&c).unwrap().stop_report = None;
                 }
-                return Ok(Some(WaitResult {
-                    pid: c,
-                    uid,
-                    status: (sig << 8) | 0x7f,
-                    code: signal::CLD_STOPPED,
-                    value: sig,
-                    rusage_ns: (0, 0),
-                }));
+                return Ok(Some(WaitResult::stop(c, uid, sig, signal::CLD_STOPPED)));
             }
             if cp.cont_report && opts & WCONTINUED != 0 {
                 if opts & WNOWAIT == 0 {
@@ -1192,15 +1200,10 @@ fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<Wa
                 tr.unreported = false;
             }
         }
-        let r = WaitResult {
-            pid: tid,
-            uid,
-            status: (code << 8) | 0x7f,
-            code: ptrace::CLD_TRAPPED,
-            value: code,
-            rusage_ns: (0, 0),
-        };
-        return (Some(r), true);
+        return (
+            Some(WaitResult::stop(tid, uid, code, ptrace::CLD_TRAPPED)),
+            true,
+        );
     }
     (None, any)
 }
