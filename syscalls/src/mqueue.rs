@@ -5,7 +5,7 @@
 use crate::abi::{self, get, put};
 use crate::table::{Reg, Support::*};
 use sentry::fs::file::File;
-use sentry::fs::mqueue::{self, MqFile, Notify};
+use sentry::fs::mqueue::{self, MqFile, Notify, ThreadNotify, NOTIFY_COOKIE_LEN};
 use sentry::fs::vfs::{may, MAY_READ, MAY_WRITE};
 use sentry::kernel::creds::cap;
 use sentry::kernel::waitq::{EV_IN, EV_OUT};
@@ -19,12 +19,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("mq_unlink", "s", Full, mq_unlink);
     r("mq_timedsend", "iauua", Full, mq_timedsend);
     r("mq_timedreceive", "iauaa", Full, mq_timedreceive);
-    r(
-        "mq_notify",
-        "ia",
-        Partial("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (a netlink socket) is EINVAL"),
-        mq_notify,
-    );
+    r("mq_notify", "ia", Full, mq_notify);
     r("mq_getsetattr", "iaa", Full, mq_getsetattr);
 }
 
@@ -220,8 +215,13 @@ fn mq_timedsend(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-/// A registration fired: its process gets its signal (SIGEV_NONE: none).
+/// A registration fired: its process gets its signal (SIGEV_NONE: none)
+/// or its cookie (SIGEV_THREAD).
 fn notify(ctx: &mut Ctx<'_, '_>, n: Notify) {
+    if n.thread.is_some() {
+        cookie(n, sentry::fs::mqueue::NOTIFY_WOKENUP);
+        return;
+    }
     if !n.signal || n.signo == 0 || !ctx.st.procs.contains_key(&n.pid) {
         return;
     }
@@ -266,32 +266,68 @@ fn mq_timedreceive(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn mq_notify(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let ev = if a[1] == 0 {
+    let pid = ctx.tgid();
+    let n = if a[1] == 0 {
         None
     } else {
         let ev: SigEvent = get(ctx, a[1])?;
-        match ev.notify {
-            SIGEV_NONE => Some((false, 0, ev.value)),
-            SIGEV_SIGNAL if (0..=64).contains(&ev.signo) => Some((true, ev.signo, ev.value)),
-            SIGEV_THREAD => {
-                ctx.log_once("mq_notify SIGEV_THREAD");
-                return Err(Errno::EINVAL);
-            }
+        let (signal, signo, value, thread) = match ev.notify {
+            SIGEV_NONE => (false, 0, ev.value, None),
+            SIGEV_SIGNAL if (0..=64).contains(&ev.signo) => (true, ev.signo, ev.value, None),
+            SIGEV_THREAD => (false, 0, 0, Some(thread_notify(ctx, &ev)?)),
             _ => return Err(Errno::EINVAL),
-        }
-    };
-    let (_, q) = queue_of(ctx, a[0])?;
-    let pid = ctx.tgid();
-    q.set_notify(
-        pid,
-        ev.map(|(signal, signo, value)| Notify {
+        };
+        Some(Notify {
             pid,
             signal,
             signo,
             value,
-        }),
-    )?;
+            thread,
+        })
+    };
+    let (_, q) = queue_of(ctx, a[0])?;
+    if let Some(old) = q.set_notify(pid, n)? {
+        cookie(old, sentry::fs::mqueue::NOTIFY_REMOVED);
+    }
     Ok(0)
+}
+
+/// SIGEV_THREAD: the cookie (at sigev_value) and the netlink socket
+/// (sigev_signo is its fd) it will be sent to.
+fn thread_notify(ctx: &mut Ctx<'_, '_>, ev: &SigEvent) -> KResult<ThreadNotify> {
+    let cookie: [u8; NOTIFY_COOKIE_LEN] = get(ctx, ev.value)?;
+    let sock = crate::fs::fdget(ctx, abi::bits(i64::from(ev.signo)))?;
+    let netlink = sock
+        .ops
+        .as_any()
+        .downcast_ref::<sentry::local::netlink::NetlinkSocket>()
+        .is_some();
+    if !netlink {
+        // Another socket is EINVAL, another file ENOTSOCK (Linux's
+        // netlink_getsockbyfilp).
+        let is_sock = sock.ops.stat()?.mode & libc::S_IFMT == libc::S_IFSOCK;
+        return Err(if is_sock {
+            Errno::EINVAL
+        } else {
+            Errno::ENOTSOCK
+        });
+    }
+    Ok(ThreadNotify { sock, cookie })
+}
+
+/// Sends a SIGEV_THREAD registration its cookie, marked with why.
+fn cookie(n: Notify, why: u8) {
+    let Some(t) = n.thread else { return };
+    let mut c = t.cookie;
+    c[NOTIFY_COOKIE_LEN - 1] = why;
+    if let Some(s) = t
+        .sock
+        .ops
+        .as_any()
+        .downcast_ref::<sentry::local::netlink::NetlinkSocket>()
+    {
+        s.deliver(&c);
+    }
 }
 
 fn mq_getsetattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

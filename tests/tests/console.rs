@@ -21,9 +21,24 @@ fn set_winsize(fd: &OwnedFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
 }
 
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Reads the terminal until `want` appears; returns what came before it.
-fn expect(master: &mut std::fs::File, want: &str, secs: u64) -> Result<String, String> {
-    let mut seen = Vec::new();
+/// What came after it stays in `carry` for the next call (a prompt may
+/// arrive in the same read as the answer before it).
+fn expect(
+    master: &mut std::fs::File,
+    want: &str,
+    secs: u64,
+    carry: &mut Vec<u8>,
+) -> Result<String, String> {
+    let mut seen = std::mem::take(carry);
+    if let Some(i) = find(&seen, want.as_bytes()) {
+        *carry = seen[i + want.len()..].to_vec();
+        return Ok(String::from_utf8_lossy(&seen[..i]).replace('\r', ""));
+    }
     let end = Instant::now() + Duration::from_secs(secs);
     let mut buf = [0u8; 4096];
     while Instant::now() < end {
@@ -40,9 +55,9 @@ fn expect(master: &mut std::fs::File, want: &str, secs: u64) -> Result<String, S
             Ok(0) | Err(_) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
-        let text = String::from_utf8_lossy(&seen);
-        if let Some(i) = text.find(want) {
-            return Ok(text[..i].replace('\r', ""));
+        if let Some(i) = find(&seen, want.as_bytes()) {
+            *carry = seen[i + want.len()..].to_vec();
+            return Ok(String::from_utf8_lossy(&seen[..i]).replace('\r', ""));
         }
     }
     Err(String::from_utf8_lossy(&seen).into_owned())
@@ -94,9 +109,10 @@ fn interactive_bash_on_a_terminal() {
     }
     let mut child = cmd.spawn().expect("starting husk");
     let mut m = std::fs::File::from(master.try_clone().unwrap());
-    let step = |m: &mut std::fs::File, send: &[u8], want: &str| -> String {
+    let mut carry = Vec::new();
+    let mut step = |m: &mut std::fs::File, send: &[u8], want: &str| -> String {
         m.write_all(send).unwrap();
-        match expect(m, want, 15) {
+        match expect(m, want, 15, &mut carry) {
             Ok(s) => s,
             Err(seen) => panic!("waiting for {want:?} after {send:?}; saw {seen:?}"),
         }

@@ -29,7 +29,7 @@ const DEV: u64 = 0x2f;
 const FILENT_SIZE: i64 = 80;
 
 /// Who is told of a message arriving on an empty queue (mq_notify).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notify {
     /// The registering process.
     pub pid: i32,
@@ -37,6 +37,35 @@ pub struct Notify {
     pub signal: bool,
     pub signo: i32,
     pub value: u64,
+    /// SIGEV_THREAD: the netlink socket the cookie goes to (glibc's
+    /// helper thread reads it and starts the notification thread).
+    pub thread: Option<ThreadNotify>,
+}
+
+/// The length of a SIGEV_THREAD cookie; its last byte says why it came.
+pub const NOTIFY_COOKIE_LEN: usize = 32;
+pub const NOTIFY_WOKENUP: u8 = 1;
+pub const NOTIFY_REMOVED: u8 = 2;
+
+/// A SIGEV_THREAD registration: the socket (held until the cookie is
+/// sent, as Linux holds it) and the cookie the caller gave.
+#[derive(Clone)]
+pub struct ThreadNotify {
+    pub sock: Arc<super::file::File>,
+    pub cookie: [u8; NOTIFY_COOKIE_LEN],
+}
+
+impl PartialEq for ThreadNotify {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.sock, &o.sock) && self.cookie == o.cookie
+    }
+}
+impl Eq for ThreadNotify {}
+
+impl std::fmt::Debug for ThreadNotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ThreadNotify({:?})", &self.cookie[..4])
+    }
 }
 
 struct MqState {
@@ -183,8 +212,8 @@ impl Mq {
     }
 
     /// mq_notify: registers `n` (EBUSY when another process is), or with
-    /// None removes `pid`'s registration.
-    pub fn set_notify(&self, pid: i32, n: Option<Notify>) -> KResult<()> {
+    /// None removes `pid`'s registration: the one removed.
+    pub fn set_notify(&self, pid: i32, n: Option<Notify>) -> KResult<Option<Notify>> {
         let mut s = self.st.lock();
         match n {
             Some(n) => {
@@ -192,20 +221,19 @@ impl Mq {
                     return Err(Errno::EBUSY);
                 }
                 s.notify = Some(n);
+                Ok(None)
             }
-            None => {
-                if s.notify.is_some_and(|x| x.pid == pid) {
-                    s.notify = None;
-                }
-            }
+            None if s.notify.as_ref().is_some_and(|x| x.pid == pid) => Ok(s.notify.take()),
+            None => Ok(None),
         }
-        Ok(())
     }
 
     /// What read(2) of the queue gives.
     fn status(&self) -> Vec<u8> {
         let s = self.st.lock();
-        let (signo, pid, kind) = match s.notify {
+        // NOTIFY: SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_THREAD 2.
+        let (signo, pid, kind) = match &s.notify {
+            Some(n) if n.thread.is_some() => (0, n.pid, 2),
             Some(n) if n.signal => (n.signo, n.pid, 0),
             Some(n) => (0, n.pid, 1),
             None => (0, 0, 0),
@@ -487,10 +515,11 @@ mod tests {
             signal: true,
             signo: 10,
             value: 7,
+            thread: None,
         };
-        q.set_notify(5, Some(n)).unwrap();
-        assert_eq!(q.set_notify(6, Some(n)), Err(Errno::EBUSY));
-        assert_eq!(q.send(b"low", 1), Ok(Some(n)));
+        q.set_notify(5, Some(n.clone())).unwrap();
+        assert_eq!(q.set_notify(6, Some(n.clone())), Err(Errno::EBUSY));
+        assert_eq!(q.send(b"low", 1), Ok(Some(n.clone())));
         // Fired once: the registration is gone.
         assert_eq!(q.send(b"high", 9), Ok(None));
         assert_eq!(q.send(b"low2", 1), Ok(None));
@@ -500,7 +529,7 @@ mod tests {
         assert_eq!(q.receive(), Ok((b"low2".to_vec(), 1)));
         assert_eq!(q.receive(), Err(Errno::EAGAIN));
         // A waiting receiver takes the news: no notification.
-        q.set_notify(5, Some(n)).unwrap();
+        q.set_notify(5, Some(n.clone())).unwrap();
         q.receiver_waits(true);
         assert_eq!(q.send(b"a", 0), Ok(None));
         q.receiver_waits(false);
@@ -509,8 +538,8 @@ mod tests {
             .starts_with("QSIZE:1 "));
         // Only its owner removes a registration.
         q.set_notify(6, None).unwrap();
-        assert_eq!(q.set_notify(7, Some(n)), Err(Errno::EBUSY));
-        q.set_notify(5, None).unwrap();
+        assert_eq!(q.set_notify(7, Some(n.clone())), Err(Errno::EBUSY));
+        assert_eq!(q.set_notify(5, None), Ok(Some(n)));
         fs.remove(b"q").unwrap();
         assert!(fs.get(b"q").is_none() && q.count() == 1);
         // The charge goes with the queue.

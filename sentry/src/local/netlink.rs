@@ -260,6 +260,18 @@ fn routes(i: &Iface, family: u8) -> Vec<Vec<u8>> {
 }
 
 impl NetlinkSocket {
+    /// Queues a message from the kernel (an mq_notify cookie) as one
+    /// datagram; a full queue loses it, as Linux's does.
+    pub fn deliver(&self, data: &[u8]) {
+        let _ = self.rx.send_packet(
+            data,
+            sockaddr_nl(0),
+            Ancillary::default(),
+            212_992,
+            usize::MAX,
+        );
+    }
+
     /// Answers the requests in `data` (one or more messages) into the
     /// socket's queue, as one datagram.
     fn answer(&self, data: &[u8], port: u32) -> KResult<()> {
