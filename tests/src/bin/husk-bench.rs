@@ -31,8 +31,12 @@
 //! memory of an idle container's processes (Pss and Rss from
 //! smaps_rollup, summed over its host cgroup).
 //!
+//! IPC rows (tests/bench/ipc.c, timed inside the process): SysV
+//! semaphore and message ping-pong between two processes (us per round
+//! trip) and Linux AIO 4 KiB reads, one in flight (us per read).
+//!
 //! `--only process`, `--only fs`, `--only wake`, `--only memory`, `--only
-//! net` or `--only container` runs one group.
+//! ipc`, `--only net` or `--only container` runs one group.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -417,6 +421,33 @@ fn scaling(name: &'static str, prog: Vec<OsString>, flags: &'static [&'static st
         measure: Box::new(move |r| printed_median(&r.with_husk_flags(flags), &prog, 3)),
         values: Vec::new(),
     }
+}
+
+/// Rows on System V IPC and Linux AIO (tests/bench/ipc.c).
+fn ipc_rows(ipc: PathBuf) -> Vec<Row> {
+    let prog = argv_of(ipc);
+    let row = |name, args: Vec<OsString>| Row {
+        name,
+        unit: "us",
+        target: "<= runsc",
+        meets: at_most_runsc,
+        measure: Box::new(move |r| printed_median(r, &args, 3)),
+        values: Vec::new(),
+    };
+    vec![
+        row(
+            "SysV semop ping-pong, 2 processes (median of 3)",
+            prog(&["sem"]),
+        ),
+        row(
+            "SysV msgsnd/msgrcv ping-pong, 2 processes (median of 3)",
+            prog(&["msg"]),
+        ),
+        row(
+            "AIO 4 KiB read, one in flight (median of 3)",
+            prog(&["aio"]),
+        ),
+    ]
 }
 
 /// Rows on hand-offs between tasks (tests/bench/wake.c): wake-ups that
@@ -1081,7 +1112,7 @@ fn container_rows() -> Vec<Row> {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: husk-bench [--only process|fs|wake|memory|net|container]");
+    eprintln!("usage: husk-bench [--only process|fs|wake|memory|ipc|net|container]");
     ExitCode::from(2)
 }
 
@@ -1093,10 +1124,9 @@ fn main() -> ExitCode {
         [g] if g.starts_with("--only=") => Some(g["--only=".len()..].to_owned()),
         _ => return usage(),
     };
-    if only
-        .as_deref()
-        .is_some_and(|g| !["process", "fs", "wake", "memory", "net", "container"].contains(&g))
-    {
+    if only.as_deref().is_some_and(|g| {
+        !["process", "fs", "wake", "memory", "ipc", "net", "container"].contains(&g)
+    }) {
         return usage();
     }
     let group = |g: &str| only.as_deref().is_none_or(|o| o == g);
@@ -1127,6 +1157,9 @@ fn main() -> ExitCode {
         }
         if memory {
             rows.extend(memory_rows(compile("memory")?));
+        }
+        if group("ipc") {
+            rows.extend(ipc_rows(compile("ipc")?));
         }
         if net {
             let bin = compile("net")?;
