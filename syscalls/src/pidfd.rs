@@ -23,26 +23,40 @@ fn pidfd_open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & !(PIDFD_NONBLOCK | PIDFD_THREAD) != 0 || pid <= 0 {
         return Err(Errno::EINVAL);
     }
+    let nonblock = flags & PIDFD_NONBLOCK != 0;
     let t = ctx.st.tasks.get(&pid);
     let p = ctx.st.procs.get(&pid);
-    let tgid = match (t, p) {
-        (_, Some(_)) => pid,
+    let f = match (t, p) {
+        // PIDFD_THREAD: that thread (the leader's too).
+        (Some(t), _) if flags & PIDFD_THREAD != 0 => {
+            sentry::fs::pidfd::file(pid, t.exit_watch.clone(), nonblock, true)
+        }
+        (_, Some(p)) => sentry::fs::pidfd::file(pid, p.exit_watch.clone(), nonblock, false),
         // A thread that leads no process: only with PIDFD_THREAD.
-        (Some(t), None) if flags & PIDFD_THREAD != 0 => t.tgid,
         (Some(_), None) => return Err(Errno::ENOENT),
         (None, None) => return Err(Errno::ESRCH),
     };
-    let watch = ctx.st.procs[&tgid].exit_watch.clone();
-    let f = sentry::fs::pidfd::file(tgid, watch, flags & PIDFD_NONBLOCK != 0);
     let fd = ctx.install(f, true)?;
     Ok(abi::bits(i64::from(fd)))
 }
 
-/// The process a pidfd names: EBADF for another file.
-pub(crate) fn pid_of(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<(i32, bool)> {
+/// What a pidfd names: the process or thread id, whether the file is
+/// non-blocking, whether it names a thread. EBADF for another file.
+pub(crate) fn pid_of(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<(i32, bool, bool)> {
     let f = crate::fs::fdget(ctx, fd)?;
     let p = f.ops.as_any().downcast_ref::<PidFd>().ok_or(Errno::EBADF)?;
-    Ok((p.pid, f.nonblocking()))
+    Ok((p.pid, f.nonblocking(), p.thread))
+}
+
+/// The process of a pidfd's target, and the thread when it names one:
+/// ESRCH once the thread is gone.
+fn target(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<(i32, Option<i32>)> {
+    let (pid, _, thread) = pid_of(ctx, fd)?;
+    if !thread {
+        return Ok((pid, None));
+    }
+    let t = ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?;
+    Ok((t.tgid, Some(pid)))
 }
 
 /// Whether the pidfd's process is still running: ESRCH once it has been
@@ -70,9 +84,15 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] > 64 {
         return Err(Errno::EINVAL);
     }
-    let (pid, _) = pid_of(ctx, a[0])?;
+    let (pid, thread) = target(ctx, a[0])?;
     let running = live(ctx, pid)?;
     let sig = abi::int(a[1]);
+    // A thread's pidfd signals that thread unless told otherwise.
+    let scope = if scope == 0 && thread.is_some() {
+        SIGNAL_THREAD
+    } else {
+        scope
+    };
     let info = if a[2] == 0 {
         crate::signal::sender(ctx, sig, ksig::SI_USER)
     } else {
@@ -93,8 +113,9 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     match scope {
         SIGNAL_THREAD => {
-            if !ksig::init_protected(&ctx.st, pid, sig, Some(pid)) {
-                ksig::send_to_thread(&mut ctx.st, pid, info);
+            let tid = thread.unwrap_or(pid);
+            if !ksig::init_protected(&ctx.st, pid, sig, Some(tid)) {
+                ksig::send_to_thread(&mut ctx.st, tid, info);
             }
         }
         SIGNAL_PROCESS_GROUP => {
@@ -120,7 +141,7 @@ fn pidfd_getfd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[2] != 0 {
         return Err(Errno::EINVAL);
     }
-    let (pid, _) = pid_of(ctx, a[0])?;
+    let (pid, _) = target(ctx, a[0])?;
     let running = live(ctx, pid)?;
     let p = &ctx.st.procs[&pid];
     if !p.inspectable_by(ctx.proc_ref()) {

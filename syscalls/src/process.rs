@@ -343,7 +343,11 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // P_PIDFD: the process a pidfd names; a non-blocking one does
         // not wait (EAGAIN when nothing has happened).
         3 => {
-            let (pid, nb) = crate::pidfd::pid_of(ctx, a[1])?;
+            let (pid, nb, thread) = crate::pidfd::pid_of(ctx, a[1])?;
+            // A thread is nobody's child.
+            if thread {
+                return Err(Errno::ECHILD);
+            }
             if nb {
                 opts |= WNOHANG;
                 nonblock_pidfd = true;

@@ -34,9 +34,12 @@ impl ExitWatch {
 }
 
 pub struct PidFd {
-    /// The process (its thread-group id).
+    /// The process (its thread-group id), or with `thread` the thread.
     pub pid: i32,
     pub watch: Arc<ExitWatch>,
+    /// PIDFD_THREAD: it names one thread, readable once that thread is
+    /// gone, and signals go to that thread.
+    pub thread: bool,
 }
 
 impl FileOps for PidFd {
@@ -64,11 +67,12 @@ impl FileOps for PidFd {
     }
 }
 
-/// A new pidfd file for process `pid` (O_RDWR, and O_NONBLOCK if asked).
-pub fn file(pid: i32, watch: Arc<ExitWatch>, nonblock: bool) -> Arc<File> {
+/// A new pidfd file for process `pid` (or with `thread` the thread
+/// `pid`; O_RDWR, and O_NONBLOCK if asked).
+pub fn file(pid: i32, watch: Arc<ExitWatch>, nonblock: bool, thread: bool) -> Arc<File> {
     let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
     File::new(
-        Box::new(PidFd { pid, watch }),
+        Box::new(PidFd { pid, watch, thread }),
         flags,
         b"anon_inode:[pidfd]".to_vec(),
     )

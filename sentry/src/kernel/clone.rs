@@ -45,9 +45,9 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
         k.log_once("clone with namespace flags");
         return Err(Errno::EINVAL);
     }
-    // A pidfd names a process (and CLONE_DETACHED is the old meaning of
-    // its bit).
-    if f & libc::CLONE_PIDFD != 0 && f & (libc::CLONE_THREAD | libc::CLONE_DETACHED) != 0 {
+    // CLONE_DETACHED is the old meaning of CLONE_PIDFD's bit; with
+    // CLONE_THREAD the pidfd names the thread (Linux 6.9).
+    if f & libc::CLONE_PIDFD != 0 && f & libc::CLONE_DETACHED != 0 {
         return Err(Errno::EINVAL);
     }
     if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
@@ -181,8 +181,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     // The child's pidfd, in the parent's fd table and at the address
     // given, before anything of the child exists (nothing after fails).
     let watch = crate::fs::pidfd::ExitWatch::new();
+    let thread_watch = crate::fs::pidfd::ExitWatch::new();
     if f & libc::CLONE_PIDFD != 0 {
-        let file = crate::fs::pidfd::file(tid, watch.clone(), false);
+        let thread = f & libc::CLONE_THREAD != 0;
+        let w = if thread { &thread_watch } else { &watch };
+        let file = crate::fs::pidfd::file(tid, w.clone(), false, thread);
         let fd = ctx.install(file, true)?;
         if let Err(e) = write_obj::<i32>(&ctx.mm, a.pidfd, &fd) {
             let _ = ctx.task().files.lock().close(fd);
@@ -283,6 +286,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             ioprio,
             ptrace: None,
             exit_code: 0,
+            exit_watch: thread_watch,
         },
     );
     // A traced parent's child may be traced too, before it runs.

@@ -123,6 +123,7 @@ fn spawn(
         ioprio: 0,
         ptrace: None,
         exit_code: 0,
+        exit_watch: crate::fs::pidfd::ExitWatch::new(),
     };
     st.tasks.insert(pid, task);
     let mut init = new_process(pid, 0, pid, pid, who.creds.clone(), Vec::new());
@@ -863,6 +864,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         return;
     };
     let (tgid, tracer, own_exit) = (t.tgid, t.ptrace.as_ref().map(|tr| tr.tracer), t.exit_code);
+    t.exit_watch.exited();
     drop(t);
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;

@@ -72,6 +72,8 @@ pub struct Task {
     pub ptrace: Option<Box<super::ptrace::Tracee>>,
     /// The wait status of its own exit(2) (a thread leaving alone).
     pub exit_code: i32,
+    /// Told when the thread is gone (its PIDFD_THREAD pidfds wait on it).
+    pub exit_watch: Arc<crate::fs::pidfd::ExitWatch>,
 }
 
 /// A thread's scheduling attributes (sched_setscheduler, sched_setaffinity).
