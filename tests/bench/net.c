@@ -26,23 +26,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 
 #define TOTAL (256L << 20)
 #define CHUNK (64 << 10)
 #define ROUNDS 20000
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
 /* A connected pair of sockets of the kind asked for: (listener-side,
  * client-side), made through listen/connect/accept. */

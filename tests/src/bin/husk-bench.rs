@@ -1141,7 +1141,8 @@ fn main() -> ExitCode {
     let compile = |name: &str| -> Result<PathBuf, String> {
         let src = crate_dir().join("bench").join(format!("{name}.c"));
         let bin = build_dir().join("bench").join(name);
-        compile_c(&src, &[], &bin, true)
+        let shared = crate_dir().join("bench").join("bench.h");
+        compile_c(&src, &[shared], &bin, true)
             .map(|_| bin)
             .map_err(|e| e.to_string())
     };
