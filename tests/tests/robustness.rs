@@ -32,6 +32,38 @@ fn hostile_syscall_arguments_leave_the_sandbox_working() {
 }
 
 #[test]
+fn hostile_ptrace_requests_leave_the_sandbox_working() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/ptrace_fuzz.c");
+    let bin = build_dir().join("robust/ptrace_fuzz");
+    compile_c(&src, &[], &bin, false).expect("compiling the fuzzer");
+    let log = build_dir().join("robust/ptrace_fuzz.log");
+    let _ = std::fs::remove_file(&log);
+    let argv = [
+        husk.into_os_string(),
+        "do".into(),
+        "--log".into(),
+        log.clone().into_os_string(),
+        "--".into(),
+        bin.into_os_string(),
+    ];
+    let r = husk_tests::run(&husk_tests::RunSpec {
+        argv: &argv,
+        env: &husk_tests::minimal_env(),
+        cwd: Path::new("/"),
+        timeout: Duration::from_secs(300),
+    })
+    .expect("running husk");
+    let out = tail(&r.stdout, 2);
+    println!("{}", out.join("\n"));
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    assert_eq!(out.last().map(String::as_str), Some("survived"));
+    // No request made the platform give up on a tracee.
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.contains("platform failure"), "{logged}");
+}
+
+#[test]
 fn the_host_filesystem_is_unchanged() {
     let husk = find_or_build_husk().expect("husk binary");
     let marker = format!("husk-marker-{}", std::process::id());
