@@ -85,11 +85,15 @@ pub(crate) fn note_host_layout(len: usize, fp: &[u8; XSTATE_MAX]) {
     }
 }
 
+/// Whether the host enabled XSAVE for user space (CPUID.1:ECX.OSXSAVE).
+fn os_xsave() -> bool {
+    std::arch::x86_64::__cpuid(1).ecx & (1 << 27) != 0
+}
+
 /// The XSAVE features the host enabled (XCR0): what an XSAVE image's
 /// header may name.
 pub fn host_xfeatures() -> u64 {
-    const OSXSAVE: u32 = 1 << 27;
-    if std::arch::x86_64::__cpuid(1).ecx & OSXSAVE == 0 {
+    if !os_xsave() {
         return 3;
     }
     // SAFETY: xgetbv(0) is allowed in user mode once OSXSAVE is set.
@@ -103,8 +107,7 @@ unsafe fn xgetbv0() -> u64 {
 
 /// The size of the XSAVE area for the features the host enabled.
 fn host_xsave_size() -> usize {
-    const OSXSAVE: u32 = 1 << 27;
-    if std::arch::x86_64::__cpuid(1).ecx & OSXSAVE == 0 {
+    if !os_xsave() {
         return 576;
     }
     std::arch::x86_64::__cpuid_count(0xd, 0).ebx as usize

@@ -156,8 +156,10 @@ impl Locks {
         for (i, ((dev, ino), l, kind)) in lines.into_iter().enumerate() {
             let ty = if l.write { "WRITE" } else { "READ" };
             let (maj, min) = (libc::major(dev), libc::minor(dev));
-            let range = if kind == "FLOCK " || l.end == u64::MAX {
-                format!("{} EOF", if kind == "FLOCK " { 0 } else { l.start })
+            // A flock lock is always the whole file: "0 EOF", as Linux
+            // prints it.
+            let range = if l.end == u64::MAX {
+                format!("{} EOF", l.start)
             } else {
                 format!("{} {}", l.start, l.end - 1)
             };

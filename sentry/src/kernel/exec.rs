@@ -472,10 +472,6 @@ fn restart_syscall_regs(regs: &mut Regs, handler_ran: bool, sa_restart: bool) {
     g.orig_rax = u64::MAX;
 }
 
-fn t_traced(st: &KState, tid: i32) -> bool {
-    st.tasks.get(&tid).is_some_and(|t| t.ptrace.is_some())
-}
-
 /// The trap a tracee owes before it looks at its signals: a
 /// PTRACE_INTERRUPT, the end of a group stop it listened to, or the
 /// report of a group stop its tracer has not seen.
@@ -563,7 +559,7 @@ pub fn signals_and_exit(
         };
         // A tracee stops first; its tracer decides what is delivered.
         let info = match info {
-            Some(i) if i.signo != signal::SIGKILL && t_traced(st, tid) => {
+            Some(i) if i.signo != signal::SIGKILL && ptrace::tracer_of(st, tid).is_some() => {
                 match ptrace::stop(st, tid, regs, pctx, ptrace::Report::signal(i)) {
                     None => continue,
                     Some((_, 0, _)) => continue,
