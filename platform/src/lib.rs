@@ -8,7 +8,7 @@ pub mod hostcalls;
 mod ptrace;
 mod regs;
 
-pub use regs::{host_xfeatures, Regs, XSTATE_MAX};
+pub use regs::{app_xfeatures, host_xfeatures, sigframe_xstate_len, xstate_len, Regs, XSTATE_MAX};
 
 use std::any::Any;
 use std::sync::Arc;

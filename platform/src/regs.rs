@@ -1,7 +1,13 @@
 //! The application's CPU state as the sentry sees it.
 
-/// Size of the buffer for the XSAVE area (covers AVX-512 on current CPUs).
-pub const XSTATE_MAX: usize = 4096;
+/// Size of the buffer for the XSAVE area: the whole ptrace regset, which
+/// with AMX's tile data is 11008 bytes (PTRACE_SETREGSET takes nothing
+/// shorter).
+pub const XSTATE_MAX: usize = 16384;
+
+/// AMX tile data: a feature a task must ask for (ARCH_REQ_XCOMP_PERM)
+/// before it may use it. The sandbox's tasks never have it.
+const XFEATURE_XTILEDATA: u64 = 1 << 18;
 
 /// General registers plus, when loaded, the extended FPU state.
 #[derive(Clone)]
@@ -103,6 +109,37 @@ pub fn host_xfeatures() -> u64 {
 #[target_feature(enable = "xsave")]
 unsafe fn xgetbv0() -> u64 {
     std::arch::x86_64::_xgetbv(0)
+}
+
+/// The XSAVE features an application task may have in use: the host's,
+/// without those that need a permission it never has.
+pub fn app_xfeatures() -> u64 {
+    host_xfeatures() & !XFEATURE_XTILEDATA
+}
+
+/// The length of the host's XSAVE regset (what PTRACE_SETREGSET takes).
+pub fn xstate_len() -> usize {
+    HOST_LAYOUT
+        .get()
+        .map_or_else(host_xsave_size, |l| l.0)
+        .clamp(576, XSTATE_MAX)
+}
+
+/// The XSAVE area a signal frame holds: up to the end of the last
+/// feature of `app_xfeatures` (Linux's default size, without AMX tiles).
+pub fn sigframe_xstate_len() -> usize {
+    if !os_xsave() {
+        return 512;
+    }
+    let f = app_xfeatures();
+    let mut end = 576usize;
+    for i in 2..63u32 {
+        if f & (1 << i) != 0 {
+            let l = std::arch::x86_64::__cpuid_count(0xd, i);
+            end = end.max(l.ebx as usize + l.eax as usize);
+        }
+    }
+    end.min(xstate_len())
 }
 
 /// The size of the XSAVE area for the features the host enabled.

@@ -108,6 +108,13 @@ pub struct BootArgs {
     /// The first process's limits: RESOURCE=SOFT:HARD (numbers).
     #[arg(long = "rlimit", value_parser = parse_rlimit)]
     rlimits: Vec<(u32, u64, u64)>,
+    /// The container's CPU quota and period in µs (QUOTA:PERIOD), which
+    /// the host enforces: the sandbox's cgroup shows it as cpu.max.
+    #[arg(long, value_parser = parse_cpu_max)]
+    cpu_max: Option<(u64, u64)>,
+    /// The container's cgroup v2 cpu.weight (1-10000), shown likewise.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10000))]
+    cpu_weight: Option<u64>,
     /// The sandbox's memory size (0: the host's).
     #[arg(long, default_value_t = 0)]
     memory_bytes: u64,
@@ -117,6 +124,20 @@ pub struct BootArgs {
 
 fn parse_octal(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8).map_err(|e| format!("{s}: {e}"))
+}
+
+/// QUOTA:PERIOD in µs, both positive.
+fn parse_cpu_max(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{s}: expected QUOTA:PERIOD (µs, positive)");
+    let (q, p) = s.split_once(':').ok_or_else(bad)?;
+    let (q, p) = (
+        q.parse::<u64>().map_err(|_| bad())?,
+        p.parse::<u64>().map_err(|_| bad())?,
+    );
+    if q == 0 || p == 0 {
+        return Err(bad());
+    }
+    Ok((q, p))
 }
 
 /// RESOURCE=SOFT:HARD, the resource as its number.
@@ -405,6 +426,7 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
     let kernel = Kernel::new(platform, memfile, &cfg)
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
+    kernel.vfs.cgroup.set_host_cpu(a.cpu_max, a.cpu_weight);
     for t in &a.tmpfs {
         let mut p = t.splitn(3, ':');
         let (Some(flags), Some(data), Some(dest)) = (p.next(), p.next(), p.next()) else {

@@ -238,7 +238,7 @@ fn v2_limit(v: i64) -> String {
 
 /// cpu.shares (2..262144) as cgroup v2's cpu.weight (1..10000), runc's
 /// mapping.
-fn shares_to_weight(shares: u64) -> u64 {
+pub fn shares_to_weight(shares: u64) -> u64 {
     if shares == 0 {
         return 100;
     }

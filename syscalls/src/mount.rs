@@ -308,6 +308,9 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         b"proc" => Arc::new(sentry::fs::proc::ProcFs::new()),
         // The sandbox's one IPC namespace has one set of queues.
         b"mqueue" => ctx.k.vfs.mqueue.clone(),
+        // One hierarchy, whichever mount shows it.
+        b"cgroup2" => ctx.k.vfs.cgroup.clone(),
+        b"sysfs" => Arc::new(sentry::fs::sysfs::SysFs::new(sentry::fs::proc::ncpu())),
         other => {
             ctx.log_once(&format!("mount -t {}", String::from_utf8_lossy(other)));
             return Err(Errno::ENODEV);

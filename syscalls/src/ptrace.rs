@@ -508,7 +508,7 @@ fn set_fp(tr: &mut Tracee, b: &[u8], xsave: bool) -> KResult<()> {
         }
         let word = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
         let (bv, comp) = (word(512), word(520));
-        if bv & !kp::host_xfeatures() != 0 || comp != 0 || b[528..576].iter().any(|&x| x != 0) {
+        if bv & !kp::app_xfeatures() != 0 || comp != 0 || b[528..576].iter().any(|&x| x != 0) {
             return Err(Errno::EINVAL);
         }
         // The software-reserved bytes stay the kernel's.

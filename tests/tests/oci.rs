@@ -744,6 +744,52 @@ fn the_pids_limit_holds() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "after\n");
 }
 
+/// The container's cgroup is the root of /sys/fs/cgroup: it shows the
+/// limits the host enforces, read-only as the spec mounts it; mounted
+/// writable, a child cgroup's pids.max holds forks of the processes
+/// moved into it.
+#[test]
+fn the_cgroup_shows_the_limits_and_enforces_pids() {
+    let s = Scratch::new("cgroup");
+    let root = s.0.join("state");
+    let b = bundle(&s.0, |c| {
+        c["linux"]["resources"] = serde_json::json!({
+            "pids": {"limit": 40},
+            "cpu": {"quota": 50000, "period": 100000, "shares": 2048},
+        });
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /proc/self/cgroup /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max \
+             /sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cgroup.controllers; \
+             mkdir /sys/fs/cgroup/x 2>/dev/null || echo read-only"
+        ]);
+    });
+    let out = run_ok(&root, &b, "cg1");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0::/\n40\n50000 100000\n79\ncpu memory pids\nread-only\n"
+    );
+    std::fs::remove_dir_all(&b).unwrap();
+    let b = bundle(&s.0, |c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/sys/fs/cgroup" {
+                m["options"] = serde_json::json!(["nosuid", "noexec", "nodev"]);
+            }
+        }
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cd /sys/fs/cgroup && mkdir init lim && echo $$ > init/cgroup.procs && \
+             echo +pids > cgroup.subtree_control && echo 3 > lim/pids.max && \
+             sh -c 'echo $$ > lim/cgroup.procs; sleep 1 & read n < lim/pids.current; \
+               echo $n; sleep 1 & sleep 1 & wait' 2>/dev/null; cat lim/pids.events"
+        ]);
+    });
+    let out = run_ok(&root, &b, "cg2");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\nmax 1\n");
+}
+
 /// A read-only root is read-only inside (no overlay takes the writes),
 /// and a writable one keeps what the container wrote.
 #[test]

@@ -771,6 +771,8 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     }
     let mut binds = Vec::new();
     let mut tmpfs = Vec::new();
+    // The sandbox's own mounts asked for read-only (Docker's cgroup2).
+    let mut own_read_only = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination().display().to_string();
         let typ = m.typ().clone().unwrap_or_default();
@@ -781,6 +783,9 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
             .iter()
             .any(|(d, types)| *d == dest && types.contains(&kind));
         if own {
+            if options.iter().any(|o| o == "ro") {
+                own_read_only.push(dest);
+            }
             continue;
         }
         if typ == "tmpfs" && !bind {
@@ -933,6 +938,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         masked_paths = sandbox_paths("linux.maskedPaths", linux.masked_paths())?;
         readonly_paths = sandbox_paths("linux.readonlyPaths", linux.readonly_paths())?;
     }
+    readonly_paths.extend(own_read_only);
     let size = process.console_size().as_ref().map(|b| {
         (
             u16::try_from(b.height()).unwrap_or(u16::MAX),

@@ -436,6 +436,19 @@ fn start(
     for p in &plan.readonly_paths {
         boot_args.push(format!("--read-only-path={p}"));
     }
+    let cg = &plan.limits.cgroup;
+    if let (Some(q), p) = (cg.cpu_quota.filter(|&q| q > 0), cg.cpu_period) {
+        boot_args.push(format!(
+            "--cpu-max={q}:{}",
+            p.filter(|&p| p > 0).unwrap_or(100_000)
+        ));
+    }
+    if let Some(s) = cg.cpu_shares.filter(|&s| s > 0) {
+        boot_args.push(format!(
+            "--cpu-weight={}",
+            crate::cgroup::shares_to_weight(s)
+        ));
+    }
     if let Some(n) = plan.limits.cpus() {
         boot_args.push(format!("--cpus={n}"));
     }

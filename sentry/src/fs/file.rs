@@ -122,6 +122,15 @@ pub trait FileOps: Send + Sync + Any {
         let _ = (cx, f, room, nowait);
         None
     }
+    /// Whether writes act on the kernel as the writer (cgroup control
+    /// files): they go to `write_by` with the bytes, at most a page.
+    fn caller_writes(&self) -> bool {
+        false
+    }
+    fn write_by(&self, cx: &mut Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
+        let _ = (cx, data);
+        Err(Errno::EINVAL)
+    }
     /// A new open file description of this object, opened by the caller
     /// with `flags`, before it has an fd: a FIFO waits for its other side,
     /// a terminal may become the caller's controlling terminal.

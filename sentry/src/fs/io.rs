@@ -373,12 +373,26 @@ pub fn write(
     let Some(segs) = prepare(cx, f, buf, off, true)? else {
         return Ok(0);
     };
-    let r = write_all(cx, f, &segs, off, opts);
+    let r = if f.ops.caller_writes() {
+        write_by(cx, f, &segs)
+    } else {
+        write_all(cx, f, &segs, off, opts)
+    };
     f.ops.after_write(cx);
     if r.as_ref().is_ok_and(|&n| n > 0) {
         f.note(IN_MODIFY);
     }
     r
+}
+
+/// A write that acts as the writer: one page at most, all at once
+/// (kernfs's atomic writes).
+fn write_by(cx: &mut Ctx<'_, '_>, f: &Arc<File>, segs: &Segs) -> KResult<usize> {
+    if segs.total > crate::num::usize_of(crate::memfile::PAGE) {
+        return Err(Errno::E2BIG);
+    }
+    let data = segs.bytes(&cx.mm)?;
+    f.ops.write_by(cx, &data)
 }
 
 /// `iov` without its first `n` bytes.

@@ -2,6 +2,7 @@
 //! its mount table, and the filesystems (gofer-backed host root, proc, dev).
 
 pub mod attr;
+pub mod cgroupfs;
 pub mod dentry;
 pub mod dev;
 pub mod dnotify;

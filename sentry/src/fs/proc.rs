@@ -148,6 +148,17 @@ fn parse_pid(s: &[u8]) -> Option<i32> {
         .filter(|&p: &i32| p > 0)
 }
 
+/// /proc/cgroups: the controllers, all on the one cgroup2 hierarchy
+/// (hierarchy 0).
+fn cgroups(st: &KState) -> Vec<u8> {
+    let n = st.cgroups.lock().ids().len();
+    let mut s = String::from("#subsys_name\thierarchy\tnum_cgroups\tenabled\n");
+    for (_, name) in crate::kernel::cgroup::ctl::NAMES {
+        s.push_str(&format!("{name}\t0\t{n}\t1\n"));
+    }
+    s.into_bytes()
+}
+
 fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
     let comps: Vec<&[u8]> = rel
         .split(|&b| b == b'/')
@@ -171,6 +182,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 "diskstats",
                 "locks",
                 "devices",
+                "cgroups",
             ]);
             d.push((b"self".to_vec(), libc::DT_LNK));
             d.push((b"thread-self".to_vec(), libc::DT_LNK));
@@ -209,7 +221,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             format!("Linux version {RELEASE} (husk@husk) (gcc) {VERSION}\n").into_bytes(),
         )),
         [b"filesystems"] => Ok(Node::File(
-            b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\t9p\nnodev\toverlay\n"
+            b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\t9p\nnodev\toverlay\nnodev\tcgroup2\nnodev\tmqueue\n"
                 .to_vec(),
         )),
         [b"cmdline"] => Ok(Node::File(b"BOOT_IMAGE=/husk\n".to_vec())),
@@ -221,6 +233,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"diskstats"] => Ok(Node::File(Vec::new())),
         [b"locks"] => Ok(Node::File(st.locks.proc_text())),
         [b"devices"] => Ok(Node::File(DEVICES.to_vec())),
+        [b"cgroups"] => Ok(Node::File(cgroups(st))),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
         [b"sys", rest @ ..] => sys_node(c, rest),
         [b"sysvipc"] => Ok(Node::Dir(dir(&["msg", "sem", "shm"]))),
@@ -384,7 +397,12 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"oom_score_adj"] => Ok(Node::File(b"0\n".to_vec())),
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
-        [b"cgroup"] => Ok(Node::File(b"0::/\n".to_vec())),
+        [b"cgroup"] => {
+            let mut v = b"0::".to_vec();
+            v.extend(st.cgroups.lock().path(p.cgroup));
+            v.push(b'\n');
+            Ok(Node::File(v))
+        }
         [b"mem"] => {
             let allowed = st
                 .tasks

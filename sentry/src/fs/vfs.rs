@@ -460,6 +460,8 @@ pub struct Vfs {
     /// The POSIX message queues: mq_open's names, and what /dev/mqueue
     /// (and any mqueue mount) shows.
     pub mqueue: Arc<super::mqueue::MqueueFs>,
+    /// The cgroup2 hierarchy every cgroup2 mount shows.
+    pub cgroup: Arc<super::cgroupfs::CgroupFs>,
     /// The namespace lock: every walk holds it shared (`reading`), every
     /// change of the tree exclusively (`changing`: a call that creates,
     /// removes, renames or changes attributes, from its walks to its
@@ -523,6 +525,11 @@ static MEMORY_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 /// as total memory, and the budget of every in-memory filesystem together.
 pub fn set_memory_limit(bytes: u64) {
     MEMORY_LIMIT.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The sandbox's memory limit in bytes (0: none).
+pub fn memory_limit() -> u64 {
+    MEMORY_LIMIT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// (total, free) host memory in bytes.
@@ -650,6 +657,7 @@ impl Vfs {
             inotify: Default::default(),
             ptys: Default::default(),
             mqueue: Default::default(),
+            cgroup: Arc::new(super::cgroupfs::CgroupFs::new(&mf)),
             tree: RwLock::new(()),
         }
     }
@@ -670,6 +678,7 @@ impl Vfs {
         let nosuid = libc::MS_NOSUID;
         let ptys = Arc::new(super::pty::PtyTable::default());
         let mqueue = Arc::new(super::mqueue::MqueueFs::default());
+        let cgroup = Arc::new(super::cgroupfs::CgroupFs::new(mf));
         let top = if writable {
             // --overlay=none: the host root itself, changed through the gofer.
             Mount::new(b"/", root, b"", "gofer", 0)
@@ -703,6 +712,13 @@ impl Vfs {
                 libc::MS_RDONLY | nosuid | libc::MS_NODEV | libc::MS_NOEXEC,
             ),
             Mount::new(
+                b"/sys/fs/cgroup",
+                cgroup.clone(),
+                b"",
+                "cgroup2",
+                nosuid | libc::MS_NODEV | libc::MS_NOEXEC,
+            ),
+            Mount::new(
                 b"/dev/shm",
                 Arc::new(super::tmpfs::TmpFs::new(0x2e, 0o1777, tmpfs_limit(), mf)),
                 b"",
@@ -728,6 +744,7 @@ impl Vfs {
             inotify: Default::default(),
             ptys,
             mqueue,
+            cgroup,
             tree: RwLock::new(()),
         }
     }

@@ -111,6 +111,21 @@ pub fn prepare(
     })
 }
 
+/// The pids controller: EAGAIN when a cgroup on the caller's path is at
+/// its pids.max (counted in its pids.events).
+fn pids_charge(ctx: &mut Ctx<'_, '_>) -> KResult<()> {
+    let id = ctx.proc_ref().cgroup;
+    let st = &*ctx.st;
+    let mut tree = st.cgroups.lock();
+    if let Some(at) = tree.pids_limited(id, |a| crate::fs::cgroupfs::tasks_in(st, &tree, a)) {
+        if let Some(n) = tree.get_mut(at) {
+            n.pids_refused += 1;
+        }
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
 /// clone(2): registers the child made by the call's lock-free part
 /// (`ctx.prepared`), or makes it now.
 pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
@@ -119,6 +134,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if ctx.k.max_tasks().is_some_and(|m| ctx.st.tasks.len() >= m) {
         return Err(Errno::EAGAIN);
     }
+    pids_charge(ctx)?;
     // The new thread's fs base must be a user address, as arch_prctl's.
     if a.flags & libc::CLONE_SETTLS as u64 != 0 && a.tls >= crate::mm::TASK_SIZE {
         return Err(Errno::EPERM);
@@ -222,6 +238,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             parent_tid
         };
         np.personality = pp.personality;
+        np.cgroup = pp.cgroup;
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();

@@ -256,6 +256,7 @@ pub fn new_process(
         exit_held_by: None,
         parent_tid: 0,
         personality: 0,
+        cgroup: super::cgroup::ROOT,
     }
 }
 
@@ -965,7 +966,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     }
     if ppid == 0 && tgid != 1 {
         // Started from outside (`spawn_outside`): the host reaps it.
-        st.procs.remove(&tgid);
+        st.reap(tgid);
         if let Some(tx) = &st.outside_exit {
             let _ = tx.send((tgid, info.shell_status()));
         }
@@ -999,7 +1000,7 @@ pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
         a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
     });
     if autoreap {
-        st.procs.remove(&tgid);
+        st.reap(tgid);
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.retain(|&c| c != tgid);
         }
@@ -1095,7 +1096,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                 );
                 if opts & WNOWAIT == 0 {
                     let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
-                    st.procs.remove(&c);
+                    st.reap(c);
                     let p = st.procs.get_mut(&me).unwrap();
                     p.children.retain(|&x| x != c);
                     p.child_times.0 += times.0;

@@ -3,6 +3,7 @@
 
 pub mod aio;
 pub mod appseccomp;
+pub mod cgroup;
 pub mod clone;
 pub mod console;
 pub mod cpu;
@@ -121,6 +122,22 @@ pub struct KState {
     pub ipc: ipc::Ipc,
     /// Write-life hints by file (dev, inode): F_SET_RW_HINT.
     pub rw_hints: HashMap<(u64, u64), u64>,
+    /// The cgroup tree (the one cgroup2 mounts show), taken after this
+    /// lock.
+    pub cgroups: Arc<Mutex<cgroup::Tree>>,
+}
+
+impl KState {
+    /// Removes process `tgid` for good (reaped), its CPU time kept by
+    /// its cgroup.
+    pub fn reap(&mut self, tgid: i32) -> Option<Process> {
+        let p = self.procs.remove(&tgid)?;
+        if let Some(n) = self.cgroups.lock().get_mut(p.cgroup) {
+            n.dead_cpu.0 += p.dead_times.0;
+            n.dead_cpu.1 += p.dead_times.1;
+        }
+        Some(p)
+    }
 }
 
 pub struct Kernel {
@@ -169,6 +186,7 @@ impl Kernel {
     pub fn set_max_tasks(&self, limit: Option<usize>) {
         self.max_tasks
             .store(limit.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+        self.vfs.cgroup.set_root_pids_max(limit);
     }
 
     pub fn new(
@@ -215,6 +233,7 @@ impl Kernel {
                 outside_exit: None,
                 ipc: Default::default(),
                 rw_hints: HashMap::new(),
+                cgroups: vfs.cgroup.tree.clone(),
             }),
             platform,
             memfile,
@@ -232,6 +251,7 @@ impl Kernel {
             app_seccomp: cfg.app_seccomp.clone(),
             max_tasks: std::sync::atomic::AtomicUsize::new(cfg.max_tasks.unwrap_or(0)),
         }))
+        .inspect(|k| k.vfs.cgroup.set_root_pids_max(cfg.max_tasks))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, KState> {

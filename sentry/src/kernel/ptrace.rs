@@ -16,7 +16,7 @@ use super::task::ExitInfo;
 use super::KState;
 use parking_lot::MutexGuard;
 use platform::Context;
-pub use platform::{host_xfeatures, Regs};
+pub use platform::{app_xfeatures, host_xfeatures, Regs};
 
 pub const O_TRACESYSGOOD: u32 = 1;
 pub const O_TRACEFORK: u32 = 2;

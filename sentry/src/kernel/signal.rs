@@ -556,7 +556,13 @@ pub fn setup_frame(
     } else {
         g.rsp - 128
     };
-    let fp_len = regs.fp_len as u64;
+    // The frame holds the default features only (no AMX tiles), as
+    // Linux's does for a task without that permission.
+    let fp_len = if regs.fp_len > 0 {
+        regs.fp_len.min(platform::sigframe_xstate_len()) as u64
+    } else {
+        0
+    };
     sp -= fp_len + 4;
     sp &= !63;
     let fpstate = sp;
@@ -569,7 +575,11 @@ pub fn setup_frame(
     if fp_len > 0 {
         let mut fp = regs.fp[..crate::num::usize_of(fp_len)].to_vec();
         // Software-reserved bytes of the FXSAVE area describe the XSAVE frame.
-        let xfeatures = u64::from_le_bytes(fp[512..520].try_into().unwrap());
+        let xfeatures =
+            u64::from_le_bytes(fp[512..520].try_into().unwrap()) & platform::app_xfeatures();
+        if fp.len() >= 520 {
+            fp[512..520].copy_from_slice(&xfeatures.to_le_bytes());
+        }
         fp[464..468].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
         fp[468..472].copy_from_slice(&u32::try_from(fp_len + 4).unwrap_or(u32::MAX).to_le_bytes());
         fp[472..480].copy_from_slice(&xfeatures.max(3).to_le_bytes());
@@ -684,15 +694,28 @@ pub fn restore_frame(mm: &Mm, regs: &mut Regs) -> KResult<(u64, Option<AltStack>
             512
         };
         let fp = crate::mm::read_vec(mm, fpstate, len)?;
+        if len > 512 {
+            // The host takes only a standard-format header with reserved
+            // bytes clear; Linux fails such a sigreturn too.
+            let xcomp = u64::from_le_bytes(fp[520..528].try_into().unwrap());
+            if len < 576 || xcomp != 0 || fp[528..576].iter().any(|&b| b != 0) {
+                return Err(Errno::EFAULT);
+            }
+        }
         regs.fp[..len].copy_from_slice(&fp);
         if len == 512 {
             // A legacy frame: keep x87/SSE, clear the XSAVE header.
             regs.fp[512..576].fill(0);
             regs.fp[512] = 3;
-            regs.fp_len = regs.fp_len.max(576);
         } else {
-            regs.fp_len = len;
+            // Features the frame names beyond what a task may use (or
+            // beyond the frame) are left in their initial state.
+            let bv = u64::from_le_bytes(regs.fp[512..520].try_into().unwrap())
+                & platform::app_xfeatures();
+            regs.fp[512..520].copy_from_slice(&bv.to_le_bytes());
         }
+        // The host's regset is set whole.
+        regs.fp_len = platform::xstate_len();
         regs.fp_dirty = true;
     }
     Ok((mask, Some(alt)))

@@ -199,6 +199,8 @@ pub struct Process {
     /// personality(2): PER_LINUX, with ADDR_NO_RANDOMIZE or not (the
     /// sandbox lays memory out the same way every time anyway).
     pub personality: u32,
+    /// Its cgroup (`cgroup::Tree` id).
+    pub cgroup: u64,
 }
 
 impl Process {
