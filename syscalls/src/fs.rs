@@ -9,6 +9,7 @@ use sentry::fs::io::{Opts, UserBuf};
 use sentry::fs::pipe::new_pipe;
 use sentry::fs::Stat;
 use sentry::kernel::signal as ksig;
+use sentry::kernel::userns::UserNs;
 use sentry::mm::Mm;
 use sentry::{Ctx, Errno, KResult};
 use std::sync::Arc;
@@ -415,15 +416,16 @@ pub(crate) fn seek(f: &Arc<File>, off: u64, whence: u64) -> KResult<u64> {
     f.ops.seek(f, crate::abi::long(off), whence)
 }
 
-/// The kernel's struct stat for x86-64.
-pub fn linux_stat(s: &Stat) -> linux_raw_sys::general::stat {
+/// The kernel's struct stat for x86-64, owners as user namespace `ns`
+/// sees them.
+pub fn linux_stat(s: &Stat, ns: &UserNs) -> linux_raw_sys::general::stat {
     linux_raw_sys::general::stat {
         st_dev: s.dev,
         st_ino: s.ino,
         st_nlink: s.nlink,
         st_mode: s.mode,
-        st_uid: s.uid,
-        st_gid: s.gid,
+        st_uid: ns.uid_shown(s.uid),
+        st_gid: ns.gid_shown(s.gid),
         __pad0: 0,
         st_rdev: s.rdev,
         st_size: s.size,
@@ -481,22 +483,26 @@ pub(crate) fn stat_path_in(px: &Pcx<'_>, dirfd: i32, path: u64, flags: u64) -> K
 
 fn stat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let s = stat_path(ctx, libc::AT_FDCWD, a[0], 0)?;
-    put(ctx, a[1], &linux_stat(&s))?;
+    let out = linux_stat(&s, &ctx.proc_ref().creds.userns);
+    put(ctx, a[1], &out)?;
     Ok(0)
 }
 fn lstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let s = stat_path(ctx, libc::AT_FDCWD, a[0], libc::AT_SYMLINK_NOFOLLOW as u64)?;
-    put(ctx, a[1], &linux_stat(&s))?;
+    let out = linux_stat(&s, &ctx.proc_ref().creds.userns);
+    put(ctx, a[1], &out)?;
     Ok(0)
 }
 fn fstat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let s = fdget(ctx, a[0])?.stat()?;
-    put(ctx, a[1], &linux_stat(&s))?;
+    let out = linux_stat(&s, &ctx.proc_ref().creds.userns);
+    put(ctx, a[1], &out)?;
     Ok(0)
 }
 fn newfstatat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let s = stat_path(ctx, crate::abi::int(a[0]), a[1], a[3])?;
-    put(ctx, a[2], &linux_stat(&s))?;
+    let out = linux_stat(&s, &ctx.proc_ref().creds.userns);
+    put(ctx, a[2], &out)?;
     Ok(0)
 }
 
@@ -506,7 +512,8 @@ fn statx(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let s = stat_path(ctx, crate::abi::int(a[0]), a[1], flags)?;
-    put(ctx, a[4], &statx_bytes(&s))?;
+    let out = statx_bytes(&s, &ctx.proc_ref().creds.userns);
+    put(ctx, a[4], &out)?;
     Ok(0)
 }
 
@@ -515,16 +522,16 @@ pub(crate) const STAT_FLAGS: u64 = crate::abi::bits(
     (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as i64,
 );
 
-/// struct statx for `s` (the basic stats).
-pub(crate) fn statx_bytes(s: &Stat) -> [u8; 256] {
+/// struct statx for `s` (the basic stats), owners as `ns` sees them.
+pub(crate) fn statx_bytes(s: &Stat, ns: &UserNs) -> [u8; 256] {
     let mut b = [0u8; 256];
     let w32 = |b: &mut [u8; 256], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
     let w64 = |b: &mut [u8; 256], o: usize, v: u64| b[o..o + 8].copy_from_slice(&v.to_le_bytes());
     w32(&mut b, 0, 0x7ff); // STATX_BASIC_STATS
     w32(&mut b, 4, u32::try_from(s.blksize).unwrap_or(4096));
     w32(&mut b, 16, crate::abi::uint(s.nlink));
-    w32(&mut b, 20, s.uid);
-    w32(&mut b, 24, s.gid);
+    w32(&mut b, 20, ns.uid_shown(s.uid));
+    w32(&mut b, 24, ns.gid_shown(s.gid));
     // stx_mode is 16 bits: type and permissions fit.
     b[28..30].copy_from_slice(&u16::try_from(s.mode & 0xffff).unwrap_or(0).to_le_bytes());
     w64(&mut b, 32, s.ino);

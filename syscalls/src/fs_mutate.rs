@@ -120,7 +120,7 @@ fn may_remove(p: &Pcx<'_>, path: &[u8], victim: &Stat) -> KResult<()> {
     if dst.mode & libc::S_ISVTX != 0
         && uid != dst.uid
         && uid != victim.uid
-        && !c.capable(sentry::kernel::creds::cap::FOWNER)
+        && !c.capable_wrt(sentry::kernel::creds::cap::FOWNER, victim.uid, victim.gid)
     {
         return Err(Errno::EPERM);
     }
@@ -377,7 +377,8 @@ fn set(p: &Pcx<'_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
     if !writable(r) {
         return Err(refuse(r));
     }
-    check_owner(p.creds()?, r.stat.unwrap_or_default().uid, &attr)?;
+    let st = r.stat.unwrap_or_default();
+    let attr = check_owner(p.creds()?, (st.uid, st.gid), attr)?;
     if attr.size.is_some() {
         p.w.c.check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
     }
@@ -400,11 +401,23 @@ pub(crate) fn set_path(
 }
 
 /// chown needs CAP_CHOWN (but for an owner giving the file to one of
-/// its own groups); chmod and times need ownership or CAP_FOWNER.
-fn check_owner(c: &sentry::kernel::Creds, file_uid: u32, attr: &SetAttr) -> KResult<()> {
+/// its own groups); chmod and times need ownership or CAP_FOWNER. The
+/// new owner and group, given in the caller's user namespace, come back
+/// as sandbox ids (EINVAL for one with no mapping there).
+fn check_owner(
+    c: &sentry::kernel::Creds,
+    (file_uid, file_gid): (u32, u32),
+    mut attr: SetAttr,
+) -> KResult<SetAttr> {
     use sentry::kernel::creds::cap;
+    if let Some(u) = attr.uid {
+        attr.uid = Some(c.userns.uid_from_ns(u).ok_or(Errno::EINVAL)?);
+    }
+    if let Some(g) = attr.gid {
+        attr.gid = Some(c.userns.gid_from_ns(g).ok_or(Errno::EINVAL)?);
+    }
     let owner = c.fsuid == file_uid;
-    if !c.capable(cap::CHOWN) {
+    if !c.capable_wrt(cap::CHOWN, file_uid, file_gid) {
         if attr.uid.is_some_and(|u| u != file_uid) {
             return Err(Errno::EPERM);
         }
@@ -415,10 +428,13 @@ fn check_owner(c: &sentry::kernel::Creds, file_uid: u32, attr: &SetAttr) -> KRes
             return Err(Errno::EPERM);
         }
     }
-    if (attr.mode.is_some() || attr.mtime.is_some()) && !owner && !c.capable(cap::FOWNER) {
+    if (attr.mode.is_some() || attr.mtime.is_some())
+        && !owner
+        && !c.capable_wrt(cap::FOWNER, file_uid, file_gid)
+    {
         return Err(Errno::EPERM);
     }
-    Ok(())
+    Ok(attr)
 }
 
 pub(crate) fn mode_attr(mode: u64) -> SetAttr {
@@ -454,8 +470,8 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
     if f.flags() & libc::O_PATH != 0 {
         return Err(Errno::EBADF);
     }
-    let uid = f.ops.stat()?.uid;
-    check_owner(&ctx.proc_ref().creds, uid, &attr)?;
+    let st = f.ops.stat()?;
+    let attr = check_owner(&ctx.proc_ref().creds, (st.uid, st.gid), attr)?;
     let mut r = f.ops.setattr(&attr);
     if matches!(r, Err(e) if e == Errno::EPERM || e == Errno::EACCES) && f.ops.host_fd().is_some() {
         // The unprivileged sandbox may not change a host file it does not

@@ -112,10 +112,11 @@ fn set_name(ctx: &mut Ctx<'_, '_>, a: [u64; 6], host: bool) -> KResult<u64> {
     if a[1] > 64 {
         return Err(Errno::EINVAL);
     }
+    let owner = ctx.task_ref().uts_ns.owner.clone();
     if !ctx
         .proc_ref()
         .creds
-        .capable(sentry::kernel::creds::cap::SYS_ADMIN)
+        .capable_in(&owner, sentry::kernel::creds::cap::SYS_ADMIN)
     {
         return Err(Errno::EPERM);
     }

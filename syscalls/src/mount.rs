@@ -44,11 +44,14 @@ const MGC_VAL: u64 = 0xc0ed_0000;
 /// Device numbers for new tmpfs instances.
 static NEXT_DEV: AtomicU64 = AtomicU64::new(0x40);
 
+/// CAP_SYS_ADMIN over the caller's mount namespace (held in the user
+/// namespace that owns it).
 fn admin(ctx: &Ctx<'_, '_>) -> KResult<()> {
+    let owner = ctx.task_ref().mnt_ns.owner.clone();
     if !ctx
         .proc_ref()
         .creds
-        .capable(sentry::kernel::creds::cap::SYS_ADMIN)
+        .capable_in(&owner, sentry::kernel::creds::cap::SYS_ADMIN)
     {
         return Err(Errno::EPERM);
     }
@@ -216,8 +219,15 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         } else {
             m.flags & !PER_MOUNT
         };
+        let new_flags = keep | (flags & PER_MOUNT);
+        // A mount inherited from a more privileged user namespace keeps
+        // the restrictions it came with (Linux's MNT_LOCK_*).
+        let sticky = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        if ns.locked.contains(&m.id) && m.flags & sticky & !new_flags != 0 {
+            return Err(Errno::EPERM);
+        }
         let new = Mount {
-            flags: keep | (flags & PER_MOUNT),
+            flags: new_flags,
             ..(*m).clone()
         };
         let mut mounts = ns.mounts.write();
@@ -293,6 +303,12 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !is_dir(&target) {
         return Err(Errno::ENOTDIR);
     }
+    // Inside a user namespace of its own, only the filesystems Linux
+    // lets such a namespace mount (FS_USERNS_MOUNT).
+    let userns_ok = [&b"tmpfs"[..], b"proc", b"mqueue", b"cgroup2", b"sysfs"];
+    if !ctx.proc_ref().creds.userns.is_init() && !userns_ok.contains(&&fstype[..]) {
+        return Err(Errno::EPERM);
+    }
     let fs: Arc<dyn sentry::fs::vfs::Filesystem> = match &fstype[..] {
         b"tmpfs" => {
             let (size, mode, uid, gid) = tmpfs_opts(&data)?;
@@ -347,6 +363,10 @@ fn umount2_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let target = lookup(ctx, a[0], flags & UMOUNT_NOFOLLOW == 0)?;
     let ns = ns(ctx);
     let m = ns.mounted_at(&target.path).ok_or(Errno::EINVAL)?;
+    // A mount inherited from a more privileged user namespace stays.
+    if ns.locked.contains(&m.id) {
+        return Err(Errno::EINVAL);
+    }
     if m.parent == m.id {
         // The namespace's root.
         return Err(Errno::EBUSY);
@@ -376,7 +396,14 @@ fn chroot(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !is_dir(&r) {
         return Err(Errno::ENOTDIR);
     }
-    admin(ctx)?;
+    // CAP_SYS_CHROOT in the caller's own user namespace, as Linux asks.
+    if !ctx
+        .proc_ref()
+        .creds
+        .ns_capable(sentry::kernel::creds::cap::SYS_CHROOT)
+    {
+        return Err(Errno::EPERM);
+    }
     ctx.task().fs.lock().root = r.place();
     Ok(0)
 }
@@ -469,15 +496,15 @@ fn ns_point_owner(mounts: &[Arc<Mount>], point: &[u8]) -> u64 {
 }
 
 fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = crate::abi::int(a[0]);
+    let mut flags = crate::abi::int(a[0]);
     let supported = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUSER
         | libc::CLONE_NEWUTS
         | libc::CLONE_FS
         | libc::CLONE_FILES
         | libc::CLONE_SYSVSEM;
     let known = supported
         | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET
         | libc::CLONE_NEWCGROUP
@@ -492,9 +519,43 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once(&format!("unshare flags {:#x}", flags & !supported));
         return Err(Errno::EINVAL);
     }
-    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0 {
-        admin(ctx)?;
+    if flags & libc::CLONE_NEWUSER != 0 {
+        // A new user namespace takes the whole process and its own fs
+        // context (CLONE_THREAD | CLONE_FS).
+        flags |= libc::CLONE_FS;
+        if ctx.proc_ref().threads.len() > 1 {
+            return Err(Errno::EINVAL);
+        }
+        // Not from inside a chroot: the namespace's powers would reach
+        // past it.
+        if ctx.task_ref().fs.lock().root.path() != b"/" {
+            return Err(Errno::EPERM);
+        }
     }
+    if flags & libc::CLONE_NEWNS != 0 {
+        flags |= libc::CLONE_FS;
+    }
+    if flags & libc::CLONE_NEWUSER != 0 {
+        let c = &ctx.proc_ref().creds;
+        let ns = sentry::kernel::userns::UserNs::child(&c.userns, c.euid, c.egid)?;
+        let c = &mut ctx.proc_().creds;
+        c.userns = sentry::kernel::userns::NsRef(ns);
+        c.caps = sentry::kernel::creds::Caps::FULL;
+        for t in ctx.proc_ref().threads.clone() {
+            sentry::kernel::signal::kick(&ctx.st, t);
+        }
+    }
+    // New namespaces belong to the caller's user namespace (the new one,
+    // where it has every capability).
+    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0
+        && !ctx
+            .proc_ref()
+            .creds
+            .ns_capable(sentry::kernel::creds::cap::SYS_ADMIN)
+    {
+        return Err(Errno::EPERM);
+    }
+    let owner = ctx.proc_ref().creds.userns.0.clone();
     let t = ctx.task();
     if flags & (libc::CLONE_FS | libc::CLONE_NEWNS) != 0 {
         let copy = t.fs.lock().clone();
@@ -505,10 +566,10 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         t.files = Arc::new(parking_lot::Mutex::new(copy));
     }
     if flags & libc::CLONE_NEWNS != 0 {
-        t.mnt_ns = t.mnt_ns.copy();
+        t.mnt_ns = t.mnt_ns.copy(&owner);
     }
     if flags & libc::CLONE_NEWUTS != 0 {
-        t.uts_ns = t.uts_ns.copy();
+        t.uts_ns = t.uts_ns.copy(&owner);
     }
     if flags & libc::CLONE_SYSVSEM != 0 {
         // Leaves a shared semaphore undo list (applying it if this was

@@ -594,7 +594,7 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 return Err(Errno::EINVAL);
             }
             let c = &mut ctx.proc_().creds;
-            if !c.capable(cap::SETPCAP) {
+            if !c.ns_capable(cap::SETPCAP) {
                 return Err(Errno::EPERM);
             }
             c.caps.bounding &= !(1 << a[1]);
@@ -654,30 +654,35 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
+// Ids cross into and out of the caller's user namespace here.
 fn getuid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.proc_ref().creds.ruid as u64)
+    let c = &ctx.proc_ref().creds;
+    Ok(u64::from(c.userns.uid_shown(c.ruid)))
 }
 fn geteuid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.proc_ref().creds.euid as u64)
+    let c = &ctx.proc_ref().creds;
+    Ok(u64::from(c.userns.uid_shown(c.euid)))
 }
 fn getgid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.proc_ref().creds.rgid as u64)
+    let c = &ctx.proc_ref().creds;
+    Ok(u64::from(c.userns.gid_shown(c.rgid)))
 }
 fn getegid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(ctx.proc_ref().creds.egid as u64)
+    let c = &ctx.proc_ref().creds;
+    Ok(u64::from(c.userns.gid_shown(c.egid)))
 }
 fn getresuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = ctx.proc_ref().creds.clone();
-    put(ctx, a[0], &c.ruid)?;
-    put(ctx, a[1], &c.euid)?;
-    put(ctx, a[2], &c.suid)?;
+    put(ctx, a[0], &c.userns.uid_shown(c.ruid))?;
+    put(ctx, a[1], &c.userns.uid_shown(c.euid))?;
+    put(ctx, a[2], &c.userns.uid_shown(c.suid))?;
     Ok(0)
 }
 fn getresgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = ctx.proc_ref().creds.clone();
-    put(ctx, a[0], &c.rgid)?;
-    put(ctx, a[1], &c.egid)?;
-    put(ctx, a[2], &c.sgid)?;
+    put(ctx, a[0], &c.userns.gid_shown(c.rgid))?;
+    put(ctx, a[1], &c.userns.gid_shown(c.egid))?;
+    put(ctx, a[2], &c.userns.gid_shown(c.sgid))?;
     Ok(0)
 }
 
@@ -688,7 +693,21 @@ fn set_ids(ctx: &mut Ctx<'_, '_>, uid: bool, r: i64, e: i64, s: i64) -> KResult<
     let keepcaps = ctx.proc_ref().keepcaps;
     let c = &mut ctx.proc_().creds;
     let old = c.clone();
-    let priv_ = c.capable(if uid { cap::SETUID } else { cap::SETGID });
+    // The ids are the caller's namespace's: EINVAL for one it has not.
+    let inward = |v: i64| -> KResult<i64> {
+        if v == -1 {
+            return Ok(-1);
+        }
+        let v = crate::abi::uint(crate::abi::bits(v));
+        let k = if uid {
+            old.userns.uid_from_ns(v)
+        } else {
+            old.userns.gid_from_ns(v)
+        };
+        k.map(i64::from).ok_or(Errno::EINVAL)
+    };
+    let (r, e, s) = (inward(r)?, inward(e)?, inward(s)?);
+    let priv_ = c.ns_capable(if uid { cap::SETUID } else { cap::SETGID });
     let cur = if uid {
         [c.ruid, c.euid, c.suid]
     } else {
@@ -772,7 +791,7 @@ fn setuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if ctx
         .proc_ref()
         .creds
-        .capable(sentry::kernel::creds::cap::SETUID)
+        .ns_capable(sentry::kernel::creds::cap::SETUID)
     {
         set_ids(ctx, true, v, v, v)
     } else {
@@ -787,7 +806,7 @@ fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if ctx
         .proc_ref()
         .creds
-        .capable(sentry::kernel::creds::cap::SETGID)
+        .ns_capable(sentry::kernel::creds::cap::SETGID)
     {
         set_ids(ctx, false, v, v, v)
     } else {
@@ -797,31 +816,36 @@ fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let before = c.clone();
-    let want = crate::abi::uint(a[0]);
-    if c.capable(sentry::kernel::creds::cap::SETUID)
-        || [c.ruid, c.euid, c.suid, c.fsuid].contains(&want)
-    {
-        c.fsuid = want;
-        c.fix_setuid(&before, false);
+    // An id the namespace has not changes nothing.
+    if let Some(want) = c.userns.uid_from_ns(crate::abi::uint(a[0])) {
+        if c.ns_capable(sentry::kernel::creds::cap::SETUID)
+            || [c.ruid, c.euid, c.suid, c.fsuid].contains(&want)
+        {
+            c.fsuid = want;
+            c.fix_setuid(&before, false);
+        }
     }
     let new = c.clone();
     creds_changed(ctx, &before, &new);
-    Ok(u64::from(before.fsuid))
+    Ok(u64::from(before.userns.uid_shown(before.fsuid)))
 }
 fn setfsgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let before = c.clone();
-    if c.capable(sentry::kernel::creds::cap::SETGID)
-        || [c.rgid, c.egid, c.sgid, c.fsgid].contains(&(crate::abi::uint(a[0])))
-    {
-        c.fsgid = crate::abi::uint(a[0]);
+    if let Some(want) = c.userns.gid_from_ns(crate::abi::uint(a[0])) {
+        if c.ns_capable(sentry::kernel::creds::cap::SETGID)
+            || [c.rgid, c.egid, c.sgid, c.fsgid].contains(&want)
+        {
+            c.fsgid = want;
+        }
     }
     let new = c.clone();
     creds_changed(ctx, &before, &new);
-    Ok(u64::from(before.fsgid))
+    Ok(u64::from(before.userns.gid_shown(before.fsgid)))
 }
 fn getgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let g = ctx.proc_ref().creds.groups.clone();
+    let c = &ctx.proc_ref().creds;
+    let g: Vec<u32> = c.groups.iter().map(|&g| c.userns.gid_shown(g)).collect();
     let n = crate::abi::int(a[0]);
     if n < 0 {
         return Err(Errno::EINVAL);
@@ -840,18 +864,19 @@ fn setgroups(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] > 65536 {
         return Err(Errno::EINVAL);
     }
-    if !ctx
-        .proc_ref()
-        .creds
-        .capable(sentry::kernel::creds::cap::SETGID)
-    {
+    let c = &ctx.proc_ref().creds;
+    if !c.ns_capable(sentry::kernel::creds::cap::SETGID) || !c.userns.may_setgroups() {
         return Err(Errno::EPERM);
     }
     let b = sentry::mm::read_vec(&ctx.mm, a[1], crate::abi::size(a[0]) * 4)?;
-    ctx.proc_().creds.groups = b
+    let groups = b
         .chunks(4)
-        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+        .map(|x| {
+            let g = u32::from_le_bytes(x.try_into().unwrap());
+            c.userns.gid_from_ns(g).ok_or(Errno::EINVAL)
+        })
+        .collect::<KResult<Vec<u32>>>()?;
+    ctx.proc_().creds.groups = groups;
     Ok(0)
 }
 

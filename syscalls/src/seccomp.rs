@@ -112,7 +112,7 @@ fn set_filter(ctx: &mut Ctx<'_, '_>, flags: u64, arg: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let p = ctx.proc_ref();
-    if !p.no_new_privs && !p.creds.capable(cap::SYS_ADMIN) {
+    if !p.no_new_privs && !p.creds.ns_capable(cap::SYS_ADMIN) {
         return Err(Errno::EACCES);
     }
     let raw = sentry::mm::read_vec(&ctx.mm, filter, n * 8)?;

@@ -264,7 +264,7 @@ pub(crate) fn may_signal(ctx: &Ctx<'_, '_>, tgid: i32, sig: i32) -> bool {
     [c.euid, c.ruid]
         .iter()
         .any(|u| *u == t.suid || *u == t.ruid)
-        || c.capable(sentry::kernel::creds::cap::KILL)
+        || c.capable_in(&t.userns, sentry::kernel::creds::cap::KILL)
         || (sig == libc::SIGCONT && them.sid == me.sid)
 }
 

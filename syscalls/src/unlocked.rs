@@ -97,10 +97,10 @@ fn task_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
     match nr {
         libc::SYS_getpid => Some(Ok(crate::abi::bits(i64::from(cx.tgid)))),
         libc::SYS_gettid => Some(Ok(crate::abi::bits(i64::from(cx.tid)))),
-        libc::SYS_getuid => id(cx.creds.ruid),
-        libc::SYS_geteuid => id(cx.creds.euid),
-        libc::SYS_getgid => id(cx.creds.rgid),
-        libc::SYS_getegid => id(cx.creds.egid),
+        libc::SYS_getuid => id(cx.creds.userns.uid_shown(cx.creds.ruid)),
+        libc::SYS_geteuid => id(cx.creds.userns.uid_shown(cx.creds.euid)),
+        libc::SYS_getgid => id(cx.creds.userns.gid_shown(cx.creds.rgid)),
+        libc::SYS_getegid => id(cx.creds.userns.gid_shown(cx.creds.egid)),
         libc::SYS_rt_sigprocmask => {
             lock_free(crate::signal::sigprocmask_in(cx.mm, cx.sig_mask, a, true).map(|()| 0))
         }
@@ -334,9 +334,9 @@ fn change(cx: &Unlocked<'_>, call: impl FnOnce(&Pcx<'_>) -> KResult<u64>) -> Opt
 fn stat_to(p: &Pcx<'_>, dirfd: i32, path: u64, flags: u64, out: u64, statx: bool) -> KResult<u64> {
     let s = fs::stat_path_in(p, dirfd, path, flags)?;
     if statx {
-        sentry::mm::write_obj(p.mm, out, &fs::statx_bytes(&s))?;
+        sentry::mm::write_obj(p.mm, out, &fs::statx_bytes(&s, &p.creds()?.userns))?;
     } else {
-        sentry::mm::write_obj(p.mm, out, &fs::linux_stat(&s))?;
+        sentry::mm::write_obj(p.mm, out, &fs::linux_stat(&s, &p.creds()?.userns))?;
     }
     Ok(0)
 }
@@ -365,9 +365,9 @@ fn fstat(cx: &Unlocked<'_>, fd: u64, out: u64, statx: bool) -> Option<KResult<u6
     let s = f.stat();
     Some(s.and_then(|s| {
         if statx {
-            sentry::mm::write_obj(cx.mm, out, &crate::fs::statx_bytes(&s))?;
+            sentry::mm::write_obj(cx.mm, out, &crate::fs::statx_bytes(&s, &cx.creds.userns))?;
         } else {
-            sentry::mm::write_obj(cx.mm, out, &crate::fs::linux_stat(&s))?;
+            sentry::mm::write_obj(cx.mm, out, &crate::fs::linux_stat(&s, &cx.creds.userns))?;
         }
         Ok(0)
     }))

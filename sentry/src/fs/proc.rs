@@ -6,6 +6,7 @@ use super::synth::{stat_of, SynthFile};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
 use crate::fs::{DirEntry, Stat};
+use crate::kernel::userns::UserNs;
 use crate::kernel::{KState, Task};
 use crate::mm::VmaName;
 use std::fmt::Write as _;
@@ -67,6 +68,17 @@ enum Node {
     /// /proc/PID/mem: the address space, and whether the caller may open
     /// it (its own, or ptrace's rule).
     Mem(Arc<crate::mm::Mm>, bool),
+    /// /proc/PID/{uid_map,gid_map,setgroups} of a process in a user
+    /// namespace of the application's: what it reads now, and the
+    /// namespace a write sets up.
+    IdMap(Vec<u8>, Arc<UserNs>, MapFile, (u32, u32)),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MapFile {
+    Uid,
+    Gid,
+    Setgroups,
 }
 
 fn ino_of(path: &[u8]) -> u64 {
@@ -271,6 +283,8 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
 fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     let st = c.state()?;
     let p = &st.procs[&t.tgid];
+    // Ids are shown in the reader's user namespace.
+    let reader = &c.creds().ok_or(Errno::ESRCH)?.userns;
     match rest {
         [] => {
             let mut d = dir(PID_FILES);
@@ -384,7 +398,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         }
         [b"maps"] => Ok(Node::File(maps(t, false))),
         [b"smaps"] => Ok(Node::File(maps(t, true))),
-        [b"status"] => Ok(Node::File(status(st, t))),
+        [b"status"] => Ok(Node::File(status(st, t, reader))),
         [b"stat"] => Ok(Node::File(stat(st, t))),
         [b"statm"] => {
             let (vsz, _) = vm_size(t);
@@ -411,7 +425,6 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 .is_some_and(|caller| p.inspectable_by(caller));
             Ok(Node::Mem(t.mm.clone(), allowed))
         }
-        [b"setgroups"] => Ok(Node::File(b"allow\n".to_vec())),
         // No audit session, and no kernel symbols to name a wait by.
         [b"sessionid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"wchan"] => Ok(Node::File(b"0".to_vec())),
@@ -444,13 +457,36 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 "uts" if init_uts.is_some_and(|u| !std::ptr::eq(u, Arc::as_ptr(&t.uts_ns))) => {
                     other(Arc::as_ptr(&t.uts_ns) as u64)
                 }
+                "user" => p.creds.userns.ino,
                 _ => *base,
             };
             let kind = n.trim_end_matches("_for_children");
             Ok(Node::Link(format!("{kind}:[{ino}]").into_bytes()))
         }
-        [b"uid_map"] => Ok(Node::File(super::idmap::render(true))),
-        [b"gid_map"] => Ok(Node::File(super::idmap::render(false))),
+        [name @ (b"uid_map" | b"gid_map" | b"setgroups")] => {
+            let ns = p.creds.userns.0.clone();
+            let uid = *name == b"uid_map";
+            if ns.is_init() {
+                // The container's own mapping onto the host's ids.
+                return Ok(Node::File(match *name {
+                    b"setgroups" => b"allow\n".to_vec(),
+                    _ => super::idmap::render(uid),
+                }));
+            }
+            let (data, which) = match *name {
+                b"setgroups" => (ns.setgroups_text().to_vec(), MapFile::Setgroups),
+                _ if uid => (ns.render(true, reader), MapFile::Uid),
+                _ => (ns.render(false, reader), MapFile::Gid),
+            };
+            // Owned by the process, as Linux's /proc/PID files are (by
+            // root while it is not dumpable).
+            let owner = if p.dumpable != 0 {
+                (p.creds.euid, p.creds.egid)
+            } else {
+                (0, 0)
+            };
+            Ok(Node::IdMap(data, ns, which, owner))
+        }
         _ => Err(Errno::ENOENT),
     }
 }
@@ -733,7 +769,7 @@ fn sigset_hex(s: u64) -> String {
     format!("{s:016x}")
 }
 
-fn status(st: &KState, t: &Task) -> Vec<u8> {
+fn status(st: &KState, t: &Task, reader: &UserNs) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, stack) = vm_size(t);
     let c = &p.creds;
@@ -757,7 +793,12 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
         "S (sleeping)"
     };
     let ncpu = ncpu();
-    let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
+    let groups: Vec<String> = c
+        .groups
+        .iter()
+        .map(|&g| reader.gid_shown(g).to_string())
+        .collect();
+    let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
@@ -767,8 +808,8 @@ fn status(st: &KState, t: &Task) -> Vec<u8> {
         t.tid,
         p.ppid,
         t.ptrace.as_ref().map_or(0, |tr| tr.tracer),
-        c.ruid, c.euid, c.suid, c.fsuid,
-        c.rgid, c.egid, c.sgid, c.fsgid,
+        u(c.ruid), u(c.euid), u(c.suid), u(c.fsuid),
+        g(c.rgid), g(c.egid), g(c.sgid), g(c.fsgid),
         groups.join(" "),
         t.tgid, t.tid, p.pgid, p.sid,
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024, stack / 1024,
@@ -936,6 +977,11 @@ impl Filesystem for ProcFs {
             Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
             Node::Mem(..) => stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
+            Node::IdMap(_, _, _, (uid, gid)) => Stat {
+                uid,
+                gid,
+                ..stat_of(libc::S_IFREG | 0o644, ino, DEV, 0)
+            },
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | 0o777,
                 ino,
@@ -1002,7 +1048,75 @@ impl Filesystem for ProcFs {
                 mm,
                 stat: stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             })),
+            Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(IdMapFile {
+                data,
+                ns,
+                which,
+                stat: Stat {
+                    uid,
+                    gid,
+                    ..stat_of(libc::S_IFREG | 0o644, ino, DEV, 0)
+                },
+            })),
         }
+    }
+}
+
+/// An open uid_map, gid_map or setgroups of a user namespace the
+/// application made: written once, by a process of that namespace or of
+/// its parent with CAP_SYS_ADMIN over it, under user_namespaces(7)'s
+/// rules.
+struct IdMapFile {
+    data: Vec<u8>,
+    ns: Arc<UserNs>,
+    which: MapFile,
+    stat: Stat,
+}
+
+impl FileOps for IdMapFile {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        SynthFile {
+            data: self.data.clone(),
+            stat: self.stat,
+        }
+        .read(f, buf, off)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn caller_writes(&self) -> bool {
+        true
+    }
+    fn write_by(&self, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
+        use crate::kernel::creds::cap;
+        let c = &cx.proc_ref().creds;
+        let ns = &self.ns;
+        let parent = ns.parent.clone().ok_or(Errno::EPERM)?;
+        let from_here = Arc::ptr_eq(&c.userns, ns) || Arc::ptr_eq(&c.userns, &parent);
+        if !from_here || !c.capable_in(ns, cap::SYS_ADMIN) {
+            return Err(Errno::EPERM);
+        }
+        match self.which {
+            MapFile::Setgroups => ns.write_setgroups(data)?,
+            MapFile::Uid => {
+                let privileged = c.capable_in(&parent, cap::SETUID);
+                ns.write_map(true, data, privileged, c.euid, c.euid)?;
+            }
+            MapFile::Gid => {
+                let privileged = c.capable_in(&parent, cap::SETGID);
+                ns.write_map(false, data, privileged, c.euid, c.egid)?;
+            }
+        }
+        Ok(data.len())
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        super::synth::seek_in(f, off, whence, self.data.len() as u64)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -56,10 +56,15 @@ pub const MAY_EXEC: u32 = 1;
 pub fn may(c: &crate::kernel::Creds, st: &Stat, want: u32) -> bool {
     use crate::kernel::creds::cap;
     let dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
-    if c.capable(cap::DAC_OVERRIDE) && (want & MAY_EXEC == 0 || dir || st.mode & 0o111 != 0) {
+    if c.capable_wrt(cap::DAC_OVERRIDE, st.uid, st.gid)
+        && (want & MAY_EXEC == 0 || dir || st.mode & 0o111 != 0)
+    {
         return true;
     }
-    if c.capable(cap::DAC_READ_SEARCH) && want & MAY_WRITE == 0 && (dir || want & MAY_EXEC == 0) {
+    if c.capable_wrt(cap::DAC_READ_SEARCH, st.uid, st.gid)
+        && want & MAY_WRITE == 0
+        && (dir || want & MAY_EXEC == 0)
+    {
         return true;
     }
     let bits = if st.uid == c.fsuid {
@@ -349,12 +354,30 @@ impl PathRef {
 /// the same point hides the earlier one).
 pub struct MountNs {
     pub mounts: RwLock<Vec<Arc<Mount>>>,
+    /// The user namespace it belongs to: CAP_SYS_ADMIN over it mounts.
+    pub owner: Arc<crate::kernel::userns::UserNs>,
+    /// Mounts it got from a namespace of a more privileged user
+    /// namespace (Linux's MNT_LOCKED): they cannot be unmounted alone,
+    /// so what they cover stays covered.
+    pub locked: std::collections::HashSet<u64>,
 }
 
 impl MountNs {
-    /// A copy for unshare/clone(CLONE_NEWNS): the same filesystems,
-    /// mounts of its own (new ids, so changes stay inside).
-    pub fn copy(&self) -> Arc<MountNs> {
+    /// A namespace of `mounts`, owned by the sandbox's first user
+    /// namespace.
+    pub fn of(mounts: Vec<Arc<Mount>>) -> MountNs {
+        MountNs {
+            mounts: RwLock::new(mounts),
+            owner: crate::kernel::userns::init(),
+            locked: Default::default(),
+        }
+    }
+
+    /// A copy for unshare/clone(CLONE_NEWNS) by a process of user
+    /// namespace `owner`: the same filesystems, mounts of its own (new
+    /// ids, so changes stay inside); locked when `owner` is not this
+    /// namespace's owner.
+    pub fn copy(&self, owner: &Arc<crate::kernel::userns::UserNs>) -> Arc<MountNs> {
         let old = self.mounts.read();
         let ids: std::collections::HashMap<u64, u64> = old
             .iter()
@@ -373,8 +396,19 @@ impl MountNs {
                 })
             })
             .collect();
+        let lock = !Arc::ptr_eq(owner, &self.owner);
+        let locked = if lock {
+            ids.values().copied().collect()
+        } else {
+            self.locked
+                .iter()
+                .filter_map(|i| ids.get(i).copied())
+                .collect()
+        };
         Arc::new(MountNs {
             mounts: RwLock::new(mounts),
+            owner: owner.clone(),
+            locked,
         })
     }
 
@@ -643,15 +677,13 @@ impl Vfs {
     pub fn for_tests() -> Vfs {
         let mf = Arc::new(crate::memfile::MemFile::new().expect("memory file"));
         let fs = super::tmpfs::TmpFs::new(0x2d, 0o755, tmpfs_limit(), &mf);
-        let ns = MountNs {
-            mounts: RwLock::new(vec![Arc::new(Mount::new(
-                b"/",
-                Arc::new(fs),
-                b"",
-                "tmpfs",
-                0,
-            ))]),
-        };
+        let ns = MountNs::of(vec![Arc::new(Mount::new(
+            b"/",
+            Arc::new(fs),
+            b"",
+            "tmpfs",
+            0,
+        ))]);
         Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
@@ -733,9 +765,7 @@ impl Vfs {
                 nosuid | libc::MS_NODEV | libc::MS_NOEXEC,
             ),
         ];
-        let ns = MountNs {
-            mounts: RwLock::new(vec![Arc::new(mounts.remove(0))]),
-        };
+        let ns = MountNs::of(vec![Arc::new(mounts.remove(0))]);
         for m in mounts {
             ns.add(m);
         }

@@ -36,11 +36,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUSER
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
+    let ns = libc::CLONE_NEWIPC | libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP;
     if f & ns != 0 {
         k.log_once("clone with namespace flags");
         return Err(Errno::EINVAL);
@@ -53,8 +49,14 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_NEWNS != 0 && (f & libc::CLONE_FS != 0) {
         return Err(Errno::EINVAL);
     }
+    // A new user namespace needs a process of its own, with its own fs
+    // context; the other new namespaces then belong to it.
+    if f & libc::CLONE_NEWUSER != 0 && f & (libc::CLONE_THREAD | libc::CLONE_FS) != 0 {
+        return Err(Errno::EINVAL);
+    }
     if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0
-        && !creds.capable(super::creds::cap::SYS_ADMIN)
+        && f & libc::CLONE_NEWUSER == 0
+        && !creds.ns_capable(super::creds::cap::SYS_ADMIN)
     {
         return Err(Errno::EPERM);
     }
@@ -147,16 +149,26 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             prepare(ctx.k, &mm, ctx.pctx, a.flags)?
         }
     };
+    // The child's credentials: in a new user namespace, with every
+    // capability there, which its other new namespaces belong to.
+    let mut child_creds = ctx.proc_ref().creds.clone();
+    if f & libc::CLONE_NEWUSER != 0 {
+        let c = &child_creds;
+        let ns = super::userns::UserNs::child(&c.userns, c.euid, c.egid)?;
+        child_creds.userns = super::userns::NsRef(ns);
+        child_creds.caps = super::creds::Caps::FULL;
+    }
+    let owner = child_creds.userns.0.clone();
     let parent_tid = ctx.tid;
     let parent = ctx.task_ref();
     let tgid = parent.tgid;
     let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
-        parent.mnt_ns.copy()
+        parent.mnt_ns.copy(&owner)
     } else {
         parent.mnt_ns.clone()
     };
     let uts_ns = if f & libc::CLONE_NEWUTS != 0 {
-        parent.uts_ns.copy()
+        parent.uts_ns.copy(&owner)
     } else {
         parent.uts_ns.clone()
     };
@@ -224,7 +236,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         } else {
             tgid
         };
-        let mut np = new_process(tid, ppid, pp.pgid, pp.sid, pp.creds.clone(), pp.exe.clone());
+        let mut np = new_process(tid, ppid, pp.pgid, pp.sid, child_creds, pp.exe.clone());
         np.rlimits = pp.rlimits;
         np.sighand = if f & libc::CLONE_SIGHAND != 0 {
             pp.sighand.clone()

@@ -2,6 +2,10 @@
 //! Linux's rules for how id changes, exec and capset move the sets
 //! (capabilities(7)). Files never carry capabilities here and no file
 //! is set-user-ID on exec, so exec treats only root as privileged.
+//! The ids are the sandbox's (Linux's kuids); the user namespace the
+//! credentials belong to says how the process sees them and where its
+//! capabilities count (`capable` for the sandbox as a whole,
+//! `ns_capable` within its own namespace, `capable_in` over another).
 
 use crate::errno::{Errno, KResult};
 
@@ -170,6 +174,7 @@ pub struct Creds {
     pub fsgid: u32,
     pub groups: Vec<u32>,
     pub caps: Caps,
+    pub userns: super::userns::NsRef,
 }
 
 impl Creds {
@@ -191,7 +196,17 @@ impl Creds {
             fsgid: gid,
             groups,
             caps: if uid == 0 { Caps::FULL } else { Caps::NONE },
+            userns: Default::default(),
         }
+    }
+
+    /// The sandbox uid that is root in this process's namespace.
+    fn root_uid(&self) -> Option<u32> {
+        self.userns.root_uid()
+    }
+
+    fn is_root(&self, uid: u32) -> bool {
+        self.root_uid() == Some(uid)
     }
 
     /// Linux's __ptrace_may_access with PTRACE_MODE_REALCREDS (ptrace
@@ -200,7 +215,7 @@ impl Creds {
     /// is dumpable; or the caller has CAP_SYS_PTRACE. The caller's own
     /// thread group is the caller's to decide before asking.
     pub fn may_ptrace(&self, target: &Creds, target_dumpable: bool) -> bool {
-        let ptrace = self.capable(cap::SYS_PTRACE);
+        let ptrace = self.capable_in(&target.userns, cap::SYS_PTRACE);
         let ids = [target.euid, target.suid, target.ruid]
             .iter()
             .all(|&u| u == self.ruid)
@@ -211,9 +226,47 @@ impl Creds {
         ptrace || (ids && target_dumpable && caps)
     }
 
-    /// Whether the effective set holds `c`.
+    /// Whether the effective set holds `c` and counts for the whole
+    /// sandbox (Linux's capable(): in the first user namespace).
     pub fn capable(&self, c: u32) -> bool {
+        self.userns.is_init() && self.ns_capable(c)
+    }
+
+    /// Whether the effective set holds `c`, for what the process's own
+    /// user namespace governs.
+    pub fn ns_capable(&self, c: u32) -> bool {
         c <= cap::LAST && self.caps.effective & (1 << c) != 0
+    }
+
+    /// Linux's cap_capable: `c` over user namespace `ns`, held when `ns`
+    /// is the process's own namespace (and its effective set has it) or
+    /// a descendant of it created by this process's euid.
+    pub fn capable_in(&self, ns: &std::sync::Arc<super::userns::UserNs>, c: u32) -> bool {
+        let mut at = ns.clone();
+        loop {
+            if std::sync::Arc::ptr_eq(&at, &self.userns) {
+                return self.ns_capable(c);
+            }
+            if at.level <= self.userns.level {
+                return false;
+            }
+            let Some(parent) = at.parent.clone() else {
+                return false;
+            };
+            if std::sync::Arc::ptr_eq(&parent, &self.userns) && at.owner == self.euid {
+                return true;
+            }
+            at = parent;
+        }
+    }
+
+    /// `c` over a file owned by `uid`/`gid` (capable_wrt_inode_uidgid):
+    /// within the process's namespace, for a file whose owner and group
+    /// both have ids there.
+    pub fn capable_wrt(&self, c: u32, uid: u32, gid: u32) -> bool {
+        self.ns_capable(c)
+            && self.userns.uid_to_ns(uid).is_some()
+            && self.userns.gid_to_ns(gid).is_some()
     }
 
     /// Linux's cap_emulate_setxuid and fsuid rules, after the uids moved
@@ -221,8 +274,11 @@ impl Creds {
     /// (unless `keepcaps`) and the ambient one; the effective set follows
     /// euid in and out of 0, the filesystem capabilities fsuid.
     pub fn fix_setuid(&mut self, old: &Creds, keepcaps: bool) {
-        let was_root = old.ruid == 0 || old.euid == 0 || old.suid == 0;
-        let is_root = self.ruid == 0 || self.euid == 0 || self.suid == 0;
+        let root = |u: u32| old.is_root(u);
+        let was_root = root(old.ruid) || root(old.euid) || root(old.suid);
+        let is_root = root(self.ruid) || root(self.euid) || root(self.suid);
+        let (old_e, new_e) = (root(old.euid), root(self.euid));
+        let (old_fs, new_fs) = (root(old.fsuid), root(self.fsuid));
         let c = &mut self.caps;
         if was_root && !is_root {
             if !keepcaps {
@@ -231,16 +287,16 @@ impl Creds {
             }
             c.ambient = 0;
         }
-        if old.euid == 0 && self.euid != 0 {
+        if old_e && !new_e {
             c.effective = 0;
         }
-        if old.euid != 0 && self.euid == 0 {
+        if !old_e && new_e {
             c.effective = c.permitted;
         }
-        if old.fsuid == 0 && self.fsuid != 0 {
+        if old_fs && !new_fs {
             c.effective &= !FS_CAPS;
         }
-        if old.fsuid != 0 && self.fsuid == 0 {
+        if !old_fs && new_fs {
             c.effective |= c.permitted & FS_CAPS;
         }
     }
@@ -249,15 +305,12 @@ impl Creds {
     /// files): root's permitted set is its bounding and inheritable sets,
     /// effective when euid is 0; anyone else keeps its ambient set alone.
     pub fn exec(&mut self) {
+        let (root_e, root_r) = (self.is_root(self.euid), self.is_root(self.ruid));
         let c = &mut self.caps;
         c.ambient &= c.permitted & c.inheritable;
-        if self.euid == 0 || self.ruid == 0 {
+        if root_e || root_r {
             c.permitted = (c.bounding | c.inheritable) | c.ambient;
-            c.effective = if self.euid == 0 {
-                c.permitted
-            } else {
-                c.ambient
-            };
+            c.effective = if root_e { c.permitted } else { c.ambient };
         } else {
             c.permitted = c.ambient;
             c.effective = c.ambient;
@@ -271,7 +324,7 @@ impl Creds {
         if (effective | permitted | inheritable) & !ALL != 0 {
             return Err(Errno::EPERM);
         }
-        let inh_limit = if self.capable(cap::SETPCAP) {
+        let inh_limit = if self.ns_capable(cap::SETPCAP) {
             c.inheritable | c.bounding
         } else {
             (c.inheritable | c.permitted) & (c.inheritable | c.bounding)
@@ -350,6 +403,36 @@ mod tests {
         );
         assert!(c.capset(chown, chown, chown).is_ok());
         assert_eq!(c.capset(0, 0, 1 << 63), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn capabilities_count_where_the_namespace_reaches() {
+        use crate::kernel::userns::{init, UserNs};
+        let user = Creds::of(1000, 1000, vec![]);
+        let ns = UserNs::child(&init(), 1000, 1000).unwrap();
+        let mut inner = user.clone();
+        inner.userns = crate::kernel::userns::NsRef(ns.clone());
+        inner.caps = Caps::FULL;
+        // Full capabilities in its own namespace, none over the sandbox.
+        assert!(inner.ns_capable(cap::SYS_ADMIN) && !inner.capable(cap::SYS_ADMIN));
+        assert!(inner.capable_in(&ns, cap::SYS_ADMIN));
+        assert!(!inner.capable_in(&init(), cap::KILL));
+        // The owner outside has every capability over it, without any.
+        assert!(user.capable_in(&ns, cap::SYS_ADMIN));
+        assert!(!Creds::of(1001, 1001, vec![]).capable_in(&ns, cap::SYS_ADMIN));
+        assert!(Creds::root().capable_in(&ns, cap::SYS_ADMIN));
+        // Files whose owner has no id inside are beyond its reach.
+        assert!(!inner.capable_wrt(cap::DAC_OVERRIDE, 1000, 1000));
+        ns.write_map(true, b"0 1000 1", false, 1000, 1000).unwrap();
+        ns.write_setgroups(b"deny").unwrap();
+        ns.write_map(false, b"0 1000 1", false, 1000, 1000).unwrap();
+        assert!(inner.capable_wrt(cap::DAC_OVERRIDE, 1000, 1000));
+        assert!(!inner.capable_wrt(cap::DAC_OVERRIDE, 0, 0));
+        // Root inside is the sandbox uid mapped to 0: exec keeps its
+        // capabilities, and leaving it drops them.
+        inner.caps = Caps::NONE;
+        inner.exec();
+        assert_eq!(inner.caps.effective, ALL);
     }
 
     #[test]

@@ -235,10 +235,10 @@ pub fn prepare(
         (libc::AT_BASE, base),
         (libc::AT_FLAGS, 0),
         (libc::AT_ENTRY, main.entry),
-        (libc::AT_UID, creds.ruid as u64),
-        (libc::AT_EUID, creds.euid as u64),
-        (libc::AT_GID, creds.rgid as u64),
-        (libc::AT_EGID, creds.egid as u64),
+        (libc::AT_UID, u64::from(creds.userns.uid_shown(creds.ruid))),
+        (libc::AT_EUID, u64::from(creds.userns.uid_shown(creds.euid))),
+        (libc::AT_GID, u64::from(creds.userns.gid_shown(creds.rgid))),
+        (libc::AT_EGID, u64::from(creds.userns.gid_shown(creds.egid))),
         (libc::AT_SECURE, 0),
     ];
     auxv.push((libc::AT_HWCAP2, hwcap2));

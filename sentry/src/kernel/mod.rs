@@ -20,6 +20,7 @@ pub mod signal;
 pub mod task;
 pub mod time;
 pub mod timers;
+pub mod userns;
 pub mod uts;
 mod wait;
 pub mod waitq;

@@ -10,6 +10,8 @@ pub const NAME_MAX: usize = 64;
 pub struct UtsNs {
     hostname: Mutex<Vec<u8>>,
     domainname: Mutex<Vec<u8>>,
+    /// The user namespace it belongs to: CAP_SYS_ADMIN over it renames.
+    pub owner: Arc<super::userns::UserNs>,
 }
 
 impl UtsNs {
@@ -17,14 +19,17 @@ impl UtsNs {
         Arc::new(UtsNs {
             hostname: Mutex::new(hostname[..hostname.len().min(NAME_MAX)].to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
+            owner: super::userns::init(),
         })
     }
 
-    /// A copy, for unshare/clone with CLONE_NEWUTS.
-    pub fn copy(&self) -> Arc<UtsNs> {
+    /// A copy, for unshare/clone with CLONE_NEWUTS by a process of user
+    /// namespace `owner`.
+    pub fn copy(&self, owner: &Arc<super::userns::UserNs>) -> Arc<UtsNs> {
         Arc::new(UtsNs {
             hostname: Mutex::new(self.hostname()),
             domainname: Mutex::new(self.domainname()),
+            owner: owner.clone(),
         })
     }
 
@@ -53,7 +58,7 @@ mod tests {
     #[test]
     fn a_copy_changes_alone() {
         let a = UtsNs::new(b"box");
-        let b = a.copy();
+        let b = a.copy(&super::super::userns::init());
         b.set_hostname(b"other");
         b.set_domainname(b"dom");
         assert_eq!(a.hostname(), b"box");
