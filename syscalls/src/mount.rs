@@ -14,7 +14,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "mount",
         "ppsxa",
-        Partial("tmpfs, proc, bind, remount, move; propagation is always private"),
+        Partial("tmpfs, proc, sysfs, devpts, mqueue, cgroup2, bind, remount, move; propagation is always private"),
         mount,
     );
     r("umount2", "px", Full, umount2);
@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
         unshare,
     );
 }
@@ -305,7 +305,14 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     // Inside a user namespace of its own, only the filesystems Linux
     // lets such a namespace mount (FS_USERNS_MOUNT).
-    let userns_ok = [&b"tmpfs"[..], b"proc", b"mqueue", b"cgroup2", b"sysfs"];
+    let userns_ok = [
+        &b"tmpfs"[..],
+        b"proc",
+        b"mqueue",
+        b"cgroup2",
+        b"sysfs",
+        b"devpts",
+    ];
     if !ctx.proc_ref().creds.userns.is_init() && !userns_ok.contains(&&fstype[..]) {
         return Err(Errno::EPERM);
     }
@@ -327,6 +334,14 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // One hierarchy, whichever mount shows it.
         b"cgroup2" => ctx.k.vfs.cgroup.clone(),
         b"sysfs" => Arc::new(sentry::fs::sysfs::SysFs::new(sentry::fs::proc::ncpu())),
+        // Every devpts mount is an instance of its own.
+        b"devpts" => {
+            let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+            let opts = sentry::fs::pty::PtsOpts::parse(&data, dev)?;
+            Arc::new(sentry::fs::devpts::DevPtsFs::new(Arc::new(
+                sentry::fs::pty::PtyTable::new(opts),
+            )))
+        }
         other => {
             ctx.log_once(&format!("mount -t {}", String::from_utf8_lossy(other)));
             return Err(Errno::ENODEV);

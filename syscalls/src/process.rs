@@ -16,13 +16,13 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone",
         "xaaax",
-        Partial("of namespace flags only CLONE_NEWNS and CLONE_NEWUTS"),
+        Partial("of namespace flags only CLONE_NEWNS, CLONE_NEWUTS and CLONE_NEWUSER"),
         clone,
     );
     r(
         "clone3",
         "au",
-        Partial("no namespace flags, set_tid or cgroup"),
+        Partial("namespace flags as clone's; no set_tid or cgroup"),
         clone3,
     );
     r("fork", "", Full, fork);

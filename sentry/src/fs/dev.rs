@@ -1,8 +1,9 @@
 //! /dev: the character devices every program expects, implemented in the
 //! sentry.
 
+use super::devpts::DevPtsFs;
 use super::file::{File, FileOps};
-use super::pty::{PtyTable, DEVPTS_DEV};
+use super::pty::PtyTable;
 use super::synth::{stat_of, SynthDir};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
@@ -141,7 +142,8 @@ const NODES: &[Node] = &[
 ];
 
 pub struct DevFs {
-    ptys: Arc<PtyTable>,
+    /// Its /dev/pts (until another devpts is mounted over it).
+    pts: DevPtsFs,
 }
 
 impl DevFs {
@@ -151,39 +153,18 @@ impl DevFs {
 
     /// A /dev whose /dev/pts shows `ptys`.
     pub fn with_ptys(ptys: Arc<PtyTable>) -> DevFs {
-        DevFs { ptys }
+        DevFs {
+            pts: DevPtsFs::new(ptys),
+        }
     }
 }
 
-/// `rel` names something in /dev/pts: None for the directory itself,
-/// Some(None) for pts/ptmx, Some(Some(n)) for pty n.
-fn pts_name(rel: &[u8]) -> Option<Option<Option<u32>>> {
+/// `rel` inside /dev/pts ("" for the directory itself), if it is there.
+fn in_pts(rel: &[u8]) -> Option<&[u8]> {
     if rel == b"pts" {
-        return Some(None);
+        return Some(b"");
     }
-    let name = rel.strip_prefix(b"pts/")?;
-    if name == b"ptmx" {
-        return Some(Some(None));
-    }
-    if name.is_empty()
-        || name.len() > 9
-        || !name.iter().all(u8::is_ascii_digit)
-        || name[0] == b'0' && name.len() > 1
-    {
-        return Some(Some(Some(u32::MAX)));
-    }
-    Some(Some(std::str::from_utf8(name).ok()?.parse().ok()))
-}
-
-fn pts_dir_stat() -> Stat {
-    stat_of(libc::S_IFDIR | 0o755, 1, DEVPTS_DEV, 0)
-}
-
-fn pts_ptmx_stat() -> Stat {
-    Stat {
-        rdev: (5 << 8) | 2,
-        ..stat_of(libc::S_IFCHR, 2, DEVPTS_DEV, 0)
-    }
+    rel.strip_prefix(b"pts/")
 }
 
 impl Default for DevFs {
@@ -220,16 +201,12 @@ impl Filesystem for DevFs {
         "tmpfs"
     }
 
-    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<Stat> {
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
         if rel.is_empty() {
             return Ok(stat_of(libc::S_IFDIR | 0o755, 2, DEV, 0));
         }
-        if let Some(p) = pts_name(rel) {
-            return match p {
-                None => Ok(pts_dir_stat()),
-                Some(None) => Ok(pts_ptmx_stat()),
-                Some(Some(i)) => self.ptys.stat(i).ok_or(Errno::ENOENT),
-            };
+        if let Some(p) = in_pts(rel) {
+            return self.pts.lookup(c, p);
         }
         node(rel).map(|(i, n)| node_stat(i, n)).ok_or(Errno::ENOENT)
     }
@@ -241,30 +218,9 @@ impl Filesystem for DevFs {
             .ok_or(Errno::EINVAL)
     }
 
-    fn open(&self, c: &Caller, rel: &[u8], _flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
-        match pts_name(rel) {
-            Some(None) => {
-                let mut entries = vec![DirEntry {
-                    ino: 2,
-                    kind: libc::DT_CHR,
-                    name: b"ptmx".to_vec(),
-                }];
-                entries.extend(self.ptys.indexes().into_iter().map(|i| DirEntry {
-                    ino: i as u64 + 3,
-                    kind: libc::DT_CHR,
-                    name: i.to_string().into_bytes(),
-                }));
-                return Ok(Box::new(SynthDir {
-                    entries,
-                    stat: pts_dir_stat(),
-                }));
-            }
-            Some(Some(None)) => return self.open_ptmx(c),
-            Some(Some(Some(i))) => {
-                let pty = self.ptys.get(i).ok_or(Errno::ENOENT)?;
-                return Ok(Box::new(pty.open_slave()?));
-            }
-            None => {}
+    fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
+        if let Some(p) = in_pts(rel) {
+            return self.pts.open(c, p, flags, mode);
         }
         if rel.is_empty() {
             let entries = NODES
@@ -306,7 +262,7 @@ impl Filesystem for DevFs {
             Kind::Console => {
                 // The console pty when husk runs on a terminal; no device
                 // behind it otherwise.
-                let pty = self.ptys.console().ok_or(Errno::ENXIO)?;
+                let pty = self.pts.ptys.console().ok_or(Errno::ENXIO)?;
                 return Ok(Box::new(pty.open_slave()?));
             }
             _ => {}
@@ -319,12 +275,13 @@ impl Filesystem for DevFs {
 }
 
 impl DevFs {
+    /// /dev/ptmx: a new pty of the devpts instance at /dev/pts in the
+    /// caller's mount namespace, as Linux's ptmx node looks for "pts"
+    /// beside it.
     fn open_ptmx(&self, c: &Caller) -> KResult<Box<dyn FileOps>> {
-        let st = c.state()?;
-        let tgid = st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
-        let uid = st.procs[&tgid].creds.fsuid;
-        // Slaves belong to the "tty" group, as devpts mounted gid=5 makes them.
-        Ok(Box::new(self.ptys.open_master((uid, 5))?))
+        let (m, rel) = c.vfs.mount_of(c, b"/dev/pts");
+        let ptys = if rel.is_empty() { m.fs.ptys() } else { None };
+        super::devpts::open_master(&ptys.unwrap_or_else(|| self.pts.ptys.clone()), c)
     }
 }
 

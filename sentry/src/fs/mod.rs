@@ -5,6 +5,7 @@ pub mod attr;
 pub mod cgroupfs;
 pub mod dentry;
 pub mod dev;
+pub mod devpts;
 pub mod dnotify;
 pub mod epoll;
 pub mod eventfd;

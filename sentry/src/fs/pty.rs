@@ -349,6 +349,9 @@ struct PtyState {
 
 pub struct Pty {
     pub index: u32,
+    /// Its devpts instance's device number and slave permissions.
+    dev: u64,
+    mode: u32,
     st: Mutex<PtyState>,
     /// Both sides' readers, writers and pollers.
     wq: Arc<WaitQueue>,
@@ -490,7 +493,12 @@ impl Pty {
             rdev: (PTS_MAJOR << 8) | self.index as u64,
             uid: s.owner.0,
             gid: s.owner.1,
-            ..stat_of(libc::S_IFCHR | 0o620, self.index as u64 + 3, DEVPTS_DEV, 0)
+            ..stat_of(
+                libc::S_IFCHR | self.mode,
+                self.index as u64 + 3,
+                self.dev,
+                0,
+            )
         }
     }
 
@@ -547,15 +555,76 @@ impl Pty {
     }
 }
 
-/// The ptys in existence, by index.
+/// A devpts instance's mount options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PtsOpts {
+    /// Its device number.
+    pub dev: u64,
+    /// The slaves' permissions and group (gid=; None: the opener's).
+    pub mode: u32,
+    pub gid: Option<u32>,
+    /// pts/ptmx's permissions.
+    pub ptmx_mode: u32,
+}
+
+impl Default for PtsOpts {
+    /// The sandbox's own /dev/pts: as Docker mounts it
+    /// (gid=5,mode=620,ptmxmode=666).
+    fn default() -> Self {
+        PtsOpts {
+            dev: DEVPTS_DEV,
+            mode: 0o620,
+            gid: Some(5),
+            ptmx_mode: 0o666,
+        }
+    }
+}
+
+impl PtsOpts {
+    /// mount -t devpts's options ("newinstance,ptmxmode=0666,mode=620,
+    /// gid=5"), for an instance with device number `dev`: Linux's
+    /// defaults are mode 600, the opener's group and ptmxmode 000.
+    pub fn parse(data: &[u8], dev: u64) -> KResult<PtsOpts> {
+        let mut o = PtsOpts {
+            dev,
+            mode: 0o600,
+            gid: None,
+            ptmx_mode: 0,
+        };
+        let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+        let octal = |v: &str| u32::from_str_radix(v, 8).ok().filter(|m| *m <= 0o7777);
+        for opt in text.split(',').filter(|s| !s.is_empty()) {
+            match opt.split_once('=') {
+                None if opt == "newinstance" => {}
+                Some(("mode", v)) => o.mode = octal(v).ok_or(Errno::EINVAL)? & 0o777,
+                Some(("ptmxmode", v)) => o.ptmx_mode = octal(v).ok_or(Errno::EINVAL)? & 0o777,
+                Some(("gid", v)) => o.gid = Some(v.parse().map_err(|_| Errno::EINVAL)?),
+                // uid= and max= are Linux's too; the rest is not devpts'.
+                Some(("uid" | "max", v)) if v.parse::<u32>().is_ok() => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// The ptys of one devpts instance, by index.
 #[derive(Default)]
 pub struct PtyTable {
     slots: Mutex<Vec<Weak<Pty>>>,
     /// The console's pty, when the sandbox has one (/dev/console).
     console: Mutex<Weak<Pty>>,
+    pub opts: PtsOpts,
 }
 
 impl PtyTable {
+    pub fn new(opts: PtsOpts) -> PtyTable {
+        PtyTable {
+            opts,
+            ..Default::default()
+        }
+    }
+
     pub fn set_console(&self, pty: &Arc<Pty>) {
         *self.console.lock() = Arc::downgrade(pty);
     }
@@ -564,8 +633,11 @@ impl PtyTable {
         self.console.lock().upgrade()
     }
 
-    /// A new pty with the lowest free index; returns its master.
+    /// A new pty with the lowest free index; returns its master. The
+    /// slave belongs to `owner` (the opener's fsuid and fsgid), in the
+    /// instance's group if it has one.
     pub fn open_master(&self, owner: (u32, u32)) -> KResult<PtyMaster> {
+        let owner = (owner.0, self.opts.gid.unwrap_or(owner.1));
         let mut slots = self.slots.lock();
         let idx = slots
             .iter()
@@ -576,6 +648,8 @@ impl PtyTable {
         }
         let pty = Arc::new(Pty {
             index: crate::num::len_u32(idx),
+            dev: self.opts.dev,
+            mode: self.opts.mode,
             st: Mutex::new(PtyState {
                 ld: Ldisc {
                     termios: Termios::slave_default(),

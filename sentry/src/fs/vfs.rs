@@ -208,6 +208,10 @@ pub trait Filesystem: Send + Sync {
         let _ = (c, rel, op);
         Err(Errno::EOPNOTSUPP)
     }
+    /// The ptys of a devpts instance (what /dev/ptmx opens from).
+    fn ptys(&self) -> Option<Arc<super::pty::PtyTable>> {
+        None
+    }
     /// The pipe behind a FIFO this filesystem keeps (named pipes).
     fn fifo(&self, c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {
         let _ = (c, rel);
