@@ -29,6 +29,7 @@ mod mount;
 mod mqueue;
 mod names;
 mod net;
+mod ns;
 mod numa;
 mod pidfd;
 mod process;

@@ -19,6 +19,7 @@ pub mod io;
 pub mod locks;
 pub mod mqueue;
 pub mod mutate;
+pub mod nsfs;
 pub mod overlay;
 pub mod pidfd;
 pub mod pipe;

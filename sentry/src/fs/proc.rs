@@ -280,6 +280,52 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
     }
 }
 
+/// /proc/PID/ns/NAME of task `t`: its kind ("mnt") and namespace file.
+fn ns_file(
+    c: &Caller,
+    st: &KState,
+    t: &Task,
+    name: &[u8],
+) -> Option<(&'static str, super::nsfs::NsFile)> {
+    use super::nsfs::{Ns, NsFile};
+    let (n, base) = NAMESPACES.iter().find(|(n, _)| n.as_bytes() == name)?;
+    // An unshared mount or UTS namespace is another one (the first
+    // process's UTS namespace stands for the initial one).
+    let other = |p: u64| 4026532000 + (p >> 4 & 0xffff);
+    let init_uts = st.tasks.get(&1).map(|i| Arc::as_ptr(&i.uts_ns));
+    let kind = n.trim_end_matches("_for_children");
+    let f = match kind {
+        "mnt" => NsFile {
+            ino: if Arc::ptr_eq(&t.mnt_ns, &c.vfs.init_ns) {
+                *base
+            } else {
+                other(Arc::as_ptr(&t.mnt_ns) as u64)
+            },
+            ns: Ns::Mnt(t.mnt_ns.clone()),
+        },
+        "uts" => NsFile {
+            ino: if init_uts.is_some_and(|u| !std::ptr::eq(u, Arc::as_ptr(&t.uts_ns))) {
+                other(Arc::as_ptr(&t.uts_ns) as u64)
+            } else {
+                *base
+            },
+            ns: Ns::Uts(t.uts_ns.clone()),
+        },
+        "user" => NsFile::user(st.procs.get(&t.tgid)?.creds.userns.0.clone()),
+        _ => NsFile {
+            ino: *base,
+            ns: Ns::Only(match kind {
+                "cgroup" => libc::CLONE_NEWCGROUP,
+                "ipc" => libc::CLONE_NEWIPC,
+                "net" => libc::CLONE_NEWNET,
+                "pid" => libc::CLONE_NEWPID,
+                _ => libc::CLONE_NEWTIME,
+            }),
+        },
+    };
+    Some((kind, f))
+}
+
 fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     let st = c.state()?;
     let p = &st.procs[&t.tgid];
@@ -442,26 +488,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 .collect(),
         )),
         [b"ns", name] => {
-            let (n, base) = NAMESPACES
-                .iter()
-                .find(|(n, _)| n.as_bytes() == *name)
-                .ok_or(Errno::ENOENT)?;
-            // An unshared mount or UTS namespace is another one (the
-            // first process's UTS namespace stands for the initial one).
-            let other = |p: u64| 4026532000 + (p >> 4 & 0xffff);
-            let init_uts = st.tasks.get(&1).map(|i| Arc::as_ptr(&i.uts_ns));
-            let ino = match *n {
-                "mnt" if !Arc::ptr_eq(&t.mnt_ns, &c.vfs.init_ns) => {
-                    other(Arc::as_ptr(&t.mnt_ns) as u64)
-                }
-                "uts" if init_uts.is_some_and(|u| !std::ptr::eq(u, Arc::as_ptr(&t.uts_ns))) => {
-                    other(Arc::as_ptr(&t.uts_ns) as u64)
-                }
-                "user" => p.creds.userns.ino,
-                _ => *base,
-            };
-            let kind = n.trim_end_matches("_for_children");
-            Ok(Node::Link(format!("{kind}:[{ino}]").into_bytes()))
+            let (kind, ns) = ns_file(c, st, t, name).ok_or(Errno::ENOENT)?;
+            Ok(Node::Link(format!("{kind}:[{}]", ns.ino).into_bytes()))
         }
         [name @ (b"uid_map" | b"gid_map" | b"setgroups")] => {
             let ns = p.creds.userns.0.clone();
@@ -993,6 +1021,21 @@ impl Filesystem for ProcFs {
 
     fn magic_file(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {
         let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        if let [pid, b"ns", name] = p.as_slice() {
+            let st = c.st?;
+            let t = st.tasks.get(&parse_pid(pid)?)?;
+            // Opening another's namespace is ptrace's business.
+            let me = st.procs.get(&st.tasks.get(&c.tid)?.tgid)?;
+            if !st.procs.get(&t.tgid)?.inspectable_by(me) {
+                return None;
+            }
+            let (kind, f) = ns_file(c, st, t, name)?;
+            return Some(File::new(
+                Box::new(f),
+                libc::O_RDONLY,
+                kind.as_bytes().to_vec(),
+            ));
+        }
         let (who, fd) = match p.as_slice() {
             [pid, b"fd", n] => (*pid, *n),
             [_, b"task", tid, b"fd", n] => (*tid, *n),
@@ -1016,7 +1059,10 @@ impl Filesystem for ProcFs {
             [_, rest @ ..] => rest,
             _ => return false,
         };
-        matches!(tail, [b"fd", _] | [b"exe"] | [b"cwd"] | [b"root"])
+        matches!(
+            tail,
+            [b"fd", _] | [b"exe"] | [b"cwd"] | [b"root"] | [b"ns", _]
+        )
     }
 
     fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {

@@ -1,0 +1,123 @@
+//! Namespace files: what opening /proc/PID/ns/NAME gives. Each holds its
+//! namespace, so setns(2) can join it and the NS_GET_* ioctls can ask
+//! about it. Mount, UTS and user namespaces can be many; the others are
+//! the sandbox's one each.
+
+use super::file::{File, FileOps};
+use super::synth::stat_of;
+use crate::errno::{Errno, KResult};
+use crate::fs::Stat;
+use crate::kernel::userns::UserNs;
+use std::sync::Arc;
+
+/// nsfs' device number.
+const DEV: u64 = 0x4;
+
+#[derive(Clone)]
+pub enum Ns {
+    Mnt(Arc<super::vfs::MountNs>),
+    Uts(Arc<crate::kernel::uts::UtsNs>),
+    User(Arc<UserNs>),
+    /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
+    Only(i32),
+}
+
+impl Ns {
+    /// Its CLONE_NEW* type.
+    pub fn kind(&self) -> i32 {
+        match self {
+            Ns::Mnt(_) => libc::CLONE_NEWNS,
+            Ns::Uts(_) => libc::CLONE_NEWUTS,
+            Ns::User(_) => libc::CLONE_NEWUSER,
+            Ns::Only(k) => *k,
+        }
+    }
+
+    /// The user namespace it belongs to.
+    pub fn owner(&self) -> Arc<UserNs> {
+        match self {
+            Ns::Mnt(m) => m.owner.clone(),
+            Ns::Uts(u) => u.owner.clone(),
+            Ns::User(u) => u.parent.clone().unwrap_or_else(crate::kernel::userns::init),
+            Ns::Only(_) => crate::kernel::userns::init(),
+        }
+    }
+}
+
+/// An open namespace file (inode `ino`).
+pub struct NsFile {
+    pub ns: Ns,
+    pub ino: u64,
+}
+
+impl NsFile {
+    pub fn user(ns: Arc<UserNs>) -> NsFile {
+        let ino = ns.ino;
+        NsFile {
+            ns: Ns::User(ns),
+            ino,
+        }
+    }
+}
+
+pub const NS_GET_USERNS: u64 = 0xb701;
+pub const NS_GET_PARENT: u64 = 0xb702;
+pub const NS_GET_NSTYPE: u64 = 0xb703;
+pub const NS_GET_OWNER_UID: u64 = 0xb704;
+
+impl FileOps for NsFile {
+    fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(stat_of(libc::S_IFREG | 0o444, self.ino, DEV, 0))
+    }
+    /// Opening /proc/PID/ns/NAME gives another file of the namespace.
+    fn reopen(&self, _flags: i32) -> Option<KResult<Box<dyn FileOps>>> {
+        Some(Ok(Box::new(NsFile {
+            ns: self.ns.clone(),
+            ino: self.ino,
+        })))
+    }
+    fn ioctl(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        _f: &Arc<File>,
+        cmd: u64,
+        arg: u64,
+    ) -> KResult<u64> {
+        let mine = cx.proc_ref().creds.userns.0.clone();
+        // A user namespace the caller may be handed: its own or one
+        // below it.
+        let give = |cx: &mut crate::kernel::Ctx<'_, '_>, ns: Arc<UserNs>| -> KResult<u64> {
+            if !ns.within(&mine) {
+                return Err(Errno::EPERM);
+            }
+            let f = File::new(Box::new(NsFile::user(ns)), libc::O_RDONLY, b"user".to_vec());
+            cx.install(f, true).map(|fd| u64::from(fd.unsigned_abs()))
+        };
+        match cmd {
+            NS_GET_NSTYPE => Ok(u64::from(self.ns.kind().unsigned_abs())),
+            NS_GET_USERNS => give(cx, self.ns.owner()),
+            NS_GET_PARENT => match &self.ns {
+                Ns::User(u) => give(cx, u.parent.clone().ok_or(Errno::EPERM)?),
+                _ => Err(Errno::EINVAL),
+            },
+            NS_GET_OWNER_UID => match &self.ns {
+                Ns::User(u) => {
+                    let uid = mine.uid_shown(u.owner);
+                    cx.mm.write(arg, &uid.to_ne_bytes())?;
+                    Ok(0)
+                }
+                _ => Err(Errno::EINVAL),
+            },
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

@@ -1,0 +1,145 @@
+//! setns(2): joining a namespace named by a /proc/PID/ns file or a
+//! pidfd. Mount, UTS and user namespaces can differ between processes;
+//! the others are the sandbox's one each, which the caller is already in.
+
+use crate::table::{Reg, Support::*};
+use sentry::fs::nsfs::{Ns, NsFile};
+use sentry::fs::pidfd::PidFd;
+use sentry::kernel::creds::cap;
+use sentry::{Ctx, Errno, KResult};
+
+pub fn register(r: &mut Reg<'_>) {
+    r(
+        "setns",
+        "fx",
+        Partial("mount, UTS and user namespaces; the others are the sandbox's one"),
+        setns,
+    );
+}
+
+const ALL: i32 = libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWTIME;
+
+fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let f = crate::fs::fdget(ctx, a[0])?;
+    let nstype = crate::abi::int(a[1]);
+    let wanted: Vec<Ns> = if let Some(n) = f.downcast::<NsFile>() {
+        if nstype != 0 && nstype != n.ns.kind() {
+            return Err(Errno::EINVAL);
+        }
+        vec![n.ns.clone()]
+    } else if let Some(p) = f.downcast::<PidFd>() {
+        // A pidfd joins the named ones of that process's namespaces,
+        // the user namespace first, as Linux does.
+        if nstype == 0 || nstype & !ALL != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let t = ctx.st.tasks.get(&p.pid).ok_or(Errno::ESRCH)?;
+        let pr = ctx.st.procs.get(&t.tgid).ok_or(Errno::ESRCH)?;
+        let me = ctx.proc_ref();
+        if !pr.inspectable_by(me) {
+            return Err(Errno::EPERM);
+        }
+        let mut v = Vec::new();
+        if nstype & libc::CLONE_NEWUSER != 0 {
+            v.push(Ns::User(pr.creds.userns.0.clone()));
+        }
+        if nstype & libc::CLONE_NEWNS != 0 {
+            v.push(Ns::Mnt(t.mnt_ns.clone()));
+        }
+        if nstype & libc::CLONE_NEWUTS != 0 {
+            v.push(Ns::Uts(t.uts_ns.clone()));
+        }
+        for k in [
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWCGROUP,
+            libc::CLONE_NEWTIME,
+        ] {
+            if nstype & k != 0 {
+                v.push(Ns::Only(k));
+            }
+        }
+        v
+    } else {
+        return Err(Errno::EINVAL);
+    };
+    // Check everything before changing anything.
+    // The fs context shared with another task (CLONE_FS).
+    let fs = ctx.task_ref().fs.clone();
+    let shared_fs = ctx
+        .st
+        .tasks
+        .values()
+        .filter(|t| std::sync::Arc::ptr_eq(&t.fs, &fs))
+        .count()
+        > 1;
+    let mut creds = ctx.proc_ref().creds.clone();
+    for ns in &wanted {
+        match ns {
+            Ns::User(u) => {
+                if std::sync::Arc::ptr_eq(u, &creds.userns) {
+                    return Err(Errno::EINVAL);
+                }
+                if ctx.proc_ref().threads.len() > 1 || shared_fs {
+                    return Err(Errno::EINVAL);
+                }
+                if !creds.capable_in(u, cap::SYS_ADMIN) {
+                    return Err(Errno::EPERM);
+                }
+                // Joining gives every capability there.
+                creds.userns = sentry::kernel::userns::NsRef(u.clone());
+                creds.caps = sentry::kernel::creds::Caps::FULL;
+            }
+            Ns::Mnt(m) => {
+                if !creds.capable_in(&m.owner, cap::SYS_ADMIN)
+                    || !creds.ns_capable(cap::SYS_CHROOT)
+                    || !creds.ns_capable(cap::SYS_ADMIN)
+                {
+                    return Err(Errno::EPERM);
+                }
+                if shared_fs {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            Ns::Uts(u) => {
+                if !creds.capable_in(&u.owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN)
+                {
+                    return Err(Errno::EPERM);
+                }
+            }
+            // Already there: joining changes nothing, given the right.
+            Ns::Only(_) => {
+                if !creds.ns_capable(cap::SYS_ADMIN) {
+                    return Err(Errno::EPERM);
+                }
+            }
+        }
+    }
+    ctx.proc_().creds = creds;
+    for ns in wanted {
+        match ns {
+            Ns::Mnt(m) => {
+                let root = m.path_ref(b"/");
+                let t = ctx.task();
+                t.mnt_ns = m;
+                let mut fs = t.fs.lock();
+                fs.root = root.clone();
+                fs.cwd = root;
+            }
+            Ns::Uts(u) => ctx.task().uts_ns = u,
+            Ns::User(_) | Ns::Only(_) => {}
+        }
+    }
+    for t in ctx.proc_ref().threads.clone() {
+        sentry::kernel::signal::kick(&ctx.st, t);
+    }
+    Ok(0)
+}
