@@ -14,7 +14,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "mount",
         "ppsxa",
-        Partial("tmpfs, proc, sysfs, devpts, mqueue, cgroup2, bind, remount, move; propagation is always private"),
+        Partial("tmpfs, proc, sysfs, devpts, mqueue, cgroup2, overlay, bind, remount, move; propagation is always private"),
         mount,
     );
     r("umount2", "px", Full, umount2);
@@ -312,6 +312,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         b"cgroup2",
         b"sysfs",
         b"devpts",
+        b"overlay",
     ];
     if !ctx.proc_ref().creds.userns.is_init() && !userns_ok.contains(&&fstype[..]) {
         return Err(Errno::EPERM);
@@ -334,6 +335,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // One hierarchy, whichever mount shows it.
         b"cgroup2" => ctx.k.vfs.cgroup.clone(),
         b"sysfs" => Arc::new(sentry::fs::sysfs::SysFs::new(sentry::fs::proc::ncpu())),
+        b"overlay" => overlay(ctx, &data)?,
         // Every devpts mount is an instance of its own.
         b"devpts" => {
             let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
@@ -355,6 +357,47 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         flags & PER_MOUNT,
     ));
     Ok(0)
+}
+
+/// An overlay of directories of the caller's tree (`mount -t overlay`):
+/// each must be a directory; the upper one writable, with its work
+/// directory on the same filesystem and neither inside the other.
+fn overlay(ctx: &mut Ctx<'_, '_>, data: &[u8]) -> KResult<Arc<dyn sentry::fs::vfs::Filesystem>> {
+    use sentry::fs::overlay_mount::{Layer, Options, OverlayMount};
+    let o = Options::parse(data)?;
+    let k = ctx.k.clone();
+    let dir = |path: &[u8]| -> KResult<Resolved> {
+        let r = k.vfs.resolve(ctx, libc::AT_FDCWD, path, true)?;
+        r.stat.ok_or(Errno::ENOENT)?;
+        if !is_dir(&r) {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(r)
+    };
+    let layer = |r: &Resolved| Layer {
+        fs: r.mount.fs.clone(),
+        root: r.rel.clone(),
+    };
+    let mut lowers = Vec::new();
+    for l in &o.lower {
+        lowers.push(layer(&dir(l)?));
+    }
+    let upper = match (&o.upper, &o.work) {
+        (Some(u), Some(w)) => {
+            let (u, w) = (dir(u)?, dir(w)?);
+            if u.mount.flags & libc::MS_RDONLY != 0 || u.mount.fs.read_only() {
+                return Err(Errno::EROFS);
+            }
+            let apart = !under(&u.path, &w.path) && !under(&w.path, &u.path);
+            if !Arc::ptr_eq(&u.mount.fs, &w.mount.fs) || !apart {
+                return Err(Errno::EINVAL);
+            }
+            Some(layer(&u))
+        }
+        _ => None,
+    };
+    let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
+    Ok(Arc::new(OverlayMount::new(upper, lowers, o.userxattr, dev)))
 }
 
 fn umount2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
