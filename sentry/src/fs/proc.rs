@@ -72,6 +72,9 @@ enum Node {
     /// namespace of the application's: what it reads now, and the
     /// namespace a write sets up.
     IdMap(Vec<u8>, Arc<UserNs>, MapFile, (u32, u32)),
+    /// Something of another process the caller may not look into
+    /// (ptrace's read check): it can be stat'ed, not opened or read.
+    Denied(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,11 +329,31 @@ fn ns_file(
     Some((kind, f))
 }
 
+/// What of /proc/PID only a process allowed to inspect it (ptrace's
+/// PTRACE_MODE_READ) may open or read, and its type and permissions.
+fn guarded(rest: &[&[u8]]) -> Option<u32> {
+    Some(match rest {
+        [b"environ"] => libc::S_IFREG | 0o400,
+        [b"auxv" | b"timerslack_ns"] => libc::S_IFREG | 0o400,
+        [b"maps" | b"smaps" | b"stack" | b"syscall"] => libc::S_IFREG | 0o444,
+        [b"exe" | b"cwd" | b"root"] => libc::S_IFLNK | 0o777,
+        [b"fd" | b"fdinfo"] => libc::S_IFDIR | 0o500,
+        [b"fd" | b"fdinfo", _, ..] => libc::S_IFREG | 0o400,
+        _ => return None,
+    })
+}
+
 fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     let st = c.state()?;
     let p = &st.procs[&t.tgid];
     // Ids are shown in the reader's user namespace.
     let reader = &c.creds().ok_or(Errno::ESRCH)?.userns;
+    if let Some(mode) = guarded(rest) {
+        let me = st.tasks.get(&c.tid).and_then(|m| st.procs.get(&m.tgid));
+        if !me.is_some_and(|me| p.inspectable_by(me)) {
+            return Ok(Node::Denied(mode));
+        }
+    }
     match rest {
         [] => {
             let mut d = dir(PID_FILES);
@@ -444,12 +467,13 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         }
         [b"maps"] => Ok(Node::File(maps(t, false))),
         [b"smaps"] => Ok(Node::File(maps(t, true))),
-        [b"status"] => Ok(Node::File(status(st, t, reader))),
-        [b"stat"] => Ok(Node::File(stat(st, t))),
+        [b"status"] => Ok(Node::File(status(st, t, reader, c.tid))),
+        [b"stat"] => Ok(Node::File(stat(st, t, c.tid))),
         [b"statm"] => {
             let (vsz, _) = vm_size(t);
+            let rss = crate::kernel::cpu::rss_kb(&t.mm) / 4;
             Ok(Node::File(
-                format!("{} 0 0 0 0 0 0\n", vsz / 4096).into_bytes(),
+                format!("{} {rss} 0 0 0 {} 0\n", vsz / 4096, data_kb(t) / 4).into_bytes(),
             ))
         }
         [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
@@ -699,6 +723,17 @@ fn sys_stat(st: &KState) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// VmData: private writable mappings other than the stack, in KiB.
+fn data_kb(t: &Task) -> u64 {
+    let st = t.mm.state.lock();
+    st.vmas
+        .values()
+        .filter(|v| !v.shared && v.prot & libc::PROT_WRITE != 0 && v.name != VmaName::Stack)
+        .map(|v| v.end - v.start)
+        .sum::<u64>()
+        / 1024
+}
+
 fn vm_size(t: &Task) -> (u64, u64) {
     let st = t.mm.state.lock();
     let total: u64 = st.vmas.values().map(|v| v.end - v.start).sum();
@@ -744,8 +779,12 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
                 u64::try_from(*id).unwrap_or(0),
                 format!("/SYSV{:08x} (deleted)", key.cast_unsigned()),
             ),
+            // Shared anonymous memory is a deleted /dev/zero to Linux.
+            VmaName::Anon if v.shared => (0, 1, 0, "/dev/zero (deleted)".into()),
             VmaName::Anon => (0, 0, 0, String::new()),
         };
+        // The vDSO pages are the kernel's, private to each process.
+        let shared = v.shared && !matches!(v.name, VmaName::Vdso | VmaName::Vvar);
         let (ma, mi) = devno(dev);
         let mut line = format!(
             "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
@@ -766,7 +805,7 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
             } else {
                 '-'
             },
-            if v.shared { 's' } else { 'p' },
+            if shared { 's' } else { 'p' },
             off,
             ma,
             mi,
@@ -777,16 +816,34 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
                 line.push(' ');
             }
             line.push_str(&name);
-        } else {
-            line.pop();
         }
         s.push_str(&line);
         s.push('\n');
         if smaps {
             let kb = (v.end - v.start) / 1024;
+            let mut flags: Vec<&str> = Vec::new();
+            let prot = |b: i32| v.prot & b != 0;
+            for (on, f) in [
+                (prot(libc::PROT_READ), "rd"),
+                (prot(libc::PROT_WRITE), "wr"),
+                (prot(libc::PROT_EXEC), "ex"),
+                (shared, "sh"),
+                (true, "mr"),
+                (v.maywrite, "mw"),
+                (true, "me"),
+                (shared, "ms"),
+                (v.growsdown, "gd"),
+                (v.locked, "lo"),
+                (!shared && prot(libc::PROT_WRITE), "ac"),
+            ] {
+                if on {
+                    flags.push(f);
+                }
+            }
             let _ = write!(
                 s,
-                "Size:           {kb:>8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:                   0 kB\nPss:                   0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:         0 kB\nReferenced:            0 kB\nAnonymous:             0 kB\nSwap:                  0 kB\nLocked:                0 kB\nVmFlags: rd\n"
+                "Size:           {kb:>8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:                   0 kB\nPss:                   0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:         0 kB\nReferenced:            0 kB\nAnonymous:             0 kB\nSwap:                  0 kB\nLocked:                0 kB\nVmFlags: {} \n",
+                flags.join(" ")
             );
         }
     }
@@ -797,8 +854,11 @@ fn sigset_hex(s: u64) -> String {
     format!("{s:016x}")
 }
 
-fn status(st: &KState, t: &Task, reader: &UserNs) -> Vec<u8> {
+fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
+    // Resident pages of the memory file; pages of host files mapped in
+    // are not counted (RssFile stays 0).
+    let rss = crate::kernel::cpu::rss_kb(&t.mm);
     let (vsz, stack) = vm_size(t);
     let c = &p.creds;
     let h = p.sighand.lock();
@@ -817,6 +877,8 @@ fn status(st: &KState, t: &Task, reader: &UserNs) -> Vec<u8> {
         "T (stopped)"
     } else if p.exit.is_some() {
         "Z (zombie)"
+    } else if t.tid == reader_tid {
+        "R (running)"
     } else {
         "S (sleeping)"
     };
@@ -828,7 +890,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs) -> Vec<u8> {
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t       0 kB\nVmRSS:\t       0 kB\nRssAnon:\t       0 kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t       0 kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -840,7 +902,8 @@ fn status(st: &KState, t: &Task, reader: &UserNs) -> Vec<u8> {
         g(c.rgid), g(c.egid), g(c.sgid), g(c.fsgid),
         groups.join(" "),
         t.tgid, t.tid, p.pgid, p.sid,
-        vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024, stack / 1024,
+        vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
+        p.maxrss_kb.max(rss), rss, rss, data_kb(t), stack / 1024,
         p.threads.len(),
         sigset_hex(t.pending.set),
         sigset_hex(p.shared_pending.set),
@@ -861,9 +924,11 @@ fn status(st: &KState, t: &Task, reader: &UserNs) -> Vec<u8> {
     .into_bytes()
 }
 
-fn stat(st: &KState, t: &Task) -> Vec<u8> {
+/// /proc/PID/stat: proc(5)'s 52 fields.
+fn stat(st: &KState, t: &Task, reader: i32) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
+    let rss_pages = crate::kernel::cpu::rss_kb(&t.mm) / 4;
     let m = t.mm.state.lock();
     let state = if t.ptrace.as_ref().is_some_and(|tr| tr.stop.is_some()) {
         't'
@@ -871,32 +936,89 @@ fn stat(st: &KState, t: &Task) -> Vec<u8> {
         'T'
     } else if p.exit.is_some() {
         'Z'
+    } else if t.tid == reader {
+        // The reader is running.
+        'R'
     } else {
         'S'
     };
+    let ticks = |ns: u64| ns / 10_000_000;
     let start_ticks = START
         .get()
         .map(|s| t.start.saturating_duration_since(*s).as_millis() / 10)
         .unwrap_or(0);
-    format!(
-        "{} ({}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {} {} 0 18446744073709551615 0 0 {} 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 {} 0 {} {} {} {} 0\n",
-        t.tid,
-        String::from_utf8_lossy(&t.comm),
-        state,
-        p.ppid,
-        p.pgid,
-        p.sid,
-        p.threads.len(),
-        start_ticks,
-        vsz,
-        m.stack_top,
-        m.brk_start,
-        m.arg_range.0,
-        m.arg_range.1,
-        m.env_range.0,
-        m.env_range.1,
-    )
-    .into_bytes()
+    let (utime, stime) = crate::kernel::cpu::process_times(st, t.tgid);
+    let (tty_nr, tpgid) = match &p.ctty {
+        Some(pty) => ((136u64 << 8) | u64::from(pty.index), pty.session().1),
+        None => (0, -1),
+    };
+    let h = p.sighand.lock();
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (i, a) in h.iter().enumerate() {
+        if a.handler == 1 {
+            ign |= 1 << i;
+        } else if a.handler > 1 {
+            cgt |= 1 << i;
+        }
+    }
+    drop(h);
+    let rsslim = p.rlimits[libc::RLIMIT_RSS as usize].0;
+    let f: Vec<String> = vec![
+        t.tid.to_string(),
+        format!("({})", String::from_utf8_lossy(&t.comm)),
+        state.to_string(),
+        p.ppid.to_string(),
+        p.pgid.to_string(),
+        p.sid.to_string(),
+        tty_nr.to_string(),
+        tpgid.to_string(),
+        "4194560".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        ticks(utime).to_string(),
+        ticks(stime).to_string(),
+        ticks(p.child_times.0).to_string(),
+        ticks(p.child_times.1).to_string(),
+        (20 + p.nice).to_string(),
+        p.nice.to_string(),
+        p.threads.len().to_string(),
+        "0".into(),
+        start_ticks.to_string(),
+        vsz.to_string(),
+        rss_pages.to_string(),
+        rsslim.to_string(),
+        "1".into(),
+        "1".into(),
+        m.stack_top.to_string(),
+        "0".into(),
+        "0".into(),
+        (t.pending.set | p.shared_pending.set).to_string(),
+        t.sig_mask.get().to_string(),
+        ign.to_string(),
+        cgt.to_string(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "17".into(),
+        crate::kernel::cpu::current_cpu().to_string(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        m.brk_start.to_string(),
+        m.arg_range.0.to_string(),
+        m.arg_range.1.to_string(),
+        m.env_range.0.to_string(),
+        m.env_range.1.to_string(),
+        p.exit.as_ref().map_or(0, |e| e.status).to_string(),
+    ];
+    debug_assert_eq!(f.len(), 52);
+    format!("{}\n", f.join(" ")).into_bytes()
 }
 
 fn limits(r: &[(u64, u64); 16]) -> Vec<u8> {
@@ -1001,6 +1123,48 @@ impl Filesystem for ProcFs {
 
     fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
         let ino = ino_of(rel);
+        let mut st = self.lookup_node(c, rel, ino)?;
+        // What is under /proc/PID belongs to the process's effective
+        // ids, or to root while it is not dumpable (as Linux's).
+        if let Some((uid, gid)) = owner(c, rel) {
+            st.uid = uid;
+            st.gid = gid;
+        }
+        Ok(st)
+    }
+
+    fn magic_file(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {
+        self.magic(c, rel)
+    }
+
+    fn is_magic_link(&self, rel: &[u8]) -> bool {
+        self.is_magic(rel)
+    }
+
+    fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
+        self.read_link(c, rel)
+    }
+
+    fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
+        self.open_node(c, rel, flags, mode)
+    }
+}
+
+/// The owner of `rel` when it lies under /proc/PID.
+fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
+    let first = rel.split(|&b| b == b'/').next()?;
+    let st = c.st?;
+    let t = st.tasks.get(&parse_pid(first)?)?;
+    let p = st.procs.get(&t.tgid)?;
+    Some(if p.dumpable != 0 {
+        (p.creds.euid, p.creds.egid)
+    } else {
+        (0, 0)
+    })
+}
+
+impl ProcFs {
+    fn lookup_node(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
         Ok(match node(c, rel)? {
             Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
@@ -1010,6 +1174,7 @@ impl Filesystem for ProcFs {
                 gid,
                 ..stat_of(libc::S_IFREG | 0o644, ino, DEV, 0)
             },
+            Node::Denied(mode) => stat_of(mode, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | 0o777,
                 ino,
@@ -1019,8 +1184,17 @@ impl Filesystem for ProcFs {
         })
     }
 
-    fn magic_file(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {
+    fn magic(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {
         let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        // Another's fds and namespaces are ptrace's business.
+        {
+            let st = c.st?;
+            let t = st.tasks.get(&parse_pid(p.first()?)?)?;
+            let me = st.procs.get(&st.tasks.get(&c.tid)?.tgid)?;
+            if !st.procs.get(&t.tgid)?.inspectable_by(me) {
+                return None;
+            }
+        }
         if let [pid, b"ns", name] = p.as_slice() {
             let st = c.st?;
             let t = st.tasks.get(&parse_pid(pid)?)?;
@@ -1052,7 +1226,7 @@ impl Filesystem for ProcFs {
         st.tasks.get(&tid)?.files.lock().get(fd).ok()
     }
 
-    fn is_magic_link(&self, rel: &[u8]) -> bool {
+    fn is_magic(&self, rel: &[u8]) -> bool {
         let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
         let tail = match p.as_slice() {
             [_, b"task", _, rest @ ..] => rest,
@@ -1065,14 +1239,21 @@ impl Filesystem for ProcFs {
         )
     }
 
-    fn readlink(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
+    fn read_link(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
         match node(c, rel)? {
             Node::Link(l) => Ok(l),
+            Node::Denied(_) => Err(Errno::EACCES),
             _ => Err(Errno::EINVAL),
         }
     }
 
-    fn open(&self, c: &Caller, rel: &[u8], flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+    fn open_node(
+        &self,
+        c: &Caller,
+        rel: &[u8],
+        flags: i32,
+        _mode: u32,
+    ) -> KResult<Box<dyn FileOps>> {
         let ino = ino_of(rel);
         match node(c, rel)? {
             Node::Dir(_) => Ok(Box::new(ProcDir {
@@ -1089,7 +1270,7 @@ impl Filesystem for ProcFs {
                 }))
             }
             Node::Link(_) => Err(Errno::ELOOP),
-            Node::Mem(_, false) => Err(Errno::EACCES),
+            Node::Mem(_, false) | Node::Denied(_) => Err(Errno::EACCES),
             Node::Mem(mm, true) => Ok(Box::new(ProcMem {
                 mm,
                 stat: stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
