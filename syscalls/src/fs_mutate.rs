@@ -29,6 +29,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("renameat2", "dpdpx", Full, renameat2);
     r("chmod", "po", Full, chmod);
     r("fchmodat", "dpo", Full, fchmodat);
+    r("fchmodat2", "dpox", Full, fchmodat2);
     r("chown", "puu", Full, chown);
     r("lchown", "puu", Full, lchown);
     r("fchownat", "dpuux", Full, fchownat);
@@ -142,6 +143,12 @@ pub(crate) fn do_mknod(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64, dev: u64) 
             libc::S_IFDIR => return Err(Errno::EPERM),
             _ => return Err(Errno::EINVAL),
         }
+        // Devices need CAP_MKNOD (a 0:0 whiteout does not).
+        let device = matches!(mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK)
+            && !(mode & libc::S_IFMT == libc::S_IFCHR && dev == 0);
+        if device && !p.creds()?.capable(sentry::kernel::creds::cap::MKNOD) {
+            return Err(Errno::EPERM);
+        }
         let r = new_name(p, dirfd, path)?;
         let perm = mode & 0o7777 & !p.umask();
         let o = owner(p)?;
@@ -197,7 +204,8 @@ pub(crate) fn socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::socket::N
 pub(crate) fn do_mkdir(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
     p.vfs().changing(|| {
         let r = new_name(p, dirfd, path)?;
-        let perm = crate::abi::uint(mode) & 0o7777 & !p.umask();
+        // Linux keeps only the permissions and the sticky bit.
+        let perm = crate::abi::uint(mode) & 0o1777 & !p.umask();
         let o = owner(p)?;
         p.vfs().mknod(&p.w.c, &r, libc::S_IFDIR | perm, 0, o)?;
         Ok(0)
@@ -378,7 +386,7 @@ fn set(p: &Pcx<'_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
         return Err(refuse(r));
     }
     let st = r.stat.unwrap_or_default();
-    let attr = check_owner(p.creds()?, (st.uid, st.gid), attr)?;
+    let attr = check_owner(p.creds()?, &st, attr)?;
     if attr.size.is_some() {
         p.w.c.check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
     }
@@ -404,12 +412,10 @@ pub(crate) fn set_path(
 /// its own groups); chmod and times need ownership or CAP_FOWNER. The
 /// new owner and group, given in the caller's user namespace, come back
 /// as sandbox ids (EINVAL for one with no mapping there).
-fn check_owner(
-    c: &sentry::kernel::Creds,
-    (file_uid, file_gid): (u32, u32),
-    mut attr: SetAttr,
-) -> KResult<SetAttr> {
+fn check_owner(c: &sentry::kernel::Creds, st: &Stat, mut attr: SetAttr) -> KResult<SetAttr> {
     use sentry::kernel::creds::cap;
+    let (file_uid, file_gid) = (st.uid, st.gid);
+    let chown = attr.chown;
     if let Some(u) = attr.uid {
         attr.uid = Some(c.userns.uid_from_ns(u).ok_or(Errno::EINVAL)?);
     }
@@ -434,6 +440,27 @@ fn check_owner(
     {
         return Err(Errno::EPERM);
     }
+    // chmod: set-group-ID only for a member of the file's group (or
+    // with CAP_FSETID).
+    if let Some(m) = attr.mode.as_mut() {
+        let member = c.fsgid == file_gid || c.groups.contains(&file_gid);
+        if *m & libc::S_ISGID != 0 && !member && !c.capable_wrt(cap::FSETID, file_uid, file_gid) {
+            *m &= !libc::S_ISGID;
+        }
+    }
+    // chown of anything but a directory drops set-user-ID, and
+    // set-group-ID where group execute makes it one (Linux's
+    // ATTR_KILL_SUID/SGID, whoever asks).
+    if chown && st.mode & libc::S_IFMT != libc::S_IFDIR {
+        let mut m = st.mode & 0o7777;
+        m &= !libc::S_ISUID;
+        if m & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+            m &= !libc::S_ISGID;
+        }
+        if m != st.mode & 0o7777 {
+            attr.mode = Some(m);
+        }
+    }
     Ok(attr)
 }
 
@@ -448,6 +475,7 @@ pub(crate) fn own_attr(uid: u64, gid: u64) -> SetAttr {
     SetAttr {
         uid: id(uid),
         gid: id(gid),
+        chown: true,
         ..Default::default()
     }
 }
@@ -457,6 +485,33 @@ fn chmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn fchmodat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     set_path(&pcx(ctx), a[0], a[1], true, mode_attr(a[2]))
 }
+/// fchmodat2 (Linux 6.6): fchmodat with flags. A symlink's own mode
+/// cannot change (EOPNOTSUPP); AT_EMPTY_PATH names the dirfd's file,
+/// an O_PATH one included.
+fn fchmodat2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let flags = crate::abi::int(a[3]);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::AT_EMPTY_PATH != 0
+        && sentry::mm::read_cstr(&ctx.mm, a[1], 1).is_ok_and(|p| p.is_empty())
+    {
+        return set_fd(ctx, a[0], mode_attr(a[2]), true);
+    }
+    if flags & libc::AT_SYMLINK_NOFOLLOW == 0 {
+        return fchmodat(ctx, a);
+    }
+    let p = pcx(ctx);
+    p.vfs().changing(|| {
+        let r = existing(&p, a[0], a[1], false)?;
+        if r.stat
+            .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFLNK)
+        {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        set(&p, &r, mode_attr(a[2]))
+    })
+}
 fn chown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     set_path(&pcx(ctx), CWD, a[0], true, own_attr(a[1], a[2]))
 }
@@ -464,24 +519,37 @@ fn lchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     set_path(&pcx(ctx), CWD, a[0], false, own_attr(a[1], a[2]))
 }
 
-/// fchmod/fchown/futimens and their AT_EMPTY_PATH forms: the open file.
-fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
+/// fchmod/fchown/futimens and their AT_EMPTY_PATH forms: the open file
+/// (an O_PATH one only where `o_path` says the call takes it).
+fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr, o_path: bool) -> KResult<u64> {
     let f = fdget(ctx, fd)?;
-    if f.flags() & libc::O_PATH != 0 {
+    if f.flags() & libc::O_PATH != 0 && !o_path {
         return Err(Errno::EBADF);
     }
-    let st = f.ops.stat()?;
-    let attr = check_owner(&ctx.proc_ref().creds, (st.uid, st.gid), attr)?;
-    let mut r = f.ops.setattr(&attr);
-    if matches!(r, Err(e) if e == Errno::EPERM || e == Errno::EACCES) && f.ops.host_fd().is_some() {
-        // The unprivileged sandbox may not change a host file it does not
-        // own through the fd; the gofer may, by the file's path.
+    let st = f.stat()?;
+    let attr = check_owner(&ctx.proc_ref().creds, &st, attr)?;
+    let mut r = if f.flags() & libc::O_PATH != 0 {
+        Err(Errno::EROFS)
+    } else {
+        f.ops.setattr(&attr)
+    };
+    // Through the file's path instead: the unprivileged sandbox may not
+    // change a host file it does not own through the fd (the gofer may,
+    // by path), and directories and files an overlay serves from below
+    // change by path (copied up first).
+    let denied = matches!(r, Err(e) if e == Errno::EPERM || e == Errno::EACCES);
+    let by_path = matches!(r, Err(e) if e == Errno::EROFS) || (denied && f.ops.host_fd().is_some());
+    if by_path {
         if let Ok(place) = ctx.k.vfs.resolve_file(ctx, &f) {
-            let c = ctx.caller();
-            r = ctx
-                .k
-                .vfs
-                .changing(|| place.mount.fs.setattr(&c, &place.rel, &attr));
+            if place.mount.flags & libc::MS_RDONLY != 0 {
+                r = Err(Errno::EROFS);
+            } else {
+                let c = ctx.caller();
+                r = ctx
+                    .k
+                    .vfs
+                    .changing(|| place.mount.fs.setattr(&c, &place.rel, &attr));
+            }
         }
     }
     match r {
@@ -497,10 +565,10 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr) -> KResult<u64> {
     }
 }
 fn fchmod(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    set_fd(ctx, a[0], mode_attr(a[1]))
+    set_fd(ctx, a[0], mode_attr(a[1]), false)
 }
 fn fchown(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    set_fd(ctx, a[0], own_attr(a[1], a[2]))
+    set_fd(ctx, a[0], own_attr(a[1], a[2]), false)
 }
 fn fchownat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let flags = crate::abi::int(a[4]);
@@ -510,7 +578,7 @@ fn fchownat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::AT_EMPTY_PATH != 0
         && sentry::mm::read_cstr(&ctx.mm, a[1], 1).is_ok_and(|p| p.is_empty())
     {
-        return set_fd(ctx, a[0], own_attr(a[2], a[3]));
+        return set_fd(ctx, a[0], own_attr(a[2], a[3]), true);
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     set_path(&pcx(ctx), a[0], a[1], follow, own_attr(a[2], a[3]))
@@ -570,7 +638,7 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] == 0 {
         fdget(ctx, a[0])?;
         ns_ok()?;
-        return set_fd(ctx, a[0], attr);
+        return set_fd(ctx, a[0], attr, false);
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let p = pcx(ctx);

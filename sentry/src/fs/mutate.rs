@@ -17,6 +17,40 @@ pub fn attr_event(a: &SetAttr) -> u32 {
 }
 
 impl Vfs {
+    /// What a new node at `r` gets from its directory (Linux's
+    /// inode_init_owner): in a set-group-ID directory the directory's
+    /// group, and a new directory the bit too; a set-group-ID executable
+    /// made by someone outside its group (without CAP_FSETID) loses it.
+    fn inherit(
+        &self,
+        c: &Caller,
+        r: &Resolved,
+        mut mode: u32,
+        mut owner: (u32, u32),
+    ) -> (u32, (u32, u32)) {
+        let mut parent = super::vfs::split(&r.path);
+        parent.pop();
+        if let Ok(d) = self.lstat(c, &parent) {
+            if d.mode & libc::S_ISGID != 0 {
+                owner.1 = d.gid;
+                if mode & libc::S_IFMT == libc::S_IFDIR {
+                    mode |= libc::S_ISGID;
+                }
+            }
+        }
+        let sgid_exec = libc::S_ISGID | libc::S_IXGRP;
+        if mode & libc::S_IFMT != libc::S_IFDIR && mode & sgid_exec == sgid_exec {
+            if let Some(cr) = c.creds() {
+                let member = cr.fsgid == owner.1 || cr.groups.contains(&owner.1);
+                let fsetid = cr.capable_wrt(crate::kernel::creds::cap::FSETID, owner.0, owner.1);
+                if !member && !fsetid {
+                    mode &= !libc::S_ISGID;
+                }
+            }
+        }
+        (mode, owner)
+    }
+
     /// mknod(2)/mkdir(2)/open(O_CREAT) of the absent `r`: a node of `mode`
     /// (type and permissions) owned by `owner`.
     pub fn mknod(
@@ -27,8 +61,9 @@ impl Vfs {
         rdev: u64,
         owner: (u32, u32),
     ) -> KResult<()> {
-        self.changing(|| r.mount.fs.mknod(c, &r.rel, mode, rdev, owner))?;
         let dir = mode & libc::S_IFMT == libc::S_IFDIR;
+        let (mode, owner) = self.inherit(c, r, mode, owner);
+        self.changing(|| r.mount.fs.mknod(c, &r.rel, mode, rdev, owner))?;
         self.inotify.note(&r.path, IN_CREATE, dir);
         Ok(())
     }
@@ -41,6 +76,7 @@ impl Vfs {
         target: &[u8],
         owner: (u32, u32),
     ) -> KResult<()> {
+        let (_, owner) = self.inherit(c, r, libc::S_IFLNK, owner);
         self.changing(|| r.mount.fs.symlink(c, &r.rel, target, owner))?;
         self.inotify.note(&r.path, IN_CREATE, false);
         Ok(())

@@ -237,6 +237,9 @@ pub struct SetAttr {
     pub size: Option<u64>,
     pub atime: Option<(i64, i64)>,
     pub mtime: Option<(i64, i64)>,
+    /// A chown(2) family call (set-user-ID bits drop even when neither
+    /// id changes).
+    pub chown: bool,
 }
 
 #[derive(Clone)]
@@ -807,7 +810,7 @@ impl Vfs {
         self.ns(c).mount_of(path)
     }
 
-    fn lstat(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<Stat> {
+    pub(super) fn lstat(&self, c: &Caller, comps: &[Vec<u8>]) -> KResult<Stat> {
         let path = join(comps);
         let (m, rel) = self.mount_of(c, &path);
         m.fs.lookup(c, &rel)
