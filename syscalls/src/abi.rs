@@ -143,7 +143,17 @@ pub fn str_array_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Vec<Vec<u8>>> {
         if p == 0 {
             break;
         }
-        let s = read_cstr(mm, p, 128 * 1024)?;
+        // MAX_ARG_STRLEN counts the NUL: E2BIG past it, as Linux.
+        let s = read_cstr(mm, p, 128 * 1024).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        if s.len() + 1 > 128 * 1024 {
+            return Err(Errno::E2BIG);
+        }
         total += s.len() + 1;
         if total > 2 << 20 {
             return Err(Errno::E2BIG);

@@ -118,6 +118,39 @@ pub fn fdget(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
     ctx.task().files.lock().get(crate::abi::int(fd))
 }
 
+/// The kernel's O_LARGEFILE (glibc's constant is 0 on 64-bit).
+pub(crate) const O_LARGEFILE: i32 = 0o100_000;
+
+/// open(2)'s flags as Linux keeps them: O_PATH's few only, every other
+/// open with O_LARGEFILE (64-bit); O_DIRECTORY with O_CREAT is EINVAL
+/// (Linux 6.4).
+pub(crate) fn open_flags(flags: i32) -> KResult<i32> {
+    if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(if flags & libc::O_PATH != 0 {
+        flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+    } else {
+        flags | O_LARGEFILE
+    })
+}
+
+/// EBADF for an O_PATH file, which names a place but is no open file
+/// for I/O, locks, ioctls or attributes.
+pub(crate) fn not_path(f: &File) -> KResult<()> {
+    if f.flags() & libc::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    Ok(())
+}
+
+/// An fd's open file, not an O_PATH one (EBADF).
+pub fn fdget_io(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<Arc<File>> {
+    let f = fdget(ctx, fd)?;
+    not_path(&f)?;
+    Ok(f)
+}
+
 fn nofile(ctx: &Ctx<'_, '_>) -> u64 {
     ctx.proc_ref().nofile()
 }
@@ -254,7 +287,7 @@ fn do_open_how(
     how: u64,
 ) -> KResult<u64> {
     let p = abi::path(ctx, path)?;
-    let flags = crate::abi::int(flags);
+    let flags = open_flags(crate::abi::int(flags))?;
     let umask = ctx.task().fs.lock().umask;
     let mode = crate::abi::uint(mode) & !umask & 0o7777;
     let f = ctx
@@ -389,6 +422,7 @@ fn lseek(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// lseek(2) on an open file (needs nothing of the kernel's state).
 pub(crate) fn seek(f: &Arc<File>, off: u64, whence: u64) -> KResult<u64> {
+    not_path(f)?;
     let whence = crate::abi::int(whence);
     if !(0..=4).contains(&whence) {
         return Err(Errno::EINVAL);
@@ -583,6 +617,7 @@ fn list_dir(
     len: u64,
     old: bool,
 ) -> KResult<u64> {
+    not_path(f)?;
     let st = f.ops.stat()?;
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
@@ -877,6 +912,18 @@ pub(crate) fn fcntl_fd(
         Ok(f) => f,
         Err(e) => return Some(Err(e)),
     };
+    // An O_PATH file takes only the fd-level commands and F_GETFL.
+    let fd_level = [
+        libc::F_DUPFD,
+        libc::F_DUPFD_CLOEXEC,
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_GETFL,
+        1027,
+    ];
+    if f.flags() & libc::O_PATH != 0 && !fd_level.contains(&cmd) {
+        return Some(Err(Errno::EBADF));
+    }
     Some(match cmd {
         libc::F_DUPFD => dup_in(files, lim, fd, a[2], false),
         libc::F_DUPFD_CLOEXEC => dup_in(files, lim, fd, a[2], true),
@@ -982,7 +1029,15 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         libc::F_SETPIPE_SZ => match f.ops.pipe(false) {
-            Some(p) => Ok(p.set_capacity(crate::abi::size(a[2]))? as u64),
+            Some(p) => {
+                let privileged = ctx
+                    .proc_ref()
+                    .creds
+                    .capable(sentry::kernel::creds::cap::SYS_RESOURCE);
+                // The argument is an unsigned int.
+                let size = u32::try_from(a[2] & 0xffff_ffff).unwrap_or(u32::MAX);
+                Ok(p.set_capacity(size, privileged)? as u64)
+            }
             None => Err(Errno::EBADF),
         },
         libc::F_GETPIPE_SZ => match f.ops.pipe(false) {
@@ -1068,12 +1123,12 @@ fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64>
     if !exists {
         return Err(Errno::ESRCH);
     }
-    *f.owner.lock() = if id == 0 { (F_OWNER_PID, 0) } else { owner };
+    *f.owner.lock() = owner;
     Ok(0)
 }
 
 fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let f = fdget(ctx, a[0])?;
+    let f = fdget_io(ctx, a[0])?;
     match a[1] as libc::c_ulong {
         libc::FIOCLEX | libc::FIONCLEX => {
             let files = ctx.task().files.clone();
@@ -1183,7 +1238,13 @@ fn poll_wait(
         {
             let c = ctx.caller();
             for (i, &(fd, ev)) in fds.iter().enumerate() {
-                let want = ev | libc::POLLERR | libc::POLLHUP;
+                // POLLRDNORM and POLLWRNORM are POLLIN and POLLOUT to
+                // files here, and reported with them, as Linux's are.
+                let norm = |b: i16, n: i16, v: i16| if b & n != 0 { v } else { 0 };
+                let ask = ev
+                    | norm(ev, libc::POLLRDNORM, libc::POLLIN)
+                    | norm(ev, libc::POLLWRNORM, libc::POLLOUT);
+                let want = ask | libc::POLLERR | libc::POLLHUP;
                 let r = match (&files[i], fd < 0) {
                     (_, true) => 0,
                     (None, false) => libc::POLLNVAL,
@@ -1193,11 +1254,13 @@ fn poll_wait(
                                 w.on(&q, e);
                             }
                         }
-                        let r = f.ops.poll_for(&c, want);
+                        let mut r = f.ops.poll_for(&c, want);
+                        r |= norm(r, libc::POLLIN, libc::POLLRDNORM)
+                            | norm(r, libc::POLLOUT, libc::POLLWRNORM);
                         if let Some(h) = f.ops.host_fd() {
-                            hosts.push((h, ev));
+                            hosts.push((h, ask));
                         }
-                        r & (want | libc::POLLNVAL)
+                        r & (ev | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL)
                     }
                 };
                 ready |= r != 0;
@@ -1220,7 +1283,7 @@ fn deadline_of(d: Option<Duration>) -> Option<Instant> {
 }
 
 fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) -> KResult<u64> {
-    if n > nofile(ctx).max(1024) {
+    if n > nofile(ctx) {
         return Err(Errno::EINVAL);
     }
     let mut raw: Vec<[u8; 8]> = Vec::with_capacity(crate::abi::size(n));
@@ -1441,7 +1504,7 @@ fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn fsync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    fdget(ctx, a[0])?.ops.sync()?;
+    fdget_io(ctx, a[0])?.ops.sync()?;
     Ok(0)
 }
 fn sync(_ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
@@ -1578,6 +1641,7 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// ftruncate(2) of open file `f` to `len`, with or without the kernel lock.
 pub(crate) fn ftruncate_file(f: &Arc<File>, len: u64) -> KResult<u64> {
+    not_path(f)?;
     if (crate::abi::long(len)) < 0 || !f.writable() {
         return Err(Errno::EINVAL);
     }
@@ -1620,6 +1684,6 @@ fn memfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         (0o777, sentry::fs::file::F_SEAL_SEAL)
     };
     let ops = sentry::fs::tmpfs::anonymous_file(1 << 34, mode, seals, &ctx.k.memfile);
-    let f = File::new(ops, libc::O_RDWR | libc::O_LARGEFILE, path);
+    let f = File::new(ops, libc::O_RDWR | O_LARGEFILE, path);
     install(ctx, f, flags & MFD_CLOEXEC != 0)
 }

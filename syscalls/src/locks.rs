@@ -160,7 +160,7 @@ pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     const LOCK_EX: u64 = 2;
     const LOCK_NB: u64 = 4;
     const LOCK_UN: u64 = 8;
-    let f = fdget(ctx, a[0])?;
+    let f = crate::fs::fdget_io(ctx, a[0])?;
     let op = a[1];
     let owner = Owner::of_file(&f);
     let key = key_of(&f)?;

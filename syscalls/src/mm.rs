@@ -138,6 +138,9 @@ fn map_in(
     locked: bool,
 ) -> KResult<u64> {
     let (len, prot, flags, off) = (a[1], crate::abi::int(a[2]), crate::abi::int(a[3]), a[5]);
+    if let Some(f) = &file {
+        crate::fs::not_path(f)?;
+    }
     let shared = flags & 0xf != libc::MAP_PRIVATE;
     let mut copy = None;
     if let Some(f) = file {

@@ -150,7 +150,8 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
         // Host calls that can block (fsync of a host file) or change a
         // file's size: the open file is all they need.
         libc::SYS_fsync | libc::SYS_fdatasync => {
-            return Some(file(cx, a[0])?.ops.sync().map(|()| 0))
+            let f = file(cx, a[0])?;
+            return Some(fs::not_path(&f).and_then(|()| f.ops.sync().map(|()| 0)));
         }
         libc::SYS_ftruncate if !cx.k.vfs.inotify.active() => {
             return Some(fs::ftruncate_file(&file(cx, a[0])?, a[1]))
@@ -296,7 +297,10 @@ fn pcx<'a>(cx: &'a Unlocked<'_>) -> Pcx<'a> {
 /// `Vfs::open_in` takes. Opens of FIFOs (which wait), terminals (which
 /// concern the caller) and procfs go to the locked handler.
 fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64, mode: u64) -> Option<KResult<u64>> {
-    let flags = int(flags);
+    let flags = match crate::fs::open_flags(int(flags)) {
+        Ok(f) => f,
+        Err(e) => return Some(Err(e)),
+    };
     let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
     if flags & tmpfile != 0 || cx.k.vfs.inotify.active() {
         return None;

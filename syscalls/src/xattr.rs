@@ -63,7 +63,7 @@ fn resolve(ctx: &mut Ctx<'_, '_>, on: On) -> KResult<Resolved> {
             ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, follow)?
         }
         On::Fd(fd) => {
-            let f = fdget(ctx, fd)?;
+            let f = crate::fs::fdget_io(ctx, fd)?;
             // Pipes, sockets and anonymous files keep no attributes.
             ctx.k
                 .vfs

@@ -301,7 +301,7 @@ impl File {
             pos: Mutex::new(0),
             name,
             dir_pos: Mutex::new((0, None)),
-            owner: Mutex::new((1, 0)),
+            owner: Mutex::new((0, 0)),
             owner_sig: Default::default(),
             watched: Default::default(),
             lock_waiters: Default::default(),

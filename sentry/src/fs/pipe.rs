@@ -154,9 +154,18 @@ impl PipeEnd {
         format!("pipe:[{}]", self.pipe.ino).into_bytes()
     }
 
-    pub fn set_capacity(&self, size: usize) -> KResult<usize> {
+    /// F_SETPIPE_SZ: `size` rounded up to a power of two of pages;
+    /// EINVAL past 2^31, EPERM past /proc/sys/fs/pipe-max-size (1 MiB)
+    /// unless `privileged` (CAP_SYS_RESOURCE).
+    pub fn set_capacity(&self, size: u32, privileged: bool) -> KResult<usize> {
+        if size > 1 << 31 {
+            return Err(Errno::EINVAL);
+        }
+        let size = (size as usize).max(PIPE_BUF).next_power_of_two();
+        if size > 1 << 20 && !privileged {
+            return Err(Errno::EPERM);
+        }
         let mut p = self.pipe.inner.lock();
-        let size = size.clamp(PIPE_BUF, 1 << 20).next_power_of_two();
         if size < p.buf.len() {
             return Err(Errno::EBUSY);
         }
@@ -349,7 +358,8 @@ impl FileOps for PipeEnd {
         if self.write {
             if p.readers == 0 {
                 r |= libc::POLLERR;
-            } else if p.cap - p.buf.len() >= PIPE_BUF.min(p.cap) {
+            }
+            if p.cap - p.buf.len() >= PIPE_BUF.min(p.cap) {
                 r |= libc::POLLOUT;
             }
         } else {

@@ -1268,6 +1268,9 @@ impl Vfs {
         if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 {
             return Err(Errno::EEXIST);
         }
+        if flags & libc::O_CREAT != 0 && r.stat.is_some_and(|s| s.is_dir()) {
+            return Err(Errno::EISDIR);
+        }
         self.open_resolved_by(&w.c, &r, flags, mode)
     }
 }

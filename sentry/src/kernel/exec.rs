@@ -117,6 +117,46 @@ impl ExecPrep {
     }
 }
 
+/// An interpreter line ("#!" first) as Linux's binfmt_script reads it
+/// from the file's first 256 bytes (the last not used): the interpreter
+/// and its one optional argument, split at the first space or tab;
+/// only spaces and tabs are trimmed (a CR is part of the name); ENOEXEC
+/// without a name, or when a name without a newline may be truncated.
+fn shebang(head: &[u8; 256]) -> KResult<(Vec<u8>, Option<Vec<u8>>)> {
+    let spacetab = |c: u8| c == b' ' || c == b'\t';
+    let term = |c: u8| spacetab(c) || c == 0;
+    let buf_end = head.len() - 1;
+    let mut end = match head.iter().position(|&c| c == b'\n') {
+        Some(i) => i,
+        None => {
+            let start = (2..buf_end)
+                .find(|&i| !spacetab(head[i]))
+                .ok_or(Errno::ENOEXEC)?;
+            if !(start..buf_end).any(|i| term(head[i])) {
+                return Err(Errno::ENOEXEC);
+            }
+            buf_end
+        }
+    };
+    while end > 2 && spacetab(head[end - 1]) {
+        end -= 1;
+    }
+    let name = (2..end)
+        .find(|&i| !spacetab(head[i]))
+        .ok_or(Errno::ENOEXEC)?;
+    let sep = (name..end).find(|&i| term(head[i]));
+    let interp = head[name..sep.unwrap_or(end)].to_vec();
+    if interp.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let arg = sep.filter(|&s| head[s] != 0).and_then(|s| {
+        let a = (s..end).find(|&i| !spacetab(head[i]))?;
+        let stop = (a..end).find(|&i| head[i] == 0).unwrap_or(end);
+        Some(head[a..stop].to_vec())
+    });
+    Ok((interp, arg))
+}
+
 /// The part of execve before its point of no return, for a caller with
 /// `creds` walking with `w` (with or without the kernel lock: a walk
 /// that needs it answers NEEDLOCK). Changes nothing the caller can see.
@@ -140,31 +180,23 @@ pub fn prepare(
         v.extend_from_slice(path);
         v
     };
+    // No argv at all is one empty argument (Linux 5.18).
+    if argv.is_empty() {
+        argv.push(Vec::new());
+    }
     let mut img = open_exec(k, w, creds, dirfd, path)?;
     let mut script_arg = execfn.clone();
-    // Interpreter scripts, up to four levels deep.
+    // Interpreter scripts, up to five levels deep.
     for depth in 0.. {
         let mut head = [0u8; 256];
         let n = img.file.read_at(&mut head, 0)?;
         if n < 2 || &head[..2] != b"#!" {
             break;
         }
-        if depth >= 4 {
+        if depth >= 5 {
             return Err(Errno::ELOOP);
         }
-        let line = &head[2..n];
-        let end = line.iter().position(|&c| c == b'\n').unwrap_or(line.len());
-        let line = &line[..end];
-        let mut parts = line.trim_ascii().splitn(2, |c| *c == b' ' || *c == b'\t');
-        let interp = parts
-            .next()
-            .filter(|i| !i.is_empty())
-            .ok_or(Errno::ENOEXEC)?
-            .to_vec();
-        let arg = parts
-            .next()
-            .map(|a| a.trim_ascii().to_vec())
-            .filter(|a| !a.is_empty());
+        let (interp, arg) = shebang(&head)?;
         let mut nargv = vec![interp.clone()];
         nargv.extend(arg);
         nargv.push(std::mem::replace(&mut script_arg, interp.clone()));
@@ -626,5 +658,38 @@ pub fn signals_and_exit(
             sighand.lock()[crate::num::sig_index(sig)] = Default::default();
         }
         // Like Linux, keep delivering: later frames stack on this one.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(s: &[u8]) -> [u8; 256] {
+        let mut h = [0u8; 256];
+        h[..s.len()].copy_from_slice(s);
+        h
+    }
+
+    #[test]
+    fn interpreter_lines_parse_as_linux_reads_them() {
+        let p = |s: &[u8]| shebang(&line(s));
+        assert_eq!(p(b"#!/bin/sh\n"), Ok((b"/bin/sh".to_vec(), None)));
+        assert_eq!(
+            p(b"#! /usr/bin/env  python3 -u \nrest"),
+            Ok((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        // A CR stays part of the name; tabs separate.
+        assert_eq!(p(b"#!/bin/sh\r\n"), Ok((b"/bin/sh\r".to_vec(), None)));
+        assert_eq!(
+            p(b"#!/a\tb c\n"),
+            Ok((b"/a".to_vec(), Some(b"b c".to_vec())))
+        );
+        // A NUL ends the name; no newline is fine when the name ends.
+        assert_eq!(p(b"#!/bin/true"), Ok((b"/bin/true".to_vec(), None)));
+        assert_eq!(p(b"#!   \n"), Err(Errno::ENOEXEC));
+        let mut long = vec![b'#', b'!', b'/'];
+        long.extend(std::iter::repeat_n(b'y', 300));
+        assert_eq!(p(&long[..256]), Err(Errno::ENOEXEC));
     }
 }

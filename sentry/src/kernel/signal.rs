@@ -520,15 +520,13 @@ pub fn has_pending(st: &KState, tid: i32) -> bool {
     pend != 0
 }
 
-/// The fatal exit a default action produces.
+/// The fatal exit a default action produces. The sandbox writes no core
+/// files, so a core-dumping signal is reported as a kill (no core bit,
+/// CLD_KILLED), as Linux reports one whose dump did not happen.
 pub fn fatal_info(sig: i32) -> ExitInfo {
     ExitInfo {
         status: sig & 0x7f,
-        code: if default_action(sig) == Default_::Core {
-            CLD_DUMPED
-        } else {
-            CLD_KILLED
-        },
+        code: CLD_KILLED,
         value: sig,
     }
 }
