@@ -397,7 +397,7 @@ fn overlay(ctx: &mut Ctx<'_, '_>, data: &[u8]) -> KResult<Arc<dyn sentry::fs::vf
         _ => None,
     };
     let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
-    Ok(Arc::new(OverlayMount::new(upper, lowers, o.userxattr, dev)))
+    Ok(OverlayMount::new(upper, lowers, o.userxattr, dev))
 }
 
 fn umount2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -6,7 +6,6 @@
 //! on Linux's overlayfs without redirect_dir.
 
 use super::file::{File, FileOps};
-use super::synth::SynthDir;
 use super::tmpfs::TmpFs;
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp};
 use crate::errno::{Errno, KResult};
@@ -16,6 +15,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 pub struct OverlayFs {
+    /// Itself, for its open directories (listed afresh at each rewind).
+    me: std::sync::Weak<OverlayFs>,
     upper: Arc<TmpFs>,
     lower: Arc<dyn Filesystem>,
     /// Where this overlay's root is in the lower filesystem ("tmp").
@@ -44,13 +45,14 @@ fn is_dir(st: &Stat) -> bool {
 }
 
 impl OverlayFs {
-    pub fn new(upper: TmpFs, lower: Arc<dyn Filesystem>, lower_root: &[u8]) -> OverlayFs {
-        OverlayFs {
+    pub fn new(upper: TmpFs, lower: Arc<dyn Filesystem>, lower_root: &[u8]) -> Arc<OverlayFs> {
+        Arc::new_cyclic(|me| OverlayFs {
+            me: me.clone(),
             upper: Arc::new(upper),
             lower,
             lower_root: lower_root.to_vec(),
             whiteouts: Mutex::new(HashSet::new()),
-        }
+        })
     }
 
     fn whited_out(&self, rel: &[u8]) -> bool {
@@ -161,7 +163,7 @@ impl OverlayFs {
                 libc::O_RDONLY | libc::O_DIRECTORY,
                 0,
             )?;
-            lower = d.readdir()?;
+            lower = d.readdir_for(c)?;
             // Whiteouts of this directory's children (rel itself is visible,
             // so none of its ancestors is whited out).
             let hidden: HashSet<Vec<u8>> = self
@@ -182,7 +184,7 @@ impl OverlayFs {
         let mut out: BTreeMap<Vec<u8>, DirEntry> =
             lower.into_iter().map(|e| (e.name.clone(), e)).collect();
         let d = self.upper.open(c, rel, libc::O_RDONLY, 0)?;
-        for e in d.readdir()? {
+        for e in d.readdir_for(c)? {
             out.insert(e.name.clone(), e);
         }
         Ok(out.into_values().collect())
@@ -194,6 +196,12 @@ fn times_of(st: &Stat) -> SetAttr {
         atime: Some(st.atime),
         mtime: Some(st.mtime),
         ..Default::default()
+    }
+}
+
+impl super::overlay_mount::Lister for OverlayFs {
+    fn list(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<DirEntry>> {
+        self.merged_entries(c, rel)
     }
 }
 
@@ -230,10 +238,8 @@ impl Filesystem for OverlayFs {
     fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
         let st = self.lookup(c, rel)?;
         if is_dir(&st) {
-            return Ok(Box::new(SynthDir {
-                stat: st,
-                entries: self.merged_entries(c, rel)?,
-            }));
+            let fs: Arc<dyn super::overlay_mount::Lister> = self.me.upgrade().ok_or(Errno::EIO)?;
+            return Ok(Box::new(super::overlay_mount::MergedDir::new(fs, rel, st)));
         }
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if self.upper_stat(c, rel).is_none() {

@@ -72,7 +72,58 @@ fn ancestors(rel: &[u8]) -> Vec<&[u8]> {
     v
 }
 
+/// A merged view that lists a directory's entries for a caller.
+pub trait Lister: Send + Sync {
+    fn list(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<DirEntry>>;
+}
+
+/// An open merged directory: listed when read (again after a rewind),
+/// so it shows entries made or removed since it was opened.
+pub struct MergedDir {
+    fs: Arc<dyn Lister>,
+    rel: Vec<u8>,
+    stat: Stat,
+}
+
+impl MergedDir {
+    pub fn new(fs: Arc<dyn Lister>, rel: &[u8], stat: Stat) -> MergedDir {
+        MergedDir {
+            fs,
+            rel: rel.to_vec(),
+            stat,
+        }
+    }
+}
+
+impl FileOps for MergedDir {
+    fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        // Listing needs the caller: `readdir_for`.
+        Err(Errno::EIO)
+    }
+    fn readdir_for(&self, c: &Caller) -> KResult<Vec<DirEntry>> {
+        self.fs.list(c, &self.rel)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        SynthDir {
+            entries: Vec::new(),
+            stat: self.stat,
+        }
+        .seek(f, off, whence)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub struct OverlayMount {
+    /// Itself, for its open directories.
+    me: std::sync::Weak<OverlayMount>,
     upper: Option<Layer>,
     /// Top first.
     lowers: Vec<Layer>,
@@ -86,8 +137,9 @@ impl OverlayMount {
         lowers: Vec<Layer>,
         userxattr: bool,
         dev: u64,
-    ) -> OverlayMount {
-        OverlayMount {
+    ) -> Arc<OverlayMount> {
+        Arc::new_cyclic(|me| OverlayMount {
+            me: me.clone(),
             upper,
             lowers,
             opaque_xattr: if userxattr {
@@ -96,7 +148,7 @@ impl OverlayMount {
                 b"trusted.overlay.opaque"
             },
             dev,
-        }
+        })
     }
 
     fn layers(&self) -> impl Iterator<Item = &Layer> {
@@ -175,7 +227,7 @@ impl OverlayMount {
                 Some(st) if is_dir(&st) => {
                     let d =
                         l.fs.open(c, &l.at(rel), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-                    for e in d.readdir()? {
+                    for e in d.readdir_for(c)? {
                         if out.contains_key(&e.name) || hidden.contains(&e.name) {
                             continue;
                         }
@@ -308,7 +360,7 @@ impl OverlayMount {
         let d = up
             .fs
             .open(c, &up.at(rel), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        for e in d.readdir()? {
+        for e in d.readdir_for(c)? {
             up.fs.unlink(c, &up.at(&join(rel, &e.name)), false)?;
         }
         up.fs.unlink(c, &up.at(rel), true)
@@ -320,6 +372,12 @@ fn times_of(st: &Stat) -> SetAttr {
         atime: Some(st.atime),
         mtime: Some(st.mtime),
         ..Default::default()
+    }
+}
+
+impl Lister for OverlayMount {
+    fn list(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<DirEntry>> {
+        self.entries(c, rel)
     }
 }
 
@@ -355,10 +413,8 @@ impl Filesystem for OverlayMount {
     fn open(&self, c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
         let st = self.lookup(c, rel)?;
         if is_dir(&st) {
-            return Ok(Box::new(SynthDir {
-                stat: st,
-                entries: self.entries(c, rel)?,
-            }));
+            let fs: Arc<dyn Lister> = self.me.upgrade().ok_or(Errno::EIO)?;
+            return Ok(Box::new(MergedDir::new(fs, rel, st)));
         }
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let (i, _) = self.find(c, rel)?;

@@ -725,7 +725,7 @@ impl Vfs {
             // A read-only container root: the root itself, unchangeable.
             Mount::new(b"/", root, b"", "gofer", libc::MS_RDONLY)
         } else {
-            Mount::new(b"/", Arc::new(overlay), b"", "overlay", 0)
+            Mount::new(b"/", overlay, b"", "overlay", 0)
         };
         let mut mounts = vec![
             top,
