@@ -73,14 +73,25 @@ fn split_last(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
 
 /// Where a new name goes: its parent must exist, the name must not.
 fn new_name(p: &Pcx<'_>, dirfd: u64, path: u64) -> KResult<Resolved> {
-    new_name_of(p, dirfd, &p.path(path)?)
+    new_name_of(p, dirfd, &p.path(path)?, false)
 }
 
-/// `new_name` of a path already read.
-fn new_name_of(p: &Pcx<'_>, dirfd: u64, path: &[u8]) -> KResult<Resolved> {
-    let r = p.resolve(dirfd, path, false)?;
+/// `new_name` of a path already read; `dir` for mkdir, the one creation
+/// a trailing slash suits. A name that exists is EEXIST even when it is
+/// a symlink the slash would follow (Linux's filename_create); a
+/// trailing slash on any other new name is ENOENT.
+fn new_name_of(p: &Pcx<'_>, dirfd: u64, path: &[u8], dir: bool) -> KResult<Resolved> {
+    let bare_len = path
+        .iter()
+        .rposition(|&c| c != b'/')
+        .map_or(path.len().min(1), |i| i + 1);
+    let trailing = bare_len < path.len();
+    let r = p.resolve(dirfd, &path[..bare_len], false)?;
     if r.stat.is_some() {
         return Err(Errno::EEXIST);
+    }
+    if trailing && !dir {
+        return Err(Errno::ENOENT);
     }
     if !writable(&r) {
         return Err(refuse(&r));
@@ -161,7 +172,7 @@ pub(crate) fn do_mknod(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64, dev: u64) 
 /// makes one (EADDRINUSE where the name exists), and its identity.
 pub(crate) fn make_socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::socket::NodeId> {
     p.vfs().changing(|| {
-        let r = new_name_of(p, CWD, path).map_err(|e| {
+        let r = new_name_of(p, CWD, path, false).map_err(|e| {
             if e == Errno::EEXIST {
                 Errno::EADDRINUSE
             } else {
@@ -203,7 +214,7 @@ pub(crate) fn socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::socket::N
 
 pub(crate) fn do_mkdir(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64) -> KResult<u64> {
     p.vfs().changing(|| {
-        let r = new_name(p, dirfd, path)?;
+        let r = new_name_of(p, dirfd, &p.path(path)?, true)?;
         // Linux keeps only the permissions and the sticky bit.
         let perm = crate::abi::uint(mode) & 0o1777 & !p.umask();
         let o = owner(p)?;
@@ -256,6 +267,7 @@ pub(crate) fn do_link(
         if o.mount.point != n.mount.point {
             return Err(Errno::EXDEV);
         }
+        may_hardlink(p.creds()?, &o.stat.unwrap_or_default())?;
         p.vfs().link(&p.w.c, &o, &n)?;
         Ok(0)
     })
@@ -265,6 +277,24 @@ fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 fn linkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_link(&pcx(ctx), a[0], a[1], a[2], a[3], a[4])
+}
+
+/// fs.protected_hardlinks (1, as on Debian): linking another's file
+/// takes CAP_FOWNER over it, or a regular file that is neither
+/// set-user-ID nor executable set-group-ID and that the caller may read
+/// and write.
+fn may_hardlink(c: &sentry::kernel::Creds, st: &Stat) -> KResult<()> {
+    use sentry::kernel::creds::cap;
+    if c.fsuid == st.uid || c.capable_wrt(cap::FOWNER, st.uid, st.gid) {
+        return Ok(());
+    }
+    let regular = st.mode & libc::S_IFMT == libc::S_IFREG;
+    let sgid_exec = st.mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP;
+    let rw = sentry::fs::vfs::may(c, st, sentry::fs::vfs::MAY_READ | MAY_WRITE);
+    if regular && st.mode & libc::S_ISUID == 0 && !sgid_exec && rw {
+        return Ok(());
+    }
+    Err(Errno::EPERM)
 }
 
 /// The parent of `p`, which must be an existing directory, and the name.
@@ -353,6 +383,11 @@ pub(crate) fn do_rename(
         }
         let o = p.resolve(olddir, &op, false)?;
         let ost = o.stat.ok_or(Errno::ENOENT)?;
+        // A trailing slash on either name asks for a directory.
+        let slash = op.len() > 1 && op.ends_with(b"/") || np.len() > 1 && np.ends_with(b"/");
+        if slash && ost.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
         let n = p.resolve(newdir, &np, false)?;
         may_remove(p, &o.path, &ost)?;
         match n.stat {
