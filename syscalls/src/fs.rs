@@ -646,6 +646,8 @@ fn list_dir(
     }
     let list = dp.1.as_ref().unwrap();
     let mut out = Vec::new();
+    let first = dp.0;
+    let mut ends = Vec::new();
     let mut i = dp.0;
     while i < list.len() {
         let e = &list[i];
@@ -669,10 +671,22 @@ fn list_dir(
         if old {
             out[start + reclen - 1] = e.kind;
         }
+        ends.push(out.len());
         i += 1;
     }
     if out.is_empty() && i < list.len() {
         return Err(Errno::EINVAL);
+    }
+    // Entries go out one by one: those before the first that faults,
+    // EFAULT if that is the first.
+    let acc = mm.accessible(buf, out.len(), true);
+    if acc < out.len() {
+        let keep = ends.iter().filter(|&&e| e <= acc).count();
+        if keep == 0 {
+            return Err(Errno::EFAULT);
+        }
+        out.truncate(ends[keep - 1]);
+        i = first + keep;
     }
     drop(dp);
     mm.write(buf, &out)?;

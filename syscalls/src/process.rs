@@ -209,15 +209,27 @@ fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let raw = sentry::mm::read_cstr(&ctx.mm, a[1], abi::PATH_MAX - 1)?;
     let argv = abi::str_array(ctx, a[2])?;
     let envp = abi::str_array(ctx, a[3])?;
+    let is_link =
+        |st: Option<sentry::fs::Stat>| st.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFLNK);
     let (dirfd, path) = if raw.is_empty() {
         if flags & libc::AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
         let f = crate::fs::fdget(ctx, a[0])?;
+        // An fd of a symlink (O_PATH|O_NOFOLLOW) is not followed.
+        if is_link(f.stat().ok()) {
+            return Err(Errno::ELOOP);
+        }
         (libc::AT_FDCWD, f.path())
     } else {
         (crate::abi::int(a[0]), raw)
     };
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let k = ctx.k.clone();
+        if is_link(k.vfs.resolve(ctx, dirfd, &path, false)?.stat) {
+            return Err(Errno::ELOOP);
+        }
+    }
     exec::do_execveat(ctx, dirfd, &path, argv, envp)?;
     Ok(0)
 }
@@ -292,8 +304,9 @@ fn sel_of(ctx: &Ctx<'_, '_>, pid: i32) -> WaitSel {
     }
 }
 
-fn put_rusage(ctx: &mut Ctx<'_, '_>, addr: u64, ns: (u64, u64)) -> KResult<()> {
+fn put_rusage(ctx: &mut Ctx<'_, '_>, addr: u64, ns: (u64, u64), maxrss_kb: u64) -> KResult<()> {
     let mut ru = [0i64; 18];
+    ru[4] = crate::abi::long(maxrss_kb);
     ru[0] = crate::abi::long(ns.0 / 1_000_000_000);
     ru[1] = crate::abi::long((ns.0 % 1_000_000_000) / 1000);
     ru[2] = crate::abi::long(ns.1 / 1_000_000_000);
@@ -308,6 +321,10 @@ fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if opts & !allowed != 0 {
         return Err(Errno::EINVAL);
     }
+    // -INT_MIN has no process group to name.
+    if crate::abi::int(a[0]) == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
     let sel = sel_of(ctx, crate::abi::int(a[0]));
     match do_wait(ctx, sel, opts | WEXITED)? {
         None => Ok(0),
@@ -316,7 +333,7 @@ fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 put(ctx, a[1], &w.status)?;
             }
             if a[3] != 0 {
-                put_rusage(ctx, a[3], w.rusage_ns)?;
+                put_rusage(ctx, a[3], w.rusage_ns, w.maxrss_kb)?;
             }
             Ok(crate::abi::bits(i64::from(w.pid)))
         }
@@ -343,6 +360,10 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // P_PIDFD: the process a pidfd names; a non-blocking one does
         // not wait (EAGAIN when nothing has happened).
         3 => {
+            // A pidfd is an fd: a negative one is EINVAL.
+            if crate::abi::int(a[1]) < 0 {
+                return Err(Errno::EINVAL);
+            }
             let (pid, nb, thread) = crate::pidfd::pid_of(ctx, a[1])?;
             // A thread is nobody's child.
             if thread {
@@ -356,6 +377,9 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         libc::P_PID if (crate::abi::int(a[1])) > 0 => WaitSel::Pid(crate::abi::int(a[1])),
         libc::P_PGID => {
+            if crate::abi::int(a[1]) < 0 {
+                return Err(Errno::EINVAL);
+            }
             if crate::abi::int(a[1]) == 0 {
                 WaitSel::Pgid(ctx.proc_ref().pgid)
             } else {
@@ -385,7 +409,7 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         put(ctx, a[2], &info)?;
     }
     if let (Some(w), true) = (&r, a[4] != 0) {
-        put_rusage(ctx, a[4], w.rusage_ns)?;
+        put_rusage(ctx, a[4], w.rusage_ns, w.maxrss_kb)?;
     }
     Ok(0)
 }

@@ -440,6 +440,13 @@ fn write_all(
         let whole = src.total - src.total % crate::num::usize_of(crate::memfile::PAGE);
         src = segs.prefix(whole);
     }
+    // A socket copies a message, or a stream's data in chunks, whole: a
+    // fault drops the chunk it is in (so a message or a short write
+    // fails with EFAULT).
+    if src.total < segs.total && f.ops.socket().is_some() {
+        const CHUNK: usize = 64 << 10;
+        src = segs.prefix(src.total - src.total % CHUNK);
+    }
     if src.total == 0 {
         return Err(Errno::EFAULT);
     }

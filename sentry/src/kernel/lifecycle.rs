@@ -1041,6 +1041,8 @@ pub struct WaitResult {
     pub code: i32,
     pub value: i32,
     pub rusage_ns: (u64, u64),
+    /// The child's peak resident size and its children's, in KiB.
+    pub maxrss_kb: u64,
 }
 
 impl WaitResult {
@@ -1054,6 +1056,7 @@ impl WaitResult {
             code: si_code,
             value: code,
             rusage_ns: (0, 0),
+            maxrss_kb: 0,
         }
     }
 }
@@ -1094,8 +1097,8 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     cp.dead_times.0 + cp.child_times.0,
                     cp.dead_times.1 + cp.child_times.1,
                 );
+                let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
                 if opts & WNOWAIT == 0 {
-                    let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
                     st.reap(c);
                     let p = st.procs.get_mut(&me).unwrap();
                     p.children.retain(|&x| x != c);
@@ -1110,6 +1113,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     code: e.code,
                     value: e.value,
                     rusage_ns: times,
+                    maxrss_kb: rss,
                 }));
             }
             if let (Some(sig), true) = (cp.stop_report, opts & WUNTRACED != 0) {
@@ -1129,6 +1133,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     code: signal::CLD_CONTINUED,
                     value: signal::SIGCONT,
                     rusage_ns: (0, 0),
+                    maxrss_kb: 0,
                 }));
             }
         }
@@ -1175,6 +1180,7 @@ fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<Wa
                 code: d.info.code,
                 value: d.info.value,
                 rusage_ns: (0, 0),
+                maxrss_kb: 0,
             };
             return (Some(r), true);
         }
