@@ -53,15 +53,45 @@ fn map_request(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<MapRequest> {
     if len == 0 || off & (PAGE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
-    if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // mmap ignores protection bits it does not know (mprotect refuses).
+    let prot = prot & (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC);
     let ty = flags & 0xf;
+    let anon = flags & libc::MAP_ANONYMOUS != 0;
     let shared = match ty {
-        libc::MAP_SHARED | 3 => true,
+        libc::MAP_SHARED => true,
+        // MAP_SHARED_VALIDATE: a file mapping whose every flag is one
+        // Linux knows (EOPNOTSUPP otherwise, MAP_SYNC included).
+        3 if !anon => {
+            const KNOWN: i32 = 0x01
+                | 0x02
+                | libc::MAP_FIXED
+                | libc::MAP_ANONYMOUS
+                | 0x800
+                | 0x1000
+                | 0x400_0000
+                | libc::MAP_GROWSDOWN
+                | libc::MAP_LOCKED
+                | libc::MAP_NORESERVE
+                | libc::MAP_POPULATE
+                | libc::MAP_NONBLOCK
+                | libc::MAP_STACK
+                | libc::MAP_HUGETLB
+                | libc::MAP_32BIT
+                | libc::MAP_FIXED_NOREPLACE
+                | (0x3f << 26);
+            if flags & !KNOWN != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            true
+        }
         libc::MAP_PRIVATE => false,
         _ => return Err(Errno::EINVAL),
     };
+    // MAP_SYNC needs a DAX file, which the sandbox has none of.
+    const MAP_SYNC: i32 = 0x8_0000;
+    if flags & MAP_SYNC != 0 && !anon {
+        return Err(Errno::EOPNOTSUPP);
+    }
     if page_up(len) == 0 || page_up(len) < len {
         return Err(Errno::ENOMEM);
     }
@@ -268,11 +298,27 @@ fn munmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn mprotect_in(mm: &Mm, a: [u64; 6]) -> KResult<u64> {
-    let prot = crate::abi::int(a[2]) & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
+    let raw = crate::abi::int(a[2]);
+    // PROT_SEM is accepted and means nothing here.
+    let prot = raw & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP | 0x8);
     if prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    mm.protect(a[0], a[1], prot).map(|()| 0)
+    let (mut addr, mut len) = (a[0], a[1]);
+    // PROT_GROWSDOWN reaches down to the start of a grows-down mapping
+    // (only such a one); x86 has no grows-up mappings.
+    if raw & libc::PROT_GROWSUP != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if raw & libc::PROT_GROWSDOWN != 0 {
+        let v = mm.vma_at(addr).ok_or(Errno::ENOMEM)?;
+        if !v.growsdown || addr & (PAGE - 1) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        len = len.saturating_add(addr - v.start);
+        addr = v.start;
+    }
+    mm.protect(addr, len, prot).map(|()| 0)
 }
 
 fn mprotect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
