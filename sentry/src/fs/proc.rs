@@ -198,6 +198,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 "locks",
                 "devices",
                 "cgroups",
+                "vmstat",
             ]);
             d.push((b"self".to_vec(), libc::DT_LNK));
             d.push((b"thread-self".to_vec(), libc::DT_LNK));
@@ -249,6 +250,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"locks"] => Ok(Node::File(st.locks.proc_text())),
         [b"devices"] => Ok(Node::File(DEVICES.to_vec())),
         [b"cgroups"] => Ok(Node::File(cgroups(st))),
+        [b"vmstat"] => Ok(Node::File(vmstat(&me.mm.memfile))),
         [b"stat"] => Ok(Node::File(sys_stat(st))),
         [b"sys", rest @ ..] => sys_node(c, rest),
         [b"sysvipc"] => Ok(Node::Dir(dir(&["msg", "sem", "shm"]))),
@@ -655,6 +657,42 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
     })
 }
 
+/// /proc/vmstat: the page counts the sandbox knows (free, anonymous,
+/// shared memory); the event counters (faults, paging, swapping) are not
+/// kept and read 0, as no paging to disk or swap happens inside.
+fn vmstat(mf: &crate::memfile::MemFile) -> Vec<u8> {
+    let page = 4096;
+    let files = super::tmpfs::sandbox_bytes();
+    let resident = mf.resident();
+    let used = resident.max(files);
+    let free = super::vfs::free_memory().min(super::vfs::total_memory().saturating_sub(used));
+    let mut s = format!(
+        "nr_free_pages {}\nnr_anon_pages {}\nnr_shmem {}\n",
+        free / page,
+        resident.saturating_sub(files) / page,
+        files / page
+    );
+    for k in [
+        "nr_file_pages",
+        "nr_dirty",
+        "nr_writeback",
+        "pgpgin",
+        "pgpgout",
+        "pswpin",
+        "pswpout",
+        "pgfault",
+        "pgmajfault",
+        "pgfree",
+        "pgsteal_kswapd",
+        "pgscan_kswapd",
+        "oom_kill",
+    ] {
+        s.push_str(k);
+        s.push_str(" 0\n");
+    }
+    s.into_bytes()
+}
+
 fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
     // SAFETY: sysinfo is a plain C struct; all-zero is valid.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
@@ -670,7 +708,8 @@ fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
     let resident = mf.resident();
     let used = resident.max(files) / 1024;
     let free = (super::vfs::free_memory() / 1024).min(total.saturating_sub(used));
-    let buffers = kb(si.bufferram).min(free);
+    // The sandbox has no block devices, so no buffers of its own.
+    let buffers = 0;
     let mut s = String::new();
     for (k, v) in [
         ("MemTotal", total),
