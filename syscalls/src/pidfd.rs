@@ -93,6 +93,10 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         scope
     };
+    // A thread other than the leader leads no process group.
+    if scope == SIGNAL_PROCESS_GROUP && thread.is_some_and(|t| t != pid) {
+        return Err(Errno::ESRCH);
+    }
     let info = if a[2] == 0 {
         crate::signal::sender(ctx, sig, ksig::SI_USER)
     } else {

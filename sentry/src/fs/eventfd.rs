@@ -17,6 +17,11 @@ pub struct EventFd {
 }
 
 impl EventFd {
+    /// Its count and whether it is a semaphore (for fdinfo).
+    pub fn state(&self) -> (u64, bool) {
+        (*self.count.lock(), self.semaphore)
+    }
+
     pub fn new(init: u64, semaphore: bool) -> EventFd {
         EventFd {
             count: Mutex::new(init),

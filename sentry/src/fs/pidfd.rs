@@ -59,6 +59,22 @@ impl FileOps for PidFd {
             0
         }
     }
+    /// Readable once it has exited; hung up too once it is reaped.
+    fn poll_for(&self, c: &super::vfs::Caller, events: i16) -> i16 {
+        let r = self.poll(events);
+        let reaped = c.st.is_some_and(|st| {
+            if self.thread {
+                !st.tasks.contains_key(&self.pid)
+            } else {
+                !st.procs.contains_key(&self.pid)
+            }
+        });
+        if r != 0 && reaped {
+            r | libc::POLLHUP
+        } else {
+            r
+        }
+    }
     fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {
         Queues::from_iter([(self.watch.wq.clone(), ev)])
     }

@@ -412,15 +412,26 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             if e.cloexec {
                 flags |= libc::O_CLOEXEC as u32;
             }
-            Ok(Node::File(
-                format!(
-                    "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
-                    *e.file.pos.lock(),
-                    flags,
-                    ino
-                )
-                .into_bytes(),
-            ))
+            let mut s = format!(
+                "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
+                *e.file.pos.lock(),
+                flags,
+                ino
+            );
+            // What Linux adds for the kinds of file programs ask about.
+            if let Some(pf) = e.file.downcast::<super::pidfd::PidFd>() {
+                let alive = st.tasks.contains_key(&pf.pid);
+                let pid = if alive { pf.pid } else { -1 };
+                let _ = write!(s, "Pid:\t{pid}\nNSpid:\t{pid}\n");
+            } else if let Some(ev) = e.file.downcast::<super::eventfd::EventFd>() {
+                let (count, sem) = ev.state();
+                let _ = write!(
+                    s,
+                    "eventfd-count: {count:16x}\neventfd-id: {ino}\neventfd-semaphore: {}\n",
+                    u8::from(sem)
+                );
+            }
+            Ok(Node::File(s.into_bytes()))
         }
         [b"net"] => Ok(Node::Dir(dir(NET_FILES))),
         [b"net", f] => {
