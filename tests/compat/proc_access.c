@@ -83,6 +83,21 @@ int main(void)
 	CHECK("VmData", d && atol(d + 7) >= 8192);
 	CHECK("state line", strstr(b, "State:\tR (running)") != NULL);
 
+	/* A zombie is still in /proc, in state Z. */
+	pid_t z = fork();
+	if (z == 0)
+		_exit(3);
+	siginfo_t si;
+	waitid(P_PID, z, &si, WEXITED | WNOWAIT);
+	snprintf(p, sizeof p, "/proc/%d/stat", z);
+	CHECK("zombie stat", rd(p) > 0 && strstr(b, ") Z ") != NULL);
+	snprintf(p, sizeof p, "/proc/%d/status", z);
+	CHECK("zombie status", rd(p) > 0 && strstr(b, "State:\tZ (zombie)") != NULL);
+	snprintf(p, sizeof p, "/proc/%d/cmdline", z);
+	CHECK("zombie cmdline empty", rd(p) == 0);
+	waitpid(z, NULL, 0);
+	CHECK("reaped gone", rd(p) < 0);
+
 	char *a = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	rd("/proc/self/maps");
 	snprintf(l, sizeof l, "%lx-", (unsigned long)a);

@@ -259,7 +259,11 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"sysvipc", b"msg"] => Ok(Node::File(st.ipc.proc_msg())),
         [pid, rest @ ..] => {
             let pid = parse_pid(pid).ok_or(Errno::ENOENT)?;
-            let t = st.tasks.get(&pid).ok_or(Errno::ENOENT)?;
+            let Some(t) = st.tasks.get(&pid) else {
+                // A process whose leader thread is gone (a zombie).
+                let p = st.procs.get(&pid).ok_or(Errno::ENOENT)?;
+                return gone_leader_node(c, st, p, rest);
+            };
             match rest {
                 [b"task"] => {
                     let p = &st.procs[&t.tgid];
@@ -329,6 +333,90 @@ fn ns_file(
         },
     };
     Some((kind, f))
+}
+
+/// /proc/PID of a process whose leader thread has exited (a zombie, or
+/// one whose other threads still run): what Linux shows of the leader
+/// then, state Z and no memory.
+fn gone_leader_node(
+    c: &Caller,
+    st: &KState,
+    p: &crate::kernel::Process,
+    rest: &[&[u8]],
+) -> KResult<Node> {
+    let reader = &c.creds().ok_or(Errno::ESRCH)?.userns;
+    let comm = String::from_utf8_lossy(&p.leader_comm).into_owned();
+    let ticks = |ns: u64| ns / 10_000_000;
+    let (utime, stime) = crate::kernel::cpu::process_times(st, p.tgid);
+    match rest {
+        [] => {
+            let mut d = dir(&[
+                "stat", "status", "cmdline", "comm", "cgroup", "environ", "maps",
+            ]);
+            d.extend(["task", "fd", "fdinfo"].map(|n| (n.as_bytes().to_vec(), libc::DT_DIR)));
+            Ok(Node::Dir(d))
+        }
+        [b"task"] => Ok(Node::Dir(vec![(
+            p.tgid.to_string().into_bytes(),
+            libc::DT_DIR,
+        )])),
+        [b"fd" | b"fdinfo"] => Ok(Node::Dir(Vec::new())),
+        [b"cmdline" | b"environ" | b"maps"] => Ok(Node::File(Vec::new())),
+        [b"comm"] => Ok(Node::File(format!("{comm}\n").into_bytes())),
+        [b"cgroup"] => {
+            let mut v = b"0::".to_vec();
+            v.extend(st.cgroups.lock().path(p.cgroup));
+            v.push(b'\n');
+            Ok(Node::File(v))
+        }
+        [b"stat"] => {
+            let start = START
+                .get()
+                .map(|s| p.start.saturating_duration_since(*s).as_millis() / 10)
+                .unwrap_or(0);
+            let code = p.exit.as_ref().map_or(0, |e| e.status);
+            Ok(Node::File(
+                format!(
+                    "{} ({comm}) Z {} {} {} 0 -1 4227084 0 0 0 0 {} {} {} {} {} {} {} 0 {start} 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 {code}\n",
+                    p.tgid,
+                    p.ppid,
+                    p.pgid,
+                    p.sid,
+                    ticks(utime),
+                    ticks(stime),
+                    ticks(p.child_times.0),
+                    ticks(p.child_times.1),
+                    20 + p.nice,
+                    p.nice,
+                    p.threads.len().max(1),
+                    p.rlimits[libc::RLIMIT_RSS as usize].0,
+                )
+                .into_bytes(),
+            ))
+        }
+        [b"status"] => {
+            let cr = &p.creds;
+            let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
+            Ok(Node::File(
+                format!(
+                    "Name:\t{comm}\nState:\tZ (zombie)\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t0\nThreads:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n",
+                    p.tgid,
+                    p.tgid,
+                    p.ppid,
+                    u(cr.ruid), u(cr.euid), u(cr.suid), u(cr.fsuid),
+                    g(cr.rgid), g(cr.egid), g(cr.sgid), g(cr.fsgid),
+                    p.threads.len().max(1),
+                    cr.caps.inheritable,
+                    cr.caps.permitted,
+                    cr.caps.effective,
+                    cr.caps.bounding,
+                    cr.caps.ambient,
+                )
+                .into_bytes(),
+            ))
+        }
+        _ => Err(Errno::ENOENT),
+    }
 }
 
 /// What of /proc/PID only a process allowed to inspect it (ptrace's

@@ -257,6 +257,7 @@ pub fn new_process(
         parent_tid: 0,
         personality: 0,
         cgroup: super::cgroup::ROOT,
+        leader_comm: Vec::new(),
     }
 }
 
@@ -866,10 +867,14 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     };
     let (tgid, tracer, own_exit) = (t.tgid, t.ptrace.as_ref().map(|tr| tr.tracer), t.exit_code);
     t.exit_watch.exited();
+    let comm = (tid == tgid).then(|| t.comm.clone());
     drop(t);
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;
     };
+    if let Some(c) = comm {
+        p.leader_comm = c;
+    }
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
     let attached = !p.tracees.is_empty();

@@ -201,6 +201,9 @@ pub struct Process {
     pub personality: u32,
     /// Its cgroup (`cgroup::Tree` id).
     pub cgroup: u64,
+    /// The leader thread's name once that thread is gone (what
+    /// /proc/PID of a zombie shows).
+    pub leader_comm: Vec<u8>,
 }
 
 impl Process {
