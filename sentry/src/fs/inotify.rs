@@ -50,6 +50,8 @@ const CHILD_EVENTS: u32 = IN_ACCESS
     | IN_DELETE;
 /// Events only the object itself reports.
 const SELF_ONLY: u32 = IN_DELETE_SELF | IN_MOVE_SELF;
+/// Events about a name, which only the directory holding it reports.
+const DIR_ONLY: u32 = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE;
 const MAX_QUEUED: usize = 16384;
 
 struct Watch {
@@ -173,7 +175,7 @@ impl Inotify {
             if want == 0 {
                 continue;
             }
-            if w.path == ev.path || ev.id == Some(w.id) {
+            if (w.path == ev.path || ev.id == Some(w.id)) && ev.mask & DIR_ONLY == 0 {
                 hits.push((wd, b"".as_slice(), w.mask & IN_ONESHOT != 0));
             } else if ev.mask & SELF_ONLY == 0
                 && !ev.self_only
@@ -197,17 +199,52 @@ impl Inotify {
         true
     }
 
+    /// Drops (with IN_IGNORED) the watches of the object at `path`.
+    fn forget(&self, path: &[u8]) {
+        let mut inner = self.inner.lock();
+        let gone: Vec<i32> = inner
+            .watches
+            .iter()
+            .filter(|(_, w)| w.path == path)
+            .map(|(&wd, _)| wd)
+            .collect();
+        for wd in &gone {
+            inner.drop_watch(*wd);
+        }
+        drop(inner);
+        if !gone.is_empty() {
+            self.changed();
+        }
+    }
+
     /// A rename moved `from` to `to`: watches follow what they watch.
     fn moved(&self, from: &[u8], to: &[u8]) {
         for w in self.inner.lock().watches.values_mut() {
-            if w.path == from {
-                w.path = to.to_vec();
-            } else if w.path.starts_with(from) && w.path.get(from.len()) == Some(&b'/') {
-                let rest = w.path[from.len()..].to_vec();
-                w.path = [to, &rest[..]].concat();
+            if let Some(p) = rebased(&w.path, from, to) {
+                w.path = p;
             }
         }
     }
+
+    /// RENAME_EXCHANGE swapped `a` and `b`.
+    fn swapped(&self, a: &[u8], b: &[u8]) {
+        for w in self.inner.lock().watches.values_mut() {
+            if let Some(p) = rebased(&w.path, a, b).or_else(|| rebased(&w.path, b, a)) {
+                w.path = p;
+            }
+        }
+    }
+}
+
+/// `path` moved from under `from` to under `to`, if it was there.
+fn rebased(path: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    if path == from {
+        return Some(to.to_vec());
+    }
+    if path.starts_with(from) && path.get(from.len()) == Some(&b'/') {
+        return Some([to, &path[from.len()..]].concat());
+    }
+    None
 }
 
 fn parent(path: &[u8]) -> Option<&[u8]> {
@@ -317,11 +354,54 @@ impl Registry {
         self.dnotify.check();
     }
 
-    /// A rename: MOVED_FROM and MOVED_TO sharing a cookie, MOVE_SELF, and
-    /// watches following the move.
-    pub fn rename(&self, from: &[u8], to: &[u8], is_dir: bool) {
+    /// RENAME_EXCHANGE of `a` and `b`: a move each way (its own cookie
+    /// and MOVE_SELF), then watches follow.
+    pub fn exchange(&self, a: &[u8], b: &[u8], a_dir: bool, b_dir: bool) {
         if !self.active() {
             return;
+        }
+        for (from, to, is_dir) in [(a, b, a_dir), (b, a, b_dir)] {
+            let cookie = self.cookie.fetch_add(1, Ordering::Relaxed) + 1;
+            for (path, mask) in [(from, IN_MOVED_FROM), (to, IN_MOVED_TO)] {
+                self.notify(Event {
+                    path,
+                    mask,
+                    cookie,
+                    is_dir,
+                    self_only: false,
+                    id: None,
+                });
+            }
+            self.notify(Event {
+                path: from,
+                mask: IN_MOVE_SELF,
+                cookie: 0,
+                is_dir,
+                self_only: true,
+                id: None,
+            });
+        }
+        self.each(|i| i.swapped(a, b));
+    }
+
+    /// A rename: MOVED_FROM and MOVED_TO sharing a cookie, MOVE_SELF, and
+    /// watches following the move. What it `replaced` at `to` loses its
+    /// link (ATTRIB) and goes (DELETE_SELF, then IGNORED, its watches
+    /// dropped) before the moved object's watches take its name.
+    pub fn rename(&self, from: &[u8], to: &[u8], is_dir: bool, replaced: Option<Stat>) {
+        if !self.active() {
+            return;
+        }
+        let victim = |mask| Event {
+            path: to,
+            mask,
+            cookie: 0,
+            is_dir: replaced.is_some_and(|v| v.is_dir()),
+            self_only: true,
+            id: replaced.map(|v| (v.dev, v.ino)),
+        };
+        if replaced.is_some() {
+            self.notify(victim(IN_ATTRIB));
         }
         let cookie = self.cookie.fetch_add(1, Ordering::Relaxed) + 1;
         for (path, mask) in [(from, IN_MOVED_FROM), (to, IN_MOVED_TO)] {
@@ -342,6 +422,11 @@ impl Registry {
             self_only: true,
             id: None,
         });
+        if replaced.is_some() {
+            self.notify(victim(IN_DELETE_SELF));
+            // Watches the victim had by path and not by identity.
+            self.each(|i| i.forget(to));
+        }
         self.each(|i| i.moved(from, to));
     }
 }

@@ -116,8 +116,16 @@ impl Vfs {
             o.mount.dcache.renamed(&o.rel, &n.rel, exchange, n.stat);
             KResult::Ok(())
         })?;
-        self.inotify
-            .rename(&o.path, &n.path, o.stat.is_some_and(|s| s.is_dir()));
+        // A rename onto the same object changes nothing (no events).
+        let same = o.path == n.path
+            || matches!((o.stat, n.stat), (Some(a), Some(b)) if a.dev == b.dev && a.ino == b.ino);
+        let dir = |r: &Resolved| r.stat.is_some_and(|s| s.is_dir());
+        if same {
+        } else if exchange {
+            self.inotify.exchange(&o.path, &n.path, dir(o), dir(n));
+        } else {
+            self.inotify.rename(&o.path, &n.path, dir(o), n.stat);
+        }
         Ok(())
     }
 
