@@ -298,6 +298,14 @@ fn do_open_how(
     f.ops.opened(ctx, &f, flags)?;
     if flags & libc::O_PATH == 0 {
         f.note(IN_OPEN);
+        // O_TRUNC of a regular file is a modification after the open.
+        if flags & libc::O_TRUNC != 0
+            && flags & libc::O_ACCMODE != libc::O_RDONLY
+            && f.stat()
+                .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG)
+        {
+            f.note(sentry::fs::inotify::IN_MODIFY);
+        }
     }
     install(ctx, f, flags & libc::O_CLOEXEC != 0)
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char dir[] = "/tmp/husk-inorn-XXXXXX";
 static char *at(const char *n)
@@ -63,6 +64,22 @@ int main(void)
 	inotify_add_watch(fd2, at("f"), IN_ALL_EVENTS);
 	unlink(at("f"));
 	drain(fd2, "unlink one of two links");
+
+	/* O_TRUNC is a modification; exec opens and reads its image. */
+	int h = open(at("g"), O_WRONLY);
+	write(h, "data", 4);
+	close(h);
+	drain(fd2, "written");
+	close(open(at("g"), O_WRONLY | O_TRUNC));
+	drain(fd2, "open O_TRUNC");
+	int fd3 = inotify_init1(IN_NONBLOCK);
+	inotify_add_watch(fd3, "/bin/true", IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE);
+	if (fork() == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(1);
+	}
+	wait(NULL);
+	drain(fd3, "exec");
 
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -326,7 +326,9 @@ impl File {
         let st = self.ops.stat().ok();
         let (path, live) = place.locate();
         if live {
-            reg.note(&path, mask, st.is_some_and(|s| s.is_dir()));
+            // By path, and by identity for a watch made through another
+            // hard link.
+            reg.note_object(&path, mask, st);
         } else {
             reg.note_self(&path, mask, st);
         }

@@ -321,6 +321,13 @@ impl Registry {
         self.emit(path, mask, is_dir, false, None);
     }
 
+    /// `note`, and also to watches of the same object (`st`) made through
+    /// another of its names.
+    pub fn note_object(&self, path: &[u8], mask: u32, st: Option<Stat>) {
+        let is_dir = st.is_some_and(|s| s.is_dir());
+        self.emit(path, mask, is_dir, false, st.map(|s| (s.dev, s.ino)));
+    }
+
     /// Reports `mask` to watches of the object itself only, found by path
     /// or by its identity in `st` (another hard link).
     pub fn note_self(&self, path: &[u8], mask: u32, st: Option<Stat>) {

@@ -67,6 +67,9 @@ fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8])
         return Err(Errno::EACCES);
     }
     let file = k.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?;
+    // Linux opens and reads the image like any file (inotify sees it).
+    file.note(crate::fs::inotify::IN_OPEN);
+    file.note(crate::fs::inotify::IN_ACCESS);
     Ok(Image {
         file,
         path: r.path.clone(),
