@@ -434,8 +434,12 @@ fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
     if pid == 0 {
         return Ok(ctx.tgid());
     }
-    let t = ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?;
-    Ok(t.tgid)
+    // A zombie is still there until it is reaped.
+    match ctx.st.tasks.get(&pid) {
+        Some(t) => Ok(t.tgid),
+        None if ctx.st.procs.contains_key(&pid) => Ok(pid),
+        None => Err(Errno::ESRCH),
+    }
 }
 
 fn getpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -456,12 +460,7 @@ fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = if pid == 0 { me } else { pid };
     let pgid = if pgid == 0 { pid } else { pgid };
     let sid = ctx.proc_ref().sid;
-    let target = ctx
-        .st
-        .procs
-        .get(&pid)
-        .filter(|p| p.exit.is_none())
-        .ok_or(Errno::ESRCH)?;
+    let target = ctx.st.procs.get(&pid).ok_or(Errno::ESRCH)?;
     if pid != me && target.ppid != me {
         return Err(Errno::ESRCH);
     }
@@ -587,7 +586,66 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             ctx.proc_().no_new_privs = true;
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(u64::from(ctx.proc_ref().no_new_privs)),
+        libc::PR_GET_NO_NEW_PRIVS => {
+            if a[1] != 0 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(ctx.proc_ref().no_new_privs))
+        }
+        libc::PR_GET_SECUREBITS => {
+            let p = ctx.proc_ref();
+            let keep = if p.keepcaps {
+                sentry::kernel::creds::secbit::KEEP_CAPS
+            } else {
+                0
+            };
+            Ok(u64::from(p.creds.securebits | keep))
+        }
+        libc::PR_SET_SECUREBITS => {
+            use sentry::kernel::creds::secbit;
+            let p = ctx.proc_ref();
+            let keep = if p.keepcaps { secbit::KEEP_CAPS } else { 0 };
+            let old = p.creds.securebits | keep;
+            let new = u32::try_from(a[1]).map_err(|_| Errno::EPERM)?;
+            // Locked bits stay, locks stay, nothing unknown, CAP_SETPCAP.
+            if ((old & secbit::ALL_LOCKS) >> 1) & (old ^ new) != 0
+                || old & secbit::ALL_LOCKS & !new != 0
+                || new & !(secbit::ALL_LOCKS | secbit::ALL_BITS) != 0
+                || !p.creds.ns_capable(cap::SETPCAP)
+            {
+                return Err(Errno::EPERM);
+            }
+            let p = ctx.proc_();
+            p.keepcaps = new & secbit::KEEP_CAPS != 0;
+            p.creds.securebits = new & !secbit::KEEP_CAPS;
+            Ok(0)
+        }
+        libc::PR_SET_MM => {
+            // PR_SET_MM_MAP_SIZE: the size of struct prctl_mm_map.
+            if a[1] == 15 {
+                put(ctx, a[2], &104u32)?;
+                return Ok(0);
+            }
+            if !ctx.proc_ref().creds.capable(cap::SYS_RESOURCE) {
+                return Err(Errno::EPERM);
+            }
+            ctx.log_once("prctl PR_SET_MM");
+            Err(Errno::EINVAL)
+        }
+        // The defaults Linux reports for what the sandbox never changes.
+        libc::PR_GET_TSC => {
+            put(ctx, a[1], &1i32)?;
+            Ok(0)
+        }
+        libc::PR_MCE_KILL_GET if a[1] == 0 && a[2] == 0 && a[3] == 0 && a[4] == 0 => Ok(2),
+        libc::PR_GET_TIMING => Ok(0),
+        // PR_GET_IO_FLUSHER: no task here is an I/O flusher.
+        58 => {
+            if !ctx.proc_ref().creds.capable(cap::SYS_RESOURCE) {
+                return Err(Errno::EPERM);
+            }
+            Ok(0)
+        }
         libc::PR_SET_DUMPABLE => {
             if a[1] > 1 {
                 return Err(Errno::EINVAL);
@@ -639,6 +697,9 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 }
                 libc::PR_CAP_AMBIENT_RAISE if a[3] == 0 && a[4] == 0 => {
                     let b = bit(a[2])?;
+                    if c.securebits & sentry::kernel::creds::secbit::NO_CAP_AMBIENT_RAISE != 0 {
+                        return Err(Errno::EPERM);
+                    }
                     if c.caps.permitted & b == 0 || c.caps.inheritable & b == 0 {
                         return Err(Errno::EPERM);
                     }
@@ -660,6 +721,12 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if a[1] > 1 {
                 return Err(Errno::EINVAL);
             }
+            // SECBIT_KEEP_CAPS_LOCKED.
+            if ctx.proc_ref().creds.securebits & (sentry::kernel::creds::secbit::KEEP_CAPS << 1)
+                != 0
+            {
+                return Err(Errno::EPERM);
+            }
             ctx.proc_().keepcaps = a[1] == 1;
             Ok(0)
         }
@@ -670,7 +737,15 @@ fn prctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         libc::PR_GET_THP_DISABLE => Ok(0),
-        libc::PR_GET_TIMERSLACK => Ok(50_000),
+        libc::PR_GET_TIMERSLACK => Ok(ctx.task_ref().timer_slack),
+        libc::PR_SET_TIMERSLACK => {
+            ctx.task().timer_slack = if a[1] == 0 {
+                sentry::kernel::task::DEFAULT_SLACK
+            } else {
+                a[1]
+            };
+            Ok(0)
+        }
         o => {
             ctx.log_once(&format!("prctl option {o}"));
             Err(Errno::EINVAL)
@@ -840,8 +915,9 @@ fn setgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let before = c.clone();
-    // An id the namespace has not changes nothing.
-    if let Some(want) = c.userns.uid_from_ns(crate::abi::uint(a[0])) {
+    // An id the namespace has not (or -1) changes nothing.
+    let asked = crate::abi::uint(a[0]);
+    if let Some(want) = c.userns.uid_from_ns(asked).filter(|_| asked != u32::MAX) {
         if c.ns_capable(sentry::kernel::creds::cap::SETUID)
             || [c.ruid, c.euid, c.suid, c.fsuid].contains(&want)
         {
@@ -856,7 +932,8 @@ fn setfsuid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn setfsgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = &mut ctx.proc_().creds;
     let before = c.clone();
-    if let Some(want) = c.userns.gid_from_ns(crate::abi::uint(a[0])) {
+    let asked = crate::abi::uint(a[0]);
+    if let Some(want) = c.userns.gid_from_ns(asked).filter(|_| asked != u32::MAX) {
         if c.ns_capable(sentry::kernel::creds::cap::SETGID)
             || [c.rgid, c.egid, c.sgid, c.fsgid].contains(&want)
         {

@@ -291,12 +291,15 @@ fn getpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn setpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = prio_targets(ctx, a[0], a[1])?;
     let nice = (crate::abi::int(a[2])).clamp(-20, 19);
-    let privileged = ctx
-        .proc_ref()
-        .creds
-        .capable(sentry::kernel::creds::cap::SYS_NICE);
+    let me = ctx.proc_ref().creds.clone();
+    let privileged = me.capable(sentry::kernel::creds::cap::SYS_NICE);
     for p in t {
         let pr = ctx.st.procs.get_mut(&p).unwrap();
+        // Another user's process takes CAP_SYS_NICE (set_one_prio).
+        let theirs = pr.creds.ruid != me.euid && pr.creds.euid != me.euid;
+        if theirs && !me.capable_in(&pr.creds.userns, sentry::kernel::creds::cap::SYS_NICE) {
+            return Err(Errno::EPERM);
+        }
         if nice < pr.nice && !privileged {
             return Err(Errno::EACCES);
         }

@@ -275,9 +275,23 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let sig = crate::abi::int(sig);
     let me = ctx.tgid();
+    // Zombies count as targets (the signal is lost on them) until they
+    // are reaped.
+    let in_group = |ctx: &Ctx<'_, '_>, g: i32| -> Vec<i32> {
+        ctx.st
+            .procs
+            .iter()
+            .filter(|(_, p)| p.pgid == g)
+            .map(|(&k, _)| k)
+            .collect()
+    };
     let targets: Vec<i32> = match pid {
-        p if p > 0 => vec![ctx.st.tasks.get(&p).map(|t| t.tgid).ok_or(Errno::ESRCH)?],
-        0 => abi::group_members(ctx, ctx.proc_ref().pgid),
+        p if p > 0 => match ctx.st.tasks.get(&p) {
+            Some(t) => vec![t.tgid],
+            None if ctx.st.procs.contains_key(&p) => vec![p],
+            None => return Err(Errno::ESRCH),
+        },
+        0 => in_group(ctx, ctx.proc_ref().pgid),
         -1 => ctx
             .st
             .procs
@@ -285,25 +299,27 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             .filter(|(&k, p)| k != 1 && k != me && p.exit.is_none())
             .map(|(&k, _)| k)
             .collect(),
-        p => abi::group_members(ctx, -p),
+        p => in_group(ctx, -p),
     };
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    // A group or everyone: those it may signal, EPERM if none.
+    // A group: those it may signal, EPERM if none; everyone (-1): 0 even
+    // when each one refused, as Linux.
     let targets: Vec<i32> = targets
         .into_iter()
         .filter(|&t| may_signal(ctx, t, sig))
         .collect();
     if targets.is_empty() {
-        return Err(Errno::EPERM);
+        return if pid == -1 { Ok(0) } else { Err(Errno::EPERM) };
     }
     if sig == 0 {
         return Ok(0);
     }
     let info = sender(ctx, sig, ksig::SI_USER);
     for t in targets {
-        if !ksig::init_protected(&ctx.st, t, sig, None) {
+        let live = ctx.st.procs.get(&t).is_some_and(|p| p.exit.is_none());
+        if live && !ksig::init_protected(&ctx.st, t, sig, None) {
             ksig::send_to_process(&mut ctx.st, t, info);
         }
     }

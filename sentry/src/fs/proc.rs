@@ -601,7 +601,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"wchan"] => Ok(Node::File(b"0".to_vec())),
         [b"coredump_filter"] => Ok(Node::File(b"00000033\n".to_vec())),
         [b"personality"] => Ok(Node::File(format!("{:08x}\n", p.personality).into_bytes())),
-        [b"timerslack_ns"] => Ok(Node::File(b"50000\n".to_vec())),
+        [b"timerslack_ns"] => Ok(Node::File(format!("{}\n", t.timer_slack).into_bytes())),
         [b"schedstat"] => {
             let (u, s) = crate::kernel::cpu::thread_times(st, t.tid);
             Ok(Node::File(format!("{} 0 0\n", u + s).into_bytes()))

@@ -161,6 +161,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     let owner = child_creds.userns.0.clone();
     let parent_tid = ctx.tid;
     let parent = ctx.task_ref();
+    let parent_slack = parent.timer_slack;
     let tgid = parent.tgid;
     let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
         parent.mnt_ns.copy(&owner)
@@ -277,6 +278,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     st.tasks.insert(
         tid,
         Task {
+            timer_slack: parent_slack,
             tid,
             tgid: child_tgid,
             mm: mm.clone(),

@@ -175,6 +175,28 @@ pub struct Creds {
     pub groups: Vec<u32>,
     pub caps: Caps,
     pub userns: super::userns::NsRef,
+    /// PR_SET_SECUREBITS (SECBIT_KEEP_CAPS lives in `Process::keepcaps`).
+    pub securebits: u32,
+}
+
+/// Securebits (linux/securebits.h).
+pub mod secbit {
+    pub const NOROOT: u32 = 1 << 0;
+    pub const NO_SETUID_FIXUP: u32 = 1 << 2;
+    pub const KEEP_CAPS: u32 = 1 << 4;
+    pub const NO_CAP_AMBIENT_RAISE: u32 = 1 << 6;
+    /// Linux 6.14's, for script interpreters to ask about (they are
+    /// userspace's to honour).
+    pub const EXEC_RESTRICT_FILE: u32 = 1 << 8;
+    pub const EXEC_DENY_INTERACTIVE: u32 = 1 << 10;
+    pub const ALL_BITS: u32 = NOROOT
+        | NO_SETUID_FIXUP
+        | KEEP_CAPS
+        | NO_CAP_AMBIENT_RAISE
+        | EXEC_RESTRICT_FILE
+        | EXEC_DENY_INTERACTIVE;
+    /// Each bit's lock is the bit above it.
+    pub const ALL_LOCKS: u32 = ALL_BITS << 1;
 }
 
 impl Creds {
@@ -197,6 +219,7 @@ impl Creds {
             groups,
             caps: if uid == 0 { Caps::FULL } else { Caps::NONE },
             userns: Default::default(),
+            securebits: 0,
         }
     }
 
@@ -274,6 +297,9 @@ impl Creds {
     /// (unless `keepcaps`) and the ambient one; the effective set follows
     /// euid in and out of 0, the filesystem capabilities fsuid.
     pub fn fix_setuid(&mut self, old: &Creds, keepcaps: bool) {
+        if self.securebits & secbit::NO_SETUID_FIXUP != 0 {
+            return;
+        }
         let root = |u: u32| old.is_root(u);
         let was_root = root(old.ruid) || root(old.euid) || root(old.suid);
         let is_root = root(self.ruid) || root(self.euid) || root(self.suid);
@@ -305,7 +331,17 @@ impl Creds {
     /// files): root's permitted set is its bounding and inheritable sets,
     /// effective when euid is 0; anyone else keeps its ambient set alone.
     pub fn exec(&mut self) {
-        let (root_e, root_r) = (self.is_root(self.euid), self.is_root(self.ruid));
+        // The saved and filesystem ids become the effective ones.
+        self.suid = self.euid;
+        self.fsuid = self.euid;
+        self.sgid = self.egid;
+        self.fsgid = self.egid;
+        // SECBIT_NOROOT: root is nobody special to exec.
+        let noroot = self.securebits & secbit::NOROOT != 0;
+        let (root_e, root_r) = (
+            !noroot && self.is_root(self.euid),
+            !noroot && self.is_root(self.ruid),
+        );
         let c = &mut self.caps;
         c.ambient &= c.permitted & c.inheritable;
         if root_e || root_r {
@@ -321,9 +357,9 @@ impl Creds {
     /// sets, by Linux's rules (cap_capset).
     pub fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> KResult<()> {
         let c = self.caps;
-        if (effective | permitted | inheritable) & !ALL != 0 {
-            return Err(Errno::EPERM);
-        }
+        // Bits past the last capability are dropped, as Linux does.
+        let (effective, permitted, inheritable) =
+            (effective & ALL, permitted & ALL, inheritable & ALL);
         let inh_limit = if self.ns_capable(cap::SETPCAP) {
             c.inheritable | c.bounding
         } else {
@@ -402,7 +438,8 @@ mod tests {
             Err(Errno::EPERM)
         );
         assert!(c.capset(chown, chown, chown).is_ok());
-        assert_eq!(c.capset(0, 0, 1 << 63), Err(Errno::EPERM));
+        assert_eq!(c.capset(0, 0, 1 << 63), Ok(()));
+        assert_eq!(c.caps.inheritable, 0);
     }
 
     #[test]

@@ -360,12 +360,14 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
             c.destroy();
         }
         // The capability sets as exec makes them; keepcaps does not last.
+        let before = p.creds.caps.permitted;
         p.creds.exec();
         p.keepcaps = false;
-        // A new image is dumpable again unless its ids are mixed (what
-        // Linux counts as a secure exec).
+        // A new image is dumpable again unless its ids are mixed or its
+        // permitted set grew (what Linux counts as a secure exec).
         let c = &p.creds;
-        p.dumpable = u64::from(c.euid == c.ruid && c.egid == c.rgid);
+        let grew = c.caps.permitted & !before != 0;
+        p.dumpable = u64::from(c.euid == c.ruid && c.egid == c.rgid && !grew);
         if p.dumpable == 0 {
             // PER_CLEAR_ON_SETID.
             p.personality &= !ADDR_NO_RANDOMIZE;

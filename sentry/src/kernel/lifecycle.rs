@@ -89,6 +89,7 @@ fn spawn(
     let pid = if first { 1 } else { alloc_pid(&mut st) };
     let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
     let task = Task {
+        timer_slack: super::task::DEFAULT_SLACK,
         tid: pid,
         tgid: pid,
         mm,

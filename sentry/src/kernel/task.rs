@@ -38,6 +38,8 @@ pub struct Task {
     pub pending: SigQueue,
     pub alt_stack: (u64, u64, i32),
     pub clear_child_tid: u64,
+    /// PR_SET_TIMERSLACK, in ns (inherited; 0 asks for the default).
+    pub timer_slack: u64,
     pub robust_list: u64,
     pub kicker: Arc<dyn Kicker>,
     pub comm: Vec<u8>,
@@ -124,6 +126,9 @@ impl ExitInfo {
         }
     }
 }
+
+/// Linux's default timer slack (50 µs).
+pub const DEFAULT_SLACK: u64 = 50_000;
 
 pub struct Process {
     pub tgid: i32,
