@@ -1658,7 +1658,10 @@ pub(crate) fn fallocate_file(f: &Arc<File>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    ftruncate_file(&fdget(ctx, a[0])?, a[1])
+    let f = fdget(ctx, a[0])?;
+    let r = ftruncate_file(&f, a[1])?;
+    sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &f);
+    Ok(r)
 }
 
 /// ftruncate(2) of open file `f` to `len`, with or without the kernel lock.

@@ -421,9 +421,23 @@ fn set(p: &Pcx<'_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
         return Err(refuse(r));
     }
     let st = r.stat.unwrap_or_default();
-    let attr = check_owner(p.creds()?, &st, attr)?;
+    let c = p.creds()?;
+    let mut attr = check_owner(c, &st, attr)?;
     if attr.size.is_some() {
         p.w.c.check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
+        // A truncate by a writer without CAP_FSETID drops set-user-ID
+        // (and executable set-group-ID), as a write does.
+        let sgid = libc::S_ISGID | libc::S_IXGRP;
+        let kill = (st.mode & libc::S_ISUID)
+            | if st.mode & sgid == sgid {
+                libc::S_ISGID
+            } else {
+                0
+            };
+        let fsetid = c.capable_wrt(sentry::kernel::creds::cap::FSETID, st.uid, st.gid);
+        if kill != 0 && !fsetid && st.mode & libc::S_IFMT == libc::S_IFREG && attr.mode.is_none() {
+            attr.mode = Some(st.mode & 0o7777 & !kill);
+        }
     }
     p.vfs().setattr(&p.w.c, r, &attr)?;
     Ok(0)

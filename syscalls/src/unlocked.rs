@@ -154,7 +154,12 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
             return Some(fs::not_path(&f).and_then(|()| f.ops.sync().map(|()| 0)));
         }
         libc::SYS_ftruncate if !cx.k.vfs.inotify.active() => {
-            return Some(fs::ftruncate_file(&file(cx, a[0])?, a[1]))
+            let f = file(cx, a[0])?;
+            let r = fs::ftruncate_file(&f, a[1]);
+            if r.is_ok() {
+                sentry::fs::io::strip_privs(cx.creds, &f);
+            }
+            return Some(r);
         }
         libc::SYS_fallocate if !cx.k.vfs.inotify.active() => {
             return Some(fs::fallocate_file(&file(cx, a[0])?, a))
@@ -270,6 +275,9 @@ fn transfer(
     } else {
         f.ops.read_iov(&f, &iov, off)
     };
+    if write && matches!(r, Some(Ok(n)) if n > 0) {
+        sentry::fs::io::strip_privs(cx.creds, &f);
+    }
     Some(match r {
         Some(r) => r.map(|n| n as u64),
         None => bounce(cx, &f, &segs, off, write),

@@ -49,6 +49,10 @@ static void as_user(void (*f)(void))
 
 static void user_part(void)
 {
+	int w = open(at("sw"), O_RDWR);
+	write(w, "x", 1);
+	close(w);
+	truncate(at("st"), 5);
 	chmod(at("mine"), 02755);
 	close(open(at("sg/nrfile"), O_CREAT | O_WRONLY, 02755));
 	EXPECT_ERR("user char device", mknod(at("cdev"), S_IFCHR | 0600, makedev(1, 3)), EPERM);
@@ -109,7 +113,14 @@ int main(void)
 	/* A non-member's chmod cannot set set-group-ID. */
 	close(open(at("mine"), O_CREAT | O_WRONLY, 0644));
 	chown(at("mine"), 1000, 0);
+	for (int i = 0; i < 2; i++) {
+		const char *n = i ? "st" : "sw";
+		close(open(at(n), O_CREAT | O_WRONLY, 0644));
+		chmod(at(n), 06777);
+	}
 	as_user(user_part);
+	CHECK("user write drops suid/sgid", (mode_of(at("sw")) & 07777) == 0777);
+	CHECK("user truncate drops suid/sgid", (mode_of(at("st")) & 07777) == 0777);
 	CHECK("non-member chmod drops sgid", (mode_of(at("mine")) & 07777) == 0755);
 	CHECK("non-member create drops sgid", (mode_of(at("sg/nrfile")) & 07777) == 0755 && gid_of(at("sg/nrfile")) == 1234);
 	CHECK("root char device", mknod(at("rdev"), S_IFCHR | 0600, makedev(1, 3)) == 0);

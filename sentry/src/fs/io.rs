@@ -380,9 +380,41 @@ pub fn write(
     };
     f.ops.after_write(cx);
     if r.as_ref().is_ok_and(|&n| n > 0) {
+        strip_privs(&cx.proc_ref().creds, f);
         f.note(IN_MODIFY);
     }
     r
+}
+
+/// After a write by `creds`: a writer without CAP_FSETID over the file
+/// takes away its set-user-ID bit, and its set-group-ID bit when group
+/// execute is set (Linux's file_remove_privs). Root skips the stat.
+pub fn strip_privs(creds: &crate::kernel::Creds, f: &File) {
+    use crate::kernel::creds::cap;
+    if creds.capable(cap::FSETID) {
+        return;
+    }
+    let Ok(st) = f.ops.stat() else {
+        return;
+    };
+    if st.mode & libc::S_IFMT != libc::S_IFREG {
+        return;
+    }
+    let sgid = libc::S_ISGID | libc::S_IXGRP;
+    let kill = (st.mode & libc::S_ISUID)
+        | if st.mode & sgid == sgid {
+            libc::S_ISGID
+        } else {
+            0
+        };
+    if kill == 0 || creds.capable_wrt(cap::FSETID, st.uid, st.gid) {
+        return;
+    }
+    let attr = super::vfs::SetAttr {
+        mode: Some(st.mode & 0o7777 & !kill),
+        ..Default::default()
+    };
+    let _ = f.ops.setattr(&attr);
 }
 
 /// A write that acts as the writer: one page at most, all at once
