@@ -52,6 +52,10 @@ fn range(f: &File, fl: &Flock) -> KResult<(u64, u64)> {
         _ => return Err(Errno::EINVAL),
     };
     let start = base.checked_add(fl.start).ok_or(Errno::EOVERFLOW)?;
+    // The last byte must fit in an off_t.
+    if fl.len > 0 && fl.len - 1 > i64::MAX - start.max(0) {
+        return Err(Errno::EOVERFLOW);
+    }
     let (start, end) = match fl.len {
         0 => (start, u64::MAX as i128),
         l if l > 0 => (start, start as i128 + l as i128),
@@ -98,10 +102,17 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
         pid: if ofd { -1 } else { ctx.tgid() },
     };
     if matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK) {
-        if fl.ty as i32 == libc::F_UNLCK {
+        // F_GETLK asks about a lock type; F_OFD_GETLK may ask about
+        // F_UNLCK, which finds nothing in the way.
+        if fl.ty as i32 == libc::F_UNLCK && !ofd {
             return Err(Errno::EINVAL);
         }
-        match ctx.st.locks.record.conflict(key, &want) {
+        let found = if fl.ty as i32 == libc::F_UNLCK {
+            None
+        } else {
+            ctx.st.locks.record.conflict(key, &want)
+        };
+        match found {
             None => fl.ty = F_UNLCK,
             Some(c) => {
                 fl.ty = if c.write { F_WRLCK } else { F_RDLCK };
@@ -150,7 +161,20 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
         if !wait {
             return Err(Errno::EAGAIN);
         }
-        ctx.sleep(&w, None)?;
+        // Sleeping on a process that (through others) waits for us would
+        // never end: EDEADLK, for POSIX locks (not OFD ones), as Linux.
+        let me = ctx.tgid();
+        if !ofd {
+            if ctx.st.locks.would_deadlock(me, key, &want) {
+                return Err(Errno::EDEADLK);
+            }
+            ctx.st.locks.blocked.insert(me, (key, want.clone()));
+        }
+        let slept = ctx.sleep(&w, None);
+        if !ofd {
+            ctx.st.locks.blocked.remove(&me);
+        }
+        slept?;
     }
 }
 

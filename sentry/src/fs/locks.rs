@@ -138,6 +138,34 @@ pub struct Locks {
     pub flock: LockTable,
     /// Tasks waiting for a lock (F_SETLKW, flock): woken on every release.
     pub wq: std::sync::Arc<crate::kernel::WaitQueue>,
+    /// What each process sleeping in F_SETLKW waits for (its file and
+    /// the lock it wants), for deadlock detection.
+    pub blocked: HashMap<i32, ((u64, u64), Lock)>,
+}
+
+impl Locks {
+    /// Whether process `me` waiting for `want` on `key` would close a
+    /// cycle of POSIX-lock waiters (Linux follows ten links).
+    pub fn would_deadlock(&mut self, me: i32, key: (u64, u64), want: &Lock) -> bool {
+        let mut next = self.record.conflict(key, want);
+        for _ in 0..10 {
+            let Some(Lock {
+                owner: Owner::Process(p),
+                ..
+            }) = next
+            else {
+                return false;
+            };
+            if p == me {
+                return true;
+            }
+            let Some((k, w)) = self.blocked.get(&p).cloned() else {
+                return false;
+            };
+            next = self.record.conflict(k, &w);
+        }
+        false
+    }
 }
 
 impl Locks {
