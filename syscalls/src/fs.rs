@@ -1184,6 +1184,27 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             });
             Ok(0)
         }
+        // A socket's owner by ioctl: FIOSETOWN/SIOCSPGRP and
+        // FIOGETOWN/SIOCGPGRP are F_SETOWN and F_GETOWN.
+        0x8901 | 0x8902 if f.ops.socket().is_some() => {
+            let who: i32 = get(ctx, a[2])?;
+            let owner = if who < 0 {
+                (F_OWNER_PGRP, who.checked_neg().ok_or(Errno::EINVAL)?)
+            } else {
+                (F_OWNER_PID, who)
+            };
+            set_owner(ctx, &f, owner)
+        }
+        // SIOCATMARK: never at an urgent mark (urgent data is refused).
+        0x8905 if f.ops.socket().is_some() => {
+            put(ctx, a[2], &0i32)?;
+            Ok(0)
+        }
+        0x8903 | 0x8904 if f.ops.socket().is_some() => {
+            let (kind, id) = *f.owner.lock();
+            put(ctx, a[2], &if kind == F_OWNER_PGRP { -id } else { id })?;
+            Ok(0)
+        }
         libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
             // Regular files: the bytes from the position to the end.
             let size = crate::abi::bits(f.ops.stat()?.size.max(0));
