@@ -117,6 +117,13 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let lim = ctx.proc_ref().as_limit();
     let req = map_request(&ctx.mm, lim, a)?;
+    // A locked mapping (MAP_LOCKED, or after mlockall(MCL_FUTURE)) counts
+    // against RLIMIT_MEMLOCK: EAGAIN past it (EPERM with none).
+    let lock = flags & libc::MAP_LOCKED != 0 || ctx.mm.locks_future();
+    if lock {
+        may_lock(ctx, page_up(a[1]))
+            .map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })?;
+    }
     let file = if flags & libc::MAP_ANONYMOUS == 0 {
         Some(fdget(
             ctx,
@@ -126,6 +133,9 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None
     };
     let r = map_in(ctx.k, &ctx.mm, req, file, a, true);
+    if let (Ok(addr), true) = (&r, flags & libc::MAP_LOCKED != 0) {
+        ctx.mm.set_locked(*addr, a[1], true)?;
+    }
     ctx.flush_mm()?;
     r
 }
@@ -140,7 +150,9 @@ pub(crate) fn map_file_unlocked(
     a: [u64; 6],
 ) -> Option<KResult<u64>> {
     let flags = crate::abi::int(a[3]);
-    if flags & (libc::MAP_ANONYMOUS | libc::MAP_HUGETLB) != 0 {
+    if flags & (libc::MAP_ANONYMOUS | libc::MAP_HUGETLB | libc::MAP_LOCKED) != 0
+        || cx.mm.locks_future()
+    {
         return None;
     }
     let f = cx.files.lock().get(crate::abi::int(a[4])).ok()?;
@@ -275,10 +287,15 @@ pub(crate) fn check_as(mm: &Mm, lim: u64, grow: u64) -> KResult<()> {
 /// mprotect, brk, mremap and madvise. None: the call is not one of them
 /// (a file mapping, advice that is logged), for the locked handler.
 pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
+    // Locked memory counts against RLIMIT_MEMLOCK: the locked handler's.
+    let locking = mm.locks_future() || mm.locked_bytes() > 0;
     Some(match nr {
         libc::SYS_mmap => {
             let flags = crate::abi::int(a[3]);
-            if flags & libc::MAP_ANONYMOUS == 0 || flags & libc::MAP_HUGETLB != 0 {
+            if flags & libc::MAP_ANONYMOUS == 0
+                || flags & (libc::MAP_HUGETLB | libc::MAP_LOCKED) != 0
+                || mm.locks_future()
+            {
                 return None;
             }
             map_request(mm, lim, a).and_then(|req| mm.map(req))
@@ -286,7 +303,7 @@ pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResul
         libc::SYS_munmap => mm.unmap(a[0], a[1]).map(|()| 0),
         libc::SYS_mprotect => mprotect_in(mm, a),
         libc::SYS_brk => Ok(brk_in(mm, lim, a)),
-        libc::SYS_mremap if a[3] & 4 == 0 => mremap_in(mm, lim, a),
+        libc::SYS_mremap if a[3] & 4 == 0 && !locking => mremap_in(mm, lim, a),
         libc::SYS_madvise => return madvise_in(mm, a),
         _ => return None,
     })
@@ -360,6 +377,16 @@ fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once("mremap MREMAP_DONTUNMAP");
     }
     let lim = ctx.proc_ref().as_limit();
+    // Growing a locked mapping locks more: RLIMIT_MEMLOCK (EAGAIN).
+    if a[2] > a[1] && ctx.mm.vma_at(a[0]).is_some_and(|v| v.locked) {
+        may_lock(ctx, page_up(a[2]) - page_up(a[1])).map_err(|e| {
+            if e == Errno::ENOMEM {
+                Errno::EAGAIN
+            } else {
+                e
+            }
+        })?;
+    }
     let r = mremap_in(&ctx.mm, lim, a)?;
     done(ctx, r)
 }
@@ -459,6 +486,18 @@ fn mlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let more = ctx.mm.unlocked_in(a[0], a[1]);
     may_lock(ctx, more)?;
     ctx.mm.set_locked(a[0], a[1], true)?;
+    // Linux locks inaccessible pages but cannot fault them in: ENOMEM.
+    if a[2] & 1 == 0 || ctx.regs.gp.orig_rax != libc::SYS_mlock2 as u64 {
+        let end = a[0].saturating_add(a[1]);
+        let none = ctx
+            .mm
+            .regions()
+            .iter()
+            .any(|v| v.start < end && a[0] < v.end && v.prot == libc::PROT_NONE);
+        if none {
+            return Err(Errno::ENOMEM);
+        }
+    }
     Ok(0)
 }
 fn munlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -961,6 +961,11 @@ impl Mm {
         self.vma_at(addr).map(|v| v.policy).ok_or(Errno::EFAULT)
     }
 
+    /// mlockall(MCL_FUTURE) is in force: new mappings are locked.
+    pub fn locks_future(&self) -> bool {
+        self.state.lock().lock_future
+    }
+
     /// The bytes of locked mappings (VmLck).
     pub fn locked_bytes(&self) -> u64 {
         self.state
