@@ -757,16 +757,21 @@ pub(crate) fn access_in(
         c.rgid
     };
     let mode = crate::abi::uint(mode);
-    if mode & 2 != 0 {
+    if mode & 3 != 0 {
         let p = sentry::mm::read_cstr(px.mm, path, 4095).unwrap_or_default();
         if !p.is_empty() {
             let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
             if let Ok(r) = px.resolve(reg(dirfd), &p, follow) {
                 let fmt = st.mode & libc::S_IFMT;
-                if r.mount.flags & libc::MS_RDONLY != 0
+                if mode & 2 != 0
+                    && r.mount.flags & libc::MS_RDONLY != 0
                     && (fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK)
                 {
                     return Err(Errno::EROFS);
+                }
+                // Nothing on a noexec mount is executable.
+                if mode & 1 != 0 && r.mount.flags & libc::MS_NOEXEC != 0 && fmt == libc::S_IFREG {
+                    return Err(Errno::EACCES);
                 }
             }
         }
@@ -1504,7 +1509,33 @@ fn pselect6(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-fn put_statfs(ctx: &mut Ctx<'_, '_>, addr: u64, s: sentry::fs::StatFs, ro: bool) -> KResult<u64> {
+/// statfs's f_flags for a mount with `mflags` (MS_*): ST_VALID and the
+/// mount's flags (ST_RELATIME, the default, unless noatime or
+/// strictatime).
+fn st_flags(mflags: u64) -> i64 {
+    const ST_VALID: u64 = 0x20;
+    const ST_RELATIME: u64 = 0x1000;
+    let same = libc::MS_RDONLY
+        | libc::MS_NOSUID
+        | libc::MS_NODEV
+        | libc::MS_NOEXEC
+        | libc::MS_SYNCHRONOUS
+        | libc::MS_NOATIME
+        | libc::MS_NODIRATIME;
+    let relatime = if mflags & (libc::MS_NOATIME | libc::MS_STRICTATIME) == 0 {
+        ST_RELATIME
+    } else {
+        0
+    };
+    crate::abi::long(ST_VALID | (mflags & same) | relatime)
+}
+
+fn put_statfs(
+    ctx: &mut Ctx<'_, '_>,
+    addr: u64,
+    s: sentry::fs::StatFs,
+    mflags: u64,
+) -> KResult<u64> {
     let mut v = [0i64; 15];
     v[0] = s.f_type;
     v[1] = s.bsize;
@@ -1515,7 +1546,7 @@ fn put_statfs(ctx: &mut Ctx<'_, '_>, addr: u64, s: sentry::fs::StatFs, ro: bool)
     v[6] = crate::abi::long(s.ffree);
     v[8] = s.namelen;
     v[9] = s.frsize;
-    v[10] = s.flags | if ro { 1 } else { 0 };
+    v[10] = s.flags | st_flags(mflags);
     put(ctx, addr, &v)?;
     Ok(0)
 }
@@ -1524,7 +1555,7 @@ fn statfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let r = ctx.k.vfs.resolve(ctx, libc::AT_FDCWD, &p, true)?;
     r.stat.ok_or(Errno::ENOENT)?;
     let s = r.mount.fs.statfs()?;
-    put_statfs(ctx, a[1], s, r.mount.flags & libc::MS_RDONLY != 0)
+    put_statfs(ctx, a[1], s, r.mount.flags)
 }
 fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
@@ -1536,14 +1567,14 @@ fn fstatfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             frsize: 4096,
             ..Default::default()
         };
-        return put_statfs(ctx, a[1], pipefs, false);
+        return put_statfs(ctx, a[1], pipefs, 0);
     }
     let m = match f.place() {
         Some(p) => p.mount.clone(),
         None => ctx.k.vfs.ns_of_task(ctx.task_ref()).mount_of(&f.path()).0,
     };
     let s = m.fs.statfs()?;
-    put_statfs(ctx, a[1], s, m.flags & libc::MS_RDONLY != 0)
+    put_statfs(ctx, a[1], s, m.flags)
 }
 
 fn fsync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

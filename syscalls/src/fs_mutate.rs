@@ -324,6 +324,10 @@ pub(crate) fn remove(px: &Pcx<'_>, dirfd: u64, path: u64, dir: bool) -> KResult<
         }
         let r = px.resolve(dirfd, &p, false)?;
         let st = r.stat.ok_or(Errno::ENOENT)?;
+        // unlink of a directory is EISDIR before anything else.
+        if !dir && st.mode & libc::S_IFMT == libc::S_IFDIR {
+            return Err(Errno::EISDIR);
+        }
         if r.mount.point != parent.mount.point || r.rel.is_empty() {
             // The name is a mount point.
             return Err(Errno::EBUSY);

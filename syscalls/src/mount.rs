@@ -190,8 +190,11 @@ fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
             "mode" => mode = crate::abi::uint(num(v, 8)?) & 0o7777,
             "uid" => uid = crate::abi::uint(num(v, 10)?),
             "gid" => gid = crate::abi::uint(num(v, 10)?),
-            "nr_inodes" | "nr_blocks" | "inode64" | "inode32" | "huge" | "mpol" | "noswap"
-            | "defaults" => {}
+            "nr_inodes" | "nr_blocks" => {
+                let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
+                num(digits, 10)?;
+            }
+            "inode64" | "inode32" | "huge" | "mpol" | "noswap" | "defaults" => {}
             _ => return Err(Errno::EINVAL),
         }
     }
@@ -226,6 +229,20 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if ns.locked.contains(&m.id) && m.flags & sticky & !new_flags != 0 {
             return Err(Errno::EPERM);
         }
+        // Going read-only while a file is open for writing on it.
+        if new_flags & !m.flags & libc::MS_RDONLY != 0
+            && open_on(ctx, &ns, m.id, |f| {
+                f.writable()
+                    && f.stat().is_ok_and(|st| {
+                        matches!(
+                            st.mode & libc::S_IFMT,
+                            libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+                        )
+                    })
+            })
+        {
+            return Err(Errno::EBUSY);
+        }
         let new = Mount {
             flags: new_flags,
             ..(*m).clone()
@@ -237,13 +254,12 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Ok(0);
     }
     if flags & libc::MS_BIND != 0 {
+        if a[0] == 0 {
+            return Err(Errno::EINVAL);
+        }
         let src = lookup(ctx, a[0], true)?;
         if is_dir(&src) != is_dir(&target) {
-            return Err(if is_dir(&src) {
-                Errno::ENOTDIR
-            } else {
-                Errno::EISDIR
-            });
+            return Err(Errno::ENOTDIR);
         }
         let mut add = vec![src.mount.bind(&target.path, &src.rel, src.mount.flags)];
         if flags & libc::MS_REC != 0 {
@@ -262,8 +278,12 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::MS_MOVE != 0 {
         let src = lookup(ctx, a[0], true)?;
         let m = ns.mounted_at(&src.path).ok_or(Errno::EINVAL)?;
-        if m.point == b"/" || under(&target.path, &src.path) {
+        if m.point == b"/" || is_dir(&src) != is_dir(&target) {
             return Err(Errno::EINVAL);
+        }
+        // Into itself would make a loop.
+        if under(&target.path, &src.path) {
+            return Err(Errno::ELOOP);
         }
         let moved = ns.subtree(m.id);
         let new_parent = ns.mount_of(&target.path).0.id;
@@ -279,6 +299,13 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Ok(0);
     }
     if flags & PROPAGATION != 0 {
+        // One propagation type, with nothing but MS_REC and MS_SILENT.
+        let silent = 1 << 15;
+        if (flags & PROPAGATION).count_ones() > 1
+            || flags & !(PROPAGATION | libc::MS_REC | silent) != 0
+        {
+            return Err(Errno::EINVAL);
+        }
         ns.mounted_at(&target.path).ok_or(Errno::EINVAL)?;
         if flags & libc::MS_SHARED != 0 {
             ctx.log_once("mount MS_SHARED (mount namespaces never propagate)");
@@ -286,7 +313,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Ok(0);
     }
     let fstype = if a[2] == 0 {
-        return Err(Errno::EFAULT);
+        return Err(Errno::EINVAL);
     } else {
         sentry::mm::read_cstr(&ctx.mm, a[2], 4096)?
     };
@@ -421,6 +448,11 @@ fn umount2_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let target = lookup(ctx, a[0], flags & UMOUNT_NOFOLLOW == 0)?;
     let ns = ns(ctx);
     let m = ns.mounted_at(&target.path).ok_or(Errno::EINVAL)?;
+    // A path on a detached mount (a working directory left in one) is
+    // not a mount point of this namespace.
+    if m.id != target.mount.id {
+        return Err(Errno::EINVAL);
+    }
     // A mount inherited from a more privileged user namespace stays.
     if ns.locked.contains(&m.id) {
         return Err(Errno::EINVAL);
@@ -429,22 +461,30 @@ fn umount2_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // The namespace's root.
         return Err(Errno::EBUSY);
     }
+    // MNT_EXPIRE: the first call marks the mount (EAGAIN), the next one
+    // unmounts it if nothing uses it.
+    if flags & MNT_EXPIRE != 0 && ns.expiring.lock().insert(m.id) {
+        return Err(Errno::EAGAIN);
+    }
     let doomed = ns.subtree(m.id);
     if flags & MNT_DETACH == 0 {
         if doomed.len() > 1 {
             return Err(Errno::EBUSY);
         }
-        // A working directory or root inside it keeps it busy.
-        let busy = ctx.st.tasks.values().any(|t| {
+        // A working directory, a root or an open file inside it keeps it
+        // busy.
+        let roots = ctx.st.tasks.values().any(|t| {
             Arc::ptr_eq(&t.mnt_ns, &ns) && {
                 let fs = t.fs.lock();
                 fs.cwd.mount.id == m.id || fs.root.mount.id == m.id
             }
         });
+        let busy = roots || open_on(ctx, &ns, m.id, |_| true);
         if busy {
             return Err(Errno::EBUSY);
         }
     }
+    ns.expiring.lock().remove(&m.id);
     ns.mounts.write().retain(|x| !doomed.contains(&x.id));
     Ok(0)
 }
@@ -454,7 +494,14 @@ fn chroot(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !is_dir(&r) {
         return Err(Errno::ENOTDIR);
     }
-    // CAP_SYS_CHROOT in the caller's own user namespace, as Linux asks.
+    // Search permission on it first, then CAP_SYS_CHROOT in the caller's
+    // own user namespace, as Linux asks.
+    let st = r.stat.unwrap_or_default();
+    if let Some(c) = ctx.caller().creds() {
+        if !sentry::fs::vfs::may(c, &st, sentry::fs::vfs::MAY_EXEC) {
+            return Err(Errno::EACCES);
+        }
+    }
     if !ctx
         .proc_ref()
         .creds
@@ -638,4 +685,26 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
     }
     Ok(0)
+}
+
+/// Whether a process of `ns` holds an open file on mount `id` that `pred`
+/// picks.
+fn open_on(
+    ctx: &Ctx<'_, '_>,
+    ns: &Arc<MountNs>,
+    id: u64,
+    pred: impl Fn(&sentry::fs::file::File) -> bool,
+) -> bool {
+    let mut tables: Vec<Arc<_>> = Vec::new();
+    for t in ctx.st.tasks.values() {
+        if Arc::ptr_eq(&t.mnt_ns, ns) && !tables.iter().any(|x| Arc::ptr_eq(x, &t.files)) {
+            tables.push(t.files.clone());
+        }
+    }
+    tables.iter().any(|ft| {
+        ft.lock()
+            .fds
+            .values()
+            .any(|e| e.file.place().is_some_and(|p| p.mount.id == id) && pred(&e.file))
+    })
 }

@@ -1207,12 +1207,16 @@ fn mounts(c: &Caller, info: bool) -> Vec<u8> {
             (libc::MS_NOSUID, "nosuid"),
             (libc::MS_NODEV, "nodev"),
             (libc::MS_NOEXEC, "noexec"),
+            (libc::MS_NOATIME, "noatime"),
+            (libc::MS_NODIRATIME, "nodiratime"),
         ] {
             if m.flags & bit != 0 {
                 opts.push(name);
             }
         }
-        opts.push("relatime");
+        if m.flags & (libc::MS_NOATIME | libc::MS_STRICTATIME) == 0 {
+            opts.push("relatime");
+        }
         let opts = opts.join(",");
         let point = String::from_utf8_lossy(&m.point);
         let sb = if m.flags & libc::MS_RDONLY != 0 {

@@ -367,6 +367,8 @@ pub struct MountNs {
     /// namespace (Linux's MNT_LOCKED): they cannot be unmounted alone,
     /// so what they cover stays covered.
     pub locked: std::collections::HashSet<u64>,
+    /// Mounts an MNT_EXPIRE umount has marked (the next one unmounts).
+    pub expiring: parking_lot::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl MountNs {
@@ -377,6 +379,7 @@ impl MountNs {
             mounts: RwLock::new(mounts),
             owner: crate::kernel::userns::init(),
             locked: Default::default(),
+            expiring: Default::default(),
         }
     }
 
@@ -416,6 +419,7 @@ impl MountNs {
             mounts: RwLock::new(mounts),
             owner: owner.clone(),
             locked,
+            expiring: Default::default(),
         })
     }
 
@@ -1088,7 +1092,9 @@ impl Vfs {
             return Err(Errno::EACCES);
         }
         let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
-        if writes && r.mount.flags & libc::MS_RDONLY != 0 && fmt != libc::S_IFCHR {
+        // FIFOs, sockets and devices are not written to the filesystem.
+        let stored = fmt == libc::S_IFREG || fmt == libc::S_IFDIR || fmt == libc::S_IFLNK;
+        if writes && r.mount.flags & libc::MS_RDONLY != 0 && stored {
             return Err(Errno::EROFS);
         }
         if flags & libc::O_PATH == 0 && !c.overrides() {
