@@ -211,7 +211,7 @@ pub(crate) fn wait_unlocked(
 
 fn ms_deadline(ms: i32) -> Option<Instant> {
     let ms = u64::try_from(ms).ok()?;
-    Some(Instant::now() + Duration::from_millis(ms))
+    Some(sentry::kernel::time::after(Duration::from_millis(ms)))
 }
 
 fn epoll_wait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -227,7 +227,7 @@ fn epoll_pwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn epoll_pwait2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     epoll_of(ctx, a[0])?;
     let d = if a[3] != 0 {
-        Some(Instant::now() + abi::timespec(ctx, a[3])?)
+        Some(sentry::kernel::time::after(abi::timespec(ctx, a[3])?))
     } else {
         None
     };
@@ -324,6 +324,7 @@ fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let interval = abi::timespec(ctx, a[2])?;
     let mut value = abi::timespec(ctx, a[2] + 16)?;
+    let mut missed = 0i64;
     if a[1] & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
         let clock = if matches!(t.clock, libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_ALARM) {
             libc::CLOCK_REALTIME
@@ -332,9 +333,21 @@ fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         };
         let now = crate::time::clock_ns(ctx, clock)?;
         let at = i64::try_from(value.as_nanos()).unwrap_or(i64::MAX);
-        value = Duration::from_nanos(crate::abi::unsigned(at.saturating_sub(now).max(1)));
+        let step = crate::abi::ns_of(interval);
+        if at <= now && step > 0 {
+            // Already past: it fired at `at` and every period since, and
+            // next fires on the period after now.
+            missed = (now - at) / step + 1;
+            let next = at.saturating_add(missed.saturating_mul(step));
+            value = Duration::from_nanos(crate::abi::unsigned(next - now));
+        } else {
+            value = Duration::from_nanos(crate::abi::unsigned(at.saturating_sub(now).max(1)));
+        }
     }
     t.count.count.store(0, std::sync::atomic::Ordering::Relaxed);
+    if missed > 0 {
+        t.count.fire(crate::abi::unsigned(missed));
+    }
     let old = ctx.st.timers.set(t.timer, value, interval, 0);
     if a[3] != 0 {
         put_itimerspec(ctx, a[3], old)?;

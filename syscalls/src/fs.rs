@@ -1327,7 +1327,7 @@ fn poll_wait(
 }
 
 fn deadline_of(d: Option<Duration>) -> Option<Instant> {
-    d.map(|d| Instant::now() + d)
+    d.map(sentry::kernel::time::after)
 }
 
 fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) -> KResult<u64> {
@@ -1360,8 +1360,9 @@ fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) 
 
 fn poll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = crate::abi::int(a[2]);
-    let d =
-        (t >= 0).then(|| Instant::now() + Duration::from_millis(crate::abi::bits(i64::from(t))));
+    let d = (t >= 0).then(|| {
+        sentry::kernel::time::after(Duration::from_millis(crate::abi::bits(i64::from(t))))
+    });
     match do_poll(ctx, a[0], a[1], d) {
         Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
         r => r,

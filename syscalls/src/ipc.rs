@@ -521,7 +521,7 @@ fn do_semop(
     if nsops > sem::SEMOPM as u64 {
         return Err(Errno::E2BIG);
     }
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.map(sentry::kernel::time::after);
     let bytes = sentry::mm::read_vec(&ctx.mm, sops, abi::size(nsops) * 6)?;
     let ops: Vec<SemBuf> = bytes
         .chunks_exact(6)

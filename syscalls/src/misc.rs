@@ -220,7 +220,7 @@ pub(crate) fn futex_deadline(
     }
     let d = crate::abi::timespec_in(mm, ts)?;
     if cmd == libc::FUTEX_WAIT {
-        return Ok(Some(Instant::now() + d));
+        return Ok(Some(sentry::kernel::time::after(d)));
     }
     let now = if realtime {
         k.clock.real_ns()
@@ -228,9 +228,9 @@ pub(crate) fn futex_deadline(
         k.clock.mono_ns()
     };
     let rel = crate::abi::ns_of(d).saturating_sub(now).max(0);
-    Ok(Some(
-        Instant::now() + Duration::from_nanos(crate::abi::bits(rel)),
-    ))
+    Ok(Some(sentry::kernel::time::after(Duration::from_nanos(
+        crate::abi::bits(rel),
+    ))))
 }
 
 fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

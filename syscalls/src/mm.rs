@@ -483,6 +483,11 @@ fn mlock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if ctx.regs.gp.orig_rax == libc::SYS_mlock2 as u64 && a[2] & !1 != 0 {
         return Err(Errno::EINVAL);
     }
+    // Linux page-aligns the length with wrap-around: one that wraps to
+    // zero locks nothing and succeeds.
+    if a[1].wrapping_add(a[0] & 0xfff).wrapping_add(0xfff) & !0xfff == 0 {
+        return Ok(0);
+    }
     let more = ctx.mm.unlocked_in(a[0], a[1]);
     may_lock(ctx, more)?;
     ctx.mm.set_locked(a[0], a[1], true)?;

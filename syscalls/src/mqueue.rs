@@ -167,7 +167,7 @@ fn deadline(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<Option<Instant>> {
     }
     let at = abi::timespec(ctx, addr)?;
     let now = Duration::from_nanos(abi::unsigned(ctx.k.clock.real_ns()));
-    Ok(Some(Instant::now() + at.saturating_sub(now)))
+    Ok(Some(sentry::kernel::time::after(at.saturating_sub(now))))
 }
 
 /// A sleep's outcome: ETIMEDOUT at the deadline; a signal restarts the

@@ -876,7 +876,9 @@ fn recvmmsg(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
     let mut flags = check_recv_flags(ctx, a[3])?;
     let deadline = if a[4] != 0 {
-        Some(std::time::Instant::now() + crate::abi::timespec(ctx, a[4])?)
+        Some(sentry::kernel::time::after(crate::abi::timespec(
+            ctx, a[4],
+        )?))
     } else {
         None
     };

@@ -115,6 +115,7 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if sig == 0 || !running {
         return Ok(0);
     }
+    crate::signal::over_limit(ctx, pid, &info)?;
     match scope {
         SIGNAL_THREAD => {
             let tid = thread.unwrap_or(pid);

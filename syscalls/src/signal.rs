@@ -6,7 +6,6 @@ use sentry::kernel::signal::{
     self as ksig, bit, restore_frame, InfoKind, SigAction, SigInfo, SS_DISABLE, SS_ONSTACK,
 };
 use sentry::{Ctx, Errno, KResult};
-use std::time::Instant;
 
 pub fn register(r: &mut Reg<'_>) {
     r("rt_sigaction", "iaau", Full, rt_sigaction);
@@ -43,6 +42,11 @@ fn rt_sigaction(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// when the new action ignores it: its pending instances are the
 /// caller's to discard, under the kernel lock; without it (`lock_free`)
 /// such a change answers NEEDLOCK before anything is done.
+/// The sa_flags Linux keeps: NOCLDSTOP, NOCLDWAIT, SIGINFO,
+/// EXPOSE_TAGBITS, RESTORER, ONSTACK, RESTART, NODEFER, RESETHAND.
+const UAPI_SA_FLAGS: u64 =
+    0x1 | 0x2 | 0x4 | 0x800 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x4000_0000 | 0x8000_0000;
+
 pub(crate) fn sigaction_in(
     mm: &sentry::mm::Mm,
     h: &parking_lot::Mutex<[SigAction; 64]>,
@@ -60,7 +64,8 @@ pub(crate) fn sigaction_in(
         }
         Some(SigAction {
             handler: v[0],
-            flags: v[1],
+            // Unknown flags are dropped, so programs can probe for them.
+            flags: v[1] & UAPI_SA_FLAGS,
             restorer: v[2],
             mask: v[3] & !ksig::UNBLOCKABLE,
         })
@@ -127,14 +132,19 @@ pub(crate) fn sigprocmask_in(
 fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     let mm = ctx.mm.clone();
     ctx.no_return = true;
+    let rsp = ctx.regs.gp.rsp;
     match restore_frame(&mm, ctx.regs) {
         Ok((mask, alt)) => {
             let t = ctx.task();
             t.sig_mask.set(mask);
             if let Some(alt) = alt {
-                let on = t.alt_stack.2 & SS_ONSTACK != 0;
+                // As sigaltstack(2): not while running on the current one
+                // (a handler that set a new stack it is on keeps that).
+                let cur = t.alt_stack;
+                let on =
+                    cur.2 & SS_DISABLE == 0 && cur.1 > 0 && rsp > cur.0 && rsp <= cur.0 + cur.1;
                 if !on {
-                    t.alt_stack = (alt.0, alt.1, alt.2 & SS_DISABLE);
+                    t.alt_stack = (alt.0, alt.1, alt.2 & (SS_DISABLE | ksig::SS_AUTODISARM));
                 }
             }
             Ok(0)
@@ -152,12 +162,14 @@ fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn rt_sigpending(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[1] != 8 {
+    // Any size up to the set's is accepted, and that much written.
+    if a[1] > 8 {
         return Err(Errno::EINVAL);
     }
     let t = ctx.task_ref();
     let set = (t.pending.set | ctx.proc_ref().shared_pending.set) & t.sig_mask.get();
-    put(ctx, a[0], &set)?;
+    let bytes = set.to_le_bytes();
+    ctx.mm.write(a[0], &bytes[..sentry::num::usize_of(a[1])])?;
     Ok(0)
 }
 
@@ -186,16 +198,20 @@ fn pause(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 
 fn take_in(ctx: &mut Ctx<'_, '_>, set: u64) -> Option<SigInfo> {
     let tgid = ctx.tgid();
-    let t = ctx.task();
-    if let Some(i) = t.pending.take(!set) {
-        return Some(i);
+    let i = match ctx.task().pending.take(!set) {
+        Some(i) => Some(i),
+        None => ctx
+            .st
+            .procs
+            .get_mut(&tgid)
+            .unwrap()
+            .shared_pending
+            .take(!set),
+    };
+    if let Some(i) = &i {
+        sentry::kernel::timers::taken(&mut ctx.st, i);
     }
-    ctx.st
-        .procs
-        .get_mut(&tgid)
-        .unwrap()
-        .shared_pending
-        .take(!set)
+    i
 }
 
 fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -204,7 +220,7 @@ fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let set: u64 = get::<u64>(ctx, a[0])? & !ksig::UNBLOCKABLE;
     let deadline = if a[2] != 0 {
-        Some(Instant::now() + abi::timespec(ctx, a[2])?)
+        Some(sentry::kernel::time::after(abi::timespec(ctx, a[2])?))
     } else {
         None
     };
@@ -358,32 +374,45 @@ fn tgkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     )
 }
 
-pub(crate) fn queue_info(
-    ctx: &mut Ctx<'_, '_>,
-    target: i32,
-    sig: u64,
-    addr: u64,
-) -> KResult<SigInfo> {
-    if sig > 64 {
-        return Err(Errno::EINVAL);
-    }
-    let sig = crate::abi::int(sig);
+/// The siginfo a queueing call passes for `sig`, in Linux's order of
+/// errors: the copy (EFAULT), then a caller posing as the kernel or as
+/// kill(2) to a thread not itself (`to`, the pid or tid asked for: EPERM).
+/// The target's lookup (ESRCH) and the signal number (EINVAL) come after.
+pub(crate) fn queue_info(ctx: &mut Ctx<'_, '_>, to: i32, sig: u64, addr: u64) -> KResult<SigInfo> {
     let raw: [u8; 128] = get(ctx, addr)?;
     let mut info = SigInfo::from_bytes(&raw);
-    info.signo = sig;
+    info.signo = crate::abi::int(sig);
     info.kind = InfoKind::Queue;
-    if (info.code >= 0 || info.code == ksig::SI_TKILL) && target != ctx.tgid() {
+    if (info.code >= 0 || info.code == ksig::SI_TKILL) && to != ctx.tid {
         return Err(Errno::EPERM);
     }
     Ok(info)
 }
+
+/// A queued realtime signal past the target's RLIMIT_SIGPENDING.
+pub(crate) fn over_limit(ctx: &Ctx<'_, '_>, tgid: i32, info: &SigInfo) -> KResult<()> {
+    if info.signo >= 32 && info.code != ksig::SI_USER && !ksig::may_queue(&ctx.st, tgid) {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
+fn valid_sig(sig: u64) -> KResult<()> {
+    if sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
 fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = crate::abi::int(a[0]);
+    let info = queue_info(ctx, pid, a[1], a[2])?;
     let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
-    let info = queue_info(ctx, tgid, a[1], a[2])?;
+    valid_sig(a[1])?;
     if !may_signal(ctx, tgid, info.signo) {
         return Err(Errno::EPERM);
     }
+    over_limit(ctx, tgid, &info)?;
     if info.signo != 0 && !ksig::init_protected(&ctx.st, tgid, info.signo, None) {
         ksig::send_to_process(&mut ctx.st, tgid, info);
     }
@@ -394,6 +423,7 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
+    let info = queue_info(ctx, tid, a[2], a[3])?;
     let t = ctx
         .st
         .tasks
@@ -401,10 +431,11 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         .filter(|t| t.tgid == tgid)
         .ok_or(Errno::ESRCH)?;
     let tg = t.tgid;
-    let info = queue_info(ctx, tg, a[2], a[3])?;
+    valid_sig(a[2])?;
     if !may_signal(ctx, tg, info.signo) {
         return Err(Errno::EPERM);
     }
+    over_limit(ctx, tg, &info)?;
     if info.signo != 0 && !ksig::init_protected(&ctx.st, tg, info.signo, Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }
@@ -423,7 +454,7 @@ fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if on {
             return Err(Errno::EPERM);
         }
-        let mode = flags & !(1 << 31); // SS_AUTODISARM
+        let mode = flags & !ksig::SS_AUTODISARM;
         if mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK {
             return Err(Errno::EINVAL);
         }
@@ -433,7 +464,7 @@ fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if ss[2] < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }
-            ctx.task().alt_stack = (ss[0], ss[2], 0);
+            ctx.task().alt_stack = (ss[0], ss[2], flags & ksig::SS_AUTODISARM);
         }
     }
     if a[1] != 0 {
@@ -443,12 +474,8 @@ fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             SS_ONSTACK
         } else {
             0
-        };
-        put(
-            ctx,
-            a[1],
-            &[cur.0, crate::abi::bits(i64::from(flags)), cur.1],
-        )?;
+        } | (cur.2 & ksig::SS_AUTODISARM);
+        put(ctx, a[1], &[cur.0, u64::from(flags.cast_unsigned()), cur.1])?;
     }
     Ok(0)
 }

@@ -6,7 +6,7 @@ use sentry::kernel::cpu;
 use sentry::kernel::timers::{cpu_now, Clock, Target};
 use sentry::kernel::Restart;
 use sentry::{Ctx, Errno, KResult};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub fn register(r: &mut Reg<'_>) {
     r("clock_gettime", "ia", Full, clock_gettime);
@@ -44,7 +44,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "timer_create",
         "iaa",
-        Partial("no SIGEV_THREAD without glibc; thread CPU clocks unsupported"),
+        Partial("no SIGEV_THREAD without glibc; CPU-clock timers are checked every 4 ms"),
         timer_create,
     );
     r("timer_settime", "ixaa", Full, timer_settime);
@@ -173,7 +173,8 @@ fn sleep_until(
         if now >= deadline_ns {
             return Ok(0);
         }
-        let when = Instant::now() + Duration::from_nanos(crate::abi::bits(deadline_ns - now));
+        let when =
+            sentry::kernel::time::after(Duration::from_nanos(crate::abi::bits(deadline_ns - now)));
         if ctx.block(Some(when)).is_err() {
             if absolute {
                 return Err(Errno::ERESTARTNOHAND);
@@ -194,7 +195,7 @@ fn sleep_until(
 
 fn nanosleep(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let d = abi::timespec(ctx, a[0])?;
-    let deadline = clock_ns(ctx, libc::CLOCK_MONOTONIC)? + crate::abi::ns_of(d);
+    let deadline = clock_ns(ctx, libc::CLOCK_MONOTONIC)?.saturating_add(crate::abi::ns_of(d));
     sleep_until(ctx, libc::CLOCK_MONOTONIC, deadline, a[1], false)
 }
 
@@ -207,13 +208,20 @@ fn clock_nanosleep(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once("clock_nanosleep on a CPU clock");
         return Err(Errno::EOPNOTSUPP);
     }
+    // Clocks Linux reads but cannot sleep on.
+    if matches!(
+        clock,
+        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE
+    ) {
+        return Err(Errno::EOPNOTSUPP);
+    }
     clock_ns(ctx, clock)?;
     let d = abi::timespec(ctx, a[2])?;
     let abs = a[1] & libc::TIMER_ABSTIME as u64 != 0;
     let deadline = if abs {
         crate::abi::ns_of(d)
     } else {
-        clock_ns(ctx, clock)? + crate::abi::ns_of(d)
+        clock_ns(ctx, clock)?.saturating_add(crate::abi::ns_of(d))
     };
     sleep_until(ctx, clock, deadline, if abs { 0 } else { a[3] }, abs)
 }
@@ -279,7 +287,8 @@ fn alarm(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if old.subsec_nanos() >= 500_000_000 || (secs == 0 && !old.is_zero()) {
         secs += 1;
     }
-    Ok(secs)
+    // Linux returns an unsigned int.
+    Ok(secs & u64::from(u32::MAX))
 }
 
 fn put_itimerval(ctx: &mut Ctx<'_, '_>, addr: u64, v: (Duration, Duration)) -> KResult<()> {
@@ -301,7 +310,21 @@ fn setitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
-    let (id, clock) = itimer(ctx, crate::abi::int(a[0]))?;
+    let which = crate::abi::int(a[0]);
+    let (id, clock) = itimer(ctx, which)?;
+    // A disarmed ITIMER_REAL keeps no interval.
+    let interval = if which == libc::ITIMER_REAL && value.is_zero() {
+        Duration::ZERO
+    } else {
+        interval
+    };
+    // Linux adds a tick (4 ms here) to a CPU itimer's first expiry, and
+    // getitimer shows it.
+    let value = if which != libc::ITIMER_REAL && !value.is_zero() {
+        value.saturating_add(Duration::from_millis(4))
+    } else {
+        value
+    };
     let now = cpu_now(&ctx.st, clock);
     let old = ctx.st.timers.set(id, value, interval, now);
     if a[2] != 0 {
@@ -326,16 +349,16 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::CLOCK_REALTIME
         | libc::CLOCK_MONOTONIC
         | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_TAI
         | libc::CLOCK_REALTIME_ALARM
         | libc::CLOCK_BOOTTIME_ALARM => Clock::Wall,
-        libc::CLOCK_PROCESS_CPUTIME_ID => Clock::Cpu {
-            tgid,
-            user_only: false,
-        },
-        libc::CLOCK_THREAD_CPUTIME_ID => {
-            ctx.log_once("timer_create on a thread CPU clock");
-            return Err(Errno::EINVAL);
+        // Clocks Linux reads but has no timers on.
+        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
+            return Err(Errno::EOPNOTSUPP)
         }
+        libc::CLOCK_PROCESS_CPUTIME_ID => cpu_timer_clock(ctx, PROCESS_CLOCK)?,
+        libc::CLOCK_THREAD_CPUTIME_ID => cpu_timer_clock(ctx, THREAD_CLOCK)?,
+        id if id < 0 => cpu_timer_clock(ctx, id)?,
         _ => return Err(Errno::EINVAL),
     };
     let next = ctx.st.timers.all.len() as u64;
@@ -380,6 +403,7 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             value,
             id: 0,
             notify,
+            clockid: clock,
         },
         tclock,
     );
@@ -412,14 +436,16 @@ fn put_itimerspec(ctx: &mut Ctx<'_, '_>, addr: u64, v: (Duration, Duration)) -> 
 
 fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let id = timer_of(ctx, a[0])?;
-    if a[1] & !(libc::TIMER_ABSTIME as u64) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Flags other than TIMER_ABSTIME are ignored, as Linux ignores them.
     let interval = abi::timespec(ctx, a[2])?;
     let mut value = abi::timespec(ctx, a[2] + 16)?;
     if a[1] & libc::TIMER_ABSTIME as u64 != 0 && !value.is_zero() {
+        let clockid = match ctx.st.timers.all.get(&id).map(|t| &t.target) {
+            Some(Target::Posix { clockid, .. }) => *clockid,
+            _ => libc::CLOCK_REALTIME,
+        };
         let now = match ctx.st.timers.clock_of(id) {
-            Clock::Wall => clock_ns(ctx, libc::CLOCK_REALTIME)?,
+            Clock::Wall => clock_ns(ctx, clockid)?,
             c => crate::abi::long(cpu_now(&ctx.st, c)),
         };
         let rel = crate::abi::ns_of(value).saturating_sub(now).max(1);
@@ -447,8 +473,42 @@ fn timer_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn timer_getoverrun(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let id = timer_of(ctx, a[0])?;
     Ok(crate::abi::bits(i64::from(
-        ctx.st.timers.all.get(&id).map(|t| t.overrun).unwrap_or(0),
+        ctx.st
+            .timers
+            .all
+            .get(&id)
+            .map(|t| t.overrun_last)
+            .unwrap_or(0),
     )))
+}
+
+/// glibc's names for the caller's process and thread CPU clocks.
+const PROCESS_CLOCK: i32 = -6;
+const THREAD_CLOCK: i32 = -2;
+
+/// The timer clock of CPU clock id `id` (`~pid << 3`, bit 2 for a thread,
+/// the low bits for what it counts): a thread of the caller's process, or
+/// any live process.
+fn cpu_timer_clock(ctx: &Ctx<'_, '_>, id: i32) -> KResult<Clock> {
+    let which = id & 3;
+    if which == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let user_only = which == 1;
+    let pid = !(id >> 3);
+    if id & 4 != 0 {
+        let tid = if pid == 0 { ctx.tid } else { pid };
+        match ctx.st.tasks.get(&tid) {
+            Some(t) if t.tgid == ctx.tgid() => Ok(Clock::ThreadCpu { tid, user_only }),
+            _ => Err(Errno::EINVAL),
+        }
+    } else {
+        let tgid = if pid == 0 { ctx.tgid() } else { pid };
+        match ctx.st.procs.get(&tgid) {
+            Some(p) if p.exit.is_none() => Ok(Clock::Cpu { tgid, user_only }),
+            _ => Err(Errno::EINVAL),
+        }
+    }
 }
 
 fn timer_delete(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

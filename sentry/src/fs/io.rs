@@ -198,7 +198,8 @@ pub fn wait_ready(cx: &mut Ctx<'_, '_>, f: &File, events: i16) -> KResult<()> {
     wait_ready_until(cx, f, events, None)
 }
 
-/// `wait_ready` until `deadline`: EAGAIN once it has passed.
+/// `wait_ready` until `deadline` (a socket's SO_RCVTIMEO or SO_SNDTIMEO):
+/// EAGAIN once it has passed.
 pub fn wait_ready_until(
     cx: &mut Ctx<'_, '_>,
     f: &File,
@@ -222,9 +223,15 @@ pub fn wait_ready_until(
             return Ok(());
         }
     }
-    match host {
+    let r = match host {
         Some(h) => cx.sleep_host(&w, &[(h, events)], deadline).map(|_| ()),
         None => cx.sleep(&w, deadline).map(|_| ()),
+    };
+    // A socket timeout makes a signal EINTR even under SA_RESTART, as
+    // Linux's sock_intr_errno.
+    match r {
+        Err(e) if e == Errno::ERESTARTSYS && deadline.is_some() => Err(Errno::EINTR),
+        r => r,
     }
 }
 
@@ -232,7 +239,7 @@ pub fn wait_ready_until(
 /// SO_SNDTIMEO for `send`) from now.
 pub fn deadline_of(f: &File, send: bool) -> Option<std::time::Instant> {
     let t = f.ops.socket()?.timeout(send)?;
-    Some(std::time::Instant::now() + t)
+    Some(crate::kernel::time::after(t))
 }
 
 /// What read and write check before they move anything, in Linux's

@@ -98,10 +98,14 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
 
 /// Takes one pending signal of `mask`: the thread's own first.
 fn take(cx: &mut Ctx<'_, '_>, mask: u64) -> Option<SigInfo> {
-    if let Some(i) = cx.task().pending.take(!mask) {
-        return Some(i);
+    let i = match cx.task().pending.take(!mask) {
+        Some(i) => Some(i),
+        None => cx.proc_().shared_pending.take(!mask),
+    };
+    if let Some(i) = &i {
+        crate::kernel::timers::taken(&mut cx.st, i);
     }
-    cx.proc_().shared_pending.take(!mask)
+    i
 }
 
 impl FileOps for SignalFd {

@@ -19,9 +19,9 @@ pub struct Expirations {
 }
 
 impl Expirations {
-    /// The timer fired (the timer thread calls this).
-    pub fn fire(&self) {
-        self.count.fetch_add(1, Ordering::Relaxed);
+    /// The timer fired `n` times (the timer thread calls this).
+    pub fn fire(&self, n: u64) {
+        self.count.fetch_add(n, Ordering::Relaxed);
         self.wq.notify(EV_IN);
     }
 }
@@ -50,6 +50,10 @@ impl FileOps for TimerFd {
     }
     fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
+    }
+    /// Linux's timerfd seeks nowhere and succeeds (noop_llseek).
+    fn seek(&self, _f: &File, _off: i64, _whence: i32) -> KResult<u64> {
+        Ok(0)
     }
     fn poll(&self, events: i16) -> i16 {
         if self.count.count.load(Ordering::Relaxed) > 0 {

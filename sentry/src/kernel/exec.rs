@@ -594,6 +594,9 @@ pub fn signals_and_exit(
             Some(i) => Some(i),
             None => st.procs.get_mut(&tgid).unwrap().shared_pending.take(mask),
         };
+        if let Some(i) = &info {
+            super::timers::taken(st, i);
+        }
         // A tracee stops first; its tracer decides what is delivered.
         let info = match info {
             Some(i) if i.signo != signal::SIGKILL && ptrace::tracer_of(st, tid).is_some() => {
@@ -648,19 +651,27 @@ pub fn signals_and_exit(
         let t = st.tasks.get_mut(&tid).unwrap();
         let old_mask = t.saved_mask.take().unwrap_or(t.sig_mask.get());
         let mm = t.mm.clone();
-        if signal::setup_frame(&mm, regs, &act, &info, old_mask, t.alt_stack).is_err() {
+        let alt = t.alt_stack;
+        let disarm =
+            alt.2 & signal::SS_AUTODISARM != 0 && signal::switches_stack(regs.gp.rsp, &act, alt);
+        if signal::setup_frame(&mm, regs, &act, &info, old_mask, alt).is_err() {
             // The frame could not be written: a SIGSEGV the task cannot catch.
             super::lifecycle::group_exit(st, tgid, signal::fatal_info(libc::SIGSEGV));
             return false;
         }
         let t = st.tasks.get_mut(&tid).unwrap();
+        if disarm {
+            // SS_AUTODISARM: sigreturn restores it from the frame.
+            t.alt_stack = (0, 0, signal::SS_DISABLE);
+        }
         let mut m = t.sig_mask.get() | act.mask;
         if act.flags & signal::SA_NODEFER == 0 {
             m |= signal::bit(sig);
         }
         t.sig_mask.set(m & !signal::UNBLOCKABLE);
+        // SA_RESETHAND resets the handler; the flags stay, as Linux's do.
         if act.flags & signal::SA_RESETHAND != 0 {
-            sighand.lock()[crate::num::sig_index(sig)] = Default::default();
+            sighand.lock()[crate::num::sig_index(sig)].handler = signal::SIG_DFL;
         }
         // Like Linux, keep delivering: later frames stack on this one.
     }

@@ -112,17 +112,29 @@ pub fn wait(
         if r.is_err() || timed_out {
             t.forget(tid);
             return match r {
-                Err(e) => Err(e),
+                Err(e) => Err(interrupted(e, deadline)),
                 _ => Err(Errno::ETIMEDOUT),
             };
         }
     }
 }
 
+/// How a signal ends a wait: with a timeout, Linux's restart block makes
+/// it EINTR whenever a handler runs, SA_RESTART or not (ERESTARTNOHAND
+/// gives that; a restart after a stop starts the timeout afresh).
+fn interrupted(e: Errno, deadline: Deadline) -> Errno {
+    if e == Errno::ERESTARTSYS && deadline.is_some() {
+        Errno::ERESTARTNOHAND
+    } else {
+        e
+    }
+}
+
 /// FUTEX_WAIT(_BITSET) until `deadline`, made without the kernel lock by
 /// task `tid` (its `waiter`; `signalled` is set by anyone who kicks it).
 /// None, having changed nothing, when a signal may be pending: the locked
-/// handler then waits. A wait a signal ends is ERESTARTSYS, for the
+/// handler then waits. A wait a signal ends is ERESTARTSYS (with a
+/// timeout, ERESTARTNOHAND), for the
 /// locked signal path to restart or interrupt (as with the locked wait, a
 /// relative timeout then restarts whole).
 #[allow(clippy::too_many_arguments)]
@@ -179,7 +191,7 @@ pub fn wait_unlocked(
         }
         if waiter.signalled.load(SeqCst) {
             t.forget(tid);
-            return Some(Err(Errno::ERESTARTSYS));
+            return Some(Err(interrupted(Errno::ERESTARTSYS, deadline)));
         }
         // Woken by something else (a stale queue entry): wait on.
         drop(t);
@@ -189,7 +201,7 @@ pub fn wait_unlocked(
         }
         if waiter.signalled.load(SeqCst) {
             table.lock().forget(tid);
-            return Some(Err(Errno::ERESTARTSYS));
+            return Some(Err(interrupted(Errno::ERESTARTSYS, deadline)));
         }
     }
 }

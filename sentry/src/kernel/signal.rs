@@ -21,6 +21,8 @@ pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_NOCLDWAIT: u64 = 2;
 pub const SS_ONSTACK: i32 = 1;
 pub const SS_DISABLE: i32 = 2;
+/// sigaltstack: the stack is disarmed while a handler runs on it.
+pub const SS_AUTODISARM: i32 = i32::MIN;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
@@ -359,6 +361,29 @@ fn note_pending(st: &KState, tgid: i32) {
 }
 
 /// Queues a signal on one thread.
+/// Whether one more queued signal for process `tgid` stays within its
+/// RLIMIT_SIGPENDING: Linux counts the signals pending for the process's
+/// real user, here across the sandbox. Only sigqueue-style realtime
+/// signals are refused past it (EAGAIN); kill(2) and the kernel's own
+/// signals are not.
+pub fn may_queue(st: &KState, tgid: i32) -> bool {
+    let Some(p) = st.procs.get(&tgid) else {
+        return true;
+    };
+    let (uid, limit) = (p.creds.ruid, p.rlimits[libc::RLIMIT_SIGPENDING as usize].0);
+    let mut n = 0usize;
+    for q in st.procs.values().filter(|q| q.creds.ruid == uid) {
+        n += q.shared_pending.infos.len();
+        n += q
+            .threads
+            .iter()
+            .filter_map(|t| st.tasks.get(t))
+            .map(|t| t.pending.infos.len())
+            .sum::<usize>();
+    }
+    (n as u64) < limit
+}
+
 pub fn send_to_thread(st: &mut KState, tid: i32, info: SigInfo) {
     let Some(t) = st.tasks.get(&tid) else { return };
     let tgid = t.tgid;
@@ -537,6 +562,54 @@ const FRAME_SIZE: u64 = 8 + UC_SIZE + 128;
 const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 
+/// The trap number, error code and fault address a handler's sigcontext
+/// shows for a fault, as the CPU reported them to Linux. The platform
+/// does not see the page-fault error code, so it is rebuilt: an
+/// instruction fetch at rip, a write to a readable page (a protection
+/// fault elsewhere), or a read of an unmapped one.
+fn fault_context(mm: &Mm, g: &libc::user_regs_struct, info: &SigInfo) -> (u64, u64, u64) {
+    const USER: u64 = 4;
+    if info.kind != InfoKind::Fault {
+        return (0, 0, 0);
+    }
+    match info.signo {
+        libc::SIGSEGV if info.code == SI_KERNEL => (13, 0, 0),
+        libc::SIGSEGV | libc::SIGBUS => {
+            let addr = info.value;
+            // Whether the page was present is not known either; an
+            // untouched page is not, and that is the usual case.
+            let accerr = info.code == 2; // SEGV_ACCERR
+            let err = if addr == g.rip {
+                USER | 16
+            } else if accerr
+                && mm
+                    .vma_at(addr)
+                    .is_some_and(|v| v.prot & libc::PROT_READ != 0)
+            {
+                USER | 2
+            } else {
+                USER
+            };
+            (14, err, addr)
+        }
+        libc::SIGILL => (6, 0, 0),
+        // int3 (SI_KERNEL) is #BP; single steps and hardware breakpoints #DB.
+        libc::SIGTRAP if info.code == SI_KERNEL => (3, 0, 0),
+        libc::SIGTRAP => (1, 0, 0),
+        // Integer division is #DE; floating point comes from SSE (#XM).
+        libc::SIGFPE if info.code <= 2 => (0, 0, 0),
+        libc::SIGFPE => (19, 0, 0),
+        _ => (0, 0, 0),
+    }
+}
+
+/// Whether a handler for `act` entered at `rsp` runs on the alternate
+/// stack `alt` (armed, and not already on it).
+pub fn switches_stack(rsp: u64, act: &SigAction, alt: (u64, u64, i32)) -> bool {
+    let on_alt = alt.2 & SS_DISABLE == 0 && alt.1 > 0 && rsp > alt.0 && rsp <= alt.0 + alt.1;
+    act.flags & SA_ONSTACK != 0 && alt.2 & SS_DISABLE == 0 && alt.1 > 0 && !on_alt
+}
+
 /// Builds the rt_sigframe for `info` and points `regs` at the handler.
 /// `fp` must hold the loaded XSAVE state.
 pub fn setup_frame(
@@ -549,7 +622,7 @@ pub fn setup_frame(
 ) -> KResult<()> {
     let g = regs.gp;
     let on_alt = alt.2 & SS_DISABLE == 0 && alt.1 > 0 && g.rsp > alt.0 && g.rsp <= alt.0 + alt.1;
-    let mut sp = if act.flags & SA_ONSTACK != 0 && alt.2 & SS_DISABLE == 0 && alt.1 > 0 && !on_alt {
+    let mut sp = if switches_stack(g.rsp, act, alt) {
         alt.0 + alt.1
     } else {
         g.rsp - 128
@@ -596,8 +669,8 @@ pub fn setup_frame(
         SS_ONSTACK
     } else {
         0
-    };
-    push(&mut u, crate::num::bits(i64::from(ss_flags)));
+    } | (alt.2 & SS_AUTODISARM);
+    push(&mut u, u64::from(crate::num::ubits32(ss_flags)));
     push(&mut u, alt.1);
     for v in [
         g.r8, g.r9, g.r10, g.r11, g.r12, g.r13, g.r14, g.r15, g.rdi, g.rsi, g.rbp, g.rbx, g.rdx,
@@ -608,10 +681,7 @@ pub fn setup_frame(
     // cs, gs, fs, ss as u16s
     let seg = (g.cs & 0xffff) | ((g.ss & 0xffff) << 48);
     push(&mut u, seg);
-    let (trapno, err, cr2) = match info.kind {
-        InfoKind::Fault if info.signo == libc::SIGSEGV => (14, 4 | 2, info.value),
-        _ => (0, 0, 0),
-    };
+    let (trapno, err, cr2) = fault_context(mm, &g, info);
     push(&mut u, err);
     push(&mut u, trapno);
     push(&mut u, old_mask);

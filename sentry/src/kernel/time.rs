@@ -5,7 +5,7 @@ use super::Kernel;
 use crate::loader::vdso::VvarPage;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn host_ns(clock: libc::clockid_t) -> i64 {
     // SAFETY: clock_gettime with a valid out-pointer.
@@ -14,6 +14,21 @@ pub fn host_ns(clock: libc::clockid_t) -> i64 {
         libc::clock_gettime(clock, &mut ts);
         ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     }
+}
+
+/// `from + d`, saturating where Linux's ktime saturates (KTIME_MAX
+/// nanoseconds of CLOCK_MONOTONIC): an application's timeout may be as long
+/// as it likes without overflowing an `Instant`.
+pub fn later(from: Instant, d: Duration) -> Instant {
+    let now = Instant::now();
+    let left = u64::try_from(i64::MAX - host_ns(libc::CLOCK_MONOTONIC)).unwrap_or(0);
+    let cap = now + Duration::from_nanos(left);
+    from.checked_add(d).map_or(cap, |t| t.min(cap))
+}
+
+/// `d` from now, saturating as `later`.
+pub fn after(d: Duration) -> Instant {
+    later(Instant::now(), d)
 }
 
 fn rdtsc() -> u64 {
@@ -135,4 +150,30 @@ pub fn start_clock_thread(k: Arc<Kernel>) {
                 period = (period * 2).min(Duration::from_millis(500));
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{after, later};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn deadlines_saturate_instead_of_overflowing() {
+        let now = Instant::now();
+        // Linux's limit is about 292 years of uptime; never less than 200
+        // from now, whatever the host's uptime.
+        let far = Duration::from_secs(200 * 365 * 86_400);
+        assert!(after(Duration::MAX) > now + far);
+        assert!(later(now + far, Duration::MAX) >= now + far);
+    }
+
+    #[test]
+    fn ordinary_deadlines_are_exact() {
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(later(now, Duration::ZERO), now);
+    }
 }

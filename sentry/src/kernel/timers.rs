@@ -22,6 +22,8 @@ pub enum Target {
         value: u64,
         id: i32,
         notify: bool,
+        /// The clock it was created on, for TIMER_ABSTIME.
+        clockid: i32,
     },
 }
 
@@ -32,6 +34,11 @@ pub enum Clock {
     /// CPU time of a process: user only (ITIMER_VIRTUAL) or user+system.
     Cpu {
         tgid: i32,
+        user_only: bool,
+    },
+    /// CPU time of one thread.
+    ThreadCpu {
+        tid: i32,
         user_only: bool,
     },
 }
@@ -45,6 +52,8 @@ pub struct Timer {
     pub cpu_deadline: Option<u64>,
     pub interval: Duration,
     pub overrun: i32,
+    /// The overrun count of the last expiry delivered (timer_getoverrun).
+    pub overrun_last: i32,
 }
 
 #[derive(Default)]
@@ -67,6 +76,28 @@ pub fn cpu_now(st: &KState, clock: Clock) -> u64 {
                 u + s
             }
         }
+        Clock::ThreadCpu { tid, user_only } => {
+            let (u, s) = cpu::thread_times(st, tid);
+            if user_only {
+                u
+            } else {
+                u + s
+            }
+        }
+    }
+}
+
+/// A POSIX timer's signal was taken (delivered, or read by sigwait or a
+/// signalfd): its overrun count is what timer_getoverrun reports now.
+pub fn taken(st: &mut KState, info: &SigInfo) {
+    if info.kind != InfoKind::Timer || info.code != signal::SI_TIMER {
+        return;
+    }
+    if let Some(t) = u64::try_from(info.pid)
+        .ok()
+        .and_then(|id| st.timers.all.get_mut(&id))
+    {
+        t.overrun_last = info.status;
     }
 }
 
@@ -82,6 +113,7 @@ impl Timers {
                 cpu_deadline: None,
                 interval: Duration::ZERO,
                 overrun: 0,
+                overrun_last: 0,
             },
         );
         self.next
@@ -108,14 +140,16 @@ impl Timers {
         t.cpu_deadline = None;
         if !value.is_zero() {
             match t.clock {
-                Clock::Wall => t.deadline = Some(Instant::now() + value),
-                Clock::Cpu { .. } => {
-                    t.cpu_deadline = Some(now_cpu + crate::num::narrow(value.as_nanos()))
+                Clock::Wall => t.deadline = Some(super::time::after(value)),
+                Clock::Cpu { .. } | Clock::ThreadCpu { .. } => {
+                    t.cpu_deadline =
+                        Some(now_cpu.saturating_add(crate::num::narrow(value.as_nanos())))
                 }
             }
         }
         t.interval = interval;
         t.overrun = 0;
+        t.overrun_last = 0;
         self.wake.notify();
         old
     }
@@ -163,7 +197,7 @@ fn fire(st: &mut KState, target: Target, missed: i32) {
     match target {
         Target::Counter(c) => {
             if let Some(c) = c.upgrade() {
-                c.fire();
+                c.fire(1 + u64::from(missed.unsigned_abs()));
             }
         }
         Target::Itimer { tgid, sig } => {
@@ -176,6 +210,7 @@ fn fire(st: &mut KState, target: Target, missed: i32) {
             value,
             id,
             notify,
+            ..
         } => {
             if !notify {
                 return;
@@ -244,14 +279,18 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                         t.deadline = None;
                         t.cpu_deadline = None;
                     } else if let Some(d) = t.deadline {
-                        let mut d = d + t.interval;
-                        while d <= now {
-                            d += t.interval;
-                            t.overrun += 1;
-                        }
-                        t.deadline = Some(d);
+                        // Whole periods missed since `d`, by division: a
+                        // 1 ns interval must not make this loop.
+                        let late = now.saturating_duration_since(d).as_nanos();
+                        let missed = late / t.interval.as_nanos();
+                        let step = t.interval.as_nanos().saturating_mul(missed + 1);
+                        let step = Duration::from_nanos(crate::num::narrow(step));
+                        t.deadline = Some(super::time::later(d, step));
+                        let missed = i32::try_from(missed).unwrap_or(i32::MAX);
+                        t.overrun = t.overrun.saturating_add(missed);
                     } else if let Some(c) = t.cpu_deadline {
-                        t.cpu_deadline = Some(c + crate::num::narrow(t.interval.as_nanos()));
+                        t.cpu_deadline =
+                            Some(c.saturating_add(crate::num::narrow(t.interval.as_nanos())));
                     }
                     let (target, missed) = (t.target.clone(), t.overrun - before);
                     fire(&mut st, target, missed);
