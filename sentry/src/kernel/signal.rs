@@ -390,11 +390,23 @@ pub fn send_to_thread(st: &mut KState, tid: i32, info: SigInfo) {
     if prepare(st, tgid, info.signo) {
         return;
     }
+    let full = over_queue_limit(st, tgid, &info);
     if let Some(t) = st.tasks.get_mut(&tid) {
+        if full && t.pending.set & bit(info.signo) != 0 {
+            return;
+        }
         t.pending.push(info);
     }
     note_pending(st, tgid);
     kick(st, tid);
+}
+
+/// A realtime signal past RLIMIT_SIGPENDING (callers that may fail have
+/// refused it with EAGAIN already): Linux still makes it pending, but
+/// does not queue another of one already pending. That also bounds what
+/// a flood of kill(2)s can make the sentry hold.
+fn over_queue_limit(st: &KState, tgid: i32, info: &SigInfo) -> bool {
+    info.signo >= 32 && info.kind != InfoKind::Timer && !may_queue(st, tgid)
 }
 
 /// Queues a signal on a process; some thread not blocking it is woken.
@@ -402,9 +414,13 @@ pub fn send_to_process(st: &mut KState, tgid: i32, info: SigInfo) {
     if prepare(st, tgid, info.signo) {
         return;
     }
+    let full = over_queue_limit(st, tgid, &info);
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;
     };
+    if full && p.shared_pending.set & bit(info.signo) != 0 {
+        return;
+    }
     p.shared_pending.push(info);
     let threads = p.threads.clone();
     let target = threads
