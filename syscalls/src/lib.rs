@@ -26,6 +26,7 @@ mod membarrier;
 mod misc;
 mod mm;
 mod mount;
+mod mount_api;
 mod mqueue;
 mod names;
 mod net;

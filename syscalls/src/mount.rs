@@ -46,7 +46,7 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x40);
 
 /// CAP_SYS_ADMIN over the caller's mount namespace (held in the user
 /// namespace that owns it).
-fn admin(ctx: &Ctx<'_, '_>) -> KResult<()> {
+pub(crate) fn admin(ctx: &Ctx<'_, '_>) -> KResult<()> {
     let owner = ctx.task_ref().mnt_ns.owner.clone();
     if !ctx
         .proc_ref()
@@ -58,7 +58,7 @@ fn admin(ctx: &Ctx<'_, '_>) -> KResult<()> {
     Ok(())
 }
 
-fn ns(ctx: &Ctx<'_, '_>) -> Arc<MountNs> {
+pub(crate) fn ns(ctx: &Ctx<'_, '_>) -> Arc<MountNs> {
     ctx.task_ref().mnt_ns.clone()
 }
 
@@ -69,7 +69,7 @@ fn lookup(ctx: &mut Ctx<'_, '_>, p: u64, follow: bool) -> KResult<Resolved> {
     Ok(r)
 }
 
-fn is_dir(r: &Resolved) -> bool {
+pub(crate) fn is_dir(r: &Resolved) -> bool {
     r.stat
         .is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)
 }
@@ -164,7 +164,7 @@ pub fn read_only_path(k: &sentry::kernel::Kernel, path: &[u8]) -> bool {
 
 /// tmpfs options: size (bytes, k/m/g suffix or % of memory), mode, uid,
 /// gid; nr_inodes and friends are accepted and ignored.
-fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
+pub(crate) fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
     let mut size = total_memory() / 2;
     let (mut mode, mut uid, mut gid) = (0o1777, 0, 0);
     for opt in data.split(|&b| b == b',').filter(|o| !o.is_empty()) {
@@ -230,17 +230,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             return Err(Errno::EPERM);
         }
         // Going read-only while a file is open for writing on it.
-        if new_flags & !m.flags & libc::MS_RDONLY != 0
-            && open_on(ctx, &ns, m.id, |f| {
-                f.writable()
-                    && f.stat().is_ok_and(|st| {
-                        matches!(
-                            st.mode & libc::S_IFMT,
-                            libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
-                        )
-                    })
-            })
-        {
+        if new_flags & !m.flags & libc::MS_RDONLY != 0 && open_on(ctx, &ns, m.id, writer) {
             return Err(Errno::EBUSY);
         }
         let new = Mount {
@@ -277,26 +267,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     if flags & libc::MS_MOVE != 0 {
         let src = lookup(ctx, a[0], true)?;
-        let m = ns.mounted_at(&src.path).ok_or(Errno::EINVAL)?;
-        if m.point == b"/" || is_dir(&src) != is_dir(&target) {
-            return Err(Errno::EINVAL);
-        }
-        // Into itself would make a loop.
-        if under(&target.path, &src.path) {
-            return Err(Errno::ELOOP);
-        }
-        let moved = ns.subtree(m.id);
-        let new_parent = ns.mount_of(&target.path).0.id;
-        let mut mounts = ns.mounts.write();
-        for slot in mounts.iter_mut().filter(|x| moved.contains(&x.id)) {
-            let mut n = (**slot).clone();
-            n.point = rebase(&n.point, &src.path, &target.path);
-            if n.id == m.id {
-                n.parent = new_parent;
-            }
-            *slot = Arc::new(n);
-        }
-        return Ok(0);
+        return move_tree(&ns, &src, &target);
     }
     if flags & PROPAGATION != 0 {
         // One propagation type, with nothing but MS_REC and MS_SILENT.
@@ -330,6 +301,49 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if !is_dir(&target) {
         return Err(Errno::ENOTDIR);
     }
+    let fs = make_fs(ctx, &fstype, &data)?;
+    ns.add(Mount::new(
+        &target.path,
+        fs,
+        b"",
+        &source,
+        flags & PER_MOUNT,
+    ));
+    Ok(0)
+}
+
+/// Moves the mount at `src` (and those beneath it) to `target`
+/// (MS_MOVE, move_mount).
+pub(crate) fn move_tree(ns: &MountNs, src: &Resolved, target: &Resolved) -> KResult<u64> {
+    let m = ns.mounted_at(&src.path).ok_or(Errno::EINVAL)?;
+    if m.point == b"/" || is_dir(src) != is_dir(target) {
+        return Err(Errno::EINVAL);
+    }
+    // Into itself would make a loop.
+    if under(&target.path, &src.path) {
+        return Err(Errno::ELOOP);
+    }
+    let moved = ns.subtree(m.id);
+    let new_parent = ns.mount_of(&target.path).0.id;
+    let mut mounts = ns.mounts.write();
+    for slot in mounts.iter_mut().filter(|x| moved.contains(&x.id)) {
+        let mut n = (**slot).clone();
+        n.point = rebase(&n.point, &src.path, &target.path);
+        if n.id == m.id {
+            n.parent = new_parent;
+        }
+        *slot = Arc::new(n);
+    }
+    Ok(0)
+}
+
+/// A new filesystem of type `fstype` with mount(2)'s option string `data`
+/// (mount(2) and fsconfig's FSCONFIG_CMD_CREATE).
+pub(crate) fn make_fs(
+    ctx: &mut Ctx<'_, '_>,
+    fstype: &[u8],
+    data: &[u8],
+) -> KResult<Arc<dyn sentry::fs::vfs::Filesystem>> {
     // Inside a user namespace of its own, only the filesystems Linux
     // lets such a namespace mount (FS_USERNS_MOUNT).
     let userns_ok = [
@@ -341,12 +355,12 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         b"devpts",
         b"overlay",
     ];
-    if !ctx.proc_ref().creds.userns.is_init() && !userns_ok.contains(&&fstype[..]) {
+    if !ctx.proc_ref().creds.userns.is_init() && !userns_ok.contains(&fstype) {
         return Err(Errno::EPERM);
     }
-    let fs: Arc<dyn sentry::fs::vfs::Filesystem> = match &fstype[..] {
+    Ok(match fstype {
         b"tmpfs" => {
-            let (size, mode, uid, gid) = tmpfs_opts(&data)?;
+            let (size, mode, uid, gid) = tmpfs_opts(data)?;
             let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
             Arc::new(sentry::fs::tmpfs::TmpFs::with_owner(
                 dev,
@@ -362,11 +376,11 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         // One hierarchy, whichever mount shows it.
         b"cgroup2" => ctx.k.vfs.cgroup.clone(),
         b"sysfs" => Arc::new(sentry::fs::sysfs::SysFs::new(sentry::fs::proc::ncpu())),
-        b"overlay" => overlay(ctx, &data)?,
+        b"overlay" => overlay(ctx, data)?,
         // Every devpts mount is an instance of its own.
         b"devpts" => {
             let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
-            let opts = sentry::fs::pty::PtsOpts::parse(&data, dev)?;
+            let opts = sentry::fs::pty::PtsOpts::parse(data, dev)?;
             Arc::new(sentry::fs::devpts::DevPtsFs::new(Arc::new(
                 sentry::fs::pty::PtyTable::new(opts),
             )))
@@ -375,15 +389,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             ctx.log_once(&format!("mount -t {}", String::from_utf8_lossy(other)));
             return Err(Errno::ENODEV);
         }
-    };
-    ns.add(Mount::new(
-        &target.path,
-        fs,
-        b"",
-        &source,
-        flags & PER_MOUNT,
-    ));
-    Ok(0)
+    })
 }
 
 /// An overlay of directories of the caller's tree (`mount -t overlay`):
@@ -687,9 +693,21 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// A file open for writing that keeps its mount from going read-only
+/// (FIFOs, sockets and devices do not).
+pub(crate) fn writer(f: &sentry::fs::file::File) -> bool {
+    f.writable()
+        && f.stat().is_ok_and(|st| {
+            matches!(
+                st.mode & libc::S_IFMT,
+                libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+            )
+        })
+}
+
 /// Whether a process of `ns` holds an open file on mount `id` that `pred`
 /// picks.
-fn open_on(
+pub(crate) fn open_on(
     ctx: &Ctx<'_, '_>,
     ns: &Arc<MountNs>,
     id: u64,

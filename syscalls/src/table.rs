@@ -56,6 +56,7 @@ impl Table {
         crate::xattr::register(&mut reg);
         crate::signalfd::register(&mut reg);
         crate::mount::register(&mut reg);
+        crate::mount_api::register(&mut reg);
         crate::ns::register(&mut reg);
         crate::inotify::register(&mut reg);
         crate::ipc::register(&mut reg);
