@@ -240,6 +240,7 @@ fn map_in(
                 off,
             };
             req.maywrite = maywrite;
+            req.mayexec = !noexec;
             let target = if shared {
                 f.ops.shared_map(maywrite)
             } else {

@@ -220,7 +220,18 @@ fn execveat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if is_link(f.stat().ok()) {
             return Err(Errno::ELOOP);
         }
-        (libc::AT_FDCWD, f.path())
+        // The open file itself: it may have no name (a memfd, a removed
+        // file).
+        let fd = crate::abi::int(a[0]);
+        let cloexec = ctx
+            .task_ref()
+            .files
+            .lock()
+            .fds
+            .get(&fd)
+            .is_some_and(|e| e.cloexec);
+        exec::do_execve_fd(ctx, fd, f, cloexec, argv, envp)?;
+        return Ok(0);
     } else {
         (crate::abi::int(a[0]), raw)
     };

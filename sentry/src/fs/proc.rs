@@ -968,7 +968,7 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
                 (shared, "sh"),
                 (true, "mr"),
                 (v.maywrite, "mw"),
-                (true, "me"),
+                (v.mayexec, "me"),
                 (shared, "ms"),
                 (v.growsdown, "gd"),
                 (v.locked, "lo"),

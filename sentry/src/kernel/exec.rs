@@ -54,8 +54,44 @@ struct Image {
     ids: (u64, u64),
 }
 
+/// The image of an open file, checked as `open_exec` checks a path's; a
+/// file not open for reading (O_PATH) is opened again.
+fn image_of(w: &Walker<'_>, creds: &Creds, f: &Arc<File>) -> KResult<Image> {
+    let stat = f.stat()?;
+    if stat.mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Errno::EACCES);
+    }
+    let noexec = f
+        .place()
+        .is_some_and(|p| p.mount.flags & libc::MS_NOEXEC != 0);
+    if !crate::fs::vfs::may(creds, &stat, crate::fs::vfs::MAY_EXEC) || noexec {
+        return Err(Errno::EACCES);
+    }
+    let file = if f.readable() {
+        f.clone()
+    } else if let Some(ops) = f.ops.reopen(libc::O_RDONLY) {
+        File::new(ops?, libc::O_RDONLY, f.name.path())
+    } else {
+        let path = f.place().ok_or(Errno::EACCES)?.path();
+        let r = w.c.vfs.resolve_in(w, libc::AT_FDCWD, &path, false, 0)?;
+        w.c.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?
+    };
+    file.note(crate::fs::inotify::IN_OPEN);
+    file.note(crate::fs::inotify::IN_ACCESS);
+    Ok(Image {
+        path: f.place().map_or_else(|| f.path(), |p| p.display()),
+        file,
+        ids: (stat.dev, stat.ino),
+    })
+}
+
 fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8]) -> KResult<Image> {
     let r = k.vfs.resolve_in(w, dirfd, path, true, 0)?;
+    // /proc/PID/fd/N of a file with no path to walk: that file (its own
+    // mount's noexec counts, not /proc's).
+    if let Some(f) = &r.reopen {
+        return image_of(w, creds, f);
+    }
     let stat = r.stat.ok_or(Errno::ENOENT)?;
     match stat.mode & libc::S_IFMT {
         libc::S_IFREG => {}
@@ -97,6 +133,36 @@ pub fn do_execveat(
     let creds = ctx.proc_ref().creds.clone();
     let prep = prepare(ctx.k, &ctx.walker(), &creds, dirfd, path, argv, envp)?;
     commit(ctx, prep)
+}
+
+/// execveat(fd, "", AT_EMPTY_PATH): the open file `f` itself, even when
+/// it has no name any more (a memfd, a deleted file). `cloexec`: the fd
+/// closes at exec, so a script's interpreter could not open /dev/fd/N.
+pub fn do_execve_fd(
+    ctx: &mut Ctx<'_, '_>,
+    fd: i32,
+    f: Arc<File>,
+    cloexec: bool,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<()> {
+    let creds = ctx.proc_ref().creds.clone();
+    let src = Source::Fd { fd, f, cloexec };
+    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, src, argv, envp)?;
+    commit(ctx, prep)
+}
+
+/// What execve runs: a path, or an open file.
+enum Source<'p> {
+    Path {
+        dirfd: i32,
+        path: &'p [u8],
+    },
+    Fd {
+        fd: i32,
+        f: Arc<File>,
+        cloexec: bool,
+    },
 }
 
 /// What execve makes before its point of no return: the new address
@@ -169,25 +235,42 @@ pub fn prepare(
     creds: &Creds,
     dirfd: i32,
     path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> KResult<ExecPrep> {
+    prepare_from(k, w, creds, Source::Path { dirfd, path }, argv, envp)
+}
+
+fn prepare_from(
+    k: &Arc<Kernel>,
+    w: &Walker<'_>,
+    creds: &Creds,
+    src: Source<'_>,
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<ExecPrep> {
     // The name executed, as Linux's bprm->filename: what the script
     // interpreter is given and what `comm` becomes.
-    let execfn = if dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') {
-        path.to_vec()
-    } else if path.is_empty() {
-        format!("/dev/fd/{dirfd}").into_bytes()
-    } else {
-        let mut v = format!("/dev/fd/{dirfd}/").into_bytes();
-        v.extend_from_slice(path);
-        v
+    let execfn = match &src {
+        Source::Path { dirfd, path } if *dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') => {
+            path.to_vec()
+        }
+        Source::Path { dirfd, path: [] } => format!("/dev/fd/{dirfd}").into_bytes(),
+        Source::Path { dirfd, path } => {
+            let mut v = format!("/dev/fd/{dirfd}/").into_bytes();
+            v.extend_from_slice(path);
+            v
+        }
+        Source::Fd { fd, .. } => format!("/dev/fd/{fd}").into_bytes(),
     };
     // No argv at all is one empty argument (Linux 5.18).
     if argv.is_empty() {
         argv.push(Vec::new());
     }
-    let mut img = open_exec(k, w, creds, dirfd, path)?;
+    let (mut img, unreachable) = match &src {
+        Source::Path { dirfd, path } => (open_exec(k, w, creds, *dirfd, path)?, false),
+        Source::Fd { f, cloexec, .. } => (image_of(w, creds, f)?, *cloexec),
+    };
     let mut script_arg = execfn.clone();
     // Interpreter scripts, up to five levels deep.
     for depth in 0.. {
@@ -198,6 +281,10 @@ pub fn prepare(
         }
         if depth >= 5 {
             return Err(Errno::ELOOP);
+        }
+        // The interpreter would be given a /dev/fd name closed by then.
+        if unreachable {
+            return Err(Errno::ENOENT);
         }
         let (interp, arg) = shebang(&head)?;
         let mut nargv = vec![interp.clone()];
@@ -373,9 +460,12 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
             p.personality &= !ADDR_NO_RANDOMIZE;
         }
         let mut h = p.sighand.lock().to_owned();
+        // Ignored signals stay ignored; every flag, mask and restorer goes.
         for a in h.iter_mut() {
-            if a.handler != SIG_IGN {
-                *a = Default::default();
+            let ignored = a.handler == SIG_IGN;
+            *a = Default::default();
+            if ignored {
+                a.handler = SIG_IGN;
             }
         }
         p.sighand = Arc::new(parking_lot::Mutex::new(h));

@@ -111,6 +111,9 @@ pub struct Vma {
     /// mprotect may add PROT_WRITE (a shared file mapping of a file not
     /// opened for writing, or write-sealed, may not).
     pub maywrite: bool,
+    /// mprotect may add PROT_EXEC (a mapping of a file on a noexec mount
+    /// may not).
+    pub mayexec: bool,
     /// Its NUMA policy (mbind); None: the task's.
     pub policy: Option<MemPolicy>,
     pub backing: Backing,
@@ -222,6 +225,8 @@ pub struct MapRequest {
     pub file_hold: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// See `Vma::maywrite`.
     pub maywrite: bool,
+    /// See `Vma::mayexec`.
+    pub mayexec: bool,
 }
 
 impl MapRequest {
@@ -239,6 +244,7 @@ impl MapRequest {
             file: None,
             file_hold: None,
             maywrite: true,
+            mayexec: true,
         }
     }
 }
@@ -417,6 +423,7 @@ impl Mm {
             growsdown: req.growsdown,
             locked: st.lock_future,
             maywrite: req.maywrite,
+            mayexec: req.mayexec,
             policy: None,
             backing,
             name: req.name,
@@ -605,6 +612,9 @@ impl Mm {
                 .range(addr..end)
                 .any(|(_, v)| v.shared && !v.maywrite)
         {
+            return Err(Errno::EACCES);
+        }
+        if prot & libc::PROT_EXEC != 0 && st.vmas.range(addr..end).any(|(_, v)| !v.mayexec) {
             return Err(Errno::EACCES);
         }
         for (_, v) in st.vmas.range_mut(addr..end) {
@@ -818,6 +828,7 @@ impl Mm {
                     growsdown: false,
                     locked: false,
                     maywrite: true,
+                    mayexec: true,
                     policy: None,
                     backing: Backing::Private { off },
                     name: VmaName::Heap,
@@ -1290,6 +1301,7 @@ impl Mm {
                 growsdown: true,
                 locked: false,
                 maywrite: true,
+                mayexec: true,
                 policy: None,
                 backing: Backing::Private { off },
                 name,
