@@ -267,6 +267,11 @@ fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn seekable(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<()> {
     let f = fdget(ctx, fd)?;
+    // Anonymous-inode files (eventfd, timerfd, signalfd, epoll, inotify,
+    // pidfd) have no positions either: Linux never gives them FMODE_PREAD.
+    if f.place().is_none() && f.path().starts_with(b"anon_inode:") {
+        return Err(Errno::ESPIPE);
+    }
     let st = f.ops.stat()?;
     match st.mode & libc::S_IFMT {
         libc::S_IFIFO | libc::S_IFSOCK => Err(Errno::ESPIPE),
@@ -1410,9 +1415,26 @@ fn do_select(
     sets: [u64; 3],
     deadline: Option<Instant>,
 ) -> KResult<u64> {
-    if crate::abi::int(n) < 0 || n > 1024 {
+    if crate::abi::int(n) < 0 {
         return Err(Errno::EINVAL);
     }
+    // Linux looks no further than its fd table's size: 64 fds, grown to
+    // 128 times a power of two past the highest fd opened.
+    let top = ctx
+        .task_ref()
+        .files
+        .lock()
+        .fds
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or(0);
+    let size = if top < 64 {
+        64
+    } else {
+        (u64::from(top.unsigned_abs()) / 128 + 1).next_power_of_two() * 128
+    };
+    let n = n.min(size);
     let words = crate::abi::size(n.div_ceil(64));
     let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     for (k, set) in bits.iter_mut().enumerate() {

@@ -445,11 +445,11 @@ impl Epoll {
                 break;
             }
         }
-        // Not looked at (the caller's buffer is full): still candidates.
-        for it in all.filter(|it| !it.always) {
-            again.push(it);
-        }
-        for it in again {
+        // Not looked at (the caller's buffer is full): still candidates,
+        // ahead of those just returned, so that ready files take turns
+        // (Linux moves a returned level-triggered file to the tail).
+        let rest: Vec<Arc<Item>> = all.filter(|it| !it.always).collect();
+        for it in rest.into_iter().chain(again) {
             inner.push_ready(it);
         }
         if !dead.is_empty() {

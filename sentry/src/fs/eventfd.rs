@@ -60,7 +60,8 @@ impl FileOps for EventFd {
     }
 
     fn write(&self, _f: &File, buf: &[u8], _off: Option<u64>) -> KResult<usize> {
-        if buf.len() < 8 {
+        // Exactly one counter value (Linux 6.9 on).
+        if buf.len() != 8 {
             return Err(Errno::EINVAL);
         }
         let v = u64::from_ne_bytes(buf[..8].try_into().unwrap());
@@ -79,6 +80,11 @@ impl FileOps for EventFd {
 
     fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
+    }
+
+    /// Linux's eventfd seeks nowhere and succeeds (noop_llseek).
+    fn seek(&self, _f: &File, _off: i64, _whence: i32) -> KResult<u64> {
+        Ok(0)
     }
 
     fn poll(&self, events: i16) -> i16 {

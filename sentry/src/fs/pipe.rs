@@ -64,6 +64,10 @@ impl Inner {
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     write: bool,
+    /// Writer opens of the pipe when this end was opened: a reader sees
+    /// a hang-up only once a writer came after it and left (a FIFO
+    /// reader that no writer has joined yet is not hung up).
+    writers_seen: u64,
 }
 
 /// Creates a pipe; returns (read end, write end).
@@ -84,8 +88,13 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
         PipeEnd {
             pipe: pipe.clone(),
             write: false,
+            writers_seen: 0,
         },
-        PipeEnd { pipe, write: true },
+        PipeEnd {
+            pipe,
+            write: true,
+            writers_seen: 0,
+        },
     )
 }
 
@@ -115,11 +124,17 @@ impl Pipe {
             p.readers += 1;
         }
         drop(p);
-        self.opens[usize::from(write)].fetch_add(1, Ordering::Relaxed);
+        let before = self.opens[usize::from(write)].fetch_add(1, Ordering::Relaxed);
         self.wq.notify(EV_ALL);
+        let writers_seen = if write {
+            before + 1
+        } else {
+            self.opens[1].load(Ordering::Relaxed)
+        };
         PipeEnd {
             pipe: self.clone(),
             write,
+            writers_seen,
         }
     }
 
@@ -219,6 +234,12 @@ impl Drop for PipeEnd {
             p.writers -= 1;
         } else {
             p.readers -= 1;
+        }
+        // A FIFO nobody has open any more starts afresh, as Linux frees
+        // its pipe: what was left unread and a size set are gone.
+        if self.pipe.named && p.readers == 0 && p.writers == 0 {
+            p.buf = VecDeque::new();
+            p.cap = DEFAULT_CAP;
         }
         drop(p);
         // Readers see a hang-up, writers an error.
@@ -366,7 +387,7 @@ impl FileOps for PipeEnd {
             if !p.buf.is_empty() {
                 r |= libc::POLLIN;
             }
-            if p.writers == 0 {
+            if p.writers == 0 && self.pipe.opens[1].load(Ordering::Relaxed) != self.writers_seen {
                 r |= libc::POLLHUP;
             }
         }
