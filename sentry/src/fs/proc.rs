@@ -75,6 +75,17 @@ enum Node {
     /// Something of another process the caller may not look into
     /// (ptrace's read check): it can be stat'ed, not opened or read.
     Denied(u32),
+    /// A file a write changes: what it reads now, and what it sets.
+    Knob(Vec<u8>, Knob),
+}
+
+/// What a writable per-process file sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Knob {
+    /// A thread's name (comm), by its tid.
+    Comm(i32),
+    /// A process's oom_score_adj, by its tgid.
+    OomScoreAdj(i32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -543,7 +554,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"comm"] => {
             let mut v = t.comm.clone();
             v.push(b'\n');
-            Ok(Node::File(v))
+            Ok(Node::Knob(v, Knob::Comm(t.tid)))
         }
         [b"cmdline"] => {
             let (a, b) = t.mm.state.lock().arg_range;
@@ -579,7 +590,10 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         }
         [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
         [b"mounts"] | [b"mountinfo"] => Ok(Node::File(mounts(c, rest[0] == b"mountinfo"))),
-        [b"oom_score_adj"] => Ok(Node::File(b"0\n".to_vec())),
+        [b"oom_score_adj"] => Ok(Node::Knob(
+            format!("{}\n", p.oom_score_adj).into_bytes(),
+            Knob::OomScoreAdj(p.tgid),
+        )),
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"cgroup"] => {
@@ -1317,6 +1331,7 @@ impl ProcFs {
                 ..stat_of(libc::S_IFREG | 0o644, ino, DEV, 0)
             },
             Node::Denied(mode) => stat_of(mode, ino, DEV, 0),
+            Node::Knob(..) => stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | 0o777,
                 ino,
@@ -1417,6 +1432,11 @@ impl ProcFs {
                 mm,
                 stat: stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             })),
+            Node::Knob(data, knob) => Ok(Box::new(KnobFile {
+                data,
+                knob,
+                stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+            })),
             Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(IdMapFile {
                 data,
                 ns,
@@ -1428,6 +1448,77 @@ impl ProcFs {
                 },
             })),
         }
+    }
+}
+
+/// An open comm or oom_score_adj: reads what it held when opened; a
+/// write sets it, with Linux's checks.
+struct KnobFile {
+    data: Vec<u8>,
+    knob: Knob,
+    stat: Stat,
+}
+
+impl FileOps for KnobFile {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        SynthFile {
+            data: self.data.clone(),
+            stat: self.stat,
+        }
+        .read(f, buf, off)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn caller_writes(&self) -> bool {
+        true
+    }
+    fn write_by(&self, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
+        match self.knob {
+            Knob::Comm(tid) => {
+                // Only within the writer's own thread group; the name is
+                // what was written, up to 15 bytes (a newline included).
+                let own = cx.st.tasks.get(&tid).is_some_and(|t| t.tgid == cx.tgid());
+                if !own {
+                    return Err(Errno::EINVAL);
+                }
+                let name = &data[..data.len().min(15)];
+                let name = name.split(|&b| b == 0).next().unwrap_or_default().to_vec();
+                if let Some(t) = cx.st.tasks.get_mut(&tid) {
+                    t.comm = name;
+                }
+                Ok(data.len())
+            }
+            Knob::OomScoreAdj(tgid) => {
+                let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+                let v: i32 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+                if !(-1000..=1000).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
+                // Lowering it takes CAP_SYS_RESOURCE.
+                let may = cx
+                    .proc_ref()
+                    .creds
+                    .capable(crate::kernel::creds::cap::SYS_RESOURCE);
+                if v < cur && !may {
+                    return Err(Errno::EACCES);
+                }
+                if let Some(p) = cx.st.procs.get_mut(&tgid) {
+                    p.oom_score_adj = v;
+                }
+                Ok(data.len())
+            }
+        }
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        super::synth::seek_in(f, off, whence, self.data.len() as u64)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

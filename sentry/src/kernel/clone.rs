@@ -245,6 +245,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             Arc::new(Mutex::new(*pp.sighand.lock()))
         };
         np.dumpable = pp.dumpable;
+        np.oom_score_adj = pp.oom_score_adj;
         np.parent_tid = if f & libc::CLONE_PARENT != 0 {
             pp.parent_tid
         } else {

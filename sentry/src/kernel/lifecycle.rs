@@ -230,6 +230,7 @@ pub fn new_process(
         rlimits: default_rlimits(),
         exe,
         subreaper: false,
+        oom_score_adj: 0,
         dumpable: 1,
         no_new_privs: false,
         keepcaps: false,

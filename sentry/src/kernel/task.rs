@@ -151,6 +151,9 @@ pub struct Process {
     pub rlimits: [(u64, u64); 16],
     pub exe: Vec<u8>,
     pub subreaper: bool,
+    /// /proc/PID/oom_score_adj (-1000..=1000): kept and shown; the
+    /// sandbox's memory limit, not an OOM killer of its own, acts on it.
+    pub oom_score_adj: i32,
     pub dumpable: u64,
     pub no_new_privs: bool,
     /// PR_SET_KEEPCAPS: recorded and reported (capabilities follow the
