@@ -748,14 +748,18 @@ fn truncate_by(p: &Pcx<'_>, a: [u64; 6]) -> KResult<u64> {
     let st = r.stat.ok_or(Errno::ENOENT)?;
     match st.mode & libc::S_IFMT {
         libc::S_IFDIR => Err(Errno::EISDIR),
-        libc::S_IFREG => set(
-            p,
-            &r,
-            SetAttr {
-                size: Some(a[1]),
-                ..Default::default()
-            },
-        ),
+        libc::S_IFREG => {
+            // A running executable: ETXTBSY.
+            p.vfs().write_access.check_writable((st.dev, st.ino))?;
+            set(
+                p,
+                &r,
+                SetAttr {
+                    size: Some(a[1]),
+                    ..Default::default()
+                },
+            )
+        }
         _ => Err(Errno::EINVAL),
     }
 }

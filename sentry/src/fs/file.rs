@@ -214,6 +214,9 @@ pub struct File {
     /// description (flock, OFD) was taken: its last reference going
     /// releases them, and the waiters must hear it.
     lock_waiters: std::sync::OnceLock<Arc<crate::kernel::WaitQueue>>,
+    /// Write access to a regular file, held while it is open for writing
+    /// (a running executable refuses it: ETXTBSY).
+    write_hold: std::sync::OnceLock<super::write_access::Hold>,
 }
 
 impl Drop for File {
@@ -305,7 +308,13 @@ impl File {
             owner_sig: Default::default(),
             watched: Default::default(),
             lock_waiters: Default::default(),
+            write_hold: Default::default(),
         })
+    }
+
+    /// Keeps write access `h` for as long as this open file lives.
+    pub fn hold_write(&self, h: super::write_access::Hold) {
+        let _ = self.write_hold.set(h);
     }
 
     /// Reports the file's reads, writes and closes to `reg`'s watches.

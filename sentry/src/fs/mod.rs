@@ -32,5 +32,6 @@ pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 pub mod vfs;
+pub mod write_access;
 
 pub use attr::{DirEntry, Stat, StatFs};

@@ -500,6 +500,8 @@ pub struct Vfs {
     pub init_ns: Arc<MountNs>,
     /// inotify instances, told about every change the syscalls make.
     pub inotify: Arc<super::inotify::Registry>,
+    /// Who writes and who runs each regular file (ETXTBSY).
+    pub write_access: Arc<super::write_access::WriteAccess>,
     /// The ptys /dev/pts shows (the console is one of them).
     pub ptys: Arc<super::pty::PtyTable>,
     /// The POSIX message queues: mq_open's names, and what /dev/mqueue
@@ -698,6 +700,7 @@ impl Vfs {
         Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
+            write_access: Default::default(),
             ptys: Default::default(),
             mqueue: Default::default(),
             cgroup: Arc::new(super::cgroupfs::CgroupFs::new(&mf)),
@@ -783,6 +786,7 @@ impl Vfs {
         Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
+            write_access: Default::default(),
             ptys,
             mqueue,
             cgroup,
@@ -1109,6 +1113,12 @@ impl Vfs {
             };
             c.check(&stat, want)?;
         }
+        // Write access first: a running executable is ETXTBSY before
+        // anything (O_TRUNC, a copy-up) touches it.
+        let write_hold = writes && fmt == libc::S_IFREG && flags & libc::O_PATH == 0;
+        if write_hold {
+            self.write_access.check_writable((stat.dev, stat.ino))?;
+        }
         let ops = if flags & libc::O_PATH != 0 {
             Box::new(PathFile { stat }) as Box<dyn FileOps>
         } else if r.reopen.is_none() && r.removed() {
@@ -1149,6 +1159,13 @@ impl Vfs {
                 r.mount.fs.open(c, &r.rel, flags, mode)?
             }
         };
+        // Held on the object opened: a copy-up makes a new one.
+        let hold = if write_hold {
+            let st = ops.stat().unwrap_or(stat);
+            Some(self.write_access.writer((st.dev, st.ino))?)
+        } else {
+            None
+        };
         let keep = flags
             & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
         let f = match &r.reopen {
@@ -1156,6 +1173,9 @@ impl Vfs {
             None => File::at(ops, keep, r.place()),
         };
         f.watch_with(&self.inotify);
+        if let Some(h) = hold {
+            f.hold_write(h);
+        }
         Ok(f)
     }
 

@@ -67,6 +67,7 @@ fn image_of(w: &Walker<'_>, creds: &Creds, f: &Arc<File>) -> KResult<Image> {
     if !crate::fs::vfs::may(creds, &stat, crate::fs::vfs::MAY_EXEC) || noexec {
         return Err(Errno::EACCES);
     }
+    w.c.vfs.write_access.check_runnable((stat.dev, stat.ino))?;
     let file = if f.readable() {
         f.clone()
     } else if let Some(ops) = f.ops.reopen(libc::O_RDONLY) {
@@ -102,6 +103,7 @@ fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8])
     if !may_exec || r.mount.flags & libc::MS_NOEXEC != 0 {
         return Err(Errno::EACCES);
     }
+    k.vfs.write_access.check_runnable((stat.dev, stat.ino))?;
     let file = k.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?;
     // Linux opens and reads the image like any file (inotify sees it).
     file.note(crate::fs::inotify::IN_OPEN);
@@ -294,6 +296,9 @@ fn prepare_from(
         argv = nargv;
         img = open_exec(k, w, creds, libc::AT_FDCWD, &interp)?;
     }
+    // The program may not be written while it runs, nor run while open
+    // for writing.
+    let exe_hold = k.vfs.write_access.deny(img.ids)?;
     let elf = Elf::parse(img.file.as_ref())?;
     let interp = match elf.interp(img.file.as_ref())? {
         Some(p) => Some(open_exec(k, w, creds, libc::AT_FDCWD, &p)?),
@@ -332,6 +337,7 @@ fn prepare_from(
         s.brk_start = page_up(main.end);
         s.brk = s.brk_start;
         s.exe = img.path.clone();
+        s.exe_hold = Some(Arc::new(exe_hold));
     }
     k.vdso.map_into(&mm)?;
     let mut random = [0u8; 16];

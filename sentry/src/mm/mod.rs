@@ -167,6 +167,9 @@ pub struct MmState {
     pub env_range: (u64, u64),
     pub auxv: Vec<(u64, u64)>,
     pub exe: Vec<u8>,
+    /// The executable's denial of write access, held while this address
+    /// space runs it (and by its forks).
+    pub exe_hold: Option<Arc<crate::fs::write_access::Hold>>,
     pub vdso_base: u64,
     /// File ranges to release once the platform has dropped their mappings.
     pending_release: Vec<(u64, u64)>,
@@ -282,6 +285,7 @@ impl Mm {
                 env_range: (0, 0),
                 auxv: Vec::new(),
                 exe: Vec::new(),
+                exe_hold: None,
                 vdso_base: 0,
                 pending_release: Vec::new(),
                 pending_drop: Vec::new(),
@@ -1088,6 +1092,7 @@ impl Mm {
             cst.env_range = st.env_range;
             cst.auxv = st.auxv.clone();
             cst.exe = st.exe.clone();
+            cst.exe_hold = st.exe_hold.clone();
             cst.vdso_base = st.vdso_base;
         }
         fence()?;
