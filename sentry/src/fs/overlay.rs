@@ -25,7 +25,7 @@ pub struct OverlayFs {
     whiteouts: Mutex<HashSet<Vec<u8>>>,
 }
 
-fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
+pub(super) fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_vec(),
         (_, true) => a.to_vec(),
@@ -33,14 +33,14 @@ fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
     }
 }
 
-fn parent(rel: &[u8]) -> &[u8] {
+pub(super) fn parent(rel: &[u8]) -> &[u8] {
     match rel.iter().rposition(|&c| c == b'/') {
         Some(i) => &rel[..i],
         None => b"",
     }
 }
 
-fn is_dir(st: &Stat) -> bool {
+pub(super) fn is_dir(st: &Stat) -> bool {
     st.mode & libc::S_IFMT == libc::S_IFDIR
 }
 

@@ -12,6 +12,7 @@
 //! EXDEV, as there. (The sandbox's own root overlay is `overlay.rs`.)
 
 use super::file::{File, FileOps};
+use super::overlay::{is_dir, join, parent};
 use super::synth::SynthDir;
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp};
 use crate::errno::{Errno, KResult};
@@ -33,25 +34,6 @@ impl Layer {
     fn stat(&self, c: &Caller, rel: &[u8]) -> Option<Stat> {
         self.fs.lookup(c, &self.at(rel)).ok()
     }
-}
-
-fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_vec(),
-        (_, true) => a.to_vec(),
-        _ => [a, b"/", b].concat(),
-    }
-}
-
-fn parent(rel: &[u8]) -> &[u8] {
-    match rel.iter().rposition(|&c| c == b'/') {
-        Some(i) => &rel[..i],
-        None => b"",
-    }
-}
-
-fn is_dir(st: &Stat) -> bool {
-    st.mode & libc::S_IFMT == libc::S_IFDIR
 }
 
 fn is_whiteout(st: &Stat) -> bool {

@@ -95,6 +95,14 @@ enum MapFile {
     Setgroups,
 }
 
+/// /proc/PID/cgroup: the process's place in the one v2 hierarchy.
+fn cgroup_file(st: &KState, p: &crate::kernel::task::Process) -> Node {
+    let mut v = b"0::".to_vec();
+    v.extend(st.cgroups.lock().path(p.cgroup));
+    v.push(b'\n');
+    Node::File(v)
+}
+
 fn ino_of(path: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in path {
@@ -374,12 +382,7 @@ fn gone_leader_node(
         [b"fd" | b"fdinfo"] => Ok(Node::Dir(Vec::new())),
         [b"cmdline" | b"environ" | b"maps"] => Ok(Node::File(Vec::new())),
         [b"comm"] => Ok(Node::File(format!("{comm}\n").into_bytes())),
-        [b"cgroup"] => {
-            let mut v = b"0::".to_vec();
-            v.extend(st.cgroups.lock().path(p.cgroup));
-            v.push(b'\n');
-            Ok(Node::File(v))
-        }
+        [b"cgroup"] => Ok(cgroup_file(st, p)),
         [b"stat"] => {
             let start = START
                 .get()
@@ -596,12 +599,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         )),
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
         [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
-        [b"cgroup"] => {
-            let mut v = b"0::".to_vec();
-            v.extend(st.cgroups.lock().path(p.cgroup));
-            v.push(b'\n');
-            Ok(Node::File(v))
-        }
+        [b"cgroup"] => Ok(cgroup_file(st, p)),
         [b"mem"] => {
             let allowed = st
                 .tasks
@@ -1432,15 +1430,14 @@ impl ProcFs {
                 mm,
                 stat: stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             })),
-            Node::Knob(data, knob) => Ok(Box::new(KnobFile {
+            Node::Knob(data, knob) => Ok(Box::new(WritableFile {
                 data,
-                knob,
+                sets: Sets::Knob(knob),
                 stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             })),
-            Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(IdMapFile {
+            Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(WritableFile {
                 data,
-                ns,
-                which,
+                sets: Sets::IdMap(ns, which),
                 stat: Stat {
                     uid,
                     gid,
@@ -1451,15 +1448,25 @@ impl ProcFs {
     }
 }
 
-/// An open comm or oom_score_adj: reads what it held when opened; a
-/// write sets it, with Linux's checks.
-struct KnobFile {
+/// What a write to a writable /proc file sets.
+enum Sets {
+    Knob(Knob),
+    /// uid_map, gid_map or setgroups of a user namespace the application
+    /// made: written once, by a process of that namespace or of its
+    /// parent with CAP_SYS_ADMIN over it, under user_namespaces(7)'s
+    /// rules.
+    IdMap(Arc<UserNs>, MapFile),
+}
+
+/// An open writable /proc file: reads what it held when opened; a write
+/// sets it, with Linux's checks.
+struct WritableFile {
     data: Vec<u8>,
-    knob: Knob,
+    sets: Sets,
     stat: Stat,
 }
 
-impl FileOps for KnobFile {
+impl FileOps for WritableFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         SynthFile {
             data: self.data.clone(),
@@ -1474,41 +1481,9 @@ impl FileOps for KnobFile {
         true
     }
     fn write_by(&self, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
-        match self.knob {
-            Knob::Comm(tid) => {
-                // Only within the writer's own thread group; the name is
-                // what was written, up to 15 bytes (a newline included).
-                let own = cx.st.tasks.get(&tid).is_some_and(|t| t.tgid == cx.tgid());
-                if !own {
-                    return Err(Errno::EINVAL);
-                }
-                let name = &data[..data.len().min(15)];
-                let name = name.split(|&b| b == 0).next().unwrap_or_default().to_vec();
-                if let Some(t) = cx.st.tasks.get_mut(&tid) {
-                    t.comm = name;
-                }
-                Ok(data.len())
-            }
-            Knob::OomScoreAdj(tgid) => {
-                let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
-                let v: i32 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
-                if !(-1000..=1000).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
-                // Lowering it takes CAP_SYS_RESOURCE.
-                let may = cx
-                    .proc_ref()
-                    .creds
-                    .capable(crate::kernel::creds::cap::SYS_RESOURCE);
-                if v < cur && !may {
-                    return Err(Errno::EACCES);
-                }
-                if let Some(p) = cx.st.procs.get_mut(&tgid) {
-                    p.oom_score_adj = v;
-                }
-                Ok(data.len())
-            }
+        match &self.sets {
+            Sets::Knob(k) => set_knob(*k, cx, data),
+            Sets::IdMap(ns, which) => set_idmap(ns, *which, cx, data),
         }
     }
     fn stat(&self) -> KResult<Stat> {
@@ -1522,62 +1497,71 @@ impl FileOps for KnobFile {
     }
 }
 
-/// An open uid_map, gid_map or setgroups of a user namespace the
-/// application made: written once, by a process of that namespace or of
-/// its parent with CAP_SYS_ADMIN over it, under user_namespaces(7)'s
-/// rules.
-struct IdMapFile {
-    data: Vec<u8>,
-    ns: Arc<UserNs>,
+/// comm (within the writer's thread group) or oom_score_adj.
+fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
+    match knob {
+        Knob::Comm(tid) => {
+            // Only within the writer's own thread group; the name is
+            // what was written, up to 15 bytes (a newline included).
+            let own = cx.st.tasks.get(&tid).is_some_and(|t| t.tgid == cx.tgid());
+            if !own {
+                return Err(Errno::EINVAL);
+            }
+            let name = &data[..data.len().min(15)];
+            let name = name.split(|&b| b == 0).next().unwrap_or_default().to_vec();
+            if let Some(t) = cx.st.tasks.get_mut(&tid) {
+                t.comm = name;
+            }
+            Ok(data.len())
+        }
+        Knob::OomScoreAdj(tgid) => {
+            let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            let v: i32 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+            if !(-1000..=1000).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
+            // Lowering it takes CAP_SYS_RESOURCE.
+            let may = cx
+                .proc_ref()
+                .creds
+                .capable(crate::kernel::creds::cap::SYS_RESOURCE);
+            if v < cur && !may {
+                return Err(Errno::EACCES);
+            }
+            if let Some(p) = cx.st.procs.get_mut(&tgid) {
+                p.oom_score_adj = v;
+            }
+            Ok(data.len())
+        }
+    }
+}
+
+fn set_idmap(
+    ns: &Arc<UserNs>,
     which: MapFile,
-    stat: Stat,
-}
-
-impl FileOps for IdMapFile {
-    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
-        SynthFile {
-            data: self.data.clone(),
-            stat: self.stat,
+    cx: &mut crate::kernel::Ctx<'_, '_>,
+    data: &[u8],
+) -> KResult<usize> {
+    use crate::kernel::creds::cap;
+    let c = &cx.proc_ref().creds;
+    let parent = ns.parent.clone().ok_or(Errno::EPERM)?;
+    let from_here = Arc::ptr_eq(&c.userns, ns) || Arc::ptr_eq(&c.userns, &parent);
+    if !from_here || !c.capable_in(ns, cap::SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    match which {
+        MapFile::Setgroups => ns.write_setgroups(data)?,
+        MapFile::Uid => {
+            let privileged = c.capable_in(&parent, cap::SETUID);
+            ns.write_map(true, data, privileged, c.euid, c.euid)?;
         }
-        .read(f, buf, off)
-    }
-    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
-        Err(Errno::EINVAL)
-    }
-    fn caller_writes(&self) -> bool {
-        true
-    }
-    fn write_by(&self, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
-        use crate::kernel::creds::cap;
-        let c = &cx.proc_ref().creds;
-        let ns = &self.ns;
-        let parent = ns.parent.clone().ok_or(Errno::EPERM)?;
-        let from_here = Arc::ptr_eq(&c.userns, ns) || Arc::ptr_eq(&c.userns, &parent);
-        if !from_here || !c.capable_in(ns, cap::SYS_ADMIN) {
-            return Err(Errno::EPERM);
+        MapFile::Gid => {
+            let privileged = c.capable_in(&parent, cap::SETGID);
+            ns.write_map(false, data, privileged, c.euid, c.egid)?;
         }
-        match self.which {
-            MapFile::Setgroups => ns.write_setgroups(data)?,
-            MapFile::Uid => {
-                let privileged = c.capable_in(&parent, cap::SETUID);
-                ns.write_map(true, data, privileged, c.euid, c.euid)?;
-            }
-            MapFile::Gid => {
-                let privileged = c.capable_in(&parent, cap::SETGID);
-                ns.write_map(false, data, privileged, c.euid, c.egid)?;
-            }
-        }
-        Ok(data.len())
     }
-    fn stat(&self) -> KResult<Stat> {
-        Ok(self.stat)
-    }
-    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
-        super::synth::seek_in(f, off, whence, self.data.len() as u64)
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
+    Ok(data.len())
 }
 
 /// /proc/PID/mem open: the process's memory at the file's offsets. A
