@@ -134,9 +134,12 @@ pub fn str_array_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Vec<Vec<u8>>> {
     if addr == 0 {
         return Ok(out);
     }
+    // Bounded by what any RLIMIT_STACK lets execve take (6 MiB of
+    // strings and pointers), so a hostile array costs the sentry no more.
+    const MAX: usize = 6 << 20;
     let mut total = 0usize;
     for i in 0.. {
-        if i > 0x20000 {
+        if i > (MAX / 8) as u64 {
             return Err(Errno::E2BIG);
         }
         let p: u64 = read_obj(mm, addr + i * 8)?;
@@ -154,8 +157,8 @@ pub fn str_array_in(mm: &sentry::mm::Mm, addr: u64) -> KResult<Vec<Vec<u8>>> {
         if s.len() + 1 > 128 * 1024 {
             return Err(Errno::E2BIG);
         }
-        total += s.len() + 1;
-        if total > 2 << 20 {
+        total += s.len() + 1 + 8;
+        if total > MAX {
             return Err(Errno::E2BIG);
         }
         out.push(s);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,6 +55,25 @@ static void exec_path(void *p)
 	printf("execve: %s\n", ename(errno));
 	fflush(stdout);
 	_exit(98);
+}
+
+/* execs /bin/true with (arg & 0xffff) KiB of arguments under a stack
+ * limit of (arg & ~0xffff) bytes (0: unlimited); exits 100 + errno. */
+static void big_args(void *arg)
+{
+	unsigned long a = (unsigned long)arg, kib = a & 0xffff, lim = a & ~0xffffUL;
+	struct rlimit rl = {lim ? lim : RLIM_INFINITY, RLIM_INFINITY};
+	setrlimit(RLIMIT_STACK, &rl);
+	size_t n = kib / 64;
+	char **av = calloc(n + 2, sizeof *av);
+	char *s = malloc(65536);
+	memset(s, 'a', 65535);
+	s[65535] = 0;
+	av[0] = "true";
+	for (size_t i = 1; i <= n; i++)
+		av[i] = s;
+	execve("/bin/true", av, env);
+	_exit(100 + errno);
 }
 
 int main(int argc, char **argv)
@@ -111,6 +131,12 @@ int main(int argc, char **argv)
 	copy_true(nx);
 	fchmod(nx, 0644);
 	CHECK("a memfd without x", in_child(exec_fd, &nx) == 98);
+
+	/* The arguments' room is a quarter of RLIMIT_STACK (128 KiB to
+	 * 6 MiB). */
+	CHECK("400 KiB of arguments, 1 MiB stack", in_child(big_args, (void *)((1UL << 20) | 400)) == 100 + E2BIG);
+	CHECK("3 MiB of arguments, unlimited stack", in_child(big_args, (void *)(0UL | 3072)) == 0);
+	CHECK("7 MiB of arguments, unlimited stack", in_child(big_args, (void *)(0UL | 7168)) == 100 + E2BIG);
 
 	/* An ignored signal stays ignored, its flags do not. */
 	struct sigaction sa = {0};

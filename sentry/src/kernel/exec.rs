@@ -133,9 +133,23 @@ pub fn do_execveat(
     envp: Vec<Vec<u8>>,
 ) -> KResult<()> {
     let creds = ctx.proc_ref().creds.clone();
-    let prep = prepare(ctx.k, &ctx.walker(), &creds, dirfd, path, argv, envp)?;
+    let limit = Some(arg_limit(ctx));
+    let src = Source::Path { dirfd, path };
+    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, src, limit, argv, envp)?;
     commit(ctx, prep)
 }
+
+/// How much argv, envp and their pointers may take (Linux's
+/// bprm_stack_limits): a quarter of RLIMIT_STACK, at least 128 KiB and
+/// at most 6 MiB.
+fn arg_limit(ctx: &Ctx<'_, '_>) -> u64 {
+    let stack = ctx.proc_ref().rlimits[libc::RLIMIT_STACK as usize].0;
+    (stack / 4).clamp(ARG_MIN, ARG_MAX)
+}
+
+/// Linux's ARG_MAX (the floor) and three quarters of _STK_LIM (the cap).
+const ARG_MIN: u64 = 128 << 10;
+const ARG_MAX: u64 = 6 << 20;
 
 /// execveat(fd, "", AT_EMPTY_PATH): the open file `f` itself, even when
 /// it has no name any more (a memfd, a deleted file). `cloexec`: the fd
@@ -150,7 +164,8 @@ pub fn do_execve_fd(
 ) -> KResult<()> {
     let creds = ctx.proc_ref().creds.clone();
     let src = Source::Fd { fd, f, cloexec };
-    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, src, argv, envp)?;
+    let limit = Some(arg_limit(ctx));
+    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, src, limit, argv, envp)?;
     commit(ctx, prep)
 }
 
@@ -240,14 +255,18 @@ pub fn prepare(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<ExecPrep> {
-    prepare_from(k, w, creds, Source::Path { dirfd, path }, argv, envp)
+    prepare_from(k, w, creds, Source::Path { dirfd, path }, None, argv, envp)
 }
 
+/// `limit`: what the arguments may take (`arg_limit`); None without the
+/// kernel lock, where anything past the floor is left to the locked
+/// handler (NEEDLOCK), which knows the caller's RLIMIT_STACK.
 fn prepare_from(
     k: &Arc<Kernel>,
     w: &Walker<'_>,
     creds: &Creds,
     src: Source<'_>,
+    limit: Option<u64>,
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<ExecPrep> {
@@ -295,6 +314,14 @@ fn prepare_from(
         nargv.extend(argv.into_iter().skip(1));
         argv = nargv;
         img = open_exec(k, w, creds, libc::AT_FDCWD, &interp)?;
+    }
+    // The arguments, the name and their pointers must fit the limit.
+    let strings: usize = argv.iter().chain(&envp).map(|s| s.len() + 1).sum();
+    let need = (strings + execfn.len() + 1 + (argv.len() + envp.len()) * 8) as u64;
+    match limit {
+        None if need > ARG_MIN => return Err(Errno::NEEDLOCK),
+        Some(l) if need > l => return Err(Errno::E2BIG),
+        _ => {}
     }
     // The program may not be written while it runs, nor run while open
     // for writing.

@@ -28,8 +28,10 @@ pub fn build_stack(mm: &Mm, top: u64, info: StackInfo) -> KResult<u64> {
     req.growsdown = true;
     req.name = VmaName::Stack;
     mm.map(req)?;
+    // execve checked the arguments' size against RLIMIT_STACK; this is
+    // what the stack mapping can hold at all.
     let total: usize = info.argv.iter().chain(info.envp).map(|s| s.len() + 1).sum();
-    if total > 2 << 20 {
+    if total as u64 > STACK_SIZE - (1 << 20) {
         return Err(Errno::E2BIG);
     }
     let mut sp = top - 16;
