@@ -90,12 +90,23 @@ fn uname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut u = [0u8; 65 * 6];
     let uts = ctx.task_ref().uts_ns.clone();
     let (host, dom) = (uts.hostname(), uts.domainname());
+    let persona = ctx.proc_ref().personality;
+    let release = if persona & UNAME26 != 0 {
+        uname26(sentry::fs::proc::RELEASE).into_bytes()
+    } else {
+        sentry::fs::proc::RELEASE.as_bytes().to_vec()
+    };
+    let machine: &[u8] = if persona & 0xff == PER_LINUX32 {
+        b"i686"
+    } else {
+        b"x86_64"
+    };
     for (i, b) in [
         &b"Linux"[..],
         &host,
-        sentry::fs::proc::RELEASE.as_bytes(),
+        &release,
         sentry::fs::proc::VERSION.as_bytes(),
-        b"x86_64",
+        machine,
         &dom,
     ]
     .iter()
@@ -189,13 +200,39 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// personality(2)'s PER_LINUX32 (uname reports i686) and UNAME26
+/// (uname reports a 2.6 release, for programs that parse it badly).
+const PER_LINUX32: u32 = 0x0008;
+const UNAME26: u32 = 0x0002_0000;
+/// Function pointers are descriptors: nothing on x86-64.
+const FDPIC_FUNCPTRS: u32 = 0x0008_0000;
+
+/// Linux's UNAME26 release: "2.6.(60 + minor)" and whatever follows the
+/// numeric version.
+fn uname26(release: &str) -> String {
+    let numeric = release
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(release.len());
+    let dots: Vec<usize> = release.match_indices('.').map(|(i, _)| i).collect();
+    let end = dots.get(2).copied().unwrap_or(numeric).min(numeric);
+    let minor: u32 = release
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    format!("2.6.{}{}", minor + 60, &release[end..])
+}
+
 fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let old = ctx.proc_ref().personality;
+    let known = sentry::kernel::exec::ADDR_NO_RANDOMIZE | UNAME26 | FDPIC_FUNCPTRS;
     match crate::abi::uint(a[0]) {
         0xffff_ffff => Ok(u64::from(old)),
-        // Linux, with or without a fixed layout (what the sandbox has
-        // either way); other personalities change behaviour it lacks.
-        p if p & !sentry::kernel::exec::ADDR_NO_RANDOMIZE == 0 => {
+        // Linux or Linux32, with a fixed layout (what the sandbox has
+        // either way) or uname's 2.6 release; other personalities and
+        // flags change behaviour it lacks.
+        p if (p & 0xff == 0 || p & 0xff == PER_LINUX32) && p & !0xff & !known == 0 => {
             ctx.proc_().personality = p;
             Ok(u64::from(old))
         }
@@ -346,4 +383,14 @@ fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     ru[4] = crate::abi::long(rss);
     put(ctx, a[1], &ru)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uname26_keeps_what_follows_the_version() {
+        assert_eq!(super::uname26("6.1.0-husk"), "2.6.61-husk");
+        assert_eq!(super::uname26("6.18.3.1-x"), "2.6.78.1-x");
+        assert_eq!(super::uname26("5.10"), "2.6.70");
+    }
 }
