@@ -223,16 +223,7 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             m.flags & !PER_MOUNT
         };
         let new_flags = keep | (flags & PER_MOUNT);
-        // A mount inherited from a more privileged user namespace keeps
-        // the restrictions it came with (Linux's MNT_LOCK_*).
-        let sticky = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        if ns.locked.contains(&m.id) && m.flags & sticky & !new_flags != 0 {
-            return Err(Errno::EPERM);
-        }
-        // Going read-only while a file is open for writing on it.
-        if new_flags & !m.flags & libc::MS_RDONLY != 0 && open_on(ctx, &ns, m.id, writer) {
-            return Err(Errno::EBUSY);
-        }
+        may_reflag(ctx, &ns, &m, new_flags)?;
         let new = Mount {
             flags: new_flags,
             ..(*m).clone()
@@ -691,6 +682,26 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
     }
     Ok(0)
+}
+
+/// Whether mount `m` of `ns` may take per-mount flags `new_flags`: a
+/// mount inherited from a more privileged user namespace keeps the
+/// restrictions it came with (Linux's MNT_LOCK_*, EPERM), and one with a
+/// file open for writing on it does not go read-only (EBUSY).
+pub(crate) fn may_reflag(
+    ctx: &Ctx<'_, '_>,
+    ns: &Arc<MountNs>,
+    m: &Mount,
+    new_flags: u64,
+) -> KResult<()> {
+    let sticky = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    if ns.locked.contains(&m.id) && m.flags & sticky & !new_flags != 0 {
+        return Err(Errno::EPERM);
+    }
+    if new_flags & !m.flags & libc::MS_RDONLY != 0 && open_on(ctx, ns, m.id, writer) {
+        return Err(Errno::EBUSY);
+    }
+    Ok(())
 }
 
 /// A file open for writing that keeps its mount from going read-only

@@ -10,7 +10,7 @@
 //! sentry's walk is by path in a namespace) until it is attached.
 
 use crate::abi;
-use crate::mount::{admin, is_dir, make_fs, move_tree, ns, open_on, rebase, under};
+use crate::mount::{admin, is_dir, make_fs, may_reflag, move_tree, ns, rebase, under};
 use crate::table::{Reg, Support::*};
 use parking_lot::Mutex;
 use sentry::fs::file::{File, FileOps};
@@ -638,15 +638,8 @@ fn mount_setattr(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             } else {
                 vec![m.id]
             };
-            let sticky = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             for mnt in ns.mounts().iter().filter(|x| ids.contains(&x.id)) {
-                if ns.locked.contains(&mnt.id) && mnt.flags & sticky & !change(mnt.flags) != 0 {
-                    return Err(Errno::EPERM);
-                }
-                let to_ro = change(mnt.flags) & !mnt.flags & libc::MS_RDONLY != 0;
-                if to_ro && open_on(ctx, &ns, mnt.id, crate::mount::writer) {
-                    return Err(Errno::EBUSY);
-                }
+                may_reflag(ctx, &ns, mnt, change(mnt.flags))?;
             }
             let k = ctx.k.clone();
             k.vfs.changing(|| {

@@ -140,10 +140,7 @@ fn rt_sigreturn(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
             if let Some(alt) = alt {
                 // As sigaltstack(2): not while running on the current one
                 // (a handler that set a new stack it is on keeps that).
-                let cur = t.alt_stack;
-                let on =
-                    cur.2 & SS_DISABLE == 0 && cur.1 > 0 && rsp > cur.0 && rsp <= cur.0 + cur.1;
-                if !on {
+                if !ksig::on_alt_stack(rsp, t.alt_stack) {
                     t.alt_stack = (alt.0, alt.1, alt.2 & (SS_DISABLE | ksig::SS_AUTODISARM));
                 }
             }
@@ -197,21 +194,8 @@ fn pause(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn take_in(ctx: &mut Ctx<'_, '_>, set: u64) -> Option<SigInfo> {
-    let tgid = ctx.tgid();
-    let i = match ctx.task().pending.take(!set) {
-        Some(i) => Some(i),
-        None => ctx
-            .st
-            .procs
-            .get_mut(&tgid)
-            .unwrap()
-            .shared_pending
-            .take(!set),
-    };
-    if let Some(i) = &i {
-        sentry::kernel::timers::taken(&mut ctx.st, i);
-    }
-    i
+    let (tid, tgid) = (ctx.tid, ctx.tgid());
+    ksig::dequeue(&mut ctx.st, tid, tgid, !set)
 }
 
 fn rt_sigtimedwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -447,7 +431,7 @@ const MINSIGSTKSZ: u64 = 2048;
 fn sigaltstack(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let rsp = ctx.regs.gp.rsp;
     let cur = ctx.task_ref().alt_stack;
-    let on = cur.2 & SS_DISABLE == 0 && cur.1 > 0 && rsp > cur.0 && rsp <= cur.0 + cur.1;
+    let on = ksig::on_alt_stack(rsp, cur);
     if a[0] != 0 {
         let ss: [u64; 3] = get(ctx, a[0])?;
         let flags = crate::abi::int(ss[1]);

@@ -79,30 +79,11 @@ pub fn clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
     })
 }
 
-/// A CPU clock named by id (clock_getcpuclockid, pthread_getcpuclockid):
-/// `~pid << 3`, bit 2 for a thread, the low two bits for what it counts
-/// (0 user+system, 1 user, 2 scheduled time). A thread's clock is readable
-/// within its own process, a process's from anywhere.
+/// A CPU clock named by id (clock_getcpuclockid, pthread_getcpuclockid),
+/// read now (see `cpu_timer_clock`).
 fn cpu_clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
-    let which = id & 3;
-    if which == 3 {
-        return Err(Errno::EINVAL);
-    }
-    let pid = !(id >> 3);
-    let (u, s) = if id & 4 != 0 {
-        let tid = if pid == 0 { ctx.tid } else { pid };
-        match ctx.st.tasks.get(&tid) {
-            Some(t) if t.tgid == ctx.tgid() => cpu::thread_times(&ctx.st, tid),
-            _ => return Err(Errno::EINVAL),
-        }
-    } else {
-        let tgid = if pid == 0 { ctx.tgid() } else { pid };
-        match ctx.st.procs.get(&tgid) {
-            Some(p) if p.exit.is_none() => cpu::process_times(&ctx.st, tgid),
-            _ => return Err(Errno::EINVAL),
-        }
-    };
-    Ok(crate::abi::long(if which == 1 { u } else { u + s }))
+    let clock = cpu_timer_clock(ctx, id)?;
+    Ok(crate::abi::long(cpu_now(&ctx.st, clock)))
 }
 
 fn clock_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -486,8 +467,9 @@ fn timer_getoverrun(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 const PROCESS_CLOCK: i32 = -6;
 const THREAD_CLOCK: i32 = -2;
 
-/// The timer clock of CPU clock id `id` (`~pid << 3`, bit 2 for a thread,
-/// the low bits for what it counts): a thread of the caller's process, or
+/// The clock of CPU clock id `id`: `~pid << 3`, bit 2 for a thread, the
+/// low two bits for what it counts (0 user+system, 1 user, 2 scheduled
+/// time). A thread's clock is one of the caller's process, a process's
 /// any live process.
 fn cpu_timer_clock(ctx: &Ctx<'_, '_>, id: i32) -> KResult<Clock> {
     let which = id & 3;

@@ -368,27 +368,33 @@ impl Registry {
             return;
         }
         for (from, to, is_dir) in [(a, b, a_dir), (b, a, b_dir)] {
-            let cookie = self.cookie.fetch_add(1, Ordering::Relaxed) + 1;
-            for (path, mask) in [(from, IN_MOVED_FROM), (to, IN_MOVED_TO)] {
-                self.notify(Event {
-                    path,
-                    mask,
-                    cookie,
-                    is_dir,
-                    self_only: false,
-                    id: None,
-                });
-            }
+            self.moved(from, to, is_dir);
+        }
+        self.each(|i| i.swapped(a, b));
+    }
+
+    /// One object moved: MOVED_FROM and MOVED_TO sharing a new cookie,
+    /// then MOVE_SELF.
+    fn moved(&self, from: &[u8], to: &[u8], is_dir: bool) {
+        let cookie = self.cookie.fetch_add(1, Ordering::Relaxed) + 1;
+        for (path, mask) in [(from, IN_MOVED_FROM), (to, IN_MOVED_TO)] {
             self.notify(Event {
-                path: from,
-                mask: IN_MOVE_SELF,
-                cookie: 0,
+                path,
+                mask,
+                cookie,
                 is_dir,
-                self_only: true,
+                self_only: false,
                 id: None,
             });
         }
-        self.each(|i| i.swapped(a, b));
+        self.notify(Event {
+            path: from,
+            mask: IN_MOVE_SELF,
+            cookie: 0,
+            is_dir,
+            self_only: true,
+            id: None,
+        });
     }
 
     /// A rename: MOVED_FROM and MOVED_TO sharing a cookie, MOVE_SELF, and
@@ -410,25 +416,7 @@ impl Registry {
         if replaced.is_some() {
             self.notify(victim(IN_ATTRIB));
         }
-        let cookie = self.cookie.fetch_add(1, Ordering::Relaxed) + 1;
-        for (path, mask) in [(from, IN_MOVED_FROM), (to, IN_MOVED_TO)] {
-            self.notify(Event {
-                path,
-                mask,
-                cookie,
-                is_dir,
-                self_only: false,
-                id: None,
-            });
-        }
-        self.notify(Event {
-            path: from,
-            mask: IN_MOVE_SELF,
-            cookie: 0,
-            is_dir,
-            self_only: true,
-            id: None,
-        });
+        self.moved(from, to, is_dir);
         if replaced.is_some() {
             self.notify(victim(IN_DELETE_SELF));
             // Watches the victim had by path and not by identity.

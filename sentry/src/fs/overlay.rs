@@ -25,6 +25,20 @@ pub struct OverlayFs {
     whiteouts: Mutex<HashSet<Vec<u8>>>,
 }
 
+/// Copies a lower file's bytes into its new upper copy (copy-up).
+pub(super) fn copy_contents(from: &File, to: &File) -> KResult<()> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut off = 0u64;
+    loop {
+        let n = from.ops.read(from, &mut buf, Some(off))?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.ops.write(to, &buf[..n], Some(off))?;
+        off += n as u64;
+    }
+}
+
 pub(super) fn join(a: &[u8], b: &[u8]) -> Vec<u8> {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_vec(),
@@ -140,16 +154,7 @@ impl OverlayFs {
             libc::O_WRONLY,
             Vec::new(),
         );
-        let mut buf = vec![0u8; 1 << 16];
-        let mut off = 0u64;
-        loop {
-            let n = src.ops.read(&src, &mut buf, Some(off))?;
-            if n == 0 {
-                break;
-            }
-            dst.ops.write(&dst, &buf[..n], Some(off))?;
-            off += n as u64;
-        }
+        copy_contents(&src, &dst)?;
         self.upper.setattr(c, rel, &times_of(&st))
     }
 
@@ -191,7 +196,8 @@ impl OverlayFs {
     }
 }
 
-fn times_of(st: &Stat) -> SetAttr {
+/// A copy's times: the original's access and modification times.
+pub(super) fn times_of(st: &Stat) -> SetAttr {
     SetAttr {
         atime: Some(st.atime),
         mtime: Some(st.mtime),

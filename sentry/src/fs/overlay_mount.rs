@@ -12,7 +12,7 @@
 //! EXDEV, as there. (The sandbox's own root overlay is `overlay.rs`.)
 
 use super::file::{File, FileOps};
-use super::overlay::{is_dir, join, parent};
+use super::overlay::{copy_contents, is_dir, join, parent, times_of};
 use super::synth::SynthDir;
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp};
 use crate::errno::{Errno, KResult};
@@ -294,16 +294,7 @@ impl OverlayMount {
             libc::O_WRONLY,
             Vec::new(),
         );
-        let mut buf = vec![0u8; 1 << 16];
-        let mut off = 0u64;
-        loop {
-            let n = from.ops.read(&from, &mut buf, Some(off))?;
-            if n == 0 {
-                break;
-            }
-            to.ops.write(&to, &buf[..n], Some(off))?;
-            off += n as u64;
-        }
+        copy_contents(&from, &to)?;
         up.fs.setattr(c, &dst, &times_of(&st))
     }
 
@@ -346,14 +337,6 @@ impl OverlayMount {
             up.fs.unlink(c, &up.at(&join(rel, &e.name)), false)?;
         }
         up.fs.unlink(c, &up.at(rel), true)
-    }
-}
-
-fn times_of(st: &Stat) -> SetAttr {
-    SetAttr {
-        atime: Some(st.atime),
-        mtime: Some(st.mtime),
-        ..Default::default()
     }
 }
 

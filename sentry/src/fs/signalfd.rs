@@ -98,14 +98,8 @@ fn record(i: &SigInfo) -> [u8; RECORD] {
 
 /// Takes one pending signal of `mask`: the thread's own first.
 fn take(cx: &mut Ctx<'_, '_>, mask: u64) -> Option<SigInfo> {
-    let i = match cx.task().pending.take(!mask) {
-        Some(i) => Some(i),
-        None => cx.proc_().shared_pending.take(!mask),
-    };
-    if let Some(i) = &i {
-        crate::kernel::timers::taken(&mut cx.st, i);
-    }
-    i
+    let (tid, tgid) = (cx.tid, cx.tgid());
+    crate::kernel::signal::dequeue(&mut cx.st, tid, tgid, !mask)
 }
 
 impl FileOps for SignalFd {

@@ -58,16 +58,10 @@ struct Image {
 /// file not open for reading (O_PATH) is opened again.
 fn image_of(w: &Walker<'_>, creds: &Creds, f: &Arc<File>) -> KResult<Image> {
     let stat = f.stat()?;
-    if stat.mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(Errno::EACCES);
-    }
     let noexec = f
         .place()
         .is_some_and(|p| p.mount.flags & libc::MS_NOEXEC != 0);
-    if !crate::fs::vfs::may(creds, &stat, crate::fs::vfs::MAY_EXEC) || noexec {
-        return Err(Errno::EACCES);
-    }
-    w.c.vfs.write_access.check_runnable((stat.dev, stat.ino))?;
+    may_run(w, creds, &stat, noexec)?;
     let file = if f.readable() {
         f.clone()
     } else if let Some(ops) = f.ops.reopen(libc::O_RDONLY) {
@@ -77,13 +71,11 @@ fn image_of(w: &Walker<'_>, creds: &Creds, f: &Arc<File>) -> KResult<Image> {
         let r = w.c.vfs.resolve_in(w, libc::AT_FDCWD, &path, false, 0)?;
         w.c.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?
     };
-    file.note(crate::fs::inotify::IN_OPEN);
-    file.note(crate::fs::inotify::IN_ACCESS);
-    Ok(Image {
-        path: f.place().map_or_else(|| f.path(), |p| p.display()),
+    Ok(image(
         file,
-        ids: (stat.dev, stat.ino),
-    })
+        f.place().map_or_else(|| f.path(), |p| p.display()),
+        &stat,
+    ))
 }
 
 fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8]) -> KResult<Image> {
@@ -94,25 +86,33 @@ fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8])
         return image_of(w, creds, f);
     }
     let stat = r.stat.ok_or(Errno::ENOENT)?;
-    match stat.mode & libc::S_IFMT {
-        libc::S_IFREG => {}
-        libc::S_IFDIR => return Err(Errno::EACCES),
-        _ => return Err(Errno::EACCES),
-    }
-    let may_exec = crate::fs::vfs::may(creds, &stat, crate::fs::vfs::MAY_EXEC);
-    if !may_exec || r.mount.flags & libc::MS_NOEXEC != 0 {
+    may_run(w, creds, &stat, r.mount.flags & libc::MS_NOEXEC != 0)?;
+    let file = k.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?;
+    Ok(image(file, r.path.clone(), &stat))
+}
+
+/// What execve asks of every file it runs: a regular file the caller may
+/// execute, not on a noexec mount, not open for writing.
+fn may_run(w: &Walker<'_>, creds: &Creds, stat: &crate::fs::Stat, noexec: bool) -> KResult<()> {
+    if stat.mode & libc::S_IFMT != libc::S_IFREG
+        || !crate::fs::vfs::may(creds, stat, crate::fs::vfs::MAY_EXEC)
+        || noexec
+    {
         return Err(Errno::EACCES);
     }
-    k.vfs.write_access.check_runnable((stat.dev, stat.ino))?;
-    let file = k.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?;
-    // Linux opens and reads the image like any file (inotify sees it).
+    w.c.vfs.write_access.check_runnable((stat.dev, stat.ino))
+}
+
+/// An image opened for reading: Linux opens and reads it like any file
+/// (inotify sees it).
+fn image(file: Arc<File>, path: Vec<u8>, stat: &crate::fs::Stat) -> Image {
     file.note(crate::fs::inotify::IN_OPEN);
     file.note(crate::fs::inotify::IN_ACCESS);
-    Ok(Image {
+    Image {
         file,
-        path: r.path.clone(),
+        path,
         ids: (stat.dev, stat.ino),
-    })
+    }
 }
 
 /// execve(2)/execveat(2). On success the calling task runs the new image.
@@ -712,14 +712,7 @@ pub fn signals_and_exit(
             continue;
         }
         let mask = t.sig_mask.get();
-        let t = st.tasks.get_mut(&tid).unwrap();
-        let info = match t.pending.take(mask) {
-            Some(i) => Some(i),
-            None => st.procs.get_mut(&tgid).unwrap().shared_pending.take(mask),
-        };
-        if let Some(i) = &info {
-            super::timers::taken(st, i);
-        }
+        let info = signal::dequeue(st, tid, tgid, mask);
         // A tracee stops first; its tracer decides what is delivered.
         let info = match info {
             Some(i) if i.signo != signal::SIGKILL && ptrace::tracer_of(st, tid).is_some() => {

@@ -361,6 +361,16 @@ fn note_pending(st: &KState, tgid: i32) {
 }
 
 /// Queues a signal on one thread.
+/// Takes the first pending signal not in `blocked` for thread `tid` of
+/// process `tgid` (the thread's own first), as delivery, sigwait and
+/// signalfd take it; a POSIX timer's fixes its overrun count.
+pub fn dequeue(st: &mut KState, tid: i32, tgid: i32, blocked: u64) -> Option<SigInfo> {
+    let own = st.tasks.get_mut(&tid).and_then(|t| t.pending.take(blocked));
+    let info = own.or_else(|| st.procs.get_mut(&tgid)?.shared_pending.take(blocked))?;
+    super::timers::taken(st, &info);
+    Some(info)
+}
+
 /// Whether one more queued signal for process `tgid` stays within its
 /// RLIMIT_SIGPENDING: Linux counts the signals pending for the process's
 /// real user, here across the sandbox. Only sigqueue-style realtime
@@ -619,11 +629,15 @@ fn fault_context(mm: &Mm, g: &libc::user_regs_struct, info: &SigInfo) -> (u64, u
     }
 }
 
+/// Whether `rsp` lies on the alternate stack `alt` (an armed one).
+pub fn on_alt_stack(rsp: u64, alt: (u64, u64, i32)) -> bool {
+    alt.2 & SS_DISABLE == 0 && alt.1 > 0 && rsp > alt.0 && rsp <= alt.0 + alt.1
+}
+
 /// Whether a handler for `act` entered at `rsp` runs on the alternate
 /// stack `alt` (armed, and not already on it).
 pub fn switches_stack(rsp: u64, act: &SigAction, alt: (u64, u64, i32)) -> bool {
-    let on_alt = alt.2 & SS_DISABLE == 0 && alt.1 > 0 && rsp > alt.0 && rsp <= alt.0 + alt.1;
-    act.flags & SA_ONSTACK != 0 && alt.2 & SS_DISABLE == 0 && alt.1 > 0 && !on_alt
+    act.flags & SA_ONSTACK != 0 && alt.2 & SS_DISABLE == 0 && alt.1 > 0 && !on_alt_stack(rsp, alt)
 }
 
 /// Builds the rt_sigframe for `info` and points `regs` at the handler.
@@ -637,7 +651,7 @@ pub fn setup_frame(
     alt: (u64, u64, i32),
 ) -> KResult<()> {
     let g = regs.gp;
-    let on_alt = alt.2 & SS_DISABLE == 0 && alt.1 > 0 && g.rsp > alt.0 && g.rsp <= alt.0 + alt.1;
+    let on_alt = on_alt_stack(g.rsp, alt);
     let mut sp = if switches_stack(g.rsp, act, alt) {
         alt.0 + alt.1
     } else {
