@@ -37,6 +37,11 @@ pub trait FileOps: Send + Sync + Any {
         None
     }
     fn stat(&self) -> KResult<Stat>;
+    /// The file position, as fdinfo shows it: the open file's own, unless
+    /// the object keeps it elsewhere (a host fd's offset).
+    fn position(&self, f: &File) -> u64 {
+        *f.pos.lock()
+    }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
         let _ = (f, off, whence);
         Err(Errno::ESPIPE)

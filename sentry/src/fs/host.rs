@@ -236,6 +236,13 @@ impl FileOps for HostFile {
             Ok(Stat::from_host(&st))
         }
     }
+    fn position(&self, _f: &File) -> u64 {
+        match &self.own_pos {
+            Some(pos) => *pos.lock(),
+            None if self.seekable => rustix::fs::tell(&*self.fd).unwrap_or(0),
+            None => 0,
+        }
+    }
     fn seek(&self, _f: &File, off: i64, whence: i32) -> KResult<u64> {
         if !self.seekable {
             return Err(Errno::ESPIPE);

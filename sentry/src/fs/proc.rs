@@ -77,6 +77,9 @@ enum Node {
     Denied(u32),
     /// A file a write changes: what it reads now, and what it sets.
     Knob(Vec<u8>, Knob),
+    /// /proc/PID/attr/*: there, mode 0666, but with no security module
+    /// every read and write is EINVAL.
+    NoLsm,
 }
 
 /// What a writable per-process file sets.
@@ -86,6 +89,33 @@ enum Knob {
     Comm(i32),
     /// A process's oom_score_adj, by its tgid.
     OomScoreAdj(i32),
+    /// The same, in oom_adj's old -17..=15 scale.
+    OomAdj(i32),
+    /// The audit login uid, by tgid.
+    LoginUid(i32),
+    /// Which mappings a core dump would hold, by tgid.
+    CoredumpFilter(i32),
+    /// A thread's timer slack, by tid.
+    TimerSlack(i32),
+}
+
+impl Knob {
+    /// The file's permissions, Linux's.
+    fn mode(self) -> u32 {
+        match self {
+            Knob::TimerSlack(_) => 0o666,
+            _ => 0o644,
+        }
+    }
+}
+
+/// oom_score_adj in oom_adj's scale, as Linux converts it.
+fn oom_adj_of(adj: i32) -> i32 {
+    if adj == 1000 {
+        15
+    } else {
+        adj * 17 / 1000
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,9 +175,20 @@ const PID_FILES: &[&str] = &[
     "personality",
     "timerslack_ns",
     "schedstat",
+    "oom_adj",
+    "smaps_rollup",
+];
+/// /proc/PID/attr's files, which a kernel without a security module has.
+const ATTR_FILES: &[&str] = &[
+    "current",
+    "exec",
+    "fscreate",
+    "keycreate",
+    "prev",
+    "sockcreate",
 ];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
-const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net", "ns"];
+const PID_DIRS: &[&str] = &["fd", "fdinfo", "task", "net", "ns", "attr"];
 
 /// The namespaces /proc/PID/ns shows, with the inode numbers Linux gives
 /// its initial ones (every namespace here is the sandbox's one, but for
@@ -300,12 +341,45 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                         .get(&tid)
                         .filter(|x| x.tgid == t.tgid)
                         .ok_or(Errno::ENOENT)?;
-                    pid_node(c, tt, more)
+                    match more {
+                        // A thread's directory has its children, and not
+                        // what only a process has.
+                        [b"task" | b"coredump_filter" | b"timerslack_ns", ..] => {
+                            Err(Errno::ENOENT)
+                        }
+                        [b"children"] => Ok(Node::File(children(st, tt))),
+                        [] => {
+                            let Node::Dir(mut d) = pid_node(c, tt, more)? else {
+                                return Err(Errno::ENOENT);
+                            };
+                            d.retain(|(n, _)| {
+                                !matches!(&n[..], b"task" | b"coredump_filter" | b"timerslack_ns")
+                            });
+                            d.push((b"children".to_vec(), libc::DT_REG));
+                            Ok(Node::Dir(d))
+                        }
+                        _ => pid_node(c, tt, more),
+                    }
                 }
                 _ => pid_node(c, t, rest),
             }
         }
     }
+}
+
+/// /proc/PID/task/TID/children: the processes thread `t` forked that
+/// are still its children, as "pid pid ... ".
+fn children(st: &KState, t: &Task) -> Vec<u8> {
+    let Some(p) = st.procs.get(&t.tgid) else {
+        return Vec::new();
+    };
+    let mut s = String::new();
+    for c in &p.children {
+        if st.procs.get(c).is_some_and(|cp| cp.parent_tid == t.tid) {
+            let _ = write!(s, "{c} ");
+        }
+    }
+    s.into_bytes()
 }
 
 /// /proc/PID/ns/NAME of task `t`: its kind ("mnt") and namespace file.
@@ -438,7 +512,8 @@ fn gone_leader_node(
 fn guarded(rest: &[&[u8]]) -> Option<u32> {
     Some(match rest {
         [b"environ"] => libc::S_IFREG | 0o400,
-        [b"auxv" | b"timerslack_ns"] => libc::S_IFREG | 0o400,
+        [b"auxv"] => libc::S_IFREG | 0o400,
+        [b"timerslack_ns"] => libc::S_IFREG | 0o666,
         [b"maps" | b"smaps" | b"stack" | b"syscall"] => libc::S_IFREG | 0o444,
         [b"exe" | b"cwd" | b"root"] => libc::S_IFLNK | 0o777,
         [b"fd" | b"fdinfo"] => libc::S_IFDIR | 0o500,
@@ -473,7 +548,11 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             );
             Ok(Node::Dir(d))
         }
-        [b"exe"] => Ok(Node::Link(p.exe.clone())),
+        // Where the program is now (renamed, or " (deleted)").
+        [b"exe"] => Ok(Node::Link(match &t.mm.state.lock().exe_file {
+            Some(f) => f.name.display(),
+            None => p.exe.clone(),
+        })),
         [b"cwd"] => Ok(Node::Link(t.fs.lock().cwd.display())),
         [b"root"] => Ok(Node::Link(t.fs.lock().root.display())),
         [b"fd"] | [b"fdinfo"] => {
@@ -516,7 +595,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             }
             let mut s = format!(
                 "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
-                *e.file.pos.lock(),
+                e.file.ops.position(&e.file),
                 flags,
                 ino
             );
@@ -559,12 +638,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             v.push(b'\n');
             Ok(Node::Knob(v, Knob::Comm(t.tid)))
         }
-        [b"cmdline"] => {
-            let (a, b) = t.mm.state.lock().arg_range;
-            Ok(Node::File(
-                crate::mm::read_vec(&t.mm, a, crate::num::usize_of(b - a)).unwrap_or_default(),
-            ))
-        }
+        [b"cmdline"] => Ok(Node::File(cmdline(t))),
         [b"environ"] => {
             let (a, b) = t.mm.state.lock().env_range;
             Ok(Node::File(
@@ -597,8 +671,24 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             format!("{}\n", p.oom_score_adj).into_bytes(),
             Knob::OomScoreAdj(p.tgid),
         )),
+        [b"oom_adj"] => Ok(Node::Knob(
+            format!("{}\n", oom_adj_of(p.oom_score_adj)).into_bytes(),
+            Knob::OomAdj(p.tgid),
+        )),
         [b"oom_score"] => Ok(Node::File(b"0\n".to_vec())),
-        [b"loginuid"] => Ok(Node::File(b"4294967295".to_vec())),
+        [b"loginuid"] => Ok(Node::Knob(
+            reader
+                .uid_to_ns(p.loginuid)
+                .unwrap_or(u32::MAX)
+                .to_string()
+                .into_bytes(),
+            Knob::LoginUid(p.tgid),
+        )),
+        // No security module: Linux's attr files then refuse reads and
+        // writes alike.
+        [b"attr"] => Ok(Node::Dir(dir(ATTR_FILES))),
+        [b"attr", f] if ATTR_FILES.iter().any(|a| a.as_bytes() == *f) => Ok(Node::NoLsm),
+        [b"smaps_rollup"] => Ok(Node::File(smaps_rollup(t))),
         [b"cgroup"] => Ok(cgroup_file(st, p)),
         [b"mem"] => {
             let allowed = st
@@ -611,9 +701,15 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         // No audit session, and no kernel symbols to name a wait by.
         [b"sessionid"] => Ok(Node::File(b"4294967295".to_vec())),
         [b"wchan"] => Ok(Node::File(b"0".to_vec())),
-        [b"coredump_filter"] => Ok(Node::File(b"00000033\n".to_vec())),
+        [b"coredump_filter"] => Ok(Node::Knob(
+            format!("{:08x}\n", p.coredump_filter).into_bytes(),
+            Knob::CoredumpFilter(p.tgid),
+        )),
         [b"personality"] => Ok(Node::File(format!("{:08x}\n", p.personality).into_bytes())),
-        [b"timerslack_ns"] => Ok(Node::File(format!("{}\n", t.timer_slack).into_bytes())),
+        [b"timerslack_ns"] => Ok(Node::Knob(
+            format!("{}\n", t.timer_slack).into_bytes(),
+            Knob::TimerSlack(t.tid),
+        )),
         [b"schedstat"] => {
             let (u, s) = crate::kernel::cpu::thread_times(st, t.tid);
             Ok(Node::File(format!("{} 0 0\n", u + s).into_bytes()))
@@ -903,6 +999,79 @@ fn devno(dev: u64) -> (u64, u64) {
     )
 }
 
+/// /proc/PID/cmdline. A program that overwrote the NUL ending its
+/// arguments (setproctitle) shows its title instead, as Linux does: the
+/// first string from the argument area on, running into the environment,
+/// within a page.
+fn cmdline(t: &Task) -> Vec<u8> {
+    let (a, b, env_end) = {
+        let m = t.mm.state.lock();
+        (
+            m.arg_range.0,
+            m.arg_range.1,
+            m.env_range.1.max(m.arg_range.1),
+        )
+    };
+    if a >= b {
+        return Vec::new();
+    }
+    let last = crate::mm::read_vec(&t.mm, b - 1, 1).unwrap_or_default();
+    if last.first().is_some_and(|&c| c != 0) {
+        let len = (env_end - a).min(4096);
+        let mut v = crate::mm::read_vec(&t.mm, a, crate::num::usize_of(len)).unwrap_or_default();
+        if let Some(n) = v.iter().position(|&c| c == 0) {
+            v.truncate(n + 1);
+        }
+        return v;
+    }
+    crate::mm::read_vec(&t.mm, a, crate::num::usize_of(b - a)).unwrap_or_default()
+}
+
+/// /proc/PID/smaps_rollup: the whole address space as one region. The
+/// resident memory is all the memory file's, private and dirty to the
+/// sentry's accounting, as status's RssAnon shows it.
+fn smaps_rollup(t: &Task) -> Vec<u8> {
+    let regions = t.mm.regions();
+    let (start, end) = match (regions.first(), regions.last()) {
+        (Some(a), Some(b)) => (a.start, b.end),
+        _ => (0, 0),
+    };
+    let rss = crate::kernel::cpu::rss_kb(&t.mm);
+    let locked = (t.mm.locked_bytes() / 1024).min(rss);
+    let mut s = format!("{start:08x}-{end:08x} ---p 00000000 00:00 0");
+    while s.len() < 73 {
+        s.push(' ');
+    }
+    s.push_str("[rollup]\n");
+    for (name, v) in [
+        ("Rss:", rss),
+        ("Pss:", rss),
+        ("Pss_Dirty:", rss),
+        ("Pss_Anon:", rss),
+        ("Pss_File:", 0),
+        ("Pss_Shmem:", 0),
+        ("Shared_Clean:", 0),
+        ("Shared_Dirty:", 0),
+        ("Private_Clean:", 0),
+        ("Private_Dirty:", rss),
+        ("Referenced:", rss),
+        ("Anonymous:", rss),
+        ("KSM:", 0),
+        ("LazyFree:", 0),
+        ("AnonHugePages:", 0),
+        ("ShmemPmdMapped:", 0),
+        ("FilePmdMapped:", 0),
+        ("Shared_Hugetlb:", 0),
+        ("Private_Hugetlb:", 0),
+        ("Swap:", 0),
+        ("SwapPss:", 0),
+        ("Locked:", locked),
+    ] {
+        let _ = writeln!(s, "{name:<16}{v:>8} kB");
+    }
+    s.into_bytes()
+}
+
 fn maps(t: &Task, smaps: bool) -> Vec<u8> {
     let mut s = String::new();
     for v in &t.mm.regions() {
@@ -1004,6 +1173,9 @@ fn sigset_hex(s: u64) -> String {
     format!("{s:016x}")
 }
 
+/// status's Mems_allowed: node 0 of Linux's 1024 possible nodes.
+const MEMS_ALLOWED: &str = "00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000001";
+
 fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     // Resident pages of the memory file; pages of host files mapped in
@@ -1040,7 +1212,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -1122,7 +1294,8 @@ fn stat(st: &KState, t: &Task, reader: i32) -> Vec<u8> {
         p.sid.to_string(),
         tty_nr.to_string(),
         tpgid.to_string(),
-        "4194560".into(),
+        // PF_RANDOMIZE, as a process not in a system call shows.
+        "4194304".into(),
         "0".into(),
         "0".into(),
         "0".into(),
@@ -1202,7 +1375,12 @@ fn limits(r: &[(u64, u64); 16]) -> Vec<u8> {
         "Limit", "Soft Limit", "Hard Limit", "Units"
     );
     for (i, (n, u)) in NAMES.iter().enumerate() {
-        let _ = writeln!(s, "{:<25} {:<20} {:<20} {:<10}", n, f(r[i].0), f(r[i].1), u);
+        // A limit without a unit has no padding after it.
+        let _ = write!(s, "{:<25} {:<20} {:<20} ", n, f(r[i].0), f(r[i].1));
+        if !u.is_empty() {
+            let _ = write!(s, "{u:<10}");
+        }
+        s.push('\n');
     }
     s.into_bytes()
 }
@@ -1329,7 +1507,8 @@ impl ProcFs {
                 ..stat_of(libc::S_IFREG | 0o644, ino, DEV, 0)
             },
             Node::Denied(mode) => stat_of(mode, ino, DEV, 0),
-            Node::Knob(..) => stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+            Node::Knob(_, k) => stat_of(libc::S_IFREG | k.mode(), ino, DEV, 0),
+            Node::NoLsm => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | 0o777,
                 ino,
@@ -1364,6 +1543,12 @@ impl ProcFs {
                 libc::O_RDONLY,
                 kind.as_bytes().to_vec(),
             ));
+        }
+        // The running program, open, even once removed.
+        if let [who, b"exe"] | [_, b"task", who, b"exe"] = p.as_slice() {
+            let st = c.st?;
+            let t = st.tasks.get(&parse_pid(who)?)?;
+            return t.mm.state.lock().exe_file.clone();
         }
         let (who, fd) = match p.as_slice() {
             [pid, b"fd", n] => (*pid, *n),
@@ -1433,7 +1618,10 @@ impl ProcFs {
             Node::Knob(data, knob) => Ok(Box::new(WritableFile {
                 data,
                 sets: Sets::Knob(knob),
-                stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+                stat: stat_of(libc::S_IFREG | knob.mode(), ino, DEV, 0),
+            })),
+            Node::NoLsm => Ok(Box::new(NoLsmFile {
+                stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
             Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(WritableFile {
                 data,
@@ -1445,6 +1633,30 @@ impl ProcFs {
                 },
             })),
         }
+    }
+}
+
+/// An open /proc/PID/attr file: without a security module there is
+/// nothing to read or set.
+struct NoLsmFile {
+    stat: Stat,
+}
+
+impl FileOps for NoLsmFile {
+    fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        super::synth::seek_in(f, off, whence, 0)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -1515,8 +1727,7 @@ fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KRe
             Ok(data.len())
         }
         Knob::OomScoreAdj(tgid) => {
-            let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
-            let v: i32 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+            let v: i32 = knob_number(data)?;
             if !(-1000..=1000).contains(&v) {
                 return Err(Errno::EINVAL);
             }
@@ -1534,7 +1745,94 @@ fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KRe
             }
             Ok(data.len())
         }
+        Knob::OomAdj(tgid) => {
+            let v: i32 = knob_number(data)?;
+            if !(-17..=15).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            let adj = match v {
+                15 => 1000,
+                -17 => -1000,
+                v => v * 1000 / 17,
+            };
+            let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
+            let may = cx
+                .proc_ref()
+                .creds
+                .capable(crate::kernel::creds::cap::SYS_RESOURCE);
+            if adj < cur && !may {
+                return Err(Errno::EACCES);
+            }
+            if let Some(p) = cx.st.procs.get_mut(&tgid) {
+                p.oom_score_adj = adj;
+            }
+            Ok(data.len())
+        }
+        Knob::LoginUid(tgid) => {
+            // Only a process's own, set once without CAP_AUDIT_CONTROL;
+            // "-1" or 4294967295 unsets it.
+            if tgid != cx.tgid() {
+                return Err(Errno::EPERM);
+            }
+            let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+            let v: u32 = match text.parse::<i64>().map_err(|_| Errno::EINVAL)? {
+                -1 => u32::MAX,
+                v => u32::try_from(v).map_err(|_| Errno::EINVAL)?,
+            };
+            let p = cx.proc_ref();
+            let may = p.creds.capable(crate::kernel::creds::cap::AUDIT_CONTROL);
+            if !may && p.loginuid != u32::MAX {
+                return Err(Errno::EPERM);
+            }
+            // A uid the writer's namespace cannot name is EINVAL.
+            let v = if v == u32::MAX {
+                v
+            } else {
+                p.creds.userns.0.uid_from_ns(v).ok_or(Errno::EINVAL)?
+            };
+            cx.proc_().loginuid = v;
+            Ok(data.len())
+        }
+        Knob::CoredumpFilter(tgid) => {
+            let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+            let v = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                Some(h) => u32::from_str_radix(h, 16),
+                None if text.starts_with('0') && text.len() > 1 => {
+                    u32::from_str_radix(&text[1..], 8)
+                }
+                None => text.parse(),
+            }
+            .map_err(|_| Errno::EINVAL)?;
+            let p = cx.st.procs.get_mut(&tgid).ok_or(Errno::ESRCH)?;
+            // Linux keeps the nine filter bits it knows.
+            p.coredump_filter = v & 0x1ff;
+            Ok(data.len())
+        }
+        Knob::TimerSlack(tid) => {
+            let v: u64 = knob_number(data)?;
+            if tid != cx.tid
+                && !cx
+                    .proc_ref()
+                    .creds
+                    .capable(crate::kernel::creds::cap::SYS_NICE)
+            {
+                return Err(Errno::EPERM);
+            }
+            let t = cx.st.tasks.get_mut(&tid).ok_or(Errno::ESRCH)?;
+            t.timer_slack = if v == 0 {
+                crate::kernel::task::DEFAULT_SLACK
+            } else {
+                v
+            };
+            Ok(data.len())
+        }
     }
+}
+
+/// A decimal number written to a /proc file, surrounding blanks allowed.
+fn knob_number<T: std::str::FromStr>(data: &[u8]) -> KResult<T> {
+    let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+    text.trim().parse().map_err(|_| Errno::EINVAL)
 }
 
 fn set_idmap(

@@ -246,6 +246,8 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         };
         np.dumpable = pp.dumpable;
         np.oom_score_adj = pp.oom_score_adj;
+        np.loginuid = pp.loginuid;
+        np.coredump_filter = pp.coredump_filter;
         np.parent_tid = if f & libc::CLONE_PARENT != 0 {
             pp.parent_tid
         } else {

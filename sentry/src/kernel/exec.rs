@@ -365,6 +365,7 @@ fn prepare_from(
         s.brk = s.brk_start;
         s.exe = img.path.clone();
         s.exe_hold = Some(Arc::new(exe_hold));
+        s.exe_file = Some(img.file.clone());
     }
     k.vdso.map_into(&mm)?;
     let mut random = [0u8; 16];

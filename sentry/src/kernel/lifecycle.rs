@@ -231,6 +231,8 @@ pub fn new_process(
         exe,
         subreaper: false,
         oom_score_adj: 0,
+        loginuid: u32::MAX,
+        coredump_filter: 0x33,
         dumpable: 1,
         no_new_privs: false,
         keepcaps: false,

@@ -154,6 +154,11 @@ pub struct Process {
     /// /proc/PID/oom_score_adj (-1000..=1000): kept and shown; the
     /// sandbox's memory limit, not an OOM killer of its own, acts on it.
     pub oom_score_adj: i32,
+    /// /proc/PID/loginuid, a sandbox uid (u32::MAX: unset).
+    pub loginuid: u32,
+    /// /proc/PID/coredump_filter's bits (kept across fork and exec; no
+    /// core is written here).
+    pub coredump_filter: u32,
     pub dumpable: u64,
     pub no_new_privs: bool,
     /// PR_SET_KEEPCAPS: recorded and reported (capabilities follow the

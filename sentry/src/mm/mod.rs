@@ -170,6 +170,8 @@ pub struct MmState {
     /// The executable's denial of write access, held while this address
     /// space runs it (and by its forks).
     pub exe_hold: Option<Arc<crate::fs::write_access::Hold>>,
+    /// The executable, open: /proc/PID/exe opens it even once removed.
+    pub exe_file: Option<Arc<crate::fs::file::File>>,
     pub vdso_base: u64,
     /// File ranges to release once the platform has dropped their mappings.
     pending_release: Vec<(u64, u64)>,
@@ -286,6 +288,7 @@ impl Mm {
                 auxv: Vec::new(),
                 exe: Vec::new(),
                 exe_hold: None,
+                exe_file: None,
                 vdso_base: 0,
                 pending_release: Vec::new(),
                 pending_drop: Vec::new(),
@@ -1093,6 +1096,7 @@ impl Mm {
             cst.auxv = st.auxv.clone();
             cst.exe = st.exe.clone();
             cst.exe_hold = st.exe_hold.clone();
+            cst.exe_file = st.exe_file.clone();
             cst.vdso_base = st.vdso_base;
         }
         fence()?;
