@@ -94,6 +94,7 @@ errnos!(
     EINPROGRESS,
     EIDRM,
     ENOMSG,
+    ENOPKG,
 );
 
 impl Errno {

@@ -87,6 +87,23 @@ fn epoll_ctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if matches!(st.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR) {
         return Err(Errno::EPERM);
     }
+    // An exclusive wake-up is for plain readiness of a file that is not
+    // an epoll, and only when added.
+    const EXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
+    let exclusive_ok = (libc::EPOLLIN
+        | libc::EPOLLOUT
+        | libc::EPOLLERR
+        | libc::EPOLLHUP
+        | libc::EPOLLWAKEUP
+        | libc::EPOLLET
+        | libc::EPOLLEXCLUSIVE)
+        .cast_unsigned();
+    if op == libc::EPOLL_CTL_ADD
+        && events & EXCLUSIVE != 0
+        && (target.downcast::<Epoll>().is_some() || events & !exclusive_ok != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
     let events = events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
     let fd = crate::abi::int(a[2]);
     match op {
@@ -116,8 +133,12 @@ fn do_wait(
     let max = max_events(max)?;
     let f = epoll_of(ctx, epfd)?;
     let e = f.downcast::<Epoll>().unwrap();
-    // Validate the output buffer up front (EFAULT before waiting).
-    ctx.mm.iovecs(out, 12)?;
+    // Only the buffer's range is checked up front (Linux's access_ok):
+    // with nothing to report, a bad pointer is not noticed.
+    let bytes = max as u64 * 12;
+    if out > sentry::mm::TASK_SIZE || bytes > sentry::mm::TASK_SIZE - out {
+        return Err(Errno::EFAULT);
+    }
     // Looked at first without registering (the common case in a busy
     // event loop); before sleeping, once more after getting on the
     // epoll's queue, so nothing that becomes ready in between is missed.

@@ -1231,10 +1231,18 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn do_pipe(ctx: &mut Ctx<'_, '_>, addr: u64, flags: u64) -> KResult<u64> {
-    if flags & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64) != 0 {
+    // O_NOTIFICATION_PIPE (O_EXCL): a kernel without watch queues.
+    const O_NOTIFICATION_PIPE: u64 = libc::O_EXCL as u64;
+    if flags & !((libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64 | O_NOTIFICATION_PIPE)
+        != 0
+    {
         return Err(Errno::EINVAL);
     }
-    let fl = crate::abi::int(flags) & libc::O_NONBLOCK;
+    if flags & O_NOTIFICATION_PIPE != 0 {
+        return Err(Errno::ENOPKG);
+    }
+    // O_DIRECT makes the write end write packets.
+    let fl = crate::abi::int(flags) & (libc::O_NONBLOCK | libc::O_DIRECT);
     let (r, w) = new_pipe();
     let (rn, wn) = (r.name(), w.name());
     let rf = File::new(Box::new(r), libc::O_RDONLY | fl, rn);

@@ -108,6 +108,10 @@ fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if out.flags() & libc::O_APPEND != 0 {
         return Err(Errno::EINVAL);
     }
+    // A directory has no splice_read.
+    if ip.is_none() && file_type(&inp)? == libc::S_IFDIR {
+        return Err(Errno::EINVAL);
+    }
     let side = |ctx: &Ctx<'_, '_>, f: &Arc<File>, pipe: bool, p: u64| -> KResult<(Pos, bool)> {
         if pipe {
             return if p != 0 {

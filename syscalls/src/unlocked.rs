@@ -409,7 +409,10 @@ fn pipe_io(
     let segs = segments(cx, buf, None, write)?;
     if write {
         let data = segs.bytes(cx.mm).ok()?;
-        return end.write_all_now(&data).map(|r| r.map(|n| n as u64));
+        let packet = f.flags() & libc::O_DIRECT != 0;
+        return end
+            .write_all_now(&data, packet)
+            .map(|r| r.map(|n| n as u64));
     }
     let _pinned = cx.mm.io_pin.read();
     let iov = segs.host_iovecs(cx.mm, true).ok()?;

@@ -380,6 +380,10 @@ impl Epoll {
             .filter(|it| it.file.strong_count() > 0)
             .cloned()
             .ok_or(Errno::ENOENT)?;
+        // One added for exclusive wake-ups stays as it was added.
+        if it.events.load(SeqCst) & libc::EPOLLEXCLUSIVE as u32 != 0 {
+            return Err(Errno::EINVAL);
+        }
         it.events.store(events, SeqCst);
         *it.data.lock() = data;
         it.armed.store(true, SeqCst);

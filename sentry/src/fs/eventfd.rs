@@ -43,6 +43,9 @@ impl EventFd {
 }
 
 impl FileOps for EventFd {
+    fn reads_value(&self) -> bool {
+        true
+    }
     fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);

@@ -37,6 +37,12 @@ pub trait FileOps: Send + Sync + Any {
         None
     }
     fn stat(&self) -> KResult<Stat>;
+    /// Whether a read takes one value (a counter) before copying it out,
+    /// so that a bad buffer loses it with EFAULT, as Linux's eventfd and
+    /// timerfd do, and nothing there is EAGAIN first.
+    fn reads_value(&self) -> bool {
+        false
+    }
     /// The file position, as fdinfo shows it: the open file's own, unless
     /// the object keeps it elsewhere (a host fd's offset).
     fn position(&self, f: &File) -> u64 {

@@ -312,6 +312,12 @@ fn read_now(cx: &Ctx<'_, '_>, f: &File, segs: &Segs, off: Option<u64>) -> KResul
         };
     }
     let dst = segs.accessible(&cx.mm, true);
+    if dst.total < segs.total && f.ops.reads_value() {
+        let mut tmp = vec![0u8; segs.total.min(64)];
+        let n = f.ops.read(f, &mut tmp, off)?;
+        segs.fill(&cx.mm, &tmp[..n])?;
+        return Ok(n);
+    }
     // A pipe copies its queue whole or faults (Linux copies each written
     // chunk in one go): more queued than the buffer can take is EFAULT.
     let pipe_faults =

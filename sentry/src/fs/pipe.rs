@@ -1,4 +1,12 @@
-//! Pipes: a bounded byte queue with reader and writer ends.
+//! Pipes: a ring of page-sized buffers with reader and writer ends.
+//!
+//! The capacity is counted in pages, as Linux counts it: a write first
+//! tops up the last page with its odd bytes, then takes whole pages, so
+//! many small writes share a page while a page-sized one takes a page
+//! of its own; a read that empties a page frees it. Writers hear of room
+//! only when a page comes free in a full pipe. In packet mode (O_DIRECT)
+//! every write of up to a page is a page of its own, never topped up,
+//! and a read takes one packet, dropping whatever of it did not fit.
 
 use super::file::{File, FileOps};
 use super::vfs::Caller;
@@ -12,7 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub const PIPE_BUF: usize = 4096;
-const DEFAULT_CAP: usize = 65536;
+const PAGE: usize = 4096;
+/// Sixteen pages.
+const DEFAULT_SLOTS: usize = 16;
+/// Freed pages a pipe keeps for its next writes.
+const SPARE_PAGES: usize = 4;
 static NEXT_INO: AtomicU64 = AtomicU64::new(1000);
 
 /// An inode number for an object of no filesystem (a pipe, a socket).
@@ -33,31 +45,176 @@ pub struct Pipe {
     pub named: bool,
 }
 
+/// One page of the ring: bytes `start..end` of `data` are queued.
+struct Chunk {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// Written in packet mode: read whole (or cut), never topped up.
+    packet: bool,
+}
+
 struct Inner {
-    buf: VecDeque<u8>,
-    cap: usize,
+    bufs: VecDeque<Chunk>,
+    spare: Vec<Box<[u8]>>,
+    /// Bytes queued.
+    len: usize,
+    /// Pages the pipe may hold.
+    slots: usize,
     readers: usize,
     writers: usize,
 }
 
 impl Inner {
-    /// Hands up to `want` of the first queued bytes, without taking them,
-    /// to `copy` as (offset in the destination, bytes) pieces: Ok(count),
-    /// Ok(0) at end of file, EAGAIN when empty with writers left.
-    fn copy_front(&self, want: usize, mut copy: impl FnMut(usize, &[u8])) -> KResult<usize> {
-        if self.buf.is_empty() {
+    fn new(readers: usize, writers: usize) -> Inner {
+        Inner {
+            bufs: VecDeque::new(),
+            spare: Vec::new(),
+            len: 0,
+            slots: DEFAULT_SLOTS,
+            readers,
+            writers,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.bufs.len() >= self.slots
+    }
+
+    /// How many of a write's first bytes top up the last page: the odd
+    /// bytes (length modulo a page), if they fit there.
+    fn merge_len(&self, n: usize) -> usize {
+        let chars = n % PAGE;
+        match self.bufs.back() {
+            Some(c) if chars > 0 && !c.packet && c.end + chars <= PAGE => chars,
+            _ => 0,
+        }
+    }
+
+    /// Whether all of a write of `n` bytes fits now.
+    fn fits(&self, n: usize, packet: bool) -> bool {
+        let merged = if packet { 0 } else { self.merge_len(n) };
+        (n - merged).div_ceil(PAGE) <= self.slots.saturating_sub(self.bufs.len())
+    }
+
+    /// Queues as much of `data` as fits now, as Linux's pipe_write does:
+    /// the odd bytes into the last page, then a page at a time.
+    fn push(&mut self, data: &[u8], packet: bool) -> usize {
+        let mut done = if packet {
+            0
+        } else {
+            self.merge_len(data.len())
+        };
+        if done > 0 {
+            if let Some(c) = self.bufs.back_mut() {
+                c.data[c.end..c.end + done].copy_from_slice(&data[..done]);
+                c.end += done;
+            }
+        }
+        while done < data.len() && !self.full() {
+            let n = (data.len() - done).min(PAGE);
+            let mut page = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| vec![0u8; PAGE].into_boxed_slice());
+            page[..n].copy_from_slice(&data[done..done + n]);
+            self.bufs.push_back(Chunk {
+                data: page,
+                start: 0,
+                end: n,
+                packet,
+            });
+            done += n;
+        }
+        self.len += done;
+        done
+    }
+
+    /// Frees the first page once read; whether the pipe was full.
+    fn pop_front(&mut self) -> bool {
+        let was_full = self.full();
+        if let Some(c) = self.bufs.pop_front() {
+            if self.spare.len() < SPARE_PAGES {
+                self.spare.push(c.data);
+            }
+        }
+        was_full
+    }
+
+    /// Hands up to `want` queued bytes to `copy` as (offset in the
+    /// destination, bytes) pieces and takes them (`take`) or not (a
+    /// peek, which ignores packets). A read stops after a packet and
+    /// drops its rest. Ok((count, whether a page came free in a full
+    /// pipe)); Ok(0) at end of file, EAGAIN when empty with writers left.
+    fn read(
+        &mut self,
+        mut want: usize,
+        take: bool,
+        mut copy: impl FnMut(usize, &[u8]),
+    ) -> KResult<(usize, bool)> {
+        if self.bufs.is_empty() {
             return if self.writers == 0 {
-                Ok(0)
+                Ok((0, false))
             } else {
                 Err(Errno::EAGAIN)
             };
         }
-        let n = want.min(self.buf.len());
-        let (a, b) = self.buf.as_slices();
-        let na = n.min(a.len());
-        copy(0, &a[..na]);
-        copy(na, &b[..n - na]);
-        Ok(n)
+        let (mut n, mut freed) = (0, false);
+        let mut i = 0;
+        while want > 0 {
+            let Some(c) = (if take {
+                self.bufs.front_mut()
+            } else {
+                self.bufs.get_mut(i)
+            }) else {
+                break;
+            };
+            let chars = (c.end - c.start).min(want);
+            copy(n, &c.data[c.start..c.start + chars]);
+            n += chars;
+            want -= chars;
+            if !take {
+                i += 1;
+                continue;
+            }
+            let before = c.end - c.start;
+            c.start += chars;
+            if c.packet {
+                c.start = c.end;
+                want = 0;
+            }
+            self.len -= before - (c.end - c.start);
+            if c.start == c.end {
+                freed |= self.pop_front();
+            }
+        }
+        Ok((n, freed))
+    }
+
+    /// Takes `n` bytes from the front, packets or not (splice's consume).
+    fn drop_front(&mut self, mut n: usize) -> bool {
+        let mut freed = false;
+        while n > 0 {
+            let Some(c) = self.bufs.front_mut() else {
+                break;
+            };
+            let k = (c.end - c.start).min(n);
+            c.start += k;
+            n -= k;
+            self.len -= k;
+            if c.start == c.end {
+                freed |= self.pop_front();
+            }
+        }
+        freed
+    }
+
+    /// Drops everything (a FIFO nobody holds open any more).
+    fn reset(&mut self) {
+        self.bufs = VecDeque::new();
+        self.spare = Vec::new();
+        self.len = 0;
+        self.slots = DEFAULT_SLOTS;
     }
 }
 
@@ -73,12 +230,7 @@ pub struct PipeEnd {
 /// Creates a pipe; returns (read end, write end).
 pub fn new_pipe() -> (PipeEnd, PipeEnd) {
     let pipe = Arc::new(Pipe {
-        inner: Mutex::new(Inner {
-            buf: VecDeque::new(),
-            cap: DEFAULT_CAP,
-            readers: 1,
-            writers: 1,
-        }),
+        inner: Mutex::new(Inner::new(1, 1)),
         ino: anon_ino(),
         wq: WaitQueue::new(),
         opens: [AtomicU64::new(1), AtomicU64::new(1)],
@@ -101,12 +253,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
 /// The pipe behind a named FIFO: no ends until someone opens it.
 pub fn new_fifo() -> Arc<Pipe> {
     Arc::new(Pipe {
-        inner: Mutex::new(Inner {
-            buf: VecDeque::new(),
-            cap: DEFAULT_CAP,
-            readers: 0,
-            writers: 0,
-        }),
+        inner: Mutex::new(Inner::new(0, 0)),
         ino: anon_ino(),
         wq: WaitQueue::new(),
         opens: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -181,44 +328,40 @@ impl PipeEnd {
             return Err(Errno::EPERM);
         }
         let mut p = self.pipe.inner.lock();
-        if size < p.buf.len() {
+        if size / PAGE < p.bufs.len() {
             return Err(Errno::EBUSY);
         }
-        p.cap = size;
+        p.slots = size / PAGE;
+        drop(p);
+        self.pipe.wq.notify(EV_OUT);
         Ok(size)
     }
 
-    /// Sets how many bytes may wait in the pipe, exactly (a socket's
-    /// send buffer); what already waits stays.
-    pub fn set_limit(&self, bytes: usize) {
-        self.pipe.inner.lock().cap = bytes;
-    }
-
     pub fn capacity(&self) -> usize {
-        self.pipe.inner.lock().cap
+        self.pipe.inner.lock().slots * PAGE
     }
 
     /// Copies up to `buf.len()` queued bytes without taking them: Ok(0) at
     /// end of file, EAGAIN when empty with writers left (splice, tee).
     pub fn peek(&self, buf: &mut [u8]) -> KResult<usize> {
-        self.pipe
-            .inner
-            .lock()
-            .copy_front(buf.len(), |at, s| buf[at..at + s.len()].copy_from_slice(s))
+        let mut p = self.pipe.inner.lock();
+        let (n, _) = p.read(buf.len(), false, |at, s| {
+            buf[at..at + s.len()].copy_from_slice(s)
+        })?;
+        Ok(n)
     }
 
     /// How many bytes are queued.
     pub fn queued(&self) -> usize {
-        self.pipe.inner.lock().buf.len()
+        self.pipe.inner.lock().len
     }
 
     /// Drops `n` queued bytes that a `peek` passed on.
     pub fn consume(&self, n: usize) {
-        let mut p = self.pipe.inner.lock();
-        let n = n.min(p.buf.len());
-        p.buf.drain(..n);
-        drop(p);
-        self.pipe.wq.notify(EV_OUT);
+        let freed = self.pipe.inner.lock().drop_front(n);
+        if freed {
+            self.pipe.wq.notify(EV_OUT);
+        }
     }
 
     /// Whether both ends are of the same pipe.
@@ -238,8 +381,7 @@ impl Drop for PipeEnd {
         // A FIFO nobody has open any more starts afresh, as Linux frees
         // its pipe: what was left unread and a size set are gone.
         if self.pipe.named && p.readers == 0 && p.writers == 0 {
-            p.buf = VecDeque::new();
-            p.cap = DEFAULT_CAP;
+            p.reset();
         }
         drop(p);
         // Readers see a hang-up, writers an error.
@@ -255,22 +397,24 @@ impl PipeEnd {
     /// Writes all of `data` if it fits now and someone reads: Some(Ok).
     /// None, having done nothing, when the caller must wait or the pipe is
     /// broken (so a caller that can sleep and signal does it instead).
-    pub fn write_all_now(&self, data: &[u8]) -> Option<KResult<usize>> {
+    /// `packet`: the writer's file is in packet mode (O_DIRECT).
+    pub fn write_all_now(&self, data: &[u8], packet: bool) -> Option<KResult<usize>> {
         if !self.write {
             return Some(Err(Errno::EBADF));
         }
         let mut p = self.pipe.inner.lock();
-        if p.readers == 0 || p.cap - p.buf.len() < data.len() {
+        if p.readers == 0 || !p.fits(data.len(), packet) {
             return None;
         }
-        p.buf.extend(data);
+        p.push(data, packet);
         drop(p);
         self.pipe.wq.notify(EV_IN);
         Some(Ok(data.len()))
     }
 
-    /// A read of up to `want` bytes through `copy` (see `copy_front`):
-    /// what was copied leaves the queue, and writers hear of the room.
+    /// A read of up to `want` bytes through `copy` (see `Inner::read`):
+    /// what was copied leaves the queue, and writers hear of a freed
+    /// page.
     fn take(
         &self,
         off: Option<u64>,
@@ -280,14 +424,10 @@ impl PipeEnd {
         if off.is_some() {
             return Err(Errno::ESPIPE);
         }
-        let mut p = self.pipe.inner.lock();
-        let n = p.copy_front(want, copy)?;
-        if n == 0 {
-            return Ok(0);
+        let (n, freed) = self.pipe.inner.lock().read(want, true, copy)?;
+        if freed {
+            self.pipe.wq.notify(EV_OUT);
         }
-        p.buf.drain(..n);
-        drop(p);
-        self.pipe.wq.notify(EV_OUT);
         Ok(n)
     }
 }
@@ -319,7 +459,7 @@ impl FileOps for PipeEnd {
         })
     }
 
-    fn write(&self, _f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
+    fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
             return Err(Errno::ESPIPE);
         }
@@ -327,12 +467,11 @@ impl FileOps for PipeEnd {
         if p.readers == 0 {
             return Err(Errno::EPIPE);
         }
-        let space = p.cap - p.buf.len();
-        if space == 0 || (buf.len() <= PIPE_BUF && space < buf.len()) {
+        // A write of up to a page goes in whole or not at all.
+        let n = p.push(buf, f.flags() & libc::O_DIRECT != 0);
+        if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        let n = buf.len().min(space);
-        p.buf.extend(&buf[..n]);
         drop(p);
         self.pipe.wq.notify(EV_IN);
         Ok(n)
@@ -380,11 +519,11 @@ impl FileOps for PipeEnd {
             if p.readers == 0 {
                 r |= libc::POLLERR;
             }
-            if p.cap - p.buf.len() >= PIPE_BUF.min(p.cap) {
+            if !p.full() {
                 r |= libc::POLLOUT;
             }
         } else {
-            if !p.buf.is_empty() {
+            if p.len > 0 {
                 r |= libc::POLLIN;
             }
             if p.writers == 0 && self.pipe.opens[1].load(Ordering::Relaxed) != self.writers_seen {
@@ -407,7 +546,7 @@ impl FileOps for PipeEnd {
     ) -> KResult<u64> {
         let mm = &*cx.mm;
         if cmd as libc::c_ulong == libc::FIONREAD {
-            let n = crate::num::saturating_i32(self.pipe.inner.lock().buf.len());
+            let n = crate::num::saturating_i32(self.pipe.inner.lock().len);
             crate::mm::write_obj(mm, arg, &n)?;
             return Ok(0);
         }
@@ -447,5 +586,80 @@ impl FileOps for PipeRdWr {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(p: &mut Inner, want: usize) -> Vec<u8> {
+        let mut out = vec![0u8; want];
+        let (n, _) = p
+            .read(want, true, |at, s| out[at..at + s.len()].copy_from_slice(s))
+            .unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn small_writes_share_pages_and_large_ones_take_their_own() {
+        let mut p = Inner::new(1, 1);
+        for _ in 0..40 {
+            assert_eq!(p.push(&[1; 100], false), 100);
+        }
+        assert_eq!(p.bufs.len(), 1, "4000 bytes in one page");
+        assert_eq!(p.push(&[2; 100], false), 100);
+        assert_eq!(p.bufs.len(), 2, "the odd bytes did not fit the last page");
+        assert_eq!(p.push(&[3; 4096], false), 4096);
+        assert_eq!(p.bufs.len(), 3, "a whole page is never merged");
+        assert_eq!(p.len, 4196 + 4000);
+    }
+
+    #[test]
+    fn a_full_pipe_frees_room_only_by_the_page() {
+        let mut p = Inner::new(1, 1);
+        for _ in 0..DEFAULT_SLOTS {
+            assert_eq!(p.push(&[0; PAGE], false), PAGE);
+        }
+        assert!(p.full());
+        assert_eq!(p.push(&[0; 1], false), 0);
+        let (_, freed) = p.read(1, true, |_, _| {}).unwrap();
+        assert!(!freed, "a partly read page stays");
+        assert_eq!(p.push(&[0; 1], false), 0);
+        let (n, freed) = p.read(PAGE, true, |_, _| {}).unwrap();
+        assert_eq!(n, PAGE, "a read runs on into the next page");
+        assert!(freed);
+        assert!(!p.full());
+        assert!(p.fits(PAGE, false));
+        assert!(
+            !p.fits(PAGE + 1, false),
+            "the odd byte cannot top up a full page"
+        );
+    }
+
+    #[test]
+    fn packets_are_read_whole_or_cut() {
+        let mut p = Inner::new(1, 1);
+        p.push(b"abc", true);
+        p.push(b"defgh", true);
+        assert_eq!(p.bufs.len(), 2, "packets never merge");
+        assert_eq!(drain(&mut p, 100), b"abc");
+        assert_eq!(drain(&mut p, 2), b"de", "the rest of the packet is dropped");
+        assert_eq!(p.len, 0);
+        assert_eq!(p.read(10, true, |_, _| {}), Err(Errno::EAGAIN));
+        p.writers = 0;
+        assert_eq!(p.read(10, true, |_, _| {}), Ok((0, false)));
+    }
+
+    #[test]
+    fn a_peek_takes_nothing_and_consume_frees_pages() {
+        let mut p = Inner::new(1, 1);
+        p.push(&[7; PAGE + 10], false);
+        let mut seen = 0;
+        let (n, _) = p.read(PAGE + 10, false, |_, s| seen += s.len()).unwrap();
+        assert_eq!((n, seen, p.len), (PAGE + 10, PAGE + 10, PAGE + 10));
+        p.drop_front(PAGE + 5);
+        assert_eq!((p.len, p.bufs.len()), (5, 1));
     }
 }

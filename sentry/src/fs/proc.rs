@@ -824,7 +824,13 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
             )
         }
         [b"fs"] => Node::Dir({
-            let mut d = dir(&["file-max", "nr_open", "pipe-max-size"]);
+            let mut d = dir(&[
+                "file-max",
+                "nr_open",
+                "pipe-max-size",
+                "pipe-user-pages-hard",
+                "pipe-user-pages-soft",
+            ]);
             d.push((b"mqueue".to_vec(), libc::DT_DIR));
             d
         }),
@@ -832,6 +838,9 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"fs", b"nr_open"] => uts(|| "1048576".to_string()),
         // What F_SETPIPE_SZ grows a pipe to at most.
         [b"fs", b"pipe-max-size"] => uts(|| "1048576".to_string()),
+        // Linux's defaults; pipes here are bounded by the sandbox's memory.
+        [b"fs", b"pipe-user-pages-hard"] => uts(|| "0".to_string()),
+        [b"fs", b"pipe-user-pages-soft"] => uts(|| "16384".to_string()),
         [b"fs", b"mqueue"] => Node::Dir(dir(&[
             "msg_max",
             "msgsize_max",

@@ -34,6 +34,9 @@ pub struct TimerFd {
 }
 
 impl FileOps for TimerFd {
+    fn reads_value(&self) -> bool {
+        true
+    }
     fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
