@@ -128,6 +128,13 @@ pub(crate) fn open_flags(flags: i32) -> KResult<i32> {
     if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
         return Err(Errno::EINVAL);
     }
+    // O_TMPFILE carries O_DIRECTORY, and is for writing.
+    let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
+    if flags & tmpfile != 0
+        && (flags & libc::O_DIRECTORY == 0 || flags & libc::O_ACCMODE == libc::O_RDONLY)
+    {
+        return Err(Errno::EINVAL);
+    }
     Ok(if flags & libc::O_PATH != 0 {
         flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
     } else {
@@ -631,6 +638,11 @@ fn list_dir(
     old: bool,
 ) -> KResult<u64> {
     not_path(f)?;
+    // The count is an unsigned int, and one past INT_MAX is refused.
+    let len = u64::from(crate::abi::uint(len));
+    if len > i32::MAX as u64 {
+        return Err(Errno::EINVAL);
+    }
     let st = f.ops.stat()?;
     if st.mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno::ENOTDIR);
@@ -1698,7 +1710,20 @@ fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
+    if crate::abi::int(a[1]) & libc::FALLOC_FL_KEEP_SIZE == 0 {
+        grows_within_limit(ctx, &f, a[2].saturating_add(a[3]))?;
+    }
     fallocate_file(&f, a)
+}
+
+/// A regular file grown to `len` must stay within RLIMIT_FSIZE.
+pub(crate) fn grows_within_limit(ctx: &mut Ctx<'_, '_>, f: &File, len: u64) -> KResult<()> {
+    match f.ops.stat() {
+        Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG && len > crate::abi::bits(st.size) => {
+            sentry::fs::io::fsize_ok(ctx, len)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// fallocate(2) on open file `f` (registers `a`), with or without the
@@ -1742,6 +1767,9 @@ pub(crate) fn fallocate_file(f: &Arc<File>, a: [u64; 6]) -> KResult<u64> {
 
 fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = fdget(ctx, a[0])?;
+    if crate::abi::long(a[1]) >= 0 && f.writable() {
+        grows_within_limit(ctx, &f, a[1])?;
+    }
     let r = ftruncate_file(&f, a[1])?;
     sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &f);
     Ok(r)

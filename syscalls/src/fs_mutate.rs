@@ -262,7 +262,31 @@ pub(crate) fn do_link(
             return Err(Errno::EINVAL);
         }
         let follow = flags & libc::AT_SYMLINK_FOLLOW as u64 != 0;
-        let o = existing(p, olddir, old, follow)?;
+        // The source is a name, or an open file: the fd itself with
+        // AT_EMPTY_PATH (which takes CAP_DAC_READ_SEARCH), or the file a
+        // followed /proc/PID/fd link stands for.
+        let raw = sentry::mm::read_cstr(p.mm, old, libc::PATH_MAX as usize - 1)?;
+        let o = if flags & libc::AT_EMPTY_PATH as u64 != 0 && raw.is_empty() {
+            let cap = sentry::kernel::creds::cap::DAC_READ_SEARCH;
+            if !p.creds()?.capable(cap) {
+                return Err(Errno::ENOENT);
+            }
+            let f = match crate::abi::int(olddir) {
+                libc::AT_FDCWD => return Err(Errno::EPERM),
+                fd => p.w.files.lock().get(fd)?,
+            };
+            Err(f)
+        } else {
+            let o = existing(p, olddir, old, follow)?;
+            match o.reopen.clone() {
+                Some(f) => Err(f),
+                None => Ok(o),
+            }
+        };
+        let o = match o {
+            Ok(o) => o,
+            Err(f) => return link_open_file(p, &f, newdir, new),
+        };
         let n = new_name(p, newdir, new)?;
         if o.mount.point != n.mount.point {
             return Err(Errno::EXDEV);
@@ -271,6 +295,36 @@ pub(crate) fn do_link(
         p.vfs().link(&p.w.c, &o, &n)?;
         Ok(0)
     })
+}
+
+/// linkat(2) of an open file: by its name while it has one, else by the
+/// file itself (an O_TMPFILE file; a removed one is ENOENT).
+fn link_open_file(p: &Pcx<'_>, f: &sentry::fs::file::File, newdir: u64, new: u64) -> KResult<u64> {
+    let st = f.ops.stat()?;
+    if st.mode & libc::S_IFMT == libc::S_IFDIR {
+        return Err(Errno::EPERM);
+    }
+    let place = f.place().ok_or(Errno::EXDEV)?;
+    let n = new_name(p, newdir, new)?;
+    if place.mount.point != n.mount.point {
+        return Err(Errno::EXDEV);
+    }
+    may_hardlink(p.creds()?, &st)?;
+    let (rel, live) = place.rel();
+    if live {
+        let o = Resolved {
+            path: place.path(),
+            stat: Some(st),
+            mount: place.mount.clone(),
+            rel,
+            reopen: None,
+            found: Some(place.clone()),
+        };
+        p.vfs().link(&p.w.c, &o, &n)?;
+    } else {
+        p.vfs().link_file(&p.w.c, f, &n)?;
+    }
+    Ok(0)
 }
 fn link(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_link(&pcx(ctx), CWD, a[0], CWD, a[1], 0)
@@ -366,10 +420,15 @@ pub(crate) fn do_rename(
 ) -> KResult<u64> {
     p.vfs().changing(|| {
         let (noreplace, exchange) = (libc::RENAME_NOREPLACE as u64, libc::RENAME_EXCHANGE as u64);
-        if flags & !(noreplace | exchange | libc::RENAME_WHITEOUT as u64) != 0
-            || (flags & noreplace != 0 && flags & exchange != 0)
+        let whiteout = libc::RENAME_WHITEOUT as u64;
+        if flags & !(noreplace | exchange | whiteout) != 0
+            || (flags & exchange != 0 && flags & (noreplace | whiteout) != 0)
         {
             return Err(Errno::EINVAL);
+        }
+        // A whiteout is a device node (0:0) left at the old name.
+        if flags & whiteout != 0 && !p.creds()?.capable(sentry::kernel::creds::cap::MKNOD) {
+            return Err(Errno::EPERM);
         }
         let (op, np) = (p.path(old)?, p.path(new)?);
         for path in [&op, &np] {
@@ -406,6 +465,11 @@ pub(crate) fn do_rename(
             return Err(Errno::EBUSY);
         }
         p.vfs().rename(&p.w.c, &o, &n, crate::abi::uint(flags))?;
+        if flags & whiteout != 0 {
+            let c = p.creds()?;
+            p.vfs()
+                .mknod(&p.w.c, &o, libc::S_IFCHR, 0, (c.fsuid, c.fsgid))?;
+        }
         Ok(0)
     })
 }
@@ -736,6 +800,20 @@ fn utime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if crate::abi::long(a[1]) >= 0 && a[1] > ctx.proc_ref().fsize_limit() {
+        // Only growing is refused: the size now decides.
+        let p = pcx(ctx);
+        let size = p
+            .path(a[0])
+            .and_then(|path| p.resolve(CWD, &path, true))
+            .ok()
+            .and_then(|r| r.stat)
+            .filter(|s| s.mode & libc::S_IFMT == libc::S_IFREG)
+            .map(|s| crate::abi::bits(s.size));
+        if size.is_some_and(|s| s < a[1]) {
+            sentry::fs::io::fsize_ok(ctx, a[1])?;
+        }
+    }
     let p = pcx(ctx);
     p.vfs().changing(|| truncate_by(&p, a))
 }

@@ -96,16 +96,7 @@ pub fn register(r: &mut Reg<'_>) {
 }
 
 fn clone(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let args = CloneArgs {
-        flags: a[0] & !0xff,
-        stack: a[1],
-        ptid: a[2],
-        ctid: a[3],
-        tls: a[4],
-        exit_signal: (a[0] & 0xff) as i32,
-        // clone(2) puts the pidfd where the parent's tid would go.
-        pidfd: a[2],
-    };
+    let args = CloneArgs::legacy(a[0], a[1], a[2], a[3], a[4]);
     let both = (libc::CLONE_PIDFD | libc::CLONE_PARENT_SETTID) as u64;
     if a[0] & both == both {
         return Err(Errno::EINVAL);
@@ -113,34 +104,103 @@ fn clone(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
 }
 
+/// struct clone_args as Linux 5.7 has it: eleven u64s.
+const CLONE_ARGS_SIZE: usize = 88;
+
 fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[1] < 64 || a[1] > 4096 {
+    use sentry::kernel::clone::{CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP};
+    if a[1] > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if a[1] < 64 {
         return Err(Errno::EINVAL);
     }
-    let c: [u64; 8] = get(ctx, a[0])?;
-    if a[1] >= 88 {
-        let extra: [u64; 3] = get(ctx, a[0] + 64)?;
-        if extra[0] != 0 || extra[1] != 0 {
-            ctx.log_once("clone3 set_tid");
-            return Err(Errno::EINVAL);
-        }
+    // A bigger struct than this kernel's must be zero past its end.
+    let raw = sentry::mm::read_vec(&ctx.mm, a[0], crate::abi::size(a[1]))?;
+    if raw.len() > CLONE_ARGS_SIZE
+        && raw[CLONE_ARGS_SIZE..].iter().any(|&b| b != 0)
+    {
+        return Err(Errno::E2BIG);
     }
-    // Every flag Linux knows, up to CLONE_INTO_CGROUP; others are EINVAL.
-    const KNOWN: u64 = (1 << 34) - 1;
-    if c[4] > 64 || c[0] & 0xff != 0 || c[0] & !KNOWN != 0 {
+    let mut c = [0u64; 11];
+    for (i, w) in raw.chunks_exact(8).take(11).enumerate() {
+        c[i] = u64::from_le_bytes(w.try_into().unwrap());
+    }
+    let [flags, pidfd, ctid, ptid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup] =
+        c;
+    // One pid namespace level: at most one pid to choose.
+    if set_tid_size > 1 || (set_tid == 0) != (set_tid_size == 0) {
         return Err(Errno::EINVAL);
     }
-    let stack = if c[5] != 0 { c[5] + c[6] } else { 0 };
+    if exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || crate::abi::size(a[1]) < CLONE_ARGS_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    // The legacy flags and the two clone3 added; the CSIGNAL byte and
+    // CLONE_DETACHED are not flags here.
+    const KNOWN: u64 = 0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
+    let csignal = 0xff & !(libc::CLONE_NEWTIME as u64);
+    if flags & !KNOWN != 0 || flags & (libc::CLONE_DETACHED as u64 | csignal) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sighand = libc::CLONE_SIGHAND as u64 | CLONE_CLEAR_SIGHAND;
+    if flags & sighand == sighand {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0 && exit_signal != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let both = (libc::CLONE_PIDFD | libc::CLONE_PARENT_SETTID) as u64;
+    if flags & both == both && pidfd == ptid {
+        return Err(Errno::EINVAL);
+    }
+    let set_tid = if set_tid != 0 {
+        Some(get::<i32>(ctx, set_tid)?)
+    } else {
+        None
+    };
+    let cgroup = if flags & CLONE_INTO_CGROUP != 0 {
+        Some(cgroup_of_fd(ctx, crate::abi::int(cgroup))?)
+    } else {
+        None
+    };
     let args = CloneArgs {
-        flags: c[0],
-        stack,
-        ptid: c[3],
-        ctid: c[2],
-        tls: c[7],
-        exit_signal: crate::abi::int(c[4]),
-        pidfd: c[1],
+        flags,
+        stack: if stack != 0 { stack + stack_size } else { 0 },
+        ptid,
+        ctid,
+        tls,
+        exit_signal: crate::abi::int(exit_signal),
+        pidfd,
+        set_tid,
+        cgroup,
     };
     do_clone(ctx, args).map(|t| crate::abi::bits(i64::from(t)))
+}
+
+/// The cgroup a directory fd of a cgroup2 mount names (EBADF for any
+/// other fd), which a process may join.
+fn cgroup_of_fd(ctx: &mut Ctx<'_, '_>, fd: i32) -> KResult<u64> {
+    let f = ctx.task().files.lock().get(fd)?;
+    let place = f.place().ok_or(Errno::EBADF)?;
+    if place.mount.fs.fstype() != "cgroup2" || !f.ops.stat()?.is_dir() {
+        return Err(Errno::EBADF);
+    }
+    let (rel, live) = place.rel();
+    if !live {
+        return Err(Errno::ENOENT);
+    }
+    let tree = ctx.st.cgroups.lock();
+    let id = tree
+        .resolve(rel.split(|&b| b == b'/').filter(|c| !c.is_empty()))
+        .ok_or(Errno::ENOENT)?;
+    tree.may_join(id)?;
+    Ok(id)
 }
 
 /// The lock-free part of clone, clone3, fork and vfork: the child's
@@ -475,7 +535,13 @@ fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if pid != me && target.ppid != me {
         return Err(Errno::ESRCH);
     }
-    if target.sid != sid || target.sid == pid {
+    if pid != me && target.sid != sid {
+        return Err(Errno::EPERM);
+    }
+    if pid != me && target.execed {
+        return Err(Errno::EACCES);
+    }
+    if target.sid == pid {
         return Err(Errno::EPERM);
     }
     if pgid != pid

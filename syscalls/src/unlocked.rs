@@ -153,6 +153,8 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
             let f = file(cx, a[0])?;
             return Some(fs::not_path(&f).and_then(|()| f.ops.sync().map(|()| 0)));
         }
+        // A file size limit is checked, and signalled, with the lock.
+        libc::SYS_ftruncate | libc::SYS_fallocate if cx.fsize != u64::MAX => return None,
         libc::SYS_ftruncate if !cx.k.vfs.inotify.active() => {
             let f = file(cx, a[0])?;
             let r = fs::ftruncate_file(&f, a[1]);
@@ -248,6 +250,9 @@ fn transfer(
     write: bool,
 ) -> Option<KResult<u64>> {
     if cx.k.vfs.inotify.active() {
+        return None;
+    }
+    if write && cx.fsize != u64::MAX {
         return None;
     }
     let f = file(cx, fd)?;

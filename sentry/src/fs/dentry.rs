@@ -147,6 +147,16 @@ impl Dcache {
         d
     }
 
+    /// A dentry that was never linked: `name` under the directory at
+    /// canonical `dir`, dead from the start (an O_TMPFILE file's, which
+    /// /proc shows as "dir/#ino (deleted)").
+    pub fn orphan(&self, dir: &[u8], name: &[u8]) -> Arc<Dentry> {
+        let parent = self.get(dir);
+        let d = Dentry::new(Some(parent), name);
+        d.node.lock().dead = Some(None);
+        d
+    }
+
     /// `d`'s path inside the filesystem ("" for its root), and whether it
     /// is still linked (it and every ancestor alive, and it reaches root).
     pub fn rel_path(&self, d: &Arc<Dentry>) -> (Vec<u8>, bool) {

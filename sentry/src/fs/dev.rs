@@ -196,9 +196,43 @@ fn node_stat(i: usize, n: &Node) -> Stat {
     }
 }
 
+/// A device node elsewhere (made by mknod on tmpfs, or in a root that
+/// has its own /dev): the device of its number that needs no place
+/// (null, zero, full, random, urandom, the controlling terminal); any
+/// other number is ENXIO, as a device without a driver is.
+pub fn open_number(c: &Caller, stat: Stat) -> KResult<Box<dyn FileOps>> {
+    if stat.mode & libc::S_IFMT != libc::S_IFCHR {
+        return Err(Errno::ENXIO);
+    }
+    let kind = NODES
+        .iter()
+        .find(|n| n.rdev == stat.rdev && n.kind.is_some())
+        .and_then(|n| n.kind)
+        .ok_or(Errno::ENXIO)?;
+    match kind {
+        Kind::Null | Kind::Zero | Kind::Full | Kind::Random | Kind::Urandom => {
+            Ok(Box::new(CharDev { kind, stat }))
+        }
+        Kind::Tty => controlling_tty(c),
+        Kind::Ptmx | Kind::Console => Err(Errno::ENXIO),
+    }
+}
+
+/// /dev/tty: the caller's controlling terminal (ENXIO without one).
+fn controlling_tty(c: &Caller) -> KResult<Box<dyn FileOps>> {
+    let st = c.state()?;
+    let tgid = st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+    let pty = st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
+    Ok(Box::new(pty.open_slave()?))
+}
+
 impl Filesystem for DevFs {
     fn fstype(&self) -> &'static str {
         "tmpfs"
+    }
+
+    fn own_devices(&self) -> bool {
+        true
     }
 
     fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
@@ -253,12 +287,7 @@ impl Filesystem for DevFs {
         let kind = n.kind.ok_or(Errno::ENXIO)?;
         match kind {
             Kind::Ptmx => return self.open_ptmx(c),
-            Kind::Tty => {
-                let st = c.state()?;
-                let tgid = st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
-                let pty = st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
-                return Ok(Box::new(pty.open_slave()?));
-            }
+            Kind::Tty => return controlling_tty(c),
             Kind::Console => {
                 // The console pty when husk runs on a terminal; no device
                 // behind it otherwise.

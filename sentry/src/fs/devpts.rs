@@ -73,6 +73,10 @@ pub fn open_master(ptys: &PtyTable, c: &Caller) -> KResult<Box<dyn FileOps>> {
 }
 
 impl Filesystem for DevPtsFs {
+    fn own_devices(&self) -> bool {
+        true
+    }
+
     fn fstype(&self) -> &'static str {
         "devpts"
     }

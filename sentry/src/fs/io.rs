@@ -383,9 +383,13 @@ pub fn write(
     off: Option<u64>,
     opts: Opts,
 ) -> KResult<usize> {
-    let Some(segs) = prepare(cx, f, buf, off, true)? else {
+    let Some(mut segs) = prepare(cx, f, buf, off, true)? else {
         return Ok(0);
     };
+    let room = fsize_room(cx, f, off, segs.total)?;
+    if room < segs.total {
+        segs = segs.prefix(room);
+    }
     let r = if f.ops.caller_writes() {
         write_by(cx, f, &segs)
     } else {
@@ -459,6 +463,40 @@ fn skip_iovecs(iov: &[libc::iovec], mut n: usize) -> Vec<libc::iovec> {
 }
 
 /// A broken pipe: SIGPIPE to the writer unless told otherwise.
+/// RLIMIT_FSIZE: a regular file may not reach past `end`'s limit:
+/// EFBIG, and SIGXFSZ to the caller.
+pub fn fsize_ok(cx: &mut Ctx<'_, '_>, end: u64) -> KResult<()> {
+    if end <= cx.proc_ref().fsize_limit() {
+        return Ok(());
+    }
+    let (tid, tgid) = (cx.tid, cx.tgid());
+    ksig::send_to_thread(&mut cx.st, tid, SigInfo::user(libc::SIGXFSZ, 0, tgid, 0));
+    Err(Errno::EFBIG)
+}
+
+/// How much of a write of `total` bytes to regular file `f` at `off`
+/// (None: its position, or its end with O_APPEND) RLIMIT_FSIZE lets
+/// through: all, a part up to the limit, or none (EFBIG, SIGXFSZ).
+fn fsize_room(cx: &mut Ctx<'_, '_>, f: &File, off: Option<u64>, total: usize) -> KResult<usize> {
+    let lim = cx.proc_ref().fsize_limit();
+    if lim == u64::MAX {
+        return Ok(total);
+    }
+    let st = f.ops.stat()?;
+    if st.mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(total);
+    }
+    let pos = match off {
+        Some(o) => o,
+        None if f.flags() & libc::O_APPEND != 0 => crate::num::nonneg(st.size),
+        None => f.ops.position(f),
+    };
+    if pos >= lim {
+        fsize_ok(cx, pos.saturating_add(1))?;
+    }
+    Ok(total.min(usize::try_from(lim - pos).unwrap_or(usize::MAX)))
+}
+
 pub fn broken_pipe(cx: &mut Ctx<'_, '_>, opts: Opts) {
     if !opts.nosignal {
         let (tid, tgid) = (cx.tid, cx.tgid());

@@ -3,9 +3,11 @@
 //! whichever system call asked. Callers have walked to the names and made
 //! the permission checks.
 
+use super::file::File;
 use super::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
-use super::vfs::{Caller, Resolved, SetAttr, Vfs};
+use super::vfs::{Caller, PathRef, Resolved, SetAttr, Vfs};
 use crate::errno::KResult;
+use std::sync::Arc;
 
 /// A size change is a modification; anything else an attribute change.
 pub fn attr_event(a: &SetAttr) -> u32 {
@@ -21,16 +23,21 @@ impl Vfs {
     /// inode_init_owner): in a set-group-ID directory the directory's
     /// group, and a new directory the bit too; a set-group-ID executable
     /// made by someone outside its group (without CAP_FSETID) loses it.
-    fn inherit(
+    fn inherit(&self, c: &Caller, r: &Resolved, mode: u32, owner: (u32, u32)) -> (u32, (u32, u32)) {
+        let mut parent = super::vfs::split(&r.path);
+        parent.pop();
+        self.inherit_in(c, &parent, mode, owner)
+    }
+
+    /// `inherit` for a node in the directory at `parent` (components).
+    fn inherit_in(
         &self,
         c: &Caller,
-        r: &Resolved,
+        parent: &[Vec<u8>],
         mut mode: u32,
         mut owner: (u32, u32),
     ) -> (u32, (u32, u32)) {
-        let mut parent = super::vfs::split(&r.path);
-        parent.pop();
-        if let Ok(d) = self.lstat(c, &parent) {
+        if let Ok(d) = self.lstat(c, parent) {
             if d.mode & libc::S_ISGID != 0 {
                 owner.1 = d.gid;
                 if mode & libc::S_IFMT == libc::S_IFDIR {
@@ -86,6 +93,53 @@ impl Vfs {
     pub fn link(&self, c: &Caller, o: &Resolved, n: &Resolved) -> KResult<()> {
         self.changing(|| n.mount.fs.link(c, &o.rel, &n.rel))?;
         self.inotify.note_self(&o.path, IN_ATTRIB, o.stat);
+        self.inotify.note(&n.path, IN_CREATE, false);
+        Ok(())
+    }
+
+    /// open(O_TMPFILE) in the directory `dir`: a regular file of `mode`
+    /// with no name, open with `flags`, owned by `owner` (as its
+    /// directory makes it); O_EXCL keeps it from ever being linked.
+    pub fn tmpfile(
+        &self,
+        c: &Caller,
+        dir: &Resolved,
+        flags: i32,
+        mode: u32,
+        owner: (u32, u32),
+    ) -> KResult<Arc<File>> {
+        let comps = super::vfs::split(&dir.path);
+        let (mode, owner) = self.inherit_in(c, &comps, libc::S_IFREG | mode, owner);
+        let linkable = flags & libc::O_EXCL == 0;
+        let ops = dir.mount.fs.tmpfile(c, &dir.rel, mode, owner, linkable)?;
+        let st = ops.stat()?;
+        let hold = self.write_access.writer((st.dev, st.ino))?;
+        let name = format!("#{}", st.ino).into_bytes();
+        let dentry = dir.mount.dcache.orphan(&dir.rel, &name);
+        let keep = flags
+            & !(libc::O_CREAT
+                | libc::O_EXCL
+                | libc::O_NOCTTY
+                | libc::O_TRUNC
+                | libc::O_CLOEXEC
+                | libc::O_DIRECTORY
+                | (libc::O_TMPFILE & !libc::O_DIRECTORY));
+        let f = File::at(
+            ops,
+            keep,
+            PathRef {
+                mount: dir.mount.clone(),
+                dentry,
+            },
+        );
+        f.watch_with(&self.inotify);
+        f.hold_write(hold);
+        Ok(f)
+    }
+
+    /// linkat(2) of open file `f`, which has no name, at the absent `n`.
+    pub fn link_file(&self, c: &Caller, f: &File, n: &Resolved) -> KResult<()> {
+        self.changing(|| n.mount.fs.link_file(c, f, &n.rel))?;
         self.inotify.note(&n.path, IN_CREATE, false);
         Ok(())
     }

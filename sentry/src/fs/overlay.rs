@@ -288,6 +288,29 @@ impl Filesystem for OverlayFs {
         Ok(())
     }
 
+    // The file lives in the upper layer from the start; its directory
+    // need not be copied up until it gets a name there.
+    fn tmpfile(
+        &self,
+        c: &Caller,
+        dir: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+        linkable: bool,
+    ) -> KResult<Box<dyn FileOps>> {
+        if !is_dir(&self.lookup(c, dir)?) {
+            return Err(Errno::ENOTDIR);
+        }
+        self.upper.tmpfile(c, b"", mode, owner, linkable)
+    }
+
+    fn link_file(&self, c: &Caller, f: &File, new: &[u8]) -> KResult<()> {
+        self.copy_up_dirs(c, parent(new))?;
+        self.upper.link_file(c, f, new)?;
+        self.whiteouts.lock().remove(new);
+        Ok(())
+    }
+
     fn unlink(&self, c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {
         let st = self.lookup(c, rel)?;
         match (is_dir(&st), dir) {
@@ -324,7 +347,10 @@ impl Filesystem for OverlayFs {
             if flags & libc::RENAME_NOREPLACE != 0 {
                 return Err(Errno::EEXIST);
             }
+            // An exchange keeps both, whatever their types.
+            let exchange = flags & libc::RENAME_EXCHANGE != 0;
             match (is_dir(&st), is_dir(&t)) {
+                _ if exchange => {}
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
                 (true, true) if !self.merged_entries(c, new)?.is_empty() => {

@@ -91,6 +91,11 @@ impl FileOps for MergedDir {
     fn readdir_for(&self, c: &Caller) -> KResult<Vec<DirEntry>> {
         self.fs.list(c, &self.rel)
     }
+    /// A directory's entries live in the layers' memory or the host's
+    /// page cache: nothing of the overlay's own to write out.
+    fn sync(&self) -> KResult<()> {
+        Ok(())
+    }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
         SynthDir {
             entries: Vec::new(),
@@ -421,6 +426,27 @@ impl Filesystem for OverlayMount {
         self.prepare_create(c, new)?;
         let up = self.upper()?;
         up.fs.link(c, &up.at(old), &up.at(new))
+    }
+
+    fn tmpfile(
+        &self,
+        c: &Caller,
+        dir: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+        linkable: bool,
+    ) -> KResult<Box<dyn FileOps>> {
+        let up = self.upper()?;
+        if !is_dir(&self.find(c, dir)?.1) {
+            return Err(Errno::ENOTDIR);
+        }
+        up.fs.tmpfile(c, &up.at(b""), mode, owner, linkable)
+    }
+
+    fn link_file(&self, c: &Caller, f: &File, new: &[u8]) -> KResult<()> {
+        self.prepare_create(c, new)?;
+        let up = self.upper()?;
+        up.fs.link_file(c, f, &up.at(new))
     }
 
     fn unlink(&self, c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {

@@ -1333,7 +1333,8 @@ fn stat(st: &KState, t: &Task, reader: i32) -> Vec<u8> {
         "0".into(),
         "0".into(),
         "0".into(),
-        "17".into(),
+        // A thread other than the leader signals nobody (-1).
+        if t.tid == t.tgid { p.exit_signal } else { -1 }.to_string(),
         crate::kernel::cpu::current_cpu().to_string(),
         "0".into(),
         "0".into(),

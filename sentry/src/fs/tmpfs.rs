@@ -349,6 +349,9 @@ struct Inode {
     charged_to: Option<Arc<AtomicU64>>,
     /// What this inode has charged there.
     charged: u64,
+    /// An O_TMPFILE file not opened O_EXCL that no name was given yet:
+    /// linkat may give it one.
+    linkable: bool,
 }
 
 /// Bytes of file data held by every in-memory filesystem of the sandbox
@@ -514,6 +517,7 @@ impl TmpFs {
                 xattrs: BTreeMap::new(),
                 charged_to: None,
                 charged: 0,
+                linkable: false,
             })),
             dev,
             next_ino: AtomicU64::new(2),
@@ -587,6 +591,7 @@ impl TmpFs {
             xattrs: BTreeMap::new(),
             charged_to: Some(self.used.clone()),
             charged: 0,
+            linkable: false,
         }
     }
 }
@@ -673,6 +678,67 @@ impl Filesystem for TmpFs {
         self.insert(rel, n)
     }
 
+    fn tmpfile(
+        &self,
+        _c: &Caller,
+        dir: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+        linkable: bool,
+    ) -> KResult<Box<dyn FileOps>> {
+        if !self.walk(dir)?.lock().data_is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut n = self.new_inode(mode, owner, Data::File(Contents::new(&self.mf)));
+        n.nlink = 0;
+        n.linkable = linkable;
+        Ok(Box::new(TmpHandle {
+            node: Arc::new(Mutex::new(n)),
+            dev: self.dev,
+            used: self.used.clone(),
+            limit: self.limit,
+            seals: None,
+        }))
+    }
+
+    fn link_file(&self, _c: &Caller, f: &File, new: &[u8]) -> KResult<()> {
+        let h = f
+            .ops
+            .as_any()
+            .downcast_ref::<TmpHandle>()
+            .filter(|h| h.dev == self.dev)
+            .ok_or(Errno::EXDEV)?;
+        {
+            let n = h.node.lock();
+            if n.data_is_dir() {
+                return Err(Errno::EPERM);
+            }
+            // A removed file stays nameless; an O_TMPFILE one once.
+            if n.nlink == 0 && !n.linkable {
+                return Err(Errno::ENOENT);
+            }
+        }
+        let (p, name) = self.parent(new)?;
+        {
+            let mut pl = p.lock();
+            let Data::Dir(d) = &mut pl.data else {
+                return Err(Errno::ENOTDIR);
+            };
+            if d.contains_key(name) {
+                return Err(Errno::EEXIST);
+            }
+            d.insert(name.to_vec(), h.node.clone());
+            let t = now();
+            pl.mtime = t;
+            pl.ctime = t;
+        }
+        let mut n = h.node.lock();
+        n.nlink += 1;
+        n.linkable = false;
+        n.ctime = now();
+        Ok(())
+    }
+
     fn link(&self, _c: &Caller, old: &[u8], new: &[u8]) -> KResult<()> {
         let node = self.walk(old)?;
         if matches!(node.lock().data, Data::Dir(_)) {
@@ -733,6 +799,10 @@ impl Filesystem for TmpFs {
             _ => return Err(Errno::ENOTDIR),
         };
         if Arc::ptr_eq(&op, &np) && oname == nname {
+            // The name exists, so a rename that may not replace fails.
+            if flags & libc::RENAME_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
             return Ok(());
         }
         // A directory cannot move below itself.
@@ -753,8 +823,25 @@ impl Filesystem for TmpFs {
         }
         if flags & libc::RENAME_EXCHANGE != 0 {
             let target = target.ok_or(Errno::ENOENT)?;
-            set_entry(&op, oname, Some(target))?;
-            set_entry(&np, nname, Some(node))?;
+            // Nor may the other side move below itself.
+            if target.lock().data_is_dir()
+                && old_comps.len() > new_comps.len()
+                && old_comps.starts_with(&new_comps)
+            {
+                return Err(Errno::EINVAL);
+            }
+            let (sd, td) = (node.lock().data_is_dir(), target.lock().data_is_dir());
+            set_entry(&op, oname, Some(target.clone()))?;
+            set_entry(&np, nname, Some(node.clone()))?;
+            // A directory moving to the other parent takes its ".." along.
+            if sd != td && !Arc::ptr_eq(&op, &np) {
+                let (from, to) = if sd { (&op, &np) } else { (&np, &op) };
+                from.lock().nlink -= 1;
+                to.lock().nlink += 1;
+            }
+            let t = now();
+            node.lock().ctime = t;
+            target.lock().ctime = t;
             return Ok(());
         }
         if let Some(t) = &target {
@@ -1178,6 +1265,7 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32, mf: &Arc<MemFile>) -> B
             xattrs: BTreeMap::new(),
             charged_to: Some(used.clone()),
             charged: 0,
+            linkable: false,
         })),
         dev: 0x30,
         used,

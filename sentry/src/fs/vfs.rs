@@ -174,6 +174,25 @@ pub trait Filesystem: Send + Sync {
         let _ = (c, rel, target, owner);
         Err(Errno::EROFS)
     }
+    /// open(O_TMPFILE) in directory `dir`: an open regular file of `mode`
+    /// with no name, which `link_file` may name later if `linkable`.
+    fn tmpfile(
+        &self,
+        c: &Caller,
+        dir: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+        linkable: bool,
+    ) -> KResult<Box<dyn FileOps>> {
+        let _ = (c, dir, mode, owner, linkable);
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// linkat(2) of open file `f`, whose name is gone (or never was), at
+    /// the absent `new`: ENOENT unless it is an O_TMPFILE file.
+    fn link_file(&self, c: &Caller, f: &File, new: &[u8]) -> KResult<()> {
+        let _ = (c, f, new);
+        Err(Errno::ENOENT)
+    }
     fn link(&self, c: &Caller, old: &[u8], new: &[u8]) -> KResult<()> {
         let _ = (c, old, new);
         Err(Errno::EROFS)
@@ -213,6 +232,12 @@ pub trait Filesystem: Send + Sync {
         None
     }
     /// The pipe behind a FIFO this filesystem keeps (named pipes).
+    /// Whether the filesystem opens its device nodes itself (/dev and
+    /// devpts); anywhere else a device node opens the sentry's device of
+    /// that number, never a host one.
+    fn own_devices(&self) -> bool {
+        false
+    }
     fn fifo(&self, c: &Caller, rel: &[u8]) -> Option<Arc<super::pipe::Pipe>> {
         let _ = (c, rel);
         None
@@ -1128,6 +1153,8 @@ impl Vfs {
             Box::new(DeadDir { stat })
         } else if let Some(f) = &r.reopen {
             f.ops.reopen(flags).ok_or(Errno::ENXIO)??
+        } else if device && !r.mount.fs.own_devices() {
+            super::dev::open_number(c, stat)?
         } else if let Some(pipe) = (fmt == libc::S_IFIFO)
             .then(|| r.mount.fs.fifo(c, &r.rel))
             .flatten()
@@ -1234,6 +1261,33 @@ impl Vfs {
         }
     }
 
+    /// open(O_TMPFILE): the directory at `path` must take new files
+    /// (write and search permission, a writable mount).
+    fn open_tmpfile(
+        &self,
+        w: &Walker<'_>,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        how: u64,
+    ) -> KResult<Arc<File>> {
+        let r = self.resolve_in(w, dirfd, path, flags & libc::O_NOFOLLOW == 0, how)?;
+        let st = r.stat.ok_or(Errno::ENOENT)?;
+        if !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only() {
+            return Err(Errno::EROFS);
+        }
+        let c = &w.c;
+        if !c.overrides() {
+            c.check(&st, MAY_WRITE | MAY_EXEC)?;
+        }
+        let cr = c.creds().ok_or(Errno::NEEDLOCK)?;
+        self.tmpfile(c, &r, flags, mode, (cr.fsuid, cr.fsgid))
+    }
+
     fn open_now(
         &self,
         w: &Walker<'_>,
@@ -1243,7 +1297,13 @@ impl Vfs {
         mode: u32,
         how: u64,
     ) -> KResult<Arc<File>> {
-        let follow = flags & libc::O_NOFOLLOW == 0;
+        if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+            return self.open_tmpfile(w, dirfd, path, flags, mode, how);
+        }
+        // O_CREAT|O_EXCL never follows a last symlink, dangling or not:
+        // the name itself exists (what makes mkstemp safe).
+        let excl = flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL;
+        let follow = flags & libc::O_NOFOLLOW == 0 && !excl;
         if flags & libc::O_CREAT != 0 && path.last() == Some(&b'/') {
             // Linux refuses to create through a trailing slash once the
             // directory part resolves, whatever is (or is not) there.

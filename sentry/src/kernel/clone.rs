@@ -15,6 +15,9 @@ use platform::{AddressSpace, Context, Kicker, Regs};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 
+pub const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
+pub const CLONE_INTO_CGROUP: u64 = 1 << 33;
+
 /// Clone flags this kernel implements.
 pub struct CloneArgs {
     pub flags: u64,
@@ -25,6 +28,28 @@ pub struct CloneArgs {
     pub exit_signal: i32,
     /// CLONE_PIDFD: where the child's pidfd goes (an int).
     pub pidfd: u64,
+    /// clone3's set_tid: the pid the child must have.
+    pub set_tid: Option<i32>,
+    /// CLONE_INTO_CGROUP: the cgroup the child starts in.
+    pub cgroup: Option<u64>,
+}
+
+impl CloneArgs {
+    /// clone(2)'s arguments, by register.
+    pub fn legacy(flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> CloneArgs {
+        CloneArgs {
+            flags: flags & !0xff,
+            stack,
+            ptid,
+            ctid,
+            tls,
+            exit_signal: (flags & 0xff) as i32,
+            // clone(2) puts the pidfd where the parent's tid would go.
+            pidfd: ptid,
+            set_tid: None,
+            cgroup: None,
+        }
+    }
 }
 
 /// clone's checks of its flags alone (`creds`: the caller's).
@@ -115,8 +140,8 @@ pub fn prepare(
 
 /// The pids controller: EAGAIN when a cgroup on the caller's path is at
 /// its pids.max (counted in its pids.events).
-fn pids_charge(ctx: &mut Ctx<'_, '_>) -> KResult<()> {
-    let id = ctx.proc_ref().cgroup;
+fn pids_charge(ctx: &mut Ctx<'_, '_>, into: Option<u64>) -> KResult<()> {
+    let id = into.unwrap_or(ctx.proc_ref().cgroup);
     let st = &*ctx.st;
     let mut tree = st.cgroups.lock();
     if let Some(at) = tree.pids_limited(id, |a| crate::fs::cgroupfs::tasks_in(st, &tree, a)) {
@@ -136,7 +161,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if ctx.k.max_tasks().is_some_and(|m| ctx.st.tasks.len() >= m) {
         return Err(Errno::EAGAIN);
     }
-    pids_charge(ctx)?;
+    pids_charge(ctx, a.cgroup)?;
     // The new thread's fs base must be a user address, as arch_prctl's.
     if a.flags & libc::CLONE_SETTLS as u64 != 0 && a.tls >= crate::mm::TASK_SIZE {
         return Err(Errno::EPERM);
@@ -206,7 +231,24 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     if f & libc::CLONE_SETTLS != 0 {
         regs.gp.fs_base = a.tls;
     }
-    let tid = alloc_pid(&mut ctx.st);
+    let tid = match a.set_tid {
+        None => alloc_pid(&mut ctx.st),
+        Some(want) => {
+            // Checkpoint/restore's pid choice: the root's, for a free pid.
+            use super::creds::cap;
+            if !(1..1 << 22).contains(&want) {
+                return Err(Errno::EINVAL);
+            }
+            let c = &ctx.proc_ref().creds;
+            if !c.capable(cap::SYS_ADMIN) && !c.capable(cap::LAST) {
+                return Err(Errno::EPERM);
+            }
+            if ctx.st.tasks.contains_key(&want) || ctx.st.procs.contains_key(&want) {
+                return Err(Errno::EEXIST);
+            }
+            want
+        }
+    };
     // The child's pidfd, in the parent's fd table and at the address
     // given, before anything of the child exists (nothing after fails).
     let watch = crate::fs::pidfd::ExitWatch::new();
@@ -242,10 +284,24 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         np.sighand = if f & libc::CLONE_SIGHAND != 0 {
             pp.sighand.clone()
         } else {
-            Arc::new(Mutex::new(*pp.sighand.lock()))
+            let mut acts = *pp.sighand.lock();
+            // CLONE_CLEAR_SIGHAND: handled signals go back to default;
+            // ignored ones stay ignored.
+            if a.flags & CLONE_CLEAR_SIGHAND != 0 {
+                for act in acts.iter_mut().filter(|x| x.handler != signal::SIG_IGN) {
+                    *act = Default::default();
+                }
+            }
+            Arc::new(Mutex::new(acts))
         };
         np.dumpable = pp.dumpable;
         np.oom_score_adj = pp.oom_score_adj;
+        // A sibling made by CLONE_PARENT exits as its creator would.
+        np.exit_signal = if f & libc::CLONE_PARENT != 0 {
+            pp.exit_signal
+        } else {
+            a.exit_signal
+        };
         np.loginuid = pp.loginuid;
         np.coredump_filter = pp.coredump_filter;
         np.parent_tid = if f & libc::CLONE_PARENT != 0 {
@@ -254,7 +310,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             parent_tid
         };
         np.personality = pp.personality;
-        np.cgroup = pp.cgroup;
+        np.cgroup = a.cgroup.unwrap_or(pp.cgroup);
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();

@@ -54,6 +54,9 @@ pub struct Unlocked<'a> {
     /// Its RLIMIT_NOFILE and RLIMIT_AS (soft), as of its last event.
     pub nofile: u64,
     pub as_limit: u64,
+    /// Its RLIMIT_FSIZE (soft): calls that may grow a file go to the
+    /// locked handler unless it is unlimited.
+    pub fsize: u64,
     /// Its waiter (futex waits sleep on it).
     pub waiter: &'a Arc<super::waitq::Waiter>,
     /// Its platform context, for a change of the address space the host

@@ -476,6 +476,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     {
         let p = ctx.proc_();
         p.exe = exe;
+        p.execed = true;
         // AIO contexts belong to the old address space.
         for (_, c) in std::mem::take(&mut p.aio) {
             c.destroy();

@@ -231,6 +231,8 @@ pub fn new_process(
         exe,
         subreaper: false,
         oom_score_adj: 0,
+        exit_signal: SIGCHLD,
+        execed: false,
         loginuid: u32::MAX,
         coredump_filter: 0x33,
         dumpable: 1,
@@ -470,9 +472,9 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             t.tgid,
         )
     };
-    let (mut nofile, mut as_limit) = {
+    let (mut nofile, mut as_limit, mut fsize) = {
         let p = &st.procs[&st.tasks[&tid].tgid];
-        (p.nofile(), p.as_limit())
+        (p.nofile(), p.as_limit(), p.fsize_limit())
     };
     let waiter = st.tasks[&tid].waiter.clone();
     let sig_mask = st.tasks[&tid].sig_mask.clone();
@@ -554,6 +556,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 sighand: &sighand,
                 nofile,
                 as_limit,
+                fsize,
                 waiter: &waiter,
                 pctx: std::cell::RefCell::new(&mut pctx),
                 prepared: std::cell::RefCell::new(None),
@@ -690,6 +693,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             refresh(&mut sighand, &p.sighand);
             nofile = p.nofile();
             as_limit = p.as_limit();
+            fsize = p.fsize_limit();
         }
         drop(st);
         event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
@@ -904,6 +908,22 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         if let Some(e) = p.execing {
             super::task::wake_task(&st.tasks, e);
         }
+        // Its children now belong to a thread still there, and hear of
+        // the change (PR_SET_PDEATHSIG is about the thread that forked).
+        let heir = if p.threads.contains(&tgid) {
+            tgid
+        } else {
+            p.threads[0]
+        };
+        let orphans: Vec<i32> = p.children.clone();
+        for c in orphans {
+            let Some(cp) = st.procs.get_mut(&c).filter(|cp| cp.parent_tid == tid) else {
+                continue;
+            };
+            cp.parent_tid = heir;
+            let threads = cp.threads.clone();
+            send_pdeathsig(st, &threads);
+        }
         return;
     }
     let info = p.group_exit.unwrap_or(ExitInfo {
@@ -958,17 +978,15 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
             continue;
         };
         cp.ppid = reaper;
+        cp.parent_tid = reaper;
+        // A new parent hears of the exit as of any child's.
+        cp.exit_signal = SIGCHLD;
         let zombie = cp.exit.is_some() && cp.exit_held_by.is_none();
         let pdeath: Vec<i32> = cp.threads.clone();
         if let Some(rp) = st.procs.get_mut(&reaper) {
             rp.children.push(c);
         }
-        for th in pdeath {
-            let sig = st.tasks.get(&th).map(|t| t.pdeathsig).unwrap_or(0);
-            if sig != 0 {
-                signal::send_to_thread(st, th, SigInfo::user(sig, signal::SI_USER, 0, 0));
-            }
-        }
+        send_pdeathsig(st, &pdeath);
         if zombie {
             signal::notify_parent(st, c, reaper, signal::CLD_EXITED, 0);
         }
@@ -1001,13 +1019,27 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     exit_notify(st, tgid, ppid, info);
 }
 
-/// Tells the parent of zombie `tgid` about its exit, or reaps it at once
-/// when the parent ignores SIGCHLD.
+/// The threads of a child whose parent went: each that asked for a
+/// PR_SET_PDEATHSIG signal gets it.
+fn send_pdeathsig(st: &mut KState, threads: &[i32]) {
+    for &th in threads {
+        let sig = st.tasks.get(&th).map(|t| t.pdeathsig).unwrap_or(0);
+        if sig != 0 {
+            signal::send_to_thread(st, th, SigInfo::user(sig, signal::SI_USER, 0, 0));
+        }
+    }
+}
+
+/// Tells the parent of zombie `tgid` about its exit with its exit signal
+/// (none for 0), or reaps it at once when that is SIGCHLD and the
+/// parent ignores it.
 pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
-    let autoreap = st.procs.get(&ppid).is_some_and(|pp| {
-        let a = pp.sighand.lock()[SIGCHLD as usize - 1];
-        a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
-    });
+    let sig = st.procs.get(&tgid).map_or(SIGCHLD, |p| p.exit_signal);
+    let autoreap = sig == SIGCHLD
+        && st.procs.get(&ppid).is_some_and(|pp| {
+            let a = pp.sighand.lock()[SIGCHLD as usize - 1];
+            a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
+        });
     if autoreap {
         st.reap(tgid);
         if let Some(pp) = st.procs.get_mut(&ppid) {
@@ -1015,7 +1047,7 @@ pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
         }
         signal::notify_children_changed(st, ppid);
     } else {
-        signal::notify_parent(st, tgid, ppid, info.code, info.value);
+        signal::notify_parent_by(st, tgid, ppid, info.code, info.value, sig);
     }
 }
 
@@ -1075,9 +1107,12 @@ pub const WUNTRACED: i32 = 2;
 pub const WEXITED: i32 = 4;
 pub const WCONTINUED: i32 = 8;
 pub const WNOWAIT: i32 = 0x0100_0000;
+const WCLONE: i32 = 0x8000_0000_u32.cast_signed();
+const WALL: i32 = 0x4000_0000;
+const WNOTHREAD: i32 = 0x2000_0000;
 
 pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option<WaitResult>> {
-    let me = ctx.tgid();
+    let (me, tid) = (ctx.tgid(), ctx.tid);
     loop {
         let (found, mut any) = wait_tracees(&mut ctx.st, me, sel, opts);
         if found.is_some() {
@@ -1093,6 +1128,16 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                 WaitSel::Pgid(g) => cp.pgid == g,
             };
             if !ok {
+                continue;
+            }
+            // Children that exit with another signal than SIGCHLD are
+            // waited for with __WCLONE only (or __WALL).
+            let clone_child = cp.exit_signal != SIGCHLD;
+            if opts & WALL == 0 && clone_child != (opts & WCLONE != 0) {
+                continue;
+            }
+            // __WNOTHREAD: only the calling thread's own children.
+            if opts & WNOTHREAD != 0 && cp.parent_tid != tid {
                 continue;
             }
             any = true;

@@ -514,7 +514,16 @@ fn prepare(st: &mut KState, tgid: i32, sig: i32) -> bool {
 
 /// Tells a parent about a child's state change (SIGCHLD + waiters).
 pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: i32) {
+    notify_parent_by(st, child, ppid, code, status, SIGCHLD);
+}
+
+/// `notify_parent` with signal `sig` (an exit's; none for 0).
+pub fn notify_parent_by(st: &mut KState, child: i32, ppid: i32, code: i32, status: i32, sig: i32) {
     if ppid == 0 {
+        return;
+    }
+    if sig == 0 {
+        notify_children_changed(st, ppid);
         return;
     }
     if let Some(pp) = st.procs.get(&ppid) {
@@ -527,7 +536,7 @@ pub fn notify_parent(st: &mut KState, child: i32, ppid: i32, code: i32, status: 
             return;
         }
         let info = SigInfo {
-            signo: SIGCHLD,
+            signo: sig,
             code,
             pid: child,
             status,

@@ -154,6 +154,13 @@ pub struct Process {
     /// /proc/PID/oom_score_adj (-1000..=1000): kept and shown; the
     /// sandbox's memory limit, not an OOM killer of its own, acts on it.
     pub oom_score_adj: i32,
+    /// The signal its parent gets when it exits (clone's exit_signal; 0
+    /// for none). A child with another than SIGCHLD is a "clone" child
+    /// to wait(2), which __WCLONE selects.
+    pub exit_signal: i32,
+    /// It ran execve since it was forked (Linux's !PF_FORKNOEXEC): its
+    /// parent may no longer move it to another process group.
+    pub execed: bool,
     /// /proc/PID/loginuid, a sandbox uid (u32::MAX: unset).
     pub loginuid: u32,
     /// /proc/PID/coredump_filter's bits (kept across fork and exec; no
@@ -223,6 +230,11 @@ impl Process {
     /// The soft RLIMIT_NOFILE: fds must stay below it.
     pub fn nofile(&self) -> u64 {
         self.rlimits[libc::RLIMIT_NOFILE as usize].0
+    }
+
+    /// The soft RLIMIT_FSIZE: no regular file grows past it.
+    pub fn fsize_limit(&self) -> u64 {
+        self.rlimits[libc::RLIMIT_FSIZE as usize].0
     }
 
     /// The soft RLIMIT_AS: the address space may not grow past it.
