@@ -117,6 +117,9 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let lim = ctx.proc_ref().as_limit();
     let req = map_request(&ctx.mm, lim, a)?;
+    if !req.shared && req.prot & libc::PROT_WRITE != 0 && flags & libc::MAP_GROWSDOWN == 0 {
+        check_data(ctx, a[1])?;
+    }
     // A locked mapping (MAP_LOCKED, or after mlockall(MCL_FUTURE)) counts
     // against RLIMIT_MEMLOCK: EAGAIN past it (EPERM with none).
     let lock = flags & libc::MAP_LOCKED != 0 || ctx.mm.locks_future();
@@ -275,6 +278,15 @@ fn map_in(
     Ok(at)
 }
 
+/// RLIMIT_DATA: private writable memory may not grow past the limit.
+fn check_data(ctx: &Ctx<'_, '_>, grow: u64) -> KResult<()> {
+    let lim = ctx.proc_ref().data_limit();
+    if lim != u64::MAX && ctx.mm.data_size().saturating_add(page_up(grow)) > lim {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
 /// RLIMIT_AS: the address space may not grow past the limit.
 pub(crate) fn check_as(mm: &Mm, lim: u64, grow: u64) -> KResult<()> {
     if lim != u64::MAX && mm.total_size().saturating_add(page_up(grow)) > lim {
@@ -354,6 +366,11 @@ fn brk_in(mm: &Mm, lim: u64, a: [u64; 6]) -> u64 {
 
 fn brk(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let lim = ctx.proc_ref().as_limit();
+    // A heap that would pass RLIMIT_DATA stays where it is.
+    let cur = ctx.mm.brk(0);
+    if a[0] > cur && check_data(ctx, a[0] - cur).is_err() {
+        return done(ctx, cur);
+    }
     let r = brk_in(&ctx.mm, lim, a);
     done(ctx, r)
 }
@@ -387,6 +404,13 @@ fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 e
             }
         })?;
+    }
+    let private_data = ctx
+        .mm
+        .vma_at(a[0])
+        .is_some_and(|v| !v.shared && v.prot & libc::PROT_WRITE != 0 && !v.growsdown);
+    if a[2] > a[1] && private_data {
+        check_data(ctx, a[2] - a[1])?;
     }
     let r = mremap_in(&ctx.mm, lim, a)?;
     done(ctx, r)

@@ -22,7 +22,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone3",
         "au",
-        Partial("namespace flags as clone's; no set_tid or cgroup"),
+        Partial("namespace flags as clone's; set_tid in the one pid namespace"),
         clone3,
     );
     r("fork", "", Full, fork);
@@ -80,20 +80,13 @@ pub fn register(r: &mut Reg<'_>) {
         capset,
     );
     r("getrlimit", "ia", Full, getrlimit);
-    r(
-        "setrlimit",
-        "ia",
-        Partial("limits other than NOFILE are recorded, not enforced"),
-        setrlimit,
-    );
-    r(
-        "prlimit64",
-        "iiaa",
-        Partial("limits other than NOFILE are recorded, not enforced"),
-        prlimit64,
-    );
+    r("setrlimit", "ia", Partial(RLIMIT_NOTE), setrlimit);
+    r("prlimit64", "iiaa", Partial(RLIMIT_NOTE), prlimit64);
     r("umask", "o", Full, umask);
 }
+
+/// What the resource limits do here.
+const RLIMIT_NOTE: &str = "NOFILE, AS, DATA, FSIZE, CPU, NPROC (per sandbox user), MEMLOCK, SIGPENDING, MSGQUEUE, RTPRIO and STACK (exec's argument room) act; RSS, CORE, LOCKS, NICE and RTTIME are recorded";
 
 fn clone(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let args = CloneArgs::legacy(a[0], a[1], a[2], a[3], a[4]);
@@ -117,9 +110,7 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     // A bigger struct than this kernel's must be zero past its end.
     let raw = sentry::mm::read_vec(&ctx.mm, a[0], crate::abi::size(a[1]))?;
-    if raw.len() > CLONE_ARGS_SIZE
-        && raw[CLONE_ARGS_SIZE..].iter().any(|&b| b != 0)
-    {
+    if raw.len() > CLONE_ARGS_SIZE && raw[CLONE_ARGS_SIZE..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG);
     }
     let mut c = [0u64; 11];
@@ -135,7 +126,9 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
-    if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || crate::abi::size(a[1]) < CLONE_ARGS_SIZE) {
+    if flags & CLONE_INTO_CGROUP != 0
+        && (cgroup > i32::MAX as u64 || crate::abi::size(a[1]) < CLONE_ARGS_SIZE)
+    {
         return Err(Errno::EINVAL);
     }
     // The legacy flags and the two clone3 added; the CSIGNAL byte and
@@ -1143,7 +1136,17 @@ fn rlimit_set(ctx: &mut Ctx<'_, '_>, tgid: i32, res: u64, v: (u64, u64)) -> KRes
         return Err(Errno::EPERM);
     }
     p.rlimits[crate::abi::size(res)] = v;
-    if res == libc::RLIMIT_NOFILE as u64 || res == libc::RLIMIT_AS as u64 {
+    if res == libc::RLIMIT_CPU as u64 {
+        sentry::kernel::timers::arm_cpu_limit(&mut ctx.st, tgid);
+        return Ok(());
+    }
+    let copied = [
+        libc::RLIMIT_NOFILE,
+        libc::RLIMIT_AS,
+        libc::RLIMIT_FSIZE,
+        libc::RLIMIT_DATA,
+    ];
+    if copied.iter().any(|&r| res == r as u64) {
         // Threads opening files or mapping memory without the kernel lock
         // hold a copy: each refreshes it at the event this kick causes.
         for t in p.threads.clone() {

@@ -45,6 +45,11 @@ pub fn dispatch(cx: &Unlocked<'_>, nr: u64, a: [u64; 6]) -> Option<KResult<u64>>
     if let Some(r) = task_call(cx, nr, a) {
         return Some(r);
     }
+    // RLIMIT_DATA is checked with the lock.
+    let grows = matches!(nr, libc::SYS_mmap | libc::SYS_brk | libc::SYS_mremap);
+    if grows && cx.data != u64::MAX {
+        return None;
+    }
     if let Some(r) = crate::mm::unlocked(cx.mm, cx.as_limit, nr, a) {
         return Some(r);
     }

@@ -980,13 +980,7 @@ fn sys_stat(st: &KState) -> Vec<u8> {
 
 /// VmData: private writable mappings other than the stack, in KiB.
 fn data_kb(t: &Task) -> u64 {
-    let st = t.mm.state.lock();
-    st.vmas
-        .values()
-        .filter(|v| !v.shared && v.prot & libc::PROT_WRITE != 0 && v.name != VmaName::Stack)
-        .map(|v| v.end - v.start)
-        .sum::<u64>()
-        / 1024
+    t.mm.data_size() / 1024
 }
 
 fn vm_size(t: &Task) -> (u64, u64) {

@@ -153,6 +153,34 @@ fn pids_charge(ctx: &mut Ctx<'_, '_>, into: Option<u64>) -> KResult<()> {
     Ok(())
 }
 
+/// RLIMIT_NPROC: EAGAIN when the caller's real user already has that
+/// many tasks in the sandbox (root and CAP_SYS_RESOURCE or
+/// CAP_SYS_ADMIN holders are not held to it).
+fn nproc_charge(ctx: &Ctx<'_, '_>) -> KResult<()> {
+    let p = ctx.proc_ref();
+    let limit = p.rlimits[libc::RLIMIT_NPROC as usize].0;
+    let c = &p.creds;
+    if limit == u64::MAX
+        || c.ruid == 0
+        || c.capable(super::creds::cap::SYS_RESOURCE)
+        || c.capable(super::creds::cap::SYS_ADMIN)
+    {
+        return Ok(());
+    }
+    let uid = c.ruid;
+    let tasks: usize = ctx
+        .st
+        .procs
+        .values()
+        .filter(|q| q.creds.ruid == uid && q.exit.is_none())
+        .map(|q| q.threads.len())
+        .sum();
+    if tasks as u64 >= limit {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
 /// clone(2): registers the child made by the call's lock-free part
 /// (`ctx.prepared`), or makes it now.
 pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
@@ -162,6 +190,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         return Err(Errno::EAGAIN);
     }
     pids_charge(ctx, a.cgroup)?;
+    nproc_charge(ctx)?;
     // The new thread's fs base must be a user address, as arch_prctl's.
     if a.flags & libc::CLONE_SETTLS as u64 != 0 && a.tls >= crate::mm::TASK_SIZE {
         return Err(Errno::EPERM);
@@ -328,9 +357,14 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             };
             np.sem_undo = Some(list);
         }
+        let cpu_limited = np.rlimits[libc::RLIMIT_CPU as usize].0 != u64::MAX;
         st.procs.insert(tid, np);
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.push(tid);
+        }
+        // Its own CPU time, from zero, against the limit it inherited.
+        if cpu_limited {
+            super::timers::arm_cpu_limit(st, tid);
         }
     }
     st.procs.get_mut(&child_tgid).unwrap().threads.push(tid);

@@ -57,6 +57,9 @@ pub struct Unlocked<'a> {
     /// Its RLIMIT_FSIZE (soft): calls that may grow a file go to the
     /// locked handler unless it is unlimited.
     pub fsize: u64,
+    /// Its RLIMIT_DATA (soft): mmap, brk and mremap go to the locked
+    /// handler unless it is unlimited.
+    pub data: u64,
     /// Its waiter (futex waits sleep on it).
     pub waiter: &'a Arc<super::waitq::Waiter>,
     /// Its platform context, for a change of the address space the host

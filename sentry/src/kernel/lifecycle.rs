@@ -244,6 +244,7 @@ pub fn new_process(
         execing: None,
         itimer_real: None,
         itimer_cpu: [None, None],
+        cpu_limit_timer: None,
         nice: 0,
         maxrss_kb: 0,
         child_maxrss_kb: 0,
@@ -472,9 +473,9 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             t.tgid,
         )
     };
-    let (mut nofile, mut as_limit, mut fsize) = {
+    let (mut nofile, mut as_limit, mut fsize, mut data) = {
         let p = &st.procs[&st.tasks[&tid].tgid];
-        (p.nofile(), p.as_limit(), p.fsize_limit())
+        (p.nofile(), p.as_limit(), p.fsize_limit(), p.data_limit())
     };
     let waiter = st.tasks[&tid].waiter.clone();
     let sig_mask = st.tasks[&tid].sig_mask.clone();
@@ -557,6 +558,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 nofile,
                 as_limit,
                 fsize,
+                data,
                 waiter: &waiter,
                 pctx: std::cell::RefCell::new(&mut pctx),
                 prepared: std::cell::RefCell::new(None),
@@ -694,6 +696,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             nofile = p.nofile();
             as_limit = p.as_limit();
             fsize = p.fsize_limit();
+            data = p.data_limit();
         }
         drop(st);
         event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
@@ -945,7 +948,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         st.locks.record.release_process(tgid);
         st.locks.released();
     }
-    for pt in p.posix_timers.drain(..) {
+    for pt in p.posix_timers.drain(..).chain(p.cpu_limit_timer.take()) {
         st.timers.cancel(pt);
     }
     for t in p

@@ -181,6 +181,8 @@ pub struct Process {
     pub itimer_real: Option<u64>,
     /// ITIMER_VIRTUAL and ITIMER_PROF.
     pub itimer_cpu: [Option<u64>; 2],
+    /// The RLIMIT_CPU timer, while the soft limit is finite.
+    pub cpu_limit_timer: Option<u64>,
     pub nice: i32,
     /// Peak resident size seen, in KiB (getrusage ru_maxrss).
     pub maxrss_kb: u64,
@@ -235,6 +237,11 @@ impl Process {
     /// The soft RLIMIT_FSIZE: no regular file grows past it.
     pub fn fsize_limit(&self) -> u64 {
         self.rlimits[libc::RLIMIT_FSIZE as usize].0
+    }
+
+    /// The soft RLIMIT_DATA: private writable memory may not grow past it.
+    pub fn data_limit(&self) -> u64 {
+        self.rlimits[libc::RLIMIT_DATA as usize].0
     }
 
     /// The soft RLIMIT_AS: the address space may not grow past it.

@@ -14,6 +14,9 @@ pub enum Target {
     Counter(std::sync::Weak<crate::fs::timerfd::Expirations>),
     /// setitimer/alarm: `sig` to the process.
     Itimer { tgid: i32, sig: i32 },
+    /// RLIMIT_CPU of a process: SIGXCPU at the soft limit and each second
+    /// after, SIGKILL at the hard one.
+    CpuLimit { tgid: i32 },
     /// POSIX timer with SIGEV_SIGNAL (or SIGEV_THREAD_ID when `tid` is set).
     Posix {
         tgid: i32,
@@ -203,6 +206,7 @@ fn fire(st: &mut KState, target: Target, missed: i32) {
         Target::Itimer { tgid, sig } => {
             signal::send_to_process(st, tgid, SigInfo::user(sig, signal::SI_KERNEL, 0, 0));
         }
+        Target::CpuLimit { tgid } => cpu_limit_reached(st, tgid),
         Target::Posix {
             tgid,
             tid,
@@ -240,6 +244,64 @@ fn fire(st: &mut KState, target: Target, missed: i32) {
             }
         }
     }
+}
+
+/// (Re)arms process `tgid`'s RLIMIT_CPU timer after its limit changed
+/// (or it was forked with one): none while the soft limit is infinite.
+pub fn arm_cpu_limit(st: &mut KState, tgid: i32) {
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
+    if let Some(old) = p.cpu_limit_timer.take() {
+        st.timers.cancel(old);
+    }
+    let soft = p.rlimits[libc::RLIMIT_CPU as usize].0;
+    if soft == u64::MAX {
+        return;
+    }
+    let clock = Clock::Cpu {
+        tgid,
+        user_only: false,
+    };
+    let id = st.timers.create(Target::CpuLimit { tgid }, clock);
+    let now = cpu_now(st, clock);
+    let at = soft.saturating_mul(1_000_000_000);
+    // A limit already passed fires at the next tick.
+    let value = Duration::from_nanos(at.saturating_sub(now).max(1));
+    st.timers.set(id, value, Duration::from_secs(1), now);
+    if let Some(p) = st.procs.get_mut(&tgid) {
+        p.cpu_limit_timer = Some(id);
+    }
+}
+
+/// Linux's check_process_timers for RLIMIT_CPU: SIGKILL at the hard
+/// limit; below it SIGXCPU, and the soft limit moves a second on.
+fn cpu_limit_reached(st: &mut KState, tgid: i32) {
+    let clock = Clock::Cpu {
+        tgid,
+        user_only: false,
+    };
+    let secs = cpu_now(st, clock) / 1_000_000_000;
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
+    let (soft, hard) = p.rlimits[libc::RLIMIT_CPU as usize];
+    if hard != u64::MAX && secs >= hard {
+        signal::send_to_process(
+            st,
+            tgid,
+            SigInfo::user(libc::SIGKILL, signal::SI_KERNEL, 0, 0),
+        );
+        return;
+    }
+    if soft < hard {
+        p.rlimits[libc::RLIMIT_CPU as usize].0 = soft + 1;
+    }
+    signal::send_to_process(
+        st,
+        tgid,
+        SigInfo::user(libc::SIGXCPU, signal::SI_KERNEL, 0, 0),
+    );
 }
 
 /// CPU timers are checked at this period (a jiffy-like tick).

@@ -1327,6 +1327,18 @@ impl Mm {
     }
 
     /// Total size of all mappings (VmSize).
+    /// Bytes of private writable mappings other than the stack: what
+    /// RLIMIT_DATA limits (Linux's data_vm) and status's VmData shows.
+    pub fn data_size(&self) -> u64 {
+        self.state
+            .lock()
+            .vmas
+            .values()
+            .filter(|v| !v.shared && v.prot & libc::PROT_WRITE != 0 && v.name != VmaName::Stack)
+            .map(|v| v.end - v.start)
+            .sum()
+    }
+
     pub fn total_size(&self) -> u64 {
         self.state
             .lock()
