@@ -95,8 +95,10 @@ fn map_request(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<MapRequest> {
     if page_up(len) == 0 || page_up(len) < len {
         return Err(Errno::ENOMEM);
     }
+    // No huge pages are set aside: anonymous ones are ENOMEM as on a
+    // host with none; a file is not on hugetlbfs.
     if flags & libc::MAP_HUGETLB != 0 {
-        return Err(Errno::EINVAL);
+        return Err(if anon { Errno::ENOMEM } else { Errno::EINVAL });
     }
     check_as(mm, lim, len)?;
     let mut req = MapRequest::anon(addr, len, prot);
@@ -138,6 +140,10 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let r = map_in(ctx.k, &ctx.mm, req, file, a, true);
     if let (Ok(addr), true) = (&r, flags & libc::MAP_LOCKED != 0) {
         ctx.mm.set_locked(*addr, a[1], true)?;
+    }
+    // Prefaulting is best effort, as Linux's.
+    if let (Ok(addr), true) = (&r, flags & libc::MAP_POPULATE != 0) {
+        let _ = ctx.mm.populate(*addr, a[1], false);
     }
     ctx.flush_mm()?;
     r
@@ -311,7 +317,11 @@ pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResul
             {
                 return None;
             }
-            map_request(mm, lim, a).and_then(|req| mm.map(req))
+            let r = map_request(mm, lim, a).and_then(|req| mm.map(req));
+            if let (Ok(addr), true) = (&r, flags & libc::MAP_POPULATE != 0) {
+                let _ = mm.populate(*addr, a[1], false);
+            }
+            r
         }
         libc::SYS_munmap => mm.unmap(a[0], a[1]).map(|()| 0),
         libc::SYS_mprotect => mprotect_in(mm, a),
@@ -422,7 +432,11 @@ fn madvise_in(mm: &Mm, a: [u64; 6]) -> Option<KResult<u64>> {
         return Some(Err(Errno::EINVAL));
     }
     let r = match crate::abi::int(a[2]) {
-        libc::MADV_DONTNEED | libc::MADV_FREE => mm.discard(a[0], a[1]),
+        libc::MADV_DONTNEED => mm.discard(a[0], a[1]),
+        // Lazy freeing is for private anonymous memory only.
+        libc::MADV_FREE => mm
+            .anonymous_only(a[0], a[1])
+            .and_then(|()| mm.discard(a[0], a[1])),
         libc::MADV_NORMAL
         | libc::MADV_RANDOM
         | libc::MADV_SEQUENTIAL
@@ -435,9 +449,12 @@ fn madvise_in(mm: &Mm, a: [u64; 6]) -> Option<KResult<u64>> {
         | libc::MADV_UNMERGEABLE
         | libc::MADV_COLD
         | libc::MADV_PAGEOUT => mm.advise(a[0], a[1]),
-        libc::MADV_DONTFORK | libc::MADV_DOFORK | libc::MADV_WIPEONFORK | libc::MADV_KEEPONFORK => {
-            return None
-        }
+        libc::MADV_POPULATE_READ => mm.populate(a[0], a[1], false),
+        libc::MADV_POPULATE_WRITE => mm.populate(a[0], a[1], true),
+        adv @ (libc::MADV_DONTFORK
+        | libc::MADV_DOFORK
+        | libc::MADV_WIPEONFORK
+        | libc::MADV_KEEPONFORK) => mm.fork_advice(a[0], a[1], adv),
         _ => Err(Errno::EINVAL),
     };
     Some(r.map(|()| 0))

@@ -157,6 +157,27 @@ impl MemFile {
         self.refs.lock().sole_run(off, lo, hi)
     }
 
+    /// Gives `[off, off+len)` pages now, keeping what is there
+    /// (MADV_POPULATE_*, MAP_POPULATE). ENOMEM when memory is short.
+    pub fn populate(&self, off: u64, len: u64) -> KResult<()> {
+        // A write fault through the sentry's own view allocates each
+        // missing page (zeroed) and leaves present ones alone, atomically
+        // against the application's own accesses.
+        // SAFETY: advice on our own mapping of the memory file; the range
+        // lies inside it (callers pass allocated ranges).
+        let r = unsafe {
+            libc::madvise(
+                self.ptr(off, crate::num::usize_of(len)).cast(),
+                crate::num::usize_of(len),
+                libc::MADV_POPULATE_WRITE,
+            )
+        };
+        if r != 0 {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Zeroes `[off, off+len)` by releasing its pages (MADV_DONTNEED).
     pub fn zero(&self, off: u64, len: u64) {
         // SAFETY: punching a hole in our own memfd.

@@ -116,6 +116,11 @@ pub struct Vma {
     pub mayexec: bool,
     /// Its NUMA policy (mbind); None: the task's.
     pub policy: Option<MemPolicy>,
+    /// MADV_DONTFORK: a forked child does not get this mapping.
+    pub dontfork: bool,
+    /// MADV_WIPEONFORK (private anonymous memory): a forked child gets
+    /// zeros here.
+    pub wipeonfork: bool,
     pub backing: Backing,
     pub name: VmaName,
 }
@@ -432,6 +437,8 @@ impl Mm {
             maywrite: req.maywrite,
             mayexec: req.mayexec,
             policy: None,
+            dontfork: false,
+            wipeonfork: false,
             backing,
             name: req.name,
         };
@@ -507,6 +514,8 @@ impl Mm {
             && a.growsdown == b.growsdown
             && a.locked == b.locked
             && a.policy == b.policy
+            && a.dontfork == b.dontfork
+            && a.wipeonfork == b.wipeonfork
             && match (&a.name, &b.name) {
                 (
                     VmaName::File {
@@ -579,20 +588,26 @@ impl Mm {
 
     /// Whether every page of `[addr, addr+len)` is mapped.
     fn fully_mapped(st: &MmState, addr: u64, end: u64) -> bool {
+        Self::mapped_to(st, addr, end) >= end
+    }
+
+    /// How far from `addr` towards `end` the mappings run without a hole
+    /// (`addr` itself when it is not mapped).
+    fn mapped_to(st: &MmState, addr: u64, end: u64) -> u64 {
         let mut pos = addr;
         for (_, v) in st.vmas.range(..end) {
             if v.end <= pos {
                 continue;
             }
             if v.start > pos {
-                return false;
+                return pos;
             }
             pos = v.end;
             if pos >= end {
-                return true;
+                return end;
             }
         }
-        pos >= end
+        pos.min(end)
     }
 
     pub fn protect(&self, addr: u64, len: u64, prot: i32) -> KResult<()> {
@@ -608,9 +623,13 @@ impl Mm {
             return Err(Errno::ENOMEM);
         }
         let mut st = self.state.lock();
-        if !Self::fully_mapped(&st, addr, end) {
+        // Linux changes the mappings up to the first hole, then fails.
+        let reach = Self::mapped_to(&st, addr, end);
+        if reach == addr {
             return Err(Errno::ENOMEM);
         }
+        let hole = reach < end;
+        let (end, len) = (reach, reach - addr);
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
         if prot & libc::PROT_WRITE != 0
@@ -661,6 +680,9 @@ impl Mm {
         }
         Self::merge_at(&mut st, addr);
         Self::merge_at(&mut st, end);
+        if hole {
+            return Err(Errno::ENOMEM);
+        }
         Ok(())
     }
 
@@ -837,6 +859,8 @@ impl Mm {
                     maywrite: true,
                     mayexec: true,
                     policy: None,
+                    dontfork: false,
+                    wipeonfork: false,
                     backing: Backing::Private { off },
                     name: VmaName::Heap,
                 },
@@ -1070,10 +1094,17 @@ impl Mm {
         child
             .membarrier
             .store(self.membarrier.load(Ordering::Acquire), Ordering::Release);
+        let mut wipe = Vec::new();
         {
             let st = self.state.lock();
             let mut cst = child.state.lock();
             for (&k, v) in st.vmas.iter() {
+                if v.dontfork {
+                    continue;
+                }
+                if v.wipeonfork {
+                    wipe.push((v.start, v.end - v.start));
+                }
                 if let Backing::Private { off } = v.backing {
                     let len = v.end - v.start;
                     self.memfile.share(off, len);
@@ -1100,7 +1131,111 @@ impl Mm {
             cst.vdso_base = st.vdso_base;
         }
         fence()?;
+        // The child's own zero pages where the parent asked for a wipe.
+        for (start, len) in wipe {
+            child.discard(start, len)?;
+        }
         Ok(child)
+    }
+
+    /// EINVAL unless every mapping over `[addr, addr+len)` is private
+    /// anonymous memory (MADV_FREE's rule).
+    pub fn anonymous_only(&self, addr: u64, len: u64) -> KResult<()> {
+        let end = addr.saturating_add(page_up(len));
+        let st = self.state.lock();
+        let other = st
+            .vmas
+            .range(..end)
+            .filter(|(_, v)| v.end > addr)
+            .any(|(_, v)| v.shared || matches!(v.name, VmaName::File { .. } | VmaName::Shm { .. }));
+        if other {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    }
+
+    /// MADV_POPULATE_READ/WRITE and MAP_POPULATE: the pages of
+    /// `[addr, addr+len)` are made resident, and for writing broken away
+    /// from a fork's sharing. Unmapped parts are ENOMEM; memory the
+    /// access may not touch is EINVAL (Linux 6.x). Views of host files are the host
+    /// page cache's, resident as far as the sandbox can tell.
+    pub fn populate(&self, addr: u64, len: u64, write: bool) -> KResult<()> {
+        let Some(end) = linux_range(addr, len, false)? else {
+            return Ok(());
+        };
+        let _pinned = self.io_pin.read_recursive();
+        let mut st = self.state.lock();
+        if !Self::fully_mapped(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let need = if write {
+            libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        let denied = st
+            .vmas
+            .range(..end)
+            .filter(|(_, v)| v.end > addr)
+            .any(|(_, v)| v.prot & need == 0);
+        if denied {
+            return Err(Errno::EINVAL);
+        }
+        if write {
+            self.unshare_locked(&mut st, addr, end, true)?;
+        }
+        for (_, v) in st.vmas.range(..end).filter(|(_, v)| v.end > addr) {
+            if matches!(v.backing, Backing::File { .. }) {
+                continue;
+            }
+            let (s, e) = (v.start.max(addr), v.end.min(end));
+            self.memfile.populate(v.off_at(s), e - s)?;
+        }
+        Ok(())
+    }
+
+    /// madvise's fork advice on `[addr, addr+len)`: DONTFORK/DOFORK on
+    /// any mapping, WIPEONFORK/KEEPONFORK on private anonymous memory
+    /// only (EINVAL elsewhere). Up to the first hole, then ENOMEM.
+    pub fn fork_advice(&self, addr: u64, len: u64, advice: i32) -> KResult<()> {
+        let Some(end) = linux_range(addr, len, false)? else {
+            return Ok(());
+        };
+        let mut st = self.state.lock();
+        let wipe = matches!(advice, libc::MADV_WIPEONFORK | libc::MADV_KEEPONFORK);
+        if wipe {
+            let bad = st
+                .vmas
+                .range(..end)
+                .filter(|(_, v)| v.end > addr)
+                .any(|(_, v)| {
+                    v.shared
+                        || !matches!(v.backing, Backing::Private { .. })
+                        || matches!(v.name, VmaName::File { .. })
+                });
+            if bad {
+                return Err(Errno::EINVAL);
+            }
+        }
+        Self::split_at(&mut st, addr);
+        Self::split_at(&mut st, end);
+        let mut pos = addr;
+        for (_, v) in st.vmas.range_mut(addr..end) {
+            if v.start != pos {
+                break;
+            }
+            match advice {
+                libc::MADV_DONTFORK => v.dontfork = true,
+                libc::MADV_DOFORK => v.dontfork = false,
+                libc::MADV_WIPEONFORK => v.wipeonfork = true,
+                _ => v.wipeonfork = false,
+            }
+            pos = v.end;
+        }
+        if pos < end {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
     }
 
     /// Installs `[start, start+len)` of VMA `v` in this space.
@@ -1312,6 +1447,8 @@ impl Mm {
                 maywrite: true,
                 mayexec: true,
                 policy: None,
+                dontfork: false,
+                wipeonfork: false,
                 backing: Backing::Private { off },
                 name,
             },
