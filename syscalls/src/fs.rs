@@ -61,7 +61,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "fcntl",
         "dxx",
-        Partial("F_SETOWN/F_SETSIG are recorded, O_ASYNC sends no SIGIO"),
+        Partial("O_ASYNC's SIGIO for files with sentry wait queues (not host fds); no leases"),
         fcntl,
     );
     r("flock", "dx", Full, crate::locks::flock);
@@ -942,7 +942,6 @@ fn dup3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// The fcntl(2) commands that need only the fd table and the open file
 /// (`lim`: RLIMIT_NOFILE); None for the others.
 pub(crate) fn fcntl_fd(
-    k: &sentry::Kernel,
     files: &parking_lot::Mutex<sentry::fs::file::FdTable>,
     lim: u64,
     a: [u64; 6],
@@ -999,8 +998,9 @@ pub(crate) fn fcntl_fd(
                 | libc::O_DIRECT
                 | libc::O_NOATIME;
             let nf = (f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable);
-            if nf & libc::O_ASYNC != 0 {
-                k.log_once("O_ASYNC (no SIGIO is sent)");
+            // Turning O_ASYNC on or off registers with the object: locked.
+            if (nf ^ f.flags()) & libc::O_ASYNC != 0 {
+                return None;
             }
             f.set_flags(nf);
             Ok(0)
@@ -1011,7 +1011,7 @@ pub(crate) fn fcntl_fd(
 
 fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let files = ctx.task().files.clone();
-    if let Some(r) = fcntl_fd(ctx.k, &files, nofile(ctx), a) {
+    if let Some(r) = fcntl_fd(&files, nofile(ctx), a) {
         return r;
     }
     let fd = a[0];
@@ -1059,6 +1059,17 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             let reg = ctx.k.vfs.inotify.clone();
             reg.dnotify
                 .register(&reg, &f, &r.path, &st, (tgid, fdn), dn)?;
+            Ok(0)
+        }
+        libc::F_SETFL => {
+            let want = crate::abi::int(a[2]) & libc::O_ASYNC != 0;
+            set_async(ctx, &f, crate::abi::int(fd), want);
+            let changeable = libc::O_APPEND
+                | libc::O_NONBLOCK
+                | libc::O_ASYNC
+                | libc::O_DIRECT
+                | libc::O_NOATIME;
+            f.set_flags((f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable));
             Ok(0)
         }
         F_GETSIG => Ok(crate::abi::bits(i64::from(
@@ -1151,6 +1162,13 @@ const F_OWNER_TID: i32 = 0;
 const F_OWNER_PID: i32 = 1;
 const F_OWNER_PGRP: i32 = 2;
 
+/// O_ASYNC on or off for `f`, set through `fd`: SIGIO for its owner.
+fn set_async(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, on: bool) {
+    let owed = ctx.k.vfs.fasync.clone();
+    let c = ctx.caller();
+    sentry::fs::fasync::set(&owed, &c, f, fd, on);
+}
+
 /// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
 fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64> {
     let (kind, id) = owner;
@@ -1196,9 +1214,7 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::FIOASYNC => {
             let on: i32 = get(ctx, a[2])?;
             let fl = f.flags();
-            if on != 0 {
-                ctx.k.log_once("O_ASYNC (no SIGIO is sent)");
-            }
+            set_async(ctx, &f, crate::abi::int(a[0]), on != 0);
             f.set_flags(if on != 0 {
                 fl | libc::O_ASYNC
             } else {

@@ -123,7 +123,7 @@ fn task_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
             // The replaced file's last reference goes outside the table's lock.
             Some(r.map(|(fd, _prev)| fd))
         }
-        libc::SYS_fcntl => fs::fcntl_fd(cx.k, cx.files, cx.nofile, a),
+        libc::SYS_fcntl => fs::fcntl_fd(cx.files, cx.nofile, a),
         _ => None,
     }
 }

@@ -215,9 +215,11 @@ pub struct File {
     /// getdents position for directories.
     pub dir_pos: Mutex<(usize, Option<Vec<DirEntry>>)>,
     /// F_SETOWN(_EX)'s owner as (F_OWNER_TID/PID/PGRP, id) and F_SETSIG's
-    /// signal: recorded and reported; no SIGIO is ever sent.
+    /// signal, whom O_ASYNC's SIGIO goes to.
     pub owner: Mutex<(i32, i32)>,
     pub owner_sig: std::sync::atomic::AtomicI32,
+    /// O_ASYNC's registration on the object's wait queues.
+    pub fasync: Mutex<Option<super::fasync::Registration>>,
     /// The inotify registry of the kernel that opened the file by path:
     /// its reads, writes, attribute changes and last close are reported.
     watched: std::sync::OnceLock<Arc<super::inotify::Registry>>,
@@ -317,6 +319,7 @@ impl File {
             dir_pos: Mutex::new((0, None)),
             owner: Mutex::new((0, 0)),
             owner_sig: Default::default(),
+            fasync: Default::default(),
             watched: Default::default(),
             lock_waiters: Default::default(),
             write_hold: Default::default(),

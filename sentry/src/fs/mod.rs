@@ -9,6 +9,7 @@ pub mod devpts;
 pub mod dnotify;
 pub mod epoll;
 pub mod eventfd;
+pub mod fasync;
 pub mod file;
 pub mod filepages;
 pub mod gofer_fs;

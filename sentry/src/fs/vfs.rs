@@ -527,6 +527,8 @@ pub struct Vfs {
     pub inotify: Arc<super::inotify::Registry>,
     /// Who writes and who runs each regular file (ETXTBSY).
     pub write_access: Arc<super::write_access::WriteAccess>,
+    /// SIGIO owed to the owners of O_ASYNC files.
+    pub fasync: Arc<super::fasync::Owed>,
     /// The ptys /dev/pts shows (the console is one of them).
     pub ptys: Arc<super::pty::PtyTable>,
     /// The POSIX message queues: mq_open's names, and what /dev/mqueue
@@ -726,6 +728,7 @@ impl Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
             write_access: Default::default(),
+            fasync: Default::default(),
             ptys: Default::default(),
             mqueue: Default::default(),
             cgroup: Arc::new(super::cgroupfs::CgroupFs::new(&mf)),
@@ -812,6 +815,7 @@ impl Vfs {
             init_ns: Arc::new(ns),
             inotify: Default::default(),
             write_access: Default::default(),
+            fasync: Default::default(),
             ptys,
             mqueue,
             cgroup,

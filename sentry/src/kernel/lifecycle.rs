@@ -446,6 +446,56 @@ fn send_dnotify(k: &Kernel, st: &mut KState) {
     }
 }
 
+/// Sends the signals O_ASYNC files owe their owners: a plain SIGIO, or
+/// the F_SETSIG signal with POLL_* in si_code, si_band and si_fd.
+pub fn send_sigio(k: &Kernel, st: &mut KState) {
+    const SI_KERNEL: i32 = 0x80;
+    const F_OWNER_TID: i32 = 0;
+    const F_OWNER_PGRP: i32 = 2;
+    for o in k.vfs.fasync.take() {
+        let Some(file) = o.file.upgrade() else {
+            continue;
+        };
+        let (kind, id) = *file.owner.lock();
+        if id == 0 {
+            continue;
+        }
+        let sig = file.owner_sig.load(std::sync::atomic::Ordering::Relaxed);
+        let info = if sig == 0 {
+            SigInfo {
+                signo: libc::SIGIO,
+                code: SI_KERNEL,
+                ..Default::default()
+            }
+        } else {
+            let (code, band) = crate::fs::fasync::reason(o.events);
+            SigInfo {
+                signo: sig,
+                code,
+                value: band,
+                status: o.fd,
+                kind: signal::InfoKind::Poll,
+                ..Default::default()
+            }
+        };
+        match kind {
+            F_OWNER_TID => signal::send_to_thread(st, id, info),
+            F_OWNER_PGRP => {
+                let group: Vec<i32> = st
+                    .procs
+                    .values()
+                    .filter(|p| p.pgid == id && p.exit.is_none())
+                    .map(|p| p.tgid)
+                    .collect();
+                for p in group {
+                    signal::send_to_process(st, p, info);
+                }
+            }
+            _ => signal::send_to_process(st, id, info),
+        }
+    }
+}
+
 pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mut regs: Regs) {
     let mut tid = tid0;
     super::waitq::defer_wakeups(true);
@@ -673,6 +723,9 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         }
         if k.vfs.inotify.dnotify.pending() {
             send_dnotify(&k, &mut st);
+        }
+        if k.vfs.fasync.pending() {
+            send_sigio(&k, &mut st);
         }
         if !super::exec::signals_and_exit(&mut st, tid, &mut regs, &mut pctx) {
             break st;

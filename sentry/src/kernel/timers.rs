@@ -304,6 +304,9 @@ fn cpu_limit_reached(st: &mut KState, tgid: i32) {
     );
 }
 
+/// While O_ASYNC files exist, owed SIGIO is looked for at this period.
+const SIGIO_TICK: Duration = Duration::from_millis(10);
+
 /// CPU timers are checked at this period (a jiffy-like tick).
 const CPU_TICK: Duration = Duration::from_millis(4);
 
@@ -357,7 +360,16 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                     let (target, missed) = (t.target.clone(), t.overrun - before);
                     fire(&mut st, target, missed);
                 }
+                // O_ASYNC signals a lock-free wake-up owed, which no task
+                // returning to its application has sent yet.
+                if k.vfs.fasync.pending() {
+                    super::lifecycle::send_sigio(&k, &mut st);
+                }
                 let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
+                if k.vfs.fasync.any() {
+                    let tick = Instant::now() + SIGIO_TICK;
+                    next = Some(next.map_or(tick, |n| n.min(tick)));
+                }
                 if any_cpu {
                     let tick = Instant::now() + CPU_TICK;
                     next = Some(next.map_or(tick, |n| n.min(tick)));

@@ -1,0 +1,158 @@
+/* Signal-driven I/O: O_ASYNC (F_SETFL and FIOASYNC) with F_SETOWN sends
+ * SIGIO when a pipe, a unix socket pair, a TCP connection or a
+ * listening socket becomes readable; F_SETSIG picks the signal and fills
+ * si_code, si_band and si_fd; another process's write wakes an owner
+ * waiting in sigsuspend; clearing O_ASYNC stops the signals. */
+#include "common.h"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static volatile int count[65], last_fd, last_code;
+static volatile long last_band;
+
+static void on_sig(int s, siginfo_t *si, void *u)
+{
+	(void)u;
+	count[s]++;
+	last_fd = si->si_fd;
+	last_band = si->si_band;
+	last_code = si->si_code;
+}
+
+static void settle(void)
+{
+	struct timespec ts = {0, 100 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+static void reset(void)
+{
+	memset((void *)count, 0, sizeof count);
+	last_fd = -1;
+	last_band = 0;
+	last_code = 0;
+}
+
+static void arm(int fd, int sig)
+{
+	fcntl(fd, F_SETOWN, getpid());
+	fcntl(fd, F_SETSIG, sig);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC | O_NONBLOCK);
+}
+
+static void pair(const char *name, int r, int w)
+{
+	char b[16];
+	reset();
+	arm(r, 0);
+	write(w, "hi", 2);
+	settle();
+	printf("%s: SIGIO %d\n", name, count[SIGIO]);
+	read(r, b, sizeof b);
+	reset();
+	fcntl(r, F_SETSIG, SIGRTMIN + 1);
+	write(w, "hi", 2);
+	settle();
+	printf("%s with F_SETSIG: SIGIO %d, rt %d, si_fd %s, si_band %#lx, si_code %d\n", name,
+	       count[SIGIO], count[SIGRTMIN + 1], last_fd == r ? "right" : "wrong", last_band,
+	       last_code);
+	read(r, b, sizeof b);
+	reset();
+	fcntl(r, F_SETFL, fcntl(r, F_GETFL) & ~O_ASYNC);
+	write(w, "hi", 2);
+	settle();
+	printf("%s without O_ASYNC: %d\n", name, count[SIGIO] + count[SIGRTMIN + 1]);
+	read(r, b, sizeof b);
+}
+
+static void ioctl_form(void)
+{
+	int p[2], on = 1;
+	pipe(p);
+	reset();
+	fcntl(p[0], F_SETOWN, getpid());
+	CHECK("FIOASYNC", ioctl(p[0], FIOASYNC, &on) == 0);
+	SHOW("F_GETFL has O_ASYNC", "%d", !!(fcntl(p[0], F_GETFL) & O_ASYNC));
+	write(p[1], "x", 1);
+	settle();
+	SHOW("SIGIO by FIOASYNC", "%d", count[SIGIO]);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void across_processes(void)
+{
+	int p[2];
+	pipe(p);
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGIO);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	reset();
+	arm(p[0], 0);
+	pid_t c = fork();
+	if (c == 0) {
+		settle();
+		write(p[1], "x", 1);
+		_exit(0);
+	}
+	sigset_t wait_mask = old;
+	sigdelset(&wait_mask, SIGIO);
+	sigsuspend(&wait_mask);
+	SHOW("another process's write wakes sigsuspend", "%d", count[SIGIO]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	waitpid(c, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void tcp(void)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	bind(l, (struct sockaddr *)&a, sizeof a);
+	listen(l, 4);
+	getsockname(l, (struct sockaddr *)&a, &al);
+	reset();
+	arm(l, 0);
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&a, sizeof a);
+	settle();
+	SHOW("a connection to a listener: SIGIO", "%d", count[SIGIO] > 0);
+	int s = accept(l, NULL, NULL);
+	reset();
+	arm(s, SIGRTMIN + 2);
+	write(c, "data", 4);
+	settle();
+	printf("TCP data: rt %d, si_code %d, si_band %#lx\n", count[SIGRTMIN + 2] > 0, last_code,
+	       last_band);
+	close(s);
+	close(c);
+	close(l);
+}
+
+int main(void)
+{
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_sig;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIGIO, &sa, NULL);
+	sigaction(SIGRTMIN + 1, &sa, NULL);
+	sigaction(SIGRTMIN + 2, &sa, NULL);
+	int p[2], s[2];
+	pipe(p);
+	pair("pipe", p[0], p[1]);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	pair("socketpair", s[0], s[1]);
+	ioctl_form();
+	across_processes();
+	tcp();
+	return compat_done();
+}
