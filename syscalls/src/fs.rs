@@ -256,6 +256,12 @@ fn pwritev2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[5] & !0x1f != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    // A buffered write to a file can always wait for its pages: tmpfs
+    // and the host's filesystems refuse RWF_NOWAIT for it.
+    if a[5] & RWF_NOWAIT != 0 && fdget(ctx, a[0])?.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG
+    {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let off = position2(ctx, a[0], a[3])?;
     let buf = UserBuf::Vec(a[1], a[2]);
     const RWF_APPEND: u64 = 0x10;
@@ -561,14 +567,44 @@ fn newfstatat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn statx(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let flags = a[2] & !0x6000; // AT_STATX_SYNC_TYPE bits
-    if a[3] & 0x8000_0000 != 0 {
+    // AT_STATX_FORCE_SYNC and AT_STATX_DONT_SYNC are one or the other.
+    if a[2] & 0x6000 == 0x6000 || a[3] & 0x8000_0000 != 0 {
         return Err(Errno::EINVAL);
     }
+    let flags = a[2] & !0x6000;
     let s = stat_path(ctx, crate::abi::int(a[0]), a[1], flags)?;
-    let out = statx_bytes(&s, &ctx.proc_ref().creds.userns);
+    let mnt = mount_of_path(&abi::pcx(ctx), crate::abi::int(a[0]), a[1], flags);
+    let out = statx_bytes(&s, &ctx.proc_ref().creds.userns, mnt);
     put(ctx, a[4], &out)?;
     Ok(0)
+}
+
+/// The mount a *stat*at call's object is on: its id and whether the
+/// object is that mount's root (statx's stx_mnt_id and
+/// STATX_ATTR_MOUNT_ROOT).
+pub(crate) fn mount_of_path(
+    px: &Pcx<'_>,
+    dirfd: i32,
+    path: u64,
+    flags: u64,
+) -> Option<(u64, bool)> {
+    let p = if path == 0 {
+        Vec::new()
+    } else {
+        sentry::mm::read_cstr(px.mm, path, abi::PATH_MAX - 1).ok()?
+    };
+    if p.is_empty() {
+        let pl = if dirfd == libc::AT_FDCWD {
+            px.w.fs.lock().cwd.clone()
+        } else {
+            px.w.files.lock().get(dirfd).ok()?.place()?.clone()
+        };
+        let (rel, _) = pl.rel();
+        return Some((pl.mount.id, rel == pl.mount.root));
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+    let r = px.resolve(reg(dirfd), &p, follow).ok()?;
+    Some((r.mount.id, r.rel == r.mount.root))
 }
 
 /// The flags stat_path accepts.
@@ -576,12 +612,34 @@ pub(crate) const STAT_FLAGS: u64 = crate::abi::bits(
     (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | 0x6000) as i64,
 );
 
-/// struct statx for `s` (the basic stats), owners as `ns` sees them.
-pub(crate) fn statx_bytes(s: &Stat, ns: &UserNs) -> [u8; 256] {
+/// struct statx for `s` (the basic stats, and the birth time where the
+/// filesystem keeps one), owners as `ns` sees them; `mnt`: the mount's
+/// id and whether `s` is its root, when known.
+pub(crate) fn statx_bytes(s: &Stat, ns: &UserNs, mnt: Option<(u64, bool)>) -> [u8; 256] {
+    const STATX_BTIME: u32 = 0x800;
+    const STATX_MNT_ID: u32 = 0x1000;
+    // What every filesystem reports (Linux's generic attributes mask).
+    const ATTR_AUTOMOUNT: u64 = 0x1000;
+    const ATTR_MOUNT_ROOT: u64 = 0x2000;
+    const ATTR_DAX: u64 = 0x20_0000;
     let mut b = [0u8; 256];
     let w32 = |b: &mut [u8; 256], o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
     let w64 = |b: &mut [u8; 256], o: usize, v: u64| b[o..o + 8].copy_from_slice(&v.to_le_bytes());
-    w32(&mut b, 0, 0x7ff); // STATX_BASIC_STATS
+    let mut mask = 0x7ff; // STATX_BASIC_STATS
+    if s.btime != (0, 0) {
+        mask |= STATX_BTIME;
+        w64(&mut b, 80, crate::abi::bits(s.btime.0));
+        w32(&mut b, 88, u32::try_from(s.btime.1).unwrap_or(0));
+    }
+    if let Some((id, root)) = mnt {
+        mask |= STATX_MNT_ID;
+        w64(&mut b, 144, id);
+        if root {
+            w64(&mut b, 8, ATTR_MOUNT_ROOT);
+        }
+    }
+    w64(&mut b, 56, ATTR_AUTOMOUNT | ATTR_MOUNT_ROOT | ATTR_DAX);
+    w32(&mut b, 0, mask);
     w32(&mut b, 4, u32::try_from(s.blksize).unwrap_or(4096));
     w32(&mut b, 16, crate::abi::uint(s.nlink));
     w32(&mut b, 20, ns.uid_shown(s.uid));
@@ -1063,12 +1121,12 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         libc::F_SETFL => {
             let want = crate::abi::int(a[2]) & libc::O_ASYNC != 0;
-            set_async(ctx, &f, crate::abi::int(fd), want);
-            let changeable = libc::O_APPEND
-                | libc::O_NONBLOCK
-                | libc::O_ASYNC
-                | libc::O_DIRECT
-                | libc::O_NOATIME;
+            // A file that cannot signal keeps O_ASYNC off.
+            let mut changeable =
+                libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME;
+            if set_async(ctx, &f, crate::abi::int(fd), want) {
+                changeable |= libc::O_ASYNC;
+            }
             f.set_flags((f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable));
             Ok(0)
         }
@@ -1163,10 +1221,10 @@ const F_OWNER_PID: i32 = 1;
 const F_OWNER_PGRP: i32 = 2;
 
 /// O_ASYNC on or off for `f`, set through `fd`: SIGIO for its owner.
-fn set_async(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, on: bool) {
+fn set_async(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, on: bool) -> bool {
     let owed = ctx.k.vfs.fasync.clone();
     let c = ctx.caller();
-    sentry::fs::fasync::set(&owed, &c, f, fd, on);
+    sentry::fs::fasync::set(&owed, &c, f, fd, on)
 }
 
 /// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
@@ -1214,7 +1272,10 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         libc::FIOASYNC => {
             let on: i32 = get(ctx, a[2])?;
             let fl = f.flags();
-            set_async(ctx, &f, crate::abi::int(a[0]), on != 0);
+            let change = (fl & libc::O_ASYNC != 0) != (on != 0);
+            if change && !set_async(ctx, &f, crate::abi::int(a[0]), on != 0) {
+                return Err(Errno::ENOTTY);
+            }
             f.set_flags(if on != 0 {
                 fl | libc::O_ASYNC
             } else {
@@ -1244,14 +1305,14 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
-            // Regular files: the bytes from the position to the end.
-            let size = crate::abi::bits(f.ops.stat()?.size.max(0));
-            let pos = f.ops.seek(&f, 0, libc::SEEK_CUR).unwrap_or(0);
-            put(
-                ctx,
-                a[2],
-                &crate::abi::int(size.saturating_sub(pos).min(i32::MAX as u64)),
-            )?;
+            // Regular files: the bytes from the position to the end, an
+            // int (negative past the end, as Linux's i_size - f_pos).
+            let size = f.ops.stat()?.size.max(0);
+            let pos = crate::abi::long(f.ops.position(&f));
+            let n = size
+                .saturating_sub(pos)
+                .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+            put(ctx, a[2], &i32::try_from(n).unwrap_or(i32::MAX))?;
             Ok(0)
         }
         _ => f.ops.ioctl(ctx, &f, a[1], a[2]),
@@ -1644,7 +1705,7 @@ fn sync(_ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 fn syncfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    fdget(ctx, a[0])?;
+    fdget_io(ctx, a[0])?;
     Ok(0)
 }
 fn sync_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -1653,7 +1714,7 @@ fn sync_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & !KNOWN != 0 || off < 0 || n < 0 || off.checked_add(n).is_none() {
         return Err(Errno::EINVAL);
     }
-    let f = fdget(ctx, a[0])?;
+    let f = fdget_io(ctx, a[0])?;
     match f.ops.stat()?.mode & libc::S_IFMT {
         libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK | libc::S_IFLNK => {}
         _ => return Err(Errno::ESPIPE),
@@ -1714,8 +1775,8 @@ fn open_by_handle_at(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Err(Errno::EOPNOTSUPP)
 }
 fn fadvise64(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let f = fdget(ctx, a[0])?;
-    if a[3] > 5 {
+    let f = fdget_io(ctx, a[0])?;
+    if a[3] > 5 || crate::abi::long(a[2]) < 0 {
         return Err(Errno::EINVAL);
     }
     if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFIFO {

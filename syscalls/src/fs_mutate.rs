@@ -752,10 +752,25 @@ fn utimensat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
     };
     let attr = times_attr(ctx, t);
+    // No path: the fd itself (futimens), with no flags; from AT_FDCWD a
+    // NULL name is a bad pointer.
     if a[1] == 0 {
+        if crate::abi::int(a[0]) == libc::AT_FDCWD {
+            return Err(Errno::EFAULT);
+        }
+        if flags != 0 {
+            return Err(Errno::EINVAL);
+        }
         fdget(ctx, a[0])?;
         ns_ok()?;
         return set_fd(ctx, a[0], attr, false);
+    }
+    if flags & libc::AT_EMPTY_PATH != 0
+        && sentry::mm::read_cstr(&ctx.mm, a[1], 1).is_ok_and(|p| p.is_empty())
+    {
+        fdget(ctx, a[0])?;
+        ns_ok()?;
+        return set_fd(ctx, a[0], attr, true);
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let p = pcx(ctx);

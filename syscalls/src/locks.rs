@@ -184,6 +184,12 @@ pub fn flock(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     const LOCK_EX: u64 = 2;
     const LOCK_NB: u64 = 4;
     const LOCK_UN: u64 = 8;
+    // LOCK_MAND never worked; Linux 5.15 on ignores it, before the fd.
+    const LOCK_MAND: u64 = 32;
+    if a[1] & LOCK_MAND != 0 {
+        ctx.log_once("flock LOCK_MAND (ignored)");
+        return Ok(0);
+    }
     let f = crate::fs::fdget_io(ctx, a[0])?;
     let op = a[1];
     let owner = Owner::of_file(&f);

@@ -381,7 +381,7 @@ fn detached(ctx: &mut Ctx<'_, '_>, tree: Vec<Mount>, cloexec: bool) -> KResult<u
 /// What a (dirfd, path, flags) names: a place in the namespace, or the
 /// detached mount an fd holds (with AT_EMPTY_PATH and "").
 enum Named {
-    Place(Resolved),
+    Place(Box<Resolved>),
     Detached(Arc<File>),
 }
 
@@ -415,7 +415,7 @@ fn named(
         k.vfs.resolve(ctx, dirfd, &p, follow)?
     };
     r.stat.ok_or(Errno::ENOENT)?;
-    Ok(Named::Place(r))
+    Ok(Named::Place(Box::new(r)))
 }
 
 /// Where the mount an attached MountFd names is now (None while it is

@@ -136,7 +136,9 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
             return fstat(cx, a[0], a[2], false)
         }
         libc::SYS_statx
-            if a[3] & 0x8000_0000 == 0 && empty_path_of_fd(cx, a[0], a[1], a[2] & !0x6000) =>
+            if a[3] & 0x8000_0000 == 0
+                && a[2] & 0x6000 != 0x6000
+                && empty_path_of_fd(cx, a[0], a[1], a[2] & !0x6000) =>
         {
             return fstat(cx, a[0], a[4], true)
         }
@@ -198,7 +200,7 @@ fn path_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
         libc::SYS_stat => walk(cx, |p| stat_to(p, AT_FDCWD, a[0], 0, a[1], false)),
         libc::SYS_lstat => walk(cx, |p| stat_to(p, AT_FDCWD, a[0], NOFOLLOW, a[1], false)),
         libc::SYS_newfstatat => walk(cx, |p| stat_to(p, int(a[0]), a[1], a[3], a[2], false)),
-        libc::SYS_statx if a[3] & 0x8000_0000 == 0 => walk(cx, |p| {
+        libc::SYS_statx if a[3] & 0x8000_0000 == 0 && a[2] & 0x6000 != 0x6000 => walk(cx, |p| {
             stat_to(p, int(a[0]), a[1], a[2] & !0x6000, a[4], true)
         }),
         libc::SYS_access => walk(cx, |p| fs::access_in(p, AT_FDCWD, a[0], a[1], 0)),
@@ -356,7 +358,8 @@ fn change(cx: &Unlocked<'_>, call: impl FnOnce(&Pcx<'_>) -> KResult<u64>) -> Opt
 fn stat_to(p: &Pcx<'_>, dirfd: i32, path: u64, flags: u64, out: u64, statx: bool) -> KResult<u64> {
     let s = fs::stat_path_in(p, dirfd, path, flags)?;
     if statx {
-        sentry::mm::write_obj(p.mm, out, &fs::statx_bytes(&s, &p.creds()?.userns))?;
+        let mnt = fs::mount_of_path(p, dirfd, path, flags);
+        sentry::mm::write_obj(p.mm, out, &fs::statx_bytes(&s, &p.creds()?.userns, mnt))?;
     } else {
         sentry::mm::write_obj(p.mm, out, &fs::linux_stat(&s, &p.creds()?.userns))?;
     }
@@ -387,7 +390,11 @@ fn fstat(cx: &Unlocked<'_>, fd: u64, out: u64, statx: bool) -> Option<KResult<u6
     let s = f.stat();
     Some(s.and_then(|s| {
         if statx {
-            sentry::mm::write_obj(cx.mm, out, &crate::fs::statx_bytes(&s, &cx.creds.userns))?;
+            let mnt = f
+                .place()
+                .map(|pl| (pl.mount.id, pl.rel().0 == pl.mount.root));
+            let b = crate::fs::statx_bytes(&s, &cx.creds.userns, mnt);
+            sentry::mm::write_obj(cx.mm, out, &b)?;
         } else {
             sentry::mm::write_obj(cx.mm, out, &crate::fs::linux_stat(&s, &cx.creds.userns))?;
         }

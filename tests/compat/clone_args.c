@@ -118,9 +118,15 @@ static void wnothread(void)
 	EXPECT_ERR("__WNOTHREAD skips another thread's child",
 		   waitpid(forked_in_thread, &st, __WNOTHREAD), ECHILD);
 	pthread_join(t, NULL);
-	/* The forking thread is gone: its child is the main thread's now. */
-	CHECK("__WNOTHREAD after the thread left",
-	      waitpid(forked_in_thread, &st, __WNOTHREAD) == forked_in_thread);
+	/* The forking thread is gone: its child is the main thread's now
+	 * (once the thread's exit is complete, a moment after the join). */
+	pid_t got = -1;
+	for (int i = 0; i < 200 && got != forked_in_thread; i++) {
+		got = waitpid(forked_in_thread, &st, __WNOTHREAD);
+		if (got != forked_in_thread)
+			usleep(10000);
+	}
+	CHECK("__WNOTHREAD after the thread left", got == forked_in_thread);
 }
 
 static void clear_sighand(void)

@@ -21,6 +21,9 @@ pub struct Stat {
     pub mtime: (i64, i64),
     /// (sec, nsec)
     pub ctime: (i64, i64),
+    /// Birth time (sec, nsec), where the filesystem keeps one; (0, 0)
+    /// where it does not (statx leaves STATX_BTIME out).
+    pub btime: (i64, i64),
 }
 
 impl Stat {
@@ -43,6 +46,7 @@ impl Stat {
             atime: (st.st_atime as i64, st.st_atime_nsec as i64),
             mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
             ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+            btime: (0, 0),
         }
     }
 

@@ -108,14 +108,16 @@ impl Drop for Registration {
 }
 
 /// Turns O_ASYNC on (`fd`: the fd it was set through) or off for `file`.
-pub fn set(owed: &Arc<Owed>, c: &super::vfs::Caller, file: &Arc<File>, fd: i32, on: bool) {
+/// False when the file cannot signal (nothing here wakes for it: a
+/// regular file, a host fd), which Linux's files without ->fasync are.
+pub fn set(owed: &Arc<Owed>, c: &super::vfs::Caller, file: &Arc<File>, fd: i32, on: bool) -> bool {
     let mut slot = file.fasync.lock();
     if !on {
         *slot = None;
-        return;
+        return true;
     }
     if slot.is_some() {
-        return;
+        return true;
     }
     let mut mask = EV_ERR | EV_HUP;
     if file.readable() {
@@ -131,6 +133,9 @@ pub fn set(owed: &Arc<Owed>, c: &super::vfs::Caller, file: &Arc<File>, fd: i32, 
         owed: owed.clone(),
     });
     let queues = file.ops.wait_queues(c, mask);
+    if queues.is_empty() {
+        return false;
+    }
     for (q, ev) in &queues {
         q.add(waker.clone(), *ev);
     }
@@ -140,6 +145,7 @@ pub fn set(owed: &Arc<Owed>, c: &super::vfs::Caller, file: &Arc<File>, fd: i32, 
         queues,
         owed: owed.clone(),
     });
+    true
 }
 
 /// The si_code (POLL_*) and si_band of an owed signal, as Linux's

@@ -76,6 +76,7 @@ fn stat_of(s: &gofer::FileStat) -> Stat {
         atime: s.atime,
         mtime: s.mtime,
         ctime: s.ctime,
+        btime: (0, 0),
     }
 }
 

@@ -62,7 +62,7 @@ impl OverlayFs {
     pub fn new(upper: TmpFs, lower: Arc<dyn Filesystem>, lower_root: &[u8]) -> Arc<OverlayFs> {
         Arc::new_cyclic(|me| OverlayFs {
             me: me.clone(),
-            upper: Arc::new(upper),
+            upper: Arc::new(upper.upper_layer()),
             lower,
             lower_root: lower_root.to_vec(),
             whiteouts: Mutex::new(HashSet::new()),

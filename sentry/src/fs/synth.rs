@@ -49,7 +49,8 @@ pub fn seek_in(f: &File, off: i64, whence: i32, size: u64) -> KResult<u64> {
         libc::SEEK_END => crate::num::sbits(size),
         _ => return Err(Errno::EINVAL),
     };
-    let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+    // Past the largest offset is EINVAL, as vfs_setpos says.
+    let new = base.checked_add(off).ok_or(Errno::EINVAL)?;
     if new < 0 {
         return Err(Errno::EINVAL);
     }

@@ -340,6 +340,8 @@ struct Inode {
     atime: (i64, i64),
     mtime: (i64, i64),
     ctime: (i64, i64),
+    /// When it was made.
+    btime: (i64, i64),
     data: Data,
     /// Extended attributes, by full name ("user.x").
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -421,6 +423,9 @@ pub struct TmpFs {
     limit: u64,
     /// Where file data lives.
     mf: Arc<MemFile>,
+    /// Its files show tmpfs's seals (F_SEAL_SEAL); not as an overlay's
+    /// upper layer, whose files are the overlay's.
+    seals_shown: bool,
 }
 
 fn now() -> (i64, i64) {
@@ -513,6 +518,7 @@ impl TmpFs {
                 atime: t,
                 mtime: t,
                 ctime: t,
+                btime: t,
                 data: Data::Dir(BTreeMap::new()),
                 xattrs: BTreeMap::new(),
                 charged_to: None,
@@ -524,7 +530,20 @@ impl TmpFs {
             used: Arc::new(AtomicU64::new(0)),
             limit,
             mf: mf.clone(),
+            seals_shown: true,
         }
+    }
+
+    /// This tmpfs as an overlay's upper layer.
+    pub fn upper_layer(mut self) -> TmpFs {
+        self.seals_shown = false;
+        self
+    }
+
+    /// What a new open handle's seals are (see `seals_shown`).
+    fn plain_seals(&self) -> Option<Arc<AtomicU32>> {
+        self.seals_shown
+            .then(|| Arc::new(AtomicU32::new(super::file::F_SEAL_SEAL)))
     }
 
     fn walk(&self, rel: &[u8]) -> KResult<Node> {
@@ -587,6 +606,7 @@ impl TmpFs {
             atime: t,
             mtime: t,
             ctime: t,
+            btime: t,
             data,
             xattrs: BTreeMap::new(),
             charged_to: Some(self.used.clone()),
@@ -645,7 +665,7 @@ impl Filesystem for TmpFs {
             dev: self.dev,
             used: self.used.clone(),
             limit: self.limit,
-            seals: None,
+            seals: self.plain_seals(),
         }))
     }
 
@@ -697,7 +717,7 @@ impl Filesystem for TmpFs {
             dev: self.dev,
             used: self.used.clone(),
             limit: self.limit,
-            seals: None,
+            seals: self.plain_seals(),
         }))
     }
 
@@ -976,7 +996,8 @@ struct TmpHandle {
     dev: u64,
     used: Arc<AtomicU64>,
     limit: u64,
-    /// memfd_create files: their seals.
+    /// Seals: a memfd_create file's; any other file has F_SEAL_SEAL
+    /// (nothing can be added), as Linux's tmpfs files do.
     seals: Option<Arc<AtomicU32>>,
 }
 
@@ -1236,10 +1257,12 @@ fn stat_of(dev: u64, n: &Inode) -> Stat {
         rdev: n.rdev,
         size,
         blksize: 4096,
-        blocks: blocks.unwrap_or((size + 511) / 512),
+        // Directories, links and nodes hold no pages.
+        blocks: blocks.unwrap_or(0),
         atime: n.atime,
         mtime: n.mtime,
         ctime: n.ctime,
+        btime: n.btime,
     }
 }
 
@@ -1261,6 +1284,7 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32, mf: &Arc<MemFile>) -> B
             atime: t,
             mtime: t,
             ctime: t,
+            btime: t,
             data: Data::File(Contents::new(mf)),
             xattrs: BTreeMap::new(),
             charged_to: Some(used.clone()),
