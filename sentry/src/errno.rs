@@ -95,6 +95,7 @@ errnos!(
     EIDRM,
     ENOMSG,
     ENOPKG,
+    EALREADY,
 );
 
 impl Errno {

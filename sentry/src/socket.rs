@@ -112,6 +112,14 @@ pub trait Socket: Send + Sync {
     fn connect_pending(&self) -> bool {
         false
     }
+    /// A non-blocking connect that could not finish now (`err`: EAGAIN
+    /// for a full backlog, ECONNREFUSED) goes on in the background, as
+    /// TCP's handshake would: the outcome shows in poll and SO_ERROR.
+    /// False when the socket does not do that (the caller returns `err`).
+    fn connect_in_background(&self, err: Errno) -> bool {
+        let _ = err;
+        false
+    }
     /// SHUT_RD, SHUT_WR or SHUT_RDWR; waiters are notified.
     fn shutdown(&self, how: i32) -> KResult<()>;
     /// The socket's own address (getsockname).
@@ -171,7 +179,7 @@ pub fn generic_option<S: Socket + ?Sized>(s: &S, level: i32, name: i32) -> KResu
 /// The SOL_SOCKET options a socket keeps whatever its family: flags
 /// reported back as set (SO_REUSEADDR, SO_KEEPALIVE, ...), SO_LINGER and
 /// the SO_RCVTIMEO/SO_SNDTIMEO timeouts, which blocking calls honour.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SockOpts {
     ints: std::collections::BTreeMap<i32, i32>,
     linger: [i32; 2],
@@ -224,10 +232,14 @@ impl SockOpts {
         Some(match name {
             libc::SO_LINGER => (|| {
                 let b = value.get(..8).ok_or(Errno::EINVAL)?;
-                self.linger = [
-                    i32::from_ne_bytes(b[..4].try_into().unwrap()),
-                    i32::from_ne_bytes(b[4..].try_into().unwrap()),
-                ];
+                let on = i32::from_ne_bytes(b[..4].try_into().unwrap());
+                // On is a flag (read back as 1); turning it off keeps the
+                // time, as Linux's SOCK_LINGER and sk_lingertime do.
+                if on == 0 {
+                    self.linger[0] = 0;
+                } else {
+                    self.linger = [1, i32::from_ne_bytes(b[4..].try_into().unwrap())];
+                }
                 Ok(())
             })(),
             libc::SO_RCVTIMEO | libc::SO_SNDTIMEO => timeval(value).map(|t| {

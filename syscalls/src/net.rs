@@ -275,10 +275,31 @@ fn connect(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let s = socket_of(&f);
     let node = lookup_node(ctx, s, &addr)?;
     let deadline = deadline_of(&f, true);
+    let mut waited = false;
     loop {
         match s.connect(ctx, &addr, node) {
-            Err(e) if e == Errno::EAGAIN && s.connect_again() && !f.nonblocking() => {
-                wait_ready_until(ctx, &f, libc::POLLOUT, deadline)?;
+            Err(e)
+                if f.nonblocking()
+                    && (e == Errno::EAGAIN || e == Errno::ECONNREFUSED)
+                    && s.connect_in_background(e) =>
+            {
+                return Err(Errno::EINPROGRESS)
+            }
+            // Waiting for room in a backlog (and, once waited, for the
+            // connect that goes on): SO_SNDTIMEO leaves a TCP connect
+            // going in the background (EINPROGRESS), a unix one EAGAIN.
+            Err(e)
+                if (e == Errno::EAGAIN || (e == Errno::EALREADY && waited))
+                    && s.connect_again()
+                    && !f.nonblocking() =>
+            {
+                waited = true;
+                match wait_ready_until(ctx, &f, libc::POLLOUT, deadline) {
+                    Err(e) if e == Errno::EAGAIN && s.family() != libc::AF_UNIX => {
+                        return Err(Errno::EINPROGRESS)
+                    }
+                    r => r?,
+                }
             }
             // A host socket's handshake (`--network host`): once it is
             // over, connecting again gives its outcome, as Linux's

@@ -115,6 +115,9 @@ pub fn loopback_for(ip: IpAddr) -> IpAddr {
 struct Binding {
     sock: Weak<LocalSocket>,
     addr: SocketAddr,
+    /// IPV6_V6ONLY when bound (it cannot change after): a v6 wildcard
+    /// that does not cover v4.
+    v6only: bool,
 }
 
 /// The ports of one network namespace.
@@ -124,11 +127,22 @@ pub struct Ports {
     next: Mutex<u16>,
 }
 
-/// Whether two bound addresses overlap: one is the wildcard of its kind
-/// (a v6 wildcard covers v4 too) or they are equal.
-fn overlap(a: IpAddr, b: IpAddr) -> bool {
-    let covers = |w: IpAddr, o: IpAddr| w.is_unspecified() && (w.is_ipv6() || o.is_ipv4());
-    covers(a, b) || covers(b, a) || a == b
+/// Whether a wildcard bound as `w` (`v6only`: IPV6_V6ONLY) takes
+/// traffic for `o`: a v4 wildcard v4's, a v6 one v6's and, unless
+/// v6-only, v4's too.
+fn covers(w: IpAddr, v6only: bool, o: IpAddr) -> bool {
+    w.is_unspecified()
+        && if w.is_ipv6() {
+            o.is_ipv6() || !v6only
+        } else {
+            o.is_ipv4()
+        }
+}
+
+/// Whether two bound addresses (with their V6ONLY) overlap: one covers
+/// the other, or they are equal.
+fn overlap(a: (IpAddr, bool), b: (IpAddr, bool)) -> bool {
+    covers(a.0, a.1, b.0) || covers(b.0, b.1, a.0) || a.0 == b.0
 }
 
 impl Ports {
@@ -146,13 +160,15 @@ impl Ports {
         // Sockets looked at are let go after the table's lock: a last
         // reference dropped under it would deadlock in the drop's sweep.
         let mut seen: Vec<Arc<LocalSocket>> = Vec::new();
+        let v6only = me.v6only();
         let mut b = self.bound.lock();
         let mut free = |b: &HashMap<(Proto, u16), Vec<Binding>>, port: u16| {
             b.get(&(proto, port)).is_none_or(|v| {
                 v.iter().all(|x| match x.sock.upgrade() {
                     None => true,
                     Some(o) => {
-                        let ok = !overlap(x.addr.ip(), addr.ip()) || (reuse(&o) && reuse(me));
+                        let ok = !overlap((x.addr.ip(), x.v6only), (addr.ip(), v6only))
+                            || (reuse(&o) && reuse(me));
                         seen.push(o);
                         ok
                     }
@@ -193,6 +209,7 @@ impl Ports {
         v.push(Binding {
             sock: s.clone(),
             addr: bound,
+            v6only,
         });
         drop(b);
         drop(seen);
@@ -209,27 +226,39 @@ impl Ports {
         want: impl Fn(&LocalSocket) -> bool,
     ) -> Option<Arc<LocalSocket>> {
         // Upgraded under the table's lock, looked at (and let go) after it.
-        let found: Vec<(SocketAddr, Arc<LocalSocket>)> = {
+        let found: Vec<(SocketAddr, bool, Arc<LocalSocket>)> = {
             let b = self.bound.lock();
             let v = b.get(&(proto, dest.port()))?;
             v.iter()
-                .filter_map(|x| Some((x.addr, x.sock.upgrade()?)))
+                .filter_map(|x| Some((x.addr, x.v6only, x.sock.upgrade()?)))
                 .collect()
         };
         let mut wild = None;
-        for (addr, s) in found {
+        for (addr, v6only, s) in found {
             if !want(&s) {
                 continue;
             }
             if addr.ip() == dest.ip() {
                 return Some(s);
             }
-            let takes = addr.ip().is_unspecified() && (addr.is_ipv6() || dest.is_ipv4());
+            let takes = covers(addr.ip(), v6only, dest.ip());
             if takes && wild.is_none() {
                 wild = Some(s);
             }
         }
         wild
+    }
+
+    /// Takes `me`'s binding of `port` back (a datagram socket's
+    /// disconnect undoing its autobind).
+    pub fn unbind(&self, proto: Proto, port: u16, me: &LocalSocket) {
+        let mut b = self.bound.lock();
+        if let Some(v) = b.get_mut(&(proto, port)) {
+            v.retain(|x| x.sock.strong_count() > 0 && !std::ptr::eq(x.sock.as_ptr(), me));
+            if v.is_empty() {
+                b.remove(&(proto, port));
+            }
+        }
     }
 
     /// Forgets the dead bindings of a port.
@@ -266,6 +295,69 @@ impl LocalSocket {
         st.opts.flag(libc::SO_REUSEPORT) || (st.opts.flag(libc::SO_REUSEADDR) && !listening)
     }
 
+    /// A loopback TCP socket's state as Linux names it, from what each
+    /// side has shut: ESTABLISHED (1), FIN_WAIT2 (5, our FIN sent),
+    /// CLOSE_WAIT (8, theirs received), CLOSE (7: both, a reset, never
+    /// connected), LISTEN (10).
+    pub(super) fn loopback_state(&self) -> u8 {
+        let (peer, sent_fin, peer_fin) = {
+            let st = self.st.lock();
+            if st.retry.is_some() {
+                return 2; // SYN_SENT
+            }
+            match &st.conn {
+                super::Conn::Listening { .. } => return 10,
+                super::Conn::None => return 7,
+                super::Conn::Connected { peer, .. } => (
+                    peer.clone(),
+                    st.shutdown & super::SEND_SHUTDOWN != 0,
+                    st.peer_fin,
+                ),
+            }
+        };
+        // The peer's lock only after ours is let go.
+        let got_fin = peer_fin
+            || peer
+                .upgrade()
+                .is_none_or(|p| p.st.lock().shutdown & super::SEND_SHUTDOWN != 0);
+        match (sent_fin, got_fin) {
+            (false, false) => 1,
+            (true, false) => 5,
+            (false, true) => 8,
+            (true, true) => 7,
+        }
+    }
+
+    /// shutdown(SHUT_RD) of a TCP listener: it stops listening (Linux's
+    /// tcp_disconnect), its waiting connections are reset, and a blocked
+    /// accept wakes to EINVAL.
+    pub(super) fn stop_listening(&self) {
+        let mut st = self.st.lock();
+        let super::Conn::Listening { pending, .. } = &mut st.conn else {
+            return;
+        };
+        let pending = std::mem::take(pending);
+        st.conn = super::Conn::None;
+        // A closed socket, shut down no more (tcp_disconnect).
+        st.shutdown = 0;
+        let ext = std::mem::take(&mut st.ext);
+        drop(st);
+        drop(pending);
+        drop(ext);
+        self.rx.wq.notify(crate::kernel::waitq::EV_ALL);
+    }
+
+    /// IPV6_V6ONLY: an AF_INET6 socket that has nothing to do with v4.
+    pub(super) fn v6only(&self) -> bool {
+        self.v6()
+            && self
+                .st
+                .lock()
+                .proto_opts
+                .get(&(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY))
+                .is_some_and(|&v| v != 0)
+    }
+
     fn listening(&self) -> bool {
         matches!(self.st.lock().conn, super::Conn::Listening { .. })
     }
@@ -292,6 +384,18 @@ impl LocalSocket {
     /// bind(2) of an AF_INET/AF_INET6 socket.
     pub(super) fn inet_bind(&self, a: &[u8]) -> KResult<()> {
         let addr = parse(self.family, a)?;
+        // A v4-mapped address is no address of a v6-only socket.
+        if addr.is_ipv4() && self.v6only() {
+            return Err(Errno::EINVAL);
+        }
+        let r = self.inet_bind_addr(addr);
+        if r.is_ok() {
+            self.st.lock().user_bound = true;
+        }
+        r
+    }
+
+    fn inet_bind_addr(&self, addr: SocketAddr) -> KResult<()> {
         if self.st.lock().local.is_some() {
             return Err(Errno::EINVAL);
         }
@@ -336,7 +440,20 @@ impl LocalSocket {
     /// of its kind; anything neither on lo nor on the interface's network
     /// (`--network sandbox`) is unreachable.
     fn destination(&self, a: &[u8]) -> KResult<SocketAddr> {
-        let mut d = parse(self.family, a)?;
+        // An AF_INET6 datagram socket takes a sockaddr_in as the v4
+        // address it maps (Linux's udpv6 and ip6_datagram_connect).
+        let v4_given = self.v6()
+            && self.kind == libc::SOCK_DGRAM
+            && a.len() >= 2
+            && i32::from(u16::from_ne_bytes([a[0], a[1]])) == libc::AF_INET;
+        let mut d = if v4_given {
+            parse(libc::AF_INET, a)?
+        } else {
+            parse(self.family, a)?
+        };
+        if d.is_ipv4() && self.v6only() {
+            return Err(Errno::ENETUNREACH);
+        }
         if d.ip().is_unspecified() {
             d.set_ip(loopback_for(d.ip()));
         }
@@ -349,8 +466,12 @@ impl LocalSocket {
     /// The socket's own address for traffic to `dest`: its bound one,
     /// with the wildcard made the loopback address of `dest`'s kind.
     fn source(&self, dest: SocketAddr) -> SocketAddr {
-        let l = self.st.lock().local.unwrap_or_else(|| self.any());
-        if !l.ip().is_unspecified() {
+        let (l, user_bound) = {
+            let st = self.st.lock();
+            (st.local.unwrap_or_else(|| self.any()), st.user_bound)
+        };
+        // An address a connect picked is picked again for the next.
+        if !l.ip().is_unspecified() && (user_bound || self.kind != libc::SOCK_DGRAM) {
             return l;
         }
         if self.is_own(dest.ip()) || self.is_remote(dest.ip()) {
@@ -370,9 +491,17 @@ impl LocalSocket {
     pub(super) fn inet_connect(&self, ctx: &crate::kernel::Ctx<'_, '_>, a: &[u8]) -> KResult<()> {
         let unspec = a.len() >= 2 && u16::from_ne_bytes([a[0], a[1]]) == FAM_UNSPEC;
         if unspec {
-            // A datagram socket forgets its peer.
+            // A datagram socket forgets its peer, and the address and port
+            // it was given for it unless bind chose them.
             if self.kind == libc::SOCK_DGRAM {
-                self.st.lock().remote = None;
+                let mut st = self.st.lock();
+                st.remote = None;
+                if !st.user_bound {
+                    if let Some(l) = st.local.take() {
+                        drop(st);
+                        self.names.ports.unbind(self.proto(), l.port(), self);
+                    }
+                }
             }
             return Ok(());
         }
@@ -389,9 +518,31 @@ impl LocalSocket {
             st.local = Some(src);
             return Ok(());
         }
+        if self.st.lock().retry.is_some() {
+            self.finish_connect();
+            let mut st = self.st.lock();
+            if st.retry.is_some() {
+                return Err(Errno::EALREADY);
+            }
+            // Done now: this connect reports it (the handshake was
+            // already under way, so not as EINPROGRESS).
+            st.fresh = false;
+            st.unreported = false;
+            if matches!(st.conn, super::Conn::Connected { .. }) {
+                return Ok(());
+            }
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+        }
         {
-            let st = self.st.lock();
+            // The success of an earlier non-blocking connect, told once.
+            let mut st = self.st.lock();
             if !matches!(st.conn, super::Conn::None) {
+                let connected = matches!(st.conn, super::Conn::Connected { .. });
+                if connected && std::mem::take(&mut st.unreported) {
+                    return Ok(());
+                }
                 return Err(Errno::EISCONN);
             }
         }
@@ -399,20 +550,72 @@ impl LocalSocket {
             return Err(Errno::ECONNREFUSED);
         }
         self.inet_autobind()?;
+        let cred = super::ucred_of(ctx);
+        let r = self.loopback_connect(dest, cred);
+        if r == Err(Errno::EAGAIN) {
+            // A full backlog: a non-blocking caller leaves it to go on.
+            // Like a SYN sent again, it is tried again when the socket is
+            // looked at (poll, which the listener's accept wakes; SO_ERROR;
+            // connect; a read or write).
+            self.st.lock().retry = Some((dest, cred));
+        }
+        r
+    }
+
+    /// A loopback TCP connect to `dest` as `cred`: EAGAIN while the
+    /// listener's backlog is full.
+    fn loopback_connect(&self, dest: SocketAddr, cred: super::Ucred) -> KResult<()> {
         let listener = self
             .names
             .ports
             .find(Proto::Tcp, dest, LocalSocket::listening)
             .ok_or(Errno::ECONNREFUSED)?;
         let src = self.source(dest);
-        self.connect_to(&listener, super::ucred_of(ctx), |st| {
+        self.connect_to(&listener, cred, |st| {
             st.local = Some(dest);
             st.remote = Some(src);
         })?;
         let mut st = self.st.lock();
         st.local = Some(src);
         st.remote = Some(dest);
+        st.retry = None;
+        st.fresh = true;
         Ok(())
+    }
+
+    /// Moves a background connect on (when it is looked at: poll,
+    /// SO_ERROR, connect again): connected once the backlog has room,
+    /// refused when the listener went.
+    pub(super) fn finish_connect(&self) {
+        let Some((dest, cred)) = self.st.lock().retry else {
+            return;
+        };
+        match self.loopback_connect(dest, cred) {
+            // Made in the background: the next connect call reports it.
+            Ok(()) => {
+                let mut st = self.st.lock();
+                st.fresh = false;
+                st.unreported = true;
+            }
+            Err(e) if e == Errno::EAGAIN => {}
+            Err(e) => {
+                let mut st = self.st.lock();
+                st.retry = None;
+                st.connecting = None;
+                st.err = Some(e);
+                st.shutdown = super::SHUTDOWN_MASK;
+            }
+        }
+    }
+
+    /// A non-blocking connect the other side refused: the error waits in
+    /// SO_ERROR, and the socket is closed.
+    pub(super) fn refused(&self) {
+        let mut st = self.st.lock();
+        st.err = Some(Errno::ECONNREFUSED);
+        st.shutdown = super::SHUTDOWN_MASK;
+        drop(st);
+        self.rx.wq.notify(crate::kernel::waitq::EV_ALL);
     }
 
     pub(super) fn inet_sockname(&self) -> Vec<u8> {
@@ -436,9 +639,16 @@ impl LocalSocket {
             if let Some(c) = self.ext_tcp() {
                 return self.tcp_send(&c, data);
             }
-            if !matches!(self.st.lock().conn, super::Conn::Connected { .. }) {
+            self.finish_connect();
+            let st = self.st.lock();
+            if st.retry.is_some() {
+                // Still connecting: nothing can be sent yet.
+                return Err(Errno::EAGAIN);
+            }
+            if !matches!(st.conn, super::Conn::Connected { .. }) {
                 return Err(Errno::EPIPE);
             }
+            drop(st);
             return self.send_once(data, None, anc, own);
         }
         let dest = match to {
@@ -452,8 +662,17 @@ impl LocalSocket {
         if data.len() > max {
             return Err(Errno::EMSGSIZE);
         }
-        if self.st.lock().shutdown & super::SEND_SHUTDOWN != 0 {
-            return Err(Errno::EPIPE);
+        {
+            let mut st = self.st.lock();
+            if st.shutdown & super::SEND_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+            // An ICMP error a connected socket heard of fails this send.
+            if to.is_none() {
+                if let Some(e) = st.err.take() {
+                    return Err(e);
+                }
+            }
         }
         self.inet_autobind()?;
         if self.is_remote(dest.ip()) {
@@ -479,7 +698,9 @@ impl LocalSocket {
             }
             src.set_ip(a);
         }
-        let Some(t) = self.names.ports.find(self.proto(), dest, |_| true) else {
+        // A connected datagram socket takes only its peer's datagrams.
+        let takes_from = |o: &LocalSocket| o.st.lock().remote.is_none_or(|r| r == src);
+        let Some(t) = self.names.ports.find(self.proto(), dest, takes_from) else {
             if dest == super::dns::RESOLVER && self.proto() == Proto::Udp {
                 if let Some(r) = self.names.dns.get() {
                     r.forward(src, data);
@@ -591,6 +812,12 @@ impl LocalSocket {
         }
         self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
         let mut v = crate::socket::int_option(value)?;
+        // V6ONLY is fixed once the socket has a port.
+        if (level, name) == (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)
+            && self.st.lock().local.is_some()
+        {
+            return Err(Errno::EINVAL);
+        }
         if level == libc::IPPROTO_UDPLITE {
             // As Linux: a coverage under the header's 8 bytes is 8.
             v = if v != 0 && v < 8 {
@@ -652,13 +879,9 @@ impl LocalSocket {
     /// struct tcp_info (104 bytes), with what a loopback connection has:
     /// its state and segment sizes.
     fn tcp_info(&self) -> Vec<u8> {
-        // TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN.
-        let remote = self.ext_tcp().map(|c| c.linux_state());
-        let state: u8 = match self.st.lock().conn {
-            _ if remote.is_some() => remote.unwrap_or(7),
-            super::Conn::Connected { .. } => 1,
-            super::Conn::Listening { .. } => 10,
-            super::Conn::None => 7,
+        let state = match self.ext_tcp() {
+            Some(c) => c.linux_state(),
+            None => self.loopback_state(),
         };
         let mut v = vec![0u8; 104];
         v[0] = state;
@@ -693,12 +916,17 @@ mod tests {
 
     #[test]
     fn wildcards_overlap_their_kind() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| (s.parse::<IpAddr>().unwrap(), false);
+        let v6only = |s: &str| (s.parse::<IpAddr>().unwrap(), true);
         assert!(overlap(ip("0.0.0.0"), ip("127.0.0.1")));
         assert!(overlap(ip("::"), ip("127.0.0.1")));
         assert!(!overlap(ip("0.0.0.0"), ip("::1")));
         assert!(overlap(ip("::1"), ip("::1")));
         assert!(!overlap(ip("127.0.0.1"), ip("127.0.0.2")));
+        assert!(!overlap(v6only("::"), ip("0.0.0.0")), "a v6-only wildcard leaves v4 be");
+        assert!(!overlap(v6only("::"), ip("127.0.0.1")));
+        assert!(overlap(v6only("::"), ip("::1")));
+        assert!(overlap(v6only("::"), ip("::")));
     }
 
     #[test]

@@ -87,6 +87,15 @@ pub(crate) struct State {
     peer_fin: bool,
     /// The listener a blocking connect waits for room on.
     connecting: Option<Weak<LocalSocket>>,
+    /// A loopback TCP connect going on in the background (a non-blocking
+    /// one that met a full backlog): where to, and as whom.
+    retry: Option<(SocketAddr, Ucred)>,
+    /// TCP: this call's connect made the connection (a non-blocking
+    /// caller is told EINPROGRESS all the same).
+    fresh: bool,
+    /// TCP: a non-blocking connect said EINPROGRESS and its success was
+    /// not reported yet: the next connect returns 0, then EISCONN.
+    unreported: bool,
     /// The last writer's credentials (a plain write does not name its
     /// caller; `before_transfer` records it).
     writer: Ucred,
@@ -95,6 +104,9 @@ pub(crate) struct State {
     /// peer's, and the IPPROTO_TCP/IP/IPV6 options kept.
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,
+    /// bind(2) chose the address (not an autobind or a connect): a
+    /// datagram socket's connect keeps it, and AF_UNSPEC does not undo it.
+    user_bound: bool,
     proto_opts: std::collections::BTreeMap<(i32, i32), i32>,
     /// Its part in the netstack (`remote`), if any.
     ext: remote::Ext,
@@ -152,10 +164,14 @@ impl LocalSocket {
                 peercred: None,
                 peer_fin: false,
                 connecting: None,
+                retry: None,
+                fresh: false,
+                unreported: false,
                 writer: Ucred::default(),
                 opts: SockOpts::default(),
                 local: None,
                 remote: None,
+                user_bound: false,
                 proto_opts: Default::default(),
                 ext: Default::default(),
             }),
@@ -267,6 +283,11 @@ impl LocalSocket {
         let mut l = listener.st.lock();
         let (listener_cred, listener_name, listener_pass) =
             (l.peercred, l.name.clone(), l.passcred);
+        // A TCP connection starts with its listener's options (Linux
+        // clones the listening socket).
+        let inherited = listener
+            .inet()
+            .then(|| (l.opts.clone(), l.proto_opts.clone(), l.sndbuf, l.rcvbuf));
         let Conn::Listening { backlog, pending } = &mut l.conn else {
             return Err(Errno::ECONNREFUSED);
         };
@@ -285,6 +306,12 @@ impl LocalSocket {
             s.peercred = Some(cred);
             s.name = listener_name;
             s.passcred = listener_pass;
+            if let Some((opts, proto_opts, sndbuf, rcvbuf)) = inherited {
+                s.opts = opts;
+                s.proto_opts = proto_opts;
+                s.sndbuf = sndbuf;
+                s.rcvbuf = rcvbuf;
+            }
             init(&mut s);
         }
         pending.push_back(server);
@@ -314,9 +341,11 @@ impl LocalSocket {
         let mut st = self.st.lock();
         if st.peer_fin && st.shutdown & SEND_SHUTDOWN == 0 {
             if !data.is_empty() {
-                // Lost to the peer's reset; the socket is closed after it.
+                // Lost to the peer's reset; the socket is closed after it,
+                // with EPIPE pending (Linux's tcp_reset in CLOSE_WAIT).
                 st.peer_fin = false;
                 st.shutdown = SHUTDOWN_MASK;
+                st.err = Some(Errno::EPIPE);
                 drop(st);
                 self.rx.wq.notify(EV_IN | EV_OUT | EV_HUP);
             }
@@ -398,8 +427,13 @@ impl LocalSocket {
                 return self.tcp_recv(&c, max, peek);
             }
         }
+        // A background connect not done yet has nothing to read.
+        self.finish_connect();
         let (shutdown, connected) = {
             let st = self.st.lock();
+            if st.retry.is_some() {
+                return Err(Errno::EAGAIN);
+            }
             if matches!(st.conn, Conn::Listening { .. }) {
                 // TCP's listener is not connected; a unix one is invalid.
                 return Err(if self.inet() {
@@ -663,6 +697,10 @@ impl Socket for LocalFile {
         if s.kind == libc::SOCK_DGRAM {
             return Err(Errno::EOPNOTSUPP);
         }
+        // A connected socket cannot listen, before any port question.
+        if s.inet() && matches!(s.st.lock().conn, Conn::Connected { .. }) {
+            return Err(Errno::EINVAL);
+        }
         if s.inet() {
             s.inet_autobind()?;
             s.inet_may_listen()?;
@@ -695,11 +733,19 @@ impl Socket for LocalFile {
     }
     fn accept(&self) -> KResult<Box<dyn FileOps>> {
         let s = self.sock();
+        // Datagram sockets have no accept at all.
+        if s.kind == libc::SOCK_DGRAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let mut st = s.st.lock();
+        let shut = st.shutdown & RCV_SHUTDOWN != 0;
         let Conn::Listening { pending, .. } = &mut st.conn else {
             return Err(Errno::EINVAL);
         };
-        let c = pending.pop_front().ok_or(Errno::EAGAIN)?;
+        // A listener shut down for reading has nothing more to wait for.
+        let c = pending
+            .pop_front()
+            .ok_or(if shut { Errno::EINVAL } else { Errno::EAGAIN })?;
         drop(st);
         // Room in the backlog for a waiting connect.
         s.rx.wq.notify(EV_OUT);
@@ -737,10 +783,32 @@ impl Socket for LocalFile {
         self.0.st.lock().connecting.is_some()
     }
     fn connects_in_background(&self) -> bool {
-        self.0.inet() && self.0.kind == libc::SOCK_STREAM
+        let s = &self.0;
+        if !(s.inet() && s.kind == libc::SOCK_STREAM) {
+            return false;
+        }
+        // Only a connection this call made (a remote one is always).
+        let mut st = s.st.lock();
+        let fresh = std::mem::take(&mut st.fresh) || !matches!(st.ext, remote::Ext::None);
+        if fresh {
+            st.unreported = true;
+        }
+        fresh
     }
     fn connect_pending(&self) -> bool {
         self.0.inet() && self.0.remote_connecting()
+    }
+    fn connect_in_background(&self, err: Errno) -> bool {
+        let s = self.sock();
+        if !(s.inet() && s.kind == libc::SOCK_STREAM) {
+            return false;
+        }
+        if err == Errno::ECONNREFUSED {
+            s.refused();
+        } else {
+            s.st.lock().unreported = true;
+        }
+        true
     }
     fn shutdown(&self, how: i32) -> KResult<()> {
         let s = self.sock();
@@ -759,8 +827,17 @@ impl Socket for LocalFile {
                 s.shut(mode);
                 return Err(Errno::ENOTCONN);
             }
+            let loopback_tcp = s.kind == libc::SOCK_STREAM && matches!(st.ext, remote::Ext::None);
+            drop(st);
+            // Both FINs gone by: the connection is closed.
+            if loopback_tcp && connected && s.loopback_state() == 7 {
+                return Err(Errno::ENOTCONN);
+            }
         }
         s.shut(mode);
+        if mode & RCV_SHUTDOWN != 0 && s.inet() {
+            s.stop_listening();
+        }
         if mode & SEND_SHUTDOWN != 0 {
             if let Some(c) = s.ext_tcp() {
                 c.close_send();
@@ -769,7 +846,9 @@ impl Socket for LocalFile {
         if s.connection_oriented() {
             if let Some(p) = s.peer() {
                 let mut peer_mode = 0;
-                if mode & RCV_SHUTDOWN != 0 {
+                // A unix socket's peer may not send after our SHUT_RD;
+                // TCP's SHUT_RD tells the peer nothing.
+                if mode & RCV_SHUTDOWN != 0 && !s.inet() {
                     peer_mode |= SEND_SHUTDOWN;
                 }
                 if mode & SEND_SHUTDOWN != 0 {
@@ -789,7 +868,14 @@ impl Socket for LocalFile {
     }
     fn peername(&self) -> KResult<Vec<u8>> {
         if self.0.inet() {
-            let r = self.0.st.lock().remote.ok_or(Errno::ENOTCONN)?;
+            // A peer port of 0 is no peer (a UDP connect to port 0).
+            let r = self
+                .0
+                .st
+                .lock()
+                .remote
+                .filter(|r| r.port() != 0)
+                .ok_or(Errno::ENOTCONN)?;
             return Ok(inet::format(self.0.family, r));
         }
         let p = {
@@ -857,6 +943,7 @@ impl Socket for LocalFile {
                 Conn::Listening { .. }
             ))),
             (libc::SOL_SOCKET, libc::SO_ERROR) => {
+                s.finish_connect();
                 let remote = s.ext_tcp().and_then(|c| c.take_error());
                 let e = s.st.lock().err.take().or(remote.map(|e| Errno(e.errno())));
                 Ok(e.map_or(0, |e| e.0).to_ne_bytes().to_vec())
@@ -958,6 +1045,7 @@ impl FileOps for LocalFile {
     }
     fn poll(&self, events: i16) -> i16 {
         let s = &self.0;
+        s.finish_connect();
         if s.inet() {
             if let Some(c) = s.ext_tcp() {
                 return s.tcp_poll(&c) & (events | libc::POLLHUP | libc::POLLERR);
@@ -987,7 +1075,11 @@ impl FileOps for LocalFile {
             r |= libc::POLLIN | libc::POLLRDNORM;
         }
         if s.writable() {
-            r |= libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+            r |= libc::POLLOUT | libc::POLLWRNORM;
+            // TCP's poll has no band for urgent data to write.
+            if !(s.inet() && s.kind == libc::SOCK_STREAM) {
+                r |= libc::POLLWRBAND;
+            }
         }
         r & (events | libc::POLLHUP | libc::POLLERR)
     }

@@ -359,7 +359,7 @@ impl LocalSocket {
             m |= libc::POLLIN | libc::POLLRDNORM;
         }
         if r.writable && sd & SEND_SHUTDOWN == 0 {
-            m |= libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+            m |= libc::POLLOUT | libc::POLLWRNORM;
         }
         m
     }
