@@ -738,6 +738,7 @@ impl LocalSocket {
             (libc::IPPROTO_TCP, libc::TCP_SYNCNT) if tcp => 6,
             (libc::IPPROTO_TCP, libc::TCP_LINGER2) if tcp => 60,
             (libc::IPPROTO_TCP, libc::TCP_QUICKACK) if tcp => 1,
+            (libc::IPPROTO_TCP, libc::TCP_THIN_LINEAR_TIMEOUTS) if tcp => 0,
             (
                 libc::IPPROTO_TCP,
                 libc::TCP_DEFER_ACCEPT
@@ -748,6 +749,7 @@ impl LocalSocket {
             ) if tcp => 0,
             (libc::IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV | UDPLITE_RECV_CSCOV) if self.lite => 0,
             (libc::IPPROTO_IP, libc::IP_TTL) => 64,
+            (libc::IPPROTO_IP, libc::IP_HDRINCL) => 0,
             (
                 libc::IPPROTO_IP,
                 libc::IP_TOS
@@ -757,6 +759,14 @@ impl LocalSocket {
                 | libc::IP_FREEBIND,
             ) => 0,
             (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER) => 1,
+            // Kept and read back; no multicast leaves the sandbox's lo.
+            (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL | libc::IP_MULTICAST_LOOP) => 1,
+            (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS | libc::IPV6_MULTICAST_LOOP)
+                if self.v6() =>
+            {
+                1
+            }
+            (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER) if self.v6() => 1,
             (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if self.v6() => 64,
             (
                 libc::IPPROTO_IPV6,
@@ -784,7 +794,12 @@ impl LocalSocket {
         }
         if level == libc::IPPROTO_TCP && self.kind == libc::SOCK_STREAM {
             if name == libc::TCP_CONGESTION {
-                let mut v = b"cubic".to_vec();
+                let reno = self.st.lock().proto_opts.get(&(level, name)) == Some(&1);
+                let mut v = if reno {
+                    b"reno".to_vec()
+                } else {
+                    b"cubic".to_vec()
+                };
                 v.resize(16, 0);
                 return Ok(v);
             }
@@ -803,15 +818,67 @@ impl LocalSocket {
         Ok(v.to_ne_bytes().to_vec())
     }
 
+    /// A protocol option's value as Linux keeps it: range-checked (EINVAL),
+    /// -1 for a default, booleans as 0 or 1, IP_TOS without the ECN bits
+    /// on a TCP socket.
+    fn checked_option(&self, level: i32, name: i32, v: i32) -> KResult<i32> {
+        let within = |lo: i32, hi: i32| {
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(Errno::EINVAL)
+            }
+        };
+        match (level, name) {
+            (libc::IPPROTO_IP, libc::IP_TTL) if v == -1 => Ok(64),
+            (libc::IPPROTO_IP, libc::IP_TTL) => within(1, 255),
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if v == -1 => Ok(64),
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => within(0, 255),
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if v == -1 => Ok(0),
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => within(0, 255),
+            (libc::IPPROTO_IP, libc::IP_TOS) => {
+                let tos = v & 0xff;
+                Ok(if self.kind == libc::SOCK_STREAM {
+                    tos & !3
+                } else {
+                    tos
+                })
+            }
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY | libc::TCP_CORK) => Ok(i32::from(v != 0)),
+            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) if v != 0 => within(88, 32767),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE | libc::TCP_KEEPINTVL) => within(1, 32767),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT | libc::TCP_SYNCNT) => within(1, 127),
+            (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => within(0, i32::MAX),
+            _ => Ok(v),
+        }
+    }
+
     pub(super) fn inet_setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
         if level == libc::IPPROTO_TCP
             && name == libc::TCP_CONGESTION
             && self.kind == libc::SOCK_STREAM
         {
+            // The algorithms Linux has built in; any other is not there.
+            let n = value.split(|&b| b == 0).next().unwrap_or_default();
+            let which = match n {
+                b"cubic" => 0,
+                b"reno" => 1,
+                _ => return Err(Errno::ENOENT),
+            };
+            self.st.lock().proto_opts.insert((level, name), which);
             return Ok(());
         }
+        // IP_HDRINCL reads 0 here; only a raw socket may set it.
+        if (level, name) == (libc::IPPROTO_IP, libc::IP_HDRINCL) {
+            return Err(Errno::ENOPROTOOPT);
+        }
         self.known_option(level, name).ok_or(Errno::ENOPROTOOPT)?;
-        let mut v = crate::socket::int_option(value)?;
+        // IPPROTO_IP's int options also take a single byte.
+        let mut v = match value.len() {
+            1..=3 if level == libc::IPPROTO_IP => i32::from(value[0]),
+            _ => crate::socket::int_option(value)?,
+        };
+        v = self.checked_option(level, name, v)?;
         // V6ONLY is fixed once the socket has a port.
         if (level, name) == (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)
             && self.st.lock().local.is_some()
@@ -923,7 +990,10 @@ mod tests {
         assert!(!overlap(ip("0.0.0.0"), ip("::1")));
         assert!(overlap(ip("::1"), ip("::1")));
         assert!(!overlap(ip("127.0.0.1"), ip("127.0.0.2")));
-        assert!(!overlap(v6only("::"), ip("0.0.0.0")), "a v6-only wildcard leaves v4 be");
+        assert!(
+            !overlap(v6only("::"), ip("0.0.0.0")),
+            "a v6-only wildcard leaves v4 be"
+        );
         assert!(!overlap(v6only("::"), ip("127.0.0.1")));
         assert!(overlap(v6only("::"), ip("::1")));
         assert!(overlap(v6only("::"), ip("::")));
