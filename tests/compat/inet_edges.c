@@ -294,6 +294,22 @@ static void options(void)
 	close(s);
 	close(c);
 	close(l);
+
+	/* connect(AF_UNSPEC) resets a connection; the socket may connect again. */
+	pair(&c, &s);
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	CHECK("AF_UNSPEC on TCP", connect(c, &un, sizeof un) == 0);
+	struct sockaddr_in pa;
+	socklen_t pl = sizeof pa;
+	EXPECT_ERR("no peer after it", getpeername(c, (struct sockaddr *)&pa, &pl), ENOTCONN);
+	char b[4];
+	EXPECT_ERR("the peer is reset", read(s, b, sizeof b), ECONNRESET);
+	l = listener(5);
+	a = lo4(port_of(l));
+	CHECK("connect again", connect(c, (struct sockaddr *)&a, sizeof a) == 0);
+	close(s);
+	close(c);
+	close(l);
 }
 
 int main(void)

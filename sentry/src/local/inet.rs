@@ -493,6 +493,10 @@ impl LocalSocket {
         if unspec {
             // A datagram socket forgets its peer, and the address and port
             // it was given for it unless bind chose them.
+            if self.kind == libc::SOCK_STREAM {
+                self.abort_loopback();
+                return Ok(());
+            }
             if self.kind == libc::SOCK_DGRAM {
                 let mut st = self.st.lock();
                 st.remote = None;
@@ -560,6 +564,37 @@ impl LocalSocket {
             self.st.lock().retry = Some((dest, cred));
         }
         r
+    }
+
+    /// connect(AF_UNSPEC) of a connected loopback TCP socket: the
+    /// connection is reset (the peer hears ECONNRESET) and the socket may
+    /// connect again (Linux's tcp_disconnect).
+    fn abort_loopback(&self) {
+        let conn = {
+            let mut st = self.st.lock();
+            if !matches!(st.conn, super::Conn::Connected { .. })
+                || !matches!(st.ext, super::remote::Ext::None)
+            {
+                return;
+            }
+            st.remote = None;
+            st.shutdown = 0;
+            st.peer_fin = false;
+            std::mem::replace(&mut st.conn, super::Conn::None)
+        };
+        // What was queued for us goes; the peer is reset.
+        self.rx.discard();
+        if let super::Conn::Connected { peer, .. } = conn {
+            if let Some(p) = peer.upgrade() {
+                {
+                    let mut ps = p.st.lock();
+                    ps.shutdown = super::SHUTDOWN_MASK;
+                    ps.err = Some(Errno::ECONNRESET);
+                }
+                p.rx.wq.notify(crate::kernel::waitq::EV_ALL);
+            }
+        }
+        self.rx.wq.notify(crate::kernel::waitq::EV_ALL);
     }
 
     /// A loopback TCP connect to `dest` as `cred`: EAGAIN while the

@@ -292,6 +292,19 @@ impl Queue {
         self.state.lock().closed
     }
 
+    /// Drops what is queued (a reset connection's data), staying open.
+    pub fn discard(&self) {
+        let msgs = {
+            let mut s = self.state.lock();
+            s.bytes = 0;
+            std::mem::take(&mut s.msgs)
+        };
+        let files: Vec<_> = msgs.into_iter().flat_map(|m| m.anc.rights).collect();
+        self.count(files.len(), true);
+        release(files);
+        self.wq.notify(EV_OUT);
+    }
+
     /// The receiving side is gone: senders get EPIPE, and its queued
     /// files are let go (outside the lock, and one at a time: see
     /// `release`). Whether anything was unread.
