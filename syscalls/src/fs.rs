@@ -409,9 +409,23 @@ fn close(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let f = ctx.task().files.lock().close(crate::abi::int(a[0]))?;
     crate::locks::on_close(ctx, &f);
+    // A unix socket closed while files are in flight may leave a cycle
+    // only queues reach: collected now, as Linux's close does.
+    let unix = f.ops.as_any().is::<sentry::local::LocalFile>();
     // The last reference raises IN_CLOSE_* as it goes.
     drop(f);
+    collect_after_close(ctx.k, unix);
     Ok(0)
+}
+
+/// After close(2) of a unix socket (`unix`): with files in flight, a
+/// cycle only queues reach may be left, which is collected now, as
+/// Linux's close does.
+pub(crate) fn collect_after_close(k: &sentry::Kernel, unix: bool) {
+    let names = &k.sockets;
+    if unix && names.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        sentry::local::gc::collect(names);
+    }
 }
 
 fn close_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

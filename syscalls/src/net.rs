@@ -393,11 +393,12 @@ fn do_accept(ctx: &mut Ctx<'_, '_>, fd: u64, addr: u64, lenp: u64, flags: u64) -
     let name = conn.socket().map(|s| s.peername()).transpose()?;
     let ino = conn.stat().map(|s| s.ino).unwrap_or(0);
     let nf = File::new(conn, fl, format!("socket:[{ino}]").into_bytes());
-    let newfd = crate::fs::install(ctx, nf, flags & libc::SOCK_CLOEXEC as u64 != 0)?;
+    // The address first: a bad buffer drops the connection (the peer
+    // sees it closed) and leaves no fd behind.
     if let Some(name) = name {
         put_name(ctx, addr, lenp, &name)?;
     }
-    Ok(newfd)
+    crate::fs::install(ctx, nf, flags & libc::SOCK_CLOEXEC as u64 != 0)
 }
 
 /// Writes an address the way the kernel does: truncated to the caller's
@@ -457,6 +458,7 @@ fn send_out(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mut out: Outgoing, flags: i32)
     f.ops.before_transfer(ctx, true)?;
     let deadline = deadline_of(f, true);
     let mut done = 0usize;
+    let mut spins = 0u32;
     loop {
         let to = out.to.as_ref().map(|(a, n)| (a.as_slice(), *n));
         let anc = std::mem::take(&mut out.anc);
@@ -471,9 +473,22 @@ fn send_out(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mut out: Outgoing, flags: i32)
                 if let Err(e) = wait_ready_until(ctx, f, libc::POLLOUT, deadline) {
                     return if done > 0 { Ok(done as u64) } else { Err(e) };
                 }
+                // Writable, yet the send found no room again: never spin
+                // with the kernel lock held, whatever a socket reports.
+                spins += 1;
+                if spins > 2 {
+                    let w = ctx.wait_start();
+                    let nap = sentry::kernel::time::after(std::time::Duration::from_millis(1));
+                    if let Err(e) = ctx.sleep(&w, Some(nap)) {
+                        return if done > 0 { Ok(done as u64) } else { Err(e) };
+                    }
+                }
             }
             Err(e) if e == Errno::EPIPE => {
-                sentry::fs::io::broken_pipe(ctx, opts);
+                // Only a stream's broken pipe is a signal (not seqpacket's).
+                if stream {
+                    sentry::fs::io::broken_pipe(ctx, opts);
+                }
                 return if done > 0 { Ok(done as u64) } else { Err(e) };
             }
             Err(e) => return if done > 0 { Ok(done as u64) } else { Err(e) },
@@ -575,12 +590,20 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
                         return Err(Errno::EINVAL);
                     }
                     // Files in flight count against the sender's
-                    // RLIMIT_NOFILE, as Linux counts them per user. Linux
-                    // exempts privileged senders and collects cycles of
-                    // sockets only queues reach; husk has no such
-                    // collector, so the limit is what bounds them.
-                    let queued = ctx.k.sockets.in_flight.load(Ordering::Relaxed);
-                    if queued + anc.rights.len() + n > crate::abi::size(ctx.proc_ref().nofile()) {
+                    // RLIMIT_NOFILE, as Linux counts them per user (it
+                    // exempts privileged senders). Cycles of sockets only
+                    // queues reach are collected every 1024 more files in
+                    // flight, and before a send is refused.
+                    let names = &ctx.k.sockets;
+                    let limit = crate::abi::size(ctx.proc_ref().nofile());
+                    let mut queued = names.in_flight.load(Ordering::Relaxed);
+                    let over = queued + anc.rights.len() + n > limit;
+                    if over || queued >= names.collected_at.load(Ordering::Relaxed) + 1024 {
+                        sentry::local::gc::collect(names);
+                        queued = names.in_flight.load(Ordering::Relaxed);
+                        names.collected_at.store(queued, Ordering::Relaxed);
+                    }
+                    if queued + anc.rights.len() + n > limit {
                         return Err(Errno::ETOOMANYREFS);
                     }
                     for c in data.chunks_exact(4) {
@@ -767,6 +790,16 @@ fn control_out(
     room: usize,
     flags: i32,
 ) -> KResult<(usize, i32)> {
+    // A control buffer that cannot take what comes loses it (files
+    // included, which are closed), with MSG_CTRUNC; the data is still
+    // received, as Linux's scm_detach_fds does.
+    let writable = UserBuf::One(addr, room as u64)
+        .parse(&ctx.mm)
+        .is_ok_and(|b| b.accessible(&ctx.mm, true).total >= room);
+    if !writable {
+        r.rights.clear();
+        return Ok((0, libc::MSG_CTRUNC));
+    }
     let mut out = Vec::new();
     let mut mflags = 0;
     let cmsg = |out: &mut Vec<u8>, kind: i32, data: &[u8]| {
@@ -875,6 +908,8 @@ fn recvmsg_at(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mp: u64, flags: i32) -> KRes
     if packet && r.len > r.data.len() {
         mflags |= libc::MSG_TRUNC;
     }
+    // The caller's MSG_CMSG_CLOEXEC comes back in msg_flags, as Linux's.
+    mflags |= flags & libc::MSG_CMSG_CLOEXEC;
     // Only the lengths and flags change.
     put(ctx, mp + 8, &crate::abi::int_len(namelen))?;
     put(ctx, mp + 40, &(used as u64))?;

@@ -151,8 +151,13 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
         libc::SYS_close if close_is_plain(cx) => {
             let fd = i32::try_from(a[0]).ok()?;
             let f = cx.files.lock().close(fd);
+            let unix = f
+                .as_ref()
+                .is_ok_and(|f| f.ops.as_any().is::<sentry::local::LocalFile>());
             // The last reference goes here, outside the fd table's lock.
-            return Some(f.map(|_| 0));
+            let r = f.map(|_| 0);
+            crate::fs::collect_after_close(cx.k, unix);
+            return Some(r);
         }
         // Host calls that can block (fsync of a host file) or change a
         // file's size: the open file is all they need.

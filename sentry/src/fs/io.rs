@@ -504,6 +504,18 @@ pub fn broken_pipe(cx: &mut Ctx<'_, '_>, opts: Opts) {
     }
 }
 
+/// EPIPE from a write to `f`: SIGPIPE, unless `f` is a socket whose
+/// kind never signals it (seqpacket, datagrams).
+fn broken_pipe_of(cx: &mut Ctx<'_, '_>, f: &File, opts: Opts) {
+    let quiet = f
+        .ops
+        .socket()
+        .is_some_and(|s| s.kind() != libc::SOCK_STREAM);
+    if !quiet {
+        broken_pipe(cx, opts);
+    }
+}
+
 fn write_all(
     cx: &mut Ctx<'_, '_>,
     f: &Arc<File>,
@@ -553,7 +565,7 @@ fn write_all(
                 }
             }
             Some(Err(e)) if e == Errno::EPIPE => {
-                broken_pipe(cx, opts);
+                broken_pipe_of(cx, f, opts);
                 return partial(sent, e);
             }
             Some(Err(e)) => return partial(sent, e),
@@ -578,7 +590,7 @@ fn write_all(
                 }
             }
             Err(e) if e == Errno::EPIPE => {
-                broken_pipe(cx, opts);
+                broken_pipe_of(cx, f, opts);
                 return partial(done, e);
             }
             Err(e) => return partial(done, e),

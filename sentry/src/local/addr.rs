@@ -74,6 +74,8 @@ pub struct Names {
     next_auto: Mutex<u32>,
     /// Files queued in this namespace's sockets (SCM_RIGHTS in flight).
     pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    /// `in_flight` after the last collection of unreachable cycles.
+    pub collected_at: std::sync::atomic::AtomicUsize,
     /// The TCP and UDP ports of the loopback interface.
     pub ports: super::inet::Ports,
     /// Every socket, for /proc/net (dead ones swept as the list grows).

@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod dns;
+pub mod gc;
 pub mod icmp;
 pub mod iface;
 pub mod ifreq;
@@ -90,6 +91,8 @@ pub(crate) struct State {
     /// A loopback TCP connect going on in the background (a non-blocking
     /// one that met a full backlog): where to, and as whom.
     retry: Option<(SocketAddr, Ucred)>,
+    /// SO_PEEK_OFF: where a stream's next peek starts (-1: off).
+    peek_off: i32,
     /// TCP: this call's connect made the connection (a non-blocking
     /// caller is told EINPROGRESS all the same).
     fresh: bool,
@@ -167,6 +170,7 @@ impl LocalSocket {
                 retry: None,
                 fresh: false,
                 unreported: false,
+                peek_off: -1,
                 writer: Ucred::default(),
                 opts: SockOpts::default(),
                 local: None,
@@ -288,6 +292,10 @@ impl LocalSocket {
         let inherited = listener
             .inet()
             .then(|| (l.opts.clone(), l.proto_opts.clone(), l.sndbuf, l.rcvbuf));
+        // A listener shut down for reading takes no one.
+        if l.shutdown & RCV_SHUTDOWN != 0 {
+            return Err(Errno::ECONNREFUSED);
+        }
         let Conn::Listening { backlog, pending } = &mut l.conn else {
             return Err(Errno::ECONNREFUSED);
         };
@@ -381,11 +389,21 @@ impl LocalSocket {
             return peer_rx.send_packet(data, from, anc, limit, usize::MAX);
         }
         // A datagram: to the given address or the default peer.
+        if st.shutdown & SEND_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE);
+        }
         let sndbuf = st.sndbuf;
         let dest = match to {
             Some(t) => t,
             None => match &st.conn {
-                Conn::Connected { peer, .. } => peer.upgrade().ok_or(Errno::ECONNREFUSED)?,
+                Conn::Connected { peer, .. } => match peer.upgrade() {
+                    Some(p) => p,
+                    // Its peer is gone: refused once, then unconnected.
+                    None => {
+                        st.conn = Conn::None;
+                        return Err(Errno::ECONNREFUSED);
+                    }
+                },
                 _ => return Err(Errno::ENOTCONN),
             },
         };
@@ -402,6 +420,10 @@ impl LocalSocket {
         }
         let (dest_pass, rcvbuf) = {
             let d = dest.st.lock();
+            // A receiver shut down for reading takes nothing.
+            if d.shutdown & RCV_SHUTDOWN != 0 && !self.inet() {
+                return Err(Errno::EPIPE);
+            }
             (d.passcred, d.rcvbuf)
         };
         if (passcred || dest_pass) && anc.creds.is_none() {
@@ -411,10 +433,10 @@ impl LocalSocket {
             self.autobind()?;
         }
         let from = self.st.lock().name.clone().unwrap_or_default();
-        match dest
+        let r = dest
             .rx
-            .send_packet(data, from, anc, rcvbuf.max(sndbuf), MAX_DGRAM_QLEN)
-        {
+            .send_packet(data, from, anc, rcvbuf.max(sndbuf), MAX_DGRAM_QLEN);
+        match r {
             Err(e) if e == Errno::EPIPE => Err(Errno::ECONNREFUSED),
             r => r,
         }
@@ -462,7 +484,21 @@ impl LocalSocket {
                 r
             })
         } else {
-            self.rx.recv_stream(max, peek)
+            // SO_PEEK_OFF: a peek starts where the last one ended; a read
+            // moves that point back by what it took.
+            let off = self.st.lock().peek_off;
+            let skip = usize::try_from(off).unwrap_or(0);
+            let r = self.rx.recv_stream_at(max, peek, skip);
+            if let (Ok(got), true) = (&r, off >= 0) {
+                let n = i32::try_from(got.data.len()).unwrap_or(i32::MAX);
+                let mut st = self.st.lock();
+                st.peek_off = if peek {
+                    st.peek_off.saturating_add(n)
+                } else {
+                    (st.peek_off - n).max(0)
+                };
+            }
+            r
         };
         match r {
             Err(e) if e == Errno::EAGAIN => {
@@ -545,8 +581,19 @@ impl LocalSocket {
             Conn::Connected { peer_rx, .. } if self.kind == libc::SOCK_STREAM => {
                 peer_rx.queued() * 4 <= st.sndbuf
             }
-            Conn::Connected { peer_rx, .. } => peer_rx.queued() <= st.sndbuf || peer_rx.is_closed(),
+            // A packet socket: room for one more, as its send decides.
+            Conn::Connected { peer_rx, .. } => {
+                let max = if self.kind == libc::SOCK_DGRAM {
+                    MAX_DGRAM_QLEN
+                } else {
+                    usize::MAX
+                };
+                peer_rx.room(st.sndbuf, max)
+            }
             Conn::Listening { .. } => false,
+            // As Linux's unix_dgram_poll, an unconnected sender is
+            // writable whatever its last receiver's queue holds (a
+            // blocking sendto to a full one waits in the send loop).
             Conn::None => true,
         }
     }
@@ -590,6 +637,20 @@ impl Drop for LocalSocket {
         // Pending connections and queued files go outside any lock of
         // ours: each may be a socket with a drop of its own.
         let conn = std::mem::replace(&mut st.conn, Conn::None);
+        // Connections never accepted are reset: their clients see
+        // ECONNRESET, not an orderly end.
+        if let Conn::Listening { pending, .. } = &conn {
+            for server in pending {
+                if let Some(client) = server.peer() {
+                    {
+                        let mut cs = client.st.lock();
+                        cs.shutdown = SHUTDOWN_MASK;
+                        cs.err = Some(Errno::ECONNRESET);
+                    }
+                    client.rx.wq.notify(EV_IN | EV_OUT | EV_HUP);
+                }
+            }
+        }
         // TCP closes with a reset when data was left unread, or when
         // SO_LINGER is on with no time to wait.
         let unread = self.rx.close() || (tcp && st.opts.linger() == (true, 0));
@@ -668,6 +729,10 @@ impl Socket for LocalFile {
         if self.0.inet() {
             return Ok(None);
         }
+        // AF_UNSPEC names nothing (a datagram socket's disconnect).
+        if addr.len() >= 2 && i32::from(u16::from_ne_bytes([addr[0], addr[1]])) == libc::AF_UNSPEC {
+            return Ok(None);
+        }
         Ok(match addr::parse(addr)? {
             UnixAddr::Path(p) => Some(p),
             _ => None,
@@ -712,7 +777,8 @@ impl Socket for LocalFile {
         if s.inet() && matches!(st.conn, Conn::Connected { .. }) {
             return Err(Errno::EINVAL);
         }
-        let backlog = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        // An unsigned int to Linux: -1 is as big as they come.
+        let backlog = (backlog.cast_unsigned() as usize).min(SOMAXCONN);
         match &mut st.conn {
             Conn::Connected { .. } => return Err(Errno::EINVAL),
             Conn::Listening { backlog: b, .. } => *b = backlog,
@@ -755,6 +821,14 @@ impl Socket for LocalFile {
         let s = self.sock();
         if s.inet() {
             return s.inet_connect(ctx, a);
+        }
+        // AF_UNSPEC: a datagram socket forgets its peer.
+        if s.kind == libc::SOCK_DGRAM
+            && a.len() >= 2
+            && i32::from(u16::from_ne_bytes([a[0], a[1]])) == libc::AF_UNSPEC
+        {
+            s.st.lock().conn = Conn::None;
+            return Ok(());
         }
         let addr = addr::parse(a)?;
         if matches!(addr, UnixAddr::Unnamed) {
@@ -938,6 +1012,9 @@ impl Socket for LocalFile {
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => int(s.st.lock().sndbuf),
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => int(s.st.lock().rcvbuf),
             (libc::SOL_SOCKET, libc::SO_PASSCRED) => int(usize::from(s.st.lock().passcred)),
+            (libc::SOL_SOCKET, libc::SO_PEEK_OFF) if s.kind == libc::SOCK_STREAM => {
+                Ok(s.st.lock().peek_off.to_ne_bytes().to_vec())
+            }
             (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => int(usize::from(matches!(
                 s.st.lock().conn,
                 Conn::Listening { .. }
@@ -977,6 +1054,15 @@ impl Socket for LocalFile {
         let v = crate::socket::int_option(value)?;
         if name == libc::SO_PASSCRED {
             s.st.lock().passcred = v != 0;
+            return Ok(());
+        }
+        // Kept for streams (unix and loopback TCP); a negative value
+        // turns it off.
+        if name == libc::SO_PEEK_OFF {
+            if s.kind != libc::SOCK_STREAM {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            s.st.lock().peek_off = v.max(-1);
             return Ok(());
         }
         let send = match name {
@@ -1126,7 +1212,8 @@ impl FileOps for LocalFile {
                 if matches!(s.st.lock().conn, Conn::Listening { .. }) {
                     return Err(Errno::EINVAL);
                 }
-                if s.packet() {
+                // A datagram's size; a seqpacket socket's every record.
+                if s.packet() && s.kind != libc::SOCK_SEQPACKET {
                     s.rx.next_len()
                 } else {
                     s.rx.queued()

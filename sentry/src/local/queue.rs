@@ -143,7 +143,10 @@ impl Queue {
         if s.closed {
             return Err(Errno::EPIPE);
         }
-        let full = !s.msgs.is_empty() && (s.bytes + data.len() > limit || s.msgs.len() >= max_msgs);
+        // As Linux's: a message is taken while the queue is under its
+        // limit (the last may go past it), and while no more than
+        // `max_msgs` wait (max_dgram_qlen's "more than" is full).
+        let full = !s.msgs.is_empty() && (s.bytes >= limit || s.msgs.len() > max_msgs);
         if full {
             return Err(Errno::EAGAIN);
         }
@@ -168,17 +171,32 @@ impl Queue {
     /// the files). EAGAIN when empty (end of file is the socket's to
     /// tell: its shutdown bits).
     pub fn recv_stream(&self, max: usize, peek: bool) -> KResult<Received> {
+        self.recv_stream_at(max, peek, 0)
+    }
+
+    /// `recv_stream`, a peek starting `skip` bytes in (SO_PEEK_OFF).
+    pub fn recv_stream_at(&self, max: usize, peek: bool, skip: usize) -> KResult<Received> {
         let mut s = self.state.lock();
+        // Nothing there is nothing there, even for a read of none.
         if s.msgs.is_empty() {
-            return if max == 0 {
-                Ok(Received::default())
-            } else {
-                Err(Errno::EAGAIN)
-            };
+            return Err(Errno::EAGAIN);
         }
         let mut out = Received::default();
         let mut taken = 0usize;
         let mut i = 0;
+        // A peek past what is queued finds nothing yet.
+        let mut skip = if peek { skip } else { 0 };
+        while skip > 0 && i < s.msgs.len() {
+            let left = s.msgs[i].data.len() - s.msgs[i].read;
+            if skip < left {
+                break;
+            }
+            skip -= left;
+            i += 1;
+        }
+        if i == s.msgs.len() {
+            return Err(Errno::EAGAIN);
+        }
         while out.data.len() < max && i < s.msgs.len() {
             let m = &mut s.msgs[i];
             if !out.data.is_empty() && m.anc.creds != out.creds {
@@ -188,7 +206,7 @@ impl Queue {
                 out.creds = m.anc.creds;
                 out.from = m.from.clone();
             }
-            let start = m.read;
+            let start = m.read + std::mem::take(&mut skip);
             let n = (m.data.len() - start).min(max - out.data.len());
             out.data.extend_from_slice(&m.data[start..start + n]);
             let had_rights = !m.anc.rights.is_empty();
@@ -284,12 +302,31 @@ impl Queue {
         self.state.lock().msgs.front().map_or(0, |m| m.data.len())
     }
 
+    /// Whether a packet sender may send now (what poll reports): the
+    /// queue is at most a quarter full (Linux's unix_writable) and not
+    /// past `max_msgs`, or it is closed (the send then fails at once).
+    /// When this holds, `send_packet` with the same limits succeeds.
+    pub fn room(&self, limit: usize, max_msgs: usize) -> bool {
+        let s = self.state.lock();
+        s.closed || s.msgs.is_empty() || (s.bytes * 4 <= limit && s.msgs.len() <= max_msgs)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.state.lock().msgs.is_empty()
     }
 
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
+    }
+
+    /// The files queued in this queue (references to them), for the
+    /// collector of unreachable cycles.
+    pub fn rights(&self) -> Vec<Arc<crate::fs::file::File>> {
+        let s = self.state.lock();
+        s.msgs
+            .iter()
+            .flat_map(|m| m.anc.rights.iter().cloned())
+            .collect()
     }
 
     /// Drops what is queued (a reset connection's data), staying open.
@@ -415,9 +452,21 @@ mod tests {
         assert_eq!(send(150), Ok(150));
         assert_eq!(send(1).err(), Some(Errno::EAGAIN));
         q.recv_packet(1000, false).unwrap();
+        assert!(q.room(100, 2));
         assert_eq!(send(10), Ok(10));
         assert_eq!(send(10), Ok(10));
-        assert_eq!(send(10).err(), Some(Errno::EAGAIN), "at most 2 messages");
+        assert_eq!(send(10), Ok(10), "more than 2 is full, as max_dgram_qlen");
+        assert!(!q.room(100, 2), "poll agrees the queue is full");
+        assert_eq!(send(10).err(), Some(Errno::EAGAIN));
+        // Bytes: a message is taken while under the limit, and poll says
+        // room only while a quarter or less is used.
+        let q = Queue::default();
+        let send = |n: usize| q.send_packet(&vec![0; n], Vec::new(), Ancillary::default(), 100, 99);
+        assert_eq!(send(20), Ok(20));
+        assert!(q.room(100, 99));
+        assert_eq!(send(90), Ok(90), "under the limit, the last may pass it");
+        assert!(!q.room(100, 99));
+        assert_eq!(send(1).err(), Some(Errno::EAGAIN));
     }
 
     #[test]
