@@ -1735,18 +1735,7 @@ fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KRe
             if !(-1000..=1000).contains(&v) {
                 return Err(Errno::EINVAL);
             }
-            let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
-            // Lowering it takes CAP_SYS_RESOURCE.
-            let may = cx
-                .proc_ref()
-                .creds
-                .capable(crate::kernel::creds::cap::SYS_RESOURCE);
-            if v < cur && !may {
-                return Err(Errno::EACCES);
-            }
-            if let Some(p) = cx.st.procs.get_mut(&tgid) {
-                p.oom_score_adj = v;
-            }
+            set_oom_score_adj(cx, tgid, v)?;
             Ok(data.len())
         }
         Knob::OomAdj(tgid) => {
@@ -1759,17 +1748,7 @@ fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KRe
                 -17 => -1000,
                 v => v * 1000 / 17,
             };
-            let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
-            let may = cx
-                .proc_ref()
-                .creds
-                .capable(crate::kernel::creds::cap::SYS_RESOURCE);
-            if adj < cur && !may {
-                return Err(Errno::EACCES);
-            }
-            if let Some(p) = cx.st.procs.get_mut(&tgid) {
-                p.oom_score_adj = adj;
-            }
+            set_oom_score_adj(cx, tgid, adj)?;
             Ok(data.len())
         }
         Knob::LoginUid(tgid) => {
@@ -1831,6 +1810,22 @@ fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KRe
             Ok(data.len())
         }
     }
+}
+
+/// Sets process `tgid`'s oom_score_adj; lowering it takes CAP_SYS_RESOURCE.
+fn set_oom_score_adj(cx: &mut crate::kernel::Ctx<'_, '_>, tgid: i32, v: i32) -> KResult<()> {
+    let cur = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
+    let may = cx
+        .proc_ref()
+        .creds
+        .capable(crate::kernel::creds::cap::SYS_RESOURCE);
+    if v < cur && !may {
+        return Err(Errno::EACCES);
+    }
+    if let Some(p) = cx.st.procs.get_mut(&tgid) {
+        p.oom_score_adj = v;
+    }
+    Ok(())
 }
 
 /// A decimal number written to a /proc file, surrounding blanks allowed.

@@ -593,6 +593,29 @@ impl TmpFs {
         Ok(())
     }
 
+    /// Gives `node` one more name, `new` (absent): its directory and its
+    /// own change time are now.
+    fn add_link(&self, node: &Node, new: &[u8]) -> KResult<()> {
+        let (p, name) = self.parent(new)?;
+        let t = now();
+        {
+            let mut pl = p.lock();
+            let Data::Dir(d) = &mut pl.data else {
+                return Err(Errno::ENOTDIR);
+            };
+            if d.contains_key(name) {
+                return Err(Errno::EEXIST);
+            }
+            d.insert(name.to_vec(), node.clone());
+            pl.mtime = t;
+            pl.ctime = t;
+        }
+        let mut n = node.lock();
+        n.nlink += 1;
+        n.ctime = t;
+        Ok(())
+    }
+
     fn new_inode(&self, mode: u32, owner: (u32, u32), data: Data) -> Inode {
         let t = now();
         let nlink = if matches!(data, Data::Dir(_)) { 2 } else { 1 };
@@ -738,24 +761,8 @@ impl Filesystem for TmpFs {
                 return Err(Errno::ENOENT);
             }
         }
-        let (p, name) = self.parent(new)?;
-        {
-            let mut pl = p.lock();
-            let Data::Dir(d) = &mut pl.data else {
-                return Err(Errno::ENOTDIR);
-            };
-            if d.contains_key(name) {
-                return Err(Errno::EEXIST);
-            }
-            d.insert(name.to_vec(), h.node.clone());
-            let t = now();
-            pl.mtime = t;
-            pl.ctime = t;
-        }
-        let mut n = h.node.lock();
-        n.nlink += 1;
-        n.linkable = false;
-        n.ctime = now();
+        self.add_link(&h.node, new)?;
+        h.node.lock().linkable = false;
         Ok(())
     }
 
@@ -764,20 +771,7 @@ impl Filesystem for TmpFs {
         if matches!(node.lock().data, Data::Dir(_)) {
             return Err(Errno::EPERM);
         }
-        let (p, name) = self.parent(new)?;
-        let mut pl = p.lock();
-        let Data::Dir(d) = &mut pl.data else {
-            return Err(Errno::ENOTDIR);
-        };
-        if d.contains_key(name) {
-            return Err(Errno::EEXIST);
-        }
-        d.insert(name.to_vec(), node.clone());
-        drop(pl);
-        let mut n = node.lock();
-        n.nlink += 1;
-        n.ctime = now();
-        Ok(())
+        self.add_link(&node, new)
     }
 
     fn unlink(&self, _c: &Caller, rel: &[u8], dir: bool) -> KResult<()> {

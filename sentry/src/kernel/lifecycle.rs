@@ -415,33 +415,38 @@ fn run_app(
     }
 }
 
+/// What an I/O event on `file` signals its owner: a plain SIGIO
+/// (SI_KERNEL), or the file's F_SETSIG signal with `code` (POLL_*),
+/// `band` and `fd`.
+fn sigio_info(file: &crate::fs::file::File, code: i32, band: u64, fd: i32) -> SigInfo {
+    const SI_KERNEL: i32 = 0x80;
+    match file.owner_sig.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => SigInfo {
+            signo: libc::SIGIO,
+            code: SI_KERNEL,
+            ..Default::default()
+        },
+        sig => SigInfo {
+            signo: sig,
+            code,
+            value: band,
+            status: fd,
+            kind: signal::InfoKind::Poll,
+            ..Default::default()
+        },
+    }
+}
+
 /// Sends the signals dnotify registrations owe: the file's F_SETSIG
 /// signal with POLL_MSG and the fd, or a plain SIGIO.
 fn send_dnotify(k: &Kernel, st: &mut KState) {
     const POLL_MSG: i32 = 3;
-    const SI_KERNEL: i32 = 0x80;
     for f in k.vfs.inotify.dnotify.take() {
         let Some(file) = f.file.upgrade() else {
             continue;
         };
-        let sig = file.owner_sig.load(std::sync::atomic::Ordering::Relaxed);
-        let info = if sig == 0 {
-            SigInfo {
-                signo: libc::SIGIO,
-                code: SI_KERNEL,
-                ..Default::default()
-            }
-        } else {
-            SigInfo {
-                signo: sig,
-                code: POLL_MSG,
-                // POLLIN | POLLRDNORM | POLLMSG, as Linux's band table has it.
-                value: 0x441,
-                status: f.fd,
-                kind: signal::InfoKind::Poll,
-                ..Default::default()
-            }
-        };
+        // POLLIN | POLLRDNORM | POLLMSG, as Linux's band table has it.
+        let info = sigio_info(&file, POLL_MSG, 0x441, f.fd);
         signal::send_to_process(st, f.tgid, info);
     }
 }
@@ -449,7 +454,6 @@ fn send_dnotify(k: &Kernel, st: &mut KState) {
 /// Sends the signals O_ASYNC files owe their owners: a plain SIGIO, or
 /// the F_SETSIG signal with POLL_* in si_code, si_band and si_fd.
 pub fn send_sigio(k: &Kernel, st: &mut KState) {
-    const SI_KERNEL: i32 = 0x80;
     const F_OWNER_TID: i32 = 0;
     const F_OWNER_PGRP: i32 = 2;
     for o in k.vfs.fasync.take() {
@@ -460,24 +464,8 @@ pub fn send_sigio(k: &Kernel, st: &mut KState) {
         if id == 0 {
             continue;
         }
-        let sig = file.owner_sig.load(std::sync::atomic::Ordering::Relaxed);
-        let info = if sig == 0 {
-            SigInfo {
-                signo: libc::SIGIO,
-                code: SI_KERNEL,
-                ..Default::default()
-            }
-        } else {
-            let (code, band) = crate::fs::fasync::reason(o.events);
-            SigInfo {
-                signo: sig,
-                code,
-                value: band,
-                status: o.fd,
-                kind: signal::InfoKind::Poll,
-                ..Default::default()
-            }
-        };
+        let (code, band) = crate::fs::fasync::reason(o.events);
+        let info = sigio_info(&file, code, band, o.fd);
         match kind {
             F_OWNER_TID => signal::send_to_thread(st, id, info),
             F_OWNER_PGRP => {
