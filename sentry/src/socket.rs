@@ -72,6 +72,9 @@ pub struct Received {
     pub control: Vec<u8>,
     /// The host cut those short (MSG_CTRUNC).
     pub control_truncated: bool,
+    /// Nothing came because reading was shut down. A datagram socket's
+    /// receive that would not wait is EAGAIN then; one that would, 0.
+    pub shut: bool,
 }
 
 pub trait Socket: Send + Sync {

@@ -725,6 +725,9 @@ fn receive(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, total: usize, flags: i32) -> KR
     loop {
         let want = total - got.as_ref().map_or(0, |g| g.data.len());
         match s.recv(want, peek) {
+            Ok(r) if r.shut && !blocking && s.kind() == libc::SOCK_DGRAM => {
+                return got.ok_or(Errno::EAGAIN)
+            }
             Ok(r) => {
                 let end = r.data.is_empty();
                 let mut g = match got.take() {

@@ -205,6 +205,17 @@ static void udp(void)
 	connect(z, (struct sockaddr *)&port0, sizeof port0);
 	EXPECT_ERR("peer port 0 is no peer", getpeername(z, (struct sockaddr *)&me, &l), ENOTCONN);
 	close(z);
+
+	/* A datagram socket shut for reading: a receive that would wait
+	 * returns 0, one that would not is EAGAIN. */
+	int d = socket(AF_INET, SOCK_DGRAM, 0);
+	bind(d, (struct sockaddr *)&a, sizeof a);
+	EXPECT_ERR("SHUT_RD of an unconnected UDP socket", shutdown(d, SHUT_RD), ENOTCONN);
+	EXPECT_ERR("then MSG_DONTWAIT", recv(d, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	SHOW("a blocking recv", "%zd", recv(d, b, sizeof b, 0));
+	fcntl(d, F_SETFL, O_NONBLOCK);
+	EXPECT_ERR("read when non-blocking", read(d, b, sizeof b), EAGAIN);
+	close(d);
 	close(v);
 	close(r);
 	close(peer);

@@ -183,6 +183,7 @@ static void seqpacket(void)
 static void dgram(void)
 {
 	int sv[2];
+	char b[8];
 	socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
 	struct sockaddr un = {.sa_family = AF_UNSPEC};
 	CHECK("datagram disconnect", connect(sv[0], &un, sizeof un) == 0);
@@ -204,6 +205,8 @@ static void dgram(void)
 	socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
 	shutdown(sv[1], SHUT_RD);
 	EXPECT_ERR("send to a peer shut for reading", send(sv[0], "y", 1, MSG_DONTWAIT | MSG_NOSIGNAL), EPIPE);
+	EXPECT_ERR("its own MSG_DONTWAIT recv", recv(sv[1], b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	SHOW("its own blocking recv", "%zd", recv(sv[1], b, sizeof b, 0));
 	close(sv[0]);
 	close(sv[1]);
 }

@@ -507,7 +507,10 @@ impl LocalSocket {
                     return Err(e);
                 }
                 if shutdown & RCV_SHUTDOWN != 0 {
-                    return Ok(Received::default());
+                    return Ok(Received {
+                        shut: true,
+                        ..Received::default()
+                    });
                 }
                 Err(Errno::EAGAIN)
             }
@@ -1095,11 +1098,14 @@ impl Socket for LocalFile {
 }
 
 impl FileOps for LocalFile {
-    fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         if off.is_some() {
             return Err(Errno::ESPIPE);
         }
         let r = self.0.recv_once(buf.len(), false)?;
+        if r.shut && f.nonblocking() && self.0.kind == libc::SOCK_DGRAM {
+            return Err(Errno::EAGAIN);
+        }
         buf[..r.data.len()].copy_from_slice(&r.data);
         Ok(r.data.len())
     }
