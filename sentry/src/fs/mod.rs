@@ -22,6 +22,7 @@ pub mod mqueue;
 pub mod mutate;
 pub mod nsfs;
 pub mod overlay;
+pub mod overlay_follow;
 pub mod overlay_mount;
 pub mod pidfd;
 pub mod pipe;

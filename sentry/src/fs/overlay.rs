@@ -6,6 +6,7 @@
 //! on Linux's overlayfs without redirect_dir.
 
 use super::file::{File, FileOps};
+use super::overlay_follow::Followers;
 use super::tmpfs::TmpFs;
 use super::vfs::{Caller, Filesystem, SetAttr, XattrOp};
 use crate::errno::{Errno, KResult};
@@ -23,6 +24,8 @@ pub struct OverlayFs {
     lower_root: Vec<u8>,
     /// Paths removed from the merged view although the lower layer has them.
     whiteouts: Mutex<HashSet<Vec<u8>>>,
+    /// Lower files open for reading, which a copy-up moves to the copy.
+    followers: Arc<Followers>,
 }
 
 /// Copies a lower file's bytes into its new upper copy (copy-up).
@@ -66,6 +69,7 @@ impl OverlayFs {
             lower,
             lower_root: lower_root.to_vec(),
             whiteouts: Mutex::new(HashSet::new()),
+            followers: Arc::default(),
         })
     }
 
@@ -114,6 +118,7 @@ impl OverlayFs {
             0,
             (st.uid, st.gid),
         )?;
+        self.upper.set_origin(rel, (st.dev, st.ino))?;
         self.upper.setattr(c, rel, &times_of(&st))
     }
 
@@ -129,12 +134,13 @@ impl OverlayFs {
             libc::S_IFLNK => {
                 let t = self.lower.readlink(c, &join(&self.lower_root, rel))?;
                 self.upper.symlink(c, rel, &t, (st.uid, st.gid))?;
-                return Ok(());
+                return self.upper.set_origin(rel, (st.dev, st.ino));
             }
             libc::S_IFREG => {}
             _ => {
                 self.upper
                     .mknod(c, rel, st.mode, st.rdev, (st.uid, st.gid))?;
+                self.upper.set_origin(rel, (st.dev, st.ino))?;
                 return self.upper.setattr(c, rel, &times_of(&st));
             }
         }
@@ -155,7 +161,11 @@ impl OverlayFs {
             Vec::new(),
         );
         copy_contents(&src, &dst)?;
-        self.upper.setattr(c, rel, &times_of(&st))
+        self.upper.set_origin(rel, (st.dev, st.ino))?;
+        self.upper.setattr(c, rel, &times_of(&st))?;
+        self.followers
+            .copied_up(rel, || self.upper.open(c, rel, libc::O_RDONLY, 0));
+        Ok(())
     }
 
     /// Entries of the merged directory `rel`.
@@ -250,9 +260,13 @@ impl Filesystem for OverlayFs {
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if self.upper_stat(c, rel).is_none() {
             if !writes {
-                return self
+                let f = self
                     .lower
-                    .open(c, &join(&self.lower_root, rel), flags, mode);
+                    .open(c, &join(&self.lower_root, rel), flags, mode)?;
+                if st.mode & libc::S_IFMT != libc::S_IFREG || flags & libc::O_PATH != 0 {
+                    return Ok(f);
+                }
+                return Ok(self.followers.follow(f, rel));
             }
             self.copy_up(c, rel)?;
         }

@@ -116,6 +116,8 @@ pub struct OverlayMount {
     lowers: Vec<Layer>,
     opaque_xattr: &'static [u8],
     dev: u64,
+    /// Lower files open for reading, which a copy-up moves to the copy.
+    followers: Arc<super::overlay_follow::Followers>,
 }
 
 impl OverlayMount {
@@ -135,6 +137,7 @@ impl OverlayMount {
                 b"trusted.overlay.opaque"
             },
             dev,
+            followers: Arc::default(),
         })
     }
 
@@ -300,7 +303,10 @@ impl OverlayMount {
             Vec::new(),
         );
         copy_contents(&from, &to)?;
-        up.fs.setattr(c, &dst, &times_of(&st))
+        up.fs.setattr(c, &dst, &times_of(&st))?;
+        self.followers
+            .copied_up(rel, || up.fs.open(c, &dst, libc::O_RDONLY, 0));
+        Ok(())
     }
 
     /// Gets `rel` ready for a new object in the upper layer: its parents
@@ -394,7 +400,11 @@ impl Filesystem for OverlayMount {
             return up.fs.open(c, &up.at(rel), flags, mode);
         }
         let l = self.layer(i);
-        l.fs.open(c, &l.at(rel), flags, mode)
+        let f = l.fs.open(c, &l.at(rel), flags, mode)?;
+        if self.in_upper(i) || st.mode & libc::S_IFMT != libc::S_IFREG {
+            return Ok(f);
+        }
+        Ok(self.followers.follow(f, rel))
     }
 
     fn mknod(

@@ -354,6 +354,10 @@ struct Inode {
     /// An O_TMPFILE file not opened O_EXCL that no name was given yet:
     /// linkat may give it one.
     linkable: bool,
+    /// An overlay upper layer's copy of a lower file keeps the lower
+    /// file's identity (dev, ino), as Linux's overlayfs reports it, so
+    /// that locks, `find` and `pwd` see one file across the copy-up.
+    origin: Option<(u64, u64)>,
 }
 
 /// Bytes of file data held by every in-memory filesystem of the sandbox
@@ -524,6 +528,7 @@ impl TmpFs {
                 charged_to: None,
                 charged: 0,
                 linkable: false,
+                origin: None,
             })),
             dev,
             next_ino: AtomicU64::new(2),
@@ -538,6 +543,13 @@ impl TmpFs {
     pub fn upper_layer(mut self) -> TmpFs {
         self.seals_shown = false;
         self
+    }
+
+    /// Makes the upper copy at `rel` report `id`, the (dev, ino) of the
+    /// lower file it was copied from.
+    pub fn set_origin(&self, rel: &[u8], id: (u64, u64)) -> KResult<()> {
+        self.walk(rel)?.lock().origin = Some(id);
+        Ok(())
     }
 
     /// What a new open handle's seals are (see `seals_shown`).
@@ -635,6 +647,7 @@ impl TmpFs {
             charged_to: Some(self.used.clone()),
             charged: 0,
             linkable: false,
+            origin: None,
         }
     }
 }
@@ -1149,7 +1162,7 @@ impl FileOps for TmpHandle {
                     _ => libc::DT_REG,
                 };
                 DirEntry {
-                    ino: c.ino,
+                    ino: c.origin.map_or(c.ino, |o| o.1),
                     kind,
                     name: name.clone(),
                 }
@@ -1241,9 +1254,10 @@ fn stat_of(dev: u64, n: &Inode) -> Stat {
         Data::Dir(d) => 40 + 20 * crate::num::len_i64(d.len()),
         Data::Special | Data::Fifo(_) => 0,
     };
+    let (dev, ino) = n.origin.unwrap_or((dev, n.ino));
     Stat {
         dev,
-        ino: n.ino,
+        ino,
         mode: n.mode,
         nlink: n.nlink,
         uid: n.uid,
@@ -1284,6 +1298,7 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32, mf: &Arc<MemFile>) -> B
             charged_to: Some(used.clone()),
             charged: 0,
             linkable: false,
+            origin: None,
         })),
         dev: 0x30,
         used,
