@@ -177,6 +177,7 @@ const PID_FILES: &[&str] = &[
     "schedstat",
     "oom_adj",
     "smaps_rollup",
+    "io",
 ];
 /// /proc/PID/attr's files, which a kernel without a security module has.
 const ATTR_FILES: &[&str] = &[
@@ -348,6 +349,11 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                             Err(Errno::ENOENT)
                         }
                         [b"children"] => Ok(Node::File(children(st, tt))),
+                        // A thread's own counts; the process's are all of them.
+                        [b"io"] => match pid_node(c, tt, more)? {
+                            Node::Denied(m) => Ok(Node::Denied(m)),
+                            _ => Ok(Node::File(tt.io.totals().proc_file())),
+                        },
                         [] => {
                             let Node::Dir(mut d) = pid_node(c, tt, more)? else {
                                 return Err(Errno::ENOENT);
@@ -511,8 +517,7 @@ fn gone_leader_node(
 /// PTRACE_MODE_READ) may open or read, and its type and permissions.
 fn guarded(rest: &[&[u8]]) -> Option<u32> {
     Some(match rest {
-        [b"environ"] => libc::S_IFREG | 0o400,
-        [b"auxv"] => libc::S_IFREG | 0o400,
+        [b"environ" | b"auxv" | b"io"] => libc::S_IFREG | 0o400,
         [b"timerslack_ns"] => libc::S_IFREG | 0o666,
         [b"maps" | b"smaps" | b"stack" | b"syscall"] => libc::S_IFREG | 0o444,
         [b"exe" | b"cwd" | b"root"] => libc::S_IFLNK | 0o777,
@@ -689,6 +694,13 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"attr"] => Ok(Node::Dir(dir(ATTR_FILES))),
         [b"attr", f] if ATTR_FILES.iter().any(|a| a.as_bytes() == *f) => Ok(Node::NoLsm),
         [b"smaps_rollup"] => Ok(Node::File(smaps_rollup(t))),
+        [b"io"] => {
+            let mut io = p.dead_io;
+            for th in p.threads.iter().filter_map(|x| st.tasks.get(x)) {
+                io.add(th.io.totals());
+            }
+            Ok(Node::File(io.proc_file()))
+        }
         [b"cgroup"] => Ok(cgroup_file(st, p)),
         [b"mem"] => {
             let allowed = st

@@ -372,6 +372,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         tid,
         Task {
             timer_slack: parent_slack,
+            io: Arc::default(),
             tid,
             tgid: child_tgid,
             mm: mm.clone(),

@@ -90,6 +90,7 @@ fn spawn(
     let mm = Mm::new(k.platform.new_address_space(), k.memfile.clone());
     let task = Task {
         timer_slack: super::task::DEFAULT_SLACK,
+        io: Arc::default(),
         tid: pid,
         tgid: pid,
         mm,
@@ -241,6 +242,7 @@ pub fn new_process(
         start: std::time::Instant::now(),
         child_times: (0, 0),
         dead_times: (0, 0),
+        dead_io: Default::default(),
         execing: None,
         itimer_real: None,
         itimer_cpu: [None, None],
@@ -516,6 +518,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         (p.nofile(), p.as_limit(), p.fsize_limit(), p.data_limit())
     };
     let waiter = st.tasks[&tid].waiter.clone();
+    let io = st.tasks[&tid].io.clone();
     let sig_mask = st.tasks[&tid].sig_mask.clone();
     // The task's seccomp filters and mode (changed only by locked calls,
     // after which they are read again).
@@ -602,6 +605,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 prepared: std::cell::RefCell::new(None),
             };
             if let Some(r) = table.dispatch_unlocked(&cx, regs.gp.orig_rax, regs.syscall_args()) {
+                io.record(regs.gp.orig_rax, &r);
                 // A call a signal interrupted goes through the signal path.
                 restart = matches!(r, Err(e) if e == Errno::ERESTARTSYS);
                 regs.gp.rax = match r {
@@ -686,6 +690,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                     prepared: prepared.take(),
                 };
                 let r = table.dispatch(&mut ctx, nr, args);
+                io.record(nr, &r);
                 if !ctx.no_return {
                     ctx.regs.gp.rax = match r {
                         Ok(v) => v,
@@ -918,6 +923,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         return;
     };
     let (tgid, tracer, own_exit) = (t.tgid, t.ptrace.as_ref().map(|tr| tr.tracer), t.exit_code);
+    let io = t.io.totals();
     t.exit_watch.exited();
     let comm = (tid == tgid).then(|| t.comm.clone());
     drop(t);
@@ -929,6 +935,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     }
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
+    p.dead_io.add(io);
     let attached = !p.tracees.is_empty();
     if attached {
         ptrace::tracer_thread_gone(st, tgid, tid);
@@ -1196,6 +1203,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     cp.dead_times.1 + cp.child_times.1,
                 );
                 let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
+                let io = cp.dead_io;
                 if opts & WNOWAIT == 0 {
                     st.reap(c);
                     let p = st.procs.get_mut(&me).unwrap();
@@ -1203,6 +1211,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     p.child_times.0 += times.0;
                     p.child_times.1 += times.1;
                     p.child_maxrss_kb = p.child_maxrss_kb.max(rss);
+                    p.dead_io.add(io);
                 }
                 return Ok(Some(WaitResult {
                     pid: c,

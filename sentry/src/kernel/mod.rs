@@ -11,6 +11,7 @@ pub mod creds;
 mod ctx;
 pub mod exec;
 pub mod futex;
+pub mod ioacct;
 pub mod ipc;
 pub mod jobctl;
 pub mod lifecycle;

@@ -40,6 +40,8 @@ pub struct Task {
     pub clear_child_tid: u64,
     /// PR_SET_TIMERSLACK, in ns (inherited; 0 asks for the default).
     pub timer_slack: u64,
+    /// Its read and write counts (/proc/PID/task/TID/io).
+    pub io: Arc<super::ioacct::IoAcct>,
     pub robust_list: u64,
     pub kicker: Arc<dyn Kicker>,
     pub comm: Vec<u8>,
@@ -176,6 +178,8 @@ pub struct Process {
     pub child_times: (u64, u64),
     /// CPU time of exited threads (user, sys) in ns.
     pub dead_times: (u64, u64),
+    /// I/O counts of exited threads and reaped children.
+    pub dead_io: super::ioacct::IoTotals,
     /// A task is exec'ing and waiting for the other threads to go.
     pub execing: Option<i32>,
     pub itimer_real: Option<u64>,
