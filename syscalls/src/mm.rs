@@ -250,6 +250,7 @@ fn map_in(
             };
             req.maywrite = maywrite;
             req.mayexec = !noexec;
+            req.source = (!shared).then(|| f.clone());
             let target = if shared {
                 f.ops.shared_map(maywrite)
             } else {

@@ -1,7 +1,9 @@
 /* madvise's fork advice (WIPEONFORK, KEEPONFORK, DONTFORK, DOFORK),
  * populating (MADV_POPULATE_READ/WRITE, MAP_POPULATE, seen by mincore),
  * MADV_FREE's rule, MAP_HUGETLB with no huge pages, and mprotect over a
- * range with a hole (the part before it changes). */
+ * range with a hole (the part before it changes), and MADV_DONTNEED on
+ * a private file mapping (the file's bytes come back, as they are now,
+ * in a forked child only for its own pages, and after the file closed). */
 #include "common.h"
 #include <fcntl.h>
 #include <setjmp.h>
@@ -133,8 +135,43 @@ static void protect_hole(void)
 	SHOW("after it: readable", "%d", readable(a + 3 * PG));
 }
 
+static void dontneed_file(void)
+{
+	char path[] = "/tmp/mem_advice_XXXXXX";
+	int f = mkstemp(path);
+	char b[10000];
+	memset(b, 'A', sizeof b);
+	CHECK("file written", write(f, b, sizeof b) == (ssize_t)sizeof b);
+	char *w = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, f, 0);
+	memset(w, 'Z', 2 * PG);
+	pwrite(f, "B", 1, 1);
+	madvise(w + PG, PG, MADV_DONTNEED);
+	SHOW("untouched page keeps its own", "%c", w[0]);
+	SHOW("discarded page has the file's", "%c", w[PG]);
+	madvise(w, PG, MADV_DONTNEED);
+	printf("and now the file as it is: %c%c\n", w[0], w[1]);
+	char *m = mmap(NULL, 3 * PG, PROT_READ, MAP_PRIVATE, f, PG);
+	mprotect(m, 3 * PG, PROT_READ | PROT_WRITE);
+	memset(m, 'Z', 2 * PG);
+	pwrite(f, "C", 1, 2 * PG);
+	pid_t c = fork();
+	if (c == 0) {
+		madvise(m + PG, PG, MADV_DONTNEED);
+		_exit(m[0] == 'Z' && m[PG] == 'C' && m[PG + 1] == 'A' ? 0 : 1);
+	}
+	int status;
+	waitpid(c, &status, 0);
+	CHECK("a child's DONTNEED reads the file for its own pages", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	SHOW("the parent's stay", "%c", m[PG]);
+	close(f);
+	unlink(path);
+	madvise(m, 2 * PG, MADV_DONTNEED);
+	printf("after close and unlink: %c %c, past the end %d\n", m[0], m[PG], m[10000 - PG + 5]);
+}
+
 int main(void)
 {
+	dontneed_file();
 	fork_advice();
 	residency();
 	protect_hole();

@@ -123,6 +123,10 @@ pub struct Vma {
     pub wipeonfork: bool,
     pub backing: Backing,
     pub name: VmaName,
+    /// The open file a private file mapping copies (`name` has the
+    /// offset): MADV_DONTNEED reads it again, as Linux drops the private
+    /// pages and faults the file's back in.
+    pub source: Option<Arc<crate::fs::file::File>>,
 }
 
 impl Vma {
@@ -237,6 +241,8 @@ pub struct MapRequest {
     pub maywrite: bool,
     /// See `Vma::mayexec`.
     pub mayexec: bool,
+    /// See `Vma::source`.
+    pub source: Option<Arc<crate::fs::file::File>>,
 }
 
 impl MapRequest {
@@ -255,6 +261,7 @@ impl MapRequest {
             file_hold: None,
             maywrite: true,
             mayexec: true,
+            source: None,
         }
     }
 }
@@ -441,6 +448,7 @@ impl Mm {
             wipeonfork: false,
             backing,
             name: req.name,
+            source: req.source,
         };
         self.install(&vma, addr, len);
         st.vmas.insert(addr, vma);
@@ -863,6 +871,7 @@ impl Mm {
                     wipeonfork: false,
                     backing: Backing::Private { off },
                     name: VmaName::Heap,
+                    source: None,
                 },
             );
         } else if new_end < old_end {
@@ -885,19 +894,25 @@ impl Mm {
         }
         // Holes are skipped, and reported at the end, as Linux does.
         let holes = !Self::fully_mapped(&st, addr, end);
-        let anon: Vec<(u64, u64)> = st
+        let mut refill = Vec::new();
+        let private: Vec<(u64, u64)> = st
             .vmas
             .range(..end)
-            .filter(|(_, v)| v.end > addr)
-            // A private file mapping would need the file's contents back:
-            // keep them.
-            .filter(|(_, v)| {
-                matches!(v.backing, Backing::Private { .. })
-                    && !matches!(v.name, VmaName::File { .. })
+            .filter(|(_, v)| v.end > addr && matches!(v.backing, Backing::Private { .. }))
+            // A private copy of a file gets the file's contents back when
+            // they can be read here; otherwise it keeps its own.
+            .filter(|(_, v)| match (&v.name, &v.source) {
+                (VmaName::File { off, .. }, Some(f)) if f.ops.lockless() => {
+                    let s = v.start.max(addr);
+                    refill.push((s, v.end.min(end) - s, f.clone(), off + (s - v.start)));
+                    true
+                }
+                (VmaName::File { .. }, _) => false,
+                _ => true,
             })
             .map(|(_, v)| (v.start.max(addr), v.end.min(end)))
             .collect();
-        for (s, e) in anon {
+        for (s, e) in private {
             // Pages shared since a fork are replaced by fresh zero pages;
             // the process's own are zeroed where they are.
             self.unshare_locked(&mut st, s, e, false)?;
@@ -910,6 +925,13 @@ impl Mm {
                 self.memfile.zero(v.off_at(pos), stop - pos);
                 pos = stop;
             }
+        }
+        drop(st);
+        for (at, len, f, off) in refill {
+            // Another thread may unmap meanwhile: what is still there gets
+            // the file's bytes, the rest of the range stays zero.
+            let _ =
+                crate::loader::elf::copy_in(self, f.as_ref(), at, crate::num::usize_of(len), off);
         }
         if holes {
             return Err(Errno::ENOMEM);
@@ -1451,6 +1473,7 @@ impl Mm {
                 wipeonfork: false,
                 backing: Backing::Private { off },
                 name,
+                source: None,
             },
         );
         true
