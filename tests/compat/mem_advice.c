@@ -3,7 +3,8 @@
  * MADV_FREE's rule, MAP_HUGETLB with no huge pages, and mprotect over a
  * range with a hole (the part before it changes), and MADV_DONTNEED on
  * a private file mapping (the file's bytes come back, as they are now,
- * in a forked child only for its own pages, and after the file closed). */
+ * in a forked child only for its own pages, and after the file closed),
+ * and mremap growing a private file copy (the file's next bytes). */
 #include "common.h"
 #include <fcntl.h>
 #include <setjmp.h>
@@ -163,6 +164,12 @@ static void dontneed_file(void)
 	waitpid(c, &status, 0);
 	CHECK("a child's DONTNEED reads the file for its own pages", WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	SHOW("the parent's stay", "%c", m[PG]);
+	char *g = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, f, 0);
+	g[0] = 'Q';
+	char *g2 = mremap(g, PG, 2 * PG, MREMAP_MAYMOVE);
+	printf("mremap grows a private copy with the file: %c %c\n", g2[0], g2[PG + 1]);
+	char *g3 = mremap(g2, 2 * PG, 4 * PG, MREMAP_MAYMOVE);
+	printf("and again, to past the end: %c %c %d\n", g3[0], g3[2 * PG], g3[3 * PG - 1]);
 	close(f);
 	unlink(path);
 	madvise(m, 2 * PG, MADV_DONTNEED);

@@ -775,14 +775,20 @@ impl Mm {
         {
             let extra = new_len - old_len;
             let off = self.memfile.alloc(extra)?;
-            let vma = Vma {
+            let mut vma = Vma {
                 start: v.end,
                 end: v.end + extra,
                 backing: Backing::Private { off },
                 ..v.clone()
             };
+            if let VmaName::File { off, .. } = &mut vma.name {
+                *off += v.end - v.start;
+            }
             self.space.map(vma.start, extra, vma.prot, off);
+            let fill = Self::file_tail(&vma, vma.start);
             st.vmas.insert(vma.start, vma);
+            drop(st);
+            self.fill_tail(fill);
             return Ok(old);
         }
         if !may_move {
@@ -833,8 +839,36 @@ impl Mm {
         };
         self.unmap_locked(&mut st, old, old_len);
         self.install(&vma, dest, new_len);
+        let fill = if matches!(vma.backing, Backing::Private { .. }) && new_len > old_len {
+            Self::file_tail(&vma, dest + old_len)
+        } else {
+            None
+        };
         st.vmas.insert(dest, vma);
+        drop(st);
+        self.fill_tail(fill);
         Ok(dest)
+    }
+
+    /// What of a private copy of a file, from `from` to its end, the file
+    /// should fill (a mapping that mremap grew): its file, the range and
+    /// the file offset.
+    fn file_tail(v: &Vma, from: u64) -> Option<(Arc<crate::fs::file::File>, u64, u64, u64)> {
+        match (&v.name, &v.source) {
+            (VmaName::File { off, .. }, Some(f)) if f.ops.lockless() => {
+                Some((f.clone(), from, v.end - from, off + (from - v.start)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads a file into private pages: (file, address, length, offset).
+    fn fill_tail(&self, fill: Option<(Arc<crate::fs::file::File>, u64, u64, u64)>) {
+        if let Some((f, at, len, off)) = fill {
+            // Past the file's end the pages stay zero.
+            let _ =
+                crate::loader::elf::copy_in(self, f.as_ref(), at, crate::num::usize_of(len), off);
+        }
     }
 
     /// brk(2): returns the new (or unchanged) break.
@@ -901,14 +935,15 @@ impl Mm {
             .filter(|(_, v)| v.end > addr && matches!(v.backing, Backing::Private { .. }))
             // A private copy of a file gets the file's contents back when
             // they can be read here; otherwise it keeps its own.
-            .filter(|(_, v)| match (&v.name, &v.source) {
-                (VmaName::File { off, .. }, Some(f)) if f.ops.lockless() => {
-                    let s = v.start.max(addr);
-                    refill.push((s, v.end.min(end) - s, f.clone(), off + (s - v.start)));
-                    true
+            .filter(|(_, v)| {
+                if !matches!(v.name, VmaName::File { .. }) {
+                    return true;
                 }
-                (VmaName::File { .. }, _) => false,
-                _ => true,
+                let Some((f, s, _, off)) = Self::file_tail(v, v.start.max(addr)) else {
+                    return false;
+                };
+                refill.push((f, s, v.end.min(end) - s, off));
+                true
             })
             .map(|(_, v)| (v.start.max(addr), v.end.min(end)))
             .collect();
@@ -927,11 +962,10 @@ impl Mm {
             }
         }
         drop(st);
-        for (at, len, f, off) in refill {
+        for r in refill {
             // Another thread may unmap meanwhile: what is still there gets
             // the file's bytes, the rest of the range stays zero.
-            let _ =
-                crate::loader::elf::copy_in(self, f.as_ref(), at, crate::num::usize_of(len), off);
+            self.fill_tail(Some(r));
         }
         if holes {
             return Err(Errno::ENOMEM);
