@@ -7,6 +7,7 @@
 #include "common.h"
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -259,8 +260,36 @@ static void title(int argc, char **argv)
 	CHECK("title ends at its NUL", n > 0 && buf[n - 1] == 0 && strlen(buf) == (size_t)n - 1);
 }
 
+/* cpuset is the cgroup v2 path; no time namespace offsets; project ids
+ * mapped whole in the first user namespace and not in a new one. */
+static void small_files(void)
+{
+	char cg[1024], cs[256], buf[256];
+	get("/proc/self/cgroup", cg, sizeof cg);
+	get("/proc/self/cpuset", cs, sizeof cs);
+	/* A host with cgroup v1 has a cpuset hierarchy of its own. */
+	char *v1 = strstr(cg, ":cpuset:"), *path = v1 ? v1 + 8 : strstr(cg, "0::");
+	if (path && !v1)
+		path += 3;
+	CHECK("cpuset is the cgroup's path", path && strncmp(path, cs, strlen(cs)) == 0);
+	get("/proc/self/timens_offsets", buf, sizeof buf);
+	printf("timens_offsets:\n%s", buf);
+	get("/proc/self/projid_map", buf, sizeof buf);
+	printf("projid_map: %s", buf);
+	pid_t c = fork();
+	if (c == 0) {
+		if (unshare(CLONE_NEWUSER) != 0)
+			_exit(2);
+		_exit(get("/proc/self/projid_map", buf, sizeof buf) == 0 ? 0 : 1);
+	}
+	int status;
+	waitpid(c, &status, 0);
+	CHECK("a new user namespace maps no project ids", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(int argc, char **argv)
 {
+	small_files();
 	deleted_exe();
 	int fd = open("/etc/passwd", O_RDONLY);
 	char path[64], buf[256];

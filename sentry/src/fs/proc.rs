@@ -178,6 +178,9 @@ const PID_FILES: &[&str] = &[
     "oom_adj",
     "smaps_rollup",
     "io",
+    "cpuset",
+    "projid_map",
+    "timens_offsets",
 ];
 /// /proc/PID/attr's files, which a kernel without a security module has.
 const ATTR_FILES: &[&str] = &[
@@ -702,6 +705,23 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             Ok(Node::File(io.proc_file()))
         }
         [b"cgroup"] => Ok(cgroup_file(st, p)),
+        // cgroup v2: the cpuset controller's place is the process's cgroup.
+        [b"cpuset"] => {
+            let mut v = st.cgroups.lock().path(p.cgroup);
+            v.push(b'\n');
+            Ok(Node::File(v))
+        }
+        // Project ids are not mapped by any namespace made inside: only the
+        // first one has them all, as Linux's initial namespace.
+        [b"projid_map"] => Ok(Node::File(if p.creds.userns.0.is_init() {
+            b"         0          0 4294967295\n".to_vec()
+        } else {
+            Vec::new()
+        })),
+        // No time namespaces: no offsets.
+        [b"timens_offsets"] => Ok(Node::File(
+            b"monotonic           0         0\nboottime            0         0\n".to_vec(),
+        )),
         [b"mem"] => {
             let allowed = st
                 .tasks
