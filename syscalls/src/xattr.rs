@@ -81,10 +81,81 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
         return Err(Errno::EROFS);
     }
     let c = ctx.caller();
+    let st = r.stat.as_ref().ok_or(Errno::ENOENT)?;
+    let creds = c.creds().ok_or(Errno::ESRCH)?;
+    match op {
+        XattrOp::Get(n) | XattrOp::Set(n, ..) | XattrOp::Remove(n) => {
+            permission(creds, st, n, changes)?;
+        }
+        XattrOp::List => {
+            let all = r.mount.fs.xattr(&c, &r.rel, op)?;
+            return Ok(listed(creds, &all));
+        }
+    }
     if changes {
         return ctx.k.vfs.changing(|| r.mount.fs.xattr(&c, &r.rel, op));
     }
     r.mount.fs.xattr(&c, &r.rel, op)
+}
+
+/// Linux's xattr_permission with the capability module's rules: trusted.*
+/// is for CAP_SYS_ADMIN alone (others do not even see it), security.* is
+/// read by anyone and written with CAP_SYS_ADMIN (security.capability
+/// with CAP_SETFCAP over the file), and user.* follows the file's own
+/// read and write permission, on regular files and directories, and in a
+/// sticky directory only its owner writes.
+fn permission(
+    c: &sentry::kernel::Creds,
+    st: &sentry::fs::Stat,
+    name: &[u8],
+    write: bool,
+) -> KResult<()> {
+    use sentry::fs::vfs::{may, MAY_READ, MAY_WRITE};
+    use sentry::kernel::creds::cap;
+    const SETFCAP: u32 = 31;
+    if name.starts_with(b"trusted.") {
+        return match (c.capable(cap::SYS_ADMIN), write) {
+            (true, _) => Ok(()),
+            (false, true) => Err(Errno::EPERM),
+            (false, false) => Err(Errno::ENODATA),
+        };
+    }
+    if name.starts_with(b"security.") {
+        return match (write, &name[9..]) {
+            (false, _) => Ok(()),
+            (true, b"capability") if c.capable_wrt(SETFCAP, st.uid, st.gid) => Ok(()),
+            (true, b"capability") => Err(Errno::EPERM),
+            (true, _) if c.ns_capable(cap::SYS_ADMIN) => Ok(()),
+            (true, _) => Err(Errno::EPERM),
+        };
+    }
+    if name.starts_with(b"user.") {
+        let kind = st.mode & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+            return Err(if write { Errno::EPERM } else { Errno::ENODATA });
+        }
+        let owner = st.uid == c.fsuid || c.capable_wrt(cap::FOWNER, st.uid, st.gid);
+        if kind == libc::S_IFDIR && st.mode & libc::S_ISVTX != 0 && write && !owner {
+            return Err(Errno::EPERM);
+        }
+    }
+    if may(c, st, if write { MAY_WRITE } else { MAY_READ }) {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// A list of names without the trusted.* ones the caller may not see.
+fn listed(c: &sentry::kernel::Creds, all: &[u8]) -> Vec<u8> {
+    if c.capable(sentry::kernel::creds::cap::SYS_ADMIN) {
+        return all.to_vec();
+    }
+    all.split_inclusive(|&b| b == 0)
+        .filter(|n| !n.starts_with(b"trusted."))
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// Copies a value or list out: size 0 asks for the length.

@@ -1,10 +1,14 @@
 /* Extended attributes in the user.* namespace on a tmpfs (/dev/shm):
  * setxattr/getxattr/listxattr/removexattr and their l* and f* variants,
  * XATTR_CREATE/XATTR_REPLACE, size queries, symlinks (user.* is refused
- * on them), and the errors for names, sizes, flags and descriptors. */
+ * on them), and the errors for names, sizes, flags and descriptors; who
+ * may do what (trusted.* only with CAP_SYS_ADMIN, and unseen without it;
+ * security.* read by anyone, written by root; user.* by the file's
+ * permissions, and by the owner only in a sticky directory). */
 #include "common.h"
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 static char dir[] = "/dev/shm/husk-xattr-XXXXXX";
@@ -32,6 +36,52 @@ static void show_list(const char *name, const char *buf, ssize_t n)
 static void show_value(const char *name, const char *buf, ssize_t n)
 {
 	printf("%s %zd \"%.*s\"\n", name, n, n > 0 ? (int)n : 0, buf);
+}
+
+/* Run as root: root sets attributes, then a child drops to nobody. */
+static void privileges(void)
+{
+	char d[] = "/dev/shm/husk-xattr-priv-XXXXXX", f[96], ro[96], sticky[96], buf[64];
+	if (!mkdtemp(d))
+		return;
+	chmod(d, 0777);
+	snprintf(f, sizeof f, "%s/f", d);
+	snprintf(ro, sizeof ro, "%s/ro", d);
+	snprintf(sticky, sizeof sticky, "%s/sticky", d);
+	close(open(f, O_CREAT | O_RDWR, 0666));
+	chmod(f, 0666);
+	close(open(ro, O_CREAT | O_RDWR, 0600));
+	mkdir(sticky, 0777);
+	chmod(sticky, 01777);
+	CHECK("root sets trusted.*", setxattr(f, "trusted.t", "1", 1, 0) == 0);
+	CHECK("root sets security.*", setxattr(f, "security.s", "2", 1, 0) == 0);
+	CHECK("root sets user.* on a private file", setxattr(ro, "user.u", "3", 1, 0) == 0);
+	CHECK("and on a sticky directory", setxattr(sticky, "user.u", "4", 1, 0) == 0);
+	pid_t c = fork();
+	if (c == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(99);
+		EXPECT_ERR("nobody reads trusted.*", getxattr(f, "trusted.t", buf, sizeof buf), ENODATA);
+		ssize_t n = listxattr(f, buf, sizeof buf);
+		show_list("nobody lists", buf, n);
+		EXPECT_ERR("nobody sets trusted.*", setxattr(f, "trusted.m", "1", 1, 0), EPERM);
+		EXPECT_ERR("nobody removes trusted.*", removexattr(f, "trusted.t"), EPERM);
+		SHOW("nobody reads security.*", "%zd", getxattr(f, "security.s", buf, sizeof buf));
+		EXPECT_ERR("nobody sets security.*", setxattr(f, "security.m", "1", 1, 0), EPERM);
+		CHECK("nobody sets user.* on a writable file", setxattr(f, "user.n", "5", 1, 0) == 0);
+		EXPECT_ERR("nobody reads user.* of a private file", getxattr(ro, "user.u", buf, sizeof buf), EACCES);
+		EXPECT_ERR("nobody sets user.* on it", setxattr(ro, "user.n", "1", 1, 0), EACCES);
+		EXPECT_ERR("nobody sets user.* on root's sticky directory", setxattr(sticky, "user.n", "1", 1, 0), EPERM);
+		SHOW("but reads it", "%zd", getxattr(sticky, "user.u", buf, sizeof buf));
+		_exit(compat_done());
+	}
+	int status;
+	waitpid(c, &status, 0);
+	CHECK("nobody's checks", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(f);
+	unlink(ro);
+	rmdir(sticky);
+	rmdir(d);
 }
 
 int main(void)
@@ -197,5 +247,6 @@ int main(void)
 
 	CHECK("cleanup", unlink(file) == 0 && unlink(link_) == 0 && rmdir(sub) == 0 &&
 				 rmdir(dir) == 0);
+	privileges();
 	return compat_done();
 }
