@@ -492,8 +492,9 @@ fn getpgrp(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
+    // No process has a negative id (Linux looks it up and finds none).
     if pid < 0 {
-        return Err(Errno::EINVAL);
+        return Err(Errno::ESRCH);
     }
     if pid == 0 {
         return Ok(ctx.tgid());

@@ -200,5 +200,10 @@ int main(void)
 	CHECK("setuid_same", setuid(getuid()) == 0);
 	CHECK("setgid_same", setgid(getgid()) == 0);
 	EXPECT_ERR("getgroups_einval", syscall(SYS_getgroups, -1, NULL), EINVAL);
+	EXPECT_ERR("getpgid of a negative pid", getpgid(-1), ESRCH);
+	EXPECT_ERR("getsid of a negative pid", getsid(-5), ESRCH);
+	EXPECT_ERR("prlimit of a negative pid", prlimit(-1, RLIMIT_AS, NULL, &rl), ESRCH);
+	EXPECT_ERR("the pid is looked up before the resource", prlimit(-1, 99, NULL, &rl), ESRCH);
+	EXPECT_ERR("a bad resource", prlimit(0, 99, NULL, &rl), EINVAL);
 	return compat_done();
 }
