@@ -84,7 +84,14 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] > 64 {
         return Err(Errno::EINVAL);
     }
-    let (pid, thread) = target(ctx, a[0])?;
+    // A /proc/PID directory stands for its process, as a pidfd would.
+    let dir = crate::fs::fdget(ctx, a[0])
+        .ok()
+        .and_then(|f| sentry::fs::proc::process_dir_pid(&f));
+    let (pid, thread) = match dir {
+        Some(pid) => (pid, None),
+        None => target(ctx, a[0])?,
+    };
     let running = live(ctx, pid)?;
     let sig = abi::int(a[1]);
     // A thread's pidfd signals that thread unless told otherwise.

@@ -57,5 +57,22 @@ int main(void)
 	int e = eventfd(5, EFD_SEMAPHORE);
 	CHECK("eventfd count", fdinfo_int(e, "eventfd-count:") == 5);
 	CHECK("eventfd semaphore", fdinfo_int(e, "eventfd-semaphore: ") == 1);
+
+	/* A /proc/PID directory fd stands for a pidfd in pidfd_send_signal;
+	 * other procfs directories and files do not. */
+	int dir = open("/proc/self", O_DIRECTORY | O_RDONLY);
+	CHECK("signal through /proc/self", syscall(SYS_pidfd_send_signal, dir, 0, NULL, 0) == 0);
+	int task = open("/proc/self/task", O_DIRECTORY | O_RDONLY);
+	EXPECT_ERR("through /proc/self/task", syscall(SYS_pidfd_send_signal, task, 0, NULL, 0), EBADF);
+	int st = open("/proc/self/status", O_RDONLY);
+	EXPECT_ERR("through /proc/self/status", syscall(SYS_pidfd_send_signal, st, 0, NULL, 0), EBADF);
+	c = fork();
+	if (c == 0)
+		_exit(0);
+	char path[32];
+	snprintf(path, sizeof path, "/proc/%d", c);
+	int cd = open(path, O_DIRECTORY | O_RDONLY);
+	waitpid(c, NULL, 0);
+	EXPECT_ERR("through a reaped child's directory", syscall(SYS_pidfd_send_signal, cd, 0, NULL, 0), ESRCH);
 	return compat_failures > 100 ? 100 : compat_failures;
 }

@@ -1961,6 +1961,16 @@ impl FileOps for ProcMem {
     }
 }
 
+/// The process whose /proc/PID directory `f` is open on, if it is one
+/// (pidfd_send_signal takes such an fd for a pidfd).
+pub fn process_dir_pid(f: &File) -> Option<i32> {
+    let d = f.ops.as_any().downcast_ref::<ProcDir>()?;
+    if d.rel.is_empty() || !d.rel.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    parse_pid(&d.rel)
+}
+
 /// A procfs directory: listed when read, so it shows the state of that
 /// moment (an fd opened on /proc/self/fd sees itself).
 struct ProcDir {
