@@ -126,6 +126,23 @@ static void shut_rd_and_states(void)
 	EXPECT_ERR("shutdown once closed", shutdown(c, SHUT_WR), ENOTCONN);
 	close(c);
 	close(s);
+
+	/* A reset leaves no peer; a peer's FIN does. */
+	pair(&c, &s);
+	struct sockaddr_in6 pa;
+	socklen_t pl = sizeof pa;
+	close(s);
+	msleep(20);
+	CHECK("after the peer's FIN there is a peer", getpeername(c, (struct sockaddr *)&pa, &pl) == 0);
+	close(c);
+	pair(&c, &s);
+	struct linger lg = {1, 0};
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c);
+	msleep(20);
+	pl = sizeof pa;
+	EXPECT_ERR("after a reset there is none", getpeername(s, (struct sockaddr *)&pa, &pl), ENOTCONN);
+	close(s);
 }
 
 static void v6only(void)

@@ -980,11 +980,16 @@ impl LocalSocket {
 
     /// struct tcp_info (104 bytes), with what a loopback connection has:
     /// its state and segment sizes.
-    fn tcp_info(&self) -> Vec<u8> {
-        let state = match self.ext_tcp() {
+    /// TCP_ESTABLISHED, TCP_CLOSE, ... as Linux numbers them.
+    pub(super) fn tcp_state(&self) -> u8 {
+        match self.ext_tcp() {
             Some(c) => c.linux_state(),
             None => self.loopback_state(),
-        };
+        }
+    }
+
+    fn tcp_info(&self) -> Vec<u8> {
+        let state = self.tcp_state();
         let mut v = vec![0u8; 104];
         v[0] = state;
         // tcpi_snd_mss and tcpi_rcv_mss; tcpi_pmtu and tcpi_advmss.

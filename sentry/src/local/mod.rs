@@ -945,6 +945,15 @@ impl Socket for LocalFile {
     }
     fn peername(&self) -> KResult<Vec<u8>> {
         if self.0.inet() {
+            // A TCP socket that is closed (reset, or its connect failed)
+            // or still connecting has no peer, as Linux's inet_getname.
+            const TCP_SYN_SENT: u8 = 2;
+            const TCP_CLOSE: u8 = 7;
+            if self.0.kind == libc::SOCK_STREAM
+                && matches!(self.0.tcp_state(), TCP_SYN_SENT | TCP_CLOSE)
+            {
+                return Err(Errno::ENOTCONN);
+            }
             // A peer port of 0 is no peer (a UDP connect to port 0).
             let r = self
                 .0
