@@ -51,6 +51,14 @@ pub struct Ancillary {
     /// The source address a sender asks for (IP_PKTINFO's ipi_spec_dst,
     /// IPV6_PKTINFO's address, on a send).
     pub src: Option<std::net::IpAddr>,
+    /// An IP datagram's TTL or hop limit, and TOS or traffic class: on a
+    /// send, what IP_TTL and IP_TOS control messages ask for; queued, the
+    /// header's.
+    pub ttl: Option<u8>,
+    pub tos: Option<u8>,
+    /// On a send, IPV6_HOPLIMIT's and IPV6_TCLASS's.
+    pub hoplimit: Option<u8>,
+    pub tclass: Option<u8>,
 }
 
 /// What one receive took.
@@ -66,6 +74,9 @@ pub struct Received {
     /// An IP datagram's destination, and when a datagram was queued.
     pub dst: Option<std::net::SocketAddr>,
     pub stamp: Option<std::time::SystemTime>,
+    /// An IP datagram's header TTL (hop limit) and TOS (traffic class).
+    pub ttl: Option<u8>,
+    pub tos: Option<u8>,
     /// Control messages in the kernel's layout beside rights and
     /// credentials: a host socket's as the host wrote them, or an IP
     /// datagram's packet info and timestamps.
@@ -191,7 +202,7 @@ pub struct SockOpts {
 }
 
 /// Options kept as an int (`true`: a flag, reported as 0 or 1).
-const INT_OPTS: [(i32, bool); 14] = [
+const INT_OPTS: [(i32, bool); 16] = [
     (libc::SO_DEBUG, true),
     (libc::SO_REUSEADDR, true),
     (libc::SO_DONTROUTE, true),
@@ -206,6 +217,10 @@ const INT_OPTS: [(i32, bool); 14] = [
     (libc::SO_TIMESTAMPNS, true),
     (libc::SO_MARK, false),
     (libc::SO_RXQ_OVFL, true),
+    // Kept and read back: nothing here busy-polls, and with no security
+    // module there is no SCM_SECURITY to pass.
+    (libc::SO_BUSY_POLL, false),
+    (libc::SO_PASSSEC, true),
 ];
 
 /// An int option's value as setsockopt(2) takes it: EINVAL when shorter.
@@ -222,14 +237,16 @@ impl SockOpts {
     pub fn set(&mut self, name: i32, value: &[u8]) -> Option<KResult<()>> {
         let int = || int_option(value);
         if let Some(&(_, flag)) = INT_OPTS.iter().find(|(n, _)| *n == name) {
-            return Some(int().map(|v| {
+            return Some(int().and_then(|v| {
                 let v = match name {
                     _ if flag => i32::from(v != 0),
                     libc::SO_RCVLOWAT if v < 0 => i32::MAX,
                     libc::SO_RCVLOWAT => v.max(1),
+                    libc::SO_BUSY_POLL if v < 0 => return Err(Errno::EINVAL),
                     _ => v,
                 };
                 self.ints.insert(name, v);
+                Ok(())
             }));
         }
         Some(match name {

@@ -646,12 +646,49 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
                         anc.src = Some(a.into());
                     }
                 }
+                // The header fields a datagram is sent with, as Linux's
+                // ip_cmsg_send and ip6_datagram_send_ctl check them (-1:
+                // the socket's own).
+                (libc::IPPROTO_IP, libc::IP_TTL) => {
+                    let v = cmsg_int(data)?;
+                    anc.ttl = Some(
+                        u8::try_from(v)
+                            .ok()
+                            .filter(|&t| t >= 1)
+                            .ok_or(Errno::EINVAL)?,
+                    );
+                }
+                (libc::IPPROTO_IP, libc::IP_TOS) => {
+                    let v = match data.len() {
+                        1 => i32::from(data[0]),
+                        _ => cmsg_int(data)?,
+                    };
+                    anc.tos = Some(u8::try_from(v).map_err(|_| Errno::EINVAL)?);
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT | libc::IPV6_TCLASS) => {
+                    let v = cmsg_int(data)?;
+                    let v = match v {
+                        -1 => None,
+                        _ => Some(u8::try_from(v).map_err(|_| Errno::EINVAL)?),
+                    };
+                    if kind == libc::IPV6_HOPLIMIT {
+                        anc.hoplimit = v;
+                    } else {
+                        anc.tclass = v;
+                    }
+                }
                 _ => {}
             }
         }
         off += clen.next_multiple_of(8);
     }
     Ok(anc)
+}
+
+/// A control message's int: exactly four bytes (EINVAL otherwise).
+fn cmsg_int(data: &[u8]) -> KResult<i32> {
+    let b: [u8; 4] = data.try_into().map_err(|_| Errno::EINVAL)?;
+    Ok(i32::from_ne_bytes(b))
 }
 
 /// SCM_CREDENTIALS may claim only the sender's own process and ids,

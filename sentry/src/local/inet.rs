@@ -751,13 +751,41 @@ impl LocalSocket {
         };
         let rcvbuf = t.st.lock().rcvbuf;
         let from = format(t.family, src);
+        let (ttl, tos) = self.header_fields(dest, &anc);
         let anc = Ancillary {
             dst: Some(dest),
+            ttl: Some(ttl),
+            tos: Some(tos),
             ..Default::default()
         };
         match t.rx.send_packet(data, from, anc, rcvbuf, usize::MAX) {
             Err(e) if e == Errno::EAGAIN || e == Errno::EPIPE => Ok(data.len()),
             r => r,
+        }
+    }
+
+    /// The TTL (hop limit) and TOS (traffic class) a datagram to `dest`
+    /// carries: the send's control message, else the socket's option.
+    fn header_fields(&self, dest: SocketAddr, anc: &Ancillary) -> (u8, u8) {
+        let st = self.st.lock();
+        let opt = |l: i32, n: i32, d: i32| st.proto_opts.get(&(l, n)).copied().unwrap_or(d);
+        let byte = |v: i32| u8::try_from(v).unwrap_or(0);
+        if dest.is_ipv4() {
+            let ttl = anc
+                .ttl
+                .unwrap_or_else(|| byte(opt(libc::IPPROTO_IP, libc::IP_TTL, 64)));
+            let tos = anc
+                .tos
+                .unwrap_or_else(|| byte(opt(libc::IPPROTO_IP, libc::IP_TOS, 0)));
+            (ttl, tos)
+        } else {
+            let hops = anc
+                .hoplimit
+                .unwrap_or_else(|| byte(opt(libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, 64)));
+            let class = anc
+                .tclass
+                .unwrap_or_else(|| byte(opt(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0)));
+            (hops, class)
         }
     }
 
@@ -791,6 +819,7 @@ impl LocalSocket {
                 | libc::IP_PKTINFO
                 | libc::IP_RECVERR
                 | libc::IP_RECVTOS
+                | libc::IP_RECVTTL
                 | libc::IP_FREEBIND,
             ) => 0,
             (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER) => 1,
@@ -805,7 +834,12 @@ impl LocalSocket {
             (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) if self.v6() => 64,
             (
                 libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY | libc::IPV6_TCLASS | libc::IPV6_RECVPKTINFO | libc::IPV6_RECVERR,
+                libc::IPV6_V6ONLY
+                | libc::IPV6_TCLASS
+                | libc::IPV6_RECVPKTINFO
+                | libc::IPV6_RECVHOPLIMIT
+                | libc::IPV6_RECVTCLASS
+                | libc::IPV6_RECVERR,
             ) if self.v6() => 0,
             _ => return None,
         })
@@ -880,6 +914,23 @@ impl LocalSocket {
                 })
             }
             (libc::IPPROTO_TCP, libc::TCP_NODELAY | libc::TCP_CORK) => Ok(i32::from(v != 0)),
+            // Flags, read back as 0 or 1.
+            (
+                libc::IPPROTO_IP,
+                libc::IP_PKTINFO
+                | libc::IP_RECVTTL
+                | libc::IP_RECVTOS
+                | libc::IP_RECVERR
+                | libc::IP_FREEBIND,
+            )
+            | (
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY
+                | libc::IPV6_RECVPKTINFO
+                | libc::IPV6_RECVHOPLIMIT
+                | libc::IPV6_RECVTCLASS
+                | libc::IPV6_RECVERR,
+            ) => Ok(i32::from(v != 0)),
             (libc::IPPROTO_TCP, libc::TCP_MAXSEG) if v != 0 => within(88, 32767),
             (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE | libc::TCP_KEEPINTVL) => within(1, 32767),
             (libc::IPPROTO_TCP, libc::TCP_KEEPCNT | libc::TCP_SYNCNT) => within(1, 127),
@@ -978,8 +1029,37 @@ impl LocalSocket {
         out
     }
 
-    /// struct tcp_info (104 bytes), with what a loopback connection has:
-    /// its state and segment sizes.
+    /// The control messages for a received datagram's header, as the
+    /// socket asks for them: IP_TTL and IP_TOS (IP_RECVTTL, IP_RECVTOS)
+    /// for an IPv4 one, IPV6_HOPLIMIT and IPV6_TCLASS (IPV6_RECVHOPLIMIT,
+    /// IPV6_RECVTCLASS) for an IPv6 one.
+    pub(super) fn header_control(&self, r: &crate::socket::Received) -> Vec<(i32, i32, Vec<u8>)> {
+        let (Some(dst), Some(ttl), Some(tos)) = (r.dst, r.ttl, r.tos) else {
+            return Vec::new();
+        };
+        let st = self.st.lock();
+        let on = |l, n| st.proto_opts.get(&(l, n)).is_some_and(|&v| v != 0);
+        let int = |v: u8| i32::from(v).to_ne_bytes().to_vec();
+        let mut out = Vec::new();
+        if dst.is_ipv4() {
+            if on(libc::IPPROTO_IP, libc::IP_RECVTTL) {
+                out.push((libc::IPPROTO_IP, libc::IP_TTL, int(ttl)));
+            }
+            // The one control message whose value is a byte.
+            if on(libc::IPPROTO_IP, libc::IP_RECVTOS) {
+                out.push((libc::IPPROTO_IP, libc::IP_TOS, vec![tos]));
+            }
+        } else {
+            if on(libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT) {
+                out.push((libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, int(ttl)));
+            }
+            if on(libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS) {
+                out.push((libc::IPPROTO_IPV6, libc::IPV6_TCLASS, int(tos)));
+            }
+        }
+        out
+    }
+
     /// TCP_ESTABLISHED, TCP_CLOSE, ... as Linux numbers them.
     pub(super) fn tcp_state(&self) -> u8 {
         match self.ext_tcp() {
@@ -988,6 +1068,8 @@ impl LocalSocket {
         }
     }
 
+    /// struct tcp_info (104 bytes), with what a loopback connection has:
+    /// its state and segment sizes.
     fn tcp_info(&self) -> Vec<u8> {
         let state = self.tcp_state();
         let mut v = vec![0u8; 104];

@@ -544,6 +544,7 @@ impl LocalSocket {
         }
         if let (true, Some(dst)) = (self.inet(), r.dst) {
             msgs.extend(self.pktinfo(dst));
+            msgs.extend(self.header_control(r));
         }
         let mut out = Vec::new();
         for (level, kind, data) in msgs {

@@ -257,6 +257,8 @@ impl Queue {
             creds: m.anc.creds,
             dst: m.anc.dst,
             stamp: m.at,
+            ttl: m.anc.ttl,
+            tos: m.anc.tos,
             ..Default::default()
         };
         if peek {
@@ -379,8 +381,7 @@ mod tests {
                 uid: 0,
                 gid: 0,
             }),
-            dst: None,
-            src: None,
+            ..Default::default()
         }
     }
 
