@@ -35,6 +35,22 @@ const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_KERNEL: u8 = 2;
 const RTPROT_BOOT: u8 = 3;
 const RTN_UNICAST: u8 = 1;
+const RTN_LOCAL: u8 = 2;
+const RTN_BROADCAST: u8 = 3;
+const RT_TABLE_LOCAL: u8 = 255;
+/// Route attributes.
+const RTA_DST: u16 = 1;
+const RTA_SRC: u16 = 2;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PRIORITY: u16 = 6;
+const RTA_PREFSRC: u16 = 7;
+const RTA_TABLE: u16 = 15;
+const RTA_PREF: u16 = 20;
+const RTA_UID: u16 = 25;
+/// A route get's answer is a cached clone; RTCF_LOCAL marks a local one.
+const RTM_F_CLONED: u32 = 0x200;
+const RTCF_LOCAL: u32 = 0x8000_0000;
 const IFA_F_PERMANENT: u8 = 0x80;
 /// Address families as the structures' bytes and words hold them.
 const FAM_NETLINK: u16 = 16;
@@ -56,6 +72,8 @@ struct State {
     port: u32,
     opts: SockOpts,
     netlink_opts: std::collections::BTreeMap<i32, i32>,
+    /// The sender's uid as a route get reports it (RTA_UID).
+    uid: u32,
 }
 
 /// A NETLINK_ROUTE socket.
@@ -77,6 +95,7 @@ impl NetlinkSocket {
                 port: 0,
                 opts: SockOpts::default(),
                 netlink_opts: Default::default(),
+                uid: 0,
             }),
         }
     }
@@ -259,6 +278,154 @@ fn routes(i: &Iface, family: u8) -> Vec<Vec<u8>> {
     out
 }
 
+/// struct rtmsg with its family, destination length, table, protocol,
+/// scope, type and flags.
+fn rtmsg(
+    family: u8,
+    dst_len: u8,
+    table: u8,
+    proto: u8,
+    scope: u8,
+    kind: u8,
+    flags: u32,
+) -> Vec<u8> {
+    let mut b = vec![family, dst_len, 0, 0, table, proto, scope, kind];
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b
+}
+
+/// The local table's routes (Linux's fib keeps them by address): each
+/// IPv4 address is local, lo's whole 127/8 too, and each subnet has its
+/// broadcast address; ::1 is lo's local IPv6 route.
+fn local_routes(ifaces: &[Iface], family: u8) -> Vec<Vec<u8>> {
+    let mut v4: Vec<(u32, u8, Vec<u8>)> = Vec::new();
+    let route = |i: &Iface, dst: std::net::Ipv4Addr, len: u8, kind: u8, scope: u8| {
+        let mut b = rtmsg(FAM_INET, len, RT_TABLE_LOCAL, RTPROT_KERNEL, scope, kind, 0);
+        attr(&mut b, RTA_TABLE, &u32::from(RT_TABLE_LOCAL).to_ne_bytes());
+        attr(&mut b, RTA_DST, &dst.octets());
+        attr(&mut b, RTA_PREFSRC, &i.v4.0.octets());
+        attr(&mut b, RTA_OIF, &i.index.cast_unsigned().to_ne_bytes());
+        (u32::from(dst), len, b)
+    };
+    if family == FAM_UNSPEC || family == FAM_INET {
+        for i in ifaces.iter().filter(|i| i.has_v4()) {
+            if i.loopback {
+                v4.push(route(i, i.network(), i.v4.1, RTN_LOCAL, RT_SCOPE_HOST));
+            }
+            v4.push(route(i, i.v4.0, 32, RTN_LOCAL, RT_SCOPE_HOST));
+            if i.v4.1 < 31 {
+                v4.push(route(i, i.broadcast(), 32, RTN_BROADCAST, RT_SCOPE_LINK));
+            }
+        }
+    }
+    v4.sort_by_key(|r| (r.0, r.1));
+    let mut out: Vec<Vec<u8>> = v4.into_iter().map(|r| r.2).collect();
+    if family == FAM_UNSPEC || family == FAM_INET6 {
+        if let Some(lo) = ifaces.iter().find(|i| i.loopback) {
+            out.push(local_v6(lo, false));
+        }
+    }
+    out
+}
+
+/// lo's local route for ::1 (`get`: as a route get answers it, with
+/// the source).
+fn local_v6(lo: &Iface, get: bool) -> Vec<u8> {
+    let mut b = rtmsg(
+        FAM_INET6,
+        128,
+        RT_TABLE_LOCAL,
+        RTPROT_KERNEL,
+        RT_SCOPE_UNIVERSE,
+        RTN_LOCAL,
+        0,
+    );
+    attr(&mut b, RTA_TABLE, &u32::from(RT_TABLE_LOCAL).to_ne_bytes());
+    attr(&mut b, RTA_DST, &std::net::Ipv6Addr::LOCALHOST.octets());
+    if get {
+        // rtm_src_len: the lookup's whole (unspecified) source.
+        b[2] = 128;
+        attr(&mut b, RTA_SRC, &std::net::Ipv6Addr::UNSPECIFIED.octets());
+        attr(&mut b, RTA_PREFSRC, &std::net::Ipv6Addr::LOCALHOST.octets());
+    }
+    attr(&mut b, RTA_PRIORITY, &0u32.to_ne_bytes());
+    attr(&mut b, RTA_OIF, &lo.index.cast_unsigned().to_ne_bytes());
+    attr(&mut b, RTA_PREF, &[0]);
+    b
+}
+
+/// RTM_GETROUTE without NLM_F_DUMP (`ip route get`): the route a packet
+/// to the request's RTA_DST takes, or the errno Linux's lookup gives.
+fn route_get(ifaces: &[Iface], body: &[u8], uid: u32) -> Result<Vec<u8>, i32> {
+    let family = body.first().copied().unwrap_or(0);
+    let dst = attr_of(body.get(12..).unwrap_or(&[]), RTA_DST);
+    let lo = ifaces
+        .iter()
+        .find(|i| i.loopback)
+        .ok_or(-libc::ENETUNREACH)?;
+    match family {
+        FAM_INET => {
+            let d: [u8; 4] = dst
+                .unwrap_or(&[0; 4])
+                .get(..4)
+                .ok_or(-libc::EINVAL)?
+                .try_into()
+                .unwrap();
+            let d = std::net::Ipv4Addr::from(d);
+            let own = ifaces.iter().find(|i| i.has_v4() && i.v4.0 == d);
+            let (kind, dev, src, gateway) = if d.is_loopback() || d.is_unspecified() {
+                (RTN_LOCAL, lo, lo.v4.0, None)
+            } else if let Some(i) = own {
+                (RTN_LOCAL, lo, i.v4.0, None)
+            } else if let Some(i) = ifaces.iter().find(|i| {
+                !i.loopback
+                    && i.has_v4()
+                    && std::net::Ipv4Addr::from(u32::from(d) & u32::from(i.netmask()))
+                        == i.network()
+            }) {
+                (RTN_UNICAST, i, i.v4.0, None)
+            } else if let Some(i) = ifaces.iter().find(|i| i.gateway.is_some()) {
+                (RTN_UNICAST, i, i.v4.0, i.gateway)
+            } else {
+                return Err(-libc::ENETUNREACH);
+            };
+            let local = if kind == RTN_LOCAL { RTCF_LOCAL } else { 0 };
+            // A cached route names no table.
+            let mut b = rtmsg(
+                FAM_INET,
+                32,
+                0,
+                0,
+                RT_SCOPE_UNIVERSE,
+                kind,
+                RTM_F_CLONED | local,
+            );
+            attr(&mut b, RTA_TABLE, &0u32.to_ne_bytes());
+            attr(&mut b, RTA_DST, &d.octets());
+            attr(&mut b, RTA_OIF, &dev.index.cast_unsigned().to_ne_bytes());
+            if let Some(g) = gateway {
+                attr(&mut b, RTA_GATEWAY, &g.octets());
+            }
+            attr(&mut b, RTA_PREFSRC, &src.octets());
+            attr(&mut b, RTA_UID, &uid.to_ne_bytes());
+            Ok(b)
+        }
+        FAM_INET6 => {
+            let d: [u8; 16] = dst
+                .unwrap_or(&[0; 16])
+                .get(..16)
+                .ok_or(-libc::EINVAL)?
+                .try_into()
+                .unwrap();
+            if std::net::Ipv6Addr::from(d) != std::net::Ipv6Addr::LOCALHOST {
+                return Err(-libc::ENETUNREACH);
+            }
+            Ok(local_v6(lo, true))
+        }
+        _ => Err(-libc::EOPNOTSUPP),
+    }
+}
+
 impl NetlinkSocket {
     /// Queues a message from the kernel (an mq_notify cookie) as one
     /// datagram; a full queue loses it, as Linux's does.
@@ -274,7 +441,7 @@ impl NetlinkSocket {
 
     /// Answers the requests in `data` (one or more messages) into the
     /// socket's queue, as one datagram.
-    fn answer(&self, data: &[u8], port: u32) -> KResult<()> {
+    fn answer(&self, data: &[u8], port: u32, uid: u32) -> KResult<()> {
         let ifaces = iface::list(&self.names);
         let mut out = Vec::new();
         let mut off = 0;
@@ -332,12 +499,17 @@ impl NetlinkSocket {
                             message(&mut out, RTM_NEWADDR, multi, seq, port, &b);
                         }
                     }
-                    RTM_GETROUTE => {
+                    RTM_GETROUTE if dump => {
                         let family = body.first().copied().unwrap_or(0);
-                        for b in ifaces.iter().flat_map(|i| routes(i, family)) {
+                        let main = ifaces.iter().flat_map(|i| routes(i, family));
+                        for b in main.chain(local_routes(&ifaces, family)) {
                             message(&mut out, RTM_NEWROUTE, multi, seq, port, &b);
                         }
                     }
+                    RTM_GETROUTE => match route_get(&ifaces, body, uid) {
+                        Ok(b) => message(&mut out, RTM_NEWROUTE, 0, seq, port, &b),
+                        Err(e) => err = e,
+                    },
                     _ => err = -libc::EOPNOTSUPP,
                 }
             }
@@ -439,8 +611,13 @@ impl Socket for NetlinkSocket {
             }
         }
         self.autobind(ctx.tgid());
-        let port = self.st.lock().port;
-        self.answer(data, port)?;
+        let port = {
+            let mut st = self.st.lock();
+            st.uid = ctx.proc_ref().creds.euid;
+            st.port
+        };
+        let uid = self.st.lock().uid;
+        self.answer(data, port, uid)?;
         Ok(data.len())
     }
     fn recv(&self, max: usize, peek: bool) -> KResult<Received> {
@@ -499,8 +676,11 @@ impl FileOps for NetlinkSocket {
         if off.is_some() {
             return Err(Errno::ESPIPE);
         }
-        let port = self.st.lock().port;
-        self.answer(buf, port)?;
+        let (port, uid) = {
+            let st = self.st.lock();
+            (st.port, st.uid)
+        };
+        self.answer(buf, port, uid)?;
         Ok(buf.len())
     }
     fn stat(&self) -> KResult<Stat> {
@@ -562,6 +742,7 @@ mod tests {
         s.answer(
             &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0; 16]),
             42,
+            0,
         )
         .unwrap();
         let r = s.rx.recv_packet(1 << 16, false).unwrap();
@@ -581,8 +762,12 @@ mod tests {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 8];
         body[0] = FAM_INET6;
-        s.answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body), 1)
-            .unwrap();
+        s.answer(
+            &request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body),
+            1,
+            0,
+        )
+        .unwrap();
         let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
         assert_eq!(msgs.len(), 2);
         assert_eq!(
@@ -592,11 +777,63 @@ mod tests {
     }
 
     #[test]
+    fn a_route_get_answers_once_or_with_an_error() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let get = |family: u8, dst: &[u8]| {
+            let mut body = vec![family, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            attr(&mut body, RTA_DST, dst);
+            s.answer(&request(RTM_GETROUTE, NLM_F_REQUEST, &body), 1, 0)
+                .unwrap();
+            split(&s.rx.recv_packet(1 << 16, false).unwrap().data)
+        };
+        let m = get(FAM_INET, &[127, 0, 0, 9]);
+        assert_eq!(m.len(), 1);
+        assert_eq!((m[0].0, m[0].2[7]), (RTM_NEWROUTE, RTN_LOCAL));
+        assert_eq!(
+            attr_of(&m[0].2[12..], RTA_PREFSRC),
+            Some(&[127, 0, 0, 1][..])
+        );
+        let m = get(FAM_INET, &[8, 8, 8, 8]);
+        assert_eq!(m[0].0, NLMSG_ERROR);
+        assert_eq!(
+            i32::from_ne_bytes(m[0].2[..4].try_into().unwrap()),
+            -libc::ENETUNREACH
+        );
+        let m = get(FAM_INET6, &std::net::Ipv6Addr::LOCALHOST.octets());
+        assert_eq!((m[0].0, m[0].2[4]), (RTM_NEWROUTE, RT_TABLE_LOCAL));
+        // A short address is no address.
+        assert_eq!(get(FAM_INET, &[127])[0].0, NLMSG_ERROR);
+        // The local table's dump: 127/8, 127.0.0.1, the broadcast, ::1.
+        s.answer(
+            &request(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, &[0; 12]),
+            1,
+            0,
+        )
+        .unwrap();
+        let m = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let kinds: Vec<(u8, u8)> = m
+            .iter()
+            .filter(|x| x.0 == RTM_NEWROUTE)
+            .map(|x| (x.2[1], x.2[7]))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (8, RTN_LOCAL),
+                (32, RTN_LOCAL),
+                (32, RTN_BROADCAST),
+                (128, RTN_LOCAL)
+            ]
+        );
+        assert_eq!(m.last().unwrap().0, NLMSG_DONE);
+    }
+
+    #[test]
     fn a_get_by_name_finds_that_link_or_enodev() {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 16];
         attr(&mut body, 3, b"lo\0");
-        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1)
+        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1, 0)
             .unwrap();
         let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
         assert_eq!(msgs.len(), 1);
@@ -606,7 +843,7 @@ mod tests {
         );
         let mut body = vec![0u8; 16];
         attr(&mut body, 3, b"eth0\0");
-        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1)
+        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1, 0)
             .unwrap();
         let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
         assert_eq!(msgs[0].0, NLMSG_ERROR);
@@ -623,8 +860,12 @@ mod tests {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 8];
         body[4..8].copy_from_slice(&7i32.to_ne_bytes());
-        s.answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body), 1)
-            .unwrap();
+        s.answer(
+            &request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body),
+            1,
+            0,
+        )
+        .unwrap();
         let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
         // No such interface: only the end of the dump.
         assert_eq!(msgs.len(), 1);
@@ -634,8 +875,12 @@ mod tests {
     #[test]
     fn changes_are_refused_with_an_error_message() {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
-        s.answer(&request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]), 1)
-            .unwrap();
+        s.answer(
+            &request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]),
+            1,
+            0,
+        )
+        .unwrap();
         let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
         assert_eq!(msgs[0].0, NLMSG_ERROR);
         assert_eq!(
