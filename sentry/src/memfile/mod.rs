@@ -10,8 +10,17 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 pub const PAGE: u64 = 4096;
-/// Address-space reservation for the file; pages cost nothing until touched.
-const FILE_SIZE: u64 = 1 << 38;
+/// Sizes to try for the file, largest first. Its pages cost nothing until
+/// touched, but every private mapping takes a range of it for its whole
+/// length, so it must hold programs that reserve terabytes of address
+/// space (AddressSanitizer's 15 TiB shadow, LeakSanitizer's 4 TiB
+/// allocator space). 64 TiB is half of the sentry's own address space; a
+/// host that refuses so large a mapping gets a smaller file. Unit tests
+/// make many at once.
+#[cfg(not(test))]
+const FILE_SIZES: [u64; 3] = [1 << 46, 1 << 42, 1 << 38];
+#[cfg(test)]
+const FILE_SIZES: [u64; 1] = [1 << 34];
 
 /// Rounds up to a page; wraps to 0 near the top, as the kernel's
 /// PAGE_ALIGN does (callers that take lengths from the application check
@@ -30,6 +39,8 @@ pub struct MemFile {
     free: Mutex<BTreeMap<u64, u64>>,
     /// Pages with more than one user (private pages shared by fork).
     refs: Mutex<RefMap>,
+    /// The file's size (and the sentry mapping's).
+    size: u64,
 }
 
 // SAFETY: `base` points at a MAP_SHARED mapping that lives as long as the
@@ -48,29 +59,36 @@ impl MemFile {
                 return Err(std::io::Error::last_os_error());
             }
             let fd = OwnedFd::from_raw_fd(fd);
-            if libc::ftruncate(fd.as_raw_fd(), crate::num::sbits(FILE_SIZE)) != 0 {
-                return Err(std::io::Error::last_os_error());
+            let mut last = std::io::Error::from_raw_os_error(libc::ENOMEM);
+            for size in FILE_SIZES {
+                if libc::ftruncate(fd.as_raw_fd(), crate::num::sbits(size)) != 0 {
+                    last = std::io::Error::last_os_error();
+                    continue;
+                }
+                let base = libc::mmap(
+                    std::ptr::null_mut(),
+                    crate::num::usize_of(size),
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED | libc::MAP_NORESERVE,
+                    fd.as_raw_fd(),
+                    0,
+                );
+                if base == libc::MAP_FAILED {
+                    last = std::io::Error::last_os_error();
+                    continue;
+                }
+                let mut free = BTreeMap::new();
+                // Offset 0 stays unused so that 0 can mean "none".
+                free.insert(PAGE, size - PAGE);
+                return Ok(MemFile {
+                    fd,
+                    base: base.cast(),
+                    free: Mutex::new(free),
+                    refs: Mutex::new(RefMap::default()),
+                    size,
+                });
             }
-            let base = libc::mmap(
-                std::ptr::null_mut(),
-                crate::num::usize_of(FILE_SIZE),
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_NORESERVE,
-                fd.as_raw_fd(),
-                0,
-            );
-            if base == libc::MAP_FAILED {
-                return Err(std::io::Error::last_os_error());
-            }
-            let mut free = BTreeMap::new();
-            // Offset 0 stays unused so that 0 can mean "none".
-            free.insert(PAGE, FILE_SIZE - PAGE);
-            Ok(MemFile {
-                fd,
-                base: base.cast(),
-                free: Mutex::new(free),
-                refs: Mutex::new(RefMap::default()),
-            })
+            Err(last)
         }
     }
 
@@ -277,7 +295,7 @@ impl MemFile {
     /// # Safety
     /// `[off, off+len)` must have been allocated (lie within the file).
     pub unsafe fn ptr(&self, off: u64, len: usize) -> *mut u8 {
-        debug_assert!(crate::num::usize_of(off) + len <= crate::num::usize_of(FILE_SIZE));
+        debug_assert!(crate::num::usize_of(off) + len <= crate::num::usize_of(self.size));
         self.base.add(crate::num::usize_of(off))
     }
 
