@@ -1318,6 +1318,31 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             put(ctx, a[2], &if kind == F_OWNER_PGRP { -id } else { id })?;
             Ok(0)
         }
+        // FICLONE, FICLONERANGE and FIDEDUPERANGE: no filesystem here
+        // shares extents, so Linux's answer for one without remapping
+        // (cp --reflink=auto then copies), after the checks it makes first.
+        0x4004_9409 | 0x4020_940d | 0xc018_9436 => {
+            let clone = a[1] != 0xc018_9436;
+            if clone {
+                let src = if a[1] == 0x4004_9409 {
+                    a[2]
+                } else {
+                    get::<[u64; 4]>(ctx, a[2])?[0]
+                };
+                let s = fdget_io(ctx, src & 0xffff_ffff)?;
+                let (from, to) = (s.ops.stat()?.mode, f.ops.stat()?.mode);
+                if from & libc::S_IFMT == libc::S_IFDIR || to & libc::S_IFMT == libc::S_IFDIR {
+                    return Err(Errno::EISDIR);
+                }
+                if from & libc::S_IFMT != libc::S_IFREG || to & libc::S_IFMT != libc::S_IFREG {
+                    return Err(Errno::EINVAL);
+                }
+                if !s.readable() || !f.writable() || f.flags() & libc::O_APPEND != 0 {
+                    return Err(Errno::EBADF);
+                }
+            }
+            Err(Errno::EOPNOTSUPP)
+        }
         libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
             // Regular files: the bytes from the position to the end, an
             // int (negative past the end, as Linux's i_size - f_pos).

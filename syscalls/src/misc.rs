@@ -170,9 +170,10 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     // The sandbox's size, in the units the host reported.
     let unit = u64::from(si.mem_unit.max(1));
     si.totalram = sentry::fs::vfs::total_memory() / unit;
-    si.freeram = sentry::fs::vfs::free_memory() / unit;
+    si.freeram = sentry::fs::vfs::sandbox_free(&ctx.k.memfile) / unit;
     si.sharedram = sentry::fs::tmpfs::sandbox_bytes() / unit;
-    si.bufferram = si.bufferram.min(si.freeram);
+    // No block devices, so no buffers (as /proc/meminfo says).
+    si.bufferram = 0;
     si.loads = [0; 3];
     // The kernel's struct sysinfo for x86-64 (112 bytes), field by field.
     let mut b = [0u8; 112];

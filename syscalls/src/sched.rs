@@ -312,7 +312,8 @@ fn setpriority(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn prio_max(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     match crate::abi::int(a[0]) {
         libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
-        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        // SCHED_DEADLINE (6) has no priorities either.
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE | 6 => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -320,7 +321,8 @@ fn prio_max(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn prio_min(_ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     match crate::abi::int(a[0]) {
         libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
-        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        // SCHED_DEADLINE (6) has no priorities either.
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE | 6 => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -941,6 +941,50 @@ fn vmstat(mf: &crate::memfile::MemFile) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Cpus_allowed and Cpus_allowed_list of an affinity mask (one bit per
+/// CPU; empty: all `ncpu`): the hex mask in 32-bit groups, and the CPUs
+/// as ranges.
+fn cpus_allowed(affinity: &[u8], ncpu: usize) -> (String, String) {
+    let on = |c: usize| {
+        affinity.is_empty() || affinity.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0)
+    };
+    let top = ncpu.div_ceil(32).max(1) - 1;
+    let mask: Vec<String> = (0..=top)
+        .rev()
+        .map(|g| {
+            let word = (0..32)
+                .filter(|b| g * 32 + b < ncpu && on(g * 32 + b))
+                .fold(0u32, |w, b| w | (1 << b));
+            // The top group is as wide as its CPUs need (%*pb).
+            let width = match ncpu % 32 {
+                r if g == top && r != 0 => r.div_ceil(4),
+                _ => 8,
+            };
+            format!("{word:0width$x}")
+        })
+        .collect();
+    let mask = mask.join(",");
+    let mut list = Vec::new();
+    let mut c = 0;
+    while c < ncpu {
+        if !on(c) {
+            c += 1;
+            continue;
+        }
+        let start = c;
+        while c + 1 < ncpu && on(c + 1) {
+            c += 1;
+        }
+        list.push(if start == c {
+            start.to_string()
+        } else {
+            format!("{start}-{c}")
+        });
+        c += 1;
+    }
+    (mask, list.join(","))
+}
+
 fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
     // SAFETY: sysinfo is a plain C struct; all-zero is valid.
     let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
@@ -949,13 +993,11 @@ fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
     let u = si.mem_unit as u64;
     let kb = |x: u64| x * u / 1024;
     // The sandbox's size and what its memory and files leave free, not
-    // the host's. tmpfs pages live in the memory file too (files mapped
-    // shared are memfds of their own): the larger of the two is in use.
+    // the host's.
     let total = super::vfs::total_memory() / 1024;
     let files = super::tmpfs::sandbox_bytes();
     let resident = mf.resident();
-    let used = resident.max(files) / 1024;
-    let free = (super::vfs::free_memory() / 1024).min(total.saturating_sub(used));
+    let free = super::vfs::sandbox_free(mf) / 1024;
     // The sandbox has no block devices, so no buffers of its own.
     let buffers = 0;
     let mut s = String::new();
@@ -1239,7 +1281,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
     } else {
         "S (sleeping)"
     };
-    let ncpu = ncpu();
+    let allowed = cpus_allowed(&t.sched.affinity, ncpu());
     let groups: Vec<String> = c
         .groups
         .iter()
@@ -1247,7 +1289,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t0-{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -1275,8 +1317,8 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         u8::from(p.no_new_privs),
         if t.seccomp_strict { 1 } else if t.seccomp.is_some() { 2 } else { 0 },
         t.seccomp.as_ref().map_or(0, |c| c.count()),
-        (1u64 << ncpu) - 1,
-        ncpu - 1,
+        allowed.0,
+        allowed.1,
     )
     .into_bytes()
 }
@@ -2003,5 +2045,19 @@ impl FileOps for ProcDir {
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpus_allowed;
+
+    #[test]
+    fn cpus_allowed_reads_as_linux_prints_it() {
+        assert_eq!(cpus_allowed(&[], 2), ("3".into(), "0-1".into()));
+        assert_eq!(cpus_allowed(&[2], 2), ("2".into(), "1".into()));
+        assert_eq!(cpus_allowed(&[0b1011], 4), ("b".into(), "0-1,3".into()));
+        assert_eq!(cpus_allowed(&[], 40), ("ff,ffffffff".into(), "0-39".into()));
+        assert_eq!(cpus_allowed(&[], 64).0, "ffffffff,ffffffff");
     }
 }

@@ -633,6 +633,15 @@ pub fn free_memory() -> u64 {
     host_memory().1.min(left)
 }
 
+/// What the sandbox's memory leaves free (/proc/meminfo's MemFree and
+/// sysinfo's freeram): tmpfs pages live in the memory file too (files
+/// mapped shared are memfds of their own), so the larger of the two is in
+/// use, and never more than the host has free.
+pub fn sandbox_free(mf: &crate::memfile::MemFile) -> u64 {
+    let used = mf.resident().max(super::tmpfs::sandbox_bytes());
+    free_memory().min(total_memory().saturating_sub(used))
+}
+
 /// tmpfs size limit: half of memory, as Linux defaults.
 fn tmpfs_limit() -> u64 {
     (total_memory() / 2).max(64 << 20)
