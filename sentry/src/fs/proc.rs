@@ -1588,12 +1588,37 @@ impl ProcFs {
             Node::Knob(_, k) => stat_of(libc::S_IFREG | k.mode(), ino, DEV, 0),
             Node::NoLsm => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             Node::Link(l) => stat_of(
-                libc::S_IFLNK | 0o777,
+                libc::S_IFLNK | self.link_mode(c, rel),
                 ino,
                 DEV,
                 crate::num::len_i64(l.len()),
             ),
         })
+    }
+
+    /// A link's permission bits: an fd's say how it is open (r-x for
+    /// reading, -wx for writing, both for both, none for O_PATH), as
+    /// lsof reads them; other links are rwxrwxrwx.
+    fn link_mode(&self, c: &Caller, rel: &[u8]) -> u32 {
+        let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+        if !matches!(p.as_slice(), [_, b"fd", _] | [_, b"task", _, b"fd", _]) {
+            return 0o777;
+        }
+        let Some(f) = self.magic(c, rel) else {
+            return 0o777;
+        };
+        let flags = f.flags();
+        if flags & libc::O_PATH != 0 {
+            return 0;
+        }
+        let mut mode = 0;
+        if f.readable() {
+            mode |= 0o500;
+        }
+        if f.writable() {
+            mode |= 0o300;
+        }
+        mode
     }
 
     fn magic(&self, c: &Caller, rel: &[u8]) -> Option<Arc<File>> {

@@ -1032,7 +1032,9 @@ impl Vfs {
                 }
                 if last && pending.is_empty() {
                     if let Some(f) = m.fs.magic_file(c, &rel) {
-                        if f.ops.reopen(f.flags()).is_some() {
+                        // An object with no path (a socket, an eventfd)
+                        // is reached itself: stat sees it, open is ENXIO.
+                        if f.ops.reopen(f.flags()).is_some() || f.place().is_none() {
                             return Ok(Resolved {
                                 path: f.path(),
                                 stat: Some(f.ops.stat()?),
