@@ -63,9 +63,12 @@ fn hex(a: SocketAddr, v6: bool) -> String {
 /// `tcp`, `tcp6`, `udp` or `udp6`: the bound sockets of that
 /// transport and family.
 pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
-    let mut out = String::from(
-        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
-    );
+    // The v6 tables pad their address columns to the addresses' width.
+    let mut out = String::from(if v6 {
+        "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+    } else {
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+    });
     out.push_str(if tcp { "\n" } else { " ref pointer drops\n" });
     let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
     let kind = if tcp {
