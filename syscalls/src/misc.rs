@@ -174,7 +174,7 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     si.sharedram = sentry::fs::tmpfs::sandbox_bytes() / unit;
     // No block devices, so no buffers (as /proc/meminfo says).
     si.bufferram = 0;
-    si.loads = [0; 3];
+    si.loads = ctx.st.loadavg.loads();
     // The kernel's struct sysinfo for x86-64 (112 bytes), field by field.
     let mut b = [0u8; 112];
     let mut at = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);

@@ -287,8 +287,62 @@ static void small_files(void)
 	CHECK("a new user namespace maps no project ids", WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static long long cpu_jiffies(void)
+{
+	char buf[512];
+	long long v[10] = {0}, sum = 0;
+	get("/proc/stat", buf, sizeof buf);
+	sscanf(buf, "cpu %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4],
+	       &v[5], &v[6], &v[7], &v[8], &v[9]);
+	for (int i = 0; i < 8; i++)
+		sum += v[i];
+	return sum;
+}
+
+static char state_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	get(path, buf, sizeof buf);
+	char *p = strrchr(buf, ')');
+	return p ? p[2] : '?';
+}
+
+/* A busy process runs (R), a sleeping one sleeps (S); /proc/stat's CPU
+ * time goes on at the CPUs' count per tick; loadavg has its fields. */
+static void states_and_load(void)
+{
+	pid_t busy = fork();
+	if (busy == 0)
+		for (;;)
+			;
+	pid_t idle = fork();
+	if (idle == 0) {
+		pause();
+		_exit(0);
+	}
+	long long before = cpu_jiffies();
+	usleep(500000);
+	long long after = cpu_jiffies();
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long long want = 50 * ncpu;
+	CHECK("/proc/stat's jiffies advance with the CPUs", after - before > want / 2 && after - before < want * 2);
+	SHOW("a busy process", "%c", state_of(busy));
+	SHOW("a paused one", "%c", state_of(idle));
+	kill(busy, SIGKILL);
+	kill(idle, SIGKILL);
+	waitpid(busy, NULL, 0);
+	waitpid(idle, NULL, 0);
+	char buf[128];
+	double a, b, c;
+	int run, all;
+	get("/proc/loadavg", buf, sizeof buf);
+	CHECK("loadavg's fields", sscanf(buf, "%lf %lf %lf %d/%d", &a, &b, &c, &run, &all) == 5 && run >= 1 && all >= run);
+}
+
 int main(int argc, char **argv)
 {
+	states_and_load();
 	small_files();
 	deleted_exe();
 	int fd = open("/etc/passwd", O_RDONLY);

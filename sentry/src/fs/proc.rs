@@ -295,7 +295,14 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             ))
         }
         [b"loadavg"] => Ok(Node::File(
-            format!("0.00 0.00 0.00 1/{} {}\n", st.tasks.len(), st.next_pid - 1).into_bytes(),
+            format!(
+                "{} {}/{} {}\n",
+                st.loadavg.show(),
+                st.tasks.values().filter(|t| !t.waiter.asleep()).count().max(1),
+                st.tasks.len(),
+                st.next_pid - 1
+            )
+            .into_bytes(),
         )),
         [b"version"] => Ok(Node::File(
             format!("Linux version {RELEASE} (husk@husk) (gcc) {VERSION}\n").into_bytes(),
@@ -941,6 +948,22 @@ fn vmstat(mf: &crate::memfile::MemFile) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// A task's state letter: stopped (by a tracer or a signal), a zombie,
+/// asleep in the sentry (S), or else running (R), as the reader is.
+fn state_of(p: &crate::kernel::task::Process, t: &Task, reader: i32) -> char {
+    if t.ptrace.as_ref().is_some_and(|tr| tr.stop.is_some()) {
+        't'
+    } else if p.stopped {
+        'T'
+    } else if p.exit.is_some() {
+        'Z'
+    } else if t.tid == reader || !t.waiter.asleep() {
+        'R'
+    } else {
+        'S'
+    }
+}
+
 /// Cpus_allowed and Cpus_allowed_list of an affinity mask (one bit per
 /// CPU; empty: all `ncpu`): the hex mask in 32-bit groups, and the CPUs
 /// as ranges.
@@ -1033,12 +1056,36 @@ fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// /proc/stat. The sandbox's CPU time (its processes', live and reaped)
+/// is user and system time; the rest of its CPUs' time since it started
+/// is idle. Which CPU ran what is not known: each line gets its share.
 fn sys_stat(st: &KState) -> Vec<u8> {
     let ncpu = ncpu();
-    let mut s = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
+    let (user, sys) = crate::kernel::cpu::sandbox_times(st);
+    let ticks = |ns: u64| ns / 10_000_000;
+    let up = START.get().map_or(0, |s| s.elapsed().as_nanos());
+    let all = u64::try_from(up)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(ncpu as u64);
+    let idle = all.saturating_sub(user + sys);
+    let line = |name: String, d: u64| {
+        format!(
+            "{name} {} 0 {} {} 0 0 0 0 0 0\n",
+            ticks(user) / d,
+            ticks(sys) / d,
+            ticks(idle) / d
+        )
+    };
+    let mut s = line("cpu ".into(), 1);
     for i in 0..ncpu {
-        let _ = writeln!(s, "cpu{i} 0 0 0 0 0 0 0 0 0 0");
+        s.push_str(&line(format!("cpu{i}"), ncpu as u64));
     }
+    let running = st
+        .tasks
+        .values()
+        .filter(|t| !t.waiter.asleep())
+        .count()
+        .max(1);
     let btime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -1046,7 +1093,7 @@ fn sys_stat(st: &KState) -> Vec<u8> {
         - START.get().map(|s| s.elapsed().as_secs()).unwrap_or(0);
     let _ = write!(
         s,
-        "intr 0\nctxt 0\nbtime {btime}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n",
+        "intr 0\nctxt 0\nbtime {btime}\nprocesses {}\nprocs_running {running}\nprocs_blocked 0\n",
         st.next_pid - 1
     );
     s.into_bytes()
@@ -1269,17 +1316,12 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
             cgt |= 1 << i;
         }
     }
-    let tracing_stop = t.ptrace.as_ref().is_some_and(|tr| tr.stop.is_some());
-    let state = if tracing_stop {
-        "t (tracing stop)"
-    } else if p.stopped {
-        "T (stopped)"
-    } else if p.exit.is_some() {
-        "Z (zombie)"
-    } else if t.tid == reader_tid {
-        "R (running)"
-    } else {
-        "S (sleeping)"
+    let state = match state_of(p, t, reader_tid) {
+        't' => "t (tracing stop)",
+        'T' => "T (stopped)",
+        'Z' => "Z (zombie)",
+        'R' => "R (running)",
+        _ => "S (sleeping)",
     };
     let allowed = cpus_allowed(&t.sched.affinity, ncpu());
     let groups: Vec<String> = c
@@ -1329,18 +1371,7 @@ fn stat(st: &KState, t: &Task, reader: i32) -> Vec<u8> {
     let (vsz, _) = vm_size(t);
     let rss_pages = crate::kernel::cpu::rss_kb(&t.mm) / 4;
     let m = t.mm.state.lock();
-    let state = if t.ptrace.as_ref().is_some_and(|tr| tr.stop.is_some()) {
-        't'
-    } else if p.stopped {
-        'T'
-    } else if p.exit.is_some() {
-        'Z'
-    } else if t.tid == reader {
-        // The reader is running.
-        'R'
-    } else {
-        'S'
-    };
+    let state = state_of(p, t, reader);
     let ticks = |ns: u64| ns / 10_000_000;
     let start_ticks = START
         .get()

@@ -124,6 +124,8 @@ pub struct KState {
     pub ipc: ipc::Ipc,
     /// Write-life hints by file (dev, inode): F_SET_RW_HINT.
     pub rw_hints: HashMap<(u64, u64), u64>,
+    /// /proc/loadavg's averages, sampled by the timer thread.
+    pub loadavg: cpu::LoadAvg,
     /// The cgroup tree (the one cgroup2 mounts show), taken after this
     /// lock.
     pub cgroups: Arc<Mutex<cgroup::Tree>>,
@@ -235,6 +237,7 @@ impl Kernel {
                 outside_exit: None,
                 ipc: Default::default(),
                 rw_hints: HashMap::new(),
+                loadavg: cpu::LoadAvg::default(),
                 cgroups: vfs.cgroup.tree.clone(),
             }),
             platform,

@@ -365,7 +365,12 @@ pub fn start_timer_thread(k: Arc<Kernel>) {
                 if k.vfs.fasync.pending() {
                     super::lifecycle::send_sigio(&k, &mut st);
                 }
+                let ks = &mut *st;
+                let tasks = &ks.tasks;
+                let running = || tasks.values().filter(|t| !t.waiter.asleep()).count() as u64;
+                let sample = ks.loadavg.tick(now, running);
                 let mut next = st.timers.all.values().filter_map(|t| t.deadline).min();
+                next = Some(next.map_or(sample, |n| n.min(sample)));
                 if k.vfs.fasync.any() {
                     let tick = Instant::now() + SIGIO_TICK;
                     next = Some(next.map_or(tick, |n| n.min(tick)));

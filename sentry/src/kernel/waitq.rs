@@ -104,6 +104,8 @@ pub struct Waiter {
     woken: Mutex<bool>,
     cv: Condvar,
     in_host: AtomicBool,
+    /// In a sleep now (/proc's S state rather than R).
+    asleep: AtomicBool,
     host: OnceLock<OwnedFd>,
     me: OnceLock<Weak<Waiter>>,
 }
@@ -178,21 +180,30 @@ impl Waiter {
         *self.woken.lock()
     }
 
+    /// Whether the task is sleeping in the sentry now.
+    pub fn asleep(&self) -> bool {
+        self.asleep.load(SeqCst)
+    }
+
     /// Sleeps until woken or `deadline`; false on timeout.
     pub fn sleep(&self, deadline: Option<Instant>) -> bool {
         flush_deferred();
         let mut w = self.woken.lock();
+        self.asleep.store(true, SeqCst);
+        let mut r = true;
         while !*w {
             match deadline {
                 None => self.cv.wait(&mut w),
                 Some(d) => {
                     if self.cv.wait_until(&mut w, d).timed_out() {
-                        return *w;
+                        r = *w;
+                        break;
                     }
                 }
             }
         }
-        true
+        self.asleep.store(false, SeqCst);
+        r
     }
 
     fn host_fd(&self) -> std::io::Result<RawFd> {
@@ -228,6 +239,7 @@ impl Waiter {
             revents: 0,
         });
         self.in_host.store(true, SeqCst);
+        self.asleep.store(true, SeqCst);
         if !self.woken() {
             let timeout = deadline.map_or(-1, |d| {
                 let left = d.saturating_duration_since(Instant::now());
@@ -238,6 +250,7 @@ impl Waiter {
             unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
         }
         self.in_host.store(false, SeqCst);
+        self.asleep.store(false, SeqCst);
         if let Some(fd) = self.host.get() {
             // Drain (non-blocking): the next host sleep starts clean.
             let _ = rustix::io::read(fd, &mut [0u8; 8]);
