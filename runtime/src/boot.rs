@@ -325,6 +325,9 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         .chain(a.passed_fds.iter().copied())
         .collect();
     crate::close_other_fds(&keep);
+    // Host files the sentry makes (directfs) get the modes the sandbox's
+    // own umask gave them, not the caller's umask on top.
+    rustix::process::umask(rustix::fs::Mode::empty());
     let net_config = match (&a.net_fd, &a.net_config) {
         (Some(_), Some(c)) => {
             Some(netstack::Config::parse(c).map_err(|e| anyhow::anyhow!("--net-config: {e}"))?)

@@ -100,7 +100,9 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         network,
         command,
         env: None,
-        boot_args: Vec::new(),
+        // The program starts with the caller's umask, as it would run
+        // on the host.
+        boot_args: vec![format!("--umask={:o}", caller_umask())],
         stdio: None,
         fds: Vec::new(),
         passed: Vec::new(),
@@ -117,4 +119,11 @@ pub fn run(flags: &[String], opts: Options, command: Vec<String>) -> Result<i32>
         unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
     }
     launched.wait()
+}
+
+/// This process's umask (read by setting it and putting it back).
+fn caller_umask() -> u32 {
+    let m = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(m);
+    m.bits()
 }

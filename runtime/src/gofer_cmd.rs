@@ -25,6 +25,9 @@ pub struct GoferArgs {
 
 pub fn run(a: GoferArgs) -> Result<i32> {
     crate::close_other_fds(&a.fd);
+    // The sandbox applied its umask to the modes it asks for; the
+    // caller's must not apply again.
+    rustix::process::umask(rustix::fs::Mode::empty());
     let socks: Vec<OwnedFd> =
         a.fd.iter()
             // SAFETY: the fds were handed to this process by its parent for this use.

@@ -24,6 +24,8 @@ mkfifo d/fifo
 rm d/link
 cp -a d e
 rm -r e/moved
+# Made with no umask: the modes asked for, whatever the caller's umask.
+(umask 0; touch open-file; mkdir open-dir; mkfifo open-fifo)
 echo done
 "#;
 
