@@ -24,6 +24,14 @@ mkfifo d/fifo
 rm d/link
 cp -a d e
 rm -r e/moved
+# Sizes by path follow writes and truncates through open files.
+exec 3>>d/grow
+printf abc >&3
+test "$(stat -c %s d/grow)" = 3
+truncate -s 1 d/grow
+printf x >&3
+test "$(stat -c %s d/grow)" = 2
+exec 3>&-
 # Made with no umask: the modes asked for, whatever the caller's umask.
 (umask 0; touch open-file; mkdir open-dir; mkfifo open-fifo)
 echo done
@@ -78,7 +86,8 @@ fn overlay_none_changes_the_host_like_native() {
     let husk = find_or_build_husk().expect("husk binary");
     let env = minimal_env();
     let mut trees = Vec::new();
-    for under_husk in [false, true] {
+    // Natively, then under husk with the direct path and through the gofer.
+    for (under_husk, directfs) in [(false, true), (true, true), (true, false)] {
         let dir = scratch(if under_husk { "husk" } else { "native" });
         let mut argv: Vec<OsString> = Vec::new();
         if under_husk {
@@ -86,6 +95,7 @@ fn overlay_none_changes_the_host_like_native() {
                 husk.clone().into_os_string(),
                 "do".into(),
                 "--overlay=none".into(),
+                format!("--directfs={directfs}").into(),
                 "--".into(),
             ]);
         }
@@ -113,5 +123,6 @@ fn overlay_none_changes_the_host_like_native() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
     assert_eq!(trees[0], trees[1]);
+    assert_eq!(trees[0], trees[2]);
     assert!(trees[0].len() >= 8, "{:?}", trees[0]);
 }

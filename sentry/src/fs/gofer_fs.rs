@@ -300,7 +300,13 @@ impl Filesystem for GoferFs {
         let fresh = self.client.writable && self.client.direct.is_some();
         if !fresh {
             if let Some(r) = self.stats.lock().get(&path) {
-                return *r;
+                // A writable root's regular files change through open
+                // files (writes, truncates) and from the host: their
+                // size and times are asked for afresh.
+                let file = r.is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG);
+                if !(self.client.writable && file) {
+                    return *r;
+                }
             }
         }
         if let Some(root) = &self.client.direct {
