@@ -416,7 +416,12 @@ impl Filesystem for OverlayFs {
         self.upper.fifo(c, rel)
     }
 
+    /// As Linux's overlayfs: the upper layer's numbers (where writes go:
+    /// the sandbox's memory) under the overlay's magic.
     fn statfs(&self) -> KResult<StatFs> {
-        self.upper.statfs()
+        Ok(StatFs {
+            f_type: super::overlay_mount::OVERLAYFS_SUPER_MAGIC,
+            ..self.upper.statfs()?
+        })
     }
 }

@@ -570,7 +570,7 @@ impl Filesystem for OverlayMount {
     }
 }
 
-const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+pub(super) const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 
 /// mount -t overlay's options: the lower directories (top first), the
 /// upper and work directories, and `userxattr`.
