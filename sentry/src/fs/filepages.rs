@@ -65,6 +65,27 @@ impl FilePages {
             return Ok(0);
         }
         // Allocate first, so a failure leaves the file as it was.
+        self.fill(at, end)?;
+        let mut done = 0;
+        while done < data.len() {
+            let pos = at + done as u64;
+            let (idx, inpage) = (pos / PAGE, pos % PAGE);
+            let k = (data.len() - done).min(crate::num::usize_of(PAGE - inpage));
+            let off = self.pages[&idx];
+            // SAFETY: as in `read_at`.
+            unsafe { self.mf.copy_in(off + inpage, &data[done..done + k]) };
+            done += k;
+        }
+        self.size = self.size.max(end);
+        Ok(data.len())
+    }
+
+    /// Gives each page of `[at, end)` without one a page of zeros: all or
+    /// none (ENOMEM when the memory file is full).
+    fn fill(&mut self, at: u64, end: u64) -> KResult<()> {
+        if at >= end {
+            return Ok(());
+        }
         let missing: Vec<u64> = (at / PAGE..=(end - 1) / PAGE)
             .filter(|i| !self.pages.contains_key(i))
             .collect();
@@ -81,18 +102,13 @@ impl FilePages {
             }
         }
         self.pages.extend(fresh);
-        let mut done = 0;
-        while done < data.len() {
-            let pos = at + done as u64;
-            let (idx, inpage) = (pos / PAGE, pos % PAGE);
-            let k = (data.len() - done).min(crate::num::usize_of(PAGE - inpage));
-            let off = self.pages[&idx];
-            // SAFETY: as in `read_at`.
-            unsafe { self.mf.copy_in(off + inpage, &data[done..done + k]) };
-            done += k;
-        }
-        self.size = self.size.max(end);
-        Ok(data.len())
+        Ok(())
+    }
+
+    /// fallocate(2): pages for `[at, end)`, past the end of the file too
+    /// (they count as its blocks); the size does not change.
+    pub fn allocate(&mut self, at: u64, end: u64) -> KResult<()> {
+        self.fill(at, end)
     }
 
     /// Sets the size; what lies beyond a shrink is gone (and reads back as

@@ -132,6 +132,25 @@ impl Contents {
         }
     }
 
+    /// fallocate(2)'s allocation of `[at, end)`: pages where there were
+    /// holes (a small file holds all of its bytes; a memfd's are the
+    /// host's to allocate).
+    fn allocate(&mut self, at: u64, end: u64, keep_size: bool) -> KResult<()> {
+        match self {
+            Contents::Small { .. } => Ok(()),
+            Contents::Pages(p) => p.allocate(at, end),
+            Contents::Memfd { fd, .. } => {
+                let mode = if keep_size {
+                    rustix::fs::FallocateFlags::KEEP_SIZE
+                } else {
+                    rustix::fs::FallocateFlags::empty()
+                };
+                rustix::fs::fallocate(&**fd, mode, at, end - at)
+                    .map_err(|e| Errno(e.raw_os_error()))
+            }
+        }
+    }
+
     /// 512-byte blocks allocated (st_blocks).
     fn blocks(&self) -> i64 {
         crate::num::sbits(self.held().div_ceil(512))
@@ -1199,15 +1218,34 @@ impl FileOps for TmpHandle {
     fn fallocate(&self, mode: i32, off: u64, len: u64) -> KResult<()> {
         let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
         match mode {
-            0 => {
+            0 | libc::FALLOC_FL_KEEP_SIZE => {
+                let keep = mode == libc::FALLOC_FL_KEEP_SIZE;
                 let size = self.size();
-                if end > size {
+                if end > size && !keep {
                     self.check_resize(size, end)?;
-                    self.truncate(end)?;
                 }
-                Ok(())
+                // The pages are charged first: ENOSPC leaves the file
+                // as it was.
+                let cost = match &self.node.lock().data {
+                    Data::File(v) => v.write_cost(off, len),
+                    _ => return Err(Errno::ENODEV),
+                };
+                charge(&self.used, self.limit, cost, Errno::ENOSPC)?;
+                if end > size && !keep {
+                    if let Err(e) = self.truncate(end) {
+                        uncharge(&self.used, cost);
+                        return Err(e);
+                    }
+                }
+                let mut n = self.node.lock();
+                let r = match &mut n.data {
+                    Data::File(v) => v.allocate(off, end, keep),
+                    _ => Ok(()),
+                };
+                n.charged += cost;
+                n.settle();
+                r
             }
-            libc::FALLOC_FL_KEEP_SIZE => Ok(()),
             m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
                 if self.sealed(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) {
                     return Err(Errno::EPERM);
