@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -340,8 +341,47 @@ static void states_and_load(void)
 	CHECK("loadavg's fields", sscanf(buf, "%lf %lf %lf %d/%d", &a, &b, &c, &run, &all) == 5 && run >= 1 && all >= run);
 }
 
+/* The Rss of one mapping in smaps, in kB (-1 when it is not there). */
+static long smaps_rss(void *at)
+{
+	static char buf[1 << 18];
+	int fd = open("/proc/self/smaps", O_RDONLY);
+	ssize_t n = 0, r;
+	while ((r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	char head[32];
+	snprintf(head, sizeof head, "%lx-", (unsigned long)at);
+	char *p = strstr(buf, head);
+	if (!p || !(p = strstr(p, "\nRss:")))
+		return -1;
+	return strtol(p + 5, NULL, 10);
+}
+
+/* Resident memory by mapping: a touched private mapping's pages in its
+ * smaps entry, a shared one's in statm's shared count. */
+static void resident(void)
+{
+	char *priv = mmap(NULL, 32 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *shr = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	for (int i = 0; i < 32; i++)
+		priv[i * 4096] = 1;
+	for (int i = 0; i < 16; i++)
+		shr[i * 4096] = 1;
+	SHOW("a touched 32-page private mapping's Rss", "%ld", smaps_rss(priv));
+	SHOW("a touched 16-page shared mapping's Rss", "%ld", smaps_rss(shr));
+	char buf[128];
+	long size, res, shared;
+	get("/proc/self/statm", buf, sizeof buf);
+	CHECK("statm counts the shared pages", sscanf(buf, "%ld %ld %ld", &size, &res, &shared) == 3 && shared >= 16 && res >= 48);
+	munmap(priv, 32 * 4096);
+	munmap(shr, 16 * 4096);
+}
+
 int main(int argc, char **argv)
 {
+	resident();
 	states_and_load();
 	small_files();
 	deleted_exe();

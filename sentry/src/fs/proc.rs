@@ -675,9 +675,12 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"stat"] => Ok(Node::File(stat(st, t, c.tid))),
         [b"statm"] => {
             let (vsz, _) = vm_size(t);
-            let rss = crate::kernel::cpu::rss_kb(&t.mm) / 4;
+            // resident, and of it shared (shared memory; host-file pages
+            // are the host's and not counted).
+            let (anon, shmem) = crate::kernel::cpu::resident(&t.mm, 0, u64::MAX);
+            let (rss, shared) = ((anon + shmem) / 4096, shmem / 4096);
             Ok(Node::File(
-                format!("{} {rss} 0 0 0 {} 0\n", vsz / 4096, data_kb(t) / 4).into_bytes(),
+                format!("{} {rss} {shared} 0 0 {} 0\n", vsz / 4096, data_kb(t) / 4).into_bytes(),
             ))
         }
         [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
@@ -1283,9 +1286,16 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
                     flags.push(f);
                 }
             }
+            let (private, shmem) = crate::kernel::cpu::resident(&t.mm, v.start, v.end);
+            let (private, shmem) = (private / 1024, shmem / 1024);
+            let rss = private + shmem;
+            // A private copy of a file is anonymous memory, as Linux's
+            // copied-on-write pages are.
+            let anon = private;
+            let locked = if v.locked { rss } else { 0 };
             let _ = write!(
                 s,
-                "Size:           {kb:>8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:                   0 kB\nPss:                   0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:         0 kB\nReferenced:            0 kB\nAnonymous:             0 kB\nSwap:                  0 kB\nLocked:                0 kB\nVmFlags: {} \n",
+                "Size:           {kb:>8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:            {rss:>8} kB\nPss:            {rss:>8} kB\nShared_Clean:          0 kB\nShared_Dirty:   {shmem:>8} kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:  {private:>8} kB\nReferenced:     {rss:>8} kB\nAnonymous:      {anon:>8} kB\nSwap:                  0 kB\nLocked:         {locked:>8} kB\nVmFlags: {} \n",
                 flags.join(" ")
             );
         }
@@ -1304,7 +1314,9 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     // Resident pages of the memory file; pages of host files mapped in
     // are not counted (RssFile stays 0).
-    let rss = crate::kernel::cpu::rss_kb(&t.mm);
+    let (anon, shmem) = crate::kernel::cpu::resident(&t.mm, 0, u64::MAX);
+    let (anon, shmem) = (anon / 1024, shmem / 1024);
+    let rss = anon + shmem;
     let (vsz, stack) = vm_size(t);
     let c = &p.creds;
     let h = p.sighand.lock();
@@ -1331,7 +1343,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t       0 kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -1344,7 +1356,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         groups.join(" "),
         t.tgid, t.tid, p.pgid, p.sid,
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
-        p.maxrss_kb.max(rss), rss, rss, data_kb(t), stack / 1024,
+        p.maxrss_kb.max(rss), rss, anon, shmem, data_kb(t), stack / 1024,
         p.threads.len(),
         sigset_hex(t.pending.set),
         sigset_hex(p.shared_pending.set),

@@ -67,36 +67,55 @@ pub fn thread_times(st: &KState, tid: i32) -> (u64, u64) {
 /// Resident size of an address space in KiB (pages present in the
 /// memory file behind its VMAs).
 pub fn rss_kb(mm: &crate::mm::Mm) -> u64 {
+    let (anon, shmem) = resident(mm, 0, u64::MAX);
+    (anon + shmem) / 1024
+}
+
+/// Bytes resident in `[start, end)` of an address space: (private,
+/// shared) memory-file pages. Host-file views are the host's page cache,
+/// not counted.
+pub fn resident(mm: &crate::mm::Mm, start: u64, end: u64) -> (u64, u64) {
     let st = mm.state.lock();
     let fd = mm.memfile.fd();
-    let mut bytes = 0u64;
-    for v in st.vmas.values() {
-        let (start, len) = match &v.backing {
-            crate::mm::Backing::Private { off } | crate::mm::Backing::Shared { off, .. } => {
-                (*off, v.end - v.start)
-            }
+    let (mut private, mut shared) = (0u64, 0u64);
+    for v in st
+        .vmas
+        .range(..end)
+        .map(|(_, v)| v)
+        .filter(|v| v.end > start)
+    {
+        let (off, into) = match &v.backing {
+            crate::mm::Backing::Private { off } => (*off, &mut private),
+            crate::mm::Backing::Shared { off, .. } => (*off, &mut shared),
             crate::mm::Backing::File { .. } => continue,
         };
-        let end = start + len;
-        let mut pos = start;
-        while pos < end {
-            // SAFETY: lseek on the memory file.
-            let d = unsafe { libc::lseek(fd, crate::num::sbits(pos), libc::SEEK_DATA) };
-            if d < 0 || crate::num::bits(d) >= end {
-                break;
-            }
-            // SAFETY: as above.
-            let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
-            let h = if h < 0 {
-                end
-            } else {
-                crate::num::bits(h).min(end)
-            };
-            bytes += h - crate::num::bits(d);
-            pos = h;
-        }
+        let (a, b) = (v.start.max(start), v.end.min(end));
+        let from = off + (a - v.start);
+        *into += present_bytes(fd, from, from + (b - a));
     }
-    bytes / 1024
+    (private, shared)
+}
+
+/// Bytes of the memory file with data in `[pos, end)`.
+fn present_bytes(fd: std::os::fd::RawFd, mut pos: u64, end: u64) -> u64 {
+    let mut bytes = 0;
+    while pos < end {
+        // SAFETY: lseek on the memory file.
+        let d = unsafe { libc::lseek(fd, crate::num::sbits(pos), libc::SEEK_DATA) };
+        if d < 0 || crate::num::bits(d) >= end {
+            break;
+        }
+        // SAFETY: as above.
+        let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
+        let h = if h < 0 {
+            end
+        } else {
+            crate::num::bits(h).min(end)
+        };
+        bytes += h - crate::num::bits(d);
+        pos = h;
+    }
+    bytes
 }
 
 /// The CPU time (user, system) in ns of every process in the sandbox,
