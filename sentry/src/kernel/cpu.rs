@@ -87,7 +87,7 @@ pub fn resident(mm: &crate::mm::Mm, start: u64, end: u64) -> (u64, u64) {
         let (off, into) = match &v.backing {
             crate::mm::Backing::Private { off } => (*off, &mut private),
             crate::mm::Backing::Shared { off, .. } => (*off, &mut shared),
-            crate::mm::Backing::File { .. } => continue,
+            crate::mm::Backing::File { .. } | crate::mm::Backing::Reserved => continue,
         };
         let (a, b) = (v.start.max(start), v.end.min(end));
         let from = off + (a - v.start);

@@ -707,6 +707,17 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             }
             // Not one the address space explains (tried above).
             Some(Event::Fault { signo, code, addr }) => {
+                // A fault inside a mapping is an access error, whatever
+                // the host had there (memory never made accessible is not
+                // mapped in the host at all).
+                const SEGV_MAPERR: i32 = 1;
+                const SEGV_ACCERR: i32 = 2;
+                let code =
+                    if signo == libc::SIGSEGV && code == SEGV_MAPERR && mm.vma_at(addr).is_some() {
+                        SEGV_ACCERR
+                    } else {
+                        code
+                    };
                 force_signal(&mut st, tid, SigInfo::fault(signo, code, addr));
             }
             Some(Event::Interrupted) | None => {}

@@ -80,6 +80,9 @@ impl Mm {
             let e = v.end.min(end);
             let piece = match &v.backing {
                 Backing::File { fd, .. } => Piece::File(fd.as_raw_fd(), v.off_at(pos)),
+                // Never accessible, so never given pages (a forced write
+                // gives it some first).
+                Backing::Reserved => return Err(Errno::EFAULT),
                 _ => Piece::Mem(v.off_at(pos)),
             };
             pieces.push((

@@ -69,6 +69,11 @@ pub enum Backing {
         off: u64,
         hold: Option<Arc<dyn std::any::Any + Send + Sync>>,
     },
+    /// Private anonymous memory that has had no access (PROT_NONE since
+    /// it was mapped): no memory-file range and nothing mapped in the
+    /// host, until mprotect makes it accessible and it becomes Private.
+    /// Guard regions and the terabytes sanitizers reserve cost nothing.
+    Reserved,
 }
 
 /// A NUMA memory policy: the mode with its flags, and the node mask
@@ -136,6 +141,7 @@ impl Vma {
             Backing::Private { off } | Backing::Shared { off, .. } | Backing::File { off, .. } => {
                 off + (addr - self.start)
             }
+            Backing::Reserved => 0,
         }
     }
 
@@ -156,6 +162,7 @@ impl Vma {
                 off: off + (at - self.start),
                 hold: hold.clone(),
             },
+            Backing::Reserved => Backing::Reserved,
         };
         if let VmaName::File { off, .. } = &mut hi.name {
             *off += at - self.start;
@@ -424,6 +431,7 @@ impl Mm {
                 }
             }
             (Some((mem, off)), _) => Backing::Shared { mem, off },
+            _ if !req.shared && req.prot == libc::PROT_NONE => Backing::Reserved,
             _ if req.shared => {
                 let mem = SharedMem::new(&self.memfile, len)?;
                 let off = mem.off;
@@ -490,7 +498,7 @@ impl Mm {
                     st.pending_drop.push(mem);
                     self.pending.store(true, Ordering::Release);
                 }
-                Backing::File { .. } => {}
+                Backing::File { .. } | Backing::Reserved => {}
             }
         }
         self.space.unmap(addr, len);
@@ -549,6 +557,7 @@ impl Mm {
         }
         let same = match (&l.backing, &r.backing) {
             (Backing::Private { .. }, Backing::Private { .. }) => true,
+            (Backing::Reserved, Backing::Reserved) => true,
             (Backing::Shared { mem: a, .. }, Backing::Shared { mem: b, .. }) => Arc::ptr_eq(a, b),
             (Backing::File { fd: a, .. }, Backing::File { fd: b, .. }) => Arc::ptr_eq(a, b),
             _ => false,
@@ -637,7 +646,7 @@ impl Mm {
             return Err(Errno::ENOMEM);
         }
         let hole = reach < end;
-        let (end, len) = (reach, reach - addr);
+        let end = reach;
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
         if prot & libc::PROT_WRITE != 0
@@ -652,6 +661,13 @@ impl Mm {
             return Err(Errno::EACCES);
         }
         for (_, v) in st.vmas.range_mut(addr..end) {
+            if prot != libc::PROT_NONE && matches!(v.backing, Backing::Reserved) {
+                // First access: pages of its own, zeros until written.
+                let len = v.end - v.start;
+                let off = self.memfile.alloc(len)?;
+                v.backing = Backing::Private { off };
+                self.space.map(v.start, len, prot, off);
+            }
             if prot & libc::PROT_WRITE != 0 && !v.shared {
                 let len = v.end - v.start;
                 let copy = match &v.backing {
@@ -670,7 +686,7 @@ impl Mm {
                         }
                         Some(noff)
                     }
-                    Backing::Private { .. } => None,
+                    Backing::Private { .. } | Backing::Reserved => None,
                 };
                 if let Some(noff) = copy {
                     v.backing = Backing::Private { off: noff };
@@ -679,7 +695,27 @@ impl Mm {
             }
             v.prot = prot;
         }
-        self.space.protect(addr, len, prot);
+        // Memory never made accessible has nothing in the host to change.
+        let mut run: Option<(u64, u64)> = None;
+        for (_, v) in st.vmas.range(addr..end) {
+            if matches!(v.backing, Backing::Reserved) {
+                if let Some((a, b)) = run.take() {
+                    self.space.protect(a, b - a, prot);
+                }
+                continue;
+            }
+            run = match run {
+                Some((a, b)) if b == v.start => Some((a, v.end)),
+                Some((a, b)) => {
+                    self.space.protect(a, b - a, prot);
+                    Some((v.start, v.end))
+                }
+                None => Some((v.start, v.end)),
+            };
+        }
+        if let Some((a, b)) = run {
+            self.space.protect(a, b - a, prot);
+        }
         if prot & libc::PROT_WRITE != 0 {
             // Pages shared since a fork stay read-only until written.
             for (_, v) in st.vmas.range(addr..end) {
@@ -825,6 +861,7 @@ impl Mm {
                 off: v.off_at(old),
                 hold: hold.clone(),
             },
+            Backing::Reserved => Backing::Reserved,
         };
         let mut name = v.name.clone();
         if let VmaName::File { off, .. } = &mut name {
@@ -1008,6 +1045,11 @@ impl Mm {
             if matches!(v.backing, Backing::File { .. }) {
                 // Backed by the host page cache: report it resident.
                 out.push(1);
+                page += PAGE;
+                continue;
+            }
+            if matches!(v.backing, Backing::Reserved) {
+                out.push(0);
                 page += PAGE;
                 continue;
             }
@@ -1241,7 +1283,7 @@ impl Mm {
             self.unshare_locked(&mut st, addr, end, true)?;
         }
         for (_, v) in st.vmas.range(..end).filter(|(_, v)| v.end > addr) {
-            if matches!(v.backing, Backing::File { .. }) {
+            if matches!(v.backing, Backing::File { .. } | Backing::Reserved) {
                 continue;
             }
             let (s, e) = (v.start.max(addr), v.end.min(end));
@@ -1266,7 +1308,7 @@ impl Mm {
                 .filter(|(_, v)| v.end > addr)
                 .any(|(_, v)| {
                     v.shared
-                        || !matches!(v.backing, Backing::Private { .. })
+                        || !matches!(v.backing, Backing::Private { .. } | Backing::Reserved)
                         || matches!(v.name, VmaName::File { .. })
                 });
             if bad {
@@ -1301,6 +1343,8 @@ impl Mm {
                 self.space
                     .map_file(start, len, v.prot, fd.clone(), v.off_at(start))
             }
+            // Nothing there: a touch faults, and the sentry sees a VMA.
+            Backing::Reserved => self.space.unmap(start, len),
             _ => {
                 self.space.map(start, len, v.prot, v.off_at(start));
                 self.protect_shared(v, start, len);
@@ -1451,6 +1495,8 @@ impl Mm {
             let len = v.end - v.start;
             let noff = match &v.backing {
                 Backing::Private { .. } => continue,
+                // Forced access to memory never accessible: zeros of its own.
+                Backing::Reserved => self.memfile.alloc(len)?,
                 Backing::Shared { off, .. } => {
                     let noff = self.memfile.alloc(len)?;
                     self.memfile.copy(*off, noff, len);
@@ -1565,6 +1611,7 @@ impl Mm {
         let next = b.off_at(b.start) == a.off_at(a.start) + (a.end - a.start);
         match (&a.backing, &b.backing) {
             (Backing::Private { .. }, Backing::Private { .. }) => true,
+            (Backing::Reserved, Backing::Reserved) => true,
             (Backing::Shared { mem: x, .. }, Backing::Shared { mem: y, .. }) => {
                 Arc::ptr_eq(x, y) && next
             }
@@ -1636,14 +1683,19 @@ mod tests {
     use super::*;
     use platform::{AddressSpace, Prot};
 
-    /// An address space that only remembers what it was told.
+    /// An address space that only remembers the protection changes it
+    /// was asked for.
     #[derive(Default)]
-    struct FakeSpace;
+    struct FakeSpace {
+        protects: parking_lot::Mutex<Vec<(u64, u64)>>,
+    }
     impl AddressSpace for FakeSpace {
         fn map(&self, _: u64, _: u64, _: Prot, _: u64) {}
         fn map_file(&self, _: u64, _: u64, _: Prot, _: Arc<OwnedFd>, _: u64) {}
         fn unmap(&self, _: u64, _: u64) {}
-        fn protect(&self, _: u64, _: u64, _: Prot) {}
+        fn protect(&self, addr: u64, len: u64, _: Prot) {
+            self.protects.lock().push((addr, len));
+        }
         fn max_addr(&self) -> u64 {
             0x7ff0_0000_0000
         }
@@ -1654,7 +1706,7 @@ mod tests {
 
     fn mm() -> Arc<Mm> {
         let mf = Arc::new(MemFile::new().expect("memory file"));
-        Mm::new(Arc::new(FakeSpace), mf)
+        Mm::new(Arc::new(FakeSpace::default()), mf)
     }
 
     /// (start, end, prot) of every VMA.
@@ -1670,6 +1722,38 @@ mod tests {
         let mut r = MapRequest::anon(addr, pages * PAGE, prot);
         r.fixed = true;
         m.map(r).expect("map")
+    }
+
+    #[test]
+    fn inaccessible_memory_takes_no_pages_until_made_accessible() {
+        let m = mm();
+        // 1 TiB is far more than the test's memory file holds.
+        let big = 1u64 << 40;
+        fixed(&m, A, big / PAGE, libc::PROT_NONE);
+        assert!(matches!(m.vma_at(A).unwrap().backing, Backing::Reserved));
+        assert_eq!(m.read(A, &mut [0u8; 1]), Err(Errno::EFAULT));
+        m.protect(A + 4 * PAGE, 2 * PAGE, RW).unwrap();
+        m.write(A + 4 * PAGE, b"hi").unwrap();
+        let mut b = [0u8; 2];
+        m.read(A + 4 * PAGE, &mut b).unwrap();
+        assert_eq!(&b, b"hi");
+        assert!(matches!(m.vma_at(A).unwrap().backing, Backing::Reserved));
+        assert!(matches!(
+            m.vma_at(A + 6 * PAGE).unwrap().backing,
+            Backing::Reserved
+        ));
+        // The host is told only about what it has: the accessible pages.
+        let space = m.space.as_any().downcast_ref::<FakeSpace>().unwrap();
+        space.protects.lock().clear();
+        m.protect(A, big, libc::PROT_NONE).unwrap();
+        assert_eq!(*space.protects.lock(), vec![(A + 4 * PAGE, 2 * PAGE)]);
+        // Reserved pieces side by side show as one mapping again.
+        m.unmap(A + 4 * PAGE, 2 * PAGE).unwrap();
+        fixed(&m, A + 4 * PAGE, 2, libc::PROT_NONE);
+        let shown: Vec<(u64, u64)> = m.regions().iter().map(|v| (v.start, v.end)).collect();
+        assert_eq!(shown, vec![(A, A + big)]);
+        m.unmap(A, big).unwrap();
+        assert!(layout(&m).is_empty());
     }
 
     #[test]
@@ -1740,7 +1824,9 @@ mod tests {
         let parent = mm();
         fixed(&parent, A, 2, RW);
         parent.write(A, b"parent").unwrap();
-        let child = parent.fork(Arc::new(FakeSpace), || Ok(())).unwrap();
+        let child = parent
+            .fork(Arc::new(FakeSpace::default()), || Ok(()))
+            .unwrap();
         child.write(A, b"child!").unwrap();
         let (mut p, mut c) = ([0u8; 6], [0u8; 6]);
         parent.read(A, &mut p).unwrap();
@@ -1765,7 +1851,9 @@ mod tests {
         for i in 0..64u8 {
             parent.write(A + u64::from(i) * PAGE, &[i + 1]).unwrap();
         }
-        let child = parent.fork(Arc::new(FakeSpace), || Ok(())).unwrap();
+        let child = parent
+            .fork(Arc::new(FakeSpace::default()), || Ok(()))
+            .unwrap();
         assert_eq!(off(&parent, A + 5 * PAGE), off(&child, A + 5 * PAGE));
         // A write fault in the child copies its page only.
         assert!(child.write_fault(A + 5 * PAGE + 17));
@@ -1806,7 +1894,9 @@ mod tests {
         let parent = mm();
         fixed(&parent, A, 4, RW);
         parent.write(A + PAGE, b"keep").unwrap();
-        let child = parent.fork(Arc::new(FakeSpace), || Ok(())).unwrap();
+        let child = parent
+            .fork(Arc::new(FakeSpace::default()), || Ok(()))
+            .unwrap();
         child.discard(A, 4 * PAGE).unwrap();
         let mut b = [1u8; 4];
         child.read(A + PAGE, &mut b).unwrap();
@@ -1819,7 +1909,7 @@ mod tests {
     fn a_failed_fence_fails_the_fork() {
         let parent = mm();
         fixed(&parent, A, 2, RW);
-        let r = parent.fork(Arc::new(FakeSpace), || Err(Errno::ENOMEM));
+        let r = parent.fork(Arc::new(FakeSpace::default()), || Err(Errno::ENOMEM));
         assert!(r.is_err());
         // Nothing stays shared with the child that never was.
         assert!(!parent.memfile.is_shared(off(&parent, A)));
