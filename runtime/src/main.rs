@@ -109,9 +109,10 @@ enum Cmd {
         /// Working directory inside the sandbox (default: the current one).
         #[arg(long)]
         cwd: Option<PathBuf>,
-        /// Hostname of the sandbox.
-        #[arg(long, default_value = "husk")]
-        hostname: String,
+        /// Hostname of the sandbox (default: the host's, which the host's
+        /// /etc/hosts knows, so `hostname -f` and getaddrinfo of it work).
+        #[arg(long)]
+        hostname: Option<String>,
         /// The sandbox's memory size (bytes, or with a K, M or G suffix):
         /// what it reports as total memory, the budget of its in-memory
         /// filesystems, and (with room for husk's own processes) the limit
@@ -234,7 +235,12 @@ fn run(cli: Cli) -> Result<i32> {
             &flags,
             do_cmd::Options {
                 cwd,
-                hostname,
+                hostname: hostname.unwrap_or_else(|| {
+                    rustix::system::uname()
+                        .nodename()
+                        .to_string_lossy()
+                        .into_owned()
+                }),
                 directfs: cli.directfs,
                 writable_root: cli.overlay == Some(Overlay::None),
                 memory: memory.unwrap_or_else(|| sentry::fs::vfs::total_memory() / 2),
