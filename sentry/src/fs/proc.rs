@@ -970,7 +970,7 @@ fn state_of(p: &crate::kernel::task::Process, t: &Task, reader: i32) -> char {
 /// Cpus_allowed and Cpus_allowed_list of an affinity mask (one bit per
 /// CPU; empty: all `ncpu`): the hex mask in 32-bit groups, and the CPUs
 /// as ranges.
-fn cpus_allowed(affinity: &[u8], ncpu: usize) -> (String, String) {
+pub(crate) fn cpus_allowed(affinity: &[u8], ncpu: usize) -> (String, String) {
     let on = |c: usize| {
         affinity.is_empty() || affinity.get(c / 8).is_some_and(|b| b & (1 << (c % 8)) != 0)
     };

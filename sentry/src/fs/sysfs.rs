@@ -28,8 +28,38 @@ const FROM_HOST: &[(&str, &str)] = &[
     ("kernel/mm/transparent_hugepage/hpage_pmd_size", "2097152\n"),
 ];
 
-/// Reads the host values of `FROM_HOST` (defaults where unreadable).
+/// The host's CPU cache descriptions (`cpuN/cache/indexM/FILE`, inside
+/// devices/system/cpu), which lscpu reads: facts about the hardware.
+static HOST_CACHES: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+
+const CACHE_FILES: &[&str] = &[
+    "coherency_line_size",
+    "id",
+    "level",
+    "number_of_sets",
+    "physical_line_partition",
+    "shared_cpu_list",
+    "shared_cpu_map",
+    "size",
+    "type",
+    "ways_of_associativity",
+];
+
+/// Reads the host values of `FROM_HOST` (defaults where unreadable) and
+/// its CPUs' cache descriptions.
 pub fn snapshot_host() {
+    let mut caches = Vec::new();
+    for cpu in 0..super::proc::ncpu() {
+        for index in 0..8 {
+            let dir = format!("cpu{cpu}/cache/index{index}");
+            for f in CACHE_FILES {
+                if let Ok(v) = std::fs::read(format!("/sys/devices/system/cpu/{dir}/{f}")) {
+                    caches.push((format!("{dir}/{f}"), v));
+                }
+            }
+        }
+    }
+    let _ = HOST_CACHES.set(caches);
     let _ = HOST.set(
         FROM_HOST
             .iter()
@@ -92,16 +122,65 @@ impl SysFs {
         ] {
             fs.file(&format!("{cpu}/{name}"), text);
         }
+        // One package (and die) of single-thread cores, as the sandbox's
+        // CPUs are presented: each CPU its own core and cluster.
+        let all = super::proc::cpus_allowed(&[], cpus.max(1)).0 + "\n";
         for i in 0..=last {
             let t = format!("{cpu}/cpu{i}/topology");
-            fs.file(&format!("{t}/core_id"), &format!("{i}\n"));
-            fs.file(&format!("{t}/physical_package_id"), "0\n");
-            fs.file(&format!("{t}/thread_siblings_list"), &format!("{i}\n"));
-            fs.file(&format!("{t}/core_siblings_list"), &range);
+            let mut bit = vec![0u8; i / 8 + 1];
+            bit[i / 8] = 1 << (i % 8);
+            let own = super::proc::cpus_allowed(&bit, cpus.max(1)).0 + "\n";
+            let one = format!("{i}\n");
+            for (name, text) in [
+                ("core_id", one.as_str()),
+                ("cluster_id", one.as_str()),
+                ("physical_package_id", "0\n"),
+                ("die_id", "0\n"),
+                ("thread_siblings", own.as_str()),
+                ("thread_siblings_list", one.as_str()),
+                ("core_cpus", own.as_str()),
+                ("core_cpus_list", one.as_str()),
+                ("cluster_cpus", own.as_str()),
+                ("cluster_cpus_list", one.as_str()),
+                ("core_siblings", all.as_str()),
+                ("core_siblings_list", range.as_str()),
+                ("die_cpus", all.as_str()),
+                ("die_cpus_list", range.as_str()),
+                ("package_cpus", all.as_str()),
+                ("package_cpus_list", range.as_str()),
+            ] {
+                fs.file(&format!("{t}/{name}"), text);
+            }
             if i > 0 {
                 fs.file(&format!("{cpu}/cpu{i}/online"), "1\n");
             }
         }
+        for (path, v) in HOST_CACHES.get().into_iter().flatten() {
+            let n: usize = path[3..]
+                .split('/')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            if n <= last {
+                fs.file(&format!("{cpu}/{path}"), &String::from_utf8_lossy(v));
+            }
+        }
+        // One NUMA node with every CPU.
+        let node = "devices/system/node";
+        for name in [
+            "online",
+            "possible",
+            "has_cpu",
+            "has_memory",
+            "has_normal_memory",
+        ] {
+            fs.file(&format!("{node}/{name}"), "0\n");
+        }
+        fs.file(&format!("{node}/node0/cpulist"), &range);
+        fs.file(&format!("{node}/node0/cpumap"), &all);
+        // Device numbers by kind: no block devices in the sandbox.
+        fs.dir("dev/block");
+        fs.dir("dev/char");
         for &(path, default) in FROM_HOST {
             let host = HOST.get().and_then(|h| h.iter().find(|(p, _)| *p == path));
             let text = host.map_or(default.as_bytes(), |(_, v)| v.as_slice());
