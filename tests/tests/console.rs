@@ -2,6 +2,7 @@
 //! gets a console of the sandbox's own (prompt, `stty size` and `tty`
 //! from it, ^C interrupting a foreground `sleep 100`, ^Z and `fg`, window
 //! size changes) and the host terminal's settings come back afterwards.
+//! Off a terminal, stdio redirected to files keeps their names.
 
 use husk_tests::find_or_build_husk;
 use std::io::{Read, Write};
@@ -155,4 +156,23 @@ fn interactive_bash_on_a_terminal() {
         t.c_lflag
     };
     assert_eq!(before, after, "the host terminal's settings came back");
+}
+
+#[test]
+fn stdio_redirected_to_files_keeps_their_names() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let dir = std::env::temp_dir().join(format!("husk-stdio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (inp, out) = (dir.join("in"), dir.join("out"));
+    std::fs::write(&inp, "x").unwrap();
+    let status = Command::new(&husk)
+        .args(["do", "--", "readlink", "/proc/self/fd/0", "/proc/self/fd/1"])
+        .stdin(std::fs::File::open(&inp).unwrap())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .expect("running husk");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(text, format!("{}\n{}\n", inp.display(), out.display()));
 }

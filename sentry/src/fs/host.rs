@@ -38,6 +38,26 @@ fn cvt(r: isize) -> KResult<usize> {
     }
 }
 
+/// The paths of the regular files the sandbox's stdio were when it
+/// started, by (dev, ino): read while the host's /proc is still there.
+static STDIO_NAMES: std::sync::OnceLock<Vec<((u64, u64), Vec<u8>)>> = std::sync::OnceLock::new();
+
+/// Records what stdio (fds 0 to 2) are, for their /proc/PID/fd links.
+pub fn snapshot_stdio_names() {
+    let names = (0..3)
+        .filter_map(|fd| {
+            let path = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+            let md = std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?;
+            use std::os::unix::fs::MetadataExt;
+            md.is_file().then(|| {
+                use std::os::unix::ffi::OsStrExt;
+                ((md.dev(), md.ino()), path.as_os_str().as_bytes().to_vec())
+            })
+        })
+        .collect();
+    let _ = STDIO_NAMES.set(names);
+}
+
 impl HostFile {
     pub fn new(fd: OwnedFd) -> HostFile {
         // SAFETY: fstat and isatty on an fd we own.
@@ -85,6 +105,11 @@ impl HostFile {
             libc::S_IFIFO => format!("pipe:[{}]", st.ino).into_bytes(),
             libc::S_IFSOCK => format!("socket:[{}]", st.ino).into_bytes(),
             _ if self.is_tty => b"/dev/pts/0".to_vec(),
+            // A regular file the caller redirected stdio to: its path.
+            libc::S_IFREG => STDIO_NAMES
+                .get()
+                .and_then(|n| n.iter().find(|(id, _)| *id == (st.dev, st.ino)))
+                .map_or_else(|| b"/dev/null".to_vec(), |(_, p)| p.clone()),
             _ => b"/dev/null".to_vec(),
         }
     }

@@ -43,6 +43,7 @@ pub fn snapshot_host() {
     let _ = HOST_CPUINFO.set(std::fs::read("/proc/cpuinfo").unwrap_or_default());
     let _ = ncpu();
     super::sysfs::snapshot_host();
+    super::host::snapshot_stdio_names();
     let _ = START.set(Instant::now());
 }
 
