@@ -40,7 +40,10 @@ fn cvt(r: isize) -> KResult<usize> {
 
 /// The paths of the regular files the sandbox's stdio were when it
 /// started, by (dev, ino): read while the host's /proc is still there.
-static STDIO_NAMES: std::sync::OnceLock<Vec<((u64, u64), Vec<u8>)>> = std::sync::OnceLock::new();
+static STDIO_NAMES: std::sync::OnceLock<Vec<(FileId, Vec<u8>)>> = std::sync::OnceLock::new();
+
+/// A host file's (dev, ino).
+type FileId = (u64, u64);
 
 /// Records what stdio (fds 0 to 2) are, for their /proc/PID/fd links.
 pub fn snapshot_stdio_names() {
