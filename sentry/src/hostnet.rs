@@ -100,6 +100,28 @@ pub const HOST_SOCKOPTS: &[(i32, i32, bool)] = &[
     (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, true),
 ];
 
+/// The IP header control messages of a send (IP_TTL, IP_TOS,
+/// IPV6_HOPLIMIT, IPV6_TCLASS: values the sentry range-checked), in the
+/// kernel's layout, for the host's sendmsg. Others are not passed on.
+fn header_control(anc: &Ancillary) -> Vec<u8> {
+    let mut out = Vec::new();
+    let msgs = [
+        (libc::IPPROTO_IP, libc::IP_TTL, anc.ttl),
+        (libc::IPPROTO_IP, libc::IP_TOS, anc.tos),
+        (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, anc.hoplimit),
+        (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, anc.tclass),
+    ];
+    for (level, kind, v) in msgs {
+        let Some(v) = v else { continue };
+        out.extend_from_slice(&20u64.to_ne_bytes());
+        out.extend_from_slice(&level.to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(&i32::from(v).to_ne_bytes());
+        out.resize(out.len().next_multiple_of(8), 0);
+    }
+    out
+}
+
 /// What the sandbox keeps of the host's network under `--network host`,
 /// taken before it leaves the host's file tree.
 pub struct HostNet {
@@ -334,6 +356,17 @@ impl HostSocket {
     }
 
     fn send_to(&self, iov: &[libc::iovec], to: Option<&[u8]>) -> KResult<usize> {
+        self.send_to_with(iov, to, &[])
+    }
+
+    /// A send with `control`: control messages already in the kernel's
+    /// layout, built by the sentry from values it checked.
+    fn send_to_with(
+        &self,
+        iov: &[libc::iovec],
+        to: Option<&[u8]>,
+        control: &[u8],
+    ) -> KResult<usize> {
         // SAFETY: an all-zero msghdr is valid.
         let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
         if let Some(a) = to {
@@ -342,6 +375,10 @@ impl HostSocket {
         }
         m.msg_iov = iov.as_ptr().cast_mut();
         m.msg_iovlen = iov.len();
+        if !control.is_empty() {
+            m.msg_control = control.as_ptr().cast_mut().cast();
+            m.msg_controllen = control.len();
+        }
         // SAFETY: `m` points at the caller's address and iovecs, only
         // read by the call.
         let r = unsafe {
@@ -437,13 +474,14 @@ impl Socket for HostFile {
         _ctx: &Ctx<'_, '_>,
         data: &[u8],
         to: Option<(&[u8], Option<NodeId>)>,
-        _anc: Ancillary,
+        anc: Ancillary,
     ) -> KResult<usize> {
         let iov = [libc::iovec {
             iov_base: data.as_ptr().cast_mut().cast(),
             iov_len: data.len(),
         }];
-        self.0.send_to(&iov, to.map(|(a, _)| a))
+        self.0
+            .send_to_with(&iov, to.map(|(a, _)| a), &header_control(&anc))
     }
     fn recv(&self, max: usize, peek: bool) -> KResult<Received> {
         self.0.receive(max, peek)

@@ -2,7 +2,8 @@
  * IP_RECVTOS (IP_TOS's value is one byte), IPV6_RECVHOPLIMIT and
  * IPV6_RECVTCLASS; the values come from the sender's options or from its
  * IP_TTL, IP_TOS, IPV6_HOPLIMIT and IPV6_TCLASS control messages, which
- * are range-checked; the flags read back as 0 or 1. */
+ * are range-checked; the flags read back as 0 or 1.
+ * compat-variant: network-host (also run with --network host). */
 #include "common.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
