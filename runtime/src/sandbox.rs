@@ -28,11 +28,11 @@ fn check(r: libc::c_int, what: &'static str) -> Result<(), SandboxError> {
 /// The host id the sandbox runs as (nobody), as gVisor's sandbox does.
 pub const SANDBOX_ID: u32 = 65534;
 
-/// Host ids mapped into the sandbox's user namespace, each to itself, so
+/// Host ids mapped into the sandbox's user namespace (all of them), each to itself, so
 /// that the owners of host files the sentry stats itself (the direct path)
 /// read as they are. The sandbox holds no capability once it runs (see
 /// [`become_nobody`]), so the mapping grants nothing.
-const MAPPED_IDS: u32 = 65536;
+const MAPPED_IDS: u32 = u32::MAX;
 
 /// Enters a user namespace of the sandbox's own, while still root: the
 /// mount, network, IPC and UTS namespaces made next belong to it, and the

@@ -32,6 +32,9 @@ truncate -s 1 d/grow
 printf x >&3
 test "$(stat -c %s d/grow)" = 2
 exec 3>&-
+# Owners past 65535 read back as they are.
+chown 100000:100001 d/grow
+test "$(stat -c %u:%g d/grow)" = 100000:100001
 # Made with no umask: the modes asked for, whatever the caller's umask.
 (umask 0; touch open-file; mkdir open-dir; mkfifo open-fifo)
 echo done
