@@ -57,6 +57,7 @@ const FAM_NETLINK: u16 = 16;
 const FAM_UNSPEC: u8 = 0;
 const FAM_INET: u8 = 2;
 const FAM_INET6: u8 = 10;
+const FAM_BRIDGE: u8 = 7;
 const _: () = assert!(
     libc::AF_NETLINK == FAM_NETLINK as i32
         && libc::AF_INET == FAM_INET as i32
@@ -462,6 +463,8 @@ impl NetlinkSocket {
                 // Not a request: ignored, as Linux does.
             } else {
                 match kind {
+                    // AF_BRIDGE asks for bridge ports: there are none.
+                    RTM_GETLINK if body.first() == Some(&FAM_BRIDGE) && dump => {}
                     RTM_GETLINK => {
                         let index = body
                             .get(4..8)
@@ -826,6 +829,22 @@ mod tests {
             ]
         );
         assert_eq!(m.last().unwrap().0, NLMSG_DONE);
+    }
+
+    #[test]
+    fn a_bridge_link_dump_lists_no_ports() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let mut body = vec![0u8; 16];
+        body[0] = FAM_BRIDGE;
+        s.answer(
+            &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &body),
+            1,
+            0,
+        )
+        .unwrap();
+        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].0, NLMSG_DONE);
     }
 
     #[test]
