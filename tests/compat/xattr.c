@@ -57,6 +57,13 @@ static void privileges(void)
 	CHECK("root sets security.*", setxattr(f, "security.s", "2", 1, 0) == 0);
 	CHECK("root sets user.* on a private file", setxattr(ro, "user.u", "3", 1, 0) == 0);
 	CHECK("and on a sticky directory", setxattr(sticky, "user.u", "4", 1, 0) == 0);
+	CHECK("user.b", setxattr(f, "user.b", "5", 1, 0) == 0);
+	CHECK("user.a", setxattr(f, "user.a", "6", 1, 0) == 0);
+	ssize_t ln = listxattr(f, buf, sizeof buf);
+	printf("tmpfs lists, in its order:");
+	for (ssize_t i = 0; i < ln; i += strlen(buf + i) + 1)
+		printf(" %s", buf + i);
+	printf("\n");
 	pid_t c = fork();
 	if (c == 0) {
 		if (setgid(65534) || setuid(65534))

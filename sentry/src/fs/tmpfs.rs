@@ -488,9 +488,11 @@ impl Inode {
         }
         match *op {
             XattrOp::Get(n) => self.xattrs.get(n).cloned().ok_or(Errno::ENODATA),
+            // Linux's tmpfs lists names in descending order.
             XattrOp::List => Ok(self
                 .xattrs
                 .keys()
+                .rev()
                 .flat_map(|k| k.iter().copied().chain([0]))
                 .collect()),
             XattrOp::Set(n, v, flags) => {
