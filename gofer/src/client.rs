@@ -160,6 +160,32 @@ impl Client {
         }
     }
 
+    /// An extended attribute of `path` (user.* names only): `op` is 0 get,
+    /// 1 set (`value`, `flags`), 2 list (no name) or 3 remove. Get and
+    /// list answer the bytes; set and remove nothing.
+    pub fn xattr(
+        &self,
+        path: &[u8],
+        op: u32,
+        name: &[u8],
+        value: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>, GoferError> {
+        check_path(path)?;
+        let req = Request::Xattr {
+            path,
+            op,
+            name,
+            value,
+            flags,
+        };
+        match self.call(&req)?.0 {
+            Reply::Bytes(b) => Ok(b),
+            Reply::Empty => Ok(Vec::new()),
+            _ => Err(GoferError::Protocol("unexpected reply kind")),
+        }
+    }
+
     /// All entries of the directory `path`, excluding "." and "..". Large
     /// directories take several round trips.
     pub fn readdir(&self, path: &[u8]) -> Result<Vec<DirEntry>, GoferError> {

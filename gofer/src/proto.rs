@@ -178,6 +178,7 @@ pub(crate) enum Op {
     Truncate = 16,
     Statfs = 17,
     RootFd = 18,
+    Xattr = 19,
 }
 
 impl Op {
@@ -201,6 +202,7 @@ impl Op {
             16 => Op::Truncate,
             17 => Op::Statfs,
             18 => Op::RootFd,
+            19 => Op::Xattr,
             _ => return None,
         })
     }
@@ -279,7 +281,22 @@ pub(crate) enum Request<'a> {
     },
     /// The root directory as an O_PATH fd, for the sentry's direct path.
     RootFd,
+    /// An extended attribute of `path` (user.* only): `op` is one of
+    /// [`XATTR_GET`], [`XATTR_SET`] (with `value` and `flags`),
+    /// [`XATTR_LIST`] (the name is empty) or [`XATTR_REMOVE`].
+    Xattr {
+        path: &'a [u8],
+        op: u32,
+        name: &'a [u8],
+        value: &'a [u8],
+        flags: u32,
+    },
 }
+
+pub(crate) const XATTR_GET: u32 = 0;
+pub(crate) const XATTR_SET: u32 = 1;
+pub(crate) const XATTR_LIST: u32 = 2;
+pub(crate) const XATTR_REMOVE: u32 = 3;
 
 impl<'a> Request<'a> {
     pub(crate) fn op(&self) -> Op {
@@ -302,6 +319,7 @@ impl<'a> Request<'a> {
             Request::Truncate { .. } => Op::Truncate,
             Request::Statfs { .. } => Op::Statfs,
             Request::RootFd => Op::RootFd,
+            Request::Xattr { .. } => Op::Xattr,
         }
     }
 
@@ -357,6 +375,19 @@ impl<'a> Request<'a> {
                 e.bytes(path);
                 e.u32(uid);
                 e.u32(gid);
+            }
+            Request::Xattr {
+                path,
+                op,
+                name,
+                value,
+                flags,
+            } => {
+                e.bytes(path);
+                e.u32(op);
+                e.bytes(name);
+                e.bytes(value);
+                e.u32(flags);
             }
             Request::Utimens { path, times } => {
                 e.bytes(path);
@@ -438,6 +469,13 @@ impl<'a> Request<'a> {
             },
             Op::Statfs => Request::Statfs { path: d.bytes()? },
             Op::RootFd => Request::RootFd,
+            Op::Xattr => Request::Xattr {
+                path: d.bytes()?,
+                op: d.u32()?,
+                name: d.bytes()?,
+                value: d.bytes()?,
+                flags: d.u32()?,
+            },
         };
         d.finish()?;
         Ok(req)

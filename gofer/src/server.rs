@@ -23,7 +23,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::proto::{
     components, dirent_wire_size, encode_reply, DirEntry, FileStat, Reply, Request, StatFs,
-    WalkReply, MAX_MSG, MAX_PATH, MAX_WALK_STATS, READDIR_BUDGET,
+    WalkReply, MAX_MSG, MAX_PATH, MAX_WALK_STATS, READDIR_BUDGET, XATTR_GET, XATTR_LIST,
+    XATTR_REMOVE, XATTR_SET,
 };
 use crate::sys;
 use crate::GoferError;
@@ -180,6 +181,10 @@ impl Server {
                 | Request::Readdir { .. }
                 | Request::Statfs { .. }
                 | Request::RootFd
+                | Request::Xattr {
+                    op: XATTR_GET | XATTR_LIST,
+                    ..
+                }
         );
         if mutating && self.read_only {
             return Err(libc::EROFS);
@@ -286,6 +291,13 @@ impl Server {
                 ok()
             }
             Request::Truncate { path, len } => self.truncate(path, len),
+            Request::Xattr {
+                path,
+                op,
+                name,
+                value,
+                flags,
+            } => self.xattr(path, op, name, value, flags),
             Request::Statfs { path } => {
                 let fd = self.open_path(path)?;
                 Ok((
@@ -293,6 +305,61 @@ impl Server {
                     None,
                 ))
             }
+        }
+    }
+
+    /// An extended attribute of `path`. Only user.* is served: trusted.*,
+    /// security.* (file capabilities, security labels) and system.* (ACLs)
+    /// of host files are the host's, and a list shows user.* names alone. user.* lives
+    /// on regular files and directories only, so nothing else is opened.
+    fn xattr(&self, path: &[u8], op: u32, name: &[u8], value: &[u8], flags: u32) -> Handled {
+        // As a filesystem with user attributes alone (no ACLs either):
+        // cp -a and friends take EOPNOTSUPP as "not kept here".
+        if op != XATTR_LIST && !name.starts_with(b"user.") {
+            return Err(libc::EOPNOTSUPP);
+        }
+        let comps = components(path)?;
+        let at = self.open_comps(&comps, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        let st = sys::fstat(at.as_fd())?;
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+            return match op {
+                XATTR_LIST => Ok((Reply::Bytes(Vec::new()), None)),
+                XATTR_GET => Err(libc::ENODATA),
+                _ => Err(libc::EPERM),
+            };
+        }
+        // The attribute calls need an fd that is open: the same file
+        // again, checked to be the one looked at.
+        let open = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let fd = self.open_comps(&comps, open, 0)?;
+        let again = sys::fstat(fd.as_fd())?;
+        if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+            return Err(libc::EAGAIN);
+        }
+        let name = cstring(name)?;
+        match op {
+            XATTR_GET => Ok((Reply::Bytes(sys::fgetxattr(fd.as_fd(), &name)?), None)),
+            XATTR_SET => {
+                let flags = i32::try_from(flags).map_err(|_| libc::EINVAL)?;
+                sys::fsetxattr(fd.as_fd(), &name, value, flags)?;
+                ok()
+            }
+            XATTR_REMOVE => {
+                sys::fremovexattr(fd.as_fd(), &name)?;
+                ok()
+            }
+            XATTR_LIST => {
+                let all = sys::flistxattr(fd.as_fd())?;
+                let user: Vec<u8> = all
+                    .split_inclusive(|&b| b == 0)
+                    .filter(|n| n.starts_with(b"user."))
+                    .flatten()
+                    .copied()
+                    .collect();
+                Ok((Reply::Bytes(user), None))
+            }
+            _ => Err(libc::EINVAL),
         }
     }
 

@@ -676,3 +676,63 @@ pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: socketpair succeeded and returned two new descriptors we own.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
+
+/// The largest attribute value or name list the gofer passes on (a reply
+/// must fit in one message).
+const XATTR_MAX: usize = 60 * 1024;
+
+/// fgetxattr(2) into a buffer of [`XATTR_MAX`] (E2BIG past it).
+pub(crate) fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; XATTR_MAX];
+    // SAFETY: the buffer is valid for its length; the name is a C string.
+    let n = retry(|| unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        ) as libc::c_int
+    })
+    .map_err(|e| if e == libc::ERANGE { libc::E2BIG } else { e })?;
+    buf.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(buf)
+}
+
+/// fsetxattr(2).
+pub(crate) fn fsetxattr(
+    fd: BorrowedFd<'_>,
+    name: &CStr,
+    value: &[u8],
+    flags: i32,
+) -> Result<(), i32> {
+    // SAFETY: the value is valid for its length; the name is a C string.
+    retry(|| unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    })?;
+    Ok(())
+}
+
+/// fremovexattr(2).
+pub(crate) fn fremovexattr(fd: BorrowedFd<'_>, name: &CStr) -> Result<(), i32> {
+    // SAFETY: the name is a C string.
+    retry(|| unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) })?;
+    Ok(())
+}
+
+/// flistxattr(2) into a buffer of [`XATTR_MAX`].
+pub(crate) fn flistxattr(fd: BorrowedFd<'_>) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; XATTR_MAX];
+    // SAFETY: the buffer is valid for its length.
+    let n = retry(|| unsafe {
+        libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) as libc::c_int
+    })
+    .map_err(|e| if e == libc::ERANGE { libc::E2BIG } else { e })?;
+    buf.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(buf)
+}

@@ -537,10 +537,65 @@ fn root_fd_only_when_donated() {
 }
 
 #[test]
+fn user_attributes_only() {
+    let f = Fixture::new(false);
+    let c = f.c();
+    c.xattr(b"/dir/file.txt", 1, b"user.k", b"v", 0).unwrap();
+    assert_eq!(
+        c.xattr(b"/dir/file.txt", 0, b"user.k", b"", 0).unwrap(),
+        b"v"
+    );
+    // Root could set these on the host; the gofer never does.
+    for name in [
+        &b"trusted.k"[..],
+        b"security.capability",
+        b"system.posix_acl_access",
+    ] {
+        assert_eq!(
+            errno(c.xattr(b"/dir/file.txt", 1, name, b"v", 0)),
+            libc::EOPNOTSUPP
+        );
+    }
+    // A host attribute outside user.* is not listed.
+    let host = f.dir.path().join("dir/file.txt");
+    let path = std::ffi::CString::new(host.to_str().unwrap()).unwrap();
+    // SAFETY: setxattr with C strings and a 1-byte value.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"trusted.host".as_ptr(),
+            c"x".as_ptr().cast(),
+            1,
+            0,
+        )
+    };
+    assert_eq!(r, 0);
+    assert_eq!(
+        c.xattr(b"/dir/file.txt", 2, b"", b"", 0).unwrap(),
+        b"user.k\0"
+    );
+    assert_eq!(
+        errno(c.xattr(b"/dir/link_to_file", 0, b"user.k", b"", 0)),
+        libc::ENODATA
+    );
+    c.xattr(b"/dir/file.txt", 3, b"user.k", b"", 0).unwrap();
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 0, b"user.k", b"", 0)),
+        libc::ENODATA
+    );
+    f.finish();
+}
+
+#[test]
 fn read_only_refuses_mutations() {
     let f = Fixture::new(true);
     let c = f.c();
     let rofs = libc::EROFS;
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 1, b"user.k", b"v", 0)),
+        rofs
+    );
+    assert_eq!(errno(c.xattr(b"/dir/file.txt", 3, b"user.k", b"", 0)), rofs);
     assert_eq!(errno(c.mkdir(b"/x", 0o755)), rofs);
     assert_eq!(errno(c.mknod(b"/x", libc::S_IFREG | 0o644, 0)), rofs);
     assert_eq!(errno(c.unlink(b"/dir/file.txt", false)), rofs);

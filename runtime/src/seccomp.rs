@@ -338,6 +338,12 @@ pub fn gofer_policy() -> Vec<Allowed> {
         any(SYS_renameat2),
         any(SYS_linkat),
         any(SYS_symlinkat),
+        // user.* attributes of files beneath the root, on fds it opened
+        // (the gofer refuses every other namespace itself).
+        any(SYS_fgetxattr),
+        any(SYS_flistxattr),
+        any(SYS_fsetxattr),
+        any(SYS_fremovexattr),
     ]);
     // fchmodat2 (Linux 6.6), tried first where the kernel has it.
     v.push(any(SYS_fchmodat2));

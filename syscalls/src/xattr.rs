@@ -1,8 +1,9 @@
 //! Extended attributes: the path, symlink (l*) and fd (f*) variants of
 //! get/set/list/removexattr. Names and values are checked as Linux does
-//! before the file is looked at; the filesystem keeps the attributes
-//! (tmpfs and the overlay's upper layer do, other filesystems say
-//! EOPNOTSUPP).
+//! before the file is looked at, and who may ask as Linux checks it; the
+//! filesystem keeps the attributes (tmpfs and the overlay's upper layer
+//! all of them, host files through the gofer their user.* ones, other
+//! filesystems say EOPNOTSUPP).
 
 use crate::abi::{self};
 use crate::fs::fdget;
@@ -11,7 +12,7 @@ use sentry::fs::vfs::{Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    let note = "user.*, trusted.*, security.* on tmpfs and the overlay; ENODATA for files only in the host root";
+    let note = "user.*, trusted.*, security.* on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones only";
     r("setxattr", "ppaux", Partial(note), setxattr);
     r("lsetxattr", "ppaux", Partial(note), lsetxattr);
     r("fsetxattr", "dpaux", Partial(note), fsetxattr);

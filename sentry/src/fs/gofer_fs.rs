@@ -436,6 +436,26 @@ impl Filesystem for GoferFs {
         Ok(())
     }
 
+    /// user.* attributes of host files, through the gofer (it serves no
+    /// other namespace: the host's trusted.* and security.* are not the
+    /// sandbox's).
+    fn xattr(&self, _c: &Caller, rel: &[u8], op: &super::vfs::XattrOp) -> KResult<Vec<u8>> {
+        use super::vfs::XattrOp;
+        let path = abs(rel);
+        let (code, name, value, flags) = match *op {
+            XattrOp::Get(n) => (0, n, &[][..], 0),
+            XattrOp::Set(n, v, f) => (1, n, v, u32::try_from(f).map_err(|_| Errno::EINVAL)?),
+            XattrOp::List => (2, &[][..], &[][..], 0),
+            XattrOp::Remove(n) => (3, n, &[][..], 0),
+        };
+        let r = self.client.pick().xattr(&path, code, name, value, flags)?;
+        if code == 1 || code == 3 {
+            // Its change time moved.
+            self.forget(&path);
+        }
+        Ok(r)
+    }
+
     fn setattr(&self, _c: &Caller, rel: &[u8], a: &SetAttr) -> KResult<()> {
         let path = abs(rel);
         let g = self.client.pick();

@@ -122,6 +122,21 @@ impl OverlayFs {
         self.upper.setattr(c, rel, &times_of(&st))
     }
 
+    /// Gives the upper copy at `rel` the lower file's extended attributes
+    /// (what the lower filesystem serves of them: user.*), as Linux's
+    /// copy-up does. A lower filesystem without them gives none.
+    fn copy_xattrs(&self, c: &Caller, rel: &[u8]) {
+        let lower = join(&self.lower_root, rel);
+        let Ok(names) = self.lower.xattr(c, &lower, &XattrOp::List) else {
+            return;
+        };
+        for n in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+            if let Ok(v) = self.lower.xattr(c, &lower, &XattrOp::Get(n)) {
+                let _ = self.upper.xattr(c, rel, &XattrOp::Set(n, &v, 0));
+            }
+        }
+    }
+
     /// Copies a lower file, symlink or directory into the upper layer.
     fn copy_up(&self, c: &Caller, rel: &[u8]) -> KResult<()> {
         if self.upper_stat(c, rel).is_some() {
@@ -161,6 +176,7 @@ impl OverlayFs {
             Vec::new(),
         );
         copy_contents(&src, &dst)?;
+        self.copy_xattrs(c, rel);
         self.upper.set_origin(rel, (st.dev, st.ino))?;
         self.upper.setattr(c, rel, &times_of(&st))?;
         self.followers
@@ -398,15 +414,19 @@ impl Filesystem for OverlayFs {
         if self.upper_stat(c, rel).is_none() {
             self.lookup(c, rel)?;
             match op {
-                XattrOp::List => return Ok(Vec::new()),
-                XattrOp::Get(n) | XattrOp::Remove(n) => {
-                    return Err(if super::tmpfs::known_namespace(n) {
-                        Errno::ENODATA
-                    } else {
-                        Errno::EOPNOTSUPP
-                    });
+                XattrOp::Get(n) if !super::tmpfs::known_namespace(n) => {
+                    return Err(Errno::EOPNOTSUPP)
                 }
-                XattrOp::Set(..) => self.copy_up(c, rel)?,
+                // The lower file's own (what its filesystem serves).
+                XattrOp::List | XattrOp::Get(_) => {
+                    let lower = self.lower.xattr(c, &join(&self.lower_root, rel), op);
+                    return match (lower, op) {
+                        (Err(e), XattrOp::List) if e == Errno::EOPNOTSUPP => Ok(Vec::new()),
+                        (Err(e), _) if e == Errno::EOPNOTSUPP => Err(Errno::ENODATA),
+                        (r, _) => r,
+                    };
+                }
+                XattrOp::Remove(_) | XattrOp::Set(..) => self.copy_up(c, rel)?,
             }
         }
         self.upper.xattr(c, rel, op)
