@@ -733,6 +733,12 @@ mod tests {
         v
     }
 
+    /// Answers one request and splits the reply into its messages.
+    fn ask(s: &NetlinkSocket, kind: u16, flags: u16, body: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
+        s.answer(&request(kind, flags, body), 1, 0).unwrap();
+        split(&s.rx.recv_packet(1 << 16, false).unwrap().data)
+    }
+
     fn request(kind: u16, flags: u16, body: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         message(&mut v, kind, flags, 7, 0, body);
@@ -765,13 +771,7 @@ mod tests {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 8];
         body[0] = FAM_INET6;
-        s.answer(
-            &request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body),
-            1,
-            0,
-        )
-        .unwrap();
-        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let msgs = ask(&s, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body);
         assert_eq!(msgs.len(), 2);
         assert_eq!(
             (msgs[0].0, msgs[0].2[0], msgs[0].2[1]),
@@ -785,9 +785,7 @@ mod tests {
         let get = |family: u8, dst: &[u8]| {
             let mut body = vec![family, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
             attr(&mut body, RTA_DST, dst);
-            s.answer(&request(RTM_GETROUTE, NLM_F_REQUEST, &body), 1, 0)
-                .unwrap();
-            split(&s.rx.recv_packet(1 << 16, false).unwrap().data)
+            ask(&s, RTM_GETROUTE, NLM_F_REQUEST, &body)
         };
         let m = get(FAM_INET, &[127, 0, 0, 9]);
         assert_eq!(m.len(), 1);
@@ -807,13 +805,7 @@ mod tests {
         // A short address is no address.
         assert_eq!(get(FAM_INET, &[127])[0].0, NLMSG_ERROR);
         // The local table's dump: 127/8, 127.0.0.1, the broadcast, ::1.
-        s.answer(
-            &request(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, &[0; 12]),
-            1,
-            0,
-        )
-        .unwrap();
-        let m = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let m = ask(&s, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, &[0; 12]);
         let kinds: Vec<(u8, u8)> = m
             .iter()
             .filter(|x| x.0 == RTM_NEWROUTE)
@@ -836,13 +828,7 @@ mod tests {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 16];
         body[0] = FAM_BRIDGE;
-        s.answer(
-            &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &body),
-            1,
-            0,
-        )
-        .unwrap();
-        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let msgs = ask(&s, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &body);
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].0, NLMSG_DONE);
     }
@@ -852,9 +838,7 @@ mod tests {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 16];
         attr(&mut body, 3, b"lo\0");
-        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1, 0)
-            .unwrap();
-        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let msgs = ask(&s, RTM_GETLINK, NLM_F_REQUEST, &body);
         assert_eq!(msgs.len(), 1);
         assert_eq!(
             i32::from_ne_bytes(msgs[0].2[4..8].try_into().unwrap()),
@@ -862,9 +846,7 @@ mod tests {
         );
         let mut body = vec![0u8; 16];
         attr(&mut body, 3, b"eth0\0");
-        s.answer(&request(RTM_GETLINK, NLM_F_REQUEST, &body), 1, 0)
-            .unwrap();
-        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let msgs = ask(&s, RTM_GETLINK, NLM_F_REQUEST, &body);
         assert_eq!(msgs[0].0, NLMSG_ERROR);
         assert_eq!(
             i32::from_ne_bytes(msgs[0].2[..4].try_into().unwrap()),
@@ -879,13 +861,7 @@ mod tests {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
         let mut body = vec![0u8; 8];
         body[4..8].copy_from_slice(&7i32.to_ne_bytes());
-        s.answer(
-            &request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body),
-            1,
-            0,
-        )
-        .unwrap();
-        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let msgs = ask(&s, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body);
         // No such interface: only the end of the dump.
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].0, NLMSG_DONE);
@@ -894,13 +870,7 @@ mod tests {
     #[test]
     fn changes_are_refused_with_an_error_message() {
         let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
-        s.answer(
-            &request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]),
-            1,
-            0,
-        )
-        .unwrap();
-        let msgs = split(&s.rx.recv_packet(1 << 16, false).unwrap().data);
+        let msgs = ask(&s, RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]);
         assert_eq!(msgs[0].0, NLMSG_ERROR);
         assert_eq!(
             i32::from_ne_bytes(msgs[0].2[..4].try_into().unwrap()),
