@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,20 @@ __attribute__((constructor)) static void compat_init(void)
 
 /* Print a value that is deterministic (sizes, counts, flags). */
 #define SHOW(name, fmt, val) printf("%s " fmt "\n", name, val)
+
+/* Reads up to n-1 bytes of a small file (a /proc or /sys one) into buf,
+ * NUL-terminated; the read's result, with its errno kept. */
+static inline long read_text(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r = fd < 0 ? -1 : read(fd, buf, n - 1);
+	int e = errno;
+	buf[r > 0 ? r : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return r;
+}
 
 static inline int compat_done(void)
 {

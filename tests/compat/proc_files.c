@@ -25,19 +25,6 @@ static long put(const char *path, const char *s)
 	return r;
 }
 
-static long get(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t r = read(fd, buf, n - 1);
-	int e = errno;
-	buf[r > 0 ? r : 0] = 0;
-	close(fd);
-	errno = e;
-	return r;
-}
-
 static int copy(const char *from, const char *to)
 {
 	int a = open(from, O_RDONLY), b = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
@@ -109,7 +96,7 @@ static void thread_dir(void)
 		_exit(0);
 	}
 	snprintf(path, sizeof path, "/proc/self/task/%d/children", getpid());
-	get(path, buf, sizeof buf);
+	read_text(path, buf, sizeof buf);
 	char want[32];
 	snprintf(want, sizeof want, "%d ", c);
 	CHECK("children lists the child", strcmp(buf, want) == 0);
@@ -121,7 +108,7 @@ static void thread_dir(void)
 	kill(c, SIGKILL);
 	waitpid(c, NULL, 0);
 	snprintf(path, sizeof path, "/proc/self/task/%d/children", getpid());
-	get(path, buf, sizeof buf);
+	read_text(path, buf, sizeof buf);
 	CHECK("a reaped child is gone", buf[0] == 0);
 }
 
@@ -144,13 +131,13 @@ static void oom_adj(void)
 {
 	char buf[64];
 	CHECK("set oom_score_adj 500", put("/proc/self/oom_score_adj", "500") == 3);
-	get("/proc/self/oom_adj", buf, sizeof buf);
+	read_text("/proc/self/oom_adj", buf, sizeof buf);
 	printf("oom_adj: %s", buf);
 	CHECK("oom_adj 10", put("/proc/self/oom_adj", "10") == 2);
-	get("/proc/self/oom_score_adj", buf, sizeof buf);
+	read_text("/proc/self/oom_score_adj", buf, sizeof buf);
 	printf("oom_score_adj: %s", buf);
 	CHECK("oom_adj 15", put("/proc/self/oom_adj", "15\n") == 3);
-	get("/proc/self/oom_score_adj", buf, sizeof buf);
+	read_text("/proc/self/oom_score_adj", buf, sizeof buf);
 	printf("oom_score_adj: %s", buf);
 	/* Lowering it takes CAP_SYS_RESOURCE, which this machine's root may lack. */
 	long r = put("/proc/self/oom_adj", "-5");
@@ -162,7 +149,7 @@ static void oom_adj(void)
 static void rollup(void)
 {
 	static char buf[8192];
-	get("/proc/self/smaps_rollup", buf, sizeof buf);
+	read_text("/proc/self/smaps_rollup", buf, sizeof buf);
 	char *nl = strchr(buf, '\n');
 	CHECK("rollup's first line", nl && nl - buf >= 9 && memcmp(nl - 8, "[rollup]", 8) == 0);
 	/* The keys, in order. */
@@ -185,14 +172,14 @@ static void knobs(void)
 {
 	char buf[64];
 	struct stat st;
-	get("/proc/self/coredump_filter", buf, sizeof buf);
+	read_text("/proc/self/coredump_filter", buf, sizeof buf);
 	printf("coredump_filter: %s", buf);
 	CHECK("set coredump_filter", put("/proc/self/coredump_filter", "0x23") == 4);
-	get("/proc/self/coredump_filter", buf, sizeof buf);
+	read_text("/proc/self/coredump_filter", buf, sizeof buf);
 	printf("coredump_filter now: %s", buf);
 	pid_t c = fork();
 	if (c == 0) {
-		get("/proc/self/coredump_filter", buf, sizeof buf);
+		read_text("/proc/self/coredump_filter", buf, sizeof buf);
 		_exit(strcmp(buf, "00000023\n") == 0 ? 0 : 1);
 	}
 	int status;
@@ -204,18 +191,18 @@ static void knobs(void)
 					       (st.st_mode & 0777) == 0666);
 	CHECK("set timerslack_ns", put("/proc/self/timerslack_ns", "12345") == 5);
 	SHOW("PR_GET_TIMERSLACK", "%d", prctl(PR_GET_TIMERSLACK));
-	get("/proc/self/timerslack_ns", buf, sizeof buf);
+	read_text("/proc/self/timerslack_ns", buf, sizeof buf);
 	printf("timerslack_ns: %s", buf);
 	CHECK("timerslack_ns 0", put("/proc/self/timerslack_ns", "0") == 1);
 	SHOW("PR_GET_TIMERSLACK after 0", "%d", prctl(PR_GET_TIMERSLACK));
 	EXPECT_ERR("timerslack_ns -1", put("/proc/self/timerslack_ns", "-1"), EINVAL);
 
 	CHECK("set loginuid", put("/proc/self/loginuid", "1000") == 4);
-	get("/proc/self/loginuid", buf, sizeof buf);
+	read_text("/proc/self/loginuid", buf, sizeof buf);
 	printf("loginuid: %s\n", buf);
 	c = fork();
 	if (c == 0) {
-		get("/proc/self/loginuid", buf, sizeof buf);
+		read_text("/proc/self/loginuid", buf, sizeof buf);
 		_exit(strcmp(buf, "1000") == 0 ? 0 : 1);
 	}
 	waitpid(c, &status, 0);
@@ -234,7 +221,7 @@ static void knobs(void)
 static void status_and_limits(void)
 {
 	static char buf[8192];
-	get("/proc/self/status", buf, sizeof buf);
+	read_text("/proc/self/status", buf, sizeof buf);
 	const char *keys[] = {"\nKthread:\t0\n", "\nHugetlbPages:", "\nCoreDumping:\t0\n",
 			      "\nTHP_enabled:", "\nuntag_mask:", "\nSpeculation_Store_Bypass:",
 			      "\nMems_allowed:", "\nMems_allowed_list:\t0\n", NULL};
@@ -244,7 +231,7 @@ static void status_and_limits(void)
 			 keys[i]);
 		CHECK(name, has_key(buf, keys[i]));
 	}
-	get("/proc/self/limits", buf, sizeof buf);
+	read_text("/proc/self/limits", buf, sizeof buf);
 	CHECK("no padding after a limit without a unit",
 	      strstr(buf, "Max nice priority         0                    0                    \n") != NULL);
 }
@@ -256,7 +243,7 @@ static void title(int argc, char **argv)
 	char buf[256];
 	/* Overwrite the arguments with one longer string, as setproctitle does. */
 	memset(argv[0], 'x', room);
-	long n = get("/proc/self/cmdline", buf, sizeof buf);
+	long n = read_text("/proc/self/cmdline", buf, sizeof buf);
 	CHECK("title runs into the environment", n > (long)room);
 	CHECK("title ends at its NUL", n > 0 && buf[n - 1] == 0 && strlen(buf) == (size_t)n - 1);
 }
@@ -266,22 +253,22 @@ static void title(int argc, char **argv)
 static void small_files(void)
 {
 	char cg[1024], cs[256], buf[256];
-	get("/proc/self/cgroup", cg, sizeof cg);
-	get("/proc/self/cpuset", cs, sizeof cs);
+	read_text("/proc/self/cgroup", cg, sizeof cg);
+	read_text("/proc/self/cpuset", cs, sizeof cs);
 	/* A host with cgroup v1 has a cpuset hierarchy of its own. */
 	char *v1 = strstr(cg, ":cpuset:"), *path = v1 ? v1 + 8 : strstr(cg, "0::");
 	if (path && !v1)
 		path += 3;
 	CHECK("cpuset is the cgroup's path", path && strncmp(path, cs, strlen(cs)) == 0);
-	get("/proc/self/timens_offsets", buf, sizeof buf);
+	read_text("/proc/self/timens_offsets", buf, sizeof buf);
 	printf("timens_offsets:\n%s", buf);
-	get("/proc/self/projid_map", buf, sizeof buf);
+	read_text("/proc/self/projid_map", buf, sizeof buf);
 	printf("projid_map: %s", buf);
 	pid_t c = fork();
 	if (c == 0) {
 		if (unshare(CLONE_NEWUSER) != 0)
 			_exit(2);
-		_exit(get("/proc/self/projid_map", buf, sizeof buf) == 0 ? 0 : 1);
+		_exit(read_text("/proc/self/projid_map", buf, sizeof buf) == 0 ? 0 : 1);
 	}
 	int status;
 	waitpid(c, &status, 0);
@@ -292,7 +279,7 @@ static long long cpu_jiffies(void)
 {
 	char buf[512];
 	long long v[10] = {0}, sum = 0;
-	get("/proc/stat", buf, sizeof buf);
+	read_text("/proc/stat", buf, sizeof buf);
 	sscanf(buf, "cpu %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4],
 	       &v[5], &v[6], &v[7], &v[8], &v[9]);
 	for (int i = 0; i < 8; i++)
@@ -304,7 +291,7 @@ static char state_of(pid_t pid)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	get(path, buf, sizeof buf);
+	read_text(path, buf, sizeof buf);
 	char *p = strrchr(buf, ')');
 	return p ? p[2] : '?';
 }
@@ -337,7 +324,7 @@ static void states_and_load(void)
 	char buf[128];
 	double a, b, c;
 	int run, all;
-	get("/proc/loadavg", buf, sizeof buf);
+	read_text("/proc/loadavg", buf, sizeof buf);
 	CHECK("loadavg's fields", sscanf(buf, "%lf %lf %lf %d/%d", &a, &b, &c, &run, &all) == 5 && run >= 1 && all >= run);
 }
 
@@ -373,7 +360,7 @@ static void resident(void)
 	SHOW("a touched 16-page shared mapping's Rss", "%ld", smaps_rss(shr));
 	char buf[128];
 	long size, res, shared;
-	get("/proc/self/statm", buf, sizeof buf);
+	read_text("/proc/self/statm", buf, sizeof buf);
 	CHECK("statm counts the shared pages", sscanf(buf, "%ld %ld %ld", &size, &res, &shared) == 3 && shared >= 16 && res >= 48);
 	munmap(priv, 32 * 4096);
 	munmap(shr, 16 * 4096);
@@ -389,7 +376,7 @@ int main(int argc, char **argv)
 	char path[64], buf[256];
 	lseek(fd, 7, SEEK_SET);
 	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-	get(path, buf, sizeof buf);
+	read_text(path, buf, sizeof buf);
 	CHECK("fdinfo pos of a root file", strncmp(buf, "pos:\t7\n", 7) == 0);
 	close(fd);
 	thread_dir();

@@ -21,15 +21,6 @@ static long put(const char *path, const char *s)
 	return r;
 }
 
-static void get(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t r = fd < 0 ? -1 : read(fd, buf, n - 1);
-	buf[r > 0 ? r : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
-
 static volatile int tid_of_thread, stop;
 
 static void *thread(void *a)
@@ -47,12 +38,12 @@ int main(void)
 	struct stat st;
 	CHECK("comm is writable", stat("/proc/self/comm", &st) == 0 && (st.st_mode & 0777) == 0644);
 	CHECK("write comm", put("/proc/self/comm", "renamed") == 7);
-	get("/proc/self/comm", buf, sizeof buf);
+	read_text("/proc/self/comm", buf, sizeof buf);
 	printf("comm now: %s", buf);
 	prctl(PR_GET_NAME, buf);
 	printf("PR_GET_NAME: %s\n", buf);
 	CHECK("a long name", put("/proc/self/comm", "a-name-longer-than-fifteen") == 26);
-	get("/proc/self/comm", buf, sizeof buf);
+	read_text("/proc/self/comm", buf, sizeof buf);
 	printf("truncated: %s", buf);
 
 	pthread_t t;
@@ -61,7 +52,7 @@ int main(void)
 		usleep(1000);
 	snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid_of_thread);
 	CHECK("another thread's comm", put(path, "worker") == 6);
-	get(path, buf, sizeof buf);
+	read_text(path, buf, sizeof buf);
 	printf("thread comm: %s", buf);
 	stop = 1;
 	pthread_join(t, NULL);
@@ -78,7 +69,7 @@ int main(void)
 	CHECK("oom_score_adj is writable", stat("/proc/self/oom_score_adj", &st) == 0 && (st.st_mode & 0777) == 0644);
 	/* Raised to the top: never a lowering, whatever it started at. */
 	CHECK("raise it", put("/proc/self/oom_score_adj", "1000\n") == 5);
-	get("/proc/self/oom_score_adj", buf, sizeof buf);
+	read_text("/proc/self/oom_score_adj", buf, sizeof buf);
 	printf("oom_score_adj now: %s", buf);
 	EXPECT_ERR("out of range", put("/proc/self/oom_score_adj", "1001"), EINVAL);
 	EXPECT_ERR("not a number", put("/proc/self/oom_score_adj", "abc"), EINVAL);
@@ -87,7 +78,7 @@ int main(void)
 	fflush(stdout);
 	c = fork();
 	if (c == 0) {
-		get("/proc/self/oom_score_adj", buf, sizeof buf);
+		read_text("/proc/self/oom_score_adj", buf, sizeof buf);
 		printf("inherited: %s", buf);
 		fflush(stdout);
 		_exit(0);
