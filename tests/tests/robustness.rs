@@ -250,10 +250,11 @@ fn socket_cycles_cannot_grow_the_sentry() {
         let rest = text.split(key).nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
     };
-    let in_flight = field(&stdout, "in flight").expect("the program's report");
-    let refused = field(&stdout, "refused").expect("the program's report");
-    assert!(refused > 0 && in_flight <= 20_000, "{stdout}");
-    // 36 MiB here with the limit; 320 MiB without it.
+    // The collector frees the cycles as they are closed (local/gc.rs), so
+    // sends go on as on Linux; none may fail otherwise.
+    let other = field(&stdout, "other").expect("the program's report");
+    assert_eq!(other, 0, "{stdout}");
+    // 7 MiB here with the collector; 320 MiB with neither it nor a limit.
     assert!(
         r.maxrss_kib < 128 * 1024,
         "husk grew to {} KiB",
