@@ -28,9 +28,10 @@ use std::sync::Arc;
 /// Socket options passed to the host: (level, name, settable). Every
 /// one may be read; only the settable ones may be set. Options that
 /// need privilege on the host (SO_MARK, SO_BINDTODEVICE,
-/// IP_TRANSPARENT), that hand out host state (netfilter's) or whose
-/// effects the sentry does not relay (IP_RECVERR's error queue) are not
-/// here: they are ENOPROTOOPT.
+/// IP_TRANSPARENT) or that hand out host state (netfilter's) are not
+/// here: they are ENOPROTOOPT. IP_RECVERR is: glibc's resolver sets it
+/// and gives up on ENOPROTOOPT, though the error queue itself
+/// (MSG_ERRQUEUE) is not relayed.
 pub const HOST_SOCKOPTS: &[(i32, i32, bool)] = &[
     (libc::SOL_SOCKET, libc::SO_REUSEADDR, true),
     (libc::SOL_SOCKET, libc::SO_TYPE, false),
@@ -77,6 +78,7 @@ pub const HOST_SOCKOPTS: &[(i32, i32, bool)] = &[
     (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, true),
     (libc::IPPROTO_IP, libc::IP_RECVTTL, true),
     (libc::IPPROTO_IP, libc::IP_RECVTOS, true),
+    (libc::IPPROTO_IP, libc::IP_RECVERR, true),
     (libc::IPPROTO_IP, libc::IP_MTU, false),
     (libc::IPPROTO_IP, libc::IP_FREEBIND, true),
     (libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, true),
@@ -97,6 +99,7 @@ pub const HOST_SOCKOPTS: &[(i32, i32, bool)] = &[
     (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, true),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, true),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, true),
+    (libc::IPPROTO_IPV6, libc::IPV6_RECVERR, true),
     (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, true),
 ];
 

@@ -117,8 +117,23 @@ static void v6(void)
 	close(s);
 }
 
+/* glibc's resolver sets IP_RECVERR on its UDP sockets and gives up on
+ * an error. */
+static void recverr(void)
+{
+	int one = 1, v = 0;
+	socklen_t l = sizeof v;
+	int u = socket(AF_INET, SOCK_DGRAM, 0), u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	CHECK("IP_RECVERR", setsockopt(u, IPPROTO_IP, IP_RECVERR, &one, sizeof one) == 0);
+	CHECK("reads back", getsockopt(u, IPPROTO_IP, IP_RECVERR, &v, &l) == 0 && v == 1);
+	CHECK("IPV6_RECVERR", setsockopt(u6, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one) == 0);
+	close(u);
+	close(u6);
+}
+
 int main(void)
 {
+	recverr();
 	v4();
 	v6();
 	return compat_done();
