@@ -151,3 +151,47 @@ fn overlay_none_changes_the_host_like_native() {
     assert_eq!(trees[0], trees[2]);
     assert!(trees[0].len() >= 8, "{:?}", trees[0]);
 }
+
+/// A file the sandbox opens with O_SYNC on a writable root is open so on
+/// the host too, so its writes are durable: checked from the host, in
+/// the fdinfo of whichever husk process holds it.
+#[test]
+fn o_sync_reaches_the_host_file() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let dir = scratch("osync");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("log");
+    let script = format!(
+        "import os, time\nfd = os.open({:?}, os.O_CREAT | os.O_WRONLY | os.O_SYNC, 0o644)\nos.write(fd, b'x')\ntime.sleep(3)\n",
+        file.display().to_string()
+    );
+    let mut child = std::process::Command::new(&husk)
+        .args(["do", "--overlay=none", "--", "python3", "-c", &script])
+        .spawn()
+        .expect("running husk");
+    let mut flags = Vec::new();
+    let t = std::time::Instant::now();
+    while flags.is_empty() && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if std::fs::read_link(fd.path()).ok().as_deref() != Some(file.as_path()) {
+                    continue;
+                }
+                let info = p.path().join("fdinfo").join(fd.file_name());
+                let text = std::fs::read_to_string(info).unwrap_or_default();
+                if let Some(f) = text.lines().find_map(|l| l.strip_prefix("flags:")) {
+                    flags.push(u32::from_str_radix(f.trim(), 8).unwrap());
+                }
+            }
+        }
+    }
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!flags.is_empty(), "no host fd of the file was seen");
+    let o_sync = libc::O_SYNC as u32;
+    assert!(flags.iter().all(|f| f & o_sync == o_sync), "flags {flags:?}");
+}

@@ -348,8 +348,16 @@ impl Filesystem for GoferFs {
     }
 
     fn open(&self, _c: &Caller, rel: &[u8], flags: i32, mode: u32) -> KResult<Box<dyn FileOps>> {
-        let keep =
-            libc::O_ACCMODE | libc::O_APPEND | libc::O_DIRECTORY | libc::O_TRUNC | libc::O_NONBLOCK;
+        // O_SYNC and O_DSYNC make the host's writes durable, as the
+        // program asked (a database's log). O_DIRECT is not passed: the
+        // sentry's buffers are not aligned for it.
+        let keep = libc::O_ACCMODE
+            | libc::O_APPEND
+            | libc::O_DIRECTORY
+            | libc::O_TRUNC
+            | libc::O_NONBLOCK
+            | libc::O_SYNC
+            | libc::O_DSYNC;
         let path = abs(rel);
         if let Some(root) = &self.client.direct {
             let plain = self.stats.lock().get(&path).is_some_and(|r| {
