@@ -406,6 +406,8 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
         any(SYS_fallocate),
         any(SYS_ftruncate),
         any(SYS_fsync),
+        // sync(2) and syncfs(2) of a writable root: its filesystem.
+        any(SYS_syncfs),
         any(SYS_fchmod),
         any(SYS_fchown),
         any(SYS_utimensat),

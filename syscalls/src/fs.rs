@@ -1740,11 +1740,26 @@ fn fsync(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     fdget_io(ctx, a[0])?.ops.sync()?;
     Ok(0)
 }
-fn sync(_ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+/// sync(2): every filesystem of the caller's mounts writes back (only a
+/// writable host root has anything to); it cannot fail.
+fn sync(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
+    let c = ctx.caller();
+    let mut done: Vec<*const ()> = Vec::new();
+    for m in ctx.k.vfs.mounts(&c) {
+        let id = Arc::as_ptr(&m.fs).cast::<()>();
+        if !done.contains(&id) {
+            done.push(id);
+            let _ = m.fs.sync_fs();
+        }
+    }
     Ok(0)
 }
+/// syncfs(2): the filesystem the file is on.
 fn syncfs(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    fdget_io(ctx, a[0])?;
+    let f = fdget_io(ctx, a[0])?;
+    if let Some(place) = f.place() {
+        place.mount.fs.sync_fs()?;
+    }
     Ok(0)
 }
 fn sync_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

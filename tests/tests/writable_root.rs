@@ -36,6 +36,10 @@ exec 3>&-
 # to set there, and natively root's: not tried.
 python3 -c 'import os; os.setxattr("d/f", "user.k", b"v"); assert os.getxattr("d/f", "user.k") == b"v"; assert "user.k" in os.listxattr("d/f"); os.removexattr("d/f", "user.k"); assert "user.k" not in os.listxattr("d/f")'
 python3 -c 'import os; os.setxattr("d/f", "user.kept", b"1")'
+# sync and syncfs write the host filesystem back (the sandbox may make
+# that host call).
+sync
+sync -f d/f
 # Owners past 65535 read back as they are.
 chown 100000:100001 d/grow
 test "$(stat -c %u:%g d/grow)" = 100000:100001
@@ -193,5 +197,8 @@ fn o_sync_reaches_the_host_file() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(!flags.is_empty(), "no host fd of the file was seen");
     let o_sync = libc::O_SYNC as u32;
-    assert!(flags.iter().all(|f| f & o_sync == o_sync), "flags {flags:?}");
+    assert!(
+        flags.iter().all(|f| f & o_sync == o_sync),
+        "flags {flags:?}"
+    );
 }

@@ -395,6 +395,20 @@ impl Filesystem for GoferFs {
         Ok(statfs_of(&self.client.pick().statfs(b"/")?))
     }
 
+    /// A writable root is the host's: its filesystem's dirty data goes to
+    /// storage (syncfs on the root directory, opened for it). A read-only
+    /// one has none of the sandbox's.
+    fn sync_fs(&self) -> KResult<()> {
+        if !self.client.writable {
+            return Ok(());
+        }
+        let fd = self
+            .client
+            .pick()
+            .open(b"/", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        rustix::fs::syncfs(&fd).map_err(|e| Errno(e.raw_os_error()))
+    }
+
     fn mknod(
         &self,
         _c: &Caller,

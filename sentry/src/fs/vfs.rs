@@ -251,6 +251,11 @@ pub trait Filesystem: Send + Sync {
             ..Default::default()
         })
     }
+    /// sync(2) and syncfs(2): write back what the filesystem has that
+    /// storage has not. Memory filesystems have nothing to.
+    fn sync_fs(&self) -> KResult<()> {
+        Ok(())
+    }
 }
 
 /// Attribute changes (chmod, chown, truncate, utimens); None keeps a field.
