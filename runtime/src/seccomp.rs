@@ -424,7 +424,16 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
             SYS_ioctl,
             1,
             &[
-                TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, FIONREAD,
+                TCGETS,
+                TCSETS,
+                TCSETSW,
+                TCSETSF,
+                TIOCGWINSZ,
+                TIOCSWINSZ,
+                FIONREAD,
+                // A host file's inode flags (lsattr), read only.
+                0x8008_6601,
+                0x801c_581f,
             ],
         ),
         any(SYS_sysinfo),

@@ -1343,6 +1343,32 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
             Err(Errno::EOPNOTSUPP)
         }
+        // Inode flags (lsattr, chattr): a host file has the host's (its
+        // ioctl below); the sandbox's own files have none, and none can
+        // be set (nothing here would honour them).
+        0x8008_6601 | 0x801c_581f | 0x4008_6602 | 0x401c_5820 if f.ops.host_fd().is_none() => {
+            let kind = f.ops.stat()?.mode & libc::S_IFMT;
+            if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+                return Err(Errno::ENOTTY);
+            }
+            match a[1] {
+                0x8008_6601 => put(ctx, a[2], &0i32)?,
+                0x801c_581f => put(ctx, a[2], &[0u8; 28])?,
+                0x4008_6602 => {
+                    let flags: i32 = get(ctx, a[2])?;
+                    if flags != 0 {
+                        return Err(Errno::EOPNOTSUPP);
+                    }
+                }
+                _ => {
+                    let x: [u8; 28] = get(ctx, a[2])?;
+                    if x.iter().any(|&b| b != 0) {
+                        return Err(Errno::EOPNOTSUPP);
+                    }
+                }
+            }
+            Ok(0)
+        }
         libc::FIONREAD if f.ops.stat()?.mode & libc::S_IFMT == libc::S_IFREG => {
             // Regular files: the bytes from the position to the end, an
             // int (negative past the end, as Linux's i_size - f_pos).

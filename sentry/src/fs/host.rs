@@ -236,6 +236,10 @@ impl HostFile {
     }
 }
 
+/// FS_IOC_GETFLAGS and FS_IOC_FSGETXATTR (an int; struct fsxattr).
+pub const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+pub const FS_IOC_FSGETXATTR: libc::c_ulong = 0x801c_581f;
+
 impl FileOps for HostFile {
     fn read(&self, _f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         self.preadv(&[iov_of(buf)], off)
@@ -366,8 +370,20 @@ impl FileOps for HostFile {
                 std::mem::size_of::<linux_raw_sys::general::winsize>()
             }
             libc::TIOCGPGRP | libc::TIOCSPGRP | libc::FIONREAD => 4,
+            // A host file's inode flags (lsattr), read only.
+            FS_IOC_GETFLAGS if self.seekable => 4,
+            FS_IOC_FSGETXATTR if self.seekable => 28,
             _ => return Err(Errno::ENOTTY),
         };
+        if matches!(cmd as libc::c_ulong, FS_IOC_GETFLAGS | FS_IOC_FSGETXATTR) {
+            let mut buf = vec![0u8; size];
+            // SAFETY: the request writes `size` bytes into our buffer.
+            if unsafe { libc::ioctl(self.raw(), cmd as libc::c_ulong, buf.as_mut_ptr()) } < 0 {
+                return Err(Errno::last());
+            }
+            mm.write(arg, &buf)?;
+            return Ok(0);
+        }
         if cmd as libc::c_ulong == libc::FIONREAD {
             let mut n: i32 = 0;
             // SAFETY: FIONREAD writes an int.
