@@ -216,7 +216,16 @@ const DEVICES: &[u8] = b"Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  
 
 /// /proc/net's files: the sockets, and the one interface, lo.
 const NET_FILES: &[&str] = &[
-    "unix", "tcp", "tcp6", "udp", "udp6", "dev", "if_inet6", "route",
+    "unix",
+    "tcp",
+    "tcp6",
+    "udp",
+    "udp6",
+    "dev",
+    "if_inet6",
+    "route",
+    "sockstat",
+    "sockstat6",
 ];
 const IF_INET6: &[u8] = b"00000000000000000000000000000001 01 80 10 80       lo\n";
 
@@ -646,6 +655,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 b"dev" => crate::local::iface::proc_dev(n),
                 b"if_inet6" => IF_INET6.to_vec(),
                 b"route" => crate::local::iface::proc_route(n),
+                b"sockstat" => procnet::sockstat(n, false),
+                b"sockstat6" => procnet::sockstat(n, true),
                 _ => return Err(Errno::ENOENT),
             }))
         }

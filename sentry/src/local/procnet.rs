@@ -123,3 +123,38 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
     }
     out.into_bytes()
 }
+
+/// /proc/net/sockstat (`v6` false) or sockstat6: how many of the
+/// namespace's sockets are bound ("inuse") by transport and family, all
+/// sockets ("used"), and TCP sockets of either family ("alloc").
+pub fn sockstat(names: &Names, v6: bool) -> Vec<u8> {
+    let socks = names.live();
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    let inuse = |kind: i32, lite: bool| {
+        socks
+            .iter()
+            .filter(|s| s.family == family && s.kind == kind && s.lite == lite)
+            .filter(|s| s.st.lock().local.is_some())
+            .count()
+    };
+    let (tcp, udp, lite) = (
+        inuse(libc::SOCK_STREAM, false),
+        inuse(libc::SOCK_DGRAM, false),
+        inuse(libc::SOCK_DGRAM, true),
+    );
+    if v6 {
+        return format!(
+            "TCP6: inuse {tcp}\nUDP6: inuse {udp}\nUDPLITE6: inuse {lite}\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n"
+        )
+        .into_bytes();
+    }
+    let alloc = socks
+        .iter()
+        .filter(|s| s.kind == libc::SOCK_STREAM && s.family != libc::AF_UNIX)
+        .count();
+    format!(
+        "sockets: used {}\nTCP: inuse {tcp} orphan 0 tw 0 alloc {alloc} mem 0\nUDP: inuse {udp} mem 0\nUDPLITE: inuse {lite}\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n",
+        socks.len()
+    )
+    .into_bytes()
+}
