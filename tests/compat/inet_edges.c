@@ -298,7 +298,14 @@ static void background_connects(void)
 
 static void options(void)
 {
-	int one = 1, idle = 77;
+	int one = 1, idle = 77, five = 5, got = -1;
+	socklen_t gl = sizeof got;
+	int o = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK("IP_BIND_ADDRESS_NO_PORT", setsockopt(o, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &five, sizeof five) == 0);
+	getsockopt(o, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &got, &gl);
+	SHOW("reads back", "%d", got);
+	EXPECT_ERR("TCP_FASTOPEN_CONNECT of 5", setsockopt(o, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &five, sizeof five), EINVAL);
+	close(o);
 	int l = listener(5);
 	setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(l, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);

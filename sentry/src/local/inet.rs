@@ -808,6 +808,7 @@ impl LocalSocket {
                 | libc::TCP_WINDOW_CLAMP
                 | libc::TCP_USER_TIMEOUT
                 | libc::TCP_FASTOPEN
+                | libc::TCP_FASTOPEN_CONNECT
                 | libc::TCP_NOTSENT_LOWAT,
             ) if tcp => 0,
             (libc::IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV | UDPLITE_RECV_CSCOV) if self.lite => 0,
@@ -820,7 +821,8 @@ impl LocalSocket {
                 | libc::IP_RECVERR
                 | libc::IP_RECVTOS
                 | libc::IP_RECVTTL
-                | libc::IP_FREEBIND,
+                | libc::IP_FREEBIND
+                | libc::IP_BIND_ADDRESS_NO_PORT,
             ) => 0,
             (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER) => 1,
             // Kept and read back; no multicast leaves the sandbox's lo.
@@ -921,7 +923,8 @@ impl LocalSocket {
                 | libc::IP_RECVTTL
                 | libc::IP_RECVTOS
                 | libc::IP_RECVERR
-                | libc::IP_FREEBIND,
+                | libc::IP_FREEBIND
+                | libc::IP_BIND_ADDRESS_NO_PORT,
             )
             | (
                 libc::IPPROTO_IPV6,
@@ -935,6 +938,7 @@ impl LocalSocket {
             (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE | libc::TCP_KEEPINTVL) => within(1, 32767),
             (libc::IPPROTO_TCP, libc::TCP_KEEPCNT | libc::TCP_SYNCNT) => within(1, 127),
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => within(0, i32::MAX),
+            (libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT) => within(0, 1),
             _ => Ok(v),
         }
     }
