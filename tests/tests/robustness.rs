@@ -261,3 +261,25 @@ fn socket_cycles_cannot_grow_the_sentry() {
         r.maxrss_kib
     );
 }
+
+#[test]
+fn too_many_mappings_are_enomem_not_a_killed_process() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/map_count.c");
+    let bin = build_dir().join("robust/map_count");
+    compile_c(&src, &[], &bin, false).expect("compiling map_count");
+    let r = run_under_husk(
+        &husk,
+        &[OsString::from(bin.as_os_str())],
+        Duration::from_secs(300),
+    )
+    .expect("running husk");
+    let out = tail(&r.stdout, 1);
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(out.last().map(String::as_str), Some("survived"));
+}

@@ -79,8 +79,7 @@ pub fn resident(mm: &crate::mm::Mm, start: u64, end: u64) -> (u64, u64) {
     let fd = mm.memfile.fd();
     let (mut private, mut shared) = (0u64, 0u64);
     for v in st
-        .vmas
-        .range(..end)
+        .overlapping(start, end)
         .map(|(_, v)| v)
         .filter(|v| v.end > start)
     {

@@ -62,7 +62,7 @@ impl Mm {
         }
         let mut pos = addr;
         let mut pieces: smallvec::SmallVec<[(Piece, usize, usize); 4]> = Default::default();
-        for (_, v) in st.vmas.range(..end) {
+        for (_, v) in st.overlapping(addr, end) {
             if v.end <= pos {
                 continue;
             }
@@ -227,7 +227,7 @@ impl Mm {
         let st = self.state.lock();
         let end = addr.saturating_add(len as u64).min(self.max_addr());
         let mut pos = addr;
-        for (_, v) in st.vmas.range(..end) {
+        for (_, v) in st.overlapping(addr, end) {
             if v.end <= pos {
                 continue;
             }

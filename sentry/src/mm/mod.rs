@@ -173,6 +173,7 @@ impl Vma {
 }
 
 pub struct MmState {
+    /// The mappings by start address (see [`MmState::overlapping`]).
     pub vmas: BTreeMap<u64, Vma>,
     pub brk_start: u64,
     pub brk: u64,
@@ -196,6 +197,25 @@ pub struct MmState {
     pending_drop: Vec<Arc<SharedMem>>,
     /// mlockall(MCL_FUTURE): new mappings are locked.
     pub lock_future: bool,
+}
+
+impl MmState {
+    /// The mappings that can overlap `[addr, end)`: from the one holding
+    /// `addr` (or the first after it) on, so a lookup costs the range's
+    /// mappings, not every mapping below it.
+    pub fn overlapping(
+        &self,
+        addr: u64,
+        end: u64,
+    ) -> std::collections::btree_map::Range<'_, u64, Vma> {
+        let from = self
+            .vmas
+            .range(..=addr)
+            .next_back()
+            .filter(|(_, v)| v.end > addr)
+            .map_or(addr, |(&k, _)| k);
+        self.vmas.range(from..end.max(from))
+    }
 }
 
 /// An application address space.
@@ -274,6 +294,12 @@ impl MapRequest {
 }
 
 const MIN_ADDR: u64 = 0x10000;
+
+/// The most mappings an address space may have (Linux's max_map_count is
+/// 65530): past it, calls that would add one are ENOMEM. The stub's host
+/// mappings follow the VMAs, and the host's own limit must never be the
+/// one that is met: a failed host mapping ends the process.
+pub const MAX_MAP_COUNT: usize = 65_000;
 /// The end of user space on x86-64 with 4-level paging: Linux checks
 /// ranges against it, though this address space ends lower (the platform
 /// keeps the top for itself).
@@ -395,6 +421,8 @@ impl Mm {
             return Err(Errno::ENOMEM);
         }
         let mut st = self.state.lock();
+        // A new mapping, and the pieces of one it may split.
+        Self::room_for(&st, 3)?;
         let addr = if req.fixed {
             if req.addr & (PAGE - 1) != 0 {
                 return Err(Errno::EINVAL);
@@ -517,7 +545,17 @@ impl Mm {
         let end = (addr + len).min(self.max_addr());
         if end > addr {
             let mut st = self.state.lock();
+            // A hole in the middle of a mapping makes one more.
+            Self::room_for(&st, 1)?;
             self.unmap_locked(&mut st, addr, end - addr);
+        }
+        Ok(())
+    }
+
+    /// ENOMEM when `more` mappings would pass [`MAX_MAP_COUNT`].
+    fn room_for(st: &MmState, more: usize) -> KResult<()> {
+        if st.vmas.len() + more > MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
         }
         Ok(())
     }
@@ -612,7 +650,7 @@ impl Mm {
     /// (`addr` itself when it is not mapped).
     fn mapped_to(st: &MmState, addr: u64, end: u64) -> u64 {
         let mut pos = addr;
-        for (_, v) in st.vmas.range(..end) {
+        for (_, v) in st.overlapping(addr, end) {
             if v.end <= pos {
                 continue;
             }
@@ -647,6 +685,16 @@ impl Mm {
         }
         let hole = reach < end;
         let end = reach;
+        let splits = [addr, end]
+            .iter()
+            .filter(|&&x| {
+                st.vmas
+                    .range(..x)
+                    .next_back()
+                    .is_some_and(|(_, v)| v.end > x)
+            })
+            .count();
+        Self::room_for(&st, splits)?;
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
         if prot & libc::PROT_WRITE != 0
@@ -732,7 +780,8 @@ impl Mm {
 
     /// Whether some locked VMA overlaps `[addr, end)`.
     fn any_locked(st: &MmState, addr: u64, end: u64) -> bool {
-        st.vmas.range(..end).any(|(_, v)| v.end > addr && v.locked)
+        st.overlapping(addr, end)
+            .any(|(_, v)| v.end > addr && v.locked)
     }
 
     /// A copy of the VMA holding `addr`.
@@ -967,8 +1016,7 @@ impl Mm {
         let holes = !Self::fully_mapped(&st, addr, end);
         let mut refill = Vec::new();
         let private: Vec<(u64, u64)> = st
-            .vmas
-            .range(..end)
+            .overlapping(addr, end)
             .filter(|(_, v)| v.end > addr && matches!(v.backing, Backing::Private { .. }))
             // A private copy of a file gets the file's contents back when
             // they can be read here; otherwise it keeps its own.
@@ -1242,8 +1290,7 @@ impl Mm {
         let end = addr.saturating_add(page_up(len));
         let st = self.state.lock();
         let other = st
-            .vmas
-            .range(..end)
+            .overlapping(addr, end)
             .filter(|(_, v)| v.end > addr)
             .any(|(_, v)| v.shared || matches!(v.name, VmaName::File { .. } | VmaName::Shm { .. }));
         if other {
@@ -1272,8 +1319,7 @@ impl Mm {
             libc::PROT_READ
         };
         let denied = st
-            .vmas
-            .range(..end)
+            .overlapping(addr, end)
             .filter(|(_, v)| v.end > addr)
             .any(|(_, v)| v.prot & need == 0);
         if denied {
@@ -1282,7 +1328,7 @@ impl Mm {
         if write {
             self.unshare_locked(&mut st, addr, end, true)?;
         }
-        for (_, v) in st.vmas.range(..end).filter(|(_, v)| v.end > addr) {
+        for (_, v) in st.overlapping(addr, end).filter(|(_, v)| v.end > addr) {
             if matches!(v.backing, Backing::File { .. } | Backing::Reserved) {
                 continue;
             }
@@ -1303,8 +1349,7 @@ impl Mm {
         let wipe = matches!(advice, libc::MADV_WIPEONFORK | libc::MADV_KEEPONFORK);
         if wipe {
             let bad = st
-                .vmas
-                .range(..end)
+                .overlapping(addr, end)
                 .filter(|(_, v)| v.end > addr)
                 .any(|(_, v)| {
                     v.shared
@@ -1372,7 +1417,7 @@ impl Mm {
     fn unshare_locked(&self, st: &mut MmState, start: u64, end: u64, copy: bool) -> KResult<()> {
         let (start, end) = (page_down(start), page_down(end.saturating_add(PAGE - 1)));
         let mut runs = Vec::new();
-        for (_, v) in st.vmas.range(..end) {
+        for (_, v) in st.overlapping(start, end) {
             if v.end <= start || !matches!(v.backing, Backing::Private { .. }) {
                 continue;
             }
@@ -1480,7 +1525,7 @@ impl Mm {
         let end = page_down(addr.saturating_add(len as u64).saturating_add(PAGE - 1));
         let _pinned = self.io_pin.read_recursive();
         let mut st = self.state.lock();
-        let views = st.vmas.range(..end).any(|(_, v)| {
+        let views = st.overlapping(start, end).any(|(_, v)| {
             v.end > start && !v.shared && !matches!(v.backing, Backing::Private { .. })
         });
         if !views {
