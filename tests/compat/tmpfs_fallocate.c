@@ -33,5 +33,22 @@ int main(void)
 	EXPECT_ERR("negative length", fallocate(fd, 0, 0, -1), EINVAL);
 	close(fd);
 	unlink(path);
+
+	/* Preallocated past the end of an empty file, then truncated: the
+	 * pages count until a truncate takes them, even to the same size. */
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK("KEEP_SIZE on an empty file", fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) == 0);
+	show("preallocated", fd);
+	ftruncate(fd, 8192);
+	show("grown to 8 KiB", fd);
+	ftruncate(fd, 0);
+	show("truncated to 0", fd);
+	for (int i = 0; i < 20; i++) {
+		fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4 << 20);
+		ftruncate(fd, 0);
+	}
+	show("after 20 rounds", fd);
+	close(fd);
+	unlink(path);
 	return compat_done();
 }

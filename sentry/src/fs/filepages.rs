@@ -114,9 +114,12 @@ impl FilePages {
     /// Sets the size; what lies beyond a shrink is gone (and reads back as
     /// zeros if the file grows again).
     pub fn resize(&mut self, len: u64) {
-        if len < self.size {
-            // Through the end of the last page, so it goes too.
-            self.punch(len, crate::memfile::page_up(self.size));
+        if len <= self.size {
+            // Everything past the new end goes (even at the same size, as
+            // Linux's tmpfs truncates): the last page, and pages fallocate
+            // put past the old end.
+            let last = self.pages.keys().next_back().map_or(0, |&i| (i + 1) * PAGE);
+            self.punch(len, last.max(crate::memfile::page_up(self.size)));
         }
         self.size = len;
     }

@@ -136,8 +136,14 @@ impl Contents {
     /// holes (a small file holds all of its bytes; a memfd's are the
     /// host's to allocate).
     fn allocate(&mut self, at: u64, end: u64, keep_size: bool) -> KResult<()> {
+        // A small file holds its bytes; pages past them make it paged.
+        if let Contents::Small { data, .. } = self {
+            if end <= data.len() as u64 {
+                return Ok(());
+            }
+        }
         match self {
-            Contents::Small { .. } => Ok(()),
+            Contents::Small { .. } => self.paged()?.allocate(at, end),
             Contents::Pages(p) => p.allocate(at, end),
             Contents::Memfd { fd, .. } => {
                 let mode = if keep_size {
