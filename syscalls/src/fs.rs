@@ -1330,6 +1330,14 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     get::<[u64; 4]>(ctx, a[2])?[0]
                 };
                 let s = fdget_io(ctx, src & 0xffff_ffff)?;
+                // Only within one mount (a pipe has none).
+                let same = match (s.place(), f.place()) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(&a.mount, &b.mount),
+                    _ => false,
+                };
+                if !same {
+                    return Err(Errno::EXDEV);
+                }
                 let (from, to) = (s.ops.stat()?.mode, f.ops.stat()?.mode);
                 if from & libc::S_IFMT == libc::S_IFDIR || to & libc::S_IFMT == libc::S_IFDIR {
                     return Err(Errno::EISDIR);

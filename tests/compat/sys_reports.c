@@ -42,6 +42,9 @@ int main(void)
 	EXPECT_ERR("FICLONERANGE on tmpfs", ioctl(dst, FICLONERANGE, &r), EOPNOTSUPP);
 	EXPECT_ERR("FICLONE from a bad fd", ioctl(dst, FICLONE, 999), EBADF);
 	EXPECT_ERR("FICLONE into a read-only fd", ioctl(ro, FICLONE, src), EBADF);
+	int pp[2];
+	CHECK("pipe", pipe(pp) == 0);
+	EXPECT_ERR("FICLONE from a pipe", ioctl(dst, FICLONE, pp[0]), EXDEV);
 	int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY);
 	EXPECT_ERR("FICLONE from a directory", ioctl(dst, FICLONE, dir), EISDIR);
 	unlink("/dev/shm/sys_reports_src");
