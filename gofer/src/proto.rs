@@ -296,6 +296,9 @@ pub(crate) enum Request<'a> {
 pub(crate) const XATTR_GET: u32 = 0;
 pub(crate) const XATTR_SET: u32 = 1;
 pub(crate) const XATTR_LIST: u32 = 2;
+/// File capabilities: the one attribute outside user.* the gofer serves
+/// (read only).
+pub(crate) const FCAPS: &[u8] = b"security.capability";
 pub(crate) const XATTR_REMOVE: u32 = 3;
 
 impl<'a> Request<'a> {

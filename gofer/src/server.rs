@@ -23,7 +23,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::proto::{
     components, dirent_wire_size, encode_reply, DirEntry, FileStat, Reply, Request, StatFs,
-    WalkReply, MAX_MSG, MAX_PATH, MAX_WALK_STATS, READDIR_BUDGET, XATTR_GET, XATTR_LIST,
+    WalkReply, FCAPS, MAX_MSG, MAX_PATH, MAX_WALK_STATS, READDIR_BUDGET, XATTR_GET, XATTR_LIST,
     XATTR_REMOVE, XATTR_SET,
 };
 use crate::sys;
@@ -308,14 +308,17 @@ impl Server {
         }
     }
 
-    /// An extended attribute of `path`. Only user.* is served: trusted.*,
-    /// security.* (file capabilities, security labels) and system.* (ACLs)
-    /// of host files are the host's, and a list shows user.* names alone. user.* lives
-    /// on regular files and directories only, so nothing else is opened.
+    /// An extended attribute of `path`. user.* is served, and file
+    /// capabilities (security.capability) for reading alone, so that exec
+    /// in the sandbox honours them (any host user may read them too).
+    /// Other trusted.*, security.* (security labels) and system.* (ACLs)
+    /// attributes of host files are the host's, and a list shows the
+    /// served names alone. Only regular files and directories are opened.
     fn xattr(&self, path: &[u8], op: u32, name: &[u8], value: &[u8], flags: u32) -> Handled {
         // As a filesystem with user attributes alone (no ACLs either):
         // cp -a and friends take EOPNOTSUPP as "not kept here".
-        if op != XATTR_LIST && !name.starts_with(b"user.") {
+        let read_fcaps = op == XATTR_GET && name == FCAPS;
+        if op != XATTR_LIST && !name.starts_with(b"user.") && !read_fcaps {
             return Err(libc::EOPNOTSUPP);
         }
         let comps = components(path)?;
@@ -353,7 +356,7 @@ impl Server {
                 let all = sys::flistxattr(fd.as_fd())?;
                 let user: Vec<u8> = all
                     .split_inclusive(|&b| b == 0)
-                    .filter(|n| n.starts_with(b"user."))
+                    .filter(|n| n.starts_with(b"user.") || n.strip_suffix(b"\0") == Some(FCAPS))
                     .flatten()
                     .copied()
                     .collect();

@@ -537,7 +537,7 @@ fn root_fd_only_when_donated() {
 }
 
 #[test]
-fn user_attributes_only() {
+fn user_attributes_and_file_capabilities_only() {
     let f = Fixture::new(false);
     let c = f.c();
     c.xattr(b"/dir/file.txt", 1, b"user.k", b"v", 0).unwrap();
@@ -573,6 +573,31 @@ fn user_attributes_only() {
     assert_eq!(
         c.xattr(b"/dir/file.txt", 2, b"", b"", 0).unwrap(),
         b"user.k\0"
+    );
+    // File capabilities are read (exec in the sandbox honours them) and
+    // listed, never set or removed.
+    let fcaps = [0x0200_0001u32, 1 << 13, 0, 0, 0];
+    let bytes: Vec<u8> = fcaps.iter().flat_map(|w| w.to_le_bytes()).collect();
+    // SAFETY: setxattr with C strings and a 20-byte value.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"security.capability".as_ptr(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            0,
+        )
+    };
+    assert_eq!(r, 0);
+    let fc = &b"security.capability"[..];
+    assert_eq!(c.xattr(b"/dir/file.txt", 0, fc, b"", 0).unwrap(), bytes);
+    let list = c.xattr(b"/dir/file.txt", 2, b"", b"", 0).unwrap();
+    let mut names: Vec<&[u8]> = list.split(|&b| b == 0).filter(|n| !n.is_empty()).collect();
+    names.sort();
+    assert_eq!(names, [fc, b"user.k"]);
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 3, fc, b"", 0)),
+        libc::EOPNOTSUPP
     );
     assert_eq!(
         errno(c.xattr(b"/dir/link_to_file", 0, b"user.k", b"", 0)),

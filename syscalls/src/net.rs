@@ -1,7 +1,8 @@
 //! Socket calls: arguments decoded here, the work done by the file's
-//! `Socket` (sentry::socket). AF_UNIX sockets exist; the network stack
-//! has not landed, so other families fail as Linux does for an
-//! unsupported family. Socket calls on other fds fail as on non-sockets.
+//! `Socket` (sentry::socket): AF_UNIX, the loopback and sandbox
+//! network stacks, host sockets with `--network host`, and rtnetlink.
+//! Other families fail as Linux does for an unsupported family; socket
+//! calls on other fds fail as on non-sockets.
 
 use crate::abi::{get, put};
 use crate::fs::fdget;
@@ -17,7 +18,8 @@ use std::sync::Arc;
 pub fn register(r: &mut Reg<'_>) {
     let inet = "AF_UNIX; AF_INET/AF_INET6 TCP, UDP and UDP-Lite on loopback, and IPv4 TCP and UDP beyond it with --network sandbox (with --network host, TCP and UDP are host sockets); raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
     r("socket", "iii", Partial(inet), socket);
-    r("socketpair", "iiia", Partial(inet), socketpair);
+    // Linux pairs AF_UNIX sockets only (EOPNOTSUPP for the others).
+    r("socketpair", "iiia", Full, socketpair);
     r("connect", "dau", Full, connect);
     r("bind", "dau", Full, bind);
     r("listen", "di", Full, listen);
@@ -37,19 +39,12 @@ pub fn register(r: &mut Reg<'_>) {
     r("shutdown", "di", Full, shutdown);
     r("getsockname", "daa", Full, getname);
     r("getpeername", "daa", Full, getname);
-    r(
-        "getsockopt",
-        "diiaa",
-        Partial("SOL_SOCKET: type, domain, protocol, error, buffers, SO_PEERCRED, SO_PASSCRED"),
-        getsockopt,
-    );
-    r(
-        "setsockopt",
-        "diiau",
-        Partial("SOL_SOCKET buffers and SO_PASSCRED; others are ENOPROTOOPT"),
-        setsockopt,
-    );
+    r("getsockopt", "diiaa", Partial(OPTS), getsockopt);
+    r("setsockopt", "diiau", Partial(OPTS), setsockopt);
 }
+
+/// What getsockopt and setsockopt cover.
+const OPTS: &str = "SOL_SOCKET, IP, IPv6, TCP and UDP options in common use, with Linux's ranges; UDP_GRO, UDP_SEGMENT, SO_ZEROCOPY, SO_INCOMING_CPU and the IP_RECVERR error queue are not (ENOPROTOOPT)";
 
 /// SOCK_TYPE_MASK: socket(2)'s type without its flags.
 const TYPE_MASK: i32 = 0xf;

@@ -67,18 +67,8 @@ pub fn register(r: &mut Reg<'_>) {
     r("setfsgid", "u", Full, setfsgid);
     r("getgroups", "ia", Full, getgroups);
     r("setgroups", "ia", Full, setgroups);
-    r(
-        "capget",
-        "aa",
-        Partial("v1-v3 sets; no file capabilities"),
-        capget,
-    );
-    r(
-        "capset",
-        "aa",
-        Partial("the caller's own sets, Linux's rules; no securebits"),
-        capset,
-    );
+    r("capget", "aa", Full, capget);
+    r("capset", "aa", Full, capset);
     r("getrlimit", "ia", Full, getrlimit);
     r("setrlimit", "ia", Partial(RLIMIT_NOTE), setrlimit);
     r("prlimit64", "iiaa", Partial(RLIMIT_NOTE), prlimit64);
@@ -243,7 +233,7 @@ fn vfork(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
 fn execve(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if let Some(Prepared::Exec(p)) = ctx.prepared.take() {
         if p.fits(ctx) {
-            exec::commit(ctx, p)?;
+            exec::commit(ctx, *p)?;
             return Ok(0);
         }
     }
@@ -325,7 +315,7 @@ pub(crate) fn prepare_exec(cx: &sentry::kernel::Unlocked<'_>, a: [u64; 6]) -> Op
     })();
     match prep {
         Ok(p) => {
-            *cx.prepared.borrow_mut() = Some(Prepared::Exec(p));
+            *cx.prepared.borrow_mut() = Some(Prepared::Exec(Box::new(p)));
             None
         }
         Err(e) if e == Errno::NEEDLOCK => None,

@@ -2,8 +2,8 @@
 //! get/set/list/removexattr. Names and values are checked as Linux does
 //! before the file is looked at, and who may ask as Linux checks it; the
 //! filesystem keeps the attributes (tmpfs and the overlay's upper layer
-//! all of them, host files through the gofer their user.* ones, other
-//! filesystems say EOPNOTSUPP).
+//! all of them, host files through the gofer their user.* ones and
+//! their file capabilities to read, other filesystems say EOPNOTSUPP).
 
 use crate::abi::{self};
 use crate::fs::fdget;
@@ -12,7 +12,7 @@ use sentry::fs::vfs::{Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    let note = "user.*, trusted.*, security.* on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones only";
+    let note = "user.*, trusted.*, security.* on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones, and their file capabilities to read";
     r("setxattr", "ppaux", Partial(note), setxattr);
     r("lsetxattr", "ppaux", Partial(note), lsetxattr);
     r("fsetxattr", "dpaux", Partial(note), fsetxattr);
@@ -84,6 +84,14 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
     let c = ctx.caller();
     let st = r.stat.as_ref().ok_or(Errno::ENOENT)?;
     let creds = c.creds().ok_or(Errno::ESRCH)?;
+    // File capabilities are checked and stored as their writer's
+    // namespace owns them.
+    if let XattrOp::Set(n @ b"security.capability", v, flags) = *op {
+        let stored = sentry::kernel::setid::FileCaps::stored(v, creds)?;
+        permission(creds, st, n, true)?;
+        let op = XattrOp::Set(n, &stored, flags);
+        return ctx.k.vfs.changing(|| r.mount.fs.xattr(&c, &r.rel, &op));
+    }
     match op {
         XattrOp::Get(n) | XattrOp::Set(n, ..) | XattrOp::Remove(n) => {
             permission(creds, st, n, changes)?;

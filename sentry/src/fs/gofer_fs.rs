@@ -458,9 +458,9 @@ impl Filesystem for GoferFs {
         Ok(())
     }
 
-    /// user.* attributes of host files, through the gofer (it serves no
-    /// other namespace: the host's trusted.* and security.* are not the
-    /// sandbox's).
+    /// user.* attributes of host files, through the gofer, and their file
+    /// capabilities to read (it serves no other: the host's trusted.* and
+    /// security.* are not the sandbox's).
     fn xattr(&self, _c: &Caller, rel: &[u8], op: &super::vfs::XattrOp) -> KResult<Vec<u8>> {
         use super::vfs::XattrOp;
         let path = abs(rel);

@@ -1,7 +1,6 @@
 //! Credentials of a process: its ids and its capability sets, with
 //! Linux's rules for how id changes, exec and capset move the sets
-//! (capabilities(7)). Files never carry capabilities here and no file
-//! is set-user-ID on exec, so exec treats only root as privileged.
+//! (capabilities(7)); what exec makes of them is `setid`'s.
 //! The ids are the sandbox's (Linux's kuids); the user namespace the
 //! credentials belong to says how the process sees them and where its
 //! capabilities count (`capable` for the sandbox as a whole,
@@ -328,32 +327,6 @@ impl Creds {
         }
     }
 
-    /// The sets after an exec (no file capabilities, no set-user-ID
-    /// files): root's permitted set is its bounding and inheritable sets,
-    /// effective when euid is 0; anyone else keeps its ambient set alone.
-    pub fn exec(&mut self) {
-        // The saved and filesystem ids become the effective ones.
-        self.suid = self.euid;
-        self.fsuid = self.euid;
-        self.sgid = self.egid;
-        self.fsgid = self.egid;
-        // SECBIT_NOROOT: root is nobody special to exec.
-        let noroot = self.securebits & secbit::NOROOT != 0;
-        let (root_e, root_r) = (
-            !noroot && self.is_root(self.euid),
-            !noroot && self.is_root(self.ruid),
-        );
-        let c = &mut self.caps;
-        c.ambient &= c.permitted & c.inheritable;
-        if root_e || root_r {
-            c.permitted = (c.bounding | c.inheritable) | c.ambient;
-            c.effective = if root_e { c.permitted } else { c.ambient };
-        } else {
-            c.permitted = c.ambient;
-            c.effective = c.ambient;
-        }
-    }
-
     /// capset(2) on oneself: the new effective, permitted and inheritable
     /// sets, by Linux's rules (cap_capset).
     pub fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> KResult<()> {
@@ -469,8 +442,10 @@ mod tests {
         // Root inside is the sandbox uid mapped to 0: exec keeps its
         // capabilities, and leaving it drops them.
         inner.caps = Caps::NONE;
-        inner.exec();
-        assert_eq!(inner.caps.effective, ALL);
+        let guard = Some(crate::kernel::setid::Guard::default());
+        let plain = crate::kernel::setid::ExecFile::default();
+        let after = inner.execed(&plain, guard).unwrap().creds;
+        assert_eq!(after.caps.effective, ALL);
     }
 
     #[test]
@@ -489,25 +464,5 @@ mod tests {
         assert_eq!(Caps::parse(&c.render()), Some(c));
         assert_eq!(Caps::parse("1,2,3"), None);
         assert_eq!(Caps::parse("1,2,3,4,ffffffffffffffff"), None);
-    }
-
-    #[test]
-    fn exec_recomputes_the_sets() {
-        let mut root = Creds::root();
-        root.caps.bounding &= !(1 << cap::SYS_ADMIN);
-        root.caps.effective = 0;
-        root.exec();
-        assert_eq!(root.caps.permitted, ALL & !(1 << cap::SYS_ADMIN));
-        assert_eq!(root.caps.effective, root.caps.permitted);
-        let mut user = Creds::of(1000, 1000, vec![]);
-        user.caps.permitted = 1 << cap::NET_RAW;
-        user.caps.inheritable = 1 << cap::NET_RAW;
-        user.caps.ambient = 1 << cap::NET_RAW;
-        user.exec();
-        assert_eq!(user.caps.effective, 1 << cap::NET_RAW);
-        let mut plain = Creds::of(1000, 1000, vec![]);
-        plain.caps.permitted = 1 << cap::NET_RAW;
-        plain.exec();
-        assert_eq!(plain.caps.permitted, 0);
     }
 }

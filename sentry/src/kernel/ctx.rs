@@ -74,7 +74,7 @@ pub struct Unlocked<'a> {
 /// part of the same call.
 pub enum Prepared {
     Clone(super::clone::ClonePrep),
-    Exec(super::exec::ExecPrep),
+    Exec(Box<super::exec::ExecPrep>),
 }
 
 impl Unlocked<'_> {

@@ -4,11 +4,12 @@
 use super::ctx::Ctx;
 use super::lifecycle::{default_signal, release_vfork};
 use super::ptrace;
+use super::setid::{ExecFile, Execed, FileCaps, Guard};
 use super::signal::{self, default_action, SIG_DFL, SIG_IGN};
 use super::{Creds, KState, Kernel};
 use crate::errno::{Errno, KResult};
 use crate::fs::file::File;
-use crate::fs::vfs::Walker;
+use crate::fs::vfs::{Walker, XattrOp};
 use crate::loader::elf::{self, Elf};
 use crate::loader::{build_stack, StackInfo};
 use crate::memfile::{page_up, PAGE};
@@ -52,6 +53,8 @@ struct Image {
     file: Arc<File>,
     path: Vec<u8>,
     ids: (u64, u64),
+    /// Its set-ID owners and file capabilities.
+    privs: ExecFile,
 }
 
 /// The image of an open file, checked as `open_exec` checks a path's; a
@@ -71,11 +74,43 @@ fn image_of(w: &Walker<'_>, creds: &Creds, f: &Arc<File>) -> KResult<Image> {
         let r = w.c.vfs.resolve_in(w, libc::AT_FDCWD, &path, false, 0)?;
         w.c.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?
     };
+    let privs = match f.place() {
+        Some(p) => {
+            let nosuid = p.mount.flags & libc::MS_NOSUID != 0;
+            let (rel, live) = p.rel();
+            let fs = &p.mount.fs;
+            exec_file(&stat, nosuid, || {
+                live.then(|| fs.xattr(&w.c, &rel, &FCAPS_GET))
+            })?
+        }
+        None => ExecFile::default(),
+    };
     Ok(image(
         file,
         f.place().map_or_else(|| f.path(), |p| p.display()),
         &stat,
+        privs,
     ))
+}
+
+/// Reading a file's capabilities.
+const FCAPS_GET: XattrOp<'static> = XattrOp::Get(b"security.capability");
+
+/// What the file brings to exec's credentials: set-ID owners from its
+/// mode, and the capabilities `fcaps` reads (none when it has none or
+/// its filesystem keeps none; EINVAL when they are malformed, as Linux).
+fn exec_file(
+    stat: &crate::fs::Stat,
+    nosuid: bool,
+    fcaps: impl FnOnce() -> Option<KResult<Vec<u8>>>,
+) -> KResult<ExecFile> {
+    let mut f = ExecFile::of(stat.mode, stat.uid, stat.gid, nosuid);
+    if !nosuid {
+        if let Some(Ok(v)) = fcaps() {
+            f.fcaps = Some(FileCaps::parse(&v)?);
+        }
+    }
+    Ok(f)
 }
 
 fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8]) -> KResult<Image> {
@@ -88,7 +123,11 @@ fn open_exec(k: &Kernel, w: &Walker<'_>, creds: &Creds, dirfd: i32, path: &[u8])
     let stat = r.stat.ok_or(Errno::ENOENT)?;
     may_run(w, creds, &stat, r.mount.flags & libc::MS_NOEXEC != 0)?;
     let file = k.vfs.open_resolved_by(&w.c, &r, libc::O_RDONLY, 0)?;
-    Ok(image(file, r.path.clone(), &stat))
+    let nosuid = r.mount.flags & libc::MS_NOSUID != 0;
+    let privs = exec_file(&stat, nosuid, || {
+        Some(r.mount.fs.xattr(&w.c, &r.rel, &FCAPS_GET))
+    })?;
+    Ok(image(file, r.path.clone(), &stat, privs))
 }
 
 /// What execve asks of every file it runs: a regular file the caller may
@@ -105,13 +144,14 @@ fn may_run(w: &Walker<'_>, creds: &Creds, stat: &crate::fs::Stat, noexec: bool) 
 
 /// An image opened for reading: Linux opens and reads it like any file
 /// (inotify sees it).
-fn image(file: Arc<File>, path: Vec<u8>, stat: &crate::fs::Stat) -> Image {
+fn image(file: Arc<File>, path: Vec<u8>, stat: &crate::fs::Stat, privs: ExecFile) -> Image {
     file.note(crate::fs::inotify::IN_OPEN);
     file.note(crate::fs::inotify::IN_ACCESS);
     Image {
         file,
         path,
         ids: (stat.dev, stat.ino),
+        privs,
     }
 }
 
@@ -135,8 +175,27 @@ pub fn do_execveat(
     let creds = ctx.proc_ref().creds.clone();
     let limit = Some(arg_limit(ctx));
     let src = Source::Path { dirfd, path };
-    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, src, limit, argv, envp)?;
+    let guard = Some(guard(ctx, &creds));
+    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, guard, src, limit, argv, envp)?;
     commit(ctx, prep)
+}
+
+/// What may keep exec from raising the caller's privileges: its
+/// no_new_privs, and a tracer without CAP_SYS_PTRACE over its namespace
+/// (the tracer's present credentials, where Linux keeps those it
+/// attached with).
+fn guard(ctx: &Ctx<'_, '_>, creds: &Creds) -> Guard {
+    let tracer = ctx.task_ref().ptrace.as_ref().map(|t| t.tracer);
+    let untrusted_tracer = tracer.is_some_and(|t| {
+        ctx.st.procs.get(&t).is_none_or(|tp| {
+            !tp.creds
+                .capable_in(&creds.userns, super::creds::cap::SYS_PTRACE)
+        })
+    });
+    Guard {
+        no_new_privs: ctx.proc_ref().no_new_privs,
+        untrusted_tracer,
+    }
 }
 
 /// How much argv, envp and their pointers may take (Linux's
@@ -165,7 +224,8 @@ pub fn do_execve_fd(
     let creds = ctx.proc_ref().creds.clone();
     let src = Source::Fd { fd, f, cloexec };
     let limit = Some(arg_limit(ctx));
-    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, src, limit, argv, envp)?;
+    let guard = Some(guard(ctx, &creds));
+    let prep = prepare_from(ctx.k, &ctx.walker(), &creds, guard, src, limit, argv, envp)?;
     commit(ctx, prep)
 }
 
@@ -193,6 +253,8 @@ pub struct ExecPrep {
     execfn: Vec<u8>,
     /// The credentials it was checked and built for.
     creds: Creds,
+    /// The credentials it runs with.
+    execed: Execed,
 }
 
 impl ExecPrep {
@@ -255,16 +317,22 @@ pub fn prepare(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<ExecPrep> {
-    prepare_from(k, w, creds, Source::Path { dirfd, path }, None, argv, envp)
+    let src = Source::Path { dirfd, path };
+    prepare_from(k, w, creds, None, src, None, argv, envp)
 }
 
 /// `limit`: what the arguments may take (`arg_limit`); None without the
 /// kernel lock, where anything past the floor is left to the locked
 /// handler (NEEDLOCK), which knows the caller's RLIMIT_STACK.
+/// `guard`: None where the caller's no_new_privs and tracer are not
+/// known (without the kernel lock), left to the locked handler when they
+/// would count.
+#[allow(clippy::too_many_arguments)]
 fn prepare_from(
     k: &Arc<Kernel>,
     w: &Walker<'_>,
     creds: &Creds,
+    guard: Option<Guard>,
     src: Source<'_>,
     limit: Option<u64>,
     mut argv: Vec<Vec<u8>>,
@@ -315,6 +383,10 @@ fn prepare_from(
         argv = nargv;
         img = open_exec(k, w, creds, libc::AT_FDCWD, &interp)?;
     }
+    // Set-ID and file capabilities of the program itself (a script's
+    // are not looked at: its interpreter is what runs).
+    let execed = creds.execed(&img.privs, guard)?;
+    let new = &execed.creds;
     // The arguments, the name and their pointers must fit the limit.
     let strings: usize = argv.iter().chain(&envp).map(|s| s.len() + 1).sum();
     let need = (strings + execfn.len() + 1 + (argv.len() + envp.len()) * 8) as u64;
@@ -391,11 +463,11 @@ fn prepare_from(
         (libc::AT_BASE, base),
         (libc::AT_FLAGS, 0),
         (libc::AT_ENTRY, main.entry),
-        (libc::AT_UID, u64::from(creds.userns.uid_shown(creds.ruid))),
-        (libc::AT_EUID, u64::from(creds.userns.uid_shown(creds.euid))),
-        (libc::AT_GID, u64::from(creds.userns.gid_shown(creds.rgid))),
-        (libc::AT_EGID, u64::from(creds.userns.gid_shown(creds.egid))),
-        (libc::AT_SECURE, 0),
+        (libc::AT_UID, u64::from(new.userns.uid_shown(new.ruid))),
+        (libc::AT_EUID, u64::from(new.userns.uid_shown(new.euid))),
+        (libc::AT_GID, u64::from(new.userns.gid_shown(new.rgid))),
+        (libc::AT_EGID, u64::from(new.userns.gid_shown(new.egid))),
+        (libc::AT_SECURE, u64::from(execed.secure)),
     ];
     auxv.push((libc::AT_HWCAP2, hwcap2));
     let top = mm.max_addr() - 0x10_0000;
@@ -419,6 +491,7 @@ fn prepare_from(
         exe: img.path,
         execfn,
         creds: creds.clone(),
+        execed,
     })
 }
 
@@ -431,6 +504,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         sp,
         exe,
         execfn,
+        execed,
         ..
     } = prep;
     de_thread(ctx);
@@ -464,6 +538,10 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         t.mm = mm.clone();
         t.comm = comm;
         t.clear_child_tid = 0;
+        // The parent may not signal a privileged image by dying.
+        if execed.secure {
+            t.pdeathsig = 0;
+        }
         t.robust_list = 0;
         t.alt_stack = (0, 0, signal::SS_DISABLE);
         let files = t.files.clone();
@@ -481,10 +559,17 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         for (_, c) in std::mem::take(&mut p.aio) {
             c.destroy();
         }
-        // The capability sets as exec makes them; keepcaps does not last.
+        // The ids and capability sets as exec makes them; keepcaps does
+        // not last.
         let before = p.creds.caps.permitted;
-        p.creds.exec();
+        p.creds = execed.creds;
         p.keepcaps = false;
+        if execed.secure {
+            // A privileged image gets a sane stack limit, whatever the
+            // caller left it.
+            let stack = &mut p.rlimits[libc::RLIMIT_STACK as usize];
+            stack.0 = stack.0.min(8 << 20);
+        }
         // A new image is dumpable again unless its ids are mixed or its
         // permitted set grew (what Linux counts as a secure exec).
         let c = &p.creds;

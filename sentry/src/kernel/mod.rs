@@ -17,6 +17,7 @@ pub mod jobctl;
 pub mod lifecycle;
 pub mod ptrace;
 pub mod seccomp;
+pub mod setid;
 pub mod signal;
 pub mod task;
 pub mod time;
