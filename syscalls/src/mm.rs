@@ -250,7 +250,7 @@ fn map_in(
             };
             req.maywrite = maywrite;
             req.mayexec = !noexec;
-            req.source = (!shared).then(|| f.clone());
+            req.source = Some(f.clone());
             let target = if shared {
                 f.ops.shared_map(maywrite)
             } else {
@@ -328,6 +328,8 @@ pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResul
         libc::SYS_mprotect => mprotect_in(mm, a),
         libc::SYS_brk => Ok(brk_in(mm, lim, a)),
         libc::SYS_mremap if a[3] & 4 == 0 && !locking => mremap_in(mm, lim, a),
+        // MADV_REMOVE punches files, which tell inotify: locked.
+        libc::SYS_madvise if crate::abi::int(a[2]) == libc::MADV_REMOVE => return None,
         libc::SYS_madvise => return madvise_in(mm, a),
         _ => return None,
     })
@@ -434,6 +436,7 @@ fn madvise_in(mm: &Mm, a: [u64; 6]) -> Option<KResult<u64>> {
     }
     let r = match crate::abi::int(a[2]) {
         libc::MADV_DONTNEED => mm.discard(a[0], a[1]),
+        libc::MADV_REMOVE => mm.remove(a[0], a[1]),
         // Lazy freeing is for private anonymous memory only.
         libc::MADV_FREE => mm
             .anonymous_only(a[0], a[1])

@@ -128,9 +128,10 @@ pub struct Vma {
     pub wipeonfork: bool,
     pub backing: Backing,
     pub name: VmaName,
-    /// The open file a private file mapping copies (`name` has the
-    /// offset): MADV_DONTNEED reads it again, as Linux drops the private
-    /// pages and faults the file's back in.
+    /// The open file mapped (`name` has the offset), Linux's vm_file: a
+    /// private copy's MADV_DONTNEED reads it again, as Linux drops the
+    /// private pages and faults the file's back in; a shared mapping's
+    /// MADV_REMOVE punches it.
     pub source: Option<Arc<crate::fs::file::File>>,
 }
 
@@ -946,6 +947,67 @@ impl Mm {
             }
             _ => None,
         }
+    }
+
+    /// MADV_REMOVE (Linux's madvise_remove): the range of the file or
+    /// shared memory behind shared writable mappings becomes a hole, seen
+    /// by every mapping of it. A locked mapping, or one with no file
+    /// (private anonymous memory), is EINVAL; any other mapping of a file
+    /// EACCES; the mappings before the one that fails have been punched,
+    /// and a hole in the range is ENOMEM at the end.
+    pub fn remove(&self, addr: u64, len: u64) -> KResult<()> {
+        enum Punch {
+            File(Arc<crate::fs::file::File>),
+            Memory,
+        }
+        let Some(end) = linux_range(addr, len, false)? else {
+            return Ok(());
+        };
+        let (work, holes) = {
+            let st = self.state.lock();
+            let mut work = Vec::new();
+            let mut failed = None;
+            for (_, v) in st.overlapping(addr, end) {
+                let (s, e) = (v.start.max(addr), v.end.min(end));
+                let file = matches!(v.name, VmaName::File { .. });
+                let punch = match &v.backing {
+                    _ if v.locked => Err(Errno::EINVAL),
+                    Backing::Shared { .. } => Ok(Punch::Memory),
+                    Backing::File { .. } if v.shared && v.maywrite => {
+                        v.source.clone().map(Punch::File).ok_or(Errno::EINVAL)
+                    }
+                    _ if file => Err(Errno::EACCES),
+                    _ => Err(Errno::EINVAL),
+                };
+                match punch {
+                    Ok(p) => work.push((p, v.off_at(s), e - s)),
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
+                }
+            }
+            let holes = match failed {
+                Some(err) => Err(err),
+                None => Ok(!Self::fully_mapped(&st, addr, end)),
+            };
+            (work, holes)
+        };
+        // The file's own punch takes its locks: not under the mm's.
+        for (p, off, n) in work {
+            match p {
+                Punch::Memory => self.memfile.zero(off, n),
+                Punch::File(f) => f.fallocate(
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    off,
+                    n,
+                )?,
+            }
+        }
+        if holes? {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
     }
 
     /// Reads a file into private pages: (file, address, length, offset).
