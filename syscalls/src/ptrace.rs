@@ -108,7 +108,7 @@ fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         PEEKTEXT | PEEKDATA => {
             let mm = ctx.st.tasks[&tid].mm.clone();
             let mut w = [0u8; 8];
-            mm.read(addr, &mut w).map_err(|_| Errno::EIO)?;
+            mm.read_force(addr, &mut w).map_err(|_| Errno::EIO)?;
             abi::put(ctx, data, &u64::from_le_bytes(w))?;
             Ok(0)
         }

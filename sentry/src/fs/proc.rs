@@ -2057,7 +2057,7 @@ impl FileOps for ProcMem {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         let mm = self.mm.clone();
         self.transfer(f, buf.len(), off, |addr, at, n| {
-            mm.read(addr, &mut buf[at..at + n])
+            mm.read_force(addr, &mut buf[at..at + n])
         })
     }
     fn write(&self, f: &File, buf: &[u8], off: Option<u64>) -> KResult<usize> {

@@ -12,6 +12,8 @@ enum Piece {
     Mem(u64),
     /// Host file and offset (read-only file mappings).
     File(RawFd, u64),
+    /// Reserved memory a forced read meets: never given pages, so zeros.
+    Zero,
 }
 use crate::errno::{Errno, KResult};
 
@@ -40,7 +42,7 @@ impl Mm {
                 f(off, boff, l);
                 Ok(())
             }
-            Piece::File(..) => Err(Errno::EFAULT),
+            Piece::File(..) | Piece::Zero => Err(Errno::EFAULT),
         })
     }
 
@@ -81,7 +83,8 @@ impl Mm {
             let piece = match &v.backing {
                 Backing::File { fd, .. } => Piece::File(fd.as_raw_fd(), v.off_at(pos)),
                 // Never accessible, so never given pages (a forced write
-                // gives it some first).
+                // gives it some first): a forced read sees zeros.
+                Backing::Reserved if acc == Acc::Force => Piece::Zero,
                 Backing::Reserved => return Err(Errno::EFAULT),
                 _ => Piece::Mem(v.off_at(pos)),
             };
@@ -105,10 +108,21 @@ impl Mm {
     }
 
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        self.read_acc(addr, buf, Acc::Read)
+    }
+
+    /// Reads as a debugger does (FOLL_FORCE): protections do not count,
+    /// so PROT_NONE memory reads too.
+    pub fn read_force(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        self.read_acc(addr, buf, Acc::Force)
+    }
+
+    fn read_acc(&self, addr: u64, buf: &mut [u8], acc: Acc) -> KResult<()> {
         let st = self.state.lock();
         let mf = &self.memfile;
-        self.for_pieces(&st, addr, buf.len(), Acc::Read, |p, boff, l| {
+        self.for_pieces(&st, addr, buf.len(), acc, |p, boff, l| {
             match p {
+                Piece::Zero => buf[boff..boff + l].fill(0),
                 Piece::Mem(off) => {
                     // SAFETY: `for_pieces` checked the range is mapped and backed.
                     unsafe { mf.copy_out(off, &mut buf[boff..boff + l]) };
@@ -141,6 +155,7 @@ impl Mm {
                     // writable and backed.
                     unsafe { mf.copy_in(off, &buf[boff..boff + l]) };
                 }
+                Piece::Zero => return Err(Errno::EFAULT),
                 // A writable file piece is a shared mapping: write the file.
                 Piece::File(fd, off) => {
                     let src = &buf[boff..boff + l];
@@ -213,7 +228,7 @@ impl Mm {
                         iov_len: l,
                     });
                 }
-                Piece::File(..) => file = true,
+                Piece::File(..) | Piece::Zero => file = true,
             }
             Ok(())
         })?;
