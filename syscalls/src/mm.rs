@@ -307,8 +307,9 @@ pub(crate) fn check_as(mm: &Mm, lim: u64, grow: u64) -> KResult<()> {
 /// mprotect, brk, mremap and madvise. None: the call is not one of them
 /// (a file mapping, advice that is logged), for the locked handler.
 pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
-    // Locked memory counts against RLIMIT_MEMLOCK: the locked handler's.
-    let locking = mm.locks_future() || mm.locked_bytes() > 0;
+    // Locked memory counts against RLIMIT_MEMLOCK: the locked handler's
+    // (asked only of mremap: the sum walks every mapping).
+    let locking = || mm.locks_future() || mm.locked_bytes() > 0;
     Some(match nr {
         libc::SYS_mmap => {
             let flags = crate::abi::int(a[3]);
@@ -327,7 +328,7 @@ pub(crate) fn unlocked(mm: &Mm, lim: u64, nr: i64, a: [u64; 6]) -> Option<KResul
         libc::SYS_munmap => mm.unmap(a[0], a[1]).map(|()| 0),
         libc::SYS_mprotect => mprotect_in(mm, a),
         libc::SYS_brk => Ok(brk_in(mm, lim, a)),
-        libc::SYS_mremap if a[3] & 4 == 0 && !locking => mremap_in(mm, lim, a),
+        libc::SYS_mremap if a[3] & 4 == 0 && !locking() => mremap_in(mm, lim, a),
         // MADV_REMOVE punches files, which tell inotify: locked.
         libc::SYS_madvise if crate::abi::int(a[2]) == libc::MADV_REMOVE => return None,
         libc::SYS_madvise => return madvise_in(mm, a),
