@@ -4,7 +4,9 @@
  *   sparse        ms to write one byte at 6 GiB of a /tmp file and stat it
  *   sparse-blocks st_blocks of that file
  *   fork-exec N   us per fork+exec(/bin/true)+wait, 1,000 of them from N
- *                 threads at once */
+ *                 threads at once
+ *   many-maps     ms to split one mapping into 64,000 with an mprotect
+ *                 of every other page (and write each), then undo it */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -107,6 +109,24 @@ static int fork_exec(int threads)
 	return 0;
 }
 
+static int many_maps(void)
+{
+	const long n = 32000, pg = 4096;
+	double a = now_ms();
+	char *m = mmap(NULL, n * 2 * pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 1;
+	for (long i = 0; i < n; i++) {
+		if (mprotect(m + i * 2 * pg, pg, PROT_READ | PROT_WRITE))
+			return 1;
+		m[i * 2 * pg] = 1;
+	}
+	if (mprotect(m, n * 2 * pg, PROT_READ | PROT_WRITE) || munmap(m, n * 2 * pg))
+		return 1;
+	printf("%.1f\n", now_ms() - a);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "fork-heap"))
@@ -115,8 +135,10 @@ int main(int argc, char **argv)
 		return sparse(0);
 	if (argc >= 2 && !strcmp(argv[1], "sparse-blocks"))
 		return sparse(1);
+	if (argc >= 2 && !strcmp(argv[1], "many-maps"))
+		return many_maps();
 	if (argc >= 3 && !strcmp(argv[1], "fork-exec"))
 		return fork_exec(atoi(argv[2]));
-	fprintf(stderr, "usage: memory fork-heap|sparse|sparse-blocks|fork-exec N\n");
+	fprintf(stderr, "usage: memory fork-heap|sparse|sparse-blocks|many-maps|fork-exec N\n");
 	return 2;
 }

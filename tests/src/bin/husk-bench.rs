@@ -22,7 +22,8 @@
 //!
 //! Memory rows (tests/bench/memory.c): fork of a process with a 256 MiB
 //! written heap whose child writes one page, one byte written at 6 GiB of
-//! a /tmp file (time and st_blocks), 1,000 fork+exec+wait of /bin/true
+//! a /tmp file (time and st_blocks), one mapping split into 64,000 by
+//! mprotect and merged again, 1,000 fork+exec+wait of /bin/true
 //! from one thread and from 8, and CPython's test_mmap.
 //!
 //! Container rows (with a running dockerd that has husk, and runsc
@@ -551,6 +552,13 @@ fn memory_rows(mem: PathBuf) -> Vec<Row> {
             prog(&["sparse-blocks"]),
             "<= 8",
             |h, _, _| Some(h <= 8.0),
+        ),
+        row(
+            "mprotect splitting a mapping into 64,000, then merging",
+            "ms",
+            prog(&["many-maps"]),
+            "<= 5x native",
+            |h, n, _| Some(h <= 5.0 * n),
         ),
         row(
             "fork+exec+wait /bin/true x1000, 1 thread",
