@@ -3,7 +3,7 @@
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
 use sentry::memfile::{page_up, PAGE};
-use sentry::mm::{MapRequest, Mm, VmaName, TASK_SIZE};
+use sentry::mm::{commits_fit, MapRequest, Mm, VmaName, TASK_SIZE};
 use sentry::{Ctx, Errno, KResult};
 
 /// /dev/zero's device number (1:5): mapping it gives anonymous memory.
@@ -101,7 +101,14 @@ fn map_request(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<MapRequest> {
         return Err(if anon { Errno::ENOMEM } else { Errno::EINVAL });
     }
     check_as(mm, lim, len)?;
+    // Heuristic overcommit: anonymous memory that would commit more than
+    // there is fails here; a private writable file copy in `map_in`.
+    let noreserve = flags & libc::MAP_NORESERVE != 0;
+    if anon && !noreserve && (shared || prot & libc::PROT_WRITE != 0) && !commits_fit(len) {
+        return Err(Errno::ENOMEM);
+    }
     let mut req = MapRequest::anon(addr, len, prot);
+    req.noreserve = noreserve;
     req.fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
     req.noreplace = flags & libc::MAP_FIXED_NOREPLACE != 0;
     req.growsdown = flags & libc::MAP_GROWSDOWN != 0;
@@ -271,6 +278,9 @@ fn map_in(
                 }
             }
         }
+    }
+    if !shared && prot & libc::PROT_WRITE != 0 && !req.noreserve && !commits_fit(len) {
+        return Err(Errno::ENOMEM);
     }
     let at = mm.map(req)?;
     if let Some((f, size)) = copy {

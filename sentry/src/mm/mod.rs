@@ -128,6 +128,9 @@ pub struct Vma {
     pub wipeonfork: bool,
     pub backing: Backing,
     pub name: VmaName,
+    /// MAP_NORESERVE: its memory is never committed (the overcommit
+    /// check skips it, and making it writable later too).
+    pub noreserve: bool,
     /// The open file mapped (`name` has the offset), Linux's vm_file: a
     /// private copy's MADV_DONTNEED reads it again, as Linux drops the
     /// private pages and faults the file's back in; a shared mapping's
@@ -271,6 +274,8 @@ pub struct MapRequest {
     pub mayexec: bool,
     /// See `Vma::source`.
     pub source: Option<Arc<crate::fs::file::File>>,
+    /// See `Vma::noreserve`.
+    pub noreserve: bool,
 }
 
 impl MapRequest {
@@ -290,11 +295,19 @@ impl MapRequest {
             maywrite: true,
             mayexec: true,
             source: None,
+            noreserve: false,
         }
     }
 }
 
 const MIN_ADDR: u64 = 0x10000;
+
+/// Linux's heuristic overcommit (vm.overcommit_memory 0): one mapping may
+/// commit at most the memory there is (the sandbox's, as /proc/meminfo
+/// says; no swap).
+pub fn commits_fit(len: u64) -> bool {
+    page_up(len) <= crate::fs::vfs::total_memory()
+}
 
 /// The most mappings an address space may have (Linux's max_map_count is
 /// 65530): past it, calls that would add one are ENOMEM. The stub's host
@@ -486,6 +499,7 @@ impl Mm {
             backing,
             name: req.name,
             source: req.source,
+            noreserve: req.noreserve,
         };
         self.install(&vma, addr, len);
         st.vmas.insert(addr, vma);
@@ -571,6 +585,7 @@ impl Mm {
             && a.policy == b.policy
             && a.dontfork == b.dontfork
             && a.wipeonfork == b.wipeonfork
+            && a.noreserve == b.noreserve
             && match (&a.name, &b.name) {
                 (
                     VmaName::File {
@@ -708,6 +723,18 @@ impl Mm {
         }
         if prot & libc::PROT_EXEC != 0 && st.vmas.range(addr..end).any(|(_, v)| !v.mayexec) {
             return Err(Errno::EACCES);
+        }
+        // Linux's heuristic overcommit: a private mapping made writable
+        // commits its memory, and one larger than memory is ENOMEM.
+        if prot & libc::PROT_WRITE != 0
+            && st.vmas.range(addr..end).any(|(_, v)| {
+                !v.shared
+                    && !v.noreserve
+                    && v.prot & libc::PROT_WRITE == 0
+                    && !commits_fit(v.end - v.start)
+            })
+        {
+            return Err(Errno::ENOMEM);
         }
         for (_, v) in st.vmas.range_mut(addr..end) {
             if prot != libc::PROT_NONE && matches!(v.backing, Backing::Reserved) {
@@ -851,6 +878,11 @@ impl Mm {
                 self.unmap_locked(&mut st, old + new_len, old_len - new_len);
             }
             return Ok(old);
+        }
+        // Growing committed memory commits the growth.
+        let commits = !v.shared && !v.noreserve && v.prot & libc::PROT_WRITE != 0;
+        if commits && new_len > old_len && !commits_fit(new_len - old_len) {
+            return Err(Errno::ENOMEM);
         }
         // Grow in place when the following range is free.
         if fixed.is_none()
@@ -1029,7 +1061,7 @@ impl Mm {
         let old_end = page_up(cur);
         let new_end = page_up(new);
         if new_end > old_end {
-            if Self::overlaps(&st, old_end, new_end) {
+            if Self::overlaps(&st, old_end, new_end) || !commits_fit(new_end - old_end) {
                 return cur;
             }
             let Ok(off) = self.memfile.alloc(new_end - old_end) else {
@@ -1054,6 +1086,7 @@ impl Mm {
                     backing: Backing::Private { off },
                     name: VmaName::Heap,
                     source: None,
+                    noreserve: false,
                 },
             );
         } else if new_end < old_end {
@@ -1661,6 +1694,7 @@ impl Mm {
                 backing: Backing::Private { off },
                 name,
                 source: None,
+                noreserve: false,
             },
         );
         true
