@@ -1,6 +1,7 @@
 //! AF_NETLINK, NETLINK_ROUTE: enough of rtnetlink for the sandbox's
 //! interfaces (`iface`: lo, and eth0 under `--network sandbox`) to be
-//! listed (getifaddrs, if_nameindex, `ip addr`, `ip link`, `ip route`). Requests are answered at once into the
+//! listed (getifaddrs, if_nameindex, `ip addr`, `ip link`, `ip route`,
+//! `ip rule`, and `ip neigh` of lo alone). Requests are answered at once into the
 //! socket's own queue; changes are refused (EOPNOTSUPP in an
 //! NLMSG_ERROR).
 
@@ -23,6 +24,9 @@ const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
+const RTM_GETNEIGH: u16 = 30;
+const RTM_NEWRULE: u16 = 32;
+const RTM_GETRULE: u16 = 34;
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_MULTI: u16 = 2;
 const NLM_F_ACK: u16 = 4;
@@ -235,6 +239,40 @@ fn addrs(i: &Iface, family: u8) -> Vec<Vec<u8>> {
         attr(&mut b, 8, &u32::from(IFA_F_PERMANENT).to_ne_bytes());
         attr(&mut b, 6, &cacheinfo);
         out.push(b);
+    }
+    out
+}
+
+/// RTM_NEWRULE's bodies: the policy rules every network namespace starts
+/// with, which are the order the sandbox's routing looks its tables up
+/// in (IPv4: local, main, default; IPv6: local, main).
+fn rules(family: u8) -> Vec<Vec<u8>> {
+    const FR_ACT_TO_TBL: u8 = 1;
+    const RT_TABLE_DEFAULT: u8 = 253;
+    const FRA_PRIORITY: u16 = 6;
+    const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
+    const FRA_TABLE: u16 = 15;
+    const FRA_PROTOCOL: u16 = 21;
+    let rule = |fam: u8, table: u8, pref: u32| {
+        let mut b = vec![fam, 0, 0, 0, table, 0, 0, FR_ACT_TO_TBL, 0, 0, 0, 0];
+        attr(&mut b, FRA_TABLE, &u32::from(table).to_ne_bytes());
+        attr(&mut b, FRA_SUPPRESS_PREFIXLEN, &u32::MAX.to_ne_bytes());
+        attr(&mut b, FRA_PROTOCOL, &[RTPROT_KERNEL]);
+        // Priority 0 is left out, as Linux leaves it.
+        if pref != 0 {
+            attr(&mut b, FRA_PRIORITY, &pref.to_ne_bytes());
+        }
+        b
+    };
+    let mut out = Vec::new();
+    if family == FAM_UNSPEC || family == FAM_INET {
+        out.push(rule(FAM_INET, RT_TABLE_LOCAL, 0));
+        out.push(rule(FAM_INET, RT_TABLE_MAIN, 32766));
+        out.push(rule(FAM_INET, RT_TABLE_DEFAULT, 32767));
+    }
+    if family == FAM_UNSPEC || family == FAM_INET6 {
+        out.push(rule(FAM_INET6, RT_TABLE_LOCAL, 0));
+        out.push(rule(FAM_INET6, RT_TABLE_MAIN, 32766));
     }
     out
 }
@@ -513,6 +551,15 @@ impl NetlinkSocket {
                         Ok(b) => message(&mut out, RTM_NEWROUTE, 0, seq, port, &b),
                         Err(e) => err = e,
                     },
+                    RTM_GETRULE if dump => {
+                        let family = body.first().copied().unwrap_or(0);
+                        for b in rules(family) {
+                            message(&mut out, RTM_NEWRULE, multi, seq, port, &b);
+                        }
+                    }
+                    // lo keeps no neighbours (it does no ARP); eth0's
+                    // are the network stack's, not listed (EOPNOTSUPP).
+                    RTM_GETNEIGH if dump && ifaces.iter().all(|i| i.loopback) => {}
                     _ => err = -libc::EOPNOTSUPP,
                 }
             }
@@ -743,6 +790,46 @@ mod tests {
         let mut v = Vec::new();
         message(&mut v, kind, flags, 7, 0, body);
         v
+    }
+
+    #[test]
+    fn rule_dumps_list_the_default_rules_by_family() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let table_pref = |m: &(u16, u16, Vec<u8>)| {
+            let prio =
+                attr_of(&m.2[12..], 6).map_or(0, |v| u32::from_ne_bytes(v.try_into().unwrap()));
+            (m.2[0], m.2[4], prio)
+        };
+        let msgs = ask(
+            &s,
+            RTM_GETRULE,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            &[FAM_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        let got: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.0 == RTM_NEWRULE)
+            .map(table_pref)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (FAM_INET, 255, 0),
+                (FAM_INET, 254, 32766),
+                (FAM_INET, 253, 32767)
+            ]
+        );
+        assert_eq!(msgs.last().map(|m| m.0), Some(NLMSG_DONE));
+        let msgs = ask(&s, RTM_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, &[FAM_INET6; 1]);
+        let got: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.0 == RTM_NEWRULE)
+            .map(table_pref)
+            .collect();
+        assert_eq!(got, [(FAM_INET6, 255, 0), (FAM_INET6, 254, 32766)]);
+        // lo has no neighbours: a dump that is only its end.
+        let msgs = ask(&s, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, &[0; 12]);
+        assert_eq!(msgs.iter().map(|m| m.0).collect::<Vec<_>>(), [NLMSG_DONE]);
     }
 
     #[test]
