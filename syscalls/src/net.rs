@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub fn register(r: &mut Reg<'_>) {
-    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP, UDP and UDP-Lite on loopback, and IPv4 TCP and UDP beyond it with --network sandbox (with --network host, TCP and UDP are host sockets); raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces";
+    let inet = "AF_UNIX; AF_INET/AF_INET6 TCP, UDP and UDP-Lite on loopback, and IPv4 TCP and UDP beyond it with --network sandbox (with --network host, TCP and UDP are host sockets); raw ICMP/ICMPv6 (root) echo on the sandbox's own addresses; AF_NETLINK NETLINK_ROUTE listing the interfaces and NETLINK_SOCK_DIAG listing the sockets";
     r("socket", "iii", Partial(inet), socket);
     // Linux pairs AF_UNIX sockets only (EOPNOTSUPP for the others).
     r("socketpair", "iiia", Full, socketpair);
@@ -174,21 +174,28 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
     }
     let s = LocalSocket::new_proto(family, kind, lite, &ctx.k.sockets);
+    s.set_owner(ctx.proc_ref().creds.fsuid);
     let f = LocalFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
 
-/// An AF_NETLINK socket: NETLINK_ROUTE only (others, such as
-/// NETLINK_SOCK_DIAG, are EPROTONOSUPPORT; their users fall back).
+/// An AF_NETLINK socket: NETLINK_ROUTE and NETLINK_SOCK_DIAG (others
+/// are EPROTONOSUPPORT; their users fall back).
 fn netlink_socket(ctx: &mut Ctx<'_, '_>, ty: i32, protocol: u64, flags: i32) -> KResult<u64> {
     if ty != libc::SOCK_RAW && ty != libc::SOCK_DGRAM {
         return Err(Errno::ESOCKTNOSUPPORT);
     }
-    if protocol != libc::NETLINK_ROUTE as u64 {
+    let protocol = crate::abi::int(protocol);
+    if protocol != libc::NETLINK_ROUTE && protocol != libc::NETLINK_SOCK_DIAG {
         ctx.log_once(&format!("netlink protocol {protocol}"));
         return Err(Errno::EPROTONOSUPPORT);
     }
-    let f = sentry::local::netlink::NetlinkSocket::file(ty, file_flags(flags), &ctx.k.sockets);
+    let f = sentry::local::netlink::NetlinkSocket::file(
+        ty,
+        protocol,
+        file_flags(flags),
+        &ctx.k.sockets,
+    );
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
 
@@ -203,6 +210,8 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let kind = unix_kind(ty, a[2])?;
     let (x, y) = LocalSocket::pair(kind, &ctx.k.sockets, sentry::local::ucred_of(ctx));
+    x.set_owner(ctx.proc_ref().creds.fsuid);
+    y.set_owner(ctx.proc_ref().creds.fsuid);
     let fl = file_flags(flags);
     let (fx, fy) = (LocalFile::file(x, fl), LocalFile::file(y, fl));
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;

@@ -4,7 +4,7 @@
 //! so they are local sockets like AF_UNIX ones, found by port instead of
 //! by name.
 
-use super::LocalSocket;
+use super::{Conn, LocalSocket};
 use crate::errno::{Errno, KResult};
 use crate::socket::Ancillary;
 use parking_lot::Mutex;
@@ -390,7 +390,14 @@ impl LocalSocket {
         }
         let r = self.inet_bind_addr(addr);
         if r.is_ok() {
-            self.st.lock().user_bound = true;
+            let mut st = self.st.lock();
+            st.user_bound = true;
+            // A v6 socket bound to one v6 address is v6-only from then on
+            // (__inet6_bind sets sk_ipv6only).
+            if self.family == libc::AF_INET6 && addr.is_ipv6() && !addr.ip().is_unspecified() {
+                st.proto_opts
+                    .insert((libc::IPPROTO_IPV6, libc::IPV6_V6ONLY), 1);
+            }
         }
         r
     }
@@ -1077,12 +1084,28 @@ impl LocalSocket {
     fn tcp_info(&self) -> Vec<u8> {
         let state = self.tcp_state();
         let mut v = vec![0u8; 104];
+        let mut put = |at: usize, x: u32| v[at..at + 4].copy_from_slice(&x.to_ne_bytes());
+        // tcpi_snd_cwnd (the initial window) and tcpi_reordering (the
+        // sysctl's 3), for every state.
+        put(80, 10);
+        put(88, 3);
+        let listen = match &self.st.lock().conn {
+            Conn::Listening { backlog, pending } => Some((pending.len(), *backlog)),
+            _ => None,
+        };
+        if let Some((queued, backlog)) = listen {
+            // A listener's tcpi_unacked and tcpi_sacked are its queue and
+            // backlog; nothing else.
+            put(24, u32::try_from(queued).unwrap_or(u32::MAX));
+            put(28, u32::try_from(backlog).unwrap_or(u32::MAX));
+        } else {
+            // tcpi_snd_mss and tcpi_rcv_mss; tcpi_pmtu and tcpi_advmss.
+            put(16, 65483);
+            put(20, 65483);
+            put(60, 65536);
+            put(84, 65483);
+        }
         v[0] = state;
-        // tcpi_snd_mss and tcpi_rcv_mss; tcpi_pmtu and tcpi_advmss.
-        v[16..20].copy_from_slice(&65483u32.to_ne_bytes());
-        v[20..24].copy_from_slice(&65483u32.to_ne_bytes());
-        v[64..68].copy_from_slice(&65536u32.to_ne_bytes());
-        v[88..92].copy_from_slice(&65483u32.to_ne_bytes());
         v
     }
 }

@@ -21,6 +21,7 @@ pub mod netlink;
 pub mod procnet;
 pub mod queue;
 pub mod remote;
+pub mod sockdiag;
 
 use crate::errno::{Errno, KResult};
 use crate::fs::file::{File, FileOps};
@@ -128,6 +129,9 @@ pub struct LocalSocket {
     rx: Arc<Queue>,
     st: Mutex<State>,
     names: Arc<Names>,
+    /// Its owner (the creator's fsuid, a connection's from its
+    /// listener): /proc/net's uid column and sock_diag's.
+    owner: std::sync::atomic::AtomicU32,
 }
 
 /// The open file of a socket.
@@ -155,6 +159,7 @@ impl LocalSocket {
             ino: crate::fs::pipe::anon_ino(),
             this: this.clone(),
             rx: Arc::new(Queue::new(names.in_flight.clone())),
+            owner: std::sync::atomic::AtomicU32::new(0),
             st: Mutex::new(State {
                 name: None,
                 key: None,
@@ -197,6 +202,15 @@ impl LocalSocket {
         a.st.lock().peercred = Some(cred);
         b.st.lock().peercred = Some(cred);
         (a, b)
+    }
+
+    /// Records the owner (the creator's fsuid).
+    pub fn set_owner(&self, uid: u32) {
+        self.owner.store(uid, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn owner(&self) -> u32 {
+        self.owner.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn inet(&self) -> bool {
@@ -308,6 +322,7 @@ impl LocalSocket {
         // (Lock order: the listener, then the two sockets it links.)
         let me = self.this.upgrade().ok_or(Errno::EINVAL)?;
         let server = LocalSocket::new_in(listener.family, self.kind, &self.names);
+        server.set_owner(listener.owner());
         link(&server, &me);
         {
             let mut s = server.st.lock();

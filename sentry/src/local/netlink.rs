@@ -25,6 +25,8 @@ const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
 const RTM_GETNEIGH: u16 = 30;
+/// NETLINK_SOCK_DIAG's one request.
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const RTM_NEWRULE: u16 = 32;
 const RTM_GETRULE: u16 = 34;
 const NLM_F_REQUEST: u16 = 1;
@@ -81,9 +83,11 @@ struct State {
     uid: u32,
 }
 
-/// A NETLINK_ROUTE socket.
+/// A NETLINK_ROUTE or NETLINK_SOCK_DIAG socket.
 pub struct NetlinkSocket {
     kind: i32,
+    /// NETLINK_ROUTE or NETLINK_SOCK_DIAG: what its requests ask about.
+    protocol: i32,
     rx: Queue,
     st: Mutex<State>,
     /// The namespace whose interfaces it lists.
@@ -91,9 +95,10 @@ pub struct NetlinkSocket {
 }
 
 impl NetlinkSocket {
-    pub fn new(kind: i32, names: &Arc<super::Names>) -> NetlinkSocket {
+    pub fn new(kind: i32, protocol: i32, names: &Arc<super::Names>) -> NetlinkSocket {
         NetlinkSocket {
             kind,
+            protocol,
             names: names.clone(),
             rx: Queue::default(),
             st: Mutex::new(State {
@@ -106,10 +111,10 @@ impl NetlinkSocket {
     }
 
     /// The open file of a new socket.
-    pub fn file(kind: i32, flags: i32, names: &Arc<super::Names>) -> Arc<File> {
+    pub fn file(kind: i32, protocol: i32, flags: i32, names: &Arc<super::Names>) -> Arc<File> {
         let ino = crate::fs::pipe::anon_ino();
         File::new(
-            Box::new(NetlinkSocket::new(kind, names)),
+            Box::new(NetlinkSocket::new(kind, protocol, names)),
             flags,
             format!("socket:[{ino}]").into_bytes(),
         )
@@ -134,7 +139,7 @@ fn sockaddr_nl(pid: u32) -> Vec<u8> {
 }
 
 /// Appends an rtattr of `kind` holding `data`, padded to 4 bytes.
-fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+pub(super) fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
     let len = 4 + data.len();
     out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
     out.extend_from_slice(&kind.to_ne_bytes());
@@ -501,6 +506,29 @@ impl NetlinkSocket {
                 // Not a request: ignored, as Linux does.
             } else {
                 match kind {
+                    _ if self.protocol == libc::NETLINK_SOCK_DIAG => match kind {
+                        SOCK_DIAG_BY_FAMILY if dump => {
+                            match super::sockdiag::dump(&self.names, body) {
+                                Ok(v) => {
+                                    for b in v {
+                                        message(
+                                            &mut out,
+                                            SOCK_DIAG_BY_FAMILY,
+                                            multi,
+                                            seq,
+                                            port,
+                                            &b,
+                                        );
+                                    }
+                                }
+                                Err(e) => err = e,
+                            }
+                        }
+                        // One socket's lookup, the old TCPDIAG requests
+                        // and SOCK_DESTROY.
+                        18 | 19 | SOCK_DIAG_BY_FAMILY | 21 => err = -libc::EOPNOTSUPP,
+                        _ => err = -libc::EINVAL,
+                    },
                     // AF_BRIDGE asks for bridge ports: there are none.
                     RTM_GETLINK if body.first() == Some(&FAM_BRIDGE) && dump => {}
                     RTM_GETLINK => {
@@ -794,7 +822,7 @@ mod tests {
 
     #[test]
     fn rule_dumps_list_the_default_rules_by_family() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let table_pref = |m: &(u16, u16, Vec<u8>)| {
             let prio =
                 attr_of(&m.2[12..], 6).map_or(0, |v| u32::from_ne_bytes(v.try_into().unwrap()));
@@ -834,7 +862,7 @@ mod tests {
 
     #[test]
     fn a_link_dump_lists_lo_then_done() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         s.answer(
             &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0; 16]),
             42,
@@ -855,7 +883,7 @@ mod tests {
 
     #[test]
     fn an_address_dump_filters_by_family() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let mut body = vec![0u8; 8];
         body[0] = FAM_INET6;
         let msgs = ask(&s, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body);
@@ -868,7 +896,7 @@ mod tests {
 
     #[test]
     fn a_route_get_answers_once_or_with_an_error() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let get = |family: u8, dst: &[u8]| {
             let mut body = vec![family, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
             attr(&mut body, RTA_DST, dst);
@@ -912,7 +940,7 @@ mod tests {
 
     #[test]
     fn a_bridge_link_dump_lists_no_ports() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let mut body = vec![0u8; 16];
         body[0] = FAM_BRIDGE;
         let msgs = ask(&s, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &body);
@@ -922,7 +950,7 @@ mod tests {
 
     #[test]
     fn a_get_by_name_finds_that_link_or_enodev() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let mut body = vec![0u8; 16];
         attr(&mut body, 3, b"lo\0");
         let msgs = ask(&s, RTM_GETLINK, NLM_F_REQUEST, &body);
@@ -945,7 +973,7 @@ mod tests {
 
     #[test]
     fn an_address_dump_may_name_its_interface() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let mut body = vec![0u8; 8];
         body[4..8].copy_from_slice(&7i32.to_ne_bytes());
         let msgs = ask(&s, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &body);
@@ -956,7 +984,7 @@ mod tests {
 
     #[test]
     fn changes_are_refused_with_an_error_message() {
-        let s = NetlinkSocket::new(libc::SOCK_RAW, &Default::default());
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
         let msgs = ask(&s, RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]);
         assert_eq!(msgs[0].0, NLMSG_ERROR);
         assert_eq!(

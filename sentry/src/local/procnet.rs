@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 
 pub fn unix(names: &Names) -> Vec<u8> {
     let mut out = String::from("Num       RefCount Protocol Flags    Type St Inode Path\n");
-    for s in names.live().iter().filter(|s| !s.inet()) {
+    let socks: Vec<_> = names.live().into_iter().filter(|s| !s.inet()).collect();
+    let embryos = super::sockdiag::embryos(&socks);
+    for s in socks.iter().filter(|s| !embryos.contains(&s.ino)) {
         let st = s.st.lock();
         let (flags, state) = match st.conn {
             // __SO_ACCEPTCON; SS_UNCONNECTED, SS_CONNECTED.
@@ -110,7 +112,7 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
             hex(local, v6),
             hex(remote, v6),
             remote_conn.map_or(s.rx.queued(), |(_, (rx, _))| rx),
-            0,
+            s.owner(),
             0,
             s.ino
         );
