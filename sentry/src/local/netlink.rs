@@ -130,6 +130,29 @@ impl NetlinkSocket {
     }
 }
 
+/// The most a dump's datagram holds (Linux's dumps fill up to 32 KiB).
+const DUMP_CHUNK: usize = 32 << 10;
+
+/// `out`'s messages in runs of at most `max` bytes (a message longer than
+/// that alone).
+fn chunks(out: &[u8], max: usize) -> Vec<&[u8]> {
+    let mut v = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    while at + 4 <= out.len() {
+        let len = u32::from_ne_bytes(out[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
+        let next = (at + len.max(HDR)).next_multiple_of(4).min(out.len());
+        if next - start > max && at > start {
+            v.push(&out[start..at]);
+            start = at;
+        }
+        at = next;
+    }
+    if start < out.len() {
+        v.push(&out[start..]);
+    }
+    v
+}
+
 /// A `struct sockaddr_nl` with `pid`.
 fn sockaddr_nl(pid: u32) -> Vec<u8> {
     let mut v = vec![0u8; SOCKADDR_NL];
@@ -610,17 +633,27 @@ impl NetlinkSocket {
         if out.is_empty() {
             return Ok(());
         }
-        match self.rx.send_packet(
-            &out,
-            sockaddr_nl(0),
-            Ancillary::default(),
-            212_992,
-            usize::MAX,
-        ) {
-            // A full queue loses the answer, as Linux's (ENOBUFS on read).
-            Err(e) if e == Errno::EAGAIN => Ok(()),
-            r => r.map(|_| ()),
+        // A long dump goes as datagrams of at most 32 KiB, each whole
+        // messages, as Linux's dumps do (a reader's fixed buffer takes
+        // them one at a time). Past the first, they are queued whatever
+        // the queue holds: the dump is bounded by what it lists.
+        let mut first = true;
+        for chunk in chunks(&out, DUMP_CHUNK) {
+            let limit = if first { 212_992 } else { usize::MAX };
+            first = false;
+            match self.rx.send_packet(
+                chunk,
+                sockaddr_nl(0),
+                Ancillary::default(),
+                limit,
+                usize::MAX,
+            ) {
+                // A full queue loses the answer, as Linux's (ENOBUFS on read).
+                Err(e) if e == Errno::EAGAIN => return Ok(()),
+                r => r.map(|_| ())?,
+            }
         }
+        Ok(())
     }
 }
 
@@ -818,6 +851,21 @@ mod tests {
         let mut v = Vec::new();
         message(&mut v, kind, flags, 7, 0, body);
         v
+    }
+
+    #[test]
+    fn long_dumps_go_as_datagrams_of_whole_messages() {
+        let mut out = Vec::new();
+        for i in 0..100u32 {
+            message(&mut out, RTM_NEWLINK, NLM_F_MULTI, i, 1, &[0u8; 1000]);
+        }
+        let c = chunks(&out, DUMP_CHUNK);
+        assert_eq!(c.len(), 4);
+        assert!(c
+            .iter()
+            .all(|d| d.len() <= DUMP_CHUNK && split(d).len() * 1016 == d.len()));
+        assert_eq!(c.iter().map(|d| d.len()).sum::<usize>(), out.len());
+        assert_eq!(chunks(&out[..1016], DUMP_CHUNK).len(), 1);
     }
 
     #[test]
