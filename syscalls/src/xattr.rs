@@ -204,7 +204,11 @@ fn get(ctx: &mut Ctx<'_, '_>, on: On, a: [u64; 6]) -> KResult<u64> {
     check_fd(ctx, on)?;
     let n = name(ctx, a[1])?;
     let r = resolve(ctx, on)?;
-    let v = apply(ctx, &r, &XattrOp::Get(&n))?;
+    let mut v = apply(ctx, &r, &XattrOp::Get(&n))?;
+    if n == b"security.capability" {
+        let creds = &ctx.proc_ref().creds;
+        v = sentry::kernel::setid::FileCaps::shown(&v, creds)?;
+    }
     reply(ctx, &v, a[2], a[3])
 }
 

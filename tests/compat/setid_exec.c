@@ -197,6 +197,32 @@ int main(int argc, char **argv)
 	chmod(script, 04755);
 	run("set-user-ID script", script, USER);
 
+	/* A write, a truncate or a chown takes file capabilities away; a
+	 * chmod does not. The value reads back as written. */
+	const char *how[] = {"chmod", "write", "truncate", "chown"};
+	for (int i = 0; i < 4; i++) {
+		char k[256];
+		path_of(k, "killpriv");
+		copy(prog, k, 0755, 0);
+		fcaps(k, VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, raw);
+		unsigned got[6] = {0};
+		ssize_t n = getxattr(k, "security.capability", got, sizeof got);
+		int fd = open(k, O_WRONLY);
+		if (i == 0)
+			fchmod(fd, 0711);
+		if (i == 1)
+			write(fd, "x", 1);
+		if (i == 2)
+			ftruncate(fd, 10);
+		if (i == 3)
+			fchown(fd, 0, 42);
+		close(fd);
+		ssize_t after = getxattr(k, "security.capability", got, sizeof got);
+		printf("%s: read %zd (%x), after: %s\n", how[i], n, got[0],
+		       after < 0 ? ename(errno) : "kept");
+		unlink(k);
+	}
+
 	/* Copies of the set-ID program lose the bits; a write by root does
 	 * not take the set-user-ID bit. */
 	struct stat st;

@@ -963,6 +963,11 @@ impl Filesystem for TmpFs {
 }
 
 impl Inode {
+    /// Linux's killpriv: a changed file keeps no file capabilities.
+    fn kill_fcaps(&mut self) {
+        self.xattrs.remove(&b"security.capability"[..]);
+    }
+
     fn data_is_dir(&self) -> bool {
         matches!(self.data, Data::Dir(_))
     }
@@ -1012,6 +1017,11 @@ fn apply_attr(node: &Node, a: &SetAttr, used: &AtomicU64, limit: u64) -> KResult
         n.settle();
         r?;
         n.mtime = t;
+    }
+    // A truncate, or a chown of anything but a directory, takes the
+    // file's capabilities away (Linux's ATTR_KILL_PRIV).
+    if a.size.is_some() || ((a.uid.is_some() || a.gid.is_some()) && !n.data_is_dir()) {
+        n.kill_fcaps();
     }
     if let Some(m) = a.mode {
         n.mode = (n.mode & libc::S_IFMT) | (m & 0o7777);
@@ -1113,6 +1123,9 @@ impl FileOps for TmpHandle {
         n.charged += cost;
         n.settle();
         let wrote = r?;
+        if wrote > 0 {
+            n.kill_fcaps();
+        }
         if off.is_none() {
             *pos = at + wrote as u64;
         }

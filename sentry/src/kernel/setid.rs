@@ -110,6 +110,37 @@ impl FileCaps {
     }
 }
 
+impl FileCaps {
+    /// A stored value as getxattr shows it to `creds` (cap_inode_getsecurity):
+    /// version 3 with its owner as the reader's namespace numbers it, or
+    /// version 2 when the owner is the root of that namespace or of one
+    /// above it; EOVERFLOW when the owner is beyond the reader.
+    pub fn shown(v: &[u8], creds: &Creds) -> KResult<Vec<u8>> {
+        let Ok(FileCaps {
+            rootid: Some(root), ..
+        }) = FileCaps::parse(v)
+        else {
+            return Ok(v.to_vec());
+        };
+        match creds.userns.uid_to_ns(root) {
+            Some(id) if id != 0 => {
+                let mut out = v.to_vec();
+                out[20..24].copy_from_slice(&id.to_le_bytes());
+                Ok(out)
+            }
+            _ if creds.owns_fcaps(root) => {
+                let magic = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+                let mut out = (REVISION_2 | (magic & FLAGS_EFFECTIVE))
+                    .to_le_bytes()
+                    .to_vec();
+                out.extend_from_slice(&v[4..20]);
+                Ok(out)
+            }
+            _ => Err(Errno::EOVERFLOW),
+        }
+    }
+}
+
 /// Why exec may not raise privileges as the file asks (Linux's
 /// bprm->unsafe): no_new_privs, or a tracer without CAP_SYS_PTRACE over
 /// the process's namespace.
@@ -299,6 +330,14 @@ mod tests {
         assert_eq!(e.creds.caps.effective, u64::from(raw));
         let e = Creds::of(1001, 1001, vec![]).execed(&f, free()).unwrap();
         assert_eq!(e.creds.caps.effective, 0);
+        // Shown to the writer as it wrote it, and to the sandbox with its
+        // owner's uid.
+        assert_eq!(FileCaps::shown(&s, &inner).unwrap(), v2);
+        let shown = FileCaps::shown(&s, &Creds::root()).unwrap();
+        assert_eq!(shown, v3(raw, 0, true, 1000));
+        let mut other = Creds::of(1001, 1001, vec![]);
+        other.userns = NsRef(UserNs::child(&init(), 1001, 1001).unwrap());
+        assert_eq!(FileCaps::shown(&s, &other), Err(Errno::EOVERFLOW));
         // A root id with no sandbox uid is EINVAL.
         assert_eq!(
             FileCaps::stored(&v3(raw, 0, true, 5), &inner),
