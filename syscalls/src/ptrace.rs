@@ -9,12 +9,7 @@ use sentry::kernel::signal::{self, SigInfo};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    r(
-        "ptrace",
-        "ixxx",
-        Partial("no seccomp filter dumps (PTRACE_SECCOMP_GET_FILTER)"),
-        ptrace,
-    );
+    r("ptrace", "ixxx", Full, ptrace);
 }
 
 const TRACEME: i64 = 0;
@@ -50,6 +45,8 @@ const PEEKSIGINFO: i64 = 0x4209;
 const GETSIGMASK: i64 = 0x420a;
 const SETSIGMASK: i64 = 0x420b;
 const GET_SYSCALL_INFO: i64 = 0x420e;
+const SECCOMP_GET_FILTER: i64 = 0x420c;
+const SECCOMP_GET_METADATA: i64 = 0x420d;
 
 const NT_PRSTATUS: u64 = 1;
 const NT_PRFPREG: u64 = 2;
@@ -189,6 +186,7 @@ fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         GET_SYSCALL_INFO => syscall_info(ctx, tid, addr, data),
+        SECCOMP_GET_FILTER | SECCOMP_GET_METADATA => seccomp_filter(ctx, tid, req, addr, data),
         CONT | SYSCALL | SINGLESTEP | SYSEMU | SYSEMU_SINGLESTEP => {
             let sig = resume_signal(data)?;
             let mode = match req {
@@ -253,6 +251,56 @@ fn resume_signal(data: u64) -> KResult<i32> {
         .ok()
         .filter(|s| (0..=64).contains(s))
         .ok_or(Errno::EIO)
+}
+
+/// PTRACE_SECCOMP_GET_FILTER (`addr`: which filter, 0 the oldest; `data`:
+/// where its instructions go, or 0 to ask how many) and
+/// PTRACE_SECCOMP_GET_METADATA (`addr`: the size of `data`'s struct
+/// seccomp_metadata, whose filter_off says which; its flags come back).
+/// Only for a tracer with CAP_SYS_ADMIN not under seccomp itself
+/// (EACCES); EINVAL when the tracee has no filters, ENOENT past them.
+fn seccomp_filter(ctx: &mut Ctx<'_, '_>, tid: i32, req: i64, addr: u64, data: u64) -> KResult<u64> {
+    use sentry::kernel::creds::cap;
+    let me = ctx.task_ref();
+    if !ctx.proc_ref().creds.capable(cap::SYS_ADMIN) || me.seccomp.is_some() || me.seccomp_strict {
+        return Err(Errno::EACCES);
+    }
+    let off = if req == SECCOMP_GET_METADATA {
+        // struct seccomp_metadata { u64 filter_off; u64 flags; }: at
+        // least its first field.
+        if addr < 8 {
+            return Err(Errno::EINVAL);
+        }
+        abi::get::<u64>(ctx, data)?
+    } else {
+        addr
+    };
+    let chain = ctx.st.tasks[&tid].seccomp.clone().ok_or(Errno::EINVAL)?;
+    let f = chain.nth(off).ok_or(Errno::ENOENT)?;
+    if req == SECCOMP_GET_METADATA {
+        const FLAG_LOG: u64 = 2;
+        let meta = [off, if f.log { FLAG_LOG } else { 0 }];
+        let bytes: Vec<u8> = meta.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let n = crate::abi::size(addr).min(bytes.len());
+        write_bytes(ctx, data, &bytes[..n])?;
+        return Ok(n as u64);
+    }
+    let insns = f.insns();
+    if data != 0 {
+        let bytes: Vec<u8> = insns
+            .iter()
+            .flat_map(|i| {
+                let mut b = [0u8; 8];
+                b[..2].copy_from_slice(&i.code.to_ne_bytes());
+                b[2] = i.jt;
+                b[3] = i.jf;
+                b[4..].copy_from_slice(&i.k.to_ne_bytes());
+                b
+            })
+            .collect();
+        write_bytes(ctx, data, &bytes)?;
+    }
+    Ok(insns.len() as u64)
 }
 
 fn write_bytes(ctx: &Ctx<'_, '_>, addr: u64, b: &[u8]) -> KResult<()> {

@@ -286,7 +286,25 @@ fn rank(ret: u32) -> i32 {
     (ret & RET_ACTION_FULL).cast_signed()
 }
 
+impl Filter {
+    /// Its instructions, as installed.
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+}
+
 impl Chain {
+    /// The filter installed `off`-th (0: the oldest), as
+    /// PTRACE_SECCOMP_GET_FILTER counts them.
+    pub fn nth(&self, off: u64) -> Option<&Filter> {
+        let n = self.count() as u64;
+        let mut c = Some(self);
+        for _ in 0..n.checked_sub(off)?.checked_sub(1)? {
+            c = c?.prev.as_deref();
+        }
+        c.map(|x| &x.filter)
+    }
+
     /// How many filters it has (/proc/PID/status Seccomp_filters).
     pub fn count(&self) -> usize {
         let mut n = 0;
