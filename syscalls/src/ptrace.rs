@@ -257,12 +257,14 @@ fn resume_signal(data: u64) -> KResult<i32> {
 /// where its instructions go, or 0 to ask how many) and
 /// PTRACE_SECCOMP_GET_METADATA (`addr`: the size of `data`'s struct
 /// seccomp_metadata, whose filter_off says which; its flags come back).
-/// Only for a tracer with CAP_SYS_ADMIN not under seccomp itself
-/// (EACCES); EINVAL when the tracee has no filters, ENOENT past them.
+/// Only for a tracer with CAP_SYS_ADMIN not under seccomp itself, nor a
+/// container's profile (EACCES); EINVAL when the tracee has no filters, ENOENT past them.
 fn seccomp_filter(ctx: &mut Ctx<'_, '_>, tid: i32, req: i64, addr: u64, data: u64) -> KResult<u64> {
     use sentry::kernel::creds::cap;
+    // A container's profile is a filter on every process.
     let me = ctx.task_ref();
-    if !ctx.proc_ref().creds.capable(cap::SYS_ADMIN) || me.seccomp.is_some() || me.seccomp_strict {
+    let filtered = me.seccomp.is_some() || me.seccomp_strict || ctx.k.app_seccomp.is_some();
+    if !ctx.proc_ref().creds.capable(cap::SYS_ADMIN) || filtered {
         return Err(Errno::EACCES);
     }
     let off = if req == SECCOMP_GET_METADATA {
