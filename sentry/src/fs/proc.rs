@@ -502,7 +502,8 @@ fn gone_leader_node(
                     ticks(p.child_times.1),
                     20 + p.nice,
                     p.nice,
-                    p.threads.len().max(1),
+                    // The exited leader counts until the group is gone.
+                    p.threads.len() + usize::from(!p.threads.contains(&p.tgid)),
                     p.rlimits[libc::RLIMIT_RSS as usize].0,
                 )
                 .into_bytes(),
@@ -519,7 +520,8 @@ fn gone_leader_node(
                     p.ppid,
                     u(cr.ruid), u(cr.euid), u(cr.suid), u(cr.fsuid),
                     g(cr.rgid), g(cr.egid), g(cr.sgid), g(cr.fsgid),
-                    p.threads.len().max(1),
+                    // The exited leader counts until the group is gone.
+                    p.threads.len() + usize::from(!p.threads.contains(&p.tgid)),
                     cr.caps.inheritable,
                     cr.caps.permitted,
                     cr.caps.effective,
