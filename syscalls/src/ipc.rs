@@ -17,6 +17,15 @@ use sentry::memfile::{page_up, PAGE};
 use sentry::mm::{MapRequest, VmaName};
 use sentry::{Ctx, Errno, KResult};
 
+/// The caller's IPC namespace's objects (borrowing the kernel state
+/// alone, as `ctx.st.ipc` would).
+macro_rules! ipc {
+    ($ctx:expr) => {{
+        let ns = $ctx.proc_ref().ipc_ns;
+        $ctx.st.ipc.of(ns)
+    }};
+}
+
 pub fn register(r: &mut Reg<'_>) {
     r("shmget", "ixx", Full, shmget);
     r("shmat", "iax", Full, shmat);
@@ -242,7 +251,7 @@ fn slept(r: KResult<bool>) -> KResult<()> {
 // ---- shared memory ----
 
 fn sweep_shm(ctx: &mut Ctx<'_, '_>) {
-    ctx.st.ipc.shm.sweep(|p, s| s.destroyed(p.mode));
+    ipc!(ctx).shm.sweep(|p, s| s.destroyed(p.mode));
 }
 
 fn shmget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -253,7 +262,7 @@ fn shmget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     sweep_shm(ctx);
     let (c, pid, now) = (creds(ctx), ctx.tgid(), now(ctx));
     let memfile = ctx.k.memfile.clone();
-    let id = ctx.st.ipc.shm.get_or_make(
+    let id = ipc!(ctx).shm.get_or_make(
         key,
         flags,
         &c,
@@ -295,7 +304,7 @@ fn shmat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     sweep_shm(ctx);
     let c = creds(ctx);
-    let (p, seg) = ctx.st.ipc.shm.get(id)?;
+    let (p, seg) = ipc!(ctx).shm.get(id)?;
     if !p.allows(&c, want) {
         return Err(Errno::EACCES);
     }
@@ -322,7 +331,7 @@ fn shmat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     req.shared_mem = Some((mem.clone(), mem.off));
     let at = ctx.mm.map(req)?;
     let (pid, now) = (ctx.tgid(), now(ctx));
-    if let Ok((_, s)) = ctx.st.ipc.shm.get_mut(id) {
+    if let Ok((_, s)) = ipc!(ctx).shm.get_mut(id) {
         s.atime = now;
         s.lpid = pid;
     }
@@ -354,12 +363,16 @@ fn shmdt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             ctx.mm.unmap(v.start, v.end - v.start)?;
         }
     }
-    drop(mem);
     let (pid, now) = (ctx.tgid(), now(ctx));
-    if let Ok((_, s)) = ctx.st.ipc.shm.get_mut(id) {
-        s.dtime = now;
-        s.lpid = pid;
+    // The segment itself (the id may be another's in an IPC namespace
+    // the caller has moved to since).
+    if let Ok((_, s)) = ipc!(ctx).shm.get_mut(id) {
+        if std::sync::Arc::ptr_eq(&s.mem, &mem) {
+            s.dtime = now;
+            s.lpid = pid;
+        }
     }
+    drop(mem);
     ctx.flush_mm()?;
     sweep_shm(ctx);
     Ok(0)
@@ -383,7 +396,7 @@ fn shmctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (id, cmd, buf) = (abi::int(a[0]), abi::int(a[1]), a[2]);
     sweep_shm(ctx);
     let c = creds(ctx);
-    let reg = &ctx.st.ipc.shm;
+    let reg = &ctx.st.ipc.get(ipc_ns(ctx)).shm;
     let max_index = reg.max_index() as u64;
     match cmd {
         IPC_INFO => {
@@ -423,25 +436,25 @@ fn shmctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         IPC_SET => {
             let n = read_set(ctx, buf)?;
             let now = now(ctx);
-            let (p, s) = ctx.st.ipc.shm.get_mut(id)?;
+            let (p, s) = ipc!(ctx).shm.get_mut(id)?;
             check_owner(p, &c)?;
             p.set(n.uid, n.gid, n.mode);
             s.ctime = now;
             Ok(0)
         }
         IPC_RMID => {
-            let (p, s) = ctx.st.ipc.shm.get_mut(id)?;
+            let (p, s) = ipc!(ctx).shm.get_mut(id)?;
             check_owner(p, &c)?;
             p.mode |= shm::SHM_DEST;
             p.key = IPC_PRIVATE;
             if s.attaches() == 0 {
-                ctx.st.ipc.shm.remove(id);
+                ipc!(ctx).shm.remove(id);
             }
             Ok(0)
         }
         SHM_LOCK | SHM_UNLOCK => {
             let memlock = ctx.proc_ref().rlimits[libc::RLIMIT_MEMLOCK as usize].0;
-            let (p, _) = ctx.st.ipc.shm.get_mut(id)?;
+            let (p, _) = ipc!(ctx).shm.get_mut(id)?;
             if !c.capable(cap::IPC_LOCK) {
                 if c.euid != p.uid && c.euid != p.cuid {
                     return Err(Errno::EPERM);
@@ -470,8 +483,8 @@ fn semget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let (c, now) = (creds(ctx), now(ctx));
-    let total: usize = ctx.st.ipc.sem.iter().map(|(_, (_, s))| s.sems.len()).sum();
-    let id = ctx.st.ipc.sem.get_or_make(
+    let total: usize = ipc!(ctx).sem.iter().map(|(_, (_, s))| s.sems.len()).sum();
+    let id = ipc!(ctx).sem.get_or_make(
         key,
         flags,
         &c,
@@ -535,7 +548,7 @@ fn do_semop(
     let max = ops.iter().map(|o| o.num).max().unwrap_or(0);
     let c = creds(ctx);
     {
-        let (p, s) = ctx.st.ipc.sem.get(id)?;
+        let (p, s) = ipc!(ctx).sem.get(id)?;
         if usize::from(max) >= s.sems.len() {
             return Err(Errno::EFBIG);
         }
@@ -547,7 +560,7 @@ fn do_semop(
         let list = match &ctx.proc_ref().sem_undo {
             Some(l) => l.clone(),
             None => {
-                let l = ctx.st.ipc.new_undo_list();
+                let l = ipc!(ctx).new_undo_list();
                 ctx.proc_().sem_undo = Some(l.clone());
                 l
             }
@@ -559,7 +572,7 @@ fn do_semop(
     let (tid, pid) = (ctx.tid, ctx.tgid());
     loop {
         let now = now(ctx);
-        let set = match ctx.st.ipc.sem.get_mut(id) {
+        let set = match ipc!(ctx).sem.get_mut(id) {
             Ok((_, s)) => s,
             // Removed while this call slept.
             Err(_) => return Err(Errno::EIDRM),
@@ -575,7 +588,7 @@ fn do_semop(
         let mut w = ctx.wait_start();
         w.on(&wq, EV_ALL);
         let r = ctx.sleep(&w, deadline);
-        if let Ok((_, s)) = ctx.st.ipc.sem.get_mut(id) {
+        if let Ok((_, s)) = ipc!(ctx).sem.get_mut(id) {
             if let Some(i) = s.waiting.iter().position(|&(t, ..)| t == tid) {
                 s.waiting.swap_remove(i);
             }
@@ -583,7 +596,7 @@ fn do_semop(
         if let Err(e) = slept(r) {
             // A wake-up that raced the timeout still gets its try.
             if e == Errno::EAGAIN {
-                if let Ok((_, s)) = ctx.st.ipc.sem.get_mut(id) {
+                if let Ok((_, s)) = ipc!(ctx).sem.get_mut(id) {
                     if let Ok(Ok(())) = s.apply(&ops, undo, pid, now) {
                         return Ok(0);
                     }
@@ -608,7 +621,7 @@ fn semctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (id, num, cmd, arg) = (abi::int(a[0]), abi::int(a[1]), abi::int(a[2]), a[3]);
     let c = creds(ctx);
     let (now, pid) = (now(ctx), ctx.tgid());
-    let reg = &ctx.st.ipc.sem;
+    let reg = &ctx.st.ipc.get(ipc_ns(ctx)).sem;
     let max_index = reg.max_index() as u64;
     // The semaphore `num` of a set with `n` of them.
     let index = |n: usize| {
@@ -682,7 +695,7 @@ fn semctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if !(0..=sem::SEMVMX).contains(&val) {
                 return Err(Errno::ERANGE);
             }
-            let (p, s) = ctx.st.ipc.sem.get_mut(id)?;
+            let (p, s) = ipc!(ctx).sem.get_mut(id)?;
             let i = index(s.sems.len())?;
             if !p.allows(&c, MAY_WRITE) {
                 return Err(Errno::EACCES);
@@ -706,22 +719,22 @@ fn semctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if vals.iter().any(|&v| v > sem::SEMVMX) {
                 return Err(Errno::ERANGE);
             }
-            let (_, s) = ctx.st.ipc.sem.get_mut(id)?;
+            let (_, s) = ipc!(ctx).sem.get_mut(id)?;
             s.set(None, &vals, pid, now);
             Ok(0)
         }
         IPC_SET => {
             let n = read_set(ctx, arg)?;
-            let (p, s) = ctx.st.ipc.sem.get_mut(id)?;
+            let (p, s) = ipc!(ctx).sem.get_mut(id)?;
             check_owner(p, &c)?;
             p.set(n.uid, n.gid, n.mode);
             s.ctime = now;
             Ok(0)
         }
         IPC_RMID => {
-            let (p, _) = ctx.st.ipc.sem.get(id)?;
+            let (p, _) = ipc!(ctx).sem.get(id)?;
             check_owner(p, &c)?;
-            if let Some((_, s)) = ctx.st.ipc.sem.remove(id) {
+            if let Some((_, s)) = ipc!(ctx).sem.remove(id) {
                 s.wq.notify(EV_ALL);
             }
             Ok(0)
@@ -735,9 +748,7 @@ fn semctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn msgget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (key, flags) = (abi::int(a[0]), abi::int(a[1]));
     let (c, now) = (creds(ctx), now(ctx));
-    let id = ctx
-        .st
-        .ipc
+    let id = ipc!(ctx)
         .msg
         .get_or_make(key, flags, &c, |_| Ok(()), || Ok(msg::Queue::new(now)))?;
     Ok(abi::bits(i64::from(id)))
@@ -753,7 +764,7 @@ fn msgsnd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = creds(ctx);
     let pid = ctx.tgid();
     {
-        let (p, _) = ctx.st.ipc.msg.get(id)?;
+        let (p, _) = ipc!(ctx).msg.get(id)?;
         if !p.allows(&c, MAY_WRITE) {
             return Err(Errno::EACCES);
         }
@@ -761,7 +772,7 @@ fn msgsnd(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut data = Some(data);
     loop {
         let now = now(ctx);
-        let q = match ctx.st.ipc.msg.get_mut(id) {
+        let q = match ipc!(ctx).msg.get_mut(id) {
             Ok((_, q)) => q,
             Err(_) => return Err(Errno::EIDRM),
         };
@@ -805,7 +816,7 @@ fn msgrcv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let c = creds(ctx);
     let pid = ctx.tgid();
     {
-        let (p, _) = ctx.st.ipc.msg.get(id)?;
+        let (p, _) = ipc!(ctx).msg.get(id)?;
         if !p.allows(&c, MAY_READ) {
             return Err(Errno::EACCES);
         }
@@ -813,7 +824,7 @@ fn msgrcv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let size = size.cast_unsigned();
     loop {
         let now = now(ctx);
-        let q = match ctx.st.ipc.msg.get_mut(id) {
+        let q = match ipc!(ctx).msg.get_mut(id) {
             Ok((_, q)) => q,
             Err(_) => return Err(Errno::EIDRM),
         };
@@ -864,7 +875,7 @@ fn msgctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let (id, cmd, buf) = (abi::int(a[0]), abi::int(a[1]), a[2]);
     let c = creds(ctx);
     let now = now(ctx);
-    let reg = &ctx.st.ipc.msg;
+    let reg = &ctx.st.ipc.get(ipc_ns(ctx)).msg;
     let max_index = reg.max_index() as u64;
     match cmd {
         IPC_INFO | MSG_INFO => {
@@ -902,7 +913,7 @@ fn msgctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         IPC_SET => {
             let n: MsqidDs = get(ctx, buf)?;
-            let (p, q) = ctx.st.ipc.msg.get_mut(id)?;
+            let (p, q) = ipc!(ctx).msg.get_mut(id)?;
             check_owner(p, &c)?;
             if n.qbytes > msg::MSGMNB && !c.capable(cap::SYS_RESOURCE) {
                 return Err(Errno::EPERM);
@@ -914,13 +925,18 @@ fn msgctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         IPC_RMID => {
-            let (p, _) = ctx.st.ipc.msg.get(id)?;
+            let (p, _) = ipc!(ctx).msg.get(id)?;
             check_owner(p, &c)?;
-            if let Some((_, q)) = ctx.st.ipc.msg.remove(id) {
+            if let Some((_, q)) = ipc!(ctx).msg.remove(id) {
                 q.wq.notify(EV_ALL);
             }
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// The caller's IPC namespace.
+fn ipc_ns(ctx: &Ctx<'_, '_>) -> sentry::kernel::ipc::NsId {
+    ctx.proc_ref().ipc_ns
 }

@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
         unshare,
     );
 }
@@ -363,7 +363,7 @@ pub(crate) fn make_fs(
         }
         b"proc" => Arc::new(sentry::fs::proc::ProcFs::new()),
         // The sandbox's one IPC namespace has one set of queues.
-        b"mqueue" => ctx.k.vfs.mqueue.clone(),
+        b"mqueue" => ctx.st.ipc.mqueue(ctx.proc_ref().ipc_ns, &ctx.k.vfs.mqueue),
         // One hierarchy, whichever mount shows it.
         b"cgroup2" => ctx.k.vfs.cgroup.clone(),
         b"sysfs" => Arc::new(sentry::fs::sysfs::SysFs::new(sentry::fs::proc::ncpu())),
@@ -604,9 +604,9 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::CLONE_NEWUTS
         | libc::CLONE_FS
         | libc::CLONE_FILES
-        | libc::CLONE_SYSVSEM;
+        | libc::CLONE_SYSVSEM
+        | libc::CLONE_NEWIPC;
     let known = supported
-        | libc::CLONE_NEWIPC
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET
         | libc::CLONE_NEWCGROUP
@@ -649,7 +649,7 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     // New namespaces belong to the caller's user namespace (the new one,
     // where it has every capability).
-    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0
+    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) != 0
         && !ctx
             .proc_ref()
             .creds
@@ -673,12 +673,21 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::CLONE_NEWUTS != 0 {
         t.uts_ns = t.uts_ns.copy(&owner);
     }
+    if flags & libc::CLONE_NEWIPC != 0 {
+        // A new IPC namespace of the whole process (Linux's is the
+        // thread's), leaving the undo list in the old one.
+        let ns = ctx.st.ipc.create(owner.clone(), &ctx.k.vfs.mqueue);
+        let tgid = ctx.tgid();
+        sentry::kernel::ipc::enter(&mut ctx.st, tgid, ns);
+        return Ok(0);
+    }
     if flags & libc::CLONE_SYSVSEM != 0 {
         // Leaves a shared semaphore undo list (applying it if this was
         // its last holder); the next SEM_UNDO makes a list of its own.
         let pid = ctx.tgid();
         if let Some(list) = ctx.proc_().sem_undo.take() {
-            ctx.st.ipc.exit_undo(list, pid);
+            let ns = ctx.proc_ref().ipc_ns;
+            ctx.st.ipc.of(ns).exit_undo(list, pid);
         }
     }
     Ok(0)

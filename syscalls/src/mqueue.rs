@@ -79,7 +79,7 @@ fn mq_open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let umask = abi::pcx(ctx).umask();
     let mode = abi::uint(a[2]) & 0o7777 & !umask;
     let c = ctx.proc_ref().creds.clone();
-    let fs = ctx.k.vfs.mqueue.clone();
+    let fs = ctx.st.ipc.mqueue(ctx.proc_ref().ipc_ns, &ctx.k.vfs.mqueue);
     let q = match fs.get(&name) {
         Some(_) if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL != 0 => {
             return Err(Errno::EEXIST)
@@ -137,7 +137,7 @@ fn mq_open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn mq_unlink(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let name = queue_name(ctx, a[0])?;
     let c = ctx.proc_ref().creds.clone();
-    let fs = ctx.k.vfs.mqueue.clone();
+    let fs = ctx.st.ipc.mqueue(ctx.proc_ref().ipc_ns, &ctx.k.vfs.mqueue);
     let q = fs.get(&name).ok_or(Errno::ENOENT)?;
     // The queues' directory is sticky: only the owner (or CAP_FOWNER).
     if q.stat().uid != c.euid && !c.capable(cap::FOWNER) {

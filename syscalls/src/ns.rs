@@ -1,6 +1,7 @@
 //! setns(2): joining a namespace named by a /proc/PID/ns file or a
-//! pidfd. Mount, UTS and user namespaces can differ between processes;
-//! the others are the sandbox's one each, which the caller is already in.
+//! pidfd. Mount, UTS, user and IPC namespaces can differ between
+//! processes; the others are the sandbox's one each, which the caller is
+//! already in.
 
 use crate::table::{Reg, Support::*};
 use sentry::fs::nsfs::{Ns, NsFile};
@@ -12,7 +13,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "setns",
         "fx",
-        Partial("mount, UTS and user namespaces; the others are the sandbox's one"),
+        Partial("mount, UTS, user and IPC namespaces; the others are the sandbox's one"),
         setns,
     );
 }
@@ -56,8 +57,15 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if nstype & libc::CLONE_NEWUTS != 0 {
             v.push(Ns::Uts(t.uts_ns.clone()));
         }
+        if nstype & libc::CLONE_NEWIPC != 0 {
+            let owner = ctx
+                .st
+                .ipc
+                .owner(pr.ipc_ns)
+                .unwrap_or_else(sentry::kernel::userns::init);
+            v.push(Ns::Ipc(pr.ipc_ns, owner));
+        }
         for k in [
-            libc::CLONE_NEWIPC,
             libc::CLONE_NEWNET,
             libc::CLONE_NEWPID,
             libc::CLONE_NEWCGROUP,
@@ -115,6 +123,11 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     return Err(Errno::EPERM);
                 }
             }
+            Ns::Ipc(_, owner) => {
+                if !creds.capable_in(owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN) {
+                    return Err(Errno::EPERM);
+                }
+            }
             // Already there: joining changes nothing, given the right.
             Ns::Only(_) => {
                 if !creds.ns_capable(cap::SYS_ADMIN) {
@@ -135,6 +148,10 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 fs.cwd = root;
             }
             Ns::Uts(u) => ctx.task().uts_ns = u,
+            Ns::Ipc(id, _) => {
+                let tgid = ctx.tgid();
+                sentry::kernel::ipc::enter(&mut ctx.st, tgid, id);
+            }
             Ns::User(_) | Ns::Only(_) => {}
         }
     }

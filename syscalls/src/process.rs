@@ -16,7 +16,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone",
         "xaaax",
-        Partial("of namespace flags only CLONE_NEWNS, CLONE_NEWUTS and CLONE_NEWUSER"),
+        Partial("of namespace flags only CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER and CLONE_NEWIPC"),
         clone,
     );
     r(

@@ -279,6 +279,16 @@ pub struct MqueueFs {
 }
 
 impl MqueueFs {
+    /// An empty instance for another IPC namespace, charging the same
+    /// users' RLIMIT_MSGQUEUE.
+    pub fn sibling(&self) -> MqueueFs {
+        MqueueFs {
+            queues: Mutex::default(),
+            next_ino: AtomicU64::default(),
+            charges: self.charges.clone(),
+        }
+    }
+
     /// The queue named `name`.
     pub fn get(&self, name: &[u8]) -> Option<Arc<Mq>> {
         self.queues.lock().get(name).cloned()

@@ -1,7 +1,7 @@
 //! Namespace files: what opening /proc/PID/ns/NAME gives. Each holds its
 //! namespace, so setns(2) can join it and the NS_GET_* ioctls can ask
-//! about it. Mount, UTS and user namespaces can be many; the others are
-//! the sandbox's one each.
+//! about it. Mount, UTS, user and IPC namespaces can be many; the others
+//! are the sandbox's one each.
 
 use super::file::{File, FileOps};
 use super::synth::stat_of;
@@ -18,6 +18,8 @@ pub enum Ns {
     Mnt(Arc<super::vfs::MountNs>),
     Uts(Arc<crate::kernel::uts::UtsNs>),
     User(Arc<UserNs>),
+    /// An IPC namespace, and the user namespace that owns it.
+    Ipc(crate::kernel::ipc::NsId, Arc<UserNs>),
     /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
     Only(i32),
 }
@@ -29,6 +31,7 @@ impl Ns {
             Ns::Mnt(_) => libc::CLONE_NEWNS,
             Ns::Uts(_) => libc::CLONE_NEWUTS,
             Ns::User(_) => libc::CLONE_NEWUSER,
+            Ns::Ipc(..) => libc::CLONE_NEWIPC,
             Ns::Only(k) => *k,
         }
     }
@@ -39,6 +42,7 @@ impl Ns {
             Ns::Mnt(m) => m.owner.clone(),
             Ns::Uts(u) => u.owner.clone(),
             Ns::User(u) => u.parent.clone().unwrap_or_else(crate::kernel::userns::init),
+            Ns::Ipc(_, owner) => owner.clone(),
             Ns::Only(_) => crate::kernel::userns::init(),
         }
     }

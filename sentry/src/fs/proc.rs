@@ -335,9 +335,10 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"stat"] => Ok(Node::File(sys_stat(st))),
         [b"sys", rest @ ..] => sys_node(c, rest),
         [b"sysvipc"] => Ok(Node::Dir(dir(&["msg", "sem", "shm"]))),
-        [b"sysvipc", b"shm"] => Ok(Node::File(st.ipc.proc_shm())),
-        [b"sysvipc", b"sem"] => Ok(Node::File(st.ipc.proc_sem())),
-        [b"sysvipc", b"msg"] => Ok(Node::File(st.ipc.proc_msg())),
+        // The reader's IPC namespace's objects.
+        [b"sysvipc", b"shm"] => Ok(Node::File(st.ipc.get(ipc_ns_of(st, me)).proc_shm())),
+        [b"sysvipc", b"sem"] => Ok(Node::File(st.ipc.get(ipc_ns_of(st, me)).proc_sem())),
+        [b"sysvipc", b"msg"] => Ok(Node::File(st.ipc.get(ipc_ns_of(st, me)).proc_msg())),
         [pid, rest @ ..] => {
             let pid = parse_pid(pid).ok_or(Errno::ENOENT)?;
             let Some(t) = st.tasks.get(&pid) else {
@@ -440,6 +441,22 @@ fn ns_file(
             ns: Ns::Uts(t.uts_ns.clone()),
         },
         "user" => NsFile::user(st.procs.get(&t.tgid)?.creds.userns.0.clone()),
+        "ipc" => {
+            let id = ipc_ns_of(st, t);
+            NsFile {
+                // The first namespace keeps the base number; others are
+                // numbered after it.
+                ino: if id == 0 {
+                    *base
+                } else {
+                    4026533000 + (id & 0xffff)
+                },
+                ns: Ns::Ipc(
+                    id,
+                    st.ipc.owner(id).unwrap_or_else(crate::kernel::userns::init),
+                ),
+            }
+        }
         _ => NsFile {
             ino: *base,
             ns: Ns::Only(match kind {
@@ -2128,6 +2145,11 @@ impl FileOps for ProcDir {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// The IPC namespace of task `t`'s process.
+fn ipc_ns_of(st: &KState, t: &crate::kernel::task::Task) -> crate::kernel::ipc::NsId {
+    st.procs.get(&t.tgid).map_or(0, |p| p.ipc_ns)
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWIPC | libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP;
+    let ns = libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP;
     if f & ns != 0 {
         k.log_once("clone with namespace flags");
         return Err(Errno::EINVAL);
@@ -79,7 +79,13 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_NEWUSER != 0 && f & (libc::CLONE_THREAD | libc::CLONE_FS) != 0 {
         return Err(Errno::EINVAL);
     }
-    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) != 0
+    // A new IPC namespace leaves the semaphore undo list behind (so not
+    // with CLONE_SYSVSEM), and is the whole process's here (Linux keeps
+    // namespaces per thread; refused with CLONE_THREAD).
+    if f & libc::CLONE_NEWIPC != 0 && f & (libc::CLONE_SYSVSEM | libc::CLONE_THREAD) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) != 0
         && f & libc::CLONE_NEWUSER == 0
         && !creds.ns_capable(super::creds::cap::SYS_ADMIN)
     {
@@ -302,6 +308,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         tid
     };
     if f & libc::CLONE_THREAD == 0 {
+        let pp_ipc_ns = if f & libc::CLONE_NEWIPC != 0 {
+            st.ipc.create(owner.clone(), &ctx.k.vfs.mqueue)
+        } else {
+            st.procs[&tgid].ipc_ns
+        };
         let pp = &st.procs[&tgid];
         let ppid = if f & libc::CLONE_PARENT != 0 {
             pp.ppid
@@ -343,12 +354,13 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         np.no_new_privs = pp.no_new_privs;
         np.keepcaps = pp.keepcaps;
         np.ctty = pp.ctty.clone();
+        np.ipc_ns = pp_ipc_ns;
         np.exit_watch = watch;
         if f & libc::CLONE_SYSVSEM != 0 {
             let list = match &pp.sem_undo {
                 Some(l) => l.clone(),
                 None => {
-                    let l = st.ipc.new_undo_list();
+                    let l = st.ipc.of(pp_ipc_ns).new_undo_list();
                     if let Some(pp) = st.procs.get_mut(&tgid) {
                         pp.sem_undo = Some(l.clone());
                     }

@@ -255,6 +255,7 @@ pub fn new_process(
         child_wq: super::WaitQueue::new(),
         signal_wq: super::WaitQueue::new(),
         sem_undo: None,
+        ipc_ns: 0,
         exit_watch: crate::fs::pidfd::ExitWatch::new(),
         aio: Default::default(),
         tracees: Vec::new(),
@@ -998,10 +999,11 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     let leader_tracer = p.leader_tracer.take().filter(|&t| t != p.ppid);
     let tracing = !p.tracees.is_empty() || !p.dead_tracees.is_empty();
     let undo = p.sem_undo.take();
+    let ipc_ns = p.ipc_ns;
     let hangup = (p.sid == tgid).then(|| p.ctty.take()).flatten();
     let (ppid, children) = (p.ppid, std::mem::take(&mut p.children));
     if let Some(u) = undo {
-        st.ipc.exit_undo(u, tgid);
+        st.ipc.of(ipc_ns).exit_undo(u, tgid);
     }
     if !st.locks.record.is_empty() {
         st.locks.record.release_process(tgid);
@@ -1020,6 +1022,10 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     }
     if let Some(t) = st.procs.get_mut(&tgid).and_then(|p| p.itimer_real.take()) {
         st.timers.cancel(t);
+    }
+    // The last process out of an IPC namespace takes it with it.
+    if ipc_ns != 0 {
+        super::ipc::forget_unused(st);
     }
     if let Some(tracer) = leader_tracer {
         ptrace::dead(st, tgid, tgid, tracer, info);

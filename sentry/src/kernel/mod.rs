@@ -121,8 +121,8 @@ pub struct KState {
     /// Where processes started from outside report their exit: (pid,
     /// status as a shell shows it).
     pub outside_exit: Option<std::sync::mpsc::Sender<(i32, i32)>>,
-    /// System V IPC objects (one IPC namespace).
-    pub ipc: ipc::Ipc,
+    /// System V IPC objects, by IPC namespace.
+    pub ipc: ipc::Spaces,
     /// Write-life hints by file (dev, inode): F_SET_RW_HINT.
     pub rw_hints: HashMap<(u64, u64), u64>,
     /// /proc/loadavg's averages, sampled by the timer thread.

@@ -202,6 +202,8 @@ pub struct Process {
     /// Its SEM_UNDO list, made at its first SEM_UNDO (shared with
     /// CLONE_SYSVSEM).
     pub sem_undo: Option<Arc<super::ipc::sem::UndoList>>,
+    /// Its IPC namespace (System V objects and POSIX message queues).
+    pub ipc_ns: super::ipc::NsId,
     /// Told when the process exits (its pidfds wait on it).
     pub exit_watch: Arc<crate::fs::pidfd::ExitWatch>,
     /// Its AIO contexts by id (not inherited by fork, gone at exec).

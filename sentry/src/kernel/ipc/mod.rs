@@ -1,7 +1,7 @@
 //! System V IPC: shared memory segments (`shm`), semaphore sets (`sem`)
-//! and message queues (`msg`) of the sandbox's one IPC namespace, kept in
-//! the kernel state (so under the kernel lock). What is common to the
-//! three is here: the permission record, the id registry with Linux's
+//! and message queues (`msg`), one `Ipc` per IPC namespace (`Spaces`),
+//! kept in the kernel state (so under the kernel lock). What is common to
+//! the three is here: the permission record, the id registry with Linux's
 //! id layout, and `get`, which is shmget/semget/msgget's lookup.
 
 pub mod msg;
@@ -276,6 +276,106 @@ impl Default for Ipc {
             next_undo: 1,
         }
     }
+}
+
+/// An IPC namespace: 0 is the sandbox's first.
+pub type NsId = u64;
+
+/// Every IPC namespace's objects: the first's, and those made by
+/// unshare or clone with CLONE_NEWIPC, each with its owner and its own
+/// POSIX message queues. A namespace goes with the last process in it
+/// (`forget_unused`); segments still attached live on in their mappings.
+#[derive(Default)]
+pub struct Spaces {
+    first: Ipc,
+    others: std::collections::HashMap<NsId, Other>,
+    next: NsId,
+}
+
+struct Other {
+    ipc: Ipc,
+    owner: std::sync::Arc<super::userns::UserNs>,
+    mqueue: std::sync::Arc<crate::fs::mqueue::MqueueFs>,
+}
+
+impl Spaces {
+    /// Namespace `ns`'s objects (the first's for one that is gone).
+    pub fn of(&mut self, ns: NsId) -> &mut Ipc {
+        match self.others.get_mut(&ns) {
+            Some(o) => &mut o.ipc,
+            None => &mut self.first,
+        }
+    }
+
+    /// Namespace `ns`'s objects, to read.
+    pub fn get(&self, ns: NsId) -> &Ipc {
+        self.others.get(&ns).map_or(&self.first, |o| &o.ipc)
+    }
+
+    /// A new, empty namespace owned by user namespace `owner`, whose
+    /// message queues are a sibling of `mqueue` (the same per-user
+    /// limits).
+    pub fn create(
+        &mut self,
+        owner: std::sync::Arc<super::userns::UserNs>,
+        mqueue: &crate::fs::mqueue::MqueueFs,
+    ) -> NsId {
+        self.next += 1;
+        let o = Other {
+            ipc: Ipc::default(),
+            owner,
+            mqueue: std::sync::Arc::new(mqueue.sibling()),
+        };
+        self.others.insert(self.next, o);
+        self.next
+    }
+
+    /// The user namespace that owns `ns` (None: the first, the sandbox's).
+    pub fn owner(&self, ns: NsId) -> Option<std::sync::Arc<super::userns::UserNs>> {
+        self.others.get(&ns).map(|o| o.owner.clone())
+    }
+
+    /// `ns`'s POSIX message queues (`first`: the first namespace's).
+    pub fn mqueue(
+        &self,
+        ns: NsId,
+        first: &std::sync::Arc<crate::fs::mqueue::MqueueFs>,
+    ) -> std::sync::Arc<crate::fs::mqueue::MqueueFs> {
+        self.others
+            .get(&ns)
+            .map_or_else(|| first.clone(), |o| o.mqueue.clone())
+    }
+
+    /// Drops the namespaces no process is in any more.
+    pub fn forget_unused(&mut self, in_use: &std::collections::HashSet<NsId>) {
+        self.others.retain(|id, _| in_use.contains(id));
+    }
+}
+
+/// Moves process `tgid` into IPC namespace `ns` (setns, unshare): its
+/// semaphore undo list is applied and left behind in the old one, which
+/// goes if nobody is left in it.
+pub fn enter(st: &mut super::KState, tgid: i32, ns: NsId) {
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
+    let (old, undo) = (p.ipc_ns, p.sem_undo.take());
+    p.ipc_ns = ns;
+    if let Some(u) = undo {
+        st.ipc.of(old).exit_undo(u, tgid);
+    }
+    forget_unused(st);
+}
+
+/// Drops the IPC namespaces no live process is in.
+pub fn forget_unused(st: &mut super::KState) {
+    let live: std::collections::HashSet<NsId> = st
+        .procs
+        .values()
+        .filter(|p| p.exit.is_none())
+        .map(|p| p.ipc_ns)
+        .collect();
+    st.ipc.forget_unused(&live);
 }
 
 impl Ipc {
