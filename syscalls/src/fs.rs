@@ -1878,7 +1878,9 @@ fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if crate::abi::int(a[1]) & libc::FALLOC_FL_KEEP_SIZE == 0 {
         grows_within_limit(ctx, &f, a[2].saturating_add(a[3]))?;
     }
-    fallocate_file(&f, a)
+    let r = fallocate_file(&f, a)?;
+    sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &f);
+    Ok(r)
 }
 
 /// A regular file grown to `len` must stay within RLIMIT_FSIZE.

@@ -493,17 +493,9 @@ fn set(p: &Pcx<'_>, r: &Resolved, attr: SetAttr) -> KResult<u64> {
     let mut attr = check_owner(c, &st, attr)?;
     if attr.size.is_some() {
         p.w.c.check(&r.stat.unwrap_or_default(), MAY_WRITE)?;
-        // A truncate by a writer without CAP_FSETID drops set-user-ID
-        // (and executable set-group-ID), as a write does.
-        let sgid = libc::S_ISGID | libc::S_IXGRP;
-        let kill = (st.mode & libc::S_ISUID)
-            | if st.mode & sgid == sgid {
-                libc::S_ISGID
-            } else {
-                0
-            };
-        let fsetid = c.capable_wrt(sentry::kernel::creds::cap::FSETID, st.uid, st.gid);
-        if kill != 0 && !fsetid && st.mode & libc::S_IFMT == libc::S_IFREG && attr.mode.is_none() {
+        // A truncate drops set-ID bits as a write does.
+        let kill = sentry::fs::io::privs_to_drop(c, &st);
+        if kill != 0 && attr.mode.is_none() {
             attr.mode = Some(st.mode & 0o7777 & !kill);
         }
     }
@@ -551,11 +543,16 @@ fn check_owner(c: &sentry::kernel::Creds, st: &Stat, mut attr: SetAttr) -> KResu
             return Err(Errno::EPERM);
         }
     }
-    if (attr.mode.is_some() || attr.mtime.is_some())
-        && !owner
-        && !c.capable_wrt(cap::FOWNER, file_uid, file_gid)
-    {
-        return Err(Errno::EPERM);
+    let times = attr.mtime.is_some() || attr.atime.is_some();
+    if (attr.mode.is_some() || times) && !owner && !c.capable_wrt(cap::FOWNER, file_uid, file_gid) {
+        // Touching to now takes write permission instead (EACCES).
+        if attr.mode.is_none() && attr.touch {
+            if !sentry::fs::vfs::may(c, st, sentry::fs::vfs::MAY_WRITE) {
+                return Err(Errno::EACCES);
+            }
+        } else {
+            return Err(Errno::EPERM);
+        }
     }
     // chmod: set-group-ID only for a member of the file's group (or
     // with CAP_FSETID).
@@ -714,9 +711,16 @@ fn times_attr(ctx: &Ctx<'_, '_>, t: Option<[i64; 4]>) -> SetAttr {
         _ => Some((s, ns)),
     };
     match t {
+        Some(t) if t[1] == UTIME_NOW && t[3] == UTIME_NOW => SetAttr {
+            atime: Some(now),
+            mtime: Some(now),
+            touch: true,
+            ..Default::default()
+        },
         None => SetAttr {
             atime: Some(now),
             mtime: Some(now),
+            touch: true,
             ..Default::default()
         },
         Some(t) => SetAttr {

@@ -16,7 +16,9 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone",
         "xaaax",
-        Partial("of namespace flags only CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER and CLONE_NEWIPC"),
+        Partial(
+            "of namespace flags only CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER and CLONE_NEWIPC",
+        ),
         clone,
     );
     r(

@@ -84,6 +84,9 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         _ => set_own_pos(&inp, ipos, ip),
     }
     set_own_pos(&out, opos, op);
+    if n > 0 {
+        sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &out);
+    }
     Ok(n as u64)
 }
 
@@ -144,6 +147,9 @@ fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         len,
         flags & SPLICE_F_NONBLOCK != 0,
     )?;
+    if n > 0 {
+        sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &out);
+    }
     for (f, ptr, used, before, after) in [
         (&inp, a[1], iptr, ipos, ipos2),
         (&out, a[3], optr, opos, opos2),
@@ -260,7 +266,20 @@ fn copy_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if len == 0 {
         return Ok(0);
     }
+    // Only within one filesystem (Linux 5.19 on; callers fall back to
+    // reading and writing): two memory files (memfds) are one.
+    let same_fs = match (inp.place(), out.place()) {
+        (Some(a), Some(b)) => Arc::ptr_eq(&a.mount.fs, &b.mount.fs),
+        (None, None) => true,
+        _ => false,
+    };
+    if !same_fs {
+        return Err(Errno::EXDEV);
+    }
     let (n, ip, op) = transfer(ctx, &inp, ipos, &out, opos, len, false)?;
+    if n > 0 {
+        sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &out);
+    }
     for (f, ptr, given, before, after) in [
         (&inp, a[1], igiven, ipos, ip),
         (&out, a[3], ogiven, opos, op),

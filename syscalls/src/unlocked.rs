@@ -176,7 +176,12 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
             return Some(r);
         }
         libc::SYS_fallocate if !cx.k.vfs.inotify.active() => {
-            return Some(fs::fallocate_file(&file(cx, a[0])?, a))
+            let f = file(cx, a[0])?;
+            let r = fs::fallocate_file(&f, a);
+            if r.is_ok() {
+                sentry::fs::io::strip_privs(cx.creds, &f);
+            }
+            return Some(r);
         }
         libc::SYS_read => (Buf::One(a[1], a[2]), None, false),
         libc::SYS_write => (Buf::One(a[1], a[2]), None, true),
@@ -292,13 +297,15 @@ fn transfer(
     } else {
         f.ops.read_iov(&f, &iov, off)
     };
-    if write && matches!(r, Some(Ok(n)) if n > 0) {
-        sentry::fs::io::strip_privs(cx.creds, &f);
-    }
-    Some(match r {
+    let r = match r {
         Some(r) => r.map(|n| n as u64),
         None => bounce(cx, &f, &segs, off, write),
-    })
+    };
+    // A write takes set-ID bits away, however it went.
+    if write && matches!(r, Ok(n) if n > 0) {
+        sentry::fs::io::strip_privs(cx.creds, &f);
+    }
+    Some(r)
 }
 
 /// A call that walks paths, without the kernel lock: the tree lock keeps

@@ -2,7 +2,8 @@
  * (group execute needed for the latter), file capabilities with and
  * without the effective bit, a bounding set that takes one of them
  * (EPERM), malformed capabilities (EINVAL), no_new_privs, a nosuid
- * mount, a tracer without CAP_SYS_PTRACE and a set-user-ID script (its interpreter runs as the caller).
+ * mount, a tracer without CAP_SYS_PTRACE, an fs context shared with
+ * another process, and a set-user-ID script (its interpreter runs as the caller).
  * The program copies itself and re-runs the copy as "probe", which
  * prints its ids, AT_SECURE, capability sets, dumpability and parent
  * death signal. Run as root. */
@@ -67,7 +68,7 @@ static void fcaps(const char *path, unsigned magic, unsigned permitted)
 		printf("setxattr %s: %s\n", path, ename(errno));
 }
 
-enum { USER = 1, NNP = 2, NO_RAW_BOUND = 4, NOSUID_MNT = 8, TRACED = 16 };
+enum { USER = 1, NNP = 2, NO_RAW_BOUND = 4, NOSUID_MNT = 8, TRACED = 16, SHARED_FS = 32 };
 
 /* Runs `path` as a probe in a child set up by `how`. */
 static void run(const char *label, const char *path, int how)
@@ -109,6 +110,15 @@ static void run(const char *label, const char *path, int how)
 				_exit(0);
 			}
 			ptrace(PTRACE_TRACEME, 0, 0, 0);
+		}
+		/* Sharing its root and working directory with its parent,
+		 * another process (CLONE_FS). */
+		if (how & SHARED_FS) {
+			long t = syscall(SYS_clone, CLONE_FS | SIGCHLD, 0, 0, 0, 0);
+			if (t > 0) {
+				waitpid(t, NULL, 0);
+				_exit(0);
+			}
 		}
 		prctl(PR_SET_PDEATHSIG, SIGUSR1);
 		char *argv[] = {(char *)path, "probe", (char *)label, NULL};
@@ -158,6 +168,7 @@ int main(int argc, char **argv)
 	run("set-user-ID root, no_new_privs", suid, USER | NNP);
 	run("set-user-ID root, run by root", suid, 0);
 	run("set-user-ID root, traced by the user", suid, USER | TRACED);
+	run("set-user-ID root, fs shared with another process", suid, USER | SHARED_FS);
 	run("set-user-ID root on a nosuid mount", suid, USER | NOSUID_MNT);
 
 	path_of(sgid, "sgid");
@@ -175,6 +186,7 @@ int main(int argc, char **argv)
 	run("file capabilities, run by root", fc, 0);
 	run("file capabilities, no_new_privs", fc, USER | NNP);
 	run("file capabilities, traced by the user", fc, USER | TRACED);
+	run("file capabilities, fs shared with another process", fc, USER | SHARED_FS);
 	run("file capabilities beyond the bounding set", fc, USER | NO_RAW_BOUND);
 	path_of(fc_noeff, "fcaps_noeff");
 	copy(prog, fc_noeff, 0755, 0);
@@ -199,15 +211,15 @@ int main(int argc, char **argv)
 
 	/* A write, a truncate or a chown takes file capabilities away; a
 	 * chmod does not. The value reads back as written. */
-	const char *how[] = {"chmod", "write", "truncate", "chown"};
-	for (int i = 0; i < 4; i++) {
+	const char *how[] = {"chmod", "write", "truncate", "chown", "open O_TRUNC"};
+	for (int i = 0; i < 5; i++) {
 		char k[256];
 		path_of(k, "killpriv");
 		copy(prog, k, 0755, 0);
 		fcaps(k, VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, raw);
 		unsigned got[6] = {0};
 		ssize_t n = getxattr(k, "security.capability", got, sizeof got);
-		int fd = open(k, O_WRONLY);
+		int fd = open(k, O_WRONLY | (i == 4 ? O_TRUNC : 0));
 		if (i == 0)
 			fchmod(fd, 0711);
 		if (i == 1)

@@ -403,28 +403,36 @@ pub fn write(
     r
 }
 
-/// After a write by `creds`: a writer without CAP_FSETID over the file
-/// takes away its set-user-ID bit, and its set-group-ID bit when group
-/// execute is set (Linux's file_remove_privs). Root skips the stat.
-pub fn strip_privs(creds: &crate::kernel::Creds, f: &File) {
+/// The set-ID bits a write or truncate by `creds` takes from a file
+/// with `st`: set-user-ID, and set-group-ID when group execute is set or
+/// the writer is not in the file's group (Linux's should_remove_suid and
+/// setattr_should_drop_sgid); none for a writer with CAP_FSETID over the
+/// file, or for anything but a regular file.
+pub fn privs_to_drop(creds: &crate::kernel::Creds, st: &crate::fs::Stat) -> u32 {
     use crate::kernel::creds::cap;
-    if creds.capable(cap::FSETID) {
+    if st.mode & libc::S_IFMT != libc::S_IFREG {
+        return 0;
+    }
+    let in_group = st.gid == creds.fsgid || creds.groups.contains(&st.gid);
+    let sgid_goes = st.mode & libc::S_ISGID != 0 && (st.mode & libc::S_IXGRP != 0 || !in_group);
+    let kill = (st.mode & libc::S_ISUID) | if sgid_goes { libc::S_ISGID } else { 0 };
+    if kill == 0 || creds.capable_wrt(cap::FSETID, st.uid, st.gid) {
+        return 0;
+    }
+    kill
+}
+
+/// After a write by `creds`: the set-ID bits `privs_to_drop` names go
+/// (Linux's file_remove_privs). Root skips the stat.
+pub fn strip_privs(creds: &crate::kernel::Creds, f: &File) {
+    if creds.capable(crate::kernel::creds::cap::FSETID) {
         return;
     }
     let Ok(st) = f.ops.stat() else {
         return;
     };
-    if st.mode & libc::S_IFMT != libc::S_IFREG {
-        return;
-    }
-    let sgid = libc::S_ISGID | libc::S_IXGRP;
-    let kill = (st.mode & libc::S_ISUID)
-        | if st.mode & sgid == sgid {
-            libc::S_ISGID
-        } else {
-            0
-        };
-    if kill == 0 || creds.capable_wrt(cap::FSETID, st.uid, st.gid) {
+    let kill = privs_to_drop(creds, &st);
+    if kill == 0 {
         return;
     }
     let attr = super::vfs::SetAttr {

@@ -727,6 +727,7 @@ impl Filesystem for TmpFs {
                 v.resize(0)?;
             }
             n.settle();
+            n.kill_fcaps();
             let t = now();
             n.mtime = t;
             n.ctime = t;

@@ -270,6 +270,10 @@ pub struct SetAttr {
     /// A chown(2) family call (set-user-ID bits drop even when neither
     /// id changes).
     pub chown: bool,
+    /// Times set to now by a call given no times (or UTIME_NOW for
+    /// both): write permission is enough, where explicit times need the
+    /// owner (Linux's ATTR_TOUCH).
+    pub touch: bool,
 }
 
 #[derive(Clone)]
@@ -1222,6 +1226,12 @@ impl Vfs {
         f.watch_with(&self.inotify);
         if let Some(h) = hold {
             f.hold_write(h);
+        }
+        // A truncating open takes set-ID bits away as a write does.
+        if flags & libc::O_TRUNC != 0 && r.stat.is_some() {
+            if let Some(creds) = c.creds() {
+                super::io::strip_privs(creds, &f);
+            }
         }
         Ok(f)
     }

@@ -181,9 +181,9 @@ pub fn do_execveat(
 }
 
 /// What may keep exec from raising the caller's privileges: its
-/// no_new_privs, and a tracer without CAP_SYS_PTRACE over its namespace
+/// no_new_privs, a tracer without CAP_SYS_PTRACE over its namespace
 /// (the tracer's present credentials, where Linux keeps those it
-/// attached with).
+/// attached with), and an fs context another process shares.
 fn guard(ctx: &Ctx<'_, '_>, creds: &Creds) -> Guard {
     let tracer = ctx.task_ref().ptrace.as_ref().map(|t| t.tracer);
     let untrusted_tracer = tracer.is_some_and(|t| {
@@ -192,9 +192,18 @@ fn guard(ctx: &Ctx<'_, '_>, creds: &Creds) -> Guard {
                 .capable_in(&creds.userns, super::creds::cap::SYS_PTRACE)
         })
     });
+    // The fs context shared with a task of another process (threads of
+    // this one go at exec).
+    let (fs, tgid) = (&ctx.task_ref().fs, ctx.tgid());
+    let shared_fs = ctx
+        .st
+        .tasks
+        .values()
+        .any(|t| t.tgid != tgid && Arc::ptr_eq(&t.fs, fs));
     Guard {
         no_new_privs: ctx.proc_ref().no_new_privs,
         untrusted_tracer,
+        shared_fs,
     }
 }
 

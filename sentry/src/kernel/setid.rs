@@ -94,6 +94,10 @@ impl FileCaps {
         const SETFCAP: u32 = 31;
         let parsed = FileCaps::parse(v)?;
         let magic = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+        // No flag but the effective bit.
+        if magic & !(REVISION_MASK | FLAGS_EFFECTIVE) != 0 {
+            return Err(Errno::EINVAL);
+        }
         let nsroot = match magic & REVISION_MASK {
             REVISION_2 if creds.capable(SETFCAP) => return Ok(v.to_vec()),
             REVISION_2 => 0,
@@ -142,12 +146,14 @@ impl FileCaps {
 }
 
 /// Why exec may not raise privileges as the file asks (Linux's
-/// bprm->unsafe): no_new_privs, or a tracer without CAP_SYS_PTRACE over
-/// the process's namespace.
+/// bprm->unsafe): no_new_privs, a tracer without CAP_SYS_PTRACE over
+/// the process's namespace, or a root, working directory and umask
+/// shared with another process (CLONE_FS), which could steer it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Guard {
     pub no_new_privs: bool,
     pub untrusted_tracer: bool,
+    pub shared_fs: bool,
 }
 
 /// The credentials exec makes, and whether it is a secure exec (AT_SECURE:
@@ -215,7 +221,7 @@ impl Creds {
             let Some(g) = guard else {
                 return Err(Errno::NEEDLOCK);
             };
-            if g.no_new_privs || g.untrusted_tracer {
+            if g.no_new_privs || g.untrusted_tracer || g.shared_fs {
                 // No more than it had, and its own ids unless it could
                 // have set them itself.
                 if !old.ns_capable(cap::SETUID) || g.no_new_privs {
@@ -371,12 +377,24 @@ mod tests {
         // No new privileges: the ids and sets stay.
         let nnp = Some(Guard {
             no_new_privs: true,
-            untrusted_tracer: false,
+            ..Guard::default()
         });
         let e = user().execed(&f, nnp).unwrap();
         assert_eq!((e.creds.euid, e.creds.caps.permitted), (1000, 0));
         // Not yet known: the locked path decides.
         assert_eq!(user().execed(&f, None), Err(Errno::NEEDLOCK));
+    }
+
+    #[test]
+    fn a_shared_fs_context_keeps_the_old_privileges() {
+        let g = Some(Guard {
+            shared_fs: true,
+            ..Guard::default()
+        });
+        let e = user()
+            .execed(&ExecFile::of(0o4755, 0, 0, false), g)
+            .unwrap();
+        assert_eq!((e.creds.euid, e.creds.caps.permitted), (1000, 0));
     }
 
     #[test]
@@ -396,8 +414,8 @@ mod tests {
     fn an_untrusted_tracer_keeps_the_old_privileges() {
         let f = ExecFile::of(0o4755, 0, 0, false);
         let g = Some(Guard {
-            no_new_privs: false,
             untrusted_tracer: true,
+            ..Guard::default()
         });
         let e = user().execed(&f, g).unwrap();
         assert_eq!((e.creds.euid, e.creds.caps.permitted), (1000, 0));
