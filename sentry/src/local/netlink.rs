@@ -134,14 +134,14 @@ impl NetlinkSocket {
 const DUMP_CHUNK: usize = 32 << 10;
 
 /// `out`'s messages in runs of at most `max` bytes (a message longer than
-/// that alone).
-fn chunks(out: &[u8], max: usize) -> Vec<&[u8]> {
+/// that alone), ending one at each of `breaks` too.
+fn chunks<'a>(out: &'a [u8], max: usize, breaks: &[usize]) -> Vec<&'a [u8]> {
     let mut v = Vec::new();
     let (mut start, mut at) = (0, 0);
     while at + 4 <= out.len() {
         let len = u32::from_ne_bytes(out[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
         let next = (at + len.max(HDR)).next_multiple_of(4).min(out.len());
-        if next - start > max && at > start {
+        if at > start && (next - start > max || breaks.contains(&at)) {
             v.push(&out[start..at]);
             start = at;
         }
@@ -184,7 +184,7 @@ fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, port: u32, body: 
 
 /// The payload of the first attribute of `kind` in `attrs` (bounded:
 /// each length is checked against what is left).
-fn attr_of(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
+pub(super) fn attr_of(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
     while attrs.len() >= 4 {
         let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
         let ty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
@@ -511,8 +511,12 @@ impl NetlinkSocket {
     fn answer(&self, data: &[u8], port: u32, uid: u32) -> KResult<()> {
         let ifaces = iface::list(&self.names);
         let mut out = Vec::new();
+        // Where a datagram must end: a dump's NLMSG_DONE comes alone
+        // after its entries, as Linux's dumps send it.
+        let mut breaks = Vec::new();
         let mut off = 0;
         while off + HDR <= data.len() {
+            let started = out.len();
             let h = &data[off..off + HDR];
             let len = u32::from_ne_bytes(h[..4].try_into().unwrap()) as usize;
             if len < HDR || off + len > data.len() {
@@ -615,6 +619,9 @@ impl NetlinkSocket {
                 }
             }
             if dump && err == 0 {
+                if out.len() > started {
+                    breaks.push(out.len());
+                }
                 message(
                     &mut out,
                     NLMSG_DONE,
@@ -638,7 +645,7 @@ impl NetlinkSocket {
         // them one at a time). Past the first, they are queued whatever
         // the queue holds: the dump is bounded by what it lists.
         let mut first = true;
-        for chunk in chunks(&out, DUMP_CHUNK) {
+        for chunk in chunks(&out, DUMP_CHUNK, &breaks) {
             let limit = if first { 212_992 } else { usize::MAX };
             first = false;
             match self.rx.send_packet(
@@ -844,7 +851,12 @@ mod tests {
     /// Answers one request and splits the reply into its messages.
     fn ask(s: &NetlinkSocket, kind: u16, flags: u16, body: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
         s.answer(&request(kind, flags, body), 1, 0).unwrap();
-        split(&s.rx.recv_packet(1 << 16, false).unwrap().data)
+        // Every datagram the answer took.
+        let mut msgs = Vec::new();
+        while let Ok(r) = s.rx.recv_packet(1 << 16, false) {
+            msgs.extend(split(&r.data));
+        }
+        msgs
     }
 
     fn request(kind: u16, flags: u16, body: &[u8]) -> Vec<u8> {
@@ -859,13 +871,15 @@ mod tests {
         for i in 0..100u32 {
             message(&mut out, RTM_NEWLINK, NLM_F_MULTI, i, 1, &[0u8; 1000]);
         }
-        let c = chunks(&out, DUMP_CHUNK);
+        let c = chunks(&out, DUMP_CHUNK, &[]);
         assert_eq!(c.len(), 4);
         assert!(c
             .iter()
             .all(|d| d.len() <= DUMP_CHUNK && split(d).len() * 1016 == d.len()));
         assert_eq!(c.iter().map(|d| d.len()).sum::<usize>(), out.len());
-        assert_eq!(chunks(&out[..1016], DUMP_CHUNK).len(), 1);
+        assert_eq!(chunks(&out[..1016], DUMP_CHUNK, &[]).len(), 1);
+        // A break ends a datagram where it says.
+        assert_eq!(chunks(&out[..3048], DUMP_CHUNK, &[2032]).len(), 2);
     }
 
     #[test]
@@ -918,7 +932,10 @@ mod tests {
         )
         .unwrap();
         let r = s.rx.recv_packet(1 << 16, false).unwrap();
-        let msgs = split(&r.data);
+        let mut msgs = split(&r.data);
+        // The end of the dump comes in a datagram of its own.
+        assert_eq!(msgs.len(), 1);
+        msgs.extend(split(&s.rx.recv_packet(1 << 16, false).unwrap().data));
         assert_eq!(msgs.len(), 2);
         assert_eq!((msgs[0].0, msgs[0].1), (RTM_NEWLINK, NLM_F_MULTI));
         assert_eq!(

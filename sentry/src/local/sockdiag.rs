@@ -19,6 +19,8 @@ const AF_MAX: i32 = 46;
 const ESTABLISHED: u8 = 1;
 const CLOSE: u8 = 7;
 const LISTEN: u8 = 10;
+/// A request's attribute naming its protocol.
+const INET_DIAG_REQ_PROTOCOL: u16 = 3;
 /// inet_diag extensions (their bit is 1 << (n - 1) in the request's ext).
 const INET_DIAG_INFO: u16 = 2;
 const INET_DIAG_CONG: u16 = 4;
@@ -86,7 +88,12 @@ fn sat(n: usize) -> u32 {
 /// matching socket as struct inet_diag_msg with the extensions asked for.
 fn inet(names: &Names, req: &[u8]) -> Vec<Vec<u8>> {
     let family = i32::from(req[0]);
-    let protocol = i32::from(req[1]);
+    // A protocol past a byte (MPTCP's 262) comes as an attribute.
+    let protocol = super::netlink::attr_of(&req[56..], INET_DIAG_REQ_PROTOCOL)
+        .and_then(|v| v.get(..4))
+        .map_or(i32::from(req[1]), |v| {
+            u32::from_ne_bytes(v.try_into().unwrap_or([0; 4])).cast_signed()
+        });
     let ext = req[2];
     let states = word(req, 4);
     let (kind, lite) = match protocol {
