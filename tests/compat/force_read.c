@@ -1,12 +1,14 @@
 /* Debugger reads ignore protections as Linux's FOLL_FORCE does:
  * /proc/PID/mem and PTRACE_PEEKDATA read PROT_NONE memory (zeros where
  * it was never touched, the old data where it was), a POKE into it
- * reads back, and process_vm_readv (no force) is still EFAULT. */
+ * reads back, the vDSO takes a POKE (a copy of its own) while [vvar] is
+ * out of reach, and process_vm_readv (no force) is still EFAULT. */
 #include "common.h"
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/auxv.h>
 #include <sys/wait.h>
 
 #define PG 4096
@@ -67,6 +69,26 @@ int main(void)
 	errno = 0;
 	w = ptrace(PTRACE_PEEKDATA, c, (void *)8, 0);
 	printf("peek unmapped: %ld %s\n", w, ename(errno));
+	/* The vDSO takes a breakpoint (here the word it had), the parameter
+	 * page is out of reach. */
+	unsigned long vdso = getauxval(AT_SYSINFO_EHDR) + 0x100;
+	errno = 0;
+	w = ptrace(PTRACE_PEEKDATA, c, vdso, 0);
+	int peeked = errno == 0;
+	printf("vdso peek: %d, poke back: %ld\n", peeked, ptrace(PTRACE_POKEDATA, c, vdso, w));
+	errno = 0;
+	printf("vdso reads back the same: %d\n", ptrace(PTRACE_PEEKDATA, c, vdso, 0) == w && !errno);
+	unsigned long vvar = 0;
+	FILE *m = fopen("/proc/self/maps", "r");
+	char line[512];
+	while (m && fgets(line, sizeof line, m))
+		if (strstr(line, "[vvar]"))
+			vvar = strtoul(line, NULL, 16);
+	if (m)
+		fclose(m);
+	errno = 0;
+	ptrace(PTRACE_PEEKDATA, c, vvar, 0);
+	printf("vvar peek: %s\n", ename(errno));
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/mem", c);
 	int cf = open(path, O_RDONLY);

@@ -74,7 +74,9 @@ impl Mm {
             let ok = match acc {
                 Acc::Write => v.prot & libc::PROT_WRITE != 0,
                 Acc::Read => v.prot & (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0,
-                Acc::Force => true,
+                // The parameter page is no memory a debugger reaches
+                // (Linux's vvar is VM_PFNMAP).
+                Acc::Force => !matches!(v.name, super::VmaName::Vvar),
             };
             if !ok {
                 return Err(Errno::EFAULT);
@@ -270,7 +272,10 @@ impl Mm {
         let last = addr.saturating_add(buf.len().saturating_sub(1) as u64);
         for a in [addr, last] {
             let v = self.vma_at(a).ok_or(Errno::EIO)?;
-            if v.shared && v.prot & libc::PROT_WRITE == 0 {
+            // The vDSO is the one shared read-only mapping a debugger
+            // may write (a breakpoint): into a copy of this space's own.
+            let vdso = matches!(v.name, super::VmaName::Vdso);
+            if v.shared && v.prot & libc::PROT_WRITE == 0 && !vdso {
                 return Err(Errno::EIO);
             }
         }

@@ -1620,16 +1620,18 @@ impl Mm {
         let end = page_down(addr.saturating_add(len as u64).saturating_add(PAGE - 1));
         let _pinned = self.io_pin.read_recursive();
         let mut st = self.state.lock();
-        let views = st.overlapping(start, end).any(|(_, v)| {
-            v.end > start && !v.shared && !matches!(v.backing, Backing::Private { .. })
-        });
+        // The vDSO, shared by every process, becomes this one's own too.
+        let own = |v: &Vma| !v.shared || matches!(v.name, VmaName::Vdso);
+        let views = st
+            .overlapping(start, end)
+            .any(|(_, v)| v.end > start && own(v) && !matches!(v.backing, Backing::Private { .. }));
         if !views {
             return Ok(());
         }
         Self::split_at(&mut st, start);
         Self::split_at(&mut st, end);
         for (_, v) in st.vmas.range_mut(start..end) {
-            if v.shared {
+            if !own(v) {
                 continue;
             }
             let len = v.end - v.start;
@@ -1652,6 +1654,7 @@ impl Mm {
                 }
             };
             v.backing = Backing::Private { off: noff };
+            v.shared = false;
             self.space.map(v.start, len, v.prot, noff);
         }
         Self::merge_at(&mut st, start);
