@@ -64,6 +64,10 @@ impl Default for ProcFs {
 
 enum Node {
     Dir(Vec<(Vec<u8>, u8)>),
+    /// /proc/PID/fd or fdinfo: the fd table, listed only when read (a
+    /// walk through it to one fd must not list thousands), and the
+    /// entries' type.
+    FdDir(Arc<parking_lot::Mutex<super::file::FdTable>>, u8),
     File(Vec<u8>),
     Link(Vec<u8>),
     /// /proc/PID/mem: the address space, and whether the caller may open
@@ -605,14 +609,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             } else {
                 libc::DT_REG
             };
-            Ok(Node::Dir(
-                t.files
-                    .lock()
-                    .fds
-                    .keys()
-                    .map(|f| (f.to_string().into_bytes(), kind))
-                    .collect(),
-            ))
+            Ok(Node::FdDir(t.files.clone(), kind))
         }
         [b"fd", n] => {
             let fd = std::str::from_utf8(n)
@@ -1650,7 +1647,7 @@ fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
 impl ProcFs {
     fn lookup_node(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
         Ok(match node(c, rel)? {
-            Node::Dir(_) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
+            Node::Dir(_) | Node::FdDir(..) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
             Node::Mem(..) => stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             Node::IdMap(_, _, _, (uid, gid)) => Stat {
@@ -1773,7 +1770,7 @@ impl ProcFs {
     ) -> KResult<Box<dyn FileOps>> {
         let ino = ino_of(rel);
         match node(c, rel)? {
-            Node::Dir(_) => Ok(Box::new(ProcDir {
+            Node::Dir(_) | Node::FdDir(..) => Ok(Box::new(ProcDir {
                 rel: rel.to_vec(),
                 stat: stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             })),
@@ -2127,17 +2124,24 @@ impl FileOps for ProcDir {
         Ok(self.stat)
     }
     fn readdir_for(&self, c: &Caller) -> KResult<Vec<DirEntry>> {
-        match node(c, &self.rel)? {
-            Node::Dir(entries) => Ok(entries
-                .into_iter()
-                .map(|(name, kind)| DirEntry {
-                    ino: ino_of(&[self.rel.as_slice(), b"/", &name].concat()),
-                    kind,
-                    name,
-                })
-                .collect()),
-            _ => Err(Errno::ENOTDIR),
-        }
+        let entries = match node(c, &self.rel)? {
+            Node::Dir(entries) => entries,
+            Node::FdDir(files, kind) => files
+                .lock()
+                .fds
+                .keys()
+                .map(|f| (f.to_string().into_bytes(), kind))
+                .collect(),
+            _ => return Err(Errno::ENOTDIR),
+        };
+        Ok(entries
+            .into_iter()
+            .map(|(name, kind)| DirEntry {
+                ino: ino_of(&[self.rel.as_slice(), b"/", &name].concat()),
+                kind,
+                name,
+            })
+            .collect())
     }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
         super::synth::seek_in(f, off, whence, 0)
