@@ -15,6 +15,8 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,19 @@ static inline long read_text(const char *path, char *buf, size_t n)
 		close(fd);
 	errno = e;
 	return r;
+}
+
+/* Mounts a tmpfs of its own (options `opts`) on `dir`, in a mount
+ * namespace of the caller's own, so that the host's /tmp (its nosuid,
+ * its contents) does not count. Root only; prints why on failure. */
+static inline int private_tmpfs(const char *dir, const char *opts)
+{
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("t", dir, "tmpfs", 0, opts)) {
+		printf("tmpfs: %s\n", ename(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static inline int compat_done(void)

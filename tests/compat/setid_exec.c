@@ -148,12 +148,9 @@ int main(int argc, char **argv)
 	}
 	if (!mkdtemp(dir))
 		return 1;
-	/* A tmpfs of its own: the host's /tmp may be nosuid. */
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    mount("t", dir, "tmpfs", 0, "mode=0755")) {
-		printf("tmpfs: %s\n", ename(errno));
+	/* The host's /tmp may be nosuid. */
+	if (private_tmpfs(dir, "mode=0755"))
 		return 1;
-	}
 	path_of(prog, "prog");
 	if (copy("/proc/self/exe", prog, 0755, 0))
 		return 1;

@@ -78,11 +78,8 @@ int main(void)
 	}
 	if (!mkdtemp(dir))
 		return 1;
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    mount("t", dir, "tmpfs", 0, "mode=0777")) {
-		printf("tmpfs: %s\n", ename(errno));
+	if (private_tmpfs(dir, "mode=0777"))
 		return 1;
-	}
 	const char *hows[] = {"write", "pwrite", "O_TRUNC", "ftruncate", "fallocate", "sendfile",
 			      "copy_file_range"};
 	mode_t modes[] = {04777, 06777, 02777, 02767, 04767};
