@@ -58,12 +58,7 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             v.push(Ns::Uts(t.uts_ns.clone()));
         }
         if nstype & libc::CLONE_NEWIPC != 0 {
-            let owner = ctx
-                .st
-                .ipc
-                .owner(pr.ipc_ns)
-                .unwrap_or_else(sentry::kernel::userns::init);
-            v.push(Ns::Ipc(pr.ipc_ns, owner));
+            v.push(Ns::Ipc(ctx.st.ipc.reference(pr.ipc_ns)));
         }
         for k in [
             libc::CLONE_NEWNET,
@@ -123,8 +118,9 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     return Err(Errno::EPERM);
                 }
             }
-            Ns::Ipc(_, owner) => {
-                if !creds.capable_in(owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN) {
+            Ns::Ipc(r) => {
+                if !creds.capable_in(&r.owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN)
+                {
                     return Err(Errno::EPERM);
                 }
             }
@@ -148,9 +144,9 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 fs.cwd = root;
             }
             Ns::Uts(u) => ctx.task().uts_ns = u,
-            Ns::Ipc(id, _) => {
+            Ns::Ipc(r) => {
                 let tgid = ctx.tgid();
-                sentry::kernel::ipc::enter(&mut ctx.st, tgid, id);
+                sentry::kernel::ipc::enter(&mut ctx.st, tgid, r.id);
             }
             Ns::User(_) | Ns::Only(_) => {}
         }

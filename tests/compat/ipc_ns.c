@@ -2,7 +2,8 @@
  * System V objects or POSIX message queues it saw, and makes its own
  * with the same keys; /proc/sysvipc and /proc/self/ns/ipc follow it; its
  * SEM_UNDO adjustments are applied as it leaves; the namespace's objects
- * go with its last process; setns joins another's; clone refuses
+ * go with its last process and open namespace file; setns joins
+ * another's; clone refuses
  * CLONE_NEWIPC with CLONE_SYSVSEM; a user without CAP_SYS_ADMIN is
  * refused. Run as root. */
 #include "common.h"
@@ -109,6 +110,19 @@ int main(void)
 	waitpid(j, NULL, 0);
 	write(q[1], "x", 1);
 	waitpid(c, NULL, 0);
+	/* Its last process gone, the open file still keeps the namespace
+	 * and what is in it. */
+	fflush(stdout);
+	j = fork();
+	if (j == 0) {
+		int r = setns(nsfd, CLONE_NEWIPC);
+		printf("setns after its last process: %s, child's key %s\n", r ? ename(errno) : "ok",
+		       shmget(KEY2, 0, 0) < 0 ? ename(errno) : "found");
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(j, NULL, 0);
+	close(nsfd);
 
 	/* A user without CAP_SYS_ADMIN; CLONE_SYSVSEM with CLONE_NEWIPC. */
 	fflush(stdout);

@@ -18,8 +18,8 @@ pub enum Ns {
     Mnt(Arc<super::vfs::MountNs>),
     Uts(Arc<crate::kernel::uts::UtsNs>),
     User(Arc<UserNs>),
-    /// An IPC namespace, and the user namespace that owns it.
-    Ipc(crate::kernel::ipc::NsId, Arc<UserNs>),
+    /// An IPC namespace (held open while this is).
+    Ipc(crate::kernel::ipc::NsRef),
     /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
     Only(i32),
 }
@@ -42,7 +42,7 @@ impl Ns {
             Ns::Mnt(m) => m.owner.clone(),
             Ns::Uts(u) => u.owner.clone(),
             Ns::User(u) => u.parent.clone().unwrap_or_else(crate::kernel::userns::init),
-            Ns::Ipc(_, owner) => owner.clone(),
+            Ns::Ipc(r) => r.owner.clone(),
             Ns::Only(_) => crate::kernel::userns::init(),
         }
     }

@@ -455,10 +455,7 @@ fn ns_file(
                 } else {
                     4026533000 + (id & 0xffff)
                 },
-                ns: Ns::Ipc(
-                    id,
-                    st.ipc.owner(id).unwrap_or_else(crate::kernel::userns::init),
-                ),
+                ns: Ns::Ipc(st.ipc.reference(id)),
             }
         }
         _ => NsFile {

@@ -296,6 +296,18 @@ struct Other {
     ipc: Ipc,
     owner: std::sync::Arc<super::userns::UserNs>,
     mqueue: std::sync::Arc<crate::fs::mqueue::MqueueFs>,
+    /// Held by every open /proc/PID/ns/ipc file of it: an open one keeps
+    /// the namespace (and its objects) for a later setns, as Linux's.
+    pin: std::sync::Arc<()>,
+}
+
+/// An IPC namespace as an nsfs file names it: its id, owner, and a pin
+/// that keeps it while the file is open.
+#[derive(Clone)]
+pub struct NsRef {
+    pub id: NsId,
+    pub owner: std::sync::Arc<super::userns::UserNs>,
+    _pin: Option<std::sync::Arc<()>>,
 }
 
 impl Spaces {
@@ -325,14 +337,26 @@ impl Spaces {
             ipc: Ipc::default(),
             owner,
             mqueue: std::sync::Arc::new(mqueue.sibling()),
+            pin: std::sync::Arc::new(()),
         };
         self.others.insert(self.next, o);
         self.next
     }
 
-    /// The user namespace that owns `ns` (None: the first, the sandbox's).
-    pub fn owner(&self, ns: NsId) -> Option<std::sync::Arc<super::userns::UserNs>> {
-        self.others.get(&ns).map(|o| o.owner.clone())
+    /// `ns` as an nsfs file holds it (pinned while the file is open).
+    pub fn reference(&self, ns: NsId) -> NsRef {
+        match self.others.get(&ns) {
+            Some(o) => NsRef {
+                id: ns,
+                owner: o.owner.clone(),
+                _pin: Some(o.pin.clone()),
+            },
+            None => NsRef {
+                id: 0,
+                owner: super::userns::init(),
+                _pin: None,
+            },
+        }
     }
 
     /// `ns`'s POSIX message queues (`first`: the first namespace's).
@@ -346,9 +370,11 @@ impl Spaces {
             .map_or_else(|| first.clone(), |o| o.mqueue.clone())
     }
 
-    /// Drops the namespaces no process is in any more.
+    /// Drops the namespaces no process is in any more and no open nsfs
+    /// file pins.
     pub fn forget_unused(&mut self, in_use: &std::collections::HashSet<NsId>) {
-        self.others.retain(|id, _| in_use.contains(id));
+        self.others
+            .retain(|id, o| in_use.contains(id) || std::sync::Arc::strong_count(&o.pin) > 1);
     }
 }
 
