@@ -2,8 +2,9 @@
  * listener (with a connection waiting), connected pair, UDP socket,
  * IPv6 listener and unix listener/pair are found by inode with their
  * state, queues (a listener's are its waiting connections and backlog),
- * owner, ports, v6-only flag and peer; a family with no handler is
- * ENOENT, a short request EINVAL. Also: binding a v6 socket to one v6
+ * owner, ports, v6-only flag and peer; a family past AF_MAX or a short
+ * request is EINVAL, a protocol with no handler ends its dump with
+ * ENOENT. Also: binding a v6 socket to one v6
  * address makes it v6-only. */
 #include "common.h"
 #include <arpa/inet.h>
@@ -56,8 +57,10 @@ static int ask(void *req, size_t len, void (*one)(struct nlmsghdr *, void *), vo
 			break;
 		for (struct nlmsghdr *m = (struct nlmsghdr *)in; NLMSG_OK(m, n); m = NLMSG_NEXT(m, n)) {
 			if (m->nlmsg_type == NLMSG_DONE) {
+				/* A dump that ran into an error says so here. */
+				int done = *(int *)NLMSG_DATA(m);
 				close(s);
-				return 0;
+				return done;
 			}
 			if (m->nlmsg_type == NLMSG_ERROR) {
 				close(s);
@@ -215,6 +218,8 @@ int main(void)
 	printf("unix dump: %d\n", ask(&ur, sizeof ur, unix_one, uw));
 	report(uw);
 
+	struct inet_diag_req_v2 proto = {.sdiag_family = AF_INET, .sdiag_protocol = 200};
+	printf("protocol 200: %s\n", ename(-ask(&proto, sizeof proto, inet_one, NULL)));
 	unsigned char bad[56] = {99};
 	printf("family 99: %s\n", ename(-ask(bad, sizeof bad, inet_one, NULL)));
 	unsigned char shortreq[8] = {AF_INET, IPPROTO_TCP};

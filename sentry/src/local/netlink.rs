@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
+/// Types below it are netlink's own control messages.
+const NLMSG_MIN_TYPE: u16 = 16;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
@@ -73,6 +75,8 @@ const _: () = assert!(
 const SOCKADDR_NL: usize = 12;
 /// SOL_NETLINK.
 const SOL_NETLINK: i32 = 270;
+/// NETLINK_CAP_ACK: errors carry the request's header alone.
+const NETLINK_CAP_ACK: i32 = 10;
 
 struct State {
     /// The port id bound (getsockname's nl_pid).
@@ -529,14 +533,19 @@ impl NetlinkSocket {
             let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
             let multi = if dump { NLM_F_MULTI } else { 0 };
             let mut err = 0i32;
-            if flags & NLM_F_REQUEST == 0 {
-                // Not a request: ignored, as Linux does.
-            } else {
+            // Not a request, or a control message (NOOP, DONE, ...):
+            // nothing to do but an ack when asked, as Linux's.
+            let handled = flags & NLM_F_REQUEST != 0 && kind >= NLMSG_MIN_TYPE;
+            // What the dump's NLMSG_DONE carries (an errno for a dump that
+            // ran into one, as an inet_diag protocol with no handler).
+            let mut done_err = 0i32;
+            if handled {
                 match kind {
                     _ if self.protocol == libc::NETLINK_SOCK_DIAG => match kind {
                         SOCK_DIAG_BY_FAMILY if dump => {
                             match super::sockdiag::dump(&self.names, body) {
-                                Ok(v) => {
+                                Ok((v, end)) => {
+                                    done_err = end;
                                     for b in v {
                                         message(
                                             &mut out,
@@ -618,7 +627,7 @@ impl NetlinkSocket {
                     _ => err = -libc::EOPNOTSUPP,
                 }
             }
-            if dump && err == 0 {
+            if dump && err == 0 && handled {
                 if out.len() > started {
                     breaks.push(out.len());
                 }
@@ -628,11 +637,21 @@ impl NetlinkSocket {
                     NLM_F_MULTI,
                     seq,
                     port,
-                    &0i32.to_ne_bytes(),
+                    &done_err.to_ne_bytes(),
                 );
             } else if err != 0 || flags & NLM_F_ACK != 0 {
+                // An error carries the whole request back, unless the
+                // socket asked for headers alone (NETLINK_CAP_ACK).
+                let cap_ack = self.st.lock().netlink_opts.get(&NETLINK_CAP_ACK) == Some(&1);
+                let back = if err != 0 && !cap_ack {
+                    &data[off..off + len]
+                } else {
+                    h
+                };
                 let mut b = err.to_ne_bytes().to_vec();
-                b.extend_from_slice(h);
+                b.extend_from_slice(back);
+                // The request as it was, padded to netlink's alignment.
+                b.resize(4 + back.len().next_multiple_of(4), 0);
                 message(&mut out, NLMSG_ERROR, 0, seq, port, &b);
             }
             off += len.next_multiple_of(4);
@@ -863,6 +882,22 @@ mod tests {
         let mut v = Vec::new();
         message(&mut v, kind, flags, 7, 0, body);
         v
+    }
+
+    #[test]
+    fn control_messages_and_non_requests_get_an_ack_alone() {
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
+        // NLMSG_NOOP with an ack asked: acked with 0.
+        let m = ask(&s, 1, NLM_F_REQUEST | NLM_F_ACK, &[]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].0, i32::from_ne_bytes(m[0].2[..4].try_into().unwrap())),
+            (NLMSG_ERROR, 0)
+        );
+        // A dump that is no request: nothing at all.
+        s.answer(&request(RTM_GETLINK, NLM_F_DUMP, &[0; 16]), 1, 0)
+            .unwrap();
+        assert!(s.rx.recv_packet(1 << 16, false).is_err());
     }
 
     #[test]

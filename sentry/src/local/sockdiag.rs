@@ -44,10 +44,14 @@ const UNIX_DIAG_UID: u16 = 8;
 /// The bodies answering a dump request `body` (its family first), or a
 /// negative errno: EINVAL for a short request, ENOENT for a family
 /// sock_diag has no handler for.
-pub fn dump(names: &Names, body: &[u8]) -> Result<Vec<Vec<u8>>, i32> {
+/// The dump's entries, and what its NLMSG_DONE carries: ENOENT for an
+/// inet protocol with no handler, as Linux's.
+pub fn dump(names: &Names, body: &[u8]) -> Result<(Vec<Vec<u8>>, i32), i32> {
     match body.first().map(|&f| i32::from(f)) {
         Some(libc::AF_INET | libc::AF_INET6) if body.len() >= 56 => Ok(inet(names, body)),
-        Some(libc::AF_UNIX) if body.len() >= 24 => Ok(unix(names, body)),
+        Some(libc::AF_UNIX) if body.len() >= 24 => Ok((unix(names, body), 0)),
+        // The sandbox has no packet sockets of its own.
+        Some(libc::AF_PACKET) => Ok((Vec::new(), 0)),
         Some(libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX) | None => Err(-libc::EINVAL),
         Some(f) if f >= AF_MAX => Err(-libc::EINVAL),
         Some(_) => Err(-libc::ENOENT),
@@ -86,7 +90,7 @@ fn sat(n: usize) -> u32 {
 
 /// struct inet_diag_req_v2: family, protocol, ext, states; then each
 /// matching socket as struct inet_diag_msg with the extensions asked for.
-fn inet(names: &Names, req: &[u8]) -> Vec<Vec<u8>> {
+fn inet(names: &Names, req: &[u8]) -> (Vec<Vec<u8>>, i32) {
     let family = i32::from(req[0]);
     // A protocol past a byte (MPTCP's 262) comes as an attribute.
     let protocol = super::netlink::attr_of(&req[56..], INET_DIAG_REQ_PROTOCOL)
@@ -100,7 +104,7 @@ fn inet(names: &Names, req: &[u8]) -> Vec<Vec<u8>> {
         libc::IPPROTO_TCP => (libc::SOCK_STREAM, false),
         libc::IPPROTO_UDP => (libc::SOCK_DGRAM, false),
         libc::IPPROTO_UDPLITE => (libc::SOCK_DGRAM, true),
-        _ => return Vec::new(),
+        _ => return (Vec::new(), -libc::ENOENT),
     };
     let mut out = Vec::new();
     for s in names.live() {
@@ -151,7 +155,7 @@ fn inet(names: &Names, req: &[u8]) -> Vec<Vec<u8>> {
         }
         out.push(b);
     }
-    out
+    (out, 0)
 }
 
 /// An address as inet_diag_sockid holds it: IPv4 in the first word.
