@@ -1878,9 +1878,7 @@ fn fallocate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if crate::abi::int(a[1]) & libc::FALLOC_FL_KEEP_SIZE == 0 {
         grows_within_limit(ctx, &f, a[2].saturating_add(a[3]))?;
     }
-    let r = fallocate_file(&f, a)?;
-    sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &f);
-    Ok(r)
+    fallocate_file(&ctx.proc_ref().creds, &f, a)
 }
 
 /// A regular file grown to `len` must stay within RLIMIT_FSIZE.
@@ -1893,9 +1891,14 @@ pub(crate) fn grows_within_limit(ctx: &mut Ctx<'_, '_>, f: &File, len: u64) -> K
     }
 }
 
-/// fallocate(2) on open file `f` (registers `a`), with or without the
+/// fallocate(2) on open file `f` (registers `a`) by `creds` (whose
+/// change takes set-ID bits as a write does), with or without the
 /// kernel lock.
-pub(crate) fn fallocate_file(f: &Arc<File>, a: [u64; 6]) -> KResult<u64> {
+pub(crate) fn fallocate_file(
+    creds: &sentry::kernel::Creds,
+    f: &Arc<File>,
+    a: [u64; 6],
+) -> KResult<u64> {
     let (mode, off, len) = (
         crate::abi::int(a[1]),
         crate::abi::long(a[2]),
@@ -1929,6 +1932,7 @@ pub(crate) fn fallocate_file(f: &Arc<File>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EFBIG);
     }
     f.fallocate(mode, crate::abi::bits(off), crate::abi::bits(len))?;
+    sentry::fs::io::strip_privs(creds, f);
     Ok(0)
 }
 
@@ -1937,18 +1941,22 @@ fn ftruncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if crate::abi::long(a[1]) >= 0 && f.writable() {
         grows_within_limit(ctx, &f, a[1])?;
     }
-    let r = ftruncate_file(&f, a[1])?;
-    sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &f);
-    Ok(r)
+    ftruncate_file(&ctx.proc_ref().creds, &f, a[1])
 }
 
-/// ftruncate(2) of open file `f` to `len`, with or without the kernel lock.
-pub(crate) fn ftruncate_file(f: &Arc<File>, len: u64) -> KResult<u64> {
+/// ftruncate(2) of open file `f` to `len` by `creds` (whose truncate
+/// takes set-ID bits as a write does), with or without the kernel lock.
+pub(crate) fn ftruncate_file(
+    creds: &sentry::kernel::Creds,
+    f: &Arc<File>,
+    len: u64,
+) -> KResult<u64> {
     not_path(f)?;
     if (crate::abi::long(len)) < 0 || !f.writable() {
         return Err(Errno::EINVAL);
     }
     f.truncate(len)?;
+    sentry::fs::io::strip_privs(creds, f);
     Ok(0)
 }
 

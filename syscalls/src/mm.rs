@@ -200,6 +200,8 @@ fn map_in(
         crate::fs::not_path(f)?;
     }
     let shared = flags & 0xf != libc::MAP_PRIVATE;
+    // Anonymous memory's commit was checked by `map_request`.
+    let from_file = file.is_some();
     let mut copy = None;
     if let Some(f) = file {
         let st = f.ops.stat()?;
@@ -279,7 +281,7 @@ fn map_in(
             }
         }
     }
-    if !shared && prot & libc::PROT_WRITE != 0 && !req.noreserve && !commits_fit(len) {
+    if from_file && !shared && prot & libc::PROT_WRITE != 0 && !req.noreserve && !commits_fit(len) {
         return Err(Errno::ENOMEM);
     }
     let at = mm.map(req)?;

@@ -84,9 +84,6 @@ fn sendfile(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         _ => set_own_pos(&inp, ipos, ip),
     }
     set_own_pos(&out, opos, op);
-    if n > 0 {
-        sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &out);
-    }
     Ok(n as u64)
 }
 
@@ -147,9 +144,6 @@ fn splice(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         len,
         flags & SPLICE_F_NONBLOCK != 0,
     )?;
-    if n > 0 {
-        sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &out);
-    }
     for (f, ptr, used, before, after) in [
         (&inp, a[1], iptr, ipos, ipos2),
         (&out, a[3], optr, opos, opos2),
@@ -277,9 +271,6 @@ fn copy_file_range(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EXDEV);
     }
     let (n, ip, op) = transfer(ctx, &inp, ipos, &out, opos, len, false)?;
-    if n > 0 {
-        sentry::fs::io::strip_privs(&ctx.proc_ref().creds, &out);
-    }
     for (f, ptr, given, before, after) in [
         (&inp, a[1], igiven, ipos, ip),
         (&out, a[3], ogiven, opos, op),

@@ -169,19 +169,10 @@ fn file_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
         libc::SYS_ftruncate | libc::SYS_fallocate if cx.fsize != u64::MAX => return None,
         libc::SYS_ftruncate if !cx.k.vfs.inotify.active() => {
             let f = file(cx, a[0])?;
-            let r = fs::ftruncate_file(&f, a[1]);
-            if r.is_ok() {
-                sentry::fs::io::strip_privs(cx.creds, &f);
-            }
-            return Some(r);
+            return Some(fs::ftruncate_file(cx.creds, &f, a[1]));
         }
         libc::SYS_fallocate if !cx.k.vfs.inotify.active() => {
-            let f = file(cx, a[0])?;
-            let r = fs::fallocate_file(&f, a);
-            if r.is_ok() {
-                sentry::fs::io::strip_privs(cx.creds, &f);
-            }
-            return Some(r);
+            return Some(fs::fallocate_file(cx.creds, &file(cx, a[0])?, a));
         }
         libc::SYS_read => (Buf::One(a[1], a[2]), None, false),
         libc::SYS_write => (Buf::One(a[1], a[2]), None, true),

@@ -705,9 +705,11 @@ pub fn transfer(
     }
     if done > 0 {
         // As Linux's sendfile, splice and copy_file_range: an access of
-        // the source, a modification of the destination.
+        // the source, a modification of the destination (whose set-ID
+        // bits a write takes).
         inp.note(IN_ACCESS);
         out.note(IN_MODIFY);
+        strip_privs(&cx.proc_ref().creds, out);
     }
     Ok((done, ipos, opos))
 }

@@ -29,11 +29,6 @@ impl ExecFile {
             fcaps: None,
         }
     }
-
-    /// Whether exec would look past root's own rules for this file.
-    pub fn plain(&self) -> bool {
-        *self == ExecFile::default()
-    }
 }
 
 /// A `security.capability` value (struct vfs_ns_cap_data).
