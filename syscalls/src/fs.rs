@@ -306,8 +306,8 @@ fn do_open_how(
 ) -> KResult<u64> {
     let p = abi::path(ctx, path)?;
     let flags = open_flags(crate::abi::int(flags))?;
-    let umask = ctx.task().fs.lock().umask;
-    let mode = crate::abi::uint(mode) & !umask & 0o7777;
+    // The umask applies where the file is made (not under a default ACL).
+    let mode = crate::abi::uint(mode) & 0o7777;
     let f = ctx
         .k
         .vfs

@@ -161,10 +161,9 @@ pub(crate) fn do_mknod(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64, dev: u64) 
             return Err(Errno::EPERM);
         }
         let r = new_name(p, dirfd, path)?;
-        let perm = mode & 0o7777 & !p.umask();
         let o = owner(p)?;
-        p.vfs()
-            .mknod(&p.w.c, &r, (mode & libc::S_IFMT) | perm, dev, o)?;
+        let mode = (mode & libc::S_IFMT) | (mode & 0o7777);
+        p.vfs().mknod(&p.w.c, &r, mode, p.umask(), dev, o)?;
         Ok(0)
     })
 }
@@ -181,7 +180,7 @@ pub(crate) fn make_socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::sock
         })?;
         let o = owner(p)?;
         p.vfs()
-            .mknod(&p.w.c, &r, libc::S_IFSOCK | (0o777 & !p.umask()), 0, o)?;
+            .mknod(&p.w.c, &r, libc::S_IFSOCK | 0o777, p.umask(), 0, o)?;
         let st = p.resolve(CWD, path, false)?.stat.ok_or(Errno::ENOENT)?;
         Ok((st.dev, st.ino))
     })
@@ -216,9 +215,10 @@ pub(crate) fn do_mkdir(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64) -> KResult
     p.vfs().changing(|| {
         let r = new_name_of(p, dirfd, &p.path(path)?, true)?;
         // Linux keeps only the permissions and the sticky bit.
-        let perm = crate::abi::uint(mode) & 0o1777 & !p.umask();
+        let perm = crate::abi::uint(mode) & 0o1777;
         let o = owner(p)?;
-        p.vfs().mknod(&p.w.c, &r, libc::S_IFDIR | perm, 0, o)?;
+        p.vfs()
+            .mknod(&p.w.c, &r, libc::S_IFDIR | perm, p.umask(), 0, o)?;
         Ok(0)
     })
 }
@@ -468,7 +468,7 @@ pub(crate) fn do_rename(
         if flags & whiteout != 0 {
             let c = p.creds()?;
             p.vfs()
-                .mknod(&p.w.c, &o, libc::S_IFCHR, 0, (c.fsuid, c.fsgid))?;
+                .mknod(&p.w.c, &o, libc::S_IFCHR, 0, 0, (c.fsuid, c.fsgid))?;
         }
         Ok(0)
     })

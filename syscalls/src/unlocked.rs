@@ -328,7 +328,7 @@ fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64, mode: u64) -> Opti
     if flags & tmpfile != 0 || cx.k.vfs.inotify.active() {
         return None;
     }
-    let mode = crate::abi::uint(mode) & !cx.fs.lock().umask & 0o7777;
+    let mode = crate::abi::uint(mode) & 0o7777;
     let px = pcx(cx);
     lock_free((|| {
         let p = px.path(path)?;

@@ -2,17 +2,19 @@
 //! get/set/list/removexattr. Names and values are checked as Linux does
 //! before the file is looked at, and who may ask as Linux checks it; the
 //! filesystem keeps the attributes (tmpfs and the overlay's upper layer
-//! all of them, host files through the gofer their user.* ones and
-//! their file capabilities to read, other filesystems say EOPNOTSUPP).
+//! all of them, POSIX ACLs too, host files through the gofer their user.*
+//! ones and their file capabilities to read, other filesystems say
+//! EOPNOTSUPP).
 
 use crate::abi::{self};
 use crate::fs::fdget;
 use crate::table::{Reg, Support::*};
+use sentry::fs::acl;
 use sentry::fs::vfs::{Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    let note = "user.*, trusted.*, security.* on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones, and their file capabilities to read";
+    let note = "user.*, trusted.*, security.* and POSIX ACLs on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones, and their file capabilities to read (their ACLs are not served)";
     r("setxattr", "ppaux", Partial(note), setxattr);
     r("lsetxattr", "ppaux", Partial(note), lsetxattr);
     r("fsetxattr", "dpaux", Partial(note), fsetxattr);
@@ -93,6 +95,9 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
         return ctx.k.vfs.changing(|| r.mount.fs.xattr(&c, &r.rel, &op));
     }
     match op {
+        XattrOp::Get(n) | XattrOp::Set(n, ..) | XattrOp::Remove(n) if acl::is_acl(n) => {
+            return acl_op(ctx, r, op);
+        }
         XattrOp::Get(n) | XattrOp::Set(n, ..) | XattrOp::Remove(n) => {
             permission(creds, st, n, changes)?;
         }
@@ -105,6 +110,66 @@ fn apply(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> 
         return ctx.k.vfs.changing(|| r.mount.fs.xattr(&c, &r.rel, op));
     }
     r.mount.fs.xattr(&c, &r.rel, op)
+}
+
+/// The ACL attributes, as Linux's vfs_get_acl and set_posix_acl treat
+/// them: anyone reads them (with ids as the reader's namespace numbers
+/// them); the owner (or CAP_FOWNER) sets or removes them, an empty value
+/// removing; a default ACL is for directories alone; and an owner
+/// outside the file's group loses its set-group-ID bit on any change of
+/// the access ACL, as a chmod would take it.
+fn acl_op(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>> {
+    use sentry::kernel::creds::cap;
+    let c = ctx.caller();
+    let creds = c.creds().ok_or(Errno::ESRCH)?;
+    let st = r.stat.as_ref().ok_or(Errno::ENOENT)?;
+    let (name, value) = match *op {
+        XattrOp::Get(_) => {
+            let v = r.mount.fs.xattr(&c, &r.rel, op)?;
+            return Ok(acl::Acl::from_stored(&v).map_or(v, |a| a.shown(&creds.userns)));
+        }
+        XattrOp::Set(n, v, _) => (n, v),
+        XattrOp::Remove(n) => (n, &[][..]),
+        XattrOp::List => return Err(Errno::EINVAL),
+    };
+    let new = acl::Acl::from_xattr(value, &creds.userns)?;
+    if st.mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if name == acl::DEFAULT && !st.is_dir() {
+        return match new {
+            Some(_) => Err(Errno::EACCES),
+            None => Ok(Vec::new()),
+        };
+    }
+    if st.uid != creds.fsuid && !creds.capable_wrt(cap::FOWNER, st.uid, st.gid) {
+        return Err(Errno::EPERM);
+    }
+    if let Some(a) = &new {
+        a.check()?;
+    }
+    ctx.k.vfs.changing(|| {
+        let member = creds.fsgid == st.gid || creds.groups.contains(&st.gid);
+        if name == acl::ACCESS
+            && st.mode & libc::S_ISGID != 0
+            && !member
+            && !creds.capable_wrt(cap::FSETID, st.uid, st.gid)
+        {
+            let mode = Some(st.mode & 0o7777 & !libc::S_ISGID);
+            let attr = sentry::fs::vfs::SetAttr {
+                mode,
+                ..Default::default()
+            };
+            r.mount.fs.setattr(&c, &r.rel, &attr)?;
+        }
+        match &new {
+            Some(a) => r
+                .mount
+                .fs
+                .xattr(&c, &r.rel, &XattrOp::Set(name, &a.stored(), 0)),
+            None => r.mount.fs.xattr(&c, &r.rel, &XattrOp::Remove(name)),
+        }
+    })
 }
 
 /// Linux's xattr_permission with the capability module's rules: trusted.*

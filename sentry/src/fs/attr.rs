@@ -24,6 +24,10 @@ pub struct Stat {
     /// Birth time (sec, nsec), where the filesystem keeps one; (0, 0)
     /// where it does not (statx leaves STATX_BTIME out).
     pub btime: (i64, i64),
+    /// The key of the file's access ACL (`fs::acl`), 0 without one.
+    pub acl: u64,
+    /// Whether a directory has a default ACL (what new entries inherit).
+    pub default_acl: bool,
 }
 
 impl Stat {
@@ -47,6 +51,8 @@ impl Stat {
             mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
             ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
             btime: (0, 0),
+            acl: 0,
+            default_acl: false,
         }
     }
 

@@ -77,6 +77,8 @@ fn stat_of(s: &gofer::FileStat) -> Stat {
         mtime: s.mtime,
         ctime: s.ctime,
         btime: (0, 0),
+        // Host files' ACLs are not served (see `xattr`).
+        ..Stat::default()
     }
 }
 
@@ -463,6 +465,14 @@ impl Filesystem for GoferFs {
     /// security.* are not the sandbox's).
     fn xattr(&self, _c: &Caller, rel: &[u8], op: &super::vfs::XattrOp) -> KResult<Vec<u8>> {
         use super::vfs::XattrOp;
+        // Host ACLs are not served: a host file shows none, and takes none.
+        match *op {
+            XattrOp::Get(n) if super::acl::is_acl(n) => return Err(Errno::ENODATA),
+            XattrOp::Set(n, ..) | XattrOp::Remove(n) if super::acl::is_acl(n) => {
+                return Err(Errno::EOPNOTSUPP)
+            }
+            _ => {}
+        }
         let path = abs(rel);
         let (code, name, value, flags) = match *op {
             XattrOp::Get(n) => (0, n, &[][..], 0),

@@ -1,6 +1,7 @@
 //! Files and filesystems: the fd table, open files, pipes, the VFS with
 //! its mount table, and the filesystems (gofer-backed host root, proc, dev).
 
+pub mod acl;
 pub mod attr;
 pub mod cgroupfs;
 pub mod dentry;

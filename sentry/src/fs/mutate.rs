@@ -3,11 +3,28 @@
 //! whichever system call asked. Callers have walked to the names and made
 //! the permission checks.
 
+use super::acl;
 use super::file::File;
 use super::inotify::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MODIFY};
-use super::vfs::{Caller, PathRef, Resolved, SetAttr, Vfs};
+use super::vfs::{Caller, PathRef, Resolved, SetAttr, Vfs, XattrOp};
 use crate::errno::KResult;
 use std::sync::Arc;
+
+/// What a new node gets from its directory: its mode and owner, and
+/// under a default ACL its access ACL and (a directory) the default.
+struct Born {
+    mode: u32,
+    owner: (u32, u32),
+    access: Option<acl::Acl>,
+    default: Option<acl::Acl>,
+}
+
+/// The directory part of a path inside a filesystem ("" at its root).
+fn parent_rel(rel: &[u8]) -> &[u8] {
+    rel.iter()
+        .rposition(|&b| b == b'/')
+        .map_or(&[][..], |i| &rel[..i])
+}
 
 /// A size change is a modification; anything else an attribute change.
 pub fn attr_event(a: &SetAttr) -> u32 {
@@ -20,23 +37,30 @@ pub fn attr_event(a: &SetAttr) -> u32 {
 
 impl Vfs {
     /// What a new node at `r` gets from its directory (Linux's
-    /// inode_init_owner): in a set-group-ID directory the directory's
-    /// group, and a new directory the bit too; a set-group-ID executable
-    /// made by someone outside its group (without CAP_FSETID) loses it.
-    fn inherit(&self, c: &Caller, r: &Resolved, mode: u32, owner: (u32, u32)) -> (u32, (u32, u32)) {
+    /// inode_init_owner and posix_acl_create): in a set-group-ID
+    /// directory the directory's group, and a new directory the bit too;
+    /// a set-group-ID executable made by someone outside its group
+    /// (without CAP_FSETID) loses it. Under a default ACL the node's ACLs
+    /// come from it and the umask does not apply.
+    fn inherit(&self, c: &Caller, r: &Resolved, mode: u32, umask: u32, owner: (u32, u32)) -> Born {
         let mut parent = super::vfs::split(&r.path);
         parent.pop();
-        self.inherit_in(c, &parent, mode, owner)
+        let rel = parent_rel(&r.rel);
+        self.inherit_in(c, &parent, (&r.mount, rel), mode, umask, owner)
     }
 
-    /// `inherit` for a node in the directory at `parent` (components).
+    /// `inherit` for a node in the directory at `parent` (components),
+    /// which is `dir` (its mount and path there).
     fn inherit_in(
         &self,
         c: &Caller,
         parent: &[Vec<u8>],
+        dir: (&Arc<super::vfs::Mount>, &[u8]),
         mut mode: u32,
+        umask: u32,
         mut owner: (u32, u32),
-    ) -> (u32, (u32, u32)) {
+    ) -> Born {
+        let mut dflt = None;
         if let Ok(d) = self.lstat(c, parent) {
             if d.mode & libc::S_ISGID != 0 {
                 owner.1 = d.gid;
@@ -44,6 +68,17 @@ impl Vfs {
                     mode |= libc::S_ISGID;
                 }
             }
+            if d.default_acl && mode & libc::S_IFMT != libc::S_IFLNK {
+                dflt = dir
+                    .0
+                    .fs
+                    .xattr(c, dir.1, &XattrOp::Get(acl::DEFAULT))
+                    .ok()
+                    .and_then(|v| acl::Acl::from_stored(&v));
+            }
+        }
+        if dflt.is_none() {
+            mode &= !(umask & 0o777);
         }
         let sgid_exec = libc::S_ISGID | libc::S_IXGRP;
         if mode & libc::S_IFMT != libc::S_IFDIR && mode & sgid_exec == sgid_exec {
@@ -55,22 +90,54 @@ impl Vfs {
                 }
             }
         }
-        (mode, owner)
+        let (access, default) = match dflt {
+            Some(d) => {
+                let (m, access) = d.create(mode);
+                mode = m;
+                let dir = mode & libc::S_IFMT == libc::S_IFDIR;
+                (access, dir.then_some(d))
+            }
+            None => (None, None),
+        };
+        Born {
+            mode,
+            owner,
+            access,
+            default,
+        }
+    }
+
+    /// Gives a node just made at `rel` of `fs` the ACLs it inherited.
+    fn give_acls(&self, c: &Caller, fs: &Arc<dyn super::vfs::Filesystem>, rel: &[u8], b: &Born) {
+        for (name, acl) in [(acl::ACCESS, &b.access), (acl::DEFAULT, &b.default)] {
+            if let Some(a) = acl {
+                // The node exists and its filesystem keeps ACLs (its
+                // directory had one): nothing to fail but memory.
+                let _ = fs.xattr(c, rel, &XattrOp::Set(name, &a.stored(), 0));
+            }
+        }
     }
 
     /// mknod(2)/mkdir(2)/open(O_CREAT) of the absent `r`: a node of `mode`
     /// (type and permissions) owned by `owner`.
+    /// `mode` is what the call asked for: `umask` applies here, unless
+    /// the directory has a default ACL.
     pub fn mknod(
         &self,
         c: &Caller,
         r: &Resolved,
         mode: u32,
+        umask: u32,
         rdev: u64,
         owner: (u32, u32),
     ) -> KResult<()> {
         let dir = mode & libc::S_IFMT == libc::S_IFDIR;
-        let (mode, owner) = self.inherit(c, r, mode, owner);
-        self.changing(|| r.mount.fs.mknod(c, &r.rel, mode, rdev, owner))?;
+        let b = self.inherit(c, r, mode, umask, owner);
+        self.changing(|| {
+            r.mount.fs.mknod(c, &r.rel, b.mode, rdev, b.owner)?;
+            self.give_acls(c, &r.mount.fs, &r.rel, &b);
+            KResult::Ok(())
+        })?;
         self.inotify.note(&r.path, IN_CREATE, dir);
         Ok(())
     }
@@ -83,7 +150,7 @@ impl Vfs {
         target: &[u8],
         owner: (u32, u32),
     ) -> KResult<()> {
-        let (_, owner) = self.inherit(c, r, libc::S_IFLNK, owner);
+        let owner = self.inherit(c, r, libc::S_IFLNK, 0, owner).owner;
         self.changing(|| r.mount.fs.symlink(c, &r.rel, target, owner))?;
         self.inotify.note(&r.path, IN_CREATE, false);
         Ok(())
@@ -100,16 +167,21 @@ impl Vfs {
     /// open(O_TMPFILE) in the directory `dir`: a regular file of `mode`
     /// with no name, open with `flags`, owned by `owner` (as its
     /// directory makes it); O_EXCL keeps it from ever being linked.
+    /// Under a default ACL it gets the mode the ACL makes, but not the
+    /// named entries (an unnamed file takes no attributes here).
     pub fn tmpfile(
         &self,
         c: &Caller,
         dir: &Resolved,
         flags: i32,
         mode: u32,
+        umask: u32,
         owner: (u32, u32),
     ) -> KResult<Arc<File>> {
         let comps = super::vfs::split(&dir.path);
-        let (mode, owner) = self.inherit_in(c, &comps, libc::S_IFREG | mode, owner);
+        let at = (&dir.mount, &dir.rel[..]);
+        let Born { mode, owner, .. } =
+            self.inherit_in(c, &comps, at, libc::S_IFREG | mode, umask, owner);
         let linkable = flags & libc::O_EXCL == 0;
         let ops = dir.mount.fs.tmpfile(c, &dir.rel, mode, owner, linkable)?;
         let st = ops.stat()?;

@@ -1,6 +1,7 @@
 //! tmpfs: an in-memory filesystem (/tmp, /dev/shm) with files,
 //! directories, symlinks, hard links and a size limit.
 
+use super::acl;
 use super::file::{
     File, FileOps, SharedMap, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE,
 };
@@ -376,8 +377,11 @@ struct Inode {
     /// When it was made.
     btime: (i64, i64),
     data: Data,
-    /// Extended attributes, by full name ("user.x").
+    /// Extended attributes, by full name ("user.x"); ACLs as stored
+    /// (`acl::Acl::stored`).
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The access ACL, registered for permission checks.
+    acl: Option<super::acl::Held>,
     /// The instance whose size limit a regular file's bytes count
     /// against; its bytes are given back (there and to the sandbox's
     /// budget) when the inode goes.
@@ -474,14 +478,54 @@ fn components(rel: &[u8]) -> impl Iterator<Item = &[u8]> {
     rel.split(|&c| c == b'/').filter(|c| !c.is_empty())
 }
 
-/// The namespaces a tmpfs keeps: others are EOPNOTSUPP, as on Linux.
+/// The namespaces a tmpfs keeps, and the two ACLs of system.*: others
+/// are EOPNOTSUPP, as on Linux.
 pub fn known_namespace(name: &[u8]) -> bool {
     [&b"user."[..], b"trusted.", b"security."]
         .iter()
         .any(|p| name.len() > p.len() && name.starts_with(p))
+        || acl::is_acl(name)
 }
 
 impl Inode {
+    /// A new access ACL (stored form), None to have none: the mode's
+    /// permission bits follow it, and one the mode says all of is not
+    /// kept (Linux's posix_acl_update_mode).
+    fn set_access_acl(&mut self, v: Option<&[u8]>) {
+        self.acl = None;
+        self.xattrs.remove(acl::ACCESS);
+        let Some(a) = v.and_then(acl::Acl::from_stored) else {
+            return;
+        };
+        let (bits, equiv) = a.mode();
+        self.mode = (self.mode & !0o777) | bits;
+        if !equiv {
+            self.xattrs.insert(acl::ACCESS.to_vec(), a.stored());
+            self.acl = Some(acl::Held::new(a));
+        }
+    }
+
+    /// An ACL operation; the caller checked the value and who asks.
+    fn acl_xattr(&mut self, op: &XattrOp) -> KResult<Vec<u8>> {
+        if self.mode & libc::S_IFMT == libc::S_IFLNK {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        match *op {
+            XattrOp::Get(n) => return self.xattrs.get(n).cloned().ok_or(Errno::ENODATA),
+            XattrOp::Set(n, v, _) if n == acl::ACCESS => self.set_access_acl(Some(v)),
+            XattrOp::Remove(n) if n == acl::ACCESS => self.set_access_acl(None),
+            XattrOp::Set(n, v, _) => {
+                self.xattrs.insert(n.to_vec(), v.to_vec());
+            }
+            XattrOp::Remove(n) => {
+                self.xattrs.remove(n);
+            }
+            XattrOp::List => return Err(Errno::EINVAL),
+        }
+        self.ctime = now();
+        Ok(Vec::new())
+    }
+
     fn xattr(&mut self, op: &XattrOp) -> KResult<Vec<u8>> {
         let name = match op {
             XattrOp::Get(n) | XattrOp::Set(n, ..) | XattrOp::Remove(n) => Some(*n),
@@ -490,6 +534,9 @@ impl Inode {
         if let Some(n) = name {
             if !known_namespace(n) {
                 return Err(Errno::EOPNOTSUPP);
+            }
+            if acl::is_acl(n) {
+                return self.acl_xattr(op);
             }
             // user.* exists only on regular files and directories.
             let plain = matches!(self.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR);
@@ -502,11 +549,18 @@ impl Inode {
         }
         match *op {
             XattrOp::Get(n) => self.xattrs.get(n).cloned().ok_or(Errno::ENODATA),
-            // Linux's tmpfs lists names in descending order.
-            XattrOp::List => Ok(self
-                .xattrs
-                .keys()
-                .rev()
+            // Linux's tmpfs lists its ACLs first, then the other names
+            // in descending order.
+            XattrOp::List => Ok([acl::ACCESS, acl::DEFAULT]
+                .into_iter()
+                .filter(|n| self.xattrs.contains_key(*n))
+                .chain(
+                    self.xattrs
+                        .keys()
+                        .rev()
+                        .map(Vec::as_slice)
+                        .filter(|k| !acl::is_acl(k)),
+                )
                 .flat_map(|k| k.iter().copied().chain([0]))
                 .collect()),
             XattrOp::Set(n, v, flags) => {
@@ -560,6 +614,7 @@ impl TmpFs {
                 btime: t,
                 data: Data::Dir(BTreeMap::new()),
                 xattrs: BTreeMap::new(),
+                acl: None,
                 charged_to: None,
                 charged: 0,
                 linkable: false,
@@ -679,6 +734,7 @@ impl TmpFs {
             btime: t,
             data,
             xattrs: BTreeMap::new(),
+            acl: None,
             charged_to: Some(self.used.clone()),
             charged: 0,
             linkable: false,
@@ -1026,6 +1082,13 @@ fn apply_attr(node: &Node, a: &SetAttr, used: &AtomicU64, limit: u64) -> KResult
     }
     if let Some(m) = a.mode {
         n.mode = (n.mode & libc::S_IFMT) | (m & 0o7777);
+        // The access ACL follows a chmod (posix_acl_chmod).
+        if let Some(held) = &n.acl {
+            let mut acl = held.acl().clone();
+            acl.chmod(m);
+            n.xattrs.insert(acl::ACCESS.to_vec(), acl.stored());
+            n.acl = Some(acl::Held::new(acl));
+        }
     }
     if let Some(u) = a.uid {
         n.uid = u;
@@ -1339,6 +1402,8 @@ fn stat_of(dev: u64, n: &Inode) -> Stat {
         mtime: n.mtime,
         ctime: n.ctime,
         btime: n.btime,
+        acl: n.acl.as_ref().map_or(0, |a| a.key()),
+        default_acl: n.xattrs.contains_key(super::acl::DEFAULT),
     }
 }
 
@@ -1363,6 +1428,7 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32, mf: &Arc<MemFile>) -> B
             btime: t,
             data: Data::File(Contents::new(mf)),
             xattrs: BTreeMap::new(),
+            acl: None,
             charged_to: Some(used.clone()),
             charged: 0,
             linkable: false,

@@ -52,7 +52,8 @@ pub const MAY_EXEC: u32 = 1;
 /// Whether `c` (by its filesystem ids and capabilities) may access `st`
 /// for `want` (MAY_* bits). CAP_DAC_OVERRIDE allows everything but
 /// executing a file with no execute bit at all; CAP_DAC_READ_SEARCH
-/// reading any file and reading and searching any directory.
+/// reading any file and reading and searching any directory. A file's
+/// access ACL decides for anyone but its owner.
 pub fn may(c: &crate::kernel::Creds, st: &Stat, want: u32) -> bool {
     use crate::kernel::creds::cap;
     let dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
@@ -67,9 +68,17 @@ pub fn may(c: &crate::kernel::Creds, st: &Stat, want: u32) -> bool {
     {
         return true;
     }
-    let bits = if st.uid == c.fsuid {
-        (st.mode >> 6) & 7
-    } else if st.gid == c.fsgid || c.groups.contains(&st.gid) {
+    if st.uid == c.fsuid {
+        return (st.mode >> 6) & 7 & want == want;
+    }
+    // Linux consults an ACL only while its mask (the group bits) grants
+    // something: with a zero mask named entries fall back to "other".
+    if st.acl != 0 && st.mode & 0o070 != 0 {
+        if let Some(ok) = super::acl::permits(st.acl, c, st.gid, want) {
+            return ok;
+        }
+    }
+    let bits = if st.gid == c.fsgid || c.groups.contains(&st.gid) {
         (st.mode >> 3) & 7
     } else {
         st.mode & 7
@@ -1315,7 +1324,8 @@ impl Vfs {
             c.check(&st, MAY_WRITE | MAY_EXEC)?;
         }
         let cr = c.creds().ok_or(Errno::NEEDLOCK)?;
-        self.tmpfile(c, &r, flags, mode, (cr.fsuid, cr.fsgid))
+        let umask = w.fs.lock().umask;
+        self.tmpfile(c, &r, flags, mode, umask, (cr.fsuid, cr.fsgid))
     }
 
     fn open_now(
@@ -1371,10 +1381,12 @@ impl Vfs {
                 let dir = self.lstat(caller, &parent)?;
                 caller.check(&dir, MAY_WRITE | MAY_EXEC)?;
             }
+            let umask = w.fs.lock().umask;
             self.mknod(
                 caller,
                 &r,
                 libc::S_IFREG | (mode & 0o7777),
+                umask,
                 0,
                 (cr.fsuid, cr.fsgid),
             )?;
@@ -1690,5 +1702,59 @@ mod tests {
         fs.mknod(&c, b"z/b/gone", DIR, 0, (0, 0)).unwrap();
         assert_eq!(walk(&gone, b"x").unwrap_err(), Errno::ENOENT);
         assert!(!f.place(b"/z/b/gone").is_dead());
+    }
+
+    #[test]
+    fn new_nodes_inherit_a_default_acl_and_chmod_moves_the_access_acl() {
+        use super::super::acl;
+        use crate::kernel::Creds;
+        let f = Fixture::new();
+        let fs = f.vfs.init_ns.mount_of(b"/").0.fs.clone();
+        let c = f.caller();
+        // u::rwx u:1000:rwx g::r-x m::rwx o::---
+        let mut dflt = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in [
+            (acl::USER_OBJ, 7u16, u32::MAX),
+            (acl::USER, 7, 1000),
+            (acl::GROUP_OBJ, 5, u32::MAX),
+            (acl::MASK, 7, u32::MAX),
+            (acl::OTHER, 0, u32::MAX),
+        ] {
+            dflt.extend(tag.to_le_bytes());
+            dflt.extend(perm.to_le_bytes());
+            dflt.extend(id.to_le_bytes());
+        }
+        fs.xattr(&c, b"a", &XattrOp::Set(acl::DEFAULT, &dflt, 0))
+            .unwrap();
+        assert!(f.vfs.lstat(&c, &split(b"/a")).unwrap().default_acl);
+        let made = |path: &[u8], mode: u32| {
+            let r = f.walk_from(b"/", path, false, 0).unwrap();
+            f.vfs.mknod(&c, &r, mode, 0o022, 0, (0, 0)).unwrap();
+            f.vfs.lstat(&c, &split(path)).unwrap()
+        };
+        // The umask does not apply; the mask takes the group bits.
+        let st = made(b"/a/new", libc::S_IFREG | 0o666);
+        assert_eq!(st.mode & 0o7777, 0o660);
+        assert_ne!(st.acl, 0);
+        let named = Creds::of(1000, 1000, vec![]);
+        assert!(may(&named, &st, MAY_READ | MAY_WRITE));
+        assert!(!may(&Creds::of(1001, 1001, vec![]), &st, MAY_READ));
+        // chmod cuts the mask, and with it the named user.
+        let attr = SetAttr {
+            mode: Some(0o640),
+            ..Default::default()
+        };
+        fs.setattr(&c, b"a/new", &attr).unwrap();
+        let st = f.vfs.lstat(&c, &split(b"/a/new")).unwrap();
+        assert!(may(&named, &st, MAY_READ));
+        assert!(!may(&named, &st, MAY_WRITE));
+        // A directory takes the default ACL along.
+        let st = made(b"/a/d", libc::S_IFDIR | 0o777);
+        assert!(st.default_acl);
+        assert_eq!(st.mode & 0o777, 0o770);
+        // Without it the umask is back, and no ACL comes.
+        fs.xattr(&c, b"a", &XattrOp::Remove(acl::DEFAULT)).unwrap();
+        let st = made(b"/a/plain", libc::S_IFREG | 0o666);
+        assert_eq!((st.mode & 0o7777, st.acl), (0o644, 0));
     }
 }
