@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
         unshare,
     );
 }
@@ -241,6 +241,17 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let src = lookup(ctx, a[0], true)?;
         if is_dir(&src) != is_dir(&target) {
             return Err(Errno::ENOTDIR);
+        }
+        // A namespace file (/proc/PID/ns/NAME): the mount keeps the
+        // namespace itself.
+        let nsfile = src
+            .reopen
+            .as_ref()
+            .and_then(|f| f.downcast::<sentry::fs::nsfs::NsFile>());
+        if let Some(n) = nsfile {
+            let fs = Arc::new(sentry::fs::nsfs::NsMount::new(n));
+            ns.add(Mount::new(&target.path, fs, b"", "nsfs", src.mount.flags));
+            return Ok(0);
         }
         let mut add = vec![src.mount.bind(&target.path, &src.rel, src.mount.flags)];
         if flags & libc::MS_REC != 0 {
@@ -605,10 +616,10 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::CLONE_FS
         | libc::CLONE_FILES
         | libc::CLONE_SYSVSEM
-        | libc::CLONE_NEWIPC;
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET;
     let known = supported
         | libc::CLONE_NEWPID
-        | libc::CLONE_NEWNET
         | libc::CLONE_NEWCGROUP
         | libc::CLONE_NEWTIME
         | libc::CLONE_THREAD
@@ -649,7 +660,8 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     // New namespaces belong to the caller's user namespace (the new one,
     // where it has every capability).
-    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) != 0
+    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET)
+        != 0
         && !ctx
             .proc_ref()
             .creds
@@ -672,6 +684,9 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     if flags & libc::CLONE_NEWUTS != 0 {
         t.uts_ns = t.uts_ns.copy(&owner);
+    }
+    if flags & libc::CLONE_NEWNET != 0 {
+        t.net_ns = t.net_ns.child(owner.clone());
     }
     if flags & libc::CLONE_NEWIPC != 0 {
         // A new IPC namespace of the whole process (Linux's is the

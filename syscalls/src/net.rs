@@ -121,11 +121,14 @@ fn inet_kind(ctx: &Ctx<'_, '_>, ty: i32, protocol: u64) -> KResult<i32> {
             ctx.log_once(&format!("socket type {ty} protocol {protocol}"));
             Err(Errno::EPROTONOSUPPORT)
         }
+        // CAP_NET_RAW over the network namespace (root of a user
+        // namespace has it over the network namespaces it makes).
         (libc::SOCK_RAW, libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6) => {
+            let owner = ctx.task_ref().net_ns.owner();
             if !ctx
                 .proc_ref()
                 .creds
-                .capable(sentry::kernel::creds::cap::NET_RAW)
+                .capable_in(&owner, sentry::kernel::creds::cap::NET_RAW)
             {
                 return Err(Errno::EPERM);
             }
@@ -164,16 +167,18 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if crate::abi::int(a[2]) != want {
             return Err(Errno::EPROTONOSUPPORT);
         }
-        let f = sentry::local::icmp::IcmpSocket::file(family, file_flags(flags), &ctx.k.sockets);
+        let names = ctx.task_ref().net_ns.clone();
+        let f = sentry::local::icmp::IcmpSocket::file(family, file_flags(flags), &names);
         return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
     }
     let lite = family != libc::AF_UNIX && crate::abi::int(a[2]) == libc::IPPROTO_UDPLITE;
-    if family != libc::AF_UNIX && !lite && ctx.k.sockets.host_network() {
-        let s = sentry::hostnet::HostSocket::open(family, kind, &ctx.k.sockets)?;
+    let names = ctx.task_ref().net_ns.clone();
+    if family != libc::AF_UNIX && !lite && names.host_network() {
+        let s = sentry::hostnet::HostSocket::open(family, kind, &names)?;
         let f = sentry::hostnet::HostSocket::file(s, file_flags(flags));
         return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
     }
-    let s = LocalSocket::new_proto(family, kind, lite, &ctx.k.sockets);
+    let s = LocalSocket::new_proto(family, kind, lite, &names);
     s.set_owner(ctx.proc_ref().creds.fsuid);
     let f = LocalFile::file(s, file_flags(flags));
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
@@ -190,12 +195,8 @@ fn netlink_socket(ctx: &mut Ctx<'_, '_>, ty: i32, protocol: u64, flags: i32) -> 
         ctx.log_once(&format!("netlink protocol {protocol}"));
         return Err(Errno::EPROTONOSUPPORT);
     }
-    let f = sentry::local::netlink::NetlinkSocket::file(
-        ty,
-        protocol,
-        file_flags(flags),
-        &ctx.k.sockets,
-    );
+    let names = ctx.task_ref().net_ns.clone();
+    let f = sentry::local::netlink::NetlinkSocket::file(ty, protocol, file_flags(flags), &names);
     crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0)
 }
 
@@ -209,7 +210,8 @@ fn socketpair(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EOPNOTSUPP);
     }
     let kind = unix_kind(ty, a[2])?;
-    let (x, y) = LocalSocket::pair(kind, &ctx.k.sockets, sentry::local::ucred_of(ctx));
+    let names = ctx.task_ref().net_ns.clone();
+    let (x, y) = LocalSocket::pair(kind, &names, sentry::local::ucred_of(ctx));
     x.set_owner(ctx.proc_ref().creds.fsuid);
     y.set_owner(ctx.proc_ref().creds.fsuid);
     let fl = file_flags(flags);
@@ -598,7 +600,7 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
                     // exempts privileged senders). Cycles of sockets only
                     // queues reach are collected every 1024 more files in
                     // flight, and before a send is refused.
-                    let names = &ctx.k.sockets;
+                    let names = &ctx.task_ref().net_ns.clone();
                     let limit = crate::abi::size(ctx.proc_ref().nofile());
                     let mut queued = names.in_flight.load(Ordering::Relaxed);
                     let over = queued + anc.rights.len() + n > limit;

@@ -60,8 +60,10 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if nstype & libc::CLONE_NEWIPC != 0 {
             v.push(Ns::Ipc(ctx.st.ipc.reference(pr.ipc_ns)));
         }
+        if nstype & libc::CLONE_NEWNET != 0 {
+            v.push(Ns::Net(t.net_ns.clone()));
+        }
         for k in [
-            libc::CLONE_NEWNET,
             libc::CLONE_NEWPID,
             libc::CLONE_NEWCGROUP,
             libc::CLONE_NEWTIME,
@@ -124,6 +126,13 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     return Err(Errno::EPERM);
                 }
             }
+            Ns::Net(n) => {
+                if !creds.capable_in(&n.owner(), cap::SYS_ADMIN)
+                    || !creds.ns_capable(cap::SYS_ADMIN)
+                {
+                    return Err(Errno::EPERM);
+                }
+            }
             // Already there: joining changes nothing, given the right.
             Ns::Only(_) => {
                 if !creds.ns_capable(cap::SYS_ADMIN) {
@@ -148,6 +157,7 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 let tgid = ctx.tgid();
                 sentry::kernel::ipc::enter(&mut ctx.st, tgid, r.id);
             }
+            Ns::Net(n) => ctx.task().net_ns = n,
             Ns::User(_) | Ns::Only(_) => {}
         }
     }

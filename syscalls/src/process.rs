@@ -17,7 +17,7 @@ pub fn register(r: &mut Reg<'_>) {
         "clone",
         "xaaax",
         Partial(
-            "of namespace flags only CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER and CLONE_NEWIPC",
+            "of namespace flags only CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC and CLONE_NEWNET",
         ),
         clone,
     );

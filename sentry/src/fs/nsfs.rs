@@ -1,7 +1,7 @@
 //! Namespace files: what opening /proc/PID/ns/NAME gives. Each holds its
 //! namespace, so setns(2) can join it and the NS_GET_* ioctls can ask
-//! about it. Mount, UTS, user and IPC namespaces can be many; the others
-//! are the sandbox's one each.
+//! about it. Mount, UTS, user, IPC and network namespaces can be many;
+//! the others are the sandbox's one each.
 
 use super::file::{File, FileOps};
 use super::synth::stat_of;
@@ -20,6 +20,7 @@ pub enum Ns {
     User(Arc<UserNs>),
     /// An IPC namespace (held open while this is).
     Ipc(crate::kernel::ipc::NsRef),
+    Net(Arc<crate::local::Names>),
     /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
     Only(i32),
 }
@@ -32,6 +33,7 @@ impl Ns {
             Ns::Uts(_) => libc::CLONE_NEWUTS,
             Ns::User(_) => libc::CLONE_NEWUSER,
             Ns::Ipc(..) => libc::CLONE_NEWIPC,
+            Ns::Net(_) => libc::CLONE_NEWNET,
             Ns::Only(k) => *k,
         }
     }
@@ -43,6 +45,7 @@ impl Ns {
             Ns::Uts(u) => u.owner.clone(),
             Ns::User(u) => u.parent.clone().unwrap_or_else(crate::kernel::userns::init),
             Ns::Ipc(r) => r.owner.clone(),
+            Ns::Net(n) => n.owner(),
             Ns::Only(_) => crate::kernel::userns::init(),
         }
     }
@@ -123,5 +126,51 @@ impl FileOps for NsFile {
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// A namespace file bind-mounted somewhere (`ip netns add` keeps a
+/// network namespace at /run/netns/NAME so): the mount holds the
+/// namespace, as Linux's holds the nsfs inode, however long the process
+/// it came from lives. Opening it gives a file of that namespace.
+pub struct NsMount {
+    file: NsFile,
+}
+
+impl NsMount {
+    pub fn new(f: &NsFile) -> NsMount {
+        NsMount {
+            file: NsFile {
+                ns: f.ns.clone(),
+                ino: f.ino,
+            },
+        }
+    }
+}
+
+impl super::vfs::Filesystem for NsMount {
+    fn fstype(&self) -> &'static str {
+        "nsfs"
+    }
+    fn lookup(&self, _c: &super::vfs::Caller, rel: &[u8]) -> KResult<Stat> {
+        if !rel.is_empty() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.file.stat()
+    }
+    fn open(
+        &self,
+        _c: &super::vfs::Caller,
+        rel: &[u8],
+        _flags: i32,
+        _mode: u32,
+    ) -> KResult<Box<dyn FileOps>> {
+        if !rel.is_empty() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(Box::new(NsFile {
+            ns: self.file.ns.clone(),
+            ino: self.file.ino,
+        }))
     }
 }

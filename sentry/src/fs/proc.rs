@@ -458,12 +458,18 @@ fn ns_file(
                 ns: Ns::Ipc(st.ipc.reference(id)),
             }
         }
+        "net" => NsFile {
+            ino: match t.net_ns.ino {
+                0 => *base,
+                n => n,
+            },
+            ns: Ns::Net(t.net_ns.clone()),
+        },
         _ => NsFile {
             ino: *base,
             ns: Ns::Only(match kind {
                 "cgroup" => libc::CLONE_NEWCGROUP,
                 "ipc" => libc::CLONE_NEWIPC,
-                "net" => libc::CLONE_NEWNET,
                 "pid" => libc::CLONE_NEWPID,
                 _ => libc::CLONE_NEWTIME,
             }),
@@ -655,7 +661,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"net"] => Ok(Node::Dir(dir(NET_FILES))),
         [b"net", f] => {
             use crate::local::procnet;
-            let n = &st.sockets;
+            // The task's namespace (/proc/net is /proc/self/net).
+            let n = &t.net_ns;
             if let Some(v) = n.host.get().and_then(|h| h.proc_file(f)) {
                 return Ok(Node::File(v));
             }
@@ -666,7 +673,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 b"udp" => procnet::table(n, false, false),
                 b"udp6" => procnet::table(n, false, true),
                 b"dev" => crate::local::iface::proc_dev(n),
-                b"if_inet6" => IF_INET6.to_vec(),
+                b"if_inet6" if n.lo_up() => IF_INET6.to_vec(),
+                b"if_inet6" => Vec::new(),
                 b"route" => crate::local::iface::proc_route(n),
                 b"sockstat" => procnet::sockstat(n, false),
                 b"sockstat6" => procnet::sockstat(n, true),

@@ -61,7 +61,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP;
+    let ns = libc::CLONE_NEWPID | libc::CLONE_NEWCGROUP;
     if f & ns != 0 {
         k.log_once("clone with namespace flags");
         return Err(Errno::EINVAL);
@@ -85,7 +85,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_NEWIPC != 0 && f & (libc::CLONE_SYSVSEM | libc::CLONE_THREAD) != 0 {
         return Err(Errno::EINVAL);
     }
-    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) != 0
+    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) != 0
         && f & libc::CLONE_NEWUSER == 0
         && !creds.ns_capable(super::creds::cap::SYS_ADMIN)
     {
@@ -232,6 +232,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         parent.uts_ns.copy(&owner)
     } else {
         parent.uts_ns.clone()
+    };
+    let net_ns = if f & libc::CLONE_NEWNET != 0 {
+        parent.net_ns.child(owner.clone())
+    } else {
+        parent.net_ns.clone()
     };
     let files = if f & libc::CLONE_FILES != 0 {
         parent.files.clone()
@@ -416,6 +421,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             pdeathsig: 0,
             mnt_ns,
             uts_ns,
+            net_ns,
             sched,
             seccomp,
             seccomp_strict,

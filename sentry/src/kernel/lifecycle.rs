@@ -118,6 +118,7 @@ fn spawn(
         pdeathsig: 0,
         mnt_ns: k.vfs.init_ns.clone(),
         uts_ns: k.init_uts.clone(),
+        net_ns: k.sockets.clone(),
         sched: Default::default(),
         seccomp: None,
         seccomp_strict: false,

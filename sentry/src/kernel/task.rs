@@ -61,6 +61,8 @@ pub struct Task {
     pub mnt_ns: Arc<crate::fs::vfs::MountNs>,
     /// UTS namespace (host and domain names).
     pub uts_ns: Arc<super::uts::UtsNs>,
+    /// Network namespace: the sockets it makes are there.
+    pub net_ns: Arc<crate::local::Names>,
     /// Scheduling policy and affinity, recorded and reported (the host
     /// schedules the sentry's threads its own way).
     pub sched: Sched,

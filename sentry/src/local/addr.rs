@@ -67,10 +67,29 @@ pub enum NameKey {
     Path((u64, u64)),
 }
 
-/// The bound unix sockets of one network namespace.
+/// Sockets bound to names, by name.
+type Bound = Mutex<HashMap<NameKey, Weak<LocalSocket>>>;
+
+/// What the network namespaces of one sandbox share.
+#[derive(Default)]
+struct Shared {
+    /// Path names, as a socket node's inode is reachable from any
+    /// namespace.
+    paths: Bound,
+    /// Every socket of every namespace, for the collector of files in
+    /// flight (a cycle may span namespaces).
+    all: Mutex<Vec<Weak<LocalSocket>>>,
+}
+
+/// One network namespace: its bound unix sockets, loopback ports, every
+/// socket made in it, and what reaches beyond the sandbox (in the first
+/// namespace alone).
 #[derive(Default)]
 pub struct Names {
-    bound: Mutex<HashMap<NameKey, Weak<LocalSocket>>>,
+    /// Abstract names, this namespace's own.
+    bound: Bound,
+    /// What every namespace of the sandbox shares.
+    shared: Arc<Shared>,
     next_auto: Mutex<u32>,
     /// Files queued in this namespace's sockets (SCM_RIGHTS in flight).
     pub in_flight: Arc<std::sync::atomic::AtomicUsize>,
@@ -92,9 +111,61 @@ pub struct Names {
     /// The engine's resolver at 127.0.0.11, reached through the
     /// container's namespace (`dns`).
     pub dns: std::sync::OnceLock<Arc<super::dns::DnsRelay>>,
+    /// The user namespace that made it (None: the sandbox's first,
+    /// the initial namespace's).
+    pub owner: Option<Arc<crate::kernel::userns::UserNs>>,
+    /// Its nsfs inode number (0: the first namespace's, the base).
+    pub ino: u64,
+    /// lo is down: a new namespace's is until something brings it up.
+    lo_down: std::sync::atomic::AtomicBool,
 }
 
+/// Inode numbers of the network namespaces after the first.
+static NEXT_INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(4026534000);
+
 impl Names {
+    /// A new network namespace made by a process of user namespace
+    /// `owner` (unshare or clone with CLONE_NEWNET): lo alone, down, and
+    /// nothing beyond the sandbox.
+    pub fn child(&self, owner: Arc<crate::kernel::userns::UserNs>) -> Arc<Names> {
+        use std::sync::atomic::Ordering;
+        Arc::new(Names {
+            shared: self.shared.clone(),
+            // The limit on files in flight is the sandbox's, however many
+            // namespaces it makes.
+            in_flight: self.in_flight.clone(),
+            owner: Some(owner),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            lo_down: true.into(),
+            ..Names::default()
+        })
+    }
+
+    /// The user namespace it belongs to.
+    pub fn owner(&self) -> Arc<crate::kernel::userns::UserNs> {
+        self.owner
+            .clone()
+            .unwrap_or_else(crate::kernel::userns::init)
+    }
+
+    /// Whether lo is up.
+    pub fn lo_up(&self) -> bool {
+        !self.lo_down.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Brings lo up or down.
+    pub fn set_lo_up(&self, up: bool) {
+        self.lo_down
+            .store(!up, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn map(&self, key: &NameKey) -> &Bound {
+        match key {
+            NameKey::Abstract(_) => &self.bound,
+            NameKey::Path(_) => &self.shared.paths,
+        }
+    }
+
     /// Whether TCP and UDP sockets are host sockets (`--network host`).
     pub fn host_network(&self) -> bool {
         self.host.get().is_some()
@@ -102,21 +173,29 @@ impl Names {
 
     /// Records a new socket for /proc/net.
     pub fn register(&self, s: &Weak<LocalSocket>) {
-        let mut all = self.all.lock();
-        if all.len() >= 64 && all.len().is_power_of_two() {
-            all.retain(|w| w.strong_count() > 0);
+        for list in [&self.all, &self.shared.all] {
+            let mut all = list.lock();
+            if all.len() >= 64 && all.len().is_power_of_two() {
+                all.retain(|w| w.strong_count() > 0);
+            }
+            all.push(s.clone());
         }
-        all.push(s.clone());
     }
 
-    /// The live sockets, oldest first.
+    /// The namespace's live sockets, oldest first.
     pub fn live(&self) -> Vec<Arc<LocalSocket>> {
         self.all.lock().iter().filter_map(Weak::upgrade).collect()
     }
 
+    /// The live sockets of every namespace of the sandbox.
+    pub fn sandbox_live(&self) -> Vec<Arc<LocalSocket>> {
+        let all = self.shared.all.lock();
+        all.iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// Binds `s` to `key`: EADDRINUSE while a live socket holds it.
     pub fn insert(&self, key: &NameKey, s: &Weak<LocalSocket>) -> KResult<()> {
-        let mut b = self.bound.lock();
+        let mut b = self.map(key).lock();
         if b.get(key).is_some_and(|w| w.strong_count() > 0) {
             return Err(Errno::EADDRINUSE);
         }
@@ -126,17 +205,17 @@ impl Names {
 
     /// The live socket bound to `key`.
     pub fn get(&self, key: &NameKey) -> Option<Arc<LocalSocket>> {
-        self.bound.lock().get(key).and_then(Weak::upgrade)
+        self.map(key).lock().get(key).and_then(Weak::upgrade)
     }
 
     pub fn remove(&self, key: &NameKey) {
-        self.bound.lock().remove(key);
+        self.map(key).lock().remove(key);
     }
 
     /// Forgets `key` unless a live socket holds it again (a closed
     /// socket's name: its drop runs after its last strong reference).
     pub fn remove_if_dead(&self, key: &NameKey) {
-        let mut b = self.bound.lock();
+        let mut b = self.map(key).lock();
         if b.get(key).is_some_and(|w| w.strong_count() == 0) {
             b.remove(key);
         }
@@ -222,5 +301,29 @@ mod tests {
         assert_eq!(na.len(), 2 + 1 + 5);
         assert_eq!(&na[2..5], b"\x0000");
         assert_ne!(na, nb);
+    }
+
+    #[test]
+    fn a_child_namespace_has_its_own_abstract_names_and_shares_paths() {
+        let first = Arc::new(Names::default());
+        let child = first.child(crate::kernel::userns::init());
+        assert!(first.lo_up() && !child.lo_up());
+        assert_ne!(child.ino, first.ino);
+        let s = LocalSocket::new(libc::SOCK_STREAM, &first);
+        let abs = NameKey::Abstract(b"x".to_vec());
+        let path = NameKey::Path((1, 2));
+        first.insert(&abs, &Arc::downgrade(&s)).unwrap();
+        first.insert(&path, &Arc::downgrade(&s)).unwrap();
+        assert!(child.get(&abs).is_none());
+        assert!(child.get(&path).is_some_and(|g| Arc::ptr_eq(&g, &s)));
+        let t = LocalSocket::new(libc::SOCK_STREAM, &child);
+        child.insert(&abs, &Arc::downgrade(&t)).unwrap();
+        assert_eq!(
+            child.insert(&path, &Arc::downgrade(&t)),
+            Err(Errno::EADDRINUSE)
+        );
+        // /proc/net lists a namespace's own; the collector sees them all.
+        assert_eq!((first.live().len(), child.live().len()), (1, 1));
+        assert_eq!(child.sandbox_live().len(), 2);
     }
 }

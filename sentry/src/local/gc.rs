@@ -20,10 +20,14 @@ fn key(f: &Arc<File>) -> usize {
     Arc::as_ptr(f) as usize
 }
 
-/// Collects the unreachable cycles of `names`' sockets; how many
-/// sockets' queues it emptied.
+/// Collects the unreachable cycles of the sandbox's sockets (`names`:
+/// any of its namespaces); how many sockets' queues it emptied.
 pub fn collect(names: &Names) -> usize {
-    let socks: Vec<Arc<LocalSocket>> = names.live().into_iter().filter(|s| !s.inet()).collect();
+    let socks: Vec<Arc<LocalSocket>> = names
+        .sandbox_live()
+        .into_iter()
+        .filter(|s| !s.inet())
+        .collect();
     // Every queued file once (held here: one more strong reference), how
     // often it is queued, and what each socket's queue holds.
     let mut files: HashMap<usize, (Arc<File>, usize)> = HashMap::new();

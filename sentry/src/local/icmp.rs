@@ -9,7 +9,7 @@
 //! replies come back to every raw socket; without an interface (and for
 //! ICMPv6 beyond lo) it is ENETUNREACH.
 
-use super::inet::{format, parse};
+use super::inet::{format, lo_down, parse};
 use super::queue::Queue;
 use super::Names;
 use crate::errno::{Errno, KResult};
@@ -177,6 +177,9 @@ impl IcmpSocket {
     }
 
     fn send_to(&self, data: &[u8], dest: SocketAddr) -> KResult<usize> {
+        if dest.ip().is_loopback() && !self.names.lo_up() {
+            return Err(lo_down(dest.ip()));
+        }
         // As Linux: nothing at all is EFAULT; shorter than an ICMP header
         // is sent, and dropped by the receiving side unseen.
         if data.is_empty() {

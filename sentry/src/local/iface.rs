@@ -33,6 +33,10 @@ pub struct Iface {
 }
 
 impl Iface {
+    pub fn up(&self) -> bool {
+        self.flags & IFF_UP != 0
+    }
+
     /// Whether it has an IPv4 address (a host interface may have none).
     pub fn has_v4(&self) -> bool {
         !self.v4.0.is_unspecified()
@@ -68,7 +72,13 @@ pub fn list(names: &Names) -> Vec<Iface> {
     if let Some(h) = names.host.get() {
         return h.ifaces.clone();
     }
-    let mut v = vec![lo()];
+    let mut lo = lo();
+    if !names.lo_up() {
+        // Down, lo has no addresses either (they come with NETDEV_UP).
+        lo.flags = IFF_LOOPBACK;
+        lo.v4 = (Ipv4Addr::UNSPECIFIED, 0);
+    }
+    let mut v = vec![lo];
     if let Some(n) = names.net.get() {
         let c = n.config();
         v.push(Iface {
@@ -84,6 +94,27 @@ pub fn list(names: &Names) -> Vec<Iface> {
         });
     }
     v
+}
+
+/// The flags dev_change_flags takes from a caller; the others are the
+/// device's own (IFF_RUNNING, IFF_LOWER_UP, IFF_LOOPBACK, ...).
+const SETTABLE: u32 =
+    IFF_UP | 0x4 | 0x20 | 0x80 | 0x100 | 0x200 | IFF_MULTICAST | 0x2000 | 0x4000 | 0x8000;
+
+/// Gives interface `i` of `names` the flags `flags` (SIOCSIFFLAGS, or
+/// RTM_NEWLINK's combined ones). Bringing lo up or down is what the
+/// sandbox does; any other change (eth0's or a host interface's state,
+/// promiscuous mode, ...) is EOPNOTSUPP.
+pub fn change_flags(names: &Names, i: &Iface, flags: u32) -> crate::errno::KResult<()> {
+    let diff = (flags ^ i.flags) & SETTABLE;
+    if diff == 0 {
+        return Ok(());
+    }
+    if diff != IFF_UP || !i.loopback || names.host.get().is_some() {
+        return Err(crate::errno::Errno::EOPNOTSUPP);
+    }
+    names.set_lo_up(flags & IFF_UP != 0);
+    Ok(())
 }
 
 /// /proc/net/dev.
@@ -264,5 +295,26 @@ mod tests {
             .host
             .set(std::sync::Arc::new(crate::hostnet::HostNet::snapshot()));
         assert_eq!(list(&n).len(), l.len());
+    }
+
+    #[test]
+    fn only_lo_comes_up_and_goes_down() {
+        let first = std::sync::Arc::new(Names::default());
+        let n = first.child(crate::kernel::userns::init());
+        let lo = list(&n).remove(0);
+        assert!(!lo.up() && !lo.has_v4());
+        // Nothing asked: nothing to do.
+        change_flags(&n, &lo, lo.flags).unwrap();
+        assert!(!n.lo_up());
+        change_flags(&n, &lo, lo.flags | IFF_UP).unwrap();
+        let lo = list(&n).remove(0);
+        assert!(lo.up() && lo.has_v4());
+        // Promiscuous mode is not the sandbox's to give.
+        assert_eq!(
+            change_flags(&n, &lo, lo.flags | 0x100),
+            Err(crate::errno::Errno::EOPNOTSUPP)
+        );
+        change_flags(&n, &lo, lo.flags & !IFF_UP).unwrap();
+        assert!(!n.lo_up());
     }
 }

@@ -31,6 +31,28 @@ fn ifreq_of(i: &Iface, value: &[u8]) -> [u8; IFREQ] {
     r
 }
 
+/// SIOCSIFFLAGS: the named interface takes the ifreq's flags (`admin`:
+/// the caller has CAP_NET_ADMIN over the namespace, checked after the
+/// request is read, as dev_ioctl does).
+pub fn set_flags(mm: &Mm, names: &Names, admin: bool, arg: u64) -> KResult<u64> {
+    let r: [u8; IFREQ] = read_obj(mm, arg)?;
+    if !admin {
+        return Err(Errno::EPERM);
+    }
+    let end = r[..IFNAMSIZ]
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(IFNAMSIZ);
+    let list = iface::list(names);
+    let i = list
+        .iter()
+        .find(|i| i.name.as_bytes() == &r[..end])
+        .ok_or(Errno::ENODEV)?;
+    let flags = u16::from_ne_bytes([r[IFNAMSIZ], r[IFNAMSIZ + 1]]);
+    iface::change_flags(names, i, u32::from(flags))?;
+    Ok(0)
+}
+
 /// ioctl `cmd` if it is an interface ioctl (None if not).
 pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>> {
     let cmd = libc::c_ulong::try_from(cmd).ok()?;

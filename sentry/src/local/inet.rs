@@ -101,6 +101,16 @@ pub fn is_local(ip: IpAddr) -> bool {
     ip.is_unspecified() || ip.is_loopback()
 }
 
+/// What traffic to loopback address `ip` meets while lo is down: no
+/// route for IPv4, no source address for IPv6 (::1 went with lo).
+pub fn lo_down(ip: IpAddr) -> Errno {
+    if ip.is_ipv4() {
+        Errno::ENETUNREACH
+    } else {
+        Errno::EADDRNOTAVAIL
+    }
+}
+
 /// What `ip` means as a destination: the wildcard is the loopback
 /// address of its kind.
 pub fn loopback_for(ip: IpAddr) -> IpAddr {
@@ -409,6 +419,10 @@ impl LocalSocket {
         if !is_local(addr.ip()) && !self.is_own(addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
+        // lo down has no ::1 (IPv4 binds any 127/8 address even so).
+        if addr.ip() == IpAddr::V6(Ipv6Addr::LOCALHOST) && !self.names.lo_up() {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
         self.bind_port(addr)
     }
 
@@ -466,6 +480,9 @@ impl LocalSocket {
         }
         if !d.ip().is_loopback() && !self.is_own(d.ip()) && !self.is_remote(d.ip()) {
             return Err(Errno::ENETUNREACH);
+        }
+        if d.ip().is_loopback() && !self.names.lo_up() {
+            return Err(lo_down(d.ip()));
         }
         Ok(d)
     }
@@ -693,6 +710,9 @@ impl LocalSocket {
             drop(st);
             return self.send_once(data, None, anc, own);
         }
+        // A datagram send binds the socket first, whatever becomes of it
+        // (inet_send_prepare).
+        self.inet_autobind()?;
         let dest = match to {
             Some(a) => self.destination(a)?,
             None => self.st.lock().remote.ok_or(Errno::EDESTADDRREQ)?,

@@ -318,10 +318,11 @@ impl LocalSocket {
             self.st.lock().connecting = Some(Arc::downgrade(listener));
             return Err(Errno::EAGAIN);
         }
-        // The server side: a new socket bound to the listener's name.
+        // The server side: a new socket bound to the listener's name, in
+        // its namespace (a path reaches a listener of another one).
         // (Lock order: the listener, then the two sockets it links.)
         let me = self.this.upgrade().ok_or(Errno::EINVAL)?;
-        let server = LocalSocket::new_in(listener.family, self.kind, &self.names);
+        let server = LocalSocket::new_in(listener.family, self.kind, &listener.names);
         server.set_owner(listener.owner());
         link(&server, &me);
         {
@@ -1221,6 +1222,14 @@ impl FileOps for LocalFile {
         cmd: u64,
         arg: u64,
     ) -> KResult<u64> {
+        if cmd == libc::SIOCSIFFLAGS {
+            let owner = self.0.names.owner();
+            let admin = cx
+                .proc_ref()
+                .creds
+                .capable_in(&owner, crate::kernel::creds::cap::NET_ADMIN);
+            return ifreq::set_flags(&cx.mm, &self.0.names, admin, arg);
+        }
         if let Some(r) = ifreq::ioctl(&cx.mm, &self.0.names, cmd, arg) {
             return r;
         }

@@ -22,6 +22,9 @@ const NLMSG_DONE: u16 = 3;
 const NLMSG_MIN_TYPE: u16 = 16;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
+const RTM_NEWNSID: u16 = 88;
+const RTM_GETNSID: u16 = 90;
+const RTM_SETLINK: u16 = 19;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
@@ -186,21 +189,27 @@ fn message(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, port: u32, body: 
     out.resize(out.len().next_multiple_of(4), 0);
 }
 
-/// The payload of the first attribute of `kind` in `attrs` (bounded:
-/// each length is checked against what is left).
-pub(super) fn attr_of(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
-    while attrs.len() >= 4 {
+/// The payload of the first attribute of `kind` in `attrs`.
+pub(super) fn attr_of(attrs: &[u8], kind: u16) -> Option<&[u8]> {
+    self::attrs(attrs).find(|a| a.0 == kind).map(|a| a.1)
+}
+
+/// The attributes in `attrs`, (type, payload), up to the first malformed
+/// one (bounded: each length is checked against what is left).
+fn attrs(mut attrs: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if attrs.len() < 4 {
+            return None;
+        }
         let len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
         let ty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
         if len < 4 || len > attrs.len() {
             return None;
         }
-        if ty == kind {
-            return Some(&attrs[4..len]);
-        }
+        let value = &attrs[4..len];
         attrs = attrs.get(len.next_multiple_of(4)..).unwrap_or(&[]);
-    }
-    None
+        Some((ty, value))
+    })
 }
 
 /// RTM_NEWLINK's body for `i`.
@@ -215,16 +224,20 @@ fn link(i: &Iface) -> Vec<u8> {
     attr(&mut b, 3, &name); // IFLA_IFNAME
     attr(&mut b, 4, &i.mtu.to_ne_bytes()); // IFLA_MTU
     attr(&mut b, 13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
-                                              // IFLA_OPERSTATE: lo's is unknown, a link's up when it runs, else down.
+                                              // IFLA_OPERSTATE: lo's is unknown while up, a link's up when it
+                                              // runs, else down.
     let running = i.flags & 0x40 != 0;
     let oper = match (i.loopback, running) {
-        (true, _) => 0,
+        (true, true) => 0,
         (false, true) => 6,
-        (false, false) => 2,
+        (_, false) => 2,
     };
     attr(&mut b, 16, &[oper]);
     attr(&mut b, 17, &[0]); // IFLA_LINKMODE
-    attr(&mut b, 6, b"noqueue\0"); // IFLA_QDISC
+    attr(&mut b, 27, &0u32.to_ne_bytes()); // IFLA_GROUP: the default
+                                           // A device never brought up has the noop qdisc.
+    let qdisc: &[u8] = if i.up() { b"noqueue\0" } else { b"noop\0" };
+    attr(&mut b, 6, qdisc); // IFLA_QDISC
     attr(&mut b, 1, &i.mac); // IFLA_ADDRESS
     let brd = if i.loopback { [0; 6] } else { [0xff; 6] };
     attr(&mut b, 2, &brd); // IFLA_BROADCAST
@@ -263,8 +276,8 @@ fn addrs(i: &Iface, family: u8) -> Vec<Vec<u8>> {
         attr(&mut b, 6, &cacheinfo); // IFA_CACHEINFO
         out.push(b);
     }
-    // The interface beyond lo has IPv4 only.
-    if want(FAM_INET6) && i.loopback {
+    // The interface beyond lo has IPv4 only; lo has ::1 while up.
+    if want(FAM_INET6) && i.loopback && i.up() {
         let mut b = vec![FAM_INET6, 128, IFA_F_PERMANENT, RT_SCOPE_HOST];
         b.extend_from_slice(&i.index.cast_unsigned().to_ne_bytes());
         attr(&mut b, 1, &std::net::Ipv6Addr::LOCALHOST.octets());
@@ -425,6 +438,83 @@ fn local_v6(lo: &Iface, get: bool) -> Vec<u8> {
     b
 }
 
+/// RTM_NEWLINK (or RTM_SETLINK) changing link `body` names (by index,
+/// or by IFLA_IFNAME): its flags alone, as ifi_change combines them
+/// (0 meaning all); anything else asked of it is EOPNOTSUPP, as is
+/// making a link. EPERM without CAP_NET_ADMIN, checked first as
+/// rtnetlink does.
+fn set_link(names: &super::Names, ifaces: &[Iface], body: &[u8], admin: bool) -> KResult<()> {
+    const IFLA_IFNAME: u16 = 3;
+    if !admin {
+        return Err(Errno::EPERM);
+    }
+    let word = |at: usize| {
+        body.get(at..at + 4)
+            .map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap()))
+    };
+    if body.len() < 16 {
+        return Err(Errno::EINVAL);
+    }
+    let (index, flags, change) = (word(4).cast_signed(), word(8), word(12));
+    let mut name = None;
+    let mut other = false;
+    for (kind, value) in attrs(&body[16..]) {
+        match kind {
+            IFLA_IFNAME => name = Some(value.split(|&c| c == 0).next().unwrap_or(&[])),
+            _ => other = true,
+        }
+    }
+    let found = ifaces.iter().find(|i| match (index, name) {
+        (0, Some(n)) => i.name.as_bytes() == n,
+        (x, _) => x == i.index,
+    });
+    let Some(i) = found else {
+        return Err(Errno::ENODEV);
+    };
+    if other {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let new = if change == 0 {
+        flags
+    } else {
+        (flags & change) | (i.flags & !change)
+    };
+    iface::change_flags(names, i, new)
+}
+
+/// RTM_GETNSID: the id the asking namespace gives the one named by
+/// NETNSA_FD (a namespace file) or NETNSA_PID. The sandbox assigns no
+/// ids (RTM_NEWNSID is not taken), so a namespace that exists has none:
+/// NETNSA_NSID_NOT_ASSIGNED (-1), as Linux answers before any is set.
+fn nsid(cx: &Ctx<'_, '_>, body: &[u8]) -> KResult<Vec<u8>> {
+    const NETNSA_NSID: u16 = 1;
+    const NETNSA_PID: u16 = 2;
+    const NETNSA_FD: u16 = 3;
+    let attrs = body.get(4..).unwrap_or(&[]);
+    let int = |v: &[u8]| {
+        v.get(..4)
+            .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
+    };
+    if let Some(fd) = attr_of(attrs, NETNSA_FD).and_then(int) {
+        let f = cx.task_ref().files.lock().get(fd)?;
+        let net = f
+            .downcast::<crate::fs::nsfs::NsFile>()
+            .is_some_and(|n| matches!(n.ns, crate::fs::nsfs::Ns::Net(_)));
+        if !net {
+            return Err(Errno::EINVAL);
+        }
+    } else if let Some(pid) = attr_of(attrs, NETNSA_PID).and_then(int) {
+        if !cx.st.tasks.contains_key(&pid) {
+            return Err(Errno::ESRCH);
+        }
+    } else {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = vec![FAM_UNSPEC, 0, 0, 0];
+    attr(&mut b, NETNSA_NSID, &(-1i32).to_ne_bytes());
+    Ok(b)
+}
+
 /// RTM_GETROUTE without NLM_F_DUMP (`ip route get`): the route a packet
 /// to the request's RTA_DST takes, or the errno Linux's lookup gives.
 fn route_get(ifaces: &[Iface], body: &[u8], uid: u32) -> Result<Vec<u8>, i32> {
@@ -512,8 +602,17 @@ impl NetlinkSocket {
 
     /// Answers the requests in `data` (one or more messages) into the
     /// socket's queue, as one datagram.
-    fn answer(&self, data: &[u8], port: u32, uid: u32) -> KResult<()> {
+    /// `cx`: the sender, where known (changes need its CAP_NET_ADMIN
+    /// over the namespace; RTM_GETNSID names a namespace by its fds).
+    fn answer(&self, data: &[u8], port: u32, uid: u32, cx: Option<&Ctx<'_, '_>>) -> KResult<()> {
+        let admin = cx.is_some_and(|cx| {
+            cx.proc_ref()
+                .creds
+                .capable_in(&self.names.owner(), crate::kernel::creds::cap::NET_ADMIN)
+        });
         let ifaces = iface::list(&self.names);
+        // A device that is down has no routes.
+        let up: Vec<Iface> = ifaces.iter().filter(|i| i.up()).cloned().collect();
         let mut out = Vec::new();
         // Where a datagram must end: a dump's NLMSG_DONE comes alone
         // after its entries, as Linux's dumps send it.
@@ -606,12 +705,12 @@ impl NetlinkSocket {
                     }
                     RTM_GETROUTE if dump => {
                         let family = body.first().copied().unwrap_or(0);
-                        let main = ifaces.iter().flat_map(|i| routes(i, family));
-                        for b in main.chain(local_routes(&ifaces, family)) {
+                        let main = up.iter().flat_map(|i| routes(i, family));
+                        for b in main.chain(local_routes(&up, family)) {
                             message(&mut out, RTM_NEWROUTE, multi, seq, port, &b);
                         }
                     }
-                    RTM_GETROUTE => match route_get(&ifaces, body, uid) {
+                    RTM_GETROUTE => match route_get(&up, body, uid) {
                         Ok(b) => message(&mut out, RTM_NEWROUTE, 0, seq, port, &b),
                         Err(e) => err = e,
                     },
@@ -619,6 +718,16 @@ impl NetlinkSocket {
                         let family = body.first().copied().unwrap_or(0);
                         for b in rules(family) {
                             message(&mut out, RTM_NEWRULE, multi, seq, port, &b);
+                        }
+                    }
+                    RTM_GETNSID => match cx.map(|cx| nsid(cx, body)) {
+                        Some(Ok(b)) => message(&mut out, RTM_NEWNSID, 0, seq, port, &b),
+                        Some(Err(e)) => err = -e.0,
+                        None => err = -libc::EOPNOTSUPP,
+                    },
+                    RTM_NEWLINK | RTM_SETLINK => {
+                        if let Err(e) = set_link(&self.names, &ifaces, body, admin) {
+                            err = -e.0;
                         }
                     }
                     // lo keeps no neighbours (it does no ARP); eth0's
@@ -754,7 +863,7 @@ impl Socket for NetlinkSocket {
             st.port
         };
         let uid = self.st.lock().uid;
-        self.answer(data, port, uid)?;
+        self.answer(data, port, uid, Some(ctx))?;
         Ok(data.len())
     }
     fn recv(&self, max: usize, peek: bool) -> KResult<Received> {
@@ -817,7 +926,9 @@ impl FileOps for NetlinkSocket {
             let st = self.st.lock();
             (st.port, st.uid)
         };
-        self.answer(buf, port, uid)?;
+        // write(2) has no caller here to hold CAP_NET_ADMIN: it reads,
+        // and changes are EPERM (tools send them with sendmsg).
+        self.answer(buf, port, uid, None)?;
         Ok(buf.len())
     }
     fn stat(&self) -> KResult<Stat> {
@@ -869,7 +980,7 @@ mod tests {
 
     /// Answers one request and splits the reply into its messages.
     fn ask(s: &NetlinkSocket, kind: u16, flags: u16, body: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
-        s.answer(&request(kind, flags, body), 1, 0).unwrap();
+        s.answer(&request(kind, flags, body), 1, 0, None).unwrap();
         // Every datagram the answer took.
         let mut msgs = Vec::new();
         while let Ok(r) = s.rx.recv_packet(1 << 16, false) {
@@ -895,7 +1006,7 @@ mod tests {
             (NLMSG_ERROR, 0)
         );
         // A dump that is no request: nothing at all.
-        s.answer(&request(RTM_GETLINK, NLM_F_DUMP, &[0; 16]), 1, 0)
+        s.answer(&request(RTM_GETLINK, NLM_F_DUMP, &[0; 16]), 1, 0, None)
             .unwrap();
         assert!(s.rx.recv_packet(1 << 16, false).is_err());
     }
@@ -964,6 +1075,7 @@ mod tests {
             &request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0; 16]),
             42,
             0,
+            None,
         )
         .unwrap();
         let r = s.rx.recv_packet(1 << 16, false).unwrap();
