@@ -3,15 +3,68 @@
 //! pointer is EFAULT, never a sentry crash.
 
 use super::{Backing, Mm, MmState};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+/// The size of host file `fd`, which its mappings reach up to the page
+/// it ends in: past that page Linux's access faults (SIGBUS for the
+/// application, as the host mapping gives it, EFAULT for a copy the
+/// kernel makes).
+fn file_size(fd: impl AsFd) -> u64 {
+    // newfstatat: the sandbox's policy has no fstat(2).
+    let empty = rustix::fs::AtFlags::EMPTY_PATH;
+    rustix::fs::statat(fd, c"", empty).map_or(0, |st| st.st_size.cast_unsigned())
+}
+
+fn page_end(size: u64) -> u64 {
+    size.next_multiple_of(crate::memfile::PAGE as u64)
+}
+
+/// Calls `copy` with `len` bytes of the last page of host file `fd`, at
+/// file offset `off`, past the file's end: bytes only a mapping reaches
+/// (the page's, not the file's), so through a mapping of that page
+/// (`write`: a writable one).
+fn with_tail(fd: RawFd, off: u64, len: usize, write: bool, copy: impl FnOnce(*mut u8)) -> KResult<()> {
+    let page = crate::memfile::PAGE as u64;
+    let base = off & !(page - 1);
+    let at = crate::num::usize_of(off - base);
+    if at + len > crate::num::usize_of(page) {
+        return Err(Errno::EFAULT);
+    }
+    let prot = if write {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    // SAFETY: a new shared mapping of one page of a file we hold, at an
+    // address the host picks; nothing else refers to it, and it is
+    // unmapped below.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            crate::num::usize_of(page),
+            prot,
+            libc::MAP_SHARED,
+            fd,
+            crate::num::sbits(base),
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: `at + len` is within the page just mapped.
+    copy(unsafe { map.cast::<u8>().add(at) });
+    // SAFETY: the mapping made above, which nothing refers to any more.
+    unsafe { libc::munmap(map, crate::num::usize_of(page)) };
+    Ok(())
+}
 
 /// Where a piece of application memory lives.
 #[derive(Clone, Copy)]
 enum Piece {
     /// Memory-file offset.
     Mem(u64),
-    /// Host file and offset (read-only file mappings).
-    File(RawFd, u64),
+    /// Host file, offset, and the file's size (file mappings).
+    File(RawFd, u64, u64),
     /// Reserved memory a forced read meets: never given pages, so zeros.
     Zero,
 }
@@ -83,7 +136,13 @@ impl Mm {
             }
             let e = v.end.min(end);
             let piece = match &v.backing {
-                Backing::File { fd, .. } => Piece::File(fd.as_raw_fd(), v.off_at(pos)),
+                Backing::File { fd, .. } => {
+                    let (off, size) = (v.off_at(pos), file_size(&**fd));
+                    if off + (e - pos) > page_end(size) {
+                        return Err(Errno::EFAULT);
+                    }
+                    Piece::File(fd.as_raw_fd(), off, size)
+                }
                 // Never accessible, so never given pages (a forced write
                 // gives it some first): a forced read sees zeros.
                 Backing::Reserved if acc == Acc::Force => Piece::Zero,
@@ -129,14 +188,23 @@ impl Mm {
                     // SAFETY: `for_pieces` checked the range is mapped and backed.
                     unsafe { mf.copy_out(off, &mut buf[boff..boff + l]) };
                 }
-                Piece::File(fd, off) => {
+                Piece::File(fd, off, size) => {
                     let dst = &mut buf[boff..boff + l];
+                    let n = crate::num::usize_of(size.saturating_sub(off)).min(l);
+                    if n < l {
+                        let tail = &mut dst[n..];
+                        with_tail(fd, off + n as u64, tail.len(), false, |p| {
+                            // SAFETY: `p` is `tail.len()` bytes of the page.
+                            let page = unsafe { std::slice::from_raw_parts(p, tail.len()) };
+                            tail.copy_from_slice(page);
+                        })?;
+                    }
                     // SAFETY: pread into our own buffer from a file we hold.
-                    file_io(l, |done| unsafe {
+                    file_io(n, |done| unsafe {
                         crate::hostio::pread(
                             fd,
                             dst[done..].as_mut_ptr().cast(),
-                            l - done,
+                            n - done,
                             crate::num::sbits(off + done as u64),
                         )
                     })?;
@@ -158,15 +226,27 @@ impl Mm {
                     unsafe { mf.copy_in(off, &buf[boff..boff + l]) };
                 }
                 Piece::Zero => return Err(Errno::EFAULT),
-                // A writable file piece is a shared mapping: write the file.
-                Piece::File(fd, off) => {
-                    let src = &buf[boff..boff + l];
+                // A writable file piece is a shared mapping: write the
+                // file, and past its end only the last page (what it
+                // holds there is not the file's).
+                Piece::File(fd, off, size) => {
+                    let n = crate::num::usize_of(size.saturating_sub(off)).min(l);
+                    if n < l {
+                        let tail = &buf[boff + n..boff + l];
+                        with_tail(fd, off + n as u64, tail.len(), true, |p| {
+                            // SAFETY: `p` is `tail.len()` writable bytes of
+                            // the page.
+                            let page = unsafe { std::slice::from_raw_parts_mut(p, tail.len()) };
+                            page.copy_from_slice(tail);
+                        })?;
+                    }
+                    let src = &buf[boff..boff + n];
                     // SAFETY: pwrite from our buffer into a file we hold.
-                    file_io(l, |done| unsafe {
+                    file_io(n, |done| unsafe {
                         crate::hostio::pwrite(
                             fd,
                             src[done..].as_ptr().cast(),
-                            l - done,
+                            n - done,
                             crate::num::sbits(off + done as u64),
                         )
                     })?;
@@ -256,7 +336,18 @@ impl Mm {
             if v.start > pos || !ok {
                 break;
             }
-            pos = v.end.min(end);
+            // A file mapping ends, for access, at the page its file does.
+            let reach = match &v.backing {
+                Backing::File { fd, off, .. } => {
+                    let pages = page_end(file_size(&**fd)).saturating_sub(*off);
+                    v.start.saturating_add(pages).min(v.end)
+                }
+                _ => v.end,
+            };
+            pos = reach.min(end).max(pos);
+            if reach < v.end.min(end) {
+                break;
+            }
             if pos >= end {
                 break;
             }
