@@ -221,7 +221,8 @@ fn io_pgetevents(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let [mask, size]: [u64; 2] = get(ctx, a[5])?;
         crate::fs::temp_mask(ctx, mask, size)?;
     }
-    get_events(ctx, a)
+    let r = get_events(ctx, a);
+    crate::fs::end_temp_mask(ctx, r)
 }
 
 /// io_getevents: at least `min_nr` (or what the timeout leaves) and at

@@ -242,7 +242,8 @@ fn epoll_wait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 fn epoll_pwait(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     epoll_of(ctx, a[0])?;
     crate::fs::temp_mask(ctx, a[4], a[5])?;
-    do_wait(ctx, a[0], a[1], a[2], ms_deadline(crate::abi::int(a[3])))
+    let r = do_wait(ctx, a[0], a[1], a[2], ms_deadline(crate::abi::int(a[3])));
+    crate::fs::end_temp_mask(ctx, r)
 }
 
 fn epoll_pwait2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -253,7 +254,8 @@ fn epoll_pwait2(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         None
     };
     crate::fs::temp_mask(ctx, a[4], a[5])?;
-    do_wait(ctx, a[0], a[1], a[2], d)
+    let r = do_wait(ctx, a[0], a[1], a[2], d);
+    crate::fs::end_temp_mask(ctx, r)
 }
 
 fn new_eventfd(ctx: &mut Ctx<'_, '_>, init: u64, flags: u64) -> KResult<u64> {

@@ -1443,13 +1443,17 @@ fn poll_wait(
     ctx: &mut Ctx<'_, '_>,
     fds: &[(i32, i16)],
     deadline: Option<Instant>,
+    path_nval: bool,
 ) -> KResult<Vec<i16>> {
     loop {
         let files: Vec<Option<Arc<File>>> = {
             let ft = ctx.task().files.clone();
             let ft: parking_lot::MutexGuard<'_, FdTable> = ft.lock();
+            // To poll(2) an O_PATH file is no file (POLLNVAL); select(2)
+            // finds it ready, as Linux's do.
             fds.iter()
                 .map(|&(fd, _)| if fd < 0 { None } else { ft.get(fd).ok() })
+                .map(|f| f.filter(|f| !path_nval || f.flags() & libc::O_PATH == 0))
                 .collect()
         };
         // On every file's queues before polling it, so a change after its
@@ -1490,6 +1494,11 @@ fn poll_wait(
                 rev.push(r);
             }
         }
+        // A pending signal ends a call that found nothing, even one
+        // that would not wait (Linux's do_poll and core_sys_select).
+        if !ready && ctx.interrupted() {
+            return Err(Errno::ERESTARTSYS);
+        }
         if ready || deadline.is_some_and(|d| d <= Instant::now()) {
             return Ok(rev);
         }
@@ -1522,7 +1531,7 @@ fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) 
             )
         })
         .collect();
-    let rev = poll_wait(ctx, &fds, deadline)?;
+    let rev = poll_wait(ctx, &fds, deadline, true)?;
     let mut count = 0;
     for (i, r) in rev.iter().enumerate() {
         let mut b = raw[i];
@@ -1560,6 +1569,23 @@ pub(crate) fn temp_mask(ctx: &mut Ctx<'_, '_>, maskp: u64, size: u64) -> KResult
     Ok(())
 }
 
+/// Ends a call that installed a temporary mask: unless a signal
+/// interrupted it (the signal's frame then restores the old mask), the
+/// old mask is back before the return, so a signal the temporary mask
+/// let in stays pending (Linux's restore_saved_sigmask_unless).
+pub(crate) fn end_temp_mask(ctx: &mut Ctx<'_, '_>, r: KResult<u64>) -> KResult<u64> {
+    let interrupted = matches!(r, Err(e) if e == Errno::ERESTARTSYS
+        || e == Errno::ERESTARTNOHAND
+        || e == Errno::EINTR);
+    if !interrupted {
+        let t = ctx.task();
+        if let Some(m) = t.saved_mask.take() {
+            t.sig_mask.set(m);
+        }
+    }
+    r
+}
+
 fn ppoll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let d = if a[2] != 0 {
         Some(abi::timespec(ctx, a[2])?)
@@ -1573,10 +1599,13 @@ fn ppoll(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let left = d.saturating_sub(start.elapsed());
         let _ = put(ctx, a[2], &abi::ts_of(left));
     }
-    match r {
-        Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
-        r => r,
-    }
+    end_temp_mask(
+        ctx,
+        match r {
+            Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
+            r => r,
+        },
+    )
 }
 
 fn do_select(
@@ -1631,7 +1660,7 @@ fn do_select(
             fds.push((crate::abi::int_len(fd), ev));
         }
     }
-    let rev = poll_wait(ctx, &fds, deadline)?;
+    let rev = poll_wait(ctx, &fds, deadline, false)?;
     let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     let mut count = 0;
     for (i, &(fd, ev)) in fds.iter().enumerate() {
@@ -1696,10 +1725,13 @@ fn pselect6(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if let Some(d) = d {
         let _ = put(ctx, a[4], &abi::ts_of(d.saturating_sub(start.elapsed())));
     }
-    match r {
-        Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
-        r => r,
-    }
+    end_temp_mask(
+        ctx,
+        match r {
+            Err(e) if e == Errno::ERESTARTSYS => Err(Errno::ERESTARTNOHAND),
+            r => r,
+        },
+    )
 }
 
 /// statfs's f_flags for a mount with `mflags` (MS_*): ST_VALID and the
