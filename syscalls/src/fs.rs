@@ -1177,14 +1177,15 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         libc::F_ADD_SEALS => {
             use sentry::fs::file::{F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
-            let s = f.ops.seals().ok_or(Errno::EINVAL)?;
+            // Linux's order: the fd's mode, the seals, the file.
+            if !f.writable() {
+                return Err(Errno::EPERM);
+            }
             let add = crate::abi::uint(a[2]);
             if a[2] > u32::MAX as u64 || add & !(F_SEAL_EXEC * 2 - 1) != 0 {
                 return Err(Errno::EINVAL);
             }
-            if !f.writable() {
-                return Err(Errno::EPERM);
-            }
+            let s = f.ops.seals().ok_or(Errno::EINVAL)?;
             if s.load(std::sync::atomic::Ordering::Relaxed) & F_SEAL_SEAL != 0 {
                 return Err(Errno::EPERM);
             }
@@ -1350,6 +1351,25 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 }
             }
             Err(Errno::EOPNOTSUPP)
+        }
+        // FIGETBSZ: the block size of the file's filesystem, any file.
+        2 => {
+            let st = f.ops.stat()?;
+            put(ctx, a[2], &i32::try_from(st.blksize).unwrap_or(4096))?;
+            Ok(0)
+        }
+        // FIOQSIZE: the bytes a file, directory or symlink takes
+        // (inode_get_bytes); no answer for anything else.
+        0x5460 => {
+            let st = f.ops.stat()?;
+            if !matches!(
+                st.mode & libc::S_IFMT,
+                libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+            ) {
+                return Err(Errno::ENOTTY);
+            }
+            put(ctx, a[2], &st.blocks.saturating_mul(512))?;
+            Ok(0)
         }
         // Inode flags (lsattr, chattr): a host file has the host's (its
         // ioctl below); the sandbox's own files have none, and none can

@@ -287,7 +287,15 @@ pub(crate) fn do_link(
             Ok(o) => o,
             Err(f) => return link_open_file(p, &f, newdir, new),
         };
-        let n = new_name(p, newdir, new)?;
+        // fs.protected_hardlinks refuses before the directory's own
+        // permissions do (may_linkat comes before vfs_link's check).
+        let n = match new_name(p, newdir, new) {
+            Err(e) if e == Errno::EACCES => {
+                may_hardlink(p.creds()?, &o.stat.unwrap_or_default())?;
+                return Err(e);
+            }
+            n => n?,
+        };
         if o.mount.point != n.mount.point {
             return Err(Errno::EXDEV);
         }
@@ -641,6 +649,10 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr, o_path: bool) -> KResul
         return Err(Errno::EBADF);
     }
     let st = f.stat()?;
+    // A symlink's mode never changes (an O_PATH fd of one, Linux 6.6).
+    if attr.mode.is_some() && st.mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let attr = check_owner(&ctx.proc_ref().creds, &st, attr)?;
     let mut r = if f.flags() & libc::O_PATH != 0 {
         Err(Errno::EROFS)

@@ -78,9 +78,6 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
         cmd,
         libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW
     );
-    if ofd && fl.pid != 0 {
-        return Err(Errno::EINVAL);
-    }
     let owner = if ofd {
         Owner::of_file(&f)
     } else {
@@ -93,6 +90,20 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
         _ => return Err(Errno::EINVAL),
     };
     let (start, end) = range(&f, &fl)?;
+    // An OFD lock names no process (checked after the type and range,
+    // and for a set after the fd's mode, as Linux orders them).
+    let get = matches!(cmd, libc::F_GETLK | libc::F_OFD_GETLK);
+    let mode_ok = match fl.ty as i32 {
+        libc::F_RDLCK => f.readable(),
+        libc::F_WRLCK => f.writable(),
+        _ => true,
+    };
+    if !get && !mode_ok {
+        return Err(Errno::EBADF);
+    }
+    if ofd && fl.pid != 0 {
+        return Err(Errno::EINVAL);
+    }
     let key = key_of(&f)?;
     let want = Lock {
         owner: owner.clone(),

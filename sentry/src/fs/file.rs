@@ -43,6 +43,12 @@ pub trait FileOps: Send + Sync + Any {
     fn reads_value(&self) -> bool {
         false
     }
+    /// Whether a read of nothing still reaches the file, which refuses a
+    /// buffer too small for its value or event (EINVAL): Linux's read(2)
+    /// of count 0 asks counters and event files. Others read 0.
+    fn empty_read_asks(&self) -> bool {
+        self.reads_value()
+    }
     /// The file position, as fdinfo shows it: the open file's own, unless
     /// the object keeps it elsewhere (a host fd's offset).
     fn position(&self, f: &File) -> u64 {
@@ -132,6 +138,11 @@ pub trait FileOps: Send + Sync + Any {
     ) -> Option<KResult<Vec<u8>>> {
         let _ = (cx, f, room, nowait);
         None
+    }
+    /// Whether a write takes its bytes unread (/dev/null, /dev/zero):
+    /// the count is the answer, whatever the buffer holds, mapped or not.
+    fn discards_writes(&self) -> bool {
+        false
     }
     /// Whether writes act on the kernel as the writer (cgroup control
     /// files): they go to `write_by` with the bytes, at most a page.

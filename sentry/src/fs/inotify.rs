@@ -432,6 +432,9 @@ pub struct InotifyFile {
 }
 
 impl FileOps for InotifyFile {
+    fn empty_read_asks(&self) -> bool {
+        true
+    }
     fn read(&self, _f: &File, buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         let mut inner = self.ino.inner.lock();
         let Some(first) = inner.events.front() else {

@@ -4,7 +4,7 @@
 use super::file::{File, FileOps};
 use super::Stat;
 use crate::errno::{Errno, KResult};
-use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_IN};
+use crate::kernel::waitq::{Events, Queues, WaitQueue, EV_HUP, EV_IN};
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct ExitWatch {
     exited: AtomicBool,
+    /// Reaped (a thread: gone): its pidfd hangs up too.
+    gone: AtomicBool,
     pub wq: Arc<WaitQueue>,
 }
 
@@ -30,6 +32,12 @@ impl ExitWatch {
 
     pub fn has_exited(&self) -> bool {
         self.exited.load(Ordering::Acquire)
+    }
+
+    /// The process was reaped (a thread: it is gone).
+    pub fn gone(&self) {
+        self.gone.store(true, Ordering::Release);
+        self.wq.notify(EV_IN | EV_HUP);
     }
 }
 
@@ -52,27 +60,14 @@ impl FileOps for PidFd {
     fn stat(&self) -> KResult<Stat> {
         Ok(super::synth::anon_stat())
     }
+    /// Readable once it has exited; hung up too once it is reaped.
     fn poll(&self, events: i16) -> i16 {
-        if self.watch.has_exited() {
+        if self.watch.gone.load(Ordering::Acquire) {
+            (events & (libc::POLLIN | libc::POLLRDNORM)) | libc::POLLHUP
+        } else if self.watch.has_exited() {
             events & (libc::POLLIN | libc::POLLRDNORM)
         } else {
             0
-        }
-    }
-    /// Readable once it has exited; hung up too once it is reaped.
-    fn poll_for(&self, c: &super::vfs::Caller, events: i16) -> i16 {
-        let r = self.poll(events);
-        let reaped = c.st.is_some_and(|st| {
-            if self.thread {
-                !st.tasks.contains_key(&self.pid)
-            } else {
-                !st.procs.contains_key(&self.pid)
-            }
-        });
-        if r != 0 && reaped {
-            r | libc::POLLHUP
-        } else {
-            r
         }
     }
     fn wait_queues(&self, _c: &super::vfs::Caller, ev: Events) -> Queues {

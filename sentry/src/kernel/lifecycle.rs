@@ -938,6 +938,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     let (tgid, tracer, own_exit) = (t.tgid, t.ptrace.as_ref().map(|tr| tr.tracer), t.exit_code);
     let io = t.io.totals();
     t.exit_watch.exited();
+    t.exit_watch.gone();
     let comm = (tid == tgid).then(|| t.comm.clone());
     drop(t);
     let Some(p) = st.procs.get_mut(&tgid) else {
@@ -1207,6 +1208,12 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
             }
             // __WNOTHREAD: only the calling thread's own children.
             if opts & WNOTHREAD != 0 && cp.parent_tid != tid {
+                continue;
+            }
+            // A zombie has only its exit to report: without WEXITED it is
+            // no child to wait for (ECHILD, Linux's wait_task_zombie),
+            // and a stop it had not reported went with it.
+            if cp.exit.is_some() && opts & WEXITED == 0 {
                 continue;
             }
             any = true;

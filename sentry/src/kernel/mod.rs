@@ -137,6 +137,7 @@ impl KState {
     /// its cgroup.
     pub fn reap(&mut self, tgid: i32) -> Option<Process> {
         let p = self.procs.remove(&tgid)?;
+        p.exit_watch.gone();
         if let Some(n) = self.cgroups.lock().get_mut(p.cgroup) {
             n.dead_cpu.0 += p.dead_times.0;
             n.dead_cpu.1 += p.dead_times.1;

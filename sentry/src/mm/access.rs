@@ -23,7 +23,13 @@ fn page_end(size: u64) -> u64 {
 /// file offset `off`, past the file's end: bytes only a mapping reaches
 /// (the page's, not the file's), so through a mapping of that page
 /// (`write`: a writable one).
-fn with_tail(fd: RawFd, off: u64, len: usize, write: bool, copy: impl FnOnce(*mut u8)) -> KResult<()> {
+fn with_tail(
+    fd: RawFd,
+    off: u64,
+    len: usize,
+    write: bool,
+    copy: impl FnOnce(*mut u8),
+) -> KResult<()> {
     let page = crate::memfile::PAGE as u64;
     let base = off & !(page - 1);
     let at = crate::num::usize_of(off - base);
