@@ -16,7 +16,7 @@ fn file_size(fd: impl AsFd) -> u64 {
 }
 
 fn page_end(size: u64) -> u64 {
-    size.next_multiple_of(crate::memfile::PAGE as u64)
+    size.next_multiple_of(crate::memfile::PAGE)
 }
 
 /// Calls `copy` with `len` bytes of the last page of host file `fd`, at
@@ -30,7 +30,7 @@ fn with_tail(
     write: bool,
     copy: impl FnOnce(*mut u8),
 ) -> KResult<()> {
-    let page = crate::memfile::PAGE as u64;
+    let page = crate::memfile::PAGE;
     let base = off & !(page - 1);
     let at = crate::num::usize_of(off - base);
     if at + len > crate::num::usize_of(page) {
