@@ -87,6 +87,10 @@ pub(crate) struct State {
     /// CLOSE_WAIT). A send still succeeds once, as the peer's reset is
     /// yet to come; the next is EPIPE.
     peer_fin: bool,
+    /// TCP: a read has met the end of the peer's data. Until then the
+    /// peer's FIN counts as one byte to read in /proc/net/tcp and
+    /// sock_diag (rcv_nxt - copied_seq), as on Linux.
+    fin_read: bool,
     /// The listener a blocking connect waits for room on.
     connecting: Option<Weak<LocalSocket>>,
     /// A loopback TCP connect going on in the background (a non-blocking
@@ -171,6 +175,7 @@ impl LocalSocket {
                 rcvbuf: BUF_DEFAULT,
                 peercred: None,
                 peer_fin: false,
+                fin_read: false,
                 connecting: None,
                 retry: None,
                 fresh: false,
@@ -523,12 +528,20 @@ impl LocalSocket {
                     return Err(e);
                 }
                 if shutdown & RCV_SHUTDOWN != 0 {
+                    st.fin_read |= !peek;
                     return Ok(Received {
                         shut: true,
                         ..Received::default()
                     });
                 }
                 Err(Errno::EAGAIN)
+            }
+            // A read that wanted more than was left meets the FIN too.
+            Ok(got) => {
+                if !peek && got.data.len() < max && shutdown & RCV_SHUTDOWN != 0 {
+                    self.st.lock().fin_read |= self.rx.is_empty();
+                }
+                Ok(got)
             }
             r => r,
         }

@@ -90,28 +90,18 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
     };
     let mut sl = 0;
     for s in socks {
-        // A connection in the netstack reports its own state and queues
-        // (asked before the socket's lock: the stack has its own).
-        let remote_conn = s.ext_tcp().map(|c| (c.linux_state(), c.queues()));
+        // The state and queues sock_diag reports (ss), but a listener's
+        // send queue, which /proc/net/tcp shows as 0, not its backlog.
+        let (state, rx, tx) = super::sockdiag::state_and_queues(&s);
+        let tx = if state == super::sockdiag::LISTEN { 0 } else { tx };
         let st = s.st.lock();
         let Some(local) = st.local else { continue };
         let remote = st.remote.unwrap_or(any);
-        // TCP_ESTABLISHED, TCP_LISTEN, TCP_CLOSE.
-        let (state, tx) = match &st.conn {
-            _ if remote_conn.is_some() => {
-                remote_conn.map_or((7, 0), |(state, (_, tx))| (state, tx))
-            }
-            Conn::Connected { peer_rx, .. } => (1, peer_rx.queued()),
-            Conn::Listening { .. } => (10, 0),
-            Conn::None if st.remote.is_some() => (1, 0),
-            Conn::None => (7, 0),
-        };
         let _ = write!(
             out,
-            "{sl:4}: {} {} {state:02X} {tx:08X}:{:08X} 00:00000000 00000000 {:5} {:8} {}",
+            "{sl:4}: {} {} {state:02X} {tx:08X}:{rx:08X} 00:00000000 00000000 {:5} {:8} {}",
             hex(local, v6),
             hex(remote, v6),
-            remote_conn.map_or(s.rx.queued(), |(_, (rx, _))| rx),
             s.owner(),
             0,
             s.ino

@@ -18,7 +18,8 @@ const AF_MAX: i32 = 46;
 /// Linux's TCP states as sock_diag numbers them.
 const ESTABLISHED: u8 = 1;
 const CLOSE: u8 = 7;
-const LISTEN: u8 = 10;
+const CLOSE_WAIT: u8 = 8;
+pub(super) const LISTEN: u8 = 10;
 /// A request's attribute naming its protocol.
 const INET_DIAG_REQ_PROTOCOL: u16 = 3;
 /// inet_diag extensions (their bit is 1 << (n - 1) in the request's ext).
@@ -64,7 +65,7 @@ fn word(b: &[u8], at: usize) -> u32 {
 
 /// A socket's state, receive and send queue numbers as sock_diag gives
 /// them (a listener's are its pending connections and backlog).
-fn state_and_queues(s: &LocalSocket) -> (u8, u32, u32) {
+pub(super) fn state_and_queues(s: &LocalSocket) -> (u8, u32, u32) {
     let tcp = s.family != libc::AF_UNIX && s.kind == libc::SOCK_STREAM;
     let remote = tcp.then(|| s.ext_tcp()).flatten();
     if let Some(c) = remote {
@@ -77,7 +78,12 @@ fn state_and_queues(s: &LocalSocket) -> (u8, u32, u32) {
     let st = s.st.lock();
     match &st.conn {
         Conn::Listening { backlog, pending } => (LISTEN, sat(pending.len()), sat(*backlog)),
-        Conn::Connected { .. } if tcp => (tcp_state.unwrap_or(ESTABLISHED), sat(s.rx.queued()), 0),
+        Conn::Connected { .. } if tcp => {
+            let state = tcp_state.unwrap_or(ESTABLISHED);
+            // The peer's FIN, until a read meets it, is a byte to read.
+            let fin = matches!(state, CLOSE_WAIT | CLOSE) && !st.fin_read;
+            (state, sat(s.rx.queued() + usize::from(fin)), 0)
+        }
         Conn::Connected { peer_rx, .. } => (ESTABLISHED, sat(s.rx.queued()), sat(peer_rx.queued())),
         Conn::None if st.remote.is_some() => (ESTABLISHED, sat(s.rx.queued()), 0),
         Conn::None => (CLOSE, sat(s.rx.queued()), 0),
