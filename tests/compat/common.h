@@ -108,6 +108,21 @@ static inline long read_text(const char *path, char *buf, size_t n)
 	return r;
 }
 
+/* Reads all of a file (up to n-1 bytes) into buf, NUL-terminated: a
+ * seq_file such as /proc/net/tcp gives a page or so per read. */
+static inline long read_whole(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	size_t got = 0;
+	ssize_t r = 0;
+	while (fd >= 0 && got < n - 1 && (r = read(fd, buf + got, n - 1 - got)) > 0)
+		got += r;
+	buf[got] = 0;
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 || r < 0 ? -1 : (long)got;
+}
+
 /* Mounts a tmpfs of its own (options `opts`) on `dir`, in a mount
  * namespace of the caller's own, so that the host's /tmp (its nosuid,
  * its contents) does not count. Root only; prints why on failure. */

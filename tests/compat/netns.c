@@ -79,8 +79,8 @@ static int pending(int s)
 /* Listening TCP rows (state 0A) in /proc/net/tcp. */
 static int listeners(void)
 {
-	static char buf[65536];
-	read_text("/proc/net/tcp", buf, sizeof buf);
+	static char buf[1 << 20];
+	read_whole("/proc/net/tcp", buf, sizeof buf);
 	int n = 0;
 	for (char *l = strchr(buf, '\n'); l && l[1]; l = strchr(l + 1, '\n'))
 		n += strstr(l, " 0A ") != NULL && strstr(l, " 0A ") < strchr(l + 1, '\n');

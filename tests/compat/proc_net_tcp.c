@@ -23,10 +23,8 @@ static int port_of(int s, int peer)
 /* The row whose local and remote ports are these: "st tx:rx". */
 static void row(const char *name, int local, int remote)
 {
-	static char buf[1 << 16];
-	read_text("/proc/net/tcp", buf, sizeof buf);
-	char want[32];
-	snprintf(want, sizeof want, ":%04X ", local);
+	static char buf[1 << 20];
+	read_whole("/proc/net/tcp", buf, sizeof buf);
 	for (char *l = strchr(buf, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
 		unsigned lp, rp, st, tx, rx;
 		if (sscanf(l + 1, "%*d: %*8x:%x %*8x:%x %x %x:%x", &lp, &rp, &st, &tx, &rx) == 5 &&
