@@ -136,8 +136,11 @@ pub struct HostNet {
     proc_files: Vec<(&'static [u8], OwnedFd)>,
 }
 
-/// The /proc/net files read from the host.
-const HOST_PROC_NET: [&str; 5] = ["tcp", "tcp6", "udp", "udp6", "dev"];
+/// The /proc/net files read from the host (its counters too: the
+/// sandbox's sockets are the host's).
+const HOST_PROC_NET: [&str; 8] = [
+    "tcp", "tcp6", "udp", "udp6", "dev", "snmp", "snmp6", "netstat",
+];
 
 impl HostNet {
     pub fn snapshot() -> HostNet {

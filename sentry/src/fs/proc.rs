@@ -230,6 +230,9 @@ const NET_FILES: &[&str] = &[
     "route",
     "sockstat",
     "sockstat6",
+    "snmp",
+    "snmp6",
+    "netstat",
 ];
 const IF_INET6: &[u8] = b"00000000000000000000000000000001 01 80 10 80       lo\n";
 
@@ -678,6 +681,9 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 b"route" => crate::local::iface::proc_route(n),
                 b"sockstat" => procnet::sockstat(n, false),
                 b"sockstat6" => procnet::sockstat(n, true),
+                b"snmp" => procnet::snmp(n),
+                b"snmp6" => n.mib.snmp6().into_bytes(),
+                b"netstat" => n.mib.netstat().into_bytes(),
                 _ => return Err(Errno::ENOENT),
             }))
         }

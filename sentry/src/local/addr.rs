@@ -118,6 +118,8 @@ pub struct Names {
     pub ino: u64,
     /// lo is down: a new namespace's is until something brings it up.
     lo_down: std::sync::atomic::AtomicBool,
+    /// Its network counters (/proc/net/snmp and kin).
+    pub mib: super::mib::Mib,
 }
 
 /// Inode numbers of the network namespaces after the first.

@@ -208,6 +208,7 @@ impl IcmpSocket {
             req[2..4].copy_from_slice(&c.to_be_bytes());
         }
         self.deliver(src, dst, &req);
+        let fam = super::mib::Family { v6: self.v6() };
         let (request, reply) = if self.v6() {
             (ECHO6_REQUEST, ECHO6_REPLY)
         } else {
@@ -224,6 +225,8 @@ impl IcmpSocket {
             };
             rep[2..4].copy_from_slice(&c.to_be_bytes());
             self.deliver(dst, src, &rep);
+            self.names.mib.icmp(fam, super::mib::Icmp::Echo);
+            self.names.mib.icmp(fam, super::mib::Icmp::EchoReply);
         }
         Ok(data.len())
     }

@@ -111,6 +111,13 @@ pub fn lo_down(ip: IpAddr) -> Errno {
     }
 }
 
+/// The IP family traffic to `a` counts under (a v4-mapped address is v4).
+pub(super) fn family_of(a: SocketAddr) -> super::mib::Family {
+    super::mib::Family {
+        v6: a.ip().to_canonical().is_ipv6(),
+    }
+}
+
 /// What `ip` means as a destination: the wildcard is the loopback
 /// address of its kind.
 pub fn loopback_for(ip: IpAddr) -> IpAddr {
@@ -581,6 +588,7 @@ impl LocalSocket {
         let cred = super::ucred_of(ctx);
         let r = self.loopback_connect(dest, cred);
         if r == Err(Errno::EAGAIN) {
+            self.names.mib.listen_overflow();
             // A full backlog: a non-blocking caller leaves it to go on.
             // Like a SYN sent again, it is tried again when the socket is
             // looked at (poll, which the listener's accept wakes; SO_ERROR;
@@ -624,16 +632,26 @@ impl LocalSocket {
     /// A loopback TCP connect to `dest` as `cred`: EAGAIN while the
     /// listener's backlog is full.
     fn loopback_connect(&self, dest: SocketAddr, cred: super::Ucred) -> KResult<()> {
-        let listener = self
+        let fam = family_of(dest);
+        let Some(listener) = self
             .names
             .ports
             .find(Proto::Tcp, dest, LocalSocket::listening)
-            .ok_or(Errno::ECONNREFUSED)?;
+        else {
+            self.names.mib.tcp_refused(fam);
+            return Err(Errno::ECONNREFUSED);
+        };
         let src = self.source(dest);
-        self.connect_to(&listener, cred, |st| {
+        let r = self.connect_to(&listener, cred, |st| {
             st.local = Some(dest);
             st.remote = Some(src);
-        })?;
+        });
+        match r {
+            Ok(()) => self.names.mib.tcp_connected(fam),
+            Err(e) if e == Errno::ECONNREFUSED => self.names.mib.tcp_refused(fam),
+            _ => {}
+        }
+        r?;
         let mut st = self.st.lock();
         st.local = Some(src);
         st.remote = Some(dest);
@@ -770,6 +788,8 @@ impl LocalSocket {
                 }
             }
             // A connected socket hears of it (ICMP port unreachable).
+            let len = data.len() as u64;
+            self.names.mib.udp(family_of(dest), self.lite, len, None);
             let mut st = self.st.lock();
             if st.remote == Some(dest) {
                 st.err = Some(Errno::ECONNREFUSED);
@@ -785,7 +805,12 @@ impl LocalSocket {
             tos: Some(tos),
             ..Default::default()
         };
-        match t.rx.send_packet(data, from, anc, rcvbuf, usize::MAX) {
+        let r = t.rx.send_packet(data, from, anc, rcvbuf, usize::MAX);
+        let len = data.len() as u64;
+        self.names
+            .mib
+            .udp(family_of(dest), self.lite, len, Some(r.is_ok()));
+        match r {
             Err(e) if e == Errno::EAGAIN || e == Errno::EPIPE => Ok(data.len()),
             r => r,
         }

@@ -17,6 +17,8 @@ pub mod icmp;
 pub mod iface;
 pub mod ifreq;
 pub mod inet;
+pub mod mib;
+mod mib_names;
 pub mod netlink;
 pub mod procnet;
 pub mod queue;
@@ -391,6 +393,8 @@ impl LocalSocket {
                 return Err(Errno::ENOTCONN);
             };
             let (peer, peer_rx, limit) = (peer.clone(), peer_rx.clone(), st.sndbuf);
+            // Loopback TCP counts its segments.
+            let fam = st.local.filter(|_| self.inet()).map(inet::family_of);
             let (mine, from) = (st.passcred, st.name.clone().unwrap_or_default());
             // One socket's lock at a time: its peer may be sending too.
             drop(st);
@@ -402,7 +406,11 @@ impl LocalSocket {
                 if data.is_empty() {
                     return Ok(0);
                 }
-                return peer_rx.send_stream(data, from, anc, limit);
+                let r = peer_rx.send_stream(data, from, anc, limit);
+                if let (Ok(n), Some(f)) = (&r, fam) {
+                    self.names.mib.tcp_data(f, *n as u64);
+                }
+                return r;
             }
             if data.len() > limit.saturating_sub(32) {
                 return Err(Errno::EMSGSIZE);
@@ -502,6 +510,9 @@ impl LocalSocket {
         let r = if self.packet() {
             self.rx.recv_packet(max, peek).map(|mut r| {
                 r.control = self.packet_control(&r);
+                if let (Some(d), false) = (r.dst.filter(|_| self.inet()), peek) {
+                    self.names.mib.udp_read(inet::family_of(d), self.lite);
+                }
                 r
             })
         } else {
@@ -687,6 +698,14 @@ impl Drop for LocalSocket {
         // TCP closes with a reset when data was left unread, or when
         // SO_LINGER is on with no time to wait.
         let unread = self.rx.close() || (tcp && st.opts.linger() == (true, 0));
+        let fam = st.local.or(st.remote).map(inet::family_of);
+        if let (true, Some(f), Conn::Connected { .. }) = (tcp, fam, &conn) {
+            if unread {
+                self.names.mib.tcp_reset(f);
+            } else if st.shutdown & SEND_SHUTDOWN == 0 {
+                self.names.mib.tcp_control(f, 1);
+            }
+        }
         if let Conn::Connected { peer, peer_rx } = conn {
             if let Some(p) = peer.upgrade() {
                 {
@@ -935,10 +954,18 @@ impl Socket for LocalFile {
                 return Err(Errno::ENOTCONN);
             }
             let loopback_tcp = s.kind == libc::SOCK_STREAM && matches!(st.ext, remote::Ext::None);
+            let fin = loopback_tcp
+                && mode & SEND_SHUTDOWN != 0
+                && st.shutdown & SEND_SHUTDOWN == 0
+                && matches!(st.conn, Conn::Connected { .. });
+            let fam = st.local.map(inet::family_of);
             drop(st);
             // Both FINs gone by: the connection is closed.
             if loopback_tcp && connected && s.loopback_state() == 7 {
                 return Err(Errno::ENOTCONN);
+            }
+            if let (true, Some(f)) = (fin, fam) {
+                s.names.mib.tcp_control(f, 1);
             }
         }
         s.shut(mode);

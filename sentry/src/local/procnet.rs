@@ -93,7 +93,11 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
         // The state and queues sock_diag reports (ss), but a listener's
         // send queue, which /proc/net/tcp shows as 0, not its backlog.
         let (state, rx, tx) = super::sockdiag::state_and_queues(&s);
-        let tx = if state == super::sockdiag::LISTEN { 0 } else { tx };
+        let tx = if state == super::sockdiag::LISTEN {
+            0
+        } else {
+            tx
+        };
         let st = s.st.lock();
         let Some(local) = st.local else { continue };
         let remote = st.remote.unwrap_or(any);
@@ -114,6 +118,19 @@ pub fn table(names: &Names, tcp: bool, v6: bool) -> Vec<u8> {
         sl += 1;
     }
     out.into_bytes()
+}
+
+/// /proc/net/snmp: the namespace's counters (`mib`), with the TCP
+/// connections now established or closing from the other side
+/// (CurrEstab).
+pub fn snmp(names: &Names) -> Vec<u8> {
+    let estab = names
+        .live()
+        .iter()
+        .filter(|s| s.family != libc::AF_UNIX && s.kind == libc::SOCK_STREAM)
+        .filter(|s| matches!(super::sockdiag::state_and_queues(s).0, 1 | 8))
+        .count();
+    names.mib.snmp(estab as u64).into_bytes()
 }
 
 /// /proc/net/sockstat (`v6` false) or sockstat6: how many of the
