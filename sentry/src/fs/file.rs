@@ -127,6 +127,14 @@ pub trait FileOps: Send + Sync + Any {
     fn after_write(&self, cx: &mut Ctx<'_, '_>) {
         let _ = cx;
     }
+    /// Before a read at `off` (None: the file's position): a generated
+    /// file read from its start generates its contents again, as Linux's
+    /// seq_file does, so a monitor that seeks back and reads sees the
+    /// present (vmstat, top).
+    fn refresh(&self, cx: &mut Ctx<'_, '_>, f: &File, off: Option<u64>) -> KResult<()> {
+        let _ = (cx, f, off);
+        Ok(())
+    }
     /// A read whose data belongs to the caller (signalfd: its own pending
     /// signals), up to `room` bytes; None for files read with `read`.
     fn read_by(

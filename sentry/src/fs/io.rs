@@ -277,6 +277,7 @@ pub fn read(
     let Some(segs) = prepare(cx, f, buf, off, false)? else {
         return Ok(0);
     };
+    f.ops.refresh(cx, f, off)?;
     let n = match f.ops.read_by(cx, f, segs.total, opts.nowait) {
         Some(data) => {
             let data = data?;

@@ -1642,6 +1642,62 @@ impl Filesystem for ProcFs {
     }
 }
 
+/// A generated file: its contents as of the open, and again as of each
+/// later read from its start (Linux's seq_file), which is how monitors
+/// that keep it open (vmstat, top, free -s) see the present.
+struct ProcFile {
+    rel: Vec<u8>,
+    data: parking_lot::Mutex<Vec<u8>>,
+    /// Made at the open and not read yet: the first read takes it.
+    fresh: std::sync::atomic::AtomicBool,
+    stat: Stat,
+}
+
+impl FileOps for ProcFile {
+    fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        let data = self.data.lock();
+        let mut pos = f.pos.lock();
+        let at = crate::num::usize_of(off.unwrap_or(*pos));
+        let n = buf.len().min(data.len().saturating_sub(at));
+        if n > 0 {
+            buf[..n].copy_from_slice(&data[at..at + n]);
+        }
+        if off.is_none() {
+            *pos += n as u64;
+        }
+        Ok(n)
+    }
+    fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
+        Err(Errno::EACCES)
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.stat)
+    }
+    fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
+        let len = self.data.lock().len() as u64;
+        super::synth::seek_in(f, off, whence, len)
+    }
+    fn refresh(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        f: &File,
+        off: Option<u64>,
+    ) -> KResult<()> {
+        use std::sync::atomic::Ordering;
+        let at = off.unwrap_or_else(|| *f.pos.lock());
+        if at != 0 || self.fresh.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        if let Node::File(d) = node(&cx.caller(), &self.rel)? {
+            *self.data.lock() = d;
+        }
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// The owner of `rel` when it lies under /proc/PID.
 fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
     let first = rel.split(|&b| b == b'/').next()?;
@@ -1789,8 +1845,10 @@ impl ProcFs {
                 if flags & libc::O_ACCMODE != libc::O_RDONLY {
                     return Err(Errno::EACCES);
                 }
-                Ok(Box::new(SynthFile {
-                    data,
+                Ok(Box::new(ProcFile {
+                    rel: rel.to_vec(),
+                    data: parking_lot::Mutex::new(data),
+                    fresh: std::sync::atomic::AtomicBool::new(true),
                     stat: stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
                 }))
             }

@@ -1,0 +1,46 @@
+/* A generated /proc file read again from its start shows the present,
+ * as Linux's seq_file regenerates it: lseek(0) then read, or pread at
+ * 0, after the process has burnt CPU time (/proc/self/stat's utime,
+ * /proc/uptime, /proc/stat). A read that goes on from where the last
+ * one stopped continues the same contents. */
+#include "common.h"
+#include <time.h>
+
+static void burn(void)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 300000000L);
+}
+
+static void check(const char *path)
+{
+	char a[8192] = {0}, b[8192] = {0}, c[8192] = {0};
+	int fd = open(path, O_RDONLY);
+	read(fd, a, sizeof a - 1);
+	burn();
+	lseek(fd, 0, SEEK_SET);
+	read(fd, b, sizeof b - 1);
+	burn();
+	pread(fd, c, sizeof c - 1, 0);
+	printf("%s: after lseek %s, after pread %s\n", path, strcmp(a, b) ? "new" : "same",
+	       strcmp(b, c) ? "new" : "same");
+	close(fd);
+}
+
+int main(void)
+{
+	check("/proc/self/stat");
+	check("/proc/uptime");
+	check("/proc/stat");
+	/* Continuing a read: the rest of the same text. */
+	int fd = open("/proc/self/maps", O_RDONLY);
+	char first[16], rest[16], whole[32] = {0};
+	read(fd, first, sizeof first);
+	read(fd, rest, sizeof rest);
+	pread(fd, whole, sizeof whole, 0);
+	SHOW("continued read joins up", "%d", !memcmp(whole, first, 16) && !memcmp(whole + 16, rest, 16));
+	return compat_done();
+}
