@@ -53,6 +53,22 @@ int main(void)
 	for (size_t i = 0; i < c.ifc_len / sizeof(struct ifreq); i++)
 		found |= !strcmp(reqs[i].ifr_name, "lo") && ((struct sockaddr_in *)&reqs[i].ifr_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
 	CHECK("siocgifconf_has_lo", found);
+	/* The metric and device map of a virtual interface, and ethtool:
+	 * lo's link state, nothing of its settings. */
+	memset(&r, 0, sizeof r);
+	strcpy(r.ifr_name, "lo");
+	r.ifr_metric = 7;
+	CHECK("siocgifmetric", ioctl(s, SIOCGIFMETRIC, &r) == 0 && r.ifr_metric == 0);
+	memset(&r.ifr_map, 0x55, sizeof r.ifr_map);
+	CHECK("siocgifmap", ioctl(s, SIOCGIFMAP, &r) == 0 && r.ifr_map.irq == 0 && r.ifr_map.base_addr == 0);
+	unsigned int ev[2] = {0xa, 7}; /* ETHTOOL_GLINK */
+	r.ifr_data = (void *)ev;
+	CHECK("ethtool glink", ioctl(s, 0x8946, &r) == 0 && ev[1] == 1);
+	unsigned int gset[11] = {0x1}; /* ETHTOOL_GSET */
+	r.ifr_data = (void *)gset;
+	EXPECT_ERR("ethtool gset", ioctl(s, 0x8946, &r), EOPNOTSUPP);
+	strcpy(r.ifr_name, "husk-none0");
+	EXPECT_ERR("ethtool missing", ioctl(s, 0x8946, &r), ENODEV);
 	close(s);
 	return compat_done();
 }

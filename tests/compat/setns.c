@@ -148,5 +148,14 @@ int main(void)
 
 	write(go[1], &x, 1);
 	waitpid(c, &st, 0);
+	/* The first namespaces have no parent or owner to hand out (lsns
+	 * stops at EPERM), and only user and PID namespaces nest. */
+	int uf = open("/proc/self/ns/user", O_RDONLY);
+	int pf = open("/proc/self/ns/pid", O_RDONLY);
+	int nf = open("/proc/self/ns/net", O_RDONLY);
+	EXPECT_ERR("NS_GET_USERNS of the first user namespace", ioctl(uf, 0xb701), EPERM);
+	EXPECT_ERR("NS_GET_PARENT of the first user namespace", ioctl(uf, 0xb702), EPERM);
+	EXPECT_ERR("NS_GET_PARENT of the PID namespace", ioctl(pf, 0xb702), EPERM);
+	EXPECT_ERR("NS_GET_PARENT of a network namespace", ioctl(nf, 0xb702), EINVAL);
 	return compat_failures > 100 ? 100 : compat_failures;
 }

@@ -108,9 +108,16 @@ impl FileOps for NsFile {
         };
         match cmd {
             NS_GET_NSTYPE => Ok(u64::from(self.ns.kind().unsigned_abs())),
-            NS_GET_USERNS => give(cx, self.ns.owner()),
+            // The first user namespace has no owner to give.
+            NS_GET_USERNS => match &self.ns {
+                Ns::User(u) if u.parent.is_none() => Err(Errno::EPERM),
+                _ => give(cx, self.ns.owner()),
+            },
+            // Only user and PID namespaces nest; the sandbox's PID
+            // namespace is the first there is (lsns stops at EPERM).
             NS_GET_PARENT => match &self.ns {
                 Ns::User(u) => give(cx, u.parent.clone().ok_or(Errno::EPERM)?),
+                Ns::Only(libc::CLONE_NEWPID) => Err(Errno::EPERM),
                 _ => Err(Errno::EINVAL),
             },
             NS_GET_OWNER_UID => match &self.ns {

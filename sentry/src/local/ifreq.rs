@@ -7,8 +7,14 @@ use crate::errno::{Errno, KResult};
 use crate::mm::{read_obj, write_obj, Mm};
 use std::net::Ipv4Addr;
 
-/// SIOCGIFTXQLEN (not in the libc crate).
+/// SIOCGIFTXQLEN, SIOCGIFMETRIC, SIOCGIFMAP and SIOCETHTOOL (not in the
+/// libc crate).
 const SIOCGIFTXQLEN: libc::c_ulong = 0x8942;
+const SIOCGIFMETRIC: libc::c_ulong = 0x891d;
+const SIOCGIFMAP: libc::c_ulong = 0x8970;
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+/// ethtool's link state request (struct ethtool_value).
+const ETHTOOL_GLINK: u32 = 0xa;
 
 /// sizeof(struct ifreq) and of its name.
 const IFREQ: usize = 40;
@@ -67,6 +73,9 @@ pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>>
         libc::SIOCGIFHWADDR,
         libc::SIOCGIFNAME,
         libc::SIOCGIFCONF,
+        SIOCGIFMETRIC,
+        SIOCGIFMAP,
+        SIOCETHTOOL,
     ];
     if !known.contains(&cmd) {
         return None;
@@ -98,6 +107,26 @@ pub fn ioctl(mm: &Mm, names: &Names, cmd: u64, arg: u64) -> Option<KResult<u64>>
         libc::SIOCGIFMTU => answer(mm, &|i| i.mtu.to_ne_bytes().to_vec()),
         // The transmit queue length rtnetlink reports too.
         SIOCGIFTXQLEN => answer(mm, &|_| 1000i32.to_ne_bytes().to_vec()),
+        // No routing metric, and no device resources (struct ifmap) for
+        // virtual interfaces.
+        SIOCGIFMETRIC => answer(mm, &|_| 0i32.to_ne_bytes().to_vec()),
+        SIOCGIFMAP => answer(mm, &|_| vec![0; 24]),
+        // ethtool: the link's state (what lo's and a veth's ethtool ops
+        // give everyone); settings, drivers and the rest are not the
+        // sandbox's to report (EOPNOTSUPP, which psutil and ethtool
+        // take as "not supported").
+        SIOCETHTOOL => (|| {
+            let i = by_name(mm)?;
+            let r: [u8; IFREQ] = read_obj(mm, arg)?;
+            let data = u64::from_ne_bytes(r[IFNAMSIZ..IFNAMSIZ + 8].try_into().unwrap());
+            let cmd: u32 = read_obj(mm, data)?;
+            if cmd != ETHTOOL_GLINK {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let up = u32::from(i.up() && i.flags & 0x1_0000 != 0);
+            write_obj(mm, data, &[ETHTOOL_GLINK, up])?;
+            Ok(0)
+        })(),
         libc::SIOCGIFADDR if by_name(mm).is_ok_and(|i| !i.has_v4()) => Err(Errno::EADDRNOTAVAIL),
         libc::SIOCGIFADDR => answer(mm, &|i| sockaddr_in(i.v4.0).to_vec()),
         libc::SIOCGIFNETMASK => answer(mm, &|i| sockaddr_in(i.netmask()).to_vec()),
