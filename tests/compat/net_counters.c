@@ -1,9 +1,10 @@
 /* The network counters of /proc/net/snmp, snmp6 and netstat, in a
  * network namespace of the test's own (so nothing else counts): their
  * names, and what loopback traffic adds: TCP opens, a refused connect,
- * a reset by a close that left data unread, a connect dropped by a full
+ * a reset by a close that left data unread, connects dropped by a full
  * backlog; UDP datagrams read, and sent to a port nobody has (with its
- * ICMP port unreachable); an ICMP echo; IPv6 UDP. Segment and packet
+ * ICMP port unreachable); an ICMP echo; IPv6 UDP; lo's packet and
+ * byte counts in /proc/net/dev. Segment and packet
  * counts are left out: Linux's include pure acknowledgements, which the
  * sandbox does not model. Run as root. */
 #include "common.h"
@@ -126,6 +127,32 @@ int main(void)
 	SHOW("  TCPAbortOnClose", "%ld", field(netstat, "TcpExt", "TCPAbortOnClose"));
 	SHOW("  CurrEstab", "%ld", field(snmp, "Tcp", "CurrEstab"));
 	close(c);
+
+	/* A full backlog drops connects. */
+	int full = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in fa = lo4(47205);
+	bind(full, (void *)&fa, sizeof fa);
+	listen(full, 0);
+	for (int i = 0; i < 3; i++) {
+		int k = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(k, (void *)&fa, sizeof fa);
+	}
+	usleep(50000);
+	load();
+	SHOW("a full backlog counts ListenOverflows", "%d", field(netstat, "TcpExt", "ListenOverflows") > 0);
+	SHOW("  and ListenDrops", "%d", field(netstat, "TcpExt", "ListenDrops") > 0);
+
+	/* lo's own counters: what went through it, each way the same. */
+	{
+		char dev[4096];
+		read_whole("/proc/net/dev", dev, sizeof dev);
+		unsigned long long rb = 0, rp = 0, tb = 0, tp = 0;
+		char *lo = strstr(dev, "lo:");
+		if (lo)
+			sscanf(lo + 3, "%llu %llu %*u %*u %*u %*u %*u %*u %llu %llu", &rb, &rp, &tb, &tp);
+		SHOW("lo counted the data", "%d", rb >= 1010 && rp >= 3);
+		SHOW("lo rx is tx", "%d", rb == tb && rp == tp);
+	}
 
 	/* UDP, v4 and v6. */
 	int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);

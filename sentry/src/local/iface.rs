@@ -30,6 +30,9 @@ pub struct Iface {
     /// The IPv4 default route's gateway.
     pub gateway: Option<Ipv4Addr>,
     pub loopback: bool,
+    /// Packets and bytes through it, each way (lo's: what the namespace
+    /// counted; others are not counted here).
+    pub traffic: (u64, u64),
 }
 
 impl Iface {
@@ -64,6 +67,7 @@ fn lo() -> Iface {
         v4: (Ipv4Addr::LOCALHOST, 8),
         gateway: None,
         loopback: true,
+        traffic: (0, 0),
     }
 }
 
@@ -73,6 +77,7 @@ pub fn list(names: &Names) -> Vec<Iface> {
         return h.ifaces.clone();
     }
     let mut lo = lo();
+    lo.traffic = names.mib.lo_traffic();
     if !names.lo_up() {
         // Down, lo has no addresses either (they come with NETDEV_UP).
         lo.flags = IFF_LOOPBACK;
@@ -91,6 +96,7 @@ pub fn list(names: &Names) -> Vec<Iface> {
             v4: (c.addr, c.prefix),
             gateway: c.gateway,
             loopback: false,
+            traffic: (0, 0),
         });
     }
     v
@@ -121,8 +127,9 @@ pub fn change_flags(names: &Names, i: &Iface, flags: u32) -> crate::errno::KResu
 pub fn proc_dev(names: &Names) -> Vec<u8> {
     let mut s = String::from("Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n");
     for i in list(names) {
+        let (packets, bytes) = i.traffic;
         s.push_str(&format!(
-            "{:>6}:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n",
+            "{:>6}:{bytes:>8} {packets:>7}    0    0    0     0          0         0 {bytes:>8} {packets:>7}    0    0    0     0       0          0\n",
             i.name
         ));
     }
@@ -214,6 +221,7 @@ pub fn host_snapshot() -> Vec<Iface> {
             flags,
             mac,
             gateway,
+            traffic: (0, 0),
         });
     }
     out.sort_by_key(|i| i.index);

@@ -67,6 +67,14 @@ impl Mib {
         self.add(i, bytes);
     }
 
+    /// What lo carried (each way: lo's receive is its transmit): IP
+    /// packets, and their bytes with an Ethernet header each.
+    pub fn lo_traffic(&self) -> (u64, u64) {
+        let packets = self.get("Ip:OutRequests") + self.get("Ip6OutRequests");
+        let bytes = self.get("IpExt:OutOctets") + self.get("Ip6OutOctets") + 14 * packets;
+        (packets, bytes)
+    }
+
     /// `n` TCP segments without data (SYN, SYN-ACK, ACK of a handshake,
     /// FIN, RST), sent and received.
     pub fn tcp_control(&self, f: Family, n: u64) {

@@ -238,6 +238,17 @@ fn link(i: &Iface) -> Vec<u8> {
                                            // A device never brought up has the noop qdisc.
     let qdisc: &[u8] = if i.up() { b"noqueue\0" } else { b"noop\0" };
     attr(&mut b, 6, qdisc); // IFLA_QDISC
+                            // IFLA_STATS and IFLA_STATS64: packets and bytes each way, no
+                            // errors (`ip -s link`).
+    let (packets, bytes) = i.traffic;
+    let mut s32 = vec![0u8; 24 * 4];
+    let mut s64 = vec![0u8; 25 * 8];
+    for (k, v) in [packets, packets, bytes, bytes].into_iter().enumerate() {
+        s32[k * 4..k * 4 + 4].copy_from_slice(&(v as u32).to_ne_bytes());
+        s64[k * 8..k * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    attr(&mut b, 7, &s32);
+    attr(&mut b, 23, &s64);
     attr(&mut b, 1, &i.mac); // IFLA_ADDRESS
     let brd = if i.loopback { [0; 6] } else { [0xff; 6] };
     attr(&mut b, 2, &brd); // IFLA_BROADCAST
