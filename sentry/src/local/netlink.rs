@@ -244,7 +244,9 @@ fn link(i: &Iface) -> Vec<u8> {
     let mut s32 = vec![0u8; 24 * 4];
     let mut s64 = vec![0u8; 25 * 8];
     for (k, v) in [packets, packets, bytes, bytes].into_iter().enumerate() {
-        s32[k * 4..k * 4 + 4].copy_from_slice(&(v as u32).to_ne_bytes());
+        // The 32-bit counters wrap, as Linux's copy of the 64-bit ones does.
+        let low = u32::try_from(v % (1 << 32)).unwrap_or(0);
+        s32[k * 4..k * 4 + 4].copy_from_slice(&low.to_ne_bytes());
         s64[k * 8..k * 8 + 8].copy_from_slice(&v.to_ne_bytes());
     }
     attr(&mut b, 7, &s32);
