@@ -361,28 +361,27 @@ fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         let p = ctx.proc_ref();
         p.maxrss_kb.max(sentry::kernel::cpu::rss_kb(&ctx.mm))
     };
-    let (ns, rss) = match who {
+    let (ns, rss, nvcsw) = match who {
         libc::RUSAGE_SELF => (
             sentry::kernel::cpu::process_times(&ctx.st, tgid),
             self_rss(),
+            sentry::kernel::cpu::process_switches(&ctx.st, tgid),
         ),
         libc::RUSAGE_THREAD => (
             sentry::kernel::cpu::thread_times(&ctx.st, ctx.tid),
             self_rss(),
+            ctx.task_ref().waiter.voluntary(),
         ),
-        libc::RUSAGE_CHILDREN => (ctx.proc_ref().child_times, ctx.proc_ref().child_maxrss_kb),
+        libc::RUSAGE_CHILDREN => {
+            let p = ctx.proc_ref();
+            (p.child_times, p.child_maxrss_kb, p.child_switches)
+        }
         _ => return Err(Errno::EINVAL),
     };
     if who == libc::RUSAGE_SELF {
         ctx.proc_().maxrss_kb = rss;
     }
-    let mut ru = [0i64; 18];
-    ru[0] = crate::abi::long(ns.0 / 1_000_000_000);
-    ru[1] = crate::abi::long((ns.0 % 1_000_000_000) / 1000);
-    ru[2] = crate::abi::long(ns.1 / 1_000_000_000);
-    ru[3] = crate::abi::long((ns.1 % 1_000_000_000) / 1000);
-    ru[4] = crate::abi::long(rss);
-    put(ctx, a[1], &ru)?;
+    crate::process::put_rusage(ctx, a[1], ns, rss, nvcsw)?;
     Ok(0)
 }
 

@@ -360,13 +360,23 @@ fn sel_of(ctx: &Ctx<'_, '_>, pid: i32) -> WaitSel {
     }
 }
 
-fn put_rusage(ctx: &mut Ctx<'_, '_>, addr: u64, ns: (u64, u64), maxrss_kb: u64) -> KResult<()> {
+/// struct rusage at `addr`: user and system time, peak size, and
+/// voluntary context switches (involuntary ones, the host's preemptions
+/// of the stub, are not seen).
+pub(crate) fn put_rusage(
+    ctx: &mut Ctx<'_, '_>,
+    addr: u64,
+    ns: (u64, u64),
+    maxrss_kb: u64,
+    nvcsw: u64,
+) -> KResult<()> {
     let mut ru = [0i64; 18];
     ru[4] = crate::abi::long(maxrss_kb);
     ru[0] = crate::abi::long(ns.0 / 1_000_000_000);
     ru[1] = crate::abi::long((ns.0 % 1_000_000_000) / 1000);
     ru[2] = crate::abi::long(ns.1 / 1_000_000_000);
     ru[3] = crate::abi::long((ns.1 % 1_000_000_000) / 1000);
+    ru[16] = crate::abi::long(nvcsw);
     put(ctx, addr, &ru)
 }
 
@@ -389,7 +399,7 @@ fn wait4(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 put(ctx, a[1], &w.status)?;
             }
             if a[3] != 0 {
-                put_rusage(ctx, a[3], w.rusage_ns, w.maxrss_kb)?;
+                put_rusage(ctx, a[3], w.rusage_ns, w.maxrss_kb, w.switches)?;
             }
             Ok(crate::abi::bits(i64::from(w.pid)))
         }
@@ -465,7 +475,7 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         put(ctx, a[2], &info)?;
     }
     if let (Some(w), true) = (&r, a[4] != 0) {
-        put_rusage(ctx, a[4], w.rusage_ns, w.maxrss_kb)?;
+        put_rusage(ctx, a[4], w.rusage_ns, w.maxrss_kb, w.switches)?;
     }
     Ok(0)
 }

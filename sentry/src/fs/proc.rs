@@ -377,6 +377,8 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                             Err(Errno::ENOENT)
                         }
                         [b"children"] => Ok(Node::File(children(st, tt))),
+                        // A thread's own CPU times.
+                        [b"stat"] => Ok(Node::File(stat(st, tt, c.tid, true))),
                         // A thread's own counts; the process's are all of them.
                         [b"io"] => match pid_node(c, tt, more)? {
                             Node::Denied(m) => Ok(Node::Denied(m)),
@@ -711,7 +713,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"maps"] => Ok(Node::File(maps(t, false))),
         [b"smaps"] => Ok(Node::File(maps(t, true))),
         [b"status"] => Ok(Node::File(status(st, t, reader, c.tid))),
-        [b"stat"] => Ok(Node::File(stat(st, t, c.tid))),
+        [b"stat"] => Ok(Node::File(stat(st, t, c.tid, false))),
         [b"statm"] => {
             let (vsz, _) = vm_size(t);
             // resident, and of it shared (shared memory; host-file pages
@@ -1382,7 +1384,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -1412,12 +1414,15 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         t.seccomp.as_ref().map_or(0, |c| c.count()),
         allowed.0,
         allowed.1,
+        // The task's own, as Linux's status shows them.
+        t.waiter.voluntary(),
     )
     .into_bytes()
 }
 
-/// /proc/PID/stat: proc(5)'s 52 fields.
-fn stat(st: &KState, t: &Task, reader: i32) -> Vec<u8> {
+/// /proc/PID/stat: proc(5)'s 52 fields (`thread`: task/TID/stat, with
+/// the thread's own CPU times).
+fn stat(st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
     let rss_pages = crate::kernel::cpu::rss_kb(&t.mm) / 4;
@@ -1428,7 +1433,11 @@ fn stat(st: &KState, t: &Task, reader: i32) -> Vec<u8> {
         .get()
         .map(|s| t.start.saturating_duration_since(*s).as_millis() / 10)
         .unwrap_or(0);
-    let (utime, stime) = crate::kernel::cpu::process_times(st, t.tgid);
+    let (utime, stime) = if thread {
+        crate::kernel::cpu::thread_times(st, t.tid)
+    } else {
+        crate::kernel::cpu::process_times(st, t.tgid)
+    };
     let (tty_nr, tpgid) = match &p.ctty {
         Some(pty) => ((136u64 << 8) | u64::from(pty.index), pty.session().1),
         None => (0, -1),

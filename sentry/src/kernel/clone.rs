@@ -417,6 +417,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             host_tid: 0,
             start: std::time::Instant::now(),
             waiter: Waiter::new(),
+            in_app: Default::default(),
             exit_signal: a.exit_signal,
             pdeathsig: 0,
             mnt_ns,

@@ -3,6 +3,7 @@
 //! account its system time.
 
 use super::KState;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     // SAFETY: clock_gettime with a valid out-pointer.
@@ -50,18 +51,79 @@ pub fn process_times(st: &KState, tgid: i32) -> (u64, u64) {
     (user, sys)
 }
 
-/// (user, system) CPU time of one thread. User time of a thread is not
-/// visible separately; threads share their process's stub time evenly.
+/// (user, system) CPU time of one thread. The host counts user time for
+/// the stub as a whole: a thread's is the time its code had to run
+/// (`Task::in_app_ns`), scaled down where the threads' sum is more than
+/// the stub's (time the host did not give them).
 pub fn thread_times(st: &KState, tid: i32) -> (u64, u64) {
     let Some(t) = st.tasks.get(&tid) else {
         return (0, 0);
     };
-    let n = st
-        .procs
-        .get(&t.tgid)
-        .map(|p| p.threads.len().max(1))
-        .unwrap_or(1) as u64;
-    (t.mm.space.cpu_time_ns() / n, host_thread_ns(t.host_tid))
+    let stub = t.mm.space.cpu_time_ns();
+    let all: u64 = st.procs.get(&t.tgid).map_or(0, |p| {
+        p.threads
+            .iter()
+            .filter_map(|x| st.tasks.get(x))
+            .map(|x| x.in_app.ns())
+            .sum()
+    });
+    let mine = t.in_app.ns();
+    let user = if all > stub && all > 0 {
+        u64::try_from(u128::from(mine) * u128::from(stub) / u128::from(all)).unwrap_or(stub)
+    } else {
+        mine.min(stub)
+    };
+    (user, host_thread_ns(t.host_tid))
+}
+
+/// The time a task's application code has had to run: the total of its
+/// turns, and the start of the one going on (0: none).
+#[derive(Default)]
+pub struct AppTime {
+    total: AtomicU64,
+    since: AtomicU64,
+}
+
+impl AppTime {
+    fn now() -> u64 {
+        u64::try_from(super::time::host_ns(libc::CLOCK_MONOTONIC)).unwrap_or(0)
+    }
+
+    /// The application's code runs from now.
+    pub fn enter(&self) {
+        self.since.store(Self::now().max(1), Relaxed);
+    }
+
+    /// ... until now.
+    pub fn leave(&self) {
+        let since = self.since.swap(0, Relaxed);
+        self.total
+            .fetch_add(Self::now().saturating_sub(since), Relaxed);
+    }
+
+    /// Its time so far, the turn going on included.
+    pub fn ns(&self) -> u64 {
+        let since = self.since.load(Relaxed);
+        let now = if since == 0 {
+            0
+        } else {
+            Self::now().saturating_sub(since)
+        };
+        self.total.load(Relaxed) + now
+    }
+}
+
+/// Voluntary context switches of process `tgid`: its threads' blocking
+/// sleeps, the exited ones' included.
+pub fn process_switches(st: &KState, tgid: i32) -> u64 {
+    st.procs.get(&tgid).map_or(0, |p| {
+        p.dead_switches
+            + p.threads
+                .iter()
+                .filter_map(|t| st.tasks.get(t))
+                .map(|t| t.waiter.voluntary())
+                .sum::<u64>()
+    })
 }
 
 /// Resident size of an address space in KiB (pages present in the

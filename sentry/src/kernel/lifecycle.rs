@@ -114,6 +114,7 @@ fn spawn(
         host_tid: 0,
         start: std::time::Instant::now(),
         waiter: super::Waiter::new(),
+        in_app: Default::default(),
         exit_signal: SIGCHLD,
         pdeathsig: 0,
         mnt_ns: k.vfs.init_ns.clone(),
@@ -242,7 +243,9 @@ pub fn new_process(
         keepcaps: false,
         start: std::time::Instant::now(),
         child_times: (0, 0),
+        child_switches: 0,
         dead_times: (0, 0),
+        dead_switches: 0,
         dead_io: Default::default(),
         execing: None,
         itimer_real: None,
@@ -395,9 +398,13 @@ fn run_app(
     pctx: &mut Box<dyn Context>,
     mm: &Mm,
     regs: &mut Regs,
+    in_app: &super::cpu::AppTime,
 ) -> Option<Event> {
     super::waitq::flush_deferred();
-    match pctx.switch(&mm.space, regs) {
+    in_app.enter();
+    let r = pctx.switch(&mm.space, regs);
+    in_app.leave();
+    match r {
         Ok(e) => Some(e),
         Err(e) => {
             // Logged, not printed: the application's stderr is its own. A
@@ -502,6 +509,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     // The task's fd table and memory, for calls made without the lock
     // (refreshed under the lock after every event: clone, unshare and
     // exec replace them).
+    let in_app = st.tasks[&tid].in_app.clone();
     let (mut files, mut mm, mut fs, mut mnt_ns, mut creds, mut sighand, mut tgid) = {
         let t = &st.tasks[&tid];
         let p = &st.procs[&t.tgid];
@@ -633,7 +641,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 // once the host no longer maps them.
                 mm.flush_and_release(|| pctx.flush(&mm.space).is_ok());
             }
-            event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
+            event = run_app(&k, tid, &mut pctx, &mm, &mut regs, &in_app);
             continue;
         }
         if let Some(Event::Fault { signo, code, addr }) = event {
@@ -653,7 +661,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 // The new mapping is applied now, and what it replaced
                 // let go.
                 mm.flush_and_release(|| pctx.flush(&mm.space).is_ok());
-                event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
+                event = run_app(&k, tid, &mut pctx, &mm, &mut regs, &in_app);
                 continue;
             }
         }
@@ -758,7 +766,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             data = p.data_limit();
         }
         drop(st);
-        event = run_app(&k, tid, &mut pctx, &mm, &mut regs);
+        event = run_app(&k, tid, &mut pctx, &mm, &mut regs, &in_app);
     };
     // The task's own references go first: its fd table closing (pipe
     // ends, sockets) is what others wait for.
@@ -937,6 +945,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     };
     let (tgid, tracer, own_exit) = (t.tgid, t.ptrace.as_ref().map(|tr| tr.tracer), t.exit_code);
     let io = t.io.totals();
+    let switches = t.waiter.voluntary();
     t.exit_watch.exited();
     t.exit_watch.gone();
     let comm = (tid == tgid).then(|| t.comm.clone());
@@ -950,6 +959,7 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     p.threads.retain(|&x| x != tid);
     p.dead_times.1 += cpu_ns;
     p.dead_io.add(io);
+    p.dead_switches += switches;
     let attached = !p.tracees.is_empty();
     if attached {
         ptrace::tracer_thread_gone(st, tgid, tid);
@@ -1154,6 +1164,8 @@ pub struct WaitResult {
     pub rusage_ns: (u64, u64),
     /// The child's peak resident size and its children's, in KiB.
     pub maxrss_kb: u64,
+    /// Its voluntary context switches and its reaped children's.
+    pub switches: u64,
 }
 
 impl WaitResult {
@@ -1167,6 +1179,7 @@ impl WaitResult {
             code: si_code,
             value: code,
             rusage_ns: (0, 0),
+            switches: 0,
             maxrss_kb: 0,
         }
     }
@@ -1229,6 +1242,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                 );
                 let rss = cp.maxrss_kb.max(cp.child_maxrss_kb);
                 let io = cp.dead_io;
+                let switches = cp.dead_switches + cp.child_switches;
                 if opts & WNOWAIT == 0 {
                     st.reap(c);
                     let p = st.procs.get_mut(&me).unwrap();
@@ -1236,6 +1250,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     p.child_times.0 += times.0;
                     p.child_times.1 += times.1;
                     p.child_maxrss_kb = p.child_maxrss_kb.max(rss);
+                    p.child_switches += switches;
                     p.dead_io.add(io);
                 }
                 return Ok(Some(WaitResult {
@@ -1246,6 +1261,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     value: e.value,
                     rusage_ns: times,
                     maxrss_kb: rss,
+                    switches,
                 }));
             }
             if let (Some(sig), true) = (cp.stop_report, opts & WUNTRACED != 0) {
@@ -1265,6 +1281,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     code: signal::CLD_CONTINUED,
                     value: signal::SIGCONT,
                     rusage_ns: (0, 0),
+                    switches: 0,
                     maxrss_kb: 0,
                 }));
             }
@@ -1312,6 +1329,7 @@ fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<Wa
                 code: d.info.code,
                 value: d.info.value,
                 rusage_ns: (0, 0),
+                switches: 0,
                 maxrss_kb: 0,
             };
             return (Some(r), true);

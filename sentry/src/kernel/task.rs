@@ -55,6 +55,10 @@ pub struct Task {
     pub start: std::time::Instant,
     /// What the task sleeps on when it blocks (see `waitq`).
     pub waiter: Arc<super::Waiter>,
+    /// Time its application code has had to run (wall time from each
+    /// resume to the next trap): how the process's user CPU time, which
+    /// the host counts for the stub as a whole, is told apart by thread.
+    pub in_app: Arc<super::cpu::AppTime>,
     pub exit_signal: i32,
     pub pdeathsig: i32,
     /// Mount namespace (unshare/clone with CLONE_NEWNS copy it).
@@ -178,8 +182,12 @@ pub struct Process {
     pub start: std::time::Instant,
     /// Accumulated CPU time of reaped children (user, sys) in ns.
     pub child_times: (u64, u64),
+    /// Voluntary context switches of reaped children (RUSAGE_CHILDREN).
+    pub child_switches: u64,
     /// CPU time of exited threads (user, sys) in ns.
     pub dead_times: (u64, u64),
+    /// Voluntary context switches of exited threads.
+    pub dead_switches: u64,
     /// I/O counts of exited threads and reaped children.
     pub dead_io: super::ioacct::IoTotals,
     /// A task is exec'ing and waiting for the other threads to go.

@@ -106,6 +106,8 @@ pub struct Waiter {
     in_host: AtomicBool,
     /// In a sleep now (/proc's S state rather than R).
     asleep: AtomicBool,
+    /// Sleeps that blocked: the task's voluntary context switches.
+    voluntary: std::sync::atomic::AtomicU64,
     host: OnceLock<OwnedFd>,
     me: OnceLock<Weak<Waiter>>,
 }
@@ -185,11 +187,19 @@ impl Waiter {
         self.asleep.load(SeqCst)
     }
 
+    /// How many times the task has blocked (voluntary_ctxt_switches).
+    pub fn voluntary(&self) -> u64 {
+        self.voluntary.load(SeqCst)
+    }
+
     /// Sleeps until woken or `deadline`; false on timeout.
     pub fn sleep(&self, deadline: Option<Instant>) -> bool {
         flush_deferred();
         let mut w = self.woken.lock();
         self.asleep.store(true, SeqCst);
+        if !*w {
+            self.voluntary.fetch_add(1, SeqCst);
+        }
         let mut r = true;
         while !*w {
             match deadline {
@@ -241,6 +251,7 @@ impl Waiter {
         self.in_host.store(true, SeqCst);
         self.asleep.store(true, SeqCst);
         if !self.woken() {
+            self.voluntary.fetch_add(1, SeqCst);
             let timeout = deadline.map_or(-1, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so a sleep never ends before its deadline.
