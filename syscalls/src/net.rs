@@ -168,7 +168,8 @@ fn socket(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             return Err(Errno::EPROTONOSUPPORT);
         }
         let names = ctx.task_ref().net_ns.clone();
-        let f = sentry::local::icmp::IcmpSocket::file(family, file_flags(flags), &names);
+        let owner = ctx.proc_ref().creds.fsuid;
+        let f = sentry::local::icmp::IcmpSocket::file(family, file_flags(flags), &names, owner);
         return crate::fs::install(ctx, f, flags & libc::SOCK_CLOEXEC != 0);
     }
     let lite = family != libc::AF_UNIX && crate::abi::int(a[2]) == libc::IPPROTO_UDPLITE;

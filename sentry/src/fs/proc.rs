@@ -233,6 +233,13 @@ const NET_FILES: &[&str] = &[
     "snmp",
     "snmp6",
     "netstat",
+    "raw",
+    "raw6",
+    "arp",
+    "packet",
+    "ipv6_route",
+    "igmp",
+    "igmp6",
 ];
 const IF_INET6: &[u8] = b"00000000000000000000000000000001 01 80 10 80       lo\n";
 
@@ -686,6 +693,13 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 b"snmp" => procnet::snmp(n),
                 b"snmp6" => n.mib.snmp6().into_bytes(),
                 b"netstat" => n.mib.netstat().into_bytes(),
+                b"raw" => procnet::raw(n, false),
+                b"raw6" => procnet::raw(n, true),
+                b"arp" => procnet::ARP.to_vec(),
+                b"packet" => procnet::PACKET.to_vec(),
+                b"ipv6_route" => procnet::ipv6_route(n),
+                b"igmp" => procnet::igmp(n),
+                b"igmp6" => procnet::igmp6(n),
                 _ => return Err(Errno::ENOENT),
             }))
         }

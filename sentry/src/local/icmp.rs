@@ -48,6 +48,10 @@ struct State {
 }
 
 pub struct IcmpSocket {
+    /// Its inode (socket:[N], fstat, /proc/net/raw).
+    ino: u64,
+    /// Who made it (/proc/net/raw's uid).
+    owner: std::sync::atomic::AtomicU32,
     family: i32,
     rx: Queue,
     st: Mutex<State>,
@@ -101,6 +105,8 @@ impl IcmpSocket {
     pub fn new(family: i32, names: &Arc<Names>) -> Arc<IcmpSocket> {
         let s = Arc::new_cyclic(|this| IcmpSocket {
             this: this.clone(),
+            ino: crate::fs::pipe::anon_ino(),
+            owner: Default::default(),
             echo: Mutex::new(Vec::new()),
             family,
             rx: Queue::new(names.in_flight.clone()),
@@ -120,16 +126,40 @@ impl IcmpSocket {
         s
     }
 
-    pub fn file(family: i32, flags: i32, names: &Arc<Names>) -> Arc<File> {
-        let ino = crate::fs::pipe::anon_ino();
-        File::new(
-            Box::new(IcmpFile(IcmpSocket::new(family, names))),
-            flags,
-            format!("socket:[{ino}]").into_bytes(),
+    /// The open file of a new socket of `owner` (a uid).
+    pub fn file(family: i32, flags: i32, names: &Arc<Names>, owner: u32) -> Arc<File> {
+        let s = IcmpSocket::new(family, names);
+        s.owner.store(owner, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("socket:[{}]", s.ino).into_bytes();
+        File::new(Box::new(IcmpFile(s)), flags, name)
+    }
+
+    /// Its row in /proc/net/raw or raw6 (`sl` its number there): the
+    /// protocol as the local port, the peer a connect named, the bytes
+    /// queued, owner and inode.
+    pub fn proc_row(&self, sl: usize) -> String {
+        let v6 = self.v6();
+        let proto: u16 = if v6 { 58 } else { 1 };
+        let any = if v6 {
+            SocketAddr::from(([0u16; 8], 0))
+        } else {
+            SocketAddr::from(([0u8; 4], 0))
+        };
+        let peer = self.st.lock().peer.unwrap_or(any);
+        let mut local = any;
+        local.set_port(proto);
+        format!(
+            "{sl:4}: {} {} 07 00000000:{:08X} 00:00000000 00000000 {:5} {:8} {} 2 0000000000000000 0\n",
+            super::procnet::hex(local, v6),
+            super::procnet::hex(peer, v6),
+            self.rx.queued(),
+            self.owner.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            self.ino
         )
     }
 
-    fn v6(&self) -> bool {
+    pub(super) fn v6(&self) -> bool {
         self.family == libc::AF_INET6
     }
 
@@ -453,7 +483,10 @@ impl FileOps for IcmpFile {
         self.0.send_to(buf, peer)
     }
     fn stat(&self) -> KResult<Stat> {
-        Ok(super::socket_stat())
+        Ok(Stat {
+            ino: self.0.ino,
+            ..super::socket_stat()
+        })
     }
     fn poll(&self, events: i16) -> i16 {
         self.0.rx.poll_always_writable(events)

@@ -99,6 +99,8 @@ pub struct NetlinkSocket {
     st: Mutex<State>,
     /// The namespace whose interfaces it lists.
     names: Arc<super::Names>,
+    /// Its inode (socket:[N] and fstat).
+    ino: u64,
 }
 
 impl NetlinkSocket {
@@ -107,6 +109,7 @@ impl NetlinkSocket {
             kind,
             protocol,
             names: names.clone(),
+            ino: crate::fs::pipe::anon_ino(),
             rx: Queue::default(),
             st: Mutex::new(State {
                 port: 0,
@@ -119,12 +122,9 @@ impl NetlinkSocket {
 
     /// The open file of a new socket.
     pub fn file(kind: i32, protocol: i32, flags: i32, names: &Arc<super::Names>) -> Arc<File> {
-        let ino = crate::fs::pipe::anon_ino();
-        File::new(
-            Box::new(NetlinkSocket::new(kind, protocol, names)),
-            flags,
-            format!("socket:[{ino}]").into_bytes(),
-        )
+        let s = NetlinkSocket::new(kind, protocol, names);
+        let name = format!("socket:[{}]", s.ino).into_bytes();
+        File::new(Box::new(s), flags, name)
     }
 
     /// Binds to the caller's pid when no port was asked for, as Linux
@@ -945,7 +945,10 @@ impl FileOps for NetlinkSocket {
         Ok(buf.len())
     }
     fn stat(&self) -> KResult<Stat> {
-        Ok(super::socket_stat())
+        Ok(Stat {
+            ino: self.ino,
+            ..super::socket_stat()
+        })
     }
     fn poll(&self, events: i16) -> i16 {
         self.rx.poll_always_writable(events)

@@ -46,7 +46,7 @@ pub fn unix(names: &Names) -> Vec<u8> {
 
 /// An address as /proc/net/tcp prints it: the IP's words as the host
 /// reads them, and the port.
-fn hex(a: SocketAddr, v6: bool) -> String {
+pub(super) fn hex(a: SocketAddr, v6: bool) -> String {
     let ip = match (a.ip(), v6) {
         (IpAddr::V4(ip), false) => {
             return format!("{:08X}:{:04X}", u32::from_ne_bytes(ip.octets()), a.port())
@@ -164,6 +164,79 @@ pub fn sockstat(names: &Names, v6: bool) -> Vec<u8> {
     format!(
         "sockets: used {}\nTCP: inuse {tcp} orphan 0 tw 0 alloc {alloc} mem 0\nUDP: inuse {udp} mem 0\nUDPLITE: inuse {lite}\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n",
         socks.len()
+    )
+    .into_bytes()
+}
+
+/// /proc/net/raw or raw6: the namespace's raw ICMP (ICMPv6) sockets.
+pub fn raw(names: &Names, v6: bool) -> Vec<u8> {
+    let mut out = String::from(if v6 {
+        "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+    } else {
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+    });
+    let socks: Vec<_> = names
+        .icmp
+        .lock()
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .collect();
+    for (sl, s) in socks.iter().filter(|s| s.v6() == v6).enumerate() {
+        out.push_str(&s.proc_row(sl));
+    }
+    out.into_bytes()
+}
+
+/// /proc/net/arp: IPv4 neighbours. lo keeps none; eth0's are the
+/// netstack's and are not listed (nor by rtnetlink's neighbour dump).
+pub const ARP: &[u8] =
+    b"IP address       HW type     Flags       HW address            Mask     Device\n";
+
+/// /proc/net/packet: the sandbox makes no packet sockets.
+pub const PACKET: &[u8] = b"sk               RefCnt Type Proto  Iface R Rmem   User   Inode\n";
+
+/// /proc/net/ipv6_route: the IPv6 routes, which are lo's alone (the
+/// netstack's eth0 has IPv4 only): the unreachable default of the main
+/// and local tables, and ::1 while lo is up.
+pub fn ipv6_route(names: &Names) -> Vec<u8> {
+    let zero = "00000000000000000000000000000000";
+    let reject =
+        format!("{zero} 00 {zero} 00 {zero} ffffffff 00000001 00000000 00200200       lo\n");
+    let mut out = reject.clone();
+    if names.lo_up() {
+        out.push_str(&format!(
+            "00000000000000000000000000000001 80 {zero} 00 {zero} 00000000 00000002 00000000 80200001       lo\n"
+        ));
+    }
+    out.push_str(&reject);
+    out.into_bytes()
+}
+
+/// /proc/net/igmp: the IPv4 multicast groups joined, all-hosts
+/// (224.0.0.1) on every interface that is up and does multicast or is lo.
+pub fn igmp(names: &Names) -> Vec<u8> {
+    let mut out = String::from("Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n");
+    for i in super::iface::list(names) {
+        if i.up() && (i.loopback || i.flags & 0x1000 != 0) {
+            out.push_str(&format!(
+                "{}\t{:<10}:     1      V3\n\t\t\t\t010000E0     1 0:00000000\t\t0\n",
+                i.index, i.name
+            ));
+        }
+    }
+    out.into_bytes()
+}
+
+/// /proc/net/igmp6: lo's IPv6 groups (all-nodes, link and node local),
+/// which it has up or down.
+pub fn igmp6(names: &Names) -> Vec<u8> {
+    let lo = super::iface::list(names).into_iter().find(|i| i.loopback);
+    let Some(lo) = lo else {
+        return Vec::new();
+    };
+    format!(
+        "{0:<4} {1:<15} ff020000000000000000000000000001     1 0000000C 0\n{0:<4} {1:<15} ff010000000000000000000000000001     1 00000008 0\n",
+        lo.index, lo.name
     )
     .into_bytes()
 }
