@@ -97,6 +97,16 @@ int main(void)
 	SHOW("TcpExt has TCPAbortOnClose", "%d", field(netstat, "TcpExt", "TCPAbortOnClose") == 0);
 	SHOW("snmp6 Udp6InDatagrams", "%ld", six("Udp6InDatagrams"));
 
+	/* The namespace's sysctls that a new one starts with. */
+	const char *knobs[] = {"ipv4/ip_local_port_range", "ipv4/ip_forward", "ipv4/ping_group_range",
+			       "ipv4/ip_default_ttl", "ipv6/conf/lo/disable_ipv6", "core/somaxconn"};
+	for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
+		char path[128], v[64] = {0};
+		snprintf(path, sizeof path, "/proc/sys/net/%s", knobs[i]);
+		read_text(path, v, sizeof v);
+		printf("net.%s = %s", knobs[i], v);
+	}
+
 	/* TCP: a connection with data, a refusal, a reset. */
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = lo4(47200);

@@ -859,6 +859,40 @@ fn uts_name(c: &Caller, f: fn(&crate::kernel::uts::UtsNs) -> Vec<u8>) -> Node {
     Node::File(v)
 }
 
+/// /proc/sys/net/ipv4: what the sandbox's own stack does (its ports,
+/// TTL and TCP defaults; no forwarding; ping sockets refused; any user
+/// binds any port, as Docker sets it; Linux's buffer triples).
+const NET_IPV4: &[(&str, &str)] = &[
+    ("ip_local_port_range", "32768\t60999"),
+    ("ip_unprivileged_port_start", "0"),
+    ("ip_forward", "0"),
+    ("ip_default_ttl", "64"),
+    ("ip_nonlocal_bind", "0"),
+    ("ping_group_range", "1\t0"),
+    ("tcp_congestion_control", "cubic"),
+    ("tcp_available_congestion_control", "reno cubic"),
+    ("tcp_allowed_congestion_control", "reno cubic"),
+    ("tcp_keepalive_time", "7200"),
+    ("tcp_keepalive_intvl", "75"),
+    ("tcp_keepalive_probes", "9"),
+    ("tcp_syn_retries", "6"),
+    ("tcp_fin_timeout", "60"),
+    ("tcp_rmem", "4096\t131072\t6291456"),
+    ("tcp_wmem", "4096\t16384\t4194304"),
+    ("tcp_max_syn_backlog", "4096"),
+    ("tcp_timestamps", "1"),
+    ("tcp_sack", "1"),
+    ("tcp_window_scaling", "1"),
+    ("tcp_fastopen", "1"),
+];
+
+/// The network namespace of the caller (its interfaces for
+/// /proc/sys/net/ipv6/conf).
+fn t_net(c: &Caller) -> KResult<Arc<crate::local::Names>> {
+    let st = c.state()?;
+    Ok(st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?.net_ns.clone())
+}
+
 fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
     let uts = |f: fn() -> String| Node::File(format!("{}\n", f()).into_bytes());
     Ok(match rest {
@@ -955,9 +989,45 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
             };
             Node::File(format!("{v}\n").into_bytes())
         }
-        [b"net"] => Node::Dir(vec![(b"core".to_vec(), libc::DT_DIR)]),
-        [b"net", b"core"] => Node::Dir(dir(&["somaxconn"])),
+        [b"net"] => Node::Dir(
+            ["core", "ipv4", "ipv6"]
+                .iter()
+                .map(|n| (n.as_bytes().to_vec(), libc::DT_DIR))
+                .collect(),
+        ),
+        [b"net", b"core"] => Node::Dir(dir(&[
+            "somaxconn",
+            "rmem_default",
+            "rmem_max",
+            "wmem_default",
+            "wmem_max",
+        ])),
         [b"net", b"core", b"somaxconn"] => uts(|| crate::local::SOMAXCONN.to_string()),
+        // The socket buffers' default and the most SO_RCVBUF/SO_SNDBUF
+        // takes (doubled, as on Linux).
+        [b"net", b"core", b"rmem_default" | b"rmem_max" | b"wmem_default" | b"wmem_max"] => {
+            uts(|| crate::local::BUF_DEFAULT.to_string())
+        }
+        [b"net", b"ipv4"] => Node::Dir(dir(&NET_IPV4.iter().map(|(n, _)| *n).collect::<Vec<_>>())),
+        [b"net", b"ipv4", name] => {
+            let (_, v) = NET_IPV4
+                .iter()
+                .find(|(n, _)| n.as_bytes() == *name)
+                .ok_or(Errno::ENOENT)?;
+            Node::File(format!("{v}\n").into_bytes())
+        }
+        [b"net", b"ipv6"] => Node::Dir(vec![(b"conf".to_vec(), libc::DT_DIR)]),
+        [b"net", b"ipv6", b"conf"] => Node::Dir({
+            let mut d = dir(&["all", "default"]);
+            for i in crate::local::iface::list(&*t_net(c)?) {
+                d.push((i.name.into_bytes(), libc::DT_DIR));
+            }
+            d.iter_mut().for_each(|e| e.1 = libc::DT_DIR);
+            d
+        }),
+        [b"net", b"ipv6", b"conf", _] => Node::Dir(dir(&["disable_ipv6"])),
+        // IPv6 is on (lo has ::1).
+        [b"net", b"ipv6", b"conf", _, b"disable_ipv6"] => uts(|| "0".to_string()),
         [b"vm"] => Node::Dir(dir(&[
             "overcommit_memory",
             "max_map_count",

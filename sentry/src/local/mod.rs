@@ -42,7 +42,7 @@ use std::sync::{Arc, Weak};
 pub use addr::Names;
 
 /// Linux's net.core.{w,r}mem_default and _max.
-const BUF_DEFAULT: usize = 212_992;
+pub const BUF_DEFAULT: usize = 212_992;
 const BUF_MAX: usize = 212_992;
 /// SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF.
 const MIN_SNDBUF: usize = 4608;
