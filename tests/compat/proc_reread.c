@@ -2,8 +2,11 @@
  * as Linux's seq_file regenerates it: lseek(0) then read, or pread at
  * 0, after the process has burnt CPU time (/proc/self/stat's utime,
  * /proc/uptime, /proc/stat). A read that goes on from where the last
- * one stopped continues the same contents. */
+ * one stopped continues the same contents. proc's links have Linux's
+ * sizes (64 for an fd, 0 for a process's others and self, the target's
+ * length for mounts) and times of about now (lsof reads both). */
 #include "common.h"
+#include <sys/stat.h>
 #include <time.h>
 
 static void burn(void)
@@ -42,5 +45,13 @@ int main(void)
 	read(fd, rest, sizeof rest);
 	pread(fd, whole, sizeof whole, 0);
 	SHOW("continued read joins up", "%d", !memcmp(whole, first, 16) && !memcmp(whole + 16, rest, 16));
+	const char *links[] = {"/proc/self/fd/0", "/proc/self/exe", "/proc/self/cwd", "/proc/self/ns/net",
+			       "/proc/self", "/proc/mounts", "/proc/net"};
+	for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+		struct stat st;
+		lstat(links[i], &st);
+		printf("%s: size %ld, recent %d\n", links[i], (long)st.st_size,
+		       st.st_mtime > time(NULL) - 3600 * 24 * 30);
+	}
 	return compat_done();
 }

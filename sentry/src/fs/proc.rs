@@ -1791,6 +1791,19 @@ impl FileOps for ProcFile {
     }
 }
 
+/// A link's st_size as Linux gives it: 64 for an fd, 0 for a process's
+/// other links and for self and thread-self, the target's length for
+/// proc's fixed links (mounts, net).
+fn link_size(rel: &[u8], target: &[u8]) -> i64 {
+    let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+    match p.as_slice() {
+        [_, b"fd", _] | [_, b"task", _, b"fd", _] => 64,
+        [b"self" | b"thread-self"] => 0,
+        [pid, ..] if parse_pid(pid).is_some() => 0,
+        _ => crate::num::len_i64(target.len()),
+    }
+}
+
 /// The owner of `rel` when it lies under /proc/PID.
 fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
     let first = rel.split(|&b| b == b'/').next()?;
@@ -1806,6 +1819,20 @@ fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
 
 impl ProcFs {
     fn lookup_node(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
+        let st = self.lookup_kind(c, rel, ino)?;
+        // Linux's proc inodes are made when first looked up: their
+        // times are about now.
+        let ns = crate::kernel::time::host_ns(libc::CLOCK_REALTIME);
+        let t = (ns / 1_000_000_000, ns % 1_000_000_000);
+        Ok(Stat {
+            atime: t,
+            mtime: t,
+            ctime: t,
+            ..st
+        })
+    }
+
+    fn lookup_kind(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
         Ok(match node(c, rel)? {
             Node::Dir(_) | Node::FdDir(..) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
@@ -1822,7 +1849,7 @@ impl ProcFs {
                 libc::S_IFLNK | self.link_mode(c, rel),
                 ino,
                 DEV,
-                crate::num::len_i64(l.len()),
+                link_size(rel, &l),
             ),
         })
     }
