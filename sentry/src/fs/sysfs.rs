@@ -1,6 +1,7 @@
 //! /sys: the few files programs commonly read (CPU lists and topology,
-//! transparent huge page settings) and the usual top-level directories,
-//! made up by the sentry. The host's sysfs is never shown.
+//! transparent huge page settings, the network interfaces of the
+//! reader's namespace) and the usual top-level directories, made up by
+//! the sentry. The host's sysfs is never shown.
 
 use super::file::FileOps;
 use super::synth::{stat_of, SynthDir, SynthFile};
@@ -103,7 +104,7 @@ impl SysFs {
         for d in [
             "block",
             "bus",
-            "class",
+            "class/net",
             "dev",
             "firmware",
             "fs/cgroup",
@@ -228,14 +229,50 @@ impl Filesystem for SysFs {
         "sysfs"
     }
 
-    fn lookup(&self, _c: &Caller, rel: &[u8]) -> KResult<Stat> {
+    fn lookup(&self, c: &Caller, rel: &[u8]) -> KResult<Stat> {
+        if let Some(e) = net_entry(c, rel) {
+            let mode = match e? {
+                Net::Dir(_) => libc::S_IFDIR | 0o755,
+                Net::File(_) | Net::Invalid => libc::S_IFREG | 0o444,
+            };
+            return Ok(stat_of(mode, Self::ino(rel), DEV, 4096));
+        }
         self.entries
             .get(rel)
             .map(|e| Self::stat(rel, e))
             .ok_or(Errno::ENOENT)
     }
 
-    fn open(&self, _c: &Caller, rel: &[u8], flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+    fn open(&self, c: &Caller, rel: &[u8], flags: i32, _mode: u32) -> KResult<Box<dyn FileOps>> {
+        if let Some(e) = net_entry(c, rel) {
+            let e = e?;
+            if !matches!(e, Net::Dir(_)) && flags & libc::O_ACCMODE != libc::O_RDONLY {
+                return Err(Errno::EACCES);
+            }
+            return Ok(match e {
+                Net::Dir(names) => Box::new(SynthDir {
+                    entries: names
+                        .into_iter()
+                        .map(|name| DirEntry {
+                            ino: Self::ino(&[rel, b"/", &name].concat()),
+                            kind: libc::DT_DIR,
+                            name,
+                        })
+                        .collect(),
+                    stat: stat_of(libc::S_IFDIR | 0o755, Self::ino(rel), DEV, 0),
+                }),
+                Net::File(data) => Box::new(SynthFile {
+                    data,
+                    stat: stat_of(libc::S_IFREG | 0o444, Self::ino(rel), DEV, 4096),
+                }),
+                Net::Invalid => Box::new(Invalid(stat_of(
+                    libc::S_IFREG | 0o444,
+                    Self::ino(rel),
+                    DEV,
+                    4096,
+                ))),
+            });
+        }
         let e = self.entries.get(rel).ok_or(Errno::ENOENT)?;
         let stat = Self::stat(rel, e);
         match e {
@@ -275,5 +312,160 @@ impl Filesystem for SysFs {
             frsize: 4096,
             ..Default::default()
         })
+    }
+}
+
+/// What /sys/class/net has at a path: a directory (its entries' names),
+/// an attribute's text, or an attribute the interface cannot give (its
+/// read is EINVAL: lo's speed and duplex).
+enum Net {
+    Dir(Vec<Vec<u8>>),
+    File(Vec<u8>),
+    Invalid,
+}
+
+const NET_ATTRS: &[&str] = &[
+    "address",
+    "addr_len",
+    "broadcast",
+    "carrier",
+    "dev_id",
+    "duplex",
+    "flags",
+    "ifindex",
+    "iflink",
+    "mtu",
+    "operstate",
+    "speed",
+    "tx_queue_len",
+    "type",
+    "uevent",
+];
+
+const NET_STATS: &[&str] = &[
+    "collisions",
+    "multicast",
+    "rx_bytes",
+    "rx_compressed",
+    "rx_crc_errors",
+    "rx_dropped",
+    "rx_errors",
+    "rx_fifo_errors",
+    "rx_frame_errors",
+    "rx_length_errors",
+    "rx_missed_errors",
+    "rx_nohandler",
+    "rx_over_errors",
+    "rx_packets",
+    "tx_aborted_errors",
+    "tx_bytes",
+    "tx_carrier_errors",
+    "tx_compressed",
+    "tx_dropped",
+    "tx_errors",
+    "tx_fifo_errors",
+    "tx_heartbeat_errors",
+    "tx_packets",
+    "tx_window_errors",
+];
+
+/// /sys/class/net and below: the interfaces of the reader's network
+/// namespace (directories here, where Linux has links into devices/),
+/// their attributes and counters. None for paths elsewhere.
+fn net_entry(c: &Caller, rel: &[u8]) -> Option<KResult<Net>> {
+    let rest = rel.strip_prefix(b"class/net")?;
+    if !rest.is_empty() && rest[0] != b'/' {
+        return None;
+    }
+    Some((|| {
+        let st = c.state()?;
+        let names = st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?.net_ns.clone();
+        let ifaces = crate::local::iface::list(&names);
+        let parts: Vec<&[u8]> = rest
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let Some((name, more)) = parts.split_first() else {
+            return Ok(Net::Dir(
+                ifaces.into_iter().map(|i| i.name.into_bytes()).collect(),
+            ));
+        };
+        let i = ifaces
+            .iter()
+            .find(|i| i.name.as_bytes() == *name)
+            .ok_or(Errno::ENOENT)?;
+        let mac = |m: [u8; 6]| {
+            let v: Vec<String> = m.iter().map(|b| format!("{b:02x}")).collect();
+            v.join(":")
+        };
+        let text = |s: String| Ok(Net::File(format!("{s}\n").into_bytes()));
+        match more {
+            [] => {
+                let mut v: Vec<Vec<u8>> = NET_ATTRS.iter().map(|a| a.as_bytes().to_vec()).collect();
+                v.push(b"statistics".to_vec());
+                Ok(Net::Dir(v))
+            }
+            [b"statistics"] => Ok(Net::Dir(
+                NET_STATS.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            )),
+            [b"statistics", s] => {
+                let (packets, bytes) = i.traffic;
+                let v = match *s {
+                    b"rx_bytes" | b"tx_bytes" => bytes,
+                    b"rx_packets" | b"tx_packets" => packets,
+                    s if NET_STATS.iter().any(|a| a.as_bytes() == s) => 0,
+                    _ => return Err(Errno::ENOENT),
+                };
+                text(v.to_string())
+            }
+            [attr] => match *attr {
+                b"address" => text(mac(i.mac)),
+                b"broadcast" => text(mac(if i.loopback { [0; 6] } else { [0xff; 6] })),
+                b"addr_len" => text("6".into()),
+                // No carrier to read while the device is down (EINVAL).
+                b"carrier" if !i.up() => Ok(Net::Invalid),
+                b"carrier" => text("1".into()),
+                b"dev_id" => text("0x0".into()),
+                // The device's own flags (no RUNNING or LOWER_UP).
+                b"flags" => text(format!("{:#x}", i.flags & 0xffff & !0x40)),
+                b"ifindex" | b"iflink" => text(i.index.to_string()),
+                b"mtu" => text(i.mtu.to_string()),
+                b"operstate" => text(
+                    match (i.up(), i.loopback) {
+                        (false, _) => "down",
+                        (true, true) => "unknown",
+                        (true, false) => "up",
+                    }
+                    .into(),
+                ),
+                b"tx_queue_len" => text("1000".into()),
+                b"type" => text(i.arphrd.to_string()),
+                b"uevent" => Ok(Net::File(
+                    format!("INTERFACE={}\nIFINDEX={}\n", i.name, i.index).into_bytes(),
+                )),
+                // A virtual link has no speed or duplex to tell.
+                b"speed" | b"duplex" => Ok(Net::Invalid),
+                _ => Err(Errno::ENOENT),
+            },
+            _ => Err(Errno::ENOENT),
+        }
+    })())
+}
+
+/// An attribute whose read is EINVAL.
+struct Invalid(Stat);
+
+impl FileOps for Invalid {
+    fn read(&self, _f: &super::file::File, _b: &mut [u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    fn write(&self, _f: &super::file::File, _b: &[u8], _o: Option<u64>) -> KResult<usize> {
+        Err(Errno::EACCES)
+    }
+    fn stat(&self) -> KResult<Stat> {
+        Ok(self.0)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
