@@ -452,15 +452,7 @@ pub struct MqFile {
 
 impl FileOps for MqFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
-        let data = self.q.status();
-        let mut pos = f.pos.lock();
-        let at = crate::num::usize_of(off.unwrap_or(*pos)).min(data.len());
-        let n = buf.len().min(data.len() - at);
-        buf[..n].copy_from_slice(&data[at..at + n]);
-        if off.is_none() {
-            *pos += n as u64;
-        }
-        Ok(n)
+        Ok(super::synth::read_in(f, &self.q.status(), buf, off))
     }
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)

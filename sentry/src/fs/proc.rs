@@ -1750,17 +1750,7 @@ struct ProcFile {
 
 impl FileOps for ProcFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
-        let data = self.data.lock();
-        let mut pos = f.pos.lock();
-        let at = crate::num::usize_of(off.unwrap_or(*pos));
-        let n = buf.len().min(data.len().saturating_sub(at));
-        if n > 0 {
-            buf[..n].copy_from_slice(&data[at..at + n]);
-        }
-        if off.is_none() {
-            *pos += n as u64;
-        }
-        Ok(n)
+        Ok(super::synth::read_in(f, &self.data.lock(), buf, off))
     }
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EACCES)

@@ -11,21 +11,22 @@ pub struct SynthFile {
     pub stat: Stat,
 }
 
+/// A read of `data` (a file's whole contents) at `off`, or at the file's
+/// position, which moves on.
+pub fn read_in(f: &File, data: &[u8], buf: &mut [u8], off: Option<u64>) -> usize {
+    let mut pos = f.pos.lock();
+    let at = crate::num::usize_of(off.unwrap_or(*pos)).min(data.len());
+    let n = buf.len().min(data.len() - at);
+    buf[..n].copy_from_slice(&data[at..at + n]);
+    if off.is_none() {
+        *pos += n as u64;
+    }
+    n
+}
+
 impl FileOps for SynthFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
-        let mut pos = f.pos.lock();
-        let at = crate::num::usize_of(off.unwrap_or(*pos));
-        let n = if at >= self.data.len() {
-            0
-        } else {
-            let n = buf.len().min(self.data.len() - at);
-            buf[..n].copy_from_slice(&self.data[at..at + n]);
-            n
-        };
-        if off.is_none() {
-            *pos += n as u64;
-        }
-        Ok(n)
+        Ok(read_in(f, &self.data, buf, off))
     }
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EACCES)
