@@ -3,9 +3,11 @@
  * sleeping one next to none, while /proc/self/stat has the whole
  * process's; each blocking sleep is a voluntary context switch
  * (status' voluntary_ctxt_switches, getrusage's ru_nvcsw for the thread,
- * the process, and a reaped child through wait4 and RUSAGE_CHILDREN). */
+ * the process, and a reaped child through wait4 and RUSAGE_CHILDREN);
+ * status' SigQ counts queued signals against RLIMIT_SIGPENDING. */
 #include "common.h"
 #include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -88,5 +90,24 @@ int main(void)
 	SHOW("wait4 rusage of a child that slept", "%d", ru.ru_nvcsw >= 30);
 	getrusage(RUSAGE_CHILDREN, &ru);
 	SHOW("RUSAGE_CHILDREN ru_nvcsw", "%d", ru.ru_nvcsw >= 30);
+
+	/* status' SigQ: the user's queued signals, against RLIMIT_SIGPENDING. */
+	sigset_t rt;
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &rt, NULL);
+	union sigval v = {0};
+	for (int i = 0; i < 3; i++)
+		sigqueue(getpid(), SIGRTMIN, v);
+	char buf[4096];
+	read_text("/proc/self/status", buf, sizeof buf);
+	unsigned long q = 0, lim = 0;
+	char *sq = strstr(buf, "SigQ:");
+	if (sq)
+		sscanf(sq + 5, "%lu/%lu", &q, &lim);
+	struct rlimit rl;
+	getrlimit(RLIMIT_SIGPENDING, &rl);
+	SHOW("SigQ counts the queued signals", "%d", q >= 3);
+	SHOW("SigQ's limit is RLIMIT_SIGPENDING", "%d", lim == rl.rlim_cur);
 	return compat_done();
 }

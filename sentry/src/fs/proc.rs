@@ -1470,7 +1470,7 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t0/0\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t{}/{}\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -1485,6 +1485,8 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
         p.maxrss_kb.max(rss), rss, anon, shmem, data_kb(t), stack / 1024,
         p.threads.len(),
+        queued_signals(st, p.creds.ruid),
+        p.rlimits[libc::RLIMIT_SIGPENDING as usize].0,
         sigset_hex(t.pending.set),
         sigset_hex(p.shared_pending.set),
         sigset_hex(t.sig_mask.get()),
@@ -1504,6 +1506,23 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         t.waiter.voluntary(),
     )
     .into_bytes()
+}
+
+/// Signals queued for processes of real uid `uid` (status's SigQ, which
+/// RLIMIT_SIGPENDING bounds per user).
+fn queued_signals(st: &KState, uid: u32) -> usize {
+    st.procs
+        .values()
+        .filter(|p| p.creds.ruid == uid)
+        .map(|p| {
+            p.shared_pending.infos.len()
+                + p.threads
+                    .iter()
+                    .filter_map(|t| st.tasks.get(t))
+                    .map(|t| t.pending.infos.len())
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 /// /proc/PID/stat: proc(5)'s 52 fields (`thread`: task/TID/stat, with
