@@ -4,7 +4,8 @@
  * /proc/uptime, /proc/stat). A read that goes on from where the last
  * one stopped continues the same contents. proc's links have Linux's
  * sizes (64 for an fd, 0 for a process's others and self, the target's
- * length for mounts) and times of about now (lsof reads both). */
+ * length for mounts) and times of about now (lsof reads both).
+ * /proc/uptime's idle time agrees with /proc/stat's. */
 #include "common.h"
 #include <sys/stat.h>
 #include <time.h>
@@ -45,6 +46,16 @@ int main(void)
 	read(fd, rest, sizeof rest);
 	pread(fd, whole, sizeof whole, 0);
 	SHOW("continued read joins up", "%d", !memcmp(whole, first, 16) && !memcmp(whole + 16, rest, 16));
+	/* /proc/uptime's idle time is /proc/stat's idle ticks. */
+	char up[128], stt[256];
+	read_text("/proc/uptime", up, sizeof up);
+	read_text("/proc/stat", stt, sizeof stt);
+	double u = 0, idle = 0;
+	unsigned long long us, ni, sy, id = 0;
+	sscanf(up, "%lf %lf", &u, &idle);
+	sscanf(stt, "cpu %llu %llu %llu %llu", &us, &ni, &sy, &id);
+	double d = idle * 100 - (double)id;
+	SHOW("uptime's idle is stat's", "%d", d < 50 + id / 20.0 && d > -50 - id / 20.0);
 	const char *links[] = {"/proc/self/fd/0", "/proc/self/exe", "/proc/self/cwd", "/proc/self/ns/net",
 			       "/proc/self", "/proc/mounts", "/proc/net"};
 	for (size_t i = 0; i < sizeof links / sizeof *links; i++) {

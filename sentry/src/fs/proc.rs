@@ -309,14 +309,15 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"net"] => Ok(Node::Link(b"self/net".to_vec())),
         [b"cpuinfo"] => Ok(Node::File(HOST_CPUINFO.get().cloned().unwrap_or_default())),
         [b"meminfo"] => Ok(Node::File(meminfo(&me.mm.memfile))),
+        // Its idle time is /proc/stat's: every CPU's, less what the
+        // sandbox ran.
         [b"uptime"] => {
             let up = START
                 .get()
                 .map(|s| s.elapsed().as_secs_f64())
                 .unwrap_or(0.0);
-            Ok(Node::File(
-                format!("{up:.2} {:.2}\n", up * 0.9).into_bytes(),
-            ))
+            let idle = idle_ns(st) as f64 / 1e9;
+            Ok(Node::File(format!("{up:.2} {idle:.2}\n").into_bytes()))
         }
         [b"loadavg"] => Ok(Node::File(
             format!(
@@ -1189,15 +1190,21 @@ fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
 /// /proc/stat. The sandbox's CPU time (its processes', live and reaped)
 /// is user and system time; the rest of its CPUs' time since it started
 /// is idle. Which CPU ran what is not known: each line gets its share.
+/// The sandbox's CPUs' time since it started that it did not use.
+fn idle_ns(st: &KState) -> u64 {
+    let (user, sys) = crate::kernel::cpu::sandbox_times(st);
+    let up = START.get().map_or(0, |s| s.elapsed().as_nanos());
+    let all = u64::try_from(up)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(ncpu() as u64);
+    all.saturating_sub(user + sys)
+}
+
 fn sys_stat(st: &KState) -> Vec<u8> {
     let ncpu = ncpu();
     let (user, sys) = crate::kernel::cpu::sandbox_times(st);
     let ticks = |ns: u64| ns / 10_000_000;
-    let up = START.get().map_or(0, |s| s.elapsed().as_nanos());
-    let all = u64::try_from(up)
-        .unwrap_or(u64::MAX)
-        .saturating_mul(ncpu as u64);
-    let idle = all.saturating_sub(user + sys);
+    let idle = idle_ns(st);
     let line = |name: String, d: u64| {
         format!(
             "{name} {} 0 {} {} 0 0 0 0 0 0\n",
