@@ -287,6 +287,8 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 "devices",
                 "cgroups",
                 "vmstat",
+                "interrupts",
+                "softirqs",
             ]);
             d.push((b"self".to_vec(), libc::DT_LNK));
             d.push((b"thread-self".to_vec(), libc::DT_LNK));
@@ -318,6 +320,23 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                 .unwrap_or(0.0);
             let idle = idle_ns(st) as f64 / 1e9;
             Ok(Node::File(format!("{up:.2} {idle:.2}\n").into_bytes()))
+        }
+        // No device interrupts reach the sandbox, and it runs no softirqs:
+        // the CPUs' columns with no lines, and every softirq at 0.
+        [b"interrupts"] => Ok(Node::File(irq_head(11).into_bytes())),
+        [b"softirqs"] => {
+            let mut s = irq_head(20);
+            for name in [
+                "HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER",
+                "RCU",
+            ] {
+                s.push_str(&format!("{:>12}:", name));
+                for _ in 0..ncpu() {
+                    s.push_str(&format!("{:>11}", 0));
+                }
+                s.push('\n');
+            }
+            Ok(Node::File(s.into_bytes()))
         }
         [b"loadavg"] => Ok(Node::File(
             format!(
@@ -1190,6 +1209,17 @@ fn meminfo(mf: &crate::memfile::MemFile) -> Vec<u8> {
 /// /proc/stat. The sandbox's CPU time (its processes', live and reaped)
 /// is user and system time; the rest of its CPUs' time since it started
 /// is idle. Which CPU ran what is not known: each line gets its share.
+/// The CPU columns' header of /proc/interrupts and softirqs, after
+/// `indent` spaces.
+fn irq_head(indent: usize) -> String {
+    let mut s = " ".repeat(indent);
+    for i in 0..ncpu() {
+        s.push_str(&format!("{:<11}", format!("CPU{i}")));
+    }
+    s.push('\n');
+    s
+}
+
 /// The sandbox's CPUs' time since it started that it did not use.
 fn idle_ns(st: &KState) -> u64 {
     let (user, sys) = crate::kernel::cpu::sandbox_times(st);
