@@ -46,9 +46,26 @@ const CACHE_FILES: &[&str] = &[
     "ways_of_associativity",
 ];
 
-/// Reads the host values of `FROM_HOST` (defaults where unreadable) and
-/// its CPUs' cache descriptions.
+/// The host CPUs' vulnerability reports (devices/system/cpu/
+/// vulnerabilities/NAME, which lscpu shows): facts about the hardware
+/// and the host's mitigations, which the sandbox runs under too.
+static HOST_VULNS: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+
+/// Reads the host values of `FROM_HOST` (defaults where unreadable), its
+/// CPUs' cache descriptions and vulnerability reports.
 pub fn snapshot_host() {
+    let dir = "/sys/devices/system/cpu/vulnerabilities";
+    let vulns = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let v = std::fs::read(e.path()).ok()?;
+            Some((name, v))
+        })
+        .collect();
+    let _ = HOST_VULNS.set(vulns);
     let mut caches = Vec::new();
     for cpu in 0..super::proc::ncpu() {
         for index in 0..8 {
@@ -165,6 +182,12 @@ impl SysFs {
             if n <= last {
                 fs.file(&format!("{cpu}/{path}"), &String::from_utf8_lossy(v));
             }
+        }
+        for (name, v) in HOST_VULNS.get().into_iter().flatten() {
+            fs.file(
+                &format!("{cpu}/vulnerabilities/{name}"),
+                &String::from_utf8_lossy(v),
+            );
         }
         // One NUMA node with every CPU.
         let node = "devices/system/node";
