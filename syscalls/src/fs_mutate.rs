@@ -179,8 +179,9 @@ pub(crate) fn make_socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::sock
             }
         })?;
         let o = owner(p)?;
-        p.vfs()
-            .mknod(&p.w.c, &r, libc::S_IFSOCK | 0o777, p.umask(), 0, o)?;
+        // unix_bind takes the umask itself, default ACL or not.
+        let mode = libc::S_IFSOCK | (0o777 & !p.umask());
+        p.vfs().mknod(&p.w.c, &r, mode, 0, 0, o)?;
         let st = p.resolve(CWD, path, false)?.stat.ok_or(Errno::ENOENT)?;
         Ok((st.dev, st.ino))
     })
