@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
         unshare,
     );
 }
@@ -304,10 +304,11 @@ fn mount_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     let fs = make_fs(ctx, &fstype, &data)?;
+    let root = fs_root(ctx, &fstype);
     ns.add(Mount::new(
         &target.path,
         fs,
-        b"",
+        &root,
         &source,
         flags & PER_MOUNT,
     ));
@@ -341,6 +342,17 @@ pub(crate) fn move_tree(ns: &MountNs, src: &Resolved, target: &Resolved) -> KRes
 
 /// A new filesystem of type `fstype` with mount(2)'s option string `data`
 /// (mount(2) and fsconfig's FSCONFIG_CMD_CREATE).
+/// Where a new mount of `fstype` starts in its filesystem: cgroup2
+/// mounted in a cgroup namespace shows that namespace's root.
+pub(crate) fn fs_root(ctx: &Ctx<'_, '_>, fstype: &[u8]) -> Vec<u8> {
+    if fstype != b"cgroup2" {
+        return Vec::new();
+    }
+    let root = ctx.task_ref().cgroup_ns.root;
+    let path = ctx.st.cgroups.lock().path(root);
+    path.strip_prefix(b"/").unwrap_or(&path).to_vec()
+}
+
 pub(crate) fn make_fs(
     ctx: &mut Ctx<'_, '_>,
     fstype: &[u8],
@@ -617,10 +629,10 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::CLONE_FILES
         | libc::CLONE_SYSVSEM
         | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWNET;
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP;
     let known = supported
         | libc::CLONE_NEWPID
-        | libc::CLONE_NEWCGROUP
         | libc::CLONE_NEWTIME
         | libc::CLONE_THREAD
         | libc::CLONE_SIGHAND
@@ -660,8 +672,12 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     // New namespaces belong to the caller's user namespace (the new one,
     // where it has every capability).
-    if flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET)
-        != 0
+    let ns_flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP;
+    if flags & ns_flags != 0
         && !ctx
             .proc_ref()
             .creds
@@ -687,6 +703,10 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     if flags & libc::CLONE_NEWNET != 0 {
         t.net_ns = t.net_ns.child(owner.clone());
+    }
+    if flags & libc::CLONE_NEWCGROUP != 0 {
+        let cg = ctx.proc_ref().cgroup;
+        ctx.task().cgroup_ns = sentry::kernel::cgroup::CgroupNs::new(cg, owner.clone());
     }
     if flags & libc::CLONE_NEWIPC != 0 {
         // A new IPC namespace of the whole process (Linux's is the

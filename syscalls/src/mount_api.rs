@@ -343,7 +343,7 @@ fn fsmount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     admin(ctx)?;
-    let (fs, source, ro) = {
+    let (fs, source, ro, fstype) = {
         let mut st = c.st.lock();
         let fs = st.fs.clone().ok_or(Errno::EINVAL)?;
         if st.mounted {
@@ -354,13 +354,15 @@ fn fsmount(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             fs,
             st.source.clone().unwrap_or_else(|| "none".into()),
             st.ro,
+            st.fstype.clone(),
         )
     };
+    let root = crate::mount::fs_root(ctx, &fstype);
     let mut flags = ms_flags(attr);
     if ro {
         flags |= libc::MS_RDONLY;
     }
-    let m = Mount::new(b"", fs, b"", &source, flags);
+    let m = Mount::new(b"", fs, &root, &source, flags);
     detached(ctx, vec![m], a[1] & FSMOUNT_CLOEXEC != 0)
 }
 

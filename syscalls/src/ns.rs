@@ -63,11 +63,10 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if nstype & libc::CLONE_NEWNET != 0 {
             v.push(Ns::Net(t.net_ns.clone()));
         }
-        for k in [
-            libc::CLONE_NEWPID,
-            libc::CLONE_NEWCGROUP,
-            libc::CLONE_NEWTIME,
-        ] {
+        if nstype & libc::CLONE_NEWCGROUP != 0 {
+            v.push(Ns::Cgroup(t.cgroup_ns.clone()));
+        }
+        for k in [libc::CLONE_NEWPID, libc::CLONE_NEWTIME] {
             if nstype & k != 0 {
                 v.push(Ns::Only(k));
             }
@@ -133,6 +132,12 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     return Err(Errno::EPERM);
                 }
             }
+            Ns::Cgroup(n) => {
+                if !creds.capable_in(&n.owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN)
+                {
+                    return Err(Errno::EPERM);
+                }
+            }
             // Already there: joining changes nothing, given the right.
             Ns::Only(_) => {
                 if !creds.ns_capable(cap::SYS_ADMIN) {
@@ -158,6 +163,7 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 sentry::kernel::ipc::enter(&mut ctx.st, tgid, r.id);
             }
             Ns::Net(n) => ctx.task().net_ns = n,
+            Ns::Cgroup(n) => ctx.task().cgroup_ns = n,
             Ns::User(_) | Ns::Only(_) => {}
         }
     }

@@ -16,9 +16,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "clone",
         "xaaax",
-        Partial(
-            "of namespace flags only CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC and CLONE_NEWNET",
-        ),
+        Partial("of namespace flags all but CLONE_NEWPID and CLONE_NEWTIME"),
         clone,
     );
     r(

@@ -1,7 +1,7 @@
 //! Namespace files: what opening /proc/PID/ns/NAME gives. Each holds its
 //! namespace, so setns(2) can join it and the NS_GET_* ioctls can ask
-//! about it. Mount, UTS, user, IPC and network namespaces can be many;
-//! the others are the sandbox's one each.
+//! about it. Mount, UTS, user, IPC, network and cgroup namespaces can be
+//! many; the others are the sandbox's one each.
 
 use super::file::{File, FileOps};
 use super::synth::stat_of;
@@ -21,6 +21,7 @@ pub enum Ns {
     /// An IPC namespace (held open while this is).
     Ipc(crate::kernel::ipc::NsRef),
     Net(Arc<crate::local::Names>),
+    Cgroup(Arc<crate::kernel::cgroup::CgroupNs>),
     /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
     Only(i32),
 }
@@ -34,6 +35,7 @@ impl Ns {
             Ns::User(_) => libc::CLONE_NEWUSER,
             Ns::Ipc(..) => libc::CLONE_NEWIPC,
             Ns::Net(_) => libc::CLONE_NEWNET,
+            Ns::Cgroup(_) => libc::CLONE_NEWCGROUP,
             Ns::Only(k) => *k,
         }
     }
@@ -46,6 +48,7 @@ impl Ns {
             Ns::User(u) => u.parent.clone().unwrap_or_else(crate::kernel::userns::init),
             Ns::Ipc(r) => r.owner.clone(),
             Ns::Net(n) => n.owner(),
+            Ns::Cgroup(c) => c.owner.clone(),
             Ns::Only(_) => crate::kernel::userns::init(),
         }
     }

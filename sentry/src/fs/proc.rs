@@ -131,9 +131,15 @@ enum MapFile {
 }
 
 /// /proc/PID/cgroup: the process's place in the one v2 hierarchy.
-fn cgroup_file(st: &KState, p: &crate::kernel::task::Process) -> Node {
+/// /proc/PID/cgroup as task `reader` sees it: the path from the root of
+/// the reader's cgroup namespace.
+fn cgroup_file(st: &KState, p: &crate::kernel::task::Process, reader: i32) -> Node {
+    let root = st
+        .tasks
+        .get(&reader)
+        .map_or(crate::kernel::cgroup::ROOT, |t| t.cgroup_ns.root);
     let mut v = b"0::".to_vec();
-    v.extend(st.cgroups.lock().path(p.cgroup));
+    v.extend(st.cgroups.lock().path_from(p.cgroup, root));
     v.push(b'\n');
     Node::File(v)
 }
@@ -497,10 +503,16 @@ fn ns_file(
             },
             ns: Ns::Net(t.net_ns.clone()),
         },
+        "cgroup" => NsFile {
+            ino: match t.cgroup_ns.ino {
+                0 => *base,
+                n => n,
+            },
+            ns: Ns::Cgroup(t.cgroup_ns.clone()),
+        },
         _ => NsFile {
             ino: *base,
             ns: Ns::Only(match kind {
-                "cgroup" => libc::CLONE_NEWCGROUP,
                 "ipc" => libc::CLONE_NEWIPC,
                 "pid" => libc::CLONE_NEWPID,
                 _ => libc::CLONE_NEWTIME,
@@ -538,7 +550,7 @@ fn gone_leader_node(
         [b"fd" | b"fdinfo"] => Ok(Node::Dir(Vec::new())),
         [b"cmdline" | b"environ" | b"maps"] => Ok(Node::File(Vec::new())),
         [b"comm"] => Ok(Node::File(format!("{comm}\n").into_bytes())),
-        [b"cgroup"] => Ok(cgroup_file(st, p)),
+        [b"cgroup"] => Ok(cgroup_file(st, p, c.tid)),
         [b"stat"] => {
             let start = START
                 .get()
@@ -789,10 +801,14 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             }
             Ok(Node::File(io.proc_file()))
         }
-        [b"cgroup"] => Ok(cgroup_file(st, p)),
+        [b"cgroup"] => Ok(cgroup_file(st, p, c.tid)),
         // cgroup v2: the cpuset controller's place is the process's cgroup.
         [b"cpuset"] => {
-            let mut v = st.cgroups.lock().path(p.cgroup);
+            let root = st
+                .tasks
+                .get(&c.tid)
+                .map_or(crate::kernel::cgroup::ROOT, |t| t.cgroup_ns.root);
+            let mut v = st.cgroups.lock().path_from(p.cgroup, root);
             v.push(b'\n');
             Ok(Node::File(v))
         }

@@ -149,6 +149,32 @@ impl Tree {
             .collect()
     }
 
+    /// The path of `id` as a cgroup namespace rooted at `root` shows it:
+    /// from that root, or with ".." up to a common ancestor for a cgroup
+    /// outside it (Linux's kernfs_path_from_node).
+    pub fn path_from(&self, id: u64, root: u64) -> Vec<u8> {
+        let (to, from) = (self.ancestry(id), self.ancestry(root));
+        // Ancestries run from the node up: compare from the top.
+        let common = to
+            .iter()
+            .rev()
+            .zip(from.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut out = Vec::new();
+        for _ in common..from.len() {
+            out.extend_from_slice(b"/..");
+        }
+        for &n in to.iter().rev().skip(common) {
+            out.push(b'/');
+            out.extend_from_slice(self.nodes.get(&n).map_or(&[][..], |n| &n.name));
+        }
+        if out.is_empty() {
+            out.push(b'/');
+        }
+        out
+    }
+
     /// Whether `id` is `anc` or lies below it.
     pub fn within(&self, id: u64, anc: u64) -> bool {
         let mut at = Some(id);
@@ -314,6 +340,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_namespace_sees_paths_from_its_root() {
+        let mut t = Tree::default();
+        let a = t.mkdir(ROOT, b"a").unwrap();
+        let b = t.mkdir(a, b"b").unwrap();
+        let c = t.mkdir(a, b"c").unwrap();
+        assert_eq!(t.path_from(b, b), b"/");
+        assert_eq!(t.path_from(b, ROOT), b"/a/b");
+        assert_eq!(t.path_from(c, b), b"/../c");
+        assert_eq!(t.path_from(ROOT, b), b"/../..");
+        assert_eq!(t.path_from(b, a), b"/b");
+    }
+
+    #[test]
     fn paths_and_lookup() {
         let mut t = Tree::default();
         let a = t.mkdir(ROOT, b"a").unwrap();
@@ -398,5 +437,41 @@ mod tests {
         assert_eq!(parse_max(b"-1", Errno::ERANGE), Err(Errno::ERANGE));
         assert_eq!(parse_max(b"x", Errno::ERANGE), Err(Errno::EINVAL));
         assert_eq!(show_max(None), "max\n");
+    }
+}
+
+/// A cgroup namespace: the cgroup its members see as the root
+/// (/proc/PID/cgroup's paths, what `mount -t cgroup2` mounts), taken as
+/// the maker's cgroup at unshare or clone with CLONE_NEWCGROUP.
+pub struct CgroupNs {
+    pub root: u64,
+    /// The user namespace it belongs to.
+    pub owner: std::sync::Arc<super::userns::UserNs>,
+    /// Its nsfs inode number (0: the sandbox's first, the base).
+    pub ino: u64,
+}
+
+static NEXT_NS_INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(4026535000);
+
+impl CgroupNs {
+    /// The sandbox's first cgroup namespace, rooted at its root.
+    pub fn first() -> std::sync::Arc<CgroupNs> {
+        std::sync::Arc::new(CgroupNs {
+            root: ROOT,
+            owner: super::userns::init(),
+            ino: 0,
+        })
+    }
+
+    /// A new one rooted at `root`, made by a process of `owner`.
+    pub fn new(
+        root: u64,
+        owner: std::sync::Arc<super::userns::UserNs>,
+    ) -> std::sync::Arc<CgroupNs> {
+        std::sync::Arc::new(CgroupNs {
+            root,
+            owner,
+            ino: NEXT_NS_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
     }
 }

@@ -61,7 +61,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWPID | libc::CLONE_NEWCGROUP;
+    let ns = libc::CLONE_NEWPID;
     if f & ns != 0 {
         k.log_once("clone with namespace flags");
         return Err(Errno::EINVAL);
@@ -85,7 +85,12 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_NEWIPC != 0 && f & (libc::CLONE_SYSVSEM | libc::CLONE_THREAD) != 0 {
         return Err(Errno::EINVAL);
     }
-    if f & (libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET) != 0
+    let ns_flags = libc::CLONE_NEWNS
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP;
+    if f & ns_flags != 0
         && f & libc::CLONE_NEWUSER == 0
         && !creds.ns_capable(super::creds::cap::SYS_ADMIN)
     {
@@ -237,6 +242,13 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         parent.net_ns.child(owner.clone())
     } else {
         parent.net_ns.clone()
+    };
+    // A new cgroup namespace is rooted at the maker's cgroup.
+    let cgroup_ns = if f & libc::CLONE_NEWCGROUP != 0 {
+        let cg = ctx.st.procs.get(&parent.tgid).map_or(0, |p| p.cgroup);
+        super::cgroup::CgroupNs::new(cg, owner.clone())
+    } else {
+        parent.cgroup_ns.clone()
     };
     let files = if f & libc::CLONE_FILES != 0 {
         parent.files.clone()
@@ -423,6 +435,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             mnt_ns,
             uts_ns,
             net_ns,
+            cgroup_ns,
             sched,
             seccomp,
             seccomp_strict,

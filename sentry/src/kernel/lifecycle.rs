@@ -120,6 +120,7 @@ fn spawn(
         mnt_ns: k.vfs.init_ns.clone(),
         uts_ns: k.init_uts.clone(),
         net_ns: k.sockets.clone(),
+        cgroup_ns: super::cgroup::CgroupNs::first(),
         sched: Default::default(),
         seccomp: None,
         seccomp_strict: false,

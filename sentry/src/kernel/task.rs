@@ -67,6 +67,8 @@ pub struct Task {
     pub uts_ns: Arc<super::uts::UtsNs>,
     /// Network namespace: the sockets it makes are there.
     pub net_ns: Arc<crate::local::Names>,
+    /// Cgroup namespace: where its view of the cgroup tree starts.
+    pub cgroup_ns: Arc<super::cgroup::CgroupNs>,
     /// Scheduling policy and affinity, recorded and reported (the host
     /// schedules the sentry's threads its own way).
     pub sched: Sched,
