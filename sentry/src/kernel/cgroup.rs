@@ -335,6 +335,42 @@ impl Tree {
     }
 }
 
+/// A cgroup namespace: the cgroup its members see as the root
+/// (/proc/PID/cgroup's paths, what `mount -t cgroup2` mounts), taken as
+/// the maker's cgroup at unshare or clone with CLONE_NEWCGROUP.
+pub struct CgroupNs {
+    pub root: u64,
+    /// The user namespace it belongs to.
+    pub owner: std::sync::Arc<super::userns::UserNs>,
+    /// Its nsfs inode number (0: the sandbox's first, the base).
+    pub ino: u64,
+}
+
+static NEXT_NS_INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(4026535000);
+
+impl CgroupNs {
+    /// The sandbox's first cgroup namespace, rooted at its root.
+    pub fn first() -> std::sync::Arc<CgroupNs> {
+        std::sync::Arc::new(CgroupNs {
+            root: ROOT,
+            owner: super::userns::init(),
+            ino: 0,
+        })
+    }
+
+    /// A new one rooted at `root`, made by a process of `owner`.
+    pub fn new(
+        root: u64,
+        owner: std::sync::Arc<super::userns::UserNs>,
+    ) -> std::sync::Arc<CgroupNs> {
+        std::sync::Arc::new(CgroupNs {
+            root,
+            owner,
+            ino: NEXT_NS_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,41 +473,5 @@ mod tests {
         assert_eq!(parse_max(b"-1", Errno::ERANGE), Err(Errno::ERANGE));
         assert_eq!(parse_max(b"x", Errno::ERANGE), Err(Errno::EINVAL));
         assert_eq!(show_max(None), "max\n");
-    }
-}
-
-/// A cgroup namespace: the cgroup its members see as the root
-/// (/proc/PID/cgroup's paths, what `mount -t cgroup2` mounts), taken as
-/// the maker's cgroup at unshare or clone with CLONE_NEWCGROUP.
-pub struct CgroupNs {
-    pub root: u64,
-    /// The user namespace it belongs to.
-    pub owner: std::sync::Arc<super::userns::UserNs>,
-    /// Its nsfs inode number (0: the sandbox's first, the base).
-    pub ino: u64,
-}
-
-static NEXT_NS_INO: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(4026535000);
-
-impl CgroupNs {
-    /// The sandbox's first cgroup namespace, rooted at its root.
-    pub fn first() -> std::sync::Arc<CgroupNs> {
-        std::sync::Arc::new(CgroupNs {
-            root: ROOT,
-            owner: super::userns::init(),
-            ino: 0,
-        })
-    }
-
-    /// A new one rooted at `root`, made by a process of `owner`.
-    pub fn new(
-        root: u64,
-        owner: std::sync::Arc<super::userns::UserNs>,
-    ) -> std::sync::Arc<CgroupNs> {
-        std::sync::Arc::new(CgroupNs {
-            root,
-            owner,
-            ino: NEXT_NS_INO.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        })
     }
 }
