@@ -19,7 +19,12 @@ pub fn register(r: &mut Reg<'_>) {
     r("munmap", "xu", Full, munmap);
     r("mprotect", "xux", Full, mprotect);
     r("brk", "x", Full, brk);
-    r("mremap", "xuuxx", Partial("no MREMAP_DONTUNMAP"), mremap);
+    r(
+        "mremap",
+        "xuuxx",
+        Partial("MREMAP_DONTUNMAP of private anonymous memory only"),
+        mremap,
+    );
     r("madvise", "xux", Full, madvise);
     r("mincore", "xua", Full, mincore);
     r(
@@ -416,9 +421,61 @@ fn mremap_in(mm: &Mm, lim: u64, a: [u64; 6]) -> KResult<u64> {
     mm.remap(a[0], a[1], a[2], flags & 1 != 0, fixed)
 }
 
+const MREMAP_DONTUNMAP: u64 = 4;
+
+/// mremap with MREMAP_DONTUNMAP (Linux 5.7): the pages move to the new
+/// place and the old range stays mapped, empty, as private anonymous
+/// memory reads after MADV_DONTNEED. It takes MREMAP_MAYMOVE and one
+/// length; only private anonymous memory here (Linux 5.13 took other
+/// mappings too: EINVAL, logged).
+fn mremap_dontunmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if a[3] & !7 != 0 || a[3] & 1 == 0 || a[1] != a[2] {
+        return Err(Errno::EINVAL);
+    }
+    let v = ctx.mm.vma_at(a[0]).ok_or(Errno::EFAULT)?;
+    let anon = !v.shared
+        && matches!(
+            v.backing,
+            sentry::mm::Backing::Private { .. } | sentry::mm::Backing::Reserved
+        )
+        && v.source.is_none();
+    if !anon {
+        ctx.log_once("mremap MREMAP_DONTUNMAP of a file or shared mapping");
+        return Err(Errno::EINVAL);
+    }
+    let lim = ctx.proc_ref().as_limit();
+    check_as(&ctx.mm, lim, page_up(a[1]))?;
+    // It always moves: without MREMAP_FIXED, to a place mmap would pick.
+    let placed = a[3] & 2 == 0;
+    let (flags, to) = if placed {
+        let spot = ctx.mm.map(sentry::mm::MapRequest::anon(
+            0,
+            page_up(a[1]),
+            libc::PROT_NONE,
+        ))?;
+        (3, spot)
+    } else {
+        (a[3] & 3, a[4])
+    };
+    let new = match mremap_in(&ctx.mm, lim, [a[0], a[1], a[2], flags, to, 0]) {
+        Ok(n) => n,
+        Err(e) => {
+            // The place taken for it goes back.
+            if placed {
+                let _ = ctx.mm.unmap(to, page_up(a[1]));
+            }
+            return Err(e);
+        }
+    };
+    let mut req = sentry::mm::MapRequest::anon(a[0], page_up(a[1]), v.prot);
+    req.fixed = true;
+    ctx.mm.map(req)?;
+    done(ctx, new)
+}
+
 fn mremap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[3] & 4 != 0 {
-        ctx.log_once("mremap MREMAP_DONTUNMAP");
+    if a[3] & MREMAP_DONTUNMAP != 0 {
+        return mremap_dontunmap(ctx, a);
     }
     let lim = ctx.proc_ref().as_limit();
     // Growing a locked mapping locks more: RLIMIT_MEMLOCK (EAGAIN).
