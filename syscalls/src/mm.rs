@@ -429,7 +429,9 @@ const MREMAP_DONTUNMAP: u64 = 4;
 /// length; only private anonymous memory here (Linux 5.13 took other
 /// mappings too: EINVAL, logged).
 fn mremap_dontunmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    if a[3] & !7 != 0 || a[3] & 1 == 0 || a[1] != a[2] {
+    // The new address is checked (page aligned) even when it is only a
+    // hint, as Linux's check_mremap_params does.
+    if a[3] & !7 != 0 || a[3] & 1 == 0 || a[1] != a[2] || a[4] & (PAGE - 1) != 0 {
         return Err(Errno::EINVAL);
     }
     let v = ctx.mm.vma_at(a[0]).ok_or(Errno::EFAULT)?;
@@ -445,11 +447,12 @@ fn mremap_dontunmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     let lim = ctx.proc_ref().as_limit();
     check_as(&ctx.mm, lim, page_up(a[1]))?;
-    // It always moves: without MREMAP_FIXED, to a place mmap would pick.
+    // It always moves: without MREMAP_FIXED, to a place mmap would pick
+    // near the hint.
     let placed = a[3] & 2 == 0;
     let (flags, to) = if placed {
         let spot = ctx.mm.map(sentry::mm::MapRequest::anon(
-            0,
+            a[4],
             page_up(a[1]),
             libc::PROT_NONE,
         ))?;
