@@ -834,17 +834,22 @@ pub(crate) fn access_in(
         return Err(Errno::EINVAL);
     }
     let st = stat_path_in(px, dirfd, path, flags & !(libc::AT_EACCESS as u64))?;
-    let c = px.creds()?.clone();
-    let uid = if flags & libc::AT_EACCESS as u64 != 0 {
-        c.euid
-    } else {
-        c.ruid
-    };
-    let gid = if flags & libc::AT_EACCESS as u64 != 0 {
-        c.egid
-    } else {
-        c.rgid
-    };
+    // The check is made as the real ids (AT_EACCESS: as the caller is),
+    // a real uid other than root having no capabilities for it (Linux's
+    // access_override_creds).
+    let mut c = px.creds()?.clone();
+    if flags & libc::AT_EACCESS as u64 == 0 {
+        c.fsuid = c.ruid;
+        c.fsgid = c.rgid;
+        use sentry::kernel::creds::secbit;
+        if c.securebits & secbit::NO_SETUID_FIXUP == 0 {
+            c.caps.effective = if c.userns.uid_from_ns(0) == Some(c.ruid) {
+                c.caps.permitted
+            } else {
+                0
+            };
+        }
+    }
     let mode = crate::abi::uint(mode);
     if mode & 3 != 0 {
         let p = sentry::mm::read_cstr(px.mm, path, 4095).unwrap_or_default();
@@ -865,21 +870,8 @@ pub(crate) fn access_in(
             }
         }
     }
-    if uid == 0 {
-        // Root passes, except execute needs some x bit on non-directories.
-        if mode & 1 != 0 && st.mode & libc::S_IFMT != libc::S_IFDIR && st.mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        return Ok(0);
-    }
-    let bits = if st.uid == uid {
-        (st.mode >> 6) & 7
-    } else if st.gid == gid || c.groups.contains(&st.gid) {
-        (st.mode >> 3) & 7
-    } else {
-        st.mode & 7
-    };
-    if bits & mode != mode {
+    // The same check as every access: mode bits, ACLs, capabilities.
+    if mode != 0 && !sentry::fs::vfs::may(&c, &st, mode) {
         return Err(Errno::EACCES);
     }
     Ok(0)

@@ -1070,13 +1070,25 @@ fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let len = crate::abi::uint(a[4]) as usize;
     let v = sentry::mm::read_vec(&ctx.mm, a[3], len.min(4096))?;
     let (level, name) = (crate::abi::int(a[1]), crate::abi::int(a[2]));
-    if level == libc::SOL_SOCKET
-        && matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE)
-        && !ctx
-            .proc_ref()
-            .creds
-            .capable(sentry::kernel::creds::cap::NET_ADMIN)
-    {
+    // sk_setsockopt's privileges: forcing buffer sizes takes
+    // CAP_NET_ADMIN; a mark, or a priority past 6, CAP_NET_RAW or
+    // CAP_NET_ADMIN over the socket's network namespace.
+    use sentry::kernel::creds::cap;
+    let creds = &ctx.proc_ref().creds;
+    let owner = ctx.task_ref().net_ns.owner();
+    let net_priv =
+        creds.capable_in(&owner, cap::NET_RAW) || creds.capable_in(&owner, cap::NET_ADMIN);
+    let int = v
+        .get(..4)
+        .map(|b| i32::from_ne_bytes(b.try_into().unwrap()));
+    let refused = level == libc::SOL_SOCKET
+        && match name {
+            libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE => !creds.capable(cap::NET_ADMIN),
+            libc::SO_MARK => !net_priv,
+            libc::SO_PRIORITY => int.is_some_and(|p| !(0..=6).contains(&p)) && !net_priv,
+            _ => false,
+        };
+    if refused {
         return Err(Errno::EPERM);
     }
     let r = socket_of(&f).setsockopt(level, name, &v);

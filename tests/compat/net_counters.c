@@ -90,7 +90,6 @@ int main(void)
 		printf("netstat %.*s\n", (int)(strchr(l, ':') - l), l);
 		l = strchr(l, '\n') + 1;
 	}
-	SHOW("Ip Forwarding", "%ld", field(snmp, "Ip", "Forwarding"));
 	SHOW("Ip DefaultTTL", "%ld", field(snmp, "Ip", "DefaultTTL"));
 	SHOW("Tcp RtoMax", "%ld", field(snmp, "Tcp", "RtoMax"));
 	SHOW("Tcp MaxConn", "%ld", field(snmp, "Tcp", "MaxConn"));
@@ -98,7 +97,8 @@ int main(void)
 	SHOW("snmp6 Udp6InDatagrams", "%ld", six("Udp6InDatagrams"));
 
 	/* The namespace's sysctls that a new one starts with. */
-	const char *knobs[] = {"ipv4/ip_local_port_range", "ipv4/ip_forward", "ipv4/ping_group_range",
+	/* (Not ip_forward: a new namespace may take the host's.) */
+	const char *knobs[] = {"ipv4/ip_local_port_range", "ipv4/ping_group_range",
 			       "ipv4/ip_default_ttl", "ipv6/conf/lo/disable_ipv6", "core/somaxconn"};
 	for (size_t i = 0; i < sizeof knobs / sizeof *knobs; i++) {
 		char path[128], v[64] = {0};

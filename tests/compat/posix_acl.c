@@ -6,8 +6,9 @@
  * directory search; a zero mask skips the ACL), chmod rewriting the ACL,
  * inheritance of a default ACL by files, directories and fifos (umask not
  * applied), who may set an ACL, the set-group-ID bit dropped by an owner
- * outside the group, getxattr's size probe and ERANGE, removal, and
- * symlinks. Run as root. */
+ * outside the group, getxattr's size probe and ERANGE, removal,
+ * symlinks, access(2) weighing the ACL, and O_TMPFILE under a default
+ * ACL. Run as root. */
 #include "common.h"
 #include <grp.h>
 #include <stdint.h>
@@ -415,6 +416,38 @@ int main(void)
 	       res(lsetxattr("l", DEF, buf, value(buf, 2, 0, E(UOBJ(6), GOBJ(4), OTH(4))), 0)));
 	printf("lgetxattr on symlink: %s\n", res(lgetxattr("l", ACC, buf, sizeof buf)));
 	printf("symlink mode %o\n", mode("l"));
+
+	/* 12. access(2) and faccessat(AT_EACCESS) weigh the ACL as open does. */
+	creat_file("f12", 0600);
+	setacl("f12", ACC, E(UOBJ(6), USR(1234, 4), GOBJ(0), GRP(2000, 6), MASK(6), OTH(0)));
+	mkdir("d12", 0755);
+	setacl("d12", ACC, E(UOBJ(7), USR(1234, 0), GOBJ(5), MASK(5), OTH(5)));
+	if (as(1234, 1234, 0)) {
+		printf("access as 1234: f12 R %s W %s, d12 X %s\n", res(access("f12", R_OK)),
+		       res(access("f12", W_OK)), res(access("d12", X_OK)));
+		printf("faccessat AT_EACCESS as 1234: %s\n", res(faccessat(AT_FDCWD, "f12", R_OK, AT_EACCESS)));
+		CHILD_DONE();
+	}
+	if (as(1235, 1235, 2000)) {
+		printf("access as a member of 2000: f12 RW %s\n", res(access("f12", R_OK | W_OK)));
+		CHILD_DONE();
+	}
+
+	/* 13. O_TMPFILE under a default ACL gets the access ACL it makes. */
+	mkdir("d13", 0755);
+	setacl("d13", DEF, E(UOBJ(7), USR(1234, 7), GOBJ(5), MASK(6), OTH(0)));
+	umask(077);
+	int tf = open("d13", O_TMPFILE | O_WRONLY, 0666);
+	printf("O_TMPFILE: %s\n", tf >= 0 ? "ok" : ename(errno));
+	if (tf >= 0) {
+		char p[64];
+		snprintf(p, sizeof p, "/proc/self/fd/%d", tf);
+		linkat(AT_FDCWD, p, AT_FDCWD, "d13/t", AT_SYMLINK_FOLLOW);
+		printf("d13/t mode %o\n", mode("d13/t"));
+		show("d13/t access", "d13/t", ACC);
+		close(tf);
+	}
+	umask(022);
 
 	if (chdir("/") || umount2(dir, 0) || rmdir(dir))
 		printf("cleanup: %s\n", ename(errno));

@@ -130,12 +130,13 @@ impl Acl {
         self.encode(|e| e.id)
     }
 
-    /// The value as getxattr shows it to a reader in `ns`: its ids, the
-    /// overflow id for one it cannot see, -1 for unnamed entries.
+    /// The value as getxattr shows it to a reader in `ns`: its ids, -1
+    /// for an id it cannot see (posix_acl_to_xattr's from_kuid, not the
+    /// overflow id stat shows) and for unnamed entries.
     pub fn shown(&self, ns: &UserNs) -> Vec<u8> {
         self.encode(|e| match e.tag {
-            USER => ns.uid_shown(e.id),
-            GROUP => ns.gid_shown(e.id),
+            USER => ns.uid_to_ns(e.id).unwrap_or(UNDEFINED_ID),
+            GROUP => ns.gid_to_ns(e.id).unwrap_or(UNDEFINED_ID),
             _ => UNDEFINED_ID,
         })
     }
@@ -174,6 +175,12 @@ impl Acl {
             .iter()
             .all(|e| matches!(e.tag, USER_OBJ | GROUP_OBJ | OTHER));
         (bits & 0o777, equiv)
+    }
+
+    /// What the owning group may do through the ACL: its entry, cut by
+    /// the mask.
+    pub fn owning_group(&self) -> u32 {
+        self.perm_of(GROUP_OBJ).unwrap_or(0) & self.perm_of(MASK).unwrap_or(7)
     }
 
     /// posix_acl_chmod: a chmod sets the owner, the mask (the owning
@@ -370,6 +377,46 @@ mod tests {
         let mut bad_tag = v.clone();
         bad_tag[HEADER] = 0x40;
         assert_eq!(Acl::from_xattr(&bad_tag, &ns), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn a_namespace_sees_its_ids_and_minus_one_for_others() {
+        use crate::kernel::userns::{init, UserNs};
+        let ns = UserNs::child(&init(), 1000, 1000).unwrap();
+        ns.write_map(true, b"0 1000 1", false, 1000, 1000).unwrap();
+        let a = acl(&[
+            (USER_OBJ, 6, U),
+            (USER, 6, 1000),
+            (USER, 4, 1234),
+            (GROUP_OBJ, 4, U),
+            (MASK, 6, U),
+            (OTHER, 0, U),
+        ]);
+        let v = a.shown(&ns);
+        let id = |k: usize| {
+            u32::from_le_bytes(
+                v[HEADER + k * ENTRY + 4..HEADER + k * ENTRY + 8]
+                    .try_into()
+                    .unwrap(),
+            )
+        };
+        assert_eq!((id(1), id(2)), (0, u32::MAX));
+        // Set from inside: its 0 is the sandbox's 1000; -1 names no one.
+        let back = Acl::from_xattr(
+            &acl(&[
+                (USER_OBJ, 6, U),
+                (USER, 6, 0),
+                (GROUP_OBJ, 4, U),
+                (MASK, 6, U),
+                (OTHER, 0, U),
+            ])
+            .stored(),
+            &ns,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(back.0[1].id, 1000);
+        assert_eq!(Acl::from_xattr(&v, &ns), Err(Errno::EINVAL));
     }
 
     #[test]

@@ -147,6 +147,12 @@ pub trait FileOps: Send + Sync + Any {
         let _ = (cx, f, room, nowait);
         None
     }
+    /// An unnamed file (O_TMPFILE) takes the access ACL (stored form) its
+    /// directory's default ACL makes; false where it cannot keep one.
+    fn take_acl(&self, stored: &[u8]) -> bool {
+        let _ = stored;
+        false
+    }
     /// Whether a write takes its bytes unread (/dev/null, /dev/zero):
     /// the count is the answer, whatever the buffer holds, mapped or not.
     fn discards_writes(&self) -> bool {

@@ -167,8 +167,9 @@ impl Vfs {
     /// open(O_TMPFILE) in the directory `dir`: a regular file of `mode`
     /// with no name, open with `flags`, owned by `owner` (as its
     /// directory makes it); O_EXCL keeps it from ever being linked.
-    /// Under a default ACL it gets the mode the ACL makes, but not the
-    /// named entries (an unnamed file takes no attributes here).
+    /// Under a default ACL it gets the access ACL that makes (where its
+    /// filesystem keeps ACLs for an unnamed file, tmpfs's; elsewhere the
+    /// mode alone, with the owning group's bits).
     pub fn tmpfile(
         &self,
         c: &Caller,
@@ -180,10 +181,22 @@ impl Vfs {
     ) -> KResult<Arc<File>> {
         let comps = super::vfs::split(&dir.path);
         let at = (&dir.mount, &dir.rel[..]);
-        let Born { mode, owner, .. } =
-            self.inherit_in(c, &comps, at, libc::S_IFREG | mode, umask, owner);
+        let Born {
+            mut mode,
+            owner,
+            access,
+            ..
+        } = self.inherit_in(c, &comps, at, libc::S_IFREG | mode, umask, owner);
+        // Made with the owning group's own bits, not the mask's, until
+        // the ACL is on the file (and for good where it cannot be).
+        if let Some(a) = &access {
+            mode = (mode & !0o070) | (a.owning_group() << 3);
+        }
         let linkable = flags & libc::O_EXCL == 0;
         let ops = dir.mount.fs.tmpfile(c, &dir.rel, mode, owner, linkable)?;
+        if let Some(a) = &access {
+            ops.take_acl(&a.stored());
+        }
         let st = ops.stat()?;
         let hold = self.write_access.writer((st.dev, st.ino))?;
         let name = format!("#{}", st.ino).into_bytes();

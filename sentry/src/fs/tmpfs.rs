@@ -1141,6 +1141,10 @@ impl TmpHandle {
 }
 
 impl FileOps for TmpHandle {
+    fn take_acl(&self, stored: &[u8]) -> bool {
+        self.node.lock().set_access_acl(Some(stored));
+        true
+    }
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         let mut pos = f.pos.lock();
         let mut n = self.node.lock();

@@ -456,8 +456,22 @@ fn local_v6(lo: &Iface, get: bool) -> Vec<u8> {
 /// (0 meaning all); anything else asked of it is EOPNOTSUPP, as is
 /// making a link. EPERM without CAP_NET_ADMIN, checked first as
 /// rtnetlink does.
-fn set_link(names: &super::Names, ifaces: &[Iface], body: &[u8], admin: bool) -> KResult<()> {
+fn set_link(
+    names: &super::Names,
+    ifaces: &[Iface],
+    body: &[u8],
+    msg_flags: u16,
+    admin: bool,
+) -> KResult<()> {
     const IFLA_IFNAME: u16 = 3;
+    const NLM_F_REPLACE: u16 = 0x100;
+    const NLM_F_EXCL: u16 = 0x200;
+    const NLM_F_CREATE: u16 = 0x400;
+    // What a request may ask of a link that the sandbox does not do
+    // (addresses, MTU, queue length, master, operstate, link kinds,
+    // moving namespaces, alias, group, ...); other attributes are
+    // ignored, as rtnetlink's parser ignores ones it does not know.
+    const CHANGES: &[u16] = &[1, 2, 4, 5, 10, 13, 14, 16, 17, 18, 19, 20, 22, 27, 28, 39];
     if !admin {
         return Err(Errno::EPERM);
     }
@@ -474,7 +488,8 @@ fn set_link(names: &super::Names, ifaces: &[Iface], body: &[u8], admin: bool) ->
     for (kind, value) in attrs(&body[16..]) {
         match kind {
             IFLA_IFNAME => name = Some(value.split(|&c| c == 0).next().unwrap_or(&[])),
-            _ => other = true,
+            k if CHANGES.contains(&k) => other = true,
+            _ => {}
         }
     }
     let found = ifaces.iter().find(|i| match (index, name) {
@@ -482,9 +497,19 @@ fn set_link(names: &super::Names, ifaces: &[Iface], body: &[u8], admin: bool) ->
         (x, _) => x == i.index,
     });
     let Some(i) = found else {
-        return Err(Errno::ENODEV);
+        // Making a link (ip link add): no kind of link can be made here.
+        return Err(if msg_flags & NLM_F_CREATE != 0 {
+            Errno::EOPNOTSUPP
+        } else {
+            Errno::ENODEV
+        });
     };
-    if other {
+    if msg_flags & NLM_F_EXCL != 0 {
+        return Err(Errno::EEXIST);
+    }
+    // A rename, or any change but the flags, is not the sandbox's to make.
+    let renamed = index != 0 && name.is_some_and(|n| n != i.name.as_bytes());
+    if other || renamed || msg_flags & NLM_F_REPLACE != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let new = if change == 0 {
@@ -739,7 +764,7 @@ impl NetlinkSocket {
                         None => err = -libc::EOPNOTSUPP,
                     },
                     RTM_NEWLINK | RTM_SETLINK => {
-                        if let Err(e) = set_link(&self.names, &ifaces, body, admin) {
+                        if let Err(e) = set_link(&self.names, &ifaces, body, flags, admin) {
                             err = -e.0;
                         }
                     }
