@@ -672,12 +672,7 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
     // New namespaces belong to the caller's user namespace (the new one,
     // where it has every capability).
-    let ns_flags = libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
-    if flags & ns_flags != 0
+    if flags & sentry::kernel::clone::NEW_NAMESPACES != 0
         && !ctx
             .proc_ref()
             .creds

@@ -52,6 +52,14 @@ impl CloneArgs {
     }
 }
 
+/// The namespaces clone and unshare make (besides a user namespace):
+/// each takes CAP_SYS_ADMIN over the caller's user namespace.
+pub const NEW_NAMESPACES: i32 = libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP;
+
 /// clone's checks of its flags alone (`creds`: the caller's).
 pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> {
     let f = crate::num::sbits32(u32::try_from(flags & 0xffff_ffff).unwrap_or(0));
@@ -85,12 +93,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_NEWIPC != 0 && f & (libc::CLONE_SYSVSEM | libc::CLONE_THREAD) != 0 {
         return Err(Errno::EINVAL);
     }
-    let ns_flags = libc::CLONE_NEWNS
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
-    if f & ns_flags != 0
+    if f & NEW_NAMESPACES != 0
         && f & libc::CLONE_NEWUSER == 0
         && !creds.ns_capable(super::creds::cap::SYS_ADMIN)
     {
