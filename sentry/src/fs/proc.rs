@@ -610,7 +610,7 @@ fn guarded(rest: &[&[u8]]) -> Option<u32> {
         [b"environ" | b"auxv" | b"io"] => libc::S_IFREG | 0o400,
         [b"timerslack_ns"] => libc::S_IFREG | 0o666,
         [b"maps" | b"smaps" | b"stack" | b"syscall"] => libc::S_IFREG | 0o444,
-        [b"exe" | b"cwd" | b"root"] => libc::S_IFLNK | 0o777,
+        [b"exe" | b"cwd" | b"root"] | [b"ns", _] => libc::S_IFLNK | 0o777,
         [b"fd" | b"fdinfo"] => libc::S_IFDIR | 0o500,
         [b"fd" | b"fdinfo", _, ..] => libc::S_IFREG | 0o400,
         _ => return None,
@@ -624,7 +624,12 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     let reader = &c.creds().ok_or(Errno::ESRCH)?.userns;
     if let Some(mode) = guarded(rest) {
         let me = st.tasks.get(&c.tid).and_then(|m| st.procs.get(&m.tgid));
-        if !me.is_some_and(|me| p.inspectable_by(me)) {
+        // The fd directories themselves are listed by their owner too
+        // (their mode, 0500), ptrace's rules or not.
+        let owner = if p.dumpable != 0 { p.creds.euid } else { 0 };
+        let dir_owner =
+            matches!(rest, [b"fd" | b"fdinfo"]) && me.is_some_and(|me| me.creds.fsuid == owner);
+        if !dir_owner && !me.is_some_and(|me| p.inspectable_by(me)) {
             return Ok(Node::Denied(mode));
         }
     }

@@ -245,7 +245,11 @@ impl Creds {
             && [target.egid, target.sgid, target.rgid]
                 .iter()
                 .all(|&g| g == self.rgid);
-        let caps = target.caps.permitted & !self.caps.permitted == 0;
+        // cap_ptrace_access_check: the target's capabilities a subset of
+        // the caller's, both in one user namespace (a namespace's root
+        // holds its capabilities there only).
+        let same_ns = std::sync::Arc::ptr_eq(&self.userns.0, &target.userns.0);
+        let caps = same_ns && target.caps.permitted & !self.caps.permitted == 0;
         ptrace || (ids && target_dumpable && caps)
     }
 
