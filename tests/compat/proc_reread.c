@@ -5,7 +5,8 @@
  * one stopped continues the same contents. proc's links have Linux's
  * sizes (64 for an fd, 0 for a process's others and self, the target's
  * length for mounts) and times of about now (lsof reads both).
- * /proc/uptime's idle time agrees with /proc/stat's. */
+ * /proc/uptime's idle time agrees with /proc/stat's; fdinfo's mnt_id
+ * names the mount a file was opened through. */
 #include "common.h"
 #include <sys/stat.h>
 #include <time.h>
@@ -56,6 +57,26 @@ int main(void)
 	sscanf(stt, "cpu %llu %llu %llu %llu", &us, &ni, &sy, &id);
 	double d = idle * 100 - (double)id;
 	SHOW("uptime's idle is stat's", "%d", d < 50 + id / 20.0 && d > -50 - id / 20.0);
+	/* fdinfo's mnt_id is the mount the file was opened through. */
+	{
+		int pf = open("/proc/self/status", O_RDONLY);
+		char fi[64], info[512], mi[1 << 16];
+		snprintf(fi, sizeof fi, "/proc/self/fdinfo/%d", pf);
+		read_text(fi, info, sizeof info);
+		int mnt = -1, procid = -2;
+		char *m = strstr(info, "mnt_id:");
+		if (m)
+			sscanf(m + 7, "%d", &mnt);
+		read_whole("/proc/self/mountinfo", mi, sizeof mi);
+		for (char *l = mi; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+			int id;
+			char point[256];
+			if (sscanf(l, "%d %*d %*s %*s %255s", &id, point) == 2 && !strcmp(point, "/proc"))
+				procid = id;
+		}
+		SHOW("fdinfo mnt_id is /proc's mount", "%d", mnt == procid);
+		close(pf);
+	}
 	const char *links[] = {"/proc/self/fd/0", "/proc/self/exe", "/proc/self/cwd", "/proc/self/ns/net",
 			       "/proc/self", "/proc/mounts", "/proc/net"};
 	for (size_t i = 0; i < sizeof links / sizeof *links; i++) {

@@ -686,8 +686,12 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             if e.cloexec {
                 flags |= libc::O_CLOEXEC as u32;
             }
+            // The mount it was opened through (mountinfo's first field);
+            // files with no place (pipes, sockets) are on an internal
+            // mount, shown as the root's.
+            let mnt = e.file.place().map_or(1, |p| p.mount.id);
             let mut s = format!(
-                "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
+                "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{mnt}\nino:\t{}\n",
                 e.file.ops.position(&e.file),
                 flags,
                 ino
