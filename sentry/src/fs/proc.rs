@@ -904,11 +904,10 @@ fn uts_name(c: &Caller, f: fn(&crate::kernel::uts::UtsNs) -> Vec<u8>) -> Node {
     Node::File(v)
 }
 
-/// /proc/sys/net/ipv4: what the sandbox's own stack does (its ports,
+/// /proc/sys/net/ipv4: what the sandbox's own stack does (its
 /// TTL and TCP defaults; no forwarding; ping sockets refused; any user
 /// binds any port, as Docker sets it; Linux's buffer triples).
 const NET_IPV4: &[(&str, &str)] = &[
-    ("ip_local_port_range", "32768\t60999"),
     ("ip_unprivileged_port_start", "0"),
     ("ip_forward", "0"),
     ("ip_default_ttl", "64"),
@@ -1053,7 +1052,14 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"net", b"core", b"rmem_default" | b"rmem_max" | b"wmem_default" | b"wmem_max"] => {
             uts(|| crate::local::BUF_DEFAULT.to_string())
         }
-        [b"net", b"ipv4"] => Node::Dir(dir(&NET_IPV4.iter().map(|(n, _)| *n).collect::<Vec<_>>())),
+        [b"net", b"ipv4"] => Node::Dir(dir(&["ip_local_port_range"]
+            .into_iter()
+            .chain(NET_IPV4.iter().map(|(n, _)| *n))
+            .collect::<Vec<_>>())),
+        [b"net", b"ipv4", b"ip_local_port_range"] => uts(|| {
+            let r = crate::local::inet::EPHEMERAL;
+            format!("{}\t{}", r.start(), r.end())
+        }),
         [b"net", b"ipv4", name] => {
             let (_, v) = NET_IPV4
                 .iter()

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::sync::{Arc, Weak};
 
 /// net.ipv4.ip_local_port_range.
-const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+pub const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 /// sizeof(struct sockaddr_in), and the smallest sockaddr_in6 Linux takes.
 const SIN_LEN: usize = 16;
