@@ -130,16 +130,20 @@ enum MapFile {
     Setgroups,
 }
 
-/// /proc/PID/cgroup: the process's place in the one v2 hierarchy.
-/// /proc/PID/cgroup as task `reader` sees it: the path from the root of
-/// the reader's cgroup namespace.
-fn cgroup_file(st: &KState, p: &crate::kernel::task::Process, reader: i32) -> Node {
+/// The process's place in the one v2 hierarchy as task `reader` sees
+/// it: the path from the root of the reader's cgroup namespace.
+fn cgroup_path(st: &KState, p: &crate::kernel::task::Process, reader: i32) -> Vec<u8> {
     let root = st
         .tasks
         .get(&reader)
         .map_or(crate::kernel::cgroup::ROOT, |t| t.cgroup_ns.root);
+    st.cgroups.lock().path_from(p.cgroup, root)
+}
+
+/// /proc/PID/cgroup as task `reader` sees it.
+fn cgroup_file(st: &KState, p: &crate::kernel::task::Process, reader: i32) -> Node {
     let mut v = b"0::".to_vec();
-    v.extend(st.cgroups.lock().path_from(p.cgroup, root));
+    v.extend(cgroup_path(st, p, reader));
     v.push(b'\n');
     Node::File(v)
 }
@@ -813,11 +817,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         [b"cgroup"] => Ok(cgroup_file(st, p, c.tid)),
         // cgroup v2: the cpuset controller's place is the process's cgroup.
         [b"cpuset"] => {
-            let root = st
-                .tasks
-                .get(&c.tid)
-                .map_or(crate::kernel::cgroup::ROOT, |t| t.cgroup_ns.root);
-            let mut v = st.cgroups.lock().path_from(p.cgroup, root);
+            let mut v = cgroup_path(st, p, c.tid);
             v.push(b'\n');
             Ok(Node::File(v))
         }
@@ -929,13 +929,6 @@ const NET_IPV4: &[(&str, &str)] = &[
     ("tcp_window_scaling", "1"),
     ("tcp_fastopen", "1"),
 ];
-
-/// The network namespace of the caller (its interfaces for
-/// /proc/sys/net/ipv6/conf).
-fn t_net(c: &Caller) -> KResult<Arc<crate::local::Names>> {
-    let st = c.state()?;
-    Ok(st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?.net_ns.clone())
-}
 
 fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
     let uts = |f: fn() -> String| Node::File(format!("{}\n", f()).into_bytes());
@@ -1070,7 +1063,7 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"net", b"ipv6"] => Node::Dir(vec![(b"conf".to_vec(), libc::DT_DIR)]),
         [b"net", b"ipv6", b"conf"] => Node::Dir({
             let mut d = dir(&["all", "default"]);
-            for i in crate::local::iface::list(&*t_net(c)?) {
+            for i in crate::local::iface::list(&c.task()?.net_ns) {
                 d.push((i.name.into_bytes(), libc::DT_DIR));
             }
             d.iter_mut().for_each(|e| e.1 = libc::DT_DIR);

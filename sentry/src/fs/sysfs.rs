@@ -401,9 +401,7 @@ fn net_entry(c: &Caller, rel: &[u8]) -> Option<KResult<Net>> {
         return None;
     }
     Some((|| {
-        let st = c.state()?;
-        let names = st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?.net_ns.clone();
-        let ifaces = crate::local::iface::list(&names);
+        let ifaces = crate::local::iface::list(&c.task()?.net_ns);
         let parts: Vec<&[u8]> = rest
             .split(|&b| b == b'/')
             .filter(|p| !p.is_empty())

@@ -118,6 +118,11 @@ impl<'a> Caller<'a> {
         self.st.ok_or(Errno::NEEDLOCK)
     }
 
+    /// The calling task; NEEDLOCK on a lock-free call.
+    pub fn task(&self) -> KResult<&'a crate::kernel::Task> {
+        self.state()?.tasks.get(&self.tid).ok_or(Errno::ESRCH)
+    }
+
     /// The calling task's credentials.
     pub fn creds(&self) -> Option<&crate::kernel::Creds> {
         if let Some((creds, _)) = self.own {
