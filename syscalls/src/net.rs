@@ -1075,17 +1075,19 @@ fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     // CAP_NET_ADMIN over the socket's network namespace.
     use sentry::kernel::creds::cap;
     let creds = &ctx.proc_ref().creds;
-    let owner = ctx.task_ref().net_ns.owner();
-    let net_priv =
-        creds.capable_in(&owner, cap::NET_RAW) || creds.capable_in(&owner, cap::NET_ADMIN);
+    // Asked only for the two options that need it: setsockopt is hot.
+    let net_priv = || {
+        let owner = ctx.task_ref().net_ns.owner();
+        creds.capable_in(&owner, cap::NET_RAW) || creds.capable_in(&owner, cap::NET_ADMIN)
+    };
     let int = v
         .get(..4)
         .map(|b| i32::from_ne_bytes(b.try_into().unwrap()));
     let refused = level == libc::SOL_SOCKET
         && match name {
             libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE => !creds.capable(cap::NET_ADMIN),
-            libc::SO_MARK => !net_priv,
-            libc::SO_PRIORITY => int.is_some_and(|p| !(0..=6).contains(&p)) && !net_priv,
+            libc::SO_MARK => !net_priv(),
+            libc::SO_PRIORITY => int.is_some_and(|p| !(0..=6).contains(&p)) && !net_priv(),
             _ => false,
         };
     if refused {
