@@ -20,7 +20,9 @@ const MSS: u64 = 65483;
 /// Counters by their name in the files ("Tcp:ActiveOpens",
 /// "Ip6InReceives").
 #[derive(Default)]
-pub struct Mib(Mutex<HashMap<&'static str, u64>>);
+pub struct Mib(Mutex<Counts>);
+
+type Counts = HashMap<&'static str, u64>;
 
 /// Which IP and transport a datagram or segment is.
 #[derive(Clone, Copy)]
@@ -28,43 +30,72 @@ pub struct Family {
     pub v6: bool,
 }
 
-impl Mib {
-    pub fn add(&self, name: &'static str, n: u64) {
-        *self.0.lock().entry(name).or_insert(0) += n;
-    }
+fn add(m: &mut Counts, name: &'static str, n: u64) {
+    *m.entry(name).or_insert(0) += n;
+}
 
+/// IP packets of `bytes` bytes (headers included) in all, sent and
+/// received on lo.
+fn ip(m: &mut Counts, f: Family, packets: u64, bytes: u64) {
+    let each: &[&'static str] = if f.v6 {
+        &[
+            "Ip6OutRequests",
+            "Ip6OutTransmits",
+            "Ip6InReceives",
+            "Ip6InDelivers",
+        ]
+    } else {
+        &[
+            "Ip:OutRequests",
+            "Ip:OutTransmits",
+            "Ip:InReceives",
+            "Ip:InDelivers",
+        ]
+    };
+    for n in each {
+        add(m, n, packets);
+    }
+    let (o, i) = if f.v6 {
+        ("Ip6OutOctets", "Ip6InOctets")
+    } else {
+        ("IpExt:OutOctets", "IpExt:InOctets")
+    };
+    add(m, o, bytes);
+    add(m, i, bytes);
+}
+
+/// `n` TCP segments without data, sent and received.
+fn tcp_control(m: &mut Counts, f: Family, n: u64) {
+    add(m, "Tcp:OutSegs", n);
+    add(m, "Tcp:InSegs", n);
+    ip(m, f, n, n * header(f));
+}
+
+/// An ICMP message sent and received on lo.
+fn icmp(m: &mut Counts, f: Family, msg: Icmp) {
+    let (out, inn) = match (msg, f.v6) {
+        (Icmp::Echo, false) => ("Icmp:OutEchos", "Icmp:InEchos"),
+        (Icmp::EchoReply, false) => ("Icmp:OutEchoReps", "Icmp:InEchoReps"),
+        (Icmp::Unreachable, false) => ("Icmp:OutDestUnreachs", "Icmp:InDestUnreachs"),
+        (Icmp::Echo, true) => ("Icmp6OutEchos", "Icmp6InEchos"),
+        (Icmp::EchoReply, true) => ("Icmp6OutEchoReplies", "Icmp6InEchoReplies"),
+        (Icmp::Unreachable, true) => ("Icmp6OutDestUnreachs", "Icmp6InDestUnreachs"),
+    };
+    let (msgs_out, msgs_in) = if f.v6 {
+        ("Icmp6OutMsgs", "Icmp6InMsgs")
+    } else {
+        ("Icmp:OutMsgs", "Icmp:InMsgs")
+    };
+    for n in [out, inn, msgs_out, msgs_in] {
+        add(m, n, 1);
+    }
+    ip(m, f, 1, 64 + header_ip(f));
+}
+
+// Each event takes the lock once: tcp_data is on every loopback send.
+impl Mib {
     fn get(&self, name: &str) -> u64 {
         self.0.lock().get(name).copied().unwrap_or(0)
-    }
-
-    /// IP packets of `bytes` bytes (headers included) in all, sent and
-    /// received on lo.
-    fn ip(&self, f: Family, packets: u64, bytes: u64) {
-        let each: &[&'static str] = if f.v6 {
-            &[
-                "Ip6OutRequests",
-                "Ip6OutTransmits",
-                "Ip6InReceives",
-                "Ip6InDelivers",
-            ]
-        } else {
-            &[
-                "Ip:OutRequests",
-                "Ip:OutTransmits",
-                "Ip:InReceives",
-                "Ip:InDelivers",
-            ]
-        };
-        for n in each {
-            self.add(n, packets);
-        }
-        let (o, i) = if f.v6 {
-            ("Ip6OutOctets", "Ip6InOctets")
-        } else {
-            ("IpExt:OutOctets", "IpExt:InOctets")
-        };
-        self.add(o, bytes);
-        self.add(i, bytes);
     }
 
     /// What lo carried (each way: lo's receive is its transmit): IP
@@ -78,47 +109,50 @@ impl Mib {
     /// `n` TCP segments without data (SYN, SYN-ACK, ACK of a handshake,
     /// FIN, RST), sent and received.
     pub fn tcp_control(&self, f: Family, n: u64) {
-        self.add("Tcp:OutSegs", n);
-        self.add("Tcp:InSegs", n);
-        self.ip(f, n, n * header(f));
+        tcp_control(&mut self.0.lock(), f, n);
     }
 
     /// `len` bytes of data sent from one loopback TCP socket to another.
     pub fn tcp_data(&self, f: Family, len: u64) {
         let segs = len.div_ceil(MSS).max(1);
-        self.add("Tcp:OutSegs", segs);
-        self.add("Tcp:InSegs", segs);
-        self.ip(f, segs, len + segs * header(f));
+        let m = &mut *self.0.lock();
+        add(m, "Tcp:OutSegs", segs);
+        add(m, "Tcp:InSegs", segs);
+        ip(m, f, segs, len + segs * header(f));
     }
 
     /// A connect that made a connection (SYN, SYN-ACK, ACK).
     pub fn tcp_connected(&self, f: Family) {
-        self.add("Tcp:ActiveOpens", 1);
-        self.add("Tcp:PassiveOpens", 1);
-        self.tcp_control(f, 3);
+        let m = &mut *self.0.lock();
+        add(m, "Tcp:ActiveOpens", 1);
+        add(m, "Tcp:PassiveOpens", 1);
+        tcp_control(m, f, 3);
     }
 
     /// A connect refused (SYN, RST).
     pub fn tcp_refused(&self, f: Family) {
-        self.add("Tcp:ActiveOpens", 1);
-        self.add("Tcp:AttemptFails", 1);
-        self.add("Tcp:OutRsts", 1);
-        self.tcp_control(f, 2);
+        let m = &mut *self.0.lock();
+        add(m, "Tcp:ActiveOpens", 1);
+        add(m, "Tcp:AttemptFails", 1);
+        add(m, "Tcp:OutRsts", 1);
+        tcp_control(m, f, 2);
     }
 
     /// A connection reset by a close that left data unread: both ends
     /// leave ESTABLISHED for CLOSED.
     pub fn tcp_reset(&self, f: Family) {
-        self.add("Tcp:EstabResets", 2);
-        self.add("Tcp:OutRsts", 1);
-        self.add("TcpExt:TCPAbortOnClose", 1);
-        self.tcp_control(f, 1);
+        let m = &mut *self.0.lock();
+        add(m, "Tcp:EstabResets", 2);
+        add(m, "Tcp:OutRsts", 1);
+        add(m, "TcpExt:TCPAbortOnClose", 1);
+        tcp_control(m, f, 1);
     }
 
     /// A SYN dropped for a full backlog.
     pub fn listen_overflow(&self) {
-        self.add("TcpExt:ListenOverflows", 1);
-        self.add("TcpExt:ListenDrops", 1);
+        let m = &mut *self.0.lock();
+        add(m, "TcpExt:ListenOverflows", 1);
+        add(m, "TcpExt:ListenDrops", 1);
     }
 
     /// A UDP (or UDP-Lite) datagram of `len` bytes sent on lo: queued
@@ -158,24 +192,26 @@ impl Mib {
             ],
         ];
         let k = &KEYS[usize::from(f.v6) * 2 + usize::from(lite)];
-        self.add(k[0], 1);
+        let m = &mut *self.0.lock();
+        add(m, k[0], 1);
         match delivered {
             Some(true) => {}
             Some(false) => {
-                self.add(k[2], 1);
-                self.add(k[3], 1);
+                add(m, k[2], 1);
+                add(m, k[3], 1);
             }
             None => {
-                self.add(k[4], 1);
-                self.icmp(f, Icmp::Unreachable);
+                add(m, k[4], 1);
+                icmp(m, f, Icmp::Unreachable);
             }
         }
-        self.ip(f, 1, len + 8 + header_ip(f));
+        ip(m, f, 1, len + 8 + header_ip(f));
     }
 
     /// A UDP (or UDP-Lite) datagram read by the application.
     pub fn udp_read(&self, f: Family, lite: bool) {
-        self.add(
+        add(
+            &mut self.0.lock(),
             match (f.v6, lite) {
                 (false, false) => "Udp:InDatagrams",
                 (false, true) => "UdpLite:InDatagrams",
@@ -187,24 +223,8 @@ impl Mib {
     }
 
     /// An ICMP message sent and received on lo.
-    pub fn icmp(&self, f: Family, m: Icmp) {
-        let (out, inn) = match (m, f.v6) {
-            (Icmp::Echo, false) => ("Icmp:OutEchos", "Icmp:InEchos"),
-            (Icmp::EchoReply, false) => ("Icmp:OutEchoReps", "Icmp:InEchoReps"),
-            (Icmp::Unreachable, false) => ("Icmp:OutDestUnreachs", "Icmp:InDestUnreachs"),
-            (Icmp::Echo, true) => ("Icmp6OutEchos", "Icmp6InEchos"),
-            (Icmp::EchoReply, true) => ("Icmp6OutEchoReplies", "Icmp6InEchoReplies"),
-            (Icmp::Unreachable, true) => ("Icmp6OutDestUnreachs", "Icmp6InDestUnreachs"),
-        };
-        let (msgs_out, msgs_in) = if f.v6 {
-            ("Icmp6OutMsgs", "Icmp6InMsgs")
-        } else {
-            ("Icmp:OutMsgs", "Icmp:InMsgs")
-        };
-        for n in [out, inn, msgs_out, msgs_in] {
-            self.add(n, 1);
-        }
-        self.ip(f, 1, 64 + header_ip(f));
+    pub fn icmp(&self, f: Family, msg: Icmp) {
+        icmp(&mut self.0.lock(), f, msg);
     }
 
     /// The ICMP types counted, in order: (type, in, out); the type's
