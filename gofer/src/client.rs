@@ -106,6 +106,7 @@ impl Client {
             };
             let progressed = !walk.stats.is_empty();
             result.stats.extend(walk.stats);
+            result.acls.extend(walk.acls);
             result.symlink_target = walk.symlink_target;
             result.error = walk.error;
             if !truncated {

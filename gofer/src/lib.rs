@@ -28,6 +28,7 @@ pub use client::Client;
 pub use confine::{confine, Bind, Confined};
 pub use proto::{DirEntry, FileStat, StatFs, WalkReply};
 pub use server::{serve, ServeOptions};
+pub use sys::{getxattrat, ACL_ACCESS, ACL_DEFAULT};
 
 /// Whether the filesystem holding `path` is one a gofer serves (never a
 /// kernel interface such as procfs or sysfs), for checks made before a

@@ -133,7 +133,15 @@ pub struct WalkReply {
     pub symlink_target: Option<Vec<u8>>,
     /// set when component stats.len() could not be reached: the errno (ENOENT, ENOTDIR, EACCES...)
     pub error: Option<i32>,
+    /// For each of `stats`, which POSIX ACLs the file has ([`ACL_ACCESS_SET`],
+    /// [`ACL_DEFAULT_SET`]); the client asks for a value it needs.
+    pub acls: Vec<u8>,
 }
+
+/// A walked file has an access ACL.
+pub const ACL_ACCESS_SET: u8 = 1;
+/// A walked directory has a default ACL.
+pub const ACL_DEFAULT_SET: u8 = 2;
 
 /// Splits an absolute wire path into its components, dropping empty and `.`
 /// components. Refuses (with the errno to report) relative paths, NUL bytes,
@@ -531,6 +539,7 @@ pub(crate) fn encode_reply(reply: &Result<Reply, i32>, out: &mut Vec<u8>) {
             for st in &walk.stats {
                 e.stat(st);
             }
+            e.bytes(&walk.acls);
             match &walk.symlink_target {
                 Some(t) => {
                     e.bool(true);
@@ -605,6 +614,10 @@ fn decode_reply_inner(buf: &[u8]) -> Result<Result<Reply, i32>, &'static str> {
             for _ in 0..n {
                 stats.push(d.stat()?);
             }
+            let acls = d.bytes()?.to_vec();
+            if acls.len() != stats.len() {
+                return Err("walk ACL flags do not match its stats");
+            }
             let symlink_target = if d.bool()? {
                 Some(d.bytes()?.to_vec())
             } else {
@@ -621,6 +634,7 @@ fn decode_reply_inner(buf: &[u8]) -> Result<Result<Reply, i32>, &'static str> {
                     stats,
                     symlink_target,
                     error,
+                    acls,
                 },
                 truncated,
             }

@@ -18,13 +18,14 @@
 //!   `nodev` mount), and `mknod` creates only regular files, FIFOs, sockets
 //!   and overlay whiteouts (char 0:0) (`EPERM` otherwise).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::proto::{
     components, dirent_wire_size, encode_reply, DirEntry, FileStat, Reply, Request, StatFs,
-    WalkReply, FCAPS, MAX_MSG, MAX_PATH, MAX_WALK_STATS, READDIR_BUDGET, XATTR_GET, XATTR_LIST,
-    XATTR_REMOVE, XATTR_SET,
+    WalkReply, ACL_ACCESS_SET, ACL_DEFAULT_SET, FCAPS, MAX_MSG, MAX_PATH, MAX_WALK_STATS,
+    READDIR_BUDGET, XATTR_GET, XATTR_LIST, XATTR_REMOVE, XATTR_SET,
 };
 use crate::sys;
 use crate::GoferError;
@@ -163,6 +164,65 @@ fn rel_path(comps: &[&[u8]]) -> Result<CString, i32> {
 
 fn is_type(st: &libc::stat, ty: libc::mode_t) -> bool {
     st.st_mode & libc::S_IFMT == ty
+}
+
+/// Which POSIX ACLs the file `name` in `dir` (stat `st`) has, as
+/// [`ACL_ACCESS_SET`] and [`ACL_DEFAULT_SET`] bits. A symlink has none.
+/// Kernels before getxattrat (6.13) are asked through an open fd, and
+/// then only for regular files and directories, so that no device or
+/// FIFO is ever opened.
+fn acl_flags(dir: BorrowedFd<'_>, name: &CStr, st: &libc::stat) -> u8 {
+    static NO_GETXATTRAT: AtomicBool = AtomicBool::new(false);
+    let is_dir = is_type(st, libc::S_IFDIR);
+    if is_type(st, libc::S_IFLNK) {
+        return 0;
+    }
+    let wanted = [
+        (sys::ACL_ACCESS, ACL_ACCESS_SET, true),
+        (sys::ACL_DEFAULT, ACL_DEFAULT_SET, is_dir),
+    ];
+    if !NO_GETXATTRAT.load(Ordering::Relaxed) {
+        let mut flags = 0;
+        for (attr, bit, ask) in wanted {
+            if !ask {
+                continue;
+            }
+            match sys::getxattrat(dir, name, attr) {
+                Ok(Some(_)) => flags |= bit,
+                Ok(None) => {}
+                Err(libc::ENOSYS) => {
+                    NO_GETXATTRAT.store(true, Ordering::Relaxed);
+                    return acl_flags(dir, name, st);
+                }
+                // A filesystem without ACLs, or a file gone.
+                Err(_) => {}
+            }
+        }
+        return flags;
+    }
+    if !is_dir && !is_type(st, libc::S_IFREG) {
+        return 0;
+    }
+    let open = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let Ok(fd) = sys::openat2(dir, name, open as u64, 0) else {
+        return 0;
+    };
+    match sys::fstat(fd.as_fd()) {
+        Ok(again) if (again.st_dev, again.st_ino) == (st.st_dev, st.st_ino) => {}
+        _ => return 0,
+    }
+    wanted
+        .iter()
+        .filter(|&&(attr, _, ask)| ask && sys::fgetxattr(fd.as_fd(), attr).is_ok())
+        .fold(0, |f, &(_, bit, _)| f | bit)
+}
+
+/// Attributes of host files the gofer reads and (on a writable root)
+/// changes for the sentry.
+fn served_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"user.")
+        || name == sys::ACL_ACCESS.to_bytes()
+        || name == sys::ACL_DEFAULT.to_bytes()
 }
 
 fn ok() -> Handled {
@@ -308,18 +368,27 @@ impl Server {
         }
     }
 
-    /// An extended attribute of `path`. user.* is served, and file
-    /// capabilities (security.capability) for reading alone, so that exec
-    /// in the sandbox honours them (any host user may read them too).
-    /// Other trusted.*, security.* (security labels) and system.* (ACLs)
-    /// attributes of host files are the host's, and a list shows the
-    /// served names alone. Only regular files and directories are opened.
+    /// An extended attribute of `path`. user.* is served; so are the
+    /// POSIX ACLs (`system.posix_acl_access` and `_default`, with host
+    /// ids: the sentry maps them), which a writable root also takes; and
+    /// file capabilities (security.capability) for reading alone, so
+    /// that exec in the sandbox honours them (any host user may read
+    /// them too). Other trusted.*, security.* (security labels) and
+    /// system.* attributes of host files are the host's, and a list
+    /// shows the served names alone. Only regular files and directories
+    /// are opened.
     fn xattr(&self, path: &[u8], op: u32, name: &[u8], value: &[u8], flags: u32) -> Handled {
-        // As a filesystem with user attributes alone (no ACLs either):
         // cp -a and friends take EOPNOTSUPP as "not kept here".
         let read_fcaps = op == XATTR_GET && name == FCAPS;
-        if op != XATTR_LIST && !name.starts_with(b"user.") && !read_fcaps {
+        if op != XATTR_LIST && !served_xattr(name) && !read_fcaps {
             return Err(libc::EOPNOTSUPP);
+        }
+        let acl = name == sys::ACL_ACCESS.to_bytes() || name == sys::ACL_DEFAULT.to_bytes();
+        if acl && op != XATTR_LIST {
+            match self.acl_at(path, op, name, value, flags) {
+                Err(libc::ENOSYS) => {}
+                r => return r,
+            }
         }
         let comps = components(path)?;
         let at = self.open_comps(&comps, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
@@ -329,6 +398,8 @@ impl Server {
             return match op {
                 XATTR_LIST => Ok((Reply::Bytes(Vec::new()), None)),
                 XATTR_GET => Err(libc::ENODATA),
+                // Not kept here, rather than refused (cp -a then chmods).
+                _ if acl => Err(libc::EOPNOTSUPP),
                 _ => Err(libc::EPERM),
             };
         }
@@ -356,11 +427,38 @@ impl Server {
                 let all = sys::flistxattr(fd.as_fd())?;
                 let user: Vec<u8> = all
                     .split_inclusive(|&b| b == 0)
-                    .filter(|n| n.starts_with(b"user.") || n.strip_suffix(b"\0") == Some(FCAPS))
+                    .filter(|n| {
+                        let n = n.strip_suffix(b"\0").unwrap_or(n);
+                        served_xattr(n) || n == FCAPS
+                    })
                     .flatten()
                     .copied()
                     .collect();
                 Ok((Reply::Bytes(user), None))
+            }
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    /// A POSIX ACL of `path` by its name in its directory: nothing is
+    /// opened, so a FIFO, socket or device has its ACLs as on Linux.
+    /// ENOSYS before Linux 6.13.
+    fn acl_at(&self, path: &[u8], op: u32, name: &[u8], value: &[u8], flags: u32) -> Handled {
+        let t = self.target(path)?;
+        let file = t.name.as_deref().unwrap_or(c".");
+        let attr = cstring(name)?;
+        match op {
+            XATTR_GET => match sys::getxattrat(t.parent.fd(), file, &attr)? {
+                Some(v) => Ok((Reply::Bytes(v), None)),
+                None => Err(libc::ENODATA),
+            },
+            XATTR_SET => {
+                sys::setxattrat(t.parent.fd(), file, &attr, value, flags)?;
+                ok()
+            }
+            XATTR_REMOVE => {
+                sys::removexattrat(t.parent.fd(), file, &attr)?;
+                ok()
             }
             _ => Err(libc::EINVAL),
         }
@@ -410,7 +508,14 @@ impl Server {
         let skip = skip as usize;
         let mut walk = WalkReply::default();
         let mut truncated = false;
-        let record = |index: usize, st: &libc::stat, walk: &mut WalkReply| -> bool {
+        // Records the stat of prefix `index` (`name` in `dir`); false once
+        // the reply is full.
+        let record = |index: usize,
+                      dir: BorrowedFd<'_>,
+                      name: &CStr,
+                      st: &libc::stat,
+                      walk: &mut WalkReply|
+         -> bool {
             if index < skip {
                 return true;
             }
@@ -418,10 +523,11 @@ impl Server {
                 return false;
             }
             walk.stats.push(FileStat::from_libc(st));
+            walk.acls.push(acl_flags(dir, name, st));
             true
         };
         let root_st = sys::fstat(self.root.as_fd())?;
-        record(0, &root_st, &mut walk);
+        record(0, self.root.as_fd(), c".", &root_st, &mut walk);
         let mut cur = Dir::Root(self.root.as_fd());
         for (i, comp) in comps.iter().enumerate() {
             let name = cstring(comp)?;
@@ -440,7 +546,7 @@ impl Server {
                     break;
                 }
             };
-            if !record(i + 1, &st, &mut walk) {
+            if !record(i + 1, cur.fd(), &name, &st, &mut walk) {
                 truncated = true;
                 break;
             }
@@ -452,6 +558,7 @@ impl Server {
                             // The link is there but unreadable: report it as
                             // the failure to reach the next component.
                             walk.stats.pop();
+                            walk.acls.pop();
                             walk.error = Some(e);
                         }
                     }

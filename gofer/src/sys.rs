@@ -736,3 +736,102 @@ pub(crate) fn flistxattr(fd: BorrowedFd<'_>) -> Result<Vec<u8>, i32> {
     buf.truncate(usize::try_from(n).unwrap_or(0));
     Ok(buf)
 }
+
+/// The access ACL attribute, which every gofer-served stat reports.
+pub const ACL_ACCESS: &CStr = c"system.posix_acl_access";
+/// A directory's default ACL attribute.
+pub const ACL_DEFAULT: &CStr = c"system.posix_acl_default";
+
+/// getxattrat(2) (Linux 6.13) of attribute `attr` of `name` in directory
+/// `dir`, `name` itself never followed: the value, or None when the file
+/// has no such attribute. No permission on the file is needed, and
+/// nothing is opened. ENOSYS on an older kernel.
+pub fn getxattrat(dir: BorrowedFd<'_>, name: &CStr, attr: &CStr) -> Result<Option<Vec<u8>>, i32> {
+    use linux_raw_sys::general::{__NR_getxattrat, xattr_args};
+    let call = |buf: &mut [u8]| {
+        let mut args = xattr_args {
+            value: buf.as_mut_ptr() as u64,
+            size: u32::try_from(buf.len()).unwrap_or(u32::MAX),
+            flags: 0,
+        };
+        // SAFETY: C strings for the names, and an xattr_args of the size
+        // passed whose buffer is valid for its length.
+        retry(|| unsafe {
+            libc::syscall(
+                libc::c_long::from(__NR_getxattrat),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+                attr.as_ptr(),
+                &mut args as *mut xattr_args,
+                size_of::<xattr_args>(),
+            )
+        })
+    };
+    // An ACL of a few entries fits the first buffer; a larger value is
+    // asked for at its size (which may change between the calls).
+    let mut buf = vec![0u8; 256];
+    for _ in 0..4 {
+        match call(&mut buf) {
+            Ok(n) => {
+                buf.truncate(usize::try_from(n).unwrap_or(0));
+                return Ok(Some(buf));
+            }
+            Err(libc::ENODATA) => return Ok(None),
+            Err(libc::ERANGE) => {
+                let n = usize::try_from(call(&mut [])?).unwrap_or(0);
+                buf = vec![0u8; n.clamp(1, XATTR_MAX)];
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(libc::E2BIG)
+}
+
+/// setxattrat(2) (Linux 6.13) of attribute `attr` of `name` in `dir`,
+/// `name` itself never followed. ENOSYS on an older kernel.
+pub(crate) fn setxattrat(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    attr: &CStr,
+    value: &[u8],
+    flags: u32,
+) -> Result<(), i32> {
+    use linux_raw_sys::general::{__NR_setxattrat, xattr_args};
+    let args = xattr_args {
+        value: value.as_ptr() as u64,
+        size: u32::try_from(value.len()).map_err(|_| libc::E2BIG)?,
+        flags,
+    };
+    // SAFETY: C strings for the names, and an xattr_args of the size
+    // passed whose value is valid for its length.
+    retry(|| unsafe {
+        libc::syscall(
+            libc::c_long::from(__NR_setxattrat),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            attr.as_ptr(),
+            &args as *const xattr_args,
+            size_of::<xattr_args>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// removexattrat(2) (Linux 6.13) of attribute `attr` of `name` in `dir`,
+/// `name` itself never followed. ENOSYS on an older kernel.
+pub(crate) fn removexattrat(dir: BorrowedFd<'_>, name: &CStr, attr: &CStr) -> Result<(), i32> {
+    use linux_raw_sys::general::__NR_removexattrat;
+    // SAFETY: C strings for the names.
+    retry(|| unsafe {
+        libc::syscall(
+            libc::c_long::from(__NR_removexattrat),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            attr.as_ptr(),
+        )
+    })?;
+    Ok(())
+}

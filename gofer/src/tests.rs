@@ -546,11 +546,7 @@ fn user_attributes_and_file_capabilities_only() {
         b"v"
     );
     // Root could set these on the host; the gofer never does.
-    for name in [
-        &b"trusted.k"[..],
-        b"security.capability",
-        b"system.posix_acl_access",
-    ] {
+    for name in [&b"trusted.k"[..], b"security.capability", b"system.foo"] {
         assert_eq!(
             errno(c.xattr(b"/dir/file.txt", 1, name, b"v", 0)),
             libc::EOPNOTSUPP
@@ -609,6 +605,104 @@ fn user_attributes_and_file_capabilities_only() {
         libc::ENODATA
     );
     f.finish();
+}
+
+/// An ACL value (host ids): the owner, the owning group and others with
+/// `named` users, and a mask when there are any.
+fn acl_value(named: &[(u32, u16)]) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    let mut entry = |tag: u16, perm: u16, id: u32| {
+        v.extend(tag.to_le_bytes());
+        v.extend(perm.to_le_bytes());
+        v.extend(id.to_le_bytes());
+    };
+    entry(0x01, 6, u32::MAX);
+    for &(id, perm) in named {
+        entry(0x02, perm, id);
+    }
+    entry(0x04, 4, u32::MAX);
+    if !named.is_empty() {
+        entry(0x10, 6, u32::MAX);
+    }
+    entry(0x20, 4, u32::MAX);
+    v
+}
+
+#[test]
+fn posix_acls_are_served_and_walks_flag_them() {
+    use crate::proto::{ACL_ACCESS_SET, ACL_DEFAULT_SET};
+    let f = Fixture::new(false);
+    let c = f.c();
+    let (access, default) = (
+        &b"system.posix_acl_access"[..],
+        &b"system.posix_acl_default"[..],
+    );
+    assert_eq!(walk_flags_of(c, b"/dir/file.txt"), [0, 0, 0]);
+    let v = acl_value(&[(1000, 4)]);
+    c.xattr(b"/dir/file.txt", 1, access, &v, 0).unwrap();
+    c.xattr(b"/dir", 1, default, &v, 0).unwrap();
+    assert_eq!(c.xattr(b"/dir/file.txt", 0, access, b"", 0).unwrap(), v);
+    assert_eq!(c.xattr(b"/dir", 0, default, b"", 0).unwrap(), v);
+    assert_eq!(
+        walk_flags_of(c, b"/dir/file.txt"),
+        [0, ACL_DEFAULT_SET, ACL_ACCESS_SET]
+    );
+    let list = c.xattr(b"/dir/file.txt", 2, b"", b"", 0).unwrap();
+    assert_eq!(list, b"system.posix_acl_access\0");
+    // The host kernel checks values: a default ACL is for directories.
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 1, default, &v, 0)),
+        libc::EACCES
+    );
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 1, access, b"bad", 0)),
+        libc::EINVAL
+    );
+    // A FIFO has them too: nothing is opened.
+    let fifo = f.dir.path().join("dir/fifo");
+    let cfifo = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a C string.
+    assert_eq!(unsafe { libc::mkfifo(cfifo.as_ptr(), 0o644) }, 0);
+    c.xattr(b"/dir/fifo", 1, access, &v, 0).unwrap();
+    assert_eq!(c.xattr(b"/dir/fifo", 0, access, b"", 0).unwrap(), v);
+    assert_eq!(walk_flags_of(c, b"/dir/fifo")[2], ACL_ACCESS_SET);
+    c.xattr(b"/dir/fifo", 3, access, b"", 0).unwrap();
+    // A symlink is walked, never asked.
+    assert_eq!(walk_flags_of(c, b"/dir/link_to_file").last(), Some(&0));
+    c.xattr(b"/dir/file.txt", 3, access, b"", 0).unwrap();
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 0, access, b"", 0)),
+        libc::ENODATA
+    );
+    assert_eq!(walk_flags_of(c, b"/dir/file.txt")[2], 0);
+    f.finish();
+    // Read-only: shown, never changed.
+    let f = Fixture::new(true);
+    let host = f.dir.path().join("dir/file.txt");
+    let name = std::ffi::CString::new(host.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: setxattr with C strings and a value of the length passed.
+    let r = unsafe {
+        libc::setxattr(
+            name.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            v.as_ptr().cast(),
+            v.len(),
+            0,
+        )
+    };
+    assert_eq!(r, 0);
+    let c = f.c();
+    assert_eq!(c.xattr(b"/dir/file.txt", 0, access, b"", 0).unwrap(), v);
+    assert_eq!(walk_flags_of(c, b"/dir/file.txt"), [0, 0, ACL_ACCESS_SET]);
+    assert_eq!(
+        errno(c.xattr(b"/dir/file.txt", 3, access, b"", 0)),
+        libc::EROFS
+    );
+    f.finish();
+}
+
+fn walk_flags_of(c: &Client, path: &[u8]) -> Vec<u8> {
+    c.walk(path).unwrap().acls
 }
 
 #[test]
@@ -901,6 +995,7 @@ fn proto_round_trip_and_truncation() {
         stats: vec![crate::FileStat::default(); 3],
         symlink_target: Some(b"t".to_vec()),
         error: Some(libc::ENOENT),
+        acls: vec![0, crate::proto::ACL_ACCESS_SET, 0],
     };
     let mut m = Vec::new();
     crate::proto::encode_reply(
@@ -913,6 +1008,7 @@ fn proto_round_trip_and_truncation() {
     match decode_reply(&m).unwrap() {
         Ok(Reply::Walk { walk, truncated }) => {
             assert_eq!(walk.stats.len(), 3);
+            assert_eq!(walk.acls, [0, crate::proto::ACL_ACCESS_SET, 0]);
             assert_eq!(walk.error, Some(libc::ENOENT));
             assert!(!truncated);
         }

@@ -344,10 +344,25 @@ pub fn gofer_policy() -> Vec<Allowed> {
         any(SYS_flistxattr),
         any(SYS_fsetxattr),
         any(SYS_fremovexattr),
+        // POSIX ACLs of the files it walks and serves, without opening
+        // them (so a FIFO or device has them too).
+        xattrat_nofollow(SYS_GETXATTRAT),
+        xattrat_nofollow(SYS_SETXATTRAT),
+        xattrat_nofollow(SYS_REMOVEXATTRAT),
     ]);
     // fchmodat2 (Linux 6.6), tried first where the kernel has it.
     v.push(any(SYS_fchmodat2));
     v
+}
+
+/// The *xattrat(2) calls (Linux 6.13; libc has no numbers for them yet).
+const SYS_SETXATTRAT: libc::c_long = 463;
+const SYS_GETXATTRAT: libc::c_long = 464;
+const SYS_REMOVEXATTRAT: libc::c_long = 466;
+
+/// One of the *xattrat calls with AT_SYMLINK_NOFOLLOW alone.
+fn xattrat_nofollow(nr: libc::c_long) -> Allowed {
+    when(nr, &[&[Arg::Eq(2, libc::AT_SYMLINK_NOFOLLOW as u64)]])
 }
 
 /// The gofer's waiter (the parent left in the host's pid namespace): it
@@ -399,9 +414,12 @@ pub fn sandbox_policy(platform: &[Allowed]) -> Vec<Allowed> {
         any(SYS_epoll_pwait),
         any(SYS_recvmsg),
         any(SYS_sendmsg),
-        // The gofer's direct path: beneath the root fd it donated.
+        // The gofer's direct path: beneath the root fd it donated, and
+        // the POSIX ACLs of what it looks up there (one name in a
+        // directory fd opened beneath it).
         any(SYS_openat2),
         any(SYS_readlinkat),
+        xattrat_nofollow(SYS_GETXATTRAT),
         // Memory file holes; changes through fds of a writable root.
         any(SYS_fallocate),
         any(SYS_ftruncate),
@@ -525,9 +543,9 @@ mod tests {
     fn policies_compile_and_stay_small() {
         let host = [sandbox_policy(&platform_calls()), host_network_policy()].concat();
         for (name, p, max) in [
-            ("sandbox", sandbox_policy(&platform_calls()), 65),
-            ("sandbox --network host", host, 75),
-            ("gofer", gofer_policy(), 60),
+            ("sandbox", sandbox_policy(&platform_calls()), 66),
+            ("sandbox --network host", host, 76),
+            ("gofer", gofer_policy(), 61),
             ("waiter", waiter_policy(), 12),
         ] {
             let n = distinct(&p);

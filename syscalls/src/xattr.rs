@@ -14,7 +14,7 @@ use sentry::fs::vfs::{Resolved, XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    let note = "user.*, trusted.*, security.* and POSIX ACLs on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones, and their file capabilities to read (their ACLs are not served)";
+    let note = "user.*, trusted.*, security.* and POSIX ACLs on tmpfs and the overlay's copies; host files (the lower layer, --overlay none) have their user.* ones and their POSIX ACLs (ids mapped), and their file capabilities to read";
     r("setxattr", "ppaux", Partial(note), setxattr);
     r("lsetxattr", "ppaux", Partial(note), lsetxattr);
     r("fsetxattr", "dpaux", Partial(note), fsetxattr);

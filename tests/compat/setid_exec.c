@@ -237,5 +237,9 @@ int main(int argc, char **argv)
 	struct stat st;
 	stat(suid, &st);
 	printf("suid mode %o\n", st.st_mode & 07777);
+	/* The tmpfs goes with this mount namespace; its mount point would
+	 * stay behind on the host's /tmp. */
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
 	return 0;
 }

@@ -592,7 +592,8 @@ fn capabilities_are_enforced() {
 }
 
 /// A user namespace's mappings (Docker's userns-remap): files the host
-/// gives to 100000+ are root's inside, what the container makes or
+/// gives to 100000+ are root's inside (by path and through an open fd),
+/// what the container makes or
 /// chowns lands on the host at the mapped ids, an unmapped host owner
 /// reads as 65534 and an unmapped id cannot be given (EINVAL).
 #[test]
@@ -614,7 +615,8 @@ fn uid_mappings_translate_file_owners() {
             .remove("capabilities");
         cfg["process"]["args"] = serde_json::json!([
             "sh", "-c",
-            "busybox stat -c '%u:%g' /bin/busybox /etc/hostowned; echo x > /tmp/new; \
+            "busybox stat -c '%u:%g' /bin/busybox /etc/hostowned; \
+             busybox stat -L -c '%u:%g' /proc/self/fd/0 < /bin/busybox; echo x > /tmp/new; \
              echo y > /tmp/given; chown 5:6 /tmp/given; chown 70000 /tmp/given 2>&1 | grep -c Invalid; \
              cat /proc/self/uid_map"
         ]);
@@ -629,7 +631,7 @@ fn uid_mappings_translate_file_owners() {
     let out = run_ok(&root, &b, "u1");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "0:0\n65534:65534\n1\n         0     100000      65536\n"
+        "0:0\n65534:65534\n0:0\n1\n         0     100000      65536\n"
     );
     let owner = |p: &str| {
         let m = std::fs::metadata(rootfs.join(p)).unwrap();

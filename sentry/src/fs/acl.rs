@@ -68,6 +68,45 @@ impl Acl {
         Self::parse(v, |_, id| Some(id)).ok().flatten()
     }
 
+    /// A value read from a host file, its ids the host's: `uid` and
+    /// `gid` give the sandbox's, and an id without one becomes no id, an
+    /// entry that matches nobody. None for an empty or invalid value.
+    pub fn from_host(
+        v: &[u8],
+        uid: impl Fn(u32) -> Option<u32>,
+        gid: impl Fn(u32) -> Option<u32>,
+    ) -> Option<Acl> {
+        let acl = Self::parse(v, |tag, id| {
+            Some(match tag {
+                USER => uid(id).unwrap_or(UNDEFINED_ID),
+                GROUP => gid(id).unwrap_or(UNDEFINED_ID),
+                _ => UNDEFINED_ID,
+            })
+        })
+        .ok()
+        .flatten()?;
+        acl.check().ok()?;
+        Some(acl)
+    }
+
+    /// The value written to a host file: `uid` and `gid` give the host's
+    /// ids, EINVAL for an entry whose id the host has no place for.
+    pub fn to_host(
+        &self,
+        uid: impl Fn(u32) -> Option<u32>,
+        gid: impl Fn(u32) -> Option<u32>,
+    ) -> KResult<Vec<u8>> {
+        let mut host = self.clone();
+        for e in &mut host.0 {
+            e.id = match e.tag {
+                USER => uid(e.id).ok_or(Errno::EINVAL)?,
+                GROUP => gid(e.id).ok_or(Errno::EINVAL)?,
+                _ => UNDEFINED_ID,
+            };
+        }
+        Ok(host.stored())
+    }
+
     fn parse(v: &[u8], id: impl Fn(u16, u32) -> Option<u32>) -> KResult<Option<Acl>> {
         if v.is_empty() {
             return Ok(None);
@@ -494,5 +533,45 @@ mod tests {
         assert_eq!(permits(key, &c, 0, 4), Some(true));
         drop(h);
         assert_eq!(permits(key, &c, 0, 4), None);
+    }
+
+    #[test]
+    fn host_values_cross_with_their_ids_mapped() {
+        // Host ids 100000.. are the sandbox's 0..; 5000 has no place.
+        let inward = |h: u32| h.checked_sub(100_000).filter(|&c| c < 65536);
+        let outward = |c: u32| (c < 65536).then_some(c + 100_000);
+        let host = acl(&[
+            (USER_OBJ, 6, U),
+            (USER, 4, 101_000),
+            (USER, 7, 5000),
+            (GROUP_OBJ, 4, U),
+            (GROUP, 6, 100_100),
+            (MASK, 6, U),
+            (OTHER, 0, U),
+        ]);
+        let a = Acl::from_host(&host.stored(), inward, inward).unwrap();
+        assert_eq!(a.0[1].id, 1000);
+        assert_eq!(a.0[4].id, 100);
+        // The id the sandbox cannot name matches nobody: not 65534.
+        assert_eq!(a.0[2].id, UNDEFINED_ID);
+        assert!(!a.permits(&Creds::of(65534, 65534, vec![]), 0, 4));
+        assert!(a.permits(&Creds::of(1000, 1000, vec![]), 0, 4));
+        assert!(a.permits(&Creds::of(2000, 100, vec![]), 0, 6));
+        // Back to the host: ids moved out again, and an entry with no
+        // host id refused.
+        let mut sandbox = a.clone();
+        sandbox.0.remove(2);
+        let back = Acl::from_stored(&sandbox.to_host(outward, outward).unwrap()).unwrap();
+        assert_eq!((back.0[1].id, back.0[3].id), (101_000, 100_100));
+        assert_eq!(a.to_host(outward, outward), Err(Errno::EINVAL));
+        // An invalid host value (no mask with named entries) is no ACL.
+        let bad = acl(&[
+            (USER_OBJ, 6, U),
+            (USER, 4, 1),
+            (GROUP_OBJ, 4, U),
+            (OTHER, 0, U),
+        ]);
+        assert_eq!(Acl::from_host(&bad.stored(), Some, Some), None);
+        assert_eq!(Acl::from_host(&[], Some, Some), None);
     }
 }

@@ -10,6 +10,7 @@
 //! the gofer could serve (and, on a writable root, change it), but nothing
 //! outside the root. FIFOs, sockets and devices still go to the gofer.
 
+use super::acl;
 use super::attr::{Stat, StatFs};
 use super::file::FileOps;
 use super::host::HostFile;
@@ -19,7 +20,7 @@ use gofer::Client;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 /// Resolution for the direct path: beneath the root, no symlinks at all
@@ -77,7 +78,7 @@ fn stat_of(s: &gofer::FileStat) -> Stat {
         mtime: s.mtime,
         ctime: s.ctime,
         btime: (0, 0),
-        // Host files' ACLs are not served (see `xattr`).
+        // The ACLs come with `GoferFs::with_acls`.
         ..Stat::default()
     }
 }
@@ -173,6 +174,66 @@ pub struct GoferFs {
     client: Arc<GoferPool>,
     stats: Mutex<HashMap<Vec<u8>, Result<Stat, Errno>>>,
     links: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    acls: Arc<AclCache>,
+}
+
+/// The POSIX ACLs of the host files looked up, by (dev, ino).
+#[derive(Default)]
+struct AclCache(Mutex<HashMap<(u64, u64), HostAcls>>);
+
+/// An open host file's stat: the container's ids, and the ACLs its
+/// last lookup found (whatever has changed its change time since; an
+/// ACL changed in the sandbox is forgotten at once).
+impl super::host::StatView for AclCache {
+    fn adjust(&self, st: &mut Stat) {
+        (st.uid, st.gid) = super::idmap::inward(st.uid, st.gid);
+        if let Some(h) = self.0.lock().get(&(st.dev, st.ino)) {
+            st.acl = h.access.as_ref().map_or(0, acl::Held::key);
+            st.default_acl = h.default;
+        }
+    }
+}
+
+/// A host file's POSIX ACLs as last read: good while its change time is,
+/// which every change of an ACL moves.
+struct HostAcls {
+    ctime: (i64, i64),
+    access: Option<acl::Held>,
+    default: bool,
+}
+
+/// The ACLs of `path` (absolute in the root) on the direct path: the
+/// access ACL's value (host ids) and whether a directory has a default
+/// ACL, asked of its name in its directory (opened beneath `root`)
+/// without opening the file itself.
+fn direct_acls(root: &OwnedFd, path: &[u8], dir: bool) -> KResult<(Option<Vec<u8>>, bool)> {
+    let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+        _ if path == b"/" => (None, &b"."[..]),
+        Some(0) => (None, &path[1..]),
+        Some(i) => (
+            Some(direct_open(
+                root,
+                &path[..i],
+                libc::O_PATH | libc::O_DIRECTORY,
+            )?),
+            &path[i + 1..],
+        ),
+        None => return Err(Errno::ENOENT),
+    };
+    // One name in its directory: getxattrat resolves it without the
+    // RESOLVE_IN_ROOT rules, so nothing but a plain name is asked.
+    if name.is_empty() || name == b".." || (name == b"." && path != b"/") {
+        return Err(Errno::ENOENT);
+    }
+    let name = CString::new(name).map_err(|_| Errno::ENOENT)?;
+    let at = parent.as_ref().unwrap_or(root).as_fd();
+    let get = |attr| match gofer::getxattrat(at, &name, attr) {
+        Err(libc::EOPNOTSUPP) => Ok(None),
+        r => r.map_err(Errno),
+    };
+    let access = get(gofer::ACL_ACCESS)?;
+    let default = dir && get(gofer::ACL_DEFAULT)?.is_some();
+    Ok((access, default))
 }
 
 fn abs(rel: &[u8]) -> Vec<u8> {
@@ -187,14 +248,74 @@ impl GoferFs {
             client,
             stats: Mutex::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
+            acls: Arc::default(),
         }
+    }
+
+    /// `st`, the stat of `path`, with its ACLs: from the cache while its
+    /// change time holds, else read (`flags`, a walk's, say which there
+    /// are).
+    fn with_acls(&self, path: &[u8], mut st: Stat, flags: Option<u8>) -> Stat {
+        if st.file_type() == libc::S_IFLNK {
+            return st;
+        }
+        let key = (st.dev, st.ino);
+        if let Some(h) = self.acls.0.lock().get(&key).filter(|h| h.ctime == st.ctime) {
+            st.acl = h.access.as_ref().map_or(0, acl::Held::key);
+            st.default_acl = h.default;
+            return st;
+        }
+        let (access, default) = self.read_acls(path, st.is_dir(), flags);
+        let access = access
+            .and_then(|v| {
+                acl::Acl::from_host(
+                    &v,
+                    |u| super::idmap::id_inward(u, true),
+                    |g| super::idmap::id_inward(g, false),
+                )
+            })
+            .map(acl::Held::new);
+        st.acl = access.as_ref().map_or(0, acl::Held::key);
+        st.default_acl = default;
+        let h = HostAcls {
+            ctime: st.ctime,
+            access,
+            default,
+        };
+        self.acls.0.lock().insert(key, h);
+        st
+    }
+
+    /// The access ACL's value (host ids) of `path`, and whether a
+    /// directory has a default ACL.
+    fn read_acls(&self, path: &[u8], dir: bool, flags: Option<u8>) -> (Option<Vec<u8>>, bool) {
+        let ask = |name: &[u8]| {
+            self.client
+                .pick()
+                .xattr(path, 0, name, &[], 0)
+                .ok()
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(f) = flags {
+            let access = (f & gofer::proto::ACL_ACCESS_SET != 0)
+                .then(|| ask(acl::ACCESS))
+                .flatten();
+            return (access, f & gofer::proto::ACL_DEFAULT_SET != 0);
+        }
+        if let Some(root) = &self.client.direct {
+            match direct_acls(root, path, dir) {
+                Ok(r) => return r,
+                Err(e) => tracing::debug!("ACLs of {:?} through the gofer: {e:?}", path),
+            }
+        }
+        (ask(acl::ACCESS), dir && ask(acl::DEFAULT).is_some())
     }
 
     fn walk(&self, path: &[u8]) -> KResult<()> {
         let reply = self.client.pick().walk(path)?;
         let comps = super::vfs::split(path);
-        let mut stats = self.stats.lock();
         let mut prefix = b"/".to_vec();
+        let mut found = Vec::with_capacity(reply.stats.len());
         for (i, st) in reply.stats.iter().enumerate() {
             if i > 0 {
                 if prefix.len() > 1 {
@@ -202,7 +323,15 @@ impl GoferFs {
                 }
                 prefix.extend_from_slice(&comps[i - 1]);
             }
-            stats.insert(prefix.clone(), Ok(stat_of(st)));
+            let flags = reply.acls.get(i).copied().unwrap_or(0);
+            found.push((
+                prefix.clone(),
+                self.with_acls(&prefix, stat_of(st), Some(flags)),
+            ));
+        }
+        let mut stats = self.stats.lock();
+        for (p, st) in found {
+            stats.insert(p, Ok(st));
         }
         if let Some(t) = reply.symlink_target {
             self.links.lock().insert(prefix.clone(), t);
@@ -231,7 +360,9 @@ impl GoferFs {
             None => b"/".to_vec(),
         };
         let mut st = self.stats.lock();
-        st.remove(path);
+        if let Some(Ok(s)) = st.remove(path) {
+            self.acls.0.lock().remove(&(s.dev, s.ino));
+        }
         st.remove(&parent);
         self.links.lock().remove(path);
     }
@@ -246,7 +377,7 @@ impl GoferFs {
     }
 
     fn host_file(&self, fd: OwnedFd) -> HostFile {
-        let f = HostFile::new(fd);
+        let f = HostFile::new(fd).with_view(self.acls.clone());
         if self.client.writable {
             f.with_attrs()
         } else {
@@ -312,7 +443,9 @@ impl Filesystem for GoferFs {
             }
         }
         if let Some(root) = &self.client.direct {
-            let r = direct_open(root, &path, libc::O_PATH).and_then(|fd| fstat_fd(&fd));
+            let r = direct_open(root, &path, libc::O_PATH)
+                .and_then(|fd| fstat_fd(&fd))
+                .map(|st| self.with_acls(&path, st, None));
             if !r.is_err_and(retry_via_gofer) {
                 self.stats.lock().insert(path, r);
                 return r;
@@ -326,7 +459,7 @@ impl Filesystem for GoferFs {
             .client
             .pick()
             .lstat(&path)
-            .map(|s| stat_of(&s))
+            .map(|s| self.with_acls(&path, stat_of(&s), None))
             .map_err(Errno::from);
         self.stats.lock().insert(path, r);
         r
@@ -460,19 +593,22 @@ impl Filesystem for GoferFs {
         Ok(())
     }
 
-    /// user.* attributes of host files, through the gofer, and their file
-    /// capabilities to read (it serves no other: the host's trusted.* and
-    /// security.* are not the sandbox's).
+    /// user.* attributes and POSIX ACLs of host files, through the
+    /// gofer, and their file capabilities to read (it serves no other:
+    /// the host's trusted.* and security.* are not the sandbox's). ACLs
+    /// cross with their ids mapped: the gofer's are the host's.
     fn xattr(&self, _c: &Caller, rel: &[u8], op: &super::vfs::XattrOp) -> KResult<Vec<u8>> {
         use super::vfs::XattrOp;
-        // Host ACLs are not served: a host file shows none, and takes none.
-        match *op {
-            XattrOp::Get(n) if super::acl::is_acl(n) => return Err(Errno::ENODATA),
-            XattrOp::Set(n, ..) | XattrOp::Remove(n) if super::acl::is_acl(n) => {
-                return Err(Errno::EOPNOTSUPP)
+        let host_id = |id, uids| super::idmap::id_outward(id, uids);
+        let host_acl;
+        let op = match *op {
+            XattrOp::Set(n, v, f) if acl::is_acl(n) => {
+                let a = acl::Acl::from_stored(v).ok_or(Errno::EINVAL)?;
+                host_acl = a.to_host(|u| host_id(u, true), |g| host_id(g, false))?;
+                &XattrOp::Set(n, &host_acl, f)
             }
-            _ => {}
-        }
+            _ => op,
+        };
         let path = abs(rel);
         let (code, name, value, flags) = match *op {
             XattrOp::Get(n) => (0, n, &[][..], 0),
@@ -480,10 +616,17 @@ impl Filesystem for GoferFs {
             XattrOp::List => (2, &[][..], &[][..], 0),
             XattrOp::Remove(n) => (3, n, &[][..], 0),
         };
-        let r = self.client.pick().xattr(&path, code, name, value, flags)?;
+        let r = self.client.pick().xattr(&path, code, name, value, flags);
         if code == 1 || code == 3 {
-            // Its change time moved.
+            // Its change time moved, and its mode with an access ACL.
             self.forget(&path);
+        }
+        let r = r?;
+        if code == 0 && acl::is_acl(name) {
+            let inward = |id, uids| super::idmap::id_inward(id, uids);
+            return acl::Acl::from_host(&r, |u| inward(u, true), |g| inward(g, false))
+                .map(|a| a.stored())
+                .ok_or(Errno::ENODATA);
         }
         Ok(r)
     }

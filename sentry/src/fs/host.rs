@@ -18,6 +18,14 @@ pub struct HostFile {
     /// The offset of a reopened regular file, kept here because the host
     /// fd (a duplicate) shares its offset with every other copy.
     own_pos: Option<parking_lot::Mutex<u64>>,
+    /// What the file's filesystem adds to the host's fstat.
+    view: Option<std::sync::Arc<dyn StatView>>,
+}
+
+/// A filesystem's view of its host files' attributes: a container's id
+/// mapping, the ACLs it keeps.
+pub trait StatView: Send + Sync {
+    fn adjust(&self, st: &mut Stat);
 }
 
 pub fn fd_flags(fd: &OwnedFd) -> i32 {
@@ -80,7 +88,14 @@ impl HostFile {
             attrs: false,
             pathless: false,
             own_pos: None,
+            view: None,
         }
+    }
+
+    /// A file whose stat `view` adjusts.
+    pub fn with_view(mut self, view: std::sync::Arc<dyn StatView>) -> HostFile {
+        self.view = Some(view);
+        self
     }
 
     /// One of the sandbox's stdio files, handed over by the host.
@@ -265,7 +280,11 @@ impl FileOps for HostFile {
             if libc::fstat(self.raw(), &mut st) != 0 {
                 return Err(Errno::last());
             }
-            Ok(Stat::from_host(&st))
+            let mut st = Stat::from_host(&st);
+            if let Some(v) = &self.view {
+                v.adjust(&mut st);
+            }
+            Ok(st)
         }
     }
     fn position(&self, _f: &File) -> u64 {

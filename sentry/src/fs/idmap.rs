@@ -47,10 +47,15 @@ impl Ranges {
 
     /// The container's id for host id `h`.
     pub fn inward(&self, h: u32) -> u32 {
+        self.find_inward(h).unwrap_or(OVERFLOW)
+    }
+
+    /// The container's id for host id `h`; None when unmapped.
+    pub fn find_inward(&self, h: u32) -> Option<u32> {
         self.0
             .iter()
             .find(|&&(_, hs, n)| h >= hs && h - hs < n)
-            .map_or(OVERFLOW, |&(c, hs, _)| c + (h - hs))
+            .map(|&(c, hs, _)| c + (h - hs))
     }
 
     /// The host's id for container id `c`; None when unmapped.
@@ -110,6 +115,24 @@ pub fn outward(uid: u32, gid: u32) -> KResult<(u32, u32)> {
         None => Ok(id),
     };
     Ok((map(UIDS.get(), uid)?, map(GIDS.get(), gid)?))
+}
+
+/// One host uid (`uids`) or gid as the container's; None when the
+/// mapping has no place for it.
+pub fn id_inward(host: u32, uids: bool) -> Option<u32> {
+    match if uids { UIDS.get() } else { GIDS.get() } {
+        Some(r) => r.find_inward(host),
+        None => Some(host),
+    }
+}
+
+/// One container uid (`uids`) or gid as the host's; None when the
+/// mapping has no place for it.
+pub fn id_outward(id: u32, uids: bool) -> Option<u32> {
+    match if uids { UIDS.get() } else { GIDS.get() } {
+        Some(r) => r.outward(id),
+        None => Some(id),
+    }
 }
 
 #[cfg(test)]

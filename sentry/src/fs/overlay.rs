@@ -118,13 +118,15 @@ impl OverlayFs {
             0,
             (st.uid, st.gid),
         )?;
+        self.copy_xattrs(c, rel);
         self.upper.set_origin(rel, (st.dev, st.ino))?;
         self.upper.setattr(c, rel, &times_of(&st))
     }
 
     /// Gives the upper copy at `rel` the lower file's extended attributes
-    /// (what the lower filesystem serves of them: user.*), as Linux's
-    /// copy-up does. A lower filesystem without them gives none.
+    /// (what the lower filesystem serves of them: user.* and the POSIX
+    /// ACLs), as Linux's copy-up does. A lower filesystem without them
+    /// gives none.
     fn copy_xattrs(&self, c: &Caller, rel: &[u8]) {
         let lower = join(&self.lower_root, rel);
         let Ok(names) = self.lower.xattr(c, &lower, &XattrOp::List) else {
@@ -155,6 +157,7 @@ impl OverlayFs {
             _ => {
                 self.upper
                     .mknod(c, rel, st.mode, st.rdev, (st.uid, st.gid))?;
+                self.copy_xattrs(c, rel);
                 self.upper.set_origin(rel, (st.dev, st.ino))?;
                 return self.upper.setattr(c, rel, &times_of(&st));
             }
