@@ -667,6 +667,24 @@ fn posix_acls_are_served_and_walks_flag_them() {
     assert_eq!(c.xattr(b"/dir/fifo", 0, access, b"", 0).unwrap(), v);
     assert_eq!(walk_flags_of(c, b"/dir/fifo")[2], ACL_ACCESS_SET);
     c.xattr(b"/dir/fifo", 3, access, b"", 0).unwrap();
+    // A symlink is never followed: its target (the host's own
+    // /etc/passwd, were it followed outside the root) is not touched.
+    assert_ne!(
+        c.xattr(b"/link_abs", 1, access, &acl_value(&[(4242, 7)]), 0)
+            .ok(),
+        Some(Vec::new())
+    );
+    assert!(c.xattr(b"/etc/passwd", 0, access, b"", 0).is_err());
+    // SAFETY: getxattr with C strings and no buffer.
+    let host = unsafe {
+        libc::getxattr(
+            c"/etc/passwd".as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert_eq!(host, -1);
     // A symlink is walked, never asked.
     assert_eq!(walk_flags_of(c, b"/dir/link_to_file").last(), Some(&0));
     c.xattr(b"/dir/file.txt", 3, access, b"", 0).unwrap();

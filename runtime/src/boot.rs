@@ -72,6 +72,9 @@ pub struct BootArgs {
     /// by the sentry on every application call.
     #[arg(long)]
     app_seccomp: Option<String>,
+    /// A container's net.ipv4.ip_unprivileged_port_start (default 0).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=65535))]
+    port_start: u32,
     /// A container's pids limit: at most this many tasks.
     #[arg(long)]
     pids_limit: Option<usize>,
@@ -430,6 +433,10 @@ pub fn run(a: BootArgs, strace: bool, kind: platform::Kind) -> Result<i32> {
         .map_err(|e| anyhow::anyhow!("starting the kernel: {e:?}"))?;
     let _ = kernel.table.set(Arc::new(syscalls::Table::new()));
     kernel.vfs.cgroup.set_host_cpu(a.cpu_max, a.cpu_weight);
+    kernel
+        .sockets
+        .port_start
+        .store(a.port_start, std::sync::atomic::Ordering::Relaxed);
     for t in &a.tmpfs {
         let mut p = t.splitn(3, ':');
         let (Some(flags), Some(data), Some(dest)) = (p.next(), p.next(), p.next()) else {

@@ -344,6 +344,7 @@ fn bind(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
     let addr = read_addr(ctx, a[1], a[2])?;
     let s = socket_of(&f);
+    privileged_port(ctx, s.family(), &addr)?;
     let path = s.fs_name(&addr)?;
     // The node first, as Linux: a name in use is EADDRINUSE even for a
     // socket bound already (which is EINVAL, its new node taken back).
@@ -361,6 +362,27 @@ fn bind(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(e);
     }
     Ok(0)
+}
+
+/// inet_bind's privilege: a port below the network namespace's
+/// ip_unprivileged_port_start takes CAP_NET_BIND_SERVICE over it.
+fn privileged_port(ctx: &Ctx<'_, '_>, family: i32, addr: &[u8]) -> KResult<()> {
+    let ours = matches!(family, libc::AF_INET | libc::AF_INET6)
+        && addr.len() >= 4
+        && i32::from(u16::from_ne_bytes([addr[0], addr[1]])) == family;
+    if !ours {
+        return Ok(());
+    }
+    let port = u32::from(u16::from_be_bytes([addr[2], addr[3]]));
+    let ns = &ctx.task_ref().net_ns;
+    let start = ns.port_start.load(std::sync::atomic::Ordering::Relaxed);
+    if port != 0 && port < start {
+        let cap = sentry::kernel::creds::cap::NET_BIND_SERVICE;
+        if !ctx.proc_ref().creds.capable_in(&ns.owner(), cap) {
+            return Err(Errno::EACCES);
+        }
+    }
+    Ok(())
 }
 
 fn listen(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -628,8 +650,7 @@ fn control_in(ctx: &mut Ctx<'_, '_>, addr: u64, len: u64, unix: bool) -> KResult
                         uid: u32::from_ne_bytes(data[4..8].try_into().unwrap()),
                         gid: u32::from_ne_bytes(data[8..].try_into().unwrap()),
                     };
-                    check_creds(ctx, &c)?;
-                    anc.creds = Some(c);
+                    anc.creds = Some(check_creds(ctx, &c)?);
                 }
                 _ => return Err(Errno::EINVAL),
             }
@@ -700,19 +721,30 @@ fn cmsg_int(data: &[u8]) -> KResult<i32> {
 
 /// SCM_CREDENTIALS may claim only the sender's own process and ids,
 /// unless it has the capability for each (CAP_SYS_ADMIN, CAP_SETUID,
-/// CAP_SETGID).
-fn check_creds(ctx: &Ctx<'_, '_>, c: &Ucred) -> KResult<()> {
+/// CAP_SETGID), as scm_check_creds: ids its namespace has no name for
+/// (-1 among them) are EINVAL, and a process that does not exist ESRCH.
+/// The credentials as sent, with the sandbox's ids.
+fn check_creds(ctx: &Ctx<'_, '_>, c: &Ucred) -> KResult<Ucred> {
     use sentry::kernel::creds::cap;
     let p = ctx.proc_ref();
     let own = &p.creds;
+    let valid = |id: Option<u32>| id.filter(|&k| k != u32::MAX).ok_or(Errno::EINVAL);
+    let uid = valid(own.userns.uid_from_ns(c.uid))?;
+    let gid = valid(own.userns.gid_from_ns(c.gid))?;
     let pid_ok = c.pid == ctx.tgid() || own.capable(cap::SYS_ADMIN);
-    let uid_ok = [own.ruid, own.euid, own.suid].contains(&c.uid) || own.capable(cap::SETUID);
-    let gid_ok = [own.rgid, own.egid, own.sgid].contains(&c.gid) || own.capable(cap::SETGID);
-    if pid_ok && uid_ok && gid_ok {
-        Ok(())
-    } else {
-        Err(Errno::EPERM)
+    let uid_ok = [own.ruid, own.euid, own.suid].contains(&uid) || own.capable(cap::SETUID);
+    let gid_ok = [own.rgid, own.egid, own.sgid].contains(&gid) || own.capable(cap::SETGID);
+    if !(pid_ok && uid_ok && gid_ok) {
+        return Err(Errno::EPERM);
     }
+    if c.pid <= 0 || !ctx.st.tasks.contains_key(&c.pid) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(Ucred {
+        pid: c.pid,
+        uid,
+        gid,
+    })
 }
 
 /// One sendmsg of the struct msghdr at `mp`.

@@ -229,6 +229,25 @@ int main(void)
 		cr.gid = getegid();
 		memcpy(CMSG_DATA(c), &cr, sizeof cr);
 		CHECK("creds_send", sendmsg(sv[0], &sm, 0) == 1 && recv(sv[1], buf, 1, 0) == 1);
+		/* scm_check_creds then the pid lookup: an id with no name is
+		 * EINVAL, a process that does not exist ESRCH (root may claim
+		 * any other). */
+		struct ucred bad[] = {
+			{getpid(), (uid_t)-1, getegid()},
+			{getpid(), geteuid(), (gid_t)-1},
+			{0, geteuid(), getegid()},
+			{-5, geteuid(), getegid()},
+			{0x3fffffff, geteuid(), getegid()},
+		};
+		const char *names[] = {"creds_uid_none", "creds_gid_none", "creds_pid_0",
+				       "creds_pid_negative", "creds_pid_absent"};
+		int want[] = {EINVAL, EINVAL, ESRCH, ESRCH, ESRCH};
+		for (int i = 0; i < 5; i++) {
+			if (want[i] == ESRCH && geteuid() != 0)
+				continue;
+			memcpy(CMSG_DATA(c), &bad[i], sizeof bad[i]);
+			EXPECT_ERR(names[i], sendmsg(sv[0], &sm, 0), want[i]);
+		}
 		c->cmsg_len = CMSG_LEN(4);
 		EXPECT_ERR("creds_bad_len", sendmsg(sv[0], &sm, 0), EINVAL);
 	}

@@ -645,6 +645,42 @@ fn uid_mappings_translate_file_owners() {
     });
 }
 
+/// linux.sysctl's net.ipv4.ip_unprivileged_port_start (Docker passes 0)
+/// is the container's network namespace's: below it a user may not
+/// bind; a value the sysctl would not take is refused.
+#[test]
+fn sysctl_unprivileged_port_start_is_the_containers() {
+    let s = Scratch::new("portstart");
+    let b = bundle(&s.0, |cfg| {
+        cfg["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_unprivileged_port_start": "1024"});
+        cfg["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+        // Without runc's default CAP_NET_BIND_SERVICE.
+        cfg["process"]
+            .as_object_mut()
+            .unwrap()
+            .remove("capabilities");
+        cfg["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; busybox timeout 5 busybox nc -l -p 80 2>&1"
+        ]);
+    });
+    let root = s.0.join("state");
+    let out = husk(&root, &["run", "--bundle", b.to_str().unwrap(), "p1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1024\nnc: bind: Permission denied\n"
+    );
+    refused(
+        &s.0.join("bad"),
+        &root,
+        "linux.sysctl.net.ipv4.ip_unprivileged_port_start",
+        |cfg| {
+            cfg["linux"]["sysctl"] =
+                serde_json::json!({"net.ipv4.ip_unprivileged_port_start": "40000"});
+        },
+    );
+}
+
 /// A sandbox that dies on its own (a crash, the host's OOM killer) leaves
 /// its container stopped, with its monitor's status, and `delete` cleans
 /// everything, its cgroup included.

@@ -261,6 +261,8 @@ pub struct Plan {
     /// linux.uidMappings and gidMappings ("C:H:N,..."), with a user
     /// namespace: the host ids of the gofer's files as the container's.
     pub uid_map: Option<String>,
+    /// linux.sysctl's net.ipv4.ip_unprivileged_port_start.
+    pub port_start: Option<u32>,
     pub gid_map: Option<String>,
     /// process.oomScoreAdj.
     pub oom_score_adj: Option<i32>,
@@ -347,10 +349,11 @@ fn hook_list(
     Ok(out)
 }
 
-/// Sysctls the sandbox accepts because it already behaves so: no
-/// privileged ports inside (the sentry's loopback has no such check);
-/// ping sockets are still refused, and ping falls back to its raw socket
-/// (root's).
+/// Sysctls the sandbox accepts: the first ports that need no privilege
+/// (the sandbox's network namespace starts at 0, as Docker sets it);
+/// ping_group_range because it already behaves so for Docker's value
+/// (ping sockets are refused, and ping falls back to its raw socket,
+/// root's).
 const SYSCTLS: [&str; 2] = [
     "net.ipv4.ip_unprivileged_port_start",
     "net.ipv4.ping_group_range",
@@ -830,6 +833,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
     let mut cgroups_path = None;
     let (mut masked_paths, mut readonly_paths) = (Vec::new(), Vec::new());
     let (mut uid_map, mut gid_map) = (None, None);
+    let mut port_start = None;
     let mut netns = None;
     let mut seccomp = None;
     if let Some(linux) = spec.linux() {
@@ -864,9 +868,22 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         };
         uid_map = ranges("linux.uidMappings", linux.uid_mappings())?;
         gid_map = ranges("linux.gidMappings", linux.gid_mappings())?;
-        for k in linux.sysctl().iter().flat_map(|m| m.keys()) {
+        for (k, v) in linux.sysctl().iter().flatten() {
             if !SYSCTLS.contains(&k.as_str()) {
                 return Err(refuse(format!("linux.sysctl.{k}"), "not supported yet"));
+            }
+            if k == "net.ipv4.ip_unprivileged_port_start" {
+                // As the sysctl takes it: 0 to 65535, not past the
+                // ephemeral ports' start.
+                let max = u32::from(*sentry::local::inet::EPHEMERAL.start());
+                let n = v.trim().parse::<u32>().ok().filter(|&n| n <= max);
+                port_start = Some(n.ok_or_else(|| {
+                    refuse(
+                        format!("linux.sysctl.{k}"),
+                        format!("{v:?}: not 0 to {max}"),
+                    )
+                })?);
+                continue;
             }
             tracing::info!("linux.sysctl.{k}: the sandbox's own behaviour stands");
         }
@@ -971,6 +988,7 @@ fn check(spec: &Spec, bundle: &Path) -> Result<Plan, BundleError> {
         domainname,
         uid_map,
         gid_map,
+        port_start,
         oom_score_adj: process.oom_score_adj(),
         host_network: !spec.linux().as_ref().is_some_and(|l| {
             l.namespaces()

@@ -411,6 +411,9 @@ fn start(
     if let Some(sc) = &plan.seccomp {
         boot_args.push(format!("--app-seccomp={sc}"));
     }
+    if let Some(n) = plan.port_start {
+        boot_args.push(format!("--port-start={n}"));
+    }
     if let Some(n) = plan.limits.pids.filter(|&n| n > 0) {
         boot_args.push(format!("--pids-limit={n}"));
     }

@@ -175,7 +175,13 @@ pub struct GoferFs {
     stats: Mutex<HashMap<Vec<u8>, Result<Stat, Errno>>>,
     links: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
     acls: Arc<AclCache>,
+    /// The directory the direct path last read ACLs in, by path and
+    /// (dev, ino): lookups come a directory at a time.
+    acl_dir: Mutex<Option<AclDir>>,
 }
+
+/// A directory held open for ACL reads: its path, (dev, ino) and fd.
+type AclDir = (Vec<u8>, (u64, u64), Arc<OwnedFd>);
 
 /// The POSIX ACLs of the host files looked up, by (dev, ino).
 #[derive(Default)]
@@ -202,40 +208,6 @@ struct HostAcls {
     default: bool,
 }
 
-/// The ACLs of `path` (absolute in the root) on the direct path: the
-/// access ACL's value (host ids) and whether a directory has a default
-/// ACL, asked of its name in its directory (opened beneath `root`)
-/// without opening the file itself.
-fn direct_acls(root: &OwnedFd, path: &[u8], dir: bool) -> KResult<(Option<Vec<u8>>, bool)> {
-    let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
-        _ if path == b"/" => (None, &b"."[..]),
-        Some(0) => (None, &path[1..]),
-        Some(i) => (
-            Some(direct_open(
-                root,
-                &path[..i],
-                libc::O_PATH | libc::O_DIRECTORY,
-            )?),
-            &path[i + 1..],
-        ),
-        None => return Err(Errno::ENOENT),
-    };
-    // One name in its directory: getxattrat resolves it without the
-    // RESOLVE_IN_ROOT rules, so nothing but a plain name is asked.
-    if name.is_empty() || name == b".." || (name == b"." && path != b"/") {
-        return Err(Errno::ENOENT);
-    }
-    let name = CString::new(name).map_err(|_| Errno::ENOENT)?;
-    let at = parent.as_ref().unwrap_or(root).as_fd();
-    let get = |attr| match gofer::getxattrat(at, &name, attr) {
-        Err(libc::EOPNOTSUPP) => Ok(None),
-        r => r.map_err(Errno),
-    };
-    let access = get(gofer::ACL_ACCESS)?;
-    let default = dir && get(gofer::ACL_DEFAULT)?.is_some();
-    Ok((access, default))
-}
-
 fn abs(rel: &[u8]) -> Vec<u8> {
     let mut p = vec![b'/'];
     p.extend_from_slice(rel);
@@ -249,7 +221,59 @@ impl GoferFs {
             stats: Mutex::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
             acls: Arc::default(),
+            acl_dir: Mutex::new(None),
         }
+    }
+
+    /// The ACLs of `path` (absolute in the root) on the direct path: the
+    /// access ACL's value (host ids) and whether a directory has a
+    /// default ACL, asked of its name in its directory (opened beneath
+    /// `root`) without opening the file itself.
+    fn direct_acls(
+        &self,
+        root: &OwnedFd,
+        path: &[u8],
+        dir: bool,
+    ) -> KResult<(Option<Vec<u8>>, bool)> {
+        let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+            _ if path == b"/" => (None, &b"."[..]),
+            Some(0) => (None, &path[1..]),
+            Some(i) => (Some(self.acl_dir(root, &path[..i])?), &path[i + 1..]),
+            None => return Err(Errno::ENOENT),
+        };
+        // One name in its directory: getxattrat resolves it without the
+        // RESOLVE_IN_ROOT rules, so nothing but a plain name is asked.
+        if name.is_empty() || name == b".." || (name == b"." && path != b"/") {
+            return Err(Errno::ENOENT);
+        }
+        let name = CString::new(name).map_err(|_| Errno::ENOENT)?;
+        let at = parent.as_deref().unwrap_or(root).as_fd();
+        let get = |attr| match gofer::getxattrat(at, &name, attr) {
+            Err(libc::EOPNOTSUPP) => Ok(None),
+            r => r.map_err(Errno),
+        };
+        let access = get(gofer::ACL_ACCESS)?;
+        let default = dir && get(gofer::ACL_DEFAULT)?.is_some();
+        Ok((access, default))
+    }
+
+    /// The directory `path` opened beneath `root`: the last one again
+    /// while the lookup cache still knows it as the same inode (a
+    /// directory renamed or replaced since is opened afresh).
+    fn acl_dir(&self, root: &OwnedFd, path: &[u8]) -> KResult<Arc<OwnedFd>> {
+        let now = match self.stats.lock().get(path) {
+            Some(Ok(st)) => Some((st.dev, st.ino)),
+            _ => None,
+        };
+        if let Some((p, id, fd)) = &*self.acl_dir.lock() {
+            if p == path && now == Some(*id) {
+                return Ok(fd.clone());
+            }
+        }
+        let fd = Arc::new(direct_open(root, path, libc::O_PATH | libc::O_DIRECTORY)?);
+        let st = fstat_fd(&fd)?;
+        *self.acl_dir.lock() = Some((path.to_vec(), (st.dev, st.ino), fd.clone()));
+        Ok(fd)
     }
 
     /// `st`, the stat of `path`, with its ACLs: from the cache while its
@@ -266,15 +290,20 @@ impl GoferFs {
             return st;
         }
         let (access, default) = self.read_acls(path, st.is_dir(), flags);
-        let access = access
-            .and_then(|v| {
-                acl::Acl::from_host(
-                    &v,
-                    |u| super::idmap::id_inward(u, true),
-                    |g| super::idmap::id_inward(g, false),
-                )
-            })
-            .map(acl::Held::new);
+        let access = access.and_then(|v| {
+            acl::Acl::from_host(
+                &v,
+                |u| super::idmap::id_inward(u, true),
+                |g| super::idmap::id_inward(g, false),
+            )
+        });
+        let mut cache = self.acls.0.lock();
+        // A file whose change time moved for another reason (a write)
+        // keeps its key, so stats taken before stay good.
+        let access = match (access, cache.remove(&key).and_then(|h| h.access)) {
+            (Some(new), Some(old)) if *old.acl() == new => Some(old),
+            (new, _) => new.map(acl::Held::new),
+        };
         st.acl = access.as_ref().map_or(0, acl::Held::key);
         st.default_acl = default;
         let h = HostAcls {
@@ -282,7 +311,7 @@ impl GoferFs {
             access,
             default,
         };
-        self.acls.0.lock().insert(key, h);
+        cache.insert(key, h);
         st
     }
 
@@ -303,7 +332,7 @@ impl GoferFs {
             return (access, f & gofer::proto::ACL_DEFAULT_SET != 0);
         }
         if let Some(root) = &self.client.direct {
-            match direct_acls(root, path, dir) {
+            match self.direct_acls(root, path, dir) {
                 Ok(r) => return r,
                 Err(e) => tracing::debug!("ACLs of {:?} through the gofer: {e:?}", path),
             }

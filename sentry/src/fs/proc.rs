@@ -77,6 +77,9 @@ enum Node {
     /// namespace of the application's: what it reads now, and the
     /// namespace a write sets up.
     IdMap(Vec<u8>, Arc<UserNs>, MapFile, (u32, u32)),
+    /// /proc/sys/net/ipv4/ip_unprivileged_port_start of the reader's
+    /// network namespace.
+    PortStart(Vec<u8>, Arc<crate::local::Names>),
     /// Something of another process the caller may not look into
     /// (ptrace's read check): it can be stat'ed, not opened or read.
     Denied(u32),
@@ -905,10 +908,9 @@ fn uts_name(c: &Caller, f: fn(&crate::kernel::uts::UtsNs) -> Vec<u8>) -> Node {
 }
 
 /// /proc/sys/net/ipv4: what the sandbox's own stack does (its
-/// TTL and TCP defaults; no forwarding; ping sockets refused; any user
-/// binds any port, as Docker sets it; Linux's buffer triples).
+/// TTL and TCP defaults; no forwarding; ping sockets refused; Linux's
+/// buffer triples).
 const NET_IPV4: &[(&str, &str)] = &[
-    ("ip_unprivileged_port_start", "0"),
     ("ip_forward", "0"),
     ("ip_default_ttl", "64"),
     ("ip_nonlocal_bind", "0"),
@@ -1045,7 +1047,12 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"net", b"core", b"rmem_default" | b"rmem_max" | b"wmem_default" | b"wmem_max"] => {
             uts(|| crate::local::BUF_DEFAULT.to_string())
         }
-        [b"net", b"ipv4"] => Node::Dir(dir(&["ip_local_port_range"]
+        [b"net", b"ipv4", b"ip_unprivileged_port_start"] => {
+            let ns = c.task()?.net_ns.clone();
+            let v = ns.port_start.load(std::sync::atomic::Ordering::Relaxed);
+            Node::PortStart(format!("{v}\n").into_bytes(), ns)
+        }
+        [b"net", b"ipv4"] => Node::Dir(dir(&["ip_local_port_range", "ip_unprivileged_port_start"]
             .into_iter()
             .chain(NET_IPV4.iter().map(|(n, _)| *n))
             .collect::<Vec<_>>())),
@@ -1916,6 +1923,7 @@ impl ProcFs {
             },
             Node::Denied(mode) => stat_of(mode, ino, DEV, 0),
             Node::Knob(_, k) => stat_of(libc::S_IFREG | k.mode(), ino, DEV, 0),
+            Node::PortStart(..) => stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             Node::NoLsm => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | self.link_mode(c, rel),
@@ -2055,6 +2063,11 @@ impl ProcFs {
                 sets: Sets::Knob(knob),
                 stat: stat_of(libc::S_IFREG | knob.mode(), ino, DEV, 0),
             })),
+            Node::PortStart(data, ns) => Ok(Box::new(WritableFile {
+                data,
+                sets: Sets::PortStart(ns),
+                stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+            })),
             Node::NoLsm => Ok(Box::new(NoLsmFile {
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
@@ -2103,6 +2116,7 @@ enum Sets {
     /// parent with CAP_SYS_ADMIN over it, under user_namespaces(7)'s
     /// rules.
     IdMap(Arc<UserNs>, MapFile),
+    PortStart(Arc<crate::local::Names>),
 }
 
 /// An open writable /proc file: reads what it held when opened; a write
@@ -2131,6 +2145,7 @@ impl FileOps for WritableFile {
         match &self.sets {
             Sets::Knob(k) => set_knob(*k, cx, data),
             Sets::IdMap(ns, which) => set_idmap(ns, *which, cx, data),
+            Sets::PortStart(ns) => set_port_start(ns, cx, data),
         }
     }
     fn stat(&self) -> KResult<Stat> {
@@ -2260,6 +2275,32 @@ fn set_oom_score_adj(cx: &mut crate::kernel::Ctx<'_, '_>, tgid: i32, v: i32) -> 
 }
 
 /// A decimal number written to a /proc file, surrounding blanks allowed.
+/// ip_unprivileged_port_start: 0 to 65535, never past the start of the
+/// ephemeral range (ipv4_privileged_ports); root of the namespace's
+/// owner, or CAP_NET_ADMIN over it, writes it (net_ctl_permissions).
+fn set_port_start(
+    ns: &crate::local::Names,
+    cx: &mut crate::kernel::Ctx<'_, '_>,
+    data: &[u8],
+) -> KResult<usize> {
+    use crate::kernel::creds::cap;
+    let c = &cx.proc_ref().creds;
+    let owner = ns.owner();
+    if !c.capable_in(&owner, cap::NET_ADMIN) && owner.uid_to_ns(c.euid) != Some(0) {
+        return Err(Errno::EPERM);
+    }
+    let v: i64 = knob_number(data)?;
+    let v = u32::try_from(v)
+        .ok()
+        .filter(|&v| v <= 65535)
+        .ok_or(Errno::EINVAL)?;
+    if u32::from(*crate::local::inet::EPHEMERAL.start()) < v {
+        return Err(Errno::EINVAL);
+    }
+    ns.port_start.store(v, std::sync::atomic::Ordering::Relaxed);
+    Ok(data.len())
+}
+
 fn knob_number<T: std::str::FromStr>(data: &[u8]) -> KResult<T> {
     let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
     text.trim().parse().map_err(|_| Errno::EINVAL)

@@ -388,6 +388,8 @@ struct Inode {
     charged_to: Option<Arc<AtomicU64>>,
     /// What this inode has charged there.
     charged: u64,
+    /// What its extended attributes have charged there (`xattr_cost`).
+    xattr_charged: u64,
     /// An O_TMPFILE file not opened O_EXCL that no name was given yet:
     /// linkat may give it one.
     linkable: bool,
@@ -451,9 +453,16 @@ pub fn sandbox_bytes() -> u64 {
 impl Drop for Inode {
     fn drop(&mut self) {
         if let Some(used) = &self.charged_to {
-            uncharge(used, self.charged);
+            uncharge(used, self.charged + self.xattr_charged);
         }
     }
+}
+
+/// What one extended attribute costs against the size limit: its name,
+/// its value and the bookkeeping around them (Linux's tmpfs charges
+/// simple_xattr_space against its inode space the same way).
+fn xattr_cost(name: &[u8], value: &[u8]) -> u64 {
+    (name.len() + value.len() + 48) as u64
 }
 
 pub struct TmpFs {
@@ -617,6 +626,7 @@ impl TmpFs {
                 acl: None,
                 charged_to: None,
                 charged: 0,
+                xattr_charged: 0,
                 linkable: false,
                 origin: None,
             })),
@@ -737,6 +747,7 @@ impl TmpFs {
             acl: None,
             charged_to: Some(self.used.clone()),
             charged: 0,
+            xattr_charged: 0,
             linkable: false,
             origin: None,
         }
@@ -744,8 +755,31 @@ impl TmpFs {
 }
 
 impl Filesystem for TmpFs {
+    /// Attributes count against the size limit and the sandbox's memory
+    /// as file data does: past either, a set is ENOSPC.
     fn xattr(&self, _c: &Caller, rel: &[u8], op: &XattrOp) -> KResult<Vec<u8>> {
-        self.walk(rel)?.lock().xattr(op)
+        let node = self.walk(rel)?;
+        let mut n = node.lock();
+        let grow = match *op {
+            XattrOp::Set(name, v, _) => xattr_cost(name, v),
+            _ => 0,
+        };
+        charge(&self.used, self.limit, grow, Errno::ENOSPC)?;
+        let r = n.xattr(op);
+        let held: u64 = n.xattrs.iter().map(|(k, v)| xattr_cost(k, v)).sum();
+        let charged = n.xattr_charged + grow;
+        if held < charged {
+            uncharge(&self.used, charged - held);
+        } else if held > charged {
+            // Already in memory: counted, whatever the limit says.
+            self.used.fetch_add(held - charged, Ordering::Relaxed);
+            SANDBOX_BYTES.fetch_add(held - charged, Ordering::Relaxed);
+        }
+        n.xattr_charged = held;
+        if n.charged_to.is_none() {
+            n.charged_to = Some(self.used.clone());
+        }
+        r
     }
 
     fn fstype(&self) -> &'static str {
@@ -1435,6 +1469,7 @@ pub fn anonymous_file(limit: u64, mode: u32, seals: u32, mf: &Arc<MemFile>) -> B
             acl: None,
             charged_to: Some(used.clone()),
             charged: 0,
+            xattr_charged: 0,
             linkable: false,
             origin: None,
         })),

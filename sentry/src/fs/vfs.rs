@@ -1520,6 +1520,36 @@ mod tests {
     }
 
     #[test]
+    fn tmpfs_attributes_count_against_its_size() {
+        let f = Fixture::new();
+        let c = f.caller();
+        let mf = Arc::new(crate::memfile::MemFile::new().expect("memory file"));
+        let fs = super::super::tmpfs::TmpFs::new(0x78, 0o755, 64 << 10, &mf);
+        fs.mknod(&c, b"f", libc::S_IFREG | 0o644, 0, (0, 0))
+            .unwrap();
+        let big = vec![7u8; 16 << 10];
+        let set = |name: &[u8], v: &[u8]| fs.xattr(&c, b"f", &XattrOp::Set(name, v, 0));
+        // Three fit in 64 KiB, the fourth does not.
+        for n in [&b"user.a"[..], b"user.b", b"user.c"] {
+            set(n, &big).unwrap();
+        }
+        assert_eq!(set(b"user.d", &big), Err(Errno::ENOSPC));
+        // A failed set takes nothing; replacing with less gives back.
+        set(b"user.c", b"small").unwrap();
+        set(b"user.d", &big).unwrap();
+        assert_eq!(set(b"user.e", &big), Err(Errno::ENOSPC));
+        fs.xattr(&c, b"f", &XattrOp::Remove(b"user.a")).unwrap();
+        set(b"user.e", &big).unwrap();
+        // The file's going gives it all back.
+        fs.unlink(&c, b"f", false).unwrap();
+        fs.mknod(&c, b"g", libc::S_IFDIR | 0o755, 0, (0, 0))
+            .unwrap();
+        for n in [&b"user.a"[..], b"user.b", b"user.c"] {
+            fs.xattr(&c, b"g", &XattrOp::Set(n, &big, 0)).unwrap();
+        }
+    }
+
+    #[test]
     fn namespace_lock_nests_and_excludes() {
         let vfs = Arc::new(Vfs::for_tests());
         // Nested walks and changes in one thread take it once.

@@ -118,6 +118,11 @@ pub struct Names {
     pub ino: u64,
     /// lo is down: a new namespace's is until something brings it up.
     lo_down: std::sync::atomic::AtomicBool,
+    /// ip_unprivileged_port_start: binding a port below it takes
+    /// CAP_NET_BIND_SERVICE over the namespace. The sandbox's first
+    /// namespace starts at 0 (Docker sets it so), a new one at Linux's
+    /// 1024.
+    pub port_start: std::sync::atomic::AtomicU32,
     /// Its network counters (/proc/net/snmp and kin).
     pub mib: super::mib::Mib,
 }
@@ -139,6 +144,7 @@ impl Names {
             owner: Some(owner),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             lo_down: true.into(),
+            port_start: 1024.into(),
             ..Names::default()
         })
     }
