@@ -201,6 +201,18 @@ pub struct MmState {
     pending_drop: Vec<Arc<SharedMem>>,
     /// mlockall(MCL_FUTURE): new mappings are locked.
     pub lock_future: bool,
+    /// Where the last top-down search for free space ended.
+    free_hint: Option<FreeHint>,
+}
+
+/// Nothing in `[below, mmap_top)` is free but holes of at most `hole`
+/// bytes, so a longer request starts its search at `below` rather than
+/// walking every mapping above it (Linux's old free_area_cache). Only an
+/// unmap makes holes: it widens `hole` when it frees space up there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FreeHint {
+    below: u64,
+    hole: u64,
 }
 
 impl MmState {
@@ -352,6 +364,7 @@ impl Mm {
                 pending_release: Vec::new(),
                 pending_drop: Vec::new(),
                 lock_future: false,
+                free_hint: None,
             }),
         })
     }
@@ -405,20 +418,57 @@ impl Mm {
         ok
     }
 
-    /// Finds a free range of `len` bytes below the mmap cursor.
-    fn find_free(st: &MmState, len: u64, below: u64) -> KResult<u64> {
-        let mut end = below;
-        // Walk VMAs downward from `below`, looking for a gap.
-        for (_, v) in st.vmas.range(..below).rev() {
-            if v.end <= end && end - v.end >= len {
-                return Ok(end - len);
+    /// Finds the highest free range of `len` bytes below `top` (the mmap
+    /// cursor), and what that search learnt (`FreeHint`).
+    fn find_free(st: &MmState, len: u64, top: u64) -> KResult<(u64, FreeHint)> {
+        let (mut end, mut hole) = match st.free_hint {
+            Some(h) if h.below <= top && len > h.hole => (h.below, h.hole),
+            _ => (top, 0),
+        };
+        // Walk VMAs downward, looking for a gap; the ones passed over
+        // are remembered.
+        let found = |at: u64, hole: u64| Ok((at, FreeHint { below: at, hole }));
+        for (_, v) in st.vmas.range(..end).rev() {
+            if v.end <= end {
+                if end - v.end >= len {
+                    return found(end - len, hole);
+                }
+                hole = hole.max(end - v.end);
             }
             end = end.min(v.start);
         }
         if end >= MIN_ADDR + len {
-            return Ok(end - len);
+            return found(end - len, hole);
         }
         Err(Errno::ENOMEM)
+    }
+
+    /// After `[addr, end)` was unmapped: a gap reaching down to where the
+    /// free hint's range starts moves that start above it (the next
+    /// search meets it first); one higher up widens the hint's bound on
+    /// holes.
+    fn freed(st: &mut MmState, addr: u64, end: u64) {
+        let Some(h) = st.free_hint else { return };
+        if end <= h.below {
+            return;
+        }
+        let lo = st.vmas.range(..addr).next_back().map_or(0, |(_, v)| v.end);
+        let hi = st
+            .vmas
+            .range(end..)
+            .next()
+            .map_or(u64::MAX, |(_, v)| v.start);
+        st.free_hint = Some(if lo <= h.below {
+            FreeHint {
+                below: hi.min(st.mmap_top).max(h.below),
+                hole: h.hole,
+            }
+        } else {
+            FreeHint {
+                below: h.below,
+                hole: h.hole.max(hi - lo),
+            }
+        });
     }
 
     fn overlaps(st: &MmState, start: u64, end: u64) -> bool {
@@ -437,6 +487,9 @@ impl Mm {
         let mut st = self.state.lock();
         // A new mapping, and the pieces of one it may split.
         Self::room_for(&st, 3)?;
+        // Kept once the mapping is in place (a failure leaves its range
+        // free).
+        let mut learnt = None;
         let addr = if req.fixed {
             if req.addr & (PAGE - 1) != 0 {
                 return Err(Errno::EINVAL);
@@ -461,7 +514,9 @@ impl Mm {
                 hint
             } else {
                 let top = st.mmap_top;
-                Self::find_free(&st, len, top)?
+                let (at, h) = Self::find_free(&st, len, top)?;
+                learnt = Some(h);
+                at
             }
         };
         let backing = match (req.shared_mem, req.file) {
@@ -503,6 +558,9 @@ impl Mm {
         };
         self.install(&vma, addr, len);
         st.vmas.insert(addr, vma);
+        if learnt.is_some() {
+            st.free_hint = learnt;
+        }
         Ok(addr)
     }
 
@@ -544,6 +602,7 @@ impl Mm {
                 Backing::File { .. } | Backing::Reserved => {}
             }
         }
+        Self::freed(st, addr, end);
         self.space.unmap(addr, len);
     }
 
@@ -919,7 +978,7 @@ impl Mm {
             }
             None => {
                 let top = st.mmap_top;
-                Self::find_free(&st, new_len, top)?
+                Self::find_free(&st, new_len, top)?.0
             }
         };
         let copy_len = old_len.min(new_len);
@@ -1866,6 +1925,62 @@ mod tests {
         let mut r = MapRequest::anon(addr, pages * PAGE, prot);
         r.fixed = true;
         m.map(r).expect("map")
+    }
+
+    /// Where a full top-down walk puts `len` bytes: the free hint must
+    /// never change the answer, only its cost.
+    fn highest_gap(m: &Mm, len: u64) -> Option<u64> {
+        let st = m.state.lock();
+        let mut end = st.mmap_top;
+        for v in st.vmas.values().rev().filter(|v| v.start < st.mmap_top) {
+            if v.end <= end && end - v.end >= len {
+                return Some(end - len);
+            }
+            end = end.min(v.start);
+        }
+        (end >= MIN_ADDR + len).then(|| end - len)
+    }
+
+    #[test]
+    fn the_free_hint_picks_what_a_full_walk_picks() {
+        let m = mm();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut placed: Vec<(u64, u64)> = Vec::new();
+        for _ in 0..20_000 {
+            match next(10) {
+                // Unmap a whole mapping, or a piece of one.
+                0..=2 if !placed.is_empty() => {
+                    let i = usize::try_from(next(placed.len() as u64)).unwrap();
+                    let (a, len) = placed.swap_remove(i);
+                    let skip = next(len / PAGE) * PAGE;
+                    m.unmap(a + skip, len - skip).unwrap();
+                    if skip > 0 {
+                        placed.push((a, skip));
+                    }
+                }
+                // A fixed mapping over whatever is near the cursor.
+                3 if !placed.is_empty() => {
+                    let (a, _) = placed[usize::try_from(next(placed.len() as u64)).unwrap()];
+                    let at = a + (next(8) * PAGE);
+                    fixed(&m, at, 1 + next(4), libc::PROT_NONE);
+                }
+                _ => {
+                    let len = (1 + next(8)) * PAGE;
+                    let want = highest_gap(&m, len);
+                    let got = m.map(MapRequest::anon(0, len, libc::PROT_NONE)).ok();
+                    assert_eq!(got, want, "a {len:#x}-byte mapping");
+                    if let Some(a) = got {
+                        placed.push((a, len));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
