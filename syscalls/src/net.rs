@@ -525,13 +525,20 @@ fn send_out(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, mut out: Outgoing, flags: i32)
     }
 }
 
+/// Linux's MSG_PROBE (a path probe that sends nothing); libc lacks it.
+const MSG_PROBE: i32 = 0x10;
+
+/// A send's flags. Linux's protocols pass over bits that mean nothing to
+/// them (MSG_ZEROCOPY without SO_ZEROCOPY among them), so they are
+/// dropped; the two that would change what the call does and that the
+/// sentry does not do are refused.
 fn check_send_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<i32> {
     let flags = crate::abi::int(flags);
-    if flags & !(SEND_FLAGS | libc::MSG_OOB) != 0 {
+    if flags & (libc::MSG_FASTOPEN | MSG_PROBE) != 0 {
         ctx.log_once(&format!("send flags {flags:#x}"));
         return Err(Errno::EOPNOTSUPP);
     }
-    Ok(flags)
+    Ok(flags & (SEND_FLAGS | libc::MSG_OOB))
 }
 
 fn check_recv_flags(ctx: &Ctx<'_, '_>, flags: u64) -> KResult<i32> {
@@ -581,8 +588,14 @@ fn sendto(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 /// struct msghdr: name, namelen, iov, iovlen, control, controllen, flags.
+/// A struct msghdr; more than UIO_MAXIOV segments is EMSGSIZE, as
+/// sendmsg and recvmsg give it (readv's EINVAL is for the others).
 fn msghdr(ctx: &Ctx<'_, '_>, addr: u64) -> KResult<[u64; 7]> {
-    get(ctx, addr)
+    let m: [u64; 7] = get(ctx, addr)?;
+    if m[3] > 1024 {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok(m)
 }
 
 /// The control messages of a send: SCM_RIGHTS (files of the caller) and
@@ -1099,6 +1112,10 @@ fn getsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 fn setsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
+    // optlen is an int: a negative one is EINVAL whatever the option.
+    if crate::abi::int(a[4]) < 0 {
+        return Err(Errno::EINVAL);
+    }
     let len = crate::abi::uint(a[4]) as usize;
     let v = sentry::mm::read_vec(&ctx.mm, a[3], len.min(4096))?;
     let (level, name) = (crate::abi::int(a[1]), crate::abi::int(a[2]));

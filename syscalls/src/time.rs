@@ -342,6 +342,22 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         id if id < 0 => cpu_timer_clock(ctx, id)?,
         _ => return Err(Errno::EINVAL),
     };
+    // Each POSIX timer holds a queued signal of its own, which Linux
+    // counts against the real user's RLIMIT_SIGPENDING: past it, EAGAIN.
+    let (uid, limit) = {
+        let p = ctx.proc_ref();
+        (p.creds.ruid, p.rlimits[libc::RLIMIT_SIGPENDING as usize].0)
+    };
+    let held: usize = ctx
+        .st
+        .procs
+        .values()
+        .filter(|p| p.creds.ruid == uid)
+        .map(|p| p.posix_timers.len())
+        .sum();
+    if held as u64 >= limit {
+        return Err(Errno::EAGAIN);
+    }
     let next = ctx.st.timers.all.len() as u64;
     let (signo, value, notify, tid) = if a[1] != 0 {
         let ev: [u8; 64] = get(ctx, a[1])?;

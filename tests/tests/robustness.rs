@@ -283,3 +283,47 @@ fn too_many_mappings_are_enomem_not_a_killed_process() {
     );
     assert_eq!(out.last().map(String::as_str), Some("survived"));
 }
+
+/// tmpfs attributes count against the sandbox's memory: a program that
+/// stores 64 KiB values without end is told ENOSPC near `--memory`, and
+/// husk stays about that size.
+#[test]
+fn tmpfs_attributes_cannot_grow_the_sentry_past_its_memory() {
+    let husk = find_or_build_husk().expect("husk binary");
+    let src = crate_dir().join("robust/xattr_bomb.c");
+    let bin = build_dir().join("robust/xattr_bomb");
+    compile_c(&src, &[], &bin, false).expect("compiling xattr_bomb");
+    let argv: Vec<OsString> = vec![
+        husk.clone().into_os_string(),
+        "do".into(),
+        "--memory=512M".into(),
+        "--".into(),
+        bin.into_os_string(),
+    ];
+    let r = husk_tests::run(&husk_tests::RunSpec {
+        argv: &argv,
+        env: &husk_tests::minimal_env(),
+        cwd: std::path::Path::new("/"),
+        timeout: Duration::from_secs(300),
+    })
+    .expect("running husk");
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    println!("{stdout} maxrss {} KiB", r.maxrss_kib);
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let mib: u64 = stdout
+        .strip_prefix("ENOSPC after ")
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not refused with ENOSPC: {stdout}"));
+    assert!((64..=512).contains(&mib), "{stdout}");
+    assert!(
+        r.maxrss_kib < 1024 * 1024,
+        "husk grew to {} KiB",
+        r.maxrss_kib
+    );
+}

@@ -388,7 +388,8 @@ struct Inode {
     charged_to: Option<Arc<AtomicU64>>,
     /// What this inode has charged there.
     charged: u64,
-    /// What its extended attributes have charged there (`xattr_cost`).
+    /// What its extended attributes have charged to the sandbox's memory
+    /// (`xattr_cost`).
     xattr_charged: u64,
     /// An O_TMPFILE file not opened O_EXCL that no name was given yet:
     /// linkat may give it one.
@@ -453,13 +454,14 @@ pub fn sandbox_bytes() -> u64 {
 impl Drop for Inode {
     fn drop(&mut self) {
         if let Some(used) = &self.charged_to {
-            uncharge(used, self.charged + self.xattr_charged);
+            uncharge(used, self.charged);
         }
+        SANDBOX_BYTES.fetch_sub(self.xattr_charged, Ordering::Relaxed);
     }
 }
 
-/// What one extended attribute costs against the size limit: its name,
-/// its value and the bookkeeping around them (Linux's tmpfs charges
+/// What one extended attribute costs against the sandbox's memory: its
+/// name, its value and the bookkeeping around them (Linux's tmpfs charges
 /// simple_xattr_space against its inode space the same way).
 fn xattr_cost(name: &[u8], value: &[u8]) -> u64 {
     (name.len() + value.len() + 48) as u64
@@ -755,8 +757,9 @@ impl TmpFs {
 }
 
 impl Filesystem for TmpFs {
-    /// Attributes count against the size limit and the sandbox's memory
-    /// as file data does: past either, a set is ENOSPC.
+    /// Attributes count against the sandbox's memory as file data does
+    /// (past it, a set is ENOSPC), not against the mount's size, which
+    /// Linux's tmpfs applies to pages alone.
     fn xattr(&self, _c: &Caller, rel: &[u8], op: &XattrOp) -> KResult<Vec<u8>> {
         let node = self.walk(rel)?;
         let mut n = node.lock();
@@ -764,21 +767,17 @@ impl Filesystem for TmpFs {
             XattrOp::Set(name, v, _) => xattr_cost(name, v),
             _ => 0,
         };
-        charge(&self.used, self.limit, grow, Errno::ENOSPC)?;
+        let before = SANDBOX_BYTES.fetch_add(grow, Ordering::Relaxed);
+        if before.saturating_add(grow) > super::vfs::total_memory() {
+            SANDBOX_BYTES.fetch_sub(grow, Ordering::Relaxed);
+            return Err(Errno::ENOSPC);
+        }
         let r = n.xattr(op);
         let held: u64 = n.xattrs.iter().map(|(k, v)| xattr_cost(k, v)).sum();
-        let charged = n.xattr_charged + grow;
-        if held < charged {
-            uncharge(&self.used, charged - held);
-        } else if held > charged {
-            // Already in memory: counted, whatever the limit says.
-            self.used.fetch_add(held - charged, Ordering::Relaxed);
-            SANDBOX_BYTES.fetch_add(held - charged, Ordering::Relaxed);
-        }
+        // What the attributes hold is what stays charged.
+        SANDBOX_BYTES.fetch_add(held, Ordering::Relaxed);
+        SANDBOX_BYTES.fetch_sub(n.xattr_charged + grow, Ordering::Relaxed);
         n.xattr_charged = held;
-        if n.charged_to.is_none() {
-            n.charged_to = Some(self.used.clone());
-        }
         r
     }
 

@@ -1,0 +1,137 @@
+/* Arguments a hostile or careless program passes, answered as Linux
+ * answers them: a negative setsockopt length, too many iovecs in a
+ * msghdr, send flags no protocol uses, POSIX timers past
+ * RLIMIT_SIGPENDING, tmpfs extended attributes beyond the mount's size,
+ * and many mappings made one after another (placed top-down, found again
+ * after an unmap). */
+#include "common.h"
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+static void sockets(void)
+{
+	int sv[2];
+	CHECK("socketpair", socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
+	int one = 1;
+	EXPECT_ERR("setsockopt_len_negative", setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, -1), EINVAL);
+	EXPECT_ERR("setsockopt_len_int_min", setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &one, (socklen_t)0x80000000u), EINVAL);
+
+	static struct iovec iov[1025];
+	char c = 'x';
+	for (int i = 0; i < 1025; i++) {
+		iov[i].iov_base = &c;
+		iov[i].iov_len = 1;
+	}
+	struct msghdr m = {0};
+	m.msg_iov = iov;
+	m.msg_iovlen = 1025;
+	EXPECT_ERR("sendmsg_iovlen_1025", sendmsg(sv[0], &m, 0), EMSGSIZE);
+	EXPECT_ERR("recvmsg_iovlen_1025", recvmsg(sv[1], &m, MSG_DONTWAIT), EMSGSIZE);
+	m.msg_iovlen = 1024;
+	CHECK("sendmsg_iovlen_1024", sendmsg(sv[0], &m, 0) == 1024);
+	char buf[2048];
+	CHECK("recv_1024", recv(sv[1], buf, sizeof buf, 0) == 1024);
+	/* Bits no protocol here uses are passed over. */
+	CHECK("send_unknown_flags", send(sv[0], "a", 1, 0x800000 | 0x4000000) == 1);
+	CHECK("recv_after_unknown_flags", recv(sv[1], buf, sizeof buf, 0) == 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void timers(void)
+{
+	pid_t child = fork();
+	if (child == 0) {
+		struct rlimit r = {10, 10};
+		setrlimit(RLIMIT_SIGPENDING, &r);
+		timer_t t[12];
+		struct sigevent ev = {0};
+		ev.sigev_notify = SIGEV_NONE;
+		int made = 0, err = 0;
+		for (int i = 0; i < 12; i++) {
+			if (timer_create(CLOCK_MONOTONIC, &ev, &t[i]) == 0)
+				made++;
+			else
+				err = errno;
+		}
+		/* Linux counts every signal the user has pending, system-wide,
+		 * beside the timers: the exact number varies. */
+		printf("timers under RLIMIT_SIGPENDING 10 end with %s, at most 10: %s\n", ename(err),
+		       made >= 5 && made <= 10 ? "yes" : "no");
+		timer_delete(t[0]);
+		printf("one more after a delete: %s\n",
+		       timer_create(CLOCK_MONOTONIC, &ev, &t[0]) == 0 ? "ok" : ename(errno));
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+}
+
+static void xattrs(void)
+{
+	char dir[] = "/tmp/husk-hostile-XXXXXX";
+	if (!mkdtemp(dir))
+		return;
+	pid_t child = fork();
+	if (child == 0) {
+		if (private_tmpfs(dir, "size=64k"))
+			_exit(1);
+		char f[64];
+		snprintf(f, sizeof f, "%s/f", dir);
+		close(open(f, O_CREAT | O_WRONLY, 0644));
+		static char v[16 << 10];
+		int n = 0;
+		char name[32];
+		for (; n < 100; n++) {
+			snprintf(name, sizeof name, "user.k%d", n);
+			if (setxattr(f, name, v, sizeof v, 0))
+				break;
+		}
+		/* size= bounds pages, not attributes. */
+		printf("16 KiB attributes on a 64 KiB tmpfs: %d set\n", n);
+		CHECK("remove_gives_back", removexattr(f, "user.k0") == 0 && setxattr(f, "user.again", v, sizeof v, 0) == 0);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	rmdir(dir);
+}
+
+static void mappings(void)
+{
+	/* Alternating protections keep them apart. */
+	enum { N = 20000 };
+	static char *p[N];
+	int ok = 1;
+	for (int i = 0; i < N; i++) {
+		p[i] = mmap(NULL, 4096, i & 1 ? PROT_READ : PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p[i] == MAP_FAILED)
+			ok = 0;
+		/* Top-down: each below the one before. */
+		if (i > 0 && p[i] >= p[i - 1])
+			ok = 0;
+	}
+	CHECK("mappings_top_down", ok);
+	/* A hole left in the middle is where the next one goes. */
+	munmap(p[N / 2], 4096);
+	char *again = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK("hole_found_again", again == p[N / 2]);
+	for (int i = 0; i < N; i++)
+		munmap(p[i], 4096);
+}
+
+int main(void)
+{
+	sockets();
+	timers();
+	if (getuid() == 0)
+		xattrs();
+	mappings();
+	return compat_done();
+}
