@@ -543,8 +543,8 @@ mod tests {
     fn policies_compile_and_stay_small() {
         let host = [sandbox_policy(&platform_calls()), host_network_policy()].concat();
         for (name, p, max) in [
-            ("sandbox", sandbox_policy(&platform_calls()), 66),
-            ("sandbox --network host", host, 76),
+            ("sandbox", sandbox_policy(&platform_calls()), 69),
+            ("sandbox --network host", host, 79),
             ("gofer", gofer_policy(), 61),
             ("waiter", waiter_policy(), 12),
         ] {

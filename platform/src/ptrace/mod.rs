@@ -21,7 +21,8 @@ pub use stub::StubPage;
 /// start code (unmapping the sentry's memory, sleeping on a futex, the
 /// trap that hands it to the tracer). A stub's seccomp filter allows these
 /// and nothing else; the application's own calls never reach it
-/// (`PTRACE_SYSEMU` stops them before seccomp runs).
+/// (`PTRACE_SYSEMU` stops them before seccomp runs), but for the three
+/// the host emulates on the vsyscall page.
 pub fn stub_calls() -> Vec<Allowed> {
     use libc::*;
     vec![
@@ -36,6 +37,15 @@ pub fn stub_calls() -> Vec<Allowed> {
         any(SYS_futex),
         any(SYS_exit),
         any(SYS_exit_group),
+        // The legacy vsyscall page (0xffffffffff600000): the host kernel
+        // emulates a call there itself, past PTRACE_SYSEMU, after asking
+        // seccomp. Old static binaries read the time this way; refused,
+        // the stub would die of SIGSYS. These read the host's clocks and
+        // CPU number, which are the sandbox's (its CLOCK_REALTIME is the
+        // host's and cannot be set).
+        any(SYS_time),
+        any(SYS_gettimeofday),
+        any(SYS_getcpu),
     ]
 }
 
