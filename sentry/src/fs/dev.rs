@@ -220,9 +220,7 @@ pub fn open_number(c: &Caller, stat: Stat) -> KResult<Box<dyn FileOps>> {
 
 /// /dev/tty: the caller's controlling terminal (ENXIO without one).
 fn controlling_tty(c: &Caller) -> KResult<Box<dyn FileOps>> {
-    let st = c.state()?;
-    let tgid = st.tasks.get(&c.tid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
-    let pty = st.procs[&tgid].ctty.clone().ok_or(Errno::ENXIO)?;
+    let pty = c.process()?.ctty.clone().ok_or(Errno::ENXIO)?;
     Ok(Box::new(pty.open_slave()?))
 }
 

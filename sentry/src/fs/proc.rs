@@ -281,7 +281,7 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         .filter(|s| !s.is_empty())
         .collect();
     let st = c.state()?;
-    let me = st.tasks.get(&c.tid).ok_or(Errno::ESRCH)?;
+    let me = c.task()?;
     match comps.as_slice() {
         [] => {
             let mut d: Vec<(Vec<u8>, u8)> = dir(&[
@@ -630,7 +630,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     // Ids are shown in the reader's user namespace.
     let reader = &c.creds().ok_or(Errno::ESRCH)?.userns;
     if let Some(mode) = guarded(rest) {
-        let me = st.tasks.get(&c.tid).and_then(|m| st.procs.get(&m.tgid));
+        let me = c.process().ok();
         // The fd directories themselves are listed by their owner too
         // (their mode, 0500), ptrace's rules or not.
         let owner = if p.dumpable != 0 { p.creds.euid } else { 0 };
@@ -899,10 +899,7 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
 
 /// A name of the caller's UTS namespace, as /proc/sys/kernel shows it.
 fn uts_name(c: &Caller, f: fn(&crate::kernel::uts::UtsNs) -> Vec<u8>) -> Node {
-    let mut v =
-        c.st.and_then(|st| st.tasks.get(&c.tid))
-            .map(|t| f(&t.uts_ns))
-            .unwrap_or_default();
+    let mut v = c.task().map(|t| f(&t.uts_ns)).unwrap_or_default();
     v.push(b'\n');
     Node::File(v)
 }
@@ -1965,7 +1962,7 @@ impl ProcFs {
         {
             let st = c.st?;
             let t = st.tasks.get(&parse_pid(p.first()?)?)?;
-            let me = st.procs.get(&st.tasks.get(&c.tid)?.tgid)?;
+            let me = c.process().ok()?;
             if !st.procs.get(&t.tgid)?.inspectable_by(me) {
                 return None;
             }
@@ -1974,7 +1971,7 @@ impl ProcFs {
             let st = c.st?;
             let t = st.tasks.get(&parse_pid(pid)?)?;
             // Opening another's namespace is ptrace's business.
-            let me = st.procs.get(&st.tasks.get(&c.tid)?.tgid)?;
+            let me = c.process().ok()?;
             if !st.procs.get(&t.tgid)?.inspectable_by(me) {
                 return None;
             }

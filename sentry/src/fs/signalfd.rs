@@ -36,7 +36,7 @@ impl SignalFd {
 
 /// Signals of `mask` pending for task `tid` (its own and its process's).
 pub fn pending_in(c: &Caller, mask: u64) -> u64 {
-    let Some((st, t)) = c.st.and_then(|st| Some((st, st.tasks.get(&c.tid)?))) else {
+    let (Ok(st), Ok(t)) = (c.state(), c.task()) else {
         return 0;
     };
     let shared = st.procs.get(&t.tgid).map_or(0, |p| p.shared_pending.set);
@@ -153,9 +153,7 @@ impl FileOps for SignalFd {
     }
     fn wait_queues(&self, c: &Caller, ev: Events) -> Queues {
         // The poller's process: its signals are what this file shows.
-        let st = c.st;
-        let tgid = st.and_then(|st| st.tasks.get(&c.tid)).map(|t| t.tgid);
-        tgid.and_then(|g| st?.procs.get(&g))
+        c.process()
             .map(|p| Queues::from_iter([(p.signal_wq.clone(), ev)]))
             .unwrap_or_default()
     }

@@ -123,6 +123,12 @@ impl<'a> Caller<'a> {
         self.state()?.tasks.get(&self.tid).ok_or(Errno::ESRCH)
     }
 
+    /// The calling task's process; NEEDLOCK on a lock-free call.
+    pub fn process(&self) -> KResult<&'a crate::kernel::task::Process> {
+        let tgid = self.task()?.tgid;
+        self.state()?.procs.get(&tgid).ok_or(Errno::ESRCH)
+    }
+
     /// The calling task's credentials.
     pub fn creds(&self) -> Option<&crate::kernel::Creds> {
         if let Some((creds, _)) = self.own {
@@ -860,8 +866,8 @@ impl Vfs {
         if let Some((_, ns)) = c.own {
             return ns.clone();
         }
-        c.st.and_then(|st| st.tasks.get(&c.tid))
-            .map_or_else(|| self.init_ns.clone(), |t| t.mnt_ns.clone())
+        c.task()
+            .map_or_else(|_| self.init_ns.clone(), |t| t.mnt_ns.clone())
     }
 
     /// The mount namespace of `t`.
