@@ -271,11 +271,30 @@ pub(crate) fn futex_deadline(
     ))))
 }
 
+/// FUTEX_CLOCK_REALTIME goes with the absolute waits alone: with any
+/// other command it is ENOSYS (FUTEX_WAIT's after its timeout is read and
+/// checked, which its callers do first).
+pub(crate) fn futex_clock_ok(op: i32, cmd: i32) -> KResult<()> {
+    const FUTEX_LOCK_PI2: i32 = 13;
+    let timed = matches!(
+        cmd,
+        libc::FUTEX_WAIT_BITSET | libc::FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+    );
+    if op & libc::FUTEX_CLOCK_REALTIME != 0 && !timed {
+        return Err(Errno::ENOSYS);
+    }
+    Ok(())
+}
+
 fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let op = crate::abi::int(a[1]);
     let private = op & libc::FUTEX_PRIVATE_FLAG != 0;
     let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
     let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    if realtime && matches!(cmd, libc::FUTEX_WAIT | libc::FUTEX_LOCK_PI) {
+        futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3])?;
+    }
+    futex_clock_ok(op, cmd)?;
     let (addr, val) = (a[0], crate::abi::uint(a[2]));
     match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
@@ -284,9 +303,6 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             } else {
                 crate::abi::uint(a[5])
             };
-            if realtime && cmd == libc::FUTEX_WAIT {
-                return Err(Errno::ENOSYS);
-            }
             let deadline = futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3])?;
             futex::wait(ctx, addr, val, bitset, deadline, private)?;
             Ok(0)

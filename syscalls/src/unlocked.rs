@@ -75,8 +75,14 @@ fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
     };
     let (addr, val) = (a[0], crate::abi::uint(a[2]));
     match cmd {
-        // FUTEX_WAIT with FUTEX_CLOCK_REALTIME is ENOSYS: the locked handler.
-        libc::FUTEX_WAIT if op & libc::FUTEX_CLOCK_REALTIME != 0 => None,
+        // Its timeout is checked first: the locked handler.
+        libc::FUTEX_WAIT if op & libc::FUTEX_CLOCK_REALTIME != 0 => return None,
+        _ => {}
+    }
+    if let Err(e) = crate::misc::futex_clock_ok(op, cmd) {
+        return Some(Err(e));
+    }
+    match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
             let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
             let deadline = match crate::misc::futex_deadline(cx.mm, cx.k, cmd, realtime, a[3]) {

@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 static void sockets(void)
@@ -103,6 +105,26 @@ static void xattrs(void)
 	rmdir(dir);
 }
 
+static long fx(void *a, int op, int v, void *t)
+{
+	return syscall(SYS_futex, a, op, v, t, NULL, 0);
+}
+
+static void futexes(void)
+{
+	int *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static int w;
+	EXPECT_ERR("futex_wake_above_user_space", fx((void *)0x800000000000UL, FUTEX_WAKE_PRIVATE, 1, NULL), EFAULT);
+	EXPECT_ERR("futex_wake_kernel_address", fx((void *)-4L, FUTEX_WAKE_PRIVATE, 1, NULL), EFAULT);
+	EXPECT_ERR("futex_wake_shared_prot_none", fx(none, FUTEX_WAKE, 1, NULL), EFAULT);
+	CHECK("futex_wake_private_prot_none", fx(none, FUTEX_WAKE_PRIVATE, 1, NULL) == 0);
+	EXPECT_ERR("futex_wake_clock_realtime", fx(&w, FUTEX_WAKE | FUTEX_CLOCK_REALTIME, 1, NULL), ENOSYS);
+	struct timespec bad = {0, -1}, ok = {0, 1000};
+	EXPECT_ERR("futex_wait_realtime_bad_timeout", fx(&w, FUTEX_WAIT | FUTEX_CLOCK_REALTIME, 0, &bad), EINVAL);
+	EXPECT_ERR("futex_wait_realtime", fx(&w, FUTEX_WAIT | FUTEX_CLOCK_REALTIME, 0, &ok), ENOSYS);
+	munmap(none, 4096);
+}
+
 static void mappings(void)
 {
 	/* Alternating protections keep them apart. */
@@ -132,6 +154,7 @@ int main(void)
 	timers();
 	if (getuid() == 0)
 		xattrs();
+	futexes();
 	mappings();
 	return compat_done();
 }

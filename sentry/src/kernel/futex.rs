@@ -57,10 +57,19 @@ pub fn key(mm: &Mm, addr: u64, private: bool) -> KResult<Key> {
     if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
+    // access_ok: a futex lies in user space, whether or not it is mapped.
+    if addr > crate::mm::TASK_SIZE - 4 {
+        return Err(Errno::EFAULT);
+    }
     if !private {
         // Shared keys differ from private ones only for MAP_SHARED memory,
         // as on Linux, so a shared wake reaches private waiters.
-        let v = mm.vma_at(addr).ok_or(Errno::EFAULT)?;
+        // Linux pins the page to key a shared futex: none that cannot be
+        // read (get_user_pages fails on PROT_NONE).
+        let v = mm
+            .vma_at(addr)
+            .filter(|v| v.prot & libc::PROT_READ != 0)
+            .ok_or(Errno::EFAULT)?;
         if v.shared {
             let (obj, off) = mm.shared_key(addr).ok_or(Errno::EFAULT)?;
             return Ok(Key {
