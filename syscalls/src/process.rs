@@ -135,7 +135,13 @@ fn clone3(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0 && exit_signal != 0 {
         return Err(Errno::EINVAL);
     }
-    if (stack == 0) != (stack_size == 0) {
+    // clone3_stack_valid: both or neither, and the stack within user
+    // space (access_ok); a stack+size that wraps would be a stack at 0.
+    if (stack == 0) != (stack_size == 0)
+        || stack
+            .checked_add(stack_size)
+            .is_none_or(|end| end > sentry::mm::TASK_SIZE)
+    {
         return Err(Errno::EINVAL);
     }
     let both = (libc::CLONE_PIDFD | libc::CLONE_PARENT_SETTID) as u64;

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <linux/futex.h>
+#include <linux/sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -125,6 +126,20 @@ static void futexes(void)
 	munmap(none, 4096);
 }
 
+static void clone3_stacks(void)
+{
+	struct clone_args a = {0};
+	a.exit_signal = SIGCHLD;
+	a.stack = 0x7ffffffff000UL;
+	a.stack_size = 0x2000;
+	EXPECT_ERR("clone3_stack_past_user_space", syscall(SYS_clone3, &a, sizeof a), EINVAL);
+	a.stack = -4096UL;
+	a.stack_size = 8192;
+	EXPECT_ERR("clone3_stack_wraps", syscall(SYS_clone3, &a, sizeof a), EINVAL);
+	a.stack = 0;
+	EXPECT_ERR("clone3_size_without_stack", syscall(SYS_clone3, &a, sizeof a), EINVAL);
+}
+
 static void mappings(void)
 {
 	/* Alternating protections keep them apart. */
@@ -155,6 +170,7 @@ int main(void)
 	if (getuid() == 0)
 		xattrs();
 	futexes();
+	clone3_stacks();
 	mappings();
 	return compat_done();
 }
