@@ -129,6 +129,18 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if flags & libc::MAP_HUGETLB != 0 {
         ctx.log_once("mmap MAP_HUGETLB");
     }
+    // Linux's order: the offset's alignment, then the fd, then the rest.
+    if a[5] & (PAGE - 1) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = if flags & libc::MAP_ANONYMOUS == 0 {
+        Some(fdget(
+            ctx,
+            crate::abi::bits(i64::from(crate::abi::int(a[4]))),
+        )?)
+    } else {
+        None
+    };
     let lim = ctx.proc_ref().as_limit();
     let req = map_request(&ctx.mm, lim, a)?;
     if !req.shared && req.prot & libc::PROT_WRITE != 0 && flags & libc::MAP_GROWSDOWN == 0 {
@@ -141,14 +153,6 @@ fn mmap(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         may_lock(ctx, page_up(a[1]))
             .map_err(|e| if e == Errno::ENOMEM { Errno::EAGAIN } else { e })?;
     }
-    let file = if flags & libc::MAP_ANONYMOUS == 0 {
-        Some(fdget(
-            ctx,
-            crate::abi::bits(i64::from(crate::abi::int(a[4]))),
-        )?)
-    } else {
-        None
-    };
     let r = map_in(ctx.k, &ctx.mm, req, file, a, true);
     if let (Ok(addr), true) = (&r, flags & libc::MAP_LOCKED != 0) {
         ctx.mm.set_locked(*addr, a[1], true)?;

@@ -155,6 +155,10 @@ static void mappings(void)
 			ok = 0;
 	}
 	CHECK("mappings_top_down", ok);
+	/* The offset's alignment, then the fd, then the length. */
+	EXPECT_ERR("mmap_len0_bad_fd", (long)mmap(NULL, 0, PROT_READ, MAP_PRIVATE, -1, 0), EBADF);
+	EXPECT_ERR("mmap_unaligned_offset_bad_fd", (long)mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, -1, 1), EINVAL);
+	EXPECT_ERR("mmap_len0_anonymous", (long)mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), EINVAL);
 	/* A hole left in the middle is where the next one goes. */
 	munmap(p[N / 2], 4096);
 	char *again = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
