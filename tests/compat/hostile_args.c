@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <linux/futex.h>
+#include <linux/netlink.h>
 #include <linux/sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -45,6 +46,17 @@ static void sockets(void)
 	CHECK("recv_after_unknown_flags", recv(sv[1], buf, sizeof buf, 0) == 1);
 	close(sv[0]);
 	close(sv[1]);
+
+	/* Netlink options Linux does not have are refused, not kept. */
+	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int v = 1;
+	CHECK("netlink_ext_ack", setsockopt(nl, SOL_NETLINK, NETLINK_EXT_ACK, &v, sizeof v) == 0);
+	EXPECT_ERR("netlink_unknown_set", setsockopt(nl, SOL_NETLINK, 50, &v, sizeof v), ENOPROTOOPT);
+	socklen_t vl = sizeof v;
+	EXPECT_ERR("netlink_unknown_get", getsockopt(nl, SOL_NETLINK, 50, &v, &vl), ENOPROTOOPT);
+	v = 0;
+	EXPECT_ERR("netlink_membership_group_0", setsockopt(nl, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &v, sizeof v), EINVAL);
+	close(nl);
 }
 
 static void timers(void)

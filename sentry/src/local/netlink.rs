@@ -912,6 +912,12 @@ impl Socket for NetlinkSocket {
     }
     fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
         if level == SOL_NETLINK {
+            // netlink_getsockopt's options: PKTINFO, BROADCAST_ERROR,
+            // NO_ENOBUFS, LIST_MEMBERSHIPS, CAP_ACK, EXT_ACK,
+            // GET_STRICT_CHK.
+            if !matches!(name, 3 | 4 | 5 | 9 | 10 | 11 | 12) {
+                return Err(Errno::ENOPROTOOPT);
+            }
             let v = self.st.lock().netlink_opts.get(&name).copied().unwrap_or(0);
             return Ok(v.to_ne_bytes().to_vec());
         }
@@ -928,9 +934,17 @@ impl Socket for NetlinkSocket {
     fn setsockopt(&self, level: i32, name: i32, value: &[u8]) -> KResult<()> {
         let int = || crate::socket::int_option(value);
         match level {
-            // NETLINK_ADD_MEMBERSHIP and the others: kept, no effect.
+            // netlink_setsockopt's options. Memberships (ADD and DROP,
+            // 1 and 2) are kept with no effect: the sandbox's links and
+            // addresses do not change under a listener.
             SOL_NETLINK => {
+                if !matches!(name, 1 | 2 | 3 | 4 | 5 | 8 | 10 | 11 | 12) {
+                    return Err(Errno::ENOPROTOOPT);
+                }
                 let v = int()?;
+                if matches!(name, 1 | 2) && v == 0 {
+                    return Err(Errno::EINVAL);
+                }
                 self.st.lock().netlink_opts.insert(name, v);
                 Ok(())
             }
