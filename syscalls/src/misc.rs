@@ -375,7 +375,7 @@ fn getrusage(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let tgid = ctx.tgid();
     let self_rss = || {
         let p = ctx.proc_ref();
-        p.maxrss_kb.max(sentry::kernel::cpu::rss_kb(&ctx.mm))
+        p.maxrss_kb.max(sentry::kernel::cpu::rss_kb_recent(&ctx.mm))
     };
     let (ns, rss, nvcsw) = match who {
         libc::RUSAGE_SELF => (

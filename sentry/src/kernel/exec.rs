@@ -605,7 +605,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     // process's.
     let pctx = &mut *ctx.pctx;
     let (old_user, old_rss) = MutexGuard::unlocked(&mut ctx.st, || {
-        let acct = (old.space.cpu_time_ns(), super::cpu::rss_kb(&old));
+        let acct = (old.space.cpu_time_ns(), super::cpu::rss_kb_recent(&old));
         pctx.release();
         drop(old);
         acct

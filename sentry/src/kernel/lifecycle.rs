@@ -912,7 +912,7 @@ fn exit_thread_prepare(k: &Kernel, st: &mut KState, tid: i32) {
     let tgid = t.tgid;
     if st.procs.get(&tgid).is_some_and(|p| p.threads.len() == 1) {
         // The stub is about to go: keep its CPU time and peak size.
-        let (user, rss) = (t.mm.space.cpu_time_ns(), super::cpu::rss_kb(&t.mm));
+        let (user, rss) = (t.mm.space.cpu_time_ns(), super::cpu::rss_kb_recent(&t.mm));
         if let Some(p) = st.procs.get_mut(&tgid) {
             p.dead_times.0 += user;
             p.maxrss_kb = p.maxrss_kb.max(rss);

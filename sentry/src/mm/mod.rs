@@ -259,6 +259,9 @@ pub struct Mm {
     /// MEMBARRIER_CMD_REGISTER_* bits; a fork's copy keeps them, exec's
     /// new space has none).
     pub membarrier: std::sync::atomic::AtomicU32,
+    /// The last resident size measured (`kernel::cpu::rss_kb_recent`),
+    /// in KiB, and when.
+    pub rss_seen: parking_lot::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -345,6 +348,7 @@ impl Mm {
             forks: AtomicU64::new(0),
             pending: AtomicBool::new(false),
             membarrier: std::sync::atomic::AtomicU32::new(0),
+            rss_seen: parking_lot::Mutex::new(None),
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
