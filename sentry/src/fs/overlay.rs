@@ -98,7 +98,15 @@ impl OverlayFs {
         if self.whited_out(rel) {
             return Err(Errno::ENOENT);
         }
-        self.lower.lookup(c, &join(&self.lower_root, rel))
+        // Linux's overlay looks names up one at a time in the lower
+        // directory; the lower layer here takes whole paths, which the
+        // gofer and the host cap at PATH_MAX. A tree deeper than that
+        // (made with *at calls, as mkdir -p and tar make them) lives in
+        // the upper layer alone.
+        match self.lower.lookup(c, &join(&self.lower_root, rel)) {
+            Err(Errno::ENAMETOOLONG) => Err(Errno::ENOENT),
+            r => r,
+        }
     }
 
     /// Makes `rel`'s directory chain exist in the upper layer.
