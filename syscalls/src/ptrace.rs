@@ -586,8 +586,19 @@ fn regset_bytes(regs: &kp::Regs, kind: u64) -> KResult<Vec<u8>> {
     }
 }
 
+/// ptrace_regset's checks: the type is an unsigned int (higher bits are
+/// not looked at), and a length not a whole number of the set's 8-byte
+/// elements is EINVAL.
+fn regset_kind(kind: u64, len: u64) -> KResult<u64> {
+    if !len.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(kind & 0xffff_ffff)
+}
+
 fn get_regset(ctx: &mut Ctx<'_, '_>, tid: i32, kind: u64, iov_addr: u64) -> KResult<()> {
     let iov: [u64; 2] = abi::get(ctx, iov_addr)?;
+    let kind = regset_kind(kind, iov[1])?;
     let bytes = regset_bytes(stopped_regs(ctx, tid)?, kind)?;
     let n = bytes.len().min(sentry::num::usize_of(iov[1]));
     write_bytes(ctx, iov[0], &bytes[..n])?;
@@ -596,6 +607,7 @@ fn get_regset(ctx: &mut Ctx<'_, '_>, tid: i32, kind: u64, iov_addr: u64) -> KRes
 
 fn set_regset(ctx: &mut Ctx<'_, '_>, tid: i32, kind: u64, iov_addr: u64) -> KResult<()> {
     let iov: [u64; 2] = abi::get(ctx, iov_addr)?;
+    let kind = regset_kind(kind, iov[1])?;
     let cur = regset_bytes(stopped_regs(ctx, tid)?, kind)?;
     let n = cur.len().min(sentry::num::usize_of(iov[1]));
     let new = sentry::mm::read_vec(&ctx.mm, iov[0], n)?;

@@ -6,7 +6,10 @@
  * after an unmap). */
 #include "common.h"
 #include <signal.h>
+#include <elf.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -152,6 +155,26 @@ static void clone3_stacks(void)
 	EXPECT_ERR("clone3_size_without_stack", syscall(SYS_clone3, &a, sizeof a), EINVAL);
 }
 
+static void regsets(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	struct user_regs_struct r;
+	struct iovec iov = {&r, 1};
+	EXPECT_ERR("getregset_len_1", ptrace(PTRACE_GETREGSET, c, NT_PRSTATUS, &iov), EINVAL);
+	iov.iov_len = (size_t)-1;
+	EXPECT_ERR("getregset_len_huge", ptrace(PTRACE_GETREGSET, c, NT_PRSTATUS, &iov), EINVAL);
+	iov.iov_len = sizeof r;
+	CHECK("getregset_type_high_bits", ptrace(PTRACE_GETREGSET, c, 0x100000000UL | NT_PRSTATUS, &iov) == 0 && iov.iov_len == sizeof r);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+}
+
 static void mappings(void)
 {
 	/* Alternating protections keep them apart. */
@@ -187,6 +210,7 @@ int main(void)
 		xattrs();
 	futexes();
 	clone3_stacks();
+	regsets();
 	mappings();
 	return compat_done();
 }
