@@ -306,12 +306,18 @@ impl GoferFs {
         };
         st.acl = access.as_ref().map_or(0, acl::Held::key);
         st.default_acl = default;
-        let h = HostAcls {
-            ctime: st.ctime,
-            access,
-            default,
-        };
-        cache.insert(key, h);
+        // Most files have no ACL. Their stats are cached by path anyway,
+        // except on a writable root with the direct path, where every
+        // lookup stats afresh and the cache spares it the read.
+        let fresh = self.client.writable && self.client.direct.is_some();
+        if access.is_some() || default || fresh {
+            let h = HostAcls {
+                ctime: st.ctime,
+                access,
+                default,
+            };
+            cache.insert(key, h);
+        }
         st
     }
 
