@@ -524,9 +524,15 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             t.tgid,
         )
     };
-    let (mut nofile, mut as_limit, mut fsize, mut data) = {
+    let (mut nofile, mut as_limit, mut fsize, mut data, mut stack) = {
         let p = &st.procs[&st.tasks[&tid].tgid];
-        (p.nofile(), p.as_limit(), p.fsize_limit(), p.data_limit())
+        (
+            p.nofile(),
+            p.as_limit(),
+            p.fsize_limit(),
+            p.data_limit(),
+            p.stack_limit(),
+        )
     };
     let waiter = st.tasks[&tid].waiter.clone();
     let io = st.tasks[&tid].io.clone();
@@ -655,7 +661,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             let forks = mm.fork_count();
             let again = last_fault == Some((addr, forks));
             let fixed = signo == libc::SIGSEGV
-                && ((code == 1 && mm.grow_stack(addr))
+                && ((code == 1 && mm.grow_stack(addr, stack))
                     || (code == 2 && !again && mm.write_fault(addr)));
             if fixed {
                 last_fault = (code == 2).then_some((addr, forks));
@@ -765,6 +771,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             as_limit = p.as_limit();
             fsize = p.fsize_limit();
             data = p.data_limit();
+            stack = p.stack_limit();
         }
         drop(st);
         event = run_app(&k, tid, &mut pctx, &mm, &mut regs, &in_app);

@@ -267,6 +267,11 @@ impl Process {
         self.rlimits[libc::RLIMIT_AS as usize].0
     }
 
+    /// The soft RLIMIT_STACK: a growing stack may not pass it.
+    pub fn stack_limit(&self) -> u64 {
+        self.rlimits[libc::RLIMIT_STACK as usize].0
+    }
+
     /// Whether `caller` may look into and change this process as ptrace
     /// would (process_vm_*, pidfd_getfd, kcmp, /proc/PID/mem): its own
     /// thread group always, another under `Creds::may_ptrace`.

@@ -1725,8 +1725,11 @@ impl Mm {
         Ok(())
     }
 
-    /// Grows a MAP_GROWSDOWN VMA down to cover `addr`, if it is close enough.
-    pub fn grow_stack(&self, addr: u64) -> bool {
+    /// Grows a MAP_GROWSDOWN VMA down to cover `addr`, if it is close
+    /// enough and the stack, with what it grew before, stays within
+    /// `limit` bytes (RLIMIT_STACK, as acct_stack_growth checks): past it
+    /// the fault is the process's SIGSEGV.
+    pub fn grow_stack(&self, addr: u64, limit: u64) -> bool {
         let mut st = self.state.lock();
         let Some((_, v)) = st.vmas.range(addr..).next() else {
             return false;
@@ -1736,6 +1739,31 @@ impl Mm {
         }
         let (start, prot, name) = (page_down(addr), v.prot, v.name.clone());
         let end = v.start;
+        // The stack is the run of growsdown VMAs from here up.
+        let mut top = end;
+        for (_, u) in st.vmas.range(end..) {
+            if u.start != top || !u.growsdown {
+                break;
+            }
+            top = u.end;
+        }
+        if top - start > limit {
+            return false;
+        }
+        // Each growth is a fault the platform reports: a deep recursion
+        // grows in steps of 256 KiB, not a page, within the limit and
+        // the room below (what Linux maps is a page at a time; only the
+        // VMA's size shows the difference).
+        let room = st
+            .vmas
+            .range(..start)
+            .next_back()
+            .map_or(MIN_ADDR, |(_, u)| u.end);
+        let start = start
+            .min(end.saturating_sub(256 << 10))
+            .max(top.saturating_sub(limit))
+            .max(room)
+            .min(start);
         if Self::overlaps(&st, start, end) {
             return false;
         }
@@ -1985,6 +2013,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_stack_grows_in_steps_within_its_limit() {
+        let m = mm();
+        let top = A + (64 << 20);
+        let mut r = MapRequest::anon(top - 4 * PAGE, 4 * PAGE, RW);
+        r.fixed = true;
+        r.growsdown = true;
+        m.map(r).unwrap();
+        let stack = |m: &Mm| -> u64 {
+            let st = m.state.lock();
+            st.vmas
+                .values()
+                .filter(|v| v.growsdown)
+                .map(|v| v.end - v.start)
+                .sum()
+        };
+        // A fault just below grows a 256 KiB step, not a page.
+        assert!(m.grow_stack(top - 5 * PAGE, 1 << 20));
+        assert_eq!(stack(&m), 4 * PAGE + (256 << 10));
+        // The step stops at the limit; the limit itself is never passed.
+        let limit = stack(&m) + 2 * PAGE;
+        assert!(m.grow_stack(top - stack(&m) - PAGE, limit));
+        assert_eq!(stack(&m), limit);
+        assert!(!m.grow_stack(top - stack(&m) - PAGE, limit));
+        // Nor the room below: a mapping there bounds the step.
+        let size = stack(&m);
+        fixed(&m, top - size - 40 * PAGE, 1, RW);
+        assert!(m.grow_stack(top - size - PAGE, 64 << 20));
+        assert_eq!(stack(&m), size + 39 * PAGE);
     }
 
     #[test]
