@@ -274,7 +274,7 @@ pub(crate) fn futex_deadline(
 /// FUTEX_CLOCK_REALTIME goes with the absolute waits alone: with any
 /// other command it is ENOSYS (FUTEX_WAIT's after its timeout is read and
 /// checked, which its callers do first).
-pub(crate) fn futex_clock_ok(op: i32, cmd: i32) -> KResult<()> {
+fn futex_clock_ok(op: i32, cmd: i32) -> KResult<()> {
     const FUTEX_LOCK_PI2: i32 = 13;
     let timed = matches!(
         cmd,

@@ -74,13 +74,10 @@ fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
         }
     };
     let (addr, val) = (a[0], crate::abi::uint(a[2]));
-    match cmd {
-        // Its timeout is checked first: the locked handler.
-        libc::FUTEX_WAIT if op & libc::FUTEX_CLOCK_REALTIME != 0 => return None,
-        _ => {}
-    }
-    if let Err(e) = crate::misc::futex_clock_ok(op, cmd) {
-        return Some(Err(e));
+    // FUTEX_CLOCK_REALTIME belongs to FUTEX_WAIT_BITSET here; with the
+    // others the locked handler says what it means (misc::futex_clock_ok).
+    if op & libc::FUTEX_CLOCK_REALTIME != 0 && cmd != libc::FUTEX_WAIT_BITSET {
+        return None;
     }
     match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {

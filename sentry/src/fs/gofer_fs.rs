@@ -208,6 +208,12 @@ struct HostAcls {
     default: bool,
 }
 
+/// A host file's ACL value (host ids) with the container's ids.
+fn acl_from_host(v: &[u8]) -> Option<acl::Acl> {
+    let inward = super::idmap::id_inward;
+    acl::Acl::from_host(v, |u| inward(u, true), |g| inward(g, false))
+}
+
 fn abs(rel: &[u8]) -> Vec<u8> {
     let mut p = vec![b'/'];
     p.extend_from_slice(rel);
@@ -290,13 +296,7 @@ impl GoferFs {
             return st;
         }
         let (access, default) = self.read_acls(path, st.is_dir(), flags);
-        let access = access.and_then(|v| {
-            acl::Acl::from_host(
-                &v,
-                |u| super::idmap::id_inward(u, true),
-                |g| super::idmap::id_inward(g, false),
-            )
-        });
+        let access = access.and_then(|v| acl_from_host(&v));
         let mut cache = self.acls.0.lock();
         // A file whose change time moved for another reason (a write)
         // keeps its key, so stats taken before stay good.
@@ -634,11 +634,11 @@ impl Filesystem for GoferFs {
     /// cross with their ids mapped: the gofer's are the host's.
     fn xattr(&self, _c: &Caller, rel: &[u8], op: &super::vfs::XattrOp) -> KResult<Vec<u8>> {
         use super::vfs::XattrOp;
-        let host_id = |id, uids| super::idmap::id_outward(id, uids);
         let host_acl;
         let op = match *op {
             XattrOp::Set(n, v, f) if acl::is_acl(n) => {
                 let a = acl::Acl::from_stored(v).ok_or(Errno::EINVAL)?;
+                let host_id = super::idmap::id_outward;
                 host_acl = a.to_host(|u| host_id(u, true), |g| host_id(g, false))?;
                 &XattrOp::Set(n, &host_acl, f)
             }
@@ -658,10 +658,7 @@ impl Filesystem for GoferFs {
         }
         let r = r?;
         if code == 0 && acl::is_acl(name) {
-            let inward = |id, uids| super::idmap::id_inward(id, uids);
-            return acl::Acl::from_host(&r, |u| inward(u, true), |g| inward(g, false))
-                .map(|a| a.stored())
-                .ok_or(Errno::ENODATA);
+            return acl_from_host(&r).map(|a| a.stored()).ok_or(Errno::ENODATA);
         }
         Ok(r)
     }

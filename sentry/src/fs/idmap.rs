@@ -45,13 +45,8 @@ impl Ranges {
         (!v.is_empty() && v.len() <= 340).then_some(Ranges(v))
     }
 
-    /// The container's id for host id `h`.
-    pub fn inward(&self, h: u32) -> u32 {
-        self.find_inward(h).unwrap_or(OVERFLOW)
-    }
-
     /// The container's id for host id `h`; None when unmapped.
-    pub fn find_inward(&self, h: u32) -> Option<u32> {
+    pub fn inward(&self, h: u32) -> Option<u32> {
         self.0
             .iter()
             .find(|&&(_, hs, n)| h >= hs && h - hs < n)
@@ -99,29 +94,26 @@ pub fn render(uids: bool) -> Vec<u8> {
 
 /// A host file's (uid, gid) as the container sees them.
 pub fn inward(uid: u32, gid: u32) -> (u32, u32) {
-    match (UIDS.get(), GIDS.get()) {
-        (Some(u), Some(g)) => (u.inward(uid), g.inward(gid)),
-        _ => (uid, gid),
-    }
+    let id = |h, uids| id_inward(h, uids).unwrap_or(OVERFLOW);
+    (id(uid, true), id(gid, false))
 }
 
 /// A container (uid, gid) for the host; `u32::MAX` ("leave as is")
 /// passes through. EINVAL for an id the mapping has no place for, as
 /// chown gives in a user namespace.
 pub fn outward(uid: u32, gid: u32) -> KResult<(u32, u32)> {
-    let map = |r: Option<&Ranges>, id: u32| match r {
-        _ if id == u32::MAX => Ok(id),
-        Some(r) => r.outward(id).ok_or(Errno::EINVAL),
-        None => Ok(id),
+    let map = |id: u32, uids| match id {
+        u32::MAX => Ok(id),
+        _ => id_outward(id, uids).ok_or(Errno::EINVAL),
     };
-    Ok((map(UIDS.get(), uid)?, map(GIDS.get(), gid)?))
+    Ok((map(uid, true)?, map(gid, false)?))
 }
 
 /// One host uid (`uids`) or gid as the container's; None when the
 /// mapping has no place for it.
 pub fn id_inward(host: u32, uids: bool) -> Option<u32> {
     match if uids { UIDS.get() } else { GIDS.get() } {
-        Some(r) => r.find_inward(host),
+        Some(r) => r.inward(host),
         None => Some(host),
     }
 }
@@ -142,15 +134,15 @@ mod tests {
     #[test]
     fn ranges_map_both_ways() {
         let r = Ranges::parse("0:100000:65536").unwrap();
-        assert_eq!(r.inward(100000), 0);
-        assert_eq!(r.inward(100005), 5);
-        assert_eq!(r.inward(0), OVERFLOW);
+        assert_eq!(r.inward(100000), Some(0));
+        assert_eq!(r.inward(100005), Some(5));
+        assert_eq!(r.inward(0), None);
         assert_eq!(r.outward(0), Some(100000));
         assert_eq!(r.outward(65535), Some(165535));
         assert_eq!(r.outward(65536), None);
         let two = Ranges::parse("0:1000:1,1:200000:10").unwrap();
-        assert_eq!(two.inward(1000), 0);
-        assert_eq!(two.inward(200003), 4);
+        assert_eq!(two.inward(1000), Some(0));
+        assert_eq!(two.inward(200003), Some(4));
         assert_eq!(two.outward(10), Some(200009));
     }
 
