@@ -536,6 +536,23 @@ fn root_fd_only_when_donated() {
     f.finish();
 }
 
+/// Sets attribute `name` of host file `path` to `value`, as the host's
+/// root, behind the gofer's back.
+fn host_setxattr(path: &Path, name: &std::ffi::CStr, value: &[u8]) {
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: setxattr with C strings and a value of the length passed.
+    let r = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(r, 0, "setxattr {name:?}");
+}
+
 #[test]
 fn user_attributes_and_file_capabilities_only() {
     let f = Fixture::new(false);
@@ -554,18 +571,7 @@ fn user_attributes_and_file_capabilities_only() {
     }
     // A host attribute outside user.* is not listed.
     let host = f.dir.path().join("dir/file.txt");
-    let path = std::ffi::CString::new(host.to_str().unwrap()).unwrap();
-    // SAFETY: setxattr with C strings and a 1-byte value.
-    let r = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"trusted.host".as_ptr(),
-            c"x".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
-    assert_eq!(r, 0);
+    host_setxattr(&host, c"trusted.host", b"x");
     assert_eq!(
         c.xattr(b"/dir/file.txt", 2, b"", b"", 0).unwrap(),
         b"user.k\0"
@@ -574,17 +580,7 @@ fn user_attributes_and_file_capabilities_only() {
     // listed, never set or removed.
     let fcaps = [0x0200_0001u32, 1 << 13, 0, 0, 0];
     let bytes: Vec<u8> = fcaps.iter().flat_map(|w| w.to_le_bytes()).collect();
-    // SAFETY: setxattr with C strings and a 20-byte value.
-    let r = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"security.capability".as_ptr(),
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            0,
-        )
-    };
-    assert_eq!(r, 0);
+    host_setxattr(&host, c"security.capability", &bytes);
     let fc = &b"security.capability"[..];
     assert_eq!(c.xattr(b"/dir/file.txt", 0, fc, b"", 0).unwrap(), bytes);
     let list = c.xattr(b"/dir/file.txt", 2, b"", b"", 0).unwrap();
@@ -696,19 +692,11 @@ fn posix_acls_are_served_and_walks_flag_them() {
     f.finish();
     // Read-only: shown, never changed.
     let f = Fixture::new(true);
-    let host = f.dir.path().join("dir/file.txt");
-    let name = std::ffi::CString::new(host.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: setxattr with C strings and a value of the length passed.
-    let r = unsafe {
-        libc::setxattr(
-            name.as_ptr(),
-            c"system.posix_acl_access".as_ptr(),
-            v.as_ptr().cast(),
-            v.len(),
-            0,
-        )
-    };
-    assert_eq!(r, 0);
+    host_setxattr(
+        &f.dir.path().join("dir/file.txt"),
+        c"system.posix_acl_access",
+        &v,
+    );
     let c = f.c();
     assert_eq!(c.xattr(b"/dir/file.txt", 0, access, b"", 0).unwrap(), v);
     assert_eq!(walk_flags_of(c, b"/dir/file.txt"), [0, 0, ACL_ACCESS_SET]);

@@ -292,14 +292,31 @@ pub fn cloexec_inherited_fds() {
 
 /// Builds the argv for running `prog args...` under `husk do --`.
 pub fn husk_argv(husk: &Path, prog: &[OsString]) -> Vec<OsString> {
-    let mut v = vec![husk.as_os_str().to_owned(), "do".into(), "--".into()];
+    husk_do_argv(husk, &[], prog)
+}
+
+/// Builds the argv for running `prog args...` under `husk do FLAGS --`.
+pub fn husk_do_argv(husk: &Path, flags: &[OsString], prog: &[OsString]) -> Vec<OsString> {
+    let mut v = vec![husk.as_os_str().to_owned(), "do".into()];
+    v.extend(flags.iter().cloned());
+    v.push("--".into());
     v.extend(prog.iter().cloned());
     v
 }
 
 /// Runs `prog` under `husk do --` from `/` with the minimal environment.
 pub fn run_under_husk(husk: &Path, prog: &[OsString], timeout: Duration) -> io::Result<RunResult> {
-    let argv = husk_argv(husk, prog);
+    run_under_husk_with(husk, &[], prog, timeout)
+}
+
+/// `run_under_husk` with `husk do`'s `flags`.
+pub fn run_under_husk_with(
+    husk: &Path,
+    flags: &[OsString],
+    prog: &[OsString],
+    timeout: Duration,
+) -> io::Result<RunResult> {
+    let argv = husk_do_argv(husk, flags, prog);
     let env = minimal_env();
     run(&RunSpec {
         argv: &argv,

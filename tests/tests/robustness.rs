@@ -2,7 +2,8 @@
 //! sandbox working (no sentry panic or hang). Runs only under husk.
 
 use husk_tests::{
-    build_dir, compile_c, crate_dir, find_or_build_husk, run_under_husk, tail, Outcome,
+    build_dir, compile_c, crate_dir, find_or_build_husk, run_under_husk, run_under_husk_with, tail,
+    Outcome,
 };
 use std::ffi::OsString;
 use std::path::Path;
@@ -293,19 +294,12 @@ fn tmpfs_attributes_cannot_grow_the_sentry_past_its_memory() {
     let src = crate_dir().join("robust/xattr_bomb.c");
     let bin = build_dir().join("robust/xattr_bomb");
     compile_c(&src, &[], &bin, false).expect("compiling xattr_bomb");
-    let argv: Vec<OsString> = vec![
-        husk.clone().into_os_string(),
-        "do".into(),
-        "--memory=512M".into(),
-        "--".into(),
-        bin.into_os_string(),
-    ];
-    let r = husk_tests::run(&husk_tests::RunSpec {
-        argv: &argv,
-        env: &husk_tests::minimal_env(),
-        cwd: std::path::Path::new("/"),
-        timeout: Duration::from_secs(300),
-    })
+    let r = run_under_husk_with(
+        &husk,
+        &["--memory=512M".into()],
+        &[bin.into_os_string()],
+        Duration::from_secs(300),
+    )
     .expect("running husk");
     let stdout = String::from_utf8_lossy(&r.stdout);
     println!("{stdout} maxrss {} KiB", r.maxrss_kib);

@@ -45,8 +45,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use husk_tests::{
-    build_dir, compile_c, crate_dir, find_or_build_husk, husk_argv, median, minimal_env, on_path,
-    run, Outcome, RunSpec,
+    build_dir, compile_c, crate_dir, find_or_build_husk, husk_do_argv, median, minimal_env,
+    on_path, run, Outcome, RunSpec,
 };
 
 /// How to run a program in one environment.
@@ -104,14 +104,7 @@ impl Runner {
                 v.extend(prog.iter().cloned());
                 v
             }
-            Runner::Husk(h, flags) if flags.is_empty() => husk_argv(h, prog),
-            Runner::Husk(h, flags) => {
-                let mut v = vec![h.clone().into_os_string(), "do".into()];
-                v.extend(flags.iter().cloned());
-                v.push("--".into());
-                v.extend(prog.iter().cloned());
-                v
-            }
+            Runner::Husk(h, flags) => husk_do_argv(h, flags, prog),
             Runner::Runsc(r, net) => {
                 let mut v: Vec<OsString> = vec![
                     r.clone().into_os_string(),
