@@ -290,6 +290,15 @@ pub fn cloexec_inherited_fds() {
     }
 }
 
+/// A fresh, empty scratch directory on the host, `/var/tmp/husk-NAME-PID`
+/// (under /var/tmp: a disk filesystem, with ACLs and xattrs).
+pub fn host_scratch(name: &str) -> PathBuf {
+    let p = PathBuf::from(format!("/var/tmp/husk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
 /// Builds the argv for running `prog args...` under `husk do --`.
 pub fn husk_argv(husk: &Path, prog: &[OsString]) -> Vec<OsString> {
     husk_do_argv(husk, &[], prog)

@@ -77,13 +77,7 @@ echo done
 "#;
 
 fn scratch(tag: &str) -> PathBuf {
-    let p = PathBuf::from(format!(
-        "/var/tmp/husk-hostacl-{tag}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    husk_tests::host_scratch(&format!("hostacl-{tag}"))
 }
 
 fn sh(argv: &[OsString]) -> (Outcome, String, String) {

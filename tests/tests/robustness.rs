@@ -9,12 +9,18 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
+/// tests/robust/NAME.c, compiled.
+fn robust_bin(name: &str) -> std::path::PathBuf {
+    let src = crate_dir().join(format!("robust/{name}.c"));
+    let bin = build_dir().join(format!("robust/{name}"));
+    compile_c(&src, &[], &bin, false).unwrap_or_else(|e| panic!("compiling {name}: {e}"));
+    bin
+}
+
 #[test]
 fn hostile_syscall_arguments_leave_the_sandbox_working() {
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/syscall_fuzz.c");
-    let bin = build_dir().join("robust/syscall_fuzz");
-    compile_c(&src, &[], &bin, false).expect("compiling the fuzzer");
+    let bin = robust_bin("syscall_fuzz");
     let r = run_under_husk(
         &husk,
         &[OsString::from(bin.as_os_str())],
@@ -35,9 +41,7 @@ fn hostile_syscall_arguments_leave_the_sandbox_working() {
 #[test]
 fn hostile_ptrace_requests_leave_the_sandbox_working() {
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/ptrace_fuzz.c");
-    let bin = build_dir().join("robust/ptrace_fuzz");
-    compile_c(&src, &[], &bin, false).expect("compiling the fuzzer");
+    let bin = robust_bin("ptrace_fuzz");
     let log = build_dir().join("robust/ptrace_fuzz.log");
     let _ = std::fs::remove_file(&log);
     let argv = [
@@ -97,9 +101,7 @@ fn the_host_filesystem_is_unchanged() {
 #[test]
 fn fork_exec_from_many_threads_loses_no_stub() {
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/fork_storm.c");
-    let bin = build_dir().join("robust/fork_storm");
-    compile_c(&src, &[], &bin, false).expect("compiling fork_storm");
+    let bin = robust_bin("fork_storm");
     let log = build_dir().join("robust/fork_storm.log");
     let _ = std::fs::remove_file(&log);
     let argv: Vec<OsString> = vec![
@@ -184,9 +186,7 @@ fn host_tree(root: u32) -> (usize, usize) {
 fn refused_clones_leave_no_host_process_or_thread() {
     use std::io::{BufRead, BufReader};
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/clone_abort.c");
-    let bin = build_dir().join("robust/clone_abort");
-    compile_c(&src, &[], &bin, false).expect("compiling clone_abort");
+    let bin = robust_bin("clone_abort");
     // The same program with no refused clone is the baseline.
     let mut counts = Vec::new();
     for n in ["0", "400"] {
@@ -228,9 +228,7 @@ fn refused_clones_leave_no_host_process_or_thread() {
 #[test]
 fn socket_cycles_cannot_grow_the_sentry() {
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/unix_leak.c");
-    let bin = build_dir().join("robust/unix_leak");
-    compile_c(&src, &[], &bin, false).expect("compiling unix_leak");
+    let bin = robust_bin("unix_leak");
     // husk's peak size, from the host: wait4's ru_maxrss covers husk and
     // the sentry and gofer it waits for.
     let r = run_under_husk(
@@ -266,9 +264,7 @@ fn socket_cycles_cannot_grow_the_sentry() {
 #[test]
 fn too_many_mappings_are_enomem_not_a_killed_process() {
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/map_count.c");
-    let bin = build_dir().join("robust/map_count");
-    compile_c(&src, &[], &bin, false).expect("compiling map_count");
+    let bin = robust_bin("map_count");
     let r = run_under_husk(
         &husk,
         &[OsString::from(bin.as_os_str())],
@@ -291,9 +287,7 @@ fn too_many_mappings_are_enomem_not_a_killed_process() {
 #[test]
 fn tmpfs_attributes_cannot_grow_the_sentry_past_its_memory() {
     let husk = find_or_build_husk().expect("husk binary");
-    let src = crate_dir().join("robust/xattr_bomb.c");
-    let bin = build_dir().join("robust/xattr_bomb");
-    compile_c(&src, &[], &bin, false).expect("compiling xattr_bomb");
+    let bin = robust_bin("xattr_bomb");
     let r = run_under_husk_with(
         &husk,
         &["--memory=512M".into()],

@@ -101,13 +101,7 @@ fn describe(root: &Path) -> Vec<String> {
 }
 
 fn scratch(tag: &str) -> PathBuf {
-    let p = PathBuf::from(format!(
-        "/var/tmp/husk-writable-{tag}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    husk_tests::host_scratch(&format!("writable-{tag}"))
 }
 
 #[test]
