@@ -17,6 +17,32 @@ fn robust_bin(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// Runs `bin` under `husk do FLAGS`, which must exit 0; its result and
+/// stdout. Its ru_maxrss, from wait4 on the host, covers husk and the
+/// sentry and gofer it waits for: husk's peak size.
+fn peak_run(
+    husk: &std::path::Path,
+    flags: &[OsString],
+    bin: std::path::PathBuf,
+) -> (husk_tests::RunResult, String) {
+    let r = run_under_husk_with(
+        husk,
+        flags,
+        &[bin.into_os_string()],
+        Duration::from_secs(300),
+    )
+    .expect("running husk");
+    let stdout = String::from_utf8_lossy(&r.stdout).into_owned();
+    println!("{stdout} maxrss {} KiB", r.maxrss_kib);
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    (r, stdout)
+}
+
 #[test]
 fn hostile_syscall_arguments_leave_the_sandbox_working() {
     let husk = find_or_build_husk().expect("husk binary");
@@ -229,22 +255,7 @@ fn refused_clones_leave_no_host_process_or_thread() {
 fn socket_cycles_cannot_grow_the_sentry() {
     let husk = find_or_build_husk().expect("husk binary");
     let bin = robust_bin("unix_leak");
-    // husk's peak size, from the host: wait4's ru_maxrss covers husk and
-    // the sentry and gofer it waits for.
-    let r = run_under_husk(
-        &husk,
-        &[OsString::from(bin.as_os_str())],
-        Duration::from_secs(300),
-    )
-    .expect("running husk");
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    println!("{stdout} maxrss {} KiB", r.maxrss_kib);
-    assert_eq!(
-        r.outcome,
-        Outcome::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    let (r, stdout) = peak_run(&husk, &[], bin);
     let field = |text: &str, key: &str| -> Option<u64> {
         let rest = text.split(key).nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
@@ -288,21 +299,7 @@ fn too_many_mappings_are_enomem_not_a_killed_process() {
 fn tmpfs_attributes_cannot_grow_the_sentry_past_its_memory() {
     let husk = find_or_build_husk().expect("husk binary");
     let bin = robust_bin("xattr_bomb");
-    let r = run_under_husk_with(
-        &husk,
-        &["--memory=512M".into()],
-        &[bin.into_os_string()],
-        Duration::from_secs(300),
-    )
-    .expect("running husk");
-    let stdout = String::from_utf8_lossy(&r.stdout);
-    println!("{stdout} maxrss {} KiB", r.maxrss_kib);
-    assert_eq!(
-        r.outcome,
-        Outcome::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    let (r, stdout) = peak_run(&husk, &["--memory=512M".into()], bin);
     let mib: u64 = stdout
         .strip_prefix("ENOSPC after ")
         .and_then(|t| t.split_whitespace().next())
