@@ -10,8 +10,8 @@ if ! need gcc || ! need perl || ! need python3; then
     apt-get update -qq && apt-get install -y -qq gcc perl python3 >/dev/null
 fi
 # Servers and tools the end-to-end commands run (tests/e2e.txt).
-servers="nginx-light redis-server iperf3 iputils-ping postgresql fio strace gdb acl"
-if ! need nginx || ! need redis-server || ! need iperf3 || ! need ping || ! need fio || ! need strace || ! need gdb || ! need setfacl || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+servers="nginx-light redis-server iperf3 iputils-ping postgresql fio strace gdb acl bubblewrap"
+if ! need nginx || ! need redis-server || ! need iperf3 || ! need ping || ! need fio || ! need strace || ! need gdb || ! need setfacl || ! need bwrap || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
     { apt-get install -y -qq $servers || { apt-get update -qq && apt-get install -y -qq $servers; }; } >/dev/null
 fi
 

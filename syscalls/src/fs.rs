@@ -1237,6 +1237,8 @@ fn set_async(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, on: bool) -> bool {
 /// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
 fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64> {
     let (kind, id) = owner;
+    // Ids are the caller's namespace's (a group as its negative).
+    let id = ctx.pid_arg(id);
     let exists = id == 0
         || match kind {
             F_OWNER_TID => ctx.st.tasks.contains_key(&id),

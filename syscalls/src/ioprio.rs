@@ -31,6 +31,11 @@ const DEFAULT: u16 = CLASS_BE << 13 | 4;
 /// `which`. A process is one task here (its I/O context is per task);
 /// a group or a user is every task of getpriority's processes.
 fn targets(ctx: &Ctx<'_, '_>, which: i32, who: i32) -> KResult<Vec<i32>> {
+    let who = if which == WHO_USER {
+        who
+    } else {
+        ctx.pid_arg(who)
+    };
     match which {
         WHO_PROCESS if who == 0 => Ok(vec![ctx.tid]),
         WHO_PROCESS if ctx.st.tasks.contains_key(&who) => Ok(vec![who]),

@@ -51,7 +51,11 @@ fn identity(ctx: &Ctx<'_, '_>, tid: i32, kind: i32, idx: u64) -> KResult<u64> {
 }
 
 fn kcmp(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let (p1, p2, kind) = (abi::int(a[0]), abi::int(a[1]), abi::int(a[2]));
+    let (p1, p2, kind) = (
+        ctx.pid_arg(abi::int(a[0])),
+        ctx.pid_arg(abi::int(a[1])),
+        abi::int(a[2]),
+    );
     if kind == KCMP_EPOLL_TFD {
         ctx.log_once("kcmp KCMP_EPOLL_TFD");
         return Err(Errno::EINVAL);

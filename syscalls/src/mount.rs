@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; not CLONE_NEWTIME"),
         unshare,
     );
 }
@@ -115,7 +115,7 @@ pub fn mount_tmpfs(
         dev,
         mode,
         size,
-        (uid, gid),
+        (uid.unwrap_or(0), gid.unwrap_or(0)),
         &k.memfile,
     ));
     k.vfs
@@ -163,10 +163,11 @@ pub fn read_only_path(k: &sentry::kernel::Kernel, path: &[u8]) -> bool {
 }
 
 /// tmpfs options: size (bytes, k/m/g suffix or % of memory), mode, uid,
-/// gid; nr_inodes and friends are accepted and ignored.
-pub(crate) fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
+/// gid (None when not given); nr_inodes and friends are accepted and
+/// ignored.
+pub(crate) fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, Option<u32>, Option<u32>)> {
     let mut size = total_memory() / 2;
-    let (mut mode, mut uid, mut gid) = (0o1777, 0, 0);
+    let (mut mode, mut uid, mut gid) = (0o1777, None, None);
     for opt in data.split(|&b| b == b',').filter(|o| !o.is_empty()) {
         let opt = std::str::from_utf8(opt).map_err(|_| Errno::EINVAL)?;
         let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
@@ -188,8 +189,8 @@ pub(crate) fn tmpfs_opts(data: &[u8]) -> KResult<(u64, u32, u32, u32)> {
                 };
             }
             "mode" => mode = crate::abi::uint(num(v, 8)?) & 0o7777,
-            "uid" => uid = crate::abi::uint(num(v, 10)?),
-            "gid" => gid = crate::abi::uint(num(v, 10)?),
+            "uid" => uid = Some(crate::abi::uint(num(v, 10)?)),
+            "gid" => gid = Some(crate::abi::uint(num(v, 10)?)),
             "nr_inodes" | "nr_blocks" => {
                 let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
                 num(digits, 10)?;
@@ -375,6 +376,17 @@ pub(crate) fn make_fs(
     Ok(match fstype {
         b"tmpfs" => {
             let (size, mode, uid, gid) = tmpfs_opts(data)?;
+            // The root belongs to the mounter (its fsuid and fsgid), or
+            // to the ids the options name in its user namespace.
+            let c = &ctx.proc_ref().creds;
+            let uid = match uid {
+                Some(u) => c.userns.uid_from_ns(u).ok_or(Errno::EINVAL)?,
+                None => c.fsuid,
+            };
+            let gid = match gid {
+                Some(g) => c.userns.gid_from_ns(g).ok_or(Errno::EINVAL)?,
+                None => c.fsgid,
+            };
             let dev = NEXT_DEV.fetch_add(1, Ordering::Relaxed);
             Arc::new(sentry::fs::tmpfs::TmpFs::with_owner(
                 dev,
@@ -384,7 +396,7 @@ pub(crate) fn make_fs(
                 &ctx.k.memfile,
             ))
         }
-        b"proc" => Arc::new(sentry::fs::proc::ProcFs::new()),
+        b"proc" => Arc::new(sentry::fs::proc::ProcFs::of(ctx.task_ref().pid_ns.clone())),
         // The sandbox's one IPC namespace has one set of queues.
         b"mqueue" => ctx.st.ipc.mqueue(ctx.proc_ref().ipc_ns, &ctx.k.vfs.mqueue),
         // One hierarchy, whichever mount shows it.
@@ -474,7 +486,7 @@ fn umount2_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     // A mount inherited from a more privileged user namespace stays.
-    if ns.locked.contains(&m.id) {
+    if ns.locked.lock().contains(&m.id) {
         return Err(Errno::EINVAL);
     }
     if m.parent == m.id {
@@ -589,6 +601,13 @@ fn pivot_root_now(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     inside.extend(outside);
     *mounts = inside;
     drop(mounts);
+    // A locked old root passes its lock to the new root (so the old one
+    // can be detached, what every container runtime does next).
+    let mut locked = ns.locked.lock();
+    if locked.remove(&old_root.id) {
+        locked.insert(new_mount.id);
+    }
+    drop(locked);
     for t in ctx.st.tasks.values() {
         if !Arc::ptr_eq(&t.mnt_ns, &ns) {
             continue;
@@ -630,13 +649,10 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::CLONE_SYSVSEM
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
-    let known = supported
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWTIME
-        | libc::CLONE_THREAD
-        | libc::CLONE_SIGHAND
-        | libc::CLONE_VM;
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWPID;
+    let known =
+        supported | libc::CLONE_NEWTIME | libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM;
     if a[0] > u32::MAX as u64 || flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
@@ -681,7 +697,24 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let owner = ctx.proc_ref().creds.userns.0.clone();
+    // A new PID namespace is for the children: the caller stays where
+    // it is, and only one may wait for its first child at a time.
+    let new_pid_ns = if flags & libc::CLONE_NEWPID != 0 {
+        let t = ctx.task_ref();
+        if !Arc::ptr_eq(&t.pid_ns, &t.pid_ns_children) {
+            return Err(Errno::EINVAL);
+        }
+        Some(sentry::kernel::pidns::PidNs::child(
+            &t.pid_ns,
+            owner.clone(),
+        )?)
+    } else {
+        None
+    };
     let t = ctx.task();
+    if let Some(ns) = new_pid_ns {
+        t.pid_ns_children = ns;
+    }
     if flags & (libc::CLONE_FS | libc::CLONE_NEWNS) != 0 {
         let copy = t.fs.lock().clone();
         t.fs = Arc::new(parking_lot::Mutex::new(copy));
@@ -734,7 +767,7 @@ pub(crate) fn may_reflag(
     new_flags: u64,
 ) -> KResult<()> {
     let sticky = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    if ns.locked.contains(&m.id) && m.flags & sticky & !new_flags != 0 {
+    if ns.locked.lock().contains(&m.id) && m.flags & sticky & !new_flags != 0 {
         return Err(Errno::EPERM);
     }
     if new_flags & !m.flags & libc::MS_RDONLY != 0 && open_on(ctx, ns, m.id, writer) {

@@ -744,20 +744,17 @@ fn check_creds(ctx: &Ctx<'_, '_>, c: &Ucred) -> KResult<Ucred> {
     let valid = |id: Option<u32>| id.filter(|&k| k != u32::MAX).ok_or(Errno::EINVAL);
     let uid = valid(own.userns.uid_from_ns(c.uid))?;
     let gid = valid(own.userns.gid_from_ns(c.gid))?;
-    let pid_ok = c.pid == ctx.tgid() || own.capable(cap::SYS_ADMIN);
+    let pid_ok = c.pid == ctx.task_ref().vtgid || own.capable(cap::SYS_ADMIN);
     let uid_ok = [own.ruid, own.euid, own.suid].contains(&uid) || own.capable(cap::SETUID);
     let gid_ok = [own.rgid, own.egid, own.sgid].contains(&gid) || own.capable(cap::SETGID);
     if !(pid_ok && uid_ok && gid_ok) {
         return Err(Errno::EPERM);
     }
-    if c.pid <= 0 || !ctx.st.tasks.contains_key(&c.pid) {
+    let pid = ctx.pid_arg(c.pid);
+    if pid <= 0 || !ctx.st.tasks.contains_key(&pid) {
         return Err(Errno::ESRCH);
     }
-    Ok(Ucred {
-        pid: c.pid,
-        uid,
-        gid,
-    })
+    Ok(Ucred { pid, uid, gid })
 }
 
 /// One sendmsg of the struct msghdr at `mp`.
@@ -905,11 +902,14 @@ fn control_out(
     if s.passes_creds() {
         // A message sent before SO_PASSCRED was set carries none: the
         // overflow ids, as Linux reports them.
-        let c = r.creds.unwrap_or(Ucred {
-            pid: 0,
-            uid: 65534,
-            gid: 65534,
-        });
+        let c = r.creds.map_or(
+            Ucred {
+                pid: 0,
+                uid: 65534,
+                gid: 65534,
+            },
+            |c| creds_seen(ctx, c),
+        );
         if room >= out.len() + CMSG_HDR + 12 {
             cmsg(&mut out, libc::SCM_CREDENTIALS, &c.bytes());
         } else {
@@ -1097,9 +1097,32 @@ fn getname(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// Credentials a socket kept (sandbox-wide ids) as the reader's PID and
+/// user namespaces show them.
+fn creds_seen(ctx: &Ctx<'_, '_>, c: Ucred) -> Ucred {
+    let ns = &ctx.proc_ref().creds.userns;
+    Ucred {
+        pid: ctx.vnr(c.pid),
+        uid: ns.uid_shown(c.uid),
+        gid: ns.gid_shown(c.gid),
+    }
+}
+
 fn getsockopt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(ctx, a[0])?;
-    let v = socket_of(&f).getsockopt(crate::abi::int(a[1]), crate::abi::int(a[2]))?;
+    let (level, name) = (crate::abi::int(a[1]), crate::abi::int(a[2]));
+    let mut v = socket_of(&f).getsockopt(level, name)?;
+    if (level, name) == (libc::SOL_SOCKET, libc::SO_PEERCRED) && v.len() == 12 {
+        let id = |i: usize| u32::from_ne_bytes(v[i..i + 4].try_into().unwrap_or_default());
+        if id(4) != u32::MAX {
+            let c = Ucred {
+                pid: id(0).cast_signed(),
+                uid: id(4),
+                gid: id(8),
+            };
+            v = creds_seen(ctx, c).bytes().to_vec();
+        }
+    }
     let len: i32 = get(ctx, a[4])?;
     if len < 0 {
         return Err(Errno::EINVAL);

@@ -1,7 +1,8 @@
 //! setns(2): joining a namespace named by a /proc/PID/ns file or a
-//! pidfd. Mount, UTS, user and IPC namespaces can differ between
-//! processes; the others are the sandbox's one each, which the caller is
-//! already in.
+//! pidfd. Mount, UTS, user, IPC, network, cgroup and PID namespaces can
+//! differ between processes (a PID namespace is joined by the caller's
+//! children); the time namespace is the sandbox's one, which the caller
+//! is already in.
 
 use crate::table::{Reg, Support::*};
 use sentry::fs::nsfs::{Ns, NsFile};
@@ -13,7 +14,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "setns",
         "fx",
-        Partial("mount, UTS, user and IPC namespaces; the others are the sandbox's one"),
+        Partial("every kind but the time namespace, which is the sandbox's one"),
         setns,
     );
 }
@@ -66,10 +67,11 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         if nstype & libc::CLONE_NEWCGROUP != 0 {
             v.push(Ns::Cgroup(t.cgroup_ns.clone()));
         }
-        for k in [libc::CLONE_NEWPID, libc::CLONE_NEWTIME] {
-            if nstype & k != 0 {
-                v.push(Ns::Only(k));
-            }
+        if nstype & libc::CLONE_NEWPID != 0 {
+            v.push(Ns::Pid(t.pid_ns.clone()));
+        }
+        if nstype & libc::CLONE_NEWTIME != 0 {
+            v.push(Ns::Only(libc::CLONE_NEWTIME));
         }
         v
     } else {
@@ -138,6 +140,17 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     return Err(Errno::EPERM);
                 }
             }
+            // For the children: the caller's own namespace or one below
+            // it.
+            Ns::Pid(p) => {
+                if !creds.capable_in(&p.owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN)
+                {
+                    return Err(Errno::EPERM);
+                }
+                if !ctx.task_ref().pid_ns.contains(p) {
+                    return Err(Errno::EINVAL);
+                }
+            }
             // Already there: joining changes nothing, given the right.
             Ns::Only(_) => {
                 if !creds.ns_capable(cap::SYS_ADMIN) {
@@ -164,6 +177,7 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
             Ns::Net(n) => ctx.task().net_ns = n,
             Ns::Cgroup(n) => ctx.task().cgroup_ns = n,
+            Ns::Pid(p) => ctx.task().pid_ns_children = p,
             Ns::User(_) | Ns::Only(_) => {}
         }
     }

@@ -210,7 +210,7 @@ fn migrate_pages(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if pid < 0 {
         return Err(Errno::ESRCH);
     }
-    if pid != 0 && !ctx.st.tasks.contains_key(&pid) {
+    if pid != 0 && !ctx.st.tasks.contains_key(&ctx.pid_arg(pid)) {
         return Err(Errno::ESRCH);
     }
     read_nodes(ctx, a[2], a[1])?;

@@ -24,6 +24,7 @@ fn pidfd_open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let nonblock = flags & PIDFD_NONBLOCK != 0;
+    let pid = ctx.find_pid(pid).ok_or(Errno::ESRCH)?;
     let t = ctx.st.tasks.get(&pid);
     let p = ctx.st.procs.get(&pid);
     let f = match (t, p) {
@@ -126,7 +127,7 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     match scope {
         SIGNAL_THREAD => {
             let tid = thread.unwrap_or(pid);
-            if !ksig::init_protected(&ctx.st, pid, sig, Some(tid)) {
+            if !ksig::init_protected(&ctx.st, ctx.tgid(), pid, sig, Some(tid)) {
                 ksig::send_to_thread(&mut ctx.st, tid, info);
             }
         }
@@ -134,14 +135,14 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             let pgid = ctx.st.procs[&pid].pgid;
             for t in abi::group_members(ctx, pgid) {
                 if crate::signal::may_signal(ctx, t, sig)
-                    && !ksig::init_protected(&ctx.st, t, sig, None)
+                    && !ksig::init_protected(&ctx.st, ctx.tgid(), t, sig, None)
                 {
                     ksig::send_to_process(&mut ctx.st, t, info);
                 }
             }
         }
         _ => {
-            if !ksig::init_protected(&ctx.st, pid, sig, None) {
+            if !ksig::init_protected(&ctx.st, ctx.tgid(), pid, sig, None) {
                 ksig::send_to_process(&mut ctx.st, pid, info);
             }
         }

@@ -210,7 +210,7 @@ pub(crate) fn prepare_clone(
         }
         _ => return None,
     };
-    sentry::kernel::clone::check_flags(cx.k, flags, cx.creds).ok()?;
+    sentry::kernel::clone::check_flags(flags, cx.creds).ok()?;
     let mut pctx = cx.pctx.borrow_mut();
     // A failure is the locked handler's to report (it checks more first).
     let prep = sentry::kernel::clone::prepare(cx.k, cx.mm, &mut pctx, flags).ok()?;
@@ -355,14 +355,20 @@ fn exit_group(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// A wait selection from the caller's numbers; one its namespace does
+/// not have selects nobody (ECHILD).
 fn sel_of(ctx: &Ctx<'_, '_>, pid: i32) -> WaitSel {
+    let global = |p: i32| ctx.find_pid(p).unwrap_or(NOBODY);
     match pid {
         -1 => WaitSel::Any,
         0 => WaitSel::Pgid(ctx.proc_ref().pgid),
-        p if p < -1 => WaitSel::Pgid(-p),
-        p => WaitSel::Pid(p),
+        p if p < -1 => WaitSel::Pgid(global(-p)),
+        p => WaitSel::Pid(global(p)),
     }
 }
+
+/// An id no task or group has (pids stay below 1 << 22).
+const NOBODY: i32 = i32::MAX;
 
 /// struct rusage at `addr`: user and system time, peak size, and
 /// voluntary context switches (involuntary ones, the host's preemptions
@@ -445,7 +451,9 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
             WaitSel::Pid(pid)
         }
-        libc::P_PID if (crate::abi::int(a[1])) > 0 => WaitSel::Pid(crate::abi::int(a[1])),
+        libc::P_PID if (crate::abi::int(a[1])) > 0 => {
+            WaitSel::Pid(ctx.find_pid(crate::abi::int(a[1])).unwrap_or(NOBODY))
+        }
         libc::P_PGID => {
             if crate::abi::int(a[1]) < 0 {
                 return Err(Errno::EINVAL);
@@ -453,7 +461,7 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             if crate::abi::int(a[1]) == 0 {
                 WaitSel::Pgid(ctx.proc_ref().pgid)
             } else {
-                WaitSel::Pgid(crate::abi::int(a[1]))
+                WaitSel::Pgid(ctx.find_pid(crate::abi::int(a[1])).unwrap_or(NOBODY))
             }
         }
         _ => return Err(Errno::EINVAL),
@@ -485,16 +493,21 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn getpid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(crate::abi::bits(i64::from(ctx.tgid())))
+    Ok(crate::abi::bits(i64::from(ctx.task_ref().vtgid)))
 }
 fn gettid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(crate::abi::bits(i64::from(ctx.tid)))
+    Ok(crate::abi::bits(i64::from(ctx.task_ref().vtid)))
+}
+/// An id the caller's namespace shows (the parent of its init, outside
+/// it, is 0).
+fn shown(ctx: &Ctx<'_, '_>, global: i32) -> KResult<u64> {
+    Ok(crate::abi::bits(i64::from(ctx.vnr(global))))
 }
 fn getppid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(crate::abi::bits(i64::from(ctx.proc_ref().ppid)))
+    shown(ctx, ctx.proc_ref().ppid)
 }
 fn getpgrp(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(crate::abi::bits(i64::from(ctx.proc_ref().pgid)))
+    shown(ctx, ctx.proc_ref().pgid)
 }
 
 fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
@@ -505,6 +518,7 @@ fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
     if pid == 0 {
         return Ok(ctx.tgid());
     }
+    let pid = ctx.find_pid(pid).ok_or(Errno::ESRCH)?;
     // A zombie is still there until it is reaped.
     match ctx.st.tasks.get(&pid) {
         Some(t) => Ok(t.tgid),
@@ -515,11 +529,11 @@ fn target_proc(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<i32> {
 
 fn getpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let p = target_proc(ctx, crate::abi::int(a[0]))?;
-    Ok(crate::abi::bits(i64::from(ctx.st.procs[&p].pgid)))
+    shown(ctx, ctx.st.procs[&p].pgid)
 }
 fn getsid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let p = target_proc(ctx, crate::abi::int(a[0]))?;
-    Ok(crate::abi::bits(i64::from(ctx.st.procs[&p].sid)))
+    shown(ctx, ctx.st.procs[&p].sid)
 }
 
 fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -528,8 +542,18 @@ fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
-    let pid = if pid == 0 { me } else { pid };
-    let pgid = if pgid == 0 { pid } else { pgid };
+    let pid = if pid == 0 {
+        me
+    } else {
+        ctx.find_pid(pid).ok_or(Errno::ESRCH)?
+    };
+    // A group the caller's namespace has no number for matches nobody
+    // (EPERM below).
+    let pgid = if pgid == 0 {
+        pid
+    } else {
+        ctx.find_pid(pgid).unwrap_or(NOBODY)
+    };
     let sid = ctx.proc_ref().sid;
     let target = ctx.st.procs.get(&pid).ok_or(Errno::ESRCH)?;
     if pid != me && target.ppid != me {
@@ -566,12 +590,12 @@ fn setsid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
     p.sid = me;
     p.pgid = me;
     p.ctty = None;
-    Ok(crate::abi::bits(i64::from(me)))
+    shown(ctx, me)
 }
 
 fn set_tid_address(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     ctx.task().clear_child_tid = a[0];
-    Ok(crate::abi::bits(i64::from(ctx.tid)))
+    Ok(crate::abi::bits(i64::from(ctx.task_ref().vtid)))
 }
 fn set_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[1] != 24 {
@@ -585,7 +609,8 @@ fn get_robust_list(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let head = if pid == 0 {
         ctx.task_ref().robust_list
     } else {
-        ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?.robust_list
+        let g = ctx.find_pid(pid).ok_or(Errno::ESRCH)?;
+        ctx.st.tasks.get(&g).ok_or(Errno::ESRCH)?.robust_list
     };
     put(ctx, a[1], &head)?;
     put(ctx, a[2], &24u64)?;
@@ -1085,7 +1110,8 @@ fn capget(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let tgid = if pid == 0 {
         ctx.tgid()
     } else {
-        ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?
+        let g = ctx.pid_arg(pid);
+        ctx.st.tasks.get(&g).map(|t| t.tgid).ok_or(Errno::ESRCH)?
     };
     if a[1] == 0 {
         return Ok(0);

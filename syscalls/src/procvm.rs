@@ -46,7 +46,7 @@ fn remote_iovecs(ctx: &Ctx<'_, '_>, addr: u64, cnt: u64) -> KResult<Vec<(u64, u6
 
 /// The target's memory, if the caller may reach it.
 fn target_mm(ctx: &Ctx<'_, '_>, pid: i32) -> KResult<Arc<Mm>> {
-    let t = ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?;
+    let t = ctx.st.tasks.get(&ctx.pid_arg(pid)).ok_or(Errno::ESRCH)?;
     let p = ctx.st.procs.get(&t.tgid).ok_or(Errno::ESRCH)?;
     if p.exit.is_some() {
         return Err(Errno::ESRCH);

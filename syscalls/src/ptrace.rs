@@ -66,7 +66,7 @@ const FLAG_MASK: u64 = 0x0000_0000_0005_4dd5;
 
 fn ptrace(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let req = abi::long(a[0]);
-    let pid = abi::int(a[1]);
+    let pid = ctx.pid_arg(abi::int(a[1]));
     let (addr, data) = (a[2], a[3]);
     match req {
         TRACEME => return traceme(ctx),

@@ -53,7 +53,7 @@ pub fn register(r: &mut Reg<'_>) {
 /// The thread a sched_* call names: 0 is the caller; a negative id is
 /// `negative` (EINVAL for the policy calls, ESRCH for affinity).
 fn target(ctx: &Ctx<'_, '_>, pid: u64, negative: Errno) -> KResult<i32> {
-    match crate::abi::int(pid) {
+    match ctx.pid_arg(crate::abi::int(pid)) {
         p if p < 0 => Err(negative),
         0 => Ok(ctx.tid),
         p if ctx.st.tasks.contains_key(&p) => Ok(p),
@@ -249,6 +249,10 @@ fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 pub(crate) fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
     let who = crate::abi::int(who);
     let v: Vec<i32> = match crate::abi::uint(which) {
+        w @ (libc::PRIO_PROCESS | libc::PRIO_PGRP) if who > 0 && ctx.find_pid(who) != Some(who) => {
+            let g = ctx.pid_arg(who);
+            return prio_targets(ctx, u64::from(w), crate::abi::bits(i64::from(g)));
+        }
         libc::PRIO_PROCESS => {
             if who == 0 {
                 vec![ctx.tgid()]

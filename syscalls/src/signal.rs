@@ -285,21 +285,27 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             .map(|(&k, _)| k)
             .collect()
     };
+    // Ids are the caller's namespace's; -1 reaches those it sees but its
+    // namespace's init and itself.
+    let ns = ctx.task_ref().pid_ns.clone();
     let targets: Vec<i32> = match pid {
-        p if p > 0 => match ctx.st.tasks.get(&p) {
-            Some(t) => vec![t.tgid],
-            None if ctx.st.procs.contains_key(&p) => vec![p],
-            None => return Err(Errno::ESRCH),
+        p if p > 0 => match ns.global(p) {
+            Some(g) if ctx.st.tasks.contains_key(&g) => vec![ctx.st.tasks[&g].tgid],
+            Some(g) if ctx.st.procs.contains_key(&g) => vec![g],
+            _ => return Err(Errno::ESRCH),
         },
         0 => in_group(ctx, ctx.proc_ref().pgid),
         -1 => ctx
             .st
             .procs
             .iter()
-            .filter(|(&k, p)| k != 1 && k != me && p.exit.is_none())
+            .filter(|(&k, p)| ns.vnr(k) > 1 && k != me && p.exit.is_none())
             .map(|(&k, _)| k)
             .collect(),
-        p => in_group(ctx, -p),
+        p => match ns.global(p.wrapping_neg()) {
+            Some(g) => in_group(ctx, g),
+            None => Vec::new(),
+        },
     };
     if targets.is_empty() {
         return Err(Errno::ESRCH);
@@ -319,7 +325,7 @@ fn kill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let info = sender(ctx, sig, ksig::SI_USER);
     for t in targets {
         let live = ctx.st.procs.get(&t).is_some_and(|p| p.exit.is_none());
-        if live && !ksig::init_protected(&ctx.st, t, sig, None) {
+        if live && !ksig::init_protected(&ctx.st, me, t, sig, None) {
             ksig::send_to_process(&mut ctx.st, t, info);
         }
     }
@@ -330,6 +336,11 @@ fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> 
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) || sig > 64 {
         return Err(Errno::EINVAL);
     }
+    let tid = ctx.find_pid(tid).ok_or(Errno::ESRCH)?;
+    let tgid = match tgid {
+        Some(g) => Some(ctx.find_pid(g).ok_or(Errno::ESRCH)?),
+        None => None,
+    };
     let t = ctx.st.tasks.get(&tid).ok_or(Errno::ESRCH)?;
     if tgid.is_some_and(|g| g != t.tgid) {
         return Err(Errno::ESRCH);
@@ -341,7 +352,7 @@ fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> 
         return Ok(0);
     }
     let info = sender(ctx, crate::abi::int(sig), ksig::SI_TKILL);
-    if !ksig::init_protected(&ctx.st, t.tgid, crate::abi::int(sig), Some(tid)) {
+    if !ksig::init_protected(&ctx.st, ctx.tgid(), t.tgid, crate::abi::int(sig), Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }
     Ok(0)
@@ -367,7 +378,7 @@ pub(crate) fn queue_info(ctx: &mut Ctx<'_, '_>, to: i32, sig: u64, addr: u64) ->
     let mut info = SigInfo::from_bytes(&raw);
     info.signo = crate::abi::int(sig);
     info.kind = InfoKind::Queue;
-    if (info.code >= 0 || info.code == ksig::SI_TKILL) && to != ctx.tid {
+    if (info.code >= 0 || info.code == ksig::SI_TKILL) && to != ctx.task_ref().vtid {
         return Err(Errno::EPERM);
     }
     Ok(info)
@@ -391,13 +402,17 @@ fn valid_sig(sig: u64) -> KResult<()> {
 fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = crate::abi::int(a[0]);
     let info = queue_info(ctx, pid, a[1], a[2])?;
-    let tgid = ctx.st.tasks.get(&pid).map(|t| t.tgid).ok_or(Errno::ESRCH)?;
+    let tgid = ctx
+        .find_pid(pid)
+        .and_then(|g| ctx.st.tasks.get(&g))
+        .map(|t| t.tgid)
+        .ok_or(Errno::ESRCH)?;
     valid_sig(a[1])?;
     if !may_signal(ctx, tgid, info.signo) {
         return Err(Errno::EPERM);
     }
     over_limit(ctx, tgid, &info)?;
-    if info.signo != 0 && !ksig::init_protected(&ctx.st, tgid, info.signo, None) {
+    if info.signo != 0 && !ksig::init_protected(&ctx.st, ctx.tgid(), tgid, info.signo, None) {
         ksig::send_to_process(&mut ctx.st, tgid, info);
     }
     Ok(0)
@@ -408,6 +423,10 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let info = queue_info(ctx, tid, a[2], a[3])?;
+    let (tgid, tid) = match (ctx.find_pid(tgid), ctx.find_pid(tid)) {
+        (Some(g), Some(t)) => (g, t),
+        _ => return Err(Errno::ESRCH),
+    };
     let t = ctx
         .st
         .tasks
@@ -420,7 +439,7 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     over_limit(ctx, tg, &info)?;
-    if info.signo != 0 && !ksig::init_protected(&ctx.st, tg, info.signo, Some(tid)) {
+    if info.signo != 0 && !ksig::init_protected(&ctx.st, ctx.tgid(), tg, info.signo, Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }
     Ok(0)

@@ -377,7 +377,7 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 let t = ctx
                     .st
                     .tasks
-                    .get(&tid)
+                    .get(&ctx.pid_arg(tid))
                     .filter(|t| t.tgid == tgid)
                     .ok_or(Errno::EINVAL)?;
                 (
@@ -495,13 +495,17 @@ fn cpu_timer_clock(ctx: &Ctx<'_, '_>, id: i32) -> KResult<Clock> {
     let user_only = which == 1;
     let pid = !(id >> 3);
     if id & 4 != 0 {
-        let tid = if pid == 0 { ctx.tid } else { pid };
+        let tid = if pid == 0 { ctx.tid } else { ctx.pid_arg(pid) };
         match ctx.st.tasks.get(&tid) {
             Some(t) if t.tgid == ctx.tgid() => Ok(Clock::ThreadCpu { tid, user_only }),
             _ => Err(Errno::EINVAL),
         }
     } else {
-        let tgid = if pid == 0 { ctx.tgid() } else { pid };
+        let tgid = if pid == 0 {
+            ctx.tgid()
+        } else {
+            ctx.pid_arg(pid)
+        };
         match ctx.st.procs.get(&tgid) {
             Some(p) if p.exit.is_none() => Ok(Clock::Cpu { tgid, user_only }),
             _ => Err(Errno::EINVAL),

@@ -103,8 +103,8 @@ fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
 fn task_call(cx: &Unlocked<'_>, nr: i64, a: [u64; 6]) -> Option<KResult<u64>> {
     let id = |v: u32| Some(Ok(u64::from(v)));
     match nr {
-        libc::SYS_getpid => Some(Ok(crate::abi::bits(i64::from(cx.tgid)))),
-        libc::SYS_gettid => Some(Ok(crate::abi::bits(i64::from(cx.tid)))),
+        libc::SYS_getpid => Some(Ok(crate::abi::bits(i64::from(cx.vtgid)))),
+        libc::SYS_gettid => Some(Ok(crate::abi::bits(i64::from(cx.vtid)))),
         libc::SYS_getuid => id(cx.creds.userns.uid_shown(cx.creds.ruid)),
         libc::SYS_geteuid => id(cx.creds.userns.uid_shown(cx.creds.euid)),
         libc::SYS_getgid => id(cx.creds.userns.gid_shown(cx.creds.rgid)),

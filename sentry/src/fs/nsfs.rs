@@ -22,6 +22,7 @@ pub enum Ns {
     Ipc(crate::kernel::ipc::NsRef),
     Net(Arc<crate::local::Names>),
     Cgroup(Arc<crate::kernel::cgroup::CgroupNs>),
+    Pid(Arc<crate::kernel::pidns::PidNs>),
     /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
     Only(i32),
 }
@@ -36,6 +37,7 @@ impl Ns {
             Ns::Ipc(..) => libc::CLONE_NEWIPC,
             Ns::Net(_) => libc::CLONE_NEWNET,
             Ns::Cgroup(_) => libc::CLONE_NEWCGROUP,
+            Ns::Pid(_) => libc::CLONE_NEWPID,
             Ns::Only(k) => *k,
         }
     }
@@ -49,10 +51,22 @@ impl Ns {
             Ns::Ipc(r) => r.owner.clone(),
             Ns::Net(n) => n.owner(),
             Ns::Cgroup(c) => c.owner.clone(),
+            Ns::Pid(p) => p.owner.clone(),
             Ns::Only(_) => crate::kernel::userns::init(),
         }
     }
 }
+
+/// A PID namespace's nsfs inode number (the first has the base one).
+pub fn pid_ns_ino(ns: &crate::kernel::pidns::PidNs) -> u64 {
+    match ns.ino {
+        0 => PID_BASE_INO,
+        n => n,
+    }
+}
+
+/// The first PID namespace's inode number.
+pub const PID_BASE_INO: u64 = 4026531836;
 
 /// An open namespace file (inode `ino`).
 pub struct NsFile {
@@ -117,10 +131,23 @@ impl FileOps for NsFile {
                 _ => give(cx, self.ns.owner()),
             },
             // Only user and PID namespaces nest; the sandbox's PID
-            // namespace is the first there is (lsns stops at EPERM).
+            // namespace is the first there is (lsns stops at EPERM). A
+            // PID namespace's parent is given only within the caller's.
             NS_GET_PARENT => match &self.ns {
                 Ns::User(u) => give(cx, u.parent.clone().ok_or(Errno::EPERM)?),
-                Ns::Only(libc::CLONE_NEWPID) => Err(Errno::EPERM),
+                Ns::Pid(p) => {
+                    let parent = p.parent.clone().ok_or(Errno::EPERM)?;
+                    if !cx.task_ref().pid_ns.contains(&parent) {
+                        return Err(Errno::EPERM);
+                    }
+                    let ino = pid_ns_ino(&parent);
+                    let f = NsFile {
+                        ns: Ns::Pid(parent),
+                        ino,
+                    };
+                    let f = File::new(Box::new(f), libc::O_RDONLY, b"pid".to_vec());
+                    cx.install(f, true).map(|fd| u64::from(fd.unsigned_abs()))
+                }
                 _ => Err(Errno::EINVAL),
             },
             NS_GET_OWNER_UID => match &self.ns {

@@ -6,6 +6,7 @@ use super::synth::{stat_of, SynthFile};
 use super::vfs::{Caller, Filesystem};
 use crate::errno::{Errno, KResult};
 use crate::fs::{DirEntry, Stat};
+use crate::kernel::pidns::PidNs;
 use crate::kernel::userns::UserNs;
 use crate::kernel::{KState, Task};
 use crate::mm::VmaName;
@@ -47,12 +48,21 @@ pub fn snapshot_host() {
     let _ = START.set(Instant::now());
 }
 
-pub struct ProcFs;
+/// A proc instance: it shows the processes of the PID namespace it was
+/// mounted in, by that namespace's numbers.
+pub struct ProcFs {
+    ns: Arc<PidNs>,
+}
 
 impl ProcFs {
     pub fn new() -> ProcFs {
+        ProcFs::of(crate::kernel::pidns::first())
+    }
+
+    /// An instance for PID namespace `ns` (the mounter's).
+    pub fn of(ns: Arc<PidNs>) -> ProcFs {
         let _ = START.set(Instant::now());
-        ProcFs
+        ProcFs { ns }
     }
 }
 
@@ -60,6 +70,23 @@ impl Default for ProcFs {
     fn default() -> Self {
         ProcFs::new()
     }
+}
+
+/// `global`'s numbers from namespace `view` down to `own` (its own),
+/// tab-separated: status's NSpid and its kin. An id a level cannot see
+/// is 0 there.
+fn ns_ids(view: &PidNs, own: &PidNs, global: i32) -> String {
+    let mut v = Vec::new();
+    let mut n = Some(own);
+    while let Some(x) = n {
+        v.push(x.vnr(global).to_string());
+        if std::ptr::eq(x, view) || x.level <= view.level {
+            break;
+        }
+        n = x.parent.as_deref();
+    }
+    v.reverse();
+    v.join("\t")
 }
 
 enum Node {
@@ -80,6 +107,8 @@ enum Node {
     /// /proc/sys/net/ipv4/ip_unprivileged_port_start of the reader's
     /// network namespace.
     PortStart(Vec<u8>, Arc<crate::local::Names>),
+    /// /proc/sys/kernel/ns_last_pid of the reader's PID namespace.
+    LastPid(Vec<u8>, Arc<PidNs>),
     /// Something of another process the caller may not look into
     /// (ptrace's read check): it can be stat'ed, not opened or read.
     Denied(u32),
@@ -275,7 +304,7 @@ fn cgroups(st: &KState) -> Vec<u8> {
     s.into_bytes()
 }
 
-fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
+fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
     let comps: Vec<&[u8]> = rel
         .split(|&b| b == b'/')
         .filter(|s| !s.is_empty())
@@ -309,17 +338,25 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
             d.push((b"net".to_vec(), libc::DT_LNK));
             d.push((b"sys".to_vec(), libc::DT_DIR));
             d.push((b"sysvipc".to_vec(), libc::DT_DIR));
-            let mut pids: Vec<i32> = st.procs.keys().copied().collect();
+            let mut pids: Vec<i32> = st.procs.keys().filter_map(|&g| ns.local(g)).collect();
             pids.sort();
             for p in pids {
                 d.push((p.to_string().into_bytes(), libc::DT_DIR));
             }
             Ok(Node::Dir(d))
         }
-        [b"self"] => Ok(Node::Link(me.tgid.to_string().into_bytes())),
-        [b"thread-self"] => Ok(Node::Link(
-            format!("{}/task/{}", me.tgid, me.tid).into_bytes(),
+        // A reader this instance's namespace cannot see has no self.
+        [b"self"] => Ok(Node::Link(
+            ns.local(me.tgid)
+                .ok_or(Errno::ENOENT)?
+                .to_string()
+                .into_bytes(),
         )),
+        [b"thread-self"] => {
+            let (g, t) = (ns.local(me.tgid), ns.local(me.tid));
+            let (g, t) = g.zip(t).ok_or(Errno::ENOENT)?;
+            Ok(Node::Link(format!("{g}/task/{t}").into_bytes()))
+        }
         [b"mounts"] => Ok(Node::Link(b"self/mounts".to_vec())),
         [b"net"] => Ok(Node::Link(b"self/net".to_vec())),
         [b"cpuinfo"] => Ok(Node::File(HOST_CPUINFO.get().cloned().unwrap_or_default())),
@@ -387,11 +424,13 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
         [b"sysvipc", b"sem"] => Ok(Node::File(st.ipc.get(ipc_ns_of(st, me)).proc_sem())),
         [b"sysvipc", b"msg"] => Ok(Node::File(st.ipc.get(ipc_ns_of(st, me)).proc_msg())),
         [pid, rest @ ..] => {
-            let pid = parse_pid(pid).ok_or(Errno::ENOENT)?;
+            let pid = parse_pid(pid)
+                .and_then(|p| ns.global(p))
+                .ok_or(Errno::ENOENT)?;
             let Some(t) = st.tasks.get(&pid) else {
                 // A process whose leader thread is gone (a zombie).
                 let p = st.procs.get(&pid).ok_or(Errno::ENOENT)?;
-                return gone_leader_node(c, st, p, rest);
+                return gone_leader_node(ns, c, st, p, rest);
             };
             match rest {
                 [b"task"] => {
@@ -399,12 +438,15 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                     Ok(Node::Dir(
                         p.threads
                             .iter()
+                            .filter_map(|&t| ns.local(t))
                             .map(|t| (t.to_string().into_bytes(), libc::DT_DIR))
                             .collect(),
                     ))
                 }
                 [b"task", tid, more @ ..] => {
-                    let tid = parse_pid(tid).ok_or(Errno::ENOENT)?;
+                    let tid = parse_pid(tid)
+                        .and_then(|t| ns.global(t))
+                        .ok_or(Errno::ENOENT)?;
                     let tt = st
                         .tasks
                         .get(&tid)
@@ -416,16 +458,16 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                         [b"task" | b"coredump_filter" | b"timerslack_ns", ..] => {
                             Err(Errno::ENOENT)
                         }
-                        [b"children"] => Ok(Node::File(children(st, tt))),
+                        [b"children"] => Ok(Node::File(children(ns, st, tt))),
                         // A thread's own CPU times.
-                        [b"stat"] => Ok(Node::File(stat(st, tt, c.tid, true))),
+                        [b"stat"] => Ok(Node::File(stat(ns, st, tt, c.tid, true))),
                         // A thread's own counts; the process's are all of them.
-                        [b"io"] => match pid_node(c, tt, more)? {
+                        [b"io"] => match pid_node(ns, c, tt, more)? {
                             Node::Denied(m) => Ok(Node::Denied(m)),
                             _ => Ok(Node::File(tt.io.totals().proc_file())),
                         },
                         [] => {
-                            let Node::Dir(mut d) = pid_node(c, tt, more)? else {
+                            let Node::Dir(mut d) = pid_node(ns, c, tt, more)? else {
                                 return Err(Errno::ENOENT);
                             };
                             d.retain(|(n, _)| {
@@ -434,10 +476,10 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
                             d.push((b"children".to_vec(), libc::DT_REG));
                             Ok(Node::Dir(d))
                         }
-                        _ => pid_node(c, tt, more),
+                        _ => pid_node(ns, c, tt, more),
                     }
                 }
-                _ => pid_node(c, t, rest),
+                _ => pid_node(ns, c, t, rest),
             }
         }
     }
@@ -445,14 +487,16 @@ fn node(c: &Caller, rel: &[u8]) -> KResult<Node> {
 
 /// /proc/PID/task/TID/children: the processes thread `t` forked that
 /// are still its children, as "pid pid ... ".
-fn children(st: &KState, t: &Task) -> Vec<u8> {
+fn children(ns: &PidNs, st: &KState, t: &Task) -> Vec<u8> {
     let Some(p) = st.procs.get(&t.tgid) else {
         return Vec::new();
     };
     let mut s = String::new();
     for c in &p.children {
         if st.procs.get(c).is_some_and(|cp| cp.parent_tid == t.tid) {
-            let _ = write!(s, "{c} ");
+            if let Some(l) = ns.local(*c) {
+                let _ = write!(s, "{l} ");
+            }
         }
     }
     s.into_bytes()
@@ -517,11 +561,25 @@ fn ns_file(
             },
             ns: Ns::Cgroup(t.cgroup_ns.clone()),
         },
+        // The namespace children go to is hidden until its init exists.
+        "pid" => {
+            let ns = if n.ends_with("_for_children") {
+                if t.pid_ns_children.init() == 0 {
+                    return None;
+                }
+                t.pid_ns_children.clone()
+            } else {
+                t.pid_ns.clone()
+            };
+            NsFile {
+                ino: super::nsfs::pid_ns_ino(&ns),
+                ns: Ns::Pid(ns),
+            }
+        }
         _ => NsFile {
             ino: *base,
             ns: Ns::Only(match kind {
                 "ipc" => libc::CLONE_NEWIPC,
-                "pid" => libc::CLONE_NEWPID,
                 _ => libc::CLONE_NEWTIME,
             }),
         },
@@ -533,6 +591,7 @@ fn ns_file(
 /// one whose other threads still run): what Linux shows of the leader
 /// then, state Z and no memory.
 fn gone_leader_node(
+    ns: &PidNs,
     c: &Caller,
     st: &KState,
     p: &crate::kernel::Process,
@@ -551,7 +610,7 @@ fn gone_leader_node(
             Ok(Node::Dir(d))
         }
         [b"task"] => Ok(Node::Dir(vec![(
-            p.tgid.to_string().into_bytes(),
+            ns.vnr(p.tgid).to_string().into_bytes(),
             libc::DT_DIR,
         )])),
         [b"fd" | b"fdinfo"] => Ok(Node::Dir(Vec::new())),
@@ -567,10 +626,10 @@ fn gone_leader_node(
             Ok(Node::File(
                 format!(
                     "{} ({comm}) Z {} {} {} 0 -1 4227084 0 0 0 0 {} {} {} {} {} {} {} 0 {start} 0 0 {} 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 {code}\n",
-                    p.tgid,
-                    p.ppid,
-                    p.pgid,
-                    p.sid,
+                    ns.vnr(p.tgid),
+                    ns.vnr(p.ppid),
+                    ns.vnr(p.pgid),
+                    ns.vnr(p.sid),
                     ticks(utime),
                     ticks(stime),
                     ticks(p.child_times.0),
@@ -590,9 +649,9 @@ fn gone_leader_node(
             Ok(Node::File(
                 format!(
                     "Name:\t{comm}\nState:\tZ (zombie)\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t0\nThreads:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n",
-                    p.tgid,
-                    p.tgid,
-                    p.ppid,
+                    ns.vnr(p.tgid),
+                    ns.vnr(p.tgid),
+                    ns.vnr(p.ppid),
                     u(cr.ruid), u(cr.euid), u(cr.suid), u(cr.fsuid),
                     g(cr.rgid), g(cr.egid), g(cr.sgid), g(cr.fsgid),
                     // The exited leader counts until the group is gone.
@@ -624,7 +683,7 @@ fn guarded(rest: &[&[u8]]) -> Option<u32> {
     })
 }
 
-fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
+fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
     let st = c.state()?;
     let p = &st.procs[&t.tgid];
     // Ids are shown in the reader's user namespace.
@@ -705,9 +764,15 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             );
             // What Linux adds for the kinds of file programs ask about.
             if let Some(pf) = e.file.downcast::<super::pidfd::PidFd>() {
-                let alive = st.tasks.contains_key(&pf.pid);
-                let pid = if alive { pf.pid } else { -1 };
-                let _ = write!(s, "Pid:\t{pid}\nNSpid:\t{pid}\n");
+                match st.tasks.get(&pf.pid) {
+                    Some(tt) => {
+                        let ids = ns_ids(ns, &tt.pid_ns, pf.pid);
+                        let _ = write!(s, "Pid:\t{}\nNSpid:\t{ids}\n", ns.vnr(pf.pid));
+                    }
+                    None => {
+                        let _ = write!(s, "Pid:\t-1\nNSpid:\t-1\n");
+                    }
+                }
             } else if let Some(ev) = e.file.downcast::<super::eventfd::EventFd>() {
                 let (count, sem) = ev.state();
                 let _ = write!(
@@ -774,8 +839,8 @@ fn pid_node(c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         }
         [b"maps"] => Ok(Node::File(maps(t, false))),
         [b"smaps"] => Ok(Node::File(maps(t, true))),
-        [b"status"] => Ok(Node::File(status(st, t, reader, c.tid))),
-        [b"stat"] => Ok(Node::File(stat(st, t, c.tid, false))),
+        [b"status"] => Ok(Node::File(status(ns, st, t, reader, c.tid))),
+        [b"stat"] => Ok(Node::File(stat(ns, st, t, c.tid, false))),
         [b"statm"] => {
             let (vsz, _) = vm_size(t);
             // resident, and of it shared (shared memory; host-file pages
@@ -945,6 +1010,7 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
             "ostype",
             "version",
             "pid_max",
+            "ns_last_pid",
             "ngroups_max",
             "cap_last_cap",
             "overflowuid",
@@ -965,6 +1031,11 @@ fn sys_node(c: &Caller, rest: &[&[u8]]) -> KResult<Node> {
         [b"kernel", b"hostname"] => uts_name(c, |u| u.hostname()),
         [b"kernel", b"domainname"] => uts_name(c, |u| u.domainname()),
         [b"kernel", b"pid_max"] => uts(|| "4194304".to_string()),
+        [b"kernel", b"ns_last_pid"] => {
+            let ns = c.task()?.pid_ns.clone();
+            let v = ns.last().unwrap_or(c.state()?.next_pid - 1);
+            Node::LastPid(format!("{v}\n").into_bytes(), ns)
+        }
         [b"kernel", b"ngroups_max"] => uts(|| "65536".to_string()),
         [b"kernel", b"cap_last_cap"] => uts(|| "40".to_string()),
         [b"kernel", b"overflowuid"] | [b"kernel", b"overflowgid"] => uts(|| "65534".to_string()),
@@ -1502,7 +1573,7 @@ fn sigset_hex(s: u64) -> String {
 /// status's Mems_allowed: node 0 of Linux's 1024 possible nodes.
 const MEMS_ALLOWED: &str = "00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000000,00000001";
 
-fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
+fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     // Resident pages of the memory file; pages of host files mapped in
     // are not counted (RssFile stays 0).
@@ -1539,14 +1610,17 @@ fn status(st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -> Vec<u8> {
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
-        t.tgid,
-        t.tid,
-        p.ppid,
-        t.ptrace.as_ref().map_or(0, |tr| tr.tracer),
+        ns.vnr(t.tgid),
+        ns.vnr(t.tid),
+        ns.vnr(p.ppid),
+        ns.vnr(t.ptrace.as_ref().map_or(0, |tr| tr.tracer)),
         u(c.ruid), u(c.euid), u(c.suid), u(c.fsuid),
         g(c.rgid), g(c.egid), g(c.sgid), g(c.fsgid),
         groups.join(" "),
-        t.tgid, t.tid, p.pgid, p.sid,
+        ns_ids(ns, &t.pid_ns, t.tgid),
+        ns_ids(ns, &t.pid_ns, t.tid),
+        ns_ids(ns, &t.pid_ns, p.pgid),
+        ns_ids(ns, &t.pid_ns, p.sid),
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
         p.maxrss_kb.max(rss), rss, anon, shmem, data_kb(t), stack / 1024,
         p.threads.len(),
@@ -1592,7 +1666,7 @@ fn queued_signals(st: &KState, uid: u32) -> usize {
 
 /// /proc/PID/stat: proc(5)'s 52 fields (`thread`: task/TID/stat, with
 /// the thread's own CPU times).
-fn stat(st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
+fn stat(ns: &PidNs, st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
     let rss_pages = crate::kernel::cpu::rss_kb(&t.mm) / 4;
@@ -1609,7 +1683,10 @@ fn stat(st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
         crate::kernel::cpu::process_times(st, t.tgid)
     };
     let (tty_nr, tpgid) = match &p.ctty {
-        Some(pty) => ((136u64 << 8) | u64::from(pty.index), pty.session().1),
+        Some(pty) => (
+            (136u64 << 8) | u64::from(pty.index),
+            ns.vnr(pty.session().1),
+        ),
         None => (0, -1),
     };
     let h = p.sighand.lock();
@@ -1624,12 +1701,12 @@ fn stat(st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
     drop(h);
     let rsslim = p.rlimits[libc::RLIMIT_RSS as usize].0;
     let f: Vec<String> = vec![
-        t.tid.to_string(),
+        ns.vnr(t.tid).to_string(),
         format!("({})", String::from_utf8_lossy(&t.comm)),
         state.to_string(),
-        p.ppid.to_string(),
-        p.pgid.to_string(),
-        p.sid.to_string(),
+        ns.vnr(p.ppid).to_string(),
+        ns.vnr(p.pgid).to_string(),
+        ns.vnr(p.sid).to_string(),
         tty_nr.to_string(),
         tpgid.to_string(),
         // PF_RANDOMIZE, as a process not in a system call shows.
@@ -1797,7 +1874,7 @@ impl Filesystem for ProcFs {
         let mut st = self.lookup_node(c, rel, ino)?;
         // What is under /proc/PID belongs to the process's effective
         // ids, or to root while it is not dumpable (as Linux's).
-        if let Some((uid, gid)) = owner(c, rel) {
+        if let Some((uid, gid)) = owner(&self.ns, c, rel) {
             st.uid = uid;
             st.gid = gid;
         }
@@ -1825,6 +1902,7 @@ impl Filesystem for ProcFs {
 /// later read from its start (Linux's seq_file), which is how monitors
 /// that keep it open (vmstat, top, free -s) see the present.
 struct ProcFile {
+    ns: Arc<PidNs>,
     rel: Vec<u8>,
     data: parking_lot::Mutex<Vec<u8>>,
     /// Made at the open and not read yet: the first read takes it.
@@ -1857,7 +1935,7 @@ impl FileOps for ProcFile {
         if at != 0 || self.fresh.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        if let Node::File(d) = node(&cx.caller(), &self.rel)? {
+        if let Node::File(d) = node(&self.ns, &cx.caller(), &self.rel)? {
             *self.data.lock() = d;
         }
         Ok(())
@@ -1881,10 +1959,10 @@ fn link_size(rel: &[u8], target: &[u8]) -> i64 {
 }
 
 /// The owner of `rel` when it lies under /proc/PID.
-fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
+fn owner(ns: &PidNs, c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
     let first = rel.split(|&b| b == b'/').next()?;
     let st = c.st?;
-    let t = st.tasks.get(&parse_pid(first)?)?;
+    let t = st.tasks.get(&ns.global(parse_pid(first)?)?)?;
     let p = st.procs.get(&t.tgid)?;
     Some(if p.dumpable != 0 {
         (p.creds.euid, p.creds.egid)
@@ -1894,6 +1972,11 @@ fn owner(c: &Caller, rel: &[u8]) -> Option<(u32, u32)> {
 }
 
 impl ProcFs {
+    /// The global id of a /proc/PID name.
+    fn pid_of(&self, name: &[u8]) -> Option<i32> {
+        self.ns.global(parse_pid(name)?)
+    }
+
     fn lookup_node(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
         let st = self.lookup_kind(c, rel, ino)?;
         // Linux's proc inodes are made when first looked up: their
@@ -1909,7 +1992,7 @@ impl ProcFs {
     }
 
     fn lookup_kind(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
-        Ok(match node(c, rel)? {
+        Ok(match node(&self.ns, c, rel)? {
             Node::Dir(_) | Node::FdDir(..) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
             Node::Mem(..) => stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
@@ -1921,6 +2004,7 @@ impl ProcFs {
             Node::Denied(mode) => stat_of(mode, ino, DEV, 0),
             Node::Knob(_, k) => stat_of(libc::S_IFREG | k.mode(), ino, DEV, 0),
             Node::PortStart(..) => stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+            Node::LastPid(..) => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             Node::NoLsm => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | self.link_mode(c, rel),
@@ -1961,7 +2045,7 @@ impl ProcFs {
         // Another's fds and namespaces are ptrace's business.
         {
             let st = c.st?;
-            let t = st.tasks.get(&parse_pid(p.first()?)?)?;
+            let t = st.tasks.get(&self.pid_of(p.first()?)?)?;
             let me = c.process().ok()?;
             if !st.procs.get(&t.tgid)?.inspectable_by(me) {
                 return None;
@@ -1969,7 +2053,7 @@ impl ProcFs {
         }
         if let [pid, b"ns", name] = p.as_slice() {
             let st = c.st?;
-            let t = st.tasks.get(&parse_pid(pid)?)?;
+            let t = st.tasks.get(&self.pid_of(pid)?)?;
             // Opening another's namespace is ptrace's business.
             let me = c.process().ok()?;
             if !st.procs.get(&t.tgid)?.inspectable_by(me) {
@@ -1985,7 +2069,7 @@ impl ProcFs {
         // The running program, open, even once removed.
         if let [who, b"exe"] | [_, b"task", who, b"exe"] = p.as_slice() {
             let st = c.st?;
-            let t = st.tasks.get(&parse_pid(who)?)?;
+            let t = st.tasks.get(&self.pid_of(who)?)?;
             return t.mm.state.lock().exe_file.clone();
         }
         let (who, fd) = match p.as_slice() {
@@ -1993,7 +2077,7 @@ impl ProcFs {
             [_, b"task", tid, b"fd", n] => (*tid, *n),
             _ => return None,
         };
-        let id: i32 = std::str::from_utf8(who).ok()?.parse().ok()?;
+        let id = self.pid_of(who)?;
         let fd: i32 = std::str::from_utf8(fd).ok()?.parse().ok()?;
         let st = c.st?;
         let tid = if st.tasks.contains_key(&id) {
@@ -2018,7 +2102,7 @@ impl ProcFs {
     }
 
     fn read_link(&self, c: &Caller, rel: &[u8]) -> KResult<Vec<u8>> {
-        match node(c, rel)? {
+        match node(&self.ns, c, rel)? {
             Node::Link(l) => Ok(l),
             Node::Denied(_) => Err(Errno::EACCES),
             _ => Err(Errno::EINVAL),
@@ -2033,8 +2117,9 @@ impl ProcFs {
         _mode: u32,
     ) -> KResult<Box<dyn FileOps>> {
         let ino = ino_of(rel);
-        match node(c, rel)? {
+        match node(&self.ns, c, rel)? {
             Node::Dir(_) | Node::FdDir(..) => Ok(Box::new(ProcDir {
+                ns: self.ns.clone(),
                 rel: rel.to_vec(),
                 stat: stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
             })),
@@ -2043,6 +2128,7 @@ impl ProcFs {
                     return Err(Errno::EACCES);
                 }
                 Ok(Box::new(ProcFile {
+                    ns: self.ns.clone(),
                     rel: rel.to_vec(),
                     data: parking_lot::Mutex::new(data),
                     fresh: std::sync::atomic::AtomicBool::new(true),
@@ -2064,6 +2150,11 @@ impl ProcFs {
                 data,
                 sets: Sets::PortStart(ns),
                 stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+            })),
+            Node::LastPid(data, ns) => Ok(Box::new(WritableFile {
+                data,
+                sets: Sets::LastPid(ns),
+                stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
             Node::NoLsm => Ok(Box::new(NoLsmFile {
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
@@ -2114,6 +2205,7 @@ enum Sets {
     /// rules.
     IdMap(Arc<UserNs>, MapFile),
     PortStart(Arc<crate::local::Names>),
+    LastPid(Arc<PidNs>),
 }
 
 /// An open writable /proc file: reads what it held when opened; a write
@@ -2143,6 +2235,7 @@ impl FileOps for WritableFile {
             Sets::Knob(k) => set_knob(*k, cx, data),
             Sets::IdMap(ns, which) => set_idmap(ns, *which, cx, data),
             Sets::PortStart(ns) => set_port_start(ns, cx, data),
+            Sets::LastPid(ns) => set_last_pid(ns, cx, data),
         }
     }
     fn stat(&self) -> KResult<Stat> {
@@ -2298,6 +2391,28 @@ fn set_port_start(
     Ok(data.len())
 }
 
+/// ns_last_pid: where the namespace's next number search starts (what
+/// checkpoint/restore tools set), for CAP_SYS_ADMIN or
+/// CAP_CHECKPOINT_RESTORE over the namespace.
+fn set_last_pid(ns: &PidNs, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
+    use crate::kernel::creds::cap;
+    let c = &cx.proc_ref().creds;
+    if !c.capable_in(&ns.owner, cap::SYS_ADMIN) && !c.capable_in(&ns.owner, cap::LAST) {
+        return Err(Errno::EPERM);
+    }
+    let v: i64 = knob_number(data)?;
+    let v = i32::try_from(v)
+        .ok()
+        .filter(|v| (0..crate::kernel::pidns::PID_MAX).contains(v))
+        .ok_or(Errno::EINVAL)?;
+    if ns.is_first() {
+        cx.st.next_pid = (v + 1).max(2);
+    } else {
+        ns.set_last(v);
+    }
+    Ok(data.len())
+}
+
 fn knob_number<T: std::str::FromStr>(data: &[u8]) -> KResult<T> {
     let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
     text.trim().parse().map_err(|_| Errno::EINVAL)
@@ -2405,12 +2520,13 @@ pub fn process_dir_pid(f: &File) -> Option<i32> {
     if d.rel.is_empty() || !d.rel.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    parse_pid(&d.rel)
+    parse_pid(&d.rel).and_then(|p| d.ns.global(p))
 }
 
 /// A procfs directory: listed when read, so it shows the state of that
 /// moment (an fd opened on /proc/self/fd sees itself).
 struct ProcDir {
+    ns: Arc<PidNs>,
     rel: Vec<u8>,
     stat: Stat,
 }
@@ -2423,7 +2539,7 @@ impl FileOps for ProcDir {
         Ok(self.stat)
     }
     fn readdir_for(&self, c: &Caller) -> KResult<Vec<DirEntry>> {
-        let entries = match node(c, &self.rel)? {
+        let entries = match node(&self.ns, c, &self.rel)? {
             Node::Dir(entries) => entries,
             Node::FdDir(files, kind) => files
                 .lock()

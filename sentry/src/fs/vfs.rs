@@ -311,6 +311,9 @@ pub struct Mount {
     pub flags: u64,
     /// The filesystem's dentries (shared by every mount of it).
     pub dcache: Arc<Dcache>,
+    /// The mount this one is a namespace copy of (its own id when it is
+    /// no copy): an fd opened before an unshare walks through the copy.
+    pub origin: u64,
 }
 
 static NEXT_MOUNT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(21);
@@ -333,6 +336,7 @@ impl Mount {
             source: source.into(),
             flags,
             dcache: Dcache::new(),
+            origin: id,
         }
     }
 
@@ -420,7 +424,7 @@ pub struct MountNs {
     /// Mounts it got from a namespace of a more privileged user
     /// namespace (Linux's MNT_LOCKED): they cannot be unmounted alone,
     /// so what they cover stays covered.
-    pub locked: std::collections::HashSet<u64>,
+    pub locked: parking_lot::Mutex<std::collections::HashSet<u64>>,
     /// Mounts an MNT_EXPIRE umount has marked (the next one unmounts).
     pub expiring: parking_lot::Mutex<std::collections::HashSet<u64>>,
 }
@@ -465,6 +469,7 @@ impl MountNs {
             ids.values().copied().collect()
         } else {
             self.locked
+                .lock()
                 .iter()
                 .filter_map(|i| ids.get(i).copied())
                 .collect()
@@ -472,7 +477,7 @@ impl MountNs {
         Arc::new(MountNs {
             mounts: RwLock::new(mounts),
             owner: owner.clone(),
-            locked,
+            locked: parking_lot::Mutex::new(locked),
             expiring: Default::default(),
         })
     }
@@ -524,17 +529,7 @@ impl MountNs {
     /// filesystem.
     pub fn mount_of(&self, path: &[u8]) -> (Arc<Mount>, Vec<u8>) {
         let mounts = self.mounts.read();
-        let mut best: Option<&Arc<Mount>> = None;
-        for m in mounts.iter() {
-            let p = &m.point;
-            let inside = p == b"/"
-                || path == p.as_slice()
-                || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'));
-            if inside && best.is_none_or(|b| b.point.len() <= p.len()) {
-                best = Some(m);
-            }
-        }
-        let m = best.expect("root mount").clone();
+        let m = visible_mount(&mounts, path).clone();
         let inner = if m.point == b"/" {
             path.get(1..).unwrap_or_default()
         } else {
@@ -546,6 +541,54 @@ impl MountNs {
             (false, false) => [&m.root[..], b"/", inner].concat(),
         };
         (m, rel)
+    }
+}
+
+/// The mount `path` lies in: down from the root mount, at each step the
+/// deepest mount on the current one that holds the path (the latest of
+/// those on one point). A mount on a covered mount stays hidden, as on
+/// Linux: a tmpfs over /dev hides what was mounted on /dev/shm. A mount
+/// whose parent is not in the table is placed by its point alone.
+fn visible_mount<'m>(mounts: &'m [Arc<Mount>], path: &[u8]) -> &'m Arc<Mount> {
+    let holds = |m: &Mount| {
+        let p = &m.point;
+        p == b"/"
+            || path == p.as_slice()
+            || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'))
+    };
+    let known = |id: u64| mounts.iter().any(|m| m.id == id);
+    // The root: the namespace's root mount (the latest of them), else
+    // whatever holds "/".
+    let mut cur = mounts
+        .iter()
+        .rposition(|m| m.parent == m.id && m.point == b"/")
+        .or_else(|| mounts.iter().rposition(|m| m.point == b"/"))
+        .expect("root mount");
+    loop {
+        let c = &mounts[cur];
+        let mut next: Option<usize> = None;
+        for (i, m) in mounts.iter().enumerate() {
+            // Each step goes deeper, or up the stack on one point, so
+            // the descent ends.
+            let deeper =
+                m.point.len() > c.point.len() || (m.point.len() == c.point.len() && i > cur);
+            let on_it = m.parent == c.id || !known(m.parent);
+            if !deeper || !on_it || !holds(m) {
+                continue;
+            }
+            // A mount stacked on this one covers everything beneath it.
+            let stacked = |n: usize| mounts[n].point.len() == c.point.len();
+            if next.is_none_or(|n| {
+                !stacked(n)
+                    && (m.point.len() == c.point.len() || mounts[n].point.len() <= m.point.len())
+            }) {
+                next = Some(i);
+            }
+        }
+        match next {
+            Some(n) => cur = n,
+            None => return c,
+        }
     }
 }
 
@@ -975,6 +1018,24 @@ impl Vfs {
         }
         let beneath = how & RESOLVE_BENEATH != 0;
         let in_root = how & RESOLVE_IN_ROOT != 0;
+        // Linux's fds name a mount, not a path: a directory opened before
+        // its mount moved (pivot_root, a move mount) is walked from where
+        // that mount is now, and one opened before an unshare through
+        // the namespace's copy of its mount.
+        let moved = {
+            let ns = self.ns(c);
+            let mounts = ns.mounts.read();
+            match mounts.iter().find(|m| m.id == at.mount.id) {
+                Some(m) if m.point == at.mount.point => None,
+                Some(m) => Some(m.clone()),
+                None => mounts.iter().find(|m| m.origin == at.mount.origin).cloned(),
+            }
+        }
+        .map(|mount| PathRef {
+            mount,
+            dentry: at.dentry.clone(),
+        });
+        let at = moved.as_ref().unwrap_or(at);
         let (start, live) = at.locate();
         let mut comps = split(&start);
         let mut removed = (!live).then(|| at.clone());
@@ -1464,6 +1525,41 @@ impl FileOps for PathFile {
 mod tests {
     use super::*;
     use crate::kernel::KState;
+
+    #[test]
+    fn a_covering_mount_hides_what_is_mounted_beneath() {
+        let fs: Arc<dyn Filesystem> = Arc::new(crate::fs::proc::ProcFs::new());
+        let mount = |point: &[u8], parent: Option<&Mount>| {
+            let mut m = Mount::new(point, fs.clone(), b"", "x", 0);
+            if let Some(p) = parent {
+                m.parent = p.id;
+            }
+            m
+        };
+        let root = mount(b"/", None);
+        let dev = mount(b"/dev", Some(&root));
+        let shm = mount(b"/dev/shm", Some(&dev));
+        let over = mount(b"/dev", Some(&dev));
+        let ids = (root.id, dev.id, shm.id, over.id);
+        let mut v: Vec<Arc<Mount>> = [root, dev, shm].into_iter().map(Arc::new).collect();
+        let at = |v: &[Arc<Mount>], p: &[u8]| visible_mount(v, p).id;
+        assert_eq!(at(&v, b"/dev/shm/x"), ids.2);
+        assert_eq!(at(&v, b"/dev/null"), ids.1);
+        assert_eq!(at(&v, b"/etc"), ids.0);
+        v.push(Arc::new(over));
+        assert_eq!(
+            at(&v, b"/dev/shm/x"),
+            ids.3,
+            "the tmpfs over /dev hides /dev/shm"
+        );
+        assert_eq!(at(&v, b"/dev"), ids.3);
+        // A mount whose parent left the table is placed by its point.
+        let mut stray = Mount::new(b"/srv", fs.clone(), b"", "x", 0);
+        stray.parent = 9_999_999;
+        let stray_id = stray.id;
+        v.push(Arc::new(stray));
+        assert_eq!(at(&v, b"/srv/a"), stray_id);
+    }
 
     const DIR: u32 = libc::S_IFDIR | 0o755;
     const REG: u32 = libc::S_IFREG | 0o644;

@@ -55,13 +55,14 @@ impl CloneArgs {
 /// The namespaces clone and unshare make (besides a user namespace):
 /// each takes CAP_SYS_ADMIN over the caller's user namespace.
 pub const NEW_NAMESPACES: i32 = libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWCGROUP;
 
 /// clone's checks of its flags alone (`creds`: the caller's).
-pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> {
+pub fn check_flags(flags: u64, creds: &super::Creds) -> KResult<()> {
     let f = crate::num::sbits32(u32::try_from(flags & 0xffff_ffff).unwrap_or(0));
     if f & libc::CLONE_THREAD != 0 && f & libc::CLONE_SIGHAND == 0 {
         return Err(Errno::EINVAL);
@@ -69,9 +70,7 @@ pub fn check_flags(k: &Kernel, flags: u64, creds: &super::Creds) -> KResult<()> 
     if f & libc::CLONE_SIGHAND != 0 && f & libc::CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    let ns = libc::CLONE_NEWPID;
-    if f & ns != 0 {
-        k.log_once("clone with namespace flags");
+    if f & libc::CLONE_NEWPID != 0 && f & libc::CLONE_THREAD != 0 {
         return Err(Errno::EINVAL);
     }
     // CLONE_DETACHED is the old meaning of CLONE_PIDFD's bit; with
@@ -196,9 +195,10 @@ fn nproc_charge(ctx: &Ctx<'_, '_>) -> KResult<()> {
 }
 
 /// clone(2): registers the child made by the call's lock-free part
-/// (`ctx.prepared`), or makes it now.
+/// (`ctx.prepared`), or makes it now. The child's id as the caller's PID
+/// namespace numbers it.
 pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
-    check_flags(ctx.k, a.flags, &ctx.proc_ref().creds)?;
+    check_flags(a.flags, &ctx.proc_ref().creds)?;
     // A container's pids limit counts tasks, as the pids controller does.
     if ctx.k.max_tasks().is_some_and(|m| ctx.st.tasks.len() >= m) {
         return Err(Errno::EAGAIN);
@@ -210,6 +210,18 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         return Err(Errno::EPERM);
     }
     let f = crate::num::sbits32(u32::try_from(a.flags & 0xffff_ffff).unwrap_or(0));
+    {
+        let t = ctx.task_ref();
+        // A thread must stay in its process's PID namespace, and a
+        // namespace's init cannot give itself a sibling (its parent is
+        // outside).
+        if f & libc::CLONE_THREAD != 0 && !Arc::ptr_eq(&t.pid_ns, &t.pid_ns_children) {
+            return Err(Errno::EINVAL);
+        }
+        if f & libc::CLONE_PARENT != 0 && t.vtgid == 1 {
+            return Err(Errno::EINVAL);
+        }
+    }
     let prep = match ctx.prepared.take() {
         Some(Prepared::Clone(p)) if p.flags == a.flags => p,
         _ => {
@@ -229,6 +241,15 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     let owner = child_creds.userns.0.clone();
     let parent_tid = ctx.tid;
     let parent = ctx.task_ref();
+    let parent_ns = parent.pid_ns.clone();
+    let child_ns = if f & libc::CLONE_THREAD != 0 {
+        parent.pid_ns.clone()
+    } else if f & libc::CLONE_NEWPID != 0 {
+        super::pidns::PidNs::child(&parent.pid_ns_children, owner.clone())?
+    } else {
+        parent.pid_ns_children.clone()
+    };
+    let parent_vtgid = parent.vtgid;
     let parent_slack = parent.timer_slack;
     let tgid = parent.tgid;
     let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
@@ -301,8 +322,24 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             if ctx.st.tasks.contains_key(&want) || ctx.st.procs.contains_key(&want) {
                 return Err(Errno::EEXIST);
             }
+            // One pid for a child in a namespace below the first would
+            // be its innermost number, which is not modelled.
+            if !child_ns.is_first() {
+                ctx.k.log_once("clone3 set_tid in a nested PID namespace");
+                return Err(Errno::EINVAL);
+            }
             want
         }
+    };
+    // Its numbers in its namespace and those above (ENOMEM once the
+    // namespace's init has gone).
+    let joined = child_ns.enter(tid)?;
+    let vtid = child_ns.vnr(tid);
+    let seen = parent_ns.vnr(tid);
+    let child_vtgid = if f & libc::CLONE_THREAD != 0 {
+        parent_vtgid
+    } else {
+        vtid
     };
     // The child's pidfd, in the parent's fd table and at the address
     // given, before anything of the child exists (nothing after fails).
@@ -318,6 +355,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             return Err(e);
         }
     }
+    joined.keep();
     let ClonePrep {
         mm, thread, kicker, ..
     } = prep;
@@ -340,6 +378,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             tgid
         };
         let mut np = new_process(tid, ppid, pp.pgid, pp.sid, child_creds, pp.exe.clone());
+        np.pid_ns = child_ns.clone();
         np.rlimits = pp.rlimits;
         np.sighand = if f & libc::CLONE_SIGHAND != 0 {
             pp.sighand.clone()
@@ -407,6 +446,10 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             io: Arc::default(),
             tid,
             tgid: child_tgid,
+            vtid,
+            vtgid: child_vtgid,
+            pid_ns: child_ns.clone(),
+            pid_ns_children: child_ns,
             mm: mm.clone(),
             files,
             fs,
@@ -457,10 +500,10 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
     // Registered: the child's thread may run it once the lock is free.
     thread.go(tid, regs);
     if f & libc::CLONE_PARENT_SETTID != 0 {
-        let _ = write_obj::<i32>(&ctx.mm, a.ptid, &tid);
+        let _ = write_obj::<i32>(&ctx.mm, a.ptid, &seen);
     }
     if f & libc::CLONE_CHILD_SETTID != 0 {
-        let _ = write_obj::<i32>(&mm, a.ctid, &tid);
+        let _ = write_obj::<i32>(&mm, a.ctid, &vtid);
     }
     if let Some((ev, _)) = event {
         let opt = match ev {
@@ -468,7 +511,7 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             super::ptrace::EVENT_FORK => super::ptrace::O_TRACEFORK,
             _ => super::ptrace::O_TRACECLONE,
         };
-        let msg = crate::num::bits(i64::from(tid));
+        let msg = crate::num::bits(i64::from(ctx.st.tracer_sees(parent_tid, tid)));
         super::ptrace::event(&mut ctx.st, parent_tid, ctx.regs, ctx.pctx, ev, opt, msg);
     }
     if f & libc::CLONE_VFORK != 0 {
@@ -493,11 +536,11 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
                 super::ptrace::EVENT_VFORK_DONE,
                 super::ptrace::O_TRACEVFORKDONE,
             );
-            let msg = crate::num::bits(i64::from(tid));
+            let msg = crate::num::bits(i64::from(ctx.st.tracer_sees(parent_tid, tid)));
             super::ptrace::event(&mut ctx.st, parent_tid, ctx.regs, ctx.pctx, ev, opt, msg);
         }
     }
-    Ok(tid)
+    Ok(seen)
 }
 
 /// A task's sentry thread whose host side exists, waiting for its task

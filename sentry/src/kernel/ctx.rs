@@ -38,6 +38,9 @@ pub struct Unlocked<'a> {
     pub k: &'a Arc<Kernel>,
     pub tid: i32,
     pub tgid: i32,
+    /// `tid` and `tgid` as its own PID namespace numbers them.
+    pub vtid: i32,
+    pub vtgid: i32,
     pub files: &'a parking_lot::Mutex<crate::fs::file::FdTable>,
     pub mm: &'a Arc<Mm>,
     /// The task's root and working directory.
@@ -219,6 +222,28 @@ impl Ctx<'_, '_> {
 
     pub fn log_once(&self, what: &str) {
         self.k.log_once(what);
+    }
+
+    /// Global id `global` as the caller's PID namespace numbers it (0:
+    /// it cannot see it).
+    pub fn vnr(&self, global: i32) -> i32 {
+        self.task_ref().pid_ns.vnr(global)
+    }
+
+    /// The global id of the caller's number `local` (None for numbers
+    /// below 1 and those nothing in its namespace has).
+    pub fn find_pid(&self, local: i32) -> Option<i32> {
+        self.task_ref().pid_ns.global(local)
+    }
+
+    /// A pid argument as a global id, for calls that look it up next:
+    /// numbers below 1 (the caller, groups) stay as they are, and one
+    /// the caller's namespace has not given becomes an id no task has.
+    pub fn pid_arg(&self, local: i32) -> i32 {
+        if local <= 0 {
+            return local;
+        }
+        self.find_pid(local).unwrap_or(super::pidns::NOBODY)
     }
 }
 

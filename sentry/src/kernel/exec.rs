@@ -519,9 +519,16 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     de_thread(ctx);
     let tgid = ctx.tgid();
     let old_tid = ctx.tid;
+    // PTRACE_EVENT_EXEC's message: the former id as the tracer sees it,
+    // taken before that id goes.
+    let old_seen = ctx.st.tracer_sees(old_tid, old_tid);
     if ctx.tid != tgid {
         let mut t = ctx.st.tasks.remove(&ctx.tid).unwrap();
         t.tid = tgid;
+        t.vtid = t.vtgid;
+        if !t.pid_ns.is_first() {
+            t.pid_ns.leave(old_tid);
+        }
         if let Some(tracer) = t.ptrace.as_ref().map(|tr| tr.tracer) {
             if let Some(tp) = ctx.st.procs.get_mut(&tracer) {
                 for x in tp.tracees.iter_mut().filter(|x| **x == old_tid) {
@@ -638,7 +645,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     }
     // A tracee reports the exec: an event stop when asked for, else
     // (attached the old way) a SIGTRAP.
-    let (tid, msg) = (ctx.tid, crate::num::bits(i64::from(old_tid)));
+    let (tid, msg) = (ctx.tid, crate::num::bits(i64::from(old_seen)));
     match ctx
         .task_ref()
         .ptrace
@@ -847,7 +854,7 @@ pub fn signals_and_exit(
             continue;
         }
         if act.handler == SIG_DFL {
-            if signal::init_discards(tgid, &info) {
+            if signal::init_discards(st, tgid, &info) {
                 continue;
             }
             let d = default_action(sig);

@@ -93,6 +93,10 @@ fn spawn(
         io: Arc::default(),
         tid: pid,
         tgid: pid,
+        vtid: pid,
+        vtgid: pid,
+        pid_ns: super::pidns::first(),
+        pid_ns_children: super::pidns::first(),
         mm,
         files: Arc::new(Mutex::new(files)),
         fs: Arc::new(Mutex::new(FsContext {
@@ -218,6 +222,7 @@ pub fn new_process(
 ) -> Process {
     Process {
         tgid,
+        pid_ns: super::pidns::first(),
         ppid,
         pgid,
         sid,
@@ -536,6 +541,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     };
     let waiter = st.tasks[&tid].waiter.clone();
     let io = st.tasks[&tid].io.clone();
+    let mut vids = (st.tasks[&tid].vtid, st.tasks[&tid].vtgid);
     let sig_mask = st.tasks[&tid].sig_mask.clone();
     // The task's seccomp filters and mode (changed only by locked calls,
     // after which they are read again).
@@ -606,6 +612,8 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 k: &k,
                 tid,
                 tgid,
+                vtid: vids.0,
+                vtgid: vids.1,
                 files: &files,
                 mm: &mm,
                 fs: &fs,
@@ -760,6 +768,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         refresh(&mut fs, &t.fs);
         refresh(&mut mnt_ns, &t.mnt_ns);
         tgid = t.tgid;
+        vids = (t.vtid, t.vtgid);
         trace_mode = t.ptrace.as_ref().map(|tr| tr.mode);
         suspended = ptrace::seccomp_suspended(&st, tid);
         if let Some(p) = st.procs.get(&t.tgid) {
@@ -957,6 +966,12 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     t.exit_watch.exited();
     t.exit_watch.gone();
     let comm = (tid == tgid).then(|| t.comm.clone());
+    // A thread's id goes now; the leader's stays with the process until
+    // it is reaped.
+    if tid != tgid && !t.pid_ns.is_first() {
+        t.pid_ns.leave(tid);
+        pid_left(st, &t.pid_ns);
+    }
     drop(t);
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;
@@ -1056,8 +1071,24 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     if let Some(tty) = hangup {
         hang_up(st, tgid, &tty);
     }
+    // The init of a namespace below the first takes the namespace with
+    // it: nothing joins any more and everything in it is killed; its own
+    // exit is told once they are all gone (`pid_left`).
+    let ns = st.procs.get(&tgid).map(|p| p.pid_ns.clone());
+    let ns_init = ns
+        .as_ref()
+        .filter(|ns| !ns.is_first() && ns.init() == tgid)
+        .cloned();
+    if let Some(ns) = &ns_init {
+        ns.close();
+        for (g, _) in ns.members() {
+            if g != tgid && st.procs.get(&g).is_some_and(|p| p.exit.is_none()) {
+                group_exit(st, g, signal::fatal_info(SIGKILL));
+            }
+        }
+    }
     // Orphans go to the nearest subreaper or to init.
-    let reaper = find_reaper(st, ppid).unwrap_or(1);
+    let reaper = find_reaper(st, tgid, ppid);
     for c in children {
         if c == 1 {
             continue;
@@ -1076,7 +1107,11 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         }
         send_pdeathsig(st, &pdeath);
         if zombie {
-            signal::notify_parent(st, c, reaper, signal::CLD_EXITED, 0);
+            if zapping(st, reaper) {
+                reap_orphan(st, c, reaper);
+            } else {
+                signal::notify_parent(st, c, reaper, signal::CLD_EXITED, 0);
+            }
         }
     }
     if ppid == 0 && tgid != 1 {
@@ -1104,7 +1139,45 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     {
         return;
     }
+    if let Some(ns) = ns_init {
+        ns.hold_exit(tgid, info);
+        pid_left(st, &ns);
+        return;
+    }
     exit_notify(st, tgid, ppid, info);
+}
+
+/// Whether `tgid` is the init of a namespace below the first that has
+/// exited: the processes left in it are its children, which it reaps
+/// itself as it goes (Linux's zap_pid_ns_processes).
+fn zapping(st: &KState, tgid: i32) -> bool {
+    st.procs
+        .get(&tgid)
+        .is_some_and(|p| p.exit.is_some() && !p.pid_ns.is_first() && p.pid_ns.init() == tgid)
+}
+
+fn reap_orphan(st: &mut KState, child: i32, init: i32) {
+    if let Some(ip) = st.procs.get_mut(&init) {
+        ip.children.retain(|&c| c != child);
+    }
+    st.reap(child);
+}
+
+/// An id left PID namespace `ns` (and those above it): an init whose
+/// namespace is now empty but for itself has its exit told.
+pub fn pid_left(st: &mut KState, ns: &Arc<super::pidns::PidNs>) {
+    let mut n = Some(ns.clone());
+    while let Some(cur) = n.filter(|x| !x.is_first()) {
+        if let Some((init, info)) = cur.take_held_exit() {
+            let ppid = st.procs.get(&init).map_or(0, |p| p.ppid);
+            if zapping(st, ppid) {
+                reap_orphan(st, init, ppid);
+            } else {
+                exit_notify(st, init, ppid, info);
+            }
+        }
+        n = cur.parent.clone();
+    }
 }
 
 /// The threads of a child whose parent went: each that asked for a
@@ -1123,11 +1196,12 @@ fn send_pdeathsig(st: &mut KState, threads: &[i32]) {
 /// parent ignores it.
 pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
     let sig = st.procs.get(&tgid).map_or(SIGCHLD, |p| p.exit_signal);
-    let autoreap = sig == SIGCHLD
+    let autoreap = (sig == SIGCHLD
         && st.procs.get(&ppid).is_some_and(|pp| {
             let a = pp.sighand.lock()[SIGCHLD as usize - 1];
             a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
-        });
+        }))
+        || zapping(st, ppid);
     if autoreap {
         st.reap(tgid);
         if let Some(pp) = st.procs.get_mut(&ppid) {
@@ -1139,17 +1213,31 @@ pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
     }
 }
 
-fn find_reaper(st: &KState, mut pid: i32) -> Option<i32> {
+/// Who adopts the children of `father` (whose parent is `ppid`): the
+/// nearest living subreaper among its ancestors in its PID namespace, or
+/// that namespace's init (the exiting init itself, which reaps them as
+/// it goes).
+fn find_reaper(st: &KState, father: i32, mut pid: i32) -> i32 {
+    let Some(ns) = st.procs.get(&father).map(|p| p.pid_ns.clone()) else {
+        return 1;
+    };
+    let init = ns.init();
+    if init == father {
+        return father;
+    }
     while let Some(p) = st.procs.get(&pid) {
-        if p.subreaper && p.exit.is_none() {
-            return Some(pid);
+        if !Arc::ptr_eq(&p.pid_ns, &ns) {
+            break;
         }
-        if pid == 1 {
-            return Some(1);
+        if p.subreaper && p.exit.is_none() {
+            return pid;
+        }
+        if pid == init {
+            break;
         }
         pid = p.ppid;
     }
-    None
+    init
 }
 
 /// Which children wait(2) considers.
@@ -1162,6 +1250,7 @@ pub enum WaitSel {
 
 /// What wait(2) found.
 pub struct WaitResult {
+    /// The child's id as the waiter's PID namespace numbers it.
     pub pid: i32,
     pub uid: u32,
     /// wait status word
@@ -1211,8 +1300,12 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
         }
         let st = &mut ctx.st;
         let children = st.procs[&me].children.clone();
+        let ns = st.procs[&me].pid_ns.clone();
         for c in children {
             let Some(cp) = st.procs.get(&c) else { continue };
+            // The id as the waiter numbers it, taken before the reap
+            // lets it go.
+            let seen = ns.vnr(c);
             let ok = match sel {
                 WaitSel::Any => true,
                 WaitSel::Pid(p) => p == c,
@@ -1239,8 +1332,9 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
             }
             any = true;
             let uid = cp.creds.ruid;
-            if cp.exit_held_by.is_some() {
-                // Its tracer has not waited for it yet.
+            if cp.exit_held_by.is_some() || cp.pid_ns.holds_exit_of(c) {
+                // Its tracer has not waited for it yet, or it is an init
+                // whose namespace is still emptying.
                 continue;
             }
             if let (Some(e), true) = (cp.exit, opts & WEXITED != 0) {
@@ -1262,7 +1356,7 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                     p.dead_io.add(io);
                 }
                 return Ok(Some(WaitResult {
-                    pid: c,
+                    pid: seen,
                     uid,
                     status: e.status,
                     code: e.code,
@@ -1276,14 +1370,14 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                 if opts & WNOWAIT == 0 {
                     st.procs.get_mut(&c).unwrap().stop_report = None;
                 }
-                return Ok(Some(WaitResult::stop(c, uid, sig, signal::CLD_STOPPED)));
+                return Ok(Some(WaitResult::stop(seen, uid, sig, signal::CLD_STOPPED)));
             }
             if cp.cont_report && opts & WCONTINUED != 0 {
                 if opts & WNOWAIT == 0 {
                     st.procs.get_mut(&c).unwrap().cont_report = false;
                 }
                 return Ok(Some(WaitResult {
-                    pid: c,
+                    pid: seen,
                     uid,
                     status: 0xffff,
                     code: signal::CLD_CONTINUED,
@@ -1322,16 +1416,18 @@ fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<Wa
     let Some(p) = st.procs.get(&me) else {
         return (None, false);
     };
+    let ns = p.pid_ns.clone();
     let mut any = false;
     if let Some(i) = p.dead_tracees.iter().position(|d| matches(d.tid, d.pgid)) {
         if opts & WEXITED != 0 {
             let d = p.dead_tracees[i];
+            let seen = ns.vnr(d.tid);
             if opts & WNOWAIT == 0 {
                 st.procs.get_mut(&me).unwrap().dead_tracees.remove(i);
                 ptrace::release_held(st, d.tid, me);
             }
             let r = WaitResult {
-                pid: d.tid,
+                pid: seen,
                 uid: 0,
                 status: d.info.status,
                 code: d.info.code,
@@ -1368,7 +1464,12 @@ fn wait_tracees(st: &mut KState, me: i32, sel: WaitSel, opts: i32) -> (Option<Wa
             }
         }
         return (
-            Some(WaitResult::stop(tid, uid, code, ptrace::CLD_TRAPPED)),
+            Some(WaitResult::stop(
+                ns.vnr(tid),
+                uid,
+                code,
+                ptrace::CLD_TRAPPED,
+            )),
             true,
         );
     }

@@ -15,6 +15,7 @@ pub mod ioacct;
 pub mod ipc;
 pub mod jobctl;
 pub mod lifecycle;
+pub mod pidns;
 pub mod ptrace;
 pub mod seccomp;
 pub mod setid;
@@ -142,7 +143,40 @@ impl KState {
             n.dead_cpu.0 += p.dead_times.0;
             n.dead_cpu.1 += p.dead_times.1;
         }
+        if !p.pid_ns.is_first() && !self.tasks.contains_key(&tgid) {
+            p.pid_ns.leave(tgid);
+            lifecycle::pid_left(self, &p.pid_ns);
+        }
         Some(p)
+    }
+
+    /// `global` as task or process `viewer` numbers it in its PID
+    /// namespace (0: it cannot see it, or there is no such viewer).
+    pub fn pid_seen_by(&self, viewer: i32, global: i32) -> i32 {
+        if let Some(t) = self.tasks.get(&viewer) {
+            t.pid_ns.vnr(global)
+        } else if let Some(p) = self.procs.get(&viewer) {
+            p.pid_ns.vnr(global)
+        } else {
+            0
+        }
+    }
+
+    /// `global` as the tracer of `tid` numbers it (ptrace event
+    /// messages).
+    pub fn tracer_sees(&self, tid: i32, global: i32) -> i32 {
+        match self.tasks.get(&tid).and_then(|t| t.ptrace.as_ref()) {
+            Some(tr) => self.pid_seen_by(tr.tracer, global),
+            None => global,
+        }
+    }
+
+    /// Whether process `tgid` is the init of its PID namespace (the
+    /// sandbox's pid 1 for the first).
+    pub fn is_ns_init(&self, tgid: i32) -> bool {
+        self.procs
+            .get(&tgid)
+            .is_some_and(|p| p.pid_ns.init() == tgid)
     }
 }
 

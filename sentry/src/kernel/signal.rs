@@ -273,21 +273,25 @@ fn ignored(st: &KState, tgid: i32, sig: i32) -> bool {
     act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ign)
 }
 
-/// Whether a signal sent by a process of the sandbox to `tgid` is dropped
-/// because `tgid` is the pid namespace's init and has no handler for it:
-/// Linux protects every namespace's init this way (SIGNAL_UNKILLABLE), so
-/// SIGKILL and SIGSTOP from inside never reach it.
+/// Whether a signal sent by process `from` to `tgid` is dropped because
+/// `tgid` is the init of its PID namespace and has no handler for it:
+/// Linux protects every namespace's init this way (SIGNAL_UNKILLABLE).
+/// SIGKILL and SIGSTOP reach it only from an ancestor namespace (a
+/// sender the namespace cannot see); the sandbox's pid 1 has none.
 /// A signal the target blocks is queued all the same (it may be taken
 /// with sigwait or signalfd); `tid` is the target thread, or the leader's
 /// mask decides for a process-directed signal. Delivery drops default
 /// actions of init the same way ([`init_discards`]).
-pub fn init_protected(st: &KState, tgid: i32, sig: i32, tid: Option<i32>) -> bool {
-    if tgid != 1 || !(1..=64).contains(&sig) {
+pub fn init_protected(st: &KState, from: i32, tgid: i32, sig: i32, tid: Option<i32>) -> bool {
+    if !(1..=64).contains(&sig) || !st.is_ns_init(tgid) {
         return false;
     }
-    let Some(p) = st.procs.get(&1) else {
+    let Some(p) = st.procs.get(&tgid) else {
         return false;
     };
+    if (sig == SIGKILL || sig == SIGSTOP) && p.pid_ns.local(from).is_none() {
+        return false;
+    }
     let Some(t) = tid.or(p.threads.first().copied()) else {
         return false;
     };
@@ -298,12 +302,12 @@ pub fn init_protected(st: &KState, tgid: i32, sig: i32, tid: Option<i32>) -> boo
     !blocked && p.sighand.lock()[crate::num::sig_index(sig)].handler == SIG_DFL
 }
 
-/// Whether init (pid 1) discards a signal with the default action at
+/// Whether a namespace's init discards a signal with the default action at
 /// delivery: every one but a fault raised by its own instruction (Linux
 /// clears the protection for those) and SIGKILL/SIGSTOP (which can only
 /// come from outside).
-pub fn init_discards(tgid: i32, info: &SigInfo) -> bool {
-    tgid == 1
+pub fn init_discards(st: &KState, tgid: i32, info: &SigInfo) -> bool {
+    st.is_ns_init(tgid)
         && info.kind != InfoKind::Fault
         && info.signo != libc::SIGKILL
         && info.signo != libc::SIGSTOP
@@ -394,9 +398,22 @@ pub fn may_queue(st: &KState, tgid: i32) -> bool {
     (n as u64) < limit
 }
 
+/// The sender or child a kernel-made siginfo names, as the receiving
+/// process's PID namespace numbers it (0 when it cannot see it), which
+/// Linux works out at send time. What sigqueue callers wrote stays.
+fn localize(st: &KState, tgid: i32, mut info: SigInfo) -> SigInfo {
+    if matches!(info.kind, InfoKind::Kill | InfoKind::Child) && info.pid > 0 {
+        if let Some(p) = st.procs.get(&tgid).filter(|p| !p.pid_ns.is_first()) {
+            info.pid = p.pid_ns.vnr(info.pid);
+        }
+    }
+    info
+}
+
 pub fn send_to_thread(st: &mut KState, tid: i32, info: SigInfo) {
     let Some(t) = st.tasks.get(&tid) else { return };
     let tgid = t.tgid;
+    let info = localize(st, tgid, info);
     if prepare(st, tgid, info.signo) {
         return;
     }
@@ -424,6 +441,7 @@ pub fn send_to_process(st: &mut KState, tgid: i32, info: SigInfo) {
     if prepare(st, tgid, info.signo) {
         return;
     }
+    let info = localize(st, tgid, info);
     let full = over_queue_limit(st, tgid, &info);
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;

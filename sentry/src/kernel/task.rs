@@ -29,6 +29,14 @@ pub enum Restart {
 pub struct Task {
     pub tid: i32,
     pub tgid: i32,
+    /// Its thread and process ids in its own PID namespace (`tid` and
+    /// `tgid` in the first).
+    pub vtid: i32,
+    pub vtgid: i32,
+    /// Its PID namespace (its process's, for life) and the one its
+    /// children are made in (unshare(CLONE_NEWPID) and setns change it).
+    pub pid_ns: Arc<super::pidns::PidNs>,
+    pub pid_ns_children: Arc<super::pidns::PidNs>,
     pub mm: Arc<Mm>,
     pub files: Arc<Mutex<FdTable>>,
     pub fs: Arc<Mutex<FsContext>>,
@@ -142,6 +150,8 @@ pub const DEFAULT_SLACK: u64 = 50_000;
 
 pub struct Process {
     pub tgid: i32,
+    /// Its PID namespace, where `tgid` leaves when it is reaped.
+    pub pid_ns: Arc<super::pidns::PidNs>,
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,

@@ -118,6 +118,10 @@ pub struct Names {
     pub ino: u64,
     /// lo is down: a new namespace's is until something brings it up.
     lo_down: std::sync::atomic::AtomicBool,
+    /// lo has no 127.0.0.1/8: a new namespace's gets it when lo first
+    /// comes up (or from RTM_NEWADDR) and keeps it while down, as
+    /// Linux's IPv4 addresses stay through NETDEV_DOWN.
+    lo_v4_absent: std::sync::atomic::AtomicBool,
     /// ip_unprivileged_port_start: binding a port below it takes
     /// CAP_NET_BIND_SERVICE over the namespace. The sandbox's first
     /// namespace starts at 0 (Docker sets it so), a new one at Linux's
@@ -144,6 +148,7 @@ impl Names {
             owner: Some(owner),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             lo_down: true.into(),
+            lo_v4_absent: true.into(),
             port_start: 1024.into(),
             ..Names::default()
         })
@@ -165,6 +170,20 @@ impl Names {
     pub fn set_lo_up(&self, up: bool) {
         self.lo_down
             .store(!up, std::sync::atomic::Ordering::Relaxed);
+        if up {
+            self.set_lo_v4();
+        }
+    }
+
+    /// Whether lo holds 127.0.0.1/8 (up or down).
+    pub fn lo_v4(&self) -> bool {
+        !self.lo_v4_absent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Gives lo 127.0.0.1/8.
+    pub fn set_lo_v4(&self) {
+        self.lo_v4_absent
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn map(&self, key: &NameKey) -> &Bound {

@@ -79,9 +79,12 @@ pub fn list(names: &Names) -> Vec<Iface> {
     let mut lo = lo();
     lo.traffic = names.mib.lo_traffic();
     if !names.lo_up() {
-        // Down, lo has no addresses either (they come with NETDEV_UP).
+        // Down, lo keeps 127.0.0.1/8 once it has it (it comes with the
+        // first NETDEV_UP, or from RTM_NEWADDR); ::1 goes with the down.
         lo.flags = IFF_LOOPBACK;
-        lo.v4 = (Ipv4Addr::UNSPECIFIED, 0);
+        if !names.lo_v4() {
+            lo.v4 = (Ipv4Addr::UNSPECIFIED, 0);
+        }
     }
     let mut v = vec![lo];
     if let Some(n) = names.net.get() {

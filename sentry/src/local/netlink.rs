@@ -3,7 +3,7 @@
 //! listed (getifaddrs, if_nameindex, `ip addr`, `ip link`, `ip route`,
 //! `ip rule`, and `ip neigh` of lo alone). Requests are answered at once into the
 //! socket's own queue; changes are refused (EOPNOTSUPP in an
-//! NLMSG_ERROR).
+//! NLMSG_ERROR) but for a link's flags and lo's own addresses.
 
 use super::iface::{self, Iface};
 use super::queue::Queue;
@@ -38,6 +38,8 @@ const NLM_F_REQUEST: u16 = 1;
 const NLM_F_MULTI: u16 = 2;
 const NLM_F_ACK: u16 = 4;
 const NLM_F_DUMP: u16 = 0x300;
+/// An acknowledgement carries the request's header alone.
+const NLM_F_CAPPED: u16 = 0x100;
 const HDR: usize = 16;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_LINK: u8 = 253;
@@ -451,6 +453,57 @@ fn local_v6(lo: &Iface, get: bool) -> Vec<u8> {
     b
 }
 
+/// RTM_NEWADDR: only lo's own addresses (127.0.0.1/8, ::1/128), which
+/// a new namespace's lo gets when it comes up; what runtimes such as
+/// bubblewrap add before bringing lo up. Another address, or another
+/// interface's, is EOPNOTSUPP: the sandbox's addresses are fixed.
+fn add_addr(
+    names: &super::Names,
+    ifaces: &[Iface],
+    body: &[u8],
+    msg_flags: u16,
+    admin: bool,
+) -> KResult<()> {
+    const NLM_F_EXCL: u16 = 0x200;
+    if !admin {
+        return Err(Errno::EPERM);
+    }
+    if body.len() < 8 {
+        return Err(Errno::EINVAL);
+    }
+    let (family, prefix) = (body[0], body[1]);
+    let index = i32::from_ne_bytes(body[4..8].try_into().unwrap_or_default());
+    let i = ifaces
+        .iter()
+        .find(|i| i.index == index)
+        .ok_or(Errno::ENODEV)?;
+    // IFA_LOCAL, else IFA_ADDRESS.
+    let mut addr: Option<&[u8]> = None;
+    for (kind, value) in attrs(&body[8..]) {
+        match kind {
+            2 => addr = Some(value),
+            1 if addr.is_none() => addr = Some(value),
+            _ => {}
+        }
+    }
+    let addr = addr.ok_or(Errno::EINVAL)?;
+    let v4 = family == FAM_INET && prefix == 8 && addr == [127, 0, 0, 1];
+    let v6 = family == FAM_INET6
+        && prefix == 128
+        && addr == std::net::Ipv6Addr::LOCALHOST.octets().as_slice();
+    if !i.loopback || !(v4 || (v6 && names.lo_up())) {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let there = if v4 { names.lo_v4() } else { true };
+    if there && msg_flags & NLM_F_EXCL != 0 {
+        return Err(Errno::EEXIST);
+    }
+    if v4 {
+        names.set_lo_v4();
+    }
+    Ok(())
+}
+
 /// RTM_NEWLINK (or RTM_SETLINK) changing link `body` names (by index,
 /// or by IFLA_IFNAME): its flags alone, as ifi_change combines them
 /// (0 meaning all); anything else asked of it is EOPNOTSUPP, as is
@@ -768,6 +821,11 @@ impl NetlinkSocket {
                             err = -e.0;
                         }
                     }
+                    RTM_NEWADDR => {
+                        if let Err(e) = add_addr(&self.names, &ifaces, body, flags, admin) {
+                            err = -e.0;
+                        }
+                    }
                     // lo keeps no neighbours (it does no ARP); eth0's
                     // are the network stack's, not listed (EOPNOTSUPP).
                     RTM_GETNEIGH if dump && ifaces.iter().all(|i| i.loopback) => {}
@@ -799,7 +857,8 @@ impl NetlinkSocket {
                 b.extend_from_slice(back);
                 // The request as it was, padded to netlink's alignment.
                 b.resize(4 + back.len().next_multiple_of(4), 0);
-                message(&mut out, NLMSG_ERROR, 0, seq, port, &b);
+                let capped = if back.len() < len { NLM_F_CAPPED } else { 0 };
+                message(&mut out, NLMSG_ERROR, capped, seq, port, &b);
             }
             off += len.next_multiple_of(4);
         }
@@ -1252,11 +1311,47 @@ mod tests {
     #[test]
     fn changes_are_refused_with_an_error_message() {
         let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
-        let msgs = ask(&s, RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]);
+        let msgs = ask(&s, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK, &[0; 12]);
         assert_eq!(msgs[0].0, NLMSG_ERROR);
         assert_eq!(
             i32::from_ne_bytes(msgs[0].2[..4].try_into().unwrap()),
             -libc::EOPNOTSUPP
         );
+    }
+
+    #[test]
+    fn lo_takes_its_own_addresses_only() {
+        let root: Arc<super::super::Names> = Default::default();
+        let n = root.child(crate::kernel::userns::init());
+        let req = |fam: u8, prefix: u8, index: i32, a: &[u8]| {
+            let mut b = vec![fam, prefix, 0, 0];
+            b.extend_from_slice(&index.to_ne_bytes());
+            attr(&mut b, 2, a);
+            b
+        };
+        let lo4 = req(FAM_INET, 8, 1, &[127, 0, 0, 1]);
+        let lo6 = req(FAM_INET6, 128, 1, &std::net::Ipv6Addr::LOCALHOST.octets());
+        let ifs = iface::list(&n);
+        assert!(!n.lo_v4());
+        assert_eq!(add_addr(&n, &ifs, &lo4, 0, false), Err(Errno::EPERM));
+        let other = req(FAM_INET, 8, 1, &[10, 0, 0, 1]);
+        assert_eq!(add_addr(&n, &ifs, &other, 0, true), Err(Errno::EOPNOTSUPP));
+        let nowhere = req(FAM_INET, 8, 9, &[127, 0, 0, 1]);
+        assert_eq!(add_addr(&n, &ifs, &nowhere, 0, true), Err(Errno::ENODEV));
+        // ::1 is there only while lo is up.
+        assert_eq!(add_addr(&n, &ifs, &lo6, 0, true), Err(Errno::EOPNOTSUPP));
+        // NLM_F_CREATE | NLM_F_EXCL, as ip and bubblewrap send it.
+        assert_eq!(add_addr(&n, &ifs, &lo4, 0x600, true), Ok(()));
+        assert!(n.lo_v4() && !n.lo_up());
+        assert_eq!(iface::list(&n)[0].v4.1, 8, "shown while down");
+        assert_eq!(add_addr(&n, &ifs, &lo4, 0x600, true), Err(Errno::EEXIST));
+        n.set_lo_up(true);
+        n.set_lo_up(false);
+        assert!(n.lo_v4(), "kept through a down");
+        // A success is acknowledged with the request's header alone.
+        let s = NetlinkSocket::new(libc::SOCK_RAW, libc::NETLINK_ROUTE, &Default::default());
+        let msgs = ask(&s, RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, &[0; 16]);
+        let ack = msgs.iter().find(|m| m.0 == NLMSG_ERROR).unwrap();
+        assert_eq!(ack.1, NLM_F_CAPPED);
     }
 }
