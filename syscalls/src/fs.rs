@@ -1089,6 +1089,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::F_OFD_SETLKW => crate::locks::fcntl_lock(ctx, fd, crate::abi::int(a[1]), a[2]),
         libc::F_GETOWN => {
             let (kind, id) = *f.owner.lock();
+            let id = ctx.vnr(id);
             Ok(crate::abi::bits(
                 if kind == F_OWNER_PGRP { -id } else { id } as i64,
             ))
@@ -1104,7 +1105,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         F_GETOWN_EX => {
             let o = *f.owner.lock();
-            put(ctx, a[2], &[o.0, o.1])?;
+            put(ctx, a[2], &[o.0, ctx.vnr(o.1)])?;
             Ok(0)
         }
         F_SETOWN_EX => {

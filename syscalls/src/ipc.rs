@@ -12,6 +12,7 @@ use sentry::kernel::ipc::{
     sem::{self, SemBuf},
     shm, Perm, IPC_PRIVATE, MAY_READ, MAY_WRITE,
 };
+use sentry::kernel::pidns::PidNs;
 use sentry::kernel::waitq::EV_ALL;
 use sentry::memfile::{page_up, PAGE};
 use sentry::mm::{MapRequest, VmaName};
@@ -378,21 +379,23 @@ fn shmdt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-fn shm_ds(p: &Perm, s: &shm::Segment) -> ShmidDs {
+/// `ns`: the reader's PID namespace (the pids are its numbers).
+fn shm_ds(p: &Perm, s: &shm::Segment, ns: &PidNs) -> ShmidDs {
     ShmidDs {
         perm: perm_abi(p),
         segsz: s.size,
         atime: s.atime,
         dtime: s.dtime,
         ctime: s.ctime,
-        cpid: s.cpid,
-        lpid: s.lpid,
+        cpid: ns.vnr(s.cpid),
+        lpid: ns.vnr(s.lpid),
         nattch: s.attaches(),
         ..Default::default()
     }
 }
 
 fn shmctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let pidns = ctx.task_ref().pid_ns.clone();
     let (id, cmd, buf) = (abi::int(a[0]), abi::int(a[1]), a[2]);
     sweep_shm(ctx);
     let c = creds(ctx);
@@ -425,7 +428,7 @@ fn shmctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         SHM_STAT | SHM_STAT_ANY | IPC_STAT => {
             let reader = (cmd != SHM_STAT_ANY).then_some(&c);
             let (got, (p, o)) = reg.stat(id, cmd != IPC_STAT, reader)?;
-            let ds = shm_ds(p, o);
+            let ds = shm_ds(p, o, &pidns);
             put(ctx, buf, &ds)?;
             Ok(if cmd == IPC_STAT {
                 0
@@ -672,7 +675,7 @@ fn semctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             let n = u16::try_from(i).map_err(|_| Errno::EINVAL)?;
             Ok(match cmd {
                 GETVAL => abi::bits(i64::from(s.sems[i].val)),
-                GETPID => abi::bits(i64::from(s.sems[i].pid)),
+                GETPID => abi::bits(i64::from(ctx.vnr(s.sems[i].pid))),
                 GETNCNT => s.waiting_on(n, false) as u64,
                 _ => s.waiting_on(n, true) as u64,
             })
@@ -856,7 +859,8 @@ fn msgrcv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-fn msq_ds(p: &Perm, q: &msg::Queue) -> MsqidDs {
+/// `ns`: the reader's PID namespace (the pids are its numbers).
+fn msq_ds(p: &Perm, q: &msg::Queue, ns: &PidNs) -> MsqidDs {
     MsqidDs {
         perm: perm_abi(p),
         stime: q.stime,
@@ -865,13 +869,14 @@ fn msq_ds(p: &Perm, q: &msg::Queue) -> MsqidDs {
         cbytes: q.cbytes,
         qnum: q.msgs.len() as u64,
         qbytes: q.qbytes,
-        lspid: q.lspid,
-        lrpid: q.lrpid,
+        lspid: ns.vnr(q.lspid),
+        lrpid: ns.vnr(q.lrpid),
         ..Default::default()
     }
 }
 
 fn msgctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    let pidns = ctx.task_ref().pid_ns.clone();
     let (id, cmd, buf) = (abi::int(a[0]), abi::int(a[1]), a[2]);
     let c = creds(ctx);
     let now = now(ctx);
@@ -903,7 +908,7 @@ fn msgctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         MSG_STAT | MSG_STAT_ANY | IPC_STAT => {
             let reader = (cmd != MSG_STAT_ANY).then_some(&c);
             let (got, (p, o)) = reg.stat(id, cmd != IPC_STAT, reader)?;
-            let ds = msq_ds(p, o);
+            let ds = msq_ds(p, o, &pidns);
             put(ctx, buf, &ds)?;
             Ok(if cmd == IPC_STAT {
                 0

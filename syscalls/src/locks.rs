@@ -135,7 +135,7 @@ pub fn fcntl_lock(ctx: &mut Ctx<'_, '_>, fd: u64, cmd: i32, arg: u64) -> KResult
                     crate::abi::long(c.end - c.start)
                 };
                 fl.pid = match c.owner {
-                    Owner::Process(p) => p,
+                    Owner::Process(p) => ctx.vnr(p),
                     Owner::File(..) => -1,
                 };
             }

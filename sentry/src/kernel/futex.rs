@@ -399,7 +399,9 @@ pub fn lock_pi(
 ) -> KResult<()> {
     use std::sync::atomic::Ordering::SeqCst;
     let k = key(&ctx.mm, addr, private)?;
-    let tid = crate::num::ubits32(ctx.tid);
+    // The word holds thread ids as the caller's PID namespace numbers
+    // them (what gettid gives).
+    let tid = crate::num::ubits32(ctx.task_ref().vtid);
     loop {
         let mm = ctx.mm.clone();
         let w = word(&mm, addr)?;
@@ -425,7 +427,8 @@ pub fn lock_pi(
         if try_only {
             return Err(Errno::EAGAIN);
         }
-        if !ctx.st.tasks.contains_key(&crate::num::sbits32(owner)) {
+        let owner = ctx.find_pid(crate::num::sbits32(owner));
+        if !owner.is_some_and(|o| ctx.st.tasks.contains_key(&o)) {
             return Err(Errno::ESRCH);
         }
         if v & FUTEX_WAITERS == 0
@@ -471,7 +474,7 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
     let mm = ctx.mm.clone();
     let w = word(&mm, addr)?;
     let v = w.load(SeqCst);
-    if v & FUTEX_TID_MASK != crate::num::ubits32(ctx.tid) {
+    if v & FUTEX_TID_MASK != crate::num::ubits32(ctx.task_ref().vtid) {
         return Err(Errno::EPERM);
     }
     let mut table = ctx.k.futexes.lock();
@@ -482,8 +485,9 @@ pub fn unlock_pi(ctx: &mut Ctx<'_, '_>, addr: u64, private: bool) -> KResult<()>
     match next {
         Some((t, _, waiter)) => {
             let more = table.queues.get(&k).is_some_and(|q| !q.is_empty());
+            let shown = ctx.st.tasks.get(&t).map_or(t, |x| x.vtid);
             w.store(
-                crate::num::ubits32(t) | if more { FUTEX_WAITERS } else { 0 },
+                crate::num::ubits32(shown) | if more { FUTEX_WAITERS } else { 0 },
                 SeqCst,
             );
             table.woken.insert(t);

@@ -113,14 +113,14 @@ pub fn ioctl(
             if !master && !is_ctty(cx, tty) {
                 return Some(Err(Errno::ENOTTY));
             }
-            write_obj(&cx.mm, arg, &tty.session().1).map(|()| 0)
+            write_obj(&cx.mm, arg, &cx.vnr(tty.session().1)).map(|()| 0)
         }
         libc::TIOCGSID => {
             let (sid, _) = tty.session();
             if (!master && !is_ctty(cx, tty)) || sid == 0 {
                 return Some(Err(Errno::ENOTTY));
             }
-            write_obj(&cx.mm, arg, &sid).map(|()| 0)
+            write_obj(&cx.mm, arg, &cx.vnr(sid)).map(|()| 0)
         }
         libc::TIOCSPGRP => set_fg(cx, tty, master, arg),
         libc::TIOCSWINSZ => (|| {
@@ -179,6 +179,8 @@ fn set_fg(cx: &mut Ctx<'_, '_>, tty: &Arc<Pty>, master: bool, arg: u64) -> KResu
     if pgrp < 0 {
         return Err(Errno::EINVAL);
     }
+    // The caller's number for the group.
+    let pgrp = cx.pid_arg(pgrp);
     let sid = cx.proc_ref().sid;
     let mut found = false;
     for p in cx

@@ -939,7 +939,8 @@ fn exit_thread_prepare(k: &Kernel, st: &mut KState, tid: i32) {
     };
     let (mm, ctid, robust) = (t.mm.clone(), t.clear_child_tid, t.robust_list);
     t.clear_child_tid = 0;
-    super::futex::exit_robust_list(&k.futexes, &mm, tid, robust);
+    // Robust futex words hold the id the thread's namespace gave it.
+    super::futex::exit_robust_list(&k.futexes, &mm, t.vtid, robust);
     if ctid != 0 && write_obj::<u32>(&mm, ctid, &0).is_ok() {
         let _ = super::futex::wake(&k.futexes, &mm, ctid, 1, u32::MAX, false);
     }

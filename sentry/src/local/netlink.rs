@@ -914,7 +914,7 @@ impl Socket for NetlinkSocket {
         if pid != 0 {
             self.st.lock().port = pid;
         } else {
-            self.autobind(ctx.tgid());
+            self.autobind(ctx.task_ref().vtgid);
         }
         Ok(())
     }
@@ -928,7 +928,7 @@ impl Socket for NetlinkSocket {
         if addr.len() < SOCKADDR_NL {
             return Err(Errno::EINVAL);
         }
-        self.autobind(ctx.tgid());
+        self.autobind(ctx.task_ref().vtgid);
         Ok(())
     }
     fn shutdown(&self, _how: i32) -> KResult<()> {
@@ -953,7 +953,7 @@ impl Socket for NetlinkSocket {
                 return Err(Errno::ECONNREFUSED);
             }
         }
-        self.autobind(ctx.tgid());
+        self.autobind(ctx.task_ref().vtgid);
         let port = {
             let mut st = self.st.lock();
             st.uid = ctx.proc_ref().creds.euid;
