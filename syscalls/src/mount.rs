@@ -151,14 +151,35 @@ pub fn mask_path(k: &sentry::kernel::Kernel, path: &[u8]) -> bool {
 }
 
 /// Makes `path` read-only before the first process runs (a container's
-/// readonlyPaths): a read-only bind of itself. Whether it was there.
+/// readonlyPaths, or one of the sandbox's own mounts asked for "ro"), as
+/// runc does: a mount point is remounted read-only in place; another
+/// path gets a recursive bind of itself, read-only at the top, so what
+/// is mounted beneath it stays in sight. Whether it was there.
 pub fn read_only_path(k: &sentry::kernel::Kernel, path: &[u8]) -> bool {
     if boot_stat(k, path).is_none() {
         return false;
     }
     let ns = &k.vfs.init_ns;
     let (m, rel) = ns.mount_of(path);
+    if m.point == path {
+        let mut mounts = ns.mounts.write();
+        if let Some(slot) = mounts.iter_mut().find(|x| x.id == m.id) {
+            let mut x = (**slot).clone();
+            x.flags |= libc::MS_RDONLY;
+            *slot = Arc::new(x);
+        }
+        return true;
+    }
+    let beneath: Vec<Arc<Mount>> = ns
+        .mounts()
+        .into_iter()
+        .filter(|x| x.point != path && under(&x.point, path))
+        .filter(|x| ns.mounted_at(&x.point).is_some_and(|v| v.id == x.id))
+        .collect();
     ns.add(m.bind(path, &rel, m.flags | libc::MS_RDONLY));
+    for x in beneath {
+        ns.add(x.bind(&x.point, &x.root, x.flags));
+    }
     true
 }
 
