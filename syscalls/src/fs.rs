@@ -1089,7 +1089,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::F_OFD_SETLKW => crate::locks::fcntl_lock(ctx, fd, crate::abi::int(a[1]), a[2]),
         libc::F_GETOWN => {
             let (kind, id) = *f.owner.lock();
-            let id = ctx.vnr(id);
+            let id = owner_shown(ctx, kind, id);
             Ok(crate::abi::bits(
                 if kind == F_OWNER_PGRP { -id } else { id } as i64,
             ))
@@ -1105,7 +1105,7 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         F_GETOWN_EX => {
             let o = *f.owner.lock();
-            put(ctx, a[2], &[o.0, ctx.vnr(o.1)])?;
+            put(ctx, a[2], &[o.0, owner_shown(ctx, o.0, o.1)])?;
             Ok(0)
         }
         F_SETOWN_EX => {
@@ -1235,6 +1235,25 @@ fn set_async(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, on: bool) -> bool {
     sentry::fs::fasync::set(&owed, &c, f, fd, on)
 }
 
+/// A file owner's id as the caller numbers it: 0 once the owner is gone
+/// (Linux's f_getown looks the task or group up first).
+fn owner_shown(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> i32 {
+    let live = match kind {
+        F_OWNER_TID => ctx.st.tasks.contains_key(&id),
+        F_OWNER_PID => ctx.st.procs.get(&id).is_some_and(|p| p.exit.is_none()),
+        _ => ctx
+            .st
+            .procs
+            .values()
+            .any(|p| p.pgid == id && p.exit.is_none()),
+    };
+    if live {
+        ctx.task_ref().pid_ns.local(id).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
 fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64> {
     let (kind, id) = owner;
@@ -1253,7 +1272,7 @@ fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64>
     if !exists {
         return Err(Errno::ESRCH);
     }
-    *f.owner.lock() = owner;
+    *f.owner.lock() = (kind, id);
     Ok(0)
 }
 
@@ -1311,6 +1330,7 @@ fn ioctl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
         0x8903 | 0x8904 if f.ops.socket().is_some() => {
             let (kind, id) = *f.owner.lock();
+            let id = owner_shown(ctx, kind, id);
             put(ctx, a[2], &if kind == F_OWNER_PGRP { -id } else { id })?;
             Ok(0)
         }

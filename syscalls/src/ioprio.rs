@@ -31,14 +31,10 @@ const DEFAULT: u16 = CLASS_BE << 13 | 4;
 /// `which`. A process is one task here (its I/O context is per task);
 /// a group or a user is every task of getpriority's processes.
 fn targets(ctx: &Ctx<'_, '_>, which: i32, who: i32) -> KResult<Vec<i32>> {
-    let who = if which == WHO_USER {
-        who
-    } else {
-        ctx.pid_arg(who)
-    };
+    // A group goes to prio_targets, which takes the caller's numbers.
     match which {
         WHO_PROCESS if who == 0 => Ok(vec![ctx.tid]),
-        WHO_PROCESS if ctx.st.tasks.contains_key(&who) => Ok(vec![who]),
+        WHO_PROCESS if ctx.st.tasks.contains_key(&ctx.pid_arg(who)) => Ok(vec![ctx.pid_arg(who)]),
         WHO_PROCESS => Err(Errno::ESRCH),
         // IOPRIO_WHO_PGRP and _USER are PRIO_PGRP and PRIO_USER, one up.
         WHO_PGRP | WHO_USER => {

@@ -577,7 +577,8 @@ fn setpgid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     {
         return Err(Errno::EPERM);
     }
-    ctx.st.procs.get_mut(&pid).unwrap().pgid = pgid;
+    let old = std::mem::replace(&mut ctx.st.procs.get_mut(&pid).unwrap().pgid, pgid);
+    ctx.st.release_id(old);
     Ok(0)
 }
 
@@ -587,9 +588,13 @@ fn setsid(ctx: &mut Ctx<'_, '_>, _a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let p = ctx.proc_();
+    let old = (p.pgid, p.sid);
     p.sid = me;
     p.pgid = me;
     p.ctty = None;
+    // Ids the old group and session no longer keep.
+    ctx.st.release_id(old.0);
+    ctx.st.release_id(old.1);
     shown(ctx, me)
 }
 

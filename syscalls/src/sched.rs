@@ -249,19 +249,21 @@ fn getcpu(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 pub(crate) fn prio_targets(ctx: &Ctx<'_, '_>, which: u64, who: u64) -> KResult<Vec<i32>> {
     let who = crate::abi::int(who);
     let v: Vec<i32> = match crate::abi::uint(which) {
-        w @ (libc::PRIO_PROCESS | libc::PRIO_PGRP) if who > 0 && ctx.find_pid(who) != Some(who) => {
-            let g = ctx.pid_arg(who);
-            return prio_targets(ctx, u64::from(w), crate::abi::bits(i64::from(g)));
-        }
+        // Process and group ids are the caller's namespace's.
         libc::PRIO_PROCESS => {
             if who == 0 {
                 vec![ctx.tgid()]
             } else {
-                vec![ctx.st.tasks.get(&who).map(|t| t.tgid).ok_or(Errno::ESRCH)?]
+                let g = ctx.pid_arg(who);
+                vec![ctx.st.tasks.get(&g).map(|t| t.tgid).ok_or(Errno::ESRCH)?]
             }
         }
         libc::PRIO_PGRP => {
-            let g = if who == 0 { ctx.proc_ref().pgid } else { who };
+            let g = if who == 0 {
+                ctx.proc_ref().pgid
+            } else {
+                ctx.pid_arg(who)
+            };
             crate::abi::group_members(ctx, g)
         }
         libc::PRIO_USER => {

@@ -356,6 +356,9 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         }
     }
     joined.keep();
+    if !child_ns.is_first() {
+        ctx.st.id_ns.insert(tid, child_ns.clone());
+    }
     let ClonePrep {
         mm, thread, kicker, ..
     } = prep;

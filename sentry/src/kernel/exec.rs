@@ -526,9 +526,6 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         let mut t = ctx.st.tasks.remove(&ctx.tid).unwrap();
         t.tid = tgid;
         t.vtid = t.vtgid;
-        if !t.pid_ns.is_first() {
-            t.pid_ns.leave(old_tid);
-        }
         if let Some(tracer) = t.ptrace.as_ref().map(|tr| tr.tracer) {
             if let Some(tp) = ctx.st.procs.get_mut(&tracer) {
                 for x in tp.tracees.iter_mut().filter(|x| **x == old_tid) {
@@ -537,6 +534,8 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
             }
         }
         ctx.st.tasks.insert(tgid, t);
+        // The thread's own id goes; it has the leader's now.
+        ctx.st.release_id(old_tid);
         let p = ctx.st.procs.get_mut(&tgid).unwrap();
         p.threads = vec![tgid];
         ctx.tid = tgid;

@@ -339,8 +339,19 @@ const FUTEX_WAITERS: u32 = 0x8000_0000;
 const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
-/// Marks futexes held by a dying thread as owner-died and wakes a waiter.
-pub fn exit_robust_list(table: &Futexes, mm: &Mm, tid: i32, head: u64) {
+/// Marks futexes held by a dying thread (`tid`: its id in its own PID
+/// namespace, what the words hold) as owner-died and wakes a waiter. A
+/// PI futex (an entry with bit 0 set) with a waiter in FUTEX_LOCK_PI is
+/// handed to it, as Linux's exit_pi_state_list does: the word names the
+/// waiter (`vtid_of` gives a waiting task's id) and keeps
+/// FUTEX_OWNER_DIED, so its lock returns EOWNERDEAD.
+pub fn exit_robust_list(
+    table: &Futexes,
+    mm: &Mm,
+    tid: i32,
+    head: u64,
+    vtid_of: &dyn Fn(i32) -> i32,
+) {
     if head == 0 {
         return;
     }
@@ -349,16 +360,21 @@ pub fn exit_robust_list(table: &Futexes, mm: &Mm, tid: i32, head: u64) {
     };
     let (mut entry, offset, pending) = (h[0], crate::num::sbits(h[1]), h[2]);
     let handle = |e: u64| {
-        let addr = crate::num::bits(crate::num::sbits(e) + offset);
+        let pi = e & 1 != 0;
+        let addr = crate::num::bits(crate::num::sbits(e & !1) + offset);
         let Ok(v) = read_obj::<u32>(mm, addr) else {
             return;
         };
-        if v & FUTEX_TID_MASK == crate::num::ubits32(tid) {
-            let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-            if write_obj(mm, addr, &nv).is_ok() && v & FUTEX_WAITERS != 0 {
-                let _ = wake(table, mm, addr, 1, u32::MAX, true);
-                let _ = wake(table, mm, addr, 1, u32::MAX, false);
-            }
+        if v & FUTEX_TID_MASK != crate::num::ubits32(tid) {
+            return;
+        }
+        if pi && v & FUTEX_WAITERS != 0 && hand_over_pi(table, mm, addr, vtid_of) {
+            return;
+        }
+        let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        if write_obj(mm, addr, &nv).is_ok() && v & FUTEX_WAITERS != 0 {
+            let _ = wake(table, mm, addr, 1, u32::MAX, true);
+            let _ = wake(table, mm, addr, 1, u32::MAX, false);
         }
     };
     for _ in 0..2048 {
@@ -367,13 +383,41 @@ pub fn exit_robust_list(table: &Futexes, mm: &Mm, tid: i32, head: u64) {
         }
         let next = read_obj::<u64>(mm, entry).unwrap_or(0);
         if entry != pending {
-            handle(entry & !1);
+            handle(entry);
         }
         entry = next;
     }
     if pending != 0 {
-        handle(pending & !1);
+        handle(pending);
     }
+}
+
+/// Gives the PI futex at `addr` of a dead owner to its first waiter
+/// (private or shared key): the word names it, with FUTEX_OWNER_DIED.
+/// Whether there was one.
+fn hand_over_pi(table: &Futexes, mm: &Mm, addr: u64, vtid_of: &dyn Fn(i32) -> i32) -> bool {
+    let Ok(w) = word(mm, addr) else {
+        return false;
+    };
+    let mut t = table.lock();
+    for private in [true, false] {
+        let Ok(k) = key(mm, addr, private) else {
+            continue;
+        };
+        let Some(q) = t.queues.get_mut(&k).filter(|q| !q.is_empty()) else {
+            continue;
+        };
+        let (next, _, waiter) = q.remove(0);
+        let more = !q.is_empty();
+        let nv = crate::num::ubits32(vtid_of(next))
+            | FUTEX_OWNER_DIED
+            | if more { FUTEX_WAITERS } else { 0 };
+        w.store(nv, std::sync::atomic::Ordering::SeqCst);
+        t.woken.insert(next);
+        waiter.wake(EV_ALL);
+        return true;
+    }
+    false
 }
 
 /// The futex word as an atomic in the sentry's view of application memory.
@@ -424,12 +468,13 @@ pub fn lock_pi(
         if owner == tid {
             return Err(Errno::EDEADLK);
         }
-        if try_only {
-            return Err(Errno::EAGAIN);
-        }
+        // A word naming no task is ESRCH, before a trylock's EAGAIN.
         let owner = ctx.find_pid(crate::num::sbits32(owner));
         if !owner.is_some_and(|o| ctx.st.tasks.contains_key(&o)) {
             return Err(Errno::ESRCH);
+        }
+        if try_only {
+            return Err(Errno::EAGAIN);
         }
         if v & FUTEX_WAITERS == 0
             && w.compare_exchange(v, v | FUTEX_WAITERS, SeqCst, SeqCst)

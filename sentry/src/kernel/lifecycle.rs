@@ -14,11 +14,17 @@ use parking_lot::{Mutex, MutexGuard};
 use platform::{Context, Event, Regs};
 use std::sync::Arc;
 
+/// A free id: no task's, process's, group's or session's (Linux keeps a
+/// group's id while any member has it).
 pub fn alloc_pid(st: &mut KState) -> i32 {
     loop {
         let pid = st.next_pid;
-        st.next_pid = if pid >= (1 << 22) { 2 } else { pid + 1 };
-        if !st.tasks.contains_key(&pid) && !st.procs.contains_key(&pid) {
+        st.next_pid = if pid + 1 >= super::pidns::PID_MAX {
+            2
+        } else {
+            pid + 1
+        };
+        if !st.id_in_use(pid) && !st.id_ns.contains_key(&pid) {
             return pid;
         }
     }
@@ -940,7 +946,9 @@ fn exit_thread_prepare(k: &Kernel, st: &mut KState, tid: i32) {
     let (mm, ctid, robust) = (t.mm.clone(), t.clear_child_tid, t.robust_list);
     t.clear_child_tid = 0;
     // Robust futex words hold the id the thread's namespace gave it.
-    super::futex::exit_robust_list(&k.futexes, &mm, t.vtid, robust);
+    let vtid = t.vtid;
+    let vtid_of = |g: i32| st.tasks.get(&g).map_or(g, |x| x.vtid);
+    super::futex::exit_robust_list(&k.futexes, &mm, vtid, robust, &vtid_of);
     if ctid != 0 && write_obj::<u32>(&mm, ctid, &0).is_ok() {
         let _ = super::futex::wake(&k.futexes, &mm, ctid, 1, u32::MAX, false);
     }
@@ -969,11 +977,10 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
     let comm = (tid == tgid).then(|| t.comm.clone());
     // A thread's id goes now; the leader's stays with the process until
     // it is reaped.
-    if tid != tgid && !t.pid_ns.is_first() {
-        t.pid_ns.leave(tid);
-        pid_left(st, &t.pid_ns);
-    }
     drop(t);
+    if tid != tgid {
+        st.release_id(tid);
+    }
     let Some(p) = st.procs.get_mut(&tgid) else {
         return;
     };

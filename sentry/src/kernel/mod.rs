@@ -109,6 +109,13 @@ pub struct KernelConfig {
 pub struct KState {
     pub tasks: HashMap<i32, Task>,
     pub procs: HashMap<i32, Process>,
+    /// Ids that have numbers in PID namespaces below the first, with the
+    /// namespace they were given in: an id is not reused while it is
+    /// here, so a stale number never names another task.
+    pub id_ns: HashMap<i32, Arc<pidns::PidNs>>,
+    /// Ids freed in those namespaces whose numbers still read out,
+    /// oldest first (`release_id`).
+    pub lingering: std::collections::VecDeque<i32>,
     pub next_pid: i32,
     pub timers: timers::Timers,
     /// Set when pid 1 has exited: the sandbox is over.
@@ -143,11 +150,43 @@ impl KState {
             n.dead_cpu.0 += p.dead_times.0;
             n.dead_cpu.1 += p.dead_times.1;
         }
-        if !p.pid_ns.is_first() && !self.tasks.contains_key(&tgid) {
-            p.pid_ns.leave(tgid);
-            lifecycle::pid_left(self, &p.pid_ns);
+        // Its id, and its group's and session's, go once nothing holds
+        // them (a group's number lives while any member has it).
+        for id in [tgid, p.pgid, p.sid] {
+            self.release_id(id);
         }
         Some(p)
+    }
+
+    /// Whether `id` is still in use: a task's, a process's, or a group's
+    /// or session's with a member left.
+    pub fn id_in_use(&self, id: i32) -> bool {
+        self.tasks.contains_key(&id)
+            || self.procs.contains_key(&id)
+            || self.procs.values().any(|p| p.pgid == id || p.sid == id)
+    }
+
+    /// Frees `id`'s numbers in the PID namespaces that give it one, once
+    /// nothing uses it. They are still read out for it (a dead peer's
+    /// credentials, an IPC object's last pid) while it is among the
+    /// last `LINGER` ids freed, and the id is not reused until then.
+    pub fn release_id(&mut self, id: i32) {
+        const LINGER: usize = 4096;
+        let Some(ns) = self.id_ns.get(&id).cloned() else {
+            return;
+        };
+        if ns.local(id).is_none() || self.id_in_use(id) {
+            return;
+        }
+        ns.retire(id);
+        self.lingering.push_back(id);
+        while self.lingering.len() > LINGER {
+            let old = self.lingering.pop_front().unwrap_or(0);
+            if let Some(n) = self.id_ns.remove(&old) {
+                n.leave(old);
+            }
+        }
+        lifecycle::pid_left(self, &ns);
     }
 
     /// `global` as task or process `viewer` numbers it in its PID
@@ -263,6 +302,8 @@ impl Kernel {
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
                 procs: HashMap::new(),
+                id_ns: HashMap::new(),
+                lingering: Default::default(),
                 // 1 is the first process's (`lifecycle::spawn`).
                 next_pid: 2,
                 timers: timers::Timers::default(),

@@ -48,6 +48,10 @@ struct Map {
     local: HashMap<i32, i32>,
     /// Number here -> global id.
     global: HashMap<i32, i32>,
+    /// Ids gone from here whose numbers may still be read (a dead
+    /// peer's SO_PEERCRED, a semaphore's last pid): global id -> number.
+    /// Only ids going out are translated through it.
+    lingering: HashMap<i32, i32>,
     /// The number last given (/proc/sys/kernel/ns_last_pid).
     last: i32,
     /// Its init's global id, once it has one.
@@ -110,12 +114,22 @@ impl PidNs {
     }
 
     /// [`local`](Self::local), 0 for a task this namespace cannot see
-    /// (what Linux's pid_vnr gives).
+    /// (what Linux's pid_vnr gives). The number of an id that has gone
+    /// lingers (`retire`), as Linux's struct pid keeps its numbers for
+    /// whoever still refers to it.
     pub fn vnr(&self, global: i32) -> i32 {
         if global <= 0 {
             return 0;
         }
-        self.local(global).unwrap_or(0)
+        if self.is_first() {
+            return global;
+        }
+        let m = self.map.lock();
+        m.local
+            .get(&global)
+            .or_else(|| m.lingering.get(&global))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The global id of number `local` here.
@@ -246,13 +260,29 @@ impl PidNs {
 
     /// Takes global id `global` out of this namespace and those above.
     pub fn leave(&self, global: i32) {
-        let mut n = Some(self);
-        while let Some(ns) = n.filter(|ns| !ns.is_first()) {
-            let mut m = ns.map.lock();
+        self.each_up(|m| {
             if let Some(l) = m.local.remove(&global) {
                 m.global.remove(&l);
             }
-            drop(m);
+            m.lingering.remove(&global);
+        });
+    }
+
+    /// `global` is gone: its numbers are free here and above, but still
+    /// read out for it until [`leave`](Self::leave).
+    pub fn retire(&self, global: i32) {
+        self.each_up(|m| {
+            if let Some(l) = m.local.remove(&global) {
+                m.global.remove(&l);
+                m.lingering.insert(global, l);
+            }
+        });
+    }
+
+    fn each_up(&self, mut f: impl FnMut(&mut Map)) {
+        let mut n = Some(self);
+        while let Some(ns) = n.filter(|ns| !ns.is_first()) {
+            f(&mut ns.map.lock());
             n = ns.parent.as_deref();
         }
     }
@@ -320,9 +350,16 @@ mod tests {
         assert!(a.contains(&b) && !b.contains(&a) && root.contains(&b));
         assert_eq!(a.init(), 100);
         assert_eq!(b.init(), 102);
-        b.leave(102);
+        b.retire(102);
         assert_eq!(a.local(102), None);
         assert_eq!(a.global(3), None);
+        assert_eq!(
+            (a.vnr(102), b.vnr(102)),
+            (3, 1),
+            "read out while it lingers"
+        );
+        b.leave(102);
+        assert_eq!(a.vnr(102), 0);
         // Numbers go on from the last one, not back into the hole.
         a.enter(103).unwrap().keep();
         assert_eq!(a.local(103), Some(4));
