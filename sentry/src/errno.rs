@@ -40,6 +40,7 @@ errnos!(
     EAGAIN,
     ENOMEM,
     EACCES,
+    EUSERS,
     EFAULT,
     EBUSY,
     EEXIST,

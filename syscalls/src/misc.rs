@@ -163,8 +163,10 @@ fn sysinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     // The host's swap, high memory and unit; the rest is the sandbox's.
     let mut si = rustix::system::sysinfo();
     // Linux rounds uptime up to whole seconds.
-    let up = ctx.k.boot_time.elapsed();
-    si.uptime = crate::abi::long(up.as_secs()) + i64::from(up.subsec_nanos() > 0);
+    // CLOCK_BOOTTIME as the caller's time namespace has it.
+    let boot = ctx.task_ref().time_ns.offset_of(libc::CLOCK_BOOTTIME);
+    let up = crate::abi::ns_of(ctx.k.boot_time.elapsed()).saturating_add(boot);
+    si.uptime = up.div_euclid(1_000_000_000) + i64::from(up.rem_euclid(1_000_000_000) > 0);
     // A 16-bit field, as Linux fills it.
     si.procs = u16::try_from(ctx.st.tasks.len()).unwrap_or(u16::MAX);
     // The sandbox's size, in the units the host reported.
@@ -244,14 +246,21 @@ fn personality(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
+/// The caller's time namespace's CLOCK_MONOTONIC offset.
+fn mono_off(ctx: &Ctx<'_, '_>) -> i64 {
+    ctx.task_ref().time_ns.offset_of(libc::CLOCK_MONOTONIC)
+}
+
 /// A futex wait's end: none (NULL), a relative timeout (FUTEX_WAIT), or an
-/// absolute time on CLOCK_MONOTONIC or CLOCK_REALTIME (FUTEX_WAIT_BITSET).
+/// absolute time on CLOCK_MONOTONIC (as the caller's time namespace has
+/// it, `mono_off` ahead) or CLOCK_REALTIME (FUTEX_WAIT_BITSET).
 pub(crate) fn futex_deadline(
     mm: &sentry::mm::Mm,
     k: &sentry::Kernel,
     cmd: i32,
     realtime: bool,
     ts: u64,
+    mono_off: i64,
 ) -> KResult<sentry::kernel::Deadline> {
     if ts == 0 {
         return Ok(None);
@@ -263,7 +272,7 @@ pub(crate) fn futex_deadline(
     let now = if realtime {
         k.clock.real_ns()
     } else {
-        k.clock.mono_ns()
+        k.clock.mono_ns().saturating_add(mono_off)
     };
     let rel = crate::abi::ns_of(d).saturating_sub(now).max(0);
     Ok(Some(sentry::kernel::time::after(Duration::from_nanos(
@@ -292,7 +301,7 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
     let cmd = op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
     if realtime && matches!(cmd, libc::FUTEX_WAIT | libc::FUTEX_LOCK_PI) {
-        futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3])?;
+        futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3], mono_off(ctx))?;
     }
     futex_clock_ok(op, cmd)?;
     let (addr, val) = (a[0], crate::abi::uint(a[2]));
@@ -303,7 +312,7 @@ fn futex_(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             } else {
                 crate::abi::uint(a[5])
             };
-            let deadline = futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3])?;
+            let deadline = futex_deadline(&ctx.mm, ctx.k, cmd, realtime, a[3], mono_off(ctx))?;
             futex::wait(ctx, addr, val, bitset, deadline, private)?;
             Ok(0)
         }

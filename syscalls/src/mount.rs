@@ -23,7 +23,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "unshare",
         "x",
-        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM; not CLONE_NEWTIME"),
+        Partial("CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWIPC (the whole process), CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWTIME, CLONE_FS, CLONE_FILES, CLONE_SYSVSEM"),
         unshare,
     );
 }
@@ -671,9 +671,9 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWNET
         | libc::CLONE_NEWCGROUP
-        | libc::CLONE_NEWPID;
-    let known =
-        supported | libc::CLONE_NEWTIME | libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM;
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWTIME;
+    let known = supported | libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM;
     if a[0] > u32::MAX as u64 || flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
@@ -735,6 +735,11 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let t = ctx.task();
     if let Some(ns) = new_pid_ns {
         t.pid_ns_children = ns;
+    }
+    // A new time namespace is for forked children too; its offsets are
+    // set through /proc/self/timens_offsets until one enters.
+    if flags & libc::CLONE_NEWTIME != 0 {
+        t.time_ns_children = sentry::kernel::timens::TimeNs::child(&t.time_ns, owner.clone());
     }
     if flags & (libc::CLONE_FS | libc::CLONE_NEWNS) != 0 {
         let copy = t.fs.lock().clone();

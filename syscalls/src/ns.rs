@@ -1,8 +1,5 @@
 //! setns(2): joining a namespace named by a /proc/PID/ns file or a
-//! pidfd. Mount, UTS, user, IPC, network, cgroup and PID namespaces can
-//! differ between processes (a PID namespace is joined by the caller's
-//! children); the time namespace is the sandbox's one, which the caller
-//! is already in.
+//! pidfd (a PID namespace is joined by the caller's children).
 
 use crate::table::{Reg, Support::*};
 use sentry::fs::nsfs::{Ns, NsFile};
@@ -11,12 +8,7 @@ use sentry::kernel::creds::cap;
 use sentry::{Ctx, Errno, KResult};
 
 pub fn register(r: &mut Reg<'_>) {
-    r(
-        "setns",
-        "fx",
-        Partial("every kind but the time namespace, which is the sandbox's one"),
-        setns,
-    );
+    r("setns", "fx", Full, setns);
 }
 
 const ALL: i32 = libc::CLONE_NEWNS
@@ -71,7 +63,7 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             v.push(Ns::Pid(t.pid_ns.clone()));
         }
         if nstype & libc::CLONE_NEWTIME != 0 {
-            v.push(Ns::Only(libc::CLONE_NEWTIME));
+            v.push(Ns::Time(t.time_ns.clone()));
         }
         v
     } else {
@@ -151,6 +143,17 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     return Err(Errno::EINVAL);
                 }
             }
+            // The caller's own clocks change at once: a process of one
+            // thread (EUSERS otherwise), as Linux's timens_install.
+            Ns::Time(n) => {
+                if !creds.capable_in(&n.owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN)
+                {
+                    return Err(Errno::EPERM);
+                }
+                if ctx.proc_ref().threads.len() > 1 {
+                    return Err(Errno::EUSERS);
+                }
+            }
             // Already there: joining changes nothing, given the right.
             Ns::Only(_) => {
                 if !creds.ns_capable(cap::SYS_ADMIN) {
@@ -178,6 +181,20 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ns::Net(n) => ctx.task().net_ns = n,
             Ns::Cgroup(n) => ctx.task().cgroup_ns = n,
             Ns::Pid(p) => ctx.task().pid_ns_children = p,
+            Ns::Time(n) => {
+                if !std::sync::Arc::ptr_eq(&n, &ctx.task_ref().time_ns) {
+                    n.freeze();
+                    if n.is_first() {
+                        // Back in the first: the shared page again.
+                        ctx.k.vdso.map_params(&ctx.mm)?;
+                    } else {
+                        ctx.k.vdso.map_fallback(&ctx.mm)?;
+                    }
+                }
+                let t = ctx.task();
+                t.time_ns = n.clone();
+                t.time_ns_children = n;
+            }
             Ns::User(_) | Ns::Only(_) => {}
         }
     }

@@ -65,7 +65,11 @@ pub fn clock_ns(ctx: &Ctx<'_, '_>, id: i32) -> KResult<i64> {
         | libc::CLOCK_MONOTONIC_RAW
         | libc::CLOCK_MONOTONIC_COARSE
         | libc::CLOCK_BOOTTIME
-        | libc::CLOCK_BOOTTIME_ALARM => ctx.k.clock.mono_ns(),
+        | libc::CLOCK_BOOTTIME_ALARM => {
+            // The caller's time namespace's offset.
+            let off = ctx.task_ref().time_ns.offset_of(id);
+            ctx.k.clock.mono_ns().saturating_add(off)
+        }
         libc::CLOCK_PROCESS_CPUTIME_ID => {
             let (u, s) = cpu::process_times(&ctx.st, ctx.tgid());
             crate::abi::long(u + s)

@@ -82,10 +82,11 @@ fn futex(cx: &Unlocked<'_>, a: [u64; 6]) -> Option<KResult<u64>> {
     match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
             let realtime = op & libc::FUTEX_CLOCK_REALTIME != 0;
-            let deadline = match crate::misc::futex_deadline(cx.mm, cx.k, cmd, realtime, a[3]) {
-                Ok(d) => d,
-                Err(e) => return Some(Err(e)),
-            };
+            let deadline =
+                match crate::misc::futex_deadline(cx.mm, cx.k, cmd, realtime, a[3], cx.mono_off) {
+                    Ok(d) => d,
+                    Err(e) => return Some(Err(e)),
+                };
             let (table, b) = (&cx.k.futexes, bitset(cmd));
             let (mm, tid, waiter) = (cx.mm, cx.tid, cx.waiter);
             futex::wait_unlocked(table, mm, tid, waiter, addr, val, b, private, deadline)

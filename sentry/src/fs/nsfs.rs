@@ -23,6 +23,7 @@ pub enum Ns {
     Net(Arc<crate::local::Names>),
     Cgroup(Arc<crate::kernel::cgroup::CgroupNs>),
     Pid(Arc<crate::kernel::pidns::PidNs>),
+    Time(Arc<crate::kernel::timens::TimeNs>),
     /// One of the sandbox's single namespaces: its CLONE_NEW* flag.
     Only(i32),
 }
@@ -38,6 +39,7 @@ impl Ns {
             Ns::Net(_) => libc::CLONE_NEWNET,
             Ns::Cgroup(_) => libc::CLONE_NEWCGROUP,
             Ns::Pid(_) => libc::CLONE_NEWPID,
+            Ns::Time(_) => libc::CLONE_NEWTIME,
             Ns::Only(k) => *k,
         }
     }
@@ -52,6 +54,7 @@ impl Ns {
             Ns::Net(n) => n.owner(),
             Ns::Cgroup(c) => c.owner.clone(),
             Ns::Pid(p) => p.owner.clone(),
+            Ns::Time(t) => t.owner.clone(),
             Ns::Only(_) => crate::kernel::userns::init(),
         }
     }
@@ -67,6 +70,14 @@ pub fn pid_ns_ino(ns: &crate::kernel::pidns::PidNs) -> u64 {
 
 /// The first PID namespace's inode number.
 pub const PID_BASE_INO: u64 = 4026531836;
+
+/// A time namespace's nsfs inode number (the first has the base one).
+pub fn time_ns_ino(ns: &crate::kernel::timens::TimeNs) -> u64 {
+    match ns.ino {
+        0 => 4026531834,
+        n => n,
+    }
+}
 
 /// An open namespace file (inode `ino`).
 pub struct NsFile {

@@ -109,6 +109,8 @@ enum Node {
     PortStart(Vec<u8>, Arc<crate::local::Names>),
     /// /proc/sys/kernel/ns_last_pid of the reader's PID namespace.
     LastPid(Vec<u8>, Arc<PidNs>),
+    /// /proc/PID/timens_offsets: the time namespace its children enter.
+    Timens(Vec<u8>, Arc<crate::kernel::timens::TimeNs>),
     /// Something of another process the caller may not look into
     /// (ptrace's read check): it can be stat'ed, not opened or read.
     Denied(u32),
@@ -364,10 +366,13 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
         // Its idle time is /proc/stat's: every CPU's, less what the
         // sandbox ran.
         [b"uptime"] => {
+            // CLOCK_BOOTTIME as the reader's time namespace has it.
+            let boot = me.time_ns.offset_of(libc::CLOCK_BOOTTIME) as f64 / 1e9;
             let up = START
                 .get()
                 .map(|s| s.elapsed().as_secs_f64())
-                .unwrap_or(0.0);
+                .unwrap_or(0.0)
+                + boot;
             let idle = idle_ns(st) as f64 / 1e9;
             Ok(Node::File(format!("{up:.2} {idle:.2}\n").into_bytes()))
         }
@@ -576,12 +581,20 @@ fn ns_file(
                 ns: Ns::Pid(ns),
             }
         }
+        "time" => {
+            let ns = if n.ends_with("_for_children") {
+                t.time_ns_children.clone()
+            } else {
+                t.time_ns.clone()
+            };
+            NsFile {
+                ino: super::nsfs::time_ns_ino(&ns),
+                ns: Ns::Time(ns),
+            }
+        }
         _ => NsFile {
             ino: *base,
-            ns: Ns::Only(match kind {
-                "ipc" => libc::CLONE_NEWIPC,
-                _ => libc::CLONE_NEWTIME,
-            }),
+            ns: Ns::Only(libc::CLONE_NEWIPC),
         },
     };
     Some((kind, f))
@@ -896,9 +909,10 @@ fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         } else {
             Vec::new()
         })),
-        // No time namespaces: no offsets.
-        [b"timens_offsets"] => Ok(Node::File(
-            b"monotonic           0         0\nboottime            0         0\n".to_vec(),
+        // The offsets of the time namespace its children enter.
+        [b"timens_offsets"] => Ok(Node::Timens(
+            t.time_ns_children.offsets_text().into_bytes(),
+            t.time_ns_children.clone(),
         )),
         [b"mem"] => {
             let allowed = st
@@ -2005,6 +2019,7 @@ impl ProcFs {
             Node::Knob(_, k) => stat_of(libc::S_IFREG | k.mode(), ino, DEV, 0),
             Node::PortStart(..) => stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             Node::LastPid(..) => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
+            Node::Timens(..) => stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             Node::NoLsm => stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             Node::Link(l) => stat_of(
                 libc::S_IFLNK | self.link_mode(c, rel),
@@ -2156,6 +2171,11 @@ impl ProcFs {
                 sets: Sets::LastPid(ns),
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
+            Node::Timens(data, ns) => Ok(Box::new(WritableFile {
+                data,
+                sets: Sets::Timens(ns),
+                stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
+            })),
             Node::NoLsm => Ok(Box::new(NoLsmFile {
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
@@ -2206,6 +2226,7 @@ enum Sets {
     IdMap(Arc<UserNs>, MapFile),
     PortStart(Arc<crate::local::Names>),
     LastPid(Arc<PidNs>),
+    Timens(Arc<crate::kernel::timens::TimeNs>),
 }
 
 /// An open writable /proc file: reads what it held when opened; a write
@@ -2236,6 +2257,7 @@ impl FileOps for WritableFile {
             Sets::IdMap(ns, which) => set_idmap(ns, *which, cx, data),
             Sets::PortStart(ns) => set_port_start(ns, cx, data),
             Sets::LastPid(ns) => set_last_pid(ns, cx, data),
+            Sets::Timens(ns) => set_timens_offsets(ns, cx, data),
         }
     }
     fn stat(&self) -> KResult<Stat> {
@@ -2409,6 +2431,49 @@ fn set_last_pid(ns: &PidNs, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) ->
         cx.st.next_pid = (v + 1).max(2);
     } else {
         ns.set_last(v);
+    }
+    Ok(data.len())
+}
+
+/// timens_offsets: lines of "CLOCK SECS NSECS" (CLOCK by name or
+/// number), by CAP_SYS_TIME over the namespace's owner, all checked
+/// before any is applied, and only until a task has entered.
+fn set_timens_offsets(
+    ns: &crate::kernel::timens::TimeNs,
+    cx: &mut crate::kernel::Ctx<'_, '_>,
+    data: &[u8],
+) -> KResult<usize> {
+    use crate::kernel::creds::cap;
+    let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+    let mut want = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut w = line.split_whitespace();
+        let (Some(clock), Some(secs), Some(nsec), None) = (w.next(), w.next(), w.next(), w.next())
+        else {
+            return Err(Errno::EINVAL);
+        };
+        let clock = match clock {
+            "monotonic" => libc::CLOCK_MONOTONIC,
+            "boottime" => libc::CLOCK_BOOTTIME,
+            n => n.parse().map_err(|_| Errno::EINVAL)?,
+        };
+        let secs: i64 = secs.parse().map_err(|_| Errno::EINVAL)?;
+        let nsec: u64 = nsec.parse().map_err(|_| Errno::EINVAL)?;
+        if nsec >= 1_000_000_000 {
+            return Err(Errno::EINVAL);
+        }
+        want.push((clock, secs, crate::num::sbits(nsec)));
+    }
+    if !cx.proc_ref().creds.capable_in(&ns.owner, cap::SYS_TIME) {
+        return Err(Errno::EPERM);
+    }
+    let now = cx.k.clock.mono_ns();
+    let mut set = Vec::new();
+    for (clock, secs, nsec) in want {
+        set.push((clock, ns.check_offset(clock, secs, nsec, now)?));
+    }
+    for (clock, off) in set {
+        ns.set_offset(clock, off);
     }
     Ok(data.len())
 }

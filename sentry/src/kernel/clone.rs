@@ -56,6 +56,7 @@ impl CloneArgs {
 /// each takes CAP_SYS_ADMIN over the caller's user namespace.
 pub const NEW_NAMESPACES: i32 = libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
+    | libc::CLONE_NEWTIME
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWNET
@@ -250,6 +251,19 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         parent.pid_ns_children.clone()
     };
     let parent_vtgid = parent.vtgid;
+    // A child sharing the address space stays in its parent's time
+    // namespace (its vDSO page is the parent's); a forked one enters the
+    // one for children, a new one with CLONE_NEWTIME (clone3's).
+    let time_children = if f & libc::CLONE_NEWTIME != 0 {
+        super::timens::TimeNs::child(&parent.time_ns_children, owner.clone())
+    } else {
+        parent.time_ns_children.clone()
+    };
+    let time_ns = if f & libc::CLONE_VM != 0 {
+        parent.time_ns.clone()
+    } else {
+        time_children.clone()
+    };
     let parent_slack = parent.timer_slack;
     let tgid = parent.tgid;
     let mnt_ns = if f & libc::CLONE_NEWNS != 0 {
@@ -356,6 +370,14 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
         }
     }
     joined.keep();
+    // A forked child entering another time namespace reads its clocks
+    // through system calls (its vDSO page sends them there).
+    if !time_ns.is_first() {
+        time_ns.freeze();
+        if f & libc::CLONE_VM == 0 && !Arc::ptr_eq(&time_ns, &ctx.task_ref().time_ns) {
+            let _ = ctx.k.vdso.map_fallback(&prep.mm);
+        }
+    }
     if !child_ns.is_first() {
         ctx.st.id_ns.insert(tid, child_ns.clone());
     }
@@ -453,6 +475,8 @@ pub fn do_clone(ctx: &mut Ctx<'_, '_>, a: CloneArgs) -> KResult<i32> {
             vtgid: child_vtgid,
             pid_ns: child_ns.clone(),
             pid_ns_children: child_ns,
+            time_ns: time_ns.clone(),
+            time_ns_children: time_children,
             mm: mm.clone(),
             files,
             fs,

@@ -30,6 +30,7 @@ pub mod cap {
     pub const SYS_ADMIN: u32 = 21;
     pub const SYS_NICE: u32 = 23;
     pub const SYS_RESOURCE: u32 = 24;
+    pub const SYS_TIME: u32 = 25;
     pub const MKNOD: u32 = 27;
     pub const AUDIT_CONTROL: u32 = 30;
     pub const MAC_OVERRIDE: u32 = 32;

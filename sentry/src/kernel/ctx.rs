@@ -41,6 +41,8 @@ pub struct Unlocked<'a> {
     /// `tid` and `tgid` as its own PID namespace numbers them.
     pub vtid: i32,
     pub vtgid: i32,
+    /// Its time namespace's CLOCK_MONOTONIC offset.
+    pub mono_off: i64,
     pub files: &'a parking_lot::Mutex<crate::fs::file::FdTable>,
     pub mm: &'a Arc<Mm>,
     /// The task's root and working directory.

@@ -548,6 +548,11 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         .take(15)
         .copied()
         .collect();
+    // In a time namespace below the first, clocks are read by system
+    // calls (the shared vDSO page has no offsets).
+    if !ctx.task_ref().time_ns.is_first() {
+        let _ = ctx.k.vdso.map_fallback(&mm);
+    }
     {
         let t = ctx.task();
         t.mm = mm.clone();

@@ -103,6 +103,8 @@ fn spawn(
         vtgid: pid,
         pid_ns: super::pidns::first(),
         pid_ns_children: super::pidns::first(),
+        time_ns: super::timens::first(),
+        time_ns_children: super::timens::first(),
         mm,
         files: Arc::new(Mutex::new(files)),
         fs: Arc::new(Mutex::new(FsContext {
@@ -548,6 +550,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
     let waiter = st.tasks[&tid].waiter.clone();
     let io = st.tasks[&tid].io.clone();
     let mut vids = (st.tasks[&tid].vtid, st.tasks[&tid].vtgid);
+    let mut mono_off = st.tasks[&tid].time_ns.offset_of(libc::CLOCK_MONOTONIC);
     let sig_mask = st.tasks[&tid].sig_mask.clone();
     // The task's seccomp filters and mode (changed only by locked calls,
     // after which they are read again).
@@ -620,6 +623,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
                 tgid,
                 vtid: vids.0,
                 vtgid: vids.1,
+                mono_off,
                 files: &files,
                 mm: &mm,
                 fs: &fs,
@@ -775,6 +779,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
         refresh(&mut mnt_ns, &t.mnt_ns);
         tgid = t.tgid;
         vids = (t.vtid, t.vtgid);
+        mono_off = t.time_ns.offset_of(libc::CLOCK_MONOTONIC);
         trace_mode = t.ptrace.as_ref().map(|tr| tr.mode);
         suspended = ptrace::seccomp_suspended(&st, tid);
         if let Some(p) = st.procs.get(&t.tgid) {

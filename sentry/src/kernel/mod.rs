@@ -22,6 +22,7 @@ pub mod setid;
 pub mod signal;
 pub mod task;
 pub mod time;
+pub mod timens;
 pub mod timers;
 pub mod userns;
 pub mod uts;

@@ -37,6 +37,9 @@ pub struct Task {
     /// children are made in (unshare(CLONE_NEWPID) and setns change it).
     pub pid_ns: Arc<super::pidns::PidNs>,
     pub pid_ns_children: Arc<super::pidns::PidNs>,
+    /// Its time namespace and the one its forked children enter.
+    pub time_ns: Arc<super::timens::TimeNs>,
+    pub time_ns_children: Arc<super::timens::TimeNs>,
     pub mm: Arc<Mm>,
     pub files: Arc<Mutex<FdTable>>,
     pub fs: Arc<Mutex<FsContext>>,

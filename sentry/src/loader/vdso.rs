@@ -37,6 +37,10 @@ pub struct Vdso {
     /// One page of parameters followed by the image.
     pub mem: Arc<SharedMem>,
     pub image_len: u64,
+    /// A parameter page that is never enabled: mapped for tasks of a
+    /// time namespace below the first, whose clocks have offsets the
+    /// shared page does not, so the vDSO falls back to system calls.
+    fallback: Arc<SharedMem>,
 }
 
 impl Vdso {
@@ -84,7 +88,37 @@ impl Vdso {
             // SAFETY: `image_len` covers the whole file.
             unsafe { memfile.copy_in(mem.off + PAGE + loaded as u64, &IMAGE[loaded..]) };
         }
-        Ok(Vdso { mem, image_len })
+        let fallback = SharedMem::new(memfile, PAGE)?;
+        Ok(Vdso {
+            mem,
+            image_len,
+            fallback,
+        })
+    }
+
+    /// Puts the never-enabled parameter page in place of `mm`'s (a task
+    /// entering a time namespace below the first).
+    pub fn map_fallback(&self, mm: &Mm) -> KResult<()> {
+        self.map_page(mm, &self.fallback)
+    }
+
+    /// Puts the shared parameter page back (setns to the first time
+    /// namespace).
+    pub fn map_params(&self, mm: &Mm) -> KResult<()> {
+        self.map_page(mm, &self.mem)
+    }
+
+    fn map_page(&self, mm: &Mm, page: &Arc<SharedMem>) -> KResult<()> {
+        let base = mm.state.lock().vdso_base;
+        if base < PAGE {
+            return Ok(());
+        }
+        let mut req = MapRequest::anon(base - PAGE, PAGE, libc::PROT_READ);
+        req.fixed = true;
+        req.shared = true;
+        req.name = VmaName::Vvar;
+        req.shared_mem = Some((page.clone(), page.off));
+        mm.map(req).map(|_| ())
     }
 
     /// The parameter page as the sentry writes it.
