@@ -2428,7 +2428,12 @@ fn set_last_pid(ns: &PidNs, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) ->
         .filter(|v| (0..crate::kernel::pidns::PID_MAX).contains(v))
         .ok_or(Errno::EINVAL)?;
     if ns.is_first() {
-        cx.st.next_pid = (v + 1).max(2);
+        // The search starts past it, wrapping below pid_max.
+        cx.st.next_pid = if v + 1 >= crate::kernel::pidns::PID_MAX {
+            2
+        } else {
+            (v + 1).max(2)
+        };
     } else {
         ns.set_last(v);
     }

@@ -98,7 +98,10 @@ impl TimeNs {
         if !(-KTIME_SEC_MAX..=KTIME_SEC_MAX).contains(&secs) {
             return Err(crate::Errno::ERANGE);
         }
-        let off = secs * 1_000_000_000 + nsec;
+        let off = secs
+            .checked_mul(1_000_000_000)
+            .and_then(|v| v.checked_add(nsec))
+            .ok_or(crate::Errno::ERANGE)?;
         let then = now.checked_add(off).ok_or(crate::Errno::ERANGE)?;
         if then < 0 || then / 1_000_000_000 > KTIME_SEC_MAX / 2 {
             return Err(crate::Errno::ERANGE);
@@ -172,6 +175,16 @@ mod tests {
         assert_eq!(
             ns.check_offset(libc::CLOCK_MONOTONIC, 1, 0, now),
             Err(crate::Errno::EACCES)
+        );
+        // The largest offsets do not overflow the arithmetic.
+        let fresh = TimeNs::child(&first(), crate::kernel::userns::init());
+        assert_eq!(
+            fresh.check_offset(libc::CLOCK_MONOTONIC, KTIME_SEC_MAX, 999_999_999, now),
+            Err(crate::Errno::ERANGE)
+        );
+        assert_eq!(
+            fresh.check_offset(libc::CLOCK_MONOTONIC, i64::MIN, 0, now),
+            Err(crate::Errno::ERANGE)
         );
         // A child starts from its parent's offsets.
         let c = TimeNs::child(&ns, crate::kernel::userns::init());
