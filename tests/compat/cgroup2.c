@@ -20,14 +20,7 @@ static int put(const char *file, const char *s)
 {
 	char p[512];
 	snprintf(p, sizeof p, "%s/%s", base, file);
-	int fd = open(p, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	int r = write(fd, s, strlen(s));
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r < 0 ? -1 : 0;
+	return compat_write_file(p, s);
 }
 
 static int get(const char *file, char *buf, size_t n)

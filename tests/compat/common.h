@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,46 @@ __attribute__((constructor)) static void compat_init(void)
 {
 	/* Line buffering: nothing is left in the buffer across fork(). */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* Writes string s to the file at path (a /proc or /sys knob): 0, or -1
+ * with errno. */
+static __attribute__((unused)) int compat_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	int r = write(fd, s, strlen(s));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r < 0 ? -1 : 0;
+}
+
+/* A forked checker's end: it exits with its failure count. */
+static __attribute__((unused, noreturn)) void compat_child_end(void)
+{
+	fflush(stdout);
+	_exit(compat_failures > 100 ? 100 : compat_failures);
+}
+
+/* Waits for checker p and adds the failures it reported (its exit
+ * status); one that was killed or cannot be waited for is a failure. */
+static __attribute__((unused)) void compat_collect(pid_t p, const char *who)
+{
+	int st;
+	pid_t r;
+	while ((r = waitpid(p, &st, 0)) == -1 && errno == EINTR)
+		;
+	if (r != p) {
+		printf("%s: waitpid FAIL %s\n", who, ename(errno));
+		compat_failures++;
+	} else if (WIFEXITED(st)) {
+		compat_failures += WEXITSTATUS(st);
+	} else {
+		printf("%s: killed by signal %d FAIL\n", who, WTERMSIG(st));
+		compat_failures++;
+	}
 }
 
 /* CHECK(name, cond): prints "name ok" or "name FAIL ...". */

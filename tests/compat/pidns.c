@@ -38,29 +38,7 @@ static void begin(void)
 	compat_failures = 0;
 }
 
-static __attribute__((noreturn)) void end(void)
-{
-	fflush(stdout);
-	_exit(compat_failures > 100 ? 100 : compat_failures);
-}
 
-/* Waits for p and adds the failures it reported (its exit status). */
-static void collect(pid_t p, const char *who)
-{
-	int st;
-	pid_t r;
-	while ((r = waitpid(p, &st, 0)) == -1 && errno == EINTR)
-		;
-	if (r != p) {
-		printf("%s: waitpid FAIL %s\n", who, ename(errno));
-		compat_failures++;
-	} else if (WIFEXITED(st)) {
-		compat_failures += WEXITSTATUS(st);
-	} else {
-		printf("%s: killed by signal %d FAIL\n", who, WTERMSIG(st));
-		compat_failures++;
-	}
-}
 
 /* Runs fn in a child of its own (so its namespaces do not leak). */
 static void scenario(const char *name, void (*fn)(void))
@@ -70,9 +48,9 @@ static void scenario(const char *name, void (*fn)(void))
 	if (p == 0) {
 		begin();
 		fn();
-		end();
+		compat_child_end();
 	}
-	collect(p, name);
+	compat_collect(p, name);
 }
 
 static void rl(const char *path, char *buf, size_t n)
@@ -186,14 +164,14 @@ static void unshare_init(int rd)
 		CHECK("second process getsid(0) == 1", getsid(0) == 1);
 		n = status_ids("/proc/self/status", "\nNSpid:", v, 8);
 		CHECK("second process NSpid ends in 2", n == outer_nspid_n + 1 && v[n - 1] == 2);
-		end();
+		compat_child_end();
 	}
 	int st;
 	pid_t w = waitpid(-1, &st, 0);
 	CHECK("init's fork returns 2", d == 2);
 	CHECK("init's waitpid returns 2", w == 2);
 	compat_failures += WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-	end();
+	compat_child_end();
 }
 
 static void t_unshare(void)
@@ -244,7 +222,7 @@ static void t_unshare(void)
 	CHECK("waitid WNOWAIT sees init exit", w == 0 && si.si_pid == c);
 	/* init is a zombie: the namespace takes no more processes. */
 	EXPECT_ERR("fork into the namespace after init died (zombie)", fork_probe(), ENOMEM);
-	collect(c, "init");
+	compat_collect(c, "init");
 	EXPECT_ERR("fork into the namespace after init was reaped", fork_probe(), ENOMEM);
 	rl("/proc/self/ns/pid_for_children", buf, sizeof buf);
 	CHECK("pid_for_children still the dead namespace", !strcmp(buf, pfc_new));
@@ -262,9 +240,9 @@ static void t_unshare(void)
 	if (c == 0) {
 		begin();
 		CHECK("init of the second namespace is pid 1", getpid() == 1 && getppid() == 0);
-		end();
+		compat_child_end();
 	}
-	collect(c, "second init");
+	compat_collect(c, "second init");
 }
 
 /* ---------------------------------------------------------------- */
@@ -279,9 +257,9 @@ static int clone_fn(void *arg)
 	if (d == 0) {
 		begin();
 		CHECK("clone grandchild getpid() == 2 getppid() == 1", getpid() == 2 && getppid() == 1);
-		end();
+		compat_child_end();
 	}
-	collect(d, "clone grandchild");
+	compat_collect(d, "clone grandchild");
 	CHECK("clone child's fork returned 2", d == 2);
 	return compat_failures;
 }
@@ -305,7 +283,7 @@ static void t_clone(void)
 		begin();
 		CHECK("raw clone child getpid() == 1", getpid() == 1 && syscall(SYS_getpid) == 1);
 		CHECK("raw clone child getppid() == 0", getppid() == 0);
-		end();
+		compat_child_end();
 	}
 	w = waitpid(c, &st, 0);
 	CHECK("raw clone(CLONE_NEWPID)", c > 1);
@@ -317,7 +295,7 @@ static void t_clone(void)
 	if (c == 0) {
 		begin();
 		CHECK("clone3 child getpid() == 1 getppid() == 0", getpid() == 1 && getppid() == 0);
-		end();
+		compat_child_end();
 	}
 	w = waitpid(c, &st, 0);
 	CHECK("clone3(CLONE_NEWPID)", c > 1);
@@ -367,7 +345,7 @@ static void signals_init(int rd, int wr, pid_t outer)
 		CHECK("kill(1, SIGTERM) from inside returns 0", kill(1, SIGTERM) == 0);
 		CHECK("kill(1, SIGKILL) from inside returns 0", kill(1, SIGKILL) == 0);
 		CHECK("kill(1, SIGUSR1) from inside (handled)", kill(1, SIGUSR1) == 0);
-		end();
+		compat_child_end();
 	}
 	int st;
 	CHECK("init waitpid returns local pid 2", waitpid(a, &st, 0) == 2 && a == 2);
@@ -450,7 +428,7 @@ static void orphan_init(void)
 			CHECK("B getpid() == 3 getppid() == 2", getpid() == 3 && getppid() == 2);
 			write(p[1], &x, 1);
 			CHECK("B reparented to init", POLL_UNTIL(getppid() == 1));
-			end();
+			compat_child_end();
 		}
 		char x;
 		read(p[0], &x, 1);
@@ -481,7 +459,7 @@ static void orphan_init(void)
 				close(p[0]);
 				write(p[1], &x, 1);
 				CHECK("orphan goes to the subreaper (4)", POLL_UNTIL(getppid() != 5) && getppid() == 4);
-				end();
+				compat_child_end();
 			}
 			char x;
 			read(p[0], &x, 1);
@@ -493,13 +471,13 @@ static void orphan_init(void)
 		r2 = waitpid(-1, &st2, 0);
 		CHECK("subreaper reaps 5 then 6", r1 == 5 && r2 == 6);
 		compat_failures += WIFEXITED(st2) ? WEXITSTATUS(st2) : 1;
-		end();
+		compat_child_end();
 	}
 	close(p[0]);
 	close(p[1]);
-	collect(s, "subreaper");
+	compat_collect(s, "subreaper");
 	EXPECT_ERR("init has no children left", waitpid(-1, NULL, WNOHANG), ECHILD);
-	end();
+	compat_child_end();
 }
 
 static void t_orphans(void)
@@ -508,7 +486,7 @@ static void t_orphans(void)
 	pid_t c = fork();
 	if (c == 0)
 		orphan_init();
-	collect(c, "init");
+	compat_collect(c, "init");
 }
 
 /* ---------------------------------------------------------------- */
@@ -618,7 +596,7 @@ static void t_setns(void)
 		EXPECT_ERR("init: setns-made member is not its child", waitpid(-1, NULL, WNOHANG), ECHILD);
 		int pf = open("/proc/self/ns/pid", O_RDONLY);
 		EXPECT_ERR("NS_GET_PARENT of own namespace from inside", ioctl(pf, NS_GET_PARENT), EPERM);
-		end();
+		compat_child_end();
 	}
 	close(go[0]);
 	rl("/proc/self/ns/pid", own, sizeof own);
@@ -652,18 +630,18 @@ static void t_setns(void)
 			CHECK("member sees init", kill(1, 0) == 0);
 			EXPECT_ERR("member setns to the ancestor namespace", setns(self, CLONE_NEWPID), EINVAL);
 			CHECK("member setns to its own namespace", setns(cfd, CLONE_NEWPID) == 0);
-			end();
+			compat_child_end();
 		}
-		collect(k, "member");
+		compat_collect(k, "member");
 		CHECK("fork after setns gives an outer pid", k > 1);
 		CHECK("setns back to our own namespace", setns(self, CLONE_NEWPID) == 0);
 		rl("/proc/self/ns/pid_for_children", buf, sizeof buf);
 		CHECK("pid_for_children is ours again", !strcmp(buf, own));
-		end();
+		compat_child_end();
 	}
-	collect(h, "setns helper");
+	compat_collect(h, "setns helper");
 	int released = write(go[1], &x, 1) == 1;
-	collect(c, "init");
+	compat_collect(c, "init");
 	CHECK("release init", released);
 	EXPECT_ERR("setns with a pid ns fd and CLONE_NEWNET", setns(cfd, CLONE_NEWNET), EINVAL);
 }
@@ -694,12 +672,12 @@ static void t_threads(void)
 		if (d == 0) {
 			begin();
 			CHECK("fork after a thread gets 3", getpid() == 3);
-			end();
+			compat_child_end();
 		}
-		collect(d, "fork after thread");
-		end();
+		compat_collect(d, "fork after thread");
+		compat_child_end();
 	}
-	collect(c, "init");
+	compat_collect(c, "init");
 }
 
 /* ---------------------------------------------------------------- */
@@ -722,17 +700,17 @@ static void t_nested(void)
 			CHECK("level 2 NSpid ends in 2 1", n >= 3 && v[n - 2] == 2 && v[n - 1] == 1);
 			int pf = open("/proc/self/ns/pid", O_RDONLY);
 			EXPECT_ERR("level 2 NS_GET_PARENT", ioctl(pf, NS_GET_PARENT), EPERM);
-			end();
+			compat_child_end();
 		}
 		int pf = open("/proc/self/ns/pid_for_children", O_RDONLY);
 		int par = ioctl(pf, NS_GET_PARENT);
 		int own = open("/proc/self/ns/pid", O_RDONLY);
-		collect(d, "level 2");
+		compat_collect(d, "level 2");
 		CHECK("level 1 sees level 2 init as 2", d == 2);
 		CHECK("level 1 NS_GET_PARENT of level 2 is level 1", par >= 0 && fd_ino(par) == fd_ino(own));
-		end();
+		compat_child_end();
 	}
-	collect(c, "level 1");
+	compat_collect(c, "level 1");
 }
 
 int main(void)

@@ -20,28 +20,7 @@ static void begin(void)
 	compat_failures = 0;
 }
 
-static __attribute__((noreturn)) void end(void)
-{
-	fflush(stdout);
-	_exit(compat_failures > 100 ? 100 : compat_failures);
-}
 
-static void collect(pid_t p, const char *who)
-{
-	int st;
-	pid_t r;
-	while ((r = waitpid(p, &st, 0)) == -1 && errno == EINTR)
-		;
-	if (r != p) {
-		printf("%s: waitpid FAIL %s\n", who, ename(errno));
-		compat_failures++;
-	} else if (WIFEXITED(st)) {
-		compat_failures += WEXITSTATUS(st);
-	} else {
-		printf("%s: killed by signal %d FAIL\n", who, WTERMSIG(st));
-		compat_failures++;
-	}
-}
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -214,7 +193,7 @@ static void init(pid_t outer, int rd, int wr)
 	int told = write(wr, &x, 1) == 1;
 	int heard = read(rd, &x, 1) == 1;
 	CHECK("init hands over", told && heard);
-	end();
+	compat_child_end();
 }
 
 static void scenario(void)
@@ -238,7 +217,7 @@ static void scenario(void)
 	SHOW("outside: /proc/1/stat ppid pgrp session", "%s", stat_ids(1));
 	CHECK("outside: own pid absent", exists(outer) == (outer == 1));
 	int done = write(down[1], &x, 1) == 1;
-	collect(c, "init");
+	compat_collect(c, "init");
 	CHECK("release init", done);
 	SHOW("outside after init exited: pids", "%s", proc_pids());
 	SHOW("outside after init exited: /proc/self", "%s", link_of("/proc/self"));
@@ -251,8 +230,8 @@ int main(void)
 	if (p == 0) {
 		begin();
 		scenario();
-		end();
+		compat_child_end();
 	}
-	collect(p, "scenario");
+	compat_collect(p, "scenario");
 	return compat_done();
 }

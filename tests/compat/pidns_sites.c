@@ -69,29 +69,7 @@ static void begin(void)
 	alarm(10);
 }
 
-static __attribute__((noreturn)) void end(void)
-{
-	fflush(stdout);
-	_exit(compat_failures > 100 ? 100 : compat_failures);
-}
 
-/* Waits for p and adds the failures it reported (its exit status). */
-static void collect(pid_t p, const char *who)
-{
-	int st;
-	pid_t r;
-	while ((r = waitpid(p, &st, 0)) == -1 && errno == EINTR)
-		;
-	if (r != p) {
-		printf("%s: waitpid FAIL %s\n", who, ename(errno));
-		compat_failures++;
-	} else if (WIFEXITED(st)) {
-		compat_failures += WEXITSTATUS(st);
-	} else {
-		printf("%s: killed by signal %d FAIL\n", who, WTERMSIG(st));
-		compat_failures++;
-	}
-}
 
 /* init's children print nothing: each condition they test is a bit of
  * their exit status, and init prints one line per bit after waitpid. */
@@ -169,7 +147,7 @@ static void scenario(const char *name, void (*before)(void), void (*init_fn)(voi
 		g_helper = getpid();
 		if (pipe(g_up) || pipe(g_down)) {
 			printf("pipes FAIL\n");
-			end();
+			compat_child_end();
 		}
 		if (before)
 			before();
@@ -184,7 +162,7 @@ static void scenario(const char *name, void (*before)(void), void (*init_fn)(voi
 			fflush(stdout);
 			tell(g_up[1]);
 			hear(g_down[0]);
-			end();
+			compat_child_end();
 		}
 		close(g_up[1]);
 		close(g_down[0]);
@@ -193,10 +171,10 @@ static void scenario(const char *name, void (*before)(void), void (*init_fn)(voi
 		if (after)
 			after(c);
 		tell(g_down[1]);
-		collect(c, "init");
-		end();
+		compat_collect(c, "init");
+		compat_child_end();
 	}
-	collect(p, name);
+	compat_collect(p, name);
 }
 
 /* ---------------------------------------------------------------- */

@@ -30,14 +30,7 @@ static long long sys_ns(clockid_t c)
 
 static int put(const char *s)
 {
-	int fd = open("/proc/self/timens_offsets", O_WRONLY);
-	if (fd < 0)
-		return -1;
-	int r = write(fd, s, strlen(s));
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r < 0 ? -1 : 0;
+	return compat_write_file("/proc/self/timens_offsets", s);
 }
 
 static int near(long long a, long long b)

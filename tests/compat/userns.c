@@ -20,14 +20,7 @@
 
 static int put(const char *path, const char *s)
 {
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	int r = write(fd, s, strlen(s));
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r < 0 ? -1 : 0;
+	return compat_write_file(path, s);
 }
 
 static int get(const char *path, char *buf, size_t n)

@@ -170,7 +170,9 @@ impl Locks {
 
 impl Locks {
     /// /proc/locks: one line per lock, in Linux's format.
-    pub fn proc_text(&self) -> Vec<u8> {
+    /// /proc/locks; `pid` shows an owner's id as the reader's PID
+    /// namespace numbers it.
+    pub fn proc_text(&self, pid: impl Fn(i32) -> i32) -> Vec<u8> {
         let mut lines: Vec<((u64, u64), &Lock, &str)> = Vec::new();
         for (k, l) in self.record.entries() {
             let kind = match l.owner {
@@ -194,7 +196,7 @@ impl Locks {
             out.push_str(&format!(
                 "{}: {kind} ADVISORY  {ty} {} {maj:02x}:{min:02x}:{ino} {range}\n",
                 i + 1,
-                l.pid
+                pid(l.pid)
             ));
         }
         out.into_bytes()

@@ -399,7 +399,7 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                 st.loadavg.show(),
                 st.tasks.values().filter(|t| !t.waiter.asleep()).count().max(1),
                 st.tasks.len(),
-                st.next_pid - 1
+                ns.last().unwrap_or(st.next_pid - 1)
             )
             .into_bytes(),
         )),
@@ -417,7 +417,7 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
         )),
         [b"partitions"] => Ok(Node::File(b"major minor  #blocks  name\n\n".to_vec())),
         [b"diskstats"] => Ok(Node::File(Vec::new())),
-        [b"locks"] => Ok(Node::File(st.locks.proc_text())),
+        [b"locks"] => Ok(Node::File(st.locks.proc_text(|p| if p > 0 { ns.vnr(p) } else { p }))),
         [b"devices"] => Ok(Node::File(DEVICES.to_vec())),
         [b"cgroups"] => Ok(Node::File(cgroups(st))),
         [b"vmstat"] => Ok(Node::File(vmstat(&me.mm.memfile))),
