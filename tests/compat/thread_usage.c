@@ -74,7 +74,10 @@ int main(void)
 	long slept = cpu_of(path);
 	long all = cpu_of("/proc/self/stat");
 	SHOW("the spinner has the CPU time", "%d", spun >= 10 && spun > 4 * slept);
-	SHOW("the process has it all", "%d", all >= spun);
+	/* Linux scales a process's times apart from its threads'
+	 * (cputime_adjust), so the sum may trail one thread by a tick or
+	 * two: seen natively on a loaded CI run. */
+	SHOW("the process has it all", "%d", all + 2 >= spun);
 	stop = 1;
 	pthread_join(t, NULL);
 	getrusage(RUSAGE_SELF, &ru);
