@@ -677,9 +677,33 @@ fn unshare(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if a[0] > u32::MAX as u64 || flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & !supported != 0 {
+    // CLONE_THREAD, CLONE_SIGHAND and CLONE_VM unshare nothing: they
+    // are allowed only when there is nothing shared to leave
+    // (check_unshare_flags).
+    let own = libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM;
+    if flags & !(supported | own) != 0 {
         ctx.log_once(&format!("unshare flags {:#x}", flags & !supported));
         return Err(Errno::EINVAL);
+    }
+    if flags & own != 0 {
+        let me = ctx.tgid();
+        let single = ctx.proc_ref().threads.len() == 1;
+        let sighand = ctx.proc_ref().sighand.clone();
+        let mm = ctx.mm.clone();
+        let shares = |pred: &dyn Fn(&sentry::kernel::Task) -> bool| {
+            ctx.st.tasks.values().any(|t| t.tgid != me && pred(t))
+        };
+        if !single
+            || (flags & (libc::CLONE_SIGHAND | libc::CLONE_VM) != 0
+                && ctx
+                    .st
+                    .procs
+                    .values()
+                    .any(|p| p.tgid != me && Arc::ptr_eq(&p.sighand, &sighand)))
+            || (flags & libc::CLONE_VM != 0 && shares(&|t| Arc::ptr_eq(&t.mm, &mm)))
+        {
+            return Err(Errno::EINVAL);
+        }
     }
     if flags & libc::CLONE_NEWUSER != 0 {
         // A new user namespace takes the whole process and its own fs

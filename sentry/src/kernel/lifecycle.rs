@@ -1113,7 +1113,9 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         cp.parent_tid = reaper;
         // A new parent hears of the exit as of any child's.
         cp.exit_signal = SIGCHLD;
-        let zombie = cp.exit.is_some() && cp.exit_held_by.is_none();
+        // A zombie whose exit is not told yet (its tracer's, or an
+        // init's whose namespace still empties) is no orphan to reap.
+        let zombie = cp.exit.is_some() && cp.exit_held_by.is_none() && !cp.pid_ns.holds_exit_of(c);
         let pdeath: Vec<i32> = cp.threads.clone();
         if let Some(rp) = st.procs.get_mut(&reaper) {
             rp.children.push(c);
