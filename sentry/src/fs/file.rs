@@ -163,6 +163,11 @@ pub trait FileOps: Send + Sync + Any {
     fn caller_writes(&self) -> bool {
         false
     }
+    /// A numeric sysctl: a write at a position past 0 is taken and
+    /// ignored (Linux's sysctl_writes_strict).
+    fn sysctl_number(&self) -> bool {
+        false
+    }
     fn write_by(&self, cx: &mut Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
         let _ = (cx, data);
         Err(Errno::EINVAL)

@@ -402,7 +402,21 @@ pub fn write(
         return Ok(segs.total);
     }
     let r = if f.ops.caller_writes() {
-        write_by(cx, f, &segs)
+        let pos = match off {
+            Some(o) => o,
+            None => *f.pos.lock(),
+        };
+        let r = if pos != 0 && f.ops.sysctl_number() {
+            Ok(segs.total)
+        } else {
+            write_by(cx, f, &segs)
+        };
+        // The position moves on as after any write (a second write to a
+        // sysctl through the same fd is then past 0).
+        if let (None, Ok(n)) = (off, &r) {
+            *f.pos.lock() += *n as u64;
+        }
+        r
     } else {
         write_all(cx, f, &segs, off, opts)
     };

@@ -2157,22 +2157,22 @@ impl ProcFs {
                 stat: stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             })),
             Node::Knob(data, knob) => Ok(Box::new(WritableFile {
-                data,
+                data: parking_lot::Mutex::new(data),
                 sets: Sets::Knob(knob),
                 stat: stat_of(libc::S_IFREG | knob.mode(), ino, DEV, 0),
             })),
             Node::PortStart(data, ns) => Ok(Box::new(WritableFile {
-                data,
+                data: parking_lot::Mutex::new(data),
                 sets: Sets::PortStart(ns),
                 stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             })),
             Node::LastPid(data, ns) => Ok(Box::new(WritableFile {
-                data,
+                data: parking_lot::Mutex::new(data),
                 sets: Sets::LastPid(ns),
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
             Node::Timens(data, ns) => Ok(Box::new(WritableFile {
-                data,
+                data: parking_lot::Mutex::new(data),
                 sets: Sets::Timens(ns),
                 stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             })),
@@ -2180,7 +2180,7 @@ impl ProcFs {
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
             Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(WritableFile {
-                data,
+                data: parking_lot::Mutex::new(data),
                 sets: Sets::IdMap(ns, which),
                 stat: Stat {
                     uid,
@@ -2232,7 +2232,7 @@ enum Sets {
 /// An open writable /proc file: reads what it held when opened; a write
 /// sets it, with Linux's checks.
 struct WritableFile {
-    data: Vec<u8>,
+    data: parking_lot::Mutex<Vec<u8>>,
     sets: Sets,
     stat: Stat,
 }
@@ -2240,16 +2240,38 @@ struct WritableFile {
 impl FileOps for WritableFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         SynthFile {
-            data: self.data.clone(),
+            data: self.data.lock().clone(),
             stat: self.stat,
         }
         .read(f, buf, off)
+    }
+    /// A read from the start sees the value now (one this file or
+    /// another wrote meanwhile), as a sysctl's does.
+    fn refresh(
+        &self,
+        cx: &mut crate::kernel::Ctx<'_, '_>,
+        f: &File,
+        off: Option<u64>,
+    ) -> KResult<()> {
+        if off.unwrap_or_else(|| *f.pos.lock()) != 0 {
+            return Ok(());
+        }
+        let now = match &self.sets {
+            Sets::LastPid(ns) => format!("{}\n", ns.last().unwrap_or(cx.st.next_pid - 1)),
+            Sets::Timens(ns) => ns.offsets_text(),
+            _ => return Ok(()),
+        };
+        *self.data.lock() = now.into_bytes();
+        Ok(())
     }
     fn write(&self, _f: &File, _buf: &[u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
     fn caller_writes(&self) -> bool {
         true
+    }
+    fn sysctl_number(&self) -> bool {
+        matches!(self.sets, Sets::LastPid(_) | Sets::PortStart(_))
     }
     fn write_by(&self, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
         match &self.sets {
@@ -2264,7 +2286,7 @@ impl FileOps for WritableFile {
         Ok(self.stat)
     }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
-        super::synth::seek_in(f, off, whence, self.data.len() as u64)
+        super::synth::seek_in(f, off, whence, self.data.lock().len() as u64)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
@@ -2422,22 +2444,59 @@ fn set_last_pid(ns: &PidNs, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) ->
     if !c.capable_in(&ns.owner, cap::SYS_ADMIN) && !c.capable_in(&ns.owner, cap::LAST) {
         return Err(Errno::EPERM);
     }
-    let v: i64 = knob_number(data)?;
+    let Some((v, used)) = sysctl_int(data)? else {
+        return Ok(0);
+    };
     let v = i32::try_from(v)
         .ok()
-        .filter(|v| (0..crate::kernel::pidns::PID_MAX).contains(v))
+        .filter(|v| (0..=crate::kernel::pidns::PID_MAX).contains(v))
         .ok_or(Errno::EINVAL)?;
     if ns.is_first() {
-        // The search starts past it, wrapping below pid_max.
-        cx.st.next_pid = if v + 1 >= crate::kernel::pidns::PID_MAX {
-            2
-        } else {
-            (v + 1).max(2)
-        };
+        // The search starts past it.
+        cx.st.next_pid = crate::kernel::pidns::next_number(v).max(2);
     } else {
         ns.set_last(v);
     }
-    Ok(data.len())
+    Ok(used)
+}
+
+/// One integer as a sysctl (proc_dointvec) takes it: blanks around it, a
+/// minus sign but no plus, a base given by its prefix (0x hex, 0 octal),
+/// a blank or the end after it. None for an empty write; the value and
+/// the bytes taken (through the blanks after it).
+fn sysctl_int(data: &[u8]) -> KResult<Option<(i64, usize)>> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let blank = |c: u8| c.is_ascii_whitespace() || c == 0;
+    let mut i = data.iter().take_while(|&&c| blank(c)).count();
+    let neg = data.get(i) == Some(&b'-');
+    i += usize::from(neg);
+    let rest = &data[i..];
+    let (radix, skip) = match rest {
+        [b'0', b'x' | b'X', ..] => (16, 2),
+        [b'0', _, ..] => (8, 1),
+        _ => (10, 0),
+    };
+    let digits = rest[skip..]
+        .iter()
+        .take_while(|c| char::from(**c).is_digit(radix))
+        .count();
+    if digits == 0 && skip != 1 {
+        return Err(Errno::EINVAL);
+    }
+    let text = std::str::from_utf8(&rest[skip..skip + digits]).map_err(|_| Errno::EINVAL)?;
+    let v = if text.is_empty() {
+        0
+    } else {
+        i64::from_str_radix(text, radix).map_err(|_| Errno::EINVAL)?
+    };
+    let end = i + skip + digits;
+    if data.get(end).is_some_and(|&c| !blank(c)) {
+        return Err(Errno::EINVAL);
+    }
+    let used = end + data[end..].iter().take_while(|&&c| blank(c)).count();
+    Ok(Some((if neg { -v } else { v }, used)))
 }
 
 /// timens_offsets: lines of "CLOCK SECS NSECS" (CLOCK by name or

@@ -19,11 +19,7 @@ use std::sync::Arc;
 pub fn alloc_pid(st: &mut KState) -> i32 {
     loop {
         let pid = st.next_pid;
-        st.next_pid = if pid + 1 >= super::pidns::PID_MAX {
-            2
-        } else {
-            pid + 1
-        };
+        st.next_pid = super::pidns::next_number(pid);
         if !st.id_in_use(pid) && !st.id_ns.contains_key(&pid) {
             return pid;
         }

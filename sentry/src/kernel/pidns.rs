@@ -29,6 +29,19 @@ pub const NOBODY: i32 = i32::MAX;
 /// /proc/sys/kernel/pid_max: numbers wrap below it.
 pub const PID_MAX: i32 = 1 << 22;
 
+/// Where numbers wrap to (Linux's RESERVED_PIDS: the low ones are left
+/// to daemons started early).
+pub const RESERVED: i32 = 300;
+
+/// The number after `n`, wrapping below pid_max.
+pub fn next_number(n: i32) -> i32 {
+    if n.saturating_add(1) >= PID_MAX {
+        RESERVED
+    } else {
+        n + 1
+    }
+}
+
 static NEXT_INO: AtomicU64 = AtomicU64::new(4026536000);
 
 pub struct PidNs {
@@ -312,14 +325,14 @@ impl Drop for Entered {
 }
 
 /// The next free number after the last one given, wrapping as Linux's
-/// cyclic allocator does (past pid_max, back to 2: 1 is init's alone).
+/// cyclic allocator does (past pid_max, back to RESERVED).
 fn free_number(m: &Map) -> Option<i32> {
     if m.init == 0 && m.local.is_empty() {
         return Some(1);
     }
     let mut n = m.last;
     for _ in 0..PID_MAX {
-        n = if n + 1 >= PID_MAX { 2 } else { n + 1 };
+        n = next_number(n);
         if !m.global.contains_key(&n) {
             return Some(n);
         }
