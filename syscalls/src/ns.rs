@@ -144,13 +144,20 @@ fn setns(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 }
             }
             // The caller's own clocks change at once: a process of one
-            // thread (EUSERS otherwise), as Linux's timens_install.
+            // thread whose memory nobody shares (a vfork child's is its
+            // parent's: EUSERS), as Linux's timens_install.
             Ns::Time(n) => {
                 if !creds.capable_in(&n.owner, cap::SYS_ADMIN) || !creds.ns_capable(cap::SYS_ADMIN)
                 {
                     return Err(Errno::EPERM);
                 }
-                if ctx.proc_ref().threads.len() > 1 {
+                let (me, mm) = (ctx.tgid(), ctx.mm.clone());
+                let shared_mm = ctx
+                    .st
+                    .tasks
+                    .values()
+                    .any(|t| t.tgid != me && std::sync::Arc::ptr_eq(&t.mm, &mm));
+                if ctx.proc_ref().threads.len() > 1 || shared_mm {
                     return Err(Errno::EUSERS);
                 }
             }

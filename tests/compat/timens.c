@@ -121,5 +121,13 @@ int main(void)
 	waitpid(p, &st, 0);
 	fails = WIFEXITED(st) ? WEXITSTATUS(st) : 100;
 	CHECK("the second child's checks", fails == 0);
+	/* A vfork child shares its parent's memory: EUSERS. */
+	int kidfd = open("/proc/self/ns/time_for_children", O_RDONLY);
+	p = vfork();
+	if (p == 0)
+		_exit(setns(kidfd, CLONE_NEWTIME) == -1 && errno == EUSERS ? 0 : 1);
+	waitpid(p, &st, 0);
+	CHECK("setns from a vfork child is EUSERS", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(kidfd);
 	return compat_failures + fails;
 }
