@@ -349,10 +349,12 @@ fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let mut value = abi::timespec(ctx, a[2] + 16)?;
     let mut missed = 0i64;
     if a[1] & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
-        let clock = if matches!(t.clock, libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_ALARM) {
-            libc::CLOCK_REALTIME
-        } else {
-            libc::CLOCK_MONOTONIC
+        // The timer's own clock (a time namespace offsets monotonic and
+        // boottime apart).
+        let clock = match t.clock {
+            libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_ALARM => libc::CLOCK_REALTIME,
+            libc::CLOCK_BOOTTIME | libc::CLOCK_BOOTTIME_ALARM => libc::CLOCK_BOOTTIME,
+            _ => libc::CLOCK_MONOTONIC,
         };
         let now = crate::time::clock_ns(ctx, clock)?;
         let at = i64::try_from(value.as_nanos()).unwrap_or(i64::MAX);

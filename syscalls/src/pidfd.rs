@@ -93,6 +93,20 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         Some(pid) => (pid, None),
         None => target(ctx, a[0])?,
     };
+    // Only a process the caller's PID namespace can see (the caller's or
+    // one below it), as Linux's access_pidfd_pidns.
+    let theirs = match ctx.st.procs.get(&pid) {
+        Some(p) => p.pid_ns.clone(),
+        None => ctx
+            .st
+            .id_ns
+            .get(&pid)
+            .cloned()
+            .unwrap_or_else(sentry::kernel::pidns::first),
+    };
+    if !ctx.task_ref().pid_ns.contains(&theirs) {
+        return Err(Errno::EINVAL);
+    }
     let running = live(ctx, pid)?;
     let sig = abi::int(a[1]);
     // A thread's pidfd signals that thread unless told otherwise.
@@ -105,10 +119,11 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if scope == SIGNAL_PROCESS_GROUP && thread.is_some_and(|t| t != pid) {
         return Err(Errno::ESRCH);
     }
-    let info = if a[2] == 0 {
+    let mut info = if a[2] == 0 {
         crate::signal::sender(ctx, sig, ksig::SI_USER)
     } else {
-        let i = crate::signal::queue_info(ctx, pid, a[1], a[2])?;
+        let me = thread.unwrap_or(pid) == ctx.tid;
+        let i = crate::signal::queue_info(ctx, me, a[1], a[2])?;
         // The siginfo must be the signal's.
         let raw: [i32; 1] = abi::get(ctx, a[2])?;
         if raw[0] != sig {
@@ -124,6 +139,7 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Ok(0);
     }
     crate::signal::over_limit(ctx, pid, &info)?;
+    crate::signal::hide_sender(ctx, pid, &mut info);
     match scope {
         SIGNAL_THREAD => {
             let tid = thread.unwrap_or(pid);

@@ -371,17 +371,37 @@ fn tgkill(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// The siginfo a queueing call passes for `sig`, in Linux's order of
 /// errors: the copy (EFAULT), then a caller posing as the kernel or as
-/// kill(2) to a thread not itself (`to`, the pid or tid asked for: EPERM).
+/// kill(2) to a thread not itself (`to_self`: the target is the calling
+/// thread; EPERM otherwise).
 /// The target's lookup (ESRCH) and the signal number (EINVAL) come after.
-pub(crate) fn queue_info(ctx: &mut Ctx<'_, '_>, to: i32, sig: u64, addr: u64) -> KResult<SigInfo> {
+pub(crate) fn queue_info(
+    ctx: &mut Ctx<'_, '_>,
+    to_self: bool,
+    sig: u64,
+    addr: u64,
+) -> KResult<SigInfo> {
     let raw: [u8; 128] = get(ctx, addr)?;
     let mut info = SigInfo::from_bytes(&raw);
     info.signo = crate::abi::int(sig);
     info.kind = InfoKind::Queue;
-    if (info.code >= 0 || info.code == ksig::SI_TKILL) && to != ctx.task_ref().vtid {
+    if (info.code >= 0 || info.code == ksig::SI_TKILL) && !to_self {
         return Err(Errno::EPERM);
     }
     Ok(info)
+}
+
+/// A sender the target's PID namespace cannot see (it is in an ancestor)
+/// shows as pid 0, whatever its siginfo said, as Linux's send_signal.
+pub(crate) fn hide_sender(ctx: &Ctx<'_, '_>, tgid: i32, info: &mut SigInfo) {
+    let me = ctx.tgid();
+    if ctx
+        .st
+        .procs
+        .get(&tgid)
+        .is_some_and(|p| p.pid_ns.local(me).is_none())
+    {
+        info.pid = 0;
+    }
 }
 
 /// A queued realtime signal past the target's RLIMIT_SIGPENDING.
@@ -401,7 +421,7 @@ fn valid_sig(sig: u64) -> KResult<()> {
 
 fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let pid = crate::abi::int(a[0]);
-    let info = queue_info(ctx, pid, a[1], a[2])?;
+    let mut info = queue_info(ctx, pid == ctx.task_ref().vtid, a[1], a[2])?;
     let tgid = ctx
         .find_pid(pid)
         .and_then(|g| ctx.st.tasks.get(&g))
@@ -412,6 +432,7 @@ fn rt_sigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     over_limit(ctx, tgid, &info)?;
+    hide_sender(ctx, tgid, &mut info);
     if info.signo != 0 && !ksig::init_protected(&ctx.st, ctx.tgid(), tgid, info.signo, None) {
         ksig::send_to_process(&mut ctx.st, tgid, info);
     }
@@ -422,7 +443,7 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = queue_info(ctx, tid, a[2], a[3])?;
+    let mut info = queue_info(ctx, tid == ctx.task_ref().vtid, a[2], a[3])?;
     let (tgid, tid) = match (ctx.find_pid(tgid), ctx.find_pid(tid)) {
         (Some(g), Some(t)) => (g, t),
         _ => return Err(Errno::ESRCH),
@@ -439,6 +460,7 @@ fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     over_limit(ctx, tg, &info)?;
+    hide_sender(ctx, tg, &mut info);
     if info.signo != 0 && !ksig::init_protected(&ctx.st, ctx.tgid(), tg, info.signo, Some(tid)) {
         ksig::send_to_thread(&mut ctx.st, tid, info);
     }

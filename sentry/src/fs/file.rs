@@ -17,6 +17,18 @@ pub type SharedMap = (Arc<OwnedFd>, Option<Arc<dyn Any + Send + Sync>>);
 
 /// What a kind of file can do. Offsets are explicit: `None` means the
 /// file's own position (the implementation decides whether it has one).
+/// A caller-written file's answer to a write past position 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetWrite {
+    /// As at 0.
+    Apply,
+    /// Taken and ignored (a numeric sysctl: Linux's
+    /// sysctl_writes_strict).
+    Ignore,
+    /// EINVAL (timens_offsets, uid_map and their kin).
+    Refuse,
+}
+
 pub trait FileOps: Send + Sync + Any {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
         let _ = (f, buf, off);
@@ -163,10 +175,9 @@ pub trait FileOps: Send + Sync + Any {
     fn caller_writes(&self) -> bool {
         false
     }
-    /// A numeric sysctl: a write at a position past 0 is taken and
-    /// ignored (Linux's sysctl_writes_strict).
-    fn sysctl_number(&self) -> bool {
-        false
+    /// What a write past position 0 does to a file `caller_writes`.
+    fn offset_write(&self) -> OffsetWrite {
+        OffsetWrite::Apply
     }
     fn write_by(&self, cx: &mut Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
         let _ = (cx, data);

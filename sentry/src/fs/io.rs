@@ -406,10 +406,11 @@ pub fn write(
             Some(o) => o,
             None => *f.pos.lock(),
         };
-        let r = if pos != 0 && f.ops.sysctl_number() {
-            Ok(segs.total)
-        } else {
-            write_by(cx, f, &segs)
+        use super::file::OffsetWrite;
+        let r = match f.ops.offset_write() {
+            OffsetWrite::Ignore if pos != 0 => Ok(segs.total),
+            OffsetWrite::Refuse if pos != 0 => Err(Errno::EINVAL),
+            _ => write_by(cx, f, &segs),
         };
         // The position moves on as after any write (a second write to a
         // sysctl through the same fd is then past 0).
@@ -471,7 +472,14 @@ pub fn strip_privs(creds: &crate::kernel::Creds, f: &File) {
 /// (kernfs's atomic writes).
 fn write_by(cx: &mut Ctx<'_, '_>, f: &Arc<File>, segs: &Segs) -> KResult<usize> {
     if segs.total > crate::num::usize_of(crate::memfile::PAGE) {
-        return Err(Errno::E2BIG);
+        // timens_offsets and its kin refuse it as any bad write.
+        return Err(
+            if f.ops.offset_write() == super::file::OffsetWrite::Refuse {
+                Errno::EINVAL
+            } else {
+                Errno::E2BIG
+            },
+        );
     }
     let data = segs.bytes(&cx.mm)?;
     f.ops.write_by(cx, &data)

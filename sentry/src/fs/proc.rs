@@ -2270,8 +2270,12 @@ impl FileOps for WritableFile {
     fn caller_writes(&self) -> bool {
         true
     }
-    fn sysctl_number(&self) -> bool {
-        matches!(self.sets, Sets::LastPid(_) | Sets::PortStart(_))
+    fn offset_write(&self) -> super::file::OffsetWrite {
+        match self.sets {
+            Sets::LastPid(_) | Sets::PortStart(_) => super::file::OffsetWrite::Ignore,
+            Sets::Timens(_) => super::file::OffsetWrite::Refuse,
+            _ => super::file::OffsetWrite::Apply,
+        }
     }
     fn write_by(&self, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KResult<usize> {
         match &self.sets {
@@ -2499,34 +2503,38 @@ fn sysctl_int(data: &[u8]) -> KResult<Option<(i64, usize)>> {
     Ok(Some((if neg { -v } else { v }, used)))
 }
 
-/// timens_offsets: lines of "CLOCK SECS NSECS" (CLOCK by name or
-/// number), by CAP_SYS_TIME over the namespace's owner, all checked
-/// before any is applied, and only until a task has entered.
+/// timens_offsets as Linux's timens_offsets_write takes it: under a page,
+/// read up to a NUL, lines of "CLOCK SECS NSECS" (CLOCK by name or
+/// number; anything after the three fields ignored; no plus signs),
+/// at most two, the bytes after the second not taken. CAP_SYS_TIME over
+/// the namespace's owner; all checked before any is applied, and only
+/// until a task has entered.
 fn set_timens_offsets(
     ns: &crate::kernel::timens::TimeNs,
     cx: &mut crate::kernel::Ctx<'_, '_>,
     data: &[u8],
 ) -> KResult<usize> {
     use crate::kernel::creds::cap;
-    let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+    if data.len() >= crate::num::usize_of(crate::memfile::PAGE) {
+        return Err(Errno::EINVAL);
+    }
+    let text = &data[..data.iter().position(|&c| c == 0).unwrap_or(data.len())];
+    let mut used = data.len();
     let mut want = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut w = line.split_whitespace();
-        let (Some(clock), Some(secs), Some(nsec), None) = (w.next(), w.next(), w.next(), w.next())
-        else {
-            return Err(Errno::EINVAL);
+    let mut at = 0;
+    loop {
+        let line_end = text[at..].iter().position(|&c| c == b'\n').map(|n| at + n);
+        let line = &text[at..line_end.unwrap_or(text.len())];
+        want.push(timens_line(line)?);
+        let next = match line_end {
+            Some(e) if e + 1 < text.len() => e + 1,
+            _ => break,
         };
-        let clock = match clock {
-            "monotonic" => libc::CLOCK_MONOTONIC,
-            "boottime" => libc::CLOCK_BOOTTIME,
-            n => n.parse().map_err(|_| Errno::EINVAL)?,
-        };
-        let secs: i64 = secs.parse().map_err(|_| Errno::EINVAL)?;
-        let nsec: u64 = nsec.parse().map_err(|_| Errno::EINVAL)?;
-        if nsec >= 1_000_000_000 {
-            return Err(Errno::EINVAL);
+        if want.len() == 2 {
+            used = next;
+            break;
         }
-        want.push((clock, secs, crate::num::sbits(nsec)));
+        at = next;
     }
     if !cx.proc_ref().creds.capable_in(&ns.owner, cap::SYS_TIME) {
         return Err(Errno::EPERM);
@@ -2539,7 +2547,37 @@ fn set_timens_offsets(
     for (clock, off) in set {
         ns.set_offset(clock, off);
     }
-    Ok(data.len())
+    Ok(used)
+}
+
+/// One timens_offsets line: (clock, seconds, nanoseconds). Seconds past
+/// 64 bits are ERANGE, as the kernel's scanf gives them.
+fn timens_line(line: &[u8]) -> KResult<(i32, i64, i64)> {
+    let text = std::str::from_utf8(line).map_err(|_| Errno::EINVAL)?;
+    let mut w = text.split_ascii_whitespace();
+    let (Some(clock), Some(secs), Some(nsec)) = (w.next(), w.next(), w.next()) else {
+        return Err(Errno::EINVAL);
+    };
+    let clock = match clock {
+        "monotonic" | "1" => libc::CLOCK_MONOTONIC,
+        "boottime" | "7" => libc::CLOCK_BOOTTIME,
+        _ => return Err(Errno::EINVAL),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let (neg, mag) = match secs.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, secs),
+    };
+    if !digits(mag) || !digits(nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let big: i128 = mag.parse().unwrap_or(i128::MAX);
+    let secs = i64::try_from(if neg { -big } else { big }).map_err(|_| Errno::ERANGE)?;
+    let nsec: u64 = nsec.parse().unwrap_or(u64::MAX);
+    if nsec >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    Ok((clock, secs, crate::num::sbits(nsec)))
 }
 
 fn knob_number<T: std::str::FromStr>(data: &[u8]) -> KResult<T> {

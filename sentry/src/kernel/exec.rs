@@ -548,8 +548,16 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         .take(15)
         .copied()
         .collect();
-    // In a time namespace below the first, clocks are read by system
-    // calls (the shared vDSO page has no offsets).
+    // exec enters the time namespace made for children (`unshare -T
+    // cmd`), as Linux's exec_task_namespaces; in one below the first,
+    // clocks are read by system calls (the shared vDSO page has no
+    // offsets).
+    let t = ctx.task_ref();
+    if !Arc::ptr_eq(&t.time_ns, &t.time_ns_children) {
+        let n = t.time_ns_children.clone();
+        n.freeze();
+        ctx.task().time_ns = n;
+    }
     if !ctx.task_ref().time_ns.is_first() {
         let _ = ctx.k.vdso.map_fallback(&mm);
     }
