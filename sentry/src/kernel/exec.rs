@@ -516,7 +516,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         execed,
         ..
     } = prep;
-    de_thread(ctx);
+    de_thread(ctx)?;
     let tgid = ctx.tgid();
     let old_tid = ctx.tid;
     // PTRACE_EVENT_EXEC's message: the former id as the tracer sees it,
@@ -680,9 +680,21 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
 
 /// Kills the other threads of the caller's process and waits until they
 /// are gone.
-fn de_thread(ctx: &mut Ctx<'_, '_>) {
+/// The other threads go before the exec goes on. A thread that another
+/// thread's exec or an exit_group is already taking away gives up
+/// (EAGAIN; it exits on its way out, as its kill says), as Linux's
+/// de_thread does when a group exit is in progress: two threads exec'ing
+/// at once used to wait for each other for ever.
+fn de_thread(ctx: &mut Ctx<'_, '_>) -> KResult<()> {
     let me = ctx.tid;
     let tgid = ctx.tgid();
+    let taken = |ctx: &Ctx<'_, '_>| {
+        let p = ctx.proc_ref();
+        ctx.task_ref().killed || p.group_exit.is_some() || p.execing.is_some_and(|e| e != me)
+    };
+    if taken(ctx) {
+        return Err(Errno::EAGAIN);
+    }
     let others: Vec<i32> = ctx.st.procs[&tgid]
         .threads
         .iter()
@@ -690,7 +702,7 @@ fn de_thread(ctx: &mut Ctx<'_, '_>) {
         .filter(|&t| t != me)
         .collect();
     if others.is_empty() {
-        return;
+        return Ok(());
     }
     ctx.proc_().execing = Some(me);
     for t in &others {
@@ -706,6 +718,7 @@ fn de_thread(ctx: &mut Ctx<'_, '_>) {
         w.rearm();
     }
     ctx.proc_().execing = None;
+    Ok(())
 }
 
 fn getrandom(buf: &mut [u8]) {
