@@ -147,16 +147,27 @@ static void shut_rd_and_states(void)
 
 static void v6only(void)
 {
-	int one = 1;
-	int l6 = socket(AF_INET6, SOCK_STREAM, 0);
-	CHECK("IPV6_V6ONLY", setsockopt(l6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0);
-	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
-	bind(l6, (struct sockaddr *)&a6, sizeof a6);
-	listen(l6, 5);
-	int port = port_of(l6);
-	int l4 = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
-	CHECK("0.0.0.0 on the same port", bind(l4, (struct sockaddr *)&a4, sizeof a4) == 0);
+	int one = 1, v6only_ok = 1, bound = 0, port = 0, l6 = -1, l4 = -1;
+	/* The port the kernel picks for the v6-only listener may be held on
+	 * v4 by another program of the host (the suite runs in parallel):
+	 * another pick then. */
+	for (int tries = 0; tries < 20 && !bound; tries++) {
+		if (l6 >= 0) {
+			close(l6);
+			close(l4);
+		}
+		l6 = socket(AF_INET6, SOCK_STREAM, 0);
+		v6only_ok &= setsockopt(l6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0;
+		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+		bind(l6, (struct sockaddr *)&a6, sizeof a6);
+		listen(l6, 5);
+		port = port_of(l6);
+		l4 = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+		bound = bind(l4, (struct sockaddr *)&a4, sizeof a4) == 0;
+	}
+	CHECK("IPV6_V6ONLY", v6only_ok);
+	CHECK("0.0.0.0 on the same port", bound);
 	listen(l4, 5);
 	int c = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in to = lo4(port);
