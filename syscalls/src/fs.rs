@@ -1238,19 +1238,27 @@ fn set_async(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, on: bool) -> bool {
 /// A file owner's id as the caller numbers it: 0 once the owner is gone
 /// (Linux's f_getown looks the task or group up first).
 fn owner_shown(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> i32 {
-    let live = match kind {
+    // A process owner that is a zombie reads as gone too.
+    let live = owner_exists(ctx, kind, id)
+        && (kind != F_OWNER_PID || ctx.st.procs.get(&id).is_some_and(|p| p.exit.is_none()));
+    if live {
+        ctx.task_ref().pid_ns.local(id).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Whether owner `id` of `kind` is there: a thread, a process (a zombie
+/// too), or a group with a live member.
+fn owner_exists(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> bool {
+    match kind {
         F_OWNER_TID => ctx.st.tasks.contains_key(&id),
-        F_OWNER_PID => ctx.st.procs.get(&id).is_some_and(|p| p.exit.is_none()),
+        F_OWNER_PID => ctx.st.procs.contains_key(&id),
         _ => ctx
             .st
             .procs
             .values()
             .any(|p| p.pgid == id && p.exit.is_none()),
-    };
-    if live {
-        ctx.task_ref().pid_ns.local(id).unwrap_or(0)
-    } else {
-        0
     }
 }
 
@@ -1259,17 +1267,7 @@ fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64>
     let (kind, id) = owner;
     // Ids are the caller's namespace's (a group as its negative).
     let id = ctx.pid_arg(id);
-    let exists = id == 0
-        || match kind {
-            F_OWNER_TID => ctx.st.tasks.contains_key(&id),
-            F_OWNER_PID => ctx.st.procs.contains_key(&id),
-            _ => ctx
-                .st
-                .procs
-                .values()
-                .any(|p| p.pgid == id && p.exit.is_none()),
-        };
-    if !exists {
+    if id != 0 && !owner_exists(ctx, kind, id) {
         return Err(Errno::ESRCH);
     }
     *f.owner.lock() = (kind, id);

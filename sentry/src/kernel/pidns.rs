@@ -202,18 +202,9 @@ impl PidNs {
             .collect()
     }
 
-    /// How many ids are here (tasks and processes not yet reaped).
-    pub fn count(&self) -> usize {
-        self.map.lock().local.len()
-    }
-
     /// Its init exited: nothing joins it any more.
     pub fn close(&self) {
         self.map.lock().closed = true;
-    }
-
-    pub fn is_closed(&self) -> bool {
-        !self.is_first() && self.map.lock().closed
     }
 
     /// Keeps the exit of init `tgid` until the others are gone.
