@@ -54,6 +54,9 @@ impl PlatformError {
     }
 }
 
+/// How much of the memory file each address space's `set_scratch` gets.
+pub const SCRATCH_LEN: u64 = 2 * 4096;
+
 /// Memory protection bits, as PROT_* in Linux.
 pub type Prot = i32;
 
@@ -82,11 +85,12 @@ pub trait AddressSpace: Send + Sync + Any {
     fn protect(&self, addr: u64, len: u64, prot: Prot);
     /// The highest address (exclusive) the application may use.
     fn max_addr(&self) -> u64;
-    /// A page of the memory file, at `offset`, that the platform may use
-    /// beyond `max_addr` for its own exchanges with the host side of the
-    /// address space (ptrace: the buffers of the fds handed to a stub).
-    /// Given once, when the space is made; freed by the caller after the
-    /// space is gone.
+    /// `SCRATCH_LEN` bytes of the memory file, at `offset`, that the
+    /// platform may use beyond `max_addr` for its own exchanges with the
+    /// host side of the address space (ptrace: the buffers of the fds
+    /// handed to a stub, and the table of batched injected calls). Given
+    /// once, when the space is made; freed by the caller after the space
+    /// is gone.
     fn set_scratch(&self, offset: u64) {
         let _ = offset;
     }
@@ -124,11 +128,44 @@ pub trait Context: Send {
         &mut self,
         space: &Arc<dyn AddressSpace>,
     ) -> Result<Box<dyn Context>, PlatformError>;
+    /// Copies the host side of `space`, to which this context is bound,
+    /// into the new, empty `child` (ptrace: forks the stub process), after
+    /// applying the changes pending for `space`: `child` starts with every
+    /// mapping `space` has then, and its own queue holds only what differs.
+    /// Returns the context of the child's first thread, to be adopted by
+    /// `prepare` on the thread that runs it. Only called when
+    /// `Platform::forks_spaces` says so.
+    fn fork_space(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+        child: &Arc<dyn AddressSpace>,
+    ) -> Result<Box<dyn Context>, PlatformError> {
+        let _ = (space, child);
+        Err(PlatformError::Host {
+            op: "fork an address space",
+            err: std::io::Error::from_raw_os_error(libc::ENOSYS),
+        })
+    }
+    /// Leaves `old` for `new`, a space no context has run in yet (exec).
+    /// The host side of `new` may be made from `old`'s (ptrace: a fork of
+    /// its stub that keeps none of its mappings and fds, cheaper than a
+    /// stub made from nothing); otherwise it is made on the next switch.
+    /// Either way this context is released from `old` as by `release`.
+    fn replace_space(&mut self, old: &Arc<dyn AddressSpace>, new: &Arc<dyn AddressSpace>) {
+        let _ = (old, new);
+        self.release();
+    }
     /// Creates the host side of this context in `space` now (for ptrace:
     /// the stub process, or the adoption of the thread `new_thread` made),
     /// so that fork and clone can report a refusal instead of returning a
     /// task that never runs. Called on the thread that will run `switch`.
     fn prepare(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError>;
+    /// Whether `prepare` only adopts a host side made already
+    /// (`new_thread`, `fork_space`), so that it fails only when something
+    /// outside killed it.
+    fn adopts(&self) -> bool {
+        false
+    }
     /// A handle other threads use to interrupt `switch`.
     fn kicker(&self) -> Arc<dyn Kicker>;
     /// Sets the hardware debug registers the application thread runs
@@ -156,6 +193,11 @@ pub trait Platform: Send + Sync {
     fn name(&self) -> &'static str;
     fn new_address_space(&self) -> Arc<dyn AddressSpace>;
     fn new_context(&self) -> Box<dyn Context>;
+    /// Whether `Context::fork_space` copies a space's host side (so a
+    /// fork need not replay the parent's mappings into the child).
+    fn forks_spaces(&self) -> bool {
+        false
+    }
     /// The compiled filter of `Kind::stub_calls` (a classic BPF program for
     /// `SECCOMP_SET_MODE_FILTER`), given before the first address space
     /// runs.

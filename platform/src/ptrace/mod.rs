@@ -29,11 +29,19 @@ pub fn stub_calls() -> Vec<Allowed> {
         any(SYS_mmap),
         any(SYS_munmap),
         any(SYS_mprotect),
-        // Receiving a host fd to map, and checking it arrived.
+        // Receiving a host fd to map, checking it arrived, and closing a
+        // forked stub's copy of its parent's socket.
         any(SYS_recvmsg),
         when(SYS_fcntl, &[&[Arg::Eq(1, F_GETFD as u64)]]),
-        // A new application thread.
-        when(SYS_clone, &[&[Arg::Eq(0, STUB_THREAD_CLONE_FLAGS)]]),
+        any(SYS_close),
+        // A new application thread, or a forked process.
+        when(
+            SYS_clone,
+            &[
+                &[Arg::Eq(0, STUB_THREAD_CLONE_FLAGS)],
+                &[Arg::Eq(0, STUB_FORK_CLONE_FLAGS)],
+            ],
+        ),
         any(SYS_futex),
         any(SYS_exit),
         any(SYS_exit_group),
@@ -56,8 +64,9 @@ pub fn stub_calls() -> Vec<Allowed> {
 /// own pid namespace, so no other process can be named.
 pub fn host_calls() -> Vec<Allowed> {
     use libc::*;
-    // A stub process is a raw fork; a stub thread a clone in a stub.
-    let stub_fork = SIGCHLD as u64;
+    // A stub process is a raw fork (of a sentry thread or of a stub); a
+    // stub thread a clone in a stub.
+    let stub_fork = STUB_FORK_CLONE_FLAGS;
     let mut v = vec![
         any(SYS_ptrace),
         any(SYS_wait4),
@@ -118,11 +127,32 @@ pub const STUB_THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_THREAD
     | libc::CLONE_SYSVSEM) as u64;
 
-/// Where a stub maps its scratch page: just above the stub page, beyond
-/// the application's addresses.
-fn scratch_addr(stub: &StubPage) -> u64 {
-    stub.base + stub.size()
+/// Flags of the clone a stub makes for a forked application process: a
+/// plain fork.
+pub const STUB_FORK_CLONE_FLAGS: u64 = libc::SIGCHLD as u64;
+
+/// Where a stub maps its scratch page: above the stub page, beyond the
+/// application's addresses, in one of two slots. A forked stub takes the
+/// slot its parent does not use, so the parent can map the child's pages
+/// before the fork copies them.
+fn scratch_addr(stub: &StubPage, slot: u8) -> u64 {
+    stub.base + stub.size() + u64::from(slot) * SLOT_LEN
 }
+
+/// Where a stub maps its batch page, read-only: above the scratch page.
+/// It is the memory-file page after the scratch page.
+fn batch_addr(stub: &StubPage, slot: u8) -> u64 {
+    scratch_addr(stub, slot) + PAGE
+}
+
+/// A slot's length: the scratch and the batch page.
+const SLOT_LEN: u64 = 2 * PAGE;
+
+const PAGE: u64 = 4096;
+/// Words per batched call: the number and six arguments.
+const BATCH_WORDS: usize = 7;
+/// Calls one batch page holds.
+const BATCH_MAX: usize = PAGE as usize / (BATCH_WORDS * 8);
 
 /// The ptrace platform over one memory file.
 pub struct PtracePlatform {
@@ -190,6 +220,10 @@ impl Platform for PtracePlatform {
     fn set_stub_filter(&mut self, prog: Vec<libc::sock_filter>) {
         self.stub_filter = Arc::new(prog);
     }
+
+    fn forks_spaces(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -216,6 +250,17 @@ enum Op {
         len: u64,
         prot: Prot,
     },
+    /// Closes a host fd in the stub (a forked stub's copy of its parent's
+    /// socket, or the child's socket end in the parent).
+    Close {
+        fd: i32,
+    },
+    /// A call of the platform's own: receiving a host fd, checking it
+    /// arrived, forking.
+    Call {
+        nr: i64,
+        args: [u64; 6],
+    },
 }
 
 #[derive(Default)]
@@ -237,8 +282,14 @@ struct SpaceInner {
     /// one, so the sentry knows its number without reading stub memory
     /// (which the application could change under it).
     stub_fds: std::collections::BTreeSet<i32>,
-    /// Memory-file offset of the scratch page (0: none).
+    /// Memory-file offset of the scratch page (0: none); the batch page
+    /// follows it.
     scratch: u64,
+    /// The space's own batch page is mapped in the stub: until then (a
+    /// fresh stub), calls are injected one at a time.
+    batch_ready: bool,
+    /// Where the scratch and batch pages are (`scratch_addr`).
+    slot: u8,
 }
 
 /// An address space realised as a stub process.
@@ -286,13 +337,21 @@ impl AddressSpace for PtraceSpace {
     }
     fn set_scratch(&self, offset: u64) {
         self.inner.lock().unwrap().scratch = offset;
-        // Mapped first thing once the stub runs, read-write (the kernel
-        // writes received fd numbers there).
+        // Mapped first thing once the stub runs: the scratch page
+        // read-write (the kernel writes received fd numbers there), the
+        // batch page read-only. A stub forked for the space maps them
+        // otherwise (`fork_stub`) and drops these.
         self.push(Op::Map {
-            addr: scratch_addr(&self.stub),
-            len: self.stub.size(),
+            addr: scratch_addr(&self.stub, 0),
+            len: PAGE,
             prot: libc::PROT_READ | libc::PROT_WRITE,
             off: offset,
+        });
+        self.push(Op::Map {
+            addr: batch_addr(&self.stub, 0),
+            len: PAGE,
+            prot: libc::PROT_READ,
+            off: offset + PAGE,
         });
     }
     fn cpu_time_ns(&self) -> u64 {
@@ -360,6 +419,9 @@ pub struct PtraceContext {
     cpus: Arc<CpuRotor>,
     cpu: usize,
     pinned_tid: i32,
+    /// When this context started on its parent's CPU, until it moves to
+    /// one of its own.
+    local_since: Option<std::time::Instant>,
     bound: Option<Bound>,
     /// A stub thread created for us by `new_thread`, not yet seized: its
     /// space (counted in `live` already), process and thread ids.
@@ -394,6 +456,7 @@ impl PtraceContext {
             cpus,
             cpu,
             pinned_tid: 0,
+            local_since: None,
             bound: None,
             pending_attach: None,
             kicker: Arc::new(PtraceKicker::default()),
@@ -402,6 +465,19 @@ impl PtraceContext {
             scratch: unsafe { std::mem::zeroed() },
             debug: None,
             debug_dirty: false,
+        }
+    }
+
+    /// Moves a fork's child that has run on its parent's CPU for a while
+    /// to a CPU of its own, with its stub thread, so that forked workers
+    /// run in parallel.
+    fn spread(&mut self, tid: i32) {
+        const LOCAL: std::time::Duration = std::time::Duration::from_millis(20);
+        if self.local_since.is_some_and(|t| t.elapsed() >= LOCAL) {
+            self.local_since = None;
+            self.cpu = self.cpus.next();
+            sys::pin_to_cpu(0, self.cpu);
+            sys::pin_to_cpu(tid, self.cpu);
         }
     }
 
@@ -491,15 +567,22 @@ impl PtraceContext {
     ) -> Result<i64, PlatformError> {
         let r = &mut self.scratch;
         r.rax = nr as u64;
-        r.orig_rax = u64::MAX;
         r.rdi = args[0];
         r.rsi = args[1];
         r.rdx = args[2];
         r.r10 = args[3];
         r.r8 = args[4];
         r.r9 = args[5];
-        r.rip = site;
-        sys::set_regs(tid, r)?;
+        self.run_stub(tid, site)?;
+        Ok(self.scratch.rax as i64)
+    }
+
+    /// Runs the stopped stub thread `tid` from `site` with the registers in
+    /// `self.scratch` until its trap, and reads them back.
+    fn run_stub(&mut self, tid: i32, site: u64) -> Result<(), PlatformError> {
+        self.scratch.orig_rax = u64::MAX;
+        self.scratch.rip = site;
+        sys::set_regs(tid, &self.scratch)?;
         sys::resume(libc::PTRACE_CONT as _, tid, 0)?;
         loop {
             let status = sys::wait(tid)?;
@@ -514,13 +597,45 @@ impl PtraceContext {
             self.kicked = true;
             sys::resume(libc::PTRACE_CONT as _, tid, 0)?;
         }
-        sys::get_regs(tid, &mut self.scratch)?;
-        Ok(self.scratch.rax as i64)
+        sys::get_regs(tid, &mut self.scratch)
+    }
+
+    /// Runs `calls` in `tid` from the space's batch page, in order: Ok, or
+    /// the index of the first that failed and its errno.
+    fn run_batch(
+        &mut self,
+        space: &PtraceSpace,
+        tid: i32,
+        calls: &[(i64, [u64; 6])],
+    ) -> Result<Result<(), (usize, i32)>, PlatformError> {
+        if calls.is_empty() {
+            return Ok(Ok(()));
+        }
+        let (off, slot) = {
+            let inner = space.inner.lock().unwrap();
+            (inner.scratch + PAGE, inner.slot)
+        };
+        let mut table = Vec::with_capacity(calls.len() * BATCH_WORDS * 8);
+        for (nr, args) in calls {
+            table.extend_from_slice(&nr.to_ne_bytes());
+            for a in args {
+                table.extend_from_slice(&a.to_ne_bytes());
+            }
+        }
+        sys::write_memfile(self.memfd, off, &table)?;
+        self.scratch.rdi = batch_addr(&self.stub, slot);
+        self.scratch.rsi = calls.len() as u64;
+        self.scratch.rbx = 0;
+        self.run_stub(tid, self.stub.batch)?;
+        let done = self.scratch.r14 as usize;
+        if done >= calls.len() {
+            return Ok(Ok(()));
+        }
+        Ok(Err((done, -(self.scratch.rax as i64) as i32)))
     }
 
     /// The stub's fd number for host file `fd`, handing it over on first
-    /// use: sent on the space's socket and received by an injected
-    /// recvmsg whose buffers are in the scratch page.
+    /// use.
     fn stub_fd(
         &mut self,
         space: &PtraceSpace,
@@ -528,112 +643,391 @@ impl PtraceContext {
         fd: &Arc<OwnedFd>,
     ) -> Result<i32, PlatformError> {
         let key = Arc::as_ptr(fd) as usize;
-        let (sock, theirs, scratch, n) = {
-            let inner = space.inner.lock().unwrap();
-            if let Some((_, n)) = inner.files.get(&key) {
-                return Ok(*n);
-            }
-            let Some((mine, theirs)) = &inner.sock else {
-                return Err(PlatformError::Host {
-                    op: "handing a host fd to a stub",
-                    err: std::io::Error::from_raw_os_error(libc::ENOTCONN),
-                });
-            };
-            let n = (0..).find(|n| !inner.stub_fds.contains(n)).unwrap_or(0);
-            (mine.as_raw_fd(), *theirs, inner.scratch, n)
+        if let Some((_, n)) = space.inner.lock().unwrap().files.get(&key) {
+            return Ok(*n);
+        }
+        let (n, receive) = self.offer(space, fd.as_raw_fd())?;
+        let done = self.run_calls(space, tid, receive);
+        let mut inner = space.inner.lock().unwrap();
+        if let Err(e) = done {
+            inner.stub_fds.remove(&n);
+            return Err(e);
+        }
+        inner.files.insert(key, (fd.clone(), n));
+        Ok(n)
+    }
+
+    /// Sends host fd `fd` on the space's socket and returns the number it
+    /// will have in the stub (the lowest free one, taken from now on) and
+    /// the calls that receive it there: a recvmsg whose buffers are in the
+    /// scratch page, and a check that it arrived, which asks the stub's
+    /// own fd table, not the scratch page (the application can write it).
+    fn offer(&mut self, space: &PtraceSpace, fd: RawFd) -> Result<(i32, Vec<Op>), PlatformError> {
+        let mut inner = space.inner.lock().unwrap();
+        let Some((mine, theirs)) = &inner.sock else {
+            return Err(PlatformError::Host {
+                op: "handing a host fd to a stub",
+                err: std::io::Error::from_raw_os_error(libc::ENOTCONN),
+            });
         };
-        if scratch == 0 {
+        let (sock, theirs) = (mine.as_raw_fd(), *theirs);
+        if inner.scratch == 0 {
             return Err(PlatformError::Host {
                 op: "handing a host fd to a stub",
                 err: std::io::Error::from_raw_os_error(libc::ENOMEM),
             });
         }
-        let at = scratch_addr(&self.stub);
-        sys::write_recv_buffers(self.memfd, scratch, at)?;
-        sys::send_fd(sock, fd.as_raw_fd())?;
-        let r = self.inject(
-            tid,
-            self.stub.syscall,
-            libc::SYS_recvmsg,
-            [theirs as u64, at, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0],
-        )?;
-        // The kernel gave the fd the lowest free number: `n`. Whether it
-        // is there at all is asked of the stub's own fd table, not of the
-        // scratch page, which the application can write.
-        let check = self.inject(
-            tid,
-            self.stub.syscall,
-            libc::SYS_fcntl,
-            [n as u64, libc::F_GETFD as u64, 0, 0, 0, 0],
-        )?;
-        if r != 1 || check < 0 {
-            return Err(PlatformError::StubSyscall {
-                nr: libc::SYS_recvmsg,
-                errno: if r < 0 { (-r) as i32 } else { libc::EBADF },
-            });
-        }
-        let mut inner = space.inner.lock().unwrap();
+        let n = (0..).find(|n| !inner.stub_fds.contains(n)).unwrap_or(0);
+        let at = scratch_addr(&self.stub, inner.slot);
+        sys::write_recv_buffers(self.memfd, inner.scratch, at)?;
+        sys::send_fd(sock, fd)?;
         inner.stub_fds.insert(n);
-        inner.files.insert(key, (fd.clone(), n));
-        Ok(n)
+        let recv = [theirs as u64, at, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0];
+        let check = [n as u64, libc::F_GETFD as u64, 0, 0, 0, 0];
+        Ok((
+            n,
+            vec![
+                Op::Call {
+                    nr: libc::SYS_recvmsg,
+                    args: recv,
+                },
+                Op::Call {
+                    nr: libc::SYS_fcntl,
+                    args: check,
+                },
+            ],
+        ))
+    }
+
+    /// Runs `ops` (none needing a new host fd) in order, as one batch when
+    /// the space's batch page is mapped.
+    fn run_calls(
+        &mut self,
+        space: &PtraceSpace,
+        tid: i32,
+        ops: Vec<Op>,
+    ) -> Result<(), PlatformError> {
+        if space.inner.lock().unwrap().batch_ready {
+            let mut batch = Vec::with_capacity(ops.len());
+            for op in &ops {
+                batch.push(self.call_for(space, tid, op)?);
+            }
+            let mut ops = ops;
+            return self.finish_batch(space, tid, &mut batch, &mut ops);
+        }
+        for op in ops {
+            let (nr, args) = self.call_for(space, tid, &op)?;
+            let r = self.inject(tid, self.stub.syscall, nr, args)?;
+            if (-4095..0).contains(&r) {
+                return Err(op_failed(&op, nr, -r as i32));
+            }
+            self.applied(space, &op);
+        }
+        Ok(())
     }
 
     fn apply(&mut self, space: &PtraceSpace, tid: i32) -> Result<(), PlatformError> {
         let _order = space.applying.lock().unwrap_or_else(|e| e.into_inner());
-        let ops = std::mem::take(&mut space.inner.lock().unwrap().ops);
+        let (mut batch, mut ops) = self.gather(space, tid)?;
+        self.finish_batch(space, tid, &mut batch, &mut ops)
+    }
+
+    /// Takes the space's queue (with `space.applying` held by the caller)
+    /// and runs all of it but a last batch, which it returns unrun, with
+    /// its operations. Calls are batched once the space's own batch page
+    /// is mapped; a call that needs a new host fd in the stub runs the
+    /// batch so far first, so that the lowest free fd number is the one
+    /// the sentry computes.
+    fn gather(&mut self, space: &PtraceSpace, tid: i32) -> Result<Gathered, PlatformError> {
+        let (ops, mut ready, slot) = {
+            let mut inner = space.inner.lock().unwrap();
+            (
+                std::mem::take(&mut inner.ops),
+                inner.batch_ready,
+                inner.slot,
+            )
+        };
+        let mut batch: Vec<(i64, [u64; 6])> = Vec::new();
+        let mut pending: Vec<Op> = Vec::new();
         for op in ops {
-            let (nr, args) = match op.clone() {
-                Op::MapFile {
-                    addr,
-                    len,
-                    prot,
-                    fd,
-                    off,
-                } => {
-                    let n = self.stub_fd(space, tid, &fd)?;
-                    (
-                        libc::SYS_mmap,
-                        [
-                            addr,
-                            len,
-                            prot as u64,
-                            (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
-                            n as u64,
-                            off,
-                        ],
-                    )
-                }
-                Op::Map {
-                    addr,
-                    len,
-                    prot,
-                    off,
-                } => (
-                    libc::SYS_mmap,
-                    [
-                        addr,
-                        len,
-                        prot as u64,
-                        (libc::MAP_SHARED | libc::MAP_FIXED) as u64,
-                        self.memfd as u64,
-                        off,
-                    ],
-                ),
-                Op::Unmap { addr, len } => (libc::SYS_munmap, [addr, len, 0, 0, 0, 0]),
-                Op::Protect { addr, len, prot } => {
-                    (libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])
-                }
-            };
-            let r = self.inject(tid, self.stub.syscall, nr, args)?;
+            let needs_fd = matches!(&op, Op::MapFile { fd, .. }
+                if !space.inner.lock().unwrap().files.contains_key(&(Arc::as_ptr(fd) as usize)));
+            if needs_fd || batch.len() == BATCH_MAX {
+                self.finish_batch(space, tid, &mut batch, &mut pending)?;
+            }
+            let call = self.call_for(space, tid, &op)?;
+            if ready {
+                batch.push(call);
+                pending.push(op);
+                continue;
+            }
+            let r = self.inject(tid, self.stub.syscall, call.0, call.1)?;
             if (-4095..0).contains(&r) {
-                tracing::warn!(?op, errno = -r, "stub mapping operation failed");
-                return Err(PlatformError::StubSyscall {
-                    nr,
-                    errno: -r as i32,
-                });
+                return Err(op_failed(&op, call.0, -r as i32));
+            }
+            self.applied(space, &op);
+            if matches!(op, Op::Map { addr, .. } if addr == batch_addr(&self.stub, slot)) {
+                ready = true;
+                space.inner.lock().unwrap().batch_ready = true;
             }
         }
+        Ok((batch, pending))
+    }
+
+    /// Runs the calls gathered for `ops` and empties both.
+    fn finish_batch(
+        &mut self,
+        space: &PtraceSpace,
+        tid: i32,
+        batch: &mut Vec<(i64, [u64; 6])>,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), PlatformError> {
+        let r = self.run_batch(space, tid, batch)?;
+        let done = match r {
+            Ok(()) => ops.len(),
+            Err((i, _)) => i,
+        };
+        for op in &ops[..done] {
+            self.applied(space, op);
+        }
+        if let Err((i, errno)) = r {
+            return Err(op_failed(&ops[i], batch[i].0, errno));
+        }
+        batch.clear();
+        ops.clear();
         Ok(())
+    }
+
+    /// The stub's bookkeeping once `op` has run.
+    fn applied(&self, space: &PtraceSpace, op: &Op) {
+        if let Op::Close { fd } = op {
+            space.inner.lock().unwrap().stub_fds.remove(fd);
+        }
+    }
+
+    /// The host call that carries out `op` in the stub.
+    fn call_for(
+        &mut self,
+        space: &PtraceSpace,
+        tid: i32,
+        op: &Op,
+    ) -> Result<(i64, [u64; 6]), PlatformError> {
+        let shared_fixed = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        Ok(match op {
+            Op::MapFile {
+                addr,
+                len,
+                prot,
+                fd,
+                off,
+            } => {
+                let n = self.stub_fd(space, tid, fd)?;
+                (
+                    libc::SYS_mmap,
+                    [*addr, *len, *prot as u64, shared_fixed, n as u64, *off],
+                )
+            }
+            Op::Map {
+                addr,
+                len,
+                prot,
+                off,
+            } => (
+                libc::SYS_mmap,
+                [
+                    *addr,
+                    *len,
+                    *prot as u64,
+                    shared_fixed,
+                    self.memfd as u64,
+                    *off,
+                ],
+            ),
+            Op::Unmap { addr, len } => (libc::SYS_munmap, [*addr, *len, 0, 0, 0, 0]),
+            Op::Protect { addr, len, prot } => {
+                (libc::SYS_mprotect, [*addr, *len, *prot as u64, 0, 0, 0])
+            }
+            Op::Close { fd } => (libc::SYS_close, [*fd as u64, 0, 0, 0, 0, 0]),
+            Op::Call { nr, args } => (*nr, *args),
+        })
+    }
+
+    /// Forks the stub of `sp` from its stopped thread `tid` into the new
+    /// space `cp`, and returns the new stub's pid; it parks until its
+    /// context seizes it. One batch in the parent does it all: the
+    /// parent's pending changes (for a fork: nothing else can change it
+    /// before the fork copies the result), receiving the child's socket
+    /// end, mapping the child's scratch and batch pages in the other slot
+    /// (the scratch page inaccessible to the parent), the fork, and
+    /// dropping the child's socket and pages again in the parent. The
+    /// child's own queue starts by opening its scratch page and dropping
+    /// the parent's pages and socket; with `empty` (exec) it also unmaps
+    /// the application's range and closes every other inherited fd, and
+    /// the parent's pending changes are left for the parent.
+    fn fork_stub(
+        &mut self,
+        sp: &PtraceSpace,
+        tid: i32,
+        cp: &PtraceSpace,
+        empty: bool,
+    ) -> Result<i32, PlatformError> {
+        let _order = sp.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let (cscratch, pslot) = {
+            let c = cp.inner.lock().unwrap();
+            (c.scratch, sp.inner.lock().unwrap().slot)
+        };
+        if cscratch == 0 {
+            return Err(PlatformError::Host {
+                op: "forking a stub without a scratch page",
+                err: std::io::Error::from_raw_os_error(libc::ENOMEM),
+            });
+        }
+        let cslot = 1 - pslot;
+        // A fork's parent applies what it has pending first (handing over
+        // any host fds that needs before the child's socket end).
+        let (mut batch, mut ops) = if empty {
+            Default::default()
+        } else {
+            self.gather(sp, tid)?
+        };
+        let (mine, theirs) = sys::seqpacket_pair()?;
+        let (n, mut tail) = self.offer(sp, theirs.as_raw_fd())?;
+        drop(theirs);
+        let (cs, cb) = (
+            scratch_addr(&self.stub, cslot),
+            batch_addr(&self.stub, cslot),
+        );
+        tail.extend([
+            Op::Map {
+                addr: cs,
+                len: PAGE,
+                prot: libc::PROT_NONE,
+                off: cscratch,
+            },
+            Op::Map {
+                addr: cb,
+                len: PAGE,
+                prot: libc::PROT_READ,
+                off: cscratch + PAGE,
+            },
+            Op::Call {
+                nr: libc::SYS_clone,
+                args: [STUB_FORK_CLONE_FLAGS, 0, 0, 0, 0, 0],
+            },
+            Op::Unmap {
+                addr: cs,
+                len: SLOT_LEN,
+            },
+            Op::Close { fd: n },
+        ]);
+        // All in one batch: the clone's result is only known from it.
+        let mut done = Ok(());
+        if batch.len() + tail.len() > BATCH_MAX {
+            done = self.finish_batch(sp, tid, &mut batch, &mut ops);
+        }
+        self.scratch.rbx = 0;
+        if done.is_ok() {
+            for op in tail {
+                match self.call_for(sp, tid, &op) {
+                    Ok(call) => batch.push(call),
+                    Err(e) => done = Err(e),
+                }
+                ops.push(op);
+            }
+        }
+        if done.is_ok() {
+            done = self.finish_batch(sp, tid, &mut batch, &mut ops);
+        }
+        // The clone's result; 0 when it never ran.
+        let pid = self.scratch.rbx as i64;
+        if let Err(e) = done {
+            self.undo_fork(sp, tid, cp, n, cs, pid);
+            return Err(e);
+        }
+        let pid = pid as i32;
+        let parent = sp.inner.lock().unwrap();
+        let mut c = cp.inner.lock().unwrap();
+        c.pid = pid;
+        c.live = 1;
+        c.slot = cslot;
+        c.batch_ready = true;
+        // What the fork copied: the parent's fds then, its socket end too.
+        c.stub_fds = parent.stub_fds.clone();
+        c.stub_fds.insert(n);
+        let mut first = vec![
+            Op::Protect {
+                addr: cs,
+                len: PAGE,
+                prot: libc::PROT_READ | libc::PROT_WRITE,
+            },
+            Op::Unmap {
+                addr: scratch_addr(&self.stub, pslot),
+                len: SLOT_LEN,
+            },
+        ];
+        if empty {
+            first.push(Op::Unmap {
+                addr: 0,
+                len: self.stub.base,
+            });
+            first.extend(
+                c.stub_fds
+                    .iter()
+                    .filter(|&&fd| fd != n && fd != self.memfd)
+                    .map(|&fd| Op::Close { fd }),
+            );
+        } else {
+            c.files = parent.files.clone();
+            if let Some((_, old)) = &parent.sock {
+                first.push(Op::Close { fd: *old });
+            }
+        }
+        // The maps `set_scratch` queued are the parent's work now.
+        let own = [scratch_addr(&self.stub, 0), batch_addr(&self.stub, 0)];
+        c.ops
+            .retain(|op| !matches!(op, Op::Map { addr, .. } if own.contains(addr)));
+        c.ops.splice(0..0, first);
+        c.sock = Some((mine, n));
+        Ok(pid)
+    }
+
+    /// Cleans up after a `fork_stub` that failed: the child's socket end
+    /// and pages in the parent, and the child itself if it was made.
+    fn undo_fork(
+        &mut self,
+        sp: &PtraceSpace,
+        tid: i32,
+        cp: &PtraceSpace,
+        n: i32,
+        cs: u64,
+        pid: i64,
+    ) {
+        if sp.inner.lock().unwrap().stub_fds.contains(&n) {
+            // Received or not: the stub's fd table says.
+            let probe = [n as u64, libc::F_GETFD as u64, 0, 0, 0, 0];
+            match self.inject(tid, self.stub.syscall, libc::SYS_fcntl, probe) {
+                Ok(r) if r >= 0 => sp.push(Op::Close { fd: n }),
+                _ => {
+                    sp.inner.lock().unwrap().stub_fds.remove(&n);
+                }
+            }
+        }
+        sp.push(Op::Unmap {
+            addr: cs,
+            len: SLOT_LEN,
+        });
+        if pid > 0 {
+            // Forked, then something after failed: the child never runs.
+            cp.inner.lock().unwrap().live = 1;
+            let mut end = PtraceContext::new(
+                self.stub,
+                self.memfd,
+                self.cpus.clone(),
+                self.stub_filter.clone(),
+            );
+            end.pending_attach = Some((cp as *const PtraceSpace, pid as i32, pid as i32));
+            drop(end);
+        }
     }
 
     fn bound_tid(&self, space: &PtraceSpace) -> Option<i32> {
@@ -652,6 +1046,7 @@ impl Context for PtraceContext {
     ) -> Result<Event, PlatformError> {
         let sp = space_of(space);
         let tid = self.bind(sp)?;
+        self.spread(tid);
         self.apply(sp, tid)?;
         if std::mem::take(&mut self.kicked) {
             return Ok(Event::Interrupted);
@@ -764,8 +1159,54 @@ impl Context for PtraceContext {
         Ok(Box::new(ctx))
     }
 
+    fn fork_space(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+        child: &Arc<dyn AddressSpace>,
+    ) -> Result<Box<dyn Context>, PlatformError> {
+        let (sp, cp) = (space_of(space), space_of(child));
+        let tid = self.bind(sp)?;
+        let pid = self.fork_stub(sp, tid, cp, false)?;
+        let mut ctx = PtraceContext::new(
+            self.stub,
+            self.memfd,
+            self.cpus.clone(),
+            self.stub_filter.clone(),
+        );
+        // A fork's child starts on its parent's CPU: most wait for it or
+        // exit soon, and a hand-off across CPUs costs six times more here.
+        // One that keeps running moves on (`spread`).
+        ctx.cpu = self.cpu;
+        ctx.local_since = Some(std::time::Instant::now());
+        ctx.pending_attach = Some((cp as *const PtraceSpace, pid, pid));
+        Ok(Box::new(ctx))
+    }
+
+    fn replace_space(&mut self, old: &Arc<dyn AddressSpace>, new: &Arc<dyn AddressSpace>) {
+        let (op, np) = (space_of(old), space_of(new));
+        let fresh = np.inner.lock().unwrap().pid == 0;
+        let child = match self.bound_tid(op) {
+            Some(tid) if fresh => match self.fork_stub(op, tid, np, true) {
+                Ok(pid) => Some(pid),
+                Err(e) => {
+                    tracing::debug!("exec: forking the old stub failed, spawning one: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        self.release();
+        if let Some(pid) = child {
+            self.pending_attach = Some((np as *const PtraceSpace, pid, pid));
+        }
+    }
+
     fn prepare(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(), PlatformError> {
         self.bind(space_of(space)).map(|_| ())
+    }
+
+    fn adopts(&self) -> bool {
+        self.pending_attach.is_some()
     }
 
     fn kicker(&self) -> Arc<dyn Kicker> {
@@ -838,6 +1279,15 @@ impl Context for PtraceContext {
             reap(b.tid);
         }
     }
+}
+
+/// A batch gathered and not yet run: the calls and their operations.
+type Gathered = (Vec<(i64, [u64; 6])>, Vec<Op>);
+
+/// The error of a mapping operation the stub refused.
+fn op_failed(op: &Op, nr: i64, errno: i32) -> PlatformError {
+    tracing::warn!(?op, errno, "stub mapping operation failed");
+    PlatformError::StubSyscall { nr, errno }
 }
 
 /// Waits until `tid` has exited.

@@ -70,6 +70,9 @@ unsafe fn child(stub: &StubPage, memfd: RawFd, sock: RawFd, prog: &libc::sock_fp
         0,
         8,
     );
+    // Stubs fork stubs (`fork_space`), whose tracers reap them: the
+    // parent stub, which never waits, lets the kernel release them.
+    libc::syscall(libc::SYS_rt_sigaction, libc::SIGCHLD, ignore.as_ptr(), 0, 8);
     // The kernel keeps writing a forked rseq area; it is about to vanish.
     let tp: u64;
     core::arch::asm!("mov {}, fs:0", out(reg) tp);

@@ -7,6 +7,12 @@ use crate::PlatformError;
 // - start: unmaps everything but the stub page (rdi = stub base, rsi = stub
 //   length, rdx = end of user space), then traps to the tracer.
 // - syscall: executes one injected syscall and traps.
+// - batch: executes the injected calls of a table (rdi = table, rsi = count;
+//   seven words each: number, six arguments) in order, and traps after the
+//   last or at the first that fails; r14 is then the index it stopped at
+//   and rax that call's result. The table is on a page the stub maps
+//   read-only, so the application's other threads cannot rewrite it. A
+//   clone in the table leaves its result in rbx; the child parks.
 // - clone: executes an injected clone; the parent traps, the child sleeps
 //   in park until its tracer seizes and interrupts it (a spinning child would hold
 //   its CPU away from that tracer).
@@ -38,6 +44,37 @@ husk_stub_syscall:
     syscall
     int3
     ud2
+    .globl husk_stub_batch
+husk_stub_batch:
+    mov r12, rdi
+    mov r13, rsi
+    xor r14d, r14d
+husk_stub_batch_next:
+    cmp r14, r13
+    jae husk_stub_batch_done
+    imul r15, r14, 56
+    add r15, r12
+    mov rax, [r15]
+    mov rdi, [r15 + 8]
+    mov rsi, [r15 + 16]
+    mov rdx, [r15 + 24]
+    mov r10, [r15 + 32]
+    mov r8, [r15 + 40]
+    mov r9, [r15 + 48]
+    syscall
+    cmp rax, -4095
+    jae husk_stub_batch_done
+    cmp qword ptr [r15], 56
+    jne husk_stub_batch_ok
+    test rax, rax
+    jz husk_stub_park
+    mov rbx, rax
+husk_stub_batch_ok:
+    inc r14
+    jmp husk_stub_batch_next
+husk_stub_batch_done:
+    int3
+    ud2
     .globl husk_stub_clone
 husk_stub_clone:
     syscall
@@ -66,6 +103,7 @@ husk_stub_end:
 extern "C" {
     static husk_stub_start: u8;
     static husk_stub_syscall: u8;
+    static husk_stub_batch: u8;
     static husk_stub_clone: u8;
     static husk_stub_park: u8;
     static husk_stub_end: u8;
@@ -81,6 +119,7 @@ pub struct StubPage {
     pub base: u64,
     pub start: u64,
     pub syscall: u64,
+    pub batch: u64,
     pub clone: u64,
     pub park: u64,
 }
@@ -92,9 +131,10 @@ fn sym(p: *const u8) -> u64 {
 impl StubPage {
     /// Maps the stub code at a fixed address in the sentry.
     pub fn install() -> Result<StubPage, PlatformError> {
-        let (s, sc, cl, pk, e) = (
+        let (s, sc, ba, cl, pk, e) = (
             sym(std::ptr::addr_of!(husk_stub_start)),
             sym(std::ptr::addr_of!(husk_stub_syscall)),
+            sym(std::ptr::addr_of!(husk_stub_batch)),
             sym(std::ptr::addr_of!(husk_stub_clone)),
             sym(std::ptr::addr_of!(husk_stub_park)),
             sym(std::ptr::addr_of!(husk_stub_end)),
@@ -135,6 +175,7 @@ impl StubPage {
                 base,
                 start: base,
                 syscall: base + (sc - s),
+                batch: base + (ba - s),
                 clone: base + (cl - s),
                 park: base + (pk - s),
             });

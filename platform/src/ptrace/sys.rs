@@ -265,3 +265,17 @@ pub fn write_recv_buffers(memfd: RawFd, offset: u64, at: u64) -> Result<(), Plat
     }
     Ok(())
 }
+
+/// Writes `data` at `offset` of the memory file.
+pub fn write_memfile(memfd: RawFd, offset: u64, data: &[u8]) -> Result<(), PlatformError> {
+    let iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: one iovec over a live slice, which pwritev2 only reads.
+    let r = unsafe { libc::pwritev2(memfd, &iov, 1, offset as i64, 0) };
+    if r != data.len() as isize {
+        return Err(PlatformError::last("writing a stub's batch page"));
+    }
+    Ok(())
+}

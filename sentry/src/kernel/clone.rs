@@ -132,15 +132,23 @@ pub fn prepare(
         (mm.clone(), c)
     } else {
         // The parent's write-protection reaches the host before fork goes
-        // on: its other threads may be running.
+        // on: its other threads may be running. Where the platform can,
+        // the child's host side is a copy of the parent's, made then.
         let space = mm.space.clone();
-        let child = mm.fork(k.platform.new_address_space(), || {
+        let inherit = k.platform.forks_spaces();
+        mm.fork(k.platform.new_address_space(), inherit, |child| {
+            if inherit {
+                return pctx.fork_space(&space, child).map_err(|e| {
+                    tracing::warn!("fork: copying the parent's host side failed: {e}");
+                    Errno::ENOMEM
+                });
+            }
             pctx.flush(&space).map_err(|e| {
                 tracing::warn!("fork: write-protecting the parent failed: {e}");
                 Errno::ENOMEM
-            })
-        })?;
-        (child, k.platform.new_context())
+            })?;
+            Ok(k.platform.new_context())
+        })?
     };
     let kicker = child_pctx.kicker();
     let thread = start_thread(k.clone(), child_pctx, child_mm.space.clone())?;
@@ -605,50 +613,53 @@ impl Drop for Started {
 
 /// Starts a sentry thread for a new task and has it create the task's
 /// host side in `space` (a stub process, or the adoption of a stub
-/// thread) before returning, so that when the host refuses either, fork
-/// and clone fail with EAGAIN and leave nothing behind.
+/// thread or process made already) before it runs the task. A stub
+/// process it must make itself is made before this returns, so that when
+/// the host refuses it, fork and clone fail with EAGAIN and leave nothing
+/// behind; an adoption (of what the host already made) is not waited
+/// for, and if it fails the task dies as when its stub is killed.
 pub fn start_thread(
     k: Arc<Kernel>,
     mut pctx: Box<dyn Context>,
     space: Arc<dyn AddressSpace>,
 ) -> KResult<Started> {
+    let wait = !pctx.adopts();
     let (ready_tx, ready) = sync_channel(1);
     let (go, go_rx) = sync_channel::<(i32, Regs)>(1);
     let (released_tx, released) = sync_channel::<()>(0);
-    let r = std::thread::Builder::new()
-        .name("task".into())
-        .stack_size(1 << 20)
-        .spawn(move || {
-            let made = pctx.prepare(&space);
-            drop(space);
-            if let Err(e) = made {
-                tracing::warn!("cannot create a task's stub: {e}");
+    let r = super::taskpool::run(Box::new(move || {
+        let made = pctx.prepare(&space);
+        drop(space);
+        if let Err(e) = made {
+            tracing::warn!("cannot create a task's stub: {e}");
+            if wait {
                 let _ = ready_tx.send(false);
                 return;
             }
-            let _ = ready_tx.send(true);
-            match go_rx.recv() {
-                Ok((tid, regs)) => {
-                    if let Ok(name) = std::ffi::CString::new(format!("task-{tid}")) {
-                        let _ = rustix::thread::set_name(&name);
-                    }
-                    run_task(k, tid, pctx, regs)
+        }
+        let _ = ready_tx.send(true);
+        match go_rx.recv() {
+            Ok((tid, regs)) => {
+                if let Ok(name) = std::ffi::CString::new(format!("task-{tid}")) {
+                    let _ = rustix::thread::set_name(&name);
                 }
-                Err(_) => {
-                    pctx.release();
-                    drop(released_tx);
-                }
+                run_task(k, tid, pctx, regs)
             }
-        });
+            Err(_) => {
+                pctx.release();
+                drop(released_tx);
+            }
+        }
+    }));
     if let Err(e) = r {
         tracing::warn!("cannot start a sentry thread: {e}");
         return Err(Errno::EAGAIN);
     }
-    match ready.recv() {
-        Ok(true) => Ok(Started {
-            go: Some(go),
-            released,
-        }),
-        _ => Err(Errno::EAGAIN),
+    if wait && ready.recv() != Ok(true) {
+        return Err(Errno::EAGAIN);
     }
+    Ok(Started {
+        go: Some(go),
+        released,
+    })
 }

@@ -618,6 +618,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         }
         p.sighand = Arc::new(parking_lot::Mutex::new(h));
     }
+    let new_space = mm.space.clone();
     let old = std::mem::replace(&mut ctx.mm, mm);
     // The old stub ends without the kernel lock: that waits for the host
     // to tear a process down. Its CPU time and peak size are the
@@ -625,7 +626,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
     let pctx = &mut *ctx.pctx;
     let (old_user, old_rss) = MutexGuard::unlocked(&mut ctx.st, || {
         let acct = (old.space.cpu_time_ns(), super::cpu::rss_kb_recent(&old));
-        pctx.release();
+        pctx.replace_space(&old.space, &new_space);
         drop(old);
         acct
     });

@@ -21,6 +21,7 @@ pub mod seccomp;
 pub mod setid;
 pub mod signal;
 pub mod task;
+mod taskpool;
 pub mod time;
 pub mod timens;
 pub mod timers;

@@ -221,24 +221,29 @@ impl MemFile {
         len: u64,
     ) -> std::io::Result<u64> {
         thread_local! {
-            static PIPE: std::cell::Cell<Option<(RawFd, RawFd)>> = const { std::cell::Cell::new(None) };
+            // Closed when the thread ends (task threads come and go).
+            static PIPE: std::cell::RefCell<Option<(OwnedFd, OwnedFd)>> =
+                const { std::cell::RefCell::new(None) };
         }
-        let (r, w) = match PIPE.with(|p| p.get()) {
-            Some(p) => p,
-            None => {
-                let mut fds = [0; 2];
-                // SAFETY: pipe2 with a valid out-array; F_SETPIPE_SZ is a hint.
-                unsafe {
-                    if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 1 << 20);
-                }
-                // The pipe lives as long as the thread (a few fds per sentry thread).
-                PIPE.with(|p| p.set(Some((fds[0], fds[1]))));
-                (fds[0], fds[1])
+        let (r, w) = PIPE.with(|p| -> std::io::Result<(RawFd, RawFd)> {
+            let mut p = p.borrow_mut();
+            if let Some((r, w)) = &*p {
+                return Ok((r.as_raw_fd(), w.as_raw_fd()));
             }
-        };
+            let mut fds = [0; 2];
+            // SAFETY: pipe2 with a valid out-array; F_SETPIPE_SZ is a hint.
+            unsafe {
+                if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 1 << 20);
+            }
+            // SAFETY: both fds were just created and are owned here.
+            let pair = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            let raw = (pair.0.as_raw_fd(), pair.1.as_raw_fd());
+            *p = Some(pair);
+            Ok(raw)
+        })?;
         let mut done = 0u64;
         while done < len {
             let mut s = crate::num::sbits(src_off + done);

@@ -240,7 +240,7 @@ pub struct Mm {
     pub space: Arc<dyn AddressSpace>,
     pub memfile: Arc<MemFile>,
     pub state: Mutex<MmState>,
-    /// The memory-file page given to the platform (`set_scratch`), or 0.
+    /// The memory-file pages given to the platform (`set_scratch`), or 0.
     scratch: u64,
     /// Held shared while the sentry copies through host pointers into
     /// this space's memory-file pages without the kernel lock (`iovecs`),
@@ -262,6 +262,37 @@ pub struct Mm {
     /// The last resident size measured (`kernel::cpu::rss_kb_recent`),
     /// in KiB, and when.
     pub rss_seen: parking_lot::Mutex<Option<(std::time::Instant, u64)>>,
+    /// Pages this space's family (it and the forks of it that run the
+    /// same image) copied on write, shared by them.
+    hot: Arc<HotPages>,
+}
+
+/// The pages a family of forked address spaces copied on write lately:
+/// a fork copies them for the child at once (`Mm::fork`), since a child
+/// mostly writes where its siblings did (the C library's fork handlers,
+/// the stack, the thread block). A copy is a page of memcpy; the fault it
+/// saves is two round trips to the stub.
+#[derive(Default)]
+struct HotPages(parking_lot::Mutex<std::collections::VecDeque<u64>>);
+
+impl HotPages {
+    /// How many are kept: the newest.
+    const MAX: usize = 16;
+
+    fn note(&self, page: u64) {
+        let mut q = self.0.lock();
+        if q.contains(&page) {
+            return;
+        }
+        if q.len() == Self::MAX {
+            q.pop_front();
+        }
+        q.push_back(page);
+    }
+
+    fn pages(&self) -> Vec<u64> {
+        self.0.lock().iter().copied().collect()
+    }
 }
 
 static NEXT_MM_ID: AtomicU64 = AtomicU64::new(1);
@@ -336,9 +367,17 @@ pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
 
 impl Mm {
     pub fn new(space: Arc<dyn AddressSpace>, memfile: Arc<MemFile>) -> Arc<Mm> {
+        Self::with_hot(space, memfile, Arc::default())
+    }
+
+    fn with_hot(
+        space: Arc<dyn AddressSpace>,
+        memfile: Arc<MemFile>,
+        hot: Arc<HotPages>,
+    ) -> Arc<Mm> {
         let top = space.max_addr();
         // The platform's page of its own in this space (released on drop).
-        let scratch = memfile.alloc(PAGE).unwrap_or(0);
+        let scratch = memfile.alloc(platform::SCRATCH_LEN).unwrap_or(0);
         if scratch != 0 {
             space.set_scratch(scratch);
         }
@@ -349,6 +388,7 @@ impl Mm {
             pending: AtomicBool::new(false),
             membarrier: std::sync::atomic::AtomicU32::new(0),
             rss_seen: parking_lot::Mutex::new(None),
+            hot,
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
             memfile,
@@ -1377,33 +1417,42 @@ impl Mm {
 
     /// Copies this address space for fork: private pages become the
     /// child's too, read-only on both sides until one of them writes;
-    /// shared memory stays shared. `fence` must make the parent's
-    /// write-protection real on the host before it returns (ptrace: flush
-    /// the space from the forking thread): until then its other threads can
-    /// still write those pages, and no page may be copied for either side
-    /// while they can. Lock-free copies into this space wait meanwhile.
-    pub fn fork(
+    /// shared memory stays shared. `fence` gets the child's space and must
+    /// make the parent's write-protection real on the host before it
+    /// returns (ptrace: flush the space from the forking thread): until
+    /// then its other threads can still write those pages, and no page may
+    /// be copied for either side while they can. Lock-free copies into
+    /// this space wait meanwhile, and no other thread changes its mappings.
+    /// With `inherit`, `fence` also copies the parent's host mappings into
+    /// the child's space (`Context::fork_space`), so only what differs
+    /// (fork advice) is queued for the child. What `fence` returns comes
+    /// back with the child.
+    pub fn fork<T>(
         &self,
         space: Arc<dyn AddressSpace>,
-        fence: impl FnOnce() -> KResult<()>,
-    ) -> KResult<Arc<Mm>> {
+        inherit: bool,
+        fence: impl FnOnce(&Arc<dyn AddressSpace>) -> KResult<T>,
+    ) -> KResult<(Arc<Mm>, T)> {
         let _pinned = self.io_pin.write();
         // Counted before any protection is queued: another thread's switch
         // may apply it before this fork's fence does, and its fault must
         // then count as new (see `fork_count`).
         self.forks.fetch_add(1, Ordering::Release);
-        let child = Mm::new(space, self.memfile.clone());
+        let child = Mm::with_hot(space, self.memfile.clone(), self.hot.clone());
         // membarrier registrations go with the copy, as Linux's dup_mm
         // keeps them.
         child
             .membarrier
             .store(self.membarrier.load(Ordering::Acquire), Ordering::Release);
         let mut wipe = Vec::new();
-        {
+        let made = {
             let st = self.state.lock();
             let mut cst = child.state.lock();
             for (&k, v) in st.vmas.iter() {
                 if v.dontfork {
+                    if inherit {
+                        child.space.unmap(v.start, v.end - v.start);
+                    }
                     continue;
                 }
                 if v.wipeonfork {
@@ -1416,7 +1465,9 @@ impl Mm {
                         self.space.protect(v.start, len, v.prot & !libc::PROT_WRITE);
                     }
                 }
-                child.install(v, v.start, v.end - v.start);
+                if !inherit {
+                    child.install(v, v.start, v.end - v.start);
+                }
                 // Memory locks are not inherited.
                 let mut v = v.clone();
                 v.locked = false;
@@ -1433,13 +1484,33 @@ impl Mm {
             cst.exe_hold = st.exe_hold.clone();
             cst.exe_file = st.exe_file.clone();
             cst.vdso_base = st.vdso_base;
-        }
-        fence()?;
+            drop(cst);
+            // Under the state lock: a mapping another thread changed after
+            // the copy above must not reach the host before the fence (the
+            // child would inherit it).
+            fence(&child.space)?
+        };
         // The child's own zero pages where the parent asked for a wipe.
         for (start, len) in wipe {
             child.discard(start, len)?;
         }
-        Ok(child)
+        // Copies of the pages children wrote first before: the parent's
+        // protection is real now, so none of its threads writes them
+        // during the copy.
+        {
+            let mut cst = child.state.lock();
+            for page in self.hot.pages() {
+                let copy = Self::vma_holding(&cst, page).is_some_and(|v| {
+                    v.prot & libc::PROT_WRITE != 0
+                        && !v.wipeonfork
+                        && matches!(v.backing, Backing::Private { .. })
+                });
+                if copy {
+                    child.unshare_locked(&mut cst, page, page + PAGE, true)?;
+                }
+            }
+        }
+        Ok((child, made))
     }
 
     /// EINVAL unless every mapping over `[addr, addr+len)` is private
@@ -1631,6 +1702,7 @@ impl Mm {
             Backing::Private { .. } => {
                 let off = v.off_at(page);
                 if self.memfile.is_shared(off) {
+                    self.hot.note(page);
                     if self
                         .unshare_locked(&mut st, page, page + PAGE, true)
                         .is_err()
@@ -1883,7 +1955,7 @@ impl Mm {
 impl Drop for Mm {
     fn drop(&mut self) {
         if self.scratch != 0 {
-            self.memfile.release(self.scratch, PAGE);
+            self.memfile.release(self.scratch, platform::SCRATCH_LEN);
         }
         let st = self.state.get_mut();
         for (off, len) in st.pending_release.drain(..) {
@@ -2147,8 +2219,9 @@ mod tests {
         fixed(&parent, A, 2, RW);
         parent.write(A, b"parent").unwrap();
         let child = parent
-            .fork(Arc::new(FakeSpace::default()), || Ok(()))
-            .unwrap();
+            .fork(Arc::new(FakeSpace::default()), false, |_| Ok(()))
+            .unwrap()
+            .0;
         child.write(A, b"child!").unwrap();
         let (mut p, mut c) = ([0u8; 6], [0u8; 6]);
         parent.read(A, &mut p).unwrap();
@@ -2174,8 +2247,9 @@ mod tests {
             parent.write(A + u64::from(i) * PAGE, &[i + 1]).unwrap();
         }
         let child = parent
-            .fork(Arc::new(FakeSpace::default()), || Ok(()))
-            .unwrap();
+            .fork(Arc::new(FakeSpace::default()), false, |_| Ok(()))
+            .unwrap()
+            .0;
         assert_eq!(off(&parent, A + 5 * PAGE), off(&child, A + 5 * PAGE));
         // A write fault in the child copies its page only.
         assert!(child.write_fault(A + 5 * PAGE + 17));
@@ -2217,8 +2291,9 @@ mod tests {
         fixed(&parent, A, 4, RW);
         parent.write(A + PAGE, b"keep").unwrap();
         let child = parent
-            .fork(Arc::new(FakeSpace::default()), || Ok(()))
-            .unwrap();
+            .fork(Arc::new(FakeSpace::default()), false, |_| Ok(()))
+            .unwrap()
+            .0;
         child.discard(A, 4 * PAGE).unwrap();
         let mut b = [1u8; 4];
         child.read(A + PAGE, &mut b).unwrap();
@@ -2231,7 +2306,9 @@ mod tests {
     fn a_failed_fence_fails_the_fork() {
         let parent = mm();
         fixed(&parent, A, 2, RW);
-        let r = parent.fork(Arc::new(FakeSpace::default()), || Err(Errno::ENOMEM));
+        let r = parent.fork(Arc::new(FakeSpace::default()), false, |_| {
+            Err::<(), _>(Errno::ENOMEM)
+        });
         assert!(r.is_err());
         // Nothing stays shared with the child that never was.
         assert!(!parent.memfile.is_shared(off(&parent, A)));
