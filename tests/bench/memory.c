@@ -3,6 +3,7 @@
  *                 with a 256 MiB written heap (median of 5)
  *   sparse        ms to write one byte at 6 GiB of a /tmp file and stat it
  *   sparse-blocks st_blocks of that file
+ *   fork-exit     us per fork+_exit+wait of this small process (2,000)
  *   fork-exec N   us per fork+exec(/bin/true)+wait, 1,000 of them from N
  *                 threads at once
  *   many-maps     ms to split one mapping into 64,000 with an mprotect
@@ -54,6 +55,22 @@ static int fork_heap(void)
 	}
 	qsort(t, 5, sizeof t[0], cmp);
 	printf("%.3f\n", t[2]);
+	return 0;
+}
+
+static int fork_exit(void)
+{
+	const int n = 2000;
+	double a = now_ms();
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
+	printf("%.1f\n", (now_ms() - a) * 1000 / n);
 	return 0;
 }
 
@@ -137,8 +154,10 @@ int main(int argc, char **argv)
 		return sparse(1);
 	if (argc >= 2 && !strcmp(argv[1], "many-maps"))
 		return many_maps();
+	if (argc >= 2 && !strcmp(argv[1], "fork-exit"))
+		return fork_exit();
 	if (argc >= 3 && !strcmp(argv[1], "fork-exec"))
 		return fork_exec(atoi(argv[2]));
-	fprintf(stderr, "usage: memory fork-heap|sparse|sparse-blocks|many-maps|fork-exec N\n");
+	fprintf(stderr, "usage: memory fork-heap|fork-exit|sparse|sparse-blocks|many-maps|fork-exec N\n");
 	return 2;
 }

@@ -890,6 +890,11 @@ impl PtraceContext {
         } else {
             self.gather(sp, tid)?
         };
+        // A close still to run would free a number below the one `offer`
+        // picks, and the received fd would take it.
+        if ops.iter().any(|op| matches!(op, Op::Close { .. })) {
+            self.finish_batch(sp, tid, &mut batch, &mut ops)?;
+        }
         let (mine, theirs) = sys::seqpacket_pair()?;
         let (n, mut tail) = self.offer(sp, theirs.as_raw_fd())?;
         drop(theirs);

@@ -140,7 +140,16 @@ pub fn prepare(
             if inherit {
                 return pctx.fork_space(&space, child).map_err(|e| {
                     tracing::warn!("fork: copying the parent's host side failed: {e}");
-                    Errno::ENOMEM
+                    // The host refusing a process (a pids limit) is fork's
+                    // EAGAIN, as Linux's own refusal is.
+                    match e {
+                        platform::PlatformError::StubSyscall { nr, .. }
+                            if nr == libc::SYS_clone =>
+                        {
+                            Errno::EAGAIN
+                        }
+                        _ => Errno::ENOMEM,
+                    }
                 });
             }
             pctx.flush(&space).map_err(|e| {

@@ -21,7 +21,8 @@
 //! their own tmpfs files against one (throughput ratio).
 //!
 //! Memory rows (tests/bench/memory.c): fork of a process with a 256 MiB
-//! written heap whose child writes one page, one byte written at 6 GiB of
+//! written heap whose child writes one page, fork+_exit+wait of a small
+//! process, one byte written at 6 GiB of
 //! a /tmp file (time and st_blocks), one mapping split into 64,000 by
 //! mprotect and merged again, 1,000 fork+exec+wait of /bin/true
 //! from one thread and from 8, and CPython's test_mmap.
@@ -552,6 +553,13 @@ fn memory_rows(mem: PathBuf) -> Vec<Row> {
             prog(&["many-maps"]),
             "<= 5x native",
             |h, n, _| Some(h <= 5.0 * n),
+        ),
+        row(
+            "fork+_exit+wait x2000",
+            "us",
+            prog(&["fork-exit"]),
+            "-",
+            |_, _, _| None,
         ),
         row(
             "fork+exec+wait /bin/true x1000, 1 thread",
