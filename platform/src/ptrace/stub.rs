@@ -12,7 +12,9 @@ use crate::PlatformError;
 //   last or at the first that fails; r14 is then the index it stopped at
 //   and rax that call's result. The table is on a page the stub maps
 //   read-only, so the application's other threads cannot rewrite it. A
-//   clone in the table leaves its result in rbx; the child parks.
+//   clone in the table leaves its result in rbx; the child parks, deciding
+//   so from registers only: by the time it runs, the sentry may have
+//   written the parent's next table into the page it still maps.
 // - clone: executes an injected clone; the parent traps, the child sleeps
 //   in park until its tracer seizes and interrupts it (a spinning child would hold
 //   its CPU away from that tracer).
@@ -55,6 +57,7 @@ husk_stub_batch_next:
     imul r15, r14, 56
     add r15, r12
     mov rax, [r15]
+    mov rbp, rax
     mov rdi, [r15 + 8]
     mov rsi, [r15 + 16]
     mov rdx, [r15 + 24]
@@ -64,7 +67,7 @@ husk_stub_batch_next:
     syscall
     cmp rax, -4095
     jae husk_stub_batch_done
-    cmp qword ptr [r15], 56
+    cmp rbp, 56
     jne husk_stub_batch_ok
     test rax, rax
     jz husk_stub_park
