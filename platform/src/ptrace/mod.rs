@@ -872,13 +872,15 @@ impl PtraceContext {
         empty: bool,
     ) -> Result<i32, PlatformError> {
         let _order = sp.applying.lock().unwrap_or_else(|e| e.into_inner());
-        let (cscratch, pslot) = {
-            let c = cp.inner.lock().unwrap();
-            (c.scratch, sp.inner.lock().unwrap().slot)
+        let (pslot, ready) = {
+            let p = sp.inner.lock().unwrap();
+            (p.slot, p.batch_ready)
         };
-        if cscratch == 0 {
+        let cscratch = cp.inner.lock().unwrap().scratch;
+        // The clone must run from the batch entry, which parks the child.
+        if cscratch == 0 || !ready {
             return Err(PlatformError::Host {
-                op: "forking a stub without a scratch page",
+                op: "forking a stub without its scratch and batch pages",
                 err: std::io::Error::from_raw_os_error(libc::ENOMEM),
             });
         }
