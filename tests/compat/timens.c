@@ -7,6 +7,7 @@
  * namespace's clock; setns back to the first namespace needs a single
  * thread (EUSERS) and undoes the offsets. Run as root. */
 #include "common.h"
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -69,6 +70,18 @@ int main(void)
 	CHECK("offsets read back",
 	      n > 0 && !strcmp(buf, "monotonic       86400         0\nboottime       172800         0\n"));
 	CHECK("the caller's clock is unchanged", near(now_ns(CLOCK_MONOTONIC), m0));
+	/* A process's file only: a thread's directory neither has nor lists it. */
+	char tpath[64];
+	snprintf(tpath, sizeof tpath, "/proc/self/task/%d/timens_offsets", (int)gettid());
+	EXPECT_ERR("no timens_offsets per thread", open(tpath, O_RDONLY), ENOENT);
+	snprintf(tpath, sizeof tpath, "/proc/self/task/%d", (int)gettid());
+	DIR *td = opendir(tpath);
+	int listed = 0;
+	for (struct dirent *e; td && (e = readdir(td));)
+		listed |= !strcmp(e->d_name, "timens_offsets");
+	if (td)
+		closedir(td);
+	CHECK("a thread's directory does not list it", td && !listed);
 	pid_t p = fork();
 	if (p == 0) {
 		compat_failures = 0;

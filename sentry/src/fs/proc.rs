@@ -460,7 +460,7 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                     match more {
                         // A thread's directory has its children, and not
                         // what only a process has.
-                        [b"task" | b"coredump_filter" | b"timerslack_ns", ..] => {
+                        [b"task" | b"coredump_filter" | b"timerslack_ns" | b"timens_offsets", ..] => {
                             Err(Errno::ENOENT)
                         }
                         [b"children"] => Ok(Node::File(children(ns, st, tt))),
@@ -476,7 +476,13 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                                 return Err(Errno::ENOENT);
                             };
                             d.retain(|(n, _)| {
-                                !matches!(&n[..], b"task" | b"coredump_filter" | b"timerslack_ns")
+                                !matches!(
+                                    &n[..],
+                                    b"task"
+                                        | b"coredump_filter"
+                                        | b"timerslack_ns"
+                                        | b"timens_offsets"
+                                )
                             });
                             d.push((b"children".to_vec(), libc::DT_REG));
                             Ok(Node::Dir(d))
