@@ -1918,6 +1918,34 @@ impl Filesystem for ProcFs {
     }
 }
 
+/// Whether Linux makes /proc file `rel` a seq_file, which seeks from its
+/// start or the current position only (SEEK_END is EINVAL). The others,
+/// sysctls and a process's cmdline, environ, auxv and a few knobs, seek
+/// as a file of size 0.
+fn seq_file(rel: &[u8]) -> bool {
+    let last = rel.rsplit(|&b| b == b'/').next().unwrap_or(rel);
+    !(rel.starts_with(b"sys/")
+        || matches!(
+            last,
+            b"cmdline"
+                | b"environ"
+                | b"auxv"
+                | b"oom_score_adj"
+                | b"oom_adj"
+                | b"coredump_filter"
+                | b"loginuid"
+                | b"sessionid"
+        ))
+}
+
+/// lseek(2) on a generated /proc file, as `seq_file` says Linux does.
+fn proc_seek(seq: bool, f: &File, off: i64, whence: i32) -> KResult<u64> {
+    if seq && whence == libc::SEEK_END {
+        return Err(Errno::EINVAL);
+    }
+    super::synth::seek_in(f, off, whence, 0)
+}
+
 /// A generated file: its contents as of the open, and again as of each
 /// later read from its start (Linux's seq_file), which is how monitors
 /// that keep it open (vmstat, top, free -s) see the present.
@@ -1941,8 +1969,7 @@ impl FileOps for ProcFile {
         Ok(self.stat)
     }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
-        let len = self.data.lock().len() as u64;
-        super::synth::seek_in(f, off, whence, len)
+        proc_seek(seq_file(&self.rel), f, off, whence)
     }
     fn refresh(
         &self,
@@ -2165,21 +2192,25 @@ impl ProcFs {
             Node::Knob(data, knob) => Ok(Box::new(WritableFile {
                 data: parking_lot::Mutex::new(data),
                 sets: Sets::Knob(knob),
+                seq: seq_file(rel),
                 stat: stat_of(libc::S_IFREG | knob.mode(), ino, DEV, 0),
             })),
             Node::PortStart(data, ns) => Ok(Box::new(WritableFile {
                 data: parking_lot::Mutex::new(data),
                 sets: Sets::PortStart(ns),
+                seq: seq_file(rel),
                 stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             })),
             Node::LastPid(data, ns) => Ok(Box::new(WritableFile {
                 data: parking_lot::Mutex::new(data),
                 sets: Sets::LastPid(ns),
+                seq: seq_file(rel),
                 stat: stat_of(libc::S_IFREG | 0o666, ino, DEV, 0),
             })),
             Node::Timens(data, ns) => Ok(Box::new(WritableFile {
                 data: parking_lot::Mutex::new(data),
                 sets: Sets::Timens(ns),
+                seq: seq_file(rel),
                 stat: stat_of(libc::S_IFREG | 0o644, ino, DEV, 0),
             })),
             Node::NoLsm => Ok(Box::new(NoLsmFile {
@@ -2188,6 +2219,7 @@ impl ProcFs {
             Node::IdMap(data, ns, which, (uid, gid)) => Ok(Box::new(WritableFile {
                 data: parking_lot::Mutex::new(data),
                 sets: Sets::IdMap(ns, which),
+                seq: seq_file(rel),
                 stat: Stat {
                     uid,
                     gid,
@@ -2240,6 +2272,8 @@ enum Sets {
 struct WritableFile {
     data: parking_lot::Mutex<Vec<u8>>,
     sets: Sets,
+    /// Seeks as a seq_file (`seq_file`).
+    seq: bool,
     stat: Stat,
 }
 
@@ -2296,7 +2330,7 @@ impl FileOps for WritableFile {
         Ok(self.stat)
     }
     fn seek(&self, f: &File, off: i64, whence: i32) -> KResult<u64> {
-        super::synth::seek_in(f, off, whence, self.data.lock().len() as u64)
+        proc_seek(self.seq, f, off, whence)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
