@@ -468,6 +468,17 @@ impl PtraceContext {
         }
     }
 
+    /// A new context of the same platform (for a thread or process this
+    /// one makes), on the rotor's next CPU.
+    fn sibling(&self) -> PtraceContext {
+        PtraceContext::new(
+            self.stub,
+            self.memfd,
+            self.cpus.clone(),
+            self.stub_filter.clone(),
+        )
+    }
+
     /// Moves a fork's child that has run on its parent's CPU for a while
     /// to a CPU of its own, with its stub thread, so that forked workers
     /// run in parallel.
@@ -716,13 +727,25 @@ impl PtraceContext {
             return self.finish_batch(space, tid, &mut batch, &mut ops);
         }
         for op in ops {
-            let (nr, args) = self.call_for(space, tid, &op)?;
-            let r = self.inject(tid, self.stub.syscall, nr, args)?;
-            if (-4095..0).contains(&r) {
-                return Err(op_failed(&op, nr, -r as i32));
-            }
-            self.applied(space, &op);
+            let call = self.call_for(space, tid, &op)?;
+            self.inject_op(space, tid, &op, call)?;
         }
+        Ok(())
+    }
+
+    /// Runs `op`'s host call `call` alone (no batch page yet).
+    fn inject_op(
+        &mut self,
+        space: &PtraceSpace,
+        tid: i32,
+        op: &Op,
+        (nr, args): (i64, [u64; 6]),
+    ) -> Result<(), PlatformError> {
+        let r = self.inject(tid, self.stub.syscall, nr, args)?;
+        if (-4095..0).contains(&r) {
+            return Err(op_failed(op, nr, -r as i32));
+        }
+        self.applied(space, op);
         Ok(())
     }
 
@@ -761,11 +784,7 @@ impl PtraceContext {
                 pending.push(op);
                 continue;
             }
-            let r = self.inject(tid, self.stub.syscall, call.0, call.1)?;
-            if (-4095..0).contains(&r) {
-                return Err(op_failed(&op, call.0, -r as i32));
-            }
-            self.applied(space, &op);
+            self.inject_op(space, tid, &op, call)?;
             if matches!(op, Op::Map { addr, .. } if addr == batch_addr(&self.stub, slot)) {
                 ready = true;
                 space.inner.lock().unwrap().batch_ready = true;
@@ -1026,12 +1045,7 @@ impl PtraceContext {
         if pid > 0 {
             // Forked, then something after failed: the child never runs.
             cp.inner.lock().unwrap().live = 1;
-            let mut end = PtraceContext::new(
-                self.stub,
-                self.memfd,
-                self.cpus.clone(),
-                self.stub_filter.clone(),
-            );
+            let mut end = self.sibling();
             end.pending_attach = Some((cp as *const PtraceSpace, pid as i32, pid as i32));
             drop(end);
         }
@@ -1156,12 +1170,7 @@ impl Context for PtraceContext {
             });
         }
         sp.inner.lock().unwrap().live += 1;
-        let mut ctx = PtraceContext::new(
-            self.stub,
-            self.memfd,
-            self.cpus.clone(),
-            self.stub_filter.clone(),
-        );
+        let mut ctx = self.sibling();
         ctx.pending_attach = Some((sp as *const PtraceSpace, pid, child as i32));
         Ok(Box::new(ctx))
     }
@@ -1174,12 +1183,7 @@ impl Context for PtraceContext {
         let (sp, cp) = (space_of(space), space_of(child));
         let tid = self.bind(sp)?;
         let pid = self.fork_stub(sp, tid, cp, false)?;
-        let mut ctx = PtraceContext::new(
-            self.stub,
-            self.memfd,
-            self.cpus.clone(),
-            self.stub_filter.clone(),
-        );
+        let mut ctx = self.sibling();
         // A fork's child starts on its parent's CPU: most wait for it or
         // exit soon, and a hand-off across CPUs costs six times more here.
         // One that keeps running moves on (`spread`).
