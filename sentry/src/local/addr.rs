@@ -6,6 +6,7 @@ use super::LocalSocket;
 use crate::errno::{Errno, KResult};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 /// sa_family of a unix address.
@@ -79,6 +80,10 @@ struct Shared {
     /// Every socket of every namespace, for the collector of files in
     /// flight (a cycle may span namespaces).
     all: Mutex<Vec<Weak<LocalSocket>>>,
+    /// 0 while no queue's files reach back to that queue (nothing for
+    /// the collector to find); else a count bumped by every send that
+    /// may have closed a cycle (`gc`).
+    cycles: std::sync::atomic::AtomicU64,
 }
 
 /// One network namespace: its bound unix sockets, loopback ports, every
@@ -139,7 +144,6 @@ impl Names {
     /// `owner` (unshare or clone with CLONE_NEWNET): lo alone, down, and
     /// nothing beyond the sandbox.
     pub fn child(&self, owner: Arc<crate::kernel::userns::UserNs>) -> Arc<Names> {
-        use std::sync::atomic::Ordering;
         Arc::new(Names {
             shared: self.shared.clone(),
             // The limit on files in flight is the sandbox's, however many
@@ -163,13 +167,12 @@ impl Names {
 
     /// Whether lo is up.
     pub fn lo_up(&self) -> bool {
-        !self.lo_down.load(std::sync::atomic::Ordering::Relaxed)
+        !self.lo_down.load(Ordering::Relaxed)
     }
 
     /// Brings lo up or down.
     pub fn set_lo_up(&self, up: bool) {
-        self.lo_down
-            .store(!up, std::sync::atomic::Ordering::Relaxed);
+        self.lo_down.store(!up, Ordering::Relaxed);
         if up {
             self.set_lo_v4();
         }
@@ -177,13 +180,12 @@ impl Names {
 
     /// Whether lo holds 127.0.0.1/8 (up or down).
     pub fn lo_v4(&self) -> bool {
-        !self.lo_v4_absent.load(std::sync::atomic::Ordering::Relaxed)
+        !self.lo_v4_absent.load(Ordering::Relaxed)
     }
 
     /// Gives lo 127.0.0.1/8.
     pub fn set_lo_v4(&self) {
-        self.lo_v4_absent
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.lo_v4_absent.store(false, Ordering::Relaxed);
     }
 
     fn map(&self, key: &NameKey) -> &Bound {
@@ -215,6 +217,25 @@ impl Names {
     }
 
     /// The live sockets of every namespace of the sandbox.
+    /// Notes that a send may have closed a cycle of sockets in flight.
+    pub fn mark_cyclic(&self) {
+        self.shared.cycles.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// 0 when no cycle of sockets in flight exists; else the mark to hand
+    /// back to `clear_cyclic`.
+    pub fn cyclic_mark(&self) -> u64 {
+        self.shared.cycles.load(Ordering::Acquire)
+    }
+
+    /// No cycle is left, as of `mark`: unless a send marked one since.
+    pub fn clear_cyclic(&self, mark: u64) {
+        let _ = self
+            .shared
+            .cycles
+            .compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
     pub fn sandbox_live(&self) -> Vec<Arc<LocalSocket>> {
         let all = self.shared.all.lock();
         all.iter().filter_map(Weak::upgrade).collect()

@@ -406,16 +406,25 @@ impl LocalSocket {
                 if data.is_empty() {
                     return Ok(0);
                 }
+                let sent = gc::sockets_in(&anc.rights);
                 let r = peer_rx.send_stream(data, from, anc, limit);
                 if let (Ok(n), Some(f)) = (&r, fam) {
                     self.names.mib.tcp_data(f, *n as u64);
+                }
+                if r.is_ok() {
+                    gc::note_sent(&self.names, &peer_rx, &sent);
                 }
                 return r;
             }
             if data.len() > limit.saturating_sub(32) {
                 return Err(Errno::EMSGSIZE);
             }
-            return peer_rx.send_packet(data, from, anc, limit, usize::MAX);
+            let sent = gc::sockets_in(&anc.rights);
+            let r = peer_rx.send_packet(data, from, anc, limit, usize::MAX);
+            if r.is_ok() {
+                gc::note_sent(&self.names, &peer_rx, &sent);
+            }
+            return r;
         }
         // A datagram: to the given address or the default peer.
         if st.shutdown & SEND_SHUTDOWN != 0 {
@@ -462,9 +471,13 @@ impl LocalSocket {
             self.autobind()?;
         }
         let from = self.st.lock().name.clone().unwrap_or_default();
+        let sent = gc::sockets_in(&anc.rights);
         let r = dest
             .rx
             .send_packet(data, from, anc, rcvbuf.max(sndbuf), MAX_DGRAM_QLEN);
+        if r.is_ok() {
+            gc::note_sent(&self.names, &dest.rx, &sent);
+        }
         match r {
             Err(e) if e == Errno::EPIPE => Err(Errno::ECONNREFUSED),
             r => r,
