@@ -5,6 +5,7 @@ use crate::table::{Reg, Support::*};
 use sentry::memfile::{page_up, PAGE};
 use sentry::mm::{commits_fit, MapRequest, Mm, VmaName, TASK_SIZE};
 use sentry::{Ctx, Errno, KResult};
+use std::sync::Arc;
 
 /// /dev/zero's device number (1:5): mapping it gives anonymous memory.
 const DEV_ZERO: u64 = (1 << 8) | 5;
@@ -26,6 +27,8 @@ pub fn register(r: &mut Reg<'_>) {
         mremap,
     );
     r("madvise", "xux", Full, madvise);
+    r("process_madvise", "iauxx", Full, process_madvise);
+    r("process_mrelease", "ix", Full, process_mrelease);
     r("mincore", "xua", Full, mincore);
     r(
         "msync",
@@ -546,6 +549,111 @@ fn madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         ctx.log_once("madvise fork advice");
         Err(Errno::EINVAL)
     })
+}
+
+/// The process a pidfd names (its own or a thread's): EBADF for
+/// another file, ESRCH once it has no memory (a zombie or gone).
+fn pidfd_process(ctx: &mut Ctx<'_, '_>, fd: u64) -> KResult<i32> {
+    let (pid, _, thread) = crate::pidfd::pid_of(ctx, fd)?;
+    let tgid = if thread {
+        ctx.st.tasks.get(&pid).ok_or(Errno::ESRCH)?.tgid
+    } else {
+        pid
+    };
+    match ctx.st.procs.get(&tgid) {
+        Some(p) if p.exit.is_none() => Ok(tgid),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+/// The memory of live process `tgid` (its first thread's).
+fn process_mm(ctx: &Ctx<'_, '_>, tgid: i32) -> KResult<Arc<Mm>> {
+    let p = ctx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?;
+    let leader = p.threads.first().ok_or(Errno::ESRCH)?;
+    Ok(ctx.st.tasks.get(leader).ok_or(Errno::ESRCH)?.mm.clone())
+}
+
+/// Advice another process may be given: hints that change no contents.
+fn remote_advice(advice: i32) -> bool {
+    const MADV_COLLAPSE: i32 = 25;
+    matches!(
+        advice,
+        libc::MADV_COLD | libc::MADV_PAGEOUT | libc::MADV_WILLNEED | MADV_COLLAPSE
+    )
+}
+
+fn process_madvise(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if crate::abi::uint(a[4]) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let vec = crate::procvm::remote_iovecs(ctx, a[1], a[2])?;
+    let tgid = pidfd_process(ctx, a[0])?;
+    let mm = process_mm(ctx, tgid)?;
+    // Reading the target's layout is ptrace's read access (mm_access).
+    if !ctx.st.procs[&tgid].inspectable_by(ctx.proc_ref()) {
+        return Err(Errno::EACCES);
+    }
+    let advice = crate::abi::int(a[3]);
+    if !Arc::ptr_eq(&mm, &ctx.mm) {
+        if !remote_advice(advice) {
+            return Err(Errno::EINVAL);
+        }
+        if !ctx
+            .proc_ref()
+            .creds
+            .capable(sentry::kernel::creds::cap::SYS_NICE)
+        {
+            return Err(Errno::EPERM);
+        }
+    }
+    // Each piece in turn; the bytes of those advised, or the first
+    // piece's error.
+    let mut done = 0u64;
+    for (start, len) in vec {
+        let r = madvise_in(&mm, [start, len, a[3], 0, 0, 0]).unwrap_or(Err(Errno::EINVAL));
+        match r {
+            Ok(_) => done = done.saturating_add(len),
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done.min(sentry::fs::io::MAX_RW as u64))
+}
+
+fn process_mrelease(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
+    if crate::abi::uint(a[1]) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tgid = pidfd_process(ctx, a[0])?;
+    let mm = process_mm(ctx, tgid)?;
+    // Only a process on its way out whose memory no live process shares
+    // (a CLONE_VM child's, say) is reaped; EINVAL for any other.
+    // Dying: exiting already, or a SIGKILL is pending (Linux marks the
+    // group's exit as the signal is sent).
+    let dying = |p: &sentry::kernel::task::Process| {
+        let kill = sentry::kernel::signal::bit(libc::SIGKILL);
+        p.exit.is_some()
+            || p.group_exit.is_some()
+            || p.shared_pending.set & kill != 0
+            || p.threads.iter().any(|t| {
+                ctx.st
+                    .tasks
+                    .get(t)
+                    .is_some_and(|t| t.pending.set & kill != 0)
+            })
+    };
+    let shared_with_live = ctx.st.procs.values().any(|p| {
+        !dying(p)
+            && p.threads
+                .first()
+                .and_then(|t| ctx.st.tasks.get(t))
+                .is_some_and(|t| Arc::ptr_eq(&t.mm, &mm))
+    });
+    if !dying(&ctx.st.procs[&tgid]) || shared_with_live {
+        return Err(Errno::EINVAL);
+    }
+    mm.reap();
+    Ok(0)
 }
 
 fn mincore(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {

@@ -14,7 +14,7 @@ pub fn register(r: &mut Reg<'_>) {
     r("process_vm_writev", "iauaux", Full, process_vm_writev);
 }
 
-const UIO_MAXIOV: u64 = 1024;
+pub(crate) const UIO_MAXIOV: u64 = 1024;
 
 fn process_vm_readv(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     transfer(ctx, a, false)
@@ -26,7 +26,7 @@ fn process_vm_writev(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 
 /// The remote iovecs: at most UIO_MAXIOV, no negative length (their
 /// addresses are the target's, checked as the copy goes).
-fn remote_iovecs(ctx: &Ctx<'_, '_>, addr: u64, cnt: u64) -> KResult<Vec<(u64, u64)>> {
+pub(crate) fn remote_iovecs(ctx: &Ctx<'_, '_>, addr: u64, cnt: u64) -> KResult<Vec<(u64, u64)>> {
     if cnt > UIO_MAXIOV {
         return Err(Errno::EINVAL);
     }

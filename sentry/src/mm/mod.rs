@@ -1256,6 +1256,18 @@ impl Mm {
         Ok(())
     }
 
+    /// process_mrelease of a dying process: its private anonymous memory
+    /// goes now rather than when its last thread is gone (locked memory
+    /// stays, as the OOM reaper leaves it).
+    pub fn reap(&self) {
+        for v in self.regions() {
+            let anon = matches!(v.name, VmaName::Anon | VmaName::Heap | VmaName::Stack);
+            if anon && !v.shared && !v.locked {
+                let _ = self.discard(v.start, v.end - v.start);
+            }
+        }
+    }
+
     /// madvise(2) advice that changes nothing here: Linux's range checks,
     /// then ENOMEM when part of the range is unmapped.
     pub fn advise(&self, addr: u64, len: u64) -> KResult<()> {
