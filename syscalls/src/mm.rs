@@ -529,10 +529,15 @@ fn madvise_in(mm: &Mm, a: [u64; 6]) -> Option<KResult<u64>> {
         | libc::MADV_NOHUGEPAGE
         | libc::MADV_DONTDUMP
         | libc::MADV_DODUMP
-        | libc::MADV_MERGEABLE
         | libc::MADV_UNMERGEABLE
         | libc::MADV_COLD
         | libc::MADV_PAGEOUT => mm.advise(a[0], a[1]),
+        // Nothing is merged, but the process is marked as having asked
+        // (/proc/PID/ksm_stat).
+        libc::MADV_MERGEABLE => mm.advise(a[0], a[1]).map(|()| {
+            mm.ksm_mergeable
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }),
         libc::MADV_POPULATE_READ => mm.populate(a[0], a[1], false),
         libc::MADV_POPULATE_WRITE => mm.populate(a[0], a[1], true),
         adv @ (libc::MADV_DONTFORK

@@ -44,7 +44,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "timer_create",
         "iaa",
-        Partial("no SIGEV_THREAD without glibc; CPU-clock timers are checked every 4 ms"),
+        Partial("CPU-clock timers are checked every 4 ms"),
         timer_create,
     );
     r("timer_settime", "ixaa", Full, timer_settime);
@@ -318,13 +318,28 @@ fn setitimer(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-fn timer_of(ctx: &Ctx<'_, '_>, id: u64) -> KResult<u64> {
-    let id = crate::abi::bits(crate::abi::int(id) as i64);
-    if ctx.proc_ref().posix_timers.contains(&id) {
-        Ok(id)
-    } else {
-        Err(Errno::EINVAL)
+/// POSIX timer `id` of the caller's process: its `Timers` key.
+fn timer_of(ctx: &Ctx<'_, '_>, id: u64) -> KResult<(i32, u64)> {
+    let id = crate::abi::int(id);
+    ctx.proc_ref()
+        .posix_timers
+        .iter()
+        .find(|(t, _)| *t == id)
+        .copied()
+        .ok_or(Errno::EINVAL)
+}
+
+/// The id for a process's next timer: the next unused one from its
+/// counter, in 0..=INT_MAX (EAGAIN when every one is taken).
+fn next_timer_id(p: &mut sentry::kernel::task::Process) -> KResult<i32> {
+    for _ in 0..=p.posix_timers.len() {
+        let id = p.next_timer_id & i32::MAX;
+        p.next_timer_id = id.wrapping_add(1) & i32::MAX;
+        if !p.posix_timers.iter().any(|(t, _)| *t == id) {
+            return Ok(id);
+        }
     }
+    Err(Errno::EAGAIN)
 }
 
 fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
@@ -362,21 +377,27 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     if held as u64 >= limit {
         return Err(Errno::EAGAIN);
     }
-    let next = ctx.st.timers.all.len() as u64;
-    let (signo, value, notify, tid) = if a[1] != 0 {
-        let ev: [u8; 64] = get(ctx, a[1])?;
+    // The id is taken before the sigevent is checked: a refused one
+    // still uses it up, as on Linux.
+    let ev: Option<[u8; 64]> = if a[1] != 0 {
+        Some(get(ctx, a[1])?)
+    } else {
+        None
+    };
+    let uid = next_timer_id(ctx.proc_())?;
+    // Linux keeps the signal number and value even of a timer that
+    // sends nothing, and shows them in /proc/PID/timers.
+    let (signo, value, notify, tid, how) = if let Some(ev) = ev {
         let value = u64::from_le_bytes(ev[0..8].try_into().unwrap());
         let signo = i32::from_le_bytes(ev[8..12].try_into().unwrap());
         let how = i32::from_le_bytes(ev[12..16].try_into().unwrap());
         let tid = i32::from_le_bytes(ev[16..20].try_into().unwrap());
+        let valid = || abi::signo(crate::abi::bits(i64::from(signo)));
         match how {
-            libc::SIGEV_NONE => (0, value, false, None),
-            libc::SIGEV_SIGNAL => (
-                abi::signo(crate::abi::bits(i64::from(signo)))?,
-                value,
-                true,
-                None,
-            ),
+            libc::SIGEV_NONE => (signo, value, false, None, how),
+            // SIGEV_THREAD is the C library's; to the kernel it is a
+            // signal to the process.
+            libc::SIGEV_SIGNAL | libc::SIGEV_THREAD => (valid()?, value, true, None, how),
             libc::SIGEV_THREAD_ID => {
                 let t = ctx
                     .st
@@ -384,47 +405,33 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     .get(&ctx.pid_arg(tid))
                     .filter(|t| t.tgid == tgid)
                     .ok_or(Errno::EINVAL)?;
-                (
-                    abi::signo(crate::abi::bits(i64::from(signo)))?,
-                    value,
-                    true,
-                    Some(t.tid),
-                )
+                let t = t.tid;
+                (valid()?, value, true, Some(t), how)
             }
             _ => return Err(Errno::EINVAL),
         }
     } else {
-        (libc::SIGALRM, next, true, None)
+        // No sigevent: SIGALRM to the process, its value the timer's id.
+        let value = u64::from(uid.unsigned_abs());
+        (libc::SIGALRM, value, true, None, libc::SIGEV_SIGNAL)
     };
-    let id = ctx.st.timers.create(
+    let key = ctx.st.timers.create(
         Target::Posix {
             tgid,
             tid,
             signo,
             value,
-            id: 0,
+            id: uid,
             notify,
+            how,
             clockid: clock,
         },
         tclock,
     );
-    if let Some(t) = ctx.st.timers.all.get_mut(&id) {
-        if let Target::Posix {
-            id: tid_id,
-            value: v,
-            ..
-        } = &mut t.target
-        {
-            *tid_id = crate::abi::int(id);
-            if a[1] == 0 {
-                *v = id;
-            }
-        }
-    }
-    ctx.proc_().posix_timers.push(id);
-    if let Err(e) = put(ctx, a[2], &crate::abi::int(id)) {
-        ctx.st.timers.cancel(id);
-        ctx.proc_().posix_timers.retain(|&t| t != id);
+    ctx.proc_().posix_timers.push((uid, key));
+    if let Err(e) = put(ctx, a[2], &uid) {
+        ctx.st.timers.cancel(key);
+        ctx.proc_().posix_timers.retain(|&(_, k)| k != key);
         return Err(e);
     }
     Ok(0)
@@ -436,7 +443,7 @@ fn put_itimerspec(ctx: &mut Ctx<'_, '_>, addr: u64, v: (Duration, Duration)) -> 
 }
 
 fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let id = timer_of(ctx, a[0])?;
+    let (uid, id) = timer_of(ctx, a[0])?;
     // Flags other than TIMER_ABSTIME are ignored, as Linux ignores them.
     let interval = abi::timespec(ctx, a[2])?;
     let mut value = abi::timespec(ctx, a[2] + 16)?;
@@ -456,7 +463,7 @@ fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let old = ctx.st.timers.set(id, value, interval, now);
     // A signal still queued from before is dropped, as Linux drops it.
     let tgid = ctx.tgid();
-    sentry::kernel::timers::drop_pending(&mut ctx.st, tgid, id);
+    sentry::kernel::timers::drop_pending(&mut ctx.st, tgid, uid);
     if a[3] != 0 {
         put_itimerspec(ctx, a[3], old)?;
     }
@@ -464,7 +471,7 @@ fn timer_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn timer_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let id = timer_of(ctx, a[0])?;
+    let (_, id) = timer_of(ctx, a[0])?;
     let now = cpu_now(&ctx.st, ctx.st.timers.clock_of(id));
     let v = ctx.st.timers.get(id, now);
     put_itimerspec(ctx, a[1], v)?;
@@ -472,7 +479,7 @@ fn timer_gettime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn timer_getoverrun(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let id = timer_of(ctx, a[0])?;
+    let (_, id) = timer_of(ctx, a[0])?;
     Ok(crate::abi::bits(i64::from(
         ctx.st
             .timers
@@ -518,11 +525,11 @@ fn cpu_timer_clock(ctx: &Ctx<'_, '_>, id: i32) -> KResult<Clock> {
 }
 
 fn timer_delete(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
-    let id = timer_of(ctx, a[0])?;
+    let (uid, id) = timer_of(ctx, a[0])?;
     ctx.st.timers.cancel(id);
     let tgid = ctx.tgid();
-    sentry::kernel::timers::drop_pending(&mut ctx.st, tgid, id);
-    ctx.proc_().posix_timers.retain(|&t| t != id);
+    sentry::kernel::timers::drop_pending(&mut ctx.st, tgid, uid);
+    ctx.proc_().posix_timers.retain(|&(_, k)| k != id);
     Ok(0)
 }
 

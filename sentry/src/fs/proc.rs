@@ -136,6 +136,8 @@ enum Knob {
     CoredumpFilter(i32),
     /// A thread's timer slack, by tid.
     TimerSlack(i32),
+    /// clear_refs of a process, by tgid: write-only.
+    ClearRefs(i32),
 }
 
 impl Knob {
@@ -143,6 +145,7 @@ impl Knob {
     fn mode(self) -> u32 {
         match self {
             Knob::TimerSlack(_) => 0o666,
+            Knob::ClearRefs(_) => 0o200,
             _ => 0o644,
         }
     }
@@ -230,6 +233,11 @@ const PID_FILES: &[&str] = &[
     "cpuset",
     "projid_map",
     "timens_offsets",
+    "clear_refs",
+    "ksm_merging_pages",
+    "ksm_stat",
+    "mountstats",
+    "timers",
 ];
 /// /proc/PID/attr's files, which a kernel without a security module has.
 const ATTR_FILES: &[&str] = &[
@@ -460,9 +468,8 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                     match more {
                         // A thread's directory has its children, and not
                         // what only a process has.
-                        [b"task" | b"coredump_filter" | b"timerslack_ns" | b"timens_offsets", ..] => {
-                            Err(Errno::ENOENT)
-                        }
+                        [b"task" | b"coredump_filter" | b"timerslack_ns" | b"timens_offsets"
+                        | b"mountstats" | b"timers", ..] => Err(Errno::ENOENT),
                         [b"children"] => Ok(Node::File(children(ns, st, tt))),
                         // A thread's own CPU times.
                         [b"stat"] => Ok(Node::File(stat(ns, st, tt, c.tid, true))),
@@ -482,6 +489,8 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                                         | b"coredump_filter"
                                         | b"timerslack_ns"
                                         | b"timens_offsets"
+                                        | b"mountstats"
+                                        | b"timers"
                                 )
                             });
                             d.push((b"children".to_vec(), libc::DT_REG));
@@ -872,6 +881,19 @@ fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
         }
         [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
         [b"mounts"] | [b"mountinfo"] => Ok(Node::File(mounts(c, rest[0] == b"mountinfo"))),
+        [b"mountstats"] => Ok(Node::File(mountstats(c))),
+        [b"timers"] => Ok(Node::File(timers(ns, st, p))),
+        // Nothing is ever merged; whether the process asked to be is
+        // kept (MADV_MERGEABLE).
+        [b"ksm_merging_pages"] => Ok(Node::File(b"0\n".to_vec())),
+        [b"ksm_stat"] => Ok(Node::File(
+            format!(
+                "ksm_rmap_items 0\nksm_zero_pages 0\nksm_merging_pages 0\nksm_process_profit 0\nksm_merge_any: no\nksm_mergeable: {}\n",
+                if t.mm.ksm_mergeable.load(std::sync::atomic::Ordering::Relaxed) { "yes" } else { "no" }
+            )
+            .into_bytes(),
+        )),
+        [b"clear_refs"] => Ok(Node::Knob(Vec::new(), Knob::ClearRefs(p.tgid))),
         [b"oom_score_adj"] => Ok(Node::Knob(
             format!("{}\n", p.oom_score_adj).into_bytes(),
             Knob::OomScoreAdj(p.tgid),
@@ -1600,6 +1622,10 @@ fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -
     let (anon, shmem) = crate::kernel::cpu::resident(&t.mm, 0, u64::MAX);
     let (anon, shmem) = (anon / 1024, shmem / 1024);
     let rss = anon + shmem;
+    let hwm =
+        t.mm.hiwater_kb
+            .fetch_max(rss, std::sync::atomic::Ordering::Relaxed)
+            .max(rss);
     let (vsz, stack) = vm_size(t);
     let c = &p.creds;
     let h = p.sighand.lock();
@@ -1642,7 +1668,7 @@ fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -
         ns_ids(ns, &t.pid_ns, p.pgid),
         ns_ids(ns, &t.pid_ns, p.sid),
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
-        p.maxrss_kb.max(rss), rss, anon, shmem, data_kb(t), stack / 1024,
+        hwm, rss, anon, shmem, data_kb(t), stack / 1024,
         p.threads.len(),
         queued_signals(st, p.creds.ruid),
         p.rlimits[libc::RLIMIT_SIGPENDING as usize].0,
@@ -1874,6 +1900,74 @@ fn mounts(c: &Caller, info: bool) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// /proc/PID/mountstats: a line for each mount of the caller's view.
+fn mountstats(c: &Caller) -> Vec<u8> {
+    let mut s = String::new();
+    for m in c.vfs.mounts(c).iter() {
+        let _ = writeln!(
+            s,
+            "device {} mounted on {} with fstype {}",
+            m.source,
+            String::from_utf8_lossy(&m.point),
+            m.fs.fstype()
+        );
+    }
+    s.into_bytes()
+}
+
+/// /proc/PID/timers: the process's POSIX timers, the newest first, as
+/// Linux lists them (ids in the reader's PID namespace).
+fn timers(ns: &PidNs, st: &KState, p: &crate::kernel::task::Process) -> Vec<u8> {
+    use crate::kernel::timers::Target;
+    let mut s = String::new();
+    for (_, key) in p.posix_timers.iter().rev() {
+        let Some(Target::Posix {
+            tgid,
+            tid,
+            signo,
+            value,
+            id,
+            how,
+            clockid,
+            ..
+        }) = st.timers.all.get(key).map(|t| &t.target)
+        else {
+            continue;
+        };
+        let kind = match how & !libc::SIGEV_THREAD_ID {
+            libc::SIGEV_NONE => "none",
+            libc::SIGEV_THREAD => "thread",
+            _ => "signal",
+        };
+        let (whom, pid) = match tid {
+            Some(t) if how & libc::SIGEV_THREAD_ID != 0 => ("tid", *t),
+            _ => ("pid", *tgid),
+        };
+        let _ = write!(
+            s,
+            "ID: {id}\nsignal: {signo}/{value:016x}\nnotify: {kind}/{whom}.{}\nClockID: {clockid}\n",
+            ns.vnr(pid)
+        );
+    }
+    s.into_bytes()
+}
+
+/// The permissions of a generated file under /proc/PID (or a thread's
+/// directory): Linux's, the private ones its owner's alone.
+fn file_mode(rel: &[u8]) -> u32 {
+    let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+    let name = match p.as_slice() {
+        [pid, b"task", _, name] | [pid, name] if parse_pid(pid).is_some() => *name,
+        _ => return 0o444,
+    };
+    match name {
+        b"auxv" | b"environ" | b"io" | b"personality" | b"ksm_merging_pages" | b"ksm_stat"
+        | b"mountstats" => 0o400,
+        b"uid_map" | b"gid_map" | b"setgroups" | b"projid_map" => 0o644,
+        _ => 0o444,
+    }
+}
+
 impl Filesystem for ProcFs {
     fn fstype(&self) -> &'static str {
         "proc"
@@ -2041,7 +2135,7 @@ impl ProcFs {
     fn lookup_kind(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
         Ok(match node(&self.ns, c, rel)? {
             Node::Dir(_) | Node::FdDir(..) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
-            Node::File(_) => stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
+            Node::File(_) => stat_of(libc::S_IFREG | file_mode(rel), ino, DEV, 0),
             Node::Mem(..) => stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             Node::IdMap(_, _, _, (uid, gid)) => Stat {
                 uid,
@@ -2180,7 +2274,7 @@ impl ProcFs {
                     rel: rel.to_vec(),
                     data: parking_lot::Mutex::new(data),
                     fresh: std::sync::atomic::AtomicBool::new(true),
-                    stat: stat_of(libc::S_IFREG | 0o444, ino, DEV, 0),
+                    stat: stat_of(libc::S_IFREG | file_mode(rel), ino, DEV, 0),
                 }))
             }
             Node::Link(_) => Err(Errno::ELOOP),
@@ -2279,6 +2373,10 @@ struct WritableFile {
 
 impl FileOps for WritableFile {
     fn read(&self, f: &File, buf: &mut [u8], off: Option<u64>) -> KResult<usize> {
+        // clear_refs has nothing to read.
+        if matches!(self.sets, Sets::Knob(Knob::ClearRefs(_))) {
+            return Err(Errno::EINVAL);
+        }
         SynthFile {
             data: self.data.lock().clone(),
             stat: self.stat,
@@ -2413,6 +2511,27 @@ fn set_knob(knob: Knob, cx: &mut crate::kernel::Ctx<'_, '_>, data: &[u8]) -> KRe
             let p = cx.st.procs.get_mut(&tgid).ok_or(Errno::ESRCH)?;
             // Linux keeps the nine filter bits it knows.
             p.coredump_filter = v & 0x1ff;
+            Ok(data.len())
+        }
+        Knob::ClearRefs(tgid) => {
+            // 1-4 clear the referenced and soft-dirty bits, which this
+            // kernel does not keep (smaps and pagemap do not show them);
+            // 5 restarts the peak resident size (VmHWM) from now.
+            let text = &data[..data.len().min(12)];
+            let text = std::str::from_utf8(text).map_err(|_| Errno::EINVAL)?;
+            let v: i32 = text
+                .trim_matches(|c: char| c.is_ascii_whitespace() || c == '\0')
+                .parse()
+                .map_err(|_| Errno::EINVAL)?;
+            if !(1..=5).contains(&v) {
+                return Err(Errno::EINVAL);
+            }
+            let p = cx.st.procs.get(&tgid).ok_or(Errno::ESRCH)?;
+            let leader = p.threads.first().and_then(|t| cx.st.tasks.get(t));
+            if let (5, Some(t)) = (v, leader) {
+                t.mm.hiwater_kb
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+            }
             Ok(data.len())
         }
         Knob::TimerSlack(tid) => {

@@ -133,6 +133,8 @@ pub fn rss_kb(mm: &crate::mm::Mm) -> u64 {
     let (anon, shmem) = resident(mm, 0, u64::MAX);
     let kb = (anon + shmem) / 1024;
     *mm.rss_seen.lock() = Some((std::time::Instant::now(), kb));
+    mm.hiwater_kb
+        .fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
     kb
 }
 

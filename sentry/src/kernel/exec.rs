@@ -618,6 +618,8 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         }
         p.sighand = Arc::new(parking_lot::Mutex::new(h));
     }
+    // POSIX timers end with the image (interval timers do not).
+    super::timers::delete_posix(&mut ctx.st, tgid);
     let new_space = mm.space.clone();
     let old = std::mem::replace(&mut ctx.mm, mm);
     // The old stub ends without the kernel lock: that waits for the host

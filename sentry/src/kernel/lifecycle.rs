@@ -265,6 +265,7 @@ pub fn new_process(
         maxrss_kb: 0,
         child_maxrss_kb: 0,
         posix_timers: Vec::new(),
+        next_timer_id: 0,
         ctty: None,
         child_wq: super::WaitQueue::new(),
         signal_wq: super::WaitQueue::new(),
@@ -1053,7 +1054,12 @@ fn exit_thread_finish(st: &mut KState, tid: i32, cpu_ns: u64) {
         st.locks.record.release_process(tgid);
         st.locks.released();
     }
-    for pt in p.posix_timers.drain(..).chain(p.cpu_limit_timer.take()) {
+    for pt in p
+        .posix_timers
+        .drain(..)
+        .map(|(_, key)| key)
+        .chain(p.cpu_limit_timer.take())
+    {
         st.timers.cancel(pt);
     }
     for t in p

@@ -371,7 +371,7 @@ fn note_pending(st: &KState, tgid: i32) {
 pub fn dequeue(st: &mut KState, tid: i32, tgid: i32, blocked: u64) -> Option<SigInfo> {
     let own = st.tasks.get_mut(&tid).and_then(|t| t.pending.take(blocked));
     let info = own.or_else(|| st.procs.get_mut(&tgid)?.shared_pending.take(blocked))?;
-    super::timers::taken(st, &info);
+    super::timers::taken(st, tgid, &info);
     Some(info)
 }
 

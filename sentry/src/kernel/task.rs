@@ -217,7 +217,11 @@ pub struct Process {
     pub maxrss_kb: u64,
     /// ru_maxrss of the largest reaped child.
     pub child_maxrss_kb: u64,
-    pub posix_timers: Vec<u64>,
+    /// POSIX timers: (the id timer_create gave, the `Timers` key).
+    pub posix_timers: Vec<(i32, u64)>,
+    /// The id the next timer_create tries first (kept across exec, as
+    /// Linux's signal struct keeps it).
+    pub next_timer_id: i32,
     /// Controlling terminal (a pty of the sandbox), inherited on fork.
     pub ctty: Option<Arc<crate::fs::pty::Pty>>,
     /// wait(2)ers: a child changed state (or was reparented away).

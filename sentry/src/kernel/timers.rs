@@ -23,8 +23,12 @@ pub enum Target {
         tid: Option<i32>,
         signo: i32,
         value: u64,
+        /// The id timer_create gave (the process's own numbering).
         id: i32,
         notify: bool,
+        /// sigev_notify as given (SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD,
+        /// with SIGEV_THREAD_ID), for /proc/PID/timers.
+        how: i32,
         /// The clock it was created on, for TIMER_ABSTIME.
         clockid: i32,
     },
@@ -91,16 +95,32 @@ pub fn cpu_now(st: &KState, clock: Clock) -> u64 {
 }
 
 /// A POSIX timer's signal was taken (delivered, or read by sigwait or a
-/// signalfd): its overrun count is what timer_getoverrun reports now.
-pub fn taken(st: &mut KState, info: &SigInfo) {
+/// signalfd) by process `tgid`: its overrun count is what
+/// timer_getoverrun reports now.
+pub fn taken(st: &mut KState, tgid: i32, info: &SigInfo) {
     if info.kind != InfoKind::Timer || info.code != signal::SI_TIMER {
         return;
     }
-    if let Some(t) = u64::try_from(info.pid)
-        .ok()
-        .and_then(|id| st.timers.all.get_mut(&id))
-    {
+    let key = st.procs.get(&tgid).and_then(|p| {
+        p.posix_timers
+            .iter()
+            .find(|(id, _)| *id == info.pid)
+            .map(|(_, key)| *key)
+    });
+    if let Some(t) = key.and_then(|k| st.timers.all.get_mut(&k)) {
         t.overrun_last = info.status;
+    }
+}
+
+/// Deletes every POSIX timer of process `tgid` (exec, as Linux's
+/// exit_itimers), with the signals they left queued.
+pub fn delete_posix(st: &mut KState, tgid: i32) {
+    let Some(p) = st.procs.get_mut(&tgid) else {
+        return;
+    };
+    for (id, key) in std::mem::take(&mut p.posix_timers) {
+        st.timers.cancel(key);
+        drop_pending(st, tgid, id);
     }
 }
 
@@ -182,8 +202,7 @@ impl Timers {
 
 /// Drops the queued signal of POSIX timer `id` of process `tgid` (as
 /// Linux does when the timer is re-armed or deleted before delivery).
-pub fn drop_pending(st: &mut KState, tgid: i32, id: u64) {
-    let id = crate::num::saturating_i32(crate::num::usize_of(id));
+pub fn drop_pending(st: &mut KState, tgid: i32, id: i32) {
     if let Some(p) = st.procs.get_mut(&tgid) {
         p.shared_pending.drop_timer_signal(id);
         let threads = p.threads.clone();

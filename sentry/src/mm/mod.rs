@@ -262,6 +262,11 @@ pub struct Mm {
     /// The last resident size measured (`kernel::cpu::rss_kb_recent`),
     /// in KiB, and when.
     pub rss_seen: parking_lot::Mutex<Option<(std::time::Instant, u64)>>,
+    /// The largest resident size measured, in KiB (VmHWM; clear_refs
+    /// restarts it).
+    pub hiwater_kb: AtomicU64,
+    /// MADV_MERGEABLE was given (KSM's MMF_VM_MERGEABLE; forks keep it).
+    pub ksm_mergeable: AtomicBool,
     /// Pages this space's family (it and the forks of it that run the
     /// same image) copied on write, shared by them.
     hot: Arc<HotPages>,
@@ -388,6 +393,8 @@ impl Mm {
             pending: AtomicBool::new(false),
             membarrier: std::sync::atomic::AtomicU32::new(0),
             rss_seen: parking_lot::Mutex::new(None),
+            hiwater_kb: AtomicU64::new(0),
+            ksm_mergeable: AtomicBool::new(false),
             hot,
             id: NEXT_MM_ID.fetch_add(1, Ordering::Relaxed),
             space,
@@ -1456,6 +1463,10 @@ impl Mm {
         child
             .membarrier
             .store(self.membarrier.load(Ordering::Acquire), Ordering::Release);
+        child.ksm_mergeable.store(
+            self.ksm_mergeable.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         let mut wipe = Vec::new();
         let made = {
             let st = self.state.lock();

@@ -1,0 +1,154 @@
+/* /proc/PID files beyond the common ones: their modes, clear_refs
+ * (and VmHWM), ksm_stat, mountstats and timers; and POSIX timer ids,
+ * which are the process's own and end at exec. */
+#include "common.h"
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+static long hwm_kb(void)
+{
+	char buf[8192];
+	if (read_text("/proc/self/status", buf, sizeof buf) < 0)
+		return -1;
+	char *p = strstr(buf, "VmHWM:");
+	return p ? atol(p + 6) : -1;
+}
+
+/* /proc/self/timers with the process's pid shown as PID. */
+static void show_timers(const char *name)
+{
+	char buf[4096];
+	long n = read_text("/proc/self/timers", buf, sizeof buf);
+	printf("%s (%s):\n", name, n > 0 ? "some" : n == 0 ? "empty" : ename(errno));
+	for (char *l = strtok(buf, "\n"); n > 0 && l; l = strtok(NULL, "\n")) {
+		char *at = strstr(l, "pid.");
+		if (!at)
+			at = strstr(l, "tid.");
+		if (strncmp(l, "notify: ", 8) == 0 && at)
+			printf("  %.*s%.3s.%s\n", (int)(at - l), l, at, atoi(at + 4) == getpid() ? "SELF" : "OTHER");
+		else
+			printf("  %s\n", l);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1) {
+		/* After exec: the timers are gone, the count goes on. */
+		compat_failures = atoi(argv[1]);
+		struct itimerspec its;
+		EXPECT_ERR("exec_deleted_timers", timer_gettime((timer_t)1, &its), EINVAL);
+		timer_t t;
+		struct sigevent ev = {.sigev_notify = SIGEV_NONE};
+		CHECK("exec_next_id", timer_create(CLOCK_MONOTONIC, &ev, &t) == 0 && (long)t == 10);
+		show_timers("after exec");
+		return compat_done();
+	}
+	const char *files[] = {"auxv", "environ", "io", "personality", "clear_refs", "ksm_merging_pages", "ksm_stat",
+			       "mountstats", "timers", "status", "maps", "uid_map", "gid_map", "setgroups", "projid_map",
+			       "mem", "timerslack_ns", "comm", NULL};
+	for (int i = 0; files[i]; i++) {
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof path, "/proc/self/%s", files[i]);
+		if (stat(path, &st))
+			printf("mode %s: %s\n", files[i], ename(errno));
+		else
+			printf("mode %s: %04o\n", files[i], st.st_mode & 07777);
+		snprintf(path, sizeof path, "/proc/self/task/%d/%s", getpid(), files[i]);
+		printf("in task dir %s: %s\n", files[i], access(path, F_OK) ? ename(errno) : "yes");
+	}
+
+	/* clear_refs: 1 to 5 only; nothing to read. */
+	int cr = open("/proc/self/clear_refs", O_WRONLY);
+	CHECK("clear_refs_open", cr >= 0);
+	for (int v = 1; v <= 5; v++) {
+		char b[4];
+		int n = snprintf(b, sizeof b, "%d\n", v);
+		CHECK("clear_refs_value", write(cr, b, n) == n);
+	}
+	EXPECT_ERR("clear_refs_zero", write(cr, "0", 1), EINVAL);
+	EXPECT_ERR("clear_refs_six", write(cr, "6", 1), EINVAL);
+	EXPECT_ERR("clear_refs_word", write(cr, "all", 3), EINVAL);
+	int crr = open("/proc/self/clear_refs", O_RDONLY);
+	char c;
+	EXPECT_ERR("clear_refs_read", read(crr, &c, 1), EINVAL);
+	close(crr);
+	/* 5 restarts the peak resident size. */
+	size_t big = 64 << 20;
+	char *m = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(m, 1, big);
+	long at_peak = hwm_kb();
+	munmap(m, big);
+	CHECK("hwm_kept", at_peak >= 65536 && hwm_kb() >= 65536);
+	CHECK("clear_refs_5", write(cr, "5", 1) == 1 && hwm_kb() < 32768);
+	close(cr);
+
+	/* KSM: nothing merged; asking is remembered. */
+	char buf[4096];
+	CHECK("ksm_merging_pages", read_text("/proc/self/ksm_merging_pages", buf, sizeof buf) > 0 && strcmp(buf, "0\n") == 0);
+	CHECK("ksm_unasked", read_text("/proc/self/ksm_stat", buf, sizeof buf) > 0 && strstr(buf, "ksm_mergeable: no\n"));
+	char *k = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK("madv_mergeable", madvise(k, 8192, MADV_MERGEABLE) == 0);
+	CHECK("ksm_asked", read_text("/proc/self/ksm_stat", buf, sizeof buf) > 0 && strstr(buf, "ksm_mergeable: yes\n") && strstr(buf, "ksm_merging_pages 0\n"));
+	pid_t ch = fork();
+	if (ch == 0) {
+		CHECK("ksm_fork_keeps", read_text("/proc/self/ksm_stat", buf, sizeof buf) > 0 && strstr(buf, "ksm_mergeable: yes\n"));
+		compat_child_end();
+	}
+	compat_collect(ch, "ksm fork");
+
+	/* mountstats names /proc as it is mounted. */
+	CHECK("mountstats", read_text("/proc/self/mountstats", buf, sizeof buf) > 0 && strstr(buf, "device proc mounted on /proc with fstype proc\n"));
+
+	/* POSIX timers: the process's own ids from 0, the newest listed
+	 * first, each with its signal, value, target and clock. */
+	show_timers("no timers");
+	timer_t t[4];
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+	ev.sigev_value.sival_ptr = (void *)0x1234;
+	CHECK("timer0", timer_create(CLOCK_MONOTONIC, &ev, &t[0]) == 0 && (long)t[0] == 0);
+	ev.sigev_notify = SIGEV_NONE;
+	ev.sigev_signo = 7;
+	CHECK("timer1", timer_create(CLOCK_REALTIME, &ev, &t[1]) == 0 && (long)t[1] == 1);
+	ev.sigev_notify = SIGEV_THREAD_ID;
+	ev.sigev_signo = SIGRTMIN;
+	ev._sigev_un._tid = gettid();
+	CHECK("timer2", timer_create(CLOCK_BOOTTIME, &ev, &t[2]) == 0 && (long)t[2] == 2);
+	/* SIGEV_THREAD is the C library's: to the kernel, a signal. */
+	ev.sigev_notify = SIGEV_THREAD;
+	ev.sigev_signo = SIGUSR2;
+	int raw;
+	CHECK("timer3_raw_thread", syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &raw) == 0 && raw == 3);
+	CHECK("timer_null_sevp", syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &raw) == 0 && raw == 4);
+	show_timers("five timers");
+	CHECK("delete1", timer_delete(t[1]) == 0);
+	/* A refused sigevent still uses an id up. */
+	ev.sigev_notify = SIGEV_SIGNAL;
+	ev.sigev_signo = 0;
+	EXPECT_ERR("bad_signo", syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &raw), EINVAL);
+	ev.sigev_signo = SIGUSR1;
+	CHECK("next_after_refusal", syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &raw) == 0 && raw == 6);
+	show_timers("after delete");
+	ch = fork();
+	if (ch == 0) {
+		show_timers("child");
+		CHECK("child_first_id", syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &raw) == 0 && raw == 0);
+		compat_child_end();
+	}
+	compat_collect(ch, "timers fork");
+	/* Exec ends them; the count goes on (the exec'd image checks). */
+	for (int i = 0; i < 3; i++) {
+		timer_t x;
+		timer_create(CLOCK_MONOTONIC, NULL, &x);
+	}
+	fflush(stdout);
+	char n[8];
+	snprintf(n, sizeof n, "%d", compat_failures);
+	execl("/proc/self/exe", argv[0], n, (char *)NULL);
+	printf("exec FAIL %s\n", ename(errno));
+	return 1;
+}
