@@ -146,9 +146,19 @@ fn do_wait(
         let c = ctx.caller();
         e.collect(&c, max)
     };
+    // A sleep a signal ended looks once more: events that came with the
+    // signal are reported first, as Linux's ep_poll does.
+    let mut interrupted = None;
     loop {
         let mut ready = collect(ctx);
         let mut w = None;
+        if let (true, Some(err)) = (ready.is_empty(), interrupted) {
+            return Err(if err == Errno::ERESTARTSYS {
+                Errno::EINTR
+            } else {
+                err
+            });
+        }
         if ready.is_empty() && deadline.is_none_or(|d| d > Instant::now()) {
             let mut wait = ctx.wait_start();
             wait.on(e.queue(), sentry::kernel::waitq::EV_IN);
@@ -168,13 +178,7 @@ fn do_wait(
         } else {
             ctx.sleep_host(&w, &hosts, deadline).map(|_| ())
         };
-        if let Err(err) = r {
-            return Err(if err == Errno::ERESTARTSYS {
-                Errno::EINTR
-            } else {
-                err
-            });
-        }
+        interrupted = r.err();
     }
 }
 

@@ -1478,6 +1478,10 @@ fn poll_wait(
     deadline: Option<Instant>,
     path_nval: bool,
 ) -> KResult<Vec<i16>> {
+    // A sleep a signal ended looks at the files once more: what became
+    // ready with the signal (a child's pidfd with its SIGCHLD) is
+    // reported, as Linux's do_poll checks the files before signals.
+    let mut interrupted = None;
     loop {
         let files: Vec<Option<Arc<File>>> = {
             let ft = ctx.task().files.clone();
@@ -1529,17 +1533,23 @@ fn poll_wait(
         }
         // A pending signal ends a call that found nothing, even one
         // that would not wait (Linux's do_poll and core_sys_select).
-        if !ready && ctx.interrupted() {
-            return Err(Errno::ERESTARTSYS);
+        if !ready {
+            if let Some(e) = interrupted {
+                return Err(e);
+            }
+            if ctx.interrupted() {
+                return Err(Errno::ERESTARTSYS);
+            }
         }
         if ready || deadline.is_some_and(|d| d <= Instant::now()) {
             return Ok(rev);
         }
-        if hosts.is_empty() {
-            ctx.sleep(&w, deadline)?;
+        let slept = if hosts.is_empty() {
+            ctx.sleep(&w, deadline).map(|_| ())
         } else {
-            ctx.sleep_host(&w, &hosts, deadline)?;
-        }
+            ctx.sleep_host(&w, &hosts, deadline).map(|_| ())
+        };
+        interrupted = slept.err();
     }
 }
 

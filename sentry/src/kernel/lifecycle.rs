@@ -1213,18 +1213,23 @@ fn send_pdeathsig(st: &mut KState, threads: &[i32]) {
 /// parent ignores it.
 pub fn exit_notify(st: &mut KState, tgid: i32, ppid: i32, info: ExitInfo) {
     let sig = st.procs.get(&tgid).map_or(SIGCHLD, |p| p.exit_signal);
-    let autoreap = (sig == SIGCHLD
-        && st.procs.get(&ppid).is_some_and(|pp| {
-            let a = pp.sighand.lock()[SIGCHLD as usize - 1];
-            a.handler == SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0
-        }))
-        || zapping(st, ppid);
-    if autoreap {
+    let act = st
+        .procs
+        .get(&ppid)
+        .map(|pp| pp.sighand.lock()[SIGCHLD as usize - 1]);
+    let ignored = sig == SIGCHLD && act.is_some_and(|a| a.handler == SIG_IGN);
+    let nocldwait = sig == SIGCHLD && act.is_some_and(|a| a.flags & signal::SA_NOCLDWAIT != 0);
+    if ignored || nocldwait || zapping(st, ppid) {
         st.reap(tgid);
         if let Some(pp) = st.procs.get_mut(&ppid) {
             pp.children.retain(|&c| c != tgid);
         }
-        signal::notify_children_changed(st, ppid);
+        if nocldwait && !ignored {
+            // SA_NOCLDWAIT reaps, but a handler still hears of the exit.
+            signal::notify_parent_by(st, tgid, ppid, info.code, info.value, sig);
+        } else {
+            signal::notify_children_changed(st, ppid);
+        }
     } else {
         signal::notify_parent_by(st, tgid, ppid, info.code, info.value, sig);
     }
@@ -1310,6 +1315,10 @@ const WNOTHREAD: i32 = 0x2000_0000;
 
 pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option<WaitResult>> {
     let (me, tid) = (ctx.tgid(), ctx.tid);
+    // A signal ends the sleep, but what changed meanwhile (the exit that
+    // sent the SIGCHLD) is reported first, as Linux looks again before
+    // it returns for a signal.
+    let mut interrupted = None;
     loop {
         let (found, mut any) = wait_tracees(&mut ctx.st, me, sel, opts);
         if found.is_some() {
@@ -1411,12 +1420,15 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
         if opts & WNOHANG != 0 {
             return Ok(None);
         }
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
         // Checked under the kernel lock, which every change of a child
         // holds; the queue ends the sleep.
         let q = ctx.proc_ref().child_wq.clone();
         let mut w = ctx.wait_start();
         w.on(&q, EV_ALL);
-        ctx.sleep(&w, None)?;
+        interrupted = ctx.sleep(&w, None).err();
     }
 }
 
