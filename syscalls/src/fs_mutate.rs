@@ -81,12 +81,8 @@ fn new_name(p: &Pcx<'_>, dirfd: u64, path: u64) -> KResult<Resolved> {
 /// a symlink the slash would follow (Linux's filename_create); a
 /// trailing slash on any other new name is ENOENT.
 fn new_name_of(p: &Pcx<'_>, dirfd: u64, path: &[u8], dir: bool) -> KResult<Resolved> {
-    let bare_len = path
-        .iter()
-        .rposition(|&c| c != b'/')
-        .map_or(path.len().min(1), |i| i + 1);
-    let trailing = bare_len < path.len();
-    let r = p.resolve(dirfd, &path[..bare_len], false)?;
+    let (bare, trailing) = without_slashes(path);
+    let r = p.resolve(dirfd, bare, false)?;
     if r.stat.is_some() {
         return Err(Errno::EEXIST);
     }
@@ -98,6 +94,18 @@ fn new_name_of(p: &Pcx<'_>, dirfd: u64, path: &[u8], dir: bool) -> KResult<Resol
     }
     may_change_dir(p, &r.path)?;
     Ok(r)
+}
+
+/// `path` without its trailing slashes ("/" stays), and whether it had
+/// any. Calls that act on a name itself (create, remove, rename) look
+/// the last component up as it is, a symlink included: the slash only
+/// asks that it be a directory.
+fn without_slashes(path: &[u8]) -> (&[u8], bool) {
+    let len = path
+        .iter()
+        .rposition(|&c| c != b'/')
+        .map_or(path.len().min(1), |i| i + 1);
+    (&path[..len], len < path.len())
 }
 
 /// The directory holding canonical `path`, resolved.
@@ -169,7 +177,12 @@ pub(crate) fn do_mknod(p: &Pcx<'_>, dirfd: u64, path: u64, mode: u64, dev: u64) 
 }
 /// bind(2) of a unix socket to `path`: a socket node made as mknod
 /// makes one (EADDRINUSE where the name exists), and its identity.
-pub(crate) fn make_socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::socket::NodeId> {
+/// `perm` is the socket's own mode (what fchmod gave it, else 0777).
+pub(crate) fn make_socket_node(
+    p: &Pcx<'_>,
+    path: &[u8],
+    perm: u32,
+) -> KResult<sentry::socket::NodeId> {
     p.vfs().changing(|| {
         let r = new_name_of(p, CWD, path, false).map_err(|e| {
             if e == Errno::EEXIST {
@@ -180,7 +193,7 @@ pub(crate) fn make_socket_node(p: &Pcx<'_>, path: &[u8]) -> KResult<sentry::sock
         })?;
         let o = owner(p)?;
         // unix_bind takes the umask itself, default ACL or not.
-        let mode = libc::S_IFSOCK | (0o777 & !p.umask());
+        let mode = libc::S_IFSOCK | (perm & 0o777 & !p.umask());
         p.vfs().mknod(&p.w.c, &r, mode, 0, 0, o)?;
         let st = p.resolve(CWD, path, false)?.stat.ok_or(Errno::ENOENT)?;
         Ok((st.dev, st.ino))
@@ -385,11 +398,16 @@ pub(crate) fn remove(px: &Pcx<'_>, dirfd: u64, path: u64, dir: bool) -> KResult<
         if !writable(&parent) {
             return Err(refuse(&parent));
         }
-        let r = px.resolve(dirfd, &p, false)?;
+        let (bare, trailing) = without_slashes(&p);
+        let r = px.resolve(dirfd, bare, false)?;
         let st = r.stat.ok_or(Errno::ENOENT)?;
-        // unlink of a directory is EISDIR before anything else.
+        // unlink of a directory is EISDIR before anything else; of
+        // anything else named with a trailing slash, ENOTDIR.
         if !dir && st.mode & libc::S_IFMT == libc::S_IFDIR {
             return Err(Errno::EISDIR);
+        }
+        if !dir && trailing {
+            return Err(Errno::ENOTDIR);
         }
         if r.mount.point != parent.mount.point || r.rel.is_empty() {
             // The name is a mount point.
@@ -453,14 +471,23 @@ pub(crate) fn do_rename(
         if !writable(&opar) {
             return Err(refuse(&opar));
         }
-        let o = p.resolve(olddir, &op, false)?;
+        let ((obare, oslash), (nbare, nslash)) = (without_slashes(&op), without_slashes(&np));
+        let o = p.resolve(olddir, obare, false)?;
         let ost = o.stat.ok_or(Errno::ENOENT)?;
         // A trailing slash on either name asks for a directory.
-        let slash = op.len() > 1 && op.ends_with(b"/") || np.len() > 1 && np.ends_with(b"/");
-        if slash && ost.mode & libc::S_IFMT != libc::S_IFDIR {
+        if (oslash || nslash) && ost.mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let n = p.resolve(newdir, &np, false)?;
+        let n = p.resolve(newdir, nbare, false)?;
+        if flags & noreplace != 0 && n.stat.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        // Two names of one file (or one name twice): nothing to do.
+        if n.stat
+            .is_some_and(|nst| (nst.dev, nst.ino) == (ost.dev, ost.ino))
+        {
+            return Ok(0);
+        }
         may_remove(p, &o.path, &ost)?;
         match n.stat {
             Some(nst) => may_remove(p, &n.path, &nst)?,
@@ -680,6 +707,11 @@ fn set_fd(ctx: &mut Ctx<'_, '_>, fd: u64, attr: SetAttr, o_path: bool) -> KResul
         }
     }
     match r {
+        // An anonymous inode (eventfd, epoll, timerfd, ...) takes no
+        // attributes at all.
+        Err(e) if e == Errno::EROFS && f.place().is_none() && f.ops.host_fd().is_none() => {
+            Err(Errno::EOPNOTSUPP)
+        }
         Err(e) if e == Errno::EROFS => {
             let root = f.place().is_none_or(|p| p.mount.point == b"/");
             Err(if root { Errno::EROFS } else { Errno::EPERM })

@@ -352,6 +352,7 @@ fn bind(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         Some(p) => Some(crate::fs_mutate::make_socket_node(
             &crate::abi::pcx(ctx),
             p,
+            f.stat().map_or(0o777, |st| st.mode & 0o777),
         )?),
         None => None,
     };

@@ -89,3 +89,50 @@ pub struct DirEntry {
     pub kind: u8,
     pub name: Vec<u8>,
 }
+
+/// What fchmod, fchown and futimens set on an inode no filesystem holds
+/// (a pipe's, a socket's, as Linux's pipefs and sockfs keep them); fstat
+/// shows them over the object's own.
+#[derive(Default)]
+pub struct AnonAttrs(parking_lot::Mutex<Changed>);
+
+#[derive(Default, Clone, Copy)]
+struct Changed {
+    perm: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    atime: Option<(i64, i64)>,
+    mtime: Option<(i64, i64)>,
+    ctime: Option<(i64, i64)>,
+}
+
+impl AnonAttrs {
+    /// `st` with what was set since.
+    pub fn apply(&self, mut st: Stat) -> Stat {
+        let c = *self.0.lock();
+        if let Some(p) = c.perm {
+            st.mode = st.mode & libc::S_IFMT | p;
+        }
+        st.uid = c.uid.unwrap_or(st.uid);
+        st.gid = c.gid.unwrap_or(st.gid);
+        st.atime = c.atime.unwrap_or(st.atime);
+        st.mtime = c.mtime.unwrap_or(st.mtime);
+        st.ctime = c.ctime.unwrap_or(st.ctime);
+        st
+    }
+
+    /// Sets what `a` asks for (the caller checked its permission); the
+    /// change time is now.
+    pub fn set(&self, a: &super::vfs::SetAttr) {
+        let mut c = self.0.lock();
+        if let Some(m) = a.mode {
+            c.perm = Some(m & 0o7777);
+        }
+        c.uid = a.uid.or(c.uid);
+        c.gid = a.gid.or(c.gid);
+        c.atime = a.atime.or(c.atime);
+        c.mtime = a.mtime.or(c.mtime);
+        let ns = crate::kernel::time::host_ns(libc::CLOCK_REALTIME);
+        c.ctime = Some((ns / 1_000_000_000, ns % 1_000_000_000));
+    }
+}

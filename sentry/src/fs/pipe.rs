@@ -43,6 +43,8 @@ pub struct Pipe {
     /// A named FIFO (mkfifo), whose blocking opens wait for the other
     /// side; an anonymous pipe reopened through /proc never waits.
     pub named: bool,
+    /// What fchmod, fchown and futimens set on an anonymous pipe.
+    attrs: super::attr::AnonAttrs,
 }
 
 /// One page of the ring: bytes `start..end` of `data` are queued.
@@ -235,6 +237,7 @@ pub fn new_pipe() -> (PipeEnd, PipeEnd) {
         wq: WaitQueue::new(),
         opens: [AtomicU64::new(1), AtomicU64::new(1)],
         named: false,
+        attrs: Default::default(),
     });
     (
         PipeEnd {
@@ -258,6 +261,7 @@ pub fn new_fifo() -> Arc<Pipe> {
         wq: WaitQueue::new(),
         opens: [AtomicU64::new(0), AtomicU64::new(0)],
         named: true,
+        attrs: Default::default(),
     })
 }
 
@@ -502,14 +506,24 @@ impl FileOps for PipeEnd {
     }
 
     fn stat(&self) -> KResult<Stat> {
-        Ok(Stat {
+        Ok(self.pipe.attrs.apply(Stat {
             dev: 12,
             ino: self.pipe.ino,
             mode: libc::S_IFIFO | 0o600,
             nlink: 1,
             blksize: 4096,
             ..Default::default()
-        })
+        }))
+    }
+
+    /// An anonymous pipe's inode is its own; a FIFO's is its node's,
+    /// changed by path.
+    fn setattr(&self, attr: &super::vfs::SetAttr) -> KResult<()> {
+        if self.pipe.named {
+            return Err(Errno::EROFS);
+        }
+        self.pipe.attrs.set(attr);
+        Ok(())
     }
 
     fn poll(&self, events: i16) -> i16 {
@@ -576,6 +590,9 @@ impl FileOps for PipeRdWr {
     }
     fn stat(&self) -> KResult<Stat> {
         self.rd.stat()
+    }
+    fn setattr(&self, attr: &super::vfs::SetAttr) -> KResult<()> {
+        self.rd.setattr(attr)
     }
     fn poll(&self, events: i16) -> i16 {
         (self.rd.poll(events & libc::POLLIN) | self.wr.poll(events & libc::POLLOUT))

@@ -810,7 +810,9 @@ impl Filesystem for TmpFs {
             Data::Link(_) => return Err(Errno::ELOOP),
             Data::Special | Data::Fifo(_) => return Err(Errno::ENXIO),
         };
-        if kind == 1 && flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY {
+        // O_TRUNC truncates even a read-only open (the VFS checked write
+        // permission for it, as Linux's may_open does).
+        if kind == 1 && flags & libc::O_TRUNC != 0 {
             let mut n = node.lock();
             if let Data::File(v) = &mut n.data {
                 v.resize(0)?;

@@ -138,6 +138,9 @@ pub struct LocalSocket {
     /// Its owner (the creator's fsuid, a connection's from its
     /// listener): /proc/net's uid column and sock_diag's.
     owner: std::sync::atomic::AtomicU32,
+    /// What fchmod, fchown and futimens set on it (its mode is what a
+    /// bind gives the socket's node, less the umask).
+    attrs: crate::fs::attr::AnonAttrs,
 }
 
 /// The open file of a socket.
@@ -166,6 +169,7 @@ impl LocalSocket {
             this: this.clone(),
             rx: Arc::new(Queue::new(names.in_flight.clone())),
             owner: std::sync::atomic::AtomicU32::new(0),
+            attrs: Default::default(),
             st: Mutex::new(State {
                 name: None,
                 key: None,
@@ -1206,13 +1210,17 @@ impl FileOps for LocalFile {
         Ok(())
     }
     fn stat(&self) -> KResult<Stat> {
-        Ok(Stat {
+        Ok(self.0.attrs.apply(Stat {
             mode: libc::S_IFSOCK | 0o777,
             ino: self.0.ino,
             nlink: 1,
             blksize: 4096,
             ..Default::default()
-        })
+        }))
+    }
+    fn setattr(&self, attr: &crate::fs::vfs::SetAttr) -> KResult<()> {
+        self.0.attrs.set(attr);
+        Ok(())
     }
     fn poll(&self, events: i16) -> i16 {
         let s = &self.0;
