@@ -1062,8 +1062,9 @@ pub(crate) fn fcntl_fd(
                 | libc::O_DIRECT
                 | libc::O_NOATIME;
             let nf = (f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable);
-            // Turning O_ASYNC on or off registers with the object: locked.
-            if (nf ^ f.flags()) & libc::O_ASYNC != 0 {
+            // Turning O_ASYNC on or off registers with the object, and
+            // turning O_NOATIME on takes the file's owner: locked.
+            if (nf ^ f.flags()) & libc::O_ASYNC != 0 || nf & !f.flags() & libc::O_NOATIME != 0 {
                 return None;
             }
             f.set_flags(nf);
@@ -1131,6 +1132,10 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             // A file that cannot signal keeps O_ASYNC off.
             let mut changeable =
                 libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME;
+            let noatime = crate::abi::int(a[2]) & libc::O_NOATIME != 0;
+            if noatime && f.flags() & libc::O_NOATIME == 0 {
+                owner_or_capable(ctx, &f.stat()?)?;
+            }
             if set_async(ctx, &f, crate::abi::int(fd), want) {
                 changeable |= libc::O_ASYNC;
             }
@@ -1263,11 +1268,24 @@ fn owner_exists(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> bool {
 }
 
 /// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
+/// O_NOATIME is the file owner's (or CAP_FOWNER's) to ask for: EPERM
+/// for anyone else, as Linux's inode_owner_or_capable.
+pub(crate) fn owner_or_capable(ctx: &Ctx<'_, '_>, st: &Stat) -> KResult<()> {
+    let c = &ctx.proc_ref().creds;
+    if c.fsuid == st.uid || c.capable_wrt(sentry::kernel::creds::cap::FOWNER, st.uid, st.gid) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64> {
     let (kind, id) = owner;
     // Ids are the caller's namespace's (a group as its negative).
     let id = ctx.pid_arg(id);
-    if id != 0 && !owner_exists(ctx, kind, id) {
+    // Any id in use is taken (Linux finds its struct pid): a thread's
+    // id as a process or group owner names no one and sends nothing.
+    if id != 0 && !owner_exists(ctx, kind, id) && !ctx.st.tasks.contains_key(&id) {
         return Err(Errno::ESRCH);
     }
     *f.owner.lock() = (kind, id);

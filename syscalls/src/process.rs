@@ -441,13 +441,16 @@ fn waitid(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                 return Err(Errno::EINVAL);
             }
             let (pid, nb, thread) = crate::pidfd::pid_of(ctx, a[1])?;
-            // A thread is nobody's child.
-            if thread {
+            // A thread is nobody's child, but a thread pidfd of a
+            // process's leader names the process.
+            let leader = ctx.st.tasks.get(&pid).is_none_or(|t| t.tgid == pid);
+            if thread && !leader {
                 return Err(Errno::ECHILD);
             }
             if nb {
+                // EAGAIN only for a call that did not ask for WNOHANG.
+                nonblock_pidfd = opts & WNOHANG == 0;
                 opts |= WNOHANG;
-                nonblock_pidfd = true;
             }
             WaitSel::Pid(pid)
         }

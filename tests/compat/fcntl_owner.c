@@ -6,6 +6,17 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <pthread.h>
+
+static volatile pid_t thread_id;
+
+static void *park(void *arg)
+{
+	(void)arg;
+	thread_id = gettid();
+	pause();
+	return NULL;
+}
 
 int main(void)
 {
@@ -37,5 +48,20 @@ int main(void)
 	CHECK("fioasync_cleared", (fcntl(sv[0], F_GETFL) & O_ASYNC) == 0);
 	EXPECT_ERR("fioasync_fault", ioctl(sv[0], FIOASYNC, (void *)8), EFAULT);
 	EXPECT_ERR("fioasync_badf", ioctl(999, FIOASYNC, &on), EBADF);
+	/* Another thread's id as a process (or group) owner is taken and
+	 * names no one (F_GETOWN reads 0); as F_OWNER_TID it is the thread. */
+	{
+		pthread_t th;
+		pthread_create(&th, NULL, park, NULL);
+		while (!thread_id)
+			usleep(1000);
+		int tp[2];
+		pipe(tp);
+		CHECK("setown_thread_id", fcntl(tp[0], F_SETOWN, thread_id) == 0 && fcntl(tp[0], F_GETOWN) == 0);
+		struct f_owner_ex ex = {F_OWNER_TID, thread_id};
+		CHECK("setown_ex_tid", fcntl(tp[0], F_SETOWN_EX, &ex) == 0 && fcntl(tp[0], F_GETOWN_EX, &ex) == 0 && ex.pid == thread_id);
+		close(tp[0]);
+		close(tp[1]);
+	}
 	return compat_done();
 }

@@ -17,7 +17,7 @@ static int exists(const char *p)
 int main(void)
 {
 	char dir[] = "/tmp/name_edgesXXXXXX";
-	if (!mkdtemp(dir) || chdir(dir))
+	if (!mkdtemp(dir) || chdir(dir) || chmod(".", 0755))
 		return 1;
 	mkdir("d", 0755);
 	symlink("d", "sld");
@@ -67,6 +67,22 @@ int main(void)
 	close(fd);
 	fd = open("t", O_RDONLY | O_TRUNC);
 	CHECK("rdonly_trunc", fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0);
+	close(fd);
+
+	/* O_NOATIME is the owner's to ask for. */
+	pid_t c = fork();
+	if (c == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(99);
+		EXPECT_ERR("noatime_not_owner", open("t", O_RDONLY | O_NOATIME), EPERM);
+		int r = open("t", O_RDONLY);
+		EXPECT_ERR("noatime_setfl_not_owner", fcntl(r, F_SETFL, O_NOATIME), EPERM);
+		CHECK("noatime_unchanged", (fcntl(r, F_GETFL) & O_NOATIME) == 0);
+		compat_child_end();
+	}
+	compat_collect(c, "noatime");
+	fd = open("t", O_RDONLY | O_NOATIME);
+	CHECK("noatime_owner", fd >= 0 && (fcntl(fd, F_GETFL) & O_NOATIME) != 0);
 	close(fd);
 
 	/* A socket's mode: fchmod sets it, bind gives it (less the umask) to

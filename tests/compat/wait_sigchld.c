@@ -108,5 +108,32 @@ int main(void)
 	sigset_t pend;
 	sigpending(&pend);
 	CHECK("ign_no_signal", !sigismember(&pend, SIGCHLD));
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	/* A non-blocking pidfd: WNOHANG as asked gives 0, EAGAIN only
+	 * without it. */
+	c = fork();
+	if (c == 0) {
+		pause();
+		_exit(0);
+	}
+	int nb = syscall(SYS_pidfd_open, c, O_NONBLOCK);
+	siginfo_t si = {0};
+	si.si_pid = 1;
+	CHECK("nonblock_wnohang", waitid(P_PIDFD, nb, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0);
+	EXPECT_ERR("nonblock_eagain", waitid(P_PIDFD, nb, &si, WEXITED), EAGAIN);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	close(nb);
+	/* PIDFD_THREAD of a child's leader names the child. */
+	c = fork();
+	if (c == 0)
+		_exit(3);
+	int th = syscall(SYS_pidfd_open, c, O_EXCL);
+	CHECK("thread_pidfd_flags", (fcntl(th, F_GETFL) & O_EXCL) != 0);
+	CHECK("thread_pidfd_waitid", waitid(P_PIDFD, th, &si, WEXITED) == 0 && si.si_pid == c && si.si_status == 3);
+	close(th);
 	return compat_done();
 }

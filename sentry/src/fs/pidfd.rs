@@ -81,7 +81,10 @@ impl FileOps for PidFd {
 /// A new pidfd file for process `pid` (or with `thread` the thread
 /// `pid`; O_RDWR, and O_NONBLOCK if asked).
 pub fn file(pid: i32, watch: Arc<ExitWatch>, nonblock: bool, thread: bool) -> Arc<File> {
-    let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
+    // PIDFD_THREAD is O_EXCL, and F_GETFL shows it.
+    let flags = libc::O_RDWR
+        | if nonblock { libc::O_NONBLOCK } else { 0 }
+        | if thread { libc::O_EXCL } else { 0 };
     File::new(
         Box::new(PidFd { pid, watch, thread }),
         flags,

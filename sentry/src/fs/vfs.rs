@@ -1243,6 +1243,16 @@ impl Vfs {
             };
             c.check(&stat, want)?;
         }
+        // O_NOATIME is the owner's (or CAP_FOWNER's) to ask for.
+        if flags & (libc::O_NOATIME | libc::O_PATH) == libc::O_NOATIME {
+            let owner = c.creds().is_none_or(|cr| {
+                cr.fsuid == stat.uid
+                    || cr.capable_wrt(crate::kernel::creds::cap::FOWNER, stat.uid, stat.gid)
+            });
+            if !owner {
+                return Err(Errno::EPERM);
+            }
+        }
         // Write access first: a running executable is ETXTBSY before
         // anything (O_TRUNC, a copy-up) touches it.
         let write_hold = writes && fmt == libc::S_IFREG && flags & libc::O_PATH == 0;
