@@ -1174,21 +1174,29 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             Ok(s.load(std::sync::atomic::Ordering::Relaxed) as u64)
         }
         libc::F_ADD_SEALS => {
-            use sentry::fs::file::{F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
+            use sentry::fs::file::{
+                F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK,
+                F_SEAL_WRITE,
+            };
             // Linux's order: the fd's mode, the seals, the file.
             if !f.writable() {
                 return Err(Errno::EPERM);
             }
-            let add = crate::abi::uint(a[2]);
+            let mut add = crate::abi::uint(a[2]);
             if a[2] > u32::MAX as u64 || add & !(F_SEAL_EXEC * 2 - 1) != 0 {
                 return Err(Errno::EINVAL);
             }
             let s = f.ops.seals().ok_or(Errno::EINVAL)?;
-            if s.load(std::sync::atomic::Ordering::Relaxed) & F_SEAL_SEAL != 0 {
+            let now = s.load(std::sync::atomic::Ordering::Relaxed);
+            if now & F_SEAL_SEAL != 0 {
                 return Err(Errno::EPERM);
             }
-            if add & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) == F_SEAL_WRITE && f.ops.writably_mapped()
-            {
+            // Sealing an executable file's exec bits seals its contents
+            // too: W^X from then on.
+            if add & F_SEAL_EXEC != 0 && f.ops.stat()?.mode & 0o111 != 0 {
+                add |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+            }
+            if add & F_SEAL_WRITE != 0 && now & F_SEAL_WRITE == 0 && f.ops.writably_mapped() {
                 return Err(Errno::EBUSY);
             }
             s.fetch_or(add, std::sync::atomic::Ordering::Relaxed);

@@ -185,5 +185,34 @@ int main(void)
 	target[n < 0 ? 0 : n] = 0;
 	printf("empty_name_link \"%s\"\n", target);
 	close(e);
+	/* F_SEAL_EXEC: the exec bits stay; on an executable memfd it seals
+	 * the contents too (W^X). MFD_NOEXEC_SEAL starts with it. */
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x10U
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x8U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x20
+#endif
+	{
+		struct stat xs;
+		int x = memfd_create("exec", MFD_ALLOW_SEALING | MFD_EXEC);
+		CHECK("exec_mode", fstat(x, &xs) == 0 && (xs.st_mode & 0777) == 0777);
+		CHECK("seal_exec", fcntl(x, F_ADD_SEALS, F_SEAL_EXEC) == 0);
+		SHOW("seal_exec_implies", "%d", fcntl(x, F_GET_SEALS));
+		EXPECT_ERR("exec_sealed_write", write(x, "abc", 3), EPERM);
+		EXPECT_ERR("exec_sealed_grow", ftruncate(x, 10), EPERM);
+		EXPECT_ERR("exec_sealed_chmod", fchmod(x, 0644), EPERM);
+		CHECK("exec_sealed_chmod_other_bits", fchmod(x, 0755) == 0);
+		close(x);
+		int z = memfd_create("noexec", MFD_NOEXEC_SEAL);
+		CHECK("noexec_mode", fstat(z, &xs) == 0 && (xs.st_mode & 0777) == 0666);
+		SHOW("noexec_seals", "%d", fcntl(z, F_GET_SEALS));
+		EXPECT_ERR("noexec_chmod_x", fchmod(z, 0755), EPERM);
+		CHECK("noexec_still_writable", write(z, "abc", 3) == 3 && fchmod(z, 0600) == 0);
+		close(z);
+	}
 	return compat_done();
 }

@@ -1338,6 +1338,16 @@ impl FileOps for TmpHandle {
         if let Some(len) = a.size {
             self.check_resize(self.size(), len)?;
         }
+        // F_SEAL_EXEC: the exec bits stay as they are.
+        let exec_sealed = self
+            .seals
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed) & super::file::F_SEAL_EXEC != 0);
+        if let (true, Some(m)) = (exec_sealed, a.mode) {
+            if (self.node.lock().mode ^ m) & 0o111 != 0 {
+                return Err(Errno::EPERM);
+            }
+        }
         apply_attr(&self.node, a, &self.used, self.limit)
     }
 
