@@ -116,7 +116,11 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         scope
     };
     // A thread other than the leader leads no process group.
-    if scope == SIGNAL_PROCESS_GROUP && thread.is_some_and(|t| t != pid) {
+    // The group the pid names (Linux's kill_pgrp_info on the pidfd's
+    // pid): none when the process leads no group.
+    if scope == SIGNAL_PROCESS_GROUP
+        && (thread.is_some_and(|t| t != pid) || abi::group_members(ctx, pid).is_empty())
+    {
         return Err(Errno::ESRCH);
     }
     let mut info = if a[2] == 0 {
@@ -148,8 +152,7 @@ fn pidfd_send_signal(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             }
         }
         SIGNAL_PROCESS_GROUP => {
-            let pgid = ctx.st.procs[&pid].pgid;
-            for t in abi::group_members(ctx, pgid) {
+            for t in abi::group_members(ctx, pid) {
                 if crate::signal::may_signal(ctx, t, sig)
                     && !ksig::init_protected(&ctx.st, ctx.tgid(), t, sig, None)
                 {

@@ -74,5 +74,23 @@ int main(void)
 	int cd = open(path, O_DIRECTORY | O_RDONLY);
 	waitpid(c, NULL, 0);
 	EXPECT_ERR("through a reaped child's directory", syscall(SYS_pidfd_send_signal, cd, 0, NULL, 0), ESRCH);
+
+	/* PIDFD_SIGNAL_PROCESS_GROUP signals the group the pid names: a
+	 * process that leads none is ESRCH (its own group is not it). */
+	setpgid(0, 0);
+	signal(SIGUSR1, SIG_IGN);
+	int go[2];
+	pipe(go);
+	c = fork();
+	if (c == 0) {
+		char b;
+		read(go[0], &b, 1);
+		_exit(0);
+	}
+	int cp = syscall(SYS_pidfd_open, c, 0);
+	EXPECT_ERR("group of a non-leader", syscall(SYS_pidfd_send_signal, cp, SIGUSR1, NULL, 4), ESRCH);
+	CHECK("group of a leader", syscall(SYS_pidfd_send_signal, self, SIGUSR1, NULL, 4) == 0);
+	write(go[1], "g", 1);
+	waitpid(c, NULL, 0);
 	return compat_failures > 100 ? 100 : compat_failures;
 }
