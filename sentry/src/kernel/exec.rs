@@ -259,7 +259,10 @@ pub struct ExecPrep {
     sp: u64,
     /// The executable's path (/proc/pid/exe) and the name executed.
     exe: Vec<u8>,
-    execfn: Vec<u8>,
+    /// The name `comm` becomes: the name executed's last component, or
+    /// for an fd executed itself (fexecve, AT_EMPTY_PATH) the file's own
+    /// name, as Linux 6.14's comm_from_dentry.
+    comm: Vec<u8>,
     /// The credentials it was checked and built for.
     creds: Creds,
     /// The credentials it runs with.
@@ -361,6 +364,7 @@ fn prepare_from(
         }
         Source::Fd { fd, .. } => format!("/dev/fd/{fd}").into_bytes(),
     };
+    let by_fd = matches!(src, Source::Fd { .. } | Source::Path { path: [], .. });
     // No argv at all is one empty argument (Linux 5.18).
     if argv.is_empty() {
         argv.push(Vec::new());
@@ -493,12 +497,26 @@ fn prepare_from(
         },
     )?;
 
+    let named = if by_fd {
+        let p = &img.path;
+        p.strip_suffix(b" (deleted)").unwrap_or(p)
+    } else {
+        &execfn[..]
+    };
+    let comm: Vec<u8> = named
+        .rsplit(|&c| c == b'/')
+        .next()
+        .unwrap_or(b"")
+        .iter()
+        .take(15)
+        .copied()
+        .collect();
     Ok(ExecPrep {
         mm,
         entry,
         sp,
         exe: img.path,
-        execfn,
+        comm,
         creds: creds.clone(),
         execed,
     })
@@ -512,7 +530,7 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         entry,
         sp,
         exe,
-        execfn,
+        comm,
         execed,
         ..
     } = prep;
@@ -540,14 +558,6 @@ pub fn commit(ctx: &mut Ctx<'_, '_>, prep: ExecPrep) -> KResult<()> {
         p.threads = vec![tgid];
         ctx.tid = tgid;
     }
-    let comm: Vec<u8> = execfn
-        .rsplit(|&c| c == b'/')
-        .next()
-        .unwrap_or(b"")
-        .iter()
-        .take(15)
-        .copied()
-        .collect();
     // exec enters the time namespace made for children (`unshare -T
     // cmd`), as Linux's exec_task_namespaces; in one below the first,
     // clocks are read by system calls (the shared vDSO page has no
