@@ -44,5 +44,22 @@ int main(int argc, char **argv)
 	int m = memfd_create("a-long-memfd-name", 0x10U /* MFD_EXEC */);
 	sendfile(m, self, NULL, st.st_size);
 	run("by memfd", m, "", AT_EMPTY_PATH);
+
+	/* A script named relative to a close-on-exec dirfd: its interpreter
+	 * could not open /dev/fd/N/NAME, so ENOENT; without O_CLOEXEC it
+	 * runs. */
+	char dir[] = "/tmp/exec_commXXXXXX";
+	mkdtemp(dir);
+	char script[64];
+	snprintf(script, sizeof script, "%s/s.sh", dir);
+	int f = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	write(f, "#!/bin/true\n", 11);
+	close(f);
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *v[] = {"s.sh", NULL};
+	char *e[] = {NULL};
+	EXPECT_ERR("script_cloexec_dirfd", syscall(SYS_execveat, d, "s.sh", v, e, 0), ENOENT);
+	unlink(script);
+	rmdir(dir);
 	return compat_done();
 }

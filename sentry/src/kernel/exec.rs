@@ -174,7 +174,20 @@ pub fn do_execveat(
 ) -> KResult<()> {
     let creds = ctx.proc_ref().creds.clone();
     let limit = Some(arg_limit(ctx));
-    let src = Source::Path { dirfd, path };
+    let hidden = dirfd != libc::AT_FDCWD
+        && path.first() != Some(&b'/')
+        && ctx
+            .task_ref()
+            .files
+            .lock()
+            .fds
+            .get(&dirfd)
+            .is_some_and(|e| e.cloexec);
+    let src = Source::Path {
+        dirfd,
+        path,
+        hidden,
+    };
     let guard = Some(guard(ctx, &creds));
     let prep = prepare_from(ctx.k, &ctx.walker(), &creds, guard, src, limit, argv, envp)?;
     commit(ctx, prep)
@@ -243,6 +256,9 @@ enum Source<'p> {
     Path {
         dirfd: i32,
         path: &'p [u8],
+        /// The path is relative to a close-on-exec dirfd: a script's
+        /// interpreter could not open /dev/fd/N/... (ENOENT).
+        hidden: bool,
     },
     Fd {
         fd: i32,
@@ -329,7 +345,11 @@ pub fn prepare(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> KResult<ExecPrep> {
-    let src = Source::Path { dirfd, path };
+    let src = Source::Path {
+        dirfd,
+        path,
+        hidden: false,
+    };
     prepare_from(k, w, creds, None, src, None, argv, envp)
 }
 
@@ -353,11 +373,15 @@ fn prepare_from(
     // The name executed, as Linux's bprm->filename: what the script
     // interpreter is given and what `comm` becomes.
     let execfn = match &src {
-        Source::Path { dirfd, path } if *dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') => {
+        Source::Path { dirfd, path, .. }
+            if *dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') =>
+        {
             path.to_vec()
         }
-        Source::Path { dirfd, path: [] } => format!("/dev/fd/{dirfd}").into_bytes(),
-        Source::Path { dirfd, path } => {
+        Source::Path {
+            dirfd, path: [], ..
+        } => format!("/dev/fd/{dirfd}").into_bytes(),
+        Source::Path { dirfd, path, .. } => {
             let mut v = format!("/dev/fd/{dirfd}/").into_bytes();
             v.extend_from_slice(path);
             v
@@ -370,7 +394,11 @@ fn prepare_from(
         argv.push(Vec::new());
     }
     let (mut img, unreachable) = match &src {
-        Source::Path { dirfd, path } => (open_exec(k, w, creds, *dirfd, path)?, false),
+        Source::Path {
+            dirfd,
+            path,
+            hidden,
+        } => (open_exec(k, w, creds, *dirfd, path)?, *hidden),
         Source::Fd { f, cloexec, .. } => (image_of(w, creds, f)?, *cloexec),
     };
     let mut script_arg = execfn.clone();
