@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	char script[64];
 	snprintf(script, sizeof script, "%s/s.sh", dir);
 	int f = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-	write(f, "#!/bin/true\n", 11);
+	write(f, "#!/bin/true\n", 12);
 	close(f);
 	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char *v[] = {"s.sh", NULL};
