@@ -797,13 +797,30 @@ pub(crate) fn readlink_in(px: &Pcx<'_>, dirfd: i32, path: u64, buf: u64, len: u6
     if crate::abi::long(len) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let p = px.path(path)?;
-    let r = px.resolve(reg(dirfd), &p, false)?;
-    let st = r.stat.ok_or(Errno::ENOENT)?;
-    if st.mode & libc::S_IFMT != libc::S_IFLNK {
-        return Err(Errno::EINVAL);
-    }
-    let target = r.mount.fs.readlink(&px.w.c, &r.rel)?;
+    // `path` refuses the empty path; readlinkat takes it.
+    let empty = sentry::mm::read_cstr(px.mm, path, 1).is_ok_and(|p| p.is_empty());
+    let p = if empty { Vec::new() } else { px.path(path)? };
+    let target = if p.is_empty() {
+        // The empty path names the dirfd itself: an O_PATH fd of a
+        // symlink is read; anything else is ENOENT.
+        if dirfd == libc::AT_FDCWD {
+            return Err(Errno::ENOENT);
+        }
+        let f = px.w.files.lock().get(dirfd)?;
+        if f.ops.stat()?.mode & libc::S_IFMT != libc::S_IFLNK {
+            return Err(Errno::ENOENT);
+        }
+        let place = f.place().ok_or(Errno::ENOENT)?;
+        let (rel, _) = place.rel();
+        place.mount.fs.readlink(&px.w.c, &rel)?
+    } else {
+        let r = px.resolve(reg(dirfd), &p, false)?;
+        let st = r.stat.ok_or(Errno::ENOENT)?;
+        if st.mode & libc::S_IFMT != libc::S_IFLNK {
+            return Err(Errno::EINVAL);
+        }
+        r.mount.fs.readlink(&px.w.c, &r.rel)?
+    };
     let n = target.len().min(crate::abi::size(len));
     px.mm.write(buf, &target[..n])?;
     Ok(n as u64)
@@ -1462,11 +1479,12 @@ fn do_pipe(ctx: &mut Ctx<'_, '_>, addr: u64, flags: u64) -> KResult<u64> {
     if flags & O_NOTIFICATION_PIPE != 0 {
         return Err(Errno::ENOPKG);
     }
-    // O_DIRECT makes the write end write packets.
+    // O_DIRECT makes the write end write packets; Linux sets it on that
+    // end only.
     let fl = crate::abi::int(flags) & (libc::O_NONBLOCK | libc::O_DIRECT);
     let (r, w) = new_pipe();
     let (rn, wn) = (r.name(), w.name());
-    let rf = File::new(Box::new(r), libc::O_RDONLY | fl, rn);
+    let rf = File::new(Box::new(r), libc::O_RDONLY | (fl & !libc::O_DIRECT), rn);
     let wf = File::new(Box::new(w), libc::O_WRONLY | fl, wn);
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
     let lim = nofile(ctx);
@@ -1584,6 +1602,8 @@ fn deadline_of(d: Option<Duration>) -> Option<Instant> {
 }
 
 fn do_poll(ctx: &mut Ctx<'_, '_>, addr: u64, n: u64, deadline: Option<Instant>) -> KResult<u64> {
+    // nfds is an unsigned int: the register's high half is not looked at.
+    let n = u64::from(crate::abi::uint(n));
     if n > nofile(ctx) {
         return Err(Errno::EINVAL);
     }

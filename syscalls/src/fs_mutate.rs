@@ -48,6 +48,10 @@ fn writable(r: &Resolved) -> bool {
 
 /// The error for changing something on `r`'s read-only mount.
 fn refuse(r: &Resolved) -> Errno {
+    // A new name where every name is generated (proc) is not there.
+    if r.stat.is_none() && r.mount.flags & libc::MS_RDONLY == 0 && r.mount.fs.names_fixed() {
+        return Errno::ENOENT;
+    }
     if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.point == b"/" {
         Errno::EROFS
     } else {
@@ -468,10 +472,14 @@ pub(crate) fn do_rename(
         if opar.mount.point != npar.mount.point {
             return Err(Errno::EXDEV);
         }
+        let ((obare, oslash), (nbare, nslash)) = (without_slashes(&op), without_slashes(&np));
+        // Where every name is generated (proc), a new one is not there.
+        if npar.mount.fs.names_fixed() && p.resolve(newdir, nbare, false)?.stat.is_none() {
+            return Err(Errno::ENOENT);
+        }
         if !writable(&opar) {
             return Err(refuse(&opar));
         }
-        let ((obare, oslash), (nbare, nslash)) = (without_slashes(&op), without_slashes(&np));
         let o = p.resolve(olddir, obare, false)?;
         let ost = o.stat.ok_or(Errno::ENOENT)?;
         // A trailing slash on either name asks for a directory.

@@ -61,6 +61,20 @@ int main(void)
 	CHECK("rename_hard_links", rename("f", "f2") == 0 && exists("f") && exists("f2"));
 	EXPECT_ERR("rename_same_noreplace", renameat2(AT_FDCWD, "d", AT_FDCWD, "d", RENAME_NOREPLACE), EEXIST);
 
+	/* readlinkat's empty path reads an O_PATH symlink fd itself. */
+	{
+		char b[64];
+		int sl = open("slf", O_PATH | O_NOFOLLOW);
+		int of = open("f", O_PATH);
+		long n = readlinkat(sl, "", b, sizeof b);
+		CHECK("readlinkat_empty_link", n == 1 && b[0] == 'f');
+		EXPECT_ERR("readlinkat_empty_file", readlinkat(of, "", b, sizeof b), ENOENT);
+		EXPECT_ERR("readlinkat_empty_cwd", readlinkat(AT_FDCWD, "", b, sizeof b), ENOENT);
+		EXPECT_ERR("readlinkat_empty_badfd", readlinkat(999, "", b, sizeof b), EBADF);
+		close(sl);
+		close(of);
+	}
+
 	/* O_TRUNC truncates a read-only open too. */
 	int fd = open("t", O_CREAT | O_WRONLY, 0644);
 	write(fd, "hello", 5);

@@ -62,6 +62,22 @@ int main(int argc, char **argv)
 		printf("in task dir %s: %s\n", files[i], access(path, F_OK) ? ename(errno) : "yes");
 	}
 
+	const char *dirs[] = {"fd", "fdinfo", "ns", "task", "net", "attr", NULL};
+	for (int i = 0; dirs[i]; i++) {
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof path, "/proc/self/%s", dirs[i]);
+		if (stat(path, &st) == 0)
+			printf("dir mode %s: %04o\n", dirs[i], st.st_mode & 07777);
+	}
+	/* Every name in /proc is generated: a new one is not there. */
+	EXPECT_ERR("proc_mkdir", mkdir("/proc/x", 0755), ENOENT);
+	EXPECT_ERR("proc_creat", open("/proc/x", O_CREAT | O_WRONLY, 0644), ENOENT);
+	EXPECT_ERR("proc_symlink", symlink("a", "/proc/x"), ENOENT);
+	EXPECT_ERR("proc_mknod", mknod("/proc/self/x", S_IFIFO | 0644, 0), ENOENT);
+	EXPECT_ERR("proc_rename_new", rename("/proc/cpuinfo", "/proc/y"), ENOENT);
+	EXPECT_ERR("proc_unlink", unlink("/proc/cpuinfo"), EPERM);
+
 	/* clear_refs: 1 to 5 only; nothing to read. */
 	int cr = open("/proc/self/clear_refs", O_WRONLY);
 	CHECK("clear_refs_open", cr >= 0);

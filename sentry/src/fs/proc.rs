@@ -1952,6 +1952,20 @@ fn timers(ns: &PidNs, st: &KState, p: &crate::kernel::task::Process) -> Vec<u8> 
     s.into_bytes()
 }
 
+/// A directory's permissions: a process's fd directory is its owner's,
+/// its ns directory searchable by all; the rest are r-x for all.
+fn dir_mode(rel: &[u8]) -> u32 {
+    let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
+    match p.as_slice() {
+        [pid, b"task", _, name] | [pid, name] if parse_pid(pid).is_some() => match *name {
+            b"fd" => 0o500,
+            b"ns" => 0o511,
+            _ => 0o555,
+        },
+        _ => 0o555,
+    }
+}
+
 /// The permissions of a generated file under /proc/PID (or a thread's
 /// directory): Linux's, the private ones its owner's alone.
 fn file_mode(rel: &[u8]) -> u32 {
@@ -1971,6 +1985,10 @@ fn file_mode(rel: &[u8]) -> u32 {
 impl Filesystem for ProcFs {
     fn fstype(&self) -> &'static str {
         "proc"
+    }
+
+    fn names_fixed(&self) -> bool {
+        true
     }
 
     fn statfs(&self) -> KResult<crate::fs::StatFs> {
@@ -2134,7 +2152,7 @@ impl ProcFs {
 
     fn lookup_kind(&self, c: &Caller, rel: &[u8], ino: u64) -> KResult<Stat> {
         Ok(match node(&self.ns, c, rel)? {
-            Node::Dir(_) | Node::FdDir(..) => stat_of(libc::S_IFDIR | 0o555, ino, DEV, 0),
+            Node::Dir(_) | Node::FdDir(..) => stat_of(libc::S_IFDIR | dir_mode(rel), ino, DEV, 0),
             Node::File(_) => stat_of(libc::S_IFREG | file_mode(rel), ino, DEV, 0),
             Node::Mem(..) => stat_of(libc::S_IFREG | 0o600, ino, DEV, 0),
             Node::IdMap(_, _, _, (uid, gid)) => Stat {

@@ -177,6 +177,11 @@ pub trait Filesystem: Send + Sync {
     fn read_only(&self) -> bool {
         true
     }
+    /// Every name is generated (proc): there is nothing to make a new
+    /// one in, so creating one is ENOENT rather than a read-only error.
+    fn names_fixed(&self) -> bool {
+        false
+    }
     /// Creates `rel` (absent; its parent exists and is a directory) as a
     /// node of `mode` (file type and permissions).
     fn mknod(
@@ -1449,6 +1454,9 @@ impl Vfs {
         }
         if r.stat.is_none() {
             if flags & libc::O_CREAT == 0 {
+                return Err(Errno::ENOENT);
+            }
+            if r.mount.flags & libc::MS_RDONLY == 0 && r.mount.fs.names_fixed() {
                 return Err(Errno::ENOENT);
             }
             if r.mount.flags & libc::MS_RDONLY != 0 || r.mount.fs.read_only() {
