@@ -1296,8 +1296,7 @@ fn owner_exists(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> bool {
 /// O_NOATIME is the file owner's (or CAP_FOWNER's) to ask for: EPERM
 /// for anyone else, as Linux's inode_owner_or_capable.
 pub(crate) fn owner_or_capable(ctx: &Ctx<'_, '_>, st: &Stat) -> KResult<()> {
-    let c = &ctx.proc_ref().creds;
-    if c.fsuid == st.uid || c.capable_wrt(sentry::kernel::creds::cap::FOWNER, st.uid, st.gid) {
+    if ctx.proc_ref().creds.owns(st.uid, st.gid) {
         Ok(())
     } else {
         Err(Errno::EPERM)

@@ -364,8 +364,7 @@ fn linkat(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
 /// set-user-ID nor executable set-group-ID and that the caller may read
 /// and write.
 fn may_hardlink(c: &sentry::kernel::Creds, st: &Stat) -> KResult<()> {
-    use sentry::kernel::creds::cap;
-    if c.fsuid == st.uid || c.capable_wrt(cap::FOWNER, st.uid, st.gid) {
+    if c.owns(st.uid, st.gid) {
         return Ok(());
     }
     let regular = st.mode & libc::S_IFMT == libc::S_IFREG;

@@ -142,7 +142,7 @@ fn acl_op(ctx: &mut Ctx<'_, '_>, r: &Resolved, op: &XattrOp) -> KResult<Vec<u8>>
             None => Ok(Vec::new()),
         };
     }
-    if st.uid != creds.fsuid && !creds.capable_wrt(cap::FOWNER, st.uid, st.gid) {
+    if !creds.owns(st.uid, st.gid) {
         return Err(Errno::EPERM);
     }
     if let Some(a) = &new {
@@ -208,7 +208,7 @@ fn permission(
         if kind != libc::S_IFREG && kind != libc::S_IFDIR {
             return Err(if write { Errno::EPERM } else { Errno::ENODATA });
         }
-        let owner = st.uid == c.fsuid || c.capable_wrt(cap::FOWNER, st.uid, st.gid);
+        let owner = c.owns(st.uid, st.gid);
         if kind == libc::S_IFDIR && st.mode & libc::S_ISVTX != 0 && write && !owner {
             return Err(Errno::EPERM);
         }

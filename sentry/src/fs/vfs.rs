@@ -1250,10 +1250,7 @@ impl Vfs {
         }
         // O_NOATIME is the owner's (or CAP_FOWNER's) to ask for.
         if flags & (libc::O_NOATIME | libc::O_PATH) == libc::O_NOATIME {
-            let owner = c.creds().is_none_or(|cr| {
-                cr.fsuid == stat.uid
-                    || cr.capable_wrt(crate::kernel::creds::cap::FOWNER, stat.uid, stat.gid)
-            });
+            let owner = c.creds().is_none_or(|cr| cr.owns(stat.uid, stat.gid));
             if !owner {
                 return Err(Errno::EPERM);
             }

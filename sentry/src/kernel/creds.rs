@@ -288,6 +288,12 @@ impl Creds {
         }
     }
 
+    /// Whether it owns a file of `uid`/`gid` or holds CAP_FOWNER over it
+    /// (Linux's inode_owner_or_capable).
+    pub fn owns(&self, uid: u32, gid: u32) -> bool {
+        self.fsuid == uid || self.capable_wrt(cap::FOWNER, uid, gid)
+    }
+
     /// `c` over a file owned by `uid`/`gid` (capable_wrt_inode_uidgid):
     /// within the process's namespace, for a file whose owner and group
     /// both have ids there.
