@@ -61,7 +61,7 @@ pub fn register(r: &mut Reg<'_>) {
     r(
         "fcntl",
         "dxx",
-        Partial("O_ASYNC's SIGIO for files with sentry wait queues (not host fds); no leases"),
+        Partial("O_ASYNC's SIGIO for files with sentry wait queues (not host fds); /proc/locks does not list leases"),
         fcntl,
     );
     r("flock", "dx", Full, crate::locks::flock);
@@ -308,10 +308,27 @@ fn do_open_how(
     let flags = open_flags(crate::abi::int(flags))?;
     // The umask applies where the file is made (not under a default ACL).
     let mode = crate::abi::uint(mode) & 0o7777;
+    let leases = flags & libc::O_PATH == 0 && !ctx.st.leases.is_empty();
+    // A truncating open breaks leases before it truncates.
+    if leases && flags & libc::O_TRUNC != 0 {
+        let follow = flags & libc::O_NOFOLLOW == 0;
+        let st = ctx
+            .k
+            .vfs
+            .resolve(ctx, crate::abi::int(dirfd), &p, follow)
+            .ok()
+            .and_then(|r| r.stat);
+        if let Some(st) = st {
+            break_leases(ctx, &st, flags)?;
+        }
+    }
     let f = ctx
         .k
         .vfs
         .open_how(ctx, crate::abi::int(dirfd), &p, flags, mode, how)?;
+    if let (true, Ok(st)) = (leases, f.ops.stat()) {
+        break_leases(ctx, &st, flags)?;
+    }
     // A FIFO's rendezvous, a terminal becoming the controlling one.
     f.ops.opened(ctx, &f, flags)?;
     if flags & libc::O_PATH == 0 {
@@ -1159,6 +1176,8 @@ fn fcntl(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             f.set_flags((f.flags() & !changeable) | (crate::abi::int(a[2]) & changeable));
             Ok(0)
         }
+        F_SETLEASE => set_lease(ctx, &f, crate::abi::int(fd), crate::abi::int(a[2])),
+        F_GETLEASE => Ok(crate::abi::bits(i64::from(ctx.st.leases.get(&f)))),
         F_GETSIG => Ok(crate::abi::bits(i64::from(
             f.owner_sig.load(std::sync::atomic::Ordering::Relaxed),
         ))),
@@ -1293,6 +1312,109 @@ fn owner_exists(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> bool {
 }
 
 /// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
+const F_SETLEASE: i32 = 1024;
+const F_GETLEASE: i32 = 1025;
+
+/// F_SETLEASE: the file's owner's (or CAP_LEASE's), on regular files,
+/// as Linux's vfs_setlease; the file's owner for signals becomes the
+/// caller's process.
+fn set_lease(ctx: &mut Ctx<'_, '_>, f: &Arc<File>, fd: i32, kind: i32) -> KResult<u64> {
+    use sentry::kernel::creds::cap;
+    let st = f.ops.stat()?;
+    let c = &ctx.proc_ref().creds;
+    if c.fsuid != st.uid && !c.capable(cap::LEASE) {
+        return Err(Errno::EACCES);
+    }
+    if st.mode & libc::S_IFMT != libc::S_IFREG
+        || !matches!(kind, libc::F_RDLCK | libc::F_WRLCK | libc::F_UNLCK)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let inode = (st.dev, st.ino);
+    let others = if kind == libc::F_UNLCK {
+        Vec::new()
+    } else {
+        open_files_of(ctx, inode, f)
+    };
+    ctx.st
+        .leases
+        .set(f, fd, inode, kind, &others, f.writable())?;
+    if kind != libc::F_UNLCK {
+        *f.owner.lock() = (F_OWNER_PID, ctx.tgid());
+        ctx.k
+            .leases_used
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+    Ok(0)
+}
+
+/// The open files of `inode` other than `me` in any fd table of the
+/// sandbox: whether each is open for writing.
+fn open_files_of(ctx: &Ctx<'_, '_>, inode: (u64, u64), me: &Arc<File>) -> Vec<bool> {
+    let mut tables = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for t in ctx.st.tasks.values() {
+        if !tables.insert(Arc::as_ptr(&t.files) as usize) {
+            continue;
+        }
+        let files: Vec<Arc<File>> = t
+            .files
+            .lock()
+            .fds
+            .values()
+            .map(|e| e.file.clone())
+            .collect();
+        for f in files {
+            if Arc::ptr_eq(&f, me) || !seen.insert(Arc::as_ptr(&f) as usize) {
+                continue;
+            }
+            if f.flags() & libc::O_PATH != 0 {
+                continue;
+            }
+            if f.ops.stat().is_ok_and(|s| (s.dev, s.ino) == inode) {
+                out.push(f.writable());
+            }
+        }
+    }
+    out
+}
+
+/// An open that conflicts with a lease on its file breaks it: the holder
+/// is signalled and the opener waits for it to give way (or the break
+/// time to pass); a non-blocking open is refused with EWOULDBLOCK.
+pub(crate) fn break_leases(ctx: &mut Ctx<'_, '_>, st: &Stat, flags: i32) -> KResult<()> {
+    if st.mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(());
+    }
+    let inode = (st.dev, st.ino);
+    let write = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+    loop {
+        let (signal, conflict) = ctx.st.leases.break_for(inode, write);
+        for (holder, fd) in signal {
+            sentry::kernel::lifecycle::signal_lease_break(&mut ctx.st, &holder, fd);
+        }
+        if !conflict {
+            return Ok(());
+        }
+        if flags & libc::O_NONBLOCK != 0 {
+            return Err(Errno::EAGAIN);
+        }
+        // Woken when a lease changes; a holder's close is noticed by
+        // looking again every little while.
+        let recheck = Instant::now() + Duration::from_millis(20);
+        let until = ctx
+            .st
+            .leases
+            .next_deadline(inode)
+            .map_or(recheck, |d| d.min(recheck));
+        let q = ctx.st.leases.wq.clone();
+        let mut w = ctx.wait_start();
+        w.on(&q, sentry::kernel::waitq::EV_ALL);
+        ctx.sleep(&w, Some(until))?;
+    }
+}
+
 /// O_NOATIME is the file owner's (or CAP_FOWNER's) to ask for: EPERM
 /// for anyone else, as Linux's inode_owner_or_capable.
 pub(crate) fn owner_or_capable(ctx: &Ctx<'_, '_>, st: &Stat) -> KResult<()> {

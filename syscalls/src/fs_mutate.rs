@@ -885,6 +885,18 @@ fn truncate(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             sentry::fs::io::fsize_ok(ctx, a[1])?;
         }
     }
+    // Truncating breaks leases as a writer's open does.
+    if !ctx.st.leases.is_empty() {
+        let p = pcx(ctx);
+        let st = p
+            .path(a[0])
+            .and_then(|path| p.resolve(CWD, &path, true))
+            .ok()
+            .and_then(|r| r.stat);
+        if let Some(st) = st {
+            crate::fs::break_leases(ctx, &st, libc::O_WRONLY)?;
+        }
+    }
     let p = pcx(ctx);
     p.vfs().changing(|| truncate_by(&p, a))
 }

@@ -329,7 +329,8 @@ fn open(cx: &Unlocked<'_>, dirfd: i32, path: u64, flags: u64, mode: u64) -> Opti
         Err(e) => return Some(Err(e)),
     };
     let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
-    if flags & tmpfile != 0 || cx.k.vfs.inotify.active() {
+    let leases = cx.k.leases_used.load(std::sync::atomic::Ordering::Acquire);
+    if flags & tmpfile != 0 || cx.k.vfs.inotify.active() || leases {
         return None;
     }
     let mode = crate::abi::uint(mode) & 0o7777;

@@ -32,6 +32,7 @@ pub mod cap {
     pub const SYS_RESOURCE: u32 = 24;
     pub const SYS_TIME: u32 = 25;
     pub const MKNOD: u32 = 27;
+    pub const LEASE: u32 = 28;
     pub const AUDIT_CONTROL: u32 = 30;
     pub const MAC_OVERRIDE: u32 = 32;
     pub const SYSLOG: u32 = 34;

@@ -476,33 +476,46 @@ fn send_dnotify(k: &Kernel, st: &mut KState) {
 /// Sends the signals O_ASYNC files owe their owners: a plain SIGIO, or
 /// the F_SETSIG signal with POLL_* in si_code, si_band and si_fd.
 pub fn send_sigio(k: &Kernel, st: &mut KState) {
-    const F_OWNER_TID: i32 = 0;
-    const F_OWNER_PGRP: i32 = 2;
     for o in k.vfs.fasync.take() {
         let Some(file) = o.file.upgrade() else {
             continue;
         };
-        let (kind, id) = *file.owner.lock();
-        if id == 0 {
-            continue;
-        }
         let (code, band) = crate::fs::fasync::reason(o.events);
         let info = sigio_info(&file, code, band, o.fd);
-        match kind {
-            F_OWNER_TID => signal::send_to_thread(st, id, info),
-            F_OWNER_PGRP => {
-                let group: Vec<i32> = st
-                    .procs
-                    .values()
-                    .filter(|p| p.pgid == id && p.exit.is_none())
-                    .map(|p| p.tgid)
-                    .collect();
-                for p in group {
-                    signal::send_to_process(st, p, info);
-                }
+        signal_owner(st, &file, info);
+    }
+}
+
+/// A lease break's signal to the lease holder's file owner: POLL_MSG
+/// with the band Linux gives it, and the fd F_SETLEASE was given.
+pub fn signal_lease_break(st: &mut KState, file: &crate::fs::file::File, fd: i32) {
+    const POLL_MSG: i32 = 3;
+    signal_owner(st, file, sigio_info(file, POLL_MSG, 0x441, fd));
+}
+
+/// Sends `info` to what `file`'s owner (F_SETOWN) names: a thread, a
+/// process or a process group; nothing without an owner.
+fn signal_owner(st: &mut KState, file: &crate::fs::file::File, info: SigInfo) {
+    const F_OWNER_TID: i32 = 0;
+    const F_OWNER_PGRP: i32 = 2;
+    let (kind, id) = *file.owner.lock();
+    if id == 0 {
+        return;
+    }
+    match kind {
+        F_OWNER_TID => signal::send_to_thread(st, id, info),
+        F_OWNER_PGRP => {
+            let group: Vec<i32> = st
+                .procs
+                .values()
+                .filter(|p| p.pgid == id && p.exit.is_none())
+                .map(|p| p.tgid)
+                .collect();
+            for p in group {
+                signal::send_to_process(st, p, info);
             }
-            _ => signal::send_to_process(st, id, info),
         }
+        _ => signal::send_to_process(st, id, info),
     }
 }
 

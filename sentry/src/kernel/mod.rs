@@ -14,6 +14,7 @@ pub mod futex;
 pub mod ioacct;
 pub mod ipc;
 pub mod jobctl;
+pub mod lease;
 pub mod lifecycle;
 pub mod pidns;
 pub mod ptrace;
@@ -124,6 +125,8 @@ pub struct KState {
     pub init_exit: Option<i32>,
     /// Advisory file locks (fcntl record locks, OFD locks, flock).
     pub locks: crate::fs::locks::Locks,
+    /// File leases (F_SETLEASE).
+    pub leases: lease::Leases,
     /// The main thread waits here for pid 1 to exit.
     pub init_done: Arc<waitq::Signal>,
     /// The kernel's sockets (`Kernel::sockets`), for /proc/net.
@@ -232,6 +235,9 @@ pub struct Kernel {
     /// Set once a signalfd exists: its readiness is its poller's pending
     /// signals, kernel state, so from then on epoll_wait takes the lock.
     pub signalfds_used: std::sync::atomic::AtomicBool,
+    /// Set once a file lease has been taken: from then on opens take the
+    /// kernel lock, to break leases.
+    pub leases_used: std::sync::atomic::AtomicBool,
     /// The names unix sockets are bound to (one network namespace).
     pub sockets: Arc<crate::local::Names>,
     pub platform: Arc<dyn Platform>,
@@ -300,6 +306,7 @@ impl Kernel {
             futexes: Default::default(),
             record_locks_used: Default::default(),
             signalfds_used: Default::default(),
+            leases_used: Default::default(),
             sockets: sockets.clone(),
             lock: Mutex::new(KState {
                 tasks: HashMap::new(),
@@ -311,6 +318,7 @@ impl Kernel {
                 timers: timers::Timers::default(),
                 init_exit: None,
                 locks: Default::default(),
+                leases: Default::default(),
                 init_done: Default::default(),
                 sockets,
                 outside_exit: None,
