@@ -8,7 +8,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -138,6 +141,27 @@ static void tcp(void)
 	close(l);
 }
 
+/* eventfd, epoll and timerfd have no async notification: F_SETFL drops
+ * O_ASYNC, FIOASYNC is ENOTTY, and nothing is sent. */
+static void no_fasync(void)
+{
+	int fds[3] = {eventfd(0, 0), epoll_create1(0), timerfd_create(CLOCK_MONOTONIC, 0)};
+	const char *names[3] = {"eventfd", "epoll", "timerfd"};
+	for (int i = 0; i < 3; i++) {
+		char n[64];
+		fcntl(fds[i], F_SETOWN, getpid());
+		snprintf(n, sizeof n, "%s_setfl_drops_async", names[i]);
+		CHECK(n, fcntl(fds[i], F_SETFL, O_ASYNC) == 0 && (fcntl(fds[i], F_GETFL) & O_ASYNC) == 0);
+		int one = 1;
+		snprintf(n, sizeof n, "%s_fioasync", names[i]);
+		EXPECT_ERR(n, ioctl(fds[i], FIOASYNC, &one), ENOTTY);
+	}
+	uint64_t v = 1;
+	write(fds[0], &v, 8);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+}
+
 int main(void)
 {
 	struct sigaction sa = {0};
@@ -154,5 +178,6 @@ int main(void)
 	ioctl_form();
 	across_processes();
 	tcp();
+	no_fasync();
 	return compat_done();
 }

@@ -579,6 +579,9 @@ impl Drop for Epoll {
 }
 
 impl FileOps for Epoll {
+    fn has_fasync(&self) -> bool {
+        false
+    }
     fn read(&self, _f: &File, _b: &mut [u8], _o: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)
     }

@@ -43,6 +43,9 @@ impl EventFd {
 }
 
 impl FileOps for EventFd {
+    fn has_fasync(&self) -> bool {
+        false
+    }
     fn reads_value(&self) -> bool {
         true
     }

@@ -119,6 +119,9 @@ pub fn set(owed: &Arc<Owed>, c: &super::vfs::Caller, file: &Arc<File>, fd: i32, 
     if slot.is_some() {
         return true;
     }
+    if !file.ops.has_fasync() {
+        return false;
+    }
     let mut mask = EV_ERR | EV_HUP;
     if file.readable() {
         mask |= EV_IN;

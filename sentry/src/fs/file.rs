@@ -88,6 +88,12 @@ pub trait FileOps: Send + Sync + Any {
         let _ = c;
         self.poll(events)
     }
+    /// Whether O_ASYNC can make it signal (Linux's f_op->fasync): files
+    /// whose readiness is a counter or a list (eventfd, epoll, timerfd,
+    /// signalfd, pidfd) have none, and F_SETFL drops the flag.
+    fn has_fasync(&self) -> bool {
+        true
+    }
     /// The wait queues whose notifications can make `poll_for(c, ev)`
     /// change. Empty for files whose readiness never changes (and for
     /// host files, whose readiness is waited for with `host_fd`).

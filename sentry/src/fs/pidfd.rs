@@ -51,6 +51,9 @@ pub struct PidFd {
 }
 
 impl FileOps for PidFd {
+    fn has_fasync(&self) -> bool {
+        false
+    }
     fn read(&self, _f: &File, _buf: &mut [u8], _off: Option<u64>) -> KResult<usize> {
         Err(Errno::EINVAL)
     }

@@ -103,6 +103,9 @@ fn take(cx: &mut Ctx<'_, '_>, mask: u64) -> Option<SigInfo> {
 }
 
 impl FileOps for SignalFd {
+    fn has_fasync(&self) -> bool {
+        false
+    }
     fn read_by(
         &self,
         cx: &mut Ctx<'_, '_>,

@@ -34,6 +34,9 @@ pub struct TimerFd {
 }
 
 impl FileOps for TimerFd {
+    fn has_fasync(&self) -> bool {
+        false
+    }
     fn reads_value(&self) -> bool {
         true
     }
