@@ -114,6 +114,37 @@ int main(void)
 	}
 	child_status(c);
 	CHECK("exit_releases", setlk(fd, F_SETLK, F_WRLCK, 0, 10) == 0);
+
+	/* A process's touching locks of one type are one lock, and F_GETLK
+	 * reports its lowest conflicting one. */
+	struct {
+		const char *name;
+		short t1;
+		off_t s1, l1;
+		short t2;
+		off_t s2, l2;
+	} merges[] = {
+		{"adjacent", F_RDLCK, 0, 10, F_RDLCK, 10, 10},
+		{"overlapping", F_WRLCK, 0, 10, F_WRLCK, 5, 10},
+		{"adjacent_reversed", F_WRLCK, 10, 10, F_WRLCK, 0, 10},
+		{"to_eof", F_WRLCK, 0, 10, F_WRLCK, 10, 0},
+		{"downgrade", F_WRLCK, 0, 10, F_RDLCK, 0, 10},
+		{"lowest_first", F_WRLCK, 20, 10, F_RDLCK, 0, 10},
+	};
+	for (unsigned i = 0; i < sizeof merges / sizeof merges[0]; i++) {
+		setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+		setlk(fd, F_SETLK, merges[i].t1, merges[i].s1, merges[i].l1);
+		setlk(fd, F_SETLK, merges[i].t2, merges[i].s2, merges[i].l2);
+		c = fork();
+		if (c == 0) {
+			int f2 = open(path, O_RDWR);
+			struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+			fcntl(f2, F_GETLK, &fl);
+			printf("getlk %s: type=%d start=%ld len=%ld\n", merges[i].name, fl.l_type, (long)fl.l_start, (long)fl.l_len);
+			_exit(0);
+		}
+		child_status(c);
+	}
 	close(fd);
 	unlink(path);
 	rmdir(dir);

@@ -100,10 +100,34 @@ impl LockTable {
     }
 
     /// Takes `want` (the caller checked for conflicts): replaces the
-    /// owner's locks on that range.
-    pub fn lock(&mut self, key: (u64, u64), want: Lock) {
+    /// owner's locks on that range and merges it with the owner's locks
+    /// of its type that it touches, as Linux's posix_lock_inode. An
+    /// owner's locks stay together and by start: the order Linux keeps
+    /// them in, and the one F_GETLK finds a conflict in.
+    pub fn lock(&mut self, key: (u64, u64), mut want: Lock) {
         self.unlock(key, &want.owner, want.start, want.end);
-        self.files.entry(key).or_default().push(want);
+        let locks = self.files.entry(key).or_default();
+        locks.retain(|l| {
+            let touches = l.owner.same(&want.owner)
+                && l.write == want.write
+                && (l.end == want.start || want.end == l.start);
+            if touches {
+                want.start = want.start.min(l.start);
+                want.end = want.end.max(l.end);
+            }
+            !touches
+        });
+        let pos = match locks.iter().position(|l| l.owner.same(&want.owner)) {
+            Some(first) => {
+                let mine = locks[first..]
+                    .iter()
+                    .take_while(|l| l.owner.same(&want.owner) && l.start < want.start)
+                    .count();
+                first + mine
+            }
+            None => locks.len(),
+        };
+        locks.insert(pos, want);
     }
 
     /// Drops every lock `owner` holds on `key` (a process closing an fd).
@@ -205,5 +229,56 @@ impl Locks {
     /// Some lock was released or changed: waiters re-check.
     pub fn released(&self) {
         self.wq.notify(crate::kernel::waitq::EV_ALL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(pid: i32, write: bool, start: u64, end: u64) -> Lock {
+        Lock {
+            owner: Owner::Process(pid),
+            write,
+            start,
+            end,
+            pid,
+        }
+    }
+
+    fn ranges(t: &LockTable) -> Vec<(i32, bool, u64, u64)> {
+        t.files
+            .values()
+            .flatten()
+            .map(|l| (l.pid, l.write, l.start, l.end))
+            .collect()
+    }
+
+    #[test]
+    fn an_owners_touching_locks_of_a_type_merge_and_stay_in_order() {
+        let mut t = LockTable::default();
+        let k = (1, 1);
+        t.lock(k, lock(1, false, 10, 20));
+        t.lock(k, lock(1, false, 0, 10));
+        assert_eq!(ranges(&t), vec![(1, false, 0, 20)]);
+        // Overlapping: one lock.
+        t.lock(k, lock(1, false, 15, 30));
+        assert_eq!(ranges(&t), vec![(1, false, 0, 30)]);
+        // Another type in the middle splits it, in order.
+        t.lock(k, lock(1, true, 5, 10));
+        assert_eq!(
+            ranges(&t),
+            vec![(1, false, 0, 5), (1, true, 5, 10), (1, false, 10, 30)]
+        );
+        // Taking the read lock back merges all three.
+        t.lock(k, lock(1, false, 5, 10));
+        assert_eq!(ranges(&t), vec![(1, false, 0, 30)]);
+        // The conflict reported is the owner's lowest.
+        t.lock(k, lock(1, true, 40, 50));
+        let c = t.conflict(k, &lock(2, true, 0, u64::MAX)).unwrap();
+        assert_eq!((c.start, c.end), (0, 30));
+        // To the end of the file.
+        t.lock(k, lock(1, true, 50, u64::MAX));
+        assert_eq!(ranges(&t).last(), Some(&(1, true, 40, u64::MAX)));
     }
 }
