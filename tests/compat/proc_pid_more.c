@@ -70,6 +70,21 @@ int main(int argc, char **argv)
 		if (stat(path, &st) == 0)
 			printf("dir mode %s: %04o\n", dirs[i], st.st_mode & 07777);
 	}
+	/* smaps: the fields of a mapping, in Linux's order (names only). */
+	{
+		char big[65536];
+		long n = read_text("/proc/self/smaps", big, sizeof big);
+		char *line = n > 0 ? strchr(big, '\n') : NULL;
+		printf("smaps fields:");
+		while (line && *++line && strncmp(line, "VmFlags", 7) != 0) {
+			char *colon = strchr(line, ':');
+			if (!colon)
+				break;
+			printf(" %.*s", (int)(colon - line), line);
+			line = strchr(line, '\n');
+		}
+		printf("\n");
+	}
 	/* Every name in /proc is generated: a new one is not there. */
 	EXPECT_ERR("proc_mkdir", mkdir("/proc/x", 0755), ENOENT);
 	EXPECT_ERR("proc_creat", open("/proc/x", O_CREAT | O_WRONLY, 0644), ENOENT);

@@ -1598,14 +1598,56 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
             // copied-on-write pages are.
             let anon = private;
             let locked = if v.locked { rss } else { 0 };
-            let _ = write!(
-                s,
-                "Size:           {kb:>8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:            {rss:>8} kB\nPss:            {rss:>8} kB\nShared_Clean:          0 kB\nShared_Dirty:   {shmem:>8} kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:  {private:>8} kB\nReferenced:     {rss:>8} kB\nAnonymous:      {anon:>8} kB\nSwap:                  0 kB\nLocked:         {locked:>8} kB\nVmFlags: {} \n",
-                flags.join(" ")
-            );
+            // Every page here is dirty memory-file memory; no huge pages,
+            // KSM, lazy freeing or swap; protection key 0 (shown where
+            // the CPU has keys, as Linux shows it).
+            for (name, v) in [
+                ("Size:", kb),
+                ("KernelPageSize:", 4),
+                ("MMUPageSize:", 4),
+                ("Rss:", rss),
+                ("Pss:", rss),
+                ("Pss_Dirty:", rss),
+                ("Shared_Clean:", 0),
+                ("Shared_Dirty:", shmem),
+                ("Private_Clean:", 0),
+                ("Private_Dirty:", private),
+                ("Referenced:", rss),
+                ("Anonymous:", anon),
+                ("KSM:", 0),
+                ("LazyFree:", 0),
+                ("AnonHugePages:", 0),
+                ("ShmemPmdMapped:", 0),
+                ("FilePmdMapped:", 0),
+                ("Shared_Hugetlb:", 0),
+                ("Private_Hugetlb:", 0),
+                ("Swap:", 0),
+                ("SwapPss:", 0),
+                ("Locked:", locked),
+            ] {
+                let _ = writeln!(s, "{name:<16}{v:>8} kB");
+            }
+            s.push_str("THPeligible:           0\n");
+            if cpu_has_pkeys() {
+                s.push_str("ProtectionKey:         0\n");
+            }
+            let _ = writeln!(s, "VmFlags: {} ", flags.join(" "));
         }
     }
     s.into_bytes()
+}
+
+/// Whether the host CPU has protection keys the kernel uses (cpuinfo's
+/// "ospke"): smaps then shows each mapping's key.
+fn cpu_has_pkeys() -> bool {
+    static KEYS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KEYS.get_or_init(|| {
+        HOST_CPUINFO.get().is_some_and(|c| {
+            c.split(|&b| b == b'\n')
+                .find(|l| l.starts_with(b"flags"))
+                .is_some_and(|l| l.split(|&b| b == b' ').any(|w| w == b"ospke"))
+        })
+    })
 }
 
 fn sigset_hex(s: u64) -> String {
