@@ -321,6 +321,7 @@ fn timerfd_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             count,
             timer,
             clock,
+            settime_flags: Default::default(),
         }),
         fl,
         b"anon_inode:[timerfd]".to_vec(),
@@ -374,6 +375,8 @@ fn timerfd_settime(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         }
     }
     t.count.count.store(0, std::sync::atomic::Ordering::Relaxed);
+    t.settime_flags
+        .store(crate::abi::uint(a[1]), std::sync::atomic::Ordering::Relaxed);
     if missed > 0 {
         t.count.fire(crate::abi::unsigned(missed));
     }

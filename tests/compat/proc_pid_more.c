@@ -3,7 +3,11 @@
  * which are the process's own and end at exec. */
 #include "common.h"
 #include <signal.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -84,6 +88,43 @@ int main(int argc, char **argv)
 			line = strchr(line, '\n');
 		}
 		printf("\n");
+	}
+	/* fdinfo's lines for epoll (each interest), signalfd and timerfd;
+	 * inode numbers and times cut off. */
+	{
+		int pp[2];
+		pipe(pp);
+		int ep = epoll_create1(0);
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = 0x1234};
+		epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev);
+		sigset_t sm;
+		sigemptyset(&sm);
+		sigaddset(&sm, SIGUSR1);
+		sigaddset(&sm, SIGRTMIN);
+		int sf = signalfd(-1, &sm, 0);
+		int tf = timerfd_create(CLOCK_MONOTONIC, 0);
+		struct itimerspec its = {{1, 0}, {100, 0}};
+		timerfd_settime(tf, 0, &its, NULL);
+		int fds[3] = {ep, sf, tf};
+		for (int i = 0; i < 3; i++) {
+			char path[64], b[2048];
+			snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fds[i]);
+			if (read_text(path, b, sizeof b) <= 0)
+				continue;
+			for (char *l = strtok(b, "\n"); l; l = strtok(NULL, "\n")) {
+				if (!strncmp(l, "pos:", 4) || !strncmp(l, "flags:", 6) || !strncmp(l, "mnt_id:", 7) || !strncmp(l, "ino:", 4))
+					continue;
+				char *cut = strstr(l, " ino:");
+				if (!cut && !strncmp(l, "it_value: (", 11))
+					cut = strchr(l, ',');
+				printf("fdinfo %d: %.*s\n", i, cut ? (int)(cut - l) : (int)strlen(l), l);
+			}
+		}
+		close(ep);
+		close(sf);
+		close(tf);
+		close(pp[0]);
+		close(pp[1]);
 	}
 	/* Every name in /proc is generated: a new one is not there. */
 	EXPECT_ERR("proc_mkdir", mkdir("/proc/x", 0755), ENOENT);

@@ -477,6 +477,30 @@ impl Epoll {
 
     /// Host fds to wait on in a host poll: the host epoll watching the
     /// interests' host fds, and any host fd it could not take.
+    /// fdinfo's line for each interest: "tfd: FD events: EV data: DATA
+    /// pos:POS ino:INO sdev:DEV", as Linux's ep_show_fdinfo.
+    pub fn fdinfo(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for ((fd, _), it) in self.inner.items.lock().iter() {
+            let Some(f) = it.file.upgrade() else {
+                continue;
+            };
+            let st = f.ops.stat().unwrap_or_default();
+            // The kernel's own dev_t encoding (major << 20 | minor).
+            let sdev = (u64::from(libc::major(st.dev)) << 20) | u64::from(libc::minor(st.dev));
+            let _ = writeln!(
+                s,
+                "tfd: {fd:8} events: {:8x} data: {:16x}  pos:{} ino:{:x} sdev:{sdev:x}",
+                it.events.load(std::sync::atomic::Ordering::Relaxed),
+                *it.data.lock(),
+                f.ops.position(&f),
+                st.ino,
+            );
+        }
+        s
+    }
+
     pub fn host_fds(&self) -> Vec<(RawFd, i16)> {
         let mut v: Vec<(RawFd, i16)> = self
             .inner

@@ -801,6 +801,24 @@ fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                         let _ = write!(s, "Pid:\t-1\nNSpid:\t-1\n");
                     }
                 }
+            } else if let Some(sf) = e.file.downcast::<super::signalfd::SignalFd>() {
+                let _ = writeln!(s, "sigmask:\t{:016x}", sf.mask());
+            } else if let Some(tf) = e.file.downcast::<super::timerfd::TimerFd>() {
+                let now = crate::kernel::timers::cpu_now(st, st.timers.clock_of(tf.timer));
+                let (value, interval) = st.timers.get(tf.timer, now);
+                let _ = write!(
+                    s,
+                    "clockid: {}\nticks: {}\nsettime flags: 0{:o}\nit_value: ({}, {})\nit_interval: ({}, {})\n",
+                    tf.clock,
+                    tf.count.count.load(std::sync::atomic::Ordering::Relaxed),
+                    tf.settime_flags.load(std::sync::atomic::Ordering::Relaxed),
+                    value.as_secs(),
+                    value.subsec_nanos(),
+                    interval.as_secs(),
+                    interval.subsec_nanos()
+                );
+            } else if let Some(ep) = e.file.downcast::<super::epoll::Epoll>() {
+                s.push_str(&ep.fdinfo());
             } else if let Some(ev) = e.file.downcast::<super::eventfd::EventFd>() {
                 let (count, sem) = ev.state();
                 let _ = write!(

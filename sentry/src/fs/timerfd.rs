@@ -31,6 +31,8 @@ pub struct TimerFd {
     /// The timer's id in the kernel's timer table.
     pub timer: u64,
     pub clock: i32,
+    /// The flags of the last timerfd_settime (fdinfo's "settime flags").
+    pub settime_flags: std::sync::atomic::AtomicU32,
 }
 
 impl FileOps for TimerFd {
