@@ -112,6 +112,22 @@ int main(void)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 
+	/* wait4 of a stopped child reports its usage so far. */
+	c = fork();
+	if (c == 0) {
+		char *big = malloc(32 << 20);
+		memset(big, 1, 32 << 20);
+		raise(SIGSTOP);
+		_exit(big[5]);
+	}
+	{
+		struct rusage ru = {0};
+		int st;
+		CHECK("stopped_usage", wait4(c, &st, WUNTRACED, &ru) == c && WIFSTOPPED(st) && ru.ru_maxrss >= 32768);
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+	}
+
 	/* A non-blocking pidfd: WNOHANG as asked gives 0, EAGAIN only
 	 * without it. */
 	c = fork();

@@ -1406,10 +1406,24 @@ pub fn do_wait(ctx: &mut Ctx<'_, '_>, sel: WaitSel, opts: i32) -> KResult<Option
                 }));
             }
             if let (Some(sig), true) = (cp.stop_report, opts & WUNTRACED != 0) {
+                // A stopped child's usage so far, its children's too (Linux's
+                // getrusage RUSAGE_BOTH in wait_task_stopped).
+                let (u, s) = super::cpu::process_times(st, c);
+                let rss = cp
+                    .threads
+                    .first()
+                    .and_then(|t| st.tasks.get(t))
+                    .map_or(0, |t| super::cpu::rss_kb_recent(&t.mm));
+                let usage = (
+                    (u + cp.child_times.0, s + cp.child_times.1),
+                    rss.max(cp.maxrss_kb).max(cp.child_maxrss_kb),
+                );
                 if opts & WNOWAIT == 0 {
                     st.procs.get_mut(&c).unwrap().stop_report = None;
                 }
-                return Ok(Some(WaitResult::stop(seen, uid, sig, signal::CLD_STOPPED)));
+                let mut w = WaitResult::stop(seen, uid, sig, signal::CLD_STOPPED);
+                (w.rusage_ns, w.maxrss_kb) = usage;
+                return Ok(Some(w));
             }
             if cp.cont_report && opts & WCONTINUED != 0 {
                 if opts & WNOWAIT == 0 {
