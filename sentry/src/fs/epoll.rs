@@ -482,7 +482,16 @@ impl Epoll {
     pub fn fdinfo(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        for ((fd, _), it) in self.inner.items.lock().iter() {
+        // A copy of the list: a file's stat takes its own locks, never
+        // under the epoll's.
+        let items: Vec<(i32, Arc<Item>)> = self
+            .inner
+            .items
+            .lock()
+            .iter()
+            .map(|((fd, _), it)| (*fd, it.clone()))
+            .collect();
+        for (fd, it) in items {
             let Some(f) = it.file.upgrade() else {
                 continue;
             };
