@@ -126,6 +126,28 @@ int main(int argc, char **argv)
 		close(pp[0]);
 		close(pp[1]);
 	}
+	/* The executable's code and data spans (stat's startcode, endcode,
+	 * start_data, end_data), and its code size (VmExe, statm's text). */
+	{
+		extern char __executable_start, etext, edata, end;
+		char b[4096];
+		read_text("/proc/self/stat", b, sizeof b);
+		char *f[64];
+		int n = 0;
+		for (char *t = strtok(strrchr(b, ')') + 2, " "); t && n < 64; t = strtok(NULL, " "))
+			f[n++] = t;
+		unsigned long sc = strtoul(f[23], 0, 10), ec = strtoul(f[24], 0, 10);
+		unsigned long sd = strtoul(f[42], 0, 10), ed = strtoul(f[43], 0, 10);
+		CHECK("startcode", sc > (unsigned long)&__executable_start && sc < (unsigned long)&etext);
+		CHECK("endcode", ec == (unsigned long)&etext);
+		CHECK("data_span", sd >= ec && ed >= (unsigned long)&edata - 4096 && ed <= (unsigned long)&end);
+		long text = -1, exe = -1;
+		if (read_text("/proc/self/statm", b, sizeof b) > 0)
+			sscanf(b, "%*ld %*ld %*ld %ld", &text);
+		if (read_text("/proc/self/status", b, sizeof b) > 0 && strstr(b, "VmExe:"))
+			exe = atol(strstr(b, "VmExe:") + 6);
+		CHECK("vmexe_is_text", text > 0 && exe == text * 4 && exe == (long)((ec + 4095) / 4096 * 4096 - sc) / 1024);
+	}
 	/* Every name in /proc is generated: a new one is not there. */
 	EXPECT_ERR("proc_mkdir", mkdir("/proc/x", 0755), ENOENT);
 	EXPECT_ERR("proc_creat", open("/proc/x", O_CREAT | O_WRONLY, 0644), ENOENT);

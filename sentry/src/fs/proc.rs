@@ -894,7 +894,13 @@ fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
             let (anon, shmem) = crate::kernel::cpu::resident(&t.mm, 0, u64::MAX);
             let (rss, shared) = ((anon + shmem) / 4096, shmem / 4096);
             Ok(Node::File(
-                format!("{} {rss} {shared} 0 0 {} 0\n", vsz / 4096, data_kb(t) / 4).into_bytes(),
+                format!(
+                    "{} {rss} {shared} {} 0 {} 0\n",
+                    vsz / 4096,
+                    text_kb(t) / 4,
+                    data_kb(t) / 4
+                )
+                .into_bytes(),
             ))
         }
         [b"limits"] => Ok(Node::File(limits(&p.rlimits))),
@@ -1712,7 +1718,7 @@ fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -
         .collect();
     let (u, g) = (|x| reader.uid_shown(x), |x| reader.gid_shown(x));
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t       0 kB\nVmLib:\t       0 kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t{}/{}\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t0\n",
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{} \nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\nVmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\nVmLck:\t{:>8} kB\nVmPin:\t       0 kB\nVmHWM:\t{:>8} kB\nVmRSS:\t{:>8} kB\nRssAnon:\t{:>8} kB\nRssFile:\t       0 kB\nRssShmem:\t{:>8} kB\nVmData:\t{:>8} kB\nVmStk:\t{:>8} kB\nVmExe:\t{:>8} kB\nVmLib:\t{:>8} kB\nVmPTE:\t       0 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\nThreads:\t{}\nSigQ:\t{}/{}\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t{MEMS_ALLOWED}\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t0\n",
         String::from_utf8_lossy(&t.comm),
         t.fs.lock().umask,
         state,
@@ -1728,7 +1734,7 @@ fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -
         ns_ids(ns, &t.pid_ns, p.pgid),
         ns_ids(ns, &t.pid_ns, p.sid),
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
-        hwm, rss, anon, shmem, data_kb(t), stack / 1024,
+        hwm, rss, anon, shmem, data_kb(t), stack / 1024, text_kb(t), lib_kb(t),
         p.threads.len(),
         queued_signals(st, p.creds.ruid),
         p.rlimits[libc::RLIMIT_SIGPENDING as usize].0,
@@ -1772,6 +1778,29 @@ fn queued_signals(st: &KState, uid: u32) -> usize {
 
 /// /proc/PID/stat: proc(5)'s 52 fields (`thread`: task/TID/stat, with
 /// the thread's own CPU times).
+/// The executable's code (VmExe, statm's text): its code span in whole
+/// pages, at most what is mapped executable.
+fn text_kb(t: &Task) -> u64 {
+    let (start, end) = t.mm.state.lock().code_range;
+    let text = crate::memfile::page_up(end).saturating_sub(start & !0xfff);
+    text.min(exec_bytes(t)) / 1024
+}
+
+/// The rest of what is mapped executable (VmLib): the libraries, the vDSO.
+fn lib_kb(t: &Task) -> u64 {
+    (exec_bytes(t) / 1024).saturating_sub(text_kb(t))
+}
+
+/// Bytes mapped executable and not writable, stacks aside (Linux's
+/// exec_vm).
+fn exec_bytes(t: &Task) -> u64 {
+    t.mm.regions()
+        .iter()
+        .filter(|v| v.prot & libc::PROT_EXEC != 0 && v.prot & libc::PROT_WRITE == 0 && !v.growsdown)
+        .map(|v| v.end - v.start)
+        .sum()
+}
+
 fn stat(ns: &PidNs, st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
@@ -1806,6 +1835,19 @@ fn stat(ns: &PidNs, st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8>
     }
     drop(h);
     let rsslim = p.rlimits[libc::RLIMIT_RSS as usize].0;
+    // The layout is for readers ptrace would let look (Linux's
+    // do_task_stat): code as 1 1, the rest as 0, for others.
+    let permitted = st
+        .tasks
+        .get(&reader)
+        .and_then(|r| st.procs.get(&r.tgid))
+        .is_some_and(|r| p.inspectable_by(r));
+    let shown = |v: u64| if permitted { v } else { 0 };
+    let (code, data) = if permitted {
+        (m.code_range, m.data_range)
+    } else {
+        ((1, 1), (0, 0))
+    };
     let f: Vec<String> = vec![
         ns.vnr(t.tid).to_string(),
         format!("({})", String::from_utf8_lossy(&t.comm)),
@@ -1833,9 +1875,9 @@ fn stat(ns: &PidNs, st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8>
         vsz.to_string(),
         rss_pages.to_string(),
         rsslim.to_string(),
-        "1".into(),
-        "1".into(),
-        m.stack_top.to_string(),
+        code.0.to_string(),
+        code.1.to_string(),
+        shown(m.stack_top).to_string(),
         "0".into(),
         "0".into(),
         (t.pending.set | p.shared_pending.set).to_string(),
@@ -1853,13 +1895,13 @@ fn stat(ns: &PidNs, st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8>
         "0".into(),
         "0".into(),
         "0".into(),
-        "0".into(),
-        "0".into(),
-        m.brk_start.to_string(),
-        m.arg_range.0.to_string(),
-        m.arg_range.1.to_string(),
-        m.env_range.0.to_string(),
-        m.env_range.1.to_string(),
+        data.0.to_string(),
+        data.1.to_string(),
+        shown(m.brk_start).to_string(),
+        shown(m.arg_range.0).to_string(),
+        shown(m.arg_range.1).to_string(),
+        shown(m.env_range.0).to_string(),
+        shown(m.env_range.1).to_string(),
         p.exit.as_ref().map_or(0, |e| e.status).to_string(),
     ];
     debug_assert_eq!(f.len(), 52);

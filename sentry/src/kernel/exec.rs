@@ -476,6 +476,8 @@ fn prepare_from(
         let mut s = mm.state.lock();
         s.brk_start = page_up(main.end);
         s.brk = s.brk_start;
+        s.code_range = main.code;
+        s.data_range = main.data;
         s.exe = img.path.clone();
         s.exe_hold = Some(Arc::new(exe_hold));
         s.exe_file = Some(img.file.clone());

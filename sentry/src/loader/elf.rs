@@ -148,6 +148,12 @@ pub struct Loaded {
     pub phnum: u64,
     /// End of the highest segment, where brk starts.
     pub end: u64,
+    /// The executable segments' span and the data's, as Linux's
+    /// load_elf_binary reckons them (start_code..end_code, and
+    /// start_data..end_data: the last segment's start to the end of the
+    /// highest file contents).
+    pub code: (u64, u64),
+    pub data: (u64, u64),
 }
 
 fn prot_of(flags: u32) -> i32 {
@@ -237,11 +243,25 @@ pub fn load(
             })
             .unwrap_or(0),
     };
+    let (mut code, mut data) = ((u64::MAX, 0u64), (0u64, 0u64));
+    for p in elf.phdrs.iter().filter(|p| p.ptype == PT_LOAD) {
+        let (start, end) = (p.vaddr, p.vaddr.saturating_add(p.filesz));
+        if p.flags & PF_X != 0 {
+            code = (code.0.min(start), code.1.max(end));
+        }
+        data = (data.0.max(start), data.1.max(end));
+    }
+    if code.0 == u64::MAX {
+        code.0 = 0;
+    }
+    let biased = |(a, b): (u64, u64)| (a.wrapping_add(bias), b.wrapping_add(bias));
     Ok(Loaded {
         entry: elf.entry.wrapping_add(bias),
         bias,
         phdr,
         phnum: elf.phdrs.len() as u64,
         end: hi.wrapping_add(bias),
+        code: biased(code),
+        data: biased(data),
     })
 }

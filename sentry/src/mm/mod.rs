@@ -186,6 +186,9 @@ pub struct MmState {
     pub stack_top: u64,
     pub arg_range: (u64, u64),
     pub env_range: (u64, u64),
+    /// The executable's code and data spans (/proc/PID/stat, VmExe).
+    pub code_range: (u64, u64),
+    pub data_range: (u64, u64),
     pub auxv: Vec<(u64, u64)>,
     pub exe: Vec<u8>,
     /// The executable's denial of write access, held while this address
@@ -407,6 +410,8 @@ impl Mm {
                 stack_top: 0,
                 arg_range: (0, 0),
                 env_range: (0, 0),
+                code_range: (0, 0),
+                data_range: (0, 0),
                 auxv: Vec::new(),
                 exe: Vec::new(),
                 exe_hold: None,
@@ -1502,6 +1507,8 @@ impl Mm {
             cst.stack_top = st.stack_top;
             cst.arg_range = st.arg_range;
             cst.env_range = st.env_range;
+            cst.code_range = st.code_range;
+            cst.data_range = st.data_range;
             cst.auxv = st.auxv.clone();
             cst.exe = st.exe.clone();
             cst.exe_hold = st.exe_hold.clone();
