@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -105,8 +106,10 @@ int main(int argc, char **argv)
 		int tf = timerfd_create(CLOCK_MONOTONIC, 0);
 		struct itimerspec its = {{1, 0}, {100, 0}};
 		timerfd_settime(tf, 0, &its, NULL);
-		int fds[3] = {ep, sf, tf};
-		for (int i = 0; i < 3; i++) {
+		int in = inotify_init1(0);
+		inotify_add_watch(in, "/", IN_CREATE | IN_DELETE);
+		int fds[4] = {ep, sf, tf, in};
+		for (int i = 0; i < 4; i++) {
 			char path[64], b[2048];
 			snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fds[i]);
 			if (read_text(path, b, sizeof b) <= 0)
@@ -114,6 +117,11 @@ int main(int argc, char **argv)
 			for (char *l = strtok(b, "\n"); l; l = strtok(NULL, "\n")) {
 				if (!strncmp(l, "pos:", 4) || !strncmp(l, "flags:", 6) || !strncmp(l, "mnt_id:", 7) || !strncmp(l, "ino:", 4))
 					continue;
+				unsigned wd, mask;
+				if (sscanf(l, "inotify wd:%x ino:%*x sdev:%*x mask:%x", &wd, &mask) == 2) {
+					printf("fdinfo %d: inotify wd:%x mask:%x\n", i, wd, mask);
+					continue;
+				}
 				char *cut = strstr(l, " ino:");
 				if (!cut && !strncmp(l, "it_value: (", 11))
 					cut = strchr(l, ',');
@@ -123,6 +131,7 @@ int main(int argc, char **argv)
 		close(ep);
 		close(sf);
 		close(tf);
+		close(in);
 		close(pp[0]);
 		close(pp[1]);
 	}

@@ -114,6 +114,22 @@ impl Inner {
 }
 
 impl Inotify {
+    /// fdinfo's line for each watch, as Linux's inotify_fdinfo prints it
+    /// for a filesystem without file handles.
+    pub fn fdinfo(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for (wd, w) in &self.inner.lock().watches {
+            let sdev = (u64::from(libc::major(w.id.0)) << 20) | u64::from(libc::minor(w.id.0));
+            let _ = writeln!(
+                s,
+                "inotify wd:{wd:x} ino:{:x} sdev:{sdev:x} mask:{:x} ignored_mask:0",
+                w.id.1, w.mask
+            );
+        }
+        s
+    }
+
     fn changed(&self) {
         self.wq.notify(EV_IN);
     }

@@ -819,6 +819,8 @@ fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 );
             } else if let Some(ep) = e.file.downcast::<super::epoll::Epoll>() {
                 s.push_str(&ep.fdinfo());
+            } else if let Some(i) = e.file.downcast::<super::inotify::InotifyFile>() {
+                s.push_str(&i.ino.fdinfo());
             } else if let Some(ev) = e.file.downcast::<super::eventfd::EventFd>() {
                 let (count, sem) = ev.state();
                 let _ = write!(
