@@ -141,6 +141,47 @@ static void tcp(void)
 	close(l);
 }
 
+/* The signal comes before the write that caused it returns, and a
+ * blocked realtime one is queued once per write. */
+static volatile int prompt_count;
+static void on_prompt(int s)
+{
+	(void)s;
+	prompt_count++;
+}
+
+static void prompt(void)
+{
+	struct sigaction sa = {0}, old;
+	sa.sa_handler = on_prompt;
+	sigaction(SIGRTMIN + 3, &sa, &old);
+	int p[2];
+	pipe(p);
+	fcntl(p[0], F_SETOWN, getpid());
+	fcntl(p[0], F_SETSIG, SIGRTMIN + 3);
+	fcntl(p[0], F_SETFL, O_ASYNC);
+	write(p[1], "a", 1);
+	int first = prompt_count;
+	write(p[1], "b", 1);
+	CHECK("sigio_before_write_returns", first == 1 && prompt_count == 2);
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGRTMIN + 3);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	for (int i = 0; i < 3; i++)
+		write(p[1], "c", 1);
+	siginfo_t si;
+	struct timespec ts = {0, 0};
+	int n = 0;
+	while (sigtimedwait(&s, &si, &ts) > 0)
+		n++;
+	CHECK("sigio_queued_per_write", n == 3);
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+	sigaction(SIGRTMIN + 3, &old, NULL);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* eventfd, epoll and timerfd have no async notification: F_SETFL drops
  * O_ASYNC, FIOASYNC is ENOTTY, and nothing is sent. */
 static void no_fasync(void)
@@ -179,5 +220,6 @@ int main(void)
 	across_processes();
 	tcp();
 	no_fasync();
+	prompt();
 	return compat_done();
 }

@@ -666,6 +666,7 @@ pub(super) fn run_task(k: Arc<Kernel>, tid0: i32, mut pctx: Box<dyn Context>, mu
             && seccomp_signal.is_none()
             && trace_mode.is_none()
             && !k.vfs.inotify.dnotify.pending()
+            && !k.vfs.fasync.pending()
         {
             // Back to the application without the kernel lock: the call
             // changed nothing the lock guards for this task, and a signal,
