@@ -1311,7 +1311,6 @@ fn owner_exists(ctx: &Ctx<'_, '_>, kind: i32, id: i32) -> bool {
     }
 }
 
-/// Records the owner F_SETOWN(_EX) names, which must exist (0: none).
 const F_SETLEASE: i32 = 1024;
 const F_GETLEASE: i32 = 1025;
 
@@ -1425,6 +1424,7 @@ pub(crate) fn owner_or_capable(ctx: &Ctx<'_, '_>, st: &Stat) -> KResult<()> {
     }
 }
 
+/// Records the owner F_SETOWN(_EX) names: an id in use (0: none).
 fn set_owner(ctx: &mut Ctx<'_, '_>, f: &File, owner: (i32, i32)) -> KResult<u64> {
     let (kind, id) = owner;
     // Ids are the caller's namespace's (a group as its negative).
