@@ -32,6 +32,11 @@ fn pidfd_open(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         (Some(t), _) if flags & PIDFD_THREAD != 0 => {
             sentry::fs::pidfd::file(pid, t.exit_watch.clone(), nonblock, true)
         }
+        // A zombie's leader: its thread went with it, the pidfd is still
+        // a thread's.
+        (None, Some(p)) if flags & PIDFD_THREAD != 0 => {
+            sentry::fs::pidfd::file(pid, p.exit_watch.clone(), nonblock, true)
+        }
         (_, Some(p)) => sentry::fs::pidfd::file(pid, p.exit_watch.clone(), nonblock, false),
         // A thread that leads no process: only with PIDFD_THREAD.
         (Some(_), None) => return Err(Errno::ENOENT),

@@ -143,10 +143,11 @@ int main(void)
 	kill(c, SIGKILL);
 	waitpid(c, NULL, 0);
 	close(nb);
-	/* PIDFD_THREAD of a child's leader names the child. */
+	/* PIDFD_THREAD of a child's leader names the child, a zombie's too. */
 	c = fork();
 	if (c == 0)
 		_exit(3);
+	waitid(P_PID, c, &si, WEXITED | WNOWAIT);
 	int th = syscall(SYS_pidfd_open, c, O_EXCL);
 	CHECK("thread_pidfd_flags", (fcntl(th, F_GETFL) & O_EXCL) != 0);
 	CHECK("thread_pidfd_waitid", waitid(P_PIDFD, th, &si, WEXITED) == 0 && si.si_pid == c && si.si_status == 3);
