@@ -553,6 +553,18 @@ impl LocalSocket {
             st.local = Some(src);
             return Ok(());
         }
+        {
+            // The last connect failed in the background: this one reports
+            // its error (ECONNABORTED once SO_ERROR took it) and leaves
+            // the socket unconnected, as Linux's inet_stream_connect.
+            let mut st = self.st.lock();
+            st.failure_told = false;
+            if std::mem::take(&mut st.connect_failed) && st.retry.is_none() {
+                st.shutdown = 0;
+                st.failure_told = true;
+                return Err(st.err.take().unwrap_or(Errno(libc::ECONNABORTED)));
+            }
+        }
         if self.st.lock().retry.is_some() {
             self.finish_connect();
             let mut st = self.st.lock();
@@ -681,6 +693,7 @@ impl LocalSocket {
                 st.connecting = None;
                 st.err = Some(e);
                 st.shutdown = super::SHUTDOWN_MASK;
+                st.connect_failed = true;
             }
         }
     }
@@ -691,6 +704,7 @@ impl LocalSocket {
         let mut st = self.st.lock();
         st.err = Some(Errno::ECONNREFUSED);
         st.shutdown = super::SHUTDOWN_MASK;
+        st.connect_failed = true;
         drop(st);
         self.rx.wq.notify(crate::kernel::waitq::EV_ALL);
     }

@@ -106,6 +106,12 @@ pub(crate) struct State {
     /// TCP: a non-blocking connect said EINPROGRESS and its success was
     /// not reported yet: the next connect returns 0, then EISCONN.
     unreported: bool,
+    /// TCP: a connect in the background failed; the next connect reports
+    /// it and leaves the socket free to connect again.
+    connect_failed: bool,
+    /// That report is being made: its ECONNREFUSED is the old connect's,
+    /// not a new one to go on in the background.
+    failure_told: bool,
     /// The last writer's credentials (a plain write does not name its
     /// caller; `before_transfer` records it).
     writer: Ucred,
@@ -185,6 +191,8 @@ impl LocalSocket {
                 connecting: None,
                 retry: None,
                 fresh: false,
+                connect_failed: false,
+                failure_told: false,
                 unreported: false,
                 peek_off: -1,
                 writer: Ucred::default(),
@@ -944,6 +952,9 @@ impl Socket for LocalFile {
     fn connect_in_background(&self, err: Errno) -> bool {
         let s = self.sock();
         if !(s.inet() && s.kind == libc::SOCK_STREAM) {
+            return false;
+        }
+        if std::mem::take(&mut s.st.lock().failure_told) {
             return false;
         }
         if err == Errno::ECONNREFUSED {
