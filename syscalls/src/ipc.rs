@@ -346,10 +346,12 @@ fn shmdt(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let regions = ctx.mm.regions();
-    // The attach that starts at `addr`: a segment mapped from its start.
+    // The attach made at `addr`: the first piece of a segment at or
+    // above it whose place in the segment says the segment starts at
+    // `addr` (pieces an munmap or mprotect left count, as on Linux).
     let first = regions.iter().find_map(|v| match (&v.name, &v.backing) {
         (VmaName::Shm { id, .. }, sentry::mm::Backing::Shared { mem, off })
-            if v.start == addr && *off == mem.off =>
+            if v.start >= addr && off.checked_sub(mem.off) == Some(v.start - addr) =>
         {
             Some((*id, mem.clone()))
         }

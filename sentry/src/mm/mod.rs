@@ -825,32 +825,36 @@ impl Mm {
                     .is_some_and(|(_, v)| v.end > x)
             })
             .count();
-        Self::room_for(&st, splits)?;
-        Self::split_at(&mut st, addr);
-        Self::split_at(&mut st, end);
-        if prot & libc::PROT_WRITE != 0
-            && st
-                .vmas
-                .range(addr..end)
-                .any(|(_, v)| v.shared && !v.maywrite)
-        {
+        // Refused before anything is split, as Linux checks each mapping
+        // before it changes it (a split shared-memory attach would count
+        // twice).
+        let any = |f: &dyn Fn(&Vma) -> bool| {
+            st.overlapping(addr, end)
+                .map(|(_, v)| v)
+                .filter(|v| v.end > addr)
+                .any(f)
+        };
+        if prot & libc::PROT_WRITE != 0 && any(&|v| v.shared && !v.maywrite) {
             return Err(Errno::EACCES);
         }
-        if prot & libc::PROT_EXEC != 0 && st.vmas.range(addr..end).any(|(_, v)| !v.mayexec) {
+        if prot & libc::PROT_EXEC != 0 && any(&|v| !v.mayexec) {
             return Err(Errno::EACCES);
         }
         // Linux's heuristic overcommit: a private mapping made writable
         // commits its memory, and one larger than memory is ENOMEM.
         if prot & libc::PROT_WRITE != 0
-            && st.vmas.range(addr..end).any(|(_, v)| {
+            && any(&|v| {
                 !v.shared
                     && !v.noreserve
                     && v.prot & libc::PROT_WRITE == 0
-                    && !commits_fit(v.end - v.start)
+                    && !commits_fit(v.end.min(end) - v.start.max(addr))
             })
         {
             return Err(Errno::ENOMEM);
         }
+        Self::room_for(&st, splits)?;
+        Self::split_at(&mut st, addr);
+        Self::split_at(&mut st, end);
         for (_, v) in st.vmas.range_mut(addr..end) {
             if prot != libc::PROT_NONE && matches!(v.backing, Backing::Reserved) {
                 // First access: pages of its own, zeros until written.
