@@ -74,15 +74,19 @@ static int session_child(const char *name, int ready_fd, int go_fd)
 	sigaction(SIGWINCH, &sa, NULL);
 	sigaction(SIGTTIN, &sa, NULL);
 	write(ready_fd, "r", 1);
-	/* ^C from the master. */
-	while (got != SIGINT && read(go_fd, &c, 1) == 1)
-		;
+	/* ^C from the master. Waited for in short polls, not a blocking
+	 * read: the signal may come between a check of `got` and the read,
+	 * and the read would then wait for a "g" that never comes. */
+	for (int i = 0; i < 500 && got != SIGINT; i++)
+		if (poll(&(struct pollfd){go_fd, POLLIN, 0}, 1, 10) == 1)
+			read(go_fd, &c, 1);
 	if (got != SIGINT)
 		fails |= 8;
 	got = 0;
 	write(ready_fd, "i", 1);
-	while (got != SIGWINCH && read(go_fd, &c, 1) == 1)
-		;
+	for (int i = 0; i < 500 && got != SIGWINCH; i++)
+		if (poll(&(struct pollfd){go_fd, POLLIN, 0}, 1, 10) == 1)
+			read(go_fd, &c, 1);
 	if (got != SIGWINCH)
 		fails |= 16;
 	got = 0;

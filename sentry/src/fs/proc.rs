@@ -1514,20 +1514,30 @@ fn smaps_rollup(t: &Task) -> Vec<u8> {
         ("Private_Dirty:", rss),
         ("Referenced:", rss),
         ("Anonymous:", rss),
-        ("KSM:", 0),
-        ("LazyFree:", 0),
-        ("AnonHugePages:", 0),
-        ("ShmemPmdMapped:", 0),
-        ("FilePmdMapped:", 0),
-        ("Shared_Hugetlb:", 0),
-        ("Private_Hugetlb:", 0),
-        ("Swap:", 0),
-        ("SwapPss:", 0),
-        ("Locked:", locked),
     ] {
         let _ = writeln!(s, "{name:<16}{v:>8} kB");
     }
+    unused_kinds(&mut s, locked);
     s.into_bytes()
+}
+
+/// The smaps and smaps_rollup lines for what this kernel never has (KSM,
+/// lazy freeing, huge pages, swap), then Locked.
+fn unused_kinds(s: &mut String, locked: u64) {
+    for name in [
+        "KSM:",
+        "LazyFree:",
+        "AnonHugePages:",
+        "ShmemPmdMapped:",
+        "FilePmdMapped:",
+        "Shared_Hugetlb:",
+        "Private_Hugetlb:",
+        "Swap:",
+        "SwapPss:",
+    ] {
+        let _ = writeln!(s, "{name:<16}{:>8} kB", 0);
+    }
+    let _ = writeln!(s, "{:<16}{locked:>8} kB", "Locked:");
 }
 
 fn maps(t: &Task, smaps: bool) -> Vec<u8> {
@@ -1640,19 +1650,10 @@ fn maps(t: &Task, smaps: bool) -> Vec<u8> {
                 ("Private_Dirty:", private),
                 ("Referenced:", rss),
                 ("Anonymous:", anon),
-                ("KSM:", 0),
-                ("LazyFree:", 0),
-                ("AnonHugePages:", 0),
-                ("ShmemPmdMapped:", 0),
-                ("FilePmdMapped:", 0),
-                ("Shared_Hugetlb:", 0),
-                ("Private_Hugetlb:", 0),
-                ("Swap:", 0),
-                ("SwapPss:", 0),
-                ("Locked:", locked),
             ] {
                 let _ = writeln!(s, "{name:<16}{v:>8} kB");
             }
+            unused_kinds(&mut s, locked);
             s.push_str("THPeligible:           0\n");
             if cpu_has_pkeys() {
                 s.push_str("ProtectionKey:         0\n");
