@@ -341,7 +341,16 @@ fn thread_kill(ctx: &mut Ctx<'_, '_>, tgid: Option<i32>, tid: i32, sig: u64) -> 
         Some(g) => Some(ctx.find_pid(g).ok_or(Errno::ESRCH)?),
         None => None,
     };
-    let t = ctx.st.tasks.get(&tid).ok_or(Errno::ESRCH)?;
+    let Some(t) = ctx.st.tasks.get(&tid) else {
+        // A process's leader that is gone while its process is still
+        // there (a zombie, or a leader that left its other threads) is
+        // still a task to Linux: the signal is taken and comes to nothing.
+        let leader = ctx.st.procs.contains_key(&tid) && tgid.is_none_or(|g| g == tid);
+        if leader && may_signal(ctx, tid, crate::abi::int(sig)) {
+            return Ok(0);
+        }
+        return Err(if leader { Errno::EPERM } else { Errno::ESRCH });
+    };
     if tgid.is_some_and(|g| g != t.tgid) {
         return Err(Errno::ESRCH);
     }

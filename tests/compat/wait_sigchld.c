@@ -112,6 +112,20 @@ int main(void)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 
+	/* tgkill and tkill reach a zombie: taken, to no effect. */
+	c = fork();
+	if (c == 0)
+		_exit(0);
+	{
+		siginfo_t z;
+		waitid(P_PID, c, &z, WEXITED | WNOWAIT);
+		CHECK("tgkill_zombie", syscall(SYS_tgkill, c, c, 0) == 0 && syscall(SYS_tgkill, c, c, SIGUSR1) == 0);
+		CHECK("tkill_zombie", syscall(SYS_tkill, c, 0) == 0);
+		EXPECT_ERR("tgkill_zombie_wrong_group", syscall(SYS_tgkill, getpid(), c, 0), ESRCH);
+		waitpid(c, NULL, 0);
+		EXPECT_ERR("tgkill_reaped", syscall(SYS_tgkill, c, c, 0), ESRCH);
+	}
+
 	/* wait4 of a stopped child reports its usage so far. */
 	c = fork();
 	if (c == 0) {
