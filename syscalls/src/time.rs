@@ -387,17 +387,17 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
     let uid = next_timer_id(ctx.proc_())?;
     // Linux keeps the signal number and value even of a timer that
     // sends nothing, and shows them in /proc/PID/timers.
-    let (signo, value, notify, tid, how) = if let Some(ev) = ev {
+    let (signo, value, tid, how) = if let Some(ev) = ev {
         let value = u64::from_le_bytes(ev[0..8].try_into().unwrap());
         let signo = i32::from_le_bytes(ev[8..12].try_into().unwrap());
         let how = i32::from_le_bytes(ev[12..16].try_into().unwrap());
         let tid = i32::from_le_bytes(ev[16..20].try_into().unwrap());
         let valid = || abi::signo(crate::abi::bits(i64::from(signo)));
         match how {
-            libc::SIGEV_NONE => (signo, value, false, None, how),
+            libc::SIGEV_NONE => (signo, value, None, how),
             // SIGEV_THREAD is the C library's; to the kernel it is a
             // signal to the process.
-            libc::SIGEV_SIGNAL | libc::SIGEV_THREAD => (valid()?, value, true, None, how),
+            libc::SIGEV_SIGNAL | libc::SIGEV_THREAD => (valid()?, value, None, how),
             libc::SIGEV_THREAD_ID => {
                 let t = ctx
                     .st
@@ -406,14 +406,14 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
                     .filter(|t| t.tgid == tgid)
                     .ok_or(Errno::EINVAL)?;
                 let t = t.tid;
-                (valid()?, value, true, Some(t), how)
+                (valid()?, value, Some(t), how)
             }
             _ => return Err(Errno::EINVAL),
         }
     } else {
         // No sigevent: SIGALRM to the process, its value the timer's id.
         let value = u64::from(uid.unsigned_abs());
-        (libc::SIGALRM, value, true, None, libc::SIGEV_SIGNAL)
+        (libc::SIGALRM, value, None, libc::SIGEV_SIGNAL)
     };
     let key = ctx.st.timers.create(
         Target::Posix {
@@ -422,7 +422,6 @@ fn timer_create(ctx: &mut Ctx<'_, '_>, a: [u64; 6]) -> KResult<u64> {
             signo,
             value,
             id: uid,
-            notify,
             how,
             clockid: clock,
         },

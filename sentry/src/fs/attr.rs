@@ -90,6 +90,12 @@ pub struct DirEntry {
     pub name: Vec<u8>,
 }
 
+/// A device number in the kernel's own encoding (major above 20 bits of
+/// minor), as fdinfo and sock_diag show it.
+pub fn kernel_dev(dev: u64) -> u32 {
+    (libc::major(dev) << 20) | libc::minor(dev)
+}
+
 /// What fchmod, fchown and futimens set on an inode no filesystem holds
 /// (a pipe's, a socket's, as Linux's pipefs and sockfs keep them); fstat
 /// shows them over the object's own.

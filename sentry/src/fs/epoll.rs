@@ -496,8 +496,7 @@ impl Epoll {
                 continue;
             };
             let st = f.ops.stat().unwrap_or_default();
-            // The kernel's own dev_t encoding (major << 20 | minor).
-            let sdev = (u64::from(libc::major(st.dev)) << 20) | u64::from(libc::minor(st.dev));
+            let sdev = super::attr::kernel_dev(st.dev);
             let _ = writeln!(
                 s,
                 "tfd: {fd:8} events: {:8x} data: {:16x}  pos:{} ino:{:x} sdev:{sdev:x}",

@@ -120,7 +120,7 @@ impl Inotify {
         use std::fmt::Write;
         let mut s = String::new();
         for (wd, w) in &self.inner.lock().watches {
-            let sdev = (u64::from(libc::major(w.id.0)) << 20) | u64::from(libc::minor(w.id.0));
+            let sdev = super::attr::kernel_dev(w.id.0);
             let _ = writeln!(
                 s,
                 "inotify wd:{wd:x} ino:{:x} sdev:{sdev:x} mask:{:x} ignored_mask:0",

@@ -239,6 +239,15 @@ const PID_FILES: &[&str] = &[
     "mountstats",
     "timers",
 ];
+/// What a process's directory has and its threads' directories do not.
+const PROCESS_ONLY: &[&[u8]] = &[
+    b"task",
+    b"coredump_filter",
+    b"timerslack_ns",
+    b"timens_offsets",
+    b"mountstats",
+    b"timers",
+];
 /// /proc/PID/attr's files, which a kernel without a security module has.
 const ATTR_FILES: &[&str] = &[
     "current",
@@ -468,8 +477,7 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                     match more {
                         // A thread's directory has its children, and not
                         // what only a process has.
-                        [b"task" | b"coredump_filter" | b"timerslack_ns" | b"timens_offsets"
-                        | b"mountstats" | b"timers", ..] => Err(Errno::ENOENT),
+                        [name, ..] if PROCESS_ONLY.contains(name) => Err(Errno::ENOENT),
                         [b"children"] => Ok(Node::File(children(ns, st, tt))),
                         // A thread's own CPU times.
                         [b"stat"] => Ok(Node::File(stat(ns, st, tt, c.tid, true))),
@@ -482,17 +490,7 @@ fn node(ns: &PidNs, c: &Caller, rel: &[u8]) -> KResult<Node> {
                             let Node::Dir(mut d) = pid_node(ns, c, tt, more)? else {
                                 return Err(Errno::ENOENT);
                             };
-                            d.retain(|(n, _)| {
-                                !matches!(
-                                    &n[..],
-                                    b"task"
-                                        | b"coredump_filter"
-                                        | b"timerslack_ns"
-                                        | b"timens_offsets"
-                                        | b"mountstats"
-                                        | b"timers"
-                                )
-                            });
+                            d.retain(|(n, _)| !PROCESS_ONLY.contains(&&n[..]));
                             d.push((b"children".to_vec(), libc::DT_REG));
                             Ok(Node::Dir(d))
                         }
@@ -899,7 +897,7 @@ fn pid_node(ns: &PidNs, c: &Caller, t: &Task, rest: &[&[u8]]) -> KResult<Node> {
                 format!(
                     "{} {rss} {shared} {} 0 {} 0\n",
                     vsz / 4096,
-                    text_kb(t) / 4,
+                    code_kb(t).0 / 4,
                     data_kb(t) / 4
                 )
                 .into_bytes(),
@@ -1696,6 +1694,7 @@ fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -
             .fetch_max(rss, std::sync::atomic::Ordering::Relaxed)
             .max(rss);
     let (vsz, stack) = vm_size(t);
+    let (text, lib) = code_kb(t);
     let c = &p.creds;
     let h = p.sighand.lock();
     let (mut ign, mut cgt) = (0u64, 0u64);
@@ -1737,7 +1736,7 @@ fn status(ns: &PidNs, st: &KState, t: &Task, reader: &UserNs, reader_tid: i32) -
         ns_ids(ns, &t.pid_ns, p.pgid),
         ns_ids(ns, &t.pid_ns, p.sid),
         vsz / 1024, vsz / 1024, t.mm.locked_bytes() / 1024,
-        hwm, rss, anon, shmem, data_kb(t), stack / 1024, text_kb(t), lib_kb(t),
+        hwm, rss, anon, shmem, data_kb(t), stack / 1024, text, lib,
         p.threads.len(),
         queued_signals(st, p.creds.ruid),
         p.rlimits[libc::RLIMIT_SIGPENDING as usize].0,
@@ -1779,31 +1778,27 @@ fn queued_signals(st: &KState, uid: u32) -> usize {
         .sum()
 }
 
-/// /proc/PID/stat: proc(5)'s 52 fields (`thread`: task/TID/stat, with
-/// the thread's own CPU times).
-/// The executable's code (VmExe, statm's text): its code span in whole
-/// pages, at most what is mapped executable.
-fn text_kb(t: &Task) -> u64 {
-    let (start, end) = t.mm.state.lock().code_range;
-    let text = crate::memfile::page_up(end).saturating_sub(start & !0xfff);
-    text.min(exec_bytes(t)) / 1024
-}
-
-/// The rest of what is mapped executable (VmLib): the libraries, the vDSO.
-fn lib_kb(t: &Task) -> u64 {
-    (exec_bytes(t) / 1024).saturating_sub(text_kb(t))
-}
-
-/// Bytes mapped executable and not writable, stacks aside (Linux's
-/// exec_vm).
-fn exec_bytes(t: &Task) -> u64 {
-    t.mm.regions()
+/// What is mapped executable, in KiB: the executable's code (VmExe,
+/// statm's text: its code span in whole pages, at most all there is)
+/// and the rest (VmLib: the libraries, the vDSO). Linux's exec_vm counts
+/// mappings executable and not writable, stacks aside.
+fn code_kb(t: &Task) -> (u64, u64) {
+    let exec: u64 = t
+        .mm
+        .regions()
         .iter()
         .filter(|v| v.prot & libc::PROT_EXEC != 0 && v.prot & libc::PROT_WRITE == 0 && !v.growsdown)
         .map(|v| v.end - v.start)
-        .sum()
+        .sum();
+    let (start, end) = t.mm.state.lock().code_range;
+    let text = crate::memfile::page_up(end)
+        .saturating_sub(start & !0xfff)
+        .min(exec);
+    (text / 1024, (exec - text) / 1024)
 }
 
+/// /proc/PID/stat: proc(5)'s 52 fields (`thread`: task/TID/stat, with
+/// the thread's own CPU times).
 fn stat(ns: &PidNs, st: &KState, t: &Task, reader: i32, thread: bool) -> Vec<u8> {
     let p = &st.procs[&t.tgid];
     let (vsz, _) = vm_size(t);
@@ -2060,24 +2055,28 @@ fn timers(ns: &PidNs, st: &KState, p: &crate::kernel::task::Process) -> Vec<u8> 
 /// A directory's permissions: a process's fd directory is its owner's,
 /// its ns directory searchable by all; the rest are r-x for all.
 fn dir_mode(rel: &[u8]) -> u32 {
+    match pid_entry(rel) {
+        Some(b"fd") => 0o500,
+        Some(b"ns") => 0o511,
+        _ => 0o555,
+    }
+}
+
+/// The name of `rel` when it is an entry of /proc/PID or of a thread's
+/// directory under it.
+fn pid_entry(rel: &[u8]) -> Option<&[u8]> {
     let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
     match p.as_slice() {
-        [pid, b"task", _, name] | [pid, name] if parse_pid(pid).is_some() => match *name {
-            b"fd" => 0o500,
-            b"ns" => 0o511,
-            _ => 0o555,
-        },
-        _ => 0o555,
+        [pid, b"task", _, name] | [pid, name] if parse_pid(pid).is_some() => Some(name),
+        _ => None,
     }
 }
 
 /// The permissions of a generated file under /proc/PID (or a thread's
 /// directory): Linux's, the private ones its owner's alone.
 fn file_mode(rel: &[u8]) -> u32 {
-    let p: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
-    let name = match p.as_slice() {
-        [pid, b"task", _, name] | [pid, name] if parse_pid(pid).is_some() => *name,
-        _ => return 0o444,
+    let Some(name) = pid_entry(rel) else {
+        return 0o444;
     };
     match name {
         b"auxv" | b"environ" | b"io" | b"personality" | b"ksm_merging_pages" | b"ksm_stat"

@@ -17,7 +17,8 @@ pub enum Target {
     /// RLIMIT_CPU of a process: SIGXCPU at the soft limit and each second
     /// after, SIGKILL at the hard one.
     CpuLimit { tgid: i32 },
-    /// POSIX timer with SIGEV_SIGNAL (or SIGEV_THREAD_ID when `tid` is set).
+    /// POSIX timer with SIGEV_SIGNAL (or SIGEV_THREAD_ID when `tid` is set;
+    /// SIGEV_NONE sends nothing).
     Posix {
         tgid: i32,
         tid: Option<i32>,
@@ -25,7 +26,6 @@ pub enum Target {
         value: u64,
         /// The id timer_create gave (the process's own numbering).
         id: i32,
-        notify: bool,
         /// sigev_notify as given (SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD,
         /// with SIGEV_THREAD_ID), for /proc/PID/timers.
         how: i32,
@@ -232,10 +232,10 @@ fn fire(st: &mut KState, target: Target, missed: i32) {
             signo,
             value,
             id,
-            notify,
+            how,
             ..
         } => {
-            if !notify {
+            if how == libc::SIGEV_NONE {
                 return;
             }
             // Still queued: this expiry is an overrun of that signal.

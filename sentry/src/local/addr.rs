@@ -216,7 +216,6 @@ impl Names {
         self.all.lock().iter().filter_map(Weak::upgrade).collect()
     }
 
-    /// The live sockets of every namespace of the sandbox.
     /// Notes that a send may have closed a cycle of sockets in flight.
     pub fn mark_cyclic(&self) {
         self.shared.cycles.fetch_add(1, Ordering::AcqRel);
@@ -236,6 +235,7 @@ impl Names {
             .compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 
+    /// The live sockets of every namespace of the sandbox.
     pub fn sandbox_live(&self) -> Vec<Arc<LocalSocket>> {
         let all = self.shared.all.lock();
         all.iter().filter_map(Weak::upgrade).collect()

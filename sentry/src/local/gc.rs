@@ -117,8 +117,8 @@ pub fn collect(names: &Names) -> usize {
         if Arc::strong_count(f) != queued + 1 {
             continue;
         }
-        if let Some(lf) = f.ops.as_any().downcast_ref::<LocalFile>() {
-            cand.insert(*k, lf.0.clone());
+        if let Some(s) = socket_of(f) {
+            cand.insert(*k, s.clone());
         }
     }
     if cand.is_empty() {

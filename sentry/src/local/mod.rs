@@ -369,6 +369,22 @@ impl LocalSocket {
     }
 
     /// One send, without waiting: EAGAIN when there is no room.
+    /// Queues `anc` (and its data) into `into` by `send`, telling the
+    /// collector of cycles which sockets went in (`gc::note_sent`).
+    fn send_noted(
+        &self,
+        into: &Arc<Queue>,
+        anc: Ancillary,
+        send: impl FnOnce(Ancillary) -> KResult<usize>,
+    ) -> KResult<usize> {
+        let sent = gc::sockets_in(&anc.rights);
+        let r = send(anc);
+        if r.is_ok() {
+            gc::note_sent(&self.names, into, &sent);
+        }
+        r
+    }
+
     fn send_once(
         &self,
         data: &[u8],
@@ -418,25 +434,20 @@ impl LocalSocket {
                 if data.is_empty() {
                     return Ok(0);
                 }
-                let sent = gc::sockets_in(&anc.rights);
-                let r = peer_rx.send_stream(data, from, anc, limit);
+                let r = self.send_noted(&peer_rx, anc, |anc| {
+                    peer_rx.send_stream(data, from, anc, limit)
+                });
                 if let (Ok(n), Some(f)) = (&r, fam) {
                     self.names.mib.tcp_data(f, *n as u64);
-                }
-                if r.is_ok() {
-                    gc::note_sent(&self.names, &peer_rx, &sent);
                 }
                 return r;
             }
             if data.len() > limit.saturating_sub(32) {
                 return Err(Errno::EMSGSIZE);
             }
-            let sent = gc::sockets_in(&anc.rights);
-            let r = peer_rx.send_packet(data, from, anc, limit, usize::MAX);
-            if r.is_ok() {
-                gc::note_sent(&self.names, &peer_rx, &sent);
-            }
-            return r;
+            return self.send_noted(&peer_rx, anc, |anc| {
+                peer_rx.send_packet(data, from, anc, limit, usize::MAX)
+            });
         }
         // A datagram: to the given address or the default peer.
         if st.shutdown & SEND_SHUTDOWN != 0 {
@@ -483,13 +494,10 @@ impl LocalSocket {
             self.autobind()?;
         }
         let from = self.st.lock().name.clone().unwrap_or_default();
-        let sent = gc::sockets_in(&anc.rights);
-        let r = dest
-            .rx
-            .send_packet(data, from, anc, rcvbuf.max(sndbuf), MAX_DGRAM_QLEN);
-        if r.is_ok() {
-            gc::note_sent(&self.names, &dest.rx, &sent);
-        }
+        let r = self.send_noted(&dest.rx, anc, |anc| {
+            dest.rx
+                .send_packet(data, from, anc, rcvbuf.max(sndbuf), MAX_DGRAM_QLEN)
+        });
         match r {
             Err(e) if e == Errno::EPIPE => Err(Errno::ECONNREFUSED),
             r => r,

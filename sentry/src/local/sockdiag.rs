@@ -237,8 +237,7 @@ fn unix(names: &Names, req: &[u8]) -> Vec<Vec<u8>> {
         }
         if show & UDIAG_SHOW_VFS != 0 {
             if let Some((dev, ino)) = vfs {
-                // The kernel's dev_t: major above 20 bits of minor.
-                let kdev = (libc::major(dev) << 20) | libc::minor(dev);
+                let kdev = crate::fs::attr::kernel_dev(dev);
                 let mut v = sat_ino(ino).to_ne_bytes().to_vec();
                 v.extend_from_slice(&kdev.to_ne_bytes());
                 super::netlink::attr(&mut b, UNIX_DIAG_VFS, &v);
